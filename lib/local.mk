@@ -1,0 +1,13 @@
+# The shared internal library.  libnhi: libc only, linked into the PAM and
+# NSS modules and nhictl.  libnhiadmin: what only nhictl needs (the writer).
+noinst_LTLIBRARIES += lib/libnhi.la lib/libnhiadmin.la
+lib_libnhi_la_SOURCES = \
+	lib/nhi_err.c lib/nhi_err.h \
+	lib/nhi_conf.c lib/nhi_conf.h \
+	lib/nhi_time.c lib/nhi_time.h \
+	lib/nhi_hash.c lib/nhi_hash.h \
+	lib/nhi_snapshot.c lib/nhi_snapshot.h \
+	lib/nhi_policy.c lib/nhi_policy.h
+lib_libnhi_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
+lib_libnhiadmin_la_SOURCES = lib/nhi_snapwrite.c
+lib_libnhiadmin_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden

@@ -1,0 +1,656 @@
+/* nhi_conf.c - the one parser of nhi.conf and of pam_nhi's arguments. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "nhi_conf.h"
+#include "nhi_err.h"
+#include "nhi_time.h"
+
+#define LOGIN_DEFS "/etc/login.defs"
+#define CONF_MAX_SIZE (1024 * 1024)
+
+const char *nhi_strlist_first(const struct nhi_strlist *l)
+{
+	return l->n > 0 ? l->buf : NULL;
+}
+
+const char *nhi_strlist_next(const struct nhi_strlist *l, const char *w)
+{
+	const char *end = l->buf + sizeof(l->buf);
+	const char *p = w + strlen(w) + 1;
+	unsigned idx = 0;
+
+	/* find which word w is, to stop after the n-th */
+	for (const char *q = l->buf; q < w; q += strlen(q) + 1)
+		idx++;
+	if (idx + 1 >= l->n || p >= end)
+		return NULL;
+	return p;
+}
+
+void nhi_conf_init(struct nhi_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->backend = NHI_BACKEND_LOCAL;
+	snprintf(c->state_dir, sizeof(c->state_dir), "%s", NHI_STATEDIR);
+	c->uid_min = 2000000;
+	c->uid_max = 2999999;
+	c->service_uids_system = 1;
+	c->max_lifetime = 365LL * 86400;
+	c->review_interval = 90LL * 86400;
+	c->review_grace = 14LL * 86400;
+	c->orphan_grace = 7LL * 86400;
+	c->warn_before = 14LL * 86400;
+	c->mode = NHI_MODE_ENFORCE;
+	c->review = NHI_REVIEW_WARN;
+	c->on_unavailable = NHI_UNAVAIL_DENY;
+	snprintf(c->default_shell, sizeof(c->default_shell), "/bin/sh");
+	snprintf(c->nologin_shell, sizeof(c->nologin_shell), "/usr/sbin/nologin");
+	snprintf(c->home_base, sizeof(c->home_base), "/home");
+	c->enumerate = 1;
+	c->sys_uid_min = 100;
+	c->sys_uid_max = 999;
+}
+
+/* ---- value parsers --------------------------------------------------- */
+
+typedef int (*setter)(struct nhi_conf *c, void *field, size_t size,
+		      const char *v, char *why, size_t whylen);
+
+static int set_path(struct nhi_conf *c, void *field, size_t size,
+		    const char *v, char *why, size_t whylen)
+{
+	if (v[0] != '/')
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "must be an absolute path");
+	if (strlen(v) >= size)
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "path too long");
+	if (strchr(v, ':') != NULL || strchr(v, '\n') != NULL)
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "path may not contain ':'");
+	memcpy(field, v, strlen(v) + 1);
+	return 0;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+	static const char *yes[] = { "yes", "true", "on", "1" };
+	static const char *no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int set_bool(struct nhi_conf *c, void *field, size_t size,
+		    const char *v, char *why, size_t whylen)
+{
+	if (parse_bool(v, field) < 0)
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "expected yes or no");
+	return 0;
+}
+
+static int parse_u32(const char *v, uint32_t *out)
+{
+	char *end;
+	unsigned long long n;
+
+	if (!isdigit((unsigned char)v[0]))
+		return -1;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n > 4294967294ULL)
+		return -1;
+	*out = (uint32_t)n;
+	return 0;
+}
+
+static int set_u32(struct nhi_conf *c, void *field, size_t size,
+		   const char *v, char *why, size_t whylen)
+{
+	if (parse_u32(v, field) < 0)
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "expected a number from 0 to 4294967294");
+	return 0;
+}
+
+static int set_duration(struct nhi_conf *c, void *field, size_t size,
+			const char *v, char *why, size_t whylen)
+{
+	return nhi_parse_duration(v, field, why, whylen);
+}
+
+static int set_host(struct nhi_conf *c, void *field, size_t size,
+		    const char *v, char *why, size_t whylen)
+{
+	if (!nhi_valid_host(v) || strlen(v) >= size)
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "not a host name");
+	memcpy(field, v, strlen(v) + 1);
+	return 0;
+}
+
+/* Split a value into words (spaces or commas) and call fn for each. */
+static int each_word(const char *v, int (*fn)(void *arg, const char *w, char *why, size_t whylen),
+		     void *arg, char *why, size_t whylen)
+{
+	char w[256];
+	const char *p = v;
+
+	while (*p != '\0') {
+		size_t n;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		n = strcspn(p, " \t,");
+		if (n >= sizeof(w))
+			return nhi_seterr(why, whylen, NHI_ERR_INVAL, "word too long");
+		memcpy(w, p, n);
+		w[n] = '\0';
+		int r = fn(arg, w, why, whylen);
+		if (r < 0)
+			return r;
+		p += n;
+	}
+	return 0;
+}
+
+struct list_arg {
+	struct nhi_strlist *l;
+	int (*valid)(const char *);
+	size_t used;
+};
+
+static int add_word(void *arg, const char *w, char *why, size_t whylen)
+{
+	struct list_arg *a = arg;
+	size_t n = strlen(w) + 1;
+
+	if (a->valid != NULL && !a->valid(w))
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "'%s' is not valid here", w);
+	if (a->used + n > sizeof(a->l->buf))
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "list too long");
+	memcpy(a->l->buf + a->used, w, n);
+	a->used += n;
+	a->l->n++;
+	return 0;
+}
+
+static int valid_pattern(const char *s)
+{
+	for (const char *p = s; *p; p++)
+		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
+		      strchr("_-.$*?[]!", *p) != NULL))
+			return 0;
+	return *s != '\0';
+}
+
+static int set_list(struct nhi_strlist *l, int (*valid)(const char *),
+		    const char *v, char *why, size_t whylen)
+{
+	struct nhi_strlist tmp;
+	struct list_arg a = { &tmp, valid, 0 };
+	int r;
+
+	memset(&tmp, 0, sizeof(tmp));
+	r = each_word(v, add_word, &a, why, whylen);
+	if (r < 0)
+		return r;
+	*l = tmp;
+	return 0;
+}
+
+static int set_groups(struct nhi_conf *c, void *field, size_t size,
+		      const char *v, char *why, size_t whylen)
+{
+	return set_list(field, nhi_valid_name, v, why, whylen);
+}
+
+static int set_patterns(struct nhi_conf *c, void *field, size_t size,
+			const char *v, char *why, size_t whylen)
+{
+	return set_list(field, valid_pattern, v, why, whylen);
+}
+
+struct range_arg {
+	struct nhi_uid_range r[NHI_CONF_MAX_RANGES];
+	unsigned n;
+	int system;
+};
+
+static int add_range(void *arg, const char *w, char *why, size_t whylen)
+{
+	struct range_arg *a = arg;
+	char lo[32], *dash;
+	uint32_t l, h;
+
+	if (strcmp(w, "system") == 0) {
+		a->system = 1;
+		return 0;
+	}
+	if (strlen(w) >= sizeof(lo))
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "bad uid range '%s'", w);
+	strcpy(lo, w);
+	dash = strchr(lo, '-');
+	if (dash != NULL)
+		*dash = '\0';
+	if (parse_u32(lo, &l) < 0 || (dash != NULL ? parse_u32(dash + 1, &h) : (h = l, 0)) < 0)
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL,
+				  "bad uid range '%s' (expected N, N-M or 'system')", w);
+	if (h < l)
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "bad uid range '%s': end before start", w);
+	if (a->n >= NHI_CONF_MAX_RANGES)
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "too many uid ranges (at most %d)",
+				  NHI_CONF_MAX_RANGES);
+	a->r[a->n].lo = l;
+	a->r[a->n].hi = h;
+	a->n++;
+	return 0;
+}
+
+static int set_ranges(struct nhi_conf *c, void *field, size_t size,
+		      const char *v, char *why, size_t whylen)
+{
+	struct range_arg a;
+	int r;
+
+	memset(&a, 0, sizeof(a));
+	r = each_word(v, add_range, &a, why, whylen);
+	if (r < 0)
+		return r;
+	memcpy(c->service_uids, a.r, sizeof(a.r));
+	c->n_service_uids = a.n;
+	c->service_uids_system = a.system;
+	return 0;
+}
+
+struct enum_val { const char *name; int value; };
+
+static int set_enum(const struct enum_val *vals, int *field, const char *v,
+		    char *why, size_t whylen)
+{
+	char list[128] = "";
+
+	for (const struct enum_val *e = vals; e->name; e++) {
+		if (strcmp(v, e->name) == 0) {
+			*field = e->value;
+			return 0;
+		}
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+			 e == vals ? "" : (e[1].name ? ", " : " or "), e->name);
+	}
+	return nhi_seterr(why, whylen, NHI_ERR_INVAL, "expected %s", list);
+}
+
+static const struct enum_val backend_vals[] = { { "local", NHI_BACKEND_LOCAL }, { "ldap", NHI_BACKEND_LDAP }, { NULL, 0 } };
+static const struct enum_val mode_vals[] = { { "enforce", NHI_MODE_ENFORCE }, { "audit", NHI_MODE_AUDIT }, { NULL, 0 } };
+static const struct enum_val review_vals[] = { { "enforce", NHI_REVIEW_ENFORCE }, { "warn", NHI_REVIEW_WARN }, { "off", NHI_REVIEW_OFF }, { NULL, 0 } };
+static const struct enum_val unavail_vals[] = { { "deny", NHI_UNAVAIL_DENY }, { "ignore", NHI_UNAVAIL_IGNORE }, { NULL, 0 } };
+
+static int set_backend(struct nhi_conf *c, void *field, size_t size, const char *v, char *why, size_t whylen)
+{
+	int b = 0, r = set_enum(backend_vals, &b, v, why, whylen);
+	if (r < 0)
+		return r;
+	if (b == NHI_BACKEND_LDAP)
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL,
+				  "backend 'ldap' is not available in this version (use 'local')");
+	c->backend = (enum nhi_backend)b;
+	return 0;
+}
+
+static int set_mode(struct nhi_conf *c, void *field, size_t size, const char *v, char *why, size_t whylen)
+{
+	int m = 0, r = set_enum(mode_vals, &m, v, why, whylen);
+	if (r == 0)
+		c->mode = (enum nhi_mode)m;
+	return r;
+}
+
+static int set_review(struct nhi_conf *c, void *field, size_t size, const char *v, char *why, size_t whylen)
+{
+	int m = 0, r = set_enum(review_vals, &m, v, why, whylen);
+	if (r == 0)
+		c->review = (enum nhi_review_policy)m;
+	return r;
+}
+
+static int set_unavail(struct nhi_conf *c, void *field, size_t size, const char *v, char *why, size_t whylen)
+{
+	int m = 0, r = set_enum(unavail_vals, &m, v, why, whylen);
+	if (r == 0)
+		c->on_unavailable = (enum nhi_unavail)m;
+	return r;
+}
+
+#define F(x) offsetof(struct nhi_conf, x), sizeof(((struct nhi_conf *)0)->x)
+#define BOOLKEY 0x1  /* may stand alone as a module argument */
+
+static const struct key {
+	const char *name;
+	setter set;
+	size_t off, size;
+	int flags;
+} keys[] = {
+	{ "backend", set_backend, F(backend), 0 },
+	{ "state_dir", set_path, F(state_dir), 0 },
+	{ "registry_path", set_path, F(registry_path), 0 },
+	{ "cache_path", set_path, F(cache_path), 0 },
+	{ "usage_log", set_path, F(usage_log), 0 },
+	{ "uid_min", set_u32, F(uid_min), 0 },
+	{ "uid_max", set_u32, F(uid_max), 0 },
+	{ "service_uids", set_ranges, F(service_uids), 0 },
+	{ "service_groups", set_groups, F(service_groups), 0 },
+	{ "service_names", set_patterns, F(service_names), 0 },
+	{ "max_lifetime", set_duration, F(max_lifetime), 0 },
+	{ "review_interval", set_duration, F(review_interval), 0 },
+	{ "review_grace", set_duration, F(review_grace), 0 },
+	{ "orphan_grace", set_duration, F(orphan_grace), 0 },
+	{ "warn_before", set_duration, F(warn_before), 0 },
+	{ "mode", set_mode, F(mode), 0 },
+	{ "review", set_review, F(review), 0 },
+	{ "on_unavailable", set_unavail, F(on_unavailable), 0 },
+	{ "default_shell", set_path, F(default_shell), 0 },
+	{ "nologin_shell", set_path, F(nologin_shell), 0 },
+	{ "home_base", set_path, F(home_base), 0 },
+	{ "host", set_host, F(host), 0 },
+	{ "enumerate", set_bool, F(enumerate), BOOLKEY },
+	{ "debug", set_bool, F(debug), BOOLKEY },
+	{ "quiet", set_bool, F(quiet), BOOLKEY },
+};
+
+int nhi_conf_set(struct nhi_conf *c, const char *key, const char *value,
+		 const char *where, char *err, size_t errlen)
+{
+	char why[200];
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(keys[i].name, key) != 0)
+			continue;
+		why[0] = '\0';
+		if (keys[i].set(c, (char *)c + keys[i].off, keys[i].size, value, why, sizeof(why)) < 0)
+			return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: bad value for '%s': %s",
+					  where, key, why);
+		return 0;
+	}
+	return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: unknown key '%s'", where, key);
+}
+
+int nhi_conf_set_arg(struct nhi_conf *c, const char *arg, char *err, size_t errlen)
+{
+	char key[64];
+	const char *eq = strchr(arg, '=');
+	size_t n = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+
+	if (n == 0 || n >= sizeof(key))
+		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "module argument '%s': unknown key", arg);
+	memcpy(key, arg, n);
+	key[n] = '\0';
+	if (eq == NULL) {
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (strcmp(keys[i].name, key) == 0 && (keys[i].flags & BOOLKEY))
+				return nhi_conf_set(c, key, "yes", "module argument", err, errlen);
+		/* "audit" alone is short for mode=audit */
+		if (strcmp(key, "audit") == 0)
+			return nhi_conf_set(c, "mode", "audit", "module argument", err, errlen);
+		return nhi_seterr(err, errlen, NHI_ERR_INVAL,
+				  "module argument '%s': expected key=value", arg);
+	}
+	return nhi_conf_set(c, key, eq + 1, "module argument", err, errlen);
+}
+
+int nhi_check_trusted_fd(int fd, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return nhi_seterr(err, errlen, NHI_ERR_PERM, "%s: not a regular file", path);
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return nhi_seterr(err, errlen, NHI_ERR_PERM,
+				  "%s: not trusted: owned by uid %u, not root", path, (unsigned)st.st_uid);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return nhi_seterr(err, errlen, NHI_ERR_PERM,
+				  "%s: not trusted: writable by group or others (mode %04o)",
+				  path, (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+		*--e = '\0';
+	return s;
+}
+
+static int read_fd(int fd, const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap + 1);
+
+	if (buf == NULL)
+		return nhi_seterr(err, errlen, NHI_ERR_NOMEM, "%s: out of memory", path);
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			char *nb;
+			if (cap >= CONF_MAX_SIZE) {
+				free(buf);
+				return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: file too large", path);
+			}
+			cap *= 2;
+			nb = realloc(buf, cap + 1);
+			if (nb == NULL) {
+				free(buf);
+				return nhi_seterr(err, errlen, NHI_ERR_NOMEM, "%s: out of memory", path);
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			free(buf);
+			return nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", path, strerror(e));
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+int nhi_conf_load_file(struct nhi_conf *c, const char *path, int flags,
+		       char *err, size_t errlen)
+{
+	char *buf = NULL, *line, *next;
+	size_t len = 0;
+	unsigned lineno = 0;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			if (flags & NHI_CONF_MISSING_OK)
+				return 0;
+			return nhi_seterr(err, errlen, NHI_ERR_NOTFOUND, "%s: no such file", path);
+		}
+		return nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", path, strerror(errno));
+	}
+	if (!(flags & NHI_CONF_NO_TRUST)) {
+		r = nhi_check_trusted_fd(fd, path, err, errlen);
+		if (r < 0)
+			goto out;
+	}
+	r = read_fd(fd, path, &buf, &len, err, errlen);
+	if (r < 0)
+		goto out;
+	if (memchr(buf, '\0', len) != NULL) {
+		r = nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: contains a NUL byte", path);
+		goto out;
+	}
+	for (line = buf; line != NULL && *line != '\0'; line = next) {
+		char where[PATH_MAX + 32], *eq, *key, *val;
+
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		lineno++;
+		line = trim(line);
+		if (*line == '\0' || *line == '#')
+			continue;
+		snprintf(where, sizeof(where), "%s:%u", path, lineno);
+		eq = strchr(line, '=');
+		if (eq == NULL) {
+			r = nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: expected 'key = value'", where);
+			goto out;
+		}
+		*eq = '\0';
+		key = trim(line);
+		val = trim(eq + 1);
+		if (*key == '\0') {
+			r = nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: missing key before '='", where);
+			goto out;
+		}
+		/* an optional pair of double quotes around the value */
+		len = strlen(val);
+		if (len >= 2 && val[0] == '"' && val[len - 1] == '"') {
+			val[len - 1] = '\0';
+			val++;
+		}
+		r = nhi_conf_set(c, key, val, where, err, errlen);
+		if (r < 0)
+			goto out;
+	}
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	r = 0;
+out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+const char *nhi_conf_default_path(void)
+{
+	const char *p = secure_getenv("NHI_CONF");
+
+	return (p != NULL && p[0] == '/') ? p : NHI_CONF_DEFAULT;
+}
+
+static void read_login_defs(struct nhi_conf *c)
+{
+	FILE *f = fopen(LOGIN_DEFS, "re");
+	char line[256];
+
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char key[64];
+		unsigned long v;
+
+		if (sscanf(line, " %63s %lu", key, &v) != 2 || v > 4294967294UL)
+			continue;
+		if (strcmp(key, "SYS_UID_MIN") == 0)
+			c->sys_uid_min = (uint32_t)v;
+		else if (strcmp(key, "SYS_UID_MAX") == 0)
+			c->sys_uid_max = (uint32_t)v;
+	}
+	fclose(f);
+}
+
+static int derive(char *dst, size_t size, const char *dir, const char *file)
+{
+	if (dst[0] != '\0')
+		return 0;
+	if ((size_t)snprintf(dst, size, "%s/%s", dir, file) >= size)
+		return -1;
+	return 0;
+}
+
+int nhi_conf_finish(struct nhi_conf *c, char *err, size_t errlen)
+{
+	const char *where = c->path[0] ? c->path : "configuration";
+
+	if (derive(c->registry_path, sizeof(c->registry_path), c->state_dir, "registry.db") < 0 ||
+	    derive(c->cache_path, sizeof(c->cache_path), c->state_dir, "nhi.cache") < 0 ||
+	    derive(c->usage_log, sizeof(c->usage_log), c->state_dir, "usage.log") < 0)
+		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: state_dir too long", where);
+	if (c->uid_min == 0 || c->uid_max < c->uid_min)
+		return nhi_seterr(err, errlen, NHI_ERR_INVAL,
+				  "%s: uid_min..uid_max (%u..%u) is not a valid range above 0",
+				  where, c->uid_min, c->uid_max);
+	if (c->max_lifetime <= 0)
+		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: max_lifetime must be positive", where);
+	if (c->review_interval <= 0)
+		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: review_interval must be positive", where);
+	if (c->service_uids_system)
+		read_login_defs(c);
+	return 0;
+}
+
+int nhi_conf_load_args(struct nhi_conf *c, int argc, const char **argv,
+		       char *err, size_t errlen)
+{
+	const char *path = NULL;
+	int r;
+
+	nhi_conf_init(c);
+	for (int i = 0; i < argc; i++)
+		if (strncmp(argv[i], "config=", 7) == 0)
+			path = argv[i] + 7;
+	if (path != NULL) {
+		if (path[0] != '/')
+			return nhi_seterr(err, errlen, NHI_ERR_INVAL,
+					  "module argument config=%s: must be an absolute path", path);
+		r = nhi_conf_load_file(c, path, 0, err, errlen);
+	} else {
+		r = nhi_conf_load_file(c, nhi_conf_default_path(), NHI_CONF_MISSING_OK, err, errlen);
+	}
+	if (r < 0)
+		return r;
+	for (int i = 0; i < argc; i++) {
+		if (strncmp(argv[i], "config=", 7) == 0)
+			continue;
+		r = nhi_conf_set_arg(c, argv[i], err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return nhi_conf_finish(c, err, errlen);
+}
+
+const char *nhi_conf_hostname(const struct nhi_conf *c, char *buf, size_t len)
+{
+	if (c->host[0] != '\0') {
+		snprintf(buf, len, "%s", c->host);
+		return buf;
+	}
+	if (gethostname(buf, len) < 0 || len == 0) {
+		snprintf(buf, len, "localhost");
+		return buf;
+	}
+	buf[len - 1] = '\0';
+	return buf;
+}

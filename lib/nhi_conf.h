@@ -1,0 +1,124 @@
+/* nhi_conf.h - the one configuration parser of nhi.
+ *
+ * /etc/nhi/nhi.conf is read by nhictl, pam_nhi and nss_nhi through this
+ * code; pam_nhi also takes the same keys as module arguments ("key=value",
+ * or a bare boolean key such as "debug" meaning "debug=yes").  One handler,
+ * nhi_conf_set(), serves both.  struct nhi_conf is a plain value: no heap
+ * memory, nothing to free, safe to keep on the stack of a PAM call.
+ */
+#ifndef NHI_CONF_H
+#define NHI_CONF_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#ifndef NHI_SYSCONFDIR
+#define NHI_SYSCONFDIR "/etc"
+#endif
+#ifndef NHI_STATEDIR
+#define NHI_STATEDIR "/var/lib/nhi"
+#endif
+#define NHI_CONF_DEFAULT NHI_SYSCONFDIR "/nhi/nhi.conf"
+
+enum nhi_backend { NHI_BACKEND_LOCAL = 0, NHI_BACKEND_LDAP = 1 };
+enum nhi_mode { NHI_MODE_ENFORCE = 0, NHI_MODE_AUDIT = 1 };
+enum nhi_review_policy { NHI_REVIEW_ENFORCE = 0, NHI_REVIEW_WARN = 1, NHI_REVIEW_OFF = 2 };
+enum nhi_unavail { NHI_UNAVAIL_DENY = 0, NHI_UNAVAIL_IGNORE = 1 };
+
+#define NHI_CONF_MAX_RANGES 16
+#define NHI_CONF_LIST_SZ 1024
+
+struct nhi_uid_range { uint32_t lo, hi; };
+
+/* A list of words: NUL-separated in buf, n of them. */
+struct nhi_strlist {
+	char buf[NHI_CONF_LIST_SZ];
+	unsigned n;
+};
+/* Iterate: for (const char *w = nhi_strlist_first(l); w; w = nhi_strlist_next(l, w)) */
+const char *nhi_strlist_first(const struct nhi_strlist *l);
+const char *nhi_strlist_next(const struct nhi_strlist *l, const char *w);
+
+struct nhi_conf {
+	char path[PATH_MAX];            /* file read, "" if none */
+	enum nhi_backend backend;
+	char state_dir[PATH_MAX];
+	char registry_path[PATH_MAX];   /* "" until nhi_conf_finish(): state_dir/registry.db */
+	char cache_path[PATH_MAX];      /* state_dir/nhi.cache */
+	char usage_log[PATH_MAX];       /* state_dir/usage.log */
+
+	uint32_t uid_min, uid_max;      /* nhi's own allocation range */
+	/* classification: who is a service account */
+	struct nhi_uid_range service_uids[NHI_CONF_MAX_RANGES];
+	unsigned n_service_uids;
+	int service_uids_system;        /* include login.defs SYS_UID_MIN..SYS_UID_MAX */
+	struct nhi_strlist service_groups;
+	struct nhi_strlist service_names; /* fnmatch(3) patterns */
+
+	int64_t max_lifetime;           /* seconds; cap on expiry at create/extend */
+	int64_t review_interval;        /* default review interval */
+	int64_t review_grace;           /* after review_due, before enforce denies */
+	int64_t orphan_grace;           /* after orphaned_since, before deny */
+	int64_t warn_before;            /* warn when expiry/review closer than this */
+	enum nhi_mode mode;
+	enum nhi_review_policy review;
+	enum nhi_unavail on_unavailable;
+
+	char default_shell[PATH_MAX];
+	char nologin_shell[PATH_MAX];
+	char home_base[PATH_MAX];
+	char host[256];                 /* this host's name for scopes; "" = gethostname() */
+	int enumerate;                  /* NSS enumeration on/off */
+	int debug;                      /* PAM: log more */
+	int quiet;                      /* PAM: no messages to the user */
+
+	/* filled by nhi_conf_finish() */
+	uint32_t sys_uid_min, sys_uid_max;
+};
+
+/* Defaults (see nhi.conf(5)). */
+void nhi_conf_init(struct nhi_conf *c);
+
+/* Set one key.  'where' names the source for the message ("FILE:LINE" or
+ * "module argument").  Unknown keys and bad values are NHI_ERR_INVAL with
+ * "WHERE: unknown key 'k'" / "WHERE: bad value for 'k': why" in err. */
+int nhi_conf_set(struct nhi_conf *c, const char *key, const char *value,
+		 const char *where, char *err, size_t errlen);
+
+/* A module argument: "key=value" or a bare boolean key ("debug", "quiet").
+ * "config=FILE" is not handled here (see nhi_conf_load_args). */
+int nhi_conf_set_arg(struct nhi_conf *c, const char *arg, char *err, size_t errlen);
+
+#define NHI_CONF_MISSING_OK 0x1 /* a missing file is not an error */
+#define NHI_CONF_NO_TRUST   0x2 /* skip the owner/mode check (tests of the parser only) */
+
+/* Read a file of "key = value" lines, '#' comments and blank lines.  The
+ * file must be owned by root (or the effective uid) and writable by no one
+ * else.  Returns 0, NHI_ERR_NOTFOUND (missing and not MISSING_OK),
+ * NHI_ERR_PERM, NHI_ERR_IO or NHI_ERR_INVAL, with one line in err. */
+int nhi_conf_load_file(struct nhi_conf *c, const char *path, int flags,
+		       char *err, size_t errlen);
+
+/* The path nhi reads by default: $NHI_CONF (through secure_getenv, so a
+ * setuid program never honours it) or NHI_CONF_DEFAULT. */
+const char *nhi_conf_default_path(void);
+
+/* Derive what was not set: registry/cache/usage paths from state_dir,
+ * the system uid range from /etc/login.defs.  Call once after loading. */
+int nhi_conf_finish(struct nhi_conf *c, char *err, size_t errlen);
+
+/* Everything PAM does with its argv: init, find "config=FILE" (else the
+ * default path), load it (missing file is fine: defaults), apply the other
+ * arguments, finish. */
+int nhi_conf_load_args(struct nhi_conf *c, int argc, const char **argv,
+		       char *err, size_t errlen);
+
+/* This host's name for scope checks (c->host or gethostname()). */
+const char *nhi_conf_hostname(const struct nhi_conf *c, char *buf, size_t len);
+
+/* Check that an open file is owned by root (or euid) and not writable by
+ * group or others.  'path' only names the file in the message. */
+int nhi_check_trusted_fd(int fd, const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,15 @@
+/* nhi_hash.h - the hash functions of the snapshot format (fixed forever
+ * for a given snapshot version: writer and reader must agree). */
+#ifndef NHI_HASH_H
+#define NHI_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+uint64_t nhi_hash_str(const char *s);      /* FNV-1a 64 */
+uint64_t nhi_hash_u32(uint32_t v);         /* 64-bit mix (splitmix finaliser) */
+/* A fast 64-bit checksum of a byte range (not cryptographic; detects
+ * truncation, bit flips and torn files). */
+uint64_t nhi_checksum(const void *p, size_t n, uint64_t seed);
+
+#endif

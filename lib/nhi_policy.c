@@ -1,0 +1,285 @@
+/* nhi_policy.c - classification and the account decision (DESIGN.md,
+ * "PAM decisions").  Shared by pam_nhi and `nhictl check`. */
+#include <errno.h>
+#include <fnmatch.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "nhi_err.h"
+#include "nhi_policy.h"
+#include "nhi_time.h"
+
+const char *nhi_verdict_str(enum nhi_verdict v)
+{
+	switch (v) {
+	case NHI_V_IGNORE: return "ignore";
+	case NHI_V_ALLOW: return "allow";
+	case NHI_V_DENY: return "deny";
+	case NHI_V_EXPIRED: return "expired";
+	case NHI_V_UNAVAIL: return "unavailable";
+	}
+	return "unknown";
+}
+
+const char *nhi_reason_str(enum nhi_reason r)
+{
+	switch (r) {
+	case NHI_R_ROOT: return "root";
+	case NHI_R_HUMAN: return "not-a-service-account";
+	case NHI_R_OK: return "ok";
+	case NHI_R_UNREGISTERED: return "unregistered";
+	case NHI_R_EXPIRED: return "expired";
+	case NHI_R_SUSPENDED: return "suspended";
+	case NHI_R_RETIRED: return "retired";
+	case NHI_R_ORPHANED: return "orphaned";
+	case NHI_R_REVIEW_OVERDUE: return "review-overdue";
+	case NHI_R_HOST_SCOPE: return "host-out-of-scope";
+	case NHI_R_SERVICE_SCOPE: return "service-out-of-scope";
+	case NHI_R_NO_SNAPSHOT: return "snapshot-unavailable";
+	}
+	return "unknown";
+}
+
+static int in_range(uint32_t v, uint32_t lo, uint32_t hi)
+{
+	return v >= lo && v <= hi;
+}
+
+int nhi_classify_static(const struct nhi_conf *c, const char *name, uid_t uid)
+{
+	if (uid == 0)
+		return 0;
+	if (in_range(uid, c->uid_min, c->uid_max))
+		return 1;
+	if (c->service_uids_system && in_range(uid, c->sys_uid_min, c->sys_uid_max))
+		return 1;
+	for (unsigned i = 0; i < c->n_service_uids; i++)
+		if (in_range(uid, c->service_uids[i].lo, c->service_uids[i].hi))
+			return 1;
+	if (name != NULL)
+		for (const char *p = nhi_strlist_first(&c->service_names); p;
+		     p = nhi_strlist_next(&c->service_names, p))
+			if (fnmatch(p, name, 0) == 0)
+				return 1;
+	return 0;
+}
+
+/* Does a comma-separated list of globs match? "" matches everything. */
+static int scope_match(const char *list, const char *what, int casefold)
+{
+	char pat[256];
+	const char *p = list;
+
+	if (list == NULL || *list == '\0' || what == NULL)
+		return 1;
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+		if (n > 0 && n < sizeof(pat)) {
+			memcpy(pat, p, n);
+			pat[n] = '\0';
+			if (fnmatch(pat, what, casefold ? FNM_CASEFOLD : 0) == 0)
+				return 1;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static void set(struct nhi_decision *d, enum nhi_verdict v, enum nhi_reason r,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#include <stdarg.h>
+static void set(struct nhi_decision *d, enum nhi_verdict v, enum nhi_reason r,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	d->verdict = v;
+	d->would = v;
+	d->reason = r;
+	va_start(ap, fmt);
+	vsnprintf(d->message, sizeof(d->message), fmt, ap);
+	va_end(ap);
+}
+
+void nhi_policy_decide(const struct nhi_conf *c, const struct nhi_ident *id,
+		       time_t now, const char *host, const char *service,
+		       struct nhi_decision *d)
+{
+	char t1[NHI_TIME_BUFSZ];
+
+	memset(d, 0, sizeof(*d));
+	d->service_account = 1;
+	if (id == NULL) {
+		set(d, NHI_V_DENY, NHI_R_UNREGISTERED,
+		    "unregistered service account: register it with nhictl adopt");
+		return;
+	}
+	d->registered = 1;
+	if (id->state == NHI_STATE_RETIRED) {
+		set(d, NHI_V_DENY, NHI_R_RETIRED, "identity %s is retired", id->name);
+		return;
+	}
+	if (id->expires != 0 && now >= id->expires) {
+		set(d, NHI_V_EXPIRED, NHI_R_EXPIRED, "identity %s expired on %s",
+		    id->name, nhi_format_time(id->expires, t1));
+		return;
+	}
+	if (id->state == NHI_STATE_SUSPENDED) {
+		set(d, NHI_V_DENY, NHI_R_SUSPENDED, "identity %s is suspended", id->name);
+		return;
+	}
+	if (id->state == NHI_STATE_ORPHANED) {
+		if (id->orphaned_since == 0 || now >= id->orphaned_since + c->orphan_grace) {
+			set(d, NHI_V_DENY, NHI_R_ORPHANED,
+			    "identity %s has no live owner (orphaned since %s)",
+			    id->name, nhi_format_time(id->orphaned_since, t1));
+			return;
+		}
+		d->warnings |= NHI_W_ORPHANED;
+	}
+	if (!scope_match(id->hosts, host, 1)) {
+		set(d, NHI_V_DENY, NHI_R_HOST_SCOPE, "identity %s may not be used on host %s",
+		    id->name, host);
+		return;
+	}
+	if (!scope_match(id->services, service, 0)) {
+		set(d, NHI_V_DENY, NHI_R_SERVICE_SCOPE, "identity %s may not be used through %s",
+		    id->name, service);
+		return;
+	}
+	if (c->review != NHI_REVIEW_OFF && id->review_due != 0) {
+		if (now >= id->review_due + c->review_grace) {
+			if (c->review == NHI_REVIEW_ENFORCE) {
+				set(d, NHI_V_DENY, NHI_R_REVIEW_OVERDUE,
+				    "identity %s: review overdue since %s (owner: nhictl review %s)",
+				    id->name, nhi_format_time(id->review_due, t1), id->name);
+				return;
+			}
+			d->warnings |= NHI_W_REVIEW_OVERDUE;
+		} else if (now >= id->review_due) {
+			d->warnings |= NHI_W_REVIEW_OVERDUE;
+		} else if (now >= id->review_due - c->warn_before) {
+			d->warnings |= NHI_W_REVIEW_NEAR;
+		}
+	}
+	if (id->expires != 0 && now >= id->expires - c->warn_before)
+		d->warnings |= NHI_W_EXPIRY_NEAR;
+
+	set(d, NHI_V_ALLOW, NHI_R_OK, "%s", "");
+	/* one line for the user naming the most urgent warning */
+	if (d->warnings & NHI_W_ORPHANED)
+		snprintf(d->message, sizeof(d->message),
+			 "warning: identity %s has no live owner; it will be denied after %s",
+			 id->name, nhi_format_time(id->orphaned_since + c->orphan_grace, t1));
+	else if (d->warnings & NHI_W_REVIEW_OVERDUE)
+		snprintf(d->message, sizeof(d->message),
+			 "warning: identity %s: review overdue since %s",
+			 id->name, nhi_format_time(id->review_due, t1));
+	else if (d->warnings & NHI_W_EXPIRY_NEAR)
+		snprintf(d->message, sizeof(d->message), "warning: identity %s expires on %s",
+			 id->name, nhi_format_time(id->expires, t1));
+	else if (d->warnings & NHI_W_REVIEW_NEAR)
+		snprintf(d->message, sizeof(d->message), "warning: identity %s: review due on %s",
+			 id->name, nhi_format_time(id->review_due, t1));
+}
+
+/* Is the user a member of one of service_groups (through NSS)? */
+static int in_service_group(const struct nhi_conf *c, const char *user, gid_t pgid)
+{
+	gid_t stackbuf[64], *groups = stackbuf;
+	int n = 64, found = 0;
+
+	if (c->service_groups.n == 0)
+		return 0;
+	if (getgrouplist(user, pgid, groups, &n) < 0) {
+		if (n <= 64 || n > 65536)
+			return 0;
+		groups = calloc((size_t)n, sizeof(*groups));
+		if (groups == NULL)
+			return 0;
+		if (getgrouplist(user, pgid, groups, &n) < 0)
+			goto out;
+	}
+	for (const char *g = nhi_strlist_first(&c->service_groups); g && !found;
+	     g = nhi_strlist_next(&c->service_groups, g)) {
+		struct group gr, *res = NULL;
+		char buf[4096];
+
+		if (getgrnam_r(g, &gr, buf, sizeof(buf), &res) != 0 || res == NULL)
+			continue;
+		for (int i = 0; i < n; i++)
+			if (groups[i] == res->gr_gid)
+				found = 1;
+	}
+out:
+	if (groups != stackbuf)
+		free(groups);
+	return found;
+}
+
+void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
+		       const char *user, const char *host, const char *service,
+		       time_t now, struct nhi_decision *d)
+{
+	struct nhi_ident id;
+	struct passwd pw, *res = NULL;
+	char pwbuf[4096], hostbuf[256];
+	int registered = 0, service_account;
+
+	memset(d, 0, sizeof(*d));
+	if (user == NULL || *user == '\0' || strcmp(user, "root") == 0) {
+		set(d, NHI_V_IGNORE, NHI_R_ROOT, "%s", "");
+		return;
+	}
+	if (host == NULL)
+		host = nhi_conf_hostname(c, hostbuf, sizeof(hostbuf));
+	if (snap != NULL && nhi_snap_ident_by_name(snap, user, &id) == 0)
+		registered = 1;
+
+	if (registered) {
+		if (id.uid == 0) {
+			set(d, NHI_V_IGNORE, NHI_R_ROOT, "%s", "");
+			return;
+		}
+		nhi_policy_decide(c, &id, now, host, service, d);
+	} else {
+		/* classify through NSS; unknown users only by name pattern */
+		if (getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &res) != 0)
+			res = NULL;
+		if (res != NULL && res->pw_uid == 0) {
+			set(d, NHI_V_IGNORE, NHI_R_ROOT, "%s", "");
+			return;
+		}
+		if (res != NULL)
+			service_account = nhi_classify_static(c, user, res->pw_uid) ||
+					  in_service_group(c, user, res->pw_gid);
+		else
+			service_account = nhi_classify_static(c, user, (uid_t)-1);
+		if (!service_account) {
+			set(d, NHI_V_IGNORE, NHI_R_HUMAN, "%s", "");
+			return;
+		}
+		if (snap == NULL) {
+			d->service_account = 1;
+			set(d, NHI_V_UNAVAIL, NHI_R_NO_SNAPSHOT,
+			    "service account %s: the nhi registry snapshot is unavailable", user);
+		} else {
+			nhi_policy_decide(c, NULL, now, host, service, d);
+		}
+	}
+	if (d->verdict == NHI_V_UNAVAIL && c->on_unavailable == NHI_UNAVAIL_IGNORE) {
+		d->verdict = NHI_V_IGNORE;
+		return;
+	}
+	if (c->mode == NHI_MODE_AUDIT &&
+	    (d->verdict == NHI_V_DENY || d->verdict == NHI_V_EXPIRED || d->verdict == NHI_V_UNAVAIL)) {
+		d->verdict = NHI_V_ALLOW;
+		d->warnings |= NHI_W_AUDIT;
+	}
+}

@@ -1,0 +1,79 @@
+/* nhi_policy.h - who is a service account, and may it be used here, now?
+ *
+ * The decision is a pure function of (config, identity record, now, host,
+ * service).  pam_nhi's account phase and `nhictl check` both call
+ * nhi_account_check(), so nhictl answers exactly what PAM will decide.
+ */
+#ifndef NHI_POLICY_H
+#define NHI_POLICY_H
+
+#include <sys/types.h>
+#include <time.h>
+#include "nhi_conf.h"
+#include "nhi_snapshot.h"
+
+enum nhi_verdict {
+	NHI_V_IGNORE = 0,  /* not ours (root, a human): PAM_IGNORE */
+	NHI_V_ALLOW,       /* PAM_SUCCESS (maybe with a warning) */
+	NHI_V_DENY,        /* PAM_PERM_DENIED */
+	NHI_V_EXPIRED,     /* PAM_ACCT_EXPIRED */
+	NHI_V_UNAVAIL,     /* PAM_AUTHINFO_UNAVAIL: no usable snapshot */
+};
+
+enum nhi_reason {
+	NHI_R_ROOT = 0,         /* "root" */
+	NHI_R_HUMAN,            /* "not-a-service-account" */
+	NHI_R_OK,               /* "ok" */
+	NHI_R_UNREGISTERED,     /* "unregistered" */
+	NHI_R_EXPIRED,          /* "expired" */
+	NHI_R_SUSPENDED,        /* "suspended" */
+	NHI_R_RETIRED,          /* "retired" */
+	NHI_R_ORPHANED,         /* "orphaned" (grace passed) */
+	NHI_R_REVIEW_OVERDUE,   /* "review-overdue" */
+	NHI_R_HOST_SCOPE,       /* "host-out-of-scope" */
+	NHI_R_SERVICE_SCOPE,    /* "service-out-of-scope" */
+	NHI_R_NO_SNAPSHOT,      /* "snapshot-unavailable" */
+};
+
+enum nhi_warning {
+	NHI_W_NONE = 0,
+	NHI_W_EXPIRY_NEAR = 0x1,     /* expires within warn_before */
+	NHI_W_REVIEW_NEAR = 0x2,     /* review due within warn_before */
+	NHI_W_REVIEW_OVERDUE = 0x4,  /* overdue, allowed under review=warn */
+	NHI_W_ORPHANED = 0x8,        /* orphaned, still within the grace */
+	NHI_W_AUDIT = 0x10,          /* mode=audit turned a denial into an allow */
+};
+
+struct nhi_decision {
+	enum nhi_verdict verdict;     /* what PAM returns (after mode=audit) */
+	enum nhi_verdict would;       /* what enforce mode would return */
+	enum nhi_reason reason;
+	unsigned warnings;            /* NHI_W_* */
+	int registered;
+	int service_account;
+	char message[256];            /* for the user (conversation); no secrets */
+};
+
+const char *nhi_verdict_str(enum nhi_verdict v);  /* "ignore","allow","deny","expired","unavailable" */
+const char *nhi_reason_str(enum nhi_reason r);
+
+/* Pure classification by uid ranges and name patterns (no NSS calls):
+ * 1 if the name/uid is a service account by configuration. root never. */
+int nhi_classify_static(const struct nhi_conf *c, const char *name, uid_t uid);
+
+/* The pure policy for a registered identity (id != NULL) or an
+ * unregistered service account (id == NULL).  host/service may be NULL
+ * (no scope check on that axis).  Does not apply mode=audit. */
+void nhi_policy_decide(const struct nhi_conf *c, const struct nhi_ident *id,
+		       time_t now, const char *host, const char *service,
+		       struct nhi_decision *d);
+
+/* The whole account check as PAM runs it: classify 'user' (root never;
+ * registered in the snapshot; uid ranges, service_groups and name patterns
+ * via NSS), decide, apply mode=audit and on_unavailable.  'snap' may be
+ * NULL when the snapshot could not be opened.  host NULL = this host. */
+void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
+		       const char *user, const char *host, const char *service,
+		       time_t now, struct nhi_decision *d);
+
+#endif

@@ -1,0 +1,172 @@
+/* nhi_snapshot.h - the snapshot nhi.cache: format, reader and writer.
+ *
+ * The snapshot is compiled by nhictl from registry.db after every committed
+ * change, written to a temp file, fsync'd and renamed over the old one.  It
+ * is immutable once published, world-readable and holds no secrets.  The
+ * PAM and NSS modules read it through mmap, with O(1) hash lookups and no
+ * locks; every offset is checked against the file size before use.
+ *
+ * Format version 1 (host byte order; the endian word tells):
+ *
+ *   header  struct nhi_snap_hdr (256 bytes)
+ *   idents  n_idents x struct nhi_snap_ident_rec (sorted by name)
+ *   groups  n_groups x struct nhi_snap_group_rec (identity groups + registry groups)
+ *   membs   n_membs  x struct nhi_snap_memb_rec  (user -> supplementary gids)
+ *   u32     u32_count x uint32_t pool (group member name offsets, gid lists)
+ *   index   four open-addressing tables of uint32_t buckets (value = record
+ *           index + 1, 0 = empty, linear probing, size a power of two):
+ *           ident by name (nhi_hash_str), ident by uid (nhi_hash_u32),
+ *           group by name, group by gid, memb by name
+ *   strings NUL-terminated strings; offsets are relative to strings_off;
+ *           offset 0 is the empty string; the section ends with a NUL.
+ *
+ * hdr_checksum covers the header with hdr_checksum and stale zeroed;
+ * data_checksum covers bytes [hdr_size, file_size).  'stale' is the only
+ * byte ever written after publication: the writer sets it to 1 in the OLD
+ * file once the new one has been renamed into place, so readers that have
+ * the old file mapped see at their next lookup that they must remap.
+ */
+#ifndef NHI_SNAPSHOT_H
+#define NHI_SNAPSHOT_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <time.h>
+
+#define NHI_SNAP_MAGIC "NHISNAP"   /* 8 bytes with the NUL */
+#define NHI_SNAP_VERSION 1
+#define NHI_SNAP_ENDIAN 0x01020304u
+
+enum nhi_kind { NHI_KIND_SERVICE = 0, NHI_KIND_AGENT = 1 };
+enum nhi_state {
+	NHI_STATE_ACTIVE = 0,
+	NHI_STATE_SUSPENDED = 1,
+	NHI_STATE_ORPHANED = 2,
+	NHI_STATE_RETIRED = 3,
+};
+const char *nhi_kind_str(int kind);     /* "service", "agent" */
+const char *nhi_state_str(int state);   /* "active", ... */
+int nhi_kind_parse(const char *s);      /* -1 if unknown */
+int nhi_state_parse(const char *s);     /* -1 if unknown */
+
+struct nhi_snap_hdr {
+	char magic[8];
+	uint32_t version;
+	uint32_t hdr_size;
+	uint32_t endian;
+	volatile uint32_t stale;
+	uint64_t generation;
+	int64_t built_at;
+	uint64_t file_size;
+	uint64_t data_checksum;
+	uint64_t hdr_checksum;
+	uint32_t n_idents, idents_off;
+	uint32_t n_groups, groups_off;
+	uint32_t n_membs, membs_off;
+	uint32_t u32_count, u32_off;
+	uint32_t strings_size, strings_off;
+	uint32_t name_idx_size, name_idx_off;
+	uint32_t uid_idx_size, uid_idx_off;
+	uint32_t gname_idx_size, gname_idx_off;
+	uint32_t gid_idx_size, gid_idx_off;
+	uint32_t memb_idx_size, memb_idx_off;
+	uint8_t reserved[256 - 64 - 20 * 4];
+};
+
+struct nhi_snap_ident_rec {
+	uint32_t name, gecos, home, shell, owner, purpose;
+	uint32_t hosts, services;          /* comma-separated; "" = any */
+	uint32_t uid, gid;
+	uint8_t kind, state, reserved8[6];
+	int64_t created, expires;          /* expires: 0 = never (not allowed by nhictl) */
+	int64_t review_interval, review_due; /* 0 = no review schedule */
+	int64_t orphaned_since;            /* 0 = not orphaned */
+	int64_t last_used;                 /* 0 = never seen */
+};
+
+struct nhi_snap_group_rec {
+	uint32_t name, gid;
+	uint32_t members_off, n_members;   /* into the u32 pool: string offsets */
+};
+
+struct nhi_snap_memb_rec {
+	uint32_t name;                     /* user name */
+	uint32_t gids_off, n_gids;         /* into the u32 pool: gids */
+	uint32_t reserved;
+};
+
+/* ---- reader (libc only; used by PAM, NSS and nhictl) ---------------- */
+
+/* A view of one identity; the pointers point into the mapping and stay
+ * valid until the nhi_snap it came from is closed. */
+struct nhi_ident {
+	const char *name, *gecos, *home, *shell, *owner, *purpose;
+	const char *hosts, *services;
+	uint32_t uid, gid;
+	int kind, state;
+	int64_t created, expires, review_interval, review_due;
+	int64_t orphaned_since, last_used;
+};
+
+struct nhi_group {
+	const char *name;
+	uint32_t gid;
+	uint32_t n_members;
+	const uint32_t *members_;          /* private: use nhi_snap_group_member() */
+};
+
+struct nhi_snap;                           /* opaque; owns the mapping */
+
+#define NHI_SNAP_VERIFY 0x1  /* verify data_checksum (O(size)); PAM and nhictl do */
+#define NHI_SNAP_TRUST  0x2  /* require owner root/euid and no group/other write */
+
+/* Map 'path'.  Returns 0 and *out, or NHI_ERR_NOTFOUND (no file),
+ * NHI_ERR_IO, NHI_ERR_PERM, NHI_ERR_VERSION, NHI_ERR_FORMAT (truncated,
+ * bad magic, bad checksum, an offset or size out of bounds); err says which. */
+int nhi_snap_open(const char *path, int flags, struct nhi_snap **out,
+		  char *err, size_t errlen);
+void nhi_snap_close(struct nhi_snap *s);
+
+/* 1 when the writer has replaced this file (cheap: one memory read). */
+int nhi_snap_stale(const struct nhi_snap *s);
+/* 1 when the file at the path is no longer the one mapped (a stat). */
+int nhi_snap_replaced(const struct nhi_snap *s);
+
+const struct nhi_snap_hdr *nhi_snap_header(const struct nhi_snap *s);
+uint32_t nhi_snap_n_idents(const struct nhi_snap *s);
+uint32_t nhi_snap_n_groups(const struct nhi_snap *s);
+
+/* Lookups return 0, NHI_ERR_NOTFOUND or NHI_ERR_FORMAT (a record that
+ * points outside the file).  They include retired identities; NSS skips
+ * them, PAM reports them as retired. */
+int nhi_snap_ident_by_name(const struct nhi_snap *s, const char *name, struct nhi_ident *out);
+int nhi_snap_ident_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_ident *out);
+int nhi_snap_ident_at(const struct nhi_snap *s, uint32_t i, struct nhi_ident *out);
+int nhi_snap_group_by_name(const struct nhi_snap *s, const char *name, struct nhi_group *out);
+int nhi_snap_group_by_gid(const struct nhi_snap *s, uint32_t gid, struct nhi_group *out);
+int nhi_snap_group_at(const struct nhi_snap *s, uint32_t i, struct nhi_group *out);
+/* Member i of a group (a user name), or NULL if out of bounds. */
+const char *nhi_snap_group_member(const struct nhi_snap *s, const struct nhi_group *g, uint32_t i);
+/* The supplementary gids of a user (from registry groups); *gids points
+ * into the mapping.  NHI_ERR_NOTFOUND when the user is in no group. */
+int nhi_snap_user_gids(const struct nhi_snap *s, const char *user,
+		       const uint32_t **gids, uint32_t *n);
+
+/* ---- writer (nhictl only; libnhiadmin) ------------------------------ */
+
+struct nhi_snap_writer;
+struct nhi_snap_writer *nhi_snapw_new(void);
+void nhi_snapw_free(struct nhi_snap_writer *w);
+/* Copies everything it is given.  Strings may be NULL (= ""). */
+int nhi_snapw_add_ident(struct nhi_snap_writer *w, const struct nhi_ident *id);
+int nhi_snapw_add_group(struct nhi_snap_writer *w, const char *name, uint32_t gid,
+			const char *const *members, size_t n_members);
+/* Build and publish atomically: write PATH.tmp.XXXXXX in the same
+ * directory (mode 0644), fsync, rename over PATH, fsync the directory, then
+ * mark the previous file stale.  Every identity gets its own group (name =
+ * identity name, gid = identity gid) unless a group with that gid was
+ * added.  Returns 0 or a negative code with err. */
+int nhi_snapw_publish(struct nhi_snap_writer *w, const char *path,
+		      uint64_t generation, time_t built_at, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,38 @@
+/* nhi_time.h - parsing and formatting of times, durations and names. */
+#ifndef NHI_TIME_H
+#define NHI_TIME_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <time.h>
+
+/* Durations: one or more <number><unit> groups, unit one of s m h d w
+ * ("90d", "+90d", "1w2d", "12h", "2s").  A leading '+' is allowed.
+ * Returns 0 or NHI_ERR_INVAL (with a reason in err). */
+int nhi_parse_duration(const char *s, int64_t *secs, char *err, size_t errlen);
+
+/* Points in time: ISO 8601 date "2027-01-31" (00:00:00 UTC of that day),
+ * date-time "2027-01-31T12:00:00Z", "2027-01-31T12:00Z", with an offset
+ * "+02:00" / "-0500", a space instead of 'T', or a relative time "+90d"
+ * (now + duration), or "now".  Returns 0 or NHI_ERR_INVAL. */
+int nhi_parse_time(const char *s, time_t now, time_t *out, char *err, size_t errlen);
+
+#define NHI_TIME_BUFSZ 32
+/* "2027-01-31T12:00:00Z"; 0 gives "" (no time). */
+char *nhi_format_time(time_t t, char buf[NHI_TIME_BUFSZ]);
+/* "90d", "1w", "2h30m", "0s". */
+char *nhi_format_duration(int64_t secs, char *buf, size_t len);
+
+/* A POSIX portable user/group name as Debian's adduser accepts it:
+ * [a-z_][a-z0-9_.-]* (optionally ending in '$'), 1..32 characters. */
+int nhi_valid_name(const char *s);
+/* A host name or pattern for scopes: [A-Za-z0-9.*?_-], 1..253 characters. */
+int nhi_valid_host(const char *s);
+/* A PAM service name: [A-Za-z0-9._-], 1..64 characters (may also be a
+ * glob with * and ?). */
+int nhi_valid_service(const char *s);
+/* Free text (purpose, gecos, reason): printable UTF-8, no control
+ * characters and no ':' or ',' where 'passwd_safe' is set; <= maxlen. */
+int nhi_valid_text(const char *s, size_t maxlen, int passwd_safe);
+
+#endif

@@ -1,0 +1,1 @@
+# nhictl: rules added by its owner

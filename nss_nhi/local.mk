@@ -1,0 +1,1 @@
+# nss_nhi: rules added by its owner

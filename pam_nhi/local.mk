@@ -1,0 +1,1 @@
+# pam_nhi: rules added by its owner

@@ -1,0 +1,78 @@
+# tests/common.sh - sourced by the shell tests.  Gives each test a private
+# state directory and config, and runs programs with nhi's NSS module
+# through nss_wrapper, so nothing of the host's /etc is read or changed.
+set -u
+: "${top_builddir:?run through make check}"
+: "${top_srcdir:?run through make check}"
+NHICTL=${NHICTL:-$top_builddir/nhictl/nhictl}
+NSS_NHI_DIR=${NSS_NHI_DIR:-$top_builddir/nss_nhi/.libs}
+PAM_NHI_SO=${PAM_NHI_SO:-$top_builddir/pam_nhi/.libs/pam_nhi.so}
+
+T=$(mktemp -d /tmp/nhi-test.XXXXXX)
+chmod 755 "$T"
+cleanup_hooks=""
+at_exit() { cleanup_hooks="$1; $cleanup_hooks"; }
+_cleanup() { eval "$cleanup_hooks"; [ -n "${KEEP:-}" ] || rm -rf "$T"; }
+trap _cleanup EXIT
+
+pass=0 fail=0
+ok()   { pass=$((pass+1)); echo "ok - $*"; }
+nok()  { fail=$((fail+1)); echo "not ok - $*"; }
+# check "description" command...: passes when the command exits 0
+check() { local d=$1; shift; if "$@"; then ok "$d"; else nok "$d"; fi; }
+finish() { echo "# $pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit $?; }
+
+# The humans of the test world (owners) and one existing local service
+# account for 'adopt'.  shadow: bob is locked, carol's account expired.
+mkdir -p "$T/etc" "$T/state"
+cat > "$T/etc/passwd" <<P
+root:x:0:0:root:/root:/bin/bash
+alice:x:1000:1000:Alice Admin:/home/alice:/bin/bash
+bob:x:1001:1001:Bob Locked:/home/bob:/bin/bash
+carol:x:1002:1002:Carol Expired:/home/carol:/bin/bash
+dave:x:1003:1003:Dave Dev:/home/dave:/bin/bash
+legacy-svc:x:850:850:old service:/srv/legacy:/usr/sbin/nologin
+P
+cat > "$T/etc/group" <<G
+root:x:0:
+alice:x:1000:
+bob:x:1001:
+carol:x:1002:
+dave:x:1003:
+legacy-svc:x:850:
+svcusers:x:1500:dave
+G
+cat > "$T/etc/shadow" <<S
+root:*:19000:0:99999:7:::
+alice:\$y\$j9T\$x:19000:0:99999:7:::
+bob:!\$y\$j9T\$x:19000:0:99999:7:::
+carol:\$y\$j9T\$x:19000:0:99999:7::19001:
+dave:\$y\$j9T\$x:19000:0:99999:7:::
+legacy-svc:*:19000:0:99999:7:::
+S
+NHI_CONF=$T/etc/nhi.conf
+cat > "$NHI_CONF" <<C
+state_dir = $T/state
+host = testhost
+C
+export NHI_CONF
+
+# LD_PRELOAD for nss_wrapper, with the sanitizer runtime first when the
+# build is instrumented (it must come first in the link order).
+nss_preload() {
+	local p=libnss_wrapper.so
+	if [ -n "${NHI_ASAN_LIB:-}" ]; then p="$NHI_ASAN_LIB:$p"; fi
+	echo "$p"
+}
+# nsswrap CMD...: run CMD with files (the test world above) then nhi.
+nsswrap() {
+	LD_PRELOAD=$(nss_preload) \
+	NSS_WRAPPER_PASSWD=$T/etc/passwd NSS_WRAPPER_GROUP=$T/etc/group \
+	NSS_WRAPPER_SHADOW=$T/etc/shadow \
+	NSS_WRAPPER_MODULE_SO_PATH=$NSS_NHI_DIR/libnss_nhi.so.2 \
+	NSS_WRAPPER_MODULE_FN_PREFIX=nhi \
+	ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0 \
+	"$@"
+}
+# nhictl through nss_wrapper (owners resolve against the test world).
+nhictl() { nsswrap "$NHICTL" "$@"; }

@@ -1,0 +1,3 @@
+# tests: each area keeps its rules in tests/<area>.mk
+EXTRA_DIST += tests/common.sh
+include tests/lib.mk

@@ -1,0 +1,230 @@
+/* Unit tests: the configuration parser shared by nhictl, PAM and NSS. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "nhi_conf.h"
+#include "nhi_err.h"
+
+static char dir[] = "/tmp/nhi-conf-test.XXXXXX";
+
+static const char *write_conf(const char *name, const char *text, mode_t mode)
+{
+	static char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+	return path;
+}
+
+static void test_defaults(void **state)
+{
+	struct nhi_conf c;
+	char err[256];
+
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_finish(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.state_dir, NHI_STATEDIR);
+	assert_string_equal(c.registry_path, NHI_STATEDIR "/registry.db");
+	assert_string_equal(c.cache_path, NHI_STATEDIR "/nhi.cache");
+	assert_string_equal(c.usage_log, NHI_STATEDIR "/usage.log");
+	assert_int_equal(c.mode, NHI_MODE_ENFORCE);
+	assert_int_equal(c.review, NHI_REVIEW_WARN);
+	assert_int_equal(c.max_lifetime, 365 * 86400);
+	assert_true(c.enumerate);
+	assert_true(c.service_uids_system);
+	assert_true(c.sys_uid_min >= 1 && c.sys_uid_max >= c.sys_uid_min);
+}
+
+static void test_file(void **state)
+{
+	struct nhi_conf c;
+	char err[256] = "";
+	const char *p = write_conf("good.conf",
+		"# a comment\n"
+		"\n"
+		"state_dir = /srv/nhi\n"
+		"  cache_path=/run/nhi/nhi.cache   \n"
+		"mode = audit\n"
+		"review = enforce\n"
+		"max_lifetime = 30d\n"
+		"service_uids = system 5000-5999, 7000\n"
+		"service_groups = svc robots\n"
+		"service_names = svc-* *-bot\n"
+		"on_unavailable = ignore\n"
+		"enumerate = no\n"
+		"host = \"web-01.example.org\"\n", 0644);
+
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, p, 0, err, sizeof(err)), 0);
+	assert_int_equal(nhi_conf_finish(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.path, p);
+	assert_string_equal(c.registry_path, "/srv/nhi/registry.db");
+	assert_string_equal(c.cache_path, "/run/nhi/nhi.cache");
+	assert_string_equal(c.usage_log, "/srv/nhi/usage.log");
+	assert_int_equal(c.mode, NHI_MODE_AUDIT);
+	assert_int_equal(c.review, NHI_REVIEW_ENFORCE);
+	assert_int_equal(c.max_lifetime, 30 * 86400);
+	assert_int_equal(c.n_service_uids, 2);
+	assert_int_equal(c.service_uids[0].lo, 5000);
+	assert_int_equal(c.service_uids[0].hi, 5999);
+	assert_int_equal(c.service_uids[1].lo, 7000);
+	assert_int_equal(c.service_uids[1].hi, 7000);
+	assert_true(c.service_uids_system);
+	assert_int_equal(c.service_groups.n, 2);
+	assert_string_equal(nhi_strlist_first(&c.service_groups), "svc");
+	assert_string_equal(nhi_strlist_next(&c.service_groups, nhi_strlist_first(&c.service_groups)), "robots");
+	assert_null(nhi_strlist_next(&c.service_groups,
+		nhi_strlist_next(&c.service_groups, nhi_strlist_first(&c.service_groups))));
+	assert_int_equal(c.service_names.n, 2);
+	assert_int_equal(c.on_unavailable, NHI_UNAVAIL_IGNORE);
+	assert_false(c.enumerate);
+	assert_string_equal(c.host, "web-01.example.org");
+}
+
+/* Each bad file gives one error naming file and line, and changes nothing
+ * the caller relies on beyond what was parsed before the error. */
+static void bad_file(const char *text, int code, const char *needle)
+{
+	struct nhi_conf c;
+	char err[512] = "", want[600];
+	const char *p = write_conf("bad.conf", text, 0644);
+
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, p, 0, err, sizeof(err)), code);
+	if (strstr(err, needle) == NULL)
+		fail_msg("error '%s' does not contain '%s'", err, needle);
+	snprintf(want, sizeof(want), "%s:", p);
+	assert_non_null(strstr(err, want));
+	assert_null(strchr(err, '\n'));
+}
+
+static void test_bad(void **state)
+{
+	bad_file("bogus = 1\n", NHI_ERR_INVAL, "bad.conf:1: unknown key 'bogus'");
+	bad_file("# x\nmode = maybe\n", NHI_ERR_INVAL, "bad.conf:2: bad value for 'mode': expected enforce or audit");
+	bad_file("max_lifetime = 90\n", NHI_ERR_INVAL, "missing unit");
+	bad_file("state_dir = relative/dir\n", NHI_ERR_INVAL, "absolute path");
+	bad_file("just words\n", NHI_ERR_INVAL, "bad.conf:1: expected 'key = value'");
+	bad_file(" = x\n", NHI_ERR_INVAL, "missing key");
+	bad_file("uid_min = -1\n", NHI_ERR_INVAL, "uid_min");
+	bad_file("uid_min = 12abc\n", NHI_ERR_INVAL, "uid_min");
+	bad_file("service_uids = 10-5\n", NHI_ERR_INVAL, "end before start");
+	bad_file("service_uids = x-y\n", NHI_ERR_INVAL, "bad uid range");
+	bad_file("service_groups = Bad,Group\n", NHI_ERR_INVAL, "not valid");
+	bad_file("enumerate = perhaps\n", NHI_ERR_INVAL, "expected yes or no");
+	bad_file("review = sometimes\n", NHI_ERR_INVAL, "expected enforce, warn or off");
+	bad_file("host = bad host\n", NHI_ERR_INVAL, "not a host name");
+	bad_file("backend = ldap\n", NHI_ERR_INVAL, "not available");
+}
+
+static void test_trust(void **state)
+{
+	struct nhi_conf c;
+	char err[512] = "";
+	const char *p = write_conf("open.conf", "mode = audit\n", 0666);
+
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, p, 0, err, sizeof(err)), NHI_ERR_PERM);
+	assert_non_null(strstr(err, "writable by group or others"));
+	assert_int_equal(c.mode, NHI_MODE_ENFORCE);
+	/* the parser alone can be tested without the check */
+	assert_int_equal(nhi_conf_load_file(&c, p, NHI_CONF_NO_TRUST, err, sizeof(err)), 0);
+	if (geteuid() == 0) {
+		/* owned by another user: refused */
+		assert_int_equal(chmod(p, 0644), 0);
+		assert_int_equal(chown(p, 12345, 0), 0);
+		assert_int_equal(nhi_conf_load_file(&c, p, 0, err, sizeof(err)), NHI_ERR_PERM);
+		assert_non_null(strstr(err, "owned by uid 12345"));
+	}
+}
+
+static void test_missing(void **state)
+{
+	struct nhi_conf c;
+	char err[512] = "";
+
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, "/nonexistent/nhi.conf", 0, err, sizeof(err)),
+			 NHI_ERR_NOTFOUND);
+	assert_non_null(strstr(err, "/nonexistent/nhi.conf"));
+	assert_int_equal(nhi_conf_load_file(&c, "/nonexistent/nhi.conf", NHI_CONF_MISSING_OK,
+					    err, sizeof(err)), 0);
+}
+
+static void test_args(void **state)
+{
+	struct nhi_conf c;
+	char err[512] = "", arg[600];
+	const char *p = write_conf("pam.conf", "mode = audit\nreview = off\n", 0644);
+	const char *argv1[] = { arg, "review=enforce", "debug", "quiet" };
+	const char *argv2[] = { arg, "nosuchkey=1" };
+	const char *argv3[] = { arg, "audit" };
+	const char *argv4[] = { "config=relative.conf" };
+	const char *argv5[] = { "config=/nonexistent/x.conf" };
+
+	snprintf(arg, sizeof(arg), "config=%s", p);
+	assert_int_equal(nhi_conf_load_args(&c, 4, argv1, err, sizeof(err)), 0);
+	assert_int_equal(c.mode, NHI_MODE_AUDIT);          /* from the file */
+	assert_int_equal(c.review, NHI_REVIEW_ENFORCE);    /* argument wins */
+	assert_true(c.debug);
+	assert_true(c.quiet);
+	assert_int_equal(nhi_conf_load_args(&c, 2, argv2, err, sizeof(err)), NHI_ERR_INVAL);
+	assert_non_null(strstr(err, "module argument: unknown key 'nosuchkey'"));
+	assert_int_equal(nhi_conf_load_args(&c, 2, argv3, err, sizeof(err)), 0);
+	assert_int_equal(c.mode, NHI_MODE_AUDIT);
+	assert_int_equal(nhi_conf_load_args(&c, 1, argv4, err, sizeof(err)), NHI_ERR_INVAL);
+	assert_int_equal(nhi_conf_load_args(&c, 1, argv5, err, sizeof(err)), NHI_ERR_NOTFOUND);
+	/* the same handler serves a bare key that is not a boolean: an error */
+	assert_int_equal(nhi_conf_set_arg(&c, "mode", err, sizeof(err)), NHI_ERR_INVAL);
+	assert_non_null(strstr(err, "expected key=value"));
+}
+
+static void test_env(void **state)
+{
+	const char *p = write_conf("env.conf", "mode = audit\n", 0644);
+
+	setenv("NHI_CONF", p, 1);
+	assert_string_equal(nhi_conf_default_path(), p);
+	setenv("NHI_CONF", "relative", 1);
+	assert_string_equal(nhi_conf_default_path(), NHI_CONF_DEFAULT);
+	unsetenv("NHI_CONF");
+	assert_string_equal(nhi_conf_default_path(), NHI_CONF_DEFAULT);
+}
+
+static int setup(void **state)
+{
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_trust),
+		cmocka_unit_test(test_missing),
+		cmocka_unit_test(test_args),
+		cmocka_unit_test(test_env),
+	};
+	return cmocka_run_group_tests_name("conf", tests, setup, teardown);
+}

@@ -1,0 +1,322 @@
+/* Unit tests: the snapshot writer and reader, including damaged files. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "nhi_err.h"
+#include "nhi_snapshot.h"
+
+static char dir[] = "/tmp/nhi-snap-test.XXXXXX";
+static char path[512];
+
+static void add(struct nhi_snap_writer *w, const char *name, uint32_t uid, int state)
+{
+	struct nhi_ident id;
+
+	memset(&id, 0, sizeof(id));
+	id.name = name;
+	id.uid = uid;
+	id.gid = uid;
+	id.gecos = "test identity";
+	id.home = "/srv/x";
+	id.shell = "/bin/sh";
+	id.owner = "alice";
+	id.purpose = "testing";
+	id.hosts = "web-*,db-1";
+	id.services = "";
+	id.kind = NHI_KIND_AGENT;
+	id.state = state;
+	id.created = 1000;
+	id.expires = 2000000000;
+	id.review_interval = 86400;
+	id.review_due = 1900000000;
+	assert_int_equal(nhi_snapw_add_ident(w, &id), 0);
+}
+
+static void publish_sample(uint64_t gen, int n)
+{
+	struct nhi_snap_writer *w = nhi_snapw_new();
+	const char *members[] = { "svc-0", "svc-1", "dave" };
+	char name[32], err[256];
+
+	assert_non_null(w);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "svc-%d", i);
+		add(w, name, 2000000 + (uint32_t)i, i == 3 ? NHI_STATE_RETIRED : NHI_STATE_ACTIVE);
+	}
+	assert_int_equal(nhi_snapw_add_group(w, "robots", 1500, members, 3), 0);
+	assert_int_equal(nhi_snapw_add_group(w, "deployers", 1501, members + 1, 1), 0);
+	assert_int_equal(nhi_snapw_publish(w, path, gen, 12345, err, sizeof(err)), 0);
+	nhi_snapw_free(w);
+}
+
+static void test_roundtrip(void **state)
+{
+	struct nhi_snap *s;
+	struct nhi_ident id;
+	struct nhi_group g;
+	const uint32_t *gids;
+	uint32_t n;
+	char err[256];
+	struct stat st;
+
+	publish_sample(7, 1000);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_header(s)->generation, 7);
+	assert_int_equal(nhi_snap_header(s)->built_at, 12345);
+	assert_int_equal(nhi_snap_n_idents(s), 1000);
+	/* every identity by name and by uid */
+	for (int i = 0; i < 1000; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "svc-%d", i);
+		assert_int_equal(nhi_snap_ident_by_name(s, name, &id), 0);
+		assert_string_equal(id.name, name);
+		assert_int_equal(id.uid, 2000000 + i);
+		assert_int_equal(nhi_snap_ident_by_uid(s, 2000000 + (uint32_t)i, &id), 0);
+		assert_string_equal(id.name, name);
+	}
+	assert_int_equal(nhi_snap_ident_by_name(s, "svc-3", &id), 0);
+	assert_int_equal(id.state, NHI_STATE_RETIRED);
+	assert_int_equal(nhi_snap_ident_by_name(s, "svc-0", &id), 0);
+	assert_string_equal(id.owner, "alice");
+	assert_string_equal(id.hosts, "web-*,db-1");
+	assert_string_equal(id.services, "");
+	assert_int_equal(id.kind, NHI_KIND_AGENT);
+	assert_int_equal(id.expires, 2000000000);
+	assert_int_equal(id.review_due, 1900000000);
+	assert_int_equal(nhi_snap_ident_by_name(s, "nobody", &id), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_ident_by_uid(s, 42, &id), NHI_ERR_NOTFOUND);
+	/* enumeration is sorted by name */
+	assert_int_equal(nhi_snap_ident_at(s, 0, &id), 0);
+	assert_string_equal(id.name, "svc-0");
+	assert_int_equal(nhi_snap_ident_at(s, 1000, &id), NHI_ERR_NOTFOUND);
+	/* groups: 2 registry groups + one per non-retired identity */
+	assert_int_equal(nhi_snap_n_groups(s), 2 + 999);
+	assert_int_equal(nhi_snap_group_by_name(s, "robots", &g), 0);
+	assert_int_equal(g.gid, 1500);
+	assert_int_equal(g.n_members, 3);
+	assert_string_equal(nhi_snap_group_member(s, &g, 2), "dave");
+	assert_null(nhi_snap_group_member(s, &g, 3));
+	assert_int_equal(nhi_snap_group_by_gid(s, 2000005, &g), 0);
+	assert_string_equal(g.name, "svc-5");
+	assert_int_equal(g.n_members, 0);
+	assert_int_equal(nhi_snap_group_by_name(s, "svc-3", &g), NHI_ERR_NOTFOUND);
+	/* memberships */
+	assert_int_equal(nhi_snap_user_gids(s, "svc-1", &gids, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(gids[0], 1500);
+	assert_int_equal(gids[1], 1501);
+	assert_int_equal(nhi_snap_user_gids(s, "dave", &gids, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(nhi_snap_user_gids(s, "svc-9", &gids, &n), NHI_ERR_NOTFOUND);
+	assert_false(nhi_snap_stale(s));
+	assert_false(nhi_snap_replaced(s));
+	/* republish: the old mapping learns it is stale */
+	publish_sample(8, 10);
+	assert_true(nhi_snap_stale(s));
+	assert_true(nhi_snap_replaced(s));
+	nhi_snap_close(s);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_header(s)->generation, 8);
+	assert_int_equal(nhi_snap_n_idents(s), 10);
+	nhi_snap_close(s);
+}
+
+static void test_empty(void **state)
+{
+	struct nhi_snap_writer *w = nhi_snapw_new();
+	struct nhi_snap *s;
+	struct nhi_ident id;
+	char err[256];
+
+	assert_int_equal(nhi_snapw_publish(w, path, 1, 1, err, sizeof(err)), 0);
+	nhi_snapw_free(w);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_n_idents(s), 0);
+	assert_int_equal(nhi_snap_ident_by_name(s, "x", &id), NHI_ERR_NOTFOUND);
+	nhi_snap_close(s);
+}
+
+static void test_duplicates(void **state)
+{
+	struct nhi_snap_writer *w = nhi_snapw_new();
+	char err[256] = "";
+	struct stat before, after;
+
+	publish_sample(1, 5);
+	assert_int_equal(stat(path, &before), 0);
+	add(w, "svc-a", 2000000, 0);
+	add(w, "svc-b", 2000000, 0);
+	assert_int_equal(nhi_snapw_publish(w, path, 2, 1, err, sizeof(err)), NHI_ERR_EXISTS);
+	assert_non_null(strstr(err, "duplicate uid 2000000"));
+	nhi_snapw_free(w);
+	/* nothing half-written: the old file is still in place */
+	assert_int_equal(stat(path, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+	w = nhi_snapw_new();
+	add(w, "svc-a", 2000000, 0);
+	add(w, "svc-a", 2000001, 0);
+	assert_int_equal(nhi_snapw_publish(w, path, 2, 1, err, sizeof(err)), NHI_ERR_EXISTS);
+	assert_non_null(strstr(err, "duplicate identity name 'svc-a'"));
+	nhi_snapw_free(w);
+}
+
+static unsigned char *slurp(size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *b;
+	struct stat st;
+
+	assert_non_null(f);
+	assert_int_equal(fstat(fileno(f), &st), 0);
+	b = malloc((size_t)st.st_size);
+	assert_non_null(b);
+	assert_int_equal(fread(b, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+	fclose(f);
+	*n = (size_t)st.st_size;
+	return b;
+}
+
+static void spit(const char *p, const unsigned char *b, size_t n)
+{
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, b, n), (ssize_t)n);
+	close(fd);
+}
+
+/* Use whatever a damaged file yields: every lookup must return, not crash. */
+static void exercise(struct nhi_snap *s)
+{
+	struct nhi_ident id;
+	struct nhi_group g;
+	const uint32_t *gids;
+	uint32_t n;
+	char name[32];
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "svc-%d", i);
+		(void)nhi_snap_ident_by_name(s, name, &id);
+		(void)nhi_snap_ident_by_uid(s, 2000000 + (uint32_t)i, &id);
+		(void)nhi_snap_group_by_name(s, name, &g);
+		(void)nhi_snap_group_by_gid(s, 2000000 + (uint32_t)i, &g);
+		(void)nhi_snap_user_gids(s, name, &gids, &n);
+		if (nhi_snap_ident_at(s, (uint32_t)i, &id) == 0)
+			assert_non_null(id.name);
+		if (nhi_snap_group_at(s, (uint32_t)i, &g) == 0)
+			for (uint32_t m = 0; m < g.n_members && m < 10; m++)
+				(void)nhi_snap_group_member(s, &g, m);
+	}
+}
+
+static void test_damaged(void **state)
+{
+	char bad[600], err[256];
+	unsigned char *orig, *b;
+	size_t n;
+	struct nhi_snap *s;
+	int r;
+
+	publish_sample(3, 30);
+	orig = slurp(&n);
+	b = malloc(n);
+	assert_non_null(b);
+	snprintf(bad, sizeof(bad), "%s/bad.cache", dir);
+
+	/* truncated at every length from 0 up to the whole file (step 7) */
+	for (size_t len = 0; len < n; len += 7) {
+		spit(bad, orig, len);
+		err[0] = '\0';
+		r = nhi_snap_open(bad, 0, &s, err, sizeof(err));
+		assert_int_equal(r, NHI_ERR_FORMAT);
+		assert_non_null(strstr(err, "bad.cache"));
+	}
+	/* one bit flipped anywhere: VERIFY always notices; without VERIFY
+	 * the reader may accept the file but never crashes */
+	for (size_t off = 0; off < n; off += 3) {
+		memcpy(b, orig, n);
+		b[off] ^= (unsigned char)(1u << (off % 8));
+		spit(bad, b, n);
+		r = nhi_snap_open(bad, NHI_SNAP_VERIFY, &s, err, sizeof(err));
+		if (off >= offsetof(struct nhi_snap_hdr, stale) &&
+		    off < offsetof(struct nhi_snap_hdr, stale) + 4) {
+			assert_int_equal(r, 0);  /* the stale word is not covered */
+			nhi_snap_close(s);
+		} else {
+			assert_true(r == NHI_ERR_FORMAT || r == NHI_ERR_VERSION);
+		}
+		if (nhi_snap_open(bad, 0, &s, err, sizeof(err)) == 0) {
+			exercise(s);
+			nhi_snap_close(s);
+		}
+	}
+	/* garbage bytes in the data with a valid header: no crash */
+	for (int seed = 1; seed < 50; seed++) {
+		memcpy(b, orig, n);
+		srand((unsigned)seed);
+		for (size_t off = sizeof(struct nhi_snap_hdr); off < n; off++)
+			if (rand() % 16 == 0)
+				b[off] = (unsigned char)rand();
+		spit(bad, b, n);
+		if (nhi_snap_open(bad, 0, &s, err, sizeof(err)) == 0) {
+			exercise(s);
+			nhi_snap_close(s);
+		}
+		assert_int_equal(nhi_snap_open(bad, NHI_SNAP_VERIFY, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+	}
+	/* wrong version: a clear error */
+	memcpy(b, orig, n);
+	{
+		struct nhi_snap_hdr *h = (struct nhi_snap_hdr *)b;
+		h->version = 99;
+	}
+	spit(bad, b, n);
+	assert_int_equal(nhi_snap_open(bad, 0, &s, err, sizeof(err)), NHI_ERR_VERSION);
+	assert_non_null(strstr(err, "version 99"));
+	/* not a snapshot at all */
+	spit(bad, (const unsigned char *)"hello world, this is not a snapshot at all......", 48);
+	assert_int_equal(nhi_snap_open(bad, 0, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+	/* missing */
+	assert_int_equal(nhi_snap_open("/nonexistent/nhi.cache", 0, &s, err, sizeof(err)), NHI_ERR_NOTFOUND);
+	/* untrusted: group-writable */
+	spit(bad, orig, n);
+	chmod(bad, 0664);
+	assert_int_equal(nhi_snap_open(bad, NHI_SNAP_TRUST, &s, err, sizeof(err)), NHI_ERR_PERM);
+	free(b);
+	free(orig);
+}
+
+static int setup(void **state)
+{
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/nhi.cache", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_damaged),
+	};
+	return cmocka_run_group_tests_name("snapshot", tests, setup, teardown);
+}

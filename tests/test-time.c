@@ -1,0 +1,144 @@
+/* Unit tests: durations, ISO 8601 times, names. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+#include "nhi_err.h"
+#include "nhi_time.h"
+
+static int64_t dur(const char *s)
+{
+	int64_t v = -1;
+	char err[200];
+	assert_int_equal(nhi_parse_duration(s, &v, err, sizeof(err)), 0);
+	return v;
+}
+
+static void dur_bad(const char *s, const char *needle)
+{
+	int64_t v = -1;
+	char err[200] = "";
+	assert_int_equal(nhi_parse_duration(s, &v, err, sizeof(err)), NHI_ERR_INVAL);
+	assert_int_equal(v, -1);
+	assert_non_null(strstr(err, needle));
+}
+
+static void test_durations(void **state)
+{
+	assert_int_equal(dur("2s"), 2);
+	assert_int_equal(dur("+90d"), 90 * 86400);
+	assert_int_equal(dur("90d"), 90 * 86400);
+	assert_int_equal(dur("1w"), 7 * 86400);
+	assert_int_equal(dur("12h"), 12 * 3600);
+	assert_int_equal(dur("30m"), 1800);
+	assert_int_equal(dur("1d12h"), 86400 + 12 * 3600);
+	assert_int_equal(dur("0s"), 0);
+	dur_bad("", "empty");
+	dur_bad("90", "missing unit");
+	dur_bad("90x", "unknown unit");
+	dur_bad("d", "expected a number");
+	dur_bad("-5d", "expected a number");
+	dur_bad("99999999999999999999d", "too large");
+	dur_bad("1d ", "expected a number");
+}
+
+static time_t tm_ok(const char *s, time_t now)
+{
+	time_t t = -1;
+	char err[200];
+	assert_int_equal(nhi_parse_time(s, now, &t, err, sizeof(err)), 0);
+	return t;
+}
+
+static void tm_bad(const char *s)
+{
+	time_t t = -1;
+	char err[200] = "";
+	assert_int_equal(nhi_parse_time(s, 0, &t, err, sizeof(err)), NHI_ERR_INVAL);
+	assert_true(strlen(err) > 0);
+	assert_non_null(strstr(err, s[0] ? s : "empty"));
+	assert_int_equal(t, -1);
+}
+
+static void test_times(void **state)
+{
+	assert_int_equal(tm_ok("1970-01-01", 5), 0);
+	assert_int_equal(tm_ok("2027-01-31", 5), 1801353600);
+	assert_int_equal(tm_ok("2027-01-31T12:00:00Z", 5), 1801353600 + 43200);
+	assert_int_equal(tm_ok("2027-01-31T12:00Z", 5), 1801353600 + 43200);
+	assert_int_equal(tm_ok("2027-01-31 12:00:00", 5), 1801353600 + 43200);
+	assert_int_equal(tm_ok("2027-01-31T12:00:00+02:00", 5), 1801353600 + 36000);
+	assert_int_equal(tm_ok("2027-01-31T12:00:00-0530", 5), 1801353600 + 43200 + 19800);
+	assert_int_equal(tm_ok("2024-02-29", 5), 1709164800);
+	assert_int_equal(tm_ok("+90d", 1000), 1000 + 90 * 86400);
+	assert_int_equal(tm_ok("+2s", 1000), 1002);
+	assert_int_equal(tm_ok("now", 1234), 1234);
+	tm_bad("");
+	tm_bad("2027-13-01");
+	tm_bad("2027-02-29");
+	tm_bad("2023-02-29");
+	tm_bad("2027-01-32");
+	tm_bad("2027-1-31");
+	tm_bad("2027-01-31T25:00Z");
+	tm_bad("2027-01-31T12:00:00Q");
+	tm_bad("2027-01-31x");
+	tm_bad("tomorrow");
+	tm_bad("+90");
+}
+
+static void test_format(void **state)
+{
+	char b[NHI_TIME_BUFSZ], d[32];
+	assert_string_equal(nhi_format_time(1801353600 + 43200, b), "2027-01-31T12:00:00Z");
+	assert_string_equal(nhi_format_time(0, b), "");
+	assert_string_equal(nhi_format_duration(90 * 86400, d, sizeof(d)), "90d");
+	assert_string_equal(nhi_format_duration(14 * 86400, d, sizeof(d)), "2w");
+	assert_string_equal(nhi_format_duration(9000, d, sizeof(d)), "2h30m");
+	assert_string_equal(nhi_format_duration(0, d, sizeof(d)), "0s");
+	/* round trip */
+	time_t t = -1;
+	assert_int_equal(nhi_parse_time(nhi_format_time(1801353600 + 61, b), 0, &t, NULL, 0), 0);
+	assert_int_equal(t, 1801353600 + 61);
+}
+
+static void test_names(void **state)
+{
+	assert_true(nhi_valid_name("svc-backup"));
+	assert_true(nhi_valid_name("_apt"));
+	assert_true(nhi_valid_name("a"));
+	assert_true(nhi_valid_name("machine$"));
+	assert_true(nhi_valid_name("agent.v2_x"));
+	assert_false(nhi_valid_name(""));
+	assert_false(nhi_valid_name("Svc"));
+	assert_false(nhi_valid_name("1svc"));
+	assert_false(nhi_valid_name("-svc"));
+	assert_false(nhi_valid_name("svc x"));
+	assert_false(nhi_valid_name("svc*)(uid=*"));
+	assert_false(nhi_valid_name("a$b"));
+	assert_false(nhi_valid_name("abcdefghijklmnopqrstuvwxyz0123456"));
+	assert_true(nhi_valid_name("abcdefghijklmnopqrstuvwxyz012345"));
+	assert_true(nhi_valid_host("web-*.example.org"));
+	assert_false(nhi_valid_host("web host"));
+	assert_false(nhi_valid_host(""));
+	assert_true(nhi_valid_service("sshd"));
+	assert_true(nhi_valid_service("cron*"));
+	assert_false(nhi_valid_service("ss/hd"));
+	assert_true(nhi_valid_text("Nightly backup to S3", 200, 1));
+	assert_false(nhi_valid_text("a:b", 200, 1));
+	assert_true(nhi_valid_text("a:b", 200, 0));
+	assert_false(nhi_valid_text("line\nbreak", 200, 0));
+	assert_false(nhi_valid_text("xxxx", 3, 0));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_times),
+		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_names),
+	};
+	return cmocka_run_group_tests_name("time", tests, NULL, NULL);
+}
