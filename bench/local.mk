@@ -1,1 +1,6 @@
-# bench: rules added by its owner
+# bench: the NSS lookup benchmark (built by make, not run by the tests;
+# bench/run.sh runs everything and writes bench/RESULTS.md).
+noinst_PROGRAMS += bench/nhi-bench
+bench_nhi_bench_SOURCES = bench/nhi-bench.c
+bench_nhi_bench_LDADD = lib/libnhiadmin.la lib/libnhi.la -ldl
+EXTRA_DIST += bench/run.sh bench/RESULTS.md

@@ -491,7 +491,7 @@ int nhi_conf_load_file(struct nhi_conf *c, const char *path, int flags,
 	unsigned lineno = 0;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT) {
 			if (flags & NHI_CONF_MISSING_OK)

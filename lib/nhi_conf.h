@@ -52,7 +52,7 @@ struct nhi_conf {
 	/* classification: who is a service account */
 	struct nhi_uid_range service_uids[NHI_CONF_MAX_RANGES];
 	unsigned n_service_uids;
-	int service_uids_system;        /* include login.defs SYS_UID_MIN..SYS_UID_MAX */
+	int service_uids_system;        /* "system": uids 1..SYS_UID_MAX (login.defs) and 65534 */
 	struct nhi_strlist service_groups;
 	struct nhi_strlist service_names; /* fnmatch(3) patterns */
 

@@ -54,7 +54,10 @@ int nhi_classify_static(const struct nhi_conf *c, const char *name, uid_t uid)
 		return 0;
 	if (in_range(uid, c->uid_min, c->uid_max))
 		return 1;
-	if (c->service_uids_system && in_range(uid, c->sys_uid_min, c->sys_uid_max))
+	/* "system": Debian's static system accounts (1-99), the dynamic
+	 * system range of login.defs, and nobody (65534) */
+	if (c->service_uids_system &&
+	    (in_range(uid, 1, c->sys_uid_max) || uid == 65534))
 		return 1;
 	for (unsigned i = 0; i < c->n_service_uids; i++)
 		if (in_range(uid, c->service_uids[i].lo, c->service_uids[i].hi))
@@ -76,14 +79,20 @@ static int scope_match(const char *list, const char *what, int casefold)
 	if (list == NULL || *list == '\0' || what == NULL)
 		return 1;
 	while (*p != '\0') {
-		size_t n = strcspn(p, ",");
+		size_t n;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		n = strcspn(p, ",");
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
 		if (n > 0 && n < sizeof(pat)) {
 			memcpy(pat, p, n);
 			pat[n] = '\0';
 			if (fnmatch(pat, what, casefold ? FNM_CASEFOLD : 0) == 0)
 				return 1;
 		}
-		p += n;
+		p += strcspn(p, ",");
 		if (*p == ',')
 			p++;
 	}
@@ -102,6 +111,8 @@ static void set(struct nhi_decision *d, enum nhi_verdict v, enum nhi_reason r,
 	d->verdict = v;
 	d->would = v;
 	d->reason = r;
+	if (v != NHI_V_ALLOW)
+		d->warnings = 0;  /* a denial carries no warnings */
 	va_start(ap, fmt);
 	vsnprintf(d->message, sizeof(d->message), fmt, ap);
 	va_end(ap);

@@ -159,7 +159,7 @@ int nhi_snap_open(const char *path, int flags, struct nhi_snap **out,
 	int fd, r;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return nhi_seterr(err, errlen, NHI_ERR_NOTFOUND, "%s: no snapshot (run nhictl publish)", path);

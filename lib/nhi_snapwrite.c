@@ -263,12 +263,37 @@ static size_t align8(size_t n)
 	return (n + 7) & ~(size_t)7;
 }
 
-static int has_group(const struct nhi_snap_writer *w, const char *name, uint32_t gid)
+/* A set of the registry groups' gids and names, so that giving every
+ * identity its own group stays O(n). */
+struct gset {
+	uint32_t *slots;   /* group index + 1 */
+	uint32_t size;
+};
+
+static int gset_init(struct gset *g, size_t n)
 {
-	for (size_t i = 0; i < w->n_groups; i++)
-		if (w->groups[i].gid == gid || strcmp(wstr(w, w->groups[i].name), name) == 0)
-			return 1;
-	return 0;
+	g->size = 8;
+	while (g->size < 2 * n + 2)
+		g->size *= 2;
+	g->slots = calloc(g->size, sizeof(*g->slots));
+	return g->slots == NULL ? NHI_ERR_NOMEM : 0;
+}
+
+/* Find the slot for a gid (by_gid) or a name: the slot holding an equal
+ * key, or the empty slot where it would go. */
+static uint32_t gset_slot(const struct gset *g, const struct nhi_snap_writer *w, int by_gid,
+			  uint32_t gid, uint32_t name)
+{
+	uint64_t h = by_gid ? nhi_hash_u32(gid) : nhi_hash_str(wstr(w, name));
+	uint32_t pos = (uint32_t)h & (g->size - 1);
+
+	while (g->slots[pos] != 0) {
+		const struct wgroup *o = &w->groups[g->slots[pos] - 1];
+		if (by_gid ? o->gid == gid : strcmp(wstr(w, o->name), wstr(w, name)) == 0)
+			break;
+		pos = (pos + 1) & (g->size - 1);
+	}
+	return pos;
 }
 
 /* Build the whole file in *out. */
@@ -283,26 +308,46 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	size_t n_pairs = 0, n_groups, n_membs = 0, n_u32, n_reg_groups = w->n_groups;
 	size_t off;
 	uint32_t isz[5];
+	struct gset by_gid = { NULL, 0 }, by_name = { NULL, 0 };
 	int r;
 
-	/* every non-retired identity gets its own group unless one exists */
+	/* every non-retired identity gets its own group unless its name or
+	 * gid is taken by a registry group (or an earlier identity group) */
+	r = gset_init(&by_gid, w->n_groups + w->n_idents);
+	if (r == 0)
+		r = gset_init(&by_name, w->n_groups + w->n_idents);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < w->n_groups; i++) {
+		by_gid.slots[gset_slot(&by_gid, w, 1, w->groups[i].gid, 0)] = (uint32_t)i + 1;
+		by_name.slots[gset_slot(&by_name, w, 0, 0, w->groups[i].name)] = (uint32_t)i + 1;
+	}
 	for (size_t i = 0; i < w->n_idents; i++) {
 		const struct nhi_snap_ident_rec *id = &w->idents[i];
-		if (id->state == NHI_STATE_RETIRED || has_group(w, wstr(w, id->name), id->gid))
+		uint32_t gi = (uint32_t)w->n_groups, gpos, npos;
+
+		if (id->state == NHI_STATE_RETIRED)
+			continue;
+		gpos = gset_slot(&by_gid, w, 1, id->gid, 0);
+		npos = gset_slot(&by_name, w, 0, 0, id->name);
+		if (by_gid.slots[gpos] != 0 || by_name.slots[npos] != 0)
 			continue;
 		r = grow((void **)&w->groups, &w->cap_groups, w->n_groups, sizeof(*w->groups));
 		if (r < 0)
 			goto out;
-		w->groups[w->n_groups].name = id->name;
-		w->groups[w->n_groups].gid = id->gid;
-		w->groups[w->n_groups].first_member = 0;
-		w->groups[w->n_groups].n_members = 0;
+		w->groups[gi].name = id->name;
+		w->groups[gi].gid = id->gid;
+		w->groups[gi].first_member = 0;
+		w->groups[gi].n_members = 0;
+		by_gid.slots[gpos] = gi + 1;
+		by_name.slots[npos] = gi + 1;
 		w->n_groups++;
 	}
 	n_groups = w->n_groups;
 
 	sort_ctx = w;
-	qsort(w->idents, w->n_idents, sizeof(*w->idents), cmp_ident);
+	if (w->n_idents > 0)
+		qsort(w->idents, w->n_idents, sizeof(*w->idents), cmp_ident);
 
 	/* user -> gids, from the registry groups' member lists */
 	pairs = calloc(w->n_members + 1, sizeof(*pairs));
@@ -316,7 +361,8 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 			pairs[n_pairs].gid = w->groups[g].gid;
 			n_pairs++;
 		}
-	qsort(pairs, n_pairs, sizeof(*pairs), cmp_pair);
+	if (n_pairs > 0)
+		qsort(pairs, n_pairs, sizeof(*pairs), cmp_pair);
 
 	n_u32 = w->n_members + n_pairs;
 	u32 = calloc(n_u32 + 1, sizeof(*u32));
@@ -326,7 +372,8 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 		r = NHI_ERR_NOMEM;
 		goto out;
 	}
-	memcpy(u32, w->members, w->n_members * sizeof(*u32));
+	if (w->n_members > 0)
+		memcpy(u32, w->members, w->n_members * sizeof(*u32));
 	for (size_t g = 0; g < n_groups; g++) {
 		grecs[g].name = w->groups[g].name;
 		grecs[g].gid = w->groups[g].gid;
@@ -391,7 +438,8 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 		goto out;
 	memset(out->p, 0, off);
 	out->len = off;
-	memcpy(out->p + h.idents_off, w->idents, w->n_idents * sizeof(*w->idents));
+	if (w->n_idents > 0)
+		memcpy(out->p + h.idents_off, w->idents, w->n_idents * sizeof(*w->idents));
 	memcpy(out->p + h.groups_off, grecs, n_groups * sizeof(*grecs));
 	memcpy(out->p + h.membs_off, mrecs, n_membs * sizeof(*mrecs));
 	memcpy(out->p + h.u32_off, u32, n_u32 * 4);
@@ -446,6 +494,8 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 out:
 	/* drop the identity groups added above so publish can be called again */
 	w->n_groups = n_reg_groups;
+	free(by_gid.slots);
+	free(by_name.slots);
 	free(pairs);
 	free(u32);
 	free(grecs);

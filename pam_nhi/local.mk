@@ -1,1 +1,9 @@
-# pam_nhi: rules added by its owner
+# pam_nhi: the PAM module (libc, libpam and nhi's libc-only libnhi).
+pammod_LTLIBRARIES = pam_nhi/pam_nhi.la
+pam_nhi_pam_nhi_la_SOURCES = pam_nhi/pam_nhi.c
+pam_nhi_pam_nhi_la_LDFLAGS = -module -avoid-version -shared -no-undefined \
+	-Wl,--version-script=$(srcdir)/pam_nhi/pam_nhi.map -Wl,-z,relro -Wl,-z,now -Wl,-z,defs
+pam_nhi_pam_nhi_la_LIBADD = lib/libnhi.la $(PAM_LIBS)
+EXTRA_pam_nhi_pam_nhi_la_DEPENDENCIES = $(srcdir)/pam_nhi/pam_nhi.map
+EXTRA_DIST += pam_nhi/pam_nhi.map
+dist_man_MANS += pam_nhi/pam_nhi.8

@@ -57,22 +57,31 @@ host = testhost
 C
 export NHI_CONF
 
-# LD_PRELOAD for nss_wrapper, with the sanitizer runtime first when the
-# build is instrumented (it must come first in the link order).
-nss_preload() {
-	local p=libnss_wrapper.so
-	if [ -n "${NHI_ASAN_LIB:-}" ]; then p="$NHI_ASAN_LIB:$p"; fi
-	echo "$p"
-}
-# nsswrap CMD...: run CMD with files (the test world above) then nhi.
+# nsswrap CMD...: run a program we did not build (getent, id, pamtester)
+# with files (the test world above) then nhi.  Under the sanitizers the
+# instrumented module needs the sanitizer runtime first in the link order,
+# and leaks of the foreign program are not ours to report.
 nsswrap() {
-	LD_PRELOAD=$(nss_preload) \
+	if [ -n "${NHI_ASAN_LIB:-}" ]; then
+		_nsswrap "$NHI_ASAN_LIB:libnss_wrapper.so" \
+			"${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0" "$@"
+	else
+		_nsswrap libnss_wrapper.so "${ASAN_OPTIONS:-}" "$@"
+	fi
+}
+# nhictl through nss_wrapper (owners resolve against the test world);
+# nhictl is our own build, so leak checking stays on.
+nhictl() {
+	_nsswrap libnss_wrapper.so "${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0" \
+		"$NHICTL" "$@"
+}
+_nsswrap() {
+	local preload=$1 asan=$2; shift 2
+	LD_PRELOAD=$preload \
 	NSS_WRAPPER_PASSWD=$T/etc/passwd NSS_WRAPPER_GROUP=$T/etc/group \
 	NSS_WRAPPER_SHADOW=$T/etc/shadow \
 	NSS_WRAPPER_MODULE_SO_PATH=$NSS_NHI_DIR/libnss_nhi.so.2 \
 	NSS_WRAPPER_MODULE_FN_PREFIX=nhi \
-	ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0 \
+	ASAN_OPTIONS=$asan \
 	"$@"
 }
-# nhictl through nss_wrapper (owners resolve against the test world).
-nhictl() { nsswrap "$NHICTL" "$@"; }

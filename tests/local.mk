@@ -1,3 +1,5 @@
 # tests: each area keeps its rules in tests/<area>.mk
 EXTRA_DIST += tests/common.sh
 include tests/lib.mk
+include tests/pam.mk
+include tests/nss.mk

@@ -1,0 +1,360 @@
+/* nss_common.c - configuration, the shared mapping and buffer packing of
+ * libnss_nhi.so.2 (see nss_common.h for the locking and remap rules). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "nhi_conf.h"
+#include "nhi_err.h"
+#include "nhi_snapshot.h"
+#include "nss_common.h"
+
+static pthread_once_t conf_once = PTHREAD_ONCE_INIT;
+static struct nhi_conf conf;
+static int conf_ok;
+
+/* One mapped snapshot, shared by reference: the process holds one
+ * reference on the current map, and every thread one on the map it used
+ * last.  All counts change under 'mu'; a map is unmapped when its last
+ * reference goes, so never while a thread may read it. */
+struct nss_nhi_map {
+	struct nhi_snap *snap;
+	unsigned long refs;
+	uint64_t serial;
+};
+struct nss_nhi_tls {
+	struct nss_nhi_map *m;
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static struct nss_nhi_map *cur;          /* guarded by mu */
+static uint64_t cur_serial;              /* serial of cur (0: none); atomic */
+static uint64_t serials;                 /* guarded by mu */
+static int64_t next_check;               /* CLOCK_MONOTONIC_COARSE seconds; atomic */
+static pthread_key_t tls_key;
+static int tls_ok;
+
+static void map_put(struct nss_nhi_map *m)
+{
+	if (m != NULL && --m->refs == 0) {
+		nhi_snap_close(m->snap);
+		free(m);
+	}
+}
+
+/* A thread ends: drop the reference it held. */
+static void tls_free(void *p)
+{
+	struct nss_nhi_tls *t = p;
+
+	pthread_mutex_lock(&mu);
+	map_put(t->m);
+	pthread_mutex_unlock(&mu);
+	free(t);
+}
+
+/* Read once per process.  A bad configuration makes every lookup
+ * UNAVAIL: the module must not guess paths it was told differently. */
+static void load_conf(void)
+{
+	char err[256];
+
+	tls_ok = pthread_key_create(&tls_key, tls_free) == 0;
+	nhi_conf_init(&conf);
+	if (nhi_conf_load_file(&conf, nhi_conf_default_path(), NHI_CONF_MISSING_OK,
+			       err, sizeof(err)) < 0)
+		return;
+	if (nhi_conf_finish(&conf, err, sizeof(err)) < 0)
+		return;
+	if (conf.cache_path[0] == '\0')
+		return;
+	conf_ok = 1;
+}
+
+/* If the module is ever unloaded, no thread destructor may point into it. */
+__attribute__((destructor)) static void nss_nhi_fini(void)
+{
+	if (tls_ok)
+		pthread_key_delete(tls_key);
+	tls_ok = 0;
+}
+
+const struct nhi_conf *nss_nhi_conf(void)
+{
+	return &conf;
+}
+
+static int64_t mono_secs(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) < 0)
+		return 0;
+	return ts.tv_sec;
+}
+
+/* 1 for the one thread that should stat the path now (at most every
+ * NSS_NHI_RECHECK_SECS seconds); no syscall otherwise. */
+static int stat_due(void)
+{
+	int64_t now = mono_secs();
+	int64_t due = __atomic_load_n(&next_check, __ATOMIC_RELAXED);
+
+	if (now < due)
+		return 0;
+	return __atomic_compare_exchange_n(&next_check, &due, now + NSS_NHI_RECHECK_SECS, 0,
+					   __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+/* With mu held: map the snapshot again (none mapped, or the mapped one
+ * was replaced).  On failure nothing is current. */
+static void remap_locked(void)
+{
+	struct nss_nhi_map *m = NULL, *old = cur;
+	struct nhi_snap *s = NULL;
+
+	if (nhi_snap_open(conf.cache_path, NHI_SNAP_TRUST, &s, NULL, 0) == 0) {
+		m = malloc(sizeof(*m));
+		if (m == NULL) {
+			nhi_snap_close(s);
+		} else {
+			m->snap = s;
+			m->refs = 1;  /* the process's reference */
+			m->serial = ++serials;
+		}
+	}
+	cur = m;
+	__atomic_store_n(&cur_serial, m ? m->serial : 0, __ATOMIC_RELEASE);
+	map_put(old);
+	__atomic_store_n(&next_check, mono_secs() + NSS_NHI_RECHECK_SECS, __ATOMIC_RELAXED);
+}
+
+static struct nss_nhi_tls *tls_get(void)
+{
+	struct nss_nhi_tls *t;
+
+	if (!tls_ok)
+		return NULL;
+	t = pthread_getspecific(tls_key);
+	if (t == NULL) {
+		t = calloc(1, sizeof(*t));
+		if (t != NULL && pthread_setspecific(tls_key, t) != 0) {
+			free(t);
+			t = NULL;
+		}
+	}
+	return t;
+}
+
+enum nss_status nss_nhi_acquire(const struct nhi_snap **snap, struct nss_nhi_ref *ref,
+				int *errnop)
+{
+	struct nss_nhi_tls *t;
+	int replaced = 0;
+
+	ref->locked = 0;
+	if (pthread_once(&conf_once, load_conf) != 0 || !conf_ok)
+		goto unavail;
+	t = tls_get();
+	/* Fast path: no lock, no atomic read-modify-write, no syscall.  This
+	 * thread's reference keeps its map alive. */
+	if (t != NULL && t->m != NULL &&
+	    t->m->serial == __atomic_load_n(&cur_serial, __ATOMIC_RELAXED) &&
+	    !nhi_snap_stale(t->m->snap) &&
+	    !(stat_due() && (replaced = nhi_snap_replaced(t->m->snap)))) {
+		*snap = t->m->snap;
+		return NSS_STATUS_SUCCESS;
+	}
+
+	pthread_mutex_lock(&mu);
+	if (cur == NULL || nhi_snap_stale(cur->snap) ||
+	    (replaced && t != NULL && t->m == cur))
+		remap_locked();
+	if (t != NULL) {
+		if (t->m != cur) {
+			map_put(t->m);
+			t->m = cur;
+			if (cur != NULL)
+				cur->refs++;
+		}
+		pthread_mutex_unlock(&mu);
+		if (t->m == NULL)
+			goto unavail;
+		*snap = t->m->snap;
+		return NSS_STATUS_SUCCESS;
+	}
+	/* No thread-specific slot (out of memory): read under the mutex. */
+	if (cur == NULL) {
+		pthread_mutex_unlock(&mu);
+		goto unavail;
+	}
+	ref->locked = 1;
+	*snap = cur->snap;
+	return NSS_STATUS_SUCCESS;
+unavail:
+	*errnop = ENOENT;
+	return NSS_STATUS_UNAVAIL;
+}
+
+void nss_nhi_release(struct nss_nhi_ref *ref)
+{
+	if (ref->locked)
+		pthread_mutex_unlock(&mu);
+	ref->locked = 0;
+}
+
+/* ---- buffer packing ---------------------------------------------------- */
+
+char *nss_nhi_bufstr(struct nss_nhi_buf *b, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p;
+
+	if (n > b->left)
+		return NULL;
+	p = memcpy(b->p, s, n);
+	b->p += n;
+	b->left -= n;
+	return p;
+}
+
+void *nss_nhi_bufalloc(struct nss_nhi_buf *b, size_t n)
+{
+	size_t pad = (-(uintptr_t)b->p) & (sizeof(void *) - 1);
+	void *p;
+
+	if (pad > b->left || n > b->left - pad)
+		return NULL;
+	p = b->p + pad;
+	b->p += pad + n;
+	b->left -= pad + n;
+	return p;
+}
+
+static const char *home_of(const struct nhi_ident *id)
+{
+	return id->home[0] != '\0' ? id->home : "/nonexistent";
+}
+
+static const char *shell_of(const struct nhi_ident *id, time_t now)
+{
+	if (nss_nhi_locked(id, now))
+		return conf.nologin_shell;
+	return id->shell[0] != '\0' ? id->shell : conf.default_shell;
+}
+
+enum nss_status nss_nhi_fill_passwd(const struct nhi_ident *id, time_t now,
+				    struct passwd *pw, char *buf, size_t len, int *errnop)
+{
+	struct nss_nhi_buf b = { buf, len };
+
+	if ((pw->pw_name = nss_nhi_bufstr(&b, id->name)) == NULL ||
+	    (pw->pw_passwd = nss_nhi_bufstr(&b, "x")) == NULL ||
+	    (pw->pw_gecos = nss_nhi_bufstr(&b, id->gecos)) == NULL ||
+	    (pw->pw_dir = nss_nhi_bufstr(&b, home_of(id))) == NULL ||
+	    (pw->pw_shell = nss_nhi_bufstr(&b, shell_of(id, now))) == NULL)
+		return nss_nhi_erange(errnop);
+	pw->pw_uid = id->uid;
+	pw->pw_gid = id->gid;
+	return NSS_STATUS_SUCCESS;
+}
+
+/* A member is shown unless it names a retired identity. */
+static int member_visible(const struct nhi_snap *s, const char *name)
+{
+	struct nhi_ident id;
+
+	if (nhi_snap_ident_by_name(s, name, &id) == 0)
+		return nss_nhi_visible(&id);
+	return 1;
+}
+
+enum nss_status nss_nhi_fill_group(const struct nhi_snap *s, const struct nhi_group *g,
+				   struct group *gr, char *buf, size_t len, int *errnop)
+{
+	struct nss_nhi_buf b = { buf, len };
+	uint32_t n = 0;
+	char **mem;
+
+	for (uint32_t i = 0; i < g->n_members; i++) {
+		const char *m = nhi_snap_group_member(s, g, i);
+		if (m != NULL && m[0] != '\0' && member_visible(s, m))
+			n++;
+	}
+	if ((size_t)n + 1 > len / sizeof(char *))
+		return nss_nhi_erange(errnop);
+	mem = nss_nhi_bufalloc(&b, ((size_t)n + 1) * sizeof(char *));
+	if (mem == NULL ||
+	    (gr->gr_name = nss_nhi_bufstr(&b, g->name)) == NULL ||
+	    (gr->gr_passwd = nss_nhi_bufstr(&b, "x")) == NULL)
+		return nss_nhi_erange(errnop);
+	n = 0;
+	for (uint32_t i = 0; i < g->n_members; i++) {
+		const char *m = nhi_snap_group_member(s, g, i);
+		if (m == NULL || m[0] == '\0' || !member_visible(s, m))
+			continue;
+		if ((mem[n++] = nss_nhi_bufstr(&b, m)) == NULL)
+			return nss_nhi_erange(errnop);
+	}
+	mem[n] = NULL;
+	gr->gr_mem = mem;
+	gr->gr_gid = g->gid;
+	return NSS_STATUS_SUCCESS;
+}
+
+/* Days since the epoch, rounded down: shadow(5)'s sp_expire means "expired
+ * from the start of that day", and the account is expired at 'expires', so
+ * the classic stack (pam_unix) blocks it from the start of the UTC day in
+ * which it expires (exactly on time for date-only expiries, which are
+ * midnight UTC; at most a day early otherwise, never late). */
+static long days_floor(int64_t t)
+{
+	int64_t d = t / 86400;
+
+	if (t % 86400 != 0 && t < 0)
+		d--;
+	return (long)d;
+}
+
+enum nss_status nss_nhi_fill_spwd(const struct nhi_ident *id, time_t now,
+				  struct spwd *sp, char *buf, size_t len, int *errnop)
+{
+	struct nss_nhi_buf b = { buf, len };
+
+	/* No password is ever stored in the snapshot: "*" (no password
+	 * login; keys and other methods still work) or "!" (locked) for a
+	 * suspended or expired identity. */
+	if ((sp->sp_namp = nss_nhi_bufstr(&b, id->name)) == NULL ||
+	    (sp->sp_pwdp = nss_nhi_bufstr(&b, nss_nhi_locked(id, now) ? "!" : "*")) == NULL)
+		return nss_nhi_erange(errnop);
+	/* sp_lstchg 0 would mean "must change the password now" to pam_unix. */
+	sp->sp_lstchg = id->created > 0 ? days_floor(id->created) : -1;
+	sp->sp_min = -1;
+	sp->sp_max = -1;
+	sp->sp_warn = -1;
+	sp->sp_inact = -1;
+	sp->sp_expire = id->expires != 0 ? days_floor(id->expires) : -1;
+	sp->sp_flag = ~0UL;
+	return NSS_STATUS_SUCCESS;
+}
+
+/* ---- enumeration --------------------------------------------------------- */
+
+enum nss_status nss_nhi_setent(struct nss_nhi_cursor *c)
+{
+	pthread_once(&conf_once, load_conf);
+	pthread_mutex_lock(&c->mu);
+	c->next = 0;
+	pthread_mutex_unlock(&c->mu);
+	return conf_ok ? NSS_STATUS_SUCCESS : NSS_STATUS_UNAVAIL;
+}
+
+enum nss_status nss_nhi_endent(struct nss_nhi_cursor *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->next = 0;
+	pthread_mutex_unlock(&c->mu);
+	return NSS_STATUS_SUCCESS;
+}

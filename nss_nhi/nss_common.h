@@ -1,0 +1,122 @@
+/* nss_common.h - what the databases of libnss_nhi.so.2 share: the
+ * configuration, the mapped snapshot, buffer packing and enumeration.
+ *
+ * The module is loaded into every process that names a user, so it only
+ * links libc, prints nothing, never exits and reads no environment except
+ * through lib's secure_getenv("NHI_CONF").
+ *
+ * Mapping and threads.  A mapping is shared by reference: the process
+ * holds one reference on the current map and every thread one on the map
+ * it used last (thread-specific data, dropped when the thread ends).  A
+ * lookup on the thread's own current map takes no lock and does no atomic
+ * read-modify-write: it reads the map's 'stale' word and a serial number
+ * (two memory reads) and copies the answer.  Reference counts change under
+ * one mutex, only when a thread moves to a new map, and a map is unmapped
+ * when its last reference goes - never while another thread reads it.
+ * (A thread that stops doing lookups keeps the map it last used mapped
+ * until it does one again or ends.)  A remap happens when
+ *   - the writer marked the mapped file stale (nhictl publish makes a
+ *     change visible to running processes at their next lookup), or
+ *   - at most every NSS_NHI_RECHECK_SECS seconds (CLOCK_MONOTONIC_COARSE,
+ *     no syscall) one thread stats the path as a fallback (a file replaced
+ *     by something other than nhictl's writer), or
+ *   - no snapshot is mapped (every call tries to open it again, so the
+ *     first publish is visible at once).
+ * The snapshot is opened with NHI_SNAP_TRUST but without NHI_SNAP_VERIFY:
+ * verifying the data checksum is O(file size) in every process that looks
+ * up a user; the header checksum, the section bounds and every offset are
+ * still checked, so a corrupt file gives wrong-but-bounded answers at
+ * worst, never a crash.  PAM and nhictl do verify.
+ */
+#ifndef NSS_NHI_COMMON_H
+#define NSS_NHI_COMMON_H
+
+#include <errno.h>
+#include <nss.h>
+#include <pwd.h>
+#include <grp.h>
+#include <shadow.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <time.h>
+#include "nhi_conf.h"
+#include "nhi_snapshot.h"
+
+#define NSS_NHI_RECHECK_SECS 2
+
+/* Every entry point is exported through exports.map; this only marks them. */
+#define NSS_NHI_ENTRY __attribute__((visibility("default")))
+
+/* A hold on the current snapshot (see the top of this file). */
+struct nss_nhi_ref {
+	int locked;
+};
+/* On NSS_STATUS_SUCCESS *snap is usable until nss_nhi_release(ref);
+ * otherwise nothing is held and *errnop is set (UNAVAIL/ENOENT: no usable
+ * configuration or snapshot). */
+enum nss_status nss_nhi_acquire(const struct nhi_snap **snap, struct nss_nhi_ref *ref,
+				int *errnop);
+void nss_nhi_release(struct nss_nhi_ref *ref);
+/* The configuration (valid after a successful nss_nhi_acquire). */
+const struct nhi_conf *nss_nhi_conf(void);
+
+/* Retired identities are not shown at all. */
+static inline int nss_nhi_visible(const struct nhi_ident *id)
+{
+	return id->state != NHI_STATE_RETIRED;
+}
+/* Suspended and expired (now >= expires) identities keep their entry but
+ * get the nologin shell and a locked shadow password. */
+static inline int nss_nhi_locked(const struct nhi_ident *id, time_t now)
+{
+	return id->state == NHI_STATE_SUSPENDED || (id->expires != 0 && now >= id->expires);
+}
+
+/* Packing into the caller's buffer. */
+struct nss_nhi_buf {
+	char *p;
+	size_t left;
+};
+/* Copy s into the buffer; NULL when it does not fit. */
+char *nss_nhi_bufstr(struct nss_nhi_buf *b, const char *s);
+/* n bytes aligned for a pointer; NULL when they do not fit. */
+void *nss_nhi_bufalloc(struct nss_nhi_buf *b, size_t n);
+
+/* Fill a passwd/group/spwd from a snapshot record (read lock held).
+ * Return NSS_STATUS_SUCCESS or NSS_STATUS_TRYAGAIN with *errnop = ERANGE. */
+enum nss_status nss_nhi_fill_passwd(const struct nhi_ident *id, time_t now,
+				    struct passwd *pw, char *buf, size_t len, int *errnop);
+enum nss_status nss_nhi_fill_group(const struct nhi_snap *s, const struct nhi_group *g,
+				   struct group *gr, char *buf, size_t len, int *errnop);
+enum nss_status nss_nhi_fill_spwd(const struct nhi_ident *id, time_t now,
+				  struct spwd *sp, char *buf, size_t len, int *errnop);
+
+/* Enumeration state of one database: a cursor (record index) under a
+ * mutex.  glibc already serialises set/get/end*ent per database; the mutex
+ * makes the module safe on its own.  The cursor is an index into the
+ * snapshot: if the snapshot is republished during an enumeration, the
+ * enumeration continues at the same index in the new one (entries may be
+ * skipped or repeated, as with a file rewritten under nss_files). */
+struct nss_nhi_cursor {
+	pthread_mutex_t mu;
+	uint32_t next;
+};
+#define NSS_NHI_CURSOR_INIT { PTHREAD_MUTEX_INITIALIZER, 0 }
+
+/* set*ent: rewind; UNAVAIL when there is no configuration. */
+enum nss_status nss_nhi_setent(struct nss_nhi_cursor *c);
+enum nss_status nss_nhi_endent(struct nss_nhi_cursor *c);
+
+static inline enum nss_status nss_nhi_notfound(int *errnop)
+{
+	*errnop = ENOENT;
+	return NSS_STATUS_NOTFOUND;
+}
+static inline enum nss_status nss_nhi_erange(int *errnop)
+{
+	*errnop = ERANGE;
+	return NSS_STATUS_TRYAGAIN;
+}
+
+#endif

@@ -1,0 +1,386 @@
+/* pam_nhi.c - enforce nhi's policy for non-human identities at login.
+ *
+ * account   the decision of DESIGN.md's table (nhi_account_check(), the
+ *           very code `nhictl check` runs), logged and told to the user;
+ * session   appends one usage record "EPOCH USER SERVICE HOST RHOST" to
+ *           usage_log for a registered identity;
+ * password  refuses a manual password change of a registered identity
+ *           (rotation goes through nhictl);
+ * auth      not ours: PAM_IGNORE.
+ *
+ * Arguments: config=FILE, and every key of nhi.conf as key=value (bare
+ * "debug", "quiet", "audit").  The module reads the snapshot only; it
+ * never writes anything but the usage record, never links anything but
+ * libc, libpam and nhi's own libc-only library.
+ *
+ * Failure policy:
+ *  - a broken configuration (unreadable or untrusted file, unknown key,
+ *    bad value) is PAM_SERVICE_ERR in account and password, logged at
+ *    LOG_ERR, except for root, who is never locked out (PAM_IGNORE);
+ *    session logs it and returns PAM_IGNORE (never blocks a login);
+ *  - a missing, corrupt or untrusted snapshot fails closed for service
+ *    accounts (PAM_AUTHINFO_UNAVAIL) unless on_unavailable = ignore;
+ *    humans are not affected (PAM_IGNORE);
+ *  - mode = audit logs "audit-deny" for what would have been denied and
+ *    returns PAM_SUCCESS; the user is not told about the denial (a silent
+ *    roll-out), only about warnings.  In the password phase audit mode
+ *    returns PAM_IGNORE instead of refusing.
+ *
+ * Every decision is logged through one sink (nhi_log()) as
+ * "EVENT; user=NAME service=SVC [rhost=HOST] reason=REASON [warn=...]".
+ * Decisions about humans and root are logged only with "debug".  Nothing
+ * secret ever reaches the log: the module never sees a secret.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAM_SM_ACCOUNT
+#define PAM_SM_SESSION
+#define PAM_SM_PASSWORD
+#define PAM_SM_AUTH
+#include <security/pam_modules.h>
+#include <security/pam_ext.h>
+
+#include "nhi_conf.h"
+#include "nhi_err.h"
+#include "nhi_policy.h"
+#include "nhi_snapshot.h"
+
+/* Longest field copied into a log line or usage record. */
+#define FIELD_MAX 128
+
+/* The one logging sink of the module. */
+static void nhi_log(pam_handle_t *pamh, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void nhi_log(pam_handle_t *pamh, int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	pam_vsyslog(pamh, prio, fmt, ap);
+	va_end(ap);
+}
+
+/* Copy a string from an untrusted source (PAM_USER, PAM_RHOST, the service
+ * name) into dst so that it is one printable word: no spaces, no control
+ * characters, no '=' or ';' (which would forge a log field).  NULL or ""
+ * gives "-". */
+static const char *safe_word(char *dst, size_t len, const char *src)
+{
+	size_t i = 0;
+
+	if (src == NULL || *src == '\0')
+		src = "-";
+	for (; *src != '\0' && i + 1 < len; src++) {
+		unsigned char ch = (unsigned char)*src;
+
+		dst[i++] = (ch > 0x20 && ch < 0x7f && ch != '=' && ch != ';') ? (char)ch : '?';
+	}
+	dst[i] = '\0';
+	return dst;
+}
+
+struct ctx {
+	pam_handle_t *pamh;
+	struct nhi_conf conf;
+	int silent;                  /* PAM_SILENT or quiet: no conversation */
+	const char *user;
+	char s_user[FIELD_MAX], s_service[FIELD_MAX], s_rhost[FIELD_MAX];
+	char err[512];
+};
+
+/* Is 'user' root (by name or uid 0 through NSS)? */
+static int is_root(const char *user)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	if (strcmp(user, "root") == 0)
+		return 1;
+	return getpwnam_r(user, &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
+	       res->pw_uid == 0;
+}
+
+/* Common start of every phase: user, service, rhost, configuration.
+ * Returns PAM_SUCCESS or the code the phase should return. */
+static int ctx_init(struct ctx *x, pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	const void *item = NULL;
+	int r;
+
+	memset(x, 0, sizeof(*x));
+	x->pamh = pamh;
+	r = pam_get_user(pamh, &x->user, NULL);
+	if (r != PAM_SUCCESS) {
+		nhi_log(pamh, LOG_ERR, "cannot get the user name: %s", pam_strerror(pamh, r));
+		return r == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_USER_UNKNOWN;
+	}
+	if (x->user == NULL || *x->user == '\0')
+		return PAM_USER_UNKNOWN;
+	safe_word(x->s_user, sizeof(x->s_user), x->user);
+	if (pam_get_item(pamh, PAM_SERVICE, &item) != PAM_SUCCESS)
+		item = NULL;
+	safe_word(x->s_service, sizeof(x->s_service), item);
+	item = NULL;
+	if (pam_get_item(pamh, PAM_RHOST, &item) != PAM_SUCCESS)
+		item = NULL;
+	safe_word(x->s_rhost, sizeof(x->s_rhost), item);
+
+	r = nhi_conf_load_args(&x->conf, argc, argv, x->err, sizeof(x->err));
+	if (r < 0) {
+		nhi_log(pamh, LOG_ERR, "configuration error: %s", x->err);
+		x->silent = (flags & PAM_SILENT) != 0;
+		return PAM_SERVICE_ERR;
+	}
+	x->silent = (flags & PAM_SILENT) != 0 || x->conf.quiet;
+	return PAM_SUCCESS;
+}
+
+/* Open the snapshot (NULL when missing or unusable; logged). */
+static struct nhi_snap *open_snapshot(struct ctx *x)
+{
+	struct nhi_snap *snap = NULL;
+	int r;
+
+	r = nhi_snap_open(x->conf.cache_path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &snap,
+			  x->err, sizeof(x->err));
+	if (r < 0)
+		return NULL;  /* logged by decide() when it matters */
+	return snap;
+}
+
+/* Run the account check.  The snapshot error, if any, is in x->err. */
+static void decide(struct ctx *x, struct nhi_decision *d)
+{
+	struct nhi_snap *snap = open_snapshot(x);
+	const void *svc = NULL;
+
+	if (pam_get_item(x->pamh, PAM_SERVICE, &svc) != PAM_SUCCESS)
+		svc = NULL;
+	nhi_account_check(&x->conf, snap, x->user, NULL, svc, time(NULL), d);
+	if (snap == NULL && d->would == NHI_V_UNAVAIL)
+		nhi_log(x->pamh, LOG_ERR, "snapshot unavailable: %s", x->err);
+	nhi_snap_close(snap);
+}
+
+static void warn_words(unsigned w, char *buf, size_t len)
+{
+	static const struct { unsigned bit; const char *word; } names[] = {
+		{ NHI_W_EXPIRY_NEAR, "expiry-near" },
+		{ NHI_W_REVIEW_NEAR, "review-near" },
+		{ NHI_W_REVIEW_OVERDUE, "review-overdue" },
+		{ NHI_W_ORPHANED, "orphaned" },
+	};
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(w & names[i].bit))
+			continue;
+		int n = snprintf(buf + used, len - used, "%s%s", used ? "," : " warn=",
+				 names[i].word);
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
+/* Log one decision: "EVENT; user=.. service=.. [rhost=..] reason=.. [warn=..]". */
+static void log_decision(struct ctx *x, int prio, const char *event, const char *reason,
+			 unsigned warnings)
+{
+	char warn[128], rhost[FIELD_MAX + 8] = "";
+
+	warn_words(warnings, warn, sizeof(warn));
+	if (strcmp(x->s_rhost, "-") != 0)
+		snprintf(rhost, sizeof(rhost), " rhost=%s", x->s_rhost);
+	nhi_log(x->pamh, prio, "%s; user=%s service=%s%s reason=%s%s", event, x->s_user,
+		x->s_service, rhost, reason, warn);
+}
+
+static void tell(struct ctx *x, int style, const char *msg)
+{
+	if (x->silent || msg == NULL || *msg == '\0')
+		return;
+	if (style == PAM_ERROR_MSG)
+		pam_error(x->pamh, "%s", msg);
+	else
+		pam_info(x->pamh, "%s", msg);
+}
+
+PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct ctx x;
+	struct nhi_decision d;
+	int r;
+
+	r = ctx_init(&x, pamh, flags, argc, argv);
+	if (r != PAM_SUCCESS) {
+		if (r == PAM_SERVICE_ERR && is_root(x.user))
+			return PAM_IGNORE;
+		return r;
+	}
+	decide(&x, &d);
+
+	switch (d.verdict) {
+	case NHI_V_IGNORE:
+		if (d.would == NHI_V_UNAVAIL) {
+			/* on_unavailable = ignore: worth a line even without debug */
+			log_decision(&x, LOG_WARNING, "ignore", nhi_reason_str(d.reason), 0);
+		} else if (x.conf.debug) {
+			log_decision(&x, LOG_DEBUG, "ignore", nhi_reason_str(d.reason), 0);
+		}
+		r = PAM_IGNORE;
+		break;
+	case NHI_V_ALLOW:
+		if (d.warnings & NHI_W_AUDIT) {
+			log_decision(&x, LOG_NOTICE, "audit-deny", nhi_reason_str(d.reason),
+				     d.warnings);
+		} else {
+			log_decision(&x, LOG_INFO, "allow", nhi_reason_str(d.reason), d.warnings);
+			tell(&x, PAM_TEXT_INFO, d.message);
+		}
+		r = PAM_SUCCESS;
+		break;
+	case NHI_V_EXPIRED:
+		log_decision(&x, LOG_NOTICE, "deny", nhi_reason_str(d.reason), d.warnings);
+		tell(&x, PAM_ERROR_MSG, d.message);
+		r = PAM_ACCT_EXPIRED;
+		break;
+	case NHI_V_UNAVAIL:
+		log_decision(&x, LOG_NOTICE, "deny", nhi_reason_str(d.reason), 0);
+		tell(&x, PAM_ERROR_MSG, d.message);
+		r = PAM_AUTHINFO_UNAVAIL;
+		break;
+	case NHI_V_DENY:
+	default:
+		log_decision(&x, LOG_NOTICE, "deny", nhi_reason_str(d.reason), d.warnings);
+		tell(&x, PAM_ERROR_MSG, d.message);
+		r = PAM_PERM_DENIED;
+		break;
+	}
+	return r;
+}
+
+/* Append one usage record; failures are logged, never returned. */
+static void record_usage(struct ctx *x)
+{
+	char line[4 * FIELD_MAX + 64], hostbuf[256], s_host[FIELD_MAX];
+	int fd, n;
+
+	nhi_conf_hostname(&x->conf, hostbuf, sizeof(hostbuf));
+	safe_word(s_host, sizeof(s_host), hostbuf);
+	n = snprintf(line, sizeof(line), "%lld %s %s %s %s\n", (long long)time(NULL),
+		     x->s_user, x->s_service, s_host, x->s_rhost);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		nhi_log(x->pamh, LOG_ERR, "usage record too long; user=%s", x->s_user);
+		return;
+	}
+	/* O_NONBLOCK: a FIFO planted there must not hang the login (it is then
+	 * refused below as not a regular file) */
+	fd = open(x->conf.usage_log, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+		  O_NOCTTY | O_NONBLOCK, 0600);
+	if (fd < 0) {
+		nhi_log(x->pamh, LOG_ERR, "%s: %s (usage of %s not recorded)", x->conf.usage_log,
+			strerror(errno), x->s_user);
+		return;
+	}
+	if (nhi_check_trusted_fd(fd, x->conf.usage_log, x->err, sizeof(x->err)) < 0) {
+		nhi_log(x->pamh, LOG_ERR, "%s (usage of %s not recorded)", x->err, x->s_user);
+		goto out;
+	}
+	/* one write(2) with O_APPEND: concurrent sessions never interleave */
+	if (write(fd, line, (size_t)n) != n)
+		nhi_log(x->pamh, LOG_ERR, "%s: write: %s (usage of %s not recorded)",
+			x->conf.usage_log, strerror(errno), x->s_user);
+out:
+	close(fd);
+}
+
+PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct ctx x;
+	struct nhi_decision d;
+	int r;
+
+	r = ctx_init(&x, pamh, flags, argc, argv);
+	if (r != PAM_SUCCESS)
+		return PAM_IGNORE;  /* logged; a usage record never blocks a login */
+	decide(&x, &d);
+	if (!d.registered) {
+		if (x.conf.debug)
+			log_decision(&x, LOG_DEBUG, "session-ignore", nhi_reason_str(d.reason), 0);
+		return PAM_IGNORE;
+	}
+	record_usage(&x);
+	if (x.conf.debug)
+		log_decision(&x, LOG_DEBUG, "session", "recorded", 0);
+	return PAM_SUCCESS;
+}
+
+PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return PAM_IGNORE;
+}
+
+PAM_EXTERN int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct ctx x;
+	struct nhi_decision d;
+	char msg[256];
+	int r;
+
+	r = ctx_init(&x, pamh, flags, argc, argv);
+	if (r != PAM_SUCCESS) {
+		if (r == PAM_SERVICE_ERR && is_root(x.user))
+			return PAM_IGNORE;
+		return r;
+	}
+	decide(&x, &d);
+	if (d.registered) {
+		/* refuse in PAM_PRELIM_CHECK too, before anyone is asked for a password */
+		if (x.conf.mode == NHI_MODE_AUDIT) {
+			log_decision(&x, LOG_NOTICE, "audit-deny", "password-managed", 0);
+			return PAM_IGNORE;
+		}
+		/* logged and told once: libpam skips PAM_UPDATE_AUTHTOK after a
+		 * refused PAM_PRELIM_CHECK */
+		log_decision(&x, LOG_NOTICE, "deny", "password-managed", 0);
+		snprintf(msg, sizeof(msg), "password of %s is managed by nhi; use nhictl rotate",
+			 x.s_user);
+		tell(&x, PAM_ERROR_MSG, msg);
+		return PAM_PERM_DENIED;
+	}
+	if (d.would == NHI_V_UNAVAIL) {
+		/* a service account while the snapshot is unusable: fail closed */
+		if (d.verdict == NHI_V_IGNORE)
+			return PAM_IGNORE;
+		if (x.conf.mode == NHI_MODE_AUDIT) {
+			log_decision(&x, LOG_NOTICE, "audit-deny", nhi_reason_str(d.reason), 0);
+			return PAM_IGNORE;
+		}
+		log_decision(&x, LOG_NOTICE, "deny", nhi_reason_str(d.reason), 0);
+		return PAM_AUTHINFO_UNAVAIL;
+	}
+	return PAM_IGNORE;
+}
+
+/* Not an authentication module: stay out of the way. */
+PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return PAM_IGNORE;
+}
+
+PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return PAM_IGNORE;
+}

@@ -1,0 +1,18 @@
+#!/bin/bash
+# libnss_nhi.so.2 exports only _nss_nhi_* entry points (and links only libc).
+. "$top_srcdir/tests/common.sh"
+so=$NSS_NHI_DIR/libnss_nhi.so.2
+[ -f "$so" ] || { echo "no $so"; exit 99; }
+# defined dynamic symbols, minus the version node itself (type A)
+syms=$(nm -D --defined-only "$so" | awk '$2 != "A" { sub(/@.*/, "", $3); print $3 }')
+bad=$(printf '%s\n' "$syms" | grep -v '^_nss_nhi_' || true)
+check "only _nss_nhi_* exported${bad:+ (also: $(echo $bad))}" test -z "$bad"
+for f in getpwnam_r getpwuid_r setpwent getpwent_r endpwent \
+	 getgrnam_r getgrgid_r setgrent getgrent_r endgrent \
+	 getspnam_r setspent getspent_r endspent initgroups_dyn; do
+	check "exports _nss_nhi_$f" grep -qx "_nss_nhi_$f" <<<"$syms"
+done
+needed=$(objdump -p "$so" | awk '$1 == "NEEDED" { print $2 }')
+check "links only libc (NEEDED: $(echo $needed))" test "$(echo $needed)" = "libc.so.6"
+check "soname is libnss_nhi.so.2" sh -c "objdump -p '$so' | grep -q 'SONAME *libnss_nhi.so.2'"
+finish

@@ -1,0 +1,791 @@
+/* test-nss.c - the built libnss_nhi.so.2, through glibc
+ * (__nss_configure_lookup: this process's getpwnam_r & co. go to the
+ * module) and through its entry points (dlopen: exact status codes).
+ * Snapshots are made here with lib's writer in a private directory. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <grp.h>
+#include <nss.h>
+#include <pwd.h>
+#include <shadow.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "nhi_hash.h"
+#include "nhi_snapshot.h"
+#include "nss-testutil.h"
+
+static struct nsst_env env;
+static time_t now;
+static void *mod;
+
+typedef enum nss_status (*pwnam_fn)(const char *, struct passwd *, char *, size_t, int *);
+typedef enum nss_status (*pwuid_fn)(uid_t, struct passwd *, char *, size_t, int *);
+typedef enum nss_status (*grnam_fn)(const char *, struct group *, char *, size_t, int *);
+typedef enum nss_status (*grgid_fn)(gid_t, struct group *, char *, size_t, int *);
+typedef enum nss_status (*spnam_fn)(const char *, struct spwd *, char *, size_t, int *);
+typedef enum nss_status (*setent_fn)(int);
+typedef enum nss_status (*endent_fn)(void);
+typedef enum nss_status (*pwent_fn)(struct passwd *, char *, size_t, int *);
+typedef enum nss_status (*grent_fn)(struct group *, char *, size_t, int *);
+typedef enum nss_status (*spent_fn)(struct spwd *, char *, size_t, int *);
+typedef enum nss_status (*initgroups_fn)(const char *, gid_t, long int *, long int *,
+					 gid_t **, long int, int *);
+
+static void *sym(const char *name)
+{
+	void *p = dlsym(mod, name);
+
+	if (p == NULL)
+		fail_msg("%s not exported: %s", name, dlerror());
+	return p;
+}
+
+/* ---- the test world ------------------------------------------------------ */
+
+#define N_EXTRA_GROUPS 10
+
+static void add(struct nhi_snap_writer *w, const char *name, uint32_t uid, const char *gecos,
+		const char *shell, int state, int kind, time_t expires)
+{
+	struct nhi_ident id;
+	char home[64];
+
+	memset(&id, 0, sizeof(id));
+	snprintf(home, sizeof(home), "/srv/%s", name);
+	id.name = name;
+	id.uid = id.gid = uid;
+	id.gecos = gecos;
+	id.home = home;
+	id.shell = shell;
+	id.owner = "alice";
+	id.purpose = "testing";
+	id.state = state;
+	id.kind = kind;
+	id.created = now - 10 * 86400;
+	id.expires = expires;
+	assert_int_equal(nhi_snapw_add_ident(w, &id), 0);
+}
+
+/* Generation 1 is the world below; generation 2 moves svc-web to uid 4001. */
+static void publish_world(uint64_t gen)
+{
+	struct nhi_snap_writer *w = nhi_snapw_new();
+	const char *readers[] = { "svc-web", "svc-gone", "agent-x" };
+	const char *ops[] = { "svc-web" };
+	char err[256];
+
+	assert_non_null(w);
+	add(w, "svc-web", gen == 2 ? 4001 : 3001, "Web service", "/bin/bash",
+	    NHI_STATE_ACTIVE, NHI_KIND_SERVICE, now + 30 * 86400);
+	add(w, "svc-susp", 3002, "Suspended", "/bin/bash", NHI_STATE_SUSPENDED,
+	    NHI_KIND_SERVICE, now + 30 * 86400);
+	add(w, "svc-exp", 3003, "Expired", "/bin/bash", NHI_STATE_ACTIVE,
+	    NHI_KIND_SERVICE, now - 3600);
+	add(w, "svc-gone", 3004, "Retired", "/bin/bash", NHI_STATE_RETIRED,
+	    NHI_KIND_SERVICE, now + 30 * 86400);
+	add(w, "agent-x", 3005, "An agent", "/bin/sh", NHI_STATE_ORPHANED,
+	    NHI_KIND_AGENT, now + 30 * 86400);
+	add(w, "svc-long", 3006, "A rather long gecos field to make the buffer arithmetic count",
+	    "", NHI_STATE_ACTIVE, NHI_KIND_SERVICE, now + 86400);
+	assert_int_equal(nhi_snapw_add_group(w, "svc-readers", 3100, readers, 3), 0);
+	assert_int_equal(nhi_snapw_add_group(w, "svc-ops", 3101, ops, 1), 0);
+	for (int i = 0; i < N_EXTRA_GROUPS; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "extra%d", i);
+		assert_int_equal(nhi_snapw_add_group(w, name, 3200 + (uint32_t)i, ops, 1), 0);
+	}
+	if (nhi_snapw_publish(w, env.cache, gen, now, err, sizeof(err)) != 0)
+		fail_msg("publish: %s", err);
+	nhi_snapw_free(w);
+}
+
+static int setup(void **state)
+{
+	publish_world(1);
+	return 0;
+}
+
+/* ---- through glibc --------------------------------------------------------- */
+
+static void test_passwd_by_name(void **state)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	assert_int_equal(getpwnam_r("svc-web", &pw, buf, sizeof(buf), &res), 0);
+	assert_ptr_equal(res, &pw);
+	assert_string_equal(pw.pw_name, "svc-web");
+	assert_string_equal(pw.pw_passwd, "x");
+	assert_int_equal(pw.pw_uid, 3001);
+	assert_int_equal(pw.pw_gid, 3001);
+	assert_string_equal(pw.pw_gecos, "Web service");
+	assert_string_equal(pw.pw_dir, "/srv/svc-web");
+	assert_string_equal(pw.pw_shell, "/bin/bash");
+	/* an empty shell in the registry gives default_shell */
+	assert_int_equal(getpwnam_r("svc-long", &pw, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_string_equal(pw.pw_shell, "/bin/sh");
+}
+
+static void test_passwd_by_uid(void **state)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	assert_int_equal(getpwuid_r(3005, &pw, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_string_equal(pw.pw_name, "agent-x");
+	assert_string_equal(pw.pw_shell, "/bin/sh");  /* orphaned keeps its shell */
+}
+
+static void test_passwd_absent(void **state)
+{
+	struct passwd pw, *res = &pw;
+	char buf[1024];
+
+	assert_int_equal(getpwnam_r("no-such-svc", &pw, buf, sizeof(buf), &res), 0);
+	assert_null(res);
+	res = &pw;
+	assert_int_equal(getpwuid_r(2999, &pw, buf, sizeof(buf), &res), 0);
+	assert_null(res);
+}
+
+static void test_locked_get_nologin(void **state)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	assert_int_equal(getpwnam_r("svc-susp", &pw, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_string_equal(pw.pw_shell, "/usr/sbin/nologin");
+	assert_int_equal(getpwuid_r(3003, &pw, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_string_equal(pw.pw_name, "svc-exp");
+	assert_string_equal(pw.pw_shell, "/usr/sbin/nologin");
+}
+
+static void test_retired_vanish(void **state)
+{
+	struct passwd pw, *res = &pw;
+	struct group gr, *gres = NULL;
+	char buf[1024];
+
+	assert_int_equal(getpwnam_r("svc-gone", &pw, buf, sizeof(buf), &res), 0);
+	assert_null(res);
+	res = &pw;
+	assert_int_equal(getpwuid_r(3004, &pw, buf, sizeof(buf), &res), 0);
+	assert_null(res);
+	gres = &gr;
+	assert_int_equal(getgrnam_r("svc-gone", &gr, buf, sizeof(buf), &gres), 0);
+	assert_null(gres);
+	/* and it is not listed as a member of a registry group */
+	assert_int_equal(getgrnam_r("svc-readers", &gr, buf, sizeof(buf), &gres), 0);
+	assert_non_null(gres);
+	assert_string_equal(gr.gr_mem[0], "svc-web");
+	assert_string_equal(gr.gr_mem[1], "agent-x");
+	assert_null(gr.gr_mem[2]);
+}
+
+static void test_group(void **state)
+{
+	struct group gr, *res = NULL;
+	char buf[1024];
+
+	assert_int_equal(getgrnam_r("svc-web", &gr, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_int_equal(gr.gr_gid, 3001);
+	assert_string_equal(gr.gr_passwd, "x");
+	assert_null(gr.gr_mem[0]);
+	assert_int_equal(getgrgid_r(3101, &gr, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_string_equal(gr.gr_name, "svc-ops");
+	assert_string_equal(gr.gr_mem[0], "svc-web");
+	assert_null(gr.gr_mem[1]);
+	res = &gr;
+	assert_int_equal(getgrgid_r(3999, &gr, buf, sizeof(buf), &res), 0);
+	assert_null(res);
+}
+
+static void test_enumerate_passwd(void **state)
+{
+	static const char *want[] = { "agent-x", "svc-exp", "svc-long", "svc-susp", "svc-web" };
+	struct passwd pw, *res;
+	char buf[1024];
+	int n = 0;
+
+	setpwent();
+	while (getpwent_r(&pw, buf, sizeof(buf), &res) == 0 && res != NULL) {
+		assert_true(n < 5);
+		assert_string_equal(pw.pw_name, want[n]);  /* sorted by name */
+		n++;
+	}
+	endpwent();
+	assert_int_equal(n, 5);
+}
+
+static void test_enumerate_group(void **state)
+{
+	struct group gr, *res;
+	char buf[1024];
+	int n = 0, readers = 0;
+
+	setgrent();
+	while (getgrent_r(&gr, buf, sizeof(buf), &res) == 0 && res != NULL) {
+		assert_string_not_equal(gr.gr_name, "svc-gone");
+		if (strcmp(gr.gr_name, "svc-readers") == 0)
+			readers++;
+		n++;
+	}
+	endgrent();
+	assert_int_equal(readers, 1);
+	assert_int_equal(n, 5 + 2 + N_EXTRA_GROUPS);
+}
+
+static void test_initgroups(void **state)
+{
+	gid_t groups[64];
+	int ng = 64, seen = 0;
+
+	assert_true(getgrouplist("svc-web", 3001, groups, &ng) >= 0);
+	assert_int_equal(ng, 1 + 2 + N_EXTRA_GROUPS);
+	assert_int_equal(groups[0], 3001);
+	for (int i = 0; i < ng; i++)
+		if (groups[i] == 3100 || groups[i] == 3101 ||
+		    (groups[i] >= 3200 && groups[i] < 3200 + N_EXTRA_GROUPS))
+			seen++;
+	assert_int_equal(seen, 2 + N_EXTRA_GROUPS);
+
+	ng = 64;
+	assert_true(getgrouplist("agent-x", 3005, groups, &ng) >= 0);
+	assert_int_equal(ng, 2);
+	assert_int_equal(groups[1], 3100);
+
+	/* retired: only the primary group glibc was given */
+	ng = 64;
+	assert_true(getgrouplist("svc-gone", 3004, groups, &ng) >= 0);
+	assert_int_equal(ng, 1);
+
+	/* too small an array: -1 and the number needed */
+	ng = 3;
+	assert_int_equal(getgrouplist("svc-web", 3001, groups, &ng), -1);
+	assert_int_equal(ng, 1 + 2 + N_EXTRA_GROUPS);
+}
+
+static void test_initgroups_dyn_growth(void **state)
+{
+	initgroups_fn fn = (initgroups_fn)sym("_nss_nhi_initgroups_dyn");
+	long int start = 1, size = 1;
+	gid_t *groups = malloc(sizeof(gid_t));
+	int err = 0;
+
+	assert_non_null(groups);
+	groups[0] = 3001;
+	/* unlimited: grows as needed */
+	assert_int_equal(fn("svc-web", 3001, &start, &size, &groups, 0, &err), NSS_STATUS_SUCCESS);
+	assert_int_equal(start, 1 + 2 + N_EXTRA_GROUPS);
+	assert_true(size >= start);
+	/* again: nothing is added twice */
+	assert_int_equal(fn("svc-web", 3001, &start, &size, &groups, 0, &err), NSS_STATUS_SUCCESS);
+	assert_int_equal(start, 1 + 2 + N_EXTRA_GROUPS);
+	free(groups);
+
+	/* limit 4: stops there, never writes past it */
+	start = 1;
+	size = 2;
+	groups = malloc(2 * sizeof(gid_t));
+	assert_non_null(groups);
+	groups[0] = 3001;
+	assert_int_equal(fn("svc-web", 3001, &start, &size, &groups, 4, &err), NSS_STATUS_SUCCESS);
+	assert_int_equal(start, 4);
+	assert_int_equal(size, 4);
+	free(groups);
+
+	/* unknown user: NOTFOUND, nothing touched */
+	start = 0;
+	size = 0;
+	groups = NULL;
+	assert_int_equal(fn("nobody-here", 1, &start, &size, &groups, 0, &err), NSS_STATUS_NOTFOUND);
+	assert_int_equal(err, ENOENT);
+	assert_int_equal(start, 0);
+}
+
+static void test_shadow_root(void **state)
+{
+	struct spwd sp, *res = NULL;
+	char buf[1024];
+	time_t exp = now - 3600;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(getspnam_r("svc-web", &sp, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_string_equal(sp.sp_pwdp, "*");
+	assert_int_equal(sp.sp_expire, (now + 30 * 86400) / 86400);
+	assert_int_equal(sp.sp_lstchg, (now - 10 * 86400) / 86400);
+	assert_int_equal(sp.sp_max, -1);
+	assert_int_equal(getspnam_r("svc-exp", &sp, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_string_equal(sp.sp_pwdp, "!");
+	assert_int_equal(sp.sp_expire, exp / 86400);
+	assert_true(sp.sp_expire <= now / 86400);  /* pam_unix: expired today */
+	assert_int_equal(getspnam_r("svc-susp", &sp, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_string_equal(sp.sp_pwdp, "!");
+	res = &sp;
+	assert_int_equal(getspnam_r("svc-gone", &sp, buf, sizeof(buf), &res), 0);
+	assert_null(res);
+
+	/* enumeration */
+	{
+		setent_fn set = (setent_fn)sym("_nss_nhi_setspent");
+		spent_fn get = (spent_fn)sym("_nss_nhi_getspent_r");
+		endent_fn end = (endent_fn)sym("_nss_nhi_endspent");
+		int n = 0, err;
+		assert_int_equal(set(0), NSS_STATUS_SUCCESS);
+		while (get(&sp, buf, sizeof(buf), &err) == NSS_STATUS_SUCCESS)
+			n++;
+		assert_int_equal(err, ENOENT);
+		end();
+		assert_int_equal(n, 5);
+	}
+}
+
+static void test_shadow_refused_for_others(void **state)
+{
+	pid_t pid;
+	int status;
+
+	if (geteuid() != 0)
+		skip();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		spnam_fn fn = (spnam_fn)dlsym(mod, "_nss_nhi_getspnam_r");
+		struct spwd sp, *res = &sp;
+		char buf[1024];
+		int err = 0, bad = 0;
+
+		if (seteuid(65534) != 0)
+			_exit(3);
+		if (getspnam_r("svc-web", &sp, buf, sizeof(buf), &res) == 0 && res != NULL)
+			bad |= 1;
+		if (fn("svc-web", &sp, buf, sizeof(buf), &err) != NSS_STATUS_UNAVAIL || err != EACCES)
+			bad |= 2;
+		_exit(bad);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_erange_glibc(void **state)
+{
+	struct passwd pw, *res = &pw;
+	struct group gr, *gres = &gr;
+	char buf[8];
+
+	assert_int_equal(getpwnam_r("svc-web", &pw, buf, sizeof(buf), &res), ERANGE);
+	assert_null(res);
+	assert_int_equal(getpwuid_r(3001, &pw, buf, sizeof(buf), &res), ERANGE);
+	assert_null(res);
+	assert_int_equal(getgrnam_r("svc-readers", &gr, buf, sizeof(buf), &gres), ERANGE);
+	assert_null(gres);
+}
+
+/* Every buffer size below the one needed gives TRYAGAIN/ERANGE; the first
+ * that suffices gives the full, correct answer. */
+static void test_erange_entry_points(void **state)
+{
+	pwnam_fn pwnam = (pwnam_fn)sym("_nss_nhi_getpwnam_r");
+	pwuid_fn pwuid = (pwuid_fn)sym("_nss_nhi_getpwuid_r");
+	grnam_fn grnam = (grnam_fn)sym("_nss_nhi_getgrnam_r");
+	grgid_fn grgid = (grgid_fn)sym("_nss_nhi_getgrgid_r");
+	spnam_fn spnam = (spnam_fn)sym("_nss_nhi_getspnam_r");
+	char *buf = NULL;
+	size_t len;
+	int err;
+	enum nss_status st;
+
+	for (len = 0;; len++) {
+		struct passwd pw;
+		free(buf);
+		buf = malloc(len ? len : 1);
+		err = 0;
+		st = pwnam("svc-long", &pw, buf, len, &err);
+		if (st == NSS_STATUS_SUCCESS) {
+			assert_string_equal(pw.pw_gecos,
+					    "A rather long gecos field to make the buffer arithmetic count");
+			assert_string_equal(pw.pw_shell, "/bin/sh");
+			assert_int_equal(pw.pw_uid, 3006);
+			break;
+		}
+		assert_int_equal(st, NSS_STATUS_TRYAGAIN);
+		assert_int_equal(err, ERANGE);
+		assert_true(len < 4096);
+	}
+	for (len = 0;; len++) {
+		struct passwd pw;
+		free(buf);
+		buf = malloc(len ? len : 1);
+		st = pwuid(3002, &pw, buf, len, &err);
+		if (st == NSS_STATUS_SUCCESS) {
+			assert_string_equal(pw.pw_shell, "/usr/sbin/nologin");
+			break;
+		}
+		assert_int_equal(st, NSS_STATUS_TRYAGAIN);
+		assert_int_equal(err, ERANGE);
+		assert_true(len < 4096);
+	}
+	for (len = 0;; len++) {
+		struct group gr;
+		free(buf);
+		buf = malloc(len ? len : 1);
+		st = grnam("svc-readers", &gr, buf, len, &err);
+		if (st == NSS_STATUS_SUCCESS) {
+			assert_int_equal(gr.gr_gid, 3100);
+			assert_string_equal(gr.gr_mem[0], "svc-web");
+			assert_string_equal(gr.gr_mem[1], "agent-x");
+			assert_null(gr.gr_mem[2]);
+			break;
+		}
+		assert_int_equal(st, NSS_STATUS_TRYAGAIN);
+		assert_int_equal(err, ERANGE);
+		assert_true(len < 4096);
+	}
+	for (len = 0;; len++) {
+		struct group gr;
+		free(buf);
+		buf = malloc(len ? len : 1);
+		st = grgid(3001, &gr, buf, len, &err);
+		if (st == NSS_STATUS_SUCCESS) {
+			assert_string_equal(gr.gr_name, "svc-web");
+			assert_null(gr.gr_mem[0]);
+			break;
+		}
+		assert_int_equal(st, NSS_STATUS_TRYAGAIN);
+		assert_int_equal(err, ERANGE);
+		assert_true(len < 4096);
+	}
+	if (geteuid() == 0) {
+		for (len = 0;; len++) {
+			struct spwd sp;
+			free(buf);
+			buf = malloc(len ? len : 1);
+			st = spnam("svc-exp", &sp, buf, len, &err);
+			if (st == NSS_STATUS_SUCCESS) {
+				assert_string_equal(sp.sp_namp, "svc-exp");
+				assert_string_equal(sp.sp_pwdp, "!");
+				break;
+			}
+			assert_int_equal(st, NSS_STATUS_TRYAGAIN);
+			assert_int_equal(err, ERANGE);
+			assert_true(len < 4096);
+		}
+	}
+	/* absent is NOTFOUND/ENOENT, whatever the buffer */
+	{
+		struct passwd pw;
+		char small[4];
+		assert_int_equal(pwnam("no-such-svc", &pw, small, sizeof(small), &err), NSS_STATUS_NOTFOUND);
+		assert_int_equal(err, ENOENT);
+		assert_int_equal(pwuid(2999, &pw, small, sizeof(small), &err), NSS_STATUS_NOTFOUND);
+		assert_int_equal(err, ENOENT);
+		assert_int_equal(pwnam("svc-gone", &pw, small, sizeof(small), &err), NSS_STATUS_NOTFOUND);
+	}
+	free(buf);
+}
+
+/* getpwent_r with a small buffer must not skip the entry. */
+static void test_enumerate_erange(void **state)
+{
+	setent_fn set = (setent_fn)sym("_nss_nhi_setpwent");
+	pwent_fn get = (pwent_fn)sym("_nss_nhi_getpwent_r");
+	endent_fn end = (endent_fn)sym("_nss_nhi_endpwent");
+	setent_fn gset = (setent_fn)sym("_nss_nhi_setgrent");
+	grent_fn gget = (grent_fn)sym("_nss_nhi_getgrent_r");
+	struct passwd pw;
+	struct group gr;
+	char small[8], buf[1024];
+	int err, n = 0;
+
+	assert_int_equal(set(1), NSS_STATUS_SUCCESS);
+	for (;;) {
+		enum nss_status st = get(&pw, small, sizeof(small), &err);
+		if (st == NSS_STATUS_NOTFOUND)
+			break;
+		assert_int_equal(st, NSS_STATUS_TRYAGAIN);
+		assert_int_equal(err, ERANGE);
+		assert_int_equal(get(&pw, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
+		n++;
+	}
+	assert_int_equal(err, ENOENT);
+	assert_int_equal(n, 5);
+	assert_int_equal(end(), NSS_STATUS_SUCCESS);
+
+	n = 0;
+	assert_int_equal(gset(1), NSS_STATUS_SUCCESS);
+	for (;;) {
+		enum nss_status st = gget(&gr, small, sizeof(small), &err);
+		if (st == NSS_STATUS_NOTFOUND)
+			break;
+		assert_int_equal(st, NSS_STATUS_TRYAGAIN);
+		assert_int_equal(gget(&gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
+		n++;
+	}
+	assert_int_equal(n, 5 + 2 + N_EXTRA_GROUPS);
+}
+
+/* A republished snapshot is seen at the next lookup (the old file is
+ * marked stale by the writer). */
+static void test_republish_seen_at_once(void **state)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	publish_world(2);
+	assert_int_equal(getpwnam_r("svc-web", &pw, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_int_equal(pw.pw_uid, 4001);
+	res = &pw;
+	assert_int_equal(getpwuid_r(3001, &pw, buf, sizeof(buf), &res), 0);
+	assert_null(res);
+	publish_world(1);
+	assert_int_equal(getpwnam_r("svc-web", &pw, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_int_equal(pw.pw_uid, 3001);
+}
+
+static void expect_unavail(const char *what)
+{
+	pwnam_fn pwnam = (pwnam_fn)sym("_nss_nhi_getpwnam_r");
+	pwuid_fn pwuid = (pwuid_fn)sym("_nss_nhi_getpwuid_r");
+	grnam_fn grnam = (grnam_fn)sym("_nss_nhi_getgrnam_r");
+	initgroups_fn ig = (initgroups_fn)sym("_nss_nhi_initgroups_dyn");
+	setent_fn set = (setent_fn)sym("_nss_nhi_setpwent");
+	pwent_fn get = (pwent_fn)sym("_nss_nhi_getpwent_r");
+	struct passwd pw, *res = &pw;
+	struct group gr;
+	char buf[1024];
+	long int start = 0, size = 0;
+	gid_t *groups = NULL;
+	int err = 0;
+
+	if (pwnam("svc-web", &pw, buf, sizeof(buf), &err) != NSS_STATUS_UNAVAIL || err != ENOENT)
+		fail_msg("%s: getpwnam_r not UNAVAIL/ENOENT", what);
+	assert_int_equal(pwuid(3001, &pw, buf, sizeof(buf), &err), NSS_STATUS_UNAVAIL);
+	assert_int_equal(grnam("svc-web", &gr, buf, sizeof(buf), &err), NSS_STATUS_UNAVAIL);
+	assert_int_equal(ig("svc-web", 3001, &start, &size, &groups, 0, &err), NSS_STATUS_UNAVAIL);
+	set(0);
+	assert_int_equal(get(&pw, buf, sizeof(buf), &err), NSS_STATUS_UNAVAIL);
+	/* through glibc: no entry, no crash */
+	getpwnam_r("svc-web", &pw, buf, sizeof(buf), &res);
+	assert_null(res);
+}
+
+static void test_missing_snapshot(void **state)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	nsst_remove(env.cache);
+	expect_unavail("missing");
+	/* the first publish is visible at once */
+	publish_world(1);
+	assert_int_equal(getpwnam_r("svc-web", &pw, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+}
+
+static void recompute_header(unsigned char *p)
+{
+	struct nhi_snap_hdr h;
+
+	memcpy(&h, p, sizeof(h));
+	h.stale = 0;
+	h.hdr_checksum = 0;
+	h.hdr_checksum = nhi_checksum(&h, sizeof(h), 0);
+	memcpy(p, &h, sizeof(h));
+}
+
+/* Lookups of everything; any answer but a crash is fine. */
+static void poke_everything(void)
+{
+	static const char *names[] = { "svc-web", "svc-susp", "svc-exp", "svc-gone", "agent-x",
+				       "svc-long", "svc-readers", "extra3", "nope" };
+	struct passwd pw, *res;
+	struct group gr, *gres;
+	struct spwd sp, *sres;
+	gid_t groups[64];
+	char buf[2048];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		int ng = 64;
+		getpwnam_r(names[i], &pw, buf, sizeof(buf), &res);
+		getgrnam_r(names[i], &gr, buf, sizeof(buf), &gres);
+		getspnam_r(names[i], &sp, buf, sizeof(buf), &sres);
+		getgrouplist(names[i], 3001, groups, &ng);
+	}
+	for (uint32_t id = 3000; id < 3110; id++) {
+		getpwuid_r(id, &pw, buf, sizeof(buf), &res);
+		getgrgid_r(id, &gr, buf, sizeof(buf), &gres);
+	}
+	setpwent();
+	for (int i = 0; i < 100 && getpwent_r(&pw, buf, sizeof(buf), &res) == 0 && res; i++)
+		;
+	endpwent();
+	setgrent();
+	for (int i = 0; i < 100 && getgrent_r(&gr, buf, sizeof(buf), &gres) == 0 && gres; i++)
+		;
+	endgrent();
+}
+
+static void test_corrupt_snapshot(void **state)
+{
+	unsigned char *good, *bad;
+	size_t n = 0;
+	struct nhi_snap_hdr h;
+	unsigned seed = 12345;
+
+	publish_world(1);
+	good = nsst_slurp(env.cache, &n);
+	assert_non_null(good);
+	bad = malloc(n);
+	assert_non_null(bad);
+	memcpy(&h, good, sizeof(h));
+
+	/* empty, shorter than a header, truncated in the middle */
+	assert_int_equal(nsst_install_bytes(env.cache, good, 0), 0);
+	expect_unavail("empty");
+	assert_int_equal(nsst_install_bytes(env.cache, good, 100), 0);
+	expect_unavail("short");
+	assert_int_equal(nsst_install_bytes(env.cache, good, n / 2), 0);
+	expect_unavail("truncated");
+	assert_int_equal(nsst_install_bytes(env.cache, good, n - 1), 0);
+	expect_unavail("one byte short");
+
+	/* bad magic, a header bit flip, wrong version, wrong byte order */
+	memcpy(bad, good, n);
+	bad[0] ^= 0x20;
+	assert_int_equal(nsst_install_bytes(env.cache, bad, n), 0);
+	expect_unavail("magic");
+	memcpy(bad, good, n);
+	bad[offsetof(struct nhi_snap_hdr, n_idents)] ^= 0x4;
+	assert_int_equal(nsst_install_bytes(env.cache, bad, n), 0);
+	expect_unavail("header bit flip");
+	memcpy(bad, good, n);
+	((struct nhi_snap_hdr *)bad)->version = NHI_SNAP_VERSION + 1;
+	recompute_header(bad);
+	assert_int_equal(nsst_install_bytes(env.cache, bad, n), 0);
+	expect_unavail("version");
+	/* a section pointing outside the file, with a valid header checksum */
+	memcpy(bad, good, n);
+	((struct nhi_snap_hdr *)bad)->strings_off = (uint32_t)n - 4;
+	recompute_header(bad);
+	assert_int_equal(nsst_install_bytes(env.cache, bad, n), 0);
+	expect_unavail("section out of bounds");
+	memcpy(bad, good, n);
+	((struct nhi_snap_hdr *)bad)->n_idents = 1u << 30;
+	recompute_header(bad);
+	assert_int_equal(nsst_install_bytes(env.cache, bad, n), 0);
+	expect_unavail("count out of bounds");
+
+	/* The data checksum is not verified by NSS (see nss_common.h): random
+	 * damage to records, indexes and strings must never crash a lookup. */
+	for (int round = 0; round < 300; round++) {
+		memcpy(bad, good, n);
+		for (int k = 0; k < 1 + round % 8; k++) {
+			size_t at = sizeof(h) + (size_t)rand_r(&seed) % (n - sizeof(h));
+			if (round % 3 == 0)
+				bad[at] = 0xff;
+			else
+				bad[at] ^= (unsigned char)(1u << (rand_r(&seed) % 8));
+		}
+		assert_int_equal(nsst_install_bytes(env.cache, bad, n), 0);
+		poke_everything();
+	}
+
+	/* and back to a good file */
+	publish_world(1);
+	{
+		struct passwd pw, *res = NULL;
+		char buf[1024];
+		assert_int_equal(getpwnam_r("svc-web", &pw, buf, sizeof(buf), &res), 0);
+		assert_non_null(res);
+		assert_int_equal(pw.pw_uid, 3001);
+	}
+	free(good);
+	free(bad);
+}
+
+/* A snapshot writable by others is not trusted (NHI_SNAP_TRUST). */
+static void test_untrusted_snapshot(void **state)
+{
+	unsigned char *good;
+	size_t n = 0;
+
+	publish_world(1);
+	good = nsst_slurp(env.cache, &n);
+	assert_non_null(good);
+	assert_int_equal(nsst_install_bytes_mode(env.cache, good, n, 0666), 0);
+	expect_unavail("world-writable");
+	free(good);
+	publish_world(1);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_passwd_by_name),
+		cmocka_unit_test(test_passwd_by_uid),
+		cmocka_unit_test(test_passwd_absent),
+		cmocka_unit_test(test_locked_get_nologin),
+		cmocka_unit_test(test_retired_vanish),
+		cmocka_unit_test(test_group),
+		cmocka_unit_test(test_enumerate_passwd),
+		cmocka_unit_test(test_enumerate_group),
+		cmocka_unit_test(test_initgroups),
+		cmocka_unit_test(test_initgroups_dyn_growth),
+		cmocka_unit_test(test_shadow_root),
+		cmocka_unit_test(test_shadow_refused_for_others),
+		cmocka_unit_test(test_erange_glibc),
+		cmocka_unit_test(test_erange_entry_points),
+		cmocka_unit_test(test_enumerate_erange),
+		cmocka_unit_test(test_republish_seen_at_once),
+		cmocka_unit_test(test_missing_snapshot),
+		cmocka_unit_test(test_corrupt_snapshot),
+		cmocka_unit_test(test_untrusted_snapshot),
+	};
+	int r;
+
+	nsst_reexec(argv);
+	now = time(NULL);
+	if (nsst_setup(&env, NULL) < 0) {
+		perror("setup");
+		return 99;
+	}
+	mod = dlopen("libnss_nhi.so.2", RTLD_NOW);
+	if (mod == NULL) {
+		fprintf(stderr, "dlopen: %s\n", dlerror());
+		return 99;
+	}
+	/* This process's lookups go to the module only. */
+	if (__nss_configure_lookup("passwd", "nhi") != 0 ||
+	    __nss_configure_lookup("group", "nhi") != 0 ||
+	    __nss_configure_lookup("shadow", "nhi") != 0 ||
+	    __nss_configure_lookup("initgroups", "nhi") != 0) {
+		fprintf(stderr, "__nss_configure_lookup failed\n");
+		return 99;
+	}
+	r = cmocka_run_group_tests_name("nss_nhi", tests, setup, NULL);
+	nsst_cleanup(&env);
+	return r;
+}

@@ -1,0 +1,804 @@
+/* The built pam_nhi.so through libpam: pam_start_confdir() with a service
+ * file in a temp dir naming the module by absolute path ($PAM_NHI_SO), for
+ * every row of DESIGN.md's decision table, the session and password
+ * phases, the conversation and quiet/PAM_SILENT.  Nothing in /etc is read
+ * or changed.
+ *
+ * Each service file stacks the module so that its own return code comes
+ * out of libpam unchanged, and PAM_IGNORE becomes a sentinel:
+ *   TYPE [success=done ignore=ignore default=die] $PAM_NHI_SO config=... ARGS
+ *   TYPE required pam_debug.so ...=no_module_data
+ * so pam_acct_mgmt() returns PAM_NO_MODULE_DATA exactly when pam_nhi said
+ * PAM_IGNORE (a bare ignore-only stack would give PAM_PERM_DENIED). */
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <security/pam_appl.h>
+#include <security/pam_modules.h>
+#include "nhi_snapshot.h"
+
+#define DAY 86400
+#define IGNORED PAM_NO_MODULE_DATA
+
+static const char *module;
+static char T[] = "/tmp/nhi-pam-test.XXXXXX";
+static char confdir[200], conf[200], cache[300], usage[300], state[200];
+static time_t now;
+
+/* ---- the conversation: record every message ----------------------------- */
+
+static char said[4096];
+
+static int conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
+{
+	struct pam_response *r = calloc((size_t)n, sizeof(*r));
+
+	if (r == NULL)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < n; i++) {
+		/* pam_debug, the sentinel, announces itself: not ours */
+		if (msg[i]->msg != NULL && strstr(msg[i]->msg, "=no_module_data") != NULL)
+			continue;
+		const char *kind = msg[i]->msg_style == PAM_ERROR_MSG ? "E" :
+				   msg[i]->msg_style == PAM_TEXT_INFO ? "I" : "?";
+		size_t used = strlen(said);
+		snprintf(said + used, sizeof(said) - used, "%s:%s\n", kind, msg[i]->msg);
+	}
+	*resp = r;
+	return PAM_SUCCESS;
+}
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+/* Write a file atomically (forked tests rewrite service files at once). */
+static void write_file(const char *path, mode_t mode, const char *fmt, ...)
+{
+	char tmp[800];
+	va_list ap;
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
+	f = fopen(tmp, "w");
+	assert_non_null(f);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(tmp, mode), 0);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+static void ident(struct nhi_snap_writer *w, const char *name, uint32_t uid, int st,
+		  int64_t expires, int64_t review_due, int64_t orphaned_since,
+		  const char *hosts, const char *services)
+{
+	struct nhi_ident id;
+
+	memset(&id, 0, sizeof(id));
+	id.name = name;
+	id.gecos = "test identity";
+	id.home = "/nonexistent";
+	id.shell = "/bin/sh";
+	id.owner = "alice";
+	id.purpose = "pam test";
+	id.hosts = hosts;
+	id.services = services;
+	id.uid = id.gid = uid;
+	id.kind = NHI_KIND_SERVICE;
+	id.state = st;
+	id.created = now - 10 * DAY;
+	id.expires = expires;
+	id.review_interval = review_due ? 90 * DAY : 0;
+	id.review_due = review_due;
+	id.orphaned_since = orphaned_since;
+	assert_int_equal(nhi_snapw_add_ident(w, &id), 0);
+}
+
+static int group_setup(void **st)
+{
+	struct nhi_snap_writer *w;
+	char err[256];
+	int64_t far = now + 200 * DAY, rev = now + 60 * DAY;
+
+	module = getenv("PAM_NHI_SO");
+	if (module == NULL || module[0] != '/' || access(module, R_OK) != 0) {
+		fprintf(stderr, "PAM_NHI_SO must name the built pam_nhi.so\n");
+		return -1;
+	}
+	if (mkdtemp(T) == NULL)
+		return -1;
+	chmod(T, 0755);
+	snprintf(confdir, sizeof(confdir), "%s/pam.d", T);
+	snprintf(state, sizeof(state), "%s/state", T);
+	snprintf(conf, sizeof(conf), "%s/nhi.conf", T);
+	snprintf(cache, sizeof(cache), "%s/nhi.cache", state);
+	snprintf(usage, sizeof(usage), "%s/usage.log", state);
+	if (mkdir(confdir, 0755) < 0 || mkdir(state, 0755) < 0)
+		return -1;
+	write_file(conf, 0644,
+		   "# pam_nhi test\n"
+		   "state_dir = %s\n"
+		   "host = testhost\n"
+		   "service_names = svc-* agent-*\n"
+		   "review = enforce\n"
+		   "review_grace = 14d\n"
+		   "orphan_grace = 7d\n"
+		   "warn_before = 14d\n", state);
+
+	w = nhi_snapw_new();
+	assert_non_null(w);
+	ident(w, "svc-ok", 2000001, NHI_STATE_ACTIVE, far, rev, 0, "", "");
+	ident(w, "svc-expired", 2000002, NHI_STATE_ACTIVE, now - DAY, rev, 0, "", "");
+	ident(w, "svc-susp", 2000003, NHI_STATE_SUSPENDED, far, rev, 0, "", "");
+	ident(w, "svc-retired", 2000004, NHI_STATE_RETIRED, far, rev, 0, "", "");
+	ident(w, "svc-orphan", 2000005, NHI_STATE_ORPHANED, far, rev, now - 30 * DAY, "", "");
+	ident(w, "svc-orphan-new", 2000006, NHI_STATE_ORPHANED, far, rev, now - DAY, "", "");
+	ident(w, "svc-review", 2000007, NHI_STATE_ACTIVE, far, now - 30 * DAY, 0, "", "");
+	ident(w, "svc-hosts", 2000008, NHI_STATE_ACTIVE, far, rev, 0, "web*,db1", "");
+	ident(w, "svc-hosts-ok", 2000009, NHI_STATE_ACTIVE, far, rev, 0, "web*,test*", "");
+	ident(w, "svc-cron", 2000010, NHI_STATE_ACTIVE, far, rev, 0, "", "cron,systemd-*");
+	ident(w, "svc-near", 2000011, NHI_STATE_ACTIVE, now + 2 * DAY, rev, 0, "", "");
+	/* registered, but outside every classification pattern */
+	ident(w, "robot7", 2000012, NHI_STATE_ACTIVE, now - DAY, rev, 0, "", "");
+	assert_int_equal(nhi_snapw_publish(w, cache, 1, now, err, sizeof(err)), 0);
+	nhi_snapw_free(w);
+	return 0;
+}
+
+static int group_teardown(void **st)
+{
+	char cmd[700];
+
+	if (getenv("KEEP") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", T);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- running the stack --------------------------------------------------- */
+
+enum phase { ACCT, SESSION, PASSWORD };
+
+/* Write the service file 'svc' for a phase, with extra module arguments. */
+static void service_file(const char *svc, enum phase ph, const char *args)
+{
+	static const char *types[] = { "account", "session", "password" };
+	static const char *sentinel[] = { "acct=no_module_data",
+		"open_session=no_module_data close_session=no_module_data",
+		"prechauthtok=no_module_data chauthtok=no_module_data" };
+	char path[700];
+
+	snprintf(path, sizeof(path), "%s/%s", confdir, svc);
+	write_file(path, 0644,
+		   "%s [success=done ignore=ignore default=die] %s config=%s %s\n"
+		   "%s required pam_debug.so %s\n",
+		   types[ph], module, conf, args ? args : "", types[ph], sentinel[ph]);
+}
+
+/* Run one phase of 'svc' for 'user'; the conversation goes to said[]. */
+static int run(enum phase ph, const char *svc, const char *user, const char *args, int flags)
+{
+	struct pam_conv pc = { conv, NULL };
+	pam_handle_t *pamh = NULL;
+	int r, e;
+
+	service_file(svc, ph, args);
+	said[0] = '\0';
+	r = pam_start_confdir(svc, user, &pc, confdir, &pamh);
+	assert_int_equal(r, PAM_SUCCESS);
+	assert_int_equal(pam_set_item(pamh, PAM_RHOST, "192.0.2.7"), PAM_SUCCESS);
+	switch (ph) {
+	case ACCT:
+		r = pam_acct_mgmt(pamh, flags);
+		break;
+	case SESSION:
+		r = pam_open_session(pamh, flags);
+		if (r == PAM_SUCCESS)
+			(void)pam_close_session(pamh, flags);
+		break;
+	case PASSWORD:
+		r = pam_chauthtok(pamh, flags);
+		break;
+	}
+	e = pam_end(pamh, r);
+	assert_int_equal(e, PAM_SUCCESS);
+	return r;
+}
+
+static int acct_check(const char *user, const char *args)
+{
+	return run(ACCT, "sshd", user, args, 0);
+}
+
+#define assert_pam(got, want) do { \
+	int g_ = (got), w_ = (want); \
+	if (g_ != w_) \
+		fail_msg("PAM returned %d (%s), expected %d (%s); said: %s", g_, \
+			 pam_strerror(NULL, g_), w_, pam_strerror(NULL, w_), said); \
+} while (0)
+
+#define assert_said(s) do { \
+	if (strstr(said, (s)) == NULL) \
+		fail_msg("conversation lacks \"%s\"; said: %s", (s), said); \
+} while (0)
+
+/* ---- the decision table --------------------------------------------------- */
+
+static void test_root_ignored(void **st)
+{
+	assert_pam(acct_check("root", NULL), IGNORED);
+	assert_string_equal(said, "");
+	/* even with the snapshot gone, and even in a broken configuration */
+	assert_pam(acct_check("root", "cache_path=/nonexistent/nhi.cache"), IGNORED);
+	assert_pam(acct_check("root", "no_such_key=1"), IGNORED);
+}
+
+static void test_human_ignored(void **st)
+{
+	assert_pam(acct_check("no-such-human-xq", NULL), IGNORED);
+	assert_string_equal(said, "");
+	/* a human is not affected by a missing snapshot */
+	assert_pam(acct_check("no-such-human-xq", "cache_path=/nonexistent/nhi.cache"), IGNORED);
+	assert_string_equal(said, "");
+}
+
+static void test_unregistered(void **st)
+{
+	assert_pam(acct_check("svc-nobody", NULL), PAM_PERM_DENIED);
+	assert_said("E:unregistered service account");
+}
+
+static void test_all_good(void **st)
+{
+	assert_pam(acct_check("svc-ok", NULL), PAM_SUCCESS);
+	assert_string_equal(said, "");
+	/* registered but matching no name pattern: still subject */
+	assert_pam(acct_check("robot7", NULL), PAM_ACCT_EXPIRED);
+}
+
+static void test_expired(void **st)
+{
+	assert_pam(acct_check("svc-expired", NULL), PAM_ACCT_EXPIRED);
+	assert_said("E:identity svc-expired expired on ");
+}
+
+static void test_suspended_retired(void **st)
+{
+	assert_pam(acct_check("svc-susp", NULL), PAM_PERM_DENIED);
+	assert_said("E:identity svc-susp is suspended");
+	assert_pam(acct_check("svc-retired", NULL), PAM_PERM_DENIED);
+	assert_said("E:identity svc-retired is retired");
+}
+
+static void test_orphaned(void **st)
+{
+	assert_pam(acct_check("svc-orphan", NULL), PAM_PERM_DENIED);
+	assert_said("E:identity svc-orphan has no live owner");
+	/* within the grace: allowed, with a warning */
+	assert_pam(acct_check("svc-orphan-new", NULL), PAM_SUCCESS);
+	assert_said("I:warning: identity svc-orphan-new has no live owner");
+	/* the grace comes from the configuration (and module arguments) */
+	assert_pam(acct_check("svc-orphan", "orphan_grace=60d"), PAM_SUCCESS);
+	assert_pam(acct_check("svc-orphan-new", "orphan_grace=1h"), PAM_PERM_DENIED);
+}
+
+static void test_review(void **st)
+{
+	assert_pam(acct_check("svc-review", NULL), PAM_PERM_DENIED);
+	assert_said("E:identity svc-review: review overdue");
+	assert_pam(acct_check("svc-review", "review=enforce"), PAM_PERM_DENIED);
+	assert_pam(acct_check("svc-review", "review=warn"), PAM_SUCCESS);
+	assert_said("I:warning: identity svc-review: review overdue");
+	assert_pam(acct_check("svc-review", "review=off"), PAM_SUCCESS);
+	assert_string_equal(said, "");
+	/* a longer grace: overdue but within it, allowed with a warning */
+	assert_pam(acct_check("svc-review", "review_grace=60d"), PAM_SUCCESS);
+	assert_said("I:warning:");
+}
+
+static void test_near_warnings(void **st)
+{
+	assert_pam(acct_check("svc-near", NULL), PAM_SUCCESS);
+	assert_said("I:warning: identity svc-near expires on ");
+	assert_pam(acct_check("svc-near", "warn_before=1d"), PAM_SUCCESS);
+	assert_string_equal(said, "");
+	/* review due within warn_before */
+	assert_pam(acct_check("svc-ok", "warn_before=90d"), PAM_SUCCESS);
+	assert_said("I:warning: identity svc-ok: review due on ");
+}
+
+static void test_host_scope(void **st)
+{
+	assert_pam(acct_check("svc-hosts", NULL), PAM_PERM_DENIED);
+	assert_said("E:identity svc-hosts may not be used on host testhost");
+	assert_pam(acct_check("svc-hosts-ok", NULL), PAM_SUCCESS);
+	/* this host's name from a module argument; globs */
+	assert_pam(acct_check("svc-hosts", "host=web7"), PAM_SUCCESS);
+	assert_pam(acct_check("svc-hosts", "host=db1"), PAM_SUCCESS);
+	assert_pam(acct_check("svc-hosts", "host=db2"), PAM_PERM_DENIED);
+}
+
+static void test_service_scope(void **st)
+{
+	assert_pam(run(ACCT, "sshd", "svc-cron", NULL, 0), PAM_PERM_DENIED);
+	assert_said("E:identity svc-cron may not be used through sshd");
+	assert_pam(run(ACCT, "cron", "svc-cron", NULL, 0), PAM_SUCCESS);
+	assert_pam(run(ACCT, "systemd-user", "svc-cron", NULL, 0), PAM_SUCCESS);
+	assert_pam(run(ACCT, "su", "svc-cron", NULL, 0), PAM_PERM_DENIED);
+}
+
+/* ---- the snapshot: missing, corrupt, untrusted --------------------------- */
+
+static void copy_cache(const char *dst, mode_t mode, long truncate_to, long flip_at)
+{
+	FILE *in = fopen(cache, "rb"), *out = fopen(dst, "wb");
+	unsigned char buf[1 << 16];
+	size_t n;
+
+	assert_non_null(in);
+	assert_non_null(out);
+	n = fread(buf, 1, sizeof(buf), in);
+	assert_true(n > 256 && n < sizeof(buf));
+	if (flip_at >= 0) {
+		if (flip_at >= (long)n)
+			flip_at = (long)n - 1;
+		buf[flip_at] ^= 0x10;
+	}
+	if (truncate_to >= 0 && (size_t)truncate_to < n)
+		n = (size_t)truncate_to;
+	assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+	assert_int_equal(chmod(dst, mode), 0);
+}
+
+static void test_snapshot_missing(void **st)
+{
+	assert_pam(acct_check("svc-ok", "cache_path=/nonexistent/nhi.cache"), PAM_AUTHINFO_UNAVAIL);
+	assert_said("E:service account svc-ok: the nhi registry snapshot is unavailable");
+	assert_pam(acct_check("svc-nobody", "cache_path=/nonexistent/nhi.cache"), PAM_AUTHINFO_UNAVAIL);
+	/* on_unavailable = ignore */
+	assert_pam(acct_check("svc-ok", "cache_path=/nonexistent/nhi.cache on_unavailable=ignore"),
+		   IGNORED);
+	assert_string_equal(said, "");
+	/* a missing state_dir is the same answer */
+	assert_pam(acct_check("svc-ok", "state_dir=/nonexistent/state"), PAM_AUTHINFO_UNAVAIL);
+}
+
+static void test_snapshot_corrupt(void **st)
+{
+	char bad[700], args[800];
+	struct stat sb;
+	long size;
+
+	assert_int_equal(stat(cache, &sb), 0);
+	size = (long)sb.st_size;
+	snprintf(bad, sizeof(bad), "%s/bad.cache", T);
+	snprintf(args, sizeof(args), "cache_path=%s", bad);
+
+	/* an intact copy works (the harness is right) */
+	copy_cache(bad, 0644, -1, -1);
+	assert_pam(acct_check("svc-ok", args), PAM_SUCCESS);
+	/* bit flips: in the header, in the records, in the strings at the end */
+	for (long at = 0; at < size; at += size / 7 + 1) {
+		copy_cache(bad, 0644, -1, at);
+		assert_pam(acct_check("svc-ok", args), PAM_AUTHINFO_UNAVAIL);
+		assert_pam(acct_check("no-such-human-xq", args), IGNORED);
+	}
+	copy_cache(bad, 0644, -1, size - 2);
+	assert_pam(acct_check("svc-ok", args), PAM_AUTHINFO_UNAVAIL);
+	/* truncated: mid-file, inside the header, empty */
+	copy_cache(bad, 0644, size / 2, -1);
+	assert_pam(acct_check("svc-ok", args), PAM_AUTHINFO_UNAVAIL);
+	copy_cache(bad, 0644, 100, -1);
+	assert_pam(acct_check("svc-ok", args), PAM_AUTHINFO_UNAVAIL);
+	copy_cache(bad, 0644, 0, -1);
+	assert_pam(acct_check("svc-ok", args), PAM_AUTHINFO_UNAVAIL);
+	/* not trusted: writable by others */
+	copy_cache(bad, 0666, -1, -1);
+	assert_pam(acct_check("svc-ok", args), PAM_AUTHINFO_UNAVAIL);
+	/* a directory */
+	unlink(bad);
+	assert_int_equal(mkdir(bad, 0755), 0);
+	assert_pam(acct_check("svc-ok", args), PAM_AUTHINFO_UNAVAIL);
+	rmdir(bad);
+}
+
+/* Run the account phase in a child that must finish within 5 seconds;
+ * returns its PAM code, or -1 when it hung (and was killed). */
+static int acct_check_timed(const char *user, const char *args)
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(acct_check(user, args) & 0x7f);
+	for (int i = 0; i < 500; i++) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		assert_true(w >= 0);
+		if (w == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+/* A FIFO where the snapshot or the configuration should be: an answer,
+ * never a hang (a login would wait forever). */
+static void test_fifo_no_hang(void **st)
+{
+	char fifo[700], args[800];
+	int r;
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo", T);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	said[0] = '\0';
+	snprintf(args, sizeof(args), "cache_path=%s", fifo);
+	r = acct_check_timed("svc-ok", args);
+	if (r == -1)
+		fail_msg("pam_acct_mgmt hung on a FIFO as cache_path (open without O_NONBLOCK)");
+	assert_pam(r, PAM_AUTHINFO_UNAVAIL);
+	snprintf(args, sizeof(args), "config=%s", fifo);
+	r = acct_check_timed("svc-ok", args);
+	if (r == -1)
+		fail_msg("pam_acct_mgmt hung on a FIFO as config= (open without O_NONBLOCK)");
+	assert_pam(r, PAM_SERVICE_ERR);
+	unlink(fifo);
+}
+
+/* ---- mode = audit, quiet, PAM_SILENT -------------------------------------- */
+
+static void test_audit(void **st)
+{
+	/* every would-deny is allowed, and the user is told nothing */
+	assert_pam(acct_check("svc-expired", "mode=audit"), PAM_SUCCESS);
+	assert_string_equal(said, "");
+	assert_pam(acct_check("svc-expired", "audit"), PAM_SUCCESS);
+	assert_pam(acct_check("svc-susp", "audit"), PAM_SUCCESS);
+	assert_pam(acct_check("svc-nobody", "audit"), PAM_SUCCESS);
+	assert_pam(acct_check("svc-hosts", "audit"), PAM_SUCCESS);
+	assert_pam(acct_check("svc-ok", "audit cache_path=/nonexistent/nhi.cache"), PAM_SUCCESS);
+	/* warnings are still shown */
+	assert_pam(acct_check("svc-near", "audit"), PAM_SUCCESS);
+	assert_said("I:warning: identity svc-near expires");
+	/* humans are still ignored */
+	assert_pam(acct_check("no-such-human-xq", "audit"), IGNORED);
+}
+
+static void test_quiet(void **st)
+{
+	assert_pam(acct_check("svc-expired", "quiet"), PAM_ACCT_EXPIRED);
+	assert_string_equal(said, "");
+	assert_pam(acct_check("svc-near", "quiet"), PAM_SUCCESS);
+	assert_string_equal(said, "");
+	assert_pam(acct_check("svc-susp", "quiet=yes"), PAM_PERM_DENIED);
+	assert_string_equal(said, "");
+	/* quiet = no brings the messages back */
+	assert_pam(acct_check("svc-susp", "quiet=no"), PAM_PERM_DENIED);
+	assert_said("E:identity svc-susp is suspended");
+	/* PAM_SILENT from the application */
+	assert_pam(run(ACCT, "sshd", "svc-expired", NULL, PAM_SILENT), PAM_ACCT_EXPIRED);
+	assert_string_equal(said, "");
+	assert_pam(run(ACCT, "sshd", "svc-near", NULL, PAM_SILENT), PAM_SUCCESS);
+	assert_string_equal(said, "");
+	/* debug changes no answer */
+	assert_pam(acct_check("svc-expired", "debug"), PAM_ACCT_EXPIRED);
+	assert_pam(acct_check("no-such-human-xq", "debug"), IGNORED);
+}
+
+/* ---- a broken configuration ----------------------------------------------- */
+
+static void test_bad_config(void **st)
+{
+	char path[700], args[800];
+
+	/* unknown argument, bad value: PAM_SERVICE_ERR, for humans too */
+	assert_pam(acct_check("svc-ok", "no_such_key=1"), PAM_SERVICE_ERR);
+	assert_pam(acct_check("svc-ok", "bogusflag"), PAM_SERVICE_ERR);
+	assert_pam(acct_check("svc-ok", "review=sometimes"), PAM_SERVICE_ERR);
+	assert_pam(acct_check("no-such-human-xq", "mode=lenient"), PAM_SERVICE_ERR);
+	/* the named config file is missing, relative, untrusted or bad */
+	assert_pam(run(ACCT, "sshd", "svc-ok", "config=/nonexistent/nhi.conf", 0), PAM_SERVICE_ERR);
+	snprintf(path, sizeof(path), "%s/untrusted.conf", T);
+	write_file(path, 0666, "state_dir = %s\n", state);
+	snprintf(args, sizeof(args), "config=%s", path);
+	assert_pam(acct_check("svc-ok", args), PAM_SERVICE_ERR);
+	write_file(path, 0644, "state_dir = %s\nfrobnicate = yes\n", state);
+	assert_pam(acct_check("svc-ok", args), PAM_SERVICE_ERR);
+	/* a good one named by a later config= argument is used */
+	write_file(path, 0644, "state_dir = %s\nhost = testhost\nservice_names = svc-*\n", state);
+	assert_pam(acct_check("svc-ok", args), PAM_SUCCESS);
+	assert_pam(acct_check("svc-expired", args), PAM_ACCT_EXPIRED);
+	/* password phase: the same */
+	assert_pam(run(PASSWORD, "passwd", "svc-ok", "no_such_key=1", 0), PAM_SERVICE_ERR);
+	/* session: never blocks a login */
+	assert_pam(run(SESSION, "sshd", "svc-ok", "no_such_key=1", 0), IGNORED);
+}
+
+/* ---- session: usage records ----------------------------------------------- */
+
+static char *slurp(const char *path)
+{
+	static char buf[1 << 16];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void test_session(void **st)
+{
+	char *log, expect[200];
+	struct stat sb;
+	time_t t0 = time(NULL);
+	long long epoch;
+
+	unlink(usage);
+	assert_pam(run(SESSION, "sshd", "svc-ok", NULL, 0), PAM_SUCCESS);
+	log = slurp(usage);
+	assert_non_null(log);
+	/* "EPOCH USER SERVICE HOST RHOST\n" */
+	assert_int_equal(sscanf(log, "%lld ", &epoch), 1);
+	assert_true(epoch >= (long long)t0 && epoch <= (long long)time(NULL));
+	snprintf(expect, sizeof(expect), "%lld svc-ok sshd testhost 192.0.2.7\n", epoch);
+	assert_string_equal(log, expect);
+	assert_int_equal(stat(usage, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+
+	/* appended, not rewritten */
+	assert_pam(run(SESSION, "cron", "svc-cron", NULL, 0), PAM_SUCCESS);
+	log = slurp(usage);
+	assert_non_null(strstr(log, "svc-ok sshd testhost 192.0.2.7\n"));
+	assert_non_null(strstr(log, " svc-cron cron testhost 192.0.2.7\n"));
+
+	/* humans and unregistered accounts: ignored, nothing recorded */
+	assert_pam(run(SESSION, "sshd", "no-such-human-xq", NULL, 0), IGNORED);
+	assert_pam(run(SESSION, "sshd", "root", NULL, 0), IGNORED);
+	assert_pam(run(SESSION, "sshd", "svc-nobody", NULL, 0), IGNORED);
+	log = slurp(usage);
+	assert_null(strstr(log, "no-such-human"));
+	assert_null(strstr(log, "root"));
+	assert_null(strstr(log, "svc-nobody"));
+
+	/* a denied identity that got this far is still recorded (usage is fact) */
+	assert_pam(run(SESSION, "sshd", "svc-susp", NULL, 0), PAM_SUCCESS);
+	assert_non_null(strstr(slurp(usage), " svc-susp sshd "));
+}
+
+static void test_session_failures(void **st)
+{
+	char link[700], target[700], args[800];
+	struct stat sb;
+
+	/* an unwritable place: logged, the login goes on */
+	assert_pam(run(SESSION, "sshd", "svc-ok", "usage_log=/nonexistent/dir/usage.log", 0),
+		   PAM_SUCCESS);
+	/* a symlink is not followed */
+	snprintf(link, sizeof(link), "%s/link.log", T);
+	snprintf(target, sizeof(target), "%s/target.log", T);
+	write_file(target, 0600, "");
+	unlink(link);
+	assert_int_equal(symlink(target, link), 0);
+	snprintf(args, sizeof(args), "usage_log=%s", link);
+	assert_pam(run(SESSION, "sshd", "svc-ok", args, 0), PAM_SUCCESS);
+	assert_int_equal(stat(target, &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+	/* a usage log others may write is not trusted */
+	write_file(target, 0666, "");
+	snprintf(args, sizeof(args), "usage_log=%s", target);
+	assert_pam(run(SESSION, "sshd", "svc-ok", args, 0), PAM_SUCCESS);
+	assert_int_equal(stat(target, &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+	/* a FIFO: not opened for writing (it would block), not a regular file */
+	snprintf(link, sizeof(link), "%s/usage.fifo", T);
+	assert_int_equal(mkfifo(link, 0600), 0);
+	snprintf(args, sizeof(args), "usage_log=%s", link);
+	assert_pam(run(SESSION, "sshd", "svc-ok", args, 0), PAM_SUCCESS);
+	unlink(link);
+	/* no snapshot: nobody is known to be registered, nothing recorded */
+	unlink(target);
+	snprintf(args, sizeof(args), "usage_log=%s cache_path=/nonexistent/nhi.cache", target);
+	assert_pam(run(SESSION, "sshd", "svc-ok", args, 0), IGNORED);
+	assert_int_equal(stat(target, &sb), -1);
+}
+
+/* Several processes open sessions at once: every line arrives whole. */
+static void test_session_concurrent(void **st)
+{
+	enum { KIDS = 4, EACH = 25 };
+	pid_t kids[KIDS];
+	char *log, *line;
+	int lines = 0;
+
+	unlink(usage);
+	for (int k = 0; k < KIDS; k++) {
+		kids[k] = fork();
+		assert_true(kids[k] >= 0);
+		if (kids[k] == 0) {
+			int bad = 0;
+			for (int i = 0; i < EACH; i++)
+				if (run(SESSION, k % 2 ? "cron" : "sshd", k % 2 ? "svc-cron" : "svc-ok",
+					NULL, 0) != PAM_SUCCESS)
+					bad++;
+			_exit(bad ? 1 : 0);
+		}
+	}
+	for (int k = 0; k < KIDS; k++) {
+		int status;
+		assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	log = slurp(usage);
+	assert_non_null(log);
+	for (line = strtok(log, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+		char user[64], svc[64], host[64], rhost[64], extra[8];
+		long long epoch;
+
+		assert_int_equal(sscanf(line, "%lld %63s %63s %63s %63s %7s", &epoch, user, svc,
+					host, rhost, extra), 5);
+		assert_true((strcmp(user, "svc-ok") == 0 && strcmp(svc, "sshd") == 0) ||
+			    (strcmp(user, "svc-cron") == 0 && strcmp(svc, "cron") == 0));
+		assert_string_equal(host, "testhost");
+		assert_string_equal(rhost, "192.0.2.7");
+		lines++;
+	}
+	assert_int_equal(lines, KIDS * EACH);
+}
+
+/* ---- password: managed identities are refused ----------------------------- */
+
+static void test_password(void **st)
+{
+	assert_pam(run(PASSWORD, "passwd", "svc-ok", NULL, 0), PAM_PERM_DENIED);
+	assert_said("E:password of svc-ok is managed by nhi; use nhictl rotate");
+	/* also for a suspended or expired identity, and when only the
+	 * expired-token path is asked for */
+	assert_pam(run(PASSWORD, "passwd", "svc-susp", NULL, PAM_CHANGE_EXPIRED_AUTHTOK),
+		   PAM_PERM_DENIED);
+	assert_pam(run(PASSWORD, "passwd", "robot7", NULL, 0), PAM_PERM_DENIED);
+	/* quiet */
+	assert_pam(run(PASSWORD, "passwd", "svc-ok", "quiet", 0), PAM_PERM_DENIED);
+	assert_string_equal(said, "");
+	/* humans, root and unregistered accounts: not ours */
+	assert_pam(run(PASSWORD, "passwd", "no-such-human-xq", NULL, 0), IGNORED);
+	assert_pam(run(PASSWORD, "passwd", "root", NULL, 0), IGNORED);
+	assert_pam(run(PASSWORD, "passwd", "svc-nobody", NULL, 0), IGNORED);
+	/* audit mode refuses nothing */
+	assert_pam(run(PASSWORD, "passwd", "svc-ok", "audit", 0), IGNORED);
+	/* no snapshot: a service account fails closed, unless told to ignore */
+	assert_pam(run(PASSWORD, "passwd", "svc-ok", "cache_path=/nonexistent/nhi.cache", 0),
+		   PAM_AUTHINFO_UNAVAIL);
+	assert_pam(run(PASSWORD, "passwd", "svc-ok",
+		       "cache_path=/nonexistent/nhi.cache on_unavailable=ignore", 0), IGNORED);
+	assert_pam(run(PASSWORD, "passwd", "no-such-human-xq",
+		       "cache_path=/nonexistent/nhi.cache", 0), IGNORED);
+}
+
+/* Each phase of the password module on its own: the refusal comes already
+ * in PAM_PRELIM_CHECK (before any module asks for a password).  The built
+ * module's entry point is called on a handle from pam_start_confdir(). */
+static void test_password_phases(void **st)
+{
+	typedef int (*sm_fn)(pam_handle_t *, int, int, const char **);
+	struct pam_conv pc = { conv, NULL };
+	pam_handle_t *pamh = NULL;
+	const char *argv[] = { NULL };
+	char arg[300];
+	void *h;
+	sm_fn chauthtok;
+
+	snprintf(arg, sizeof(arg), "config=%s", conf);
+	argv[0] = arg;
+	h = dlopen(module, RTLD_NOW | RTLD_LOCAL);
+	assert_non_null(h);
+	chauthtok = (sm_fn)dlsym(h, "pam_sm_chauthtok");
+	assert_non_null(chauthtok);
+	/* any service file will do: the handle only carries user and conv */
+	service_file("passwd", PASSWORD, NULL);
+	assert_int_equal(pam_start_confdir("passwd", "svc-ok", &pc, confdir, &pamh), PAM_SUCCESS);
+	said[0] = '\0';
+	assert_pam(chauthtok(pamh, PAM_PRELIM_CHECK, 1, argv), PAM_PERM_DENIED);
+	assert_said("E:password of svc-ok is managed by nhi");
+	assert_pam(chauthtok(pamh, PAM_UPDATE_AUTHTOK, 1, argv), PAM_PERM_DENIED);
+	assert_pam(chauthtok(pamh, PAM_PRELIM_CHECK | PAM_SILENT, 1, argv), PAM_PERM_DENIED);
+	pam_end(pamh, PAM_SUCCESS);
+	assert_int_equal(pam_start_confdir("passwd", "no-such-human-xq", &pc, confdir, &pamh),
+			 PAM_SUCCESS);
+	assert_pam(chauthtok(pamh, PAM_PRELIM_CHECK, 1, argv), PAM_IGNORE);
+	assert_pam(chauthtok(pamh, PAM_UPDATE_AUTHTOK, 1, argv), PAM_IGNORE);
+	pam_end(pamh, PAM_SUCCESS);
+	dlclose(h);
+}
+
+/* ---- auth: not an authentication module ------------------------------------ */
+
+static void test_auth_ignored(void **st)
+{
+	struct pam_conv pc = { conv, NULL };
+	pam_handle_t *pamh = NULL;
+	char path[700];
+
+	snprintf(path, sizeof(path), "%s/authsvc", confdir);
+	write_file(path, 0644,
+		   "auth [success=done ignore=ignore default=die] %s config=%s\n"
+		   "auth required pam_debug.so auth=no_module_data cred=no_module_data\n",
+		   module, conf);
+	assert_int_equal(pam_start_confdir("authsvc", "svc-ok", &pc, confdir, &pamh), PAM_SUCCESS);
+	assert_pam(pam_authenticate(pamh, 0), IGNORED);
+	assert_pam(pam_setcred(pamh, PAM_ESTABLISH_CRED), IGNORED);
+	pam_end(pamh, PAM_SUCCESS);
+}
+
+/* ---- hostile input ------------------------------------------------------- */
+
+static void test_odd_users(void **st)
+{
+	char longname[2000];
+
+	/* names that cannot be registered are never a crash */
+	assert_pam(acct_check("svc-a b;c=d\nx", NULL), PAM_PERM_DENIED);   /* svc-* pattern */
+	assert_pam(acct_check("x y", NULL), IGNORED);
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_pam(acct_check(longname, NULL), IGNORED);
+	memcpy(longname, "svc-", 4);
+	assert_pam(acct_check(longname, NULL), PAM_PERM_DENIED);
+	/* a session of an odd name records nothing and crashes nothing */
+	assert_pam(run(SESSION, "sshd", "svc-a b", NULL, 0), IGNORED);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_root_ignored),
+		cmocka_unit_test(test_human_ignored),
+		cmocka_unit_test(test_unregistered),
+		cmocka_unit_test(test_all_good),
+		cmocka_unit_test(test_expired),
+		cmocka_unit_test(test_suspended_retired),
+		cmocka_unit_test(test_orphaned),
+		cmocka_unit_test(test_review),
+		cmocka_unit_test(test_near_warnings),
+		cmocka_unit_test(test_host_scope),
+		cmocka_unit_test(test_service_scope),
+		cmocka_unit_test(test_snapshot_missing),
+		cmocka_unit_test(test_snapshot_corrupt),
+		cmocka_unit_test(test_fifo_no_hang),
+		cmocka_unit_test(test_audit),
+		cmocka_unit_test(test_quiet),
+		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_session),
+		cmocka_unit_test(test_session_failures),
+		cmocka_unit_test(test_session_concurrent),
+		cmocka_unit_test(test_password),
+		cmocka_unit_test(test_password_phases),
+		cmocka_unit_test(test_auth_ignored),
+		cmocka_unit_test(test_odd_users),
+	};
+
+	now = time(NULL);
+	return cmocka_run_group_tests_name("pam_nhi", tests, group_setup, group_teardown);
+}

@@ -1,0 +1,608 @@
+/* Unit tests: the account policy (DESIGN.md, "PAM decisions"), every row of
+ * the table, through nhi_policy_decide() (the pure decision) and
+ * nhi_account_check() (classification, mode=audit, on_unavailable) over a
+ * real snapshot written with the library's writer. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "nhi_conf.h"
+#include "nhi_err.h"
+#include "nhi_policy.h"
+#include "nhi_snapshot.h"
+
+#define DAY 86400
+/* a fixed "now": 2026-06-01T00:00:00Z */
+static const time_t NOW = 1780272000;
+
+static struct nhi_conf conf;
+
+static void conf_reset(void)
+{
+	char err[256];
+
+	nhi_conf_init(&conf);
+	conf.orphan_grace = 7 * DAY;
+	conf.review_grace = 14 * DAY;
+	conf.warn_before = 14 * DAY;
+	conf.review = NHI_REVIEW_ENFORCE;
+	snprintf(conf.host, sizeof(conf.host), "testhost");
+	assert_int_equal(nhi_conf_finish(&conf, err, sizeof(err)), 0);
+}
+
+static struct nhi_ident good(void)
+{
+	struct nhi_ident id;
+
+	memset(&id, 0, sizeof(id));
+	id.name = "svc-a";
+	id.gecos = "";
+	id.home = "/srv/svc-a";
+	id.shell = "/bin/sh";
+	id.owner = "alice";
+	id.purpose = "test";
+	id.hosts = "";
+	id.services = "";
+	id.uid = 2000001;
+	id.gid = 2000001;
+	id.kind = NHI_KIND_SERVICE;
+	id.state = NHI_STATE_ACTIVE;
+	id.created = NOW - 10 * DAY;
+	id.expires = NOW + 100 * DAY;
+	id.review_interval = 90 * DAY;
+	id.review_due = NOW + 60 * DAY;
+	return id;
+}
+
+static int setup(void **state)
+{
+	conf_reset();
+	return 0;
+}
+
+static void decide(const struct nhi_ident *id, const char *host, const char *svc,
+		   struct nhi_decision *d)
+{
+	memset(d, 0xa5, sizeof(*d));  /* the function must set everything */
+	nhi_policy_decide(&conf, id, NOW, host, svc, d);
+	/* nhi_policy_decide never applies mode=audit */
+	assert_int_equal(d->verdict, d->would);
+	assert_true(d->service_account);
+	assert_int_equal(d->registered, id != NULL);
+	assert_non_null(memchr(d->message, '\0', sizeof(d->message)));
+}
+
+#define assert_decision(d, v, r) do { \
+	assert_string_equal(nhi_verdict_str((d)->verdict), nhi_verdict_str(v)); \
+	assert_string_equal(nhi_reason_str((d)->reason), nhi_reason_str(r)); \
+} while (0)
+
+/* ---- strings ------------------------------------------------------------- */
+
+static void test_strings(void **state)
+{
+	assert_string_equal(nhi_verdict_str(NHI_V_IGNORE), "ignore");
+	assert_string_equal(nhi_verdict_str(NHI_V_ALLOW), "allow");
+	assert_string_equal(nhi_verdict_str(NHI_V_DENY), "deny");
+	assert_string_equal(nhi_verdict_str(NHI_V_EXPIRED), "expired");
+	assert_string_equal(nhi_verdict_str(NHI_V_UNAVAIL), "unavailable");
+	assert_string_equal(nhi_reason_str(NHI_R_ROOT), "root");
+	assert_string_equal(nhi_reason_str(NHI_R_HUMAN), "not-a-service-account");
+	assert_string_equal(nhi_reason_str(NHI_R_OK), "ok");
+	assert_string_equal(nhi_reason_str(NHI_R_UNREGISTERED), "unregistered");
+	assert_string_equal(nhi_reason_str(NHI_R_EXPIRED), "expired");
+	assert_string_equal(nhi_reason_str(NHI_R_SUSPENDED), "suspended");
+	assert_string_equal(nhi_reason_str(NHI_R_RETIRED), "retired");
+	assert_string_equal(nhi_reason_str(NHI_R_ORPHANED), "orphaned");
+	assert_string_equal(nhi_reason_str(NHI_R_REVIEW_OVERDUE), "review-overdue");
+	assert_string_equal(nhi_reason_str(NHI_R_HOST_SCOPE), "host-out-of-scope");
+	assert_string_equal(nhi_reason_str(NHI_R_SERVICE_SCOPE), "service-out-of-scope");
+	assert_string_equal(nhi_reason_str(NHI_R_NO_SNAPSHOT), "snapshot-unavailable");
+}
+
+/* ---- classification ------------------------------------------------------ */
+
+static void test_classify(void **state)
+{
+	char err[256];
+
+	/* root never, whatever the name patterns say */
+	assert_int_equal(nhi_conf_set(&conf, "service_names", "r* svc-*", "t", err, sizeof(err)), 0);
+	assert_false(nhi_classify_static(&conf, "root", 0));
+	assert_false(nhi_classify_static(&conf, "svc-x", 0));
+	/* nhi's own allocation range, inclusive at both ends */
+	assert_true(nhi_classify_static(&conf, "x", conf.uid_min));
+	assert_true(nhi_classify_static(&conf, "x", conf.uid_max));
+	assert_false(nhi_classify_static(&conf, "x", conf.uid_max + 1));
+	/* the system range from login.defs */
+	assert_true(nhi_classify_static(&conf, "x", conf.sys_uid_min));
+	assert_true(nhi_classify_static(&conf, "x", conf.sys_uid_max));
+	/* a human */
+	assert_false(nhi_classify_static(&conf, "alice", 1000));
+	/* name patterns (fnmatch), also for an unknown uid */
+	assert_true(nhi_classify_static(&conf, "svc-x", 1000));
+	assert_true(nhi_classify_static(&conf, "svc-x", (uid_t)-1));
+	assert_false(nhi_classify_static(&conf, "alice", (uid_t)-1));
+	assert_true(nhi_classify_static(&conf, "robot", 1000));
+	/* explicit ranges; without "system" the system range no longer counts */
+	assert_int_equal(nhi_conf_set(&conf, "service_uids", "5000-5009, 7000", "t", err, sizeof(err)), 0);
+	assert_true(nhi_classify_static(&conf, "x", 5000));
+	assert_true(nhi_classify_static(&conf, "x", 5009));
+	assert_false(nhi_classify_static(&conf, "x", 5010));
+	assert_true(nhi_classify_static(&conf, "x", 7000));
+	assert_false(nhi_classify_static(&conf, "x", conf.sys_uid_min));
+	assert_int_equal(nhi_conf_set(&conf, "service_uids", "system 5000-5009", "t", err, sizeof(err)), 0);
+	assert_true(nhi_classify_static(&conf, "x", conf.sys_uid_min));
+}
+
+/* ---- the decision table, row by row -------------------------------------- */
+
+static void test_unregistered(void **state)
+{
+	struct nhi_decision d;
+
+	decide(NULL, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_UNREGISTERED);
+	assert_non_null(strstr(d.message, "unregistered service account"));
+}
+
+static void test_all_good(void **state)
+{
+	struct nhi_ident id = good();
+	struct nhi_decision d;
+
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	assert_int_equal(d.warnings, 0);
+	assert_string_equal(d.message, "");
+	/* no host and no service: no scope check on either axis */
+	decide(&id, NULL, NULL, &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+}
+
+static void test_expired(void **state)
+{
+	struct nhi_ident id = good();
+	struct nhi_decision d;
+
+	id.expires = NOW - DAY;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_EXPIRED, NHI_R_EXPIRED);
+	assert_non_null(strstr(d.message, "svc-a"));
+	assert_non_null(strstr(d.message, "expired"));
+	/* now >= expires: the very second of expiry is expired */
+	id.expires = NOW;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_EXPIRED, NHI_R_EXPIRED);
+	/* one second before: allowed, with a warning */
+	id.expires = NOW + 1;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	assert_true(d.warnings & NHI_W_EXPIRY_NEAR);
+	/* 0 = never expires (nhictl does not allow it, the format does) */
+	id.expires = 0;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	assert_int_equal(d.warnings, 0);
+}
+
+static void test_suspended_retired(void **state)
+{
+	struct nhi_ident id = good();
+	struct nhi_decision d;
+
+	id.state = NHI_STATE_SUSPENDED;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_SUSPENDED);
+	assert_non_null(strstr(d.message, "suspended"));
+	id.state = NHI_STATE_RETIRED;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_RETIRED);
+	assert_non_null(strstr(d.message, "retired"));
+	/* precedence: retired wins over expired; expired over suspended */
+	id.expires = NOW - DAY;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_RETIRED);
+	id.state = NHI_STATE_SUSPENDED;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_EXPIRED, NHI_R_EXPIRED);
+}
+
+static void test_orphaned(void **state)
+{
+	struct nhi_ident id = good();
+	struct nhi_decision d;
+
+	id.state = NHI_STATE_ORPHANED;
+	/* grace (7d) passed */
+	id.orphaned_since = NOW - 8 * DAY;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_ORPHANED);
+	assert_non_null(strstr(d.message, "owner"));
+	/* exactly at the end of the grace: denied */
+	id.orphaned_since = NOW - 7 * DAY;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_ORPHANED);
+	/* within the grace: allowed with a warning naming the owner problem */
+	id.orphaned_since = NOW - 1 * DAY;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	assert_true(d.warnings & NHI_W_ORPHANED);
+	assert_non_null(strstr(d.message, "no live owner"));
+	/* orphaned without a time: no grace to give */
+	id.orphaned_since = 0;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_ORPHANED);
+	/* orphan_grace = 0: denied at once */
+	conf.orphan_grace = 0;
+	id.orphaned_since = NOW - 1;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_ORPHANED);
+}
+
+static void test_review(void **state)
+{
+	struct nhi_ident id = good();
+	struct nhi_decision d;
+
+	/* overdue past interval + grace (14d) */
+	id.review_due = NOW - 20 * DAY;
+	conf.review = NHI_REVIEW_ENFORCE;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_REVIEW_OVERDUE);
+	assert_non_null(strstr(d.message, "review"));
+	conf.review = NHI_REVIEW_WARN;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	assert_true(d.warnings & NHI_W_REVIEW_OVERDUE);
+	assert_non_null(strstr(d.message, "review overdue"));
+	conf.review = NHI_REVIEW_OFF;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	assert_int_equal(d.warnings, 0);
+	assert_string_equal(d.message, "");
+
+	/* boundary: due + grace == now is overdue under enforce */
+	conf.review = NHI_REVIEW_ENFORCE;
+	id.review_due = NOW - 14 * DAY;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_REVIEW_OVERDUE);
+	/* due but within the grace: allowed under enforce, with a warning */
+	id.review_due = NOW - 1 * DAY;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	assert_true(d.warnings & NHI_W_REVIEW_OVERDUE);
+	/* due soon (within warn_before): review-near */
+	id.review_due = NOW + 3 * DAY;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	assert_int_equal(d.warnings, NHI_W_REVIEW_NEAR);
+	assert_non_null(strstr(d.message, "review due"));
+	/* far away: nothing */
+	id.review_due = NOW + 30 * DAY;
+	decide(&id, "testhost", "sshd", &d);
+	assert_int_equal(d.warnings, 0);
+	/* no review schedule */
+	id.review_due = 0;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	assert_int_equal(d.warnings, 0);
+	/* review = off: not even a warning when near */
+	conf.review = NHI_REVIEW_OFF;
+	id.review_due = NOW + 3 * DAY;
+	decide(&id, "testhost", "sshd", &d);
+	assert_int_equal(d.warnings, 0);
+}
+
+static void test_warnings(void **state)
+{
+	struct nhi_ident id = good();
+	struct nhi_decision d;
+
+	id.expires = NOW + 2 * DAY;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	assert_int_equal(d.warnings, NHI_W_EXPIRY_NEAR);
+	assert_non_null(strstr(d.message, "expires"));
+	/* exactly warn_before away: warned */
+	id.expires = NOW + 14 * DAY;
+	decide(&id, "testhost", "sshd", &d);
+	assert_int_equal(d.warnings, NHI_W_EXPIRY_NEAR);
+	id.expires = NOW + 14 * DAY + 1;
+	decide(&id, "testhost", "sshd", &d);
+	assert_int_equal(d.warnings, 0);
+	/* both near: both flags, the message names the expiry (more urgent) */
+	id.expires = NOW + 2 * DAY;
+	id.review_due = NOW + 3 * DAY;
+	decide(&id, "testhost", "sshd", &d);
+	assert_int_equal(d.warnings, NHI_W_EXPIRY_NEAR | NHI_W_REVIEW_NEAR);
+	assert_non_null(strstr(d.message, "expires"));
+	/* warn_before = 0: no warnings */
+	conf.warn_before = 0;
+	decide(&id, "testhost", "sshd", &d);
+	assert_int_equal(d.warnings, 0);
+	assert_string_equal(d.message, "");
+}
+
+static void test_host_scope(void **state)
+{
+	struct nhi_ident id = good();
+	struct nhi_decision d;
+
+	id.hosts = "web1,db*";
+	decide(&id, "web1", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	decide(&id, "db7.example.org", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	/* host names compare without case */
+	decide(&id, "DB7", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	decide(&id, "web2", "sshd", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_HOST_SCOPE);
+	assert_non_null(strstr(d.message, "web2"));
+	/* a glob is a whole-name match, not a prefix */
+	decide(&id, "web10", "sshd", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_HOST_SCOPE);
+	decide(&id, "xdb1", "sshd", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_HOST_SCOPE);
+	id.hosts = "web?";
+	decide(&id, "web3", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	/* empty list = any host */
+	id.hosts = "";
+	decide(&id, "anything", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	/* precedence: an expired identity out of scope is reported expired */
+	id.hosts = "web1";
+	id.expires = NOW - 1;
+	decide(&id, "other", "sshd", &d);
+	assert_decision(&d, NHI_V_EXPIRED, NHI_R_EXPIRED);
+}
+
+static void test_service_scope(void **state)
+{
+	struct nhi_ident id = good();
+	struct nhi_decision d;
+
+	id.services = "sshd,cron,systemd-*";
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	decide(&id, "testhost", "cron", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	decide(&id, "testhost", "systemd-user", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	decide(&id, "testhost", "su", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_SERVICE_SCOPE);
+	assert_non_null(strstr(d.message, "su"));
+	decide(&id, "testhost", "sshd-extra", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_SERVICE_SCOPE);
+	/* both scopes wrong: the host is reported */
+	id.hosts = "web1";
+	decide(&id, "testhost", "su", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_HOST_SCOPE);
+}
+
+static void test_scope_before_review(void **state)
+{
+	struct nhi_ident id = good();
+	struct nhi_decision d;
+
+	/* out of scope and review overdue: scope is the reason */
+	id.services = "cron";
+	id.review_due = NOW - 30 * DAY;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_SERVICE_SCOPE);
+}
+
+static void test_decide_ignores_audit(void **state)
+{
+	struct nhi_ident id = good();
+	struct nhi_decision d;
+
+	conf.mode = NHI_MODE_AUDIT;
+	id.expires = NOW - 1;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_EXPIRED, NHI_R_EXPIRED);
+	assert_false(d.warnings & NHI_W_AUDIT);
+}
+
+/* ---- nhi_account_check over a real snapshot ------------------------------ */
+
+static char dir[] = "/tmp/nhi-policy-test.XXXXXX";
+static char cache[600];
+
+static void add(struct nhi_snap_writer *w, const char *name, uint32_t uid, int st,
+		int64_t expires, const char *hosts)
+{
+	struct nhi_ident id = good();
+
+	id.name = name;
+	id.uid = id.gid = uid;
+	id.state = st;
+	id.expires = expires;
+	id.hosts = hosts;
+	assert_int_equal(nhi_snapw_add_ident(w, &id), 0);
+}
+
+static int group_setup(void **state)
+{
+	struct nhi_snap_writer *w;
+	char err[256];
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(cache, sizeof(cache), "%s/nhi.cache", dir);
+	w = nhi_snapw_new();
+	assert_non_null(w);
+	add(w, "svc-a", 2000001, NHI_STATE_ACTIVE, NOW + 100 * DAY, "");
+	add(w, "svc-old", 2000002, NHI_STATE_ACTIVE, NOW - DAY, "");
+	add(w, "svc-here", 2000003, NHI_STATE_ACTIVE, NOW + 100 * DAY, "testhost");
+	add(w, "svc-there", 2000004, NHI_STATE_ACTIVE, NOW + 100 * DAY, "otherhost");
+	add(w, "agent-z", 2000005, NHI_STATE_SUSPENDED, NOW + 100 * DAY, "");
+	add(w, "sneaky", 0, NHI_STATE_RETIRED, NOW - DAY, "");
+	assert_int_equal(nhi_snapw_publish(w, cache, 1, NOW, err, sizeof(err)), 0);
+	nhi_snapw_free(w);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	unlink(cache);
+	rmdir(dir);
+	return 0;
+}
+
+static struct nhi_snap *open_snap(void)
+{
+	struct nhi_snap *s = NULL;
+	char err[256];
+
+	assert_int_equal(nhi_snap_open(cache, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
+	return s;
+}
+
+static void check(const struct nhi_snap *s, const char *user, const char *host,
+		  const char *svc, struct nhi_decision *d)
+{
+	memset(d, 0xa5, sizeof(*d));
+	nhi_account_check(&conf, s, user, host, svc, NOW, d);
+	assert_non_null(memchr(d->message, '\0', sizeof(d->message)));
+}
+
+static void test_account_check(void **state)
+{
+	struct nhi_snap *s = open_snap();
+	struct nhi_decision d;
+	char err[256];
+
+	assert_int_equal(nhi_conf_set(&conf, "service_names", "svc-*", "t", err, sizeof(err)), 0);
+
+	/* root: never subject, by name, even with no snapshot */
+	check(s, "root", NULL, "sshd", &d);
+	assert_decision(&d, NHI_V_IGNORE, NHI_R_ROOT);
+	check(NULL, "root", NULL, "sshd", &d);
+	assert_decision(&d, NHI_V_IGNORE, NHI_R_ROOT);
+	/* a registered identity with uid 0 is root too */
+	check(s, "sneaky", NULL, "sshd", &d);
+	assert_decision(&d, NHI_V_IGNORE, NHI_R_ROOT);
+
+	/* a human (unknown to NSS, no pattern): ignored */
+	check(s, "no-such-human-xq", NULL, "sshd", &d);
+	assert_decision(&d, NHI_V_IGNORE, NHI_R_HUMAN);
+	assert_false(d.registered);
+	check(NULL, "no-such-human-xq", NULL, "sshd", &d);
+	assert_decision(&d, NHI_V_IGNORE, NHI_R_HUMAN);
+
+	/* registered: the policy */
+	check(s, "svc-a", NULL, "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	assert_true(d.registered);
+	assert_true(d.service_account);
+	check(s, "svc-old", NULL, "sshd", &d);
+	assert_decision(&d, NHI_V_EXPIRED, NHI_R_EXPIRED);
+	assert_int_equal(d.would, NHI_V_EXPIRED);
+	/* registered, whatever the name: classification includes the registry */
+	check(s, "agent-z", NULL, "sshd", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_SUSPENDED);
+
+	/* host NULL = this host (conf.host) */
+	check(s, "svc-here", NULL, "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	check(s, "svc-there", NULL, "sshd", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_HOST_SCOPE);
+	check(s, "svc-there", "otherhost", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+
+	/* a service account by name pattern, not registered */
+	check(s, "svc-unknown", NULL, "sshd", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_UNREGISTERED);
+	assert_false(d.registered);
+	assert_true(d.service_account);
+
+	nhi_snap_close(s);
+}
+
+static void test_account_check_unavailable(void **state)
+{
+	struct nhi_decision d;
+	char err[256];
+
+	assert_int_equal(nhi_conf_set(&conf, "service_names", "svc-*", "t", err, sizeof(err)), 0);
+	/* fail closed for a service account */
+	check(NULL, "svc-a", NULL, "sshd", &d);
+	assert_decision(&d, NHI_V_UNAVAIL, NHI_R_NO_SNAPSHOT);
+	assert_true(d.service_account);
+	assert_non_null(strstr(d.message, "unavailable"));
+	/* on_unavailable = ignore */
+	conf.on_unavailable = NHI_UNAVAIL_IGNORE;
+	check(NULL, "svc-a", NULL, "sshd", &d);
+	assert_decision(&d, NHI_V_IGNORE, NHI_R_NO_SNAPSHOT);
+	assert_int_equal(d.would, NHI_V_UNAVAIL);
+}
+
+static void test_account_check_audit(void **state)
+{
+	struct nhi_snap *s = open_snap();
+	struct nhi_decision d;
+	char err[256];
+
+	assert_int_equal(nhi_conf_set(&conf, "service_names", "svc-*", "t", err, sizeof(err)), 0);
+	assert_int_equal(nhi_conf_set(&conf, "mode", "audit", "t", err, sizeof(err)), 0);
+	/* every would-deny is allowed and flagged */
+	check(s, "svc-old", NULL, "sshd", &d);
+	assert_int_equal(d.verdict, NHI_V_ALLOW);
+	assert_int_equal(d.would, NHI_V_EXPIRED);
+	assert_int_equal(d.reason, NHI_R_EXPIRED);
+	assert_true(d.warnings & NHI_W_AUDIT);
+	check(s, "agent-z", NULL, "sshd", &d);
+	assert_int_equal(d.verdict, NHI_V_ALLOW);
+	assert_int_equal(d.would, NHI_V_DENY);
+	assert_int_equal(d.reason, NHI_R_SUSPENDED);
+	check(s, "svc-unknown", NULL, "sshd", &d);
+	assert_int_equal(d.verdict, NHI_V_ALLOW);
+	assert_int_equal(d.would, NHI_V_DENY);
+	assert_int_equal(d.reason, NHI_R_UNREGISTERED);
+	check(NULL, "svc-a", NULL, "sshd", &d);
+	assert_int_equal(d.verdict, NHI_V_ALLOW);
+	assert_int_equal(d.would, NHI_V_UNAVAIL);
+	/* a would-allow is a plain allow */
+	check(s, "svc-a", NULL, "sshd", &d);
+	assert_int_equal(d.verdict, NHI_V_ALLOW);
+	assert_int_equal(d.would, NHI_V_ALLOW);
+	assert_false(d.warnings & NHI_W_AUDIT);
+	/* humans and root are still ignored */
+	check(s, "root", NULL, "sshd", &d);
+	assert_int_equal(d.verdict, NHI_V_IGNORE);
+	check(s, "no-such-human-xq", NULL, "sshd", &d);
+	assert_int_equal(d.verdict, NHI_V_IGNORE);
+	nhi_snap_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_strings),
+		cmocka_unit_test_setup(test_classify, setup),
+		cmocka_unit_test_setup(test_unregistered, setup),
+		cmocka_unit_test_setup(test_all_good, setup),
+		cmocka_unit_test_setup(test_expired, setup),
+		cmocka_unit_test_setup(test_suspended_retired, setup),
+		cmocka_unit_test_setup(test_orphaned, setup),
+		cmocka_unit_test_setup(test_review, setup),
+		cmocka_unit_test_setup(test_warnings, setup),
+		cmocka_unit_test_setup(test_host_scope, setup),
+		cmocka_unit_test_setup(test_service_scope, setup),
+		cmocka_unit_test_setup(test_scope_before_review, setup),
+		cmocka_unit_test_setup(test_decide_ignores_audit, setup),
+		cmocka_unit_test_setup(test_account_check, setup),
+		cmocka_unit_test_setup(test_account_check_unavailable, setup),
+		cmocka_unit_test_setup(test_account_check_audit, setup),
+	};
+
+	return cmocka_run_group_tests_name("policy", tests, group_setup, group_teardown);
+}
