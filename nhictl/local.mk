@@ -1,1 +1,9 @@
-# nhictl: rules added by its owner
+# nhictl: the command-line tool, the only writer of the registry and snapshot
+sbin_PROGRAMS += nhictl/nhictl
+nhictl_nhictl_SOURCES = \
+	nhictl/nhictl.c nhictl/nhictl.h \
+	nhictl/registry.c nhictl/ident.c nhictl/json.c \
+	nhictl/cmd_ident.c nhictl/cmd_list.c nhictl/cmd_check.c \
+	nhictl/cmd_log.c nhictl/cmd_group.c nhictl/cmd_audit.c
+nhictl_nhictl_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS)
+nhictl_nhictl_LDADD = lib/libnhiadmin.la lib/libnhi.la $(SQLITE_LIBS) $(CRYPTO_LIBS)

@@ -26,6 +26,7 @@ struct nss_nhi_map {
 };
 struct nss_nhi_tls {
 	struct nss_nhi_map *m;
+	unsigned calls;                  /* lookups by this thread */
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -60,13 +61,21 @@ static void tls_free(void *p)
 static void load_conf(void)
 {
 	char err[256];
+	int sys, r;
 
 	tls_ok = pthread_key_create(&tls_key, tls_free) == 0;
 	nhi_conf_init(&conf);
 	if (nhi_conf_load_file(&conf, nhi_conf_default_path(), NHI_CONF_MISSING_OK,
 			       err, sizeof(err)) < 0)
 		return;
-	if (nhi_conf_finish(&conf, err, sizeof(err)) < 0)
+	/* NSS does not classify accounts, so it does not need the system uid
+	 * range that nhi_conf_finish() reads from /etc/login.defs: that parse
+	 * was a third of the instructions of a whole `id NAME` process. */
+	sys = conf.service_uids_system;
+	conf.service_uids_system = 0;
+	r = nhi_conf_finish(&conf, err, sizeof(err));
+	conf.service_uids_system = sys;
+	if (r < 0)
 		return;
 	if (conf.cache_path[0] == '\0')
 		return;
@@ -163,7 +172,7 @@ enum nss_status nss_nhi_acquire(const struct nhi_snap **snap, struct nss_nhi_ref
 	if (t != NULL && t->m != NULL &&
 	    t->m->serial == __atomic_load_n(&cur_serial, __ATOMIC_RELAXED) &&
 	    !nhi_snap_stale(t->m->snap) &&
-	    !(stat_due() && (replaced = nhi_snap_replaced(t->m->snap)))) {
+	    !((++t->calls & 15) == 0 && stat_due() && (replaced = nhi_snap_replaced(t->m->snap)))) {
 		*snap = t->m->snap;
 		return NSS_STATUS_SUCCESS;
 	}

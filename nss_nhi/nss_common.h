@@ -18,8 +18,9 @@
  *   - the writer marked the mapped file stale (nhictl publish makes a
  *     change visible to running processes at their next lookup), or
  *   - at most every NSS_NHI_RECHECK_SECS seconds (CLOCK_MONOTONIC_COARSE,
- *     no syscall) one thread stats the path as a fallback (a file replaced
- *     by something other than nhictl's writer), or
+ *     read on every 16th lookup of a thread; no syscall) one thread stats
+ *     the path as a fallback (a file replaced by something other than
+ *     nhictl's writer), or
  *   - no snapshot is mapped (every call tries to open it again, so the
  *     first publish is visible at once).
  * The snapshot is opened with NHI_SNAP_TRUST but without NHI_SNAP_VERIFY:

@@ -85,3 +85,8 @@ _nsswrap() {
 	ASAN_OPTIONS=$asan \
 	"$@"
 }
+# The LD_PRELOAD value for a foreign program under nss_wrapper (with the
+# sanitizer runtime first when the build is instrumented).
+nss_preload() {
+	if [ -n "${NHI_ASAN_LIB:-}" ]; then echo "$NHI_ASAN_LIB:libnss_wrapper.so"; else echo libnss_wrapper.so; fi
+}

@@ -3,3 +3,5 @@ EXTRA_DIST += tests/common.sh
 include tests/lib.mk
 include tests/pam.mk
 include tests/nss.mk
+include tests/doc.mk
+include tests/nhictl.mk

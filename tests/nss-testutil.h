@@ -4,6 +4,7 @@
 #ifndef NSS_TESTUTIL_H
 #define NSS_TESTUTIL_H
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,32 +16,30 @@
 #include <unistd.h>
 #include "nhi_snapshot.h"
 
-/* glibc dlopens "libnss_nhi.so.2" by name, and LD_LIBRARY_PATH is only read
- * at startup: run ourselves again with $NSS_NHI_DIR in it.  Returns the
- * module directory (or exits 77 = skipped when it is unknown). */
-static inline const char *nsst_reexec(char **argv)
+/* Load the built module by its absolute path.  glibc's NSS later dlopens
+ * "libnss_nhi.so.2" by name and gets this already loaded object (dlopen
+ * matches loaded objects by soname), so __nss_configure_lookup() works
+ * without LD_LIBRARY_PATH, a re-exec or an installed module.  Exits 77
+ * (skipped) when the module's directory is unknown. */
+static inline void *nsst_load_module(void)
 {
 	const char *dir = getenv("NSS_NHI_DIR");
-	const char *lp = getenv("LD_LIBRARY_PATH");
-	static char buf[8192];
+	char path[PATH_MAX];
+	void *h;
 
-	if (dir == NULL || dir[0] == '\0') {
-		if (access("nss_nhi/.libs/libnss_nhi.so.2", R_OK) != 0) {
-			fprintf(stderr, "NSS_NHI_DIR not set (run through make check)\n");
-			exit(77);
-		}
-		if (realpath("nss_nhi/.libs", buf) == NULL)
-			exit(77);
-		setenv("NSS_NHI_DIR", buf, 1);
-		dir = getenv("NSS_NHI_DIR");
+	if (dir == NULL || dir[0] == '\0')
+		dir = "nss_nhi/.libs";
+	snprintf(path, sizeof(path), "%s/libnss_nhi.so.2", dir);
+	if (access(path, R_OK) != 0) {
+		fprintf(stderr, "%s: not built (set NSS_NHI_DIR; run through make check)\n", path);
+		exit(77);
 	}
-	if (lp != NULL && strncmp(lp, dir, strlen(dir)) == 0)
-		return dir;
-	snprintf(buf, sizeof(buf), "%s%s%s", dir, lp && *lp ? ":" : "", lp ? lp : "");
-	setenv("LD_LIBRARY_PATH", buf, 1);
-	execv("/proc/self/exe", argv);
-	perror("execv /proc/self/exe");
-	exit(99);
+	h = dlopen(path, RTLD_NOW);
+	if (h == NULL) {
+		fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+		exit(99);
+	}
+	return h;
 }
 
 struct nsst_env {

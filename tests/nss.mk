@@ -14,7 +14,7 @@ endif
 check_PROGRAMS += tests/test-nss-threads
 TESTS += tests/test-nss-threads
 tests_test_nss_threads_SOURCES = tests/test-nss-threads.c tests/nss-testutil.h
-tests_test_nss_threads_LDADD = lib/libnhiadmin.la lib/libnhi.la
+tests_test_nss_threads_LDADD = lib/libnhiadmin.la lib/libnhi.la -ldl
 
 TESTS += tests/test-nss-getent.sh tests/test-nss-exports.sh
 EXTRA_DIST += tests/test-nss-getent.sh tests/test-nss-exports.sh

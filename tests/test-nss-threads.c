@@ -154,7 +154,7 @@ int main(int argc, char **argv)
 	struct timespec t0, t1;
 	int failed = 0, t;
 
-	nsst_reexec(argv);
+	nsst_load_module();
 	if (nsst_setup(&env, NULL) < 0 || publish(1) < 0) {
 		perror("setup");
 		return 99;

@@ -766,15 +766,10 @@ int main(int argc, char **argv)
 	};
 	int r;
 
-	nsst_reexec(argv);
+	mod = nsst_load_module();
 	now = time(NULL);
 	if (nsst_setup(&env, NULL) < 0) {
 		perror("setup");
-		return 99;
-	}
-	mod = dlopen("libnss_nhi.so.2", RTLD_NOW);
-	if (mod == NULL) {
-		fprintf(stderr, "dlopen: %s\n", dlerror());
 		return 99;
 	}
 	/* This process's lookups go to the module only. */

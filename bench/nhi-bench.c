@@ -1,0 +1,599 @@
+/* nhi-bench - how fast is a user lookup through libnss_nhi.so.2?
+ *
+ * For each size (default 1k, 10k, 100k accounts svc-000000.. with uids
+ * from 2,000,000) it publishes a snapshot with lib's writer and writes the
+ * same accounts as a passwd file, then measures nanoseconds per lookup by
+ * name and by uid (random accounts, every answer checked, median of 5
+ * rounds) for:
+ *   bare       a bare open-addressing hash in an mmap'd file (same hash
+ *              functions, fixed-size records), lookup only: the limit
+ *   bare+copy  the same, copying the answer into struct passwd and the
+ *              caller's buffer as any NSS module must
+ *   entry      _nss_nhi_getpwnam_r/_getpwuid_r called directly (dlopen)
+ *   glibc-nhi  getpwnam_r/getpwuid_r with passwd: nhi (__nss_configure_lookup;
+ *              glibc then skips its per-call check of /etc/nsswitch.conf)
+ *   nsswitch-nhi getpwnam_r/getpwuid_r with a real /etc/nsswitch.conf saying
+ *              "passwd: nhi" (what every process pays)
+ *   glibc-files getpwnam_r/getpwuid_r with "passwd: files" and the generated
+ *              passwd file over /etc/passwd
+ * The last two run in a child process in a private mount namespace, with
+ * the test files bind-mounted over /etc/nsswitch.conf and /etc/passwd
+ * (root only; the host sees nothing).
+ *
+ *   nhi-bench [-n SIZES] [-r ROUNDS] [-t SECONDS] [-d DIR] [-m MODES]
+ *   nhi-bench -G -n SIZE -d DIR   (only write DIR/nhi.cache, DIR/nhi.conf,
+ *             DIR/passwd and DIR/group with SIZE accounts, for bench/run.sh)
+ *   nhi-bench -c MODE -n SIZE -k COUNT -d DIR   (COUNT lookups by name of
+ *             one mode and nothing else, on the files -G wrote: run it
+ *             under callgrind with COUNT and with 0 to count instructions
+ *             per lookup)
+ *
+ * libnss_nhi.so.2 is found through LD_LIBRARY_PATH (bench/run.sh sets it).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <nss.h>
+#include <pwd.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "nhi_hash.h"
+#include "nhi_snapshot.h"
+
+#define FIRST_UID 2000000u
+#define NQ 8192
+
+enum { M_BARE, M_BARECOPY, M_ENTRY, M_GLIBC_NHI, M_NSW_NHI, M_GLIBC_FILES, N_MODES };
+static const char *mode_names[N_MODES] = { "bare", "bare+copy", "entry", "glibc-nhi",
+					   "nsswitch-nhi", "glibc-files" };
+static const char *mode_titles[N_MODES] = {
+	"bare mmap hash, lookup only (the limit)",
+	"bare mmap hash + copy into struct passwd",
+	"nss_nhi entry point, called directly",
+	"getpwnam_r/getpwuid_r, glibc -> nss_nhi (__nss_configure_lookup)",
+	"getpwnam_r/getpwuid_r, glibc -> nss_nhi (nsswitch.conf `passwd: nhi`)",
+	"getpwnam_r/getpwuid_r, glibc -> nss_files (nsswitch.conf `passwd: files`)",
+};
+
+typedef enum nss_status (*pwnam_fn)(const char *, struct passwd *, char *, size_t, int *);
+typedef enum nss_status (*pwuid_fn)(uid_t, struct passwd *, char *, size_t, int *);
+static pwnam_fn e_pwnam;
+static pwuid_fn e_pwuid;
+
+static char dir[256] = "/tmp/nhi-bench";
+static char cache[512];
+static int rounds = 5;
+static double round_secs = 0.15;
+
+/* ---- the accounts ------------------------------------------------------- */
+
+struct acct {
+	char name[16];
+	char home[24];
+	uint32_t uid;
+};
+static struct acct *accts;
+static size_t n_accts;
+static const char *const gecos = "generated service";
+static const char *const shell = "/bin/sh";
+
+static void make_accounts(size_t n)
+{
+	free(accts);
+	accts = calloc(n, sizeof(*accts));
+	if (accts == NULL)
+		exit(1);
+	n_accts = n;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(accts[i].name, sizeof(accts[i].name), "svc-%06u", (unsigned)i);
+		snprintf(accts[i].home, sizeof(accts[i].home), "/srv/%s", accts[i].name);
+		accts[i].uid = FIRST_UID + (uint32_t)i;
+	}
+}
+
+static int publish(const char *path, uint64_t gen)
+{
+	struct nhi_snap_writer *w = nhi_snapw_new();
+	time_t now = time(NULL);
+	char err[256];
+	int r;
+
+	for (size_t i = 0; i < n_accts; i++) {
+		struct nhi_ident id;
+		memset(&id, 0, sizeof(id));
+		id.name = accts[i].name;
+		id.uid = id.gid = accts[i].uid;
+		id.gecos = gecos;
+		id.home = accts[i].home;
+		id.shell = shell;
+		id.owner = "alice";
+		id.purpose = "benchmark";
+		id.created = now;
+		id.expires = now + 365 * 86400;
+		if (nhi_snapw_add_ident(w, &id) < 0)
+			return -1;
+	}
+	r = nhi_snapw_publish(w, path, gen, now, err, sizeof(err));
+	if (r < 0)
+		fprintf(stderr, "nhi-bench: %s\n", err);
+	nhi_snapw_free(w);
+	return r;
+}
+
+static int write_files(const char *passwd, const char *group)
+{
+	FILE *p = fopen(passwd, "w"), *g = fopen(group, "w");
+
+	if (p == NULL || g == NULL)
+		return -1;
+	/* root first, as on a real system */
+	fprintf(p, "root:x:0:0:root:/root:/bin/bash\n");
+	fprintf(g, "root:x:0:\n");
+	for (size_t i = 0; i < n_accts; i++) {
+		fprintf(p, "%s:x:%u:%u:%s:%s:%s\n", accts[i].name, accts[i].uid, accts[i].uid,
+			gecos, accts[i].home, shell);
+		fprintf(g, "%s:x:%u:\n", accts[i].name, accts[i].uid);
+	}
+	return (fclose(p) | fclose(g)) == 0 ? 0 : -1;
+}
+
+/* ---- the bare hash -------------------------------------------------------- */
+
+/* Like the limit in PERFORMANCE.md, the bare hash is a file mapped with
+ * mmap (as the snapshot is), not heap memory: two tables of uint32_t
+ * buckets (record index + 1) followed by fixed-size records. */
+static const uint32_t *bare_name, *bare_uid;
+static const struct acct *brec;
+static uint32_t bare_size;
+static void *bare_map;
+static size_t bare_len;
+
+static void bare_build(void)
+{
+	uint32_t *idx_name, *idx_uid;
+	char path[600];
+	size_t len;
+	int fd;
+
+	if (bare_map != NULL)
+		munmap(bare_map, bare_len);
+	bare_size = 8;
+	while (bare_size < 2 * n_accts)
+		bare_size *= 2;
+	len = 2 * (size_t)bare_size * sizeof(uint32_t) + n_accts * sizeof(struct acct);
+	idx_name = calloc(bare_size, sizeof(uint32_t));
+	idx_uid = calloc(bare_size, sizeof(uint32_t));
+	if (idx_name == NULL || idx_uid == NULL)
+		exit(1);
+	for (uint32_t i = 0; i < n_accts; i++) {
+		uint32_t p = (uint32_t)nhi_hash_str(accts[i].name) & (bare_size - 1);
+		while (idx_name[p])
+			p = (p + 1) & (bare_size - 1);
+		idx_name[p] = i + 1;
+		p = (uint32_t)nhi_hash_u32(accts[i].uid) & (bare_size - 1);
+		while (idx_uid[p])
+			p = (p + 1) & (bare_size - 1);
+		idx_uid[p] = i + 1;
+	}
+	snprintf(path, sizeof(path), "%s/bare.hash", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, idx_name, bare_size * sizeof(uint32_t)) < 0 ||
+	    write(fd, idx_uid, bare_size * sizeof(uint32_t)) < 0 ||
+	    write(fd, accts, n_accts * sizeof(struct acct)) < 0) {
+		perror("nhi-bench: bare.hash");
+		exit(1);
+	}
+	bare_map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (bare_map == MAP_FAILED)
+		exit(1);
+	bare_len = len;
+	bare_name = bare_map;
+	bare_uid = bare_name + bare_size;
+	brec = (const struct acct *)(bare_uid + bare_size);
+	free(idx_name);
+	free(idx_uid);
+}
+
+static const struct acct *bare_by_name(const char *name)
+{
+	uint32_t p = (uint32_t)nhi_hash_str(name) & (bare_size - 1), v;
+
+	while ((v = bare_name[p]) != 0) {
+		if (strcmp(brec[v - 1].name, name) == 0)
+			return &brec[v - 1];
+		p = (p + 1) & (bare_size - 1);
+	}
+	return NULL;
+}
+
+static const struct acct *bare_by_uid(uint32_t uid)
+{
+	uint32_t p = (uint32_t)nhi_hash_u32(uid) & (bare_size - 1), v;
+
+	while ((v = bare_uid[p]) != 0) {
+		if (brec[v - 1].uid == uid)
+			return &brec[v - 1];
+		p = (p + 1) & (bare_size - 1);
+	}
+	return NULL;
+}
+
+static char *put(char **b, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *r = memcpy(*b, s, n);
+	*b += n;
+	return r;
+}
+
+static int bare_fill(const struct acct *a, struct passwd *pw, char *buf)
+{
+	if (a == NULL)
+		return -1;
+	pw->pw_name = put(&buf, a->name);
+	pw->pw_passwd = put(&buf, "x");
+	pw->pw_gecos = put(&buf, gecos);
+	pw->pw_dir = put(&buf, a->home);
+	pw->pw_shell = put(&buf, shell);
+	pw->pw_uid = pw->pw_gid = a->uid;
+	return 0;
+}
+
+/* ---- measuring ------------------------------------------------------------- */
+
+static uint32_t q[NQ];             /* random account indexes */
+static long wrong;
+
+static double now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* k lookups of one mode, by name (byuid = 0) or uid; answers checked. */
+static void run(int mode, int byuid, long k)
+{
+	struct passwd pw, *res;
+	char buf[1024];
+	int err;
+
+	for (long j = 0; j < k; j++) {
+		const struct acct *want = &accts[q[j & (NQ - 1)]];
+		uint32_t got = 0;
+
+		switch (mode) {
+		case M_BARE: {
+			const struct acct *a = byuid ? bare_by_uid(want->uid) : bare_by_name(want->name);
+			got = a ? a->uid : 0;
+			__asm__ volatile("" : : "r"(a) : "memory");
+			break;
+		}
+		case M_BARECOPY:
+			if (bare_fill(byuid ? bare_by_uid(want->uid) : bare_by_name(want->name), &pw, buf) == 0)
+				got = pw.pw_uid;
+			break;
+		case M_ENTRY:
+			if ((byuid ? e_pwuid(want->uid, &pw, buf, sizeof(buf), &err)
+				   : e_pwnam(want->name, &pw, buf, sizeof(buf), &err)) == NSS_STATUS_SUCCESS)
+				got = pw.pw_uid;
+			break;
+		default:
+			res = NULL;
+			if (byuid)
+				getpwuid_r(want->uid, &pw, buf, sizeof(buf), &res);
+			else
+				getpwnam_r(want->name, &pw, buf, sizeof(buf), &res);
+			if (res != NULL)
+				got = pw.pw_uid;
+			break;
+		}
+		if (got != want->uid || (mode != M_BARE && byuid && strcmp(pw.pw_name, want->name) != 0))
+			wrong++;
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Median ns/lookup over 'rounds' rounds of about round_secs each. */
+static double measure(int mode, int byuid)
+{
+	double t0, est, r[16];
+	long k = 16;
+
+	/* calibrate: grow k until a run takes 20 ms */
+	for (;;) {
+		t0 = now_ns();
+		run(mode, byuid, k);
+		est = (now_ns() - t0) / (double)k;
+		if (now_ns() - t0 > 20e6 || k > 50000000)
+			break;
+		k *= 4;
+	}
+	k = (long)(round_secs * 1e9 / est);
+	if (k < 8)
+		k = 8;
+	for (int i = 0; i < rounds; i++) {
+		t0 = now_ns();
+		run(mode, byuid, k);
+		r[i] = (now_ns() - t0) / (double)k;
+	}
+	qsort(r, (size_t)rounds, sizeof(double), cmp_double);
+	return r[rounds / 2];
+}
+
+/* A glibc mode in a child process, in a private mount namespace with
+ * nsswitch.conf (and passwd, if given) bind-mounted over /etc. */
+static int measure_child(int mode, const char *nsswitch, const char *passwd, double out[2])
+{
+	int fds[2], status;
+	pid_t pid;
+
+	if (geteuid() != 0 || pipe(fds) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		char a_size[32], a_rounds[16], a_secs[32];
+		close(fds[0]);
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount(nsswitch, "/etc/nsswitch.conf", NULL, MS_BIND, NULL) < 0 ||
+		    (passwd != NULL && mount(passwd, "/etc/passwd", NULL, MS_BIND, NULL) < 0)) {
+			perror("nhi-bench: private /etc");
+			_exit(1);
+		}
+		/* a fresh process: glibc reads the bind-mounted nsswitch.conf */
+		snprintf(a_size, sizeof(a_size), "%zu", n_accts);
+		snprintf(a_rounds, sizeof(a_rounds), "%d", rounds);
+		snprintf(a_secs, sizeof(a_secs), "%g", round_secs);
+		if (dup2(fds[1], 1) < 0)
+			_exit(1);
+		execl("/proc/self/exe", "nhi-bench", "-x", mode_names[mode], "-n", a_size,
+		      "-r", a_rounds, "-t", a_secs, "-d", dir, (char *)NULL);
+		perror("nhi-bench: exec");
+		_exit(1);
+	}
+	close(fds[1]);
+	{
+		char line[128];
+		FILE *f = fdopen(fds[0], "r");
+		out[0] = out[1] = -1;
+		if (f == NULL || fgets(line, sizeof(line), f) == NULL ||
+		    sscanf(line, "%lf %lf", &out[0], &out[1]) != 2)
+			out[0] = out[1] = -1;
+		if (f != NULL)
+			fclose(f);
+		else
+			close(fds[0]);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -1;
+	return out[0] < 0 ? -1 : 0;
+}
+
+static int write_nsswitch(const char *path, const char *service)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		return -1;
+	fprintf(f, "passwd: %s\ngroup: %s\nshadow: files\nhosts: files\n", service, service);
+	return fclose(f);
+}
+
+static int write_conf(void)
+{
+	char path[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/nhi.conf", dir);
+	f = fopen(path, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "cache_path = %s\nstate_dir = %s\n", cache, dir);
+	fclose(f);
+	chmod(path, 0644);
+	setenv("NHI_CONF", path, 1);
+	return 0;
+}
+
+static int load_module(void)
+{
+	void *h = dlopen("libnss_nhi.so.2", RTLD_NOW);
+
+	if (h == NULL) {
+		fprintf(stderr, "nhi-bench: %s (set LD_LIBRARY_PATH to nss_nhi/.libs)\n", dlerror());
+		return -1;
+	}
+	e_pwnam = (pwnam_fn)dlsym(h, "_nss_nhi_getpwnam_r");
+	e_pwuid = (pwuid_fn)dlsym(h, "_nss_nhi_getpwuid_r");
+	return e_pwnam && e_pwuid ? 0 : -1;
+}
+
+static void fmt_ns(char *b, size_t n, double v)
+{
+	if (v < 0)
+		snprintf(b, n, "n/a");
+	else if (v >= 10000)
+		snprintf(b, n, "%.0f µs", v / 1000);
+	else if (v >= 1000)
+		snprintf(b, n, "%.2f µs", v / 1000);
+	else
+		snprintf(b, n, "%.0f ns", v);
+}
+
+int main(int argc, char **argv)
+{
+	size_t sizes[8] = { 1000, 10000, 100000 };
+	int n_sizes = 3, c, modes = (1 << N_MODES) - 1, one = -1, child = -1, gen_only = 0;
+	long count = -1;
+	static double res[N_MODES][8][2];
+	char passwd[600], group[600], nsw_nhi[600], nsw_files[600];
+
+	while ((c = getopt(argc, argv, "n:r:t:d:m:c:k:x:G")) != -1) {
+		switch (c) {
+		case 'n':
+			n_sizes = 0;
+			for (char *t = strtok(optarg, ","); t && n_sizes < 8; t = strtok(NULL, ","))
+				if ((sizes[n_sizes] = strtoul(t, NULL, 10)) > 0)
+					n_sizes++;
+			if (n_sizes == 0)
+				return 2;
+			break;
+		case 'r': rounds = atoi(optarg); break;
+		case 't': round_secs = atof(optarg); break;
+		case 'd': snprintf(dir, sizeof(dir), "%s", optarg); break;
+		case 'm':
+			modes = 0;
+			for (int m = 0; m < N_MODES; m++)
+				if (strstr(optarg, mode_names[m]))
+					modes |= 1 << m;
+			break;
+		case 'c':
+			for (int m = 0; m < N_MODES; m++)
+				if (strcmp(optarg, mode_names[m]) == 0)
+					one = m;
+			break;
+		case 'k': count = atol(optarg); break;
+		case 'G': gen_only = 1; break;
+		case 'x':
+			for (int m = 0; m < N_MODES; m++)
+				if (strcmp(optarg, mode_names[m]) == 0)
+					child = m;
+			break;
+		default:
+			fprintf(stderr, "usage: nhi-bench [-n 1000,10000,100000] [-r ROUNDS] [-t SECS] "
+				"[-d DIR] [-m MODES]\n       nhi-bench -G -n SIZE -d DIR\n       nhi-bench -c MODE -n SIZE -k COUNT -d DIR\n");
+			return 2;
+		}
+	}
+	if (rounds < 1 || rounds > 15)
+		rounds = 5;
+	mkdir(dir, 0755);
+	snprintf(cache, sizeof(cache), "%s/nhi.cache", dir);
+	if (child >= 0) {
+		/* measure_child's process: the snapshot is published already */
+		double r[2];
+		make_accounts(sizes[0]);
+		srand(42);
+		for (int i = 0; i < NQ; i++)
+			q[i] = (uint32_t)rand() % (uint32_t)n_accts;
+		r[0] = measure(child, 0);
+		r[1] = measure(child, 1);
+		printf("%.3f %.3f\n", r[0], r[1]);
+		return wrong ? 1 : 0;
+	}
+	if (write_conf() < 0 || load_module() < 0)
+		return 1;
+	snprintf(nsw_nhi, sizeof(nsw_nhi), "%s/nsswitch.nhi", dir);
+	snprintf(nsw_files, sizeof(nsw_files), "%s/nsswitch.files", dir);
+	if (write_nsswitch(nsw_nhi, "nhi") < 0 || write_nsswitch(nsw_files, "files") < 0)
+		return 1;
+	srand(42);
+
+	if (gen_only) {
+		make_accounts(sizes[0]);
+		snprintf(passwd, sizeof(passwd), "%s/passwd", dir);
+		snprintf(group, sizeof(group), "%s/group", dir);
+		return publish(cache, 1) < 0 || write_files(passwd, group) < 0;
+	}
+	if (one >= 0) {
+		/* callgrind mode: COUNT lookups by name of one mode, on what -G wrote */
+		make_accounts(sizes[0]);
+		for (int i = 0; i < NQ; i++)
+			q[i] = (uint32_t)rand() % (uint32_t)n_accts;
+		if (one == M_BARE || one == M_BARECOPY)
+			bare_build();
+		if (one == M_GLIBC_NHI && __nss_configure_lookup("passwd", "nhi") != 0)
+			return 1;
+		run(one, 0, 1); /* map the snapshot, load config: not counted by -k 0 either */
+		wrong = 0;
+		run(one, 0, count < 0 ? 0 : count);
+		return wrong ? 1 : 0;
+	}
+
+	for (int s = 0; s < n_sizes; s++) {
+		make_accounts(sizes[s]);
+		for (int i = 0; i < NQ; i++)
+			q[i] = (uint32_t)rand() % (uint32_t)n_accts;
+		snprintf(passwd, sizeof(passwd), "%s/passwd.%zu", dir, sizes[s]);
+		snprintf(group, sizeof(group), "%s/group.%zu", dir, sizes[s]);
+		if (publish(cache, (uint64_t)s + 1) < 0 || write_files(passwd, group) < 0)
+			return 1;
+		bare_build();
+		fprintf(stderr, "# %zu accounts\n", sizes[s]);
+		for (int m = 0; m < N_MODES; m++) {
+			res[m][s][0] = res[m][s][1] = -1;
+			if (!(modes & (1 << m)))
+				continue;
+			if (m == M_GLIBC_FILES || m == M_NSW_NHI) {
+				if (measure_child(m, m == M_NSW_NHI ? nsw_nhi : nsw_files,
+						  m == M_NSW_NHI ? NULL : passwd, res[m][s]) < 0)
+					fprintf(stderr, "#   %s: not measured (needs root and mount namespaces)\n",
+						mode_names[m]);
+			} else {
+				if (m == M_GLIBC_NHI && __nss_configure_lookup("passwd", "nhi") != 0)
+					return 1;
+				res[m][s][0] = measure(m, 0);
+				res[m][s][1] = measure(m, 1);
+			}
+			fprintf(stderr, "#   %-12s %10.1f ns by name %10.1f ns by uid\n", mode_names[m],
+				res[m][s][0], res[m][s][1]);
+		}
+	}
+	if (wrong != 0) {
+		fprintf(stderr, "nhi-bench: %ld wrong answers\n", wrong);
+		return 1;
+	}
+
+	/* the table: ns per lookup, by name / by uid */
+	printf("| method (ns per lookup, by name / by uid) |");
+	for (int s = 0; s < n_sizes; s++)
+		printf(" %zuk accounts |", sizes[s] / 1000);
+	printf("\n| --- |");
+	for (int s = 0; s < n_sizes; s++)
+		printf(" --- |");
+	printf("\n");
+	for (int m = 0; m < N_MODES; m++) {
+		if (!(modes & (1 << m)))
+			continue;
+		printf("| %s |", mode_titles[m]);
+		for (int s = 0; s < n_sizes; s++) {
+			char a[32], b[32];
+			fmt_ns(a, sizeof(a), res[m][s][0]);
+			fmt_ns(b, sizeof(b), res[m][s][1]);
+			printf(" %s / %s |", a, b);
+		}
+		printf("\n");
+	}
+	if ((modes & (1 << M_ENTRY)) && (modes & (1 << M_BARECOPY))) {
+		printf("\nentry point / bare hash + copy:");
+		for (int s = 0; s < n_sizes; s++)
+			printf(" %zuk %.2fx / %.2fx%s", sizes[s] / 1000,
+			       res[M_ENTRY][s][0] / res[M_BARECOPY][s][0],
+			       res[M_ENTRY][s][1] / res[M_BARECOPY][s][1], s + 1 < n_sizes ? ";" : "\n");
+		printf("entry point / bare hash (lookup only):");
+		for (int s = 0; s < n_sizes; s++)
+			printf(" %zuk %.2fx / %.2fx%s", sizes[s] / 1000,
+			       res[M_ENTRY][s][0] / res[M_BARE][s][0],
+			       res[M_ENTRY][s][1] / res[M_BARE][s][1], s + 1 < n_sizes ? ";" : "\n");
+	}
+	return 0;
+}

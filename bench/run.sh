@@ -1,0 +1,183 @@
+#!/bin/bash
+# bench/run.sh - reproduce nhi's NSS benchmark with one command (as root):
+#
+#     bench/run.sh [BUILD_DIR]
+#
+# Builds nhi with -O2 (unless BUILD_DIR already holds a build), then for
+# 1k, 10k and 100k accounts (svc-000000.., uids from 2,000,000):
+#   1. nhi-bench: ns per getpwnam_r/getpwuid_r lookup - bare hash, the
+#      module's entry point, through glibc (nsswitch.conf) to nss_nhi and to
+#      nss_files on the same accounts (median of 5 rounds, random names,
+#      every answer checked);
+#   2. instructions per lookup with valgrind --tool=callgrind (repeatable
+#      on a noisy machine);
+#   3. the whole process `id NAME` with hyperfine: nss_nhi (a small
+#      /etc/passwd, the accounts in nhi) against nss_files (the accounts in
+#      /etc/passwd and /etc/group).
+# Everything that touches /etc happens in private mount namespaces
+# (unshare -m, bind mounts): the host's files are never changed.
+# Results go to bench/RESULTS.md (and the raw data to $W).
+set -eu
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+B=${1:-/tmp/nhi-bench-build}
+W=${NHI_BENCH_DIR:-/tmp/nhi-bench-work}
+OUT=${NHI_BENCH_OUT:-$SRC/bench/RESULTS.md}
+SIZES=${NHI_BENCH_SIZES:-1000 10000 100000}
+K=${NHI_BENCH_CALLGRIND_LOOKUPS:-20000}
+
+[ "$(id -u)" = 0 ] || { echo "run.sh: run as root (private mount namespaces)" >&2; exit 1; }
+for t in hyperfine valgrind unshare ldconfig; do
+	command -v $t >/dev/null || { echo "run.sh: $t is needed" >&2; exit 1; }
+done
+
+# ---- build ---------------------------------------------------------------
+if [ ! -x "$B/bench/nhi-bench" ]; then
+	[ -x "$SRC/configure" ] || (cd "$SRC" && autoreconf -fi)
+	mkdir -p "$B"
+	(cd "$B" && "$SRC/configure" CFLAGS="-O2 -g" >/dev/null &&
+		make -j"$(nproc)" nss_nhi/libnss_nhi.la bench/nhi-bench >/dev/null)
+fi
+BENCH=$B/bench/nhi-bench
+MODDIR=$B/nss_nhi/.libs
+[ -f "$MODDIR/libnss_nhi.so.2" ] || { echo "run.sh: no $MODDIR/libnss_nhi.so.2" >&2; exit 1; }
+export LD_LIBRARY_PATH=$MODDIR
+
+rm -rf "$W"
+mkdir -p "$W"
+chmod 755 "$W"
+
+# ---- 1. ns per lookup -------------------------------------------------------
+csv_sizes=$(echo $SIZES | tr ' ' ',')
+echo "== nhi-bench -n $csv_sizes" >&2
+"$BENCH" -n "$csv_sizes" -r 5 -t 0.2 -d "$W/ns" > "$W/ns.md"
+cat "$W/ns.md" >&2
+
+# ---- the accounts for callgrind and id -----------------------------------------
+# A private ld.so.cache that also knows the module's directory (as if it
+# were installed), and nsswitch.conf files for the two cases.
+echo "$MODDIR" > "$W/ld.so.conf"
+echo "include /etc/ld.so.conf.d/*.conf" >> "$W/ld.so.conf"
+ldconfig -X -C "$W/ld.so.cache" -f "$W/ld.so.conf"
+printf 'passwd: files nhi\ngroup: files nhi\nshadow: files\nhosts: files\n' > "$W/nsswitch.nhi"
+printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files\n' > "$W/nsswitch.files"
+printf 'passwd: nhi\ngroup: nhi\nshadow: files\nhosts: files\n' > "$W/nsswitch.nhionly"
+for n in $SIZES; do
+	d=$W/$n
+	mkdir -p "$d"
+	echo "== generating $n accounts" >&2
+	"$BENCH" -G -n "$n" -d "$d"
+	# nss_files case: the host's accounts plus the generated ones
+	{ cat /etc/passwd; grep -v '^root:' "$d/passwd"; } > "$d/passwd.files"
+	{ cat /etc/group; grep -v '^root:' "$d/group"; } > "$d/group.files"
+done
+
+# in_ns NSSWITCH [PASSWD GROUP] -- CMD...: run CMD with those files over
+# /etc in a private mount namespace.
+in_ns() {
+	local nsw=$1 pw=-- gr=--
+	shift
+	if [ "$1" != -- ]; then pw=$1 gr=$2; shift 2; fi
+	shift
+	unshare -m --propagation private bash -c '
+		mount --bind "$0" /etc/nsswitch.conf
+		mount --bind "'"$W"'/ld.so.cache" /etc/ld.so.cache
+		if [ "$1" != -- ]; then mount --bind "$1" /etc/passwd; mount --bind "$2" /etc/group; fi
+		shift 2
+		exec "$@"' "$nsw" "$pw" "$gr" "$@"
+}
+
+# ---- 2. instructions per lookup -------------------------------------------
+# cg MODE N COUNT [ns-args...]: instructions of COUNT lookups minus those of 0
+cg_count() {
+	local mode=$1 n=$2 k=$3; shift 3
+	local out=$W/cg.$mode.$n.$k
+	"$@" env NHI_CONF="$W/$n/nhi.conf" valgrind --tool=callgrind --callgrind-out-file="$out" \
+		"$BENCH" -c "$mode" -n "$n" -k "$k" -d "$W/$n" >/dev/null 2>"$out.log"
+	sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$out.log"
+}
+cg() {
+	local mode=$1 n=$2 k=$3; shift 3
+	local a b
+	a=$(cg_count "$mode" "$n" 0 "$@") || return 1
+	b=$(cg_count "$mode" "$n" "$k" "$@") || return 1
+	echo $(( (b - a) / k ))
+}
+declare -A IR
+for n in $SIZES; do
+	echo "== callgrind, $n accounts" >&2
+	for mode in bare bare+copy entry glibc-nhi; do
+		IR[$mode,$n]=$(cg $mode $n "$K" || echo n/a)
+	done
+	IR[nsswitch-nhi,$n]=$(cg nsswitch-nhi $n "$K" in_ns "$W/nsswitch.nhionly" -- || echo n/a)
+	fk=$(( n >= 100000 ? 5 : n >= 10000 ? 20 : 200 ))
+	IR[glibc-files,$n]=$(cg glibc-files $n $fk in_ns "$W/nsswitch.files" "$W/$n/passwd" "$W/$n/group" -- || echo n/a)
+done
+
+# ---- 3. whole process: id NAME ------------------------------------------------
+declare -A IDMS
+hf() { # hf KEY CMD... (CMD runs in its namespace); prints the median in ms
+	local key=$1; shift
+	"$@" hyperfine -N --style none --warmup 20 --runs 300 \
+		--export-json "$W/hf.$key.json" "id svc-000500" >/dev/null 2>&1 || return 1
+	python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.2f" % (r["median"]*1000))' \
+		"$W/hf.$key.json"
+}
+true_ms=$(hyperfine -N --style none --warmup 20 --runs 300 --export-json "$W/hf.true.json" /usr/bin/true >/dev/null 2>&1 &&
+	python3 -c 'import json; print("%.2f" % (json.load(open("'"$W"'/hf.true.json"))["results"][0]["median"]*1000))')
+for n in $SIZES; do
+	echo "== id svc-000500, $n accounts" >&2
+	IDMS[nhi,$n]=$(hf nhi.$n in_ns "$W/nsswitch.nhi" -- env NHI_CONF="$W/$n/nhi.conf" || echo n/a)
+	IDMS[files,$n]=$(hf files.$n in_ns "$W/nsswitch.files" "$W/$n/passwd.files" "$W/$n/group.files" -- || echo n/a)
+	# the answers must agree
+	a=$(in_ns "$W/nsswitch.nhi" -- env NHI_CONF="$W/$n/nhi.conf" id svc-000500)
+	b=$(in_ns "$W/nsswitch.files" "$W/$n/passwd.files" "$W/$n/group.files" -- id svc-000500)
+	[ "$a" = "$b" ] || { echo "run.sh: id differs: '$a' vs '$b'" >&2; exit 1; }
+done
+
+# ---- RESULTS.md ------------------------------------------------------------------
+{
+	echo "# nss_nhi benchmark results"
+	echo
+	echo "Produced by \`bench/run.sh\` (as root; it builds with \`-O2\`, needs hyperfine and"
+	echo "valgrind, and changes nothing on the host: /etc files are bind-mounted in private"
+	echo "mount namespaces). $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs"
+	echo "($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), Linux $(uname -r),"
+	echo "$(ldd --version | head -1 | sed 's/^ldd //'). Accounts svc-000000.. with uids from"
+	echo "2,000,000, the same ones in the snapshot and in the passwd file; random names,"
+	echo "every answer checked, median of 5 rounds."
+	echo
+	echo "## Nanoseconds per lookup"
+	echo
+	cat "$W/ns.md"
+	echo
+	echo "## Instructions per lookup by name (callgrind)"
+	echo
+	printf '| method |'; for n in $SIZES; do printf ' %sk |' $((n / 1000)); done; echo
+	printf '| --- |'; for n in $SIZES; do printf ' --- |'; done; echo
+	for mode in bare bare+copy entry glibc-nhi nsswitch-nhi glibc-files; do
+		printf '| %s |' "$mode"
+		for n in $SIZES; do printf ' %s |' "${IR[$mode,$n]}"; done
+		echo
+	done
+	echo
+	echo "## Whole process: \`id svc-000500\` (hyperfine, median ms of 300 runs)"
+	echo
+	printf '| nsswitch |'; for n in $SIZES; do printf ' %sk accounts |' $((n / 1000)); done; echo
+	printf '| --- |'; for n in $SIZES; do printf ' --- |'; done; echo
+	printf '| `files nhi` (host /etc/passwd, accounts in nhi) |'
+	for n in $SIZES; do printf ' %s |' "${IDMS[nhi,$n]}"; done; echo
+	printf '| `files` (accounts in /etc/passwd and /etc/group) |'
+	for n in $SIZES; do printf ' %s |' "${IDMS[files,$n]}"; done; echo
+	echo
+	echo "\`/usr/bin/true\`: $true_ms ms."
+	echo
+	echo "Modes: *bare* is an in-memory open-addressing hash with the same hash functions"
+	echo "(lookup only: the limit); *bare+copy* also copies the answer into struct passwd"
+	echo "and the caller's buffer, as every NSS module must; *entry* calls"
+	echo "\`_nss_nhi_getpwnam_r\` directly; *glibc-nhi* goes through \`getpwnam_r\` with"
+	echo "\`__nss_configure_lookup(\"passwd\", \"nhi\")\`, which skips glibc's per-call check of"
+	echo "/etc/nsswitch.conf; *nsswitch-nhi* is what a real process pays (nsswitch.conf"
+	echo "\`passwd: nhi\`); *glibc-files* is nss_files on the same accounts."
+} > "$OUT"
+echo "== wrote $OUT" >&2
+cat "$OUT"

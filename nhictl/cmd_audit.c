@@ -1,0 +1,342 @@
+/* cmd_audit.c - audit (re-evaluate owners, ingest usage, report findings)
+ * and publish (compile the snapshot again). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "nhictl.h"
+
+static const char audit_help[] =
+	"usage: nhictl audit [--json]\n"
+	"\n"
+	"1. Ingest the usage records pam_nhi's session phase appended to usage_log\n"
+	"   (\"EPOCH USER SERVICE HOST ...\") into each identity's last use; the\n"
+	"   ingested records are removed from the file.\n"
+	"2. Re-evaluate every owner: an identity whose owner is no longer a live\n"
+	"   human becomes orphaned (orphaned_since = now; PAM denies it after\n"
+	"   orphan_grace); 'nhictl transfer' gives it a new owner.\n"
+	"3. Report findings: expired, review overdue, orphaned, never used.\n"
+	"Changes are audited and published like any other.  Exit 0 (findings are\n"
+	"not failures), 1 when the audit itself failed.\n";
+
+/* Read the whole (trusted) file. */
+static int slurp(struct nhictl *x, const char *path, char **out, size_t *len)
+{
+	char err[PATH_MAX + 128];
+	size_t cap = 8192, n = 0;
+	char *buf = NULL, *nb;
+	ssize_t k;
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT ? NHI_ERR_NOTFOUND
+				       : nerr(x, NHI_ERR_IO, "%s: %s", path, strerror(errno));
+	if (nhi_check_trusted_fd(fd, path, err, sizeof(err)) < 0) {
+		r = nerr(x, NHI_ERR_PERM, "%s", err);
+		goto out;
+	}
+	buf = malloc(cap + 1);
+	if (buf == NULL) {
+		r = nerr(x, NHI_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	while ((k = read(fd, buf + n, cap - n)) != 0) {
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			r = nerr(x, NHI_ERR_IO, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		n += (size_t)k;
+		if (n == cap) {
+			cap *= 2;
+			nb = realloc(buf, cap + 1);
+			if (nb == NULL) {
+				r = nerr(x, NHI_ERR_NOMEM, "out of memory");
+				goto out;
+			}
+			buf = nb;
+		}
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+/* usage_log is renamed to usage_log.ingest first, so pam_nhi's next
+ * records go to a fresh file and nothing is lost; the renamed file is
+ * removed once its records are committed.  A leftover .ingest file from an
+ * interrupted run is read again: last_used takes the maximum, so that is
+ * harmless. */
+static int ingest(struct nhictl *x, char *ingest_path, size_t plen, long *records, long *bad)
+{
+	char *buf = NULL, *line, *save = NULL;
+	size_t len = 0;
+	struct stat st;
+	int r;
+
+	*records = *bad = 0;
+	if ((size_t)snprintf(ingest_path, plen, "%s.ingest", x->conf.usage_log) >= plen)
+		return nerr(x, NHI_ERR_RANGE, "usage_log path too long");
+	if (lstat(ingest_path, &st) < 0) {
+		if (errno != ENOENT)
+			return nerr(x, NHI_ERR_IO, "%s: %s", ingest_path, strerror(errno));
+		if (rename(x->conf.usage_log, ingest_path) < 0) {
+			if (errno == ENOENT) {
+				ingest_path[0] = '\0';
+				return 0;
+			}
+			return nerr(x, NHI_ERR_IO, "%s: %s", x->conf.usage_log, strerror(errno));
+		}
+	}
+	r = slurp(x, ingest_path, &buf, &len);
+	if (r < 0)
+		return r;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char user[64], svc[128], host[256];
+		long long t;
+		int64_t id = 0;
+
+		if (sscanf(line, "%lld %63s %127s %255s", &t, user, svc, host) != 4 || t <= 0 ||
+		    !nhi_valid_name(user)) {
+			(*bad)++;
+			continue;
+		}
+		r = reg_int(x, &id, 0, "SELECT id FROM identity WHERE name = ?", "s", user);
+		if (r < 0)
+			goto out;
+		(*records)++;
+		if (id == 0)
+			continue;   /* not (or no longer) registered */
+		r = reg_exec(x, "UPDATE identity SET last_used = max(last_used, ?) WHERE id = ?",
+			     "ii", (int64_t)t, id);
+		if (r == 0)
+			r = reg_exec(x, "INSERT INTO usage (identity_id, host, service, last_used, count) "
+				     "VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT (identity_id, host, service) "
+				     "DO UPDATE SET last_used = max(last_used, ?4), count = count + 1",
+				     "issi", id, host, svc, (int64_t)t);
+		if (r < 0)
+			goto out;
+	}
+	r = 0;
+out:
+	free(buf);
+	return r;
+}
+
+static int orphan_check(struct nhictl *x, int *n_orphaned, struct json *j)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	*n_orphaned = 0;
+	st = reg_prep(x, "SELECT id, name, owner, state FROM identity WHERE orphaned_since = 0 "
+		      "AND state IN ('active', 'suspended') ORDER BY name", "");
+	if (st == NULL)
+		return NHI_ERR_DB;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		char name[64], owner[64], state[16], why[256];
+		int64_t id = sqlite3_column_int64(st, 0);
+
+		snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(st, 1));
+		snprintf(owner, sizeof(owner), "%s", (const char *)sqlite3_column_text(st, 2));
+		snprintf(state, sizeof(state), "%s", (const char *)sqlite3_column_text(st, 3));
+		r = owner_live(x, owner, why, sizeof(why));
+		if (r == NHI_ERR_DB)
+			break;
+		if (r == 0)
+			continue;
+		r = reg_exec(x, "UPDATE identity SET orphaned_since = ?, state = ? WHERE id = ?",
+			     "isi", (int64_t)x->now,
+			     strcmp(state, "active") == 0 ? "orphaned" : state, id);
+		if (r == 0)
+			r = reg_event(x, "orphan", name, "ok", "%s", why);
+		if (r < 0)
+			break;
+		(*n_orphaned)++;
+		if (j != NULL)
+			json_str(j, name);
+		else
+			printf("orphaned now: %s (%s)\n", name, why);
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE || r == 0 ? 0 : NHI_ERR_DB;
+}
+
+static void finding(struct nhictl *x, struct json *j, const char *name, const char *what,
+		    int64_t since)
+{
+	char b[NHI_TIME_BUFSZ];
+
+	if (j != NULL) {
+		json_obj(j);
+		json_kstr(j, "name", name);
+		json_kstr(j, "finding", what);
+		json_ktime(j, "since", since);
+		json_obj_end(j);
+	} else if (since) {
+		printf("%-20s %-15s since %s\n", name, what, nhi_format_time((time_t)since, b));
+	} else {
+		printf("%-20s %s\n", name, what);
+	}
+}
+
+int cmd_audit(struct nhictl *x, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char ingest_path[PATH_MAX + 16];
+	long records = 0, bad = 0;
+	int c, r, n_orphaned = 0, n_findings = 0;
+	sqlite3_stmt *st;
+	struct json j, *jp = NULL;
+
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': x->json = 1; break;
+		case 'h': fputs(audit_help, stdout); return EXIT_OK;
+		default: return opt_error(x, c, argv);
+		}
+	}
+	if (optind < argc)
+		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	if (x->json) {
+		jp = &j;
+		json_init(jp, stdout);
+	}
+	if (reg_begin(x) < 0)
+		return EXIT_FAIL;
+	r = ingest(x, ingest_path, sizeof(ingest_path), &records, &bad);
+	if (r == 0 && records + bad > 0)
+		r = reg_event(x, "usage-ingest", x->conf.usage_log, "ok",
+			      "%ld records, %ld malformed", records, bad);
+	if (r < 0) {
+		reg_rollback(x);
+		return EXIT_FAIL;
+	}
+	if (jp != NULL) {
+		json_obj(jp);
+		json_kint(jp, "usage_records", records);
+		json_kint(jp, "usage_malformed", bad);
+		json_key(jp, "orphaned_now");
+		json_arr(jp);
+	}
+	r = orphan_check(x, &n_orphaned, jp);
+	if (jp != NULL)
+		json_arr_end(jp);
+	if (r < 0) {
+		reg_rollback(x);
+		return EXIT_FAIL;
+	}
+	if (records + bad > 0 || n_orphaned > 0) {
+		if (reg_commit(x) < 0)
+			return EXIT_FAIL;
+	} else {
+		reg_rollback(x);
+	}
+	if (ingest_path[0] != '\0' && unlink(ingest_path) < 0 && errno != ENOENT)
+		nerr(x, 0, "%s: %s", ingest_path, strerror(errno));
+	if (jp == NULL && records + bad > 0)
+		printf("usage records ingested: %ld (%ld malformed)\n", records, bad);
+
+	st = reg_prep(x, "SELECT " IDENT_COLS " FROM identity WHERE state != 'retired' "
+		      "ORDER BY name", "");
+	if (st == NULL)
+		return EXIT_FAIL;
+	if (jp != NULL) {
+		json_key(jp, "findings");
+		json_arr(jp);
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct ident id;
+
+		if (ident_from_row(x, st, &id) < 0) {
+			sqlite3_finalize(st);
+			return EXIT_FAIL;
+		}
+		if (id.expires != 0 && x->now >= id.expires) {
+			finding(x, jp, id.name, "expired", id.expires);
+			n_findings++;
+		}
+		if (id.review_due != 0 && x->now >= id.review_due) {
+			finding(x, jp, id.name, "review-overdue", id.review_due);
+			n_findings++;
+		}
+		if (id.orphaned_since != 0) {
+			finding(x, jp, id.name, "orphaned", id.orphaned_since);
+			n_findings++;
+		}
+		if (strcmp(id.state, "suspended") == 0) {
+			finding(x, jp, id.name, "suspended", 0);
+			n_findings++;
+		}
+		if (id.last_used == 0) {
+			finding(x, jp, id.name, "never-used", 0);
+			n_findings++;
+		}
+	}
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE)
+		return reg_dberr(x), EXIT_FAIL;
+	if (jp != NULL) {
+		json_arr_end(jp);
+		json_obj_end(jp);
+		json_end(jp);
+	} else if (n_findings == 0) {
+		printf("no findings\n");
+	}
+	return EXIT_OK;
+}
+
+int cmd_publish(struct nhictl *x, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t gen = 0;
+	struct json j;
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': x->json = 1; break;
+		case 'h':
+			fputs("usage: nhictl publish [--json]\n\n"
+			      "Compile the snapshot from registry.db and publish it again (after\n"
+			      "a restore, or when the snapshot was lost).  Every change publishes\n"
+			      "on its own; this changes nothing in the registry.\n", stdout);
+			return EXIT_OK;
+		default: return opt_error(x, c, argv);
+		}
+	}
+	if (optind < argc)
+		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	if (reg_publish(x, &gen) < 0)
+		return EXIT_FAIL;
+	if (x->json) {
+		json_init(&j, stdout);
+		json_obj(&j);
+		json_kstr(&j, "path", x->conf.cache_path);
+		json_kint(&j, "generation", (long long)gen);
+		json_obj_end(&j);
+		json_end(&j);
+	} else {
+		printf("published %s (generation %llu)\n", x->conf.cache_path,
+		       (unsigned long long)gen);
+	}
+	return EXIT_OK;
+}

@@ -1,0 +1,109 @@
+/* cmd_check.c - check: the account decision pam_nhi would make, made by the
+ * same code (nhi_account_check) on the same published snapshot. */
+#include <getopt.h>
+#include <string.h>
+#include "nhictl.h"
+#include "nhi_policy.h"
+
+static const char check_help[] =
+	"usage: nhictl check USER [--service SVC] [--host H] [--json]\n"
+	"\n"
+	"Run the account policy pam_nhi runs, on the published snapshot, and print\n"
+	"the decision and its reason.  Exit 0 allowed (or not a service account),\n"
+	"1 denied or expired, 2 error (no usable snapshot, bad arguments).\n"
+	"\n"
+	"  -s, --service SVC   the PAM service (default: no service scope check)\n"
+	"  -H, --host H        the host (default: this host, or 'host' in nhi.conf)\n"
+	"      --json          {user, decision, would, reason, registered,\n"
+	"                       service_account, warnings, message}\n";
+
+int cmd_check(struct nhictl *x, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "service", required_argument, NULL, 's' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct { unsigned bit; const char *name; } wnames[] = {
+		{ NHI_W_EXPIRY_NEAR, "expiry-near" }, { NHI_W_REVIEW_NEAR, "review-near" },
+		{ NHI_W_REVIEW_OVERDUE, "review-overdue" }, { NHI_W_ORPHANED, "orphaned" },
+		{ NHI_W_AUDIT, "audit-mode" },
+	};
+	const char *service = NULL, *host = NULL, *user;
+	char err[512], hostbuf[256];
+	struct nhi_snap *snap = NULL;
+	struct nhi_decision d;
+	struct json j;
+	size_t i;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, ":s:H:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (!nhi_valid_service(optarg))
+				return nerr(x, EXIT_USAGE, "invalid PAM service '%s'", optarg);
+			service = optarg;
+			break;
+		case 'H':
+			if (!nhi_valid_host(optarg))
+				return nerr(x, EXIT_USAGE, "invalid host '%s'", optarg);
+			host = optarg;
+			break;
+		case 'j': x->json = 1; break;
+		case 'h': fputs(check_help, stdout); return EXIT_OK;
+		default: return opt_error(x, c, argv);
+		}
+	}
+	if ((r = one_name(x, argc, argv, &user, "user name")) != 0)
+		return r;
+	r = nhi_snap_open(x->conf.cache_path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &snap,
+			  err, sizeof(err));
+	if (r < 0) {
+		snap = NULL;
+		nerr(x, 0, "snapshot unusable: %s", err);
+	}
+	if (host == NULL)
+		host = nhi_conf_hostname(&x->conf, hostbuf, sizeof(hostbuf));
+	nhi_account_check(&x->conf, snap, user, host, service, x->now, &d);
+	if (x->json) {
+		json_init(&j, stdout);
+		json_obj(&j);
+		json_kstr(&j, "user", user);
+		json_kstr(&j, "host", host);
+		json_kstr(&j, "service", service);
+		json_kstr(&j, "decision", nhi_verdict_str(d.verdict));
+		json_kstr(&j, "would", nhi_verdict_str(d.would));
+		json_kstr(&j, "reason", nhi_reason_str(d.reason));
+		json_kbool(&j, "registered", d.registered);
+		json_kbool(&j, "service_account", d.service_account);
+		json_key(&j, "warnings");
+		json_arr(&j);
+		for (i = 0; i < sizeof(wnames) / sizeof(wnames[0]); i++)
+			if (d.warnings & wnames[i].bit)
+				json_str(&j, wnames[i].name);
+		json_arr_end(&j);
+		json_kstr(&j, "message", d.message);
+		json_obj_end(&j);
+		json_end(&j);
+	} else {
+		printf("%s: %s (%s)", user, nhi_verdict_str(d.verdict), nhi_reason_str(d.reason));
+		if (d.would != d.verdict)
+			printf(" [mode=audit: enforce would %s]", nhi_verdict_str(d.would));
+		fputc('\n', stdout);
+		if (d.message[0])
+			printf("%s\n", d.message);
+	}
+	nhi_snap_close(snap);
+	switch (d.verdict) {
+	case NHI_V_IGNORE:
+	case NHI_V_ALLOW:
+		return EXIT_OK;
+	case NHI_V_DENY:
+	case NHI_V_EXPIRED:
+		return EXIT_FAIL;
+	default:
+		return EXIT_USAGE;
+	}
+}

@@ -1,0 +1,597 @@
+/* cmd_ident.c - the lifecycle verbs: create, adopt, extend, suspend,
+ * resume, retire, review, transfer.
+ *
+ * Every change is one transaction holding the change and its audit event,
+ * followed by publishing the snapshot.  Asking for the state an identity is
+ * already in (suspend a suspended one, retire a retired one, extend to the
+ * same expiry, transfer to the current owner) changes nothing: a message,
+ * exit 0, no audit event, no republish ("--changed-exit N" tells them apart).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include "nhictl.h"
+
+#define MAX_SCOPE 64
+
+struct spec {
+	const char *owner, *expires, *purpose, *kind, *review_every;
+	const char *uid, *shell, *home;
+	const char *hosts[MAX_SCOPE], *services[MAX_SCOPE];
+	int n_hosts, n_services;
+};
+
+static const char create_help[] =
+	"usage: nhictl create NAME --owner USER --expires WHEN [OPTIONS]\n"
+	"\n"
+	"Register a new service identity (or AI agent) owned by a live human.  A\n"
+	"free uid in uid_min..uid_max is allocated (gid = uid) unless --uid is given.\n"
+	"\n"
+	"  -o, --owner USER          the human owner (must resolve, not locked/expired)\n"
+	"  -e, --expires WHEN        2027-01-31, 2027-01-31T12:00:00Z or +90d; at most\n"
+	"                            max_lifetime from now\n"
+	"  -p, --purpose TEXT        what it is for\n"
+	"  -k, --kind service|agent  (default: service)\n"
+	"  -r, --review-every DUR    review interval (default: review_interval)\n"
+	"  -H, --host H              may be used only on host H (repeatable; globs)\n"
+	"  -S, --service SVC         may be used only through PAM service SVC (repeatable)\n"
+	"  -u, --uid N               this uid (and gid) instead of the lowest free one\n"
+	"  -s, --shell PATH          login shell (default: default_shell)\n"
+	"  -d, --home DIR            home directory (default: home_base/NAME)\n"
+	"      --json                print the new identity as JSON\n";
+
+static const char adopt_help[] =
+	"usage: nhictl adopt NAME --owner USER --expires WHEN [OPTIONS]\n"
+	"\n"
+	"Register an existing local account (e.g. from /etc/passwd), keeping its\n"
+	"uid, gid, home, shell and gecos.  Options as for create, without\n"
+	"--uid, --shell and --home.\n";
+
+static int scope_add(struct nhictl *x, const char **arr, int *n, const char *v, int host)
+{
+	if (host ? !nhi_valid_host(v) : !nhi_valid_service(v))
+		return nerr(x, EXIT_USAGE, "invalid %s '%s'", host ? "host" : "PAM service", v);
+	if (*n >= MAX_SCOPE)
+		return nerr(x, EXIT_USAGE, "too many --%s options", host ? "host" : "service");
+	arr[(*n)++] = v;
+	return 0;
+}
+
+static int parse_spec(struct nhictl *x, int argc, char **argv, struct spec *s, int adopt)
+{
+	static const struct option opts[] = {
+		{ "owner", required_argument, NULL, 'o' },
+		{ "expires", required_argument, NULL, 'e' },
+		{ "purpose", required_argument, NULL, 'p' },
+		{ "kind", required_argument, NULL, 'k' },
+		{ "review-every", required_argument, NULL, 'r' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "service", required_argument, NULL, 'S' },
+		{ "uid", required_argument, NULL, 'u' },
+		{ "shell", required_argument, NULL, 's' },
+		{ "home", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, r;
+
+	memset(s, 0, sizeof(*s));
+	while ((c = getopt_long(argc, argv, ":o:e:p:k:r:H:S:u:s:d:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': s->owner = optarg; break;
+		case 'e': s->expires = optarg; break;
+		case 'p': s->purpose = optarg; break;
+		case 'k': s->kind = optarg; break;
+		case 'r': s->review_every = optarg; break;
+		case 'H':
+			if ((r = scope_add(x, s->hosts, &s->n_hosts, optarg, 1)) != 0)
+				return r;
+			break;
+		case 'S':
+			if ((r = scope_add(x, s->services, &s->n_services, optarg, 0)) != 0)
+				return r;
+			break;
+		case 'u': case 's': case 'd':
+			if (adopt)
+				return nerr(x, EXIT_USAGE, "adopt keeps the account's uid, home "
+					    "and shell: '%s' is not allowed", argv[optind - 1]);
+			if (c == 'u')
+				s->uid = optarg;
+			else if (c == 's')
+				s->shell = optarg;
+			else
+				s->home = optarg;
+			break;
+		case 'j': x->json = 1; break;
+		case 'h':
+			fputs(adopt ? adopt_help : create_help, stdout);
+			return -1;
+		default:
+			return opt_error(x, c, argv);
+		}
+	}
+	return 0;
+}
+
+/* Everything about the spec that does not need NSS or the registry. */
+static int check_spec(struct nhictl *x, struct spec *s, int *kind, int64_t *interval,
+		      time_t *expires)
+{
+	char err[256];
+	int r;
+
+	if (s->owner == NULL)
+		return nerr(x, EXIT_USAGE, "--owner USER is required");
+	if (s->expires == NULL)
+		return nerr(x, EXIT_USAGE, "--expires WHEN is required (identities always expire)");
+	*kind = s->kind ? nhi_kind_parse(s->kind) : NHI_KIND_SERVICE;
+	if (*kind < 0)
+		return nerr(x, EXIT_USAGE, "bad --kind '%s' (service or agent)", s->kind);
+	*interval = x->conf.review_interval;
+	if (s->review_every != NULL) {
+		if (nhi_parse_duration(s->review_every, interval, err, sizeof(err)) < 0)
+			return nerr(x, EXIT_USAGE, "bad --review-every '%s': %s", s->review_every, err);
+		if (*interval <= 0)
+			return nerr(x, EXIT_USAGE, "bad --review-every '%s': must be positive",
+				    s->review_every);
+	}
+	if (s->purpose != NULL && !nhi_valid_text(s->purpose, 256, 0))
+		return nerr(x, EXIT_USAGE, "bad --purpose: printable text of at most 256 bytes");
+	if (s->shell != NULL && s->shell[0] != '/')
+		return nerr(x, EXIT_USAGE, "bad --shell '%s': an absolute path", s->shell);
+	if (s->home != NULL && (s->home[0] != '/' || !nhi_valid_text(s->home, PATH_MAX - 1, 1)))
+		return nerr(x, EXIT_USAGE, "bad --home '%s': an absolute path", s->home);
+	if (s->shell != NULL && !nhi_valid_text(s->shell, PATH_MAX - 1, 1))
+		return nerr(x, EXIT_USAGE, "bad --shell '%s'", s->shell);
+	r = parse_expiry(x, s->expires, expires);
+	return r;
+}
+
+static int check_owner(struct nhictl *x, const char *owner)
+{
+	char why[256];
+	int r = owner_live(x, owner, why, sizeof(why));
+
+	if (r == NHI_ERR_DB)
+		return EXIT_FAIL;
+	if (r < 0)
+		return nerr(x, EXIT_FAIL, "%s", why);
+	return 0;
+}
+
+static int registered(struct nhictl *x, const char *name)
+{
+	int64_t n = 0;
+
+	if (reg_int(x, &n, 0, "SELECT count(*) FROM identity WHERE name = ?", "s", name) < 0)
+		return -1;
+	return n > 0;
+}
+
+static int insert_ident(struct nhictl *x, const char *name, int kind, uint32_t uid, uint32_t gid,
+			const char *gecos, const char *home, const char *shell,
+			const struct spec *s, time_t expires, int64_t interval, int adopted)
+{
+	char b1[NHI_TIME_BUFSZ];
+	struct ident id;
+	int64_t row;
+	int i, r;
+
+	if (reg_begin(x) < 0)
+		return EXIT_FAIL;
+	r = reg_exec(x, "INSERT INTO identity (name, kind, uid, gid, gecos, home, shell, owner, "
+		     "purpose, created, expires, review_interval, review_due, state, adopted) "
+		     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)",
+		     "ssuusssssiiiii", name, nhi_kind_str(kind), uid, gid, gecos, home, shell,
+		     s->owner, s->purpose ? s->purpose : "", (int64_t)x->now, (int64_t)expires,
+		     interval, (int64_t)x->now + interval, (int64_t)adopted);
+	row = sqlite3_last_insert_rowid(x->db);
+	for (i = 0; r == 0 && i < s->n_hosts; i++)
+		r = reg_exec(x, "INSERT OR IGNORE INTO identity_host VALUES (?, ?)", "is",
+			     row, s->hosts[i]);
+	for (i = 0; r == 0 && i < s->n_services; i++)
+		r = reg_exec(x, "INSERT OR IGNORE INTO identity_service VALUES (?, ?)", "is",
+			     row, s->services[i]);
+	if (r == 0)
+		r = reg_event(x, adopted ? "adopt" : "create", name, "ok",
+			      "kind=%s uid=%u gid=%u owner=%s expires=%s", nhi_kind_str(kind),
+			      uid, gid, s->owner, nhi_format_time(expires, b1));
+	if (r < 0) {
+		reg_rollback(x);
+		return EXIT_FAIL;
+	}
+	if (reg_commit(x) < 0)
+		return EXIT_FAIL;
+	if (x->json) {
+		if (ident_load(x, name, &id) < 0)
+			return EXIT_FAIL;
+		ident_json(x, &id);
+	} else {
+		printf("%s %s: uid %u, owner %s, expires %s\n", adopted ? "adopted" : "created",
+		       name, uid, s->owner, nhi_format_time(expires, b1));
+	}
+	return EXIT_OK;
+}
+
+int cmd_create(struct nhictl *x, int argc, char **argv)
+{
+	char home[PATH_MAX], gecos[264];
+	const char *name;
+	struct spec s;
+	time_t expires;
+	int64_t interval;
+	uint32_t uid = 0;
+	int kind, r;
+
+	if ((r = parse_spec(x, argc, argv, &s, 0)) != 0)
+		return r < 0 ? EXIT_OK : r;
+	if ((r = one_name(x, argc, argv, &name, "identity name")) != 0)
+		return r;
+	if (s.uid != NULL) {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(s.uid, &end, 10);
+		if (errno || *end || end == s.uid || s.uid[0] == '-' || v == 0 || v >= 0xffffffffUL)
+			return nerr(x, EXIT_USAGE, "bad --uid '%s': a number from 1", s.uid);
+		uid = (uint32_t)v;
+	}
+	if ((r = check_spec(x, &s, &kind, &interval, &expires)) != 0)
+		return r;
+	r = registered(x, name);
+	if (r < 0)
+		return EXIT_FAIL;
+	if (r)
+		return nerr(x, EXIT_FAIL, "identity '%s' is already registered", name);
+	if (getpwnam(name) != NULL)
+		return nerr(x, EXIT_FAIL, "a local account '%s' exists (register it with "
+			    "'nhictl adopt')", name);
+	if (getgrnam(name) != NULL)
+		return nerr(x, EXIT_FAIL, "a local group '%s' exists", name);
+	if ((r = check_owner(x, s.owner)) != 0)
+		return r;
+	if (s.uid != NULL) {
+		r = id_free(x, uid);
+		if (r < 0)
+			return EXIT_FAIL;
+		if (!r)
+			return nerr(x, EXIT_FAIL, "uid/gid %u is already in use", uid);
+	} else if (alloc_id(x, &uid) < 0) {
+		return EXIT_FAIL;
+	}
+	if (s.home != NULL)
+		snprintf(home, sizeof(home), "%s", s.home);
+	else if ((size_t)snprintf(home, sizeof(home), "%s/%s", x->conf.home_base, name) >= sizeof(home))
+		return nerr(x, EXIT_FAIL, "home directory path too long");
+	/* the gecos field shows the purpose where it is safe in passwd */
+	snprintf(gecos, sizeof(gecos), "%s",
+		 s.purpose && nhi_valid_text(s.purpose, 256, 1) ? s.purpose : "");
+	return insert_ident(x, name, kind, uid, uid, gecos, home,
+			    s.shell ? s.shell : x->conf.default_shell, &s, expires, interval, 0);
+}
+
+int cmd_adopt(struct nhictl *x, int argc, char **argv)
+{
+	char gecos[264];
+	struct passwd *pw;
+	const char *name;
+	struct spec s;
+	time_t expires;
+	int64_t interval;
+	uint32_t uid, gid;
+	char home[PATH_MAX], shell[PATH_MAX];
+	int kind, r;
+
+	if ((r = parse_spec(x, argc, argv, &s, 1)) != 0)
+		return r < 0 ? EXIT_OK : r;
+	if ((r = one_name(x, argc, argv, &name, "account name")) != 0)
+		return r;
+	if ((r = check_spec(x, &s, &kind, &interval, &expires)) != 0)
+		return r;
+	r = registered(x, name);
+	if (r < 0)
+		return EXIT_FAIL;
+	if (r)
+		return nerr(x, EXIT_FAIL, "'%s' is already registered", name);
+	pw = getpwnam(name);
+	if (pw == NULL)
+		return nerr(x, EXIT_FAIL, "no local account '%s' to adopt (use 'nhictl create')", name);
+	if (pw->pw_uid == 0)
+		return nerr(x, EXIT_FAIL, "'%s' has uid 0: root is never adopted", name);
+	uid = (uint32_t)pw->pw_uid;
+	gid = (uint32_t)pw->pw_gid;
+	snprintf(gecos, sizeof(gecos), "%s", pw->pw_gecos ? pw->pw_gecos : "");
+	snprintf(home, sizeof(home), "%s", pw->pw_dir ? pw->pw_dir : "/");
+	snprintf(shell, sizeof(shell), "%s", pw->pw_shell ? pw->pw_shell : x->conf.nologin_shell);
+	{
+		int64_t n = 0;
+
+		if (reg_int(x, &n, 0, "SELECT count(*) FROM identity WHERE uid = ?", "u", uid) < 0)
+			return EXIT_FAIL;
+		if (n)
+			return nerr(x, EXIT_FAIL, "uid %u is already registered", uid);
+	}
+	if ((r = check_owner(x, s.owner)) != 0)
+		return r;
+	return insert_ident(x, name, kind, uid, gid, gecos, home, shell, &s, expires, interval, 1);
+}
+
+/* ---- verbs on one existing identity ---------------------------------- */
+
+struct one {
+	const char *help;
+	const char *name;
+	const char *expires, *reason, *to;
+};
+
+/* Options shared by the one-identity verbs: --help, --json and the one
+ * value option the verb takes ('e' expires, 'r' reason, 't' to). */
+static int parse_one(struct nhictl *x, int argc, char **argv, struct one *o, int want)
+{
+	static const struct option opts[] = {
+		{ "expires", required_argument, NULL, 'e' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "to", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":e:r:t:h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(o->help, stdout);
+			return -1;
+		}
+		if (c == 'j') {
+			x->json = 1;
+			continue;
+		}
+		if (c == 'e' || c == 'r' || c == 't') {
+			if (c != want)
+				return nerr(x, EXIT_USAGE, "option '--%s' is not accepted here "
+					    "(try 'nhictl %s --help')",
+					    c == 'e' ? "expires" : c == 'r' ? "reason" : "to", x->verb);
+		} else {
+			return opt_error(x, c, argv);
+		}
+		if (c == 'e')
+			o->expires = optarg;
+		else if (c == 'r')
+			o->reason = optarg;
+		else
+			o->to = optarg;
+	}
+	return one_name(x, argc, argv, &o->name, "identity name");
+}
+
+/* Commit a change already written, print the result. */
+static int done(struct nhictl *x, const char *name, const char *msg)
+{
+	struct ident id;
+
+	if (reg_commit(x) < 0)
+		return EXIT_FAIL;
+	if (x->json) {
+		if (ident_load(x, name, &id) < 0)
+			return EXIT_FAIL;
+		ident_json(x, &id);
+	} else {
+		printf("%s: %s\n", name, msg);
+	}
+	return EXIT_OK;
+}
+
+static int unchanged(struct nhictl *x, const struct ident *id, const char *what)
+{
+	if (x->json)
+		ident_json(x, id);
+	else
+		printf("%s: %s (nothing changed)\n", id->name, what);
+	return EXIT_OK;
+}
+
+static int not_retired(struct nhictl *x, const struct ident *id)
+{
+	if (strcmp(id->state, "retired") == 0)
+		return nerr(x, EXIT_FAIL, "identity '%s' is retired", id->name);
+	return 0;
+}
+
+static int set_state(struct nhictl *x, struct ident *id, const char *state, const char *action,
+		     const char *detail)
+{
+	int r;
+
+	if (reg_begin(x) < 0)
+		return EXIT_FAIL;
+	r = reg_exec(x, "UPDATE identity SET state = ? WHERE id = ?", "si", state, id->id);
+	if (r == 0)
+		r = reg_event(x, action, id->name, "ok", "state %s -> %s%s%s", id->state, state,
+			      detail ? ": " : "", detail ? detail : "");
+	if (r < 0) {
+		reg_rollback(x);
+		return EXIT_FAIL;
+	}
+	return done(x, id->name, state);
+}
+
+int cmd_suspend(struct nhictl *x, int argc, char **argv)
+{
+	struct one o = { .help = "usage: nhictl suspend NAME [--json]\n\n"
+			 "Suspend an identity: PAM denies it, NSS gives it the nologin shell.\n"
+			 "Suspending a suspended identity changes nothing (exit 0).\n" };
+	struct ident id;
+	int r;
+
+	if ((r = parse_one(x, argc, argv, &o, 0)) != 0)
+		return r < 0 ? EXIT_OK : r;
+	if ((r = ident_get(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
+		return r;
+	if (strcmp(id.state, "suspended") == 0)
+		return unchanged(x, &id, "already suspended");
+	return set_state(x, &id, "suspended", "suspend", NULL);
+}
+
+int cmd_resume(struct nhictl *x, int argc, char **argv)
+{
+	struct one o = { .help = "usage: nhictl resume NAME [--json]\n\n"
+			 "Resume a suspended identity.  One whose owner has gone in the\n"
+			 "meantime becomes orphaned (transfer it to a new owner).\n"
+			 "Resuming an active identity changes nothing (exit 0).\n" };
+	struct ident id;
+	int r;
+
+	if ((r = parse_one(x, argc, argv, &o, 0)) != 0)
+		return r < 0 ? EXIT_OK : r;
+	if ((r = ident_get(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
+		return r;
+	if (strcmp(id.state, "active") == 0)
+		return unchanged(x, &id, "already active");
+	if (strcmp(id.state, "orphaned") == 0)
+		return nerr(x, EXIT_FAIL, "identity '%s' is orphaned, not suspended: give it a "
+			    "live owner with 'nhictl transfer %s --to USER'", id.name, id.name);
+	return set_state(x, &id, id.orphaned_since ? "orphaned" : "active", "resume", NULL);
+}
+
+int cmd_retire(struct nhictl *x, int argc, char **argv)
+{
+	struct one o = { .help = "usage: nhictl retire NAME [--reason TEXT] [--json]\n\n"
+			 "Retire an identity for good: NSS no longer shows it, PAM denies it.\n"
+			 "Its name and uid stay reserved.  Retiring a retired identity\n"
+			 "changes nothing (exit 0).\n" };
+	struct ident id;
+	int r;
+
+	if ((r = parse_one(x, argc, argv, &o, 'r')) != 0)
+		return r < 0 ? EXIT_OK : r;
+	if (o.reason != NULL && !nhi_valid_text(o.reason, 256, 0))
+		return nerr(x, EXIT_USAGE, "bad --reason: printable text of at most 256 bytes");
+	if ((r = ident_get(x, o.name, &id)) != 0)
+		return r;
+	if (strcmp(id.state, "retired") == 0)
+		return unchanged(x, &id, "already retired");
+	if (reg_begin(x) < 0)
+		return EXIT_FAIL;
+	r = reg_exec(x, "UPDATE identity SET state = 'retired', retired_at = ?, retire_reason = ? "
+		     "WHERE id = ?", "isi", (int64_t)x->now, o.reason ? o.reason : "", id.id);
+	if (r == 0)
+		r = reg_event(x, "retire", id.name, "ok", "state %s -> retired%s%s", id.state,
+			      o.reason ? ": " : "", o.reason ? o.reason : "");
+	if (r < 0) {
+		reg_rollback(x);
+		return EXIT_FAIL;
+	}
+	return done(x, id.name, "retired");
+}
+
+int cmd_extend(struct nhictl *x, int argc, char **argv)
+{
+	struct one o = { .help = "usage: nhictl extend NAME --expires WHEN [--json]\n\n"
+			 "Set a new expiry (at most max_lifetime from now; may also shorten).\n" };
+	char b1[NHI_TIME_BUFSZ], b2[NHI_TIME_BUFSZ], msg[128];
+	struct ident id;
+	time_t exp;
+	int r;
+
+	if ((r = parse_one(x, argc, argv, &o, 'e')) != 0)
+		return r < 0 ? EXIT_OK : r;
+	if (o.expires == NULL)
+		return nerr(x, EXIT_USAGE, "--expires WHEN is required");
+	if ((r = parse_expiry(x, o.expires, &exp)) != 0)
+		return r;
+	if ((r = ident_get(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
+		return r;
+	if (id.expires == (int64_t)exp)
+		return unchanged(x, &id, "already expires then");
+	if (reg_begin(x) < 0)
+		return EXIT_FAIL;
+	r = reg_exec(x, "UPDATE identity SET expires = ? WHERE id = ?", "ii", (int64_t)exp, id.id);
+	if (r == 0)
+		r = reg_event(x, "extend", id.name, "ok", "expires %s -> %s",
+			      nhi_format_time((time_t)id.expires, b1), nhi_format_time(exp, b2));
+	if (r < 0) {
+		reg_rollback(x);
+		return EXIT_FAIL;
+	}
+	snprintf(msg, sizeof(msg), "expires %s", b2);
+	return done(x, id.name, msg);
+}
+
+int cmd_review(struct nhictl *x, int argc, char **argv)
+{
+	struct one o = { .help = "usage: nhictl review NAME [--json]\n\n"
+			 "Record that the owner reviewed the identity: the next review is due\n"
+			 "one review interval from now.\n" };
+	char b1[NHI_TIME_BUFSZ], msg[128];
+	struct ident id;
+	int64_t due;
+	int r;
+
+	if ((r = parse_one(x, argc, argv, &o, 0)) != 0)
+		return r < 0 ? EXIT_OK : r;
+	if ((r = ident_get(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
+		return r;
+	if (id.orphaned_since != 0)
+		return nerr(x, EXIT_FAIL, "identity '%s' has no live owner to review it: "
+			    "'nhictl transfer %s --to USER' first", id.name, id.name);
+	due = (int64_t)x->now + (id.review_interval > 0 ? id.review_interval
+						       : x->conf.review_interval);
+	if (reg_begin(x) < 0)
+		return EXIT_FAIL;
+	r = reg_exec(x, "UPDATE identity SET last_review = ?, review_due = ? WHERE id = ?", "iii",
+		     (int64_t)x->now, due, id.id);
+	if (r == 0)
+		r = reg_event(x, "review", id.name, "ok", "owner %s; next review due %s", id.owner,
+			      nhi_format_time((time_t)due, b1));
+	if (r < 0) {
+		reg_rollback(x);
+		return EXIT_FAIL;
+	}
+	snprintf(msg, sizeof(msg), "reviewed; next review due %s", b1);
+	return done(x, id.name, msg);
+}
+
+int cmd_transfer(struct nhictl *x, int argc, char **argv)
+{
+	struct one o = { .help = "usage: nhictl transfer NAME --to USER [--json]\n\n"
+			 "Give the identity a new owner, a live human.  An orphaned identity\n"
+			 "becomes active again (transferring it to its old owner, alive\n"
+			 "again, is allowed).\n" };
+	struct ident id;
+	const char *state;
+	char msg[128];
+	int r;
+
+	if ((r = parse_one(x, argc, argv, &o, 't')) != 0)
+		return r < 0 ? EXIT_OK : r;
+	if (o.to == NULL)
+		return nerr(x, EXIT_USAGE, "--to USER is required");
+	if (!nhi_valid_name(o.to))
+		return nerr(x, EXIT_USAGE, "invalid user name '%s'", o.to);
+	if ((r = ident_get(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
+		return r;
+	if ((r = check_owner(x, o.to)) != 0)
+		return r;
+	if (strcmp(id.owner, o.to) == 0 && id.orphaned_since == 0)
+		return unchanged(x, &id, "already owned by that user");
+	state = strcmp(id.state, "orphaned") == 0 ? "active" : id.state;
+	if (reg_begin(x) < 0)
+		return EXIT_FAIL;
+	r = reg_exec(x, "UPDATE identity SET owner = ?, orphaned_since = 0, state = ? WHERE id = ?",
+		     "ssi", o.to, state, id.id);
+	if (r == 0)
+		r = reg_event(x, "transfer", id.name, "ok", "owner %s -> %s%s", id.owner, o.to,
+			      id.orphaned_since ? " (was orphaned)" : "");
+	if (r < 0) {
+		reg_rollback(x);
+		return EXIT_FAIL;
+	}
+	snprintf(msg, sizeof(msg), "owner is now %s", o.to);
+	return done(x, id.name, msg);
+}

@@ -1,0 +1,244 @@
+/* nhictl.c - the command table, global options and configuration.
+ *
+ *   nhictl [-c FILE] [--json] [--changed-exit N] VERB [OPTIONS] [ARGS]
+ *
+ * Each verb is a function cmd_<verb>() in cmd_<group>.c that parses its own
+ * options with getopt_long, and returns the exit code (see nhictl.h).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "nhictl.h"
+
+#define NEED_DB 0x1    /* opens registry.db (creating it on first use) */
+#define WRITES  0x2    /* changes the registry: refused with backend = ldap */
+
+struct cmd {
+	const char *name;
+	int (*fn)(struct nhictl *, int, char **);
+	unsigned flags;
+	const char *summary;
+};
+
+static const struct cmd commands[] = {
+	{ "create", cmd_create, NEED_DB | WRITES, "register a new service identity or agent" },
+	{ "adopt", cmd_adopt, NEED_DB | WRITES, "register an existing local account" },
+	{ "list", cmd_list, NEED_DB, "list identities" },
+	{ "show", cmd_show, NEED_DB, "show one identity" },
+	{ "extend", cmd_extend, NEED_DB | WRITES, "set a new expiry" },
+	{ "suspend", cmd_suspend, NEED_DB | WRITES, "suspend an identity" },
+	{ "resume", cmd_resume, NEED_DB | WRITES, "resume a suspended identity" },
+	{ "retire", cmd_retire, NEED_DB | WRITES, "retire an identity for good" },
+	{ "review", cmd_review, NEED_DB | WRITES, "record the owner's review" },
+	{ "transfer", cmd_transfer, NEED_DB | WRITES, "give an identity a new owner" },
+	{ "check", cmd_check, 0, "the account decision PAM would make" },
+	{ "log", cmd_log, NEED_DB, "show or verify the audit log" },
+	{ "group", cmd_group, NEED_DB | WRITES, "registry groups" },
+	{ "publish", cmd_publish, NEED_DB, "compile and publish the snapshot again" },
+	{ "audit", cmd_audit, NEED_DB | WRITES, "re-check owners, ingest usage, report findings" },
+};
+
+int nerr(struct nhictl *x, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	if (x != NULL && x->verb != NULL)
+		fprintf(stderr, "nhictl: %s: ", x->verb);
+	else
+		fputs("nhictl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+int opt_error(struct nhictl *x, int c, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "?";
+
+	if (c == ':')
+		nerr(x, 0, "option '%s' needs a value", arg);
+	else if (optopt != 0)
+		nerr(x, 0, "unknown option '-%c' (try 'nhictl %s --help')", optopt, x->verb);
+	else
+		nerr(x, 0, "unknown option '%s' (try 'nhictl %s --help')", arg, x->verb);
+	return EXIT_USAGE;
+}
+
+int one_name(struct nhictl *x, int argc, char **argv, const char **name, const char *what)
+{
+	if (optind >= argc)
+		return nerr(x, EXIT_USAGE, "missing %s (try 'nhictl %s --help')", what, x->verb);
+	if (optind + 1 < argc)
+		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind + 1]);
+	*name = argv[optind];
+	if (!nhi_valid_name(*name))
+		return nerr(x, EXIT_USAGE, "invalid %s '%s' (lower case letters, digits, '_', "
+			    "'.', '-'; starting with a letter or '_'; at most 32)", what, *name);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fputs("usage: nhictl [-c FILE] [--json] [--changed-exit N] VERB [OPTIONS] [ARGS]\n"
+	      "\n"
+	      "Non-human identity governance: the registry's only writer.\n"
+	      "\n"
+	      "global options:\n"
+	      "  -c, --config FILE     configuration (default: $NHI_CONF or " NHI_CONF_DEFAULT ")\n"
+	      "      --json            machine-readable output where a verb prints data\n"
+	      "      --changed-exit N  exit N instead of 0 when the registry was changed\n"
+	      "  -h, --help            this help; 'nhictl VERB --help' for a verb\n"
+	      "      --version         the version\n"
+	      "\nverbs:\n", f);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fputs("\nexit status: 0 done (or nothing to change), 1 failed or refused,\n"
+	      "2 usage error (unknown option, missing or malformed argument);\n"
+	      "check: 0 allowed, 1 denied, 2 error.\n", f);
+}
+
+static void set_actor(struct nhictl *x)
+{
+	const char *sudo = getenv("SUDO_USER");
+	struct passwd *pw;
+	uid_t uid = getuid();
+
+	pw = getpwuid(uid);
+	if (uid == 0 && sudo != NULL && nhi_valid_name(sudo))
+		snprintf(x->actor, sizeof(x->actor), "%s (sudo)", sudo);
+	else if (pw != NULL)
+		snprintf(x->actor, sizeof(x->actor), "%s", pw->pw_name);
+	else
+		snprintf(x->actor, sizeof(x->actor), "uid %u", (unsigned)uid);
+}
+
+static int load_config(struct nhictl *x, const char *path)
+{
+	char err[PATH_MAX + 256];
+	int r;
+
+	nhi_conf_init(&x->conf);
+	if (path != NULL)
+		r = nhi_conf_load_file(&x->conf, path, 0, err, sizeof(err));
+	else
+		r = nhi_conf_load_file(&x->conf, nhi_conf_default_path(), NHI_CONF_MISSING_OK,
+				       err, sizeof(err));
+	if (r == 0)
+		r = nhi_conf_finish(&x->conf, err, sizeof(err));
+	if (r < 0)
+		return nerr(x, EXIT_FAIL, "%s", err);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option gopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "changed-exit", required_argument, NULL, 'x' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct nhictl ctx;
+	struct nhictl *x = &ctx;
+	const struct cmd *cmd = NULL;
+	const char *conf_path = NULL;
+	char *end;
+	size_t i;
+	int c, rc;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:c:h", gopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'j':
+			x->json = 1;
+			break;
+		case 'x':
+			errno = 0;
+			x->changed_exit = (int)strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || x->changed_exit < 0 || x->changed_exit > 255)
+				return nerr(NULL, EXIT_USAGE, "bad --changed-exit '%s'", optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_FAIL;
+		case 'V':
+			printf("nhictl %s\n", PACKAGE_VERSION);
+			return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_FAIL;
+		case ':':
+			nerr(NULL, 0, "option '%s' needs a value", argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			if (optopt)
+				nerr(NULL, 0, "unknown option '-%c' (try 'nhictl --help')", optopt);
+			else
+				nerr(NULL, 0, "unknown option '%s' (try 'nhictl --help')",
+				     argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[optind], "help") == 0) {
+		if (optind + 1 >= argc) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		/* nhictl help VERB = nhictl VERB --help */
+		argv[optind] = argv[optind + 1];
+		argv[optind + 1] = (char *)"--help";
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, argv[optind]) == 0)
+			cmd = &commands[i];
+	if (cmd == NULL) {
+		return nerr(NULL, EXIT_USAGE, "unknown verb '%s' (try 'nhictl --help')", argv[optind]);
+	}
+	x->verb = cmd->name;
+	argc -= optind;
+	argv += optind;
+	/* --help needs neither the config nor the registry */
+	for (c = 1; c < argc && strcmp(argv[c], "--") != 0; c++)
+		if (strcmp(argv[c], "--help") == 0 || strcmp(argv[c], "-h") == 0)
+			goto run;
+	if (load_config(x, conf_path) != 0)
+		return EXIT_FAIL;
+	if ((cmd->flags & WRITES) && x->conf.backend != NHI_BACKEND_LOCAL)
+		return nerr(x, EXIT_FAIL, "backend = ldap is not supported by this nhictl yet");
+	x->now = time(NULL);
+	set_actor(x);
+	if ((cmd->flags & NEED_DB) && reg_open(x) < 0)
+		return EXIT_FAIL;
+	/* a writing verb checks and changes under one write lock */
+	if ((cmd->flags & WRITES) && reg_begin(x) < 0) {
+		reg_close(x);
+		return EXIT_FAIL;
+	}
+run:
+	optind = 0;   /* GNU getopt: start over for the verb's own options */
+	rc = cmd->fn(x, argc, argv);
+	reg_rollback(x);   /* whatever a verb did not commit */
+	reg_close(x);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		nerr(x, 0, "error writing the output: %s", strerror(errno));
+		rc = EXIT_FAIL;
+	}
+	if (rc == EXIT_OK && x->changed && x->changed_exit)
+		rc = x->changed_exit;
+	return rc;
+}

@@ -1,0 +1,713 @@
+/* registry.c - registry.db: schema and migrations, transactions, the
+ * hash-chained audit log, and publishing the snapshot.
+ *
+ * The schema is versioned with PRAGMA user_version: migrations[i] takes the
+ * database from version i to i+1, each in its own transaction.  Every change
+ * a verb makes and the audit event describing it are written in ONE
+ * transaction (BEGIN IMMEDIATE, so writers are serialised); after COMMIT the
+ * snapshot is compiled from the committed state and published atomically.
+ *
+ * Audit chain: event.hash = hex(SHA-256(prev_hash || canonical row text)),
+ * prev_hash of the first event is 64 zeros.  meta keeps the head hash and
+ * the count, so removing the newest rows is detected as well.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include "nhictl.h"
+
+static const char *const migrations[] = {
+	/* 0 -> 1: the model of DESIGN.md */
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"INSERT INTO meta VALUES ('generation', '0');"
+	"CREATE TABLE identity ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE,"
+	" kind TEXT NOT NULL CHECK (kind IN ('service','agent')),"
+	" uid INTEGER NOT NULL UNIQUE,"
+	" gid INTEGER NOT NULL,"
+	" gecos TEXT NOT NULL DEFAULT '',"
+	" home TEXT NOT NULL,"
+	" shell TEXT NOT NULL,"
+	" owner TEXT NOT NULL,"
+	" purpose TEXT NOT NULL DEFAULT '',"
+	" created INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL,"
+	" review_interval INTEGER NOT NULL,"
+	" last_review INTEGER NOT NULL DEFAULT 0,"
+	" review_due INTEGER NOT NULL DEFAULT 0,"
+	" state TEXT NOT NULL CHECK (state IN ('active','suspended','orphaned','retired')),"
+	" orphaned_since INTEGER NOT NULL DEFAULT 0,"
+	" retired_at INTEGER NOT NULL DEFAULT 0,"
+	" retire_reason TEXT NOT NULL DEFAULT '',"
+	" last_used INTEGER NOT NULL DEFAULT 0,"
+	" adopted INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX identity_gid ON identity(gid);"
+	"CREATE INDEX identity_owner ON identity(owner);"
+	"CREATE TABLE identity_host ("
+	" identity_id INTEGER NOT NULL REFERENCES identity(id) ON DELETE CASCADE,"
+	" host TEXT NOT NULL, PRIMARY KEY (identity_id, host));"
+	"CREATE TABLE identity_service ("
+	" identity_id INTEGER NOT NULL REFERENCES identity(id) ON DELETE CASCADE,"
+	" service TEXT NOT NULL, PRIMARY KEY (identity_id, service));"
+	"CREATE TABLE grp ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE,"
+	" gid INTEGER NOT NULL UNIQUE,"
+	" created INTEGER NOT NULL);"
+	"CREATE TABLE grp_member ("
+	" grp_id INTEGER NOT NULL REFERENCES grp(id) ON DELETE CASCADE,"
+	" member TEXT NOT NULL, PRIMARY KEY (grp_id, member));"
+	"CREATE TABLE credential ("
+	" id INTEGER PRIMARY KEY,"
+	" identity_id INTEGER NOT NULL REFERENCES identity(id),"
+	" kind TEXT NOT NULL CHECK (kind IN ('password','token','ssh-key','certificate')),"
+	" fingerprint TEXT NOT NULL,"
+	" public_part TEXT NOT NULL DEFAULT '',"
+	" secret_hash TEXT NOT NULL DEFAULT '',"
+	" created INTEGER NOT NULL,"
+	" not_after INTEGER NOT NULL DEFAULT 0,"
+	" state TEXT NOT NULL CHECK (state IN ('active','grace','revoked')),"
+	" last_used INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE (identity_id, fingerprint));"
+	"CREATE TABLE resource ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE,"
+	" kind TEXT NOT NULL CHECK (kind IN ('tool','system')),"
+	" transport TEXT NOT NULL DEFAULT '',"
+	" uri TEXT NOT NULL DEFAULT '',"
+	" external INTEGER NOT NULL DEFAULT 0,"
+	" data_class TEXT NOT NULL DEFAULT 'internal'"
+	"  CHECK (data_class IN ('pii','secret','internal','public')),"
+	" owner TEXT NOT NULL DEFAULT '',"
+	" created INTEGER NOT NULL);"
+	"CREATE TABLE edge ("
+	" id INTEGER PRIMARY KEY,"
+	" kind TEXT NOT NULL"
+	"  CHECK (kind IN ('may_invoke','delegates_to','uses','grants','reads_from')),"
+	" src_type TEXT NOT NULL, src TEXT NOT NULL,"
+	" dst_type TEXT NOT NULL, dst TEXT NOT NULL,"
+	" origin TEXT NOT NULL CHECK (origin IN ('declared','observed')),"
+	" scopes TEXT NOT NULL DEFAULT '', actions TEXT NOT NULL DEFAULT '',"
+	" audience TEXT NOT NULL DEFAULT '', token_mode TEXT NOT NULL DEFAULT '',"
+	" max_depth INTEGER NOT NULL DEFAULT 0,"
+	" approval_required INTEGER NOT NULL DEFAULT 0,"
+	" expires INTEGER NOT NULL DEFAULT 0,"
+	" first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+	" reason TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE event ("
+	" id INTEGER PRIMARY KEY,"
+	" ts INTEGER NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" action TEXT NOT NULL,"
+	" target TEXT NOT NULL,"
+	" outcome TEXT NOT NULL,"
+	" detail TEXT NOT NULL DEFAULT '',"
+	" prev_hash TEXT NOT NULL,"
+	" hash TEXT NOT NULL);"
+	"CREATE TABLE usage ("
+	" identity_id INTEGER NOT NULL REFERENCES identity(id) ON DELETE CASCADE,"
+	" host TEXT NOT NULL, service TEXT NOT NULL,"
+	" last_used INTEGER NOT NULL, count INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (identity_id, host, service));",
+};
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+int reg_dberr(struct nhictl *x)
+{
+	nerr(x, 0, "%s: %s", x->conf.registry_path, x->db ? sqlite3_errmsg(x->db) : "not open");
+	return NHI_ERR_DB;
+}
+
+static int exec_plain(struct nhictl *x, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(x->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		nerr(x, 0, "%s: %s", x->conf.registry_path, msg ? msg : "error");
+		sqlite3_free(msg);
+		return NHI_ERR_DB;
+	}
+	return 0;
+}
+
+static int mkdirs(const char *dir, mode_t mode)
+{
+	char p[PATH_MAX];
+	size_t i, n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(p))
+		return -1;
+	memcpy(p, dir, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (p[i] != '/' && p[i] != '\0')
+			continue;
+		p[i] = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return -1;
+		p[i] = i < n ? '/' : '\0';
+	}
+	return 0;
+}
+
+static int migrate(struct nhictl *x)
+{
+	int64_t v;
+	int r;
+
+	if (reg_int(x, &v, 0, "PRAGMA user_version", "") < 0)
+		return NHI_ERR_DB;
+	if (v > N_MIGRATIONS)
+		return nerr(x, NHI_ERR_VERSION, "%s: schema version %lld is newer than this nhictl (%d)",
+			    x->conf.registry_path, (long long)v, N_MIGRATIONS);
+	for (; v < N_MIGRATIONS; v++) {
+		char pragma[64];
+
+		if (exec_plain(x, "BEGIN IMMEDIATE") < 0)
+			return NHI_ERR_DB;
+		r = exec_plain(x, migrations[v]);
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %lld", (long long)v + 1);
+		if (r == 0)
+			r = exec_plain(x, pragma);
+		if (r == 0)
+			r = exec_plain(x, "COMMIT");
+		if (r < 0) {
+			sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
+			return r;
+		}
+	}
+	return 0;
+}
+
+int reg_open(struct nhictl *x)
+{
+	struct stat st;
+	mode_t old;
+	int r;
+
+	if (x->db != NULL)
+		return 0;
+	if (stat(x->conf.state_dir, &st) < 0) {
+		if (errno != ENOENT || mkdirs(x->conf.state_dir, 0755) < 0)
+			return nerr(x, NHI_ERR_IO, "%s: %s", x->conf.state_dir, strerror(errno));
+	}
+	old = umask(077);
+	r = sqlite3_open_v2(x->conf.registry_path, &x->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	umask(old);
+	if (r != SQLITE_OK) {
+		reg_dberr(x);
+		reg_close(x);
+		return NHI_ERR_DB;
+	}
+	/* an existing file with a loose mode is tightened: it holds the audit
+	 * log and (later) credential hashes */
+	if (stat(x->conf.registry_path, &st) == 0 && (st.st_mode & 077) != 0)
+		(void)chmod(x->conf.registry_path, 0600);
+	sqlite3_busy_timeout(x->db, 10000);
+	sqlite3_extended_result_codes(x->db, 1);
+	if (exec_plain(x, "PRAGMA journal_mode = WAL") < 0 ||
+	    exec_plain(x, "PRAGMA foreign_keys = ON") < 0 ||
+	    exec_plain(x, "PRAGMA synchronous = FULL") < 0 ||
+	    migrate(x) < 0) {
+		reg_close(x);
+		return NHI_ERR_DB;
+	}
+	return 0;
+}
+
+void reg_close(struct nhictl *x)
+{
+	if (x->db != NULL) {
+		sqlite3_close_v2(x->db);
+		x->db = NULL;
+	}
+}
+
+static int bindv(struct nhictl *x, sqlite3_stmt *st, const char *types, va_list ap)
+{
+	int i, r = SQLITE_OK;
+
+	for (i = 0; types[i] != '\0' && r == SQLITE_OK; i++) {
+		switch (types[i]) {
+		case 's': {
+			const char *s = va_arg(ap, const char *);
+
+			r = s ? sqlite3_bind_text(st, i + 1, s, -1, SQLITE_TRANSIENT)
+			      : sqlite3_bind_null(st, i + 1);
+			break;
+		}
+		case 'i':
+			r = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+			break;
+		case 'u':
+			r = sqlite3_bind_int64(st, i + 1, (int64_t)va_arg(ap, uint32_t));
+			break;
+		default:
+			r = SQLITE_MISUSE;
+		}
+	}
+	return r == SQLITE_OK ? 0 : reg_dberr(x);
+}
+
+static sqlite3_stmt *vprep(struct nhictl *x, const char *sql, const char *types, va_list ap)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(x->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		reg_dberr(x);
+		return NULL;
+	}
+	if (bindv(x, st, types, ap) < 0) {
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	return st;
+}
+
+sqlite3_stmt *reg_prep(struct nhictl *x, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+
+	va_start(ap, types);
+	st = vprep(x, sql, types, ap);
+	va_end(ap);
+	return st;
+}
+
+int reg_exec(struct nhictl *x, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int r;
+
+	va_start(ap, types);
+	st = vprep(x, sql, types, ap);
+	va_end(ap);
+	if (st == NULL)
+		return NHI_ERR_DB;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	r = r == SQLITE_DONE ? 0 : reg_dberr(x);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int reg_int(struct nhictl *x, int64_t *out, int64_t dflt, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int r;
+
+	va_start(ap, types);
+	st = vprep(x, sql, types, ap);
+	va_end(ap);
+	if (st == NULL)
+		return NHI_ERR_DB;
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		*out = sqlite3_column_type(st, 0) == SQLITE_NULL ? dflt : sqlite3_column_int64(st, 0);
+		r = 0;
+	} else if (r == SQLITE_DONE) {
+		*out = dflt;
+		r = 0;
+	} else {
+		r = reg_dberr(x);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* A verb that writes runs in one write transaction from start to end
+ * (nhictl.c begins it before the verb runs), so its checks (free uid,
+ * name not taken, current state) and its change are atomic against other
+ * nhictl processes; a nested reg_begin() is then a no-op. */
+int reg_begin(struct nhictl *x)
+{
+	if (!sqlite3_get_autocommit(x->db))
+		return 0;
+	return exec_plain(x, "BEGIN IMMEDIATE");
+}
+
+void reg_rollback(struct nhictl *x)
+{
+	if (x->db != NULL && !sqlite3_get_autocommit(x->db))
+		sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int reg_commit(struct nhictl *x)
+{
+	int r;
+
+	r = reg_exec(x, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
+		     "WHERE key = 'generation'", "");
+	if (r == 0)
+		r = exec_plain(x, "COMMIT");
+	if (r < 0) {
+		reg_rollback(x);
+		return r;
+	}
+	x->changed = 1;
+	r = reg_publish(x, NULL);
+	if (r < 0)
+		nerr(x, 0, "the change is committed but the snapshot was not published; "
+		     "run 'nhictl publish'");
+	return r;
+}
+
+/* ---- the audit chain ------------------------------------------------ */
+
+static void put_field(EVP_MD_CTX *md, const char *s)
+{
+	char len[32];
+	int n = snprintf(len, sizeof(len), "%zu:", strlen(s));
+
+	EVP_DigestUpdate(md, len, (size_t)n);
+	EVP_DigestUpdate(md, s, strlen(s));
+	EVP_DigestUpdate(md, "\n", 1);
+}
+
+/* hex(SHA-256(prev || canonical text)); the canonical text is every
+ * column but the hashes, each as "<length>:<bytes>\n". */
+static int event_hash(int64_t id, int64_t ts, const char *actor, const char *action,
+		      const char *target, const char *outcome, const char *detail,
+		      const char *prev, char out[65])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char dig[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+	char num[32];
+	int ok;
+
+	if (md == NULL)
+		return NHI_ERR_NOMEM;
+	ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	if (ok) {
+		EVP_DigestUpdate(md, prev, strlen(prev));
+		snprintf(num, sizeof(num), "%lld", (long long)id);
+		put_field(md, num);
+		snprintf(num, sizeof(num), "%lld", (long long)ts);
+		put_field(md, num);
+		put_field(md, actor);
+		put_field(md, action);
+		put_field(md, target);
+		put_field(md, outcome);
+		put_field(md, detail);
+		ok = EVP_DigestFinal_ex(md, dig, &n);
+	}
+	EVP_MD_CTX_free(md);
+	if (!ok || n != 32)
+		return NHI_ERR_IO;
+	for (i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", dig[i]);
+	return 0;
+}
+
+static int meta_get(struct nhictl *x, const char *key, char *buf, size_t len)
+{
+	sqlite3_stmt *st = reg_prep(x, "SELECT value FROM meta WHERE key = ?", "s", key);
+	int r;
+
+	if (st == NULL)
+		return NHI_ERR_DB;
+	buf[0] = '\0';
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st, 0));
+		r = 0;
+	} else {
+		r = r == SQLITE_DONE ? NHI_ERR_NOTFOUND : reg_dberr(x);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int reg_event(struct nhictl *x, const char *action, const char *target,
+	      const char *outcome, const char *fmt, ...)
+{
+	char detail[1024], prev[80], hash[65];
+	int64_t id;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	r = meta_get(x, "log_head", prev, sizeof(prev));
+	if (r == NHI_ERR_NOTFOUND)
+		snprintf(prev, sizeof(prev), "%s", ZERO_HASH);
+	else if (r < 0)
+		return r;
+	if (reg_int(x, &id, 0, "SELECT max(id) FROM event", "") < 0)
+		return NHI_ERR_DB;
+	id++;
+	r = event_hash(id, (int64_t)x->now, x->actor, action, target, outcome, detail, prev, hash);
+	if (r < 0)
+		return nerr(x, r, "cannot hash the audit event");
+	r = reg_exec(x, "INSERT INTO event (id, ts, actor, action, target, outcome, detail, "
+		     "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", "iisssssss",
+		     id, (int64_t)x->now, x->actor, action, target, outcome, detail, prev, hash);
+	if (r == 0)
+		r = reg_exec(x, "INSERT OR REPLACE INTO meta VALUES ('log_head', ?)", "s", hash);
+	if (r == 0)
+		r = reg_exec(x, "INSERT OR REPLACE INTO meta VALUES ('log_count', ?)", "i", id);
+	return r;
+}
+
+int reg_verify_log(struct nhictl *x, int64_t *n, char *why, size_t len)
+{
+	char prev[80] = ZERO_HASH, hash[65], head[80], count[32];
+	sqlite3_stmt *st;
+	int64_t expect = 1;
+	int r;
+
+	*n = 0;
+	st = reg_prep(x, "SELECT id, ts, actor, action, target, outcome, detail, prev_hash, hash "
+		      "FROM event ORDER BY id", "");
+	if (st == NULL)
+		return NHI_ERR_DB;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		const char *col[8];
+		int i;
+
+		for (i = 1; i < 9; i++) {
+			const unsigned char *t = sqlite3_column_text(st, i);
+
+			col[i - 1] = t ? (const char *)t : "";
+		}
+		if (id != expect) {
+			r = nhi_seterr(why, len, NHI_ERR_FORMAT,
+				       "event %lld is missing (next row is event %lld): rows removed",
+				       (long long)expect, (long long)id);
+			goto out;
+		}
+		if (strcmp(col[6], prev) != 0) {
+			r = nhi_seterr(why, len, NHI_ERR_FORMAT,
+				       "event %lld: prev_hash does not match event %lld: "
+				       "row altered or removed", (long long)id, (long long)id - 1);
+			goto out;
+		}
+		if (event_hash(id, sqlite3_column_int64(st, 1), col[1], col[2], col[3], col[4],
+			       col[5], prev, hash) < 0) {
+			r = nhi_seterr(why, len, NHI_ERR_IO, "cannot hash event %lld", (long long)id);
+			goto out;
+		}
+		if (strcmp(hash, col[7]) != 0) {
+			r = nhi_seterr(why, len, NHI_ERR_FORMAT,
+				       "event %lld: hash mismatch: row altered", (long long)id);
+			goto out;
+		}
+		snprintf(prev, sizeof(prev), "%s", hash);
+		expect++;
+		(*n)++;
+	}
+	if (r != SQLITE_DONE) {
+		r = reg_dberr(x);
+		goto out;
+	}
+	r = meta_get(x, "log_head", head, sizeof(head));
+	if (r == NHI_ERR_NOTFOUND && *n == 0) {
+		r = 0;
+		goto out;
+	}
+	if (r == 0)
+		r = meta_get(x, "log_count", count, sizeof(count));
+	if (r == NHI_ERR_NOTFOUND)
+		r = nhi_seterr(why, len, NHI_ERR_FORMAT, "the log's head record is missing");
+	if (r < 0)
+		goto out;
+	if (strtoll(count, NULL, 10) != *n || strcmp(head, prev) != 0) {
+		r = nhi_seterr(why, len, NHI_ERR_FORMAT,
+			       "the log ends at event %lld but %s events were written: "
+			       "newest rows removed", (long long)*n, count);
+		goto out;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* ---- publishing ------------------------------------------------------ */
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? (const char *)t : "";
+}
+
+static int add_groups(struct nhictl *x, struct nhi_snap_writer *w)
+{
+	sqlite3_stmt *g = NULL, *m = NULL;
+	const char **members = NULL;
+	char **copies = NULL;
+	size_t n = 0, cap = 0, i;
+	int r;
+
+	g = reg_prep(x, "SELECT id, name, gid FROM grp ORDER BY name", "");
+	m = reg_prep(x, "SELECT member FROM grp_member WHERE grp_id = ? ORDER BY member", "");
+	if (g == NULL || m == NULL) {
+		r = NHI_ERR_DB;
+		goto out;
+	}
+	while ((r = sqlite3_step(g)) == SQLITE_ROW) {
+		sqlite3_reset(m);
+		sqlite3_bind_int64(m, 1, sqlite3_column_int64(g, 0));
+		n = 0;
+		while ((r = sqlite3_step(m)) == SQLITE_ROW) {
+			if (n == cap) {
+				size_t nc = cap ? 2 * cap : 16;
+				char **nco = realloc(copies, nc * sizeof(*copies));
+
+				if (nco == NULL) {
+					r = NHI_ERR_NOMEM;
+					goto out;
+				}
+				copies = nco;
+				cap = nc;
+			}
+			copies[n] = strdup(col_text(m, 0));
+			if (copies[n] == NULL) {
+				r = NHI_ERR_NOMEM;
+				goto out;
+			}
+			n++;
+		}
+		if (r != SQLITE_DONE) {
+			r = reg_dberr(x);
+			goto out;
+		}
+		free(members);
+		members = calloc(n ? n : 1, sizeof(*members));
+		if (members == NULL) {
+			r = NHI_ERR_NOMEM;
+			goto out;
+		}
+		for (i = 0; i < n; i++)
+			members[i] = copies[i];
+		r = nhi_snapw_add_group(w, col_text(g, 1), (uint32_t)sqlite3_column_int64(g, 2),
+					members, n);
+		for (i = 0; i < n; i++)
+			free(copies[i]);
+		n = 0;
+		if (r < 0)
+			goto out;
+	}
+	r = r == SQLITE_DONE ? 0 : reg_dberr(x);
+out:
+	for (i = 0; i < n; i++)
+		free(copies[i]);
+	free(copies);
+	free(members);
+	sqlite3_finalize(g);
+	sqlite3_finalize(m);
+	return r;
+}
+
+int reg_publish(struct nhictl *x, uint64_t *generation)
+{
+	struct nhi_snap_writer *w = NULL;
+	sqlite3_stmt *st = NULL;
+	char lock[PATH_MAX + 8], err[512];
+	int64_t gen = 0;
+	int lfd = -1, r, intx = 0;
+
+	/* one publisher at a time, each compiling the latest committed state,
+	 * so the newest snapshot always wins */
+	snprintf(lock, sizeof(lock), "%s.lock", x->conf.cache_path);
+	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lfd < 0 || flock(lfd, LOCK_EX) < 0) {
+		r = nerr(x, NHI_ERR_IO, "%s: %s", lock, strerror(errno));
+		goto out;
+	}
+	w = nhi_snapw_new();
+	if (w == NULL) {
+		r = nerr(x, NHI_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	r = exec_plain(x, "BEGIN");
+	if (r < 0)
+		goto out;
+	intx = 1;
+	r = reg_int(x, &gen, 0, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'", "");
+	if (r < 0)
+		goto out;
+	st = reg_prep(x, "SELECT " IDENT_COLS " FROM identity ORDER BY name", "");
+	if (st == NULL) {
+		r = NHI_ERR_DB;
+		goto out;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct ident id;
+		struct nhi_ident ni;
+
+		r = ident_from_row(x, st, &id);
+		if (r < 0)
+			goto out;
+		memset(&ni, 0, sizeof(ni));
+		ni.name = id.name;
+		ni.gecos = id.gecos;
+		ni.home = id.home;
+		ni.shell = id.shell;
+		ni.owner = id.owner;
+		ni.purpose = id.purpose;
+		ni.hosts = id.hosts;
+		ni.services = id.services;
+		ni.uid = id.uid;
+		ni.gid = id.gid;
+		ni.kind = nhi_kind_parse(id.kind);
+		ni.state = nhi_state_parse(id.state);
+		ni.created = id.created;
+		ni.expires = id.expires;
+		ni.review_interval = id.review_interval;
+		ni.review_due = id.review_due;
+		ni.orphaned_since = id.orphaned_since;
+		ni.last_used = id.last_used;
+		if (ni.kind < 0 || ni.state < 0) {
+			r = nerr(x, NHI_ERR_FORMAT, "%s: identity %s has a bad kind or state",
+				 x->conf.registry_path, id.name);
+			goto out;
+		}
+		r = nhi_snapw_add_ident(w, &ni);
+		if (r < 0) {
+			r = nerr(x, r, "snapshot: %s", nhi_strerror(r));
+			goto out;
+		}
+	}
+	if (r != SQLITE_DONE) {
+		r = reg_dberr(x);
+		goto out;
+	}
+	r = add_groups(x, w);
+	if (r < 0) {
+		if (r != NHI_ERR_DB)
+			nerr(x, r, "snapshot: %s", nhi_strerror(r));
+		goto out;
+	}
+	r = nhi_snapw_publish(w, x->conf.cache_path, (uint64_t)gen, x->now, err, sizeof(err));
+	if (r < 0) {
+		nerr(x, r, "%s", err);
+		goto out;
+	}
+	if (generation != NULL)
+		*generation = (uint64_t)gen;
+out:
+	sqlite3_finalize(st);
+	if (intx)
+		sqlite3_exec(x->db, "COMMIT", NULL, NULL, NULL);
+	nhi_snapw_free(w);
+	if (lfd >= 0)
+		close(lfd);
+	return r;
+}

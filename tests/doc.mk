@@ -1,0 +1,4 @@
+# Documentation tests: man pages render without warnings and name every
+# nhictl verb/option and every nhi.conf key.
+TESTS += tests/test-man.sh
+EXTRA_DIST += tests/test-man.sh

@@ -1,0 +1,33 @@
+# tests/nhictl-lib.sh - helpers of the nhictl shell tests (after common.sh).
+# nrun CMD...: run, stdout in $T/out, stderr in $T/err, exit code in $rc
+nrun() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+# expect RC "description" CMD...: run CMD and check its exit code
+expect() {
+	local want=$1 d=$2; shift 2
+	nrun "$@"
+	if [ "$rc" -eq "$want" ]; then ok "$d (exit $rc)"
+	else nok "$d: exit $rc, wanted $want; out: $(head -c 300 "$T/out"); err: $(head -c 300 "$T/err")"; fi
+}
+# has FILE "description" PATTERN: grep -E in $T/out or $T/err
+has() {
+	local f=$1 d=$2 pat=$3
+	if grep -Eq -- "$pat" "$T/$f"; then ok "$d"
+	else nok "$d: $f lacks /$pat/: $(head -c 400 "$T/$f")"; fi
+}
+# fails VERB RC "description" PATTERN CMD...: exit RC and exactly one line
+# "nhictl: VERB: ..." on stderr matching PATTERN, nothing on stdout
+fails() {
+	local verb=$1 want=$2 d=$3 pat=$4; shift 4
+	nrun "$@"
+	if [ "$rc" -eq "$want" ] && [ "$(wc -l <"$T/err")" -eq 1 ] && [ ! -s "$T/out" ] &&
+	   grep -Eq -- "^nhictl: $verb: .*$pat" "$T/err"; then
+		ok "$d (exit $rc: $(cat "$T/err"))"
+	else
+		nok "$d: exit $rc (wanted $want), err: $(head -c 400 "$T/err"), out: $(head -c 200 "$T/out")"
+	fi
+}
+# pyjson "python expression on d" : evaluate on the JSON in $T/out
+pyjson() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" "$T/out"; }
+# eqv "description" WANT GOT
+eqv() { if [ "x$2" = "x$3" ]; then ok "$1 ($3)"; else nok "$1: got '$3', wanted '$2'"; fi; }
+have_nss() { [ -f "$NSS_NHI_DIR/libnss_nhi.so.2" ]; }

@@ -1,0 +1,12 @@
+# nhictl: the real binary through nss_wrapper (tests/common.sh)
+NHICTL_TESTS = tests/test-nhictl-lifecycle.sh tests/test-nhictl-errors.sh \
+	tests/test-nhictl-audit.sh
+TESTS += $(NHICTL_TESTS)
+EXTRA_DIST += $(NHICTL_TESTS) tests/nhictl-lib.sh
+if HAVE_CMOCKA
+check_PROGRAMS += tests/test-nhictl-json
+TESTS += tests/test-nhictl-json
+tests_test_nhictl_json_SOURCES = tests/test-nhictl-json.c nhictl/json.c
+tests_test_nhictl_json_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SQLITE_CFLAGS)
+tests_test_nhictl_json_LDADD = lib/libnhi.la $(CMOCKA_LIBS)
+endif

@@ -1,0 +1,126 @@
+#!/bin/bash
+# nhictl audit (owners re-evaluated, usage ingested, findings) and the
+# hash-chained audit log (log --verify finds altered and removed rows,
+# edited with the sqlite3 shell as an intruder would).
+. "$top_srcdir/tests/common.sh"
+. "$top_srcdir/tests/nhictl-lib.sh"
+ST=$T/state
+DB=$ST/registry.db
+
+# two more humans who will leave
+echo "erin:x:1004:1004:Erin Leaving:/home/erin:/bin/bash" >>"$T/etc/passwd"
+echo "erin:x:1004:" >>"$T/etc/group"
+echo 'erin:$y$j9T$x:19000:0:99999:7:::' >>"$T/etc/shadow"
+cat >>"$NHI_CONF" <<C
+orphan_grace = 2s
+C
+
+expect 0 "create svc-d owned by dave" nhictl create svc-d --owner dave --expires +30d
+expect 0 "create svc-e owned by erin" nhictl create svc-e --owner erin --expires +30d
+expect 0 "create svc-s owned by dave, then suspended" nhictl create svc-s --owner dave --expires +30d
+expect 0 "suspend svc-s" nhictl suspend svc-s
+expect 0 "create svc-u (will be used)" nhictl create svc-u --owner alice --expires +30d --review-every 1s
+expect 0 "create svc-x expiring in 1s" nhictl create svc-x --owner alice --expires +1s
+
+# ---- audit with nothing to change ----
+g0=$(sqlite3 "$DB" "SELECT value FROM meta WHERE key='generation'")
+n0=$(sqlite3 "$DB" "SELECT count(*) FROM event")
+expect 0 "audit: all owners live" nhictl audit --json
+eqv "nothing orphaned" 0 "$(pyjson 'len(d["orphaned_now"])')"
+eqv "audit without changes writes no event" "$n0" "$(sqlite3 "$DB" "SELECT count(*) FROM event")"
+eqv "audit without changes does not republish" "$g0" "$(sqlite3 "$DB" "SELECT value FROM meta WHERE key='generation'")"
+
+# ---- owners leave: dave removed from passwd, erin locked ----
+sed -i '/^dave:/d' "$T/etc/passwd"
+sed -i 's/^erin:\$/erin:!$/' "$T/etc/shadow"
+# usage records as pam_nhi's session phase writes them
+now=$(date +%s)
+{
+	echo "$((now - 100)) svc-u sshd testhost 10.0.0.1"
+	echo "$((now - 50)) svc-u cron testhost -"
+	echo "garbage line"
+	echo "$((now - 10)) not-registered sshd testhost -"
+} >"$ST/usage.log"
+chmod 600 "$ST/usage.log"
+sleep 2   # svc-x expires, svc-u's review falls due
+expect 0 "audit --json" nhictl audit --json
+eqv "orphaned now: svc-d svc-e svc-s" "svc-d,svc-e,svc-s" "$(pyjson '",".join(sorted(d["orphaned_now"]))')"
+eqv "usage records ingested" "3 1" "$(pyjson '"%d %d" % (d["usage_records"], d["usage_malformed"])')"
+findings=$(pyjson '" ".join(sorted(f["name"]+":"+f["finding"] for f in d["findings"]))')
+for f in svc-d:orphaned svc-e:orphaned svc-s:orphaned svc-s:suspended svc-x:expired \
+	svc-u:review-overdue svc-d:never-used; do
+	check "finding $f" grep -qw "$f" <<<"$findings"
+done
+check "svc-u used: no never-used finding" test "${findings/svc-u:never-used/}" = "$findings"
+check "usage.log consumed" test ! -s "$ST/usage.log"
+check "no leftover ingest file" test ! -e "$ST/usage.log.ingest"
+expect 0 "show svc-u" nhictl show svc-u --json
+eqv "last_used = newest record" "$(date -u -d "@$((now - 50))" +%Y-%m-%dT%H:%M:%SZ)" "$(pyjson 'd["last_used"]')"
+eqv "usage per host and service" "cron|testhost|1 sshd|testhost|1" \
+	"$(sqlite3 "$DB" "SELECT service || '|' || host || '|' || count FROM usage ORDER BY service" | tr '\n' ' ' | sed 's/ $//')"
+expect 0 "show svc-d" nhictl show svc-d --json
+eqv "svc-d state orphaned, orphaned_since set" "orphaned True" "$(pyjson 'd["state"]+" "+str(d["orphaned_since"] is not None)')"
+expect 0 "show svc-s" nhictl show svc-s --json
+eqv "suspended stays suspended (orphaned_since set)" "suspended True" "$(pyjson 'd["state"]+" "+str(d["orphaned_since"] is not None)')"
+expect 0 "list --orphaned" nhictl list --orphaned --json
+eqv "list --orphaned" "svc-d svc-e svc-s" "$(pyjson '" ".join(i["name"] for i in d)')"
+expect 0 "log has orphan events" nhictl log --json
+check "orphan event names the reason" test "$(pyjson '[e["detail"] for e in d if e["action"]=="orphan" and e["target"]=="svc-d"][0]')" = "owner 'dave': no such user"
+check "usage-ingest event" test "$(pyjson 'sum(1 for e in d if e["action"]=="usage-ingest")')" = 1
+n1=$(sqlite3 "$DB" "SELECT count(*) FROM event")
+expect 0 "audit again: nothing new" nhictl audit
+eqv "second audit writes no event" "$n1" "$(sqlite3 "$DB" "SELECT count(*) FROM event")"
+
+# ---- the policy sees it: warning within orphan_grace, denial after ----
+nrun nhictl check svc-d --json
+if [ "$(pyjson 'd["reason"]')" = ok ]; then
+	eqv "within orphan_grace: allowed with a warning" "allow orphaned" "$(pyjson 'd["decision"]+" "+",".join(d["warnings"])')"
+fi
+sleep 2
+expect 1 "after orphan_grace: denied" nhictl check svc-d
+has out "reason orphaned" 'deny \(orphaned\)'
+fails review 1 "review an orphaned identity" "no live owner" nhictl review svc-d
+fails resume 1 "resume an orphaned identity" "orphaned, not suspended" nhictl resume svc-d
+expect 0 "resume suspended svc-s whose owner left: orphaned" nhictl resume svc-s
+has out "state orphaned" 'svc-s: orphaned'
+fails transfer 1 "transfer to the departed owner" "no such user" nhictl transfer svc-d --to dave
+expect 0 "transfer svc-d to alice" nhictl transfer svc-d --to alice --json
+eqv "transfer clears orphaned" "active alice None" "$(pyjson 'd["state"]+" "+d["owner"]+" "+str(d["orphaned_since"])')"
+expect 0 "check after transfer: allowed" nhictl check svc-d
+
+# ---- the audit log: intact, then tampered with ----
+expect 0 "log --verify: intact" nhictl log --verify --json
+eqv "verify json" "True" "$(pyjson 'd["intact"]')"
+total=$(sqlite3 "$DB" "SELECT count(*) FROM event")
+# tamper SQL...: run log --verify on a copy of the registry changed by SQL
+tamper() {
+	rm -f "$T/copy.db"*
+	sqlite3 "$DB" ".backup '$T/copy.db'"
+	sqlite3 "$T/copy.db" "$1"
+	printf 'state_dir = %s\nregistry_path = %s\ncache_path = %s\n' "$ST" "$T/copy.db" "$T/copy.cache" \
+		>"$T/etc/copy.conf"
+	nrun nhictl -c "$T/etc/copy.conf" log --verify
+}
+tamper "UPDATE event SET detail = 'owner alice -> mallory' WHERE id = 3"
+eqv "altered detail: exit 1" 1 "$rc"
+has err "names event 3 as altered" '^nhictl: log: audit log tampered: event 3: hash mismatch'
+tamper "UPDATE event SET actor = 'nobody' WHERE id = 1"
+has err "altered actor of the first event" 'event 1: hash mismatch'
+tamper "UPDATE event SET ts = ts + 1 WHERE id = 2"
+has err "altered time" 'event 2: hash mismatch'
+tamper "DELETE FROM event WHERE id = 4"
+eqv "removed row: exit 1" 1 "$rc"
+has err "names the missing event 4" 'event 4 is missing'
+tamper "DELETE FROM event WHERE id = $total"
+has err "newest row removed" 'newest rows removed'
+tamper "DELETE FROM event WHERE id = 4; UPDATE event SET id = id - 1 WHERE id > 4"
+has err "removed and renumbered" 'event 4: prev_hash does not match'
+tamper "UPDATE event SET hash = '$(printf '0%.0s' $(seq 64))' WHERE id = 5"
+has err "replaced hash" 'event 5: hash mismatch'
+tamper "DELETE FROM event"
+has err "whole log removed" 'newest rows removed'
+tamper "SELECT 1"
+eqv "an untouched copy verifies" 0 "$rc"
+expect 0 "the real log is still intact" nhictl log --verify
+has out "event count" "intact: $total events"
+finish

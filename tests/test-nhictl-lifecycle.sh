@@ -1,0 +1,271 @@
+#!/bin/bash
+# nhictl's verbs end to end: the real binary, a private state dir, the test
+# world of tests/common.sh through nss_wrapper; the snapshot each change
+# publishes is read back by `nhictl check` (the policy PAM runs) and, when
+# libnss_nhi.so.2 is built, by getent/id through nss_nhi.
+. "$top_srcdir/tests/common.sh"
+. "$top_srcdir/tests/nhictl-lib.sh"
+
+# ids in nhi's range already taken locally: uid 2000000 by a user, gid
+# 2000001 by a group; allocation must skip both
+echo "squatter:x:2000000:1000:taken uid:/nonexistent:/usr/sbin/nologin" >>"$T/etc/passwd"
+echo "gsquat:x:2000001:" >>"$T/etc/group"
+cat >>"$NHI_CONF" <<C
+warn_before = 1s
+C
+ST=$T/state
+
+# ---- help, version, the command table ----
+expect 0 "--version" nhictl --version
+has out "--version prints the version" '^nhictl [0-9]'
+expect 0 "--help" nhictl --help
+has out "--help lists the verbs and exit codes" 'exit status'
+for v in create adopt list show extend suspend resume retire review transfer check log group \
+	publish audit; do
+	expect 0 "$v --help" nhictl "$v" --help
+	has out "$v --help is its usage" "usage: nhictl $v"
+done
+expect 0 "help VERB" nhictl help create
+has out "help VERB = VERB --help" 'usage: nhictl create'
+
+# ---- create, uid allocation ----
+expect 0 "create svc-a" nhictl create svc-a --owner alice --expires +30d --purpose "nightly backups"
+has out "create reports the uid" 'created svc-a: uid 2000002, owner alice'
+check "registry.db created mode 0600" test "$(stat -c %a "$ST/registry.db")" = 600
+check "snapshot published" test -s "$ST/nhi.cache"
+check "state dir 0755" test "$(stat -c %a "$ST")" = 755
+eqv "registry in WAL mode" wal "$(sqlite3 "$ST/registry.db" 'PRAGMA journal_mode')"
+eqv "schema version 1" 1 "$(sqlite3 "$ST/registry.db" 'PRAGMA user_version')"
+eqv "the model's tables" "credential edge event grp grp_member identity identity_host identity_service meta resource usage" \
+	"$(sqlite3 "$ST/registry.db" "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name)")"
+expect 0 "create svc-b (json, agent, scopes)" nhictl create svc-b --owner alice --expires 2026-12-31 \
+	--kind agent --host testhost --host 'web*' --service sshd --service cron --json \
+	--purpose 'say "hi" \ back é'
+eqv "lowest free uid skips local uid and gid" 2000003 "$(pyjson 'd["uid"]')"
+eqv "gid = uid" 2000003 "$(pyjson 'd["gid"]')"
+eqv "json kind" agent "$(pyjson 'd["kind"]')"
+eqv "json hosts" "testhost,web*" "$(pyjson '",".join(d["hosts"])')"
+eqv "json services" "cron,sshd" "$(pyjson '",".join(d["services"])')"
+eqv "json string escaping round-trips" 'say "hi" \ back é' "$(pyjson 'd["purpose"]')"
+eqv "json expires ISO 8601 UTC" 2026-12-31T00:00:00Z "$(pyjson 'd["expires"]')"
+expect 0 "create with --uid" nhictl create svc-c --owner dave --expires +10d --uid 2000100 \
+	--shell /bin/bash --home /srv/c --review-every 2w
+expect 0 "show svc-c --json" nhictl show svc-c --json
+eqv "--uid honoured" 2000100 "$(pyjson 'd["uid"]')"
+eqv "--shell/--home honoured" "/bin/bash /srv/c" "$(pyjson 'd["shell"]+" "+d["home"]')"
+eqv "--review-every: review_due = created + 2w" 1209600 \
+	"$(pyjson '__import__("calendar").timegm(__import__("time").strptime(d["review_due"],"%Y-%m-%dT%H:%M:%SZ")) - __import__("calendar").timegm(__import__("time").strptime(d["created"],"%Y-%m-%dT%H:%M:%SZ"))')"
+for k in name kind uid gid owner purpose created expires review_due state hosts services \
+	last_used orphaned_since; do
+	check "show --json has '$k'" python3 -c "import json,sys; sys.exit('$k' not in json.load(open('$T/out')))"
+done
+eqv "default home is home_base/NAME" /home/svc-a "$(nhictl show svc-a --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["home"])')"
+eqv "default shell" /bin/sh "$(nhictl show svc-a --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["shell"])')"
+fails create 1 "--uid taken by a local user" "2000000 is already in use" \
+	nhictl create svc-d --owner alice --expires +1d --uid 2000000
+fails create 1 "--uid taken in the registry" "2000002 is already in use" \
+	nhictl create svc-d --owner alice --expires +1d --uid 2000002
+
+# ---- show, list ----
+expect 0 "show svc-a" nhictl show svc-a
+has out "show: owner" '^owner: +alice'
+has out "show: purpose" '^purpose: +nightly backups'
+expect 0 "list" nhictl list
+has out "list shows svc-a" '^svc-a +service +2000002 +alice +active'
+expect 0 "list --json" nhictl list --json
+eqv "list --json: 3 objects" "svc-a svc-b svc-c" "$(pyjson '" ".join(i["name"] for i in d)')"
+expect 0 "list --owner dave --json" nhictl list --owner dave --json
+eqv "--owner filter" "svc-c" "$(pyjson '" ".join(i["name"] for i in d)')"
+expect 0 "list --expiring 15d --json" nhictl list --expiring 15d --json
+eqv "--expiring filter" "svc-c" "$(pyjson '" ".join(i["name"] for i in d)')"
+nhictl --json list >"$T/out" 2>"$T/err"
+eqv "global --json" 3 "$(pyjson 'len(d)')"
+
+# ---- check follows every change (the snapshot is republished) ----
+expect 0 "check svc-a: allowed" nhictl check svc-a
+has out "check prints decision and reason" '^svc-a: allow \(ok\)'
+expect 0 "check svc-b through sshd on testhost" nhictl check svc-b --service sshd
+expect 1 "check svc-b through login: denied" nhictl check svc-b --service login
+has out "service scope reason" 'service-out-of-scope'
+expect 1 "check svc-b on host db1: denied" nhictl check svc-b --service sshd --host db1
+has out "host scope reason" 'host-out-of-scope'
+expect 0 "check svc-b on web7 (glob)" nhictl check svc-b --service cron --host web7
+expect 0 "check alice (human): ignored" nhictl check alice --json
+eqv "human -> ignore" "ignore not-a-service-account" "$(pyjson 'd["decision"]+" "+d["reason"]')"
+expect 1 "check an unregistered service account" nhictl check legacy-svc --json
+eqv "unregistered -> deny" "deny unregistered" "$(pyjson 'd["decision"]+" "+d["reason"]')"
+
+# ---- suspend / resume (idempotent) ----
+expect 0 "suspend svc-a" nhictl suspend svc-a
+expect 1 "check after suspend: denied" nhictl check svc-a
+has out "reason suspended" 'deny \(suspended\)'
+expect 0 "suspend again: no-op" nhictl --changed-exit 3 suspend svc-a
+has out "already suspended" 'already suspended'
+n1=$(sqlite3 "$ST/registry.db" 'SELECT count(*) FROM event')
+g1=$(sqlite3 "$ST/registry.db" "SELECT value FROM meta WHERE key='generation'")
+expect 3 "--changed-exit: a change exits N" nhictl --changed-exit 3 resume svc-a
+expect 0 "resume again: no-op, exit 0 even with --changed-exit" nhictl --changed-exit 3 resume svc-a
+has out "already active" 'already active'
+eqv "no-ops write no audit event" $((n1 + 1)) "$(sqlite3 "$ST/registry.db" 'SELECT count(*) FROM event')"
+eqv "no-ops do not bump the generation" $((g1 + 1)) "$(sqlite3 "$ST/registry.db" "SELECT value FROM meta WHERE key='generation'")"
+expect 0 "check after resume: allowed" nhictl check svc-a
+
+# ---- extend (and expiry as the policy sees it) ----
+expect 0 "create svc-exp expiring in 2s" nhictl create svc-exp --owner alice --expires +2s
+expect 0 "create svc-rev reviewed every 2s" nhictl create svc-rev --owner alice --expires +30d \
+	--review-every 2s
+cat >"$T/etc/enforce.conf" <<C
+state_dir = $ST
+host = testhost
+review = enforce
+review_grace = 1s
+C
+expect 0 "svc-rev allowed while its review is not due" nhictl -c "$T/etc/enforce.conf" check svc-rev
+sleep 3
+expect 1 "check svc-exp after expiry: expired" nhictl check svc-exp
+has out "reason expired" 'expired \(expired\)'
+expect 0 "list --expiring 1s shows the expired one" nhictl list --expiring 1s
+has out "expired shown as expired" '^svc-exp .*expired'
+expect 0 "extend svc-exp" nhictl extend svc-exp --expires +30d
+expect 0 "check after extend: allowed again" nhictl check svc-exp
+expect 0 "extend to the same time: no-op" nhictl extend svc-exp --expires "$(nhictl show svc-exp --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["expires"])')"
+has out "extend same: nothing changed" 'nothing changed'
+
+# ---- review ----
+expect 0 "list --overdue" nhictl list --overdue --json
+eqv "svc-rev overdue" "svc-rev" "$(pyjson '" ".join(i["name"] for i in d)')"
+expect 1 "review = enforce: overdue denied" nhictl -c "$T/etc/enforce.conf" check svc-rev
+has out "reason review-overdue" 'review-overdue'
+expect 0 "review = warn (default): allowed with a warning" nhictl check svc-rev --json
+eqv "warning review-overdue" "allow review-overdue" "$(pyjson 'd["decision"]+" "+",".join(d["warnings"])')"
+expect 0 "review svc-rev" nhictl review svc-rev --json
+check "last_review set" test "$(pyjson 'd["last_review"] is not None')" = True
+expect 0 "after review: allowed under enforce" nhictl -c "$T/etc/enforce.conf" check svc-rev
+expect 0 "list --overdue now empty" nhictl list --overdue --json
+eqv "nothing overdue" 0 "$(pyjson 'len(d)')"
+
+# ---- transfer ----
+expect 0 "transfer svc-a to dave" nhictl transfer svc-a --to dave
+has out "new owner" 'owner is now dave'
+expect 0 "transfer to the same owner: no-op" nhictl transfer svc-a --to dave
+has out "transfer same: nothing changed" 'nothing changed'
+fails transfer 1 "transfer to locked bob" "locked" nhictl transfer svc-a --to bob
+eqv "owner unchanged after a refused transfer" dave "$(nhictl show svc-a --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["owner"])')"
+
+# ---- adopt ----
+expect 0 "adopt legacy-svc" nhictl adopt legacy-svc --owner alice --expires +60d --purpose "old"
+expect 0 "show adopted --json" nhictl show legacy-svc --json
+eqv "adopt keeps uid/gid/home/shell" "850 850 /srv/legacy /usr/sbin/nologin" \
+	"$(pyjson '"%d %d %s %s" % (d["uid"], d["gid"], d["home"], d["shell"])')"
+expect 0 "check adopted: now allowed" nhictl check legacy-svc
+fails adopt 1 "adopt again" "already registered" nhictl adopt legacy-svc --owner alice --expires +1d
+fails adopt 1 "adopt a missing account" "no local account" nhictl adopt ghost --owner alice --expires +1d
+fails adopt 1 "adopt root" "root" nhictl adopt root --owner alice --expires +1d
+fails adopt 2 "adopt --uid not allowed" "not allowed" nhictl adopt dave --owner alice --expires +1d --uid 5
+
+# ---- groups ----
+expect 0 "group create" nhictl group create svc-readers
+has out "group gid allocated (next free: 2000006)" 'gid 2000006$'
+expect 0 "group add-member" nhictl group add-member svc-readers svc-a svc-b dave
+expect 0 "group add-member again: no-op" nhictl group add-member svc-readers svc-a
+has out "already a member" 'already a member'
+fails group 1 "add an unknown member" "neither a registered identity" \
+	nhictl group add-member svc-readers ghost
+expect 0 "group list --json" nhictl group list --json
+eqv "group members" "svc-readers 2000006 dave,svc-a,svc-b" \
+	"$(pyjson '" ".join("%s %d %s" % (g["name"], g["gid"], ",".join(g["members"])) for g in d)')"
+expect 0 "group remove-member" nhictl group remove-member svc-readers dave
+expect 0 "group remove-member again: no-op" nhictl group remove-member svc-readers dave
+fails group 1 "group create: exists" "exists" nhictl group create svc-readers
+fails group 1 "group create: a local group" "local group" nhictl group create svcusers
+fails group 1 "group create: an identity's name" "exists" nhictl group create svc-a
+fails group 2 "group: unknown sub-command" "unknown sub-command" nhictl group frob x
+fails group 1 "group delete: unknown" "no registry group" nhictl group delete nogroup
+expect 0 "group create/delete" nhictl group create tmpgrp --gid 2000500
+expect 0 "group delete" nhictl group delete tmpgrp
+
+# ---- NSS sees what nhictl published ----
+if have_nss; then
+	expect 0 "getent passwd svc-a (nss_nhi)" nsswrap getent passwd svc-a
+	has out "passwd line from the snapshot" '^svc-a:x:2000002:2000002:nightly backups:/home/svc-a:/bin/sh$'
+	expect 0 "id svc-a shows the registry group" nsswrap id svc-a
+	has out "id groups" 'groups=2000002\(svc-a\),2000006\(svc-readers\)'
+	expect 0 "suspend svc-a" nhictl suspend svc-a
+	expect 0 "getent after suspend" nsswrap getent passwd svc-a
+	has out "suspended: nologin shell" ':/usr/sbin/nologin$'
+else
+	echo "# $NSS_NHI_DIR/libnss_nhi.so.2 not built: skipping getent/id through nss_nhi"
+fi
+
+# ---- retire ----
+expect 0 "retire svc-c" nhictl retire svc-c --reason "decommissioned"
+expect 1 "check after retire: denied" nhictl check svc-c
+has out "reason retired" 'deny \(retired\)'
+expect 0 "retire again: no-op" nhictl retire svc-c
+has out "already retired" 'already retired'
+expect 0 "list hides retired" nhictl list --json
+check "svc-c not listed" test "$(pyjson '"svc-c" in [i["name"] for i in d]')" = False
+expect 0 "list --all shows retired" nhictl list --all --json
+check "svc-c listed with --all" test "$(pyjson '[i["state"] for i in d if i["name"]=="svc-c"][0]')" = retired
+expect 0 "list --state retired" nhictl list --state retired --json
+eqv "--state filter" svc-c "$(pyjson '" ".join(i["name"] for i in d)')"
+expect 0 "show retired" nhictl show svc-c --json
+eqv "retire reason kept" decommissioned "$(pyjson 'd["retire_reason"]')"
+fails create 1 "a retired name is never reused" "already registered" \
+	nhictl create svc-c --owner alice --expires +1d
+for v in suspend resume review; do
+	fails "$v" 1 "$v a retired identity" "retired" nhictl "$v" svc-c
+done
+fails extend 1 "extend a retired identity" "retired" nhictl extend svc-c --expires +1d
+fails transfer 1 "transfer a retired identity" "retired" nhictl transfer svc-c --to alice
+if have_nss; then
+	nrun nsswrap getent passwd svc-c
+	eqv "retired identity is gone from NSS (getent exit 2)" 2 "$rc"
+fi
+
+# ---- publish, log ----
+expect 0 "publish" nhictl publish --json
+eqv "publish: generation from meta" "$(sqlite3 "$ST/registry.db" "SELECT value FROM meta WHERE key='generation'")" "$(pyjson 'd["generation"]')"
+rm -f "$ST/nhi.cache"
+expect 2 "check without a snapshot: a service account is unavailable, exit 2" nhictl check squatter
+expect 0 "publish recreates the snapshot" nhictl publish
+expect 0 "check works again" nhictl check svc-b --service sshd
+expect 0 "log" nhictl log
+has out "log lists creates" '^1 .* root create svc-a ok '
+has out "log lists retire with reason" 'retire svc-c ok state active -> retired: decommissioned'
+expect 0 "log --target svc-a --json" nhictl log --target svc-a --json
+eqv "log --target filters" "create,suspend,resume,transfer" \
+	"$(pyjson '",".join(e["action"] for e in d[:4])')"
+expect 0 "log --verify" nhictl log --verify
+has out "chain intact" 'intact'
+
+# ---- concurrent writers: one write transaction per verb ----
+for i in 1 2 3 4 5 6; do
+	nhictl create "par-$i" --owner alice --expires +5d >"$T/par-$i.out" 2>&1 &
+done
+wait
+nok_par=0
+for i in 1 2 3 4 5 6; do grep -q "^created par-$i" "$T/par-$i.out" || nok_par=1; done
+eqv "6 parallel creates all succeed" 0 "$nok_par"
+eqv "6 distinct uids" 6 "$(sqlite3 "$ST/registry.db" "SELECT count(DISTINCT uid) FROM identity WHERE name LIKE 'par-%'")"
+expect 0 "log --verify after parallel writers" nhictl log --verify
+# header: magic[8] version hdr_size endian stale (u32 each), generation (u64)
+eqv "the published snapshot is the newest generation" \
+	"$(sqlite3 "$ST/registry.db" "SELECT value FROM meta WHERE key='generation'")" \
+	"$(python3 -c 'import struct,sys; print(struct.unpack_from("=Q", open(sys.argv[1],"rb").read(), 24)[0])' "$ST/nhi.cache")"
+if have_nss; then
+	expect 0 "all parallel creations visible through NSS" nsswrap getent passwd par-1 par-2 par-3 par-4 par-5 par-6
+	eqv "6 entries" 6 "$(wc -l <"$T/out")"
+fi
+
+# ---- a registry from a newer nhictl is refused, not damaged ----
+sqlite3 "$ST/registry.db" ".backup '$T/new.db'"
+sqlite3 "$T/new.db" 'PRAGMA user_version = 99'
+printf 'state_dir = %s\nregistry_path = %s\n' "$ST" "$T/new.db" >"$T/etc/new.conf"
+fails list 1 "newer schema refused" "schema version 99 is newer" nhictl -c "$T/etc/new.conf" list
+
+# ---- stdout write errors are failures ----
+nhictl list >/dev/full 2>"$T/err"; rc=$?
+eqv "list to /dev/full fails" 1 "$rc"
+has err "write error reported" 'error writing the output'
+finish
