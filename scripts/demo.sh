@@ -29,6 +29,7 @@ state_dir = $D/state
 host = demo-host
 C
 echo "account required $B/pam_nhi/.libs/pam_nhi.so config=$D/nhi.conf" >"$D/pam.d/demo-login"
+printf "auth required pam_deny.so\naccount required pam_deny.so\n" >"$D/pam.d/other"
 export NHI_CONF=$D/nhi.conf
 
 nss() {

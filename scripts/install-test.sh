@@ -20,7 +20,7 @@ ok() { pass=$((pass+1)); echo "ok - $*"; }
 nok() { fail=$((fail+1)); echo "not ok - $*"; }
 check() { local d=$1; shift; if "$@"; then ok "$d"; else nok "$d"; fi; }
 export DEBIAN_FRONTEND=noninteractive
-check "dpkg -i the three packages" dpkg -i /tmp/debs/nhictl_*.deb /tmp/debs/libpam-nhi_*.deb /tmp/debs/libnss-nhi_*.deb
+check "dpkg -i the three packages" sh -c "dpkg -i /tmp/debs/nhictl_*.deb /tmp/debs/libpam-nhi_*.deb /tmp/debs/libnss-nhi_*.deb >/tmp/dpkg.log 2>&1"
 check "state dir /var/lib/nhi is 0755 root" test "$(stat -c %a:%U /var/lib/nhi)" = 755:root
 check "pam-auth-update profile installed, not enabled by default" \
 	sh -c '[ -f /usr/share/pam-configs/nhi ] && ! grep -q pam_nhi /etc/pam.d/common-account'
@@ -45,7 +45,7 @@ check "su refused for an unregistered system account" sh -c '! su -s /bin/sh rog
 check "su still works for a human" sh -c 'su -s /bin/sh alice-owner -c id | grep -q alice-owner'
 check "nhictl retire" nhictl retire svc-pkgtest
 check "retired identity is gone" sh -c '! getent passwd svc-pkgtest'
-check "dpkg -r removes the packages" dpkg -r libpam-nhi libnss-nhi nhictl
+check "dpkg -r removes the packages" sh -c "dpkg -r libpam-nhi libnss-nhi nhictl >/tmp/dpkg.log 2>&1"
 check "pam_nhi gone from common-account after removal" sh -c '! grep -q pam_nhi /etc/pam.d/common-account'
 echo "# $pass passed, $fail failed"
 [ $fail -eq 0 ]

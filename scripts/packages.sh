@@ -22,11 +22,14 @@ lint() {
 }
 step "lintian (no errors)" lint
 contents() {
-	dpkg-deb -c "$out"/libnss-nhi_*.deb | grep -q 'libnss_nhi.so.2' &&
-	dpkg-deb -c "$out"/libpam-nhi_*.deb | grep -q 'security/pam_nhi.so' &&
-	dpkg-deb -c "$out"/libpam-nhi_*.deb | grep -q 'usr/share/pam-configs/nhi' &&
-	dpkg-deb -c "$out"/nhictl_*.deb | grep -q 'usr/sbin/nhictl' &&
-	! dpkg-deb -c "$out"/*.deb | grep -q '\.la$'
+	local d
+	for d in "$out"/*.deb; do dpkg-deb -c "$d" | sed "s|^|$(basename "$d") |"; done >"$out/contents.txt"
+	grep -q '^libnss-nhi_.*libnss_nhi.so.2' "$out/contents.txt" &&
+	grep -q '^libpam-nhi_.*security/pam_nhi.so' "$out/contents.txt" &&
+	grep -q '^libpam-nhi_.*usr/share/pam-configs/nhi' "$out/contents.txt" &&
+	grep -q '^nhictl_.*usr/sbin/nhictl' "$out/contents.txt" &&
+	grep -q '^nhictl_.*man8/nhictl.8' "$out/contents.txt" &&
+	! grep -q '\.la$' "$out/contents.txt"
 }
 step "packages hold the right files and no .la" contents
 
