@@ -5,3 +5,5 @@ include tests/pam.mk
 include tests/nss.mk
 include tests/doc.mk
 include tests/nhictl.mk
+TESTS += tests/test-completion.sh
+EXTRA_DIST += tests/test-completion.sh

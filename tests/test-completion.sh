@@ -1,0 +1,30 @@
+#!/bin/bash
+# bash completion of nhictl: verbs and options come from the built binary.
+. "$top_srcdir/tests/common.sh"
+bc=/usr/share/bash-completion/bash_completion
+[ -r "$bc" ] || { echo "skip: bash-completion not installed"; exit 77; }
+bindir=$T/bin; mkdir -p "$bindir"; ln -s "$NHICTL" "$bindir/nhictl"
+
+complete_line() {  # LINE -> the candidates, one per line
+	PATH=$bindir:$PATH bash -c '
+		. "$1"; . "$2"
+		read -ra COMP_WORDS <<<"$3"
+		[[ $3 == *" " ]] && COMP_WORDS+=("")
+		COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
+		COMP_LINE=$3; COMP_POINT=${#3}
+		_nhictl nhictl "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+		printf "%s\n" "${COMPREPLY[@]}"' _ "$bc" "$top_srcdir/contrib/bash-completion/nhictl" "$1"
+}
+has() { complete_line "$1" | grep -qx -- "$2"; }
+
+check "verbs: 'nhictl cre' offers create" has "nhictl cre" create
+for v in create adopt list show extend suspend resume retire review transfer check log group publish audit; do
+	check "verb $v offered" has "nhictl " "$v"
+done
+check "create options: --owner" has "nhictl create --ow" --owner
+check "create options: --expires" has "nhictl create x --exp" --expires
+check "list options: --expiring" has "nhictl list --exp" --expiring
+check "global option before the verb: -c FILE then verb" has "nhictl -c /etc/x.conf sho" show
+check "kind values" has "nhictl create x --kind " agent
+check "group subverbs" has "nhictl group add" add-member
+finish
