@@ -56,6 +56,9 @@ void nhi_conf_init(struct nhi_conf *c)
 	c->enumerate = 1;
 	c->sys_uid_min = 100;
 	c->sys_uid_max = 999;
+	c->ldap_bind = NHI_LDAP_BIND_EXTERNAL;
+	c->ldap_starttls = 1;
+	c->ldap_timeout = 10;
 }
 
 /* ---- value parsers --------------------------------------------------- */
@@ -335,6 +338,78 @@ static int set_unavail(struct nhi_conf *c, void *field, size_t size, const char 
 	return r;
 }
 
+static const struct enum_val bind_vals[] = { { "external", NHI_LDAP_BIND_EXTERNAL }, { "simple", NHI_LDAP_BIND_SIMPLE }, { NULL, 0 } };
+
+static int set_ldap_bind(struct nhi_conf *c, void *field, size_t size, const char *v, char *why, size_t whylen)
+{
+	int m = 0, r = set_enum(bind_vals, &m, v, why, whylen);
+	if (r == 0)
+		c->ldap_bind = m;
+	return r;
+}
+
+/* A value that must fit its field and hold no control characters. */
+static int set_text(void *field, size_t size, const char *v, char *why, size_t whylen)
+{
+	if (strlen(v) >= size)
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "too long (at most %zu bytes)", size - 1);
+	if (!nhi_valid_text(v, size - 1, 0))
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "control characters are not allowed");
+	memcpy(field, v, strlen(v) + 1);
+	return 0;
+}
+
+/* A DN: non-empty, at least one '=', no control characters (the
+ * directory checks the rest). */
+static int set_dn(struct nhi_conf *c, void *field, size_t size, const char *v, char *why, size_t whylen)
+{
+	if (*v == '\0' || strchr(v, '=') == NULL)
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "expected a DN such as ou=nhi,dc=example,dc=org");
+	return set_text(field, size, v, why, whylen);
+}
+
+/* A filter: parenthesised and balanced. */
+static int set_filter(struct nhi_conf *c, void *field, size_t size, const char *v, char *why, size_t whylen)
+{
+	int depth = 0;
+
+	if (v[0] != '(')
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "expected a filter in parentheses");
+	for (const char *p = v; *p; p++) {
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && --depth < 0)
+			break;
+	}
+	if (depth != 0)
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "unbalanced parentheses");
+	return set_text(field, size, v, why, whylen);
+}
+
+/* URIs: ldap://, ldaps:// or ldapi://, space-separated. */
+static int set_uris(struct nhi_conf *c, void *field, size_t size, const char *v, char *why, size_t whylen)
+{
+	const char *p = v;
+
+	if (*p == '\0')
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "expected one or more ldap://, ldaps:// or ldapi:// URIs");
+	while (*p) {
+		size_t n;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		n = strcspn(p, " \t");
+		if (strncmp(p, "ldap://", 7) != 0 && strncmp(p, "ldaps://", 8) != 0 &&
+		    strncmp(p, "ldapi://", 8) != 0)
+			return nhi_seterr(why, whylen, NHI_ERR_INVAL,
+					  "'%.*s' is not an ldap://, ldaps:// or ldapi:// URI", (int)n, p);
+		p += n;
+	}
+	return set_text(field, size, v, why, whylen);
+}
+
 #define F(x) offsetof(struct nhi_conf, x), sizeof(((struct nhi_conf *)0)->x)
 #define BOOLKEY 0x1  /* may stand alone as a module argument */
 
@@ -369,6 +444,18 @@ static const struct key {
 	{ "enumerate", set_bool, F(enumerate), BOOLKEY },
 	{ "debug", set_bool, F(debug), BOOLKEY },
 	{ "quiet", set_bool, F(quiet), BOOLKEY },
+	{ "ldap_uri", set_uris, F(ldap_uri), 0 },
+	{ "ldap_base", set_dn, F(ldap_base), 0 },
+	{ "ldap_people_base", set_dn, F(ldap_people_base), 0 },
+	{ "ldap_owner_filter", set_filter, F(ldap_owner_filter), 0 },
+	{ "ldap_bind", set_ldap_bind, F(ldap_bind), 0 },
+	{ "ldap_bind_dn", set_dn, F(ldap_bind_dn), 0 },
+	{ "ldap_bind_password_file", set_path, F(ldap_bind_password_file), 0 },
+	{ "ldap_starttls", set_bool, F(ldap_starttls), 0 },
+	{ "ldap_tls_cacert", set_path, F(ldap_tls_cacert), 0 },
+	{ "ldap_tls_cert", set_path, F(ldap_tls_cert), 0 },
+	{ "ldap_tls_key", set_path, F(ldap_tls_key), 0 },
+	{ "ldap_timeout", set_duration, F(ldap_timeout), 0 },
 };
 
 int nhi_conf_set(struct nhi_conf *c, const char *key, const char *value,
@@ -571,7 +658,14 @@ static void read_login_defs(struct nhi_conf *c)
 		char key[64];
 		unsigned long v;
 
-		if (sscanf(line, " %63s %lu", key, &v) != 2 || v > 4294967294UL)
+		const char *p = line;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		/* cheap test first: login.defs is long and this runs in PAM */
+		if (strncmp(p, "SYS_UID_M", 9) != 0)
+			continue;
+		if (sscanf(p, "%63s %lu", key, &v) != 2 || v > 4294967294UL)
 			continue;
 		if (strcmp(key, "SYS_UID_MIN") == 0)
 			c->sys_uid_min = (uint32_t)v;

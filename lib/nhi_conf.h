@@ -25,6 +25,7 @@ enum nhi_backend { NHI_BACKEND_LOCAL = 0, NHI_BACKEND_LDAP = 1 };
 enum nhi_mode { NHI_MODE_ENFORCE = 0, NHI_MODE_AUDIT = 1 };
 enum nhi_review_policy { NHI_REVIEW_ENFORCE = 0, NHI_REVIEW_WARN = 1, NHI_REVIEW_OFF = 2 };
 enum nhi_unavail { NHI_UNAVAIL_DENY = 0, NHI_UNAVAIL_IGNORE = 1 };
+enum nhi_ldap_bind { NHI_LDAP_BIND_EXTERNAL = 0, NHI_LDAP_BIND_SIMPLE = 1 };
 
 #define NHI_CONF_MAX_RANGES 16
 #define NHI_CONF_LIST_SZ 1024
@@ -72,6 +73,20 @@ struct nhi_conf {
 	int enumerate;                  /* NSS enumeration on/off */
 	int debug;                      /* PAM: log more */
 	int quiet;                      /* PAM: no messages to the user */
+
+	/* the directory (backend = ldap; read by nhictl only) */
+	char ldap_uri[1024];            /* space-separated URIs, tried in order */
+	char ldap_base[512];            /* where identities live */
+	char ldap_people_base[512];     /* where owners (humans) live */
+	char ldap_owner_filter[512];    /* what a live owner is ("" = built-in) */
+	int ldap_bind;                  /* NHI_LDAP_BIND_* */
+	char ldap_bind_dn[512];
+	char ldap_bind_password_file[PATH_MAX];
+	int ldap_starttls;              /* ldap:// must use StartTLS (default yes) */
+	char ldap_tls_cacert[PATH_MAX];
+	char ldap_tls_cert[PATH_MAX];
+	char ldap_tls_key[PATH_MAX];
+	int64_t ldap_timeout;           /* seconds, per operation and connect */
 
 	/* filled by nhi_conf_finish() */
 	uint32_t sys_uid_min, sys_uid_max;

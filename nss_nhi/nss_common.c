@@ -216,19 +216,6 @@ void nss_nhi_release(struct nss_nhi_ref *ref)
 
 /* ---- buffer packing ---------------------------------------------------- */
 
-char *nss_nhi_bufstr(struct nss_nhi_buf *b, const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p;
-
-	if (n > b->left)
-		return NULL;
-	p = memcpy(b->p, s, n);
-	b->p += n;
-	b->left -= n;
-	return p;
-}
-
 void *nss_nhi_bufalloc(struct nss_nhi_buf *b, size_t n)
 {
 	size_t pad = (-(uintptr_t)b->p) & (sizeof(void *) - 1);

@@ -28,6 +28,10 @@
  * up a user; the header checksum, the section bounds and every offset are
  * still checked, so a corrupt file gives wrong-but-bounded answers at
  * worst, never a crash.  PAM and nhictl do verify.
+ * A published snapshot must only ever be replaced by rename (as nhictl's
+ * writer does): truncating or rewriting it in place (cp over it) would make
+ * readers that have it mapped fault (SIGBUS) on the pages that vanished,
+ * as with any mmap'd cache (SSSD's memory cache has the same rule).
  */
 #ifndef NSS_NHI_COMMON_H
 #define NSS_NHI_COMMON_H
@@ -40,6 +44,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 #include <time.h>
 #include "nhi_conf.h"
 #include "nhi_snapshot.h"
@@ -80,7 +85,18 @@ struct nss_nhi_buf {
 	size_t left;
 };
 /* Copy s into the buffer; NULL when it does not fit. */
-char *nss_nhi_bufstr(struct nss_nhi_buf *b, const char *s);
+static inline char *nss_nhi_bufstr(struct nss_nhi_buf *b, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p;
+
+	if (n > b->left)
+		return NULL;
+	p = memcpy(b->p, s, n);
+	b->p += n;
+	b->left -= n;
+	return p;
+}
 /* n bytes aligned for a pointer; NULL when they do not fit. */
 void *nss_nhi_bufalloc(struct nss_nhi_buf *b, size_t n);
 

@@ -127,6 +127,43 @@ static void test_bad(void **state)
 	bad_file("review = sometimes\n", NHI_ERR_INVAL, "expected enforce, warn or off");
 	bad_file("host = bad host\n", NHI_ERR_INVAL, "not a host name");
 	bad_file("backend = ldap\n", NHI_ERR_INVAL, "not available");
+	bad_file("ldap_uri = http://x\n", NHI_ERR_INVAL, "not an ldap://");
+	bad_file("ldap_uri = ldap://a ftp://b\n", NHI_ERR_INVAL, "'ftp://b' is not an ldap://");
+	bad_file("ldap_base = nhi\n", NHI_ERR_INVAL, "expected a DN");
+	bad_file("ldap_owner_filter = uid=x\n", NHI_ERR_INVAL, "in parentheses");
+	bad_file("ldap_owner_filter = (&(uid=x)\n", NHI_ERR_INVAL, "unbalanced");
+	bad_file("ldap_bind = kerberos\n", NHI_ERR_INVAL, "expected external or simple");
+	bad_file("ldap_timeout = 10\n", NHI_ERR_INVAL, "missing unit");
+}
+
+static void test_ldap_keys(void **state)
+{
+	struct nhi_conf c;
+	char err[256] = "";
+	const char *p = write_conf("ldap.conf",
+		"ldap_uri = ldapi://%2Frun%2Fslapd%2Fldapi ldap://ldap1.example.org\n"
+		"ldap_base = ou=nhi,dc=example,dc=org\n"
+		"ldap_people_base = ou=people,dc=example,dc=org\n"
+		"ldap_owner_filter = (&(objectClass=posixAccount)(!(pwdAccountLockedTime=*)))\n"
+		"ldap_bind = simple\n"
+		"ldap_bind_dn = cn=nhictl,dc=example,dc=org\n"
+		"ldap_bind_password_file = /etc/nhi/ldap.secret\n"
+		"ldap_starttls = no\n"
+		"ldap_tls_cacert = /etc/ssl/certs/ca.pem\n"
+		"ldap_timeout = 5s\n", 0644);
+
+	nhi_conf_init(&c);
+	assert_int_equal(c.ldap_bind, NHI_LDAP_BIND_EXTERNAL);
+	assert_true(c.ldap_starttls);
+	assert_int_equal(c.ldap_timeout, 10);
+	assert_int_equal(nhi_conf_load_file(&c, p, 0, err, sizeof(err)), 0);
+	assert_string_equal(c.ldap_uri, "ldapi://%2Frun%2Fslapd%2Fldapi ldap://ldap1.example.org");
+	assert_string_equal(c.ldap_base, "ou=nhi,dc=example,dc=org");
+	assert_string_equal(c.ldap_owner_filter, "(&(objectClass=posixAccount)(!(pwdAccountLockedTime=*)))");
+	assert_int_equal(c.ldap_bind, NHI_LDAP_BIND_SIMPLE);
+	assert_string_equal(c.ldap_bind_password_file, "/etc/nhi/ldap.secret");
+	assert_false(c.ldap_starttls);
+	assert_int_equal(c.ldap_timeout, 5);
 }
 
 static void test_trust(void **state)
@@ -221,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_ldap_keys),
 		cmocka_unit_test(test_trust),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_args),

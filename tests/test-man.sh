@@ -1,7 +1,7 @@
 #!/bin/bash
-# test-man.sh - the man pages render without a warning, and they (and
+# test-man.sh - the man pages render without a warning; they (and
 # examples/nhi.conf) name every nhictl verb and option and every key of
-# nhi.conf that the code knows.
+# nhi.conf that the code knows; the example configurations parse.
 . "$top_srcdir/tests/common.sh"
 
 pages="doc/nhictl.8 doc/pam_nhi.8 doc/nss_nhi.8 doc/nhi.conf.5"
@@ -80,6 +80,21 @@ if [ ! -x "$NHICTL" ]; then
 	finish
 fi
 help=$("$NHICTL" --help 2>&1)
+
+# The defaults shown in examples/nhi.conf, uncommented, are a valid
+# configuration (nhictl check loads it without needing a registry), and so
+# is the example of nhi.conf(5).
+sed -n 's/^#\([a-z_]*\) = \(..*\)$/\1 = \2/p' "$example" > "$T/example.conf"
+chmod 644 "$T/example.conf"
+out=$("$NHICTL" -c "$T/example.conf" check root 2>"$T/err")
+check "examples/nhi.conf, uncommented, is accepted by the parser" \
+	test "$out" != "${out#root: ignore}"
+[ "$out" != "${out#root: ignore}" ] || sed 's/^/#   /' "$T/err"
+sed -n '/^\.SH EXAMPLES/,/^\.SH/{/^# \/etc\/nhi\/nhi.conf/,/^\.fi/p}' "$conf5" |
+	sed '/^\.fi/d; s/\\-/-/g' > "$T/man-example.conf"
+out=$("$NHICTL" -c "$T/man-example.conf" check root 2>"$T/err")
+check "the example of nhi.conf(5) is accepted by the parser" \
+	test "$out" != "${out#root: ignore}" -a -s "$T/man-example.conf"
 # verbs: the first word of the indented lines of the usage text
 verbs=$(printf '%s\n' "$help" | sed -n 's/^  \{1,\}\([a-z][a-z-]*\)\( .*\)\{0,1\}$/\1/p' | sort -u)
 if [ -z "$verbs" ]; then

@@ -108,6 +108,7 @@ echo "shadowexp=$(getent shadow svc-exp)"
 echo "group=$(getent group svc-readers)"
 echo "id=$(id svc-web)"
 echo "nobody=$(setpriv --reuid=65534 --regid=65534 --clear-groups getent shadow svc-web; echo rc=$?)"
+echo "nobodypw=$(setpriv --reuid=65534 --regid=65534 --clear-groups getent passwd svc-web)"
 S
 	res=$(unshare -m --propagation private env T="$T" NSS_NHI_DIR="$NSS_NHI_DIR" \
 		LD_PRELOAD="${NHI_ASAN_LIB:-}" bash "$T/ns.sh" 2>&1)
@@ -126,6 +127,7 @@ S
 	eq "glibc: getent group" "svc-readers:x:3100:svc-web,agent-x,dave" line group
 	eq "glibc: id NAME" "uid=3001(svc-web) gid=3001(svc-web) groups=3001(svc-web),3100(svc-readers)" line id
 	eq "glibc: shadow refused to non-root" "rc=2" line nobody
+	eq "glibc: passwd answers non-root users" "svc-web:x:3001:3001:Web service:/srv/web:/bin/bash" line nobodypw
 else
 	echo "# not root or no unshare: skipping the glibc/shadow part"
 fi
