@@ -303,50 +303,94 @@ static int fill_group(const struct nhi_snap *s, const struct nhi_snap_group_rec 
 	return 0;
 }
 
-int nhi_snap_ident_by_name(const struct nhi_snap *s, const char *name, struct nhi_ident *out)
+/* Probe an open-addressing index for a record that matches the key.
+ * Returns 0 with *found = record index, NHI_ERR_NOTFOUND, or
+ * NHI_ERR_FORMAT for a bucket pointing outside the table.  Inlined into
+ * each lookup with its match function, so the hot path has no call
+ * through a pointer. */
+typedef int (*match_fn)(const struct nhi_snap *s, uint32_t rec, const void *key);
+
+static inline __attribute__((always_inline)) int
+probe(const struct nhi_snap *s, const uint32_t *idx, uint32_t size, uint32_t n,
+      uint64_t h, match_fn match, const void *key, uint32_t *found)
 {
-	uint32_t size = s->hdr->name_idx_size, n = s->hdr->n_idents;
 	uint32_t pos;
 
 	if (size == 0)
 		return NHI_ERR_NOTFOUND;
-	pos = (uint32_t)nhi_hash_str(name) & (size - 1);
+	pos = (uint32_t)h & (size - 1);
 	for (uint32_t i = 0; i < size; i++, pos = (pos + 1) & (size - 1)) {
-		uint32_t v = s->name_idx[pos];
-		const char *nm;
+		uint32_t v = idx[pos];
+		int m;
 
 		if (v == 0)
 			return NHI_ERR_NOTFOUND;
 		if (v > n)
 			return NHI_ERR_FORMAT;
-		nm = str_at(s, s->idents[v - 1].name);
-		if (nm == NULL)
-			return NHI_ERR_FORMAT;
-		if (strcmp(nm, name) == 0)
-			return fill_ident(s, &s->idents[v - 1], out);
+		m = match(s, v - 1, key);
+		if (m < 0)
+			return m;
+		if (m) {
+			*found = v - 1;
+			return 0;
+		}
 	}
 	return NHI_ERR_NOTFOUND;
 }
 
+/* Match functions: 1 match, 0 no match, NHI_ERR_FORMAT bad string offset. */
+static inline int str_match(const struct nhi_snap *s, uint32_t off, const char *key)
+{
+	const char *nm = str_at(s, off);
+
+	if (nm == NULL)
+		return NHI_ERR_FORMAT;
+	return strcmp(nm, key) == 0;
+}
+
+static int ident_name_match(const struct nhi_snap *s, uint32_t rec, const void *key)
+{
+	return str_match(s, s->idents[rec].name, key);
+}
+
+static int ident_uid_match(const struct nhi_snap *s, uint32_t rec, const void *key)
+{
+	return s->idents[rec].uid == *(const uint32_t *)key;
+}
+
+static int group_name_match(const struct nhi_snap *s, uint32_t rec, const void *key)
+{
+	return str_match(s, s->groups[rec].name, key);
+}
+
+static int group_gid_match(const struct nhi_snap *s, uint32_t rec, const void *key)
+{
+	return s->groups[rec].gid == *(const uint32_t *)key;
+}
+
+static int memb_name_match(const struct nhi_snap *s, uint32_t rec, const void *key)
+{
+	return str_match(s, s->membs[rec].name, key);
+}
+
+int nhi_snap_ident_by_name(const struct nhi_snap *s, const char *name, struct nhi_ident *out)
+{
+	const struct nhi_snap_hdr *h = s->hdr;
+	uint32_t i;
+	int r = probe(s, s->name_idx, h->name_idx_size, h->n_idents, nhi_hash_str(name),
+		      ident_name_match, name, &i);
+
+	return r < 0 ? r : fill_ident(s, &s->idents[i], out);
+}
+
 int nhi_snap_ident_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_ident *out)
 {
-	uint32_t size = s->hdr->uid_idx_size, n = s->hdr->n_idents;
-	uint32_t pos;
+	const struct nhi_snap_hdr *h = s->hdr;
+	uint32_t i;
+	int r = probe(s, s->uid_idx, h->uid_idx_size, h->n_idents, nhi_hash_u32(uid),
+		      ident_uid_match, &uid, &i);
 
-	if (size == 0)
-		return NHI_ERR_NOTFOUND;
-	pos = (uint32_t)nhi_hash_u32(uid) & (size - 1);
-	for (uint32_t i = 0; i < size; i++, pos = (pos + 1) & (size - 1)) {
-		uint32_t v = s->uid_idx[pos];
-
-		if (v == 0)
-			return NHI_ERR_NOTFOUND;
-		if (v > n)
-			return NHI_ERR_FORMAT;
-		if (s->idents[v - 1].uid == uid)
-			return fill_ident(s, &s->idents[v - 1], out);
-	}
-	return NHI_ERR_NOTFOUND;
+	return r < 0 ? r : fill_ident(s, &s->idents[i], out);
 }
 
 int nhi_snap_ident_at(const struct nhi_snap *s, uint32_t i, struct nhi_ident *out)
@@ -358,48 +402,22 @@ int nhi_snap_ident_at(const struct nhi_snap *s, uint32_t i, struct nhi_ident *ou
 
 int nhi_snap_group_by_name(const struct nhi_snap *s, const char *name, struct nhi_group *out)
 {
-	uint32_t size = s->hdr->gname_idx_size, n = s->hdr->n_groups;
-	uint32_t pos;
+	const struct nhi_snap_hdr *h = s->hdr;
+	uint32_t i;
+	int r = probe(s, s->gname_idx, h->gname_idx_size, h->n_groups, nhi_hash_str(name),
+		      group_name_match, name, &i);
 
-	if (size == 0)
-		return NHI_ERR_NOTFOUND;
-	pos = (uint32_t)nhi_hash_str(name) & (size - 1);
-	for (uint32_t i = 0; i < size; i++, pos = (pos + 1) & (size - 1)) {
-		uint32_t v = s->gname_idx[pos];
-		const char *nm;
-
-		if (v == 0)
-			return NHI_ERR_NOTFOUND;
-		if (v > n)
-			return NHI_ERR_FORMAT;
-		nm = str_at(s, s->groups[v - 1].name);
-		if (nm == NULL)
-			return NHI_ERR_FORMAT;
-		if (strcmp(nm, name) == 0)
-			return fill_group(s, &s->groups[v - 1], out);
-	}
-	return NHI_ERR_NOTFOUND;
+	return r < 0 ? r : fill_group(s, &s->groups[i], out);
 }
 
 int nhi_snap_group_by_gid(const struct nhi_snap *s, uint32_t gid, struct nhi_group *out)
 {
-	uint32_t size = s->hdr->gid_idx_size, n = s->hdr->n_groups;
-	uint32_t pos;
+	const struct nhi_snap_hdr *h = s->hdr;
+	uint32_t i;
+	int r = probe(s, s->gid_idx, h->gid_idx_size, h->n_groups, nhi_hash_u32(gid),
+		      group_gid_match, &gid, &i);
 
-	if (size == 0)
-		return NHI_ERR_NOTFOUND;
-	pos = (uint32_t)nhi_hash_u32(gid) & (size - 1);
-	for (uint32_t i = 0; i < size; i++, pos = (pos + 1) & (size - 1)) {
-		uint32_t v = s->gid_idx[pos];
-
-		if (v == 0)
-			return NHI_ERR_NOTFOUND;
-		if (v > n)
-			return NHI_ERR_FORMAT;
-		if (s->groups[v - 1].gid == gid)
-			return fill_group(s, &s->groups[v - 1], out);
-	}
-	return NHI_ERR_NOTFOUND;
+	return r < 0 ? r : fill_group(s, &s->groups[i], out);
 }
 
 int nhi_snap_group_at(const struct nhi_snap *s, uint32_t i, struct nhi_group *out)
@@ -419,32 +437,18 @@ const char *nhi_snap_group_member(const struct nhi_snap *s, const struct nhi_gro
 int nhi_snap_user_gids(const struct nhi_snap *s, const char *user,
 		       const uint32_t **gids, uint32_t *n)
 {
-	uint32_t size = s->hdr->memb_idx_size, nm = s->hdr->n_membs;
-	uint32_t pos;
+	const struct nhi_snap_hdr *h = s->hdr;
+	const struct nhi_snap_memb_rec *m;
+	uint32_t i;
+	int r = probe(s, s->memb_idx, h->memb_idx_size, h->n_membs, nhi_hash_str(user),
+		      memb_name_match, user, &i);
 
-	if (size == 0)
-		return NHI_ERR_NOTFOUND;
-	pos = (uint32_t)nhi_hash_str(user) & (size - 1);
-	for (uint32_t i = 0; i < size; i++, pos = (pos + 1) & (size - 1)) {
-		uint32_t v = s->memb_idx[pos];
-		const struct nhi_snap_memb_rec *m;
-		const char *name;
-
-		if (v == 0)
-			return NHI_ERR_NOTFOUND;
-		if (v > nm)
-			return NHI_ERR_FORMAT;
-		m = &s->membs[v - 1];
-		name = str_at(s, m->name);
-		if (name == NULL)
-			return NHI_ERR_FORMAT;
-		if (strcmp(name, user) != 0)
-			continue;
-		if (m->gids_off > s->hdr->u32_count || m->n_gids > s->hdr->u32_count - m->gids_off)
-			return NHI_ERR_FORMAT;
-		*gids = s->u32 + m->gids_off;
-		*n = m->n_gids;
-		return 0;
-	}
-	return NHI_ERR_NOTFOUND;
+	if (r < 0)
+		return r;
+	m = &s->membs[i];
+	if (m->gids_off > h->u32_count || m->n_gids > h->u32_count - m->gids_off)
+		return NHI_ERR_FORMAT;
+	*gids = s->u32 + m->gids_off;
+	*n = m->n_gids;
+	return 0;
 }
