@@ -40,6 +40,7 @@ static const struct cmd commands[] = {
 	{ "group", cmd_group, NEED_DB | WRITES, "registry groups" },
 	{ "publish", cmd_publish, NEED_DB, "compile and publish the snapshot again" },
 	{ "audit", cmd_audit, NEED_DB | WRITES, "re-check owners, ingest usage, report findings" },
+	{ "directory", cmd_directory, 0, "check the LDAP directory configuration" },
 };
 
 int nerr(struct nhictl *x, int code, const char *fmt, ...)

@@ -144,7 +144,7 @@ void json_end(struct json *j);                  /* newline after the top value *
 #define CMD(n) int cmd_##n(struct nhictl *x, int argc, char **argv)
 CMD(create); CMD(adopt); CMD(list); CMD(show); CMD(extend); CMD(suspend);
 CMD(resume); CMD(retire); CMD(review); CMD(transfer); CMD(check); CMD(log);
-CMD(group); CMD(publish); CMD(audit);
+CMD(group); CMD(publish); CMD(audit); CMD(directory);
 #undef CMD
 
 #endif

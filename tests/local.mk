@@ -7,3 +7,5 @@ include tests/doc.mk
 include tests/nhictl.mk
 TESTS += tests/test-completion.sh
 EXTRA_DIST += tests/test-completion.sh
+include tests/directory.mk
+include tests/ldap.mk

@@ -1,0 +1,297 @@
+/* cmd_directory.c - `nhictl directory check`: is the directory configured
+ * right?  Connects and binds with the ldap_* keys exactly as every other
+ * directory operation will, reads the root DSE, checks that ldap_base (and
+ * ldap_people_base) exist, and says who nhictl is bound as.  It changes
+ * nothing, locally or in the directory.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <string.h>
+#include "nhictl.h"
+#include "ldap.h"
+
+#define SYNC_REQUEST_OID "1.3.6.1.4.1.4203.1.9.1.1"   /* RFC 4533 */
+#define MAX_MSGS 16
+
+static const char directory_help[] =
+	"usage: nhictl directory check [--json]\n"
+	"\n"
+	"Check the directory configuration (the ldap_* keys of nhi.conf): connect\n"
+	"to the URIs of ldap_uri in order, with TLS (StartTLS on ldap:// unless\n"
+	"ldap_starttls = no; ldaps://; none needed on ldapi://) and certificate\n"
+	"checks, bind (ldap_bind = external: SASL EXTERNAL; simple: ldap_bind_dn\n"
+	"with the password in ldap_bind_password_file, a root-owned 0600 file),\n"
+	"read the root DSE, and check that ldap_base and ldap_people_base exist.\n"
+	"Prints the URI used, TLS, the identity bound as, whether the server\n"
+	"offers RFC 4533 content synchronisation (syncrepl), and the bases.\n"
+	"Changes nothing.\n"
+	"\n"
+	"exit status: 0 all well, 1 a check failed (the message names the URI\n"
+	"and the server's reason), 2 usage.\n";
+
+struct dcheck {
+	struct nhi_ldap_info info;
+	int connected;
+	char bound_as[1024];
+	int syncrepl;
+	struct berval **contexts, **extensions;
+	int base_ok, people_ok;       /* 1 ok, 0 failed, -1 not checked */
+	char msgs[MAX_MSGS][1024];    /* warnings and errors */
+	int is_err[MAX_MSGS];
+	int n_msgs, n_err;
+};
+
+__attribute__((format(printf, 3, 4)))
+static void note(struct dcheck *d, int is_err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (is_err)
+		d->n_err++;
+	if (d->n_msgs >= MAX_MSGS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(d->msgs[d->n_msgs], sizeof(d->msgs[0]), fmt, ap);
+	va_end(ap);
+	d->is_err[d->n_msgs++] = is_err;
+}
+
+static void read_root_dse(LDAP *ld, const struct nhi_conf *c, struct dcheck *d)
+{
+	char *attrs[] = { "namingContexts", "supportedControl", "supportedExtension", NULL };
+	struct timeval tv = { .tv_sec = (time_t)c->ldap_timeout, .tv_usec = 0 };
+	LDAPMessage *res = NULL, *e;
+	struct berval **ctrls;
+	char reason[512];
+	int rc, i;
+
+	rc = ldap_search_ext_s(ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
+			       NULL, NULL, &tv, 1, &res);
+	if (rc != LDAP_SUCCESS) {
+		nhi_ldap_reason(ld, rc, reason, sizeof(reason));
+		note(d, 1, "%s: cannot read the root DSE: %s", d->info.uri, reason);
+		goto out;
+	}
+	e = ldap_first_entry(ld, res);
+	if (e == NULL) {
+		note(d, 1, "%s: the root DSE is not readable", d->info.uri);
+		goto out;
+	}
+	d->contexts = ldap_get_values_len(ld, e, "namingContexts");
+	d->extensions = ldap_get_values_len(ld, e, "supportedExtension");
+	ctrls = ldap_get_values_len(ld, e, "supportedControl");
+	for (i = 0; ctrls != NULL && ctrls[i] != NULL; i++)
+		if (ctrls[i]->bv_len == strlen(SYNC_REQUEST_OID) &&
+		    memcmp(ctrls[i]->bv_val, SYNC_REQUEST_OID, ctrls[i]->bv_len) == 0)
+			d->syncrepl = 1;
+	ldap_value_free_len(ctrls);
+out:
+	ldap_msgfree(res);
+}
+
+/* 1 if the entry 'dn' exists, else 0 with an error noted. */
+static int entry_exists(LDAP *ld, const struct nhi_conf *c, struct dcheck *d,
+			const char *key, const char *dn)
+{
+	char *attrs[] = { LDAP_NO_ATTRS, NULL };
+	struct timeval tv = { .tv_sec = (time_t)c->ldap_timeout, .tv_usec = 0 };
+	LDAPMessage *res = NULL;
+	char reason[512];
+	int rc, r = 0;
+
+	rc = ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 1,
+			       NULL, NULL, &tv, 1, &res);
+	if (rc == LDAP_SUCCESS && ldap_count_entries(ld, res) == 1)
+		r = 1;
+	else if (rc == LDAP_NO_SUCH_OBJECT || rc == LDAP_SUCCESS)
+		note(d, 1, "%s: %s '%s' does not exist (or is not visible to %s)",
+		     d->info.uri, key, dn, d->bound_as[0] ? d->bound_as : "this bind");
+	else {
+		nhi_ldap_reason(ld, rc, reason, sizeof(reason));
+		note(d, 1, "%s: %s '%s': %s", d->info.uri, key, dn, reason);
+	}
+	ldap_msgfree(res);
+	return r;
+}
+
+static void json_bervals(struct json *j, const char *key, struct berval **v)
+{
+	int i;
+
+	json_key(j, key);
+	json_arr(j);
+	for (i = 0; v != NULL && v[i] != NULL; i++) {
+		char buf[1024];
+
+		snprintf(buf, sizeof(buf), "%.*s", (int)v[i]->bv_len, v[i]->bv_val);
+		json_str(j, buf);
+	}
+	json_arr_end(j);
+}
+
+static void print_json(struct nhictl *x, const struct dcheck *d)
+{
+	const struct nhi_conf *c = &x->conf;
+	struct json j;
+	int i, pass;
+
+	json_init(&j, stdout);
+	json_obj(&j);
+	json_kbool(&j, "ok", d->n_err == 0);
+	json_kstr(&j, "uri", d->connected ? d->info.uri : NULL);
+	if (d->connected) {
+		json_kbool(&j, "tls", d->info.tls == NHI_LDAP_TLS_STARTTLS ||
+			   d->info.tls == NHI_LDAP_TLS_LDAPS);
+		json_kstr(&j, "tls_mode", nhi_ldap_tls_name(d->info.tls));
+		json_kstr(&j, "bind", c->ldap_bind == NHI_LDAP_BIND_SIMPLE ? "simple" : "external");
+		json_kstr(&j, "bound_as", d->bound_as);
+		json_kbool(&j, "syncrepl", d->syncrepl);
+	} else {
+		json_key(&j, "tls"); json_null(&j);
+		json_key(&j, "tls_mode"); json_null(&j);
+		json_kstr(&j, "bind", c->ldap_bind == NHI_LDAP_BIND_SIMPLE ? "simple" : "external");
+		json_key(&j, "bound_as"); json_null(&j);
+		json_key(&j, "syncrepl"); json_null(&j);
+	}
+	json_kstr(&j, "base", c->ldap_base[0] ? c->ldap_base : NULL);
+	json_key(&j, "base_ok");
+	if (d->base_ok < 0)
+		json_null(&j);
+	else
+		json_bool(&j, d->base_ok);
+	json_kstr(&j, "people_base", c->ldap_people_base[0] ? c->ldap_people_base : NULL);
+	json_key(&j, "people_base_ok");
+	if (d->people_ok < 0)
+		json_null(&j);
+	else
+		json_bool(&j, d->people_ok);
+	json_bervals(&j, "naming_contexts", d->contexts);
+	json_bervals(&j, "supported_extensions", d->extensions);
+	for (pass = 0; pass < 2; pass++) {
+		json_key(&j, pass ? "errors" : "warnings");
+		json_arr(&j);
+		for (i = 0; i < d->n_msgs; i++)
+			if (d->is_err[i] == pass)
+				json_str(&j, d->msgs[i]);
+		json_arr_end(&j);
+	}
+	json_obj_end(&j);
+	json_end(&j);
+}
+
+static void print_bervals(const char *label, struct berval **v)
+{
+	int i;
+
+	printf("%-16s", label);
+	if (v == NULL || v[0] == NULL)
+		fputs(" -", stdout);
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		printf("%s%.*s", i ? ", " : " ", (int)v[i]->bv_len, v[i]->bv_val);
+	fputc('\n', stdout);
+}
+
+static void print_text(struct nhictl *x, const struct dcheck *d)
+{
+	const struct nhi_conf *c = &x->conf;
+	int i;
+
+	if (d->connected) {
+		printf("%-16s %s\n", "uri:", d->info.uri);
+		if (d->info.tls == NHI_LDAP_TLS_NONE)
+			printf("%-16s no\n", "tls:");
+		else if (d->info.tls == NHI_LDAP_TLS_LDAPI)
+			printf("%-16s no (ldapi: local socket)\n", "tls:");
+		else
+			printf("%-16s yes (%s)\n", "tls:", nhi_ldap_tls_name(d->info.tls));
+		printf("%-16s %s (%s)\n", "bound as:", d->bound_as[0] ? d->bound_as : "anonymous",
+		       c->ldap_bind == NHI_LDAP_BIND_SIMPLE ? "simple" : "SASL EXTERNAL");
+		printf("%-16s %s\n", "syncrepl:", d->syncrepl ? "yes (RFC 4533)" : "no");
+		print_bervals("naming contexts:", d->contexts);
+	}
+	if (d->base_ok >= 0)
+		printf("%-16s %s (%s)\n", "base:", d->base_ok ? "ok" : "MISSING", c->ldap_base);
+	if (d->people_ok >= 0)
+		printf("%-16s %s (%s)\n", "people base:", d->people_ok ? "ok" : "MISSING",
+		       c->ldap_people_base);
+	for (i = 0; i < d->n_msgs; i++)
+		if (!d->is_err[i])
+			printf("warning: %s\n", d->msgs[i]);
+}
+
+static int directory_check(struct nhictl *x)
+{
+	const struct nhi_conf *c = &x->conf;
+	static struct dcheck d;
+	char err[2048];
+	LDAP *ld = NULL;
+	int i, r;
+
+	memset(&d, 0, sizeof(d));
+	d.base_ok = d.people_ok = -1;
+	r = nhi_ldap_connect_info(c, &ld, &d.info, err, sizeof(err));
+	if (r < 0) {
+		note(&d, 1, "%s", err);
+		goto report;
+	}
+	d.connected = 1;
+	if (d.info.failed[0])
+		note(&d, 0, "skipped: %s", d.info.failed);
+	if (d.info.tls == NHI_LDAP_TLS_NONE)
+		note(&d, 0, "%s: no TLS (ldap_starttls = no): the bind and all data cross "
+		     "the network in the clear", d.info.uri);
+	if (nhi_ldap_whoami(ld, d.bound_as, sizeof(d.bound_as), err, sizeof(err)) < 0)
+		note(&d, 1, "%s: %s", d.info.uri, err);
+	read_root_dse(ld, c, &d);
+	if (!d.syncrepl)
+		note(&d, 0, "%s: no RFC 4533 sync control (syncprov): 'nhictl sync' will "
+		     "need full scans", d.info.uri);
+	if (c->ldap_base[0] == '\0')
+		note(&d, 1, "no ldap_base in %s", c->path[0] ? c->path : "the configuration");
+	else
+		d.base_ok = entry_exists(ld, c, &d, "ldap_base", c->ldap_base);
+	if (c->ldap_people_base[0] != '\0')
+		d.people_ok = entry_exists(ld, c, &d, "ldap_people_base", c->ldap_people_base);
+report:
+	if (x->json)
+		print_json(x, &d);
+	else
+		print_text(x, &d);
+	for (i = 0; i < d.n_msgs; i++)
+		if (d.is_err[i])
+			nerr(x, 0, "%s", d.msgs[i]);
+	if (d.n_msgs >= MAX_MSGS && d.n_err > 0)
+		nerr(x, 0, "(more errors not shown)");
+	ldap_value_free_len(d.contexts);
+	ldap_value_free_len(d.extensions);
+	if (ld != NULL)
+		ldap_unbind_ext_s(ld, NULL, NULL);
+	return d.n_err ? EXIT_FAIL : EXIT_OK;
+}
+
+int cmd_directory(struct nhictl *x, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sub;
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': x->json = 1; break;
+		case 'h': fputs(directory_help, stdout); return EXIT_OK;
+		default: return opt_error(x, c, argv);
+		}
+	}
+	if (optind >= argc)
+		return nerr(x, EXIT_USAGE, "missing sub-command (check)");
+	sub = argv[optind++];
+	if (strcmp(sub, "check") != 0)
+		return nerr(x, EXIT_USAGE, "unknown sub-command '%s' (try 'nhictl directory --help')", sub);
+	if (optind < argc)
+		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	return directory_check(x);
+}
