@@ -20,7 +20,8 @@
 #       StartTLS (and TLS client certificates, verify "try") enabled.
 #       --no-schema: nhi.ldif is not loaded (load it with ldap_admin
 #       ldapadd -f "$top_srcdir/schema/nhi.ldif").
-#   slapd_stop      SIGTERM + wait; idempotent.
+#   slapd_stop      SIGTERM (+ SIGCONT, in case a test stopped it) + wait;
+#                   idempotent.
 #   slapd_restart   stop, then start again on the same port and data.
 #   ldap_admin CMD [ARGS...]
 #       runs an ldap-utils CMD (ldapsearch, ldapadd, ldapmodify, ldapdelete,
@@ -375,6 +376,7 @@ slapd_stop() {
 	[ -n "$pid" ] || return 0
 	SLAPD_PID=
 	kill -TERM "$pid" 2>/dev/null
+	kill -CONT "$pid" 2>/dev/null	# a test may have SIGSTOPped it ("hung")
 	for ((i = 0; i < 250; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.02
