@@ -6,4 +6,3 @@ pam_nhi_pam_nhi_la_LDFLAGS = -module -avoid-version -shared -no-undefined \
 pam_nhi_pam_nhi_la_LIBADD = lib/libnhi.la $(PAM_LIBS)
 EXTRA_pam_nhi_pam_nhi_la_DEPENDENCIES = $(srcdir)/pam_nhi/pam_nhi.map
 EXTRA_DIST += pam_nhi/pam_nhi.map
-dist_man_MANS += pam_nhi/pam_nhi.8
