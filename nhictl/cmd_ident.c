@@ -13,6 +13,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include "nhi_policy.h"
 #include "nhictl.h"
 
 #define MAX_SCOPE 64
@@ -318,6 +319,14 @@ int cmd_adopt(struct nhictl *x, int argc, char **argv)
 	}
 	if ((r = check_owner(x, s.owner)) != 0)
 		return r;
+	/* pam_nhi knows a registered identity from the snapshot; without a
+	 * snapshot it can only classify by configuration (uid ranges, name
+	 * patterns).  Say so when this account would then pass as a human. */
+	if (!nhi_classify_static(&x->conf, name, (uid_t)uid))
+		fprintf(stderr, "nhictl: adopt: warning: uid %u of '%s' is outside uid_min..uid_max "
+			"and service_uids and matches no service_names pattern: while the "
+			"snapshot is unavailable pam_nhi cannot tell it from a human (add it "
+			"to service_uids)\n", uid, name);
 	return insert_ident(x, name, kind, uid, gid, gecos, home, shell, &s, expires, interval, 1);
 }
 

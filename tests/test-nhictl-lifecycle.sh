@@ -154,6 +154,7 @@ eqv "owner unchanged after a refused transfer" dave "$(nhictl show svc-a --json 
 
 # ---- adopt ----
 expect 0 "adopt legacy-svc" nhictl adopt legacy-svc --owner alice --expires +60d --purpose "old"
+check "adopt of a uid in the system range gives no warning" test ! -s "$T/err"
 expect 0 "show adopted --json" nhictl show legacy-svc --json
 eqv "adopt keeps uid/gid/home/shell" "850 850 /srv/legacy /usr/sbin/nologin" \
 	"$(pyjson '"%d %d %s %s" % (d["uid"], d["gid"], d["home"], d["shell"])')"
@@ -162,6 +163,11 @@ fails adopt 1 "adopt again" "already registered" nhictl adopt legacy-svc --owner
 fails adopt 1 "adopt a missing account" "no local account" nhictl adopt ghost --owner alice --expires +1d
 fails adopt 1 "adopt root" "root" nhictl adopt root --owner alice --expires +1d
 fails adopt 2 "adopt --uid not allowed" "not allowed" nhictl adopt dave --owner alice --expires +1d --uid 5
+# an account outside every service-account range is adopted, with a warning
+echo "odd-svc:x:5000:5000:odd:/srv/odd:/bin/sh" >>"$T/etc/passwd"
+expect 0 "adopt uid 5000 (outside every range)" nhictl adopt odd-svc --owner alice --expires +1d
+has err "adopt warns that pam_nhi cannot classify it without a snapshot" \
+	"warning: uid 5000 of 'odd-svc' is outside uid_min..uid_max"
 
 # ---- groups ----
 expect 0 "group create" nhictl group create svc-readers
