@@ -1,0 +1,92 @@
+/* dirmap.h - identities between the directory and the local registry
+ * (backend = ldap, issue 3).
+ *
+ * The directory is the source of truth; registry.db on each host is an
+ * offline-capable cache of it, filled by `nhictl sync` and, after each
+ * successful write verb, by reading the written entry back (read your own
+ * writes).  Everything here is used by both the write verbs (cmd_ident.c,
+ * dirwrite.c) and sync (cmd_sync.c).
+ *
+ * Mapping (schema/README):
+ *   DN           uid=<name, RFC 4514 escaped>,<ldap_base>
+ *   name         uid              uid, gid      uidNumber, gidNumber
+ *   home, shell  homeDirectory, loginShell      gecos  gecos
+ *   owner        owner (a DN in ldap_people_base); the registry keeps the
+ *                owner's user name (the uid of that person entry) in
+ *                identity.owner and the DN in identity.owner_dn
+ *   purpose      description        kind     nhiKind     state  nhiState
+ *   expires      nhiExpires         created  nhiCreated
+ *   review       nhiReviewInterval (seconds), nhiLastReview, nhiReviewDue
+ *   orphaned     nhiOrphanedSince   retired  nhiRetiredAt, nhiReason
+ *   scope        host (multi), nhiPamService (multi)
+ *   last used    nhiLastUsed        adopted  nhiAdopted
+ *   identity     entryUUID (operational; the key sync uses for deletes)
+ *
+ * Ownership: a struct dir owns its LDAP handle; dir_close() releases it.
+ * Functions that fill caller buffers never allocate.
+ */
+#ifndef NHICTL_DIRMAP_H
+#define NHICTL_DIRMAP_H
+
+#include <stddef.h>
+#include <ldap.h>
+#include "nhictl.h"
+
+struct dir {
+	LDAP *ld;
+	struct nhictl *x;
+};
+
+/* Connect and bind with the configuration (nhi_ldap_connect); on failure
+ * print "nhictl: VERB: directory unreachable: <reason>" and return
+ * EXIT_FAIL.  0 on success. */
+int dir_open(struct nhictl *x, struct dir *d);
+void dir_close(struct dir *d);
+
+/* The DN of identity 'name' under ldap_base.  0 or NHI_ERR_RANGE. */
+int dir_ident_dn(const struct nhi_conf *c, const char *name, char *out, size_t len);
+
+/* The attributes to request for identities (NULL-terminated; includes
+ * entryUUID). */
+extern char *dir_ident_attrs[];
+
+/* Convert one search result entry of an identity into *id (id->id = 0)
+ * and its entryUUID (uuid may be NULL).  The owner DN is kept in owner_dn
+ * and mapped to the user name in id->owner (the uid RDN value when the DN
+ * is in ldap_people_base, else the whole DN).  0, or NHI_ERR_FORMAT with
+ * "DN: what is wrong" in why (missing MUST attribute, bad time, bad
+ * number, name that is not a valid user name). */
+int dir_entry_to_ident(struct dir *d, LDAPMessage *e, struct ident *id,
+		       char *owner_dn, size_t owner_dn_len,
+		       char *uuid, size_t uuid_len, char *why, size_t why_len);
+
+/* Read identity 'name' from the directory (base search on its DN).
+ * 0, NHI_ERR_NOTFOUND, NHI_ERR_FORMAT or NHI_ERR_IO (reason in why). */
+int dir_ident_read(struct dir *d, const char *name, struct ident *id,
+		   char *owner_dn, size_t owner_dn_len,
+		   char *uuid, size_t uuid_len, char *why, size_t why_len);
+
+/* Resolve an owner given as a user name or a DN to the DN of a person
+ * entry in ldap_people_base and that person's user name (uid), and tell
+ * whether the person is a live human: the entry exists and matches
+ * ldap_owner_filter.  Returns 0 (live), NHI_ERR_NOTFOUND (no such person;
+ * why says so), NHI_ERR_PERM (exists but not live: locked, expired;
+ * why says which), NHI_ERR_IO (directory failure, why has the reason).
+ * dn/name may be NULL. */
+int dir_owner_resolve(struct dir *d, const char *owner, char *dn, size_t dn_len,
+		      char *name, size_t name_len, char *why, size_t why_len);
+
+/* ---- the registry side (in the current transaction) ---------------- */
+
+/* Insert or update the registry row of an identity read from the
+ * directory, matched by entryUUID, else by name: identity row with
+ * owner_dn and entry_uuid, its hosts and services.  *changed (may be NULL)
+ * is set to 1 if anything was inserted or differed.  0 or NHI_ERR_DB. */
+int dir_ident_store(struct nhictl *x, const struct ident *id, const char *owner_dn,
+		    const char *uuid, int *changed);
+
+/* Remove the registry row with this entryUUID (a delete seen by sync).
+ * *gone set to 1 if a row was removed.  0 or NHI_ERR_DB. */
+int dir_ident_forget(struct nhictl *x, const char *uuid, int *gone);
+
+#endif
