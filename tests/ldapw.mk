@@ -1,0 +1,10 @@
+# backend = ldap, the write side (issue 3): nhictl/dirmap.c and the write
+# verbs against a real slapd (tests/slapd.sh)
+check_PROGRAMS += tests/dirmap-probe
+tests_dirmap_probe_SOURCES = tests/dirmap-probe.c nhictl/dirmap.c nhictl/ldap.c \
+	nhictl/ldap_escape.c
+tests_dirmap_probe_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(LDAP_CFLAGS)
+tests_dirmap_probe_LDADD = lib/libnhi.la $(LDAP_LIBS)
+LDAPW_TESTS = tests/test-dirmap.sh
+TESTS += $(LDAPW_TESTS)
+EXTRA_DIST += $(LDAPW_TESTS)
