@@ -81,7 +81,8 @@ int dir_owner_resolve(struct dir *d, const char *owner, char *dn, size_t dn_len,
 /* Insert or update the registry row of an identity read from the
  * directory, matched by entryUUID, else by name: identity row with
  * owner_dn and entry_uuid, its hosts and services.  *changed (may be NULL)
- * is set to 1 if anything was inserted or differed.  0 or NHI_ERR_DB. */
+ * is set to 0 if nothing differed, 1 if the row was updated, 2 if it was
+ * inserted.  0 or NHI_ERR_DB. */
 int dir_ident_store(struct nhictl *x, const struct ident *id, const char *owner_dn,
 		    const char *uuid, int *changed);
 

@@ -116,6 +116,23 @@ static const char *const migrations[] = {
 	" host TEXT NOT NULL, service TEXT NOT NULL,"
 	" last_used INTEGER NOT NULL, count INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY (identity_id, host, service));",
+	/* 1 -> 2: backend = ldap (dirstore.c, cmd_sync.c): the directory
+	 * entry an identity row mirrors, its owner's DN, the last-used time
+	 * the directory holds (usage newer than it is pushed), and the sync
+	 * state: the RFC 4533 cookie, committed with the changes it covers */
+	"ALTER TABLE identity ADD COLUMN entry_uuid TEXT;"
+	"ALTER TABLE identity ADD COLUMN owner_dn TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE identity ADD COLUMN dir_last_used INTEGER NOT NULL DEFAULT 0;"
+	"CREATE UNIQUE INDEX identity_entry_uuid ON identity(entry_uuid)"
+	" WHERE entry_uuid IS NOT NULL;"
+	"CREATE INDEX identity_owner_dn ON identity(owner_dn);"
+	"CREATE TABLE sync_state ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" cookie BLOB,"
+	" server TEXT NOT NULL DEFAULT '',"
+	" last_sync INTEGER NOT NULL DEFAULT 0,"
+	" last_mode TEXT NOT NULL DEFAULT '');"
+	"INSERT INTO sync_state (id) VALUES (1);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -1,0 +1,254 @@
+/* dirstore.c - identities read from the directory into the registry
+ * (backend = ldap): the registry side of dirmap.h.
+ *
+ * A registry row mirrors one directory entry, keyed by its entryUUID
+ * (identity.entry_uuid), so renames and re-creations under the same name
+ * are told apart.  The rows are written in the caller's transaction; the
+ * caller commits (and so publishes) once for a whole sync or write verb.
+ *
+ * The directory guarantees one entry per DN, so a name held by another row
+ * (another entryUUID) belongs to an entry that was renamed or deleted; that
+ * row is stale and is removed (a later change of the same sync brings its
+ * entry back under its new name).  The same holds for a uid: two entries
+ * with one uidNumber cannot both be served by NSS, the newer one wins and
+ * the message names both.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include "nhictl.h"
+#include "dirmap.h"
+
+#define STORE_COLS IDENT_COLS ", owner_dn, entry_uuid, dir_last_used"
+
+/* entryUUIDs are compared in lower case (RFC 4122 text form). */
+static void norm_uuid(const char *in, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; in[i] != '\0' && i + 1 < len; i++)
+		out[i] = (char)tolower((unsigned char)in[i]);
+	out[i] = '\0';
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A comma-separated list, sorted and without empty items or duplicates
+ * (the order of LDAP values is not significant; the registry lists them
+ * sorted). */
+static void norm_list(const char *in, char *out, size_t len)
+{
+	char buf[1024], *items[256], *p, *save = NULL;
+	size_t n = 0, i, used = 0;
+
+	snprintf(buf, sizeof(buf), "%s", in);
+	for (p = strtok_r(buf, ",", &save); p != NULL && n < 256; p = strtok_r(NULL, ",", &save))
+		if (*p != '\0')
+			items[n++] = p;
+	qsort(items, n, sizeof(items[0]), cmp_str);
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		int k;
+
+		if (i > 0 && strcmp(items[i], items[i - 1]) == 0)
+			continue;
+		k = snprintf(out + used, len - used, "%s%s", used ? "," : "", items[i]);
+		if (k < 0 || (size_t)k >= len - used)
+			break;
+		used += (size_t)k;
+	}
+}
+
+/* Delete one row and what hangs off it (hosts, services and usage go by
+ * ON DELETE CASCADE; credentials are the identity's children in the
+ * directory too). */
+static int forget_row(struct nhictl *x, int64_t rid)
+{
+	int r = reg_exec(x, "DELETE FROM credential WHERE identity_id = ?", "i", rid);
+
+	if (r == 0)
+		r = reg_exec(x, "DELETE FROM identity WHERE id = ?", "i", rid);
+	return r;
+}
+
+static int put_list(struct nhictl *x, int64_t rid, const char *csv, int hosts)
+{
+	char buf[1024], *p, *save = NULL;
+	int r;
+
+	r = reg_exec(x, hosts ? "DELETE FROM identity_host WHERE identity_id = ?"
+			      : "DELETE FROM identity_service WHERE identity_id = ?", "i", rid);
+	snprintf(buf, sizeof(buf), "%s", csv);
+	for (p = strtok_r(buf, ",", &save); r == 0 && p != NULL; p = strtok_r(NULL, ",", &save))
+		r = reg_exec(x, hosts ? "INSERT OR IGNORE INTO identity_host VALUES (?, ?)"
+				      : "INSERT OR IGNORE INTO identity_service VALUES (?, ?)",
+			     "is", rid, p);
+	return r;
+}
+
+/* The stored row 'rid': identity fields, owner_dn, entry_uuid and the
+ * directory's last-used time. */
+static int load_row(struct nhictl *x, int64_t rid, struct ident *cur, char *owner_dn,
+		    size_t dnlen, char *uuid, size_t ulen, int64_t *dir_last_used)
+{
+	sqlite3_stmt *st = reg_prep(x, "SELECT " STORE_COLS " FROM identity WHERE id = ?", "i", rid);
+	const unsigned char *t;
+	int r;
+
+	if (st == NULL)
+		return NHI_ERR_DB;
+	r = sqlite3_step(st);
+	if (r != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return r == SQLITE_DONE ? NHI_ERR_NOTFOUND : reg_dberr(x);
+	}
+	r = ident_from_row(x, st, cur);
+	t = sqlite3_column_text(st, 20);
+	snprintf(owner_dn, dnlen, "%s", t ? (const char *)t : "");
+	t = sqlite3_column_text(st, 21);
+	snprintf(uuid, ulen, "%s", t ? (const char *)t : "");
+	*dir_last_used = sqlite3_column_int64(st, 22);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int same(const struct ident *a, const struct ident *b)
+{
+	return strcmp(a->name, b->name) == 0 && strcmp(a->kind, b->kind) == 0 &&
+	       strcmp(a->state, b->state) == 0 && strcmp(a->gecos, b->gecos) == 0 &&
+	       strcmp(a->home, b->home) == 0 && strcmp(a->shell, b->shell) == 0 &&
+	       strcmp(a->owner, b->owner) == 0 && strcmp(a->purpose, b->purpose) == 0 &&
+	       strcmp(a->retire_reason, b->retire_reason) == 0 &&
+	       strcmp(a->hosts, b->hosts) == 0 && strcmp(a->services, b->services) == 0 &&
+	       a->uid == b->uid && a->gid == b->gid && a->created == b->created &&
+	       a->expires == b->expires && a->review_interval == b->review_interval &&
+	       a->last_review == b->last_review && a->review_due == b->review_due &&
+	       a->orphaned_since == b->orphaned_since && a->retired_at == b->retired_at &&
+	       a->last_used == b->last_used;
+}
+
+/* Remove rows other than 'keep' that hold this name or uid. */
+static int drop_conflicts(struct nhictl *x, const struct ident *id, int64_t keep)
+{
+	sqlite3_stmt *st;
+	int64_t rows[2];
+	int n = 0, i, r;
+
+	st = reg_prep(x, "SELECT id, name, uid FROM identity WHERE (name = ? OR uid = ?) AND id != ?",
+		      "sui", id->name, id->uid, keep);
+	if (st == NULL)
+		return NHI_ERR_DB;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW && n < 2) {
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+
+		rows[n++] = sqlite3_column_int64(st, 0);
+		if (name != NULL && strcmp(name, id->name) != 0)
+			nerr(x, 0, "warning: uid %u of %s was %s's in the registry; "
+			     "%s is removed (two directory entries with one uidNumber?)",
+			     id->uid, id->name, name, name);
+	}
+	if (r != SQLITE_ROW && r != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		return reg_dberr(x);
+	}
+	sqlite3_finalize(st);
+	for (i = 0, r = 0; r == 0 && i < n; i++)
+		r = forget_row(x, rows[i]);
+	return r;
+}
+
+int dir_ident_store(struct nhictl *x, const struct ident *id, const char *owner_dn,
+		    const char *uuid, int *changed)
+{
+	char u[64] = "", cur_dn[1024], cur_uuid[64];
+	struct ident want, cur;
+	int64_t rid = 0, dir_used = 0;
+	int r;
+
+	if (changed != NULL)
+		*changed = 0;
+	memset(&cur, 0, sizeof(cur));
+	if (uuid != NULL)
+		norm_uuid(uuid, u, sizeof(u));
+	want = *id;
+	norm_list(id->hosts, want.hosts, sizeof(want.hosts));
+	norm_list(id->services, want.services, sizeof(want.services));
+	if (owner_dn == NULL)
+		owner_dn = "";
+
+	if (u[0] != '\0' &&
+	    reg_int(x, &rid, 0, "SELECT id FROM identity WHERE entry_uuid = ?", "s", u) < 0)
+		return NHI_ERR_DB;
+	if (rid == 0 &&
+	    reg_int(x, &rid, 0, "SELECT id FROM identity WHERE name = ?", "s", id->name) < 0)
+		return NHI_ERR_DB;
+
+	if (rid != 0) {
+		r = load_row(x, rid, &cur, cur_dn, sizeof(cur_dn), cur_uuid, sizeof(cur_uuid),
+			     &dir_used);
+		if (r < 0)
+			return r;
+		/* usage seen on this host and not yet pushed stays */
+		if (cur.last_used > want.last_used)
+			want.last_used = cur.last_used;
+		want.id = cur.id;
+		if (same(&cur, &want) && strcmp(cur_dn, owner_dn) == 0 &&
+		    strcmp(cur_uuid, u) == 0 && dir_used == id->last_used)
+			return 0;
+	}
+	r = drop_conflicts(x, &want, rid);
+	if (r < 0)
+		return r;
+	/* one statement for both: a new row (rid 0: id NULL) or an update */
+	r = reg_exec(x, "INSERT INTO identity (id, name, kind, uid, gid, gecos, home, shell, "
+		     "owner, owner_dn, purpose, created, expires, review_interval, last_review, "
+		     "review_due, state, orphaned_since, retired_at, retire_reason, last_used, "
+		     "dir_last_used, entry_uuid) VALUES (nullif(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+		     "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+		     "name = excluded.name, kind = excluded.kind, uid = excluded.uid, "
+		     "gid = excluded.gid, gecos = excluded.gecos, home = excluded.home, "
+		     "shell = excluded.shell, owner = excluded.owner, owner_dn = excluded.owner_dn, "
+		     "purpose = excluded.purpose, created = excluded.created, "
+		     "expires = excluded.expires, review_interval = excluded.review_interval, "
+		     "last_review = excluded.last_review, review_due = excluded.review_due, "
+		     "state = excluded.state, orphaned_since = excluded.orphaned_since, "
+		     "retired_at = excluded.retired_at, retire_reason = excluded.retire_reason, "
+		     "last_used = excluded.last_used, dir_last_used = excluded.dir_last_used, "
+		     "entry_uuid = excluded.entry_uuid",
+		     "issuussssssiiiiisiisiis", rid, want.name, want.kind, want.uid, want.gid,
+		     want.gecos, want.home, want.shell, want.owner, owner_dn, want.purpose,
+		     want.created, want.expires, want.review_interval, want.last_review,
+		     want.review_due, want.state, want.orphaned_since, want.retired_at,
+		     want.retire_reason, want.last_used, id->last_used, u[0] ? u : NULL);
+	if (rid == 0)
+		rid = sqlite3_last_insert_rowid(x->db);
+	if (r == 0 && (!cur.id || strcmp(cur.hosts, want.hosts) != 0))
+		r = put_list(x, rid, want.hosts, 1);
+	if (r == 0 && (!cur.id || strcmp(cur.services, want.services) != 0))
+		r = put_list(x, rid, want.services, 0);
+	if (r == 0 && changed != NULL)
+		*changed = cur.id ? 1 : 2;
+	return r;
+}
+
+int dir_ident_forget(struct nhictl *x, const char *uuid, int *gone)
+{
+	char u[64];
+	int64_t rid = 0;
+	int r;
+
+	if (gone != NULL)
+		*gone = 0;
+	norm_uuid(uuid, u, sizeof(u));
+	if (reg_int(x, &rid, 0, "SELECT id FROM identity WHERE entry_uuid = ?", "s", u) < 0)
+		return NHI_ERR_DB;
+	if (rid == 0)
+		return 0;
+	r = forget_row(x, rid);
+	if (r == 0 && gone != NULL)
+		*gone = 1;
+	return r;
+}
