@@ -307,9 +307,6 @@ static int set_backend(struct nhi_conf *c, void *field, size_t size, const char 
 	int b = 0, r = set_enum(backend_vals, &b, v, why, whylen);
 	if (r < 0)
 		return r;
-	if (b == NHI_BACKEND_LDAP)
-		return nhi_seterr(why, whylen, NHI_ERR_INVAL,
-				  "backend 'ldap' is not available in this version (use 'local')");
 	c->backend = (enum nhi_backend)b;
 	return 0;
 }
