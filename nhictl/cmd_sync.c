@@ -841,9 +841,12 @@ static int push_usage(struct sync *s)
 	size_t n, i;
 	int r;
 
-	r = rows(s, reg_prep(s->x, "SELECT id, last_used, name, '' FROM identity "
-			     "WHERE last_used > dir_last_used AND entry_uuid IS NOT NULL", ""), &v, &n);
+	/* (WHERE as in the partial index identity_unpushed) */
+	r = rows(s, reg_prep(s->x, "SELECT id, last_used, name, coalesce(entry_uuid, '') "
+			     "FROM identity WHERE last_used > dir_last_used", ""), &v, &n);
 	for (i = 0; r == 0 && i < n; i++) {
+		if (v[i].b[0] == '\0')
+			continue;   /* not from the directory */
 		gentime(v[i].t, when);
 		/* only when newer than what the directory holds */
 		snprintf(assertion, sizeof(assertion), "(!(nhiLastUsed>=%s))", when);

@@ -19,7 +19,7 @@ static void cpy(char *dst, size_t len, sqlite3_stmt *st, int i)
 /* The comma-separated values of one column of a child table. */
 static int child_list(struct nhictl *x, const char *sql, int64_t id, char *out, size_t len)
 {
-	sqlite3_stmt *st = reg_prep(x, sql, "i", id);
+	sqlite3_stmt *st = reg_prep_cached(x, sql, "i", id);   /* once per identity */
 	size_t used = 0;
 	int r;
 
@@ -31,13 +31,14 @@ static int child_list(struct nhictl *x, const char *sql, int64_t id, char *out, 
 		int n = snprintf(out + used, len - used, "%s%s", used ? "," : "", v ? v : "");
 
 		if (n < 0 || (size_t)n >= len - used) {
-			sqlite3_finalize(st);
+			reg_release(st);
 			return nerr(x, NHI_ERR_RANGE, "identity %lld: scope list too long", (long long)id);
 		}
 		used += (size_t)n;
 	}
-	sqlite3_finalize(st);
-	return r == SQLITE_DONE ? 0 : reg_dberr(x);
+	r = r == SQLITE_DONE ? 0 : reg_dberr(x);
+	reg_release(st);
+	return r;
 }
 
 int ident_from_row(struct nhictl *x, sqlite3_stmt *st, struct ident *id)

@@ -62,6 +62,12 @@ void reg_rollback(struct nhictl *x);
 int reg_exec(struct nhictl *x, const char *sql, const char *types, ...);
 /* Prepare with the same binding; NULL on error (printed). */
 sqlite3_stmt *reg_prep(struct nhictl *x, const char *sql, const char *types, ...);
+/* The same, from a cache of prepared statements kept until reg_close():
+ * for a query run very often (once per identity) by a caller that never
+ * has two of it open at once.  Give it back with reg_release() (not
+ * sqlite3_finalize). */
+sqlite3_stmt *reg_prep_cached(struct nhictl *x, const char *sql, const char *types, ...);
+void reg_release(sqlite3_stmt *st);
 /* A single integer answer of a query (or 'dflt' when there is no row). */
 int reg_int(struct nhictl *x, int64_t *out, int64_t dflt, const char *sql, const char *types, ...);
 int reg_dberr(struct nhictl *x);          /* print sqlite3_errmsg; NHI_ERR_DB */

@@ -125,7 +125,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE identity ADD COLUMN dir_last_used INTEGER NOT NULL DEFAULT 0;"
 	"CREATE UNIQUE INDEX identity_entry_uuid ON identity(entry_uuid)"
 	" WHERE entry_uuid IS NOT NULL;"
-	"CREATE INDEX identity_owner_dn ON identity(owner_dn);"
+	"CREATE INDEX identity_owner_dn ON identity(owner_dn, owner);"
+	"CREATE INDEX identity_unpushed ON identity(id) WHERE last_used > dir_last_used;"
 	"CREATE TABLE sync_state ("
 	" id INTEGER PRIMARY KEY CHECK (id = 1),"
 	" cookie BLOB,"
@@ -242,7 +243,8 @@ int reg_open(struct nhictl *x)
 }
 
 /* reg_exec() and reg_int() run each statement to its end, so they keep
- * their prepared statements for the next call with the same SQL: a sync
+ * their prepared statements for the next call with the same SQL (so does
+ * reg_prep_cached(), until reg_release()): a sync
  * stores each of 100k entries with the same few statements, and preparing
  * them anew each time was most of its cost.  Keyed by the SQL's address
  * and checked against its text; reg_close() finalizes them. */
@@ -251,6 +253,7 @@ static struct {
 	sqlite3 *db;
 	const char *sql[STMT_CACHE];
 	sqlite3_stmt *st[STMT_CACHE];
+	unsigned char held[STMT_CACHE];   /* handed out by reg_prep_cached() */
 	unsigned next;
 } cache;
 
@@ -262,6 +265,7 @@ static void cache_clear(void)
 		sqlite3_finalize(cache.st[i]);
 		cache.st[i] = NULL;
 		cache.sql[i] = NULL;
+		cache.held[i] = 0;
 	}
 	cache.db = NULL;
 	cache.next = 0;
@@ -331,36 +335,71 @@ sqlite3_stmt *reg_prep(struct nhictl *x, const char *sql, const char *types, ...
 
 /* A statement for sql with the values bound: from the cache, or prepared
  * and cached (NULL on error, printed).  Give it back with cache_done(). */
-static sqlite3_stmt *cached_prep(struct nhictl *x, const char *sql, const char *types, va_list ap)
+static sqlite3_stmt *cached_prep(struct nhictl *x, int hold, const char *sql,
+				 const char *types, va_list ap)
 {
 	sqlite3_stmt *st;
-	unsigned i;
+	unsigned i, k;
 
 	if (cache.db != x->db)
 		cache_clear();
 	for (i = 0; i < STMT_CACHE; i++) {
-		if (cache.sql[i] != sql || strcmp(sqlite3_sql(cache.st[i]), sql) != 0)
+		if (cache.sql[i] != sql || cache.held[i] ||
+		    strcmp(sqlite3_sql(cache.st[i]), sql) != 0)
 			continue;
 		st = cache.st[i];
 		sqlite3_clear_bindings(st);
 		if (bindv(x, st, types, ap) < 0)
 			return NULL;
+		cache.held[i] = (unsigned char)hold;
 		return st;
 	}
 	st = vprep(x, sql, types, ap);
 	if (st == NULL)
 		return NULL;
-	i = cache.next++ % STMT_CACHE;
-	sqlite3_finalize(cache.st[i]);
-	cache.db = x->db;
-	cache.sql[i] = sql;
-	cache.st[i] = st;
-	return st;
+	/* a slot whose statement is not handed out (else: not cached) */
+	for (k = 0; k < STMT_CACHE; k++) {
+		i = cache.next++ % STMT_CACHE;
+		if (!cache.held[i]) {
+			sqlite3_finalize(cache.st[i]);
+			cache.db = x->db;
+			cache.sql[i] = sql;
+			cache.st[i] = st;
+			cache.held[i] = (unsigned char)hold;
+			return st;
+		}
+	}
+	sqlite3_finalize(st);   /* 32 handed out at once: a bug */
+	nerr(x, 0, "internal error: statement cache full");
+	return NULL;
 }
 
 static void cache_done(sqlite3_stmt *st)
 {
 	sqlite3_reset(st);
+}
+
+sqlite3_stmt *reg_prep_cached(struct nhictl *x, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+
+	va_start(ap, types);
+	st = cached_prep(x, 1, sql, types, ap);
+	va_end(ap);
+	return st;
+}
+
+void reg_release(sqlite3_stmt *st)
+{
+	unsigned i;
+
+	if (st == NULL)
+		return;
+	cache_done(st);
+	for (i = 0; i < STMT_CACHE; i++)
+		if (cache.st[i] == st)
+			cache.held[i] = 0;
 }
 
 int reg_exec(struct nhictl *x, const char *sql, const char *types, ...)
@@ -370,7 +409,7 @@ int reg_exec(struct nhictl *x, const char *sql, const char *types, ...)
 	int r;
 
 	va_start(ap, types);
-	st = cached_prep(x, sql, types, ap);
+	st = cached_prep(x, 0, sql, types, ap);
 	va_end(ap);
 	if (st == NULL)
 		return NHI_ERR_DB;
@@ -388,7 +427,7 @@ int reg_int(struct nhictl *x, int64_t *out, int64_t dflt, const char *sql, const
 	int r;
 
 	va_start(ap, types);
-	st = cached_prep(x, sql, types, ap);
+	st = cached_prep(x, 0, sql, types, ap);
 	va_end(ap);
 	if (st == NULL)
 		return NHI_ERR_DB;
