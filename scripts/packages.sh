@@ -29,6 +29,8 @@ contents() {
 	grep -q '^libpam-nhi_.*usr/share/pam-configs/nhi' "$out/contents.txt" &&
 	grep -q '^nhictl_.*usr/sbin/nhictl' "$out/contents.txt" &&
 	grep -q '^nhictl_.*man8/nhictl.8' "$out/contents.txt" &&
+	grep -q '^nhictl_.*lib/systemd/system/nhi-sync.timer' "$out/contents.txt" &&
+	grep -q '^nhictl_.*lib/systemd/system/nhi-sync.service' "$out/contents.txt" &&
 	! grep -q '\.la$' "$out/contents.txt"
 }
 step "packages hold the right files and no .la" contents

@@ -146,6 +146,10 @@ replace svc-a nhiState suspended
 sync a; counts "host a sees the add and the change" "incremental 1 1 0 0"
 sync b; counts "host b sees the add and the change" "incremental 1 1 0 0"
 eqv "hosts agree" "$(names a)" "$(names b)"
+if have_nss; then
+	NHI_CONF=$T/b.conf expect 0 "getent passwd svc-c on host b (nss_nhi)" nsswrap getent passwd svc-c
+	has out "host b's passwd line" '^svc-c:x:2000003:2000003:'
+fi
 ldap_admin ldapdelete "uid=svc-c,$SLAPD_NHI_BASE"
 sync b; counts "host b sees the delete" "incremental 0 0 1 0"
 sync a; counts "host a sees the delete" "incremental 0 0 1 0"
