@@ -89,6 +89,12 @@ names() { sqlite3 "$T/$1/registry.db" "SELECT group_concat(name, ' ') FROM (SELE
 # ---- initial content ------------------------------------------------------
 expect 0 "sync --help" on a sync --help
 has out "help names --full" '--full'
+expect 0 "sync --condition: backend = ldap (nhi-sync.service runs)" on a sync --condition
+expect 1 "sync --condition: backend = local (nhi-sync.service skips)" nhictl sync --condition
+check "--condition prints nothing" test ! -s "$T/out" -a ! -s "$T/err"
+fails sync 1 "sync with backend = local: one line" "backend is 'local'" nhictl sync
+fails sync 2 "sync: unknown option" "unknown option" on a sync --bogus
+fails sync 2 "sync: an argument" "unexpected argument 'x'" on a sync x
 add svc-a 2000001; add svc-b 2000002
 sync a
 check "first sync succeeds" test "$rc" -eq 0
