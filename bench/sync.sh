@@ -70,6 +70,7 @@ mkhost() {
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/last.json" "$1"; }
 
 declare -A R
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 for n in $SIZES; do
 	echo "sync.sh: $n identities" >&2
 	slapd_gen_idents "$n" bench- > "$T/gen.ldif"
@@ -120,7 +121,8 @@ Produced by \`bench/sync.sh\` (one command; a throwaway slapd from tests/slapd.s
 with syncprov, mdb, identities loaded with slapadd; nhictl over ldapi with SASL
 EXTERNAL). $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, slapd $(slapd -VV 2>&1 | sed -n 's/.*slapd \([0-9.]*\).*/\1/p' | head -1).
 Wall time of the whole \`nhictl sync\` process, median of $ROUNDS rounds; every
-run's --json summary checked (mode, counts).
+run's --json summary checked (mode, counts).  Load average $load0 at the
+start, $(cut -d' ' -f1-3 /proc/loadavg) at the end (a shared machine).
 
 | identities in the directory$cols |
 | ---$sep |
@@ -131,11 +133,12 @@ $(row "full scan (\`--full\`, paged search)" scan)
 $(row "(slapadd of the directory, for scale)" load)
 
 The incremental sync transfers only the changed entry (the summary says
-\`entries: 1\`); with nothing new it commits just the cookie and does not
-republish.  Its remaining cost grows with the registry because a sync that
-changed something publishes a complete snapshot (the snapshot is one
-immutable file) and re-checks the distinct owners (one directory lookup per
-owner, here one).
+\`entries: 1\`): the directory's part of its cost does not grow with the
+directory.  With nothing new it commits just the cookie and does not
+republish.  What does grow with the registry is local: a sync that changed
+something publishes a complete snapshot (one immutable file, about 0.45 s
+for 100k identities here), and every sync re-checks the distinct owners (one
+directory lookup per owner, here one) found by a scan of the registry.
 <!-- bench/sync.sh: end -->
 EOF
 )
