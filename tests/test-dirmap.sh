@@ -58,6 +58,21 @@ probe owner "uid=alice,$SLAPD_GROUPS_BASE"; want "DN outside the people base" "r
 probe owner "cn=svcusers,$SLAPD_GROUPS_BASE"; want "a group DN is no owner" "rc=-4 "
 probe owner "uid=*,$P";         want "DN with a '*' value: nobody" "rc=-4 "
 
+# a person deeper in the people subtree
+ldap_admin ldapadd > /dev/null <<EOF2 || nok "ldapadd erin"
+dn: ou=contractors,$P
+objectClass: organizationalUnit
+ou: contractors
+
+dn: uid=erin,ou=contractors,$P
+objectClass: inetOrgPerson
+uid: erin
+cn: Erin Extern
+sn: Extern
+EOF2
+probe owner erin; want "erin deeper in the subtree, by name" "rc=0 dn=uid=erin,ou=contractors,$P name=erin"
+probe owner "uid=erin,ou=contractors,$P"; want "erin by DN" "rc=0 " "name=erin"
+
 # --- ldap_owner_filter ----------------------------------------------------
 conf "ldap_owner_filter = (!(uid=dave))"
 probe owner dave;  want "owner filter excludes dave" "rc=-8 " "ldap_owner_filter"
