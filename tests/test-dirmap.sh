@@ -6,6 +6,7 @@
 # filter-injection attempts that must never match anyone.
 . "$top_srcdir/tests/common.sh"
 . "$top_srcdir/tests/slapd.sh"
+. "$top_srcdir/tests/ldapw-lib.sh"
 slapd_start || { echo "# skip: no slapd"; exit 77; }
 PROBE=$top_builddir/tests/dirmap-probe
 : > "$T/ldap-empty.conf"
@@ -59,17 +60,7 @@ probe owner "cn=svcusers,$SLAPD_GROUPS_BASE"; want "a group DN is no owner" "rc=
 probe owner "uid=*,$P";         want "DN with a '*' value: nobody" "rc=-4 "
 
 # a person deeper in the people subtree
-ldap_admin ldapadd > /dev/null <<EOF2 || nok "ldapadd erin"
-dn: ou=contractors,$P
-objectClass: organizationalUnit
-ou: contractors
-
-dn: uid=erin,ou=contractors,$P
-objectClass: inetOrgPerson
-uid: erin
-cn: Erin Extern
-sn: Extern
-EOF2
+ldapw_add_contractor erin || nok "ldapadd erin"
 probe owner erin; want "erin deeper in the subtree, by name" "rc=0 dn=uid=erin,ou=contractors,$P name=erin"
 probe owner "uid=erin,ou=contractors,$P"; want "erin by DN" "rc=0 " "name=erin"
 

@@ -10,6 +10,7 @@
 . "$top_srcdir/tests/common.sh"
 . "$top_srcdir/tests/nhictl-lib.sh"
 . "$top_srcdir/tests/slapd.sh"
+. "$top_srcdir/tests/ldapw-lib.sh"
 slapd_start --tls || { echo "# skip: no slapd"; exit 77; }
 
 # libldap must work from nhi.conf alone (no ~/.ldaprc, no /etc/ldap);
@@ -78,17 +79,7 @@ eqv "json: owner is the user name" dave "$(pyjson 'd["owner"]')"
 eqv "json: next uid from the counter" 2000001 "$(pyjson 'd["uid"]')"
 eqv "directory: owner DN of dave" "uid=dave,$P" "$(attr svc-b owner)"
 eqv "directory: agent" agent "$(attr svc-b nhiKind)"
-ldap_admin ldapadd > /dev/null <<EOF || nok "ldapadd erin"
-dn: ou=contractors,$P
-objectClass: organizationalUnit
-ou: contractors
-
-dn: uid=erin,ou=contractors,$P
-objectClass: inetOrgPerson
-uid: erin
-cn: Erin Extern
-sn: Extern
-EOF
+ldapw_add_contractor erin || nok "ldapadd erin"
 expect 0 "transfer svc-b to erin, deeper in the people subtree" nhictl transfer svc-b --to erin --json
 eqv "registry: owner erin (the user name)" "erin" "$(pyjson 'd["owner"]')"
 eqv "directory: erin's DN" "uid=erin,ou=contractors,$P" "$(attr svc-b owner)"
