@@ -77,7 +77,7 @@ out:
  * removed once its records are committed.  A leftover .ingest file from an
  * interrupted run is read again: last_used takes the maximum, so that is
  * harmless. */
-static int ingest(struct nhictl *x, char *ingest_path, size_t plen, long *records, long *bad)
+int usage_ingest(struct nhictl *x, char *ingest_path, size_t plen, long *records, long *bad)
 {
 	char *buf = NULL, *line, *save = NULL;
 	size_t len = 0;
@@ -218,7 +218,7 @@ int cmd_audit(struct nhictl *x, int argc, char **argv)
 	}
 	if (reg_begin(x) < 0)
 		return EXIT_FAIL;
-	r = ingest(x, ingest_path, sizeof(ingest_path), &records, &bad);
+	r = usage_ingest(x, ingest_path, sizeof(ingest_path), &records, &bad);
 	if (r == 0 && records + bad > 0)
 		r = reg_event(x, "usage-ingest", x->conf.usage_log, "ok",
 			      "%ld records, %ld malformed", records, bad);

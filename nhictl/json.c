@@ -90,6 +90,13 @@ void json_int(struct json *j, long long v)
 	fprintf(j->f, "%lld", v);
 }
 
+/* A number with three decimals (durations in seconds). */
+void json_num(struct json *j, double v)
+{
+	sep(j);
+	fprintf(j->f, "%.3f", v);
+}
+
 void json_bool(struct json *j, int v)
 {
 	sep(j);

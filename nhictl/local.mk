@@ -10,4 +10,4 @@ nhictl_nhictl_SOURCES = \
 nhictl_nhictl_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(LDAP_CFLAGS)
 nhictl_nhictl_LDADD = lib/libnhiadmin.la lib/libnhi.la $(SQLITE_LIBS) $(CRYPTO_LIBS) $(LDAP_LIBS)
 # backend = ldap: the registry side of nhictl/dirmap.h, and sync
-nhictl_nhictl_SOURCES += nhictl/dirstore.c
+nhictl_nhictl_SOURCES += nhictl/dirstore.c nhictl/cmd_sync.c

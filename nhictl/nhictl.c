@@ -42,6 +42,7 @@ static const struct cmd commands[] = {
 	{ "publish", cmd_publish, NEED_DB, "compile and publish the snapshot again" },
 	{ "audit", cmd_audit, NEED_DB | WRITES | LOCAL, "re-check owners, ingest usage, report findings" },
 	{ "directory", cmd_directory, 0, "check the LDAP directory configuration" },
+	{ "sync", cmd_sync, 0, "bring the registry up to date with the directory" },
 };
 
 int nerr(struct nhictl *x, int code, const char *fmt, ...)

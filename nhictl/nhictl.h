@@ -112,6 +112,14 @@ int id_free(struct nhictl *x, uint32_t id);
  * returns 0, EXIT_USAGE (does not parse) or EXIT_FAIL (out of bounds). */
 int parse_expiry(struct nhictl *x, const char *s, time_t *out);
 
+/* ---- cmd_audit.c: usage records ------------------------------------ */
+
+/* Ingest usage_log (renamed to usage_log.ingest first; its path is left in
+ * ingest_path, "" when there was nothing) into identity.last_used and the
+ * usage table, in the current transaction.  Unlink ingest_path after the
+ * commit.  0 or NHI_ERR_* (printed). */
+int usage_ingest(struct nhictl *x, char *ingest_path, size_t plen, long *records, long *bad);
+
 /* ---- json.c -------------------------------------------------------- */
 
 struct json {
@@ -129,6 +137,7 @@ void json_key(struct json *j, const char *k);
 void json_str(struct json *j, const char *s);   /* NULL = null */
 void json_int(struct json *j, long long v);
 void json_bool(struct json *j, int v);
+void json_num(struct json *j, double v);         /* %.3f */
 void json_null(struct json *j);
 void json_time(struct json *j, int64_t t);      /* 0 = null */
 void json_kstr(struct json *j, const char *k, const char *s);
@@ -144,7 +153,7 @@ void json_end(struct json *j);                  /* newline after the top value *
 #define CMD(n) int cmd_##n(struct nhictl *x, int argc, char **argv)
 CMD(create); CMD(adopt); CMD(list); CMD(show); CMD(extend); CMD(suspend);
 CMD(resume); CMD(retire); CMD(review); CMD(transfer); CMD(check); CMD(log);
-CMD(group); CMD(publish); CMD(audit); CMD(directory);
+CMD(group); CMD(publish); CMD(audit); CMD(directory); CMD(sync);
 #undef CMD
 
 #endif

@@ -241,8 +241,36 @@ int reg_open(struct nhictl *x)
 	return 0;
 }
 
+/* reg_exec() and reg_int() run each statement to its end, so they keep
+ * their prepared statements for the next call with the same SQL: a sync
+ * stores each of 100k entries with the same few statements, and preparing
+ * them anew each time was most of its cost.  Keyed by the SQL's address
+ * and checked against its text; reg_close() finalizes them. */
+#define STMT_CACHE 32
+static struct {
+	sqlite3 *db;
+	const char *sql[STMT_CACHE];
+	sqlite3_stmt *st[STMT_CACHE];
+	unsigned next;
+} cache;
+
+static void cache_clear(void)
+{
+	unsigned i;
+
+	for (i = 0; i < STMT_CACHE; i++) {
+		sqlite3_finalize(cache.st[i]);
+		cache.st[i] = NULL;
+		cache.sql[i] = NULL;
+	}
+	cache.db = NULL;
+	cache.next = 0;
+}
+
 void reg_close(struct nhictl *x)
 {
+	if (cache.db != NULL && cache.db == x->db)
+		cache_clear();
 	if (x->db != NULL) {
 		sqlite3_close_v2(x->db);
 		x->db = NULL;
@@ -301,6 +329,40 @@ sqlite3_stmt *reg_prep(struct nhictl *x, const char *sql, const char *types, ...
 	return st;
 }
 
+/* A statement for sql with the values bound: from the cache, or prepared
+ * and cached (NULL on error, printed).  Give it back with cache_done(). */
+static sqlite3_stmt *cached_prep(struct nhictl *x, const char *sql, const char *types, va_list ap)
+{
+	sqlite3_stmt *st;
+	unsigned i;
+
+	if (cache.db != x->db)
+		cache_clear();
+	for (i = 0; i < STMT_CACHE; i++) {
+		if (cache.sql[i] != sql || strcmp(sqlite3_sql(cache.st[i]), sql) != 0)
+			continue;
+		st = cache.st[i];
+		sqlite3_clear_bindings(st);
+		if (bindv(x, st, types, ap) < 0)
+			return NULL;
+		return st;
+	}
+	st = vprep(x, sql, types, ap);
+	if (st == NULL)
+		return NULL;
+	i = cache.next++ % STMT_CACHE;
+	sqlite3_finalize(cache.st[i]);
+	cache.db = x->db;
+	cache.sql[i] = sql;
+	cache.st[i] = st;
+	return st;
+}
+
+static void cache_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+}
+
 int reg_exec(struct nhictl *x, const char *sql, const char *types, ...)
 {
 	sqlite3_stmt *st;
@@ -308,14 +370,14 @@ int reg_exec(struct nhictl *x, const char *sql, const char *types, ...)
 	int r;
 
 	va_start(ap, types);
-	st = vprep(x, sql, types, ap);
+	st = cached_prep(x, sql, types, ap);
 	va_end(ap);
 	if (st == NULL)
 		return NHI_ERR_DB;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW)
 		;
 	r = r == SQLITE_DONE ? 0 : reg_dberr(x);
-	sqlite3_finalize(st);
+	cache_done(st);
 	return r;
 }
 
@@ -326,7 +388,7 @@ int reg_int(struct nhictl *x, int64_t *out, int64_t dflt, const char *sql, const
 	int r;
 
 	va_start(ap, types);
-	st = vprep(x, sql, types, ap);
+	st = cached_prep(x, sql, types, ap);
 	va_end(ap);
 	if (st == NULL)
 		return NHI_ERR_DB;
@@ -340,7 +402,7 @@ int reg_int(struct nhictl *x, int64_t *out, int64_t dflt, const char *sql, const
 	} else {
 		r = reg_dberr(x);
 	}
-	sqlite3_finalize(st);
+	cache_done(st);
 	return r;
 }
 

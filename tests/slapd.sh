@@ -4,7 +4,7 @@
 # are never used or changed.  Runs slapd as the calling user (root in CI).
 #
 # INTERFACE
-#   slapd_start [--tls] [--no-schema]
+#   slapd_start [--tls] [--no-schema] [--no-syncprov] [--ldif FILE]
 #       Writes a cn=config (back_mdb, syncprov, ppolicy module for
 #       pwdAccountLockedTime; schemas core, cosine, nis, inetorgperson and
 #       schema/nhi.ldif unless --no-schema), an mdb database for
@@ -20,9 +20,21 @@
 #       StartTLS (and TLS client certificates, verify "try") enabled.
 #       --no-schema: nhi.ldif is not loaded (load it with ldap_admin
 #       ldapadd -f "$top_srcdir/schema/nhi.ldif").
+#       --no-syncprov: neither the syncprov module nor the overlay (a
+#       directory without RFC 4533 content synchronisation).
+#       --ldif FILE: slapadd FILE too, after the base entries (fast bulk
+#       loading; see slapd_gen_idents).
+#       syncprov has olcSpReloadHint TRUE: a consumer's cookie older than
+#       the data is answered with e-syncRefreshRequired (4096).  Its
+#       session log is in memory: after slapd_restart, a consumer's cookie
+#       is served by a present phase until new changes are logged.
 #   slapd_stop      SIGTERM (+ SIGCONT, in case a test stopped it) + wait;
 #                   idempotent.
 #   slapd_restart   stop, then start again on the same port and data.
+#   slapd_gen_idents N [PREFIX] [OWNER] [FIRST-UID]
+#       prints LDIF of N nhi identities PREFIX1..PREFIXN (default "gen-")
+#       under $SLAPD_NHI_BASE, owned by OWNER (default alice), uids from
+#       FIRST-UID (default 3000000); for ldapadd or slapd_start --ldif.
 #   ldap_admin CMD [ARGS...]
 #       runs an ldap-utils CMD (ldapsearch, ldapadd, ldapmodify, ldapdelete,
 #       ldapmodrdn, ldapcompare...) as root over ldapi with SASL EXTERNAL
@@ -142,7 +154,7 @@ _slapd_certs() {
 }
 
 _slapd_config() {
-	local tls=$1 schema=$2 d=$SLAPD_DIR s
+	local tls=$1 schema=$2 syncprov=$3 d=$SLAPD_DIR s
 	local ext="dn.exact=$SLAPD_EXTERNAL_DN" who
 	who="by $ext write"
 	[ -n "$tls" ] && who="$who by dn.exact=$SLAPD_CLIENT_DN write"
@@ -225,8 +237,13 @@ _slapd_config() {
 		olcOverlay: {0}syncprov
 		olcSpCheckpoint: 100 10
 		olcSpSessionlog: 1000
+		olcSpReloadHint: TRUE
 		EOF
 	} > "$d/config.ldif"
+	# Without syncprov: no module, no overlay (the entry is the file's last).
+	[ -n "$syncprov" ] || sed -i -e '/^olcModuleLoad: {1}syncprov/d' \
+		-e 's/^olcModuleLoad: {2}ppolicy/olcModuleLoad: {1}ppolicy/' \
+		-e '/^dn: olcOverlay={0}syncprov/,$d' "$d/config.ldif"
 	# Without nhi's schema, slapd refuses indexes on nhi attributes.
 	[ -n "$schema" ] || sed -i -e '/^olcDbIndex: .*nhi/d' \
 		-e 's/attrs=userPassword,nhiSecretHash/attrs=userPassword/' "$d/config.ldif"
@@ -315,11 +332,13 @@ _slapd_launch() {
 }
 
 slapd_start() {
-	local tls='' schema=1 try
+	local tls='' schema=1 syncprov=1 ldif='' try
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--tls) tls=1 ;;
 		--no-schema) schema= ;;
+		--no-syncprov) syncprov= ;;
+		--ldif) ldif=$2; shift ;;
 		*) echo "slapd_start: unknown option $1" >&2; return 2 ;;
 		esac
 		shift
@@ -345,10 +364,11 @@ slapd_start() {
 	LDAPCONF=$SLAPD_DIR/ldap.conf
 	export LDAPCONF
 
-	_slapd_config "$tls" "$schema" || return 1
+	_slapd_config "$tls" "$schema" "$syncprov" || return 1
+	[ -z "$ldif" ] || { echo; cat "$ldif"; } >> "$SLAPD_DIR/base.ldif" || return 1
 	if ! slapadd -n0 -F "$SLAPD_DIR/slapd.d" -l "$SLAPD_DIR/config.ldif" \
 			>"$SLAPD_DIR/slapadd.log" 2>&1 ||
-	   ! slapadd -F "$SLAPD_DIR/slapd.d" -b "$SLAPD_BASE" -w \
+	   ! slapadd -q -F "$SLAPD_DIR/slapd.d" -b "$SLAPD_BASE" -w \
 			-l "$SLAPD_DIR/base.ldif" >>"$SLAPD_DIR/slapadd.log" 2>&1; then
 		echo "slapd.sh: slapadd failed:" >&2
 		cat "$SLAPD_DIR/slapadd.log" >&2
@@ -414,4 +434,21 @@ ldap_root() {
 	ldapsearch) set -- -LLL -o ldif-wrap=no "$@" ;;
 	esac
 	"$cmd" -H "$SLAPD_LDAP_URI" -x -D "$SLAPD_ADMIN_DN" -y "$SLAPD_DIR/admin.pw" "$@"
+}
+
+slapd_gen_idents() {
+	local n=$1 prefix=${2:-gen-} owner=${3:-alice} first=${4:-3000000}
+	awk -v n="$n" -v p="$prefix" -v base="$SLAPD_NHI_BASE" -v first="$first" \
+		-v owner="uid=$owner,$SLAPD_PEOPLE_BASE" 'BEGIN {
+		for (i = 1; i <= n; i++) {
+			u = first + i
+			printf "dn: uid=%s%d,%s\nobjectClass: account\nobjectClass: posixAccount\n", p, i, base
+			printf "objectClass: shadowAccount\nobjectClass: nhiIdentity\nuid: %s%d\ncn: %s%d\n", p, i, p, i
+			printf "uidNumber: %d\ngidNumber: %d\nhomeDirectory: /var/lib/%s%d\n", u, u, p, i
+			printf "loginShell: /usr/sbin/nologin\nowner: %s\ndescription: generated %d\n", owner, i
+			printf "nhiKind: service\nnhiState: active\nnhiExpires: 20991231000000Z\n"
+			printf "nhiCreated: 20260101000000Z\nnhiReviewInterval: 7776000\n"
+			printf "nhiReviewDue: 20990101000000Z\n\n"
+		}
+	}'
 }

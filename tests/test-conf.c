@@ -126,7 +126,7 @@ static void test_bad(void **state)
 	bad_file("enumerate = perhaps\n", NHI_ERR_INVAL, "expected yes or no");
 	bad_file("review = sometimes\n", NHI_ERR_INVAL, "expected enforce, warn or off");
 	bad_file("host = bad host\n", NHI_ERR_INVAL, "not a host name");
-	bad_file("backend = sql\n", NHI_ERR_INVAL, "expected local or ldap");
+	bad_file("backend = ad\n", NHI_ERR_INVAL, "expected local or ldap");
 	bad_file("ldap_uri = http://x\n", NHI_ERR_INVAL, "not an ldap://");
 	bad_file("ldap_uri = ldap://a ftp://b\n", NHI_ERR_INVAL, "'ftp://b' is not an ldap://");
 	bad_file("ldap_base = nhi\n", NHI_ERR_INVAL, "expected a DN");

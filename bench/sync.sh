@@ -1,0 +1,153 @@
+#!/bin/bash
+# bench/sync.sh - the cost of `nhictl sync` against a local slapd, with one
+# command (as root, like the tests: slapd runs as the calling user):
+#
+#     bench/sync.sh [BUILD_DIR]
+#
+# Builds nhictl with -O2 into BUILD_DIR (default /tmp/nhi-bench-build)
+# unless it is there, then for 10k and 100k identities (slapadd'ed into a
+# throwaway slapd from tests/slapd.sh, with syncprov, over ldapi with SASL
+# EXTERNAL):
+#   1. a full sync into an empty registry (RFC 4533 initial content),
+#   2. an incremental sync with nothing new,
+#   3. an incremental sync of one changed entry,
+#   4. a full scan (--full: paged search, deletes reconciled by entryUUID),
+# each the median wall time of NHI_BENCH_ROUNDS (default 3) runs, with
+# nhictl's own --json summary checked (mode and counts).  The results
+# replace the "nhictl sync" section of bench/RESULTS.md.
+set -eu
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+B=${1:-/tmp/nhi-bench-build}
+OUT=${NHI_BENCH_OUT:-$SRC/bench/RESULTS.md}
+SIZES=${NHI_BENCH_SYNC_SIZES:-10000 100000}
+ROUNDS=${NHI_BENCH_ROUNDS:-3}
+
+command -v slapd >/dev/null || [ -x /usr/sbin/slapd ] || { echo "sync.sh: slapd is needed" >&2; exit 1; }
+if [ ! -x "$B/nhictl/nhictl" ]; then
+	[ -x "$SRC/configure" ] || (cd "$SRC" && autoreconf -fi)
+	mkdir -p "$B"
+	(cd "$B" && { [ -f Makefile ] || "$SRC/configure" CFLAGS="-O2 -g" >/dev/null; } &&
+		make -j"$(nproc)" nhictl/nhictl >/dev/null)
+fi
+export top_srcdir=$SRC top_builddir=$B
+. "$SRC/tests/common.sh"
+set +u
+. "$SRC/tests/slapd.sh"
+set -u
+: > "$T/ldap-empty.conf"
+export LDAPCONF=$T/ldap-empty.conf LDAPNOINIT=1
+
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+# run_sync STATE WANT-MODE [ARGS]: one sync, prints its wall time in ms;
+# fails when the summary is not the expected mode
+run_sync() {
+	local st=$1 want=$2 t0 t1; shift 2
+	t0=$(ms)
+	NHI_CONF=$T/$st.conf "$NHICTL" sync --json "$@" > "$T/sum.json"
+	t1=$(ms)
+	python3 - "$T/sum.json" "$want" <<-'EOF' || return 1
+	import json, sys
+	d = json.load(open(sys.argv[1]))
+	if d["mode"] != sys.argv[2]:
+	    sys.exit("sync.sh: mode %s, wanted %s" % (d["mode"], sys.argv[2]))
+	EOF
+	cp "$T/sum.json" "$T/last.json"
+	echo $((t1 - t0))
+}
+mkhost() {
+	rm -rf "${T:?}/$1"; mkdir -p "$T/$1"
+	cat > "$T/$1.conf" <<-EOF
+	state_dir = $T/$1
+	host = bench
+	backend = ldap
+	ldap_uri = $SLAPD_LDAPI_URI
+	ldap_bind = external
+	ldap_base = $SLAPD_NHI_BASE
+	ldap_people_base = $SLAPD_PEOPLE_BASE
+	EOF
+}
+field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/last.json" "$1"; }
+
+declare -A R
+for n in $SIZES; do
+	echo "sync.sh: $n identities" >&2
+	slapd_gen_idents "$n" bench- > "$T/gen.ldif"
+	t0=$(ms)
+	slapd_start --ldif "$T/gen.ldif" >&2
+	R[load,$n]=$(( $(ms) - t0 ))
+	full=() none=() one=() scan=()
+	for ((r = 0; r < ROUNDS; r++)); do
+		mkhost h
+		full+=("$(run_sync h full)")
+		[ "$(field added)" = "$n" ] || { echo "sync.sh: full sync added $(field added)" >&2; exit 1; }
+		none+=("$(run_sync h incremental)")
+		ldap_admin ldapmodify >/dev/null <<-EOF
+		dn: uid=bench-$((r + 1)),$SLAPD_NHI_BASE
+		changetype: modify
+		replace: description
+		description: changed in round $r
+		EOF
+		one+=("$(run_sync h incremental)")
+		[ "$(field changed) $(field entries)" = "1 1" ] ||
+			{ echo "sync.sh: incremental sync: $(cat "$T/last.json")" >&2; exit 1; }
+		scan+=("$(run_sync h scan --full)")
+	done
+	R[full,$n]=$(printf '%s\n' "${full[@]}" | median)
+	R[none,$n]=$(printf '%s\n' "${none[@]}" | median)
+	R[one,$n]=$(printf '%s\n' "${one[@]}" | median)
+	R[scan,$n]=$(printf '%s\n' "${scan[@]}" | median)
+	R[db,$n]=$(du -k "$T/h/registry.db" | cut -f1)
+	R[cache,$n]=$(du -k "$T/h/nhi.cache" | cut -f1)
+	slapd_stop
+done
+
+cols=""; sep=""
+for n in $SIZES; do cols+=" | $n"; sep+=" | ---"; done
+row() {   # LABEL KEY UNIT-DIVISOR
+	local line="| $1" n v
+	for n in $SIZES; do
+		v=${R[$2,$n]}
+		line+=" | $(awk -v v="$v" 'BEGIN { if (v >= 1000) printf "%.2f s", v / 1000; else printf "%d ms", v }')"
+	done
+	echo "$line |"
+}
+section=$(cat <<EOF
+<!-- bench/sync.sh: begin -->
+## nhictl sync
+
+Produced by \`bench/sync.sh\` (one command; a throwaway slapd from tests/slapd.sh
+with syncprov, mdb, identities loaded with slapadd; nhictl over ldapi with SASL
+EXTERNAL). $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, slapd $(slapd -VV 2>&1 | sed -n 's/.*slapd \([0-9.]*\).*/\1/p' | head -1).
+Wall time of the whole \`nhictl sync\` process, median of $ROUNDS rounds; every
+run's --json summary checked (mode, counts).
+
+| identities in the directory$cols |
+| ---$sep |
+$(row "full sync into an empty registry (initial content)" full)
+$(row "incremental sync, nothing new" none)
+$(row "incremental sync, one entry changed" one)
+$(row "full scan (\`--full\`, paged search)" scan)
+$(row "(slapadd of the directory, for scale)" load)
+
+The incremental sync transfers only the changed entry (the summary says
+\`entries: 1\`); with nothing new it commits just the cookie and does not
+republish.  Its remaining cost grows with the registry because a sync that
+changed something publishes a complete snapshot (the snapshot is one
+immutable file) and re-checks the distinct owners (one directory lookup per
+owner, here one).
+<!-- bench/sync.sh: end -->
+EOF
+)
+if [ -f "$OUT" ] && grep -q '<!-- bench/sync.sh: begin -->' "$OUT"; then
+	python3 - "$OUT" "$section" <<-'EOF'
+	import sys, re
+	p, new = sys.argv[1], sys.argv[2]
+	s = open(p).read()
+	s = re.sub(r"<!-- bench/sync.sh: begin -->.*<!-- bench/sync.sh: end -->", lambda m: new, s, flags=re.S)
+	open(p, "w").write(s)
+	EOF
+else
+	printf '\n%s\n' "$section" >> "$OUT"
+fi
+printf '%s\n' "$section"

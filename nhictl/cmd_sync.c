@@ -1,0 +1,1038 @@
+/* cmd_sync.c - `nhictl sync`: the registry as a cache of the directory
+ * (backend = ldap, issue 3).
+ *
+ * RFC 4533 content synchronisation in refreshOnly mode, written against
+ * libldap's plain message API (the request control built with ber_printf,
+ * the state/done controls and sync info messages parsed with ber_scanf):
+ *
+ *   - no cookie (first sync, or the server answered e-syncRefreshRequired
+ *     (4096) to ours): initial content, every entry sent; whatever the
+ *     registry holds that was not sent is removed;
+ *   - with a cookie: only the changes since, ending in a delete phase
+ *     (deleted entries named, one by one or in syncIdSets with
+ *     refreshDeletes TRUE) or a present phase (unchanged entries named as
+ *     present, often as syncIdSets; the rest are gone).
+ *
+ * Without the sync control in the root DSE (no syncprov), or with --full,
+ * a paged search reads every identity and deletes are found by comparing
+ * the sets of entryUUIDs.  The entryUUIDs seen are kept in a temporary
+ * table; dirstore.c writes the rows.
+ *
+ * Everything - the changes, the orphans found, the usage ingested and the
+ * new cookie - is written in ONE transaction, held from before the search
+ * to the commit (so a write verb's read-your-writes row cannot be lost to
+ * a concurrent sync's older view).  Any failure rolls it all back: the
+ * registry, the snapshot and the old cookie stay as they were.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "nhictl.h"
+#include "ldap.h"
+#include "dirmap.h"
+
+#define PAGE_SIZE 1000
+#define IDENT_FILTER "(objectClass=nhiIdentity)"
+#define REFRESH_REQUIRED 1   /* e-syncRefreshRequired (4096): reload */
+
+static const char sync_help[] =
+	"usage: nhictl sync [--full] [--json]\n"
+	"       nhictl sync --condition\n"
+	"\n"
+	"Bring the registry (and so the snapshot PAM and NSS read) up to date with\n"
+	"the directory (backend = ldap).  RFC 4533 content synchronisation: only\n"
+	"the changes since the last sync travel, named by the cookie kept in\n"
+	"registry.db; entries deleted in the directory are removed.  A server\n"
+	"without the sync control (no syncprov) gets a full scan instead.\n"
+	"Each sync also re-checks every owner against ldap_people_base and\n"
+	"ldap_owner_filter: an identity whose owner is gone or no longer live\n"
+	"becomes orphaned (nhiOrphanedSince = now), in the directory and here;\n"
+	"pam_nhi denies it once orphan_grace has passed.  Usage records of\n"
+	"usage_log are pushed to the directory as nhiLastUsed (when newer).\n"
+	"\n"
+	"  --full       read every identity (a paged search) and reconcile\n"
+	"               deletes by entryUUID, whatever the cookie says\n"
+	"  --json       a summary: mode (incremental, full or scan), added,\n"
+	"               changed, deleted, orphaned, invalid, usage_pushed,\n"
+	"               duration (seconds), server\n"
+	"  --condition  exit 0 when backend = ldap, 1 otherwise; nothing else\n"
+	"               (ExecCondition of nhi-sync.service)\n"
+	"\n"
+	"Progress is shown on a terminal; otherwise sync is silent unless\n"
+	"something changed.  When the directory is unreachable or fails during\n"
+	"the sync: exit 1 with one line; the registry, the snapshot and the\n"
+	"cookie are left exactly as they were.\n";
+
+struct sync {
+	struct nhictl *x;
+	struct dir d;
+	struct berval cookie;          /* malloc'd; bv_val NULL = none */
+	int present;                   /* a present phase: unseen rows go */
+	int reload;                    /* initial content (no cookie sent) */
+	const char *mode;
+	long entries, added, changed, deleted, orphaned, invalid, pushed;
+	int progress;                  /* stderr is a terminal */
+	int shown;                     /* a progress line is on it */
+	struct timespec t0, last_progress;
+	char server[1024];
+};
+
+static double since(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) + (double)(b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void progress(struct sync *s, int done)
+{
+	if (!s->progress || (done && !s->shown))
+		return;
+	if (!done && since(&s->last_progress) < 0.25)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &s->last_progress);
+	s->shown = !done;
+	if (done)
+		fputs("\r\033[K", stderr);
+	else
+		fprintf(stderr, "\rnhictl: sync: %ld entries (%ld added, %ld changed, %ld deleted)",
+			s->entries, s->added, s->changed, s->deleted);
+	fflush(stderr);
+}
+
+static int set_cookie(struct sync *s, const struct berval *c)
+{
+	char *v = NULL;
+
+	if (c != NULL && c->bv_len > 0) {
+		v = malloc(c->bv_len);
+		if (v == NULL)
+			return nerr(s->x, NHI_ERR_NOMEM, "out of memory");
+		memcpy(v, c->bv_val, c->bv_len);
+	}
+	free(s->cookie.bv_val);
+	s->cookie.bv_val = v;
+	s->cookie.bv_len = v ? c->bv_len : 0;
+	return 0;
+}
+
+/* ---- sync state in registry.db ------------------------------------- */
+
+static int load_cookie(struct sync *s)
+{
+	sqlite3_stmt *st = reg_prep(s->x, "SELECT cookie FROM sync_state WHERE id = 1", "");
+	struct berval c = { 0, NULL };
+	int r;
+
+	if (st == NULL)
+		return NHI_ERR_DB;
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		c.bv_val = (char *)sqlite3_column_blob(st, 0);
+		c.bv_len = (ber_len_t)sqlite3_column_bytes(st, 0);
+	}
+	r = (r == SQLITE_ROW || r == SQLITE_DONE) ? set_cookie(s, &c) : reg_dberr(s->x);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int save_state(struct sync *s)
+{
+	sqlite3_stmt *st = reg_prep(s->x, "UPDATE sync_state SET cookie = ?, server = ?, "
+				    "last_sync = ?, last_mode = ? WHERE id = 1", "");
+	int r;
+
+	if (st == NULL)
+		return NHI_ERR_DB;
+	if (s->cookie.bv_val != NULL)
+		sqlite3_bind_blob(st, 1, s->cookie.bv_val, (int)s->cookie.bv_len, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 1);
+	sqlite3_bind_text(st, 2, s->server, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, (int64_t)s->x->now);
+	sqlite3_bind_text(st, 4, s->mode, -1, SQLITE_STATIC);
+	r = sqlite3_step(st) == SQLITE_DONE ? 0 : reg_dberr(s->x);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* ---- entries --------------------------------------------------------- */
+
+/* The 16 bytes of a syncUUID as the text form of entryUUID. */
+static int uuid_text(const struct berval *raw, char out[37])
+{
+	const unsigned char *u = (const unsigned char *)raw->bv_val;
+	size_t i, o = 0;
+
+	if (raw->bv_len != 16)
+		return -1;
+	for (i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		snprintf(out + o, 3, "%02x", u[i]);
+		o += 2;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static int mark_seen(struct sync *s, const char *uuid)
+{
+	return reg_exec(s->x, "INSERT OR IGNORE INTO temp.sync_seen VALUES (?)", "s", uuid);
+}
+
+static int forget(struct sync *s, const char *uuid)
+{
+	int gone = 0, r = dir_ident_forget(s->x, uuid, &gone);
+
+	s->deleted += gone;
+	return r;
+}
+
+/* An added or changed entry: convert and store.  An entry that is not a
+ * valid identity (bad time, missing attribute, bad name) is removed from
+ * the registry, so PAM denies it, and named on stderr. */
+static int store_entry(struct sync *s, LDAPMessage *e, const char *uuid)
+{
+	char owner_dn[1024], euuid[64], why[1024];
+	struct ident id;
+	int r, ch = 0;
+
+	r = dir_entry_to_ident(&s->d, e, &id, owner_dn, sizeof(owner_dn), euuid, sizeof(euuid),
+			       why, sizeof(why));
+	if (r == 0 && (nhi_kind_parse(id.kind) < 0 || nhi_state_parse(id.state) < 0)) {
+		snprintf(why, sizeof(why), "%s: nhiKind '%s' / nhiState '%s' not known",
+			 id.name, id.kind, id.state);
+		r = NHI_ERR_FORMAT;
+	}
+	if (r == NHI_ERR_FORMAT) {
+		progress(s, 1);
+		nerr(s->x, 0, "warning: %s; not an identity here", why);
+		s->invalid++;
+		return forget(s, uuid);
+	}
+	if (r < 0)
+		return nerr(s->x, r, "%s", why);
+	r = dir_ident_store(s->x, &id, owner_dn, uuid, &ch);
+	if (ch == 2)
+		s->added++;
+	else if (ch == 1)
+		s->changed++;
+	return r;
+}
+
+/* One search result entry of the sync search, with its Sync State
+ * Control: SEQUENCE { state ENUMERATED, entryUUID OCTET STRING, cookie
+ * OCTET STRING OPTIONAL }. */
+static int sync_entry(struct sync *s, LDAPMessage *e)
+{
+	LDAPControl **ctrls = NULL, *c;
+	BerElement *ber = NULL;
+	struct berval uuid_raw, ck;
+	ber_int_t state = -1;
+	ber_len_t len;
+	char uuid[37];
+	int r;
+
+	s->entries++;
+	if (ldap_get_entry_controls(s->d.ld, e, &ctrls) != LDAP_SUCCESS ||
+	    (c = ldap_control_find(LDAP_CONTROL_SYNC_STATE, ctrls, NULL)) == NULL) {
+		r = nerr(s->x, NHI_ERR_FORMAT, "the server sent an entry without a sync state");
+		goto out;
+	}
+	ber = ber_init(&c->ldctl_value);
+	if (ber == NULL || ber_scanf(ber, "{em" /*}*/, &state, &uuid_raw) == LBER_ERROR ||
+	    uuid_text(&uuid_raw, uuid) < 0) {
+		r = nerr(s->x, NHI_ERR_FORMAT, "the server sent a malformed sync state control");
+		goto out;
+	}
+	if (ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE) {
+		if (ber_scanf(ber, "m", &ck) == LBER_ERROR) {
+			r = nerr(s->x, NHI_ERR_FORMAT, "the server sent a malformed sync cookie");
+			goto out;
+		}
+		r = set_cookie(s, &ck);
+		if (r < 0)
+			goto out;
+	}
+	switch (state) {
+	case LDAP_SYNC_PRESENT:
+		r = mark_seen(s, uuid);
+		break;
+	case LDAP_SYNC_ADD:
+	case LDAP_SYNC_MODIFY:
+		r = mark_seen(s, uuid);
+		if (r == 0)
+			r = store_entry(s, e, uuid);
+		break;
+	case LDAP_SYNC_DELETE:
+		r = forget(s, uuid);
+		break;
+	default:
+		r = nerr(s->x, NHI_ERR_FORMAT, "the server sent sync state %d", (int)state);
+	}
+out:
+	if (ber != NULL)
+		ber_free(ber, 1);
+	ldap_controls_free(ctrls);
+	return r;
+}
+
+/* The start of a syncIdSet, refreshDelete/refreshPresent or Sync Done
+ * value: SEQUENCE { cookie OPTIONAL, BOOLEAN (refreshDeletes or
+ * refreshDone) OPTIONAL, ...; *flag keeps its default when absent.
+ * 0, 1 (malformed) or a failure (printed). */
+static int seq_head(struct sync *s, BerElement *ber, ber_int_t *flag)
+{
+	struct berval ck;
+	ber_len_t len;
+	int r;
+
+	if (ber_scanf(ber, "{" /*}*/) == LBER_ERROR)
+		return 1;
+	if (ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE) {
+		if (ber_scanf(ber, "m", &ck) == LBER_ERROR)
+			return 1;
+		r = set_cookie(s, &ck);
+		if (r < 0)
+			return r;
+	}
+	/* LDAP_TAG_REFRESHDELETES and LDAP_TAG_REFRESHDONE: both BOOLEAN */
+	if (ber_peek_tag(ber, &len) == LDAP_TAG_REFRESHDELETES &&
+	    ber_scanf(ber, "b", flag) == LBER_ERROR)
+		return 1;
+	return 0;
+}
+
+/* A syncIdSet: UUIDs that are present (refreshDeletes FALSE) or deleted. */
+static int sync_idset(struct sync *s, BerElement *ber)
+{
+	ber_int_t deletes = 0;
+	BerVarray uuids = NULL;
+	char uuid[37];
+	int r, i;
+
+	r = seq_head(s, ber, &deletes);
+	if (r < 0)
+		return r;
+	if (r == 1 || ber_scanf(ber, "[W]", &uuids) == LBER_ERROR)
+		goto bad;
+	if (!deletes)
+		s->present = 1;
+	for (i = 0; r == 0 && uuids != NULL && uuids[i].bv_val != NULL; i++) {
+		if (uuid_text(&uuids[i], uuid) < 0)
+			goto bad;
+		r = deletes ? forget(s, uuid) : mark_seen(s, uuid);
+		s->entries++;
+	}
+	ber_bvarray_free(uuids);
+	return r;
+bad:
+	ber_bvarray_free(uuids);
+	return nerr(s->x, NHI_ERR_FORMAT, "the server sent a malformed syncIdSet");
+}
+
+/* A Sync Info Message (an intermediate response). */
+static int sync_info(struct sync *s, LDAPMessage *msg)
+{
+	struct berval *data = NULL, ck;
+	BerElement *ber = NULL;
+	char *oid = NULL;
+	ber_tag_t tag;
+	ber_len_t len;
+	ber_int_t done = 1;
+	int r = 0;
+
+	if (ldap_parse_intermediate(s->d.ld, msg, &oid, &data, NULL, 0) != LDAP_SUCCESS ||
+	    oid == NULL || strcmp(oid, LDAP_SYNC_INFO) != 0 || data == NULL)
+		goto out;   /* not ours: ignored */
+	ber = ber_init(data);
+	if (ber == NULL) {
+		r = nerr(s->x, NHI_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	tag = ber_peek_tag(ber, &len);
+	switch (tag) {
+	case LDAP_TAG_SYNC_NEW_COOKIE:
+		if (ber_scanf(ber, "m", &ck) == LBER_ERROR)
+			goto bad;
+		r = set_cookie(s, &ck);
+		break;
+	case LDAP_TAG_SYNC_REFRESH_DELETE:
+	case LDAP_TAG_SYNC_REFRESH_PRESENT:
+		r = seq_head(s, ber, &done);
+		if (r == 1)
+			goto bad;
+		if (tag == LDAP_TAG_SYNC_REFRESH_PRESENT)
+			s->present = 1;
+		break;
+	case LDAP_TAG_SYNC_ID_SET:
+		r = sync_idset(s, ber);
+		break;
+	default:
+		goto bad;
+	}
+	goto out;
+bad:
+	r = nerr(s->x, NHI_ERR_FORMAT, "the server sent a malformed sync info message");
+out:
+	if (ber != NULL)
+		ber_free(ber, 1);
+	ber_bvfree(data);
+	ldap_memfree(oid);
+	return r;
+}
+
+/* The end of the search: 0, REFRESH_REQUIRED for e-syncRefreshRequired, or a
+ * failure (printed). */
+static int sync_done(struct sync *s, LDAPMessage *msg)
+{
+	LDAPControl **ctrls = NULL, *c;
+	BerElement *ber = NULL;
+	char *diag = NULL, reason[1024];
+	ber_int_t deletes = 0;
+	int rc = 0, r;
+
+	r = ldap_parse_result(s->d.ld, msg, &rc, NULL, &diag, NULL, &ctrls, 0);
+	if (r != LDAP_SUCCESS) {
+		nhi_ldap_reason(s->d.ld, r, reason, sizeof(reason));
+		r = nerr(s->x, NHI_ERR_IO, "%s: %s", s->server, reason);
+		goto out;
+	}
+	if (rc == LDAP_SYNC_REFRESH_REQUIRED) {
+		r = REFRESH_REQUIRED;
+		goto out;
+	}
+	if (rc != LDAP_SUCCESS) {
+		r = nerr(s->x, NHI_ERR_IO, "%s: sync search in %s failed: %s%s%s", s->server,
+			 s->x->conf.ldap_base, ldap_err2string(rc), diag && *diag ? ": " : "",
+			 diag ? diag : "");
+		goto out;
+	}
+	r = 0;
+	c = ldap_control_find(LDAP_CONTROL_SYNC_DONE, ctrls, NULL);
+	if (c == NULL) {
+		s->present = 1;   /* no done control: treat as a present phase */
+		goto out;
+	}
+	ber = ber_init(&c->ldctl_value);
+	r = ber == NULL ? 1 : seq_head(s, ber, &deletes);
+	if (r == 1)
+		goto bad;
+	if (r == 0 && !deletes)
+		s->present = 1;
+	goto out;
+bad:
+	r = nerr(s->x, NHI_ERR_FORMAT, "the server sent a malformed sync done control");
+out:
+	if (ber != NULL)
+		ber_free(ber, 1);
+	ldap_controls_free(ctrls);
+	ldap_memfree(diag);
+	return r;
+}
+
+/* Wait for the next message of 'msgid'; a server that stops answering
+ * costs ldap_timeout, not forever. */
+static int next_msg(struct sync *s, int msgid, LDAPMessage **msg)
+{
+	struct timeval tv = { .tv_sec = (time_t)(s->x->conf.ldap_timeout > 0 ?
+						 s->x->conf.ldap_timeout : 10) };
+	char reason[1024];
+	int rc;
+
+	*msg = NULL;
+	rc = ldap_result(s->d.ld, msgid, LDAP_MSG_ONE, &tv, msg);
+	if (rc == 0) {
+		ldap_abandon_ext(s->d.ld, msgid, NULL, NULL);
+		return nerr(s->x, NHI_ERR_IO, "%s: no answer within %ld seconds during the sync; "
+			    "nothing changed", s->server, (long)tv.tv_sec);
+	}
+	if (rc < 0) {
+		ldap_get_option(s->d.ld, LDAP_OPT_RESULT_CODE, &rc);
+		nhi_ldap_reason(s->d.ld, rc, reason, sizeof(reason));
+		return nerr(s->x, NHI_ERR_IO, "%s: %s during the sync; nothing changed",
+			    s->server, reason);
+	}
+	return rc;
+}
+
+static int sync_request(struct sync *s, LDAPControl **out)
+{
+	BerElement *ber = ber_alloc_t(LBER_USE_DER);
+	struct berval bv;
+	int r = NHI_ERR_NOMEM;
+
+	*out = NULL;
+	if (ber == NULL)
+		goto out;
+	/* syncRequestValue: mode refreshOnly, the cookie, reloadHint FALSE
+	 * (so a stale cookie is answered with e-syncRefreshRequired) */
+	if (ber_printf(ber, "{e" /*}*/, (ber_int_t)LDAP_SYNC_REFRESH_ONLY) < 0 ||
+	    (s->cookie.bv_val != NULL && ber_printf(ber, "O", &s->cookie) < 0) ||
+	    ber_printf(ber, /*{*/ "N}") < 0 || ber_flatten2(ber, &bv, 0) < 0)
+		goto out;
+	if (ldap_control_create(LDAP_CONTROL_SYNC, 1, &bv, 1, out) == LDAP_SUCCESS)
+		r = 0;
+out:
+	if (ber != NULL)
+		ber_free(ber, 1);
+	return r == 0 ? 0 : nerr(s->x, r, "cannot build the sync request control");
+}
+
+static int reset_seen(struct sync *s)
+{
+	s->present = 0;
+	return reg_exec(s->x, "DELETE FROM temp.sync_seen", "");
+}
+
+/* One refreshOnly search.  REFRESH_REQUIRED: the server wants a reload. */
+static int sync_search(struct sync *s)
+{
+	LDAPControl *req = NULL, *sctrls[2] = { NULL, NULL };
+	LDAPMessage *msg = NULL;
+	char reason[1024];
+	int msgid, rc, r;
+
+	s->reload = s->cookie.bv_val == NULL;
+	r = reset_seen(s);
+	if (r == 0)
+		r = sync_request(s, &req);
+	if (r < 0)
+		return r;
+	sctrls[0] = req;
+	rc = ldap_search_ext(s->d.ld, s->x->conf.ldap_base, LDAP_SCOPE_SUBTREE, IDENT_FILTER,
+			     dir_ident_attrs, 0, sctrls, NULL, NULL, LDAP_NO_LIMIT, &msgid);
+	ldap_control_free(req);
+	if (rc != LDAP_SUCCESS) {
+		nhi_ldap_reason(s->d.ld, rc, reason, sizeof(reason));
+		return nerr(s->x, NHI_ERR_IO, "%s: cannot start the sync: %s", s->server, reason);
+	}
+	for (;;) {
+		rc = next_msg(s, msgid, &msg);
+		if (rc < 0)
+			return rc;
+		switch (rc) {
+		case LDAP_RES_SEARCH_ENTRY:
+			r = sync_entry(s, msg);
+			break;
+		case LDAP_RES_INTERMEDIATE:
+			r = sync_info(s, msg);
+			break;
+		case LDAP_RES_SEARCH_RESULT:
+			r = sync_done(s, msg);
+			ldap_msgfree(msg);
+			return r;
+		default:
+			r = 0;   /* references: not followed */
+		}
+		ldap_msgfree(msg);
+		if (r < 0) {
+			ldap_abandon_ext(s->d.ld, msgid, NULL, NULL);
+			return r;
+		}
+		progress(s, 0);
+	}
+}
+
+/* ---- the full scan ----------------------------------------------------- */
+
+static int scan_page(struct sync *s, struct berval *page_cookie)
+{
+	LDAPControl *page = NULL, *sctrls[2] = { NULL, NULL }, **rctrls = NULL, *c;
+	LDAPMessage *msg = NULL;
+	char reason[1024], *diag = NULL;
+	struct berval next = { 0, NULL };
+	ber_int_t count = 0;
+	int msgid, rc, r = 0, err = 0;
+
+	rc = ldap_create_page_control(s->d.ld, PAGE_SIZE, page_cookie, 1, &page);
+	if (rc != LDAP_SUCCESS)
+		return nerr(s->x, NHI_ERR_NOMEM, "cannot build the paged results control");
+	sctrls[0] = page;
+	rc = ldap_search_ext(s->d.ld, s->x->conf.ldap_base, LDAP_SCOPE_SUBTREE, IDENT_FILTER,
+			     dir_ident_attrs, 0, sctrls, NULL, NULL, LDAP_NO_LIMIT, &msgid);
+	ldap_control_free(page);
+	if (rc != LDAP_SUCCESS) {
+		nhi_ldap_reason(s->d.ld, rc, reason, sizeof(reason));
+		return nerr(s->x, NHI_ERR_IO, "%s: cannot search %s: %s", s->server,
+			    s->x->conf.ldap_base, reason);
+	}
+	for (;;) {
+		rc = next_msg(s, msgid, &msg);
+		if (rc < 0)
+			return rc;
+		if (rc == LDAP_RES_SEARCH_RESULT)
+			break;
+		if (rc == LDAP_RES_SEARCH_ENTRY) {
+			char uuid[64] = "";
+			struct berval **v = ldap_get_values_len(s->d.ld, msg, "entryUUID");
+
+			if (v != NULL && v[0] != NULL && v[0]->bv_len < sizeof(uuid)) {
+				memcpy(uuid, v[0]->bv_val, v[0]->bv_len);
+				uuid[v[0]->bv_len] = '\0';
+			}
+			ldap_value_free_len(v);
+			s->entries++;
+			if (uuid[0] == '\0')
+				r = nerr(s->x, NHI_ERR_FORMAT, "%s: an identity without entryUUID",
+					 s->server);
+			else
+				r = mark_seen(s, uuid);
+			if (r == 0)
+				r = store_entry(s, msg, uuid);
+			progress(s, 0);
+		}
+		ldap_msgfree(msg);
+		if (r < 0) {
+			ldap_abandon_ext(s->d.ld, msgid, NULL, NULL);
+			return r;
+		}
+	}
+	r = ldap_parse_result(s->d.ld, msg, &err, NULL, &diag, NULL, &rctrls, 1);
+	if (r != LDAP_SUCCESS || err != LDAP_SUCCESS) {
+		r = nerr(s->x, NHI_ERR_IO, "%s: search in %s failed: %s%s%s", s->server,
+			 s->x->conf.ldap_base, ldap_err2string(r != LDAP_SUCCESS ? r : err),
+			 diag && *diag ? ": " : "", diag ? diag : "");
+		goto out;
+	}
+	c = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, rctrls, NULL);
+	if (c != NULL && ldap_parse_pageresponse_control(s->d.ld, c, &count, &next) != LDAP_SUCCESS) {
+		r = nerr(s->x, NHI_ERR_FORMAT, "%s: malformed paged results control", s->server);
+		goto out;
+	}
+	ber_memfree(page_cookie->bv_val);
+	*page_cookie = next;
+	next.bv_val = NULL;
+	r = 0;
+out:
+	ber_memfree(next.bv_val);
+	ldap_controls_free(rctrls);
+	ldap_memfree(diag);
+	return r;
+}
+
+static int scan(struct sync *s)
+{
+	struct berval page_cookie = { 0, NULL };
+	int r;
+
+	s->mode = "scan";
+	r = reset_seen(s);
+	do {
+		if (r == 0)
+			r = scan_page(s, &page_cookie);
+	} while (r == 0 && page_cookie.bv_val != NULL && page_cookie.bv_len > 0);
+	ber_memfree(page_cookie.bv_val);
+	s->present = 1;
+	return r;
+}
+
+/* A registry row as the passes below need it: every query they run
+ * selects (INTEGER id, INTEGER t, TEXT a, TEXT b). */
+struct row {
+	int64_t id, t;
+	char *a, *b;
+};
+
+static void rows_free(struct row *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].a);
+		free(v[i].b);
+	}
+	free(v);
+}
+
+/* All rows of st (finalized here) into *out (rows_free it) and *n. */
+static int rows(struct sync *s, sqlite3_stmt *st, struct row **out, size_t *n)
+{
+	struct row *v = NULL, *nv;
+	size_t cap = 0;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if (st == NULL)
+		return NHI_ERR_DB;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *a = sqlite3_column_text(st, 2), *b = sqlite3_column_text(st, 3);
+
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (nv == NULL)
+				break;
+			v = nv;
+		}
+		v[*n].id = sqlite3_column_int64(st, 0);
+		v[*n].t = sqlite3_column_int64(st, 1);
+		v[*n].a = strdup(a ? (const char *)a : "");
+		v[*n].b = strdup(b ? (const char *)b : "");
+		if (v[(*n)++].b == NULL || v[*n - 1].a == NULL)
+			break;
+	}
+	if (r == SQLITE_DONE)
+		r = 0;
+	else if (r == SQLITE_ROW)
+		r = nerr(s->x, NHI_ERR_NOMEM, "out of memory");
+	else
+		r = reg_dberr(s->x);
+	sqlite3_finalize(st);
+	if (r < 0) {
+		rows_free(v, *n);
+		*n = 0;
+		return r;
+	}
+	*out = v;
+	return 0;
+}
+
+/* After a present phase, a reload or a scan: rows whose entry was not
+ * seen are gone from the directory (rows without an entryUUID too: the
+ * directory is the truth). */
+static int reconcile(struct sync *s)
+{
+	struct row *v;
+	size_t n, i;
+	int r;
+
+	if (!s->present && !s->reload)
+		return 0;
+	r = rows(s, reg_prep(s->x, "SELECT id, 0, '', '' FROM identity WHERE entry_uuid IS NULL "
+			     "OR entry_uuid NOT IN (SELECT uuid FROM temp.sync_seen)", ""), &v, &n);
+	for (i = 0; r == 0 && i < n; i++) {
+		r = reg_exec(s->x, "DELETE FROM credential WHERE identity_id = ?", "i", v[i].id);
+		if (r == 0)
+			r = reg_exec(s->x, "DELETE FROM identity WHERE id = ?", "i", v[i].id);
+		s->deleted++;
+	}
+	rows_free(v, n);
+	return r;
+}
+
+/* ---- owners and usage, written to the directory ------------------------ */
+
+static void gentime(int64_t t, char out[16])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 16, "%Y%m%d%H%M%SZ", &tm);
+}
+
+/* One Modify replacing up to two attributes, under an assertion (RFC
+ * 4528) so that it applies only to the entry as this sync saw it.
+ * 0, 1 (assertion failed or entry gone: changed meanwhile), or a failure. */
+static int modify_if(struct sync *s, const char *name, const char *assertion,
+		     const char *a1, const char *v1, const char *a2, const char *v2)
+{
+	char dn[1024], reason[1024], *vals1[2] = { (char *)v1, NULL }, *vals2[2] = { (char *)v2, NULL };
+	LDAPMod m1 = { LDAP_MOD_REPLACE, (char *)a1, { vals1 } };
+	LDAPMod m2 = { LDAP_MOD_REPLACE, (char *)a2, { vals2 } };
+	LDAPMod *mods[3] = { &m1, a2 ? &m2 : NULL, NULL };
+	LDAPControl *ctrl = NULL, *sctrls[2] = { NULL, NULL };
+	int rc;
+
+	if (dir_ident_dn(&s->x->conf, name, dn, sizeof(dn)) < 0)
+		return nerr(s->x, NHI_ERR_RANGE, "%s: DN too long", name);
+	rc = ldap_create_assertion_control(s->d.ld, (char *)assertion, 1, &ctrl);
+	if (rc != LDAP_SUCCESS)
+		return nerr(s->x, NHI_ERR_NOMEM, "cannot build an assertion control");
+	sctrls[0] = ctrl;
+	rc = ldap_modify_ext_s(s->d.ld, dn, mods, sctrls, NULL);
+	ldap_control_free(ctrl);
+	if (rc == LDAP_SUCCESS)
+		return 0;
+	if (rc == LDAP_ASSERTION_FAILED || rc == LDAP_NO_SUCH_OBJECT)
+		return 1;
+	nhi_ldap_reason(s->d.ld, rc, reason, sizeof(reason));
+	return nerr(s->x, NHI_ERR_IO, "%s: cannot modify %s: %s", s->server, dn, reason);
+}
+
+/* Orphan the identities of one owner (o->a its DN, o->b its user name)
+ * that is gone or not live. */
+static int orphan_owner(struct sync *s, const struct row *o, const char *why)
+{
+	char esc[3 * 1024 + 1], assertion[3 * 1024 + 64], when[16];
+	struct row *v;
+	size_t n, i;
+	int r;
+
+	gentime((int64_t)s->x->now, when);
+	if (o->a[0] != '\0') {
+		if (nhi_ldap_escape_filter(o->a, esc, sizeof(esc)) < 0)
+			return nerr(s->x, NHI_ERR_RANGE, "owner DN too long: %s", o->a);
+		snprintf(assertion, sizeof(assertion), "(&(owner=%s)(!(nhiOrphanedSince=*)))", esc);
+	} else {
+		snprintf(assertion, sizeof(assertion), "(&(!(owner=*))(!(nhiOrphanedSince=*)))");
+	}
+	r = rows(s, reg_prep(s->x, "SELECT id, 0, name, state FROM identity WHERE owner_dn = ? "
+			     "AND owner = ? AND orphaned_since = 0 AND state IN ('active', 'suspended') "
+			     "AND entry_uuid IS NOT NULL ORDER BY name", "ss", o->a, o->b), &v, &n);
+	for (i = 0; r == 0 && i < n; i++) {
+		int active = strcmp(v[i].b, "active") == 0;
+
+		r = modify_if(s, v[i].a, assertion, "nhiOrphanedSince", when,
+			      active ? "nhiState" : NULL, "orphaned");
+		if (r == 1) {   /* transferred or orphaned meanwhile: next sync */
+			r = 0;
+			continue;
+		}
+		if (r == 0)
+			r = reg_exec(s->x, "UPDATE identity SET orphaned_since = ?, state = ? "
+				     "WHERE id = ?", "isi", (int64_t)s->x->now,
+				     active ? "orphaned" : v[i].b, v[i].id);
+		if (r == 0)
+			r = reg_event(s->x, "orphan", v[i].a, "ok", "owner %s: %s",
+				      o->a[0] ? o->a : o->b, why);
+		if (r == 0)
+			s->orphaned++;
+	}
+	rows_free(v, n);
+	return r;
+}
+
+/* Re-check every owner of an identity that is not orphaned yet: one
+ * directory lookup per distinct owner. */
+static int check_owners(struct sync *s)
+{
+	struct row *o;
+	size_t n, i;
+	char why[1024];
+	int r;
+
+	r = rows(s, reg_prep(s->x, "SELECT DISTINCT 0, 0, owner_dn, owner FROM identity "
+			     "WHERE orphaned_since = 0 AND state IN ('active', 'suspended') "
+			     "AND entry_uuid IS NOT NULL", ""), &o, &n);
+	for (i = 0; r == 0 && i < n; i++) {
+		const char *who = o[i].a[0] ? o[i].a : o[i].b;
+
+		why[0] = '\0';
+		if (*who == '\0') {
+			snprintf(why, sizeof(why), "no owner");
+			r = NHI_ERR_NOTFOUND;
+		} else {
+			r = dir_owner_resolve(&s->d, who, NULL, 0, NULL, 0, why, sizeof(why));
+		}
+		if (r == 0)
+			continue;
+		if (r == NHI_ERR_IO)
+			r = nerr(s->x, NHI_ERR_IO, "%s: cannot check owner %s: %s", s->server, who, why);
+		else
+			r = orphan_owner(s, &o[i], why);
+	}
+	rows_free(o, n);
+	return r;
+}
+
+/* Push local usage newer than the directory's nhiLastUsed. */
+static int push_usage(struct sync *s)
+{
+	char when[16], assertion[64];
+	struct row *v;
+	size_t n, i;
+	int r;
+
+	r = rows(s, reg_prep(s->x, "SELECT id, last_used, name, '' FROM identity "
+			     "WHERE last_used > dir_last_used AND entry_uuid IS NOT NULL", ""), &v, &n);
+	for (i = 0; r == 0 && i < n; i++) {
+		gentime(v[i].t, when);
+		/* only when newer than what the directory holds */
+		snprintf(assertion, sizeof(assertion), "(!(nhiLastUsed>=%s))", when);
+		r = modify_if(s, v[i].a, assertion, "nhiLastUsed", when, NULL, NULL);
+		if (r == 0)
+			s->pushed++;
+		if (r >= 0)
+			r = reg_exec(s->x, "UPDATE identity SET dir_last_used = last_used WHERE id = ?",
+				     "i", v[i].id);
+	}
+	rows_free(v, n);
+	return r;
+}
+
+/* Does the root DSE list the sync control? */
+static int has_syncprov(struct sync *s)
+{
+	char *attrs[] = { "supportedControl", NULL }, reason[1024];
+	struct timeval tv = { .tv_sec = (time_t)(s->x->conf.ldap_timeout > 0 ?
+						 s->x->conf.ldap_timeout : 10) };
+	LDAPMessage *res = NULL, *e;
+	struct berval **v = NULL;
+	int rc, i, found = 0;
+
+	rc = ldap_search_ext_s(s->d.ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
+			       NULL, NULL, &tv, 1, &res);
+	if (rc != LDAP_SUCCESS) {
+		ldap_msgfree(res);
+		nhi_ldap_reason(s->d.ld, rc, reason, sizeof(reason));
+		return nerr(s->x, NHI_ERR_IO, "%s: cannot read the root DSE: %s", s->server, reason);
+	}
+	e = ldap_first_entry(s->d.ld, res);
+	if (e != NULL)
+		v = ldap_get_values_len(s->d.ld, e, "supportedControl");
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		if (v[i]->bv_len == strlen(LDAP_CONTROL_SYNC) &&
+		    memcmp(v[i]->bv_val, LDAP_CONTROL_SYNC, v[i]->bv_len) == 0)
+			found = 1;
+	ldap_value_free_len(v);
+	ldap_msgfree(res);
+	return found;
+}
+
+/* Everything between connecting and committing, in one transaction. */
+static int run(struct sync *s, int full, long *records, char *ingest_path, size_t plen)
+{
+	long bad = 0;
+	int r, syncprov = 0;
+
+	if (!full) {
+		syncprov = has_syncprov(s);
+		if (syncprov < 0)
+			return syncprov;
+	}
+	if (reg_begin(s->x) < 0)
+		return NHI_ERR_DB;
+	r = reg_exec(s->x, "CREATE TEMP TABLE IF NOT EXISTS sync_seen (uuid TEXT PRIMARY KEY) "
+		     "WITHOUT ROWID", "");
+	if (r == 0)
+		r = load_cookie(s);
+	if (r < 0)
+		return r;
+	if (syncprov) {
+		s->mode = s->cookie.bv_val != NULL ? "incremental" : "full";
+		r = sync_search(s);
+		if (r == REFRESH_REQUIRED) {
+			/* the cookie is stale (older than the server's history) or
+			 * from another directory: start over from initial content */
+			r = set_cookie(s, NULL);
+			s->mode = "full";
+			if (r == 0)
+				r = sync_search(s);
+			if (r == REFRESH_REQUIRED)
+				r = nerr(s->x, NHI_ERR_FORMAT, "%s: refresh required without a cookie",
+					 s->server);
+		}
+	} else {
+		r = scan(s);
+	}
+	if (r == 0)
+		r = reconcile(s);
+	progress(s, 1);
+	if (r == 0)
+		r = check_owners(s);
+	if (r == 0)
+		r = usage_ingest(s->x, ingest_path, plen, records, &bad);
+	if (r == 0)
+		r = push_usage(s);
+	if (r == 0)
+		r = save_state(s);
+	return r;
+}
+
+static void summary(struct sync *s, double secs, long records)
+{
+	struct json j;
+
+	if (s->x->json) {
+		json_init(&j, stdout);
+		json_obj(&j);
+		json_kstr(&j, "mode", s->mode);
+		json_kstr(&j, "server", s->server);
+		json_kint(&j, "entries", s->entries);
+		json_kint(&j, "added", s->added);
+		json_kint(&j, "changed", s->changed);
+		json_kint(&j, "deleted", s->deleted);
+		json_kint(&j, "orphaned", s->orphaned);
+		json_kint(&j, "invalid", s->invalid);
+		json_kint(&j, "usage_records", records);
+		json_kint(&j, "usage_pushed", s->pushed);
+		json_key(&j, "duration");
+		json_num(&j, secs);
+		json_obj_end(&j);
+		json_end(&j);
+		return;
+	}
+	if (s->added + s->changed + s->deleted + s->orphaned + s->invalid + s->pushed + records == 0 &&
+	    !isatty(STDOUT_FILENO))
+		return;   /* a timer's sync with nothing new stays quiet */
+	printf("sync (%s) from %s: %ld added, %ld changed, %ld deleted, %ld orphaned, "
+	       "%ld usage pushed%s in %.2f s\n", s->mode, s->server, s->added, s->changed,
+	       s->deleted, s->orphaned, s->pushed,
+	       s->invalid ? " (invalid entries skipped)" : "", secs);
+}
+
+int cmd_sync(struct nhictl *x, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "full", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "condition", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char ingest_path[PATH_MAX + 16] = "", *uri = NULL;
+	struct sync s;
+	long records = 0;
+	int c, r, full = 0, condition = 0;
+
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': full = 1; break;
+		case 'j': x->json = 1; break;
+		case 'C': condition = 1; break;
+		case 'h': fputs(sync_help, stdout); return EXIT_OK;
+		default: return opt_error(x, c, argv);
+		}
+	}
+	if (optind < argc)
+		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	if (condition)
+		return x->conf.backend == NHI_BACKEND_LDAP ? EXIT_OK : EXIT_FAIL;
+	if (x->conf.backend != NHI_BACKEND_LDAP)
+		return nerr(x, EXIT_FAIL, "backend is 'local' in %s: there is no directory to sync "
+			    "from (set backend = ldap and the ldap_* keys)",
+			    x->conf.path[0] ? x->conf.path : "the configuration");
+	memset(&s, 0, sizeof(s));
+	s.x = x;
+	s.mode = "incremental";
+	s.progress = isatty(STDERR_FILENO);
+	clock_gettime(CLOCK_MONOTONIC, &s.t0);
+	s.last_progress = s.t0;   /* a short sync shows nothing */
+	if (reg_open(x) < 0)
+		return EXIT_FAIL;
+	if (dir_open(x, &s.d) != 0)
+		return EXIT_FAIL;
+	if (ldap_get_option(s.d.ld, LDAP_OPT_URI, &uri) == LDAP_OPT_SUCCESS && uri != NULL)
+		snprintf(s.server, sizeof(s.server), "%s", uri);
+	ldap_memfree(uri);
+	r = run(&s, full, &records, ingest_path, sizeof(ingest_path));
+	progress(&s, 1);
+	if (r == 0 && s.added + s.changed + s.deleted + s.orphaned + s.invalid + records > 0) {
+		r = reg_event(x, "sync", s.server, "ok", "mode=%s added=%ld changed=%ld deleted=%ld "
+			      "orphaned=%ld invalid=%ld usage=%ld pushed=%ld", s.mode, s.added,
+			      s.changed, s.deleted, s.orphaned, s.invalid, records, s.pushed);
+		if (r == 0)
+			r = reg_commit(x);
+	} else if (r == 0) {
+		/* only the cookie and the time moved: no new snapshot */
+		r = reg_exec(x, "COMMIT", "");
+	}
+	if (r < 0)
+		reg_rollback(x);
+	dir_close(&s.d);
+	free(s.cookie.bv_val);
+	if (r < 0)
+		return EXIT_FAIL;
+	if (ingest_path[0] != '\0' && unlink(ingest_path) < 0 && errno != ENOENT)
+		nerr(x, 0, "%s: %s", ingest_path, strerror(errno));
+	summary(&s, since(&s.t0), records);
+	return EXIT_OK;
+}

@@ -1,0 +1,295 @@
+#!/bin/bash
+# nhictl sync against a real slapd (tests/slapd.sh): initial content,
+# incremental changes and deletes with the cookie kept in registry.db, two
+# hosts (two state dirs) seeing each other's changes, a stale cookie
+# answered with e-syncRefreshRequired -> full reload, a present phase after
+# a slapd restart, the full scan (--full, and a server without syncprov)
+# reconciling deletes, owners locked or deleted -> orphaned in the
+# directory and locally (and PAM's decision), usage pushed as nhiLastUsed,
+# and the directory unreachable or stopped mid-sync leaving registry.db
+# and nhi.cache byte-identical.
+. "$top_srcdir/tests/common.sh"
+. "$top_srcdir/tests/nhictl-lib.sh"
+. "$top_srcdir/tests/slapd.sh"
+slapd_start || { echo "# skip: no slapd"; exit 77; }
+# a stopped slapd must be continued before slapd_stop (hooks run last-in first)
+at_exit 'kill -CONT $SLAPD_PID 2>/dev/null'
+
+# libldap must read nothing but nhi.conf; nss_wrapper must not dlopen with
+# RTLD_DEEPBIND under the sanitizers (libldap resolves host names)
+: > "$T/ldap-empty.conf"
+export LDAPCONF=$T/ldap-empty.conf LDAPNOINIT=1 NSS_WRAPPER_DISABLE_DEEPBIND=1
+
+# host NAME: a state dir and config of its own; "on NAME CMD..." runs
+# nhictl (through nss_wrapper) as that host
+host() {
+	mkdir -p "$T/$1"
+	cat > "$T/$1.conf" <<-EOF
+	state_dir = $T/$1
+	host = $1
+	backend = ldap
+	ldap_uri = $SLAPD_LDAPI_URI
+	ldap_bind = external
+	ldap_base = $SLAPD_NHI_BASE
+	ldap_people_base = $SLAPD_PEOPLE_BASE
+	ldap_timeout = 2s
+	orphan_grace = 0s
+	EOF
+}
+on() { local h=$1; shift; NHI_CONF=$T/$h.conf nhictl "$@"; }
+host a; host b
+
+# ident NAME UID [OWNER]: LDIF of an identity
+ident() {
+	cat <<-EOF
+	dn: uid=$1,$SLAPD_NHI_BASE
+	objectClass: account
+	objectClass: posixAccount
+	objectClass: shadowAccount
+	objectClass: nhiIdentity
+	uid: $1
+	cn: $1
+	uidNumber: $2
+	gidNumber: $2
+	homeDirectory: /var/lib/$1
+	loginShell: /usr/sbin/nologin
+	owner: uid=${3:-alice},$SLAPD_PEOPLE_BASE
+	description: purpose of $1
+	nhiKind: service
+	nhiState: active
+	nhiExpires: 20991231000000Z
+	nhiCreated: 20260101000000Z
+	nhiReviewInterval: 7776000
+	nhiReviewDue: 20990101000000Z
+
+	EOF
+}
+add() { ident "$@" | ldap_admin ldapadd >/dev/null; }
+# replace NAME ATTR VALUE: one attribute of an identity, changed in the directory
+replace() {
+	printf 'dn: uid=%s,%s\nchangetype: modify\nreplace: %s\n%s: %s\n' \
+		"$1" "$SLAPD_NHI_BASE" "$2" "$2" "$3" | ldap_admin ldapmodify >/dev/null
+}
+# sync HOST [ARGS]: nhictl sync --json, summary fields in $S_*
+sync() {
+	local h=$1; shift
+	nrun on "$h" sync --json "$@"
+	S_mode=failed S_added= S_changed= S_deleted= S_orphaned= S_entries= S_invalid= S_usage_pushed= S_usage_records=
+	if [ "$rc" -eq 0 ]; then
+		eval "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+for k in ("mode","added","changed","deleted","orphaned","entries","invalid","usage_pushed","usage_records"): print("S_%s=%s" % (k, d[k]))' "$T/out")"
+	else
+		S_mode=failed
+	fi
+}
+# counts "desc" "MODE ADDED CHANGED DELETED ORPHANED": check the last summary
+counts() { eqv "$1" "$2" "$S_mode $S_added $S_changed $S_deleted $S_orphaned"; }
+names() { sqlite3 "$T/$1/registry.db" "SELECT group_concat(name, ' ') FROM (SELECT name FROM identity ORDER BY name)"; }
+
+# ---- initial content ------------------------------------------------------
+expect 0 "sync --help" on a sync --help
+has out "help names --full" '--full'
+add svc-a 2000001; add svc-b 2000002
+sync a
+check "first sync succeeds" test "$rc" -eq 0
+counts "first sync: full, 2 added" "full 2 0 0 0"
+eqv "host a has both" "svc-a svc-b" "$(names a)"
+expect 0 "show svc-a" on a show svc-a --json
+eqv "svc-a as in the directory" "2000001 alice purpose of svc-a active 2099-12-31T00:00:00Z" \
+	"$(pyjson '"%d %s %s %s %s" % (d["uid"], d["owner"], d["purpose"], d["state"], d["expires"])')"
+check "cookie stored" test -n "$(sqlite3 "$T/a/registry.db" "SELECT length(cookie) FROM sync_state")"
+check "owner DN and entryUUID stored" test "$(sqlite3 "$T/a/registry.db" \
+	"SELECT owner_dn || ' ' || length(entry_uuid) FROM identity WHERE name = 'svc-a'")" = \
+	"uid=alice,$SLAPD_PEOPLE_BASE 36"
+if have_nss; then
+	NHI_CONF=$T/a.conf expect 0 "getent passwd svc-a (nss_nhi, host a)" nsswrap getent passwd svc-a
+	has out "passwd line" '^svc-a:x:2000001:2000001:'
+fi
+ev=$(sqlite3 "$T/a/registry.db" "SELECT count(*) FROM event WHERE action = 'sync'")
+eqv "one sync event" 1 "$ev"
+
+# ---- incremental: only the change travels ---------------------------------
+gen=$(sqlite3 "$T/a/registry.db" "SELECT value FROM meta WHERE key = 'generation'")
+sync a
+counts "nothing new: incremental, no counts" "incremental 0 0 0 0"
+eqv "no entries transferred" 0 "$S_entries"
+eqv "nothing new: no new snapshot" "$gen" "$(sqlite3 "$T/a/registry.db" "SELECT value FROM meta WHERE key = 'generation'")"
+eqv "nothing new: no sync event" 1 "$(sqlite3 "$T/a/registry.db" "SELECT count(*) FROM event WHERE action = 'sync'")"
+ldap_admin ldapmodify >/dev/null <<EOF
+dn: uid=svc-a,$SLAPD_NHI_BASE
+changetype: modify
+replace: description
+description: changed purpose
+-
+add: host
+host: a
+EOF
+sync a
+counts "one change: incremental, 1 changed" "incremental 0 1 0 0"
+eqv "only the changed entry was sent" 1 "$S_entries"
+expect 0 "show svc-a after the change" on a show svc-a --json
+eqv "purpose and hosts changed" "changed purpose a" "$(pyjson 'd["purpose"]+" "+",".join(d["hosts"])')"
+ldap_admin ldapdelete "uid=svc-b,$SLAPD_NHI_BASE"
+sync a
+counts "a delete: incremental, 1 deleted" "incremental 0 0 1 0"
+eqv "svc-b gone on host a" "svc-a" "$(names a)"
+fails show 1 "show svc-b: gone" "no identity 'svc-b'" on a show svc-b
+if have_nss; then
+	NHI_CONF=$T/a.conf expect 2 "getent passwd svc-b: gone from the snapshot" nsswrap getent passwd svc-b
+fi
+
+# ---- two hosts ---------------------------------------------------------------
+sync b
+counts "host b's first sync" "full 1 0 0 0"
+add svc-c 2000003
+replace svc-a nhiState suspended
+sync a; counts "host a sees the add and the change" "incremental 1 1 0 0"
+sync b; counts "host b sees the add and the change" "incremental 1 1 0 0"
+eqv "hosts agree" "$(names a)" "$(names b)"
+ldap_admin ldapdelete "uid=svc-c,$SLAPD_NHI_BASE"
+sync b; counts "host b sees the delete" "incremental 0 0 1 0"
+sync a; counts "host a sees the delete" "incremental 0 0 1 0"
+eqv "hosts agree after the delete" "svc-a|svc-a" "$(names a)|$(names b)"
+expect 1 "suspended svc-a: PAM denies on host b" on b check svc-a --service sshd
+has out "reason suspended" 'suspended'
+
+# ---- a rename keeps the row (matched by entryUUID) -------------------------
+ldap_admin ldapmodrdn -r "uid=svc-a,$SLAPD_NHI_BASE" "uid=svc-r" >/dev/null
+sync a
+counts "rename: one change" "incremental 0 1 0 0"
+eqv "renamed on host a" "svc-r" "$(names a)"
+
+# ---- a stale cookie: e-syncRefreshRequired -> full reload -----------------
+add svc-d 2000004
+sqlite3 "$T/a/registry.db" "INSERT INTO identity (name, kind, uid, gid, home, shell, owner, \
+	created, expires, review_interval, state, entry_uuid) VALUES ('stale-x', 'service', \
+	2000099, 2000099, '/', '/bin/false', 'alice', 0, 4102444800, 0, 'active', \
+	'00000000-0000-0000-0000-000000000001')"
+sqlite3 "$T/a/registry.db" "UPDATE sync_state SET \
+	cookie = CAST('rid=000,csn=20000101000000.000000Z#000000#000#000000' AS BLOB)"
+sync a
+counts "stale cookie: full reload (adds svc-d, removes what the directory lacks)" "full 1 0 1 0"
+eqv "after the reload" "svc-d svc-r" "$(names a)"
+sync a
+counts "after the reload: incremental again" "incremental 0 0 0 0"
+
+# ---- after a restart syncprov's session log is empty: a present phase -------
+slapd_restart
+ldap_admin ldapdelete "uid=svc-d,$SLAPD_NHI_BASE"
+sync a
+eqv "present phase: svc-d deleted" "1 svc-r" "$S_deleted $(names a)"
+eqv "mode" incremental "$S_mode"
+
+# ---- owners: locked and deleted -> orphaned, in the directory and here ------
+add svc-o 2000005 dave; add svc-p 2000006 dave; add svc-q 2000007 carol
+sync a
+counts "svc-q's owner carol is expired: orphaned at once" "incremental 3 0 0 1"
+dsearch() { ldap_admin ldapsearch -b "uid=$1,$SLAPD_NHI_BASE" -s base "(objectClass=*)" "$2" | sed -n "s/^$2: //p"; }
+eqv "svc-q orphaned in the directory" orphaned "$(dsearch svc-q nhiState)"
+check "nhiOrphanedSince in the directory" test -n "$(dsearch svc-q nhiOrphanedSince)"
+ldap_admin ldapmodify >/dev/null <<EOF
+dn: uid=dave,$SLAPD_PEOPLE_BASE
+changetype: modify
+add: pwdAccountLockedTime
+pwdAccountLockedTime: 20260101000000Z
+EOF
+sync a
+counts "dave locked: his two identities orphaned" "incremental 0 0 0 2"
+expect 0 "show svc-o" on a show svc-o --json
+eqv "svc-o orphaned locally, with the time" "orphaned True" "$(pyjson 'd["state"]+" "+str(d["orphaned_since"] is not None)')"
+eqv "svc-o orphaned in the directory" orphaned "$(dsearch svc-o nhiState)"
+expect 1 "check svc-o: denied (orphan_grace 0)" on a check svc-o --service sshd
+has out "reason: no live owner" 'no live owner'
+check "orphan event names the owner" test "$(sqlite3 "$T/a/registry.db" \
+	"SELECT count(*) FROM event WHERE action = 'orphan' AND target = 'svc-o' AND detail LIKE '%uid=dave%'")" = 1
+sync b
+eqv "host b gets the orphans from the directory, orphans nothing itself" "0 3" \
+	"$S_orphaned $(sqlite3 "$T/b/registry.db" "SELECT count(*) FROM identity WHERE state = 'orphaned'")"
+add svc-g 2000008 alice
+sync a
+ldap_admin ldapdelete "uid=alice,$SLAPD_PEOPLE_BASE"
+sync a
+counts "alice deleted: svc-g and svc-r orphaned" "incremental 0 0 0 2"
+sync a
+counts "orphans are not orphaned again" "incremental 0 0 0 0"
+
+# ---- usage pushed as nhiLastUsed, only when newer -------------------------------
+now=$(date +%s)
+printf '%s svc-g sshd a 10.0.0.1\n' $((now - 100)) > "$T/a/usage.log"; chmod 600 "$T/a/usage.log"
+sync a
+eqv "usage pushed" "1 1" "$S_usage_records $S_usage_pushed"
+eqv "nhiLastUsed in the directory" "$(date -u -d "@$((now - 100))" +%Y%m%d%H%M%SZ)" "$(dsearch svc-g nhiLastUsed)"
+check "usage.log consumed" test ! -e "$T/a/usage.log.ingest"
+printf '%s svc-g sshd b -\n' $((now - 500)) > "$T/b/usage.log"; chmod 600 "$T/b/usage.log"
+sync b
+eqv "older usage from host b is not pushed" "1 0 $(date -u -d "@$((now - 100))" +%Y%m%d%H%M%SZ)" \
+	"$S_usage_records $S_usage_pushed $(dsearch svc-g nhiLastUsed)"
+expect 0 "show svc-g on host b" on b show svc-g --json
+eqv "host b learns the newer last use" "$(date -u -d "@$((now - 100))" +%Y-%m-%dT%H:%M:%SZ)" "$(pyjson 'd["last_used"]')"
+
+# ---- invalid entries are not identities here ------------------------------------
+replace svc-g nhiKind robot
+nrun on a sync
+check "invalid entry: sync still succeeds" test "$rc" -eq 0
+has err "invalid entry named" 'svc-g'
+fails show 1 "invalid entry removed locally" "no identity 'svc-g'" on a show svc-g
+
+# ---- the directory unreachable: nothing changes, exit 1 quickly ------------------
+cp "$T/a/registry.db" "$T/reg.before"; cp "$T/a/nhi.cache" "$T/cache.before"
+slapd_stop
+t0=$(date +%s%N)
+fails sync 1 "directory stopped: one line, exit 1" "unreachable|Can't contact" on a sync
+t1=$(date +%s%N)
+check "failed within 5 s" test $(((t1 - t0) / 1000000)) -lt 5000
+check "registry.db byte-identical" cmp -s "$T/reg.before" "$T/a/registry.db"
+check "nhi.cache byte-identical" cmp -s "$T/cache.before" "$T/a/nhi.cache"
+expect 1 "check still answers from the snapshot" on a check svc-o --service sshd
+has out "still the orphan decision" 'no live owner'
+
+# ---- the directory stopped (SIGSTOP) and killed mid-sync -------------------------
+slapd_gen_idents 20000 bulk- > "$T/bulk.ldif"
+slapd_start --ldif "$T/bulk.ldif" || { nok "slapd with 20000 entries"; finish; }
+host c
+sync c
+eqv "20000 identities in a full sync" "full 20000" "$S_mode $S_added"
+# mid SIGNAL: a full sync of the 20000 into a fresh host e, and SIGNAL to
+# slapd once nhictl has read 2 MB of them (rchar of /proc/PID/io)
+mid() {
+	local sig=$1 pid i
+	rm -rf "$T/e"; host e
+	sqlite3 "$T/e/registry.db" "PRAGMA user_version" >/dev/null
+	on e publish >/dev/null 2>&1
+	cp "$T/e/registry.db" "$T/e.reg"; cp "$T/e/nhi.cache" "$T/e.cache"
+	# nhictl itself (sync needs no NSS), so that $! is its pid
+	NHI_CONF=$T/e.conf "$NHICTL" sync >"$T/out" 2>"$T/err" &
+	pid=$!
+	for ((i = 0; i < 500; i++)); do
+		[ "$(awk '/^rchar/ {print $2}' /proc/$pid/io 2>/dev/null || echo 0)" -gt 2000000 ] && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.01
+	done
+	kill -"$sig" "$SLAPD_PID"
+	t0=$(date +%s%N)
+	wait $pid; rc=$?
+	t1=$(date +%s%N)
+	[ "$sig" = STOP ] && kill -CONT "$SLAPD_PID"
+	eqv "slapd $sig mid-sync: exit 1" 1 "$rc"
+	has err "one clear line" "^nhictl: sync: .*(no answer within 2 seconds|Can't contact|during the sync)"
+	eqv "one line only" 1 "$(wc -l < "$T/err")"
+	check "slapd $sig mid-sync: failed within 5 s" test $(((t1 - t0) / 1000000)) -lt 5000
+	check "slapd $sig mid-sync: registry.db byte-identical" cmp -s "$T/e.reg" "$T/e/registry.db"
+	check "slapd $sig mid-sync: nhi.cache byte-identical" cmp -s "$T/e.cache" "$T/e/nhi.cache"
+}
+mid STOP
+mid KILL
+wait "$SLAPD_PID" 2>/dev/null; SLAPD_PID=
+
+# ---- no syncprov: the full scan, reconciling deletes -------------------------------
+slapd_start --no-syncprov
+add svc-a 2000001; add svc-n 2000011
+sync a
+eqv "no syncprov: a scan; only what the directory holds remains" "scan svc-a svc-n" "$S_mode $(names a)"
+ldap_admin ldapdelete "uid=svc-n,$SLAPD_NHI_BASE"
+sync a --full
+counts "--full: the delete reconciled" "scan 0 0 1 0"
+finish
