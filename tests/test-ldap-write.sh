@@ -247,6 +247,15 @@ eqv "all uids distinct across the directory" "" \
 expect 0 "host1 sees its own creates" nhictl -c "$T/etc/host1.conf" list --json
 eqv "host1's registry has its 8" 8 "$(pyjson 'len([i for i in d if i["name"].startswith("race-a")])')"
 
+# ---- the writes as nhictl sync sees them ------------------------------------------------
+# host2 learns host1's identities; on the writing host, sync finds the
+# entries it stored after each write unchanged (one mapping both ways)
+expect 0 "host2 syncs" nhictl -c "$T/etc/host2.conf" sync --json
+expect 0 "host2 lists host1's creates" nhictl -c "$T/etc/host2.conf" list --json
+eqv "host2 has race-a1..8 too" 8 "$(pyjson 'len([i for i in d if i["name"].startswith("race-a")])')"
+expect 0 "sync on the writing host" nhictl sync --json
+eqv "sync: host1/host2's 16 added, nothing of ours changed" "16 0 0" "$(pyjson 'd["added"], d["changed"], d["deleted"]' | tr -d "(),'")"
+
 # ---- StartTLS with the test CA; the wrong CA refused ---------------------------------------
 TLS=("ldap_uri = $SLAPD_LDAP_URI" "ldap_bind = simple" "ldap_bind_dn = $SLAPD_ADMIN_DN"
 	"ldap_bind_password_file = $SLAPD_DIR/admin.pw")
