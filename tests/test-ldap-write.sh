@@ -284,6 +284,18 @@ eqv "refused writes: no entry added" "$n0" "$(n_entries)"
 eqv "refused writes: svc-a still active" active "$(attr svc-a nhiState)"
 eqv "refused writes: registry and snapshot untouched" "$s0" "$(sums)"
 
+# ---- the directory hung (SIGSTOP: connections accepted, nothing answers) -----------------
+kill -STOP "$SLAPD_PID"
+at_exit 'kill -CONT $SLAPD_PID 2>/dev/null'
+s0=$(sums)
+t0=$(date +%s)
+fails suspend 1 "directory hung: exit 1" "svc-a|$SLAPD_LDAPI_URI" nhictl suspend svc-a
+took=$(( $(date +%s) - t0 ))
+check "directory hung: gave up in ${took}s (< 3 x ldap_timeout)" test "$took" -lt 9
+eqv "directory hung: registry and snapshot untouched" "$s0" "$(sums)"
+kill -CONT "$SLAPD_PID"
+eqv "after the hang: svc-a still active in the directory" active "$(attr svc-a nhiState)"
+
 # ---- the directory stopped ----------------------------------------------------------------
 slapd_stop
 s0=$(sums)
