@@ -94,6 +94,11 @@ for o in 'alice)(uid=*' '*' 'alice*' "uid=*,$P" 'x)(|(uid=*' "uid=alice,$SLAPD_G
 	fails create 1 "injection/foreign owner '$o' matches nobody" "neither a user name nor a DN" \
 		nhictl create x1 --owner "$o" --expires +1d
 done
+for n in 'x)(uid=*' '*' 'svc-a,ou=x' 'svc-a)'; do
+	fails create 2 "injection in a name '$n': a usage error" "invalid identity name" \
+		nhictl create "$n" --owner alice --expires +1d
+	fails suspend 2 "injection in a name '$n' (suspend)" "invalid identity name" nhictl suspend "$n"
+done
 eqv "no entry was added by the refused creates" "$before" "$(n_entries)"
 eqv "the counter did not move" 2000002 "$(counter)"
 
