@@ -467,6 +467,8 @@ int nhi_conf_set(struct nhi_conf *c, const char *key, const char *value,
 		if (keys[i].set(c, (char *)c + keys[i].off, keys[i].size, value, why, sizeof(why)) < 0)
 			return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: bad value for '%s': %s",
 					  where, key, why);
+		if (strcmp(key, "backend") == 0)   /* for the checks of nhi_conf_finish */
+			snprintf(c->backend_where, sizeof(c->backend_where), "%s", where);
 		return 0;
 	}
 	return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: unknown key '%s'", where, key);
@@ -697,6 +699,11 @@ int nhi_conf_finish(struct nhi_conf *c, char *err, size_t errlen)
 		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: max_lifetime must be positive", where);
 	if (c->review_interval <= 0)
 		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: review_interval must be positive", where);
+	if (c->backend == NHI_BACKEND_LDAP && (c->ldap_uri[0] == '\0' || c->ldap_base[0] == '\0'))
+		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: backend = ldap needs %s",
+				  c->backend_where[0] ? c->backend_where : where,
+				  c->ldap_uri[0] == '\0' ? "ldap_uri (the directory servers)"
+							 : "ldap_base (where identities live)");
 	if (c->service_uids_system)
 		read_login_defs(c);
 	return 0;

@@ -88,6 +88,8 @@ struct nhi_conf {
 	char ldap_tls_key[PATH_MAX];
 	int64_t ldap_timeout;           /* seconds, per operation and connect */
 
+	char backend_where[PATH_MAX + 16]; /* "FILE:LINE" of backend = ldap */
+
 	/* filled by nhi_conf_finish() */
 	uint32_t sys_uid_min, sys_uid_max;
 };

@@ -244,6 +244,9 @@ int cmd_group(struct nhictl *x, int argc, char **argv)
 	if (strcmp(sub, "create") != 0 && strcmp(sub, "delete") != 0 &&
 	    strcmp(sub, "add-member") != 0 && strcmp(sub, "remove-member") != 0)
 		return nerr(x, EXIT_USAGE, "unknown sub-command '%s'", sub);
+	if (x->conf.backend == NHI_BACKEND_LDAP)
+		return nerr(x, EXIT_FAIL, "group %s: registry groups are not kept in the directory; "
+			    "with backend = ldap manage groups as posixGroup entries there", sub);
 	if (optind >= argc)
 		return nerr(x, EXIT_USAGE, "%s: missing GROUP", sub);
 	if (!nhi_valid_name(argv[optind]))

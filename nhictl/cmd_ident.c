@@ -6,6 +6,12 @@
  * already in (suspend a suspended one, retire a retired one, extend to the
  * same expiry, transfer to the current owner) changes nothing: a message,
  * exit 0, no audit event, no republish ("--changed-exit N" tells them apart).
+ *
+ * With backend = ldap the directory is the truth: the identity is read
+ * from it, the change is one Add or Modify there, and the entry read back
+ * is stored in the registry in one transaction with the audit event
+ * (dirwrite.c), so this host sees its own write at once.  A refused write
+ * changes nothing locally.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,8 +21,32 @@
 #include <string.h>
 #include "nhi_policy.h"
 #include "nhictl.h"
+#include "dirwrite.h"
 
 #define MAX_SCOPE 64
+
+/* backend = ldap: the directory, opened on first use, closed at exit */
+static struct dir dirc;
+
+static int is_ldap(const struct nhictl *x)
+{
+	return x->conf.backend == NHI_BACKEND_LDAP;
+}
+
+static void dir_release(void)
+{
+	dir_close(&dirc);
+}
+
+static int dir_need(struct nhictl *x)
+{
+	if (dirc.ld != NULL)
+		return 0;
+	if (dir_open(x, &dirc) != 0)
+		return EXIT_FAIL;
+	atexit(dir_release);
+	return 0;
+}
 
 struct spec {
 	const char *owner, *expires, *purpose, *kind, *review_every;
@@ -152,11 +182,24 @@ static int check_spec(struct nhictl *x, struct spec *s, int *kind, int64_t *inte
 	return r;
 }
 
-static int check_owner(struct nhictl *x, const char *owner)
+/* The owner must be a live human: through NSS (local), or a person in
+ * ldap_people_base (ldap: a user name or a DN).  'name' gets the user
+ * name, 'dn' the DN (ldap; "" for local). */
+static int check_owner(struct nhictl *x, const char *owner, char *name, size_t name_len,
+		       char *dn, size_t dn_len)
 {
-	char why[256];
-	int r = owner_live(x, owner, why, sizeof(why));
+	char why[1024];
+	int r;
 
+	if (is_ldap(x)) {
+		if (dir_need(x) != 0)
+			return EXIT_FAIL;
+		r = dir_owner_resolve(&dirc, owner, dn, dn_len, name, name_len, why, sizeof(why));
+	} else {
+		r = owner_live(x, owner, why, sizeof(why));
+		snprintf(name, name_len, "%s", owner);
+		snprintf(dn, dn_len, "%s", "");
+	}
 	if (r == NHI_ERR_DB)
 		return EXIT_FAIL;
 	if (r < 0)
@@ -173,12 +216,76 @@ static int registered(struct nhictl *x, const char *name)
 	return n > 0;
 }
 
+/* Commit a change already written; print 'line' (or the identity as JSON). */
+static int done_line(struct nhictl *x, const char *name, const char *line)
+{
+	struct ident id;
+
+	if (reg_commit(x) < 0)
+		return EXIT_FAIL;
+	if (x->json) {
+		if (ident_load(x, name, &id) < 0)
+			return EXIT_FAIL;
+		ident_json(x, &id);
+	} else {
+		printf("%s\n", line);
+	}
+	return EXIT_OK;
+}
+
+/* The directory was written but the registry could not be: roll back. */
+static int not_stored(struct nhictl *x)
+{
+	reg_rollback(x);
+	if (is_ldap(x))
+		nerr(x, 0, "the directory was changed, but the local registry was not "
+		     "updated (run 'nhictl sync')");
+	return EXIT_FAIL;
+}
+
+/* After the row is written: the audit event, commit, and the answer. */
+static int inserted(struct nhictl *x, const char *name, int kind, uint32_t uid, uint32_t gid,
+		    const char *owner, time_t expires, int adopted, int r)
+{
+	char b1[NHI_TIME_BUFSZ], line[512];
+
+	if (r == 0)
+		r = reg_event(x, adopted ? "adopt" : "create", name, "ok",
+			      "kind=%s uid=%u gid=%u owner=%s expires=%s%s", nhi_kind_str(kind),
+			      uid, gid, owner, nhi_format_time(expires, b1),
+			      is_ldap(x) ? " (directory)" : "");
+	if (r < 0)
+		return not_stored(x);
+	snprintf(line, sizeof(line), "%s %s: uid %u, owner %s, expires %s",
+		 adopted ? "adopted" : "created", name, uid, owner, nhi_format_time(expires, b1));
+	return done_line(x, name, line);
+}
+
+/* backend = ldap: add the entry, read it back into the registry. */
+static int insert_ident_dir(struct nhictl *x, const char *name, int kind, uint32_t uid,
+			    uint32_t gid, const char *gecos, const char *home, const char *shell,
+			    const struct spec *s, const char *owner_dn, time_t expires,
+			    int64_t interval, int adopted)
+{
+	struct dw_new n = {
+		.name = name, .kind = nhi_kind_str(kind), .gecos = gecos, .home = home,
+		.shell = shell, .owner_dn = owner_dn, .purpose = s->purpose, .uid = uid,
+		.gid = gid, .expires = expires, .interval = interval, .adopted = adopted,
+		.hosts = s->hosts, .services = s->services, .n_hosts = s->n_hosts,
+		.n_services = s->n_services,
+	};
+	struct ident got;
+
+	if (dw_add(&dirc, &n) != 0 || dw_store(&dirc, name, &got) != 0)
+		return EXIT_FAIL;
+	return inserted(x, name, kind, got.uid, got.gid, got.owner, (time_t)got.expires,
+			adopted, 0);
+}
+
 static int insert_ident(struct nhictl *x, const char *name, int kind, uint32_t uid, uint32_t gid,
 			const char *gecos, const char *home, const char *shell,
 			const struct spec *s, time_t expires, int64_t interval, int adopted)
 {
-	char b1[NHI_TIME_BUFSZ];
-	struct ident id;
 	int64_t row;
 	int i, r;
 
@@ -197,30 +304,27 @@ static int insert_ident(struct nhictl *x, const char *name, int kind, uint32_t u
 	for (i = 0; r == 0 && i < s->n_services; i++)
 		r = reg_exec(x, "INSERT OR IGNORE INTO identity_service VALUES (?, ?)", "is",
 			     row, s->services[i]);
-	if (r == 0)
-		r = reg_event(x, adopted ? "adopt" : "create", name, "ok",
-			      "kind=%s uid=%u gid=%u owner=%s expires=%s", nhi_kind_str(kind),
-			      uid, gid, s->owner, nhi_format_time(expires, b1));
-	if (r < 0) {
-		reg_rollback(x);
+	return inserted(x, name, kind, uid, gid, s->owner, expires, adopted, r);
+}
+
+/* The name is not registered yet (the directory's answer with ldap). */
+static int name_free(struct nhictl *x, const char *name, const char *what)
+{
+	int r;
+
+	if (is_ldap(x))
+		return dir_need(x) != 0 || dw_name_free(&dirc, name) != 0 ? EXIT_FAIL : 0;
+	r = registered(x, name);
+	if (r < 0)
 		return EXIT_FAIL;
-	}
-	if (reg_commit(x) < 0)
-		return EXIT_FAIL;
-	if (x->json) {
-		if (ident_load(x, name, &id) < 0)
-			return EXIT_FAIL;
-		ident_json(x, &id);
-	} else {
-		printf("%s %s: uid %u, owner %s, expires %s\n", adopted ? "adopted" : "created",
-		       name, uid, s->owner, nhi_format_time(expires, b1));
-	}
-	return EXIT_OK;
+	if (r)
+		return nerr(x, EXIT_FAIL, "%s'%s' is already registered", what, name);
+	return 0;
 }
 
 int cmd_create(struct nhictl *x, int argc, char **argv)
 {
-	char home[PATH_MAX], gecos[264];
+	char home[PATH_MAX], gecos[264], owner[64], owner_dn[1024];
 	const char *name;
 	struct spec s;
 	time_t expires;
@@ -244,25 +348,27 @@ int cmd_create(struct nhictl *x, int argc, char **argv)
 	}
 	if ((r = check_spec(x, &s, &kind, &interval, &expires)) != 0)
 		return r;
-	r = registered(x, name);
-	if (r < 0)
-		return EXIT_FAIL;
-	if (r)
-		return nerr(x, EXIT_FAIL, "identity '%s' is already registered", name);
+	if ((r = name_free(x, name, "identity ")) != 0)
+		return r;
 	if (getpwnam(name) != NULL)
 		return nerr(x, EXIT_FAIL, "a local account '%s' exists (register it with "
 			    "'nhictl adopt')", name);
 	if (getgrnam(name) != NULL)
 		return nerr(x, EXIT_FAIL, "a local group '%s' exists", name);
-	if ((r = check_owner(x, s.owner)) != 0)
+	if ((r = check_owner(x, s.owner, owner, sizeof(owner), owner_dn, sizeof(owner_dn))) != 0)
 		return r;
 	if (s.uid != NULL) {
 		r = id_free(x, uid);
+		if (r > 0 && is_ldap(x)) {
+			int used = dw_id_in_use(&dirc, uid, 0);
+
+			r = used < 0 ? used : !used;
+		}
 		if (r < 0)
 			return EXIT_FAIL;
 		if (!r)
 			return nerr(x, EXIT_FAIL, "uid/gid %u is already in use", uid);
-	} else if (alloc_id(x, &uid) < 0) {
+	} else if (is_ldap(x) ? dw_alloc_uid(&dirc, &uid) != 0 : alloc_id(x, &uid) < 0) {
 		return EXIT_FAIL;
 	}
 	if (s.home != NULL)
@@ -272,6 +378,10 @@ int cmd_create(struct nhictl *x, int argc, char **argv)
 	/* the gecos field shows the purpose where it is safe in passwd */
 	snprintf(gecos, sizeof(gecos), "%s",
 		 s.purpose && nhi_valid_text(s.purpose, 256, 1) ? s.purpose : "");
+	if (is_ldap(x))
+		return insert_ident_dir(x, name, kind, uid, uid, gecos, home,
+					s.shell ? s.shell : x->conf.default_shell, &s, owner_dn,
+					expires, interval, 0);
 	return insert_ident(x, name, kind, uid, uid, gecos, home,
 			    s.shell ? s.shell : x->conf.default_shell, &s, expires, interval, 0);
 }
@@ -285,7 +395,7 @@ int cmd_adopt(struct nhictl *x, int argc, char **argv)
 	time_t expires;
 	int64_t interval;
 	uint32_t uid, gid;
-	char home[PATH_MAX], shell[PATH_MAX];
+	char home[PATH_MAX], shell[PATH_MAX], owner[64], owner_dn[1024];
 	int kind, r;
 
 	if ((r = parse_spec(x, argc, argv, &s, 1)) != 0)
@@ -294,11 +404,8 @@ int cmd_adopt(struct nhictl *x, int argc, char **argv)
 		return r;
 	if ((r = check_spec(x, &s, &kind, &interval, &expires)) != 0)
 		return r;
-	r = registered(x, name);
-	if (r < 0)
-		return EXIT_FAIL;
-	if (r)
-		return nerr(x, EXIT_FAIL, "'%s' is already registered", name);
+	if ((r = name_free(x, name, "")) != 0)
+		return r;
 	pw = getpwnam(name);
 	if (pw == NULL)
 		return nerr(x, EXIT_FAIL, "no local account '%s' to adopt (use 'nhictl create')", name);
@@ -312,12 +419,17 @@ int cmd_adopt(struct nhictl *x, int argc, char **argv)
 	{
 		int64_t n = 0;
 
-		if (reg_int(x, &n, 0, "SELECT count(*) FROM identity WHERE uid = ?", "u", uid) < 0)
+		if (is_ldap(x))
+			n = dw_id_in_use(&dirc, uid, 1);
+		else if (reg_int(x, &n, 0, "SELECT count(*) FROM identity WHERE uid = ?", "u", uid) < 0)
+			return EXIT_FAIL;
+		if (n < 0)
 			return EXIT_FAIL;
 		if (n)
-			return nerr(x, EXIT_FAIL, "uid %u is already registered", uid);
+			return nerr(x, EXIT_FAIL, "uid %u is already registered%s", uid,
+				    is_ldap(x) ? " in the directory" : "");
 	}
-	if ((r = check_owner(x, s.owner)) != 0)
+	if ((r = check_owner(x, s.owner, owner, sizeof(owner), owner_dn, sizeof(owner_dn))) != 0)
 		return r;
 	/* pam_nhi knows a registered identity from the snapshot; without a
 	 * snapshot it can only classify by configuration (uid ranges, name
@@ -327,6 +439,9 @@ int cmd_adopt(struct nhictl *x, int argc, char **argv)
 			"and service_uids and matches no service_names pattern: while the "
 			"snapshot is unavailable pam_nhi cannot tell it from a human (add it "
 			"to service_uids)\n", uid, name);
+	if (is_ldap(x))
+		return insert_ident_dir(x, name, kind, uid, gid, gecos, home, shell, &s, owner_dn,
+					expires, interval, 1);
 	return insert_ident(x, name, kind, uid, gid, gecos, home, shell, &s, expires, interval, 1);
 }
 
@@ -382,18 +497,43 @@ static int parse_one(struct nhictl *x, int argc, char **argv, struct one *o, int
 /* Commit a change already written, print the result. */
 static int done(struct nhictl *x, const char *name, const char *msg)
 {
-	struct ident id;
+	char line[512];
 
-	if (reg_commit(x) < 0)
+	snprintf(line, sizeof(line), "%s: %s", name, msg);
+	return done_line(x, name, line);
+}
+
+/* The identity as it is now: the registry's row, or with backend = ldap
+ * the directory's entry.  0 or an exit code (printed). */
+static int fetch(struct nhictl *x, const char *name, struct ident *id)
+{
+	char why[1024];
+	int r;
+
+	if (!is_ldap(x))
+		return ident_get(x, name, id);
+	if (dir_need(x) != 0)
 		return EXIT_FAIL;
-	if (x->json) {
-		if (ident_load(x, name, &id) < 0)
-			return EXIT_FAIL;
-		ident_json(x, &id);
-	} else {
-		printf("%s: %s\n", name, msg);
-	}
-	return EXIT_OK;
+	r = dir_ident_read(&dirc, name, id, NULL, 0, NULL, 0, why, sizeof(why));
+	if (r == NHI_ERR_NOTFOUND)
+		return nerr(x, EXIT_FAIL, "no identity '%s' in the directory", name);
+	if (r < 0)
+		return nerr(x, EXIT_FAIL, "%s", why);
+	return 0;
+}
+
+/* backend = ldap: one Modify of the entry, then the entry read back into
+ * the registry with the audit event in one transaction, commit, answer. */
+static int dir_apply(struct nhictl *x, const struct ident *id, const struct dw_change *c,
+		     const char *action, const char *detail, const char *msg)
+{
+	struct ident got;
+
+	if (dw_modify(&dirc, id->name, c) != 0 || dw_store(&dirc, id->name, &got) != 0)
+		return EXIT_FAIL;
+	if (reg_event(x, action, id->name, "ok", "%s (directory)", detail) < 0)
+		return not_stored(x);
+	return done(x, id->name, msg);
 }
 
 static int unchanged(struct nhictl *x, const struct ident *id, const char *what)
@@ -417,6 +557,14 @@ static int set_state(struct nhictl *x, struct ident *id, const char *state, cons
 {
 	int r;
 
+	if (is_ldap(x)) {
+		struct dw_change c = { .state_from = id->state, .state_to = state };
+		char det[512];
+
+		snprintf(det, sizeof(det), "state %s -> %s%s%.300s", id->state, state,
+			 detail ? ": " : "", detail ? detail : "");
+		return dir_apply(x, id, &c, action, det, state);
+	}
 	if (reg_begin(x) < 0)
 		return EXIT_FAIL;
 	r = reg_exec(x, "UPDATE identity SET state = ? WHERE id = ?", "si", state, id->id);
@@ -440,7 +588,7 @@ int cmd_suspend(struct nhictl *x, int argc, char **argv)
 
 	if ((r = parse_one(x, argc, argv, &o, 0)) != 0)
 		return r < 0 ? EXIT_OK : r;
-	if ((r = ident_get(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
+	if ((r = fetch(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
 		return r;
 	if (strcmp(id.state, "suspended") == 0)
 		return unchanged(x, &id, "already suspended");
@@ -458,7 +606,7 @@ int cmd_resume(struct nhictl *x, int argc, char **argv)
 
 	if ((r = parse_one(x, argc, argv, &o, 0)) != 0)
 		return r < 0 ? EXIT_OK : r;
-	if ((r = ident_get(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
+	if ((r = fetch(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
 		return r;
 	if (strcmp(id.state, "active") == 0)
 		return unchanged(x, &id, "already active");
@@ -481,10 +629,19 @@ int cmd_retire(struct nhictl *x, int argc, char **argv)
 		return r < 0 ? EXIT_OK : r;
 	if (o.reason != NULL && !nhi_valid_text(o.reason, 256, 0))
 		return nerr(x, EXIT_USAGE, "bad --reason: printable text of at most 256 bytes");
-	if ((r = ident_get(x, o.name, &id)) != 0)
+	if ((r = fetch(x, o.name, &id)) != 0)
 		return r;
 	if (strcmp(id.state, "retired") == 0)
 		return unchanged(x, &id, "already retired");
+	if (is_ldap(x)) {
+		struct dw_change c = { .state_from = id.state, .state_to = "retired",
+				       .retired_at = x->now, .reason = o.reason ? o.reason : "" };
+		char det[512];
+
+		snprintf(det, sizeof(det), "state %s -> retired%s%s", id.state,
+			 o.reason ? ": " : "", o.reason ? o.reason : "");
+		return dir_apply(x, &id, &c, "retire", det, "retired");
+	}
 	if (reg_begin(x) < 0)
 		return EXIT_FAIL;
 	r = reg_exec(x, "UPDATE identity SET state = 'retired', retired_at = ?, retire_reason = ? "
@@ -514,10 +671,19 @@ int cmd_extend(struct nhictl *x, int argc, char **argv)
 		return nerr(x, EXIT_USAGE, "--expires WHEN is required");
 	if ((r = parse_expiry(x, o.expires, &exp)) != 0)
 		return r;
-	if ((r = ident_get(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
+	if ((r = fetch(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
 		return r;
 	if (id.expires == (int64_t)exp)
 		return unchanged(x, &id, "already expires then");
+	if (is_ldap(x)) {
+		struct dw_change c = { .expires = exp };
+		char det[128];
+
+		snprintf(det, sizeof(det), "expires %s -> %s",
+			 nhi_format_time((time_t)id.expires, b1), nhi_format_time(exp, b2));
+		snprintf(msg, sizeof(msg), "expires %s", b2);
+		return dir_apply(x, &id, &c, "extend", det, msg);
+	}
 	if (reg_begin(x) < 0)
 		return EXIT_FAIL;
 	r = reg_exec(x, "UPDATE identity SET expires = ? WHERE id = ?", "ii", (int64_t)exp, id.id);
@@ -544,13 +710,22 @@ int cmd_review(struct nhictl *x, int argc, char **argv)
 
 	if ((r = parse_one(x, argc, argv, &o, 0)) != 0)
 		return r < 0 ? EXIT_OK : r;
-	if ((r = ident_get(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
+	if ((r = fetch(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
 		return r;
 	if (id.orphaned_since != 0)
 		return nerr(x, EXIT_FAIL, "identity '%s' has no live owner to review it: "
 			    "'nhictl transfer %s --to USER' first", id.name, id.name);
 	due = (int64_t)x->now + (id.review_interval > 0 ? id.review_interval
 						       : x->conf.review_interval);
+	if (is_ldap(x)) {
+		struct dw_change c = { .last_review = x->now, .review_due = due };
+		char det[256];
+
+		snprintf(det, sizeof(det), "owner %s; next review due %s", id.owner,
+			 nhi_format_time((time_t)due, b1));
+		snprintf(msg, sizeof(msg), "reviewed; next review due %s", b1);
+		return dir_apply(x, &id, &c, "review", det, msg);
+	}
 	if (reg_begin(x) < 0)
 		return EXIT_FAIL;
 	r = reg_exec(x, "UPDATE identity SET last_review = ?, review_due = ? WHERE id = ?", "iii",
@@ -574,22 +749,36 @@ int cmd_transfer(struct nhictl *x, int argc, char **argv)
 			 "again, is allowed).\n" };
 	struct ident id;
 	const char *state;
-	char msg[128];
+	char msg[128], to[64], to_dn[1024];
 	int r;
 
 	if ((r = parse_one(x, argc, argv, &o, 't')) != 0)
 		return r < 0 ? EXIT_OK : r;
 	if (o.to == NULL)
 		return nerr(x, EXIT_USAGE, "--to USER is required");
-	if (!nhi_valid_name(o.to))
+	/* with ldap also a DN (dir_owner_resolve checks it) */
+	if (!nhi_valid_name(o.to) && !(is_ldap(x) && strchr(o.to, '=') != NULL))
 		return nerr(x, EXIT_USAGE, "invalid user name '%s'", o.to);
-	if ((r = ident_get(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
+	if ((r = fetch(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
 		return r;
-	if ((r = check_owner(x, o.to)) != 0)
+	if ((r = check_owner(x, o.to, to, sizeof(to), to_dn, sizeof(to_dn))) != 0)
 		return r;
-	if (strcmp(id.owner, o.to) == 0 && id.orphaned_since == 0)
+	if (strcmp(id.owner, to) == 0 && id.orphaned_since == 0)
 		return unchanged(x, &id, "already owned by that user");
 	state = strcmp(id.state, "orphaned") == 0 ? "active" : id.state;
+	if (is_ldap(x)) {
+		struct dw_change c = { .owner_dn = to_dn, .clear_orphaned = 1 };
+		char det[256];
+
+		if (strcmp(state, id.state) != 0) {
+			c.state_from = id.state;
+			c.state_to = state;
+		}
+		snprintf(det, sizeof(det), "owner %s -> %s%s", id.owner, to,
+			 id.orphaned_since ? " (was orphaned)" : "");
+		snprintf(msg, sizeof(msg), "owner is now %s", to);
+		return dir_apply(x, &id, &c, "transfer", det, msg);
+	}
 	if (reg_begin(x) < 0)
 		return EXIT_FAIL;
 	r = reg_exec(x, "UPDATE identity SET owner = ?, orphaned_since = 0, state = ? WHERE id = ?",

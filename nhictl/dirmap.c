@@ -224,31 +224,44 @@ out:
 	return r;
 }
 
-/* If 'dn' is uid=NAME,<people base> (one RDN below the base, a single
- * uid AVA), NAME in name and 1; 0 if it is another DN; -1 if 'dn' is not
- * a DN at all. */
+static int n_rdns(LDAPDN dn)
+{
+	int n = 0;
+
+	while (dn != NULL && dn[n] != NULL)
+		n++;
+	return n;
+}
+
+/* If 'dn' is uid=NAME,...,<people base> (in the people subtree, the first
+ * RDN a single uid AVA), NAME in name and 1; 0 if it is another DN; -1 if
+ * 'dn' is not a DN at all. */
 static int people_uid(const struct nhi_conf *c, const char *dn_str, char *name, size_t len)
 {
 	char base[1024], rest[1024];
-	LDAPDN dn = NULL;
+	LDAPDN dn = NULL, bdn = NULL;
 	LDAPAVA *ava;
 	char *s = NULL;
-	int r = 0;
+	int r = 0, n, nb;
 
 	name[0] = '\0';
 	if (ldap_str2dn(dn_str, &dn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS || dn == NULL) {
 		r = -1;
 		goto out;
 	}
-	if (c->ldap_people_base[0] == '\0' || dn[0] == NULL || dn[1] == NULL ||
-	    dn[0][0] == NULL || dn[0][1] != NULL)
+	if (c->ldap_people_base[0] == '\0' ||
+	    ldap_str2dn(c->ldap_people_base, &bdn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)
+		goto out;
+	n = n_rdns(dn);
+	nb = n_rdns(bdn);
+	if (n <= nb || dn[0][0] == NULL || dn[0][1] != NULL)
 		goto out;
 	ava = dn[0][0];
 	if (ava->la_attr.bv_len != 3 || strncasecmp(ava->la_attr.bv_val, "uid", 3) != 0 ||
 	    ava->la_value.bv_len >= len || ava->la_value.bv_len == 0 ||
 	    memchr(ava->la_value.bv_val, '\0', ava->la_value.bv_len) != NULL)
 		goto out;
-	if (ldap_dn2str(dn + 1, &s, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS || s == NULL ||
+	if (ldap_dn2str(dn + (n - nb), &s, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS || s == NULL ||
 	    snprintf(rest, sizeof(rest), "%s", s) >= (int)sizeof(rest) ||
 	    dn_norm(c->ldap_people_base, base, sizeof(base)) < 0 || strcasecmp(rest, base) != 0)
 		goto out;
@@ -258,6 +271,7 @@ static int people_uid(const struct nhi_conf *c, const char *dn_str, char *name, 
 out:
 	ldap_memfree(s);
 	ldap_dnfree(dn);
+	ldap_dnfree(bdn);
 	return r;
 }
 
@@ -485,11 +499,11 @@ int dir_owner_resolve(struct dir *d, const char *owner, char *dn, size_t dn_len,
 		}
 		snprintf(uid, sizeof(uid), "%s", owner);
 	} else {
-		/* a DN: it must name uid=NAME directly under the people base */
+		/* a DN: it must name uid=NAME in the people subtree */
 		if (strchr(owner, '=') == NULL || people_uid(c, owner, uid, sizeof(uid)) != 1 ||
 		    !nhi_valid_name(uid)) {
 			r = nhi_seterr(why, why_len, NHI_ERR_NOTFOUND, "owner '%s' is neither a user "
-				       "name nor a DN uid=NAME,%s", owner, c->ldap_people_base);
+				       "name nor a DN uid=NAME,...,%s", owner, c->ldap_people_base);
 			goto out;
 		}
 		if (snprintf(edn, sizeof(edn), "%s", owner) >= (int)sizeof(edn)) {

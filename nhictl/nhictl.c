@@ -15,7 +15,8 @@
 #include "nhictl.h"
 
 #define NEED_DB 0x1    /* opens registry.db (creating it on first use) */
-#define WRITES  0x2    /* changes the registry: refused with backend = ldap */
+#define WRITES  0x2    /* changes the registry (in one write transaction) */
+#define LOCAL   0x4    /* backend = local only: with ldap the directory decides */
 
 struct cmd {
 	const char *name;
@@ -39,7 +40,7 @@ static const struct cmd commands[] = {
 	{ "log", cmd_log, NEED_DB, "show or verify the audit log" },
 	{ "group", cmd_group, NEED_DB | WRITES, "registry groups" },
 	{ "publish", cmd_publish, NEED_DB, "compile and publish the snapshot again" },
-	{ "audit", cmd_audit, NEED_DB | WRITES, "re-check owners, ingest usage, report findings" },
+	{ "audit", cmd_audit, NEED_DB | WRITES | LOCAL, "re-check owners, ingest usage, report findings" },
 	{ "directory", cmd_directory, 0, "check the LDAP directory configuration" },
 	{ "sync", cmd_sync, 0, "bring the registry up to date with the directory" },
 };
@@ -220,8 +221,9 @@ int main(int argc, char **argv)
 			goto run;
 	if (load_config(x, conf_path) != 0)
 		return EXIT_FAIL;
-	if ((cmd->flags & WRITES) && x->conf.backend != NHI_BACKEND_LOCAL)
-		return nerr(x, EXIT_FAIL, "backend = ldap is not supported by this nhictl yet");
+	if ((cmd->flags & LOCAL) && x->conf.backend != NHI_BACKEND_LOCAL)
+		return nerr(x, EXIT_FAIL, "not available with backend = ldap (the directory "
+			    "is the truth there)");
 	x->now = time(NULL);
 	set_actor(x);
 	if ((cmd->flags & NEED_DB) && reg_open(x) < 0)

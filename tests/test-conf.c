@@ -166,6 +166,33 @@ static void test_ldap_keys(void **state)
 	assert_int_equal(c.ldap_timeout, 5);
 }
 
+/* backend = ldap needs ldap_uri and ldap_base: nhi_conf_finish names the
+ * file and line of the backend key and what is missing. */
+static void ldap_finish(const char *text, int code, const char *needle)
+{
+	struct nhi_conf c;
+	char err[512] = "";
+	const char *p = write_conf("backend.conf", text, 0644);
+
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, p, 0, err, sizeof(err)), 0);
+	assert_int_equal(nhi_conf_finish(&c, err, sizeof(err)), code);
+	if (needle != NULL && strstr(err, needle) == NULL)
+		fail_msg("error '%s' does not contain '%s'", err, needle);
+	if (code == 0)
+		assert_int_equal(c.backend, NHI_BACKEND_LDAP);
+}
+
+static void test_backend_ldap(void **state)
+{
+	(void)state;
+	ldap_finish("# directory\nbackend = ldap\n", NHI_ERR_INVAL,
+		    "backend.conf:2: backend = ldap needs ldap_uri");
+	ldap_finish("backend = ldap\nldap_uri = ldapi:///\n", NHI_ERR_INVAL,
+		    "backend.conf:1: backend = ldap needs ldap_base");
+	ldap_finish("ldap_uri = ldapi:///\nldap_base = ou=nhi,dc=x\nbackend = ldap\n", 0, NULL);
+}
+
 static void test_trust(void **state)
 {
 	struct nhi_conf c;
@@ -259,6 +286,7 @@ int main(void)
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_ldap_keys),
+		cmocka_unit_test(test_backend_ldap),
 		cmocka_unit_test(test_trust),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_args),

@@ -6,6 +6,7 @@
 # filter-injection attempts that must never match anyone.
 . "$top_srcdir/tests/common.sh"
 . "$top_srcdir/tests/slapd.sh"
+. "$top_srcdir/tests/ldapw-lib.sh"
 slapd_start || { echo "# skip: no slapd"; exit 77; }
 PROBE=$top_builddir/tests/dirmap-probe
 : > "$T/ldap-empty.conf"
@@ -57,6 +58,11 @@ probe owner "uid=ghost,$P";     want "missing DN" "rc=-4 " "no such person"
 probe owner "uid=alice,$SLAPD_GROUPS_BASE"; want "DN outside the people base" "rc=-4 "
 probe owner "cn=svcusers,$SLAPD_GROUPS_BASE"; want "a group DN is no owner" "rc=-4 "
 probe owner "uid=*,$P";         want "DN with a '*' value: nobody" "rc=-4 "
+
+# a person deeper in the people subtree
+ldapw_add_contractor erin || nok "ldapadd erin"
+probe owner erin; want "erin deeper in the subtree, by name" "rc=0 dn=uid=erin,ou=contractors,$P name=erin"
+probe owner "uid=erin,ou=contractors,$P"; want "erin by DN" "rc=0 " "name=erin"
 
 # --- ldap_owner_filter ----------------------------------------------------
 conf "ldap_owner_filter = (!(uid=dave))"

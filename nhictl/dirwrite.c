@@ -1,0 +1,382 @@
+/* dirwrite.c - adding and modifying identity entries in the directory for
+ * the write verbs (backend = ldap), allocating uids from the counter entry,
+ * and reading a written entry back into the registry (read your own writes).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/rand.h>
+#include "nhictl.h"
+#include "ldap.h"
+#include "dirwrite.h"
+
+#define MAX_MODS 32
+#define MAX_SLOTS 192
+#define MAX_STRS 24
+#define COUNTER_TRIES 32
+
+/* LDAPMods built on the stack: no allocation, nothing to free. */
+struct mods {
+	LDAPMod m[MAX_MODS];
+	LDAPMod *p[MAX_MODS + 1];
+	char *slots[MAX_SLOTS];
+	char strs[MAX_STRS][32];
+	int n, n_slots, n_strs;
+};
+
+static struct timeval tmo(const struct dir *d)
+{
+	struct timeval tv = { .tv_sec = (time_t)(d->x->conf.ldap_timeout > 0 ?
+						 d->x->conf.ldap_timeout : 10) };
+	return tv;
+}
+
+/* One modification with 'n' values (n = 0: no values). */
+static void mod(struct mods *ms, int op, const char *attr, const char *const *vals, int n)
+{
+	LDAPMod *m;
+	int i;
+
+	if (ms->n >= MAX_MODS || ms->n_slots + n + 1 > MAX_SLOTS)
+		abort();   /* the callers' sizes are fixed: a bug, not input */
+	m = &ms->m[ms->n];
+	m->mod_op = op;
+	m->mod_type = (char *)attr;
+	m->mod_values = &ms->slots[ms->n_slots];
+	for (i = 0; i < n; i++)
+		ms->slots[ms->n_slots++] = (char *)vals[i];
+	ms->slots[ms->n_slots++] = NULL;
+	ms->p[ms->n++] = m;
+	ms->p[ms->n] = NULL;
+}
+
+static void mod1(struct mods *ms, int op, const char *attr, const char *val)
+{
+	mod(ms, op, attr, &val, val != NULL);
+}
+
+static const char *str_int(struct mods *ms, long long v)
+{
+	char *s;
+
+	if (ms->n_strs >= MAX_STRS)
+		abort();
+	s = ms->strs[ms->n_strs++];
+	snprintf(s, 32, "%lld", v);
+	return s;
+}
+
+static const char *str_time(struct mods *ms, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char *s;
+
+	if (ms->n_strs >= MAX_STRS)
+		abort();
+	s = ms->strs[ms->n_strs++];
+	if (gmtime_r(&tt, &tm) == NULL || strftime(s, 32, "%Y%m%d%H%M%SZ", &tm) == 0)
+		snprintf(s, 32, "19700101000000Z");
+	return s;
+}
+
+/* shadow(5)'s sp_expire for an expiry: days, rounded down (as nss_nhi). */
+static long long expire_days(int64_t t)
+{
+	return t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+}
+
+static int refused(struct dir *d, int rc, const char *what)
+{
+	char reason[1024];
+
+	nhi_ldap_reason(d->ld, rc, reason, sizeof(reason));
+	return nerr(d->x, EXIT_FAIL, "directory refused%s%s: %s", what ? " " : "",
+		    what ? what : "", reason);
+}
+
+/* Entries under 'base' matching 'filter' (at most one wanted): 1 found,
+ * 0 none, -1 error (printed). */
+static int any_entry(struct dir *d, const char *base, const char *filter)
+{
+	char *attrs[] = { LDAP_NO_ATTRS, NULL };
+	struct timeval tv = tmo(d);
+	LDAPMessage *res = NULL;
+	int rc, n;
+
+	rc = ldap_search_ext_s(d->ld, base, LDAP_SCOPE_SUBTREE, filter, attrs, 1, NULL, NULL,
+			       &tv, 1, &res);
+	if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED && rc != LDAP_NO_SUCH_OBJECT) {
+		char reason[512];
+
+		ldap_msgfree(res);
+		nhi_ldap_reason(d->ld, rc, reason, sizeof(reason));
+		nerr(d->x, 0, "searching %s: %s", base, reason);
+		return -1;
+	}
+	n = res != NULL ? ldap_count_entries(d->ld, res) : 0;
+	ldap_msgfree(res);
+	return n > 0 || rc == LDAP_SIZELIMIT_EXCEEDED;
+}
+
+int dw_name_free(struct dir *d, const char *name)
+{
+	char esc[3 * 64 + 1], filter[256];
+	int r;
+
+	if (nhi_ldap_escape_filter(name, esc, sizeof(esc)) < 0)
+		return nerr(d->x, EXIT_FAIL, "name '%s' too long", name);
+	snprintf(filter, sizeof(filter), "(uid=%s)", esc);
+	r = any_entry(d, d->x->conf.ldap_base, filter);
+	if (r < 0)
+		return EXIT_FAIL;
+	if (r > 0)
+		return nerr(d->x, EXIT_FAIL, "identity '%s' is already registered in the directory", name);
+	return 0;
+}
+
+int dw_id_in_use(struct dir *d, uint32_t id, int uid_only)
+{
+	const struct nhi_conf *c = &d->x->conf;
+	char filter[128];
+	int r;
+
+	if (uid_only)
+		snprintf(filter, sizeof(filter), "(uidNumber=%u)", id);
+	else
+		snprintf(filter, sizeof(filter), "(|(uidNumber=%u)(gidNumber=%u))", id, id);
+	r = any_entry(d, c->ldap_base, filter);
+	if (r == 0 && !uid_only && c->ldap_people_base[0] != '\0')
+		r = any_entry(d, c->ldap_people_base, filter);
+	return r < 0 ? -EXIT_FAIL : r;
+}
+
+/* The counter's value: 0 read, NHI_ERR_NOTFOUND no counter entry,
+ * NHI_ERR_IO (printed). */
+static int counter_read(struct dir *d, const char *dn, uint64_t *val)
+{
+	char *attrs[] = { "nhiNextUid", NULL };
+	struct timeval tv = tmo(d);
+	LDAPMessage *res = NULL, *e;
+	struct berval **v = NULL;
+	char buf[32], *end;
+	int rc, r = NHI_ERR_IO;
+
+	rc = ldap_search_ext_s(d->ld, dn, LDAP_SCOPE_BASE, "(objectClass=nhiCounter)", attrs, 0,
+			       NULL, NULL, &tv, 1, &res);
+	if (rc == LDAP_NO_SUCH_OBJECT ||
+	    (rc == LDAP_SUCCESS && (e = ldap_first_entry(d->ld, res)) == NULL)) {
+		r = NHI_ERR_NOTFOUND;
+		goto out;
+	}
+	if (rc != LDAP_SUCCESS) {
+		refused(d, rc, "reading the uid counter");
+		goto out;
+	}
+	v = ldap_get_values_len(d->ld, e, "nhiNextUid");
+	if (v == NULL || v[0] == NULL || v[1] != NULL || v[0]->bv_len == 0 ||
+	    v[0]->bv_len >= sizeof(buf)) {
+		nerr(d->x, 0, "%s: nhiNextUid is missing or not one number", dn);
+		goto out;
+	}
+	memcpy(buf, v[0]->bv_val, v[0]->bv_len);
+	buf[v[0]->bv_len] = '\0';
+	*val = strtoull(buf, &end, 10);
+	if (*end != '\0' || buf[0] == '-') {
+		nerr(d->x, 0, "%s: nhiNextUid '%s' is not a number", dn, buf);
+		goto out;
+	}
+	r = 0;
+out:
+	ldap_value_free_len(v);
+	ldap_msgfree(res);
+	return r;
+}
+
+/* A short random pause before retrying, so racing hosts spread out. */
+static void backoff(int attempt)
+{
+	unsigned char b = 0;
+	struct timespec ts;
+
+	if (RAND_bytes(&b, 1) != 1)
+		b = 0x80;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(1 + (attempt < 5 ? attempt : 5)) * (1000000L + b * 20000L);
+	nanosleep(&ts, NULL);
+}
+
+int dw_alloc_uid(struct dir *d, uint32_t *uid)
+{
+	const struct nhi_conf *c = &d->x->conf;
+	char dn[1024], cur[32], next[32];
+	int attempt, rc, r;
+
+	if ((size_t)snprintf(dn, sizeof(dn), "cn=uid-counter,%s", c->ldap_base) >= sizeof(dn))
+		return nerr(d->x, EXIT_FAIL, "ldap_base too long");
+	for (attempt = 0; attempt < COUNTER_TRIES; attempt++) {
+		uint64_t n = 0, cand;
+
+		r = counter_read(d, dn, &n);
+		if (r == NHI_ERR_NOTFOUND) {
+			/* the first allocation ever: create the counter (a racing
+			 * creator makes this fail with alreadyExists: read again) */
+			struct mods ms = { .n = 0 };
+			const char *oc = "nhiCounter", *cn = "uid-counter";
+
+			mod1(&ms, LDAP_MOD_ADD, "objectClass", oc);
+			mod1(&ms, LDAP_MOD_ADD, "cn", cn);
+			mod1(&ms, LDAP_MOD_ADD, "nhiNextUid", str_int(&ms, c->uid_min));
+			rc = ldap_add_ext_s(d->ld, dn, ms.p, NULL, NULL);
+			if (rc != LDAP_SUCCESS && rc != LDAP_ALREADY_EXISTS)
+				return refused(d, rc, "creating the uid counter");
+			continue;
+		}
+		if (r < 0)
+			return EXIT_FAIL;
+		cand = n < c->uid_min ? c->uid_min : n;
+		for (; cand <= c->uid_max; cand++) {
+			int used = dw_id_in_use(d, (uint32_t)cand, 0);
+
+			if (used < 0)
+				return EXIT_FAIL;
+			if (!used) {
+				int f = id_free(d->x, (uint32_t)cand);
+
+				if (f < 0)
+					return EXIT_FAIL;
+				used = !f;
+			}
+			if (!used)
+				break;
+		}
+		if (cand > c->uid_max)
+			return nerr(d->x, EXIT_FAIL, "no free id left in %u..%u (uid_min..uid_max)",
+				    c->uid_min, c->uid_max);
+		/* compare and swap: delete the value read, add the next one */
+		{
+			struct mods ms = { .n = 0 };
+
+			snprintf(cur, sizeof(cur), "%llu", (unsigned long long)n);
+			snprintf(next, sizeof(next), "%llu", (unsigned long long)cand + 1);
+			mod1(&ms, LDAP_MOD_DELETE, "nhiNextUid", cur);
+			mod1(&ms, LDAP_MOD_ADD, "nhiNextUid", next);
+			rc = ldap_modify_ext_s(d->ld, dn, ms.p, NULL, NULL);
+		}
+		if (rc == LDAP_SUCCESS) {
+			*uid = (uint32_t)cand;
+			return 0;
+		}
+		if (rc != LDAP_NO_SUCH_ATTRIBUTE && rc != LDAP_TYPE_OR_VALUE_EXISTS &&
+		    rc != LDAP_NO_SUCH_OBJECT && rc != LDAP_BUSY && rc != LDAP_UNAVAILABLE)
+			return refused(d, rc, "updating the uid counter");
+		backoff(attempt);   /* another host took it: read again */
+	}
+	return nerr(d->x, EXIT_FAIL, "the uid counter %s kept changing under us (%d tries); "
+		    "try again", dn, COUNTER_TRIES);
+}
+
+int dw_add(struct dir *d, const struct dw_new *n)
+{
+	static const char *const ocs[] = { "account", "posixAccount", "shadowAccount", "nhiIdentity" };
+	struct mods ms = { .n = 0 };
+	char dn[1024];
+	int rc;
+
+	if (dir_ident_dn(&d->x->conf, n->name, dn, sizeof(dn)) < 0)
+		return nerr(d->x, EXIT_FAIL, "identity '%s': DN too long", n->name);
+	mod(&ms, LDAP_MOD_ADD, "objectClass", ocs, 4);
+	mod1(&ms, LDAP_MOD_ADD, "uid", n->name);
+	mod1(&ms, LDAP_MOD_ADD, "cn", n->name);
+	mod1(&ms, LDAP_MOD_ADD, "uidNumber", str_int(&ms, n->uid));
+	mod1(&ms, LDAP_MOD_ADD, "gidNumber", str_int(&ms, n->gid));
+	mod1(&ms, LDAP_MOD_ADD, "homeDirectory", n->home);
+	mod1(&ms, LDAP_MOD_ADD, "loginShell", n->shell);
+	if (n->gecos != NULL && n->gecos[0] != '\0')
+		mod1(&ms, LDAP_MOD_ADD, "gecos", n->gecos);
+	if (n->purpose != NULL && n->purpose[0] != '\0')
+		mod1(&ms, LDAP_MOD_ADD, "description", n->purpose);
+	mod1(&ms, LDAP_MOD_ADD, "owner", n->owner_dn);
+	mod1(&ms, LDAP_MOD_ADD, "nhiKind", n->kind);
+	mod1(&ms, LDAP_MOD_ADD, "nhiState", "active");
+	mod1(&ms, LDAP_MOD_ADD, "nhiExpires", str_time(&ms, n->expires));
+	mod1(&ms, LDAP_MOD_ADD, "shadowExpire", str_int(&ms, expire_days(n->expires)));
+	mod1(&ms, LDAP_MOD_ADD, "nhiCreated", str_time(&ms, d->x->now));
+	mod1(&ms, LDAP_MOD_ADD, "nhiReviewInterval", str_int(&ms, n->interval));
+	mod1(&ms, LDAP_MOD_ADD, "nhiReviewDue", str_time(&ms, (int64_t)d->x->now + n->interval));
+	if (n->adopted)
+		mod1(&ms, LDAP_MOD_ADD, "nhiAdopted", "TRUE");
+	if (n->n_hosts > 0)
+		mod(&ms, LDAP_MOD_ADD, "host", n->hosts, n->n_hosts);
+	if (n->n_services > 0)
+		mod(&ms, LDAP_MOD_ADD, "nhiPamService", n->services, n->n_services);
+	rc = ldap_add_ext_s(d->ld, dn, ms.p, NULL, NULL);
+	if (rc == LDAP_ALREADY_EXISTS)
+		return nerr(d->x, EXIT_FAIL, "identity '%s' is already registered in the directory",
+			    n->name);
+	if (rc != LDAP_SUCCESS)
+		return refused(d, rc, NULL);
+	return 0;
+}
+
+int dw_modify(struct dir *d, const char *name, const struct dw_change *c)
+{
+	struct mods ms = { .n = 0 };
+	char dn[1024];
+	int rc;
+
+	if (dir_ident_dn(&d->x->conf, name, dn, sizeof(dn)) < 0)
+		return nerr(d->x, EXIT_FAIL, "identity '%s': DN too long", name);
+	if (c->state_to != NULL) {
+		/* compare and swap: fails if someone changed the state meanwhile */
+		mod1(&ms, LDAP_MOD_DELETE, "nhiState", c->state_from);
+		mod1(&ms, LDAP_MOD_ADD, "nhiState", c->state_to);
+	}
+	if (c->expires != 0) {
+		mod1(&ms, LDAP_MOD_REPLACE, "nhiExpires", str_time(&ms, c->expires));
+		mod1(&ms, LDAP_MOD_REPLACE, "shadowExpire", str_int(&ms, expire_days(c->expires)));
+	}
+	if (c->last_review != 0) {
+		mod1(&ms, LDAP_MOD_REPLACE, "nhiLastReview", str_time(&ms, c->last_review));
+		mod1(&ms, LDAP_MOD_REPLACE, "nhiReviewDue", str_time(&ms, c->review_due));
+	}
+	if (c->owner_dn != NULL)
+		mod1(&ms, LDAP_MOD_REPLACE, "owner", c->owner_dn);
+	if (c->clear_orphaned)   /* replace with no values: gone, absent or not */
+		mod1(&ms, LDAP_MOD_REPLACE, "nhiOrphanedSince", NULL);
+	if (c->retired_at != 0) {
+		mod1(&ms, LDAP_MOD_REPLACE, "nhiRetiredAt", str_time(&ms, c->retired_at));
+		mod1(&ms, LDAP_MOD_REPLACE, "nhiReason",
+		     c->reason != NULL && c->reason[0] != '\0' ? c->reason : NULL);
+	}
+	rc = ldap_modify_ext_s(d->ld, dn, ms.p, NULL, NULL);
+	if (rc == LDAP_NO_SUCH_ATTRIBUTE && c->state_to != NULL)
+		return nerr(d->x, EXIT_FAIL, "identity '%s' was changed in the directory meanwhile "
+			    "(its state is no longer %s); nothing done, try again", name, c->state_from);
+	if (rc == LDAP_NO_SUCH_OBJECT)
+		return nerr(d->x, EXIT_FAIL, "identity '%s' is gone from the directory", name);
+	if (rc != LDAP_SUCCESS)
+		return refused(d, rc, NULL);
+	return 0;
+}
+
+int dw_store(struct dir *d, const char *name, struct ident *out)
+{
+	char owner_dn[1024], uuid[64], why[1024] = "";
+	int r;
+
+	r = dir_ident_read(d, name, out, owner_dn, sizeof(owner_dn), uuid, sizeof(uuid),
+			   why, sizeof(why));
+	if (r == 0)
+		r = reg_begin(d->x);
+	if (r == 0)
+		r = dir_ident_store(d->x, out, owner_dn, uuid, NULL);
+	if (r < 0) {
+		if (why[0] != '\0' && r != NHI_ERR_DB)
+			nerr(d->x, 0, "%s", why);
+		return nerr(d->x, EXIT_FAIL, "the directory was changed, but reading it back "
+			    "failed: the local registry is not updated (run 'nhictl sync')");
+	}
+	return 0;
+}

@@ -1,0 +1,51 @@
+/* dirwrite.h - the write verbs' side of the directory (backend = ldap):
+ * adding and modifying identity entries, uid allocation from the counter
+ * entry, and reading a written entry back into the registry.
+ *
+ * Every function here prints its own message ("nhictl: VERB: ...") and
+ * returns 0 or EXIT_FAIL.  A refused write changes nothing locally.
+ */
+#ifndef NHICTL_DIRWRITE_H
+#define NHICTL_DIRWRITE_H
+
+#include "dirmap.h"
+
+/* A new identity entry (create, adopt). */
+struct dw_new {
+	const char *name, *kind, *gecos, *home, *shell, *owner_dn, *purpose;
+	uint32_t uid, gid;
+	time_t expires;
+	int64_t interval;
+	int adopted;
+	const char *const *hosts, *const *services;
+	int n_hosts, n_services;
+};
+
+/* A change of an existing entry; NULL / 0 = leave alone. */
+struct dw_change {
+	const char *state_from, *state_to;   /* delete old value, add new */
+	time_t expires;
+	int64_t last_review, review_due;
+	const char *owner_dn;
+	int clear_orphaned;                  /* remove nhiOrphanedSince */
+	int64_t retired_at;
+	const char *reason;                  /* with retired_at; "" removes it */
+};
+
+/* Refuse a name the directory already has under ldap_base (an identity
+ * or any other entry with that uid). */
+int dw_name_free(struct dir *d, const char *name);
+/* 1 if 'id' is a uidNumber or gidNumber under ldap_base or
+ * ldap_people_base (uid_only: a uidNumber under ldap_base), 0 if not,
+ * -EXIT_FAIL on error (printed). */
+int dw_id_in_use(struct dir *d, uint32_t id, int uid_only);
+/* A uid from the counter entry cn=uid-counter,<ldap_base>, skipping ids
+ * in use in the directory, the registry or through NSS. */
+int dw_alloc_uid(struct dir *d, uint32_t *uid);
+int dw_add(struct dir *d, const struct dw_new *n);
+int dw_modify(struct dir *d, const char *name, const struct dw_change *c);
+/* Read 'name' back and store it in the registry (current transaction);
+ * *out gets what was read. */
+int dw_store(struct dir *d, const char *name, struct ident *out);
+
+#endif
