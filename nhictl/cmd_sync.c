@@ -35,6 +35,7 @@
 #include "dirmap.h"
 
 #define PAGE_SIZE 1000
+/* identities are directly below ldap_base (dir_ident_dn): one level */
 #define IDENT_FILTER "(objectClass=nhiIdentity)"
 #define REFRESH_REQUIRED 1   /* e-syncRefreshRequired (4096): reload */
 
@@ -505,7 +506,7 @@ static int sync_search(struct sync *s)
 	if (r < 0)
 		return r;
 	sctrls[0] = req;
-	rc = ldap_search_ext(s->d.ld, s->x->conf.ldap_base, LDAP_SCOPE_SUBTREE, IDENT_FILTER,
+	rc = ldap_search_ext(s->d.ld, s->x->conf.ldap_base, LDAP_SCOPE_ONELEVEL, IDENT_FILTER,
 			     dir_ident_attrs, 0, sctrls, NULL, NULL, LDAP_NO_LIMIT, &msgid);
 	ldap_control_free(req);
 	if (rc != LDAP_SUCCESS) {
@@ -554,7 +555,7 @@ static int scan_page(struct sync *s, struct berval *page_cookie)
 	if (rc != LDAP_SUCCESS)
 		return nerr(s->x, NHI_ERR_NOMEM, "cannot build the paged results control");
 	sctrls[0] = page;
-	rc = ldap_search_ext(s->d.ld, s->x->conf.ldap_base, LDAP_SCOPE_SUBTREE, IDENT_FILTER,
+	rc = ldap_search_ext(s->d.ld, s->x->conf.ldap_base, LDAP_SCOPE_ONELEVEL, IDENT_FILTER,
 			     dir_ident_attrs, 0, sctrls, NULL, NULL, LDAP_NO_LIMIT, &msgid);
 	ldap_control_free(page);
 	if (rc != LDAP_SUCCESS) {
