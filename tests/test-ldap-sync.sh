@@ -286,6 +286,12 @@ slapd_start --ldif "$T/bulk.ldif" || { nok "slapd with 20000 entries"; finish; }
 host c
 sync c
 eqv "20000 identities in a full sync" "full 20000" "$S_mode $S_added"
+check "no progress without a terminal" test ! -s "$T/err"
+# on a terminal (script(1) gives it one) a long sync shows its progress
+host f
+NHI_CONF=$T/f.conf script -qec "$NHICTL sync" /dev/null > "$T/tty.out" 2>&1
+has tty.out "progress on a terminal" 'nhictl: sync: [0-9]+ entries \([0-9]+ added'
+has tty.out "then the summary line" 'sync \(full\) from .*: 20000 added'
 # mid SIGNAL: a full sync of the 20000 into a fresh host e, and SIGNAL to
 # slapd once nhictl has read 2 MB of them (rchar of /proc/PID/io)
 mid() {
