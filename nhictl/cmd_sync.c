@@ -58,7 +58,7 @@ static const char sync_help[] =
 	"               deletes by entryUUID, whatever the cookie says\n"
 	"  --json       a summary: mode (incremental, full or scan), added,\n"
 	"               changed, deleted, orphaned, invalid, usage_pushed,\n"
-	"               duration (seconds), server\n"
+	"               refused_writes, duration (seconds), server\n"
 	"  --condition  exit 0 when backend = ldap, 1 otherwise; nothing else\n"
 	"               (ExecCondition of nhi-sync.service)\n"
 	"\n"
@@ -75,6 +75,8 @@ struct sync {
 	int reload;                    /* initial content (no cookie sent) */
 	const char *mode;
 	long entries, added, changed, deleted, orphaned, invalid, pushed;
+	long refused;                  /* writes the directory refused (access) */
+	char refused_why[1024];        /* the first one's reason */
 	int progress;                  /* stderr is a terminal */
 	int shown;                     /* a progress line is on it */
 	struct timespec t0, last_progress;
@@ -731,7 +733,9 @@ static void gentime(int64_t t, char out[16])
 
 /* One Modify replacing up to two attributes, under an assertion (RFC
  * 4528) so that it applies only to the entry as this sync saw it.
- * 0, 1 (assertion failed or entry gone: changed meanwhile), or a failure. */
+ * 0, 1 (assertion failed or entry gone: changed meanwhile), 2 (refused:
+ * the bind identity may not write it; counted, the reason kept), or a
+ * failure (printed). */
 static int modify_if(struct sync *s, const char *name, const char *assertion,
 		     const char *a1, const char *v1, const char *a2, const char *v2)
 {
@@ -755,6 +759,13 @@ static int modify_if(struct sync *s, const char *name, const char *assertion,
 	if (rc == LDAP_ASSERTION_FAILED || rc == LDAP_NO_SUCH_OBJECT)
 		return 1;
 	nhi_ldap_reason(s->d.ld, rc, reason, sizeof(reason));
+	if (rc == LDAP_INSUFFICIENT_ACCESS || rc == LDAP_UNWILLING_TO_PERFORM ||
+	    rc == LDAP_STRONG_AUTH_REQUIRED || rc == LDAP_CONFIDENTIALITY_REQUIRED) {
+		/* a read-only host still syncs (and still orphans, locally) */
+		if (s->refused++ == 0)
+			snprintf(s->refused_why, sizeof(s->refused_why), "%.500s: %.500s", dn, reason);
+		return 2;
+	}
 	return nerr(s->x, NHI_ERR_IO, "%s: cannot modify %s: %s", s->server, dn, reason);
 }
 
@@ -781,19 +792,19 @@ static int orphan_owner(struct sync *s, const struct row *o, const char *why)
 	for (i = 0; r == 0 && i < n; i++) {
 		int active = strcmp(v[i].b, "active") == 0;
 
-		r = modify_if(s, v[i].a, assertion, "nhiOrphanedSince", when,
-			      active ? "nhiState" : NULL, "orphaned");
-		if (r == 1) {   /* transferred or orphaned meanwhile: next sync */
-			r = 0;
+		int w = modify_if(s, v[i].a, assertion, "nhiOrphanedSince", when,
+				  active ? "nhiState" : NULL, "orphaned");
+
+		if (w == 1)     /* transferred or orphaned meanwhile: next sync */
 			continue;
-		}
+		/* refused by the directory (w == 2): orphaned on this host only */
+		r = w < 0 ? w : reg_exec(s->x, "UPDATE identity SET orphaned_since = ?, state = ? "
+					 "WHERE id = ?", "isi", (int64_t)s->x->now,
+					 active ? "orphaned" : v[i].b, v[i].id);
 		if (r == 0)
-			r = reg_exec(s->x, "UPDATE identity SET orphaned_since = ?, state = ? "
-				     "WHERE id = ?", "isi", (int64_t)s->x->now,
-				     active ? "orphaned" : v[i].b, v[i].id);
-		if (r == 0)
-			r = reg_event(s->x, "orphan", v[i].a, "ok", "owner %s: %s",
-				      o->a[0] ? o->a : o->b, why);
+			r = reg_event(s->x, "orphan", v[i].a, "ok", "owner %s: %s%s",
+				      o->a[0] ? o->a : o->b, why, w == 2 ?
+				      " (the directory refused the write: this host only)" : "");
 		if (r == 0)
 			s->orphaned++;
 	}
@@ -852,6 +863,10 @@ static int push_usage(struct sync *s)
 		/* only when newer than what the directory holds */
 		snprintf(assertion, sizeof(assertion), "(!(nhiLastUsed>=%s))", when);
 		r = modify_if(s, v[i].a, assertion, "nhiLastUsed", when, NULL, NULL);
+		if (r == 2) {   /* refused: tried again next time */
+			r = 0;
+			continue;
+		}
 		if (r == 0)
 			s->pushed++;
 		if (r >= 0)
@@ -938,6 +953,11 @@ static int run(struct sync *s, int full, long *records, char *ingest_path, size_
 		r = push_usage(s);
 	if (r == 0)
 		r = save_state(s);
+	if (r == 0 && s->refused)
+		nerr(s->x, 0, "warning: the directory refused %ld write%s (%s): orphans are "
+		     "recorded on this host only and usage is not pushed; the bind identity "
+		     "needs write access to nhiState, nhiOrphanedSince and nhiLastUsed",
+		     s->refused, s->refused == 1 ? "" : "s", s->refused_why);
 	return r;
 }
 
@@ -958,6 +978,7 @@ static void summary(struct sync *s, double secs, long records)
 		json_kint(&j, "invalid", s->invalid);
 		json_kint(&j, "usage_records", records);
 		json_kint(&j, "usage_pushed", s->pushed);
+		json_kint(&j, "refused_writes", s->refused);
 		json_key(&j, "duration");
 		json_num(&j, secs);
 		json_obj_end(&j);

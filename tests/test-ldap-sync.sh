@@ -76,10 +76,10 @@ replace() {
 sync() {
 	local h=$1; shift
 	nrun on "$h" sync --json "$@"
-	S_mode=failed S_added= S_changed= S_deleted= S_orphaned= S_entries= S_invalid= S_usage_pushed= S_usage_records=
+	S_mode=failed S_added= S_changed= S_deleted= S_orphaned= S_entries= S_invalid= S_usage_pushed= S_usage_records= S_refused_writes=
 	if [ "$rc" -eq 0 ]; then
 		eval "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
-for k in ("mode","added","changed","deleted","orphaned","entries","invalid","usage_pushed","usage_records"): print("S_%s=%s" % (k, d[k]))' "$T/out")"
+for k in ("mode","added","changed","deleted","orphaned","entries","invalid","usage_pushed","usage_records","refused_writes"): print("S_%s=%s" % (k, d[k]))' "$T/out")"
 	else
 		S_mode=failed
 	fi
@@ -260,6 +260,30 @@ eqv "older usage from host b is not pushed" "1 0 $(date -u -d "@$((now - 100))" 
 	"$S_usage_records $S_usage_pushed $(dsearch svc-g nhiLastUsed)"
 expect 0 "show svc-g on host b" on b show svc-g --json
 eqv "host b learns the newer last use" "$(date -u -d "@$((now - 100))" +%Y-%m-%dT%H:%M:%SZ)" "$(pyjson 'd["last_used"]')"
+
+# ---- a read-only bind: sync works, orphans stay on the host, a warning says so ----
+ldap_admin ldapadd >/dev/null <<EOF
+dn: cn=reader,ou=hosts,$SLAPD_BASE
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: reader
+userPassword: reader-pw
+EOF
+printf 'reader-pw' > "$T/reader.pw"; chmod 600 "$T/reader.pw"
+host r
+sed -i -e "s|^ldap_uri = .*|ldap_uri = $SLAPD_LDAP_URI|" -e '/^ldap_bind = external/d' "$T/r.conf"
+printf '%s\n' "ldap_bind = simple" "ldap_bind_dn = cn=reader,ou=hosts,$SLAPD_BASE" \
+	"ldap_bind_password_file = $T/reader.pw" "ldap_starttls = no" >> "$T/r.conf"
+sync r
+check "a read-only host syncs (simple bind, read access only)" test "$rc" -eq 0
+add svc-z 2000012 carol   # carol's account has expired
+sync r
+eqv "the read-only host orphans svc-z, on this host only" "1 1" "$S_orphaned $S_refused_writes"
+has err "a warning names the refusal" 'refused 1 write .*Insufficient access'
+eqv "the directory still says active" active "$(dsearch svc-z nhiState)"
+expect 1 "check svc-z on the read-only host: denied" on r check svc-z --service sshd
+sync a
+eqv "a host with write access orphans it in the directory" "1 orphaned" "$S_orphaned $(dsearch svc-z nhiState)"
 
 # ---- invalid entries are not identities here ------------------------------------
 replace svc-g nhiKind robot
