@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "nhi_conf.h"
 #include "nhi_err.h"
 #include "nhi_hash.h"
 #include "nhi_snapshot.h"
@@ -503,20 +504,6 @@ out:
 	return r;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t r = write(fd, p, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 int nhi_snapw_publish(struct nhi_snap_writer *w, const char *path,
 		      uint64_t generation, time_t built_at, char *err, size_t errlen)
 {
@@ -548,7 +535,7 @@ int nhi_snapw_publish(struct nhi_snap_writer *w, const char *path,
 		tmp[0] = '\0';
 		goto out;
 	}
-	if (fchmod(fd, 0644) < 0 || write_all(fd, out.p, out.len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, 0644) < 0 || nhi_write_all(fd, out.p, out.len) < 0 || fsync(fd) < 0) {
 		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}

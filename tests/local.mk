@@ -9,3 +9,4 @@ TESTS += tests/test-completion.sh
 EXTRA_DIST += tests/test-completion.sh
 include tests/directory.mk
 include tests/ldap.mk
+include tests/secret.mk
