@@ -10,3 +10,4 @@ EXTRA_DIST += tests/test-completion.sh
 include tests/directory.mk
 include tests/ldap.mk
 include tests/secret.mk
+include tests/cred.mk
