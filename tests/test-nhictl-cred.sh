@@ -192,6 +192,23 @@ expect 0 "the token from the file verifies" nhictl cred verify svc-r <"$T/svc-r.
 fails rotate 1 "three active credentials: --cred needed" "has 3 active credentials: name one with --cred" \
 	nhictl rotate svc-a
 
+# passwords and certificates rotate the same way
+expect 0 "create svc-p" nhictl create svc-p --owner alice --expires +60d
+expect 0 "svc-p password" nhictl cred add svc-p --kind password
+secret_of; keep_err; P1=$(cat "$T/out")
+expect 0 "rotate the password" nhictl rotate svc-p --grace 1h
+secret_of; keep_err; P2=$(cat "$T/out")
+expect 0 "old password valid during the grace" nhictl cred verify svc-p <<<"$P1"
+expect 0 "new password valid" nhictl cred verify svc-p <<<"$P2"
+expect 0 "svc-p certificate" nhictl cred add svc-p --kind certificate --out "$T/p1.pem"
+grep -v -- '-----' "$T/p1.pem" | sed -n '/./p' | tail -n 1 >>"$SECRETS"
+CID=$(nhictl cred list svc-p --json | python3 -c 'import json,sys; print([c["id"] for c in json.load(sys.stdin) if c["kind"]=="certificate"][0])')
+expect 0 "rotate the certificate" nhictl rotate svc-p --cred "$CID" --out "$T/p2.pem"
+grep -v -- '-----' "$T/p2.pem" | sed -n '/./p' | tail -n 1 >>"$SECRETS"
+openssl x509 -in "$T/p2.pem" -out "$T/p2.crt" 2>/dev/null
+expect 0 "the new certificate verifies against the CA" openssl verify -CAfile "$T/ca.pem" "$T/p2.crt"
+check "with a new serial" test "$(openssl x509 -in "$T/p1.pem" -noout -serial)" != "$(openssl x509 -in "$T/p2.crt" -noout -serial)"
+
 # ---- a concurrent rotation is refused, not interleaved ----
 expect 0 "create svc-c" nhictl create svc-c --owner alice --expires +60d
 expect 0 "svc-c token" nhictl cred add svc-c --kind token
