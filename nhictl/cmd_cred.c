@@ -416,7 +416,7 @@ static int match_secret(struct nhictl *x, const struct ident *id, const char *se
 
 static int cred_verify(struct nhictl *x, const char *name)
 {
-	char sec[4096], why[512];
+	char sec[4096], why[512] = "";
 	struct ident id;
 	struct cred c;
 	size_t n;
@@ -439,7 +439,7 @@ static int cred_verify(struct nhictl *x, const char *name)
 	OPENSSL_cleanse(sec, sizeof(sec));
 	if (r == NHI_ERR_DB)
 		return EXIT_FAIL;
-	verify_result(x, name, r == 1 ? &c : NULL, why);
+	verify_result(x, name, r == 1 ? &c : NULL, r == 1 ? NULL : why);
 	OPENSSL_cleanse(c.hash, sizeof(c.hash));
 	return r == 1 ? EXIT_OK : EXIT_FAIL;
 }

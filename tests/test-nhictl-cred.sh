@@ -76,6 +76,7 @@ check "pepper file created root-only" test "$(stat -c '%a %u' "$ST/token.pepper"
 expect 0 "cred verify the token" nhictl cred verify svc-a --json <<<"$TOK"
 eqv "verify --json: valid" True "$(pyjson 'd["valid"]')"
 eqv "verify --json: the token's id" "$TOKID" "$(pyjson 'd["id"]')"
+eqv "verify --json: no reason when valid" None "$(pyjson 'd["reason"]')"
 # one character changed anywhere: the checksum catches it before any lookup
 last=${TOK: -1}; [ "$last" = a ] && repl=b || repl=a
 fails cred 1 "a tampered token fails (last character)" "not valid" nhictl cred verify svc-a <<<"${TOK%?}$repl"
