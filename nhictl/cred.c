@@ -508,67 +508,165 @@ static int proc_alive(int64_t pid, const char *start)
 
 #define RECOVER_MAX_ATTEMPTS 3
 
-int rotation_recover(struct nhictl *x, int *n)
+enum resolution { ROLL_BACK, ROLL_FORWARD, UNKNOWN };
+
+/* Where did an interrupted rotation get to?  With the local backend the
+ * registry is the truth, and the new credential was never made valid in it
+ * (rotation_finish does that in the same transaction that marks the row
+ * done): roll back.  A directory backend asks the directory here: the
+ * serial swapped (the new hash is live) -> roll forward; not swapped ->
+ * roll back; directory unreachable -> unknown, try again next run.  The
+ * test faults recover-forward and recover-unknown stand in for those
+ * answers of a directory. */
+static enum resolution rotation_resolve(struct nhictl *x, int64_t rid)
 {
-	sqlite3_stmt *st;
+	(void)x;
+	(void)rid;
+	if (fault("recover-forward"))
+		return ROLL_FORWARD;
+	if (fault("recover-unknown"))
+		return UNKNOWN;
+	return ROLL_BACK;
+}
+
+/* Roll forward: make the journaled credential valid, the old one grace. */
+static int roll_forward(struct nhictl *x, int64_t rid, int64_t cred_row, int64_t grace)
+{
+	int64_t until = (int64_t)x->now + grace;
 	int r;
 
+	r = reg_exec(x, "INSERT INTO credential (identity_id, cred_id, kind, fingerprint, "
+		     "public_part, secret_hash, serial, created, not_after, state, replaces) "
+		     "SELECT c.identity_id, r.new_cred_id, c.kind, r.new_fingerprint, "
+		     "r.new_public_part, r.new_secret_hash, r.new_serial, ?, r.new_not_after, "
+		     "'active', c.cred_id FROM rotation r JOIN credential c ON c.id = r.credential_id "
+		     "WHERE r.id = ?", "ii", (int64_t)x->now, rid);
+	if (r == 0 && grace > 0)
+		r = reg_exec(x, "UPDATE credential SET state = 'grace', grace_until = ? "
+			     "WHERE id = ? AND state = 'active'", "ii", until, cred_row);
+	else if (r == 0)
+		r = reg_exec(x, "UPDATE credential SET state = 'revoked', revoked_at = ? "
+			     "WHERE id = ? AND state = 'active'", "ii", (int64_t)x->now, cred_row);
+	return r;
+}
+
+struct pending {
+	int64_t rid, cred_row, attempts, grace;
+	char newid[CRED_ID_MAX], oldid[CRED_ID_MAX], name[64], step[32];
+	char out[PATH_MAX];
+};
+
+/* The pending rows whose process is gone (collected first: they are then
+ * changed one by one). */
+static int stale_rows(struct nhictl *x, struct pending **rows, size_t *n)
+{
+	sqlite3_stmt *st;
+	size_t cap = 0;
+	int r;
+
+	*rows = NULL;
 	*n = 0;
 	st = reg_prep(x, "SELECT r.id, r.pid, r.pid_start, r.attempts, r.new_cred_id, "
-		      "r.out_path, c.cred_id, i.name, r.step FROM rotation r "
-		      "JOIN credential c ON c.id = r.credential_id "
+		      "r.out_path, c.cred_id, i.name, r.step, r.credential_id, r.grace "
+		      "FROM rotation r JOIN credential c ON c.id = r.credential_id "
 		      "JOIN identity i ON i.id = c.identity_id "
 		      "WHERE r.state = 'pending' ORDER BY r.id", "");
 	if (st == NULL)
 		return NHI_ERR_DB;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t rid = sqlite3_column_int64(st, 0);
-		int64_t attempts = sqlite3_column_int64(st, 3);
-		const char *newid = (const char *)sqlite3_column_text(st, 4);
-		const char *out = (const char *)sqlite3_column_text(st, 5);
-		const char *oldid = (const char *)sqlite3_column_text(st, 6);
-		const char *name = (const char *)sqlite3_column_text(st, 7);
-		const char *step = (const char *)sqlite3_column_text(st, 8);
+		struct pending *p;
 
 		if (proc_alive(sqlite3_column_int64(st, 1), (const char *)sqlite3_column_text(st, 2)))
 			continue;   /* in progress in another nhictl */
-		/* The local backend: the registry is the truth and the new
-		 * credential was never made valid in it, so the rotation is
-		 * rolled back; the old credential keeps working.  (A directory
-		 * backend would first look at the directory, and roll forward
-		 * when the swap happened there.)  A row that cannot be resolved
-		 * within RECOVER_MAX_ATTEMPTS is set aside as 'failed'. */
-		attempts++;
-		if (attempts > RECOVER_MAX_ATTEMPTS) {
-			r = reg_exec(x, "UPDATE rotation SET state = 'failed', finished = ?, "
-				     "attempts = ? WHERE id = ?", "iii", (int64_t)x->now,
-				     attempts, rid);
-			if (r == 0)
-				r = reg_event(x, "rotate", name, "failed", "id=%s -> %s: gave up "
-					      "after %lld attempts", oldid, newid,
-					      (long long)attempts - 1);
-			fprintf(stderr, "nhictl: %s: the interrupted rotation of %s credential %s "
-				"could not be resolved after %d attempts: set aside\n", x->verb,
-				name, oldid, RECOVER_MAX_ATTEMPTS);
-		} else {
-			r = reg_exec(x, "UPDATE rotation SET state = 'rolled-back', finished = ?, "
-				     "attempts = ? WHERE id = ?", "iii", (int64_t)x->now,
-				     attempts, rid);
-			if (r == 0)
-				r = reg_event(x, "rotate", name, "rolled-back", "id=%s -> %s: "
-					      "interrupted after step %s", oldid, newid, step);
-			fprintf(stderr, "nhictl: %s: rolled back the interrupted rotation of %s "
-				"credential %s (stopped after '%s'): %s stays valid, %s was never "
-				"made valid%s%s\n", x->verb, name, oldid, step, oldid, newid,
-				out && *out ? "; discard " : "", out && *out ? out : "");
+		if (*n == cap) {
+			struct pending *nr = realloc(*rows, (cap ? 2 * cap : 4) * sizeof(**rows));
+
+			if (nr == NULL) {
+				r = nerr(x, NHI_ERR_NOMEM, "out of memory");
+				goto out;
+			}
+			*rows = nr;
+			cap = cap ? 2 * cap : 4;
 		}
-		if (r < 0)
-			goto out;
-		(*n)++;
+		p = &(*rows)[(*n)++];
+		p->rid = sqlite3_column_int64(st, 0);
+		p->attempts = sqlite3_column_int64(st, 3);
+		col_cpy(p->newid, sizeof(p->newid), st, 4);
+		col_cpy(p->out, sizeof(p->out), st, 5);
+		col_cpy(p->oldid, sizeof(p->oldid), st, 6);
+		col_cpy(p->name, sizeof(p->name), st, 7);
+		col_cpy(p->step, sizeof(p->step), st, 8);
+		p->cred_row = sqlite3_column_int64(st, 9);
+		p->grace = sqlite3_column_int64(st, 10);
 	}
 	r = r == SQLITE_DONE ? 0 : reg_dberr(x);
 out:
 	sqlite3_finalize(st);
+	return r;
+}
+
+static int recover_one(struct nhictl *x, const struct pending *p)
+{
+	enum resolution res = rotation_resolve(x, p->rid);
+	int64_t attempts = p->attempts + 1;
+	int r;
+
+	if (res == UNKNOWN && attempts < RECOVER_MAX_ATTEMPTS) {
+		fprintf(stderr, "nhictl: %s: the interrupted rotation of %s credential %s cannot be "
+			"resolved yet (attempt %lld of %d); %s stays valid\n", x->verb, p->name,
+			p->oldid, (long long)attempts, RECOVER_MAX_ATTEMPTS, p->oldid);
+		return reg_exec(x, "UPDATE rotation SET attempts = ? WHERE id = ?", "ii",
+				attempts, p->rid);
+	}
+	if (res == UNKNOWN) {
+		r = reg_exec(x, "UPDATE rotation SET state = 'failed', finished = ?, attempts = ? "
+			     "WHERE id = ?", "iii", (int64_t)x->now, attempts, p->rid);
+		if (r == 0)
+			r = reg_event(x, "rotate", p->name, "failed", "id=%s -> %s: unresolved after "
+				      "%lld attempts; set aside", p->oldid, p->newid, (long long)attempts);
+		fprintf(stderr, "nhictl: %s: the interrupted rotation of %s credential %s could not "
+			"be resolved in %d attempts: set aside as failed; %s stays valid\n", x->verb,
+			p->name, p->oldid, RECOVER_MAX_ATTEMPTS, p->oldid);
+		return r;
+	}
+	if (res == ROLL_FORWARD) {
+		r = roll_forward(x, p->rid, p->cred_row, p->grace);
+		if (r == 0)
+			r = reg_exec(x, "UPDATE rotation SET state = 'done', finished = ?, attempts = ? "
+				     "WHERE id = ?", "iii", (int64_t)x->now, attempts, p->rid);
+		if (r == 0)
+			r = reg_event(x, "rotate", p->name, "rolled-forward", "id=%s -> %s: "
+				      "interrupted after step %s", p->oldid, p->newid, p->step);
+		fprintf(stderr, "nhictl: %s: rolled forward the interrupted rotation of %s "
+			"credential %s: %s is valid, %s stays valid for its grace\n", x->verb,
+			p->name, p->oldid, p->newid, p->oldid);
+		return r;
+	}
+	r = reg_exec(x, "UPDATE rotation SET state = 'rolled-back', finished = ?, attempts = ? "
+		     "WHERE id = ?", "iii", (int64_t)x->now, attempts, p->rid);
+	if (r == 0)
+		r = reg_event(x, "rotate", p->name, "rolled-back", "id=%s -> %s: interrupted after "
+			      "step %s", p->oldid, p->newid, p->step);
+	fprintf(stderr, "nhictl: %s: rolled back the interrupted rotation of %s credential %s "
+		"(stopped after '%s'): %s stays valid, %s was never made valid%s%s\n", x->verb,
+		p->name, p->oldid, p->step, p->oldid, p->newid, p->out[0] ? "; discard " : "",
+		p->out);
+	return r;
+}
+
+int rotation_recover(struct nhictl *x, int *n)
+{
+	struct pending *rows;
+	size_t i, k;
+	int r;
+
+	*n = 0;
+	r = stale_rows(x, &rows, &k);
+	for (i = 0; r == 0 && i < k; i++) {
+		r = recover_one(x, &rows[i]);
+		(*n)++;
+	}
+	free(rows);
 	return r;
 }
 

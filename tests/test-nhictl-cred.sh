@@ -258,6 +258,37 @@ expect 0 "log" nhictl log --json
 check "audit: the roll-back is recorded" python3 -c "
 import json,sys; d=json.load(open('$T/out'))
 sys.exit(sum(1 for e in d if e['action']=='rotate' and e['outcome']=='rolled-back' and e['target']=='svc-i') != 2)"
+# a directory backend resolves a pending row from what the directory shows;
+# the test faults recover-forward / recover-unknown stand in for its answers
+expect 0 "create svc-f" nhictl create svc-f --owner alice --expires +60d
+expect 0 "svc-f token" nhictl cred add svc-f --kind token
+secret_of; keep_err; F1=$(cat "$T/out")
+NHI_TEST_FAULT=rotate-after-handover-crash nhictl rotate svc-f --grace 1h >"$T/out" 2>"$T/err"; rc=$?
+keep_err; secret_of; F2=$(cat "$T/out")
+eqv "killed after the hand-over" 137 "$rc"
+NHI_TEST_FAULT=recover-forward nhictl cred add svc-b --kind password >"$T/out" 2>"$T/err"; rc=$?
+keep_err; secret_of
+eqv "the next run, told the swap happened" 0 "$rc"
+has err "rolls forward" "rolled forward the interrupted rotation of svc-f credential"
+expect 0 "the handed-over token is valid" nhictl cred verify svc-f <<<"$F2"
+expect 0 "the old one is valid for its grace" nhictl cred verify svc-f <<<"$F1"
+has out "in grace" 'grace\)$'
+NHI_TEST_FAULT=rotate-after-journal-crash nhictl rotate svc-f --cred "$(echo "$F2" | cut -c5-16)" >/dev/null 2>&1
+NHI_TEST_FAULT=recover-unknown nhictl cred add svc-b --kind password >"$T/out" 2>"$T/err"
+keep_err; secret_of
+has err "unresolved: kept for the next run" "cannot be resolved yet \(attempt 1 of 3\)"
+NHI_TEST_FAULT=recover-unknown nhictl rotate svc-f --cred "$(echo "$F2" | cut -c5-16)" >"$T/out" 2>"$T/err"; rc=$?
+keep_err
+eqv "meanwhile no new rotation of that credential" 1 "$rc"
+has err "unresolved again, attempt 2" "cannot be resolved yet \(attempt 2 of 3\)"
+has err "and the new rotation is refused" "already in progress: refused"
+NHI_TEST_FAULT=recover-unknown nhictl cred add svc-b --kind password >"$T/out" 2>"$T/err"
+keep_err; secret_of
+has err "the retries are bounded: set aside" "could not be resolved in 3 attempts: set aside as failed"
+expect 0 "the token it was to replace still works" nhictl cred verify svc-f <<<"$F2"
+expect 0 "and can be rotated again" nhictl rotate svc-f --cred "$(echo "$F2" | cut -c5-16)"
+secret_of; keep_err
+
 # a failing step: exit 1, rolled back at once, the old credential untouched
 TOKI=$(nhictl cred list svc-i --json | python3 -c 'import json,sys; print([c["id"] for c in json.load(sys.stdin) if c["state"]=="active" and c["kind"]=="token"][0])')
 NHI_TEST_FAULT=rotate-directory-fail nhictl rotate svc-i --cred "$TOKI" >"$T/out" 2>"$T/err"; rc=$?
