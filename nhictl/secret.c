@@ -609,7 +609,7 @@ int secret_ssh_new(const char *comment, char **priv, char **pub, char *fp, size_
 	struct sbuf pubblob = { 0 }, sect = { 0 }, file = { 0 };
 	EVP_PKEY *key = NULL;
 	char *b64 = NULL, *pubb64 = NULL, *privout = NULL, *pubout = NULL;
-	size_t need = 0;
+	size_t need = 0, publen;
 	int r;
 
 	if (priv == NULL || pub == NULL || fp == NULL)
@@ -661,15 +661,16 @@ int secret_ssh_new(const char *comment, char **priv, char **pub, char *fp, size_
 		goto out;
 	}
 	need = strlen(b64) + 80;
+	publen = strlen(pubb64) + strlen(comment) + sizeof(SSH_ED25519) + 2;
 	privout = malloc(need);
-	pubout = malloc(strlen(pubb64) + strlen(comment) + sizeof(SSH_ED25519) + 2);
+	pubout = malloc(publen);
 	if (privout == NULL || pubout == NULL) {
 		r = NHI_ERR_NOMEM;
 		goto out;
 	}
 	snprintf(privout, need, "-----BEGIN OPENSSH PRIVATE KEY-----\n%s"
 		 "-----END OPENSSH PRIVATE KEY-----\n", b64);
-	sprintf(pubout, "%s %s%s%s", SSH_ED25519, pubb64, *comment ? " " : "", comment);
+	snprintf(pubout, publen, "%s %s%s%s", SSH_ED25519, pubb64, *comment ? " " : "", comment);
 	r = ssh_fp_blob(pubblob.p, pubblob.len, fp, fplen);
 	if (r < 0)
 		goto out;

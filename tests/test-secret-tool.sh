@@ -218,6 +218,18 @@ check "the MAC is HMAC-SHA-256 with the pepper as key" \
 check "token-verify accepts the token" bash -c 'echo "$1" | "$2" token-verify "$3" "$4"' _ "$tok" "$ST" "$W/pepper" "$mac"
 expect_fail "token-verify refuses a tampered token" "token-verify" \
 	bash -c 'echo "$1" | "$2" token-verify "$3" "$4"' _ "$bad" "$ST" "$W/pepper" "$mac"
+# concurrent first uses agree on one pepper: it is created with link(2),
+# never replaced
+pids=""
+for i in 1 2 3 4 5 6; do
+	echo "$tok" | "$ST" token-mac "$W/pepper2" >"$T/mac.$i" 2>&1 &
+	pids="$pids $!"
+done
+for p in $pids; do wait "$p"; done
+check "six concurrent first uses of a new pepper compute the same MAC" \
+	[ "$(cat "$T"/mac.[1-6] | sort -u | wc -l)" = 1 -a -s "$T/mac.1" ]
+check "... with the pepper left on disk (and no temp file)" \
+	[ "$(cat "$T/mac.1")" = "$(echo "$tok" | "$ST" token-mac "$W/pepper2")" -a -z "$(ls "$W" | grep 'pepper2.tmp')" ]
 chmod 644 "$W/pepper"
 expect_fail "a pepper readable by others is refused" "$W/pepper.*readable" \
 	bash -c 'echo "$1" | "$2" token-mac "$3"' _ "$tok" "$ST" "$W/pepper"
