@@ -5,6 +5,18 @@
  * secret (token ids, certificate serials, check ints) from RAND_bytes().
  * Every buffer that held a secret is wiped with OPENSSL_cleanse() on every
  * path, the error paths included.
+ *
+ * Choices the header leaves open:
+ * - password alphabet: 56 symbols without 0 O o 1 l I (32 of them: 185 bits);
+ * - token: id and secret are base62 (0-9A-Za-z), the checksum is the CRC-32
+ *   (zlib's) of "nhi_ID_SECRET" in 6 base62 digits, most significant first;
+ *   MACs are lowercase hex;
+ * - certificate: the new key is EC P-256 (every TLS stack takes it); the
+ *   serial is 32 lowercase hex digits, the fingerprint "SHA256:" + 64
+ *   lowercase hex digits of the SHA-256 of the DER certificate; SAN is a
+ *   URI when the name has a ':', else DNS when it is a DNS name, else
+ *   "urn:nhi:NAME"; a not-after later than the CA's is refused; EdDSA CA
+ *   keys sign without a digest, others with SHA-256.
  */
 #include <crypt.h>
 #include <ctype.h>
