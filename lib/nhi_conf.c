@@ -525,23 +525,6 @@ int nhi_check_trusted_fd(int fd, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-int nhi_write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n > 0) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 static char *trim(char *s)
 {
 	char *e;

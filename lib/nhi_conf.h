@@ -145,8 +145,4 @@ const char *nhi_conf_hostname(const struct nhi_conf *c, char *buf, size_t len);
  * group or others.  'path' only names the file in the message. */
 int nhi_check_trusted_fd(int fd, const char *path, char *err, size_t errlen);
 
-/* write(2) all n bytes, retrying on EINTR and short writes; 0 or -1 (errno
- * kept). */
-int nhi_write_all(int fd, const void *buf, size_t n);
-
 #endif

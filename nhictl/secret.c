@@ -5,6 +5,18 @@
  * secret (token ids, certificate serials, check ints) from RAND_bytes().
  * Every buffer that held a secret is wiped with OPENSSL_cleanse() on every
  * path, the error paths included.
+ *
+ * Choices the header leaves open:
+ * - password alphabet: 56 symbols without 0 O o 1 l I (32 of them: 185 bits);
+ * - token: id and secret are base62 (0-9A-Za-z), the checksum is the CRC-32
+ *   (zlib's) of "nhi_ID_SECRET" in 6 base62 digits, most significant first;
+ *   MACs are lowercase hex;
+ * - certificate: the new key is EC P-256 (every TLS stack takes it); the
+ *   serial is 32 lowercase hex digits, the fingerprint "SHA256:" + 64
+ *   lowercase hex digits of the SHA-256 of the DER certificate; SAN is a
+ *   URI when the name has a ':', else DNS when it is a DNS name, else
+ *   "urn:nhi:NAME"; a not-after later than the CA's is refused; EdDSA CA
+ *   keys sign without a digest, others with SHA-256.
  */
 #include <crypt.h>
 #include <ctype.h>
@@ -31,6 +43,7 @@
 
 #include "nhi_conf.h"
 #include "nhi_err.h"
+#include "nhi_file.h"
 #include "secret.h"
 
 /* ---- helpers --------------------------------------------------------- */
@@ -414,125 +427,11 @@ out:
 	return 0;
 }
 
-/* Split path into its directory (for the checks and the fsync). */
-static int dir_of(const char *path, char *dir, size_t dirlen)
-{
-	char *slash;
-
-	if ((size_t)snprintf(dir, dirlen, "%s", path) >= dirlen)
-		return -1;
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		snprintf(dir, dirlen, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	return 0;
-}
-
-/* The write behind secret_write_file; with 'noreplace' an existing file
- * is never replaced (link(2) instead of rename(2): NHI_ERR_EXISTS). */
-static int write_atomic(const char *path, const char *data, size_t len, uid_t uid, gid_t gid,
-			int noreplace, char *err, size_t errlen)
-{
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	struct stat st;
-	int fd = -1, dfd = -1, r;
-	const char *base;
-
-	tmp[0] = '\0';
-	if (path == NULL || *path == '\0' || (data == NULL && len > 0))
-		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "secret file: no path given");
-	base = strrchr(path, '/');
-	base = base == NULL ? path : base + 1;
-	if (*base == '\0')
-		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: names a directory", path);
-	if (dir_of(path, dir, sizeof(dir)) < 0 ||
-	    (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp)) {
-		tmp[0] = '\0';
-		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: path too long", path);
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fstat(dfd, &st) < 0) {
-		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", dir, strerror(errno));
-		tmp[0] = '\0';
-		goto out;
-	}
-	/* someone else able to add, remove or rename entries beside the
-	 * secret could swap it; the sticky bit stops that (as in /tmp) */
-	if (!(st.st_mode & S_ISVTX) &&
-	    ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH)))) {
-		r = nhi_seterr(err, errlen, NHI_ERR_PERM,
-			       "%s: directory %s is writable by others (owner uid %u, mode %04o)",
-			       path, dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
-		tmp[0] = '\0';
-		goto out;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", tmp, strerror(errno));
-		tmp[0] = '\0';
-		goto out;
-	}
-	if (fchmod(fd, 0600) < 0) {
-		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: chmod: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if ((uid != geteuid() || gid != getegid()) && fchown(fd, uid, gid) < 0) {
-		r = nhi_seterr(err, errlen, NHI_ERR_PERM, "%s: chown to %u:%u: %s", path,
-			       (unsigned)uid, (unsigned)gid, strerror(errno));
-		goto out;
-	}
-	if (nhi_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (noreplace) {
-		if (link(tmp, path) < 0) {
-			r = errno == EEXIST ? nhi_seterr(err, errlen, NHI_ERR_EXISTS,
-							 "%s: already exists", path)
-					    : nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", path,
-							 strerror(errno));
-			goto out;
-		}
-		/* tmp is unlinked below */
-	} else {
-		if (rename(tmp, path) < 0) {
-			r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		tmp[0] = '\0';
-	}
-	if (noreplace) {
-		unlink(tmp);
-		tmp[0] = '\0';
-	}
-	if (fsync(dfd) < 0) {
-		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: fsync: %s", dir, strerror(errno));
-		goto out;
-	}
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp[0] != '\0')
-		unlink(tmp);
-	if (dfd >= 0)
-		close(dfd);
-	return r;
-}
-
 int secret_write_file(const char *path, const char *data, size_t len,
 		      uid_t uid, gid_t gid, char *err, size_t errlen)
 {
-	return write_atomic(path, data, len, uid, gid, 0, err, errlen);
+	return nhi_write_atomic(path, data, len, 0600, uid, gid, NHI_WRITE_SAFE_DIR | NHI_WRITE_CHOWN,
+				err, errlen);
 }
 
 int secret_pepper_load(const char *path, int create, unsigned char *out,
@@ -555,8 +454,8 @@ int secret_pepper_load(const char *path, int create, unsigned char *out,
 			nhi_seterr(err, errlen, r, "%s: no random bytes", path);
 			goto out;
 		}
-		r = write_atomic(path, (const char *)buf, SECRET_PEPPER_LEN, geteuid(), getegid(),
-				 1, err, errlen);
+		r = nhi_write_atomic(path, buf, SECRET_PEPPER_LEN, 0600, 0, 0,
+				     NHI_WRITE_SAFE_DIR | NHI_WRITE_NOREPLACE, err, errlen);
 		OPENSSL_cleanse(buf, sizeof(buf));
 		if (r < 0 && r != NHI_ERR_EXISTS)
 			goto out;
@@ -722,7 +621,7 @@ int secret_ssh_new(const char *comment, char **priv, char **pub, char *fp, size_
 	struct sbuf pubblob = { 0 }, sect = { 0 }, file = { 0 };
 	EVP_PKEY *key = NULL;
 	char *b64 = NULL, *pubb64 = NULL, *privout = NULL, *pubout = NULL;
-	size_t need;
+	size_t need = 0, publen;
 	int r;
 
 	if (priv == NULL || pub == NULL || fp == NULL)
@@ -774,15 +673,16 @@ int secret_ssh_new(const char *comment, char **priv, char **pub, char *fp, size_
 		goto out;
 	}
 	need = strlen(b64) + 80;
+	publen = strlen(pubb64) + strlen(comment) + sizeof(SSH_ED25519) + 2;
 	privout = malloc(need);
-	pubout = malloc(strlen(pubb64) + strlen(comment) + sizeof(SSH_ED25519) + 2);
+	pubout = malloc(publen);
 	if (privout == NULL || pubout == NULL) {
 		r = NHI_ERR_NOMEM;
 		goto out;
 	}
 	snprintf(privout, need, "-----BEGIN OPENSSH PRIVATE KEY-----\n%s"
 		 "-----END OPENSSH PRIVATE KEY-----\n", b64);
-	sprintf(pubout, "%s %s%s%s", SSH_ED25519, pubb64, *comment ? " " : "", comment);
+	snprintf(pubout, publen, "%s %s%s%s", SSH_ED25519, pubb64, *comment ? " " : "", comment);
 	r = ssh_fp_blob(pubblob.p, pubblob.len, fp, fplen);
 	if (r < 0)
 		goto out;

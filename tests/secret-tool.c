@@ -176,6 +176,7 @@ static int run(int argc, char **argv)
 		static char data[65536];
 		size_t n = fread(data, 1, sizeof(data), stdin);
 		r = secret_write_file(argv[2], data, n, geteuid(), getegid(), err, sizeof(err));
+		OPENSSL_cleanse(data, sizeof(data));
 		return r < 0 ? fail(cmd, r, err) : 0;
 	}
 	fprintf(stderr, "secret-tool: bad usage (see tests/secret-tool.c)\n");

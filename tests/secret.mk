@@ -1,6 +1,6 @@
 # Credential generation (issue 4, nhictl/secret.c): a cmocka unit test and
 # a driver whose outputs are checked with ssh-keygen, openssl and slapd.
-SECRET_LDADD = lib/libnhi.la $(CRYPTO_LIBS) $(CRYPT_LIBS)
+SECRET_LDADD = lib/libnhiadmin.la lib/libnhi.la $(CRYPTO_LIBS) $(CRYPT_LIBS)
 SECRET_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/nhictl $(CRYPTO_CFLAGS) $(CRYPT_CFLAGS)
 check_PROGRAMS += tests/secret-tool
 tests_secret_tool_SOURCES = tests/secret-tool.c nhictl/secret.c

@@ -30,6 +30,8 @@ mode_of() { stat -c %a "$1"; }
 # quiet CMD...: CMD with its output discarded (for check: a redirection
 # after 'check' would swallow the ok line)
 quiet() { "$@" >/dev/null 2>&1; }
+# fails CMD...: CMD exits non-zero (a command that cannot run does not count)
+fails() { "$@"; local rc=$?; [ $rc -ne 0 ] && [ $rc -ne 126 ] && [ $rc -ne 127 ]; }
 # check_re DESC STRING REGEX (bash regex)
 check_re() { if [[ $2 =~ $3 ]]; then ok "$1"; else nok "$1: '$2'"; fi; }
 # check_in DESC GREP-ARGS...: grep -q on the text of the last certificate
@@ -57,19 +59,20 @@ if command -v ssh-keygen >/dev/null; then
 	echo "message" >"$T/msg"
 	echo "svc-deploy $(cut -d' ' -f1,2 "$W/id.pub")" >"$T/allowed"
 	if ssh-keygen -Y sign -f "$W/id" -n nhi-test "$T/msg" >/dev/null 2>&1; then
-		check "a signature made with the private key verifies with the public key" \
-			quiet ssh-keygen -Y verify -f "$T/allowed" -I svc-deploy -n nhi-test \
-			-s "$T/msg.sig" <"$T/msg"
+		verify_msg() {
+			ssh-keygen -Y verify -f "$T/allowed" -I svc-deploy -n nhi-test \
+				-s "$T/msg.sig" <"$1" >/dev/null 2>&1
+		}
 		echo "other" >"$T/msg2"
-		check "... and fails for another message" \
-			bash -c '! ssh-keygen -Y verify -f "$1" -I svc-deploy -n nhi-test -s "$2" <"$3" >/dev/null 2>&1' \
-			_ "$T/allowed" "$T/msg.sig" "$T/msg2"
+		check "a signature made with the private key verifies with the public key" \
+			verify_msg "$T/msg"
+		check "... and fails for another message" fails verify_msg "$T/msg2"
 	else
 		nok "ssh-keygen -Y sign with the private key"
 	fi
 	fp2=$("$ST" ssh-new "" "$W/id2" "$W/id2.pub")
 	check "a second key differs" [ "$fp2" != "$fp" ]
-	check "... and so does its private key file" bash -c '! cmp -s "$1" "$2"' _ "$W/id" "$W/id2"
+	check "... and so does its private key file" fails cmp -s "$W/id" "$W/id2"
 	check "ssh-keygen accepts a key without a comment" quiet ssh-keygen -y -f "$W/id2"
 	# the module's fingerprint of keys ssh-keygen made
 	for t in ed25519 ecdsa; do
@@ -104,7 +107,7 @@ if mkca ca -newkey ec -pkeyopt ec_paramgen_curve:P-256 && mkca edca -newkey ed25
 	check "openssl verify -purpose sslclient: OK" \
 		quiet openssl verify -purpose sslclient -CAfile "$T/ca.pem" "$W/web.pem"
 	check "the certificate does not verify against another CA" \
-		bash -c '! openssl verify -CAfile "$1" "$2" >/dev/null 2>&1' _ "$T/edca.pem" "$W/web.pem"
+		fails quiet openssl verify -CAfile "$T/edca.pem" "$W/web.pem"
 	{ openssl x509 -in "$W/web.pem" -noout -text -nameopt RFC2253
 	  openssl x509 -in "$W/web.pem" -noout -subject -nameopt RFC2253; } >"$T/cert.txt"
 	check_in "subject CN=svc-web" -x 'subject=CN=svc-web'
@@ -138,21 +141,29 @@ if mkca ca -newkey ec -pkeyopt ec_paramgen_curve:P-256 && mkca edca -newkey ed25
 		[ "$(mode_of "$W/web.key") $(mode_of "$W/web.pem")" = "600 600" ]
 	# a TLS client authenticates with it to a server trusting the CA
 	if command -v timeout >/dev/null; then
-		port=$(( 40000 + RANDOM % 20000 ))
 		mkca srv -newkey ec -pkeyopt ec_paramgen_curve:P-256 >/dev/null
-		openssl s_server -accept "127.0.0.1:$port" -cert "$T/srv.pem" -key "$T/srv.key" \
-			-CAfile "$T/ca.pem" -Verify 1 -verify_return_error -naccept 1 -www \
-			>"$T/s_server.out" 2>&1 &
-		spid=$!
-		for _ in $(seq 50); do
-			ss -ltn 2>/dev/null | grep -q "127.0.0.1:$port " && break
-			sleep 0.1
-		done
-		printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 openssl s_client -connect "127.0.0.1:$port" \
-			-cert "$W/web.pem" -key "$W/web.key" -CAfile "$T/srv.pem" -quiet >"$T/s_client.out" 2>&1
-		kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
-		check "a TLS server requiring client certificates from the CA accepts it" \
+		# tls_login CERT KEY: an HTTPS GET with that client certificate
+		# from a server (on a free port) that requires one from the CA
+		tls_login() {
+			local port='' spid
+			timeout 20 openssl s_server -accept 127.0.0.1:0 -cert "$T/srv.pem" -key "$T/srv.key" \
+				-CAfile "$T/ca.pem" -Verify 1 -verify_return_error -naccept 1 -www \
+				>"$T/s_server.out" 2>&1 &
+			spid=$!
+			for _ in $(seq 100); do
+				port=$(sed -n 's/^ACCEPT 127.0.0.1:\([0-9]*\)$/\1/p' "$T/s_server.out")
+				[ -n "$port" ] && break
+				sleep 0.1
+			done
+			printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 openssl s_client -connect "127.0.0.1:$port" \
+				-cert "$1" -key "$2" -CAfile "$T/srv.pem" -quiet >"$T/s_client.out" 2>&1
+			kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
 			grep -q '^HTTP/1.0 200 ok' "$T/s_client.out"
+		}
+		check "a TLS server requiring client certificates from the CA accepts it" \
+			tls_login "$W/web.pem" "$W/web.key"
+		check "... and refuses a certificate from another CA" \
+			fails tls_login "$T/srv.pem" "$T/srv.key"
 	fi
 	# an Ed25519 CA, a name that is no DNS name
 	"$ST" cert-new "$T/edca.pem" "$T/edca.key" svc_agent "$na" "$W/a.pem" "$W/a.key" >/dev/null
@@ -179,6 +190,8 @@ if mkca ca -newkey ec -pkeyopt ec_paramgen_curve:P-256 && mkca edca -newkey ed25
 		"$ST" cert-new "$T/ca.pem" "$T/ca-link.key" svc-web "$na" "$W/x.pem" "$W/x.key"
 	expect_fail "a CA key that is not the CA certificate's is refused" "does not match" \
 		"$ST" cert-new "$T/ca.pem" "$T/edca.key" svc-web "$na" "$W/x.pem" "$W/x.key"
+	expect_fail "a certificate that is no CA's cannot sign" "not a CA certificate" \
+		"$ST" cert-new "$W/web.pem" "$W/web.key" svc-web "$na" "$W/x.pem" "$W/x.key"
 	expect_fail "a not-after in the past is refused" "in the past" \
 		"$ST" cert-new "$T/ca.pem" "$T/ca.key" svc-web "$(( $(date +%s) - 10 ))" "$W/x.pem" "$W/x.key"
 	expect_fail "a certificate outliving its CA is refused" "later than the CA" \
@@ -205,6 +218,18 @@ check "the MAC is HMAC-SHA-256 with the pepper as key" \
 check "token-verify accepts the token" bash -c 'echo "$1" | "$2" token-verify "$3" "$4"' _ "$tok" "$ST" "$W/pepper" "$mac"
 expect_fail "token-verify refuses a tampered token" "token-verify" \
 	bash -c 'echo "$1" | "$2" token-verify "$3" "$4"' _ "$bad" "$ST" "$W/pepper" "$mac"
+# concurrent first uses agree on one pepper: it is created with link(2),
+# never replaced
+pids=""
+for i in 1 2 3 4 5 6; do
+	echo "$tok" | "$ST" token-mac "$W/pepper2" >"$T/mac.$i" 2>&1 &
+	pids="$pids $!"
+done
+for p in $pids; do wait "$p"; done
+check "six concurrent first uses of a new pepper compute the same MAC" \
+	[ "$(cat "$T"/mac.[1-6] | sort -u | wc -l)" = 1 -a -s "$T/mac.1" ]
+check "... with the pepper left on disk (and no temp file)" \
+	[ "$(cat "$T/mac.1")" = "$(echo "$tok" | "$ST" token-mac "$W/pepper2")" -a -z "$(ls "$W" | grep 'pepper2.tmp')" ]
 chmod 644 "$W/pepper"
 expect_fail "a pepper readable by others is refused" "$W/pepper.*readable" \
 	bash -c 'echo "$1" | "$2" token-mac "$3"' _ "$tok" "$ST" "$W/pepper"

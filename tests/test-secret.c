@@ -99,6 +99,17 @@ static void test_password(void **state)
 	memcpy(hash2, "{crypt}", 7);
 	assert_int_equal(secret_password_verify(pw, hash2), 0);
 	assert_int_equal(secret_password_hash(pw, small, sizeof(small)), NHI_ERR_RANGE);
+	/* beyond libcrypt's limit: not hashed, and never matches */
+	{
+		char *longpw = malloc(CRYPT_MAX_PASSPHRASE_SIZE + 1);
+		assert_non_null(longpw);
+		memset(longpw, 'a', CRYPT_MAX_PASSPHRASE_SIZE);
+		longpw[CRYPT_MAX_PASSPHRASE_SIZE] = '\0';
+		assert_int_equal(secret_password_hash(longpw, hash2, sizeof(hash2)), NHI_ERR_INVAL);
+		assert_string_equal(hash2, "");
+		assert_int_equal(secret_password_verify(longpw, hash), NHI_ERR_PERM);
+		free(longpw);
+	}
 	OPENSSL_cleanse(pw, sizeof(pw));
 	OPENSSL_cleanse(pw2, sizeof(pw2));
 }
