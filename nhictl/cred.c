@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include "nhi_file.h"
 #include "nhictl.h"
 #include "secret.h"
 
@@ -297,21 +298,6 @@ int cred_insert(struct nhictl *x, const struct ident *id, const struct newcred *
 			n->serial, (int64_t)x->now, n->not_after, replaces ? replaces : "");
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* The credential as JSON, with the secret when 'secret' is set: written
  * into a buffer of our own (unbuffered stream), sent with write(2), wiped. */
 static int handover_json(struct nhictl *x, const struct ident *id, const struct newcred *n,
@@ -357,7 +343,7 @@ static int handover_json(struct nhictl *x, const struct ident *id, const struct 
 	json_end(&j);
 	if (ferror(f) || ftell(f) < 0 || (size_t)ftell(f) >= cap)
 		r = nerr(x, EXIT_FAIL, "the JSON output did not fit");
-	else if (fflush(stdout) != 0 || write_all(1, buf, (size_t)ftell(f)) < 0)
+	else if (fflush(stdout) != 0 || nhi_write_all(1, buf, (size_t)ftell(f)) < 0)
 		r = nerr(x, EXIT_FAIL, "cannot write to stdout: %s", strerror(errno));
 	fclose(f);
 	OPENSSL_cleanse(buf, cap);
@@ -384,7 +370,7 @@ int cred_handover(struct nhictl *x, const struct ident *id, const struct newcred
 	}
 	if (x->json)
 		return handover_json(x, id, n, NULL, 1);
-	if (fflush(stdout) != 0 || write_all(1, n->secret, n->secret_len) < 0)
+	if (fflush(stdout) != 0 || nhi_write_all(1, n->secret, n->secret_len) < 0)
 		return nerr(x, EXIT_FAIL, "cannot write the secret to stdout: %s", strerror(errno));
 	fprintf(stderr, "nhictl: %s: %s: %s %s %s, not after %s (the secret above is shown "
 		"once)\n", x->verb, id->name, what, n->kind, n->id,
@@ -677,17 +663,13 @@ int rotation_recover(struct nhictl *x, int *n)
  * No secrets; 0644, written like the snapshot (temp file, fsync, rename). */
 int keyidx_write(struct nhictl *x, uint64_t generation)
 {
-	char tmp[PATH_MAX + 16], dir[PATH_MAX], *slash;
-	sqlite3_stmt *st = NULL;
-	FILE *f = NULL;
-	int fd = -1, r, dfd;
+	char err[PATH_MAX + 256];
+	sqlite3_stmt *st;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", x->conf.key_index) >= sizeof(tmp))
-		return nerr(x, NHI_ERR_INVAL, "%s: path too long", x->conf.key_index);
-	snprintf(dir, sizeof(dir), "%s", x->conf.key_index);
-	slash = strrchr(dir, '/');
-	if (slash != NULL)
-		*(slash == dir ? slash + 1 : slash) = '\0';
 	st = reg_prep(x, "SELECT i.name, c.state, c.grace_until, c.not_after, c.public_part "
 		      "FROM credential c JOIN identity i ON i.id = c.identity_id "
 		      "WHERE c.kind = 'ssh-key' AND i.state != 'retired' AND "
@@ -696,18 +678,11 @@ int keyidx_write(struct nhictl *x, uint64_t generation)
 		      (int64_t)x->now);
 	if (st == NULL)
 		return NHI_ERR_DB;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		r = nerr(x, NHI_ERR_IO, "%s: %s", tmp, strerror(errno));
-		tmp[0] = '\0';
-		goto out;
+	f = open_memstream(&buf, &len);
+	if (f == NULL) {
+		sqlite3_finalize(st);
+		return nerr(x, NHI_ERR_NOMEM, "out of memory");
 	}
-	f = fdopen(fd, "w");
-	if (f == NULL || fchmod(fd, 0644) < 0) {
-		r = nerr(x, NHI_ERR_IO, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
 	fprintf(f, "# nhi-keys 1 %llu\n", (unsigned long long)generation);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *key = (const char *)sqlite3_column_text(st, 4);
@@ -719,34 +694,15 @@ int keyidx_write(struct nhictl *x, uint64_t generation)
 			grace ? (long long)sqlite3_column_int64(st, 2) : 0LL,
 			(long long)sqlite3_column_int64(st, 3), key);
 	}
-	if (r != SQLITE_DONE) {
-		r = reg_dberr(x);
-		goto out;
-	}
-	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
-		r = nerr(x, NHI_ERR_IO, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	r = fclose(f);
-	f = NULL;
-	if (r != 0 || rename(tmp, x->conf.key_index) < 0) {
-		r = nerr(x, NHI_ERR_IO, "%s: %s", x->conf.key_index, strerror(errno));
-		goto out;
-	}
-	tmp[0] = '\0';
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	r = 0;
-out:
-	if (f != NULL)
-		fclose(f);
-	if (fd >= 0)
-		close(fd);
-	if (tmp[0] != '\0')
-		unlink(tmp);
+	r = r == SQLITE_DONE ? 0 : reg_dberr(x);
 	sqlite3_finalize(st);
+	if (fclose(f) != 0 && r == 0)
+		r = nerr(x, NHI_ERR_NOMEM, "out of memory");
+	if (r == 0) {
+		r = nhi_write_atomic(x->conf.key_index, buf, len, 0644, 0, 0, 0, err, sizeof(err));
+		if (r < 0)
+			nerr(x, r, "%s", err);
+	}
+	free(buf);
 	return r;
 }
