@@ -148,6 +148,9 @@ static int lock_usable(struct nhictl *x, const char *name, const char *out, stru
 	char why[512];
 	int r;
 
+	/* the directory's side of credentials belongs to backend = ldap */
+	if (x->conf.backend != NHI_BACKEND_LOCAL)
+		return nerr(x, EXIT_FAIL, "backend = ldap is not supported by this nhictl yet");
 	if ((r = check_out(x, out)) != 0)
 		return r;
 	no_dumps();
@@ -279,6 +282,8 @@ static int cred_revoke(struct nhictl *x, const char *name, const char *cid)
 	struct cred c;
 	int r;
 
+	if (x->conf.backend != NHI_BACKEND_LOCAL)
+		return nerr(x, EXIT_FAIL, "backend = ldap is not supported by this nhictl yet");
 	if ((r = housekeeping(x)) != 0)
 		return r;
 	if (reg_begin(x) < 0)
