@@ -214,7 +214,8 @@ check "with a new serial" test "$(openssl x509 -in "$T/p1.pem" -noout -serial)" 
 expect 0 "create svc-c" nhictl create svc-c --owner alice --expires +60d
 expect 0 "svc-c token" nhictl cred add svc-c --kind token
 secret_of; keep_err; C1=$(cat "$T/out")
-NHI_TEST_FAULT=rotate-after-journal-pause nhictl rotate svc-c >"$T/rot1.out" 2>"$T/rot1.err" &
+(ulimit -S -c unlimited 2>/dev/null
+ NHI_TEST_FAULT=rotate-after-journal-pause nhictl rotate svc-c) >"$T/rot1.out" 2>"$T/rot1.err" &
 rot1=$!
 for i in $(seq 50); do
 	nhictl cred list svc-c --json 2>/dev/null | grep -q '"rotation_pending": *true' && break
@@ -222,6 +223,10 @@ for i in $(seq 50); do
 done
 fails rotate 1 "a second rotation of the same credential is refused" "already in progress: refused" \
 	nhictl rotate svc-c
+# a process that holds secrets dumps no core (started with the limit raised)
+rpid=$(pgrep -n -f "$NHICTL rotate svc-c")
+eqv "no core dumps while holding the secret (RLIMIT_CORE 0)" 0 \
+	"$(prlimit --pid "$rpid" --core --noheadings -o SOFT 2>&1 | tr -d ' ')"
 wait $rot1; rc1=$?
 eqv "the first rotation completes" 0 "$rc1"
 cat "$T/rot1.out" >>"$SECRETS"; cat "$T/rot1.err" >>"$ERRS"
