@@ -802,11 +802,20 @@ int cmd_authorized_keys(struct nhictl *x, int argc, char **argv)
 		default: return opt_error(x, c, argv);
 		}
 	}
-	if ((r = one_name(x, argc, argv, &user, "user name")) != 0)
-		return r;
+	if (optind >= argc)
+		return nerr(x, EXIT_USAGE, "missing user name (try 'nhictl %s --help')", x->verb);
+	if (optind + 1 < argc)
+		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind + 1]);
+	user = argv[optind];
 	if (x->json) {
 		json_init(&j, stdout);
 		json_arr(&j);
+	}
+	/* sshd asks for every user, also names that can be no identity's
+	 * (upper case, a domain): no keys of ours */
+	if (!nhi_valid_name(user)) {
+		r = EXIT_OK;
+		goto out;
 	}
 	r = nhi_snap_open(x->conf.cache_path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &snap,
 			  err, sizeof(err));

@@ -37,6 +37,10 @@ nrun ak alice
 eqv "a human: exit 0, nothing" "0 0" "$rc $(wc -c <"$T/out")"
 nrun ak no-such-user
 eqv "an unknown user: exit 0, nothing" "0 0" "$rc $(wc -c <"$T/out")"
+nrun ak 'John.Doe@EXAMPLE'
+eqv "a name no identity can have: exit 0, nothing" "0 0" "$rc $(wc -c <"$T/out")"
+nrun ak
+eqv "no name: usage error" 2 "$rc"
 nrun ak svc-ssh --json
 eqv "--json: the key and its grace" "$(ssh-keygen -y -f "$T/k1" | cut -d' ' -f2) None" \
 	"$(pyjson 'd[0]["key"].split()[1] + " " + str(d[0]["grace_until"])')"
