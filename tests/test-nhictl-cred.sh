@@ -346,6 +346,11 @@ for f in "$ST"/* "$ERRS"; do
 done
 check "no issued secret in the state dir (registry, WAL, snapshot, key index, usage log) or stderr${leaks:+ (found in:$leaks)}" \
 	test -z "$leaks"
+for n in svc-a svc-b svc-short svc-r svc-p svc-c svc-i svc-f; do
+	nhictl cred list "$n" --json
+	nhictl show "$n" --json
+done >"$T/lists.txt" 2>&1
+check "no issued secret in what cred list and show print" bash -c "! grep -aqF -f '$SECRETS' '$T/lists.txt'"
 nhictl log >"$T/log.txt" 2>&1
 check "no issued secret in the audit log" bash -c "! grep -aqF -f '$SECRETS' '$T/log.txt'"
 check "the audit log chain is intact" nhictl log --verify

@@ -131,14 +131,14 @@ can "svc-ssh logs in with its issued key" "$T/k1.client"
 cannot "a key nhictl did not issue is refused" "$T/stranger"
 
 # ---- rotation with a grace window: both keys, then only the new one ----
-expect 0 "rotate --grace 8s" nhictl rotate svc-ssh --grace 8s --out "$T/k2"
+expect 0 "rotate --grace 12s" nhictl rotate svc-ssh --grace 12s --out "$T/k2"
 cp "$T/k2" "$T/k2.client"; chmod 600 "$T/k2.client"
 grace_start=$(date +%s)
 can "during the grace: the old key logs in" "$T/k1.client"
 can "during the grace: the new key logs in" "$T/k2.client"
 nrun ak svc-ssh
 eqv "authorized-keys serves both" 2 "$(wc -l <"$T/out")"
-sleep $(( grace_start + 9 - $(date +%s) ))
+sleep $(( grace_start + 13 - $(date +%s) ))
 cannot "after the grace: the old key is refused" "$T/k1.client"
 can "after the grace: the new key logs in" "$T/k2.client"
 
