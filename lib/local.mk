@@ -9,5 +9,5 @@ lib_libnhi_la_SOURCES = \
 	lib/nhi_snapshot.c lib/nhi_snapshot.h \
 	lib/nhi_policy.c lib/nhi_policy.h
 lib_libnhi_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
-lib_libnhiadmin_la_SOURCES = lib/nhi_snapwrite.c
+lib_libnhiadmin_la_SOURCES = lib/nhi_snapwrite.c lib/nhi_file.c lib/nhi_file.h
 lib_libnhiadmin_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden

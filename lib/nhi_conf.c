@@ -59,6 +59,9 @@ void nhi_conf_init(struct nhi_conf *c)
 	c->ldap_bind = NHI_LDAP_BIND_EXTERNAL;
 	c->ldap_starttls = 1;
 	c->ldap_timeout = 10;
+	c->max_credential_age = 90LL * 86400;
+	c->cert_lifetime = 7LL * 86400;
+	c->rotation_grace = 86400;
 }
 
 /* ---- value parsers --------------------------------------------------- */
@@ -453,6 +456,12 @@ static const struct key {
 	{ "ldap_tls_cert", set_path, F(ldap_tls_cert), 0 },
 	{ "ldap_tls_key", set_path, F(ldap_tls_key), 0 },
 	{ "ldap_timeout", set_duration, F(ldap_timeout), 0 },
+	{ "ca_cert", set_path, F(ca_cert), 0 },
+	{ "ca_key", set_path, F(ca_key), 0 },
+	{ "max_credential_age", set_duration, F(max_credential_age), 0 },
+	{ "cert_lifetime", set_duration, F(cert_lifetime), 0 },
+	{ "rotation_grace", set_duration, F(rotation_grace), 0 },
+	{ "token_pepper_file", set_path, F(token_pepper_file), 0 },
 };
 
 int nhi_conf_set(struct nhi_conf *c, const char *key, const char *value,
@@ -689,7 +698,10 @@ int nhi_conf_finish(struct nhi_conf *c, char *err, size_t errlen)
 
 	if (derive(c->registry_path, sizeof(c->registry_path), c->state_dir, "registry.db") < 0 ||
 	    derive(c->cache_path, sizeof(c->cache_path), c->state_dir, "nhi.cache") < 0 ||
-	    derive(c->usage_log, sizeof(c->usage_log), c->state_dir, "usage.log") < 0)
+	    derive(c->usage_log, sizeof(c->usage_log), c->state_dir, "usage.log") < 0 ||
+	    derive(c->token_pepper_file, sizeof(c->token_pepper_file), c->state_dir,
+		   "token.pepper") < 0 ||
+	    derive(c->key_index, sizeof(c->key_index), c->state_dir, "authorized_keys.idx") < 0)
 		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: state_dir too long", where);
 	if (c->uid_min == 0 || c->uid_max < c->uid_min)
 		return nhi_seterr(err, errlen, NHI_ERR_INVAL,
@@ -704,6 +716,14 @@ int nhi_conf_finish(struct nhi_conf *c, char *err, size_t errlen)
 				  c->backend_where[0] ? c->backend_where : where,
 				  c->ldap_uri[0] == '\0' ? "ldap_uri (the directory servers)"
 							 : "ldap_base (where identities live)");
+	if (c->max_credential_age <= 0)
+		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: max_credential_age must be positive",
+				  where);
+	if (c->cert_lifetime <= 0)
+		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: cert_lifetime must be positive", where);
+	if ((c->ca_cert[0] == '\0') != (c->ca_key[0] == '\0'))
+		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: ca_cert and ca_key go together "
+				  "(set both or neither)", where);
 	if (c->service_uids_system)
 		read_login_defs(c);
 	return 0;

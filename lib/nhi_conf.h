@@ -89,6 +89,14 @@ struct nhi_conf {
 	int64_t ldap_timeout;           /* seconds, per operation and connect */
 
 	char backend_where[PATH_MAX + 16]; /* "FILE:LINE" of backend = ldap */
+	/* credentials (nhictl only) */
+	char ca_cert[PATH_MAX];         /* the CA certificate that signs "certificate" credentials */
+	char ca_key[PATH_MAX];          /* its private key (root-only; checked at use) */
+	int64_t max_credential_age;     /* cap on a credential's lifetime */
+	int64_t cert_lifetime;          /* default lifetime of a certificate */
+	int64_t rotation_grace;         /* default overlap of old and new at rotation */
+	char token_pepper_file[PATH_MAX]; /* HMAC key of tokens: "" until finish(): state_dir/token.pepper */
+	char key_index[PATH_MAX];       /* derived: state_dir/authorized_keys.idx */
 
 	/* filled by nhi_conf_finish() */
 	uint32_t sys_uid_min, sys_uid_max;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "nhi_file.h"
 #include "nhi_err.h"
 #include "nhi_hash.h"
 #include "nhi_snapshot.h"
@@ -503,71 +504,22 @@ out:
 	return r;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t r = write(fd, p, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 int nhi_snapw_publish(struct nhi_snap_writer *w, const char *path,
 		      uint64_t generation, time_t built_at, char *err, size_t errlen)
 {
 	struct buf out = { NULL, 0, 0 };
-	char tmp[PATH_MAX], dir[PATH_MAX], *slash;
-	int fd = -1, oldfd = -1, dfd = -1, r;
+	int oldfd = -1, r;
 
 	if (w->failed)
 		return nhi_seterr(err, errlen, NHI_ERR_NOMEM, "snapshot: an earlier add failed");
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp) ||
-	    (size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
-		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: path too long", path);
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-
 	r = build(w, generation, built_at, &out, err, errlen);
-	if (r < 0) {
-		tmp[0] = '\0';
+	if (r < 0)
 		goto out;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", tmp, strerror(errno));
-		tmp[0] = '\0';
-		goto out;
-	}
-	if (fchmod(fd, 0644) < 0 || write_all(fd, out.p, out.len) < 0 || fsync(fd) < 0) {
-		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
 	/* hold the old file open so it can be marked stale after the rename */
 	oldfd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (rename(tmp, path) < 0) {
-		r = nhi_seterr(err, errlen, NHI_ERR_IO, "rename %s: %s", path, strerror(errno));
+	r = nhi_write_atomic(path, out.p, out.len, 0644, 0, 0, 0, err, errlen);
+	if (r < 0)
 		goto out;
-	}
-	tmp[0] = '\0';
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0)
-		(void)fsync(dfd);
 	if (oldfd >= 0) {
 		char magic[8];
 		uint32_t one = 1;
@@ -577,14 +529,8 @@ int nhi_snapw_publish(struct nhi_snap_writer *w, const char *path,
 	}
 	r = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp[0] != '\0')
-		unlink(tmp);
 	if (oldfd >= 0)
 		close(oldfd);
-	if (dfd >= 0)
-		close(dfd);
 	free(out.p);
 	return r;
 }

@@ -581,7 +581,9 @@ static int set_state(struct nhictl *x, struct ident *id, const char *state, cons
 int cmd_suspend(struct nhictl *x, int argc, char **argv)
 {
 	struct one o = { .help = "usage: nhictl suspend NAME [--json]\n\n"
-			 "Suspend an identity: PAM denies it, NSS gives it the nologin shell.\n"
+			 "Suspend an identity: PAM denies it, NSS gives it the nologin shell,\n"
+			 "its credentials are refused (cred verify) and its SSH keys are not\n"
+			 "served (authorized-keys) until it is resumed.\n"
 			 "Suspending a suspended identity changes nothing (exit 0).\n" };
 	struct ident id;
 	int r;
@@ -620,10 +622,10 @@ int cmd_retire(struct nhictl *x, int argc, char **argv)
 {
 	struct one o = { .help = "usage: nhictl retire NAME [--reason TEXT] [--json]\n\n"
 			 "Retire an identity for good: NSS no longer shows it, PAM denies it.\n"
-			 "Its name and uid stay reserved.  Retiring a retired identity\n"
-			 "changes nothing (exit 0).\n" };
+			 "Its name and uid stay reserved; its credentials are revoked.\n"
+			 "Retiring a retired identity changes nothing (exit 0).\n" };
 	struct ident id;
-	int r;
+	int r, ncred = 0;
 
 	if ((r = parse_one(x, argc, argv, &o, 'r')) != 0)
 		return r < 0 ? EXIT_OK : r;
@@ -646,9 +648,13 @@ int cmd_retire(struct nhictl *x, int argc, char **argv)
 		return EXIT_FAIL;
 	r = reg_exec(x, "UPDATE identity SET state = 'retired', retired_at = ?, retire_reason = ? "
 		     "WHERE id = ?", "isi", (int64_t)x->now, o.reason ? o.reason : "", id.id);
+	/* its credentials die with it: revoked now, rotations cancelled */
 	if (r == 0)
-		r = reg_event(x, "retire", id.name, "ok", "state %s -> retired%s%s", id.state,
-			      o.reason ? ": " : "", o.reason ? o.reason : "");
+		r = cred_revoke_all(x, &id, &ncred);
+	if (r == 0)
+		r = reg_event(x, "retire", id.name, "ok", "state %s -> retired%s%s; %d credential%s "
+			      "revoked", id.state, o.reason ? ": " : "", o.reason ? o.reason : "",
+			      ncred, ncred == 1 ? "" : "s");
 	if (r < 0) {
 		reg_rollback(x);
 		return EXIT_FAIL;
@@ -687,6 +693,10 @@ int cmd_extend(struct nhictl *x, int argc, char **argv)
 	if (reg_begin(x) < 0)
 		return EXIT_FAIL;
 	r = reg_exec(x, "UPDATE identity SET expires = ? WHERE id = ?", "ii", (int64_t)exp, id.id);
+	/* no credential outlives its identity */
+	if (r == 0)
+		r = reg_exec(x, "UPDATE credential SET not_after = ?1 WHERE identity_id = ?2 AND "
+			     "(not_after = 0 OR not_after > ?1)", "ii", (int64_t)exp, id.id);
 	if (r == 0)
 		r = reg_event(x, "extend", id.name, "ok", "expires %s -> %s",
 			      nhi_format_time((time_t)id.expires, b1), nhi_format_time(exp, b2));

@@ -9,7 +9,7 @@
 #include "nhictl.h"
 #include "nhi_policy.h"
 
-static void cpy(char *dst, size_t len, sqlite3_stmt *st, int i)
+void col_cpy(char *dst, size_t len, sqlite3_stmt *st, int i)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
 
@@ -47,15 +47,15 @@ int ident_from_row(struct nhictl *x, sqlite3_stmt *st, struct ident *id)
 
 	memset(id, 0, sizeof(*id));
 	id->id = sqlite3_column_int64(st, 0);
-	cpy(id->name, sizeof(id->name), st, 1);
-	cpy(id->kind, sizeof(id->kind), st, 2);
-	cpy(id->state, sizeof(id->state), st, 3);
-	cpy(id->gecos, sizeof(id->gecos), st, 4);
-	cpy(id->home, sizeof(id->home), st, 5);
-	cpy(id->shell, sizeof(id->shell), st, 6);
-	cpy(id->owner, sizeof(id->owner), st, 7);
-	cpy(id->purpose, sizeof(id->purpose), st, 8);
-	cpy(id->retire_reason, sizeof(id->retire_reason), st, 9);
+	col_cpy(id->name, sizeof(id->name), st, 1);
+	col_cpy(id->kind, sizeof(id->kind), st, 2);
+	col_cpy(id->state, sizeof(id->state), st, 3);
+	col_cpy(id->gecos, sizeof(id->gecos), st, 4);
+	col_cpy(id->home, sizeof(id->home), st, 5);
+	col_cpy(id->shell, sizeof(id->shell), st, 6);
+	col_cpy(id->owner, sizeof(id->owner), st, 7);
+	col_cpy(id->purpose, sizeof(id->purpose), st, 8);
+	col_cpy(id->retire_reason, sizeof(id->retire_reason), st, 9);
 	id->uid = (uint32_t)sqlite3_column_int64(st, 10);
 	id->gid = (uint32_t)sqlite3_column_int64(st, 11);
 	id->created = sqlite3_column_int64(st, 12);
@@ -100,6 +100,29 @@ int ident_get(struct nhictl *x, const char *name, struct ident *id)
 	if (r == NHI_ERR_NOTFOUND)
 		return nerr(x, EXIT_FAIL, "no identity '%s' in the registry", name);
 	return r < 0 ? EXIT_FAIL : 0;
+}
+
+void ident_to_nhi(const struct ident *id, struct nhi_ident *ni)
+{
+	memset(ni, 0, sizeof(*ni));
+	ni->name = id->name;
+	ni->gecos = id->gecos;
+	ni->home = id->home;
+	ni->shell = id->shell;
+	ni->owner = id->owner;
+	ni->purpose = id->purpose;
+	ni->hosts = id->hosts;
+	ni->services = id->services;
+	ni->uid = id->uid;
+	ni->gid = id->gid;
+	ni->kind = nhi_kind_parse(id->kind);
+	ni->state = nhi_state_parse(id->state);
+	ni->created = id->created;
+	ni->expires = id->expires;
+	ni->review_interval = id->review_interval;
+	ni->review_due = id->review_due;
+	ni->orphaned_since = id->orphaned_since;
+	ni->last_used = id->last_used;
 }
 
 void ident_json(struct nhictl *x, const struct ident *id)

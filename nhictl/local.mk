@@ -4,10 +4,12 @@ nhictl_nhictl_SOURCES = \
 	nhictl/nhictl.c nhictl/nhictl.h \
 	nhictl/registry.c nhictl/ident.c nhictl/json.c \
 	nhictl/cmd_ident.c nhictl/cmd_list.c nhictl/cmd_check.c \
+	nhictl/cred.c nhictl/cmd_cred.c \
 	nhictl/cmd_log.c nhictl/cmd_group.c nhictl/cmd_audit.c \
 	nhictl/ldap.c nhictl/ldap.h nhictl/ldap_escape.c nhictl/cmd_directory.c \
-	nhictl/dirmap.h nhictl/dirmap.c nhictl/dirwrite.h nhictl/dirwrite.c
-nhictl_nhictl_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(LDAP_CFLAGS)
-nhictl_nhictl_LDADD = lib/libnhiadmin.la lib/libnhi.la $(SQLITE_LIBS) $(CRYPTO_LIBS) $(LDAP_LIBS)
+	nhictl/dirmap.h nhictl/dirmap.c nhictl/dirwrite.h nhictl/dirwrite.c \
+	nhictl/secret.c nhictl/secret.h
 # backend = ldap: the registry side of nhictl/dirmap.h, and sync
 nhictl_nhictl_SOURCES += nhictl/dirstore.c nhictl/cmd_sync.c
+nhictl_nhictl_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(CRYPT_CFLAGS) $(LDAP_CFLAGS)
+nhictl_nhictl_LDADD = lib/libnhiadmin.la lib/libnhi.la $(SQLITE_LIBS) $(CRYPTO_LIBS) $(CRYPT_LIBS) $(LDAP_LIBS)

@@ -43,6 +43,9 @@ static const struct cmd commands[] = {
 	{ "audit", cmd_audit, NEED_DB | WRITES | LOCAL, "re-check owners, ingest usage, report findings" },
 	{ "directory", cmd_directory, 0, "check the LDAP directory configuration" },
 	{ "sync", cmd_sync, 0, "bring the registry up to date with the directory" },
+	{ "cred", cmd_cred, NEED_DB, "issue, list, revoke and verify credentials" },
+	{ "rotate", cmd_rotate, NEED_DB | WRITES | LOCAL, "replace a credential, the old one kept for a grace" },
+	{ "authorized-keys", cmd_authorized_keys, 0, "SSH public keys for sshd's AuthorizedKeysCommand" },
 };
 
 int nerr(struct nhictl *x, int code, const char *fmt, ...)
@@ -103,7 +106,7 @@ static void usage(FILE *f)
 	      "      --version         the version\n"
 	      "\nverbs:\n", f);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].summary);
 	fputs("\nexit status: 0 done (or nothing to change), 1 failed or refused,\n"
 	      "2 usage error (unknown option, missing or malformed argument);\n"
 	      "check: 0 allowed, 1 denied, 2 error.\n", f);

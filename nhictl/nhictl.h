@@ -97,6 +97,8 @@ struct ident {
 #define IDENT_COLS "id, name, kind, state, gecos, home, shell, owner, purpose, " \
 	"retire_reason, uid, gid, created, expires, review_interval, last_review, " \
 	"review_due, orphaned_since, retired_at, last_used"
+/* Copy text column i of a row into dst ("" for NULL), truncating. */
+void col_cpy(char *dst, size_t len, sqlite3_stmt *st, int i);
 /* Fill from a row selected with IDENT_COLS, then its hosts and services. */
 int ident_from_row(struct nhictl *x, sqlite3_stmt *st, struct ident *id);
 /* 0, NHI_ERR_NOTFOUND or NHI_ERR_DB. */
@@ -125,6 +127,91 @@ int parse_expiry(struct nhictl *x, const char *s, time_t *out);
  * usage table, in the current transaction.  Unlink ingest_path after the
  * commit.  0 or NHI_ERR_* (printed). */
 int usage_ingest(struct nhictl *x, char *ingest_path, size_t plen, long *records, long *bad);
+/* The policy record of an identity row (pointers into 'id'). */
+void ident_to_nhi(const struct ident *id, struct nhi_ident *ni);
+
+/* ---- cred.c: credentials, the rotation journal, the key index ------ */
+
+#define CRED_ID_MAX 24
+#define CRED_FP_MAX 128
+#define CRED_PUB_MAX 8192
+
+struct cred {
+	int64_t row, identity_id;
+	char id[CRED_ID_MAX], kind[16], state[16];
+	char fingerprint[CRED_FP_MAX], serial[80], replaces[CRED_ID_MAX];
+	char public_part[CRED_PUB_MAX];
+	char hash[256];
+	int64_t created, not_after, grace_until, revoked_at, last_used;
+	int rotating;                /* a rotation of it is pending */
+};
+
+/* A credential just generated, before it is handed over.  'secret' is what
+ * the holder receives (password, token, OpenSSH private key, certificate
+ * PEM followed by its key): wiped and freed by newcred_free(). */
+struct newcred {
+	char id[CRED_ID_MAX], kind[16], fingerprint[CRED_FP_MAX], serial[80];
+	char hash[256];
+	char *public_part;           /* heap */
+	char *secret;                /* heap, wiped */
+	size_t secret_len;
+	int64_t not_after;
+};
+
+#define CRED_COLS "c.id, c.identity_id, c.cred_id, c.kind, c.state, c.fingerprint, " \
+	"c.serial, c.replaces, c.public_part, c.secret_hash, c.created, c.not_after, " \
+	"c.grace_until, c.revoked_at, c.last_used, " \
+	"EXISTS (SELECT 1 FROM rotation r WHERE r.credential_id = c.id AND r.state = 'pending')"
+void cred_from_row(sqlite3_stmt *st, struct cred *c);
+/* The state at 'now': "active", "grace", "revoked" (also a grace window
+ * that has ended) or "expired" (past not_after). */
+const char *cred_state(const struct cred *c, time_t now);
+/* 1 if the credential may be used at 'now' (active or in its grace window,
+ * before not_after). */
+int cred_usable(const struct cred *c, time_t now);
+/* 0, NHI_ERR_NOTFOUND (message printed) or NHI_ERR_DB. */
+int cred_load(struct nhictl *x, const struct ident *id, const char *cred_id, struct cred *c);
+/* 1 if kind names a credential kind. */
+int cred_kind_valid(const char *kind);
+/* The not-after of a new credential: 'expires' (NULL = the default:
+ * cert_lifetime for certificates, max_credential_age otherwise), never past
+ * max_credential_age (refused) nor the identity's expiry (capped, with a
+ * note).  0 or an exit code. */
+int cred_not_after(struct nhictl *x, const struct ident *id, const char *kind,
+		   const char *expires, int64_t *not_after);
+/* Generate a credential of 'kind' for 'id' (OpenSSL CSPRNG).  0 or EXIT_FAIL. */
+int cred_generate(struct nhictl *x, const struct ident *id, const char *kind,
+		  int64_t not_after, struct newcred *n);
+void newcred_free(struct newcred *n);
+/* Insert the new credential as active (in the current transaction). */
+int cred_insert(struct nhictl *x, const struct ident *id, const struct newcred *n,
+		const char *replaces);
+/* Hand the secret over once: to 'out' (0600, owned by the identity,
+ * atomically) or stdout.  With x->json the credential is printed as JSON
+ * (with the secret when it goes to stdout).  0 or EXIT_FAIL. */
+int cred_handover(struct nhictl *x, const struct ident *id, const struct newcred *n,
+		  const char *out, const char *what);
+/* Revoke the credentials whose grace window has ended (one audit event
+ * each), in the current transaction; *n counts them. */
+int cred_sweep(struct nhictl *x, int *n);
+/* Revoke every credential of an identity and cancel its pending
+ * rotations (retire); *n counts the revoked ones. */
+int cred_revoke_all(struct nhictl *x, const struct ident *id, int *n);
+/* Roll back the pending rotations whose process is gone (a crash between
+ * the journal and its end), in the current transaction, with a message on
+ * stderr and an audit event each.  *n counts them. */
+int rotation_recover(struct nhictl *x, int *n);
+/* Write the public-key index for `nhictl authorized-keys` (0644,
+ * atomically), from the registry as of this (read) transaction. */
+int keyidx_write(struct nhictl *x, uint64_t generation);
+/* Test-only fault injection: when secure_getenv("NHI_TEST_FAULT") names
+ * 'point', act (kill the process, or return 1 for a simulated failure). */
+int fault(const char *point);
+/* The start time of a process (field 22 of /proc/PID/stat), to tell a
+ * live pid from a reused one.  0 or -1. */
+int proc_start_time(pid_t pid, char *out, size_t len);
+/* Commit without publishing (the rotation journal's own steps). */
+int reg_commit_journal(struct nhictl *x);
 
 /* ---- json.c -------------------------------------------------------- */
 
@@ -160,6 +247,7 @@ void json_end(struct json *j);                  /* newline after the top value *
 CMD(create); CMD(adopt); CMD(list); CMD(show); CMD(extend); CMD(suspend);
 CMD(resume); CMD(retire); CMD(review); CMD(transfer); CMD(check); CMD(log);
 CMD(group); CMD(publish); CMD(audit); CMD(directory); CMD(sync);
+CMD(cred); CMD(rotate); CMD(authorized_keys);
 #undef CMD
 
 #endif

@@ -134,6 +134,41 @@ static const char *const migrations[] = {
 	" last_sync INTEGER NOT NULL DEFAULT 0,"
 	" last_mode TEXT NOT NULL DEFAULT '');"
 	"INSERT INTO sync_state (id) VALUES (1);",
+	/* 2 -> 3: credentials and rotation (issue 4): a public id for each credential
+	 * (a token's own id, else "c" + 12 hex digits), the end of its grace
+	 * window, when it was revoked, a certificate's serial, the credential
+	 * a rotation replaced; and the rotation journal of DESIGN.md
+	 * "Rotation that loses nothing": at most one pending rotation per
+	 * credential (a partial UNIQUE index), the new credential's public
+	 * part and hash journaled before the secret is handed over. */
+	"ALTER TABLE credential ADD COLUMN cred_id TEXT;"
+	"UPDATE credential SET cred_id = 'c' || lower(hex(randomblob(6)));"
+	"CREATE UNIQUE INDEX credential_cred_id ON credential(cred_id);"
+	"ALTER TABLE credential ADD COLUMN grace_until INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE credential ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE credential ADD COLUMN serial TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE credential ADD COLUMN replaces TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX credential_identity ON credential(identity_id, state);"
+	"CREATE TABLE rotation ("
+	" id INTEGER PRIMARY KEY,"
+	" credential_id INTEGER NOT NULL REFERENCES credential(id),"
+	" state TEXT NOT NULL CHECK (state IN ('pending','done','rolled-back','failed')),"
+	" step TEXT NOT NULL DEFAULT 'journaled',"
+	" new_cred_id TEXT NOT NULL,"
+	" new_fingerprint TEXT NOT NULL,"
+	" new_public_part TEXT NOT NULL DEFAULT '',"
+	" new_secret_hash TEXT NOT NULL DEFAULT '',"
+	" new_serial TEXT NOT NULL DEFAULT '',"
+	" new_not_after INTEGER NOT NULL,"
+	" grace INTEGER NOT NULL,"
+	" out_path TEXT NOT NULL DEFAULT '',"
+	" started INTEGER NOT NULL,"
+	" finished INTEGER NOT NULL DEFAULT 0,"
+	" pid INTEGER NOT NULL,"
+	" pid_start TEXT NOT NULL DEFAULT '',"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" actor TEXT NOT NULL);"
+	"CREATE UNIQUE INDEX rotation_pending ON rotation(credential_id) WHERE state = 'pending';",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -462,6 +497,15 @@ void reg_rollback(struct nhictl *x)
 		sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+int reg_commit_journal(struct nhictl *x)
+{
+	int r = exec_plain(x, "COMMIT");
+
+	if (r < 0)
+		reg_rollback(x);
+	return r;
+}
+
 int reg_commit(struct nhictl *x)
 {
 	int r;
@@ -773,25 +817,7 @@ int reg_publish(struct nhictl *x, uint64_t *generation)
 		r = ident_from_row(x, st, &id);
 		if (r < 0)
 			goto out;
-		memset(&ni, 0, sizeof(ni));
-		ni.name = id.name;
-		ni.gecos = id.gecos;
-		ni.home = id.home;
-		ni.shell = id.shell;
-		ni.owner = id.owner;
-		ni.purpose = id.purpose;
-		ni.hosts = id.hosts;
-		ni.services = id.services;
-		ni.uid = id.uid;
-		ni.gid = id.gid;
-		ni.kind = nhi_kind_parse(id.kind);
-		ni.state = nhi_state_parse(id.state);
-		ni.created = id.created;
-		ni.expires = id.expires;
-		ni.review_interval = id.review_interval;
-		ni.review_due = id.review_due;
-		ni.orphaned_since = id.orphaned_since;
-		ni.last_used = id.last_used;
+		ident_to_nhi(&id, &ni);
 		if (ni.kind < 0 || ni.state < 0) {
 			r = nerr(x, NHI_ERR_FORMAT, "%s: identity %s has a bad kind or state",
 				 x->conf.registry_path, id.name);
@@ -813,6 +839,11 @@ int reg_publish(struct nhictl *x, uint64_t *generation)
 			nerr(x, r, "snapshot: %s", nhi_strerror(r));
 		goto out;
 	}
+	/* the key index first: a reader accepts an index at least as new as
+	 * the snapshot, so a key revoked in this generation is never served */
+	r = keyidx_write(x, (uint64_t)gen);
+	if (r < 0)
+		goto out;
 	r = nhi_snapw_publish(w, x->conf.cache_path, (uint64_t)gen, x->now, err, sizeof(err));
 	if (r < 0) {
 		nerr(x, r, "%s", err);

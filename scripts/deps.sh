@@ -4,9 +4,9 @@
 set -e
 what=${1:-test}
 build="build-essential autoconf automake libtool pkg-config libpam0g-dev \
-libldap-dev libssl-dev libsqlite3-dev libcmocka-dev"
+libldap-dev libssl-dev libcrypt-dev libsqlite3-dev libcmocka-dev"
 demo="$build libnss-wrapper libpam-wrapper pamtester"
-test="$build slapd ldap-utils libnss-wrapper libpam-wrapper pamtester sqlite3 python3 valgrind \
+test="$build slapd ldap-utils openssh-client openssh-server libnss-wrapper libpam-wrapper pamtester sqlite3 python3 valgrind \
 man-db groff-base debhelper lintian rpm fakeroot bash-completion"
 case $what in
 build) pkgs=$build ;;

@@ -11,3 +11,5 @@ include tests/directory.mk
 include tests/ldap.mk
 include tests/ldapw.mk
 include tests/ldaps.mk
+include tests/secret.mk
+include tests/cred.mk

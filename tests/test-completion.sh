@@ -16,6 +16,7 @@ complete_line() {  # LINE -> the candidates, one per line
 		printf "%s\n" "${COMPREPLY[@]}"' _ "$bc" "$top_srcdir/contrib/bash-completion/nhictl" "$1"
 }
 has() { complete_line "$1" | grep -qx -- "$2"; }
+hasnt() { ! complete_line "$1" | grep -qx -- "$2"; }
 
 check "verbs: 'nhictl cre' offers create" has "nhictl cre" create
 for v in create adopt list show extend suspend resume retire review transfer check log group publish audit; do
@@ -27,4 +28,12 @@ check "list options: --expiring" has "nhictl list --exp" --expiring
 check "global option before the verb: -c FILE then verb" has "nhictl -c /etc/x.conf sho" show
 check "kind values" has "nhictl create x --kind " agent
 check "group subverbs" has "nhictl group add" add-member
+for v in cred rotate authorized-keys; do
+	check "verb $v offered" has "nhictl " "$v"
+done
+check "cred subverbs" has "nhictl cred re" revoke
+check "cred kinds" has "nhictl cred add x --kind " ssh-key
+check "create kinds are not cred kinds" hasnt "nhictl create x --kind " token
+check "cred add options: --out" has "nhictl cred add x --o" --out
+check "rotate options: --grace" has "nhictl rotate x --gr" --grace
 finish

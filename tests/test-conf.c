@@ -193,6 +193,44 @@ static void test_backend_ldap(void **state)
 	ldap_finish("ldap_uri = ldapi:///\nldap_base = ou=nhi,dc=x\nbackend = ldap\n", 0, NULL);
 }
 
+static void test_cred_keys(void **state)
+{
+	struct nhi_conf c;
+	char err[256] = "";
+	const char *p = write_conf("cred.conf",
+		"state_dir = /srv/nhi\n"
+		"ca_cert = /etc/nhi/ca.pem\n"
+		"ca_key = /etc/nhi/ca.key\n"
+		"max_credential_age = 30d\n"
+		"cert_lifetime = 12h\n"
+		"rotation_grace = 0s\n", 0644);
+
+	nhi_conf_init(&c);
+	assert_int_equal(c.max_credential_age, 90 * 86400);
+	assert_int_equal(c.cert_lifetime, 7 * 86400);
+	assert_int_equal(c.rotation_grace, 86400);
+	assert_int_equal(nhi_conf_load_file(&c, p, 0, err, sizeof(err)), 0);
+	assert_int_equal(nhi_conf_finish(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.ca_cert, "/etc/nhi/ca.pem");
+	assert_string_equal(c.ca_key, "/etc/nhi/ca.key");
+	assert_int_equal(c.max_credential_age, 30 * 86400);
+	assert_int_equal(c.cert_lifetime, 12 * 3600);
+	assert_int_equal(c.rotation_grace, 0);
+	assert_string_equal(c.token_pepper_file, "/srv/nhi/token.pepper");
+	assert_string_equal(c.key_index, "/srv/nhi/authorized_keys.idx");
+
+	bad_file("ca_key = key.pem\n", NHI_ERR_INVAL, "absolute path");
+	bad_file("rotation_grace = soon\n", NHI_ERR_INVAL, "rotation_grace");
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_set(&c, "ca_cert", "/etc/nhi/ca.pem", "t", err, sizeof(err)), 0);
+	assert_int_equal(nhi_conf_finish(&c, err, sizeof(err)), NHI_ERR_INVAL);
+	assert_non_null(strstr(err, "ca_cert and ca_key go together"));
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_set(&c, "max_credential_age", "0s", "t", err, sizeof(err)), 0);
+	assert_int_equal(nhi_conf_finish(&c, err, sizeof(err)), NHI_ERR_INVAL);
+	assert_non_null(strstr(err, "max_credential_age must be positive"));
+}
+
 static void test_trust(void **state)
 {
 	struct nhi_conf c;
@@ -287,6 +325,7 @@ int main(void)
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_ldap_keys),
 		cmocka_unit_test(test_backend_ldap),
+		cmocka_unit_test(test_cred_keys),
 		cmocka_unit_test(test_trust),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_args),

@@ -111,7 +111,9 @@ check "nhictl.8 documents the global options${missing:+ (missing:$missing)}" tes
 for v in $verbs; do
 	# a verb is documented as a tagged paragraph: ".TP" then ".B verb ..."
 	# (".B group verb ..." for the group verbs)
-	if awk -v re="^[.]B (group )?$v( |$)" \
+	# (a '-' in the verb is written '\-' in the page)
+	vre=$(printf '%s' "$v" | sed 's/-/\\\\\\\\-/g')
+	if awk -v re="^[.]B (group )?$vre( |$)" \
 		'prev == ".TP" && $0 ~ re { found = 1 } { prev = $0 } END { exit !found }' "$ctl8"; then
 		ok "nhictl.8 documents the verb $v"
 	else

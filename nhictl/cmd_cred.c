@@ -1,0 +1,876 @@
+/* cmd_cred.c - credentials: cred add|list|revoke|verify, rotate, and
+ * authorized-keys for sshd.
+ *
+ * Rotation follows DESIGN.md "Rotation that loses nothing":
+ *
+ *   1. lock (BEGIN IMMEDIATE), refuse unless the identity is active, unexpired
+ *      and its owner live, and unless the credential is active with no
+ *      rotation pending (the rotation table's partial UNIQUE index);
+ *   2. generate the new secret and its hash; journal the intent (a pending
+ *      rotation row holding the new public part and hash, our pid and its
+ *      start time) and COMMIT;                           rotation_journal()
+ *   3. the directory step (backend = ldap: one Modify that swaps nhiSerial
+ *      as a compare-and-swap and adds the new hash); nothing for the local
+ *      backend, where the registry is the truth;       rotation_directory()
+ *   4. hand the secret over once (stdout or a 0600 file);  cred_handover()
+ *   5. lock again, check that the row is still ours and pending and the
+ *      identity still active; insert the new credential, put the old one
+ *      in its grace window, mark the row done, audit; COMMIT and publish.
+ *                                                         rotation_finish()
+ *
+ * A failure at 3-5 rolls the journal back (rotation_abort): the old
+ * credential keeps working and nhictl exits 1.  A crash between 2 and 5
+ * leaves a pending row whose process is gone: the next run rolls it back
+ * (rotation_recover in cred.c).  NHI_TEST_FAULT (secure_getenv, tests
+ * only) stops or fails a run at a named step.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include "nhi_policy.h"
+#include "nhictl.h"
+#include "secret.h"
+
+static const char cred_help[] =
+	"usage: nhictl cred add NAME --kind KIND [--expires WHEN] [--out FILE] [--json]\n"
+	"       nhictl cred list NAME [--json]\n"
+	"       nhictl cred revoke NAME ID\n"
+	"       nhictl cred verify NAME [--json]  < SECRET\n"
+	"\n"
+	"The credentials of an identity.  'add' issues one of KIND password, token,\n"
+	"ssh-key or certificate and hands the secret over once: on stdout, or\n"
+	"written to FILE (mode 0600, owned by the identity).  Only its hash or\n"
+	"public part is kept.  'verify' reads a password or token on stdin and\n"
+	"exits 0 when it is a valid credential (active, or old within a rotation's\n"
+	"grace) of an identity that may be used now, 1 otherwise.\n"
+	"\n"
+	"  -k, --kind KIND       password, token, ssh-key or certificate\n"
+	"  -e, --expires WHEN    not after WHEN (default: cert_lifetime for a\n"
+	"                        certificate, max_credential_age otherwise; never\n"
+	"                        past the identity's expiry)\n"
+	"  -o, --out FILE        write the secret to FILE instead of stdout\n"
+	"      --json            machine-readable output\n";
+
+static const char rotate_help[] =
+	"usage: nhictl rotate NAME [--cred ID] [--grace DURATION] [--out FILE] [--json]\n"
+	"\n"
+	"Replace a credential by a new one of the same kind.  The old one stays\n"
+	"valid for the grace window (state 'grace'), then is revoked.  The new\n"
+	"secret is handed over once, as by 'cred add'.  A rotation interrupted at\n"
+	"any step is rolled back by the next run; the old credential keeps working.\n"
+	"\n"
+	"  -i, --cred ID         the credential (default: the identity's only\n"
+	"                        active credential)\n"
+	"  -g, --grace DURATION  overlap of old and new (default: rotation_grace;\n"
+	"                        0s revokes the old one at once)\n"
+	"  -o, --out FILE        write the secret to FILE instead of stdout\n"
+	"      --json            machine-readable output\n";
+
+static const char keys_help[] =
+	"usage: nhictl authorized-keys USER [--json]\n"
+	"\n"
+	"For sshd's AuthorizedKeysCommand: print the SSH public keys of USER that\n"
+	"may log in now (active, or old within a rotation's grace) when USER is an\n"
+	"identity that pam_nhi would allow through sshd; nothing for anyone else.\n"
+	"Reads only the snapshot and the key index (no registry, no root needed).\n"
+	"Exit 0 (also when nothing is printed), 1 when the snapshot or the key\n"
+	"index is unusable, 2 usage.\n"
+	"\n"
+	"      --json            the keys as a JSON array\n";
+
+/* Secrets in this process: no core dump, no ptrace by the same uid. */
+static void no_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+/* The identity may get or use credentials: active, unexpired, review not
+ * overdue under review = enforce (the policy PAM runs), owner live. */
+static int ident_usable(struct nhictl *x, const struct ident *id, char *why, size_t len)
+{
+	struct nhi_decision d;
+	struct nhi_ident ni;
+	char ow[256];
+	int r;
+
+	ident_to_nhi(id, &ni);
+	nhi_policy_decide(&x->conf, &ni, x->now, NULL, NULL, &d);
+	if (d.verdict != NHI_V_ALLOW)
+		return nhi_seterr(why, len, NHI_ERR_PERM, "%s", d.message);
+	if (strcmp(id->state, "active") != 0)
+		return nhi_seterr(why, len, NHI_ERR_PERM, "identity %s is %s", id->name, id->state);
+	r = owner_live(x, id->owner, ow, sizeof(ow));
+	if (r == NHI_ERR_DB)
+		return r;
+	if (r < 0)
+		return nhi_seterr(why, len, NHI_ERR_PERM, "identity %s: %s", id->name, ow);
+	return 0;
+}
+
+static int check_out(struct nhictl *x, const char *out)
+{
+	if (out != NULL && (out[0] != '/' || !nhi_valid_text(out, PATH_MAX - 1, 0)))
+		return nerr(x, EXIT_USAGE, "bad --out '%s': an absolute path", out);
+	return 0;
+}
+
+/* Writes start with the grace windows that ended and the rotations that a
+ * crash interrupted, each recorded and audited. */
+static int housekeeping(struct nhictl *x)
+{
+	int n1 = 0, n2 = 0;
+
+	if (reg_begin(x) < 0 || rotation_recover(x, &n1) < 0 || cred_sweep(x, &n2) < 0) {
+		reg_rollback(x);
+		return EXIT_FAIL;
+	}
+	if (n1 + n2 > 0)
+		return reg_commit(x) < 0 ? EXIT_FAIL : 0;
+	return 0;
+}
+
+/* What issuing and rotating start with: the --out path, no core dumps,
+ * housekeeping, the write lock, and an identity that may hold credentials
+ * (ident_usable).  0 or an exit code. */
+static int lock_usable(struct nhictl *x, const char *name, const char *out, struct ident *id)
+{
+	char why[512];
+	int r;
+
+	/* the directory's side of credentials belongs to backend = ldap */
+	if (x->conf.backend != NHI_BACKEND_LOCAL)
+		return nerr(x, EXIT_FAIL, "backend = ldap is not supported by this nhictl yet");
+	if ((r = check_out(x, out)) != 0)
+		return r;
+	no_dumps();
+	if ((r = housekeeping(x)) != 0)
+		return r;
+	if (reg_begin(x) < 0)
+		return EXIT_FAIL;
+	if ((r = ident_get(x, name, id)) != 0)
+		return r;
+	r = ident_usable(x, id, why, sizeof(why));
+	if (r == NHI_ERR_DB)
+		return EXIT_FAIL;
+	if (r < 0)
+		return nerr(x, EXIT_FAIL, "refused: %s", why);
+	return 0;
+}
+
+/* ---- cred add ---------------------------------------------------------- */
+
+static int cred_add(struct nhictl *x, const char *name, const char *kind,
+		    const char *expires, const char *out)
+{
+	char b1[NHI_TIME_BUFSZ];
+	struct newcred n;
+	struct ident id;
+	int64_t not_after;
+	int r;
+
+	if (kind == NULL)
+		return nerr(x, EXIT_USAGE, "--kind is required (password, token, ssh-key or "
+			    "certificate)");
+	if (!cred_kind_valid(kind))
+		return nerr(x, EXIT_USAGE, "bad --kind '%s' (password, token, ssh-key or "
+			    "certificate)", kind);
+	if ((r = lock_usable(x, name, out, &id)) != 0)
+		return r;
+	if ((r = cred_not_after(x, &id, kind, expires, &not_after)) != 0)
+		return r;
+	if ((r = cred_generate(x, &id, kind, not_after, &n)) != 0)
+		return r;
+	r = cred_insert(x, &id, &n, NULL);
+	if (r == 0)
+		r = reg_event(x, "cred-add", id.name, "ok", "id=%s kind=%s fingerprint=%s "
+			      "not_after=%s%s%s", n.id, n.kind, n.fingerprint,
+			      nhi_format_time((time_t)n.not_after, b1), out ? " out=" : "",
+			      out ? out : "");
+	/* hand over while the change is not yet committed: when that fails,
+	 * nothing was added */
+	if (r == 0)
+		r = cred_handover(x, &id, &n, out, "issued") == 0 ? 0 : NHI_ERR_IO;
+	newcred_free(&n);
+	if (r < 0) {
+		reg_rollback(x);
+		return EXIT_FAIL;
+	}
+	return reg_commit(x) < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+/* ---- cred list ---------------------------------------------------------- */
+
+static int cred_list(struct nhictl *x, const char *name)
+{
+	char b1[NHI_TIME_BUFSZ], b2[NHI_TIME_BUFSZ], b3[NHI_TIME_BUFSZ];
+	sqlite3_stmt *st;
+	struct ident id;
+	struct json j;
+	int r;
+
+	if ((r = ident_get(x, name, &id)) != 0)
+		return r;
+	st = reg_prep(x, "SELECT " CRED_COLS " FROM credential c WHERE c.identity_id = ? "
+		      "ORDER BY c.created, c.id", "i", id.id);
+	if (st == NULL)
+		return EXIT_FAIL;
+	if (x->json) {
+		json_init(&j, stdout);
+		json_arr(&j);
+	} else {
+		printf("%-14s %-11s %-8s %-20s %-20s %-20s %s\n", "ID", "KIND", "STATE",
+		       "CREATED", "NOT_AFTER", "GRACE_UNTIL", "FINGERPRINT");
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct cred c;
+		const char *state;
+
+		cred_from_row(st, &c);
+		state = cred_state(&c, x->now);
+		if (x->json) {
+			json_obj(&j);
+			json_kstr(&j, "id", c.id);
+			json_kstr(&j, "kind", c.kind);
+			json_kstr(&j, "state", state);
+			json_kstr(&j, "fingerprint", c.fingerprint);
+			json_kstr(&j, "public", c.public_part[0] ? c.public_part : NULL);
+			json_kstr(&j, "serial", c.serial[0] ? c.serial : NULL);
+			json_ktime(&j, "created", c.created);
+			json_ktime(&j, "not_after", c.not_after);
+			json_ktime(&j, "grace_until", c.grace_until);
+			json_ktime(&j, "revoked_at", strcmp(state, "revoked") == 0 && !c.revoked_at
+				   ? c.grace_until : c.revoked_at);
+			json_kstr(&j, "replaces", c.replaces[0] ? c.replaces : NULL);
+			json_kbool(&j, "rotation_pending", c.rotating);
+			json_obj_end(&j);
+		} else {
+			printf("%-14s %-11s %-8s %-20s %-20s %-20s %s%s\n", c.id, c.kind, state,
+			       nhi_format_time((time_t)c.created, b1),
+			       c.not_after ? nhi_format_time((time_t)c.not_after, b2) : "-",
+			       c.grace_until ? nhi_format_time((time_t)c.grace_until, b3) : "-",
+			       c.fingerprint, c.rotating ? " (rotation pending)" : "");
+		}
+	}
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE) {
+		reg_dberr(x);
+		return EXIT_FAIL;
+	}
+	if (x->json) {
+		json_arr_end(&j);
+		json_end(&j);
+	}
+	return EXIT_OK;
+}
+
+/* ---- cred revoke --------------------------------------------------------- */
+
+static int cred_revoke(struct nhictl *x, const char *name, const char *cid)
+{
+	struct ident id;
+	struct cred c;
+	int r;
+
+	if (x->conf.backend != NHI_BACKEND_LOCAL)
+		return nerr(x, EXIT_FAIL, "backend = ldap is not supported by this nhictl yet");
+	if ((r = housekeeping(x)) != 0)
+		return r;
+	if (reg_begin(x) < 0)
+		return EXIT_FAIL;
+	if ((r = ident_get(x, name, &id)) != 0)
+		return r;
+	r = cred_load(x, &id, cid, &c);
+	if (r < 0)
+		return EXIT_FAIL;
+	if (strcmp(c.state, "revoked") == 0) {
+		printf("%s: credential %s is already revoked (nothing changed)\n", id.name, c.id);
+		return EXIT_OK;
+	}
+	r = reg_exec(x, "UPDATE credential SET state = 'revoked', revoked_at = ? WHERE id = ?",
+		     "ii", (int64_t)x->now, c.row);
+	/* a rotation of it in flight cannot finish any more */
+	if (r == 0)
+		r = reg_exec(x, "UPDATE rotation SET state = 'rolled-back', finished = ? "
+			     "WHERE credential_id = ? AND state = 'pending'", "ii",
+			     (int64_t)x->now, c.row);
+	if (r == 0)
+		r = reg_event(x, "cred-revoke", id.name, "ok", "id=%s kind=%s fingerprint=%s%s",
+			      c.id, c.kind, c.fingerprint, c.rotating ? " (rotation cancelled)" : "");
+	if (r < 0) {
+		reg_rollback(x);
+		return EXIT_FAIL;
+	}
+	if (reg_commit(x) < 0)
+		return EXIT_FAIL;
+	printf("%s: credential %s revoked\n", id.name, c.id);
+	return EXIT_OK;
+}
+
+/* ---- cred verify ---------------------------------------------------------- */
+
+/* Read the presented secret from stdin (read(2), our own buffer). */
+static int read_secret(char *buf, size_t len, size_t *n)
+{
+	*n = 0;
+	for (;;) {
+		ssize_t r = read(0, buf + *n, len - 1 - *n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		*n += (size_t)r;
+		if (*n >= len - 1)
+			return -1;   /* longer than any secret we issue */
+	}
+	buf[*n] = '\0';
+	/* one line: the final newline (or CRLF) is not part of it */
+	if (*n > 0 && buf[*n - 1] == '\n')
+		buf[--*n] = '\0';
+	if (*n > 0 && buf[*n - 1] == '\r')
+		buf[--*n] = '\0';
+	return 0;
+}
+
+static void verify_result(struct nhictl *x, const char *name, const struct cred *c,
+			  const char *why)
+{
+	struct json j;
+
+	if (x->json) {
+		json_init(&j, stdout);
+		json_obj(&j);
+		json_kstr(&j, "identity", name);
+		json_kbool(&j, "valid", c != NULL);
+		json_kstr(&j, "id", c ? c->id : NULL);
+		json_kstr(&j, "kind", c ? c->kind : NULL);
+		json_kstr(&j, "state", c ? cred_state(c, x->now) : NULL);
+		json_kstr(&j, "reason", why);
+		json_obj_end(&j);
+		json_end(&j);
+	} else if (c != NULL) {
+		printf("%s: valid (%s %s, %s)\n", name, c->kind, c->id, cred_state(c, x->now));
+	}
+	if (c == NULL)
+		nerr(x, 0, "%s: not valid: %s", name, why);
+}
+
+/* Find the credential the secret belongs to.  1 found (*c), 0 not. */
+static int match_secret(struct nhictl *x, const struct ident *id, const char *sec,
+			struct cred *c, char *why, size_t len)
+{
+	unsigned char pepper[SECRET_PEPPER_LEN];
+	char tid[CRED_ID_MAX], err[512];
+	sqlite3_stmt *st;
+	int token, found = 0, r;
+
+	token = secret_token_parse(sec, tid, sizeof(tid)) == 0;
+	if (!token && strncmp(sec, SECRET_TOKEN_PREFIX, strlen(SECRET_TOKEN_PREFIX)) == 0) {
+		nhi_seterr(why, len, NHI_ERR_FORMAT, "not a well-formed token (bad checksum)");
+		return 0;
+	}
+	if (token) {
+		r = secret_pepper_load(x->conf.token_pepper_file, 0, pepper, err, sizeof(err));
+		if (r < 0) {
+			nhi_seterr(why, len, r, "%s", err);
+			return r;
+		}
+		st = reg_prep(x, "SELECT " CRED_COLS " FROM credential c WHERE c.identity_id = ? "
+			      "AND c.kind = 'token' AND c.cred_id = ?", "is", id->id, tid);
+	} else {
+		st = reg_prep(x, "SELECT " CRED_COLS " FROM credential c WHERE c.identity_id = ? "
+			      "AND c.kind = 'password' ORDER BY c.id DESC", "i", id->id);
+	}
+	if (st == NULL) {
+		OPENSSL_cleanse(pepper, sizeof(pepper));
+		return NHI_ERR_DB;
+	}
+	while (!found && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		cred_from_row(st, c);
+		if (token)
+			found = secret_token_verify(pepper, sizeof(pepper), sec, c->hash) == 0;
+		else if (cred_usable(c, x->now))
+			found = secret_password_verify(sec, c->hash) == 0;
+	}
+	sqlite3_finalize(st);
+	OPENSSL_cleanse(pepper, sizeof(pepper));
+	if (!found) {
+		nhi_seterr(why, len, NHI_ERR_PERM, "no credential of this identity matches");
+		return 0;
+	}
+	if (!cred_usable(c, x->now)) {
+		nhi_seterr(why, len, NHI_ERR_PERM, "credential %s is %s", c->id,
+			   cred_state(c, x->now));
+		return 0;
+	}
+	return 1;
+}
+
+static int cred_verify(struct nhictl *x, const char *name)
+{
+	char sec[4096], why[512] = "";
+	struct ident id;
+	struct cred c;
+	size_t n;
+	int r;
+
+	no_dumps();
+	if ((r = ident_get(x, name, &id)) != 0)
+		return r;
+	r = read_secret(sec, sizeof(sec), &n);
+	if (r < 0 || n == 0) {
+		OPENSSL_cleanse(sec, sizeof(sec));
+		verify_result(x, name, NULL, r < 0 ? "cannot read the secret from stdin"
+						   : "no secret on stdin");
+		return EXIT_FAIL;
+	}
+	/* the identity first: a suspended or expired one has no valid secret */
+	r = ident_usable(x, &id, why, sizeof(why));
+	if (r == 0)
+		r = match_secret(x, &id, sec, &c, why, sizeof(why));
+	OPENSSL_cleanse(sec, sizeof(sec));
+	if (r == NHI_ERR_DB)
+		return EXIT_FAIL;
+	verify_result(x, name, r == 1 ? &c : NULL, r == 1 ? NULL : why);
+	OPENSSL_cleanse(c.hash, sizeof(c.hash));
+	return r == 1 ? EXIT_OK : EXIT_FAIL;
+}
+
+int cmd_cred(struct nhictl *x, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "kind", required_argument, NULL, 'k' },
+		{ "expires", required_argument, NULL, 'e' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sub, *name, *kind = NULL, *expires = NULL, *out = NULL;
+	int c, nargs;
+
+	while ((c = getopt_long(argc, argv, ":k:e:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': kind = optarg; break;
+		case 'e': expires = optarg; break;
+		case 'o': out = optarg; break;
+		case 'j': x->json = 1; break;
+		case 'h': fputs(cred_help, stdout); return EXIT_OK;
+		default: return opt_error(x, c, argv);
+		}
+	}
+	if (optind >= argc)
+		return nerr(x, EXIT_USAGE, "missing sub-command (add, list, revoke, verify)");
+	sub = argv[optind++];
+	nargs = strcmp(sub, "revoke") == 0 ? 2 : 1;
+	if (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "revoke") != 0 &&
+	    strcmp(sub, "verify") != 0)
+		return nerr(x, EXIT_USAGE, "unknown sub-command '%s' (add, list, revoke, verify)", sub);
+	if (optind >= argc)
+		return nerr(x, EXIT_USAGE, "%s: missing identity name", sub);
+	name = argv[optind];
+	if (!nhi_valid_name(name))
+		return nerr(x, EXIT_USAGE, "invalid identity name '%s'", name);
+	if (nargs == 2 && optind + 1 >= argc)
+		return nerr(x, EXIT_USAGE, "revoke: missing credential ID (see 'nhictl cred list %s')",
+			    name);
+	if (optind + nargs < argc)
+		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind + nargs]);
+	if (strcmp(sub, "add") != 0 && (kind != NULL || expires != NULL || out != NULL))
+		return nerr(x, EXIT_USAGE, "--kind, --expires and --out are for 'cred add'");
+	if (strcmp(sub, "add") == 0)
+		return cred_add(x, name, kind, expires, out);
+	if (strcmp(sub, "list") == 0)
+		return cred_list(x, name);
+	if (strcmp(sub, "verify") == 0)
+		return cred_verify(x, name);
+	if (!nhi_valid_text(argv[optind + 1], CRED_ID_MAX - 1, 1))
+		return nerr(x, EXIT_USAGE, "invalid credential ID '%s'", argv[optind + 1]);
+	return cred_revoke(x, name, argv[optind + 1]);
+}
+
+/* ---- rotate ---------------------------------------------------------------- */
+
+struct rotation {
+	int64_t row;              /* the journal row */
+	struct cred old;
+	struct newcred n;
+	int64_t grace;
+	const char *out;
+};
+
+/* Steps 1-2: the checks, the new secret and the journal row, committed. */
+static int rotation_journal(struct nhictl *x, const struct ident *id, struct rotation *rt)
+{
+	char start[32];
+	int64_t pending = 0;
+	int r;
+
+	if (rt->old.rotating ||
+	    reg_int(x, &pending, 0, "SELECT count(*) FROM rotation WHERE credential_id = ? AND "
+		    "state = 'pending'", "i", rt->old.row) < 0 || pending)
+		return nerr(x, EXIT_FAIL, "a rotation of %s credential %s is already in progress: "
+			    "refused", id->name, rt->old.id);
+	if (proc_start_time(getpid(), start, sizeof(start)) < 0)
+		return nerr(x, EXIT_FAIL, "cannot read /proc/self/stat: %s", strerror(errno));
+	r = reg_exec(x, "INSERT INTO rotation (credential_id, state, step, new_cred_id, "
+		     "new_fingerprint, new_public_part, new_secret_hash, new_serial, "
+		     "new_not_after, grace, out_path, started, pid, pid_start, actor) "
+		     "VALUES (?, 'pending', 'journaled', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		     "isssssiisiiss", rt->old.row, rt->n.id, rt->n.fingerprint, rt->n.public_part,
+		     rt->n.hash, rt->n.serial, rt->n.not_after, rt->grace,
+		     rt->out ? rt->out : "", (int64_t)x->now, (int64_t)getpid(), start, x->actor);
+	if (r < 0)
+		return EXIT_FAIL;
+	rt->row = sqlite3_last_insert_rowid(x->db);
+	return reg_commit_journal(x) < 0 ? EXIT_FAIL : 0;
+}
+
+/* Step 3: the directory's part.  The local backend keeps the truth in the
+ * registry, which rotation_finish() changes in one transaction. */
+static int rotation_directory(struct nhictl *x, const struct ident *id, struct rotation *rt)
+{
+	(void)id;
+	(void)rt;
+	if (fault("rotate-directory-fail"))
+		return nerr(x, EXIT_FAIL, "the directory step failed (test fault)");
+	return 0;
+}
+
+/* Step 5: make the new credential valid, the old one grace; done. */
+static int rotation_finish(struct nhictl *x, const struct ident *id, struct rotation *rt)
+{
+	char why[512], b1[NHI_TIME_BUFSZ], state[16] = "";
+	struct ident now_id;
+	sqlite3_stmt *st;
+	int64_t until = (int64_t)x->now + rt->grace;
+	int r;
+
+	if (reg_begin(x) < 0)
+		return EXIT_FAIL;
+	st = reg_prep(x, "SELECT state FROM rotation WHERE id = ?", "i", rt->row);
+	if (st == NULL)
+		return EXIT_FAIL;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(state, sizeof(state), "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (strcmp(state, "pending") != 0)
+		return nerr(x, EXIT_FAIL, "the rotation of %s credential %s was cancelled meanwhile "
+			    "(%s)", id->name, rt->old.id, state[0] ? state : "gone");
+	/* the identity may have been suspended or retired meanwhile */
+	if (ident_get(x, id->name, &now_id) != 0)
+		return EXIT_FAIL;
+	r = ident_usable(x, &now_id, why, sizeof(why));
+	if (r == NHI_ERR_DB)
+		return EXIT_FAIL;
+	if (r < 0)
+		return nerr(x, EXIT_FAIL, "refused: %s", why);
+	r = cred_insert(x, id, &rt->n, rt->old.id);
+	if (r == 0 && rt->grace > 0)
+		r = reg_exec(x, "UPDATE credential SET state = 'grace', grace_until = ? WHERE id = ?",
+			     "ii", until, rt->old.row);
+	else if (r == 0)
+		r = reg_exec(x, "UPDATE credential SET state = 'revoked', revoked_at = ? "
+			     "WHERE id = ?", "ii", (int64_t)x->now, rt->old.row);
+	if (r == 0)
+		r = reg_exec(x, "UPDATE rotation SET state = 'done', step = 'done', finished = ? "
+			     "WHERE id = ?", "ii", (int64_t)x->now, rt->row);
+	if (r == 0)
+		r = reg_event(x, "rotate", id->name, "ok", "id=%s -> %s kind=%s fingerprint=%s "
+			      "not_after=%s; old %s %s %s", rt->old.id, rt->n.id, rt->n.kind,
+			      rt->n.fingerprint, nhi_format_time((time_t)rt->n.not_after, b1),
+			      rt->old.id, rt->grace > 0 ? "in grace until" : "revoked at",
+			      nhi_format_time((time_t)(rt->grace > 0 ? until : (int64_t)x->now),
+					      why));
+	if (r < 0) {
+		reg_rollback(x);
+		return EXIT_FAIL;
+	}
+	return reg_commit(x) < 0 ? EXIT_FAIL : 0;
+}
+
+/* A failed step: the journal row rolled back, audited; the old credential
+ * was never touched. */
+static void rotation_abort(struct nhictl *x, const struct ident *id, struct rotation *rt,
+			   const char *step)
+{
+	reg_rollback(x);
+	if (reg_begin(x) < 0)
+		return;
+	if (reg_exec(x, "UPDATE rotation SET state = 'rolled-back', step = ?, finished = ? "
+		     "WHERE id = ? AND state = 'pending'", "sii", step, (int64_t)x->now,
+		     rt->row) < 0 ||
+	    reg_event(x, "rotate", id->name, "failed", "id=%s -> %s: failed at %s; "
+		      "rolled back", rt->old.id, rt->n.id, step) < 0 ||
+	    reg_commit_journal(x) < 0) {
+		reg_rollback(x);
+		return;
+	}
+	nerr(x, 0, "rotation of %s credential %s failed at '%s' and was rolled back: %s "
+	     "stays valid", id->name, rt->old.id, step, rt->old.id);
+}
+
+/* The credential to rotate: --cred ID, or the only active one. */
+static int pick_cred(struct nhictl *x, const struct ident *id, const char *cid, struct cred *c)
+{
+	sqlite3_stmt *st;
+	int n = 0, r;
+
+	if (cid != NULL) {
+		if (cred_load(x, id, cid, c) < 0)
+			return EXIT_FAIL;
+		if (strcmp(cred_state(c, x->now), "active") != 0)
+			return nerr(x, EXIT_FAIL, "credential %s is %s: only an active credential "
+				    "is rotated", c->id, cred_state(c, x->now));
+		return 0;
+	}
+	st = reg_prep(x, "SELECT " CRED_COLS " FROM credential c WHERE c.identity_id = ? AND "
+		      "c.state = 'active' AND (c.not_after = 0 OR c.not_after > ?) ORDER BY c.id",
+		      "ii", id->id, (int64_t)x->now);
+	if (st == NULL)
+		return EXIT_FAIL;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		if (n++ == 0)
+			cred_from_row(st, c);
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE) {
+		reg_dberr(x);
+		return EXIT_FAIL;
+	}
+	if (n == 0)
+		return nerr(x, EXIT_FAIL, "identity '%s' has no active credential to rotate "
+			    "('nhictl cred add %s --kind KIND')", id->name, id->name);
+	if (n > 1)
+		return nerr(x, EXIT_FAIL, "identity '%s' has %d active credentials: name one with "
+			    "--cred ID ('nhictl cred list %s')", id->name, n, id->name);
+	return 0;
+}
+
+int cmd_rotate(struct nhictl *x, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "cred", required_argument, NULL, 'i' },
+		{ "grace", required_argument, NULL, 'g' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *name, *cid = NULL, *grace_s = NULL;
+	char why[512];
+	struct rotation rt;
+	struct ident id;
+	int c, r;
+
+	memset(&rt, 0, sizeof(rt));
+	rt.grace = x->conf.rotation_grace;
+	while ((c = getopt_long(argc, argv, ":i:g:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': cid = optarg; break;
+		case 'g': grace_s = optarg; break;
+		case 'o': rt.out = optarg; break;
+		case 'j': x->json = 1; break;
+		case 'h': fputs(rotate_help, stdout); return EXIT_OK;
+		default: return opt_error(x, c, argv);
+		}
+	}
+	if ((r = one_name(x, argc, argv, &name, "identity name")) != 0)
+		return r;
+	if (grace_s != NULL && nhi_parse_duration(grace_s, &rt.grace, why, sizeof(why)) < 0)
+		return nerr(x, EXIT_USAGE, "bad --grace '%s': %s", grace_s, why);
+	if (rt.grace < 0)
+		return nerr(x, EXIT_USAGE, "bad --grace '%s': may not be negative", grace_s);
+	if (cid != NULL && !nhi_valid_text(cid, CRED_ID_MAX - 1, 1))
+		return nerr(x, EXIT_USAGE, "invalid credential ID '%s'", cid);
+	/* 1. lock and check */
+	if ((r = lock_usable(x, name, rt.out, &id)) != 0)
+		return r;
+	if ((r = pick_cred(x, &id, cid, &rt.old)) != 0)
+		return r;
+	/* 2. the new secret, of the same kind, and the journal */
+	if ((r = cred_not_after(x, &id, rt.old.kind, NULL, &rt.n.not_after)) != 0 ||
+	    (r = cred_generate(x, &id, rt.old.kind, rt.n.not_after, &rt.n)) != 0)
+		return r;
+	if ((r = rotation_journal(x, &id, &rt)) != 0)
+		goto out;
+	fault("rotate-after-journal-crash");
+	fault("rotate-after-journal-pause");
+	/* 3. the directory */
+	if ((r = rotation_directory(x, &id, &rt)) != 0) {
+		rotation_abort(x, &id, &rt, "directory");
+		goto out;
+	}
+	/* 4. hand over */
+	if (fault("rotate-handover-fail"))
+		r = nerr(x, EXIT_FAIL, "handing the secret over failed (test fault)");
+	else
+		r = cred_handover(x, &id, &rt.n, rt.out, "rotated to");
+	if (r != 0) {
+		rotation_abort(x, &id, &rt, "handover");
+		goto out;
+	}
+	fault("rotate-after-handover-crash");
+	/* 5. done */
+	r = rotation_finish(x, &id, &rt);
+	if (r != 0)
+		rotation_abort(x, &id, &rt, "finish");
+out:
+	newcred_free(&rt.n);
+	return r;
+}
+
+/* ---- authorized-keys --------------------------------------------------------- */
+
+/* Map the key index after checking it is ours (root-owned, not writable by
+ * others) and at least as new as the snapshot. */
+static int keyidx_map(struct nhictl *x, const struct nhi_snap *snap, char **map, size_t *len)
+{
+	char err[PATH_MAX + 128];
+	unsigned long long gen = 0;
+	struct stat st;
+	int fd, r;
+
+	*map = NULL;
+	*len = 0;
+	fd = open(x->conf.key_index, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0)
+		return nerr(x, EXIT_FAIL, "%s: %s (run 'nhictl publish')", x->conf.key_index,
+			    strerror(errno));
+	r = nhi_check_trusted_fd(fd, x->conf.key_index, err, sizeof(err));
+	if (r == 0 && fstat(fd, &st) < 0)
+		r = nhi_seterr(err, sizeof(err), NHI_ERR_IO, "%s: %s", x->conf.key_index,
+			       strerror(errno));
+	if (r == 0 && (st.st_size < 16 || st.st_size > (off_t)256 * 1024 * 1024))
+		r = nhi_seterr(err, sizeof(err), NHI_ERR_FORMAT, "%s: bad size", x->conf.key_index);
+	if (r == 0) {
+		*map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (*map == MAP_FAILED) {
+			*map = NULL;
+			r = nhi_seterr(err, sizeof(err), NHI_ERR_IO, "%s: %s", x->conf.key_index,
+				       strerror(errno));
+		}
+	}
+	close(fd);
+	if (r < 0)
+		return nerr(x, EXIT_FAIL, "%s", err);
+	*len = (size_t)st.st_size;
+	if (sscanf(*map, "# nhi-keys 1 %llu\n", &gen) != 1 || (*map)[*len - 1] != '\n') {
+		r = nerr(x, EXIT_FAIL, "%s: not a key index", x->conf.key_index);
+	} else if (gen < nhi_snap_header(snap)->generation) {
+		r = nerr(x, EXIT_FAIL, "%s: older than the snapshot (run 'nhictl publish')",
+			 x->conf.key_index);
+	}
+	if (r != 0) {
+		munmap(*map, *len);
+		*map = NULL;
+	}
+	return r;
+}
+
+int cmd_authorized_keys(struct nhictl *x, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct nhi_snap *snap = NULL;
+	struct nhi_decision d;
+	const char *user, *p, *end;
+	char err[512], *map = NULL;
+	size_t len = 0, ulen;
+	struct json j;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': x->json = 1; break;
+		case 'h': fputs(keys_help, stdout); return EXIT_OK;
+		default: return opt_error(x, c, argv);
+		}
+	}
+	if (optind >= argc)
+		return nerr(x, EXIT_USAGE, "missing user name (try 'nhictl %s --help')", x->verb);
+	if (optind + 1 < argc)
+		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind + 1]);
+	user = argv[optind];
+	if (x->json) {
+		json_init(&j, stdout);
+		json_arr(&j);
+	}
+	/* sshd asks for every user, also names that can be no identity's
+	 * (upper case, a domain): no keys of ours */
+	if (!nhi_valid_name(user)) {
+		r = EXIT_OK;
+		goto out;
+	}
+	r = nhi_snap_open(x->conf.cache_path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &snap,
+			  err, sizeof(err));
+	if (r < 0) {
+		r = nerr(x, EXIT_FAIL, "snapshot unusable: %s", err);
+		goto out;
+	}
+	/* the decision pam_nhi makes for sshd; keys only when it allows */
+	nhi_account_check(&x->conf, snap, user, NULL, "sshd", x->now, &d);
+	if (d.verdict != NHI_V_ALLOW || !d.registered) {
+		if (d.registered)
+			nerr(x, 0, "%s: %s (%s): no keys", user, nhi_verdict_str(d.verdict),
+			     nhi_reason_str(d.reason));
+		r = EXIT_OK;
+		goto out;
+	}
+	if ((r = keyidx_map(x, snap, &map, &len)) != 0)
+		goto out;
+	ulen = strlen(user);
+	for (p = map; p < map + len; p = end + 1) {
+		long long grace, not_after;
+		int off = 0;
+
+		end = memchr(p, '\n', (size_t)(map + len - p));
+		if (end == NULL)
+			break;
+		if ((size_t)(end - p) <= ulen || memcmp(p, user, ulen) != 0 || p[ulen] != ' ')
+			continue;
+		if (sscanf(p + ulen, " %lld %lld %n", &grace, &not_after, &off) != 2 || off == 0 ||
+		    p + ulen + off >= end)
+			continue;
+		if ((grace != 0 && grace <= (long long)x->now) ||
+		    (not_after != 0 && not_after <= (long long)x->now))
+			continue;
+		if (x->json) {
+			char key[4096];
+
+			snprintf(key, sizeof(key), "%.*s", (int)(end - (p + ulen + off)), p + ulen + off);
+			json_obj(&j);
+			json_kstr(&j, "key", key);
+			json_ktime(&j, "grace_until", grace);
+			json_ktime(&j, "not_after", not_after);
+			json_obj_end(&j);
+		} else {
+			fwrite(p + ulen + off, 1, (size_t)(end + 1 - (p + ulen + off)), stdout);
+		}
+	}
+	r = EXIT_OK;
+out:
+	if (x->json) {
+		json_arr_end(&j);
+		json_end(&j);
+	}
+	if (map != NULL)
+		munmap(map, len);
+	nhi_snap_close(snap);
+	return r;
+}

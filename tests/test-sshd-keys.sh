@@ -1,0 +1,168 @@
+#!/bin/bash
+# SSH logins with keys issued by nhictl, end to end: a real sshd on
+# 127.0.0.1 whose AuthorizedKeysCommand is the built `nhictl
+# authorized-keys`, run as the unprivileged user nobody.  sshd runs in a
+# private mount namespace (unshare -m) with a test /etc/pam.d/sshd
+# (pam_nhi's account phase), nsswitch.conf and ld.so.cache bind-mounted
+# over the host's, so it resolves the identities through the built
+# libnss_nhi.so.2.  An identity logs in with its issued key; after
+# `rotate --grace` both keys work, after the grace only the new one;
+# suspended, no key works until resumed; retired, none.  The host's /etc
+# is never changed.  Root only.
+. "$top_srcdir/tests/common.sh"
+. "$top_srcdir/tests/nhictl-lib.sh"
+
+[ "$(id -u)" = 0 ] || { echo "# skip: needs root"; exit 77; }
+[ -z "${NHI_ASAN_LIB:-}" ] || { echo "# skip: sanitizer build (sshd is not instrumented)"; exit 77; }
+[ -x /usr/sbin/sshd ] && command -v ssh >/dev/null && command -v ssh-keygen >/dev/null ||
+	{ echo "# skip: no sshd/ssh (openssh-server, openssh-client)"; exit 77; }
+command -v unshare >/dev/null && command -v setpriv >/dev/null || { echo "# skip: no unshare/setpriv"; exit 77; }
+[ -f "$NSS_NHI_DIR/libnss_nhi.so.2" ] && [ -f "$PAM_NHI_SO" ] || { echo "# skip: modules not built"; exit 77; }
+unshare -m --propagation private true 2>/dev/null || { echo "# skip: unshare -m not permitted"; exit 77; }
+ST=$T/state
+NOBODY_UID=$(id -u nobody 2>/dev/null) || { echo "# skip: no user nobody"; exit 77; }
+
+# ---- the identity and its first key ----
+expect 0 "create svc-ssh" nhictl create svc-ssh --owner alice --expires +30d --service sshd --home "$T"
+expect 0 "issue an ssh-key to a file" nhictl cred add svc-ssh --kind ssh-key --out "$T/k1"
+SSH_UID=$(nhictl show svc-ssh --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["uid"])')
+check "the key index is root's, 0644" test "$(stat -c '%a %u' "$ST/authorized_keys.idx")" = "644 0"
+
+# authorized-keys as nobody, the way sshd runs it: no registry, no root
+ak() { setpriv --reuid="$NOBODY_UID" --regid=65534 --clear-groups "$NHICTL" -c "$NHI_CONF" authorized-keys "$@"; }
+nrun ak svc-ssh
+eqv "authorized-keys as nobody: exit 0" 0 "$rc"
+eqv "it prints the issued public key" "$(ssh-keygen -y -f "$T/k1" | cut -d' ' -f1-2)" "$(cut -d' ' -f1-2 "$T/out")"
+nrun ak alice
+eqv "a human: exit 0, nothing" "0 0" "$rc $(wc -c <"$T/out")"
+nrun ak no-such-user
+eqv "an unknown user: exit 0, nothing" "0 0" "$rc $(wc -c <"$T/out")"
+nrun ak 'John.Doe@EXAMPLE'
+eqv "a name no identity can have: exit 0, nothing" "0 0" "$rc $(wc -c <"$T/out")"
+nrun ak
+eqv "no name: usage error" 2 "$rc"
+nrun ak svc-ssh --json
+eqv "--json: the key and its grace" "$(ssh-keygen -y -f "$T/k1" | cut -d' ' -f2) None" \
+	"$(pyjson 'd[0]["key"].split()[1] + " " + str(d[0]["grace_until"])')"
+check "registry.db stays root-only (nobody could not read it)" test "$(stat -c %a "$ST/registry.db")" = 600
+# an index that anyone may write is not trusted
+cp -p "$ST/authorized_keys.idx" "$T/idx.save"
+chmod 666 "$ST/authorized_keys.idx"
+nrun ak svc-ssh
+eqv "a group/world-writable key index: exit 1, nothing served" "1 0" "$rc $(wc -c <"$T/out")"
+has err "and says why" "not trusted: writable by group or others"
+cp -p "$T/idx.save" "$ST/authorized_keys.idx"
+sed -i 's/^# nhi-keys 1 [0-9]*/# nhi-keys 1 0/' "$ST/authorized_keys.idx"
+nrun ak svc-ssh
+eqv "a key index older than the snapshot: exit 1" 1 "$rc"
+has err "and says why" "older than the snapshot"
+expect 0 "publish writes it again" nhictl publish
+nrun ak svc-ssh
+eqv "served again" 1 "$(wc -l <"$T/out")"
+
+# ---- sshd in a private mount namespace ----
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
+mkdir -p "$T/pam.d"
+cat >"$T/pam.d/sshd" <<S
+auth     required   pam_deny.so
+account  required   $PAM_NHI_SO config=$NHI_CONF
+account  required   pam_permit.so
+session  optional   $PAM_NHI_SO config=$NHI_CONF
+session  required   pam_permit.so
+password required   pam_deny.so
+S
+printf 'passwd: files nhi\ngroup:  files nhi\nshadow: files nhi\n' >"$T/nsswitch.conf"
+echo "$NSS_NHI_DIR" >"$T/ld.so.conf"
+ldconfig -X -C "$T/ld.so.cache" -f "$T/ld.so.conf" || { echo "not ok - ldconfig"; exit 1; }
+# sshd wants the command and every directory above it root-owned and not
+# writable by others: /run is a root-owned tmpfs inside the namespace
+cat >"$T/sshd_config" <<C
+ListenAddress 127.0.0.1
+Port $PORT
+HostKey $T/hostkey
+PidFile $T/sshd.pid
+UsePAM yes
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin no
+AuthorizedKeysFile none
+AuthorizedKeysCommand /run/nhi-test/nhictl -c $NHI_CONF authorized-keys %u
+AuthorizedKeysCommandUser nobody
+StrictModes no
+LogLevel VERBOSE
+C
+cat >"$T/inside.sh" <<'I'
+set -eu
+mount -t tmpfs -o mode=755 tmpfs /run
+mkdir -m 755 /run/sshd /run/nhi-test
+cp "$NHICTL" /run/nhi-test/nhictl
+chmod 755 /run/nhi-test/nhictl
+mount --bind "$T/pam.d/sshd" /etc/pam.d/sshd
+mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
+mount --bind "$T/ld.so.cache" /etc/ld.so.cache
+exec /usr/sbin/sshd -D -e -f "$T/sshd_config"
+I
+T=$T NHI_CONF=$NHI_CONF NHICTL=$NHICTL unshare -m --propagation private bash "$T/inside.sh" \
+	2>"$T/sshd.log" &
+SSHD=$!
+at_exit "kill $SSHD 2>/dev/null; wait $SSHD 2>/dev/null"
+for i in $(seq 50); do
+	python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1',$PORT)))" && break
+	sleep 0.1
+done
+check "sshd listens on 127.0.0.1:$PORT" python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1',$PORT)))"
+
+# login KEY: ssh in as svc-ssh with KEY, run id -u (the session's environment
+# has no NHI_CONF, so it names no user); output in $T/out, exit in $rc
+login() {
+	timeout 30 ssh -p "$PORT" -i "$1" -o BatchMode=yes -o IdentitiesOnly=yes \
+		-o UserKnownHostsFile="$T/known_hosts" -o StrictHostKeyChecking=no \
+		-o ConnectTimeout=10 -o LogLevel=ERROR svc-ssh@127.0.0.1 id -u >"$T/out" 2>"$T/err" </dev/null
+	rc=$?
+}
+can()    { login "$2"; if [ "$rc" -eq 0 ] && grep -qx "$SSH_UID" "$T/out"; then ok "$1"; else nok "$1: exit $rc: $(head -c 300 "$T/err")"; fi; }
+cannot() { login "$2"; if [ "$rc" -eq 255 ] && [ ! -s "$T/out" ]; then ok "$1"; else nok "$1: exit $rc, out $(head -c 100 "$T/out")"; fi; }
+cp "$T/k1" "$T/k1.client"; chmod 600 "$T/k1.client"
+ssh-keygen -q -t ed25519 -N '' -f "$T/stranger"
+
+can "svc-ssh logs in with its issued key" "$T/k1.client"
+cannot "a key nhictl did not issue is refused" "$T/stranger"
+
+# ---- rotation with a grace window: both keys, then only the new one ----
+expect 0 "rotate --grace 12s" nhictl rotate svc-ssh --grace 12s --out "$T/k2"
+cp "$T/k2" "$T/k2.client"; chmod 600 "$T/k2.client"
+grace_start=$(date +%s)
+can "during the grace: the old key logs in" "$T/k1.client"
+can "during the grace: the new key logs in" "$T/k2.client"
+nrun ak svc-ssh
+eqv "authorized-keys serves both" 2 "$(wc -l <"$T/out")"
+sleep $(( grace_start + 13 - $(date +%s) ))
+cannot "after the grace: the old key is refused" "$T/k1.client"
+can "after the grace: the new key logs in" "$T/k2.client"
+
+# ---- suspend, resume, retire ----
+expect 0 "suspend svc-ssh" nhictl suspend svc-ssh
+cannot "suspended: no key logs in" "$T/k2.client"
+nrun ak svc-ssh
+eqv "suspended: authorized-keys prints nothing" "0 0" "$rc $(wc -c <"$T/out")"
+expect 0 "resume svc-ssh" nhictl resume svc-ssh
+can "resumed: the key logs in again" "$T/k2.client"
+expect 0 "retire svc-ssh" nhictl retire svc-ssh
+cannot "retired: no key logs in" "$T/k2.client"
+check "retired: its keys are gone from the index" bash -c "! grep -q '^svc-ssh ' '$ST/authorized_keys.idx'"
+
+kill "$SSHD" 2>/dev/null; wait "$SSHD" 2>/dev/null
+check "sshd ran the command (its log names the key)" grep -q "Accepted publickey for svc-ssh" "$T/sshd.log"
+
+# ---- no private key anywhere but where it was handed over ----
+grep -hv -- '-----' "$T/k1" "$T/k2" | grep -v '^b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ' >"$T/secret-lines"
+leaks=""
+for f in "$ST"/* "$T/sshd.log"; do
+	[ -f "$f" ] && grep -aqF -f "$T/secret-lines" "$f" && leaks="$leaks $(basename "$f")"
+done
+check "no private key in the state dir or sshd's log${leaks:+ (found in:$leaks)}" test -z "$leaks"
+check "host untouched: /etc/pam.d/sshd" bash -c "! grep -q pam_nhi /etc/pam.d/sshd"
+[ "$fail" -eq 0 ] || sed 's/^/# sshd: /' "$T/sshd.log" | tail -40
+finish
