@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 uint64_t nhi_hash_str(const char *s);      /* FNV-1a 64 */
+/* The same hash, and strlen(s) in *len: one pass over the key. */
+uint64_t nhi_hash_str_len(const char *s, size_t *len);
 uint64_t nhi_hash_u32(uint32_t v);         /* 64-bit mix (splitmix finaliser) */
 /* A fast 64-bit checksum of a byte range (not cryptographic; detects
  * truncation, bit flips and torn files). */

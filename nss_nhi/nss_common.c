@@ -12,8 +12,10 @@
 #include "nss_common.h"
 
 static pthread_once_t conf_once = PTHREAD_ONCE_INIT;
+static int conf_done;                    /* load_conf has run; atomic */
 static struct nhi_conf conf;
 static int conf_ok;
+static size_t nologin_len, default_shell_len;
 
 /* One mapped snapshot, shared by reference: the process holds one
  * reference on the current map, and every thread one on the map it used
@@ -21,6 +23,7 @@ static int conf_ok;
  * reference goes, so never while a thread may read it. */
 struct nss_nhi_map {
 	struct nhi_snap *snap;
+	const volatile uint32_t *stale;  /* the mapped header's stale word */
 	unsigned long refs;
 	uint64_t serial;
 };
@@ -79,7 +82,18 @@ static void load_conf(void)
 		return;
 	if (conf.cache_path[0] == '\0')
 		return;
+	nologin_len = strlen(conf.nologin_shell);
+	default_shell_len = strlen(conf.default_shell);
 	conf_ok = 1;
+}
+
+/* load_conf once; after that one load, not a call to pthread_once. */
+static void conf_once_run(void)
+{
+	if (!__atomic_load_n(&conf_done, __ATOMIC_ACQUIRE)) {
+		pthread_once(&conf_once, load_conf);
+		__atomic_store_n(&conf_done, 1, __ATOMIC_RELEASE);
+	}
 }
 
 /* If the module is ever unloaded, no thread destructor may point into it. */
@@ -130,6 +144,7 @@ static void remap_locked(void)
 			nhi_snap_close(s);
 		} else {
 			m->snap = s;
+			m->stale = &nhi_snap_header(s)->stale;
 			m->refs = 1;  /* the process's reference */
 			m->serial = ++serials;
 		}
@@ -144,6 +159,8 @@ static struct nss_nhi_tls *tls_get(void)
 {
 	struct nss_nhi_tls *t;
 
+	/* (pthread_getspecific, not __thread: that would make the module
+	 * need ld.so's __tls_get_addr, and it links only libc) */
 	if (!tls_ok)
 		return NULL;
 	t = pthread_getspecific(tls_key);
@@ -164,14 +181,15 @@ enum nss_status nss_nhi_acquire(const struct nhi_snap **snap, struct nss_nhi_ref
 	int replaced = 0;
 
 	ref->locked = 0;
-	if (pthread_once(&conf_once, load_conf) != 0 || !conf_ok)
+	conf_once_run();
+	if (!conf_ok)
 		goto unavail;
 	t = tls_get();
 	/* Fast path: no lock, no atomic read-modify-write, no syscall.  This
 	 * thread's reference keeps its map alive. */
 	if (t != NULL && t->m != NULL &&
 	    t->m->serial == __atomic_load_n(&cur_serial, __ATOMIC_RELAXED) &&
-	    !nhi_snap_stale(t->m->snap) &&
+	    __atomic_load_n(t->m->stale, __ATOMIC_RELAXED) == 0 &&
 	    !((++t->calls & 15) == 0 && stat_due() && (replaced = nhi_snap_replaced(t->m->snap)))) {
 		*snap = t->m->snap;
 		return NSS_STATUS_SUCCESS;
@@ -207,10 +225,9 @@ unavail:
 	return NSS_STATUS_UNAVAIL;
 }
 
-void nss_nhi_release(struct nss_nhi_ref *ref)
+void nss_nhi_unlock(struct nss_nhi_ref *ref)
 {
-	if (ref->locked)
-		pthread_mutex_unlock(&mu);
+	pthread_mutex_unlock(&mu);
 	ref->locked = 0;
 }
 
@@ -229,29 +246,65 @@ void *nss_nhi_bufalloc(struct nss_nhi_buf *b, size_t n)
 	return p;
 }
 
-static const char *home_of(const struct nhi_ident *id)
+/* Copy n bytes and a NUL to *p (the room was checked). */
+static inline char *put(char **p, const char *s, size_t n)
 {
-	return id->home[0] != '\0' ? id->home : "/nonexistent";
-}
+	char *d = *p;
 
-static const char *shell_of(const struct nhi_ident *id, time_t now)
-{
-	if (nss_nhi_locked(id, now))
-		return conf.nologin_shell;
-	return id->shell[0] != '\0' ? id->shell : conf.default_shell;
+	memcpy(d, s, n);
+	d[n] = '\0';
+	*p = d + n + 1;
+	return d;
 }
 
 enum nss_status nss_nhi_fill_passwd(const struct nhi_ident *id, time_t now,
 				    struct passwd *pw, char *buf, size_t len, int *errnop)
 {
-	struct nss_nhi_buf b = { buf, len };
+	static const char nohome[] = "/nonexistent";
+	const char *home = id->home, *shell = id->shell;
+	size_t home_len = id->home_len, shell_len = id->shell_len;
+	char *p = buf;
 
-	if ((pw->pw_name = nss_nhi_bufstr(&b, id->name)) == NULL ||
-	    (pw->pw_passwd = nss_nhi_bufstr(&b, "x")) == NULL ||
-	    (pw->pw_gecos = nss_nhi_bufstr(&b, id->gecos)) == NULL ||
-	    (pw->pw_dir = nss_nhi_bufstr(&b, home_of(id))) == NULL ||
-	    (pw->pw_shell = nss_nhi_bufstr(&b, shell_of(id, now))) == NULL)
+	if (home_len == 0) {
+		home = nohome;
+		home_len = sizeof(nohome) - 1;
+	}
+	if (nss_nhi_locked(id, now)) {
+		shell = conf.nologin_shell;
+		shell_len = nologin_len;
+	} else if (shell_len == 0) {
+		shell = conf.default_shell;
+		shell_len = default_shell_len;
+	}
+	/* the lengths come from the snapshot (at most 64 KiB each) */
+	if (id->name_len + id->gecos_len + home_len + shell_len + 6 > len)
 		return nss_nhi_erange(errnop);
+	if (id->gecos == id->name + id->name_len + 1 && home == id->gecos + id->gecos_len + 1) {
+		/* name, gecos and home lie back to back with their NULs (as in a
+		 * snapshot record), and so does shell unless it was replaced:
+		 * copy them at once */
+		size_t n = id->name_len + id->gecos_len + home_len + 3;
+
+		if (shell == home + home_len + 1)
+			n += shell_len + 1;
+		memcpy(p, id->name, n);
+		pw->pw_name = p;
+		pw->pw_gecos = p + id->name_len + 1;
+		pw->pw_dir = pw->pw_gecos + id->gecos_len + 1;
+		p = pw->pw_dir + home_len + 1;
+		if (shell == home + home_len + 1) {
+			pw->pw_shell = p;
+			p += shell_len + 1;
+		} else {
+			pw->pw_shell = put(&p, shell, shell_len);
+		}
+	} else {
+		pw->pw_name = put(&p, id->name, id->name_len);
+		pw->pw_gecos = put(&p, id->gecos, id->gecos_len);
+		pw->pw_dir = put(&p, home, home_len);
+		pw->pw_shell = put(&p, shell, shell_len);
+	}
+	pw->pw_passwd = put(&p, "x", 1);
 	pw->pw_uid = id->uid;
 	pw->pw_gid = id->gid;
 	return NSS_STATUS_SUCCESS;
@@ -262,7 +315,7 @@ static int member_visible(const struct nhi_snap *s, const char *name)
 {
 	struct nhi_ident id;
 
-	if (nhi_snap_ident_by_name(s, name, &id) == 0)
+	if (nhi_snap_pw_by_name(s, name, &id) == 0)
 		return nss_nhi_visible(&id);
 	return 1;
 }
@@ -340,7 +393,7 @@ enum nss_status nss_nhi_fill_spwd(const struct nhi_ident *id, time_t now,
 
 enum nss_status nss_nhi_setent(struct nss_nhi_cursor *c)
 {
-	pthread_once(&conf_once, load_conf);
+	conf_once_run();
 	pthread_mutex_lock(&c->mu);
 	c->next = 0;
 	pthread_mutex_unlock(&c->mu);

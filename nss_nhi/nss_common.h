@@ -63,7 +63,12 @@ struct nss_nhi_ref {
  * configuration or snapshot). */
 enum nss_status nss_nhi_acquire(const struct nhi_snap **snap, struct nss_nhi_ref *ref,
 				int *errnop);
-void nss_nhi_release(struct nss_nhi_ref *ref);
+void nss_nhi_unlock(struct nss_nhi_ref *ref);
+static inline void nss_nhi_release(struct nss_nhi_ref *ref)
+{
+	if (ref->locked)
+		nss_nhi_unlock(ref);  /* only without a thread-specific slot */
+}
 /* The configuration (valid after a successful nss_nhi_acquire). */
 const struct nhi_conf *nss_nhi_conf(void);
 

@@ -42,7 +42,7 @@ enum nss_status _nss_nhi_getpwnam_r(const char *name, struct passwd *pw,
 	st = nss_nhi_acquire(&s, &ref, errnop);
 	if (st != NSS_STATUS_SUCCESS)
 		return st;
-	st = answer(nhi_snap_ident_by_name(s, name, &id), &id, pw, buf, len, errnop);
+	st = answer(nhi_snap_pw_by_name(s, name, &id), &id, pw, buf, len, errnop);
 	nss_nhi_release(&ref);
 	return st;
 }
@@ -58,7 +58,7 @@ enum nss_status _nss_nhi_getpwuid_r(uid_t uid, struct passwd *pw,
 	st = nss_nhi_acquire(&s, &ref, errnop);
 	if (st != NSS_STATUS_SUCCESS)
 		return st;
-	st = answer(nhi_snap_ident_by_uid(s, uid, &id), &id, pw, buf, len, errnop);
+	st = answer(nhi_snap_pw_by_uid(s, uid, &id), &id, pw, buf, len, errnop);
 	nss_nhi_release(&ref);
 	return st;
 }

@@ -610,9 +610,7 @@ static void recompute_header(unsigned char *p)
 	struct nhi_snap_hdr h;
 
 	memcpy(&h, p, sizeof(h));
-	h.stale = 0;
-	h.hdr_checksum = 0;
-	h.hdr_checksum = nhi_checksum(&h, sizeof(h), 0);
+	h.hdr_checksum = nhi_snap_hdr_checksum(&h);
 	memcpy(p, &h, sizeof(h));
 }
 
