@@ -3,8 +3,9 @@
  * For each size (default 1k, 10k, 100k accounts svc-000000.. with uids
  * from 2,000,000) it publishes a snapshot with lib's writer and writes the
  * same accounts as a passwd file, then measures nanoseconds per lookup by
- * name and by uid (random accounts, every answer checked, median of 5
- * rounds) for:
+ * name and by uid (random accounts, every answer checked, the median of
+ * -r rounds; the first four modes take turns within each round, so that
+ * load from other programs on a shared machine hits them alike) for:
  *   bare       a bare open-addressing hash in an mmap'd file (same hash
  *              functions, fixed-size records), lookup only: the limit
  *   bare+copy  the same, copying the answer into struct passwd and the
@@ -54,6 +55,8 @@
 #define NQ 8192
 
 enum { M_BARE, M_BARECOPY, M_ENTRY, M_GLIBC_NHI, M_NSW_NHI, M_GLIBC_FILES, N_MODES };
+/* the modes measured in this process (the others in a child) */
+#define IN_PROCESS ((1 << M_BARE) | (1 << M_BARECOPY) | (1 << M_ENTRY) | (1 << M_GLIBC_NHI))
 static const char *mode_names[N_MODES] = { "bare", "bare+copy", "entry", "glibc-nhi",
 					   "nsswitch-nhi", "glibc-files" };
 static const char *mode_titles[N_MODES] = {
@@ -310,13 +313,13 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Median ns/lookup over 'rounds' rounds of about round_secs each. */
-static double measure(int mode, int byuid)
+/* Lookups of one mode that take about round_secs. */
+static long calibrate(int mode, int byuid)
 {
-	double t0, est, r[16];
+	double t0, est;
 	long k = 16;
 
-	/* calibrate: grow k until a run takes 20 ms */
+	/* grow k until a run takes 20 ms */
 	for (;;) {
 		t0 = now_ns();
 		run(mode, byuid, k);
@@ -326,15 +329,52 @@ static double measure(int mode, int byuid)
 		k *= 4;
 	}
 	k = (long)(round_secs * 1e9 / est);
-	if (k < 8)
-		k = 8;
+	return k < 8 ? 8 : k;
+}
+
+static double median(double *r, int n)
+{
+	qsort(r, (size_t)n, sizeof(double), cmp_double);
+	return r[n / 2];
+}
+
+/* Median ns/lookup over 'rounds' rounds of about round_secs each. */
+static double measure(int mode, int byuid)
+{
+	double t0, r[16];
+	long k = calibrate(mode, byuid);
+
 	for (int i = 0; i < rounds; i++) {
 		t0 = now_ns();
 		run(mode, byuid, k);
 		r[i] = (now_ns() - t0) / (double)k;
 	}
-	qsort(r, (size_t)rounds, sizeof(double), cmp_double);
-	return r[rounds / 2];
+	return median(r, rounds);
+}
+
+/* The same for every in-process mode in 'modes', the modes taking turns
+ * within each round, so that a burst of load on this shared machine hits
+ * them all alike and their ratios stay fair. */
+static void measure_interleaved(int modes, double res[N_MODES][8][2], int size)
+{
+	static double r[N_MODES][2][16];
+	long k[N_MODES][2];
+
+	for (int m = 0; m < N_MODES; m++)
+		if (modes & (1 << m))
+			for (int b = 0; b < 2; b++)
+				k[m][b] = calibrate(m, b);
+	for (int i = 0; i < rounds; i++)
+		for (int m = 0; m < N_MODES; m++)
+			for (int b = 0; b < 2 && (modes & (1 << m)); b++) {
+				double t0 = now_ns();
+				run(m, b, k[m][b]);
+				r[m][b][i] = (now_ns() - t0) / (double)k[m][b];
+			}
+	for (int m = 0; m < N_MODES; m++)
+		if (modes & (1 << m))
+			for (int b = 0; b < 2; b++)
+				res[m][size][b] = median(r[m][b], rounds);
 }
 
 /* A glibc mode in a child process, in a private mount namespace with
@@ -539,8 +579,14 @@ int main(int argc, char **argv)
 			return 1;
 		bare_build();
 		fprintf(stderr, "# %zu accounts\n", sizes[s]);
-		for (int m = 0; m < N_MODES; m++) {
+		for (int m = 0; m < N_MODES; m++)
 			res[m][s][0] = res[m][s][1] = -1;
+		/* glibc-nhi: getpwnam_r goes to nss_nhi alone from here on; the
+		 * other in-process modes do not call glibc's getpw* */
+		if ((modes & (1 << M_GLIBC_NHI)) && __nss_configure_lookup("passwd", "nhi") != 0)
+			return 1;
+		measure_interleaved(modes & IN_PROCESS, res, s);
+		for (int m = 0; m < N_MODES; m++) {
 			if (!(modes & (1 << m)))
 				continue;
 			if (m == M_GLIBC_FILES || m == M_NSW_NHI) {
@@ -548,11 +594,6 @@ int main(int argc, char **argv)
 						  m == M_NSW_NHI ? NULL : passwd, res[m][s]) < 0)
 					fprintf(stderr, "#   %s: not measured (needs root and mount namespaces)\n",
 						mode_names[m]);
-			} else {
-				if (m == M_GLIBC_NHI && __nss_configure_lookup("passwd", "nhi") != 0)
-					return 1;
-				res[m][s][0] = measure(m, 0);
-				res[m][s][1] = measure(m, 1);
 			}
 			fprintf(stderr, "#   %-12s %10.1f ns by name %10.1f ns by uid\n", mode_names[m],
 				res[m][s][0], res[m][s][1]);

@@ -19,6 +19,10 @@ _Static_assert(sizeof(struct nhi_snap_ident_rec) == 40, "ident record size");
 _Static_assert(sizeof(struct nhi_snap_ident_cold) == 56, "ident cold record size");
 _Static_assert(sizeof(struct nhi_snap_bucket) == 8, "index bucket size");
 _Static_assert(offsetof(struct nhi_snap_hdr, stale) == 20, "stale stays where every version has it");
+_Static_assert(offsetof(struct nhi_snap_ident_rec, expires) == 24 &&
+	       offsetof(struct nhi_snap_ident_rec, len) == 32, "hot record layout (docs/snapshot-format.md)");
+_Static_assert(offsetof(struct nhi_snap_ident_cold, created) == 16 &&
+	       offsetof(struct nhi_snap_ident_cold, last_used) == 48, "cold record layout");
 
 /* The smallest hot and cold records: four empty strings each. */
 #define HOT_MIN (sizeof(struct nhi_snap_ident_rec) + NHI_SNAP_NHOT)
