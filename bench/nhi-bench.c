@@ -479,6 +479,32 @@ static void fmt_ns(char *b, size_t n, double v)
 		snprintf(b, n, "%.0f ns", v);
 }
 
+/* "what: 1k 1.21x / 1.45x; ... (<= limit: met|not met at ...)" */
+static void ratio_line(const char *what, int m, int base, double res[N_MODES][8][2],
+		       const size_t *sizes, int n_sizes, double limit)
+{
+	char missed[256] = "";
+	size_t used = 0;
+
+	printf("%s:", what);
+	for (int s = 0; s < n_sizes; s++) {
+		double a = res[m][s][0] / res[base][s][0], b = res[m][s][1] / res[base][s][1];
+
+		printf(" %zuk %.2fx / %.2fx%s", sizes[s] / 1000, a, b, s + 1 < n_sizes ? ";" : "");
+		if ((a > limit || b > limit) && used < sizeof(missed))
+			used += (size_t)snprintf(missed + used, sizeof(missed) - used, "%s%zuk",
+						 used ? ", " : "", sizes[s] / 1000);
+	}
+	printf(" (target <= %.1fx: %s%s)\n", limit, missed[0] ? "NOT met at " : "met", missed);
+}
+
+/* " 2.31x / 2.10x": time at the largest size over time at the smallest */
+static void flat(int m, double res[N_MODES][8][2], int n_sizes)
+{
+	printf(" %.2fx / %.2fx", res[m][n_sizes - 1][0] / res[m][0][0],
+	       res[m][n_sizes - 1][1] / res[m][0][1]);
+}
+
 int main(int argc, char **argv)
 {
 	size_t sizes[8] = { 1000, 10000, 100000 };
@@ -624,17 +650,28 @@ int main(int argc, char **argv)
 		}
 		printf("\n");
 	}
-	if ((modes & (1 << M_ENTRY)) && (modes & (1 << M_BARECOPY))) {
-		printf("\nentry point / bare hash + copy:");
+	if ((modes & (1 << M_ENTRY)) && (modes & (1 << M_BARECOPY)) && (modes & (1 << M_BARE))) {
+		printf("\n");
+		ratio_line("entry point / bare hash + copy", M_ENTRY, M_BARECOPY, res, sizes, n_sizes, 1.5);
+		ratio_line("entry point / bare hash (lookup only)", M_ENTRY, M_BARE, res, sizes, n_sizes, 1.5);
+		if (n_sizes > 1) {
+			printf("largest / smallest size (flatness): entry point");
+			flat(M_ENTRY, res, n_sizes);
+			printf("; bare hash + copy");
+			flat(M_BARECOPY, res, n_sizes);
+			printf("; bare hash");
+			flat(M_BARE, res, n_sizes);
+			printf("\n");
+		}
+	}
+	if (modes & (1 << M_NSW_NHI)) {
+		double worst = 0;
 		for (int s = 0; s < n_sizes; s++)
-			printf(" %zuk %.2fx / %.2fx%s", sizes[s] / 1000,
-			       res[M_ENTRY][s][0] / res[M_BARECOPY][s][0],
-			       res[M_ENTRY][s][1] / res[M_BARECOPY][s][1], s + 1 < n_sizes ? ";" : "\n");
-		printf("entry point / bare hash (lookup only):");
-		for (int s = 0; s < n_sizes; s++)
-			printf(" %zuk %.2fx / %.2fx%s", sizes[s] / 1000,
-			       res[M_ENTRY][s][0] / res[M_BARE][s][0],
-			       res[M_ENTRY][s][1] / res[M_BARE][s][1], s + 1 < n_sizes ? ";" : "\n");
+			for (int b = 0; b < 2; b++)
+				if (res[M_NSW_NHI][s][b] > worst)
+					worst = res[M_NSW_NHI][s][b];
+		printf("through getpwnam_r/getpwuid_r (nsswitch.conf) <= 1.0 µs: %s (at most %.2f µs)\n",
+		       worst > 0 && worst <= 1000 ? "met" : "NOT met", worst / 1000);
 	}
 	return 0;
 }

@@ -15,14 +15,14 @@
 #include "nhi_snapshot.h"
 
 _Static_assert(sizeof(struct nhi_snap_hdr) == 256, "snapshot header is 256 bytes");
-_Static_assert(sizeof(struct nhi_snap_ident_rec) == 40, "ident record size");
-_Static_assert(sizeof(struct nhi_snap_ident_cold) == 56, "ident cold record size");
+_Static_assert(sizeof(struct nhi_snap_ident_rec) == 32, "ident record size");
+_Static_assert(sizeof(struct nhi_snap_ident_cold) == 48, "ident cold record size");
 _Static_assert(sizeof(struct nhi_snap_bucket) == 8, "index bucket size");
 _Static_assert(offsetof(struct nhi_snap_hdr, stale) == 20, "stale stays where every version has it");
-_Static_assert(offsetof(struct nhi_snap_ident_rec, expires) == 24 &&
-	       offsetof(struct nhi_snap_ident_rec, len) == 32, "hot record layout (docs/snapshot-format.md)");
-_Static_assert(offsetof(struct nhi_snap_ident_cold, created) == 16 &&
-	       offsetof(struct nhi_snap_ident_cold, last_used) == 48, "cold record layout");
+_Static_assert(offsetof(struct nhi_snap_ident_rec, expires) == 16 &&
+	       offsetof(struct nhi_snap_ident_rec, len) == 24, "hot record layout (docs/snapshot-format.md)");
+_Static_assert(offsetof(struct nhi_snap_ident_cold, created) == 8 &&
+	       offsetof(struct nhi_snap_ident_cold, last_used) == 40, "cold record layout");
 
 /* The smallest hot and cold records: four empty strings each. */
 #define HOT_MIN (sizeof(struct nhi_snap_ident_rec) + NHI_SNAP_NHOT)
@@ -293,7 +293,8 @@ static inline const char *str_at(const struct nhi_snap *s, uint32_t off)
 }
 
 /* The hot identity record at file offset off, or NULL when it does not
- * lie whole inside the idents section (its strings included). */
+ * lie whole inside the idents section (its strings and their NULs
+ * included: the lengths say where they end). */
 static inline const struct nhi_snap_ident_rec *ident_rec(const struct nhi_snap *s, uint32_t off)
 {
 	const struct nhi_snap_ident_rec *r;
@@ -304,13 +305,14 @@ static inline const struct nhi_snap_ident_rec *ident_rec(const struct nhi_snap *
 	r = (const void *)(s->map + off);
 	for (int i = 0; i < NHI_SNAP_NHOT; i++)
 		need += r->len[i];
-	if ((r->size & 7) != 0 || r->size < need || r->size > s->idents_hi - off)
+	if (need > s->idents_hi - off)
 		return NULL;
 	return r;
 }
 
 /* Point *field at the next string p of a record with length len;
- * NHI_ERR_FORMAT unless a NUL ends it.  (The record's size covers it.) */
+ * NHI_ERR_FORMAT unless a NUL ends it.  (The record was checked to hold
+ * its strings.) */
 #define NEXT_STR(field, len) do {                       \
 		(field) = p;                            \
 		if (p[(len)] != '\0')                   \
@@ -362,7 +364,7 @@ static int fill_ident(const struct nhi_snap *s, const struct nhi_snap_ident_rec 
 	c = (const void *)(s->map + off);
 	for (int i = 0; i < NHI_SNAP_NSTR - NHI_SNAP_NHOT; i++)
 		need += c->len[i];
-	if ((c->size & 7) != 0 || c->size < need || c->size > s->colds_hi - off)
+	if (need > s->colds_hi - off)
 		return NHI_ERR_FORMAT;
 	p = (const char *)(c + 1);
 	NEXT_STR(o->owner, c->len[NHI_SNAP_S_OWNER - NHI_SNAP_NHOT]);

@@ -11,10 +11,10 @@
  *
  *   header  struct nhi_snap_hdr (256 bytes)
  *   idents  the hot part of each identity, what a passwd lookup reads, in
- *           one or two cache lines: struct nhi_snap_ident_rec (40 bytes)
+ *           two cache lines or three: struct nhi_snap_ident_rec (32 bytes)
  *           followed by name, gecos, home and shell (NUL-terminated,
  *           lengths in the record), padded to 8 bytes; sorted by name
- *   colds   the rest of each identity: struct nhi_snap_ident_cold (56
+ *   colds   the rest of each identity: struct nhi_snap_ident_cold (48
  *           bytes) followed by owner, purpose, hosts and services
  *   order   n_idents x uint32_t: file offsets of the records, sorted by name
  *   groups  n_groups x struct nhi_snap_group_rec (identity groups + registry groups)
@@ -96,22 +96,20 @@ enum {
 #define NHI_SNAP_STR_MAX 65535  /* longest string of an identity */
 
 /* The hot record of an identity: this, then name, gecos, home and shell
- * (len[i] bytes and a NUL each), zero padding; 'size' covers it all and is
- * a multiple of 8.  'cold' is the file offset of its cold record. */
+ * (len[i] bytes and a NUL each), zero padding to a multiple of 8 bytes.
+ * 'cold' is the file offset of its cold record. */
 struct nhi_snap_ident_rec {
-	uint32_t size, cold;
+	uint32_t cold;
 	uint32_t uid, gid;
-	uint8_t kind, state, reserved8[6];
+	uint8_t kind, state, reserved8[2];
 	int64_t expires;                   /* 0 = never (not allowed by nhictl) */
 	uint16_t len[NHI_SNAP_NHOT];       /* string lengths, without the NUL */
 };
 
 /* The cold record: this, then owner, purpose, hosts and services, zero
- * padding; 'size' as above. */
+ * padding as above. */
 struct nhi_snap_ident_cold {
-	uint32_t size;
 	uint16_t len[NHI_SNAP_NSTR - NHI_SNAP_NHOT];
-	uint32_t reserved;
 	int64_t created;
 	int64_t review_interval, review_due; /* 0 = no review schedule */
 	int64_t orphaned_since;            /* 0 = not orphaned */

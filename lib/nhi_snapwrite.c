@@ -55,8 +55,8 @@ struct wgroup {
 /* An identity as the writer keeps it until the layout: its two records
  * without their strings (the string lengths are in them). */
 struct wident {
-	struct nhi_snap_ident_rec h;       /* size and cold set by the layout */
-	struct nhi_snap_ident_cold c;      /* size set by the layout */
+	struct nhi_snap_ident_rec h;       /* cold set by the layout */
+	struct nhi_snap_ident_cold c;
 	uint32_t str[NHI_SNAP_NSTR];       /* offsets into w->istrings */
 	uint32_t off;                      /* file offset of h, set by the layout */
 };
@@ -515,15 +515,13 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	for (size_t i = 0; i < w->n_idents && off <= UINT32_MAX; i++) {
 		off = align_up(off, REC_ALIGN);
 		w->idents[i].off = (uint32_t)off;
-		w->idents[i].h.size = (uint32_t)rec_size(&w->idents[i], 0);
-		off += w->idents[i].h.size;
+		off += rec_size(&w->idents[i], 0);
 	}
 	h.idents_size = (uint32_t)(off - h.idents_off);
 	h.colds_off = (uint32_t)off;
 	for (size_t i = 0; i < w->n_idents && off <= UINT32_MAX; i++) {
 		w->idents[i].h.cold = (uint32_t)off;
-		w->idents[i].c.size = (uint32_t)rec_size(&w->idents[i], 1);
-		off += w->idents[i].c.size;
+		off += rec_size(&w->idents[i], 1);
 	}
 	h.colds_size = (uint32_t)(off - h.colds_off);
 	h.order_off = (uint32_t)off;

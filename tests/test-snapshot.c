@@ -357,9 +357,12 @@ static void test_bad_records(void **state)
 	assert_int_equal(nhi_snap_pw_by_uid(s, 2000007, &id), NHI_ERR_FORMAT);
 	nhi_snap_close(s);
 	RESET();
-	rec->size = 0xfffffff0u;
+	rec = (void *)(b + ((uint32_t *)(b + ((struct nhi_snap_hdr *)b)->order_off))[29]);
+	rec->len[NHI_SNAP_S_SHELL] += 64;  /* the last record: now past the section */
 	s = open_bytes(b, n);
-	assert_int_equal(nhi_snap_pw_by_uid(s, 2000007, &id), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-9", &id), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_ident_at(s, 29, &id), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_ident_at(s, 28, &id), 0);
 	nhi_snap_close(s);
 	/* a string without its NUL */
 	RESET();
