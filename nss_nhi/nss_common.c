@@ -15,7 +15,6 @@ static pthread_once_t conf_once = PTHREAD_ONCE_INIT;
 static int conf_done;                    /* load_conf has run; atomic */
 static struct nhi_conf conf;
 static int conf_ok;
-static size_t nologin_len, default_shell_len;
 
 /* One mapped snapshot, shared by reference: the process holds one
  * reference on the current map, and every thread one on the map it used
@@ -82,8 +81,6 @@ static void load_conf(void)
 		return;
 	if (conf.cache_path[0] == '\0')
 		return;
-	nologin_len = strlen(conf.nologin_shell);
-	default_shell_len = strlen(conf.default_shell);
 	conf_ok = 1;
 }
 
@@ -244,70 +241,6 @@ void *nss_nhi_bufalloc(struct nss_nhi_buf *b, size_t n)
 	b->p += pad + n;
 	b->left -= pad + n;
 	return p;
-}
-
-/* Copy n bytes and a NUL to *p (the room was checked). */
-static inline char *put(char **p, const char *s, size_t n)
-{
-	char *d = *p;
-
-	memcpy(d, s, n);
-	d[n] = '\0';
-	*p = d + n + 1;
-	return d;
-}
-
-enum nss_status nss_nhi_fill_passwd(const struct nhi_ident *id, time_t now,
-				    struct passwd *pw, char *buf, size_t len, int *errnop)
-{
-	static const char nohome[] = "/nonexistent";
-	const char *home = id->home, *shell = id->shell;
-	size_t home_len = id->home_len, shell_len = id->shell_len;
-	char *p = buf;
-
-	if (home_len == 0) {
-		home = nohome;
-		home_len = sizeof(nohome) - 1;
-	}
-	if (nss_nhi_locked(id, now)) {
-		shell = conf.nologin_shell;
-		shell_len = nologin_len;
-	} else if (shell_len == 0) {
-		shell = conf.default_shell;
-		shell_len = default_shell_len;
-	}
-	/* the lengths come from the snapshot (at most 64 KiB each) */
-	if (id->name_len + id->gecos_len + home_len + shell_len + 6 > len)
-		return nss_nhi_erange(errnop);
-	if (id->gecos == id->name + id->name_len + 1 && home == id->gecos + id->gecos_len + 1) {
-		/* name, gecos and home lie back to back with their NULs (as in a
-		 * snapshot record), and so does shell unless it was replaced:
-		 * copy them at once */
-		size_t n = id->name_len + id->gecos_len + home_len + 3;
-
-		if (shell == home + home_len + 1)
-			n += shell_len + 1;
-		memcpy(p, id->name, n);
-		pw->pw_name = p;
-		pw->pw_gecos = p + id->name_len + 1;
-		pw->pw_dir = pw->pw_gecos + id->gecos_len + 1;
-		p = pw->pw_dir + home_len + 1;
-		if (shell == home + home_len + 1) {
-			pw->pw_shell = p;
-			p += shell_len + 1;
-		} else {
-			pw->pw_shell = put(&p, shell, shell_len);
-		}
-	} else {
-		pw->pw_name = put(&p, id->name, id->name_len);
-		pw->pw_gecos = put(&p, id->gecos, id->gecos_len);
-		pw->pw_dir = put(&p, home, home_len);
-		pw->pw_shell = put(&p, shell, shell_len);
-	}
-	pw->pw_passwd = put(&p, "x", 1);
-	pw->pw_uid = id->uid;
-	pw->pw_gid = id->gid;
-	return NSS_STATUS_SUCCESS;
 }
 
 /* A member is shown unless it names a retired identity. */

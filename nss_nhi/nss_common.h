@@ -107,8 +107,6 @@ void *nss_nhi_bufalloc(struct nss_nhi_buf *b, size_t n);
 
 /* Fill a passwd/group/spwd from a snapshot record (read lock held).
  * Return NSS_STATUS_SUCCESS or NSS_STATUS_TRYAGAIN with *errnop = ERANGE. */
-enum nss_status nss_nhi_fill_passwd(const struct nhi_ident *id, time_t now,
-				    struct passwd *pw, char *buf, size_t len, int *errnop);
 enum nss_status nss_nhi_fill_group(const struct nhi_snap *s, const struct nhi_group *g,
 				   struct group *gr, char *buf, size_t len, int *errnop);
 enum nss_status nss_nhi_fill_spwd(const struct nhi_ident *id, time_t now,
