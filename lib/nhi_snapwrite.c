@@ -73,7 +73,7 @@ struct nhi_snap_writer {
 	size_t n_groups, cap_groups;
 	uint32_t *members;                 /* string offsets of group members */
 	size_t n_members, cap_members;
-	int failed;                        /* a previous add ran out of memory */
+	int failed;                        /* the error of a previous add, or 0 */
 };
 
 static int grow(void **p, size_t *cap, size_t n, size_t elem)
@@ -191,7 +191,7 @@ int nhi_snapw_add_ident(struct nhi_snap_writer *w, const struct nhi_ident *id)
 	w->idents[w->n_idents++] = r;
 	return 0;
 fail:
-	w->failed = 1;
+	w->failed = e;
 	return e;
 }
 
@@ -221,7 +221,7 @@ int nhi_snapw_add_group(struct nhi_snap_writer *w, const char *name, uint32_t gi
 	w->groups[w->n_groups++] = g;
 	return 0;
 fail:
-	w->failed = 1;
+	w->failed = e;
 	return e;
 }
 
@@ -653,7 +653,8 @@ int nhi_snapw_publish(struct nhi_snap_writer *w, const char *path,
 	int fd = -1, oldfd = -1, dfd = -1, r;
 
 	if (w->failed)
-		return nhi_seterr(err, errlen, NHI_ERR_NOMEM, "snapshot: an earlier add failed");
+		return nhi_seterr(err, errlen, w->failed, "snapshot: an earlier add failed: %s",
+				  nhi_strerror(w->failed));
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp) ||
 	    (size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
 		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: path too long", path);

@@ -215,6 +215,9 @@ static void test_long_strings(void **state)
 	id.uid = id.gid = 4242;
 	id.purpose = big;
 	assert_int_equal(nhi_snapw_add_ident(w, &id), NHI_ERR_RANGE);
+	/* nothing is published after a failed add, and the error says why */
+	assert_int_equal(nhi_snapw_publish(w, path, 1, 1, err, sizeof(err)), NHI_ERR_RANGE);
+	assert_non_null(strstr(err, "an earlier add failed"));
 	nhi_snapw_free(w);
 	w = nhi_snapw_new();
 	big[NHI_SNAP_STR_MAX] = '\0';
