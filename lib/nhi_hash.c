@@ -2,19 +2,6 @@
 #include <string.h>
 #include "nhi_hash.h"
 
-uint64_t nhi_hash_str_len(const char *s, size_t *len)
-{
-	const char *p = s;
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *p != '\0'; p++) {
-		h ^= (unsigned char)*p;
-		h *= 0x100000001b3ULL;
-	}
-	*len = (size_t)(p - s);
-	return h;
-}
-
 uint64_t nhi_hash_str(const char *s)
 {
 	size_t len;
