@@ -232,7 +232,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "the numbers and name, gecos, home and shell (snapshot format 2,"
 	echo "docs/snapshot-format.md); what NSS never reads is in cold records elsewhere."
 	echo "Its time still grows with the number of accounts, like the bare hash's: at 100k"
-	echo "the hot records (about 9 MB) and the index (2 MB) no longer fit the caches and"
+	echo "the hot records (about 9 MB) and the index (2 MB) outgrow the per-core caches and"
 	echo "the TLB, and a lookup waits for two memory loads. The bare hash's records are"
 	echo "smaller (44 bytes: it stores no gecos or shell), so it misses less."
 	echo "\`id NAME\` with nss_nhi does the same work at every size (one hash lookup for"
