@@ -303,6 +303,9 @@ static inline const struct nhi_snap_ident_rec *ident_rec(const struct nhi_snap *
 	if (off < s->idents_lo || (uint64_t)off + HOT_MIN > s->idents_hi || (off & 7) != 0)
 		return NULL;
 	r = (const void *)(s->map + off);
+	/* the record's strings usually reach into the next cache line: ask
+	 * for it now, not once the lengths below have arrived */
+	__builtin_prefetch((const char *)r + 64);
 	for (int i = 0; i < NHI_SNAP_NHOT; i++)
 		need += r->len[i];
 	if (need > s->idents_hi - off)
