@@ -4,13 +4,9 @@
 
 uint64_t nhi_hash_str(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t len;
 
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
+	return nhi_hash_str_len(s, &len);
 }
 
 static inline uint64_t mix64(uint64_t z)

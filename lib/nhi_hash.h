@@ -7,6 +7,20 @@
 #include <stdint.h>
 
 uint64_t nhi_hash_str(const char *s);      /* FNV-1a 64 */
+/* The same hash, and strlen(s) in *len: one pass over the key (inline:
+ * the snapshot reader's lookups by name start with it). */
+static inline uint64_t nhi_hash_str_len(const char *s, size_t *len)
+{
+	const char *p = s;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *p != '\0'; p++) {
+		h ^= (unsigned char)*p;
+		h *= 0x100000001b3ULL;
+	}
+	*len = (size_t)(p - s);
+	return h;
+}
 uint64_t nhi_hash_u32(uint32_t v);         /* 64-bit mix (splitmix finaliser) */
 /* A fast 64-bit checksum of a byte range (not cryptographic; detects
  * truncation, bit flips and torn files). */

@@ -15,7 +15,18 @@
 #include "nhi_snapshot.h"
 
 _Static_assert(sizeof(struct nhi_snap_hdr) == 256, "snapshot header is 256 bytes");
-_Static_assert(sizeof(struct nhi_snap_ident_rec) == 96, "ident record size");
+_Static_assert(sizeof(struct nhi_snap_ident_rec) == 32, "ident record size");
+_Static_assert(sizeof(struct nhi_snap_ident_cold) == 48, "ident cold record size");
+_Static_assert(sizeof(struct nhi_snap_bucket) == 8, "index bucket size");
+_Static_assert(offsetof(struct nhi_snap_hdr, stale) == 20, "stale stays where every version has it");
+_Static_assert(offsetof(struct nhi_snap_ident_rec, expires) == 16 &&
+	       offsetof(struct nhi_snap_ident_rec, len) == 24, "hot record layout (docs/snapshot-format.md)");
+_Static_assert(offsetof(struct nhi_snap_ident_cold, created) == 8 &&
+	       offsetof(struct nhi_snap_ident_cold, last_used) == 40, "cold record layout");
+
+/* The smallest hot and cold records: four empty strings each. */
+#define HOT_MIN (sizeof(struct nhi_snap_ident_rec) + NHI_SNAP_NHOT)
+#define COLD_MIN (sizeof(struct nhi_snap_ident_cold) + NHI_SNAP_NSTR - NHI_SNAP_NHOT)
 _Static_assert(sizeof(struct nhi_snap_group_rec) == 16, "group record size");
 _Static_assert(sizeof(struct nhi_snap_memb_rec) == 16, "memb record size");
 
@@ -23,12 +34,15 @@ struct nhi_snap {
 	const unsigned char *map;
 	size_t size;
 	const struct nhi_snap_hdr *hdr;
-	const struct nhi_snap_ident_rec *idents;
+	uint32_t idents_lo, idents_hi;     /* hot identity records lie in [lo, hi) */
+	uint32_t colds_lo, colds_hi;       /* cold ones in [lo, hi) */
+	uint32_t name_mask, uid_mask;      /* index size - 1 */
+	const uint32_t *order;
 	const struct nhi_snap_group_rec *groups;
 	const struct nhi_snap_memb_rec *membs;
 	const uint32_t *u32;
 	const char *strings;
-	const uint32_t *name_idx, *uid_idx, *gname_idx, *gid_idx, *memb_idx;
+	const struct nhi_snap_bucket *name_idx, *uid_idx, *gname_idx, *gid_idx, *memb_idx;
 	dev_t dev;
 	ino_t ino;
 	off_t st_size;
@@ -85,10 +99,19 @@ static int pow2_or_zero(uint32_t n)
 	return (n & (n - 1)) == 0;
 }
 
+uint64_t nhi_snap_hdr_checksum(const struct nhi_snap_hdr *h)
+{
+	struct nhi_snap_hdr copy;
+
+	memcpy(&copy, (const void *)h, sizeof(copy));
+	copy.stale = 0;
+	copy.hdr_checksum = 0;
+	return nhi_checksum(&copy, sizeof(copy), 0);
+}
+
 static int validate(struct nhi_snap *s, int flags, const char *path, char *err, size_t errlen)
 {
 	const struct nhi_snap_hdr *h = s->hdr;
-	struct nhi_snap_hdr copy;
 
 	if (s->size < sizeof(*h))
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT,
@@ -99,28 +122,28 @@ static int validate(struct nhi_snap *s, int flags, const char *path, char *err, 
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: built for another byte order", path);
 	if (h->version != NHI_SNAP_VERSION)
 		return nhi_seterr(err, errlen, NHI_ERR_VERSION,
-				  "%s: snapshot format version %u, this build reads version %u",
+				  "%s: snapshot format version %u, this build reads version %u "
+				  "(run nhictl publish to rewrite it)",
 				  path, h->version, NHI_SNAP_VERSION);
 	if (h->hdr_size != sizeof(*h))
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad header size", path);
-	memcpy(&copy, h, sizeof(copy));
-	copy.stale = 0;
-	copy.hdr_checksum = 0;
-	if (nhi_checksum(&copy, sizeof(copy), 0) != h->hdr_checksum)
+	if (nhi_snap_hdr_checksum(h) != h->hdr_checksum)
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: header checksum mismatch", path);
 	if (h->file_size != s->size)
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT,
 				  "%s: truncated or extended (%zu bytes, header says %llu)",
 				  path, s->size, (unsigned long long)h->file_size);
-	if (!section_ok(h, h->idents_off, h->n_idents, sizeof(struct nhi_snap_ident_rec), 8) ||
+	if (!section_ok(h, h->idents_off, h->idents_size, 1, 8) ||
+	    !section_ok(h, h->colds_off, h->colds_size, 1, 8) ||
+	    !section_ok(h, h->order_off, h->n_idents, 4, 4) ||
 	    !section_ok(h, h->groups_off, h->n_groups, sizeof(struct nhi_snap_group_rec), 8) ||
 	    !section_ok(h, h->membs_off, h->n_membs, sizeof(struct nhi_snap_memb_rec), 8) ||
 	    !section_ok(h, h->u32_off, h->u32_count, 4, 4) ||
-	    !section_ok(h, h->name_idx_off, h->name_idx_size, 4, 4) ||
-	    !section_ok(h, h->uid_idx_off, h->uid_idx_size, 4, 4) ||
-	    !section_ok(h, h->gname_idx_off, h->gname_idx_size, 4, 4) ||
-	    !section_ok(h, h->gid_idx_off, h->gid_idx_size, 4, 4) ||
-	    !section_ok(h, h->memb_idx_off, h->memb_idx_size, 4, 4) ||
+	    !section_ok(h, h->name_idx_off, h->name_idx_size, sizeof(struct nhi_snap_bucket), 8) ||
+	    !section_ok(h, h->uid_idx_off, h->uid_idx_size, sizeof(struct nhi_snap_bucket), 8) ||
+	    !section_ok(h, h->gname_idx_off, h->gname_idx_size, sizeof(struct nhi_snap_bucket), 8) ||
+	    !section_ok(h, h->gid_idx_off, h->gid_idx_size, sizeof(struct nhi_snap_bucket), 8) ||
+	    !section_ok(h, h->memb_idx_off, h->memb_idx_size, sizeof(struct nhi_snap_bucket), 8) ||
 	    !section_ok(h, h->strings_off, h->strings_size, 1, 1))
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: a section lies outside the file", path);
 	if (!pow2_or_zero(h->name_idx_size) || !pow2_or_zero(h->uid_idx_size) ||
@@ -137,7 +160,13 @@ static int validate(struct nhi_snap *s, int flags, const char *path, char *err, 
 	    nhi_checksum(s->map + h->hdr_size, s->size - h->hdr_size, h->generation) != h->data_checksum)
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: data checksum mismatch (corrupt file)", path);
 
-	s->idents = (const void *)(s->map + h->idents_off);
+	s->idents_lo = h->idents_off;
+	s->idents_hi = h->idents_off + h->idents_size;
+	s->colds_lo = h->colds_off;
+	s->colds_hi = h->colds_off + h->colds_size;
+	s->name_mask = h->name_idx_size - 1;
+	s->uid_mask = h->uid_idx_size - 1;
+	s->order = (const void *)(s->map + h->order_off);
 	s->groups = (const void *)(s->map + h->groups_off);
 	s->membs = (const void *)(s->map + h->membs_off);
 	s->u32 = (const void *)(s->map + h->u32_off);
@@ -263,32 +292,96 @@ static inline const char *str_at(const struct nhi_snap *s, uint32_t off)
 	return off < s->hdr->strings_size ? s->strings + off : NULL;
 }
 
-static int fill_ident(const struct nhi_snap *s, const struct nhi_snap_ident_rec *r,
-		      struct nhi_ident *o)
+/* The hot identity record at file offset off, or NULL when it does not
+ * lie whole inside the idents section (its strings and their NULs
+ * included: the lengths say where they end). */
+static inline const struct nhi_snap_ident_rec *ident_rec(const struct nhi_snap *s, uint32_t off)
 {
-	o->name = str_at(s, r->name);
-	o->gecos = str_at(s, r->gecos);
-	o->home = str_at(s, r->home);
-	o->shell = str_at(s, r->shell);
-	o->owner = str_at(s, r->owner);
-	o->purpose = str_at(s, r->purpose);
-	o->hosts = str_at(s, r->hosts);
-	o->services = str_at(s, r->services);
-	if (!o->name || !o->gecos || !o->home || !o->shell || !o->owner || !o->purpose ||
-	    !o->hosts || !o->services || r->kind > NHI_KIND_AGENT || r->state > NHI_STATE_RETIRED)
+	const struct nhi_snap_ident_rec *r;
+	uint32_t need = HOT_MIN;
+
+	if (off < s->idents_lo || (uint64_t)off + HOT_MIN > s->idents_hi || (off & 7) != 0)
+		return NULL;
+	r = (const void *)(s->map + off);
+	/* the record's strings usually reach into the next cache line: ask
+	 * for it now, not once the lengths below have arrived */
+	__builtin_prefetch((const char *)r + 64);
+	for (int i = 0; i < NHI_SNAP_NHOT; i++)
+		need += r->len[i];
+	if (need > s->idents_hi - off)
+		return NULL;
+	return r;
+}
+
+/* Point *field at the next string p of a record with length len;
+ * NHI_ERR_FORMAT unless a NUL ends it.  (The record was checked to hold
+ * its strings.) */
+#define NEXT_STR(field, len) do {                       \
+		(field) = p;                            \
+		if (p[(len)] != '\0')                   \
+			return NHI_ERR_FORMAT;          \
+		p += (len) + 1;                         \
+	} while (0)
+
+/* The hot part of a record checked by ident_rec into a view; the cold
+ * strings are "" and the cold times 0. */
+static inline __attribute__((always_inline)) int
+fill_hot(const struct nhi_snap_ident_rec *r, struct nhi_ident *o)
+{
+	const char *p = (const char *)(r + 1);
+
+	NEXT_STR(o->name, r->len[NHI_SNAP_S_NAME]);
+	NEXT_STR(o->gecos, r->len[NHI_SNAP_S_GECOS]);
+	NEXT_STR(o->home, r->len[NHI_SNAP_S_HOME]);
+	NEXT_STR(o->shell, r->len[NHI_SNAP_S_SHELL]);
+	if (r->kind > NHI_KIND_AGENT || r->state > NHI_STATE_RETIRED)
 		return NHI_ERR_FORMAT;
+	o->name_len = r->len[NHI_SNAP_S_NAME];
+	o->gecos_len = r->len[NHI_SNAP_S_GECOS];
+	o->home_len = r->len[NHI_SNAP_S_HOME];
+	o->shell_len = r->len[NHI_SNAP_S_SHELL];
+	o->owner = o->purpose = o->hosts = o->services = "";
 	o->uid = r->uid;
 	o->gid = r->gid;
 	o->kind = r->kind;
 	o->state = r->state;
-	o->created = r->created;
 	o->expires = r->expires;
-	o->review_interval = r->review_interval;
-	o->review_due = r->review_due;
-	o->orphaned_since = r->orphaned_since;
-	o->last_used = r->last_used;
+	o->created = o->review_interval = o->review_due = 0;
+	o->orphaned_since = o->last_used = 0;
 	return 0;
 }
+
+/* The whole identity: the hot record and the cold one it points to. */
+static int fill_ident(const struct nhi_snap *s, const struct nhi_snap_ident_rec *r,
+		      struct nhi_ident *o)
+{
+	const struct nhi_snap_ident_cold *c;
+	const char *p;
+	uint32_t off = r->cold, need = COLD_MIN;
+	int e = fill_hot(r, o);
+
+	if (e < 0)
+		return e;
+	if (off < s->colds_lo || (uint64_t)off + COLD_MIN > s->colds_hi || (off & 7) != 0)
+		return NHI_ERR_FORMAT;
+	c = (const void *)(s->map + off);
+	for (int i = 0; i < NHI_SNAP_NSTR - NHI_SNAP_NHOT; i++)
+		need += c->len[i];
+	if (need > s->colds_hi - off)
+		return NHI_ERR_FORMAT;
+	p = (const char *)(c + 1);
+	NEXT_STR(o->owner, c->len[NHI_SNAP_S_OWNER - NHI_SNAP_NHOT]);
+	NEXT_STR(o->purpose, c->len[NHI_SNAP_S_PURPOSE - NHI_SNAP_NHOT]);
+	NEXT_STR(o->hosts, c->len[NHI_SNAP_S_HOSTS - NHI_SNAP_NHOT]);
+	NEXT_STR(o->services, c->len[NHI_SNAP_S_SERVICES - NHI_SNAP_NHOT]);
+	o->created = c->created;
+	o->review_interval = c->review_interval;
+	o->review_due = c->review_due;
+	o->orphaned_since = c->orphaned_since;
+	o->last_used = c->last_used;
+	return 0;
+}
+#undef NEXT_STR
 
 static int fill_group(const struct nhi_snap *s, const struct nhi_snap_group_rec *r,
 		      struct nhi_group *o)
@@ -304,41 +397,42 @@ static int fill_group(const struct nhi_snap *s, const struct nhi_snap_group_rec 
 }
 
 /* Probe an open-addressing index for a record that matches the key.
- * Returns 0 with *found = record index, NHI_ERR_NOTFOUND, or
- * NHI_ERR_FORMAT for a bucket pointing outside the table.  Inlined into
- * each lookup with its match function, so the hot path has no call
- * through a pointer. */
-typedef int (*match_fn)(const struct nhi_snap *s, uint32_t rec, const void *key);
+ * Returns 0 with *found = the bucket's ref, NHI_ERR_NOTFOUND, or
+ * NHI_ERR_FORMAT for a ref pointing outside its section.  Only buckets
+ * whose tag equals the key's (hash >> 32) are looked at further, so a
+ * probe past other keys reads no record.  Inlined into each lookup with its
+ * match function, so the hot path has no call through a pointer. */
+typedef int (*match_fn)(const struct nhi_snap *s, uint32_t ref, const void *key);
 
 static inline __attribute__((always_inline)) int
-probe(const struct nhi_snap *s, const uint32_t *idx, uint32_t size, uint32_t n,
+probe(const struct nhi_snap *s, const struct nhi_snap_bucket *idx, uint32_t size,
       uint64_t h, match_fn match, const void *key, uint32_t *found)
 {
-	uint32_t pos;
+	uint32_t tag = (uint32_t)(h >> 32), pos;
 
 	if (size == 0)
 		return NHI_ERR_NOTFOUND;
 	pos = (uint32_t)h & (size - 1);
 	for (uint32_t i = 0; i < size; i++, pos = (pos + 1) & (size - 1)) {
-		uint32_t v = idx[pos];
+		struct nhi_snap_bucket b = idx[pos];
 		int m;
 
-		if (v == 0)
+		if (b.ref == 0)
 			return NHI_ERR_NOTFOUND;
-		if (v > n)
-			return NHI_ERR_FORMAT;
-		m = match(s, v - 1, key);
+		if (b.tag != tag)
+			continue;
+		m = match(s, b.ref, key);
 		if (m < 0)
 			return m;
 		if (m) {
-			*found = v - 1;
+			*found = b.ref;
 			return 0;
 		}
 	}
 	return NHI_ERR_NOTFOUND;
 }
 
-/* Match functions: 1 match, 0 no match, NHI_ERR_FORMAT bad string offset. */
+/* Match functions: 1 match, 0 no match, NHI_ERR_FORMAT bad ref or offset. */
 static inline int str_match(const struct nhi_snap *s, uint32_t off, const char *key)
 {
 	const char *nm = str_at(s, off);
@@ -348,76 +442,142 @@ static inline int str_match(const struct nhi_snap *s, uint32_t off, const char *
 	return strcmp(nm, key) == 0;
 }
 
-static int ident_name_match(const struct nhi_snap *s, uint32_t rec, const void *key)
+struct name_key {
+	const char *name;
+	size_t len;
+};
+
+static int ident_name_match(const struct nhi_snap *s, uint32_t ref, const void *key)
 {
-	return str_match(s, s->idents[rec].name, key);
+	const struct name_key *k = key;
+	const struct nhi_snap_ident_rec *r = ident_rec(s, ref);
+
+	if (r == NULL)
+		return NHI_ERR_FORMAT;
+	return r->len[NHI_SNAP_S_NAME] == k->len && memcmp(r + 1, k->name, k->len) == 0;
 }
 
-static int ident_uid_match(const struct nhi_snap *s, uint32_t rec, const void *key)
+static int ident_uid_match(const struct nhi_snap *s, uint32_t ref, const void *key)
 {
-	return s->idents[rec].uid == *(const uint32_t *)key;
+	const struct nhi_snap_ident_rec *r = ident_rec(s, ref);
+
+	if (r == NULL)
+		return NHI_ERR_FORMAT;
+	return r->uid == *(const uint32_t *)key;
 }
 
-static int group_name_match(const struct nhi_snap *s, uint32_t rec, const void *key)
+static int group_name_match(const struct nhi_snap *s, uint32_t ref, const void *key)
 {
-	return str_match(s, s->groups[rec].name, key);
+	if (ref > s->hdr->n_groups)
+		return NHI_ERR_FORMAT;
+	return str_match(s, s->groups[ref - 1].name, key);
 }
 
-static int group_gid_match(const struct nhi_snap *s, uint32_t rec, const void *key)
+static int group_gid_match(const struct nhi_snap *s, uint32_t ref, const void *key)
 {
-	return s->groups[rec].gid == *(const uint32_t *)key;
+	if (ref > s->hdr->n_groups)
+		return NHI_ERR_FORMAT;
+	return s->groups[ref - 1].gid == *(const uint32_t *)key;
 }
 
-static int memb_name_match(const struct nhi_snap *s, uint32_t rec, const void *key)
+static int memb_name_match(const struct nhi_snap *s, uint32_t ref, const void *key)
 {
-	return str_match(s, s->membs[rec].name, key);
+	if (ref > s->hdr->n_membs)
+		return NHI_ERR_FORMAT;
+	return str_match(s, s->membs[ref - 1].name, key);
+}
+
+/* The record a successful ident probe found (ident_rec checked it). */
+static inline const struct nhi_snap_ident_rec *found_rec(const struct nhi_snap *s, uint32_t ref)
+{
+	return (const void *)(s->map + ref);
+}
+
+/* The hot record of an identity by name or uid (0 or a negative code). */
+static inline int rec_by_name(const struct nhi_snap *s, const char *name,
+			      const struct nhi_snap_ident_rec **rec)
+{
+	struct name_key k;
+	uint64_t h = nhi_hash_str_len(name, &k.len);
+	uint32_t ref;
+	int r;
+
+	k.name = name;
+	r = probe(s, s->name_idx, s->name_mask + 1, h, ident_name_match, &k, &ref);
+	*rec = r == 0 ? found_rec(s, ref) : NULL;
+	return r;
+}
+
+static inline int rec_by_uid(const struct nhi_snap *s, uint32_t uid,
+			     const struct nhi_snap_ident_rec **rec)
+{
+	uint32_t ref;
+	int r = probe(s, s->uid_idx, s->uid_mask + 1, nhi_hash_u32(uid), ident_uid_match, &uid, &ref);
+
+	*rec = r == 0 ? found_rec(s, ref) : NULL;
+	return r;
 }
 
 int nhi_snap_ident_by_name(const struct nhi_snap *s, const char *name, struct nhi_ident *out)
 {
-	const struct nhi_snap_hdr *h = s->hdr;
-	uint32_t i;
-	int r = probe(s, s->name_idx, h->name_idx_size, h->n_idents, nhi_hash_str(name),
-		      ident_name_match, name, &i);
+	const struct nhi_snap_ident_rec *rec;
+	int r = rec_by_name(s, name, &rec);
 
-	return r < 0 ? r : fill_ident(s, &s->idents[i], out);
+	return r < 0 ? r : fill_ident(s, rec, out);
 }
 
 int nhi_snap_ident_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_ident *out)
 {
-	const struct nhi_snap_hdr *h = s->hdr;
-	uint32_t i;
-	int r = probe(s, s->uid_idx, h->uid_idx_size, h->n_idents, nhi_hash_u32(uid),
-		      ident_uid_match, &uid, &i);
+	const struct nhi_snap_ident_rec *rec;
+	int r = rec_by_uid(s, uid, &rec);
 
-	return r < 0 ? r : fill_ident(s, &s->idents[i], out);
+	return r < 0 ? r : fill_ident(s, rec, out);
+}
+
+int nhi_snap_pw_by_name(const struct nhi_snap *s, const char *name, struct nhi_ident *out)
+{
+	const struct nhi_snap_ident_rec *rec;
+	int r = rec_by_name(s, name, &rec);
+
+	return r < 0 ? r : fill_hot(rec, out);
+}
+
+int nhi_snap_pw_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_ident *out)
+{
+	const struct nhi_snap_ident_rec *rec;
+	int r = rec_by_uid(s, uid, &rec);
+
+	return r < 0 ? r : fill_hot(rec, out);
 }
 
 int nhi_snap_ident_at(const struct nhi_snap *s, uint32_t i, struct nhi_ident *out)
 {
+	const struct nhi_snap_ident_rec *r;
+
 	if (i >= s->hdr->n_idents)
 		return NHI_ERR_NOTFOUND;
-	return fill_ident(s, &s->idents[i], out);
+	r = ident_rec(s, s->order[i]);
+	return r == NULL ? NHI_ERR_FORMAT : fill_ident(s, r, out);
 }
 
 int nhi_snap_group_by_name(const struct nhi_snap *s, const char *name, struct nhi_group *out)
 {
 	const struct nhi_snap_hdr *h = s->hdr;
-	uint32_t i;
-	int r = probe(s, s->gname_idx, h->gname_idx_size, h->n_groups, nhi_hash_str(name),
-		      group_name_match, name, &i);
+	uint32_t ref;
+	int r = probe(s, s->gname_idx, h->gname_idx_size, nhi_hash_str(name),
+		      group_name_match, name, &ref);
 
-	return r < 0 ? r : fill_group(s, &s->groups[i], out);
+	return r < 0 ? r : fill_group(s, &s->groups[ref - 1], out);
 }
 
 int nhi_snap_group_by_gid(const struct nhi_snap *s, uint32_t gid, struct nhi_group *out)
 {
 	const struct nhi_snap_hdr *h = s->hdr;
-	uint32_t i;
-	int r = probe(s, s->gid_idx, h->gid_idx_size, h->n_groups, nhi_hash_u32(gid),
-		      group_gid_match, &gid, &i);
+	uint32_t ref;
+	int r = probe(s, s->gid_idx, h->gid_idx_size, nhi_hash_u32(gid),
+		      group_gid_match, &gid, &ref);
 
-	return r < 0 ? r : fill_group(s, &s->groups[i], out);
+	return r < 0 ? r : fill_group(s, &s->groups[ref - 1], out);
 }
 
 int nhi_snap_group_at(const struct nhi_snap *s, uint32_t i, struct nhi_group *out)
@@ -439,13 +599,13 @@ int nhi_snap_user_gids(const struct nhi_snap *s, const char *user,
 {
 	const struct nhi_snap_hdr *h = s->hdr;
 	const struct nhi_snap_memb_rec *m;
-	uint32_t i;
-	int r = probe(s, s->memb_idx, h->memb_idx_size, h->n_membs, nhi_hash_str(user),
-		      memb_name_match, user, &i);
+	uint32_t ref;
+	int r = probe(s, s->memb_idx, h->memb_idx_size, nhi_hash_str(user),
+		      memb_name_match, user, &ref);
 
 	if (r < 0)
 		return r;
-	m = &s->membs[i];
+	m = &s->membs[ref - 1];
 	if (m->gids_off > h->u32_count || m->n_gids > h->u32_count - m->gids_off)
 		return NHI_ERR_FORMAT;
 	*gids = s->u32 + m->gids_off;

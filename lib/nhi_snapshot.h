@@ -6,19 +6,29 @@
  * PAM and NSS modules read it through mmap, with O(1) hash lookups and no
  * locks; every offset is checked against the file size before use.
  *
- * Format version 1 (host byte order; the endian word tells):
+ * Format version 2 (host byte order; the endian word tells; docs/snapshot-format.md
+ * describes it byte by byte):
  *
  *   header  struct nhi_snap_hdr (256 bytes)
- *   idents  n_idents x struct nhi_snap_ident_rec (sorted by name)
+ *   idents  the hot part of each identity, what a passwd lookup reads, in
+ *           two cache lines or three: struct nhi_snap_ident_rec (32 bytes)
+ *           followed by name, gecos, home and shell (NUL-terminated,
+ *           lengths in the record), padded to 8 bytes; sorted by name
+ *   colds   the rest of each identity: struct nhi_snap_ident_cold (48
+ *           bytes) followed by owner, purpose, hosts and services
+ *   order   n_idents x uint32_t: file offsets of the records, sorted by name
  *   groups  n_groups x struct nhi_snap_group_rec (identity groups + registry groups)
  *   membs   n_membs  x struct nhi_snap_memb_rec  (user -> supplementary gids)
  *   u32     u32_count x uint32_t pool (group member name offsets, gid lists)
- *   index   four open-addressing tables of uint32_t buckets (value = record
- *           index + 1, 0 = empty, linear probing, size a power of two):
- *           ident by name (nhi_hash_str), ident by uid (nhi_hash_u32),
- *           group by name, group by gid, memb by name
- *   strings NUL-terminated strings; offsets are relative to strings_off;
- *           offset 0 is the empty string; the section ends with a NUL.
+ *   index   five open-addressing tables of struct nhi_snap_bucket {tag, ref}
+ *           (ref 0 = empty, linear probing, size a power of two; tag = the
+ *           high 32 bits of the key's hash, so a probe skips other keys
+ *           without reading their records): ident by name (nhi_hash_str)
+ *           and by uid (nhi_hash_u32), ref = the record's file offset;
+ *           group by name, group by gid, memb by name, ref = index + 1
+ *   strings NUL-terminated strings of groups and memberships; offsets are
+ *           relative to strings_off; offset 0 is the empty string; the
+ *           section ends with a NUL.
  *
  * hdr_checksum covers the header with hdr_checksum and stale zeroed;
  * data_checksum covers bytes [hdr_size, file_size).  'stale' is the only
@@ -34,7 +44,7 @@
 #include <time.h>
 
 #define NHI_SNAP_MAGIC "NHISNAP"   /* 8 bytes with the NUL */
-#define NHI_SNAP_VERSION 1
+#define NHI_SNAP_VERSION 2
 #define NHI_SNAP_ENDIAN 0x01020304u
 
 enum nhi_kind { NHI_KIND_SERVICE = 0, NHI_KIND_AGENT = 1 };
@@ -61,27 +71,55 @@ struct nhi_snap_hdr {
 	uint64_t data_checksum;
 	uint64_t hdr_checksum;
 	uint32_t n_idents, idents_off;
+	uint32_t idents_size, order_off;   /* bytes of the idents section; the order table */
+	uint32_t colds_size, colds_off;    /* bytes and offset of the colds section */
 	uint32_t n_groups, groups_off;
 	uint32_t n_membs, membs_off;
 	uint32_t u32_count, u32_off;
 	uint32_t strings_size, strings_off;
-	uint32_t name_idx_size, name_idx_off;
+	uint32_t name_idx_size, name_idx_off;  /* sizes in buckets */
 	uint32_t uid_idx_size, uid_idx_off;
 	uint32_t gname_idx_size, gname_idx_off;
 	uint32_t gid_idx_size, gid_idx_off;
 	uint32_t memb_idx_size, memb_idx_off;
-	uint8_t reserved[256 - 64 - 20 * 4];
+	uint8_t reserved[256 - 64 - 24 * 4];
 };
 
+/* The strings of an identity, in this order: the first NHI_SNAP_NHOT in
+ * its hot record, the others in its cold record. */
+enum {
+	NHI_SNAP_S_NAME, NHI_SNAP_S_GECOS, NHI_SNAP_S_HOME, NHI_SNAP_S_SHELL,
+	NHI_SNAP_S_OWNER, NHI_SNAP_S_PURPOSE, NHI_SNAP_S_HOSTS, NHI_SNAP_S_SERVICES,
+	NHI_SNAP_NSTR
+};
+#define NHI_SNAP_NHOT 4
+#define NHI_SNAP_STR_MAX 65535  /* longest string of an identity */
+
+/* The hot record of an identity: this, then name, gecos, home and shell
+ * (len[i] bytes and a NUL each), zero padding to a multiple of 8 bytes.
+ * 'cold' is the file offset of its cold record. */
 struct nhi_snap_ident_rec {
-	uint32_t name, gecos, home, shell, owner, purpose;
-	uint32_t hosts, services;          /* comma-separated; "" = any */
+	uint32_t cold;
 	uint32_t uid, gid;
-	uint8_t kind, state, reserved8[6];
-	int64_t created, expires;          /* expires: 0 = never (not allowed by nhictl) */
+	uint8_t kind, state, reserved8[2];
+	int64_t expires;                   /* 0 = never (not allowed by nhictl) */
+	uint16_t len[NHI_SNAP_NHOT];       /* string lengths, without the NUL */
+};
+
+/* The cold record: this, then owner, purpose, hosts and services, zero
+ * padding as above. */
+struct nhi_snap_ident_cold {
+	uint16_t len[NHI_SNAP_NSTR - NHI_SNAP_NHOT];
+	int64_t created;
 	int64_t review_interval, review_due; /* 0 = no review schedule */
 	int64_t orphaned_since;            /* 0 = not orphaned */
 	int64_t last_used;                 /* 0 = never seen */
+};
+
+/* A bucket of an index: ref 0 is empty. */
+struct nhi_snap_bucket {
+	uint32_t tag;                      /* hash >> 32 */
+	uint32_t ref;                      /* idents: file offset; others: index + 1 */
 };
 
 struct nhi_snap_group_rec {
@@ -102,6 +140,9 @@ struct nhi_snap_memb_rec {
 struct nhi_ident {
 	const char *name, *gecos, *home, *shell, *owner, *purpose;
 	const char *hosts, *services;
+	/* strlen() of name, gecos, home and shell (what NSS copies); the
+	 * writer ignores them */
+	size_t name_len, gecos_len, home_len, shell_len;
 	uint32_t uid, gid;
 	int kind, state;
 	int64_t created, expires, review_interval, review_due;
@@ -133,6 +174,9 @@ int nhi_snap_stale(const struct nhi_snap *s);
 int nhi_snap_replaced(const struct nhi_snap *s);
 
 const struct nhi_snap_hdr *nhi_snap_header(const struct nhi_snap *s);
+/* What hdr_checksum must be for a header: its checksum with
+ * hdr_checksum and stale taken as 0. */
+uint64_t nhi_snap_hdr_checksum(const struct nhi_snap_hdr *h);
 uint32_t nhi_snap_n_idents(const struct nhi_snap *s);
 uint32_t nhi_snap_n_groups(const struct nhi_snap *s);
 
@@ -142,6 +186,11 @@ uint32_t nhi_snap_n_groups(const struct nhi_snap *s);
 int nhi_snap_ident_by_name(const struct nhi_snap *s, const char *name, struct nhi_ident *out);
 int nhi_snap_ident_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_ident *out);
 int nhi_snap_ident_at(const struct nhi_snap *s, uint32_t i, struct nhi_ident *out);
+/* The same lookups reading only an identity's hot record: name, gecos,
+ * home, shell (and their lengths), uid, gid, kind, state and expires; the
+ * other strings are "" and the other times 0.  What NSS's passwd needs. */
+int nhi_snap_pw_by_name(const struct nhi_snap *s, const char *name, struct nhi_ident *out);
+int nhi_snap_pw_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_ident *out);
 int nhi_snap_group_by_name(const struct nhi_snap *s, const char *name, struct nhi_group *out);
 int nhi_snap_group_by_gid(const struct nhi_snap *s, uint32_t gid, struct nhi_group *out);
 int nhi_snap_group_at(const struct nhi_snap *s, uint32_t i, struct nhi_group *out);

@@ -53,15 +53,28 @@ struct wgroup {
 	uint32_t first_member, n_members;  /* into w->members (string offsets) */
 };
 
+/* An identity as the writer keeps it until the layout: its two records
+ * without their strings (the string lengths are in them). */
+struct wident {
+	struct nhi_snap_ident_rec h;       /* cold set by the layout */
+	struct nhi_snap_ident_cold c;
+	uint32_t str[NHI_SNAP_NSTR];       /* offsets into w->istrings */
+	uint32_t off;                      /* file offset of h, set by the layout */
+};
+
+/* Where each hot identity record starts (a multiple of 8). */
+#define REC_ALIGN 8
+
 struct nhi_snap_writer {
-	struct buf strings;                /* string pool; offset 0 = "" */
-	struct nhi_snap_ident_rec *idents;
+	struct buf strings;                /* group string pool; offset 0 = "" */
+	struct buf istrings;               /* identity strings; offset 0 = "" */
+	struct wident *idents;
 	size_t n_idents, cap_idents;
 	struct wgroup *groups;
 	size_t n_groups, cap_groups;
 	uint32_t *members;                 /* string offsets of group members */
 	size_t n_members, cap_members;
-	int failed;                        /* a previous add ran out of memory */
+	int failed;                        /* the error of a previous add, or 0 */
 };
 
 static int grow(void **p, size_t *cap, size_t n, size_t elem)
@@ -86,7 +99,8 @@ struct nhi_snap_writer *nhi_snapw_new(void)
 
 	if (w == NULL)
 		return NULL;
-	if (buf_add(&w->strings, "", 1) < 0) {
+	if (buf_add(&w->strings, "", 1) < 0 || buf_add(&w->istrings, "", 1) < 0) {
+		free(w->strings.p);
 		free(w);
 		return NULL;
 	}
@@ -98,13 +112,14 @@ void nhi_snapw_free(struct nhi_snap_writer *w)
 	if (w == NULL)
 		return;
 	free(w->strings.p);
+	free(w->istrings.p);
 	free(w->idents);
 	free(w->groups);
 	free(w->members);
 	free(w);
 }
 
-static int add_str(struct nhi_snap_writer *w, const char *s, uint32_t *off)
+static int pool_add(struct buf *pool, const char *s, uint32_t *off)
 {
 	size_t n;
 
@@ -113,41 +128,71 @@ static int add_str(struct nhi_snap_writer *w, const char *s, uint32_t *off)
 		return 0;
 	}
 	n = strlen(s) + 1;
-	if (w->strings.len + n > UINT32_MAX / 2)
+	if (pool->len + n > UINT32_MAX / 2)
 		return NHI_ERR_RANGE;
-	*off = (uint32_t)w->strings.len;
-	return buf_add(&w->strings, s, n);
+	*off = (uint32_t)pool->len;
+	return buf_add(pool, s, n);
+}
+
+static int add_str(struct nhi_snap_writer *w, const char *s, uint32_t *off)
+{
+	return pool_add(&w->strings, s, off);
+}
+
+/* String i of an identity: at most NHI_SNAP_STR_MAX bytes. */
+static int add_istr(struct nhi_snap_writer *w, const char *s, struct wident *r, int i)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	if (n > NHI_SNAP_STR_MAX)
+		return NHI_ERR_RANGE;
+	if (i < NHI_SNAP_NHOT)
+		r->h.len[i] = (uint16_t)n;
+	else
+		r->c.len[i - NHI_SNAP_NHOT] = (uint16_t)n;
+	return pool_add(&w->istrings, s, &r->str[i]);
+}
+
+/* Length of string i of an identity. */
+static size_t ilen(const struct wident *r, int i)
+{
+	return i < NHI_SNAP_NHOT ? r->h.len[i] : r->c.len[i - NHI_SNAP_NHOT];
 }
 
 int nhi_snapw_add_ident(struct nhi_snap_writer *w, const struct nhi_ident *id)
 {
-	struct nhi_snap_ident_rec r;
-	int e;
+	const char *const strs[NHI_SNAP_NSTR] = {
+		[NHI_SNAP_S_NAME] = id->name, [NHI_SNAP_S_GECOS] = id->gecos,
+		[NHI_SNAP_S_HOME] = id->home, [NHI_SNAP_S_SHELL] = id->shell,
+		[NHI_SNAP_S_OWNER] = id->owner, [NHI_SNAP_S_PURPOSE] = id->purpose,
+		[NHI_SNAP_S_HOSTS] = id->hosts, [NHI_SNAP_S_SERVICES] = id->services,
+	};
+	struct wident r;
+	int e = 0;
 
 	if (id->name == NULL || *id->name == '\0')
 		return NHI_ERR_INVAL;
 	memset(&r, 0, sizeof(r));
-	if ((e = add_str(w, id->name, &r.name)) < 0 || (e = add_str(w, id->gecos, &r.gecos)) < 0 ||
-	    (e = add_str(w, id->home, &r.home)) < 0 || (e = add_str(w, id->shell, &r.shell)) < 0 ||
-	    (e = add_str(w, id->owner, &r.owner)) < 0 || (e = add_str(w, id->purpose, &r.purpose)) < 0 ||
-	    (e = add_str(w, id->hosts, &r.hosts)) < 0 || (e = add_str(w, id->services, &r.services)) < 0)
+	for (int i = 0; i < NHI_SNAP_NSTR && e == 0; i++)
+		e = add_istr(w, strs[i], &r, i);
+	if (e < 0)
 		goto fail;
-	r.uid = id->uid;
-	r.gid = id->gid;
-	r.kind = (uint8_t)id->kind;
-	r.state = (uint8_t)id->state;
-	r.created = id->created;
-	r.expires = id->expires;
-	r.review_interval = id->review_interval;
-	r.review_due = id->review_due;
-	r.orphaned_since = id->orphaned_since;
-	r.last_used = id->last_used;
+	r.h.uid = id->uid;
+	r.h.gid = id->gid;
+	r.h.kind = (uint8_t)id->kind;
+	r.h.state = (uint8_t)id->state;
+	r.h.expires = id->expires;
+	r.c.created = id->created;
+	r.c.review_interval = id->review_interval;
+	r.c.review_due = id->review_due;
+	r.c.orphaned_since = id->orphaned_since;
+	r.c.last_used = id->last_used;
 	if ((e = grow((void **)&w->idents, &w->cap_idents, w->n_idents, sizeof(r))) < 0)
 		goto fail;
 	w->idents[w->n_idents++] = r;
 	return 0;
 fail:
-	w->failed = 1;
+	w->failed = e;
 	return e;
 }
 
@@ -177,7 +222,7 @@ int nhi_snapw_add_group(struct nhi_snap_writer *w, const char *name, uint32_t gi
 	w->groups[w->n_groups++] = g;
 	return 0;
 fail:
-	w->failed = 1;
+	w->failed = e;
 	return e;
 }
 
@@ -188,12 +233,17 @@ static const char *wstr(const struct nhi_snap_writer *w, uint32_t off)
 	return (const char *)w->strings.p + off;
 }
 
+/* The name of an identity. */
+static const char *iname(const struct nhi_snap_writer *w, const struct wident *r)
+{
+	return (const char *)w->istrings.p + r->str[NHI_SNAP_S_NAME];
+}
+
 static const struct nhi_snap_writer *sort_ctx;
 
 static int cmp_ident(const void *a, const void *b)
 {
-	const struct nhi_snap_ident_rec *x = a, *y = b;
-	return strcmp(wstr(sort_ctx, x->name), wstr(sort_ctx, y->name));
+	return strcmp(iname(sort_ctx, a), iname(sort_ctx, b));
 }
 
 struct pair { uint32_t user; uint32_t gid; };
@@ -217,31 +267,39 @@ static uint32_t index_size(size_t n)
 
 typedef int (*same_fn)(const void *recs, uint32_t a, uint32_t b, const struct nhi_snap_writer *w);
 
-/* Insert record i with hash h into an index; a record equal to an earlier
- * one (same_fn) is a duplicate: NHI_ERR_EXISTS. */
-static int idx_insert(uint32_t *idx, uint32_t size, uint64_t h, uint32_t i,
+/* Fill an index (zeroed buckets, size a power of two) with n records
+ * whose hashes are h[]; the ref of record i is refs[i], or i + 1 when refs
+ * is NULL.  slot is scratch of 'size' entries.  Returns -1, or the index of
+ * a record equal (same_fn) to an earlier one: a duplicate. */
+static long idx_build(struct nhi_snap_bucket *idx, uint32_t *slot, uint32_t size,
+		      const uint64_t *h, uint32_t n, const uint32_t *refs,
 		      const void *recs, same_fn same, const struct nhi_snap_writer *w)
 {
-	uint32_t pos = (uint32_t)h & (size - 1);
+	memset(slot, 0, size * sizeof(*slot));
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t pos = (uint32_t)h[i] & (size - 1);
 
-	while (idx[pos] != 0) {
-		if (same(recs, idx[pos] - 1, i, w))
-			return NHI_ERR_EXISTS;
-		pos = (pos + 1) & (size - 1);
+		while (slot[pos] != 0) {
+			if (same(recs, slot[pos] - 1, i, w))
+				return i;
+			pos = (pos + 1) & (size - 1);
+		}
+		slot[pos] = i + 1;
+		idx[pos].tag = (uint32_t)(h[i] >> 32);
+		idx[pos].ref = refs != NULL ? refs[i] : i + 1;
 	}
-	idx[pos] = i + 1;
-	return 0;
+	return -1;
 }
 
 static int same_ident_name(const void *r, uint32_t a, uint32_t b, const struct nhi_snap_writer *w)
 {
-	const struct nhi_snap_ident_rec *x = r;
-	return strcmp(wstr(w, x[a].name), wstr(w, x[b].name)) == 0;
+	const struct wident *x = r;
+	return strcmp(iname(w, &x[a]), iname(w, &x[b])) == 0;
 }
 static int same_ident_uid(const void *r, uint32_t a, uint32_t b, const struct nhi_snap_writer *w)
 {
-	const struct nhi_snap_ident_rec *x = r;
-	return x[a].uid == x[b].uid;
+	const struct wident *x = r;
+	return x[a].h.uid == x[b].h.uid;
 }
 static int same_group_name(const void *r, uint32_t a, uint32_t b, const struct nhi_snap_writer *w)
 {
@@ -259,9 +317,46 @@ static int same_memb(const void *r, uint32_t a, uint32_t b, const struct nhi_sna
 	return strcmp(wstr(w, x[a].name), wstr(w, x[b].name)) == 0;
 }
 
+static size_t align_up(size_t n, size_t a)
+{
+	return (n + a - 1) & ~(a - 1);
+}
+
 static size_t align8(size_t n)
 {
-	return (n + 7) & ~(size_t)7;
+	return align_up(n, 8);
+}
+
+/* Bytes of the hot (or cold) record of an identity: the struct, its
+ * strings with their NULs, padding to 8. */
+static size_t rec_size(const struct wident *r, int cold)
+{
+	size_t n = cold ? sizeof(struct nhi_snap_ident_cold) : sizeof(struct nhi_snap_ident_rec);
+
+	for (int i = cold ? NHI_SNAP_NHOT : 0; i < (cold ? NHI_SNAP_NSTR : NHI_SNAP_NHOT); i++)
+		n += ilen(r, i) + 1;
+	return align_up(n, 8);
+}
+
+/* Copy strings [from, to) of r to p (zeroed: the NULs are there). */
+static void put_strs(const struct nhi_snap_writer *w, const struct wident *r, int from, int to,
+		     unsigned char *p)
+{
+	for (int i = from; i < to; i++) {
+		memcpy(p, w->istrings.p + r->str[i], ilen(r, i));
+		p += ilen(r, i) + 1;
+	}
+}
+
+/* Write the hot and cold records of r at their offsets in out (zeroed). */
+static void put_rec(const struct nhi_snap_writer *w, const struct wident *r, unsigned char *out)
+{
+	uint32_t cold = r->h.cold;
+
+	memcpy(out + r->off, &r->h, sizeof(r->h));
+	put_strs(w, r, 0, NHI_SNAP_NHOT, out + r->off + sizeof(r->h));
+	memcpy(out + cold, &r->c, sizeof(r->c));
+	put_strs(w, r, NHI_SNAP_NHOT, NHI_SNAP_NSTR, out + cold + sizeof(r->c));
 }
 
 /* A set of the registry groups' gids and names, so that giving every
@@ -283,14 +378,14 @@ static int gset_init(struct gset *g, size_t n)
 /* Find the slot for a gid (by_gid) or a name: the slot holding an equal
  * key, or the empty slot where it would go. */
 static uint32_t gset_slot(const struct gset *g, const struct nhi_snap_writer *w, int by_gid,
-			  uint32_t gid, uint32_t name)
+			  uint32_t gid, const char *name)
 {
-	uint64_t h = by_gid ? nhi_hash_u32(gid) : nhi_hash_str(wstr(w, name));
+	uint64_t h = by_gid ? nhi_hash_u32(gid) : nhi_hash_str(name);
 	uint32_t pos = (uint32_t)h & (g->size - 1);
 
 	while (g->slots[pos] != 0) {
 		const struct wgroup *o = &w->groups[g->slots[pos] - 1];
-		if (by_gid ? o->gid == gid : strcmp(wstr(w, o->name), wstr(w, name)) == 0)
+		if (by_gid ? o->gid == gid : strcmp(wstr(w, o->name), name) == 0)
 			break;
 		pos = (pos + 1) & (g->size - 1);
 	}
@@ -305,11 +400,13 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	struct nhi_snap_group_rec *grecs = NULL;
 	struct nhi_snap_memb_rec *mrecs = NULL;
 	struct pair *pairs = NULL;
-	uint32_t *u32 = NULL, *idx = NULL;
+	uint32_t *u32 = NULL, *slot = NULL, *order;
+	uint64_t *hv = NULL;
 	size_t n_pairs = 0, n_groups, n_membs = 0, n_u32, n_reg_groups = w->n_groups;
-	size_t off;
+	size_t strings_len = w->strings.len, off, most;
 	uint32_t isz[5];
 	struct gset by_gid = { NULL, 0 }, by_name = { NULL, 0 };
+	long dup;
 	int r;
 
 	/* every non-retired identity gets its own group unless its name or
@@ -320,24 +417,25 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < w->n_groups; i++) {
-		by_gid.slots[gset_slot(&by_gid, w, 1, w->groups[i].gid, 0)] = (uint32_t)i + 1;
-		by_name.slots[gset_slot(&by_name, w, 0, 0, w->groups[i].name)] = (uint32_t)i + 1;
+		by_gid.slots[gset_slot(&by_gid, w, 1, w->groups[i].gid, NULL)] = (uint32_t)i + 1;
+		by_name.slots[gset_slot(&by_name, w, 0, 0, wstr(w, w->groups[i].name))] = (uint32_t)i + 1;
 	}
 	for (size_t i = 0; i < w->n_idents; i++) {
-		const struct nhi_snap_ident_rec *id = &w->idents[i];
+		const struct wident *id = &w->idents[i];
 		uint32_t gi = (uint32_t)w->n_groups, gpos, npos;
 
-		if (id->state == NHI_STATE_RETIRED)
+		if (id->h.state == NHI_STATE_RETIRED)
 			continue;
-		gpos = gset_slot(&by_gid, w, 1, id->gid, 0);
-		npos = gset_slot(&by_name, w, 0, 0, id->name);
+		gpos = gset_slot(&by_gid, w, 1, id->h.gid, NULL);
+		npos = gset_slot(&by_name, w, 0, 0, iname(w, id));
 		if (by_gid.slots[gpos] != 0 || by_name.slots[npos] != 0)
 			continue;
 		r = grow((void **)&w->groups, &w->cap_groups, w->n_groups, sizeof(*w->groups));
+		if (r == 0)
+			r = add_str(w, iname(w, id), &w->groups[gi].name);
 		if (r < 0)
 			goto out;
-		w->groups[gi].name = id->name;
-		w->groups[gi].gid = id->gid;
+		w->groups[gi].gid = id->h.gid;
 		w->groups[gi].first_member = 0;
 		w->groups[gi].n_members = 0;
 		by_gid.slots[gpos] = gi + 1;
@@ -411,20 +509,40 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	isz[3] = isz[2];
 	isz[4] = index_size(n_membs);
 
-	off = sizeof(h);
+	/* hot identity records, each at a multiple of REC_ALIGN, then the
+	 * cold ones */
+	off = align_up(sizeof(h), REC_ALIGN);
 	h.n_idents = (uint32_t)w->n_idents; h.idents_off = (uint32_t)off;
-	off = align8(off + w->n_idents * sizeof(struct nhi_snap_ident_rec));
+	for (size_t i = 0; i < w->n_idents && off <= UINT32_MAX; i++) {
+		off = align_up(off, REC_ALIGN);
+		w->idents[i].off = (uint32_t)off;
+		off += rec_size(&w->idents[i], 0);
+	}
+	h.idents_size = (uint32_t)(off - h.idents_off);
+	h.colds_off = (uint32_t)off;
+	for (size_t i = 0; i < w->n_idents && off <= UINT32_MAX; i++) {
+		w->idents[i].h.cold = (uint32_t)off;
+		off += rec_size(&w->idents[i], 1);
+	}
+	h.colds_size = (uint32_t)(off - h.colds_off);
+	h.order_off = (uint32_t)off;
+	off = align8(off + w->n_idents * 4);
 	h.n_groups = (uint32_t)n_groups; h.groups_off = (uint32_t)off;
 	off = align8(off + n_groups * sizeof(struct nhi_snap_group_rec));
 	h.n_membs = (uint32_t)n_membs; h.membs_off = (uint32_t)off;
 	off = align8(off + n_membs * sizeof(struct nhi_snap_memb_rec));
 	h.u32_count = (uint32_t)n_u32; h.u32_off = (uint32_t)off;
 	off = align8(off + n_u32 * 4);
-	h.name_idx_size = isz[0]; h.name_idx_off = (uint32_t)off; off += isz[0] * 4;
-	h.uid_idx_size = isz[1]; h.uid_idx_off = (uint32_t)off; off += isz[1] * 4;
-	h.gname_idx_size = isz[2]; h.gname_idx_off = (uint32_t)off; off += isz[2] * 4;
-	h.gid_idx_size = isz[3]; h.gid_idx_off = (uint32_t)off; off += isz[3] * 4;
-	h.memb_idx_size = isz[4]; h.memb_idx_off = (uint32_t)off; off += isz[4] * 4;
+#define PLACE_IDX(name, i) do {                                                   \
+		h.name##_idx_size = isz[i]; h.name##_idx_off = (uint32_t)off;     \
+		off += (size_t)isz[i] * sizeof(struct nhi_snap_bucket);           \
+	} while (0)
+	PLACE_IDX(name, 0);
+	PLACE_IDX(uid, 1);
+	PLACE_IDX(gname, 2);
+	PLACE_IDX(gid, 3);
+	PLACE_IDX(memb, 4);
+#undef PLACE_IDX
 	h.strings_off = (uint32_t)off; h.strings_size = (uint32_t)w->strings.len;
 	off += w->strings.len;
 	off = align8(off);
@@ -434,73 +552,83 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	}
 	h.file_size = off;
 
-	r = buf_reserve(out, off);
+	most = w->n_idents > n_groups ? w->n_idents : n_groups;
+	most = most > n_membs ? most : n_membs;
+	hv = calloc(most + 1, sizeof(*hv));
+	slot = calloc(index_size(most), sizeof(*slot));
+	r = hv == NULL || slot == NULL ? NHI_ERR_NOMEM : buf_reserve(out, off);
 	if (r < 0)
 		goto out;
 	memset(out->p, 0, off);
 	out->len = off;
-	if (w->n_idents > 0)
-		memcpy(out->p + h.idents_off, w->idents, w->n_idents * sizeof(*w->idents));
+	order = (uint32_t *)(out->p + h.order_off);
+	for (size_t i = 0; i < w->n_idents; i++) {
+		put_rec(w, &w->idents[i], out->p);
+		order[i] = w->idents[i].off;
+	}
 	memcpy(out->p + h.groups_off, grecs, n_groups * sizeof(*grecs));
 	memcpy(out->p + h.membs_off, mrecs, n_membs * sizeof(*mrecs));
 	memcpy(out->p + h.u32_off, u32, n_u32 * 4);
 	memcpy(out->p + h.strings_off, w->strings.p, w->strings.len);
 
-	idx = (uint32_t *)(out->p + h.name_idx_off);
+#define INDEX(name) ((struct nhi_snap_bucket *)(out->p + h.name##_idx_off))
 	for (uint32_t i = 0; i < h.n_idents; i++)
-		if (idx_insert(idx, isz[0], nhi_hash_str(wstr(w, w->idents[i].name)), i,
-			       w->idents, same_ident_name, w) < 0) {
-			r = nhi_seterr(err, errlen, NHI_ERR_EXISTS, "duplicate identity name '%s'",
-				       wstr(w, w->idents[i].name));
-			goto out;
-		}
-	idx = (uint32_t *)(out->p + h.uid_idx_off);
+		hv[i] = nhi_hash_str(iname(w, &w->idents[i]));
+	dup = idx_build(INDEX(name), slot, isz[0], hv, h.n_idents, order, w->idents, same_ident_name, w);
+	if (dup >= 0) {
+		r = nhi_seterr(err, errlen, NHI_ERR_EXISTS, "duplicate identity name '%s'",
+			       iname(w, &w->idents[dup]));
+		goto out;
+	}
 	for (uint32_t i = 0; i < h.n_idents; i++)
-		if (idx_insert(idx, isz[1], nhi_hash_u32(w->idents[i].uid), i,
-			       w->idents, same_ident_uid, w) < 0) {
-			r = nhi_seterr(err, errlen, NHI_ERR_EXISTS, "duplicate uid %u ('%s')",
-				       w->idents[i].uid, wstr(w, w->idents[i].name));
-			goto out;
-		}
-	idx = (uint32_t *)(out->p + h.gname_idx_off);
+		hv[i] = nhi_hash_u32(w->idents[i].h.uid);
+	dup = idx_build(INDEX(uid), slot, isz[1], hv, h.n_idents, order, w->idents, same_ident_uid, w);
+	if (dup >= 0) {
+		r = nhi_seterr(err, errlen, NHI_ERR_EXISTS, "duplicate uid %u ('%s')",
+			       w->idents[dup].h.uid, iname(w, &w->idents[dup]));
+		goto out;
+	}
 	for (uint32_t i = 0; i < h.n_groups; i++)
-		if (idx_insert(idx, isz[2], nhi_hash_str(wstr(w, grecs[i].name)), i,
-			       grecs, same_group_name, w) < 0) {
-			r = nhi_seterr(err, errlen, NHI_ERR_EXISTS, "duplicate group name '%s'",
-				       wstr(w, grecs[i].name));
-			goto out;
-		}
-	idx = (uint32_t *)(out->p + h.gid_idx_off);
+		hv[i] = nhi_hash_str(wstr(w, grecs[i].name));
+	dup = idx_build(INDEX(gname), slot, isz[2], hv, h.n_groups, NULL, grecs, same_group_name, w);
+	if (dup >= 0) {
+		r = nhi_seterr(err, errlen, NHI_ERR_EXISTS, "duplicate group name '%s'",
+			       wstr(w, grecs[dup].name));
+		goto out;
+	}
 	for (uint32_t i = 0; i < h.n_groups; i++)
-		if (idx_insert(idx, isz[3], nhi_hash_u32(grecs[i].gid), i,
-			       grecs, same_group_gid, w) < 0) {
-			r = nhi_seterr(err, errlen, NHI_ERR_EXISTS, "duplicate gid %u ('%s')",
-				       grecs[i].gid, wstr(w, grecs[i].name));
-			goto out;
-		}
-	idx = (uint32_t *)(out->p + h.memb_idx_off);
+		hv[i] = nhi_hash_u32(grecs[i].gid);
+	dup = idx_build(INDEX(gid), slot, isz[3], hv, h.n_groups, NULL, grecs, same_group_gid, w);
+	if (dup >= 0) {
+		r = nhi_seterr(err, errlen, NHI_ERR_EXISTS, "duplicate gid %u ('%s')",
+			       grecs[dup].gid, wstr(w, grecs[dup].name));
+		goto out;
+	}
 	for (uint32_t i = 0; i < h.n_membs; i++)
-		if (idx_insert(idx, isz[4], nhi_hash_str(wstr(w, mrecs[i].name)), i,
-			       mrecs, same_memb, w) < 0) {
-			r = nhi_seterr(err, errlen, NHI_ERR_FORMAT, "internal: duplicate member");
-			goto out;
-		}
+		hv[i] = nhi_hash_str(wstr(w, mrecs[i].name));
+	if (idx_build(INDEX(memb), slot, isz[4], hv, h.n_membs, NULL, mrecs, same_memb, w) >= 0) {
+		r = nhi_seterr(err, errlen, NHI_ERR_FORMAT, "internal: duplicate member");
+		goto out;
+	}
+#undef INDEX
 
 	h.data_checksum = nhi_checksum(out->p + sizeof(h), off - sizeof(h), generation);
-	h.hdr_checksum = 0;
-	h.stale = 0;
-	h.hdr_checksum = nhi_checksum(&h, sizeof(h), 0);
+	h.hdr_checksum = nhi_snap_hdr_checksum(&h);
 	memcpy(out->p, &h, sizeof(h));
 	r = 0;
 out:
-	/* drop the identity groups added above so publish can be called again */
+	/* drop the identity groups and their names added above so publish
+	 * can be called again */
 	w->n_groups = n_reg_groups;
+	w->strings.len = strings_len;
 	free(by_gid.slots);
 	free(by_name.slots);
 	free(pairs);
 	free(u32);
 	free(grecs);
 	free(mrecs);
+	free(hv);
+	free(slot);
 	return r;
 }
 
@@ -511,7 +639,8 @@ int nhi_snapw_publish(struct nhi_snap_writer *w, const char *path,
 	int oldfd = -1, r;
 
 	if (w->failed)
-		return nhi_seterr(err, errlen, NHI_ERR_NOMEM, "snapshot: an earlier add failed");
+		return nhi_seterr(err, errlen, w->failed, "snapshot: an earlier add failed: %s",
+				  nhi_strerror(w->failed));
 	r = build(w, generation, built_at, &out, err, errlen);
 	if (r < 0)
 		goto out;

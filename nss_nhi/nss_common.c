@@ -12,29 +12,19 @@
 #include "nss_common.h"
 
 static pthread_once_t conf_once = PTHREAD_ONCE_INIT;
+static int conf_done;                    /* load_conf has run; atomic */
+int nss_nhi_ready;                       /* and both conf_ok and tls_ok; atomic */
 static struct nhi_conf conf;
 static int conf_ok;
 
-/* One mapped snapshot, shared by reference: the process holds one
- * reference on the current map, and every thread one on the map it used
- * last.  All counts change under 'mu'; a map is unmapped when its last
- * reference goes, so never while a thread may read it. */
-struct nss_nhi_map {
-	struct nhi_snap *snap;
-	unsigned long refs;
-	uint64_t serial;
-};
-struct nss_nhi_tls {
-	struct nss_nhi_map *m;
-	unsigned calls;                  /* lookups by this thread */
-};
-
+/* The maps (struct nss_nhi_map in nss_common.h): every reference count
+ * changes under 'mu'. */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct nss_nhi_map *cur;          /* guarded by mu */
-static uint64_t cur_serial;              /* serial of cur (0: none); atomic */
+uint64_t nss_nhi_cur_serial;             /* serial of cur (0: none); atomic */
 static uint64_t serials;                 /* guarded by mu */
 static int64_t next_check;               /* CLOCK_MONOTONIC_COARSE seconds; atomic */
-static pthread_key_t tls_key;
+pthread_key_t nss_nhi_tls_key;
 static int tls_ok;
 
 static void map_put(struct nss_nhi_map *m)
@@ -63,7 +53,7 @@ static void load_conf(void)
 	char err[256];
 	int sys, r;
 
-	tls_ok = pthread_key_create(&tls_key, tls_free) == 0;
+	tls_ok = pthread_key_create(&nss_nhi_tls_key, tls_free) == 0;
 	nhi_conf_init(&conf);
 	if (nhi_conf_load_file(&conf, nhi_conf_default_path(), NHI_CONF_MISSING_OK,
 			       err, sizeof(err)) < 0)
@@ -80,13 +70,24 @@ static void load_conf(void)
 	if (conf.cache_path[0] == '\0')
 		return;
 	conf_ok = 1;
+	__atomic_store_n(&nss_nhi_ready, tls_ok, __ATOMIC_RELEASE);
+}
+
+/* load_conf once; after that one load, not a call to pthread_once. */
+static void conf_once_run(void)
+{
+	if (!__atomic_load_n(&conf_done, __ATOMIC_ACQUIRE)) {
+		pthread_once(&conf_once, load_conf);
+		__atomic_store_n(&conf_done, 1, __ATOMIC_RELEASE);
+	}
 }
 
 /* If the module is ever unloaded, no thread destructor may point into it. */
 __attribute__((destructor)) static void nss_nhi_fini(void)
 {
+	__atomic_store_n(&nss_nhi_ready, 0, __ATOMIC_RELEASE);
 	if (tls_ok)
-		pthread_key_delete(tls_key);
+		pthread_key_delete(nss_nhi_tls_key);
 	tls_ok = 0;
 }
 
@@ -130,12 +131,13 @@ static void remap_locked(void)
 			nhi_snap_close(s);
 		} else {
 			m->snap = s;
+			m->stale = &nhi_snap_header(s)->stale;
 			m->refs = 1;  /* the process's reference */
 			m->serial = ++serials;
 		}
 	}
 	cur = m;
-	__atomic_store_n(&cur_serial, m ? m->serial : 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&nss_nhi_cur_serial, m ? m->serial : 0, __ATOMIC_RELEASE);
 	map_put(old);
 	__atomic_store_n(&next_check, mono_secs() + NSS_NHI_RECHECK_SECS, __ATOMIC_RELAXED);
 }
@@ -144,12 +146,14 @@ static struct nss_nhi_tls *tls_get(void)
 {
 	struct nss_nhi_tls *t;
 
+	/* (pthread_getspecific, not __thread: that would make the module
+	 * need ld.so's __tls_get_addr, and it links only libc) */
 	if (!tls_ok)
 		return NULL;
-	t = pthread_getspecific(tls_key);
+	t = pthread_getspecific(nss_nhi_tls_key);
 	if (t == NULL) {
 		t = calloc(1, sizeof(*t));
-		if (t != NULL && pthread_setspecific(tls_key, t) != 0) {
+		if (t != NULL && pthread_setspecific(nss_nhi_tls_key, t) != 0) {
 			free(t);
 			t = NULL;
 		}
@@ -157,22 +161,26 @@ static struct nss_nhi_tls *tls_get(void)
 	return t;
 }
 
-enum nss_status nss_nhi_acquire(const struct nhi_snap **snap, struct nss_nhi_ref *ref,
-				int *errnop)
+/* Everything nss_nhi_acquire's inline fast path does not do: the first
+ * call, every 16th lookup of a thread (the stat fallback), a new or stale
+ * snapshot. */
+enum nss_status nss_nhi_acquire_slow(const struct nhi_snap **snap, struct nss_nhi_ref *ref,
+				     int *errnop)
 {
 	struct nss_nhi_tls *t;
 	int replaced = 0;
 
 	ref->locked = 0;
-	if (pthread_once(&conf_once, load_conf) != 0 || !conf_ok)
+	conf_once_run();
+	if (!conf_ok)
 		goto unavail;
 	t = tls_get();
-	/* Fast path: no lock, no atomic read-modify-write, no syscall.  This
-	 * thread's reference keeps its map alive. */
+	/* The map is current: the fast path came here for the 16th lookup
+	 * (its counter is at a multiple of 16 now). */
 	if (t != NULL && t->m != NULL &&
-	    t->m->serial == __atomic_load_n(&cur_serial, __ATOMIC_RELAXED) &&
-	    !nhi_snap_stale(t->m->snap) &&
-	    !((++t->calls & 15) == 0 && stat_due() && (replaced = nhi_snap_replaced(t->m->snap)))) {
+	    t->m->serial == __atomic_load_n(&nss_nhi_cur_serial, __ATOMIC_RELAXED) &&
+	    __atomic_load_n(t->m->stale, __ATOMIC_RELAXED) == 0 &&
+	    !((t->calls & 15) == 0 && stat_due() && (replaced = nhi_snap_replaced(t->m->snap)))) {
 		*snap = t->m->snap;
 		return NSS_STATUS_SUCCESS;
 	}
@@ -207,10 +215,9 @@ unavail:
 	return NSS_STATUS_UNAVAIL;
 }
 
-void nss_nhi_release(struct nss_nhi_ref *ref)
+void nss_nhi_unlock(struct nss_nhi_ref *ref)
 {
-	if (ref->locked)
-		pthread_mutex_unlock(&mu);
+	pthread_mutex_unlock(&mu);
 	ref->locked = 0;
 }
 
@@ -229,40 +236,12 @@ void *nss_nhi_bufalloc(struct nss_nhi_buf *b, size_t n)
 	return p;
 }
 
-static const char *home_of(const struct nhi_ident *id)
-{
-	return id->home[0] != '\0' ? id->home : "/nonexistent";
-}
-
-static const char *shell_of(const struct nhi_ident *id, time_t now)
-{
-	if (nss_nhi_locked(id, now))
-		return conf.nologin_shell;
-	return id->shell[0] != '\0' ? id->shell : conf.default_shell;
-}
-
-enum nss_status nss_nhi_fill_passwd(const struct nhi_ident *id, time_t now,
-				    struct passwd *pw, char *buf, size_t len, int *errnop)
-{
-	struct nss_nhi_buf b = { buf, len };
-
-	if ((pw->pw_name = nss_nhi_bufstr(&b, id->name)) == NULL ||
-	    (pw->pw_passwd = nss_nhi_bufstr(&b, "x")) == NULL ||
-	    (pw->pw_gecos = nss_nhi_bufstr(&b, id->gecos)) == NULL ||
-	    (pw->pw_dir = nss_nhi_bufstr(&b, home_of(id))) == NULL ||
-	    (pw->pw_shell = nss_nhi_bufstr(&b, shell_of(id, now))) == NULL)
-		return nss_nhi_erange(errnop);
-	pw->pw_uid = id->uid;
-	pw->pw_gid = id->gid;
-	return NSS_STATUS_SUCCESS;
-}
-
 /* A member is shown unless it names a retired identity. */
 static int member_visible(const struct nhi_snap *s, const char *name)
 {
 	struct nhi_ident id;
 
-	if (nhi_snap_ident_by_name(s, name, &id) == 0)
+	if (nhi_snap_pw_by_name(s, name, &id) == 0)
 		return nss_nhi_visible(&id);
 	return 1;
 }
@@ -340,7 +319,7 @@ enum nss_status nss_nhi_fill_spwd(const struct nhi_ident *id, time_t now,
 
 enum nss_status nss_nhi_setent(struct nss_nhi_cursor *c)
 {
-	pthread_once(&conf_once, load_conf);
+	conf_once_run();
 	pthread_mutex_lock(&c->mu);
 	c->next = 0;
 	pthread_mutex_unlock(&c->mu);

@@ -58,12 +58,56 @@
 struct nss_nhi_ref {
 	int locked;
 };
+
+/* One mapped snapshot, shared by reference: the process holds one
+ * reference on the current map, and every thread one on the map it used
+ * last (its struct nss_nhi_tls, the value of nss_nhi_tls_key).  All
+ * counts change under a mutex in nss_common.c; a map is unmapped when its
+ * last reference goes, so never while a thread may read it. */
+struct nss_nhi_map {
+	struct nhi_snap *snap;
+	const volatile uint32_t *stale;  /* the mapped header's stale word */
+	unsigned long refs;
+	uint64_t serial;
+};
+struct nss_nhi_tls {
+	struct nss_nhi_map *m;
+	unsigned calls;                  /* lookups by this thread */
+};
+/* Owned by nss_common.c; read by the fast path below (not exported:
+ * -fvisibility=hidden and exports.map). */
+extern int nss_nhi_ready;                /* configuration and key are usable */
+extern uint64_t nss_nhi_cur_serial;      /* serial of the current map */
+extern pthread_key_t nss_nhi_tls_key;
+
+enum nss_status nss_nhi_acquire_slow(const struct nhi_snap **snap, struct nss_nhi_ref *ref,
+				     int *errnop);
 /* On NSS_STATUS_SUCCESS *snap is usable until nss_nhi_release(ref);
  * otherwise nothing is held and *errnop is set (UNAVAIL/ENOENT: no usable
- * configuration or snapshot). */
-enum nss_status nss_nhi_acquire(const struct nhi_snap **snap, struct nss_nhi_ref *ref,
-				int *errnop);
-void nss_nhi_release(struct nss_nhi_ref *ref);
+ * configuration or snapshot).  Inline, so that a lookup on the thread's
+ * current map costs a few loads and no call but pthread_getspecific. */
+static inline enum nss_status nss_nhi_acquire(const struct nhi_snap **snap,
+					      struct nss_nhi_ref *ref, int *errnop)
+{
+	struct nss_nhi_tls *t;
+
+	if (__atomic_load_n(&nss_nhi_ready, __ATOMIC_ACQUIRE) &&
+	    (t = pthread_getspecific(nss_nhi_tls_key)) != NULL && t->m != NULL &&
+	    t->m->serial == __atomic_load_n(&nss_nhi_cur_serial, __ATOMIC_RELAXED) &&
+	    __atomic_load_n(t->m->stale, __ATOMIC_RELAXED) == 0 &&
+	    (++t->calls & 15) != 0) {
+		ref->locked = 0;
+		*snap = t->m->snap;
+		return NSS_STATUS_SUCCESS;
+	}
+	return nss_nhi_acquire_slow(snap, ref, errnop);
+}
+void nss_nhi_unlock(struct nss_nhi_ref *ref);
+static inline void nss_nhi_release(struct nss_nhi_ref *ref)
+{
+	if (ref->locked)
+		nss_nhi_unlock(ref);  /* only without a thread-specific slot */
+}
 /* The configuration (valid after a successful nss_nhi_acquire). */
 const struct nhi_conf *nss_nhi_conf(void);
 
@@ -102,8 +146,6 @@ void *nss_nhi_bufalloc(struct nss_nhi_buf *b, size_t n);
 
 /* Fill a passwd/group/spwd from a snapshot record (read lock held).
  * Return NSS_STATUS_SUCCESS or NSS_STATUS_TRYAGAIN with *errnop = ERANGE. */
-enum nss_status nss_nhi_fill_passwd(const struct nhi_ident *id, time_t now,
-				    struct passwd *pw, char *buf, size_t len, int *errnop);
 enum nss_status nss_nhi_fill_group(const struct nhi_snap *s, const struct nhi_group *g,
 				   struct group *gr, char *buf, size_t len, int *errnop);
 enum nss_status nss_nhi_fill_spwd(const struct nhi_ident *id, time_t now,

@@ -62,7 +62,7 @@ enum nss_status _nss_nhi_initgroups_dyn(const char *user, gid_t group,
 	st = nss_nhi_acquire(&s, &ref, errnop);
 	if (st != NSS_STATUS_SUCCESS)
 		return st;
-	r = nhi_snap_ident_by_name(s, user, &id);
+	r = nhi_snap_pw_by_name(s, user, &id);
 	if (r == 0 && !nss_nhi_visible(&id)) {
 		st = nss_nhi_notfound(errnop);  /* retired: no groups at all */
 		goto out;

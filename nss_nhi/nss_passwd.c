@@ -16,6 +16,72 @@ NSS_NHI_ENTRY enum nss_status _nss_nhi_endpwent(void);
 
 static struct nss_nhi_cursor pwcur = NSS_NHI_CURSOR_INIT;
 
+/* Copy n bytes and a NUL to *p (the room was checked). */
+static inline char *put(char **p, const char *s, size_t n)
+{
+	char *d = *p;
+
+	memcpy(d, s, n);
+	d[n] = '\0';
+	*p = d + n + 1;
+	return d;
+}
+
+/* Fill a passwd from a snapshot identity; NSS_STATUS_TRYAGAIN with
+ * *errnop = ERANGE when it does not fit. */
+static enum nss_status fill_passwd(const struct nhi_ident *id, time_t now,
+				   struct passwd *pw, char *buf, size_t len, int *errnop)
+{
+	static const char nohome[] = "/nonexistent";
+	const char *home = id->home, *shell = id->shell;
+	size_t home_len = id->home_len, shell_len = id->shell_len;
+	char *p = buf;
+
+	if (home_len == 0) {
+		home = nohome;
+		home_len = sizeof(nohome) - 1;
+	}
+	if (nss_nhi_locked(id, now)) {
+		shell = nss_nhi_conf()->nologin_shell;
+		shell_len = strlen(shell);
+	} else if (shell_len == 0) {
+		shell = nss_nhi_conf()->default_shell;
+		shell_len = strlen(shell);
+	}
+	/* the lengths come from the snapshot (at most 64 KiB each) */
+	if (id->name_len + id->gecos_len + home_len + shell_len + 6 > len)
+		return nss_nhi_erange(errnop);
+	if (id->gecos == id->name + id->name_len + 1 && home == id->gecos + id->gecos_len + 1) {
+		/* name, gecos and home lie back to back with their NULs (as in a
+		 * snapshot record), and so does shell unless it was replaced:
+		 * copy them at once */
+		size_t n = id->name_len + id->gecos_len + home_len + 3;
+
+		if (shell == home + home_len + 1)
+			n += shell_len + 1;
+		memcpy(p, id->name, n);
+		pw->pw_name = p;
+		pw->pw_gecos = p + id->name_len + 1;
+		pw->pw_dir = pw->pw_gecos + id->gecos_len + 1;
+		p = pw->pw_dir + home_len + 1;
+		if (shell == home + home_len + 1) {
+			pw->pw_shell = p;
+			p += shell_len + 1;
+		} else {
+			pw->pw_shell = put(&p, shell, shell_len);
+		}
+	} else {
+		pw->pw_name = put(&p, id->name, id->name_len);
+		pw->pw_gecos = put(&p, id->gecos, id->gecos_len);
+		pw->pw_dir = put(&p, home, home_len);
+		pw->pw_shell = put(&p, shell, shell_len);
+	}
+	pw->pw_passwd = put(&p, "x", 1);
+	pw->pw_uid = id->uid;
+	pw->pw_gid = id->gid;
+	return NSS_STATUS_SUCCESS;
+}
+
 /* Map a reader result for one identity to an answer. */
 static enum nss_status answer(int r, const struct nhi_ident *id, struct passwd *pw,
 			      char *buf, size_t len, int *errnop)
@@ -26,7 +92,7 @@ static enum nss_status answer(int r, const struct nhi_ident *id, struct passwd *
 		*errnop = ENOENT;
 		return NSS_STATUS_UNAVAIL;  /* a record points outside the file */
 	}
-	return nss_nhi_fill_passwd(id, time(NULL), pw, buf, len, errnop);
+	return fill_passwd(id, time(NULL), pw, buf, len, errnop);
 }
 
 enum nss_status _nss_nhi_getpwnam_r(const char *name, struct passwd *pw,
@@ -42,7 +108,7 @@ enum nss_status _nss_nhi_getpwnam_r(const char *name, struct passwd *pw,
 	st = nss_nhi_acquire(&s, &ref, errnop);
 	if (st != NSS_STATUS_SUCCESS)
 		return st;
-	st = answer(nhi_snap_ident_by_name(s, name, &id), &id, pw, buf, len, errnop);
+	st = answer(nhi_snap_pw_by_name(s, name, &id), &id, pw, buf, len, errnop);
 	nss_nhi_release(&ref);
 	return st;
 }
@@ -58,7 +124,7 @@ enum nss_status _nss_nhi_getpwuid_r(uid_t uid, struct passwd *pw,
 	st = nss_nhi_acquire(&s, &ref, errnop);
 	if (st != NSS_STATUS_SUCCESS)
 		return st;
-	st = answer(nhi_snap_ident_by_uid(s, uid, &id), &id, pw, buf, len, errnop);
+	st = answer(nhi_snap_pw_by_uid(s, uid, &id), &id, pw, buf, len, errnop);
 	nss_nhi_release(&ref);
 	return st;
 }
@@ -91,7 +157,7 @@ enum nss_status _nss_nhi_getpwent_r(struct passwd *pw, char *buf, size_t len, in
 			struct nhi_ident id;
 			if (nhi_snap_ident_at(s, pwcur.next, &id) < 0 || !nss_nhi_visible(&id))
 				continue;
-			st = nss_nhi_fill_passwd(&id, now, pw, buf, len, errnop);
+			st = fill_passwd(&id, now, pw, buf, len, errnop);
 			if (st == NSS_STATUS_SUCCESS)
 				pwcur.next++;  /* on ERANGE glibc retries the same entry */
 			break;

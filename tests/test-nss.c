@@ -77,7 +77,7 @@ static void add(struct nhi_snap_writer *w, const char *name, uint32_t uid, const
 }
 
 /* Generation 1 is the world below; generation 2 moves svc-web to uid 4001. */
-static void publish_world(uint64_t gen)
+static void publish_world_at(const char *path, uint64_t gen)
 {
 	struct nhi_snap_writer *w = nhi_snapw_new();
 	const char *readers[] = { "svc-web", "svc-gone", "agent-x" };
@@ -104,9 +104,14 @@ static void publish_world(uint64_t gen)
 		snprintf(name, sizeof(name), "extra%d", i);
 		assert_int_equal(nhi_snapw_add_group(w, name, 3200 + (uint32_t)i, ops, 1), 0);
 	}
-	if (nhi_snapw_publish(w, env.cache, gen, now, err, sizeof(err)) != 0)
+	if (nhi_snapw_publish(w, path, gen, now, err, sizeof(err)) != 0)
 		fail_msg("publish: %s", err);
 	nhi_snapw_free(w);
+}
+
+static void publish_world(uint64_t gen)
+{
+	publish_world_at(env.cache, gen);
 }
 
 static int setup(void **state)
@@ -565,6 +570,35 @@ static void test_republish_seen_at_once(void **state)
 	assert_int_equal(pw.pw_uid, 3001);
 }
 
+/* A snapshot replaced by other means than nhictl's writer (renamed into
+ * place, the old file not marked stale) is noticed by the stat fallback:
+ * once NSS_NHI_RECHECK_SECS (2) have passed, within 16 lookups of a
+ * thread (nss_nhi(8)). */
+static void test_replaced_without_stale(void **state)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024], other[PATH_MAX + 16];
+	int seen = 0;
+
+	publish_world(1);
+	assert_int_equal(getpwnam_r("svc-web", &pw, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_int_equal(pw.pw_uid, 3001);
+	snprintf(other, sizeof(other), "%s.other", env.cache);
+	publish_world_at(other, 2);
+	assert_int_equal(rename(other, env.cache), 0);
+	/* a lookup every 100 ms for up to 5 s: 50 lookups, so the 16th,
+	 * 32nd and 48th of them check the file */
+	for (int i = 0; i < 50 && !seen; i++) {
+		usleep(100000);
+		assert_int_equal(getpwnam_r("svc-web", &pw, buf, sizeof(buf), &res), 0);
+		assert_non_null(res);
+		seen = pw.pw_uid == 4001;
+	}
+	assert_true(seen);
+	publish_world(1);
+}
+
 static void expect_unavail(const char *what)
 {
 	pwnam_fn pwnam = (pwnam_fn)sym("_nss_nhi_getpwnam_r");
@@ -610,9 +644,7 @@ static void recompute_header(unsigned char *p)
 	struct nhi_snap_hdr h;
 
 	memcpy(&h, p, sizeof(h));
-	h.stale = 0;
-	h.hdr_checksum = 0;
-	h.hdr_checksum = nhi_checksum(&h, sizeof(h), 0);
+	h.hdr_checksum = nhi_snap_hdr_checksum(&h);
 	memcpy(p, &h, sizeof(h));
 }
 
@@ -760,6 +792,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_erange_entry_points),
 		cmocka_unit_test(test_enumerate_erange),
 		cmocka_unit_test(test_republish_seen_at_once),
+		cmocka_unit_test(test_replaced_without_stale),
 		cmocka_unit_test(test_missing_snapshot),
 		cmocka_unit_test(test_corrupt_snapshot),
 		cmocka_unit_test(test_untrusted_snapshot),

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "nhi_err.h"
+#include "nhi_hash.h"
 #include "nhi_snapshot.h"
 
 static char dir[] = "/tmp/nhi-snap-test.XXXXXX";
@@ -93,6 +94,33 @@ static void test_roundtrip(void **state)
 	assert_int_equal(id.kind, NHI_KIND_AGENT);
 	assert_int_equal(id.expires, 2000000000);
 	assert_int_equal(id.review_due, 1900000000);
+	assert_int_equal(id.created, 1000);
+	assert_int_equal(id.review_interval, 86400);
+	/* the hot-record view NSS uses: what passwd needs, with lengths */
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-12", &id), 0);
+	assert_string_equal(id.name, "svc-12");
+	assert_int_equal(id.name_len, 6);
+	assert_string_equal(id.gecos, "test identity");
+	assert_int_equal(id.gecos_len, strlen("test identity"));
+	assert_string_equal(id.home, "/srv/x");
+	assert_int_equal(id.home_len, 6);
+	assert_string_equal(id.shell, "/bin/sh");
+	assert_int_equal(id.shell_len, 7);
+	assert_int_equal(id.uid, 2000012);
+	assert_int_equal(id.gid, 2000012);
+	assert_int_equal(id.kind, NHI_KIND_AGENT);
+	assert_int_equal(id.expires, 2000000000);
+	assert_string_equal(id.owner, "");
+	assert_string_equal(id.hosts, "");
+	assert_int_equal(id.created, 0);
+	assert_int_equal(nhi_snap_pw_by_uid(s, 2000012, &id), 0);
+	assert_string_equal(id.name, "svc-12");
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-3", &id), 0);
+	assert_int_equal(id.state, NHI_STATE_RETIRED);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-1000", &id), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-1", &id), 0);   /* a prefix of svc-12 */
+	assert_int_equal(id.uid, 2000001);
+	assert_int_equal(nhi_snap_pw_by_uid(s, 1999999, &id), NHI_ERR_NOTFOUND);
 	assert_int_equal(nhi_snap_ident_by_name(s, "nobody", &id), NHI_ERR_NOTFOUND);
 	assert_int_equal(nhi_snap_ident_by_uid(s, 42, &id), NHI_ERR_NOTFOUND);
 	/* enumeration is sorted by name */
@@ -170,6 +198,42 @@ static void test_duplicates(void **state)
 	nhi_snapw_free(w);
 }
 
+/* A string of an identity is at most NHI_SNAP_STR_MAX bytes (its length
+ * is a 16-bit field of the record); the longest one round-trips. */
+static void test_long_strings(void **state)
+{
+	struct nhi_snap_writer *w = nhi_snapw_new();
+	struct nhi_snap *s;
+	struct nhi_ident id;
+	char *big = malloc(NHI_SNAP_STR_MAX + 2), err[256];
+
+	assert_non_null(big);
+	memset(big, 'p', NHI_SNAP_STR_MAX + 1);
+	big[NHI_SNAP_STR_MAX + 1] = '\0';
+	memset(&id, 0, sizeof(id));
+	id.name = "svc-long";
+	id.uid = id.gid = 4242;
+	id.purpose = big;
+	assert_int_equal(nhi_snapw_add_ident(w, &id), NHI_ERR_RANGE);
+	/* nothing is published after a failed add, and the error says why */
+	assert_int_equal(nhi_snapw_publish(w, path, 1, 1, err, sizeof(err)), NHI_ERR_RANGE);
+	assert_non_null(strstr(err, "an earlier add failed"));
+	nhi_snapw_free(w);
+	w = nhi_snapw_new();
+	big[NHI_SNAP_STR_MAX] = '\0';
+	id.gecos = big;
+	assert_int_equal(nhi_snapw_add_ident(w, &id), 0);
+	assert_int_equal(nhi_snapw_publish(w, path, 1, 1, err, sizeof(err)), 0);
+	nhi_snapw_free(w);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_ident_by_uid(s, 4242, &id), 0);
+	assert_int_equal(strlen(id.purpose), NHI_SNAP_STR_MAX);
+	assert_int_equal(id.gecos_len, NHI_SNAP_STR_MAX);
+	assert_int_equal(strlen(id.gecos), NHI_SNAP_STR_MAX);
+	nhi_snap_close(s);
+	free(big);
+}
+
 static unsigned char *slurp(size_t *n)
 {
 	FILE *f = fopen(path, "rb");
@@ -216,6 +280,132 @@ static void exercise(struct nhi_snap *s)
 			for (uint32_t m = 0; m < g.n_members && m < 10; m++)
 				(void)nhi_snap_group_member(s, &g, m);
 	}
+}
+
+/* What a writer of another version would have made of the header. */
+static void rehash_header(unsigned char *b)
+{
+	struct nhi_snap_hdr h;
+
+	memcpy(&h, b, sizeof(h));
+	h.hdr_checksum = nhi_snap_hdr_checksum(&h);
+	memcpy(b, &h, sizeof(h));
+}
+
+/* Open b (n bytes) as a snapshot without VERIFY: the damage below is in
+ * the data, which only the data checksum would notice. */
+static struct nhi_snap *open_bytes(const unsigned char *b, size_t n)
+{
+	char bad[600], err[256];
+	struct nhi_snap *s;
+
+	snprintf(bad, sizeof(bad), "%s/rec.cache", dir);
+	spit(bad, b, n);
+	assert_int_equal(nhi_snap_open(bad, 0, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_open(bad, NHI_SNAP_VERIFY, &(struct nhi_snap *){ NULL }, err,
+				       sizeof(err)), NHI_ERR_FORMAT);
+	return s;
+}
+
+/* The bucket of the name index that holds 'name' (the key is present). */
+static struct nhi_snap_bucket *name_bucket(unsigned char *b, const char *name)
+{
+	const struct nhi_snap_hdr *h = (const void *)b;
+	struct nhi_snap_bucket *idx = (void *)(b + h->name_idx_off);
+	uint64_t hv = nhi_hash_str(name);
+	uint32_t pos = (uint32_t)hv & (h->name_idx_size - 1);
+
+	while (idx[pos].tag != (uint32_t)(hv >> 32))
+		pos = (pos + 1) & (h->name_idx_size - 1);
+	return &idx[pos];
+}
+
+/* Format version 2 damage that passes the header checks: every record
+ * reference, size, length and terminator is checked at the lookup, which
+ * answers NHI_ERR_FORMAT, never reads outside the file. */
+static void test_bad_records(void **state)
+{
+	unsigned char *orig, *b;
+	size_t n;
+	struct nhi_snap *s;
+	struct nhi_snap_ident_rec *rec;
+	struct nhi_snap_ident_cold *cold;
+	struct nhi_snap_bucket *bk;
+	struct nhi_ident id;
+
+	publish_sample(4, 30);
+	orig = slurp(&n);
+	b = malloc(n);
+	assert_non_null(b);
+#define RESET() do { memcpy(b, orig, n); bk = name_bucket(b, "svc-7"); \
+		     rec = (void *)(b + bk->ref); cold = (void *)(b + rec->cold); } while (0)
+
+	/* a bucket pointing outside the idents section, or misaligned */
+	RESET();
+	bk->ref = (uint32_t)n - 8;
+	s = open_bytes(b, n);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &id), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_ident_by_name(s, "svc-8", &id), 0);
+	nhi_snap_close(s);
+	RESET();
+	bk->ref += 4;
+	s = open_bytes(b, n);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &id), NHI_ERR_FORMAT);
+	nhi_snap_close(s);
+	/* a record whose strings would run past its size, or past the section */
+	RESET();
+	rec->len[NHI_SNAP_S_GECOS] = 60000;
+	s = open_bytes(b, n);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &id), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_pw_by_uid(s, 2000007, &id), NHI_ERR_FORMAT);
+	nhi_snap_close(s);
+	RESET();
+	rec = (void *)(b + ((uint32_t *)(b + ((struct nhi_snap_hdr *)b)->order_off))[29]);
+	rec->len[NHI_SNAP_S_SHELL] += 64;  /* the last record: now past the section */
+	s = open_bytes(b, n);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-9", &id), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_ident_at(s, 29, &id), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_ident_at(s, 28, &id), 0);
+	nhi_snap_close(s);
+	/* a string without its NUL */
+	RESET();
+	((char *)(rec + 1))[rec->len[NHI_SNAP_S_NAME] + 1 + rec->len[NHI_SNAP_S_GECOS]] = 'x';
+	s = open_bytes(b, n);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &id), NHI_ERR_FORMAT);
+	nhi_snap_close(s);
+	/* an unknown state */
+	RESET();
+	rec->state = 9;
+	s = open_bytes(b, n);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &id), NHI_ERR_FORMAT);
+	nhi_snap_close(s);
+	/* the cold record: outside its section, or a string past its size;
+	 * the hot view does not read it */
+	RESET();
+	rec->cold = rec->cold + 4;
+	s = open_bytes(b, n);
+	assert_int_equal(nhi_snap_ident_by_name(s, "svc-7", &id), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &id), 0);
+	nhi_snap_close(s);
+	RESET();
+	rec->cold = (uint32_t)n;
+	s = open_bytes(b, n);
+	assert_int_equal(nhi_snap_ident_by_uid(s, 2000007, &id), NHI_ERR_FORMAT);
+	nhi_snap_close(s);
+	RESET();
+	cold->len[NHI_SNAP_S_HOSTS - NHI_SNAP_NHOT] = 65535;
+	s = open_bytes(b, n);
+	assert_int_equal(nhi_snap_ident_by_name(s, "svc-7", &id), NHI_ERR_FORMAT);
+	nhi_snap_close(s);
+	/* the enumeration table pointing into the middle of a record */
+	RESET();
+	((uint32_t *)(b + ((struct nhi_snap_hdr *)b)->order_off))[0] += 8;
+	s = open_bytes(b, n);
+	assert_int_equal(nhi_snap_ident_at(s, 0, &id), NHI_ERR_FORMAT);
+	nhi_snap_close(s);
+#undef RESET
+	free(b);
+	free(orig);
 }
 
 static void test_damaged(void **state)
@@ -273,7 +463,7 @@ static void test_damaged(void **state)
 		}
 		assert_int_equal(nhi_snap_open(bad, NHI_SNAP_VERIFY, &s, err, sizeof(err)), NHI_ERR_FORMAT);
 	}
-	/* wrong version: a clear error */
+	/* wrong version: a clear error, also with a valid header checksum */
 	memcpy(b, orig, n);
 	{
 		struct nhi_snap_hdr *h = (struct nhi_snap_hdr *)b;
@@ -282,6 +472,29 @@ static void test_damaged(void **state)
 	spit(bad, b, n);
 	assert_int_equal(nhi_snap_open(bad, 0, &s, err, sizeof(err)), NHI_ERR_VERSION);
 	assert_non_null(strstr(err, "version 99"));
+	/* format version 1 (the one before): refused, saying how to mend it */
+	((struct nhi_snap_hdr *)b)->version = 1;
+	rehash_header(b);
+	spit(path, b, n);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_TRUST, &s, err, sizeof(err)), NHI_ERR_VERSION);
+	assert_non_null(strstr(err, "nhi.cache: snapshot format version 1, this build reads version 2"));
+	assert_non_null(strstr(err, "nhictl publish"));
+	/* and publishing replaces it, marking the old file stale (the stale
+	 * word is where it was in version 1) */
+	{
+		int fd = open(path, O_RDONLY);
+		uint32_t stale = 0;
+
+		assert_true(fd >= 0);
+		publish_sample(5, 3);
+		assert_int_equal(pread(fd, &stale, sizeof(stale), offsetof(struct nhi_snap_hdr, stale)),
+				 sizeof(stale));
+		assert_int_equal(stale, 1);
+		close(fd);
+	}
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_header(s)->version, NHI_SNAP_VERSION);
+	nhi_snap_close(s);
 	/* not a snapshot at all */
 	spit(bad, (const unsigned char *)"hello world, this is not a snapshot at all......", 48);
 	assert_int_equal(nhi_snap_open(bad, 0, &s, err, sizeof(err)), NHI_ERR_FORMAT);
@@ -316,6 +529,8 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_long_strings),
+		cmocka_unit_test(test_bad_records),
 		cmocka_unit_test(test_damaged),
 	};
 	return cmocka_run_group_tests_name("snapshot", tests, setup, teardown);
