@@ -13,7 +13,7 @@ for i in $(seq -w 1 20); do
 done
 check "20 identities published" test "$(nsswrap getent passwd | grep -c '^svc-th')" -eq 20
 
-"$READER" --readers 4 > "$T/reader.out" 2>&1 &
+"$READER" --readers 8 > "$T/reader.out" 2>&1 &
 rpid=$!
 at_exit "kill $rpid 2>/dev/null"
 n=0
