@@ -18,8 +18,17 @@
  *      in its grace window, mark the row done, audit; COMMIT and publish.
  *                                                         rotation_finish()
  *
- * A failure at 3-5 rolls the journal back (rotation_abort): the old
- * credential keeps working and nhictl exits 1.  A crash between 2 and 5
+ * With backend = ldap the directory is the truth (dircred.h): step 1 reads
+ * the identity and its credentials from it, step 3 is a compare-and-swap
+ * Modify of the identity entry from the serial read in step 1 (another
+ * host's rotation in between makes it fail: refused), then the new
+ * credential entry and the old one in grace; the journal records each
+ * step reached ('directory', 'handed-over'), and step 5 reads the result
+ * back into the registry.
+ *
+ * A failure at 3-5 rolls the journal back (rotation_abort), and the
+ * directory's part with it (dc_rot_undo): the old credential keeps
+ * working and nhictl exits 1.  A crash between 2 and 5
  * leaves a pending row whose process is gone: the next run rolls it back
  * (rotation_recover in cred.c).  NHI_TEST_FAULT (secure_getenv, tests
  * only) stops or fails a run at a named step.
@@ -38,6 +47,8 @@
 #include "nhi_policy.h"
 #include "nhictl.h"
 #include "secret.h"
+#include "dircred.h"
+#include "dirwrite.h"
 
 static const char cred_help[] =
 	"usage: nhictl cred add NAME --kind KIND [--expires WHEN] [--out FILE] [--json]\n"
@@ -110,7 +121,15 @@ static int ident_usable(struct nhictl *x, const struct ident *id, char *why, siz
 		return nhi_seterr(why, len, NHI_ERR_PERM, "%s", d.message);
 	if (strcmp(id->state, "active") != 0)
 		return nhi_seterr(why, len, NHI_ERR_PERM, "identity %s is %s", id->name, id->state);
-	r = owner_live(x, id->owner, ow, sizeof(ow));
+	/* with a directory, a write verb asks it; 'cred verify' reads only
+	 * local state, where the last sync recorded an owner's departure (the
+	 * identity is orphaned then, refused above) */
+	if (x->conf.backend == NHI_BACKEND_LDAP && dir_conn.ld == NULL)
+		r = 0;
+	else if (x->conf.backend == NHI_BACKEND_LDAP)
+		r = dir_owner_resolve(&dir_conn, id->owner, NULL, 0, NULL, 0, ow, sizeof(ow));
+	else
+		r = owner_live(x, id->owner, ow, sizeof(ow));
 	if (r == NHI_ERR_DB)
 		return r;
 	if (r < 0)
@@ -125,13 +144,19 @@ static int check_out(struct nhictl *x, const char *out)
 	return 0;
 }
 
+static int is_ldap(const struct nhictl *x)
+{
+	return x->conf.backend == NHI_BACKEND_LDAP;
+}
+
 /* Writes start with the grace windows that ended and the rotations that a
  * crash interrupted, each recorded and audited. */
 static int housekeeping(struct nhictl *x)
 {
 	int n1 = 0, n2 = 0;
 
-	if (reg_begin(x) < 0 || rotation_recover(x, &n1) < 0 || cred_sweep(x, &n2) < 0) {
+	if (reg_begin(x) < 0 || rotation_recover(x, &n1) < 0 ||
+	    cred_sweep(x, is_ldap(x) ? &dir_conn : NULL, &n2) < 0) {
 		reg_rollback(x);
 		return EXIT_FAIL;
 	}
@@ -140,25 +165,49 @@ static int housekeeping(struct nhictl *x)
 	return 0;
 }
 
+/* What every change of credentials starts with: housekeeping, the write
+ * lock and the identity.  With backend = ldap the identity entry and its
+ * credential entries are read from the directory into the registry first
+ * (in the transaction now held), and *serial is the entry's nhiSerial
+ * that the change will compare and swap.  0 or an exit code. */
+static int lock_ident(struct nhictl *x, const char *name, struct ident *id, long long *serial)
+{
+	struct ident got;
+	int r;
+
+	*serial = 0;
+	if (is_ldap(x) && dir_need(x) != 0)
+		return EXIT_FAIL;
+	if ((r = housekeeping(x)) != 0)
+		return r;
+	if (is_ldap(x)) {
+		/* dw_store takes the write lock */
+		if (dc_read(&dir_conn, name, serial, NULL, 0) != 0 ||
+		    dw_store(&dir_conn, name, &got) != 0)
+			return EXIT_FAIL;
+		if (dc_pull(&dir_conn, name, *serial) != 0) {
+			reg_rollback(x);
+			return EXIT_FAIL;
+		}
+	} else if (reg_begin(x) < 0) {
+		return EXIT_FAIL;
+	}
+	return ident_get(x, name, id);
+}
+
 /* What issuing and rotating start with: the --out path, no core dumps,
- * housekeeping, the write lock, and an identity that may hold credentials
- * (ident_usable).  0 or an exit code. */
-static int lock_usable(struct nhictl *x, const char *name, const char *out, struct ident *id)
+ * lock_ident, and an identity that may hold credentials (ident_usable).
+ * 0 or an exit code. */
+static int lock_usable(struct nhictl *x, const char *name, const char *out, struct ident *id,
+		       long long *serial)
 {
 	char why[512];
 	int r;
 
-	/* the directory's side of credentials belongs to backend = ldap */
-	if (x->conf.backend != NHI_BACKEND_LOCAL)
-		return nerr(x, EXIT_FAIL, "backend = ldap is not supported by this nhictl yet");
 	if ((r = check_out(x, out)) != 0)
 		return r;
 	no_dumps();
-	if ((r = housekeeping(x)) != 0)
-		return r;
-	if (reg_begin(x) < 0)
-		return EXIT_FAIL;
-	if ((r = ident_get(x, name, id)) != 0)
+	if ((r = lock_ident(x, name, id, serial)) != 0)
 		return r;
 	r = ident_usable(x, id, why, sizeof(why));
 	if (r == NHI_ERR_DB)
@@ -170,6 +219,31 @@ static int lock_usable(struct nhictl *x, const char *name, const char *out, stru
 
 /* ---- cred add ---------------------------------------------------------- */
 
+/* backend = ldap: the new entry, then the compare-and-swap that makes it
+ * count (a password's hash added to the identity), then read back. */
+static int dir_cred_add(struct nhictl *x, const struct ident *id, const struct newcred *n,
+			long long serial)
+{
+	int r;
+
+	if (dc_add(&dir_conn, id->name, n, NULL) != 0)
+		return NHI_ERR_IO;
+	r = dc_bump(&dir_conn, id->name, serial,
+		    strcmp(n->kind, "password") == 0 ? n->hash : NULL, NULL, NULL);
+	if (r == DC_CONFLICT)
+		nerr(x, 0, "the credentials of %s were changed in the directory meanwhile; "
+		     "nothing done, try again", id->name);
+	if (r != 0) {
+		dc_delete(&dir_conn, id->name, n->id);
+		return NHI_ERR_IO;
+	}
+	if (dc_pull(&dir_conn, id->name, serial + 1) != 0) {
+		dc_unadd(&dir_conn, id->name, n);
+		return NHI_ERR_IO;
+	}
+	return 0;
+}
+
 static int cred_add(struct nhictl *x, const char *name, const char *kind,
 		    const char *expires, const char *out)
 {
@@ -177,6 +251,7 @@ static int cred_add(struct nhictl *x, const char *name, const char *kind,
 	struct newcred n;
 	struct ident id;
 	int64_t not_after;
+	long long serial;
 	int r;
 
 	if (kind == NULL)
@@ -185,13 +260,13 @@ static int cred_add(struct nhictl *x, const char *name, const char *kind,
 	if (!cred_kind_valid(kind))
 		return nerr(x, EXIT_USAGE, "bad --kind '%s' (password, token, ssh-key or "
 			    "certificate)", kind);
-	if ((r = lock_usable(x, name, out, &id)) != 0)
+	if ((r = lock_usable(x, name, out, &id, &serial)) != 0)
 		return r;
 	if ((r = cred_not_after(x, &id, kind, expires, &not_after)) != 0)
 		return r;
 	if ((r = cred_generate(x, &id, kind, not_after, &n)) != 0)
 		return r;
-	r = cred_insert(x, &id, &n, NULL);
+	r = is_ldap(x) ? dir_cred_add(x, &id, &n, serial) : cred_insert(x, &id, &n, NULL);
 	if (r == 0)
 		r = reg_event(x, "cred-add", id.name, "ok", "id=%s kind=%s fingerprint=%s "
 			      "not_after=%s%s%s", n.id, n.kind, n.fingerprint,
@@ -199,8 +274,11 @@ static int cred_add(struct nhictl *x, const char *name, const char *kind,
 			      out ? out : "");
 	/* hand over while the change is not yet committed: when that fails,
 	 * nothing was added */
-	if (r == 0)
-		r = cred_handover(x, &id, &n, out, "issued") == 0 ? 0 : NHI_ERR_IO;
+	if (r == 0 && cred_handover(x, &id, &n, out, "issued") != 0) {
+		if (is_ldap(x))
+			dc_unadd(&dir_conn, id.name, &n);
+		r = NHI_ERR_IO;
+	}
 	newcred_free(&n);
 	if (r < 0) {
 		reg_rollback(x);
@@ -280,15 +358,10 @@ static int cred_revoke(struct nhictl *x, const char *name, const char *cid)
 {
 	struct ident id;
 	struct cred c;
+	long long serial;
 	int r;
 
-	if (x->conf.backend != NHI_BACKEND_LOCAL)
-		return nerr(x, EXIT_FAIL, "backend = ldap is not supported by this nhictl yet");
-	if ((r = housekeeping(x)) != 0)
-		return r;
-	if (reg_begin(x) < 0)
-		return EXIT_FAIL;
-	if ((r = ident_get(x, name, &id)) != 0)
+	if ((r = lock_ident(x, name, &id, &serial)) != 0)
 		return r;
 	r = cred_load(x, &id, cid, &c);
 	if (r < 0)
@@ -296,6 +369,20 @@ static int cred_revoke(struct nhictl *x, const char *name, const char *cid)
 	if (strcmp(c.state, "revoked") == 0) {
 		printf("%s: credential %s is already revoked (nothing changed)\n", id.name, c.id);
 		return EXIT_OK;
+	}
+	if (is_ldap(x)) {
+		/* the swap first: a password stops binding at once */
+		r = dc_bump(&dir_conn, id.name, serial, NULL,
+			    strcmp(c.kind, "password") == 0 ? c.hash : NULL, NULL);
+		if (r == DC_CONFLICT)
+			nerr(x, 0, "the credentials of %s were changed in the directory meanwhile; "
+			     "nothing done, try again", id.name);
+		if (r == 0)
+			r = dc_set_state(&dir_conn, id.name, c.id, "revoked", (int64_t)x->now, 1);
+		if (r != 0) {
+			reg_rollback(x);
+			return EXIT_FAIL;
+		}
 	}
 	r = reg_exec(x, "UPDATE credential SET state = 'revoked', revoked_at = ? WHERE id = ?",
 		     "ii", (int64_t)x->now, c.row);
@@ -510,6 +597,8 @@ struct rotation {
 	struct newcred n;
 	int64_t grace;
 	const char *out;
+	long long serial;         /* the identity entry's, read at step 1 (ldap) */
+	struct dc_rot dr;         /* the directory's part (ldap) */
 };
 
 /* Steps 1-2: the checks, the new secret and the journal row, committed. */
@@ -528,25 +617,65 @@ static int rotation_journal(struct nhictl *x, const struct ident *id, struct rot
 		return nerr(x, EXIT_FAIL, "cannot read /proc/self/stat: %s", strerror(errno));
 	r = reg_exec(x, "INSERT INTO rotation (credential_id, state, step, new_cred_id, "
 		     "new_fingerprint, new_public_part, new_secret_hash, new_serial, "
-		     "new_not_after, grace, out_path, started, pid, pid_start, actor) "
-		     "VALUES (?, 'pending', 'journaled', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		     "isssssiisiiss", rt->old.row, rt->n.id, rt->n.fingerprint, rt->n.public_part,
+		     "new_not_after, grace, out_path, started, pid, pid_start, actor, dir_serial) "
+		     "VALUES (?, 'pending', 'journaled', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		     "isssssiisiissi", rt->old.row, rt->n.id, rt->n.fingerprint, rt->n.public_part,
 		     rt->n.hash, rt->n.serial, rt->n.not_after, rt->grace,
-		     rt->out ? rt->out : "", (int64_t)x->now, (int64_t)getpid(), start, x->actor);
+		     rt->out ? rt->out : "", (int64_t)x->now, (int64_t)getpid(), start, x->actor,
+		     (int64_t)rt->serial);
 	if (r < 0)
 		return EXIT_FAIL;
 	rt->row = sqlite3_last_insert_rowid(x->db);
 	return reg_commit_journal(x) < 0 ? EXIT_FAIL : 0;
 }
 
+/* A directory step failed and so did undoing it (the directory is gone,
+ * or its answer was lost: the swap may or may not have happened).  The
+ * journal row stays pending, for the next run to resolve from what the
+ * directory then shows (rotation_recover); exit 1. */
+#define ROT_LEFT_PENDING 4
+
+static int undo_or_leave(struct nhictl *x, const struct ident *id, struct rotation *rt)
+{
+	if (dc_rot_undo(&dir_conn, &rt->dr) == 0)
+		return EXIT_FAIL;
+	nerr(x, 0, "rotation of %s credential %s stopped and could not be undone in the "
+	     "directory now: %s stays valid; the next nhictl run that changes credentials "
+	     "(or 'nhictl sync') finishes undoing it", id->name, rt->old.id, rt->old.id);
+	return ROT_LEFT_PENDING;
+}
+
+/* The journal row's step, outside a transaction (autocommit). */
+static int journal_step(struct nhictl *x, const struct rotation *rt, const char *step)
+{
+	return reg_exec(x, "UPDATE rotation SET step = ? WHERE id = ?", "si", step, rt->row) < 0
+	       ? EXIT_FAIL : 0;
+}
+
 /* Step 3: the directory's part.  The local backend keeps the truth in the
- * registry, which rotation_finish() changes in one transaction. */
+ * registry, which rotation_finish() changes in one transaction.  With
+ * backend = ldap, dc_rot_apply; anything that fails after its swap is
+ * undone here. */
 static int rotation_directory(struct nhictl *x, const struct ident *id, struct rotation *rt)
 {
-	(void)id;
-	(void)rt;
+	int r;
+
 	if (fault("rotate-directory-fail"))
 		return nerr(x, EXIT_FAIL, "the directory step failed (test fault)");
+	if (!is_ldap(x))
+		return 0;
+	rt->dr = (struct dc_rot){ .name = id->name, .kind = rt->old.kind, .old_id = rt->old.id,
+				  .old_hash = rt->old.hash, .n = &rt->n,
+				  .grace_until = rt->grace > 0 ? (int64_t)x->now + rt->grace : 0 };
+	r = dc_rot_apply(&dir_conn, &rt->dr, rt->serial);
+	if (r == DC_CONFLICT)
+		return nerr(x, EXIT_FAIL, "the credentials of %s were changed in the directory "
+			    "meanwhile (another rotation?): refused, nothing changed", id->name);
+	if (r == 0)
+		r = journal_step(x, rt, "directory");
+	if (r != 0)
+		return undo_or_leave(x, id, rt);
+	fault("rotate-after-directory-crash");
 	return 0;
 }
 
@@ -570,6 +699,11 @@ static int rotation_finish(struct nhictl *x, const struct ident *id, struct rota
 	if (strcmp(state, "pending") != 0)
 		return nerr(x, EXIT_FAIL, "the rotation of %s credential %s was cancelled meanwhile "
 			    "(%s)", id->name, rt->old.id, state[0] ? state : "gone");
+	if (is_ldap(x)) {
+		/* the directory has it all: read it back */
+		r = dc_refresh(&dir_conn, id->name);
+		goto done;
+	}
 	/* the identity may have been suspended or retired meanwhile */
 	if (ident_get(x, id->name, &now_id) != 0)
 		return EXIT_FAIL;
@@ -585,6 +719,7 @@ static int rotation_finish(struct nhictl *x, const struct ident *id, struct rota
 	else if (r == 0)
 		r = reg_exec(x, "UPDATE credential SET state = 'revoked', revoked_at = ? "
 			     "WHERE id = ?", "ii", (int64_t)x->now, rt->old.row);
+done:
 	if (r == 0)
 		r = reg_exec(x, "UPDATE rotation SET state = 'done', step = 'done', finished = ? "
 			     "WHERE id = ?", "ii", (int64_t)x->now, rt->row);
@@ -696,7 +831,7 @@ int cmd_rotate(struct nhictl *x, int argc, char **argv)
 	if (cid != NULL && !nhi_valid_text(cid, CRED_ID_MAX - 1, 1))
 		return nerr(x, EXIT_USAGE, "invalid credential ID '%s'", cid);
 	/* 1. lock and check */
-	if ((r = lock_usable(x, name, rt.out, &id)) != 0)
+	if ((r = lock_usable(x, name, rt.out, &id, &rt.serial)) != 0)
 		return r;
 	if ((r = pick_cred(x, &id, cid, &rt.old)) != 0)
 		return r;
@@ -710,7 +845,10 @@ int cmd_rotate(struct nhictl *x, int argc, char **argv)
 	fault("rotate-after-journal-pause");
 	/* 3. the directory */
 	if ((r = rotation_directory(x, &id, &rt)) != 0) {
-		rotation_abort(x, &id, &rt, "directory");
+		if (r == ROT_LEFT_PENDING)
+			r = EXIT_FAIL;
+		else
+			rotation_abort(x, &id, &rt, "directory");
 		goto out;
 	}
 	/* 4. hand over */
@@ -718,15 +856,28 @@ int cmd_rotate(struct nhictl *x, int argc, char **argv)
 		r = nerr(x, EXIT_FAIL, "handing the secret over failed (test fault)");
 	else
 		r = cred_handover(x, &id, &rt.n, rt.out, "rotated to");
+	if (r == 0)
+		r = journal_step(x, &rt, "handed-over");
 	if (r != 0) {
+		if (is_ldap(x) && undo_or_leave(x, &id, &rt) == ROT_LEFT_PENDING) {
+			r = EXIT_FAIL;
+			goto out;
+		}
 		rotation_abort(x, &id, &rt, "handover");
 		goto out;
 	}
 	fault("rotate-after-handover-crash");
 	/* 5. done */
 	r = rotation_finish(x, &id, &rt);
-	if (r != 0)
+	if (r != 0 && is_ldap(x)) {
+		/* the directory holds the new credential and its holder has it:
+		 * keep both; the registry catches up at the next sync */
+		reg_rollback(x);
+		nerr(x, 0, "rotated in the directory, but the local registry is not updated "
+		     "(run 'nhictl sync')");
+	} else if (r != 0) {
 		rotation_abort(x, &id, &rt, "finish");
+	}
 out:
 	newcred_free(&rt.n);
 	return r;

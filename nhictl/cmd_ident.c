@@ -22,30 +22,13 @@
 #include "nhi_policy.h"
 #include "nhictl.h"
 #include "dirwrite.h"
+#include "dircred.h"
 
 #define MAX_SCOPE 64
-
-/* backend = ldap: the directory, opened on first use, closed at exit */
-static struct dir dirc;
 
 static int is_ldap(const struct nhictl *x)
 {
 	return x->conf.backend == NHI_BACKEND_LDAP;
-}
-
-static void dir_release(void)
-{
-	dir_close(&dirc);
-}
-
-static int dir_need(struct nhictl *x)
-{
-	if (dirc.ld != NULL)
-		return 0;
-	if (dir_open(x, &dirc) != 0)
-		return EXIT_FAIL;
-	atexit(dir_release);
-	return 0;
 }
 
 struct spec {
@@ -194,7 +177,7 @@ static int check_owner(struct nhictl *x, const char *owner, char *name, size_t n
 	if (is_ldap(x)) {
 		if (dir_need(x) != 0)
 			return EXIT_FAIL;
-		r = dir_owner_resolve(&dirc, owner, dn, dn_len, name, name_len, why, sizeof(why));
+		r = dir_owner_resolve(&dir_conn, owner, dn, dn_len, name, name_len, why, sizeof(why));
 	} else {
 		r = owner_live(x, owner, why, sizeof(why));
 		snprintf(name, name_len, "%s", owner);
@@ -276,7 +259,7 @@ static int insert_ident_dir(struct nhictl *x, const char *name, int kind, uint32
 	};
 	struct ident got;
 
-	if (dw_add(&dirc, &n) != 0 || dw_store(&dirc, name, &got) != 0)
+	if (dw_add(&dir_conn, &n) != 0 || dw_store(&dir_conn, name, &got) != 0)
 		return EXIT_FAIL;
 	return inserted(x, name, kind, got.uid, got.gid, got.owner, (time_t)got.expires,
 			adopted, 0);
@@ -313,7 +296,7 @@ static int name_free(struct nhictl *x, const char *name, const char *what)
 	int r;
 
 	if (is_ldap(x))
-		return dir_need(x) != 0 || dw_name_free(&dirc, name) != 0 ? EXIT_FAIL : 0;
+		return dir_need(x) != 0 || dw_name_free(&dir_conn, name) != 0 ? EXIT_FAIL : 0;
 	r = registered(x, name);
 	if (r < 0)
 		return EXIT_FAIL;
@@ -360,7 +343,7 @@ int cmd_create(struct nhictl *x, int argc, char **argv)
 	if (s.uid != NULL) {
 		r = id_free(x, uid);
 		if (r > 0 && is_ldap(x)) {
-			int used = dw_id_in_use(&dirc, uid, 0);
+			int used = dw_id_in_use(&dir_conn, uid, 0);
 
 			r = used < 0 ? used : !used;
 		}
@@ -368,7 +351,7 @@ int cmd_create(struct nhictl *x, int argc, char **argv)
 			return EXIT_FAIL;
 		if (!r)
 			return nerr(x, EXIT_FAIL, "uid/gid %u is already in use", uid);
-	} else if (is_ldap(x) ? dw_alloc_uid(&dirc, &uid) != 0 : alloc_id(x, &uid) < 0) {
+	} else if (is_ldap(x) ? dw_alloc_uid(&dir_conn, &uid) != 0 : alloc_id(x, &uid) < 0) {
 		return EXIT_FAIL;
 	}
 	if (s.home != NULL)
@@ -420,7 +403,7 @@ int cmd_adopt(struct nhictl *x, int argc, char **argv)
 		int64_t n = 0;
 
 		if (is_ldap(x))
-			n = dw_id_in_use(&dirc, uid, 1);
+			n = dw_id_in_use(&dir_conn, uid, 1);
 		else if (reg_int(x, &n, 0, "SELECT count(*) FROM identity WHERE uid = ?", "u", uid) < 0)
 			return EXIT_FAIL;
 		if (n < 0)
@@ -514,7 +497,7 @@ static int fetch(struct nhictl *x, const char *name, struct ident *id)
 		return ident_get(x, name, id);
 	if (dir_need(x) != 0)
 		return EXIT_FAIL;
-	r = dir_ident_read(&dirc, name, id, NULL, 0, NULL, 0, why, sizeof(why));
+	r = dir_ident_read(&dir_conn, name, id, NULL, 0, NULL, 0, why, sizeof(why));
 	if (r == NHI_ERR_NOTFOUND)
 		return nerr(x, EXIT_FAIL, "no identity '%s' in the directory", name);
 	if (r < 0)
@@ -528,9 +511,22 @@ static int dir_apply(struct nhictl *x, const struct ident *id, const struct dw_c
 		     const char *action, const char *detail, const char *msg)
 {
 	struct ident got;
+	int creds = 0;
 
-	if (dw_modify(&dirc, id->name, c) != 0 || dw_store(&dirc, id->name, &got) != 0)
+	/* the credentials follow the state: no password binds while the
+	 * identity is suspended; retired, they are revoked for good */
+	if (c->state_to != NULL && strcmp(c->state_to, "suspended") == 0)
+		creds = DC_SUSPEND;
+	else if (c->state_to != NULL && strcmp(c->state_to, "retired") == 0)
+		creds = DC_RETIRE;
+	else if (c->state_to != NULL && strcmp(c->state_from, "suspended") == 0)
+		creds = DC_RESUME;
+	if (dw_modify(&dir_conn, id->name, c) != 0 ||
+	    (creds && dc_lock_creds(&dir_conn, id->name, creds) != 0) ||
+	    dw_store(&dir_conn, id->name, &got) != 0)
 		return EXIT_FAIL;
+	if (dc_refresh(&dir_conn, id->name) != 0)
+		return not_stored(x);
 	if (reg_event(x, action, id->name, "ok", "%s (directory)", detail) < 0)
 		return not_stored(x);
 	return done(x, id->name, msg);

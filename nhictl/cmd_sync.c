@@ -33,6 +33,7 @@
 #include "nhictl.h"
 #include "ldap.h"
 #include "dirmap.h"
+#include "dircred.h"
 
 #define PAGE_SIZE 1000
 /* identities are directly below ldap_base (dir_ident_dn): one level */
@@ -75,6 +76,8 @@ struct sync {
 	int reload;                    /* initial content (no cookie sent) */
 	const char *mode;
 	long entries, added, changed, deleted, orphaned, invalid, pushed;
+	long creds;                    /* identities whose credentials were pulled */
+	long swept;                    /* credentials whose grace ended */
 	long refused;                  /* writes the directory refused (access) */
 	char refused_why[1024];        /* the first one's reason */
 	int progress;                  /* stderr is a terminal */
@@ -196,6 +199,28 @@ static int forget(struct sync *s, const char *uuid)
 	return r;
 }
 
+/* Every change of an identity's credentials moves its nhiSerial
+ * (dircred.h): an entry whose serial is not the one its credentials were
+ * last pulled at gets them pulled (one search below it). */
+static int pull_creds(struct sync *s, LDAPMessage *e, const char *name)
+{
+	char buf[32];
+	long long serial = 0;
+	int64_t have = 0;
+
+	if (dir_first_value(s->d.ld, e, "nhiSerial", buf, sizeof(buf)) > 0)
+		serial = strtoll(buf, NULL, 10);
+	if (reg_int(s->x, &have, 0, "SELECT cred_serial FROM identity WHERE name = ?", "s",
+		    name) < 0)
+		return NHI_ERR_DB;
+	if (serial == have)
+		return 0;
+	if (dc_pull(&s->d, name, serial) != 0)
+		return NHI_ERR_IO;
+	s->creds++;
+	return 0;
+}
+
 /* An added or changed entry: convert and store.  An entry that is not a
  * valid identity (bad time, missing attribute, bad name) is removed from
  * the registry, so PAM denies it, and named on stderr. */
@@ -225,7 +250,7 @@ static int store_entry(struct sync *s, LDAPMessage *e, const char *uuid)
 		s->added++;
 	else if (ch == 1)
 		s->changed++;
-	return r;
+	return r == 0 ? pull_creds(s, e, id.name) : r;
 }
 
 /* One search result entry of the sync search, with its Sync State
@@ -945,6 +970,17 @@ static int run(struct sync *s, int full, long *records, char *ingest_path, size_
 	if (r == 0)
 		r = reconcile(s);
 	progress(s, 1);
+	if (r == 0) {
+		int n = 0;
+
+		/* rotations a crash or an outage interrupted, resolved from what
+		 * the directory shows; grace windows that ended: the old values
+		 * leave the directory */
+		r = rotation_recover(s->x, &n);
+		if (r == 0)
+			r = cred_sweep(s->x, &s->d, &n);
+		s->swept = n;
+	}
 	if (r == 0)
 		r = check_owners(s);
 	if (r == 0)
@@ -976,6 +1012,8 @@ static void summary(struct sync *s, double secs, long records)
 		json_kint(&j, "deleted", s->deleted);
 		json_kint(&j, "orphaned", s->orphaned);
 		json_kint(&j, "invalid", s->invalid);
+		json_kint(&j, "credentials_pulled", s->creds);
+		json_kint(&j, "credentials_expired", s->swept);
 		json_kint(&j, "usage_records", records);
 		json_kint(&j, "usage_pushed", s->pushed);
 		json_kint(&j, "refused_writes", s->refused);
@@ -985,12 +1023,14 @@ static void summary(struct sync *s, double secs, long records)
 		json_end(&j);
 		return;
 	}
-	if (s->added + s->changed + s->deleted + s->orphaned + s->invalid + s->pushed + records == 0 &&
+	if (s->added + s->changed + s->deleted + s->orphaned + s->invalid + s->pushed + records +
+	    s->creds + s->swept == 0 &&
 	    !isatty(STDOUT_FILENO))
 		return;   /* a timer's sync with nothing new stays quiet */
 	printf("sync (%s) from %s: %ld added, %ld changed, %ld deleted, %ld orphaned, "
-	       "%ld usage pushed%s in %.2f s\n", s->mode, s->server, s->added, s->changed,
-	       s->deleted, s->orphaned, s->pushed,
+	       "%ld usage pushed, credentials of %ld pulled, %ld expired%s in %.2f s\n", s->mode,
+	       s->server, s->added, s->changed, s->deleted, s->orphaned, s->pushed, s->creds,
+	       s->swept,
 	       s->invalid ? " (invalid entries skipped)" : "", secs);
 }
 

@@ -22,6 +22,7 @@
 #include "nhi_file.h"
 #include "nhictl.h"
 #include "secret.h"
+#include "dircred.h"
 
 void cred_from_row(sqlite3_stmt *st, struct cred *c)
 {
@@ -380,14 +381,15 @@ int cred_handover(struct nhictl *x, const struct ident *id, const struct newcred
 
 /* ---- grace windows, retire, recovery -------------------------------- */
 
-int cred_sweep(struct nhictl *x, int *n)
+int cred_sweep(struct nhictl *x, struct dir *d, int *n)
 {
 	sqlite3_stmt *st;
 	char b1[NHI_TIME_BUFSZ];
 	int r;
 
 	*n = 0;
-	st = reg_prep(x, "SELECT i.name, c.cred_id, c.kind, c.fingerprint, c.grace_until "
+	st = reg_prep(x, "SELECT i.name, c.cred_id, c.kind, c.fingerprint, c.grace_until, "
+		      "c.secret_hash, c.id "
 		      "FROM credential c JOIN identity i ON i.id = c.identity_id "
 		      "WHERE c.state = 'grace' AND c.grace_until <= ? ORDER BY c.id", "i",
 		      (int64_t)x->now);
@@ -395,8 +397,23 @@ int cred_sweep(struct nhictl *x, int *n)
 		return NHI_ERR_DB;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *cid = (const char *)sqlite3_column_text(st, 1);
+		const char *kind = (const char *)sqlite3_column_text(st, 2);
 
-		r = reg_event(x, "cred-revoke", name, "ok", "id=%s kind=%s fingerprint=%s: "
+		/* the directory first (the old password stops binding); one
+		 * that cannot be written now stays 'grace' here, to be retried
+		 * (cred_state already answers 'revoked' for it) */
+		if (d != NULL && dc_revoke(d, name, cid, strcmp(kind, "password") == 0 ?
+					   (const char *)sqlite3_column_text(st, 5) : NULL,
+					   sqlite3_column_int64(st, 4)) != 0) {
+			nerr(x, 0, "warning: %s credential %s: its grace ended, but the directory "
+			     "could not be updated; retried next time", name, cid);
+			continue;
+		}
+		r = reg_exec(x, "UPDATE credential SET state = 'revoked', revoked_at = grace_until "
+			     "WHERE id = ?", "i", sqlite3_column_int64(st, 6));
+		if (r == 0)
+			r = reg_event(x, "cred-revoke", name, "ok", "id=%s kind=%s fingerprint=%s: "
 			      "grace ended %s", sqlite3_column_text(st, 1),
 			      sqlite3_column_text(st, 2), sqlite3_column_text(st, 3),
 			      nhi_format_time((time_t)sqlite3_column_int64(st, 4), b1));
@@ -404,12 +421,7 @@ int cred_sweep(struct nhictl *x, int *n)
 			goto out;
 		(*n)++;
 	}
-	if (r != SQLITE_DONE) {
-		r = reg_dberr(x);
-		goto out;
-	}
-	r = reg_exec(x, "UPDATE credential SET state = 'revoked', revoked_at = grace_until "
-		     "WHERE state = 'grace' AND grace_until <= ?", "i", (int64_t)x->now);
+	r = r == SQLITE_DONE ? 0 : reg_dberr(x);
 out:
 	sqlite3_finalize(st);
 	return r;
@@ -504,15 +516,69 @@ enum resolution { ROLL_BACK, ROLL_FORWARD, UNKNOWN };
  * roll back; directory unreachable -> unknown, try again next run.  The
  * test faults recover-forward and recover-unknown stand in for those
  * answers of a directory. */
-static enum resolution rotation_resolve(struct nhictl *x, int64_t rid)
+static enum resolution dir_resolve(struct nhictl *x, int64_t rid, const char *name);
+
+static enum resolution rotation_resolve(struct nhictl *x, int64_t rid, const char *name)
 {
-	(void)x;
-	(void)rid;
 	if (fault("recover-forward"))
 		return ROLL_FORWARD;
 	if (fault("recover-unknown"))
 		return UNKNOWN;
+	if (x->conf.backend == NHI_BACKEND_LDAP)
+		return dir_resolve(x, rid, name);
 	return ROLL_BACK;
+}
+
+/* backend = ldap: a rotation whose secret was handed over is completed in
+ * the directory (its holder has the new secret; the old one gets its
+ * grace), any other is undone there (nobody has the new secret).  Both
+ * are repeatable, so it does not matter which of the directory steps the
+ * interrupted run had done.  Unreachable directory: unknown. */
+static enum resolution dir_resolve(struct nhictl *x, int64_t rid, const char *name)
+{
+	struct newcred n;
+	struct dc_rot dr;
+	char step[32] = "", kind[16] = "", old_id[CRED_ID_MAX] = "", old_hash[256] = "";
+	char pub[CRED_PUB_MAX] = "";
+	int64_t grace = 0;
+	sqlite3_stmt *st;
+	int r, found = 0;
+
+	memset(&n, 0, sizeof(n));
+	st = reg_prep(x, "SELECT r.step, r.new_cred_id, r.new_fingerprint, r.new_public_part, "
+		      "r.new_secret_hash, r.new_serial, r.new_not_after, r.grace, c.kind, "
+		      "c.cred_id, c.secret_hash FROM rotation r JOIN credential c ON "
+		      "c.id = r.credential_id WHERE r.id = ?", "i", rid);
+	if (st == NULL)
+		return UNKNOWN;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		found = 1;
+		col_cpy(step, sizeof(step), st, 0);
+		col_cpy(n.id, sizeof(n.id), st, 1);
+		col_cpy(n.fingerprint, sizeof(n.fingerprint), st, 2);
+		col_cpy(pub, sizeof(pub), st, 3);
+		col_cpy(n.hash, sizeof(n.hash), st, 4);
+		col_cpy(n.serial, sizeof(n.serial), st, 5);
+		n.not_after = sqlite3_column_int64(st, 6);
+		grace = sqlite3_column_int64(st, 7);
+		col_cpy(kind, sizeof(kind), st, 8);
+		col_cpy(old_id, sizeof(old_id), st, 9);
+		col_cpy(old_hash, sizeof(old_hash), st, 10);
+	}
+	sqlite3_finalize(st);
+	if (!found || dir_need(x) != 0)
+		return UNKNOWN;
+	snprintf(n.kind, sizeof(n.kind), "%s", kind);
+	n.public_part = pub;
+	dr = (struct dc_rot){ .name = name, .kind = kind, .old_id = old_id, .old_hash = old_hash,
+			      .n = &n, .grace_until = grace > 0 ? (int64_t)x->now + grace : 0 };
+	if (strcmp(step, "handed-over") == 0) {
+		r = dc_rot_redo(&dir_conn, &dr);
+		OPENSSL_cleanse(n.hash, sizeof(n.hash));
+		return r == 0 ? ROLL_FORWARD : UNKNOWN;
+	}
+	r = dc_rot_undo(&dir_conn, &dr);
+	return r == 0 ? ROLL_BACK : UNKNOWN;
 }
 
 /* Roll forward: make the journaled credential valid, the old one grace. */
@@ -593,7 +659,8 @@ out:
 
 static int recover_one(struct nhictl *x, const struct pending *p)
 {
-	enum resolution res = rotation_resolve(x, p->rid);
+	enum resolution res = rotation_resolve(x, p->rid, p->name);
+	int ldap = x->conf.backend == NHI_BACKEND_LDAP;
 	int64_t attempts = p->attempts + 1;
 	int r;
 
@@ -616,7 +683,9 @@ static int recover_one(struct nhictl *x, const struct pending *p)
 		return r;
 	}
 	if (res == ROLL_FORWARD) {
-		r = roll_forward(x, p->rid, p->cred_row, p->grace);
+		/* with a directory, what it now holds is read back */
+		r = ldap ? dc_refresh(&dir_conn, p->name) : roll_forward(x, p->rid, p->cred_row,
+									 p->grace);
 		if (r == 0)
 			r = reg_exec(x, "UPDATE rotation SET state = 'done', finished = ?, attempts = ? "
 				     "WHERE id = ?", "iii", (int64_t)x->now, attempts, p->rid);
@@ -628,8 +697,10 @@ static int recover_one(struct nhictl *x, const struct pending *p)
 			p->name, p->oldid, p->newid, p->oldid);
 		return r;
 	}
-	r = reg_exec(x, "UPDATE rotation SET state = 'rolled-back', finished = ?, attempts = ? "
-		     "WHERE id = ?", "iii", (int64_t)x->now, attempts, p->rid);
+	r = ldap ? dc_refresh(&dir_conn, p->name) : 0;
+	if (r == 0)
+		r = reg_exec(x, "UPDATE rotation SET state = 'rolled-back', finished = ?, "
+			     "attempts = ? WHERE id = ?", "iii", (int64_t)x->now, attempts, p->rid);
 	if (r == 0)
 		r = reg_event(x, "rotate", p->name, "rolled-back", "id=%s -> %s: interrupted after "
 			      "step %s", p->oldid, p->newid, p->step);

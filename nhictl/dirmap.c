@@ -7,6 +7,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,7 +21,7 @@ char *dir_ident_attrs[] = {
 	"owner", "description", "nhiKind", "nhiState", "nhiExpires", "nhiCreated",
 	"nhiReviewInterval", "nhiLastReview", "nhiReviewDue", "nhiOrphanedSince",
 	"nhiRetiredAt", "nhiReason", "host", "nhiPamService", "nhiLastUsed",
-	"nhiAdopted", "entryUUID", NULL
+	"nhiAdopted", "nhiSerial", "entryUUID", NULL
 };
 
 int dir_open(struct nhictl *x, struct dir *d)
@@ -33,6 +34,8 @@ int dir_open(struct nhictl *x, struct dir *d)
 	if (x->conf.ldap_base[0] == '\0')
 		return nerr(x, EXIT_FAIL, "no ldap_base in %s",
 			    x->conf.path[0] ? x->conf.path : "the configuration");
+	/* a server that goes away mid-write must be an error, not SIGPIPE */
+	signal(SIGPIPE, SIG_IGN);
 	r = nhi_ldap_connect(&x->conf, &d->ld, err, sizeof(err));
 	if (r < 0)
 		return nerr(x, EXIT_FAIL, "directory unreachable: %s", err);
@@ -44,6 +47,23 @@ void dir_close(struct dir *d)
 	if (d->ld != NULL)
 		ldap_unbind_ext_s(d->ld, NULL, NULL);
 	d->ld = NULL;
+}
+
+struct dir dir_conn;
+
+static void dir_conn_release(void)
+{
+	dir_close(&dir_conn);
+}
+
+int dir_need(struct nhictl *x)
+{
+	if (dir_conn.ld != NULL)
+		return 0;
+	if (dir_open(x, &dir_conn) != 0)
+		return EXIT_FAIL;
+	atexit(dir_conn_release);
+	return 0;
 }
 
 int dir_ident_dn(const struct nhi_conf *c, const char *name, char *out, size_t len)
@@ -73,7 +93,7 @@ static struct timeval op_timeout(const struct nhi_conf *c)
 
 /* The first value of 'attr' as a string in buf: 1 present, 0 absent,
  * -1 too long or containing a NUL. */
-static int first_value(LDAP *ld, LDAPMessage *e, const char *attr, char *buf, size_t len)
+int dir_first_value(LDAP *ld, LDAPMessage *e, const char *attr, char *buf, size_t len)
 {
 	struct berval **v = ldap_get_values_len(ld, e, attr);
 	int r = 0;
@@ -285,10 +305,10 @@ static int valid_service(const char *s) { return nhi_valid_service(s); }
 static int valid_host(const char *s) { return nhi_valid_host(s); }
 
 /* Read a time attribute: 0 if absent (*out = 0), -1 if it does not parse. */
-static int time_attr(LDAP *ld, LDAPMessage *e, const char *attr, int64_t *out)
+int dir_time_attr(LDAP *ld, LDAPMessage *e, const char *attr, int64_t *out)
 {
 	char buf[64];
-	int r = first_value(ld, e, attr, buf, sizeof(buf));
+	int r = dir_first_value(ld, e, attr, buf, sizeof(buf));
 
 	*out = 0;
 	if (r == 0)
@@ -326,51 +346,51 @@ int dir_entry_to_ident(struct dir *d, LDAPMessage *e, struct ident *id,
 	if (uuid != NULL && uuid_len > 0)
 		uuid[0] = '\0';
 #define BAD(...) do { snprintf(bad, sizeof(bad), __VA_ARGS__); goto out; } while (0)
-	if (first_value(ld, e, "uid", id->name, sizeof(id->name)) != 1 || !nhi_valid_name(id->name))
+	if (dir_first_value(ld, e, "uid", id->name, sizeof(id->name)) != 1 || !nhi_valid_name(id->name))
 		BAD("uid missing or not a valid user name");
 	/* both are caseIgnoreMatch in the schema */
-	if (first_value(ld, e, "nhiKind", id->kind, sizeof(id->kind)) != 1)
+	if (dir_first_value(ld, e, "nhiKind", id->kind, sizeof(id->kind)) != 1)
 		BAD("nhiKind missing");
 	lower(id->kind);
 	if (nhi_kind_parse(id->kind) < 0)
 		BAD("nhiKind '%s' is not service/agent", id->kind);
-	if (first_value(ld, e, "nhiState", id->state, sizeof(id->state)) != 1)
+	if (dir_first_value(ld, e, "nhiState", id->state, sizeof(id->state)) != 1)
 		BAD("nhiState missing");
 	lower(id->state);
 	if (strcmp(id->state, "active") != 0 && strcmp(id->state, "suspended") != 0 &&
 	    strcmp(id->state, "orphaned") != 0 && strcmp(id->state, "retired") != 0)
 		BAD("nhiState '%s' is not active/suspended/orphaned/retired", id->state);
-	if (first_value(ld, e, "uidNumber", buf, sizeof(buf)) != 1 || parse_int64(buf, &v) < 0 ||
+	if (dir_first_value(ld, e, "uidNumber", buf, sizeof(buf)) != 1 || parse_int64(buf, &v) < 0 ||
 	    v <= 0 || v >= 0xffffffffLL)
 		BAD("uidNumber missing or not a number from 1");
 	id->uid = (uint32_t)v;
-	if (first_value(ld, e, "gidNumber", buf, sizeof(buf)) != 1 || parse_int64(buf, &v) < 0 ||
+	if (dir_first_value(ld, e, "gidNumber", buf, sizeof(buf)) != 1 || parse_int64(buf, &v) < 0 ||
 	    v < 0 || v >= 0xffffffffLL)
 		BAD("gidNumber missing or not a number");
 	id->gid = (uint32_t)v;
-	if (first_value(ld, e, "homeDirectory", id->home, sizeof(id->home)) != 1 ||
+	if (dir_first_value(ld, e, "homeDirectory", id->home, sizeof(id->home)) != 1 ||
 	    id->home[0] != '/' || !nhi_valid_text(id->home, sizeof(id->home) - 1, 1))
 		BAD("homeDirectory missing or not an absolute path");
-	r = first_value(ld, e, "loginShell", id->shell, sizeof(id->shell));
+	r = dir_first_value(ld, e, "loginShell", id->shell, sizeof(id->shell));
 	if (r == 0)
 		snprintf(id->shell, sizeof(id->shell), "%s", c->default_shell);
 	else if (r < 0 || id->shell[0] != '/' || !nhi_valid_text(id->shell, sizeof(id->shell) - 1, 1))
 		BAD("loginShell is not an absolute path");
-	if (first_value(ld, e, "gecos", id->gecos, sizeof(id->gecos)) < 0 ||
+	if (dir_first_value(ld, e, "gecos", id->gecos, sizeof(id->gecos)) < 0 ||
 	    !nhi_valid_text(id->gecos, 256, 1))
 		BAD("gecos is not printable text without ':' or ',' (at most 256 bytes)");
-	if (first_value(ld, e, "description", id->purpose, sizeof(id->purpose)) < 0 ||
+	if (dir_first_value(ld, e, "description", id->purpose, sizeof(id->purpose)) < 0 ||
 	    !nhi_valid_text(id->purpose, 256, 0))
 		BAD("description is not printable text of at most 256 bytes");
-	if (first_value(ld, e, "nhiReason", id->retire_reason, sizeof(id->retire_reason)) < 0 ||
+	if (dir_first_value(ld, e, "nhiReason", id->retire_reason, sizeof(id->retire_reason)) < 0 ||
 	    !nhi_valid_text(id->retire_reason, 256, 0))
 		BAD("nhiReason is not printable text of at most 256 bytes");
 	for (i = 0; i < sizeof(times) / sizeof(times[0]); i++)
-		if (time_attr(ld, e, times[i].attr, (int64_t *)((char *)id + times[i].off)) < 0)
+		if (dir_time_attr(ld, e, times[i].attr, (int64_t *)((char *)id + times[i].off)) < 0)
 			BAD("%s is not a GeneralizedTime", times[i].attr);
 	if (id->expires == 0)
 		BAD("nhiExpires missing");
-	r = first_value(ld, e, "nhiReviewInterval", buf, sizeof(buf));
+	r = dir_first_value(ld, e, "nhiReviewInterval", buf, sizeof(buf));
 	if (r == 0)
 		id->review_interval = c->review_interval;
 	else if (r < 0 || parse_int64(buf, &id->review_interval) < 0 || id->review_interval <= 0)
@@ -379,7 +399,7 @@ int dir_entry_to_ident(struct dir *d, LDAPMessage *e, struct ident *id,
 	    list_values(ld, e, "nhiPamService", valid_service, id->services, sizeof(id->services),
 			bad, sizeof(bad)) < 0)
 		goto out;
-	r = first_value(ld, e, "owner", odn, sizeof(odn));
+	r = dir_first_value(ld, e, "owner", odn, sizeof(odn));
 	if (r < 0)
 		BAD("owner is too long");
 	if (r > 0) {
@@ -391,7 +411,7 @@ int dir_entry_to_ident(struct dir *d, LDAPMessage *e, struct ident *id,
 		if (owner_dn != NULL && (size_t)snprintf(owner_dn, owner_dn_len, "%s", odn) >= owner_dn_len)
 			BAD("owner DN too long");
 	}
-	if (uuid != NULL && first_value(ld, e, "entryUUID", uuid, uuid_len) < 0)
+	if (uuid != NULL && dir_first_value(ld, e, "entryUUID", uuid, uuid_len) < 0)
 		BAD("entryUUID too long");
 out:
 #undef BAD
@@ -523,7 +543,7 @@ int dir_owner_resolve(struct dir *d, const char *owner, char *dn, size_t dn_len,
 		}
 		e = ldap_first_entry(d->ld, res);
 		/* the uid of the entry itself (the RDN may differ in case) */
-		if (first_value(d->ld, e, "uid", buf, sizeof(buf)) == 1 && nhi_valid_name(buf))
+		if (dir_first_value(d->ld, e, "uid", buf, sizeof(buf)) == 1 && nhi_valid_name(buf))
 			snprintf(uid, sizeof(uid), "%s", buf);
 	}
 	if (dn != NULL && (size_t)snprintf(dn, dn_len, "%s", edn) >= dn_len) {
@@ -533,12 +553,12 @@ int dir_owner_resolve(struct dir *d, const char *owner, char *dn, size_t dn_len,
 	if (name != NULL)
 		snprintf(name, name_len, "%s", uid);
 	/* live: the entry matches the owner filter (a base search on it) ... */
-	if (first_value(d->ld, e, "pwdAccountLockedTime", buf, sizeof(buf)) != 0) {
+	if (dir_first_value(d->ld, e, "pwdAccountLockedTime", buf, sizeof(buf)) != 0) {
 		r = nhi_seterr(why, why_len, NHI_ERR_PERM, "owner '%s' is locked "
 			       "(pwdAccountLockedTime; not a live human)", uid);
 		goto out;
 	}
-	if (first_value(d->ld, e, "shadowExpire", buf, sizeof(buf)) == 1 &&
+	if (dir_first_value(d->ld, e, "shadowExpire", buf, sizeof(buf)) == 1 &&
 	    parse_int64(buf, &exp) == 0 && exp > 0 && (int64_t)d->x->now >= exp * 86400) {
 		r = nhi_seterr(why, why_len, NHI_ERR_PERM, "owner '%s': the account expired "
 			       "(shadowExpire; not a live human)", uid);

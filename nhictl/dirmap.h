@@ -43,6 +43,17 @@ struct dir {
 int dir_open(struct nhictl *x, struct dir *d);
 void dir_close(struct dir *d);
 
+/* The process's one connection for the write verbs, opened by
+ * dir_need() on first use (0, or EXIT_FAIL printed) and closed at exit. */
+extern struct dir dir_conn;
+int dir_need(struct nhictl *x);
+
+/* The first value of 'attr' as a string in buf: 1 present, 0 absent,
+ * -1 too long or containing a NUL. */
+int dir_first_value(LDAP *ld, LDAPMessage *e, const char *attr, char *buf, size_t len);
+/* A GeneralizedTime attribute: 0 (absent: *out = 0) or -1 (bad). */
+int dir_time_attr(LDAP *ld, LDAPMessage *e, const char *attr, int64_t *out);
+
 /* The DN of identity 'name' under ldap_base.  0 or NHI_ERR_RANGE. */
 int dir_ident_dn(const struct nhi_conf *c, const char *name, char *out, size_t len);
 

@@ -8,6 +8,7 @@ nhictl_nhictl_SOURCES = \
 	nhictl/cmd_log.c nhictl/cmd_group.c nhictl/cmd_audit.c \
 	nhictl/ldap.c nhictl/ldap.h nhictl/ldap_escape.c nhictl/cmd_directory.c \
 	nhictl/dirmap.h nhictl/dirmap.c nhictl/dirwrite.h nhictl/dirwrite.c \
+	nhictl/dircred.h nhictl/dircred.c \
 	nhictl/secret.c nhictl/secret.h
 # backend = ldap: the registry side of nhictl/dirmap.h, and sync
 nhictl_nhictl_SOURCES += nhictl/dirstore.c nhictl/cmd_sync.c

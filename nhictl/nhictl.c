@@ -44,7 +44,7 @@ static const struct cmd commands[] = {
 	{ "directory", cmd_directory, 0, "check the LDAP directory configuration" },
 	{ "sync", cmd_sync, 0, "bring the registry up to date with the directory" },
 	{ "cred", cmd_cred, NEED_DB, "issue, list, revoke and verify credentials" },
-	{ "rotate", cmd_rotate, NEED_DB | WRITES | LOCAL, "replace a credential, the old one kept for a grace" },
+	{ "rotate", cmd_rotate, NEED_DB | WRITES, "replace a credential, the old one kept for a grace" },
 	{ "authorized-keys", cmd_authorized_keys, 0, "SSH public keys for sshd's AuthorizedKeysCommand" },
 };
 

@@ -192,8 +192,11 @@ int cred_insert(struct nhictl *x, const struct ident *id, const struct newcred *
 int cred_handover(struct nhictl *x, const struct ident *id, const struct newcred *n,
 		  const char *out, const char *what);
 /* Revoke the credentials whose grace window has ended (one audit event
- * each), in the current transaction; *n counts them. */
-int cred_sweep(struct nhictl *x, int *n);
+ * each), in the current transaction; *n counts them.  With a directory
+ * (d, backend = ldap) each is revoked there first, its password hash
+ * removed; one the directory refuses now is left for the next sweep. */
+struct dir;
+int cred_sweep(struct nhictl *x, struct dir *d, int *n);
 /* Revoke every credential of an identity and cancel its pending
  * rotations (retire); *n counts the revoked ones. */
 int cred_revoke_all(struct nhictl *x, const struct ident *id, int *n);

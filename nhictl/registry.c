@@ -169,6 +169,12 @@ static const char *const migrations[] = {
 	" attempts INTEGER NOT NULL DEFAULT 0,"
 	" actor TEXT NOT NULL);"
 	"CREATE UNIQUE INDEX rotation_pending ON rotation(credential_id) WHERE state = 'pending';",
+	/* 3 -> 4: credentials in the directory (backend = ldap): the identity
+	 * entry's nhiSerial as last pulled (a different one in a synced entry
+	 * means its credential entries changed), and the serial a rotation's
+	 * compare-and-swap starts from */
+	"ALTER TABLE identity ADD COLUMN cred_serial INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE rotation ADD COLUMN dir_serial INTEGER NOT NULL DEFAULT 0;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

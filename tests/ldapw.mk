@@ -5,6 +5,6 @@ tests_dirmap_probe_SOURCES = tests/dirmap-probe.c nhictl/dirmap.c nhictl/ldap.c 
 	nhictl/ldap_escape.c
 tests_dirmap_probe_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(LDAP_CFLAGS)
 tests_dirmap_probe_LDADD = lib/libnhi.la $(LDAP_LIBS)
-LDAPW_TESTS = tests/test-dirmap.sh tests/test-ldap-write.sh
+LDAPW_TESTS = tests/test-dirmap.sh tests/test-ldap-write.sh tests/test-ldap-cred.sh
 TESTS += $(LDAPW_TESTS)
 EXTRA_DIST += $(LDAPW_TESTS) tests/ldapw-lib.sh

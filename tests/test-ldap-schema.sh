@@ -91,8 +91,8 @@ ldap_admin ldapsearch -b "cn={4}nhi,cn=schema,cn=config" -s base \
 	olcAttributeTypes olcObjectClasses | defs > "$T/from-ldif"
 check "nhi.schema and nhi.ldif define the same, in slapd's own words" \
 	diff -u "$T/from-schema" "$T/from-ldif"
-check "39 attribute types and 5 object classes" \
-	bash -c '[ "$(grep -c ^AttributeTypes "$1")" = 39 ] && [ "$(grep -c ^ObjectClasses "$1")" = 5 ]' _ "$T/from-ldif"
+check "43 attribute types and 5 object classes" \
+	bash -c '[ "$(grep -c ^AttributeTypes "$1")" = 43 ] && [ "$(grep -c ^ObjectClasses "$1")" = 5 ]' _ "$T/from-ldif"
 check "indexes on nhi attributes can be added at run time" \
 	ldap_admin ldapmodify <<EOF
 dn: olcDatabase={1}mdb,cn=config

@@ -256,7 +256,7 @@ keep_err; secret_of; I3=$(cat "$T/out")
 eqv "killed after the hand-over" 137 "$rc"
 expect 0 "the next run (cred add) cleans up" nhictl cred add svc-i --kind password
 secret_of; keep_err
-has err "rolled back, naming the step" "stopped after 'journaled'"
+has err "rolled back, naming the step" "stopped after 'handed-over'"
 fails cred 1 "the secret never made valid is refused" "not valid" nhictl cred verify svc-i <<<"$I3"
 expect 0 "the credential it was to replace still works" nhictl cred verify svc-i <<<"$I2"
 expect 0 "log" nhictl log --json

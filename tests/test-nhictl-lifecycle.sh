@@ -35,7 +35,7 @@ check "registry.db created mode 0600" test "$(stat -c %a "$ST/registry.db")" = 6
 check "snapshot published" test -s "$ST/nhi.cache"
 check "state dir 0755" test "$(stat -c %a "$ST")" = 755
 eqv "registry in WAL mode" wal "$(sqlite3 "$ST/registry.db" 'PRAGMA journal_mode')"
-eqv "schema version 3" 3 "$(sqlite3 "$ST/registry.db" 'PRAGMA user_version')"
+eqv "schema version 4" 4 "$(sqlite3 "$ST/registry.db" 'PRAGMA user_version')"
 eqv "the model's tables" "credential edge event grp grp_member identity identity_host identity_service meta resource rotation sync_state usage" \
 	"$(sqlite3 "$ST/registry.db" "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name)")"
 expect 0 "create svc-b (json, agent, scopes)" nhictl create svc-b --owner alice --expires 2026-12-31 \
