@@ -880,6 +880,7 @@ int cmd_rotate(struct nhictl *x, int argc, char **argv)
 	}
 out:
 	newcred_free(&rt.n);
+	fault("rotate-done-pause");   /* tests: a core taken now holds no secret */
 	return r;
 }
 
