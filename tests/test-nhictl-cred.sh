@@ -377,6 +377,36 @@ eqv "every credential of a retired identity is revoked" "revoked revoked revoked
 	"$(pyjson '" ".join(c["state"] for c in d)')"
 fails cred 1 "a retired identity's token is refused" "not valid" nhictl cred verify svc-a <<<"$TOK"
 
+# ---- what pam_nhi logs (pam_syslog, shown by pam_wrapper at debug level
+# 3) for identities holding credentials, with an issued password typed at
+# every prompt: the account, session and (refused) password phases ----
+PWRAP=$(ldconfig -p | awk '/libpam_wrapper.so / {print $NF; exit}')
+if [ -n "$PWRAP" ] && command -v pamtester >/dev/null 2>&1; then
+	mkdir -p "$T/pam.d"
+	for ph in account session password; do
+		echo "$ph required $PAM_NHI_SO config=$NHI_CONF debug"
+	done > "$T/pam.d/sshd"
+	preload=$PWRAP:libnss_wrapper.so
+	[ -n "${NHI_ASAN_LIB:-}" ] && preload=$NHI_ASAN_LIB:$preload
+	pw1=$(grep -m1 -x '[A-Za-z0-9]\{32\}' "$SECRETS")
+	for n in svc-a svc-p svc-c svc-core; do
+		for op in acct_mgmt open_session chauthtok; do
+			printf '%s\n%s\n%s\n' "$pw1" "$pw1" "$pw1" |
+			LD_PRELOAD=$preload PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=$T/pam.d \
+			PAM_WRAPPER_DEBUGLEVEL=3 \
+			NSS_WRAPPER_PASSWD=$T/etc/passwd NSS_WRAPPER_GROUP=$T/etc/group \
+			NSS_WRAPPER_MODULE_SO_PATH=$NSS_NHI_DIR/libnss_nhi.so.2 NSS_WRAPPER_MODULE_FN_PREFIX=nhi \
+			ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0:detect_leaks=0 \
+			pamtester -v sshd "$n" "$op" 2>&1
+		done
+	done | grep -v '^PWRAP_TRACE' > "$T/pamlog.txt"
+	check "pam_nhi logged its decisions (pam_syslog through pam_wrapper)" grep -q 'user=svc-a' "$T/pamlog.txt"
+	sed -i '/^$/d' "$SECRETS"
+	check "no issued secret in what pam_nhi logs" bash -c '! grep -aqF -f "$1" "$2"' _ "$SECRETS" "$T/pamlog.txt"
+else
+	nok "pam_wrapper and pamtester are needed (scripts/deps.sh test installs them)"
+fi
+
 # ---- no secret anywhere it should not be ----
 check "secrets were collected" test "$(wc -l <"$SECRETS")" -ge 15
 sed -i '/^$/d' "$SECRETS"
