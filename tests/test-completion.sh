@@ -36,4 +36,10 @@ check "cred kinds" has "nhictl cred add x --kind " ssh-key
 check "create kinds are not cred kinds" hasnt "nhictl create x --kind " token
 check "cred add options: --out" has "nhictl cred add x --o" --out
 check "rotate options: --grace" has "nhictl rotate x --gr" --grace
+for v in sync directory; do
+	check "verb $v offered" has "nhictl " "$v"
+done
+check "directory subverb: check" has "nhictl directory " check
+check "sync options: --full" has "nhictl sync --fu" --full
+check "sync options: --condition" has "nhictl sync --con" --condition
 finish
