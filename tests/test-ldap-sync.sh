@@ -373,6 +373,33 @@ mid() {
 	check "slapd $sig mid-sync: nhi.cache byte-identical" cmp -s "$T/e.cache" "$T/e/nhi.cache"
 }
 mid STOP
+# the same on host c, which serves the 20000 already: a full re-sync
+# (--full) interrupted; the old snapshot keeps serving PAM's policy and NSS
+mid_serving() {
+	local pid i
+	cp "$T/c/registry.db" "$T/c.reg"; cp "$T/c/nhi.cache" "$T/c.cache"
+	NHI_CONF=$T/c.conf "$NHICTL" sync --full >"$T/out" 2>"$T/err" &
+	pid=$!
+	for ((i = 0; i < 500; i++)); do
+		[ "$(awk '/^rchar/ {print $2}' /proc/$pid/io 2>/dev/null || echo 0)" -gt 2000000 ] && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.01
+	done
+	kill -STOP "$SLAPD_PID"
+	{ wait $pid; rc=$?; } 2>/dev/null
+	kill -CONT "$SLAPD_PID"
+	eqv "slapd stopped mid-sync on a serving host: exit 1" 1 "$rc"
+	check "serving host: registry.db byte-identical" cmp -s "$T/c.reg" "$T/c/registry.db"
+	check "serving host: nhi.cache byte-identical" cmp -s "$T/c.cache" "$T/c/nhi.cache"
+	expect 0 "serving host: the policy still allows bulk-17 from the old snapshot" \
+		on c check bulk-17 --service sshd
+	if have_nss; then
+		NHI_CONF=$T/c.conf expect 0 "serving host: getent passwd bulk-17 (nss_nhi, old snapshot)" \
+			nsswrap getent passwd bulk-17
+		has out "serving host: its passwd line" '^bulk-17:x:'
+	fi
+}
+mid_serving
 mid KILL
 { wait "$SLAPD_PID"; } 2>/dev/null; SLAPD_PID=
 
