@@ -153,6 +153,38 @@ eqv "host2: the key" "$PUB" "$(cat "$T/out")"
 expect 0 "host2: nothing new, nothing pulled" h2 sync --json
 eqv "host2: an unchanged identity is not pulled again" 0 "$(pyjson 'd["credentials_pulled"]')"
 
+# ---- certificates: signed by the configured CA, in the directory, on host2 ----------------
+openssl req -x509 -newkey ed25519 -nodes -keyout "$T/ca.key" -out "$T/ca.pem" \
+	-subj "/CN=nhi test CA" -days 30 2>/dev/null
+chmod 600 "$T/ca.key"
+printf 'ca_cert = %s\nca_key = %s\n' "$T/ca.pem" "$T/ca.key" | tee -a "$NHI_CONF" >> "$T/etc/host2.conf"
+expect 0 "create svc-x" nhictl create svc-x --owner alice --expires +30d
+expect 0 "svc-x certificate --out" nhictl cred add svc-x --kind certificate --out "$T/x1.pem"
+grep -v -- '-----' "$T/x1.pem" | sed -n '/./p' | tail -n 1 >>"$SECRETS"
+openssl x509 -in "$T/x1.pem" -out "$T/x1.crt" 2>/dev/null
+expect 0 "openssl verify against the CA" openssl verify -CAfile "$T/ca.pem" "$T/x1.crt"
+check "CN is the identity's name" bash -c "openssl x509 -in '$T/x1.crt' -noout -subject | grep -q 'CN *= *svc-x'"
+X1=$(active_id svc-x)
+eqv "directory: the certificate's serial" \
+	"$(openssl x509 -in "$T/x1.crt" -noout -serial | cut -d= -f2 | tr A-F a-f)" \
+	"$(cattr svc-x "$X1" nhiCertSerial | tr A-F a-f)"
+eqv "directory: notAfter = the certificate's" \
+	"$(date -u -d "$(openssl x509 -in "$T/x1.crt" -noout -enddate | cut -d= -f2)" +%Y%m%d%H%M%SZ)" \
+	"$(cattr svc-x "$X1" nhiNotAfter)"
+check "directory: the certificate (not its key) as the public part" \
+	bash -c 'ldap_out=$(ldapsearch -LLL -o ldif-wrap=no -Q -Y EXTERNAL -H "$1" -b "$2" -s base nhiPublicPart) &&
+		 printf "%s" "$ldap_out" | grep -q "^nhiPublicPart::" && ! printf "%s" "$ldap_out" | base64 -d 2>/dev/null | grep -q PRIVATE' _ \
+	"$SLAPD_LDAPI_URI" "nhiCredentialId=$X1,uid=svc-x,$B"
+expect 0 "rotate the certificate" nhictl rotate svc-x --grace 1h --out "$T/x2.pem"
+grep -v -- '-----' "$T/x2.pem" | sed -n '/./p' | tail -n 1 >>"$SECRETS"
+openssl x509 -in "$T/x2.pem" -out "$T/x2.crt" 2>/dev/null
+expect 0 "the new certificate verifies" openssl verify -CAfile "$T/ca.pem" "$T/x2.crt"
+check "with a new serial" test "$(openssl x509 -in "$T/x1.crt" -noout -serial)" != "$(openssl x509 -in "$T/x2.crt" -noout -serial)"
+expect 0 "host2 syncs" h2 sync
+expect 0 "host2: cred list svc-x" h2 cred list svc-x --json
+eqv "host2: the old certificate in grace, the new one active" "certificate:grace certificate:active" \
+	"$(pyjson '" ".join(c["kind"] + ":" + c["state"] for c in d)')"
+
 # ---- suspend, resume, retire -------------------------------------------------------------
 expect 0 "suspend svc-p" nhictl suspend svc-p
 check "suspended: no password binds" bash -c '! ldapwhoami -x -H "$1" -D "$2" -w "$3" >/dev/null 2>&1' _ \
