@@ -747,14 +747,6 @@ static int reconcile(struct sync *s)
 
 /* ---- owners and usage, written to the directory ------------------------ */
 
-static void gentime(int64_t t, char out[16])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, 16, "%Y%m%d%H%M%SZ", &tm);
-}
 
 /* One Modify replacing up to two attributes, under an assertion (RFC
  * 4528) so that it applies only to the entry as this sync saw it.
@@ -803,7 +795,7 @@ static int orphan_owner(struct sync *s, const struct row *o, const char *why)
 	size_t n, i;
 	int r;
 
-	gentime((int64_t)s->x->now, when);
+	dir_gentime((int64_t)s->x->now, when);
 	if (o->a[0] != '\0') {
 		if (nhi_ldap_escape_filter(o->a, esc, sizeof(esc)) < 0)
 			return nerr(s->x, NHI_ERR_RANGE, "owner DN too long: %s", o->a);
@@ -884,7 +876,7 @@ static int push_usage(struct sync *s)
 	for (i = 0; r == 0 && i < n; i++) {
 		if (v[i].b[0] == '\0')
 			continue;   /* not from the directory */
-		gentime(v[i].t, when);
+		dir_gentime(v[i].t, when);
 		/* only when newer than what the directory holds */
 		snprintf(assertion, sizeof(assertion), "(!(nhiLastUsed>=%s))", when);
 		r = modify_if(s, v[i].a, assertion, "nhiLastUsed", when, NULL, NULL);

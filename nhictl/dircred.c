@@ -10,21 +10,6 @@
 #include "dircred.h"
 
 
-static struct timeval tmo(const struct dir *d)
-{
-	struct timeval tv = { .tv_sec = (time_t)(d->x->conf.ldap_timeout > 0 ?
-						 d->x->conf.ldap_timeout : 10) };
-	return tv;
-}
-
-static void gentime(int64_t t, char out[16])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL || strftime(out, 16, "%Y%m%d%H%M%SZ", &tm) == 0)
-		snprintf(out, 16, "19700101000000Z");
-}
 
 static int cred_dn(struct dir *d, const char *name, const char *cid, char *out, size_t len)
 {
@@ -48,7 +33,7 @@ static int failed(struct dir *d, int rc, const char *what, const char *dn)
 int dc_read(struct dir *d, const char *name, long long *serial, char *state, size_t len)
 {
 	char dn[1024], buf[64], *attrs[] = { "nhiSerial", "nhiState", NULL };
-	struct timeval tv = tmo(d);
+	struct timeval tv = dir_timeout(&d->x->conf);
 	LDAPMessage *res = NULL, *e;
 	int rc, r = 0;
 
@@ -148,9 +133,9 @@ int dc_add(struct dir *d, const char *name, const struct newcred *n, const char 
 
 	if (cred_dn(d, name, n->id, dn, sizeof(dn)) != 0)
 		return EXIT_FAIL;
-	gentime((int64_t)d->x->now, created);
+	dir_gentime((int64_t)d->x->now, created);
 	if (n->not_after > 0) {
-		gentime(n->not_after, not_after);
+		dir_gentime(n->not_after, not_after);
 		m[k++] = (LDAPMod){ LDAP_MOD_ADD, "nhiNotAfter", { v_na } };
 	}
 	if (n->public_part != NULL && n->public_part[0] != '\0')
@@ -185,7 +170,7 @@ int dc_set_state(struct dir *d, const char *name, const char *cid, const char *s
 
 	if (cred_dn(d, name, cid, dn, sizeof(dn)) != 0)
 		return EXIT_FAIL;
-	gentime(when, t);
+	dir_gentime(when, t);
 	if (strcmp(state, "grace") == 0)
 		m_grace.mod_values = v_t;
 	else if (strcmp(state, "revoked") == 0)
@@ -222,7 +207,7 @@ static char *cred_attrs[] = {
 static int search_creds(struct dir *d, const char *name, LDAPMessage **res)
 {
 	char dn[1024];
-	struct timeval tv = tmo(d);
+	struct timeval tv = dir_timeout(&d->x->conf);
 	int rc;
 
 	*res = NULL;
@@ -380,7 +365,7 @@ int dc_rot_apply(struct dir *d, const struct dc_rot *r, long long serial)
 static int has_password(struct dir *d, const char *name, const char *pw, long long *serial)
 {
 	char dn[1024], buf[64], *attrs[] = { "nhiSerial", "userPassword", NULL };
-	struct timeval tv = tmo(d);
+	struct timeval tv = dir_timeout(&d->x->conf);
 	LDAPMessage *res = NULL, *e;
 	struct berval **v = NULL;
 	int rc, i, found = 0;

@@ -84,11 +84,20 @@ int dir_ident_dn(const struct nhi_conf *c, const char *name, char *out, size_t l
 
 /* ---- values ------------------------------------------------------------ */
 
-static struct timeval op_timeout(const struct nhi_conf *c)
+struct timeval dir_timeout(const struct nhi_conf *c)
 {
 	struct timeval tv = { .tv_sec = (time_t)(c->ldap_timeout > 0 ? c->ldap_timeout : 10) };
 
 	return tv;
+}
+
+void dir_gentime(int64_t t, char out[16])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL || strftime(out, 16, "%Y%m%d%H%M%SZ", &tm) == 0)
+		snprintf(out, 16, "19700101000000Z");
 }
 
 /* The first value of 'attr' as a string in buf: 1 present, 0 absent,
@@ -429,7 +438,7 @@ int dir_ident_read(struct dir *d, const char *name, struct ident *id,
 		   char *uuid, size_t uuid_len, char *why, size_t why_len)
 {
 	const struct nhi_conf *c = &d->x->conf;
-	struct timeval tv = op_timeout(c);
+	struct timeval tv = dir_timeout(c);
 	LDAPMessage *res = NULL, *e = NULL;
 	char dn[1024], reason[512];
 	int rc, r;
@@ -472,7 +481,7 @@ int dir_owner_resolve(struct dir *d, const char *owner, char *dn, size_t dn_len,
 {
 	static char *attrs[] = { "uid", "shadowExpire", "pwdAccountLockedTime", NULL };
 	const struct nhi_conf *c = &d->x->conf;
-	struct timeval tv = op_timeout(c);
+	struct timeval tv = dir_timeout(c);
 	LDAPMessage *res = NULL, *e = NULL;
 	char filter[1024], esc[3 * 64 + 1], edn[1024], uid[64], buf[64], reason[512];
 	char *found = NULL;

@@ -51,6 +51,10 @@ int dir_need(struct nhictl *x);
 /* The first value of 'attr' as a string in buf: 1 present, 0 absent,
  * -1 too long or containing a NUL. */
 int dir_first_value(LDAP *ld, LDAPMessage *e, const char *attr, char *buf, size_t len);
+/* The per-operation timeout (ldap_timeout, default 10 s). */
+struct timeval dir_timeout(const struct nhi_conf *c);
+/* t as a GeneralizedTime value, "YYYYMMDDHHMMSSZ". */
+void dir_gentime(int64_t t, char out[16]);
 /* A GeneralizedTime attribute: 0 (absent: *out = 0) or -1 (bad). */
 int dir_time_attr(LDAP *ld, LDAPMessage *e, const char *attr, int64_t *out);
 

@@ -25,12 +25,6 @@ struct mods {
 	int n, n_slots, n_strs;
 };
 
-static struct timeval tmo(const struct dir *d)
-{
-	struct timeval tv = { .tv_sec = (time_t)(d->x->conf.ldap_timeout > 0 ?
-						 d->x->conf.ldap_timeout : 10) };
-	return tv;
-}
 
 /* One modification with 'n' values (n = 0: no values). */
 static void mod(struct mods *ms, int op, const char *attr, const char *const *vals, int n)
@@ -69,15 +63,12 @@ static const char *str_int(struct mods *ms, long long v)
 
 static const char *str_time(struct mods *ms, int64_t t)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
 	char *s;
 
 	if (ms->n_strs >= MAX_STRS)
 		abort();
 	s = ms->strs[ms->n_strs++];
-	if (gmtime_r(&tt, &tm) == NULL || strftime(s, 32, "%Y%m%d%H%M%SZ", &tm) == 0)
-		snprintf(s, 32, "19700101000000Z");
+	dir_gentime(t, s);
 	return s;
 }
 
@@ -101,7 +92,7 @@ static int refused(struct dir *d, int rc, const char *what)
 static int any_entry(struct dir *d, const char *base, const char *filter)
 {
 	char *attrs[] = { LDAP_NO_ATTRS, NULL };
-	struct timeval tv = tmo(d);
+	struct timeval tv = dir_timeout(&d->x->conf);
 	LDAPMessage *res = NULL;
 	int rc, n;
 
@@ -157,7 +148,7 @@ int dw_id_in_use(struct dir *d, uint32_t id, int uid_only)
 static int counter_read(struct dir *d, const char *dn, uint64_t *val)
 {
 	char *attrs[] = { "nhiNextUid", NULL };
-	struct timeval tv = tmo(d);
+	struct timeval tv = dir_timeout(&d->x->conf);
 	LDAPMessage *res = NULL, *e;
 	struct berval **v = NULL;
 	char buf[32], *end;
