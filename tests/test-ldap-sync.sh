@@ -343,10 +343,20 @@ host f
 NHI_CONF=$T/f.conf script -qec "$NHICTL sync" /dev/null > "$T/tty.out" 2>&1
 has tty.out "progress on a terminal" 'nhictl: sync: [0-9]+ entries \([0-9]+ added'
 has tty.out "then the summary line" 'sync \(full\) from .*: 20000 added'
+# read_2mb PID: wait (up to 5 s) until process PID has read 2 MB (rchar of
+# /proc/PID/io) or has ended
+read_2mb() {
+	local i
+	for ((i = 0; i < 500; i++)); do
+		[ "$(awk '/^rchar/ {print $2}' /proc/$1/io 2>/dev/null || echo 0)" -gt 2000000 ] && break
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.01
+	done
+}
 # mid SIGNAL: a full sync of the 20000 into a fresh host e, and SIGNAL to
 # slapd once nhictl has read 2 MB of them (rchar of /proc/PID/io)
 mid() {
-	local sig=$1 pid i
+	local sig=$1 pid
 	rm -rf "$T/e"; host e
 	sqlite3 "$T/e/registry.db" "PRAGMA user_version" >/dev/null
 	on e publish >/dev/null 2>&1
@@ -354,11 +364,7 @@ mid() {
 	# nhictl itself (sync needs no NSS), so that $! is its pid
 	NHI_CONF=$T/e.conf "$NHICTL" sync >"$T/out" 2>"$T/err" &
 	pid=$!
-	for ((i = 0; i < 500; i++)); do
-		[ "$(awk '/^rchar/ {print $2}' /proc/$pid/io 2>/dev/null || echo 0)" -gt 2000000 ] && break
-		kill -0 $pid 2>/dev/null || break
-		sleep 0.01
-	done
+	read_2mb $pid
 	kill -"$sig" "$SLAPD_PID"
 	t0=$(date +%s%N)
 	# (quietly: bash reports the killed slapd job at the next wait)
@@ -376,15 +382,11 @@ mid STOP
 # the same on host c, which serves the 20000 already: a full re-sync
 # (--full) interrupted; the old snapshot keeps serving PAM's policy and NSS
 mid_serving() {
-	local pid i
+	local pid
 	cp "$T/c/registry.db" "$T/c.reg"; cp "$T/c/nhi.cache" "$T/c.cache"
 	NHI_CONF=$T/c.conf "$NHICTL" sync --full >"$T/out" 2>"$T/err" &
 	pid=$!
-	for ((i = 0; i < 500; i++)); do
-		[ "$(awk '/^rchar/ {print $2}' /proc/$pid/io 2>/dev/null || echo 0)" -gt 2000000 ] && break
-		kill -0 $pid 2>/dev/null || break
-		sleep 0.01
-	done
+	read_2mb $pid
 	kill -STOP "$SLAPD_PID"
 	{ wait $pid; rc=$?; } 2>/dev/null
 	kill -CONT "$SLAPD_PID"
