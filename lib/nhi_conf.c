@@ -59,6 +59,7 @@ void nhi_conf_init(struct nhi_conf *c)
 	c->ldap_bind = NHI_LDAP_BIND_EXTERNAL;
 	c->ldap_starttls = 1;
 	c->ldap_timeout = 10;
+	c->snapshot_delta_max = 1000;
 	c->max_credential_age = 90LL * 86400;
 	c->cert_lifetime = 7LL * 86400;
 	c->rotation_grace = 86400;
@@ -462,6 +463,7 @@ static const struct key {
 	{ "cert_lifetime", set_duration, F(cert_lifetime), 0 },
 	{ "rotation_grace", set_duration, F(rotation_grace), 0 },
 	{ "token_pepper_file", set_path, F(token_pepper_file), 0 },
+	{ "snapshot_delta_max", set_u32, F(snapshot_delta_max), 0 },
 };
 
 int nhi_conf_set(struct nhi_conf *c, const char *key, const char *value,

@@ -97,6 +97,10 @@ struct nhi_conf {
 	int64_t rotation_grace;         /* default overlap of old and new at rotation */
 	char token_pepper_file[PATH_MAX]; /* HMAC key of tokens: "" until finish(): state_dir/token.pepper */
 	char key_index[PATH_MAX];       /* derived: state_dir/authorized_keys.idx */
+	/* publishing (nhictl only): at most this many identities changed
+	 * since the full snapshot go into nhi.cache.delta; one more and the
+	 * next publication is full (0 = always full) */
+	uint32_t snapshot_delta_max;
 
 	/* filled by nhi_conf_finish() */
 	uint32_t sys_uid_min, sys_uid_max;

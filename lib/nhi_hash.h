@@ -21,6 +21,17 @@ static inline uint64_t nhi_hash_str_len(const char *s, size_t *len)
 	*len = (size_t)(p - s);
 	return h;
 }
+/* The same hash of len bytes (no NUL needed). */
+static inline uint64_t nhi_hash_mem(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
 uint64_t nhi_hash_u32(uint32_t v);         /* 64-bit mix (splitmix finaliser) */
 /* A fast 64-bit checksum of a byte range (not cryptographic; detects
  * truncation, bit flips and torn files). */

@@ -30,7 +30,8 @@ _Static_assert(offsetof(struct nhi_snap_ident_cold, created) == 8 &&
 _Static_assert(sizeof(struct nhi_snap_group_rec) == 16, "group record size");
 _Static_assert(sizeof(struct nhi_snap_memb_rec) == 16, "memb record size");
 
-struct nhi_snap {
+/* One mapped file: the base or the delta. */
+struct snapf {
 	const unsigned char *map;
 	size_t size;
 	const struct nhi_snap_hdr *hdr;
@@ -47,7 +48,17 @@ struct nhi_snap {
 	ino_t ino;
 	off_t st_size;
 	struct timespec mtime;
+};
+
+/* What nhi_snap_open returns: the base, and the delta when there is one
+ * ('applies' when it is for this base; one for an older base is mapped
+ * only so its stale word can be watched).  Lookups consult the delta only
+ * when it applies and holds something ('overlay'). */
+struct nhi_snap {
+	struct snapf base, delta;
+	int have_delta, applies, overlay;
 	char path[PATH_MAX];
+	char dpath[PATH_MAX];
 };
 
 static const char *const kinds[] = { "service", "agent" };
@@ -109,7 +120,7 @@ uint64_t nhi_snap_hdr_checksum(const struct nhi_snap_hdr *h)
 	return nhi_checksum(&copy, sizeof(copy), 0);
 }
 
-static int validate(struct nhi_snap *s, int flags, const char *path, char *err, size_t errlen)
+static int validate(struct snapf *s, int flags, const char *path, char *err, size_t errlen)
 {
 	const struct nhi_snap_hdr *h = s->hdr;
 
@@ -179,15 +190,15 @@ static int validate(struct nhi_snap *s, int flags, const char *path, char *err, 
 	return 0;
 }
 
-int nhi_snap_open(const char *path, int flags, struct nhi_snap **out,
-		  char *err, size_t errlen)
+/* Map one file into f.  want_delta: it must be a delta (else a base). */
+static int map_file(struct snapf *f, const char *path, int flags, int want_delta,
+		    char *err, size_t errlen)
 {
-	struct nhi_snap *s = NULL;
 	struct stat st;
 	void *map = MAP_FAILED;
 	int fd, r;
 
-	*out = NULL;
+	memset(f, 0, sizeof(*f));
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -221,73 +232,171 @@ int nhi_snap_open(const char *path, int flags, struct nhi_snap **out,
 		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: mmap: %s", path, strerror(errno));
 		goto out;
 	}
-	s = calloc(1, sizeof(*s));
-	if (s == NULL) {
-		r = nhi_seterr(err, errlen, NHI_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	s->map = map;
-	s->size = (size_t)st.st_size;
-	s->hdr = map;
-	s->dev = st.st_dev;
-	s->ino = st.st_ino;
-	s->st_size = st.st_size;
-	s->mtime = st.st_mtim;
-	snprintf(s->path, sizeof(s->path), "%s", path);
-	r = validate(s, flags, path, err, errlen);
+	f->map = map;
+	f->size = (size_t)st.st_size;
+	f->hdr = map;
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->st_size = st.st_size;
+	f->mtime = st.st_mtim;
+	r = validate(f, flags, path, err, errlen);
+	if (r == 0 && want_delta && !(f->hdr->flags & NHI_SNAP_F_DELTA))
+		r = nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: not a delta", path);
+	if (r == 0 && !want_delta && (f->hdr->flags & NHI_SNAP_F_DELTA))
+		r = nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: a delta where the base should be", path);
+	if (r == 0 && !want_delta && (f->hdr->flags & NHI_SNAP_F_BASE) &&
+	    f->hdr->n_reg_groups > f->hdr->n_groups)
+		r = nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad registry group count", path);
 	if (r < 0)
 		goto out;
-	*out = s;
-	s = NULL;
 	map = MAP_FAILED;
 out:
-	if (map != MAP_FAILED)
+	if (map != MAP_FAILED) {
 		munmap(map, (size_t)st.st_size);
-	free(s);
+		f->map = NULL;
+	}
 	close(fd);
 	return r;
+}
+
+static void unmap_file(struct snapf *f)
+{
+	if (f->map != NULL)
+		munmap((void *)f->map, f->size);
+	f->map = NULL;
+}
+
+/* How often nhi_snap_open maps the pair again when the delta names a
+ * newer base than the one it mapped (a full publication between the two
+ * opens); more than a few in a row means something is wrong. */
+#define OPEN_TRIES 8
+
+int nhi_snap_open(const char *path, int flags, struct nhi_snap **out,
+		  char *err, size_t errlen)
+{
+	struct nhi_snap *s;
+	int r = 0;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return nhi_seterr(err, errlen, NHI_ERR_NOMEM, "out of memory");
+	if (snprintf(s->path, sizeof(s->path), "%s", path) >= (int)sizeof(s->path) ||
+	    snprintf(s->dpath, sizeof(s->dpath), "%s%s", path, NHI_SNAP_DELTA_SUFFIX) >=
+	    (int)sizeof(s->dpath)) {
+		r = nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: path too long", path);
+		goto out;
+	}
+	for (int i = 0; i < OPEN_TRIES; i++) {
+		uint64_t bgen, want;
+
+		r = map_file(&s->base, path, flags, 0, err, errlen);
+		if (r < 0)
+			goto out;
+		r = map_file(&s->delta, s->dpath, flags, 1, err, errlen);
+		if (r == NHI_ERR_NOTFOUND) {
+			r = 0;        /* no delta: the base alone */
+			goto out;
+		}
+		if (r < 0)
+			goto out;
+		s->have_delta = 1;
+		bgen = s->base.hdr->generation;
+		want = s->delta.hdr->base_generation;
+		if (want == bgen) {
+			if (!(s->base.hdr->flags & NHI_SNAP_F_BASE) ||
+			    s->delta.hdr->generation < bgen) {
+				r = nhi_seterr(err, errlen, NHI_ERR_FORMAT,
+					       "%s: delta does not fit its base", s->dpath);
+				goto out;
+			}
+			s->applies = 1;
+			s->overlay = s->delta.hdr->n_idents > 0 || s->delta.hdr->n_groups > 0;
+			goto out;
+		}
+		if (want < bgen)
+			goto out;     /* an older base's delta: the base holds it */
+		/* the delta is for a newer base than the one mapped */
+		unmap_file(&s->delta);
+		unmap_file(&s->base);
+		s->have_delta = 0;
+		r = nhi_seterr(err, errlen, NHI_ERR_FORMAT,
+			       "%s: names base generation %llu, %s has %llu", s->dpath,
+			       (unsigned long long)want, path, (unsigned long long)bgen);
+	}
+out:
+	if (r < 0) {
+		nhi_snap_close(s);
+		return r;
+	}
+	*out = s;
+	return 0;
 }
 
 void nhi_snap_close(struct nhi_snap *s)
 {
 	if (s == NULL)
 		return;
-	munmap((void *)s->map, s->size);
+	unmap_file(&s->base);
+	unmap_file(&s->delta);
 	free(s);
 }
 
 int nhi_snap_stale(const struct nhi_snap *s)
 {
-	return __atomic_load_n(&s->hdr->stale, __ATOMIC_RELAXED) != 0;
+	return __atomic_load_n(&s->base.hdr->stale, __ATOMIC_RELAXED) != 0 ||
+	       (s->have_delta && __atomic_load_n(&s->delta.hdr->stale, __ATOMIC_RELAXED) != 0);
+}
+
+const volatile uint32_t *nhi_snap_stale_word(const struct nhi_snap *s)
+{
+	return s->have_delta ? &s->delta.hdr->stale : &s->base.hdr->stale;
+}
+
+static int file_replaced(const struct snapf *f, const char *path, int have)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return have || errno != ENOENT;
+	if (!have)
+		return 1;
+	return st.st_dev != f->dev || st.st_ino != f->ino || st.st_size != f->st_size ||
+	       st.st_mtim.tv_sec != f->mtime.tv_sec || st.st_mtim.tv_nsec != f->mtime.tv_nsec;
 }
 
 int nhi_snap_replaced(const struct nhi_snap *s)
 {
-	struct stat st;
-
-	if (stat(s->path, &st) < 0)
-		return 1;
-	return st.st_dev != s->dev || st.st_ino != s->ino || st.st_size != s->st_size ||
-	       st.st_mtim.tv_sec != s->mtime.tv_sec || st.st_mtim.tv_nsec != s->mtime.tv_nsec;
+	return file_replaced(&s->base, s->path, 1) || file_replaced(&s->delta, s->dpath, s->have_delta);
 }
 
 const struct nhi_snap_hdr *nhi_snap_header(const struct nhi_snap *s)
 {
-	return s->hdr;
+	return s->base.hdr;
+}
+
+const struct nhi_snap_hdr *nhi_snap_delta_header(const struct nhi_snap *s)
+{
+	return s->applies ? s->delta.hdr : NULL;
+}
+
+uint64_t nhi_snap_generation(const struct nhi_snap *s)
+{
+	return s->applies ? s->delta.hdr->generation : s->base.hdr->generation;
 }
 
 uint32_t nhi_snap_n_idents(const struct nhi_snap *s)
 {
-	return s->hdr->n_idents;
+	return s->base.hdr->n_idents + (s->overlay ? s->delta.hdr->n_idents : 0);
 }
 
 uint32_t nhi_snap_n_groups(const struct nhi_snap *s)
 {
-	return s->hdr->n_groups;
+	return s->base.hdr->n_groups + (s->overlay ? s->delta.hdr->n_groups : 0);
 }
 
 /* A string of the table, or NULL when the offset is out of bounds. */
-static inline const char *str_at(const struct nhi_snap *s, uint32_t off)
+static inline const char *str_at(const struct snapf *s, uint32_t off)
 {
 	return off < s->hdr->strings_size ? s->strings + off : NULL;
 }
@@ -295,7 +404,7 @@ static inline const char *str_at(const struct nhi_snap *s, uint32_t off)
 /* The hot identity record at file offset off, or NULL when it does not
  * lie whole inside the idents section (its strings and their NULs
  * included: the lengths say where they end). */
-static inline const struct nhi_snap_ident_rec *ident_rec(const struct nhi_snap *s, uint32_t off)
+static inline const struct nhi_snap_ident_rec *ident_rec(const struct snapf *s, uint32_t off)
 {
 	const struct nhi_snap_ident_rec *r;
 	uint32_t need = HOT_MIN;
@@ -352,7 +461,7 @@ fill_hot(const struct nhi_snap_ident_rec *r, struct nhi_ident *o)
 }
 
 /* The whole identity: the hot record and the cold one it points to. */
-static int fill_ident(const struct nhi_snap *s, const struct nhi_snap_ident_rec *r,
+static int fill_ident(const struct snapf *s, const struct nhi_snap_ident_rec *r,
 		      struct nhi_ident *o)
 {
 	const struct nhi_snap_ident_cold *c;
@@ -383,7 +492,7 @@ static int fill_ident(const struct nhi_snap *s, const struct nhi_snap_ident_rec 
 }
 #undef NEXT_STR
 
-static int fill_group(const struct nhi_snap *s, const struct nhi_snap_group_rec *r,
+static int fill_group(const struct snapf *s, const struct nhi_snap_group_rec *r,
 		      struct nhi_group *o)
 {
 	o->name = str_at(s, r->name);
@@ -393,6 +502,7 @@ static int fill_group(const struct nhi_snap *s, const struct nhi_snap_group_rec 
 	o->gid = r->gid;
 	o->n_members = r->n_members;
 	o->members_ = s->u32 + r->members_off;
+	o->file_ = s;
 	return 0;
 }
 
@@ -402,10 +512,10 @@ static int fill_group(const struct nhi_snap *s, const struct nhi_snap_group_rec 
  * whose tag equals the key's (hash >> 32) are looked at further, so a
  * probe past other keys reads no record.  Inlined into each lookup with its
  * match function, so the hot path has no call through a pointer. */
-typedef int (*match_fn)(const struct nhi_snap *s, uint32_t ref, const void *key);
+typedef int (*match_fn)(const struct snapf *s, uint32_t ref, const void *key);
 
 static inline __attribute__((always_inline)) int
-probe(const struct nhi_snap *s, const struct nhi_snap_bucket *idx, uint32_t size,
+probe(const struct snapf *s, const struct nhi_snap_bucket *idx, uint32_t size,
       uint64_t h, match_fn match, const void *key, uint32_t *found)
 {
 	uint32_t tag = (uint32_t)(h >> 32), pos;
@@ -433,7 +543,7 @@ probe(const struct nhi_snap *s, const struct nhi_snap_bucket *idx, uint32_t size
 }
 
 /* Match functions: 1 match, 0 no match, NHI_ERR_FORMAT bad ref or offset. */
-static inline int str_match(const struct nhi_snap *s, uint32_t off, const char *key)
+static inline int str_match(const struct snapf *s, uint32_t off, const char *key)
 {
 	const char *nm = str_at(s, off);
 
@@ -447,7 +557,7 @@ struct name_key {
 	size_t len;
 };
 
-static int ident_name_match(const struct nhi_snap *s, uint32_t ref, const void *key)
+static int ident_name_match(const struct snapf *s, uint32_t ref, const void *key)
 {
 	const struct name_key *k = key;
 	const struct nhi_snap_ident_rec *r = ident_rec(s, ref);
@@ -457,7 +567,7 @@ static int ident_name_match(const struct nhi_snap *s, uint32_t ref, const void *
 	return r->len[NHI_SNAP_S_NAME] == k->len && memcmp(r + 1, k->name, k->len) == 0;
 }
 
-static int ident_uid_match(const struct nhi_snap *s, uint32_t ref, const void *key)
+static int ident_uid_match(const struct snapf *s, uint32_t ref, const void *key)
 {
 	const struct nhi_snap_ident_rec *r = ident_rec(s, ref);
 
@@ -466,21 +576,21 @@ static int ident_uid_match(const struct nhi_snap *s, uint32_t ref, const void *k
 	return r->uid == *(const uint32_t *)key;
 }
 
-static int group_name_match(const struct nhi_snap *s, uint32_t ref, const void *key)
+static int group_name_match(const struct snapf *s, uint32_t ref, const void *key)
 {
 	if (ref > s->hdr->n_groups)
 		return NHI_ERR_FORMAT;
 	return str_match(s, s->groups[ref - 1].name, key);
 }
 
-static int group_gid_match(const struct nhi_snap *s, uint32_t ref, const void *key)
+static int group_gid_match(const struct snapf *s, uint32_t ref, const void *key)
 {
 	if (ref > s->hdr->n_groups)
 		return NHI_ERR_FORMAT;
 	return s->groups[ref - 1].gid == *(const uint32_t *)key;
 }
 
-static int memb_name_match(const struct nhi_snap *s, uint32_t ref, const void *key)
+static int memb_name_match(const struct snapf *s, uint32_t ref, const void *key)
 {
 	if (ref > s->hdr->n_membs)
 		return NHI_ERR_FORMAT;
@@ -488,27 +598,24 @@ static int memb_name_match(const struct nhi_snap *s, uint32_t ref, const void *k
 }
 
 /* The record a successful ident probe found (ident_rec checked it). */
-static inline const struct nhi_snap_ident_rec *found_rec(const struct nhi_snap *s, uint32_t ref)
+static inline const struct nhi_snap_ident_rec *found_rec(const struct snapf *s, uint32_t ref)
 {
 	return (const void *)(s->map + ref);
 }
 
-/* The hot record of an identity by name or uid (0 or a negative code). */
-static inline int rec_by_name(const struct nhi_snap *s, const char *name,
+/* The hot record of an identity by name (its hash h and key k) or uid
+ * (0 or a negative code). */
+static inline int rec_by_name(const struct snapf *s, uint64_t h, const struct name_key *k,
 			      const struct nhi_snap_ident_rec **rec)
 {
-	struct name_key k;
-	uint64_t h = nhi_hash_str_len(name, &k.len);
 	uint32_t ref;
-	int r;
+	int r = probe(s, s->name_idx, s->name_mask + 1, h, ident_name_match, k, &ref);
 
-	k.name = name;
-	r = probe(s, s->name_idx, s->name_mask + 1, h, ident_name_match, &k, &ref);
 	*rec = r == 0 ? found_rec(s, ref) : NULL;
 	return r;
 }
 
-static inline int rec_by_uid(const struct nhi_snap *s, uint32_t uid,
+static inline int rec_by_uid(const struct snapf *s, uint32_t uid,
 			     const struct nhi_snap_ident_rec **rec)
 {
 	uint32_t ref;
@@ -518,26 +625,98 @@ static inline int rec_by_uid(const struct nhi_snap *s, uint32_t uid,
 	return r;
 }
 
+/* ---- the overlay ------------------------------------------------------ */
+
+/* Is the identity NAME (len bytes) in the delta, current or gone?  1 yes,
+ * 0 no, NHI_ERR_FORMAT.  Only asked when a delta applies. */
+static inline int in_delta(const struct nhi_snap *s, const char *name, size_t len)
+{
+	struct name_key k = { name, len };
+	uint32_t ref;
+	int r = probe(&s->delta, s->delta.name_idx, s->delta.name_mask + 1,
+		      nhi_hash_mem(name, len), ident_name_match, &k, &ref);
+
+	return r == 0 ? 1 : r == NHI_ERR_NOTFOUND ? 0 : r;
+}
+
+/* A record the base answered, unless the delta replaces it: 0 (keep it),
+ * NHI_ERR_NOTFOUND (the delta has it, or had: gone) or NHI_ERR_FORMAT. */
+static inline int base_holds(const struct nhi_snap *s, const struct nhi_snap_ident_rec *rec)
+{
+	int d;
+
+	if (!s->overlay)
+		return 0;
+	d = in_delta(s, (const char *)(rec + 1), rec->len[NHI_SNAP_S_NAME]);
+	return d < 0 ? d : d ? NHI_ERR_NOTFOUND : 0;
+}
+
+/* The hot record of an identity, and the file it is in: the delta's
+ * version when there is one (NHI_ERR_NOTFOUND for a tombstone), else the
+ * base's. */
+static inline int find_by_name(const struct nhi_snap *s, const char *name,
+			       const struct snapf **f, const struct nhi_snap_ident_rec **rec)
+{
+	struct name_key k;
+	uint64_t h = nhi_hash_str_len(name, &k.len);
+	int r;
+
+	k.name = name;
+	if (s->overlay) {
+		r = rec_by_name(&s->delta, h, &k, rec);
+		if (r == 0) {
+			*f = &s->delta;
+			return (*rec)->state == NHI_SNAP_STATE_GONE ? NHI_ERR_NOTFOUND : 0;
+		}
+		if (r != NHI_ERR_NOTFOUND)
+			return r;
+	}
+	*f = &s->base;
+	return rec_by_name(&s->base, h, &k, rec);
+}
+
+static inline int find_by_uid(const struct nhi_snap *s, uint32_t uid,
+			      const struct snapf **f, const struct nhi_snap_ident_rec **rec)
+{
+	int r;
+
+	if (s->overlay) {
+		r = rec_by_uid(&s->delta, uid, rec);
+		if (r == 0) {
+			*f = &s->delta;
+			return (*rec)->state == NHI_SNAP_STATE_GONE ? NHI_ERR_NOTFOUND : 0;
+		}
+		if (r != NHI_ERR_NOTFOUND)
+			return r;
+	}
+	*f = &s->base;
+	r = rec_by_uid(&s->base, uid, rec);
+	return r < 0 ? r : base_holds(s, *rec);
+}
+
 int nhi_snap_ident_by_name(const struct nhi_snap *s, const char *name, struct nhi_ident *out)
 {
 	const struct nhi_snap_ident_rec *rec;
-	int r = rec_by_name(s, name, &rec);
+	const struct snapf *f = &s->base;
+	int r = find_by_name(s, name, &f, &rec);
 
-	return r < 0 ? r : fill_ident(s, rec, out);
+	return r < 0 ? r : fill_ident(f, rec, out);
 }
 
 int nhi_snap_ident_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_ident *out)
 {
 	const struct nhi_snap_ident_rec *rec;
-	int r = rec_by_uid(s, uid, &rec);
+	const struct snapf *f = &s->base;
+	int r = find_by_uid(s, uid, &f, &rec);
 
-	return r < 0 ? r : fill_ident(s, rec, out);
+	return r < 0 ? r : fill_ident(f, rec, out);
 }
 
 int nhi_snap_pw_by_name(const struct nhi_snap *s, const char *name, struct nhi_ident *out)
 {
 	const struct nhi_snap_ident_rec *rec;
-	int r = rec_by_name(s, name, &rec);
+	const struct snapf *f = &s->base;
+	int r = find_by_name(s, name, &f, &rec);
 
 	return r < 0 ? r : fill_hot(rec, out);
 }
@@ -545,7 +724,8 @@ int nhi_snap_pw_by_name(const struct nhi_snap *s, const char *name, struct nhi_i
 int nhi_snap_pw_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_ident *out)
 {
 	const struct nhi_snap_ident_rec *rec;
-	int r = rec_by_uid(s, uid, &rec);
+	const struct snapf *f = &s->base;
+	int r = find_by_uid(s, uid, &f, &rec);
 
 	return r < 0 ? r : fill_hot(rec, out);
 }
@@ -553,62 +733,112 @@ int nhi_snap_pw_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_ident 
 int nhi_snap_ident_at(const struct nhi_snap *s, uint32_t i, struct nhi_ident *out)
 {
 	const struct nhi_snap_ident_rec *r;
+	const struct snapf *f = &s->base;
+	int e;
 
-	if (i >= s->hdr->n_idents)
+	if (i >= f->hdr->n_idents) {
+		i -= f->hdr->n_idents;
+		f = &s->delta;
+		if (!s->overlay || i >= f->hdr->n_idents)
+			return NHI_ERR_NOTFOUND;
+	}
+	r = ident_rec(f, f->order[i]);
+	if (r == NULL)
+		return NHI_ERR_FORMAT;
+	if (f == &s->delta && r->state == NHI_SNAP_STATE_GONE)
 		return NHI_ERR_NOTFOUND;
-	r = ident_rec(s, s->order[i]);
-	return r == NULL ? NHI_ERR_FORMAT : fill_ident(s, r, out);
+	if (f == &s->base && (e = base_holds(s, r)) < 0)
+		return e;
+	return fill_ident(f, r, out);
+}
+
+/* A group the base answered (its index i), unless it is the identity group
+ * of an identity the delta has: registry groups come first and only the
+ * base has them. */
+static int base_group(const struct nhi_snap *s, uint32_t i, struct nhi_group *out)
+{
+	int r = fill_group(&s->base, &s->base.groups[i], out);
+
+	if (r < 0 || !s->overlay || i < s->base.hdr->n_reg_groups)
+		return r;
+	r = in_delta(s, out->name, strlen(out->name));
+	return r < 0 ? r : r ? NHI_ERR_NOTFOUND : 0;
 }
 
 int nhi_snap_group_by_name(const struct nhi_snap *s, const char *name, struct nhi_group *out)
 {
-	const struct nhi_snap_hdr *h = s->hdr;
+	const struct snapf *f = &s->base;
 	uint32_t ref;
-	int r = probe(s, s->gname_idx, h->gname_idx_size, nhi_hash_str(name),
-		      group_name_match, name, &ref);
+	int r;
 
-	return r < 0 ? r : fill_group(s, &s->groups[ref - 1], out);
+	if (s->overlay) {
+		r = probe(&s->delta, s->delta.gname_idx, s->delta.hdr->gname_idx_size,
+			  nhi_hash_str(name), group_name_match, name, &ref);
+		if (r == 0)
+			return fill_group(&s->delta, &s->delta.groups[ref - 1], out);
+		if (r != NHI_ERR_NOTFOUND)
+			return r;
+	}
+	r = probe(f, f->gname_idx, f->hdr->gname_idx_size, nhi_hash_str(name),
+		  group_name_match, name, &ref);
+	return r < 0 ? r : base_group(s, ref - 1, out);
 }
 
 int nhi_snap_group_by_gid(const struct nhi_snap *s, uint32_t gid, struct nhi_group *out)
 {
-	const struct nhi_snap_hdr *h = s->hdr;
+	const struct snapf *f = &s->base;
 	uint32_t ref;
-	int r = probe(s, s->gid_idx, h->gid_idx_size, nhi_hash_u32(gid),
-		      group_gid_match, &gid, &ref);
+	int r;
 
-	return r < 0 ? r : fill_group(s, &s->groups[ref - 1], out);
+	if (s->overlay) {
+		r = probe(&s->delta, s->delta.gid_idx, s->delta.hdr->gid_idx_size,
+			  nhi_hash_u32(gid), group_gid_match, &gid, &ref);
+		if (r == 0)
+			return fill_group(&s->delta, &s->delta.groups[ref - 1], out);
+		if (r != NHI_ERR_NOTFOUND)
+			return r;
+	}
+	r = probe(f, f->gid_idx, f->hdr->gid_idx_size, nhi_hash_u32(gid),
+		  group_gid_match, &gid, &ref);
+	return r < 0 ? r : base_group(s, ref - 1, out);
 }
 
 int nhi_snap_group_at(const struct nhi_snap *s, uint32_t i, struct nhi_group *out)
 {
-	if (i >= s->hdr->n_groups)
+	if (i < s->base.hdr->n_groups)
+		return base_group(s, i, out);
+	i -= s->base.hdr->n_groups;
+	if (!s->overlay || i >= s->delta.hdr->n_groups)
 		return NHI_ERR_NOTFOUND;
-	return fill_group(s, &s->groups[i], out);
+	return fill_group(&s->delta, &s->delta.groups[i], out);
 }
 
 const char *nhi_snap_group_member(const struct nhi_snap *s, const struct nhi_group *g, uint32_t i)
 {
+	const struct snapf *f = g->file_ == &s->delta ? &s->delta : &s->base;
+
 	if (i >= g->n_members)
 		return NULL;
-	return str_at(s, g->members_[i]);
+	return str_at(f, g->members_[i]);
 }
 
+/* Memberships come from registry groups, which only the base has. */
 int nhi_snap_user_gids(const struct nhi_snap *s, const char *user,
 		       const uint32_t **gids, uint32_t *n)
 {
-	const struct nhi_snap_hdr *h = s->hdr;
+	const struct snapf *f = &s->base;
+	const struct nhi_snap_hdr *h = f->hdr;
 	const struct nhi_snap_memb_rec *m;
 	uint32_t ref;
-	int r = probe(s, s->memb_idx, h->memb_idx_size, nhi_hash_str(user),
+	int r = probe(f, f->memb_idx, h->memb_idx_size, nhi_hash_str(user),
 		      memb_name_match, user, &ref);
 
 	if (r < 0)
 		return r;
-	m = &s->membs[ref - 1];
+	m = &f->membs[ref - 1];
 	if (m->gids_off > h->u32_count || m->n_gids > h->u32_count - m->gids_off)
 		return NHI_ERR_FORMAT;
-	*gids = s->u32 + m->gids_off;
+	*gids = f->u32 + m->gids_off;
 	*n = m->n_gids;
 	return 0;
 }

@@ -30,6 +30,20 @@
  *           relative to strings_off; offset 0 is the empty string; the
  *           section ends with a NUL.
  *
+ * Deltas: a commit that changes a few identities need not rewrite the
+ * whole file.  nhictl then publishes PATH.delta instead, in the same
+ * format: every identity changed since the base PATH was built (the
+ * current version, or a tombstone for one deleted) and their identity
+ * groups.  A reader maps both; what the delta holds replaces what the
+ * base says about those identities.  A delta applies only to the base
+ * whose generation it names; one naming an older base is ignored (the
+ * base already holds it), one naming a newer base means the base was
+ * just replaced and is mapped again.  Every publication, full or delta,
+ * replaces PATH.delta (a full one with an empty delta) and marks the old
+ * delta stale, so a reader watching the delta's stale word sees every
+ * change.  Registry groups and memberships live only in the base: a
+ * change to them makes the next publication a full one.
+ *
  * hdr_checksum covers the header with hdr_checksum and stale zeroed;
  * data_checksum covers bytes [hdr_size, file_size).  'stale' is the only
  * byte ever written after publication: the writer sets it to 1 in the OLD
@@ -82,8 +96,25 @@ struct nhi_snap_hdr {
 	uint32_t gname_idx_size, gname_idx_off;
 	uint32_t gid_idx_size, gid_idx_off;
 	uint32_t memb_idx_size, memb_idx_off;
-	uint8_t reserved[256 - 64 - 24 * 4];
+	/* deltas (below): the generation of the base a delta overlays (0 in
+	 * a base), NHI_SNAP_F_*, and in a base the number of registry groups
+	 * at the start of the groups section (the rest are identity groups) */
+	uint64_t base_generation;
+	uint32_t flags;
+	uint32_t n_reg_groups;
+	uint8_t reserved[256 - 64 - 24 * 4 - 16];
 };
+
+/* A base records n_reg_groups, so a delta may overlay it. */
+#define NHI_SNAP_F_BASE  0x1
+/* The file is a delta, PATH.delta: the identities changed since the base
+ * of generation base_generation (their identity groups with them), and
+ * a tombstone (state NHI_SNAP_STATE_GONE, in the name index only) for
+ * each one deleted. */
+#define NHI_SNAP_F_DELTA 0x2
+#define NHI_SNAP_STATE_GONE 4   /* in a delta only: the identity is gone */
+#define NHI_SNAP_DELTA_SUFFIX ".delta"
+
 
 /* The strings of an identity, in this order: the first NHI_SNAP_NHOT in
  * its hot record, the others in its cold record. */
@@ -154,6 +185,7 @@ struct nhi_group {
 	uint32_t gid;
 	uint32_t n_members;
 	const uint32_t *members_;          /* private: use nhi_snap_group_member() */
+	const void *file_;                 /* private: the file (base or delta) it is in */
 };
 
 struct nhi_snap;                           /* opaque; owns the mapping */
@@ -161,22 +193,36 @@ struct nhi_snap;                           /* opaque; owns the mapping */
 #define NHI_SNAP_VERIFY 0x1  /* verify data_checksum (O(size)); PAM and nhictl do */
 #define NHI_SNAP_TRUST  0x2  /* require owner root/euid and no group/other write */
 
-/* Map 'path'.  Returns 0 and *out, or NHI_ERR_NOTFOUND (no file),
+/* Map 'path' and, when there is one, its delta 'path'.delta (same flags;
+ * a delta that is corrupt or untrusted fails the open like the base).
+ * Returns 0 and *out, or NHI_ERR_NOTFOUND (no file),
  * NHI_ERR_IO, NHI_ERR_PERM, NHI_ERR_VERSION, NHI_ERR_FORMAT (truncated,
  * bad magic, bad checksum, an offset or size out of bounds); err says which. */
 int nhi_snap_open(const char *path, int flags, struct nhi_snap **out,
 		  char *err, size_t errlen);
 void nhi_snap_close(struct nhi_snap *s);
 
-/* 1 when the writer has replaced this file (cheap: one memory read). */
+/* 1 when the writer has replaced the base or the delta (memory reads). */
 int nhi_snap_stale(const struct nhi_snap *s);
-/* 1 when the file at the path is no longer the one mapped (a stat). */
+/* The one word a reader may watch instead: the delta's stale word when a
+ * delta is mapped (every publication replaces the delta), else the base's. */
+const volatile uint32_t *nhi_snap_stale_word(const struct nhi_snap *s);
+/* 1 when the files at the paths are no longer the ones mapped (stats). */
 int nhi_snap_replaced(const struct nhi_snap *s);
 
+/* The base's header; nhi_snap_delta_header() the delta's, or NULL when
+ * no delta applies (none, or one for an older base). */
 const struct nhi_snap_hdr *nhi_snap_header(const struct nhi_snap *s);
+const struct nhi_snap_hdr *nhi_snap_delta_header(const struct nhi_snap *s);
+/* The generation of what is served: the delta's when one applies. */
+uint64_t nhi_snap_generation(const struct nhi_snap *s);
 /* What hdr_checksum must be for a header: its checksum with
  * hdr_checksum and stale taken as 0. */
 uint64_t nhi_snap_hdr_checksum(const struct nhi_snap_hdr *h);
+/* Bounds for nhi_snap_ident_at() and nhi_snap_group_at(): the base's
+ * records followed by the delta's.  Some indexes below the bound are
+ * NHI_ERR_NOTFOUND (a base record the delta replaces, a tombstone):
+ * enumerations skip them. */
 uint32_t nhi_snap_n_idents(const struct nhi_snap *s);
 uint32_t nhi_snap_n_groups(const struct nhi_snap *s);
 
@@ -210,9 +256,19 @@ void nhi_snapw_free(struct nhi_snap_writer *w);
 int nhi_snapw_add_ident(struct nhi_snap_writer *w, const struct nhi_ident *id);
 int nhi_snapw_add_group(struct nhi_snap_writer *w, const char *name, uint32_t gid,
 			const char *const *members, size_t n_members);
+/* A tombstone for a delta: the identity NAME is gone. */
+int nhi_snapw_add_gone(struct nhi_snap_writer *w, const char *name);
+/* Make the file a delta over the base of generation base_generation: it
+ * holds the identities added (their groups with them, never one whose
+ * name or gid a registry group has) but not the registry groups, which
+ * the writer is still given so it can tell.  Without this call the file
+ * is a base (NHI_SNAP_F_BASE); a base may hold no tombstone. */
+void nhi_snapw_set_delta(struct nhi_snap_writer *w, uint64_t base_generation);
 /* Build and publish atomically: write PATH.tmp.XXXXXX in the same
  * directory (mode 0644), fsync, rename over PATH, fsync the directory, then
- * mark the previous file stale.  Every identity gets its own group (name =
+ * mark the previous file stale.  A base is followed by an empty delta over
+ * it, published the same way at PATH.delta (so every publication replaces
+ * the delta: the old one's stale word turns 1).  Every identity gets its own group (name =
  * identity name, gid = identity gid) unless a group with that gid was
  * added.  Returns 0 or a negative code with err. */
 int nhi_snapw_publish(struct nhi_snap_writer *w, const char *path,

@@ -75,6 +75,9 @@ struct nhi_snap_writer {
 	uint32_t *members;                 /* string offsets of group members */
 	size_t n_members, cap_members;
 	int failed;                        /* the error of a previous add, or 0 */
+	int delta;                         /* nhi_snapw_set_delta() was called */
+	uint64_t base_generation;
+	size_t n_gone;                     /* tombstones among idents */
 };
 
 static int grow(void **p, size_t *cap, size_t n, size_t elem)
@@ -194,6 +197,26 @@ int nhi_snapw_add_ident(struct nhi_snap_writer *w, const struct nhi_ident *id)
 fail:
 	w->failed = e;
 	return e;
+}
+
+int nhi_snapw_add_gone(struct nhi_snap_writer *w, const char *name)
+{
+	struct nhi_ident id;
+	int e;
+
+	memset(&id, 0, sizeof(id));
+	id.name = name;
+	id.state = NHI_SNAP_STATE_GONE;
+	e = nhi_snapw_add_ident(w, &id);
+	if (e == 0)
+		w->n_gone++;
+	return e;
+}
+
+void nhi_snapw_set_delta(struct nhi_snap_writer *w, uint64_t base_generation)
+{
+	w->delta = 1;
+	w->base_generation = base_generation;
 }
 
 int nhi_snapw_add_group(struct nhi_snap_writer *w, const char *name, uint32_t gid,
@@ -403,6 +426,11 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	uint32_t *u32 = NULL, *slot = NULL, *order;
 	uint64_t *hv = NULL;
 	size_t n_pairs = 0, n_groups, n_membs = 0, n_u32, n_reg_groups = w->n_groups;
+	/* a delta leaves the registry groups out: it was given them only to
+	 * know which names and gids identity groups may not take */
+	size_t gfirst = w->delta ? w->n_groups : 0;
+	struct wident *live = NULL;
+	uint32_t *lrefs = NULL;
 	size_t strings_len = w->strings.len, off, most;
 	uint32_t isz[5];
 	struct gset by_gid = { NULL, 0 }, by_name = { NULL, 0 };
@@ -424,7 +452,7 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 		const struct wident *id = &w->idents[i];
 		uint32_t gi = (uint32_t)w->n_groups, gpos, npos;
 
-		if (id->h.state == NHI_STATE_RETIRED)
+		if (id->h.state == NHI_STATE_RETIRED || id->h.state == NHI_SNAP_STATE_GONE)
 			continue;
 		gpos = gset_slot(&by_gid, w, 1, id->h.gid, NULL);
 		npos = gset_slot(&by_name, w, 0, 0, iname(w, id));
@@ -442,7 +470,11 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 		by_name.slots[npos] = gi + 1;
 		w->n_groups++;
 	}
-	n_groups = w->n_groups;
+	n_groups = w->n_groups - gfirst;
+	if (w->n_gone > 0 && !w->delta) {
+		r = nhi_seterr(err, errlen, NHI_ERR_INVAL, "a tombstone in a base snapshot");
+		goto out;
+	}
 
 	sort_ctx = w;
 	if (w->n_idents > 0)
@@ -454,7 +486,7 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 		r = NHI_ERR_NOMEM;
 		goto out;
 	}
-	for (size_t g = 0; g < n_reg_groups; g++)
+	for (size_t g = 0; g < (w->delta ? 0 : n_reg_groups); g++)
 		for (uint32_t m = 0; m < w->groups[g].n_members; m++) {
 			pairs[n_pairs].user = w->members[w->groups[g].first_member + m];
 			pairs[n_pairs].gid = w->groups[g].gid;
@@ -463,7 +495,7 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	if (n_pairs > 0)
 		qsort(pairs, n_pairs, sizeof(*pairs), cmp_pair);
 
-	n_u32 = w->n_members + n_pairs;
+	n_u32 = (w->delta ? 0 : w->n_members) + n_pairs;
 	u32 = calloc(n_u32 + 1, sizeof(*u32));
 	grecs = calloc(n_groups + 1, sizeof(*grecs));
 	mrecs = calloc(n_pairs + 1, sizeof(*mrecs));
@@ -471,16 +503,16 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 		r = NHI_ERR_NOMEM;
 		goto out;
 	}
-	if (w->n_members > 0)
+	if (w->n_members > 0 && !w->delta)
 		memcpy(u32, w->members, w->n_members * sizeof(*u32));
 	for (size_t g = 0; g < n_groups; g++) {
-		grecs[g].name = w->groups[g].name;
-		grecs[g].gid = w->groups[g].gid;
-		grecs[g].members_off = w->groups[g].first_member;
-		grecs[g].n_members = w->groups[g].n_members;
+		grecs[g].name = w->groups[gfirst + g].name;
+		grecs[g].gid = w->groups[gfirst + g].gid;
+		grecs[g].members_off = w->groups[gfirst + g].first_member;
+		grecs[g].n_members = w->groups[gfirst + g].n_members;
 	}
 	{
-		size_t pool = w->n_members;
+		size_t pool = w->delta ? 0 : w->n_members;
 		for (size_t i = 0; i < n_pairs; i++) {
 			if (n_membs == 0 || strcmp(wstr(w, mrecs[n_membs - 1].name), wstr(w, pairs[i].user)) != 0) {
 				mrecs[n_membs].name = pairs[i].user;
@@ -503,6 +535,13 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	h.endian = NHI_SNAP_ENDIAN;
 	h.generation = generation;
 	h.built_at = built_at;
+	if (w->delta) {
+		h.flags = NHI_SNAP_F_DELTA;
+		h.base_generation = w->base_generation;
+	} else {
+		h.flags = NHI_SNAP_F_BASE;
+		h.n_reg_groups = (uint32_t)n_reg_groups;
+	}
 	isz[0] = index_size(w->n_idents);
 	isz[1] = isz[0];
 	isz[2] = index_size(n_groups);
@@ -580,13 +619,37 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 			       iname(w, &w->idents[dup]));
 		goto out;
 	}
-	for (uint32_t i = 0; i < h.n_idents; i++)
-		hv[i] = nhi_hash_u32(w->idents[i].h.uid);
-	dup = idx_build(INDEX(uid), slot, isz[1], hv, h.n_idents, order, w->idents, same_ident_uid, w);
-	if (dup >= 0) {
-		r = nhi_seterr(err, errlen, NHI_ERR_EXISTS, "duplicate uid %u ('%s')",
-			       w->idents[dup].h.uid, iname(w, &w->idents[dup]));
-		goto out;
+	/* by uid: the live records (a tombstone is found by name only) */
+	{
+		const struct wident *recs = w->idents;
+		const uint32_t *refs = order;
+		uint32_t k = 0;
+
+		if (w->n_gone > 0) {
+			live = calloc(w->n_idents, sizeof(*live));
+			lrefs = calloc(w->n_idents, sizeof(*lrefs));
+			if (live == NULL || lrefs == NULL) {
+				r = NHI_ERR_NOMEM;
+				goto out;
+			}
+			recs = live;
+			refs = lrefs;
+		}
+		for (uint32_t i = 0; i < h.n_idents; i++) {
+			if (w->idents[i].h.state == NHI_SNAP_STATE_GONE)
+				continue;
+			if (live != NULL) {
+				live[k] = w->idents[i];
+				lrefs[k] = order[i];
+			}
+			hv[k++] = nhi_hash_u32(w->idents[i].h.uid);
+		}
+		dup = idx_build(INDEX(uid), slot, isz[1], hv, k, refs, recs, same_ident_uid, w);
+		if (dup >= 0) {
+			r = nhi_seterr(err, errlen, NHI_ERR_EXISTS, "duplicate uid %u ('%s')",
+				       recs[dup].h.uid, iname(w, &recs[dup]));
+			goto out;
+		}
 	}
 	for (uint32_t i = 0; i < h.n_groups; i++)
 		hv[i] = nhi_hash_str(wstr(w, grecs[i].name));
@@ -621,6 +684,8 @@ out:
 	 * can be called again */
 	w->n_groups = n_reg_groups;
 	w->strings.len = strings_len;
+	free(live);
+	free(lrefs);
 	free(by_gid.slots);
 	free(by_name.slots);
 	free(pairs);
@@ -632,34 +697,60 @@ out:
 	return r;
 }
 
-int nhi_snapw_publish(struct nhi_snap_writer *w, const char *path,
-		      uint64_t generation, time_t built_at, char *err, size_t errlen)
+/* Write a built file to path atomically, then mark the file it replaced
+ * stale. */
+static int put_file(const char *path, const struct buf *out, char *err, size_t errlen)
 {
-	struct buf out = { NULL, 0, 0 };
-	int oldfd = -1, r;
+	int oldfd, r;
 
-	if (w->failed)
-		return nhi_seterr(err, errlen, w->failed, "snapshot: an earlier add failed: %s",
-				  nhi_strerror(w->failed));
-	r = build(w, generation, built_at, &out, err, errlen);
-	if (r < 0)
-		goto out;
 	/* hold the old file open so it can be marked stale after the rename */
 	oldfd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	r = nhi_write_atomic(path, out.p, out.len, 0644, 0, 0, 0, err, errlen);
-	if (r < 0)
-		goto out;
-	if (oldfd >= 0) {
+	r = nhi_write_atomic(path, out->p, out->len, 0644, 0, 0, 0, err, errlen);
+	if (r == 0 && oldfd >= 0) {
 		char magic[8];
 		uint32_t one = 1;
 		if (pread(oldfd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
 		    memcmp(magic, NHI_SNAP_MAGIC, sizeof(magic)) == 0)
 			(void)!pwrite(oldfd, &one, sizeof(one), offsetof(struct nhi_snap_hdr, stale));
 	}
-	r = 0;
-out:
 	if (oldfd >= 0)
 		close(oldfd);
+	return r;
+}
+
+int nhi_snapw_publish(struct nhi_snap_writer *w, const char *path,
+		      uint64_t generation, time_t built_at, char *err, size_t errlen)
+{
+	struct nhi_snap_writer *empty = NULL;
+	struct buf out = { NULL, 0, 0 };
+	char dpath[PATH_MAX];
+	int r;
+
+	if (w->failed)
+		return nhi_seterr(err, errlen, w->failed, "snapshot: an earlier add failed: %s",
+				  nhi_strerror(w->failed));
+	if (!w->delta && snprintf(dpath, sizeof(dpath), "%s%s", path, NHI_SNAP_DELTA_SUFFIX) >=
+	    (int)sizeof(dpath))
+		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: path too long", path);
+	r = build(w, generation, built_at, &out, err, errlen);
+	if (r == 0)
+		r = put_file(path, &out, err, errlen);
+	if (r < 0 || w->delta)
+		goto out;
+	/* a base: replace the delta with an empty one over it, which marks
+	 * the old delta stale, the word readers with a delta watch */
+	empty = nhi_snapw_new();
+	if (empty == NULL) {
+		r = nhi_seterr(err, errlen, NHI_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	nhi_snapw_set_delta(empty, generation);
+	out.len = 0;
+	r = build(empty, generation, built_at, &out, err, errlen);
+	if (r == 0)
+		r = put_file(dpath, &out, err, errlen);
+out:
+	nhi_snapw_free(empty);
 	free(out.p);
 	return r;
 }

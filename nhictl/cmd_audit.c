@@ -325,7 +325,7 @@ int cmd_publish(struct nhictl *x, int argc, char **argv)
 	}
 	if (optind < argc)
 		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
-	if (reg_publish(x, &gen) < 0)
+	if (reg_publish(x, 1, &gen) < 0)
 		return EXIT_FAIL;
 	if (x->json) {
 		json_init(&j, stdout);

@@ -833,6 +833,48 @@ static int orphan_owner(struct sync *s, const struct row *o, const char *why)
 	return r;
 }
 
+/* The distinct owners (DN, name) of the identities not orphaned yet, in
+ * order: one step along the partial index identity_live_owner per owner
+ * (a "loose index scan"), not a scan of every identity, so the cost grows
+ * with the owners, not the identities. */
+#define LIVE_OWNER "FROM identity WHERE orphaned_since = 0 AND state IN ('active', 'suspended') " \
+	"AND entry_uuid IS NOT NULL"
+static int live_owners(struct sync *s, struct row **out, size_t *n)
+{
+	struct row *v = NULL, *one, *nv;
+	size_t k = 0, got;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	for (;;) {
+		r = rows(s, k == 0 ?
+			 reg_prep(s->x, "SELECT 0, 0, owner_dn, owner " LIVE_OWNER
+				  " ORDER BY owner_dn, owner LIMIT 1", "") :
+			 reg_prep(s->x, "SELECT 0, 0, owner_dn, owner " LIVE_OWNER
+				  " AND (owner_dn, owner) > (?, ?) ORDER BY owner_dn, owner LIMIT 1",
+				  "ss", v[k - 1].a, v[k - 1].b), &one, &got);
+		if (r < 0 || got == 0)
+			break;
+		nv = realloc(v, (k + 1) * sizeof(*v));
+		if (nv == NULL) {
+			rows_free(one, got);
+			r = nerr(s->x, NHI_ERR_NOMEM, "out of memory");
+			break;
+		}
+		v = nv;
+		v[k++] = one[0];
+		free(one);
+	}
+	if (r < 0) {
+		rows_free(v, k);
+		return r;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
 /* Re-check every owner of an identity that is not orphaned yet: one
  * directory lookup per distinct owner. */
 static int check_owners(struct sync *s)
@@ -842,9 +884,7 @@ static int check_owners(struct sync *s)
 	char why[1024];
 	int r;
 
-	r = rows(s, reg_prep(s->x, "SELECT DISTINCT 0, 0, owner_dn, owner FROM identity "
-			     "WHERE orphaned_since = 0 AND state IN ('active', 'suspended') "
-			     "AND entry_uuid IS NOT NULL", ""), &o, &n);
+	r = live_owners(s, &o, &n);
 	for (i = 0; r == 0 && i < n; i++) {
 		const char *who = o[i].a[0] ? o[i].a : o[i].b;
 

@@ -78,8 +78,11 @@ int reg_event(struct nhictl *x, const char *action, const char *target,
 /* Recompute the chain; 0 if intact, else NHI_ERR_FORMAT with the first bad
  * row named in 'why'.  *n receives the number of events checked. */
 int reg_verify_log(struct nhictl *x, int64_t *n, char *why, size_t len);
-/* Compile registry.db into the snapshot and publish it. */
-int reg_publish(struct nhictl *x, uint64_t *generation);
+/* Compile registry.db into the snapshot and publish it: a delta
+ * (nhi.cache.delta) with what changed since the last full snapshot while
+ * that stays within snapshot_delta_max, else (or with 'full') a full one
+ * and an empty delta. */
+int reg_publish(struct nhictl *x, int full, uint64_t *generation);
 
 /* ---- ident.c: identities as rows --------------------------------- */
 

@@ -175,6 +175,60 @@ static const char *const migrations[] = {
 	 * compare-and-swap starts from */
 	"ALTER TABLE identity ADD COLUMN cred_serial INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE rotation ADD COLUMN dir_serial INTEGER NOT NULL DEFAULT 0;",
+	/* 4 -> 5: the cost of a change independent of the registry's size.
+	 * Snapshot deltas (reg_publish): the generation of the last
+	 * full snapshot (-1: none yet, the next publication is full) and the
+	 * names of the identities changed since, kept by triggers so that no
+	 * writer can forget one.  Only what the snapshot holds counts.  A
+	 * change to a registry group, which only a full snapshot carries,
+	 * queues the name '' (no identity's), which makes the next one full.
+	 * (Each trigger deletes, then inserts: an outer statement's conflict
+	 * clause, such as an upsert's, would override one of its own.) */
+	"INSERT INTO meta VALUES ('snap_base', '-1');"
+	/* and the owners a sync re-checks, found without a scan of every
+	 * identity (cmd_sync.c, check_owners) */
+	"CREATE INDEX identity_live_owner ON identity(owner_dn, owner) WHERE orphaned_since = 0"
+	" AND state IN ('active', 'suspended') AND entry_uuid IS NOT NULL;"
+	"CREATE TABLE snap_pending (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" name TEXT NOT NULL UNIQUE);"
+	"CREATE TRIGGER snap_ident_ins AFTER INSERT ON identity BEGIN"
+	" DELETE FROM snap_pending WHERE name = NEW.name; INSERT INTO snap_pending (name) VALUES (NEW.name); END;"
+	"CREATE TRIGGER snap_ident_del AFTER DELETE ON identity BEGIN"
+	" DELETE FROM snap_pending WHERE name = OLD.name; INSERT INTO snap_pending (name) VALUES (OLD.name); END;"
+	"CREATE TRIGGER snap_ident_upd AFTER UPDATE ON identity WHEN"
+	" OLD.name IS NOT NEW.name OR OLD.kind IS NOT NEW.kind OR OLD.state IS NOT NEW.state OR"
+	" OLD.uid IS NOT NEW.uid OR OLD.gid IS NOT NEW.gid OR OLD.gecos IS NOT NEW.gecos OR"
+	" OLD.home IS NOT NEW.home OR OLD.shell IS NOT NEW.shell OR OLD.owner IS NOT NEW.owner OR"
+	" OLD.purpose IS NOT NEW.purpose OR OLD.created IS NOT NEW.created OR"
+	" OLD.expires IS NOT NEW.expires OR OLD.review_interval IS NOT NEW.review_interval OR"
+	" OLD.review_due IS NOT NEW.review_due OR OLD.orphaned_since IS NOT NEW.orphaned_since OR"
+	" OLD.last_used IS NOT NEW.last_used BEGIN"
+	" DELETE FROM snap_pending WHERE name = OLD.name; INSERT INTO snap_pending (name) VALUES (OLD.name);"
+	" DELETE FROM snap_pending WHERE name = NEW.name; INSERT INTO snap_pending (name) VALUES (NEW.name); END;"
+	"CREATE TRIGGER snap_host_ins AFTER INSERT ON identity_host BEGIN"
+	" DELETE FROM snap_pending WHERE name = (SELECT name FROM identity WHERE id = NEW.identity_id);"
+	" INSERT INTO snap_pending (name) SELECT name FROM identity WHERE id = NEW.identity_id; END;"
+	"CREATE TRIGGER snap_host_del AFTER DELETE ON identity_host BEGIN"
+	" DELETE FROM snap_pending WHERE name = (SELECT name FROM identity WHERE id = OLD.identity_id);"
+	" INSERT INTO snap_pending (name) SELECT name FROM identity WHERE id = OLD.identity_id; END;"
+	"CREATE TRIGGER snap_service_ins AFTER INSERT ON identity_service BEGIN"
+	" DELETE FROM snap_pending WHERE name = (SELECT name FROM identity WHERE id = NEW.identity_id);"
+	" INSERT INTO snap_pending (name) SELECT name FROM identity WHERE id = NEW.identity_id; END;"
+	"CREATE TRIGGER snap_service_del AFTER DELETE ON identity_service BEGIN"
+	" DELETE FROM snap_pending WHERE name = (SELECT name FROM identity WHERE id = OLD.identity_id);"
+	" INSERT INTO snap_pending (name) SELECT name FROM identity WHERE id = OLD.identity_id; END;"
+	"CREATE TRIGGER snap_grp_ins AFTER INSERT ON grp BEGIN"
+	" DELETE FROM snap_pending WHERE name = ''; INSERT INTO snap_pending (name) VALUES (''); END;"
+	"CREATE TRIGGER snap_grp_upd AFTER UPDATE ON grp BEGIN"
+	" DELETE FROM snap_pending WHERE name = ''; INSERT INTO snap_pending (name) VALUES (''); END;"
+	"CREATE TRIGGER snap_grp_del AFTER DELETE ON grp BEGIN"
+	" DELETE FROM snap_pending WHERE name = ''; INSERT INTO snap_pending (name) VALUES (''); END;"
+	"CREATE TRIGGER snap_member_ins AFTER INSERT ON grp_member BEGIN"
+	" DELETE FROM snap_pending WHERE name = ''; INSERT INTO snap_pending (name) VALUES (''); END;"
+	"CREATE TRIGGER snap_member_upd AFTER UPDATE ON grp_member BEGIN"
+	" DELETE FROM snap_pending WHERE name = ''; INSERT INTO snap_pending (name) VALUES (''); END;"
+	"CREATE TRIGGER snap_member_del AFTER DELETE ON grp_member BEGIN"
+	" DELETE FROM snap_pending WHERE name = ''; INSERT INTO snap_pending (name) VALUES (''); END;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -525,7 +579,7 @@ int reg_commit(struct nhictl *x)
 		return r;
 	}
 	x->changed = 1;
-	r = reg_publish(x, NULL);
+	r = reg_publish(x, 0, NULL);
 	if (r < 0)
 		nerr(x, 0, "the change is committed but the snapshot was not published; "
 		     "run 'nhictl publish'");
@@ -783,17 +837,94 @@ out:
 	return r;
 }
 
-int reg_publish(struct nhictl *x, uint64_t *generation)
+/* The generation of the base snapshot at the cache path when it is one a
+ * delta may overlay (ours, whole header, NHI_SNAP_F_BASE), else -1. */
+static int64_t base_on_disk(struct nhictl *x)
+{
+	struct nhi_snap_hdr h;
+	int64_t gen = -1;
+	int fd;
+
+	fd = open(x->conf.cache_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+	    memcmp(h.magic, NHI_SNAP_MAGIC, sizeof(h.magic)) == 0 &&
+	    h.version == NHI_SNAP_VERSION && h.endian == NHI_SNAP_ENDIAN &&
+	    h.hdr_checksum == nhi_snap_hdr_checksum(&h) &&
+	    (h.flags & (NHI_SNAP_F_BASE | NHI_SNAP_F_DELTA)) == NHI_SNAP_F_BASE &&
+	    h.generation <= INT64_MAX)
+		gen = (int64_t)h.generation;
+	close(fd);
+	return gen;
+}
+
+/* One identity of the registry into w. */
+static int add_one(struct nhictl *x, struct nhi_snap_writer *w, const struct ident *id)
+{
+	struct nhi_ident ni;
+	int r;
+
+	ident_to_nhi(id, &ni);
+	if (ni.kind < 0 || ni.state < 0)
+		return nerr(x, NHI_ERR_FORMAT, "%s: identity %s has a bad kind or state",
+			    x->conf.registry_path, id->name);
+	r = nhi_snapw_add_ident(w, &ni);
+	return r < 0 ? nerr(x, r, "snapshot: %s", nhi_strerror(r)) : 0;
+}
+
+/* Every identity of the registry into w (a full snapshot), or (pending)
+ * the identities changed since the base (a delta): each one's current
+ * version, or a tombstone for one no longer in the registry. */
+static int add_idents(struct nhictl *x, struct nhi_snap_writer *w, int pending)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	st = pending ? reg_prep(x, "SELECT name FROM snap_pending WHERE name != '' ORDER BY seq", "")
+		     : reg_prep(x, "SELECT " IDENT_COLS " FROM identity ORDER BY name", "");
+	if (st == NULL)
+		return NHI_ERR_DB;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		char name[sizeof(((struct ident *)0)->name)];
+		struct ident id;
+
+		if (!pending) {
+			r = ident_from_row(x, st, &id);
+		} else {
+			col_cpy(name, sizeof(name), st, 0);
+			r = ident_load(x, name, &id);
+			if (r == NHI_ERR_NOTFOUND) {
+				r = nhi_snapw_add_gone(w, name);
+				if (r < 0)
+					r = nerr(x, r, "snapshot: %s", nhi_strerror(r));
+				if (r < 0)
+					goto out;
+				continue;
+			}
+		}
+		if (r == 0)
+			r = add_one(x, w, &id);
+		if (r < 0)
+			goto out;
+	}
+	r = r == SQLITE_DONE ? 0 : reg_dberr(x);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 {
 	struct nhi_snap_writer *w = NULL;
-	sqlite3_stmt *st = NULL;
-	char lock[PATH_MAX + 8], err[512];
-	int64_t gen = 0;
+	char lock[PATH_MAX + 8], dpath[PATH_MAX + 8], err[512];
+	int64_t gen = 0, base = -1, pending = 0, maxseq = 0, whole = 0;
 	int lfd = -1, r, intx = 0;
 
 	/* one publisher at a time, each compiling the latest committed state,
 	 * so the newest snapshot always wins */
 	snprintf(lock, sizeof(lock), "%s.lock", x->conf.cache_path);
+	snprintf(dpath, sizeof(dpath), "%s%s", x->conf.cache_path, NHI_SNAP_DELTA_SUFFIX);
 	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (lfd < 0 || flock(lfd, LOCK_EX) < 0) {
 		r = nerr(x, NHI_ERR_IO, "%s: %s", lock, strerror(errno));
@@ -809,36 +940,26 @@ int reg_publish(struct nhictl *x, uint64_t *generation)
 		goto out;
 	intx = 1;
 	r = reg_int(x, &gen, 0, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'", "");
+	if (r == 0)
+		r = reg_int(x, &base, -1, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'snap_base'", "");
+	if (r == 0)
+		r = reg_int(x, &pending, 0, "SELECT count(*) FROM snap_pending", "");
+	if (r == 0)
+		r = reg_int(x, &maxseq, 0, "SELECT coalesce(max(seq), 0) FROM snap_pending", "");
+	if (r == 0)
+		r = reg_int(x, &whole, 0, "SELECT count(*) FROM snap_pending WHERE name = ''", "");
 	if (r < 0)
 		goto out;
-	st = reg_prep(x, "SELECT " IDENT_COLS " FROM identity ORDER BY name", "");
-	if (st == NULL) {
-		r = NHI_ERR_DB;
+	/* a delta holds everything changed since its base: only when that
+	 * base is the one on disk, and while it stays small */
+	if (!full && (x->conf.snapshot_delta_max == 0 || base < 0 || whole > 0 ||
+		      pending > (int64_t)x->conf.snapshot_delta_max || base_on_disk(x) != base))
+		full = 1;
+	r = add_idents(x, w, !full);
+	if (r < 0)
 		goto out;
-	}
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		struct ident id;
-		struct nhi_ident ni;
-
-		r = ident_from_row(x, st, &id);
-		if (r < 0)
-			goto out;
-		ident_to_nhi(&id, &ni);
-		if (ni.kind < 0 || ni.state < 0) {
-			r = nerr(x, NHI_ERR_FORMAT, "%s: identity %s has a bad kind or state",
-				 x->conf.registry_path, id.name);
-			goto out;
-		}
-		r = nhi_snapw_add_ident(w, &ni);
-		if (r < 0) {
-			r = nerr(x, r, "snapshot: %s", nhi_strerror(r));
-			goto out;
-		}
-	}
-	if (r != SQLITE_DONE) {
-		r = reg_dberr(x);
-		goto out;
-	}
+	/* the registry groups: in a full snapshot; a delta needs them to
+	 * know which identity groups a registry group overrides */
 	r = add_groups(x, w);
 	if (r < 0) {
 		if (r != NHI_ERR_DB)
@@ -850,15 +971,29 @@ int reg_publish(struct nhictl *x, uint64_t *generation)
 	r = keyidx_write(x, (uint64_t)gen);
 	if (r < 0)
 		goto out;
-	r = nhi_snapw_publish(w, x->conf.cache_path, (uint64_t)gen, x->now, err, sizeof(err));
+	if (!full)
+		nhi_snapw_set_delta(w, (uint64_t)base);
+	r = nhi_snapw_publish(w, full ? x->conf.cache_path : dpath, (uint64_t)gen, x->now,
+			      err, sizeof(err));
 	if (r < 0) {
 		nerr(x, r, "%s", err);
 		goto out;
 	}
 	if (generation != NULL)
 		*generation = (uint64_t)gen;
+	sqlite3_exec(x->db, "COMMIT", NULL, NULL, NULL);
+	intx = 0;
+	/* the base is this generation and holds what was pending when it was
+	 * compiled (changes committed since have higher seqs and stay).  If
+	 * this fails, the next publication is full again: no harm. */
+	if (full && exec_plain(x, "BEGIN IMMEDIATE") == 0) {
+		if (reg_exec(x, "UPDATE meta SET value = ? WHERE key = 'snap_base'", "i", gen) == 0 &&
+		    reg_exec(x, "DELETE FROM snap_pending WHERE seq <= ?", "i", maxseq) == 0)
+			sqlite3_exec(x->db, "COMMIT", NULL, NULL, NULL);
+		else
+			reg_rollback(x);
+	}
 out:
-	sqlite3_finalize(st);
 	if (intx)
 		sqlite3_exec(x->db, "COMMIT", NULL, NULL, NULL);
 	nhi_snapw_free(w);
@@ -866,3 +1001,4 @@ out:
 		close(lfd);
 	return r;
 }
+

@@ -131,7 +131,7 @@ static void remap_locked(void)
 			nhi_snap_close(s);
 		} else {
 			m->snap = s;
-			m->stale = &nhi_snap_header(s)->stale;
+			m->stale = nhi_snap_stale_word(s);
 			m->refs = 1;  /* the process's reference */
 			m->serial = ++serials;
 		}

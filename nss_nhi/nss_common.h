@@ -66,7 +66,7 @@ struct nss_nhi_ref {
  * last reference goes, so never while a thread may read it. */
 struct nss_nhi_map {
 	struct nhi_snap *snap;
-	const volatile uint32_t *stale;  /* the mapped header's stale word */
+	const volatile uint32_t *stale;  /* the word that turns 1 when it is replaced (nhi_snap_stale_word) */
 	unsigned long refs;
 	uint64_t serial;
 };

@@ -7,7 +7,7 @@
 # reconciling deletes, owners locked or deleted -> orphaned in the
 # directory and locally (and PAM's decision), usage pushed as nhiLastUsed,
 # and the directory unreachable or stopped mid-sync leaving registry.db
-# and nhi.cache byte-identical.
+# and nhi.cache (with its delta) byte-identical.
 . "$top_srcdir/tests/common.sh"
 . "$top_srcdir/tests/nhictl-lib.sh"
 . "$top_srcdir/tests/slapd.sh"
@@ -320,14 +320,14 @@ has err "invalid entry named" 'svc-g'
 fails show 1 "invalid entry removed locally" "no identity 'svc-g'" on a show svc-g
 
 # ---- the directory unreachable: nothing changes, exit 1 quickly ------------------
-cp "$T/a/registry.db" "$T/reg.before"; cp "$T/a/nhi.cache" "$T/cache.before"
+cp "$T/a/registry.db" "$T/reg.before"; cat "$T/a/nhi.cache" "$T/a/nhi.cache.delta" >"$T/cache.before"
 slapd_stop
 t0=$(date +%s%N)
 fails sync 1 "directory stopped: one line, exit 1" "unreachable|Can't contact" on a sync
 t1=$(date +%s%N)
 check "failed within 5 s" test $(((t1 - t0) / 1000000)) -lt 5000
 check "registry.db byte-identical" cmp -s "$T/reg.before" "$T/a/registry.db"
-check "nhi.cache byte-identical" cmp -s "$T/cache.before" "$T/a/nhi.cache"
+check "nhi.cache and its delta byte-identical" cmp -s "$T/cache.before" <(cat "$T/a/nhi.cache" "$T/a/nhi.cache.delta")
 expect 1 "check still answers from the snapshot" on a check svc-o --service sshd
 has out "still the orphan decision" 'no live owner'
 
@@ -360,7 +360,7 @@ mid() {
 	rm -rf "$T/e"; host e
 	sqlite3 "$T/e/registry.db" "PRAGMA user_version" >/dev/null
 	on e publish >/dev/null 2>&1
-	cp "$T/e/registry.db" "$T/e.reg"; cp "$T/e/nhi.cache" "$T/e.cache"
+	cp "$T/e/registry.db" "$T/e.reg"; cat "$T/e/nhi.cache" "$T/e/nhi.cache.delta" >"$T/e.cache"
 	# nhictl itself (sync needs no NSS), so that $! is its pid
 	NHI_CONF=$T/e.conf "$NHICTL" sync >"$T/out" 2>"$T/err" &
 	pid=$!
@@ -376,14 +376,14 @@ mid() {
 	eqv "one line only" 1 "$(wc -l < "$T/err")"
 	check "slapd $sig mid-sync: failed within 5 s" test $(((t1 - t0) / 1000000)) -lt 5000
 	check "slapd $sig mid-sync: registry.db byte-identical" cmp -s "$T/e.reg" "$T/e/registry.db"
-	check "slapd $sig mid-sync: nhi.cache byte-identical" cmp -s "$T/e.cache" "$T/e/nhi.cache"
+	check "slapd $sig mid-sync: nhi.cache and its delta byte-identical" cmp -s "$T/e.cache" <(cat "$T/e/nhi.cache" "$T/e/nhi.cache.delta")
 }
 mid STOP
 # the same on host c, which serves the 20000 already: a full re-sync
 # (--full) interrupted; the old snapshot keeps serving PAM's policy and NSS
 mid_serving() {
 	local pid
-	cp "$T/c/registry.db" "$T/c.reg"; cp "$T/c/nhi.cache" "$T/c.cache"
+	cp "$T/c/registry.db" "$T/c.reg"; cat "$T/c/nhi.cache" "$T/c/nhi.cache.delta" >"$T/c.cache"
 	NHI_CONF=$T/c.conf "$NHICTL" sync --full >"$T/out" 2>"$T/err" &
 	pid=$!
 	read_2mb $pid
@@ -392,7 +392,7 @@ mid_serving() {
 	kill -CONT "$SLAPD_PID"
 	eqv "slapd stopped mid-sync on a serving host: exit 1" 1 "$rc"
 	check "serving host: registry.db byte-identical" cmp -s "$T/c.reg" "$T/c/registry.db"
-	check "serving host: nhi.cache byte-identical" cmp -s "$T/c.cache" "$T/c/nhi.cache"
+	check "serving host: nhi.cache and its delta byte-identical" cmp -s "$T/c.cache" <(cat "$T/c/nhi.cache" "$T/c/nhi.cache.delta")
 	expect 0 "serving host: the policy still allows bulk-17 from the old snapshot" \
 		on c check bulk-17 --service sshd
 	if have_nss; then

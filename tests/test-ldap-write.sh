@@ -38,7 +38,7 @@ base_conf "$ST" "ldap_uri = $SLAPD_LDAPI_URI" > "$NHI_CONF"
 attr() { ldap_admin ldapsearch -b "uid=$1,$B" -s base "$2" | sed -n "s/^$2: //p" | sort | paste -sd' '; }
 counter() { ldap_admin ldapsearch -b "cn=uid-counter,$B" -s base nhiNextUid | sed -n 's/^nhiNextUid: //p'; }
 n_entries() { ldap_admin ldapsearch -b "$B" "(objectClass=nhiIdentity)" dn | grep -c '^dn:'; }
-sums() { cat "$ST"/registry.db "$ST"/registry.db-wal "$ST"/nhi.cache 2>/dev/null | sha256sum | cut -c1-16; }
+sums() { cat "$ST"/registry.db "$ST"/registry.db-wal "$ST"/nhi.cache "$ST"/nhi.cache.delta 2>/dev/null | sha256sum | cut -c1-16; }
 gentime() { date -u -d "@$1" +%Y%m%d%H%M%SZ; }
 epoch() { python3 -c 'import calendar,time,sys; print(calendar.timegm(time.strptime(sys.argv[1],"%Y-%m-%dT%H:%M:%SZ")))' "$1"; }
 

@@ -9,7 +9,7 @@ ST=$T/state
 expect 0 "setup: create svc-a" nhictl create svc-a --owner alice --expires +30d
 expect 0 "setup: create svc-old" nhictl create svc-old --owner alice --expires +30d
 expect 0 "setup: retire svc-old" nhictl retire svc-old
-snap_before=$(md5sum <"$ST/nhi.cache")
+snap_before=$(cat "$ST/nhi.cache" "$ST/nhi.cache.delta" | md5sum)
 db_state() {
 	sqlite3 "$ST/registry.db" "SELECT (SELECT count(*) FROM identity), (SELECT count(*) FROM event),
 		(SELECT value FROM meta WHERE key = 'generation'), (SELECT count(*) FROM grp),
@@ -70,7 +70,7 @@ printf 'kim:!:19000:0:99999:7:::\nlee:!!:19000:0:99999:7:::\n' >>"$T/etc/shadow"
 fails create 1 "create: owner lee locked ('!!')" "lee' is locked" nhictl create svc-x --owner lee --expires +1d
 expect 0 "create: owner kim without a password ('!') is live" nhictl create svc-kim --owner kim --expires +1d
 expect 0 "retire svc-kim again (keep the registry as before)" nhictl retire svc-kim
-before=$(db_state); snap_before=$(md5sum <"$ST/nhi.cache")
+before=$(db_state); snap_before=$(cat "$ST/nhi.cache" "$ST/nhi.cache.delta" | md5sum)
 fails create 1 "create: owner carol expired" "carol': the account expired" nhictl create svc-x --owner carol --expires +1d
 fails create 1 "create: unknown owner" "owner 'zed': no such user" nhictl create svc-x --owner zed --expires +1d
 fails create 1 "create: owner root" "root is not a person" nhictl create svc-x --owner root --expires +1d
@@ -146,6 +146,6 @@ fails audit 2 "audit: extra argument" "unexpected argument" nhictl audit now
 
 # ---- nothing half-written ----
 eqv "registry unchanged by every refused command" "$before" "$(db_state)"
-eqv "snapshot not republished by refused commands" "$snap_before" "$(md5sum <"$ST/nhi.cache")"
+eqv "snapshot not republished by refused commands" "$snap_before" "$(cat "$ST/nhi.cache" "$ST/nhi.cache.delta" | md5sum)"
 expect 0 "log --verify still intact" nhictl log --verify
 finish

@@ -33,10 +33,12 @@ expect 0 "create svc-a" nhictl create svc-a --owner alice --expires +30d --purpo
 has out "create reports the uid" 'created svc-a: uid 2000002, owner alice'
 check "registry.db created mode 0600" test "$(stat -c %a "$ST/registry.db")" = 600
 check "snapshot published" test -s "$ST/nhi.cache"
+# a u64 (or, at 64, n_idents: a u32) of a snapshot header
+snapgen() { python3 -c 'import struct,sys; o=int(sys.argv[2]); print(struct.unpack_from("=I" if o == 64 else "=Q", open(sys.argv[1],"rb").read(), o)[0])' "$1" "$2"; }
 check "state dir 0755" test "$(stat -c %a "$ST")" = 755
 eqv "registry in WAL mode" wal "$(sqlite3 "$ST/registry.db" 'PRAGMA journal_mode')"
-eqv "schema version 4" 4 "$(sqlite3 "$ST/registry.db" 'PRAGMA user_version')"
-eqv "the model's tables" "credential edge event grp grp_member identity identity_host identity_service meta resource rotation sync_state usage" \
+eqv "schema version 5" 5 "$(sqlite3 "$ST/registry.db" 'PRAGMA user_version')"
+eqv "the model's tables" "credential edge event grp grp_member identity identity_host identity_service meta resource rotation snap_pending sqlite_sequence sync_state usage" \
 	"$(sqlite3 "$ST/registry.db" "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name)")"
 expect 0 "create svc-b (json, agent, scopes)" nhictl create svc-b --owner alice --expires 2026-12-31 \
 	--kind agent --host testhost --host 'web*' --service sshd --service cron --json \
@@ -255,14 +257,71 @@ for i in 1 2 3 4 5 6; do grep -q "^created par-$i" "$T/par-$i.out" || nok_par=1;
 eqv "6 parallel creates all succeed" 0 "$nok_par"
 eqv "6 distinct uids" 6 "$(sqlite3 "$ST/registry.db" "SELECT count(DISTINCT uid) FROM identity WHERE name LIKE 'par-%'")"
 expect 0 "log --verify after parallel writers" nhictl log --verify
-# header: magic[8] version hdr_size endian stale (u32 each), generation (u64)
-eqv "the published snapshot is the newest generation" \
-	"$(sqlite3 "$ST/registry.db" "SELECT value FROM meta WHERE key='generation'")" \
-	"$(python3 -c 'import struct,sys; print(struct.unpack_from("=Q", open(sys.argv[1],"rb").read(), 24)[0])' "$ST/nhi.cache")"
+# header: magic[8] version hdr_size endian stale (u32 each), generation (u64);
+# base_generation (u64) at 160: the delta's generation is what is served
+eqv "the published delta is the newest generation, over the base on disk" \
+	"$(sqlite3 "$ST/registry.db" "SELECT value FROM meta WHERE key='generation'") $(snapgen "$ST/nhi.cache" 24)" \
+	"$(snapgen "$ST/nhi.cache.delta" 24) $(snapgen "$ST/nhi.cache.delta" 160)"
+eqv "six creations since the full snapshot: a delta of six" 6 "$(snapgen "$ST/nhi.cache.delta" 64)"
 if have_nss; then
 	expect 0 "all parallel creations visible through NSS" nsswrap getent passwd par-1 par-2 par-3 par-4 par-5 par-6
 	eqv "6 entries" 6 "$(wc -l <"$T/out")"
 fi
+
+# ---- snapshot deltas: when a change publishes a delta, when a full one ----
+# snapinfo: base generation, delta generation, the base the delta names,
+# identities in the delta
+snapinfo() { echo "$(snapgen "$ST/nhi.cache" 24) $(snapgen "$ST/nhi.cache.delta" 24) $(snapgen "$ST/nhi.cache.delta" 160) $(snapgen "$ST/nhi.cache.delta" 64)"; }
+gen() { sqlite3 "$ST/registry.db" "SELECT value FROM meta WHERE key='generation'"; }
+expect 0 "publish: a full snapshot" nhictl publish
+g=$(gen)
+eqv "publish: the base and an empty delta over it" "$g $g $g 0" "$(snapinfo)"
+eqv "publish: nothing pending" 0 "$(sqlite3 "$ST/registry.db" 'SELECT count(*) FROM snap_pending')"
+cp "$NHI_CONF" "$T/etc/delta.conf"
+echo "snapshot_delta_max = 2" >>"$T/etc/delta.conf"
+dn() { NHI_CONF=$T/etc/delta.conf nhictl "$@"; }
+expect 0 "delta: extend par-1" dn extend par-1 --expires +6d
+eqv "one change: a delta of one over the base" "$g $((g + 1)) $g 1" "$(snapinfo)"
+expect 0 "delta: suspend par-2" dn suspend par-2
+eqv "two changes: a delta of two" "$g $((g + 2)) $g 2" "$(snapinfo)"
+expect 0 "delta: par-1 again" dn extend par-1 --expires +7d
+eqv "the same identity again: still two" "$g $((g + 3)) $g 2" "$(snapinfo)"
+if have_nss; then
+	expect 0 "delta: getent passwd par-2" nsswrap getent passwd par-2
+	has out "suspended par-2 has the nologin shell through the delta" ':/usr/sbin/nologin$'
+fi
+nrun nhictl check par-2
+eqv "check par-2 through base and delta: denied, exit 1" 1 "$rc"
+expect 0 "delta: retire par-3" dn retire par-3
+eqv "a third identity: more than snapshot_delta_max, a full snapshot" "$((g + 4)) $((g + 4)) $((g + 4)) 0" "$(snapinfo)"
+eqv "the full snapshot took what was pending" 0 "$(sqlite3 "$ST/registry.db" 'SELECT count(*) FROM snap_pending')"
+if have_nss; then
+	nrun nsswrap getent passwd par-3
+	eqv "retired par-3 gone (from the base now)" 2 "$rc"
+fi
+expect 0 "delta: resume par-2" dn resume par-2
+eqv "then a delta again" "$((g + 4)) $((g + 5)) $((g + 4)) 1" "$(snapinfo)"
+expect 0 "group create (a registry group)" dn group create delta-grp
+eqv "a registry group change: a full snapshot" "$((g + 6)) $((g + 6)) $((g + 6)) 0" "$(snapinfo)"
+expect 0 "delta: extend par-4" dn extend par-4 --expires +6d
+eqv "delta after the group" "$((g + 6)) $((g + 7)) $((g + 6)) 1" "$(snapinfo)"
+# a base that is not the one the registry compiled last: full again
+cp "$ST/nhi.cache" "$T/base.copy"
+expect 0 "publish" nhictl publish
+cp "$T/base.copy" "$ST/nhi.cache.tmp" && mv "$ST/nhi.cache.tmp" "$ST/nhi.cache"
+expect 0 "delta: extend par-5" dn extend par-5 --expires +6d
+eqv "an older base on disk: the change is published in full" "$((g + 8)) $((g + 8)) $((g + 8)) 0" "$(snapinfo)"
+rm -f "$ST/nhi.cache.delta"
+expect 0 "delta: extend par-6" dn extend par-6 --expires +6d
+eqv "no delta on disk: a delta over the base" "$((g + 8)) $((g + 9)) $((g + 8)) 1" "$(snapinfo)"
+rm -f "$ST/nhi.cache"
+expect 0 "delta: extend par-6 again" dn extend par-6 --expires +7d
+eqv "no base on disk: a full snapshot" "$((g + 10)) $((g + 10)) $((g + 10)) 0" "$(snapinfo)"
+echo "snapshot_delta_max = 0" >>"$T/etc/delta.conf"
+expect 0 "snapshot_delta_max = 0: extend par-6" dn extend par-6 --expires +8d
+eqv "snapshot_delta_max = 0: always full" "$((g + 11)) $((g + 11)) $((g + 11)) 0" "$(snapinfo)"
+echo "snapshot_delta_max = many" >"$T/etc/bad-delta.conf"
+fails list 1 "a bad snapshot_delta_max names file:line" "bad-delta.conf:1: .*snapshot_delta_max" nhictl -c "$T/etc/bad-delta.conf" list
 
 # ---- a registry from a newer nhictl is refused, not damaged ----
 sqlite3 "$ST/registry.db" ".backup '$T/new.db'"

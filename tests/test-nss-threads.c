@@ -9,7 +9,8 @@
  * name, uid, gecos and home must all agree on one generation.
  *
  * The republisher is lib's writer, the same code nhictl publishes with
- * (temp file, fsync, rename, old file marked stale).
+ * (temp file, fsync, rename, old file marked stale), alternating full
+ * snapshots and deltas over them, as nhictl does.
  *
  * "test-nss-threads --readers SECONDS" only reads, for
  * test-nss-threads-nhictl.sh, where the real nhictl republishes (and
@@ -59,16 +60,27 @@ static void report(const char *fmt, ...)
 	pthread_mutex_unlock(&report_mu);
 }
 
+/* Generation gen: every fourth one (1, 5, ...) a full snapshot of all N
+ * identities (and the empty delta the writer puts beside it); the others
+ * a delta over the last full one, with the identities i where
+ * i % 4 < gen - base: a growing part of them at this generation, the rest
+ * still at the base's.  (The uid slots of the two never collide.) */
 static int publish(uint64_t gen)
 {
+	static uint64_t base;
 	struct nhi_snap_writer *w = nhi_snapw_new();
-	char err[256], name[32], gecos[32], home[64];
-	int r = -1;
+	char err[256], name[32], gecos[32], home[64], dpath[PATH_MAX + 16];
+	int r = -1, full = gen % 4 == 1;
 
 	if (w == NULL)
 		return -1;
+	if (full)
+		base = gen;
 	for (unsigned i = 0; i < N; i++) {
 		struct nhi_ident id;
+
+		if (!full && i % 4 >= gen - base)
+			continue;
 		memset(&id, 0, sizeof(id));
 		snprintf(name, sizeof(name), "svc-t%04u", i);
 		snprintf(gecos, sizeof(gecos), "gen %llu", (unsigned long long)gen);
@@ -83,7 +95,10 @@ static int publish(uint64_t gen)
 		if (nhi_snapw_add_ident(w, &id) < 0)
 			goto out;
 	}
-	if (nhi_snapw_publish(w, env.cache, gen, time(NULL), err, sizeof(err)) < 0) {
+	snprintf(dpath, sizeof(dpath), "%s%s", env.cache, NHI_SNAP_DELTA_SUFFIX);
+	if (!full)
+		nhi_snapw_set_delta(w, base);
+	if (nhi_snapw_publish(w, full ? env.cache : dpath, gen, time(NULL), err, sizeof(err)) < 0) {
 		fprintf(stderr, "publish: %s\n", err);
 		goto out;
 	}
@@ -272,11 +287,12 @@ int main(int argc, char **argv)
 		pthread_join(th[t], NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	{
-		/* this process now sees the last generation */
+		/* this process now sees the last generation (svc-t0004 is in
+		 * every delta) */
 		struct passwd pw, *res = NULL;
 		char buf[512], want[32];
 		snprintf(want, sizeof(want), "gen %llu", (unsigned long long)last);
-		latest = getpwnam_r("svc-t0007", &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
+		latest = getpwnam_r("svc-t0004", &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
 			 strcmp(pw.pw_gecos, want) == 0;
 	}
 

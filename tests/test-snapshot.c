@@ -508,6 +508,249 @@ static void test_damaged(void **state)
 	free(orig);
 }
 
+/* ---- deltas ---------------------------------------------------------- */
+
+static char dpath[600];
+
+/* A delta over the base of generation base, itself generation gen. */
+static void publish_delta(uint64_t base, uint64_t gen)
+{
+	struct nhi_snap_writer *w = nhi_snapw_new();
+	const char *members[] = { "svc-0", "svc-1", "dave" };
+	struct nhi_ident id;
+	char err[256];
+
+	assert_non_null(w);
+	/* changed: a new uid, suspended, another gecos */
+	memset(&id, 0, sizeof(id));
+	id.name = "svc-1";
+	id.uid = id.gid = 2100001;
+	id.gecos = "changed";
+	id.home = "/srv/x";
+	id.shell = "/bin/sh";
+	id.owner = "bob";
+	id.kind = NHI_KIND_SERVICE;
+	id.state = NHI_STATE_SUSPENDED;
+	id.expires = 2000000000;
+	assert_int_equal(nhi_snapw_add_ident(w, &id), 0);
+	assert_int_equal(nhi_snapw_add_gone(w, "svc-2"), 0);
+	add(w, "svc-new", 2000002, NHI_STATE_ACTIVE);      /* svc-2's uid, reused */
+	add(w, "svc-4", 2000004, NHI_STATE_RETIRED);       /* retired since */
+	add(w, "svc-g", 1500, NHI_STATE_ACTIVE);           /* the gid of 'robots' */
+	/* the registry groups, which a delta leaves out */
+	assert_int_equal(nhi_snapw_add_group(w, "robots", 1500, members, 3), 0);
+	assert_int_equal(nhi_snapw_add_group(w, "deployers", 1501, members + 1, 1), 0);
+	nhi_snapw_set_delta(w, base);
+	assert_int_equal(nhi_snapw_publish(w, dpath, gen, 12346, err, sizeof(err)), 0);
+	nhi_snapw_free(w);
+}
+
+static void test_delta(void **state)
+{
+	struct nhi_snap *s, *s2;
+	struct nhi_ident id;
+	struct nhi_group g;
+	const uint32_t *gids;
+	uint32_t n, seen_idents = 0, seen_groups = 0;
+	char err[256], names[4096] = "", gnames[8192] = "";
+
+	(void)state;
+	snprintf(dpath, sizeof(dpath), "%s%s", path, NHI_SNAP_DELTA_SUFFIX);
+	publish_sample(10, 10);
+	/* a base comes with an empty delta over it, whose stale word is the
+	 * one to watch */
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
+	assert_non_null(nhi_snap_delta_header(s));
+	assert_int_equal(nhi_snap_delta_header(s)->n_idents, 0);
+	assert_int_equal(nhi_snap_delta_header(s)->base_generation, 10);
+	assert_int_equal(nhi_snap_generation(s), 10);
+	assert_ptr_equal(nhi_snap_stale_word(s), &nhi_snap_delta_header(s)->stale);
+	assert_int_equal(nhi_snap_header(s)->flags, NHI_SNAP_F_BASE);
+	assert_int_equal(nhi_snap_header(s)->n_reg_groups, 2);
+	assert_int_equal(nhi_snap_n_idents(s), 10);
+	nhi_snap_close(s);
+	/* no delta at all (a writer before deltas): the base alone */
+	assert_int_equal(unlink(dpath), 0);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
+	assert_null(nhi_snap_delta_header(s));
+	assert_int_equal(nhi_snap_generation(s), 10);
+	assert_ptr_equal(nhi_snap_stale_word(s), &nhi_snap_header(s)->stale);
+	assert_false(nhi_snap_replaced(s));
+	nhi_snap_close(s);
+
+	publish_delta(10, 11);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
+	assert_non_null(nhi_snap_delta_header(s));
+	assert_int_equal(nhi_snap_delta_header(s)->flags, NHI_SNAP_F_DELTA);
+	assert_int_equal(nhi_snap_delta_header(s)->base_generation, 10);
+	assert_int_equal(nhi_snap_generation(s), 11);
+	assert_ptr_equal(nhi_snap_stale_word(s), &nhi_snap_delta_header(s)->stale);
+	/* the delta's version replaces the base's */
+	assert_int_equal(nhi_snap_ident_by_name(s, "svc-1", &id), 0);
+	assert_string_equal(id.gecos, "changed");
+	assert_string_equal(id.owner, "bob");
+	assert_int_equal(id.state, NHI_STATE_SUSPENDED);
+	assert_int_equal(id.uid, 2100001);
+	assert_int_equal(nhi_snap_pw_by_uid(s, 2100001, &id), 0);
+	assert_string_equal(id.name, "svc-1");
+	assert_int_equal(nhi_snap_ident_by_uid(s, 2000001, &id), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_pw_by_uid(s, 2000001, &id), NHI_ERR_NOTFOUND);
+	/* a tombstone hides the base's record; its uid went to another */
+	assert_int_equal(nhi_snap_ident_by_name(s, "svc-2", &id), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-2", &id), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_ident_by_uid(s, 2000002, &id), 0);
+	assert_string_equal(id.name, "svc-new");
+	assert_int_equal(nhi_snap_ident_by_name(s, "svc-4", &id), 0);
+	assert_int_equal(id.state, NHI_STATE_RETIRED);
+	/* what the delta does not hold comes from the base */
+	assert_int_equal(nhi_snap_ident_by_name(s, "svc-5", &id), 0);
+	assert_string_equal(id.gecos, "test identity");
+	assert_int_equal(nhi_snap_pw_by_uid(s, 2000005, &id), 0);
+	assert_string_equal(id.name, "svc-5");
+	assert_int_equal(nhi_snap_ident_by_name(s, "svc-99", &id), NHI_ERR_NOTFOUND);
+	/* identity groups follow their identities */
+	assert_int_equal(nhi_snap_group_by_name(s, "svc-1", &g), 0);
+	assert_int_equal(g.gid, 2100001);
+	assert_int_equal(nhi_snap_group_by_gid(s, 2000001, &g), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_group_by_name(s, "svc-2", &g), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_group_by_gid(s, 2000002, &g), 0);
+	assert_string_equal(g.name, "svc-new");
+	assert_int_equal(nhi_snap_group_by_name(s, "svc-4", &g), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_group_by_name(s, "svc-5", &g), 0);
+	assert_int_equal(g.gid, 2000005);
+	/* no own group where a registry group has the gid; those stay the base's */
+	assert_int_equal(nhi_snap_group_by_name(s, "svc-g", &g), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_group_by_gid(s, 1500, &g), 0);
+	assert_string_equal(g.name, "robots");
+	assert_int_equal(g.n_members, 3);
+	assert_string_equal(nhi_snap_group_member(s, &g, 1), "svc-1");
+	assert_int_equal(nhi_snap_user_gids(s, "dave", &gids, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(gids[0], 1500);
+	/* enumerations: every identity and group once, the current version */
+	for (uint32_t i = 0; i < nhi_snap_n_idents(s); i++) {
+		int r = nhi_snap_ident_at(s, i, &id);
+
+		assert_true(r == 0 || r == NHI_ERR_NOTFOUND);
+		if (r == 0) {
+			strcat(names, id.name);
+			strcat(names, id.state == NHI_STATE_SUSPENDED ? "(s) " : " ");
+			seen_idents++;
+		}
+	}
+	assert_int_equal(nhi_snap_n_idents(s), 10 + 5);
+	assert_int_equal(seen_idents, 11);
+	assert_string_equal(names, "svc-0 svc-3 svc-5 svc-6 svc-7 svc-8 svc-9 "
+			    "svc-1(s) svc-4 svc-g svc-new ");
+	for (uint32_t i = 0; i < nhi_snap_n_groups(s); i++) {
+		int r = nhi_snap_group_at(s, i, &g);
+
+		assert_true(r == 0 || r == NHI_ERR_NOTFOUND);
+		if (r == 0) {
+			strcat(gnames, g.name);
+			strcat(gnames, " ");
+			seen_groups++;
+		}
+	}
+	assert_int_equal(seen_groups, 2 + 6 + 2);
+	assert_non_null(strstr(gnames, "robots deployers "));
+	assert_null(strstr(gnames, "svc-2 "));
+	assert_null(strstr(gnames, "svc-4 "));
+	assert_non_null(strstr(gnames, "svc-1 "));
+	assert_non_null(strstr(gnames, "svc-new "));
+
+	/* another delta: the mapped pair goes stale through the delta's word */
+	assert_false(nhi_snap_stale(s));
+	publish_delta(10, 12);
+	assert_true(nhi_snap_stale(s));
+	assert_int_equal(*nhi_snap_stale_word(s), 1);
+	assert_true(nhi_snap_replaced(s));
+	nhi_snap_close(s);
+
+	/* a full publication replaces the delta too */
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY, &s, err, sizeof(err)), 0);
+	{
+		char saved[700], cmd[1500];
+
+		/* a copy: as it was before being replaced (and marked stale) */
+		snprintf(saved, sizeof(saved), "%s.saved", dpath);
+		snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", dpath, saved);
+		assert_int_equal(system(cmd), 0);
+		publish_sample(13, 10);
+		assert_true(nhi_snap_stale(s));
+		assert_int_equal(*nhi_snap_stale_word(s), 1);
+		nhi_snap_close(s);
+		/* a delta left for an older base (nhictl died between the
+		 * two) is ignored, but watched */
+		assert_int_equal(rename(saved, dpath), 0);
+	}
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY, &s, err, sizeof(err)), 0);
+	assert_null(nhi_snap_delta_header(s));
+	assert_int_equal(nhi_snap_generation(s), 13);
+	assert_int_equal(nhi_snap_n_idents(s), 10);
+	assert_int_equal(nhi_snap_ident_by_name(s, "svc-2", &id), 0);
+	assert_int_equal(nhi_snap_ident_by_uid(s, 2000001, &id), 0);
+	assert_false(nhi_snap_stale(s));
+	publish_delta(13, 14);
+	assert_int_equal(*nhi_snap_stale_word(s), 1);
+	nhi_snap_close(s);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_generation(s), 14);
+	assert_int_equal(nhi_snap_ident_by_name(s, "svc-2", &id), NHI_ERR_NOTFOUND);
+
+	/* a delta for a newer base than the one there: refused after retries */
+	publish_delta(99, 100);
+	assert_int_equal(nhi_snap_open(path, 0, &s2, err, sizeof(err)), NHI_ERR_FORMAT);
+	assert_non_null(strstr(err, "names base generation 99"));
+	/* the open pair stays usable */
+	assert_int_equal(nhi_snap_ident_by_name(s, "svc-1", &id), 0);
+	assert_string_equal(id.gecos, "changed");
+	nhi_snap_close(s);
+
+	/* a damaged delta fails the open like a damaged base */
+	publish_delta(13, 15);
+	{
+		FILE *f = fopen(dpath, "r+b");
+		long size;
+
+		assert_non_null(f);
+		fseek(f, 0, SEEK_END);
+		size = ftell(f);
+		fseek(f, size - 3, SEEK_SET);
+		fputc(0x5a, f);
+		fclose(f);
+		assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+		assert_non_null(strstr(err, "nhi.cache.delta: data checksum mismatch"));
+		assert_int_equal(truncate(dpath, size / 2), 0);
+		assert_int_equal(nhi_snap_open(path, 0, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+		assert_non_null(strstr(err, "nhi.cache.delta: "));
+	}
+	/* one in place of the other */
+	publish_delta(13, 15);
+	assert_int_equal(rename(dpath, path), 0);
+	assert_int_equal(nhi_snap_open(path, 0, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+	assert_non_null(strstr(err, "a delta where the base should be"));
+	publish_sample(16, 3);
+	assert_int_equal(unlink(dpath), 0);
+	assert_int_equal(link(path, dpath), 0);
+	assert_int_equal(nhi_snap_open(path, 0, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+	assert_non_null(strstr(err, "nhi.cache.delta: not a delta"));
+	unlink(dpath);
+	/* an untrusted delta is refused under NHI_SNAP_TRUST */
+	publish_delta(16, 17);
+	chmod(dpath, 0666);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_TRUST, &s, err, sizeof(err)), NHI_ERR_PERM);
+	unlink(dpath);
+	/* a base may hold no tombstone */
+	{
+		struct nhi_snap_writer *w = nhi_snapw_new();
+
+		assert_int_equal(nhi_snapw_add_gone(w, "svc-2"), 0);
+		assert_int_equal(nhi_snapw_publish(w, path, 18, 1, err, sizeof(err)), NHI_ERR_INVAL);
+		nhi_snapw_free(w);
+	}
+}
+
 static int setup(void **state)
 {
 	if (mkdtemp(dir) == NULL)
@@ -532,6 +775,7 @@ int main(void)
 		cmocka_unit_test(test_long_strings),
 		cmocka_unit_test(test_bad_records),
 		cmocka_unit_test(test_damaged),
+		cmocka_unit_test(test_delta),
 	};
 	return cmocka_run_group_tests_name("snapshot", tests, setup, teardown);
 }
