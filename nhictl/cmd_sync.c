@@ -84,6 +84,7 @@ struct sync {
 	long swept;                    /* credentials whose grace ended */
 	long refused;                  /* writes the directory refused (access) */
 	char refused_why[1024];        /* the first one's reason */
+	int bulk;                      /* reg_snap_full done: many changes */
 	int progress;                  /* stderr is a terminal */
 	int shown;                     /* a progress line is on it */
 	struct timespec t0, last_progress;
@@ -225,6 +226,17 @@ static int pull_creds(struct sync *s, LDAPMessage *e, const char *name)
 	return 0;
 }
 
+
+/* Once this sync has changed more identities than a snapshot delta may
+ * hold, its publication will be full: stop recording them one by one. */
+static int bulk_check(struct sync *s)
+{
+	if (s->bulk || s->added + s->changed + s->deleted <= (long)s->x->conf.snapshot_delta_max)
+		return 0;
+	s->bulk = 1;
+	return reg_snap_full(s->x);
+}
+
 /* An added or changed entry: convert and store.  An entry that is not a
  * valid identity (bad time, missing attribute, bad name) is removed from
  * the registry, so PAM denies it, and named on stderr. */
@@ -254,6 +266,8 @@ static int store_entry(struct sync *s, LDAPMessage *e, const char *uuid)
 		s->added++;
 	else if (ch == 1)
 		s->changed++;
+	if (r == 0)
+		r = bulk_check(s);
 	return r == 0 ? pull_creds(s, e, id.name) : r;
 }
 
@@ -744,6 +758,8 @@ static int reconcile(struct sync *s)
 		if (r == 0)
 			r = reg_exec(s->x, "DELETE FROM identity WHERE id = ?", "i", v[i].id);
 		s->deleted++;
+		if (r == 0)
+			r = bulk_check(s);
 	}
 	rows_free(v, n);
 	return r;

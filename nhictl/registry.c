@@ -22,6 +22,11 @@
 #include <openssl/evp.h>
 #include "nhictl.h"
 
+/* (migration 5) the triggers that keep snap_pending record nothing while
+ * a full publication is queued */
+#define SNAP_NO_FULL "NOT EXISTS (SELECT 1 FROM snap_pending WHERE name = '')"
+#define SNAP_TRACKED "WHEN " SNAP_NO_FULL
+
 static const char *const migrations[] = {
 	/* 0 -> 1: the model of DESIGN.md */
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -176,14 +181,18 @@ static const char *const migrations[] = {
 	"ALTER TABLE identity ADD COLUMN cred_serial INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE rotation ADD COLUMN dir_serial INTEGER NOT NULL DEFAULT 0;",
 	/* 4 -> 5: the cost of a change independent of the registry's size.
-	 * Snapshot deltas (reg_publish): the generation of the last
-	 * full snapshot (-1: none yet, the next publication is full) and the
-	 * names of the identities changed since, kept by triggers so that no
-	 * writer can forget one.  Only what the snapshot holds counts.  A
-	 * change to a registry group, which only a full snapshot carries,
-	 * queues the name '' (no identity's), which makes the next one full.
-	 * (Each trigger deletes, then inserts: an outer statement's conflict
-	 * clause, such as an upsert's, would override one of its own.) */
+	 * Snapshot deltas (reg_publish): the generation of the last full
+	 * snapshot (-1: none yet, the next publication is full) and the names
+	 * of the identities changed since, kept by triggers so that no writer
+	 * can forget one.  Only what the snapshot holds counts.  The name ''
+	 * (no identity's) means "the next publication is full": queued by a
+	 * change to a registry group, which only a full snapshot carries, and
+	 * by a bulk change (reg_snap_full); while it is queued the triggers
+	 * record nothing, so a sync of 100k entries does not pay for 100k
+	 * names.  (reg_publish holds the write lock from reading the pending
+	 * names to dropping them, so no change slips between the two.  Each
+	 * trigger deletes, then inserts: an outer statement's conflict clause,
+	 * such as an upsert's, would override one of its own.) */
 	"INSERT INTO meta VALUES ('snap_base', '-1');"
 	/* and the owners a sync re-checks, found without a scan of every
 	 * identity (cmd_sync.c, check_owners) */
@@ -191,44 +200,44 @@ static const char *const migrations[] = {
 	" AND state IN ('active', 'suspended') AND entry_uuid IS NOT NULL;"
 	"CREATE TABLE snap_pending (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" name TEXT NOT NULL UNIQUE);"
-	"CREATE TRIGGER snap_ident_ins AFTER INSERT ON identity BEGIN"
+	"CREATE TRIGGER snap_ident_ins AFTER INSERT ON identity " SNAP_TRACKED " BEGIN"
 	" DELETE FROM snap_pending WHERE name = NEW.name; INSERT INTO snap_pending (name) VALUES (NEW.name); END;"
-	"CREATE TRIGGER snap_ident_del AFTER DELETE ON identity BEGIN"
+	"CREATE TRIGGER snap_ident_del AFTER DELETE ON identity " SNAP_TRACKED " BEGIN"
 	" DELETE FROM snap_pending WHERE name = OLD.name; INSERT INTO snap_pending (name) VALUES (OLD.name); END;"
-	"CREATE TRIGGER snap_ident_upd AFTER UPDATE ON identity WHEN"
-	" OLD.name IS NOT NEW.name OR OLD.kind IS NOT NEW.kind OR OLD.state IS NOT NEW.state OR"
+	"CREATE TRIGGER snap_ident_upd AFTER UPDATE ON identity WHEN (OLD.name IS NOT NEW.name OR"
+	" OLD.kind IS NOT NEW.kind OR OLD.state IS NOT NEW.state OR"
 	" OLD.uid IS NOT NEW.uid OR OLD.gid IS NOT NEW.gid OR OLD.gecos IS NOT NEW.gecos OR"
 	" OLD.home IS NOT NEW.home OR OLD.shell IS NOT NEW.shell OR OLD.owner IS NOT NEW.owner OR"
 	" OLD.purpose IS NOT NEW.purpose OR OLD.created IS NOT NEW.created OR"
 	" OLD.expires IS NOT NEW.expires OR OLD.review_interval IS NOT NEW.review_interval OR"
 	" OLD.review_due IS NOT NEW.review_due OR OLD.orphaned_since IS NOT NEW.orphaned_since OR"
-	" OLD.last_used IS NOT NEW.last_used BEGIN"
+	" OLD.last_used IS NOT NEW.last_used) AND " SNAP_NO_FULL " BEGIN"
 	" DELETE FROM snap_pending WHERE name = OLD.name; INSERT INTO snap_pending (name) VALUES (OLD.name);"
 	" DELETE FROM snap_pending WHERE name = NEW.name; INSERT INTO snap_pending (name) VALUES (NEW.name); END;"
-	"CREATE TRIGGER snap_host_ins AFTER INSERT ON identity_host BEGIN"
+	"CREATE TRIGGER snap_host_ins AFTER INSERT ON identity_host " SNAP_TRACKED " BEGIN"
 	" DELETE FROM snap_pending WHERE name = (SELECT name FROM identity WHERE id = NEW.identity_id);"
 	" INSERT INTO snap_pending (name) SELECT name FROM identity WHERE id = NEW.identity_id; END;"
-	"CREATE TRIGGER snap_host_del AFTER DELETE ON identity_host BEGIN"
+	"CREATE TRIGGER snap_host_del AFTER DELETE ON identity_host " SNAP_TRACKED " BEGIN"
 	" DELETE FROM snap_pending WHERE name = (SELECT name FROM identity WHERE id = OLD.identity_id);"
 	" INSERT INTO snap_pending (name) SELECT name FROM identity WHERE id = OLD.identity_id; END;"
-	"CREATE TRIGGER snap_service_ins AFTER INSERT ON identity_service BEGIN"
+	"CREATE TRIGGER snap_service_ins AFTER INSERT ON identity_service " SNAP_TRACKED " BEGIN"
 	" DELETE FROM snap_pending WHERE name = (SELECT name FROM identity WHERE id = NEW.identity_id);"
 	" INSERT INTO snap_pending (name) SELECT name FROM identity WHERE id = NEW.identity_id; END;"
-	"CREATE TRIGGER snap_service_del AFTER DELETE ON identity_service BEGIN"
+	"CREATE TRIGGER snap_service_del AFTER DELETE ON identity_service " SNAP_TRACKED " BEGIN"
 	" DELETE FROM snap_pending WHERE name = (SELECT name FROM identity WHERE id = OLD.identity_id);"
 	" INSERT INTO snap_pending (name) SELECT name FROM identity WHERE id = OLD.identity_id; END;"
-	"CREATE TRIGGER snap_grp_ins AFTER INSERT ON grp BEGIN"
-	" DELETE FROM snap_pending WHERE name = ''; INSERT INTO snap_pending (name) VALUES (''); END;"
-	"CREATE TRIGGER snap_grp_upd AFTER UPDATE ON grp BEGIN"
-	" DELETE FROM snap_pending WHERE name = ''; INSERT INTO snap_pending (name) VALUES (''); END;"
-	"CREATE TRIGGER snap_grp_del AFTER DELETE ON grp BEGIN"
-	" DELETE FROM snap_pending WHERE name = ''; INSERT INTO snap_pending (name) VALUES (''); END;"
-	"CREATE TRIGGER snap_member_ins AFTER INSERT ON grp_member BEGIN"
-	" DELETE FROM snap_pending WHERE name = ''; INSERT INTO snap_pending (name) VALUES (''); END;"
-	"CREATE TRIGGER snap_member_upd AFTER UPDATE ON grp_member BEGIN"
-	" DELETE FROM snap_pending WHERE name = ''; INSERT INTO snap_pending (name) VALUES (''); END;"
-	"CREATE TRIGGER snap_member_del AFTER DELETE ON grp_member BEGIN"
-	" DELETE FROM snap_pending WHERE name = ''; INSERT INTO snap_pending (name) VALUES (''); END;",
+	"CREATE TRIGGER snap_grp_ins AFTER INSERT ON grp " SNAP_TRACKED " BEGIN"
+	" INSERT INTO snap_pending (name) VALUES (''); END;"
+	"CREATE TRIGGER snap_grp_upd AFTER UPDATE ON grp " SNAP_TRACKED " BEGIN"
+	" INSERT INTO snap_pending (name) VALUES (''); END;"
+	"CREATE TRIGGER snap_grp_del AFTER DELETE ON grp " SNAP_TRACKED " BEGIN"
+	" INSERT INTO snap_pending (name) VALUES (''); END;"
+	"CREATE TRIGGER snap_member_ins AFTER INSERT ON grp_member " SNAP_TRACKED " BEGIN"
+	" INSERT INTO snap_pending (name) VALUES (''); END;"
+	"CREATE TRIGGER snap_member_upd AFTER UPDATE ON grp_member " SNAP_TRACKED " BEGIN"
+	" INSERT INTO snap_pending (name) VALUES (''); END;"
+	"CREATE TRIGGER snap_member_del AFTER DELETE ON grp_member " SNAP_TRACKED " BEGIN"
+	" INSERT INTO snap_pending (name) VALUES (''); END;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -914,6 +923,11 @@ out:
 	return r;
 }
 
+int reg_snap_full(struct nhictl *x)
+{
+	return reg_exec(x, "INSERT INTO snap_pending (name) SELECT '' WHERE " SNAP_NO_FULL, "");
+}
+
 int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 {
 	struct nhi_snap_writer *w = NULL;
@@ -935,7 +949,9 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 		r = nerr(x, NHI_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	r = exec_plain(x, "BEGIN");
+	/* the write lock from reading what is pending to dropping what a full
+	 * snapshot covered: no change commits in between (see migration 5) */
+	r = exec_plain(x, "BEGIN IMMEDIATE");
 	if (r < 0)
 		goto out;
 	intx = 1;
@@ -981,21 +997,16 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 	}
 	if (generation != NULL)
 		*generation = (uint64_t)gen;
-	sqlite3_exec(x->db, "COMMIT", NULL, NULL, NULL);
-	intx = 0;
-	/* the base is this generation and holds what was pending when it was
-	 * compiled (changes committed since have higher seqs and stay).  If
+	/* the base is this generation and holds all that was pending.  If
 	 * this fails, the next publication is full again: no harm. */
-	if (full && exec_plain(x, "BEGIN IMMEDIATE") == 0) {
-		if (reg_exec(x, "UPDATE meta SET value = ? WHERE key = 'snap_base'", "i", gen) == 0 &&
-		    reg_exec(x, "DELETE FROM snap_pending WHERE seq <= ?", "i", maxseq) == 0)
-			sqlite3_exec(x->db, "COMMIT", NULL, NULL, NULL);
-		else
-			reg_rollback(x);
+	if (full && (reg_exec(x, "UPDATE meta SET value = ? WHERE key = 'snap_base'", "i", gen) < 0 ||
+		     reg_exec(x, "DELETE FROM snap_pending WHERE seq <= ?", "i", maxseq) < 0)) {
+		reg_rollback(x);
+		intx = 0;
 	}
 out:
-	if (intx)
-		sqlite3_exec(x->db, "COMMIT", NULL, NULL, NULL);
+	if (intx && exec_plain(x, "COMMIT") < 0)
+		reg_rollback(x);
 	nhi_snapw_free(w);
 	if (lfd >= 0)
 		close(lfd);

@@ -413,4 +413,29 @@ eqv "no syncprov: a scan; only what the directory holds remains" "scan svc-a svc
 ldap_admin ldapdelete "uid=svc-n,$SLAPD_NHI_BASE"
 sync a --full
 counts "--full: the delete reconciled" "scan 0 0 1 0"
+
+# ---- a sync of many changes publishes a full snapshot, one of few a delta ----
+host d
+echo "snapshot_delta_max = 2" >>"$T/d.conf"
+add svc-d1 2000021; add svc-d2 2000022; add svc-d3 2000023; add svc-d4 2000024
+# hdr FIELD-OFFSET FILE: a u64 (a u32 at 64: n_idents) of a snapshot header
+hdr() { python3 -c 'import struct,sys; o=int(sys.argv[1]); print(struct.unpack_from("=I" if o == 64 else "=Q", open(sys.argv[2],"rb").read(), o)[0])' "$1" "$2"; }
+snapinfo() { echo "$(hdr 24 "$T/d/nhi.cache") $(hdr 160 "$T/d/nhi.cache.delta") $(hdr 64 "$T/d/nhi.cache.delta") $(hdr 64 "$T/d/nhi.cache")"; }
+sync d
+counts "host d: five identities" "scan 5 0 0 0"
+g=$(sqlite3 "$T/d/registry.db" "SELECT value FROM meta WHERE key='generation'")
+eqv "more than snapshot_delta_max changed: a full snapshot of five, an empty delta" "$g $g 0 5" "$(snapinfo)"
+eqv "nothing left pending" 0 "$(sqlite3 "$T/d/registry.db" 'SELECT count(*) FROM snap_pending')"
+replace svc-d2 description "changed purpose d2"
+ldap_admin ldapdelete "uid=svc-d3,$SLAPD_NHI_BASE"
+sync d --full
+counts "host d: a change and a delete" "scan 0 1 1 0"
+eqv "two changes: a delta of two over the same base" "$g $g 2 5" "$(snapinfo)"
+expect 0 "host d: check svc-d2 (from the delta)" on d check svc-d2 --service sshd
+eqv "host d: svc-d3 gone from the registry" "svc-a svc-d1 svc-d2 svc-d4" "$(names d)"
+if have_nss; then
+	NHI_CONF=$T/d.conf expect 0 "host d: getent passwd svc-d1 svc-d4 (base)" nsswrap getent passwd svc-d1 svc-d4
+	NHI_CONF=$T/d.conf nrun nsswrap getent passwd svc-d3
+	eqv "host d: svc-d3 gone through the delta's tombstone (getent exit 2)" 2 "$rc"
+fi
 finish
