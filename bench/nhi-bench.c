@@ -39,6 +39,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,14 +105,25 @@ static void make_accounts(size_t n)
 	}
 }
 
-static int publish(const char *path, uint64_t gen)
+static size_t n_delta;                  /* -D: accounts also in a delta */
+
+/* The snapshot of every account (a base), or with delta the delta over
+ * it that nhictl would publish after n_delta of them changed: every
+ * (n_accts / n_delta)-th account, with the same data, so every answer is
+ * still checked against accts. */
+static int publish_one(const char *path, uint64_t gen, int delta)
 {
 	struct nhi_snap_writer *w = nhi_snapw_new();
+	size_t step = delta && n_delta ? (n_accts + n_delta - 1) / n_delta : 1;
 	time_t now = time(NULL);
 	char err[256];
 	int r;
 
-	for (size_t i = 0; i < n_accts; i++) {
+	if (w == NULL)
+		return -1;
+	if (delta)
+		nhi_snapw_set_delta(w, gen - 1);
+	for (size_t i = 0; i < n_accts; i += step) {
 		struct nhi_ident id;
 		memset(&id, 0, sizeof(id));
 		id.name = accts[i].name;
@@ -131,6 +143,18 @@ static int publish(const char *path, uint64_t gen)
 		fprintf(stderr, "nhi-bench: %s\n", err);
 	nhi_snapw_free(w);
 	return r;
+}
+
+static int publish(const char *path, uint64_t gen)
+{
+	char dpath[PATH_MAX];
+
+	if (publish_one(path, gen, 0) < 0)
+		return -1;
+	if (n_delta == 0)
+		return 0;
+	snprintf(dpath, sizeof(dpath), "%s%s", path, NHI_SNAP_DELTA_SUFFIX);
+	return publish_one(dpath, gen + 1, 1);
 }
 
 static int write_files(const char *passwd, const char *group)
@@ -517,8 +541,9 @@ int main(int argc, char **argv)
 	static double res[N_MODES][8][2];
 	char passwd[600], group[600], nsw_nhi[600], nsw_files[600];
 
-	while ((c = getopt(argc, argv, "n:r:t:d:m:c:k:x:G")) != -1) {
+	while ((c = getopt(argc, argv, "n:r:t:d:m:c:k:x:GD:")) != -1) {
 		switch (c) {
+		case 'D': n_delta = strtoul(optarg, NULL, 10); break;
 		case 'n':
 			n_sizes = 0;
 			for (char *t = strtok(optarg, ","); t && n_sizes < 8; t = strtok(NULL, ","))
@@ -550,7 +575,7 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: nhi-bench [-n 1000,10000,100000] [-r ROUNDS] [-t SECS] "
-				"[-d DIR] [-m MODES]\n       nhi-bench -G -n SIZE -d DIR\n       nhi-bench -c MODE -n SIZE -k COUNT -d DIR\n");
+				"[-d DIR] [-m MODES] [-D DELTA]\n       nhi-bench -G -n SIZE -d DIR\n       nhi-bench -c MODE -n SIZE -k COUNT -d DIR\n");
 			return 2;
 		}
 	}

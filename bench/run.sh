@@ -53,6 +53,12 @@ csv_sizes=$(echo $SIZES | tr ' ' ',')
 echo "== nhi-bench -n $csv_sizes" >&2
 "$BENCH" -n "$csv_sizes" -r 15 -t 0.05 -d "$W/ns" > "$W/ns.md"
 cat "$W/ns.md" >&2
+# the same with a delta of 1000 changed accounts beside the snapshot (the
+# most nhictl lets a delta hold by default, docs/snapshot-format.md)
+echo "== nhi-bench -n $csv_sizes -D 1000" >&2
+"$BENCH" -n "$csv_sizes" -r 15 -t 0.05 -m "bare,bare+copy,entry,glibc-nhi" -D 1000 \
+	-d "$W/nsd" > "$W/ns-delta.md"
+cat "$W/ns-delta.md" >&2
 
 # ---- the accounts for callgrind and id -----------------------------------------
 # A private ld.so.cache that also knows the module's directory (as if it
@@ -68,6 +74,9 @@ for n in $SIZES; do
 	mkdir -p "$d"
 	echo "== generating $n accounts" >&2
 	"$BENCH" -G -n "$n" -d "$d"
+	# and the same with a delta of 1000 of them beside the snapshot
+	mkdir -p "$d-delta"
+	"$BENCH" -G -n "$n" -D 1000 -d "$d-delta"
 	# nss_files case: the host's accounts plus the generated ones
 	{ cat /etc/passwd; grep -v '^root:' "$d/passwd"; } > "$d/passwd.files"
 	{ cat /etc/group; grep -v '^root:' "$d/group"; } > "$d/group.files"
@@ -90,11 +99,13 @@ in_ns() {
 
 # ---- 2. instructions per lookup -------------------------------------------
 # cg MODE N COUNT [ns-args...]: instructions of COUNT lookups minus those of 0
+# (CGDIR=DIR: the accounts in DIR instead of $W/N)
 cg_count() {
 	local mode=$1 n=$2 k=$3; shift 3
-	local out=$W/cg.$mode.$n.$k
-	"$@" env NHI_CONF="$W/$n/nhi.conf" valgrind --tool=callgrind --callgrind-out-file="$out" \
-		"$BENCH" -c "$mode" -n "$n" -k "$k" -d "$W/$n" >/dev/null 2>"$out.log"
+	local dir=${CGDIR:-$W/$n}
+	local out=$W/cg.$mode.$n.$k${CGDIR:+.delta}
+	"$@" env NHI_CONF="$dir/nhi.conf" valgrind --tool=callgrind --callgrind-out-file="$out" \
+		"$BENCH" -c "$mode" -n "$n" -k "$k" -d "$dir" >/dev/null 2>"$out.log"
 	sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$out.log"
 }
 cg() {
@@ -110,6 +121,7 @@ for n in $SIZES; do
 	for mode in bare bare+copy entry glibc-nhi; do
 		IR[$mode,$n]=$(cg $mode $n "$K" || echo n/a)
 	done
+	IR[entry+delta,$n]=$(CGDIR=$W/$n-delta cg entry $n "$K" || echo n/a)
 	IR[nsswitch-nhi,$n]=$(cg nsswitch-nhi $n "$K" in_ns "$W/nsswitch.nhionly" -- || echo n/a)
 	fk=$(( n >= 100000 ? 5 : n >= 10000 ? 20 : 200 ))
 	IR[glibc-files,$n]=$(cg glibc-files $n $fk in_ns "$W/nsswitch.files" "$W/$n/passwd" "$W/$n/group" -- || echo n/a)
@@ -187,11 +199,20 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo
 	cat "$W/ns.md"
 	echo
+	echo "### With a delta of 1000 accounts"
+	echo
+	echo "The same accounts, and beside the snapshot a delta (\`nhi.cache.delta\`) holding"
+	echo "1000 of them (every n/1000-th), as after 1000 changes, the most a delta holds by"
+	echo "default: every lookup asks the delta first, a thousandth or more are answered"
+	echo "from it. The rest of the time the delta is empty and costs one test."
+	echo
+	cat "$W/ns-delta.md"
+	echo
 	echo "## Instructions per lookup by name (callgrind)"
 	echo
 	printf '| method |'; for n in $SIZES; do printf ' %sk |' $((n / 1000)); done; echo
 	printf '| --- |'; for n in $SIZES; do printf ' --- |'; done; echo
-	for mode in bare bare+copy entry glibc-nhi nsswitch-nhi glibc-files; do
+	for mode in bare bare+copy entry entry+delta glibc-nhi nsswitch-nhi glibc-files; do
 		printf '| %s |' "$mode"
 		for n in $SIZES; do printf ' %s |' "${IR[$mode,$n]}"; done
 		echo
@@ -217,7 +238,8 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "functions and fixed-size records (lookup only: the limit, as in PERFORMANCE.md);"
 	echo "*bare+copy* also copies the answer into struct passwd"
 	echo "and the caller's buffer, as every NSS module must; *entry* calls"
-	echo "\`_nss_nhi_getpwnam_r\` directly; *glibc-nhi* goes through \`getpwnam_r\` with"
+	echo "\`_nss_nhi_getpwnam_r\` directly (*entry+delta*: with a delta of 1000 accounts"
+	echo "beside the snapshot, as above); *glibc-nhi* goes through \`getpwnam_r\` with"
 	echo "\`__nss_configure_lookup(\"passwd\", \"nhi\")\`, which skips glibc's per-call check of"
 	echo "/etc/nsswitch.conf; *nsswitch-nhi* is what a real process pays (nsswitch.conf"
 	echo "\`passwd: nhi\`); *glibc-files* is nss_files on the same accounts. The first four"

@@ -864,12 +864,20 @@ static int live_owners(struct sync *s, struct row **out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	for (;;) {
-		r = rows(s, k == 0 ?
-			 reg_prep(s->x, "SELECT 0, 0, owner_dn, owner " LIVE_OWNER
-				  " ORDER BY owner_dn, owner LIMIT 1", "") :
-			 reg_prep(s->x, "SELECT 0, 0, owner_dn, owner " LIVE_OWNER
-				  " AND (owner_dn, owner) > (?, ?) ORDER BY owner_dn, owner LIMIT 1",
-				  "ss", v[k - 1].a, v[k - 1].b), &one, &got);
+		/* the next owner name under the same DN, else the next DN: two
+		 * seeks (a row-value "(dn, owner) > (?, ?)" made SQLite walk
+		 * every identity of the current owner) */
+		if (k == 0)
+			r = rows(s, reg_prep(s->x, "SELECT 0, 0, owner_dn, owner " LIVE_OWNER
+					     " ORDER BY owner_dn, owner LIMIT 1", ""), &one, &got);
+		else
+			r = rows(s, reg_prep(s->x, "SELECT 0, 0, owner_dn, owner " LIVE_OWNER
+					     " AND owner_dn = ? AND owner > ? ORDER BY owner LIMIT 1",
+					     "ss", v[k - 1].a, v[k - 1].b), &one, &got);
+		if (r == 0 && got == 0 && k > 0)
+			r = rows(s, reg_prep(s->x, "SELECT 0, 0, owner_dn, owner " LIVE_OWNER
+					     " AND owner_dn > ? ORDER BY owner_dn, owner LIMIT 1",
+					     "s", v[k - 1].a), &one, &got);
 		if (r < 0 || got == 0)
 			break;
 		nv = realloc(v, (k + 1) * sizeof(*v));
