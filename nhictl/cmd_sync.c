@@ -1147,8 +1147,12 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 		if (r == 0)
 			r = reg_commit(x);
 	} else if (r == 0) {
-		/* only the cookie and the time moved: no new snapshot */
+		/* only the cookie and the time moved: no new snapshot, unless
+		 * there is none yet (a new host of an empty directory: the
+		 * modules must not find "no snapshot" and fail closed) */
 		r = reg_exec(x, "COMMIT", "");
+		if (r == 0 && access(x->conf.cache_path, F_OK) != 0 && errno == ENOENT)
+			r = reg_publish(x, 1, NULL);
 	}
 	if (r < 0)
 		reg_rollback(x);

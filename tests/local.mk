@@ -7,6 +7,8 @@ include tests/doc.mk
 include tests/nhictl.mk
 TESTS += tests/test-completion.sh
 EXTRA_DIST += tests/test-completion.sh
+TESTS += tests/test-systemd.sh
+EXTRA_DIST += tests/test-systemd.sh
 include tests/directory.mk
 include tests/ldap.mk
 include tests/ldapw.mk
