@@ -234,9 +234,9 @@ static void test_long_strings(void **state)
 	free(big);
 }
 
-static unsigned char *slurp(size_t *n)
+static unsigned char *slurp_path(const char *p, size_t *n)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = fopen(p, "rb");
 	unsigned char *b;
 	struct stat st;
 
@@ -248,6 +248,11 @@ static unsigned char *slurp(size_t *n)
 	fclose(f);
 	*n = (size_t)st.st_size;
 	return b;
+}
+
+static unsigned char *slurp(size_t *n)
+{
+	return slurp_path(path, n);
 }
 
 static void spit(const char *p, const unsigned char *b, size_t n)
@@ -751,6 +756,88 @@ static void test_delta(void **state)
 	}
 }
 
+/* A damaged delta beside a good base: an error or bounded answers, never
+ * a crash, exactly as for a damaged base. */
+static void test_damaged_delta(void **state)
+{
+	unsigned char *orig, *b;
+	struct nhi_snap *s;
+	char err[256];
+	size_t n;
+	int r;
+
+	(void)state;
+	snprintf(dpath, sizeof(dpath), "%s%s", path, NHI_SNAP_DELTA_SUFFIX);
+	publish_sample(20, 10);
+	publish_delta(20, 21);
+	orig = slurp_path(dpath, &n);
+	b = malloc(n);
+	assert_non_null(b);
+	for (size_t len = 0; len < n; len += 7) {
+		spit(dpath, orig, len);
+		err[0] = '\0';
+		assert_int_equal(nhi_snap_open(path, 0, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+		assert_non_null(strstr(err, "nhi.cache.delta"));
+	}
+	for (size_t off = 0; off < n; off += 3) {
+		memcpy(b, orig, n);
+		b[off] ^= (unsigned char)(1u << (off % 8));
+		spit(dpath, b, n);
+		r = nhi_snap_open(path, NHI_SNAP_VERIFY, &s, err, sizeof(err));
+		if (off >= offsetof(struct nhi_snap_hdr, stale) &&
+		    off < offsetof(struct nhi_snap_hdr, stale) + 4) {
+			assert_int_equal(r, 0);
+			nhi_snap_close(s);
+		} else {
+			assert_true(r == NHI_ERR_FORMAT || r == NHI_ERR_VERSION);
+		}
+		if (nhi_snap_open(path, 0, &s, err, sizeof(err)) == 0) {
+			exercise(s);
+			nhi_snap_close(s);
+		}
+	}
+	for (int seed = 1; seed < 50; seed++) {
+		memcpy(b, orig, n);
+		srand((unsigned)seed);
+		for (size_t off = sizeof(struct nhi_snap_hdr); off < n; off++)
+			if (rand() % 16 == 0)
+				b[off] = (unsigned char)rand();
+		spit(dpath, b, n);
+		if (nhi_snap_open(path, 0, &s, err, sizeof(err)) == 0) {
+			exercise(s);
+			nhi_snap_close(s);
+		}
+		assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+	}
+	/* a consistent header naming another base: older, ignored; newer,
+	 * refused; a delta's generation below its base's, refused */
+	{
+		struct nhi_snap_hdr *h = (struct nhi_snap_hdr *)b;
+		struct nhi_ident id;
+
+		memcpy(b, orig, n);
+		h->base_generation = 19;
+		rehash_header(b);
+		spit(dpath, b, n);
+		assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY, &s, err, sizeof(err)), 0);
+		assert_null(nhi_snap_delta_header(s));
+		assert_int_equal(nhi_snap_ident_by_name(s, "svc-2", &id), 0);
+		nhi_snap_close(s);
+		h->base_generation = 21;
+		rehash_header(b);
+		spit(dpath, b, n);
+		assert_int_equal(nhi_snap_open(path, 0, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+		h->base_generation = 20;
+		h->generation = 7;
+		rehash_header(b);
+		spit(dpath, b, n);
+		assert_int_equal(nhi_snap_open(path, 0, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+		assert_non_null(strstr(err, "does not fit its base"));
+	}
+	free(b);
+	free(orig);
+}
+
 static int setup(void **state)
 {
 	if (mkdtemp(dir) == NULL)
@@ -776,6 +863,7 @@ int main(void)
 		cmocka_unit_test(test_bad_records),
 		cmocka_unit_test(test_damaged),
 		cmocka_unit_test(test_delta),
+		cmocka_unit_test(test_damaged_delta),
 	};
 	return cmocka_run_group_tests_name("snapshot", tests, setup, teardown);
 }
