@@ -385,6 +385,13 @@ uint64_t nhi_snap_generation(const struct nhi_snap *s)
 	return s->applies ? s->delta.hdr->generation : s->base.hdr->generation;
 }
 
+uint64_t nhi_snap_keys_generation(const struct nhi_snap *s)
+{
+	const struct nhi_snap_hdr *h = s->applies ? s->delta.hdr : s->base.hdr;
+
+	return h->keys_generation != 0 ? h->keys_generation : h->generation;
+}
+
 uint32_t nhi_snap_n_idents(const struct nhi_snap *s)
 {
 	return s->base.hdr->n_idents + (s->overlay ? s->delta.hdr->n_idents : 0);

@@ -102,7 +102,11 @@ struct nhi_snap_hdr {
 	uint64_t base_generation;
 	uint32_t flags;
 	uint32_t n_reg_groups;
-	uint8_t reserved[256 - 64 - 24 * 4 - 16];
+	/* the oldest key index (nhictl's authorized_keys.idx) that goes with
+	 * this file: nhictl rewrites the index only when keys change; 0 (a
+	 * writer before this field) = this file's generation */
+	uint64_t keys_generation;
+	uint8_t reserved[256 - 64 - 24 * 4 - 24];
 };
 
 /* A base records n_reg_groups, so a delta may overlay it. */
@@ -216,6 +220,9 @@ const struct nhi_snap_hdr *nhi_snap_header(const struct nhi_snap *s);
 const struct nhi_snap_hdr *nhi_snap_delta_header(const struct nhi_snap *s);
 /* The generation of what is served: the delta's when one applies. */
 uint64_t nhi_snap_generation(const struct nhi_snap *s);
+/* The oldest key index that goes with what is served (keys_generation,
+ * or the generation where that is 0). */
+uint64_t nhi_snap_keys_generation(const struct nhi_snap *s);
 /* What hdr_checksum must be for a header: its checksum with
  * hdr_checksum and stale taken as 0. */
 uint64_t nhi_snap_hdr_checksum(const struct nhi_snap_hdr *h);
@@ -264,6 +271,9 @@ int nhi_snapw_add_gone(struct nhi_snap_writer *w, const char *name);
  * the writer is still given so it can tell.  Without this call the file
  * is a base (NHI_SNAP_F_BASE); a base may hold no tombstone. */
 void nhi_snapw_set_delta(struct nhi_snap_writer *w, uint64_t base_generation);
+/* The header's keys_generation (default 0); a base's empty delta gets the
+ * same. */
+void nhi_snapw_set_keys_generation(struct nhi_snap_writer *w, uint64_t keys_generation);
 /* Build and publish atomically: write PATH.tmp.XXXXXX in the same
  * directory (mode 0644), fsync, rename over PATH, fsync the directory, then
  * mark the previous file stale.  A base is followed by an empty delta over

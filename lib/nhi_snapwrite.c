@@ -77,6 +77,7 @@ struct nhi_snap_writer {
 	int failed;                        /* the error of a previous add, or 0 */
 	int delta;                         /* nhi_snapw_set_delta() was called */
 	uint64_t base_generation;
+	uint64_t keys_generation;
 	size_t n_gone;                     /* tombstones among idents */
 };
 
@@ -217,6 +218,11 @@ void nhi_snapw_set_delta(struct nhi_snap_writer *w, uint64_t base_generation)
 {
 	w->delta = 1;
 	w->base_generation = base_generation;
+}
+
+void nhi_snapw_set_keys_generation(struct nhi_snap_writer *w, uint64_t keys_generation)
+{
+	w->keys_generation = keys_generation;
 }
 
 int nhi_snapw_add_group(struct nhi_snap_writer *w, const char *name, uint32_t gid,
@@ -535,6 +541,7 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	h.endian = NHI_SNAP_ENDIAN;
 	h.generation = generation;
 	h.built_at = built_at;
+	h.keys_generation = w->keys_generation;
 	if (w->delta) {
 		h.flags = NHI_SNAP_F_DELTA;
 		h.base_generation = w->base_generation;
@@ -745,6 +752,7 @@ int nhi_snapw_publish(struct nhi_snap_writer *w, const char *path,
 		goto out;
 	}
 	nhi_snapw_set_delta(empty, generation);
+	nhi_snapw_set_keys_generation(empty, w->keys_generation);
 	out.len = 0;
 	r = build(empty, generation, built_at, &out, err, errlen);
 	if (r == 0)

@@ -921,7 +921,7 @@ static int keyidx_map(struct nhictl *x, const struct nhi_snap *snap, char **map,
 	*len = (size_t)st.st_size;
 	if (sscanf(*map, "# nhi-keys 1 %llu\n", &gen) != 1 || (*map)[*len - 1] != '\n') {
 		r = nerr(x, EXIT_FAIL, "%s: not a key index", x->conf.key_index);
-	} else if (gen < nhi_snap_generation(snap)) {
+	} else if (gen < nhi_snap_keys_generation(snap)) {
 		r = nerr(x, EXIT_FAIL, "%s: older than the snapshot (run 'nhictl publish')",
 			 x->conf.key_index);
 	}

@@ -729,6 +729,26 @@ int rotation_recover(struct nhictl *x, int *n)
 
 /* ---- the public-key index -------------------------------------------- */
 
+/* The generation in the key index's first line, or -1 (none, not ours). */
+int64_t keyidx_generation(struct nhictl *x)
+{
+	unsigned long long gen;
+	char line[64];
+	ssize_t n;
+	int fd = open(x->conf.key_index, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	line[n] = '\0';
+	if (sscanf(line, "# nhi-keys 1 %llu\n", &gen) != 1 || gen > INT64_MAX)
+		return -1;
+	return (int64_t)gen;
+}
+
 /* One line per SSH key that may be served: "NAME GRACE_UNTIL NOT_AFTER
  * KEY..." (GRACE_UNTIL 0 = active), after a header naming the generation.
  * No secrets; 0644, written like the snapshot (temp file, fsync, rename). */

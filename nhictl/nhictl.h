@@ -213,6 +213,8 @@ int rotation_recover(struct nhictl *x, int *n);
 /* Write the public-key index for `nhictl authorized-keys` (0644,
  * atomically), from the registry as of this (read) transaction. */
 int keyidx_write(struct nhictl *x, uint64_t generation);
+/* The generation the key index names, or -1. */
+int64_t keyidx_generation(struct nhictl *x);
 /* Test-only fault injection: when secure_getenv("NHI_TEST_FAULT") names
  * 'point', act (kill the process, or return 1 for a simulated failure). */
 int fault(const char *point);

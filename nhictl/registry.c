@@ -26,6 +26,9 @@
  * a full publication is queued */
 #define SNAP_NO_FULL "NOT EXISTS (SELECT 1 FROM snap_pending WHERE name = '')"
 #define SNAP_TRACKED "WHEN " SNAP_NO_FULL
+/* and those that mark the key index out of date, once until it is written */
+#define KEYS_TRACKED "WHEN (SELECT value FROM meta WHERE key = 'keys_gen') != '-1'"
+#define KEYS_STALE "UPDATE meta SET value = '-1' WHERE key = 'keys_gen';"
 
 static const char *const migrations[] = {
 	/* 0 -> 1: the model of DESIGN.md */
@@ -237,7 +240,18 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER snap_member_upd AFTER UPDATE ON grp_member " SNAP_TRACKED " BEGIN"
 	" INSERT INTO snap_pending (name) VALUES (''); END;"
 	"CREATE TRIGGER snap_member_del AFTER DELETE ON grp_member " SNAP_TRACKED " BEGIN"
-	" INSERT INTO snap_pending (name) VALUES (''); END;",
+	" INSERT INTO snap_pending (name) VALUES (''); END;"
+	/* the key index is rewritten only when what it lists may have
+	 * changed: keys_gen is the generation it was last written at, -1
+	 * when a credential, or an identity's name or state, changed since */
+	"INSERT INTO meta VALUES ('keys_gen', '-1');"
+	"CREATE TRIGGER keys_cred_ins AFTER INSERT ON credential " KEYS_TRACKED " BEGIN " KEYS_STALE " END;"
+	"CREATE TRIGGER keys_cred_del AFTER DELETE ON credential " KEYS_TRACKED " BEGIN " KEYS_STALE " END;"
+	"CREATE TRIGGER keys_cred_upd AFTER UPDATE OF identity_id, kind, public_part, state,"
+	" grace_until, not_after ON credential " KEYS_TRACKED " BEGIN " KEYS_STALE " END;"
+	"CREATE TRIGGER keys_ident_upd AFTER UPDATE OF name, state ON identity " KEYS_TRACKED
+	" BEGIN " KEYS_STALE " END;"
+	"CREATE TRIGGER keys_ident_del AFTER DELETE ON identity " KEYS_TRACKED " BEGIN " KEYS_STALE " END;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -932,7 +946,7 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 {
 	struct nhi_snap_writer *w = NULL;
 	char lock[PATH_MAX + 8], dpath[PATH_MAX + 8], err[512];
-	int64_t gen = 0, base = -1, pending = 0, maxseq = 0, whole = 0;
+	int64_t gen = 0, base = -1, pending = 0, maxseq = 0, whole = 0, keys = -1;
 	int lfd = -1, r, intx = 0;
 
 	/* one publisher at a time, each compiling the latest committed state,
@@ -964,6 +978,8 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 		r = reg_int(x, &maxseq, 0, "SELECT coalesce(max(seq), 0) FROM snap_pending", "");
 	if (r == 0)
 		r = reg_int(x, &whole, 0, "SELECT count(*) FROM snap_pending WHERE name = ''", "");
+	if (r == 0)
+		r = reg_int(x, &keys, -1, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'keys_gen'", "");
 	if (r < 0)
 		goto out;
 	/* a delta holds everything changed since its base: only when that
@@ -982,11 +998,19 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 			nerr(x, r, "snapshot: %s", nhi_strerror(r));
 		goto out;
 	}
-	/* the key index first: a reader accepts an index at least as new as
-	 * the snapshot, so a key revoked in this generation is never served */
-	r = keyidx_write(x, (uint64_t)gen);
-	if (r < 0)
-		goto out;
+	/* the key index first, when what it lists may have changed (or it is
+	 * not the one last written): a reader accepts an index at least as
+	 * new as the snapshot's keys_generation, so a key revoked in this
+	 * generation is never served */
+	if (full || keys < 0 || keyidx_generation(x) != keys) {
+		r = keyidx_write(x, (uint64_t)gen);
+		if (r == 0)
+			r = reg_exec(x, "UPDATE meta SET value = ? WHERE key = 'keys_gen'", "i", gen);
+		if (r < 0)
+			goto out;
+		keys = gen;
+	}
+	nhi_snapw_set_keys_generation(w, (uint64_t)keys);
 	if (!full)
 		nhi_snapw_set_delta(w, (uint64_t)base);
 	r = nhi_snapw_publish(w, full ? x->conf.cache_path : dpath, (uint64_t)gen, x->now,

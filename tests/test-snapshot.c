@@ -746,6 +746,24 @@ static void test_delta(void **state)
 	chmod(dpath, 0666);
 	assert_int_equal(nhi_snap_open(path, NHI_SNAP_TRUST, &s, err, sizeof(err)), NHI_ERR_PERM);
 	unlink(dpath);
+	/* keys_generation: the file's generation unless set; a base's empty
+	 * delta carries the base's */
+	publish_sample(30, 3);
+	assert_int_equal(nhi_snap_open(path, 0, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_keys_generation(s), 30);
+	nhi_snap_close(s);
+	{
+		struct nhi_snap_writer *w = nhi_snapw_new();
+
+		add(w, "svc-k", 2000100, NHI_STATE_ACTIVE);
+		nhi_snapw_set_keys_generation(w, 27);
+		assert_int_equal(nhi_snapw_publish(w, path, 31, 1, err, sizeof(err)), 0);
+		nhi_snapw_free(w);
+	}
+	assert_int_equal(nhi_snap_open(path, 0, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_keys_generation(s), 27);
+	assert_int_equal(nhi_snap_delta_header(s)->keys_generation, 27);
+	nhi_snap_close(s);
 	/* a base may hold no tombstone */
 	{
 		struct nhi_snap_writer *w = nhi_snapw_new();

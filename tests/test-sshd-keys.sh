@@ -59,6 +59,33 @@ has err "and says why" "older than the snapshot"
 expect 0 "publish writes it again" nhictl publish
 nrun ak svc-ssh
 eqv "served again" 1 "$(wc -l <"$T/out")"
+# the index is written again only when what it lists may have changed
+idx() { stat -c '%i %Y' "$ST/authorized_keys.idx"; }
+i0=$(idx)
+expect 0 "extend svc-ssh (no key changes)" nhictl extend svc-ssh --expires +40d
+expect 0 "create another identity (no keys)" nhictl create svc-nokeys --owner alice --expires +30d
+eqv "the key index was not rewritten" "$i0" "$(idx)"
+nrun ak svc-ssh
+eqv "and still serves, with the newer snapshot" "0 1" "$rc $(wc -l <"$T/out")"
+expect 0 "suspend svc-ssh" nhictl suspend svc-ssh
+check "a state change rewrites the index" test "$(idx)" != "$i0"
+nrun ak svc-ssh
+eqv "suspended: nothing served" "0 0" "$rc $(wc -c <"$T/out")"
+expect 0 "resume svc-ssh" nhictl resume svc-ssh
+i1=$(idx)
+expect 0 "a second key" nhictl cred add svc-ssh --kind ssh-key --out "$T/k1b"
+check "a new key rewrites the index" test "$(idx)" != "$i1"
+nrun ak svc-ssh
+eqv "both keys served" "0 2" "$rc $(wc -l <"$T/out")"
+expect 0 "revoke the second key" nhictl cred revoke svc-ssh "$(nhictl cred list svc-ssh --json | python3 -c 'import json,sys; print([c["id"] for c in json.load(sys.stdin) if c["kind"]=="ssh-key" and c["state"]=="active"][-1])')"
+nrun ak svc-ssh
+eqv "the revoked key is no longer served" "0 1" "$rc $(wc -l <"$T/out")"
+eqv "the one left is the first" "$(ssh-keygen -y -f "$T/k1" | cut -d' ' -f1-2)" "$(cut -d' ' -f1-2 "$T/out")"
+# an old index put back is refused: it predates the key changes
+cp -p "$T/idx.save" "$ST/authorized_keys.idx.tmp" && mv "$ST/authorized_keys.idx.tmp" "$ST/authorized_keys.idx"
+nrun ak svc-ssh
+eqv "an index from before the key changes: exit 1" 1 "$rc"
+expect 0 "publish mends it" nhictl publish
 
 # ---- sshd in a private mount namespace ----
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
