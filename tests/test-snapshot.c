@@ -413,6 +413,52 @@ static void test_bad_records(void **state)
 	free(orig);
 }
 
+/* Damage the file victim (whose intact bytes are orig, n of them; b is
+ * scratch of n bytes) and open the snapshot at open_path each time: one
+ * bit flipped anywhere, which VERIFY always notices (but for the stale
+ * word, which no checksum covers) and which without VERIFY may be
+ * accepted but never crashes a lookup; then garbage bytes in the data
+ * under a valid header. */
+static void flip_and_scramble(const char *victim, const char *open_path,
+			      const unsigned char *orig, unsigned char *b, size_t n)
+{
+	struct nhi_snap *s;
+	char err[256];
+	int r;
+
+	for (size_t off = 0; off < n; off += 3) {
+		memcpy(b, orig, n);
+		b[off] ^= (unsigned char)(1u << (off % 8));
+		spit(victim, b, n);
+		r = nhi_snap_open(open_path, NHI_SNAP_VERIFY, &s, err, sizeof(err));
+		if (off >= offsetof(struct nhi_snap_hdr, stale) &&
+		    off < offsetof(struct nhi_snap_hdr, stale) + 4) {
+			assert_int_equal(r, 0);
+			nhi_snap_close(s);
+		} else {
+			assert_true(r == NHI_ERR_FORMAT || r == NHI_ERR_VERSION);
+		}
+		if (nhi_snap_open(open_path, 0, &s, err, sizeof(err)) == 0) {
+			exercise(s);
+			nhi_snap_close(s);
+		}
+	}
+	for (int seed = 1; seed < 50; seed++) {
+		memcpy(b, orig, n);
+		srand((unsigned)seed);
+		for (size_t off = sizeof(struct nhi_snap_hdr); off < n; off++)
+			if (rand() % 16 == 0)
+				b[off] = (unsigned char)rand();
+		spit(victim, b, n);
+		if (nhi_snap_open(open_path, 0, &s, err, sizeof(err)) == 0) {
+			exercise(s);
+			nhi_snap_close(s);
+		}
+		assert_int_equal(nhi_snap_open(open_path, NHI_SNAP_VERIFY, &s, err, sizeof(err)),
+				 NHI_ERR_FORMAT);
+	}
+}
+
 static void test_damaged(void **state)
 {
 	char bad[600], err[256];
@@ -435,39 +481,7 @@ static void test_damaged(void **state)
 		assert_int_equal(r, NHI_ERR_FORMAT);
 		assert_non_null(strstr(err, "bad.cache"));
 	}
-	/* one bit flipped anywhere: VERIFY always notices; without VERIFY
-	 * the reader may accept the file but never crashes */
-	for (size_t off = 0; off < n; off += 3) {
-		memcpy(b, orig, n);
-		b[off] ^= (unsigned char)(1u << (off % 8));
-		spit(bad, b, n);
-		r = nhi_snap_open(bad, NHI_SNAP_VERIFY, &s, err, sizeof(err));
-		if (off >= offsetof(struct nhi_snap_hdr, stale) &&
-		    off < offsetof(struct nhi_snap_hdr, stale) + 4) {
-			assert_int_equal(r, 0);  /* the stale word is not covered */
-			nhi_snap_close(s);
-		} else {
-			assert_true(r == NHI_ERR_FORMAT || r == NHI_ERR_VERSION);
-		}
-		if (nhi_snap_open(bad, 0, &s, err, sizeof(err)) == 0) {
-			exercise(s);
-			nhi_snap_close(s);
-		}
-	}
-	/* garbage bytes in the data with a valid header: no crash */
-	for (int seed = 1; seed < 50; seed++) {
-		memcpy(b, orig, n);
-		srand((unsigned)seed);
-		for (size_t off = sizeof(struct nhi_snap_hdr); off < n; off++)
-			if (rand() % 16 == 0)
-				b[off] = (unsigned char)rand();
-		spit(bad, b, n);
-		if (nhi_snap_open(bad, 0, &s, err, sizeof(err)) == 0) {
-			exercise(s);
-			nhi_snap_close(s);
-		}
-		assert_int_equal(nhi_snap_open(bad, NHI_SNAP_VERIFY, &s, err, sizeof(err)), NHI_ERR_FORMAT);
-	}
+	flip_and_scramble(bad, bad, orig, b, n);
 	/* wrong version: a clear error, also with a valid header checksum */
 	memcpy(b, orig, n);
 	{
@@ -782,7 +796,6 @@ static void test_damaged_delta(void **state)
 	struct nhi_snap *s;
 	char err[256];
 	size_t n;
-	int r;
 
 	(void)state;
 	snprintf(dpath, sizeof(dpath), "%s%s", path, NHI_SNAP_DELTA_SUFFIX);
@@ -797,36 +810,7 @@ static void test_damaged_delta(void **state)
 		assert_int_equal(nhi_snap_open(path, 0, &s, err, sizeof(err)), NHI_ERR_FORMAT);
 		assert_non_null(strstr(err, "nhi.cache.delta"));
 	}
-	for (size_t off = 0; off < n; off += 3) {
-		memcpy(b, orig, n);
-		b[off] ^= (unsigned char)(1u << (off % 8));
-		spit(dpath, b, n);
-		r = nhi_snap_open(path, NHI_SNAP_VERIFY, &s, err, sizeof(err));
-		if (off >= offsetof(struct nhi_snap_hdr, stale) &&
-		    off < offsetof(struct nhi_snap_hdr, stale) + 4) {
-			assert_int_equal(r, 0);
-			nhi_snap_close(s);
-		} else {
-			assert_true(r == NHI_ERR_FORMAT || r == NHI_ERR_VERSION);
-		}
-		if (nhi_snap_open(path, 0, &s, err, sizeof(err)) == 0) {
-			exercise(s);
-			nhi_snap_close(s);
-		}
-	}
-	for (int seed = 1; seed < 50; seed++) {
-		memcpy(b, orig, n);
-		srand((unsigned)seed);
-		for (size_t off = sizeof(struct nhi_snap_hdr); off < n; off++)
-			if (rand() % 16 == 0)
-				b[off] = (unsigned char)rand();
-		spit(dpath, b, n);
-		if (nhi_snap_open(path, 0, &s, err, sizeof(err)) == 0) {
-			exercise(s);
-			nhi_snap_close(s);
-		}
-		assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY, &s, err, sizeof(err)), NHI_ERR_FORMAT);
-	}
+	flip_and_scramble(dpath, path, orig, b, n);
 	/* a consistent header naming another base: older, ignored; newer,
 	 * refused; a delta's generation below its base's, refused */
 	{
