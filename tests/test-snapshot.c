@@ -17,7 +17,8 @@
 static char dir[] = "/tmp/nhi-snap-test.XXXXXX";
 static char path[512];
 
-static void add(struct nhi_snap_writer *w, const char *name, uint32_t uid, int state)
+/* The sample identity NAME (gid = uid). */
+static void sample(struct nhi_ident *ip, const char *name, uint32_t uid, int state)
 {
 	struct nhi_ident id;
 
@@ -38,6 +39,14 @@ static void add(struct nhi_snap_writer *w, const char *name, uint32_t uid, int s
 	id.expires = 2000000000;
 	id.review_interval = 86400;
 	id.review_due = 1900000000;
+	*ip = id;
+}
+
+static void add(struct nhi_snap_writer *w, const char *name, uint32_t uid, int state)
+{
+	struct nhi_ident id;
+
+	sample(&id, name, uid, state);
 	assert_int_equal(nhi_snapw_add_ident(w, &id), 0);
 }
 
@@ -541,16 +550,10 @@ static void publish_delta(uint64_t base, uint64_t gen)
 
 	assert_non_null(w);
 	/* changed: a new uid, suspended, another gecos */
-	memset(&id, 0, sizeof(id));
-	id.name = "svc-1";
-	id.uid = id.gid = 2100001;
+	sample(&id, "svc-1", 2100001, NHI_STATE_SUSPENDED);
 	id.gecos = "changed";
-	id.home = "/srv/x";
-	id.shell = "/bin/sh";
 	id.owner = "bob";
 	id.kind = NHI_KIND_SERVICE;
-	id.state = NHI_STATE_SUSPENDED;
-	id.expires = 2000000000;
 	assert_int_equal(nhi_snapw_add_ident(w, &id), 0);
 	assert_int_equal(nhi_snapw_add_gone(w, "svc-2"), 0);
 	add(w, "svc-new", 2000002, NHI_STATE_ACTIVE);      /* svc-2's uid, reused */
