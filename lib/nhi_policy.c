@@ -250,8 +250,18 @@ void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 	}
 	if (host == NULL)
 		host = nhi_conf_hostname(c, hostbuf, sizeof(hostbuf));
-	if (snap != NULL && nhi_snap_ident_by_name(snap, user, &id) == 0)
-		registered = 1;
+	if (snap != NULL) {
+		int r = nhi_snap_ident_by_name(snap, user, &id);
+
+		if (r == 0) {
+			registered = 1;
+		} else if (r != NHI_ERR_NOTFOUND) {
+			/* a block whose checksum fails (NHI_SNAP_VERIFY_READ) or a
+			 * record out of bounds: as good as no snapshot */
+			d->snapshot_damaged = 1;
+			snap = NULL;
+		}
+	}
 
 	if (registered) {
 		if (id.uid == 0) {

@@ -51,6 +51,7 @@ struct nhi_decision {
 	unsigned warnings;            /* NHI_W_* */
 	int registered;
 	int service_account;
+	int snapshot_damaged;         /* the lookup found the snapshot corrupt */
 	char message[256];            /* for the user (conversation); no secrets */
 };
 

@@ -44,6 +44,11 @@ struct snapf {
 	const uint32_t *u32;
 	const char *strings;
 	const struct nhi_snap_bucket *name_idx, *uid_idx, *gname_idx, *gid_idx, *memb_idx;
+	/* NHI_SNAP_VERIFY_READ: the block table and a bit per block, set once
+	 * the block's checksum matched (atomically: readers may share the
+	 * file); NULL when the file was verified whole or not at all */
+	const uint64_t *blocks;
+	uint64_t *vbits;
 	dev_t dev;
 	ino_t ino;
 	off_t st_size;
@@ -167,9 +172,31 @@ static int validate(struct snapf *s, int flags, const char *path, char *err, siz
 	if (h->strings_size == 0 || s->map[h->strings_off] != '\0' ||
 	    s->map[h->strings_off + h->strings_size - 1] != '\0')
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad string table", path);
-	if ((flags & NHI_SNAP_VERIFY) &&
-	    nhi_checksum(s->map + h->hdr_size, s->size - h->hdr_size, h->generation) != h->data_checksum)
-		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: data checksum mismatch (corrupt file)", path);
+	/* the block table: the last section, one checksum per block before it */
+	if (h->n_blocks != 0 &&
+	    (h->block_shift < NHI_SNAP_BLOCK_SHIFT_MIN || h->block_shift > NHI_SNAP_BLOCK_SHIFT_MAX ||
+	     h->blocks_off % 8 != 0 || h->blocks_off <= h->hdr_size ||
+	     h->blocks_off + (uint64_t)h->n_blocks * 8 != h->file_size ||
+	     h->n_blocks != ((uint64_t)h->blocks_off - h->hdr_size + (1u << h->block_shift) - 1) >>
+			    h->block_shift))
+		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad block table", path);
+	/* verify it whole: asked to, or asked to verify what is read of a file
+	 * with no block table or only a few blocks */
+	if ((flags & NHI_SNAP_VERIFY) ||
+	    ((flags & NHI_SNAP_VERIFY_READ) && h->n_blocks <= NHI_SNAP_VERIFY_READ_WHOLE)) {
+		if (nhi_checksum(s->map + h->hdr_size, s->size - h->hdr_size, h->generation) !=
+		    h->data_checksum)
+			return nhi_seterr(err, errlen, NHI_ERR_FORMAT,
+					  "%s: data checksum mismatch (corrupt file)", path);
+	} else if (flags & NHI_SNAP_VERIFY_READ) {
+		s->blocks = (const void *)(s->map + h->blocks_off);
+		if (nhi_checksum(s->blocks, (size_t)h->n_blocks * 8, h->generation) != h->blocks_checksum)
+			return nhi_seterr(err, errlen, NHI_ERR_FORMAT,
+					  "%s: block table checksum mismatch (corrupt file)", path);
+		s->vbits = calloc(((size_t)h->n_blocks + 63) / 64, sizeof(uint64_t));
+		if (s->vbits == NULL)
+			return nhi_seterr(err, errlen, NHI_ERR_NOMEM, "out of memory");
+	}
 
 	s->idents_lo = h->idents_off;
 	s->idents_hi = h->idents_off + h->idents_size;
@@ -239,6 +266,10 @@ static int map_file(struct snapf *f, const char *path, int flags, int want_delta
 	f->ino = st.st_ino;
 	f->st_size = st.st_size;
 	f->mtime = st.st_mtim;
+	/* a delta is small (at most snapshot_delta_max identities): verified
+	 * whole where the base is verified block by block */
+	if (want_delta && (flags & NHI_SNAP_VERIFY_READ))
+		flags |= NHI_SNAP_VERIFY;
 	r = validate(f, flags, path, err, errlen);
 	if (r == 0 && want_delta && !(f->hdr->flags & NHI_SNAP_F_DELTA))
 		r = nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: not a delta", path);
@@ -254,6 +285,8 @@ out:
 	if (map != MAP_FAILED) {
 		munmap(map, (size_t)st.st_size);
 		f->map = NULL;
+		free(f->vbits);
+		f->vbits = NULL;
 	}
 	close(fd);
 	return r;
@@ -264,6 +297,8 @@ static void unmap_file(struct snapf *f)
 	if (f->map != NULL)
 		munmap((void *)f->map, f->size);
 	f->map = NULL;
+	free(f->vbits);
+	f->vbits = NULL;
 }
 
 /* How often nhi_snap_open maps the pair again when the delta names a
@@ -701,12 +736,108 @@ static inline int find_by_uid(const struct nhi_snap *s, uint32_t uid,
 	return r < 0 ? r : base_holds(s, *rec);
 }
 
+/* ---- verifying what is read (NHI_SNAP_VERIFY_READ) ----------------------- */
+
+/* Check the checksum of every block of [off, off + len) not checked yet:
+ * 0 or NHI_ERR_FORMAT.  Bytes outside the blocks are the header (its own
+ * checksum) or the block table (checked at open); bounds are the
+ * lookup's business, this only verifies. */
+static int touch(const struct snapf *f, uint64_t off, uint64_t len)
+{
+	const struct nhi_snap_hdr *h = f->hdr;
+	uint64_t end = off + len, b, last;
+
+	if (f->vbits == NULL || len == 0)
+		return 0;
+	if (end > h->blocks_off)
+		end = h->blocks_off;
+	if (off < h->hdr_size)
+		off = h->hdr_size;
+	if (off >= end)
+		return 0;
+	last = (end - 1 - h->hdr_size) >> h->block_shift;
+	for (b = (off - h->hdr_size) >> h->block_shift; b <= last; b++) {
+		uint64_t bit = 1ULL << (b & 63), at, n;
+
+		if (__atomic_load_n(&f->vbits[b >> 6], __ATOMIC_ACQUIRE) & bit)
+			continue;
+		at = h->hdr_size + (b << h->block_shift);
+		n = h->blocks_off - at;
+		if (n > (1ULL << h->block_shift))
+			n = 1ULL << h->block_shift;
+		if (nhi_checksum(f->map + at, (size_t)n, h->generation + b) != f->blocks[b])
+			return NHI_ERR_FORMAT;
+		__atomic_fetch_or(&f->vbits[b >> 6], bit, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+/* An identity's hot record at off and its cold record: verified before
+ * their lengths are trusted.  Offsets out of bounds are left to the
+ * lookup, which refuses them. */
+static int touch_ident(const struct snapf *f, uint32_t off)
+{
+	const struct nhi_snap_ident_rec *r;
+	const struct nhi_snap_ident_cold *c;
+	uint64_t need = HOT_MIN;
+	int e;
+
+	if (off < f->idents_lo || (uint64_t)off + HOT_MIN > f->idents_hi || (off & 7) != 0)
+		return 0;
+	if ((e = touch(f, off, HOT_MIN)) < 0)
+		return e;
+	r = (const void *)(f->map + off);
+	for (int i = 0; i < NHI_SNAP_NHOT; i++)
+		need += r->len[i];
+	if ((e = touch(f, off, need)) < 0)
+		return e;
+	off = r->cold;
+	if (off < f->colds_lo || (uint64_t)off + COLD_MIN > f->colds_hi || (off & 7) != 0)
+		return 0;
+	if ((e = touch(f, off, COLD_MIN)) < 0)
+		return e;
+	c = (const void *)(f->map + off);
+	need = COLD_MIN;
+	for (int i = 0; i < NHI_SNAP_NSTR - NHI_SNAP_NHOT; i++)
+		need += c->len[i];
+	return touch(f, off, need);
+}
+
+/* Everything a probe of idx for hash h may read: the buckets from h's
+ * home to the empty one that ends the run, and the records of those
+ * with h's tag (their names or uids are compared, and one is the
+ * answer). */
+static int touch_probe(const struct snapf *f, const struct nhi_snap_bucket *idx, uint32_t size,
+		       uint64_t h)
+{
+	uint32_t tag = (uint32_t)(h >> 32), pos;
+	int e;
+
+	if (f->vbits == NULL || size == 0)
+		return 0;
+	pos = (uint32_t)h & (size - 1);
+	for (uint32_t i = 0; i < size; i++, pos = (pos + 1) & (size - 1)) {
+		struct nhi_snap_bucket b;
+
+		if ((e = touch(f, (uint64_t)((const unsigned char *)&idx[pos] - f->map), sizeof(b))) < 0)
+			return e;
+		b = idx[pos];
+		if (b.ref == 0)
+			return 0;
+		if (b.tag == tag && (e = touch_ident(f, b.ref)) < 0)
+			return e;
+	}
+	return 0;
+}
+
 int nhi_snap_ident_by_name(const struct nhi_snap *s, const char *name, struct nhi_ident *out)
 {
 	const struct nhi_snap_ident_rec *rec;
 	const struct snapf *f = &s->base;
-	int r = find_by_name(s, name, &f, &rec);
+	int r = touch_probe(f, f->name_idx, f->name_mask + 1, nhi_hash_str(name));
 
+	if (r == 0)
+		r = find_by_name(s, name, &f, &rec);
 	return r < 0 ? r : fill_ident(f, rec, out);
 }
 
@@ -714,8 +845,10 @@ int nhi_snap_ident_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_ide
 {
 	const struct nhi_snap_ident_rec *rec;
 	const struct snapf *f = &s->base;
-	int r = find_by_uid(s, uid, &f, &rec);
+	int r = touch_probe(f, f->uid_idx, f->uid_mask + 1, nhi_hash_u32(uid));
 
+	if (r == 0)
+		r = find_by_uid(s, uid, &f, &rec);
 	return r < 0 ? r : fill_ident(f, rec, out);
 }
 
@@ -749,6 +882,9 @@ int nhi_snap_ident_at(const struct nhi_snap *s, uint32_t i, struct nhi_ident *ou
 		if (!s->overlay || i >= f->hdr->n_idents)
 			return NHI_ERR_NOTFOUND;
 	}
+	if ((e = touch(f, f->hdr->order_off + (uint64_t)i * 4, 4)) < 0 ||
+	    (e = touch_ident(f, f->order[i])) < 0)
+		return e;
 	r = ident_rec(f, f->order[i]);
 	if (r == NULL)
 		return NHI_ERR_FORMAT;

@@ -106,8 +106,22 @@ struct nhi_snap_hdr {
 	 * this file: nhictl rewrites the index only when keys change; 0 (a
 	 * writer before this field) = this file's generation */
 	uint64_t keys_generation;
-	uint8_t reserved[256 - 64 - 24 * 4 - 24];
+	/* block checksums, for readers that verify only what they read
+	 * (NHI_SNAP_VERIFY_READ): the data [hdr_size, blocks_off) in blocks
+	 * of 1 << block_shift bytes (the last one may be shorter); at
+	 * blocks_off, the last section, n_blocks u64 checksums, block b's
+	 * nhi_checksum(block, its length, generation + b); blocks_checksum =
+	 * nhi_checksum(that table, 8 * n_blocks, generation).  n_blocks 0 (a
+	 * writer before these fields): no table */
+	uint32_t blocks_off, n_blocks;
+	uint32_t block_shift, reserved32;
+	uint64_t blocks_checksum;
+	uint8_t reserved[256 - 64 - 24 * 4 - 24 - 24];
 };
+
+#define NHI_SNAP_BLOCK_SHIFT 14       /* nhictl's blocks: 16 KiB */
+#define NHI_SNAP_BLOCK_SHIFT_MIN 12
+#define NHI_SNAP_BLOCK_SHIFT_MAX 24
 
 /* A base records n_reg_groups, so a delta may overlay it. */
 #define NHI_SNAP_F_BASE  0x1
@@ -194,8 +208,20 @@ struct nhi_group {
 
 struct nhi_snap;                           /* opaque; owns the mapping */
 
-#define NHI_SNAP_VERIFY 0x1  /* verify data_checksum (O(size)); PAM and nhictl do */
+#define NHI_SNAP_VERIFY 0x1  /* verify data_checksum (O(size)); nhictl does */
 #define NHI_SNAP_TRUST  0x2  /* require owner root/euid and no group/other write */
+/* Verify what identity lookups read, block by block: at open only the
+ * header, the block table and a delta (small by design: at most
+ * snapshot_delta_max identities); then nhi_snap_ident_by_name, _by_uid
+ * and _at check the checksum of every block of the base they read (the
+ * index buckets probed, the records looked at) the first time they read
+ * it, and fail with NHI_ERR_FORMAT on a mismatch.  O(1) per lookup where
+ * NHI_SNAP_VERIFY is O(file size): what pam_nhi and `nhictl check` and
+ * `authorized-keys` use.  Other lookups (groups, memberships, the pw_*
+ * ones) are not verified.  A file without a block table, or one of at
+ * most NHI_SNAP_VERIFY_READ_WHOLE blocks, is verified whole at open. */
+#define NHI_SNAP_VERIFY_READ 0x4
+#define NHI_SNAP_VERIFY_READ_WHOLE 8
 
 /* Map 'path' and, when there is one, its delta 'path'.delta (same flags;
  * a delta that is corrupt or untrusted fails the open like the base).
@@ -274,6 +300,9 @@ void nhi_snapw_set_delta(struct nhi_snap_writer *w, uint64_t base_generation);
 /* The header's keys_generation (default 0); a base's empty delta gets the
  * same. */
 void nhi_snapw_set_keys_generation(struct nhi_snap_writer *w, uint64_t keys_generation);
+/* The size of the checksummed blocks, 1 << shift bytes (default
+ * NHI_SNAP_BLOCK_SHIFT); NHI_ERR_INVAL outside NHI_SNAP_BLOCK_SHIFT_MIN..MAX. */
+int nhi_snapw_set_block_shift(struct nhi_snap_writer *w, unsigned shift);
 /* Build and publish atomically: write PATH.tmp.XXXXXX in the same
  * directory (mode 0644), fsync, rename over PATH, fsync the directory, then
  * mark the previous file stale.  A base is followed by an empty delta over

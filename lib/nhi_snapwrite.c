@@ -78,6 +78,7 @@ struct nhi_snap_writer {
 	int delta;                         /* nhi_snapw_set_delta() was called */
 	uint64_t base_generation;
 	uint64_t keys_generation;
+	unsigned block_shift;              /* of the block checksums */
 	size_t n_gone;                     /* tombstones among idents */
 };
 
@@ -223,6 +224,14 @@ void nhi_snapw_set_delta(struct nhi_snap_writer *w, uint64_t base_generation)
 void nhi_snapw_set_keys_generation(struct nhi_snap_writer *w, uint64_t keys_generation)
 {
 	w->keys_generation = keys_generation;
+}
+
+int nhi_snapw_set_block_shift(struct nhi_snap_writer *w, unsigned shift)
+{
+	if (shift < NHI_SNAP_BLOCK_SHIFT_MIN || shift > NHI_SNAP_BLOCK_SHIFT_MAX)
+		return NHI_ERR_INVAL;
+	w->block_shift = shift;
+	return 0;
 }
 
 int nhi_snapw_add_group(struct nhi_snap_writer *w, const char *name, uint32_t gid,
@@ -592,6 +601,11 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	h.strings_off = (uint32_t)off; h.strings_size = (uint32_t)w->strings.len;
 	off += w->strings.len;
 	off = align8(off);
+	/* the block checksums last: one per block of the data before them */
+	h.block_shift = w->block_shift ? w->block_shift : NHI_SNAP_BLOCK_SHIFT;
+	h.blocks_off = (uint32_t)off;
+	h.n_blocks = (uint32_t)((off - sizeof(h) + ((size_t)1 << h.block_shift) - 1) >> h.block_shift);
+	off += (size_t)h.n_blocks * 8;
 	if (off > UINT32_MAX) {
 		r = nhi_seterr(err, errlen, NHI_ERR_RANGE, "snapshot would exceed 4 GiB");
 		goto out;
@@ -682,6 +696,18 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	}
 #undef INDEX
 
+	{
+		uint64_t *blocks = (uint64_t *)(out->p + h.blocks_off);
+		size_t bsize = (size_t)1 << h.block_shift;
+
+		for (uint32_t b = 0; b < h.n_blocks; b++) {
+			size_t at = sizeof(h) + (size_t)b * bsize;
+			size_t n = h.blocks_off - at < bsize ? h.blocks_off - at : bsize;
+
+			blocks[b] = nhi_checksum(out->p + at, n, generation + b);
+		}
+		h.blocks_checksum = nhi_checksum(blocks, (size_t)h.n_blocks * 8, generation);
+	}
 	h.data_checksum = nhi_checksum(out->p + sizeof(h), off - sizeof(h), generation);
 	h.hdr_checksum = nhi_snap_hdr_checksum(&h);
 	memcpy(out->p, &h, sizeof(h));

@@ -58,7 +58,7 @@ int cmd_check(struct nhictl *x, int argc, char **argv)
 	}
 	if ((r = one_name(x, argc, argv, &user, "user name")) != 0)
 		return r;
-	r = nhi_snap_open(x->conf.cache_path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &snap,
+	r = nhi_snap_open(x->conf.cache_path, NHI_SNAP_VERIFY_READ | NHI_SNAP_TRUST, &snap,
 			  err, sizeof(err));
 	if (r < 0) {
 		snap = NULL;
@@ -67,6 +67,9 @@ int cmd_check(struct nhictl *x, int argc, char **argv)
 	if (host == NULL)
 		host = nhi_conf_hostname(&x->conf, hostbuf, sizeof(hostbuf));
 	nhi_account_check(&x->conf, snap, user, host, service, x->now, &d);
+	if (d.snapshot_damaged)
+		nerr(x, 0, "snapshot unusable: %s: checksum mismatch in what the lookup of %s read "
+		     "(corrupt file)", x->conf.cache_path, user);
 	if (x->json) {
 		json_init(&j, stdout);
 		json_obj(&j);

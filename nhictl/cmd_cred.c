@@ -969,7 +969,7 @@ int cmd_authorized_keys(struct nhictl *x, int argc, char **argv)
 		r = EXIT_OK;
 		goto out;
 	}
-	r = nhi_snap_open(x->conf.cache_path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &snap,
+	r = nhi_snap_open(x->conf.cache_path, NHI_SNAP_VERIFY_READ | NHI_SNAP_TRUST, &snap,
 			  err, sizeof(err));
 	if (r < 0) {
 		r = nerr(x, EXIT_FAIL, "snapshot unusable: %s", err);

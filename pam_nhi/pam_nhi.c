@@ -151,7 +151,7 @@ static struct nhi_snap *open_snapshot(struct ctx *x)
 	struct nhi_snap *snap = NULL;
 	int r;
 
-	r = nhi_snap_open(x->conf.cache_path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &snap,
+	r = nhi_snap_open(x->conf.cache_path, NHI_SNAP_VERIFY_READ | NHI_SNAP_TRUST, &snap,
 			  x->err, sizeof(x->err));
 	if (r < 0)
 		return NULL;  /* logged by decide() when it matters */
@@ -169,6 +169,9 @@ static void decide(struct ctx *x, struct nhi_decision *d)
 	nhi_account_check(&x->conf, snap, x->user, NULL, svc, time(NULL), d);
 	if (snap == NULL && d->would == NHI_V_UNAVAIL)
 		nhi_log(x->pamh, LOG_ERR, "snapshot unavailable: %s", x->err);
+	else if (d->snapshot_damaged && d->would == NHI_V_UNAVAIL)
+		nhi_log(x->pamh, LOG_ERR, "snapshot unavailable: %s: checksum mismatch in what the "
+			"lookup of %s read (corrupt file)", x->conf.cache_path, x->user);
 	nhi_snap_close(snap);
 }
 

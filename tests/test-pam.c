@@ -380,6 +380,71 @@ static void test_snapshot_missing(void **st)
 	assert_pam(acct_check("svc-ok", "state_dir=/nonexistent/state"), PAM_AUTHINFO_UNAVAIL);
 }
 
+/* The file offset of NAME's hot record in the snapshot image b. */
+static uint32_t hot_record(const unsigned char *b, const char *name)
+{
+	const struct nhi_snap_hdr *h = (const void *)b;
+	const uint32_t *order = (const void *)(b + h->order_off);
+
+	for (uint32_t i = 0; i < h->n_idents; i++)
+		if (strcmp((const char *)b + order[i] + sizeof(struct nhi_snap_ident_rec), name) == 0)
+			return order[i];
+	fail_msg("%s not in the snapshot", name);
+	return 0;
+}
+
+/* A snapshot of many blocks is verified block by block (what a lookup
+ * reads): damage to svc-ok's record fails svc-ok closed, and only it. */
+static void test_snapshot_block_damage(void **st)
+{
+	struct nhi_snap_writer *w = nhi_snapw_new();
+	char big[700], args[800], err[256], name[32];
+	int64_t far = now + 200 * DAY, rev = now + 60 * DAY;
+	unsigned char *b;
+	struct stat sb;
+	uint32_t at;
+	FILE *f;
+
+	snprintf(big, sizeof(big), "%s/big.cache", T);
+	snprintf(args, sizeof(args), "cache_path=%s", big);
+	assert_non_null(w);
+	ident(w, "svc-ok", 2000001, NHI_STATE_ACTIVE, far, rev, 0, "", "");
+	for (int i = 0; i < 1500; i++) {
+		snprintf(name, sizeof(name), "svc-many-%04d", i);
+		ident(w, name, 2100000 + (uint32_t)i, NHI_STATE_ACTIVE, far, rev, 0, "", "");
+	}
+	assert_int_equal(nhi_snapw_publish(w, big, 1, now, err, sizeof(err)), 0);
+	nhi_snapw_free(w);
+	assert_int_equal(stat(big, &sb), 0);
+	b = malloc((size_t)sb.st_size);
+	assert_non_null(b);
+	f = fopen(big, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(b, 1, (size_t)sb.st_size, f), (size_t)sb.st_size);
+	fclose(f);
+	assert_true(((const struct nhi_snap_hdr *)b)->n_blocks > NHI_SNAP_VERIFY_READ_WHOLE);
+	assert_pam(acct_check("svc-ok", args), PAM_SUCCESS);
+	assert_pam(acct_check("svc-many-1400", args), PAM_SUCCESS);
+
+	/* one bit of svc-ok's gecos: its lookup fails closed and says so */
+	at = hot_record(b, "svc-ok") + (uint32_t)sizeof(struct nhi_snap_ident_rec) + 8;
+	b[at] ^= 0x02;
+	f = fopen(big, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(b, 1, (size_t)sb.st_size, f), (size_t)sb.st_size);
+	assert_int_equal(fclose(f), 0);
+	assert_pam(acct_check("svc-ok", args), PAM_AUTHINFO_UNAVAIL);
+	assert_said("E:service account svc-ok: the nhi registry snapshot is unavailable");
+	/* a human is still left alone, and an identity in another block works */
+	assert_pam(acct_check("no-such-human-xq", args), IGNORED);
+	at = hot_record(b, "svc-many-1400");
+	assert_true((at - 256) >> NHI_SNAP_BLOCK_SHIFT !=
+		    (hot_record(b, "svc-ok") - 256) >> NHI_SNAP_BLOCK_SHIFT);
+	assert_pam(acct_check("svc-many-1400", args), PAM_SUCCESS);
+	free(b);
+	unlink(big);
+}
+
 static void test_snapshot_corrupt(void **st)
 {
 	char bad[700], args[800];
@@ -786,6 +851,7 @@ int main(void)
 		cmocka_unit_test(test_service_scope),
 		cmocka_unit_test(test_snapshot_missing),
 		cmocka_unit_test(test_snapshot_corrupt),
+		cmocka_unit_test(test_snapshot_block_damage),
 		cmocka_unit_test(test_fifo_no_hang),
 		cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_quiet),

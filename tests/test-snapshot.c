@@ -536,6 +536,176 @@ static void test_damaged(void **state)
 	free(orig);
 }
 
+/* ---- verifying what is read (NHI_SNAP_VERIFY_READ) ------------------- */
+
+/* n sample identities in blocks of 4 KiB, so that even a small file has
+ * more blocks than NHI_SNAP_VERIFY_READ_WHOLE. */
+static void publish_blocks(uint64_t gen, int n)
+{
+	struct nhi_snap_writer *w = nhi_snapw_new();
+	char name[32], err[256];
+
+	assert_non_null(w);
+	assert_int_equal(nhi_snapw_set_block_shift(w, NHI_SNAP_BLOCK_SHIFT_MIN - 1), NHI_ERR_INVAL);
+	assert_int_equal(nhi_snapw_set_block_shift(w, NHI_SNAP_BLOCK_SHIFT_MAX + 1), NHI_ERR_INVAL);
+	assert_int_equal(nhi_snapw_set_block_shift(w, 12), 0);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "svc-%d", i);
+		add(w, name, 2000000 + (uint32_t)i, NHI_STATE_ACTIVE);
+	}
+	assert_int_equal(nhi_snapw_publish(w, path, gen, 12345, err, sizeof(err)), 0);
+	nhi_snapw_free(w);
+}
+
+/* Look every identity up by name, uid and position: 0 with the right
+ * answer or NHI_ERR_FORMAT, never a wrong answer.  Returns how many of
+ * the n failed; *failed_k says whether identity k did. */
+static int lookups_failing(struct nhi_snap *s, int n, int k, int *failed_k)
+{
+	struct nhi_ident id;
+	char name[32];
+	int failed = 0;
+
+	*failed_k = 0;
+	for (int i = 0; i < n; i++) {
+		int a, b;
+
+		snprintf(name, sizeof(name), "svc-%d", i);
+		a = nhi_snap_ident_by_name(s, name, &id);
+		assert_true(a == 0 || a == NHI_ERR_FORMAT);
+		if (a == 0) {
+			assert_string_equal(id.name, name);
+			assert_int_equal(id.uid, 2000000 + (uint32_t)i);
+			assert_string_equal(id.owner, "alice");
+			assert_string_equal(id.hosts, "web-*,db-1");
+		}
+		b = nhi_snap_ident_by_uid(s, 2000000 + (uint32_t)i, &id);
+		assert_true(b == 0 || b == NHI_ERR_FORMAT);
+		if (b == 0) {
+			assert_string_equal(id.name, name);
+			assert_string_equal(id.purpose, "testing");
+		}
+		if (a < 0)
+			failed++;
+		if (i == k)
+			*failed_k = a < 0;
+	}
+	for (uint32_t i = 0; i < (uint32_t)n; i++) {
+		int r = nhi_snap_ident_at(s, i, &id);
+		assert_true(r == 0 || r == NHI_ERR_FORMAT);
+		if (r == 0)
+			assert_string_equal(id.owner, "alice");
+	}
+	return failed;
+}
+
+static void test_verify_read(void **state)
+{
+	const int n = 300;
+	char bad[600], err[256];
+	unsigned char *orig, *b;
+	struct nhi_snap_hdr h;
+	struct nhi_snap *s;
+	size_t len;
+	int failed_k, idents_blocks = 0;
+
+	publish_blocks(7, n);
+	orig = slurp(&len);
+	memcpy(&h, orig, sizeof(h));
+	assert_int_equal(h.block_shift, 12);
+	assert_true(h.n_blocks > NHI_SNAP_VERIFY_READ_WHOLE);
+	assert_int_equal(h.blocks_off + 8ull * h.n_blocks, h.file_size);
+	b = malloc(len);
+	assert_non_null(b);
+	snprintf(bad, sizeof(bad), "%s/blocks.cache", dir);
+
+	/* intact: every lookup answers */
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY_READ, &s, err, sizeof(err)), 0);
+	assert_int_equal(lookups_failing(s, n, 0, &failed_k), 0);
+	nhi_snap_close(s);
+
+	/* one bit flipped in each block in turn: the whole check refuses the
+	 * file; the block check opens it and fails exactly the lookups that
+	 * read the block, here the identity whose hot record is in it */
+	for (uint32_t blk = 0; blk < h.n_blocks; blk++) {
+		uint64_t at = h.hdr_size + ((uint64_t)blk << h.block_shift) + 40;
+		const uint32_t *order = (const void *)(orig + h.order_off);
+		int k = -1, failed;
+
+		if (at >= h.blocks_off)
+			at = h.blocks_off - 1;
+		/* an identity whose hot record (its first 32 bytes) holds 'at' */
+		for (int i = 0; i < n; i++) {
+			if (order[i] <= at && at < order[i] + 32) {
+				k = (int)strtol((const char *)orig + order[i] + 32 + 4, NULL, 10);
+				break;
+			}
+		}
+		memcpy(b, orig, len);
+		b[at] ^= 0x04;
+		spit(bad, b, len);
+		assert_int_equal(nhi_snap_open(bad, NHI_SNAP_VERIFY, &s, err, sizeof(err)),
+				 NHI_ERR_FORMAT);
+		assert_int_equal(nhi_snap_open(bad, NHI_SNAP_VERIFY_READ, &s, err, sizeof(err)), 0);
+		failed = lookups_failing(s, n, k, &failed_k);
+		nhi_snap_close(s);
+		if (k >= 0) {
+			assert_true(failed_k);
+			assert_true(failed < n);  /* not everything: only what reads the block */
+			idents_blocks++;
+		}
+	}
+	assert_true(idents_blocks >= 3);
+
+	/* the block table itself damaged: refused at open */
+	memcpy(b, orig, len);
+	b[h.blocks_off + 3] ^= 0x01;
+	spit(bad, b, len);
+	assert_int_equal(nhi_snap_open(bad, NHI_SNAP_VERIFY_READ, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+	assert_non_null(strstr(err, "block table checksum mismatch"));
+	/* a table that does not fit the header (with a valid header checksum) */
+	memcpy(b, orig, len);
+	((struct nhi_snap_hdr *)b)->n_blocks = h.n_blocks - 1;
+	rehash_header(b);
+	spit(bad, b, len);
+	assert_int_equal(nhi_snap_open(bad, 0, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+	assert_non_null(strstr(err, "bad block table"));
+	((struct nhi_snap_hdr *)b)->n_blocks = h.n_blocks;
+	((struct nhi_snap_hdr *)b)->block_shift = NHI_SNAP_BLOCK_SHIFT_MAX + 1;
+	rehash_header(b);
+	spit(bad, b, len);
+	assert_int_equal(nhi_snap_open(bad, 0, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+	/* a file of a writer before the table (n_blocks 0) is verified whole */
+	memcpy(b, orig, len);
+	((struct nhi_snap_hdr *)b)->n_blocks = 0;
+	rehash_header(b);
+	spit(bad, b, len);
+	assert_int_equal(nhi_snap_open(bad, NHI_SNAP_VERIFY_READ, &s, err, sizeof(err)), 0);
+	assert_int_equal(lookups_failing(s, n, 0, &failed_k), 0);
+	nhi_snap_close(s);
+	b[h.groups_off + 1] ^= 0x01;   /* a block no identity lookup reads */
+	spit(bad, b, len);
+	assert_int_equal(nhi_snap_open(bad, NHI_SNAP_VERIFY_READ, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+	assert_non_null(strstr(err, "data checksum mismatch"));
+	/* and so is a file of a few blocks (nhictl's 16 KiB blocks: up to
+	 * about 128 KiB): a flip anywhere fails the open */
+	publish_sample(8, 30);
+	free(orig);
+	orig = slurp(&len);
+	memcpy(&h, orig, sizeof(h));
+	assert_int_equal(h.block_shift, NHI_SNAP_BLOCK_SHIFT);
+	assert_true(h.n_blocks >= 1 && h.n_blocks <= NHI_SNAP_VERIFY_READ_WHOLE);
+	free(b);
+	b = malloc(len);
+	assert_non_null(b);
+	memcpy(b, orig, len);
+	b[h.strings_off + 1] ^= 0x01;
+	spit(bad, b, len);
+	assert_int_equal(nhi_snap_open(bad, NHI_SNAP_VERIFY_READ, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+	free(b);
+	free(orig);
+}
+
 /* ---- deltas ---------------------------------------------------------- */
 
 static char dpath[600];
@@ -867,6 +1037,7 @@ int main(void)
 		cmocka_unit_test(test_long_strings),
 		cmocka_unit_test(test_bad_records),
 		cmocka_unit_test(test_damaged),
+		cmocka_unit_test(test_verify_read),
 		cmocka_unit_test(test_delta),
 		cmocka_unit_test(test_damaged_delta),
 	};
