@@ -446,20 +446,43 @@ static inline const char *str_at(const struct snapf *s, uint32_t off)
 /* The hot identity record at file offset off, or NULL when it does not
  * lie whole inside the idents section (its strings and their NULs
  * included: the lengths say where they end). */
+/* Can a record of at least min bytes start at off, inside [lo, hi)? */
+static inline int rec_fits(uint32_t off, uint32_t min, uint32_t lo, uint32_t hi)
+{
+	return off >= lo && (uint64_t)off + min <= hi && (off & 7) == 0;
+}
+
+/* The bytes a hot or cold record and its strings take (without padding),
+ * as its lengths say. */
+static inline uint32_t hot_size(const struct nhi_snap_ident_rec *r)
+{
+	uint32_t need = HOT_MIN;
+
+	for (int i = 0; i < NHI_SNAP_NHOT; i++)
+		need += r->len[i];
+	return need;
+}
+
+static inline uint32_t cold_size(const struct nhi_snap_ident_cold *c)
+{
+	uint32_t need = COLD_MIN;
+
+	for (int i = 0; i < NHI_SNAP_NSTR - NHI_SNAP_NHOT; i++)
+		need += c->len[i];
+	return need;
+}
+
 static inline const struct nhi_snap_ident_rec *ident_rec(const struct snapf *s, uint32_t off)
 {
 	const struct nhi_snap_ident_rec *r;
-	uint32_t need = HOT_MIN;
 
-	if (off < s->idents_lo || (uint64_t)off + HOT_MIN > s->idents_hi || (off & 7) != 0)
+	if (!rec_fits(off, HOT_MIN, s->idents_lo, s->idents_hi))
 		return NULL;
 	r = (const void *)(s->map + off);
 	/* the record's strings usually reach into the next cache line: ask
 	 * for it now, not once the lengths below have arrived */
 	__builtin_prefetch((const char *)r + 64);
-	for (int i = 0; i < NHI_SNAP_NHOT; i++)
-		need += r->len[i];
-	if (need > s->idents_hi - off)
+	if (hot_size(r) > s->idents_hi - off)
 		return NULL;
 	return r;
 }
@@ -508,17 +531,15 @@ static int fill_ident(const struct snapf *s, const struct nhi_snap_ident_rec *r,
 {
 	const struct nhi_snap_ident_cold *c;
 	const char *p;
-	uint32_t off = r->cold, need = COLD_MIN;
+	uint32_t off = r->cold;
 	int e = fill_hot(r, o);
 
 	if (e < 0)
 		return e;
-	if (off < s->colds_lo || (uint64_t)off + COLD_MIN > s->colds_hi || (off & 7) != 0)
+	if (!rec_fits(off, COLD_MIN, s->colds_lo, s->colds_hi))
 		return NHI_ERR_FORMAT;
 	c = (const void *)(s->map + off);
-	for (int i = 0; i < NHI_SNAP_NSTR - NHI_SNAP_NHOT; i++)
-		need += c->len[i];
-	if (need > s->colds_hi - off)
+	if (cold_size(c) > s->colds_hi - off)
 		return NHI_ERR_FORMAT;
 	p = (const char *)(c + 1);
 	NEXT_STR(o->owner, c->len[NHI_SNAP_S_OWNER - NHI_SNAP_NHOT]);
@@ -778,29 +799,21 @@ static int touch(const struct snapf *f, uint64_t off, uint64_t len)
 static int touch_ident(const struct snapf *f, uint32_t off)
 {
 	const struct nhi_snap_ident_rec *r;
-	const struct nhi_snap_ident_cold *c;
-	uint64_t need = HOT_MIN;
 	int e;
 
-	if (off < f->idents_lo || (uint64_t)off + HOT_MIN > f->idents_hi || (off & 7) != 0)
+	if (!rec_fits(off, HOT_MIN, f->idents_lo, f->idents_hi))
 		return 0;
 	if ((e = touch(f, off, HOT_MIN)) < 0)
 		return e;
 	r = (const void *)(f->map + off);
-	for (int i = 0; i < NHI_SNAP_NHOT; i++)
-		need += r->len[i];
-	if ((e = touch(f, off, need)) < 0)
+	if ((e = touch(f, off, hot_size(r))) < 0)
 		return e;
 	off = r->cold;
-	if (off < f->colds_lo || (uint64_t)off + COLD_MIN > f->colds_hi || (off & 7) != 0)
+	if (!rec_fits(off, COLD_MIN, f->colds_lo, f->colds_hi))
 		return 0;
 	if ((e = touch(f, off, COLD_MIN)) < 0)
 		return e;
-	c = (const void *)(f->map + off);
-	need = COLD_MIN;
-	for (int i = 0; i < NHI_SNAP_NSTR - NHI_SNAP_NHOT; i++)
-		need += c->len[i];
-	return touch(f, off, need);
+	return touch(f, off, cold_size((const void *)(f->map + off)));
 }
 
 /* Everything a probe of idx for hash h may read: the buckets from h's
@@ -832,7 +845,7 @@ static int touch_probe(const struct snapf *f, const struct nhi_snap_bucket *idx,
 
 int nhi_snap_ident_by_name(const struct nhi_snap *s, const char *name, struct nhi_ident *out)
 {
-	const struct nhi_snap_ident_rec *rec;
+	const struct nhi_snap_ident_rec *rec = NULL;
 	const struct snapf *f = &s->base;
 	int r = touch_probe(f, f->name_idx, f->name_mask + 1, nhi_hash_str(name));
 
@@ -843,7 +856,7 @@ int nhi_snap_ident_by_name(const struct nhi_snap *s, const char *name, struct nh
 
 int nhi_snap_ident_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_ident *out)
 {
-	const struct nhi_snap_ident_rec *rec;
+	const struct nhi_snap_ident_rec *rec = NULL;
 	const struct snapf *f = &s->base;
 	int r = touch_probe(f, f->uid_idx, f->uid_mask + 1, nhi_hash_u32(uid));
 
