@@ -9,5 +9,7 @@ tests_test_pam_SOURCES = tests/test-pam.c
 tests_test_pam_LDADD = lib/libnhiadmin.la lib/libnhi.la $(PAM_LIBS) $(CMOCKA_LIBS)
 tests_test_pam_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 endif
-TESTS += tests/test-pam-exports.sh tests/test-pam-wrapper.sh tests/test-pam-su.sh
-EXTRA_DIST += tests/test-pam-exports.sh tests/test-pam-wrapper.sh tests/test-pam-su.sh
+TESTS += tests/test-pam-exports.sh tests/test-pam-wrapper.sh tests/test-pam-su.sh \
+	tests/test-examples.sh
+EXTRA_DIST += tests/test-pam-exports.sh tests/test-pam-wrapper.sh tests/test-pam-su.sh \
+	tests/test-examples.sh
