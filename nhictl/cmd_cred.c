@@ -29,7 +29,8 @@
  * A failure at 3-5 rolls the journal back (rotation_abort), and the
  * directory's part with it (dc_rot_undo): the old credential keeps
  * working and nhictl exits 1.  A crash between 2 and 5
- * leaves a pending row whose process is gone: the next run rolls it back
+ * leaves a pending row whose process is gone: the next run completes it
+ * when the secret had been handed over, and rolls it back otherwise
  * (rotation_recover in cred.c).  NHI_TEST_FAULT (secure_getenv, tests
  * only) stops or fails a run at a named step.
  */
@@ -75,8 +76,9 @@ static const char rotate_help[] =
 	"\n"
 	"Replace a credential by a new one of the same kind.  The old one stays\n"
 	"valid for the grace window (state 'grace'), then is revoked.  The new\n"
-	"secret is handed over once, as by 'cred add'.  A rotation interrupted at\n"
-	"any step is rolled back by the next run; the old credential keeps working.\n"
+	"secret is handed over once, as by 'cred add'.  The next run resolves a\n"
+	"rotation that was interrupted: completed if the new secret had been handed\n"
+	"over (the old one in its grace), else rolled back (the old one keeps working).\n"
 	"\n"
 	"  -i, --cred ID         the credential (default: the identity's only\n"
 	"                        active credential)\n"

@@ -508,17 +508,20 @@ static int proc_alive(int64_t pid, const char *start)
 
 enum resolution { ROLL_BACK, ROLL_FORWARD, UNKNOWN };
 
-/* Where did an interrupted rotation get to?  With the local backend the
- * registry is the truth, and the new credential was never made valid in it
- * (rotation_finish does that in the same transaction that marks the row
- * done): roll back.  A directory backend asks the directory here: the
- * serial swapped (the new hash is live) -> roll forward; not swapped ->
- * roll back; directory unreachable -> unknown, try again next run.  The
- * test faults recover-forward and recover-unknown stand in for those
- * answers of a directory. */
+/* Where did an interrupted rotation get to?  The rule of both backends:
+ * once the new secret was handed over (journal step 'handed-over') its
+ * holder has it, so the rotation is completed (roll forward: the new
+ * credential valid, the old one in its grace); before that nobody has
+ * it, so it is undone (roll back: the old credential alone, as before).
+ * With the local backend the registry is the truth and the journal row
+ * says which.  A directory backend also makes the directory agree (redo
+ * or undo its part); directory unreachable -> unknown, try again next
+ * run.  The test faults recover-forward and recover-unknown stand in for
+ * a directory's answers. */
 static enum resolution dir_resolve(struct nhictl *x, int64_t rid, const char *name);
 
-static enum resolution rotation_resolve(struct nhictl *x, int64_t rid, const char *name)
+static enum resolution rotation_resolve(struct nhictl *x, int64_t rid, const char *name,
+					const char *step)
 {
 	if (fault("recover-forward"))
 		return ROLL_FORWARD;
@@ -526,7 +529,7 @@ static enum resolution rotation_resolve(struct nhictl *x, int64_t rid, const cha
 		return UNKNOWN;
 	if (x->conf.backend == NHI_BACKEND_LDAP)
 		return dir_resolve(x, rid, name);
-	return ROLL_BACK;
+	return strcmp(step, "handed-over") == 0 ? ROLL_FORWARD : ROLL_BACK;
 }
 
 /* backend = ldap: a rotation whose secret was handed over is completed in
@@ -659,7 +662,7 @@ out:
 
 static int recover_one(struct nhictl *x, const struct pending *p)
 {
-	enum resolution res = rotation_resolve(x, p->rid, p->name);
+	enum resolution res = rotation_resolve(x, p->rid, p->name, p->step);
 	int ldap = x->conf.backend == NHI_BACKEND_LDAP;
 	int64_t attempts = p->attempts + 1;
 	int r;
