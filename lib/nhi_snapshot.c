@@ -377,6 +377,20 @@ void nhi_snap_close(struct nhi_snap *s)
 	free(s);
 }
 
+int nhi_snap_base_generation(const char *path, uint64_t *gen, char *err, size_t errlen)
+{
+	struct snapf f;
+	int r = map_file(&f, path, 0, 0, err, errlen);
+
+	if (r < 0)
+		return r;
+	*gen = f.hdr->generation;
+	if (!(f.hdr->flags & NHI_SNAP_F_BASE))
+		r = nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: not a base a delta may overlay", path);
+	unmap_file(&f);
+	return r;
+}
+
 int nhi_snap_stale(const struct nhi_snap *s)
 {
 	return __atomic_load_n(&s->base.hdr->stale, __ATOMIC_RELAXED) != 0 ||

@@ -231,6 +231,11 @@ struct nhi_snap;                           /* opaque; owns the mapping */
 int nhi_snap_open(const char *path, int flags, struct nhi_snap **out,
 		  char *err, size_t errlen);
 void nhi_snap_close(struct nhi_snap *s);
+/* The generation of the base at 'path' when a delta may overlay it: it
+ * passes nhi_snap_open's checks of the header and the layout (not the
+ * data checksum) and is a base with NHI_SNAP_F_BASE.  0, or a negative
+ * code with err. */
+int nhi_snap_base_generation(const char *path, uint64_t *gen, char *err, size_t errlen);
 
 /* 1 when the writer has replaced the base or the delta (memory reads). */
 int nhi_snap_stale(const struct nhi_snap *s);

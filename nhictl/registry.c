@@ -861,25 +861,18 @@ out:
 }
 
 /* The generation of the base snapshot at the cache path when it is one a
- * delta may overlay (ours, whole header, NHI_SNAP_F_BASE), else -1. */
+ * delta may overlay (whole, as readers check it, with NHI_SNAP_F_BASE),
+ * else -1: a missing, truncated or damaged base is compiled again in
+ * full, not overlaid. */
 static int64_t base_on_disk(struct nhictl *x)
 {
-	struct nhi_snap_hdr h;
-	int64_t gen = -1;
-	int fd;
+	char err[PATH_MAX + 128];
+	uint64_t gen;
 
-	fd = open(x->conf.cache_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0)
+	if (nhi_snap_base_generation(x->conf.cache_path, &gen, err, sizeof(err)) < 0 ||
+	    gen > INT64_MAX)
 		return -1;
-	if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
-	    memcmp(h.magic, NHI_SNAP_MAGIC, sizeof(h.magic)) == 0 &&
-	    h.version == NHI_SNAP_VERSION && h.endian == NHI_SNAP_ENDIAN &&
-	    h.hdr_checksum == nhi_snap_hdr_checksum(&h) &&
-	    (h.flags & (NHI_SNAP_F_BASE | NHI_SNAP_F_DELTA)) == NHI_SNAP_F_BASE &&
-	    h.generation <= INT64_MAX)
-		gen = (int64_t)h.generation;
-	close(fd);
-	return gen;
+	return (int64_t)gen;
 }
 
 /* One identity of the registry into w. */

@@ -317,9 +317,19 @@ eqv "no delta on disk: a delta over the base" "$((g + 8)) $((g + 9)) $((g + 8)) 
 rm -f "$ST/nhi.cache"
 expect 0 "delta: extend par-6 again" dn extend par-6 --expires +7d
 eqv "no base on disk: a full snapshot" "$((g + 10)) $((g + 10)) $((g + 10)) 0" "$(snapinfo)"
+# a base whose header is intact but whose body is cut short: readers
+# refuse it, so a change is not overlaid on it but compiled in full
+head -c "$(( $(stat -c %s "$ST/nhi.cache") - 64 ))" "$ST/nhi.cache" >"$ST/nhi.cache.tmp" &&
+	mv "$ST/nhi.cache.tmp" "$ST/nhi.cache"
+expect 0 "a truncated base: check answers without it" nhictl check par-6
+has err "and says why" "snapshot unusable: .*nhi.cache: truncated or extended"
+expect 0 "delta: extend par-6 once more" dn extend par-6 --expires +8d
+eqv "a truncated base on disk: the change is published in full" \
+	"$((g + 11)) $((g + 11)) $((g + 11)) 0" "$(snapinfo)"
+expect 0 "and the snapshot is whole again" nhictl check par-6
 echo "snapshot_delta_max = 0" >>"$T/etc/delta.conf"
-expect 0 "snapshot_delta_max = 0: extend par-6" dn extend par-6 --expires +8d
-eqv "snapshot_delta_max = 0: always full" "$((g + 11)) $((g + 11)) $((g + 11)) 0" "$(snapinfo)"
+expect 0 "snapshot_delta_max = 0: extend par-6" dn extend par-6 --expires +9d
+eqv "snapshot_delta_max = 0: always full" "$((g + 12)) $((g + 12)) $((g + 12)) 0" "$(snapinfo)"
 echo "snapshot_delta_max = many" >"$T/etc/bad-delta.conf"
 fails list 1 "a bad snapshot_delta_max names file:line" "bad-delta.conf:1: .*snapshot_delta_max" nhictl -c "$T/etc/bad-delta.conf" list
 
