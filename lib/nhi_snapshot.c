@@ -457,9 +457,6 @@ static inline const char *str_at(const struct snapf *s, uint32_t off)
 	return off < s->hdr->strings_size ? s->strings + off : NULL;
 }
 
-/* The hot identity record at file offset off, or NULL when it does not
- * lie whole inside the idents section (its strings and their NULs
- * included: the lengths say where they end). */
 /* Can a record of at least min bytes start at off, inside [lo, hi)? */
 static inline int rec_fits(uint32_t off, uint32_t min, uint32_t lo, uint32_t hi)
 {
@@ -486,6 +483,9 @@ static inline uint32_t cold_size(const struct nhi_snap_ident_cold *c)
 	return need;
 }
 
+/* The hot identity record at file offset off, or NULL when it does not
+ * lie whole inside the idents section (its strings and their NULs
+ * included: the lengths say where they end). */
 static inline const struct nhi_snap_ident_rec *ident_rec(const struct snapf *s, uint32_t off)
 {
 	const struct nhi_snap_ident_rec *r;
