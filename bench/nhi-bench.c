@@ -28,6 +28,11 @@
  *             one mode and nothing else, on the files -G wrote: run it
  *             under callgrind with COUNT and with 0 to count instructions
  *             per lookup)
+ *   nhi-bench -O [-n SIZES] [-r ROUNDS] [-t SECONDS] [-d DIR]   (what one
+ *             pam_nhi account check costs in the snapshot: open it, look a
+ *             random identity up by name with nhi_snap_ident_by_name, close
+ *             it; microseconds for each way of checking the data, as a
+ *             markdown table)
  *
  * libnss_nhi.so.2 is found through LD_LIBRARY_PATH (bench/run.sh sets it).
  */
@@ -405,6 +410,82 @@ static void measure_interleaved(int modes, double res[N_MODES][8][2], int size)
 			}
 }
 
+/* ---- -O: a PAM call's snapshot open ------------------------------------------ */
+
+/* Microseconds per open + one identity lookup + close with these flags
+ * (median of 'rounds' rounds of about round_secs). */
+static double open_cost(int flags)
+{
+	double r[16];
+	char err[256];
+
+	for (int i = 0; i < rounds; i++) {
+		double t0 = now_ns(), t;
+		long k = 0;
+
+		do {
+			struct nhi_snap *s;
+			struct nhi_ident id;
+			const struct acct *want = &accts[(size_t)rand() % n_accts];
+
+			if (nhi_snap_open(cache, flags, &s, err, sizeof(err)) < 0) {
+				fprintf(stderr, "nhi-bench: %s\n", err);
+				exit(1);
+			}
+			if (nhi_snap_ident_by_name(s, want->name, &id) != 0 || id.uid != want->uid)
+				wrong++;
+			nhi_snap_close(s);
+			k++;
+			t = now_ns() - t0;
+		} while (t < round_secs * 1e9);
+		r[i] = t / (double)k / 1000;
+	}
+	return median(r, rounds);
+}
+
+static int open_table(const size_t *sizes, int n_sizes)
+{
+	static const struct { int flags; const char *title; } ways[] = {
+		{ NHI_SNAP_TRUST, "no data checksum (what nss_nhi does)" },
+		{ NHI_SNAP_TRUST | NHI_SNAP_VERIFY_READ,
+		  "`NHI_SNAP_VERIFY_READ`: the blocks the lookup reads (pam_nhi)" },
+		{ NHI_SNAP_TRUST | NHI_SNAP_VERIFY, "`NHI_SNAP_VERIFY`: the whole data (pam_nhi before)" },
+	};
+	double res[3][8];
+	struct stat st;
+	size_t bytes[8];
+
+	for (int z = 0; z < n_sizes; z++) {
+		make_accounts(sizes[z]);
+		if (publish(cache, (uint64_t)z + 1) < 0 || stat(cache, &st) < 0)
+			return 1;
+		bytes[z] = (size_t)st.st_size;
+		for (int w = 0; w < 3; w++) {
+			res[w][z] = open_cost(ways[w].flags);
+			fprintf(stderr, "# %zu accounts: %-60s %8.1f us\n", sizes[z], ways[w].title,
+				res[w][z]);
+		}
+	}
+	if (wrong != 0) {
+		fprintf(stderr, "nhi-bench: %ld wrong answers\n", wrong);
+		return 1;
+	}
+	printf("| snapshot open + one lookup + close (µs) |");
+	for (int z = 0; z < n_sizes; z++)
+		printf(" %zuk accounts (%.1f MB) |", sizes[z] / 1000, (double)bytes[z] / 1e6);
+	printf("\n| --- |");
+	for (int z = 0; z < n_sizes; z++)
+		printf(" --- |");
+	printf("\n");
+	for (int w = 0; w < 3; w++) {
+		printf("| %s |", ways[w].title);
+		for (int z = 0; z < n_sizes; z++)
+			printf(" %.1f µs |", res[w][z]);
+		printf("\n");
+	}
+	return 0;
+}
+
 /* A glibc mode in a child process, in a private mount namespace with
  * nsswitch.conf (and passwd, if given) bind-mounted over /etc. */
 static int measure_child(int mode, const char *nsswitch, const char *passwd, double out[2])
@@ -537,12 +618,14 @@ int main(int argc, char **argv)
 {
 	size_t sizes[8] = { 1000, 10000, 100000 };
 	int n_sizes = 3, c, modes = (1 << N_MODES) - 1, one = -1, child = -1, gen_only = 0;
+	int opens = 0;
 	long count = -1;
 	static double res[N_MODES][8][2];
 	char passwd[600], group[600], nsw_nhi[600], nsw_files[600];
 
-	while ((c = getopt(argc, argv, "n:r:t:d:m:c:k:x:GD:")) != -1) {
+	while ((c = getopt(argc, argv, "n:r:t:d:m:c:k:x:GD:O")) != -1) {
 		switch (c) {
+		case 'O': opens = 1; break;
 		case 'D': n_delta = strtoul(optarg, NULL, 10); break;
 		case 'n':
 			n_sizes = 0;
@@ -575,7 +658,8 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: nhi-bench [-n 1000,10000,100000] [-r ROUNDS] [-t SECS] "
-				"[-d DIR] [-m MODES] [-D DELTA]\n       nhi-bench -G -n SIZE -d DIR\n       nhi-bench -c MODE -n SIZE -k COUNT -d DIR\n");
+				"[-d DIR] [-m MODES] [-D DELTA]\n       nhi-bench -G -n SIZE -d DIR\n       nhi-bench -c MODE -n SIZE -k COUNT -d DIR\n"
+				"       nhi-bench -O [-n SIZES] [-r ROUNDS] [-t SECS] [-d DIR]\n");
 			return 2;
 		}
 	}
@@ -595,6 +679,8 @@ int main(int argc, char **argv)
 		printf("%.3f %.3f\n", r[0], r[1]);
 		return wrong ? 1 : 0;
 	}
+	if (opens)
+		return open_table(sizes, n_sizes);
 	if (write_conf() < 0 || load_module() < 0)
 		return 1;
 	snprintf(nsw_nhi, sizeof(nsw_nhi), "%s/nsswitch.nhi", dir);

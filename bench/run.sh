@@ -14,7 +14,9 @@
 #      on a noisy machine);
 #   3. the whole process `id NAME` with hyperfine: nss_nhi (a small
 #      /etc/passwd, the accounts in nhi) against nss_files (the accounts in
-#      /etc/passwd and /etc/group).
+#      /etc/passwd and /etc/group);
+#   4. what a pam_nhi call spends in the snapshot (nhi-bench -O): open,
+#      one lookup, close, for each way of checking the data.
 # Everything that touches /etc happens in private mount namespaces
 # (unshare -m, bind mounts): the host's files are never changed.
 # Results go to bench/RESULTS.md (and the raw data to $W).
@@ -37,9 +39,8 @@ if [ ! -f "$B/Makefile" ]; then
 	mkdir -p "$B"
 	(cd "$B" && "$SRC/configure" CFLAGS="-O2 -g" >/dev/null)
 fi
-(cd "$B" && make -j"$(nproc)" nss_nhi/libnss_nhi.la bench/nhi-bench nhictl/nhictl >/dev/null)
+(cd "$B" && make -j"$(nproc)" nss_nhi/libnss_nhi.la bench/nhi-bench >/dev/null)
 BENCH=$B/bench/nhi-bench
-NHICTL=$B/nhictl/nhictl
 MODDIR=$B/nss_nhi/.libs
 [ -f "$MODDIR/libnss_nhi.so.2" ] || { echo "run.sh: no $MODDIR/libnss_nhi.so.2" >&2; exit 1; }
 export LD_LIBRARY_PATH=$MODDIR
@@ -181,21 +182,12 @@ for n in $SIZES; do
 		id_ir_verdict="NOT met at $((n / 1000))k"
 done
 
-# ---- 4. PAM's check: nhictl check NAME -------------------------------------------
-# `nhictl check` runs the policy code pam_nhi runs and opens the snapshot
-# the same way (NHI_SNAP_VERIFY_READ: the checksums of the blocks the
-# lookup reads), so its cost per process is what a PAM account check adds.
-declare -A CHK
-for n in $SIZES; do
-	echo "== nhictl check svc-000500, $n accounts" >&2
-	[ "$(NHI_CONF="$W/$n/nhi.conf" "$NHICTL" check svc-000500)" = "svc-000500: allow (ok)" ] ||
-		{ echo "run.sh: nhictl check does not allow svc-000500" >&2; exit 1; }
-	NHI_CONF="$W/$n/nhi.conf" hyperfine -N --style none --warmup 20 --runs 100 \
-		--export-json "$W/hf.check.$n.json" "$NHICTL check svc-000500" >/dev/null 2>&1
-	CHK[$n]=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.2f" % (r["median"]*1000))' \
-		"$W/hf.check.$n.json")
-	CHK[size,$n]=$(stat -c %s "$W/$n/nhi.cache")
-done
+# ---- 4. a PAM call's snapshot open -----------------------------------------------
+# pam_nhi opens the snapshot on every call, looks the user up and closes
+# it: nhi-bench -O times that in-process for each way of checking the data.
+echo "== nhi-bench -O -n $csv_sizes" >&2
+"$BENCH" -O -n "$csv_sizes" -r 15 -t 0.1 -d "$W/open" > "$W/open.md"
+cat "$W/open.md" >&2
 
 # ---- RESULTS.md ------------------------------------------------------------------
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -251,19 +243,14 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "with nss_files on $((small / 1000))k accounts (${IDMS[files,$small]} ms, ${IDIR[files,$small]} instructions):"
 	echo "by time $id_verdict; by instructions $id_ir_verdict."
 	echo
-	echo "## PAM's check: \`nhictl check svc-000500\`"
+	echo "## A PAM call's snapshot open"
 	echo
-	echo "The policy code pam_nhi's account phase runs, with the snapshot opened as pam_nhi"
-	echo "opens it (checking the checksums of the 16 KiB blocks the lookup reads, not the"
-	echo "whole file): milliseconds per process, hyperfine median of 100 runs."
+	echo "pam_nhi opens the snapshot on every call, looks the user up and closes it"
+	echo "(\`nhi-bench -O\`: in-process, a random identity by \`nhi_snap_ident_by_name\`, median of"
+	echo "15 rounds). Checking the whole data checksum is O(file size); checking the 16 KiB"
+	echo "blocks a lookup reads is not (docs/snapshot-format.md, \"Block checksums\")."
 	echo
-	printf '| |'; for n in $SIZES; do printf ' %sk accounts |' $((n / 1000)); done; echo
-	printf '| --- |'; for n in $SIZES; do printf ' --- |'; done; echo
-	printf '| snapshot size |'; for n in $SIZES; do printf ' %s MB |' "$(awk -v b="${CHK[size,$n]}" 'BEGIN { printf "%.1f", b / 1e6 }')"; done; echo
-	printf '| `nhictl check` |'; for n in $SIZES; do printf ' %s ms |' "${CHK[$n]}"; done; echo
-	echo
-	echo "Checking the whole data checksum instead, as pam_nhi did before, cost 8.2 ms"
-	echo "per process at 100k accounts against 0.9 ms without any data check (2026-12-02)."
+	cat "$W/open.md"
 	echo
 	echo "Modes: *bare* is an open-addressing hash in an mmap'd file with the same hash"
 	echo "functions and fixed-size records (lookup only: the limit, as in PERFORMANCE.md);"
