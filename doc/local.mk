@@ -1,5 +1,5 @@
 # doc: man pages, example files and format/design notes (owner: docs).
-dist_man_MANS += doc/nhictl.8 doc/pam_nhi.8 doc/nss_nhi.8 doc/nhi.conf.5
+dist_man_MANS += doc/nhictl.8 doc/nhi-authorized-keys.8 doc/pam_nhi.8 doc/nss_nhi.8 doc/nhi.conf.5
 
 # Example files: shipped in the tarball; the packages install them
 # (debian/nhictl.examples installs examples/*), make install does not.

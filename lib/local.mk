@@ -1,6 +1,6 @@
 # The shared internal library.  libnhi: libc only, linked into the PAM and
 # NSS modules and nhictl.  libnhiadmin: what only nhictl needs (the writer).
-noinst_LTLIBRARIES += lib/libnhi.la lib/libnhiadmin.la
+noinst_LTLIBRARIES += lib/libnhi.la lib/libnhiadmin.la lib/libnhikeys.la
 lib_libnhi_la_SOURCES = \
 	lib/nhi_err.c lib/nhi_err.h \
 	lib/nhi_conf.c lib/nhi_conf.h \
@@ -11,3 +11,6 @@ lib_libnhi_la_SOURCES = \
 lib_libnhi_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 lib_libnhiadmin_la_SOURCES = lib/nhi_snapwrite.c lib/nhi_file.c lib/nhi_file.h
 lib_libnhiadmin_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
+# libnhikeys: the keys sshd may accept (nhictl and nhi-authorized-keys)
+lib_libnhikeys_la_SOURCES = lib/nhi_keys.c lib/nhi_keys.h
+lib_libnhikeys_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden

@@ -45,6 +45,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
+#include "nhi_keys.h"
 #include "nhi_policy.h"
 #include "nhictl.h"
 #include "secret.h"
@@ -888,50 +889,30 @@ out:
 
 /* ---- authorized-keys --------------------------------------------------------- */
 
-/* Map the key index after checking it is ours (root-owned, not writable by
- * others) and at least as new as the snapshot. */
-static int keyidx_map(struct nhictl *x, const struct nhi_snap *snap, char **map, size_t *len)
-{
-	char err[PATH_MAX + 128];
-	unsigned long long gen = 0;
-	struct stat st;
-	int fd, r;
+/* authorized-keys: each key as a line for sshd, or an object of --json. */
+struct keys_out {
+	struct nhictl *x;
+	struct json *j;
+};
 
-	*map = NULL;
-	*len = 0;
-	fd = open(x->conf.key_index, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0)
-		return nerr(x, EXIT_FAIL, "%s: %s (run 'nhictl publish')", x->conf.key_index,
-			    strerror(errno));
-	r = nhi_check_trusted_fd(fd, x->conf.key_index, err, sizeof(err));
-	if (r == 0 && fstat(fd, &st) < 0)
-		r = nhi_seterr(err, sizeof(err), NHI_ERR_IO, "%s: %s", x->conf.key_index,
-			       strerror(errno));
-	if (r == 0 && (st.st_size < 16 || st.st_size > (off_t)256 * 1024 * 1024))
-		r = nhi_seterr(err, sizeof(err), NHI_ERR_FORMAT, "%s: bad size", x->conf.key_index);
-	if (r == 0) {
-		*map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (*map == MAP_FAILED) {
-			*map = NULL;
-			r = nhi_seterr(err, sizeof(err), NHI_ERR_IO, "%s: %s", x->conf.key_index,
-				       strerror(errno));
-		}
+static int print_key(void *ctx, const struct nhi_key *k)
+{
+	struct keys_out *o = ctx;
+
+	if (o->x->json) {
+		char key[4096];
+
+		snprintf(key, sizeof(key), "%.*s", (int)k->len, k->line);
+		json_obj(o->j);
+		json_kstr(o->j, "key", key);
+		json_ktime(o->j, "grace_until", k->grace_until);
+		json_ktime(o->j, "not_after", k->not_after);
+		json_obj_end(o->j);
+	} else {
+		fwrite(k->line, 1, k->len, stdout);
+		putchar('\n');
 	}
-	close(fd);
-	if (r < 0)
-		return nerr(x, EXIT_FAIL, "%s", err);
-	*len = (size_t)st.st_size;
-	if (sscanf(*map, "# nhi-keys 1 %llu\n", &gen) != 1 || (*map)[*len - 1] != '\n') {
-		r = nerr(x, EXIT_FAIL, "%s: not a key index", x->conf.key_index);
-	} else if (gen < nhi_snap_keys_generation(snap)) {
-		r = nerr(x, EXIT_FAIL, "%s: older than the snapshot (run 'nhictl publish')",
-			 x->conf.key_index);
-	}
-	if (r != 0) {
-		munmap(*map, *len);
-		*map = NULL;
-	}
-	return r;
+	return 0;
 }
 
 int cmd_authorized_keys(struct nhictl *x, int argc, char **argv)
@@ -941,11 +922,10 @@ int cmd_authorized_keys(struct nhictl *x, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct nhi_snap *snap = NULL;
 	struct nhi_decision d;
-	const char *user, *p, *end;
-	char err[512], *map = NULL;
-	size_t len = 0, ulen;
+	struct keys_out o;
+	const char *user;
+	char err[PATH_MAX + 256];
 	struct json j;
 	int c, r;
 
@@ -965,66 +945,17 @@ int cmd_authorized_keys(struct nhictl *x, int argc, char **argv)
 		json_init(&j, stdout);
 		json_arr(&j);
 	}
-	/* sshd asks for every user, also names that can be no identity's
-	 * (upper case, a domain): no keys of ours */
-	if (!nhi_valid_name(user)) {
-		r = EXIT_OK;
-		goto out;
-	}
-	r = nhi_snap_open(x->conf.cache_path, NHI_SNAP_VERIFY_READ | NHI_SNAP_TRUST, &snap,
-			  err, sizeof(err));
-	if (r < 0) {
-		r = nerr(x, EXIT_FAIL, "snapshot unusable: %s", err);
-		goto out;
-	}
-	/* the decision pam_nhi makes for sshd; keys only when it allows */
-	nhi_account_check(&x->conf, snap, user, NULL, "sshd", x->now, &d);
-	if (d.verdict != NHI_V_ALLOW || !d.registered) {
-		if (d.registered)
-			nerr(x, 0, "%s: %s (%s): no keys", user, nhi_verdict_str(d.verdict),
-			     nhi_reason_str(d.reason));
-		r = EXIT_OK;
-		goto out;
-	}
-	if ((r = keyidx_map(x, snap, &map, &len)) != 0)
-		goto out;
-	ulen = strlen(user);
-	for (p = map; p < map + len; p = end + 1) {
-		long long grace, not_after;
-		int off = 0;
-
-		end = memchr(p, '\n', (size_t)(map + len - p));
-		if (end == NULL)
-			break;
-		if ((size_t)(end - p) <= ulen || memcmp(p, user, ulen) != 0 || p[ulen] != ' ')
-			continue;
-		if (sscanf(p + ulen, " %lld %lld %n", &grace, &not_after, &off) != 2 || off == 0 ||
-		    p + ulen + off >= end)
-			continue;
-		if ((grace != 0 && grace <= (long long)x->now) ||
-		    (not_after != 0 && not_after <= (long long)x->now))
-			continue;
-		if (x->json) {
-			char key[4096];
-
-			snprintf(key, sizeof(key), "%.*s", (int)(end - (p + ulen + off)), p + ulen + off);
-			json_obj(&j);
-			json_kstr(&j, "key", key);
-			json_ktime(&j, "grace_until", grace);
-			json_ktime(&j, "not_after", not_after);
-			json_obj_end(&j);
-		} else {
-			fwrite(p + ulen + off, 1, (size_t)(end + 1 - (p + ulen + off)), stdout);
-		}
-	}
-	r = EXIT_OK;
-out:
+	o.x = x;
+	o.j = &j;
+	r = nhi_keys_for(&x->conf, user, x->now, print_key, &o, &d, err, sizeof(err));
+	if (r < 0)
+		r = nerr(x, EXIT_FAIL, "%s", err);
+	else if (d.registered && d.verdict != NHI_V_ALLOW)
+		nerr(x, 0, "%s: %s (%s): no keys", user, nhi_verdict_str(d.verdict),
+		     nhi_reason_str(d.reason));
 	if (x->json) {
 		json_arr_end(&j);
 		json_end(&j);
 	}
-	if (map != NULL)
-		munmap(map, len);
-	nhi_snap_close(snap);
-	return r;
+	return r < 0 ? EXIT_FAIL : r;
 }

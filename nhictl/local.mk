@@ -13,4 +13,9 @@ nhictl_nhictl_SOURCES = \
 # backend = ldap: the registry side of nhictl/dirmap.h, and sync
 nhictl_nhictl_SOURCES += nhictl/dirstore.c nhictl/cmd_sync.c
 nhictl_nhictl_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(CRYPT_CFLAGS) $(LDAP_CFLAGS)
-nhictl_nhictl_LDADD = lib/libnhiadmin.la lib/libnhi.la $(SQLITE_LIBS) $(CRYPTO_LIBS) $(CRYPT_LIBS) $(LDAP_LIBS)
+nhictl_nhictl_LDADD = lib/libnhiadmin.la lib/libnhikeys.la lib/libnhi.la $(SQLITE_LIBS) $(CRYPTO_LIBS) $(CRYPT_LIBS) $(LDAP_LIBS)
+
+# sshd's AuthorizedKeysCommand: the keys without nhictl's libraries
+sbin_PROGRAMS += nhictl/nhi-authorized-keys
+nhictl_nhi_authorized_keys_SOURCES = nhictl/nhi-authorized-keys.c
+nhictl_nhi_authorized_keys_LDADD = lib/libnhikeys.la lib/libnhi.la

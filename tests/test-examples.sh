@@ -108,7 +108,7 @@ if [ -f "$T/out.sshd-t" ]; then
 	check "sshd_config example: sshd accepts it" test "$(rc sshd-t)" = rc=0
 	check "sshd_config example: UsePAM and the AuthorizedKeysCommand as documented" bash -c "
 		grep -qx 'usepam yes' '$T/out.sshd-T' &&
-		grep -qx 'authorizedkeyscommand /usr/sbin/nhictl authorized-keys %u' '$T/out.sshd-T' &&
+		grep -qx 'authorizedkeyscommand /usr/sbin/nhi-authorized-keys %u' '$T/out.sshd-T' &&
 		grep -qx 'authorizedkeyscommanduser nobody' '$T/out.sshd-T'"
 else
 	echo "# skip: no /usr/sbin/sshd for the sshd_config example"

@@ -4,7 +4,7 @@
 # nhi.conf that the code knows; the example configurations parse.
 . "$top_srcdir/tests/common.sh"
 
-pages="doc/nhictl.8 doc/pam_nhi.8 doc/nss_nhi.8 doc/nhi.conf.5"
+pages="doc/nhictl.8 doc/nhi-authorized-keys.8 doc/pam_nhi.8 doc/nss_nhi.8 doc/nhi.conf.5"
 # the PAM module's own page, while it still has one
 [ -f "$top_srcdir/pam_nhi/pam_nhi.8" ] && pages="$pages pam_nhi/pam_nhi.8"
 conf5=$top_srcdir/doc/nhi.conf.5

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SSH logins with keys issued by nhictl, end to end: a real sshd on
-# 127.0.0.1 whose AuthorizedKeysCommand is the built `nhictl
-# authorized-keys`, run as the unprivileged user nobody.  sshd runs in a
+# 127.0.0.1 whose AuthorizedKeysCommand is the built nhi-authorized-keys
+# (what `nhictl authorized-keys` prints, without nhictl's libraries), run
+# as the unprivileged user nobody.  sshd runs in a
 # private mount namespace (unshare -m) with a test /etc/pam.d/sshd
 # (pam_nhi's account phase), nsswitch.conf and ld.so.cache bind-mounted
 # over the host's, so it resolves the identities through the built
@@ -28,8 +29,26 @@ expect 0 "issue an ssh-key to a file" nhictl cred add svc-ssh --kind ssh-key --o
 SSH_UID=$(nhictl show svc-ssh --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["uid"])')
 check "the key index is root's, 0644" test "$(stat -c '%a %u' "$ST/authorized_keys.idx")" = "644 0"
 
-# authorized-keys as nobody, the way sshd runs it: no registry, no root
-ak() { setpriv --reuid="$NOBODY_UID" --regid=65534 --clear-groups "$NHICTL" -c "$NHI_CONF" authorized-keys "$@"; }
+# authorized-keys as nobody, the way sshd runs it: no registry, no root.
+# Every call (but --json) also asks nhi-authorized-keys, which must say
+# exactly the same on stdout, with the same exit code.
+NHIAK=$top_builddir/nhictl/nhi-authorized-keys
+ak_calls=0 ak_differ=""
+ak() {
+	local rc1 rc2
+	setpriv --reuid="$NOBODY_UID" --regid=65534 --clear-groups "$NHICTL" -c "$NHI_CONF" \
+		authorized-keys "$@" >"$T/ak1.out" 2>"$T/ak1.err"
+	rc1=$?
+	cat "$T/ak1.out"; cat "$T/ak1.err" >&2
+	case " $* " in *" --json "*) return $rc1 ;; esac
+	setpriv --reuid="$NOBODY_UID" --regid=65534 --clear-groups "$NHIAK" -c "$NHI_CONF" \
+		"$@" >"$T/ak2.out" 2>"$T/ak2.err"
+	rc2=$?
+	ak_calls=$((ak_calls + 1))
+	cmp -s "$T/ak1.out" "$T/ak2.out" && [ "$rc1" = "$rc2" ] ||
+		ak_differ="$ak_differ [$* -> nhictl $rc1, helper $rc2: $(head -c 200 "$T/ak2.err")]"
+	return $rc1
+}
 nrun ak svc-ssh
 eqv "authorized-keys as nobody: exit 0" 0 "$rc"
 eqv "it prints the issued public key" "$(ssh-keygen -y -f "$T/k1" | cut -d' ' -f1-2)" "$(cut -d' ' -f1-2 "$T/out")"
@@ -44,6 +63,21 @@ eqv "no name: usage error" 2 "$rc"
 nrun ak svc-ssh --json
 eqv "--json: the key and its grace" "$(ssh-keygen -y -f "$T/k1" | cut -d' ' -f2) None" \
 	"$(pyjson 'd[0]["key"].split()[1] + " " + str(d[0]["grace_until"])')"
+# nhi-authorized-keys' own errors: one line, the documented exit codes
+nrun "$NHIAK" -c "$NHI_CONF" --bogus svc-ssh
+eqv "nhi-authorized-keys: an unknown option is a usage error" 2 "$rc"
+has err "and says which" "^nhi-authorized-keys: unknown option '--bogus'$"
+nrun "$NHIAK" -c
+eqv "nhi-authorized-keys: -c without a file" "2 1" "$rc $(wc -l <"$T/err")"
+nrun "$NHIAK" -c "$NHI_CONF" svc-ssh extra
+eqv "nhi-authorized-keys: a second name" "2 1" "$rc $(wc -l <"$T/err")"
+printf 'state_dir = %s\nno_such_key = 1\n' "$ST" >"$T/etc/bad-ak.conf"
+nrun "$NHIAK" -c "$T/etc/bad-ak.conf" svc-ssh
+eqv "nhi-authorized-keys: a bad configuration: exit 1, nothing printed" "1 0" "$rc $(wc -c <"$T/out")"
+has err "naming file and line" "^nhi-authorized-keys: .*bad-ak.conf:2: "
+nrun "$NHIAK" --help
+eqv "nhi-authorized-keys --help: exit 0" 0 "$rc"
+has out "and a usage line" "^usage: nhi-authorized-keys"
 check "registry.db stays root-only (nobody could not read it)" test "$(stat -c %a "$ST/registry.db")" = 600
 # an index that anyone may write is not trusted
 cp -p "$ST/authorized_keys.idx" "$T/idx.save"
@@ -115,7 +149,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin no
 AuthorizedKeysFile none
-AuthorizedKeysCommand /run/nhi-test/nhictl -c $NHI_CONF authorized-keys %u
+AuthorizedKeysCommand /run/nhi-test/nhi-authorized-keys -c $NHI_CONF %u
 AuthorizedKeysCommandUser nobody
 StrictModes no
 LogLevel VERBOSE
@@ -124,14 +158,14 @@ cat >"$T/inside.sh" <<'I'
 set -eu
 mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -m 755 /run/sshd /run/nhi-test
-cp "$NHICTL" /run/nhi-test/nhictl
-chmod 755 /run/nhi-test/nhictl
+cp "$NHIAK" /run/nhi-test/nhi-authorized-keys
+chmod 755 /run/nhi-test/nhi-authorized-keys
 mount --bind "$T/pam.d/sshd" /etc/pam.d/sshd
 mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
 mount --bind "$T/ld.so.cache" /etc/ld.so.cache
 exec /usr/sbin/sshd -D -e -f "$T/sshd_config"
 I
-T=$T NHI_CONF=$NHI_CONF NHICTL=$NHICTL unshare -m --propagation private bash "$T/inside.sh" \
+T=$T NHI_CONF=$NHI_CONF NHIAK=$NHIAK unshare -m --propagation private bash "$T/inside.sh" \
 	2>"$T/sshd.log" &
 SSHD=$!
 at_exit "kill $SSHD 2>/dev/null; wait $SSHD 2>/dev/null"
@@ -191,5 +225,7 @@ for f in "$ST"/* "$T/sshd.log"; do
 done
 check "no private key in the state dir or sshd's log${leaks:+ (found in:$leaks)}" test -z "$leaks"
 check "host untouched: /etc/pam.d/sshd" bash -c "! grep -q pam_nhi /etc/pam.d/sshd"
+check "nhi-authorized-keys printed what nhictl authorized-keys printed ($ak_calls calls)${ak_differ:+:$ak_differ}" \
+	test -z "$ak_differ" -a "$ak_calls" -gt 10
 [ "$fail" -eq 0 ] || sed 's/^/# sshd: /' "$T/sshd.log" | tail -40
 finish
