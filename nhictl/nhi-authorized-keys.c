@@ -2,7 +2,7 @@
  * user, as `nhictl authorized-keys USER` prints them, from a program that
  * links only libc.
  *
- *   nhi-authorized-keys [-c FILE] USER
+ *   nhi-authorized-keys [-c FILE] [--] USER
  *
  * sshd runs the command at every public-key login.  nhictl links SQLite,
  * OpenSSL and libldap (with GnuTLS, SASL and their dependencies): loading
@@ -28,7 +28,7 @@ static int print_key(void *ctx, const struct nhi_key *k)
 
 static int usage(FILE *f)
 {
-	fputs("usage: nhi-authorized-keys [-c FILE] USER\n"
+	fputs("usage: nhi-authorized-keys [-c FILE] [--] USER\n"
 	      "\n"
 	      "For sshd's AuthorizedKeysCommand: print the SSH public keys of USER that\n"
 	      "may log in now, exactly as 'nhictl authorized-keys USER' does, without\n"
@@ -48,6 +48,15 @@ int main(int argc, char **argv)
 	int i, r;
 
 	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0 && i + 1 < argc) {
+			/* the end of the options: a name that starts with '-' */
+			if (user != NULL || i + 2 < argc) {
+				fprintf(stderr, "nhi-authorized-keys: one user name\n");
+				return 2;
+			}
+			user = argv[++i];
+			break;
+		}
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
 			return usage(stdout);
 		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {

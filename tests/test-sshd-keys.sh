@@ -75,6 +75,10 @@ printf 'state_dir = %s\nno_such_key = 1\n' "$ST" >"$T/etc/bad-ak.conf"
 nrun "$NHIAK" -c "$T/etc/bad-ak.conf" svc-ssh
 eqv "nhi-authorized-keys: a bad configuration: exit 1, nothing printed" "1 0" "$rc $(wc -c <"$T/out")"
 has err "naming file and line" "^nhi-authorized-keys: .*bad-ak.conf:2: "
+nrun "$NHIAK" -c "$NHI_CONF" -- --help
+eqv "nhi-authorized-keys -- --help: a user name, no identity's: exit 0, nothing" "0 0" "$rc $(wc -c <"$T/out")"
+nrun "$NHIAK" -c "$NHI_CONF" -- svc-ssh
+eqv "nhi-authorized-keys -- svc-ssh: the key" "0 $(ssh-keygen -y -f "$T/k1" | cut -d' ' -f1-2)" "$rc $(cut -d' ' -f1-2 "$T/out")"
 nrun "$NHIAK" --help
 eqv "nhi-authorized-keys --help: exit 0" 0 "$rc"
 has out "and a usage line" "^usage: nhi-authorized-keys"
