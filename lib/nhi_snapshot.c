@@ -511,31 +511,28 @@ static inline const struct nhi_snap_ident_rec *ident_rec(const struct snapf *s, 
 		p += (len) + 1;                         \
 	} while (0)
 
-/* The hot part of a record checked by ident_rec into a view; the cold
- * strings are "" and the cold times 0. */
+/* The passwd view of a record checked by ident_rec: the four NULs and
+ * the state are checked at once, and only what passwd needs is stored. */
 static inline __attribute__((always_inline)) int
-fill_hot(const struct nhi_snap_ident_rec *r, struct nhi_ident *o)
+fill_pw(const struct nhi_snap_ident_rec *r, struct nhi_pw *o)
 {
 	const char *p = (const char *)(r + 1);
+	uint32_t gecos = r->len[NHI_SNAP_S_NAME] + 1u;
+	uint32_t home = gecos + r->len[NHI_SNAP_S_GECOS] + 1u;
+	uint32_t shell = home + r->len[NHI_SNAP_S_HOME] + 1u;
 
-	NEXT_STR(o->name, r->len[NHI_SNAP_S_NAME]);
-	NEXT_STR(o->gecos, r->len[NHI_SNAP_S_GECOS]);
-	NEXT_STR(o->home, r->len[NHI_SNAP_S_HOME]);
-	NEXT_STR(o->shell, r->len[NHI_SNAP_S_SHELL]);
-	if (r->kind > NHI_KIND_AGENT || r->state > NHI_STATE_RETIRED)
+	if ((p[gecos - 1] | p[home - 1] | p[shell - 1] | p[shell + r->len[NHI_SNAP_S_SHELL]]) != '\0' ||
+	    r->state > NHI_STATE_RETIRED)
 		return NHI_ERR_FORMAT;
+	o->name = p;
 	o->name_len = r->len[NHI_SNAP_S_NAME];
 	o->gecos_len = r->len[NHI_SNAP_S_GECOS];
 	o->home_len = r->len[NHI_SNAP_S_HOME];
 	o->shell_len = r->len[NHI_SNAP_S_SHELL];
-	o->owner = o->purpose = o->hosts = o->services = "";
 	o->uid = r->uid;
 	o->gid = r->gid;
-	o->kind = r->kind;
 	o->state = r->state;
 	o->expires = r->expires;
-	o->created = o->review_interval = o->review_due = 0;
-	o->orphaned_since = o->last_used = 0;
 	return 0;
 }
 
@@ -546,10 +543,26 @@ static int fill_ident(const struct snapf *s, const struct nhi_snap_ident_rec *r,
 	const struct nhi_snap_ident_cold *c;
 	const char *p;
 	uint32_t off = r->cold;
-	int e = fill_hot(r, o);
+	struct nhi_pw pw;
+	int e = fill_pw(r, &pw);
 
 	if (e < 0)
 		return e;
+	if (r->kind > NHI_KIND_AGENT)
+		return NHI_ERR_FORMAT;
+	o->name = pw.name;
+	o->gecos = nhi_pw_gecos(&pw);
+	o->home = nhi_pw_home(&pw);
+	o->shell = nhi_pw_shell(&pw);
+	o->name_len = pw.name_len;
+	o->gecos_len = pw.gecos_len;
+	o->home_len = pw.home_len;
+	o->shell_len = pw.shell_len;
+	o->uid = pw.uid;
+	o->gid = pw.gid;
+	o->kind = r->kind;
+	o->state = pw.state;
+	o->expires = pw.expires;
 	if (!rec_fits(off, COLD_MIN, s->colds_lo, s->colds_hi))
 		return NHI_ERR_FORMAT;
 	c = (const void *)(s->map + off);
@@ -634,17 +647,53 @@ struct name_key {
 	size_t len;
 };
 
-static int ident_name_match(const struct snapf *s, uint32_t ref, const void *key)
+/* memcmp(a, b, n) == 0 without a call, for names (a few to a few dozen
+ * bytes): whole words, the last one overlapping the one before. */
+static inline __attribute__((always_inline)) int bytes_eq(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y;
+	uint32_t u, v;
+	size_t i;
+
+	if (n >= 8) {
+		for (i = 0; i + 8 < n; i += 8) {
+			memcpy(&x, a + i, 8);
+			memcpy(&y, b + i, 8);
+			if (x != y)
+				return 0;
+		}
+		memcpy(&x, a + n - 8, 8);
+		memcpy(&y, b + n - 8, 8);
+		return x == y;
+	}
+	if (n >= 4) {
+		memcpy(&u, a, 4);
+		memcpy(&v, b, 4);
+		if (u != v)
+			return 0;
+		memcpy(&u, a + n - 4, 4);
+		memcpy(&v, b + n - 4, 4);
+		return u == v;
+	}
+	for (i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
+static inline __attribute__((always_inline)) int
+ident_name_match(const struct snapf *s, uint32_t ref, const void *key)
 {
 	const struct name_key *k = key;
 	const struct nhi_snap_ident_rec *r = ident_rec(s, ref);
 
 	if (r == NULL)
 		return NHI_ERR_FORMAT;
-	return r->len[NHI_SNAP_S_NAME] == k->len && memcmp(r + 1, k->name, k->len) == 0;
+	return r->len[NHI_SNAP_S_NAME] == k->len && bytes_eq((const char *)(r + 1), k->name, k->len);
 }
 
-static int ident_uid_match(const struct snapf *s, uint32_t ref, const void *key)
+static inline __attribute__((always_inline)) int
+ident_uid_match(const struct snapf *s, uint32_t ref, const void *key)
 {
 	const struct nhi_snap_ident_rec *r = ident_rec(s, ref);
 
@@ -879,25 +928,29 @@ int nhi_snap_ident_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_ide
 	return r < 0 ? r : fill_ident(f, rec, out);
 }
 
-int nhi_snap_pw_by_name(const struct nhi_snap *s, const char *name, struct nhi_ident *out)
+int nhi_snap_pw_by_name(const struct nhi_snap *s, const char *name, struct nhi_pw *out)
 {
 	const struct nhi_snap_ident_rec *rec;
 	const struct snapf *f = &s->base;
 	int r = find_by_name(s, name, &f, &rec);
 
-	return r < 0 ? r : fill_hot(rec, out);
+	return r < 0 ? r : fill_pw(rec, out);
 }
 
-int nhi_snap_pw_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_ident *out)
+int nhi_snap_pw_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_pw *out)
 {
 	const struct nhi_snap_ident_rec *rec;
 	const struct snapf *f = &s->base;
 	int r = find_by_uid(s, uid, &f, &rec);
 
-	return r < 0 ? r : fill_hot(rec, out);
+	return r < 0 ? r : fill_pw(rec, out);
 }
 
-int nhi_snap_ident_at(const struct nhi_snap *s, uint32_t i, struct nhi_ident *out)
+/* The record of the i-th identity in name order (the base's, then the
+ * delta's), and its file: 0, NHI_ERR_NOTFOUND past the end or for one the
+ * delta replaced or removed, NHI_ERR_FORMAT. */
+static int rec_at(const struct nhi_snap *s, uint32_t i, const struct snapf **fp,
+		  const struct nhi_snap_ident_rec **rp)
 {
 	const struct nhi_snap_ident_rec *r;
 	const struct snapf *f = &s->base;
@@ -919,7 +972,27 @@ int nhi_snap_ident_at(const struct nhi_snap *s, uint32_t i, struct nhi_ident *ou
 		return NHI_ERR_NOTFOUND;
 	if (f == &s->base && (e = base_holds(s, r)) < 0)
 		return e;
-	return fill_ident(f, r, out);
+	*fp = f;
+	*rp = r;
+	return 0;
+}
+
+int nhi_snap_ident_at(const struct nhi_snap *s, uint32_t i, struct nhi_ident *out)
+{
+	const struct nhi_snap_ident_rec *r;
+	const struct snapf *f;
+	int e = rec_at(s, i, &f, &r);
+
+	return e < 0 ? e : fill_ident(f, r, out);
+}
+
+int nhi_snap_pw_at(const struct nhi_snap *s, uint32_t i, struct nhi_pw *out)
+{
+	const struct nhi_snap_ident_rec *r;
+	const struct snapf *f;
+	int e = rec_at(s, i, &f, &r);
+
+	return e < 0 ? e : fill_pw(r, out);
 }
 
 /* A group the base answered (its index i), unless it is the identity group

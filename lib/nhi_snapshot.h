@@ -198,6 +198,36 @@ struct nhi_ident {
 	int64_t orphaned_since, last_used;
 };
 
+/* The passwd view of an identity: its hot record only, what NSS copies.
+ * name, gecos, home and shell lie back to back in the mapping, in that
+ * order, each ended by its NUL (checked), so one copy of
+ * nhi_pw_strings_len() bytes from 'name' takes all four.  Valid until the
+ * nhi_snap it came from is closed. */
+struct nhi_pw {
+	const char *name;
+	uint32_t name_len, gecos_len, home_len, shell_len;
+	uint32_t uid, gid;
+	int state;
+	int64_t expires;                   /* 0: never */
+};
+static inline const char *nhi_pw_gecos(const struct nhi_pw *p)
+{
+	return p->name + p->name_len + 1;
+}
+static inline const char *nhi_pw_home(const struct nhi_pw *p)
+{
+	return nhi_pw_gecos(p) + p->gecos_len + 1;
+}
+static inline const char *nhi_pw_shell(const struct nhi_pw *p)
+{
+	return nhi_pw_home(p) + p->home_len + 1;
+}
+/* The four strings with their NULs. */
+static inline size_t nhi_pw_strings_len(const struct nhi_pw *p)
+{
+	return (size_t)p->name_len + p->gecos_len + p->home_len + p->shell_len + 4;
+}
+
 struct nhi_group {
 	const char *name;
 	uint32_t gid;
@@ -270,11 +300,11 @@ uint32_t nhi_snap_n_groups(const struct nhi_snap *s);
 int nhi_snap_ident_by_name(const struct nhi_snap *s, const char *name, struct nhi_ident *out);
 int nhi_snap_ident_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_ident *out);
 int nhi_snap_ident_at(const struct nhi_snap *s, uint32_t i, struct nhi_ident *out);
-/* The same lookups reading only an identity's hot record: name, gecos,
- * home, shell (and their lengths), uid, gid, kind, state and expires; the
- * other strings are "" and the other times 0.  What NSS's passwd needs. */
-int nhi_snap_pw_by_name(const struct nhi_snap *s, const char *name, struct nhi_ident *out);
-int nhi_snap_pw_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_ident *out);
+/* The same lookups reading only an identity's hot record (struct
+ * nhi_pw): what NSS's passwd needs, and the cheapest answer. */
+int nhi_snap_pw_by_name(const struct nhi_snap *s, const char *name, struct nhi_pw *out);
+int nhi_snap_pw_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_pw *out);
+int nhi_snap_pw_at(const struct nhi_snap *s, uint32_t i, struct nhi_pw *out);
 int nhi_snap_group_by_name(const struct nhi_snap *s, const char *name, struct nhi_group *out);
 int nhi_snap_group_by_gid(const struct nhi_snap *s, uint32_t gid, struct nhi_group *out);
 int nhi_snap_group_at(const struct nhi_snap *s, uint32_t i, struct nhi_group *out);

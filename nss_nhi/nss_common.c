@@ -239,10 +239,10 @@ void *nss_nhi_bufalloc(struct nss_nhi_buf *b, size_t n)
 /* A member is shown unless it names a retired identity. */
 static int member_visible(const struct nhi_snap *s, const char *name)
 {
-	struct nhi_ident id;
+	struct nhi_pw pw;
 
-	if (nhi_snap_pw_by_name(s, name, &id) == 0)
-		return nss_nhi_visible(&id);
+	if (nhi_snap_pw_by_name(s, name, &pw) == 0)
+		return nss_nhi_visible(pw.state);
 	return 1;
 }
 
@@ -302,7 +302,7 @@ enum nss_status nss_nhi_fill_spwd(const struct nhi_ident *id, time_t now,
 	 * login; keys and other methods still work) or "!" (locked) for a
 	 * suspended or expired identity. */
 	if ((sp->sp_namp = nss_nhi_bufstr(&b, id->name)) == NULL ||
-	    (sp->sp_pwdp = nss_nhi_bufstr(&b, nss_nhi_locked(id, now) ? "!" : "*")) == NULL)
+	    (sp->sp_pwdp = nss_nhi_bufstr(&b, nss_nhi_locked(id->state, id->expires, now) ? "!" : "*")) == NULL)
 		return nss_nhi_erange(errnop);
 	/* sp_lstchg 0 would mean "must change the password now" to pam_unix. */
 	sp->sp_lstchg = id->created > 0 ? days_floor(id->created) : -1;

@@ -112,15 +112,15 @@ static inline void nss_nhi_release(struct nss_nhi_ref *ref)
 const struct nhi_conf *nss_nhi_conf(void);
 
 /* Retired identities are not shown at all. */
-static inline int nss_nhi_visible(const struct nhi_ident *id)
+static inline int nss_nhi_visible(int state)
 {
-	return id->state != NHI_STATE_RETIRED;
+	return state != NHI_STATE_RETIRED;
 }
 /* Suspended and expired (now >= expires) identities keep their entry but
  * get the nologin shell and a locked shadow password. */
-static inline int nss_nhi_locked(const struct nhi_ident *id, time_t now)
+static inline int nss_nhi_locked(int state, int64_t expires, time_t now)
 {
-	return id->state == NHI_STATE_SUSPENDED || (id->expires != 0 && now >= id->expires);
+	return state == NHI_STATE_SUSPENDED || (expires != 0 && now >= expires);
 }
 
 /* Packing into the caller's buffer. */

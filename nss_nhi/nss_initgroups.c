@@ -53,7 +53,7 @@ enum nss_status _nss_nhi_initgroups_dyn(const char *user, gid_t group,
 	struct nss_nhi_ref ref;
 	const uint32_t *gids = NULL;
 	uint32_t n = 0;
-	struct nhi_ident id;
+	struct nhi_pw pw;
 	enum nss_status st;
 	int r, known;
 
@@ -62,8 +62,8 @@ enum nss_status _nss_nhi_initgroups_dyn(const char *user, gid_t group,
 	st = nss_nhi_acquire(&s, &ref, errnop);
 	if (st != NSS_STATUS_SUCCESS)
 		return st;
-	r = nhi_snap_pw_by_name(s, user, &id);
-	if (r == 0 && !nss_nhi_visible(&id)) {
+	r = nhi_snap_pw_by_name(s, user, &pw);
+	if (r == 0 && !nss_nhi_visible(pw.state)) {
 		st = nss_nhi_notfound(errnop);  /* retired: no groups at all */
 		goto out;
 	}

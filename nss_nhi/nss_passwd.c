@@ -27,52 +27,44 @@ static inline char *put(char **p, const char *s, size_t n)
 	return d;
 }
 
-/* Fill a passwd from a snapshot identity; NSS_STATUS_TRYAGAIN with
+/* Fill a passwd from an identity's passwd view; NSS_STATUS_TRYAGAIN with
  * *errnop = ERANGE when it does not fit. */
-static enum nss_status fill_passwd(const struct nhi_ident *id, time_t now,
-				   struct passwd *pw, char *buf, size_t len, int *errnop)
+static inline __attribute__((always_inline)) enum nss_status
+fill_passwd(const struct nhi_pw *id, time_t now, struct passwd *pw, char *buf, size_t len,
+	    int *errnop)
 {
 	static const char nohome[] = "/nonexistent";
-	const char *home = id->home, *shell = id->shell;
-	size_t home_len = id->home_len, shell_len = id->shell_len;
+	const char *shell = NULL;  /* a shell in place of the record's */
 	char *p = buf;
 
-	if (home_len == 0) {
-		home = nohome;
-		home_len = sizeof(nohome) - 1;
-	}
-	if (nss_nhi_locked(id, now)) {
+	if (nss_nhi_locked(id->state, id->expires, now))
 		shell = nss_nhi_conf()->nologin_shell;
-		shell_len = strlen(shell);
-	} else if (shell_len == 0) {
+	else if (id->shell_len == 0)
 		shell = nss_nhi_conf()->default_shell;
-		shell_len = strlen(shell);
-	}
-	/* the lengths come from the snapshot (at most 64 KiB each) */
-	if (id->name_len + id->gecos_len + home_len + shell_len + 6 > len)
-		return nss_nhi_erange(errnop);
-	if (id->gecos == id->name + id->name_len + 1 && home == id->gecos + id->gecos_len + 1) {
-		/* name, gecos and home lie back to back with their NULs (as in a
-		 * snapshot record), and so does shell unless it was replaced:
-		 * copy them at once */
-		size_t n = id->name_len + id->gecos_len + home_len + 3;
+	if (shell == NULL && id->home_len != 0) {
+		/* the record's four strings as they lie, NULs and all, at once
+		 * (their lengths come from the snapshot: at most 64 KiB each) */
+		size_t n = nhi_pw_strings_len(id);
 
-		if (shell == home + home_len + 1)
-			n += shell_len + 1;
+		if (n + 2 > len)
+			return nss_nhi_erange(errnop);
 		memcpy(p, id->name, n);
 		pw->pw_name = p;
 		pw->pw_gecos = p + id->name_len + 1;
 		pw->pw_dir = pw->pw_gecos + id->gecos_len + 1;
-		p = pw->pw_dir + home_len + 1;
-		if (shell == home + home_len + 1) {
-			pw->pw_shell = p;
-			p += shell_len + 1;
-		} else {
-			pw->pw_shell = put(&p, shell, shell_len);
-		}
+		pw->pw_shell = pw->pw_dir + id->home_len + 1;
+		p += n;
 	} else {
+		const char *home = id->home_len != 0 ? nhi_pw_home(id) : nohome;
+		size_t home_len = id->home_len != 0 ? id->home_len : sizeof(nohome) - 1;
+		size_t shell_len = shell != NULL ? strlen(shell) : id->shell_len;
+
+		if (shell == NULL)
+			shell = nhi_pw_shell(id);
+		if (id->name_len + id->gecos_len + home_len + shell_len + 6 > len)
+			return nss_nhi_erange(errnop);
 		pw->pw_name = put(&p, id->name, id->name_len);
-		pw->pw_gecos = put(&p, id->gecos, id->gecos_len);
+		pw->pw_gecos = put(&p, nhi_pw_gecos(id), id->gecos_len);
 		pw->pw_dir = put(&p, home, home_len);
 		pw->pw_shell = put(&p, shell, shell_len);
 	}
@@ -83,10 +75,10 @@ static enum nss_status fill_passwd(const struct nhi_ident *id, time_t now,
 }
 
 /* Map a reader result for one identity to an answer. */
-static enum nss_status answer(int r, const struct nhi_ident *id, struct passwd *pw,
-			      char *buf, size_t len, int *errnop)
+static inline __attribute__((always_inline)) enum nss_status
+answer(int r, const struct nhi_pw *id, struct passwd *pw, char *buf, size_t len, int *errnop)
 {
-	if (r == NHI_ERR_NOTFOUND || (r == 0 && !nss_nhi_visible(id)))
+	if (r == NHI_ERR_NOTFOUND || (r == 0 && !nss_nhi_visible(id->state)))
 		return nss_nhi_notfound(errnop);
 	if (r < 0) {
 		*errnop = ENOENT;
@@ -100,7 +92,7 @@ enum nss_status _nss_nhi_getpwnam_r(const char *name, struct passwd *pw,
 {
 	const struct nhi_snap *s;
 	struct nss_nhi_ref ref;
-	struct nhi_ident id;
+	struct nhi_pw id;
 	enum nss_status st;
 
 	if (name == NULL || name[0] == '\0')
@@ -118,7 +110,7 @@ enum nss_status _nss_nhi_getpwuid_r(uid_t uid, struct passwd *pw,
 {
 	const struct nhi_snap *s;
 	struct nss_nhi_ref ref;
-	struct nhi_ident id;
+	struct nhi_pw id;
 	enum nss_status st;
 
 	st = nss_nhi_acquire(&s, &ref, errnop);
@@ -154,8 +146,8 @@ enum nss_status _nss_nhi_getpwent_r(struct passwd *pw, char *buf, size_t len, in
 	if (nss_nhi_conf()->enumerate) {
 		uint32_t n = nhi_snap_n_idents(s);
 		for (; pwcur.next < n; pwcur.next++) {
-			struct nhi_ident id;
-			if (nhi_snap_ident_at(s, pwcur.next, &id) < 0 || !nss_nhi_visible(&id))
+			struct nhi_pw id;
+			if (nhi_snap_pw_at(s, pwcur.next, &id) < 0 || !nss_nhi_visible(id.state))
 				continue;
 			st = fill_passwd(&id, now, pw, buf, len, errnop);
 			if (st == NSS_STATUS_SUCCESS)

@@ -47,7 +47,7 @@ enum nss_status _nss_nhi_getspnam_r(const char *name, struct spwd *sp,
 	if (st != NSS_STATUS_SUCCESS)
 		return st;
 	r = nhi_snap_ident_by_name(s, name, &id);
-	if (r == NHI_ERR_NOTFOUND || (r == 0 && !nss_nhi_visible(&id))) {
+	if (r == NHI_ERR_NOTFOUND || (r == 0 && !nss_nhi_visible(id.state))) {
 		st = nss_nhi_notfound(errnop);
 	} else if (r < 0) {
 		*errnop = ENOENT;
@@ -89,7 +89,7 @@ enum nss_status _nss_nhi_getspent_r(struct spwd *sp, char *buf, size_t len, int 
 		uint32_t n = nhi_snap_n_idents(s);
 		for (; spcur.next < n; spcur.next++) {
 			struct nhi_ident id;
-			if (nhi_snap_ident_at(s, spcur.next, &id) < 0 || !nss_nhi_visible(&id))
+			if (nhi_snap_ident_at(s, spcur.next, &id) < 0 || !nss_nhi_visible(id.state))
 				continue;
 			st = nss_nhi_fill_spwd(&id, now, sp, buf, len, errnop);
 			if (st == NSS_STATUS_SUCCESS)

@@ -61,7 +61,9 @@ static void add(struct nhi_snap_writer *w, const char *name, uint32_t uid, const
 	char home[64];
 
 	memset(&id, 0, sizeof(id));
-	snprintf(home, sizeof(home), "/srv/%s", name);
+	/* svc-long has no home: NSS shows /nonexistent */
+	snprintf(home, sizeof(home), "%s%s", strcmp(name, "svc-long") ? "/srv/" : "",
+		 strcmp(name, "svc-long") ? name : "");
 	id.name = name;
 	id.uid = id.gid = uid;
 	id.gecos = gecos;
@@ -136,10 +138,13 @@ static void test_passwd_by_name(void **state)
 	assert_string_equal(pw.pw_gecos, "Web service");
 	assert_string_equal(pw.pw_dir, "/srv/svc-web");
 	assert_string_equal(pw.pw_shell, "/bin/bash");
-	/* an empty shell in the registry gives default_shell */
+	/* an empty shell in the registry gives default_shell, an empty home
+	 * /nonexistent */
 	assert_int_equal(getpwnam_r("svc-long", &pw, buf, sizeof(buf), &res), 0);
 	assert_non_null(res);
 	assert_string_equal(pw.pw_shell, "/bin/sh");
+	assert_string_equal(pw.pw_dir, "/nonexistent");
+	assert_string_equal(pw.pw_passwd, "x");
 }
 
 static void test_passwd_by_uid(void **state)
@@ -421,6 +426,27 @@ static void test_erange_entry_points(void **state)
 	int err;
 	enum nss_status st;
 
+	/* the record's strings copied at once: exactly what they need */
+	for (len = 0;; len++) {
+		struct passwd pw;
+		free(buf);
+		buf = malloc(len ? len : 1);
+		err = 0;
+		st = pwnam("svc-web", &pw, buf, len, &err);
+		if (st == NSS_STATUS_SUCCESS) {
+			assert_int_equal(len, sizeof("svc-web" "Web service" "/srv/svc-web" "/bin/bash" "x") + 4);
+			assert_string_equal(pw.pw_name, "svc-web");
+			assert_string_equal(pw.pw_gecos, "Web service");
+			assert_string_equal(pw.pw_dir, "/srv/svc-web");
+			assert_string_equal(pw.pw_shell, "/bin/bash");
+			assert_string_equal(pw.pw_passwd, "x");
+			break;
+		}
+		assert_int_equal(st, NSS_STATUS_TRYAGAIN);
+		assert_int_equal(err, ERANGE);
+		assert_true(len < 4096);
+	}
+	/* strings replaced (home and shell): copied one by one */
 	for (len = 0;; len++) {
 		struct passwd pw;
 		free(buf);
@@ -431,6 +457,7 @@ static void test_erange_entry_points(void **state)
 			assert_string_equal(pw.pw_gecos,
 					    "A rather long gecos field to make the buffer arithmetic count");
 			assert_string_equal(pw.pw_shell, "/bin/sh");
+			assert_string_equal(pw.pw_dir, "/nonexistent");
 			assert_int_equal(pw.pw_uid, 3006);
 			break;
 		}

@@ -71,6 +71,7 @@ static void test_roundtrip(void **state)
 {
 	struct nhi_snap *s;
 	struct nhi_ident id;
+	struct nhi_pw pw;
 	struct nhi_group g;
 	const uint32_t *gids;
 	uint32_t n;
@@ -106,30 +107,38 @@ static void test_roundtrip(void **state)
 	assert_int_equal(id.created, 1000);
 	assert_int_equal(id.review_interval, 86400);
 	/* the hot-record view NSS uses: what passwd needs, with lengths */
-	assert_int_equal(nhi_snap_pw_by_name(s, "svc-12", &id), 0);
-	assert_string_equal(id.name, "svc-12");
-	assert_int_equal(id.name_len, 6);
-	assert_string_equal(id.gecos, "test identity");
-	assert_int_equal(id.gecos_len, strlen("test identity"));
-	assert_string_equal(id.home, "/srv/x");
-	assert_int_equal(id.home_len, 6);
-	assert_string_equal(id.shell, "/bin/sh");
-	assert_int_equal(id.shell_len, 7);
-	assert_int_equal(id.uid, 2000012);
-	assert_int_equal(id.gid, 2000012);
-	assert_int_equal(id.kind, NHI_KIND_AGENT);
-	assert_int_equal(id.expires, 2000000000);
-	assert_string_equal(id.owner, "");
-	assert_string_equal(id.hosts, "");
-	assert_int_equal(id.created, 0);
-	assert_int_equal(nhi_snap_pw_by_uid(s, 2000012, &id), 0);
-	assert_string_equal(id.name, "svc-12");
-	assert_int_equal(nhi_snap_pw_by_name(s, "svc-3", &id), 0);
-	assert_int_equal(id.state, NHI_STATE_RETIRED);
-	assert_int_equal(nhi_snap_pw_by_name(s, "svc-1000", &id), NHI_ERR_NOTFOUND);
-	assert_int_equal(nhi_snap_pw_by_name(s, "svc-1", &id), 0);   /* a prefix of svc-12 */
-	assert_int_equal(id.uid, 2000001);
-	assert_int_equal(nhi_snap_pw_by_uid(s, 1999999, &id), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-12", &pw), 0);
+	assert_string_equal(pw.name, "svc-12");
+	assert_int_equal(pw.name_len, 6);
+	assert_string_equal(nhi_pw_gecos(&pw), "test identity");
+	assert_int_equal(pw.gecos_len, strlen("test identity"));
+	assert_string_equal(nhi_pw_home(&pw), "/srv/x");
+	assert_int_equal(pw.home_len, 6);
+	assert_string_equal(nhi_pw_shell(&pw), "/bin/sh");
+	assert_int_equal(pw.shell_len, 7);
+	assert_int_equal(nhi_pw_strings_len(&pw), 7 + 14 + 7 + 8);
+	assert_int_equal(pw.uid, 2000012);
+	assert_int_equal(pw.gid, 2000012);
+	assert_int_equal(pw.state, NHI_STATE_ACTIVE);
+	assert_int_equal(pw.expires, 2000000000);
+	assert_int_equal(nhi_snap_pw_by_uid(s, 2000012, &pw), 0);
+	assert_string_equal(pw.name, "svc-12");
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-3", &pw), 0);
+	assert_int_equal(pw.state, NHI_STATE_RETIRED);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-1000", &pw), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-1", &pw), 0);   /* a prefix of svc-12 */
+	assert_int_equal(pw.uid, 2000001);
+	assert_int_equal(nhi_snap_pw_by_uid(s, 1999999, &pw), NHI_ERR_NOTFOUND);
+	/* the passwd view in name order agrees with the whole one */
+	for (uint32_t i = 0; i < 1000; i++) {
+		assert_int_equal(nhi_snap_ident_at(s, i, &id), 0);
+		assert_int_equal(nhi_snap_pw_at(s, i, &pw), 0);
+		assert_string_equal(pw.name, id.name);
+		assert_ptr_equal(nhi_pw_shell(&pw), id.shell);
+		assert_int_equal(pw.uid, id.uid);
+		assert_int_equal(pw.state, id.state);
+	}
+	assert_int_equal(nhi_snap_pw_at(s, 1000, &pw), NHI_ERR_NOTFOUND);
 	assert_int_equal(nhi_snap_ident_by_name(s, "nobody", &id), NHI_ERR_NOTFOUND);
 	assert_int_equal(nhi_snap_ident_by_uid(s, 42, &id), NHI_ERR_NOTFOUND);
 	/* enumeration is sorted by name */
@@ -346,6 +355,7 @@ static void test_bad_records(void **state)
 	struct nhi_snap_ident_cold *cold;
 	struct nhi_snap_bucket *bk;
 	struct nhi_ident id;
+	struct nhi_pw pw;
 
 	publish_sample(4, 30);
 	orig = slurp(&n);
@@ -358,40 +368,48 @@ static void test_bad_records(void **state)
 	RESET();
 	bk->ref = (uint32_t)n - 8;
 	s = open_bytes(b, n);
-	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &id), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &pw), NHI_ERR_FORMAT);
 	assert_int_equal(nhi_snap_ident_by_name(s, "svc-8", &id), 0);
 	nhi_snap_close(s);
 	RESET();
 	bk->ref += 4;
 	s = open_bytes(b, n);
-	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &id), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &pw), NHI_ERR_FORMAT);
 	nhi_snap_close(s);
 	/* a record whose strings would run past its size, or past the section */
 	RESET();
 	rec->len[NHI_SNAP_S_GECOS] = 60000;
 	s = open_bytes(b, n);
-	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &id), NHI_ERR_FORMAT);
-	assert_int_equal(nhi_snap_pw_by_uid(s, 2000007, &id), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &pw), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_pw_by_uid(s, 2000007, &pw), NHI_ERR_FORMAT);
 	nhi_snap_close(s);
 	RESET();
 	rec = (void *)(b + ((uint32_t *)(b + ((struct nhi_snap_hdr *)b)->order_off))[29]);
 	rec->len[NHI_SNAP_S_SHELL] += 64;  /* the last record: now past the section */
 	s = open_bytes(b, n);
-	assert_int_equal(nhi_snap_pw_by_name(s, "svc-9", &id), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-9", &pw), NHI_ERR_FORMAT);
 	assert_int_equal(nhi_snap_ident_at(s, 29, &id), NHI_ERR_FORMAT);
 	assert_int_equal(nhi_snap_ident_at(s, 28, &id), 0);
 	nhi_snap_close(s);
-	/* a string without its NUL */
-	RESET();
-	((char *)(rec + 1))[rec->len[NHI_SNAP_S_NAME] + 1 + rec->len[NHI_SNAP_S_GECOS]] = 'x';
-	s = open_bytes(b, n);
-	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &id), NHI_ERR_FORMAT);
-	nhi_snap_close(s);
+	/* a string without its NUL: each of the four hot ones */
+	for (int i = 0; i < NHI_SNAP_NHOT; i++) {
+		size_t at = 0;
+
+		RESET();
+		for (int j = 0; j <= i; j++)
+			at += rec->len[j] + (j < i);
+		((char *)(rec + 1))[at] = 'x';
+		s = open_bytes(b, n);
+		assert_int_equal(nhi_snap_pw_by_name(s, "svc-8", &pw), 0);
+		assert_int_equal(nhi_snap_pw_by_uid(s, 2000007, &pw), NHI_ERR_FORMAT);
+		assert_int_equal(nhi_snap_ident_by_uid(s, 2000007, &id), NHI_ERR_FORMAT);
+		nhi_snap_close(s);
+	}
 	/* an unknown state */
 	RESET();
 	rec->state = 9;
 	s = open_bytes(b, n);
-	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &id), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &pw), NHI_ERR_FORMAT);
 	nhi_snap_close(s);
 	/* the cold record: outside its section, or a string past its size;
 	 * the hot view does not read it */
@@ -399,7 +417,7 @@ static void test_bad_records(void **state)
 	rec->cold = rec->cold + 4;
 	s = open_bytes(b, n);
 	assert_int_equal(nhi_snap_ident_by_name(s, "svc-7", &id), NHI_ERR_FORMAT);
-	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &id), 0);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &pw), 0);
 	nhi_snap_close(s);
 	RESET();
 	rec->cold = (uint32_t)n;
@@ -741,6 +759,7 @@ static void test_delta(void **state)
 {
 	struct nhi_snap *s, *s2;
 	struct nhi_ident id;
+	struct nhi_pw pw;
 	struct nhi_group g;
 	const uint32_t *gids;
 	uint32_t n, seen_idents = 0, seen_groups = 0;
@@ -783,13 +802,13 @@ static void test_delta(void **state)
 	assert_string_equal(id.owner, "bob");
 	assert_int_equal(id.state, NHI_STATE_SUSPENDED);
 	assert_int_equal(id.uid, 2100001);
-	assert_int_equal(nhi_snap_pw_by_uid(s, 2100001, &id), 0);
-	assert_string_equal(id.name, "svc-1");
+	assert_int_equal(nhi_snap_pw_by_uid(s, 2100001, &pw), 0);
+	assert_string_equal(pw.name, "svc-1");
 	assert_int_equal(nhi_snap_ident_by_uid(s, 2000001, &id), NHI_ERR_NOTFOUND);
-	assert_int_equal(nhi_snap_pw_by_uid(s, 2000001, &id), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_pw_by_uid(s, 2000001, &pw), NHI_ERR_NOTFOUND);
 	/* a tombstone hides the base's record; its uid went to another */
 	assert_int_equal(nhi_snap_ident_by_name(s, "svc-2", &id), NHI_ERR_NOTFOUND);
-	assert_int_equal(nhi_snap_pw_by_name(s, "svc-2", &id), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-2", &pw), NHI_ERR_NOTFOUND);
 	assert_int_equal(nhi_snap_ident_by_uid(s, 2000002, &id), 0);
 	assert_string_equal(id.name, "svc-new");
 	assert_int_equal(nhi_snap_ident_by_name(s, "svc-4", &id), 0);
@@ -797,8 +816,8 @@ static void test_delta(void **state)
 	/* what the delta does not hold comes from the base */
 	assert_int_equal(nhi_snap_ident_by_name(s, "svc-5", &id), 0);
 	assert_string_equal(id.gecos, "test identity");
-	assert_int_equal(nhi_snap_pw_by_uid(s, 2000005, &id), 0);
-	assert_string_equal(id.name, "svc-5");
+	assert_int_equal(nhi_snap_pw_by_uid(s, 2000005, &pw), 0);
+	assert_string_equal(pw.name, "svc-5");
 	assert_int_equal(nhi_snap_ident_by_name(s, "svc-99", &id), NHI_ERR_NOTFOUND);
 	/* identity groups follow their identities */
 	assert_int_equal(nhi_snap_group_by_name(s, "svc-1", &g), 0);
