@@ -9,18 +9,6 @@ uint64_t nhi_hash_str(const char *s)
 	return nhi_hash_str_len(s, &len);
 }
 
-static inline uint64_t mix64(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-uint64_t nhi_hash_u32(uint32_t v)
-{
-	return mix64((uint64_t)v + 0x9e3779b97f4a7c15ULL);
-}
-
 /* Four independent lanes of multiply-rotate over 8-byte words, so the
  * loop runs near memory speed; the tail and the length are folded in. */
 uint64_t nhi_checksum(const void *p, size_t n, uint64_t seed)
@@ -37,8 +25,8 @@ uint64_t nhi_checksum(const void *p, size_t n, uint64_t seed)
 			l[k] = (l[k] << 29) | (l[k] >> 35);
 		}
 	}
-	h = mix64(l[0]) ^ mix64(l[1] + 1) ^ mix64(l[2] + 2) ^ mix64(l[3] + 3);
+	h = nhi_mix64(l[0]) ^ nhi_mix64(l[1] + 1) ^ nhi_mix64(l[2] + 2) ^ nhi_mix64(l[3] + 3);
 	for (; i < n; i++)
 		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return mix64(h ^ (uint64_t)n);
+	return nhi_mix64(h ^ (uint64_t)n);
 }

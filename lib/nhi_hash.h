@@ -32,7 +32,18 @@ static inline uint64_t nhi_hash_mem(const char *s, size_t len)
 	}
 	return h;
 }
-uint64_t nhi_hash_u32(uint32_t v);         /* 64-bit mix (splitmix finaliser) */
+/* splitmix64's finaliser */
+static inline uint64_t nhi_mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+/* The hash of a uid or gid (inline: every lookup by id starts with it). */
+static inline uint64_t nhi_hash_u32(uint32_t v)
+{
+	return nhi_mix64((uint64_t)v + 0x9e3779b97f4a7c15ULL);
+}
 /* A fast 64-bit checksum of a byte range (not cryptographic; detects
  * truncation, bit flips and torn files). */
 uint64_t nhi_checksum(const void *p, size_t n, uint64_t seed);

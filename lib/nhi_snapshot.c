@@ -44,6 +44,8 @@ struct snapf {
 	const uint32_t *u32;
 	const char *strings;
 	const struct nhi_snap_bucket *name_idx, *uid_idx, *gname_idx, *gid_idx, *memb_idx;
+	const uint32_t *shadow;            /* a delta's shadow index, or NULL */
+	uint32_t shadow_mask;
 	/* NHI_SNAP_VERIFY_READ: the block table and a bit per block, set once
 	 * the block's checksum matched (atomically: readers may share the
 	 * file); NULL when the file was verified whole or not at all */
@@ -169,6 +171,11 @@ static int validate(struct snapf *s, int flags, const char *path, char *err, siz
 	    (h->n_groups > 0 && (h->gname_idx_size == 0 || h->gid_idx_size == 0)) ||
 	    (h->n_membs > 0 && h->memb_idx_size == 0))
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad index size", path);
+	if ((h->flags & NHI_SNAP_F_SHADOW) &&
+	    (!(h->flags & NHI_SNAP_F_DELTA) || h->shadow_idx_size == 0 ||
+	     !pow2_or_zero(h->shadow_idx_size) ||
+	     !section_ok(h, h->shadow_idx_off, h->shadow_idx_size, 4, 4)))
+		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad shadow index", path);
 	if (h->strings_size == 0 || s->map[h->strings_off] != '\0' ||
 	    s->map[h->strings_off + h->strings_size - 1] != '\0')
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad string table", path);
@@ -214,6 +221,10 @@ static int validate(struct snapf *s, int flags, const char *path, char *err, siz
 	s->gname_idx = (const void *)(s->map + h->gname_idx_off);
 	s->gid_idx = (const void *)(s->map + h->gid_idx_off);
 	s->memb_idx = (const void *)(s->map + h->memb_idx_off);
+	if (h->flags & NHI_SNAP_F_SHADOW) {
+		s->shadow = (const void *)(s->map + h->shadow_idx_off);
+		s->shadow_mask = h->shadow_idx_size - 1;
+	}
 	return 0;
 }
 
@@ -328,6 +339,8 @@ int nhi_snap_open(const char *path, int flags, struct nhi_snap **out,
 		r = map_file(&s->base, path, flags, 0, err, errlen);
 		if (r < 0)
 			goto out;
+		if (flags & NHI_SNAP_NO_DELTA)
+			goto out;     /* asked for the base alone */
 		r = map_file(&s->delta, s->dpath, flags, 1, err, errlen);
 		if (r == NHI_ERR_NOTFOUND) {
 			r = 0;        /* no delta: the base alone */
@@ -731,7 +744,7 @@ static inline const struct nhi_snap_ident_rec *found_rec(const struct snapf *s, 
 
 /* The hot record of an identity by name (its hash h and key k) or uid
  * (0 or a negative code). */
-static inline int rec_by_name(const struct snapf *s, uint64_t h, const struct name_key *k,
+static inline __attribute__((always_inline)) int rec_by_name(const struct snapf *s, uint64_t h, const struct name_key *k,
 			      const struct nhi_snap_ident_rec **rec)
 {
 	uint32_t ref;
@@ -741,7 +754,7 @@ static inline int rec_by_name(const struct snapf *s, uint64_t h, const struct na
 	return r;
 }
 
-static inline int rec_by_uid(const struct snapf *s, uint32_t uid,
+static inline __attribute__((always_inline)) int rec_by_uid(const struct snapf *s, uint32_t uid,
 			     const struct nhi_snap_ident_rec **rec)
 {
 	uint32_t ref;
@@ -763,6 +776,23 @@ static inline int in_delta(const struct nhi_snap *s, const char *name, size_t le
 		      nhi_hash_mem(name, len), ident_name_match, &k, &ref);
 
 	return r == 0 ? 1 : r == NHI_ERR_NOTFOUND ? 0 : r;
+}
+
+/* Does the delta replace the base's record with this uid?  Its shadow
+ * index says (NHI_SNAP_F_SHADOW): 1 yes, 0 no. */
+static inline int in_shadow(const struct snapf *d, uint32_t uid)
+{
+	uint32_t pos = (uint32_t)nhi_hash_u32(uid) & d->shadow_mask;
+
+	for (uint32_t i = 0; i <= d->shadow_mask; i++, pos = (pos + 1) & d->shadow_mask) {
+		uint32_t v = d->shadow[pos];
+
+		if (v == 0)
+			return 0;
+		if (v == uid + 1u)
+			return 1;
+	}
+	return 0;
 }
 
 /* A record the base answered, unless the delta replaces it: 0 (keep it),
@@ -817,7 +847,11 @@ static inline int find_by_uid(const struct nhi_snap *s, uint32_t uid,
 	}
 	*f = &s->base;
 	r = rec_by_uid(&s->base, uid, rec);
-	return r < 0 ? r : base_holds(s, *rec);
+	if (r < 0 || !s->overlay)
+		return r;
+	if (s->delta.shadow != NULL)
+		return in_shadow(&s->delta, uid) ? NHI_ERR_NOTFOUND : 0;
+	return base_holds(s, *rec);
 }
 
 /* ---- verifying what is read (NHI_SNAP_VERIFY_READ) ----------------------- */

@@ -116,7 +116,10 @@ struct nhi_snap_hdr {
 	uint32_t blocks_off, n_blocks;
 	uint32_t block_shift, reserved32;
 	uint64_t blocks_checksum;
-	uint8_t reserved[256 - 64 - 24 * 4 - 24 - 24];
+	/* in a delta with NHI_SNAP_F_SHADOW: the shadow index, a set of the
+	 * uids its identities have in its base (see NHI_SNAP_F_SHADOW) */
+	uint32_t shadow_idx_size, shadow_idx_off;
+	uint8_t reserved[256 - 64 - 24 * 4 - 24 - 24 - 8];
 };
 
 #define NHI_SNAP_BLOCK_SHIFT 14       /* nhictl's blocks: 16 KiB */
@@ -131,6 +134,15 @@ struct nhi_snap_hdr {
  * each one deleted. */
 #define NHI_SNAP_F_DELTA 0x2
 #define NHI_SNAP_STATE_GONE 4   /* in a delta only: the identity is gone */
+/* A delta that carries a shadow index: for each of its identities (and
+ * tombstones) that its base also has, the uid the base's record has.
+ * shadow_idx_size u32 slots (a power of two), linear probing from
+ * nhi_hash_u32(uid) & (size - 1); a slot holds uid + 1, 0 = empty.  A
+ * lookup by uid that the base answers asks this set, not the delta's
+ * name index, whether the delta replaced that record: no name to hash.
+ * Without the flag (a writer before it, or no base to read) readers ask
+ * by name. */
+#define NHI_SNAP_F_SHADOW 0x4
 #define NHI_SNAP_DELTA_SUFFIX ".delta"
 
 
@@ -252,6 +264,9 @@ struct nhi_snap;                           /* opaque; owns the mapping */
  * most NHI_SNAP_VERIFY_READ_WHOLE blocks, is verified whole at open. */
 #define NHI_SNAP_VERIFY_READ 0x4
 #define NHI_SNAP_VERIFY_READ_WHOLE 8
+/* Map the base alone, even when a delta lies beside it (the writer reads
+ * a delta's base this way). */
+#define NHI_SNAP_NO_DELTA 0x8
 
 /* Map 'path' and, when there is one, its delta 'path'.delta (same flags;
  * a delta that is corrupt or untrusted fails the open like the base).

@@ -80,6 +80,8 @@ struct nhi_snap_writer {
 	uint64_t keys_generation;
 	unsigned block_shift;              /* of the block checksums */
 	size_t n_gone;                     /* tombstones among idents */
+	uint32_t *shadow;                  /* a delta's shadow index uids (shadow_from_base) */
+	size_t n_shadow;
 };
 
 static int grow(void **p, size_t *cap, size_t n, size_t elem)
@@ -121,6 +123,7 @@ void nhi_snapw_free(struct nhi_snap_writer *w)
 	free(w->idents);
 	free(w->groups);
 	free(w->members);
+	free(w->shadow);
 	free(w);
 }
 
@@ -598,6 +601,12 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	PLACE_IDX(gid, 3);
 	PLACE_IDX(memb, 4);
 #undef PLACE_IDX
+	if (w->delta && w->n_shadow > 0) {
+		h.flags |= NHI_SNAP_F_SHADOW;
+		h.shadow_idx_size = index_size(w->n_shadow);
+		h.shadow_idx_off = (uint32_t)off;
+		off = align8(off + (size_t)h.shadow_idx_size * 4);
+	}
 	h.strings_off = (uint32_t)off; h.strings_size = (uint32_t)w->strings.len;
 	off += w->strings.len;
 	off = align8(off);
@@ -695,6 +704,17 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 		goto out;
 	}
 #undef INDEX
+	if (h.flags & NHI_SNAP_F_SHADOW) {
+		uint32_t *set = (uint32_t *)(out->p + h.shadow_idx_off), mask = h.shadow_idx_size - 1;
+
+		for (size_t i = 0; i < w->n_shadow; i++) {
+			uint32_t pos = (uint32_t)nhi_hash_u32(w->shadow[i]) & mask;
+
+			while (set[pos] != 0 && set[pos] != w->shadow[i] + 1u)
+				pos = (pos + 1) & mask;
+			set[pos] = w->shadow[i] + 1u;
+		}
+	}
 
 	{
 		uint64_t *blocks = (uint64_t *)(out->p + h.blocks_off);
@@ -727,6 +747,52 @@ out:
 	free(mrecs);
 	free(hv);
 	free(slot);
+	return r;
+}
+
+/* A delta's shadow index (NHI_SNAP_F_SHADOW): the uids its identities
+ * have in the base at path without its ".delta", when that base is of
+ * the generation the delta names.  When there is no such base, or a
+ * lookup in it fails, the delta gets none and readers ask it by name.
+ * 0 or NHI_ERR_NOMEM. */
+static int shadow_from_base(struct nhi_snap_writer *w, const char *path)
+{
+	size_t n = strlen(path), sl = strlen(NHI_SNAP_DELTA_SUFFIX);
+	struct nhi_snap *base = NULL;
+	char bpath[PATH_MAX];
+	int r = 0;
+
+	w->n_shadow = 0;
+	if (w->n_idents == 0 || n <= sl || n - sl >= sizeof(bpath) ||
+	    strcmp(path + n - sl, NHI_SNAP_DELTA_SUFFIX) != 0)
+		return 0;
+	memcpy(bpath, path, n - sl);
+	bpath[n - sl] = '\0';
+	/* block by block verified: a damaged base gives no shadow, not a
+	 * wrong one */
+	if (nhi_snap_open(bpath, NHI_SNAP_NO_DELTA | NHI_SNAP_VERIFY_READ, &base, NULL, 0) < 0)
+		return 0;
+	if (nhi_snap_generation(base) != w->base_generation)
+		goto out;
+	free(w->shadow);
+	w->shadow = malloc(w->n_idents * sizeof(*w->shadow));
+	if (w->shadow == NULL) {
+		r = NHI_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < w->n_idents; i++) {
+		struct nhi_ident id;
+		int e = nhi_snap_ident_by_name(base, iname(w, &w->idents[i]), &id);
+
+		if (e == 0) {
+			w->shadow[w->n_shadow++] = id.uid;
+		} else if (e != NHI_ERR_NOTFOUND) {
+			w->n_shadow = 0;
+			break;
+		}
+	}
+out:
+	nhi_snap_close(base);
 	return r;
 }
 
@@ -765,6 +831,8 @@ int nhi_snapw_publish(struct nhi_snap_writer *w, const char *path,
 	if (!w->delta && snprintf(dpath, sizeof(dpath), "%s%s", path, NHI_SNAP_DELTA_SUFFIX) >=
 	    (int)sizeof(dpath))
 		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: path too long", path);
+	if (w->delta && shadow_from_base(w, path) < 0)
+		return nhi_seterr(err, errlen, NHI_ERR_NOMEM, "out of memory");
 	r = build(w, generation, built_at, &out, err, errlen);
 	if (r == 0)
 		r = put_file(path, &out, err, errlen);

@@ -755,6 +755,52 @@ static void publish_delta(uint64_t base, uint64_t gen)
 	nhi_snapw_free(w);
 }
 
+/* Every uid of publish_sample(10, 10) + publish_delta(), by uid, through
+ * both views: the answer, or NULL for none. */
+static void check_delta_by_uid(const struct nhi_snap *s)
+{
+	static const struct { uint32_t uid; const char *name; } want[] = {
+		{ 2000000, "svc-0" }, { 2000001, NULL },        /* svc-1 moved to 2100001 */
+		{ 2000002, "svc-new" },                         /* svc-2 gone, its uid reused */
+		{ 2000003, "svc-3" }, { 2000004, "svc-4" },     /* the delta's svc-4 */
+		{ 2000005, "svc-5" }, { 2000009, "svc-9" }, { 2000010, NULL },
+		{ 2100001, "svc-1" }, { 1500, "svc-g" },
+	};
+	struct nhi_ident id;
+	struct nhi_pw pw;
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		int r = nhi_snap_ident_by_uid(s, want[i].uid, &id);
+
+		if (want[i].name == NULL) {
+			assert_int_equal(r, NHI_ERR_NOTFOUND);
+			assert_int_equal(nhi_snap_pw_by_uid(s, want[i].uid, &pw), NHI_ERR_NOTFOUND);
+			continue;
+		}
+		assert_int_equal(r, 0);
+		assert_string_equal(id.name, want[i].name);
+		assert_int_equal(nhi_snap_pw_by_uid(s, want[i].uid, &pw), 0);
+		assert_string_equal(pw.name, want[i].name);
+	}
+	assert_int_equal(nhi_snap_pw_by_uid(s, 2000004, &pw), 0);
+	assert_int_equal(pw.state, NHI_STATE_RETIRED);
+}
+
+/* Rewrite the delta's header in place (no reader has it mapped). */
+static void patch_delta_header(uint32_t flags, uint32_t shadow_size)
+{
+	struct nhi_snap_hdr h;
+	int fd = open(dpath, O_RDWR);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &h, sizeof(h), 0), sizeof(h));
+	h.flags = flags;
+	h.shadow_idx_size = shadow_size;
+	h.hdr_checksum = nhi_snap_hdr_checksum(&h);
+	assert_int_equal(pwrite(fd, &h, sizeof(h), 0), sizeof(h));
+	close(fd);
+}
+
 static void test_delta(void **state)
 {
 	struct nhi_snap *s, *s2;
@@ -792,9 +838,12 @@ static void test_delta(void **state)
 	publish_delta(10, 11);
 	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
 	assert_non_null(nhi_snap_delta_header(s));
-	assert_int_equal(nhi_snap_delta_header(s)->flags, NHI_SNAP_F_DELTA);
+	/* with a shadow index: the base uids of svc-1, svc-2 and svc-4 */
+	assert_int_equal(nhi_snap_delta_header(s)->flags, NHI_SNAP_F_DELTA | NHI_SNAP_F_SHADOW);
+	assert_int_equal(nhi_snap_delta_header(s)->shadow_idx_size, 8);
 	assert_int_equal(nhi_snap_delta_header(s)->base_generation, 10);
 	assert_int_equal(nhi_snap_generation(s), 11);
+	check_delta_by_uid(s);
 	assert_ptr_equal(nhi_snap_stale_word(s), &nhi_snap_delta_header(s)->stale);
 	/* the delta's version replaces the base's */
 	assert_int_equal(nhi_snap_ident_by_name(s, "svc-1", &id), 0);
@@ -869,6 +918,41 @@ static void test_delta(void **state)
 	assert_null(strstr(gnames, "svc-4 "));
 	assert_non_null(strstr(gnames, "svc-1 "));
 	assert_non_null(strstr(gnames, "svc-new "));
+
+	nhi_snap_close(s);
+
+	/* the same answers from a delta without the shadow index (a writer
+	 * before it): asked by name */
+	patch_delta_header(NHI_SNAP_F_DELTA, 0);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_delta_header(s)->flags, NHI_SNAP_F_DELTA);
+	check_delta_by_uid(s);
+	nhi_snap_close(s);
+	/* a shadow index of a bad size, or in a base */
+	patch_delta_header(NHI_SNAP_F_DELTA | NHI_SNAP_F_SHADOW, 3);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_TRUST, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+	assert_non_null(strstr(err, "bad shadow index"));
+	patch_delta_header(NHI_SNAP_F_DELTA | NHI_SNAP_F_SHADOW, 1u << 30);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_TRUST, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+	/* a delta for another base than the one beside it gets none */
+	publish_delta(9, 11);
+	{
+		struct nhi_snap_hdr h;
+		int fd = open(dpath, O_RDONLY);
+
+		assert_true(fd >= 0);
+		assert_int_equal(pread(fd, &h, sizeof(h), 0), sizeof(h));
+		close(fd);
+		assert_int_equal(h.flags, NHI_SNAP_F_DELTA);
+	}
+	/* NHI_SNAP_NO_DELTA: the base alone */
+	publish_delta(10, 11);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_NO_DELTA, &s, err, sizeof(err)), 0);
+	assert_null(nhi_snap_delta_header(s));
+	assert_int_equal(nhi_snap_pw_by_uid(s, 2000001, &pw), 0);
+	assert_string_equal(pw.name, "svc-1");
+	nhi_snap_close(s);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
 
 	/* another delta: the mapped pair goes stale through the delta's word */
 	assert_false(nhi_snap_stale(s));
