@@ -64,6 +64,8 @@ struct wident {
 
 /* Where each hot identity record starts (a multiple of 8). */
 #define REC_ALIGN 8
+/* A delta's indexes hold DELTA_SPREAD times the slots a base's would. */
+#define DELTA_SPREAD 2
 
 struct nhi_snap_writer {
 	struct buf strings;                /* group string pool; offset 0 = "" */
@@ -450,7 +452,7 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	struct wident *live = NULL;
 	uint32_t *lrefs = NULL;
 	size_t strings_len = w->strings.len, off, most;
-	uint32_t isz[5];
+	uint32_t isz[5], nslot = 0;
 	struct gset by_gid = { NULL, 0 }, by_name = { NULL, 0 };
 	long dup;
 	int r;
@@ -561,7 +563,11 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 		h.flags = NHI_SNAP_F_BASE;
 		h.n_reg_groups = (uint32_t)n_reg_groups;
 	}
-	isz[0] = index_size(w->n_idents);
+	/* a delta is asked first on every lookup and most often does not
+	 * know the key: its identity indexes (and shadow index) are sized
+	 * for at most a quarter load, so that a miss usually ends at the
+	 * first bucket (it is small: at most snapshot_delta_max identities) */
+	isz[0] = index_size(w->delta ? DELTA_SPREAD * w->n_idents : w->n_idents);
 	isz[1] = isz[0];
 	isz[2] = index_size(n_groups);
 	isz[3] = isz[2];
@@ -603,7 +609,7 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 #undef PLACE_IDX
 	if (w->delta && w->n_shadow > 0) {
 		h.flags |= NHI_SNAP_F_SHADOW;
-		h.shadow_idx_size = index_size(w->n_shadow);
+		h.shadow_idx_size = index_size(DELTA_SPREAD * w->n_shadow);
 		h.shadow_idx_off = (uint32_t)off;
 		off = align8(off + (size_t)h.shadow_idx_size * 4);
 	}
@@ -624,7 +630,9 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	most = w->n_idents > n_groups ? w->n_idents : n_groups;
 	most = most > n_membs ? most : n_membs;
 	hv = calloc(most + 1, sizeof(*hv));
-	slot = calloc(index_size(most), sizeof(*slot));
+	for (int i = 0; i < 5; i++)
+		nslot = isz[i] > nslot ? isz[i] : nslot;
+	slot = calloc(nslot, sizeof(*slot));  /* scratch for idx_build */
 	r = hv == NULL || slot == NULL ? NHI_ERR_NOMEM : buf_reserve(out, off);
 	if (r < 0)
 		goto out;
