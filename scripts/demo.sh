@@ -6,17 +6,26 @@
 # through nss_wrapper, and PAM runs through pam_wrapper with a service file
 # in a temp dir, so the host's /etc/nsswitch.conf and /etc/pam.d stay as
 # they are.  Everything nhi writes goes to a temp state directory.
+# Every step says what it should show; the demo checks that it did, and
+# exits 1 (saying which step) if one did not.
+#
+# NHI_DEMO_BUILD=DIR: use the build in DIR as it is (no installs, no
+# build; tests/test-demo.sh runs the demo so).
 set -eu
 cd "$(dirname "$0")/.."
 top=$PWD
-sh scripts/deps.sh demo
-if [ ! -x build/nhictl/nhictl ] || [ ! -f build/nss_nhi/.libs/libnss_nhi.so.2 ]; then
-	echo "== building nhi (autoreconf, configure, make) ..."
-	autoreconf -fi >/dev/null 2>&1
-	mkdir -p build
-	(cd build && ../configure -q && make -s -j"$(nproc)") >/dev/null
+if [ -n "${NHI_DEMO_BUILD:-}" ]; then
+	B=$NHI_DEMO_BUILD
+else
+	sh scripts/deps.sh demo
+	if [ ! -x build/nhictl/nhictl ] || [ ! -f build/nss_nhi/.libs/libnss_nhi.so.2 ]; then
+		echo "== building nhi (autoreconf, configure, make) ..."
+		autoreconf -fi >/dev/null 2>&1
+		mkdir -p build
+		(cd build && ../configure -q && make -s -j"$(nproc)") >/dev/null
+	fi
+	B=$top/build
 fi
-B=$top/build
 D=$(mktemp -d /tmp/nhi-demo.XXXXXX)
 chmod 755 "$D"
 trap 'rm -rf "$D"' EXIT
@@ -38,34 +47,54 @@ nss() {
 	NSS_WRAPPER_MODULE_SO_PATH=$B/nss_nhi/.libs/libnss_nhi.so.2 NSS_WRAPPER_MODULE_FN_PREFIX=nhi \
 	PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=$D/pam.d "$@"
 }
-say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@" || printf '(exit %d)\n' $?; }
+say() { step=$*; printf '\n\033[1m%s\033[0m\n' "$*"; }
+unexpected=""
+# ok CMD: it should succeed; no CMD: it should fail (exit status not 0)
+ok() { printf '$ %s\n' "$*"; "$@" || { printf '(exit %d: UNEXPECTED)\n' $?; unexpected="$unexpected
+  $step: $*"; }; }
+no() {
+	local rc=0
+	printf '$ %s\n' "$*"
+	"$@" || rc=$?
+	if [ $rc -ne 0 ]; then
+		printf '(exit %d, as it should)\n' $rc
+	else
+		printf '(exit 0: UNEXPECTED)\n'
+		unexpected="$unexpected
+  $step: $*"
+	fi
+}
 nhictl() { nss "$B/nhictl/nhictl" "$@"; }
 getent() { nss /usr/bin/getent "$@"; }
 id() { nss /usr/bin/id "$@"; }
 pam_account() { PRELOAD_MORE=:libpam_wrapper.so nss pamtester -v demo-login "$1" acct_mgmt; }
 
 say "1. alice (a human) creates a service identity she owns; it expires in 8 seconds"
-run nhictl create svc-backup --owner alice --expires +8s --purpose "nightly backups to S3"
-run nhictl show svc-backup
+ok nhictl create svc-backup --owner alice --expires +8s --purpose "nightly backups to S3"
+ok nhictl show svc-backup
 say "2. every program sees it through nss_nhi (getent, id)"
-run getent passwd svc-backup
-run id svc-backup
+ok getent passwd svc-backup
+ok id svc-backup
 say "3. PAM's account phase (pam_nhi through pamtester) allows it"
-run pam_account svc-backup
-run nhictl check svc-backup --service demo-login
+ok pam_account svc-backup
+ok nhictl check svc-backup --service demo-login
 say "4. an unregistered service account (uid in nhi's range) is refused"
 echo "rogue:x:2000500:2000500::/nonexistent:/bin/sh" >>"$D/passwd"
-run pam_account rogue
+no pam_account rogue
 say "5. eight seconds later the identity has expired: PAM refuses it"
 sleep 9
-run pam_account svc-backup
-run getent passwd svc-backup
+no pam_account svc-backup
+no nhictl check svc-backup --service demo-login
+ok getent passwd svc-backup
 say "6. retired, it is gone from the system"
-run nhictl retire svc-backup --reason "workload decommissioned"
-run getent passwd svc-backup
-run id svc-backup
+ok nhictl retire svc-backup --reason "workload decommissioned"
+no getent passwd svc-backup
+no id svc-backup
 say "7. the audit trail, hash-chained and verified"
-run nhictl log
-run nhictl log --verify
-say "Done: nothing outside $D was changed."
+ok nhictl log
+ok nhictl log --verify
+if [ -n "$unexpected" ]; then
+	printf '\nNot as described:%s\n' "$unexpected"
+	exit 1
+fi
+say "Done: every step as described; nothing outside $D was changed."

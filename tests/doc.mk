@@ -2,3 +2,6 @@
 # nhictl verb/option and every nhi.conf key.
 TESTS += tests/test-man.sh
 EXTRA_DIST += tests/test-man.sh
+# The README's first command: scripts/demo.sh on the build under test.
+TESTS += tests/test-demo.sh
+EXTRA_DIST += tests/test-demo.sh
