@@ -45,8 +45,7 @@ for h in host1 host2; do
 	EOF
 done
 
-say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@" || printf '(exit %d)\n' $?; }
+. "$top/scripts/demo-steps.sh"
 on() { local h=$1; shift; NHI_CONF=$T/$h.conf nsswrap "$B/nhictl/nhictl" "$@"; }
 host1() { on host1 "$@"; }
 host2() { on host2 "$@"; }
@@ -62,30 +61,32 @@ pam_host2() {
 ldapmod() { ldap_admin ldapmodify >/dev/null; }
 
 say "0. a throwaway slapd with nhi's schema and syncprov at $SLAPD_LDAPI_URI"
-run ldap_admin ldapsearch -b "$SLAPD_PEOPLE_BASE" -s one uid
+succeeds ldap_admin ldapsearch -b "$SLAPD_PEOPLE_BASE" -s one uid
 say "1. host1 creates an identity: it is written to the directory"
-run host1 create svc-report --owner alice --expires +30d --purpose "weekly reports"
-run ldap_admin ldapsearch -b "uid=svc-report,$SLAPD_NHI_BASE" -s base uidNumber owner nhiState nhiExpires
+succeeds host1 create svc-report --owner alice --expires +30d --purpose "weekly reports"
+succeeds ldap_admin ldapsearch -b "uid=svc-report,$SLAPD_NHI_BASE" -s base uidNumber owner nhiState nhiExpires
 say "2. host2 syncs (RFC 4533: only what changed travels) and serves it through NSS"
-run host2 sync --json
-run getent_host2 passwd svc-report
+succeeds host2 sync --json
+succeeds getent_host2 passwd svc-report
 say "3. PAM on host2 allows it"
-if command -v pamtester >/dev/null; then run pam_host2 svc-report; fi
-run host2 check svc-report --service demo-login
+if command -v pamtester >/dev/null; then succeeds pam_host2 svc-report; fi
+succeeds host2 check svc-report --service demo-login
 say "4. its owner alice is locked in the directory"
 printf 'dn: uid=alice,%s\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 20260101000000Z\n' \
 	"$SLAPD_PEOPLE_BASE" | ldapmod
 say "5. host2's next sync finds no live owner: orphaned, in the directory too"
-run host2 sync --json
-run ldap_admin ldapsearch -b "uid=svc-report,$SLAPD_NHI_BASE" -s base nhiState nhiOrphanedSince
+succeeds host2 sync --json
+succeeds ldap_admin ldapsearch -b "uid=svc-report,$SLAPD_NHI_BASE" -s base nhiState nhiOrphanedSince
 say "6. PAM on host2 denies it (orphan_grace is 0 in this demo)"
-if command -v pamtester >/dev/null; then run pam_host2 svc-report; fi
-run host2 check svc-report --service demo-login
+if command -v pamtester >/dev/null; then fails pam_host2 svc-report; fi
+fails host2 check svc-report --service demo-login
 say "7. host1 transfers it to dave, a live owner; host2 syncs and allows it again"
-run host1 transfer svc-report --to dave
-run host2 sync
-run host2 check svc-report --service demo-login
-say "8. the directory stops: host2 keeps answering from its snapshot"
+succeeds host1 transfer svc-report --to dave
+succeeds host2 sync
+succeeds host2 check svc-report --service demo-login
+say "8. the directory stops: host2's sync fails, and it keeps answering from its snapshot"
 slapd_stop
-run host2 sync
-run getent_host2 passwd svc-report
+fails host2 sync
+succeeds getent_host2 passwd svc-report
+succeeds host2 check svc-report --service demo-login
+demo_end "the directory and both hosts' state lived in $T and are gone."

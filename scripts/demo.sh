@@ -47,54 +47,34 @@ nss() {
 	NSS_WRAPPER_MODULE_SO_PATH=$B/nss_nhi/.libs/libnss_nhi.so.2 NSS_WRAPPER_MODULE_FN_PREFIX=nhi \
 	PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=$D/pam.d "$@"
 }
-say() { step=$*; printf '\n\033[1m%s\033[0m\n' "$*"; }
-unexpected=""
-# ok CMD: it should succeed; no CMD: it should fail (exit status not 0)
-ok() { printf '$ %s\n' "$*"; "$@" || { printf '(exit %d: UNEXPECTED)\n' $?; unexpected="$unexpected
-  $step: $*"; }; }
-no() {
-	local rc=0
-	printf '$ %s\n' "$*"
-	"$@" || rc=$?
-	if [ $rc -ne 0 ]; then
-		printf '(exit %d, as it should)\n' $rc
-	else
-		printf '(exit 0: UNEXPECTED)\n'
-		unexpected="$unexpected
-  $step: $*"
-	fi
-}
+. "$top/scripts/demo-steps.sh"
 nhictl() { nss "$B/nhictl/nhictl" "$@"; }
 getent() { nss /usr/bin/getent "$@"; }
 id() { nss /usr/bin/id "$@"; }
 pam_account() { PRELOAD_MORE=:libpam_wrapper.so nss pamtester -v demo-login "$1" acct_mgmt; }
 
 say "1. alice (a human) creates a service identity she owns; it expires in 8 seconds"
-ok nhictl create svc-backup --owner alice --expires +8s --purpose "nightly backups to S3"
-ok nhictl show svc-backup
+succeeds nhictl create svc-backup --owner alice --expires +8s --purpose "nightly backups to S3"
+succeeds nhictl show svc-backup
 say "2. every program sees it through nss_nhi (getent, id)"
-ok getent passwd svc-backup
-ok id svc-backup
+succeeds getent passwd svc-backup
+succeeds id svc-backup
 say "3. PAM's account phase (pam_nhi through pamtester) allows it"
-ok pam_account svc-backup
-ok nhictl check svc-backup --service demo-login
+succeeds pam_account svc-backup
+succeeds nhictl check svc-backup --service demo-login
 say "4. an unregistered service account (uid in nhi's range) is refused"
 echo "rogue:x:2000500:2000500::/nonexistent:/bin/sh" >>"$D/passwd"
-no pam_account rogue
+fails pam_account rogue
 say "5. eight seconds later the identity has expired: PAM refuses it"
 sleep 9
-no pam_account svc-backup
-no nhictl check svc-backup --service demo-login
-ok getent passwd svc-backup
+fails pam_account svc-backup
+fails nhictl check svc-backup --service demo-login
+succeeds getent passwd svc-backup
 say "6. retired, it is gone from the system"
-ok nhictl retire svc-backup --reason "workload decommissioned"
-no getent passwd svc-backup
-no id svc-backup
+succeeds nhictl retire svc-backup --reason "workload decommissioned"
+fails getent passwd svc-backup
+fails id svc-backup
 say "7. the audit trail, hash-chained and verified"
-ok nhictl log
-ok nhictl log --verify
-if [ -n "$unexpected" ]; then
-	printf '\nNot as described:%s\n' "$unexpected"
-	exit 1
-fi
-say "Done: every step as described; nothing outside $D was changed."
+succeeds nhictl log
+succeeds nhictl log --verify
+demo_end "nothing outside $D was changed."

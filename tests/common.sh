@@ -90,3 +90,16 @@ _nsswrap() {
 nss_preload() {
 	if [ -n "${NHI_ASAN_LIB:-}" ]; then echo "$NHI_ASAN_LIB:libnss_wrapper.so"; else echo libnss_wrapper.so; fi
 }
+
+# check_demo OUT SCRIPT [VAR=VALUE...]: run one of the README's demos
+# (scripts/SCRIPT, with those variables) into OUT, show it, and check
+# what every demo promises: exit 0, every step as described.
+check_demo() {
+	local out=$1 script=$2 rc=0
+	shift 2
+	env "$@" bash "$top_srcdir/scripts/$script" >"$out" 2>&1 || rc=$?
+	sed 's/^/# /' "$out"
+	check "$script ends with exit 0" [ $rc -eq 0 ]
+	check "it says every step went as described" grep -q 'Done: every step as described' "$out"
+	check "no step was unexpected" bash -c "! grep -q UNEXPECTED '$out'"
+}

@@ -15,12 +15,7 @@ for l in libnss_wrapper.so libpam_wrapper.so; do
 done
 
 out=$T/demo.out
-NHI_DEMO_BUILD=$top_builddir bash "$top_srcdir/scripts/demo.sh" >"$out" 2>&1
-rc=$?
-sed 's/^/# /' "$out"
-check "the demo ends with exit 0" [ $rc -eq 0 ]
-check "it says every step went as described" grep -q 'Done: every step as described' "$out"
-check "no step was unexpected" bash -c "! grep -q UNEXPECTED '$out'"
+check_demo "$out" demo.sh NHI_DEMO_BUILD="$top_builddir"
 check "getent shows the identity through nss_nhi" grep -q '^svc-backup:x:2[0-9]*:2[0-9]*:' "$out"
 check "id shows it" grep -q '^uid=2[0-9]*(svc-backup) gid=2[0-9]*(svc-backup)' "$out"
 check "once expired, it keeps its entry with the nologin shell" \
