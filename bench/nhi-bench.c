@@ -10,6 +10,10 @@
  *              functions, fixed-size records), lookup only: the limit
  *   bare+copy  the same, copying the answer into struct passwd and the
  *              caller's buffer as any NSS module must
+ *   bare+full  the same with records that hold every passwd field (name,
+ *              gecos, home, shell, uid: about the bytes of a snapshot's
+ *              hot record; the bare records store no gecos or shell):
+ *              a reference for what the data alone costs as it grows
  *   entry      _nss_nhi_getpwnam_r/_getpwuid_r called directly (dlopen)
  *   glibc-nhi  getpwnam_r/getpwuid_r with passwd: nhi (__nss_configure_lookup;
  *              glibc then skips its per-call check of /etc/nsswitch.conf)
@@ -22,6 +26,7 @@
  * (root only; the host sees nothing).
  *
  *   nhi-bench [-n SIZES] [-r ROUNDS] [-t SECONDS] [-d DIR] [-m MODES]
+ *             (MODES: the names above, comma-separated; default all)
  *   nhi-bench -G -n SIZE -d DIR   (only write DIR/nhi.cache, DIR/nhi.conf,
  *             DIR/passwd and DIR/group with SIZE accounts, for bench/run.sh)
  *   nhi-bench -c MODE -n SIZE -k COUNT -d DIR   (COUNT lookups by name of
@@ -60,14 +65,17 @@
 #define FIRST_UID 2000000u
 #define NQ 8192
 
-enum { M_BARE, M_BARECOPY, M_ENTRY, M_GLIBC_NHI, M_NSW_NHI, M_GLIBC_FILES, N_MODES };
+enum { M_BARE, M_BARECOPY, M_BAREFULL, M_ENTRY, M_GLIBC_NHI, M_NSW_NHI, M_GLIBC_FILES,
+       N_MODES };
 /* the modes measured in this process (the others in a child) */
-#define IN_PROCESS ((1 << M_BARE) | (1 << M_BARECOPY) | (1 << M_ENTRY) | (1 << M_GLIBC_NHI))
-static const char *mode_names[N_MODES] = { "bare", "bare+copy", "entry", "glibc-nhi",
-					   "nsswitch-nhi", "glibc-files" };
+#define IN_PROCESS ((1 << M_BARE) | (1 << M_BARECOPY) | (1 << M_BAREFULL) | (1 << M_ENTRY) | \
+		    (1 << M_GLIBC_NHI))
+static const char *mode_names[N_MODES] = { "bare", "bare+copy", "bare+full", "entry",
+					   "glibc-nhi", "nsswitch-nhi", "glibc-files" };
 static const char *mode_titles[N_MODES] = {
 	"bare mmap hash, lookup only (the limit)",
 	"bare mmap hash + copy into struct passwd",
+	"the same, records with every passwd field (reference: the snapshot's data)",
 	"nss_nhi entry point, called directly",
 	"getpwnam_r/getpwuid_r, glibc -> nss_nhi (__nss_configure_lookup)",
 	"getpwnam_r/getpwuid_r, glibc -> nss_nhi (nsswitch.conf `passwd: nhi`)",
@@ -95,6 +103,15 @@ static struct acct *accts;
 static size_t n_accts;
 static const char *const gecos = "generated service";
 static const char *const shell = "/bin/sh";
+/* bare+full's records: every string a passwd answer has, in the order of
+ * a snapshot's hot record */
+struct acct_full {
+	char name[16];
+	char gecos[24];
+	char home[24];
+	char shell[16];
+	uint32_t uid;
+};
 
 static void make_accounts(size_t n)
 {
@@ -183,83 +200,109 @@ static int write_files(const char *passwd, const char *group)
 
 /* Like the limit in PERFORMANCE.md, the bare hash is a file mapped with
  * mmap (as the snapshot is), not heap memory: two tables of uint32_t
- * buckets (record index + 1) followed by fixed-size records. */
-static const uint32_t *bare_name, *bare_uid;
-static const struct acct *brec;
-static uint32_t bare_size;
-static void *bare_map;
-static size_t bare_len;
+ * buckets (record index + 1) followed by fixed-size records.  Two of
+ * them: bare (struct acct) and bare+full (struct acct_full). */
+struct bare {
+	const uint32_t *name, *uid;        /* the two bucket tables */
+	const void *recs;
+	uint32_t size;
+	void *map;
+	size_t len;
+};
+static struct bare bare_lean, bare_full;
 
-static void bare_build(void)
+static void bare_build_one(struct bare *t, const char *file, const void *recs, size_t rsize)
 {
 	uint32_t *idx_name, *idx_uid;
 	char path[600];
 	size_t len;
 	int fd;
 
-	if (bare_map != NULL)
-		munmap(bare_map, bare_len);
-	bare_size = 8;
-	while (bare_size < 2 * n_accts)
-		bare_size *= 2;
-	len = 2 * (size_t)bare_size * sizeof(uint32_t) + n_accts * sizeof(struct acct);
-	idx_name = calloc(bare_size, sizeof(uint32_t));
-	idx_uid = calloc(bare_size, sizeof(uint32_t));
+	if (t->map != NULL)
+		munmap(t->map, t->len);
+	t->size = 8;
+	while (t->size < 2 * n_accts)
+		t->size *= 2;
+	len = 2 * (size_t)t->size * sizeof(uint32_t) + n_accts * rsize;
+	idx_name = calloc(t->size, sizeof(uint32_t));
+	idx_uid = calloc(t->size, sizeof(uint32_t));
 	if (idx_name == NULL || idx_uid == NULL)
 		exit(1);
 	for (uint32_t i = 0; i < n_accts; i++) {
-		uint32_t p = (uint32_t)nhi_hash_str(accts[i].name) & (bare_size - 1);
+		uint32_t p = (uint32_t)nhi_hash_str(accts[i].name) & (t->size - 1);
 		while (idx_name[p])
-			p = (p + 1) & (bare_size - 1);
+			p = (p + 1) & (t->size - 1);
 		idx_name[p] = i + 1;
-		p = (uint32_t)nhi_hash_u32(accts[i].uid) & (bare_size - 1);
+		p = (uint32_t)nhi_hash_u32(accts[i].uid) & (t->size - 1);
 		while (idx_uid[p])
-			p = (p + 1) & (bare_size - 1);
+			p = (p + 1) & (t->size - 1);
 		idx_uid[p] = i + 1;
 	}
-	snprintf(path, sizeof(path), "%s/bare.hash", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, idx_name, bare_size * sizeof(uint32_t)) < 0 ||
-	    write(fd, idx_uid, bare_size * sizeof(uint32_t)) < 0 ||
-	    write(fd, accts, n_accts * sizeof(struct acct)) < 0) {
-		perror("nhi-bench: bare.hash");
+	if (fd < 0 || write(fd, idx_name, t->size * sizeof(uint32_t)) < 0 ||
+	    write(fd, idx_uid, t->size * sizeof(uint32_t)) < 0 ||
+	    write(fd, recs, n_accts * rsize) < 0) {
+		perror("nhi-bench: bare hash");
 		exit(1);
 	}
-	bare_map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	t->map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
-	if (bare_map == MAP_FAILED)
+	if (t->map == MAP_FAILED)
 		exit(1);
-	bare_len = len;
-	bare_name = bare_map;
-	bare_uid = bare_name + bare_size;
-	brec = (const struct acct *)(bare_uid + bare_size);
+	t->len = len;
+	t->name = t->map;
+	t->uid = t->name + t->size;
+	t->recs = t->uid + t->size;
 	free(idx_name);
 	free(idx_uid);
 }
 
-static const struct acct *bare_by_name(const char *name)
+static void bare_build(void)
 {
-	uint32_t p = (uint32_t)nhi_hash_str(name) & (bare_size - 1), v;
+	struct acct_full *full = calloc(n_accts, sizeof(*full));
 
-	while ((v = bare_name[p]) != 0) {
-		if (strcmp(brec[v - 1].name, name) == 0)
-			return &brec[v - 1];
-		p = (p + 1) & (bare_size - 1);
+	if (full == NULL)
+		exit(1);
+	for (size_t i = 0; i < n_accts; i++) {
+		memcpy(full[i].name, accts[i].name, sizeof(full[i].name));
+		snprintf(full[i].gecos, sizeof(full[i].gecos), "%s", gecos);
+		memcpy(full[i].home, accts[i].home, sizeof(full[i].home));
+		snprintf(full[i].shell, sizeof(full[i].shell), "%s", shell);
+		full[i].uid = accts[i].uid;
 	}
-	return NULL;
+	bare_build_one(&bare_lean, "bare.hash", accts, sizeof(*accts));
+	bare_build_one(&bare_full, "bare-full.hash", full, sizeof(*full));
+	free(full);
 }
 
-static const struct acct *bare_by_uid(uint32_t uid)
-{
-	uint32_t p = (uint32_t)nhi_hash_u32(uid) & (bare_size - 1), v;
-
-	while ((v = bare_uid[p]) != 0) {
-		if (brec[v - 1].uid == uid)
-			return &brec[v - 1];
-		p = (p + 1) & (bare_size - 1);
+/* The lookups of one table and record type (inline, as a hand-written
+ * lookup would be). */
+#define BARE_LOOKUPS(fn, type, t)                                                       \
+	static const type *fn##_by_name(const char *name)                               \
+	{                                                                               \
+		const type *recs = (t).recs;                                            \
+		uint32_t p = (uint32_t)nhi_hash_str(name) & ((t).size - 1), v;          \
+		while ((v = (t).name[p]) != 0) {                                        \
+			if (strcmp(recs[v - 1].name, name) == 0)                        \
+				return &recs[v - 1];                                    \
+			p = (p + 1) & ((t).size - 1);                                   \
+		}                                                                       \
+		return NULL;                                                            \
+	}                                                                               \
+	static const type *fn##_by_uid(uint32_t uid)                                    \
+	{                                                                               \
+		const type *recs = (t).recs;                                            \
+		uint32_t p = (uint32_t)nhi_hash_u32(uid) & ((t).size - 1), v;           \
+		while ((v = (t).uid[p]) != 0) {                                         \
+			if (recs[v - 1].uid == uid)                                     \
+				return &recs[v - 1];                                    \
+			p = (p + 1) & ((t).size - 1);                                   \
+		}                                                                       \
+		return NULL;                                                            \
 	}
-	return NULL;
-}
+BARE_LOOKUPS(bare, struct acct, bare_lean)
+BARE_LOOKUPS(full, struct acct_full, bare_full)
 
 static char *put(char **b, const char *s)
 {
@@ -278,6 +321,19 @@ static int bare_fill(const struct acct *a, struct passwd *pw, char *buf)
 	pw->pw_gecos = put(&buf, gecos);
 	pw->pw_dir = put(&buf, a->home);
 	pw->pw_shell = put(&buf, shell);
+	pw->pw_uid = pw->pw_gid = a->uid;
+	return 0;
+}
+
+static int full_fill(const struct acct_full *a, struct passwd *pw, char *buf)
+{
+	if (a == NULL)
+		return -1;
+	pw->pw_name = put(&buf, a->name);
+	pw->pw_passwd = put(&buf, "x");
+	pw->pw_gecos = put(&buf, a->gecos);
+	pw->pw_dir = put(&buf, a->home);
+	pw->pw_shell = put(&buf, a->shell);
 	pw->pw_uid = pw->pw_gid = a->uid;
 	return 0;
 }
@@ -314,6 +370,10 @@ static void run(int mode, int byuid, long k)
 		}
 		case M_BARECOPY:
 			if (bare_fill(byuid ? bare_by_uid(want->uid) : bare_by_name(want->name), &pw, buf) == 0)
+				got = pw.pw_uid;
+			break;
+		case M_BAREFULL:
+			if (full_fill(byuid ? full_by_uid(want->uid) : full_by_name(want->name), &pw, buf) == 0)
 				got = pw.pw_uid;
 			break;
 		case M_ENTRY:
@@ -604,7 +664,10 @@ static void ratio_line(const char *what, int m, int base, double res[N_MODES][8]
 			used += (size_t)snprintf(missed + used, sizeof(missed) - used, "%s%zuk",
 						 used ? ", " : "", sizes[s] / 1000);
 	}
-	printf(" (target <= %.1fx: %s%s)\n", limit, missed[0] ? "NOT met at " : "met", missed);
+	if (limit > 0)
+		printf(" (target <= %.1fx: %s%s)\n", limit, missed[0] ? "NOT met at " : "met", missed);
+	else
+		printf(" (a reference, no target)\n");
 }
 
 /* " 2.31x / 2.10x": time at the largest size over time at the smallest */
@@ -640,9 +703,16 @@ int main(int argc, char **argv)
 		case 'd': snprintf(dir, sizeof(dir), "%s", optarg); break;
 		case 'm':
 			modes = 0;
-			for (int m = 0; m < N_MODES; m++)
-				if (strstr(optarg, mode_names[m]))
-					modes |= 1 << m;
+			for (char *tok = strtok(optarg, ","); tok != NULL; tok = strtok(NULL, ",")) {
+				int m;
+				for (m = 0; m < N_MODES && strcmp(tok, mode_names[m]) != 0; m++)
+					;
+				if (m == N_MODES) {
+					fprintf(stderr, "nhi-bench: -m: no mode '%s'\n", tok);
+					return 2;
+				}
+				modes |= 1 << m;
+			}
 			break;
 		case 'c':
 			for (int m = 0; m < N_MODES; m++)
@@ -700,7 +770,7 @@ int main(int argc, char **argv)
 		make_accounts(sizes[0]);
 		for (int i = 0; i < NQ; i++)
 			q[i] = (uint32_t)rand() % (uint32_t)n_accts;
-		if (one == M_BARE || one == M_BARECOPY)
+		if (one == M_BARE || one == M_BARECOPY || one == M_BAREFULL)
 			bare_build();
 		if (one == M_GLIBC_NHI && __nss_configure_lookup("passwd", "nhi") != 0)
 			return 1;
@@ -769,6 +839,9 @@ int main(int argc, char **argv)
 		printf("\n");
 		ratio_line("entry point / bare hash + copy", M_ENTRY, M_BARECOPY, res, sizes, n_sizes, 1.5);
 		ratio_line("entry point / bare hash (lookup only)", M_ENTRY, M_BARE, res, sizes, n_sizes, 1.5);
+		if (modes & (1 << M_BAREFULL))
+			ratio_line("entry point / bare hash + copy, full records", M_ENTRY, M_BAREFULL, res,
+				   sizes, n_sizes, 0);
 		printf("The same with the fastest round of each mode (less disturbed by other load):\n");
 		ratio_line("entry point / bare hash + copy", M_ENTRY, M_BARECOPY, best, sizes, n_sizes, 1.5);
 		ratio_line("entry point / bare hash (lookup only)", M_ENTRY, M_BARE, best, sizes, n_sizes, 1.5);
@@ -779,6 +852,10 @@ int main(int argc, char **argv)
 			flat(M_BARECOPY, res, n_sizes);
 			printf("; bare hash");
 			flat(M_BARE, res, n_sizes);
+			if (modes & (1 << M_BAREFULL)) {
+				printf("; bare hash + copy, full records");
+				flat(M_BAREFULL, res, n_sizes);
+			}
 			printf("\n");
 		}
 	}
