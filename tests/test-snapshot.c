@@ -285,6 +285,7 @@ static void spit(const char *p, const unsigned char *b, size_t n)
 static void exercise(struct nhi_snap *s)
 {
 	struct nhi_ident id;
+	struct nhi_pw pw;
 	struct nhi_group g;
 	const uint32_t *gids;
 	uint32_t n;
@@ -294,6 +295,16 @@ static void exercise(struct nhi_snap *s)
 		snprintf(name, sizeof(name), "svc-%d", i);
 		(void)nhi_snap_ident_by_name(s, name, &id);
 		(void)nhi_snap_ident_by_uid(s, 2000000 + (uint32_t)i, &id);
+		/* the passwd view: NSS copies its strings whole, so each must
+		 * end where its length says, or before (a damaged byte may be
+		 * a NUL: wrong but bounded) */
+		if (nhi_snap_pw_by_name(s, name, &pw) == 0)
+			assert_true(strlen(nhi_pw_shell(&pw)) <= pw.shell_len);
+		if (nhi_snap_pw_by_uid(s, 2000000 + (uint32_t)i, &pw) == 0)
+			assert_true(strlen(pw.name) <= pw.name_len);
+		if (nhi_snap_pw_at(s, (uint32_t)i, &pw) == 0)
+			assert_true(strlen(nhi_pw_gecos(&pw)) <= pw.gecos_len &&
+				    strlen(nhi_pw_home(&pw)) <= pw.home_len);
 		(void)nhi_snap_group_by_name(s, name, &g);
 		(void)nhi_snap_group_by_gid(s, 2000000 + (uint32_t)i, &g);
 		(void)nhi_snap_user_gids(s, name, &gids, &n);
