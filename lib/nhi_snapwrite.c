@@ -776,9 +776,10 @@ static int shadow_from_base(struct nhi_snap_writer *w, const char *path)
 		return 0;
 	memcpy(bpath, path, n - sl);
 	bpath[n - sl] = '\0';
-	/* block by block verified: a damaged base gives no shadow, not a
-	 * wrong one */
-	if (nhi_snap_open(bpath, NHI_SNAP_NO_DELTA | NHI_SNAP_VERIFY_READ, &base, NULL, 0) < 0)
+	/* trusted as readers require it, and verified block by block: a
+	 * damaged base gives no shadow, not a wrong one */
+	if (nhi_snap_open(bpath, NHI_SNAP_NO_DELTA | NHI_SNAP_VERIFY_READ | NHI_SNAP_TRUST, &base,
+			  NULL, 0) < 0)
 		return 0;
 	if (nhi_snap_generation(base) != w->base_generation)
 		goto out;
