@@ -44,8 +44,8 @@ struct snapf {
 	const uint32_t *u32;
 	const char *strings;
 	const struct nhi_snap_bucket *name_idx, *uid_idx, *gname_idx, *gid_idx, *memb_idx;
-	const uint32_t *shadow;            /* a delta's shadow index, or NULL */
-	uint32_t shadow_mask;
+	const uint32_t *shadow, *gshadow;  /* a delta's shadow indexes, or NULL */
+	uint32_t shadow_mask, gshadow_mask;
 	/* NHI_SNAP_VERIFY_READ: the block table and a bit per block, set once
 	 * the block's checksum matched (atomically: readers may share the
 	 * file); NULL when the file was verified whole or not at all */
@@ -172,9 +172,12 @@ static int validate(struct snapf *s, int flags, const char *path, char *err, siz
 	    (h->n_membs > 0 && h->memb_idx_size == 0))
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad index size", path);
 	if ((h->flags & NHI_SNAP_F_SHADOW) &&
-	    (!(h->flags & NHI_SNAP_F_DELTA) || h->shadow_idx_size == 0 ||
-	     !pow2_or_zero(h->shadow_idx_size) ||
-	     !section_ok(h, h->shadow_idx_off, h->shadow_idx_size, 4, 4)))
+	    (!(h->flags & NHI_SNAP_F_DELTA) ||
+	     h->shadow_idx_size == 0 || !pow2_or_zero(h->shadow_idx_size) ||
+	     !section_ok(h, h->shadow_idx_off, h->shadow_idx_size, 4, 4) ||
+	     !pow2_or_zero(h->gshadow_idx_size) ||
+	     (h->gshadow_idx_size != 0 &&
+	      !section_ok(h, h->gshadow_idx_off, h->gshadow_idx_size, 4, 4))))
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad shadow index", path);
 	if (h->strings_size == 0 || s->map[h->strings_off] != '\0' ||
 	    s->map[h->strings_off + h->strings_size - 1] != '\0')
@@ -224,6 +227,11 @@ static int validate(struct snapf *s, int flags, const char *path, char *err, siz
 	if (h->flags & NHI_SNAP_F_SHADOW) {
 		s->shadow = (const void *)(s->map + h->shadow_idx_off);
 		s->shadow_mask = h->shadow_idx_size - 1;
+		/* a delta with a uid set alone (size 0) answers groups by name */
+		if (h->gshadow_idx_size != 0) {
+			s->gshadow = (const void *)(s->map + h->gshadow_idx_off);
+			s->gshadow_mask = h->gshadow_idx_size - 1;
+		}
 	}
 	return 0;
 }
@@ -778,21 +786,27 @@ static inline int in_delta(const struct nhi_snap *s, const char *name, size_t le
 	return r == 0 ? 1 : r == NHI_ERR_NOTFOUND ? 0 : r;
 }
 
-/* Does the delta replace the base's record with this uid?  Its shadow
- * index says (NHI_SNAP_F_SHADOW): 1 yes, 0 no. */
-static inline int in_shadow(const struct snapf *d, uint32_t uid)
+/* Is v in a shadow index (NHI_SNAP_F_SHADOW: slots of v + 1) of
+ * mask + 1 slots?  1 yes, 0 no. */
+static inline int in_set(const uint32_t *set, uint32_t mask, uint32_t v)
 {
-	uint32_t pos = (uint32_t)nhi_hash_u32(uid) & d->shadow_mask;
+	uint32_t pos = (uint32_t)nhi_hash_u32(v) & mask;
 
-	for (uint32_t i = 0; i <= d->shadow_mask; i++, pos = (pos + 1) & d->shadow_mask) {
-		uint32_t v = d->shadow[pos];
+	for (uint32_t i = 0; i <= mask; i++, pos = (pos + 1) & mask) {
+		uint32_t x = set[pos];
 
-		if (v == 0)
+		if (x == 0)
 			return 0;
-		if (v == uid + 1u)
+		if (x == v + 1u)
 			return 1;
 	}
 	return 0;
+}
+
+/* Does the delta replace the base's record with this uid? */
+static inline int in_shadow(const struct snapf *d, uint32_t uid)
+{
+	return in_set(d->shadow, d->shadow_mask, uid);
 }
 
 /* A record the base answered, unless the delta replaces it: 0 (keep it),
@@ -1038,6 +1052,9 @@ static int base_group(const struct nhi_snap *s, uint32_t i, struct nhi_group *ou
 
 	if (r < 0 || !s->overlay || i < s->base.hdr->n_reg_groups)
 		return r;
+	/* base group gids are unique, so its gid stands for the group */
+	if (s->delta.gshadow != NULL)
+		return in_set(s->delta.gshadow, s->delta.gshadow_mask, out->gid) ? NHI_ERR_NOTFOUND : 0;
 	r = in_delta(s, out->name, strlen(out->name));
 	return r < 0 ? r : r ? NHI_ERR_NOTFOUND : 0;
 }
@@ -1045,19 +1062,19 @@ static int base_group(const struct nhi_snap *s, uint32_t i, struct nhi_group *ou
 int nhi_snap_group_by_name(const struct nhi_snap *s, const char *name, struct nhi_group *out)
 {
 	const struct snapf *f = &s->base;
+	uint64_t h = nhi_hash_str(name);
 	uint32_t ref;
 	int r;
 
 	if (s->overlay) {
 		r = probe(&s->delta, s->delta.gname_idx, s->delta.hdr->gname_idx_size,
-			  nhi_hash_str(name), group_name_match, name, &ref);
+			  h, group_name_match, name, &ref);
 		if (r == 0)
 			return fill_group(&s->delta, &s->delta.groups[ref - 1], out);
 		if (r != NHI_ERR_NOTFOUND)
 			return r;
 	}
-	r = probe(f, f->gname_idx, f->hdr->gname_idx_size, nhi_hash_str(name),
-		  group_name_match, name, &ref);
+	r = probe(f, f->gname_idx, f->hdr->gname_idx_size, h, group_name_match, name, &ref);
 	return r < 0 ? r : base_group(s, ref - 1, out);
 }
 

@@ -116,10 +116,12 @@ struct nhi_snap_hdr {
 	uint32_t blocks_off, n_blocks;
 	uint32_t block_shift, reserved32;
 	uint64_t blocks_checksum;
-	/* in a delta with NHI_SNAP_F_SHADOW: the shadow index, a set of the
-	 * uids its identities have in its base (see NHI_SNAP_F_SHADOW) */
+	/* in a delta with NHI_SNAP_F_SHADOW: the shadow indexes, sets of the
+	 * uids its identities have in its base and of the gids of the base
+	 * groups named after them (see NHI_SNAP_F_SHADOW) */
 	uint32_t shadow_idx_size, shadow_idx_off;
-	uint8_t reserved[256 - 64 - 24 * 4 - 24 - 24 - 8];
+	uint32_t gshadow_idx_size, gshadow_idx_off;
+	uint8_t reserved[256 - 64 - 24 * 4 - 24 - 24 - 16];
 };
 
 #define NHI_SNAP_BLOCK_SHIFT 14       /* nhictl's blocks: 16 KiB */
@@ -134,14 +136,16 @@ struct nhi_snap_hdr {
  * each one deleted. */
 #define NHI_SNAP_F_DELTA 0x2
 #define NHI_SNAP_STATE_GONE 4   /* in a delta only: the identity is gone */
-/* A delta that carries a shadow index: for each of its identities (and
- * tombstones) that its base also has, the uid the base's record has.
- * shadow_idx_size u32 slots (a power of two), linear probing from
- * nhi_hash_u32(uid) & (size - 1); a slot holds uid + 1, 0 = empty.  A
- * lookup by uid that the base answers asks this set, not the delta's
- * name index, whether the delta replaced that record: no name to hash.
- * Without the flag (a writer before it, or no base to read) readers ask
- * by name. */
+/* A delta that carries shadow indexes: for each of its identities (and
+ * tombstones) that its base also has, the uid the base's record has
+ * (shadow_idx), and the gid of the base's group of that name, if there is
+ * one (gshadow_idx).  Each is a set of *_idx_size u32 slots (a power of
+ * two), linear probing from nhi_hash_u32(v) & (size - 1); a slot holds
+ * v + 1, 0 = empty.  A lookup that the base answers with an identity or
+ * an identity group asks these sets, not the delta's name index, whether
+ * the delta replaced it: no name to hash.  Without the flag (a writer
+ * before it, or no base to read) readers ask by name; gshadow_idx_size 0
+ * (no gid set) does the same for groups. */
 #define NHI_SNAP_F_SHADOW 0x4
 #define NHI_SNAP_DELTA_SUFFIX ".delta"
 

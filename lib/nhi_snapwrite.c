@@ -82,8 +82,11 @@ struct nhi_snap_writer {
 	uint64_t keys_generation;
 	unsigned block_shift;              /* of the block checksums */
 	size_t n_gone;                     /* tombstones among idents */
-	uint32_t *shadow;                  /* a delta's shadow index uids (shadow_from_base) */
-	size_t n_shadow;
+	/* a delta's shadow indexes (shadow_from_base): have_shadow when the
+	 * base could be read; the uids and the gids they hold */
+	int have_shadow;
+	uint32_t *shadow, *gshadow;
+	size_t n_shadow, n_gshadow;
 };
 
 static int grow(void **p, size_t *cap, size_t n, size_t elem)
@@ -126,6 +129,7 @@ void nhi_snapw_free(struct nhi_snap_writer *w)
 	free(w->groups);
 	free(w->members);
 	free(w->shadow);
+	free(w->gshadow);
 	free(w);
 }
 
@@ -332,6 +336,19 @@ static long idx_build(struct nhi_snap_bucket *idx, uint32_t *slot, uint32_t size
 		idx[pos].ref = refs != NULL ? refs[i] : i + 1;
 	}
 	return -1;
+}
+
+/* A shadow index (NHI_SNAP_F_SHADOW): the n values v of vals as v + 1 in
+ * 'size' zeroed slots (a power of two, more than n). */
+static void set_fill(uint32_t *set, uint32_t size, const uint32_t *vals, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t pos = (uint32_t)nhi_hash_u32(vals[i]) & (size - 1);
+
+		while (set[pos] != 0 && set[pos] != vals[i] + 1u)
+			pos = (pos + 1) & (size - 1);
+		set[pos] = vals[i] + 1u;
+	}
 }
 
 static int same_ident_name(const void *r, uint32_t a, uint32_t b, const struct nhi_snap_writer *w)
@@ -607,11 +624,14 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	PLACE_IDX(gid, 3);
 	PLACE_IDX(memb, 4);
 #undef PLACE_IDX
-	if (w->delta && w->n_shadow > 0) {
+	if (w->delta && w->have_shadow) {
 		h.flags |= NHI_SNAP_F_SHADOW;
 		h.shadow_idx_size = index_size(DELTA_SPREAD * w->n_shadow);
 		h.shadow_idx_off = (uint32_t)off;
 		off = align8(off + (size_t)h.shadow_idx_size * 4);
+		h.gshadow_idx_size = index_size(DELTA_SPREAD * w->n_gshadow);
+		h.gshadow_idx_off = (uint32_t)off;
+		off = align8(off + (size_t)h.gshadow_idx_size * 4);
 	}
 	h.strings_off = (uint32_t)off; h.strings_size = (uint32_t)w->strings.len;
 	off += w->strings.len;
@@ -713,15 +733,10 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	}
 #undef INDEX
 	if (h.flags & NHI_SNAP_F_SHADOW) {
-		uint32_t *set = (uint32_t *)(out->p + h.shadow_idx_off), mask = h.shadow_idx_size - 1;
-
-		for (size_t i = 0; i < w->n_shadow; i++) {
-			uint32_t pos = (uint32_t)nhi_hash_u32(w->shadow[i]) & mask;
-
-			while (set[pos] != 0 && set[pos] != w->shadow[i] + 1u)
-				pos = (pos + 1) & mask;
-			set[pos] = w->shadow[i] + 1u;
-		}
+		set_fill((uint32_t *)(out->p + h.shadow_idx_off), h.shadow_idx_size,
+			 w->shadow, w->n_shadow);
+		set_fill((uint32_t *)(out->p + h.gshadow_idx_off), h.gshadow_idx_size,
+			 w->gshadow, w->n_gshadow);
 	}
 
 	{
@@ -758,11 +773,11 @@ out:
 	return r;
 }
 
-/* A delta's shadow index (NHI_SNAP_F_SHADOW): the uids its identities
- * have in the base at path without its ".delta", when that base is of
- * the generation the delta names.  When there is no such base, or a
- * lookup in it fails, the delta gets none and readers ask it by name.
- * 0 or NHI_ERR_NOMEM. */
+/* A delta's shadow indexes (NHI_SNAP_F_SHADOW): the uids its identities
+ * have in the base at path without its ".delta", and the gids of the
+ * base's groups named after them, when that base is of the generation
+ * the delta names.  When there is no such base, or a lookup in it fails,
+ * the delta gets none and readers ask it by name.  0 or NHI_ERR_NOMEM. */
 static int shadow_from_base(struct nhi_snap_writer *w, const char *path)
 {
 	size_t n = strlen(path), sl = strlen(NHI_SNAP_DELTA_SUFFIX);
@@ -770,10 +785,11 @@ static int shadow_from_base(struct nhi_snap_writer *w, const char *path)
 	char bpath[PATH_MAX];
 	int r = 0;
 
-	w->n_shadow = 0;
+	w->have_shadow = 0;
+	w->n_shadow = w->n_gshadow = 0;
 	if (w->n_idents == 0 || n <= sl || n - sl >= sizeof(bpath) ||
 	    strcmp(path + n - sl, NHI_SNAP_DELTA_SUFFIX) != 0)
-		return 0;
+		return 0;  /* an empty delta overlays nothing */
 	memcpy(bpath, path, n - sl);
 	bpath[n - sl] = '\0';
 	/* trusted as readers require it, and verified block by block: a
@@ -784,21 +800,31 @@ static int shadow_from_base(struct nhi_snap_writer *w, const char *path)
 	if (nhi_snap_generation(base) != w->base_generation)
 		goto out;
 	free(w->shadow);
-	w->shadow = malloc(w->n_idents * sizeof(*w->shadow));
-	if (w->shadow == NULL) {
+	free(w->gshadow);
+	w->shadow = malloc((w->n_idents + 1) * sizeof(*w->shadow));
+	w->gshadow = malloc((w->n_idents + 1) * sizeof(*w->gshadow));
+	if (w->shadow == NULL || w->gshadow == NULL) {
 		r = NHI_ERR_NOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < w->n_idents; i++) {
+	w->have_shadow = 1;
+	for (size_t i = 0; i < w->n_idents && w->have_shadow; i++) {
+		const char *name = iname(w, &w->idents[i]);
 		struct nhi_ident id;
-		int e = nhi_snap_ident_by_name(base, iname(w, &w->idents[i]), &id);
+		struct nhi_group g;
+		int e = nhi_snap_ident_by_name(base, name, &id);
 
-		if (e == 0) {
+		if (e == 0)
 			w->shadow[w->n_shadow++] = id.uid;
-		} else if (e != NHI_ERR_NOTFOUND) {
-			w->n_shadow = 0;
-			break;
+		/* a registry group of that name may come back: its gid is no
+		 * identity group's (the writer gives it none), so harmless */
+		if (e == 0 || e == NHI_ERR_NOTFOUND) {
+			e = nhi_snap_group_by_name(base, name, &g);
+			if (e == 0)
+				w->gshadow[w->n_gshadow++] = g.gid;
 		}
+		if (e < 0 && e != NHI_ERR_NOTFOUND)
+			w->have_shadow = 0;
 	}
 out:
 	nhi_snap_close(base);

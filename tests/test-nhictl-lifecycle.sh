@@ -284,11 +284,12 @@ expect 0 "delta: extend par-1" dn extend par-1 --expires +6d
 eqv "one change: a delta of one over the base" "$g $((g + 1)) $g 1" "$(snapinfo)"
 expect 0 "delta: suspend par-2" dn suspend par-2
 eqv "two changes: a delta of two" "$g $((g + 2)) $g 2" "$(snapinfo)"
-# flags (u32 at 168) and shadow_idx_size (u32 at 208): the delta carries
-# the base uids of what it replaces, 8 slots for two (a quarter full at most)
+# flags (u32 at 168), shadow_idx_size and gshadow_idx_size (u32 at 208 and
+# 216): the delta carries the base uids and group gids of what it
+# replaces, 8 slots for two (a quarter full at most)
 snapu32() { python3 -c 'import struct,sys; print(struct.unpack_from("=I", open(sys.argv[1],"rb").read(), int(sys.argv[2]))[0])' "$1" "$2"; }
-eqv "the delta has a shadow index (NHI_SNAP_F_DELTA | NHI_SNAP_F_SHADOW)" "6 8" \
-	"$(snapu32 "$ST/nhi.cache.delta" 168) $(snapu32 "$ST/nhi.cache.delta" 208)"
+eqv "the delta has shadow indexes (NHI_SNAP_F_DELTA | NHI_SNAP_F_SHADOW)" "6 8 8" \
+	"$(snapu32 "$ST/nhi.cache.delta" 168) $(snapu32 "$ST/nhi.cache.delta" 208) $(snapu32 "$ST/nhi.cache.delta" 216)"
 if have_nss; then
 	expect 0 "delta: getent passwd par-2 (its uid)" nsswrap getent passwd par-2
 	uid2=$(cut -d: -f3 "$T/out")

@@ -797,8 +797,31 @@ static void check_delta_by_uid(const struct nhi_snap *s)
 	assert_int_equal(pw.state, NHI_STATE_RETIRED);
 }
 
+/* The groups of the same world, by gid and by name. */
+static void check_delta_groups(const struct nhi_snap *s)
+{
+	struct nhi_group g;
+
+	assert_int_equal(nhi_snap_group_by_name(s, "svc-1", &g), 0);
+	assert_int_equal(g.gid, 2100001);
+	assert_int_equal(nhi_snap_group_by_gid(s, 2100001, &g), 0);
+	assert_string_equal(g.name, "svc-1");
+	assert_int_equal(nhi_snap_group_by_gid(s, 2000001, &g), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_group_by_name(s, "svc-2", &g), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_group_by_gid(s, 2000002, &g), 0);
+	assert_string_equal(g.name, "svc-new");
+	assert_int_equal(nhi_snap_group_by_name(s, "svc-4", &g), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_group_by_gid(s, 2000004, &g), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_group_by_name(s, "svc-5", &g), 0);
+	assert_int_equal(g.gid, 2000005);
+	assert_int_equal(nhi_snap_group_by_gid(s, 2000005, &g), 0);
+	assert_string_equal(g.name, "svc-5");
+	assert_int_equal(nhi_snap_group_by_gid(s, 1500, &g), 0);
+	assert_string_equal(g.name, "robots");
+}
+
 /* Rewrite the delta's header in place (no reader has it mapped). */
-static void patch_delta_header(uint32_t flags, uint32_t shadow_size)
+static void patch_delta_header(uint32_t flags, uint32_t shadow_size, uint32_t gshadow_size)
 {
 	struct nhi_snap_hdr h;
 	int fd = open(dpath, O_RDWR);
@@ -807,6 +830,7 @@ static void patch_delta_header(uint32_t flags, uint32_t shadow_size)
 	assert_int_equal(pread(fd, &h, sizeof(h), 0), sizeof(h));
 	h.flags = flags;
 	h.shadow_idx_size = shadow_size;
+	h.gshadow_idx_size = gshadow_size;
 	h.hdr_checksum = nhi_snap_hdr_checksum(&h);
 	assert_int_equal(pwrite(fd, &h, sizeof(h), 0), sizeof(h));
 	close(fd);
@@ -849,12 +873,15 @@ static void test_delta(void **state)
 	publish_delta(10, 11);
 	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
 	assert_non_null(nhi_snap_delta_header(s));
-	/* with a shadow index: the base uids of svc-1, svc-2 and svc-4 */
+	/* with shadow indexes: the base uids of svc-1, svc-2 and svc-4, and
+	 * the gids of their base groups */
 	assert_int_equal(nhi_snap_delta_header(s)->flags, NHI_SNAP_F_DELTA | NHI_SNAP_F_SHADOW);
 	assert_int_equal(nhi_snap_delta_header(s)->shadow_idx_size, 16);  /* a quarter full at most */
+	assert_int_equal(nhi_snap_delta_header(s)->gshadow_idx_size, 16);
 	assert_int_equal(nhi_snap_delta_header(s)->base_generation, 10);
 	assert_int_equal(nhi_snap_generation(s), 11);
 	check_delta_by_uid(s);
+	check_delta_groups(s);
 	assert_ptr_equal(nhi_snap_stale_word(s), &nhi_snap_delta_header(s)->stale);
 	/* the delta's version replaces the base's */
 	assert_int_equal(nhi_snap_ident_by_name(s, "svc-1", &id), 0);
@@ -934,17 +961,27 @@ static void test_delta(void **state)
 
 	/* the same answers from a delta without the shadow index (a writer
 	 * before it): asked by name */
-	patch_delta_header(NHI_SNAP_F_DELTA, 0);
+	patch_delta_header(NHI_SNAP_F_DELTA, 0, 0);
 	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
 	assert_int_equal(nhi_snap_delta_header(s)->flags, NHI_SNAP_F_DELTA);
 	check_delta_by_uid(s);
+	check_delta_groups(s);
 	nhi_snap_close(s);
 	/* a shadow index of a bad size, or in a base */
-	patch_delta_header(NHI_SNAP_F_DELTA | NHI_SNAP_F_SHADOW, 3);
+	patch_delta_header(NHI_SNAP_F_DELTA | NHI_SNAP_F_SHADOW, 3, 16);
 	assert_int_equal(nhi_snap_open(path, NHI_SNAP_TRUST, &s, err, sizeof(err)), NHI_ERR_FORMAT);
 	assert_non_null(strstr(err, "bad shadow index"));
-	patch_delta_header(NHI_SNAP_F_DELTA | NHI_SNAP_F_SHADOW, 1u << 30);
+	patch_delta_header(NHI_SNAP_F_DELTA | NHI_SNAP_F_SHADOW, 1u << 30, 16);
 	assert_int_equal(nhi_snap_open(path, NHI_SNAP_TRUST, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+	patch_delta_header(NHI_SNAP_F_DELTA | NHI_SNAP_F_SHADOW, 16, 3);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_TRUST, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+	assert_non_null(strstr(err, "bad shadow index"));
+	/* a uid set without a gid set: groups asked by name */
+	patch_delta_header(NHI_SNAP_F_DELTA | NHI_SNAP_F_SHADOW, 16, 0);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
+	check_delta_by_uid(s);
+	check_delta_groups(s);
+	nhi_snap_close(s);
 	/* a delta for another base than the one beside it gets none */
 	publish_delta(9, 11);
 	{
