@@ -817,6 +817,9 @@ static inline int base_holds(const struct nhi_snap *s, const struct nhi_snap_ide
 
 	if (!s->overlay)
 		return 0;
+	/* base uids are unique, so its uid stands for the record */
+	if (s->delta.shadow != NULL)
+		return in_shadow(&s->delta, rec->uid) ? NHI_ERR_NOTFOUND : 0;
 	d = in_delta(s, (const char *)(rec + 1), rec->len[NHI_SNAP_S_NAME]);
 	return d < 0 ? d : d ? NHI_ERR_NOTFOUND : 0;
 }
@@ -861,11 +864,7 @@ static inline int find_by_uid(const struct nhi_snap *s, uint32_t uid,
 	}
 	*f = &s->base;
 	r = rec_by_uid(&s->base, uid, rec);
-	if (r < 0 || !s->overlay)
-		return r;
-	if (s->delta.shadow != NULL)
-		return in_shadow(&s->delta, uid) ? NHI_ERR_NOTFOUND : 0;
-	return base_holds(s, *rec);
+	return r < 0 ? r : base_holds(s, *rec);
 }
 
 /* ---- verifying what is read (NHI_SNAP_VERIFY_READ) ----------------------- */
