@@ -670,7 +670,8 @@ struct name_key {
 
 /* memcmp(a, b, n) == 0 without a call, for names (a few to a few dozen
  * bytes): whole words, the last one overlapping the one before. */
-static inline __attribute__((always_inline)) int bytes_eq(const char *a, const char *b, size_t n)
+static inline __attribute__((always_inline)) int
+bytes_eq(const char *a, const char *b, size_t n)
 {
 	uint64_t x, y;
 	uint32_t u, v;
@@ -752,8 +753,9 @@ static inline const struct nhi_snap_ident_rec *found_rec(const struct snapf *s, 
 
 /* The hot record of an identity by name (its hash h and key k) or uid
  * (0 or a negative code). */
-static inline __attribute__((always_inline)) int rec_by_name(const struct snapf *s, uint64_t h, const struct name_key *k,
-			      const struct nhi_snap_ident_rec **rec)
+static inline __attribute__((always_inline)) int
+rec_by_name(const struct snapf *s, uint64_t h, const struct name_key *k,
+	    const struct nhi_snap_ident_rec **rec)
 {
 	uint32_t ref;
 	int r = probe(s, s->name_idx, s->name_mask + 1, h, ident_name_match, k, &ref);
@@ -762,8 +764,8 @@ static inline __attribute__((always_inline)) int rec_by_name(const struct snapf 
 	return r;
 }
 
-static inline __attribute__((always_inline)) int rec_by_uid(const struct snapf *s, uint32_t uid,
-			     const struct nhi_snap_ident_rec **rec)
+static inline __attribute__((always_inline)) int
+rec_by_uid(const struct snapf *s, uint32_t uid, const struct nhi_snap_ident_rec **rec)
 {
 	uint32_t ref;
 	int r = probe(s, s->uid_idx, s->uid_mask + 1, nhi_hash_u32(uid), ident_uid_match, &uid, &ref);

@@ -581,7 +581,7 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 		h.n_reg_groups = (uint32_t)n_reg_groups;
 	}
 	/* a delta is asked first on every lookup and most often does not
-	 * know the key: its identity indexes (and shadow index) are sized
+	 * know the key: its identity indexes (and shadow indexes) are sized
 	 * for at most a quarter load, so that a miss usually ends at the
 	 * first bucket (it is small: at most snapshot_delta_max identities) */
 	isz[0] = index_size(w->delta ? DELTA_SPREAD * w->n_idents : w->n_idents);
