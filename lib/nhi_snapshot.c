@@ -9,6 +9,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include "nhi_conf.h"
 #include "nhi_err.h"
 #include "nhi_hash.h"
@@ -523,17 +526,43 @@ static inline const struct nhi_snap_ident_rec *ident_rec(const struct snapf *s, 
 }
 
 /* Point *field at the next string p of a record with length len;
- * NHI_ERR_FORMAT unless a NUL ends it.  (The record was checked to hold
- * its strings.) */
+ * NHI_ERR_FORMAT unless its first NUL is the one at len (a NUL inside
+ * would make C see a shorter string than the record says).  (The record
+ * was checked to hold its strings.) */
 #define NEXT_STR(field, len) do {                       \
 		(field) = p;                            \
-		if (p[(len)] != '\0')                   \
+		if (strlen(p) != (len))                 \
 			return NHI_ERR_FORMAT;          \
 		p += (len) + 1;                         \
 	} while (0)
 
-/* The passwd view of a record checked by ident_rec: the four NULs and
- * the state are checked at once, and only what passwd needs is stored. */
+#if defined(__SSE2__)
+/* The mask of the NUL bytes of p[0..n), 16 <= n <= 64 (bit i for byte
+ * i): four 16-byte compares at 0, 16, 32 and n - 16, each moved back to
+ * end at n at the latest, so that none reads outside p[0..n). */
+static inline uint64_t nul_mask(const char *p, uint32_t n)
+{
+	const __m128i zero = _mm_setzero_si128();
+	uint32_t last = n - 16, o1 = last < 16 ? last : 16, o2 = last < 32 ? last : 32;
+	uint64_t m;
+
+#define NULS_AT(o) ((uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8( \
+		_mm_loadu_si128((const __m128i *)(const void *)(p + (o))), zero)) << (o))
+	m = NULS_AT(0) | NULS_AT(o1) | NULS_AT(o2) | NULS_AT(last);
+#undef NULS_AT
+	return m;
+}
+#endif
+
+/* The passwd view of a record checked by ident_rec: the strings and the
+ * state are checked at once, and only what passwd needs is stored.  Each
+ * string's first NUL must be the one its length names: a record named
+ * "root\0..." must not answer as root to getpwuid (the lengths are what
+ * the copy uses, the NULs what C sees).  The four strings lie back to
+ * back with their NULs in p[0..n); when 16 <= n <= 64 (the usual case,
+ * with SSE2) the mask of every NUL in them must be exactly the four
+ * terminators' bits, else each terminator is checked and strlen() of each
+ * string.  The mask costs about a third of the four strlen() calls. */
 static inline __attribute__((always_inline)) int
 fill_pw(const struct nhi_snap_ident_rec *r, struct nhi_pw *o)
 {
@@ -541,9 +570,21 @@ fill_pw(const struct nhi_snap_ident_rec *r, struct nhi_pw *o)
 	uint32_t gecos = r->len[NHI_SNAP_S_NAME] + 1u;
 	uint32_t home = gecos + r->len[NHI_SNAP_S_GECOS] + 1u;
 	uint32_t shell = home + r->len[NHI_SNAP_S_HOME] + 1u;
+	uint32_t n = shell + r->len[NHI_SNAP_S_SHELL] + 1u;
 
-	if ((p[gecos - 1] | p[home - 1] | p[shell - 1] | p[shell + r->len[NHI_SNAP_S_SHELL]]) != '\0' ||
-	    r->state > NHI_STATE_RETIRED)
+	if (r->state > NHI_STATE_RETIRED)
+		return NHI_ERR_FORMAT;
+#if defined(__SSE2__)
+	if (n - 16u <= 48u) {
+		if (nul_mask(p, n) != ((1ULL << (gecos - 1)) | (1ULL << (home - 1)) |
+				       (1ULL << (shell - 1)) | (1ULL << (n - 1))))
+			return NHI_ERR_FORMAT;
+	} else
+#endif
+	if ((p[gecos - 1] | p[home - 1] | p[shell - 1] | p[n - 1]) != '\0' ||
+	    strlen(p) != r->len[NHI_SNAP_S_NAME] || strlen(p + gecos) != r->len[NHI_SNAP_S_GECOS] ||
+	    strlen(p + home) != r->len[NHI_SNAP_S_HOME] ||
+	    strlen(p + shell) != r->len[NHI_SNAP_S_SHELL])
 		return NHI_ERR_FORMAT;
 	o->name = p;
 	o->name_len = r->len[NHI_SNAP_S_NAME];

@@ -416,6 +416,37 @@ static void test_bad_records(void **state)
 		assert_int_equal(nhi_snap_ident_by_uid(s, 2000007, &id), NHI_ERR_FORMAT);
 		nhi_snap_close(s);
 	}
+	/* a NUL inside a string (its length disagrees with its first NUL):
+	 * "svc-7" must not answer as "sv"; each hot string, then each cold one */
+	for (int i = 0; i < NHI_SNAP_NHOT; i++) {
+		size_t at = 0;
+
+		RESET();
+		for (int j = 0; j < i; j++)
+			at += rec->len[j] + 1u;
+		if (rec->len[i] < 2)
+			continue;
+		((char *)(rec + 1))[at + 1] = '\0';
+		s = open_bytes(b, n);
+		assert_int_equal(nhi_snap_pw_by_uid(s, 2000007, &pw), NHI_ERR_FORMAT);
+		assert_int_equal(nhi_snap_ident_by_uid(s, 2000007, &id), NHI_ERR_FORMAT);
+		assert_int_equal(nhi_snap_pw_by_uid(s, 2000008, &pw), 0);
+		nhi_snap_close(s);
+	}
+	for (int i = 0; i < NHI_SNAP_NSTR - NHI_SNAP_NHOT; i++) {
+		size_t at = 0;
+
+		RESET();
+		for (int j = 0; j < i; j++)
+			at += cold->len[j] + 1u;
+		if (cold->len[i] < 2)
+			continue;
+		((char *)(cold + 1))[at + 1] = '\0';
+		s = open_bytes(b, n);
+		assert_int_equal(nhi_snap_ident_by_uid(s, 2000007, &id), NHI_ERR_FORMAT);
+		assert_int_equal(nhi_snap_ident_by_uid(s, 2000008, &id), 0);
+		nhi_snap_close(s);
+	}
 	/* an unknown state */
 	RESET();
 	rec->state = 9;
@@ -449,6 +480,73 @@ static void test_bad_records(void **state)
 #undef RESET
 	free(b);
 	free(orig);
+}
+
+/* A NUL anywhere inside the strings of a hot record, at every position
+ * and for records of every size around the reader's 16-byte steps (the
+ * four strings take n = 9 to 120 bytes with their NULs), and a
+ * terminator replaced: every lookup by uid answers NHI_ERR_FORMAT; the
+ * intact record answers. */
+static void test_inner_nul(void **state)
+{
+	static const unsigned sizes[] = { 9, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 80, 120 };
+	char gecos[128], err[256];
+
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct nhi_snap_writer *w = nhi_snapw_new();
+		struct nhi_ident id;
+		struct nhi_pw pw;
+		struct nhi_snap *s;
+		unsigned char *orig, *b;
+		size_t n;
+		unsigned len = sizes[k];
+
+		memset(gecos, 'g', len - 9);
+		gecos[len - 9] = '\0';
+		memset(&id, 0, sizeof(id));
+		id.name = "s";
+		id.uid = id.gid = 4343;
+		id.gecos = gecos;
+		id.home = "/h";
+		id.shell = "/x";
+		id.owner = "alice";
+		id.expires = 2000000000;
+		assert_int_equal(nhi_snapw_add_ident(w, &id), 0);
+		assert_int_equal(nhi_snapw_publish(w, path, 1, 1, err, sizeof(err)), 0);
+		nhi_snapw_free(w);
+		orig = slurp(&n);
+		b = malloc(n);
+		assert_non_null(b);
+		for (unsigned at = 0; at <= len; at++) {
+			struct nhi_snap_ident_rec *rec;
+			char *str;
+			int want_ok;
+
+			memcpy(b, orig, n);
+			rec = (void *)(b + name_bucket(b, "s")->ref);
+			assert_int_equal(rec->len[NHI_SNAP_S_GECOS], len - 9);
+			str = (char *)(rec + 1);
+			if (at == len) {
+				want_ok = 1;  /* intact */
+			} else if (str[at] == '\0') {
+				str[at] = 'x';  /* a terminator gone */
+				want_ok = 0;
+			} else {
+				str[at] = '\0';  /* a NUL inside */
+				want_ok = 0;
+			}
+			if (want_ok)
+				assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY, &s, err,
+							       sizeof(err)), 0);
+			else
+				s = open_bytes(b, n);
+			assert_int_equal(nhi_snap_pw_by_uid(s, 4343, &pw), want_ok ? 0 : NHI_ERR_FORMAT);
+			assert_int_equal(nhi_snap_ident_by_uid(s, 4343, &id), want_ok ? 0 : NHI_ERR_FORMAT);
+			nhi_snap_close(s);
+		}
+		free(b);
+		free(orig);
+	}
 }
 
 /* Damage the file victim (whose intact bytes are orig, n of them; b is
@@ -1187,6 +1285,7 @@ int main(void)
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_long_strings),
 		cmocka_unit_test(test_bad_records),
+		cmocka_unit_test(test_inner_nul),
 		cmocka_unit_test(test_damaged),
 		cmocka_unit_test(test_verify_read),
 		cmocka_unit_test(test_delta),
