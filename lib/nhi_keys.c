@@ -59,6 +59,39 @@ static int keyidx_map(const char *path, const struct nhi_snap *snap, char **map,
 	return r;
 }
 
+/* One decimal field of a key index line in [*pp, end): spaces, an
+ * optional '-', digits, then a space.  Bounded by end (the mapping is
+ * not NUL-terminated, so no sscanf or strtoll on it), no overflow.
+ * Returns 0 and moves *pp to the space, or -1. */
+static int index_field(const char **pp, const char *end, long long *v)
+{
+	const char *p = *pp;
+	unsigned long long acc = 0, lim;
+	int neg = 0;
+
+	while (p < end && *p == ' ')
+		p++;
+	if (p < end && *p == '-') {
+		neg = 1;
+		p++;
+	}
+	lim = neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
+	if (p >= end || *p < '0' || *p > '9')
+		return -1;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (acc > (lim - d) / 10)
+			return -1;
+		acc = acc * 10 + d;
+	}
+	if (p >= end || *p != ' ')
+		return -1;
+	*v = neg ? (long long)(0 - acc) : (long long)acc;
+	*pp = p;
+	return 0;
+}
+
 int nhi_keys_for(const struct nhi_conf *c, const char *user, time_t now, nhi_key_fn fn,
 		 void *ctx, struct nhi_decision *d, char *err, size_t errlen)
 {
@@ -86,20 +119,24 @@ int nhi_keys_for(const struct nhi_conf *c, const char *user, time_t now, nhi_key
 	for (p = map; p < map + len && r == 0; p = end + 1) {
 		struct nhi_key k;
 		long long grace, not_after;
-		int off = 0;
+		const char *q;
 
 		end = memchr(p, '\n', (size_t)(map + len - p));
 		if (end == NULL)
 			break;
 		if ((size_t)(end - p) <= ulen || memcmp(p, user, ulen) != 0 || p[ulen] != ' ')
 			continue;
-		if (sscanf(p + ulen, " %lld %lld %n", &grace, &not_after, &off) != 2 || off == 0 ||
-		    p + ulen + off >= end)
+		q = p + ulen;
+		if (index_field(&q, end, &grace) < 0 || index_field(&q, end, &not_after) < 0)
+			continue;
+		while (q < end && *q == ' ')
+			q++;
+		if (q >= end)
 			continue;
 		if ((grace != 0 && grace <= (long long)now) ||
 		    (not_after != 0 && not_after <= (long long)now))
 			continue;
-		k.line = p + ulen + off;
+		k.line = q;
 		k.len = (size_t)(end - k.line);
 		k.grace_until = grace;
 		k.not_after = not_after;

@@ -97,6 +97,29 @@ has err "and says why" "older than the snapshot"
 expect 0 "publish writes it again" nhictl publish
 nrun ak svc-ssh
 eqv "served again" 1 "$(wc -l <"$T/out")"
+# lines are parsed within the mapping, which no NUL ends: an index of
+# exactly one page whose last line is the user's numbers and no key (a
+# scan for a third field would run past the mapping's end), and lines
+# whose numbers are bad or overflow, are skipped; the good key is served
+cp -p "$ST/authorized_keys.idx" "$T/idx.page"
+{ echo "svc-ssh 99999999999999999999 0 ssh-ed25519 AAAAoverflow"
+  echo "svc-ssh 0x1 0 ssh-ed25519 AAAAhex"
+  echo "svc-ssh 0 ssh-ed25519 AAAAonefield"; } >>"$T/idx.page"
+python3 - "$T/idx.page" <<'PY'
+import sys
+p = sys.argv[1]
+b = open(p, "rb").read()
+tail = b"svc-ssh 0 0\n"
+pad = 4096 - len(b) - len(tail) - len(b"filler \n")
+open(p, "wb").write(b + b"filler " + b"x" * pad + b"\n" + tail)
+PY
+check "the index is one page long" test "$(wc -c <"$T/idx.page")" = 4096
+cp -p "$T/idx.page" "$ST/authorized_keys.idx"
+nrun ak svc-ssh
+eqv "an index of one page, damaged lines at its end: the good key only" \
+	"0 1 $(ssh-keygen -y -f "$T/k1" | cut -d' ' -f2)" "$rc $(wc -l <"$T/out") $(cut -d' ' -f2 "$T/out")"
+cp -p "$T/idx.save" "$ST/authorized_keys.idx"
+expect 0 "publish writes it again" nhictl publish
 # the index is written again only when what it lists may have changed
 idx() { stat -c '%i %Y' "$ST/authorized_keys.idx"; }
 i0=$(idx)
