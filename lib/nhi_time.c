@@ -91,6 +91,19 @@ static int digits(const char **pp, int n, int *out)
 	return 0;
 }
 
+/* A parsed time must lie where it round-trips through nhi_format_time:
+ * after the epoch (0 means "no time" everywhere in nhi) and no later
+ * than 9999-12-31T23:59:59Z (an offset or a relative time must not carry
+ * it into a five-digit year that the parser refuses). */
+static int in_range(const char *s, int64_t t, time_t *out, char *err, size_t errlen)
+{
+	if (t < NHI_TIME_MIN || t > NHI_TIME_MAX)
+		return nhi_seterr(err, errlen, NHI_ERR_INVAL,
+				  "bad time '%s': outside 1970-01-01T00:00:01Z..9999-12-31T23:59:59Z", s);
+	*out = (time_t)t;
+	return 0;
+}
+
 int nhi_parse_time(const char *s, time_t now, time_t *out, char *err, size_t errlen)
 {
 	const char *p = s;
@@ -108,8 +121,7 @@ int nhi_parse_time(const char *s, time_t now, time_t *out, char *err, size_t err
 		int r = nhi_parse_duration(s, &secs, err, errlen);
 		if (r < 0)
 			return r;
-		*out = now + (time_t)secs;
-		return 0;
+		return in_range(s, (int64_t)now + secs, out, err, errlen);
 	}
 	if (digits(&p, 4, &y) < 0 || *p++ != '-' || digits(&p, 2, &mo) < 0 ||
 	    *p++ != '-' || digits(&p, 2, &d) < 0)
@@ -151,8 +163,7 @@ int nhi_parse_time(const char *s, time_t now, time_t *out, char *err, size_t err
 		goto bad;
 	t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + hh * 3600 + mi * 60 + ss;
 	t -= sign * (oh * 3600 + om * 60);
-	*out = (time_t)t;
-	return 0;
+	return in_range(s, t, out, err, errlen);
 bad:
 	return nhi_seterr(err, errlen, NHI_ERR_INVAL,
 			  "bad time '%s': expected YYYY-MM-DD, YYYY-MM-DDThh:mm[:ss][Z|+hh:mm], +DURATION or now", s);

@@ -14,7 +14,11 @@ int nhi_parse_duration(const char *s, int64_t *secs, char *err, size_t errlen);
 /* Points in time: ISO 8601 date "2027-01-31" (00:00:00 UTC of that day),
  * date-time "2027-01-31T12:00:00Z", "2027-01-31T12:00Z", with an offset
  * "+02:00" / "-0500", a space instead of 'T', or a relative time "+90d"
- * (now + duration), or "now".  Returns 0 or NHI_ERR_INVAL. */
+ * (now + duration), or "now".  The result lies in [NHI_TIME_MIN,
+ * NHI_TIME_MAX], where nhi_format_time gives what this parses back.
+ * Returns 0 or NHI_ERR_INVAL. */
+#define NHI_TIME_MIN 1LL                 /* 1970-01-01T00:00:01Z (0 is "no time") */
+#define NHI_TIME_MAX 253402300799LL      /* 9999-12-31T23:59:59Z */
 int nhi_parse_time(const char *s, time_t now, time_t *out, char *err, size_t errlen);
 
 #define NHI_TIME_BUFSZ 32

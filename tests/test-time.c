@@ -64,7 +64,9 @@ static void tm_bad(const char *s)
 
 static void test_times(void **state)
 {
-	assert_int_equal(tm_ok("1970-01-01", 5), 0);
+	assert_int_equal(tm_ok("1970-01-01T00:00:01Z", 5), 1);
+	assert_int_equal(tm_ok("9999-12-31T23:59:59Z", 5), NHI_TIME_MAX);
+	assert_int_equal(tm_ok("9999-12-31T23:59:59+01:00", 5), NHI_TIME_MAX - 3600);
 	assert_int_equal(tm_ok("2027-01-31", 5), 1801353600);
 	assert_int_equal(tm_ok("2027-01-31T12:00:00Z", 5), 1801353600 + 43200);
 	assert_int_equal(tm_ok("2027-01-31T12:00Z", 5), 1801353600 + 43200);
@@ -86,6 +88,18 @@ static void test_times(void **state)
 	tm_bad("2027-01-31x");
 	tm_bad("tomorrow");
 	tm_bad("+90");
+	/* outside where the formatter gives back what the parser reads: 0 is
+	 * "no time", year 10000 has five digits */
+	tm_bad("1970-01-01");
+	tm_bad("1970-01-01T00:30:00+01:00");
+	tm_bad("9999-12-31T23:59:59-00:01");
+	tm_bad("9999-12-31T20:00:00-14:00");
+	{
+		time_t t = -1;
+		assert_int_equal(nhi_parse_time("+1w", NHI_TIME_MAX - 86400, &t, NULL, 0),
+				 NHI_ERR_INVAL);
+		assert_int_equal(t, -1);
+	}
 }
 
 static void test_format(void **state)
@@ -101,6 +115,12 @@ static void test_format(void **state)
 	time_t t = -1;
 	assert_int_equal(nhi_parse_time(nhi_format_time(1801353600 + 61, b), 0, &t, NULL, 0), 0);
 	assert_int_equal(t, 1801353600 + 61);
+	/* both ends of the accepted range round-trip */
+	assert_int_equal(nhi_parse_time(nhi_format_time(NHI_TIME_MAX, b), 0, &t, NULL, 0), 0);
+	assert_int_equal(t, NHI_TIME_MAX);
+	assert_string_equal(b, "9999-12-31T23:59:59Z");
+	assert_int_equal(nhi_parse_time(nhi_format_time(NHI_TIME_MIN, b), 0, &t, NULL, 0), 0);
+	assert_int_equal(t, NHI_TIME_MIN);
 }
 
 static void test_names(void **state)
