@@ -11,13 +11,15 @@ int nhi_write_all(int fd, const void *buf, size_t n);
 
 enum {
 	NHI_WRITE_NOREPLACE = 1, /* never replace an existing file: NHI_ERR_EXISTS */
-	NHI_WRITE_SAFE_DIR = 2,  /* refuse a directory others may write to (not sticky) */
+	NHI_WRITE_SAFE_DIR = 2,  /* refuse a path through any directory others own or may
+				  * write to (not sticky): walked without following
+				  * links others could plant */
 	NHI_WRITE_CHOWN = 4,     /* give the file to uid:gid */
 };
 
 /* Write data to 'path' atomically: a temp file beside it (O_EXCL), 'mode',
  * fsync, rename (or link, with NHI_WRITE_NOREPLACE) and fsync of the
- * directory.  Readers see the old file or the new one, never a mix; on any
+ * directory, each relative to the directory's descriptor.  Readers see the old file or the new one, never a mix; on any
  * error no temp file is left behind.  0, NHI_ERR_INVAL, NHI_ERR_IO,
  * NHI_ERR_PERM, NHI_ERR_EXISTS; 'err' names the file. */
 int nhi_write_atomic(const char *path, const void *data, size_t len, mode_t mode,

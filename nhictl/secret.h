@@ -83,8 +83,10 @@ int secret_cert_new(const char *ca_cert, const char *ca_key, const char *name,
 /* ---- handing a secret over ----------------------------------------------
  * Write data to 'path' atomically (temp file in the same directory,
  * O_EXCL, mode 0600, fchown to uid/gid, fsync, rename, fsync of the
- * directory); refuses a path whose directory is writable by others
- * than root/the euid without the sticky bit.  0, NHI_ERR_IO, NHI_ERR_PERM. */
+ * directory), relative to the directory opened by a walk of the whole
+ * path that refuses any directory on the way not owned by root/the euid
+ * or writable by others without the sticky bit (nhi_write_atomic with
+ * NHI_WRITE_SAFE_DIR).  0, NHI_ERR_IO, NHI_ERR_PERM. */
 int secret_write_file(const char *path, const char *data, size_t len,
 		      uid_t uid, gid_t gid, char *err, size_t errlen);
 

@@ -242,6 +242,35 @@ expect_fail "write refuses a directory everyone can write to" "writable by other
 check "... and leaves nothing in it" [ -z "$(ls -A "$T/open")" ]
 echo data | "$ST" write "$W/f"
 check "write makes a 0600 file with the data" [ "$(mode_of "$W/f"):$(cat "$W/f")" = "600:data" ]
+# every directory on the way is checked, not only the last: a user who
+# owns an ancestor could swap the root-owned directory below it for a
+# symbolic link between the check and the write
+if [ "$(id -u)" = 0 ]; then
+	mkdir -m 755 "$T/svcown" "$T/target"
+	mkdir -m 700 "$T/svcown/keys"
+	chown 54321 "$T/svcown"
+	expect_fail "write refuses a path through a directory another user owns" \
+		"svcown belongs to uid 54321" bash -c 'echo data | "$1" write "$2"' _ "$ST" "$T/svcown/keys/f"
+	check "... and leaves nothing behind" [ -z "$(ls -A "$T/svcown/keys")" ]
+	# the swap itself: the owner replaced keys/ with a link to root's directory
+	mv "$T/svcown/keys" "$T/svcown/keys.old"; ln -s "$T/target" "$T/svcown/keys"
+	chown -h 54321 "$T/svcown/keys"
+	expect_fail "... and through the link that user planted" "belongs to uid 54321" \
+		bash -c 'echo data | "$1" write "$2"' _ "$ST" "$T/svcown/keys/f"
+	check "... which reached nothing" [ -z "$(ls -A "$T/target")" ]
+	# root's own link in root's directory is followed, and its target walked
+	mkdir -m 755 "$T/safe"; ln -s "$T/target" "$T/safe/link"
+	echo data | "$ST" write "$T/safe/link/f"
+	check "a link of root's in root's directory is followed" [ "$(cat "$T/target/f" 2>/dev/null)" = data ]
+	ln -s "$T/svcown/keys.old" "$T/safe/link2"
+	expect_fail "... but its target is walked and checked too" "belongs to uid 54321" \
+		bash -c 'echo data | "$1" write "$2"' _ "$ST" "$T/safe/link2/f"
+	# in a sticky directory (as /tmp), only root's links are followed
+	mkdir -m 1777 "$T/sticky"; ln -s "$T/target" "$T/sticky/ulink"; chown -h 54321 "$T/sticky/ulink"
+	expect_fail "a link another user owns in a sticky directory is not followed" \
+		"symbolic link ulink" bash -c 'echo data | "$1" write "$2"' _ "$ST" "$T/sticky/ulink/g"
+	check "... and nothing reached its target" [ ! -e "$T/target/g" ]
+fi
 
 # --- passwords in a real slapd ----------------------------------------------
 
