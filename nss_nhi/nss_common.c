@@ -35,6 +35,26 @@ static void map_put(struct nss_nhi_map *m)
 	}
 }
 
+/* fork(2) while another thread holds 'mu' (remapping, or a thread's
+ * end) would leave it locked for ever in the child, whose next lookup
+ * would hang.  So fork waits for 'mu' and both sides release it (the
+ * rationale of pthread_atfork(3)).  Registered when the module is
+ * loaded; glibc drops the handlers if it is ever unloaded. */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&mu);
+}
+
+static void fork_release(void)
+{
+	pthread_mutex_unlock(&mu);
+}
+
+__attribute__((constructor)) static void nss_nhi_init(void)
+{
+	pthread_atfork(fork_prepare, fork_release, fork_release);
+}
+
 /* A thread ends: drop the reference it held. */
 static void tls_free(void *p)
 {

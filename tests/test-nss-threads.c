@@ -10,7 +10,9 @@
  *
  * The republisher is lib's writer, the same code nhictl publishes with
  * (temp file, fsync, rename, old file marked stale), alternating full
- * snapshots and deltas over them, as nhictl does.
+ * snapshots and deltas over them, as nhictl does.  After each publish
+ * the process forks while the readers remap: the child's lookup must
+ * answer (no lock left held by a thread the child does not have).
  *
  * "test-nss-threads --readers SECONDS" only reads, for
  * test-nss-threads-nhictl.sh, where the real nhictl republishes (and
@@ -28,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "nhi_snapshot.h"
@@ -168,6 +172,48 @@ static void *reader(void *arg)
 	return NULL;
 }
 
+/* fork() while the readers remap the snapshot just republished: the
+ * child's first lookup takes the module's lock, which must not be left
+ * held by a reader that does not exist in the child.  The child answers
+ * within 2 s (else SIGALRM ends it: counted in *hung) and finds
+ * svc-t0004 (else counted in *lost).  It says so through a pipe and ends
+ * by SIGKILL: under valgrind, a normal exit would report the vanished
+ * threads' memory as lost. */
+static void fork_probe(int *hung, int *lost)
+{
+	int status, fds[2];
+	char answer = 0;
+	pid_t pid;
+
+	if (pipe(fds) < 0 || (pid = fork()) < 0) {
+		(*lost)++;
+		return;
+	}
+	if (pid == 0) {
+		struct passwd pw, *res = NULL;
+		char buf[512];
+
+		close(fds[0]);
+		signal(SIGALRM, SIG_DFL);
+		alarm(2);
+		answer = getpwnam_r("svc-t0004", &pw, buf, sizeof(buf), &res) == 0 && res != NULL
+				 ? 'y' : 'n';
+		if (write(fds[1], &answer, 1) != 1)
+			_exit(3);
+		raise(SIGKILL);
+	}
+	close(fds[1]);
+	while (read(fds[0], &answer, 1) < 0 && errno == EINTR)
+		;
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (answer == 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+		(*hung)++;
+	else if (answer != 'y')
+		(*lost)++;
+}
+
 /* ---- --readers: a snapshot published by someone else -------------------- */
 
 #define MAXID 256
@@ -247,7 +293,7 @@ int main(int argc, char **argv)
 {
 	pthread_t th[THREADS];
 	struct timespec t0, t1;
-	int failed = 0, t, latest;
+	int failed = 0, t, latest, forks = 0, hung = 0, lost = 0;
 	uint64_t g, last;
 
 	nsst_load_module();
@@ -263,7 +309,7 @@ int main(int argc, char **argv)
 	}
 	if (__nss_configure_lookup("passwd", "nhi") != 0)
 		return 99;
-	printf("1..4\n");
+	printf("1..5\n");
 	for (t = 0; t < THREADS; t++)
 		if (pthread_create(&th[t], NULL, reader, (void *)(uintptr_t)t) != 0)
 			return 99;
@@ -273,6 +319,11 @@ int main(int argc, char **argv)
 		if (publish(g) < 0) {
 			failed = 1;
 			break;
+		}
+		/* the readers remap now: fork in the middle of it */
+		if (hung == 0) {
+			fork_probe(&hung, &lost);
+			forks++;
 		}
 		if (g % 50 == 0)
 			usleep(2000);
@@ -306,6 +357,9 @@ int main(int argc, char **argv)
 	       atomic_load(&max_gen_seen), (unsigned long long)last,
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	printf("%s 4 - a lookup after the last publish sees it\n", latest ? "ok" : "not ok");
+	printf("%s 5 - %d forks while the readers remapped: %d children hung, %d lost the answer\n",
+	       hung == 0 && lost == 0 ? "ok" : "not ok", forks, hung, lost);
+	failed |= hung != 0 || lost != 0;
 	failed |= !latest || atomic_load(&max_gen_seen) <= 1;
 	failed |= atomic_load(&bad) != 0;
 	nsst_cleanup(&env);
