@@ -118,6 +118,27 @@ static void set(struct nhi_decision *d, enum nhi_verdict v, enum nhi_reason r,
 	va_end(ap);
 }
 
+/* Time arithmetic on values from the snapshot and the configuration,
+ * which may be extreme (a damaged or hostile record): saturate instead of
+ * overflowing, so that a time past the end of time stays there. */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+static int64_t sat_sub(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_sub_overflow(a, b, &r))
+		return b > 0 ? INT64_MIN : INT64_MAX;
+	return r;
+}
+
 void nhi_policy_decide(const struct nhi_conf *c, const struct nhi_ident *id,
 		       time_t now, const char *host, const char *service,
 		       struct nhi_decision *d)
@@ -146,7 +167,7 @@ void nhi_policy_decide(const struct nhi_conf *c, const struct nhi_ident *id,
 		return;
 	}
 	if (id->state == NHI_STATE_ORPHANED) {
-		if (id->orphaned_since == 0 || now >= id->orphaned_since + c->orphan_grace) {
+		if (id->orphaned_since == 0 || now >= sat_add(id->orphaned_since, c->orphan_grace)) {
 			set(d, NHI_V_DENY, NHI_R_ORPHANED,
 			    "identity %s has no live owner (orphaned since %s)",
 			    id->name, nhi_format_time(id->orphaned_since, t1));
@@ -165,7 +186,7 @@ void nhi_policy_decide(const struct nhi_conf *c, const struct nhi_ident *id,
 		return;
 	}
 	if (c->review != NHI_REVIEW_OFF && id->review_due != 0) {
-		if (now >= id->review_due + c->review_grace) {
+		if (now >= sat_add(id->review_due, c->review_grace)) {
 			if (c->review == NHI_REVIEW_ENFORCE) {
 				set(d, NHI_V_DENY, NHI_R_REVIEW_OVERDUE,
 				    "identity %s: review overdue since %s (owner: nhictl review %s)",
@@ -175,11 +196,11 @@ void nhi_policy_decide(const struct nhi_conf *c, const struct nhi_ident *id,
 			d->warnings |= NHI_W_REVIEW_OVERDUE;
 		} else if (now >= id->review_due) {
 			d->warnings |= NHI_W_REVIEW_OVERDUE;
-		} else if (now >= id->review_due - c->warn_before) {
+		} else if (now >= sat_sub(id->review_due, c->warn_before)) {
 			d->warnings |= NHI_W_REVIEW_NEAR;
 		}
 	}
-	if (id->expires != 0 && now >= id->expires - c->warn_before)
+	if (id->expires != 0 && now >= sat_sub(id->expires, c->warn_before))
 		d->warnings |= NHI_W_EXPIRY_NEAR;
 
 	set(d, NHI_V_ALLOW, NHI_R_OK, "%s", "");
@@ -187,7 +208,7 @@ void nhi_policy_decide(const struct nhi_conf *c, const struct nhi_ident *id,
 	if (d->warnings & NHI_W_ORPHANED)
 		snprintf(d->message, sizeof(d->message),
 			 "warning: identity %s has no live owner; it will be denied after %s",
-			 id->name, nhi_format_time(id->orphaned_since + c->orphan_grace, t1));
+			 id->name, nhi_format_time((time_t)sat_add(id->orphaned_since, c->orphan_grace), t1));
 	else if (d->warnings & NHI_W_REVIEW_OVERDUE)
 		snprintf(d->message, sizeof(d->message),
 			 "warning: identity %s: review overdue since %s",

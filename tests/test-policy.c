@@ -246,6 +246,49 @@ static void test_orphaned(void **state)
 	assert_decision(&d, NHI_V_DENY, NHI_R_ORPHANED);
 }
 
+/* Extreme times from a damaged snapshot or configuration saturate: the
+ * end of a grace past the end of time has not come (UBSan, in the
+ * sanitizer build, would stop at an overflow). */
+static void test_extreme_times(void **state)
+{
+	struct nhi_ident id = good();
+	struct nhi_decision d;
+
+	id.state = NHI_STATE_ORPHANED;
+	id.orphaned_since = INT64_MAX - 10;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	assert_true(d.warnings & NHI_W_ORPHANED);
+	conf.orphan_grace = INT64_MAX;
+	id.orphaned_since = NOW - DAY;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	conf_reset();
+	id = good();
+	id.review_due = INT64_MAX - 10;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	assert_false(d.warnings & (NHI_W_REVIEW_OVERDUE | NHI_W_REVIEW_NEAR));
+	conf.review_grace = INT64_MAX;
+	id.review_due = NOW - DAY;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	assert_true(d.warnings & NHI_W_REVIEW_OVERDUE);
+	conf_reset();
+	conf.warn_before = INT64_MAX;
+	id = good();
+	id.review_due = NOW + DAY;
+	id.expires = NOW + 2 * DAY;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	assert_true(d.warnings & NHI_W_REVIEW_NEAR);
+	assert_true(d.warnings & NHI_W_EXPIRY_NEAR);
+	id.review_due = INT64_MIN + 10;
+	decide(&id, "testhost", "sshd", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_REVIEW_OVERDUE);
+	conf_reset();
+}
+
 static void test_review(void **state)
 {
 	struct nhi_ident id = good();
@@ -593,6 +636,7 @@ int main(void)
 		cmocka_unit_test_setup(test_expired, setup),
 		cmocka_unit_test_setup(test_suspended_retired, setup),
 		cmocka_unit_test_setup(test_orphaned, setup),
+		cmocka_unit_test_setup(test_extreme_times, setup),
 		cmocka_unit_test_setup(test_review, setup),
 		cmocka_unit_test_setup(test_warnings, setup),
 		cmocka_unit_test_setup(test_host_scope, setup),
