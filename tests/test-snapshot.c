@@ -471,6 +471,41 @@ static void test_bad_records(void **state)
 	s = open_bytes(b, n);
 	assert_int_equal(nhi_snap_ident_by_name(s, "svc-7", &id), NHI_ERR_FORMAT);
 	nhi_snap_close(s);
+	/* a group record whose members run past the u32 pool, start past it,
+	 * or whose name lies outside the string table; a member name outside
+	 * it: each lookup of that group is a format error, the others answer */
+	{
+		const struct nhi_snap_hdr *h = (const void *)b;
+		struct nhi_snap_group_rec *g = NULL;
+		struct nhi_group grp;
+
+		for (int round = 0; round < 4; round++) {
+			RESET();
+			g = (void *)(b + h->groups_off);
+			while (g->gid != 1500)
+				g++;
+			switch (round) {
+			case 0: g->n_members = h->u32_count - g->members_off + 1; break;
+			case 1: g->members_off = h->u32_count + 1; g->n_members = 0; break;
+			case 2: g->name = h->strings_size; break;
+			case 3: ((uint32_t *)(b + h->u32_off))[g->members_off + 1] = h->strings_size + 7;
+				break;
+			}
+			s = open_bytes(b, n);
+			if (round < 3) {
+				assert_int_equal(nhi_snap_group_by_gid(s, 1500, &grp), NHI_ERR_FORMAT);
+				if (round < 2)
+					assert_int_equal(nhi_snap_group_by_name(s, "robots", &grp),
+							 NHI_ERR_FORMAT);
+			} else {
+				assert_int_equal(nhi_snap_group_by_gid(s, 1500, &grp), 0);
+				assert_non_null(nhi_snap_group_member(s, &grp, 0));
+				assert_null(nhi_snap_group_member(s, &grp, 1));
+			}
+			assert_int_equal(nhi_snap_group_by_gid(s, 1501, &grp), 0);
+			nhi_snap_close(s);
+		}
+	}
 	/* the enumeration table pointing into the middle of a record */
 	RESET();
 	((uint32_t *)(b + ((struct nhi_snap_hdr *)b)->order_off))[0] += 8;
