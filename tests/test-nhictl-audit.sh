@@ -119,6 +119,49 @@ tamper "UPDATE event SET hash = '$(printf '0%.0s' $(seq 64))' WHERE id = 5"
 has err "replaced hash" 'event 5: hash mismatch'
 tamper "DELETE FROM event"
 has err "whole log removed" 'newest rows removed'
+# the chain, computed here from its definition (SHA-256 of the previous
+# hash and each column as "<length>:<bytes>\n"): every stored hash is
+# what the definition gives, so each covers the one before it
+chain() {  # chain DB [K]: check every hash; with K, rewrite event K's detail
+	python3 - "$@" <<'PY'
+import hashlib, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("SELECT id, ts, actor, action, target, outcome, detail, prev_hash, hash"
+                  " FROM event ORDER BY id").fetchall()
+def h(prev, row):
+    m = hashlib.sha256(prev.encode())
+    for f in [str(row[0]), str(row[1])] + list(row[2:7]):
+        b = f.encode()
+        m.update(b"%d:" % len(b) + b + b"\n")
+    return m.hexdigest()
+if len(sys.argv) == 2:
+    prev = "0" * 64
+    for r in rows:
+        if r[7] != prev or h(prev, r) != r[8]:
+            sys.exit("event %d: not the defined chain" % r[0])
+        prev = r[8]
+    print(len(rows))
+else:
+    # an intruder who knows the scheme: event k altered and hashed again,
+    # event k+1's link fixed; only k+1's own hash (which covers the link)
+    # can tell
+    k = int(sys.argv[2])
+    r = list(rows[k - 1]); r[6] = "owner alice -> mallory"
+    new = h(r[7], r)
+    db.execute("UPDATE event SET detail = ?, hash = ? WHERE id = ?", (r[6], new, k))
+    db.execute("UPDATE event SET prev_hash = ? WHERE id = ?", (new, k + 1))
+    db.commit()
+PY
+}
+eqv "every stored hash is SHA-256 of the previous one and the event" "$total" "$(chain "$DB")"
+cp "$DB" "$T/kat.db"
+tamper "SELECT 1"
+chain "$T/copy.db" 3
+nrun nhictl -c "$T/etc/copy.conf" log --verify
+eqv "event 3 rewritten consistently, event 4's link fixed: exit 1" 1 "$rc"
+has err "caught at event 4, whose hash covers the link" 'event 4: hash mismatch'
+tamper "DELETE FROM event WHERE id = $total; UPDATE meta SET value = value - 1 WHERE key = 'log_count'"
+eqv "newest event removed and the count adjusted: exit 1" 1 "$rc"
 tamper "SELECT 1"
 eqv "an untouched copy verifies" 0 "$rc"
 expect 0 "the real log is still intact" nhictl log --verify
