@@ -69,6 +69,13 @@ fails config 2 "unknown option" "unknown option" "$NHICTL" config check --frob
 expect 0 "--help" "$NHICTL" config --help
 has out "--help: the exit codes" "exit status: 0 no problem, 1 problems found, 2 usage"
 
+# the Ansible example validates the file it writes with exactly this
+v=$(sed -n 's/^ *validate: //p' "$top_srcdir/examples/ansible/nhi.yml")
+eqv "the Ansible example validates with config check" "nhictl config check %s" "$v"
+cmd=${v#nhictl }
+expect 1 "that validation refuses the bad file" "$NHICTL" ${cmd/\%s/$E/bad.conf}
+expect 0 "and passes the good one" "$NHICTL" ${cmd/\%s/$E/good.conf}
+
 # nhictl check without a snapshot: unavailable, exit 2 (not "ignore", 0)
 expect 2 "check, no snapshot, a human: exit 2" nhictl check alice
 has out "check, no snapshot: unavailable" "^alice: unavailable \(snapshot-unavailable\)$"
