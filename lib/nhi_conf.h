@@ -121,7 +121,8 @@ void nhi_conf_init(struct nhi_conf *c);
 
 /* Set one key.  'where' names the source for the message ("FILE:LINE" or
  * "module argument").  Unknown keys and bad values are NHI_ERR_INVAL with
- * "WHERE: unknown key 'k'" / "WHERE: bad value for 'k': why" in err. */
+ * "WHERE: unknown key 'k'" / "WHERE: bad value for 'k' ('value'): why" in
+ * err (the value is left out when 'why' already quotes it). */
 int nhi_conf_set(struct nhi_conf *c, const char *key, const char *value,
 		 const char *where, char *err, size_t errlen);
 
