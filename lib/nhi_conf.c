@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 
 #define LOGIN_DEFS "/etc/login.defs"
 #define CONF_MAX_SIZE (1024 * 1024)
+#define DEFAULT_UID_MIN 2000000
+#define DEFAULT_UID_MAX 2999999
 
 const char *nhi_strlist_first(const struct nhi_strlist *l)
 {
@@ -39,8 +42,8 @@ void nhi_conf_init(struct nhi_conf *c)
 	memset(c, 0, sizeof(*c));
 	c->backend = NHI_BACKEND_LOCAL;
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", NHI_STATEDIR);
-	c->uid_min = 2000000;
-	c->uid_max = 2999999;
+	c->uid_min = DEFAULT_UID_MIN;
+	c->uid_max = DEFAULT_UID_MAX;
 	c->service_uids_system = 1;
 	c->max_lifetime = 365LL * 86400;
 	c->review_interval = 90LL * 86400;
@@ -413,6 +416,7 @@ static int set_uris(struct nhi_conf *c, void *field, size_t size, const char *v,
 
 #define F(x) offsetof(struct nhi_conf, x), sizeof(((struct nhi_conf *)0)->x)
 #define BOOLKEY 0x1  /* may stand alone as a module argument */
+#define CTL     0x2  /* read by nhictl only: a bad value never breaks the modules */
 
 static const struct key {
 	const char *name;
@@ -420,9 +424,9 @@ static const struct key {
 	size_t off, size;
 	int flags;
 } keys[] = {
-	{ "backend", set_backend, F(backend), 0 },
+	{ "backend", set_backend, F(backend), CTL },
 	{ "state_dir", set_path, F(state_dir), 0 },
-	{ "registry_path", set_path, F(registry_path), 0 },
+	{ "registry_path", set_path, F(registry_path), CTL },
 	{ "cache_path", set_path, F(cache_path), 0 },
 	{ "usage_log", set_path, F(usage_log), 0 },
 	{ "uid_min", set_u32, F(uid_min), 0 },
@@ -430,8 +434,8 @@ static const struct key {
 	{ "service_uids", set_ranges, F(service_uids), 0 },
 	{ "service_groups", set_groups, F(service_groups), 0 },
 	{ "service_names", set_patterns, F(service_names), 0 },
-	{ "max_lifetime", set_duration, F(max_lifetime), 0 },
-	{ "review_interval", set_duration, F(review_interval), 0 },
+	{ "max_lifetime", set_duration, F(max_lifetime), CTL },
+	{ "review_interval", set_duration, F(review_interval), CTL },
 	{ "review_grace", set_duration, F(review_grace), 0 },
 	{ "orphan_grace", set_duration, F(orphan_grace), 0 },
 	{ "warn_before", set_duration, F(warn_before), 0 },
@@ -440,49 +444,81 @@ static const struct key {
 	{ "on_unavailable", set_unavail, F(on_unavailable), 0 },
 	{ "default_shell", set_path, F(default_shell), 0 },
 	{ "nologin_shell", set_path, F(nologin_shell), 0 },
-	{ "home_base", set_path, F(home_base), 0 },
+	{ "home_base", set_path, F(home_base), CTL },
 	{ "host", set_host, F(host), 0 },
 	{ "enumerate", set_bool, F(enumerate), BOOLKEY },
 	{ "debug", set_bool, F(debug), BOOLKEY },
 	{ "quiet", set_bool, F(quiet), BOOLKEY },
-	{ "ldap_uri", set_uris, F(ldap_uri), 0 },
-	{ "ldap_base", set_dn, F(ldap_base), 0 },
-	{ "ldap_people_base", set_dn, F(ldap_people_base), 0 },
-	{ "ldap_owner_filter", set_filter, F(ldap_owner_filter), 0 },
-	{ "ldap_bind", set_ldap_bind, F(ldap_bind), 0 },
-	{ "ldap_bind_dn", set_dn, F(ldap_bind_dn), 0 },
-	{ "ldap_bind_password_file", set_path, F(ldap_bind_password_file), 0 },
-	{ "ldap_starttls", set_bool, F(ldap_starttls), 0 },
-	{ "ldap_tls_cacert", set_path, F(ldap_tls_cacert), 0 },
-	{ "ldap_tls_cert", set_path, F(ldap_tls_cert), 0 },
-	{ "ldap_tls_key", set_path, F(ldap_tls_key), 0 },
-	{ "ldap_timeout", set_duration, F(ldap_timeout), 0 },
-	{ "ca_cert", set_path, F(ca_cert), 0 },
-	{ "ca_key", set_path, F(ca_key), 0 },
-	{ "max_credential_age", set_duration, F(max_credential_age), 0 },
-	{ "cert_lifetime", set_duration, F(cert_lifetime), 0 },
-	{ "rotation_grace", set_duration, F(rotation_grace), 0 },
-	{ "token_pepper_file", set_path, F(token_pepper_file), 0 },
-	{ "snapshot_delta_max", set_u32, F(snapshot_delta_max), 0 },
+	{ "ldap_uri", set_uris, F(ldap_uri), CTL },
+	{ "ldap_base", set_dn, F(ldap_base), CTL },
+	{ "ldap_people_base", set_dn, F(ldap_people_base), CTL },
+	{ "ldap_owner_filter", set_filter, F(ldap_owner_filter), CTL },
+	{ "ldap_bind", set_ldap_bind, F(ldap_bind), CTL },
+	{ "ldap_bind_dn", set_dn, F(ldap_bind_dn), CTL },
+	{ "ldap_bind_password_file", set_path, F(ldap_bind_password_file), CTL },
+	{ "ldap_starttls", set_bool, F(ldap_starttls), CTL },
+	{ "ldap_tls_cacert", set_path, F(ldap_tls_cacert), CTL },
+	{ "ldap_tls_cert", set_path, F(ldap_tls_cert), CTL },
+	{ "ldap_tls_key", set_path, F(ldap_tls_key), CTL },
+	{ "ldap_timeout", set_duration, F(ldap_timeout), CTL },
+	{ "ca_cert", set_path, F(ca_cert), CTL },
+	{ "ca_key", set_path, F(ca_key), CTL },
+	{ "max_credential_age", set_duration, F(max_credential_age), CTL },
+	{ "cert_lifetime", set_duration, F(cert_lifetime), CTL },
+	{ "rotation_grace", set_duration, F(rotation_grace), CTL },
+	{ "token_pepper_file", set_path, F(token_pepper_file), CTL },
+	{ "snapshot_delta_max", set_u32, F(snapshot_delta_max), CTL },
 };
+
+static const struct key *find_key(const char *name)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* Does a problem with this key break the modules?  Unknown keys do: one
+ * may be a misspelt key they read. */
+static int key_breaks(const char *name)
+{
+	const struct key *k = find_key(name);
+
+	return k == NULL || !(k->flags & CTL);
+}
+
+/* The value as read, for a message: at most 64 bytes, printable ASCII. */
+static const char *shown(char *dst, size_t len, const char *v)
+{
+	size_t i = 0;
+
+	for (; *v != '\0' && i + 1 < len && i < 64; v++)
+		dst[i++] = (*v >= 0x20 && *v < 0x7f) ? *v : '?';
+	dst[i] = '\0';
+	return dst;
+}
 
 int nhi_conf_set(struct nhi_conf *c, const char *key, const char *value,
 		 const char *where, char *err, size_t errlen)
 {
-	char why[200];
+	const struct key *k = find_key(key);
+	char why[200], val[72], quoted[80];
 
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (strcmp(keys[i].name, key) != 0)
-			continue;
-		why[0] = '\0';
-		if (keys[i].set(c, (char *)c + keys[i].off, keys[i].size, value, why, sizeof(why)) < 0)
+	if (k == NULL)
+		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: unknown key '%s'", where, key);
+	why[0] = '\0';
+	if (k->set(c, (char *)c + k->off, k->size, value, why, sizeof(why)) < 0) {
+		/* name the value read, unless the reason already does */
+		snprintf(quoted, sizeof(quoted), "'%s'", shown(val, sizeof(val), value));
+		if (strstr(why, quoted) != NULL)
 			return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: bad value for '%s': %s",
 					  where, key, why);
-		if (strcmp(key, "backend") == 0)   /* for the checks of nhi_conf_finish */
-			snprintf(c->backend_where, sizeof(c->backend_where), "%s", where);
-		return 0;
+		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: bad value for '%s' (%s): %s",
+				  where, key, quoted, why);
 	}
-	return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: unknown key '%s'", where, key);
+	if (strcmp(key, "backend") == 0)   /* for the checks of nhi_conf_finish */
+		snprintf(c->backend_where, sizeof(c->backend_where), "%s", where);
+	return 0;
 }
 
 int nhi_conf_set_arg(struct nhi_conf *c, const char *arg, char *err, size_t errlen)
@@ -496,9 +532,10 @@ int nhi_conf_set_arg(struct nhi_conf *c, const char *arg, char *err, size_t errl
 	memcpy(key, arg, n);
 	key[n] = '\0';
 	if (eq == NULL) {
-		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-			if (strcmp(keys[i].name, key) == 0 && (keys[i].flags & BOOLKEY))
-				return nhi_conf_set(c, key, "yes", "module argument", err, errlen);
+		const struct key *k = find_key(key);
+
+		if (k != NULL && (k->flags & BOOLKEY))
+			return nhi_conf_set(c, key, "yes", "module argument", err, errlen);
 		/* "audit" alone is short for mode=audit */
 		if (strcmp(key, "audit") == 0)
 			return nhi_conf_set(c, "mode", "audit", "module argument", err, errlen);
@@ -580,33 +617,76 @@ static int read_fd(int fd, const char *path, char **out, size_t *len, char *err,
 	return 0;
 }
 
-int nhi_conf_load_file(struct nhi_conf *c, const char *path, int flags,
-		       char *err, size_t errlen)
+/* Where the problems of a lenient read go besides struct nhi_conf
+ * (nhi_conf_check: every one of them). */
+struct reporter {
+	void (*fn)(void *arg, const char *msg, int breaks);
+	void *arg;
+};
+
+/* One problem.  Strict (c->lenient == 0) it is the answer: its code, the
+ * message in err.  Lenient it is counted, kept when it is the first (or
+ * the first that breaks), reported, and reading goes on: 0. */
+static int problem(struct nhi_conf *c, const struct reporter *rep, int breaks, int code,
+		   char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+
+static int problem(struct nhi_conf *c, const struct reporter *rep, int breaks, int code,
+		   char *err, size_t errlen, const char *fmt, ...)
 {
-	char *buf = NULL, *line, *next;
+	char msg[PATH_MAX + 512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!c->lenient)
+		return nhi_seterr(err, errlen, code, "%s", msg);
+	c->n_problems++;
+	if ((breaks && !c->broken) || c->problem[0] == '\0') {
+		size_t n = strnlen(msg, sizeof(c->problem) - 1);   /* (a long one is cut) */
+
+		memcpy(c->problem, msg, n);
+		c->problem[n] = '\0';
+		c->broken |= breaks;
+	}
+	if (rep != NULL && rep->fn != NULL)
+		rep->fn(rep->arg, msg, breaks);
+	return 0;
+}
+
+static int load(struct nhi_conf *c, const char *path, int flags, const struct reporter *rep,
+		char *err, size_t errlen)
+{
+	char *buf = NULL, *line, *next, msg[PATH_MAX + 512];
 	size_t len = 0;
 	unsigned lineno = 0;
 	int fd, r;
 
+	if (flags & NHI_CONF_LENIENT)
+		c->lenient = 1;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT) {
 			if (flags & NHI_CONF_MISSING_OK)
 				return 0;
-			return nhi_seterr(err, errlen, NHI_ERR_NOTFOUND, "%s: no such file", path);
+			return problem(c, rep, 1, NHI_ERR_NOTFOUND, err, errlen, "%s: no such file", path);
 		}
-		return nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", path, strerror(errno));
+		return problem(c, rep, 1, NHI_ERR_IO, err, errlen, "%s: %s", path, strerror(errno));
 	}
-	if (!(flags & NHI_CONF_NO_TRUST)) {
-		r = nhi_check_trusted_fd(fd, path, err, errlen);
-		if (r < 0)
+	if (!(flags & NHI_CONF_NO_TRUST) && nhi_check_trusted_fd(fd, path, msg, sizeof(msg)) < 0) {
+		r = problem(c, rep, 1, NHI_ERR_PERM, err, errlen, "%s", msg);
+		/* an untrusted file gives nothing; only a check reads on */
+		if (r < 0 || rep == NULL)
 			goto out;
 	}
-	r = read_fd(fd, path, &buf, &len, err, errlen);
-	if (r < 0)
+	r = read_fd(fd, path, &buf, &len, msg, sizeof(msg));
+	if (r < 0) {
+		r = problem(c, rep, 1, r, err, errlen, "%s", msg);
 		goto out;
+	}
 	if (memchr(buf, '\0', len) != NULL) {
-		r = nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: contains a NUL byte", path);
+		r = problem(c, rep, 1, NHI_ERR_INVAL, err, errlen, "%s: contains a NUL byte", path);
 		goto out;
 	}
 	for (line = buf; line != NULL && *line != '\0'; line = next) {
@@ -622,15 +702,21 @@ int nhi_conf_load_file(struct nhi_conf *c, const char *path, int flags,
 		snprintf(where, sizeof(where), "%s:%u", path, lineno);
 		eq = strchr(line, '=');
 		if (eq == NULL) {
-			r = nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: expected 'key = value'", where);
-			goto out;
+			r = problem(c, rep, 1, NHI_ERR_INVAL, err, errlen,
+				    "%s: expected 'key = value'", where);
+			if (r < 0)
+				goto out;
+			continue;
 		}
 		*eq = '\0';
 		key = trim(line);
 		val = trim(eq + 1);
 		if (*key == '\0') {
-			r = nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: missing key before '='", where);
-			goto out;
+			r = problem(c, rep, 1, NHI_ERR_INVAL, err, errlen,
+				    "%s: missing key before '='", where);
+			if (r < 0)
+				goto out;
+			continue;
 		}
 		/* an optional pair of double quotes around the value */
 		len = strlen(val);
@@ -638,8 +724,8 @@ int nhi_conf_load_file(struct nhi_conf *c, const char *path, int flags,
 			val[len - 1] = '\0';
 			val++;
 		}
-		r = nhi_conf_set(c, key, val, where, err, errlen);
-		if (r < 0)
+		r = nhi_conf_set(c, key, val, where, msg, sizeof(msg));
+		if (r < 0 && (r = problem(c, rep, key_breaks(key), r, err, errlen, "%s", msg)) < 0)
 			goto out;
 	}
 	snprintf(c->path, sizeof(c->path), "%s", path);
@@ -648,6 +734,12 @@ out:
 	free(buf);
 	close(fd);
 	return r;
+}
+
+int nhi_conf_load_file(struct nhi_conf *c, const char *path, int flags,
+		       char *err, size_t errlen)
+{
+	return load(c, path, flags, NULL, err, errlen);
 }
 
 const char *nhi_conf_default_path(void)
@@ -694,71 +786,116 @@ static int derive(char *dst, size_t size, const char *dir, const char *file)
 	return 0;
 }
 
-int nhi_conf_finish(struct nhi_conf *c, char *err, size_t errlen)
+/* The paths derived from state_dir (those not set on their own). */
+static int derive_all(struct nhi_conf *c)
 {
-	const char *where = c->path[0] ? c->path : "configuration";
-
 	if (derive(c->registry_path, sizeof(c->registry_path), c->state_dir, "registry.db") < 0 ||
 	    derive(c->cache_path, sizeof(c->cache_path), c->state_dir, "nhi.cache") < 0 ||
 	    derive(c->usage_log, sizeof(c->usage_log), c->state_dir, "usage.log") < 0 ||
 	    derive(c->token_pepper_file, sizeof(c->token_pepper_file), c->state_dir,
 		   "token.pepper") < 0 ||
 	    derive(c->key_index, sizeof(c->key_index), c->state_dir, "authorized_keys.idx") < 0)
-		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: state_dir too long", where);
-	if (c->uid_min == 0 || c->uid_max < c->uid_min)
-		return nhi_seterr(err, errlen, NHI_ERR_INVAL,
-				  "%s: uid_min..uid_max (%u..%u) is not a valid range above 0",
-				  where, c->uid_min, c->uid_max);
-	if (c->max_lifetime <= 0)
-		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: max_lifetime must be positive", where);
-	if (c->review_interval <= 0)
-		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: review_interval must be positive", where);
-	if (c->backend == NHI_BACKEND_LDAP && (c->ldap_uri[0] == '\0' || c->ldap_base[0] == '\0'))
-		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: backend = ldap needs %s",
-				  c->backend_where[0] ? c->backend_where : where,
-				  c->ldap_uri[0] == '\0' ? "ldap_uri (the directory servers)"
-							 : "ldap_base (where identities live)");
-	if (c->max_credential_age <= 0)
-		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: max_credential_age must be positive",
-				  where);
-	if (c->cert_lifetime <= 0)
-		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: cert_lifetime must be positive", where);
-	if ((c->ca_cert[0] == '\0') != (c->ca_key[0] == '\0'))
-		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: ca_cert and ca_key go together "
-				  "(set both or neither)", where);
+		return -1;
+	return 0;
+}
+
+/* The checks across keys.  Lenient, a problem with what the modules use
+ * (state_dir, the uid range) falls back to the default of those keys. */
+static int finish(struct nhi_conf *c, const struct reporter *rep, char *err, size_t errlen)
+{
+	const char *where = c->path[0] ? c->path : "configuration";
+	int r = 0;
+
+	if (derive_all(c) < 0) {
+		r = problem(c, rep, 1, NHI_ERR_INVAL, err, errlen, "%s: state_dir too long", where);
+		if (r < 0)
+			return r;
+		snprintf(c->state_dir, sizeof(c->state_dir), "%s", NHI_STATEDIR);
+		/* what the long state_dir could not give comes from the default */
+		if (derive_all(c) < 0)
+			return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: state_dir too long", where);
+	}
+	if (c->uid_min == 0 || c->uid_max < c->uid_min) {
+		r = problem(c, rep, 1, NHI_ERR_INVAL, err, errlen,
+			    "%s: uid_min..uid_max (%u..%u) is not a valid range above 0",
+			    where, c->uid_min, c->uid_max);
+		c->uid_min = DEFAULT_UID_MIN;
+		c->uid_max = DEFAULT_UID_MAX;
+	}
+	if (r == 0 && c->max_lifetime <= 0)
+		r = problem(c, rep, 0, NHI_ERR_INVAL, err, errlen,
+			    "%s: max_lifetime must be positive", where);
+	if (r == 0 && c->review_interval <= 0)
+		r = problem(c, rep, 0, NHI_ERR_INVAL, err, errlen,
+			    "%s: review_interval must be positive", where);
+	if (r == 0 && c->backend == NHI_BACKEND_LDAP &&
+	    (c->ldap_uri[0] == '\0' || c->ldap_base[0] == '\0'))
+		r = problem(c, rep, 0, NHI_ERR_INVAL, err, errlen, "%s: backend = ldap needs %s",
+			    c->backend_where[0] ? c->backend_where : where,
+			    c->ldap_uri[0] == '\0' ? "ldap_uri (the directory servers)"
+						   : "ldap_base (where identities live)");
+	if (r == 0 && c->max_credential_age <= 0)
+		r = problem(c, rep, 0, NHI_ERR_INVAL, err, errlen,
+			    "%s: max_credential_age must be positive", where);
+	if (r == 0 && c->cert_lifetime <= 0)
+		r = problem(c, rep, 0, NHI_ERR_INVAL, err, errlen,
+			    "%s: cert_lifetime must be positive", where);
+	if (r == 0 && (c->ca_cert[0] == '\0') != (c->ca_key[0] == '\0'))
+		r = problem(c, rep, 0, NHI_ERR_INVAL, err, errlen, "%s: ca_cert and ca_key go "
+			    "together (set both or neither)", where);
+	if (r < 0)
+		return r;
 	if (c->service_uids_system)
 		read_login_defs(c);
 	return 0;
+}
+
+int nhi_conf_finish(struct nhi_conf *c, char *err, size_t errlen)
+{
+	return finish(c, NULL, err, errlen);
+}
+
+unsigned nhi_conf_check(const char *path,
+			void (*report)(void *arg, const char *msg, int breaks), void *arg)
+{
+	static struct nhi_conf c;   /* large; nhictl only, one thread */
+	struct reporter rep = { report, arg };
+
+	nhi_conf_init(&c);
+	c.lenient = 1;
+	if (load(&c, path, NHI_CONF_LENIENT, &rep, NULL, 0) == 0)
+		finish(&c, &rep, NULL, 0);
+	return c.n_problems;
 }
 
 int nhi_conf_load_args(struct nhi_conf *c, int argc, const char **argv,
 		       char *err, size_t errlen)
 {
 	const char *path = NULL;
-	int r;
+	char msg[512], key[64];
 
 	nhi_conf_init(c);
+	c->lenient = 1;
 	for (int i = 0; i < argc; i++)
 		if (strncmp(argv[i], "config=", 7) == 0)
 			path = argv[i] + 7;
-	if (path != NULL) {
-		if (path[0] != '/')
-			return nhi_seterr(err, errlen, NHI_ERR_INVAL,
-					  "module argument config=%s: must be an absolute path", path);
-		r = nhi_conf_load_file(c, path, 0, err, errlen);
-	} else {
-		r = nhi_conf_load_file(c, nhi_conf_default_path(), NHI_CONF_MISSING_OK, err, errlen);
-	}
-	if (r < 0)
-		return r;
+	if (path != NULL && path[0] != '/')
+		problem(c, NULL, 1, NHI_ERR_INVAL, err, errlen,
+			"module argument config=%s: must be an absolute path", path);
+	else if (path != NULL)
+		load(c, path, NHI_CONF_LENIENT, NULL, err, errlen);
+	else
+		load(c, nhi_conf_default_path(), NHI_CONF_MISSING_OK | NHI_CONF_LENIENT, NULL,
+		     err, errlen);
 	for (int i = 0; i < argc; i++) {
 		if (strncmp(argv[i], "config=", 7) == 0)
 			continue;
-		r = nhi_conf_set_arg(c, argv[i], err, errlen);
-		if (r < 0)
-			return r;
+		if (nhi_conf_set_arg(c, argv[i], msg, sizeof(msg)) < 0) {
+			snprintf(key, sizeof(key), "%.*s", (int)strcspn(argv[i], "="), argv[i]);
+			problem(c, NULL, key_breaks(key), NHI_ERR_INVAL, err, errlen, "%s", msg);
+		}
 	}
-	return nhi_conf_finish(c, err, errlen);
+	return finish(c, NULL, err, errlen);
 }
 
 const char *nhi_conf_hostname(const struct nhi_conf *c, char *buf, size_t len)

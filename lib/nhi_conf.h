@@ -104,6 +104,16 @@ struct nhi_conf {
 
 	/* filled by nhi_conf_finish() */
 	uint32_t sys_uid_min, sys_uid_max;
+
+	/* What a lenient load (NHI_CONF_LENIENT: the modules) skipped.
+	 * 'broken' is set by a problem in what pam_nhi or nss_nhi use (an
+	 * unknown key, a line without '=', a bad value of a key they read, a
+	 * file that cannot be read or trusted); a bad value of a key only
+	 * nhictl reads is counted and logged but breaks nothing. */
+	int lenient;
+	int broken;
+	unsigned n_problems;
+	char problem[512];              /* the first that broke it, else the first */
 };
 
 /* Defaults (see nhi.conf(5)). */
@@ -111,7 +121,8 @@ void nhi_conf_init(struct nhi_conf *c);
 
 /* Set one key.  'where' names the source for the message ("FILE:LINE" or
  * "module argument").  Unknown keys and bad values are NHI_ERR_INVAL with
- * "WHERE: unknown key 'k'" / "WHERE: bad value for 'k': why" in err. */
+ * "WHERE: unknown key 'k'" / "WHERE: bad value for 'k' ('value'): why" in
+ * err (the value is left out when 'why' already quotes it). */
 int nhi_conf_set(struct nhi_conf *c, const char *key, const char *value,
 		 const char *where, char *err, size_t errlen);
 
@@ -121,11 +132,20 @@ int nhi_conf_set_arg(struct nhi_conf *c, const char *arg, char *err, size_t errl
 
 #define NHI_CONF_MISSING_OK 0x1 /* a missing file is not an error */
 #define NHI_CONF_NO_TRUST   0x2 /* skip the owner/mode check (tests of the parser only) */
+#define NHI_CONF_LENIENT    0x4 /* the modules' way: never fail, skip what is bad (below) */
 
 /* Read a file of "key = value" lines, '#' comments and blank lines.  The
  * file must be owned by root (or the effective uid) and writable by no one
  * else.  Returns 0, NHI_ERR_NOTFOUND (missing and not MISSING_OK),
- * NHI_ERR_PERM, NHI_ERR_IO or NHI_ERR_INVAL, with one line in err. */
+ * NHI_ERR_PERM, NHI_ERR_IO or NHI_ERR_INVAL, with one line in err.
+ *
+ * NHI_CONF_LENIENT (pam_nhi, nss_nhi: a configuration error must never
+ * lock a human out nor make identities vanish): returns 0 and sets the
+ * problem fields of struct nhi_conf instead.  A file that cannot be read
+ * or trusted gives nothing (every key keeps its default, the paths too);
+ * otherwise every good line is applied and a bad line is skipped (its key
+ * keeps its default), so a good state_dir or cache_path line is kept
+ * beside a broken one.  nhi_conf_finish() is lenient the same way. */
 int nhi_conf_load_file(struct nhi_conf *c, const char *path, int flags,
 		       char *err, size_t errlen);
 
@@ -138,10 +158,20 @@ const char *nhi_conf_default_path(void);
 int nhi_conf_finish(struct nhi_conf *c, char *err, size_t errlen);
 
 /* Everything PAM does with its argv: init, find "config=FILE" (else the
- * default path), load it (missing file is fine: defaults), apply the other
- * arguments, finish. */
+ * default path), load it leniently (missing default file is fine:
+ * defaults), apply the other arguments (a bad one is a problem of the same
+ * kind), finish.  Returns 0; see c->broken and c->problem. */
 int nhi_conf_load_args(struct nhi_conf *c, int argc, const char **argv,
 		       char *err, size_t errlen);
+
+/* `nhictl config check`: read 'path' as every reader would and call
+ * report(arg, message, breaks) for every problem, in file order, then the
+ * checks across keys: "FILE:LINE: ..." or "FILE: ...".  'breaks' is 1 when
+ * the problem makes the modules fall back (see NHI_CONF_LENIENT).  The
+ * owner/mode check is reported too, and the rest of the file still read.
+ * Returns the number of problems (0: clean). */
+unsigned nhi_conf_check(const char *path,
+			void (*report)(void *arg, const char *msg, int breaks), void *arg);
 
 /* This host's name for scope checks (c->host or gethostname()). */
 const char *nhi_conf_hostname(const struct nhi_conf *c, char *buf, size_t len);

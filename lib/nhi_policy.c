@@ -39,6 +39,7 @@ const char *nhi_reason_str(enum nhi_reason r)
 	case NHI_R_HOST_SCOPE: return "host-out-of-scope";
 	case NHI_R_SERVICE_SCOPE: return "service-out-of-scope";
 	case NHI_R_NO_SNAPSHOT: return "snapshot-unavailable";
+	case NHI_R_CONFIG: return "config-error";
 	}
 	return "unknown";
 }
@@ -255,6 +256,14 @@ out:
 	return found;
 }
 
+/* A service account while nhi.conf is broken: fail closed. */
+static void config_broken(const struct nhi_conf *c, const char *user, struct nhi_decision *d)
+{
+	d->service_account = 1;
+	set(d, NHI_V_UNAVAIL, NHI_R_CONFIG,
+	    "service account %s: refused while the nhi configuration is broken", user);
+}
+
 void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 		       const char *user, const char *host, const char *service,
 		       time_t now, struct nhi_decision *d)
@@ -289,7 +298,12 @@ void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 			set(d, NHI_V_IGNORE, NHI_R_ROOT, "%s", "");
 			return;
 		}
-		nhi_policy_decide(c, &id, now, host, service, d);
+		if (c->broken) {
+			d->registered = 1;
+			config_broken(c, user, d);
+		} else {
+			nhi_policy_decide(c, &id, now, host, service, d);
+		}
 	} else {
 		/* classify through NSS; unknown users only by name pattern */
 		if (getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &res) != 0)
@@ -301,13 +315,17 @@ void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 		if (res != NULL)
 			service_account = nhi_classify_static(c, user, res->pw_uid) ||
 					  in_service_group(c, user, res->pw_gid);
+		else if (snap == NULL)
+			service_account = 1;  /* may be one of ours, gone with the snapshot */
 		else
 			service_account = nhi_classify_static(c, user, (uid_t)-1);
 		if (!service_account) {
 			set(d, NHI_V_IGNORE, NHI_R_HUMAN, "%s", "");
 			return;
 		}
-		if (snap == NULL) {
+		if (c->broken) {
+			config_broken(c, user, d);
+		} else if (snap == NULL) {
 			d->service_account = 1;
 			set(d, NHI_V_UNAVAIL, NHI_R_NO_SNAPSHOT,
 			    "service account %s: the nhi registry snapshot is unavailable", user);
@@ -315,7 +333,8 @@ void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 			nhi_policy_decide(c, NULL, now, host, service, d);
 		}
 	}
-	if (d->verdict == NHI_V_UNAVAIL && c->on_unavailable == NHI_UNAVAIL_IGNORE) {
+	if (d->verdict == NHI_V_UNAVAIL && d->reason == NHI_R_NO_SNAPSHOT &&
+	    c->on_unavailable == NHI_UNAVAIL_IGNORE) {
 		d->verdict = NHI_V_IGNORE;
 		return;
 	}

@@ -33,6 +33,7 @@ enum nhi_reason {
 	NHI_R_HOST_SCOPE,       /* "host-out-of-scope" */
 	NHI_R_SERVICE_SCOPE,    /* "service-out-of-scope" */
 	NHI_R_NO_SNAPSHOT,      /* "snapshot-unavailable" */
+	NHI_R_CONFIG,           /* "config-error": nhi.conf broken (c->broken), fail closed */
 };
 
 enum nhi_warning {
@@ -72,7 +73,13 @@ void nhi_policy_decide(const struct nhi_conf *c, const struct nhi_ident *id,
 /* The whole account check as PAM runs it: classify 'user' (root never;
  * registered in the snapshot; uid ranges, service_groups and name patterns
  * via NSS), decide, apply mode=audit and on_unavailable.  'snap' may be
- * NULL when the snapshot could not be opened.  host NULL = this host. */
+ * NULL when the snapshot could not be opened: a name NSS cannot resolve
+ * then is a service account (nhi's own identities are exactly the names
+ * that vanish with the snapshot), never assumed human.  With c->broken (a
+ * lenient load found nhi.conf broken) every service account is
+ * NHI_V_UNAVAIL, reason config-error (on_unavailable does not apply; mode =
+ * audit, if it was read, does); humans and root are still ignored.
+ * host NULL = this host. */
 void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 		       const char *user, const char *host, const char *service,
 		       time_t now, struct nhi_decision *d);

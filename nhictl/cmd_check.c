@@ -9,8 +9,11 @@ static const char check_help[] =
 	"usage: nhictl check USER [--service SVC] [--host H] [--json]\n"
 	"\n"
 	"Run the account policy pam_nhi runs, on the published snapshot, and print\n"
-	"the decision and its reason.  Exit 0 allowed (or not a service account),\n"
-	"1 denied or expired, 2 error (no usable snapshot, bad arguments).\n"
+	"the decision and its reason.  Without a usable snapshot the decision is\n"
+	"'unavailable' for every user (whether USER is registered cannot be told),\n"
+	"and the message says what pam_nhi does meanwhile.  Exit 0 allowed (or not\n"
+	"a service account), 1 denied or expired, 2 unavailable (no usable\n"
+	"snapshot) or bad arguments.\n"
 	"\n"
 	"  -s, --service SVC   the PAM service (default: no service scope check)\n"
 	"  -H, --host H        the host (default: this host, or 'host' in nhi.conf)\n"
@@ -70,6 +73,18 @@ int cmd_check(struct nhictl *x, int argc, char **argv)
 	if (d.snapshot_damaged)
 		nerr(x, 0, "snapshot unusable: %s: checksum mismatch in what the lookup of %s read "
 		     "(corrupt file)", x->conf.cache_path, user);
+	if ((snap == NULL || d.snapshot_damaged) && d.verdict != NHI_V_UNAVAIL) {
+		/* registered or not cannot be told: not "ignore", whatever the
+		 * classification says (pam_nhi's answer meanwhile is the message) */
+		char meanwhile[sizeof(d.message)];
+
+		snprintf(meanwhile, sizeof(meanwhile), "no usable snapshot; pam_nhi meanwhile: %s (%s)",
+			 nhi_verdict_str(d.verdict), nhi_reason_str(d.reason));
+		d.verdict = d.would = NHI_V_UNAVAIL;
+		d.reason = NHI_R_NO_SNAPSHOT;
+		d.warnings = 0;
+		memcpy(d.message, meanwhile, sizeof(d.message));
+	}
 	if (x->json) {
 		json_init(&j, stdout);
 		json_obj(&j);

@@ -17,6 +17,7 @@
 #define NEED_DB 0x1    /* opens registry.db (creating it on first use) */
 #define WRITES  0x2    /* changes the registry (in one write transaction) */
 #define LOCAL   0x4    /* backend = local only: with ldap the directory decides */
+#define NO_CONF 0x8    /* reads nhi.conf itself (a broken one is no reason to stop) */
 
 struct cmd {
 	const char *name;
@@ -46,6 +47,7 @@ static const struct cmd commands[] = {
 	{ "cred", cmd_cred, NEED_DB, "issue, list, revoke and verify credentials" },
 	{ "rotate", cmd_rotate, NEED_DB | WRITES, "replace a credential, the old one kept for a grace" },
 	{ "authorized-keys", cmd_authorized_keys, 0, "SSH public keys for sshd's AuthorizedKeysCommand" },
+	{ "config", cmd_config, NO_CONF, "check nhi.conf: every problem, as FILE:LINE" },
 };
 
 int nerr(struct nhictl *x, int code, const char *fmt, ...)
@@ -109,7 +111,8 @@ static void usage(FILE *f)
 		fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].summary);
 	fputs("\nexit status: 0 done (or nothing to change), 1 failed or refused,\n"
 	      "2 usage error (unknown option, missing or malformed argument);\n"
-	      "check: 0 allowed, 1 denied, 2 error.\n", f);
+	      "check: 0 allowed, 1 denied, 2 error or no usable snapshot;\n"
+	      "config check: 0 no problem, 1 problems found, 2 usage.\n", f);
 }
 
 static void set_actor(struct nhictl *x)
@@ -222,6 +225,9 @@ int main(int argc, char **argv)
 	for (c = 1; c < argc && strcmp(argv[c], "--") != 0; c++)
 		if (strcmp(argv[c], "--help") == 0 || strcmp(argv[c], "-h") == 0)
 			goto run;
+	x->conf_path = conf_path;
+	if (cmd->flags & NO_CONF)
+		goto run;
 	if (load_config(x, conf_path) != 0)
 		return EXIT_FAIL;
 	if ((cmd->flags & LOCAL) && x->conf.backend != NHI_BACKEND_LOCAL)

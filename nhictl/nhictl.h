@@ -39,6 +39,7 @@ struct nhictl {
 	int changed;             /* a transaction was committed */
 	int changed_exit;        /* --changed-exit N, 0 = off */
 	char actor[96];          /* who runs nhictl, for the audit log */
+	const char *conf_path;   /* -c FILE; NULL: the default */
 };
 
 /* "nhictl: VERB: message" on stderr; returns 'code'. */
@@ -259,6 +260,7 @@ CMD(create); CMD(adopt); CMD(list); CMD(show); CMD(extend); CMD(suspend);
 CMD(resume); CMD(retire); CMD(review); CMD(transfer); CMD(check); CMD(log);
 CMD(group); CMD(publish); CMD(audit); CMD(directory); CMD(sync);
 CMD(cred); CMD(rotate); CMD(authorized_keys);
+CMD(config);
 #undef CMD
 
 #endif

@@ -66,8 +66,14 @@ static void tls_free(void *p)
 	free(t);
 }
 
-/* Read once per process.  A bad configuration makes every lookup
- * UNAVAIL: the module must not guess paths it was told differently. */
+/* Read once per process, leniently (NHI_CONF_LENIENT): a broken nhi.conf
+ * must not make every identity vanish.  The rule for the paths: a file
+ * that cannot be read or trusted gives the defaults (the snapshot in the
+ * default state_dir); otherwise the good lines count and a bad line is
+ * skipped, so a good state_dir or cache_path line is kept beside a broken
+ * one, and a broken one of those gives the default.  Nothing is logged
+ * here (NSS runs in every process): pam_nhi logs the problem and
+ * `nhictl config check` lists it. */
 static void load_conf(void)
 {
 	char err[256];
@@ -75,8 +81,8 @@ static void load_conf(void)
 
 	tls_ok = pthread_key_create(&nss_nhi_tls_key, tls_free) == 0;
 	nhi_conf_init(&conf);
-	if (nhi_conf_load_file(&conf, nhi_conf_default_path(), NHI_CONF_MISSING_OK,
-			       err, sizeof(err)) < 0)
+	if (nhi_conf_load_file(&conf, nhi_conf_default_path(),
+			       NHI_CONF_MISSING_OK | NHI_CONF_LENIENT, err, sizeof(err)) < 0)
 		return;
 	/* NSS does not classify accounts, so it does not need the system uid
 	 * range that nhi_conf_finish() reads from /etc/login.defs: that parse

@@ -2,8 +2,15 @@
  *
  * account   the decision of DESIGN.md's table (nhi_account_check(), the
  *           very code `nhictl check` runs), logged and told to the user;
- * session   appends one usage record "EPOCH USER SERVICE HOST RHOST" to
- *           usage_log for a registered identity;
+ * session   the same decision again, for stacks without an account phase
+ *           (runuser: auth pam_rootok, session only): a registered identity
+ *           the policy denies is refused (PAM_PERM_DENIED, PAM_ACCT_EXPIRED),
+ *           a service account while the snapshot or nhi.conf is unusable
+ *           too (PAM_AUTHINFO_UNAVAIL), logged "session-deny" and told;
+ *           humans, root and unregistered accounts are PAM_IGNORE (the
+ *           account phase answers for those).  An allowed registered
+ *           identity gets one usage record "EPOCH USER SERVICE HOST RHOST"
+ *           appended to usage_log;
  * password  refuses a manual password change of a registered identity
  *           (rotation goes through nhictl);
  * auth      not ours: PAM_IGNORE.
@@ -14,10 +21,18 @@
  * libc, libpam and nhi's own libc-only library.
  *
  * Failure policy:
- *  - a broken configuration (unreadable or untrusted file, unknown key,
- *    bad value) is PAM_SERVICE_ERR in account and password, logged at
- *    LOG_ERR, except for root, who is never locked out (PAM_IGNORE);
- *    session logs it and returns PAM_IGNORE (never blocks a login);
+ *  - a configuration error never locks a human out.  nhi.conf and the
+ *    arguments are read leniently (NHI_CONF_LENIENT): a bad line is
+ *    skipped, an untrusted or unreadable file gives the defaults.  When a
+ *    problem touches what the module uses (unknown key, line without '=',
+ *    bad value of a key pam_nhi reads, untrusted file) the configuration
+ *    is broken: users are still classified (built-in classification plus
+ *    the good lines), humans and root get PAM_IGNORE in every phase and
+ *    every service account is refused (PAM_AUTHINFO_UNAVAIL, reason
+ *    config-error) in account, session and password.  A bad value of a
+ *    key only nhictl reads (max_lifetime, ldap_*, ...) changes nothing
+ *    here.  Either way the first problem is logged once per PAM handle,
+ *    with file, line and value, and "run 'nhictl config check'";
  *  - a missing, corrupt or untrusted snapshot fails closed for service
  *    accounts (PAM_AUTHINFO_UNAVAIL) unless on_unavailable = ignore;
  *    humans are not affected (PAM_IGNORE);
@@ -95,19 +110,36 @@ struct ctx {
 	int silent;                  /* PAM_SILENT or quiet: no conversation */
 	const char *user;
 	char s_user[FIELD_MAX], s_service[FIELD_MAX], s_rhost[FIELD_MAX];
-	char err[512];
+	char err[PATH_MAX + 512];
 };
 
-/* Is 'user' root (by name or uid 0 through NSS)? */
-static int is_root(const char *user)
+/* The first problem of nhi.conf or the arguments, once per PAM handle
+ * (every phase reads the configuration again). */
+static void log_conf_problem(struct ctx *x, int argc, const char **argv)
 {
-	struct passwd pw, *res = NULL;
-	char buf[4096];
+	static const char logged_key[] = "pam_nhi_conf_logged";
+	const void *seen = NULL;
+	const char *file = NULL;
+	char more[64] = "";
 
-	if (strcmp(user, "root") == 0)
-		return 1;
-	return getpwnam_r(user, &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
-	       res->pw_uid == 0;
+	if (pam_get_data(x->pamh, logged_key, &seen) == PAM_SUCCESS && seen != NULL)
+		return;
+	pam_set_data(x->pamh, logged_key, (void *)logged_key, NULL);
+	for (int i = 0; i < argc; i++)
+		if (strncmp(argv[i], "config=", 7) == 0)
+			file = argv[i] + 7;
+	if (file == NULL)
+		file = nhi_conf_default_path();
+	if (x->conf.n_problems > 1)
+		snprintf(more, sizeof(more), " (and %u more problem%s)", x->conf.n_problems - 1,
+			 x->conf.n_problems > 2 ? "s" : "");
+	if (x->conf.broken)
+		nhi_log(x->pamh, LOG_ERR, "configuration broken: %s%s; humans are left alone, "
+			"service accounts are refused until it is fixed: run 'nhictl config check %s'",
+			x->conf.problem, more, file);
+	else
+		nhi_log(x->pamh, LOG_WARNING, "configuration: %s%s; not used by pam_nhi, but "
+			"nhictl refuses it: run 'nhictl config check %s'", x->conf.problem, more, file);
 }
 
 /* Common start of every phase: user, service, rhost, configuration.
@@ -135,12 +167,9 @@ static int ctx_init(struct ctx *x, pam_handle_t *pamh, int flags, int argc, cons
 		item = NULL;
 	safe_word(x->s_rhost, sizeof(x->s_rhost), item);
 
-	r = nhi_conf_load_args(&x->conf, argc, argv, x->err, sizeof(x->err));
-	if (r < 0) {
-		nhi_log(pamh, LOG_ERR, "configuration error: %s", x->err);
-		x->silent = (flags & PAM_SILENT) != 0;
-		return PAM_SERVICE_ERR;
-	}
+	nhi_conf_load_args(&x->conf, argc, argv, x->err, sizeof(x->err));
+	if (x->conf.n_problems > 0)
+		log_conf_problem(x, argc, argv);
 	x->silent = (flags & PAM_SILENT) != 0 || x->conf.quiet;
 	return PAM_SUCCESS;
 }
@@ -220,6 +249,35 @@ static void tell(struct ctx *x, int style, const char *msg)
 		pam_info(x->pamh, "%s", msg);
 }
 
+/* A denial (or mode=audit's would-be denial) as PAM's code, logged as
+ * PREFIX "deny" / PREFIX "audit-deny" and told to the user. */
+static int refuse(struct ctx *x, const struct nhi_decision *d, const char *prefix)
+{
+	char event[32];
+	int r;
+
+	switch (d->verdict) {
+	case NHI_V_ALLOW:  /* mode = audit: told nothing */
+		snprintf(event, sizeof(event), "%saudit-deny", prefix);
+		log_decision(x, LOG_NOTICE, event, nhi_reason_str(d->reason), d->warnings);
+		return PAM_SUCCESS;
+	case NHI_V_EXPIRED:
+		r = PAM_ACCT_EXPIRED;
+		break;
+	case NHI_V_UNAVAIL:
+		r = PAM_AUTHINFO_UNAVAIL;
+		break;
+	case NHI_V_DENY:
+	default:
+		r = PAM_PERM_DENIED;
+		break;
+	}
+	snprintf(event, sizeof(event), "%sdeny", prefix);
+	log_decision(x, LOG_NOTICE, event, nhi_reason_str(d->reason), d->warnings);
+	tell(x, PAM_ERROR_MSG, d->message);
+	return r;
+}
+
 PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct ctx x;
@@ -227,11 +285,8 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 	int r;
 
 	r = ctx_init(&x, pamh, flags, argc, argv);
-	if (r != PAM_SUCCESS) {
-		if (r == PAM_SERVICE_ERR && is_root(x.user))
-			return PAM_IGNORE;
+	if (r != PAM_SUCCESS)
 		return r;
-	}
 	decide(&x, &d);
 
 	switch (d.verdict) {
@@ -245,30 +300,14 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 		r = PAM_IGNORE;
 		break;
 	case NHI_V_ALLOW:
-		if (d.warnings & NHI_W_AUDIT) {
-			log_decision(&x, LOG_NOTICE, "audit-deny", nhi_reason_str(d.reason),
-				     d.warnings);
-		} else {
-			log_decision(&x, LOG_INFO, "allow", nhi_reason_str(d.reason), d.warnings);
-			tell(&x, PAM_TEXT_INFO, d.message);
-		}
+		if (d.warnings & NHI_W_AUDIT)
+			return refuse(&x, &d, "");
+		log_decision(&x, LOG_INFO, "allow", nhi_reason_str(d.reason), d.warnings);
+		tell(&x, PAM_TEXT_INFO, d.message);
 		r = PAM_SUCCESS;
 		break;
-	case NHI_V_EXPIRED:
-		log_decision(&x, LOG_NOTICE, "deny", nhi_reason_str(d.reason), d.warnings);
-		tell(&x, PAM_ERROR_MSG, d.message);
-		r = PAM_ACCT_EXPIRED;
-		break;
-	case NHI_V_UNAVAIL:
-		log_decision(&x, LOG_NOTICE, "deny", nhi_reason_str(d.reason), 0);
-		tell(&x, PAM_ERROR_MSG, d.message);
-		r = PAM_AUTHINFO_UNAVAIL;
-		break;
-	case NHI_V_DENY:
 	default:
-		log_decision(&x, LOG_NOTICE, "deny", nhi_reason_str(d.reason), d.warnings);
-		tell(&x, PAM_ERROR_MSG, d.message);
-		r = PAM_PERM_DENIED;
+		r = refuse(&x, &d, "");
 		break;
 	}
 	return r;
@@ -317,12 +356,22 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 
 	r = ctx_init(&x, pamh, flags, argc, argv);
 	if (r != PAM_SUCCESS)
-		return PAM_IGNORE;  /* logged; a usage record never blocks a login */
+		return PAM_IGNORE;  /* no user name: the account phase answers that */
 	decide(&x, &d);
-	if (!d.registered) {
+	/* humans, root, on_unavailable = ignore; and accounts nhi does not
+	 * know (unregistered service accounts are the account phase's) */
+	if (d.verdict == NHI_V_IGNORE || (!d.registered && d.would != NHI_V_UNAVAIL)) {
 		if (x.conf.debug)
 			log_decision(&x, LOG_DEBUG, "session-ignore", nhi_reason_str(d.reason), 0);
 		return PAM_IGNORE;
+	}
+	/* a registered identity the policy denies, or a service account nhi
+	 * cannot decide about (snapshot or nhi.conf unusable): refused here
+	 * too, since runuser's stack has no account phase */
+	if (d.verdict != NHI_V_ALLOW || (d.warnings & NHI_W_AUDIT)) {
+		r = refuse(&x, &d, "session-");
+		if (r != PAM_SUCCESS || !d.registered)
+			return r;
 	}
 	record_usage(&x);
 	if (x.conf.debug)
@@ -343,11 +392,8 @@ PAM_EXTERN int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const c
 	int r;
 
 	r = ctx_init(&x, pamh, flags, argc, argv);
-	if (r != PAM_SUCCESS) {
-		if (r == PAM_SERVICE_ERR && is_root(x.user))
-			return PAM_IGNORE;
+	if (r != PAM_SUCCESS)
 		return r;
-	}
 	decide(&x, &d);
 	if (d.registered) {
 		/* refuse in PAM_PRELIM_CHECK too, before anyone is asked for a password */

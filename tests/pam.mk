@@ -10,6 +10,6 @@ tests_test_pam_LDADD = lib/libnhiadmin.la lib/libnhi.la $(PAM_LIBS) $(CMOCKA_LIB
 tests_test_pam_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 endif
 TESTS += tests/test-pam-exports.sh tests/test-pam-wrapper.sh tests/test-pam-su.sh \
-	tests/test-examples.sh
+	tests/test-examples.sh tests/test-lockout.sh
 EXTRA_DIST += tests/test-pam-exports.sh tests/test-pam-wrapper.sh tests/test-pam-su.sh \
-	tests/test-examples.sh
+	tests/test-examples.sh tests/test-lockout.sh

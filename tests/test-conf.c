@@ -113,7 +113,7 @@ static void bad_file(const char *text, int code, const char *needle)
 static void test_bad(void **state)
 {
 	bad_file("bogus = 1\n", NHI_ERR_INVAL, "bad.conf:1: unknown key 'bogus'");
-	bad_file("# x\nmode = maybe\n", NHI_ERR_INVAL, "bad.conf:2: bad value for 'mode': expected enforce or audit");
+	bad_file("# x\nmode = maybe\n", NHI_ERR_INVAL, "bad.conf:2: bad value for 'mode' ('maybe'): expected enforce or audit");
 	bad_file("max_lifetime = 90\n", NHI_ERR_INVAL, "missing unit");
 	bad_file("state_dir = relative/dir\n", NHI_ERR_INVAL, "absolute path");
 	bad_file("just words\n", NHI_ERR_INVAL, "bad.conf:1: expected 'key = value'");
@@ -282,15 +282,112 @@ static void test_args(void **state)
 	assert_int_equal(c.review, NHI_REVIEW_ENFORCE);    /* argument wins */
 	assert_true(c.debug);
 	assert_true(c.quiet);
-	assert_int_equal(nhi_conf_load_args(&c, 2, argv2, err, sizeof(err)), NHI_ERR_INVAL);
-	assert_non_null(strstr(err, "module argument: unknown key 'nosuchkey'"));
+	assert_false(c.broken);
+	assert_int_equal(c.n_problems, 0);
+	/* the modules' reading never fails: a problem is noted, the rest used */
+	assert_int_equal(nhi_conf_load_args(&c, 2, argv2, err, sizeof(err)), 0);
+	assert_true(c.broken);
+	assert_string_equal(c.problem, "module argument: unknown key 'nosuchkey'");
+	assert_int_equal(c.mode, NHI_MODE_AUDIT);          /* the file still read */
 	assert_int_equal(nhi_conf_load_args(&c, 2, argv3, err, sizeof(err)), 0);
 	assert_int_equal(c.mode, NHI_MODE_AUDIT);
-	assert_int_equal(nhi_conf_load_args(&c, 1, argv4, err, sizeof(err)), NHI_ERR_INVAL);
-	assert_int_equal(nhi_conf_load_args(&c, 1, argv5, err, sizeof(err)), NHI_ERR_NOTFOUND);
+	assert_false(c.broken);
+	assert_int_equal(nhi_conf_load_args(&c, 1, argv4, err, sizeof(err)), 0);
+	assert_true(c.broken);
+	assert_non_null(strstr(c.problem, "must be an absolute path"));
+	assert_int_equal(nhi_conf_load_args(&c, 1, argv5, err, sizeof(err)), 0);
+	assert_true(c.broken);
+	assert_non_null(strstr(c.problem, "/nonexistent/x.conf: no such file"));
 	/* the same handler serves a bare key that is not a boolean: an error */
 	assert_int_equal(nhi_conf_set_arg(&c, "mode", err, sizeof(err)), NHI_ERR_INVAL);
 	assert_non_null(strstr(err, "expected key=value"));
+}
+
+/* The modules' way (NHI_CONF_LENIENT): every good line is applied, a bad
+ * one skipped; a problem with a key the modules read (or an unknown key, a
+ * line without '=', an untrusted file) marks the configuration broken, a
+ * bad value of a key only nhictl reads does not. */
+static void test_lenient(void **state)
+{
+	struct nhi_conf c;
+	char err[512] = "";
+	const char *p;
+
+	p = write_conf("len1.conf", "max_lifetime = 90\nstate_dir = /srv/nhi\n"
+		       "ldap_uri = http://x\nmode = audit\n", 0644);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, p, NHI_CONF_LENIENT, err, sizeof(err)), 0);
+	assert_int_equal(nhi_conf_finish(&c, err, sizeof(err)), 0);
+	assert_false(c.broken);
+	assert_int_equal(c.n_problems, 2);
+	assert_non_null(strstr(c.problem, "len1.conf:1: bad value for 'max_lifetime'"));
+	assert_int_equal(c.max_lifetime, 365 * 86400);      /* the default */
+	assert_string_equal(c.cache_path, "/srv/nhi/nhi.cache");
+	assert_int_equal(c.mode, NHI_MODE_AUDIT);
+	/* strict (nhictl), the same file is an error */
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, p, 0, err, sizeof(err)), NHI_ERR_INVAL);
+
+	/* broken, but the good state_dir line kept beside a bad cache_path */
+	p = write_conf("len2.conf", "cache_path = relative\nstate_dir = /srv/nhi\nbogus = 1\n"
+		       "just words\nuid_min = 5\nuid_max = 4\n", 0644);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, p, NHI_CONF_LENIENT, err, sizeof(err)), 0);
+	assert_int_equal(nhi_conf_finish(&c, err, sizeof(err)), 0);
+	assert_true(c.broken);
+	assert_int_equal(c.n_problems, 4);
+	assert_non_null(strstr(c.problem, "len2.conf:1: bad value for 'cache_path' ('relative')"));
+	assert_string_equal(c.cache_path, "/srv/nhi/nhi.cache");
+	assert_int_equal(c.uid_min, 2000000);               /* the range fell back */
+	assert_int_equal(c.uid_max, 2999999);
+
+	/* untrusted: nothing of it is used */
+	p = write_conf("len3.conf", "state_dir = /srv/nhi\nservice_uids = 7\n", 0664);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, p, NHI_CONF_LENIENT, err, sizeof(err)), 0);
+	assert_int_equal(nhi_conf_finish(&c, err, sizeof(err)), 0);
+	assert_true(c.broken);
+	assert_non_null(strstr(c.problem, "not trusted"));
+	assert_string_equal(c.cache_path, NHI_STATEDIR "/nhi.cache");
+	assert_true(c.service_uids_system);
+	assert_int_equal(c.n_service_uids, 0);
+}
+
+struct seen { char all[4096]; unsigned breaking; };
+
+static void collect(void *arg, const char *msg, int breaks)
+{
+	struct seen *s = arg;
+
+	snprintf(s->all + strlen(s->all), sizeof(s->all) - strlen(s->all), "%s\n", msg);
+	s->breaking += breaks != 0;
+}
+
+/* nhi_conf_check: every problem, in order, the owner/mode one included,
+ * and the checks across keys. */
+static void test_check(void **state)
+{
+	struct seen s;
+	const char *p;
+
+	memset(&s, 0, sizeof(s));
+	p = write_conf("chk.conf", "mode = audit\n", 0644);
+	assert_int_equal(nhi_conf_check(p, collect, &s), 0);
+	assert_string_equal(s.all, "");
+
+	p = write_conf("chk.conf", "bogus = 1\nmax_lifetime = 90\n# fine\nwords\n"
+		       "ca_cert = /etc/ca.pem\n", 0666);
+	assert_int_equal(nhi_conf_check(p, collect, &s), 5);
+	assert_int_equal(s.breaking, 3);
+	if (strstr(s.all, "chk.conf: not trusted: writable by group or others (mode 0666)\n") == NULL ||
+	    strstr(s.all, "chk.conf:1: unknown key 'bogus'\n") == NULL ||
+	    strstr(s.all, "chk.conf:2: bad value for 'max_lifetime': bad duration '90'") == NULL ||
+	    strstr(s.all, "chk.conf:4: expected 'key = value'\n") == NULL ||
+	    strstr(s.all, "chk.conf: ca_cert and ca_key go together") == NULL)
+		fail_msg("problems:\n%s", s.all);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(nhi_conf_check("/nonexistent/nhi.conf", collect, &s), 1);
+	assert_string_equal(s.all, "/nonexistent/nhi.conf: no such file\n");
 }
 
 static void test_env(void **state)
@@ -329,6 +426,8 @@ int main(void)
 		cmocka_unit_test(test_trust),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_args),
+		cmocka_unit_test(test_lenient),
+		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_env),
 	};
 	return cmocka_run_group_tests_name("conf", tests, setup, teardown);

@@ -82,19 +82,18 @@ fi
 help=$("$NHICTL" --help 2>&1)
 
 # The defaults shown in examples/nhi.conf, uncommented, are a valid
-# configuration (nhictl check loads it without needing a registry), and so
-# is the example of nhi.conf(5).
+# configuration (nhictl config check finds no problem), and so is the
+# example of nhi.conf(5).
 sed -n 's/^#\([a-z_]*\) = \(..*\)$/\1 = \2/p' "$example" > "$T/example.conf"
 chmod 644 "$T/example.conf"
-out=$("$NHICTL" -c "$T/example.conf" check root 2>"$T/err")
 check "examples/nhi.conf, uncommented, is accepted by the parser" \
-	test "$out" != "${out#root: ignore}"
-[ "$out" != "${out#root: ignore}" ] || sed 's/^/#   /' "$T/err"
+	"$NHICTL" config check "$T/example.conf"
+"$NHICTL" config check "$T/example.conf" 2>&1 | sed 's/^/#   /'
 sed -n '/^\.SH EXAMPLES/,/^\.SH/{/^# \/etc\/nhi\/nhi.conf/,/^\.fi/p}' "$conf5" |
 	sed '/^\.fi/d; s/\\-/-/g' > "$T/man-example.conf"
-out=$("$NHICTL" -c "$T/man-example.conf" check root 2>"$T/err")
+chmod 644 "$T/man-example.conf"
 check "the example of nhi.conf(5) is accepted by the parser" \
-	test "$out" != "${out#root: ignore}" -a -s "$T/man-example.conf"
+	bash -c "[ -s '$T/man-example.conf' ] && '$NHICTL' config check '$T/man-example.conf' >/dev/null"
 # verbs: the first word of the indented lines of the usage text
 verbs=$(printf '%s\n' "$help" | sed -n 's/^  \{1,\}\([a-z][a-z-]*\)\( .*\)\{0,1\}$/\1/p' | sort -u)
 if [ -z "$verbs" ]; then

@@ -333,7 +333,8 @@ eqv "no base on disk: a full snapshot" "$((g + 10)) $((g + 10)) $((g + 10)) 0" "
 # refuse it, so a change is not overlaid on it but compiled in full
 head -c "$(( $(stat -c %s "$ST/nhi.cache") - 64 ))" "$ST/nhi.cache" >"$ST/nhi.cache.tmp" &&
 	mv "$ST/nhi.cache.tmp" "$ST/nhi.cache"
-expect 0 "a truncated base: check answers without it" nhictl check par-6
+expect 2 "a truncated base: check says unavailable" nhictl check par-6
+has out "unavailable, not a guess" "^par-6: unavailable \(snapshot-unavailable\)$"
 has err "and says why" "snapshot unusable: .*nhi.cache: truncated or extended"
 expect 0 "delta: extend par-6 once more" dn extend par-6 --expires +8d
 eqv "a truncated base on disk: the change is published in full" \

@@ -98,11 +98,13 @@ expect "no snapshot: human ignored" nosnap alice acct_mgmt "$IGN"
 stack nosnapign cache_path=$T/none.cache on_unavailable=ignore
 expect "no snapshot, on_unavailable=ignore" nosnapign legacy-svc acct_mgmt "$IGN" \
 	"SYSLOG(4): ignore; user=legacy-svc service=nosnapign reason=snapshot-unavailable"
-# a broken configuration: an error, logged
+# a broken configuration: service accounts refused, humans not, logged
 stack broken frobnicate=1
-expect "bad argument: service error" broken svc-ok acct_mgmt "Error in service module" \
-	"SYSLOG(3): configuration error: module argument: unknown key 'frobnicate'"
+expect "bad argument: service account refused" broken svc-ok acct_mgmt "$UNAVAIL" \
+	"SYSLOG(3): configuration broken: module argument: unknown key 'frobnicate'; humans are left alone" \
+	"run 'nhictl config check " "deny; user=svc-ok service=broken reason=config-error"
 expect "bad argument: root not locked out" broken root acct_mgmt "$IGN"
+expect "bad argument: a human not locked out" broken alice acct_mgmt "$IGN"
 # session and password
 expect "session records" sshd svc-ok open_session "successfully opened a session"
 check "usage line" grep -Eq "^[0-9]+ svc-ok sshd testhost -$" "$T/state/usage.log"

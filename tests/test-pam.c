@@ -252,9 +252,16 @@ static void test_human_ignored(void **st)
 {
 	assert_pam(acct_check("no-such-human-xq", NULL), IGNORED);
 	assert_string_equal(said, "");
-	/* a human is not affected by a missing snapshot */
-	assert_pam(acct_check("no-such-human-xq", "cache_path=/nonexistent/nhi.cache"), IGNORED);
+	/* a human NSS knows is not affected by a missing snapshot (daemon,
+	 * uid 1, is a human once "system" is out of service_uids) */
+	assert_pam(acct_check("daemon", "service_uids=5000 cache_path=/nonexistent/nhi.cache"),
+		   IGNORED);
 	assert_string_equal(said, "");
+	/* but a name NSS cannot resolve then is not assumed human: nhi's own
+	 * identities vanish from NSS with the snapshot */
+	assert_pam(acct_check("no-such-human-xq", "cache_path=/nonexistent/nhi.cache"),
+		   PAM_AUTHINFO_UNAVAIL);
+	assert_said("E:service account no-such-human-xq: the nhi registry snapshot is unavailable");
 }
 
 static void test_unregistered(void **st)
@@ -463,7 +470,6 @@ static void test_snapshot_corrupt(void **st)
 	for (long at = 0; at < size; at += size / 7 + 1) {
 		copy_cache(bad, 0644, -1, at);
 		assert_pam(acct_check("svc-ok", args), PAM_AUTHINFO_UNAVAIL);
-		assert_pam(acct_check("no-such-human-xq", args), IGNORED);
 	}
 	copy_cache(bad, 0644, -1, size - 2);
 	assert_pam(acct_check("svc-ok", args), PAM_AUTHINFO_UNAVAIL);
@@ -525,7 +531,7 @@ static void test_fifo_no_hang(void **st)
 	r = acct_check_timed("svc-ok", args);
 	if (r == -1)
 		fail_msg("pam_acct_mgmt hung on a FIFO as config= (open without O_NONBLOCK)");
-	assert_pam(r, PAM_SERVICE_ERR);
+	assert_pam(r, PAM_AUTHINFO_UNAVAIL);  /* not a regular file: broken */
 	unlink(fifo);
 }
 
@@ -571,31 +577,68 @@ static void test_quiet(void **st)
 
 /* ---- a broken configuration ----------------------------------------------- */
 
+/* A configuration error never locks a human out: the module classifies
+ * with what it could read (the built-in classification at least), leaves
+ * humans and root alone in every phase and refuses every service account
+ * (PAM_AUTHINFO_UNAVAIL, reason config-error).  A bad value of a key only
+ * nhictl reads breaks nothing. */
 static void test_bad_config(void **st)
 {
-	char path[700], args[800];
+	char path[400], args[800];
+	static const char *broken[] = {
+		"no_such_key=1", "bogusflag", "review=sometimes", "mode=lenient", "uid_min=abc",
+	};
 
-	/* unknown argument, bad value: PAM_SERVICE_ERR, for humans too */
-	assert_pam(acct_check("svc-ok", "no_such_key=1"), PAM_SERVICE_ERR);
-	assert_pam(acct_check("svc-ok", "bogusflag"), PAM_SERVICE_ERR);
-	assert_pam(acct_check("svc-ok", "review=sometimes"), PAM_SERVICE_ERR);
-	assert_pam(acct_check("no-such-human-xq", "mode=lenient"), PAM_SERVICE_ERR);
+	for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
+		assert_pam(acct_check("svc-ok", broken[i]), PAM_AUTHINFO_UNAVAIL);
+		assert_said("E:service account svc-ok: refused while the nhi configuration is broken");
+		assert_pam(acct_check("no-such-human-xq", broken[i]), IGNORED);
+		assert_pam(acct_check("root", broken[i]), IGNORED);
+		/* registered in the snapshot, or by the built-in ranges */
+		assert_pam(acct_check("svc-cron", broken[i]), PAM_AUTHINFO_UNAVAIL);
+		assert_pam(acct_check("nobody", broken[i]), PAM_AUTHINFO_UNAVAIL);
+	}
+	/* a bad value of a key only nhictl reads: nothing broken */
+	assert_pam(acct_check("svc-ok", "max_lifetime=90"), PAM_SUCCESS);
+	assert_pam(acct_check("svc-expired", "ldap_uri=http://x"), PAM_ACCT_EXPIRED);
 	/* the named config file is missing, relative, untrusted or bad */
-	assert_pam(run(ACCT, "sshd", "svc-ok", "config=/nonexistent/nhi.conf", 0), PAM_SERVICE_ERR);
+	assert_pam(run(ACCT, "sshd", "svc-ok", "config=/nonexistent/nhi.conf", 0),
+		   PAM_AUTHINFO_UNAVAIL);
+	snprintf(args, sizeof(args), "config=/nonexistent/nhi.conf cache_path=%s", cache);
+	assert_pam(run(ACCT, "sshd", "no-such-human-xq", args, 0), IGNORED);
+	assert_pam(run(ACCT, "sshd", "svc-ok", "config=relative.conf", 0), PAM_AUTHINFO_UNAVAIL);
 	snprintf(path, sizeof(path), "%s/untrusted.conf", T);
-	write_file(path, 0666, "state_dir = %s\n", state);
-	snprintf(args, sizeof(args), "config=%s", path);
-	assert_pam(acct_check("svc-ok", args), PAM_SERVICE_ERR);
+	write_file(path, 0666, "state_dir = %s\nservice_uids = 7\n", state);
+	/* (its state_dir is not used either: the snapshot named here) */
+	snprintf(args, sizeof(args), "config=%s cache_path=%s", path, cache);
+	assert_pam(acct_check("svc-ok", args), PAM_AUTHINFO_UNAVAIL);
+	assert_pam(acct_check("no-such-human-xq", args), IGNORED);
+	/* nothing of an untrusted file is used: "system" still classifies */
+	assert_pam(acct_check("daemon", args), PAM_AUTHINFO_UNAVAIL);
 	write_file(path, 0644, "state_dir = %s\nfrobnicate = yes\n", state);
-	assert_pam(acct_check("svc-ok", args), PAM_SERVICE_ERR);
+	snprintf(args, sizeof(args), "config=%s", path);
+	assert_pam(acct_check("svc-ok", args), PAM_AUTHINFO_UNAVAIL);
+	assert_pam(acct_check("no-such-human-xq", args), IGNORED);
+	/* the good lines of a trusted file count: this one's service_names */
+	write_file(path, 0644, "state_dir = %s\nservice_names = robot*\nmax_lifetime = 90\n"
+		   "warn_before = soon\n", state);
+	assert_pam(acct_check("robot9", args), PAM_AUTHINFO_UNAVAIL);
+	assert_pam(acct_check("no-such-human-xq", args), IGNORED);
 	/* a good one named by a later config= argument is used */
-	write_file(path, 0644, "state_dir = %s\nhost = testhost\nservice_names = svc-*\n", state);
+	write_file(path, 0644, "state_dir = %s\nhost = testhost\nservice_names = svc-*\n"
+		   "max_lifetime = 90\n", state);
 	assert_pam(acct_check("svc-ok", args), PAM_SUCCESS);
 	assert_pam(acct_check("svc-expired", args), PAM_ACCT_EXPIRED);
+	/* mode = audit read from the file (or an argument) still only logs */
+	assert_pam(acct_check("svc-ok", "audit no_such_key=1"), PAM_SUCCESS);
 	/* password phase: the same */
-	assert_pam(run(PASSWORD, "passwd", "svc-ok", "no_such_key=1", 0), PAM_SERVICE_ERR);
-	/* session: never blocks a login */
-	assert_pam(run(SESSION, "sshd", "svc-ok", "no_such_key=1", 0), IGNORED);
+	assert_pam(run(PASSWORD, "passwd", "svc-ok", "no_such_key=1", 0), PAM_PERM_DENIED);
+	assert_pam(run(PASSWORD, "passwd", "nobody", "no_such_key=1", 0), PAM_AUTHINFO_UNAVAIL);
+	assert_pam(run(PASSWORD, "passwd", "no-such-human-xq", "no_such_key=1", 0), IGNORED);
+	/* session: the service account is refused, the human is not */
+	assert_pam(run(SESSION, "sshd", "svc-ok", "no_such_key=1", 0), PAM_AUTHINFO_UNAVAIL);
+	assert_pam(run(SESSION, "sshd", "no-such-human-xq", "no_such_key=1", 0), IGNORED);
+	assert_pam(run(SESSION, "sshd", "root", "no_such_key=1", 0), IGNORED);
 }
 
 /* ---- session: usage records ----------------------------------------------- */
@@ -648,9 +691,19 @@ static void test_session(void **st)
 	assert_null(strstr(log, "root"));
 	assert_null(strstr(log, "svc-nobody"));
 
-	/* a denied identity that got this far is still recorded (usage is fact) */
-	assert_pam(run(SESSION, "sshd", "svc-susp", NULL, 0), PAM_SUCCESS);
-	assert_non_null(strstr(slurp(usage), " svc-susp sshd "));
+	/* a denied identity is refused in the session phase too (runuser's
+	 * stack has no account phase), with the account phase's code and
+	 * message; nothing recorded */
+	assert_pam(run(SESSION, "runuser", "svc-susp", NULL, 0), PAM_PERM_DENIED);
+	assert_said("E:identity svc-susp is suspended");
+	assert_pam(run(SESSION, "runuser", "svc-expired", NULL, 0), PAM_ACCT_EXPIRED);
+	assert_pam(run(SESSION, "runuser", "svc-hosts", NULL, 0), PAM_PERM_DENIED);
+	assert_null(strstr(slurp(usage), " runuser "));
+	/* mode = audit: only logged, the session opens (and is recorded) */
+	said[0] = '\0';
+	assert_pam(run(SESSION, "runuser", "svc-susp", "audit", 0), PAM_SUCCESS);
+	assert_string_equal(said, "");
+	assert_non_null(strstr(slurp(usage), " svc-susp runuser "));
 }
 
 static void test_session_failures(void **st)
@@ -683,10 +736,18 @@ static void test_session_failures(void **st)
 	snprintf(args, sizeof(args), "usage_log=%s", link);
 	assert_pam(run(SESSION, "sshd", "svc-ok", args, 0), PAM_SUCCESS);
 	unlink(link);
-	/* no snapshot: nobody is known to be registered, nothing recorded */
+	/* no snapshot: a service account fails closed, nothing recorded;
+	 * unless told to ignore; a human NSS knows is left alone */
 	unlink(target);
 	snprintf(args, sizeof(args), "usage_log=%s cache_path=/nonexistent/nhi.cache", target);
+	assert_pam(run(SESSION, "sshd", "svc-ok", args, 0), PAM_AUTHINFO_UNAVAIL);
+	assert_int_equal(stat(target, &sb), -1);
+	snprintf(args, sizeof(args), "usage_log=%s cache_path=/nonexistent/nhi.cache "
+		 "on_unavailable=ignore", target);
 	assert_pam(run(SESSION, "sshd", "svc-ok", args, 0), IGNORED);
+	snprintf(args, sizeof(args), "usage_log=%s cache_path=/nonexistent/nhi.cache "
+		 "service_uids=5000", target);
+	assert_pam(run(SESSION, "sshd", "daemon", args, 0), IGNORED);
 	assert_int_equal(stat(target, &sb), -1);
 }
 
@@ -758,8 +819,8 @@ static void test_password(void **st)
 		   PAM_AUTHINFO_UNAVAIL);
 	assert_pam(run(PASSWORD, "passwd", "svc-ok",
 		       "cache_path=/nonexistent/nhi.cache on_unavailable=ignore", 0), IGNORED);
-	assert_pam(run(PASSWORD, "passwd", "no-such-human-xq",
-		       "cache_path=/nonexistent/nhi.cache", 0), IGNORED);
+	assert_pam(run(PASSWORD, "passwd", "daemon",
+		       "cache_path=/nonexistent/nhi.cache service_uids=5000", 0), IGNORED);
 }
 
 /* Each phase of the password module on its own: the refusal comes already

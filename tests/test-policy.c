@@ -123,6 +123,13 @@ static void test_classify(void **state)
 	/* the system range from login.defs */
 	assert_true(nhi_classify_static(&conf, "x", conf.sys_uid_min));
 	assert_true(nhi_classify_static(&conf, "x", conf.sys_uid_max));
+	/* "system" is also Debian's static system accounts 1..99 (below
+	 * SYS_UID_MIN) and nobody (65534), as nhi.conf(5) says; not 65533 */
+	assert_true(nhi_classify_static(&conf, "daemon", 1));
+	assert_true(nhi_classify_static(&conf, "x", 99));
+	assert_true(nhi_classify_static(&conf, "nobody", 65534));
+	assert_false(nhi_classify_static(&conf, "x", 65533));
+	assert_false(nhi_classify_static(&conf, "x", conf.sys_uid_max + 1));
 	/* a human */
 	assert_false(nhi_classify_static(&conf, "alice", 1000));
 	/* name patterns (fnmatch), also for an unknown uid */
@@ -137,6 +144,8 @@ static void test_classify(void **state)
 	assert_false(nhi_classify_static(&conf, "x", 5010));
 	assert_true(nhi_classify_static(&conf, "x", 7000));
 	assert_false(nhi_classify_static(&conf, "x", conf.sys_uid_min));
+	assert_false(nhi_classify_static(&conf, "x", 1));
+	assert_false(nhi_classify_static(&conf, "nobody", 65534));
 	assert_int_equal(nhi_conf_set(&conf, "service_uids", "system 5000-5009", "t", err, sizeof(err)), 0);
 	assert_true(nhi_classify_static(&conf, "x", conf.sys_uid_min));
 }
@@ -538,8 +547,11 @@ static void test_account_check(void **state)
 	check(s, "no-such-human-xq", NULL, "sshd", &d);
 	assert_decision(&d, NHI_V_IGNORE, NHI_R_HUMAN);
 	assert_false(d.registered);
+	/* but not while the snapshot is unavailable: nhi's own identities
+	 * are exactly the names NSS cannot resolve then */
 	check(NULL, "no-such-human-xq", NULL, "sshd", &d);
-	assert_decision(&d, NHI_V_IGNORE, NHI_R_HUMAN);
+	assert_decision(&d, NHI_V_UNAVAIL, NHI_R_NO_SNAPSHOT);
+	assert_true(d.service_account);
 
 	/* registered: the policy */
 	check(s, "svc-a", NULL, "sshd", &d);
@@ -581,11 +593,49 @@ static void test_account_check_unavailable(void **state)
 	assert_decision(&d, NHI_V_UNAVAIL, NHI_R_NO_SNAPSHOT);
 	assert_true(d.service_account);
 	assert_non_null(strstr(d.message, "unavailable"));
+	/* a name NSS resolves to a human (daemon, uid 1, is one once
+	 * "system" is out of service_uids) is still left alone */
+	assert_int_equal(nhi_conf_set(&conf, "service_uids", "5000-5999", "t", err, sizeof(err)), 0);
+	check(NULL, "daemon", NULL, "sshd", &d);
+	assert_decision(&d, NHI_V_IGNORE, NHI_R_HUMAN);
 	/* on_unavailable = ignore */
 	conf.on_unavailable = NHI_UNAVAIL_IGNORE;
 	check(NULL, "svc-a", NULL, "sshd", &d);
 	assert_decision(&d, NHI_V_IGNORE, NHI_R_NO_SNAPSHOT);
 	assert_int_equal(d.would, NHI_V_UNAVAIL);
+}
+
+/* nhi.conf broken (a lenient load set conf.broken): humans and root are
+ * left alone, every service account fails closed, registered or not,
+ * whatever on_unavailable says; mode = audit still only logs. */
+static void test_account_check_broken_conf(void **state)
+{
+	struct nhi_snap *s = open_snap();
+	struct nhi_decision d;
+	char err[256];
+
+	assert_int_equal(nhi_conf_set(&conf, "service_names", "svc-*", "t", err, sizeof(err)), 0);
+	conf.broken = 1;
+	conf.on_unavailable = NHI_UNAVAIL_IGNORE;
+	check(s, "svc-a", NULL, "sshd", &d);          /* registered, allowed otherwise */
+	assert_decision(&d, NHI_V_UNAVAIL, NHI_R_CONFIG);
+	assert_true(d.registered);
+	assert_non_null(strstr(d.message, "configuration is broken"));
+	check(s, "svc-unknown", NULL, "sshd", &d);    /* by pattern, unregistered */
+	assert_decision(&d, NHI_V_UNAVAIL, NHI_R_CONFIG);
+	check(NULL, "svc-a", NULL, "sshd", &d);       /* and no snapshot either */
+	assert_decision(&d, NHI_V_UNAVAIL, NHI_R_CONFIG);
+	check(s, "no-such-human-xq", NULL, "sshd", &d);
+	assert_decision(&d, NHI_V_IGNORE, NHI_R_HUMAN);
+	check(NULL, "root", NULL, "sshd", &d);
+	assert_decision(&d, NHI_V_IGNORE, NHI_R_ROOT);
+	assert_string_equal(nhi_reason_str(NHI_R_CONFIG), "config-error");
+	conf.mode = NHI_MODE_AUDIT;
+	check(s, "svc-a", NULL, "sshd", &d);
+	assert_int_equal(d.verdict, NHI_V_ALLOW);
+	assert_int_equal(d.would, NHI_V_UNAVAIL);
+	assert_true(d.warnings & NHI_W_AUDIT);
+	nhi_snap_close(s);
 }
 
 static void test_account_check_audit(void **state)
@@ -645,6 +695,7 @@ int main(void)
 		cmocka_unit_test_setup(test_decide_ignores_audit, setup),
 		cmocka_unit_test_setup(test_account_check, setup),
 		cmocka_unit_test_setup(test_account_check_unavailable, setup),
+		cmocka_unit_test_setup(test_account_check_broken_conf, setup),
 		cmocka_unit_test_setup(test_account_check_audit, setup),
 	};
 
