@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include "nhictl.h"
 
-#define NEED_DB 0x1    /* opens registry.db (creating it on first use) */
+#define NEED_DB 0x1    /* opens registry.db (created on a fresh host only) */
 #define WRITES  0x2    /* changes the registry (in one write transaction) */
 #define LOCAL   0x4    /* backend = local only: with ldap the directory decides */
 
@@ -46,6 +46,8 @@ static const struct cmd commands[] = {
 	{ "cred", cmd_cred, NEED_DB, "issue, list, revoke and verify credentials" },
 	{ "rotate", cmd_rotate, NEED_DB | WRITES, "replace a credential, the old one kept for a grace" },
 	{ "authorized-keys", cmd_authorized_keys, 0, "SSH public keys for sshd's AuthorizedKeysCommand" },
+	{ "init", cmd_init, 0, "create the registry explicitly" },
+	{ "backup", cmd_backup, NEED_DB, "an online, verified copy of the registry" },
 };
 
 int nerr(struct nhictl *x, int code, const char *fmt, ...)
