@@ -8,7 +8,9 @@ static const char log_help[] =
 	"usage: nhictl log [--verify] [--target NAME] [--json]\n"
 	"\n"
 	"Print the audit log (oldest first), or verify its hash chain: --verify\n"
-	"exits 1 naming the first event that was altered or removed.\n"
+	"exits 1 naming the first event that was altered or removed, or when the\n"
+	"chain does not reach the head recorded outside the registry (in\n"
+	"registry.state: a registry restored from an older backup or recreated).\n"
 	"\n"
 	"  -v, --verify        check the chain instead of printing it\n"
 	"  -t, --target NAME   only events about NAME\n"
@@ -25,7 +27,7 @@ int cmd_log(struct nhictl *x, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *target = NULL;
-	char why[256], b[NHI_TIME_BUFSZ];
+	char why[PATH_MAX + 256], b[NHI_TIME_BUFSZ];
 	sqlite3_stmt *st;
 	struct json j;
 	int64_t n;
@@ -55,6 +57,9 @@ int cmd_log(struct nhictl *x, int argc, char **argv)
 		}
 		if (r == NHI_ERR_DB)
 			return EXIT_FAIL;
+		if (r == NHI_ERR_STATE)
+			return nerr(x, EXIT_FAIL, "audit log incomplete: the chain does not reach "
+				    "its recorded head: %s", why);
 		if (r < 0)
 			return nerr(x, EXIT_FAIL, "audit log tampered: %s", why);
 		if (!x->json)

@@ -1131,6 +1131,7 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 	s.progress = isatty(STDERR_FILENO);
 	clock_gettime(CLOCK_MONOTONIC, &s.t0);
 	s.last_progress = s.t0;   /* a short sync shows nothing */
+	x->reg_how = REG_CACHE;   /* a lost cache is rebuilt from the directory */
 	if (reg_open(x) < 0)
 		return EXIT_FAIL;
 	if (dir_open(x, &s.d) != 0)

@@ -293,20 +293,38 @@ int id_free(struct nhictl *x, uint32_t id)
 	return 1;
 }
 
+/* Above the high-water mark: the highest id ever handed out, kept in the
+ * registry and in the state file beside it (regstate.c), so that a
+ * registry restored from an old backup or recreated never gives a retired
+ * identity's uid (its files, crontab, processes) to a new one. */
 int alloc_id(struct nhictl *x, uint32_t *out)
 {
+	struct reg_state s;
 	uint64_t id;
+	int64_t high = 0;
 	int r;
 
-	for (id = x->conf.uid_min; id <= x->conf.uid_max; id++) {
+	if (regstate_load(x, &s) < 0 ||
+	    reg_int(x, &high, 0, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'id_high'",
+		    "") < 0)
+		return NHI_ERR_DB;
+	if (s.id_high > high)
+		high = s.id_high;
+	id = high >= (int64_t)x->conf.uid_min ? (uint64_t)high + 1 : x->conf.uid_min;
+	for (; id <= x->conf.uid_max; id++) {
 		r = id_free(x, (uint32_t)id);
 		if (r < 0)
 			return r;
 		if (r) {
 			*out = (uint32_t)id;
-			return 0;
+			return reg_exec(x, "INSERT OR REPLACE INTO meta VALUES ('id_high', ?)", "i",
+					(int64_t)id);
 		}
 	}
+	if (high >= (int64_t)x->conf.uid_min)
+		return nerr(x, NHI_ERR_RANGE, "no free id left in %lld..%u (above the high-water "
+			    "mark %lld, up to uid_max)", (long long)high + 1, x->conf.uid_max,
+			    (long long)high);
 	return nerr(x, NHI_ERR_RANGE, "no free id left in %u..%u (uid_min..uid_max)",
 		    x->conf.uid_min, x->conf.uid_max);
 }

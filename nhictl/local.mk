@@ -9,7 +9,8 @@ nhictl_nhictl_SOURCES = \
 	nhictl/ldap.c nhictl/ldap.h nhictl/ldap_escape.c nhictl/cmd_directory.c \
 	nhictl/dirmap.h nhictl/dirmap.c nhictl/dirwrite.h nhictl/dirwrite.c \
 	nhictl/dircred.h nhictl/dircred.c \
-	nhictl/secret.c nhictl/secret.h
+	nhictl/secret.c nhictl/secret.h \
+	nhictl/regstate.c nhictl/cmd_backup.c
 # backend = ldap: the registry side of nhictl/dirmap.h, and sync
 nhictl_nhictl_SOURCES += nhictl/dirstore.c nhictl/cmd_sync.c
 nhictl_nhictl_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(CRYPT_CFLAGS) $(LDAP_CFLAGS)

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include "nhictl.h"
 
-#define NEED_DB 0x1    /* opens registry.db (creating it on first use) */
+#define NEED_DB 0x1    /* opens registry.db (created on a fresh host only) */
 #define WRITES  0x2    /* changes the registry (in one write transaction) */
 #define LOCAL   0x4    /* backend = local only: with ldap the directory decides */
 #define NO_CONF 0x8    /* reads nhi.conf itself (a broken one is no reason to stop) */
@@ -48,6 +48,8 @@ static const struct cmd commands[] = {
 	{ "rotate", cmd_rotate, NEED_DB | WRITES, "replace a credential, the old one kept for a grace" },
 	{ "authorized-keys", cmd_authorized_keys, 0, "SSH public keys for sshd's AuthorizedKeysCommand" },
 	{ "config", cmd_config, NO_CONF, "check nhi.conf: every problem, as FILE:LINE" },
+	{ "init", cmd_init, 0, "create the registry explicitly" },
+	{ "backup", cmd_backup, NEED_DB, "an online, verified copy of the registry" },
 };
 
 int nerr(struct nhictl *x, int code, const char *fmt, ...)

@@ -40,7 +40,15 @@ struct nhictl {
 	int changed_exit;        /* --changed-exit N, 0 = off */
 	char actor[96];          /* who runs nhictl, for the audit log */
 	const char *conf_path;   /* -c FILE; NULL: the default */
+	int reg_how;             /* a missing registry.db: REG_USE, REG_FORCE, REG_CACHE */
+	int reg_created;         /* reg_open() created registry.db */
 };
+
+/* How reg_open() treats a missing registry.db (regstate.c): create it on
+ * a fresh host only (REG_USE); also over the state of a lost one
+ * (REG_FORCE: init --force); with backend = ldap, as a cache the directory
+ * fills again (REG_CACHE: sync). */
+enum { REG_USE = 0, REG_FORCE, REG_CACHE };
 
 /* "nhictl: VERB: message" on stderr; returns 'code'. */
 int nerr(struct nhictl *x, int code, const char *fmt, ...)
@@ -87,6 +95,34 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation);
 /* In a write transaction about to change many identities: the next
  * publication is full, and until then nothing is recorded per identity. */
 int reg_snap_full(struct nhictl *x);
+
+/* ---- regstate.c: what must outlive registry.db -------------------- */
+
+struct reg_state {
+	int present;             /* the state file exists */
+	int64_t id_high;         /* the highest id alloc_id() handed out */
+	int64_t log_count;       /* events in the audit chain when written */
+	char log_head[65];       /* the hash of event log_count */
+	int64_t generation;      /* the snapshot generation published */
+};
+/* registry_path with .db replaced by .state */
+int regstate_path(struct nhictl *x, char *buf, size_t len);
+/* 0 (s->present = 0 when there is none) or NHI_ERR_* (printed). */
+int regstate_load(struct nhictl *x, struct reg_state *s);
+int regstate_save(struct nhictl *x, const struct reg_state *s);
+/* reg_open(): note the chain's length. */
+int regstate_opened(struct nhictl *x);
+/* NHI_ERR_STATE (why says what is lost) when the chain does not hold the
+ * recorded head. */
+int regstate_check_log(struct nhictl *x, const struct reg_state *s, char *why, size_t len);
+/* In the publication's transaction: load the state, raise the registry's
+ * id_high to it, record a lost head as a 'log-gap' event. */
+int regstate_reconcile(struct nhictl *x, struct reg_state *s);
+/* The values to save, from the registry as of this transaction. */
+int regstate_fill(struct nhictl *x, struct reg_state *s, int64_t generation);
+/* registry.db is missing: 0 if it may be created, else NHI_ERR_STATE
+ * (printed: what is missing, what exists, what to do). */
+int regstate_missing(struct nhictl *x);
 
 /* ---- ident.c: identities as rows --------------------------------- */
 
@@ -261,6 +297,7 @@ CMD(resume); CMD(retire); CMD(review); CMD(transfer); CMD(check); CMD(log);
 CMD(group); CMD(publish); CMD(audit); CMD(directory); CMD(sync);
 CMD(cred); CMD(rotate); CMD(authorized_keys);
 CMD(config);
+CMD(init); CMD(backup);
 #undef CMD
 
 #endif

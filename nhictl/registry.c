@@ -331,6 +331,13 @@ int reg_open(struct nhictl *x)
 
 	if (x->db != NULL)
 		return 0;
+	/* from nothing only on a fresh host (regstate.c); nothing created
+	 * when refused */
+	if (stat(x->conf.registry_path, &st) < 0 && errno == ENOENT) {
+		if (regstate_missing(x) < 0)
+			return NHI_ERR_STATE;
+		x->reg_created = 1;
+	}
 	if (stat(x->conf.state_dir, &st) < 0) {
 		if (errno != ENOENT || mkdirs(x->conf.state_dir, 0755) < 0)
 			return nerr(x, NHI_ERR_IO, "%s: %s", x->conf.state_dir, strerror(errno));
@@ -353,7 +360,7 @@ int reg_open(struct nhictl *x)
 	if (exec_plain(x, "PRAGMA journal_mode = WAL") < 0 ||
 	    exec_plain(x, "PRAGMA foreign_keys = ON") < 0 ||
 	    exec_plain(x, "PRAGMA synchronous = FULL") < 0 ||
-	    migrate(x) < 0) {
+	    migrate(x) < 0 || regstate_opened(x) < 0) {
 		reg_close(x);
 		return NHI_ERR_DB;
 	}
@@ -779,6 +786,17 @@ int reg_verify_log(struct nhictl *x, int64_t *n, char *why, size_t len)
 	}
 	r = 0;
 out:
+	/* an intact chain may still lack the head recorded outside
+	 * registry.db: a restored or recreated registry (regstate.c) */
+	if (r == 0) {
+		struct reg_state rs;
+
+		r = regstate_load(x, &rs);
+		if (r == 0)
+			r = regstate_check_log(x, &rs, why, len);
+		else
+			r = nhi_seterr(why, len, r, "the registry's state file cannot be read");
+	}
 	sqlite3_finalize(st);
 	return r;
 }
@@ -939,6 +957,7 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 {
 	struct nhi_snap_writer *w = NULL;
 	char lock[PATH_MAX + 8], dpath[PATH_MAX + 8], err[512];
+	struct reg_state rs = { 0 };
 	int64_t gen = 0, base = -1, pending = 0, maxseq = 0, whole = 0, keys = -1;
 	int lfd = -1, r, intx = 0;
 
@@ -962,6 +981,10 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 	if (r < 0)
 		goto out;
 	intx = 1;
+	/* the id high-water mark and a lost chain head (regstate.c) */
+	r = regstate_reconcile(x, &rs);
+	if (r < 0)
+		goto out;
 	r = reg_int(x, &gen, 0, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'", "");
 	if (r == 0)
 		r = reg_int(x, &base, -1, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'snap_base'", "");
@@ -1021,9 +1044,16 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 		reg_rollback(x);
 		intx = 0;
 	}
+	/* what outlives registry.db, saved once this is committed */
+	if (intx && regstate_fill(x, &rs, gen) < 0)
+		intx = 0;
 out:
-	if (intx && exec_plain(x, "COMMIT") < 0)
+	if (intx && exec_plain(x, "COMMIT") < 0) {
 		reg_rollback(x);
+		intx = 0;
+	}
+	if (r == 0 && intx && regstate_save(x, &rs) < 0)
+		r = NHI_ERR_IO;
 	nhi_snapw_free(w);
 	if (lfd >= 0)
 		close(lfd);

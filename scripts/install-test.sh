@@ -3,7 +3,8 @@
 # each an overlay of / on a tmpfs inside a private mount namespace:
 #  1. dpkg: install the built .deb packages with dpkg -i, enable the modules
 #     the way the docs say (pam-auth-update, nsswitch.conf), check real
-#     getent, id and su, retire, remove the packages;
+#     getent, id and su, retire, remove the packages, purge (the registry
+#     stays);
 #  2. ansible: publish the same .debs as a local apt repository and roll
 #     nhi out with ansible-playbook and the examples/ansible the package
 #     ships (site.yml, nhi.yml), as a sysadmin would: a dry run, the
@@ -73,8 +74,15 @@ sleep 3
 logins svc-pkgtest 2000000 svc-expiring alice-owner
 check "nhictl retire" nhictl retire svc-pkgtest
 check "retired identity is gone" sh -c '! getent passwd svc-pkgtest'
+check "the audit timer ships beside the sync timer" \
+	test -f /lib/systemd/system/nhi-audit.timer -a -f /lib/systemd/system/nhi-audit.service
+check "the README ships" sh -c 'ls /usr/share/doc/nhictl/README.md* >/dev/null'
 check "dpkg -r removes the packages" sh -c "dpkg -r libpam-nhi libnss-nhi nhictl >/tmp/dpkg.log 2>&1"
 check "pam_nhi gone from common-account after removal" sh -c '! grep -q pam_nhi /etc/pam.d/common-account'
+check "dpkg --purge nhictl" sh -c "dpkg --purge nhictl >/tmp/purge.log 2>&1"
+check "purge keeps the registry and registry.state" test -f /var/lib/nhi/registry.db -a -f /var/lib/nhi/registry.state
+check "purge removes the snapshot" test ! -e /var/lib/nhi/nhi.cache
+check "purge says where the registry stays" grep -q 'registry and its audit log stay in /var/lib/nhi' /tmp/purge.log
 summary
 IN
 

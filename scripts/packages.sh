@@ -31,6 +31,9 @@ contents() {
 	grep -q '^nhictl_.*man8/nhictl.8' "$out/contents.txt" &&
 	grep -q '^nhictl_.*lib/systemd/system/nhi-sync.timer' "$out/contents.txt" &&
 	grep -q '^nhictl_.*lib/systemd/system/nhi-sync.service' "$out/contents.txt" &&
+	grep -q '^nhictl_.*lib/systemd/system/nhi-audit.timer' "$out/contents.txt" &&
+	grep -q '^nhictl_.*lib/systemd/system/nhi-audit.service' "$out/contents.txt" &&
+	grep -q '^nhictl_.*usr/share/doc/nhictl/README.md' "$out/contents.txt" &&
 	! grep -q '\.la$' "$out/contents.txt"
 }
 step "packages hold the right files and no .la" contents

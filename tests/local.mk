@@ -9,6 +9,8 @@ TESTS += tests/test-completion.sh
 EXTRA_DIST += tests/test-completion.sh
 TESTS += tests/test-systemd.sh
 EXTRA_DIST += tests/test-systemd.sh
+TESTS += tests/test-packaging.sh
+EXTRA_DIST += tests/test-packaging.sh
 include tests/directory.mk
 include tests/ldap.mk
 include tests/ldapw.mk

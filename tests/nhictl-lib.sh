@@ -31,3 +31,16 @@ pyjson() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($1
 # eqv "description" WANT GOT
 eqv() { if [ "x$2" = "x$3" ]; then ok "$1 ($3)"; else nok "$1: got '$3', wanted '$2'"; fi; }
 have_nss() { [ -f "$NSS_NHI_DIR/libnss_nhi.so.2" ]; }
+# slapd_conf FILE STATE_DIR: an nhi.conf for the throwaway slapd of
+# tests/slapd.sh (backend = ldap, SASL EXTERNAL over its ldapi socket)
+slapd_conf() {
+	cat >"$1" <<-EOF
+	state_dir = $2
+	backend = ldap
+	ldap_uri = $SLAPD_LDAPI_URI
+	ldap_bind = external
+	ldap_base = $SLAPD_NHI_BASE
+	ldap_people_base = $SLAPD_PEOPLE_BASE
+	ldap_timeout = 5s
+	EOF
+}

@@ -1,5 +1,6 @@
 # nhictl: the real binary through nss_wrapper (tests/common.sh)
 NHICTL_TESTS = tests/test-nhictl-lifecycle.sh tests/test-nhictl-errors.sh tests/test-nhictl-config.sh \
+	tests/test-nhictl-state.sh \
 	tests/test-nhictl-audit.sh
 TESTS += $(NHICTL_TESTS)
 EXTRA_DIST += $(NHICTL_TESTS) tests/nhictl-lib.sh

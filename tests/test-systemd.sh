@@ -16,9 +16,15 @@ sed -e "s|@sbindir@|$T/sbin|g" -e "s|@statedir@|$T/state|g" -e "s|@sysconfdir@|$
 	"$top_srcdir/systemd/nhi-sync.service.in" >"$U/nhi-sync.service"
 cp "$top_srcdir/systemd/nhi-sync.timer" "$U/"
 check "no @placeholder@ left in the service" bash -c '! grep -q "@[a-z]*@" "$1"' _ "$U/nhi-sync.service"
+sed -e "s|@sbindir@|$T/sbin|g" -e "s|@statedir@|$T/state|g" -e "s|@sysconfdir@|$T/etc|g" \
+	"$top_srcdir/systemd/nhi-audit.service.in" >"$U/nhi-audit.service"
+cp "$top_srcdir/systemd/nhi-audit.timer" "$U/"
+check "no @placeholder@ left in the audit service" bash -c '! grep -q "@[a-z]*@" "$1"' _ "$U/nhi-audit.service"
 
 nrun systemd-analyze verify --man=no "$U/nhi-sync.service" "$U/nhi-sync.timer"
 eqv "systemd-analyze verify: the service and the timer" "0 " "$rc $(grep -v '^$' "$T/err" | head -3)"
+nrun systemd-analyze verify --man=no "$U/nhi-audit.service" "$U/nhi-audit.timer"
+eqv "systemd-analyze verify: the audit service and timer" "0 " "$rc $(grep -v '^$' "$T/err" | head -3)"
 # and verify is a real check: a broken timer is refused
 mkdir -p "$U/bad"; cp "$U/nhi-sync.service" "$U/bad/"
 sed 's/^OnCalendar=.*/OnCalendar=every tuesday-ish/' "$U/nhi-sync.timer" >"$U/bad/nhi-sync.timer"
@@ -27,18 +33,41 @@ check "a timer with a bad OnCalendar fails verify" test "$rc" -ne 0
 
 # unit KEY FILE: the value of KEY= in a unit file
 unit() { sed -n "s/^$1=//p" "$2"; }
-nrun systemd-analyze calendar "$(unit OnCalendar "$U/nhi-sync.timer")"
-eqv "the timer's calendar: every 10 minutes" "0 *-*-* *:00/10:00" "$rc $(sed -n 's/^Normalized form: //p' "$T/out")"
-nrun systemd-analyze timespan "$(unit RandomizedDelaySec "$U/nhi-sync.timer")"
-delay_us=$(sed -n 's/^ *μs: //p' "$T/out")
-check "a randomised delay, between 1 s and the 10-minute period ($delay_us µs)" \
-	test "${delay_us:-0}" -ge 1000000 -a "${delay_us:-0}" -le 600000000
-eqv "missed runs happen at boot (Persistent)" true "$(unit Persistent "$U/nhi-sync.timer")"
-eqv "installed into timers.target" timers.target "$(unit WantedBy "$U/nhi-sync.timer")"
-eqv "the service is a oneshot" oneshot "$(unit Type "$U/nhi-sync.service")"
-check "the service may write only the state directory" \
-	test "$(unit ProtectSystem "$U/nhi-sync.service")" = strict -a \
-	"$(unit ReadWritePaths "$U/nhi-sync.service")" = "-$T/state"
+# timer NAME CALENDAR PERIOD_US WHAT: the checks every timer and its
+# service pass: the calendar, a randomised delay between 1 s and the
+# period, missed runs at boot, timers.target, a oneshot service that may
+# write only the state directory
+timer() {
+	local n=$1 cal=$2 period=$3 what=$4 delay_us
+	nrun systemd-analyze calendar "$(unit OnCalendar "$U/$n.timer")"
+	eqv "$n.timer's calendar: $what" "0 $cal" "$rc $(sed -n 's/^Normalized form: //p' "$T/out")"
+	nrun systemd-analyze timespan "$(unit RandomizedDelaySec "$U/$n.timer")"
+	delay_us=$(sed -n 's/^ *μs: //p' "$T/out")
+	check "$n.timer: a randomised delay, between 1 s and the period ($delay_us µs)" \
+		test "${delay_us:-0}" -ge 1000000 -a "${delay_us:-0}" -le "$period"
+	eqv "$n.timer: missed runs happen at boot (Persistent)" true "$(unit Persistent "$U/$n.timer")"
+	eqv "$n.timer: installed into timers.target" timers.target "$(unit WantedBy "$U/$n.timer")"
+	eqv "$n.service is a oneshot" oneshot "$(unit Type "$U/$n.service")"
+	check "$n.service may write only the state directory" \
+		test "$(unit ProtectSystem "$U/$n.service")" = strict -a \
+		"$(unit ReadWritePaths "$U/$n.service")" = "-$T/state"
+}
+timer nhi-sync "*-*-* *:00/10:00" 600000000 "every 10 minutes"
+
+# the audit timer: daily, spread over an hour; its service runs only
+# where a registry exists (the timer never creates one)
+timer nhi-audit "*-*-* 00:00:00" 86400000000 daily
+eqv "audit: runs only with a registry" "$T/state/registry.db" "$(unit ConditionPathExists "$U/nhi-audit.service")"
+eqv "audit: ExecStart runs the built nhictl audit" "$T/sbin/nhictl audit" "$(unit ExecStart "$U/nhi-audit.service")"
+# ExecCondition through /bin/sh, as systemd runs it: backend = local runs
+acond=$(unit ExecCondition "$U/nhi-audit.service")
+eval "acond_argv=($acond)"
+nrun "${acond_argv[@]}"
+eqv "audit, backend = local: ExecCondition exits 0 (run)" "0 " "$rc $(cat "$T/out" "$T/err")"
+expect 0 "audit, backend = local: ExecStart audits" $(unit ExecStart "$U/nhi-audit.service")
+printf 'state_dir = %s\nbackend = ldap\nldap_uri = ldapi:///\nldap_base = dc=x\n' "$T/state-l" >"$T/etc/l.conf"
+NHI_CONF=$T/etc/l.conf nrun "${acond_argv[@]}"
+eqv "audit, backend = ldap: ExecCondition exits 1 (skip), silently" "1 " "$rc $(cat "$T/out" "$T/err")"
 
 # the service's own command lines, run as systemd would (no shell)
 read -ra cond <<<"$(unit ExecCondition "$U/nhi-sync.service")"
@@ -52,15 +81,7 @@ eqv "backend = local: ExecCondition exits 1 (skip), silently" "1 " "$rc $(cat "$
 if command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ]; then
 	set +u; . "$top_srcdir/tests/slapd.sh"; set -u
 	slapd_start >/dev/null || { nok "slapd did not start"; finish; }
-	cat >"$T/etc/ldap.conf" <<-EOF
-	state_dir = $T/state-ldap
-	backend = ldap
-	ldap_uri = $SLAPD_LDAPI_URI
-	ldap_bind = external
-	ldap_base = $SLAPD_NHI_BASE
-	ldap_people_base = $SLAPD_PEOPLE_BASE
-	ldap_timeout = 5s
-	EOF
+	slapd_conf "$T/etc/ldap.conf" "$T/state-ldap"
 	NHI_CONF=$T/etc/ldap.conf nrun "${cond[@]}"
 	eqv "backend = ldap: ExecCondition exits 0 (run)" 0 "$rc"
 	NHI_CONF=$T/etc/ldap.conf nrun "${start[@]}"

@@ -1,0 +1,141 @@
+#!/bin/bash
+# Losing registry.db is noticed, never papered over: with a snapshot or
+# other nhi state left, every verb that opens the registry refuses (one
+# line, exit 1, nothing created, the snapshot untouched) until it is
+# restored or `nhictl init --force` starts anew; the id high-water mark
+# and the audit chain's head live in registry.state beside it, so a
+# registry restored from an older backup or recreated never hands out a
+# uid again and `log --verify` says events were lost.  `nhictl backup`
+# makes the backups (SQLite's online backup, verified, 0600, atomic).
+# The real nhictl binary, the test world of tests/common.sh.
+. "$top_srcdir/tests/common.sh"
+. "$top_srcdir/tests/nhictl-lib.sh"
+ST=$T/state DB=$T/state/registry.db
+uid_of() { nhictl show "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["uid"])'; }
+# what the state directory holds, with sizes and checksums
+stfp() { (cd "$ST" && for f in $(ls -A | sort); do echo "$f $(md5sum <"$f")"; done); }
+
+# ---- a fresh host: first use creates the registry, as before ----
+expect 0 "fresh state dir: list works" nhictl list
+check "and created registry.db" test -f "$DB"
+expect 0 "create svc-a" nhictl create svc-a --owner alice --expires +30d
+expect 0 "create svc-b" nhictl create svc-b --owner alice --expires +30d
+check "registry.state written beside registry.db, 0600" \
+	test "$(stat -c %a "$ST/registry.state")" = 600
+uid_b=$(uid_of svc-b)
+has_state() { grep -qx "$1" "$ST/registry.state"; }
+check "registry.state: id_high is svc-b's uid ($uid_b)" has_state "id_high $uid_b"
+check "registry.state: log_count is the chain's length" \
+	has_state "log_count $(sqlite3 "$DB" 'SELECT count(*) FROM event')"
+check "registry.state: log_head is the newest event's hash" \
+	has_state "log_head $(sqlite3 "$DB" 'SELECT hash FROM event ORDER BY id DESC LIMIT 1')"
+
+# ---- backup ----
+expect 0 "backup FILE" nhictl backup "$T/b1.db"
+has out "backup says what it copied" "^backup $T/b1.db: [0-9]+ bytes, 2 identities, [0-9]+ events, .*integrity ok"
+eqv "the backup is 0600" 600 "$(stat -c %a "$T/b1.db")"
+eqv "the backup passes integrity_check" ok "$(sqlite3 "$T/b1.db" 'PRAGMA integrity_check')"
+eqv "the backup is one file (rollback journal, no -wal)" "delete " \
+	"$(sqlite3 "$T/b1.db" 'PRAGMA journal_mode') $(ls "$T" | grep -c 'b1.db-' | grep -v '^0$')"
+eqv "the backup holds the identities" "svc-a svc-b" "$(sqlite3 "$T/b1.db" 'SELECT name FROM identity ORDER BY name' | xargs)"
+check "no temp file left" bash -c "! ls '$T' | grep -q 'b1.db.tmp'"
+sum=$(md5sum <"$T/b1.db")
+fails backup 1 "an existing FILE is refused" "$T/b1.db exists \\(--force replaces it\\)" \
+	nhictl backup "$T/b1.db"
+eqv "and left as it was" "$sum" "$(md5sum <"$T/b1.db")"
+fails backup 1 "a directory as FILE is refused" "exists and is a directory" nhictl backup --force "$T"
+fails backup 1 "a FILE in a missing directory" "$T/nodir/b.db.tmp.*: No such file" \
+	nhictl backup "$T/nodir/b.db"
+expect 0 "backup --force --json replaces it" nhictl backup --force --json "$T/b2.db"
+expect 0 "backup --force --json over an existing file" nhictl backup --force --json "$T/b1.db"
+eqv "backup --json" "$T/b1.db 2 ok True" \
+	"$(pyjson 'd["path"], d["identities"], d["integrity"], d["bytes"] > 0' | tr -d "(),'")"
+eqv "still 0600 after --force" 600 "$(stat -c %a "$T/b1.db")"
+fails backup 2 "backup without FILE is a usage error" "missing FILE" nhictl backup
+
+# ---- restore an older backup: uids stay retired, the log says what is lost ----
+expect 0 "create svc-c" nhictl create svc-c --owner alice --expires +30d
+expect 0 "create svc-d" nhictl create svc-d --owner alice --expires +30d
+expect 0 "retire svc-d" nhictl retire svc-d --reason "gone"
+uid_d=$(uid_of svc-d)
+events=$(sqlite3 "$DB" 'SELECT count(*) FROM event')
+old_events=$(sqlite3 "$T/b1.db" 'SELECT count(*) FROM event')
+rm -f "$DB" "$DB-wal" "$DB-shm"
+cp "$T/b1.db" "$DB"
+fails log 1 "log --verify after restoring an older backup: the head does not match" \
+	"audit log incomplete: .*registry.state recorded $events events .*holds $old_events.*events $((old_events + 1))\\.\\.$events are lost" \
+	nhictl log --verify
+expect 1 "log --verify --json" nhictl log --verify --json
+eqv "--json: not intact" False "$(pyjson 'd["intact"]')"
+expect 0 "the restored registry serves: create svc-e" nhictl create svc-e --owner alice --expires +30d
+uid_e=$(uid_of svc-e)
+check "svc-e's uid $uid_e is above the high-water mark (retired svc-d had $uid_d)" \
+	test "$uid_e" -gt "$uid_d"
+has err "the change records the gap, with a warning" "warning: .*recorded in the audit log as event 'log-gap'"
+expect 0 "log --verify: intact again, the gap is in the chain" nhictl log --verify
+expect 0 "log" nhictl log
+has out "the log-gap event says what was lost" "log-gap $DB ok .*events $((old_events + 1))\\.\\.$events are lost"
+
+# ---- registry.db lost: every verb refuses, nothing is created ----
+expect 0 "publish" nhictl publish
+rm -f "$DB" "$DB-wal" "$DB-shm"
+before=$(stfp)
+lost="$DB is missing but $ST/registry.state, $ST/nhi.cache.* exist: restore it from a backup .*'nhictl init --force'"
+for v in "list" "show svc-a" "log" "log --verify" "create svc-x --owner alice --expires +1d" \
+	"extend svc-a --expires +5d" "suspend svc-a" "retire svc-a" "publish" "audit" \
+	"cred list svc-a" "group list" "backup $T/b3.db" "init"; do
+	read -ra args <<<"$v"
+	fails "${args[0]}" 1 "registry.db lost: '$v' refuses" "$lost" nhictl "${args[@]}"
+done
+eqv "nothing was created, the snapshot is unchanged" "$before" "$(stfp)"
+check "no backup written" test ! -e "$T/b3.db"
+expect 0 "nhictl check still answers from the snapshot" nhictl check svc-a
+
+# ---- init --force starts anew knowingly ----
+expect 0 "init --force" nhictl init --force
+has err "it says what it does" "$DB is missing but .* exist: starting a new registry \\(init --force\\); the id high-water mark is kept"
+has out "and that it created the registry" "^registry $DB created"
+expect 0 "log --verify after init --force: intact" nhictl log --verify
+eqv "the new log: init, then the gap" "init log-gap" "$(sqlite3 "$DB" 'SELECT action FROM event ORDER BY id' | xargs)"
+expect 0 "create svc-f in the new registry" nhictl create svc-f --owner alice --expires +30d
+check "svc-f's uid $(uid_of svc-f) is above svc-e's $uid_e" test "$(uid_of svc-f)" -gt "$uid_e"
+expect 0 "init on an existing registry: unchanged" nhictl --changed-exit 3 init
+has out "says so" "^registry $DB exists \\(schema version [0-9]+\\): unchanged"
+expect 0 "init --force on an existing registry: unchanged too" nhictl init --force --json
+eqv "init --json" "False" "$(pyjson 'd["created"]')"
+
+# ---- any nhi state counts; a fresh directory does not ----
+rm -f "$DB" "$DB-wal" "$DB-shm" "$ST"/nhi.cache* "$ST"/authorized_keys.idx
+fails list 1 "registry.state alone: refused" "$DB is missing but $ST/registry.state exists" nhictl list
+check "nothing created" test ! -e "$DB"
+mkdir "$T/fresh"
+printf 'state_dir = %s\n' "$T/fresh" >"$T/etc/fresh.conf"
+expect 3 "init on a fresh host: created (--changed-exit 3)" nhictl -c "$T/etc/fresh.conf" --changed-exit 3 init --json
+eqv "init --json: created" "True" "$(pyjson 'd["created"]')"
+check "registry.state written" test -f "$T/fresh/registry.state"
+chmod 666 "$T/fresh/registry.state"
+fails create 1 "a registry.state others may write is not trusted" "registry.state: not trusted" \
+	nhictl -c "$T/etc/fresh.conf" create svc-g --owner alice --expires +1d
+chmod 600 "$T/fresh/registry.state"
+echo "id_high x" >>"$T/fresh/registry.state"
+fails create 1 "a malformed registry.state names file:line" "registry.state:7: malformed line 'id_high x'" \
+	nhictl -c "$T/etc/fresh.conf" create svc-g --owner alice --expires +1d
+
+# ---- backend = ldap: registry.db is a cache; sync rebuilds it ----
+if command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ]; then
+	set +u; . "$top_srcdir/tests/slapd.sh"; set -u
+	slapd_start >/dev/null || { nok "slapd did not start"; finish; }
+	slapd_conf "$T/etc/ldap.conf" "$T/state-ldap"
+	expect 0 "ldap: sync on a fresh host" nhictl -c "$T/etc/ldap.conf" sync
+	rm -f "$T/state-ldap/registry.db"*
+	fails list 1 "ldap: registry.db lost: list says to sync" \
+		"registry.db is missing but .*nhi.cache.* exist: run 'nhictl sync' to rebuild it" \
+		nhictl -c "$T/etc/ldap.conf" list
+	expect 0 "ldap: sync rebuilds the cache" nhictl -c "$T/etc/ldap.conf" sync
+	has err "and says so" "registry.db is missing: backend = ldap, where it is a cache of the directory: rebuilding it"
+	expect 0 "ldap: list works again" nhictl -c "$T/etc/ldap.conf" list
+	slapd_stop
+else
+	echo "# slapd not installed: the backend = ldap part not run"
+fi
+finish
