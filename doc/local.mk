@@ -5,4 +5,4 @@ dist_man_MANS += doc/nhictl.8 doc/nhi-authorized-keys.8 doc/pam_nhi.8 doc/nss_nh
 # (debian/nhictl.examples installs examples/*), make install does not.
 EXTRA_DIST += examples/nhi.conf examples/nsswitch.conf examples/sshd_config \
 	examples/pam.d/sshd examples/pam.d/su examples/pam.d/cron \
-	docs/snapshot-format.md docs/design-notes.md
+	docs/snapshot-format.md docs/design-notes.md docs/design.md

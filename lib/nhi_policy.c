@@ -1,4 +1,4 @@
-/* nhi_policy.c - classification and the account decision (DESIGN.md,
+/* nhi_policy.c - classification and the account decision (docs/design.md,
  * "PAM decisions").  Shared by pam_nhi and `nhictl check`. */
 #include <errno.h>
 #include <fnmatch.h>

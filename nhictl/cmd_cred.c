@@ -1,7 +1,7 @@
 /* cmd_cred.c - credentials: cred add|list|revoke|verify, rotate, and
  * authorized-keys for sshd.
  *
- * Rotation follows DESIGN.md "Rotation that loses nothing":
+ * Rotation follows docs/design.md "Rotation that loses nothing":
  *
  *   1. lock (BEGIN IMMEDIATE), refuse unless the identity is active, unexpired
  *      and its owner live, and unless the credential is active with no

@@ -31,7 +31,7 @@
 #define KEYS_STALE "UPDATE meta SET value = '-1' WHERE key = 'keys_gen';"
 
 static const char *const migrations[] = {
-	/* 0 -> 1: the model of DESIGN.md */
+	/* 0 -> 1: the model of docs/design.md */
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"INSERT INTO meta VALUES ('generation', '0');"
 	"CREATE TABLE identity ("
@@ -145,7 +145,7 @@ static const char *const migrations[] = {
 	/* 2 -> 3: credentials and rotation (issue 4): a public id for each credential
 	 * (a token's own id, else "c" + 12 hex digits), the end of its grace
 	 * window, when it was revoked, a certificate's serial, the credential
-	 * a rotation replaced; and the rotation journal of DESIGN.md
+	 * a rotation replaced; and the rotation journal of docs/design.md
 	 * "Rotation that loses nothing": at most one pending rotation per
 	 * credential (a partial UNIQUE index), the new credential's public
 	 * part and hash journaled before the secret is handed over. */

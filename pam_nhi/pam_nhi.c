@@ -1,6 +1,6 @@
 /* pam_nhi.c - enforce nhi's policy for non-human identities at login.
  *
- * account   the decision of DESIGN.md's table (nhi_account_check(), the
+ * account   the decision of docs/design.md's table (nhi_account_check(), the
  *           very code `nhictl check` runs), logged and told to the user;
  * session   the same decision again, for stacks without an account phase
  *           (runuser: auth pam_rootok, session only): a registered identity

@@ -1,6 +1,6 @@
 #!/bin/bash
 # pam_nhi.so exports the pam_sm_* entry points and nothing else, and links
-# no LDAP, TLS or SQLite library (DESIGN.md: modules are libc + libpam only).
+# no LDAP, TLS or SQLite library (docs/design.md: modules are libc + libpam only).
 set -u
 : "${PAM_NHI_SO:?run through make check}"
 [ -f "$PAM_NHI_SO" ] || { echo "not ok - $PAM_NHI_SO not built"; exit 1; }

@@ -1,6 +1,6 @@
 /* The built pam_nhi.so through libpam: pam_start_confdir() with a service
  * file in a temp dir naming the module by absolute path ($PAM_NHI_SO), for
- * every row of DESIGN.md's decision table, the session and password
+ * every row of docs/design.md's decision table, the session and password
  * phases, the conversation and quiet/PAM_SILENT.  Nothing in /etc is read
  * or changed.
  *

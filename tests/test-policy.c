@@ -1,4 +1,4 @@
-/* Unit tests: the account policy (DESIGN.md, "PAM decisions"), every row of
+/* Unit tests: the account policy (docs/design.md, "PAM decisions"), every row of
  * the table, through nhi_policy_decide() (the pure decision) and
  * nhi_account_check() (classification, mode=audit, on_unavailable) over a
  * real snapshot written with the library's writer. */
