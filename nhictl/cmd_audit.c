@@ -10,14 +10,16 @@
 #include "nhictl.h"
 
 static const char audit_help[] =
-	"usage: nhictl audit [--json]\n"
+	"usage: nhictl audit [--force] [--json]\n"
 	"\n"
 	"1. Ingest the usage records pam_nhi's session phase appended to usage_log\n"
 	"   (\"EPOCH USER SERVICE HOST ...\") into each identity's last use; the\n"
 	"   ingested records are removed from the file.\n"
 	"2. Re-evaluate every owner: an identity whose owner is no longer a live\n"
 	"   human becomes orphaned (orphaned_since = now; PAM denies it after\n"
-	"   orphan_grace); 'nhictl transfer' gives it a new owner.\n"
+	"   orphan_grace); 'nhictl transfer' gives it a new owner.  When that\n"
+	"   would orphan more than orphan_max identities at once, audit stops\n"
+	"   before changing anything (exit 1); --force orphans them anyway.\n"
 	"3. Report findings: expired, review overdue, orphaned, never used.\n"
 	"Changes are audited and published like any other.  Exit 0 (findings are\n"
 	"not failures), 1 when the audit itself failed.\n";
@@ -133,8 +135,17 @@ out:
 	return r;
 }
 
-static int orphan_check(struct nhictl *x, int *n_orphaned, struct json *j)
+struct orphan {
+	int64_t id;
+	char name[64], state[16], why[256];
+};
+
+/* Re-check every owner; first find the identities to orphan, then (within
+ * orphan_max, or with force) orphan them. */
+static int orphan_check(struct nhictl *x, int force, int *n_orphaned, struct json *j)
 {
+	struct orphan *v = NULL, *nv;
+	size_t n = 0, i;
 	sqlite3_stmt *st;
 	int r;
 
@@ -144,32 +155,48 @@ static int orphan_check(struct nhictl *x, int *n_orphaned, struct json *j)
 	if (st == NULL)
 		return NHI_ERR_DB;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		char name[64], owner[64], state[16], why[256];
-		int64_t id = sqlite3_column_int64(st, 0);
+		char owner[64], why[256];
 
-		snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(st, 1));
 		snprintf(owner, sizeof(owner), "%s", (const char *)sqlite3_column_text(st, 2));
-		snprintf(state, sizeof(state), "%s", (const char *)sqlite3_column_text(st, 3));
 		r = owner_live(x, owner, why, sizeof(why));
 		if (r == NHI_ERR_DB)
 			break;
 		if (r == 0)
 			continue;
+		nv = realloc(v, (n + 1) * sizeof(*v));
+		if (nv == NULL) {
+			r = nerr(x, NHI_ERR_NOMEM, "out of memory");
+			break;
+		}
+		v = nv;
+		v[n].id = sqlite3_column_int64(st, 0);
+		snprintf(v[n].name, sizeof(v[n].name), "%s", (const char *)sqlite3_column_text(st, 1));
+		snprintf(v[n].state, sizeof(v[n].state), "%s", (const char *)sqlite3_column_text(st, 3));
+		snprintf(v[n].why, sizeof(v[n].why), "%s", why);
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE) {
+		free(v);
+		return r < 0 && r != NHI_ERR_DB ? r : NHI_ERR_DB;
+	}
+	r = orphan_limit(x, (long)n, force);
+	for (i = 0; r == 0 && i < n; i++) {
 		r = reg_exec(x, "UPDATE identity SET orphaned_since = ?, state = ? WHERE id = ?",
 			     "isi", (int64_t)x->now,
-			     strcmp(state, "active") == 0 ? "orphaned" : state, id);
+			     strcmp(v[i].state, "active") == 0 ? "orphaned" : v[i].state, v[i].id);
 		if (r == 0)
-			r = reg_event(x, "orphan", name, "ok", "%s", why);
+			r = reg_event(x, "orphan", v[i].name, "ok", "%s", v[i].why);
 		if (r < 0)
 			break;
 		(*n_orphaned)++;
 		if (j != NULL)
-			json_str(j, name);
+			json_str(j, v[i].name);
 		else
-			printf("orphaned now: %s (%s)\n", name, why);
+			printf("orphaned now: %s (%s)\n", v[i].name, v[i].why);
 	}
-	sqlite3_finalize(st);
-	return r == SQLITE_DONE || r == 0 ? 0 : NHI_ERR_DB;
+	free(v);
+	return r;
 }
 
 static void finding(struct nhictl *x, struct json *j, const char *name, const char *what,
@@ -194,18 +221,20 @@ int cmd_audit(struct nhictl *x, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char ingest_path[PATH_MAX + 16];
 	long records = 0, bad = 0;
-	int c, r, n_orphaned = 0, n_findings = 0;
+	int c, r, n_orphaned = 0, n_findings = 0, force = 0;
 	sqlite3_stmt *st;
 	struct json j, *jp = NULL;
 
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': x->json = 1; break;
+		case 'f': force = 1; break;
 		case 'h': fputs(audit_help, stdout); return EXIT_OK;
 		default: return opt_error(x, c, argv);
 		}
@@ -233,7 +262,7 @@ int cmd_audit(struct nhictl *x, int argc, char **argv)
 		json_key(jp, "orphaned_now");
 		json_arr(jp);
 	}
-	r = orphan_check(x, &n_orphaned, jp);
+	r = orphan_check(x, force, &n_orphaned, jp);
 	if (jp != NULL)
 		json_arr_end(jp);
 	if (r < 0) {

@@ -41,7 +41,7 @@
 #define REFRESH_REQUIRED 1   /* e-syncRefreshRequired (4096): reload */
 
 static const char sync_help[] =
-	"usage: nhictl sync [--full] [--json]\n"
+	"usage: nhictl sync [--full] [--force] [--json]\n"
 	"       nhictl sync --condition\n"
 	"\n"
 	"Bring the registry (and so the snapshot PAM and NSS read) up to date with\n"
@@ -52,7 +52,9 @@ static const char sync_help[] =
 	"Each sync also re-checks every owner against ldap_people_base and\n"
 	"ldap_owner_filter: an identity whose owner is gone or no longer live\n"
 	"becomes orphaned (nhiOrphanedSince = now), in the directory and here;\n"
-	"pam_nhi denies it once orphan_grace has passed.  Usage records of\n"
+	"pam_nhi denies it once orphan_grace has passed.  A sync that would\n"
+	"orphan more than orphan_max identities at once stops before changing\n"
+	"anything (exit 1) and says so.  Usage records of\n"
 	"usage_log are pushed to the directory as nhiLastUsed (when newer).\n"
 	"The credentials of an identity whose nhiSerial changed are read; old\n"
 	"credentials whose grace window ended are revoked in the directory (an\n"
@@ -60,6 +62,7 @@ static const char sync_help[] =
 	"\n"
 	"  --full       read every identity (a paged search) and reconcile\n"
 	"               deletes by entryUUID, whatever the cookie says\n"
+	"  --force      orphan past orphan_max (the owners really are gone)\n"
 	"  --json       a summary: mode (incremental, full or scan), added,\n"
 	"               changed, deleted, orphaned, invalid, usage_pushed,\n"
 	"               credentials_pulled, credentials_expired, refused_writes,\n"
@@ -71,6 +74,16 @@ static const char sync_help[] =
 	"something changed.  When the directory is unreachable or fails during\n"
 	"the sync: exit 1 with one line; the registry, the snapshot and the\n"
 	"cookie are left exactly as they were.\n";
+
+struct row {
+	int64_t id, t;
+	char *a, *b;
+};
+
+struct dead_owner {
+	struct row o;                  /* a: owner DN, b: owner name */
+	char why[1024];
+};
 
 struct sync {
 	struct nhictl *x;
@@ -84,6 +97,10 @@ struct sync {
 	long swept;                    /* credentials whose grace ended */
 	long refused;                  /* writes the directory refused (access) */
 	char refused_why[1024];        /* the first one's reason */
+	struct dead_owner *dead;       /* owners gone or not live (check_owners) */
+	size_t n_dead;
+	long would_orphan;             /* identities they would orphan */
+	int force;                     /* --force: past orphan_max */
 	int bulk;                      /* reg_snap_full done: many changes */
 	int progress;                  /* stderr is a terminal */
 	int shown;                     /* a progress line is on it */
@@ -680,11 +697,6 @@ static int scan(struct sync *s)
 
 /* A registry row as the passes below need it: every query they run
  * selects (INTEGER id, INTEGER t, TEXT a, TEXT b). */
-struct row {
-	int64_t id, t;
-	char *a, *b;
-};
-
 static void rows_free(struct row *v, size_t n)
 {
 	size_t i;
@@ -900,12 +912,17 @@ static int live_owners(struct sync *s, struct row **out, size_t *n)
 }
 
 /* Re-check every owner of an identity that is not orphaned yet: one
- * directory lookup per distinct owner. */
+ * directory lookup per distinct owner.  Nothing is changed here: the
+ * owners that are gone or not live are kept in s->dead (their rows' id
+ * holds the number of identities they would orphan), so that orphan_max
+ * can stop the sync before anything is written. */
 static int check_owners(struct sync *s)
 {
+	struct dead_owner *nd;
 	struct row *o;
 	size_t n, i;
 	char why[1024];
+	int64_t k;
 	int r;
 
 	r = live_owners(s, &o, &n);
@@ -921,13 +938,51 @@ static int check_owners(struct sync *s)
 		}
 		if (r == 0)
 			continue;
-		if (r == NHI_ERR_IO)
+		if (r == NHI_ERR_IO) {
 			r = nerr(s->x, NHI_ERR_IO, "%s: cannot check owner %s: %s", s->server, who, why);
-		else
-			r = orphan_owner(s, &o[i], why);
+			break;
+		}
+		k = 0;
+		r = reg_int(s->x, &k, 0, "SELECT count(*) " LIVE_OWNER " AND owner_dn = ? AND owner = ?",
+			    "ss", o[i].a, o[i].b);
+		nd = r == 0 ? realloc(s->dead, (s->n_dead + 1) * sizeof(*nd)) : NULL;
+		if (nd == NULL) {
+			r = r < 0 ? r : nerr(s->x, NHI_ERR_NOMEM, "out of memory");
+			break;
+		}
+		s->dead = nd;
+		nd = &s->dead[s->n_dead++];
+		nd->o = o[i];          /* the strings move to s->dead */
+		o[i].a = o[i].b = NULL;
+		snprintf(nd->why, sizeof(nd->why), "%s", why);
+		s->would_orphan += (long)k;
 	}
 	rows_free(o, n);
 	return r;
+}
+
+/* Orphan the identities of the owners check_owners found dead. */
+static int orphan_dead(struct sync *s)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; r == 0 && i < s->n_dead; i++)
+		r = orphan_owner(s, &s->dead[i].o, s->dead[i].why);
+	return r;
+}
+
+static void dead_free(struct sync *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_dead; i++) {
+		free(s->dead[i].o.a);
+		free(s->dead[i].o.b);
+	}
+	free(s->dead);
+	s->dead = NULL;
+	s->n_dead = 0;
 }
 
 /* Push local usage newer than the directory's nhiLastUsed. */
@@ -1030,6 +1085,12 @@ static int run(struct sync *s, int full, long *records, char *ingest_path, size_
 	if (r == 0)
 		r = reconcile(s);
 	progress(s, 1);
+	/* the owners first: past orphan_max nothing may be written, in the
+	 * directory either (credential sweeps write there) */
+	if (r == 0)
+		r = check_owners(s);
+	if (r == 0)
+		r = orphan_limit(s->x, s->would_orphan, s->force);
 	if (r == 0) {
 		int n = 0;
 
@@ -1042,7 +1103,7 @@ static int run(struct sync *s, int full, long *records, char *ingest_path, size_
 		s->swept = n;
 	}
 	if (r == 0)
-		r = check_owners(s);
+		r = orphan_dead(s);
 	if (r == 0)
 		r = usage_ingest(s->x, ingest_path, plen, records, &bad);
 	if (r == 0)
@@ -1098,6 +1159,7 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "full", no_argument, NULL, 'f' },
+		{ "force", no_argument, NULL, 'F' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "condition", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1106,11 +1168,12 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 	char ingest_path[PATH_MAX + 16] = "", *uri = NULL;
 	struct sync s;
 	long records = 0;
-	int c, r, full = 0, condition = 0;
+	int c, r, full = 0, condition = 0, force = 0;
 
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': full = 1; break;
+		case 'F': force = 1; break;
 		case 'j': x->json = 1; break;
 		case 'C': condition = 1; break;
 		case 'h': fputs(sync_help, stdout); return EXIT_OK;
@@ -1127,6 +1190,7 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 			    x->conf.path[0] ? x->conf.path : "the configuration");
 	memset(&s, 0, sizeof(s));
 	s.x = x;
+	s.force = force;
 	s.mode = "incremental";
 	s.progress = isatty(STDERR_FILENO);
 	clock_gettime(CLOCK_MONOTONIC, &s.t0);
@@ -1157,6 +1221,7 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 	if (r < 0)
 		reg_rollback(x);
 	dir_close(&s.d);
+	dead_free(&s);
 	free(s.cookie.bv_val);
 	if (r < 0)
 		return EXIT_FAIL;

@@ -279,6 +279,34 @@ int owner_live(struct nhictl *x, const char *owner, char *why, size_t len)
 	return 0;
 }
 
+int orphan_limit(struct nhictl *x, long n, int force)
+{
+	const struct nhi_conf *c = &x->conf;
+	int64_t total = 0;
+	char limit[32];
+
+	if (n <= 0 || force || c->orphan_max == 0)
+		return 0;
+	if (c->orphan_max_percent) {
+		if (reg_int(x, &total, 0, "SELECT count(*) FROM identity WHERE state != 'retired'",
+			    "") < 0)
+			return NHI_ERR_DB;
+		if ((int64_t)n * 100 <= (int64_t)c->orphan_max * total)
+			return 0;
+		snprintf(limit, sizeof(limit), "%u%% of %lld", (unsigned)c->orphan_max,
+			 (long long)total);
+	} else {
+		if (n <= (long)c->orphan_max)
+			return 0;
+		snprintf(limit, sizeof(limit), "%u", (unsigned)c->orphan_max);
+	}
+	return nerr(x, NHI_ERR_PERM, "stopped: the owner re-check would orphan %ld identities "
+		    "at once, more than orphan_max (%s); nothing was changed.  If their owners "
+		    "really are gone, run it again with --force, or raise orphan_max in %s "
+		    "(a broken ldap_owner_filter or people base looks like this)", n, limit,
+		    c->path[0] ? c->path : "nhi.conf");
+}
+
 int id_free(struct nhictl *x, uint32_t id)
 {
 	int64_t n = 0;

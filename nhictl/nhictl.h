@@ -118,6 +118,10 @@ void ident_text(struct nhictl *x, const struct ident *id);
  * (configuration or registry), not locked, not expired.  0 or NHI_ERR_*
  * with the reason in why. */
 int owner_live(struct nhictl *x, const char *owner, char *why, size_t len);
+/* orphan_max: may an owner re-check orphan n identities at once?  0 yes
+ * (or force); else the stop message is printed (how many, the limit, how
+ * to override) and NHI_ERR_PERM returned: the caller changes nothing. */
+int orphan_limit(struct nhictl *x, long n, int force);
 /* Lowest id in uid_min..uid_max free as uid and gid everywhere. */
 int alloc_id(struct nhictl *x, uint32_t *out);
 /* 1 if 'id' is unused as uid/gid in the registry and through NSS. */

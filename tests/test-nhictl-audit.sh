@@ -33,6 +33,19 @@ eqv "audit without changes does not republish" "$g0" "$(sqlite3 "$DB" "SELECT va
 # ---- owners leave: dave removed from passwd, erin locked ----
 sed -i '/^dave:/d' "$T/etc/passwd"
 sed -i 's/^erin:\$/erin:!$/' "$T/etc/shadow"
+
+# ---- orphan_max: three at once is more than 2: audit stops, changes nothing ----
+echo "orphan_max = 2" >>"$NHI_CONF"
+state() { sqlite3 "$DB" .dump | md5sum; cat "$ST"/nhi.cache* 2>/dev/null | md5sum; }
+before=$(state)
+fails audit 1 "audit past orphan_max: stops, says how many, the limit, the override" \
+	'would orphan 3 identities at once, more than orphan_max \(2\); nothing was changed.*--force' \
+	nhictl audit
+eqv "registry and snapshot unchanged" "$before" "$(state)"
+sed -i 's/^orphan_max = .*/orphan_max = 50%/' "$NHI_CONF"
+expect 1 "3 of 5 is more than orphan_max = 50%: stops" nhictl audit
+has err "the fraction named" 'more than orphan_max \(50% of 5\)'
+eqv "registry and snapshot still unchanged" "$before" "$(state)"
 # usage records as pam_nhi's session phase writes them
 now=$(date +%s)
 {
@@ -43,7 +56,7 @@ now=$(date +%s)
 } >"$ST/usage.log"
 chmod 600 "$ST/usage.log"
 sleep 2   # svc-x expires, svc-u's review falls due
-expect 0 "audit --json" nhictl audit --json
+expect 0 "audit --json --force: past orphan_max" nhictl audit --json --force
 eqv "orphaned now: svc-d svc-e svc-s" "svc-d,svc-e,svc-s" "$(pyjson '",".join(sorted(d["orphaned_now"]))')"
 eqv "usage records ingested" "3 1" "$(pyjson '"%d %d" % (d["usage_records"], d["usage_malformed"])')"
 findings=$(pyjson '" ".join(sorted(f["name"]+":"+f["finding"] for f in d["findings"]))')
