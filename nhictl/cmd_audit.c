@@ -20,6 +20,10 @@ static const char audit_help[] =
 	"   orphan_grace); 'nhictl transfer' gives it a new owner.  When that\n"
 	"   would orphan more than orphan_max identities at once, audit stops\n"
 	"   before changing anything (exit 1); --force orphans them anyway.\n"
+	"   The owner's uid is recorded at create, adopt and transfer: a new\n"
+	"   user under the old name orphans the identity; identities orphaned\n"
+	"   because their owner was locked come back when that owner is live\n"
+	"   again (usermod -U).\n"
 	"3. Report findings: expired, review overdue, orphaned, never used.\n"
 	"Changes are audited and published like any other.  Exit 0 (findings are\n"
 	"not failures), 1 when the audit itself failed.\n";
@@ -135,33 +139,33 @@ out:
 	return r;
 }
 
-struct orphan {
-	int64_t id;
-	char name[64], state[16], why[256];
-};
-
-/* Re-check every owner; first find the identities to orphan, then (within
- * orphan_max, or with force) orphan them. */
+/* Re-check every owner; first find what to change, then (within
+ * orphan_max, or with force) orphan, and record the owner uids the
+ * registry did not know. */
 static int orphan_check(struct nhictl *x, int force, int *n_orphaned, struct json *j)
 {
-	struct orphan *v = NULL, *nv;
+	struct owner_plan *v = NULL, *nv;
 	size_t n = 0, i;
+	long n_orph = 0;
 	sqlite3_stmt *st;
 	int r;
 
 	*n_orphaned = 0;
-	st = reg_prep(x, "SELECT id, name, owner, state FROM identity WHERE orphaned_since = 0 "
-		      "AND state IN ('active', 'suspended') ORDER BY name", "");
+	st = reg_prep(x, "SELECT id, name, owner, state, coalesce(owner_id, '') FROM identity "
+		      "WHERE orphaned_since = 0 AND state IN ('active', 'suspended') ORDER BY name", "");
 	if (st == NULL)
 		return NHI_ERR_DB;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		char owner[64], why[256];
+		char owner[64], had[32], now[32], why[256];
+		struct owner_plan o;
 
 		snprintf(owner, sizeof(owner), "%s", (const char *)sqlite3_column_text(st, 2));
-		r = owner_live(x, owner, why, sizeof(why));
+		snprintf(had, sizeof(had), "%s", (const char *)sqlite3_column_text(st, 4));
+		r = owner_now(x, owner, NULL, now, sizeof(now), why, sizeof(why));
 		if (r == NHI_ERR_DB)
 			break;
-		if (r == 0)
+		memset(&o, 0, sizeof(o));
+		if (!owner_decide(&o, owner, had, now, r, why, "uid"))
 			continue;
 		nv = realloc(v, (n + 1) * sizeof(*v));
 		if (nv == NULL) {
@@ -169,22 +173,30 @@ static int orphan_check(struct nhictl *x, int force, int *n_orphaned, struct jso
 			break;
 		}
 		v = nv;
-		v[n].id = sqlite3_column_int64(st, 0);
-		snprintf(v[n].name, sizeof(v[n].name), "%s", (const char *)sqlite3_column_text(st, 1));
-		snprintf(v[n].state, sizeof(v[n].state), "%s", (const char *)sqlite3_column_text(st, 3));
-		snprintf(v[n].why, sizeof(v[n].why), "%s", why);
-		n++;
+		o.id = sqlite3_column_int64(st, 0);
+		snprintf(o.name, sizeof(o.name), "%s", (const char *)sqlite3_column_text(st, 1));
+		snprintf(o.state, sizeof(o.state), "%s", (const char *)sqlite3_column_text(st, 3));
+		v[n++] = o;
+		n_orph += o.orphan;
 	}
 	sqlite3_finalize(st);
 	if (r != SQLITE_DONE) {
 		free(v);
 		return r < 0 && r != NHI_ERR_DB ? r : NHI_ERR_DB;
 	}
-	r = orphan_limit(x, (long)n, force);
+	r = orphan_limit(x, n_orph, force);
 	for (i = 0; r == 0 && i < n; i++) {
-		r = reg_exec(x, "UPDATE identity SET orphaned_since = ?, state = ? WHERE id = ?",
-			     "isi", (int64_t)x->now,
-			     strcmp(v[i].state, "active") == 0 ? "orphaned" : v[i].state, v[i].id);
+		if (!v[i].orphan) {
+			r = reg_exec(x, "UPDATE identity SET owner_id = ? WHERE id = ?", "si",
+				     v[i].owner_id, v[i].id);
+			if (r == 0)
+				r = reg_event(x, "owner-id", v[i].name, "ok", "%s", v[i].why);
+			continue;
+		}
+		r = reg_exec(x, "UPDATE identity SET orphaned_since = ?, state = ?, orphan_cause = ?, "
+			     "owner_id = nullif(?, '') WHERE id = ?", "isssi", (int64_t)x->now,
+			     strcmp(v[i].state, "active") == 0 ? "orphaned" : v[i].state,
+			     v[i].cause, v[i].owner_id, v[i].id);
 		if (r == 0)
 			r = reg_event(x, "orphan", v[i].name, "ok", "%s", v[i].why);
 		if (r < 0)
@@ -197,6 +209,50 @@ static int orphan_check(struct nhictl *x, int force, int *n_orphaned, struct jso
 	}
 	free(v);
 	return r;
+}
+
+/* Identities orphaned because their owner was locked (or expired) come
+ * back when that same owner (same uid) is live again; not those orphaned
+ * for other reasons, not for a different person under the name. */
+static int owner_live_again(struct nhictl *x, int *n_back, struct json *j)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	*n_back = 0;
+	st = reg_prep(x, "SELECT id, name, owner, state, owner_id FROM identity WHERE "
+		      "orphan_cause = 'locked' AND orphaned_since != 0 AND owner_id IS NOT NULL "
+		      "AND state IN ('orphaned', 'suspended') ORDER BY name", "");
+	if (st == NULL)
+		return NHI_ERR_DB;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		char name[64], owner[64], state[16], had[32], now[32], why[256];
+
+		snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(st, 1));
+		snprintf(owner, sizeof(owner), "%s", (const char *)sqlite3_column_text(st, 2));
+		snprintf(state, sizeof(state), "%s", (const char *)sqlite3_column_text(st, 3));
+		snprintf(had, sizeof(had), "%s", (const char *)sqlite3_column_text(st, 4));
+		r = owner_now(x, owner, NULL, now, sizeof(now), why, sizeof(why));
+		if (r == NHI_ERR_DB)
+			break;
+		if (r != 0 || strcmp(had, now) != 0)
+			continue;
+		r = reg_exec(x, "UPDATE identity SET orphaned_since = 0, state = ?, orphan_cause = '' "
+			     "WHERE id = ?", "si", strcmp(state, "orphaned") == 0 ? "active" : state,
+			     sqlite3_column_int64(st, 0));
+		if (r == 0)
+			r = reg_event(x, "owner-live", name, "ok", "owner live again: '%s' (uid %s)",
+				      owner, now);
+		if (r < 0)
+			break;
+		(*n_back)++;
+		if (j != NULL)
+			json_str(j, name);
+		else
+			printf("owner live again: %s (owner %s)\n", name, owner);
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE || r == 0 ? 0 : NHI_ERR_DB;
 }
 
 static void finding(struct nhictl *x, struct json *j, const char *name, const char *what,
@@ -227,7 +283,7 @@ int cmd_audit(struct nhictl *x, int argc, char **argv)
 	};
 	char ingest_path[PATH_MAX + 16];
 	long records = 0, bad = 0;
-	int c, r, n_orphaned = 0, n_findings = 0, force = 0;
+	int c, r, n_orphaned = 0, n_back = 0, n_findings = 0, force = 0, n0;
 	sqlite3_stmt *st;
 	struct json j, *jp = NULL;
 
@@ -262,14 +318,22 @@ int cmd_audit(struct nhictl *x, int argc, char **argv)
 		json_key(jp, "orphaned_now");
 		json_arr(jp);
 	}
+	n0 = sqlite3_total_changes(x->db);
 	r = orphan_check(x, force, &n_orphaned, jp);
+	if (jp != NULL) {
+		json_arr_end(jp);
+		json_key(jp, "owner_live_again");
+		json_arr(jp);
+	}
+	if (r == 0)
+		r = owner_live_again(x, &n_back, jp);
 	if (jp != NULL)
 		json_arr_end(jp);
 	if (r < 0) {
 		reg_rollback(x);
 		return EXIT_FAIL;
 	}
-	if (records + bad > 0 || n_orphaned > 0) {
+	if (records + bad > 0 || sqlite3_total_changes(x->db) != n0) {
 		if (reg_commit(x) < 0)
 			return EXIT_FAIL;
 	} else {

@@ -52,7 +52,10 @@ static const char sync_help[] =
 	"Each sync also re-checks every owner against ldap_people_base and\n"
 	"ldap_owner_filter: an identity whose owner is gone or no longer live\n"
 	"becomes orphaned (nhiOrphanedSince = now), in the directory and here;\n"
-	"pam_nhi denies it once orphan_grace has passed.  A sync that would\n"
+	"pam_nhi denies it once orphan_grace has passed.  The owner's entryUUID\n"
+	"is recorded: another entry under the owner's DN is another person (the\n"
+	"identity is orphaned); an owner live again (unlocked) brings back what\n"
+	"this host orphaned for that lock.  A sync that would\n"
 	"orphan more than orphan_max identities at once stops before changing\n"
 	"anything (exit 1) and says so.  Usage records of\n"
 	"usage_log are pushed to the directory as nhiLastUsed (when newer).\n"
@@ -80,8 +83,10 @@ struct row {
 	char *a, *b;
 };
 
-struct dead_owner {
+struct checked_owner {
 	struct row o;                  /* a: owner DN, b: owner name */
+	int r;                         /* dir_owner_lookup: 0, NOTFOUND, PERM */
+	char uuid[64];                 /* the owner's entryUUID now */
 	char why[1024];
 };
 
@@ -97,9 +102,10 @@ struct sync {
 	long swept;                    /* credentials whose grace ended */
 	long refused;                  /* writes the directory refused (access) */
 	char refused_why[1024];        /* the first one's reason */
-	struct dead_owner *dead;       /* owners gone or not live (check_owners) */
+	struct checked_owner *dead;    /* owners with identities to change */
 	size_t n_dead;
 	long would_orphan;             /* identities they would orphan */
+	long back;                     /* identities whose owner is live again */
 	int force;                     /* --force: past orphan_max */
 	int bulk;                      /* reg_snap_full done: many changes */
 	int progress;                  /* stderr is a terminal */
@@ -818,11 +824,14 @@ static int modify_if(struct sync *s, const char *name, const char *assertion,
 	return nerr(s->x, NHI_ERR_IO, "%s: cannot modify %s: %s", s->server, dn, reason);
 }
 
-/* Orphan the identities of one owner (o->a its DN, o->b its user name)
- * that is gone or not live. */
-static int orphan_owner(struct sync *s, const struct row *o, const char *why)
+/* The identities of one checked owner: orphan those owner_decide()
+ * says (in the directory, under an assertion that the entry still has
+ * that owner and is not orphaned, and here), record the entryUUID of the
+ * owner where the registry did not know it. */
+static int orphan_owner(struct sync *s, const struct checked_owner *c)
 {
 	char esc[3 * 1024 + 1], assertion[3 * 1024 + 64], when[16];
+	const struct row *o = &c->o;
 	struct row *v;
 	size_t n, i;
 	int r;
@@ -835,24 +844,39 @@ static int orphan_owner(struct sync *s, const struct row *o, const char *why)
 	} else {
 		snprintf(assertion, sizeof(assertion), "(&(!(owner=*))(!(nhiOrphanedSince=*)))");
 	}
-	r = rows(s, reg_prep(s->x, "SELECT id, 0, name, state FROM identity WHERE owner_dn = ? "
+	r = rows(s, reg_prep(s->x, "SELECT id, 0, name, state || ' ' || coalesce(owner_id, '') "
+			     "FROM identity WHERE owner_dn = ? "
 			     "AND owner = ? AND orphaned_since = 0 AND state IN ('active', 'suspended') "
 			     "AND entry_uuid IS NOT NULL ORDER BY name", "ss", o->a, o->b), &v, &n);
 	for (i = 0; r == 0 && i < n; i++) {
-		int active = strcmp(v[i].b, "active") == 0;
+		struct owner_plan p;
+		char *had = strchr(v[i].b, ' ');
+		int active, w;
 
-		int w = modify_if(s, v[i].a, assertion, "nhiOrphanedSince", when,
-				  active ? "nhiState" : NULL, "orphaned");
-
+		*had++ = '\0';   /* "state owner_id" */
+		active = strcmp(v[i].b, "active") == 0;
+		memset(&p, 0, sizeof(p));
+		if (!owner_decide(&p, o->a[0] ? o->a : o->b, had, c->uuid, c->r, c->why, "entryUUID"))
+			continue;
+		if (!p.orphan) {
+			r = reg_exec(s->x, "UPDATE identity SET owner_id = ? WHERE id = ?", "si",
+				     p.owner_id, v[i].id);
+			if (r == 0)
+				r = reg_event(s->x, "owner-id", v[i].a, "ok", "%s", p.why);
+			continue;
+		}
+		w = modify_if(s, v[i].a, assertion, "nhiOrphanedSince", when,
+			      active ? "nhiState" : NULL, "orphaned");
 		if (w == 1)     /* transferred or orphaned meanwhile: next sync */
 			continue;
 		/* refused by the directory (w == 2): orphaned on this host only */
-		r = w < 0 ? w : reg_exec(s->x, "UPDATE identity SET orphaned_since = ?, state = ? "
-					 "WHERE id = ?", "isi", (int64_t)s->x->now,
-					 active ? "orphaned" : v[i].b, v[i].id);
+		r = w < 0 ? w : reg_exec(s->x, "UPDATE identity SET orphaned_since = ?, state = ?, "
+					 "orphan_cause = ?, owner_id = nullif(?, '') WHERE id = ?",
+					 "isssi", (int64_t)s->x->now, active ? "orphaned" : v[i].b,
+					 p.cause, p.owner_id, v[i].id);
 		if (r == 0)
 			r = reg_event(s->x, "orphan", v[i].a, "ok", "owner %s: %s%s",
-				      o->a[0] ? o->a : o->b, why, w == 2 ?
+				      o->a[0] ? o->a : o->b, p.why, w == 2 ?
 				      " (the directory refused the write: this host only)" : "");
 		if (r == 0)
 			s->orphaned++;
@@ -913,62 +937,122 @@ static int live_owners(struct sync *s, struct row **out, size_t *n)
 
 /* Re-check every owner of an identity that is not orphaned yet: one
  * directory lookup per distinct owner.  Nothing is changed here: the
- * owners that are gone or not live are kept in s->dead (their rows' id
- * holds the number of identities they would orphan), so that orphan_max
- * can stop the sync before anything is written. */
+ * owners whose identities are to be orphaned (gone, not live, or another
+ * person under the name: a new entryUUID) or to have the owner's
+ * entryUUID recorded are kept in s->dead, and s->would_orphan counts the
+ * identities, so that orphan_max can stop the sync before anything is
+ * written. */
 static int check_owners(struct sync *s)
 {
-	struct dead_owner *nd;
+	struct checked_owner *nd, c;
+	struct dir_owner d;
 	struct row *o;
 	size_t n, i;
-	char why[1024];
-	int64_t k;
+	int64_t k, fill;
 	int r;
 
 	r = live_owners(s, &o, &n);
 	for (i = 0; r == 0 && i < n; i++) {
 		const char *who = o[i].a[0] ? o[i].a : o[i].b;
 
-		why[0] = '\0';
+		memset(&c, 0, sizeof(c));
 		if (*who == '\0') {
-			snprintf(why, sizeof(why), "no owner");
-			r = NHI_ERR_NOTFOUND;
+			snprintf(c.why, sizeof(c.why), "no owner");
+			c.r = NHI_ERR_NOTFOUND;
 		} else {
-			r = dir_owner_resolve(&s->d, who, NULL, 0, NULL, 0, why, sizeof(why));
+			c.r = dir_owner_lookup(&s->d, who, &d, c.why, sizeof(c.why));
+			snprintf(c.uuid, sizeof(c.uuid), "%s", d.uuid);
 		}
-		if (r == 0)
-			continue;
-		if (r == NHI_ERR_IO) {
-			r = nerr(s->x, NHI_ERR_IO, "%s: cannot check owner %s: %s", s->server, who, why);
+		if (c.r == NHI_ERR_IO) {
+			r = nerr(s->x, NHI_ERR_IO, "%s: cannot check owner %s: %s", s->server, who, c.why);
 			break;
 		}
-		k = 0;
-		r = reg_int(s->x, &k, 0, "SELECT count(*) " LIVE_OWNER " AND owner_dn = ? AND owner = ?",
-			    "ss", o[i].a, o[i].b);
-		nd = r == 0 ? realloc(s->dead, (s->n_dead + 1) * sizeof(*nd)) : NULL;
+		k = fill = 0;
+		/* all of a dead owner's identities; of a live one's, those given
+		 * to another entryUUID */
+		r = reg_int(s->x, &k, 0, "SELECT count(*) " LIVE_OWNER " AND owner_dn = ?1 AND owner = ?2"
+			    " AND (?3 != 0 OR (owner_id IS NOT NULL AND ?4 != '' AND owner_id != ?4))",
+			    "ssis", o[i].a, o[i].b, (int64_t)(c.r != 0), c.uuid);
+		if (r == 0 && c.r == 0 && c.uuid[0] != '\0')
+			r = reg_int(s->x, &fill, 0, "SELECT count(*) " LIVE_OWNER " AND owner_dn = ? "
+				    "AND owner = ? AND owner_id IS NULL", "ss", o[i].a, o[i].b);
+		if (r < 0 || k + fill == 0)
+			continue;
+		nd = realloc(s->dead, (s->n_dead + 1) * sizeof(*nd));
 		if (nd == NULL) {
-			r = r < 0 ? r : nerr(s->x, NHI_ERR_NOMEM, "out of memory");
+			r = nerr(s->x, NHI_ERR_NOMEM, "out of memory");
 			break;
 		}
 		s->dead = nd;
-		nd = &s->dead[s->n_dead++];
-		nd->o = o[i];          /* the strings move to s->dead */
+		c.o = o[i];            /* the strings move to s->dead */
 		o[i].a = o[i].b = NULL;
-		snprintf(nd->why, sizeof(nd->why), "%s", why);
+		s->dead[s->n_dead++] = c;
 		s->would_orphan += (long)k;
 	}
 	rows_free(o, n);
 	return r;
 }
 
-/* Orphan the identities of the owners check_owners found dead. */
+/* Orphan (and record) what check_owners found. */
 static int orphan_dead(struct sync *s)
 {
 	size_t i;
 	int r = 0;
 
 	for (i = 0; r == 0 && i < s->n_dead; i++)
-		r = orphan_owner(s, &s->dead[i].o, s->dead[i].why);
+		r = orphan_owner(s, &s->dead[i]);
+	return r;
+}
+
+/* Identities orphaned here because their owner was locked or expired
+ * come back when that owner, the same entry (entryUUID), is live again:
+ * nhiOrphanedSince removed (and nhiState active) in the directory, under
+ * an assertion that the entry still has that owner and is orphaned. */
+static int owner_live_again(struct sync *s)
+{
+	char esc[3 * 1024 + 1], assertion[3 * 1024 + 64], why[1024];
+	struct row *v;
+	struct dir_owner d;
+	size_t n, i;
+	int r;
+
+	r = rows(s, reg_prep(s->x, "SELECT id, 0, name, state || ' ' || owner_dn || ' ' || owner_id "
+			     "FROM identity WHERE orphan_cause = 'locked' AND orphaned_since != 0 "
+			     "AND owner_id IS NOT NULL AND owner_dn != '' AND entry_uuid IS NOT NULL "
+			     "AND state IN ('orphaned', 'suspended') ORDER BY name", ""), &v, &n);
+	for (i = 0; r == 0 && i < n; i++) {
+		char *dn = strchr(v[i].b, ' '), *had;
+		int orphaned, w;
+
+		*dn++ = '\0';   /* "state owner_dn owner_id": the id has no blank */
+		had = strrchr(dn, ' ');
+		*had++ = '\0';
+		orphaned = strcmp(v[i].b, "orphaned") == 0;
+		w = dir_owner_lookup(&s->d, dn, &d, why, sizeof(why));
+		if (w == NHI_ERR_IO) {
+			r = nerr(s->x, NHI_ERR_IO, "%s: cannot check owner %s: %s", s->server, dn, why);
+			break;
+		}
+		if (w != 0 || strcmp(d.uuid, had) != 0)
+			continue;
+		if (nhi_ldap_escape_filter(dn, esc, sizeof(esc)) < 0)
+			continue;
+		snprintf(assertion, sizeof(assertion), "(&(owner=%s)(nhiOrphanedSince=*))", esc);
+		w = modify_if(s, v[i].a, assertion, "nhiOrphanedSince", NULL,
+			      orphaned ? "nhiState" : NULL, "active");
+		if (w == 1)
+			continue;
+		r = w < 0 ? w : reg_exec(s->x, "UPDATE identity SET orphaned_since = 0, state = ?, "
+					 "orphan_cause = '' WHERE id = ?", "si",
+					 orphaned ? "active" : v[i].b, v[i].id);
+		if (r == 0)
+			r = reg_event(s->x, "owner-live", v[i].a, "ok", "owner live again: %s "
+				      "(entryUUID %s)%s", dn, had, w == 2 ?
+				      " (the directory refused the write: this host only)" : "");
+		if (r == 0)
+			s->back++;
+	}
+	rows_free(v, n);
 	return r;
 }
 
@@ -1105,6 +1189,8 @@ static int run(struct sync *s, int full, long *records, char *ingest_path, size_
 	if (r == 0)
 		r = orphan_dead(s);
 	if (r == 0)
+		r = owner_live_again(s);
+	if (r == 0)
 		r = usage_ingest(s->x, ingest_path, plen, records, &bad);
 	if (r == 0)
 		r = push_usage(s);
@@ -1132,6 +1218,7 @@ static void summary(struct sync *s, double secs, long records)
 		json_kint(&j, "changed", s->changed);
 		json_kint(&j, "deleted", s->deleted);
 		json_kint(&j, "orphaned", s->orphaned);
+		json_kint(&j, "owner_live_again", s->back);
 		json_kint(&j, "invalid", s->invalid);
 		json_kint(&j, "credentials_pulled", s->creds);
 		json_kint(&j, "credentials_expired", s->swept);
@@ -1144,13 +1231,14 @@ static void summary(struct sync *s, double secs, long records)
 		json_end(&j);
 		return;
 	}
-	if (s->added + s->changed + s->deleted + s->orphaned + s->invalid + s->pushed + records +
+	if (s->added + s->changed + s->deleted + s->orphaned + s->back + s->invalid + s->pushed + records +
 	    s->creds + s->swept == 0 &&
 	    !isatty(STDOUT_FILENO))
 		return;   /* a timer's sync with nothing new stays quiet */
 	printf("sync (%s) from %s: %ld added, %ld changed, %ld deleted, %ld orphaned, "
-	       "%ld usage pushed, credentials of %ld pulled, %ld expired%s in %.2f s\n", s->mode,
-	       s->server, s->added, s->changed, s->deleted, s->orphaned, s->pushed, s->creds,
+	       "%ld back (owner live again), %ld usage pushed, credentials of %ld pulled, "
+	       "%ld expired%s in %.2f s\n", s->mode, s->server, s->added, s->changed, s->deleted,
+	       s->orphaned, s->back, s->pushed, s->creds,
 	       s->swept,
 	       s->invalid ? " (invalid entries skipped)" : "", secs);
 }
@@ -1204,10 +1292,11 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 	ldap_memfree(uri);
 	r = run(&s, full, &records, ingest_path, sizeof(ingest_path));
 	progress(&s, 1);
-	if (r == 0 && s.added + s.changed + s.deleted + s.orphaned + s.invalid + records > 0) {
+	if (r == 0 && s.added + s.changed + s.deleted + s.orphaned + s.back + s.invalid + records > 0) {
 		r = reg_event(x, "sync", s.server, "ok", "mode=%s added=%ld changed=%ld deleted=%ld "
-			      "orphaned=%ld invalid=%ld usage=%ld pushed=%ld", s.mode, s.added,
-			      s.changed, s.deleted, s.orphaned, s.invalid, records, s.pushed);
+			      "orphaned=%ld owner_live_again=%ld invalid=%ld usage=%ld pushed=%ld",
+			      s.mode, s.added, s.changed, s.deleted, s.orphaned, s.back, s.invalid,
+			      records, s.pushed);
 		if (r == 0)
 			r = reg_commit(x);
 	} else if (r == 0) {

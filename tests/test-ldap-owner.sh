@@ -6,7 +6,10 @@
 # one (shadowExpire); `directory check` warns when ldap_owner_filter names
 # an attribute the schema lacks; a sync that would orphan more than
 # orphan_max identities stops and changes nothing (registry, snapshot and
-# directory), then goes through with --force.  With ppolicy loaded, a
+# directory), then goes through with --force.  Owners are entries: the
+# owner's entryUUID is recorded, a new entry under the old DN orphans the
+# identity, and an owner unlocked brings back what that lock orphaned
+# (not a different person's).  With ppolicy loaded, a
 # pwdAccountLockedTime (000001010000Z: locked for good) refuses the owner.
 . "$top_srcdir/tests/common.sh"
 . "$top_srcdir/tests/nhictl-lib.sh"
@@ -99,6 +102,55 @@ expect 0 "show svc-d2" on show svc-d2 --json
 eqv "svc-d2 orphaned" orphaned "$(pyjson 'd["state"]')"
 conf "orphan_max = 0"
 expect 0 "orphan_max = 0: no limit (nothing more to orphan)" on sync
+
+# ---- owners are entries (entryUUID), not names ----
+dsearch() { ldap_admin ldapsearch -b "uid=$1,$SLAPD_NHI_BASE" -s base "(objectClass=*)" "$2" | sed -n "s/^$2: //p"; }
+reg() { sqlite3 "$T/a/registry.db" "$1"; }
+owner_id() { reg "SELECT coalesce(owner_id, 'NULL') || ' ' || orphan_cause FROM identity WHERE name = '$1'"; }
+uuid_of() { ldap_admin ldapsearch -b "uid=$1,$SLAPD_PEOPLE_BASE" -s base "(objectClass=*)" entryUUID | sed -n 's/^entryUUID: //p'; }
+eqv "create recorded alice's entryUUID" "$(uuid_of alice) " "$(owner_id svc-a)"
+eqv "svc-d2 orphaned by dave's lock" "$(uuid_of dave) locked" "$(owner_id svc-d2)"
+# dave unlocked: his four come back, in the directory and here
+printf 'dn: uid=dave,%s\nchangetype: modify\ndelete: nsAccountLock\n' "$SLAPD_PEOPLE_BASE" | modify
+expect 0 "sync: dave live again" on sync --json
+eqv "4 identities back" 4 "$(pyjson 'd["owner_live_again"]')"
+expect 0 "show svc-d2" on show svc-d2 --json
+eqv "svc-d2 active, not orphaned" "active None" "$(pyjson 'd["state"]+" "+str(d["orphaned_since"])')"
+eqv "svc-d2 active in the directory, nhiOrphanedSince gone" "active|" "$(dsearch svc-d2 nhiState)|$(dsearch svc-d2 nhiOrphanedSince)"
+eqv "owner-live event" "owner live again: uid=dave,$SLAPD_PEOPLE_BASE (entryUUID $(uuid_of dave))" \
+	"$(reg "SELECT detail FROM event WHERE action = 'owner-live' AND target = 'svc-d2'")"
+expect 0 "sync again: nothing comes back twice" on sync --json
+eqv "nothing back, nothing orphaned" "0 0" "$(pyjson '"%d %d" % (d["owner_live_again"], d["orphaned"])')"
+# erin and hank, two more people
+_slapd_person erin 1004 "Erin Ex" "" | ldap_admin ldapadd >/dev/null
+_slapd_person hank 1005 "Hank Hold" "" | ldap_admin ldapadd >/dev/null
+expect 0 "create svc-e owned by erin" on create svc-e --owner erin --expires +30d
+expect 0 "create svc-h owned by hank" on create svc-h --owner hank --expires +30d
+# a row from before entryUUIDs were kept: filled in while the owner resolves
+reg "UPDATE identity SET owner_id = NULL WHERE name = 'svc-a'"
+# erin deleted and added again: another entry (entryUUID) under the same DN
+old_erin=$(uuid_of erin)
+ldap_admin ldapdelete "uid=erin,$SLAPD_PEOPLE_BASE"
+_slapd_person erin 1004 "Erin New" "" | ldap_admin ldapadd >/dev/null
+# hank locked
+printf 'dn: uid=hank,%s\nchangetype: modify\nadd: nsAccountLock\nnsAccountLock: TRUE\n' "$SLAPD_PEOPLE_BASE" | modify
+expect 0 "sync: a new erin, hank locked" on sync --json
+eqv "svc-e and svc-h orphaned" 2 "$(pyjson 'd["orphaned"]')"
+eqv "svc-e: another person" "$old_erin other" "$(owner_id svc-e)"
+eqv "svc-e orphaned in the directory" orphaned "$(dsearch svc-e nhiState)"
+check "the event says a different entry" test "$(reg "SELECT count(*) FROM event WHERE action = 'orphan' \
+	AND target = 'svc-e' AND detail LIKE '%is now entryUUID $(uuid_of erin), not entryUUID $old_erin%another person%'")" = 1
+eqv "svc-a: the entryUUID filled in" "$(uuid_of alice) " "$(owner_id svc-a)"
+check "... with an event" test "$(reg "SELECT count(*) FROM event WHERE action = 'owner-id' AND target = 'svc-a'")" = 1
+eqv "svc-h: locked" "$(uuid_of hank) locked" "$(owner_id svc-h)"
+# hank replaced by a new, live hank: not the same person, svc-h stays orphaned
+ldap_admin ldapdelete "uid=hank,$SLAPD_PEOPLE_BASE"
+_slapd_person hank 1005 "Hank New" "" | ldap_admin ldapadd >/dev/null
+expect 0 "sync: a new, live hank" on sync --json
+eqv "nothing comes back for a different hank" 0 "$(pyjson 'd["owner_live_again"]')"
+eqv "svc-h still orphaned in the directory" orphaned "$(dsearch svc-h nhiState)"
+expect 0 "transfer svc-e to the new erin" on transfer svc-e --to erin
+eqv "transfer records the new entryUUID" "$(uuid_of erin) " "$(owner_id svc-e)"
 
 # ---- with ppolicy: pwdAccountLockedTime locks, 000001010000Z included ----
 slapd_stop

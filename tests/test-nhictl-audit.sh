@@ -101,6 +101,51 @@ expect 0 "transfer svc-d to alice" nhictl transfer svc-d --to alice --json
 eqv "transfer clears orphaned" "active alice None" "$(pyjson 'd["state"]+" "+d["owner"]+" "+str(d["orphaned_since"])')"
 expect 0 "check after transfer: allowed" nhictl check svc-d
 
+# ---- owners are who they are, not their names (uid recorded) ----
+owner_id() { sqlite3 "$DB" "SELECT coalesce(owner_id, 'NULL') || ' ' || orphan_cause FROM identity WHERE name = '$1'"; }
+eqv "create recorded the owner's uid" "1000 " "$(owner_id svc-u)"
+eqv "svc-e orphaned by erin's lock" "1004 locked" "$(owner_id svc-e)"
+eqv "svc-s orphaned because dave was gone" "1003 gone" "$(owner_id svc-s)"
+# erin is unlocked (usermod -U), dave comes back with his old uid
+sed -i 's/^erin:!\$/erin:$/' "$T/etc/shadow"
+echo "dave:x:1003:1003:Dave Dev:/home/dave:/bin/bash" >>"$T/etc/passwd"
+# frank and gina, two more humans; a registry row from before the uid was kept
+echo "frank:x:1006:1006:Frank:/home/frank:/bin/bash" >>"$T/etc/passwd"
+echo "gina:x:1007:1007:Gina:/home/gina:/bin/bash" >>"$T/etc/passwd"
+printf '%s:$y$j9T$x:19000:0:99999:7:::\n' frank gina >>"$T/etc/shadow"
+expect 0 "create svc-f owned by frank" nhictl create svc-f --owner frank --expires +30d
+expect 0 "create svc-g owned by gina" nhictl create svc-g --owner gina --expires +30d
+sqlite3 "$DB" "UPDATE identity SET owner_id = NULL WHERE name = 'svc-u'"
+expect 0 "audit: erin live again" nhictl audit --json
+eqv "svc-e back (orphaned by that lock); svc-s not (its owner was gone)" "svc-e" \
+	"$(pyjson '",".join(d["owner_live_again"])')"
+expect 0 "show svc-e" nhictl show svc-e --json
+eqv "svc-e active, not orphaned" "active None" "$(pyjson 'd["state"]+" "+str(d["orphaned_since"])')"
+expect 0 "show svc-s" nhictl show svc-s --json
+check "svc-s still orphaned" test "$(pyjson 'd["orphaned_since"] is not None')" = True
+eqv "owner-live event says why" "owner live again: 'erin' (uid 1004)" \
+	"$(sqlite3 "$DB" "SELECT detail FROM event WHERE action = 'owner-live' AND target = 'svc-e'")"
+eqv "a row without the uid: filled while the name resolves" "1000 " "$(owner_id svc-u)"
+check "... with an event saying so" test "$(sqlite3 "$DB" "SELECT count(*) FROM event WHERE \
+	action = 'owner-id' AND target = 'svc-u' AND detail LIKE '%uid 1000 (recorded now%'")" = 1
+# a new frank under another uid is not the owner
+sed -i 's/^frank:x:1006:1006:/frank:x:1016:1016:/' "$T/etc/passwd"
+# gina is locked, then replaced by a new (live) gina under another uid
+sed -i 's/^gina:\$/gina:!$/' "$T/etc/shadow"
+expect 0 "audit: frank is another person now, gina locked" nhictl audit --json
+eqv "svc-f and svc-g orphaned" "svc-f,svc-g" "$(pyjson '",".join(sorted(d["orphaned_now"]))')"
+eqv "svc-f: another person" "1006 other" "$(owner_id svc-f)"
+eqv "the event says why" "owner 'frank' is now uid 1016, not uid 1006 the identity was given to: another person under that name" \
+	"$(sqlite3 "$DB" "SELECT detail FROM event WHERE action = 'orphan' AND target = 'svc-f'")"
+eqv "svc-g: locked" "1007 locked" "$(owner_id svc-g)"
+sed -i 's/^gina:x:1007:1007:/gina:x:1017:1017:/' "$T/etc/passwd"
+sed -i 's/^gina:!\$/gina:$/' "$T/etc/shadow"
+expect 0 "audit: a new, live gina" nhictl audit --json
+eqv "svc-g does not come back for a different gina" "" "$(pyjson '",".join(d["owner_live_again"])')"
+eqv "svc-g still orphaned by the lock" "1007 locked" "$(owner_id svc-g)"
+expect 0 "transfer svc-g to the new gina" nhictl transfer svc-g --to gina
+eqv "transfer records the new uid" "1017 " "$(owner_id svc-g)"
+
 # ---- the audit log: intact, then tampered with ----
 expect 0 "log --verify: intact" nhictl log --verify --json
 eqv "verify json" "True" "$(pyjson 'd["intact"]')"
