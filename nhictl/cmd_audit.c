@@ -273,34 +273,14 @@ static void finding(struct nhictl *x, struct json *j, const char *name, const ch
 	}
 }
 
-int cmd_audit(struct nhictl *x, int argc, char **argv)
+/* The audit; JSON (jp not NULL) goes to jp. */
+static int audit(struct nhictl *x, int force, struct json *jp)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	char ingest_path[PATH_MAX + 16];
 	long records = 0, bad = 0;
-	int c, r, n_orphaned = 0, n_back = 0, n_findings = 0, force = 0, n0;
+	int r, n_orphaned = 0, n_back = 0, n_findings = 0, n0;
 	sqlite3_stmt *st;
-	struct json j, *jp = NULL;
 
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': x->json = 1; break;
-		case 'f': force = 1; break;
-		case 'h': fputs(audit_help, stdout); return EXIT_OK;
-		default: return opt_error(x, c, argv);
-		}
-	}
-	if (optind < argc)
-		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
-	if (x->json) {
-		jp = &j;
-		json_init(jp, stdout);
-	}
 	if (reg_begin(x) < 0)
 		return EXIT_FAIL;
 	r = usage_ingest(x, ingest_path, sizeof(ingest_path), &records, &bad);
@@ -391,6 +371,47 @@ int cmd_audit(struct nhictl *x, int argc, char **argv)
 		printf("no findings\n");
 	}
 	return EXIT_OK;
+}
+
+int cmd_audit(struct nhictl *x, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = NULL;
+	struct json j;
+	int c, r, force = 0;
+
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': x->json = 1; break;
+		case 'f': force = 1; break;
+		case 'h': fputs(audit_help, stdout); return EXIT_OK;
+		default: return opt_error(x, c, argv);
+		}
+	}
+	if (optind < argc)
+		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	if (!x->json)
+		return audit(x, force, NULL);
+	/* the JSON is printed only when the audit went through: no half
+	 * object on stdout when it stops (orphan_max) or fails */
+	f = open_memstream(&buf, &len);
+	if (f == NULL)
+		return nerr(x, EXIT_FAIL, "out of memory");
+	json_init(&j, f);
+	r = audit(x, force, &j);
+	if (fclose(f) != 0 && r == EXIT_OK)
+		r = nerr(x, EXIT_FAIL, "out of memory");
+	if (r == EXIT_OK)
+		fwrite(buf, 1, len, stdout);
+	free(buf);
+	return r;
 }
 
 int cmd_publish(struct nhictl *x, int argc, char **argv)

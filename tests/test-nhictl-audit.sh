@@ -42,6 +42,8 @@ fails audit 1 "audit past orphan_max: stops, says how many, the limit, the overr
 	'would orphan 3 identities at once, more than orphan_max \(2\); nothing was changed.*--force' \
 	nhictl audit
 eqv "registry and snapshot unchanged" "$before" "$(state)"
+fails audit 1 "audit --json past orphan_max: no half JSON on stdout" 'more than orphan_max' \
+	nhictl audit --json
 sed -i 's/^orphan_max = .*/orphan_max = 50%/' "$NHI_CONF"
 expect 1 "3 of 5 is more than orphan_max = 50%: stops" nhictl audit
 has err "the fraction named" 'more than orphan_max \(50% of 5\)'
