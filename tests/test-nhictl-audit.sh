@@ -1,5 +1,8 @@
 #!/bin/bash
-# nhictl audit (owners re-evaluated, usage ingested, findings) and the
+# nhictl audit (owners re-evaluated, usage ingested, findings; orphan_max
+# stopping a mass orphaning with nothing changed, --force going ahead;
+# owners known by uid: a new user under the old name orphans, an owner
+# unlocked brings back what that lock orphaned) and the
 # hash-chained audit log (log --verify finds altered and removed rows,
 # edited with the sqlite3 shell as an intruder would).
 . "$top_srcdir/tests/common.sh"
