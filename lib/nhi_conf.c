@@ -49,6 +49,7 @@ void nhi_conf_init(struct nhi_conf *c)
 	c->review_interval = 90LL * 86400;
 	c->review_grace = 14LL * 86400;
 	c->orphan_grace = 7LL * 86400;
+	c->orphan_max = 10;
 	c->warn_before = 14LL * 86400;
 	c->mode = NHI_MODE_ENFORCE;
 	c->review = NHI_REVIEW_WARN;
@@ -133,6 +134,30 @@ static int set_u32(struct nhi_conf *c, void *field, size_t size,
 	if (parse_u32(v, field) < 0)
 		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "expected a number from 0 to 4294967294");
 	return 0;
+}
+
+/* orphan_max: a count, or a percentage "N%" (0..100) */
+static int set_orphan_max(struct nhi_conf *c, void *field, size_t size,
+			  const char *v, char *why, size_t whylen)
+{
+	char num[16];
+	size_t n = strlen(v);
+	int pct = n > 0 && v[n - 1] == '%';
+	uint32_t val;
+
+	if (n >= sizeof(num))
+		goto bad;
+	memcpy(num, v, n + 1);
+	if (pct)
+		num[n - 1] = '\0';
+	if (parse_u32(num, &val) < 0 || (pct && val > 100))
+		goto bad;
+	*(uint32_t *)field = val;
+	c->orphan_max_percent = pct;
+	return 0;
+bad:
+	return nhi_seterr(why, whylen, NHI_ERR_INVAL,
+			  "expected a count or a percentage like 10%% (0 = no limit)");
 }
 
 static int set_duration(struct nhi_conf *c, void *field, size_t size,
@@ -438,6 +463,7 @@ static const struct key {
 	{ "review_interval", set_duration, F(review_interval), CTL },
 	{ "review_grace", set_duration, F(review_grace), 0 },
 	{ "orphan_grace", set_duration, F(orphan_grace), 0 },
+	{ "orphan_max", set_orphan_max, F(orphan_max), 0 },
 	{ "warn_before", set_duration, F(warn_before), 0 },
 	{ "mode", set_mode, F(mode), 0 },
 	{ "review", set_review, F(review), 0 },

@@ -61,6 +61,8 @@ struct nhi_conf {
 	int64_t review_interval;        /* default review interval */
 	int64_t review_grace;           /* after review_due, before enforce denies */
 	int64_t orphan_grace;           /* after orphaned_since, before deny */
+	uint32_t orphan_max;            /* owner re-checks orphan at most this many at once (0 = no limit) */
+	int orphan_max_percent;         /* orphan_max is a percentage of the identities */
 	int64_t warn_before;            /* warn when expiry/review closer than this */
 	enum nhi_mode mode;
 	enum nhi_review_policy review;

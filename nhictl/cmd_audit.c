@@ -10,14 +10,20 @@
 #include "nhictl.h"
 
 static const char audit_help[] =
-	"usage: nhictl audit [--json]\n"
+	"usage: nhictl audit [--force] [--json]\n"
 	"\n"
 	"1. Ingest the usage records pam_nhi's session phase appended to usage_log\n"
 	"   (\"EPOCH USER SERVICE HOST ...\") into each identity's last use; the\n"
 	"   ingested records are removed from the file.\n"
 	"2. Re-evaluate every owner: an identity whose owner is no longer a live\n"
 	"   human becomes orphaned (orphaned_since = now; PAM denies it after\n"
-	"   orphan_grace); 'nhictl transfer' gives it a new owner.\n"
+	"   orphan_grace); 'nhictl transfer' gives it a new owner.  When that\n"
+	"   would orphan more than orphan_max identities at once, audit stops\n"
+	"   before changing anything (exit 1); --force orphans them anyway.\n"
+	"   The owner's uid is recorded at create, adopt and transfer: a new\n"
+	"   user under the old name orphans the identity; identities orphaned\n"
+	"   because their owner was locked come back when that owner is live\n"
+	"   again (usermod -U).\n"
 	"3. Report findings: expired, review overdue, orphaned, never used.\n"
 	"Changes are audited and published like any other.  Exit 0 (findings are\n"
 	"not failures), 1 when the audit itself failed.\n";
@@ -133,40 +139,117 @@ out:
 	return r;
 }
 
-static int orphan_check(struct nhictl *x, int *n_orphaned, struct json *j)
+/* Re-check every owner; first find what to change, then (within
+ * orphan_max, or with force) orphan, and record the owner uids the
+ * registry did not know. */
+static int orphan_check(struct nhictl *x, int force, int *n_orphaned, struct json *j)
 {
+	struct owner_plan *v = NULL, *nv;
+	size_t n = 0, i;
+	long n_orph = 0;
 	sqlite3_stmt *st;
 	int r;
 
 	*n_orphaned = 0;
-	st = reg_prep(x, "SELECT id, name, owner, state FROM identity WHERE orphaned_since = 0 "
-		      "AND state IN ('active', 'suspended') ORDER BY name", "");
+	st = reg_prep(x, "SELECT id, name, owner, state, coalesce(owner_id, '') FROM identity "
+		      "WHERE orphaned_since = 0 AND state IN ('active', 'suspended') ORDER BY name", "");
 	if (st == NULL)
 		return NHI_ERR_DB;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		char name[64], owner[64], state[16], why[256];
-		int64_t id = sqlite3_column_int64(st, 0);
+		char owner[64], had[32], now[32], why[256];
+		struct owner_plan o;
 
-		snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(st, 1));
 		snprintf(owner, sizeof(owner), "%s", (const char *)sqlite3_column_text(st, 2));
-		snprintf(state, sizeof(state), "%s", (const char *)sqlite3_column_text(st, 3));
-		r = owner_live(x, owner, why, sizeof(why));
+		snprintf(had, sizeof(had), "%s", (const char *)sqlite3_column_text(st, 4));
+		r = owner_now(x, owner, NULL, now, sizeof(now), why, sizeof(why));
 		if (r == NHI_ERR_DB)
 			break;
-		if (r == 0)
+		memset(&o, 0, sizeof(o));
+		if (!owner_decide(&o, owner, had, now, r, why, "uid"))
 			continue;
-		r = reg_exec(x, "UPDATE identity SET orphaned_since = ?, state = ? WHERE id = ?",
-			     "isi", (int64_t)x->now,
-			     strcmp(state, "active") == 0 ? "orphaned" : state, id);
+		nv = realloc(v, (n + 1) * sizeof(*v));
+		if (nv == NULL) {
+			r = nerr(x, NHI_ERR_NOMEM, "out of memory");
+			break;
+		}
+		v = nv;
+		o.id = sqlite3_column_int64(st, 0);
+		snprintf(o.name, sizeof(o.name), "%s", (const char *)sqlite3_column_text(st, 1));
+		snprintf(o.state, sizeof(o.state), "%s", (const char *)sqlite3_column_text(st, 3));
+		v[n++] = o;
+		n_orph += o.orphan;
+	}
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE) {
+		free(v);
+		return r < 0 && r != NHI_ERR_DB ? r : NHI_ERR_DB;
+	}
+	r = orphan_limit(x, n_orph, force);
+	for (i = 0; r == 0 && i < n; i++) {
+		if (!v[i].orphan) {
+			r = reg_exec(x, "UPDATE identity SET owner_id = ? WHERE id = ?", "si",
+				     v[i].owner_id, v[i].id);
+			if (r == 0)
+				r = reg_event(x, "owner-id", v[i].name, "ok", "%s", v[i].why);
+			continue;
+		}
+		r = reg_exec(x, "UPDATE identity SET orphaned_since = ?, state = ?, orphan_cause = ?, "
+			     "owner_id = nullif(?, '') WHERE id = ?", "isssi", (int64_t)x->now,
+			     strcmp(v[i].state, "active") == 0 ? "orphaned" : v[i].state,
+			     v[i].cause, v[i].owner_id, v[i].id);
 		if (r == 0)
-			r = reg_event(x, "orphan", name, "ok", "%s", why);
+			r = reg_event(x, "orphan", v[i].name, "ok", "%s", v[i].why);
 		if (r < 0)
 			break;
 		(*n_orphaned)++;
 		if (j != NULL)
+			json_str(j, v[i].name);
+		else
+			printf("orphaned now: %s (%s)\n", v[i].name, v[i].why);
+	}
+	free(v);
+	return r;
+}
+
+/* Identities orphaned because their owner was locked (or expired) come
+ * back when that same owner (same uid) is live again; not those orphaned
+ * for other reasons, not for a different person under the name. */
+static int owner_live_again(struct nhictl *x, int *n_back, struct json *j)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	*n_back = 0;
+	st = reg_prep(x, "SELECT id, name, owner, state, owner_id FROM identity WHERE "
+		      "orphan_cause = 'locked' AND orphaned_since != 0 AND owner_id IS NOT NULL "
+		      "AND state IN ('orphaned', 'suspended') ORDER BY name", "");
+	if (st == NULL)
+		return NHI_ERR_DB;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		char name[64], owner[64], state[16], had[32], now[32], why[256];
+
+		snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(st, 1));
+		snprintf(owner, sizeof(owner), "%s", (const char *)sqlite3_column_text(st, 2));
+		snprintf(state, sizeof(state), "%s", (const char *)sqlite3_column_text(st, 3));
+		snprintf(had, sizeof(had), "%s", (const char *)sqlite3_column_text(st, 4));
+		r = owner_now(x, owner, NULL, now, sizeof(now), why, sizeof(why));
+		if (r == NHI_ERR_DB)
+			break;
+		if (r != 0 || strcmp(had, now) != 0)
+			continue;
+		r = reg_exec(x, "UPDATE identity SET orphaned_since = 0, state = ?, orphan_cause = '' "
+			     "WHERE id = ?", "si", strcmp(state, "orphaned") == 0 ? "active" : state,
+			     sqlite3_column_int64(st, 0));
+		if (r == 0)
+			r = reg_event(x, "owner-live", name, "ok", "owner live again: '%s' (uid %s)",
+				      owner, now);
+		if (r < 0)
+			break;
+		(*n_back)++;
+		if (j != NULL)
 			json_str(j, name);
 		else
-			printf("orphaned now: %s (%s)\n", name, why);
+			printf("owner live again: %s (owner %s)\n", name, owner);
 	}
 	sqlite3_finalize(st);
 	return r == SQLITE_DONE || r == 0 ? 0 : NHI_ERR_DB;
@@ -190,32 +273,14 @@ static void finding(struct nhictl *x, struct json *j, const char *name, const ch
 	}
 }
 
-int cmd_audit(struct nhictl *x, int argc, char **argv)
+/* The audit; JSON (jp not NULL) goes to jp. */
+static int audit(struct nhictl *x, int force, struct json *jp)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	char ingest_path[PATH_MAX + 16];
 	long records = 0, bad = 0;
-	int c, r, n_orphaned = 0, n_findings = 0;
+	int r, n_orphaned = 0, n_back = 0, n_findings = 0, n0;
 	sqlite3_stmt *st;
-	struct json j, *jp = NULL;
 
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': x->json = 1; break;
-		case 'h': fputs(audit_help, stdout); return EXIT_OK;
-		default: return opt_error(x, c, argv);
-		}
-	}
-	if (optind < argc)
-		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
-	if (x->json) {
-		jp = &j;
-		json_init(jp, stdout);
-	}
 	if (reg_begin(x) < 0)
 		return EXIT_FAIL;
 	r = usage_ingest(x, ingest_path, sizeof(ingest_path), &records, &bad);
@@ -233,14 +298,22 @@ int cmd_audit(struct nhictl *x, int argc, char **argv)
 		json_key(jp, "orphaned_now");
 		json_arr(jp);
 	}
-	r = orphan_check(x, &n_orphaned, jp);
+	n0 = sqlite3_total_changes(x->db);
+	r = orphan_check(x, force, &n_orphaned, jp);
+	if (jp != NULL) {
+		json_arr_end(jp);
+		json_key(jp, "owner_live_again");
+		json_arr(jp);
+	}
+	if (r == 0)
+		r = owner_live_again(x, &n_back, jp);
 	if (jp != NULL)
 		json_arr_end(jp);
 	if (r < 0) {
 		reg_rollback(x);
 		return EXIT_FAIL;
 	}
-	if (records + bad > 0 || n_orphaned > 0) {
+	if (records + bad > 0 || sqlite3_total_changes(x->db) != n0) {
 		if (reg_commit(x) < 0)
 			return EXIT_FAIL;
 	} else {
@@ -298,6 +371,47 @@ int cmd_audit(struct nhictl *x, int argc, char **argv)
 		printf("no findings\n");
 	}
 	return EXIT_OK;
+}
+
+int cmd_audit(struct nhictl *x, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = NULL;
+	struct json j;
+	int c, r, force = 0;
+
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': x->json = 1; break;
+		case 'f': force = 1; break;
+		case 'h': fputs(audit_help, stdout); return EXIT_OK;
+		default: return opt_error(x, c, argv);
+		}
+	}
+	if (optind < argc)
+		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	if (!x->json)
+		return audit(x, force, NULL);
+	/* the JSON is printed only when the audit went through: no half
+	 * object on stdout when it stops (orphan_max) or fails */
+	f = open_memstream(&buf, &len);
+	if (f == NULL)
+		return nerr(x, EXIT_FAIL, "out of memory");
+	json_init(&j, f);
+	r = audit(x, force, &j);
+	if (fclose(f) != 0 && r == EXIT_OK)
+		r = nerr(x, EXIT_FAIL, "out of memory");
+	if (r == EXIT_OK)
+		fwrite(buf, 1, len, stdout);
+	free(buf);
+	return r;
 }
 
 int cmd_publish(struct nhictl *x, int argc, char **argv)

@@ -4,9 +4,11 @@
  * ldap_people_base) exist, and says who nhictl is bound as.  It changes
  * nothing, locally or in the directory.
  */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <string.h>
+#include <strings.h>
 #include "nhictl.h"
 #include "ldap.h"
 
@@ -22,6 +24,8 @@ static const char directory_help[] =
 	"checks, bind (ldap_bind = external: SASL EXTERNAL; simple: ldap_bind_dn\n"
 	"with the password in ldap_bind_password_file, a root-owned 0600 file),\n"
 	"read the root DSE, and check that ldap_base and ldap_people_base exist.\n"
+	"Warns when ldap_owner_filter names an attribute the server's schema\n"
+	"(its subschema subentry) does not define.\n"
 	"Prints the URI used, TLS, the identity bound as, whether the server\n"
 	"offers RFC 4533 content synchronisation (syncrepl), and the bases.\n"
 	"Changes nothing.\n"
@@ -36,6 +40,7 @@ struct dcheck {
 	int syncrepl;
 	struct berval **contexts, **extensions;
 	int base_ok, people_ok;       /* 1 ok, 0 failed, -1 not checked */
+	char subschema[1024];         /* the root DSE's subschemaSubentry */
 	char msgs[MAX_MSGS][1024];    /* warnings and errors */
 	int is_err[MAX_MSGS];
 	int n_msgs, n_err;
@@ -58,7 +63,8 @@ static void note(struct dcheck *d, int is_err, const char *fmt, ...)
 
 static void read_root_dse(LDAP *ld, const struct nhi_conf *c, struct dcheck *d)
 {
-	char *attrs[] = { "namingContexts", "supportedControl", "supportedExtension", NULL };
+	char *attrs[] = { "namingContexts", "supportedControl", "supportedExtension",
+			  "subschemaSubentry", NULL };
 	struct timeval tv = { .tv_sec = (time_t)c->ldap_timeout, .tv_usec = 0 };
 	LDAPMessage *res = NULL, *e;
 	struct berval **ctrls;
@@ -77,6 +83,11 @@ static void read_root_dse(LDAP *ld, const struct nhi_conf *c, struct dcheck *d)
 		note(d, 1, "%s: the root DSE is not readable", d->info.uri);
 		goto out;
 	}
+	ctrls = ldap_get_values_len(ld, e, "subschemaSubentry");
+	if (ctrls != NULL && ctrls[0] != NULL && ctrls[0]->bv_len < sizeof(d->subschema))
+		snprintf(d->subschema, sizeof(d->subschema), "%.*s", (int)ctrls[0]->bv_len,
+			 ctrls[0]->bv_val);
+	ldap_value_free_len(ctrls);
 	d->contexts = ldap_get_values_len(ld, e, "namingContexts");
 	d->extensions = ldap_get_values_len(ld, e, "supportedExtension");
 	ctrls = ldap_get_values_len(ld, e, "supportedControl");
@@ -112,6 +123,98 @@ static int entry_exists(LDAP *ld, const struct nhi_conf *c, struct dcheck *d,
 	}
 	ldap_msgfree(res);
 	return r;
+}
+
+/* Does one attributeTypes value (RFC 4512 4.1.2) define 'attr', by its
+ * OID or one of its NAMEs ("NAME 'a'" or "NAME ( 'a' 'b' )")? */
+static int defines(const struct berval *def, const char *attr)
+{
+	char buf[2048], *p, *q;
+	size_t n = strlen(attr);
+
+	if (def->bv_len >= sizeof(buf))
+		return 0;
+	memcpy(buf, def->bv_val, def->bv_len);
+	buf[def->bv_len] = '\0';
+	p = buf;
+	while (*p == '(' || isspace((unsigned char)*p))
+		p++;
+	if (strncasecmp(p, attr, n) == 0 && (p[n] == ' ' || p[n] == ')'))
+		return 1;   /* the OID */
+	p = strstr(p, " NAME ");
+	if (p == NULL)
+		return 0;
+	p += 6;
+	/* the names end at ')' (a list) or after the closing quote */
+	q = *p == '(' ? strchr(p, ')') : strchr(p + 1, '\'');
+	if (q == NULL)
+		return 0;
+	q[*p == '(' ? 0 : 1] = '\0';
+	while ((p = strchr(p, '\'')) != NULL) {
+		p++;
+		if (strncasecmp(p, attr, n) == 0 && p[n] == '\'')
+			return 1;
+		p = strchr(p, '\'');
+		if (p == NULL)
+			break;
+		p++;
+	}
+	return 0;
+}
+
+/* Warn about each attribute ldap_owner_filter names that the server's
+ * schema (the subschema subentry's attributeTypes) does not define: an
+ * item on an unknown attribute is Undefined, even under '!', so such a
+ * filter finds no live owner at all. */
+static void check_filter_schema(LDAP *ld, const struct nhi_conf *c, struct dcheck *d)
+{
+	char *attrs[] = { "attributeTypes", NULL }, reason[512], attr[128];
+	struct timeval tv = { .tv_sec = (time_t)c->ldap_timeout, .tv_usec = 0 };
+	LDAPMessage *res = NULL, *e;
+	struct berval **types = NULL;
+	const char *p, *f = c->ldap_owner_filter;
+	int rc, i, k;
+
+	if (f[0] == '\0')
+		return;
+	if (d->subschema[0] == '\0') {
+		note(d, 0, "%s: the root DSE names no subschemaSubentry: ldap_owner_filter "
+		     "cannot be checked against the schema", d->info.uri);
+		return;
+	}
+	rc = ldap_search_ext_s(ld, d->subschema, LDAP_SCOPE_BASE, "(objectClass=subschema)",
+			       attrs, 0, NULL, NULL, &tv, 1, &res);
+	if (rc != LDAP_SUCCESS || (e = ldap_first_entry(ld, res)) == NULL ||
+	    (types = ldap_get_values_len(ld, e, "attributeTypes")) == NULL) {
+		nhi_ldap_reason(ld, rc, reason, sizeof(reason));
+		note(d, 0, "%s: cannot read the schema (%s): ldap_owner_filter not checked",
+		     d->info.uri, rc != LDAP_SUCCESS ? reason : "no attributeTypes");
+		goto out;
+	}
+	/* each item "(attr[;options](=|~=|>=|<=|:=)...)" of the filter */
+	for (p = f; (p = strchr(p, '(')) != NULL; ) {
+		p++;
+		if (*p == '&' || *p == '|' || *p == '!' || *p == '(')
+			continue;
+		for (k = 0; (isalnum((unsigned char)p[k]) || p[k] == '-' || p[k] == '.') &&
+			    k < (int)sizeof(attr) - 1; k++)
+			attr[k] = p[k];
+		attr[k] = '\0';
+		if (k == 0)
+			continue;   /* an extensible match without an attribute */
+		for (i = 0; types[i] != NULL; i++)
+			if (defines(types[i], attr))
+				break;
+		if (types[i] == NULL)
+			note(d, 0, "ldap_owner_filter names '%s', which the schema of %s does not "
+			     "know: that item is Undefined for every entry (even under '!'), so "
+			     "the filter may find no live owner at all (create refuses every "
+			     "owner, sync orphans every identity); fix the filter, or leave "
+			     "ldap_owner_filter unset for the built-in checks", attr, d->info.uri);
+	}
+out:
+	ldap_value_free_len(types);
+	ldap_msgfree(res);
 }
 
 static void json_bervals(struct json *j, const char *key, struct berval **v)
@@ -252,6 +355,7 @@ static int directory_check(struct nhictl *x)
 		d.base_ok = entry_exists(ld, c, &d, "ldap_base", c->ldap_base);
 	if (c->ldap_people_base[0] != '\0')
 		d.people_ok = entry_exists(ld, c, &d, "ldap_people_base", c->ldap_people_base);
+	check_filter_schema(ld, c, &d);
 report:
 	if (x->json)
 		print_json(x, &d);

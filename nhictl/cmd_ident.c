@@ -232,6 +232,8 @@ static int inserted(struct nhictl *x, const char *name, int kind, uint32_t uid, 
 {
 	char b1[NHI_TIME_BUFSZ], line[512];
 
+	if (r == 0)   /* who the owner is, not only the name (issue 12) */
+		r = owner_id_record(x, name);
 	if (r == 0)
 		r = reg_event(x, adopted ? "adopt" : "create", name, "ok",
 			      "kind=%s uid=%u gid=%u owner=%s expires=%s%s", nhi_kind_str(kind),
@@ -525,7 +527,8 @@ static int dir_apply(struct nhictl *x, const struct ident *id, const struct dw_c
 	    (creds && dc_lock_creds(&dir_conn, id->name, creds) != 0) ||
 	    dw_store(&dir_conn, id->name, &got) != 0)
 		return EXIT_FAIL;
-	if (dc_refresh(&dir_conn, id->name) != 0)
+	if (dc_refresh(&dir_conn, id->name) != 0 ||
+	    (c->owner_dn != NULL && owner_id_record(x, id->name) < 0))
 		return not_stored(x);
 	if (reg_event(x, action, id->name, "ok", "%s (directory)", detail) < 0)
 		return not_stored(x);
@@ -789,6 +792,8 @@ int cmd_transfer(struct nhictl *x, int argc, char **argv)
 		return EXIT_FAIL;
 	r = reg_exec(x, "UPDATE identity SET owner = ?, orphaned_since = 0, state = ? WHERE id = ?",
 		     "ssi", o.to, state, id.id);
+	if (r == 0)
+		r = owner_id_record(x, id.name);
 	if (r == 0)
 		r = reg_event(x, "transfer", id.name, "ok", "owner %s -> %s%s", id.owner, o.to,
 			      id.orphaned_since ? " (was orphaned)" : "");

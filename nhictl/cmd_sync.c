@@ -41,7 +41,7 @@
 #define REFRESH_REQUIRED 1   /* e-syncRefreshRequired (4096): reload */
 
 static const char sync_help[] =
-	"usage: nhictl sync [--full] [--json]\n"
+	"usage: nhictl sync [--full] [--force] [--json]\n"
 	"       nhictl sync --condition\n"
 	"\n"
 	"Bring the registry (and so the snapshot PAM and NSS read) up to date with\n"
@@ -52,7 +52,12 @@ static const char sync_help[] =
 	"Each sync also re-checks every owner against ldap_people_base and\n"
 	"ldap_owner_filter: an identity whose owner is gone or no longer live\n"
 	"becomes orphaned (nhiOrphanedSince = now), in the directory and here;\n"
-	"pam_nhi denies it once orphan_grace has passed.  Usage records of\n"
+	"pam_nhi denies it once orphan_grace has passed.  The owner's entryUUID\n"
+	"is recorded: another entry under the owner's DN is another person (the\n"
+	"identity is orphaned); an owner live again (unlocked) brings back what\n"
+	"this host orphaned for that lock.  A sync that would\n"
+	"orphan more than orphan_max identities at once stops before changing\n"
+	"anything (exit 1) and says so.  Usage records of\n"
 	"usage_log are pushed to the directory as nhiLastUsed (when newer).\n"
 	"The credentials of an identity whose nhiSerial changed are read; old\n"
 	"credentials whose grace window ended are revoked in the directory (an\n"
@@ -60,6 +65,7 @@ static const char sync_help[] =
 	"\n"
 	"  --full       read every identity (a paged search) and reconcile\n"
 	"               deletes by entryUUID, whatever the cookie says\n"
+	"  --force      orphan past orphan_max (the owners really are gone)\n"
 	"  --json       a summary: mode (incremental, full or scan), added,\n"
 	"               changed, deleted, orphaned, invalid, usage_pushed,\n"
 	"               credentials_pulled, credentials_expired, refused_writes,\n"
@@ -71,6 +77,18 @@ static const char sync_help[] =
 	"something changed.  When the directory is unreachable or fails during\n"
 	"the sync: exit 1 with one line; the registry, the snapshot and the\n"
 	"cookie are left exactly as they were.\n";
+
+struct row {
+	int64_t id, t;
+	char *a, *b;
+};
+
+struct checked_owner {
+	struct row o;                  /* a: owner DN, b: owner name */
+	int r;                         /* dir_owner_lookup: 0, NOTFOUND, PERM */
+	char uuid[64];                 /* the owner's entryUUID now */
+	char why[1024];
+};
 
 struct sync {
 	struct nhictl *x;
@@ -84,6 +102,11 @@ struct sync {
 	long swept;                    /* credentials whose grace ended */
 	long refused;                  /* writes the directory refused (access) */
 	char refused_why[1024];        /* the first one's reason */
+	struct checked_owner *dead;    /* owners with identities to change */
+	size_t n_dead;
+	long would_orphan;             /* identities they would orphan */
+	long back;                     /* identities whose owner is live again */
+	int force;                     /* --force: past orphan_max */
 	int bulk;                      /* reg_snap_full done: many changes */
 	int progress;                  /* stderr is a terminal */
 	int shown;                     /* a progress line is on it */
@@ -680,11 +703,6 @@ static int scan(struct sync *s)
 
 /* A registry row as the passes below need it: every query they run
  * selects (INTEGER id, INTEGER t, TEXT a, TEXT b). */
-struct row {
-	int64_t id, t;
-	char *a, *b;
-};
-
 static void rows_free(struct row *v, size_t n)
 {
 	size_t i;
@@ -806,11 +824,14 @@ static int modify_if(struct sync *s, const char *name, const char *assertion,
 	return nerr(s->x, NHI_ERR_IO, "%s: cannot modify %s: %s", s->server, dn, reason);
 }
 
-/* Orphan the identities of one owner (o->a its DN, o->b its user name)
- * that is gone or not live. */
-static int orphan_owner(struct sync *s, const struct row *o, const char *why)
+/* The identities of one checked owner: orphan those owner_decide()
+ * says (in the directory, under an assertion that the entry still has
+ * that owner and is not orphaned, and here), record the entryUUID of the
+ * owner where the registry did not know it. */
+static int orphan_owner(struct sync *s, const struct checked_owner *c)
 {
 	char esc[3 * 1024 + 1], assertion[3 * 1024 + 64], when[16];
+	const struct row *o = &c->o;
 	struct row *v;
 	size_t n, i;
 	int r;
@@ -823,24 +844,39 @@ static int orphan_owner(struct sync *s, const struct row *o, const char *why)
 	} else {
 		snprintf(assertion, sizeof(assertion), "(&(!(owner=*))(!(nhiOrphanedSince=*)))");
 	}
-	r = rows(s, reg_prep(s->x, "SELECT id, 0, name, state FROM identity WHERE owner_dn = ? "
+	r = rows(s, reg_prep(s->x, "SELECT id, 0, name, state || ' ' || coalesce(owner_id, '') "
+			     "FROM identity WHERE owner_dn = ? "
 			     "AND owner = ? AND orphaned_since = 0 AND state IN ('active', 'suspended') "
 			     "AND entry_uuid IS NOT NULL ORDER BY name", "ss", o->a, o->b), &v, &n);
 	for (i = 0; r == 0 && i < n; i++) {
-		int active = strcmp(v[i].b, "active") == 0;
+		struct owner_plan p;
+		char *had = strchr(v[i].b, ' ');
+		int active, w;
 
-		int w = modify_if(s, v[i].a, assertion, "nhiOrphanedSince", when,
-				  active ? "nhiState" : NULL, "orphaned");
-
+		*had++ = '\0';   /* "state owner_id" */
+		active = strcmp(v[i].b, "active") == 0;
+		memset(&p, 0, sizeof(p));
+		if (!owner_decide(&p, o->a[0] ? o->a : o->b, had, c->uuid, c->r, c->why, "entryUUID"))
+			continue;
+		if (!p.orphan) {
+			r = reg_exec(s->x, "UPDATE identity SET owner_id = ? WHERE id = ?", "si",
+				     p.owner_id, v[i].id);
+			if (r == 0)
+				r = reg_event(s->x, "owner-id", v[i].a, "ok", "%s", p.why);
+			continue;
+		}
+		w = modify_if(s, v[i].a, assertion, "nhiOrphanedSince", when,
+			      active ? "nhiState" : NULL, "orphaned");
 		if (w == 1)     /* transferred or orphaned meanwhile: next sync */
 			continue;
 		/* refused by the directory (w == 2): orphaned on this host only */
-		r = w < 0 ? w : reg_exec(s->x, "UPDATE identity SET orphaned_since = ?, state = ? "
-					 "WHERE id = ?", "isi", (int64_t)s->x->now,
-					 active ? "orphaned" : v[i].b, v[i].id);
+		r = w < 0 ? w : reg_exec(s->x, "UPDATE identity SET orphaned_since = ?, state = ?, "
+					 "orphan_cause = ?, owner_id = nullif(?, '') WHERE id = ?",
+					 "isssi", (int64_t)s->x->now, active ? "orphaned" : v[i].b,
+					 p.cause, p.owner_id, v[i].id);
 		if (r == 0)
 			r = reg_event(s->x, "orphan", v[i].a, "ok", "owner %s: %s%s",
-				      o->a[0] ? o->a : o->b, why, w == 2 ?
+				      o->a[0] ? o->a : o->b, p.why, w == 2 ?
 				      " (the directory refused the write: this host only)" : "");
 		if (r == 0)
 			s->orphaned++;
@@ -900,34 +936,137 @@ static int live_owners(struct sync *s, struct row **out, size_t *n)
 }
 
 /* Re-check every owner of an identity that is not orphaned yet: one
- * directory lookup per distinct owner. */
+ * directory lookup per distinct owner.  Nothing is changed here: the
+ * owners whose identities are to be orphaned (gone, not live, or another
+ * person under the name: a new entryUUID) or to have the owner's
+ * entryUUID recorded are kept in s->dead, and s->would_orphan counts the
+ * identities, so that orphan_max can stop the sync before anything is
+ * written. */
 static int check_owners(struct sync *s)
 {
+	struct checked_owner *nd, c;
+	struct dir_owner d;
 	struct row *o;
 	size_t n, i;
-	char why[1024];
+	int64_t k, fill;
 	int r;
 
 	r = live_owners(s, &o, &n);
 	for (i = 0; r == 0 && i < n; i++) {
 		const char *who = o[i].a[0] ? o[i].a : o[i].b;
 
-		why[0] = '\0';
+		memset(&c, 0, sizeof(c));
 		if (*who == '\0') {
-			snprintf(why, sizeof(why), "no owner");
-			r = NHI_ERR_NOTFOUND;
+			snprintf(c.why, sizeof(c.why), "no owner");
+			c.r = NHI_ERR_NOTFOUND;
 		} else {
-			r = dir_owner_resolve(&s->d, who, NULL, 0, NULL, 0, why, sizeof(why));
+			c.r = dir_owner_lookup(&s->d, who, &d, c.why, sizeof(c.why));
+			snprintf(c.uuid, sizeof(c.uuid), "%s", d.uuid);
 		}
-		if (r == 0)
+		if (c.r == NHI_ERR_IO) {
+			r = nerr(s->x, NHI_ERR_IO, "%s: cannot check owner %s: %s", s->server, who, c.why);
+			break;
+		}
+		k = fill = 0;
+		/* all of a dead owner's identities; of a live one's, those given
+		 * to another entryUUID */
+		r = reg_int(s->x, &k, 0, "SELECT count(*) " LIVE_OWNER " AND owner_dn = ?1 AND owner = ?2"
+			    " AND (?3 != 0 OR (owner_id IS NOT NULL AND ?4 != '' AND owner_id != ?4))",
+			    "ssis", o[i].a, o[i].b, (int64_t)(c.r != 0), c.uuid);
+		if (r == 0 && c.r == 0 && c.uuid[0] != '\0')
+			r = reg_int(s->x, &fill, 0, "SELECT count(*) " LIVE_OWNER " AND owner_dn = ? "
+				    "AND owner = ? AND owner_id IS NULL", "ss", o[i].a, o[i].b);
+		if (r < 0 || k + fill == 0)
 			continue;
-		if (r == NHI_ERR_IO)
-			r = nerr(s->x, NHI_ERR_IO, "%s: cannot check owner %s: %s", s->server, who, why);
-		else
-			r = orphan_owner(s, &o[i], why);
+		nd = realloc(s->dead, (s->n_dead + 1) * sizeof(*nd));
+		if (nd == NULL) {
+			r = nerr(s->x, NHI_ERR_NOMEM, "out of memory");
+			break;
+		}
+		s->dead = nd;
+		c.o = o[i];            /* the strings move to s->dead */
+		o[i].a = o[i].b = NULL;
+		s->dead[s->n_dead++] = c;
+		s->would_orphan += (long)k;
 	}
 	rows_free(o, n);
 	return r;
+}
+
+/* Orphan (and record) what check_owners found. */
+static int orphan_dead(struct sync *s)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; r == 0 && i < s->n_dead; i++)
+		r = orphan_owner(s, &s->dead[i]);
+	return r;
+}
+
+/* Identities orphaned here because their owner was locked or expired
+ * come back when that owner, the same entry (entryUUID), is live again:
+ * nhiOrphanedSince removed (and nhiState active) in the directory, under
+ * an assertion that the entry still has that owner and is orphaned. */
+static int owner_live_again(struct sync *s)
+{
+	char esc[3 * 1024 + 1], assertion[3 * 1024 + 64], why[1024];
+	struct row *v;
+	struct dir_owner d;
+	size_t n, i;
+	int r;
+
+	r = rows(s, reg_prep(s->x, "SELECT id, 0, name, state || ' ' || owner_dn || ' ' || owner_id "
+			     "FROM identity WHERE orphan_cause = 'locked' AND orphaned_since != 0 "
+			     "AND owner_id IS NOT NULL AND owner_dn != '' AND entry_uuid IS NOT NULL "
+			     "AND state IN ('orphaned', 'suspended') ORDER BY name", ""), &v, &n);
+	for (i = 0; r == 0 && i < n; i++) {
+		char *dn = strchr(v[i].b, ' '), *had;
+		int orphaned, w;
+
+		*dn++ = '\0';   /* "state owner_dn owner_id": the id has no blank */
+		had = strrchr(dn, ' ');
+		*had++ = '\0';
+		orphaned = strcmp(v[i].b, "orphaned") == 0;
+		w = dir_owner_lookup(&s->d, dn, &d, why, sizeof(why));
+		if (w == NHI_ERR_IO) {
+			r = nerr(s->x, NHI_ERR_IO, "%s: cannot check owner %s: %s", s->server, dn, why);
+			break;
+		}
+		if (w != 0 || strcmp(d.uuid, had) != 0)
+			continue;
+		if (nhi_ldap_escape_filter(dn, esc, sizeof(esc)) < 0)
+			continue;
+		snprintf(assertion, sizeof(assertion), "(&(owner=%s)(nhiOrphanedSince=*))", esc);
+		w = modify_if(s, v[i].a, assertion, "nhiOrphanedSince", NULL,
+			      orphaned ? "nhiState" : NULL, "active");
+		if (w == 1)
+			continue;
+		r = w < 0 ? w : reg_exec(s->x, "UPDATE identity SET orphaned_since = 0, state = ?, "
+					 "orphan_cause = '' WHERE id = ?", "si",
+					 orphaned ? "active" : v[i].b, v[i].id);
+		if (r == 0)
+			r = reg_event(s->x, "owner-live", v[i].a, "ok", "owner live again: %s "
+				      "(entryUUID %s)%s", dn, had, w == 2 ?
+				      " (the directory refused the write: this host only)" : "");
+		if (r == 0)
+			s->back++;
+	}
+	rows_free(v, n);
+	return r;
+}
+
+static void dead_free(struct sync *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_dead; i++) {
+		free(s->dead[i].o.a);
+		free(s->dead[i].o.b);
+	}
+	free(s->dead);
+	s->dead = NULL;
+	s->n_dead = 0;
 }
 
 /* Push local usage newer than the directory's nhiLastUsed. */
@@ -1030,6 +1169,12 @@ static int run(struct sync *s, int full, long *records, char *ingest_path, size_
 	if (r == 0)
 		r = reconcile(s);
 	progress(s, 1);
+	/* the owners first: past orphan_max nothing may be written, in the
+	 * directory either (credential sweeps write there) */
+	if (r == 0)
+		r = check_owners(s);
+	if (r == 0)
+		r = orphan_limit(s->x, s->would_orphan, s->force);
 	if (r == 0) {
 		int n = 0;
 
@@ -1042,7 +1187,9 @@ static int run(struct sync *s, int full, long *records, char *ingest_path, size_
 		s->swept = n;
 	}
 	if (r == 0)
-		r = check_owners(s);
+		r = orphan_dead(s);
+	if (r == 0)
+		r = owner_live_again(s);
 	if (r == 0)
 		r = usage_ingest(s->x, ingest_path, plen, records, &bad);
 	if (r == 0)
@@ -1071,6 +1218,7 @@ static void summary(struct sync *s, double secs, long records)
 		json_kint(&j, "changed", s->changed);
 		json_kint(&j, "deleted", s->deleted);
 		json_kint(&j, "orphaned", s->orphaned);
+		json_kint(&j, "owner_live_again", s->back);
 		json_kint(&j, "invalid", s->invalid);
 		json_kint(&j, "credentials_pulled", s->creds);
 		json_kint(&j, "credentials_expired", s->swept);
@@ -1083,13 +1231,14 @@ static void summary(struct sync *s, double secs, long records)
 		json_end(&j);
 		return;
 	}
-	if (s->added + s->changed + s->deleted + s->orphaned + s->invalid + s->pushed + records +
+	if (s->added + s->changed + s->deleted + s->orphaned + s->back + s->invalid + s->pushed + records +
 	    s->creds + s->swept == 0 &&
 	    !isatty(STDOUT_FILENO))
 		return;   /* a timer's sync with nothing new stays quiet */
 	printf("sync (%s) from %s: %ld added, %ld changed, %ld deleted, %ld orphaned, "
-	       "%ld usage pushed, credentials of %ld pulled, %ld expired%s in %.2f s\n", s->mode,
-	       s->server, s->added, s->changed, s->deleted, s->orphaned, s->pushed, s->creds,
+	       "%ld back (owner live again), %ld usage pushed, credentials of %ld pulled, "
+	       "%ld expired%s in %.2f s\n", s->mode, s->server, s->added, s->changed, s->deleted,
+	       s->orphaned, s->back, s->pushed, s->creds,
 	       s->swept,
 	       s->invalid ? " (invalid entries skipped)" : "", secs);
 }
@@ -1098,6 +1247,7 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "full", no_argument, NULL, 'f' },
+		{ "force", no_argument, NULL, 'F' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "condition", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1106,11 +1256,12 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 	char ingest_path[PATH_MAX + 16] = "", *uri = NULL;
 	struct sync s;
 	long records = 0;
-	int c, r, full = 0, condition = 0;
+	int c, r, full = 0, condition = 0, force = 0;
 
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': full = 1; break;
+		case 'F': force = 1; break;
 		case 'j': x->json = 1; break;
 		case 'C': condition = 1; break;
 		case 'h': fputs(sync_help, stdout); return EXIT_OK;
@@ -1127,6 +1278,7 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 			    x->conf.path[0] ? x->conf.path : "the configuration");
 	memset(&s, 0, sizeof(s));
 	s.x = x;
+	s.force = force;
 	s.mode = "incremental";
 	s.progress = isatty(STDERR_FILENO);
 	clock_gettime(CLOCK_MONOTONIC, &s.t0);
@@ -1141,10 +1293,11 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 	ldap_memfree(uri);
 	r = run(&s, full, &records, ingest_path, sizeof(ingest_path));
 	progress(&s, 1);
-	if (r == 0 && s.added + s.changed + s.deleted + s.orphaned + s.invalid + records > 0) {
+	if (r == 0 && s.added + s.changed + s.deleted + s.orphaned + s.back + s.invalid + records > 0) {
 		r = reg_event(x, "sync", s.server, "ok", "mode=%s added=%ld changed=%ld deleted=%ld "
-			      "orphaned=%ld invalid=%ld usage=%ld pushed=%ld", s.mode, s.added,
-			      s.changed, s.deleted, s.orphaned, s.invalid, records, s.pushed);
+			      "orphaned=%ld owner_live_again=%ld invalid=%ld usage=%ld pushed=%ld",
+			      s.mode, s.added, s.changed, s.deleted, s.orphaned, s.back, s.invalid,
+			      records, s.pushed);
 		if (r == 0)
 			r = reg_commit(x);
 	} else if (r == 0) {
@@ -1158,6 +1311,7 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 	if (r < 0)
 		reg_rollback(x);
 	dir_close(&s.d);
+	dead_free(&s);
 	free(s.cookie.bv_val);
 	if (r < 0)
 		return EXIT_FAIL;

@@ -465,33 +465,69 @@ out:
 
 /* ---- owners ---------------------------------------------------------- */
 
-/* The filter a live owner's entry matches (besides shadowExpire, which
- * the nis schema gives no ordering rule: nhictl compares it itself). */
+/* A configured ldap_owner_filter, limited to people that are not
+ * identities: a base search on the owner's entry must find it. */
 static int live_filter(const struct nhi_conf *c, char *out, size_t len)
 {
-	const char *f = c->ldap_owner_filter[0] ? c->ldap_owner_filter
-						 : "(!(pwdAccountLockedTime=*))";
-	int n = snprintf(out, len, "(&(!(objectClass=nhiIdentity))%s)", f);
+	int n = snprintf(out, len, "(&(!(objectClass=nhiIdentity))%s)", c->ldap_owner_filter);
 
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-int dir_owner_resolve(struct dir *d, const char *owner, char *dn, size_t dn_len,
-		      char *name, size_t name_len, char *why, size_t why_len)
+/* Does attribute 'attr' of e hold 'value' (case-insensitive)? */
+static int has_value(LDAP *ld, LDAPMessage *e, const char *attr, const char *value)
 {
-	static char *attrs[] = { "uid", "shadowExpire", "pwdAccountLockedTime", NULL };
+	struct berval **v = ldap_get_values_len(ld, e, attr);
+	int i, found = 0;
+
+	for (i = 0; v != NULL && v[i] != NULL && !found; i++)
+		found = v[i]->bv_len == strlen(value) &&
+			strncasecmp(v[i]->bv_val, value, v[i]->bv_len) == 0;
+	ldap_value_free_len(v);
+	return found;
+}
+
+/* The built-in liveness checks, decided here from attributes the entry
+ * was asked for (an attribute the server does not know is simply not
+ * returned, so this works with and without ppolicy, on 389-ds too):
+ * locked by ppolicy (pwdAccountLockedTime, any value:
+ * 000001010000Z is "locked for good"), by 389-ds/FreeIPA (nsAccountLock
+ * TRUE), expired (shadowExpire, days since 1970, in the past), or an
+ * identity itself.  0 live, else NHI_ERR_PERM with the reason. */
+static int entry_live(struct dir *d, LDAPMessage *e, const char *uid, char *why, size_t why_len)
+{
+	char buf[64];
+	int64_t exp;
+
+	if (has_value(d->ld, e, "objectClass", "nhiIdentity"))
+		return nhi_seterr(why, why_len, NHI_ERR_PERM, "owner '%s' is an identity, "
+				  "not a live human", uid);
+	if (dir_first_value(d->ld, e, "pwdAccountLockedTime", buf, sizeof(buf)) != 0)
+		return nhi_seterr(why, why_len, NHI_ERR_PERM, "owner '%s' is locked "
+				  "(pwdAccountLockedTime; not a live human)", uid);
+	if (has_value(d->ld, e, "nsAccountLock", "TRUE"))
+		return nhi_seterr(why, why_len, NHI_ERR_PERM, "owner '%s' is locked "
+				  "(nsAccountLock; not a live human)", uid);
+	if (dir_first_value(d->ld, e, "shadowExpire", buf, sizeof(buf)) == 1 &&
+	    parse_int64(buf, &exp) == 0 && exp > 0 && (int64_t)d->x->now >= exp * 86400)
+		return nhi_seterr(why, why_len, NHI_ERR_PERM, "owner '%s': the account expired "
+				  "(shadowExpire; not a live human)", uid);
+	return 0;
+}
+
+int dir_owner_lookup(struct dir *d, const char *owner, struct dir_owner *o,
+		     char *why, size_t why_len)
+{
+	static char *attrs[] = { "uid", "objectClass", "entryUUID", "shadowExpire",
+				 "pwdAccountLockedTime", "nsAccountLock", NULL };
 	const struct nhi_conf *c = &d->x->conf;
 	struct timeval tv = dir_timeout(c);
 	LDAPMessage *res = NULL, *e = NULL;
 	char filter[1024], esc[3 * 64 + 1], edn[1024], uid[64], buf[64], reason[512];
 	char *found = NULL;
-	int64_t exp;
 	int rc, r, n;
 
-	if (dn != NULL && dn_len > 0)
-		dn[0] = '\0';
-	if (name != NULL && name_len > 0)
-		name[0] = '\0';
+	memset(o, 0, sizeof(*o));
 	if (c->ldap_people_base[0] == '\0')
 		return nhi_seterr(why, why_len, NHI_ERR_NOTFOUND,
 				  "owner '%s': no ldap_people_base configured to find people in", owner);
@@ -555,24 +591,15 @@ int dir_owner_resolve(struct dir *d, const char *owner, char *dn, size_t dn_len,
 		if (dir_first_value(d->ld, e, "uid", buf, sizeof(buf)) == 1 && nhi_valid_name(buf))
 			snprintf(uid, sizeof(uid), "%s", buf);
 	}
-	if (dn != NULL && (size_t)snprintf(dn, dn_len, "%s", edn) >= dn_len) {
-		r = nhi_seterr(why, why_len, NHI_ERR_RANGE, "owner DN too long");
+	snprintf(o->dn, sizeof(o->dn), "%s", edn);
+	snprintf(o->name, sizeof(o->name), "%s", uid);
+	if (dir_first_value(d->ld, e, "entryUUID", o->uuid, sizeof(o->uuid)) != 1)
+		o->uuid[0] = '\0';
+	lower(o->uuid);   /* compared in lower case, as dirstore.c does */
+	r = entry_live(d, e, uid, why, why_len);
+	if (r < 0 || c->ldap_owner_filter[0] == '\0')
 		goto out;
-	}
-	if (name != NULL)
-		snprintf(name, name_len, "%s", uid);
-	/* live: the entry matches the owner filter (a base search on it) ... */
-	if (dir_first_value(d->ld, e, "pwdAccountLockedTime", buf, sizeof(buf)) != 0) {
-		r = nhi_seterr(why, why_len, NHI_ERR_PERM, "owner '%s' is locked "
-			       "(pwdAccountLockedTime; not a live human)", uid);
-		goto out;
-	}
-	if (dir_first_value(d->ld, e, "shadowExpire", buf, sizeof(buf)) == 1 &&
-	    parse_int64(buf, &exp) == 0 && exp > 0 && (int64_t)d->x->now >= exp * 86400) {
-		r = nhi_seterr(why, why_len, NHI_ERR_PERM, "owner '%s': the account expired "
-			       "(shadowExpire; not a live human)", uid);
-		goto out;
-	}
+	/* ... and a configured ldap_owner_filter: a base search on it */
 	ldap_msgfree(res);
 	res = NULL;
 	if (live_filter(c, filter, sizeof(filter)) < 0) {
@@ -587,14 +614,25 @@ int dir_owner_resolve(struct dir *d, const char *owner, char *dn, size_t dn_len,
 	}
 	if (rc == LDAP_NO_SUCH_OBJECT || ldap_first_entry(d->ld, res) == NULL) {
 		r = nhi_seterr(why, why_len, NHI_ERR_PERM, "owner '%s' is not a live human "
-			       "(the entry does not match %s)", uid,
-			       c->ldap_owner_filter[0] ? "ldap_owner_filter"
-						       : "the owner checks, or is an identity");
+			       "(the entry does not match ldap_owner_filter)", uid);
 		goto out;
 	}
 	r = 0;
 out:
 	ldap_memfree(found);
 	ldap_msgfree(res);
+	return r;
+}
+
+int dir_owner_resolve(struct dir *d, const char *owner, char *dn, size_t dn_len,
+		      char *name, size_t name_len, char *why, size_t why_len)
+{
+	struct dir_owner o;
+	int r = dir_owner_lookup(d, owner, &o, why, why_len);
+
+	if (dn != NULL && dn_len > 0)
+		snprintf(dn, dn_len, "%s", r == NHI_ERR_NOTFOUND || r == NHI_ERR_IO ? "" : o.dn);
+	if (name != NULL && name_len > 0)
+		snprintf(name, name_len, "%s", r == NHI_ERR_NOTFOUND || r == NHI_ERR_IO ? "" : o.name);
 	return r;
 }

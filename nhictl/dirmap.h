@@ -83,13 +83,26 @@ int dir_ident_read(struct dir *d, const char *name, struct ident *id,
 
 /* Resolve an owner given as a user name or a DN to the DN of a person
  * entry in ldap_people_base and that person's user name (uid), and tell
- * whether the person is a live human: the entry exists and matches
- * ldap_owner_filter.  Returns 0 (live), NHI_ERR_NOTFOUND (no such person;
+ * whether the person is a live human (see dir_owner_lookup).  Returns 0 (live), NHI_ERR_NOTFOUND (no such person;
  * why says so), NHI_ERR_PERM (exists but not live: locked, expired;
  * why says which), NHI_ERR_IO (directory failure, why has the reason).
  * dn/name may be NULL. */
 int dir_owner_resolve(struct dir *d, const char *owner, char *dn, size_t dn_len,
 		      char *name, size_t name_len, char *why, size_t why_len);
+
+/* The same, filling *o: the person's DN, user name and entryUUID (lower
+ * case; "" when the server keeps none), set with 0 and NHI_ERR_PERM.
+ * Liveness is decided from attributes, so it works on any directory:
+ * not an nhiIdentity, no pwdAccountLockedTime (ppolicy; any value),
+ * nsAccountLock not TRUE (389-ds, FreeIPA), shadowExpire not past, and,
+ * only when ldap_owner_filter is set, a base search with that filter. */
+struct dir_owner {
+	char dn[1024];
+	char name[64];
+	char uuid[64];
+};
+int dir_owner_lookup(struct dir *d, const char *owner, struct dir_owner *o,
+		     char *why, size_t why_len);
 
 /* ---- the registry side (in the current transaction) ---------------- */
 

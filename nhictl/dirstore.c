@@ -217,7 +217,13 @@ int dir_ident_store(struct nhictl *x, const struct ident *id, const char *owner_
 		     "state = excluded.state, orphaned_since = excluded.orphaned_since, "
 		     "retired_at = excluded.retired_at, retire_reason = excluded.retire_reason, "
 		     "last_used = excluded.last_used, dir_last_used = excluded.dir_last_used, "
-		     "entry_uuid = excluded.entry_uuid",
+		     "entry_uuid = excluded.entry_uuid, "
+		     /* who the owner is stays known while the owner does (a new
+		      * owner's is recorded at the next re-check); why it was
+		      * orphaned, while it is */
+		     "owner_id = CASE WHEN owner_dn IS excluded.owner_dn AND owner IS excluded.owner "
+		     "THEN owner_id END, orphan_cause = CASE WHEN excluded.orphaned_since = 0 "
+		     "THEN '' ELSE orphan_cause END",
 		     "issuussssssiiiiisiisiis", rid, want.name, want.kind, want.uid, want.gid,
 		     want.gecos, want.home, want.shell, want.owner, owner_dn, want.purpose,
 		     want.created, want.expires, want.review_interval, want.last_review,

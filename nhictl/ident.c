@@ -8,6 +8,7 @@
 #include <string.h>
 #include "nhictl.h"
 #include "nhi_policy.h"
+#include "dirmap.h"
 
 void col_cpy(char *dst, size_t len, sqlite3_stmt *st, int i)
 {
@@ -277,6 +278,103 @@ int owner_live(struct nhictl *x, const char *owner, char *why, size_t len)
 					  "owner '%s': the account expired (not a live human)", owner);
 	}
 	return 0;
+}
+
+int owner_now(struct nhictl *x, const char *owner, const char *owner_dn, char *id, size_t idlen,
+	      char *why, size_t why_len)
+{
+	struct dir_owner o;
+	struct passwd *pw;
+	int r;
+
+	id[0] = '\0';
+	if (x->conf.backend == NHI_BACKEND_LDAP) {
+		if (dir_need(x) != 0)
+			return NHI_ERR_IO;
+		r = dir_owner_lookup(&dir_conn, owner_dn != NULL && owner_dn[0] ? owner_dn : owner,
+				     &o, why, why_len);
+		if (r == 0 || r == NHI_ERR_PERM)
+			snprintf(id, idlen, "%s", o.uuid);
+		return r;
+	}
+	r = owner_live(x, owner, why, why_len);
+	if ((r == 0 || r == NHI_ERR_PERM) && (pw = getpwnam(owner)) != NULL)
+		snprintf(id, idlen, "%u", (unsigned)pw->pw_uid);
+	return r;
+}
+
+int owner_id_record(struct nhictl *x, const char *name)
+{
+	sqlite3_stmt *st = reg_prep(x, "SELECT owner, owner_dn FROM identity WHERE name = ?", "s", name);
+	char owner[64] = "", dn[1024] = "", id[64], why[1024];
+	int r;
+
+	if (st == NULL)
+		return NHI_ERR_DB;
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		snprintf(owner, sizeof(owner), "%s", (const char *)sqlite3_column_text(st, 0));
+		snprintf(dn, sizeof(dn), "%s", (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	if (r != SQLITE_ROW)
+		return r == SQLITE_DONE ? NHI_ERR_NOTFOUND : reg_dberr(x);
+	r = owner_now(x, owner, dn, id, sizeof(id), why, sizeof(why));
+	if (r == NHI_ERR_DB || r == NHI_ERR_IO)
+		return nerr(x, r, "%s", why);
+	return reg_exec(x, "UPDATE identity SET owner_id = nullif(?, ''), orphan_cause = '' "
+			"WHERE name = ?", "ss", id, name);
+}
+
+int owner_decide(struct owner_plan *o, const char *owner, const char *had, const char *now,
+		 int r, const char *why, const char *what)
+{
+	o->orphan = 1;
+	snprintf(o->owner_id, sizeof(o->owner_id), "%s", had[0] ? had : now);
+	if (had[0] && now[0] && strcmp(had, now) != 0) {
+		snprintf(o->cause, sizeof(o->cause), "other");
+		snprintf(o->why, sizeof(o->why), "owner '%.200s' is now %s %s, not %s %s the "
+			 "identity was given to: another person under that name", owner, what,
+			 now, what, had);
+		return 1;
+	}
+	if (r == 0) {
+		o->orphan = 0;
+		snprintf(o->why, sizeof(o->why), "owner '%.200s' is %s %s (recorded now: "
+			 "the registry did not know it)", owner, what, now);
+		return !had[0] && now[0];
+	}
+	snprintf(o->cause, sizeof(o->cause), "%s", r == NHI_ERR_PERM ? "locked" : "gone");
+	snprintf(o->why, sizeof(o->why), "%s", why);
+	return 1;
+}
+
+int orphan_limit(struct nhictl *x, long n, int force)
+{
+	const struct nhi_conf *c = &x->conf;
+	int64_t total = 0;
+	char limit[32];
+
+	if (n <= 0 || force || c->orphan_max == 0)
+		return 0;
+	if (c->orphan_max_percent) {
+		if (reg_int(x, &total, 0, "SELECT count(*) FROM identity WHERE state != 'retired'",
+			    "") < 0)
+			return NHI_ERR_DB;
+		if ((int64_t)n * 100 <= (int64_t)c->orphan_max * total)
+			return 0;
+		snprintf(limit, sizeof(limit), "%u%% of %lld", (unsigned)c->orphan_max,
+			 (long long)total);
+	} else {
+		if (n <= (long)c->orphan_max)
+			return 0;
+		snprintf(limit, sizeof(limit), "%u", (unsigned)c->orphan_max);
+	}
+	return nerr(x, NHI_ERR_PERM, "stopped: the owner re-check would orphan %ld identities "
+		    "at once, more than orphan_max (%s); nothing was changed.  If their owners "
+		    "really are gone, run it again with --force, or raise orphan_max in %s "
+		    "(a broken ldap_owner_filter or people base looks like this)", n, limit,
+		    c->path[0] ? c->path : "nhi.conf");
 }
 
 int id_free(struct nhictl *x, uint32_t id)

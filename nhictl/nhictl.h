@@ -155,6 +155,31 @@ void ident_text(struct nhictl *x, const struct ident *id);
  * (configuration or registry), not locked, not expired.  0 or NHI_ERR_*
  * with the reason in why. */
 int owner_live(struct nhictl *x, const char *owner, char *why, size_t len);
+/* orphan_max: may an owner re-check orphan n identities at once?  0 yes
+ * (or force); else the stop message is printed (how many, the limit, how
+ * to override) and NHI_ERR_PERM returned: the caller changes nothing. */
+int orphan_limit(struct nhictl *x, long n, int force);
+/* One identity after its owner's re-check (audit, sync). */
+struct owner_plan {
+	int64_t id;
+	char name[64], state[16], why[1280], cause[8], owner_id[64];
+	int orphan;                   /* 1 orphan it; 0 only record owner_id */
+};
+/* Decide from the re-check's result r (0 live, NHI_ERR_PERM not live,
+ * else gone; why its reason) and the owner's id as recorded ('had', ""
+ * if unknown) and now ('now', "" if unknown; 'what' names it: "uid",
+ * "entryUUID"): orphan ('other' when had and now differ: another person
+ * under the name; 'locked'; 'gone'), record owner_id, or nothing (0). */
+int owner_decide(struct owner_plan *o, const char *owner, const char *had, const char *now,
+		 int r, const char *why, const char *what);
+/* Who the owner is now: owner_live() (local) or dir_owner_lookup()
+ * (ldap, by owner_dn when set), and the owner's uid (local) or entryUUID
+ * (ldap) in id ("" when unknown; set for 0 and NHI_ERR_PERM). */
+int owner_now(struct nhictl *x, const char *owner, const char *owner_dn, char *id, size_t idlen,
+	      char *why, size_t why_len);
+/* Record the current owner's uid/entryUUID as identity NAME's owner_id
+ * (create, adopt, transfer), in the current transaction.  0 or NHI_ERR_*. */
+int owner_id_record(struct nhictl *x, const char *name);
 /* Lowest id in uid_min..uid_max free as uid and gid everywhere. */
 int alloc_id(struct nhictl *x, uint32_t *out);
 /* 1 if 'id' is unused as uid/gid in the registry and through NSS. */

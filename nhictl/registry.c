@@ -252,6 +252,16 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER keys_ident_upd AFTER UPDATE OF name, state ON identity " KEYS_TRACKED
 	" BEGIN " KEYS_STALE " END;"
 	"CREATE TRIGGER keys_ident_del AFTER DELETE ON identity " KEYS_TRACKED " BEGIN " KEYS_STALE " END;",
+	/* 5 -> 6: owners by who they are, not by name (issue 12): owner_id is
+	 * the owner's uid (backend = local, from NSS) or entryUUID (ldap) when
+	 * the identity was created, adopted or transferred; NULL when not known
+	 * (rows from before: the next owner re-check fills it in while the name
+	 * still resolves, with an event).  orphan_cause is why an identity was
+	 * orphaned: 'locked' (its owner, the same person, not live: an owner
+	 * live again brings it back), 'gone', 'other' (a different person under
+	 * that name), '' (not orphaned, or orphaned elsewhere). */
+	"ALTER TABLE identity ADD COLUMN owner_id TEXT;"
+	"ALTER TABLE identity ADD COLUMN orphan_cause TEXT NOT NULL DEFAULT '';",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -4,7 +4,7 @@
 # are never used or changed.  Runs slapd as the calling user (root in CI).
 #
 # INTERFACE
-#   slapd_start [--tls] [--no-schema] [--no-syncprov] [--ldif FILE]
+#   slapd_start [--tls] [--no-schema] [--no-syncprov] [--no-ppolicy] [--ldif FILE]
 #       Writes a cn=config (back_mdb, syncprov, ppolicy module for
 #       pwdAccountLockedTime; schemas core, cosine, nis, inetorgperson and
 #       schema/nhi.ldif unless --no-schema), an mdb database for
@@ -22,6 +22,11 @@
 #       ldapadd -f "$top_srcdir/schema/nhi.ldif").
 #       --no-syncprov: neither the syncprov module nor the overlay (a
 #       directory without RFC 4533 content synchronisation).
+#       --no-ppolicy: no ppolicy module (a stock directory: the server
+#       does not know pwdAccountLockedTime); bob is locked the 389-ds
+#       way instead (nsAccountLock: TRUE).  Either way a small test schema
+#       defines nsAccountLock (389-ds's OID) and the auxiliary class
+#       nhiTestAccountLock that may hold it (every person has it).
 #       --ldif FILE: slapadd FILE too, after the base entries (fast bulk
 #       loading; see slapd_gen_idents).
 #       syncprov has olcSpReloadHint TRUE: a consumer's cookie older than
@@ -35,6 +40,10 @@
 #       prints LDIF of N nhi identities PREFIX1..PREFIXN (default "gen-")
 #       under $SLAPD_NHI_BASE, owned by OWNER (default alice), uids from
 #       FIRST-UID (default 3000000); for ldapadd or slapd_start --ldif.
+#   slapd_nhi_conf STATE-DIR HOST
+#       prints the nhi.conf of a host of this slapd: backend ldap over
+#       ldapi with SASL EXTERNAL, the bases above, ldap_timeout 2s,
+#       orphan_grace 0s, uids 2100000-2199999.
 #   ldap_admin CMD [ARGS...]
 #       runs an ldap-utils CMD (ldapsearch, ldapadd, ldapmodify, ldapdelete,
 #       ldapmodrdn, ldapcompare...) as root over ldapi with SASL EXTERNAL
@@ -77,6 +86,7 @@
 #   dc=nhi,dc=test; ou=nhi, ou=people, ou=groups under it
 #   uid=alice  uidNumber 1000  live               userPassword alice-pw
 #   uid=bob    uidNumber 1001  locked: pwdAccountLockedTime 20250101000000Z
+#                              (--no-ppolicy: nsAccountLock TRUE)
 #   uid=carol  uidNumber 1002  expired: shadowExpire 19001 (2022-01-08)
 #   uid=dave   uidNumber 1003  live
 #   cn=svcusers,ou=groups  posixGroup gidNumber 1500 memberUid dave
@@ -154,7 +164,7 @@ _slapd_certs() {
 }
 
 _slapd_config() {
-	local tls=$1 schema=$2 syncprov=$3 d=$SLAPD_DIR s
+	local tls=$1 schema=$2 syncprov=$3 ppolicy=$4 d=$SLAPD_DIR s
 	local ext="dn.exact=$SLAPD_EXTERNAL_DN" who
 	who="by $ext write"
 	[ -n "$tls" ] && who="$who by dn.exact=$SLAPD_CLIENT_DN write"
@@ -198,6 +208,16 @@ _slapd_config() {
 			echo "include: file://$top_srcdir/schema/nhi.ldif"
 			echo
 		fi
+		cat <<-EOF
+		dn: cn=nhitestlock,cn=schema,cn=config
+		objectClass: olcSchemaConfig
+		cn: nhitestlock
+		olcAttributeTypes: ( 2.16.840.1.113730.3.1.610 NAME 'nsAccountLock'
+		  EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+		olcObjectClasses: ( 1.3.6.1.4.1.99999.4203.1 NAME 'nhiTestAccountLock'
+		  AUXILIARY MAY nsAccountLock )
+
+		EOF
 		cat <<-EOF
 		dn: olcDatabase={-1}frontend,cn=config
 		objectClass: olcDatabaseConfig
@@ -244,6 +264,8 @@ _slapd_config() {
 	[ -n "$syncprov" ] || sed -i -e '/^olcModuleLoad: {1}syncprov/d' \
 		-e 's/^olcModuleLoad: {2}ppolicy/olcModuleLoad: {1}ppolicy/' \
 		-e '/^dn: olcOverlay={0}syncprov/,$d' "$d/config.ldif"
+	# Without ppolicy: a stock slapd that knows no pwdAccountLockedTime.
+	[ -n "$ppolicy" ] || sed -i -e '/^olcModuleLoad: {[12]}ppolicy/d' "$d/config.ldif"
 	# Without nhi's schema, slapd refuses indexes on nhi attributes.
 	[ -n "$schema" ] || sed -i -e '/^olcDbIndex: .*nhi/d' \
 		-e 's/attrs=userPassword,nhiSecretHash/attrs=userPassword/' "$d/config.ldif"
@@ -278,7 +300,11 @@ _slapd_config() {
 	memberUid: dave
 	EOF
 	_slapd_person alice 1000 "Alice Admin" "userPassword: alice-pw" >> "$d/base.ldif"
-	_slapd_person bob 1001 "Bob Locked" "pwdAccountLockedTime: 20250101000000Z" >> "$d/base.ldif"
+	if [ -n "$ppolicy" ]; then
+		_slapd_person bob 1001 "Bob Locked" "pwdAccountLockedTime: 20250101000000Z"
+	else
+		_slapd_person bob 1001 "Bob Locked" "nsAccountLock: TRUE"
+	fi >> "$d/base.ldif"
 	_slapd_person carol 1002 "Carol Expired" "shadowExpire: 19001" >> "$d/base.ldif"
 	_slapd_person dave 1003 "Dave Dev" "" >> "$d/base.ldif"
 }
@@ -291,6 +317,7 @@ _slapd_person() {
 	objectClass: inetOrgPerson
 	objectClass: posixAccount
 	objectClass: shadowAccount
+	objectClass: nhiTestAccountLock
 	uid: $1
 	cn: $3
 	sn: ${3#* }
@@ -332,12 +359,13 @@ _slapd_launch() {
 }
 
 slapd_start() {
-	local tls='' schema=1 syncprov=1 ldif='' try
+	local tls='' schema=1 syncprov=1 ppolicy=1 ldif='' try
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--tls) tls=1 ;;
 		--no-schema) schema= ;;
 		--no-syncprov) syncprov= ;;
+		--no-ppolicy) ppolicy= ;;
 		--ldif) ldif=$2; shift ;;
 		*) echo "slapd_start: unknown option $1" >&2; return 2 ;;
 		esac
@@ -364,7 +392,7 @@ slapd_start() {
 	LDAPCONF=$SLAPD_DIR/ldap.conf
 	export LDAPCONF
 
-	_slapd_config "$tls" "$schema" "$syncprov" || return 1
+	_slapd_config "$tls" "$schema" "$syncprov" "$ppolicy" || return 1
 	[ -z "$ldif" ] || { echo; cat "$ldif"; } >> "$SLAPD_DIR/base.ldif" || return 1
 	if ! slapadd -n0 -F "$SLAPD_DIR/slapd.d" -l "$SLAPD_DIR/config.ldif" \
 			>"$SLAPD_DIR/slapadd.log" 2>&1 ||
@@ -434,6 +462,22 @@ ldap_root() {
 	ldapsearch) set -- -LLL -o ldif-wrap=no "$@" ;;
 	esac
 	"$cmd" -H "$SLAPD_LDAP_URI" -x -D "$SLAPD_ADMIN_DN" -y "$SLAPD_DIR/admin.pw" "$@"
+}
+
+slapd_nhi_conf() {
+	cat <<-EOF
+	state_dir = $1
+	host = $2
+	backend = ldap
+	ldap_uri = $SLAPD_LDAPI_URI
+	ldap_bind = external
+	ldap_base = $SLAPD_NHI_BASE
+	ldap_people_base = $SLAPD_PEOPLE_BASE
+	ldap_timeout = 2s
+	orphan_grace = 0s
+	uid_min = 2100000
+	uid_max = 2199999
+	EOF
 }
 
 slapd_gen_idents() {

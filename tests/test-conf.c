@@ -134,6 +134,9 @@ static void test_bad(void **state)
 	bad_file("ldap_owner_filter = (&(uid=x)\n", NHI_ERR_INVAL, "unbalanced");
 	bad_file("ldap_bind = kerberos\n", NHI_ERR_INVAL, "expected external or simple");
 	bad_file("ldap_timeout = 10\n", NHI_ERR_INVAL, "missing unit");
+	bad_file("orphan_max = 101%\n", NHI_ERR_INVAL, "a count or a percentage");
+	bad_file("orphan_max = ten\n", NHI_ERR_INVAL, "a count or a percentage");
+	bad_file("orphan_max = %\n", NHI_ERR_INVAL, "a count or a percentage");
 }
 
 static void test_ldap_keys(void **state)
@@ -150,13 +153,18 @@ static void test_ldap_keys(void **state)
 		"ldap_bind_password_file = /etc/nhi/ldap.secret\n"
 		"ldap_starttls = no\n"
 		"ldap_tls_cacert = /etc/ssl/certs/ca.pem\n"
-		"ldap_timeout = 5s\n", 0644);
+		"ldap_timeout = 5s\n"
+		"orphan_max = 25%\n", 0644);
 
 	nhi_conf_init(&c);
 	assert_int_equal(c.ldap_bind, NHI_LDAP_BIND_EXTERNAL);
 	assert_true(c.ldap_starttls);
 	assert_int_equal(c.ldap_timeout, 10);
+	assert_int_equal(c.orphan_max, 10);
+	assert_false(c.orphan_max_percent);
 	assert_int_equal(nhi_conf_load_file(&c, p, 0, err, sizeof(err)), 0);
+	assert_int_equal(c.orphan_max, 25);
+	assert_true(c.orphan_max_percent);
 	assert_string_equal(c.ldap_uri, "ldapi://%2Frun%2Fslapd%2Fldapi ldap://ldap1.example.org");
 	assert_string_equal(c.ldap_base, "ou=nhi,dc=example,dc=org");
 	assert_string_equal(c.ldap_owner_filter, "(&(objectClass=posixAccount)(!(pwdAccountLockedTime=*)))");

@@ -26,19 +26,7 @@ export LDAPCONF=$T/ldap-empty.conf LDAPNOINIT=1 NSS_WRAPPER_DISABLE_DEEPBIND=1
 # nhictl (through nss_wrapper) as that host
 host() {
 	mkdir -p "$T/$1"
-	cat > "$T/$1.conf" <<-EOF
-	state_dir = $T/$1
-	host = $1
-	backend = ldap
-	ldap_uri = $SLAPD_LDAPI_URI
-	ldap_bind = external
-	ldap_base = $SLAPD_NHI_BASE
-	ldap_people_base = $SLAPD_PEOPLE_BASE
-	ldap_timeout = 2s
-	orphan_grace = 0s
-	uid_min = 2100000
-	uid_max = 2199999
-	EOF
+	slapd_nhi_conf "$T/$1" "$1" > "$T/$1.conf"
 }
 on() { local h=$1; shift; NHI_CONF=$T/$h.conf nhictl "$@"; }
 host a; host b

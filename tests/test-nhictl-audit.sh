@@ -1,5 +1,8 @@
 #!/bin/bash
-# nhictl audit (owners re-evaluated, usage ingested, findings) and the
+# nhictl audit (owners re-evaluated, usage ingested, findings; orphan_max
+# stopping a mass orphaning with nothing changed, --force going ahead;
+# owners known by uid: a new user under the old name orphans, an owner
+# unlocked brings back what that lock orphaned) and the
 # hash-chained audit log (log --verify finds altered and removed rows,
 # edited with the sqlite3 shell as an intruder would).
 . "$top_srcdir/tests/common.sh"
@@ -33,6 +36,21 @@ eqv "audit without changes does not republish" "$g0" "$(sqlite3 "$DB" "SELECT va
 # ---- owners leave: dave removed from passwd, erin locked ----
 sed -i '/^dave:/d' "$T/etc/passwd"
 sed -i 's/^erin:\$/erin:!$/' "$T/etc/shadow"
+
+# ---- orphan_max: three at once is more than 2: audit stops, changes nothing ----
+echo "orphan_max = 2" >>"$NHI_CONF"
+state() { sqlite3 "$DB" .dump | md5sum; cat "$ST"/nhi.cache* 2>/dev/null | md5sum; }
+before=$(state)
+fails audit 1 "audit past orphan_max: stops, says how many, the limit, the override" \
+	'would orphan 3 identities at once, more than orphan_max \(2\); nothing was changed.*--force' \
+	nhictl audit
+eqv "registry and snapshot unchanged" "$before" "$(state)"
+fails audit 1 "audit --json past orphan_max: no half JSON on stdout" 'more than orphan_max' \
+	nhictl audit --json
+sed -i 's/^orphan_max = .*/orphan_max = 50%/' "$NHI_CONF"
+expect 1 "3 of 5 is more than orphan_max = 50%: stops" nhictl audit
+has err "the fraction named" 'more than orphan_max \(50% of 5\)'
+eqv "registry and snapshot still unchanged" "$before" "$(state)"
 # usage records as pam_nhi's session phase writes them
 now=$(date +%s)
 {
@@ -43,7 +61,7 @@ now=$(date +%s)
 } >"$ST/usage.log"
 chmod 600 "$ST/usage.log"
 sleep 2   # svc-x expires, svc-u's review falls due
-expect 0 "audit --json" nhictl audit --json
+expect 0 "audit --json --force: past orphan_max" nhictl audit --json --force
 eqv "orphaned now: svc-d svc-e svc-s" "svc-d,svc-e,svc-s" "$(pyjson '",".join(sorted(d["orphaned_now"]))')"
 eqv "usage records ingested" "3 1" "$(pyjson '"%d %d" % (d["usage_records"], d["usage_malformed"])')"
 findings=$(pyjson '" ".join(sorted(f["name"]+":"+f["finding"] for f in d["findings"]))')
@@ -87,6 +105,51 @@ fails transfer 1 "transfer to the departed owner" "no such user" nhictl transfer
 expect 0 "transfer svc-d to alice" nhictl transfer svc-d --to alice --json
 eqv "transfer clears orphaned" "active alice None" "$(pyjson 'd["state"]+" "+d["owner"]+" "+str(d["orphaned_since"])')"
 expect 0 "check after transfer: allowed" nhictl check svc-d
+
+# ---- owners are who they are, not their names (uid recorded) ----
+owner_id() { sqlite3 "$DB" "SELECT coalesce(owner_id, 'NULL') || ' ' || orphan_cause FROM identity WHERE name = '$1'"; }
+eqv "create recorded the owner's uid" "1000 " "$(owner_id svc-u)"
+eqv "svc-e orphaned by erin's lock" "1004 locked" "$(owner_id svc-e)"
+eqv "svc-s orphaned because dave was gone" "1003 gone" "$(owner_id svc-s)"
+# erin is unlocked (usermod -U), dave comes back with his old uid
+sed -i 's/^erin:!\$/erin:$/' "$T/etc/shadow"
+echo "dave:x:1003:1003:Dave Dev:/home/dave:/bin/bash" >>"$T/etc/passwd"
+# frank and gina, two more humans; a registry row from before the uid was kept
+echo "frank:x:1006:1006:Frank:/home/frank:/bin/bash" >>"$T/etc/passwd"
+echo "gina:x:1007:1007:Gina:/home/gina:/bin/bash" >>"$T/etc/passwd"
+printf '%s:$y$j9T$x:19000:0:99999:7:::\n' frank gina >>"$T/etc/shadow"
+expect 0 "create svc-f owned by frank" nhictl create svc-f --owner frank --expires +30d
+expect 0 "create svc-g owned by gina" nhictl create svc-g --owner gina --expires +30d
+sqlite3 "$DB" "UPDATE identity SET owner_id = NULL WHERE name = 'svc-u'"
+expect 0 "audit: erin live again" nhictl audit --json
+eqv "svc-e back (orphaned by that lock); svc-s not (its owner was gone)" "svc-e" \
+	"$(pyjson '",".join(d["owner_live_again"])')"
+expect 0 "show svc-e" nhictl show svc-e --json
+eqv "svc-e active, not orphaned" "active None" "$(pyjson 'd["state"]+" "+str(d["orphaned_since"])')"
+expect 0 "show svc-s" nhictl show svc-s --json
+check "svc-s still orphaned" test "$(pyjson 'd["orphaned_since"] is not None')" = True
+eqv "owner-live event says why" "owner live again: 'erin' (uid 1004)" \
+	"$(sqlite3 "$DB" "SELECT detail FROM event WHERE action = 'owner-live' AND target = 'svc-e'")"
+eqv "a row without the uid: filled while the name resolves" "1000 " "$(owner_id svc-u)"
+check "... with an event saying so" test "$(sqlite3 "$DB" "SELECT count(*) FROM event WHERE \
+	action = 'owner-id' AND target = 'svc-u' AND detail LIKE '%uid 1000 (recorded now%'")" = 1
+# a new frank under another uid is not the owner
+sed -i 's/^frank:x:1006:1006:/frank:x:1016:1016:/' "$T/etc/passwd"
+# gina is locked, then replaced by a new (live) gina under another uid
+sed -i 's/^gina:\$/gina:!$/' "$T/etc/shadow"
+expect 0 "audit: frank is another person now, gina locked" nhictl audit --json
+eqv "svc-f and svc-g orphaned" "svc-f,svc-g" "$(pyjson '",".join(sorted(d["orphaned_now"]))')"
+eqv "svc-f: another person" "1006 other" "$(owner_id svc-f)"
+eqv "the event says why" "owner 'frank' is now uid 1016, not uid 1006 the identity was given to: another person under that name" \
+	"$(sqlite3 "$DB" "SELECT detail FROM event WHERE action = 'orphan' AND target = 'svc-f'")"
+eqv "svc-g: locked" "1007 locked" "$(owner_id svc-g)"
+sed -i 's/^gina:x:1007:1007:/gina:x:1017:1017:/' "$T/etc/passwd"
+sed -i 's/^gina:!\$/gina:$/' "$T/etc/shadow"
+expect 0 "audit: a new, live gina" nhictl audit --json
+eqv "svc-g does not come back for a different gina" "" "$(pyjson '",".join(d["owner_live_again"])')"
+eqv "svc-g still orphaned by the lock" "1007 locked" "$(owner_id svc-g)"
+expect 0 "transfer svc-g to the new gina" nhictl transfer svc-g --to gina
+eqv "transfer records the new uid" "1017 " "$(owner_id svc-g)"
 
 # ---- the audit log: intact, then tampered with ----
 expect 0 "log --verify: intact" nhictl log --verify --json
