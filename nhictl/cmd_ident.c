@@ -23,6 +23,7 @@
 #include "nhictl.h"
 #include "dirwrite.h"
 #include "dircred.h"
+#include "reach.h"
 
 #define MAX_SCOPE 64
 
@@ -199,6 +200,44 @@ static int registered(struct nhictl *x, const char *name)
 	return n > 0;
 }
 
+/* suspend and retire: after the change (or none), what the identity has
+ * on this host (reach.c), its processes stopped with --terminate.  Set by
+ * those verbs before they print anything. */
+static struct {
+	int on, terminate, files;
+} reach_req;
+
+/* Print 'line' (or the identity as JSON), with the reach report. */
+static int answer(struct nhictl *x, const struct ident *id, const char *line)
+{
+	struct reach r;
+	struct json j;
+	int rc = EXIT_OK;
+
+	if (reach_req.on && reach_scan(x, id, reach_req.terminate, reach_req.files, &r) < 0)
+		return EXIT_FAIL;
+	if (x->json) {
+		json_init(&j, stdout);
+		json_obj(&j);
+		ident_json_fields(x, id, &j);
+		if (reach_req.on)
+			reach_json(&j, &r);
+		json_obj_end(&j);
+		json_end(&j);
+	} else {
+		printf("%s\n", line);
+		if (reach_req.on)
+			reach_text(&r, id->name);
+	}
+	if (reach_req.on) {
+		if (r.survivors > 0)
+			rc = nerr(x, EXIT_FAIL, "%d process%s of '%s' still running after SIGKILL",
+				  r.survivors, r.survivors == 1 ? "" : "es", id->name);
+		reach_free(&r);
+	}
+	return rc;
+}
+
 /* Commit a change already written; print 'line' (or the identity as JSON). */
 static int done_line(struct nhictl *x, const char *name, const char *line)
 {
@@ -206,14 +245,13 @@ static int done_line(struct nhictl *x, const char *name, const char *line)
 
 	if (reg_commit(x) < 0)
 		return EXIT_FAIL;
-	if (x->json) {
-		if (ident_load(x, name, &id) < 0)
-			return EXIT_FAIL;
-		ident_json(x, &id);
-	} else {
+	if (!x->json && !reach_req.on) {
 		printf("%s\n", line);
+		return EXIT_OK;
 	}
-	return EXIT_OK;
+	if (ident_load(x, name, &id) < 0)
+		return EXIT_FAIL;
+	return answer(x, &id, line);
 }
 
 /* The directory was written but the registry could not be: roll back. */
@@ -434,6 +472,7 @@ struct one {
 	const char *help;
 	const char *name;
 	const char *expires, *reason, *to;
+	int terminate_ok, terminate;   /* --terminate (suspend, retire) */
 };
 
 /* Options shared by the one-identity verbs: --help, --json and the one
@@ -444,6 +483,7 @@ static int parse_one(struct nhictl *x, int argc, char **argv, struct one *o, int
 		{ "expires", required_argument, NULL, 'e' },
 		{ "reason", required_argument, NULL, 'r' },
 		{ "to", required_argument, NULL, 't' },
+		{ "terminate", no_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -459,6 +499,13 @@ static int parse_one(struct nhictl *x, int argc, char **argv, struct one *o, int
 			x->json = 1;
 			continue;
 		}
+		if (c == 'T' && o->terminate_ok) {
+			o->terminate = 1;
+			continue;
+		}
+		if (c == 'T')
+			return nerr(x, EXIT_USAGE, "option '--terminate' is not accepted here "
+				    "(try 'nhictl %s --help')", x->verb);
 		if (c == 'e' || c == 'r' || c == 't') {
 			if (c != want)
 				return nerr(x, EXIT_USAGE, "option '--%s' is not accepted here "
@@ -534,11 +581,10 @@ static int dir_apply(struct nhictl *x, const struct ident *id, const struct dw_c
 
 static int unchanged(struct nhictl *x, const struct ident *id, const char *what)
 {
-	if (x->json)
-		ident_json(x, id);
-	else
-		printf("%s: %s (nothing changed)\n", id->name, what);
-	return EXIT_OK;
+	char line[256];
+
+	snprintf(line, sizeof(line), "%s: %s (nothing changed)", id->name, what);
+	return answer(x, id, line);
 }
 
 static int not_retired(struct nhictl *x, const struct ident *id)
@@ -576,16 +622,25 @@ static int set_state(struct nhictl *x, struct ident *id, const char *state, cons
 
 int cmd_suspend(struct nhictl *x, int argc, char **argv)
 {
-	struct one o = { .help = "usage: nhictl suspend NAME [--json]\n\n"
+	struct one o = { .help = "usage: nhictl suspend NAME [--terminate] [--json]\n\n"
 			 "Suspend an identity: PAM denies it, NSS gives it the nologin shell,\n"
 			 "its credentials are refused (cred verify) and its SSH keys are not\n"
 			 "served (authorized-keys) until it is resumed.\n"
-			 "Suspending a suspended identity changes nothing (exit 0).\n" };
+			 "Suspending a suspended identity changes nothing (exit 0).\n"
+			 "Then lists what still runs as it on this host: its processes, its\n"
+			 "crontab, systemd units with User= it.\n"
+			 "\n"
+			 "      --terminate   stop its processes: SIGTERM, up to 5 s, then SIGKILL\n"
+			 "                    (exit 1 if one survives)\n"
+			 "      --json        the identity as JSON, with the report\n",
+			 .terminate_ok = 1 };
 	struct ident id;
 	int r;
 
 	if ((r = parse_one(x, argc, argv, &o, 0)) != 0)
 		return r < 0 ? EXIT_OK : r;
+	reach_req.on = 1;
+	reach_req.terminate = o.terminate;
 	if ((r = fetch(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
 		return r;
 	if (strcmp(id.state, "suspended") == 0)
@@ -616,15 +671,25 @@ int cmd_resume(struct nhictl *x, int argc, char **argv)
 
 int cmd_retire(struct nhictl *x, int argc, char **argv)
 {
-	struct one o = { .help = "usage: nhictl retire NAME [--reason TEXT] [--json]\n\n"
+	struct one o = { .help = "usage: nhictl retire NAME [--reason TEXT] [--terminate] [--json]\n\n"
 			 "Retire an identity for good: NSS no longer shows it, PAM denies it.\n"
 			 "Its name and uid stay reserved; its credentials are revoked.\n"
-			 "Retiring a retired identity changes nothing (exit 0).\n" };
+			 "Retiring a retired identity changes nothing (exit 0).\n"
+			 "Then lists what is left of it on this host: its processes, its\n"
+			 "crontab, systemd units with User= it, its home directory and mail.\n"
+			 "\n"
+			 "      --terminate   stop its processes: SIGTERM, up to 5 s, then SIGKILL\n"
+			 "                    (exit 1 if one survives)\n"
+			 "      --json        the identity as JSON, with the report\n",
+			 .terminate_ok = 1 };
 	struct ident id;
 	int r, ncred = 0;
 
 	if ((r = parse_one(x, argc, argv, &o, 'r')) != 0)
 		return r < 0 ? EXIT_OK : r;
+	reach_req.on = 1;
+	reach_req.terminate = o.terminate;
+	reach_req.files = 1;
 	if (o.reason != NULL && !nhi_valid_text(o.reason, 256, 0))
 		return nerr(x, EXIT_USAGE, "bad --reason: printable text of at most 256 bytes");
 	if ((r = fetch(x, o.name, &id)) != 0)

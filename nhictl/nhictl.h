@@ -112,6 +112,9 @@ int ident_load(struct nhictl *x, const char *name, struct ident *id);
 /* Load NAME or print "no identity 'NAME'"; returns 0 or an exit code. */
 int ident_get(struct nhictl *x, const char *name, struct ident *id);
 void ident_json(struct nhictl *x, const struct ident *id);
+/* The identity's keys into an object the caller opened (and closes). */
+struct json;
+void ident_json_fields(struct nhictl *x, const struct ident *id, struct json *j);
 void ident_text(struct nhictl *x, const struct ident *id);
 
 /* A live human owner: resolves through NSS, is not a service account
@@ -221,6 +224,9 @@ int fault(const char *point);
 /* The start time of a process (field 22 of /proc/PID/stat), to tell a
  * live pid from a reused one.  0 or -1. */
 int proc_start_time(pid_t pid, char *out, size_t len);
+/* The same with the command name (comm, NULL = not wanted) and the
+ * state letter (state, NULL = not wanted). */
+int proc_stat(pid_t pid, char *comm, size_t clen, char *state, char *start, size_t slen);
 /* Commit without publishing (the rotation journal's own steps). */
 int reg_commit_journal(struct nhictl *x);
 
