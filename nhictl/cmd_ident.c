@@ -37,6 +37,7 @@ struct spec {
 	const char *uid, *shell, *home;
 	const char *hosts[MAX_SCOPE], *services[MAX_SCOPE];
 	int n_hosts, n_services;
+	int force;   /* adopt: also an account classified as a human */
 };
 
 static const char create_help[] =
@@ -63,7 +64,12 @@ static const char adopt_help[] =
 	"\n"
 	"Register an existing local account (e.g. from /etc/passwd), keeping its\n"
 	"uid, gid, home, shell and gecos.  Options as for create, without\n"
-	"--uid, --shell and --home.\n";
+	"--uid, --shell and --home.  An account pam_nhi classifies as a human\n"
+	"(no service uid range, service group or name pattern) is refused:\n"
+	"\n"
+	"      --force               adopt it all the same\n"
+	"\n"
+	"'nhictl release NAME' undoes an adoption.\n";
 
 static int scope_add(struct nhictl *x, const char **arr, int *n, const char *v, int host)
 {
@@ -88,6 +94,7 @@ static int parse_spec(struct nhictl *x, int argc, char **argv, struct spec *s, i
 		{ "uid", required_argument, NULL, 'u' },
 		{ "shell", required_argument, NULL, 's' },
 		{ "home", required_argument, NULL, 'd' },
+		{ "force", no_argument, NULL, 'F' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -120,6 +127,12 @@ static int parse_spec(struct nhictl *x, int argc, char **argv, struct spec *s, i
 				s->shell = optarg;
 			else
 				s->home = optarg;
+			break;
+		case 'F':
+			if (!adopt)
+				return nerr(x, EXIT_USAGE, "option '--force' is not accepted here "
+					    "(try 'nhictl %s --help')", x->verb);
+			s->force = 1;
 			break;
 		case 'j': x->json = 1; break;
 		case 'h':
@@ -188,6 +201,15 @@ static int check_owner(struct nhictl *x, const char *owner, char *name, size_t n
 		return EXIT_FAIL;
 	if (r < 0)
 		return nerr(x, EXIT_FAIL, "%s", why);
+	return 0;
+}
+
+/* create, adopt, transfer: nobody owns themselves */
+static int not_self(struct nhictl *x, const char *name, const char *owner)
+{
+	if (owner != NULL && strcmp(owner, name) == 0)
+		return nerr(x, EXIT_FAIL, "an identity cannot own itself: '%s' needs a human "
+			    "owner other than itself", name);
 	return 0;
 }
 
@@ -357,6 +379,8 @@ int cmd_create(struct nhictl *x, int argc, char **argv)
 		return r < 0 ? EXIT_OK : r;
 	if ((r = one_name(x, argc, argv, &name, "identity name")) != 0)
 		return r;
+	if ((r = not_self(x, name, s.owner)) != 0)
+		return r;
 	if (s.uid != NULL) {
 		char *end;
 		unsigned long v;
@@ -417,11 +441,14 @@ int cmd_adopt(struct nhictl *x, int argc, char **argv)
 	int64_t interval;
 	uint32_t uid, gid;
 	char home[PATH_MAX], shell[PATH_MAX], owner[64], owner_dn[1024];
+	struct nhi_decision dec;
 	int kind, r;
 
 	if ((r = parse_spec(x, argc, argv, &s, 1)) != 0)
 		return r < 0 ? EXIT_OK : r;
 	if ((r = one_name(x, argc, argv, &name, "account name")) != 0)
+		return r;
+	if ((r = not_self(x, name, s.owner)) != 0)
 		return r;
 	if ((r = check_spec(x, &s, &kind, &interval, &expires)) != 0)
 		return r;
@@ -437,6 +464,14 @@ int cmd_adopt(struct nhictl *x, int argc, char **argv)
 	snprintf(gecos, sizeof(gecos), "%s", pw->pw_gecos ? pw->pw_gecos : "");
 	snprintf(home, sizeof(home), "%s", pw->pw_dir ? pw->pw_dir : "/");
 	snprintf(shell, sizeof(shell), "%s", pw->pw_shell ? pw->pw_shell : x->conf.nologin_shell);
+	/* pam_nhi's own classification (uid ranges, service_groups, name
+	 * patterns): adopting a person would put them under nhi's policy */
+	nhi_account_check(&x->conf, NULL, name, NULL, NULL, x->now, &dec);
+	if (dec.reason == NHI_R_HUMAN && !s.force)
+		return nerr(x, EXIT_FAIL, "'%s' (uid %u) is a human account to pam_nhi (outside "
+			    "uid_min..uid_max and service_uids, in no service_groups, matching no "
+			    "service_names): refused; if it is a service account, add it to "
+			    "service_uids or service_names, or adopt with --force", name, uid);
 	{
 		int64_t n = 0;
 
@@ -723,6 +758,74 @@ int cmd_retire(struct nhictl *x, int argc, char **argv)
 	return done(x, id.name, "retired");
 }
 
+int cmd_release(struct nhictl *x, int argc, char **argv)
+{
+	struct one o = { .help = "usage: nhictl release NAME [--json]\n\n"
+			 "Undo 'nhictl adopt': the identity leaves the registry and the\n"
+			 "snapshot, the local account stays exactly as it is (pam_nhi then\n"
+			 "classifies it as before the adoption).  Credentials nhictl issued\n"
+			 "to it are dropped.  Only for adopted identities: one nhictl\n"
+			 "created is retired, not released.\n" };
+	struct ident id;
+	struct json j;
+	int64_t adopted = 0, ncred = 0;
+	int r;
+
+	if ((r = parse_one(x, argc, argv, &o, 0)) != 0)
+		return r < 0 ? EXIT_OK : r;
+	/* with ldap the directory says what it is; the registry row (if
+	 * this host has synced it) goes with the entry */
+	if ((r = fetch(x, o.name, &id)) != 0)
+		return r;
+	if (is_ldap(x))
+		adopted = dw_adopted(&dir_conn, id.name);
+	else if (reg_int(x, &adopted, 0, "SELECT adopted FROM identity WHERE id = ?", "i",
+			 id.id) < 0)
+		return EXIT_FAIL;
+	if (adopted < 0 || reg_int(x, &ncred, 0, "SELECT count(*) FROM credential c JOIN identity "
+				   "i ON i.id = c.identity_id WHERE i.name = ?", "s", id.name) < 0)
+		return EXIT_FAIL;
+	if (!adopted)
+		return nerr(x, EXIT_FAIL, "'%s' was created by nhictl, not adopted: there is no "
+			    "account to give back (retire it: 'nhictl retire %s')", id.name, id.name);
+	if (is_ldap(x) && dw_delete(&dir_conn, id.name) != 0)
+		return EXIT_FAIL;
+	if (reg_begin(x) < 0)
+		return is_ldap(x) ? not_stored(x) : EXIT_FAIL;
+	/* what hangs off the row without ON DELETE CASCADE, then the row
+	 * (its hosts, services and usage cascade; the snapshot gets a
+	 * tombstone through the snap_pending trigger) */
+	r = reg_exec(x, "DELETE FROM rotation WHERE credential_id IN (SELECT c.id FROM credential "
+		     "c JOIN identity i ON i.id = c.identity_id WHERE i.name = ?)", "s", id.name);
+	if (r == 0)
+		r = reg_exec(x, "DELETE FROM credential WHERE identity_id IN "
+			     "(SELECT id FROM identity WHERE name = ?)", "s", id.name);
+	if (r == 0)
+		r = reg_exec(x, "DELETE FROM identity WHERE name = ?", "s", id.name);
+	if (r == 0)
+		r = reg_event(x, "release", id.name, "ok", "uid=%u state was %s; unregistered, the "
+			      "local account kept; %lld credential%s dropped%s", id.uid, id.state,
+			      (long long)ncred, ncred == 1 ? "" : "s",
+			      is_ldap(x) ? " (directory)" : "");
+	if (r < 0 || reg_commit(x) < 0)
+		return not_stored(x);
+	if (x->json) {
+		json_init(&j, stdout);
+		json_obj(&j);
+		json_kstr(&j, "name", id.name);
+		json_kint(&j, "uid", id.uid);
+		json_kstr(&j, "state", "released");
+		json_kstr(&j, "was", id.state);
+		json_kint(&j, "credentials_dropped", ncred);
+		json_obj_end(&j);
+		json_end(&j);
+	} else {
+		printf("released %s: uid %u is no longer registered; the local account is "
+		       "unchanged\n", id.name, id.uid);
+	}
+	return EXIT_OK;
+}
+
 int cmd_extend(struct nhictl *x, int argc, char **argv)
 {
 	struct one o = { .help = "usage: nhictl extend NAME --expires WHEN [--json]\n\n"
@@ -830,9 +933,12 @@ int cmd_transfer(struct nhictl *x, int argc, char **argv)
 	/* with ldap also a DN (dir_owner_resolve checks it) */
 	if (!nhi_valid_name(o.to) && !(is_ldap(x) && strchr(o.to, '=') != NULL))
 		return nerr(x, EXIT_USAGE, "invalid user name '%s'", o.to);
+	if ((r = not_self(x, o.name, o.to)) != 0)
+		return r;
 	if ((r = fetch(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
 		return r;
-	if ((r = check_owner(x, o.to, to, sizeof(to), to_dn, sizeof(to_dn))) != 0)
+	if ((r = check_owner(x, o.to, to, sizeof(to), to_dn, sizeof(to_dn))) != 0 ||
+	    (r = not_self(x, o.name, to)) != 0)
 		return r;
 	if (strcmp(id.owner, to) == 0 && id.orphaned_since == 0)
 		return unchanged(x, &id, "already owned by that user");

@@ -264,7 +264,7 @@ void json_end(struct json *j);                  /* newline after the top value *
 CMD(create); CMD(adopt); CMD(list); CMD(show); CMD(extend); CMD(suspend);
 CMD(resume); CMD(retire); CMD(review); CMD(transfer); CMD(check); CMD(log);
 CMD(group); CMD(publish); CMD(audit); CMD(directory); CMD(sync);
-CMD(cred); CMD(rotate); CMD(authorized_keys);
+CMD(cred); CMD(rotate); CMD(authorized_keys); CMD(release);
 #undef CMD
 
 #endif

@@ -20,7 +20,7 @@ expect 0 "--version" nhictl --version
 has out "--version prints the version" '^nhictl [0-9]'
 expect 0 "--help" nhictl --help
 has out "--help lists the verbs and exit codes" 'exit status'
-for v in create adopt list show extend suspend resume retire review transfer check log group \
+for v in create adopt list show extend suspend resume retire release review transfer check log group \
 	publish audit; do
 	expect 0 "$v --help" nhictl "$v" --help
 	has out "$v --help is its usage" "usage: nhictl $v"
@@ -166,10 +166,61 @@ fails adopt 1 "adopt a missing account" "no local account" nhictl adopt ghost --
 fails adopt 1 "adopt root" "root" nhictl adopt root --owner alice --expires +1d
 fails adopt 2 "adopt --uid not allowed" "not allowed" nhictl adopt dave --owner alice --expires +1d --uid 5
 # an account outside every service-account range is adopted, with a warning
+# only with --force: pam_nhi takes it for a human
 echo "odd-svc:x:5000:5000:odd:/srv/odd:/bin/sh" >>"$T/etc/passwd"
-expect 0 "adopt uid 5000 (outside every range)" nhictl adopt odd-svc --owner alice --expires +1d
+fails adopt 1 "adopt uid 5000 (outside every range): a human to pam_nhi, refused" \
+	"'odd-svc' \(uid 5000\) is a human account to pam_nhi .*--force" \
+	nhictl adopt odd-svc --owner alice --expires +1d
+expect 0 "adopt uid 5000 --force" nhictl adopt odd-svc --owner alice --expires +1d --force
 has err "adopt warns that pam_nhi cannot classify it without a snapshot" \
 	"warning: uid 5000 of 'odd-svc' is outside uid_min..uid_max"
+fails adopt 1 "adopt a human (alice)" "'alice' \(uid 1000\) is a human account to pam_nhi" \
+	nhictl adopt alice --owner dave --expires +1d
+fails create 2 "--force is adopt's only" "'--force' is not accepted" \
+	nhictl create svc-f --owner alice --expires +1d --force
+# nobody owns themselves
+fails create 1 "create: owner == name" "an identity cannot own itself" \
+	nhictl create svc-self --owner svc-self --expires +1d
+echo "self-svc:x:870:870:self:/srv/self:/usr/sbin/nologin" >>"$T/etc/passwd"
+fails adopt 1 "adopt: owner == name" "an identity cannot own itself" \
+	nhictl adopt self-svc --owner self-svc --expires +1d
+fails transfer 1 "transfer: to itself" "an identity cannot own itself" \
+	nhictl transfer legacy-svc --to legacy-svc
+
+# ---- release: an adoption undone, the account untouched ----
+echo "erin:x:1004:1004:Erin Human:/home/erin:/bin/bash" >>"$T/etc/passwd"
+echo "erin:\$y\$j9T\$x:19000:0:99999:7:::" >>"$T/etc/shadow"
+expect 0 "adopt a human by mistake (--force)" nhictl adopt erin --owner alice --expires +1d --force
+expect 0 "suspend it" nhictl suspend erin
+expect 1 "the mistake: erin is denied" nhictl check erin
+expect 0 "release erin --json" nhictl release erin --json
+eqv "release --json" "erin 1004 released suspended 0" \
+	"$(pyjson '"%s %d %s %s %d" % (d["name"], d["uid"], d["state"], d["was"], d["credentials_dropped"])')"
+expect 0 "erin is a human again: ignored" nhictl check erin --json
+eqv "check after release" "ignore not-a-service-account" "$(pyjson 'd["decision"]+" "+d["reason"]')"
+fails show 1 "released: gone from the registry" "no identity 'erin'" nhictl show erin
+eqv "the local account is unchanged" "erin:x:1004:1004:Erin Human:/home/erin:/bin/bash" \
+	"$(grep '^erin:' "$T/etc/passwd")"
+if have_nss; then
+	nrun nsswrap getent passwd erin
+	eqv "NSS still answers for erin from files" "erin:x:1004:1004:Erin Human:/home/erin:/bin/bash 0" "$(cat "$T/out") $rc"
+fi
+echo "rel-svc:x:860:860:rel:/srv/rel:/usr/sbin/nologin" >>"$T/etc/passwd"
+expect 0 "adopt rel-svc" nhictl adopt rel-svc --owner alice --expires +1d
+expect 0 "issue rel-svc a token" nhictl cred add rel-svc --kind token --out "$T/rel.tok"
+expect 0 "release rel-svc" nhictl release rel-svc
+has out "release says what it did" "^released rel-svc: uid 860 is no longer registered; the local account is unchanged$"
+expect 1 "rel-svc is an unregistered service account again" nhictl check rel-svc
+has out "unregistered" 'unregistered'
+eqv "its credentials are gone with it" 0 \
+	"$(sqlite3 "$ST/registry.db" "SELECT count(*) FROM credential c LEFT JOIN identity i ON i.id = c.identity_id WHERE i.id IS NULL")"
+has_event() { sqlite3 "$ST/registry.db" "SELECT detail FROM event WHERE action = 'release' AND target = '$1'"; }
+eqv "an audit event" "uid=860 state was active; unregistered, the local account kept; 1 credential dropped" "$(has_event rel-svc)"
+expect 0 "log --verify after release" nhictl log --verify
+fails release 1 "release again: not registered" "no identity 'rel-svc'" nhictl release rel-svc
+expect 0 "adopt it again: the release is undone too" nhictl adopt rel-svc --owner alice --expires +1d
+fails release 1 "release a created identity: refused" "created by nhictl, not adopted.*retire" \
+	nhictl release svc-a
 
 # ---- groups ----
 expect 0 "group create" nhictl group create svc-readers
