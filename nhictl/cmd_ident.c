@@ -68,6 +68,7 @@ static const char adopt_help[] =
 	"(no service uid range, service group or name pattern) is refused:\n"
 	"\n"
 	"      --force               adopt it all the same\n"
+	"      --json                print the new identity as JSON\n"
 	"\n"
 	"'nhictl release NAME' undoes an adoption.\n";
 
@@ -228,6 +229,8 @@ static int registered(struct nhictl *x, const char *name)
 static struct {
 	int on, terminate, files;
 } reach_req;
+/* extend: the expiry before, for "previous_expires" and "shortened" */
+static int64_t extend_from;
 
 /* Print 'line' (or the identity as JSON), with the reach report. */
 static int answer(struct nhictl *x, const struct ident *id, const char *line)
@@ -242,6 +245,10 @@ static int answer(struct nhictl *x, const struct ident *id, const char *line)
 		json_init(&j, stdout);
 		json_obj(&j);
 		ident_json_fields(x, id, &j);
+		if (extend_from != 0) {
+			json_ktime(&j, "previous_expires", extend_from);
+			json_kbool(&j, "shortened", id->expires < extend_from);
+		}
 		if (reach_req.on)
 			reach_json(&j, &r);
 		json_obj_end(&j);
@@ -829,7 +836,8 @@ int cmd_release(struct nhictl *x, int argc, char **argv)
 int cmd_extend(struct nhictl *x, int argc, char **argv)
 {
 	struct one o = { .help = "usage: nhictl extend NAME --expires WHEN [--json]\n\n"
-			 "Set a new expiry (at most max_lifetime from now; may also shorten).\n" };
+			 "Set a new expiry (at most max_lifetime from now; may also shorten,\n"
+			 "and then says so: '(shortened from ...)', JSON \"shortened\": true).\n" };
 	char b1[NHI_TIME_BUFSZ], b2[NHI_TIME_BUFSZ], msg[128];
 	struct ident id;
 	time_t exp;
@@ -843,15 +851,20 @@ int cmd_extend(struct nhictl *x, int argc, char **argv)
 		return r;
 	if ((r = fetch(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
 		return r;
+	extend_from = id.expires;
 	if (id.expires == (int64_t)exp)
 		return unchanged(x, &id, "already expires then");
+	/* "extend" may shorten: say so, it can cut a job's life short */
+	nhi_format_time((time_t)id.expires, b1);
+	nhi_format_time(exp, b2);
+	snprintf(msg, sizeof(msg), "expires %s%s%s%s", b2,
+		 (int64_t)exp < id.expires ? " (shortened from " : "",
+		 (int64_t)exp < id.expires ? b1 : "", (int64_t)exp < id.expires ? ")" : "");
 	if (is_ldap(x)) {
 		struct dw_change c = { .expires = exp };
 		char det[128];
 
-		snprintf(det, sizeof(det), "expires %s -> %s",
-			 nhi_format_time((time_t)id.expires, b1), nhi_format_time(exp, b2));
-		snprintf(msg, sizeof(msg), "expires %s", b2);
+		snprintf(det, sizeof(det), "expires %s -> %s", b1, b2);
 		return dir_apply(x, &id, &c, "extend", det, msg);
 	}
 	if (reg_begin(x) < 0)
@@ -862,13 +875,11 @@ int cmd_extend(struct nhictl *x, int argc, char **argv)
 		r = reg_exec(x, "UPDATE credential SET not_after = ?1 WHERE identity_id = ?2 AND "
 			     "(not_after = 0 OR not_after > ?1)", "ii", (int64_t)exp, id.id);
 	if (r == 0)
-		r = reg_event(x, "extend", id.name, "ok", "expires %s -> %s",
-			      nhi_format_time((time_t)id.expires, b1), nhi_format_time(exp, b2));
+		r = reg_event(x, "extend", id.name, "ok", "expires %s -> %s", b1, b2);
 	if (r < 0) {
 		reg_rollback(x);
 		return EXIT_FAIL;
 	}
-	snprintf(msg, sizeof(msg), "expires %s", b2);
 	return done(x, id.name, msg);
 }
 

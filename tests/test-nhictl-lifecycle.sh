@@ -132,6 +132,15 @@ expect 0 "extend svc-exp" nhictl extend svc-exp --expires +30d
 expect 0 "check after extend: allowed again" nhictl check svc-exp
 expect 0 "extend to the same time: no-op" nhictl extend svc-exp --expires "$(nhictl show svc-exp --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["expires"])')"
 has out "extend same: nothing changed" 'nothing changed'
+expect 0 "extend to later" nhictl extend svc-exp --expires +40d
+check "a longer lifetime says nothing of shortening" bash -c "! grep -q shortened '$T/out'"
+expect 0 "extend to earlier: it shortens" nhictl extend svc-exp --expires +20d
+has out "and says so" '^svc-exp: expires [0-9T:Z-]+ \(shortened from [0-9T:Z-]+\)$'
+expect 0 "extend --json shortening" nhictl extend svc-exp --expires +10d --json
+eqv "json: shortened, with the previous expiry" "True True" \
+	"$(pyjson 'str(d["shortened"]) + " " + str(d["previous_expires"] > d["expires"])')"
+expect 0 "extend --json lengthening" nhictl extend svc-exp --expires +30d --json
+eqv "json: not shortened" False "$(pyjson 'd["shortened"]')"
 
 # ---- review ----
 expect 0 "list --overdue" nhictl list --overdue --json
@@ -240,8 +249,16 @@ fails group 1 "group create: a local group" "local group" nhictl group create sv
 fails group 1 "group create: an identity's name" "exists" nhictl group create svc-a
 fails group 2 "group: unknown sub-command" "unknown sub-command" nhictl group frob x
 fails group 1 "group delete: unknown" "no registry group" nhictl group delete nogroup
-expect 0 "group create/delete" nhictl group create tmpgrp --gid 2000500
-expect 0 "group delete" nhictl group delete tmpgrp
+expect 0 "group create --json" nhictl group create tmpgrp --gid 2000500 --json
+eqv "group create --json" "tmpgrp 2000500 created" "$(pyjson '"%s %d %s" % (d["name"], d["gid"], d["result"])')"
+expect 0 "group add-member --json" nhictl group add-member tmpgrp svc-a dave --json
+eqv "group add-member --json" "dave,svc-a members-added 2" "$(pyjson '",".join(d["members"]) + " " + d["result"] + " " + str(d["changed"])')"
+expect 0 "group add-member again --json" nhictl group add-member tmpgrp dave --json
+eqv "group add-member again --json: unchanged, one JSON object" "unchanged 0" "$(pyjson 'd["result"] + " " + str(d["changed"])')"
+expect 0 "group remove-member --json" nhictl group remove-member tmpgrp dave --json
+eqv "group remove-member --json" "svc-a members-removed" "$(pyjson '",".join(d["members"]) + " " + d["result"]')"
+expect 0 "group delete --json" nhictl group delete tmpgrp --json
+eqv "group delete --json" "tmpgrp deleted None" "$(pyjson 'd["name"] + " " + d["result"] + " " + str(d["members"])')"
 
 # ---- NSS sees what nhictl published ----
 if have_nss; then
@@ -401,6 +418,25 @@ sqlite3 "$ST/registry.db" ".backup '$T/new.db'"
 sqlite3 "$T/new.db" 'PRAGMA user_version = 99'
 printf 'state_dir = %s\nregistry_path = %s\n' "$ST" "$T/new.db" >"$T/etc/new.conf"
 fails list 1 "newer schema refused" "schema version 99 is newer" nhictl -c "$T/etc/new.conf" list
+
+# ---- list: 32-character names keep the columns aligned ----
+L32=abcdefghijklmnopqrstuvwxyz-12345
+echo "ownerabcdefghijklmnopqrstuvwxyz1:x:1010:1010:Long Owner:/home/lo:/bin/bash" >>"$T/etc/passwd"
+echo "ownerabcdefghijklmnopqrstuvwxyz1:\$y\$j9T\$x:19000:0:99999:7:::" >>"$T/etc/shadow"
+expect 0 "create a 32-character name with a 32-character owner" \
+	nhictl create "$L32" --owner ownerabcdefghijklmnopqrstuvwxyz1 --expires +1d
+expect 0 "list" nhictl list
+# the column of every field (kind, uid, owner, state) starts at the same
+# offset in the header and in every row
+cols() { python3 -c '
+import re, sys
+offs = set()
+for l in open(sys.argv[1]):
+    m = re.match(r"(\S+ +)(\S+ +)(\S+ +)(\S+ +)\S", l)
+    offs.add(tuple(len("".join(m.groups()[:i])) for i in range(1, 5)) if m else None)
+print(len(offs), None in offs)' "$T/out"; }
+eqv "every row aligned with the header" "1 False" "$(cols)"
+has out "the long name and owner in full" "^$L32 +service +[0-9]+ +ownerabcdefghijklmnopqrstuvwxyz1 +active"
 
 # ---- stdout write errors are failures ----
 nhictl list >/dev/full 2>"$T/err"; rc=$?
