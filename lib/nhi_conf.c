@@ -441,6 +441,7 @@ static const struct key {
 	{ "default_shell", set_path, F(default_shell), 0 },
 	{ "nologin_shell", set_path, F(nologin_shell), 0 },
 	{ "home_base", set_path, F(home_base), 0 },
+	{ "create_home", set_bool, F(create_home), 0 },
 	{ "host", set_host, F(host), 0 },
 	{ "enumerate", set_bool, F(enumerate), BOOLKEY },
 	{ "debug", set_bool, F(debug), BOOLKEY },

@@ -38,6 +38,7 @@ struct spec {
 	const char *hosts[MAX_SCOPE], *services[MAX_SCOPE];
 	int n_hosts, n_services;
 	int force;   /* adopt: also an account classified as a human */
+	int create_home;   /* create: 1 --create-home, 0 --no-create-home, -1 create_home */
 };
 
 static const char create_help[] =
@@ -57,6 +58,10 @@ static const char create_help[] =
 	"  -u, --uid N               this uid (and gid) instead of the lowest free one\n"
 	"  -s, --shell PATH          login shell (default: default_shell)\n"
 	"  -d, --home DIR            home directory (default: home_base/NAME)\n"
+	"  -m, --create-home         make it as useradd -m does (/etc/skel, owned by\n"
+	"                            the identity, mode HOME_MODE or 0750); an existing\n"
+	"                            path is accepted only as its directory\n"
+	"  -M, --no-create-home      do not (default: create_home in nhi.conf)\n"
 	"      --json                print the new identity as JSON\n";
 
 static const char adopt_help[] =
@@ -96,6 +101,8 @@ static int parse_spec(struct nhictl *x, int argc, char **argv, struct spec *s, i
 		{ "shell", required_argument, NULL, 's' },
 		{ "home", required_argument, NULL, 'd' },
 		{ "force", no_argument, NULL, 'F' },
+		{ "create-home", no_argument, NULL, 'm' },
+		{ "no-create-home", no_argument, NULL, 'M' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -103,7 +110,8 @@ static int parse_spec(struct nhictl *x, int argc, char **argv, struct spec *s, i
 	int c, r;
 
 	memset(s, 0, sizeof(*s));
-	while ((c = getopt_long(argc, argv, ":o:e:p:k:r:H:S:u:s:d:h", opts, NULL)) != -1) {
+	s->create_home = -1;
+	while ((c = getopt_long(argc, argv, ":o:e:p:k:r:H:S:u:s:d:mMh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': s->owner = optarg; break;
 		case 'e': s->expires = optarg; break;
@@ -118,11 +126,13 @@ static int parse_spec(struct nhictl *x, int argc, char **argv, struct spec *s, i
 			if ((r = scope_add(x, s->services, &s->n_services, optarg, 0)) != 0)
 				return r;
 			break;
-		case 'u': case 's': case 'd':
+		case 'u': case 's': case 'd': case 'm': case 'M':
 			if (adopt)
 				return nerr(x, EXIT_USAGE, "adopt keeps the account's uid, home "
 					    "and shell: '%s' is not allowed", argv[optind - 1]);
-			if (c == 'u')
+			if (c == 'm' || c == 'M')
+				s->create_home = c == 'm';
+			else if (c == 'u')
 				s->uid = optarg;
 			else if (c == 's')
 				s->shell = optarg;
@@ -380,7 +390,7 @@ int cmd_create(struct nhictl *x, int argc, char **argv)
 	time_t expires;
 	int64_t interval;
 	uint32_t uid = 0;
-	int kind, r;
+	int kind, r, mkhome, home_there = 0;
 
 	if ((r = parse_spec(x, argc, argv, &s, 0)) != 0)
 		return r < 0 ? EXIT_OK : r;
@@ -430,12 +440,22 @@ int cmd_create(struct nhictl *x, int argc, char **argv)
 	/* the gecos field shows the purpose where it is safe in passwd */
 	snprintf(gecos, sizeof(gecos), "%s",
 		 s.purpose && nhi_valid_text(s.purpose, 256, 1) ? s.purpose : "");
+	ident_warnings(x, name, uid, s.shell ? s.shell : x->conf.default_shell);
+	/* the home before the registry: a failed insert takes it away again */
+	mkhome = s.create_home >= 0 ? s.create_home : x->conf.create_home;
+	if (mkhome && ((r = home_check(x, home, uid, &home_there)) != 0 ||
+		       (!home_there && (r = home_make(x, home, uid, uid)) != 0)))
+		return r;
 	if (is_ldap(x))
-		return insert_ident_dir(x, name, kind, uid, uid, gecos, home,
-					s.shell ? s.shell : x->conf.default_shell, &s, owner_dn,
-					expires, interval, 0);
-	return insert_ident(x, name, kind, uid, uid, gecos, home,
-			    s.shell ? s.shell : x->conf.default_shell, &s, expires, interval, 0);
+		r = insert_ident_dir(x, name, kind, uid, uid, gecos, home,
+				     s.shell ? s.shell : x->conf.default_shell, &s, owner_dn,
+				     expires, interval, 0);
+	else
+		r = insert_ident(x, name, kind, uid, uid, gecos, home,
+				 s.shell ? s.shell : x->conf.default_shell, &s, expires, interval, 0);
+	if (r != EXIT_OK && !x->changed && mkhome && !home_there)
+		home_unmake(home);
+	return r;
 }
 
 int cmd_adopt(struct nhictl *x, int argc, char **argv)
@@ -497,6 +517,7 @@ int cmd_adopt(struct nhictl *x, int argc, char **argv)
 	/* pam_nhi knows a registered identity from the snapshot; without a
 	 * snapshot it can only classify by configuration (uid ranges, name
 	 * patterns).  Say so when this account would then pass as a human. */
+	ident_warnings(x, name, uid, shell);
 	if (!nhi_classify_static(&x->conf, name, (uid_t)uid))
 		fprintf(stderr, "nhictl: adopt: warning: uid %u of '%s' is outside uid_min..uid_max "
 			"and service_uids and matches no service_names pattern: while the "

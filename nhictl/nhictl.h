@@ -129,6 +129,22 @@ int id_free(struct nhictl *x, uint32_t id);
  * returns 0, EXIT_USAGE (does not parse) or EXIT_FAIL (out of bounds). */
 int parse_expiry(struct nhictl *x, const char *s, time_t *out);
 
+/* ---- home.c: the local system at create and adopt ------------------- */
+
+/* Warnings on stderr: a uid in login.defs' human range (UID_MIN..UID_MAX),
+ * a shell that does not exist or is not executable (NULL: not checked). */
+void ident_warnings(struct nhictl *x, const char *name, uint32_t uid, const char *shell);
+/* create --create-home: 0 when 'home' may be made (*exists = 0) or is a
+ * directory of uid already (*exists = 1, left as it is); else an exit
+ * code (printed). */
+int home_check(struct nhictl *x, const char *home, uint32_t uid, int *exists);
+/* Make 'home' like useradd -m: /etc/skel copied, owned by uid:gid, mode
+ * HOME_MODE of login.defs or 0750.  0 or EXIT_FAIL (printed, nothing
+ * left behind). */
+int home_make(struct nhictl *x, const char *home, uint32_t uid, uint32_t gid);
+/* Remove a home home_make made (the registry change failed after it). */
+void home_unmake(const char *home);
+
 /* ---- cmd_audit.c: usage records ------------------------------------ */
 
 /* Ingest usage_log (renamed to usage_log.ingest first; its path is left in

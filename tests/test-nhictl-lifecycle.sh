@@ -438,6 +438,56 @@ print(len(offs), None in offs)' "$T/out"; }
 eqv "every row aligned with the header" "1 False" "$(cols)"
 has out "the long name and owner in full" "^$L32 +service +[0-9]+ +ownerabcdefghijklmnopqrstuvwxyz1 +active"
 
+# ---- create/adopt warnings: a uid in the human range, a missing shell ----
+expect 0 "create with a uid in login.defs' human range" nhictl create svc-hum --owner alice --expires +1d --uid 1550
+has err "warns of the human range" "^nhictl: create: warning: uid 1550 of 'svc-hum' is in the range of human accounts \(UID_MIN..UID_MAX [0-9]+..[0-9]+ in /etc/login.defs\)"
+expect 0 "create with a shell that does not exist" nhictl create svc-sh --owner alice --expires +1d --shell /no/such/sh
+has err "warns of the shell" "^nhictl: create: warning: the shell /no/such/sh of 'svc-sh' does not exist or is not executable"
+expect 0 "create, nothing to warn of" nhictl create svc-quiet --owner alice --expires +1d
+check "no warning" test ! -s "$T/err"
+echo "hum-svc:x:1600:1600:h:/srv/h:/no/such/shell" >>"$T/etc/passwd"
+expect 0 "adopt --force a human-range account with a missing shell" nhictl adopt hum-svc --owner alice --expires +1d --force
+has err "adopt warns of the human range" "warning: uid 1600 of 'hum-svc' is in the range of human accounts"
+has err "adopt warns of the shell" "warning: the shell /no/such/shell of 'hum-svc' does not exist"
+
+# ---- create --create-home, create_home (like useradd -m) ----
+if [ "$(id -u)" = 0 ]; then
+	mkdir -p "$T/homes"
+	hm=$(sed -n 's/^HOME_MODE[[:space:]]\{1,\}\([0-7]\{1,4\}\).*/\1/p' /etc/login.defs 2>/dev/null)
+	hm=$(printf '%o' "$(( 8#${hm:-0750} ))")
+	expect 0 "create --create-home" nhictl create svc-home --owner alice --expires +1d \
+		--uid 2000601 --home "$T/homes/svc-home" --create-home
+	eqv "the home: a directory of the identity, HOME_MODE or 0750" "directory 2000601 2000601 $hm" \
+		"$(stat -c '%F %u %g %a' "$T/homes/svc-home")"
+	eqv "with /etc/skel's contents" "$(cd /etc/skel && find . | sort)" "$(cd "$T/homes/svc-home" && find . | sort)"
+	eqv "all of it the identity's" "" "$(find "$T/homes/svc-home" ! -uid 2000601 -o ! -gid 2000601)"
+	mkdir "$T/homes/taken"
+	fails create 1 "--create-home over a path it does not own: refused" \
+		"exists and is not a directory owned by uid 2000602" \
+		nhictl create svc-taken --owner alice --expires +1d --uid 2000602 --home "$T/homes/taken" --create-home
+	fails show 1 "and nothing registered" "no identity 'svc-taken'" nhictl show svc-taken
+	mkdir "$T/homes/pre" && touch "$T/homes/pre/keep" && chown -R 2000603:2000603 "$T/homes/pre"
+	expect 0 "--create-home over its own directory: accepted as it is" nhictl create svc-pre \
+		--owner alice --expires +1d --uid 2000603 --home "$T/homes/pre" --create-home
+	check "its contents untouched" test -e "$T/homes/pre/keep"
+	fails create 1 "--create-home without the parent directory" "parent directory $T/no/such does not exist" \
+		nhictl create svc-np --owner alice --expires +1d --home "$T/no/such/svc-np" --create-home
+	cp "$NHI_CONF" "$T/etc/mkhome.conf" && echo "create_home = yes" >>"$T/etc/mkhome.conf"
+	expect 0 "create_home = yes: made without the option" nhictl -c "$T/etc/mkhome.conf" create svc-cfg \
+		--owner alice --expires +1d --uid 2000604 --home "$T/homes/svc-cfg"
+	check "the home is there" test -d "$T/homes/svc-cfg"
+	expect 0 "--no-create-home overrides it" nhictl -c "$T/etc/mkhome.conf" create svc-nocfg \
+		--owner alice --expires +1d --uid 2000605 --home "$T/homes/svc-nocfg" --no-create-home
+	check "no home" test ! -e "$T/homes/svc-nocfg"
+	expect 0 "without either, the default (create_home = no)" nhictl create svc-def \
+		--owner alice --expires +1d --uid 2000606 --home "$T/homes/svc-def"
+	check "no home" test ! -e "$T/homes/svc-def"
+fi
+fails adopt 2 "adopt has no --create-home" "not allowed" \
+	nhictl adopt legacy-svc --owner alice --expires +1d --create-home
+echo "create_home = perhaps" >"$T/etc/bad-home.conf"
+fails list 1 "a bad create_home names file:line" "bad-home.conf:1: .*create_home" nhictl -c "$T/etc/bad-home.conf" list
+
 # ---- stdout write errors are failures ----
 nhictl list >/dev/full 2>"$T/err"; rc=$?
 eqv "list to /dev/full fails" 1 "$rc"
