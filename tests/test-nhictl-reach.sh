@@ -23,6 +23,16 @@ pids=""
 at_exit 'for p in $pids; do kill -9 $p 2>/dev/null; done'
 as() { local u=$1; shift; setpriv --reuid="$u" --regid="$u" --clear-groups "$@" & pids="$pids $!"; }
 alive() { [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+# wait_uid PID UID: until the process runs (real or effective) as UID
+wait_uid() {
+	local i
+	for i in $(seq 100); do
+		awk -v u="$2" '/^Uid:/ { exit !($2 == u || $3 == u) }' "/proc/$1/status" 2>/dev/null &&
+			grep -q '^Name:.*sleep' "/proc/$1/status" && return 0
+		sleep 0.05
+	done
+	return 1
+}
 
 mkdir -p "$T/home-r"
 chown "$U:$U" "$T/home-r"
@@ -47,7 +57,9 @@ as "$U" sleep 300; P1=$!
 as "$U" sh -c 'trap "" TERM; exec sleep 301'; P2=$!
 setpriv --euid="$U" sleep 302 & P3=$!; pids="$pids $P3"
 as "$OTHER" sleep 303; P4=$!
-sleep 0.3
+for p in "$P1:$U" "$P2:$U" "$P3:$U" "$P4:$OTHER"; do
+	wait_uid "${p%:*}" "${p#*:}" || nok "pid ${p%:*} runs sleep as uid ${p#*:}"
+done
 
 expect 0 "suspend (no --terminate) reports" nhictl suspend svc-r --json
 eqv "json: still the identity" "svc-r suspended" "$(pyjson 'd["name"] + " " + d["state"]')"
@@ -91,7 +103,7 @@ has out "text: none running" "^  processes: none running as uid $U$"
 
 # ---- retire: the same, and the files left ----
 as "$U" sleep 304; P5=$!
-sleep 0.2
+wait_uid "$P5" "$U" || nok "pid $P5 runs sleep as uid $U"
 echo mail >"$R/var/mail/svc-r"
 expect 0 "retire --terminate" nhictl retire svc-r --terminate --reason done --json
 eqv "json: retired" retired "$(pyjson 'd["state"]')"
