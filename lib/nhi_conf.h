@@ -71,6 +71,7 @@ struct nhi_conf {
 	char default_shell[PATH_MAX];
 	char nologin_shell[PATH_MAX];
 	char home_base[PATH_MAX];
+	int create_home;                /* nhictl create: make the home (useradd -m) */
 	char host[256];                 /* this host's name for scopes; "" = gethostname() */
 	int enumerate;                  /* NSS enumeration on/off */
 	int debug;                      /* PAM: log more */

@@ -55,7 +55,7 @@
 static const char cred_help[] =
 	"usage: nhictl cred add NAME --kind KIND [--expires WHEN] [--out FILE] [--json]\n"
 	"       nhictl cred list NAME [--json]\n"
-	"       nhictl cred revoke NAME ID\n"
+	"       nhictl cred revoke NAME ID [--json]\n"
 	"       nhictl cred verify NAME [--json]  < SECRET\n"
 	"\n"
 	"The credentials of an identity.  'add' issues one of KIND password, token,\n"
@@ -357,6 +357,31 @@ static int cred_list(struct nhictl *x, const char *name)
 
 /* ---- cred revoke --------------------------------------------------------- */
 
+/* The answer of cred revoke: a line, or the credential as JSON. */
+static int revoked(struct nhictl *x, const struct ident *id, const struct cred *c, int changed)
+{
+	struct json j;
+
+	if (!x->json) {
+		printf(changed ? "%s: credential %s revoked\n"
+			       : "%s: credential %s is already revoked (nothing changed)\n",
+		       id->name, c->id);
+		return EXIT_OK;
+	}
+	json_init(&j, stdout);
+	json_obj(&j);
+	json_kstr(&j, "name", id->name);
+	json_kstr(&j, "id", c->id);
+	json_kstr(&j, "kind", c->kind);
+	json_kstr(&j, "fingerprint", c->fingerprint);
+	json_kstr(&j, "state", "revoked");
+	json_ktime(&j, "revoked_at", changed ? (int64_t)x->now : c->revoked_at);
+	json_kbool(&j, "changed", changed);
+	json_obj_end(&j);
+	json_end(&j);
+	return EXIT_OK;
+}
+
 static int cred_revoke(struct nhictl *x, const char *name, const char *cid)
 {
 	struct ident id;
@@ -369,10 +394,8 @@ static int cred_revoke(struct nhictl *x, const char *name, const char *cid)
 	r = cred_load(x, &id, cid, &c);
 	if (r < 0)
 		return EXIT_FAIL;
-	if (strcmp(c.state, "revoked") == 0) {
-		printf("%s: credential %s is already revoked (nothing changed)\n", id.name, c.id);
-		return EXIT_OK;
-	}
+	if (strcmp(c.state, "revoked") == 0)
+		return revoked(x, &id, &c, 0);
 	if (is_ldap(x)) {
 		/* the swap first: a password stops binding at once */
 		r = dc_bump(&dir_conn, id.name, serial, NULL,
@@ -403,8 +426,7 @@ static int cred_revoke(struct nhictl *x, const char *name, const char *cid)
 	}
 	if (reg_commit(x) < 0)
 		return EXIT_FAIL;
-	printf("%s: credential %s revoked\n", id.name, c.id);
-	return EXIT_OK;
+	return revoked(x, &id, &c, 1);
 }
 
 /* ---- cred verify ---------------------------------------------------------- */

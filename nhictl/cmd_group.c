@@ -9,10 +9,10 @@
 #include "nhictl.h"
 
 static const char group_help[] =
-	"usage: nhictl group create GROUP [--gid N]\n"
-	"       nhictl group delete GROUP\n"
-	"       nhictl group add-member GROUP USER...\n"
-	"       nhictl group remove-member GROUP USER...\n"
+	"usage: nhictl group create GROUP [--gid N] [--json]\n"
+	"       nhictl group delete GROUP [--json]\n"
+	"       nhictl group add-member GROUP USER... [--json]\n"
+	"       nhictl group remove-member GROUP USER... [--json]\n"
 	"       nhictl group list [--json]\n"
 	"\n"
 	"Registry groups, served by nss_nhi with their members (registered\n"
@@ -40,6 +40,38 @@ static int group_id(struct nhictl *x, const char *name, int64_t *id, int64_t *gi
 	}
 	sqlite3_finalize(st);
 	return r;
+}
+
+/* --json after a change: the group as 'group list --json' shows it (no
+ * members once deleted), what happened, how many members changed. */
+static void group_json(struct nhictl *x, const char *name, int64_t gid, const char *what,
+		       int changed)
+{
+	char members[4096] = "";
+	sqlite3_stmt *st = NULL;
+	struct json j;
+
+	if (strcmp(what, "deleted") != 0)
+		st = reg_prep(x, "SELECT group_concat(member, ',') FROM (SELECT member FROM "
+			      "grp_member m JOIN grp g ON g.id = m.grp_id WHERE g.name = ? "
+			      "ORDER BY member)", "s", name);
+	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
+		col_cpy(members, sizeof(members), st, 0);
+	sqlite3_finalize(st);
+	json_init(&j, stdout);
+	json_obj(&j);
+	json_kstr(&j, "name", name);
+	json_kint(&j, "gid", gid);
+	if (strcmp(what, "deleted") == 0) {
+		json_key(&j, "members");
+		json_null(&j);
+	} else {
+		json_klist(&j, "members", members);
+	}
+	json_kstr(&j, "result", what);
+	json_kint(&j, "changed", changed);
+	json_obj_end(&j);
+	json_end(&j);
 }
 
 static int finish(struct nhictl *x, int r)
@@ -88,7 +120,9 @@ static int group_create(struct nhictl *x, const char *name, const char *gid_s)
 	if (r == 0)
 		r = reg_event(x, "group-create", name, "ok", "gid=%u", gid);
 	r = finish(x, r);
-	if (r == EXIT_OK)
+	if (r == EXIT_OK && x->json)
+		group_json(x, name, gid, "created", 1);
+	else if (r == EXIT_OK)
 		printf("group %s created: gid %u\n", name, gid);
 	return r;
 }
@@ -106,7 +140,9 @@ static int group_delete(struct nhictl *x, const char *name)
 	if (r == 0)
 		r = reg_event(x, "group-delete", name, "ok", "gid=%lld", (long long)gid);
 	r = finish(x, r);
-	if (r == EXIT_OK)
+	if (r == EXIT_OK && x->json)
+		group_json(x, name, gid, "deleted", 1);
+	else if (r == EXIT_OK)
 		printf("group %s deleted\n", name);
 	return r;
 }
@@ -154,7 +190,7 @@ static int group_members(struct nhictl *x, const char *name, int add, int argc, 
 			if (r == 0)
 				r = reg_event(x, "group-remove-member", name, "ok", "member %s", u);
 			changes++;
-		} else {
+		} else if (!x->json) {
 			printf("%s: %s %s a member (nothing changed)\n", name, u,
 			       add ? "is already" : "is not");
 		}
@@ -163,10 +199,14 @@ static int group_members(struct nhictl *x, const char *name, int add, int argc, 
 	}
 	if (r < 0 || changes == 0) {
 		reg_rollback(x);
+		if (r >= 0 && x->json)
+			group_json(x, name, gid, "unchanged", 0);
 		return r < 0 ? EXIT_FAIL : EXIT_OK;
 	}
 	r = finish(x, 0);
-	if (r == EXIT_OK)
+	if (r == EXIT_OK && x->json)
+		group_json(x, name, gid, add ? "members-added" : "members-removed", changes);
+	else if (r == EXIT_OK)
 		printf("group %s: %d member%s %s\n", name, changes, changes == 1 ? "" : "s",
 		       add ? "added" : "removed");
 	return r;

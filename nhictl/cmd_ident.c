@@ -23,6 +23,7 @@
 #include "nhictl.h"
 #include "dirwrite.h"
 #include "dircred.h"
+#include "reach.h"
 
 #define MAX_SCOPE 64
 
@@ -36,6 +37,8 @@ struct spec {
 	const char *uid, *shell, *home;
 	const char *hosts[MAX_SCOPE], *services[MAX_SCOPE];
 	int n_hosts, n_services;
+	int force;   /* adopt: also an account classified as a human */
+	int create_home;   /* create: 1 --create-home, 0 --no-create-home, -1 create_home */
 };
 
 static const char create_help[] =
@@ -55,6 +58,10 @@ static const char create_help[] =
 	"  -u, --uid N               this uid (and gid) instead of the lowest free one\n"
 	"  -s, --shell PATH          login shell (default: default_shell)\n"
 	"  -d, --home DIR            home directory (default: home_base/NAME)\n"
+	"  -m, --create-home         make it as useradd -m does (/etc/skel, owned by\n"
+	"                            the identity, mode HOME_MODE or 0750); an existing\n"
+	"                            path is accepted only as its directory\n"
+	"  -M, --no-create-home      do not (default: create_home in nhi.conf)\n"
 	"      --json                print the new identity as JSON\n";
 
 static const char adopt_help[] =
@@ -62,7 +69,14 @@ static const char adopt_help[] =
 	"\n"
 	"Register an existing local account (e.g. from /etc/passwd), keeping its\n"
 	"uid, gid, home, shell and gecos.  Options as for create, without\n"
-	"--uid, --shell and --home.\n";
+	"--uid, --shell, --home and --(no-)create-home.  An account pam_nhi\n"
+	"classifies as a human (no service uid range, service group or name\n"
+	"pattern) is refused:\n"
+	"\n"
+	"      --force               adopt it all the same\n"
+	"      --json                print the new identity as JSON\n"
+	"\n"
+	"'nhictl release NAME' undoes an adoption.\n";
 
 static int scope_add(struct nhictl *x, const char **arr, int *n, const char *v, int host)
 {
@@ -87,6 +101,9 @@ static int parse_spec(struct nhictl *x, int argc, char **argv, struct spec *s, i
 		{ "uid", required_argument, NULL, 'u' },
 		{ "shell", required_argument, NULL, 's' },
 		{ "home", required_argument, NULL, 'd' },
+		{ "force", no_argument, NULL, 'F' },
+		{ "create-home", no_argument, NULL, 'm' },
+		{ "no-create-home", no_argument, NULL, 'M' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -94,7 +111,8 @@ static int parse_spec(struct nhictl *x, int argc, char **argv, struct spec *s, i
 	int c, r;
 
 	memset(s, 0, sizeof(*s));
-	while ((c = getopt_long(argc, argv, ":o:e:p:k:r:H:S:u:s:d:h", opts, NULL)) != -1) {
+	s->create_home = -1;
+	while ((c = getopt_long(argc, argv, ":o:e:p:k:r:H:S:u:s:d:mMh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': s->owner = optarg; break;
 		case 'e': s->expires = optarg; break;
@@ -109,16 +127,24 @@ static int parse_spec(struct nhictl *x, int argc, char **argv, struct spec *s, i
 			if ((r = scope_add(x, s->services, &s->n_services, optarg, 0)) != 0)
 				return r;
 			break;
-		case 'u': case 's': case 'd':
+		case 'u': case 's': case 'd': case 'm': case 'M':
 			if (adopt)
 				return nerr(x, EXIT_USAGE, "adopt keeps the account's uid, home "
 					    "and shell: '%s' is not allowed", argv[optind - 1]);
-			if (c == 'u')
+			if (c == 'm' || c == 'M')
+				s->create_home = c == 'm';
+			else if (c == 'u')
 				s->uid = optarg;
 			else if (c == 's')
 				s->shell = optarg;
 			else
 				s->home = optarg;
+			break;
+		case 'F':
+			if (!adopt)
+				return nerr(x, EXIT_USAGE, "option '--force' is not accepted here "
+					    "(try 'nhictl %s --help')", x->verb);
+			s->force = 1;
 			break;
 		case 'j': x->json = 1; break;
 		case 'h':
@@ -190,6 +216,15 @@ static int check_owner(struct nhictl *x, const char *owner, char *name, size_t n
 	return 0;
 }
 
+/* create, adopt, transfer: nobody owns themselves */
+static int not_self(struct nhictl *x, const char *name, const char *owner)
+{
+	if (owner != NULL && strcmp(owner, name) == 0)
+		return nerr(x, EXIT_FAIL, "an identity cannot own itself: '%s' needs a human "
+			    "owner other than itself", name);
+	return 0;
+}
+
 static int registered(struct nhictl *x, const char *name)
 {
 	int64_t n = 0;
@@ -199,6 +234,50 @@ static int registered(struct nhictl *x, const char *name)
 	return n > 0;
 }
 
+/* suspend and retire: after the change (or none), what the identity has
+ * on this host (reach.c), its processes stopped with --terminate.  Set by
+ * those verbs before they print anything. */
+static struct {
+	int on, terminate, files;
+} reach_req;
+/* extend: the expiry before, for "previous_expires" and "shortened" */
+static int64_t extend_from;
+
+/* Print 'line' (or the identity as JSON), with the reach report. */
+static int answer(struct nhictl *x, const struct ident *id, const char *line)
+{
+	struct reach r;
+	struct json j;
+	int rc = EXIT_OK;
+
+	if (reach_req.on && reach_scan(x, id, reach_req.terminate, reach_req.files, &r) < 0)
+		return EXIT_FAIL;
+	if (x->json) {
+		json_init(&j, stdout);
+		json_obj(&j);
+		ident_json_fields(x, id, &j);
+		if (extend_from != 0) {
+			json_ktime(&j, "previous_expires", extend_from);
+			json_kbool(&j, "shortened", id->expires < extend_from);
+		}
+		if (reach_req.on)
+			reach_json(&j, &r);
+		json_obj_end(&j);
+		json_end(&j);
+	} else {
+		printf("%s\n", line);
+		if (reach_req.on)
+			reach_text(&r, id->name);
+	}
+	if (reach_req.on) {
+		if (r.survivors > 0)
+			rc = nerr(x, EXIT_FAIL, "%d process%s of '%s' still running after SIGKILL",
+				  r.survivors, r.survivors == 1 ? "" : "es", id->name);
+		reach_free(&r);
+	}
+	return rc;
+}
+
 /* Commit a change already written; print 'line' (or the identity as JSON). */
 static int done_line(struct nhictl *x, const char *name, const char *line)
 {
@@ -206,14 +285,13 @@ static int done_line(struct nhictl *x, const char *name, const char *line)
 
 	if (reg_commit(x) < 0)
 		return EXIT_FAIL;
-	if (x->json) {
-		if (ident_load(x, name, &id) < 0)
-			return EXIT_FAIL;
-		ident_json(x, &id);
-	} else {
+	if (!x->json && !reach_req.on) {
 		printf("%s\n", line);
+		return EXIT_OK;
 	}
-	return EXIT_OK;
+	if (ident_load(x, name, &id) < 0)
+		return EXIT_FAIL;
+	return answer(x, &id, line);
 }
 
 /* The directory was written but the registry could not be: roll back. */
@@ -315,11 +393,13 @@ int cmd_create(struct nhictl *x, int argc, char **argv)
 	time_t expires;
 	int64_t interval;
 	uint32_t uid = 0;
-	int kind, r;
+	int kind, r, mkhome, home_there = 0;
 
 	if ((r = parse_spec(x, argc, argv, &s, 0)) != 0)
 		return r < 0 ? EXIT_OK : r;
 	if ((r = one_name(x, argc, argv, &name, "identity name")) != 0)
+		return r;
+	if ((r = not_self(x, name, s.owner)) != 0)
 		return r;
 	if (s.uid != NULL) {
 		char *end;
@@ -363,12 +443,22 @@ int cmd_create(struct nhictl *x, int argc, char **argv)
 	/* the gecos field shows the purpose where it is safe in passwd */
 	snprintf(gecos, sizeof(gecos), "%s",
 		 s.purpose && nhi_valid_text(s.purpose, 256, 1) ? s.purpose : "");
+	ident_warnings(x, name, uid, s.shell ? s.shell : x->conf.default_shell);
+	/* the home before the registry: a failed insert takes it away again */
+	mkhome = s.create_home >= 0 ? s.create_home : x->conf.create_home;
+	if (mkhome && ((r = home_check(x, home, uid, &home_there)) != 0 ||
+		       (!home_there && (r = home_make(x, home, uid, uid)) != 0)))
+		return r;
 	if (is_ldap(x))
-		return insert_ident_dir(x, name, kind, uid, uid, gecos, home,
-					s.shell ? s.shell : x->conf.default_shell, &s, owner_dn,
-					expires, interval, 0);
-	return insert_ident(x, name, kind, uid, uid, gecos, home,
-			    s.shell ? s.shell : x->conf.default_shell, &s, expires, interval, 0);
+		r = insert_ident_dir(x, name, kind, uid, uid, gecos, home,
+				     s.shell ? s.shell : x->conf.default_shell, &s, owner_dn,
+				     expires, interval, 0);
+	else
+		r = insert_ident(x, name, kind, uid, uid, gecos, home,
+				 s.shell ? s.shell : x->conf.default_shell, &s, expires, interval, 0);
+	if (r != EXIT_OK && !x->changed && mkhome && !home_there)
+		home_unmake(home);
+	return r;
 }
 
 int cmd_adopt(struct nhictl *x, int argc, char **argv)
@@ -381,11 +471,14 @@ int cmd_adopt(struct nhictl *x, int argc, char **argv)
 	int64_t interval;
 	uint32_t uid, gid;
 	char home[PATH_MAX], shell[PATH_MAX], owner[64], owner_dn[1024];
+	struct nhi_decision dec;
 	int kind, r;
 
 	if ((r = parse_spec(x, argc, argv, &s, 1)) != 0)
 		return r < 0 ? EXIT_OK : r;
 	if ((r = one_name(x, argc, argv, &name, "account name")) != 0)
+		return r;
+	if ((r = not_self(x, name, s.owner)) != 0)
 		return r;
 	if ((r = check_spec(x, &s, &kind, &interval, &expires)) != 0)
 		return r;
@@ -401,6 +494,14 @@ int cmd_adopt(struct nhictl *x, int argc, char **argv)
 	snprintf(gecos, sizeof(gecos), "%s", pw->pw_gecos ? pw->pw_gecos : "");
 	snprintf(home, sizeof(home), "%s", pw->pw_dir ? pw->pw_dir : "/");
 	snprintf(shell, sizeof(shell), "%s", pw->pw_shell ? pw->pw_shell : x->conf.nologin_shell);
+	/* pam_nhi's own classification (uid ranges, service_groups, name
+	 * patterns): adopting a person would put them under nhi's policy */
+	nhi_account_check(&x->conf, NULL, name, NULL, NULL, x->now, &dec);
+	if (dec.reason == NHI_R_HUMAN && !s.force)
+		return nerr(x, EXIT_FAIL, "'%s' (uid %u) is a human account to pam_nhi (outside "
+			    "uid_min..uid_max and service_uids, in no service_groups, matching no "
+			    "service_names): refused; if it is a service account, add it to "
+			    "service_uids or service_names, or adopt with --force", name, uid);
 	{
 		int64_t n = 0;
 
@@ -419,6 +520,7 @@ int cmd_adopt(struct nhictl *x, int argc, char **argv)
 	/* pam_nhi knows a registered identity from the snapshot; without a
 	 * snapshot it can only classify by configuration (uid ranges, name
 	 * patterns).  Say so when this account would then pass as a human. */
+	ident_warnings(x, name, uid, shell);
 	if (!nhi_classify_static(&x->conf, name, (uid_t)uid))
 		fprintf(stderr, "nhictl: adopt: warning: uid %u of '%s' is outside uid_min..uid_max "
 			"and service_uids and matches no service_names pattern: while the "
@@ -436,6 +538,7 @@ struct one {
 	const char *help;
 	const char *name;
 	const char *expires, *reason, *to;
+	int terminate_ok, terminate;   /* --terminate (suspend, retire) */
 };
 
 /* Options shared by the one-identity verbs: --help, --json and the one
@@ -446,6 +549,7 @@ static int parse_one(struct nhictl *x, int argc, char **argv, struct one *o, int
 		{ "expires", required_argument, NULL, 'e' },
 		{ "reason", required_argument, NULL, 'r' },
 		{ "to", required_argument, NULL, 't' },
+		{ "terminate", no_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -461,6 +565,13 @@ static int parse_one(struct nhictl *x, int argc, char **argv, struct one *o, int
 			x->json = 1;
 			continue;
 		}
+		if (c == 'T' && o->terminate_ok) {
+			o->terminate = 1;
+			continue;
+		}
+		if (c == 'T')
+			return nerr(x, EXIT_USAGE, "option '--terminate' is not accepted here "
+				    "(try 'nhictl %s --help')", x->verb);
 		if (c == 'e' || c == 'r' || c == 't') {
 			if (c != want)
 				return nerr(x, EXIT_USAGE, "option '--%s' is not accepted here "
@@ -537,11 +648,10 @@ static int dir_apply(struct nhictl *x, const struct ident *id, const struct dw_c
 
 static int unchanged(struct nhictl *x, const struct ident *id, const char *what)
 {
-	if (x->json)
-		ident_json(x, id);
-	else
-		printf("%s: %s (nothing changed)\n", id->name, what);
-	return EXIT_OK;
+	char line[256];
+
+	snprintf(line, sizeof(line), "%s: %s (nothing changed)", id->name, what);
+	return answer(x, id, line);
 }
 
 static int not_retired(struct nhictl *x, const struct ident *id)
@@ -579,16 +689,25 @@ static int set_state(struct nhictl *x, struct ident *id, const char *state, cons
 
 int cmd_suspend(struct nhictl *x, int argc, char **argv)
 {
-	struct one o = { .help = "usage: nhictl suspend NAME [--json]\n\n"
+	struct one o = { .help = "usage: nhictl suspend NAME [--terminate] [--json]\n\n"
 			 "Suspend an identity: PAM denies it, NSS gives it the nologin shell,\n"
 			 "its credentials are refused (cred verify) and its SSH keys are not\n"
 			 "served (authorized-keys) until it is resumed.\n"
-			 "Suspending a suspended identity changes nothing (exit 0).\n" };
+			 "Suspending a suspended identity changes nothing (exit 0).\n"
+			 "Then lists what still runs as it on this host: its processes, its\n"
+			 "crontab, systemd units with User= it.\n"
+			 "\n"
+			 "      --terminate   stop its processes: SIGTERM, up to 5 s, then SIGKILL\n"
+			 "                    (exit 1 if one survives)\n"
+			 "      --json        the identity as JSON, with the report\n",
+			 .terminate_ok = 1 };
 	struct ident id;
 	int r;
 
 	if ((r = parse_one(x, argc, argv, &o, 0)) != 0)
 		return r < 0 ? EXIT_OK : r;
+	reach_req.on = 1;
+	reach_req.terminate = o.terminate;
 	if ((r = fetch(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
 		return r;
 	if (strcmp(id.state, "suspended") == 0)
@@ -619,15 +738,25 @@ int cmd_resume(struct nhictl *x, int argc, char **argv)
 
 int cmd_retire(struct nhictl *x, int argc, char **argv)
 {
-	struct one o = { .help = "usage: nhictl retire NAME [--reason TEXT] [--json]\n\n"
+	struct one o = { .help = "usage: nhictl retire NAME [--reason TEXT] [--terminate] [--json]\n\n"
 			 "Retire an identity for good: NSS no longer shows it, PAM denies it.\n"
 			 "Its name and uid stay reserved; its credentials are revoked.\n"
-			 "Retiring a retired identity changes nothing (exit 0).\n" };
+			 "Retiring a retired identity changes nothing (exit 0).\n"
+			 "Then lists what is left of it on this host: its processes, its\n"
+			 "crontab, systemd units with User= it, its home directory and mail.\n"
+			 "\n"
+			 "      --terminate   stop its processes: SIGTERM, up to 5 s, then SIGKILL\n"
+			 "                    (exit 1 if one survives)\n"
+			 "      --json        the identity as JSON, with the report\n",
+			 .terminate_ok = 1 };
 	struct ident id;
 	int r, ncred = 0;
 
 	if ((r = parse_one(x, argc, argv, &o, 'r')) != 0)
 		return r < 0 ? EXIT_OK : r;
+	reach_req.on = 1;
+	reach_req.terminate = o.terminate;
+	reach_req.files = 1;
 	if (o.reason != NULL && !nhi_valid_text(o.reason, 256, 0))
 		return nerr(x, EXIT_USAGE, "bad --reason: printable text of at most 256 bytes");
 	if ((r = fetch(x, o.name, &id)) != 0)
@@ -661,10 +790,79 @@ int cmd_retire(struct nhictl *x, int argc, char **argv)
 	return done(x, id.name, "retired");
 }
 
+int cmd_release(struct nhictl *x, int argc, char **argv)
+{
+	struct one o = { .help = "usage: nhictl release NAME [--json]\n\n"
+			 "Undo 'nhictl adopt': the identity leaves the registry and the\n"
+			 "snapshot, the local account stays exactly as it is (pam_nhi then\n"
+			 "classifies it as before the adoption).  Credentials nhictl issued\n"
+			 "to it are dropped.  Only for adopted identities: one nhictl\n"
+			 "created is retired, not released.\n" };
+	struct ident id;
+	struct json j;
+	int64_t adopted = 0, ncred = 0;
+	int r;
+
+	if ((r = parse_one(x, argc, argv, &o, 0)) != 0)
+		return r < 0 ? EXIT_OK : r;
+	/* with ldap the directory says what it is; the registry row (if
+	 * this host has synced it) goes with the entry */
+	if ((r = fetch(x, o.name, &id)) != 0)
+		return r;
+	if (is_ldap(x))
+		adopted = dw_adopted(&dir_conn, id.name);
+	else if (reg_int(x, &adopted, 0, "SELECT adopted FROM identity WHERE id = ?", "i",
+			 id.id) < 0)
+		return EXIT_FAIL;
+	if (adopted < 0 || reg_int(x, &ncred, 0, "SELECT count(*) FROM credential c JOIN identity "
+				   "i ON i.id = c.identity_id WHERE i.name = ?", "s", id.name) < 0)
+		return EXIT_FAIL;
+	if (!adopted)
+		return nerr(x, EXIT_FAIL, "'%s' was created by nhictl, not adopted: there is no "
+			    "account to give back (retire it: 'nhictl retire %s')", id.name, id.name);
+	if (is_ldap(x) && dw_delete(&dir_conn, id.name) != 0)
+		return EXIT_FAIL;
+	if (reg_begin(x) < 0)
+		return is_ldap(x) ? not_stored(x) : EXIT_FAIL;
+	/* what hangs off the row without ON DELETE CASCADE, then the row
+	 * (its hosts, services and usage cascade; the snapshot gets a
+	 * tombstone through the snap_pending trigger) */
+	r = reg_exec(x, "DELETE FROM rotation WHERE credential_id IN (SELECT c.id FROM credential "
+		     "c JOIN identity i ON i.id = c.identity_id WHERE i.name = ?)", "s", id.name);
+	if (r == 0)
+		r = reg_exec(x, "DELETE FROM credential WHERE identity_id IN "
+			     "(SELECT id FROM identity WHERE name = ?)", "s", id.name);
+	if (r == 0)
+		r = reg_exec(x, "DELETE FROM identity WHERE name = ?", "s", id.name);
+	if (r == 0)
+		r = reg_event(x, "release", id.name, "ok", "uid=%u state was %s; unregistered, the "
+			      "local account kept; %lld credential%s dropped%s", id.uid, id.state,
+			      (long long)ncred, ncred == 1 ? "" : "s",
+			      is_ldap(x) ? " (directory)" : "");
+	if (r < 0 || reg_commit(x) < 0)
+		return not_stored(x);
+	if (x->json) {
+		json_init(&j, stdout);
+		json_obj(&j);
+		json_kstr(&j, "name", id.name);
+		json_kint(&j, "uid", id.uid);
+		json_kstr(&j, "state", "released");
+		json_kstr(&j, "was", id.state);
+		json_kint(&j, "credentials_dropped", ncred);
+		json_obj_end(&j);
+		json_end(&j);
+	} else {
+		printf("released %s: uid %u is no longer registered; the local account is "
+		       "unchanged\n", id.name, id.uid);
+	}
+	return EXIT_OK;
+}
+
 int cmd_extend(struct nhictl *x, int argc, char **argv)
 {
 	struct one o = { .help = "usage: nhictl extend NAME --expires WHEN [--json]\n\n"
-			 "Set a new expiry (at most max_lifetime from now; may also shorten).\n" };
+			 "Set a new expiry (at most max_lifetime from now; may also shorten,\n"
+			 "and then says so: '(shortened from ...)', JSON \"shortened\": true).\n" };
 	char b1[NHI_TIME_BUFSZ], b2[NHI_TIME_BUFSZ], msg[128];
 	struct ident id;
 	time_t exp;
@@ -678,15 +876,20 @@ int cmd_extend(struct nhictl *x, int argc, char **argv)
 		return r;
 	if ((r = fetch(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
 		return r;
+	extend_from = id.expires;
 	if (id.expires == (int64_t)exp)
 		return unchanged(x, &id, "already expires then");
+	/* "extend" may shorten: say so, it can cut a job's life short */
+	nhi_format_time((time_t)id.expires, b1);
+	nhi_format_time(exp, b2);
+	snprintf(msg, sizeof(msg), "expires %s%s%s%s", b2,
+		 (int64_t)exp < id.expires ? " (shortened from " : "",
+		 (int64_t)exp < id.expires ? b1 : "", (int64_t)exp < id.expires ? ")" : "");
 	if (is_ldap(x)) {
 		struct dw_change c = { .expires = exp };
 		char det[128];
 
-		snprintf(det, sizeof(det), "expires %s -> %s",
-			 nhi_format_time((time_t)id.expires, b1), nhi_format_time(exp, b2));
-		snprintf(msg, sizeof(msg), "expires %s", b2);
+		snprintf(det, sizeof(det), "expires %s -> %s", b1, b2);
 		return dir_apply(x, &id, &c, "extend", det, msg);
 	}
 	if (reg_begin(x) < 0)
@@ -697,13 +900,11 @@ int cmd_extend(struct nhictl *x, int argc, char **argv)
 		r = reg_exec(x, "UPDATE credential SET not_after = ?1 WHERE identity_id = ?2 AND "
 			     "(not_after = 0 OR not_after > ?1)", "ii", (int64_t)exp, id.id);
 	if (r == 0)
-		r = reg_event(x, "extend", id.name, "ok", "expires %s -> %s",
-			      nhi_format_time((time_t)id.expires, b1), nhi_format_time(exp, b2));
+		r = reg_event(x, "extend", id.name, "ok", "expires %s -> %s", b1, b2);
 	if (r < 0) {
 		reg_rollback(x);
 		return EXIT_FAIL;
 	}
-	snprintf(msg, sizeof(msg), "expires %s", b2);
 	return done(x, id.name, msg);
 }
 
@@ -768,9 +969,12 @@ int cmd_transfer(struct nhictl *x, int argc, char **argv)
 	/* with ldap also a DN (dir_owner_resolve checks it) */
 	if (!nhi_valid_name(o.to) && !(is_ldap(x) && strchr(o.to, '=') != NULL))
 		return nerr(x, EXIT_USAGE, "invalid user name '%s'", o.to);
+	if ((r = not_self(x, o.name, o.to)) != 0)
+		return r;
 	if ((r = fetch(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)
 		return r;
-	if ((r = check_owner(x, o.to, to, sizeof(to), to_dn, sizeof(to_dn))) != 0)
+	if ((r = check_owner(x, o.to, to, sizeof(to), to_dn, sizeof(to_dn))) != 0 ||
+	    (r = not_self(x, o.name, to)) != 0)
 		return r;
 	if (strcmp(id.owner, to) == 0 && id.orphaned_since == 0)
 		return unchanged(x, &id, "already owned by that user");

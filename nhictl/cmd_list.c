@@ -32,6 +32,7 @@ int cmd_list(struct nhictl *x, int argc, char **argv)
 	const char *owner = NULL, *state = NULL;
 	int64_t within = -1;
 	int overdue = 0, orphaned = 0, all = 0, c, r, n = 0;
+	int64_t wname = 0, wowner = 0;
 	char err[256], b1[NHI_TIME_BUFSZ], b2[NHI_TIME_BUFSZ];
 	sqlite3_stmt *st;
 	struct json j;
@@ -67,8 +68,17 @@ int cmd_list(struct nhictl *x, int argc, char **argv)
 		json_arr(&j);
 		json_end(&j);   /* one object per line between the brackets */
 	} else {
-		printf("%-20s %-7s %-8s %-10s %-9s %-20s %-20s %s\n", "NAME", "KIND", "UID", "OWNER",
-		       "STATE", "EXPIRES", "REVIEW DUE", "PURPOSE");
+		/* columns as wide as the longest name and owner (up to 32
+		 * characters each), so that every row stays aligned */
+		if (reg_int(x, &wname, 0, "SELECT max(length(name)) FROM identity", "") < 0 ||
+		    reg_int(x, &wowner, 0, "SELECT max(length(owner)) FROM identity", "") < 0) {
+			sqlite3_finalize(st);
+			return EXIT_FAIL;
+		}
+		wname = wname < 20 ? 20 : wname;
+		wowner = wowner < 10 ? 10 : wowner;
+		printf("%-*s %-7s %-8s %-*s %-9s %-20s %-20s %s\n", (int)wname, "NAME", "KIND",
+		       "UID", (int)wowner, "OWNER", "STATE", "EXPIRES", "REVIEW DUE", "PURPOSE");
 	}
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		struct ident id;
@@ -94,8 +104,8 @@ int cmd_list(struct nhictl *x, int argc, char **argv)
 				fputs(",\n", stdout);
 			ident_json(x, &id);
 		} else {
-			printf("%-20s %-7s %-8u %-10s %-9s %-20s %-20s %s\n", id.name, id.kind, id.uid,
-			       id.owner,
+			printf("%-*s %-7s %-8u %-*s %-9s %-20s %-20s %s\n", (int)wname, id.name,
+			       id.kind, id.uid, (int)wowner, id.owner,
 			       !retired && x->now >= id.expires ? "expired" : id.state,
 			       nhi_format_time((time_t)id.expires, b1),
 			       id.review_due ? nhi_format_time((time_t)id.review_due, b2) : "-",

@@ -371,3 +371,46 @@ int dw_store(struct dir *d, const char *name, struct ident *out)
 	}
 	return 0;
 }
+
+int dw_adopted(struct dir *d, const char *name)
+{
+	char dn[1024];
+
+	if (dir_ident_dn(&d->x->conf, name, dn, sizeof(dn)) < 0)
+		return nerr(d->x, -1, "identity '%s': DN too long", name);
+	return any_entry(d, dn, "(&(objectClass=nhiIdentity)(nhiAdopted=TRUE))");
+}
+
+int dw_delete(struct dir *d, const char *name)
+{
+	char *attrs[] = { LDAP_NO_ATTRS, NULL };
+	struct timeval tv = dir_timeout(&d->x->conf);
+	LDAPMessage *res = NULL, *e;
+	char dn[1024];
+	int rc;
+
+	if (dir_ident_dn(&d->x->conf, name, dn, sizeof(dn)) < 0)
+		return nerr(d->x, EXIT_FAIL, "identity '%s': DN too long", name);
+	/* its credential entries first: a directory deletes leaves only */
+	rc = ldap_search_ext_s(d->ld, dn, LDAP_SCOPE_ONELEVEL, "(objectClass=*)", attrs, 1, NULL,
+			       NULL, &tv, LDAP_NO_LIMIT, &res);
+	for (e = rc == LDAP_SUCCESS ? ldap_first_entry(d->ld, res) : NULL; e != NULL;
+	     e = ldap_next_entry(d->ld, e)) {
+		char *child = ldap_get_dn(d->ld, e);
+
+		rc = child != NULL ? ldap_delete_ext_s(d->ld, child, NULL, NULL) : LDAP_NO_MEMORY;
+		ldap_memfree(child);
+		if (rc == LDAP_NO_SUCH_OBJECT)
+			rc = LDAP_SUCCESS;
+		if (rc != LDAP_SUCCESS)
+			break;
+	}
+	ldap_msgfree(res);
+	if (rc == LDAP_SUCCESS)
+		rc = ldap_delete_ext_s(d->ld, dn, NULL, NULL);
+	if (rc == LDAP_NO_SUCH_OBJECT)
+		return nerr(d->x, EXIT_FAIL, "identity '%s' is gone from the directory", name);
+	if (rc != LDAP_SUCCESS)
+		return refused(d, rc, NULL);
+	return 0;
+}

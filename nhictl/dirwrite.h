@@ -47,5 +47,11 @@ int dw_modify(struct dir *d, const char *name, const struct dw_change *c);
 /* Read 'name' back and store it in the registry (current transaction);
  * *out gets what was read. */
 int dw_store(struct dir *d, const char *name, struct ident *out);
+/* release: 1 if identity 'name' was adopted (nhiAdopted TRUE), 0 if
+ * not, -1 on error (printed). */
+int dw_adopted(struct dir *d, const char *name);
+/* release: delete the identity's entry and the credential entries below
+ * it. */
+int dw_delete(struct dir *d, const char *name);
 
 #endif

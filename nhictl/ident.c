@@ -132,33 +132,38 @@ void ident_json(struct nhictl *x, const struct ident *id)
 
 	json_init(&j, stdout);
 	json_obj(&j);
-	json_kstr(&j, "name", id->name);
-	json_kstr(&j, "kind", id->kind);
-	json_kint(&j, "uid", id->uid);
-	json_kint(&j, "gid", id->gid);
-	json_kstr(&j, "owner", id->owner);
-	json_kstr(&j, "purpose", id->purpose);
-	json_kstr(&j, "gecos", id->gecos);
-	json_kstr(&j, "home", id->home);
-	json_kstr(&j, "shell", id->shell);
-	json_ktime(&j, "created", id->created);
-	json_ktime(&j, "expires", id->expires);
-	json_kbool(&j, "expired", id->expires != 0 && x->now >= id->expires);
-	json_kint(&j, "review_interval", id->review_interval);
-	json_ktime(&j, "last_review", id->last_review);
-	json_ktime(&j, "review_due", id->review_due);
-	json_kbool(&j, "review_overdue", id->review_due != 0 && x->now >= id->review_due &&
-		   strcmp(id->state, "retired") != 0);
-	json_kstr(&j, "state", id->state);
-	json_klist(&j, "hosts", id->hosts);
-	json_klist(&j, "services", id->services);
-	json_ktime(&j, "last_used", id->last_used);
-	json_ktime(&j, "orphaned_since", id->orphaned_since);
-	json_ktime(&j, "retired_at", id->retired_at);
-	json_key(&j, "retire_reason");
-	json_str(&j, id->retired_at ? id->retire_reason : NULL);
+	ident_json_fields(x, id, &j);
 	json_obj_end(&j);
 	json_end(&j);
+}
+
+void ident_json_fields(struct nhictl *x, const struct ident *id, struct json *j)
+{
+	json_kstr(j, "name", id->name);
+	json_kstr(j, "kind", id->kind);
+	json_kint(j, "uid", id->uid);
+	json_kint(j, "gid", id->gid);
+	json_kstr(j, "owner", id->owner);
+	json_kstr(j, "purpose", id->purpose);
+	json_kstr(j, "gecos", id->gecos);
+	json_kstr(j, "home", id->home);
+	json_kstr(j, "shell", id->shell);
+	json_ktime(j, "created", id->created);
+	json_ktime(j, "expires", id->expires);
+	json_kbool(j, "expired", id->expires != 0 && x->now >= id->expires);
+	json_kint(j, "review_interval", id->review_interval);
+	json_ktime(j, "last_review", id->last_review);
+	json_ktime(j, "review_due", id->review_due);
+	json_kbool(j, "review_overdue", id->review_due != 0 && x->now >= id->review_due &&
+		   strcmp(id->state, "retired") != 0);
+	json_kstr(j, "state", id->state);
+	json_klist(j, "hosts", id->hosts);
+	json_klist(j, "services", id->services);
+	json_ktime(j, "last_used", id->last_used);
+	json_ktime(j, "orphaned_since", id->orphaned_since);
+	json_ktime(j, "retired_at", id->retired_at);
+	json_key(j, "retire_reason");
+	json_str(j, id->retired_at ? id->retire_reason : NULL);
 }
 
 static const char *tm_or(int64_t t, char *buf, const char *none)

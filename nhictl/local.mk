@@ -4,6 +4,7 @@ nhictl_nhictl_SOURCES = \
 	nhictl/nhictl.c nhictl/nhictl.h \
 	nhictl/registry.c nhictl/ident.c nhictl/json.c \
 	nhictl/cmd_ident.c nhictl/cmd_list.c nhictl/cmd_check.c nhictl/cmd_config.c \
+	nhictl/reach.c nhictl/reach.h nhictl/home.c \
 	nhictl/cred.c nhictl/cmd_cred.c \
 	nhictl/cmd_log.c nhictl/cmd_group.c nhictl/cmd_audit.c \
 	nhictl/ldap.c nhictl/ldap.h nhictl/ldap_escape.c nhictl/cmd_directory.c \

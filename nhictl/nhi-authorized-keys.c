@@ -10,20 +10,46 @@
  * before any work, where this program needs the snapshot and the key
  * index only (lib/nhi_keys.c, shared with nhictl).  Exit 0 (also when it
  * prints nothing), 1 when the configuration, snapshot or key index is
- * unusable (one line on stderr), 2 on bad usage. */
+ * unusable (one line on stderr), 2 on bad usage.
+ *
+ * When it serves no key for a user nhi governs it says why to syslog
+ * (LOG_AUTHPRIV), one line without secrets, so an ssh denial leaves a
+ * reason in the log:
+ *   nhi-authorized-keys: withheld; user=NAME reason=REASON
+ * REASON is pam_nhi's (suspended, expired, retired, unregistered,
+ * host-out-of-scope, ...), snapshot-unavailable when the snapshot or key
+ * index cannot be used, or no-active-key for an allowed identity without
+ * a key to serve.  Humans and root are not nhi's business: not logged. */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include "nhi_conf.h"
 #include "nhi_keys.h"
+#include "nhi_time.h"
 
 static int print_key(void *ctx, const struct nhi_key *k)
 {
-	(void)ctx;
+	++*(int *)ctx;
 	fwrite(k->line, 1, k->len, stdout);
 	putchar('\n');
 	return 0;
+}
+
+/* The syslog line; the name as sshd passed it, made one printable word. */
+static void withheld(const char *user, const char *reason)
+{
+	char name[65];
+	size_t i;
+
+	for (i = 0; user[i] != '\0' && i < sizeof(name) - 1; i++)
+		name[i] = (unsigned char)user[i] > 0x20 && (unsigned char)user[i] < 0x7f
+			  ? user[i] : '?';
+	name[i] = '\0';
+	openlog("nhi-authorized-keys", LOG_NDELAY, LOG_AUTHPRIV);
+	syslog(LOG_NOTICE, "withheld; user=%s%s reason=%s", name, user[i] ? "..." : "", reason);
+	closelog();
 }
 
 static int usage(FILE *f)
@@ -45,7 +71,7 @@ int main(int argc, char **argv)
 	struct nhi_decision d;
 	const char *path = NULL, *user = NULL;
 	char err[PATH_MAX + 256];
-	int i, r;
+	int i, r, served = 0, keys = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0 && i + 1 < argc) {
@@ -87,11 +113,21 @@ int main(int argc, char **argv)
 					      err, sizeof(err));
 	if (r == 0)
 		r = nhi_conf_finish(&conf, err, sizeof(err));
-	if (r == 0)
-		r = nhi_keys_for(&conf, user, time(NULL), print_key, NULL, &d, err, sizeof(err));
+	if (r == 0) {
+		keys = 1;
+		r = nhi_keys_for(&conf, user, time(NULL), print_key, &served, &d, err, sizeof(err));
+	}
 	if (r == 0 && d.registered && d.verdict != NHI_V_ALLOW)
 		fprintf(stderr, "nhi-authorized-keys: %s: %s (%s): no keys\n", user,
 			nhi_verdict_str(d.verdict), nhi_reason_str(d.reason));
+	/* the configuration, snapshot or key index unusable withholds every
+	 * identity's keys (the details are on stderr) */
+	if (r < 0 && nhi_valid_name(user) && strcmp(user, "root") != 0)
+		withheld(user, keys ? nhi_reason_str(NHI_R_NO_SNAPSHOT) : "configuration-unusable");
+	else if (r == 0 && d.verdict != NHI_V_ALLOW && d.verdict != NHI_V_IGNORE)
+		withheld(user, nhi_reason_str(d.reason));
+	else if (r == 0 && d.verdict == NHI_V_ALLOW && d.registered && served == 0)
+		withheld(user, "no-active-key");
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fputs("nhi-authorized-keys: write error on standard output\n", stderr);
 		return 1;

@@ -35,6 +35,7 @@ static const struct cmd commands[] = {
 	{ "suspend", cmd_suspend, NEED_DB | WRITES, "suspend an identity" },
 	{ "resume", cmd_resume, NEED_DB | WRITES, "resume a suspended identity" },
 	{ "retire", cmd_retire, NEED_DB | WRITES, "retire an identity for good" },
+	{ "release", cmd_release, NEED_DB | WRITES, "unregister an adopted account, keeping it" },
 	{ "review", cmd_review, NEED_DB | WRITES, "record the owner's review" },
 	{ "transfer", cmd_transfer, NEED_DB | WRITES, "give an identity a new owner" },
 	{ "check", cmd_check, 0, "the account decision PAM would make" },

@@ -149,6 +149,9 @@ int ident_load(struct nhictl *x, const char *name, struct ident *id);
 /* Load NAME or print "no identity 'NAME'"; returns 0 or an exit code. */
 int ident_get(struct nhictl *x, const char *name, struct ident *id);
 void ident_json(struct nhictl *x, const struct ident *id);
+/* The identity's keys into an object the caller opened (and closes). */
+struct json;
+void ident_json_fields(struct nhictl *x, const struct ident *id, struct json *j);
 void ident_text(struct nhictl *x, const struct ident *id);
 
 /* A live human owner: resolves through NSS, is not a service account
@@ -187,6 +190,22 @@ int id_free(struct nhictl *x, uint32_t id);
 /* Parse an expiry and check it against now and max_lifetime:
  * returns 0, EXIT_USAGE (does not parse) or EXIT_FAIL (out of bounds). */
 int parse_expiry(struct nhictl *x, const char *s, time_t *out);
+
+/* ---- home.c: the local system at create and adopt ------------------- */
+
+/* Warnings on stderr: a uid in login.defs' human range (UID_MIN..UID_MAX),
+ * a shell that does not exist or is not executable (NULL: not checked). */
+void ident_warnings(struct nhictl *x, const char *name, uint32_t uid, const char *shell);
+/* create --create-home: 0 when 'home' may be made (*exists = 0) or is a
+ * directory of uid already (*exists = 1, left as it is); else an exit
+ * code (printed). */
+int home_check(struct nhictl *x, const char *home, uint32_t uid, int *exists);
+/* Make 'home' like useradd -m: /etc/skel copied, owned by uid:gid, mode
+ * HOME_MODE of login.defs or 0750.  0 or EXIT_FAIL (printed, nothing
+ * left behind). */
+int home_make(struct nhictl *x, const char *home, uint32_t uid, uint32_t gid);
+/* Remove a home home_make made (the registry change failed after it). */
+void home_unmake(const char *home);
 
 /* ---- cmd_audit.c: usage records ------------------------------------ */
 
@@ -283,6 +302,9 @@ int fault(const char *point);
 /* The start time of a process (field 22 of /proc/PID/stat), to tell a
  * live pid from a reused one.  0 or -1. */
 int proc_start_time(pid_t pid, char *out, size_t len);
+/* The same with the command name (comm, NULL = not wanted) and the
+ * state letter (state, NULL = not wanted). */
+int proc_stat(pid_t pid, char *comm, size_t clen, char *state, char *start, size_t slen);
 /* Commit without publishing (the rotation journal's own steps). */
 int reg_commit_journal(struct nhictl *x);
 
@@ -320,7 +342,7 @@ void json_end(struct json *j);                  /* newline after the top value *
 CMD(create); CMD(adopt); CMD(list); CMD(show); CMD(extend); CMD(suspend);
 CMD(resume); CMD(retire); CMD(review); CMD(transfer); CMD(check); CMD(log);
 CMD(group); CMD(publish); CMD(audit); CMD(directory); CMD(sync);
-CMD(cred); CMD(rotate); CMD(authorized_keys);
+CMD(cred); CMD(rotate); CMD(authorized_keys); CMD(release);
 CMD(config);
 CMD(init); CMD(backup);
 #undef CMD

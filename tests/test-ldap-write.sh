@@ -144,6 +144,19 @@ fails adopt 1 "adopt again: already registered" "'legacy-svc' is already registe
 	nhictl adopt legacy-svc --owner dave --expires +20d
 fails adopt 1 "adopt without a local account" "no local account 'nobody-here'" \
 	nhictl adopt nobody-here --owner dave --expires +20d
+# release: the entry and its credential entries leave the directory, the
+# row the registry; adopting again undoes it
+expect 0 "issue legacy-svc a token (an entry below it)" nhictl cred add legacy-svc --kind token --out "$T/legacy.tok"
+expect 0 "release legacy-svc" nhictl release legacy-svc
+has out "released" '^released legacy-svc: uid 850 is no longer registered'
+eqv "directory: the entry and its credential are gone" 0 \
+	"$(ldap_admin ldapsearch -b "$B" "(|(uid=legacy-svc)(objectClass=nhiCredential))" dn | grep -c 'legacy-svc')"
+fails show 1 "registry: the row is gone" "no identity 'legacy-svc'" nhictl show legacy-svc
+fails release 1 "release a created identity: refused" "created by nhictl, not adopted" \
+	nhictl release svc-a
+fails release 1 "release what the directory does not have" "no identity 'legacy-svc' in the directory" \
+	nhictl release legacy-svc
+expect 0 "adopt legacy-svc again" nhictl adopt legacy-svc --owner dave --expires +20d
 
 # ---- extend ----------------------------------------------------------------------
 expect 0 "extend svc-a" nhictl extend svc-a --expires 2027-01-31

@@ -150,7 +150,16 @@ fails cred 1 "a revoked password no longer verifies" "not valid" nhictl cred ver
 PWID=$(nhictl cred list svc-a --json | python3 -c 'import json,sys; print([c["id"] for c in json.load(sys.stdin) if c["kind"]=="password"][0])')
 expect 0 "revoking it again changes nothing" nhictl cred revoke svc-a "$PWID"
 has out "says so" 'already revoked'
+expect 0 "revoke --json (again)" nhictl cred revoke svc-a "$PWID" --json
+eqv "revoke --json: the credential, unchanged" "svc-a $PWID password revoked False" \
+	"$(pyjson '" ".join(str(d[k]) for k in ("name","id","kind","state","changed"))')"
 fails cred 1 "revoke an unknown ID" "has no credential 'cdeadbeef0000'" nhictl cred revoke svc-a cdeadbeef0000
+expect 0 "issue svc-b a token to revoke with --json" nhictl cred add svc-b --kind token --out "$T/tok-j"
+TJ=$(nhictl cred list svc-b --json | python3 -c 'import json,sys; print([c["id"] for c in json.load(sys.stdin) if c["kind"]=="token" and c["state"]=="active"][-1])')
+expect 0 "cred revoke --json" nhictl cred revoke svc-b "$TJ" --json
+eqv "revoke --json: revoked now" "$TJ token revoked True" \
+	"$(pyjson '" ".join(str(d[k]) for k in ("id","kind","state","changed"))')"
+check "revoke --json: revoked_at is set" python3 -c "import json,sys; sys.exit(not json.load(open('$T/out'))['revoked_at'])"
 expect 0 "the token still verifies" nhictl cred verify svc-a <<<"$TOK"
 
 # ---- rotation with a grace window ----

@@ -20,7 +20,7 @@ expect 0 "--version" nhictl --version
 has out "--version prints the version" '^nhictl [0-9]'
 expect 0 "--help" nhictl --help
 has out "--help lists the verbs and exit codes" 'exit status'
-for v in create adopt list show extend suspend resume retire review transfer check log group \
+for v in create adopt list show extend suspend resume retire release review transfer check log group \
 	publish audit; do
 	expect 0 "$v --help" nhictl "$v" --help
 	has out "$v --help is its usage" "usage: nhictl $v"
@@ -132,6 +132,15 @@ expect 0 "extend svc-exp" nhictl extend svc-exp --expires +30d
 expect 0 "check after extend: allowed again" nhictl check svc-exp
 expect 0 "extend to the same time: no-op" nhictl extend svc-exp --expires "$(nhictl show svc-exp --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["expires"])')"
 has out "extend same: nothing changed" 'nothing changed'
+expect 0 "extend to later" nhictl extend svc-exp --expires +40d
+check "a longer lifetime says nothing of shortening" bash -c "! grep -q shortened '$T/out'"
+expect 0 "extend to earlier: it shortens" nhictl extend svc-exp --expires +20d
+has out "and says so" '^svc-exp: expires [0-9T:Z-]+ \(shortened from [0-9T:Z-]+\)$'
+expect 0 "extend --json shortening" nhictl extend svc-exp --expires +10d --json
+eqv "json: shortened, with the previous expiry" "True True" \
+	"$(pyjson 'str(d["shortened"]) + " " + str(d["previous_expires"] > d["expires"])')"
+expect 0 "extend --json lengthening" nhictl extend svc-exp --expires +30d --json
+eqv "json: not shortened" False "$(pyjson 'd["shortened"]')"
 
 # ---- review ----
 expect 0 "list --overdue" nhictl list --overdue --json
@@ -166,10 +175,61 @@ fails adopt 1 "adopt a missing account" "no local account" nhictl adopt ghost --
 fails adopt 1 "adopt root" "root" nhictl adopt root --owner alice --expires +1d
 fails adopt 2 "adopt --uid not allowed" "not allowed" nhictl adopt dave --owner alice --expires +1d --uid 5
 # an account outside every service-account range is adopted, with a warning
+# only with --force: pam_nhi takes it for a human
 echo "odd-svc:x:5000:5000:odd:/srv/odd:/bin/sh" >>"$T/etc/passwd"
-expect 0 "adopt uid 5000 (outside every range)" nhictl adopt odd-svc --owner alice --expires +1d
+fails adopt 1 "adopt uid 5000 (outside every range): a human to pam_nhi, refused" \
+	"'odd-svc' \(uid 5000\) is a human account to pam_nhi .*--force" \
+	nhictl adopt odd-svc --owner alice --expires +1d
+expect 0 "adopt uid 5000 --force" nhictl adopt odd-svc --owner alice --expires +1d --force
 has err "adopt warns that pam_nhi cannot classify it without a snapshot" \
 	"warning: uid 5000 of 'odd-svc' is outside uid_min..uid_max"
+fails adopt 1 "adopt a human (alice)" "'alice' \(uid 1000\) is a human account to pam_nhi" \
+	nhictl adopt alice --owner dave --expires +1d
+fails create 2 "--force is adopt's only" "'--force' is not accepted" \
+	nhictl create svc-f --owner alice --expires +1d --force
+# nobody owns themselves
+fails create 1 "create: owner == name" "an identity cannot own itself" \
+	nhictl create svc-self --owner svc-self --expires +1d
+echo "self-svc:x:870:870:self:/srv/self:/usr/sbin/nologin" >>"$T/etc/passwd"
+fails adopt 1 "adopt: owner == name" "an identity cannot own itself" \
+	nhictl adopt self-svc --owner self-svc --expires +1d
+fails transfer 1 "transfer: to itself" "an identity cannot own itself" \
+	nhictl transfer legacy-svc --to legacy-svc
+
+# ---- release: an adoption undone, the account untouched ----
+echo "erin:x:1004:1004:Erin Human:/home/erin:/bin/bash" >>"$T/etc/passwd"
+echo "erin:\$y\$j9T\$x:19000:0:99999:7:::" >>"$T/etc/shadow"
+expect 0 "adopt a human by mistake (--force)" nhictl adopt erin --owner alice --expires +1d --force
+expect 0 "suspend it" nhictl suspend erin
+expect 1 "the mistake: erin is denied" nhictl check erin
+expect 0 "release erin --json" nhictl release erin --json
+eqv "release --json" "erin 1004 released suspended 0" \
+	"$(pyjson '"%s %d %s %s %d" % (d["name"], d["uid"], d["state"], d["was"], d["credentials_dropped"])')"
+expect 0 "erin is a human again: ignored" nhictl check erin --json
+eqv "check after release" "ignore not-a-service-account" "$(pyjson 'd["decision"]+" "+d["reason"]')"
+fails show 1 "released: gone from the registry" "no identity 'erin'" nhictl show erin
+eqv "the local account is unchanged" "erin:x:1004:1004:Erin Human:/home/erin:/bin/bash" \
+	"$(grep '^erin:' "$T/etc/passwd")"
+if have_nss; then
+	nrun nsswrap getent passwd erin
+	eqv "NSS still answers for erin from files" "erin:x:1004:1004:Erin Human:/home/erin:/bin/bash 0" "$(cat "$T/out") $rc"
+fi
+echo "rel-svc:x:860:860:rel:/srv/rel:/usr/sbin/nologin" >>"$T/etc/passwd"
+expect 0 "adopt rel-svc" nhictl adopt rel-svc --owner alice --expires +1d
+expect 0 "issue rel-svc a token" nhictl cred add rel-svc --kind token --out "$T/rel.tok"
+expect 0 "release rel-svc" nhictl release rel-svc
+has out "release says what it did" "^released rel-svc: uid 860 is no longer registered; the local account is unchanged$"
+expect 1 "rel-svc is an unregistered service account again" nhictl check rel-svc
+has out "unregistered" 'unregistered'
+eqv "its credentials are gone with it" 0 \
+	"$(sqlite3 "$ST/registry.db" "SELECT count(*) FROM credential c LEFT JOIN identity i ON i.id = c.identity_id WHERE i.id IS NULL")"
+has_event() { sqlite3 "$ST/registry.db" "SELECT detail FROM event WHERE action = 'release' AND target = '$1'"; }
+eqv "an audit event" "uid=860 state was active; unregistered, the local account kept; 1 credential dropped" "$(has_event rel-svc)"
+expect 0 "log --verify after release" nhictl log --verify
+fails release 1 "release again: not registered" "no identity 'rel-svc'" nhictl release rel-svc
+expect 0 "adopt it again: the release is undone too" nhictl adopt rel-svc --owner alice --expires +1d
+fails release 1 "release a created identity: refused" "created by nhictl, not adopted.*retire" \
+	nhictl release svc-a
 
 # ---- groups ----
 expect 0 "group create" nhictl group create svc-readers
@@ -189,8 +249,16 @@ fails group 1 "group create: a local group" "local group" nhictl group create sv
 fails group 1 "group create: an identity's name" "exists" nhictl group create svc-a
 fails group 2 "group: unknown sub-command" "unknown sub-command" nhictl group frob x
 fails group 1 "group delete: unknown" "no registry group" nhictl group delete nogroup
-expect 0 "group create/delete" nhictl group create tmpgrp --gid 2000500
-expect 0 "group delete" nhictl group delete tmpgrp
+expect 0 "group create --json" nhictl group create tmpgrp --gid 2000500 --json
+eqv "group create --json" "tmpgrp 2000500 created" "$(pyjson '"%s %d %s" % (d["name"], d["gid"], d["result"])')"
+expect 0 "group add-member --json" nhictl group add-member tmpgrp svc-a dave --json
+eqv "group add-member --json" "dave,svc-a members-added 2" "$(pyjson '",".join(d["members"]) + " " + d["result"] + " " + str(d["changed"])')"
+expect 0 "group add-member again --json" nhictl group add-member tmpgrp dave --json
+eqv "group add-member again --json: unchanged, one JSON object" "unchanged 0" "$(pyjson 'd["result"] + " " + str(d["changed"])')"
+expect 0 "group remove-member --json" nhictl group remove-member tmpgrp dave --json
+eqv "group remove-member --json" "svc-a members-removed" "$(pyjson '",".join(d["members"]) + " " + d["result"]')"
+expect 0 "group delete --json" nhictl group delete tmpgrp --json
+eqv "group delete --json" "tmpgrp deleted None" "$(pyjson 'd["name"] + " " + d["result"] + " " + str(d["members"])')"
 
 # ---- NSS sees what nhictl published ----
 if have_nss; then
@@ -351,6 +419,75 @@ sqlite3 "$ST/registry.db" ".backup '$T/new.db'"
 sqlite3 "$T/new.db" 'PRAGMA user_version = 99'
 printf 'state_dir = %s\nregistry_path = %s\n' "$ST" "$T/new.db" >"$T/etc/new.conf"
 fails list 1 "newer schema refused" "schema version 99 is newer" nhictl -c "$T/etc/new.conf" list
+
+# ---- list: 32-character names keep the columns aligned ----
+L32=abcdefghijklmnopqrstuvwxyz-12345
+echo "ownerabcdefghijklmnopqrstuvwxyz1:x:1010:1010:Long Owner:/home/lo:/bin/bash" >>"$T/etc/passwd"
+echo "ownerabcdefghijklmnopqrstuvwxyz1:\$y\$j9T\$x:19000:0:99999:7:::" >>"$T/etc/shadow"
+expect 0 "create a 32-character name with a 32-character owner" \
+	nhictl create "$L32" --owner ownerabcdefghijklmnopqrstuvwxyz1 --expires +1d
+expect 0 "list" nhictl list
+# the column of every field (kind, uid, owner, state) starts at the same
+# offset in the header and in every row
+cols() { python3 -c '
+import re, sys
+offs = set()
+for l in open(sys.argv[1]):
+    m = re.match(r"(\S+ +)(\S+ +)(\S+ +)(\S+ +)\S", l)
+    offs.add(tuple(len("".join(m.groups()[:i])) for i in range(1, 5)) if m else None)
+print(len(offs), None in offs)' "$T/out"; }
+eqv "every row aligned with the header" "1 False" "$(cols)"
+has out "the long name and owner in full" "^$L32 +service +[0-9]+ +ownerabcdefghijklmnopqrstuvwxyz1 +active"
+
+# ---- create/adopt warnings: a uid in the human range, a missing shell ----
+expect 0 "create with a uid in login.defs' human range" nhictl create svc-hum --owner alice --expires +1d --uid 1550
+has err "warns of the human range" "^nhictl: create: warning: uid 1550 of 'svc-hum' is in the range of human accounts \(UID_MIN..UID_MAX [0-9]+..[0-9]+ in /etc/login.defs\)"
+expect 0 "create with a shell that does not exist" nhictl create svc-sh --owner alice --expires +1d --shell /no/such/sh
+has err "warns of the shell" "^nhictl: create: warning: the shell /no/such/sh of 'svc-sh' does not exist or is not executable"
+expect 0 "create, nothing to warn of" nhictl create svc-quiet --owner alice --expires +1d
+check "no warning" test ! -s "$T/err"
+echo "hum-svc:x:1600:1600:h:/srv/h:/no/such/shell" >>"$T/etc/passwd"
+expect 0 "adopt --force a human-range account with a missing shell" nhictl adopt hum-svc --owner alice --expires +1d --force
+has err "adopt warns of the human range" "warning: uid 1600 of 'hum-svc' is in the range of human accounts"
+has err "adopt warns of the shell" "warning: the shell /no/such/shell of 'hum-svc' does not exist"
+
+# ---- create --create-home, create_home (like useradd -m) ----
+if [ "$(id -u)" = 0 ]; then
+	mkdir -p "$T/homes"
+	hm=$(sed -n 's/^HOME_MODE[[:space:]]\{1,\}\([0-7]\{1,4\}\).*/\1/p' /etc/login.defs 2>/dev/null)
+	hm=$(printf '%o' "$(( 8#${hm:-0750} ))")
+	expect 0 "create --create-home" nhictl create svc-home --owner alice --expires +1d \
+		--uid 2000601 --home "$T/homes/svc-home" --create-home
+	eqv "the home: a directory of the identity, HOME_MODE or 0750" "directory 2000601 2000601 $hm" \
+		"$(stat -c '%F %u %g %a' "$T/homes/svc-home")"
+	eqv "with /etc/skel's contents" "$(cd /etc/skel && find . | sort)" "$(cd "$T/homes/svc-home" && find . | sort)"
+	eqv "all of it the identity's" "" "$(find "$T/homes/svc-home" ! -uid 2000601 -o ! -gid 2000601)"
+	mkdir "$T/homes/taken"
+	fails create 1 "--create-home over a path it does not own: refused" \
+		"exists and is not a directory owned by uid 2000602" \
+		nhictl create svc-taken --owner alice --expires +1d --uid 2000602 --home "$T/homes/taken" --create-home
+	fails show 1 "and nothing registered" "no identity 'svc-taken'" nhictl show svc-taken
+	mkdir "$T/homes/pre" && touch "$T/homes/pre/keep" && chown -R 2000603:2000603 "$T/homes/pre"
+	expect 0 "--create-home over its own directory: accepted as it is" nhictl create svc-pre \
+		--owner alice --expires +1d --uid 2000603 --home "$T/homes/pre" --create-home
+	check "its contents untouched" test -e "$T/homes/pre/keep"
+	fails create 1 "--create-home without the parent directory" "parent directory $T/no/such does not exist" \
+		nhictl create svc-np --owner alice --expires +1d --home "$T/no/such/svc-np" --create-home
+	cp "$NHI_CONF" "$T/etc/mkhome.conf" && echo "create_home = yes" >>"$T/etc/mkhome.conf"
+	expect 0 "create_home = yes: made without the option" nhictl -c "$T/etc/mkhome.conf" create svc-cfg \
+		--owner alice --expires +1d --uid 2000604 --home "$T/homes/svc-cfg"
+	check "the home is there" test -d "$T/homes/svc-cfg"
+	expect 0 "--no-create-home overrides it" nhictl -c "$T/etc/mkhome.conf" create svc-nocfg \
+		--owner alice --expires +1d --uid 2000605 --home "$T/homes/svc-nocfg" --no-create-home
+	check "no home" test ! -e "$T/homes/svc-nocfg"
+	expect 0 "without either, the default (create_home = no)" nhictl create svc-def \
+		--owner alice --expires +1d --uid 2000606 --home "$T/homes/svc-def"
+	check "no home" test ! -e "$T/homes/svc-def"
+fi
+fails adopt 2 "adopt has no --create-home" "not allowed" \
+	nhictl adopt legacy-svc --owner alice --expires +1d --create-home
+echo "create_home = perhaps" >"$T/etc/bad-home.conf"
+fails list 1 "a bad create_home names file:line" "bad-home.conf:1: .*create_home" nhictl -c "$T/etc/bad-home.conf" list
 
 # ---- stdout write errors are failures ----
 nhictl list >/dev/full 2>"$T/err"; rc=$?
