@@ -285,6 +285,11 @@ static int exec_plain(struct nhictl *x, const char *sql)
 	return 0;
 }
 
+/* Create dir and its missing parents with exactly 'mode', whatever the
+ * umask: a hardened umask (077) must not make the state directory 0700,
+ * which would hide the snapshot, and so every identity, from every
+ * process but root's.  Directories that exist are left as they are
+ * (state_dir_check says when one of them hides the snapshot). */
 static int mkdirs(const char *dir, mode_t mode)
 {
 	char p[PATH_MAX];
@@ -297,11 +302,48 @@ static int mkdirs(const char *dir, mode_t mode)
 		if (p[i] != '/' && p[i] != '\0')
 			continue;
 		p[i] = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
+		if (mkdir(p, mode) == 0) {
+			if (chmod(p, mode) < 0)
+				return -1;
+		} else if (errno != EEXIST) {
 			return -1;
+		}
 		p[i] = i < n ? '/' : '\0';
 	}
 	return 0;
+}
+
+/* Can every process reach the snapshot in the state directory?  Each
+ * directory from / down must be searchable by others (the snapshot is
+ * world-readable; nss_nhi runs as every user).  A warning, once per run:
+ * the registry itself is root's, and tests may keep state anywhere. */
+static void state_dir_check(struct nhictl *x)
+{
+	char p[PATH_MAX];
+	size_t n = strlen(x->conf.state_dir);
+	struct stat st;
+
+	if (n == 0 || n >= sizeof(p))
+		return;
+	memcpy(p, x->conf.state_dir, n + 1);
+	for (size_t i = n;; i--) {
+		if (p[i] == '/' || i == n) {
+			char keep = p[i];
+
+			p[i] = '\0';
+			if (stat(i == 0 ? "/" : p, &st) == 0 && !(st.st_mode & S_IXOTH)) {
+				fprintf(stderr, "nhictl: warning: %s is mode %04o: only root can reach "
+					"the snapshot in %s, so identities are invisible to every other "
+					"process (chmod o+x %s)\n", i == 0 ? "/" : p,
+					(unsigned)(st.st_mode & 07777), x->conf.state_dir,
+					i == 0 ? "/" : p);
+				return;
+			}
+			p[i] = keep;
+		}
+		if (i == 0)
+			break;
+	}
 }
 
 static int migrate(struct nhictl *x)
@@ -352,6 +394,7 @@ int reg_open(struct nhictl *x)
 		if (errno != ENOENT || mkdirs(x->conf.state_dir, 0755) < 0)
 			return nerr(x, NHI_ERR_IO, "%s: %s", x->conf.state_dir, strerror(errno));
 	}
+	state_dir_check(x);
 	old = umask(077);
 	r = sqlite3_open_v2(x->conf.registry_path, &x->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);

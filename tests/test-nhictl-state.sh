@@ -138,4 +138,25 @@ if command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ]; then
 else
 	echo "# slapd not installed: the backend = ldap part not run"
 fi
+
+# ---- a hardened umask: the state directory is still reachable by all ----
+U=$T/umask/var/lib/nhi
+printf 'state_dir = %s\nhost = testhost\n' "$U" >"$T/etc/umask.conf"
+mask=$(umask); umask 077
+nrun nhictl -c "$T/etc/umask.conf" create svc-u --owner alice --expires +30d
+umask "$mask"
+eqv "umask 077: create works" 0 "$rc"
+eqv "... and the directories it made are 0755, not 0700" "755 755 755 755" \
+	"$(stat -c %a "$T/umask" "$T/umask/var" "$T/umask/var/lib" "$U" | xargs)"
+eqv "... the snapshot 0644, the registry 0600" "644 600" "$(stat -c %a "$U/nhi.cache" "$U/registry.db" | xargs)"
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	check "... so a process that is not root reads the snapshot" \
+		sh -c 'setpriv --reuid=65534 --regid=65534 --clear-groups cat "$1" >/dev/null' _ "$U/nhi.cache"
+fi
+chmod 700 "$T/umask/var"
+nrun nhictl -c "$T/etc/umask.conf" list
+eqv "a state directory that others cannot reach: still works" 0 "$rc"
+has err "... with a warning naming the directory and the fix" \
+	"warning: $T/umask/var is mode 0700: only root can reach the snapshot .*chmod o\+x $T/umask/var"
+chmod 755 "$T/umask/var"
 finish
