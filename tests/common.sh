@@ -103,3 +103,14 @@ check_demo() {
 	check "it says every step went as described" grep -q 'Done: every step as described' "$out"
 	check "no step was unexpected" bash -c "! grep -q UNEXPECTED '$out'"
 }
+
+# real_nss_files: $T/nsswitch.conf ("files nhi" for passwd, group and
+# shadow) and $T/ld.so.cache that also names the built module's directory,
+# for a private mount namespace (unshare -m) to bind-mount over
+# /etc/nsswitch.conf and /etc/ld.so.cache: then real programs, setuid ones
+# too, look users up through the built libnss_nhi.so.2.
+real_nss_files() {
+	printf 'passwd: files nhi\ngroup:  files nhi\nshadow: files nhi\n' > "$T/nsswitch.conf"
+	echo "$NSS_NHI_DIR" > "$T/ld.so.conf"
+	ldconfig -X -C "$T/ld.so.cache" -f "$T/ld.so.conf"
+}

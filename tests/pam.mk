@@ -13,3 +13,6 @@ TESTS += tests/test-pam-exports.sh tests/test-pam-wrapper.sh tests/test-pam-su.s
 	tests/test-examples.sh
 EXTRA_DIST += tests/test-pam-exports.sh tests/test-pam-wrapper.sh tests/test-pam-su.sh \
 	tests/test-examples.sh
+# the real pam_unix on what nss_nhi serves (expiry days, issued passwords)
+TESTS += tests/test-pam-unix.sh
+EXTRA_DIST += tests/test-pam-unix.sh

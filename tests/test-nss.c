@@ -340,7 +340,8 @@ static void test_shadow_root(void **state)
 	assert_int_equal(getspnam_r("svc-web", &sp, buf, sizeof(buf), &res), 0);
 	assert_non_null(res);
 	assert_string_equal(sp.sp_pwdp, "*");
-	assert_int_equal(sp.sp_expire, (now + 30 * 86400) / 86400);
+	/* not yet expired: the first day expired all day (rounded up) */
+	assert_int_equal(sp.sp_expire, (now + 30 * 86400 + 86399) / 86400);
 	assert_int_equal(sp.sp_lstchg, (now - 10 * 86400) / 86400);
 	assert_int_equal(sp.sp_max, -1);
 	assert_int_equal(getspnam_r("svc-exp", &sp, buf, sizeof(buf), &res), 0);
@@ -368,6 +369,62 @@ static void test_shadow_root(void **state)
 		end();
 		assert_int_equal(n, 5);
 	}
+}
+
+/* sp_expire at the day boundaries: while an identity is not expired, the
+ * first day on which it is expired all day (pam_unix refuses the whole
+ * of day sp_expire, so "expires later today" must not be today); once
+ * expired, the day it expired (pam_unix refuses at once). */
+static void test_shadow_expire_boundary(void **state)
+{
+	struct nhi_snap_writer *w = nhi_snapw_new();
+	struct spwd sp, *res = NULL;
+	char buf[1024], err[256];
+	long today = (long)(now / 86400);
+	time_t midnight = (time_t)(today + 2) * 86400;
+	static const struct { const char *name; int off; } cases[] = {
+		{ "svc-mid", 0 }, { "svc-mid1", 1 }, { "svc-mid-1", -1 },
+	};
+
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(w);
+	for (unsigned i = 0; i < 3; i++)
+		add(w, cases[i].name, 3301 + i, "boundary", "/bin/sh", NHI_STATE_ACTIVE,
+		    NHI_KIND_SERVICE, midnight + cases[i].off);
+	add(w, "svc-later", 3304, "later today", "/bin/sh", NHI_STATE_ACTIVE,
+	    NHI_KIND_SERVICE, now + 120);
+	add(w, "svc-past", 3305, "a second ago", "/bin/sh", NHI_STATE_ACTIVE,
+	    NHI_KIND_SERVICE, now - 1);
+	if (nhi_snapw_publish(w, env.cache, 3, now, err, sizeof(err)) != 0)
+		fail_msg("publish: %s", err);
+	nhi_snapw_free(w);
+
+	/* exactly midnight: expired all of that day */
+	assert_int_equal(getspnam_r("svc-mid", &sp, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_int_equal(sp.sp_expire, today + 2);
+	/* one second after midnight: that day still has a second to live */
+	assert_int_equal(getspnam_r("svc-mid1", &sp, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_int_equal(sp.sp_expire, today + 3);
+	/* one second before midnight */
+	assert_int_equal(getspnam_r("svc-mid-1", &sp, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_int_equal(sp.sp_expire, today + 2);
+	/* later today: pam_unix (expired when today >= sp_expire) allows */
+	assert_int_equal(getspnam_r("svc-later", &sp, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_int_equal(sp.sp_expire, (long)((now + 120 + 86399) / 86400));
+	assert_true(sp.sp_expire > (long)(time(NULL) / 86400));
+	assert_string_equal(sp.sp_pwdp, "*");
+	/* expired a second ago: the day it expired, refused at once */
+	assert_int_equal(getspnam_r("svc-past", &sp, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_int_equal(sp.sp_expire, (long)((now - 1) / 86400));
+	assert_true(sp.sp_expire <= (long)(time(NULL) / 86400));
+	assert_string_equal(sp.sp_pwdp, "!");
+	publish_world(1);
 }
 
 static void test_shadow_refused_for_others(void **state)
@@ -814,6 +871,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_initgroups),
 		cmocka_unit_test(test_initgroups_dyn_growth),
 		cmocka_unit_test(test_shadow_root),
+		cmocka_unit_test(test_shadow_expire_boundary),
 		cmocka_unit_test(test_shadow_refused_for_others),
 		cmocka_unit_test(test_erange_glibc),
 		cmocka_unit_test(test_erange_entry_points),
