@@ -703,7 +703,8 @@ int nhi_conf_finish(struct nhi_conf *c, char *err, size_t errlen)
 	    derive(c->usage_log, sizeof(c->usage_log), c->state_dir, "usage.log") < 0 ||
 	    derive(c->token_pepper_file, sizeof(c->token_pepper_file), c->state_dir,
 		   "token.pepper") < 0 ||
-	    derive(c->key_index, sizeof(c->key_index), c->state_dir, "authorized_keys.idx") < 0)
+	    derive(c->key_index, sizeof(c->key_index), c->state_dir, "authorized_keys.idx") < 0 ||
+	    derive(c->shadow_file, sizeof(c->shadow_file), c->state_dir, "nhi.shadow") < 0)
 		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: state_dir too long", where);
 	if (c->uid_min == 0 || c->uid_max < c->uid_min)
 		return nhi_seterr(err, errlen, NHI_ERR_INVAL,

@@ -280,16 +280,21 @@ enum nss_status nss_nhi_fill_group(const struct nhi_snap *s, const struct nhi_gr
 	return NSS_STATUS_SUCCESS;
 }
 
-enum nss_status nss_nhi_fill_spwd(const struct nhi_ident *id, time_t now,
+enum nss_status nss_nhi_fill_spwd(const struct nhi_ident *id, time_t now, const char *pwdp,
 				  struct spwd *sp, char *buf, size_t len, int *errnop)
 {
 	struct nss_nhi_buf b = { buf, len };
 
-	/* No password is ever stored in the snapshot: "*" (no password
-	 * login; keys and other methods still work) or "!" (locked) for a
-	 * suspended or expired identity. */
+	/* No password is ever stored in the snapshot: the hash of the
+	 * identity's newest password from the root-only password file, or
+	 * "*" (no password login; keys and other methods still work), or "!"
+	 * (locked) for a suspended or expired identity. */
+	if (nss_nhi_locked(id->state, id->expires, now))
+		pwdp = "!";
+	else if (pwdp == NULL)
+		pwdp = "*";
 	if ((sp->sp_namp = nss_nhi_bufstr(&b, id->name)) == NULL ||
-	    (sp->sp_pwdp = nss_nhi_bufstr(&b, nss_nhi_locked(id->state, id->expires, now) ? "!" : "*")) == NULL)
+	    (sp->sp_pwdp = nss_nhi_bufstr(&b, pwdp)) == NULL)
 		return nss_nhi_erange(errnop);
 	/* sp_lstchg 0 would mean "must change the password now" to pam_unix. */
 	sp->sp_lstchg = id->created > 0 ? nhi_days_floor(id->created) : -1;

@@ -8,7 +8,15 @@
 #
 #  - expiry (issue 12, item 2): an identity that expires later today
 #    passes pam_unix's account check (sp_expire is the first day it is
-#    expired all day), one expired an hour ago does not.
+#    expired all day), one expired an hour ago does not;
+#  - issued passwords (item 3): `nhictl cred add --kind password` gives a
+#    password pam_unix accepts (nss_nhi serves its hash from the root-only
+#    nhi.shadow); after `nhictl rotate` the new one works through pam_unix
+#    and the old one, during the grace, through pam_nhi's auth phase; a
+#    revoked one, one past its not-after and those of a suspended or
+#    expired identity do not; no hash in the world-readable files; a
+#    non-root getspnam gets nothing; and a real su, run by an unprivileged
+#    user, takes the password from its prompt.
 . "$top_srcdir/tests/common.sh"
 . "$top_srcdir/tests/nhictl-lib.sh"
 
@@ -42,9 +50,54 @@ C
 ident svc-expired:2100001:2100001:expired:/:/bin/sh:active:-1h:alice
 D
 
+# ---- passwords: issued, rotated, revoked, suspended, expired ----
+pw() {  # pw NAME [cred add options]: issue a password, kept in $T/pw.NAME
+	expect 0 "cred add $1 --kind password" nhictl cred add "$@" --kind password
+	install -m 600 "$T/out" "$T/pw.$1"
+}
+for n in svc-pw svc-rot svc-rev svc-susp svc-notafter; do
+	expect 0 "create $n" nhictl create "$n" --owner alice --expires +30d
+done
+expect 0 "create svc-brief (expires in 4 s)" nhictl create svc-brief --owner alice --expires +4s
+for n in svc-pw svc-rot svc-rev svc-susp svc-brief; do pw "$n"; done
+pw svc-notafter --expires +3s
+mv "$T/pw.svc-rot" "$T/pw.svc-rot.old"
+expect 0 "rotate svc-rot (grace 1h)" nhictl rotate svc-rot --grace 1h
+install -m 600 "$T/out" "$T/pw.svc-rot"
+expect 0 "revoke svc-rev's password" nhictl cred revoke svc-rev \
+	"$(nhictl cred list svc-rev --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
+expect 0 "suspend svc-susp" nhictl suspend svc-susp
+echo "not-the-password" > "$T/pw.wrong"
+ST=$T/state
+eqv "nhi.shadow is 0600 root" "600:0" "$(stat -c %a:%u "$ST/nhi.shadow")"
+eqv "nhi.shadow: svc-rot has two hashes (new, then the old in grace)" 2 \
+	"$(grep -c '^svc-rot ' "$ST/nhi.shadow")"
+eqv "nhi.shadow: nothing for the revoked password or the suspended identity" 0 \
+	"$(grep -c '^svc-rev \|^svc-susp ' "$ST/nhi.shadow")"
+check "no hash in the world-readable snapshot, its delta or the key index" \
+	bash -c "! grep -l '\\\$y\\\$' '$ST'/nhi.cache* '$ST/authorized_keys.idx'"
+sleep 5   # svc-notafter's password and svc-brief have expired
+
 # ---- the namespace ----
 mkdir -p "$T/pam.d"
 printf 'account required pam_unix.so\n' > "$T/pam.d/nhi-acct"
+# pam_unix alone: what su, login and sshd's password authentication use
+printf 'auth sufficient pam_unix.so\nauth required pam_deny.so\n' > "$T/pam.d/nhi-unix"
+# pam_nhi first: the old password during a rotation's grace
+printf 'auth sufficient %s config=%s\nauth sufficient pam_unix.so try_first_pass\nauth required pam_deny.so\n' \
+	"$PAM_NHI_SO" "$NHI_CONF" > "$T/pam.d/nhi-both"
+# su, run by an unprivileged user: auth through pam_unix only
+printf 'auth sufficient pam_rootok.so\nauth sufficient pam_unix.so\nauth required pam_deny.so\naccount required pam_unix.so\nsession required pam_permit.so\n' \
+	> "$T/pam.d/su"
+# setuid su ignores NHI_CONF: nss_nhi reads the built-in path, here the
+# test's nhi.conf on a private mount (when that directory exists)
+defconf=$(strings -a "$NSS_NHI_DIR/libnss_nhi.so.2" | grep -m1 '^/.*/nhi/nhi\.conf$' || true)
+sysconf=${defconf%/nhi/nhi.conf}
+if [ -n "$defconf" ] && [ "$sysconf" != /etc ] && [ -d "$sysconf" ]; then
+	mkdir -p "$T/sysconf/nhi"; cp -p "$NHI_CONF" "$T/sysconf/nhi/nhi.conf"
+else
+	sysconf=""
+fi
 real_nss_files || { echo "not ok - ldconfig"; exit 1; }
 
 cat > "$T/inside.sh" <<'I'
@@ -60,8 +113,38 @@ run() {  # run NAME CONF CMD...: output and exit status in $T/out.NAME
 run shadow-today "$NHI_CONF" getent shadow svc-today
 run acct-today "$NHI_CONF" pamtester -v nhi-acct svc-today acct_mgmt
 run acct-expired "$T/old/nhi.conf" pamtester -v nhi-acct svc-expired acct_mgmt
+auth() {  # auth NAME STACK USER PWFILE: pamtester authenticate, the password on stdin
+	local n=$1; shift
+	NHI_CONF=$NHI_CONF timeout 20 pamtester -v "$1" "$2" authenticate < "$3" > "$T/out.$n" 2>&1
+	echo "rc=$?" >> "$T/out.$n"
+}
+auth unix-pw nhi-unix svc-pw "$T/pw.svc-pw"
+auth unix-pw-wrong nhi-unix svc-pw "$T/pw.wrong"
+auth unix-rot-new nhi-unix svc-rot "$T/pw.svc-rot"
+auth unix-rot-old nhi-unix svc-rot "$T/pw.svc-rot.old"
+auth both-rot-old nhi-both svc-rot "$T/pw.svc-rot.old"
+auth both-rot-new nhi-both svc-rot "$T/pw.svc-rot"
+auth both-rot-wrong nhi-both svc-rot "$T/pw.wrong"
+for n in svc-rev svc-susp svc-notafter svc-brief; do
+	auth "unix-$n" nhi-unix "$n" "$T/pw.$n"
+	auth "both-$n" nhi-both "$n" "$T/pw.$n"
+done
+run shadow-pw "$NHI_CONF" getent shadow svc-pw
+run shadow-nobody "$NHI_CONF" setpriv --reuid=65534 --regid=65534 --clear-groups getent shadow svc-pw
+if [ -n "$SYSCONF" ]; then
+	mount --bind "$T/sysconf" "$SYSCONF"
+	chmod 755 "$T"
+	# su reads the password from its stdin; 'nobody' is not root, so
+	# pam_rootok does not let it in: pam_unix must accept the password
+	for p in svc-pw wrong; do
+		( cd / && timeout 20 setpriv --reuid=65534 --regid=65534 --clear-groups \
+			su -s /bin/sh svc-pw -c 'id -un' < "$T/pw.$p" > "$T/out.su-$p" 2>&1
+		  echo "rc=$?" >> "$T/out.su-$p" )
+	done
+fi
 I
-T=$T NHI_CONF=$NHI_CONF unshare -m --propagation private bash "$T/inside.sh"
+chmod 644 "$T"/pw.*   # read by su's caller, nobody, inside the namespace only
+T=$T NHI_CONF=$NHI_CONF SYSCONF=$sysconf unshare -m --propagation private bash "$T/inside.sh"
 
 rc() { tail -1 "$T/out.$1"; }
 today=$((now / 86400))
@@ -72,6 +155,38 @@ check "pam_unix account: svc-today (expires later today) is allowed" \
 check "pam_unix account: svc-expired (an hour ago) is refused" \
 	bash -c "[ \"\$(tail -1 '$T/out.acct-expired')\" != rc=0 ] && grep -qi 'expired' '$T/out.acct-expired'"
 
+ok_rc() { test "$(rc "$1")" = rc=0; }
+bad_rc() { test "$(rc "$1")" != rc=0; }
+check "pam_unix accepts the issued password" ok_rc unix-pw
+check "pam_unix refuses a wrong one" bad_rc unix-pw-wrong
+check "after rotate: pam_unix accepts the new password" ok_rc unix-rot-new
+check "after rotate: pam_unix alone does not know the old one" bad_rc unix-rot-old
+check "after rotate: the old password works through pam_nhi during the grace" ok_rc both-rot-old
+check "after rotate: the new one works with pam_nhi stacked first" ok_rc both-rot-new
+check "after rotate: a wrong password is refused with pam_nhi stacked first" bad_rc both-rot-wrong
+for n in svc-rev svc-susp svc-notafter svc-brief; do
+	case $n in
+	svc-rev) what="a revoked password" ;; svc-susp) what="the password of a suspended identity" ;;
+	svc-notafter) what="a password past its not-after" ;; svc-brief) what="the password of an expired identity" ;;
+	esac
+	check "pam_unix refuses $what" bad_rc "unix-$n"
+	check "pam_unix with pam_nhi first refuses $what" bad_rc "both-$n"
+done
+hash=$(awk '$1 == "svc-pw" { print $4; exit }' "$ST/nhi.shadow")
+check "root's getspnam gets svc-pw's hash from nhi.shadow" \
+	grep -qF "svc-pw:$hash:" "$T/out.shadow-pw"
+check "a non-root getspnam gets nothing" \
+	bash -c "! grep -q svc-pw '$T/out.shadow-nobody' && [ \"\$(tail -1 '$T/out.shadow-nobody')\" != rc=0 ]"
+if [ -n "$sysconf" ]; then
+	check "real su by an unprivileged user: the issued password logs in" \
+		bash -c "grep -q '^\(Password: \)\?svc-pw\$' '$T/out.su-svc-pw' && [ \"\$(tail -1 '$T/out.su-svc-pw')\" = rc=0 ]"
+	check "real su by an unprivileged user: a wrong password does not" \
+		bash -c "! grep -q 'svc-pw\$' '$T/out.su-wrong' && [ \"\$(tail -1 '$T/out.su-wrong')\" != rc=0 ]"
+else
+	echo "# skip: the built-in config directory ($defconf) is not private-mountable: no unprivileged su"
+fi
+check "no password or hash in the output of the tests" \
+	bash -c "! grep -rqF -f <(cat '$T'/pw.svc-*) '$T'/out.* && ! grep -rq '\\\$y\\\$' '$T'/out.unix-* '$T'/out.both-*"
 check "host untouched: /etc/nsswitch.conf" bash -c "! grep -q nhi /etc/nsswitch.conf"
 for f in "$T"/out.*; do sed "s|^|# ${f##*/}: |" "$f"; done
 finish

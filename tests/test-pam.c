@@ -798,9 +798,13 @@ static void test_password_phases(void **st)
 	dlclose(h);
 }
 
-/* ---- auth: not an authentication module ------------------------------------ */
+/* ---- auth: the passwords nhictl issued ------------------------------------ */
 
-static void test_auth_ignored(void **st)
+/* Who is not a registered identity is not asked for a password; a
+ * registered one without a password file (this test world has none) is
+ * refused as unavailable, not asked either.  Accepting and refusing
+ * passwords, with the real pam_unix beside: tests/test-pam-unix.sh. */
+static void test_auth(void **st)
 {
 	struct pam_conv pc = { conv, NULL };
 	pam_handle_t *pamh = NULL;
@@ -808,13 +812,21 @@ static void test_auth_ignored(void **st)
 
 	snprintf(path, sizeof(path), "%s/authsvc", confdir);
 	write_file(path, 0644,
-		   "auth [success=done ignore=ignore default=die] %s config=%s\n"
+		   "auth [success=done ignore=ignore default=die] %s config=%s try_first_pass\n"
 		   "auth required pam_debug.so auth=no_module_data cred=no_module_data\n",
 		   module, conf);
-	assert_int_equal(pam_start_confdir("authsvc", "svc-ok", &pc, confdir, &pamh), PAM_SUCCESS);
+	said[0] = '\0';
+	assert_int_equal(pam_start_confdir("authsvc", "no-such-human-xq", &pc, confdir, &pamh),
+			 PAM_SUCCESS);
 	assert_pam(pam_authenticate(pamh, 0), IGNORED);
 	assert_pam(pam_setcred(pamh, PAM_ESTABLISH_CRED), IGNORED);
 	pam_end(pamh, PAM_SUCCESS);
+	assert_null(strstr(said, "?:"));   /* no prompt */
+	said[0] = '\0';
+	assert_int_equal(pam_start_confdir("authsvc", "svc-ok", &pc, confdir, &pamh), PAM_SUCCESS);
+	assert_pam(pam_authenticate(pamh, 0), PAM_AUTHINFO_UNAVAIL);
+	pam_end(pamh, PAM_SUCCESS);
+	assert_null(strstr(said, "?:"));
 }
 
 /* ---- hostile input ------------------------------------------------------- */
@@ -861,7 +873,7 @@ int main(void)
 		cmocka_unit_test(test_session_concurrent),
 		cmocka_unit_test(test_password),
 		cmocka_unit_test(test_password_phases),
-		cmocka_unit_test(test_auth_ignored),
+		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_odd_users),
 	};
 
