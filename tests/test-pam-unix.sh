@@ -16,7 +16,12 @@
 #    revoked one, one past its not-after and those of a suspended or
 #    expired identity do not; no hash in the world-readable files; a
 #    non-root getspnam gets nothing; and a real su, run by an unprivileged
-#    user, takes the password from its prompt.
+#    user, takes the password from its prompt;
+#  - the package's pam-auth-update profile (debian/pam-configs/nhi), run
+#    through the real pam-auth-update on copies of /etc/pam.d: in the
+#    common-auth it writes, the old password works during the grace, a
+#    wrong one does not, and a human's own password still works with one
+#    prompt.
 . "$top_srcdir/tests/common.sh"
 . "$top_srcdir/tests/nhictl-lib.sh"
 
@@ -187,6 +192,66 @@ else
 fi
 check "no password or hash in the output of the tests" \
 	bash -c "! grep -rqF -f <(cat '$T'/pw.svc-*) '$T'/out.* && ! grep -rq '\\\$y\\\$' '$T'/out.unix-* '$T'/out.both-*"
+
+# ---- the pam-auth-update profile, in the common-auth it writes ----
+SEC=$(dirname "$(ls /usr/lib/*/security/pam_unix.so /lib/*/security/pam_unix.so 2>/dev/null | head -1)")
+if command -v pam-auth-update >/dev/null && [ -d /usr/share/pam-configs ] && [ -d /var/lib/pam ] &&
+   [ "$SEC" != . ] && command -v openssl >/dev/null; then
+	P=$T/pau
+	mkdir -p "$P"
+	cp -a /etc/pam.d "$P/pam.d"
+	cp -a /usr/share/pam-configs "$P/pam-configs"
+	cp "$top_srcdir/debian/pam-configs/nhi" "$P/pam-configs/nhi"
+	cp -a /var/lib/pam "$P/var-lib-pam"
+	cp -a "$SEC" "$P/security"
+	cp "$PAM_NHI_SO" "$P/security/pam_nhi.so"
+	printf 'auth include common-auth\n' > "$P/pam.d/nhi-login"
+	# a human of the namespace's own, with a password of its own
+	cp -p /etc/passwd /etc/group /etc/shadow "$P/"
+	echo "human-pw" > "$T/pw.human"
+	echo "nhi-human:x:1777:1777:A Human:/nonexistent:/bin/sh" >> "$P/passwd"
+	echo "nhi-human:x:1777:" >> "$P/group"
+	echo "nhi-human:$(openssl passwd -6 human-pw):19000:0:99999:7:::" >> "$P/shadow"
+	cat > "$T/inside2.sh" <<'I'
+set -u
+mount --bind "$P/pam.d" /etc/pam.d
+mount --bind "$P/pam-configs" /usr/share/pam-configs
+mount --bind "$P/var-lib-pam" /var/lib/pam
+mount --bind "$P/security" "$SEC"
+mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
+mount --bind "$T/ld.so.cache" /etc/ld.so.cache
+for f in passwd group shadow; do mount --bind "$P/$f" "/etc/$f"; done
+DEBIAN_FRONTEND=noninteractive pam-auth-update --package --enable nhi > "$T/out.pau" 2>&1
+echo "rc=$?" >> "$T/out.pau"
+cp /etc/pam.d/common-auth "$T/common-auth"
+auth() {  # as in inside.sh
+	local n=$1; shift
+	NHI_CONF=$NHI_CONF timeout 20 pamtester -v "$1" "$2" authenticate < "$3" > "$T/out.$n" 2>&1
+	echo "rc=$?" >> "$T/out.$n"
+}
+auth pau-rot-old nhi-login svc-rot "$T/pw.svc-rot.old"
+auth pau-rot-new nhi-login svc-rot "$T/pw.svc-rot"
+auth pau-rot-wrong nhi-login svc-rot "$T/pw.wrong"
+auth pau-rev nhi-login svc-rev "$T/pw.svc-rev"
+auth pau-human nhi-login nhi-human "$T/pw.human"
+auth pau-human-wrong nhi-login nhi-human "$T/pw.wrong"
+I
+	T=$T P=$P SEC=$SEC NHI_CONF=$NHI_CONF unshare -m --propagation private bash "$T/inside2.sh"
+	sed 's/^/# common-auth: /' "$T/common-auth"
+	check "pam-auth-update --enable nhi: pam_nhi follows pam_unix in common-auth's primary block" \
+		bash -c "[ \"\$(tail -1 '$T/out.pau')\" = rc=0 ] &&
+			grep -A1 '^auth.*pam_unix.so' '$T/common-auth' | grep -q 'default=ignore.*pam_nhi.so try_first_pass'"
+	check "common-auth: the old password works during the grace" ok_rc pau-rot-old
+	check "common-auth: the new password works" ok_rc pau-rot-new
+	check "common-auth: a wrong password does not" bad_rc pau-rot-wrong
+	check "common-auth: a revoked password does not" bad_rc pau-rev
+	check "common-auth: a human's own password works, asked for once" \
+		bash -c "[ \"\$(tail -1 '$T/out.pau-human')\" = rc=0 ] && [ \"\$(grep -o 'Password:' '$T/out.pau-human' | wc -l)\" = 1 ]"
+	check "common-auth: a human's wrong password does not" bad_rc pau-human-wrong
+	check "host untouched: /etc/pam.d/common-auth" bash -c "! grep -q pam_nhi /etc/pam.d/common-auth"
+else
+	echo "# skip: no pam-auth-update (or pam_unix, openssl): the profile is not tried"
+fi
 check "host untouched: /etc/nsswitch.conf" bash -c "! grep -q nhi /etc/nsswitch.conf"
 for f in "$T"/out.*; do sed "s|^|# ${f##*/}: |" "$f"; done
 finish
