@@ -4,6 +4,7 @@
  * Snapshots are made here with lib's writer in a private directory. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <nss.h>
 #include <pwd.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -425,6 +427,122 @@ static void test_shadow_expire_boundary(void **state)
 	assert_true(sp.sp_expire <= (long)(time(NULL) / 86400));
 	assert_string_equal(sp.sp_pwdp, "!");
 	publish_world(1);
+}
+
+/* ---- passwords: nhi.shadow beside the snapshot --------------------------- */
+
+#define HASH_NEW "$y$j9T$abcdefghijklmnopqrstu.$0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg"
+#define HASH_OLD "$y$j9T$zyxwvutsrqponmlkjihgfe$gfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA9876543210"
+
+/* Put nhi.shadow in place as nhictl writes it (header: generation, count,
+ * checksum of the records), with 'mode'; 'cut' bytes cut off the end,
+ * 'flip' >= 0 flips a bit of that byte after the checksum was taken. */
+static void write_pwfile(uint64_t gen, const char *recs, mode_t mode, size_t cut, long flip)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8], buf[2048];
+	size_t n = strlen(recs), count = 0;
+	int len, fd;
+
+	for (size_t i = 0; i < n; i++)
+		count += recs[i] == '\n';
+	len = snprintf(buf, sizeof(buf), "# nhi-shadow 1 %llu %zu %016llx\n%s",
+		       (unsigned long long)gen, count,
+		       (unsigned long long)nhi_checksum(recs, n, gen), recs);
+	assert_true(len > 0 && (size_t)len < sizeof(buf) && (size_t)len > cut);
+	if (flip >= 0)
+		buf[flip] ^= 1;
+	snprintf(path, sizeof(path), "%s/nhi.shadow", env.dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, (size_t)len - cut), (ssize_t)((size_t)len - cut));
+	close(fd);
+	assert_int_equal(chmod(tmp, mode), 0);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+/* sp_pwdp of name through glibc ("" when not found). */
+static const char *pwdp(const char *name)
+{
+	static char buf[1024];
+	static struct spwd sp;
+	struct spwd *res = NULL;
+
+	if (getspnam_r(name, &sp, buf, sizeof(buf), &res) != 0 || res == NULL)
+		return "";
+	return sp.sp_pwdp;
+}
+
+/* getspnam serves the newest active hash of nhi.shadow; a file that is
+ * not root's 0600, damaged, cut short or older than the snapshot serves
+ * none ("*"), and so does a hash in grace, expired or of a locked
+ * identity. */
+static void test_shadow_passwords(void **state)
+{
+	char recs[1024], path[PATH_MAX];
+	struct spwd sp;
+	char buf[1024];
+	int found = 0, err;
+
+	if (geteuid() != 0)
+		skip();
+	publish_world(1);   /* keys_generation 0: the generation, 1 */
+	snprintf(path, sizeof(path), "%s/nhi.shadow", env.dir);
+	snprintf(recs, sizeof(recs), "svc-susp 0 0 %s\nsvc-web 0 %lld %s\nsvc-web %lld 0 %s\n",
+		 HASH_NEW, (long long)now + 3600, HASH_NEW, (long long)now + 3600, HASH_OLD);
+	write_pwfile(1, recs, 0600, 0, -1);
+	assert_string_equal(pwdp("svc-web"), HASH_NEW);
+	assert_string_equal(pwdp("svc-susp"), "!");       /* locked: never a hash */
+	assert_string_equal(pwdp("svc-long"), "*");       /* no password */
+	{	/* the enumeration serves it too */
+		setent_fn set = (setent_fn)sym("_nss_nhi_setspent");
+		spent_fn get = (spent_fn)sym("_nss_nhi_getspent_r");
+		endent_fn end = (endent_fn)sym("_nss_nhi_endspent");
+
+		assert_int_equal(set(0), NSS_STATUS_SUCCESS);
+		while (get(&sp, buf, sizeof(buf), &err) == NSS_STATUS_SUCCESS)
+			found += strcmp(sp.sp_namp, "svc-web") == 0 &&
+				 strcmp(sp.sp_pwdp, HASH_NEW) == 0;
+		end();
+		assert_int_equal(found, 1);
+	}
+	/* a newer generation is fine */
+	write_pwfile(7, recs, 0600, 0, -1);
+	assert_string_equal(pwdp("svc-web"), HASH_NEW);
+
+	/* only the old hash, in grace: pam_nhi's auth accepts it, not served */
+	snprintf(recs, sizeof(recs), "svc-web %lld 0 %s\n", (long long)now + 3600, HASH_OLD);
+	write_pwfile(1, recs, 0600, 0, -1);
+	assert_string_equal(pwdp("svc-web"), "*");
+	/* past its not-after; a grace that ended */
+	snprintf(recs, sizeof(recs), "svc-web 0 %lld %s\nsvc-web %lld 0 %s\n",
+		 (long long)now - 1, HASH_NEW, (long long)now - 1, HASH_OLD);
+	write_pwfile(1, recs, 0600, 0, -1);
+	assert_string_equal(pwdp("svc-web"), "*");
+
+	snprintf(recs, sizeof(recs), "svc-web 0 0 %s\n", HASH_NEW);
+	write_pwfile(1, recs, 0640, 0, -1);               /* readable by the group */
+	assert_string_equal(pwdp("svc-web"), "*");
+	write_pwfile(1, recs, 0604, 0, -1);               /* readable by others */
+	assert_string_equal(pwdp("svc-web"), "*");
+	write_pwfile(1, recs, 0600, 1, -1);               /* cut short */
+	assert_string_equal(pwdp("svc-web"), "*");
+	write_pwfile(1, recs, 0600, 0, 60);               /* a bit flipped in the record */
+	assert_string_equal(pwdp("svc-web"), "*");
+	write_pwfile(0, recs, 0600, 0, -1);               /* older than the snapshot */
+	assert_string_equal(pwdp("svc-web"), "*");
+	snprintf(recs, sizeof(recs), "svc-web 0 0 $y$a b\n");  /* a bad record, checksum right */
+	write_pwfile(1, recs, 0600, 0, -1);
+	assert_string_equal(pwdp("svc-web"), "*");
+	snprintf(recs, sizeof(recs), "svc-web 0 0 %s\n", HASH_NEW);
+	write_pwfile(1, recs, 0600, 0, -1);
+	assert_int_equal(chown(path, 65534, 65534), 0);   /* not root's */
+	assert_string_equal(pwdp("svc-web"), "*");
+	assert_int_equal(unlink(path), 0);                /* missing */
+	assert_string_equal(pwdp("svc-web"), "*");
+	write_pwfile(1, recs, 0600, 0, -1);               /* and back */
+	assert_string_equal(pwdp("svc-web"), HASH_NEW);
+	assert_int_equal(unlink(path), 0);
 }
 
 static void test_shadow_refused_for_others(void **state)
@@ -872,6 +990,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_initgroups_dyn_growth),
 		cmocka_unit_test(test_shadow_root),
 		cmocka_unit_test(test_shadow_expire_boundary),
+		cmocka_unit_test(test_shadow_passwords),
 		cmocka_unit_test(test_shadow_refused_for_others),
 		cmocka_unit_test(test_erange_glibc),
 		cmocka_unit_test(test_erange_entry_points),
