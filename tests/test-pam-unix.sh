@@ -13,8 +13,8 @@
 #    password pam_unix accepts (nss_nhi serves its hash from the root-only
 #    nhi.shadow); after `nhictl rotate` the new one works through pam_unix
 #    and the old one, during the grace, through pam_nhi's auth phase; a
-#    revoked one, one past its not-after and those of a suspended or
-#    expired identity do not; no hash in the world-readable files; a
+#    revoked one, one past its not-after and those of a suspended,
+#    expired or retired identity do not; no hash in the world-readable files; a
 #    non-root getspnam gets nothing; and a real su, run by an unprivileged
 #    user, takes the password from its prompt;
 #  - the package's pam-auth-update profile (debian/pam-configs/nhi), run
@@ -60,11 +60,11 @@ pw() {  # pw NAME [cred add options]: issue a password, kept in $T/pw.NAME
 	expect 0 "cred add $1 --kind password" nhictl cred add "$@" --kind password
 	install -m 600 "$T/out" "$T/pw.$1"
 }
-for n in svc-pw svc-rot svc-rev svc-susp svc-notafter; do
+for n in svc-pw svc-rot svc-rev svc-susp svc-notafter svc-ret; do
 	expect 0 "create $n" nhictl create "$n" --owner alice --expires +30d
 done
 expect 0 "create svc-brief (expires in 4 s)" nhictl create svc-brief --owner alice --expires +4s
-for n in svc-pw svc-rot svc-rev svc-susp svc-brief; do pw "$n"; done
+for n in svc-pw svc-rot svc-rev svc-susp svc-brief svc-ret; do pw "$n"; done
 pw svc-notafter --expires +3s
 mv "$T/pw.svc-rot" "$T/pw.svc-rot.old"
 expect 0 "rotate svc-rot (grace 1h)" nhictl rotate svc-rot --grace 1h
@@ -72,6 +72,7 @@ install -m 600 "$T/out" "$T/pw.svc-rot"
 expect 0 "revoke svc-rev's password" nhictl cred revoke svc-rev \
 	"$(nhictl cred list svc-rev --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
 expect 0 "suspend svc-susp" nhictl suspend svc-susp
+expect 0 "retire svc-ret" nhictl retire svc-ret --reason test
 echo "not-the-password" > "$T/pw.wrong"
 ST=$T/state
 eqv "nhi.shadow is 0600 root" "600:0" "$(stat -c %a:%u "$ST/nhi.shadow")"
@@ -130,7 +131,7 @@ auth unix-rot-old nhi-unix svc-rot "$T/pw.svc-rot.old"
 auth both-rot-old nhi-both svc-rot "$T/pw.svc-rot.old"
 auth both-rot-new nhi-both svc-rot "$T/pw.svc-rot"
 auth both-rot-wrong nhi-both svc-rot "$T/pw.wrong"
-for n in svc-rev svc-susp svc-notafter svc-brief; do
+for n in svc-rev svc-susp svc-notafter svc-brief svc-ret; do
 	auth "unix-$n" nhi-unix "$n" "$T/pw.$n"
 	auth "both-$n" nhi-both "$n" "$T/pw.$n"
 done
@@ -169,8 +170,9 @@ check "after rotate: pam_unix alone does not know the old one" bad_rc unix-rot-o
 check "after rotate: the old password works through pam_nhi during the grace" ok_rc both-rot-old
 check "after rotate: the new one works with pam_nhi stacked first" ok_rc both-rot-new
 check "after rotate: a wrong password is refused with pam_nhi stacked first" bad_rc both-rot-wrong
-for n in svc-rev svc-susp svc-notafter svc-brief; do
+for n in svc-rev svc-susp svc-notafter svc-brief svc-ret; do
 	case $n in
+	svc-ret) what="the password of a retired identity" ;;
 	svc-rev) what="a revoked password" ;; svc-susp) what="the password of a suspended identity" ;;
 	svc-notafter) what="a password past its not-after" ;; svc-brief) what="the password of an expired identity" ;;
 	esac
