@@ -114,3 +114,17 @@ real_nss_files() {
 	echo "$NSS_NHI_DIR" > "$T/ld.so.conf"
 	ldconfig -X -C "$T/ld.so.cache" -f "$T/ld.so.conf"
 }
+
+# free_port: a free TCP port on 127.0.0.1.  wait_port PORT: wait up to
+# 5 s until something listens there; 0 when it does.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_port() {
+	local i
+	for i in $(seq 50); do
+		python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1',$1)))" && return 0
+		sleep 0.1
+	done
+	return 1
+}

@@ -16,7 +16,8 @@
 #    revoked one, one past its not-after and those of a suspended,
 #    expired or retired identity do not; no hash in the world-readable files; a
 #    non-root getspnam gets nothing; and a real su, run by an unprivileged
-#    user, takes the password from its prompt;
+#    user, takes the password from its prompt, and so does a real sshd's
+#    password authentication (the old one during the grace too);
 #  - the package's pam-auth-update profile (debian/pam-configs/nhi), run
 #    through the real pam-auth-update on copies of /etc/pam.d: in the
 #    common-auth it writes, the old password works during the grace, a
@@ -194,6 +195,70 @@ else
 fi
 check "no password or hash in the output of the tests" \
 	bash -c "! grep -rqF -f <(cat '$T'/pw.svc-*) '$T'/out.* && ! grep -rq '\\\$y\\\$' '$T'/out.unix-* '$T'/out.both-*"
+
+# ---- sshd's password authentication, for real ----
+if [ -x /usr/sbin/sshd ] && command -v ssh >/dev/null && command -v ssh-keygen >/dev/null; then
+	PORT=$(free_port)
+	ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
+	# the Debian profile's order: pam_unix, then pam_nhi for the old password in grace
+	printf '%s\n' "auth sufficient pam_unix.so" \
+		"auth sufficient $PAM_NHI_SO config=$NHI_CONF try_first_pass" \
+		"auth required pam_deny.so" "account required pam_unix.so" \
+		"session required pam_permit.so" "password required pam_deny.so" > "$T/pam.d/sshd"
+	cat > "$T/sshd_config" <<C
+ListenAddress 127.0.0.1
+Port $PORT
+HostKey $T/hostkey
+PidFile $T/sshd.pid
+UsePAM yes
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+PubkeyAuthentication no
+StrictModes no
+C
+	cat > "$T/inside-sshd.sh" <<'I'
+set -eu
+mount -t tmpfs -o mode=755 tmpfs /run
+mkdir -m 755 /run/sshd
+mount --bind "$T/pam.d/sshd" /etc/pam.d/sshd
+mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
+mount --bind "$T/ld.so.cache" /etc/ld.so.cache
+exec /usr/sbin/sshd -D -e -f "$T/sshd_config"
+I
+	T=$T NHI_CONF=$NHI_CONF unshare -m --propagation private bash "$T/inside-sshd.sh" 2>"$T/sshd.log" &
+	SSHD=$!
+	at_exit "kill $SSHD 2>/dev/null; wait $SSHD 2>/dev/null"
+	check "sshd listens on 127.0.0.1:$PORT" wait_port "$PORT"
+	# ssh USER PWFILE: a password login (the password from SSH_ASKPASS) that
+	# prints the user sshd started it as (the session has no NHI_CONF, so
+	# NSS there could not name it)
+	sshpw() {
+		printf '#!/bin/sh\ncat %s\n' "$2" > "$T/askpass"; chmod 700 "$T/askpass"
+		SSH_ASKPASS=$T/askpass SSH_ASKPASS_REQUIRE=force DISPLAY=none timeout 30 \
+			ssh -p "$PORT" -o PreferredAuthentications=password -o PubkeyAuthentication=no \
+			-o NumberOfPasswordPrompts=1 -o UserKnownHostsFile="$T/known_hosts" \
+			-o StrictHostKeyChecking=no -o ConnectTimeout=10 -o LogLevel=ERROR \
+			"$1@127.0.0.1" 'echo "in:$USER"' > "$T/out" 2> "$T/err" < /dev/null
+		rc=$?
+	}
+	sshpw svc-pw "$T/pw.svc-pw"
+	check "sshd: svc-pw logs in with its issued password" \
+		bash -c "[ $rc = 0 ] && grep -qx in:svc-pw '$T/out'"
+	sshpw svc-rot "$T/pw.svc-rot.old"
+	check "sshd: svc-rot logs in with its old password during the grace (pam_nhi)" \
+		bash -c "[ $rc = 0 ] && grep -qx in:svc-rot '$T/out'"
+	sshpw svc-pw "$T/pw.wrong"
+	check "sshd: a wrong password is refused" test "$rc" = 255
+	sshpw svc-rev "$T/pw.svc-rev"
+	check "sshd: a revoked password is refused" test "$rc" = 255
+	kill "$SSHD" 2>/dev/null; wait "$SSHD" 2>/dev/null
+	check "sshd's log says how they got in" \
+		bash -c "grep -q 'Accepted password for svc-pw' '$T/sshd.log' && grep -q 'Accepted password for svc-rot' '$T/sshd.log'"
+	check "no password in sshd's log" bash -c "! grep -qF -f <(cat '$T'/pw.svc-* '$T/pw.wrong') '$T/sshd.log'"
+	[ "$fail" -eq 0 ] || sed 's/^/# sshd: /' "$T/sshd.log" | tail -20
+else
+	echo "# skip: no sshd/ssh: no password login over ssh"
+fi
 
 # ---- the pam-auth-update profile, in the common-auth it writes ----
 SEC=$(dirname "$(ls /usr/lib/*/security/pam_unix.so /lib/*/security/pam_unix.so 2>/dev/null | head -1)")
