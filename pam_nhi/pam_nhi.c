@@ -462,7 +462,12 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	int n = 0, r, ret = PAM_IGNORE;
 
 	pam_set_data(pamh, AUTH_DATA, NULL, NULL);
-	for (int i = 0; i < argc && n < (int)(sizeof(args) / sizeof(args[0])); i++)
+	if (argc > (int)(sizeof(args) / sizeof(args[0]))) {
+		nhi_log(pamh, LOG_ERR, "configuration error: more than %zu module arguments",
+			sizeof(args) / sizeof(args[0]));
+		return PAM_IGNORE;
+	}
+	for (int i = 0; i < argc; i++)
 		if (!authtok_option(argv[i]))
 			args[n++] = argv[i];
 	if (ctx_init(&x, pamh, flags, n, args) != PAM_SUCCESS)
