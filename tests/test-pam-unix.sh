@@ -120,6 +120,9 @@ run() {  # run NAME CONF CMD...: output and exit status in $T/out.NAME
 run shadow-today "$NHI_CONF" getent shadow svc-today
 run acct-today "$NHI_CONF" pamtester -v nhi-acct svc-today acct_mgmt
 run acct-expired "$T/old/nhi.conf" pamtester -v nhi-acct svc-expired acct_mgmt
+# the real su, run by root (pam_rootok; account: pam_unix alone)
+run su-today "$NHI_CONF" su -s /bin/sh svc-today -c 'echo in:$(id -u)'
+run su-expired "$T/old/nhi.conf" su -s /bin/sh svc-expired -c 'echo in:$(id -u)'
 auth() {  # auth NAME STACK USER PWFILE: pamtester authenticate, the password on stdin
 	local n=$1; shift
 	NHI_CONF=$NHI_CONF timeout 20 pamtester -v "$1" "$2" authenticate < "$3" > "$T/out.$n" 2>&1
@@ -159,6 +162,10 @@ check "shadow: svc-today's sp_expire is tomorrow, the first day it is expired al
 	grep -q "^svc-today:\*:[0-9]*:::::$((today + 1)):" "$T/out.shadow-today"
 check "pam_unix account: svc-today (expires later today) is allowed" \
 	test "$(rc acct-today)" = rc=0
+check "real su: svc-today (expires later today) gets in" \
+	bash -c "grep -q '^in:[0-9]' '$T/out.su-today' && [ \"\$(tail -1 '$T/out.su-today')\" = rc=0 ]"
+check "real su: svc-expired (an hour ago) does not" \
+	bash -c "! grep -q '^in:' '$T/out.su-expired' && [ \"\$(tail -1 '$T/out.su-expired')\" != rc=0 ]"
 check "pam_unix account: svc-expired (an hour ago) is refused" \
 	bash -c "[ \"\$(tail -1 '$T/out.acct-expired')\" != rc=0 ] && grep -qi 'expired' '$T/out.acct-expired'"
 
