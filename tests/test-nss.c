@@ -506,6 +506,15 @@ static void test_shadow_passwords(void **state)
 		end();
 		assert_int_equal(found, 1);
 	}
+	{	/* a buffer too small for the hash: ERANGE, glibc retries */
+		spnam_fn spnam = (spnam_fn)sym("_nss_nhi_getspnam_r");
+		size_t need = strlen("svc-web") + 1 + strlen(HASH_NEW) + 1;
+
+		assert_int_equal(spnam("svc-web", &sp, buf, need - 1, &err), NSS_STATUS_TRYAGAIN);
+		assert_int_equal(err, ERANGE);
+		assert_int_equal(spnam("svc-web", &sp, buf, need, &err), NSS_STATUS_SUCCESS);
+		assert_string_equal(sp.sp_pwdp, HASH_NEW);
+	}
 	/* a newer generation is fine */
 	write_pwfile(7, recs, 0600, 0, -1);
 	assert_string_equal(pwdp("svc-web"), HASH_NEW);
