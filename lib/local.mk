@@ -7,7 +7,8 @@ lib_libnhi_la_SOURCES = \
 	lib/nhi_time.c lib/nhi_time.h \
 	lib/nhi_hash.c lib/nhi_hash.h \
 	lib/nhi_snapshot.c lib/nhi_snapshot.h \
-	lib/nhi_policy.c lib/nhi_policy.h
+	lib/nhi_policy.c lib/nhi_policy.h \
+	lib/nhi_pwhash.c lib/nhi_pwhash.h
 lib_libnhi_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 lib_libnhiadmin_la_SOURCES = lib/nhi_snapwrite.c lib/nhi_file.c lib/nhi_file.h
 lib_libnhiadmin_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden

@@ -821,7 +821,8 @@ static int derive_all(struct nhi_conf *c)
 	    derive(c->usage_log, sizeof(c->usage_log), c->state_dir, "usage.log") < 0 ||
 	    derive(c->token_pepper_file, sizeof(c->token_pepper_file), c->state_dir,
 		   "token.pepper") < 0 ||
-	    derive(c->key_index, sizeof(c->key_index), c->state_dir, "authorized_keys.idx") < 0)
+	    derive(c->key_index, sizeof(c->key_index), c->state_dir, "authorized_keys.idx") < 0 ||
+	    derive(c->shadow_file, sizeof(c->shadow_file), c->state_dir, "nhi.shadow") < 0)
 		return -1;
 	return 0;
 }

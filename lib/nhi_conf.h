@@ -100,6 +100,7 @@ struct nhi_conf {
 	int64_t rotation_grace;         /* default overlap of old and new at rotation */
 	char token_pepper_file[PATH_MAX]; /* HMAC key of tokens: "" until finish(): state_dir/token.pepper */
 	char key_index[PATH_MAX];       /* derived: state_dir/authorized_keys.idx */
+	char shadow_file[PATH_MAX];     /* derived: state_dir/nhi.shadow (password hashes, root-only) */
 	/* publishing (nhictl only): at most this many identities changed
 	 * since the full snapshot go into nhi.cache.delta; one more and the
 	 * next publication is full (0 = always full) */

@@ -102,9 +102,10 @@ struct nhi_snap_hdr {
 	uint64_t base_generation;
 	uint32_t flags;
 	uint32_t n_reg_groups;
-	/* the oldest key index (nhictl's authorized_keys.idx) that goes with
-	 * this file: nhictl rewrites the index only when keys change; 0 (a
-	 * writer before this field) = this file's generation */
+	/* the oldest key index (nhictl's authorized_keys.idx) and password
+	 * file (nhi.shadow, written with it) that go with this file: nhictl
+	 * rewrites them only when credentials change; 0 (a writer before
+	 * this field) = this file's generation */
 	uint64_t keys_generation;
 	/* block checksums, for readers that verify only what they read
 	 * (NHI_SNAP_VERIFY_READ): the data [hdr_size, blocks_off) in blocks

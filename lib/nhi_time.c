@@ -169,6 +169,24 @@ bad:
 			  "bad time '%s': expected YYYY-MM-DD, YYYY-MM-DDThh:mm[:ss][Z|+hh:mm], +DURATION or now", s);
 }
 
+long nhi_days_floor(int64_t t)
+{
+	int64_t d = t / 86400;
+
+	if (t % 86400 != 0 && t < 0)
+		d--;
+	return (long)d;
+}
+
+long nhi_expire_days(int64_t expires, int64_t now)
+{
+	long d = nhi_days_floor(expires);
+
+	if (now >= expires)
+		return d;
+	return expires % 86400 != 0 ? d + 1 : d;
+}
+
 char *nhi_format_time(time_t t, char buf[NHI_TIME_BUFSZ])
 {
 	struct tm tm;

@@ -21,6 +21,21 @@ int nhi_parse_duration(const char *s, int64_t *secs, char *err, size_t errlen);
 #define NHI_TIME_MAX 253402300799LL      /* 9999-12-31T23:59:59Z */
 int nhi_parse_time(const char *s, time_t now, time_t *out, char *err, size_t errlen);
 
+/* shadow(5)'s expiry day (sp_expire, shadowExpire: days since the epoch;
+ * the classic stack, pam_unix and shadow-utils, treat the whole of that
+ * day as expired) for an identity that expires at 'expires' (> 0):
+ *  - before the expiry instant (now < expires), the first day on which the
+ *    identity is expired all day: the day count rounded UP, so an identity
+ *    that expires later today is not refused from the start of today;
+ *  - from the expiry instant on, the day in which it expired (rounded
+ *    down), so pam_unix refuses it at once.
+ * Between the two the classic stack allows until the end of the last day
+ * at most; pam_nhi enforces the exact time.  A value written once (the
+ * directory's shadowExpire) passes now = 0: always the first form. */
+long nhi_expire_days(int64_t expires, int64_t now);
+/* Days since the epoch, rounded down (sp_lstchg and the like). */
+long nhi_days_floor(int64_t t);
+
 #define NHI_TIME_BUFSZ 32
 /* "2027-01-31T12:00:00Z"; 0 gives "" (no time). */
 char *nhi_format_time(time_t t, char buf[NHI_TIME_BUFSZ]);

@@ -20,6 +20,8 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include "nhi_file.h"
+#include "nhi_hash.h"
+#include "nhi_pwhash.h"
 #include "nhictl.h"
 #include "secret.h"
 #include "dircred.h"
@@ -742,13 +744,15 @@ int rotation_recover(struct nhictl *x, int *n)
 
 /* ---- the public-key index -------------------------------------------- */
 
-/* The generation in the key index's first line, or -1 (none, not ours). */
-int64_t keyidx_generation(struct nhictl *x)
+/* The generation in the first line of the key index or the password
+ * file (after 'magic'), or -1 (none, not ours). */
+static int64_t file_generation(const char *path, const char *magic)
 {
 	unsigned long long gen;
+	size_t m = strlen(magic);
 	char line[64];
 	ssize_t n;
-	int fd = open(x->conf.key_index, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 
 	if (fd < 0)
 		return -1;
@@ -757,9 +761,15 @@ int64_t keyidx_generation(struct nhictl *x)
 	if (n <= 0)
 		return -1;
 	line[n] = '\0';
-	if (sscanf(line, "# nhi-keys 1 %llu\n", &gen) != 1 || gen > INT64_MAX)
+	if (strncmp(line, magic, m) != 0 || sscanf(line + m, "%llu", &gen) != 1 ||
+	    gen > INT64_MAX)
 		return -1;
 	return (int64_t)gen;
+}
+
+int64_t keyidx_generation(struct nhictl *x)
+{
+	return file_generation(x->conf.key_index, "# nhi-keys 1 ");
 }
 
 /* One line per SSH key that may be served: "NAME GRACE_UNTIL NOT_AFTER
@@ -808,5 +818,86 @@ int keyidx_write(struct nhictl *x, uint64_t generation)
 			nerr(x, r, "%s", err);
 	}
 	free(buf);
+	return r;
+}
+
+/* ---- the password file ------------------------------------------------ */
+
+int64_t pwfile_generation(struct nhictl *x)
+{
+	return file_generation(x->conf.shadow_file, NHI_PWH_MAGIC);
+}
+
+/* nhi.shadow (nhi_pwhash.h): the crypt(3) hashes of the password
+ * credentials usable now of the identities that are active or orphaned,
+ * active newest first, then those in grace; 0600 root, written like the
+ * snapshot (temp file, fsync, rename), the buffer wiped.  Identities that
+ * have expired keep their records: the readers check the expiry in the
+ * snapshot, so an `extend` (which does not rewrite this file) brings the
+ * password back. */
+int pwfile_write(struct nhictl *x, uint64_t generation)
+{
+	char err[PATH_MAX + 256], head[128];
+	sqlite3_stmt *st;
+	char *body = NULL, *all = NULL;
+	size_t blen = 0, hlen, count = 0;
+	FILE *f;
+	int r;
+
+	st = reg_prep(x, "SELECT i.name, c.state, c.grace_until, c.not_after, c.secret_hash "
+		      "FROM credential c JOIN identity i ON i.id = c.identity_id "
+		      "WHERE c.kind = 'password' AND i.state IN ('active', 'orphaned') AND "
+		      "(c.state = 'active' OR (c.state = 'grace' AND c.grace_until > ?1)) "
+		      "AND (c.not_after = 0 OR c.not_after > ?1) "
+		      "ORDER BY i.name, c.state = 'grace', c.created DESC, c.id DESC", "i",
+		      (int64_t)x->now);
+	if (st == NULL)
+		return NHI_ERR_DB;
+	f = open_memstream(&body, &blen);
+	if (f == NULL) {
+		sqlite3_finalize(st);
+		return nerr(x, NHI_ERR_NOMEM, "out of memory");
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(st, 4);
+		int grace = strcmp((const char *)sqlite3_column_text(st, 1), "grace") == 0;
+
+		/* only crypt(3) hashes, which pam_unix verifies; "{CRYPT}" is
+		 * the LDAP scheme tag (RFC 3112 style) in front of them */
+		if (h == NULL || strncasecmp(h, "{CRYPT}", 7) != 0 ||
+		    !nhi_pwh_valid_hash(h + 7, strlen(h + 7)))
+			continue;
+		fprintf(f, "%s %lld %lld %s\n", sqlite3_column_text(st, 0),
+			grace ? (long long)sqlite3_column_int64(st, 2) : 0LL,
+			(long long)sqlite3_column_int64(st, 3), h + 7);
+		count++;
+	}
+	r = r == SQLITE_DONE ? 0 : reg_dberr(x);
+	sqlite3_finalize(st);
+	if (fclose(f) != 0 && r == 0)
+		r = nerr(x, NHI_ERR_NOMEM, "out of memory");
+	if (r < 0)
+		goto out;
+	hlen = (size_t)snprintf(head, sizeof(head), NHI_PWH_MAGIC "%llu %zu %016llx\n",
+				(unsigned long long)generation, count,
+				(unsigned long long)nhi_checksum(body, blen, generation));
+	all = malloc(hlen + blen + 1);
+	if (all == NULL) {
+		r = nerr(x, NHI_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(all, head, hlen);
+	memcpy(all + hlen, body, blen);
+	r = nhi_write_atomic(x->conf.shadow_file, all, hlen + blen, 0600, 0, 0, 0, err,
+			     sizeof(err));
+	if (r < 0)
+		nerr(x, r, "%s", err);
+out:
+	if (all != NULL)
+		OPENSSL_cleanse(all, hlen + blen);
+	if (body != NULL)
+		OPENSSL_cleanse(body, blen);
+	free(all);
+	free(body);
 	return r;
 }

@@ -72,10 +72,18 @@ static const char *str_time(struct mods *ms, int64_t t)
 	return s;
 }
 
-/* shadow(5)'s sp_expire for an expiry: days, rounded down (as nss_nhi). */
+/* shadowExpire for an expiry: the first day on which the identity is
+ * expired all day (rounded up; nhi_expire_days with no "now").  A client
+ * that reads shadowExpire (pam_unix through nss-pam-ldapd or sssd on a
+ * host without nhi) treats the whole of that day as expired: rounded
+ * down, an identity expiring later today would be refused from the start
+ * of today.  The value is written once, so it cannot move to the day of
+ * expiry when that passes, as nss_nhi's sp_expire does: such a client
+ * allows it until the end of its last day at most; pam_nhi enforces the
+ * exact time (nhiExpires). */
 static long long expire_days(int64_t t)
 {
-	return t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+	return nhi_expire_days(t, 0);
 }
 
 static int refused(struct dir *d, int rc, const char *what)

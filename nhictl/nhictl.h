@@ -296,6 +296,11 @@ int rotation_recover(struct nhictl *x, int *n);
 int keyidx_write(struct nhictl *x, uint64_t generation);
 /* The generation the key index names, or -1. */
 int64_t keyidx_generation(struct nhictl *x);
+/* Write the password file nhi.shadow (0600 root, atomically; see
+ * nhi_pwhash.h), with the key index: the same triggers mark both out of
+ * date.  pwfile_generation: the generation it names, or -1. */
+int pwfile_write(struct nhictl *x, uint64_t generation);
+int64_t pwfile_generation(struct nhictl *x);
 /* Test-only fault injection: when secure_getenv("NHI_TEST_FAULT") names
  * 'point', act (kill the process, or return 1 for a simulated failure). */
 int fault(const char *point);

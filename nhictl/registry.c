@@ -1067,12 +1067,15 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 			nerr(x, r, "snapshot: %s", nhi_strerror(r));
 		goto out;
 	}
-	/* the key index first, when what it lists may have changed (or it is
-	 * not the one last written): a reader accepts an index at least as
-	 * new as the snapshot's keys_generation, so a key revoked in this
-	 * generation is never served */
-	if (full || keys < 0 || keyidx_generation(x) != keys) {
+	/* the key index and the password file first, when what they list
+	 * may have changed (or they are not the ones last written): a reader
+	 * accepts them when at least as new as the snapshot's
+	 * keys_generation, so a key or password revoked in this generation
+	 * is never served */
+	if (full || keys < 0 || keyidx_generation(x) != keys || pwfile_generation(x) != keys) {
 		r = keyidx_write(x, (uint64_t)gen);
+		if (r == 0)
+			r = pwfile_write(x, (uint64_t)gen);
 		if (r == 0)
 			r = reg_exec(x, "UPDATE meta SET value = ? WHERE key = 'keys_gen'", "i", gen);
 		if (r < 0)

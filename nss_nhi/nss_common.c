@@ -9,6 +9,7 @@
 #include "nhi_conf.h"
 #include "nhi_err.h"
 #include "nhi_snapshot.h"
+#include "nhi_time.h"
 #include "nss_common.h"
 
 static pthread_once_t conf_once = PTHREAD_ONCE_INIT;
@@ -305,38 +306,33 @@ enum nss_status nss_nhi_fill_group(const struct nhi_snap *s, const struct nhi_gr
 	return NSS_STATUS_SUCCESS;
 }
 
-/* Days since the epoch, rounded down: shadow(5)'s sp_expire means "expired
- * from the start of that day", and the account is expired at 'expires', so
- * the classic stack (pam_unix) blocks it from the start of the UTC day in
- * which it expires (exactly on time for date-only expiries, which are
- * midnight UTC; at most a day early otherwise, never late). */
-static long days_floor(int64_t t)
-{
-	int64_t d = t / 86400;
-
-	if (t % 86400 != 0 && t < 0)
-		d--;
-	return (long)d;
-}
-
-enum nss_status nss_nhi_fill_spwd(const struct nhi_ident *id, time_t now,
+enum nss_status nss_nhi_fill_spwd(const struct nhi_ident *id, time_t now, const char *pwdp,
 				  struct spwd *sp, char *buf, size_t len, int *errnop)
 {
 	struct nss_nhi_buf b = { buf, len };
 
-	/* No password is ever stored in the snapshot: "*" (no password
-	 * login; keys and other methods still work) or "!" (locked) for a
-	 * suspended or expired identity. */
+	/* No password is ever stored in the snapshot: the hash of the
+	 * identity's newest password from the root-only password file, or
+	 * "*" (no password login; keys and other methods still work), or "!"
+	 * (locked) for a suspended or expired identity. */
+	if (nss_nhi_locked(id->state, id->expires, now))
+		pwdp = "!";
+	else if (pwdp == NULL)
+		pwdp = "*";
 	if ((sp->sp_namp = nss_nhi_bufstr(&b, id->name)) == NULL ||
-	    (sp->sp_pwdp = nss_nhi_bufstr(&b, nss_nhi_locked(id->state, id->expires, now) ? "!" : "*")) == NULL)
+	    (sp->sp_pwdp = nss_nhi_bufstr(&b, pwdp)) == NULL)
 		return nss_nhi_erange(errnop);
 	/* sp_lstchg 0 would mean "must change the password now" to pam_unix. */
-	sp->sp_lstchg = id->created > 0 ? days_floor(id->created) : -1;
+	sp->sp_lstchg = id->created > 0 ? nhi_days_floor(id->created) : -1;
 	sp->sp_min = -1;
 	sp->sp_max = -1;
 	sp->sp_warn = -1;
 	sp->sp_inact = -1;
-	sp->sp_expire = id->expires != 0 ? days_floor(id->expires) : -1;
+	/* shadow(5)'s expiry day: the first day the identity is expired all
+	 * day (rounded up) while it is not yet expired, so one that expires
+	 * later today still logs in through pam_unix; the day it expired once
+	 * it has (pam_unix refuses at once).  See nhi_expire_days(). */
+	sp->sp_expire = id->expires != 0 ? nhi_expire_days(id->expires, (int64_t)now) : -1;
 	sp->sp_flag = ~0UL;
 	return NSS_STATUS_SUCCESS;
 }

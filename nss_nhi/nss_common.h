@@ -148,7 +148,8 @@ void *nss_nhi_bufalloc(struct nss_nhi_buf *b, size_t n);
  * Return NSS_STATUS_SUCCESS or NSS_STATUS_TRYAGAIN with *errnop = ERANGE. */
 enum nss_status nss_nhi_fill_group(const struct nhi_snap *s, const struct nhi_group *g,
 				   struct group *gr, char *buf, size_t len, int *errnop);
-enum nss_status nss_nhi_fill_spwd(const struct nhi_ident *id, time_t now,
+/* pwdp: the password hash to serve (see nss_shadow.c), NULL for none. */
+enum nss_status nss_nhi_fill_spwd(const struct nhi_ident *id, time_t now, const char *pwdp,
 				  struct spwd *sp, char *buf, size_t len, int *errnop);
 
 /* Enumeration state of one database: a cursor (record index) under a

@@ -13,7 +13,10 @@
  *           appended to usage_log;
  * password  refuses a manual password change of a registered identity
  *           (rotation goes through nhictl);
- * auth      not ours: PAM_IGNORE.
+ * auth      the passwords nhictl issued to registered identities, old
+ *           ones in a rotation's grace too (root-only nhi.shadow, checked
+ *           with crypt(3) from libcrypt, which libpam and pam_unix use as
+ *           well); PAM_IGNORE, without a prompt, for everyone else.
  *
  * Arguments: config=FILE, and every key of nhi.conf as key=value (bare
  * "debug", "quiet", "audit").  The module reads the snapshot only; it
@@ -44,11 +47,14 @@
  * Every decision is logged through one sink (nhi_log()) as
  * "EVENT; user=NAME service=SVC [rhost=HOST] reason=REASON [warn=...]".
  * Decisions about humans and root are logged only with "debug".  Nothing
- * secret ever reaches the log: the module never sees a secret.
+ * secret ever reaches the log: the only secret the module sees is the
+ * password typed in the auth phase, which is compared and never logged.
  */
+#include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,6 +73,7 @@
 #include "nhi_conf.h"
 #include "nhi_err.h"
 #include "nhi_policy.h"
+#include "nhi_pwhash.h"
 #include "nhi_snapshot.h"
 
 /* Longest field copied into a log line or usage record. */
@@ -423,13 +430,153 @@ PAM_EXTERN int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const c
 	return PAM_IGNORE;
 }
 
-/* Not an authentication module: stay out of the way. */
-PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+/* ---- auth: the passwords nhictl issued ------------------------------- */
+
+/* pam_set_data key: this module's authenticate accepted the password (for
+ * setcred, which then answers PAM_SUCCESS). */
+#define AUTH_DATA "pam_nhi_auth"
+
+/* The options pam_get_authtok(3) reads from the module's own arguments
+ * (try_first_pass: take the password an earlier module read; ...): not
+ * nhi.conf keys, so they are left out of what the configuration parses. */
+static int authtok_option(const char *arg)
 {
-	return PAM_IGNORE;
+	return strcmp(arg, "try_first_pass") == 0 || strcmp(arg, "use_first_pass") == 0 ||
+	       strcmp(arg, "use_authtok") == 0;
 }
 
+/* Equal strings, compared in time that depends only on their lengths
+ * (the length of a crypt(3) hash is no secret). */
+static int const_equal(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+	unsigned char d = 0;
+
+	if (n != strlen(b))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return d == 0;
+}
+
+struct pwcheck {
+	const char *password;
+	struct crypt_data *cd;       /* 32 KiB: on the heap, wiped */
+	int matched, grace;
+};
+
+/* One usable hash of the identity (nhi_pwh_each): does the password give it? */
+static int try_hash(void *ctx, const char *hash, int grace)
+{
+	struct pwcheck *c = ctx;
+	const char *h = crypt_rn(c->password, hash, c->cd, (int)sizeof(*c->cd));
+	int ok = h != NULL && h[0] != '*' && const_equal(h, hash);
+
+	explicit_bzero(c->cd, sizeof(*c->cd));
+	if (!ok)
+		return 0;
+	c->matched = 1;
+	c->grace = grace;
+	return 1;
+}
+
+/* Accept a password nhictl issued to a registered identity: any of its
+ * usable hashes in the root-only password file (the active ones and, during
+ * a rotation's grace, the old one), checked with crypt(3).  pam_unix
+ * accepts the newest active one through nss_nhi's shadow entry already;
+ * this phase is what makes the old one work during the grace (stack it
+ * "[success=end default=ignore]" or "sufficient" next to pam_unix).
+ *  - PAM_IGNORE, without asking for a password: root, humans, anyone not
+ *    registered, and whenever the configuration or the snapshot is not
+ *    usable (this phase never grants on doubt; pam_unix still decides);
+ *  - PAM_SUCCESS: the password matches one of the hashes;
+ *  - PAM_AUTH_ERR: it does not (or the identity has no usable password:
+ *    suspended, expired, retired, revoked, past not-after);
+ *  - PAM_AUTHINFO_UNAVAIL: the password file is missing, untrusted or
+ *    damaged (logged).
+ * The password is never logged; buffers that held work on it are wiped. */
+PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	const char *args[64], *pw = NULL;
+	const void *svc = NULL;
+	struct nhi_snap *snap = NULL;
+	struct nhi_pwh *f = NULL;
+	struct pwcheck c = { .matched = 0 };
+	struct nhi_decision d;
+	struct ctx x;
+	time_t now = time(NULL);
+	int n = 0, r, ret = PAM_IGNORE;
+
+	pam_set_data(pamh, AUTH_DATA, NULL, NULL);
+	if (argc > (int)(sizeof(args) / sizeof(args[0]))) {
+		nhi_log(pamh, LOG_ERR, "configuration error: more than %zu module arguments",
+			sizeof(args) / sizeof(args[0]));
+		return PAM_IGNORE;
+	}
+	for (int i = 0; i < argc; i++)
+		if (!authtok_option(argv[i]))
+			args[n++] = argv[i];
+	if (ctx_init(&x, pamh, flags, n, args) != PAM_SUCCESS)
+		return PAM_IGNORE;   /* logged by ctx_init */
+	snap = open_snapshot(&x);
+	if (snap == NULL) {
+		if (x.conf.debug)
+			nhi_log(pamh, LOG_DEBUG, "auth-ignore; user=%s: snapshot unavailable: %s",
+				x.s_user, x.err);
+		return PAM_IGNORE;
+	}
+	if (pam_get_item(pamh, PAM_SERVICE, &svc) != PAM_SUCCESS)
+		svc = NULL;
+	nhi_account_check(&x.conf, snap, x.user, NULL, svc, now, &d);
+	if (!d.registered) {
+		if (x.conf.debug)
+			log_decision(&x, LOG_DEBUG, "auth-ignore", nhi_reason_str(d.reason), 0);
+		goto out;
+	}
+	r = nhi_pwh_load(x.conf.shadow_file, snap, &f, x.err, sizeof(x.err));
+	if (r < 0) {
+		nhi_log(pamh, LOG_ERR, "password file unusable: %s", x.err);
+		ret = PAM_AUTHINFO_UNAVAIL;
+		goto out;
+	}
+	r = pam_get_authtok(pamh, PAM_AUTHTOK, &pw, NULL);
+	if (r != PAM_SUCCESS || pw == NULL) {
+		ret = r == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_AUTH_ERR;
+		goto out;
+	}
+	c.password = pw;
+	c.cd = calloc(1, sizeof(*c.cd));
+	if (c.cd == NULL) {
+		ret = PAM_BUF_ERR;
+		goto out;
+	}
+	nhi_pwh_each(f, snap, x.user, now, try_hash, &c);
+	if (c.matched) {
+		log_decision(&x, LOG_INFO, "auth", c.grace ? "password-in-grace" : "password", 0);
+		pam_set_data(pamh, AUTH_DATA, (void *)AUTH_DATA, NULL);
+		ret = PAM_SUCCESS;
+	} else {
+		log_decision(&x, LOG_NOTICE, "auth-fail", "no-matching-password", 0);
+		ret = PAM_AUTH_ERR;
+	}
+out:
+	if (c.cd != NULL) {
+		explicit_bzero(c.cd, sizeof(*c.cd));
+		free(c.cd);
+	}
+	nhi_pwh_free(f);
+	nhi_snap_close(snap);
+	return ret;
+}
+
+/* Nothing to establish; PAM_SUCCESS after our own successful
+ * authenticate (a stack that ended there takes setcred's answer from this
+ * module alone), PAM_IGNORE otherwise. */
 PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
+	const void *ok = NULL;
+
+	if (pam_get_data(pamh, AUTH_DATA, &ok) == PAM_SUCCESS && ok != NULL)
+		return PAM_SUCCESS;
 	return PAM_IGNORE;
 }

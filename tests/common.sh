@@ -103,3 +103,28 @@ check_demo() {
 	check "it says every step went as described" grep -q 'Done: every step as described' "$out"
 	check "no step was unexpected" bash -c "! grep -q UNEXPECTED '$out'"
 }
+
+# real_nss_files: $T/nsswitch.conf ("files nhi" for passwd, group and
+# shadow) and $T/ld.so.cache that also names the built module's directory,
+# for a private mount namespace (unshare -m) to bind-mount over
+# /etc/nsswitch.conf and /etc/ld.so.cache: then real programs, setuid ones
+# too, look users up through the built libnss_nhi.so.2.
+real_nss_files() {
+	printf 'passwd: files nhi\ngroup:  files nhi\nshadow: files nhi\n' > "$T/nsswitch.conf"
+	echo "$NSS_NHI_DIR" > "$T/ld.so.conf"
+	ldconfig -X -C "$T/ld.so.cache" -f "$T/ld.so.conf"
+}
+
+# free_port: a free TCP port on 127.0.0.1.  wait_port PORT: wait up to
+# 5 s until something listens there; 0 when it does.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_port() {
+	local i
+	for i in $(seq 50); do
+		python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1',$1)))" && return 0
+		sleep 0.1
+	done
+	return 1
+}

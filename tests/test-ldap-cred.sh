@@ -181,6 +181,13 @@ openssl x509 -in "$T/x2.pem" -out "$T/x2.crt" 2>/dev/null
 expect 0 "the new certificate verifies" openssl verify -CAfile "$T/ca.pem" "$T/x2.crt"
 check "with a new serial" test "$(openssl x509 -in "$T/x1.crt" -noout -serial)" != "$(openssl x509 -in "$T/x2.crt" -noout -serial)"
 expect 0 "host2 syncs" h2 sync
+# the password hashes reach host2's root-only nhi.shadow (nss_nhi serves
+# them to pam_unix): the same set as the directory's userPassword
+eqv "host2: nhi.shadow is 0600 root" "600:0" "$(stat -c %a:%u "$ST2/nhi.shadow")"
+want=$(pw svc-p | sed 's/^{CRYPT}//' | sort | paste -sd' ')
+got=$(awk '$1 == "svc-p" { print $4 }' "$ST2/nhi.shadow" | sort | paste -sd' ')
+check "host2: nhi.shadow holds svc-p's usable hashes (3), as the directory does" \
+	test -n "$want" -a "$want" = "$got" -a "$(wc -w <<<"$got")" = 3
 expect 0 "host2: cred list svc-x" h2 cred list svc-x --json
 # (both made in the same second: host2 pulled them in the directory's order)
 eqv "host2: the old certificate in grace, the new one active" "certificate:active certificate:grace" \
@@ -191,6 +198,8 @@ expect 0 "suspend svc-p" nhictl suspend svc-p
 check "suspended: no password binds" bash -c '! ldapwhoami -x -H "$1" -D "$2" -w "$3" >/dev/null 2>&1' _ \
 	"$SLAPD_LDAPI_URI" "uid=svc-p,$B" "$P4"
 eqv "directory: no userPassword while suspended" 0 "$(npw svc-p)"
+expect 0 "host2 syncs the suspension" h2 sync
+eqv "host2: no hash of the suspended svc-p in nhi.shadow" 0 "$(grep -c '^svc-p ' "$ST2/nhi.shadow")"
 expect 0 "resume svc-p" nhictl resume svc-p
 check "resumed: the current password binds again" bind svc-p "$P4"
 check "resumed: the one in its grace too" bind svc-p "$P3"

@@ -118,7 +118,8 @@ S
 	eq "glibc: getent passwd" "svc-web:x:3001:3001:Web service:/srv/web:/bin/bash" line passwd
 	eq "glibc: getent passwd UID" "svc-susp:x:3002:3002:Suspended:/srv/susp:/usr/sbin/nologin" line uid
 	today=$(( $(date +%s) / 86400 ))
-	exp=$(( ( $(date +%s) + 30*86400 ) / 86400 ))
+	# not yet expired: the first day it is expired all day (rounded up)
+	exp=$(( ( $(date +%s) + 30*86400 + 86399 ) / 86400 ))
 	lst=$(( ( $(date +%s) - 86400 ) / 86400 ))
 	eq "glibc: getent shadow (root; sp_expire)" "svc-web:*:$lst:::::$exp:" line shadow
 	got=$(line shadowexp)

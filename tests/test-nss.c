@@ -4,6 +4,7 @@
  * Snapshots are made here with lib's writer in a private directory. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <nss.h>
 #include <pwd.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -340,7 +342,8 @@ static void test_shadow_root(void **state)
 	assert_int_equal(getspnam_r("svc-web", &sp, buf, sizeof(buf), &res), 0);
 	assert_non_null(res);
 	assert_string_equal(sp.sp_pwdp, "*");
-	assert_int_equal(sp.sp_expire, (now + 30 * 86400) / 86400);
+	/* not yet expired: the first day expired all day (rounded up) */
+	assert_int_equal(sp.sp_expire, (now + 30 * 86400 + 86399) / 86400);
 	assert_int_equal(sp.sp_lstchg, (now - 10 * 86400) / 86400);
 	assert_int_equal(sp.sp_max, -1);
 	assert_int_equal(getspnam_r("svc-exp", &sp, buf, sizeof(buf), &res), 0);
@@ -368,6 +371,187 @@ static void test_shadow_root(void **state)
 		end();
 		assert_int_equal(n, 5);
 	}
+}
+
+/* sp_expire at the day boundaries: while an identity is not expired, the
+ * first day on which it is expired all day (pam_unix refuses the whole
+ * of day sp_expire, so "expires later today" must not be today); once
+ * expired, the day it expired (pam_unix refuses at once). */
+static void test_shadow_expire_boundary(void **state)
+{
+	struct nhi_snap_writer *w = nhi_snapw_new();
+	struct spwd sp, *res = NULL;
+	char buf[1024], err[256];
+	long today = (long)(now / 86400);
+	time_t midnight = (time_t)(today + 2) * 86400;
+	static const struct { const char *name; int off; } cases[] = {
+		{ "svc-mid", 0 }, { "svc-mid1", 1 }, { "svc-mid-1", -1 },
+	};
+
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(w);
+	for (unsigned i = 0; i < 3; i++)
+		add(w, cases[i].name, 3301 + i, "boundary", "/bin/sh", NHI_STATE_ACTIVE,
+		    NHI_KIND_SERVICE, midnight + cases[i].off);
+	add(w, "svc-later", 3304, "later today", "/bin/sh", NHI_STATE_ACTIVE,
+	    NHI_KIND_SERVICE, now + 120);
+	add(w, "svc-past", 3305, "a second ago", "/bin/sh", NHI_STATE_ACTIVE,
+	    NHI_KIND_SERVICE, now - 1);
+	if (nhi_snapw_publish(w, env.cache, 3, now, err, sizeof(err)) != 0)
+		fail_msg("publish: %s", err);
+	nhi_snapw_free(w);
+
+	/* exactly midnight: expired all of that day */
+	assert_int_equal(getspnam_r("svc-mid", &sp, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_int_equal(sp.sp_expire, today + 2);
+	/* one second after midnight: that day still has a second to live */
+	assert_int_equal(getspnam_r("svc-mid1", &sp, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_int_equal(sp.sp_expire, today + 3);
+	/* one second before midnight */
+	assert_int_equal(getspnam_r("svc-mid-1", &sp, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_int_equal(sp.sp_expire, today + 2);
+	/* later today: pam_unix (expired when today >= sp_expire) allows */
+	assert_int_equal(getspnam_r("svc-later", &sp, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_int_equal(sp.sp_expire, (long)((now + 120 + 86399) / 86400));
+	assert_true(sp.sp_expire > (long)(time(NULL) / 86400));
+	assert_string_equal(sp.sp_pwdp, "*");
+	/* expired a second ago: the day it expired, refused at once */
+	assert_int_equal(getspnam_r("svc-past", &sp, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_int_equal(sp.sp_expire, (long)((now - 1) / 86400));
+	assert_true(sp.sp_expire <= (long)(time(NULL) / 86400));
+	assert_string_equal(sp.sp_pwdp, "!");
+	publish_world(1);
+}
+
+/* ---- passwords: nhi.shadow beside the snapshot --------------------------- */
+
+#define HASH_NEW "$y$j9T$abcdefghijklmnopqrstu.$0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg"
+#define HASH_OLD "$y$j9T$zyxwvutsrqponmlkjihgfe$gfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA9876543210"
+
+/* Put nhi.shadow in place as nhictl writes it (header: generation, count,
+ * checksum of the records), with 'mode'; 'cut' bytes cut off the end,
+ * 'flip' >= 0 flips a bit of that byte after the checksum was taken. */
+static void write_pwfile(uint64_t gen, const char *recs, mode_t mode, size_t cut, long flip)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8], buf[2048];
+	size_t n = strlen(recs), count = 0;
+	int len, fd;
+
+	for (size_t i = 0; i < n; i++)
+		count += recs[i] == '\n';
+	len = snprintf(buf, sizeof(buf), "# nhi-shadow 1 %llu %zu %016llx\n%s",
+		       (unsigned long long)gen, count,
+		       (unsigned long long)nhi_checksum(recs, n, gen), recs);
+	assert_true(len > 0 && (size_t)len < sizeof(buf) && (size_t)len > cut);
+	if (flip >= 0)
+		buf[flip] ^= 1;
+	snprintf(path, sizeof(path), "%s/nhi.shadow", env.dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, (size_t)len - cut), (ssize_t)((size_t)len - cut));
+	close(fd);
+	assert_int_equal(chmod(tmp, mode), 0);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+/* sp_pwdp of name through glibc ("" when not found). */
+static const char *pwdp(const char *name)
+{
+	static char buf[1024];
+	static struct spwd sp;
+	struct spwd *res = NULL;
+
+	if (getspnam_r(name, &sp, buf, sizeof(buf), &res) != 0 || res == NULL)
+		return "";
+	return sp.sp_pwdp;
+}
+
+/* getspnam serves the newest active hash of nhi.shadow; a file that is
+ * not root's 0600, damaged, cut short or older than the snapshot serves
+ * none ("*"), and so does a hash in grace, expired or of a locked
+ * identity. */
+static void test_shadow_passwords(void **state)
+{
+	char recs[1024], path[PATH_MAX];
+	struct spwd sp;
+	char buf[1024];
+	int found = 0, err;
+
+	if (geteuid() != 0)
+		skip();
+	publish_world(1);   /* keys_generation 0: the generation, 1 */
+	snprintf(path, sizeof(path), "%s/nhi.shadow", env.dir);
+	snprintf(recs, sizeof(recs), "svc-susp 0 0 %s\nsvc-web 0 %lld %s\nsvc-web %lld 0 %s\n",
+		 HASH_NEW, (long long)now + 3600, HASH_NEW, (long long)now + 3600, HASH_OLD);
+	write_pwfile(1, recs, 0600, 0, -1);
+	assert_string_equal(pwdp("svc-web"), HASH_NEW);
+	assert_string_equal(pwdp("svc-susp"), "!");       /* locked: never a hash */
+	assert_string_equal(pwdp("svc-long"), "*");       /* no password */
+	{	/* the enumeration serves it too */
+		setent_fn set = (setent_fn)sym("_nss_nhi_setspent");
+		spent_fn get = (spent_fn)sym("_nss_nhi_getspent_r");
+		endent_fn end = (endent_fn)sym("_nss_nhi_endspent");
+
+		assert_int_equal(set(0), NSS_STATUS_SUCCESS);
+		while (get(&sp, buf, sizeof(buf), &err) == NSS_STATUS_SUCCESS)
+			found += strcmp(sp.sp_namp, "svc-web") == 0 &&
+				 strcmp(sp.sp_pwdp, HASH_NEW) == 0;
+		end();
+		assert_int_equal(found, 1);
+	}
+	{	/* a buffer too small for the hash: ERANGE, glibc retries */
+		spnam_fn spnam = (spnam_fn)sym("_nss_nhi_getspnam_r");
+		size_t need = strlen("svc-web") + 1 + strlen(HASH_NEW) + 1;
+
+		assert_int_equal(spnam("svc-web", &sp, buf, need - 1, &err), NSS_STATUS_TRYAGAIN);
+		assert_int_equal(err, ERANGE);
+		assert_int_equal(spnam("svc-web", &sp, buf, need, &err), NSS_STATUS_SUCCESS);
+		assert_string_equal(sp.sp_pwdp, HASH_NEW);
+	}
+	/* a newer generation is fine */
+	write_pwfile(7, recs, 0600, 0, -1);
+	assert_string_equal(pwdp("svc-web"), HASH_NEW);
+
+	/* only the old hash, in grace: pam_nhi's auth accepts it, not served */
+	snprintf(recs, sizeof(recs), "svc-web %lld 0 %s\n", (long long)now + 3600, HASH_OLD);
+	write_pwfile(1, recs, 0600, 0, -1);
+	assert_string_equal(pwdp("svc-web"), "*");
+	/* past its not-after; a grace that ended */
+	snprintf(recs, sizeof(recs), "svc-web 0 %lld %s\nsvc-web %lld 0 %s\n",
+		 (long long)now - 1, HASH_NEW, (long long)now - 1, HASH_OLD);
+	write_pwfile(1, recs, 0600, 0, -1);
+	assert_string_equal(pwdp("svc-web"), "*");
+
+	snprintf(recs, sizeof(recs), "svc-web 0 0 %s\n", HASH_NEW);
+	write_pwfile(1, recs, 0640, 0, -1);               /* readable by the group */
+	assert_string_equal(pwdp("svc-web"), "*");
+	write_pwfile(1, recs, 0604, 0, -1);               /* readable by others */
+	assert_string_equal(pwdp("svc-web"), "*");
+	write_pwfile(1, recs, 0600, 1, -1);               /* cut short */
+	assert_string_equal(pwdp("svc-web"), "*");
+	write_pwfile(1, recs, 0600, 0, 60);               /* a bit flipped in the record */
+	assert_string_equal(pwdp("svc-web"), "*");
+	write_pwfile(0, recs, 0600, 0, -1);               /* older than the snapshot */
+	assert_string_equal(pwdp("svc-web"), "*");
+	snprintf(recs, sizeof(recs), "svc-web 0 0 $y$a b\n");  /* a bad record, checksum right */
+	write_pwfile(1, recs, 0600, 0, -1);
+	assert_string_equal(pwdp("svc-web"), "*");
+	snprintf(recs, sizeof(recs), "svc-web 0 0 %s\n", HASH_NEW);
+	write_pwfile(1, recs, 0600, 0, -1);
+	assert_int_equal(chown(path, 65534, 65534), 0);   /* not root's */
+	assert_string_equal(pwdp("svc-web"), "*");
+	assert_int_equal(unlink(path), 0);                /* missing */
+	assert_string_equal(pwdp("svc-web"), "*");
+	write_pwfile(1, recs, 0600, 0, -1);               /* and back */
+	assert_string_equal(pwdp("svc-web"), HASH_NEW);
+	assert_int_equal(unlink(path), 0);
 }
 
 static void test_shadow_refused_for_others(void **state)
@@ -814,6 +998,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_initgroups),
 		cmocka_unit_test(test_initgroups_dyn_growth),
 		cmocka_unit_test(test_shadow_root),
+		cmocka_unit_test(test_shadow_expire_boundary),
+		cmocka_unit_test(test_shadow_passwords),
 		cmocka_unit_test(test_shadow_refused_for_others),
 		cmocka_unit_test(test_erange_glibc),
 		cmocka_unit_test(test_erange_entry_points),

@@ -28,13 +28,7 @@ account  required   pam_permit.so
 session  optional   $PAM_NHI_SO config=$NHI_CONF
 session  required   pam_permit.so
 S
-cat > "$T/nsswitch.conf" <<N
-passwd: files nhi
-group:  files nhi
-shadow: files nhi
-N
-echo "$NSS_NHI_DIR" > "$T/ld.so.conf"
-ldconfig -X -C "$T/ld.so.cache" -f "$T/ld.so.conf" || { echo "not ok - ldconfig"; exit 1; }
+real_nss_files || { echo "not ok - ldconfig"; exit 1; }
 
 # the whole scenario runs in one private mount namespace
 cat > "$T/inside.sh" <<'I'

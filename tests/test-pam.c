@@ -11,6 +11,7 @@
  * so pam_acct_mgmt() returns PAM_NO_MODULE_DATA exactly when pam_nhi said
  * PAM_IGNORE (a bare ignore-only stack would give PAM_PERM_DENIED). */
 #include <dlfcn.h>
+#include <crypt.h>
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -28,6 +29,7 @@
 #include <cmocka.h>
 #include <security/pam_appl.h>
 #include <security/pam_modules.h>
+#include "nhi_hash.h"
 #include "nhi_snapshot.h"
 
 #define DAY 86400
@@ -41,6 +43,7 @@ static time_t now;
 /* ---- the conversation: record every message ----------------------------- */
 
 static char said[4096];
+static const char *answer;   /* what a password prompt is answered with */
 
 static int conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
 {
@@ -52,6 +55,9 @@ static int conv(int n, const struct pam_message **msg, struct pam_response **res
 		/* pam_debug, the sentinel, announces itself: not ours */
 		if (msg[i]->msg != NULL && strstr(msg[i]->msg, "=no_module_data") != NULL)
 			continue;
+		/* a password prompt gets 'answer' */
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF)
+			r[i].resp = strdup(answer != NULL ? answer : "");
 		const char *kind = msg[i]->msg_style == PAM_ERROR_MSG ? "E" :
 				   msg[i]->msg_style == PAM_TEXT_INFO ? "I" : "?";
 		size_t used = strlen(said);
@@ -859,23 +865,106 @@ static void test_password_phases(void **st)
 	dlclose(h);
 }
 
-/* ---- auth: not an authentication module ------------------------------------ */
+/* ---- auth: the passwords nhictl issued ------------------------------------ */
 
-static void test_auth_ignored(void **st)
+/* A yescrypt hash of pw, as nhictl makes them. */
+static void yescrypt(const char *pw, char *out, size_t len)
+{
+	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data *cd = calloc(1, sizeof(*cd));
+	const char *h;
+
+	assert_non_null(cd);
+	assert_non_null(crypt_gensalt_rn("$y$", 0, NULL, 0, setting, (int)sizeof(setting)));
+	h = crypt_rn(pw, setting, cd, (int)sizeof(*cd));
+	assert_true(h != NULL && h[0] == '$' && strlen(h) < len);
+	snprintf(out, len, "%s", h);
+	free(cd);
+}
+
+/* state/nhi.shadow as nhictl writes it, for generation 1, with 'mode'. */
+static void pwfile(const char *recs, mode_t mode)
+{
+	char path[700], buf[2048];
+	size_t n = strlen(recs), count = 0;
+
+	for (size_t i = 0; i < n; i++)
+		count += recs[i] == '\n';
+	snprintf(path, sizeof(path), "%s/nhi.shadow", state);
+	snprintf(buf, sizeof(buf), "# nhi-shadow 1 1 %zu %016llx\n%s", count,
+		 (unsigned long long)nhi_checksum(recs, n, 1), recs);
+	write_file(path, mode, "%s", buf);
+}
+
+/* pam_authenticate (and pam_setcred, into *cred) for user with password pw. */
+static int auth_as(const char *user, const char *pw, int *cred)
 {
 	struct pam_conv pc = { conv, NULL };
 	pam_handle_t *pamh = NULL;
-	char path[700];
+	int r;
+
+	said[0] = '\0';
+	answer = pw;
+	assert_int_equal(pam_start_confdir("authsvc", user, &pc, confdir, &pamh), PAM_SUCCESS);
+	r = pam_authenticate(pamh, 0);
+	if (cred != NULL)
+		*cred = pam_setcred(pamh, PAM_ESTABLISH_CRED);
+	pam_end(pamh, r);
+	answer = NULL;
+	return r;
+}
+
+/* Who is not a registered identity is not asked for a password; a
+ * registered one is asked and accepted with any usable hash of
+ * nhi.shadow (the active one, the old one in grace), refused with a wrong
+ * password or when it has none usable (suspended, expired); without a
+ * usable file it is refused as unavailable, without a prompt.  With the
+ * real pam_unix beside it: tests/test-pam-unix.sh. */
+static void test_auth(void **st)
+{
+	char path[700], h_new[256], h_old[256], h_susp[256], h_exp[256], recs[2048];
+	int cred = -1;
 
 	snprintf(path, sizeof(path), "%s/authsvc", confdir);
 	write_file(path, 0644,
-		   "auth [success=done ignore=ignore default=die] %s config=%s\n"
+		   "auth [success=done ignore=ignore default=die] %s config=%s try_first_pass\n"
 		   "auth required pam_debug.so auth=no_module_data cred=no_module_data\n",
 		   module, conf);
-	assert_int_equal(pam_start_confdir("authsvc", "svc-ok", &pc, confdir, &pamh), PAM_SUCCESS);
-	assert_pam(pam_authenticate(pamh, 0), IGNORED);
-	assert_pam(pam_setcred(pamh, PAM_ESTABLISH_CRED), IGNORED);
-	pam_end(pamh, PAM_SUCCESS);
+	assert_pam(auth_as("no-such-human-xq", "x", &cred), IGNORED);
+	assert_pam(cred, IGNORED);
+	assert_null(strstr(said, "?:"));   /* no prompt */
+	/* no password file yet */
+	assert_pam(auth_as("svc-ok", "x", NULL), PAM_AUTHINFO_UNAVAIL);
+	assert_null(strstr(said, "?:"));
+
+	yescrypt("new-pw", h_new, sizeof(h_new));
+	yescrypt("old-pw", h_old, sizeof(h_old));
+	yescrypt("susp-pw", h_susp, sizeof(h_susp));
+	yescrypt("exp-pw", h_exp, sizeof(h_exp));
+	snprintf(recs, sizeof(recs), "svc-expired 0 0 %s\nsvc-ok 0 0 %s\nsvc-ok %lld 0 %s\n"
+		 "svc-susp 0 0 %s\n", h_exp, h_new, (long long)now + 3600, h_old, h_susp);
+	pwfile(recs, 0600);
+	assert_pam(auth_as("svc-ok", "new-pw", &cred), PAM_SUCCESS);
+	assert_pam(cred, PAM_SUCCESS);
+	assert_non_null(strstr(said, "?:"));   /* asked */
+	assert_pam(auth_as("svc-ok", "old-pw", &cred), PAM_SUCCESS);   /* in its grace */
+	assert_pam(auth_as("svc-ok", "wrong", NULL), PAM_AUTH_ERR);
+	assert_pam(auth_as("svc-ok", "", NULL), PAM_AUTH_ERR);
+	assert_pam(auth_as("svc-susp", "susp-pw", NULL), PAM_AUTH_ERR);
+	assert_pam(auth_as("svc-expired", "exp-pw", NULL), PAM_AUTH_ERR);
+	assert_pam(auth_as("no-such-human-xq", "new-pw", NULL), IGNORED);
+	/* the grace ended */
+	snprintf(recs, sizeof(recs), "svc-ok 0 0 %s\nsvc-ok %lld 0 %s\n", h_new,
+		 (long long)now - 1, h_old);
+	pwfile(recs, 0600);
+	assert_pam(auth_as("svc-ok", "old-pw", NULL), PAM_AUTH_ERR);
+	assert_pam(auth_as("svc-ok", "new-pw", NULL), PAM_SUCCESS);
+	/* a file others may read is not trusted: unavailable, not asked */
+	pwfile(recs, 0644);
+	assert_pam(auth_as("svc-ok", "new-pw", NULL), PAM_AUTHINFO_UNAVAIL);
+	assert_null(strstr(said, "?:"));
+	snprintf(path, sizeof(path), "%s/nhi.shadow", state);
+	unlink(path);
 }
 
 /* ---- hostile input ------------------------------------------------------- */
@@ -922,7 +1011,7 @@ int main(void)
 		cmocka_unit_test(test_session_concurrent),
 		cmocka_unit_test(test_password),
 		cmocka_unit_test(test_password_phases),
-		cmocka_unit_test(test_auth_ignored),
+		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_odd_users),
 	};
 

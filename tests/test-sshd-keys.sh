@@ -149,7 +149,7 @@ eqv "an index from before the key changes: exit 1" 1 "$rc"
 expect 0 "publish mends it" nhictl publish
 
 # ---- sshd in a private mount namespace ----
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
 mkdir -p "$T/pam.d"
 cat >"$T/pam.d/sshd" <<S
@@ -196,11 +196,7 @@ T=$T NHI_CONF=$NHI_CONF NHIAK=$NHIAK unshare -m --propagation private bash "$T/i
 	2>"$T/sshd.log" &
 SSHD=$!
 at_exit "kill $SSHD 2>/dev/null; wait $SSHD 2>/dev/null"
-for i in $(seq 50); do
-	python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1',$PORT)))" && break
-	sleep 0.1
-done
-check "sshd listens on 127.0.0.1:$PORT" python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1',$PORT)))"
+check "sshd listens on 127.0.0.1:$PORT" wait_port "$PORT"
 
 # login KEY: ssh in as svc-ssh with KEY, run id -u (the session's environment
 # has no NHI_CONF, so it names no user); output in $T/out, exit in $rc
