@@ -134,4 +134,22 @@ for v in $verbs; do
 	check "nhictl.8 documents the options of $v${missing:+ (missing:$missing)}" \
 		test -z "$missing"
 done
+
+# the pam-auth-update profile and what README and pam_nhi(8) say it adds
+prof=$top_srcdir/debian/pam-configs/nhi
+if [ -f "$prof" ]; then
+	for t in Auth Account Session Password; do
+		line=$(awk -v t="$t:" '$0 == t { getline; sub(/^[ \t]+/, ""); gsub(/[ \t]+/, " "); print; exit }' "$prof")
+		if [ -z "$line" ]; then
+			check "README says the profile has no ${t} line" \
+				grep -qi "profile has no $t line" "$top_srcdir/README.md"
+			continue
+		fi
+		ctl=${line%% pam_nhi.so*}
+		check "README shows the profile's $t line ($line)" \
+			grep -qF "$line" <(sed 's/  */ /g' "$top_srcdir/README.md")
+		check "pam_nhi(8) names the profile's $t control ($ctl)" \
+			grep -qF "$ctl pam_nhi.so" "$top_srcdir/doc/pam_nhi.8"
+	done
+fi
 finish
