@@ -72,6 +72,9 @@ check "nhictl create an identity that expires in 2s" \
 	nhictl create svc-expiring --owner alice-owner --expires +2s --purpose "install test"
 sleep 3
 logins svc-pkgtest 2000000 svc-expiring alice-owner
+rm -f /var/lib/nhi/nhi.shadow
+check "an upgrade (the same nhictl again) publishes: nhi.shadow is back" \
+	sh -c "dpkg -i /tmp/debs/nhictl_*.deb >/tmp/dpkg.log 2>&1 && test -f /var/lib/nhi/nhi.shadow"
 check "nhictl retire" nhictl retire svc-pkgtest
 check "retired identity is gone" sh -c '! getent passwd svc-pkgtest'
 check "the audit timer ships beside the sync timer" \
