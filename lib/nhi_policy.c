@@ -222,6 +222,31 @@ void nhi_policy_decide(const struct nhi_conf *c, const struct nhi_ident *id,
 			 id->name, nhi_format_time(id->review_due, t1));
 }
 
+/* getpwnam_r/getgrnam_r into a heap buffer grown on ERANGE (a PAM call
+ * keeps its stack small: a caller's thread may have only 16 KB).  The
+ * buffer is *buf, to free; the answer *res (NULL when none). */
+static void *nss_get(int group, const char *name, void *ent, char **buf, void **res)
+{
+	size_t len = 1024;
+	int e;
+
+	*res = NULL;
+	for (;;) {
+		*buf = malloc(len);
+		if (*buf == NULL)
+			return NULL;
+		e = group ? getgrnam_r(name, ent, *buf, len, (struct group **)res)
+			  : getpwnam_r(name, ent, *buf, len, (struct passwd **)res);
+		if (e != ERANGE || len >= 1024 * 1024)
+			break;
+		free(*buf);
+		len *= 4;
+	}
+	if (e != 0)
+		*res = NULL;
+	return *res;
+}
+
 /* Is the user a member of one of service_groups (through NSS)? */
 static int in_service_group(const struct nhi_conf *c, const char *user, gid_t pgid)
 {
@@ -241,14 +266,14 @@ static int in_service_group(const struct nhi_conf *c, const char *user, gid_t pg
 	}
 	for (const char *g = nhi_strlist_first(&c->service_groups); g && !found;
 	     g = nhi_strlist_next(&c->service_groups, g)) {
-		struct group gr, *res = NULL;
-		char buf[4096];
+		struct group gr, *res;
+		char *buf;
 
-		if (getgrnam_r(g, &gr, buf, sizeof(buf), &res) != 0 || res == NULL)
-			continue;
-		for (int i = 0; i < n; i++)
+		res = nss_get(1, g, &gr, &buf, (void **)&res);
+		for (int i = 0; res != NULL && i < n; i++)
 			if (groups[i] == res->gr_gid)
 				found = 1;
+		free(buf);
 	}
 out:
 	if (groups != stackbuf)
@@ -270,7 +295,7 @@ void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 {
 	struct nhi_ident id;
 	struct passwd pw, *res = NULL;
-	char pwbuf[4096], hostbuf[256];
+	char *pwbuf = NULL, hostbuf[256];
 	int registered = 0, service_account;
 
 	memset(d, 0, sizeof(*d));
@@ -306,9 +331,9 @@ void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 		}
 	} else {
 		/* classify through NSS; unknown users only by name pattern */
-		if (getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &res) != 0)
-			res = NULL;
+		res = nss_get(0, user, &pw, &pwbuf, (void **)&res);
 		if (res != NULL && res->pw_uid == 0) {
+			free(pwbuf);
 			set(d, NHI_V_IGNORE, NHI_R_ROOT, "%s", "");
 			return;
 		}
@@ -319,6 +344,7 @@ void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 			service_account = 1;  /* may be one of ours, gone with the snapshot */
 		else
 			service_account = nhi_classify_static(c, user, (uid_t)-1);
+		free(pwbuf);
 		if (!service_account) {
 			set(d, NHI_V_IGNORE, NHI_R_HUMAN, "%s", "");
 			return;

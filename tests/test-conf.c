@@ -422,6 +422,53 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The string values share one arena of NHI_CONF_ARENA bytes inside the
+ * struct: the struct stays small, and a file that overfills it gets one
+ * clear message (strict) or keeps the defaults of what did not fit
+ * (lenient), never a write past it. */
+static void test_arena(void **state)
+{
+	static const char *const k[] = { "ca_cert", "ca_key", "ldap_tls_cert", "ldap_tls_key",
+					 "ldap_tls_cacert", "ldap_bind_password_file" };
+	struct nhi_conf c;
+	char err[512] = "", text[8192], val[701];
+	const char *p;
+	size_t n = 0;
+
+	assert_true(sizeof(struct nhi_conf) <= 8192);
+	memset(val, 'a', sizeof(val) - 1);
+	val[0] = '/';
+	val[sizeof(val) - 1] = '\0';
+	for (int i = 0; i < 6; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s = %s\n", k[i], val);
+	p = write_conf("arena.conf", text, 0644);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, p, 0, err, sizeof(err)), NHI_ERR_INVAL);
+	assert_non_null(strstr(err, "arena.conf:6: bad value for 'ldap_bind_password_file'"));
+	assert_non_null(strstr(err, "at most 3584 bytes in all"));
+	/* lenient: the first five values are kept, the paths still derived */
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, p, NHI_CONF_LENIENT, err, sizeof(err)), 0);
+	assert_int_equal(c.n_problems, 1);
+	assert_string_equal(c.ca_cert, val);
+	assert_string_equal(c.ldap_tls_cacert, val);
+	assert_string_equal(c.ldap_bind_password_file, "");
+	assert_string_equal(c.path, p);
+	assert_int_equal(nhi_conf_finish(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.cache_path, NHI_STATEDIR "/nhi.cache");
+	assert_string_equal(c.key_index, NHI_STATEDIR "/authorized_keys.idx");
+	/* a state_dir past the limit: refused (broken), the default state_dir's paths */
+	n = strlen(text);
+	snprintf(text + n, sizeof(text) - n, "state_dir = /%.*s\n", 400, val + 1);
+	p = write_conf("arena2.conf", text, 0644);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, p, NHI_CONF_LENIENT, err, sizeof(err)), 0);
+	assert_int_equal(nhi_conf_finish(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.cache_path, NHI_STATEDIR "/nhi.cache");
+	assert_string_equal(c.usage_log, NHI_STATEDIR "/usage.log");
+	assert_true(c.broken);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +484,7 @@ int main(void)
 		cmocka_unit_test(test_lenient),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_env),
+		cmocka_unit_test(test_arena),
 	};
 	return cmocka_run_group_tests_name("conf", tests, setup, teardown);
 }

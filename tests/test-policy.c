@@ -32,7 +32,7 @@ static void conf_reset(void)
 	conf.review_grace = 14 * DAY;
 	conf.warn_before = 14 * DAY;
 	conf.review = NHI_REVIEW_ENFORCE;
-	snprintf(conf.host, sizeof(conf.host), "testhost");
+	conf.host = "testhost";
 	assert_int_equal(nhi_conf_finish(&conf, err, sizeof(err)), 0);
 }
 
