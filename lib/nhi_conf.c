@@ -536,7 +536,7 @@ static void init_strings(struct nhi_conf *c)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (keys[i].flags & STR)
 			*(const char **)((char *)c + keys[i].off) = "";
-	c->path = c->backend_where = c->key_index = "";
+	c->path = c->backend_where = c->key_index = c->registered_path = "";
 }
 
 static const struct key *find_key(const char *name)
@@ -873,7 +873,8 @@ static int derive_all(struct nhi_conf *c)
 	    derive(c, &c->cache_path, "nhi.cache") < 0 ||
 	    derive(c, &c->usage_log, "usage.log") < 0 ||
 	    derive(c, &c->token_pepper_file, "token.pepper") < 0 ||
-	    derive(c, &c->key_index, "authorized_keys.idx") < 0)
+	    derive(c, &c->key_index, "authorized_keys.idx") < 0 ||
+	    derive(c, &c->registered_path, "registered.uids") < 0)
 		return -1;
 	return 0;
 }
@@ -891,6 +892,8 @@ static void derive_defaults(struct nhi_conf *c)
 		c->token_pepper_file = NHI_STATEDIR "/token.pepper";
 	if (c->key_index[0] == '\0')
 		c->key_index = NHI_STATEDIR "/authorized_keys.idx";
+	if (c->registered_path[0] == '\0')
+		c->registered_path = NHI_STATEDIR "/registered.uids";
 }
 
 /* The checks across keys.  Lenient, a problem with what the modules use

@@ -111,6 +111,7 @@ struct nhi_conf {
 	int64_t rotation_grace;         /* default overlap of old and new at rotation */
 	const char *token_pepper_file;  /* HMAC key of tokens: "" until finish(): state_dir/token.pepper */
 	const char *key_index;          /* derived: state_dir/authorized_keys.idx */
+	const char *registered_path;    /* derived: state_dir/registered.uids */
 	/* publishing (nhictl only): at most this many identities changed
 	 * since the full snapshot go into nhi.cache.delta; one more and the
 	 * next publication is full (0 = always full) */

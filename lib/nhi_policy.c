@@ -1,12 +1,14 @@
 /* nhi_policy.c - classification and the account decision (docs/design.md,
  * "PAM decisions").  Shared by pam_nhi and `nhictl check`. */
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "nhi_err.h"
 #include "nhi_policy.h"
@@ -281,6 +283,55 @@ out:
 	return found;
 }
 
+#define REGISTERED_MAX (16 * 1024 * 1024)
+
+/* Is 'user' (or 'uid', unless (uid_t)-1) in registered.uids?  nhictl
+ * lists there, with every publication, the registered identities outside
+ * uid_min..uid_max (adopted accounts), which the configuration alone does
+ * not make service accounts: without a usable snapshot they must still
+ * fail closed.  Lines "UID NAME", '#' comments.  0 when the file is
+ * missing, untrusted or unreadable (nothing more is known then). */
+static int listed_registered(const struct nhi_conf *c, const char *user, uid_t uid)
+{
+	char err[256], *buf = NULL, *p, *end;
+	struct stat st;
+	int fd, found = 0;
+	ssize_t n;
+
+	fd = open(c->registered_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	if (nhi_check_trusted_fd(fd, c->registered_path, err, sizeof(err)) < 0 ||
+	    fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size > REGISTERED_MAX ||
+	    (buf = malloc((size_t)st.st_size + 1)) == NULL)
+		goto out;
+	n = read(fd, buf, (size_t)st.st_size);
+	if (n <= 0)
+		goto out;
+	buf[n] = '\0';
+	for (p = buf; p < buf + n && !found; p = end + 1) {
+		char *name;
+		unsigned long v;
+
+		end = memchr(p, '\n', (size_t)(buf + n - p));
+		if (end == NULL)
+			break;   /* a line without its end: cut short */
+		*end = '\0';
+		if (*p == '#')
+			continue;
+		errno = 0;
+		v = strtoul(p, &name, 10);
+		if (name == p || *name != ' ' || errno != 0 || v >= 4294967295UL)
+			continue;
+		name++;
+		found = strcmp(name, user) == 0 || (uid != (uid_t)-1 && (uid_t)v == uid);
+	}
+out:
+	free(buf);
+	close(fd);
+	return found;
+}
+
 /* A service account while nhi.conf is broken: fail closed. */
 static void config_broken(const struct nhi_conf *c, const char *user, struct nhi_decision *d)
 {
@@ -339,7 +390,8 @@ void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 		}
 		if (res != NULL)
 			service_account = nhi_classify_static(c, user, res->pw_uid) ||
-					  in_service_group(c, user, res->pw_gid);
+					  in_service_group(c, user, res->pw_gid) ||
+					  (snap == NULL && listed_registered(c, user, res->pw_uid));
 		else if (snap == NULL)
 			service_account = 1;  /* may be one of ours, gone with the snapshot */
 		else
