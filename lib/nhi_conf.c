@@ -614,7 +614,79 @@ int nhi_conf_set_arg(struct nhi_conf *c, const char *arg, char *err, size_t errl
 	return nhi_conf_set(c, key, eq + 1, "module argument", err, errlen);
 }
 
-int nhi_check_trusted_fd(int fd, const char *path, char *err, size_t errlen)
+/* Is a directory (or the file) safe: owned by root or euid, writable by no
+ * one else?  Sticky is no excuse (OpenSSH's safe_path, auth_secure_path):
+ * whoever may write a directory may rename what is in it away. */
+static int unsafe_owner(const struct stat *st)
+{
+	return st->st_uid != 0 && st->st_uid != geteuid();
+}
+
+/* Every directory above 'path' (absolute), up to "/", by name with lstat.
+ * A symbolic link on the way is not judged itself (its directory is):
+ * *links is set, and the caller walks realpath(3) too. */
+static int walk_up(const char *path, int *links, char *err, size_t errlen)
+{
+	char *dir = strdup(path), *slash;
+	struct stat st;
+	int r = 0;
+
+	if (dir == NULL)
+		return nhi_seterr(err, errlen, NHI_ERR_NOMEM, "%s: out of memory", path);
+	while ((slash = strrchr(dir, '/')) != NULL) {
+		slash[slash == dir] = '\0';    /* the parent ("/" stays "/") */
+		if (lstat(dir, &st) < 0) {
+			r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s: %s", path, dir, strerror(errno));
+			break;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			*links = 1;
+		} else if (!S_ISDIR(st.st_mode)) {
+			r = nhi_seterr(err, errlen, NHI_ERR_PERM, "%s: not trusted: %s is not a directory",
+				       path, dir);
+			break;
+		} else if (unsafe_owner(&st)) {
+			r = nhi_seterr(err, errlen, NHI_ERR_PERM, "%s: not trusted: directory %s is "
+				       "owned by uid %u, not root", path, dir, (unsigned)st.st_uid);
+			break;
+		} else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+			r = nhi_seterr(err, errlen, NHI_ERR_PERM, "%s: not trusted: directory %s is "
+				       "writable by group or others (mode %04o)", path, dir,
+				       (unsigned)(st.st_mode & 07777));
+			break;
+		}
+		if (dir[1] == '\0')
+			break;
+	}
+	free(dir);
+	return r;
+}
+
+/* The directories above 'path' (see nhi_check_trusted): those it is
+ * named by, and, when a link is on the way (the file itself one) or the
+ * path is relative, those of its realpath(3) too: where the link leads,
+ * and where the link is. */
+static int check_ancestors(const char *path, int flags, char *err, size_t errlen)
+{
+	struct stat st;
+	char *real;
+	int links = path[0] != '/', r = 0, ignored = 0;
+
+	if (!links && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+		links = 1;
+	if (path[0] == '/' && !(flags & NHI_TRUST_DIRS_CHECKED))
+		r = walk_up(path, &links, err, errlen);
+	if (r < 0 || !links)
+		return r;
+	real = realpath(path, NULL);
+	if (real == NULL)
+		return nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", path, strerror(errno));
+	r = walk_up(real, &ignored, err, errlen);
+	free(real);
+	return r;
+}
+
+int nhi_check_trusted(int fd, const char *path, int flags, char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -622,14 +694,19 @@ int nhi_check_trusted_fd(int fd, const char *path, char *err, size_t errlen)
 		return nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return nhi_seterr(err, errlen, NHI_ERR_PERM, "%s: not a regular file", path);
-	if (st.st_uid != 0 && st.st_uid != geteuid())
+	if (unsafe_owner(&st))
 		return nhi_seterr(err, errlen, NHI_ERR_PERM,
 				  "%s: not trusted: owned by uid %u, not root", path, (unsigned)st.st_uid);
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
 		return nhi_seterr(err, errlen, NHI_ERR_PERM,
 				  "%s: not trusted: writable by group or others (mode %04o)",
 				  path, (unsigned)(st.st_mode & 07777));
-	return 0;
+	return check_ancestors(path, flags, err, errlen);
+}
+
+int nhi_check_trusted_fd(int fd, const char *path, char *err, size_t errlen)
+{
+	return nhi_check_trusted(fd, path, 0, err, errlen);
 }
 
 static char *trim(char *s)

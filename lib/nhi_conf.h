@@ -198,7 +198,16 @@ unsigned nhi_conf_check(const char *path,
 const char *nhi_conf_hostname(const struct nhi_conf *c, char *buf, size_t len);
 
 /* Check that an open file is owned by root (or euid) and not writable by
- * group or others.  'path' only names the file in the message. */
+ * group or others, and so is every directory above 'path' up to "/"
+ * (sticky or not, as OpenSSH's safe_path: a symbolic link on the way is
+ * followed and where it leads checked).  'path' is the name it was
+ * opened by (relative to the working directory when not absolute). */
 int nhi_check_trusted_fd(int fd, const char *path, char *err, size_t errlen);
+
+/* The same; with NHI_TRUST_DIRS_CHECKED the directories 'path' is named
+ * by were checked already (a file beside one just checked, as the
+ * snapshot's delta): only the file, and where it leads if it is a link. */
+#define NHI_TRUST_DIRS_CHECKED 0x1
+int nhi_check_trusted(int fd, const char *path, int flags, char *err, size_t errlen);
 
 #endif

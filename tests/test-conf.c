@@ -11,8 +11,9 @@
 #include <cmocka.h>
 #include "nhi_conf.h"
 #include "nhi_err.h"
+#include "testtmp.h"
 
-static char dir[] = "/tmp/nhi-conf-test.XXXXXX";
+static char dir[300];
 
 static const char *write_conf(const char *name, const char *text, mode_t mode)
 {
@@ -260,6 +261,93 @@ static void test_trust(void **state)
 	}
 }
 
+/* The directories above the file count too (OpenSSH's safe_path): none
+ * may be writable by group or others, sticky or not, nor owned by another
+ * user; a symbolic link on the way is judged by where it leads. */
+static void test_trust_dirs(void **state)
+{
+	struct nhi_conf c;
+	char err[1024] = "", sub[320], deep[330], path[350], link[340];
+	FILE *f;
+
+	snprintf(sub, sizeof(sub), "%s/shared", dir);
+	snprintf(deep, sizeof(deep), "%s/etc", sub);
+	snprintf(path, sizeof(path), "%s/nhi.conf", deep);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(mkdir(deep, 0755), 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("mode = audit\n", f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0644), 0);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, path, 0, err, sizeof(err)), 0);
+	assert_int_equal(c.mode, NHI_MODE_AUDIT);
+
+	/* a group-writable parent, two levels up: refused, named */
+	assert_int_equal(chmod(sub, 0775), 0);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, path, 0, err, sizeof(err)), NHI_ERR_PERM);
+	assert_non_null(strstr(err, "not trusted: directory"));
+	assert_non_null(strstr(err, "/shared is writable by group or others (mode 0775)"));
+	assert_int_equal(c.mode, NHI_MODE_ENFORCE);
+	/* the modules' lenient read: nothing from it, and broken */
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, path, NHI_CONF_LENIENT, err, sizeof(err)), 0);
+	assert_true(c.broken);
+	assert_int_equal(c.mode, NHI_MODE_ENFORCE);
+	assert_non_null(strstr(c.problem, "/shared is writable by group or others"));
+	/* sticky is no excuse (as /tmp) */
+	assert_int_equal(chmod(sub, 01777), 0);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, path, 0, err, sizeof(err)), NHI_ERR_PERM);
+	assert_non_null(strstr(err, "(mode 1777)"));
+	/* a relative name is judged by its real path */
+	assert_int_equal(chdir(deep), 0);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, "nhi.conf", 0, err, sizeof(err)), NHI_ERR_PERM);
+	assert_non_null(strstr(err, "/shared is writable"));
+	assert_int_equal(chdir("/"), 0);
+	/* a link from a safe place into the unsafe one: where it leads counts */
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(symlink(deep, link), 0);
+	snprintf(path, sizeof(path), "%s/nhi.conf", link);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, path, 0, err, sizeof(err)), NHI_ERR_PERM);
+	assert_non_null(strstr(err, "/shared is writable"));
+	assert_int_equal(chmod(sub, 0755), 0);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, path, 0, err, sizeof(err)), 0);
+	/* the file itself a link, into the unsafe one */
+	snprintf(link, sizeof(link), "%s/nhi-link.conf", dir);
+	snprintf(path, sizeof(path), "%s/nhi.conf", deep);
+	assert_int_equal(symlink(path, link), 0);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, link, 0, err, sizeof(err)), 0);
+	assert_int_equal(chmod(sub, 0757), 0);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, link, 0, err, sizeof(err)), NHI_ERR_PERM);
+	assert_non_null(strstr(err, "/shared is writable"));
+	/* a link kept in the unsafe directory, leading to a safe file: the
+	 * link could be replaced, so refused too */
+	snprintf(link, sizeof(link), "%s/to-safe.conf", sub);
+	assert_int_equal(symlink(write_conf("target.conf", "mode = audit\n", 0644), link), 0);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, link, 0, err, sizeof(err)), NHI_ERR_PERM);
+	assert_non_null(strstr(err, "/shared is writable"));
+	assert_int_equal(chmod(sub, 0755), 0);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, link, 0, err, sizeof(err)), 0);
+	if (geteuid() == 0) {
+		/* a parent owned by another user */
+		assert_int_equal(chown(sub, 12345, 0), 0);
+		nhi_conf_init(&c);
+		assert_int_equal(nhi_conf_load_file(&c, link, 0, err, sizeof(err)), NHI_ERR_PERM);
+		assert_non_null(strstr(err, "/shared is owned by uid 12345, not root"));
+		assert_int_equal(chown(sub, 0, 0), 0);
+	}
+}
+
 static void test_missing(void **state)
 {
 	struct nhi_conf c;
@@ -412,7 +500,7 @@ static void test_env(void **state)
 
 static int setup(void **state)
 {
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	return mkdtemp(test_tmpdir(dir, sizeof(dir), "nhi-conf-test")) == NULL ? -1 : 0;
 }
 
 static int teardown(void **state)
@@ -479,6 +567,7 @@ int main(void)
 		cmocka_unit_test(test_backend_ldap),
 		cmocka_unit_test(test_cred_keys),
 		cmocka_unit_test(test_trust),
+		cmocka_unit_test(test_trust_dirs),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_args),
 		cmocka_unit_test(test_lenient),

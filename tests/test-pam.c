@@ -33,13 +33,14 @@
 #include <security/pam_appl.h>
 #include <security/pam_modules.h>
 #include "nhi_snapshot.h"
+#include "testtmp.h"
 
 #define DAY 86400
 #define IGNORED PAM_NO_MODULE_DATA
 
 static const char *module;
-static char T[] = "/tmp/nhi-pam-test.XXXXXX";
-static char confdir[200], conf[200], cache[300], usage[300], state[200];
+static char T[200];
+static char confdir[260], conf[260], cache[300], usage[300], state[260];
 static time_t now;
 
 /* ---- the conversation: record every message ----------------------------- */
@@ -122,7 +123,7 @@ static int group_setup(void **st)
 		fprintf(stderr, "PAM_NHI_SO must name the built pam_nhi.so\n");
 		return -1;
 	}
-	if (mkdtemp(T) == NULL)
+	if (mkdtemp(test_tmpdir(T, sizeof(T), "nhi-pam-test")) == NULL)
 		return -1;
 	chmod(T, 0755);
 	snprintf(confdir, sizeof(confdir), "%s/pam.d", T);
@@ -900,6 +901,50 @@ static void test_odd_users(void **st)
 	assert_pam(run(SESSION, "sshd", "svc-a b", NULL, 0), IGNORED);
 }
 
+/* ---- trust of the directories above --------------------------------------- */
+
+/* A configuration or a snapshot below a directory others may write to (a
+ * group-writable parent, or sticky /tmp's kind) is not trusted: the
+ * configuration counts as broken (humans ignored, service accounts fail
+ * closed), the snapshot as unavailable. */
+static void test_untrusted_dirs(void **st)
+{
+	char sub[220], etc[240], path[260], snap[260], args[600], cmd[700];
+
+	snprintf(sub, sizeof(sub), "%s/shared", T);
+	snprintf(etc, sizeof(etc), "%s/etc", sub);
+	snprintf(path, sizeof(path), "%s/nhi.conf", etc);
+	snprintf(snap, sizeof(snap), "%s/nhi.cache", etc);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(mkdir(etc, 0755), 0);
+	write_file(path, 0644, "state_dir = %s\nhost = testhost\nservice_names = svc-*\n", state);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", cache, snap);
+	assert_int_equal(system(cmd), 0);
+	snprintf(args, sizeof(args), "config=%s", path);
+	assert_pam(acct_check("svc-susp", args), PAM_PERM_DENIED);
+	snprintf(args, sizeof(args), "cache_path=%s", snap);
+	assert_pam(acct_check("svc-susp", args), PAM_PERM_DENIED);
+
+	assert_int_equal(chmod(sub, 0775), 0);
+	/* (the snapshot named here: an untrusted file's state_dir is not used) */
+	snprintf(args, sizeof(args), "config=%s cache_path=%s", path, cache);
+	assert_pam(acct_check("svc-susp", args), PAM_AUTHINFO_UNAVAIL);
+	assert_pam(acct_check("svc-ok", args), PAM_AUTHINFO_UNAVAIL);
+	assert_pam(acct_check("no-such-human-xq", args), IGNORED);
+	assert_pam(acct_check("root", args), IGNORED);
+	snprintf(args, sizeof(args), "cache_path=%s", snap);
+	assert_pam(acct_check("svc-susp", args), PAM_AUTHINFO_UNAVAIL);
+	assert_said("the nhi registry snapshot is unavailable");
+	/* a human NSS knows (daemon, once service_uids leaves out "system") */
+	snprintf(args, sizeof(args), "cache_path=%s service_uids=5000", snap);
+	assert_pam(acct_check("daemon", args), IGNORED);
+	snprintf(args, sizeof(args), "cache_path=%s", snap);
+	assert_int_equal(chmod(sub, 01777), 0);
+	assert_pam(acct_check("svc-ok", args), PAM_AUTHINFO_UNAVAIL);
+	assert_int_equal(chmod(sub, 0755), 0);
+	assert_pam(acct_check("svc-ok", args), PAM_SUCCESS);
+}
+
 /* ---- a small thread stack ------------------------------------------------ */
 
 #define SMALL_STACK 16384       /* PTHREAD_STACK_MIN: the least glibc gives a thread */
@@ -1022,6 +1067,7 @@ int main(void)
 		cmocka_unit_test(test_auth_ignored),
 		cmocka_unit_test(test_odd_users),
 		cmocka_unit_test(test_small_stack),
+		cmocka_unit_test(test_untrusted_dirs),
 	};
 
 	now = time(NULL);
