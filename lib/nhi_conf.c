@@ -929,15 +929,16 @@ static int derive(struct nhi_conf *c, const char **dst, const char *file)
 {
 	char *at = c->arena + c->arena_used;
 	size_t room = sizeof(c->arena) - c->arena_used;
-	size_t n;
+	size_t d = strlen(c->state_dir), f = strlen(file), n = d + 1 + f;
 
 	if ((*dst)[0] != '\0')
 		return 0;
-	n = (size_t)snprintf(at, room, "%s/%s", c->state_dir, file);
-	if (n >= room || n >= PATH_MAX) {
-		*at = '\0';
+	if (n >= room || n >= PATH_MAX)
 		return -1;
-	}
+	/* (no snprintf: this runs on every process's first NSS lookup) */
+	memcpy(at, c->state_dir, d);
+	at[d] = '/';
+	memcpy(at + d + 1, file, f + 1);
 	*dst = at;
 	c->arena_used += n + 1;
 	return 0;
