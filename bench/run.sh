@@ -23,7 +23,9 @@
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=${1:-/tmp/nhi-bench-build}
-W=${NHI_BENCH_DIR:-/tmp/nhi-bench-work}
+# (not under /tmp: the modules trust no file below a directory others may
+# write to, sticky or not, so the accounts would not be served there)
+W=${NHI_BENCH_DIR:-/var/cache/nhi-bench-work}
 OUT=${NHI_BENCH_OUT:-$SRC/bench/RESULTS.md}
 SIZES=${NHI_BENCH_SIZES:-1000 10000 100000}
 K=${NHI_BENCH_CALLGRIND_LOOKUPS:-20000}

@@ -37,11 +37,19 @@ const char *nhi_strlist_next(const struct nhi_strlist *l, const char *w)
 	return p;
 }
 
+static void init_strings(struct nhi_conf *c);
+
 void nhi_conf_init(struct nhi_conf *c)
 {
-	memset(c, 0, sizeof(*c));
+	/* only the fixed part: the lists, the problem and the arena are
+	 * empty by their counts (this runs on NSS's first lookup) */
+	memset(c, 0, offsetof(struct nhi_conf, service_groups));
+	c->service_groups.n = 0;
+	c->service_names.n = 0;
+	c->problem[0] = '\0';
+	init_strings(c);
 	c->backend = NHI_BACKEND_LOCAL;
-	snprintf(c->state_dir, sizeof(c->state_dir), "%s", NHI_STATEDIR);
+	c->state_dir = NHI_STATEDIR;
 	c->uid_min = DEFAULT_UID_MIN;
 	c->uid_max = DEFAULT_UID_MAX;
 	c->service_uids_system = 1;
@@ -54,9 +62,9 @@ void nhi_conf_init(struct nhi_conf *c)
 	c->mode = NHI_MODE_ENFORCE;
 	c->review = NHI_REVIEW_WARN;
 	c->on_unavailable = NHI_UNAVAIL_DENY;
-	snprintf(c->default_shell, sizeof(c->default_shell), "/bin/sh");
-	snprintf(c->nologin_shell, sizeof(c->nologin_shell), "/usr/sbin/nologin");
-	snprintf(c->home_base, sizeof(c->home_base), "/home");
+	c->default_shell = "/bin/sh";
+	c->nologin_shell = "/usr/sbin/nologin";
+	c->home_base = "/home";
 	c->enumerate = 1;
 	c->sys_uid_min = 100;
 	c->sys_uid_max = 999;
@@ -71,6 +79,31 @@ void nhi_conf_init(struct nhi_conf *c)
 
 /* ---- value parsers --------------------------------------------------- */
 
+/* The end of the arena kept for the name of the file read and the paths
+ * derived from state_dir (those fall back to the defaults' when even that
+ * is not enough): the values of keys stop short of it. */
+#define ARENA_RESERVE 512
+
+/* Keep a copy of v[0..n) in the arena and point *field at it. */
+static int arena_put(struct nhi_conf *c, const char **field, const char *v, size_t n,
+		     size_t reserve, char *why, size_t whylen)
+{
+	if (n + reserve >= sizeof(c->arena) - c->arena_used)
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL,
+				  "too long: the configuration's text is at most %d bytes in all",
+				  NHI_CONF_ARENA - ARENA_RESERVE);
+	memcpy(c->arena + c->arena_used, v, n);
+	c->arena[c->arena_used + n] = '\0';
+	*field = c->arena + c->arena_used;
+	c->arena_used += n + 1;
+	return 0;
+}
+
+static int put_str(struct nhi_conf *c, void *field, const char *v, char *why, size_t whylen)
+{
+	return arena_put(c, field, v, strlen(v), ARENA_RESERVE, why, whylen);
+}
+
 typedef int (*setter)(struct nhi_conf *c, void *field, size_t size,
 		      const char *v, char *why, size_t whylen);
 
@@ -83,8 +116,7 @@ static int set_path(struct nhi_conf *c, void *field, size_t size,
 		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "path too long");
 	if (strchr(v, ':') != NULL || strchr(v, '\n') != NULL)
 		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "path may not contain ':'");
-	memcpy(field, v, strlen(v) + 1);
-	return 0;
+	return put_str(c, field, v, why, whylen);
 }
 
 static int parse_bool(const char *v, int *out)
@@ -171,8 +203,7 @@ static int set_host(struct nhi_conf *c, void *field, size_t size,
 {
 	if (!nhi_valid_host(v) || strlen(v) >= size)
 		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "not a host name");
-	memcpy(field, v, strlen(v) + 1);
-	return 0;
+	return put_str(c, field, v, why, whylen);
 }
 
 /* Split a value into words (spaces or commas) and call fn for each. */
@@ -378,14 +409,14 @@ static int set_ldap_bind(struct nhi_conf *c, void *field, size_t size, const cha
 }
 
 /* A value that must fit its field and hold no control characters. */
-static int set_text(void *field, size_t size, const char *v, char *why, size_t whylen)
+static int set_text(struct nhi_conf *c, void *field, size_t size, const char *v,
+		    char *why, size_t whylen)
 {
 	if (strlen(v) >= size)
 		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "too long (at most %zu bytes)", size - 1);
 	if (!nhi_valid_text(v, size - 1, 0))
 		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "control characters are not allowed");
-	memcpy(field, v, strlen(v) + 1);
-	return 0;
+	return put_str(c, field, v, why, whylen);
 }
 
 /* A DN: non-empty, at least one '=', no control characters (the
@@ -394,7 +425,7 @@ static int set_dn(struct nhi_conf *c, void *field, size_t size, const char *v, c
 {
 	if (*v == '\0' || strchr(v, '=') == NULL)
 		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "expected a DN such as ou=nhi,dc=example,dc=org");
-	return set_text(field, size, v, why, whylen);
+	return set_text(c, field, size, v, why, whylen);
 }
 
 /* A filter: parenthesised and balanced. */
@@ -412,7 +443,7 @@ static int set_filter(struct nhi_conf *c, void *field, size_t size, const char *
 	}
 	if (depth != 0)
 		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "unbalanced parentheses");
-	return set_text(field, size, v, why, whylen);
+	return set_text(c, field, size, v, why, whylen);
 }
 
 /* URIs: ldap://, ldaps:// or ldapi://, space-separated. */
@@ -436,12 +467,14 @@ static int set_uris(struct nhi_conf *c, void *field, size_t size, const char *v,
 					  "'%.*s' is not an ldap://, ldaps:// or ldapi:// URI", (int)n, p);
 		p += n;
 	}
-	return set_text(field, size, v, why, whylen);
+	return set_text(c, field, size, v, why, whylen);
 }
 
 #define F(x) offsetof(struct nhi_conf, x), sizeof(((struct nhi_conf *)0)->x)
+#define S(x, max) offsetof(struct nhi_conf, x), (max)  /* a string: its longest value */
 #define BOOLKEY 0x1  /* may stand alone as a module argument */
 #define CTL     0x2  /* read by nhictl only: a bad value never breaks the modules */
+#define STR     0x4  /* a string field (const char *) */
 
 static const struct key {
 	const char *name;
@@ -450,10 +483,10 @@ static const struct key {
 	int flags;
 } keys[] = {
 	{ "backend", set_backend, F(backend), CTL },
-	{ "state_dir", set_path, F(state_dir), 0 },
-	{ "registry_path", set_path, F(registry_path), CTL },
-	{ "cache_path", set_path, F(cache_path), 0 },
-	{ "usage_log", set_path, F(usage_log), 0 },
+	{ "state_dir", set_path, S(state_dir, PATH_MAX), STR },
+	{ "registry_path", set_path, S(registry_path, PATH_MAX), CTL | STR },
+	{ "cache_path", set_path, S(cache_path, PATH_MAX), STR },
+	{ "usage_log", set_path, S(usage_log, PATH_MAX), STR },
 	{ "uid_min", set_u32, F(uid_min), 0 },
 	{ "uid_max", set_u32, F(uid_max), 0 },
 	{ "service_uids", set_ranges, F(service_uids), 0 },
@@ -468,34 +501,43 @@ static const struct key {
 	{ "mode", set_mode, F(mode), 0 },
 	{ "review", set_review, F(review), 0 },
 	{ "on_unavailable", set_unavail, F(on_unavailable), 0 },
-	{ "default_shell", set_path, F(default_shell), 0 },
-	{ "nologin_shell", set_path, F(nologin_shell), 0 },
-	{ "home_base", set_path, F(home_base), CTL },
+	{ "default_shell", set_path, S(default_shell, PATH_MAX), STR },
+	{ "nologin_shell", set_path, S(nologin_shell, PATH_MAX), STR },
+	{ "home_base", set_path, S(home_base, PATH_MAX), CTL | STR },
 	{ "create_home", set_bool, F(create_home), CTL },
-	{ "host", set_host, F(host), 0 },
+	{ "host", set_host, S(host, NHI_CONF_HOST_MAX), STR },
 	{ "enumerate", set_bool, F(enumerate), BOOLKEY },
 	{ "debug", set_bool, F(debug), BOOLKEY },
 	{ "quiet", set_bool, F(quiet), BOOLKEY },
-	{ "ldap_uri", set_uris, F(ldap_uri), CTL },
-	{ "ldap_base", set_dn, F(ldap_base), CTL },
-	{ "ldap_people_base", set_dn, F(ldap_people_base), CTL },
-	{ "ldap_owner_filter", set_filter, F(ldap_owner_filter), CTL },
+	{ "ldap_uri", set_uris, S(ldap_uri, NHI_CONF_URI_MAX), CTL | STR },
+	{ "ldap_base", set_dn, S(ldap_base, NHI_CONF_DN_MAX), CTL | STR },
+	{ "ldap_people_base", set_dn, S(ldap_people_base, NHI_CONF_DN_MAX), CTL | STR },
+	{ "ldap_owner_filter", set_filter, S(ldap_owner_filter, NHI_CONF_DN_MAX), CTL | STR },
 	{ "ldap_bind", set_ldap_bind, F(ldap_bind), CTL },
-	{ "ldap_bind_dn", set_dn, F(ldap_bind_dn), CTL },
-	{ "ldap_bind_password_file", set_path, F(ldap_bind_password_file), CTL },
+	{ "ldap_bind_dn", set_dn, S(ldap_bind_dn, NHI_CONF_DN_MAX), CTL | STR },
+	{ "ldap_bind_password_file", set_path, S(ldap_bind_password_file, PATH_MAX), CTL | STR },
 	{ "ldap_starttls", set_bool, F(ldap_starttls), CTL },
-	{ "ldap_tls_cacert", set_path, F(ldap_tls_cacert), CTL },
-	{ "ldap_tls_cert", set_path, F(ldap_tls_cert), CTL },
-	{ "ldap_tls_key", set_path, F(ldap_tls_key), CTL },
+	{ "ldap_tls_cacert", set_path, S(ldap_tls_cacert, PATH_MAX), CTL | STR },
+	{ "ldap_tls_cert", set_path, S(ldap_tls_cert, PATH_MAX), CTL | STR },
+	{ "ldap_tls_key", set_path, S(ldap_tls_key, PATH_MAX), CTL | STR },
 	{ "ldap_timeout", set_duration, F(ldap_timeout), CTL },
-	{ "ca_cert", set_path, F(ca_cert), CTL },
-	{ "ca_key", set_path, F(ca_key), CTL },
+	{ "ca_cert", set_path, S(ca_cert, PATH_MAX), CTL | STR },
+	{ "ca_key", set_path, S(ca_key, PATH_MAX), CTL | STR },
 	{ "max_credential_age", set_duration, F(max_credential_age), CTL },
 	{ "cert_lifetime", set_duration, F(cert_lifetime), CTL },
 	{ "rotation_grace", set_duration, F(rotation_grace), CTL },
-	{ "token_pepper_file", set_path, F(token_pepper_file), CTL },
+	{ "token_pepper_file", set_path, S(token_pepper_file, PATH_MAX), CTL | STR },
 	{ "snapshot_delta_max", set_u32, F(snapshot_delta_max), CTL },
 };
+
+/* Every string field "": those of the keys, and the few set otherwise. */
+static void init_strings(struct nhi_conf *c)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].flags & STR)
+			*(const char **)((char *)c + keys[i].off) = "";
+	c->path = c->backend_where = c->key_index = c->registered_path = c->shadow_file = "";
+}
 
 static const struct key *find_key(const char *name)
 {
@@ -544,7 +586,7 @@ int nhi_conf_set(struct nhi_conf *c, const char *key, const char *value,
 				  where, key, quoted, why);
 	}
 	if (strcmp(key, "backend") == 0)   /* for the checks of nhi_conf_finish */
-		snprintf(c->backend_where, sizeof(c->backend_where), "%s", where);
+		(void)arena_put(c, &c->backend_where, where, strlen(where), 0, NULL, 0);
 	return 0;
 }
 
@@ -572,7 +614,82 @@ int nhi_conf_set_arg(struct nhi_conf *c, const char *arg, char *err, size_t errl
 	return nhi_conf_set(c, key, eq + 1, "module argument", err, errlen);
 }
 
-int nhi_check_trusted_fd(int fd, const char *path, char *err, size_t errlen)
+/* Is a directory (or the file) safe: owned by root or euid, writable by no
+ * one else (OpenSSH's safe_path, auth_secure_path)?  One refinement: a
+ * sticky directory of root's (/tmp) is safe as an ancestor, since in it
+ * only root and an entry's owner may rename or remove that entry, and the
+ * walk checks that the entry below it is root's (or ours) too. */
+static int unsafe_owner(const struct stat *st)
+{
+	return st->st_uid != 0 && st->st_uid != geteuid();
+}
+
+/* Every directory above 'path' (absolute), up to "/", by name with lstat.
+ * A symbolic link on the way is not judged itself (its directory is):
+ * *links is set, and the caller walks realpath(3) too. */
+static int walk_up(const char *path, int *links, char *err, size_t errlen)
+{
+	char *dir = strdup(path), *slash;
+	struct stat st;
+	int r = 0;
+
+	if (dir == NULL)
+		return nhi_seterr(err, errlen, NHI_ERR_NOMEM, "%s: out of memory", path);
+	while ((slash = strrchr(dir, '/')) != NULL) {
+		slash[slash == dir] = '\0';    /* the parent ("/" stays "/") */
+		if (lstat(dir, &st) < 0) {
+			r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s: %s", path, dir, strerror(errno));
+			break;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			*links = 1;
+		} else if (!S_ISDIR(st.st_mode)) {
+			r = nhi_seterr(err, errlen, NHI_ERR_PERM, "%s: not trusted: %s is not a directory",
+				       path, dir);
+			break;
+		} else if (unsafe_owner(&st)) {
+			r = nhi_seterr(err, errlen, NHI_ERR_PERM, "%s: not trusted: directory %s is "
+				       "owned by uid %u, not root", path, dir, (unsigned)st.st_uid);
+			break;
+		} else if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+			   !((st.st_mode & S_ISVTX) && st.st_uid == 0)) {
+			r = nhi_seterr(err, errlen, NHI_ERR_PERM, "%s: not trusted: directory %s is "
+				       "writable by group or others (mode %04o)", path, dir,
+				       (unsigned)(st.st_mode & 07777));
+			break;
+		}
+		if (dir[1] == '\0')
+			break;
+	}
+	free(dir);
+	return r;
+}
+
+/* The directories above 'path' (see nhi_check_trusted): those it is
+ * named by, and, when a link is on the way (the file itself one) or the
+ * path is relative, those of its realpath(3) too: where the link leads,
+ * and where the link is. */
+static int check_ancestors(const char *path, int flags, char *err, size_t errlen)
+{
+	struct stat st;
+	char *real;
+	int links = path[0] != '/', r = 0, ignored = 0;
+
+	if (!links && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+		links = 1;
+	if (path[0] == '/' && !(flags & NHI_TRUST_DIRS_CHECKED))
+		r = walk_up(path, &links, err, errlen);
+	if (r < 0 || !links)
+		return r;
+	real = realpath(path, NULL);
+	if (real == NULL)
+		return nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", path, strerror(errno));
+	r = walk_up(real, &ignored, err, errlen);
+	free(real);
+	return r;
+}
+
+int nhi_check_trusted(int fd, const char *path, int flags, char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -580,14 +697,19 @@ int nhi_check_trusted_fd(int fd, const char *path, char *err, size_t errlen)
 		return nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return nhi_seterr(err, errlen, NHI_ERR_PERM, "%s: not a regular file", path);
-	if (st.st_uid != 0 && st.st_uid != geteuid())
+	if (unsafe_owner(&st))
 		return nhi_seterr(err, errlen, NHI_ERR_PERM,
 				  "%s: not trusted: owned by uid %u, not root", path, (unsigned)st.st_uid);
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
 		return nhi_seterr(err, errlen, NHI_ERR_PERM,
 				  "%s: not trusted: writable by group or others (mode %04o)",
 				  path, (unsigned)(st.st_mode & 07777));
-	return 0;
+	return check_ancestors(path, flags, err, errlen);
+}
+
+int nhi_check_trusted_fd(int fd, const char *path, char *err, size_t errlen)
+{
+	return nhi_check_trusted(fd, path, 0, err, errlen);
 }
 
 static char *trim(char *s)
@@ -661,7 +783,7 @@ static int problem(struct nhi_conf *c, const struct reporter *rep, int breaks, i
 static int problem(struct nhi_conf *c, const struct reporter *rep, int breaks, int code,
 		   char *err, size_t errlen, const char *fmt, ...)
 {
-	char msg[PATH_MAX + 512];
+	char msg[NHI_CONF_MSG_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -685,7 +807,7 @@ static int problem(struct nhi_conf *c, const struct reporter *rep, int breaks, i
 static int load(struct nhi_conf *c, const char *path, int flags, const struct reporter *rep,
 		char *err, size_t errlen)
 {
-	char *buf = NULL, *line, *next, msg[PATH_MAX + 512];
+	char *buf = NULL, *line, *next, msg[NHI_CONF_MSG_MAX];
 	size_t len = 0;
 	unsigned lineno = 0;
 	int fd, r;
@@ -717,7 +839,7 @@ static int load(struct nhi_conf *c, const char *path, int flags, const struct re
 		goto out;
 	}
 	for (line = buf; line != NULL && *line != '\0'; line = next) {
-		char where[PATH_MAX + 32], *eq, *key, *val;
+		char where[NHI_CONF_MSG_MAX / 2], *eq, *key, *val;
 
 		next = strchr(line, '\n');
 		if (next != NULL)
@@ -755,7 +877,9 @@ static int load(struct nhi_conf *c, const char *path, int flags, const struct re
 		if (r < 0 && (r = problem(c, rep, key_breaks(key), r, err, errlen, "%s", msg)) < 0)
 			goto out;
 	}
-	snprintf(c->path, sizeof(c->path), "%s", path);
+	/* (only named in messages: cut to what is left) */
+	(void)arena_put(c, &c->path, path,
+			strnlen(path, sizeof(c->arena) - c->arena_used - 1), 0, NULL, 0);
 	r = 0;
 out:
 	free(buf);
@@ -804,27 +928,56 @@ static void read_login_defs(struct nhi_conf *c)
 	fclose(f);
 }
 
-static int derive(char *dst, size_t size, const char *dir, const char *file)
+static int derive(struct nhi_conf *c, const char **dst, const char *file)
 {
-	if (dst[0] != '\0')
+	char *at = c->arena + c->arena_used;
+	size_t room = sizeof(c->arena) - c->arena_used;
+	size_t d = strlen(c->state_dir), f = strlen(file), n = d + 1 + f;
+
+	if ((*dst)[0] != '\0')
 		return 0;
-	if ((size_t)snprintf(dst, size, "%s/%s", dir, file) >= size)
+	if (n >= room || n >= PATH_MAX)
 		return -1;
+	/* (no snprintf: this runs on every process's first NSS lookup) */
+	memcpy(at, c->state_dir, d);
+	at[d] = '/';
+	memcpy(at + d + 1, file, f + 1);
+	*dst = at;
+	c->arena_used += n + 1;
 	return 0;
 }
 
 /* The paths derived from state_dir (those not set on their own). */
 static int derive_all(struct nhi_conf *c)
 {
-	if (derive(c->registry_path, sizeof(c->registry_path), c->state_dir, "registry.db") < 0 ||
-	    derive(c->cache_path, sizeof(c->cache_path), c->state_dir, "nhi.cache") < 0 ||
-	    derive(c->usage_log, sizeof(c->usage_log), c->state_dir, "usage.log") < 0 ||
-	    derive(c->token_pepper_file, sizeof(c->token_pepper_file), c->state_dir,
-		   "token.pepper") < 0 ||
-	    derive(c->key_index, sizeof(c->key_index), c->state_dir, "authorized_keys.idx") < 0 ||
-	    derive(c->shadow_file, sizeof(c->shadow_file), c->state_dir, "nhi.shadow") < 0)
+	if (derive(c, &c->registry_path, "registry.db") < 0 ||
+	    derive(c, &c->cache_path, "nhi.cache") < 0 ||
+	    derive(c, &c->usage_log, "usage.log") < 0 ||
+	    derive(c, &c->token_pepper_file, "token.pepper") < 0 ||
+	    derive(c, &c->key_index, "authorized_keys.idx") < 0 ||
+	    derive(c, &c->registered_path, "registered.uids") < 0 ||
+	    derive(c, &c->shadow_file, "nhi.shadow") < 0)
 		return -1;
 	return 0;
+}
+
+/* The derived paths of the default state_dir, for those still unset. */
+static void derive_defaults(struct nhi_conf *c)
+{
+	if (c->registry_path[0] == '\0')
+		c->registry_path = NHI_STATEDIR "/registry.db";
+	if (c->cache_path[0] == '\0')
+		c->cache_path = NHI_STATEDIR "/nhi.cache";
+	if (c->usage_log[0] == '\0')
+		c->usage_log = NHI_STATEDIR "/usage.log";
+	if (c->token_pepper_file[0] == '\0')
+		c->token_pepper_file = NHI_STATEDIR "/token.pepper";
+	if (c->key_index[0] == '\0')
+		c->key_index = NHI_STATEDIR "/authorized_keys.idx";
+	if (c->registered_path[0] == '\0')
+		c->registered_path = NHI_STATEDIR "/registered.uids";
+	if (c->shadow_file[0] == '\0')
+		c->shadow_file = NHI_STATEDIR "/nhi.shadow";
 }
 
 /* The checks across keys.  Lenient, a problem with what the modules use
@@ -838,10 +991,11 @@ static int finish(struct nhi_conf *c, const struct reporter *rep, char *err, siz
 		r = problem(c, rep, 1, NHI_ERR_INVAL, err, errlen, "%s: state_dir too long", where);
 		if (r < 0)
 			return r;
-		snprintf(c->state_dir, sizeof(c->state_dir), "%s", NHI_STATEDIR);
-		/* what the long state_dir could not give comes from the default */
+		/* what the long state_dir (or a full arena) could not give comes
+		 * from the default */
+		c->state_dir = NHI_STATEDIR;
 		if (derive_all(c) < 0)
-			return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: state_dir too long", where);
+			derive_defaults(c);
 	}
 	if (c->uid_min == 0 || c->uid_max < c->uid_min) {
 		r = problem(c, rep, 1, NHI_ERR_INVAL, err, errlen,

@@ -3,8 +3,13 @@
  * /etc/nhi/nhi.conf is read by nhictl, pam_nhi and nss_nhi through this
  * code; pam_nhi also takes the same keys as module arguments ("key=value",
  * or a bare boolean key such as "debug" meaning "debug=yes").  One handler,
- * nhi_conf_set(), serves both.  struct nhi_conf is a plain value: no heap
- * memory, nothing to free, safe to keep on the stack of a PAM call.
+ * nhi_conf_set(), serves both.  struct nhi_conf holds no heap memory and
+ * needs nothing freed; it is small (about 7 KB: its strings live in one
+ * arena inside it, and nhi_conf_init() zeroes only the first part), so a
+ * PAM call keeps it on its stack and NSS's first lookup pays little for it.
+ * The string fields are never NULL ("" when unset) and point into the
+ * arena or at constants, so the struct must not be copied by value; a
+ * caller may point one at a string of its own that outlives the struct.
  */
 #ifndef NHI_CONF_H
 #define NHI_CONF_H
@@ -29,33 +34,39 @@ enum nhi_ldap_bind { NHI_LDAP_BIND_EXTERNAL = 0, NHI_LDAP_BIND_SIMPLE = 1 };
 
 #define NHI_CONF_MAX_RANGES 16
 #define NHI_CONF_LIST_SZ 1024
+#define NHI_CONF_ARENA 4096    /* every string value together, NULs included */
+
+/* The longest value of each kind of string key (NUL included). */
+#define NHI_CONF_HOST_MAX 256
+#define NHI_CONF_URI_MAX 1024
+#define NHI_CONF_DN_MAX 512
+/* A message about the configuration (a longer one is cut). */
+#define NHI_CONF_MSG_MAX 1024
 
 struct nhi_uid_range { uint32_t lo, hi; };
 
 /* A list of words: NUL-separated in buf, n of them. */
 struct nhi_strlist {
-	char buf[NHI_CONF_LIST_SZ];
 	unsigned n;
+	char buf[NHI_CONF_LIST_SZ];
 };
 /* Iterate: for (const char *w = nhi_strlist_first(l); w; w = nhi_strlist_next(l, w)) */
 const char *nhi_strlist_first(const struct nhi_strlist *l);
 const char *nhi_strlist_next(const struct nhi_strlist *l, const char *w);
 
 struct nhi_conf {
-	char path[PATH_MAX];            /* file read, "" if none */
+	const char *path;               /* file read, "" if none */
 	enum nhi_backend backend;
-	char state_dir[PATH_MAX];
-	char registry_path[PATH_MAX];   /* "" until nhi_conf_finish(): state_dir/registry.db */
-	char cache_path[PATH_MAX];      /* state_dir/nhi.cache */
-	char usage_log[PATH_MAX];       /* state_dir/usage.log */
+	const char *state_dir;
+	const char *registry_path;      /* "" until nhi_conf_finish(): state_dir/registry.db */
+	const char *cache_path;         /* state_dir/nhi.cache */
+	const char *usage_log;          /* state_dir/usage.log */
 
 	uint32_t uid_min, uid_max;      /* nhi's own allocation range */
-	/* classification: who is a service account */
+	/* classification: who is a service account (and the lists below) */
 	struct nhi_uid_range service_uids[NHI_CONF_MAX_RANGES];
 	unsigned n_service_uids;
 	int service_uids_system;        /* "system": uids 1..SYS_UID_MAX (login.defs) and 65534 */
-	struct nhi_strlist service_groups;
-	struct nhi_strlist service_names; /* fnmatch(3) patterns */
 
 	int64_t max_lifetime;           /* seconds; cap on expiry at create/extend */
 	int64_t review_interval;        /* default review interval */
@@ -68,39 +79,40 @@ struct nhi_conf {
 	enum nhi_review_policy review;
 	enum nhi_unavail on_unavailable;
 
-	char default_shell[PATH_MAX];
-	char nologin_shell[PATH_MAX];
-	char home_base[PATH_MAX];
+	const char *default_shell;
+	const char *nologin_shell;
+	const char *home_base;
 	int create_home;                /* nhictl create: make the home (useradd -m) */
-	char host[256];                 /* this host's name for scopes; "" = gethostname() */
+	const char *host;               /* this host's name for scopes; "" = gethostname() */
 	int enumerate;                  /* NSS enumeration on/off */
 	int debug;                      /* PAM: log more */
 	int quiet;                      /* PAM: no messages to the user */
 
 	/* the directory (backend = ldap; read by nhictl only) */
-	char ldap_uri[1024];            /* space-separated URIs, tried in order */
-	char ldap_base[512];            /* where identities live */
-	char ldap_people_base[512];     /* where owners (humans) live */
-	char ldap_owner_filter[512];    /* what a live owner is ("" = built-in) */
+	const char *ldap_uri;           /* space-separated URIs, tried in order */
+	const char *ldap_base;          /* where identities live */
+	const char *ldap_people_base;   /* where owners (humans) live */
+	const char *ldap_owner_filter;  /* what a live owner is ("" = built-in) */
 	int ldap_bind;                  /* NHI_LDAP_BIND_* */
-	char ldap_bind_dn[512];
-	char ldap_bind_password_file[PATH_MAX];
+	const char *ldap_bind_dn;
+	const char *ldap_bind_password_file;
 	int ldap_starttls;              /* ldap:// must use StartTLS (default yes) */
-	char ldap_tls_cacert[PATH_MAX];
-	char ldap_tls_cert[PATH_MAX];
-	char ldap_tls_key[PATH_MAX];
+	const char *ldap_tls_cacert;
+	const char *ldap_tls_cert;
+	const char *ldap_tls_key;
 	int64_t ldap_timeout;           /* seconds, per operation and connect */
 
-	char backend_where[PATH_MAX + 16]; /* "FILE:LINE" of backend = ldap */
+	const char *backend_where;      /* "FILE:LINE" of backend = ldap */
 	/* credentials (nhictl only) */
-	char ca_cert[PATH_MAX];         /* the CA certificate that signs "certificate" credentials */
-	char ca_key[PATH_MAX];          /* its private key (root-only; checked at use) */
+	const char *ca_cert;            /* the CA certificate that signs "certificate" credentials */
+	const char *ca_key;             /* its private key (root-only; checked at use) */
 	int64_t max_credential_age;     /* cap on a credential's lifetime */
 	int64_t cert_lifetime;          /* default lifetime of a certificate */
 	int64_t rotation_grace;         /* default overlap of old and new at rotation */
-	char token_pepper_file[PATH_MAX]; /* HMAC key of tokens: "" until finish(): state_dir/token.pepper */
-	char key_index[PATH_MAX];       /* derived: state_dir/authorized_keys.idx */
-	char shadow_file[PATH_MAX];     /* derived: state_dir/nhi.shadow (password hashes, root-only) */
+	const char *token_pepper_file;  /* HMAC key of tokens: "" until finish(): state_dir/token.pepper */
+	const char *key_index;          /* derived: state_dir/authorized_keys.idx */
+	const char *registered_path;    /* derived: state_dir/registered.uids */
+	const char *shadow_file;        /* derived: state_dir/nhi.shadow (password hashes, root-only) */
 	/* publishing (nhictl only): at most this many identities changed
 	 * since the full snapshot go into nhi.cache.delta; one more and the
 	 * next publication is full (0 = always full) */
@@ -117,7 +129,13 @@ struct nhi_conf {
 	int lenient;
 	int broken;
 	unsigned n_problems;
+	size_t arena_used;
+
+	/* Not zeroed by nhi_conf_init() (each is empty by its own count). */
+	struct nhi_strlist service_groups;
+	struct nhi_strlist service_names; /* fnmatch(3) patterns */
 	char problem[512];              /* the first that broke it, else the first */
+	char arena[NHI_CONF_ARENA];     /* the string values */
 };
 
 /* Defaults (see nhi.conf(5)). */
@@ -181,7 +199,16 @@ unsigned nhi_conf_check(const char *path,
 const char *nhi_conf_hostname(const struct nhi_conf *c, char *buf, size_t len);
 
 /* Check that an open file is owned by root (or euid) and not writable by
- * group or others.  'path' only names the file in the message. */
+ * group or others, and so is every directory above 'path' up to "/"
+ * (sticky or not, as OpenSSH's safe_path: a symbolic link on the way is
+ * followed and where it leads checked).  'path' is the name it was
+ * opened by (relative to the working directory when not absolute). */
 int nhi_check_trusted_fd(int fd, const char *path, char *err, size_t errlen);
+
+/* The same; with NHI_TRUST_DIRS_CHECKED the directories 'path' is named
+ * by were checked already (a file beside one just checked, as the
+ * snapshot's delta): only the file, and where it leads if it is a link. */
+#define NHI_TRUST_DIRS_CHECKED 0x1
+int nhi_check_trusted(int fd, const char *path, int flags, char *err, size_t errlen);
 
 #endif

@@ -1,12 +1,14 @@
 /* nhi_policy.c - classification and the account decision (docs/design.md,
  * "PAM decisions").  Shared by pam_nhi and `nhictl check`. */
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "nhi_err.h"
 #include "nhi_policy.h"
@@ -222,6 +224,31 @@ void nhi_policy_decide(const struct nhi_conf *c, const struct nhi_ident *id,
 			 id->name, nhi_format_time(id->review_due, t1));
 }
 
+/* getpwnam_r/getgrnam_r into a heap buffer grown on ERANGE (a PAM call
+ * keeps its stack small: a caller's thread may have only 16 KB).  The
+ * buffer is *buf, to free; the answer *res (NULL when none). */
+static void *nss_get(int group, const char *name, void *ent, char **buf, void **res)
+{
+	size_t len = 1024;
+	int e;
+
+	*res = NULL;
+	for (;;) {
+		*buf = malloc(len);
+		if (*buf == NULL)
+			return NULL;
+		e = group ? getgrnam_r(name, ent, *buf, len, (struct group **)res)
+			  : getpwnam_r(name, ent, *buf, len, (struct passwd **)res);
+		if (e != ERANGE || len >= 1024 * 1024)
+			break;
+		free(*buf);
+		len *= 4;
+	}
+	if (e != 0)
+		*res = NULL;
+	return *res;
+}
+
 /* Is the user a member of one of service_groups (through NSS)? */
 static int in_service_group(const struct nhi_conf *c, const char *user, gid_t pgid)
 {
@@ -241,18 +268,67 @@ static int in_service_group(const struct nhi_conf *c, const char *user, gid_t pg
 	}
 	for (const char *g = nhi_strlist_first(&c->service_groups); g && !found;
 	     g = nhi_strlist_next(&c->service_groups, g)) {
-		struct group gr, *res = NULL;
-		char buf[4096];
+		struct group gr, *res;
+		char *buf;
 
-		if (getgrnam_r(g, &gr, buf, sizeof(buf), &res) != 0 || res == NULL)
-			continue;
-		for (int i = 0; i < n; i++)
+		res = nss_get(1, g, &gr, &buf, (void **)&res);
+		for (int i = 0; res != NULL && i < n; i++)
 			if (groups[i] == res->gr_gid)
 				found = 1;
+		free(buf);
 	}
 out:
 	if (groups != stackbuf)
 		free(groups);
+	return found;
+}
+
+#define REGISTERED_MAX (16 * 1024 * 1024)
+
+/* Is 'user' (or 'uid', unless (uid_t)-1) in registered.uids?  nhictl
+ * lists there, with every publication, the registered identities outside
+ * uid_min..uid_max (adopted accounts), which the configuration alone does
+ * not make service accounts: without a usable snapshot they must still
+ * fail closed.  Lines "UID NAME", '#' comments.  0 when the file is
+ * missing, untrusted or unreadable (nothing more is known then). */
+static int listed_registered(const struct nhi_conf *c, const char *user, uid_t uid)
+{
+	char err[256], *buf = NULL, *p, *end;
+	struct stat st;
+	int fd, found = 0;
+	ssize_t n;
+
+	fd = open(c->registered_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	if (nhi_check_trusted_fd(fd, c->registered_path, err, sizeof(err)) < 0 ||
+	    fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size > REGISTERED_MAX ||
+	    (buf = malloc((size_t)st.st_size + 1)) == NULL)
+		goto out;
+	n = read(fd, buf, (size_t)st.st_size);
+	if (n <= 0)
+		goto out;
+	buf[n] = '\0';
+	for (p = buf; p < buf + n && !found; p = end + 1) {
+		char *name;
+		unsigned long v;
+
+		end = memchr(p, '\n', (size_t)(buf + n - p));
+		if (end == NULL)
+			break;   /* a line without its end: cut short */
+		*end = '\0';
+		if (*p == '#')
+			continue;
+		errno = 0;
+		v = strtoul(p, &name, 10);
+		if (name == p || *name != ' ' || errno != 0 || v >= 4294967295UL)
+			continue;
+		name++;
+		found = strcmp(name, user) == 0 || (uid != (uid_t)-1 && (uid_t)v == uid);
+	}
+out:
+	free(buf);
+	close(fd);
 	return found;
 }
 
@@ -270,7 +346,7 @@ void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 {
 	struct nhi_ident id;
 	struct passwd pw, *res = NULL;
-	char pwbuf[4096], hostbuf[256];
+	char *pwbuf = NULL, hostbuf[256];
 	int registered = 0, service_account;
 
 	memset(d, 0, sizeof(*d));
@@ -306,19 +382,21 @@ void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 		}
 	} else {
 		/* classify through NSS; unknown users only by name pattern */
-		if (getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &res) != 0)
-			res = NULL;
+		res = nss_get(0, user, &pw, &pwbuf, (void **)&res);
 		if (res != NULL && res->pw_uid == 0) {
+			free(pwbuf);
 			set(d, NHI_V_IGNORE, NHI_R_ROOT, "%s", "");
 			return;
 		}
 		if (res != NULL)
 			service_account = nhi_classify_static(c, user, res->pw_uid) ||
-					  in_service_group(c, user, res->pw_gid);
+					  in_service_group(c, user, res->pw_gid) ||
+					  (snap == NULL && listed_registered(c, user, res->pw_uid));
 		else if (snap == NULL)
 			service_account = 1;  /* may be one of ours, gone with the snapshot */
 		else
 			service_account = nhi_classify_static(c, user, (uid_t)-1);
+		free(pwbuf);
 		if (!service_account) {
 			set(d, NHI_V_IGNORE, NHI_R_HUMAN, "%s", "");
 			return;

@@ -67,8 +67,10 @@ struct snapf {
 struct nhi_snap {
 	struct snapf base, delta;
 	int have_delta, applies, overlay;
-	char path[PATH_MAX];
-	char dpath[PATH_MAX];
+	const char *path, *dpath;    /* into names */
+	char names[];                /* path, NUL, path + ".delta", NUL: not
+				      * two PATH_MAX arrays, which calloc
+				      * zeroed on every process's first lookup */
 };
 
 static const char *const kinds[] = { "service", "agent" };
@@ -255,7 +257,8 @@ static int map_file(struct snapf *f, const char *path, int flags, int want_delta
 		return nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", path, strerror(errno));
 	}
 	if (flags & NHI_SNAP_TRUST) {
-		r = nhi_check_trusted_fd(fd, path, err, errlen);
+		/* the delta is beside the base, whose directories were checked */
+		r = nhi_check_trusted(fd, path, want_delta ? NHI_TRUST_DIRS_CHECKED : 0, err, errlen);
 		if (r < 0)
 			goto out;
 	}
@@ -331,19 +334,24 @@ static void unmap_file(struct snapf *f)
 int nhi_snap_open(const char *path, int flags, struct nhi_snap **out,
 		  char *err, size_t errlen)
 {
+	size_t n = strlen(path), sl = strlen(NHI_SNAP_DELTA_SUFFIX);
 	struct nhi_snap *s;
+	char *p;
 	int r = 0;
 
 	*out = NULL;
-	s = calloc(1, sizeof(*s));
+	if (n + sl >= PATH_MAX)
+		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: path too long", path);
+	s = calloc(1, sizeof(*s) + 2 * n + sl + 2);
 	if (s == NULL)
 		return nhi_seterr(err, errlen, NHI_ERR_NOMEM, "out of memory");
-	if (snprintf(s->path, sizeof(s->path), "%s", path) >= (int)sizeof(s->path) ||
-	    snprintf(s->dpath, sizeof(s->dpath), "%s%s", path, NHI_SNAP_DELTA_SUFFIX) >=
-	    (int)sizeof(s->dpath)) {
-		r = nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: path too long", path);
-		goto out;
-	}
+	p = s->names;
+	memcpy(p, path, n);
+	s->path = p;
+	p += n + 1;
+	memcpy(p, path, n);
+	memcpy(p + n, NHI_SNAP_DELTA_SUFFIX, sl + 1);
+	s->dpath = p;
 	for (int i = 0; i < OPEN_TRIES; i++) {
 		uint64_t bgen, want;
 

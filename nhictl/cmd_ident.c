@@ -517,15 +517,9 @@ int cmd_adopt(struct nhictl *x, int argc, char **argv)
 	}
 	if ((r = check_owner(x, s.owner, owner, sizeof(owner), owner_dn, sizeof(owner_dn))) != 0)
 		return r;
-	/* pam_nhi knows a registered identity from the snapshot; without a
-	 * snapshot it can only classify by configuration (uid ranges, name
-	 * patterns).  Say so when this account would then pass as a human. */
+	/* (without a usable snapshot pam_nhi still knows it from
+	 * registered.uids, which every publication writes) */
 	ident_warnings(x, name, uid, shell);
-	if (!nhi_classify_static(&x->conf, name, (uid_t)uid))
-		fprintf(stderr, "nhictl: adopt: warning: uid %u of '%s' is outside uid_min..uid_max "
-			"and service_uids and matches no service_names pattern: while the "
-			"snapshot is unavailable pam_nhi cannot tell it from a human (add it "
-			"to service_uids)\n", uid, name);
 	if (is_ldap(x))
 		return insert_ident_dir(x, name, kind, uid, gid, gecos, home, shell, &s, owner_dn,
 					expires, interval, 1);

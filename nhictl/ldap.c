@@ -358,7 +358,7 @@ static void add_failure(char *buf, size_t len, const char *uri, const char *reas
 int nhi_ldap_connect_info(const struct nhi_conf *c, LDAP **out,
 			  struct nhi_ldap_info *info, char *err, size_t errlen)
 {
-	char uris[sizeof(c->ldap_uri)], password[PASSWORD_MAX];
+	char uris[NHI_CONF_URI_MAX], password[PASSWORD_MAX];
 	char reason[2048], failed[2048] = "";
 	char *uri, *save = NULL;
 	enum nhi_ldap_tls tls = NHI_LDAP_TLS_NONE;

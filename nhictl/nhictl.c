@@ -6,6 +6,7 @@
  * options with getopt_long, and returns the exit code (see nhictl.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -118,19 +119,53 @@ static void usage(FILE *f)
 	      "config check: 0 no problem, 1 problems found, 2 usage.\n", f);
 }
 
+/* The audit session's login uid (/proc/self/loginuid: set at login by
+ * pam_loginuid, kept across sudo and su, and not changeable by root
+ * without CAP_AUDIT_CONTROL); (uid_t)-1 when unset or unknown. */
+static uid_t login_uid(void)
+{
+	char buf[16];
+	ssize_t n = -1;
+	int fd = open("/proc/self/loginuid", O_RDONLY | O_CLOEXEC);
+	unsigned long v;
+	char *end;
+
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		return (uid_t)-1;
+	buf[n] = '\0';
+	errno = 0;
+	v = strtoul(buf, &end, 10);
+	if (errno != 0 || end == buf || (*end != '\0' && *end != '\n') || v >= 4294967295UL)
+		return (uid_t)-1;
+	return (uid_t)v;
+}
+
+/* The actor of the audit log: the login user of the audit session (else
+ * the real uid), by name ("uid N" without one).  SUDO_USER is any value
+ * root sets, so it is only a note beside it when it names someone else:
+ * "alice (SUDO_USER=bob)". */
 static void set_actor(struct nhictl *x)
 {
 	const char *sudo = getenv("SUDO_USER");
 	struct passwd *pw;
-	uid_t uid = getuid();
+	uid_t uid = login_uid();
+	size_t n;
 
+	if (uid == (uid_t)-1)
+		uid = getuid();
 	pw = getpwuid(uid);
-	if (uid == 0 && sudo != NULL && nhi_valid_name(sudo))
-		snprintf(x->actor, sizeof(x->actor), "%s (sudo)", sudo);
-	else if (pw != NULL)
+	if (pw != NULL && nhi_valid_name(pw->pw_name))
 		snprintf(x->actor, sizeof(x->actor), "%s", pw->pw_name);
 	else
 		snprintf(x->actor, sizeof(x->actor), "uid %u", (unsigned)uid);
+	n = strlen(x->actor);
+	if (sudo != NULL && *sudo != '\0' && strcmp(sudo, x->actor) != 0)
+		snprintf(x->actor + n, sizeof(x->actor) - n, " (SUDO_USER=%s)",
+			 nhi_valid_name(sudo) ? sudo : "?");
 }
 
 static int load_config(struct nhictl *x, const char *path)

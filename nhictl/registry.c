@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/evp.h>
+#include "nhi_file.h"
 #include "nhictl.h"
 
 /* (migration 5) the triggers that keep snap_pending record nothing while
@@ -1001,6 +1002,52 @@ out:
 	return r;
 }
 
+/* registered.uids (lib/nhi_policy.c): "UID NAME" of every identity
+ * outside uid_min..uid_max (adopted accounts), so that pam_nhi knows them
+ * as service accounts when the snapshot is missing or damaged.  Written
+ * like the snapshot, before it; left alone when unchanged. */
+static int registered_write(struct nhictl *x)
+{
+	char err[512], *buf = NULL, old[4096];
+	sqlite3_stmt *st;
+	size_t len = 0;
+	ssize_t n = -1;
+	FILE *f;
+	int r, fd;
+
+	f = open_memstream(&buf, &len);
+	if (f == NULL)
+		return nerr(x, NHI_ERR_NOMEM, "out of memory");
+	st = reg_prep(x, "SELECT uid, name FROM identity WHERE uid < ? OR uid > ? ORDER BY uid",
+		      "uu", x->conf.uid_min, x->conf.uid_max);
+	if (st == NULL) {
+		fclose(f);
+		free(buf);
+		return NHI_ERR_DB;
+	}
+	fputs("# nhi: registered identities outside uid_min..uid_max (UID NAME)\n", f);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		fprintf(f, "%lld %s\n", (long long)sqlite3_column_int64(st, 0),
+			sqlite3_column_text(st, 1));
+	r = r == SQLITE_DONE ? 0 : reg_dberr(x);
+	sqlite3_finalize(st);
+	if (fclose(f) != 0 && r == 0)
+		r = nerr(x, NHI_ERR_NOMEM, "out of memory");
+	fd = open(x->conf.registered_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd >= 0) {
+		n = read(fd, old, sizeof(old));
+		close(fd);
+	}
+	if (r == 0 && !(n >= 0 && (size_t)n == len && memcmp(old, buf, len) == 0)) {
+		r = nhi_write_atomic(x->conf.registered_path, buf, len, 0644, 0, 0, 0, err,
+				     sizeof(err));
+		if (r < 0)
+			nerr(x, r, "%s", err);
+	}
+	free(buf);
+	return r;
+}
+
 int reg_snap_full(struct nhictl *x)
 {
 	return reg_exec(x, "INSERT INTO snap_pending (name) SELECT '' WHERE " SNAP_NO_FULL, "");
@@ -1082,6 +1129,9 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 			goto out;
 		keys = gen;
 	}
+	r = registered_write(x);
+	if (r < 0)
+		goto out;
 	nhi_snapw_set_keys_generation(w, (uint64_t)keys);
 	if (!full)
 		nhi_snapw_set_delta(w, (uint64_t)base);

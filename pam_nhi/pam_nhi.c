@@ -54,9 +54,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
-#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -117,7 +117,7 @@ struct ctx {
 	int silent;                  /* PAM_SILENT or quiet: no conversation */
 	const char *user;
 	char s_user[FIELD_MAX], s_service[FIELD_MAX], s_rhost[FIELD_MAX];
-	char err[PATH_MAX + 512];
+	char err[NHI_CONF_MSG_MAX];
 };
 
 /* The first problem of nhi.conf or the arguments, once per PAM handle
@@ -285,36 +285,54 @@ static int refuse(struct ctx *x, const struct nhi_decision *d, const char *prefi
 	return r;
 }
 
-PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+/* Run one phase with its context on the heap: the configuration and the
+ * messages are some 9 KB, and a caller's thread may have a 16 KB stack.
+ * 'no_user' is what the phase returns when ctx_init fails (-1: its code). */
+static int run_phase(pam_handle_t *pamh, int flags, int argc, const char **argv,
+		     int (*phase)(struct ctx *x), int no_user)
 {
-	struct ctx x;
+	struct ctx *x = malloc(sizeof(*x));
+	int r;
+
+	if (x == NULL) {
+		nhi_log(pamh, LOG_CRIT, "out of memory");
+		return PAM_BUF_ERR;
+	}
+	r = ctx_init(x, pamh, flags, argc, argv);
+	if (r == PAM_SUCCESS)
+		r = phase(x);
+	else if (no_user >= 0)
+		r = no_user;
+	free(x);
+	return r;
+}
+
+static int acct_mgmt(struct ctx *x)
+{
 	struct nhi_decision d;
 	int r;
 
-	r = ctx_init(&x, pamh, flags, argc, argv);
-	if (r != PAM_SUCCESS)
-		return r;
-	decide(&x, &d);
+	decide(x, &d);
 
 	switch (d.verdict) {
 	case NHI_V_IGNORE:
 		if (d.would == NHI_V_UNAVAIL) {
 			/* on_unavailable = ignore: worth a line even without debug */
-			log_decision(&x, LOG_WARNING, "ignore", nhi_reason_str(d.reason), 0);
-		} else if (x.conf.debug) {
-			log_decision(&x, LOG_DEBUG, "ignore", nhi_reason_str(d.reason), 0);
+			log_decision(x, LOG_WARNING, "ignore", nhi_reason_str(d.reason), 0);
+		} else if (x->conf.debug) {
+			log_decision(x, LOG_DEBUG, "ignore", nhi_reason_str(d.reason), 0);
 		}
 		r = PAM_IGNORE;
 		break;
 	case NHI_V_ALLOW:
 		if (d.warnings & NHI_W_AUDIT)
-			return refuse(&x, &d, "");
-		log_decision(&x, LOG_INFO, "allow", nhi_reason_str(d.reason), d.warnings);
-		tell(&x, PAM_TEXT_INFO, d.message);
+			return refuse(x, &d, "");
+		log_decision(x, LOG_INFO, "allow", nhi_reason_str(d.reason), d.warnings);
+		tell(x, PAM_TEXT_INFO, d.message);
 		r = PAM_SUCCESS;
 		break;
 	default:
-		r = refuse(&x, &d, "");
+		r = refuse(x, &d, "");
 		break;
 	}
 	return r;
@@ -355,35 +373,42 @@ out:
 	close(fd);
 }
 
-PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	struct ctx x;
+	return run_phase(pamh, flags, argc, argv, acct_mgmt, -1);
+}
+
+static int open_session(struct ctx *x)
+{
 	struct nhi_decision d;
 	int r;
 
-	r = ctx_init(&x, pamh, flags, argc, argv);
-	if (r != PAM_SUCCESS)
-		return PAM_IGNORE;  /* no user name: the account phase answers that */
-	decide(&x, &d);
+	decide(x, &d);
 	/* humans, root, on_unavailable = ignore; and accounts nhi does not
 	 * know (unregistered service accounts are the account phase's) */
 	if (d.verdict == NHI_V_IGNORE || (!d.registered && d.would != NHI_V_UNAVAIL)) {
-		if (x.conf.debug)
-			log_decision(&x, LOG_DEBUG, "session-ignore", nhi_reason_str(d.reason), 0);
+		if (x->conf.debug)
+			log_decision(x, LOG_DEBUG, "session-ignore", nhi_reason_str(d.reason), 0);
 		return PAM_IGNORE;
 	}
 	/* a registered identity the policy denies, or a service account nhi
 	 * cannot decide about (snapshot or nhi.conf unusable): refused here
 	 * too, since runuser's stack has no account phase */
 	if (d.verdict != NHI_V_ALLOW || (d.warnings & NHI_W_AUDIT)) {
-		r = refuse(&x, &d, "session-");
+		r = refuse(x, &d, "session-");
 		if (r != PAM_SUCCESS || !d.registered)
 			return r;
 	}
-	record_usage(&x);
-	if (x.conf.debug)
-		log_decision(&x, LOG_DEBUG, "session", "recorded", 0);
+	record_usage(x);
+	if (x->conf.debug)
+		log_decision(x, LOG_DEBUG, "session", "recorded", 0);
 	return PAM_SUCCESS;
+}
+
+PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	/* no user name: the account phase answers that */
+	return run_phase(pamh, flags, argc, argv, open_session, PAM_IGNORE);
 }
 
 PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
@@ -391,43 +416,43 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	return PAM_IGNORE;
 }
 
-PAM_EXTERN int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
+static int chauthtok(struct ctx *x)
 {
-	struct ctx x;
 	struct nhi_decision d;
 	char msg[256];
-	int r;
 
-	r = ctx_init(&x, pamh, flags, argc, argv);
-	if (r != PAM_SUCCESS)
-		return r;
-	decide(&x, &d);
+	decide(x, &d);
 	if (d.registered) {
 		/* refuse in PAM_PRELIM_CHECK too, before anyone is asked for a password */
-		if (x.conf.mode == NHI_MODE_AUDIT) {
-			log_decision(&x, LOG_NOTICE, "audit-deny", "password-managed", 0);
+		if (x->conf.mode == NHI_MODE_AUDIT) {
+			log_decision(x, LOG_NOTICE, "audit-deny", "password-managed", 0);
 			return PAM_IGNORE;
 		}
 		/* logged and told once: libpam skips PAM_UPDATE_AUTHTOK after a
 		 * refused PAM_PRELIM_CHECK */
-		log_decision(&x, LOG_NOTICE, "deny", "password-managed", 0);
+		log_decision(x, LOG_NOTICE, "deny", "password-managed", 0);
 		snprintf(msg, sizeof(msg), "password of %s is managed by nhi; use nhictl rotate",
-			 x.s_user);
-		tell(&x, PAM_ERROR_MSG, msg);
+			 x->s_user);
+		tell(x, PAM_ERROR_MSG, msg);
 		return PAM_PERM_DENIED;
 	}
 	if (d.would == NHI_V_UNAVAIL) {
 		/* a service account while the snapshot is unusable: fail closed */
 		if (d.verdict == NHI_V_IGNORE)
 			return PAM_IGNORE;
-		if (x.conf.mode == NHI_MODE_AUDIT) {
-			log_decision(&x, LOG_NOTICE, "audit-deny", nhi_reason_str(d.reason), 0);
+		if (x->conf.mode == NHI_MODE_AUDIT) {
+			log_decision(x, LOG_NOTICE, "audit-deny", nhi_reason_str(d.reason), 0);
 			return PAM_IGNORE;
 		}
-		log_decision(&x, LOG_NOTICE, "deny", nhi_reason_str(d.reason), 0);
+		log_decision(x, LOG_NOTICE, "deny", nhi_reason_str(d.reason), 0);
 		return PAM_AUTHINFO_UNAVAIL;
 	}
 	return PAM_IGNORE;
+}
+
+PAM_EXTERN int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return run_phase(pamh, flags, argc, argv, chauthtok, -1);
 }
 
 /* ---- auth: the passwords nhictl issued ------------------------------- */
@@ -495,47 +520,36 @@ static int try_hash(void *ctx, const char *hash, int grace)
  *  - PAM_AUTHINFO_UNAVAIL: the password file is missing, untrusted or
  *    damaged (logged).
  * The password is never logged; buffers that held work on it are wiped. */
-PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+static int authenticate(struct ctx *x)
 {
-	const char *args[64], *pw = NULL;
+	pam_handle_t *pamh = x->pamh;
+	const char *pw = NULL;
 	const void *svc = NULL;
 	struct nhi_snap *snap = NULL;
 	struct nhi_pwh *f = NULL;
 	struct pwcheck c = { .matched = 0 };
 	struct nhi_decision d;
-	struct ctx x;
 	time_t now = time(NULL);
-	int n = 0, r, ret = PAM_IGNORE;
+	int r, ret = PAM_IGNORE;
 
-	pam_set_data(pamh, AUTH_DATA, NULL, NULL);
-	if (argc > (int)(sizeof(args) / sizeof(args[0]))) {
-		nhi_log(pamh, LOG_ERR, "configuration error: more than %zu module arguments",
-			sizeof(args) / sizeof(args[0]));
-		return PAM_IGNORE;
-	}
-	for (int i = 0; i < argc; i++)
-		if (!authtok_option(argv[i]))
-			args[n++] = argv[i];
-	if (ctx_init(&x, pamh, flags, n, args) != PAM_SUCCESS)
-		return PAM_IGNORE;   /* logged by ctx_init */
-	snap = open_snapshot(&x);
+	snap = open_snapshot(x);
 	if (snap == NULL) {
-		if (x.conf.debug)
+		if (x->conf.debug)
 			nhi_log(pamh, LOG_DEBUG, "auth-ignore; user=%s: snapshot unavailable: %s",
-				x.s_user, x.err);
+				x->s_user, x->err);
 		return PAM_IGNORE;
 	}
 	if (pam_get_item(pamh, PAM_SERVICE, &svc) != PAM_SUCCESS)
 		svc = NULL;
-	nhi_account_check(&x.conf, snap, x.user, NULL, svc, now, &d);
+	nhi_account_check(&x->conf, snap, x->user, NULL, svc, now, &d);
 	if (!d.registered) {
-		if (x.conf.debug)
-			log_decision(&x, LOG_DEBUG, "auth-ignore", nhi_reason_str(d.reason), 0);
+		if (x->conf.debug)
+			log_decision(x, LOG_DEBUG, "auth-ignore", nhi_reason_str(d.reason), 0);
 		goto out;
 	}
-	r = nhi_pwh_load(x.conf.shadow_file, snap, &f, x.err, sizeof(x.err));
+	r = nhi_pwh_load(x->conf.shadow_file, snap, &f, x->err, sizeof(x->err));
 	if (r < 0) {
-		nhi_log(pamh, LOG_ERR, "password file unusable: %s", x.err);
+		nhi_log(pamh, LOG_ERR, "password file unusable: %s", x->err);
 		ret = PAM_AUTHINFO_UNAVAIL;
 		goto out;
 	}
@@ -550,13 +564,13 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 		ret = PAM_BUF_ERR;
 		goto out;
 	}
-	nhi_pwh_each(f, snap, x.user, now, try_hash, &c);
+	nhi_pwh_each(f, snap, x->user, now, try_hash, &c);
 	if (c.matched) {
-		log_decision(&x, LOG_INFO, "auth", c.grace ? "password-in-grace" : "password", 0);
+		log_decision(x, LOG_INFO, "auth", c.grace ? "password-in-grace" : "password", 0);
 		pam_set_data(pamh, AUTH_DATA, (void *)AUTH_DATA, NULL);
 		ret = PAM_SUCCESS;
 	} else {
-		log_decision(&x, LOG_NOTICE, "auth-fail", "no-matching-password", 0);
+		log_decision(x, LOG_NOTICE, "auth-fail", "no-matching-password", 0);
 		ret = PAM_AUTH_ERR;
 	}
 out:
@@ -567,6 +581,24 @@ out:
 	nhi_pwh_free(f);
 	nhi_snap_close(snap);
 	return ret;
+}
+
+PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	const char *args[64];
+	int n = 0;
+
+	pam_set_data(pamh, AUTH_DATA, NULL, NULL);
+	if (argc > (int)(sizeof(args) / sizeof(args[0]))) {
+		nhi_log(pamh, LOG_ERR, "configuration error: more than %zu module arguments",
+			sizeof(args) / sizeof(args[0]));
+		return PAM_IGNORE;
+	}
+	for (int i = 0; i < argc; i++)
+		if (!authtok_option(argv[i]))
+			args[n++] = argv[i];
+	/* no user or no memory: not ours to decide (logged by run_phase) */
+	return run_phase(pamh, flags, n, args, authenticate, PAM_IGNORE);
 }
 
 /* Nothing to establish; PAM_SUCCESS after our own successful

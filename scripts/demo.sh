@@ -26,7 +26,12 @@ else
 	fi
 	B=$top/build
 fi
-D=$(mktemp -d /tmp/nhi-demo.XXXXXX)
+# not under /tmp: nhi trusts a file only when no directory above it is
+# writable by others (sticky or not), so the state lives in the build tree
+# (make check's NHI_TEST_TMP when it runs the demo)
+base=${NHI_TEST_TMP:-$top/build}
+mkdir -p "$base"
+D=$(mktemp -d "$base/nhi-demo.XXXXXX")
 chmod 755 "$D"
 trap 'rm -rf "$D"' EXIT
 mkdir -p "$D/state" "$D/pam.d"

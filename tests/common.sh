@@ -8,7 +8,8 @@ NHICTL=${NHICTL:-$top_builddir/nhictl/nhictl}
 NSS_NHI_DIR=${NSS_NHI_DIR:-$top_builddir/nss_nhi/.libs}
 PAM_NHI_SO=${PAM_NHI_SO:-$top_builddir/pam_nhi/.libs/pam_nhi.so}
 
-T=$(mktemp -d /tmp/nhi-test.XXXXXX)
+# (NHI_TEST_TMP: see Makefile.am; nhi trusts nothing under /tmp)
+T=$(mktemp -d "${NHI_TEST_TMP:-/tmp}/nhi-test.XXXXXX")
 chmod 755 "$T"
 cleanup_hooks=""
 at_exit() { cleanup_hooks="$1; $cleanup_hooks"; }

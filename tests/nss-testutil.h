@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "nhi_snapshot.h"
+#include "testtmp.h"
 
 /* Load the built module by its absolute path.  glibc's NSS later dlopens
  * "libnss_nhi.so.2" by name and gets this already loaded object (dlopen
@@ -53,8 +54,7 @@ static inline int nsst_setup(struct nsst_env *e, const char *extra)
 {
 	FILE *f;
 
-	snprintf(e->dir, sizeof(e->dir), "/tmp/nhi-nsstest.XXXXXX");
-	if (mkdtemp(e->dir) == NULL)
+	if (mkdtemp(test_tmpdir(e->dir, sizeof(e->dir), "nhi-nsstest")) == NULL)
 		return -1;
 	chmod(e->dir, 0755);
 	snprintf(e->conf, sizeof(e->conf), "%s/nhi.conf", e->dir);

@@ -11,8 +11,9 @@
 #include <cmocka.h>
 #include "nhi_conf.h"
 #include "nhi_err.h"
+#include "testtmp.h"
 
-static char dir[] = "/tmp/nhi-conf-test.XXXXXX";
+static char dir[300];
 
 static const char *write_conf(const char *name, const char *text, mode_t mode)
 {
@@ -260,6 +261,105 @@ static void test_trust(void **state)
 	}
 }
 
+/* The directories above the file count too (OpenSSH's safe_path): none
+ * may be writable by group or others, sticky or not, nor owned by another
+ * user; a symbolic link on the way is judged by where it leads. */
+static void test_trust_dirs(void **state)
+{
+	struct nhi_conf c;
+	char err[1024] = "", sub[320], deep[330], path[350], link[340];
+	FILE *f;
+
+	snprintf(sub, sizeof(sub), "%s/shared", dir);
+	snprintf(deep, sizeof(deep), "%s/etc", sub);
+	snprintf(path, sizeof(path), "%s/nhi.conf", deep);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(mkdir(deep, 0755), 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("mode = audit\n", f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0644), 0);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, path, 0, err, sizeof(err)), 0);
+	assert_int_equal(c.mode, NHI_MODE_AUDIT);
+
+	/* a group-writable parent, two levels up: refused, named */
+	assert_int_equal(chmod(sub, 0775), 0);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, path, 0, err, sizeof(err)), NHI_ERR_PERM);
+	assert_non_null(strstr(err, "not trusted: directory"));
+	assert_non_null(strstr(err, "/shared is writable by group or others (mode 0775)"));
+	assert_int_equal(c.mode, NHI_MODE_ENFORCE);
+	/* the modules' lenient read: nothing from it, and broken */
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, path, NHI_CONF_LENIENT, err, sizeof(err)), 0);
+	assert_true(c.broken);
+	assert_int_equal(c.mode, NHI_MODE_ENFORCE);
+	assert_non_null(strstr(c.problem, "/shared is writable by group or others"));
+	/* sticky is no excuse unless the directory is root's (as /tmp): then
+	 * only root and an entry's owner may rename the entry below it, which
+	 * the walk checks is root's (or ours) */
+	assert_int_equal(chmod(sub, 01777), 0);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, path, 0, err, sizeof(err)),
+			 geteuid() == 0 ? 0 : NHI_ERR_PERM);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(sub, 65534, 0), 0);
+		nhi_conf_init(&c);
+		assert_int_equal(nhi_conf_load_file(&c, path, 0, err, sizeof(err)), NHI_ERR_PERM);
+		assert_non_null(strstr(err, "owned by uid 65534"));
+		assert_int_equal(chown(sub, 0, 0), 0);
+	} else {
+		assert_non_null(strstr(err, "(mode 1777)"));
+	}
+	assert_int_equal(chmod(sub, 0775), 0);
+	/* a relative name is judged by its real path */
+	assert_int_equal(chdir(deep), 0);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, "nhi.conf", 0, err, sizeof(err)), NHI_ERR_PERM);
+	assert_non_null(strstr(err, "/shared is writable"));
+	assert_int_equal(chdir("/"), 0);
+	/* a link from a safe place into the unsafe one: where it leads counts */
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(symlink(deep, link), 0);
+	snprintf(path, sizeof(path), "%s/nhi.conf", link);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, path, 0, err, sizeof(err)), NHI_ERR_PERM);
+	assert_non_null(strstr(err, "/shared is writable"));
+	assert_int_equal(chmod(sub, 0755), 0);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, path, 0, err, sizeof(err)), 0);
+	/* the file itself a link, into the unsafe one */
+	snprintf(link, sizeof(link), "%s/nhi-link.conf", dir);
+	snprintf(path, sizeof(path), "%s/nhi.conf", deep);
+	assert_int_equal(symlink(path, link), 0);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, link, 0, err, sizeof(err)), 0);
+	assert_int_equal(chmod(sub, 0757), 0);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, link, 0, err, sizeof(err)), NHI_ERR_PERM);
+	assert_non_null(strstr(err, "/shared is writable"));
+	/* a link kept in the unsafe directory, leading to a safe file: the
+	 * link could be replaced, so refused too */
+	snprintf(link, sizeof(link), "%s/to-safe.conf", sub);
+	assert_int_equal(symlink(write_conf("target.conf", "mode = audit\n", 0644), link), 0);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, link, 0, err, sizeof(err)), NHI_ERR_PERM);
+	assert_non_null(strstr(err, "/shared is writable"));
+	assert_int_equal(chmod(sub, 0755), 0);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, link, 0, err, sizeof(err)), 0);
+	if (geteuid() == 0) {
+		/* a parent owned by another user */
+		assert_int_equal(chown(sub, 12345, 0), 0);
+		nhi_conf_init(&c);
+		assert_int_equal(nhi_conf_load_file(&c, link, 0, err, sizeof(err)), NHI_ERR_PERM);
+		assert_non_null(strstr(err, "/shared is owned by uid 12345, not root"));
+		assert_int_equal(chown(sub, 0, 0), 0);
+	}
+}
+
 static void test_missing(void **state)
 {
 	struct nhi_conf c;
@@ -412,7 +512,7 @@ static void test_env(void **state)
 
 static int setup(void **state)
 {
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	return mkdtemp(test_tmpdir(dir, sizeof(dir), "nhi-conf-test")) == NULL ? -1 : 0;
 }
 
 static int teardown(void **state)
@@ -420,6 +520,53 @@ static int teardown(void **state)
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The string values share one arena of NHI_CONF_ARENA bytes inside the
+ * struct: the struct stays small, and a file that overfills it gets one
+ * clear message (strict) or keeps the defaults of what did not fit
+ * (lenient), never a write past it. */
+static void test_arena(void **state)
+{
+	static const char *const k[] = { "ca_cert", "ca_key", "ldap_tls_cert", "ldap_tls_key",
+					 "ldap_tls_cacert", "ldap_bind_password_file" };
+	struct nhi_conf c;
+	char err[512] = "", text[8192], val[701];
+	const char *p;
+	size_t n = 0;
+
+	assert_true(sizeof(struct nhi_conf) <= 8192);
+	memset(val, 'a', sizeof(val) - 1);
+	val[0] = '/';
+	val[sizeof(val) - 1] = '\0';
+	for (int i = 0; i < 6; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s = %s\n", k[i], val);
+	p = write_conf("arena.conf", text, 0644);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, p, 0, err, sizeof(err)), NHI_ERR_INVAL);
+	assert_non_null(strstr(err, "arena.conf:6: bad value for 'ldap_bind_password_file'"));
+	assert_non_null(strstr(err, "at most 3584 bytes in all"));
+	/* lenient: the first five values are kept, the paths still derived */
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, p, NHI_CONF_LENIENT, err, sizeof(err)), 0);
+	assert_int_equal(c.n_problems, 1);
+	assert_string_equal(c.ca_cert, val);
+	assert_string_equal(c.ldap_tls_cacert, val);
+	assert_string_equal(c.ldap_bind_password_file, "");
+	assert_string_equal(c.path, p);
+	assert_int_equal(nhi_conf_finish(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.cache_path, NHI_STATEDIR "/nhi.cache");
+	assert_string_equal(c.key_index, NHI_STATEDIR "/authorized_keys.idx");
+	/* a state_dir past the limit: refused (broken), the default state_dir's paths */
+	n = strlen(text);
+	snprintf(text + n, sizeof(text) - n, "state_dir = /%.*s\n", 400, val + 1);
+	p = write_conf("arena2.conf", text, 0644);
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, p, NHI_CONF_LENIENT, err, sizeof(err)), 0);
+	assert_int_equal(nhi_conf_finish(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.cache_path, NHI_STATEDIR "/nhi.cache");
+	assert_string_equal(c.usage_log, NHI_STATEDIR "/usage.log");
+	assert_true(c.broken);
 }
 
 int main(void)
@@ -432,11 +579,13 @@ int main(void)
 		cmocka_unit_test(test_backend_ldap),
 		cmocka_unit_test(test_cred_keys),
 		cmocka_unit_test(test_trust),
+		cmocka_unit_test(test_trust_dirs),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_args),
 		cmocka_unit_test(test_lenient),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_env),
+		cmocka_unit_test(test_arena),
 	};
 	return cmocka_run_group_tests_name("conf", tests, setup, teardown);
 }

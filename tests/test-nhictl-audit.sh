@@ -229,4 +229,33 @@ tamper "SELECT 1"
 eqv "an untouched copy verifies" 0 "$rc"
 expect 0 "the real log is still intact" nhictl log --verify
 has out "event count" "intact: $total events"
+
+# ---- the actor: the audit session's login uid, SUDO_USER only a note ----
+# session UID SUDO_USER CMD...: run CMD in a subshell whose login uid is
+# UID (root with CAP_AUDIT_CONTROL may set it; 4294967295 unsets it) and
+# SUDO_USER that value ("-": unset)
+session() {
+	local u=$1 s=$2; shift 2
+	( echo "$u" >/proc/self/loginuid || exit 99
+	  if [ "$s" = - ]; then unset SUDO_USER; else export SUDO_USER=$s; fi
+	  "$@" )
+}
+last_actor() { nhictl log --json >"$T/out" 2>"$T/err"; pyjson 'd[-1]["actor"]'; }
+if ( echo 4294967295 >/proc/self/loginuid ) 2>/dev/null; then
+	n=0
+	for c in "1001 dave|bob (SUDO_USER=dave)" "1000 alice|alice" "1000 -|alice" \
+		 "4294967295 dave|root (SUDO_USER=dave)" "4294967295 -|root" \
+		 "4321 -|uid 4321" "1003 a;b|dave (SUDO_USER=?)"; do
+		u=${c%% *} s=${c#* }; s=${s%%|*}
+		n=$((n+1))
+		expect 0 "login uid $u, SUDO_USER=$s: create" \
+			session "$u" "$s" nhictl create svc-act$n --owner alice --expires +30d
+		eqv "login uid $u, SUDO_USER=$s: actor" "${c#*|}" "$(last_actor)"
+	done
+	expect 0 "log --verify after the actors" nhictl log --verify
+	expect 0 "log" nhictl log
+	has out "the log's text names the actor with its note" 'bob \(SUDO_USER=dave\)'
+else
+	ok "# SKIP setting the login uid needs CAP_AUDIT_CONTROL"
+fi
 finish

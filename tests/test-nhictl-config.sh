@@ -41,6 +41,33 @@ has out "group-writable: reported" "^$E/loose.conf: not trusted: writable by gro
 eqv "group-writable: and the lines still checked" 5 "$(wc -l < "$T/out")"
 cp "$E/good.conf" "$E/loose2.conf"; chmod 666 "$E/loose2.conf"
 expect 1 "world-writable, otherwise good: exit 1" "$NHICTL" config check "$E/loose2.conf"
+# trust of the directories above it (as OpenSSH's safe_path): a group-
+# writable parent makes a good file untrusted; sticky is no excuse
+mkdir -p "$T/shared/etc" && cp "$E/good.conf" "$T/shared/etc/nhi.conf"
+expect 0 "good file below safe directories: list works" nhictl -c "$T/shared/etc/nhi.conf" list
+chmod 775 "$T/shared"
+fails list 1 "a group-writable parent: list refuses the file" \
+	"$T/shared/etc/nhi.conf: not trusted: directory $T/shared is writable by group or others \(mode 0775\)" \
+	nhictl -c "$T/shared/etc/nhi.conf" list
+expect 1 "config check reports it" "$NHICTL" config check "$T/shared/etc/nhi.conf"
+has out "config check: the directory named" "directory $T/shared is writable by group or others \(mode 0775\) \[modules\]$"
+chmod 1777 "$T/shared"
+expect 0 "a sticky world-writable parent of root's (as /tmp): trusted" nhictl -c "$T/shared/etc/nhi.conf" list
+chown 65534 "$T/shared"
+fails list 1 "a sticky world-writable parent that is not root's: refused" \
+	"directory $T/shared is owned by uid 65534, not root" nhictl -c "$T/shared/etc/nhi.conf" list
+chown 0 "$T/shared"
+chmod 755 "$T/shared"
+# a snapshot below such a directory: nhictl check calls it unavailable
+cp "$E/good.conf" "$E/snapdir.conf"
+printf 'cache_path = %s\n' "$T/shared/etc/nhi.cache" >> "$E/snapdir.conf"
+expect 0 "create (snapshot below $T/shared)" nhictl -c "$E/snapdir.conf" create svc-dirs --owner alice --expires +30d
+expect 0 "check: allowed" nhictl -c "$E/snapdir.conf" check svc-dirs
+chmod 775 "$T/shared"
+expect 2 "check: snapshot below a group-writable directory: unavailable" \
+	nhictl -c "$E/snapdir.conf" check svc-dirs
+has err "check says why" "directory $T/shared is writable by group or others"
+chmod 755 "$T/shared"
 # a check across keys
 printf 'ca_cert = /etc/nhi/ca.pem\n' > "$E/ca.conf"; chmod 644 "$E/ca.conf"
 expect 1 "ca_cert without ca_key: exit 1" "$NHICTL" config check "$E/ca.conf"

@@ -189,15 +189,18 @@ fails adopt 1 "adopt again" "already registered" nhictl adopt legacy-svc --owner
 fails adopt 1 "adopt a missing account" "no local account" nhictl adopt ghost --owner alice --expires +1d
 fails adopt 1 "adopt root" "root" nhictl adopt root --owner alice --expires +1d
 fails adopt 2 "adopt --uid not allowed" "not allowed" nhictl adopt dave --owner alice --expires +1d --uid 5
-# an account outside every service-account range is adopted, with a warning
-# only with --force: pam_nhi takes it for a human
+# an account outside every service-account range is adopted only with
+# --force (pam_nhi would take it for a human), and then listed in
+# registered.uids (pam_nhi knows it without the snapshot: test-pam-adopted.sh)
 echo "odd-svc:x:5000:5000:odd:/srv/odd:/bin/sh" >>"$T/etc/passwd"
 fails adopt 1 "adopt uid 5000 (outside every range): a human to pam_nhi, refused" \
 	"'odd-svc' \(uid 5000\) is a human account to pam_nhi .*--force" \
 	nhictl adopt odd-svc --owner alice --expires +1d
 expect 0 "adopt uid 5000 --force" nhictl adopt odd-svc --owner alice --expires +1d --force
-has err "adopt warns that pam_nhi cannot classify it without a snapshot" \
-	"warning: uid 5000 of 'odd-svc' is outside uid_min..uid_max"
+check "registered.uids lists the adopted accounts outside uid_min..uid_max" \
+	grep -qx "5000 odd-svc" "$T/state/registered.uids"
+check "registered.uids: legacy-svc too" grep -qx "850 legacy-svc" "$T/state/registered.uids"
+check "registered.uids: 0644" [ "$(stat -c %a "$T/state/registered.uids")" = 644 ]
 fails adopt 1 "adopt a human (alice)" "'alice' \(uid 1000\) is a human account to pam_nhi" \
 	nhictl adopt alice --owner dave --expires +1d
 fails create 2 "--force is adopt's only" "'--force' is not accepted" \

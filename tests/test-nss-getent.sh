@@ -89,6 +89,38 @@ eq "no snapshot: files still answer" "alice:x:1000:1000:Alice Admin:/home/alice:
 	nsswrap getent passwd alice
 mv "$CACHE.away" "$CACHE"
 
+# a snapshot, or a configuration, below a directory others may write to
+# (as OpenSSH's safe_path: group-writable, or sticky like /tmp) is not
+# trusted: not found (an untrusted configuration gives the defaults)
+mkdir -p "$T/shared/s" && cp "$CACHE" "$T/shared/s/nhi.cache"
+printf 'cache_path = %s\n' "$T/shared/s/nhi.cache" >"$T/shared/s/nhi.conf"
+printf 'cache_path = %s\n' "$T/shared/s/nhi.cache" >"$T/etc/shared.conf"
+eq "snapshot below safe directories: served" "svc-web:x:3001:3001:Web service:/srv/web:/bin/bash" \
+	withconf "$T/etc/shared.conf" getent passwd svc-web
+# a group-writable directory, and a sticky one that is not root's: not
+# trusted; a sticky one of root's (as /tmp) is, since only root and an
+# entry's owner may rename the (root's) entry below it
+for m in 775 s1777; do
+	chmod ${m#s} "$T/shared"
+	[ "$m" = s1777 ] && chown 65534 "$T/shared"
+	withconf "$T/etc/shared.conf" getent passwd svc-web >/dev/null 2>&1; rc=$?
+	check "snapshot below a mode $m directory: not trusted (exit $rc)" test $rc -eq 2
+	eq "snapshot below a mode $m directory: files still answer" \
+		"alice:x:1000:1000:Alice Admin:/home/alice:/bin/bash" \
+		withconf "$T/etc/shared.conf" getent passwd alice
+	chown 0 "$T/shared"
+done
+chmod 1777 "$T/shared"
+eq "snapshot below a sticky directory of root's (as /tmp): served" \
+	"svc-web:x:3001:3001:Web service:/srv/web:/bin/bash" withconf "$T/etc/shared.conf" getent passwd svc-web
+chmod 755 "$T/shared"
+eq "configuration below safe directories: read" "svc-web:x:3001:3001:Web service:/srv/web:/bin/bash" \
+	withconf "$T/shared/s/nhi.conf" getent passwd svc-web
+chmod 775 "$T/shared"
+withconf "$T/shared/s/nhi.conf" getent passwd svc-web >/dev/null 2>&1; rc=$?
+check "configuration below a group-writable directory: not read (exit $rc)" test $rc -eq 2
+chmod 755 "$T/shared"
+
 # Through glibc itself (no wrapper), in a private mount namespace: a test
 # nsswitch.conf bind-mounted over /etc/nsswitch.conf for this namespace
 # only; LD_LIBRARY_PATH finds the module (getent and id are not setuid).

@@ -14,7 +14,7 @@ mkdir -p "$S" "$R/etc/nhi"
 printf 'state_dir = %s\n' "$S" >"$T/etc/root.conf"
 expect 0 "a registry with an identity" nhictl -c "$T/etc/root.conf" create svc-a --owner alice --expires +9d
 keep="registry.db registry.state"
-for f in $keep nhi.cache authorized_keys.idx; do check "$f exists before the purge" test -e "$S/$f"; done
+for f in $keep nhi.cache authorized_keys.idx registered.uids; do check "$f exists before the purge" test -e "$S/$f"; done
 sum=$(md5sum <"$S/registry.db")
 
 for a in remove upgrade failed-upgrade abort-install disappear; do
@@ -27,7 +27,7 @@ DPKG_ROOT=$R nrun sh "$postrm" purge
 eqv "postrm purge: exit 0" 0 "$rc"
 for f in $keep; do check "purge keeps $f" test -e "$S/$f"; done
 eqv "the registry is unchanged" "$sum" "$(md5sum <"$S/registry.db")"
-for f in nhi.cache nhi.cache.delta nhi.cache.lock authorized_keys.idx; do
+for f in nhi.cache nhi.cache.delta nhi.cache.lock authorized_keys.idx registered.uids; do
 	check "purge removes the derived $f" test ! -e "$S/$f"
 done
 has err "purge says where the registry stays" \

@@ -118,4 +118,50 @@ expect "password of humans ignored" sshd alice chauthtok "$IGN"
 stack odd debug
 expect "odd user name sanitised" odd "svc x=y;z" acct_mgmt "$IGN" \
 	"ignore; user=svc?x?y?z service=odd reason=not-a-service-account"
+
+# ---- an adopted account outside every classification (nhictl adopt
+# --force), known without the snapshot from registered.uids ----
+echo "odd-svc:x:5000:5000:odd:/srv/odd-home:/bin/sh" >>"$T/etc/passwd"
+A=$T/state2
+mkdir -p "$A"
+printf 'state_dir = %s\nhost = testhost\n' "$A" >"$T/etc/adopt.conf"
+nhictl -c "$T/etc/adopt.conf" adopt odd-svc --owner alice --expires +30d --force \
+	>"$T/out" 2>&1 || { nok "adopt --force odd-svc"; cat "$T/out"; }
+check "registered.uids lists it" grep -qx "5000 odd-svc" "$A/registered.uids"
+stack adp state_dir=$A
+expect "adopted, snapshot good: allowed" adp odd-svc acct_mgmt "management done"
+nhictl -c "$T/etc/adopt.conf" suspend odd-svc >"$T/out" 2>&1 ||
+	{ nok "suspend odd-svc"; cat "$T/out"; }
+expect "adopted and suspended: denied" adp odd-svc acct_mgmt "$DENIED" \
+	"deny; user=odd-svc service=adp reason=suspended"
+# one bit of its home in the snapshot (and in the delta, which holds its
+# newest version) flipped: the snapshot is damaged where it lives
+cp "$A/nhi.cache" "$T/good.cache"
+for f in "$A"/nhi.cache "$A"/nhi.cache.delta; do
+	[ -f "$f" ] || continue
+	python3 - "$f" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+i = b.find(b'/srv/odd-home')
+if i >= 0:
+    b[i + 5] ^= 0x02
+    open(p + '.tmp', 'wb').write(b)
+PY
+	[ -f "$f.tmp" ] && chmod 644 "$f.tmp" && mv "$f.tmp" "$f"
+done
+expect "adopted, suspended, snapshot damaged: fail closed" adp odd-svc acct_mgmt "$UNAVAIL" \
+	"deny; user=odd-svc service=adp reason=snapshot-unavailable"
+expect "snapshot damaged: a human still ignored" adp alice acct_mgmt "$IGN"
+rm -f "$A/nhi.cache" "$A/nhi.cache.delta"
+expect "adopted, snapshot removed: fail closed" adp odd-svc acct_mgmt "$UNAVAIL" \
+	"deny; user=odd-svc service=adp reason=snapshot-unavailable"
+expect "adopted, snapshot removed: session refused too" adp odd-svc open_session "$UNAVAIL"
+expect "snapshot removed: a human still ignored" adp alice acct_mgmt "$IGN"
+# registered.uids untrusted (group-writable) or gone: nothing more is
+# known, and the account passes as the human it looks like (as before it)
+chmod 664 "$A/registered.uids"
+expect "registered.uids group-writable: not trusted" adp odd-svc acct_mgmt "$IGN"
+rm -f "$A/registered.uids"
+expect "registered.uids gone: taken for a human" adp odd-svc acct_mgmt "$IGN"
 finish

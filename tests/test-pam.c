@@ -15,6 +15,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -31,13 +35,14 @@
 #include <security/pam_modules.h>
 #include "nhi_hash.h"
 #include "nhi_snapshot.h"
+#include "testtmp.h"
 
 #define DAY 86400
 #define IGNORED PAM_NO_MODULE_DATA
 
 static const char *module;
-static char T[] = "/tmp/nhi-pam-test.XXXXXX";
-static char confdir[200], conf[200], cache[300], usage[300], state[200];
+static char T[200];
+static char confdir[260], conf[260], cache[300], usage[300], state[260];
 static time_t now;
 
 /* ---- the conversation: record every message ----------------------------- */
@@ -124,7 +129,7 @@ static int group_setup(void **st)
 		fprintf(stderr, "PAM_NHI_SO must name the built pam_nhi.so\n");
 		return -1;
 	}
-	if (mkdtemp(T) == NULL)
+	if (mkdtemp(test_tmpdir(T, sizeof(T), "nhi-pam-test")) == NULL)
 		return -1;
 	chmod(T, 0755);
 	snprintf(confdir, sizeof(confdir), "%s/pam.d", T);
@@ -985,6 +990,149 @@ static void test_odd_users(void **st)
 	assert_pam(run(SESSION, "sshd", "svc-a b", NULL, 0), IGNORED);
 }
 
+/* ---- trust of the directories above --------------------------------------- */
+
+/* A configuration or a snapshot below a directory others may write to (a
+ * group-writable parent, or sticky /tmp's kind) is not trusted: the
+ * configuration counts as broken (humans ignored, service accounts fail
+ * closed), the snapshot as unavailable. */
+static void test_untrusted_dirs(void **st)
+{
+	char sub[220], etc[240], path[260], snap[260], args[600], cmd[700];
+
+	snprintf(sub, sizeof(sub), "%s/shared", T);
+	snprintf(etc, sizeof(etc), "%s/etc", sub);
+	snprintf(path, sizeof(path), "%s/nhi.conf", etc);
+	snprintf(snap, sizeof(snap), "%s/nhi.cache", etc);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(mkdir(etc, 0755), 0);
+	write_file(path, 0644, "state_dir = %s\nhost = testhost\nservice_names = svc-*\n", state);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", cache, snap);
+	assert_int_equal(system(cmd), 0);
+	snprintf(args, sizeof(args), "config=%s", path);
+	assert_pam(acct_check("svc-susp", args), PAM_PERM_DENIED);
+	snprintf(args, sizeof(args), "cache_path=%s", snap);
+	assert_pam(acct_check("svc-susp", args), PAM_PERM_DENIED);
+
+	assert_int_equal(chmod(sub, 0775), 0);
+	/* (the snapshot named here: an untrusted file's state_dir is not used) */
+	snprintf(args, sizeof(args), "config=%s cache_path=%s", path, cache);
+	assert_pam(acct_check("svc-susp", args), PAM_AUTHINFO_UNAVAIL);
+	assert_pam(acct_check("svc-ok", args), PAM_AUTHINFO_UNAVAIL);
+	assert_pam(acct_check("no-such-human-xq", args), IGNORED);
+	assert_pam(acct_check("root", args), IGNORED);
+	snprintf(args, sizeof(args), "cache_path=%s", snap);
+	assert_pam(acct_check("svc-susp", args), PAM_AUTHINFO_UNAVAIL);
+	assert_said("the nhi registry snapshot is unavailable");
+	/* a human NSS knows (daemon, once service_uids leaves out "system") */
+	snprintf(args, sizeof(args), "cache_path=%s service_uids=5000", snap);
+	assert_pam(acct_check("daemon", args), IGNORED);
+	snprintf(args, sizeof(args), "cache_path=%s", snap);
+	/* sticky: trusted only when root's (as /tmp) */
+	assert_int_equal(chmod(sub, 01777), 0);
+	assert_pam(acct_check("svc-ok", args), geteuid() == 0 ? PAM_SUCCESS : PAM_AUTHINFO_UNAVAIL);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(sub, 65534, 0), 0);
+		assert_pam(acct_check("svc-ok", args), PAM_AUTHINFO_UNAVAIL);
+		assert_int_equal(chown(sub, 0, 0), 0);
+	}
+	assert_int_equal(chmod(sub, 0755), 0);
+	assert_pam(acct_check("svc-ok", args), PAM_SUCCESS);
+}
+
+/* ---- a small thread stack ------------------------------------------------ */
+
+#define SMALL_STACK 16384       /* PTHREAD_STACK_MIN: the least glibc gives a thread */
+
+typedef int (*pam_sm_fn)(pam_handle_t *, int, int, const char **);
+
+struct small_call {
+	pam_handle_t *pamh;
+	pam_sm_fn fn;
+	int argc;
+	const char *argv[2];
+	int r;
+};
+
+static void *small_call_run(void *arg)
+{
+	struct small_call *c = arg;
+
+	c->r = c->fn(c->pamh, 0, c->argc, c->argv);
+	return NULL;
+}
+
+/* One entry point of pam_nhi (the module libpam loaded), called on a
+ * thread whose whole stack is SMALL_STACK bytes (glibc keeps the thread's
+ * own data at its top too) above an inaccessible guard page, in a child:
+ * an overflow is a SIGSEGV there, reported here.  The stack is painted
+ * first; the child prints how much of it the call used.  NSS loads its
+ * modules beforehand, in the main thread.  (libpam itself is not asked:
+ * its own audit logging needs more than 16 KB.) */
+static int small_stack(const char *entry, const char *user)
+{
+	struct pam_conv pc = { conv, NULL };
+	char arg[300];
+	pid_t pid;
+	int status;
+
+	snprintf(arg, sizeof(arg), "config=%s", conf);
+	service_file("small", ACCT, NULL);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct small_call c = { NULL, NULL, 1, { arg, NULL }, -1 };
+		size_t page = (size_t)sysconf(_SC_PAGESIZE), used;
+		pthread_attr_t attr;
+		pthread_t t;
+		unsigned char *mem, *stack;
+		void *h;
+
+		(void)getpwnam("root");
+		if (pam_start_confdir("small", user, &pc, confdir, &c.pamh) != PAM_SUCCESS ||
+		    (h = dlopen(module, RTLD_NOW | RTLD_NOLOAD)) == NULL ||
+		    (c.fn = (pam_sm_fn)dlsym(h, entry)) == NULL)
+			_exit(250);
+		mem = mmap(NULL, page + SMALL_STACK, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (mem == MAP_FAILED || mprotect(mem, page, PROT_NONE) != 0)
+			_exit(251);
+		stack = mem + page;
+		memset(stack, 0xa5, SMALL_STACK);
+		if (pthread_attr_init(&attr) != 0 ||
+		    pthread_attr_setstack(&attr, stack, SMALL_STACK) != 0 ||
+		    pthread_create(&t, &attr, small_call_run, &c) != 0 ||
+		    pthread_join(t, NULL) != 0)
+			_exit(252);
+		for (used = SMALL_STACK; used > 0 && stack[SMALL_STACK - used] == 0xa5; used--)
+			;
+		printf("# %s (%s) on a %d-byte thread stack: %zu bytes used, thread data included\n",
+		       entry, user, SMALL_STACK, used);
+		fflush(stdout);
+		pam_end(c.pamh, c.r);
+		_exit(c.r);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status))
+		fail_msg("pam_nhi %s (%s) on a %d-byte stack: killed by signal %d", entry, user,
+			 SMALL_STACK, WTERMSIG(status));
+	assert_true(WIFEXITED(status));
+	assert_true(WEXITSTATUS(status) < 250);
+	return WEXITSTATUS(status);
+}
+
+static void test_small_stack(void **st)
+{
+	assert_pam(small_stack("pam_sm_acct_mgmt", "svc-ok"), PAM_SUCCESS);
+	assert_pam(small_stack("pam_sm_acct_mgmt", "svc-near"), PAM_SUCCESS);
+	assert_pam(small_stack("pam_sm_acct_mgmt", "svc-susp"), PAM_PERM_DENIED);
+	assert_pam(small_stack("pam_sm_acct_mgmt", "svc-unknown"), PAM_PERM_DENIED);
+	assert_pam(small_stack("pam_sm_acct_mgmt", "no-such-human-xq"), PAM_IGNORE);
+	assert_pam(small_stack("pam_sm_open_session", "svc-ok"), PAM_SUCCESS);
+	assert_pam(small_stack("pam_sm_chauthtok", "svc-ok"), PAM_PERM_DENIED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1013,6 +1161,8 @@ int main(void)
 		cmocka_unit_test(test_password_phases),
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_odd_users),
+		cmocka_unit_test(test_small_stack),
+		cmocka_unit_test(test_untrusted_dirs),
 	};
 
 	now = time(NULL);

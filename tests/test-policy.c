@@ -16,6 +16,7 @@
 #include "nhi_err.h"
 #include "nhi_policy.h"
 #include "nhi_snapshot.h"
+#include "testtmp.h"
 
 #define DAY 86400
 /* a fixed "now": 2026-06-01T00:00:00Z */
@@ -32,7 +33,7 @@ static void conf_reset(void)
 	conf.review_grace = 14 * DAY;
 	conf.warn_before = 14 * DAY;
 	conf.review = NHI_REVIEW_ENFORCE;
-	snprintf(conf.host, sizeof(conf.host), "testhost");
+	conf.host = "testhost";
 	assert_int_equal(nhi_conf_finish(&conf, err, sizeof(err)), 0);
 }
 
@@ -466,7 +467,7 @@ static void test_decide_ignores_audit(void **state)
 
 /* ---- nhi_account_check over a real snapshot ------------------------------ */
 
-static char dir[] = "/tmp/nhi-policy-test.XXXXXX";
+static char dir[300];
 static char cache[600];
 
 static void add(struct nhi_snap_writer *w, const char *name, uint32_t uid, int st,
@@ -487,7 +488,7 @@ static int group_setup(void **state)
 	struct nhi_snap_writer *w;
 	char err[256];
 
-	assert_non_null(mkdtemp(dir));
+	assert_non_null(mkdtemp(test_tmpdir(dir, sizeof(dir), "nhi-policy-test")));
 	snprintf(cache, sizeof(cache), "%s/nhi.cache", dir);
 	w = nhi_snapw_new();
 	assert_non_null(w);

@@ -20,8 +20,9 @@
 #include <openssl/x509.h>
 #include "nhi_err.h"
 #include "secret.h"
+#include "testtmp.h"
 
-static char dir[] = "/tmp/nhi-secret-test.XXXXXX";
+static char dir[300];
 
 /* dir/name; freed at teardown */
 static char *paths[256];
@@ -547,7 +548,7 @@ static void test_cert(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	return mkdtemp(test_tmpdir(dir, sizeof(dir), "nhi-secret-test")) == NULL ? -1 : 0;
 }
 
 static int teardown(void **state)

@@ -13,8 +13,9 @@
 #include "nhi_err.h"
 #include "nhi_hash.h"
 #include "nhi_snapshot.h"
+#include "testtmp.h"
 
-static char dir[] = "/tmp/nhi-snap-test.XXXXXX";
+static char dir[300];
 static char path[512];
 
 /* The sample identity NAME (gid = uid). */
@@ -1299,7 +1300,7 @@ static void test_damaged_delta(void **state)
 
 static int setup(void **state)
 {
-	if (mkdtemp(dir) == NULL)
+	if (mkdtemp(test_tmpdir(dir, sizeof(dir), "nhi-snap-test")) == NULL)
 		return -1;
 	snprintf(path, sizeof(path), "%s/nhi.cache", dir);
 	return 0;

@@ -71,6 +71,17 @@ nrun "$NHIAK" -c
 eqv "nhi-authorized-keys: -c without a file" "2 1" "$rc $(wc -l <"$T/err")"
 nrun "$NHIAK" -c "$NHI_CONF" svc-ssh extra
 eqv "nhi-authorized-keys: a second name" "2 1" "$rc $(wc -l <"$T/err")"
+# the key index and snapshot below a directory others may write to (as
+# OpenSSH's safe_path): not trusted, no key served
+mkdir -p "$T/shared" && cp -a "$ST" "$T/shared/st"
+printf 'state_dir = %s\nhost = testhost\n' "$T/shared/st" >"$T/etc/shared-ak.conf"
+nrun "$NHIAK" -c "$T/etc/shared-ak.conf" svc-ssh
+eqv "index below safe directories: the key served" "0 1" "$rc $(wc -l <"$T/out")"
+chmod 775 "$T/shared"
+nrun "$NHIAK" -c "$T/etc/shared-ak.conf" svc-ssh
+eqv "index below a group-writable directory: exit 1, nothing served" "1 0" "$rc $(wc -c <"$T/out")"
+has err "and says why" "directory $T/shared is writable by group or others"
+chmod 755 "$T/shared"
 printf 'state_dir = %s\nno_such_key = 1\n' "$ST" >"$T/etc/bad-ak.conf"
 nrun "$NHIAK" -c "$T/etc/bad-ak.conf" svc-ssh
 eqv "nhi-authorized-keys: a bad configuration: exit 1, nothing printed" "1 0" "$rc $(wc -c <"$T/out")"
