@@ -19,7 +19,9 @@
 #      one lookup, close, for each way of checking the data.
 # Everything that touches /etc happens in private mount namespaces
 # (unshare -m, bind mounts): the host's files are never changed.
-# Results go to bench/RESULTS.md (and the raw data to $W).
+# Results go to bench/RESULTS.md (and the raw data to $W). bench/sssd.sh
+# sets SSSD's memory cache beside nss_nhi in a section of its own, which
+# this script keeps, as it keeps bench/sync.sh's.
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=${1:-/tmp/nhi-bench-build}

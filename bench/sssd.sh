@@ -76,7 +76,10 @@ if [ "${1:-}" = --in-ns ]; then
 	mount --bind "$ov/ld.so.cache" /etc/ld.so.cache
 	mount --bind "$W/nsswitch.files" /etc/nsswitch.conf
 	sssd_pid=
-	stop() { [ -z "$sssd_pid" ] || kill "$sssd_pid" 2>/dev/null || true; }
+	stop() {
+		[ -z "$sssd_pid" ] || kill "$sssd_pid" 2>/dev/null || true
+		cp -r /var/log/sssd "$d/sssd-log" 2>/dev/null || true
+	}
 	trap stop EXIT
 	# sssd (its proxy backend calls nss_files) sees the generated accounts
 	# as /etc/passwd and /etc/group; everything else here sees the host's
@@ -201,10 +204,12 @@ done
 "$SRC/bench/build.sh" "$B"
 BENCH=$B/bench/nhi-bench
 MODDIR=$B/nss_nhi/.libs
+# NHI_BENCH_SSSD_REPORT=1: only write the section again from $W's results
+if [ -z "${NHI_BENCH_SSSD_REPORT:-}" ]; then
 rm -rf "$W"
 mkdir -p "$W"
 chmod 755 "$W"
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load_start='$(cut -d' ' -f1-3 /proc/loadavg)' when='$(date -u '+%Y-%m-%d %H:%M UTC')'" > "$W/meta"
 
 # in_nsw SERVICE [--files PASSWD GROUP] CMD...: CMD with nsswitch.conf
 # `passwd: SERVICE` (files-nhi: `files nhi`), in a private mount namespace
@@ -229,19 +234,20 @@ for n in $SIZES; do
 	d=$W/$n
 	mkdir -p "$d"
 	LD_LIBRARY_PATH=$MODDIR "$BENCH" -G -n "$n" -d "$d"
-	grep -v '^root:' "$d/passwd" > "$d/passwd.sss"
-	grep -v '^root:' "$d/group" > "$d/group.sss"
-	{ cat /etc/passwd; cat "$d/passwd.sss"; } > "$d/passwd.files"
-	{ cat /etc/group; cat "$d/group.sss"; } > "$d/group.files"
+	# nss_files' case: the host's accounts and the generated ones
+	{ cat /etc/passwd; grep -v '^root:' "$d/passwd"; } > "$d/passwd.files"
+	{ cat /etc/group; grep -v '^root:' "$d/group"; } > "$d/group.files"
 	echo "== sssd.sh: $n accounts" >&2
 	if ! nice unshare -m --propagation private "$SRC/bench/sssd.sh" --in-ns "$n" 2> "$d/log"; then
 		cat "$d/log" >&2
-		echo "sssd.sh: the run with $n accounts failed (above; logs in $W/ov.$n/var/u/log/sssd)" >&2
+		echo "sssd.sh: the run with $n accounts failed (above; sssd's logs in $d/sssd-log)" >&2
 		exit 1
 	fi
 	cat "$d/log" >&2
 done
-load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load_end='$(cut -d' ' -f1-3 /proc/loadavg)'" >> "$W/meta"
+fi
+. "$W/meta"
 
 # ---- the section of RESULTS.md ----------------------------------------------------
 exec 3> "$W/section.md"
@@ -265,8 +271,8 @@ print("### First lookup of a process\n")
 print("µs: median of 101 fresh processes, the four cases taking turns; in brackets")
 print("instructions (callgrind: a process with one lookup minus one with none).\n")
 hdr("first lookup by name (µs [instructions])")
-rows = [("entry", "nss_nhi: dlopen + first `_nss_nhi_getpwnam_r` (module init, config, snapshot open)"),
-        ("entry-sss", "SSSD: dlopen + first `_nss_sss_getpwnam_r` (memory cache open)"),
+rows = [("entry", "nss_nhi: first `_nss_nhi_getpwnam_r` after dlopen (module init, config, snapshot open, lookup)"),
+        ("entry-sss", "SSSD: first `_nss_sss_getpwnam_r` after dlopen (memory cache open, lookup)"),
         ("nsswitch-nhi", "`getpwnam_r`, nsswitch.conf `passwd: nhi`"),
         ("nsswitch-sss", "`getpwnam_r`, nsswitch.conf `passwd: sss`")]
 for key, title in rows:
@@ -314,7 +320,7 @@ for key, title in [("bare", "bare mmap hash, lookup only (the limit)"),
         cells.append(c)
     print("| %s | %s |" % (title, " | ".join(cells)))
 print()
-def ratio(a, b, i): return " ".join("%s %.2fx" % (k(n), R[n][a][i] / R[n][b][i]) for n in sizes)
+def ratio(a, b, i): return ", ".join("%s %.2fx" % (k(n), R[n][a][i] / R[n][b][i]) for n in sizes)
 print("- SSSD / nhi, entry point: by name %s; by uid %s (instructions: by name %s; by uid %s)" % (
     ratio("ns.entry-sss", "ns.entry", 0), ratio("ns.entry-sss", "ns.entry", 1),
     ratio("ir.entry-sss", "ir.entry", 0), ratio("ir.entry-sss", "ir.entry", 1)))
@@ -334,40 +340,41 @@ ver=$(sed -n 's/^Version: //p' "$ROOT/.nhi-bench-sssd" 2>/dev/null || echo 2.8)
 	echo
 	echo "Produced by \`bench/sssd.sh\` (as root, after \`scripts/deps.sh bench\`, which unpacks"
 	echo "SSSD $ver's Debian packages into a private root: nothing of SSSD is installed on the"
-	echo "host). Per size, in a private mount namespace: SSSD overlaid on /usr, /etc and /var"
-	echo "overlaid with private upper directories, sssd with one domain serving the same"
-	echo "accounts as nhi's snapshot (below), every account looked up once by name and by uid"
-	echo "through sssd_nss (which fills the memory cache, /var/lib/sss/mc/passwd), then the"
-	echo "measurements while sssd runs. libnss_sss answers from the memory cache without a"
-	echo "syscall; nss_nhi from its snapshot. $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs,"
+	echo "host). Per size, in a private mount namespace: SSSD overlaid on /usr, its state"
+	echo "(/var/lib/sss) on tmpfs, sssd with one domain serving the same accounts as nhi's"
+	echo "snapshot (below), every account looked up once by name and by uid through sssd_nss"
+	echo "(which fills the memory cache, /var/lib/sss/mc/passwd), then the measurements while"
+	echo "sssd runs. libnss_sss answers from the memory cache, mapped into the calling"
+	echo "process, without asking sssd; nss_nhi from its snapshot. $when, $(nproc) CPUs,"
 	echo "nice; load average $load_start at the start, $load_end at the end (a machine shared"
 	echo "with other work: times are noisy, instruction counts are not)."
 	echo
 	cat "$W/section.md"
 	cat <<-'EOF'
 
-	SSSD's domain: the \`proxy\` provider over nss_files (sssd alone sees the
+	SSSD's domain: the `proxy` provider over nss_files (sssd alone sees the
 	generated passwd and group files as /etc/passwd and /etc/group), since the
-	\`files\` provider (\`id_provider = files\`) did not come up here beyond 1k
+	`files` provider (`id_provider = files`) did not come up here beyond 1k
 	accounts: sssd_be loads the whole files into its cache (ldb) in one step that
 	blocks its event loop; sssd_nss's handshake with it times out meanwhile
-	(\`dp_client_handshake_timeout\` in the domain's log), the monitor restarts
+	(`dp_client_handshake_timeout` in the domain's log), the monitor restarts
 	sssd_nss three times and gives up ("Process [nss], definitely stopped!"), at 10k
-	on this loaded machine, at 100k even on a quiet one. The proxy provider fetches
+	on this loaded machine, at 100k also under less load. The proxy provider fetches
 	one account per lookup, each with an ldb write: about 50 ms per account at 100k
 	through nss_files here (7 ms through nss_nhi), so warming 100k accounts would take
 	over an hour; hence 1k and 10k by default, and 1M was not tried.
-	\`NHI_BENCH_SSSD_SIZES="1000 10000 100000"\` tries 100k anyway. How SSSD filled
+	`NHI_BENCH_SSSD_SIZES="1000 10000 100000"` tries 100k anyway. How SSSD filled
 	its memory cache does not change what reading it costs.
 
 	Reading the numbers: the instruction counts are the comparison to trust on a
 	loaded machine. Times of anything that makes a syscall per lookup (glibc's stat of
-	/etc/nsswitch.conf in every \`getpwnam_r\`; libnss_sss's check of its cache file)
+	/etc/nsswitch.conf in every `getpwnam_r`; libnss_sss's fstat of its cache file,
+	one per lookup by strace's count)
 	grow with the load of the other programs far more than the in-process hash
 	lookups do, which is why those rows are here several times what an idle machine
 	gives (compare the main tables above, of a quieter run). The first lookup
-	through \`getpwnam_r\` includes glibc's own setup (reading nsswitch.conf,
-	loading the module) for both; the entry-point rows leave out \`dlopen\`.
+	through `getpwnam_r` includes glibc's own setup (reading nsswitch.conf,
+	loading the module) for both; the entry-point rows leave out `dlopen`.
 	EOF
 	echo "<!-- bench/sssd.sh: end -->"
 } > "$W/section.full"
