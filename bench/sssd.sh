@@ -414,16 +414,16 @@ ver=$(sed -n 's/^Version: //p' "$ROOT/.nhi-bench-sssd" 2>/dev/null || echo 2.8)
 	over an hour; hence SSSD at 1k and 10k by default
 	(`NHI_BENCH_SSSD_SIZES="1000 10000 100000"` tries 100k anyway), and nss_nhi
 	alone at 100k and 1M (`NHI_BENCH_NHI_ONLY_SIZES`): its first lookup and whole
-	`id`, the figures that grow with the snapshot. How SSSD filled its memory cache
+	`id`, the figures that might grow with the snapshot. How SSSD filled its memory cache
 	does not change what reading it costs.
 
 	Reading the numbers: the instruction counts are the comparison to trust on a
-	loaded machine. Times of anything that makes a syscall per lookup (glibc's stat of
-	/etc/nsswitch.conf in every `getpwnam_r`; libnss_sss's fstat of its cache file,
-	one per lookup by strace's count)
-	grow with the load of the other programs far more than the in-process hash
-	lookups do, which is why those rows are here several times what an idle machine
-	gives (compare the main tables above, of a quieter run). The first lookup
+	loaded machine. Times of anything that makes a syscall per lookup (glibc's stat
+	of /etc/nsswitch.conf in every `getpwnam_r`; libnss_sss's fstat of its cache
+	file, one per lookup by strace's count) grow with the load of the other programs
+	far more than the in-process hash lookups do, which is why those rows are here
+	several times what an idle machine gives (compare the main tables above, of a
+	quieter run). The first lookup
 	through `getpwnam_r` includes glibc's own setup (reading nsswitch.conf,
 	loading the module) for both; the entry-point rows leave out `dlopen`.
 	EOF
