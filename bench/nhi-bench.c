@@ -21,6 +21,9 @@
  *              "passwd: nhi" (what every process pays)
  *   glibc-files getpwnam_r/getpwuid_r with "passwd: files" and the generated
  *              passwd file over /etc/passwd
+ *   entry-sss, nsswitch-sss  the same as entry and nsswitch-nhi for SSSD's
+ *              memory cache (libnss_sss.so.2): only with -m, under a running
+ *              sssd that serves the same accounts (bench/sssd.sh)
  * The last two run in a child process in a private mount namespace, with
  * the test files bind-mounted over /etc/nsswitch.conf and /etc/passwd
  * (root only; the host sees nothing).
@@ -33,6 +36,12 @@
  *             one mode and nothing else, on the files -G wrote: run it
  *             under callgrind with COUNT and with 0 to count instructions
  *             per lookup)
+ *   nhi-bench -F MODE -n SIZE [-k 0]   (the first lookup of this fresh
+ *             process, by name, in ns: MODE entry or entry-sss loads the
+ *             module, then times its entry point's first call; nsswitch
+ *             times the first getpwnam_r;
+ *             -k 0 looks nothing up, callgrind's baseline. -c ... -u counts
+ *             lookups by uid instead of by name)
  *   nhi-bench -O [-n SIZES] [-r ROUNDS] [-t SECONDS] [-d DIR]   (what one
  *             pam_nhi account check costs in the snapshot: open it, look a
  *             random identity up by name with nhi_snap_ident_by_name, close
@@ -66,12 +75,15 @@
 #define NQ 8192
 
 enum { M_BARE, M_BARECOPY, M_BAREFULL, M_ENTRY, M_GLIBC_NHI, M_NSW_NHI, M_GLIBC_FILES,
-       N_MODES };
+       M_SSS_ENTRY, M_NSW_SSS, N_MODES };
 /* the modes measured in this process (the others in a child) */
 #define IN_PROCESS ((1 << M_BARE) | (1 << M_BARECOPY) | (1 << M_BAREFULL) | (1 << M_ENTRY) | \
-		    (1 << M_GLIBC_NHI))
+		    (1 << M_GLIBC_NHI) | (1 << M_SSS_ENTRY))
+/* SSSD's modes need a running sssd (bench/sssd.sh): only when asked for */
+#define SSS_MODES ((1 << M_SSS_ENTRY) | (1 << M_NSW_SSS))
 static const char *mode_names[N_MODES] = { "bare", "bare+copy", "bare+full", "entry",
-					   "glibc-nhi", "nsswitch-nhi", "glibc-files" };
+					   "glibc-nhi", "nsswitch-nhi", "glibc-files",
+					   "entry-sss", "nsswitch-sss" };
 static const char *mode_titles[N_MODES] = {
 	"bare mmap hash, lookup only (the limit)",
 	"bare mmap hash + copy into struct passwd",
@@ -80,12 +92,14 @@ static const char *mode_titles[N_MODES] = {
 	"getpwnam_r/getpwuid_r, glibc -> nss_nhi (__nss_configure_lookup)",
 	"getpwnam_r/getpwuid_r, glibc -> nss_nhi (nsswitch.conf `passwd: nhi`)",
 	"getpwnam_r/getpwuid_r, glibc -> nss_files (nsswitch.conf `passwd: files`)",
+	"SSSD memcache entry point (libnss_sss), called directly",
+	"getpwnam_r/getpwuid_r, glibc -> nss_sss (nsswitch.conf `passwd: sss`)",
 };
 
 typedef enum nss_status (*pwnam_fn)(const char *, struct passwd *, char *, size_t, int *);
 typedef enum nss_status (*pwuid_fn)(uid_t, struct passwd *, char *, size_t, int *);
-static pwnam_fn e_pwnam;
-static pwuid_fn e_pwuid;
+static pwnam_fn e_pwnam, s_pwnam;
+static pwuid_fn e_pwuid, s_pwuid;
 
 static char dir[256] = "/tmp/nhi-bench";
 static char cache[512];
@@ -381,6 +395,11 @@ static void run(int mode, int byuid, long k)
 				   : e_pwnam(want->name, &pw, buf, sizeof(buf), &err)) == NSS_STATUS_SUCCESS)
 				got = pw.pw_uid;
 			break;
+		case M_SSS_ENTRY:
+			if ((byuid ? s_pwuid(want->uid, &pw, buf, sizeof(buf), &err)
+				   : s_pwnam(want->name, &pw, buf, sizeof(buf), &err)) == NSS_STATUS_SUCCESS)
+				got = pw.pw_uid;
+			break;
 		default:
 			res = NULL;
 			if (byuid)
@@ -623,17 +642,82 @@ static int write_conf(void)
 	return 0;
 }
 
-static int load_module(void)
+/* service "nhi" or "sss": dlopen libnss_SERVICE.so.2, find its entry points */
+static int load_service(const char *service, pwnam_fn *nam, pwuid_fn *uid)
 {
-	void *h = dlopen("libnss_nhi.so.2", RTLD_NOW);
+	char lib[64], sym[64];
+	void *h;
 
+	snprintf(lib, sizeof(lib), "libnss_%s.so.2", service);
+	h = dlopen(lib, RTLD_NOW);
 	if (h == NULL) {
 		fprintf(stderr, "nhi-bench: %s (set LD_LIBRARY_PATH to nss_nhi/.libs)\n", dlerror());
 		return -1;
 	}
-	e_pwnam = (pwnam_fn)dlsym(h, "_nss_nhi_getpwnam_r");
-	e_pwuid = (pwuid_fn)dlsym(h, "_nss_nhi_getpwuid_r");
-	return e_pwnam && e_pwuid ? 0 : -1;
+	snprintf(sym, sizeof(sym), "_nss_%s_getpwnam_r", service);
+	*nam = (pwnam_fn)dlsym(h, sym);
+	snprintf(sym, sizeof(sym), "_nss_%s_getpwuid_r", service);
+	*uid = (pwuid_fn)dlsym(h, sym);
+	return *nam && *uid ? 0 : -1;
+}
+
+static int load_module(void)
+{
+	return load_service("nhi", &e_pwnam, &e_pwuid);
+}
+
+/* -F: the first lookup of a fresh process, by name, of a random account:
+ * MODE entry or entry-sss (the module's entry point's first call after
+ * dlopen: module init, config, opening the data, the lookup) or nsswitch
+ * (the first getpwnam_r, as /etc/nsswitch.conf says: glibc's NSS setup,
+ * reading nsswitch.conf and loading the module too). Prints nanoseconds; with -k 0 it looks nothing up and prints 0
+ * (callgrind's baseline: Ir(-k 1) - Ir(-k 0) is the first lookup's). */
+static int first_lookup(const char *mode, long count)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+	pwnam_fn nam = NULL;
+	pwuid_fn uid = NULL;
+	const struct acct *want;
+	double t0, t1;
+	int err, ok = 0;
+
+	int entry = strcmp(mode, "entry") == 0 || strcmp(mode, "entry-sss") == 0;
+
+	if (!entry && strcmp(mode, "nsswitch") != 0) {
+		fprintf(stderr, "nhi-bench: -F: no mode '%s' (entry, entry-sss, nsswitch)\n", mode);
+		return 2;
+	}
+	/* one random account, made as make_accounts makes them all */
+	accts = calloc(1, sizeof(*accts));
+	if (accts == NULL)
+		return 1;
+	srand((unsigned)getpid());
+	{
+		unsigned i = (unsigned)((size_t)rand() % n_accts);
+		snprintf(accts[0].name, sizeof(accts[0].name), "svc-%06u", i);
+		accts[0].uid = FIRST_UID + i;
+	}
+	want = &accts[0];
+	/* the module is loaded (as glibc would have it) before the clock starts */
+	if (entry && load_service(mode[5] ? "sss" : "nhi", &nam, &uid) < 0)
+		return 1;
+	if (count == 0) {
+		printf("0\n");
+		return 0;
+	}
+	t0 = now_ns();
+	if (entry)
+		ok = nam(want->name, &pw, buf, sizeof(buf), &err) == NSS_STATUS_SUCCESS;
+	else
+		ok = getpwnam_r(want->name, &pw, buf, sizeof(buf), &res) == 0 && res != NULL;
+	t1 = now_ns();
+	if (!ok || pw.pw_uid != want->uid) {
+		fprintf(stderr, "nhi-bench: -F %s: wrong answer for %s\n", mode, want->name);
+		return 1;
+	}
+	printf("%.0f\n", t1 - t0);
+	return 0;
 }
 
 static void fmt_ns(char *b, size_t n, double v)
@@ -680,14 +764,17 @@ static void flat(int m, double res[N_MODES][8][2], int n_sizes)
 int main(int argc, char **argv)
 {
 	size_t sizes[8] = { 1000, 10000, 100000 };
-	int n_sizes = 3, c, modes = (1 << N_MODES) - 1, one = -1, child = -1, gen_only = 0;
-	int opens = 0;
+	int n_sizes = 3, c, modes = ((1 << N_MODES) - 1) & ~SSS_MODES, one = -1, child = -1;
+	int gen_only = 0, opens = 0, byuid = 0;
 	long count = -1;
+	const char *first = NULL;
 	static double res[N_MODES][8][2];
-	char passwd[600], group[600], nsw_nhi[600], nsw_files[600];
+	char passwd[600], group[600], nsw_nhi[600], nsw_files[600], nsw_sss[600];
 
-	while ((c = getopt(argc, argv, "n:r:t:d:m:c:k:x:GD:O")) != -1) {
+	while ((c = getopt(argc, argv, "n:r:t:d:m:c:k:x:GD:OF:u")) != -1) {
 		switch (c) {
+		case 'F': first = optarg; break;
+		case 'u': byuid = 1; break;
 		case 'O': opens = 1; break;
 		case 'D': n_delta = strtoul(optarg, NULL, 10); break;
 		case 'n':
@@ -728,13 +815,20 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: nhi-bench [-n 1000,10000,100000] [-r ROUNDS] [-t SECS] "
-				"[-d DIR] [-m MODES] [-D DELTA]\n       nhi-bench -G -n SIZE -d DIR\n       nhi-bench -c MODE -n SIZE -k COUNT -d DIR\n"
-				"       nhi-bench -O [-n SIZES] [-r ROUNDS] [-t SECS] [-d DIR]\n");
+				"[-d DIR] [-m MODES] [-D DELTA]\n       nhi-bench -G -n SIZE -d DIR\n       nhi-bench -c MODE [-u] -n SIZE -k COUNT -d DIR\n"
+				"       nhi-bench -O [-n SIZES] [-r ROUNDS] [-t SECS] [-d DIR]\n"
+				"       nhi-bench -F entry|entry-sss|nsswitch -n SIZE [-k 0]\n");
 			return 2;
 		}
 	}
 	if (rounds < 1 || rounds > 15)
 		rounds = 5;
+	if (first != NULL) {
+		/* a fresh process: nothing before the first lookup (NHI_CONF
+		 * comes from the caller) */
+		n_accts = sizes[0];
+		return first_lookup(first, count);
+	}
 	mkdir(dir, 0755);
 	snprintf(cache, sizeof(cache), "%s/nhi.cache", dir);
 	if (child >= 0) {
@@ -753,9 +847,14 @@ int main(int argc, char **argv)
 		return open_table(sizes, n_sizes);
 	if (write_conf() < 0 || load_module() < 0)
 		return 1;
+	if (((modes & (1 << M_SSS_ENTRY)) || one == M_SSS_ENTRY || child == M_SSS_ENTRY) &&
+	    load_service("sss", &s_pwnam, &s_pwuid) < 0)
+		return 1;
 	snprintf(nsw_nhi, sizeof(nsw_nhi), "%s/nsswitch.nhi", dir);
 	snprintf(nsw_files, sizeof(nsw_files), "%s/nsswitch.files", dir);
-	if (write_nsswitch(nsw_nhi, "nhi") < 0 || write_nsswitch(nsw_files, "files") < 0)
+	snprintf(nsw_sss, sizeof(nsw_sss), "%s/nsswitch.sss", dir);
+	if (write_nsswitch(nsw_nhi, "nhi") < 0 || write_nsswitch(nsw_files, "files") < 0 ||
+	    write_nsswitch(nsw_sss, "sss") < 0)
 		return 1;
 	srand(42);
 
@@ -774,9 +873,9 @@ int main(int argc, char **argv)
 			bare_build();
 		if (one == M_GLIBC_NHI && __nss_configure_lookup("passwd", "nhi") != 0)
 			return 1;
-		run(one, 0, 1); /* map the snapshot, load config: not counted by -k 0 either */
+		run(one, byuid, 1); /* map the snapshot, load config: not counted by -k 0 either */
 		wrong = 0;
-		run(one, 0, count < 0 ? 0 : count);
+		run(one, byuid, count < 0 ? 0 : count);
 		return wrong ? 1 : 0;
 	}
 
@@ -800,9 +899,9 @@ int main(int argc, char **argv)
 		for (int m = 0; m < N_MODES; m++) {
 			if (!(modes & (1 << m)))
 				continue;
-			if (m == M_GLIBC_FILES || m == M_NSW_NHI) {
-				if (measure_child(m, m == M_NSW_NHI ? nsw_nhi : nsw_files,
-						  m == M_NSW_NHI ? NULL : passwd, res[m][s]) < 0)
+			if (m == M_GLIBC_FILES || m == M_NSW_NHI || m == M_NSW_SSS) {
+				if (measure_child(m, m == M_NSW_NHI ? nsw_nhi : m == M_NSW_SSS ? nsw_sss : nsw_files,
+						  m == M_GLIBC_FILES ? passwd : NULL, res[m][s]) < 0)
 					fprintf(stderr, "#   %s: not measured (needs root and mount namespaces)\n",
 						mode_names[m]);
 			}

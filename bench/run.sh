@@ -19,7 +19,9 @@
 #      one lookup, close, for each way of checking the data.
 # Everything that touches /etc happens in private mount namespaces
 # (unshare -m, bind mounts): the host's files are never changed.
-# Results go to bench/RESULTS.md (and the raw data to $W).
+# Results go to bench/RESULTS.md (and the raw data to $W). bench/sssd.sh
+# sets SSSD's memory cache beside nss_nhi in a section of its own, which
+# this script keeps, as it keeps bench/sync.sh's.
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=${1:-/tmp/nhi-bench-build}
@@ -36,15 +38,9 @@ for t in hyperfine valgrind unshare ldconfig; do
 done
 
 # ---- build ---------------------------------------------------------------
-if [ ! -f "$B/Makefile" ]; then
-	[ -x "$SRC/configure" ] || (cd "$SRC" && autoreconf -fi)
-	mkdir -p "$B"
-	(cd "$B" && "$SRC/configure" CFLAGS="-O2 -g" >/dev/null)
-fi
-(cd "$B" && make -j"$(nproc)" nss_nhi/libnss_nhi.la bench/nhi-bench >/dev/null)
+"$SRC/bench/build.sh" "$B"
 BENCH=$B/bench/nhi-bench
 MODDIR=$B/nss_nhi/.libs
-[ -f "$MODDIR/libnss_nhi.so.2" ] || { echo "run.sh: no $MODDIR/libnss_nhi.so.2" >&2; exit 1; }
 export LD_LIBRARY_PATH=$MODDIR
 
 rm -rf "$W"
@@ -286,11 +282,14 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "\`id NAME\` with nss_nhi does the same work at every size (one hash lookup for"
 	echo "the user, one for its groups: initgroups_dyn); with nss_files it reads the whole"
 	echo "/etc/passwd and /etc/group."
-	# bench/sync.sh's section (nhictl sync) is kept as it was
-	if grep -q '^<!-- bench/sync.sh: begin -->$' "$OUT" 2>/dev/null; then
-		echo
-		sed -n '/^<!-- bench\/sync.sh: begin -->$/,/^<!-- bench\/sync.sh: end -->$/p' "$OUT"
-	fi
+	# the sections of bench/sync.sh (nhictl sync) and bench/sssd.sh (against
+	# SSSD's memory cache) are kept as they were
+	for other in sync sssd; do
+		if grep -q "^<!-- bench/$other.sh: begin -->\$" "$OUT" 2>/dev/null; then
+			echo
+			sed -n "/^<!-- bench\\/$other.sh: begin -->\$/,/^<!-- bench\\/$other.sh: end -->\$/p" "$OUT"
+		fi
+	done
 } > "$OUT.new" && mv "$OUT.new" "$OUT"
 echo "== wrote $OUT" >&2
 cat "$OUT"
