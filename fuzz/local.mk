@@ -4,7 +4,7 @@
 # sources it tests itself (the library is built with CC, maybe gcc).
 # `make fuzz-smoke` runs each over its corpus briefly (CI);
 # scripts/fuzz.sh long [SECONDS] runs them long.
-FUZZ_NAMES = snapshot delta conf time ldap-escape keys token
+FUZZ_NAMES = snapshot delta conf time ldap-escape keys token dirmap
 FUZZ_LIB = lib/nhi_err.c lib/nhi_conf.c lib/nhi_time.c lib/nhi_hash.c \
 	lib/nhi_snapshot.c lib/nhi_policy.c
 FUZZ_ADMIN = lib/nhi_snapwrite.c lib/nhi_file.c
@@ -19,12 +19,14 @@ fuzz_ldap_escape_LIBS = $(LDAP_LIBS)
 fuzz_keys_SRCS = fuzz/fuzz-keys.c lib/nhi_keys.c $(FUZZ_LIB) $(FUZZ_ADMIN)
 fuzz_token_SRCS = fuzz/fuzz-token.c nhictl/secret.c $(FUZZ_LIB) $(FUZZ_ADMIN)
 fuzz_token_LIBS = $(CRYPTO_LIBS) $(CRYPT_LIBS)
+fuzz_dirmap_SRCS = fuzz/fuzz-dirmap.c nhictl/dirmap.c nhictl/ldap.c nhictl/ldap_escape.c \
+	$(FUZZ_LIB)
 fuzz_mkseeds_SRCS = fuzz/mkseeds.c $(FUZZ_LIB) $(FUZZ_ADMIN)
 FUZZ_HDRS = fuzz/fuzz.h fuzz/fuzz-lookups.h
 FUZZ_PROGS = $(FUZZ_NAMES:%=fuzz/fuzz-%)
 
 EXTRA_DIST += fuzz/fuzz-snapshot.c fuzz/fuzz-delta.c fuzz/fuzz-conf.c fuzz/fuzz-time.c \
-	fuzz/fuzz-ldap-escape.c fuzz/fuzz-keys.c fuzz/fuzz-token.c fuzz/mkseeds.c \
+	fuzz/fuzz-ldap-escape.c fuzz/fuzz-keys.c fuzz/fuzz-token.c fuzz/fuzz-dirmap.c fuzz/mkseeds.c \
 	$(FUZZ_HDRS) fuzz/corpus scripts/fuzz.sh docs/fuzzing.md
 CLEANFILES += $(FUZZ_PROGS) fuzz/mkseeds
 
@@ -51,6 +53,8 @@ fuzz/fuzz-keys: $(fuzz_keys_SRCS) $(FUZZ_HDRS)
 	$(FUZZ_LINK)
 fuzz/fuzz-token: $(fuzz_token_SRCS) $(FUZZ_HDRS)
 	$(FUZZ_LINK) $(CRYPTO_CFLAGS) $(fuzz_token_LIBS)
+fuzz/fuzz-dirmap: $(fuzz_dirmap_SRCS) $(FUZZ_HDRS)
+	$(FUZZ_LINK) $(LDAP_CFLAGS) $(SQLITE_CFLAGS) $(LDAP_LIBS)
 # the seed snapshots of fuzz/corpus (made with lib's writer; `make fuzz-seeds`)
 fuzz/mkseeds: $(fuzz_mkseeds_SRCS) $(FUZZ_HDRS)
 	@$(MKDIR_P) fuzz; echo "  FUZZ     $@"; \
