@@ -29,6 +29,11 @@ EXTRA_DIST += fuzz/fuzz-snapshot.c fuzz/fuzz-delta.c fuzz/fuzz-conf.c fuzz/fuzz-
 	fuzz/fuzz-ldap-escape.c fuzz/fuzz-keys.c fuzz/fuzz-token.c fuzz/fuzz-dirmap.c fuzz/mkseeds.c \
 	$(FUZZ_HDRS) fuzz/corpus scripts/fuzz.sh docs/fuzzing.md
 CLEANFILES += $(FUZZ_PROGS) fuzz/mkseeds
+# what scripts/fuzz.sh keeps in the build tree (new inputs, crashes, logs)
+clean-local: fuzz-clean-local
+fuzz-clean-local:
+	rm -rf fuzz/work
+.PHONY: fuzz-clean-local
 
 FUZZ_CFLAGS = -std=gnu11 -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
