@@ -324,6 +324,13 @@ int dir_time_attr(LDAP *ld, LDAPMessage *e, const char *attr, int64_t *out)
 		return 0;
 	if (r < 0 || parse_gentime(buf, out) < 0)
 		return -1;
+	/* the range nhictl accepts and writes (nhi_parse_time): dir_gentime
+	 * would write a time before 1970 back as 19700101000000Z, which
+	 * reads as no time at all (found by fuzz/fuzz-dirmap.c) */
+	if (*out < 0 || *out > NHI_TIME_MAX) {
+		*out = 0;
+		return -1;
+	}
 	return 0;
 }
 
@@ -396,7 +403,7 @@ int dir_entry_to_ident(struct dir *d, LDAPMessage *e, struct ident *id,
 		BAD("nhiReason is not printable text of at most 256 bytes");
 	for (i = 0; i < sizeof(times) / sizeof(times[0]); i++)
 		if (dir_time_attr(ld, e, times[i].attr, (int64_t *)((char *)id + times[i].off)) < 0)
-			BAD("%s is not a GeneralizedTime", times[i].attr);
+			BAD("%s is not a GeneralizedTime from 1970 to 9999", times[i].attr);
 	if (id->expires == 0)
 		BAD("nhiExpires missing");
 	r = dir_first_value(ld, e, "nhiReviewInterval", buf, sizeof(buf));

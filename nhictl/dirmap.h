@@ -55,7 +55,8 @@ int dir_first_value(LDAP *ld, LDAPMessage *e, const char *attr, char *buf, size_
 struct timeval dir_timeout(const struct nhi_conf *c);
 /* t as a GeneralizedTime value, "YYYYMMDDHHMMSSZ". */
 void dir_gentime(int64_t t, char out[16]);
-/* A GeneralizedTime attribute: 0 (absent: *out = 0) or -1 (bad). */
+/* A GeneralizedTime attribute: 0 (absent: *out = 0) or -1 (bad, or
+ * outside 1970..9999, what nhictl itself accepts and writes). */
 int dir_time_attr(LDAP *ld, LDAPMessage *e, const char *attr, int64_t *out);
 
 /* The DN of identity 'name' under ldap_base.  0 or NHI_ERR_RANGE. */

@@ -143,6 +143,19 @@ nhiKind: service
 nhiExpires: 20270131000000Z
 nhiState: active
 
+dn: uid=bad-expiry,$SLAPD_NHI_BASE
+objectClass: account
+objectClass: posixAccount
+objectClass: nhiIdentity
+uid: bad-expiry
+cn: bad-expiry
+uidNumber: 2000006
+gidNumber: 2000006
+homeDirectory: /x
+nhiKind: service
+nhiExpires: 19270131000000Z
+nhiState: active
+
 dn: uid=plain,$SLAPD_NHI_BASE
 objectClass: account
 objectClass: posixAccount
@@ -170,6 +183,9 @@ probe read bad-state
 want "bad nhiState refused, entry named" "rc=-6" "why=uid=bad-state,$SLAPD_NHI_BASE: nhiState 'dormant'"
 probe read bad-home
 want "relative home refused" "rc=-6" "homeDirectory"
+probe read bad-expiry
+want "an expiry before 1970 refused (nhictl would write it back as no time)" "rc=-6" \
+	"why=uid=bad-expiry,$SLAPD_NHI_BASE: nhiExpires is not a GeneralizedTime from 1970 to 9999"
 probe read plain
 want "an entry without nhiIdentity is no identity" "rc=-4" "no identity 'plain'"
 probe read nobody
