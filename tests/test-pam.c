@@ -1105,10 +1105,17 @@ static int small_stack(const char *entry, const char *user)
 		    pthread_create(&t, &attr, small_call_run, &c) != 0 ||
 		    pthread_join(t, NULL) != 0)
 			_exit(252);
-		for (used = SMALL_STACK; used > 0 && stack[SMALL_STACK - used] == 0xa5; used--)
-			;
-		printf("# %s (%s) on a %d-byte thread stack: %zu bytes used, thread data included\n",
-		       entry, user, SMALL_STACK, used);
+		/* valgrind takes the ended thread's stack for freed memory: the
+		 * call still runs on it, but its depth is not read there */
+		if (getenv("LD_PRELOAD") != NULL && strstr(getenv("LD_PRELOAD"), "vgpreload") != NULL) {
+			printf("# %s (%s) on a %d-byte thread stack: depth not read under valgrind\n",
+			       entry, user, SMALL_STACK);
+		} else {
+			for (used = SMALL_STACK; used > 0 && stack[SMALL_STACK - used] == 0xa5; used--)
+				;
+			printf("# %s (%s) on a %d-byte thread stack: %zu bytes used, thread data "
+			       "included\n", entry, user, SMALL_STACK, used);
+		}
 		fflush(stdout);
 		pam_end(c.pamh, c.r);
 		_exit(c.r);
