@@ -31,8 +31,8 @@
  * working and nhictl exits 1.  A crash between 2 and 5
  * leaves a pending row whose process is gone: the next run completes it
  * when the secret had been handed over, and rolls it back otherwise
- * (rotation_recover in cred.c).  NHI_TEST_FAULT (secure_getenv, tests
- * only) stops or fails a run at a named step.
+ * (rotation_recover in cred.c).  NHI_TEST_FAULT (secure_getenv, in the
+ * test build tests/nhictl-faulty only) stops or fails a run at a named step.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -282,6 +282,8 @@ static int cred_add(struct nhictl *x, const char *name, const char *kind,
 			dc_unadd(&dir_conn, id.name, &n);
 		r = NHI_ERR_IO;
 	}
+	if (r == 0)
+		NHI_CRASH_POINT("secret-handed-over", id.name);
 	newcred_free(&n);
 	if (r < 0) {
 		reg_rollback(x);
@@ -673,8 +675,10 @@ static int undo_or_leave(struct nhictl *x, const struct ident *id, struct rotati
 /* The journal row's step, outside a transaction (autocommit). */
 static int journal_step(struct nhictl *x, const struct rotation *rt, const char *step)
 {
-	return reg_exec(x, "UPDATE rotation SET step = ? WHERE id = ?", "si", step, rt->row) < 0
-	       ? EXIT_FAIL : 0;
+	if (reg_exec(x, "UPDATE rotation SET step = ? WHERE id = ?", "si", step, rt->row) < 0)
+		return EXIT_FAIL;
+	NHI_CRASH_POINT("rotation-journal-step", step);
+	return 0;
 }
 
 /* Step 3: the directory's part.  The local backend keeps the truth in the
@@ -881,6 +885,8 @@ int cmd_rotate(struct nhictl *x, int argc, char **argv)
 		r = nerr(x, EXIT_FAIL, "handing the secret over failed (test fault)");
 	else
 		r = cred_handover(x, &id, &rt.n, rt.out, "rotated to");
+	if (r == 0)
+		NHI_CRASH_POINT("secret-handed-over", id.name);
 	if (r == 0)
 		r = journal_step(x, &rt, "handed-over");
 	if (r != 0) {

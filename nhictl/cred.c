@@ -447,6 +447,7 @@ int cred_revoke_all(struct nhictl *x, const struct ident *id, int *n)
 	return r;
 }
 
+#ifdef NHI_TEST_HOOKS
 int fault(const char *point)
 {
 	const char *f = secure_getenv("NHI_TEST_FAULT");
@@ -463,6 +464,7 @@ int fault(const char *point)
 	}
 	return 1;   /* a simulated failure */
 }
+#endif
 
 /* Does the journaled process still run?  pid and its start time (field 22
  * of /proc/PID/stat), so a reused pid is not mistaken for it. */

@@ -25,6 +25,7 @@
 #include "nhi_err.h"
 #include "nhi_time.h"
 #include "nhi_snapshot.h"
+#include "nhi_testhook.h"
 
 #define EXIT_OK 0
 #define EXIT_FAIL 1
@@ -296,9 +297,16 @@ int rotation_recover(struct nhictl *x, int *n);
 int keyidx_write(struct nhictl *x, uint64_t generation);
 /* The generation the key index names, or -1. */
 int64_t keyidx_generation(struct nhictl *x);
-/* Test-only fault injection: when secure_getenv("NHI_TEST_FAULT") names
- * 'point', act (kill the process, or return 1 for a simulated failure). */
+/* Test-only fault injection, in the test build only (NHI_TEST_HOOKS,
+ * lib/nhi_testhook.h): when secure_getenv("NHI_TEST_FAULT") names 'point',
+ * act (kill the process, or return 1 for a simulated failure).  Elsewhere
+ * never a fault, and no trace of the hook in the binary. */
+#ifdef NHI_TEST_HOOKS
 int fault(const char *point);
+#else
+static inline int no_fault(void) { return 0; }
+#define fault(point) no_fault()
+#endif
 /* The start time of a process (field 22 of /proc/PID/stat), to tell a
  * live pid from a reused one.  0 or -1. */
 int proc_start_time(pid_t pid, char *out, size_t len);

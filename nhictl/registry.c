@@ -277,11 +277,15 @@ static int exec_plain(struct nhictl *x, const char *sql)
 {
 	char *msg = NULL;
 
+	if (strcmp(sql, "COMMIT") == 0)
+		NHI_CRASH_POINT("registry-commit-before", "");
 	if (sqlite3_exec(x->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		nerr(x, 0, "%s: %s", x->conf.registry_path, msg ? msg : "error");
 		sqlite3_free(msg);
 		return NHI_ERR_DB;
 	}
+	if (strcmp(sql, "COMMIT") == 0)
+		NHI_CRASH_POINT("registry-committed", "");
 	return 0;
 }
 
@@ -765,6 +769,8 @@ int reg_event(struct nhictl *x, const char *action, const char *target,
 		r = reg_exec(x, "INSERT OR REPLACE INTO meta VALUES ('log_head', ?)", "s", hash);
 	if (r == 0)
 		r = reg_exec(x, "INSERT OR REPLACE INTO meta VALUES ('log_count', ?)", "i", id);
+	if (r == 0)
+		NHI_CRASH_POINT("audit-event", action);
 	return r;
 }
 
@@ -1088,6 +1094,7 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 		nerr(x, r, "%s", err);
 		goto out;
 	}
+	NHI_CRASH_POINT("snapshot-published", full ? "base" : "delta");
 	if (generation != NULL)
 		*generation = (uint64_t)gen;
 	/* the base is this generation and holds all that was pending.  If
