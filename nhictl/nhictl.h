@@ -93,6 +93,10 @@ int reg_verify_log(struct nhictl *x, int64_t *n, char *why, size_t len);
  * that stays within snapshot_delta_max, else (or with 'full') a full one
  * and an empty delta. */
 int reg_publish(struct nhictl *x, int full, uint64_t *generation);
+/* Publish when the snapshot readers see is missing, unusable or older
+ * than the registry (a run killed between its commit and its
+ * publication); outside a transaction. */
+int reg_publish_behind(struct nhictl *x);
 /* In a write transaction about to change many identities: the next
  * publication is full, and until then nothing is recorded per identity. */
 int reg_snap_full(struct nhictl *x);

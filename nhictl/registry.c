@@ -1012,6 +1012,23 @@ int reg_snap_full(struct nhictl *x)
 	return reg_exec(x, "INSERT INTO snap_pending (name) SELECT '' WHERE " SNAP_NO_FULL, "");
 }
 
+int reg_publish_behind(struct nhictl *x)
+{
+	struct nhi_snap *s = NULL;
+	char err[PATH_MAX + 128];
+	int64_t gen = 0;
+	int behind = 1;
+
+	if (reg_int(x, &gen, 0, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'",
+		    "") < 0)
+		return NHI_ERR_DB;
+	if (nhi_snap_open(x->conf.cache_path, 0, &s, err, sizeof(err)) == 0) {
+		behind = nhi_snap_generation(s) < (uint64_t)gen;
+		nhi_snap_close(s);
+	}
+	return behind ? reg_publish(x, 0, NULL) : 0;
+}
+
 int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 {
 	struct nhi_snap_writer *w = NULL;
