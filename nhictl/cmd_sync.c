@@ -809,7 +809,7 @@ static int modify_if(struct sync *s, const char *name, const char *assertion,
 	sctrls[0] = ctrl;
 	rc = ldap_modify_ext_s(s->d.ld, dn, mods, sctrls, NULL);
 	ldap_control_free(ctrl);
-	NHI_CRASH_POINT("ldap-modify", name);
+	NHI_CRASH_POINT("ldap-write", "modify");
 	if (rc == LDAP_SUCCESS)
 		return 0;
 	if (rc == LDAP_ASSERTION_FAILED || rc == LDAP_NO_SUCH_OBJECT)

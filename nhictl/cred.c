@@ -524,7 +524,8 @@ enum resolution { ROLL_BACK, ROLL_FORWARD, UNKNOWN };
  * once the new secret may have been handed over (journal step
  * 'handed-over', written just before the handover) its holder may have
  * it, so the rotation is completed (roll forward: the new credential
- * valid, the old one in its grace); before that nobody has it, so it is undone (roll back: the old credential alone, as before).
+ * valid, the old one in its grace); before that nobody has it, so it is
+ * undone (roll back: the old credential alone, as before).
  * With the local backend the registry is the truth and the journal row
  * says which.  A directory backend also makes the directory agree (redo
  * or undo its part); directory unreachable -> unknown, try again next

@@ -12,4 +12,4 @@ tests_nhictl_faulty_LDADD = $(nhictl_nhictl_LDADD)
 # every crash point of every write verb survived (docs/crash-points.md)
 CRASH_TESTS = tests/test-crash-points.sh
 TESTS += $(CRASH_TESTS)
-EXTRA_DIST += $(CRASH_TESTS)
+EXTRA_DIST += $(CRASH_TESTS) docs/crash-points.md
