@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "nhi_err.h"
 #include "nhi_file.h"
+#include "nhi_testhook.h"
 
 int nhi_write_all(int fd, const void *buf, size_t n)
 {
@@ -256,6 +257,7 @@ int nhi_write_atomic(const char *path, const void *data, size_t len, mode_t mode
 		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s/%s: %s", dir, tmp, strerror(errno));
 		goto out;
 	}
+	NHI_CRASH_POINT("file-temp-fsynced", base);
 	if (flags & NHI_WRITE_NOREPLACE) {
 		if (linkat(dfd, tmp, dfd, base, 0) < 0) {
 			r = errno == EEXIST
@@ -269,10 +271,12 @@ int nhi_write_atomic(const char *path, const void *data, size_t len, mode_t mode
 		goto out;
 	}
 	tmp[0] = '\0';
+	NHI_CRASH_POINT("file-renamed", base);
 	if (fsync(dfd) < 0) {
 		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: fsync: %s", dir, strerror(errno));
 		goto out;
 	}
+	NHI_CRASH_POINT("file-dir-fsynced", base);
 	r = 0;
 out:
 	if (fd >= 0)

@@ -16,6 +16,7 @@
 #include "nhi_err.h"
 #include "nhi_hash.h"
 #include "nhi_snapshot.h"
+#include "nhi_testhook.h"
 
 struct buf {
 	unsigned char *p;
@@ -846,6 +847,7 @@ static int put_file(const char *path, const struct buf *out, char *err, size_t e
 		if (pread(oldfd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
 		    memcmp(magic, NHI_SNAP_MAGIC, sizeof(magic)) == 0)
 			(void)!pwrite(oldfd, &one, sizeof(one), offsetof(struct nhi_snap_hdr, stale));
+		NHI_CRASH_POINT("snapshot-old-marked-stale", path);
 	}
 	if (oldfd >= 0)
 		close(oldfd);

@@ -12,7 +12,9 @@
  *   3. the directory step (backend = ldap: one Modify that swaps nhiSerial
  *      as a compare-and-swap and adds the new hash); nothing for the local
  *      backend, where the registry is the truth;       rotation_directory()
- *   4. hand the secret over once (stdout or a 0600 file);  cred_handover()
+ *   4. journal 'handed-over' (from here its holder may have the secret: a
+ *      crash is completed, not undone), then hand the secret over once
+ *      (stdout or a 0600 file);                           cred_handover()
  *   5. lock again, check that the row is still ours and pending and the
  *      identity still active; insert the new credential, put the old one
  *      in its grace window, mark the row done, audit; COMMIT and publish.
@@ -31,8 +33,8 @@
  * working and nhictl exits 1.  A crash between 2 and 5
  * leaves a pending row whose process is gone: the next run completes it
  * when the secret had been handed over, and rolls it back otherwise
- * (rotation_recover in cred.c).  NHI_TEST_FAULT (secure_getenv, tests
- * only) stops or fails a run at a named step.
+ * (rotation_recover in cred.c).  NHI_TEST_FAULT (secure_getenv, in the
+ * test build tests/nhictl-faulty only) stops or fails a run at a named step.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -249,6 +251,23 @@ static int dir_cred_add(struct nhictl *x, const struct ident *id, const struct n
 	return 0;
 }
 
+/* The handover failed after the commit: the credential nobody got is
+ * revoked again, audited (its directory entry removed first). */
+static void unissue(struct nhictl *x, const struct ident *id, const struct newcred *n)
+{
+	if (reg_begin(x) == 0 && (!is_ldap(x) || dc_unadd(&dir_conn, id->name, n) == 0) &&
+	    reg_exec(x, "UPDATE credential SET state = 'revoked', revoked_at = ? WHERE "
+		     "identity_id = ? AND cred_id = ? AND state != 'revoked'", "iis",
+		     (int64_t)x->now, id->id, n->id) == 0 &&
+	    reg_event(x, "cred-revoke", id->name, "ok", "id=%s kind=%s: never handed over",
+		      n->id, n->kind) == 0 &&
+	    reg_commit(x) == 0)
+		return;
+	reg_rollback(x);
+	nerr(x, 0, "credential %s of %s was not handed over and could not be revoked: "
+	     "run 'nhictl cred revoke %s %s'", n->id, id->name, id->name, n->id);
+}
+
 static int cred_add(struct nhictl *x, const char *name, const char *kind,
 		    const char *expires, const char *out)
 {
@@ -257,7 +276,7 @@ static int cred_add(struct nhictl *x, const char *name, const char *kind,
 	struct ident id;
 	int64_t not_after;
 	long long serial;
-	int r;
+	int r, was_changed = x->changed;
 
 	if (kind == NULL)
 		return nerr(x, EXIT_USAGE, "--kind is required (password, token, ssh-key or "
@@ -277,19 +296,31 @@ static int cred_add(struct nhictl *x, const char *name, const char *kind,
 			      "not_after=%s%s%s", n.id, n.kind, n.fingerprint,
 			      nhi_format_time((time_t)n.not_after, b1), out ? " out=" : "",
 			      out ? out : "");
-	/* hand over while the change is not yet committed: when that fails,
-	 * nothing was added */
-	if (r == 0 && cred_handover(x, &id, &n, out, "issued") != 0) {
-		if (is_ldap(x))
-			dc_unadd(&dir_conn, id.name, &n);
-		r = NHI_ERR_IO;
-	}
-	newcred_free(&n);
 	if (r < 0) {
 		reg_rollback(x);
+		newcred_free(&n);
 		return EXIT_FAIL;
 	}
-	return reg_commit(x) < 0 ? EXIT_FAIL : EXIT_OK;
+	/* committed before the secret is handed over, so a secret its holder
+	 * has is never one a crash made the registry forget (a crash between
+	 * leaves a credential nobody holds; 'cred revoke' ends it).  When the
+	 * commit itself failed, nothing was added (when only publishing the
+	 * snapshot failed, it was: hand over, exit 1). */
+	x->changed = 0;
+	r = reg_commit(x);
+	if (!x->changed) {
+		x->changed = was_changed;
+		newcred_free(&n);
+		return EXIT_FAIL;
+	}
+	if (cred_handover(x, &id, &n, out, "issued") != 0) {
+		unissue(x, &id, &n);
+		r = NHI_ERR_IO;
+	} else {
+		NHI_CRASH_POINT("secret-handed-over", id.name);
+	}
+	newcred_free(&n);
+	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
 /* ---- cred list ---------------------------------------------------------- */
@@ -675,8 +706,10 @@ static int undo_or_leave(struct nhictl *x, const struct ident *id, struct rotati
 /* The journal row's step, outside a transaction (autocommit). */
 static int journal_step(struct nhictl *x, const struct rotation *rt, const char *step)
 {
-	return reg_exec(x, "UPDATE rotation SET step = ? WHERE id = ?", "si", step, rt->row) < 0
-	       ? EXIT_FAIL : 0;
+	if (reg_exec(x, "UPDATE rotation SET step = ? WHERE id = ?", "si", step, rt->row) < 0)
+		return EXIT_FAIL;
+	NHI_CRASH_POINT("rotation-journal-step", step);
+	return 0;
 }
 
 /* Step 3: the directory's part.  The local backend keeps the truth in the
@@ -878,14 +911,18 @@ int cmd_rotate(struct nhictl *x, int argc, char **argv)
 			rotation_abort(x, &id, &rt, "directory");
 		goto out;
 	}
-	/* 4. hand over */
-	if (fault("rotate-handover-fail"))
+	/* 4. hand over, journaled first: once the holder may have the new
+	 * secret, an interrupted rotation is completed, never undone */
+	r = journal_step(x, &rt, "handed-over");
+	if (r == 0 && fault("rotate-handover-fail"))
 		r = nerr(x, EXIT_FAIL, "handing the secret over failed (test fault)");
-	else
+	else if (r == 0)
 		r = cred_handover(x, &id, &rt.n, rt.out, "rotated to");
 	if (r == 0)
-		r = journal_step(x, &rt, "handed-over");
+		NHI_CRASH_POINT("secret-handed-over", id.name);
 	if (r != 0) {
+		/* not handed over after all: a row left pending is undone */
+		journal_step(x, &rt, "handover-failed");
 		if (is_ldap(x) && undo_or_leave(x, &id, &rt) == ROT_LEFT_PENDING) {
 			r = EXIT_FAIL;
 			goto out;

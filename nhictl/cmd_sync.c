@@ -809,6 +809,7 @@ static int modify_if(struct sync *s, const char *name, const char *assertion,
 	sctrls[0] = ctrl;
 	rc = ldap_modify_ext_s(s->d.ld, dn, mods, sctrls, NULL);
 	ldap_control_free(ctrl);
+	NHI_CRASH_POINT("ldap-write", "modify");
 	if (rc == LDAP_SUCCESS)
 		return 0;
 	if (rc == LDAP_ASSERTION_FAILED || rc == LDAP_NO_SUCH_OBJECT)
@@ -1303,10 +1304,14 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 	} else if (r == 0) {
 		/* only the cookie and the time moved: no new snapshot, unless
 		 * there is none yet (a new host of an empty directory: the
-		 * modules must not find "no snapshot" and fail closed) */
+		 * modules must not find "no snapshot" and fail closed) or it
+		 * is older than the registry (a run killed before publishing) */
+		NHI_CRASH_POINT("registry-commit-before", "");
 		r = reg_exec(x, "COMMIT", "");
-		if (r == 0 && access(x->conf.cache_path, F_OK) != 0 && errno == ENOENT)
-			r = reg_publish(x, 1, NULL);
+		if (r == 0)
+			NHI_CRASH_POINT("registry-committed", "");
+		if (r == 0)
+			r = reg_publish_behind(x);
 	}
 	if (r < 0)
 		reg_rollback(x);

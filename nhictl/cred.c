@@ -449,6 +449,7 @@ int cred_revoke_all(struct nhictl *x, const struct ident *id, int *n)
 	return r;
 }
 
+#ifdef NHI_TEST_HOOKS
 int fault(const char *point)
 {
 	const char *f = secure_getenv("NHI_TEST_FAULT");
@@ -465,6 +466,7 @@ int fault(const char *point)
 	}
 	return 1;   /* a simulated failure */
 }
+#endif
 
 /* Does the journaled process still run?  pid and its start time (field 22
  * of /proc/PID/stat), so a reused pid is not mistaken for it. */
@@ -521,10 +523,11 @@ static int proc_alive(int64_t pid, const char *start)
 enum resolution { ROLL_BACK, ROLL_FORWARD, UNKNOWN };
 
 /* Where did an interrupted rotation get to?  The rule of both backends:
- * once the new secret was handed over (journal step 'handed-over') its
- * holder has it, so the rotation is completed (roll forward: the new
- * credential valid, the old one in its grace); before that nobody has
- * it, so it is undone (roll back: the old credential alone, as before).
+ * once the new secret may have been handed over (journal step
+ * 'handed-over', written just before the handover) its holder may have
+ * it, so the rotation is completed (roll forward: the new credential
+ * valid, the old one in its grace); before that nobody has it, so it is
+ * undone (roll back: the old credential alone, as before).
  * With the local backend the registry is the truth and the journal row
  * says which.  A directory backend also makes the directory agree (redo
  * or undo its part); directory unreachable -> unknown, try again next

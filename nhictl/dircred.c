@@ -101,6 +101,7 @@ int dc_bump(struct dir *d, const char *name, long long from, const char *add_pw,
 	ctrls[0] = assert_c;
 	ctrls[1] = NULL;
 	rc = ldap_modify_ext_s(d->ld, dn, mods, ctrls, NULL);
+	NHI_CRASH_POINT("ldap-write", "modify");
 	ldap_control_free(assert_c);
 	if (rc == LDAP_ASSERTION_FAILED)
 		return DC_CONFLICT;
@@ -150,6 +151,7 @@ int dc_add(struct dir *d, const char *name, const struct newcred *n, const char 
 		mods[i] = &m[i];
 	mods[k] = NULL;
 	rc = ldap_add_ext_s(d->ld, dn, mods, NULL, NULL);
+	NHI_CRASH_POINT("ldap-write", "add");
 	if (rc == LDAP_ALREADY_EXISTS)
 		return 0;   /* a repeated step (roll forward): the id is random */
 	if (rc != LDAP_SUCCESS)
@@ -176,6 +178,7 @@ int dc_set_state(struct dir *d, const char *name, const char *cid, const char *s
 	else if (strcmp(state, "revoked") == 0)
 		m_rev.mod_values = v_t;
 	rc = ldap_modify_ext_s(d->ld, dn, mods, NULL, NULL);
+	NHI_CRASH_POINT("ldap-write", "modify");
 	if (rc == LDAP_NO_SUCH_OBJECT && missing_ok)
 		return 0;
 	if (rc != LDAP_SUCCESS)
@@ -191,6 +194,7 @@ int dc_delete(struct dir *d, const char *name, const char *cid)
 	if (cred_dn(d, name, cid, dn, sizeof(dn)) != 0)
 		return EXIT_FAIL;
 	rc = ldap_delete_ext_s(d->ld, dn, NULL, NULL);
+	NHI_CRASH_POINT("ldap-write", "delete");
 	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT)
 		return failed(d, rc, "deleting", dn);
 	return 0;

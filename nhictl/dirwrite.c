@@ -228,6 +228,7 @@ int dw_alloc_uid(struct dir *d, uint32_t *uid)
 			mod1(&ms, LDAP_MOD_ADD, "cn", cn);
 			mod1(&ms, LDAP_MOD_ADD, "nhiNextUid", str_int(&ms, c->uid_min));
 			rc = ldap_add_ext_s(d->ld, dn, ms.p, NULL, NULL);
+			NHI_CRASH_POINT("ldap-write", "add");
 			if (rc != LDAP_SUCCESS && rc != LDAP_ALREADY_EXISTS)
 				return refused(d, rc, "creating the uid counter");
 			continue;
@@ -262,6 +263,7 @@ int dw_alloc_uid(struct dir *d, uint32_t *uid)
 			mod1(&ms, LDAP_MOD_DELETE, "nhiNextUid", cur);
 			mod1(&ms, LDAP_MOD_ADD, "nhiNextUid", next);
 			rc = ldap_modify_ext_s(d->ld, dn, ms.p, NULL, NULL);
+			NHI_CRASH_POINT("ldap-write", "modify");
 		}
 		if (rc == LDAP_SUCCESS) {
 			*uid = (uint32_t)cand;
@@ -311,6 +313,7 @@ int dw_add(struct dir *d, const struct dw_new *n)
 	if (n->n_services > 0)
 		mod(&ms, LDAP_MOD_ADD, "nhiPamService", n->services, n->n_services);
 	rc = ldap_add_ext_s(d->ld, dn, ms.p, NULL, NULL);
+	NHI_CRASH_POINT("ldap-write", "add");
 	if (rc == LDAP_ALREADY_EXISTS)
 		return nerr(d->x, EXIT_FAIL, "identity '%s' is already registered in the directory",
 			    n->name);
@@ -350,6 +353,7 @@ int dw_modify(struct dir *d, const char *name, const struct dw_change *c)
 		     c->reason != NULL && c->reason[0] != '\0' ? c->reason : NULL);
 	}
 	rc = ldap_modify_ext_s(d->ld, dn, ms.p, NULL, NULL);
+	NHI_CRASH_POINT("ldap-write", "modify");
 	if (rc == LDAP_NO_SUCH_ATTRIBUTE && c->state_to != NULL)
 		return nerr(d->x, EXIT_FAIL, "identity '%s' was changed in the directory meanwhile "
 			    "(its state is no longer %s); nothing done, try again", name, c->state_from);
@@ -407,6 +411,7 @@ int dw_delete(struct dir *d, const char *name)
 		char *child = ldap_get_dn(d->ld, e);
 
 		rc = child != NULL ? ldap_delete_ext_s(d->ld, child, NULL, NULL) : LDAP_NO_MEMORY;
+		NHI_CRASH_POINT("ldap-write", "delete");
 		ldap_memfree(child);
 		if (rc == LDAP_NO_SUCH_OBJECT)
 			rc = LDAP_SUCCESS;
@@ -416,6 +421,7 @@ int dw_delete(struct dir *d, const char *name)
 	ldap_msgfree(res);
 	if (rc == LDAP_SUCCESS)
 		rc = ldap_delete_ext_s(d->ld, dn, NULL, NULL);
+	NHI_CRASH_POINT("ldap-write", "delete");
 	if (rc == LDAP_NO_SUCH_OBJECT)
 		return nerr(d->x, EXIT_FAIL, "identity '%s' is gone from the directory", name);
 	if (rc != LDAP_SUCCESS)

@@ -25,6 +25,7 @@
 #include "nhi_err.h"
 #include "nhi_time.h"
 #include "nhi_snapshot.h"
+#include "nhi_testhook.h"
 
 #define EXIT_OK 0
 #define EXIT_FAIL 1
@@ -92,6 +93,10 @@ int reg_verify_log(struct nhictl *x, int64_t *n, char *why, size_t len);
  * that stays within snapshot_delta_max, else (or with 'full') a full one
  * and an empty delta. */
 int reg_publish(struct nhictl *x, int full, uint64_t *generation);
+/* Publish when the snapshot readers see is missing, unusable or older
+ * than the registry (a run killed between its commit and its
+ * publication); outside a transaction. */
+int reg_publish_behind(struct nhictl *x);
 /* In a write transaction about to change many identities: the next
  * publication is full, and until then nothing is recorded per identity. */
 int reg_snap_full(struct nhictl *x);
@@ -301,9 +306,16 @@ int64_t keyidx_generation(struct nhictl *x);
  * date.  pwfile_generation: the generation it names, or -1. */
 int pwfile_write(struct nhictl *x, uint64_t generation);
 int64_t pwfile_generation(struct nhictl *x);
-/* Test-only fault injection: when secure_getenv("NHI_TEST_FAULT") names
- * 'point', act (kill the process, or return 1 for a simulated failure). */
+/* Test-only fault injection, in the test build only (NHI_TEST_HOOKS,
+ * lib/nhi_testhook.h): when secure_getenv("NHI_TEST_FAULT") names 'point',
+ * act (kill the process, or return 1 for a simulated failure).  Elsewhere
+ * never a fault, and no trace of the hook in the binary. */
+#ifdef NHI_TEST_HOOKS
 int fault(const char *point);
+#else
+static inline int no_fault(void) { return 0; }
+#define fault(point) no_fault()
+#endif
 /* The start time of a process (field 22 of /proc/PID/stat), to tell a
  * live pid from a reused one.  0 or -1. */
 int proc_start_time(pid_t pid, char *out, size_t len);

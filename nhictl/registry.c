@@ -278,11 +278,15 @@ static int exec_plain(struct nhictl *x, const char *sql)
 {
 	char *msg = NULL;
 
+	if (strcmp(sql, "COMMIT") == 0)
+		NHI_CRASH_POINT("registry-commit-before", "");
 	if (sqlite3_exec(x->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		nerr(x, 0, "%s: %s", x->conf.registry_path, msg ? msg : "error");
 		sqlite3_free(msg);
 		return NHI_ERR_DB;
 	}
+	if (strcmp(sql, "COMMIT") == 0)
+		NHI_CRASH_POINT("registry-committed", "");
 	return 0;
 }
 
@@ -766,6 +770,8 @@ int reg_event(struct nhictl *x, const char *action, const char *target,
 		r = reg_exec(x, "INSERT OR REPLACE INTO meta VALUES ('log_head', ?)", "s", hash);
 	if (r == 0)
 		r = reg_exec(x, "INSERT OR REPLACE INTO meta VALUES ('log_count', ?)", "i", id);
+	if (r == 0)
+		NHI_CRASH_POINT("audit-event", action);
 	return r;
 }
 
@@ -1053,6 +1059,23 @@ int reg_snap_full(struct nhictl *x)
 	return reg_exec(x, "INSERT INTO snap_pending (name) SELECT '' WHERE " SNAP_NO_FULL, "");
 }
 
+int reg_publish_behind(struct nhictl *x)
+{
+	struct nhi_snap *s = NULL;
+	char err[PATH_MAX + 128];
+	int64_t gen = 0;
+	int behind = 1;
+
+	if (reg_int(x, &gen, 0, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'",
+		    "") < 0)
+		return NHI_ERR_DB;
+	if (nhi_snap_open(x->conf.cache_path, 0, &s, err, sizeof(err)) == 0) {
+		behind = nhi_snap_generation(s) < (uint64_t)gen;
+		nhi_snap_close(s);
+	}
+	return behind ? reg_publish(x, 0, NULL) : 0;
+}
+
 int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 {
 	struct nhi_snap_writer *w = NULL;
@@ -1141,6 +1164,7 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 		nerr(x, r, "%s", err);
 		goto out;
 	}
+	NHI_CRASH_POINT("snapshot-published", full ? "base" : "delta");
 	if (generation != NULL)
 		*generation = (uint64_t)gen;
 	/* the base is this generation and holds all that was pending.  If

@@ -37,6 +37,13 @@ contents() {
 	! grep -q '\.la$' "$out/contents.txt"
 }
 step "packages hold the right files and no .la" contents
+# the installed nhictl has no test hook (docs/crash-points.md)
+nohooks() {
+	rm -rf "$out/nhictl-deb" && dpkg-deb -x "$out"/nhictl_*.deb "$out/nhictl-deb" &&
+	test -x "$out/nhictl-deb/usr/sbin/nhictl" &&
+	! strings -a "$out/nhictl-deb/usr/sbin/nhictl" | grep -E 'NHI_TEST_|registry-committed|secret-handed-over'
+}
+step "the packaged nhictl has no test hook" nohooks
 
 # RPM: rpmbuild from the same tarball (--nodeps: Debian's rpm database is empty)
 rpmb() {

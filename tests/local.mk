@@ -17,3 +17,4 @@ include tests/ldapw.mk
 include tests/ldaps.mk
 include tests/secret.mk
 include tests/cred.mk
+include tests/crash.mk

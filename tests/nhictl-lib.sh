@@ -44,3 +44,7 @@ slapd_conf() {
 	ldap_timeout = 5s
 	EOF
 }
+# nhictl_t ARGS: the test build of nhictl (tests/nhictl-faulty, tests/crash.mk:
+# NHI_TEST_FAULT and the crash points of lib/nhi_testhook.h compiled in)
+NHICTL_FAULTY=${NHICTL_FAULTY:-$top_builddir/tests/nhictl-faulty}
+nhictl_t() { NHICTL=$NHICTL_FAULTY nhictl "$@"; }

@@ -81,7 +81,7 @@ eqv "directory: the old entry revoked" revoked "$(cattr svc-p "$C1" nhiState)"
 fails cred 1 "cred verify (old, after the grace)" "not valid" nhictl cred verify svc-p <<<"$P1"
 
 # ---- the directory stopped between steps ---------------------------------------------
-NHI_TEST_FAULT=rotate-after-journal-pause nhictl rotate svc-p --grace 1h >"$T/out" 2>"$T/err" &
+NHI_TEST_FAULT=rotate-after-journal-pause nhictl_t rotate svc-p --grace 1h >"$T/out" 2>"$T/err" &
 rpid=$!
 sleep 1.5
 slapd_stop
@@ -102,7 +102,7 @@ check "... with the old one in its grace" bind svc-p "$P2"
 expect 0 "create svc-q" nhictl create svc-q --owner alice --expires +30d
 expect 0 "svc-q password" nhictl cred add svc-q --kind password
 Q1=$(secret)
-NHI_TEST_FAULT=rotate-after-directory-crash nhictl rotate svc-q --grace 1h >"$T/out" 2>"$T/err"; rc=$?
+NHI_TEST_FAULT=rotate-after-directory-crash nhictl_t rotate svc-q --grace 1h >"$T/out" 2>"$T/err"; rc=$?
 eqv "killed after the directory step" 137 "$rc"
 eqv "directory: the new hash was added" 2 "$(npw svc-q)"
 expect 0 "the next run (cred list is read-only: use cred add)" nhictl cred add svc-q --kind token
@@ -114,7 +114,7 @@ eqv "directory: the new entry deleted, the old active" "1 active" \
 
 # ---- crash after the hand-over: completed ---------------------------------------------
 QP=$(nhictl cred list svc-q --json | python3 -c 'import json,sys; print([c["id"] for c in json.load(sys.stdin) if c["kind"]=="password" and c["state"]=="active"][0])')
-NHI_TEST_FAULT=rotate-after-handover-crash nhictl rotate svc-q --cred "$QP" --grace 1h >"$T/out" 2>"$T/err"; rc=$?
+NHI_TEST_FAULT=rotate-after-handover-crash nhictl_t rotate svc-q --cred "$QP" --grace 1h >"$T/out" 2>"$T/err"; rc=$?
 Q2=$(secret)
 eqv "killed after the hand-over" 137 "$rc"
 nrun nhictl rotate svc-q --cred nosuch   # the next run recovers first
@@ -124,7 +124,7 @@ check "the old one binds during its grace" bind svc-q "$Q1"
 
 # ---- concurrent rotations from two hosts: compare-and-swap ------------------------------
 expect 0 "host2: first sync" h2 sync
-NHI_TEST_FAULT=rotate-after-journal-pause nhictl rotate svc-p --cred "$(active_id svc-p)" --grace 1h \
+NHI_TEST_FAULT=rotate-after-journal-pause nhictl_t rotate svc-p --cred "$(active_id svc-p)" --grace 1h \
 	>"$T/out1" 2>"$T/err1" &
 rpid=$!
 sleep 1

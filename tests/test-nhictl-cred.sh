@@ -224,7 +224,7 @@ expect 0 "create svc-c" nhictl create svc-c --owner alice --expires +60d
 expect 0 "svc-c token" nhictl cred add svc-c --kind token
 secret_of; keep_err; C1=$(cat "$T/out")
 (ulimit -S -c unlimited 2>/dev/null
- NHI_TEST_FAULT=rotate-after-journal-pause nhictl rotate svc-c) >"$T/rot1.out" 2>"$T/rot1.err" &
+ NHI_TEST_FAULT=rotate-after-journal-pause nhictl_t rotate svc-c) >"$T/rot1.out" 2>"$T/rot1.err" &
 rot1=$!
 for i in $(seq 50); do
 	nhictl cred list svc-c --json 2>/dev/null | grep -q '"rotation_pending": *true' && break
@@ -233,7 +233,7 @@ done
 fails rotate 1 "a second rotation of the same credential is refused" "already in progress: refused" \
 	nhictl rotate svc-c
 # a process that holds secrets dumps no core (started with the limit raised)
-rpid=$(pgrep -n -f "$NHICTL rotate svc-c")
+rpid=$(pgrep -n -f "$NHICTL_FAULTY rotate svc-c")
 eqv "no core dumps while holding the secret (RLIMIT_CORE 0)" 0 \
 	"$(prlimit --pid "$rpid" --core --noheadings -o SOFT 2>&1 | tr -d ' ')"
 wait $rot1; rc1=$?
@@ -244,7 +244,7 @@ expect 0 "its new token verifies" nhictl cred verify svc-c <"$T/rot1.out"
 # waits at its end) holds neither the new token nor the new password
 core_check() {   # CRED-ID KIND
 	local pid f
-	NHI_TEST_FAULT=rotate-done-pause nhictl rotate svc-core --cred "$1" --grace 1h \
+	NHI_TEST_FAULT=rotate-done-pause nhictl_t rotate svc-core --cred "$1" --grace 1h \
 		>"$T/rotcore.out" 2>>"$ERRS" &
 	pid=$!
 	for i in $(seq 40); do
@@ -254,7 +254,7 @@ core_check() {   # CRED-ID KIND
 	sleep 0.5
 	rm -f "$T"/dump.*
 	# (at most 1 GiB: a core of the plain build is some 20 MB)
-	( ulimit -f 1048576; gcore -o "$T/dump" "$(pgrep -n -f "$NHICTL rotate svc-core" || echo "$pid")" ) >/dev/null 2>&1
+	( ulimit -f 1048576; gcore -o "$T/dump" "$(pgrep -n -f "$NHICTL_FAULTY rotate svc-core" || echo "$pid")" ) >/dev/null 2>&1
 	wait "$pid"
 	f=$(ls "$T"/dump.[0-9]* 2>/dev/null | head -1)
 	cat "$T/rotcore.out" >>"$SECRETS"
@@ -293,7 +293,7 @@ eqv "exactly one new credential" "grace active" "$(pyjson '" ".join(c["state"] f
 expect 0 "create svc-i" nhictl create svc-i --owner alice --expires +60d
 expect 0 "svc-i token" nhictl cred add svc-i --kind token
 secret_of; keep_err; I1=$(cat "$T/out")
-NHI_TEST_FAULT=rotate-after-journal-crash nhictl rotate svc-i >"$T/out" 2>"$T/err"; rc=$?
+NHI_TEST_FAULT=rotate-after-journal-crash nhictl_t rotate svc-i >"$T/out" 2>"$T/err"; rc=$?
 keep_err
 eqv "killed after journaling the intent" 137 "$rc"
 check "nothing handed over" test ! -s "$T/out"
@@ -306,7 +306,7 @@ has err "with a message: rolled back" "rolled back the interrupted rotation of s
 expect 0 "the old token still works" nhictl cred verify svc-i <<<"$I1"
 expect 0 "the new token works" nhictl cred verify svc-i <<<"$I2"
 # killed after the secret was printed, before it was made valid
-NHI_TEST_FAULT=rotate-after-handover-crash nhictl rotate svc-i --cred "$(nhictl cred list svc-i --json | python3 -c 'import json,sys; print([c["id"] for c in json.load(sys.stdin) if c["state"]=="active"][0])')" >"$T/out" 2>"$T/err"; rc=$?
+NHI_TEST_FAULT=rotate-after-handover-crash nhictl_t rotate svc-i --cred "$(nhictl cred list svc-i --json | python3 -c 'import json,sys; print([c["id"] for c in json.load(sys.stdin) if c["state"]=="active"][0])')" >"$T/out" 2>"$T/err"; rc=$?
 keep_err; secret_of; I3=$(cat "$T/out")
 eqv "killed after the hand-over" 137 "$rc"
 expect 0 "the next run (cred add) completes it: the holder has the new secret" \
@@ -320,7 +320,7 @@ eqv "the new one and the password active, the two before it in grace" "active ac
 	"$(pyjson '" ".join(sorted(c["state"] for c in d))')"
 # a hand-over that fails (never journaled as handed over): nobody can be
 # sure to have the secret, so it is rolled back at once
-NHI_TEST_FAULT=rotate-handover-fail nhictl rotate svc-i --cred "$(echo "$I3" | cut -c5-16)" >"$T/out" 2>"$T/err"; rc=$?
+NHI_TEST_FAULT=rotate-handover-fail nhictl_t rotate svc-i --cred "$(echo "$I3" | cut -c5-16)" >"$T/out" 2>"$T/err"; rc=$?
 keep_err
 eqv "a failed hand-over: exit 1" 1 "$rc"
 expect 0 "the handed-over secret still works" nhictl cred verify svc-i <<<"$I3"
@@ -334,26 +334,26 @@ sys.exit(not (n('rolled-back') == 1 and n('rolled-forward') == 1))"
 expect 0 "create svc-f" nhictl create svc-f --owner alice --expires +60d
 expect 0 "svc-f token" nhictl cred add svc-f --kind token
 secret_of; keep_err; F1=$(cat "$T/out")
-NHI_TEST_FAULT=rotate-after-handover-crash nhictl rotate svc-f --grace 1h >"$T/out" 2>"$T/err"; rc=$?
+NHI_TEST_FAULT=rotate-after-handover-crash nhictl_t rotate svc-f --grace 1h >"$T/out" 2>"$T/err"; rc=$?
 keep_err; secret_of; F2=$(cat "$T/out")
 eqv "killed after the hand-over" 137 "$rc"
-NHI_TEST_FAULT=recover-forward nhictl cred add svc-b --kind password >"$T/out" 2>"$T/err"; rc=$?
+NHI_TEST_FAULT=recover-forward nhictl_t cred add svc-b --kind password >"$T/out" 2>"$T/err"; rc=$?
 keep_err; secret_of
 eqv "the next run, told the swap happened" 0 "$rc"
 has err "rolls forward" "rolled forward the interrupted rotation of svc-f credential"
 expect 0 "the handed-over token is valid" nhictl cred verify svc-f <<<"$F2"
 expect 0 "the old one is valid for its grace" nhictl cred verify svc-f <<<"$F1"
 has out "in grace" 'grace\)$'
-NHI_TEST_FAULT=rotate-after-journal-crash nhictl rotate svc-f --cred "$(echo "$F2" | cut -c5-16)" >/dev/null 2>&1
-NHI_TEST_FAULT=recover-unknown nhictl cred add svc-b --kind password >"$T/out" 2>"$T/err"
+NHI_TEST_FAULT=rotate-after-journal-crash nhictl_t rotate svc-f --cred "$(echo "$F2" | cut -c5-16)" >/dev/null 2>&1
+NHI_TEST_FAULT=recover-unknown nhictl_t cred add svc-b --kind password >"$T/out" 2>"$T/err"
 keep_err; secret_of
 has err "unresolved: kept for the next run" "cannot be resolved yet \(attempt 1 of 3\)"
-NHI_TEST_FAULT=recover-unknown nhictl rotate svc-f --cred "$(echo "$F2" | cut -c5-16)" >"$T/out" 2>"$T/err"; rc=$?
+NHI_TEST_FAULT=recover-unknown nhictl_t rotate svc-f --cred "$(echo "$F2" | cut -c5-16)" >"$T/out" 2>"$T/err"; rc=$?
 keep_err
 eqv "meanwhile no new rotation of that credential" 1 "$rc"
 has err "unresolved again, attempt 2" "cannot be resolved yet \(attempt 2 of 3\)"
 has err "and the new rotation is refused" "already in progress: refused"
-NHI_TEST_FAULT=recover-unknown nhictl cred add svc-b --kind password >"$T/out" 2>"$T/err"
+NHI_TEST_FAULT=recover-unknown nhictl_t cred add svc-b --kind password >"$T/out" 2>"$T/err"
 keep_err; secret_of
 has err "the retries are bounded: set aside" "could not be resolved in 3 attempts: set aside as failed"
 expect 0 "the token it was to replace still works" nhictl cred verify svc-f <<<"$F2"
@@ -362,11 +362,11 @@ secret_of; keep_err
 
 # a failing step: exit 1, rolled back at once, the old credential untouched
 TOKI=$(nhictl cred list svc-i --json | python3 -c 'import json,sys; print([c["id"] for c in json.load(sys.stdin) if c["state"]=="active" and c["kind"]=="token"][0])')
-NHI_TEST_FAULT=rotate-directory-fail nhictl rotate svc-i --cred "$TOKI" >"$T/out" 2>"$T/err"; rc=$?
+NHI_TEST_FAULT=rotate-directory-fail nhictl_t rotate svc-i --cred "$TOKI" >"$T/out" 2>"$T/err"; rc=$?
 keep_err
 eqv "a failed directory step exits 1" 1 "$rc"
 has err "and says it was rolled back" "failed at 'directory' and was rolled back"
-NHI_TEST_FAULT=rotate-handover-fail nhictl rotate svc-i --cred "$TOKI" >"$T/out" 2>"$T/err"; rc=$?
+NHI_TEST_FAULT=rotate-handover-fail nhictl_t rotate svc-i --cred "$TOKI" >"$T/out" 2>"$T/err"; rc=$?
 keep_err
 eqv "a failed hand-over exits 1" 1 "$rc"
 expect 1 "--out into a missing directory fails" nhictl rotate svc-i --cred "$TOKI" --out "$T/no/such/dir/f"
