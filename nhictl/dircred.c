@@ -491,3 +491,35 @@ int dc_revoke(struct dir *d, const char *name, const char *cid, const char *del_
 
 	return rc != 0 ? rc : bump_now(d, name, NULL, del_pw, NULL);
 }
+
+int dc_cap_not_after(struct dir *d, const char *name, int64_t until)
+{
+	LDAPMessage *res = NULL, *e;
+	char dn[1200], t[16], why[1400];
+	char *v_t[] = { t, NULL };
+	LDAPMod m_na = { LDAP_MOD_REPLACE, "nhiNotAfter", { v_t } };
+	LDAPMod *mods[] = { &m_na, NULL };
+	int rc = 0, n = 0;
+
+	if (search_creds(d, name, &res) != 0)
+		return EXIT_FAIL;
+	dir_gentime(until, t);
+	for (e = ldap_first_entry(d->ld, res); rc == 0 && e != NULL;
+	     e = ldap_next_entry(d->ld, e)) {
+		struct cred c;
+		int lrc;
+
+		if (entry_to_cred(d, e, &c, why, sizeof(why)) != 0 ||
+		    (c.not_after != 0 && c.not_after <= until))
+			continue;
+		if ((rc = cred_dn(d, name, c.id, dn, sizeof(dn))) != 0)
+			break;
+		lrc = ldap_modify_ext_s(d->ld, dn, mods, NULL, NULL);
+		if (lrc != LDAP_SUCCESS && lrc != LDAP_NO_SUCH_OBJECT)
+			rc = failed(d, lrc, "modifying", dn);
+		n++;
+	}
+	ldap_msgfree(res);
+	/* the serial moves: every host's sync pulls the capped entries */
+	return rc != 0 || n == 0 ? rc : bump_now(d, name, NULL, NULL, NULL);
+}

@@ -70,6 +70,10 @@ int dc_password_hashes(struct dir *d, const char *name, char (*hashes)[256],
  * moves the serial). */
 enum { DC_SUSPEND = 1, DC_RESUME, DC_RETIRE };
 int dc_lock_creds(struct dir *d, const char *name, int how);
+/* extend: no credential outlives its identity.  Every credential entry
+ * with no nhiNotAfter or one past 'until' gets nhiNotAfter = until, and
+ * the serial moves (one compare-and-swap) when one did. */
+int dc_cap_not_after(struct dir *d, const char *name, int64_t until);
 /* Read the identity's serial and pull its credentials (dc_read, dc_pull). */
 int dc_refresh(struct dir *d, const char *name);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "nhictl.h"
+#include "store.h"
 
 #define NEED_DB 0x1    /* opens registry.db (created on a fresh host only) */
 #define WRITES  0x2    /* changes the registry (in one write transaction) */
@@ -67,6 +68,11 @@ int nerr(struct nhictl *x, int code, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return code;
+}
+
+int exit_code(int r)
+{
+	return r < 0 ? EXIT_FAIL : r;
 }
 
 int opt_error(struct nhictl *x, int c, char **argv)
@@ -148,6 +154,7 @@ static int load_config(struct nhictl *x, const char *path)
 		r = nhi_conf_finish(&x->conf, err, sizeof(err));
 	if (r < 0)
 		return nerr(x, EXIT_FAIL, "%s", err);
+	x->store = store_select(x->conf.backend);
 	return 0;
 }
 

@@ -30,8 +30,11 @@
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
 
+struct store_ops;
+
 struct nhictl {
 	struct nhi_conf conf;
+	const struct store_ops *store;   /* the backend's (store.h), chosen once */
 	sqlite3 *db;
 	time_t now;
 	const char *verb;        /* for messages */
@@ -53,6 +56,9 @@ enum { REG_USE = 0, REG_FORCE, REG_CACHE };
 /* "nhictl: VERB: message" on stderr; returns 'code'. */
 int nerr(struct nhictl *x, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* A verb's exit code from an internal result: 0 EXIT_OK, a negative
+ * NHI_ERR_* (already printed) EXIT_FAIL, an exit code as it is. */
+int exit_code(int r);
 /* The message for a getopt_long error ('?' or ':'); returns EXIT_USAGE. */
 int opt_error(struct nhictl *x, int c, char **argv);
 /* One positional NAME after the options: EXIT_USAGE if missing or extra. */
