@@ -12,7 +12,7 @@ nhictl_nhictl_SOURCES = \
 	nhictl/dircred.h nhictl/dircred.c \
 	nhictl/secret.c nhictl/secret.h \
 	nhictl/regstate.c nhictl/cmd_backup.c \
-	nhictl/store.h nhictl/store_local.c nhictl/store_ldap.c
+	nhictl/store.h nhictl/store.c nhictl/store_local.c nhictl/store_ldap.c
 # backend = ldap: the registry side of nhictl/dirmap.h, and sync
 nhictl_nhictl_SOURCES += nhictl/dirstore.c nhictl/cmd_sync.c
 nhictl_nhictl_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(CRYPT_CFLAGS) $(LDAP_CFLAGS)

@@ -181,9 +181,10 @@ struct owner_plan {
  * under the name; 'locked'; 'gone'), record owner_id, or nothing (0). */
 int owner_decide(struct owner_plan *o, const char *owner, const char *had, const char *now,
 		 int r, const char *why, const char *what);
-/* Who the owner is now: owner_live() (local) or dir_owner_lookup()
- * (ldap, by owner_dn when set), and the owner's uid (local) or entryUUID
- * (ldap) in id ("" when unknown; set for 0 and NHI_ERR_PERM). */
+/* Who the owner is now (store.c: the store's owner_now): owner_live()
+ * (local) or dir_owner_lookup() (ldap, by owner_dn when set), and the
+ * owner's uid (local) or entryUUID (ldap) in id ("" when unknown; set for
+ * 0 and NHI_ERR_PERM). */
 int owner_now(struct nhictl *x, const char *owner, const char *owner_dn, char *id, size_t idlen,
 	      char *why, size_t why_len);
 /* Record the current owner's uid/entryUUID as identity NAME's owner_id

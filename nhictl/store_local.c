@@ -1,6 +1,7 @@
 /* store_local.c - the store of backend = local: registry.db is the
  * truth, every change is one transaction there.  See store.h.
  */
+#include <pwd.h>
 #include <string.h>
 #include "nhictl.h"
 #include "store.h"
@@ -36,6 +37,19 @@ static int local_owner_resolve(struct nhictl *x, const char *owner, char *name, 
 	snprintf(name, name_len, "%s", owner);
 	snprintf(dn, dn_len, "%s", "");
 	return owner_live(x, owner, why, why_len);
+}
+
+static int local_owner_now(struct nhictl *x, const char *owner, const char *owner_dn,
+			   char *id, size_t idlen, char *why, size_t why_len)
+{
+	struct passwd *pw;
+	int r;
+
+	(void)owner_dn;
+	r = owner_live(x, owner, why, why_len);
+	if ((r == 0 || r == NHI_ERR_PERM) && (pw = getpwnam(owner)) != NULL)
+		snprintf(id, idlen, "%u", (unsigned)pw->pw_uid);
+	return r;
 }
 
 static int local_uid_free(struct nhictl *x, uint32_t id)
@@ -147,14 +161,145 @@ static void local_abort(struct nhictl *x)
 	reg_rollback(x);
 }
 
+/* ---- credentials: the registry is the truth; the verb's rows are all ---- */
+
+static int local_cred_open(struct nhictl *x)
+{
+	(void)x;
+	return 0;
+}
+
+static int local_cred_sweep(struct nhictl *x, int *n)
+{
+	return cred_sweep(x, NULL, n);
+}
+
+static int local_cred_lock(struct nhictl *x, const char *name, long long *serial)
+{
+	(void)name;
+	*serial = 0;
+	return reg_begin(x) < 0 ? NHI_ERR_DB : 0;
+}
+
+static int local_cred_add(struct nhictl *x, const struct ident *id, const struct newcred *n,
+			  long long serial)
+{
+	(void)serial;
+	return db_err(cred_insert(x, id, n, NULL));
+}
+
+static void local_cred_unadd(struct nhictl *x, const struct ident *id, const struct newcred *n)
+{
+	(void)x;
+	(void)id;
+	(void)n;
+}
+
+static int local_cred_revoke(struct nhictl *x, const struct ident *id, const struct cred *c,
+			     long long serial)
+{
+	(void)x;
+	(void)id;
+	(void)c;
+	(void)serial;
+	return 0;
+}
+
+/* rotation_finish() changes the registry in one transaction: no step 3 */
+static int local_rot_apply(struct nhictl *x, const struct store_rot *r)
+{
+	(void)x;
+	(void)r;
+	return 0;
+}
+
+static int local_rot_undo(struct nhictl *x, const struct store_rot *r)
+{
+	(void)x;
+	(void)r;
+	return 0;
+}
+
+static int local_rot_finish(struct nhictl *x, const struct store_rot *rt)
+{
+	struct ident now_id;
+	char why[512];
+	int r;
+
+	/* the identity may have been suspended or retired meanwhile */
+	if (ident_get(x, rt->id->name, &now_id) != 0)
+		return NHI_ERR_NOTFOUND;
+	r = store_ident_usable(x, &now_id, why, sizeof(why));
+	if (r == NHI_ERR_DB)
+		return r;
+	if (r < 0)
+		return nerr(x, r, "refused: %s", why);
+	r = cred_insert(x, rt->id, rt->n, rt->old->id);
+	if (r == 0 && rt->grace > 0)
+		r = reg_exec(x, "UPDATE credential SET state = 'grace', grace_until = ? WHERE id = ?",
+			     "ii", rt->grace_until, rt->old->row);
+	else if (r == 0)
+		r = reg_exec(x, "UPDATE credential SET state = 'revoked', revoked_at = ? "
+			     "WHERE id = ?", "ii", (int64_t)x->now, rt->old->row);
+	return db_err(r);
+}
+
+static int local_rot_keep(struct nhictl *x)
+{
+	(void)x;
+	return 0;
+}
+
+/* Roll forward: make the journaled credential valid, the old one grace. */
+static int local_rot_forward(struct nhictl *x, int64_t rid, int64_t cred_row, int64_t grace,
+			     const char *name)
+{
+	int64_t until = (int64_t)x->now + grace;
+	int r;
+
+	(void)name;
+	r = reg_exec(x, "INSERT INTO credential (identity_id, cred_id, kind, fingerprint, "
+		     "public_part, secret_hash, serial, created, not_after, state, replaces) "
+		     "SELECT c.identity_id, r.new_cred_id, c.kind, r.new_fingerprint, "
+		     "r.new_public_part, r.new_secret_hash, r.new_serial, ?, r.new_not_after, "
+		     "'active', c.cred_id FROM rotation r JOIN credential c ON c.id = r.credential_id "
+		     "WHERE r.id = ?", "ii", (int64_t)x->now, rid);
+	if (r == 0 && grace > 0)
+		r = reg_exec(x, "UPDATE credential SET state = 'grace', grace_until = ? "
+			     "WHERE id = ? AND state = 'active'", "ii", until, cred_row);
+	else if (r == 0)
+		r = reg_exec(x, "UPDATE credential SET state = 'revoked', revoked_at = ? "
+			     "WHERE id = ? AND state = 'active'", "ii", (int64_t)x->now, cred_row);
+	return r;
+}
+
+/* the registry is the truth: its journal row says which */
+static enum resolution local_rot_resolve(struct nhictl *x, int64_t rid, const char *name,
+					 const char *step)
+{
+	(void)x;
+	(void)rid;
+	(void)name;
+	return strcmp(step, "handed-over") == 0 ? ROLL_FORWARD : ROLL_BACK;
+}
+
+static int local_rot_back(struct nhictl *x, const char *name)
+{
+	(void)x;
+	(void)name;
+	return 0;
+}
+
 const struct store_ops store_local = {
 	.name = "local",
 	.audit_tag = "",
 	.where = "",
+	.groups = 1,
 	.owner_dn_ok = 0,
 	.fetch = local_fetch,
 	.name_free = local_name_free,
 	.owner_resolve = local_owner_resolve,
+	.owner_now = local_owner_now,
 	.uid_free = local_uid_free,
 	.uid_registered = local_uid_registered,
 	.alloc_uid = local_alloc_uid,
@@ -163,10 +308,18 @@ const struct store_ops store_local = {
 	.adopted = local_adopted,
 	.release = local_release,
 	.abort = local_abort,
+	.owner_check = owner_live,
+	.cred_open = local_cred_open,
+	.cred_sweep = local_cred_sweep,
+	.cred_lock = local_cred_lock,
+	.cred_add = local_cred_add,
+	.cred_unadd = local_cred_unadd,
+	.cred_revoke = local_cred_revoke,
+	.rot_apply = local_rot_apply,
+	.rot_undo = local_rot_undo,
+	.rot_finish = local_rot_finish,
+	.rot_keep = local_rot_keep,
+	.rot_resolve = local_rot_resolve,
+	.rot_forward = local_rot_forward,
+	.rot_back = local_rot_back,
 };
-
-/* The one place a backend is chosen (main, once). */
-const struct store_ops *store_select(int backend)
-{
-	return backend == NHI_BACKEND_LDAP ? &store_ldap : &store_local;
-}
