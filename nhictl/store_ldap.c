@@ -12,10 +12,11 @@
 #include "dirwrite.h"
 #include "dircred.h"
 
-/* The dir*.c functions print and return EXIT_FAIL (or -EXIT_FAIL). */
+/* dir_need() and a chain of dir*.c calls joined with || answer 1 on
+ * failure (printed); a single call's NHI_ERR_* is kept. */
 static int dir_err(int r)
 {
-	return r == 0 ? 0 : NHI_ERR_IO;
+	return r < 0 ? r : r > 0 ? NHI_ERR_IO : 0;
 }
 
 static int ldap_fetch(struct nhictl *x, const char *name, struct ident *id)
@@ -210,7 +211,7 @@ static int ldap_cred_add(struct nhictl *x, const struct ident *id, const struct 
 		return NHI_ERR_IO;
 	r = dc_bump(&dir_conn, id->name, serial,
 		    strcmp(n->kind, "password") == 0 ? n->hash : NULL, NULL, NULL);
-	if (r == DC_CONFLICT)
+	if (r == NHI_ERR_CONFLICT)
 		conflict(x, id->name);
 	if (r != 0) {
 		dc_delete(&dir_conn, id->name, n->id);
@@ -236,7 +237,7 @@ static int ldap_cred_revoke(struct nhictl *x, const struct ident *id, const stru
 	int r = dc_bump(&dir_conn, id->name, serial, NULL,
 			strcmp(c->kind, "password") == 0 ? c->hash : NULL, NULL);
 
-	if (r == DC_CONFLICT)
+	if (r == NHI_ERR_CONFLICT)
 		conflict(x, id->name);
 	if (r == 0)
 		r = dc_set_state(&dir_conn, id->name, c->id, "revoked", (int64_t)x->now, 1);
@@ -271,7 +272,7 @@ static int ldap_rot_apply(struct nhictl *x, const struct store_rot *r)
 	struct dc_rot dr = dc_rot_of(r);
 	int rc = dc_rot_apply(&dir_conn, &dr, r->serial);
 
-	if (rc == DC_CONFLICT)
+	if (rc == NHI_ERR_CONFLICT)
 		return nerr(x, NHI_ERR_CONFLICT, "the credentials of %s were changed in the "
 			    "directory meanwhile (another rotation?): refused, nothing changed",
 			    r->id->name);
