@@ -53,6 +53,8 @@ struct nhictl {
  * fills again (REG_CACHE: sync). */
 enum { REG_USE = 0, REG_FORCE, REG_CACHE };
 
+/* ---- util.c: messages and exit codes ------------------------------- */
+
 /* "nhictl: VERB: message" on stderr; returns 'code'. */
 int nerr(struct nhictl *x, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
