@@ -1,12 +1,13 @@
 #!/bin/bash
-# The same lifecycle and credential script against both backends: the
-# real nhictl with backend = local, and with backend = ldap against a
-# throwaway slapd (tests/slapd.sh).  Every step's exit code and every
-# result (states, owners, credential states, expiries) is recorded per
-# backend; the two records must be the same.  Among the steps: `extend`
-# that shortens an identity caps the not-after of its credentials at the
-# new expiry on both backends (a credential never outlives its identity;
-# with ldap in the directory too, so a second host's sync pulls the cap).
+# The same lifecycle and credential script (issue, revoke, rotate with a
+# grace window) against both backends: the real nhictl with backend =
+# local, and with backend = ldap against a throwaway slapd
+# (tests/slapd.sh).  Every step's exit code and every result (states,
+# owners, credential states, expiries) is recorded per backend; the two
+# records must be the same.  Among the steps: `extend` that shortens an
+# identity caps the not-after of its credentials at the new expiry on both
+# backends (a credential never outlives its identity; with ldap in the
+# directory too, so a second host's sync pulls the cap).
 . "$top_srcdir/tests/common.sh"
 . "$top_srcdir/tests/nhictl-lib.sh"
 . "$top_srcdir/tests/slapd.sh"
@@ -82,6 +83,11 @@ run() {
 	step "revoke the token" cred revoke svc-b "$(nhictl -c "$T/etc/$be.conf" cred list svc-b --json |
 		python3 -c 'import json,sys; print([c["id"] for c in json.load(sys.stdin) if c["kind"]=="token"][0])')"
 	state svc-b
+	step "rotate the 5-day password, an hour's grace" rotate svc-b --grace 1h --cred \
+		"$(nhictl -c "$T/etc/$be.conf" cred list svc-b --json | python3 -c 'import json,sys
+cs = [c for c in json.load(sys.stdin) if c["kind"] == "password"]
+print(min(cs, key=lambda c: c["not_after"])["id"])')"
+	state svc-b
 	step "retire" retire svc-b --reason "done"
 	step "retire again: unchanged" retire svc-b
 	step "extend a retired one: refused" extend svc-b --expires +20d
@@ -108,7 +114,10 @@ has_rec "extend to 60 days: no credential grows past its own not-after" \
 	'^   active alice password:active:< password:active:< token:active:<$'
 has_rec "shortened: every credential capped at the new expiry" \
 	'^   active alice password:active:< password:active:= token:active:=$'
-has_rec "retired: every credential revoked" '^   retired dave password:revoked:. password:revoked:. token:revoked:.$'
+has_rec "rotated: the new one active, the old one in its grace" \
+	'^   active dave password:active:= password:active:= password:grace:< token:revoked:=$'
+has_rec "retired: every credential revoked" \
+	'^   retired dave password:revoked:. password:revoked:. password:revoked:. token:revoked:.$'
 
 # ldap: the cap is in the directory, and a second host pulls it
 exp=$(nhictl -c "$T/etc/ldap.conf" show svc-b --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["expires"])')
@@ -116,7 +125,7 @@ gt=$(date -u -d "$exp" +%Y%m%d%H%M%SZ)
 eqv "directory: no credential entry's nhiNotAfter after the identity's nhiExpires" "" \
 	"$(ldap_admin ldapsearch -b "uid=svc-b,$B" -s one '(objectClass=nhiCredential)' nhiNotAfter |
 		sed -n 's/^nhiNotAfter: //p' | awk -v e="$gt" '$1 > e')"
-eqv "directory: two credentials capped at nhiExpires" 2 \
+eqv "directory: three credentials at nhiExpires (two capped, one issued after)" 3 \
 	"$(ldap_admin ldapsearch -b "uid=svc-b,$B" -s one '(objectClass=nhiCredential)' nhiNotAfter |
 		grep -c "^nhiNotAfter: $gt")"
 expect 0 "a second host syncs" nhictl -c "$T/etc/ldap2.conf" sync
