@@ -1,7 +1,7 @@
 # nhictl: the command-line tool, the only writer of the registry and snapshot
 sbin_PROGRAMS += nhictl/nhictl
 nhictl_nhictl_SOURCES = \
-	nhictl/nhictl.c nhictl/nhictl.h nhictl/util.c \
+	nhictl/nhictl.c nhictl/nhictl.h nhictl/util.c nhictl/usage.c \
 	nhictl/registry.c nhictl/ident.c nhictl/json.c \
 	nhictl/cmd_ident.c nhictl/cmd_list.c nhictl/cmd_check.c nhictl/cmd_config.c \
 	nhictl/reach.c nhictl/reach.h nhictl/home.c \

@@ -161,6 +161,8 @@ void ident_json(struct nhictl *x, const struct ident *id);
 struct json;
 void ident_json_fields(struct nhictl *x, const struct ident *id, struct json *j);
 void ident_text(struct nhictl *x, const struct ident *id);
+/* The policy record of an identity row (pointers into 'id'). */
+void ident_to_nhi(const struct ident *id, struct nhi_ident *ni);
 
 /* A live human owner: resolves through NSS, is not a service account
  * (configuration or registry), not locked, not expired.  0 or NHI_ERR_*
@@ -216,15 +218,13 @@ int home_make(struct nhictl *x, const char *home, uint32_t uid, uint32_t gid);
 /* Remove a home home_make made (the registry change failed after it). */
 void home_unmake(const char *home);
 
-/* ---- cmd_audit.c: usage records ------------------------------------ */
+/* ---- usage.c: usage records ---------------------------------------- */
 
 /* Ingest usage_log (renamed to usage_log.ingest first; its path is left in
  * ingest_path, "" when there was nothing) into identity.last_used and the
  * usage table, in the current transaction.  Unlink ingest_path after the
  * commit.  0 or NHI_ERR_* (printed). */
 int usage_ingest(struct nhictl *x, char *ingest_path, size_t plen, long *records, long *bad);
-/* The policy record of an identity row (pointers into 'id'). */
-void ident_to_nhi(const struct ident *id, struct nhi_ident *ni);
 
 /* ---- cred.c: credentials, the rotation journal, the key index ------ */
 
