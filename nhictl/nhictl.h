@@ -73,6 +73,8 @@ void reg_close(struct nhictl *x);
 int reg_begin(struct nhictl *x);          /* BEGIN IMMEDIATE */
 int reg_commit(struct nhictl *x);         /* bump generation, COMMIT, publish */
 void reg_rollback(struct nhictl *x);
+/* Commit without publishing (the rotation journal's own steps). */
+int reg_commit_journal(struct nhictl *x);
 /* Run one statement with bound values; 'types' has one letter per '?':
  * 's' const char * (NULL = NULL), 'i' int64_t, 'u' uint32_t.  Returns 0 or
  * NHI_ERR_DB (after printing the SQLite message). */
@@ -319,8 +321,6 @@ int proc_start_time(pid_t pid, char *out, size_t len);
 /* The same with the command name (comm, NULL = not wanted) and the
  * state letter (state, NULL = not wanted). */
 int proc_stat(pid_t pid, char *comm, size_t clen, char *state, char *start, size_t slen);
-/* Commit without publishing (the rotation journal's own steps). */
-int reg_commit_journal(struct nhictl *x);
 
 /* ---- json.c -------------------------------------------------------- */
 
