@@ -19,6 +19,7 @@ const char *nhi_strerror(int err)
 	case NHI_ERR_DB: return "registry database error";
 	case NHI_ERR_STATE: return "not allowed in the current state";
 	case NHI_ERR_BUSY: return "busy";
+	case NHI_ERR_CONFLICT: return "changed meanwhile";
 	}
 	return "unknown error";
 }

@@ -24,6 +24,7 @@ enum {
 	NHI_ERR_DB = -10,      /* registry database error */
 	NHI_ERR_STATE = -11,   /* operation not valid in the current state */
 	NHI_ERR_BUSY = -12,    /* locked by someone else */
+	NHI_ERR_CONFLICT = -13, /* changed by someone else meanwhile (compare-and-swap) */
 };
 
 /* A static English description of an error code. */

@@ -20,7 +20,9 @@
  *      in its grace window, mark the row done, audit; COMMIT and publish.
  *                                                         rotation_finish()
  *
- * With backend = ldap the directory is the truth (dircred.h): step 1 reads
+ * Each step's backend part goes through the store (store.h: cred_lock,
+ * rot_apply, rot_undo, rot_finish).  With backend = ldap the directory
+ * is the truth (store_ldap.c, dircred.h): step 1 reads
  * the identity and its credentials from it, step 3 is a compare-and-swap
  * Modify of the identity entry from the serial read in step 1 (another
  * host's rotation in between makes it fail: refused), then the new
@@ -29,7 +31,7 @@
  * back into the registry.
  *
  * A failure at 3-5 rolls the journal back (rotation_abort), and the
- * directory's part with it (dc_rot_undo): the old credential keeps
+ * directory's part with it (the store's rot_undo): the old credential keeps
  * working and nhictl exits 1.  A crash between 2 and 5
  * leaves a pending row whose process is gone: the next run completes it
  * when the secret had been handed over, and rolls it back otherwise
@@ -51,8 +53,7 @@
 #include "nhi_policy.h"
 #include "nhictl.h"
 #include "secret.h"
-#include "dircred.h"
-#include "dirwrite.h"
+#include "store.h"
 
 static const char cred_help[] =
 	"usage: nhictl cred add NAME --kind KIND [--expires WHEN] [--out FILE] [--json]\n"
@@ -113,47 +114,11 @@ static void no_dumps(void)
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-/* The identity may get or use credentials: active, unexpired, review not
- * overdue under review = enforce (the policy PAM runs), owner live. */
-static int ident_usable(struct nhictl *x, const struct ident *id, char *why, size_t len)
-{
-	struct nhi_decision d;
-	struct nhi_ident ni;
-	char ow[256];
-	int r;
-
-	ident_to_nhi(id, &ni);
-	nhi_policy_decide(&x->conf, &ni, x->now, NULL, NULL, &d);
-	if (d.verdict != NHI_V_ALLOW)
-		return nhi_seterr(why, len, NHI_ERR_PERM, "%s", d.message);
-	if (strcmp(id->state, "active") != 0)
-		return nhi_seterr(why, len, NHI_ERR_PERM, "identity %s is %s", id->name, id->state);
-	/* with a directory, a write verb asks it; 'cred verify' reads only
-	 * local state, where the last sync recorded an owner's departure (the
-	 * identity is orphaned then, refused above) */
-	if (x->conf.backend == NHI_BACKEND_LDAP && dir_conn.ld == NULL)
-		r = 0;
-	else if (x->conf.backend == NHI_BACKEND_LDAP)
-		r = dir_owner_resolve(&dir_conn, id->owner, NULL, 0, NULL, 0, ow, sizeof(ow));
-	else
-		r = owner_live(x, id->owner, ow, sizeof(ow));
-	if (r == NHI_ERR_DB)
-		return r;
-	if (r < 0)
-		return nhi_seterr(why, len, NHI_ERR_PERM, "identity %s: %s", id->name, ow);
-	return 0;
-}
-
 static int check_out(struct nhictl *x, const char *out)
 {
 	if (out != NULL && (out[0] != '/' || !nhi_valid_text(out, PATH_MAX - 1, 0)))
 		return nerr(x, EXIT_USAGE, "bad --out '%s': an absolute path", out);
 	return 0;
-}
-
-static int is_ldap(const struct nhictl *x)
-{
-	return x->conf.backend == NHI_BACKEND_LDAP;
 }
 
 /* Writes start with the grace windows that ended and the rotations that a
@@ -163,7 +128,7 @@ static int housekeeping(struct nhictl *x)
 	int n1 = 0, n2 = 0;
 
 	if (reg_begin(x) < 0 || rotation_recover(x, &n1) < 0 ||
-	    cred_sweep(x, is_ldap(x) ? &dir_conn : NULL, &n2) < 0) {
+	    x->store->cred_sweep(x, &n2) < 0) {
 		reg_rollback(x);
 		return EXIT_FAIL;
 	}
@@ -173,37 +138,25 @@ static int housekeeping(struct nhictl *x)
 }
 
 /* What every change of credentials starts with: housekeeping, the write
- * lock and the identity.  With backend = ldap the identity entry and its
- * credential entries are read from the directory into the registry first
- * (in the transaction now held), and *serial is the entry's nhiSerial
- * that the change will compare and swap.  0 or an exit code. */
+ * lock and the identity with its credentials as the truth has them (the
+ * store's cred_lock; *serial is what the change will compare and swap).
+ * 0 or an exit code. */
 static int lock_ident(struct nhictl *x, const char *name, struct ident *id, long long *serial)
 {
-	struct ident got;
 	int r;
 
 	*serial = 0;
-	if (is_ldap(x) && dir_need(x) != 0)
+	if (x->store->cred_open(x) < 0)
 		return EXIT_FAIL;
 	if ((r = housekeeping(x)) != 0)
 		return r;
-	if (is_ldap(x)) {
-		/* dw_store takes the write lock */
-		if (dc_read(&dir_conn, name, serial, NULL, 0) != 0 ||
-		    dw_store(&dir_conn, name, &got) != 0)
-			return EXIT_FAIL;
-		if (dc_pull(&dir_conn, name, *serial) != 0) {
-			reg_rollback(x);
-			return EXIT_FAIL;
-		}
-	} else if (reg_begin(x) < 0) {
+	if (x->store->cred_lock(x, name, serial) < 0)
 		return EXIT_FAIL;
-	}
 	return ident_get(x, name, id);
 }
 
 /* What issuing and rotating start with: the --out path, no core dumps,
- * lock_ident, and an identity that may hold credentials (ident_usable).
+ * lock_ident, and an identity that may hold credentials (store_ident_usable).
  * 0 or an exit code. */
 static int lock_usable(struct nhictl *x, const char *name, const char *out, struct ident *id,
 		       long long *serial)
@@ -216,7 +169,7 @@ static int lock_usable(struct nhictl *x, const char *name, const char *out, stru
 	no_dumps();
 	if ((r = lock_ident(x, name, id, serial)) != 0)
 		return r;
-	r = ident_usable(x, id, why, sizeof(why));
+	r = store_ident_usable(x, id, why, sizeof(why));
 	if (r == NHI_ERR_DB)
 		return EXIT_FAIL;
 	if (r < 0)
@@ -226,36 +179,11 @@ static int lock_usable(struct nhictl *x, const char *name, const char *out, stru
 
 /* ---- cred add ---------------------------------------------------------- */
 
-/* backend = ldap: the new entry, then the compare-and-swap that makes it
- * count (a password's hash added to the identity), then read back. */
-static int dir_cred_add(struct nhictl *x, const struct ident *id, const struct newcred *n,
-			long long serial)
-{
-	int r;
-
-	if (dc_add(&dir_conn, id->name, n, NULL) != 0)
-		return NHI_ERR_IO;
-	r = dc_bump(&dir_conn, id->name, serial,
-		    strcmp(n->kind, "password") == 0 ? n->hash : NULL, NULL, NULL);
-	if (r == DC_CONFLICT)
-		nerr(x, 0, "the credentials of %s were changed in the directory meanwhile; "
-		     "nothing done, try again", id->name);
-	if (r != 0) {
-		dc_delete(&dir_conn, id->name, n->id);
-		return NHI_ERR_IO;
-	}
-	if (dc_pull(&dir_conn, id->name, serial + 1) != 0) {
-		dc_unadd(&dir_conn, id->name, n);
-		return NHI_ERR_IO;
-	}
-	return 0;
-}
-
 /* The handover failed after the commit: the credential nobody got is
- * revoked again, audited (its directory entry removed first). */
+ * revoked again, audited (its entry in the truth removed first). */
 static void unissue(struct nhictl *x, const struct ident *id, const struct newcred *n)
 {
-	if (reg_begin(x) == 0 && (!is_ldap(x) || dc_unadd(&dir_conn, id->name, n) == 0) &&
+	if (reg_begin(x) == 0 && x->store->cred_unadd(x, id, n) == 0 &&
 	    reg_exec(x, "UPDATE credential SET state = 'revoked', revoked_at = ? WHERE "
 		     "identity_id = ? AND cred_id = ? AND state != 'revoked'", "iis",
 		     (int64_t)x->now, id->id, n->id) == 0 &&
@@ -290,7 +218,7 @@ static int cred_add(struct nhictl *x, const char *name, const char *kind,
 		return r;
 	if ((r = cred_generate(x, &id, kind, not_after, &n)) != 0)
 		return r;
-	r = is_ldap(x) ? dir_cred_add(x, &id, &n, serial) : cred_insert(x, &id, &n, NULL);
+	r = x->store->cred_add(x, &id, &n, serial);
 	if (r == 0)
 		r = reg_event(x, "cred-add", id.name, "ok", "id=%s kind=%s fingerprint=%s "
 			      "not_after=%s%s%s", n.id, n.kind, n.fingerprint,
@@ -429,20 +357,8 @@ static int cred_revoke(struct nhictl *x, const char *name, const char *cid)
 		return EXIT_FAIL;
 	if (strcmp(c.state, "revoked") == 0)
 		return revoked(x, &id, &c, 0);
-	if (is_ldap(x)) {
-		/* the swap first: a password stops binding at once */
-		r = dc_bump(&dir_conn, id.name, serial, NULL,
-			    strcmp(c.kind, "password") == 0 ? c.hash : NULL, NULL);
-		if (r == DC_CONFLICT)
-			nerr(x, 0, "the credentials of %s were changed in the directory meanwhile; "
-			     "nothing done, try again", id.name);
-		if (r == 0)
-			r = dc_set_state(&dir_conn, id.name, c.id, "revoked", (int64_t)x->now, 1);
-		if (r != 0) {
-			reg_rollback(x);
-			return EXIT_FAIL;
-		}
-	}
+	if (x->store->cred_revoke(x, &id, &c, serial) < 0)
+		return EXIT_FAIL;
 	r = reg_exec(x, "UPDATE credential SET state = 'revoked', revoked_at = ? WHERE id = ?",
 		     "ii", (int64_t)x->now, c.row);
 	/* a rotation of it in flight cannot finish any more */
@@ -583,7 +499,7 @@ static int cred_verify(struct nhictl *x, const char *name)
 		return EXIT_FAIL;
 	}
 	/* the identity first: a suspended or expired one has no valid secret */
-	r = ident_usable(x, &id, why, sizeof(why));
+	r = store_ident_usable(x, &id, why, sizeof(why));
 	if (r == 0)
 		r = match_secret(x, &id, sec, &c, why, sizeof(why));
 	OPENSSL_cleanse(sec, sizeof(sec));
@@ -655,8 +571,8 @@ struct rotation {
 	struct newcred n;
 	int64_t grace;
 	const char *out;
-	long long serial;         /* the identity entry's, read at step 1 (ldap) */
-	struct dc_rot dr;         /* the directory's part (ldap) */
+	long long serial;         /* read by the store's cred_lock at step 1 */
+	struct store_rot sr;      /* what the store's rot_* see */
 };
 
 /* Steps 1-2: the checks, the new secret and the journal row, committed. */
@@ -687,22 +603,6 @@ static int rotation_journal(struct nhictl *x, const struct ident *id, struct rot
 	return reg_commit_journal(x) < 0 ? EXIT_FAIL : 0;
 }
 
-/* A directory step failed and so did undoing it (the directory is gone,
- * or its answer was lost: the swap may or may not have happened).  The
- * journal row stays pending, for the next run to resolve from what the
- * directory then shows (rotation_recover); exit 1. */
-#define ROT_LEFT_PENDING 4
-
-static int undo_or_leave(struct nhictl *x, const struct ident *id, struct rotation *rt)
-{
-	if (dc_rot_undo(&dir_conn, &rt->dr) == 0)
-		return EXIT_FAIL;
-	nerr(x, 0, "rotation of %s credential %s stopped and could not be undone in the "
-	     "directory now: %s stays valid; the next nhictl run that changes credentials "
-	     "(or 'nhictl sync') finishes undoing it", id->name, rt->old.id, rt->old.id);
-	return ROT_LEFT_PENDING;
-}
-
 /* The journal row's step, outside a transaction (autocommit). */
 static int journal_step(struct nhictl *x, const struct rotation *rt, const char *step)
 {
@@ -712,29 +612,23 @@ static int journal_step(struct nhictl *x, const struct rotation *rt, const char 
 	return 0;
 }
 
-/* Step 3: the directory's part.  The local backend keeps the truth in the
- * registry, which rotation_finish() changes in one transaction.  With
- * backend = ldap, dc_rot_apply; anything that fails after its swap is
- * undone here. */
+/* Step 3: the truth's part (the store's rot_apply: nothing with backend
+ * = local, whose truth rotation_finish() changes in one transaction; with
+ * ldap the journal row's step becomes 'directory').
+ * 0; NHI_ERR_STATE when it failed and could not be undone (the journal
+ * row stays pending for the next run); another NHI_ERR_* when it failed
+ * and nothing is left of it. */
 static int rotation_directory(struct nhictl *x, const struct ident *id, struct rotation *rt)
 {
 	int r;
 
 	if (fault("rotate-directory-fail"))
-		return nerr(x, EXIT_FAIL, "the directory step failed (test fault)");
-	if (!is_ldap(x))
-		return 0;
-	rt->dr = (struct dc_rot){ .name = id->name, .kind = rt->old.kind, .old_id = rt->old.id,
-				  .old_hash = rt->old.hash, .n = &rt->n,
-				  .grace_until = rt->grace > 0 ? (int64_t)x->now + rt->grace : 0 };
-	r = dc_rot_apply(&dir_conn, &rt->dr, rt->serial);
-	if (r == DC_CONFLICT)
-		return nerr(x, EXIT_FAIL, "the credentials of %s were changed in the directory "
-			    "meanwhile (another rotation?): refused, nothing changed", id->name);
-	if (r == 0)
-		r = journal_step(x, rt, "directory");
-	if (r != 0)
-		return undo_or_leave(x, id, rt);
+		return nerr(x, NHI_ERR_IO, "the directory step failed (test fault)");
+	rt->sr = (struct store_rot){ .id = id, .old = &rt->old, .n = &rt->n, .grace = rt->grace,
+				     .grace_until = rt->grace > 0 ? (int64_t)x->now + rt->grace : 0,
+				     .serial = rt->serial, .journal_row = rt->row };
+	if ((r = x->store->rot_apply(x, &rt->sr)) < 0)
+		return r;
 	fault("rotate-after-directory-crash");
 	return 0;
 }
@@ -743,7 +637,6 @@ static int rotation_directory(struct nhictl *x, const struct ident *id, struct r
 static int rotation_finish(struct nhictl *x, const struct ident *id, struct rotation *rt)
 {
 	char why[512], b1[NHI_TIME_BUFSZ], state[16] = "";
-	struct ident now_id;
 	sqlite3_stmt *st;
 	int64_t until = (int64_t)x->now + rt->grace;
 	int r;
@@ -759,27 +652,9 @@ static int rotation_finish(struct nhictl *x, const struct ident *id, struct rota
 	if (strcmp(state, "pending") != 0)
 		return nerr(x, EXIT_FAIL, "the rotation of %s credential %s was cancelled meanwhile "
 			    "(%s)", id->name, rt->old.id, state[0] ? state : "gone");
-	if (is_ldap(x)) {
-		/* the directory has it all: read it back */
-		r = dc_refresh(&dir_conn, id->name);
-		goto done;
-	}
-	/* the identity may have been suspended or retired meanwhile */
-	if (ident_get(x, id->name, &now_id) != 0)
-		return EXIT_FAIL;
-	r = ident_usable(x, &now_id, why, sizeof(why));
-	if (r == NHI_ERR_DB)
-		return EXIT_FAIL;
-	if (r < 0)
-		return nerr(x, EXIT_FAIL, "refused: %s", why);
-	r = cred_insert(x, id, &rt->n, rt->old.id);
-	if (r == 0 && rt->grace > 0)
-		r = reg_exec(x, "UPDATE credential SET state = 'grace', grace_until = ? WHERE id = ?",
-			     "ii", until, rt->old.row);
-	else if (r == 0)
-		r = reg_exec(x, "UPDATE credential SET state = 'revoked', revoked_at = ? "
-			     "WHERE id = ?", "ii", (int64_t)x->now, rt->old.row);
-done:
+	/* the new credential valid, the old one in grace or revoked (with
+	 * a directory: read back from it) */
+	r = x->store->rot_finish(x, &rt->sr);
 	if (r == 0)
 		r = reg_exec(x, "UPDATE rotation SET state = 'done', step = 'done', finished = ? "
 			     "WHERE id = ?", "ii", (int64_t)x->now, rt->row);
@@ -905,10 +780,9 @@ int cmd_rotate(struct nhictl *x, int argc, char **argv)
 	fault("rotate-after-journal-pause");
 	/* 3. the directory */
 	if ((r = rotation_directory(x, &id, &rt)) != 0) {
-		if (r == ROT_LEFT_PENDING)
-			r = EXIT_FAIL;
-		else
+		if (r != NHI_ERR_STATE)   /* else left pending for the next run */
 			rotation_abort(x, &id, &rt, "directory");
+		r = EXIT_FAIL;
 		goto out;
 	}
 	/* 4. hand over, journaled first: once the holder may have the new
@@ -923,25 +797,18 @@ int cmd_rotate(struct nhictl *x, int argc, char **argv)
 	if (r != 0) {
 		/* not handed over after all: a row left pending is undone */
 		journal_step(x, &rt, "handover-failed");
-		if (is_ldap(x) && undo_or_leave(x, &id, &rt) == ROT_LEFT_PENDING) {
-			r = EXIT_FAIL;
-			goto out;
-		}
-		rotation_abort(x, &id, &rt, "handover");
+		if (x->store->rot_undo(x, &rt.sr) == 0)   /* else left pending */
+			rotation_abort(x, &id, &rt, "handover");
+		r = EXIT_FAIL;
 		goto out;
 	}
 	fault("rotate-after-handover-crash");
 	/* 5. done */
 	r = rotation_finish(x, &id, &rt);
-	if (r != 0 && is_ldap(x)) {
-		/* the directory holds the new credential and its holder has it:
-		 * keep both; the registry catches up at the next sync */
-		reg_rollback(x);
-		nerr(x, 0, "rotated in the directory, but the local registry is not updated "
-		     "(run 'nhictl sync')");
-	} else if (r != 0) {
+	/* the store may keep it (the truth holds the new credential and its
+	 * holder has it); else rolled back */
+	if (r != 0 && !x->store->rot_keep(x))
 		rotation_abort(x, &id, &rt, "finish");
-	}
 out:
 	newcred_free(&rt.n);
 	fault("rotate-done-pause");   /* tests: a core taken now holds no secret */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "nhictl.h"
+#include "store.h"
 
 static const char group_help[] =
 	"usage: nhictl group create GROUP [--gid N] [--json]\n"
@@ -284,7 +285,7 @@ int cmd_group(struct nhictl *x, int argc, char **argv)
 	if (strcmp(sub, "create") != 0 && strcmp(sub, "delete") != 0 &&
 	    strcmp(sub, "add-member") != 0 && strcmp(sub, "remove-member") != 0)
 		return nerr(x, EXIT_USAGE, "unknown sub-command '%s'", sub);
-	if (x->conf.backend == NHI_BACKEND_LDAP)
+	if (!x->store->groups)
 		return nerr(x, EXIT_FAIL, "group %s: registry groups are not kept in the directory; "
 			    "with backend = ldap manage groups as posixGroup entries there", sub);
 	if (optind >= argc)

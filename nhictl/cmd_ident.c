@@ -7,11 +7,9 @@
  * same expiry, transfer to the current owner) changes nothing: a message,
  * exit 0, no audit event, no republish ("--changed-exit N" tells them apart).
  *
- * With backend = ldap the directory is the truth: the identity is read
- * from it, the change is one Add or Modify there, and the entry read back
- * is stored in the registry in one transaction with the audit event
- * (dirwrite.c), so this host sees its own write at once.  A refused write
- * changes nothing locally.
+ * Every read of the truth and every write goes through the store
+ * (store.h: registry.db with backend = local, the directory with ldap);
+ * the audit text and the answer are built here, once for both.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,16 +19,10 @@
 #include <string.h>
 #include "nhi_policy.h"
 #include "nhictl.h"
-#include "dirwrite.h"
-#include "dircred.h"
+#include "store.h"
 #include "reach.h"
 
 #define MAX_SCOPE 64
-
-static int is_ldap(const struct nhictl *x)
-{
-	return x->conf.backend == NHI_BACKEND_LDAP;
-}
 
 struct spec {
 	const char *owner, *expires, *purpose, *kind, *review_every;
@@ -197,19 +189,11 @@ static int check_spec(struct nhictl *x, struct spec *s, int *kind, int64_t *inte
 static int check_owner(struct nhictl *x, const char *owner, char *name, size_t name_len,
 		       char *dn, size_t dn_len)
 {
-	char why[1024];
+	char why[1024] = "";
 	int r;
 
-	if (is_ldap(x)) {
-		if (dir_need(x) != 0)
-			return EXIT_FAIL;
-		r = dir_owner_resolve(&dir_conn, owner, dn, dn_len, name, name_len, why, sizeof(why));
-	} else {
-		r = owner_live(x, owner, why, sizeof(why));
-		snprintf(name, name_len, "%s", owner);
-		snprintf(dn, dn_len, "%s", "");
-	}
-	if (r == NHI_ERR_DB)
+	r = x->store->owner_resolve(x, owner, name, name_len, dn, dn_len, why, sizeof(why));
+	if (r == NHI_ERR_DB || (r < 0 && why[0] == '\0'))
 		return EXIT_FAIL;
 	if (r < 0)
 		return nerr(x, EXIT_FAIL, "%s", why);
@@ -223,15 +207,6 @@ static int not_self(struct nhictl *x, const char *name, const char *owner)
 		return nerr(x, EXIT_FAIL, "an identity cannot own itself: '%s' needs a human "
 			    "owner other than itself", name);
 	return 0;
-}
-
-static int registered(struct nhictl *x, const char *name)
-{
-	int64_t n = 0;
-
-	if (reg_int(x, &n, 0, "SELECT count(*) FROM identity WHERE name = ?", "s", name) < 0)
-		return -1;
-	return n > 0;
 }
 
 /* suspend and retire: after the change (or none), what the identity has
@@ -294,101 +269,70 @@ static int done_line(struct nhictl *x, const char *name, const char *line)
 	return answer(x, &id, line);
 }
 
-/* The directory was written but the registry could not be: roll back. */
+/* The change is written (an open transaction), but what follows failed:
+ * roll back (the store says when the directory was changed already). */
 static int not_stored(struct nhictl *x)
 {
-	reg_rollback(x);
-	if (is_ldap(x))
-		nerr(x, 0, "the directory was changed, but the local registry was not "
-		     "updated (run 'nhictl sync')");
+	x->store->abort(x);
 	return EXIT_FAIL;
 }
 
-/* After the row is written: the audit event, commit, and the answer. */
-static int inserted(struct nhictl *x, const char *name, int kind, uint32_t uid, uint32_t gid,
-		    const char *owner, time_t expires, int adopted, int r)
+/* Write the new identity through the store, then the audit event, commit
+ * and the answer. */
+static int insert_ident(struct nhictl *x, const struct store_new *n)
 {
 	char b1[NHI_TIME_BUFSZ], line[512];
+	struct ident got;
+	int r;
 
-	if (r == 0)   /* who the owner is, not only the name (issue 12) */
-		r = owner_id_record(x, name);
+	if (x->store->add(x, n, &got) < 0)
+		return EXIT_FAIL;
+	/* who the owner is, not only the name (issue 12) */
+	r = owner_id_record(x, n->name);
 	if (r == 0)
-		r = reg_event(x, adopted ? "adopt" : "create", name, "ok",
-			      "kind=%s uid=%u gid=%u owner=%s expires=%s%s", nhi_kind_str(kind),
-			      uid, gid, owner, nhi_format_time(expires, b1),
-			      is_ldap(x) ? " (directory)" : "");
+		r = reg_event(x, n->adopted ? "adopt" : "create", n->name, "ok",
+			      "kind=%s uid=%u gid=%u owner=%s expires=%s%s", nhi_kind_str(n->kind),
+			      got.uid, got.gid, got.owner, nhi_format_time((time_t)got.expires, b1),
+			      x->store->audit_tag);
 	if (r < 0)
 		return not_stored(x);
 	snprintf(line, sizeof(line), "%s %s: uid %u, owner %s, expires %s",
-		 adopted ? "adopted" : "created", name, uid, owner, nhi_format_time(expires, b1));
-	return done_line(x, name, line);
+		 n->adopted ? "adopted" : "created", n->name, got.uid, got.owner,
+		 nhi_format_time((time_t)got.expires, b1));
+	return done_line(x, n->name, line);
 }
 
-/* backend = ldap: add the entry, read it back into the registry. */
-static int insert_ident_dir(struct nhictl *x, const char *name, int kind, uint32_t uid,
-			    uint32_t gid, const char *gecos, const char *home, const char *shell,
-			    const struct spec *s, const char *owner_dn, time_t expires,
-			    int64_t interval, int adopted)
+/* The new identity from the spec and what the verb found. */
+static void new_from_spec(struct store_new *n, const char *name, int kind, const struct spec *s,
+			  const char *owner, const char *owner_dn, time_t expires,
+			  int64_t interval, int adopted)
 {
-	struct dw_new n = {
-		.name = name, .kind = nhi_kind_str(kind), .gecos = gecos, .home = home,
-		.shell = shell, .owner_dn = owner_dn, .purpose = s->purpose, .uid = uid,
-		.gid = gid, .expires = expires, .interval = interval, .adopted = adopted,
-		.hosts = s->hosts, .services = s->services, .n_hosts = s->n_hosts,
-		.n_services = s->n_services,
-	};
-	struct ident got;
-
-	if (dw_add(&dir_conn, &n) != 0 || dw_store(&dir_conn, name, &got) != 0)
-		return EXIT_FAIL;
-	return inserted(x, name, kind, got.uid, got.gid, got.owner, (time_t)got.expires,
-			adopted, 0);
-}
-
-static int insert_ident(struct nhictl *x, const char *name, int kind, uint32_t uid, uint32_t gid,
-			const char *gecos, const char *home, const char *shell,
-			const struct spec *s, time_t expires, int64_t interval, int adopted)
-{
-	int64_t row;
-	int i, r;
-
-	if (reg_begin(x) < 0)
-		return EXIT_FAIL;
-	r = reg_exec(x, "INSERT INTO identity (name, kind, uid, gid, gecos, home, shell, owner, "
-		     "purpose, created, expires, review_interval, review_due, state, adopted) "
-		     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)",
-		     "ssuusssssiiiii", name, nhi_kind_str(kind), uid, gid, gecos, home, shell,
-		     s->owner, s->purpose ? s->purpose : "", (int64_t)x->now, (int64_t)expires,
-		     interval, (int64_t)x->now + interval, (int64_t)adopted);
-	row = sqlite3_last_insert_rowid(x->db);
-	for (i = 0; r == 0 && i < s->n_hosts; i++)
-		r = reg_exec(x, "INSERT OR IGNORE INTO identity_host VALUES (?, ?)", "is",
-			     row, s->hosts[i]);
-	for (i = 0; r == 0 && i < s->n_services; i++)
-		r = reg_exec(x, "INSERT OR IGNORE INTO identity_service VALUES (?, ?)", "is",
-			     row, s->services[i]);
-	return inserted(x, name, kind, uid, gid, s->owner, expires, adopted, r);
+	memset(n, 0, sizeof(*n));
+	n->name = name;
+	n->kind = kind;
+	n->purpose = s->purpose;
+	n->owner = owner;
+	n->owner_dn = owner_dn;
+	n->expires = expires;
+	n->interval = interval;
+	n->adopted = adopted;
+	n->hosts = s->hosts;
+	n->services = s->services;
+	n->n_hosts = s->n_hosts;
+	n->n_services = s->n_services;
 }
 
 /* The name is not registered yet (the directory's answer with ldap). */
 static int name_free(struct nhictl *x, const char *name, const char *what)
 {
-	int r;
-
-	if (is_ldap(x))
-		return dir_need(x) != 0 || dw_name_free(&dir_conn, name) != 0 ? EXIT_FAIL : 0;
-	r = registered(x, name);
-	if (r < 0)
-		return EXIT_FAIL;
-	if (r)
-		return nerr(x, EXIT_FAIL, "%s'%s' is already registered", what, name);
-	return 0;
+	return exit_code(x->store->name_free(x, name, what));
 }
 
 int cmd_create(struct nhictl *x, int argc, char **argv)
 {
 	char home[PATH_MAX], gecos[264], owner[64], owner_dn[1024];
 	const char *name;
+	struct store_new n;
 	struct spec s;
 	time_t expires;
 	int64_t interval;
@@ -423,17 +367,12 @@ int cmd_create(struct nhictl *x, int argc, char **argv)
 	if ((r = check_owner(x, s.owner, owner, sizeof(owner), owner_dn, sizeof(owner_dn))) != 0)
 		return r;
 	if (s.uid != NULL) {
-		r = id_free(x, uid);
-		if (r > 0 && is_ldap(x)) {
-			int used = dw_id_in_use(&dir_conn, uid, 0);
-
-			r = used < 0 ? used : !used;
-		}
+		r = x->store->uid_free(x, uid);
 		if (r < 0)
 			return EXIT_FAIL;
 		if (!r)
 			return nerr(x, EXIT_FAIL, "uid/gid %u is already in use", uid);
-	} else if (is_ldap(x) ? dw_alloc_uid(&dir_conn, &uid) != 0 : alloc_id(x, &uid) < 0) {
+	} else if (x->store->alloc_uid(x, &uid) < 0) {
 		return EXIT_FAIL;
 	}
 	if (s.home != NULL)
@@ -449,13 +388,12 @@ int cmd_create(struct nhictl *x, int argc, char **argv)
 	if (mkhome && ((r = home_check(x, home, uid, &home_there)) != 0 ||
 		       (!home_there && (r = home_make(x, home, uid, uid)) != 0)))
 		return r;
-	if (is_ldap(x))
-		r = insert_ident_dir(x, name, kind, uid, uid, gecos, home,
-				     s.shell ? s.shell : x->conf.default_shell, &s, owner_dn,
-				     expires, interval, 0);
-	else
-		r = insert_ident(x, name, kind, uid, uid, gecos, home,
-				 s.shell ? s.shell : x->conf.default_shell, &s, expires, interval, 0);
+	new_from_spec(&n, name, kind, &s, owner, owner_dn, expires, interval, 0);
+	n.uid = n.gid = uid;
+	n.gecos = gecos;
+	n.home = home;
+	n.shell = s.shell ? s.shell : x->conf.default_shell;
+	r = insert_ident(x, &n);
 	if (r != EXIT_OK && !x->changed && mkhome && !home_there)
 		home_unmake(home);
 	return r;
@@ -466,6 +404,7 @@ int cmd_adopt(struct nhictl *x, int argc, char **argv)
 	char gecos[264];
 	struct passwd *pw;
 	const char *name;
+	struct store_new n;
 	struct spec s;
 	time_t expires;
 	int64_t interval;
@@ -502,28 +441,23 @@ int cmd_adopt(struct nhictl *x, int argc, char **argv)
 			    "uid_min..uid_max and service_uids, in no service_groups, matching no "
 			    "service_names): refused; if it is a service account, add it to "
 			    "service_uids or service_names, or adopt with --force", name, uid);
-	{
-		int64_t n = 0;
-
-		if (is_ldap(x))
-			n = dw_id_in_use(&dir_conn, uid, 1);
-		else if (reg_int(x, &n, 0, "SELECT count(*) FROM identity WHERE uid = ?", "u", uid) < 0)
-			return EXIT_FAIL;
-		if (n < 0)
-			return EXIT_FAIL;
-		if (n)
-			return nerr(x, EXIT_FAIL, "uid %u is already registered%s", uid,
-				    is_ldap(x) ? " in the directory" : "");
-	}
+	r = x->store->uid_registered(x, uid);
+	if (r < 0)
+		return EXIT_FAIL;
+	if (r)
+		return nerr(x, EXIT_FAIL, "uid %u is already registered%s", uid, x->store->where);
 	if ((r = check_owner(x, s.owner, owner, sizeof(owner), owner_dn, sizeof(owner_dn))) != 0)
 		return r;
 	/* (without a usable snapshot pam_nhi still knows it from
 	 * registered.uids, which every publication writes) */
 	ident_warnings(x, name, uid, shell);
-	if (is_ldap(x))
-		return insert_ident_dir(x, name, kind, uid, gid, gecos, home, shell, &s, owner_dn,
-					expires, interval, 1);
-	return insert_ident(x, name, kind, uid, gid, gecos, home, shell, &s, expires, interval, 1);
+	new_from_spec(&n, name, kind, &s, owner, owner_dn, expires, interval, 1);
+	n.uid = uid;
+	n.gid = gid;
+	n.gecos = gecos;
+	n.home = home;
+	n.shell = shell;
+	return insert_ident(x, &n);
 }
 
 /* ---- verbs on one existing identity ---------------------------------- */
@@ -593,49 +527,23 @@ static int done(struct nhictl *x, const char *name, const char *msg)
 	return done_line(x, name, line);
 }
 
-/* The identity as it is now: the registry's row, or with backend = ldap
- * the directory's entry.  0 or an exit code (printed). */
+/* The identity as it is now (the store's truth).  0 or an exit code
+ * (printed). */
 static int fetch(struct nhictl *x, const char *name, struct ident *id)
 {
-	char why[1024];
-	int r;
-
-	if (!is_ldap(x))
-		return ident_get(x, name, id);
-	if (dir_need(x) != 0)
-		return EXIT_FAIL;
-	r = dir_ident_read(&dir_conn, name, id, NULL, 0, NULL, 0, why, sizeof(why));
-	if (r == NHI_ERR_NOTFOUND)
-		return nerr(x, EXIT_FAIL, "no identity '%s' in the directory", name);
-	if (r < 0)
-		return nerr(x, EXIT_FAIL, "%s", why);
-	return 0;
+	return exit_code(x->store->fetch(x, name, id));
 }
 
-/* backend = ldap: one Modify of the entry, then the entry read back into
- * the registry with the audit event in one transaction, commit, answer. */
-static int dir_apply(struct nhictl *x, const struct ident *id, const struct dw_change *c,
-		     const char *action, const char *detail, const char *msg)
+/* Write the change through the store, then the audit event ('detail' and
+ * the store's tag), commit, and the answer ("NAME: msg"). */
+static int apply(struct nhictl *x, const struct ident *id, struct store_change *c,
+		 const char *action, const char *detail, const char *msg)
 {
-	struct ident got;
-	int creds = 0;
-
-	/* the credentials follow the state: no password binds while the
-	 * identity is suspended; retired, they are revoked for good */
-	if (c->state_to != NULL && strcmp(c->state_to, "suspended") == 0)
-		creds = DC_SUSPEND;
-	else if (c->state_to != NULL && strcmp(c->state_to, "retired") == 0)
-		creds = DC_RETIRE;
-	else if (c->state_to != NULL && strcmp(c->state_from, "suspended") == 0)
-		creds = DC_RESUME;
-	if (dw_modify(&dir_conn, id->name, c) != 0 ||
-	    (creds && dc_lock_creds(&dir_conn, id->name, creds) != 0) ||
-	    dw_store(&dir_conn, id->name, &got) != 0)
+	if (x->store->update(x, id, c) < 0)
 		return EXIT_FAIL;
-	if (dc_refresh(&dir_conn, id->name) != 0 ||
-	    (c->owner_dn != NULL && owner_id_record(x, id->name) < 0))
+	if (c->owner != NULL && owner_id_record(x, id->name) < 0)
 		return not_stored(x);
-	if (reg_event(x, action, id->name, "ok", "%s (directory)", detail) < 0)
+	if (reg_event(x, action, id->name, "ok", "%s%s", detail, x->store->audit_tag) < 0)
 		return not_stored(x);
 	return done(x, id->name, msg);
 }
@@ -658,27 +566,12 @@ static int not_retired(struct nhictl *x, const struct ident *id)
 static int set_state(struct nhictl *x, struct ident *id, const char *state, const char *action,
 		     const char *detail)
 {
-	int r;
+	struct store_change c = { .state_from = id->state, .state_to = state };
+	char det[512];
 
-	if (is_ldap(x)) {
-		struct dw_change c = { .state_from = id->state, .state_to = state };
-		char det[512];
-
-		snprintf(det, sizeof(det), "state %s -> %s%s%.300s", id->state, state,
-			 detail ? ": " : "", detail ? detail : "");
-		return dir_apply(x, id, &c, action, det, state);
-	}
-	if (reg_begin(x) < 0)
-		return EXIT_FAIL;
-	r = reg_exec(x, "UPDATE identity SET state = ? WHERE id = ?", "si", state, id->id);
-	if (r == 0)
-		r = reg_event(x, action, id->name, "ok", "state %s -> %s%s%s", id->state, state,
-			      detail ? ": " : "", detail ? detail : "");
-	if (r < 0) {
-		reg_rollback(x);
-		return EXIT_FAIL;
-	}
-	return done(x, id->name, state);
+	snprintf(det, sizeof(det), "state %s -> %s%s%.300s", id->state, state,
+		 detail ? ": " : "", detail ? detail : "");
+	return apply(x, id, &c, action, det, state);
 }
 
 int cmd_suspend(struct nhictl *x, int argc, char **argv)
@@ -743,8 +636,10 @@ int cmd_retire(struct nhictl *x, int argc, char **argv)
 			 "                    (exit 1 if one survives)\n"
 			 "      --json        the identity as JSON, with the report\n",
 			 .terminate_ok = 1 };
+	struct store_change c = { .state_to = "retired" };
 	struct ident id;
-	int r, ncred = 0;
+	char det[600];
+	int r;
 
 	if ((r = parse_one(x, argc, argv, &o, 'r')) != 0)
 		return r < 0 ? EXIT_OK : r;
@@ -757,30 +652,19 @@ int cmd_retire(struct nhictl *x, int argc, char **argv)
 		return r;
 	if (strcmp(id.state, "retired") == 0)
 		return unchanged(x, &id, "already retired");
-	if (is_ldap(x)) {
-		struct dw_change c = { .state_from = id.state, .state_to = "retired",
-				       .retired_at = x->now, .reason = o.reason ? o.reason : "" };
-		char det[512];
-
-		snprintf(det, sizeof(det), "state %s -> retired%s%s", id.state,
-			 o.reason ? ": " : "", o.reason ? o.reason : "");
-		return dir_apply(x, &id, &c, "retire", det, "retired");
-	}
-	if (reg_begin(x) < 0)
-		return EXIT_FAIL;
-	r = reg_exec(x, "UPDATE identity SET state = 'retired', retired_at = ?, retire_reason = ? "
-		     "WHERE id = ?", "isi", (int64_t)x->now, o.reason ? o.reason : "", id.id);
+	c.state_from = id.state;
+	c.retired_at = x->now;
+	c.reason = o.reason ? o.reason : "";
 	/* its credentials die with it: revoked now, rotations cancelled */
-	if (r == 0)
-		r = cred_revoke_all(x, &id, &ncred);
-	if (r == 0)
-		r = reg_event(x, "retire", id.name, "ok", "state %s -> retired%s%s; %d credential%s "
-			      "revoked", id.state, o.reason ? ": " : "", o.reason ? o.reason : "",
-			      ncred, ncred == 1 ? "" : "s");
-	if (r < 0) {
-		reg_rollback(x);
+	if (x->store->update(x, &id, &c) < 0)
 		return EXIT_FAIL;
-	}
+	snprintf(det, sizeof(det), "state %s -> retired%s%s", id.state,
+		 o.reason ? ": " : "", o.reason ? o.reason : "");
+	if (c.revoked >= 0)
+		snprintf(det + strlen(det), sizeof(det) - strlen(det), "; %d credential%s revoked",
+			 c.revoked, c.revoked == 1 ? "" : "s");
+	if (reg_event(x, "retire", id.name, "ok", "%s%s", det, x->store->audit_tag) < 0)
+		return not_stored(x);
 	return done(x, id.name, "retired");
 }
 
@@ -794,8 +678,8 @@ int cmd_release(struct nhictl *x, int argc, char **argv)
 			 "created is retired, not released.\n" };
 	struct ident id;
 	struct json j;
-	int64_t adopted = 0, ncred = 0;
-	int r;
+	int64_t ncred = 0;
+	int r, adopted;
 
 	if ((r = parse_one(x, argc, argv, &o, 0)) != 0)
 		return r < 0 ? EXIT_OK : r;
@@ -803,21 +687,17 @@ int cmd_release(struct nhictl *x, int argc, char **argv)
 	 * this host has synced it) goes with the entry */
 	if ((r = fetch(x, o.name, &id)) != 0)
 		return r;
-	if (is_ldap(x))
-		adopted = dw_adopted(&dir_conn, id.name);
-	else if (reg_int(x, &adopted, 0, "SELECT adopted FROM identity WHERE id = ?", "i",
-			 id.id) < 0)
-		return EXIT_FAIL;
+	adopted = x->store->adopted(x, &id);
 	if (adopted < 0 || reg_int(x, &ncred, 0, "SELECT count(*) FROM credential c JOIN identity "
 				   "i ON i.id = c.identity_id WHERE i.name = ?", "s", id.name) < 0)
 		return EXIT_FAIL;
 	if (!adopted)
 		return nerr(x, EXIT_FAIL, "'%s' was created by nhictl, not adopted: there is no "
 			    "account to give back (retire it: 'nhictl retire %s')", id.name, id.name);
-	if (is_ldap(x) && dw_delete(&dir_conn, id.name) != 0)
+	if (x->store->release(x, &id) < 0)
 		return EXIT_FAIL;
 	if (reg_begin(x) < 0)
-		return is_ldap(x) ? not_stored(x) : EXIT_FAIL;
+		return not_stored(x);
 	/* what hangs off the row without ON DELETE CASCADE, then the row
 	 * (its hosts, services and usage cascade; the snapshot gets a
 	 * tombstone through the snap_pending trigger) */
@@ -831,8 +711,7 @@ int cmd_release(struct nhictl *x, int argc, char **argv)
 	if (r == 0)
 		r = reg_event(x, "release", id.name, "ok", "uid=%u state was %s; unregistered, the "
 			      "local account kept; %lld credential%s dropped%s", id.uid, id.state,
-			      (long long)ncred, ncred == 1 ? "" : "s",
-			      is_ldap(x) ? " (directory)" : "");
+			      (long long)ncred, ncred == 1 ? "" : "s", x->store->audit_tag);
 	if (r < 0 || reg_commit(x) < 0)
 		return not_stored(x);
 	if (x->json) {
@@ -857,7 +736,8 @@ int cmd_extend(struct nhictl *x, int argc, char **argv)
 	struct one o = { .help = "usage: nhictl extend NAME --expires WHEN [--json]\n\n"
 			 "Set a new expiry (at most max_lifetime from now; may also shorten,\n"
 			 "and then says so: '(shortened from ...)', JSON \"shortened\": true).\n" };
-	char b1[NHI_TIME_BUFSZ], b2[NHI_TIME_BUFSZ], msg[128];
+	char b1[NHI_TIME_BUFSZ], b2[NHI_TIME_BUFSZ], msg[128], det[128];
+	struct store_change c = { 0 };
 	struct ident id;
 	time_t exp;
 	int r;
@@ -873,33 +753,16 @@ int cmd_extend(struct nhictl *x, int argc, char **argv)
 	extend_from = id.expires;
 	if (id.expires == (int64_t)exp)
 		return unchanged(x, &id, "already expires then");
+	c.expires = exp;
 	/* "extend" may shorten: say so, it can cut a job's life short */
 	nhi_format_time((time_t)id.expires, b1);
 	nhi_format_time(exp, b2);
 	snprintf(msg, sizeof(msg), "expires %s%s%s%s", b2,
 		 (int64_t)exp < id.expires ? " (shortened from " : "",
 		 (int64_t)exp < id.expires ? b1 : "", (int64_t)exp < id.expires ? ")" : "");
-	if (is_ldap(x)) {
-		struct dw_change c = { .expires = exp };
-		char det[128];
-
-		snprintf(det, sizeof(det), "expires %s -> %s", b1, b2);
-		return dir_apply(x, &id, &c, "extend", det, msg);
-	}
-	if (reg_begin(x) < 0)
-		return EXIT_FAIL;
-	r = reg_exec(x, "UPDATE identity SET expires = ? WHERE id = ?", "ii", (int64_t)exp, id.id);
-	/* no credential outlives its identity */
-	if (r == 0)
-		r = reg_exec(x, "UPDATE credential SET not_after = ?1 WHERE identity_id = ?2 AND "
-			     "(not_after = 0 OR not_after > ?1)", "ii", (int64_t)exp, id.id);
-	if (r == 0)
-		r = reg_event(x, "extend", id.name, "ok", "expires %s -> %s", b1, b2);
-	if (r < 0) {
-		reg_rollback(x);
-		return EXIT_FAIL;
-	}
-	return done(x, id.name, msg);
+	/* the store caps every credential's not-after at the new expiry */
+	snprintf(det, sizeof(det), "expires %s -> %s", b1, b2);
+	return apply(x, &id, &c, "extend", det, msg);
 }
 
 int cmd_review(struct nhictl *x, int argc, char **argv)
@@ -907,7 +770,8 @@ int cmd_review(struct nhictl *x, int argc, char **argv)
 	struct one o = { .help = "usage: nhictl review NAME [--json]\n\n"
 			 "Record that the owner reviewed the identity: the next review is due\n"
 			 "one review interval from now.\n" };
-	char b1[NHI_TIME_BUFSZ], msg[128];
+	char b1[NHI_TIME_BUFSZ], msg[128], det[256];
+	struct store_change c = { 0 };
 	struct ident id;
 	int64_t due;
 	int r;
@@ -921,28 +785,12 @@ int cmd_review(struct nhictl *x, int argc, char **argv)
 			    "'nhictl transfer %s --to USER' first", id.name, id.name);
 	due = (int64_t)x->now + (id.review_interval > 0 ? id.review_interval
 						       : x->conf.review_interval);
-	if (is_ldap(x)) {
-		struct dw_change c = { .last_review = x->now, .review_due = due };
-		char det[256];
-
-		snprintf(det, sizeof(det), "owner %s; next review due %s", id.owner,
-			 nhi_format_time((time_t)due, b1));
-		snprintf(msg, sizeof(msg), "reviewed; next review due %s", b1);
-		return dir_apply(x, &id, &c, "review", det, msg);
-	}
-	if (reg_begin(x) < 0)
-		return EXIT_FAIL;
-	r = reg_exec(x, "UPDATE identity SET last_review = ?, review_due = ? WHERE id = ?", "iii",
-		     (int64_t)x->now, due, id.id);
-	if (r == 0)
-		r = reg_event(x, "review", id.name, "ok", "owner %s; next review due %s", id.owner,
-			      nhi_format_time((time_t)due, b1));
-	if (r < 0) {
-		reg_rollback(x);
-		return EXIT_FAIL;
-	}
+	c.last_review = x->now;
+	c.review_due = due;
+	snprintf(det, sizeof(det), "owner %s; next review due %s", id.owner,
+		 nhi_format_time((time_t)due, b1));
 	snprintf(msg, sizeof(msg), "reviewed; next review due %s", b1);
-	return done(x, id.name, msg);
+	return apply(x, &id, &c, "review", det, msg);
 }
 
 int cmd_transfer(struct nhictl *x, int argc, char **argv)
@@ -951,9 +799,10 @@ int cmd_transfer(struct nhictl *x, int argc, char **argv)
 			 "Give the identity a new owner, a live human.  An orphaned identity\n"
 			 "becomes active again (transferring it to its old owner, alive\n"
 			 "again, is allowed).\n" };
+	struct store_change c = { 0 };
 	struct ident id;
 	const char *state;
-	char msg[128], to[64], to_dn[1024];
+	char msg[128], det[256], to[64], to_dn[1024];
 	int r;
 
 	if ((r = parse_one(x, argc, argv, &o, 't')) != 0)
@@ -961,7 +810,7 @@ int cmd_transfer(struct nhictl *x, int argc, char **argv)
 	if (o.to == NULL)
 		return nerr(x, EXIT_USAGE, "--to USER is required");
 	/* with ldap also a DN (dir_owner_resolve checks it) */
-	if (!nhi_valid_name(o.to) && !(is_ldap(x) && strchr(o.to, '=') != NULL))
+	if (!nhi_valid_name(o.to) && !(x->store->owner_dn_ok && strchr(o.to, '=') != NULL))
 		return nerr(x, EXIT_USAGE, "invalid user name '%s'", o.to);
 	if ((r = not_self(x, o.name, o.to)) != 0)
 		return r;
@@ -973,32 +822,15 @@ int cmd_transfer(struct nhictl *x, int argc, char **argv)
 	if (strcmp(id.owner, to) == 0 && id.orphaned_since == 0)
 		return unchanged(x, &id, "already owned by that user");
 	state = strcmp(id.state, "orphaned") == 0 ? "active" : id.state;
-	if (is_ldap(x)) {
-		struct dw_change c = { .owner_dn = to_dn, .clear_orphaned = 1 };
-		char det[256];
-
-		if (strcmp(state, id.state) != 0) {
-			c.state_from = id.state;
-			c.state_to = state;
-		}
-		snprintf(det, sizeof(det), "owner %s -> %s%s", id.owner, to,
-			 id.orphaned_since ? " (was orphaned)" : "");
-		snprintf(msg, sizeof(msg), "owner is now %s", to);
-		return dir_apply(x, &id, &c, "transfer", det, msg);
+	c.owner = to;
+	c.owner_dn = to_dn;
+	c.clear_orphaned = 1;
+	if (strcmp(state, id.state) != 0) {
+		c.state_from = id.state;
+		c.state_to = state;
 	}
-	if (reg_begin(x) < 0)
-		return EXIT_FAIL;
-	r = reg_exec(x, "UPDATE identity SET owner = ?, orphaned_since = 0, state = ? WHERE id = ?",
-		     "ssi", o.to, state, id.id);
-	if (r == 0)
-		r = owner_id_record(x, id.name);
-	if (r == 0)
-		r = reg_event(x, "transfer", id.name, "ok", "owner %s -> %s%s", id.owner, o.to,
-			      id.orphaned_since ? " (was orphaned)" : "");
-	if (r < 0) {
-		reg_rollback(x);
-		return EXIT_FAIL;
-	}
-	snprintf(msg, sizeof(msg), "owner is now %s", o.to);
-	return done(x, id.name, msg);
+	snprintf(det, sizeof(det), "owner %s -> %s%s", id.owner, to,
+		 id.orphaned_since ? " (was orphaned)" : "");
+	snprintf(msg, sizeof(msg), "owner is now %s", to);
+	return apply(x, &id, &c, "transfer", det, msg);
 }

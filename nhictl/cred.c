@@ -25,6 +25,7 @@
 #include "nhictl.h"
 #include "secret.h"
 #include "dircred.h"
+#include "store.h"
 
 void cred_from_row(sqlite3_stmt *st, struct cred *c)
 {
@@ -520,7 +521,6 @@ static int proc_alive(int64_t pid, const char *start)
 
 #define RECOVER_MAX_ATTEMPTS 3
 
-enum resolution { ROLL_BACK, ROLL_FORWARD, UNKNOWN };
 
 /* Where did an interrupted rotation get to?  The rule of both backends:
  * once the new secret may have been handed over (journal step
@@ -533,8 +533,6 @@ enum resolution { ROLL_BACK, ROLL_FORWARD, UNKNOWN };
  * or undo its part); directory unreachable -> unknown, try again next
  * run.  The test faults recover-forward and recover-unknown stand in for
  * a directory's answers. */
-static enum resolution dir_resolve(struct nhictl *x, int64_t rid, const char *name);
-
 static enum resolution rotation_resolve(struct nhictl *x, int64_t rid, const char *name,
 					const char *step)
 {
@@ -542,82 +540,7 @@ static enum resolution rotation_resolve(struct nhictl *x, int64_t rid, const cha
 		return ROLL_FORWARD;
 	if (fault("recover-unknown"))
 		return UNKNOWN;
-	if (x->conf.backend == NHI_BACKEND_LDAP)
-		return dir_resolve(x, rid, name);
-	return strcmp(step, "handed-over") == 0 ? ROLL_FORWARD : ROLL_BACK;
-}
-
-/* backend = ldap: a rotation whose secret was handed over is completed in
- * the directory (its holder has the new secret; the old one gets its
- * grace), any other is undone there (nobody has the new secret).  Both
- * are repeatable, so it does not matter which of the directory steps the
- * interrupted run had done.  Unreachable directory: unknown. */
-static enum resolution dir_resolve(struct nhictl *x, int64_t rid, const char *name)
-{
-	struct newcred n;
-	struct dc_rot dr;
-	char step[32] = "", kind[16] = "", old_id[CRED_ID_MAX] = "", old_hash[256] = "";
-	char pub[CRED_PUB_MAX] = "";
-	int64_t grace = 0;
-	sqlite3_stmt *st;
-	int r, found = 0;
-
-	memset(&n, 0, sizeof(n));
-	st = reg_prep(x, "SELECT r.step, r.new_cred_id, r.new_fingerprint, r.new_public_part, "
-		      "r.new_secret_hash, r.new_serial, r.new_not_after, r.grace, c.kind, "
-		      "c.cred_id, c.secret_hash FROM rotation r JOIN credential c ON "
-		      "c.id = r.credential_id WHERE r.id = ?", "i", rid);
-	if (st == NULL)
-		return UNKNOWN;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		found = 1;
-		col_cpy(step, sizeof(step), st, 0);
-		col_cpy(n.id, sizeof(n.id), st, 1);
-		col_cpy(n.fingerprint, sizeof(n.fingerprint), st, 2);
-		col_cpy(pub, sizeof(pub), st, 3);
-		col_cpy(n.hash, sizeof(n.hash), st, 4);
-		col_cpy(n.serial, sizeof(n.serial), st, 5);
-		n.not_after = sqlite3_column_int64(st, 6);
-		grace = sqlite3_column_int64(st, 7);
-		col_cpy(kind, sizeof(kind), st, 8);
-		col_cpy(old_id, sizeof(old_id), st, 9);
-		col_cpy(old_hash, sizeof(old_hash), st, 10);
-	}
-	sqlite3_finalize(st);
-	if (!found || dir_need(x) != 0)
-		return UNKNOWN;
-	snprintf(n.kind, sizeof(n.kind), "%s", kind);
-	n.public_part = pub;
-	dr = (struct dc_rot){ .name = name, .kind = kind, .old_id = old_id, .old_hash = old_hash,
-			      .n = &n, .grace_until = grace > 0 ? (int64_t)x->now + grace : 0 };
-	if (strcmp(step, "handed-over") == 0) {
-		r = dc_rot_redo(&dir_conn, &dr);
-		OPENSSL_cleanse(n.hash, sizeof(n.hash));
-		return r == 0 ? ROLL_FORWARD : UNKNOWN;
-	}
-	r = dc_rot_undo(&dir_conn, &dr);
-	return r == 0 ? ROLL_BACK : UNKNOWN;
-}
-
-/* Roll forward: make the journaled credential valid, the old one grace. */
-static int roll_forward(struct nhictl *x, int64_t rid, int64_t cred_row, int64_t grace)
-{
-	int64_t until = (int64_t)x->now + grace;
-	int r;
-
-	r = reg_exec(x, "INSERT INTO credential (identity_id, cred_id, kind, fingerprint, "
-		     "public_part, secret_hash, serial, created, not_after, state, replaces) "
-		     "SELECT c.identity_id, r.new_cred_id, c.kind, r.new_fingerprint, "
-		     "r.new_public_part, r.new_secret_hash, r.new_serial, ?, r.new_not_after, "
-		     "'active', c.cred_id FROM rotation r JOIN credential c ON c.id = r.credential_id "
-		     "WHERE r.id = ?", "ii", (int64_t)x->now, rid);
-	if (r == 0 && grace > 0)
-		r = reg_exec(x, "UPDATE credential SET state = 'grace', grace_until = ? "
-			     "WHERE id = ? AND state = 'active'", "ii", until, cred_row);
-	else if (r == 0)
-		r = reg_exec(x, "UPDATE credential SET state = 'revoked', revoked_at = ? "
-			     "WHERE id = ? AND state = 'active'", "ii", (int64_t)x->now, cred_row);
-	return r;
+	return x->store->rot_resolve(x, rid, name, step);
 }
 
 struct pending {
@@ -678,7 +601,6 @@ out:
 static int recover_one(struct nhictl *x, const struct pending *p)
 {
 	enum resolution res = rotation_resolve(x, p->rid, p->name, p->step);
-	int ldap = x->conf.backend == NHI_BACKEND_LDAP;
 	int64_t attempts = p->attempts + 1;
 	int r;
 
@@ -702,8 +624,7 @@ static int recover_one(struct nhictl *x, const struct pending *p)
 	}
 	if (res == ROLL_FORWARD) {
 		/* with a directory, what it now holds is read back */
-		r = ldap ? dc_refresh(&dir_conn, p->name) : roll_forward(x, p->rid, p->cred_row,
-									 p->grace);
+		r = x->store->rot_forward(x, p->rid, p->cred_row, p->grace, p->name);
 		if (r == 0)
 			r = reg_exec(x, "UPDATE rotation SET state = 'done', finished = ?, attempts = ? "
 				     "WHERE id = ?", "iii", (int64_t)x->now, attempts, p->rid);
@@ -715,7 +636,7 @@ static int recover_one(struct nhictl *x, const struct pending *p)
 			p->name, p->oldid, p->newid, p->oldid);
 		return r;
 	}
-	r = ldap ? dc_refresh(&dir_conn, p->name) : 0;
+	r = x->store->rot_back(x, p->name);
 	if (r == 0)
 		r = reg_exec(x, "UPDATE rotation SET state = 'rolled-back', finished = ?, "
 			     "attempts = ? WHERE id = ?", "iii", (int64_t)x->now, attempts, p->rid);

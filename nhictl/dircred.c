@@ -18,7 +18,7 @@ static int cred_dn(struct dir *d, const char *name, const char *cid, char *out, 
 	if (dir_ident_dn(&d->x->conf, name, idn, sizeof(idn)) < 0 ||
 	    nhi_ldap_escape_dn_value(cid, esc, sizeof(esc)) < 0 ||
 	    (size_t)snprintf(out, len, "nhiCredentialId=%s,%s", esc, idn) >= len)
-		return nerr(d->x, EXIT_FAIL, "identity '%s': credential DN too long", name);
+		return nerr(d->x, NHI_ERR_IO, "identity '%s': credential DN too long", name);
 	return 0;
 }
 
@@ -27,7 +27,7 @@ static int failed(struct dir *d, int rc, const char *what, const char *dn)
 	char reason[1024];
 
 	nhi_ldap_reason(d->ld, rc, reason, sizeof(reason));
-	return nerr(d->x, EXIT_FAIL, "directory: %s %s: %s", what, dn, reason);
+	return nerr(d->x, NHI_ERR_IO, "directory: %s %s: %s", what, dn, reason);
 }
 
 int dc_read(struct dir *d, const char *name, long long *serial, char *state, size_t len)
@@ -41,12 +41,12 @@ int dc_read(struct dir *d, const char *name, long long *serial, char *state, siz
 	if (state != NULL && len > 0)
 		state[0] = '\0';
 	if (dir_ident_dn(&d->x->conf, name, dn, sizeof(dn)) < 0)
-		return nerr(d->x, EXIT_FAIL, "identity '%s': DN too long", name);
+		return nerr(d->x, NHI_ERR_IO, "identity '%s': DN too long", name);
 	rc = ldap_search_ext_s(d->ld, dn, LDAP_SCOPE_BASE, "(objectClass=nhiIdentity)", attrs, 0,
 			       NULL, NULL, &tv, 1, &res);
 	if (rc == LDAP_NO_SUCH_OBJECT || (rc == LDAP_SUCCESS &&
 					  (e = ldap_first_entry(d->ld, res)) == NULL)) {
-		r = nerr(d->x, EXIT_FAIL, "no identity '%s' in the directory", name);
+		r = nerr(d->x, NHI_ERR_NOTFOUND, "no identity '%s' in the directory", name);
 		goto out;
 	}
 	if (rc != LDAP_SUCCESS) {
@@ -58,7 +58,7 @@ int dc_read(struct dir *d, const char *name, long long *serial, char *state, siz
 	if (state != NULL && dir_first_value(d->ld, e, "nhiState", state, len) < 0)
 		state[0] = '\0';
 	if (*serial < 0) {
-		r = nerr(d->x, EXIT_FAIL, "identity '%s': bad nhiSerial in the directory", name);
+		r = nerr(d->x, NHI_ERR_IO, "identity '%s': bad nhiSerial in the directory", name);
 		goto out;
 	}
 out:
@@ -81,7 +81,7 @@ int dc_bump(struct dir *d, const char *name, long long from, const char *add_pw,
 	int rc, n = 0;
 
 	if (dir_ident_dn(&d->x->conf, name, dn, sizeof(dn)) < 0)
-		return nerr(d->x, EXIT_FAIL, "identity '%s': DN too long", name);
+		return nerr(d->x, NHI_ERR_IO, "identity '%s': DN too long", name);
 	snprintf(next, sizeof(next), "%lld", from + 1);
 	if (from > 0)
 		snprintf(assertion, sizeof(assertion), "(nhiSerial=%lld)", from);
@@ -97,16 +97,16 @@ int dc_bump(struct dir *d, const char *name, long long from, const char *add_pw,
 	mods[n] = NULL;
 	rc = ldap_create_assertion_control(d->ld, assertion, 1, &assert_c);
 	if (rc != LDAP_SUCCESS)
-		return nerr(d->x, EXIT_FAIL, "cannot build an assertion control");
+		return nerr(d->x, NHI_ERR_IO, "cannot build an assertion control");
 	ctrls[0] = assert_c;
 	ctrls[1] = NULL;
 	rc = ldap_modify_ext_s(d->ld, dn, mods, ctrls, NULL);
 	NHI_CRASH_POINT("ldap-write", "modify");
 	ldap_control_free(assert_c);
 	if (rc == LDAP_ASSERTION_FAILED)
-		return DC_CONFLICT;
+		return NHI_ERR_CONFLICT;
 	if (rc == LDAP_NO_SUCH_OBJECT)
-		return nerr(d->x, EXIT_FAIL, "identity '%s' is gone from the directory", name);
+		return nerr(d->x, NHI_ERR_NOTFOUND, "identity '%s' is gone from the directory", name);
 	if (rc != LDAP_SUCCESS)
 		return failed(d, rc, "modifying", dn);
 	return 0;
@@ -133,7 +133,7 @@ int dc_add(struct dir *d, const char *name, const struct newcred *n, const char 
 	int i, k = 6, rc;
 
 	if (cred_dn(d, name, n->id, dn, sizeof(dn)) != 0)
-		return EXIT_FAIL;
+		return NHI_ERR_IO;
 	dir_gentime((int64_t)d->x->now, created);
 	if (n->not_after > 0) {
 		dir_gentime(n->not_after, not_after);
@@ -171,7 +171,7 @@ int dc_set_state(struct dir *d, const char *name, const char *cid, const char *s
 	int rc;
 
 	if (cred_dn(d, name, cid, dn, sizeof(dn)) != 0)
-		return EXIT_FAIL;
+		return NHI_ERR_IO;
 	dir_gentime(when, t);
 	if (strcmp(state, "grace") == 0)
 		m_grace.mod_values = v_t;
@@ -192,7 +192,7 @@ int dc_delete(struct dir *d, const char *name, const char *cid)
 	int rc;
 
 	if (cred_dn(d, name, cid, dn, sizeof(dn)) != 0)
-		return EXIT_FAIL;
+		return NHI_ERR_IO;
 	rc = ldap_delete_ext_s(d->ld, dn, NULL, NULL);
 	NHI_CRASH_POINT("ldap-write", "delete");
 	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT)
@@ -216,7 +216,7 @@ static int search_creds(struct dir *d, const char *name, LDAPMessage **res)
 
 	*res = NULL;
 	if (dir_ident_dn(&d->x->conf, name, dn, sizeof(dn)) < 0)
-		return nerr(d->x, EXIT_FAIL, "identity '%s': DN too long", name);
+		return nerr(d->x, NHI_ERR_IO, "identity '%s': DN too long", name);
 	rc = ldap_search_ext_s(d->ld, dn, LDAP_SCOPE_ONELEVEL, "(objectClass=nhiCredential)",
 			       cred_attrs, 0, NULL, NULL, &tv, 0, res);
 	if (rc != LDAP_SUCCESS) {
@@ -268,11 +268,11 @@ int dc_pull(struct dir *d, const char *name, long long serial)
 	int r;
 
 	if (reg_int(x, &ident_row, 0, "SELECT id FROM identity WHERE name = ?", "s", name) < 0)
-		return EXIT_FAIL;
+		return NHI_ERR_DB;
 	if (ident_row == 0)
-		return nerr(x, EXIT_FAIL, "identity '%s' is not in the local registry", name);
+		return nerr(x, NHI_ERR_NOTFOUND, "identity '%s' is not in the local registry", name);
 	if (search_creds(d, name, &res) != 0)
-		return EXIT_FAIL;
+		return NHI_ERR_IO;
 	r = reg_exec(x, "CREATE TEMP TABLE IF NOT EXISTS dc_seen (cred_id TEXT PRIMARY KEY)", "");
 	if (r == 0)
 		r = reg_exec(x, "DELETE FROM temp.dc_seen", "");
@@ -309,7 +309,7 @@ int dc_pull(struct dir *d, const char *name, long long serial)
 	if (r == 0)
 		r = reg_exec(x, "UPDATE identity SET cred_serial = ? WHERE id = ?", "ii",
 			     (int64_t)serial, ident_row);
-	return r < 0 ? EXIT_FAIL : 0;
+	return r < 0 ? r : 0;
 }
 
 int dc_password_hashes(struct dir *d, const char *name, char (*hashes)[256],
@@ -320,7 +320,7 @@ int dc_password_hashes(struct dir *d, const char *name, char (*hashes)[256],
 	int n = 0;
 
 	if (search_creds(d, name, &res) != 0)
-		return EXIT_FAIL;
+		return NHI_ERR_IO;
 	for (e = ldap_first_entry(d->ld, res); e != NULL && n < max - 1;
 	     e = ldap_next_entry(d->ld, e)) {
 		struct cred c;
@@ -402,23 +402,23 @@ static int bump_now(struct dir *d, const char *name, const char *add_pw, const c
 		    const char *const *set_pw)
 {
 	long long serial;
-	int i, rc = DC_CONFLICT, h;
+	int i, rc = NHI_ERR_CONFLICT, h;
 
-	for (i = 0; i < 5 && rc == DC_CONFLICT; i++) {
+	for (i = 0; i < 5 && rc == NHI_ERR_CONFLICT; i++) {
 		const char *a = add_pw, *dl = del_pw;
 
 		if ((h = has_password(d, name, add_pw, &serial)) < 0)
-			return EXIT_FAIL;
+			return NHI_ERR_IO;
 		if (h)
 			a = NULL;
 		if (del_pw != NULL && (h = has_password(d, name, del_pw, &serial)) < 0)
-			return EXIT_FAIL;
+			return NHI_ERR_IO;
 		if (del_pw != NULL && !h)
 			dl = NULL;
 		rc = dc_bump(d, name, serial, a, dl, set_pw);
 	}
-	if (rc == DC_CONFLICT)
-		return nerr(d->x, EXIT_FAIL, "identity '%s': its credentials keep changing in the "
+	if (rc == NHI_ERR_CONFLICT)
+		return nerr(d->x, NHI_ERR_IO, "identity '%s': its credentials keep changing in the "
 			    "directory; try again", name);
 	return rc;
 }
@@ -455,10 +455,10 @@ int dc_lock_creds(struct dir *d, const char *name, int how)
 	int rc = 0;
 
 	if (how == DC_RESUME && dc_password_hashes(d, name, hashes, set, 17) != 0)
-		return EXIT_FAIL;
+		return NHI_ERR_IO;
 	if (how == DC_RETIRE) {
 		if (search_creds(d, name, &res) != 0)
-			return EXIT_FAIL;
+			return NHI_ERR_IO;
 		for (e = ldap_first_entry(d->ld, res); rc == 0 && e != NULL;
 		     e = ldap_next_entry(d->ld, e)) {
 			struct cred c;
@@ -477,7 +477,7 @@ int dc_refresh(struct dir *d, const char *name)
 	long long serial;
 
 	if (dc_read(d, name, &serial, NULL, 0) != 0)
-		return EXIT_FAIL;
+		return NHI_ERR_IO;
 	return dc_pull(d, name, serial);
 }
 
@@ -494,4 +494,36 @@ int dc_revoke(struct dir *d, const char *name, const char *cid, const char *del_
 	int rc = dc_set_state(d, name, cid, "revoked", when, 1);
 
 	return rc != 0 ? rc : bump_now(d, name, NULL, del_pw, NULL);
+}
+
+int dc_cap_not_after(struct dir *d, const char *name, int64_t until)
+{
+	LDAPMessage *res = NULL, *e;
+	char dn[1200], t[16], why[1400];
+	char *v_t[] = { t, NULL };
+	LDAPMod m_na = { LDAP_MOD_REPLACE, "nhiNotAfter", { v_t } };
+	LDAPMod *mods[] = { &m_na, NULL };
+	int rc = 0, n = 0;
+
+	if (search_creds(d, name, &res) != 0)
+		return NHI_ERR_IO;
+	dir_gentime(until, t);
+	for (e = ldap_first_entry(d->ld, res); rc == 0 && e != NULL;
+	     e = ldap_next_entry(d->ld, e)) {
+		struct cred c;
+		int lrc;
+
+		if (entry_to_cred(d, e, &c, why, sizeof(why)) != 0 ||
+		    (c.not_after != 0 && c.not_after <= until))
+			continue;
+		if ((rc = cred_dn(d, name, c.id, dn, sizeof(dn))) != 0)
+			break;
+		lrc = ldap_modify_ext_s(d->ld, dn, mods, NULL, NULL);
+		if (lrc != LDAP_SUCCESS && lrc != LDAP_NO_SUCH_OBJECT)
+			rc = failed(d, lrc, "modifying", dn);
+		n++;
+	}
+	ldap_msgfree(res);
+	/* the serial moves: every host's sync pulls the capped entries */
+	return rc != 0 || n == 0 ? rc : bump_now(d, name, NULL, NULL, NULL);
 }

@@ -19,15 +19,15 @@
  * Modify also makes `nhictl sync` on every other host see the identity as
  * changed and pull its credential entries (dc_pull).
  *
- * Every function prints its own message and returns 0, DC_CONFLICT
- * (dc_bump: the serial moved meanwhile) or EXIT_FAIL.
+ * Every function prints its own message and returns 0 or a negative
+ * NHI_ERR_* code: NHI_ERR_CONFLICT (dc_bump, not printed: the serial
+ * moved meanwhile), NHI_ERR_NOTFOUND (no such identity), NHI_ERR_DB,
+ * NHI_ERR_IO (the directory failed or refused).
  */
 #ifndef NHICTL_DIRCRED_H
 #define NHICTL_DIRCRED_H
 
 #include "dirmap.h"
-
-#define DC_CONFLICT 3
 
 /* The identity entry's nhiSerial (0 when absent) and state. */
 int dc_read(struct dir *d, const char *name, long long *serial, char *state, size_t len);
@@ -70,6 +70,10 @@ int dc_password_hashes(struct dir *d, const char *name, char (*hashes)[256],
  * moves the serial). */
 enum { DC_SUSPEND = 1, DC_RESUME, DC_RETIRE };
 int dc_lock_creds(struct dir *d, const char *name, int how);
+/* extend: no credential outlives its identity.  Every credential entry
+ * with no nhiNotAfter or one past 'until' gets nhiNotAfter = until, and
+ * the serial moves (one compare-and-swap) when one did. */
+int dc_cap_not_after(struct dir *d, const char *name, int64_t until);
 /* Read the identity's serial and pull its credentials (dc_read, dc_pull). */
 int dc_refresh(struct dir *d, const char *name);
 
@@ -83,7 +87,7 @@ struct dc_rot {
 };
 /* Step 3: the compare-and-swap from 'serial' (new password hash added;
  * the old one deleted when there is no grace), the new entry, the old
- * entry in grace (or revoked).  DC_CONFLICT when the serial moved: nothing
+ * entry in grace (or revoked).  NHI_ERR_CONFLICT when the serial moved: nothing
  * was changed.  After a failure past the swap, dc_rot_undo. */
 int dc_rot_apply(struct dir *d, const struct dc_rot *r, long long serial);
 /* The same, repeatable, from whatever serial the entry has (roll forward). */

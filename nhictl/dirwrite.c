@@ -91,7 +91,7 @@ static int refused(struct dir *d, int rc, const char *what)
 	char reason[1024];
 
 	nhi_ldap_reason(d->ld, rc, reason, sizeof(reason));
-	return nerr(d->x, EXIT_FAIL, "directory refused%s%s: %s", what ? " " : "",
+	return nerr(d->x, NHI_ERR_IO, "directory refused%s%s: %s", what ? " " : "",
 		    what ? what : "", reason);
 }
 
@@ -125,13 +125,13 @@ int dw_name_free(struct dir *d, const char *name)
 	int r;
 
 	if (nhi_ldap_escape_filter(name, esc, sizeof(esc)) < 0)
-		return nerr(d->x, EXIT_FAIL, "name '%s' too long", name);
+		return nerr(d->x, NHI_ERR_IO, "name '%s' too long", name);
 	snprintf(filter, sizeof(filter), "(uid=%s)", esc);
 	r = any_entry(d, d->x->conf.ldap_base, filter);
 	if (r < 0)
-		return EXIT_FAIL;
+		return NHI_ERR_IO;
 	if (r > 0)
-		return nerr(d->x, EXIT_FAIL, "identity '%s' is already registered in the directory", name);
+		return nerr(d->x, NHI_ERR_EXISTS, "identity '%s' is already registered in the directory", name);
 	return 0;
 }
 
@@ -148,7 +148,7 @@ int dw_id_in_use(struct dir *d, uint32_t id, int uid_only)
 	r = any_entry(d, c->ldap_base, filter);
 	if (r == 0 && !uid_only && c->ldap_people_base[0] != '\0')
 		r = any_entry(d, c->ldap_people_base, filter);
-	return r < 0 ? -EXIT_FAIL : r;
+	return r < 0 ? NHI_ERR_IO : r;
 }
 
 /* The counter's value: 0 read, NHI_ERR_NOTFOUND no counter entry,
@@ -213,7 +213,7 @@ int dw_alloc_uid(struct dir *d, uint32_t *uid)
 	int attempt, rc, r;
 
 	if ((size_t)snprintf(dn, sizeof(dn), "cn=uid-counter,%s", c->ldap_base) >= sizeof(dn))
-		return nerr(d->x, EXIT_FAIL, "ldap_base too long");
+		return nerr(d->x, NHI_ERR_IO, "ldap_base too long");
 	for (attempt = 0; attempt < COUNTER_TRIES; attempt++) {
 		uint64_t n = 0, cand;
 
@@ -234,25 +234,25 @@ int dw_alloc_uid(struct dir *d, uint32_t *uid)
 			continue;
 		}
 		if (r < 0)
-			return EXIT_FAIL;
+			return NHI_ERR_IO;
 		cand = n < c->uid_min ? c->uid_min : n;
 		for (; cand <= c->uid_max; cand++) {
 			int used = dw_id_in_use(d, (uint32_t)cand, 0);
 
 			if (used < 0)
-				return EXIT_FAIL;
+				return NHI_ERR_IO;
 			if (!used) {
 				int f = id_free(d->x, (uint32_t)cand);
 
 				if (f < 0)
-					return EXIT_FAIL;
+					return NHI_ERR_IO;
 				used = !f;
 			}
 			if (!used)
 				break;
 		}
 		if (cand > c->uid_max)
-			return nerr(d->x, EXIT_FAIL, "no free id left in %u..%u (uid_min..uid_max)",
+			return nerr(d->x, NHI_ERR_RANGE, "no free id left in %u..%u (uid_min..uid_max)",
 				    c->uid_min, c->uid_max);
 		/* compare and swap: delete the value read, add the next one */
 		{
@@ -274,7 +274,7 @@ int dw_alloc_uid(struct dir *d, uint32_t *uid)
 			return refused(d, rc, "updating the uid counter");
 		backoff(attempt);   /* another host took it: read again */
 	}
-	return nerr(d->x, EXIT_FAIL, "the uid counter %s kept changing under us (%d tries); "
+	return nerr(d->x, NHI_ERR_IO, "the uid counter %s kept changing under us (%d tries); "
 		    "try again", dn, COUNTER_TRIES);
 }
 
@@ -286,7 +286,7 @@ int dw_add(struct dir *d, const struct dw_new *n)
 	int rc;
 
 	if (dir_ident_dn(&d->x->conf, n->name, dn, sizeof(dn)) < 0)
-		return nerr(d->x, EXIT_FAIL, "identity '%s': DN too long", n->name);
+		return nerr(d->x, NHI_ERR_IO, "identity '%s': DN too long", n->name);
 	mod(&ms, LDAP_MOD_ADD, "objectClass", ocs, 4);
 	mod1(&ms, LDAP_MOD_ADD, "uid", n->name);
 	mod1(&ms, LDAP_MOD_ADD, "cn", n->name);
@@ -315,7 +315,7 @@ int dw_add(struct dir *d, const struct dw_new *n)
 	rc = ldap_add_ext_s(d->ld, dn, ms.p, NULL, NULL);
 	NHI_CRASH_POINT("ldap-write", "add");
 	if (rc == LDAP_ALREADY_EXISTS)
-		return nerr(d->x, EXIT_FAIL, "identity '%s' is already registered in the directory",
+		return nerr(d->x, NHI_ERR_EXISTS, "identity '%s' is already registered in the directory",
 			    n->name);
 	if (rc != LDAP_SUCCESS)
 		return refused(d, rc, NULL);
@@ -329,7 +329,7 @@ int dw_modify(struct dir *d, const char *name, const struct dw_change *c)
 	int rc;
 
 	if (dir_ident_dn(&d->x->conf, name, dn, sizeof(dn)) < 0)
-		return nerr(d->x, EXIT_FAIL, "identity '%s': DN too long", name);
+		return nerr(d->x, NHI_ERR_IO, "identity '%s': DN too long", name);
 	if (c->state_to != NULL) {
 		/* compare and swap: fails if someone changed the state meanwhile */
 		mod1(&ms, LDAP_MOD_DELETE, "nhiState", c->state_from);
@@ -355,10 +355,10 @@ int dw_modify(struct dir *d, const char *name, const struct dw_change *c)
 	rc = ldap_modify_ext_s(d->ld, dn, ms.p, NULL, NULL);
 	NHI_CRASH_POINT("ldap-write", "modify");
 	if (rc == LDAP_NO_SUCH_ATTRIBUTE && c->state_to != NULL)
-		return nerr(d->x, EXIT_FAIL, "identity '%s' was changed in the directory meanwhile "
+		return nerr(d->x, NHI_ERR_CONFLICT, "identity '%s' was changed in the directory meanwhile "
 			    "(its state is no longer %s); nothing done, try again", name, c->state_from);
 	if (rc == LDAP_NO_SUCH_OBJECT)
-		return nerr(d->x, EXIT_FAIL, "identity '%s' is gone from the directory", name);
+		return nerr(d->x, NHI_ERR_NOTFOUND, "identity '%s' is gone from the directory", name);
 	if (rc != LDAP_SUCCESS)
 		return refused(d, rc, NULL);
 	return 0;
@@ -378,7 +378,7 @@ int dw_store(struct dir *d, const char *name, struct ident *out)
 	if (r < 0) {
 		if (why[0] != '\0' && r != NHI_ERR_DB)
 			nerr(d->x, 0, "%s", why);
-		return nerr(d->x, EXIT_FAIL, "the directory was changed, but reading it back "
+		return nerr(d->x, NHI_ERR_IO, "the directory was changed, but reading it back "
 			    "failed: the local registry is not updated (run 'nhictl sync')");
 	}
 	return 0;
@@ -389,7 +389,7 @@ int dw_adopted(struct dir *d, const char *name)
 	char dn[1024];
 
 	if (dir_ident_dn(&d->x->conf, name, dn, sizeof(dn)) < 0)
-		return nerr(d->x, -1, "identity '%s': DN too long", name);
+		return nerr(d->x, NHI_ERR_INVAL, "identity '%s': DN too long", name);
 	return any_entry(d, dn, "(&(objectClass=nhiIdentity)(nhiAdopted=TRUE))");
 }
 
@@ -402,7 +402,7 @@ int dw_delete(struct dir *d, const char *name)
 	int rc;
 
 	if (dir_ident_dn(&d->x->conf, name, dn, sizeof(dn)) < 0)
-		return nerr(d->x, EXIT_FAIL, "identity '%s': DN too long", name);
+		return nerr(d->x, NHI_ERR_IO, "identity '%s': DN too long", name);
 	/* its credential entries first: a directory deletes leaves only */
 	rc = ldap_search_ext_s(d->ld, dn, LDAP_SCOPE_ONELEVEL, "(objectClass=*)", attrs, 1, NULL,
 			       NULL, &tv, LDAP_NO_LIMIT, &res);
@@ -423,7 +423,7 @@ int dw_delete(struct dir *d, const char *name)
 		rc = ldap_delete_ext_s(d->ld, dn, NULL, NULL);
 	NHI_CRASH_POINT("ldap-write", "delete");
 	if (rc == LDAP_NO_SUCH_OBJECT)
-		return nerr(d->x, EXIT_FAIL, "identity '%s' is gone from the directory", name);
+		return nerr(d->x, NHI_ERR_NOTFOUND, "identity '%s' is gone from the directory", name);
 	if (rc != LDAP_SUCCESS)
 		return refused(d, rc, NULL);
 	return 0;

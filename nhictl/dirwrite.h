@@ -3,7 +3,8 @@
  * entry, and reading a written entry back into the registry.
  *
  * Every function here prints its own message ("nhictl: VERB: ...") and
- * returns 0 or EXIT_FAIL.  A refused write changes nothing locally.
+ * returns 0 or a negative NHI_ERR_* code (NHI_ERR_IO: the directory
+ * failed or refused).  A refused write changes nothing locally.
  */
 #ifndef NHICTL_DIRWRITE_H
 #define NHICTL_DIRWRITE_H
@@ -37,7 +38,7 @@ struct dw_change {
 int dw_name_free(struct dir *d, const char *name);
 /* 1 if 'id' is a uidNumber or gidNumber under ldap_base or
  * ldap_people_base (uid_only: a uidNumber under ldap_base), 0 if not,
- * -EXIT_FAIL on error (printed). */
+ * NHI_ERR_* on error (printed). */
 int dw_id_in_use(struct dir *d, uint32_t id, int uid_only);
 /* A uid from the counter entry cn=uid-counter,<ldap_base>, skipping ids
  * in use in the directory, the registry or through NSS. */
@@ -48,7 +49,7 @@ int dw_modify(struct dir *d, const char *name, const struct dw_change *c);
  * *out gets what was read. */
 int dw_store(struct dir *d, const char *name, struct ident *out);
 /* release: 1 if identity 'name' was adopted (nhiAdopted TRUE), 0 if
- * not, -1 on error (printed). */
+ * not, NHI_ERR_* on error (printed). */
 int dw_adopted(struct dir *d, const char *name);
 /* release: delete the identity's entry and the credential entries below
  * it. */

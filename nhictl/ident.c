@@ -8,7 +8,6 @@
 #include <string.h>
 #include "nhictl.h"
 #include "nhi_policy.h"
-#include "dirmap.h"
 
 void col_cpy(char *dst, size_t len, sqlite3_stmt *st, int i)
 {
@@ -283,29 +282,6 @@ int owner_live(struct nhictl *x, const char *owner, char *why, size_t len)
 					  "owner '%s': the account expired (not a live human)", owner);
 	}
 	return 0;
-}
-
-int owner_now(struct nhictl *x, const char *owner, const char *owner_dn, char *id, size_t idlen,
-	      char *why, size_t why_len)
-{
-	struct dir_owner o;
-	struct passwd *pw;
-	int r;
-
-	id[0] = '\0';
-	if (x->conf.backend == NHI_BACKEND_LDAP) {
-		if (dir_need(x) != 0)
-			return NHI_ERR_IO;
-		r = dir_owner_lookup(&dir_conn, owner_dn != NULL && owner_dn[0] ? owner_dn : owner,
-				     &o, why, why_len);
-		if (r == 0 || r == NHI_ERR_PERM)
-			snprintf(id, idlen, "%s", o.uuid);
-		return r;
-	}
-	r = owner_live(x, owner, why, why_len);
-	if ((r == 0 || r == NHI_ERR_PERM) && (pw = getpwnam(owner)) != NULL)
-		snprintf(id, idlen, "%u", (unsigned)pw->pw_uid);
-	return r;
 }
 
 int owner_id_record(struct nhictl *x, const char *name)

@@ -1,7 +1,7 @@
 # nhictl: the command-line tool, the only writer of the registry and snapshot
 sbin_PROGRAMS += nhictl/nhictl
 nhictl_nhictl_SOURCES = \
-	nhictl/nhictl.c nhictl/nhictl.h \
+	nhictl/nhictl.c nhictl/nhictl.h nhictl/util.c nhictl/usage.c \
 	nhictl/registry.c nhictl/ident.c nhictl/json.c \
 	nhictl/cmd_ident.c nhictl/cmd_list.c nhictl/cmd_check.c nhictl/cmd_config.c \
 	nhictl/reach.c nhictl/reach.h nhictl/home.c \
@@ -11,7 +11,8 @@ nhictl_nhictl_SOURCES = \
 	nhictl/dirmap.h nhictl/dirmap.c nhictl/dirwrite.h nhictl/dirwrite.c \
 	nhictl/dircred.h nhictl/dircred.c \
 	nhictl/secret.c nhictl/secret.h \
-	nhictl/regstate.c nhictl/cmd_backup.c
+	nhictl/regstate.c nhictl/cmd_backup.c \
+	nhictl/store.h nhictl/store.c nhictl/store_local.c nhictl/store_ldap.c
 # backend = ldap: the registry side of nhictl/dirmap.h, and sync
 nhictl_nhictl_SOURCES += nhictl/dirstore.c nhictl/cmd_sync.c
 nhictl_nhictl_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(CRYPT_CFLAGS) $(LDAP_CFLAGS)

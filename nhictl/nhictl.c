@@ -9,11 +9,11 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "nhictl.h"
+#include "store.h"
 
 #define NEED_DB 0x1    /* opens registry.db (created on a fresh host only) */
 #define WRITES  0x2    /* changes the registry (in one write transaction) */
@@ -53,48 +53,6 @@ static const struct cmd commands[] = {
 	{ "init", cmd_init, 0, "create the registry explicitly" },
 	{ "backup", cmd_backup, NEED_DB, "an online, verified copy of the registry" },
 };
-
-int nerr(struct nhictl *x, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	if (x != NULL && x->verb != NULL)
-		fprintf(stderr, "nhictl: %s: ", x->verb);
-	else
-		fputs("nhictl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return code;
-}
-
-int opt_error(struct nhictl *x, int c, char **argv)
-{
-	const char *arg = optind > 0 ? argv[optind - 1] : "?";
-
-	if (c == ':')
-		nerr(x, 0, "option '%s' needs a value", arg);
-	else if (optopt != 0)
-		nerr(x, 0, "unknown option '-%c' (try 'nhictl %s --help')", optopt, x->verb);
-	else
-		nerr(x, 0, "unknown option '%s' (try 'nhictl %s --help')", arg, x->verb);
-	return EXIT_USAGE;
-}
-
-int one_name(struct nhictl *x, int argc, char **argv, const char **name, const char *what)
-{
-	if (optind >= argc)
-		return nerr(x, EXIT_USAGE, "missing %s (try 'nhictl %s --help')", what, x->verb);
-	if (optind + 1 < argc)
-		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind + 1]);
-	*name = argv[optind];
-	if (!nhi_valid_name(*name))
-		return nerr(x, EXIT_USAGE, "invalid %s '%s' (lower case letters, digits, '_', "
-			    "'.', '-'; starting with a letter or '_'; at most 32)", what, *name);
-	return 0;
-}
 
 static void usage(FILE *f)
 {
@@ -183,6 +141,7 @@ static int load_config(struct nhictl *x, const char *path)
 		r = nhi_conf_finish(&x->conf, err, sizeof(err));
 	if (r < 0)
 		return nerr(x, EXIT_FAIL, "%s", err);
+	x->store = store_select(x->conf.backend);
 	return 0;
 }
 

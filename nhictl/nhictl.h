@@ -31,8 +31,11 @@
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
 
+struct store_ops;
+
 struct nhictl {
 	struct nhi_conf conf;
+	const struct store_ops *store;   /* the backend's (store.h), chosen once */
 	sqlite3 *db;
 	time_t now;
 	const char *verb;        /* for messages */
@@ -51,9 +54,14 @@ struct nhictl {
  * fills again (REG_CACHE: sync). */
 enum { REG_USE = 0, REG_FORCE, REG_CACHE };
 
+/* ---- util.c: messages and exit codes ------------------------------- */
+
 /* "nhictl: VERB: message" on stderr; returns 'code'. */
 int nerr(struct nhictl *x, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* A verb's exit code from an internal result: 0 EXIT_OK, a negative
+ * NHI_ERR_* (already printed) EXIT_FAIL, an exit code as it is. */
+int exit_code(int r);
 /* The message for a getopt_long error ('?' or ':'); returns EXIT_USAGE. */
 int opt_error(struct nhictl *x, int c, char **argv);
 /* One positional NAME after the options: EXIT_USAGE if missing or extra. */
@@ -66,6 +74,8 @@ void reg_close(struct nhictl *x);
 int reg_begin(struct nhictl *x);          /* BEGIN IMMEDIATE */
 int reg_commit(struct nhictl *x);         /* bump generation, COMMIT, publish */
 void reg_rollback(struct nhictl *x);
+/* Commit without publishing (the rotation journal's own steps). */
+int reg_commit_journal(struct nhictl *x);
 /* Run one statement with bound values; 'types' has one letter per '?':
  * 's' const char * (NULL = NULL), 'i' int64_t, 'u' uint32_t.  Returns 0 or
  * NHI_ERR_DB (after printing the SQLite message). */
@@ -158,6 +168,8 @@ void ident_json(struct nhictl *x, const struct ident *id);
 struct json;
 void ident_json_fields(struct nhictl *x, const struct ident *id, struct json *j);
 void ident_text(struct nhictl *x, const struct ident *id);
+/* The policy record of an identity row (pointers into 'id'). */
+void ident_to_nhi(const struct ident *id, struct nhi_ident *ni);
 
 /* A live human owner: resolves through NSS, is not a service account
  * (configuration or registry), not locked, not expired.  0 or NHI_ERR_*
@@ -180,9 +192,10 @@ struct owner_plan {
  * under the name; 'locked'; 'gone'), record owner_id, or nothing (0). */
 int owner_decide(struct owner_plan *o, const char *owner, const char *had, const char *now,
 		 int r, const char *why, const char *what);
-/* Who the owner is now: owner_live() (local) or dir_owner_lookup()
- * (ldap, by owner_dn when set), and the owner's uid (local) or entryUUID
- * (ldap) in id ("" when unknown; set for 0 and NHI_ERR_PERM). */
+/* Who the owner is now (store.c: the store's owner_now): owner_live()
+ * (local) or dir_owner_lookup() (ldap, by owner_dn when set), and the
+ * owner's uid (local) or entryUUID (ldap) in id ("" when unknown; set for
+ * 0 and NHI_ERR_PERM). */
 int owner_now(struct nhictl *x, const char *owner, const char *owner_dn, char *id, size_t idlen,
 	      char *why, size_t why_len);
 /* Record the current owner's uid/entryUUID as identity NAME's owner_id
@@ -212,15 +225,13 @@ int home_make(struct nhictl *x, const char *home, uint32_t uid, uint32_t gid);
 /* Remove a home home_make made (the registry change failed after it). */
 void home_unmake(const char *home);
 
-/* ---- cmd_audit.c: usage records ------------------------------------ */
+/* ---- usage.c: usage records ---------------------------------------- */
 
 /* Ingest usage_log (renamed to usage_log.ingest first; its path is left in
  * ingest_path, "" when there was nothing) into identity.last_used and the
  * usage table, in the current transaction.  Unlink ingest_path after the
  * commit.  0 or NHI_ERR_* (printed). */
 int usage_ingest(struct nhictl *x, char *ingest_path, size_t plen, long *records, long *bad);
-/* The policy record of an identity row (pointers into 'id'). */
-void ident_to_nhi(const struct ident *id, struct nhi_ident *ni);
 
 /* ---- cred.c: credentials, the rotation journal, the key index ------ */
 
@@ -322,8 +333,6 @@ int proc_start_time(pid_t pid, char *out, size_t len);
 /* The same with the command name (comm, NULL = not wanted) and the
  * state letter (state, NULL = not wanted). */
 int proc_stat(pid_t pid, char *comm, size_t clen, char *state, char *start, size_t slen);
-/* Commit without publishing (the rotation journal's own steps). */
-int reg_commit_journal(struct nhictl *x);
 
 /* ---- json.c -------------------------------------------------------- */
 

@@ -1,3 +1,4 @@
+# test-backends.sh: the same script on backend = local and ldap (store.h).
 # backend = ldap, the write side (issue 3): nhictl/dirmap.c and the write
 # verbs against a real slapd (tests/slapd.sh)
 check_PROGRAMS += tests/dirmap-probe
@@ -5,6 +6,7 @@ tests_dirmap_probe_SOURCES = tests/dirmap-probe.c nhictl/dirmap.c nhictl/ldap.c 
 	nhictl/ldap_escape.c
 tests_dirmap_probe_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(LDAP_CFLAGS)
 tests_dirmap_probe_LDADD = lib/libnhi.la $(LDAP_LIBS)
-LDAPW_TESTS = tests/test-dirmap.sh tests/test-ldap-write.sh tests/test-ldap-cred.sh
+LDAPW_TESTS = tests/test-dirmap.sh tests/test-ldap-write.sh tests/test-ldap-cred.sh \
+	tests/test-backends.sh
 TESTS += $(LDAPW_TESTS)
 EXTRA_DIST += $(LDAPW_TESTS) tests/ldapw-lib.sh

@@ -1,0 +1,161 @@
+/* store.h - the store interface: where identities (and, later, their
+ * credentials) are written.  One implementation per backend, chosen once
+ * from `backend =` (store_select, called by main):
+ *
+ *   store_local.c   backend = local: registry.db is the truth
+ *   store_ldap.c    backend = ldap: the directory is the truth; every
+ *                   change is written there first, then read back into
+ *                   registry.db (dirwrite.c, dircred.c)
+ *
+ * A verb (cmd_*.c) checks its arguments, asks the store, and builds the
+ * audit text and the answer once, for both backends.  Reads go to
+ * registry.db (ident.c) except fetch, which asks the truth.
+ *
+ * Every operation prints its own message and returns 0 or a negative
+ * NHI_ERR_* code; the verb turns that into an exit code (exit_code in
+ * nhictl.h).  add, update and release leave a registry transaction open
+ * holding the change: the verb appends the audit event and commits, or
+ * calls abort (which also says when the directory was changed already).
+ */
+#ifndef NHICTL_STORE_H
+#define NHICTL_STORE_H
+
+#include "nhictl.h"
+
+/* A new identity (create, adopt). */
+struct store_new {
+	const char *name;
+	int kind;                      /* NHI_KIND_* */
+	uint32_t uid, gid;
+	const char *gecos, *home, *shell, *purpose;
+	const char *owner, *owner_dn;  /* the owner's user name; its DN (ldap) */
+	time_t expires;
+	int64_t interval;              /* review interval */
+	int adopted;
+	const char *const *hosts, *const *services;
+	int n_hosts, n_services;
+};
+
+/* A change of an existing identity; NULL / 0 = leave alone. */
+struct store_change {
+	const char *state_from, *state_to;
+	time_t expires;                /* also caps its credentials' not-after */
+	int64_t last_review, review_due;
+	const char *owner, *owner_dn;  /* a new owner: user name, DN (ldap) */
+	int clear_orphaned;
+	int64_t retired_at;            /* retire: with reason ("" none) */
+	const char *reason;
+	int revoked;                   /* out (retire): credentials revoked, -1 not counted */
+};
+
+/* What becomes of a rotation interrupted by a crash (rotation_recover). */
+enum resolution { ROLL_BACK, ROLL_FORWARD, UNKNOWN };
+
+/* A rotation in flight (cmd_rotate). */
+struct store_rot {
+	const struct ident *id;
+	const struct cred *old;        /* the credential rotated */
+	const struct newcred *n;       /* its replacement */
+	int64_t grace;                 /* seconds; 0: the old one revoked at once */
+	int64_t grace_until;           /* now + grace, or 0 */
+	long long serial;              /* read by cred_lock */
+	int64_t journal_row;           /* the rotation's row in the journal */
+};
+
+struct store_ops {
+	const char *name;              /* "local", "ldap" */
+	const char *audit_tag;         /* appended to every audit detail */
+	const char *where;             /* "" or " in the directory", for messages */
+	int owner_dn_ok;               /* an owner may be given as a DN */
+	int groups;                    /* registry groups (nhictl group); with
+					* ldap they are posixGroup entries */
+	/* The identity as the truth has it.  NHI_ERR_NOTFOUND (printed). */
+	int (*fetch)(struct nhictl *x, const char *name, struct ident *id);
+	/* NHI_ERR_EXISTS (printed) when the name is registered; what
+	 * prefixes the name in the message ("identity " or ""). */
+	int (*name_free)(struct nhictl *x, const char *name, const char *what);
+	/* A live human owner: user name in name, DN in dn ("" local);
+	 * NHI_ERR_PERM or NOTFOUND with the reason in why (not printed). */
+	int (*owner_resolve)(struct nhictl *x, const char *owner, char *name, size_t name_len,
+			     char *dn, size_t dn_len, char *why, size_t why_len);
+	/* Who the owner is now (owner_now in nhictl.h): live or not, and
+	 * the owner's uid (local) or entryUUID (ldap) in id. */
+	int (*owner_now)(struct nhictl *x, const char *owner, const char *owner_dn,
+			 char *id, size_t idlen, char *why, size_t why_len);
+	/* 1 if 'id' may be a new uid and gid, 0 if it is in use, or NHI_ERR_*. */
+	int (*uid_free)(struct nhictl *x, uint32_t id);
+	/* 1 if an identity has uid 'id' (adopt), 0 if not, or NHI_ERR_*. */
+	int (*uid_registered)(struct nhictl *x, uint32_t id);
+	int (*alloc_uid)(struct nhictl *x, uint32_t *uid);
+	/* Write the new identity; *got is what was stored (uid, gid,
+	 * owner, expires).  Transaction left open. */
+	int (*add)(struct nhictl *x, const struct store_new *n, struct ident *got);
+	/* Write the change (credentials follow: suspended ones cannot be
+	 * used, retired ones are revoked, none outlives the expiry).
+	 * Transaction left open. */
+	int (*update)(struct nhictl *x, const struct ident *id, struct store_change *c);
+	/* release: 1 if the identity was adopted, 0 if not, or NHI_ERR_*. */
+	int (*adopted)(struct nhictl *x, const struct ident *id);
+	/* release: remove it from the truth (the registry rows are the
+	 * verb's, in its transaction). */
+	int (*release)(struct nhictl *x, const struct ident *id);
+	/* Roll back the open transaction after a failure. */
+	void (*abort)(struct nhictl *x);
+
+	/* ---- credentials (cmd_cred.c) ---- */
+	/* Is the owner still a live human?  As owner_live(); with ldap
+	 * asked of the directory when connected (a write verb), else 0
+	 * (cred verify reads only local state). */
+	int (*owner_check)(struct nhictl *x, const char *owner, char *why, size_t len);
+	/* Before a change of credentials: connect (ldap). */
+	int (*cred_open)(struct nhictl *x);
+	/* Revoke the credentials whose grace window has ended (cred_sweep),
+	 * in the current transaction. */
+	int (*cred_sweep)(struct nhictl *x, int *n);
+	/* The write lock (a registry transaction, left open) with the
+	 * identity's credentials as the truth has them; *serial: what the
+	 * change will compare and swap (ldap), 0 (local). */
+	int (*cred_lock)(struct nhictl *x, const char *name, long long *serial);
+	/* Add the new credential (active), in the locked transaction. */
+	int (*cred_add)(struct nhictl *x, const struct ident *id, const struct newcred *n,
+			long long serial);
+	/* Undo cred_add in the truth (the hand-over failed after the commit:
+	 * the verb then revokes the registry's row): 0 or NHI_ERR_*. */
+	int (*cred_unadd)(struct nhictl *x, const struct ident *id, const struct newcred *n);
+	/* Revoke c in the truth before the registry rows are changed. */
+	int (*cred_revoke)(struct nhictl *x, const struct ident *id, const struct cred *c,
+			   long long serial);
+	/* Rotation step 3, the truth's part, recorded in the journal row
+	 * (step 'directory'): 0, NHI_ERR_CONFLICT (another writer moved the
+	 * serial: nothing changed), or NHI_ERR_* after undoing it (rot_undo's
+	 * NHI_ERR_STATE when that failed too). */
+	int (*rot_apply)(struct nhictl *x, const struct store_rot *r);
+	/* Undo rot_apply: 0, or NHI_ERR_STATE when it could not be undone
+	 * now (printed: the journal row stays pending for the next run). */
+	int (*rot_undo)(struct nhictl *x, const struct store_rot *r);
+	/* Step 5, in the rotation's transaction: the new credential valid,
+	 * the old one in grace (or revoked). */
+	int (*rot_finish)(struct nhictl *x, const struct store_rot *r);
+	/* Step 5 failed: 1 when the truth keeps the rotation (the registry
+	 * rolled back, printed), 0 when the verb rolls it back. */
+	int (*rot_keep)(struct nhictl *x);
+	/* An interrupted rotation (journal row rid, its last step): roll
+	 * forward once the secret was handed over, else back; with ldap the
+	 * directory is made to agree first (UNKNOWN when it cannot be now). */
+	enum resolution (*rot_resolve)(struct nhictl *x, int64_t rid, const char *name,
+				       const char *step);
+	/* Then, in the recovery's transaction, the registry made to agree. */
+	int (*rot_forward)(struct nhictl *x, int64_t rid, int64_t cred_row, int64_t grace,
+			   const char *name);
+	int (*rot_back)(struct nhictl *x, const char *name);
+};
+
+extern const struct store_ops store_local, store_ldap;
+/* The one place a backend is chosen (store.c). */
+const struct store_ops *store_select(int backend);
+/* The identity may get or use credentials: active, unexpired, review
+ * not overdue under review = enforce (the policy PAM runs), owner live
+ * (owner_check).  0 or NHI_ERR_* with the reason in why. */
+int store_ident_usable(struct nhictl *x, const struct ident *id, char *why, size_t len);
+
+#endif

@@ -1,0 +1,410 @@
+/* store_ldap.c - the store of backend = ldap: the directory is the truth.
+ * Each change is one Add or Modify there (dirwrite.c), the credential
+ * entries follow (dircred.c), and the entry read back is stored in the
+ * registry in one transaction (left open for the verb's audit event), so
+ * this host sees its own write at once.  A refused write changes nothing
+ * locally.  See store.h.
+ */
+#include <string.h>
+#include <openssl/crypto.h>
+#include "nhictl.h"
+#include "store.h"
+#include "dirwrite.h"
+#include "dircred.h"
+
+/* dir_need() and a chain of dir*.c calls joined with || answer 1 on
+ * failure (printed); a single call's NHI_ERR_* is kept. */
+static int dir_err(int r)
+{
+	return r < 0 ? r : r > 0 ? NHI_ERR_IO : 0;
+}
+
+static int ldap_fetch(struct nhictl *x, const char *name, struct ident *id)
+{
+	char why[1024];
+	int r;
+
+	if (dir_need(x) != 0)
+		return NHI_ERR_IO;
+	r = dir_ident_read(&dir_conn, name, id, NULL, 0, NULL, 0, why, sizeof(why));
+	if (r == NHI_ERR_NOTFOUND)
+		return nerr(x, r, "no identity '%s' in the directory", name);
+	if (r < 0)
+		return nerr(x, r, "%s", why);
+	return 0;
+}
+
+static int ldap_name_free(struct nhictl *x, const char *name, const char *what)
+{
+	(void)what;
+	if (dir_need(x) != 0)
+		return NHI_ERR_IO;
+	return dir_err(dw_name_free(&dir_conn, name));
+}
+
+static int ldap_owner_resolve(struct nhictl *x, const char *owner, char *name, size_t name_len,
+			      char *dn, size_t dn_len, char *why, size_t why_len)
+{
+	if (dir_need(x) != 0)
+		return NHI_ERR_IO;
+	return dir_owner_resolve(&dir_conn, owner, dn, dn_len, name, name_len, why, why_len);
+}
+
+static int ldap_owner_now(struct nhictl *x, const char *owner, const char *owner_dn,
+			  char *id, size_t idlen, char *why, size_t why_len)
+{
+	struct dir_owner o;
+	int r;
+
+	if (dir_need(x) != 0)
+		return NHI_ERR_IO;
+	r = dir_owner_lookup(&dir_conn, owner_dn != NULL && owner_dn[0] ? owner_dn : owner,
+			     &o, why, why_len);
+	if (r == 0 || r == NHI_ERR_PERM)
+		snprintf(id, idlen, "%s", o.uuid);
+	return r;
+}
+
+static int ldap_uid_free(struct nhictl *x, uint32_t id)
+{
+	int r = id_free(x, id), used;
+
+	if (r <= 0)
+		return r;
+	used = dw_id_in_use(&dir_conn, id, 0);
+	return used < 0 ? NHI_ERR_IO : !used;
+}
+
+static int ldap_uid_registered(struct nhictl *x, uint32_t id)
+{
+	int used = dw_id_in_use(&dir_conn, id, 1);
+
+	(void)x;
+	return used < 0 ? NHI_ERR_IO : used;
+}
+
+static int ldap_alloc_uid(struct nhictl *x, uint32_t *uid)
+{
+	(void)x;
+	return dir_err(dw_alloc_uid(&dir_conn, uid));
+}
+
+static int ldap_add(struct nhictl *x, const struct store_new *n, struct ident *got)
+{
+	struct dw_new w = {
+		.name = n->name, .kind = nhi_kind_str(n->kind), .gecos = n->gecos,
+		.home = n->home, .shell = n->shell, .owner_dn = n->owner_dn,
+		.purpose = n->purpose, .uid = n->uid, .gid = n->gid, .expires = n->expires,
+		.interval = n->interval, .adopted = n->adopted, .hosts = n->hosts,
+		.services = n->services, .n_hosts = n->n_hosts, .n_services = n->n_services,
+	};
+
+	(void)x;
+	return dir_err(dw_add(&dir_conn, &w) || dw_store(&dir_conn, n->name, got));
+}
+
+static int ldap_update(struct nhictl *x, const struct ident *id, struct store_change *c)
+{
+	struct dw_change w = {
+		.state_from = c->state_from, .state_to = c->state_to, .expires = c->expires,
+		.last_review = c->last_review, .review_due = c->review_due,
+		.owner_dn = c->owner_dn, .clear_orphaned = c->clear_orphaned,
+		.retired_at = c->retired_at, .reason = c->reason,
+	};
+	struct ident got;
+	int creds = 0;
+
+	c->revoked = -1;
+	/* the credentials follow the state: no password binds while the
+	 * identity is suspended; retired, they are revoked for good */
+	if (c->state_to != NULL && strcmp(c->state_to, "suspended") == 0)
+		creds = DC_SUSPEND;
+	else if (c->state_to != NULL && strcmp(c->state_to, "retired") == 0)
+		creds = DC_RETIRE;
+	else if (c->state_to != NULL && strcmp(c->state_from, "suspended") == 0)
+		creds = DC_RESUME;
+	if (dw_modify(&dir_conn, id->name, &w) != 0 ||
+	    (creds && dc_lock_creds(&dir_conn, id->name, creds) != 0) ||
+	    /* no credential outlives its identity */
+	    (c->expires != 0 && dc_cap_not_after(&dir_conn, id->name, c->expires) != 0) ||
+	    dw_store(&dir_conn, id->name, &got) != 0)
+		return NHI_ERR_IO;
+	if (dc_refresh(&dir_conn, id->name) != 0) {
+		x->store->abort(x);
+		return NHI_ERR_IO;
+	}
+	return 0;
+}
+
+static int ldap_adopted(struct nhictl *x, const struct ident *id)
+{
+	int r = dw_adopted(&dir_conn, id->name);
+
+	(void)x;
+	return r < 0 ? NHI_ERR_IO : r;
+}
+
+static int ldap_release(struct nhictl *x, const struct ident *id)
+{
+	(void)x;
+	return dir_err(dw_delete(&dir_conn, id->name));
+}
+
+/* The directory was written but the registry could not be: roll back. */
+static void ldap_abort(struct nhictl *x)
+{
+	reg_rollback(x);
+	nerr(x, 0, "the directory was changed, but the local registry was not "
+	     "updated (run 'nhictl sync')");
+}
+
+/* ---- credentials: the identity entry's serial is compared and swapped
+ * by every change (dircred.h), then the entries are read back ---- */
+
+static int ldap_owner_check(struct nhictl *x, const char *owner, char *why, size_t len)
+{
+	(void)x;
+	if (dir_conn.ld == NULL)
+		return 0;
+	return dir_owner_resolve(&dir_conn, owner, NULL, 0, NULL, 0, why, len);
+}
+
+static int ldap_cred_open(struct nhictl *x)
+{
+	return dir_need(x) != 0 ? NHI_ERR_IO : 0;
+}
+
+static int ldap_cred_sweep(struct nhictl *x, int *n)
+{
+	return cred_sweep(x, &dir_conn, n);
+}
+
+static int ldap_cred_lock(struct nhictl *x, const char *name, long long *serial)
+{
+	struct ident got;
+
+	/* dw_store takes the write lock */
+	if (dc_read(&dir_conn, name, serial, NULL, 0) != 0 ||
+	    dw_store(&dir_conn, name, &got) != 0)
+		return NHI_ERR_IO;
+	if (dc_pull(&dir_conn, name, *serial) != 0) {
+		reg_rollback(x);
+		return NHI_ERR_IO;
+	}
+	return 0;
+}
+
+static void conflict(struct nhictl *x, const char *name)
+{
+	nerr(x, 0, "the credentials of %s were changed in the directory meanwhile; "
+	     "nothing done, try again", name);
+}
+
+/* The new entry, then the compare-and-swap that makes it count (a
+ * password's hash added to the identity), then read back. */
+static int ldap_cred_add(struct nhictl *x, const struct ident *id, const struct newcred *n,
+			 long long serial)
+{
+	int r;
+
+	if (dc_add(&dir_conn, id->name, n, NULL) != 0)
+		return NHI_ERR_IO;
+	r = dc_bump(&dir_conn, id->name, serial,
+		    strcmp(n->kind, "password") == 0 ? n->hash : NULL, NULL, NULL);
+	if (r == NHI_ERR_CONFLICT)
+		conflict(x, id->name);
+	if (r != 0) {
+		dc_delete(&dir_conn, id->name, n->id);
+		return NHI_ERR_IO;
+	}
+	if (dc_pull(&dir_conn, id->name, serial + 1) != 0) {
+		dc_unadd(&dir_conn, id->name, n);
+		return NHI_ERR_IO;
+	}
+	return 0;
+}
+
+static int ldap_cred_unadd(struct nhictl *x, const struct ident *id, const struct newcred *n)
+{
+	(void)x;
+	return dc_unadd(&dir_conn, id->name, n) == 0 ? 0 : NHI_ERR_IO;
+}
+
+static int ldap_cred_revoke(struct nhictl *x, const struct ident *id, const struct cred *c,
+			    long long serial)
+{
+	/* the swap first: a password stops binding at once */
+	int r = dc_bump(&dir_conn, id->name, serial, NULL,
+			strcmp(c->kind, "password") == 0 ? c->hash : NULL, NULL);
+
+	if (r == NHI_ERR_CONFLICT)
+		conflict(x, id->name);
+	if (r == 0)
+		r = dc_set_state(&dir_conn, id->name, c->id, "revoked", (int64_t)x->now, 1);
+	if (r != 0) {
+		reg_rollback(x);
+		return NHI_ERR_IO;
+	}
+	return 0;
+}
+
+static struct dc_rot dc_rot_of(const struct store_rot *r)
+{
+	return (struct dc_rot){ .name = r->id->name, .kind = r->old->kind,
+				.old_id = r->old->id, .old_hash = r->old->hash, .n = r->n,
+				.grace_until = r->grace_until };
+}
+
+static int ldap_rot_undo(struct nhictl *x, const struct store_rot *r)
+{
+	struct dc_rot dr = dc_rot_of(r);
+
+	if (dc_rot_undo(&dir_conn, &dr) == 0)
+		return 0;
+	return nerr(x, NHI_ERR_STATE, "rotation of %s credential %s stopped and could not be "
+		    "undone in the directory now: %s stays valid; the next nhictl run that "
+		    "changes credentials (or 'nhictl sync') finishes undoing it", r->id->name,
+		    r->old->id, r->old->id);
+}
+
+static int ldap_rot_apply(struct nhictl *x, const struct store_rot *r)
+{
+	struct dc_rot dr = dc_rot_of(r);
+	int rc = dc_rot_apply(&dir_conn, &dr, r->serial);
+
+	if (rc == NHI_ERR_CONFLICT)
+		return nerr(x, NHI_ERR_CONFLICT, "the credentials of %s were changed in the "
+			    "directory meanwhile (another rotation?): refused, nothing changed",
+			    r->id->name);
+	/* outside a transaction (autocommit): the next run knows */
+	if (rc == 0 && reg_exec(x, "UPDATE rotation SET step = 'directory' WHERE id = ?", "i",
+				r->journal_row) < 0)
+		rc = NHI_ERR_DB;
+	if (rc != 0) {
+		rc = ldap_rot_undo(x, r);
+		return rc < 0 ? rc : NHI_ERR_IO;
+	}
+	return 0;
+}
+
+/* the directory has it all: read it back */
+static int ldap_rot_finish(struct nhictl *x, const struct store_rot *r)
+{
+	(void)x;
+	return dir_err(dc_refresh(&dir_conn, r->id->name));
+}
+
+/* the directory holds the new credential and its holder has it: keep
+ * both; the registry catches up at the next sync */
+static int ldap_rot_keep(struct nhictl *x)
+{
+	reg_rollback(x);
+	nerr(x, 0, "rotated in the directory, but the local registry is not updated "
+	     "(run 'nhictl sync')");
+	return 1;
+}
+
+/* backend = ldap: a rotation whose secret was handed over is completed in
+ * the directory (its holder has the new secret; the old one gets its
+ * grace), any other is undone there (nobody has the new secret).  Both
+ * are repeatable, so it does not matter which of the directory steps the
+ * interrupted run had done.  Unreachable directory: unknown. */
+static enum resolution ldap_rot_resolve(struct nhictl *x, int64_t rid, const char *name,
+					const char *step_done)
+{
+	struct newcred n;
+	struct dc_rot dr;
+	char step[32] = "", kind[16] = "", old_id[CRED_ID_MAX] = "", old_hash[256] = "";
+	char pub[CRED_PUB_MAX] = "";
+	int64_t grace = 0;
+	sqlite3_stmt *st;
+	int r, found = 0;
+
+	(void)step_done;   /* the journal row is read again, with what undo/redo need */
+	memset(&n, 0, sizeof(n));
+	st = reg_prep(x, "SELECT r.step, r.new_cred_id, r.new_fingerprint, r.new_public_part, "
+		      "r.new_secret_hash, r.new_serial, r.new_not_after, r.grace, c.kind, "
+		      "c.cred_id, c.secret_hash FROM rotation r JOIN credential c ON "
+		      "c.id = r.credential_id WHERE r.id = ?", "i", rid);
+	if (st == NULL)
+		return UNKNOWN;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		found = 1;
+		col_cpy(step, sizeof(step), st, 0);
+		col_cpy(n.id, sizeof(n.id), st, 1);
+		col_cpy(n.fingerprint, sizeof(n.fingerprint), st, 2);
+		col_cpy(pub, sizeof(pub), st, 3);
+		col_cpy(n.hash, sizeof(n.hash), st, 4);
+		col_cpy(n.serial, sizeof(n.serial), st, 5);
+		n.not_after = sqlite3_column_int64(st, 6);
+		grace = sqlite3_column_int64(st, 7);
+		col_cpy(kind, sizeof(kind), st, 8);
+		col_cpy(old_id, sizeof(old_id), st, 9);
+		col_cpy(old_hash, sizeof(old_hash), st, 10);
+	}
+	sqlite3_finalize(st);
+	if (!found || dir_need(x) != 0)
+		return UNKNOWN;
+	snprintf(n.kind, sizeof(n.kind), "%s", kind);
+	n.public_part = pub;
+	dr = (struct dc_rot){ .name = name, .kind = kind, .old_id = old_id, .old_hash = old_hash,
+			      .n = &n, .grace_until = grace > 0 ? (int64_t)x->now + grace : 0 };
+	if (strcmp(step, "handed-over") == 0) {
+		r = dc_rot_redo(&dir_conn, &dr);
+		OPENSSL_cleanse(n.hash, sizeof(n.hash));
+		return r == 0 ? ROLL_FORWARD : UNKNOWN;
+	}
+	r = dc_rot_undo(&dir_conn, &dr);
+	return r == 0 ? ROLL_BACK : UNKNOWN;
+}
+
+/* with a directory, what it now holds is read back */
+static int ldap_rot_forward(struct nhictl *x, int64_t rid, int64_t cred_row, int64_t grace,
+			    const char *name)
+{
+	(void)x;
+	(void)rid;
+	(void)cred_row;
+	(void)grace;
+	return dc_refresh(&dir_conn, name) != 0 ? NHI_ERR_IO : 0;
+}
+
+static int ldap_rot_back(struct nhictl *x, const char *name)
+{
+	(void)x;
+	return dc_refresh(&dir_conn, name) != 0 ? NHI_ERR_IO : 0;
+}
+
+const struct store_ops store_ldap = {
+	.name = "ldap",
+	.audit_tag = " (directory)",
+	.where = " in the directory",
+	.groups = 0,
+	.owner_dn_ok = 1,
+	.fetch = ldap_fetch,
+	.name_free = ldap_name_free,
+	.owner_resolve = ldap_owner_resolve,
+	.owner_now = ldap_owner_now,
+	.uid_free = ldap_uid_free,
+	.uid_registered = ldap_uid_registered,
+	.alloc_uid = ldap_alloc_uid,
+	.add = ldap_add,
+	.update = ldap_update,
+	.adopted = ldap_adopted,
+	.release = ldap_release,
+	.abort = ldap_abort,
+	.owner_check = ldap_owner_check,
+	.cred_open = ldap_cred_open,
+	.cred_sweep = ldap_cred_sweep,
+	.cred_lock = ldap_cred_lock,
+	.cred_add = ldap_cred_add,
+	.cred_unadd = ldap_cred_unadd,
+	.cred_revoke = ldap_cred_revoke,
+	.rot_apply = ldap_rot_apply,
+	.rot_undo = ldap_rot_undo,
+	.rot_finish = ldap_rot_finish,
+	.rot_keep = ldap_rot_keep,
+	.rot_resolve = ldap_rot_resolve,
+	.rot_forward = ldap_rot_forward,
+	.rot_back = ldap_rot_back,
+};

@@ -1,0 +1,133 @@
+#!/bin/bash
+# The same lifecycle and credential script (issue, revoke, rotate with a
+# grace window) against both backends: the real nhictl with backend =
+# local, and with backend = ldap against a throwaway slapd
+# (tests/slapd.sh).  Every step's exit code and every result (states,
+# owners, credential states, expiries) is recorded per backend; the two
+# records must be the same.  Among the steps: `extend` that shortens an
+# identity caps the not-after of its credentials at the new expiry on both
+# backends (a credential never outlives its identity; with ldap in the
+# directory too, so a second host's sync pulls the cap).
+. "$top_srcdir/tests/common.sh"
+. "$top_srcdir/tests/nhictl-lib.sh"
+. "$top_srcdir/tests/slapd.sh"
+[ -x "$SLAPD_BIN" ] || { echo "# skip: no slapd"; exit 77; }
+slapd_start || { nok "slapd starts"; finish; }
+
+: > "$T/ldap-empty.conf"
+export LDAPCONF=$T/ldap-empty.conf LDAPNOINIT=1 NSS_WRAPPER_DISABLE_DEEPBIND=1
+B=$SLAPD_NHI_BASE
+mkdir -p "$T/local" "$T/ldap" "$T/ldap2"
+printf 'state_dir = %s\nhost = testhost\n' "$T/local" > "$T/etc/local.conf"
+ldap_conf() {   # STATE-DIR
+	printf 'state_dir = %s\nhost = testhost\nbackend = ldap\nldap_base = %s\n' "$1" "$B"
+	printf 'ldap_people_base = %s\nldap_timeout = 3s\nldap_uri = %s\n' \
+		"$SLAPD_PEOPLE_BASE" "$SLAPD_LDAPI_URI"
+	printf 'token_pepper_file = %s\n' "$T/pepper"
+}
+ldap_conf "$T/ldap" > "$T/etc/ldap.conf"
+ldap_conf "$T/ldap2" > "$T/etc/ldap2.conf"
+
+# the identity's state, owner and expiry, and each credential's kind,
+# state and not-after (sorted), as one line; expiries relative to the
+# identity's ("=" the same instant, "<" before, ">" after)
+summary() {   # BACKEND NAME
+	nhictl -c "$T/etc/$1.conf" show "$2" --json > "$T/show.json" || { echo "show failed"; return; }
+	nhictl -c "$T/etc/$1.conf" cred list "$2" --json > "$T/creds.json" || { echo "cred list failed"; return; }
+	python3 - "$T/show.json" "$T/creds.json" <<'P'
+import json, sys
+i = json.load(open(sys.argv[1])); cs = json.load(open(sys.argv[2]))
+def rel(t):
+    return "none" if t is None else "=" if t == i["expires"] else "<" if t < i["expires"] else ">"
+print(i["state"], i["owner"], " ".join(sorted("%s:%s:%s" % (c["kind"], c["state"], rel(c["not_after"])) for c in cs)))
+P
+}
+
+# run BACKEND: the script; one line per step into $T/BACKEND.rec
+run() {
+	local be=$1 rec=$T/$1.rec n=0 e60
+	e60=$(date -u -d '+60 days' +%Y-%m-%dT%H:%M:%SZ)
+	: > "$rec"
+	step() {   # DESCRIPTION NHICTL-ARGS...
+		local d=$1; shift
+		n=$((n + 1))
+		nrun nhictl -c "$T/etc/$be.conf" "$@"
+		echo "$n $d: exit $rc" >> "$rec"
+	}
+	state() { echo "   $(summary "$be" "$1")" >> "$rec"; }
+	step "create" create svc-b --owner alice --expires +30d --purpose "both backends"
+	step "create again: refused" create svc-b --owner alice --expires +30d
+	step "create with a locked owner: refused" create svc-c --owner bob --expires +30d
+	step "create owning itself: refused" create svc-b2 --owner svc-b2 --expires +30d
+	state svc-b
+	step "a token" cred add svc-b --kind token
+	step "a password" cred add svc-b --kind password
+	step "a password expiring in 5 days" cred add svc-b --kind password --expires +5d
+	state svc-b
+	step "extend to 60 days: no credential grows" extend svc-b --expires "$e60"
+	state svc-b
+	step "extend to the same: unchanged" extend svc-b --expires "$e60"
+	step "shorten to 10 days" extend svc-b --expires +10d
+	state svc-b
+	step "suspend" suspend svc-b
+	step "suspend again: unchanged" suspend svc-b
+	state svc-b
+	step "review while suspended" review svc-b
+	step "resume" resume svc-b
+	step "resume again: unchanged" resume svc-b
+	state svc-b
+	step "transfer to dave" transfer svc-b --to dave
+	step "transfer to dave again: unchanged" transfer svc-b --to dave
+	step "transfer to a locked owner: refused" transfer svc-b --to bob
+	state svc-b
+	step "revoke the token" cred revoke svc-b "$(nhictl -c "$T/etc/$be.conf" cred list svc-b --json |
+		python3 -c 'import json,sys; print([c["id"] for c in json.load(sys.stdin) if c["kind"]=="token"][0])')"
+	state svc-b
+	step "rotate the 5-day password, an hour's grace" rotate svc-b --grace 1h --cred \
+		"$(nhictl -c "$T/etc/$be.conf" cred list svc-b --json | python3 -c 'import json,sys
+cs = [c for c in json.load(sys.stdin) if c["kind"] == "password"]
+print(min(cs, key=lambda c: c["not_after"])["id"])')"
+	state svc-b
+	step "retire" retire svc-b --reason "done"
+	step "retire again: unchanged" retire svc-b
+	step "extend a retired one: refused" extend svc-b --expires +20d
+	state svc-b
+	step "a missing identity" suspend svc-none
+	nhictl -c "$T/etc/$be.conf" log --target svc-b --json > "$T/out"
+	echo "   log: $(pyjson '" ".join(e["action"] for e in d)')" >> "$rec"
+}
+
+run local
+run ldap
+sed 's/^/# /' "$T/local.rec"
+if diff -u "$T/local.rec" "$T/ldap.rec" > "$T/diff"; then
+	ok "both backends: the same exit codes and results at every step"
+else
+	nok "the backends differ: $(cat "$T/diff")"
+fi
+
+# what the record must say (on both, by the comparison above)
+has_rec() { if grep -Eq -- "$2" "$T/local.rec"; then ok "$1"; else nok "$1: no /$2/ in the record"; fi; }
+has_rec "created: exit 0" '^1 create: exit 0$'
+has_rec "refused steps exit 1" '^2 create again: refused: exit 1$'
+has_rec "extend to 60 days: no credential grows past its own not-after" \
+	'^   active alice password:active:< password:active:< token:active:<$'
+has_rec "shortened: every credential capped at the new expiry" \
+	'^   active alice password:active:< password:active:= token:active:=$'
+has_rec "rotated: the new one active, the old one in its grace" \
+	'^   active dave password:active:= password:active:= password:grace:< token:revoked:=$'
+has_rec "retired: every credential revoked" \
+	'^   retired dave password:revoked:. password:revoked:. password:revoked:. token:revoked:.$'
+
+# ldap: the cap is in the directory, and a second host pulls it
+exp=$(nhictl -c "$T/etc/ldap.conf" show svc-b --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["expires"])')
+gt=$(date -u -d "$exp" +%Y%m%d%H%M%SZ)
+eqv "directory: no credential entry's nhiNotAfter after the identity's nhiExpires" "" \
+	"$(ldap_admin ldapsearch -b "uid=svc-b,$B" -s one '(objectClass=nhiCredential)' nhiNotAfter |
+		sed -n 's/^nhiNotAfter: //p' | awk -v e="$gt" '$1 > e')"
+eqv "directory: three credentials at nhiExpires (two capped, one issued after)" 3 \
+	"$(ldap_admin ldapsearch -b "uid=svc-b,$B" -s one '(objectClass=nhiCredential)' nhiNotAfter |
+		grep -c "^nhiNotAfter: $gt")"
+expect 0 "a second host syncs" nhictl -c "$T/etc/ldap2.conf" sync
+eqv "the second host has the same credentials and expiries" "$(summary ldap svc-b)" "$(summary ldap2 svc-b)"
+finish
