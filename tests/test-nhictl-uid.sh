@@ -34,6 +34,12 @@ done
 eqv "the mark is the highest uid handed out, in both copies" "2000003 2000003" "$(high_meta) $(high_state)"
 for i in 1 2 3 4 5 6; do create_next svc-n$i; done
 eqv "no uid held twice" "" "$(sqlite3 "$DB" 'SELECT uid FROM identity GROUP BY uid HAVING count(*) > 1')"
+# asked for by --uid: a retired identity's uid is in use, said so before
+# anything is written (not left to the registry's UNIQUE constraint)
+uid_d=$(uid_of svc-d)
+fails create 1 "create --uid of retired svc-d ($uid_d) is refused" "uid/gid $uid_d is already in use" \
+	nhictl create svc-again --owner alice --expires +30d --uid "$uid_d"
+eqv "and svc-again was not created" 0 "$(sqlite3 "$DB" "SELECT count(*) FROM identity WHERE name = 'svc-again'")"
 
 # the retired identities' rows gone (an older registry restored by hand):
 # their uids are still not free.  First with meta's copy of the mark only,
