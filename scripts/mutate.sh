@@ -77,7 +77,7 @@ suite_tests() {
 }
 
 want=" $* " names="" n_bad=0
-declare -A F O R TS
+declare -A F O R TS SEEN
 lineno=0
 while IFS= read -r line || [ -n "$line" ]; do
 	lineno=$((lineno + 1))
@@ -86,11 +86,15 @@ while IFS= read -r line || [ -n "$line" ]; do
 	if [ -z "${tests:-}" ] || [ -n "${extra:-}" ]; then
 		echo "mutate.sh: $list:$lineno: not five TAB-separated fields" >&2; exit 2
 	fi
-	[ -z "${F[$name]:-}" ] || { echo "mutate.sh: $list:$lineno: mutant $name twice" >&2; exit 2; }
+	[ -z "${SEEN[$name]:-}" ] || { echo "mutate.sh: $list:$lineno: mutant $name twice" >&2; exit 2; }
+	SEEN[$name]=1
 	[ $# -eq 0 ] || [[ $want == *" $name "* ]] || continue
 	F[$name]=$file O[$name]=$orig R[$name]=$repl TS[$name]=$tests
 	names="$names $name"
 done <"$list"
+for m in "$@"; do
+	[ -n "${F[$m]:-}" ] || { echo "mutate.sh: no mutant $m in $list" >&2; exit 2; }
+done
 [ -n "$names" ] || { echo "mutate.sh: no mutant selected" >&2; exit 2; }
 
 if [ "$check_only" = 1 ]; then

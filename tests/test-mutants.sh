@@ -20,4 +20,9 @@ has out "a test the suite does not have" "^badtest: tests/test-nope is not a tes
 printf 'short\tlib/nhi_time.c\tx\n' >"$T/short.txt"
 expect 2 "a line without five fields is a usage error" bash "$M" --check -f "$T/short.txt"
 has err "naming file:line" "short.txt:1: not five TAB-separated fields"
+expect 2 "an unknown mutant name is a usage error" bash "$M" --check no-such-mutant
+has err "saying which" "no mutant no-such-mutant in "
+head -1 "$T/stale.txt" >"$T/twice.txt"; head -1 "$T/stale.txt" >>"$T/twice.txt"
+expect 2 "a name used twice is a usage error" bash "$M" --check -f "$T/twice.txt"
+has err "naming the second line" "twice.txt:2: mutant gone twice"
 finish
