@@ -160,6 +160,11 @@ for m in $names; do
 		if [ "$rc" -eq 124 ]; then res=KILLED why="timed out after ${limit}s"
 		elif [ "$rc" -ne 0 ]; then
 			res=KILLED why="by $(grep -E '^(FAIL|ERROR):' "$log" | cut -d' ' -f2 | xargs)"
+			# what the failing tests said, kept beside the make output
+			for t in $(grep -E '^(FAIL|ERROR):' "$log" | cut -d' ' -f2); do
+				echo "== $t"
+				grep -E '^not ok|\[  FAILED|\[  ERROR|Error' "$work/build/${t%.sh}.log" 2>/dev/null | head -20
+			done >>"$log"
 		else res=SURVIVED why="${TS[$m]} passed"; fi
 	fi
 	cp -p "$work/orig/$f" "$work/src/$f" && touch "$work/src/$f"
