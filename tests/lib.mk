@@ -14,3 +14,6 @@ tests_test_snapshot_SOURCES = tests/test-snapshot.c
 tests_test_snapshot_LDADD = $(LIBTEST_LDADD)
 tests_test_snapshot_CFLAGS = $(LIBTEST_CFLAGS)
 endif
+# the mutation step (scripts/mutate.sh, docs/mutation.md): its list stays current
+TESTS += tests/test-mutants.sh
+EXTRA_DIST += tests/test-mutants.sh tests/mutants.txt scripts/mutate.sh docs/mutation.md

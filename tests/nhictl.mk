@@ -11,3 +11,6 @@ tests_test_nhictl_json_SOURCES = tests/test-nhictl-json.c nhictl/json.c
 tests_test_nhictl_json_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SQLITE_CFLAGS)
 tests_test_nhictl_json_LDADD = lib/libnhi.la $(CMOCKA_LIBS)
 endif
+# a retired uid is never reused (issue 18): tests/test-nhictl-uid.sh
+TESTS += tests/test-nhictl-uid.sh
+EXTRA_DIST += tests/test-nhictl-uid.sh

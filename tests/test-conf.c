@@ -238,6 +238,24 @@ static void test_cred_keys(void **state)
 	assert_int_equal(nhi_conf_set(&c, "max_credential_age", "0s", "t", err, sizeof(err)), 0);
 	assert_int_equal(nhi_conf_finish(&c, err, sizeof(err)), NHI_ERR_INVAL);
 	assert_non_null(strstr(err, "max_credential_age must be positive"));
+	/* the other durations that must be positive: 0 is refused, 1s is not */
+	{
+		static const char *const keys[] = { "max_lifetime", "review_interval",
+						    "cert_lifetime" };
+
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			char want[64];
+
+			nhi_conf_init(&c);
+			assert_int_equal(nhi_conf_set(&c, keys[i], "0s", "t", err, sizeof(err)), 0);
+			assert_int_equal(nhi_conf_finish(&c, err, sizeof(err)), NHI_ERR_INVAL);
+			snprintf(want, sizeof(want), "%s must be positive", keys[i]);
+			assert_non_null(strstr(err, want));
+			nhi_conf_init(&c);
+			assert_int_equal(nhi_conf_set(&c, keys[i], "1s", "t", err, sizeof(err)), 0);
+			assert_int_equal(nhi_conf_finish(&c, err, sizeof(err)), 0);
+		}
+	}
 }
 
 static void test_trust(void **state)

@@ -450,4 +450,23 @@ check "no issued secret in what cred list and show print" bash -c "! grep -aqF -
 nhictl log >"$T/log.txt" 2>&1
 check "no issued secret in the audit log" bash -c "! grep -aqF -f '$SECRETS' '$T/log.txt'"
 check "the audit log chain is intact" nhictl log --verify
+
+# ---- the key index after a grace ended: a publish drops the old key ----
+expect 0 "create svc-kx" nhictl create svc-kx --owner alice --expires +30d
+expect 0 "an ssh-key for svc-kx" nhictl cred add svc-kx --kind ssh-key --out "$T/kx1"
+expect 0 "rotate it with a 2s grace" nhictl rotate svc-kx --grace 2s --out "$T/kx2"
+eqv "during the grace the index holds both" 2 "$(grep -c '^svc-kx ' "$ST/authorized_keys.idx")"
+kx1=$(awk '$1 == "svc-kx" && $2 != 0 { print $5 }' "$ST/authorized_keys.idx")
+check "the old key is the one in grace" test -n "$kx1"
+sleep 3
+expect 0 "publish after the grace (no other write)" nhictl publish
+eqv "the index holds only the new key" 1 "$(grep -c '^svc-kx ' "$ST/authorized_keys.idx")"
+check "... not the old one" bash -c "! grep -qF '$kx1' '$ST/authorized_keys.idx'"
+
+# ---- extend caps a credential without an end (an older registry's) ----
+expect 0 "a token for svc-kx" nhictl cred add svc-kx --kind token --out "$T/kx.tok"
+sqlite3 "$ST/registry.db" "UPDATE credential SET not_after = 0 WHERE kind = 'token' AND identity_id = (SELECT id FROM identity WHERE name = 'svc-kx')"
+expect 0 "extend svc-kx to +2d" nhictl extend svc-kx --expires +2d
+eqv "the token now ends with the identity" "$(sqlite3 "$ST/registry.db" "SELECT expires FROM identity WHERE name = 'svc-kx'")" \
+	"$(sqlite3 "$ST/registry.db" "SELECT not_after FROM credential WHERE kind = 'token' AND identity_id = (SELECT id FROM identity WHERE name = 'svc-kx')")"
 finish

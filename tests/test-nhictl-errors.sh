@@ -121,6 +121,9 @@ fails suspend 2 "suspend: --expires not accepted" "'--expires' is not accepted" 
 fails extend 2 "extend: missing --expires" "--expires WHEN is required" nhictl extend svc-a
 fails extend 2 "extend: bad date" "bad --expires 'tomorrow'" nhictl extend svc-a --expires tomorrow
 fails extend 1 "extend: past" "not in the future" nhictl extend svc-a --expires 2001-01-01
+fails extend 1 "extend: now is not in the future either" "not in the future" nhictl extend svc-a --expires now
+fails create 1 "create: an hour ago" "not in the future" nhictl create svc-x --owner alice \
+	--expires "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)"
 fails extend 1 "extend: beyond max_lifetime (400d)" "beyond max_lifetime" nhictl extend svc-a --expires +400d
 fails extend 1 "extend: unknown identity" "no identity 'ghost'" nhictl extend ghost --expires +1d
 fails retire 2 "retire: control character in --reason" "bad --reason" nhictl retire svc-a --reason "$(printf 'a\001b')"

@@ -511,4 +511,34 @@ fails list 1 "a bad create_home names file:line" "bad-home.conf:1: .*create_home
 nhictl list >/dev/full 2>"$T/err"; rc=$?
 eqv "list to /dev/full fails" 1 "$rc"
 has err "write error reported" 'error writing the output'
+# ---- review: the next due date from the identity's own interval ----
+# review sets the next due date from the identity's OWN interval, not the
+# configured review_interval (90d by default; 10d in review10.conf): one
+# created with --review-every 3d, one created under a 90d default whose
+# configuration then says 10d.  Both were due long ago (set in the
+# registry), so a review that changes nothing, or counts from creation, shows.
+cat >"$T/etc/review10.conf" <<C
+state_dir = $ST
+host = testhost
+review_interval = 10d
+C
+ts() { python3 -c 'import calendar,sys,time; print(calendar.timegm(time.strptime(sys.argv[1],"%Y-%m-%dT%H:%M:%SZ")))' "$1"; }
+expect 0 "create svc-own reviewed every 3d" nhictl create svc-own --owner alice --expires +30d --review-every 3d
+expect 0 "create svc-dflt under the 90d default" nhictl create svc-dflt --owner alice --expires +30d
+sqlite3 "$ST/registry.db" "UPDATE identity SET last_review = 1000, review_due = 2000 WHERE name IN ('svc-own','svc-dflt')"
+for c in "svc-own 259200" "svc-dflt 7776000"; do
+	set -- $c
+	t0=$(date +%s)
+	expect 0 "review $1 (review_interval = 10d configured)" nhictl -c "$T/etc/review10.conf" review "$1" --json
+	eqv "$1: --json review_due = last_review + its own interval ($2 s)" "$2" \
+		"$(pyjson 'd["review_due"]' | { read -r due; echo $(( $(ts "$due") - $(ts "$(pyjson 'd["last_review"]')") )); })"
+	last=$(ts "$(pyjson 'd["last_review"]')")
+	check "$1: last_review is now" test "$last" -ge "$t0" -a "$last" -le "$(date +%s)"
+	expect 0 "review $1 again, text" nhictl -c "$T/etc/review10.conf" review "$1"
+	due=$(sed -n "s/^$1: reviewed; next review due \\([0-9TZ:-]*\\)\$/\\1/p" "$T/out")
+	expect 0 "show $1 --json" nhictl show "$1" --json
+	eqv "$1: the text names the recorded review_due" "$(pyjson 'd["review_due"]')" "$due"
+	eqv "$1: text review_due = last_review + $2 s" "$2" \
+		"$(( $(ts "$due") - $(ts "$(pyjson 'd["last_review"]')") ))"
+done
 finish

@@ -722,6 +722,87 @@ static void test_erange_entry_points(void **state)
 }
 
 /* getpwent_r with a small buffer must not skip the entry. */
+/* No entry point writes past the buffer it was given, at any size: the
+ * bytes after it (a guard) are untouched whether it answers or not. */
+static enum nss_status lookup_into(int which, char *buf, size_t len, int *err)
+{
+	struct passwd pw;
+	struct group gr;
+	struct spwd sp;
+
+	switch (which) {
+	case 0: return ((pwnam_fn)sym("_nss_nhi_getpwnam_r"))("svc-web", &pw, buf, len, err);
+	case 1: return ((pwnam_fn)sym("_nss_nhi_getpwnam_r"))("svc-long", &pw, buf, len, err);
+	case 2: return ((grnam_fn)sym("_nss_nhi_getgrnam_r"))("svc-readers", &gr, buf, len, err);
+	case 3: return ((grgid_fn)sym("_nss_nhi_getgrgid_r"))(3001, &gr, buf, len, err);
+	default: return ((spnam_fn)sym("_nss_nhi_getspnam_r"))("svc-exp", &sp, buf, len, err);
+	}
+}
+
+static void test_no_write_past_buffer(void **state)
+{
+	enum { GUARD = 64 };
+
+	for (int which = 0; which < (geteuid() == 0 ? 5 : 4); which++) {
+		enum nss_status st = NSS_STATUS_TRYAGAIN;
+
+		for (size_t len = 0; st != NSS_STATUS_SUCCESS; len++) {
+			unsigned char *block = malloc(len + GUARD);
+			int err = 0;
+
+			assert_non_null(block);
+			assert_true(len < 4096);
+			memset(block, 0xa5, len + GUARD);
+			st = lookup_into(which, (char *)block, len, &err);
+			assert_true(st == NSS_STATUS_SUCCESS || st == NSS_STATUS_TRYAGAIN);
+			for (size_t i = len; i < len + GUARD; i++)
+				if (block[i] != 0xa5)
+					fail_msg("lookup %d with a %zu-byte buffer wrote byte %zu past it",
+						 which, len, i - len);
+			free(block);
+		}
+	}
+}
+
+/* At the second of its expiry an identity is expired (now >= expires):
+ * the nologin shell, and a locked shadow entry.  svc-exp expires at
+ * now - 3600, so the world is published with now one hour ahead; retried
+ * when the second ticks over between publishing and looking up. */
+static void test_locked_at_expiry(void **state)
+{
+	pwnam_fn pwnam = (pwnam_fn)sym("_nss_nhi_getpwnam_r");
+	spnam_fn spnam = (spnam_fn)sym("_nss_nhi_getspnam_r");
+	time_t saved = now;
+	int done = 0;
+
+	for (int tries = 0; tries < 10 && !done; tries++) {
+		time_t t0 = time(NULL);
+		struct passwd pw;
+		struct spwd sp;
+		char buf[1024], sbuf[1024];
+		int err = 0;
+		enum nss_status st, sst = NSS_STATUS_SUCCESS;
+
+		now = t0 + 3600;
+		publish_world(1);
+		st = pwnam("svc-exp", &pw, buf, sizeof(buf), &err);
+		if (geteuid() == 0)
+			sst = spnam("svc-exp", &sp, sbuf, sizeof(sbuf), &err);
+		if (time(NULL) != t0)
+			continue;
+		assert_int_equal(st, NSS_STATUS_SUCCESS);
+		assert_string_equal(pw.pw_shell, "/usr/sbin/nologin");
+		if (geteuid() == 0) {
+			assert_int_equal(sst, NSS_STATUS_SUCCESS);
+			assert_string_equal(sp.sp_pwdp, "!");
+		}
+		done = 1;
+	}
+	now = saved;
+	publish_world(1);
+	assert_true(done);
+}
+
 static void test_enumerate_erange(void **state)
 {
 	setent_fn set = (setent_fn)sym("_nss_nhi_setpwent");
@@ -1003,6 +1084,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_shadow_refused_for_others),
 		cmocka_unit_test(test_erange_glibc),
 		cmocka_unit_test(test_erange_entry_points),
+		cmocka_unit_test(test_no_write_past_buffer),
+		cmocka_unit_test(test_locked_at_expiry),
 		cmocka_unit_test(test_enumerate_erange),
 		cmocka_unit_test(test_republish_seen_at_once),
 		cmocka_unit_test(test_replaced_without_stale),

@@ -388,6 +388,15 @@ static void test_bad_records(void **state)
 	s = open_bytes(b, n);
 	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &pw), NHI_ERR_FORMAT);
 	nhi_snap_close(s);
+	/* a state no writer makes (one past retired): a format error, both
+	 * for the passwd view and the whole identity */
+	RESET();
+	rec->state = NHI_STATE_RETIRED + 1;
+	s = open_bytes(b, n);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-7", &pw), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_ident_by_name(s, "svc-7", &id), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_ident_by_name(s, "svc-8", &id), 0);
+	nhi_snap_close(s);
 	/* a record whose strings would run past its size, or past the section */
 	RESET();
 	rec->len[NHI_SNAP_S_GECOS] = 60000;
@@ -506,6 +515,25 @@ static void test_bad_records(void **state)
 			assert_int_equal(nhi_snap_group_by_gid(s, 1501, &grp), 0);
 			nhi_snap_close(s);
 		}
+	}
+	/* the same for a group whose members do not start the pool: its count
+	 * alone fits the pool, its end (members_off + n_members) does not */
+	{
+		const struct nhi_snap_hdr *h = (const void *)b;
+		struct nhi_snap_group_rec *g;
+		struct nhi_group grp;
+
+		RESET();
+		g = (void *)(b + h->groups_off);
+		while (g->gid != 1501)
+			g++;
+		assert_true(g->members_off > 0);
+		g->n_members = h->u32_count - g->members_off + 1;
+		s = open_bytes(b, n);
+		assert_int_equal(nhi_snap_group_by_gid(s, 1501, &grp), NHI_ERR_FORMAT);
+		assert_int_equal(nhi_snap_group_by_name(s, "deployers", &grp), NHI_ERR_FORMAT);
+		assert_int_equal(nhi_snap_group_by_gid(s, 1500, &grp), 0);
+		nhi_snap_close(s);
 	}
 	/* the enumeration table pointing into the middle of a record */
 	RESET();
@@ -629,6 +657,39 @@ static void flip_and_scramble(const char *victim, const char *open_path,
 		assert_int_equal(nhi_snap_open(open_path, NHI_SNAP_VERIFY, &s, err, sizeof(err)),
 				 NHI_ERR_FORMAT);
 	}
+}
+
+/* A section that starts inside the file but runs past its end (its size
+ * alone would fit): refused at open, even with a valid header checksum. */
+static void test_section_past_end(void **state)
+{
+	char bad[600], err[256];
+	unsigned char *orig, *b;
+	size_t n;
+	struct nhi_snap *s = NULL;
+
+	publish_sample(3, 30);
+	orig = slurp(&n);
+	b = malloc(n);
+	assert_non_null(b);
+	snprintf(bad, sizeof(bad), "%s/past.cache", dir);
+	for (int round = 0; round < 3; round++) {
+		struct nhi_snap_hdr *h = (struct nhi_snap_hdr *)b;
+
+		memcpy(b, orig, n);
+		switch (round) {
+		case 0: h->strings_size = (uint32_t)(h->file_size - h->strings_off + 1); break;
+		case 1: h->idents_size = (uint32_t)(h->file_size - h->idents_off + 8); break;
+		case 2: h->u32_count = (uint32_t)((h->file_size - h->u32_off) / 4 + 1); break;
+		}
+		rehash_header(b);
+		spit(bad, b, n);
+		err[0] = '\0';
+		assert_int_equal(nhi_snap_open(bad, 0, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+		assert_non_null(strstr(err, "past.cache: a section lies outside the file"));
+	}
+	free(b);
+	free(orig);
 }
 
 static void test_damaged(void **state)
@@ -1323,6 +1384,7 @@ int main(void)
 		cmocka_unit_test(test_bad_records),
 		cmocka_unit_test(test_inner_nul),
 		cmocka_unit_test(test_damaged),
+		cmocka_unit_test(test_section_past_end),
 		cmocka_unit_test(test_verify_read),
 		cmocka_unit_test(test_delta),
 		cmocka_unit_test(test_damaged_delta),

@@ -237,6 +237,29 @@ sleep $(( grace_start + 13 - $(date +%s) ))
 cannot "after the grace: the old key is refused" "$T/k1.client"
 can "after the grace: the new key logs in" "$T/k2.client"
 
+# ---- a key's own expiry (not_after) ends it without a publish ----
+expect 0 "an ssh-key that expires in 6s" nhictl cred add svc-ssh --kind ssh-key --expires +6s --out "$T/k3"
+k3_start=$(date +%s) k3=$(ssh-keygen -y -f "$T/k3" | cut -d' ' -f2)
+nrun ak svc-ssh
+check "before its expiry: authorized-keys prints it" grep -qF "$k3" "$T/out"
+sleep $(( k3_start + 7 - $(date +%s) ))
+nrun ak svc-ssh
+check "after its expiry, the index unchanged: no longer printed" bash -c "! grep -qF '$k3' '$T/out'"
+check "... the other key still is" grep -qF "$(ssh-keygen -y -f "$T/k2" | cut -d' ' -f2)" "$T/out"
+
+# ---- a name that another identity's name begins with ----
+# (svc-ssh and svc-ssh4102444800: the index line of the longer one read
+# for svc-ssh would parse, its digits as a time in 2100)
+L=svc-ssh4102444800
+expect 0 "create $L" nhictl create $L --owner alice --expires +30d --service sshd --home "$T"
+expect 0 "$L gets a key" nhictl cred add $L --kind ssh-key --out "$T/k4"
+k4=$(ssh-keygen -y -f "$T/k4" | cut -d' ' -f2)
+nrun ak $L
+check "authorized-keys $L prints its key" grep -qF "$k4" "$T/out"
+nrun ak svc-ssh
+check "authorized-keys svc-ssh does not print $L's key" bash -c "! grep -qF '$k4' '$T/out'"
+eqv "... only svc-ssh's own key" 1 "$(wc -l <"$T/out")"
+
 # ---- suspend, resume, retire ----
 expect 0 "suspend svc-ssh" nhictl suspend svc-ssh
 cannot "suspended: no key logs in" "$T/k2.client"
