@@ -8,7 +8,7 @@ NHICTL=${NHICTL:-$top_builddir/nhictl/nhictl}
 NSS_NHI_DIR=${NSS_NHI_DIR:-$top_builddir/nss_nhi/.libs}
 PAM_NHI_SO=${PAM_NHI_SO:-$top_builddir/pam_nhi/.libs/pam_nhi.so}
 
-# (NHI_TEST_TMP: see Makefile.am; nhi trusts nothing under /tmp)
+# (NHI_TEST_TMP, the build tree's tests/tmp: see Makefile.am)
 T=$(mktemp -d "${NHI_TEST_TMP:-/tmp}/nhi-test.XXXXXX")
 chmod 755 "$T"
 cleanup_hooks=""

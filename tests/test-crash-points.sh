@@ -12,13 +12,16 @@
 # with exactly one event per completed change.  Then random kills in a
 # stream of changes: NHI_CRASH_KILLS of them per backend (default 40; 1000
 # with `NHI_CRASH_KILLS=500 make check TESTS=tests/test-crash-points.sh`, per backend).
-# As root, in a private mount namespace with /tmp on tmpfs: a SIGKILL
-# leaves the page cache intact, so what is tested is the same, and the
-# thousands of fsyncs cost nothing (the host's /tmp is not touched).
-if [ "$(id -u)" -eq 0 ] && [ -z "${NHI_CRASH_TMPFS:-}" ] && unshare -m true 2>/dev/null; then
+# As root, in a private mount namespace with the tests' temp root
+# (NHI_TEST_TMP, where common.sh makes $T) on tmpfs: a SIGKILL leaves the
+# page cache intact, so what is tested is the same, and the thousands of
+# fsyncs cost nothing (nothing outside the namespace sees the tmpfs; not
+# /tmp, which may hold the source and build trees themselves).
+if [ "$(id -u)" -eq 0 ] && [ -z "${NHI_CRASH_TMPFS:-}" ] && [ -n "${NHI_TEST_TMP:-}" ] &&
+   [ -d "$NHI_TEST_TMP" ] && unshare -m true 2>/dev/null; then
 	export NHI_CRASH_TMPFS=1
 	exec unshare -m --propagation private bash -c \
-		'mount -t tmpfs -o size=1g,mode=1777 nhi-crash /tmp && exec bash "$0"' "$0"
+		'mount -t tmpfs -o size=1g,mode=755 nhi-crash "$NHI_TEST_TMP" && exec bash "$0"' "$0"
 fi
 . "$top_srcdir/tests/common.sh"
 . "$top_srcdir/tests/nhictl-lib.sh"
