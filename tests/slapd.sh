@@ -40,6 +40,12 @@
 #       prints LDIF of N nhi identities PREFIX1..PREFIXN (default "gen-")
 #       under $SLAPD_NHI_BASE, owned by OWNER (default alice), uids from
 #       FIRST-UID (default 3000000); for ldapadd or slapd_start --ldif.
+#   ldap_hermetic
+#       exports LDAPCONF (an empty file in $T), LDAPNOINIT=1 and
+#       NSS_WRAPPER_DISABLE_DEEPBIND=1: libldap reads nothing but nhi.conf
+#       (not the host's ldap.conf or LDAP* variables), and nss_wrapper does
+#       not dlopen with RTLD_DEEPBIND, which the sanitizers refuse (libldap
+#       resolves host names).
 #   slapd_nhi_conf STATE-DIR HOST
 #       prints the nhi.conf of a host of this slapd: backend ldap over
 #       ldapi with SASL EXTERNAL, the bases above, ldap_timeout 2s,
@@ -462,6 +468,11 @@ ldap_root() {
 	ldapsearch) set -- -LLL -o ldif-wrap=no "$@" ;;
 	esac
 	"$cmd" -H "$SLAPD_LDAP_URI" -x -D "$SLAPD_ADMIN_DN" -y "$SLAPD_DIR/admin.pw" "$@"
+}
+
+ldap_hermetic() {
+	: >"$T/ldap-empty.conf"
+	export LDAPCONF=$T/ldap-empty.conf LDAPNOINIT=1 NSS_WRAPPER_DISABLE_DEEPBIND=1
 }
 
 slapd_nhi_conf() {

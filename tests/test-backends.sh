@@ -14,8 +14,7 @@
 [ -x "$SLAPD_BIN" ] || { echo "# skip: no slapd"; exit 77; }
 slapd_start || { nok "slapd starts"; finish; }
 
-: > "$T/ldap-empty.conf"
-export LDAPCONF=$T/ldap-empty.conf LDAPNOINIT=1 NSS_WRAPPER_DISABLE_DEEPBIND=1
+ldap_hermetic
 B=$SLAPD_NHI_BASE
 mkdir -p "$T/local" "$T/ldap" "$T/ldap2"
 printf 'state_dir = %s\nhost = testhost\n' "$T/local" > "$T/etc/local.conf"

@@ -229,8 +229,7 @@ check "cred add, stdout full: the chain verifies" q log --verify
 run_backend
 if [ -x "$SLAPD_BIN" ]; then
 	slapd_start || { nok "slapd starts"; finish; }
-	: >"$T/ldap-empty.conf"
-	export LDAPCONF=$T/ldap-empty.conf LDAPNOINIT=1 NSS_WRAPPER_DISABLE_DEEPBIND=1
+	ldap_hermetic
 	BACKEND=ldap ST=$T/lstate NHI_CONF=$T/etc/ldap.conf
 	printf 'state_dir = %s\nhost = testhost\nbackend = ldap\nldap_base = %s\n' "$ST" "$SLAPD_NHI_BASE" >"$NHI_CONF"
 	printf 'ldap_people_base = %s\nldap_timeout = 3s\nldap_uri = %s\n' "$SLAPD_PEOPLE_BASE" \

@@ -18,8 +18,7 @@
 # slapd is there: a server that does not start (a schema error, say) is a failure
 slapd_start || { nok "slapd starts"; finish; }
 
-: > "$T/ldap-empty.conf"
-export LDAPCONF=$T/ldap-empty.conf LDAPNOINIT=1 NSS_WRAPPER_DISABLE_DEEPBIND=1
+ldap_hermetic
 P=$SLAPD_PEOPLE_BASE
 B=$SLAPD_NHI_BASE
 ST=$T/state ST2=$T/state2

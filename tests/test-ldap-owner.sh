@@ -17,8 +17,7 @@
 [ -x "$SLAPD_BIN" ] || { echo "# skip: no slapd"; exit 77; }
 slapd_start --no-ppolicy || { nok "slapd starts without ppolicy"; finish; }
 
-: > "$T/ldap-empty.conf"
-export LDAPCONF=$T/ldap-empty.conf LDAPNOINIT=1 NSS_WRAPPER_DISABLE_DEEPBIND=1
+ldap_hermetic
 mkdir -p "$T/a"
 conf() {  # conf [EXTRA-LINE...]: host a's nhi.conf
 	{

@@ -19,8 +19,7 @@ at_exit 'kill -CONT $SLAPD_PID 2>/dev/null'
 
 # libldap must read nothing but nhi.conf; nss_wrapper must not dlopen with
 # RTLD_DEEPBIND under the sanitizers (libldap resolves host names)
-: > "$T/ldap-empty.conf"
-export LDAPCONF=$T/ldap-empty.conf LDAPNOINIT=1 NSS_WRAPPER_DISABLE_DEEPBIND=1
+ldap_hermetic
 
 # host NAME: a state dir and config of its own; "on NAME CMD..." runs
 # nhictl (through nss_wrapper) as that host

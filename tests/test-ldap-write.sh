@@ -17,8 +17,7 @@ slapd_start --tls || { nok "slapd starts"; finish; }
 
 # libldap must work from nhi.conf alone (no ~/.ldaprc, no /etc/ldap);
 # nss_wrapper + sanitizers: no RTLD_DEEPBIND (see test-nhictl-directory.sh)
-: > "$T/ldap-empty.conf"
-export LDAPCONF=$T/ldap-empty.conf LDAPNOINIT=1 NSS_WRAPPER_DISABLE_DEEPBIND=1
+ldap_hermetic
 ST=$T/state
 P=$SLAPD_PEOPLE_BASE
 B=$SLAPD_NHI_BASE

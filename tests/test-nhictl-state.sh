@@ -124,10 +124,7 @@ fails create 1 "a malformed registry.state names file:line" "registry.state:7: m
 # ---- backend = ldap: registry.db is a cache; sync rebuilds it ----
 if command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ]; then
 	set +u; . "$top_srcdir/tests/slapd.sh"; set -u
-	# libldap reads nothing but nhi.conf; nss_wrapper must not dlopen with
-	# RTLD_DEEPBIND under the sanitizers (libldap resolves host names)
-	: >"$T/ldap-empty.conf"
-	export LDAPCONF=$T/ldap-empty.conf LDAPNOINIT=1 NSS_WRAPPER_DISABLE_DEEPBIND=1
+	ldap_hermetic
 	slapd_start >/dev/null || { nok "slapd did not start"; finish; }
 	slapd_conf "$T/etc/ldap.conf" "$T/state-ldap"
 	expect 0 "ldap: sync on a fresh host" nhictl -c "$T/etc/ldap.conf" sync
