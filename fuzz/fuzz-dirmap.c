@@ -1,4 +1,4 @@
-/* fuzz-dirmap.c - LDAP entry decoding (nhictl/dirmap.c,
+/* fuzz-dirmap.c - LDAP entry decoding (nhictl/ldap/dirmap.c,
  * dir_entry_to_ident): what sync and every directory read turn an
  * identity's entry into.  No server: libldap talks to one end of a
  * socketpair, and the harness answers its search on the other end with a
@@ -15,8 +15,8 @@
 #include <openldap.h>   /* ldap_init_fd */
 #include "fuzz.h"
 #include "nhi_time.h"
-#include "../nhictl/nhictl.h"
-#include "../nhictl/dirmap.h"
+#include "nhictl.h"
+#include "dirmap.h"
 
 #define MAX_ATTRS 64
 

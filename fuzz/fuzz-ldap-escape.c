@@ -1,5 +1,5 @@
 /* fuzz-ldap-escape.c - LDAP filter (RFC 4515) and DN value (RFC 4514)
- * escaping (nhictl/ldap_escape.c), with round trips, not only crashes:
+ * escaping (nhictl/ldap/ldap_escape.c), with round trips, not only crashes:
  *   filter: the escaped value holds no '*', '(', ')' or byte outside
  *     printable ASCII, every '\' starts a two-digit hex escape, and
  *     unescaping it gives the input back;
@@ -11,7 +11,7 @@
  * The input is the value (up to its first NUL). */
 #include <ldap.h>
 #include "fuzz.h"
-#include "../nhictl/ldap.h"
+#include "ldap.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -1,4 +1,4 @@
-/* fuzz-token.c - token parsing (nhictl/secret.c): "nhi_" + 12-character
+/* fuzz-token.c - token parsing (nhictl/util/secret.c): "nhi_" + 12-character
  * id + "_" + 43-character secret + 6-character base62 CRC-32.
  *   - the input itself is parsed (only crashes, and a token accepted has
  *     the shape and gives its id back);
@@ -11,7 +11,7 @@
  *   - the SSH public key fingerprint parser runs on the input too.
  * Links OpenSSL and libcrypt as nhictl does. */
 #include "fuzz.h"
-#include "../nhictl/secret.h"
+#include "secret.h"
 
 #define ID_LEN SECRET_TOKEN_ID_LEN
 #define SECRET_LEN 43

@@ -14,12 +14,12 @@ fuzz_snapshot_SRCS = fuzz/fuzz-snapshot.c $(FUZZ_LIB) $(FUZZ_ADMIN) $(FUZZ_NSS)
 fuzz_delta_SRCS = fuzz/fuzz-delta.c $(FUZZ_LIB) $(FUZZ_ADMIN) $(FUZZ_NSS)
 fuzz_conf_SRCS = fuzz/fuzz-conf.c $(FUZZ_LIB)
 fuzz_time_SRCS = fuzz/fuzz-time.c $(FUZZ_LIB)
-fuzz_ldap_escape_SRCS = fuzz/fuzz-ldap-escape.c nhictl/ldap_escape.c $(FUZZ_LIB)
+fuzz_ldap_escape_SRCS = fuzz/fuzz-ldap-escape.c nhictl/ldap/ldap_escape.c $(FUZZ_LIB)
 fuzz_ldap_escape_LIBS = $(LDAP_LIBS)
 fuzz_keys_SRCS = fuzz/fuzz-keys.c lib/nhi_keys.c $(FUZZ_LIB) $(FUZZ_ADMIN)
-fuzz_token_SRCS = fuzz/fuzz-token.c nhictl/secret.c $(FUZZ_LIB) $(FUZZ_ADMIN)
+fuzz_token_SRCS = fuzz/fuzz-token.c nhictl/util/secret.c $(FUZZ_LIB) $(FUZZ_ADMIN)
 fuzz_token_LIBS = $(CRYPTO_LIBS) $(CRYPT_LIBS)
-fuzz_dirmap_SRCS = fuzz/fuzz-dirmap.c nhictl/dirmap.c nhictl/ldap.c nhictl/ldap_escape.c \
+fuzz_dirmap_SRCS = fuzz/fuzz-dirmap.c nhictl/ldap/dirmap.c nhictl/ldap/ldap.c nhictl/ldap/ldap_escape.c \
 	$(FUZZ_LIB)
 fuzz_mkseeds_SRCS = fuzz/mkseeds.c $(FUZZ_LIB) $(FUZZ_ADMIN)
 FUZZ_HDRS = fuzz/fuzz.h fuzz/fuzz-lookups.h
@@ -37,7 +37,7 @@ fuzz-clean-local:
 
 FUZZ_CFLAGS = -std=gnu11 -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	$(WARN_CFLAGS) $(AM_CPPFLAGS) -I$(top_srcdir)/fuzz
+	$(WARN_CFLAGS) $(AM_CPPFLAGS) $(NHICTL_INC) -I$(top_srcdir)/fuzz
 # The rules compile every .c prerequisite (found through VPATH) into one program.
 FUZZ_LINK = @$(MKDIR_P) fuzz; echo "  FUZZ     $@"; \
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)

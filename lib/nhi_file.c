@@ -1,5 +1,5 @@
 /* nhi_file.c - writing files safely: the snapshot (nhi_snapwrite.c) and
- * secrets handed over by nhictl (nhictl/secret.c). */
+ * secrets handed over by nhictl (nhictl/util/secret.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -1,21 +1,36 @@
-# nhictl: the command-line tool, the only writer of the registry and snapshot
+# nhictl: the command-line tool, the only writer of the registry and snapshot.
+# One folder per layer; calls go down only (HACKING.md):
+#   nhictl.c     main() and the verb table
+#   cmd/         the verbs, one family per file
+#   store/       the store interface and its two backends
+#   registry/    registry.db: rows, transactions, audit log, publishing
+#   ldap/        the directory: connection, escaping, mapping (no SQLite)
+#   util/        messages, JSON, secrets, the host (homes, processes)
+# registry/ and ldap/ are also linked alone into test programs
+# (tests/layers.mk), so a call upward breaks the build.
+# -iquote: "ldap.h" is ours (ldap/), <ldap.h> OpenLDAP's
+NHICTL_INC = -iquote $(top_srcdir)/nhictl -iquote $(top_srcdir)/nhictl/util \
+	-iquote $(top_srcdir)/nhictl/registry -iquote $(top_srcdir)/nhictl/ldap \
+	-iquote $(top_srcdir)/nhictl/store -iquote $(top_srcdir)/nhictl/cmd
+NHICTL_UTIL = nhictl/nhictl.h nhictl/util/util.c nhictl/util/json.c \
+	nhictl/util/secret.c nhictl/util/secret.h nhictl/util/home.c \
+	nhictl/util/reach.c nhictl/util/reach.h
+NHICTL_REGISTRY = nhictl/registry/registry.c nhictl/registry/regstate.c \
+	nhictl/registry/ident.c nhictl/registry/cred.c nhictl/registry/usage.c
+NHICTL_LDAP = nhictl/ldap/ldap.c nhictl/ldap/ldap.h nhictl/ldap/ldap_escape.c \
+	nhictl/ldap/dirmap.h nhictl/ldap/dirmap.c nhictl/ldap/dirwrite.h nhictl/ldap/dirwrite.c \
+	nhictl/ldap/dircred.h nhictl/ldap/dircred.c
+NHICTL_STORE = nhictl/store/store.h nhictl/store/store.c nhictl/store/store_local.c \
+	nhictl/store/store_ldap.c nhictl/store/dirstore.c
+NHICTL_CMD = nhictl/cmd/cmd_ident.c nhictl/cmd/cmd_list.c nhictl/cmd/cmd_check.c \
+	nhictl/cmd/cmd_config.c nhictl/cmd/cmd_cred.c nhictl/cmd/cmd_log.c \
+	nhictl/cmd/cmd_group.c nhictl/cmd/cmd_audit.c nhictl/cmd/cmd_directory.c \
+	nhictl/cmd/cmd_backup.c nhictl/cmd/cmd_sync.c
+
 sbin_PROGRAMS += nhictl/nhictl
-nhictl_nhictl_SOURCES = \
-	nhictl/nhictl.c nhictl/nhictl.h nhictl/util.c nhictl/usage.c \
-	nhictl/registry.c nhictl/ident.c nhictl/json.c \
-	nhictl/cmd_ident.c nhictl/cmd_list.c nhictl/cmd_check.c nhictl/cmd_config.c \
-	nhictl/reach.c nhictl/reach.h nhictl/home.c \
-	nhictl/cred.c nhictl/cmd_cred.c \
-	nhictl/cmd_log.c nhictl/cmd_group.c nhictl/cmd_audit.c \
-	nhictl/ldap.c nhictl/ldap.h nhictl/ldap_escape.c nhictl/cmd_directory.c \
-	nhictl/dirmap.h nhictl/dirmap.c nhictl/dirwrite.h nhictl/dirwrite.c \
-	nhictl/dircred.h nhictl/dircred.c \
-	nhictl/secret.c nhictl/secret.h \
-	nhictl/regstate.c nhictl/cmd_backup.c \
-	nhictl/store.h nhictl/store.c nhictl/store_local.c nhictl/store_ldap.c
-# backend = ldap: the registry side of nhictl/dirmap.h, and sync
-nhictl_nhictl_SOURCES += nhictl/dirstore.c nhictl/cmd_sync.c
-nhictl_nhictl_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(CRYPT_CFLAGS) $(LDAP_CFLAGS)
+nhictl_nhictl_SOURCES = nhictl/nhictl.c $(NHICTL_CMD) $(NHICTL_STORE) \
+	$(NHICTL_REGISTRY) $(NHICTL_LDAP) $(NHICTL_UTIL)
+nhictl_nhictl_CFLAGS = $(AM_CFLAGS) $(NHICTL_INC) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(CRYPT_CFLAGS) $(LDAP_CFLAGS)
 nhictl_nhictl_LDADD = lib/libnhiadmin.la lib/libnhikeys.la lib/libnhi.la $(SQLITE_LIBS) $(CRYPTO_LIBS) $(CRYPT_LIBS) $(LDAP_LIBS)
 
 # sshd's AuthorizedKeysCommand: the keys without nhictl's libraries

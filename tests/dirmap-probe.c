@@ -1,4 +1,4 @@
-/* dirmap-probe.c - drives nhictl/dirmap.c against a real directory for
+/* dirmap-probe.c - drives nhictl/ldap/dirmap.c against a real directory for
  * tests/test-dirmap.sh (the directory side of dirmap.h, without the verbs).
  *
  *   dirmap-probe CONF dn NAME        print the DN of identity NAME
@@ -8,8 +8,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include "../nhictl/nhictl.h"
-#include "../nhictl/dirmap.h"
+#include "nhictl.h"
+#include "dirmap.h"
 
 /* nhictl.c's message function (dir_open reports through it) */
 int nerr(struct nhictl *x, int code, const char *fmt, ...)

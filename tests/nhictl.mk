@@ -7,8 +7,8 @@ EXTRA_DIST += $(NHICTL_TESTS) tests/nhictl-lib.sh
 if HAVE_CMOCKA
 check_PROGRAMS += tests/test-nhictl-json
 TESTS += tests/test-nhictl-json
-tests_test_nhictl_json_SOURCES = tests/test-nhictl-json.c nhictl/json.c
-tests_test_nhictl_json_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SQLITE_CFLAGS)
+tests_test_nhictl_json_SOURCES = tests/test-nhictl-json.c nhictl/util/json.c
+tests_test_nhictl_json_CFLAGS = $(AM_CFLAGS) $(NHICTL_INC) $(CMOCKA_CFLAGS) $(SQLITE_CFLAGS)
 tests_test_nhictl_json_LDADD = lib/libnhi.la $(CMOCKA_LIBS)
 endif
 # a retired uid is never reused (issue 18): tests/test-nhictl-uid.sh

@@ -1,4 +1,4 @@
-/* secret-tool - drives nhictl/secret.c for tests/test-secret-tool.sh, so
+/* secret-tool - drives nhictl/util/secret.c for tests/test-secret-tool.sh, so
  * that its outputs can be checked with the real tools (ssh-keygen,
  * openssl, slapd).  Secrets read from stdin (one line, no newline kept);
  * files written with secret_write_file().  Exit 0 ok, 1 failed, 2 usage.

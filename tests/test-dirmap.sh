@@ -1,5 +1,5 @@
 #!/bin/bash
-# nhictl/dirmap.c against a real slapd (tests/slapd.sh): identity DNs
+# nhictl/ldap/dirmap.c against a real slapd (tests/slapd.sh): identity DNs
 # (RFC 4514 escaping), reading an identity entry into the registry's
 # model, and resolving owners by user name and by DN with the liveness
 # checks (pwdAccountLockedTime, shadowExpire, ldap_owner_filter), with

@@ -1,5 +1,5 @@
-/* Unit tests: RFC 4515 filter and RFC 4514 DN escaping (nhictl/ldap_escape.c)
- * and the password-file checks of nhictl/ldap.c.  Escaped DNs are parsed
+/* Unit tests: RFC 4515 filter and RFC 4514 DN escaping (nhictl/ldap/ldap_escape.c)
+ * and the password-file checks of nhictl/ldap/ldap.c.  Escaped DNs are parsed
  * back with libldap's own ldap_str2dn(), so an injection attempt that
  * escaped wrongly would show up as extra RDNs or a changed value. */
 #include <setjmp.h>
@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "nhi_err.h"
-#include "../nhictl/ldap.h"
+#include "ldap.h"
 
 static void filt(const char *in, const char *want)
 {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "../nhictl/nhictl.h"
+#include "nhictl.h"
 
 static char *buf;
 static size_t len;

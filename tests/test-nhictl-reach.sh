@@ -1,5 +1,5 @@
 #!/bin/bash
-# What suspend and retire reach on the host (nhictl/reach.c): the real
+# What suspend and retire reach on the host (nhictl/util/reach.c): the real
 # nhictl reports an identity's real processes (started here as its uid
 # with setpriv), its crontab and the systemd units that run as it (in a
 # fake tree named by NHICTL_SCAN_ROOT), and with --terminate stops the

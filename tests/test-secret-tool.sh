@@ -1,5 +1,5 @@
 #!/bin/bash
-# test-secret-tool.sh - the credentials nhictl/secret.c makes, checked with
+# test-secret-tool.sh - the credentials nhictl/util/secret.c makes, checked with
 # the real tools that will consume them: ssh-keygen reads the OpenSSH
 # private key, derives the public key and fingerprint and signs with it;
 # openssl verifies the certificate against a CA made here and shows its

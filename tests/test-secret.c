@@ -1,4 +1,4 @@
-/* Unit tests: nhictl/secret.c, credential generation (issue 4).  The
+/* Unit tests: nhictl/util/secret.c, credential generation (issue 4).  The
  * outputs are checked against the real tools in test-secret-tool.sh. */
 #include <ctype.h>
 #include <dirent.h>
