@@ -12,8 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "nhictl.h"
-#include "store.h"
+#include "cmd.h"
 
 #define NEED_DB 0x1    /* opens registry.db (created on a fresh host only) */
 #define WRITES  0x2    /* changes the registry (in one write transaction) */
@@ -234,6 +233,12 @@ int main(int argc, char **argv)
 	set_actor(x);
 	if ((cmd->flags & NEED_DB) && reg_open(x) < 0)
 		return EXIT_FAIL;
+	/* a run killed between its commit and its publication left the
+	 * snapshot behind the registry: the next writing verb (or the daily
+	 * audit) publishes it first, even when it then has nothing to do */
+	if ((cmd->flags & WRITES) && reg_publish_behind(x) < 0)
+		nerr(x, 0, "warning: the snapshot is behind registry.db and could not be "
+		     "published again now ('nhictl publish' retries)");
 	/* a writing verb checks and changes under one write lock */
 	if ((cmd->flags & WRITES) && reg_begin(x) < 0) {
 		reg_close(x);

@@ -8,22 +8,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include "nhictl.h"
+#include "util.h"
 #include "dirmap.h"
 
 /* nhictl.c's message function (dir_open reports through it) */
-int nerr(struct nhictl *x, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "nhictl: %s: ", x && x->verb ? x->verb : "probe");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return code;
-}
-
 int main(int argc, char **argv)
 {
 	static struct nhictl ctx;

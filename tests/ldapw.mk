@@ -2,10 +2,10 @@
 # backend = ldap, the write side (issue 3): nhictl/ldap/dirmap.c and the write
 # verbs against a real slapd (tests/slapd.sh)
 check_PROGRAMS += tests/dirmap-probe
-tests_dirmap_probe_SOURCES = tests/dirmap-probe.c nhictl/ldap/dirmap.c nhictl/ldap/ldap.c \
-	nhictl/ldap/ldap_escape.c
-tests_dirmap_probe_CFLAGS = $(AM_CFLAGS) $(NHICTL_INC) $(SQLITE_CFLAGS) $(LDAP_CFLAGS)
-tests_dirmap_probe_LDADD = lib/libnhi.la $(LDAP_LIBS)
+# (the ldap/ layer linked alone over util/: tests/layers.mk says why)
+tests_dirmap_probe_SOURCES = tests/dirmap-probe.c $(NHICTL_LDAP) $(NHICTL_UTIL)
+tests_dirmap_probe_CFLAGS = $(AM_CFLAGS) $(NHICTL_INC) $(SQLITE_CFLAGS) $(LDAP_CFLAGS) $(CRYPTO_CFLAGS) $(CRYPT_CFLAGS)
+tests_dirmap_probe_LDADD = lib/libnhiadmin.la lib/libnhi.la $(LDAP_LIBS) $(CRYPTO_LIBS) $(CRYPT_LIBS)
 LDAPW_TESTS = tests/test-dirmap.sh tests/test-ldap-write.sh tests/test-ldap-cred.sh \
 	tests/test-backends.sh
 TESTS += $(LDAPW_TESTS)

@@ -18,3 +18,4 @@ include tests/ldaps.mk
 include tests/secret.mk
 include tests/cred.mk
 include tests/crash.mk
+include tests/layers.mk

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "nhictl.h"
+#include "util.h"
 
 static char *buf;
 static size_t len;

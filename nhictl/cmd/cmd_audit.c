@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "nhictl.h"
+#include "cmd.h"
 
 static const char audit_help[] =
 	"usage: nhictl audit [--force] [--json]\n"

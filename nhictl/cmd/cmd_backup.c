@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "nhictl.h"
+#include "cmd.h"
 
 static const char init_help[] =
 	"usage: nhictl init [--force] [--json]\n"

@@ -2,7 +2,7 @@
  * same code (nhi_account_check) on the same published snapshot. */
 #include <getopt.h>
 #include <string.h>
-#include "nhictl.h"
+#include "cmd.h"
 #include "nhi_policy.h"
 
 static const char check_help[] =

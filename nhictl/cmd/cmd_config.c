@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "nhictl.h"
+#include "cmd.h"
 
 static const char config_help[] =
 	"usage: nhictl config check [FILE] [--json]\n"

@@ -51,9 +51,8 @@
 #include <openssl/crypto.h>
 #include "nhi_keys.h"
 #include "nhi_policy.h"
-#include "nhictl.h"
+#include "cmd.h"
 #include "secret.h"
-#include "store.h"
 
 static const char cred_help[] =
 	"usage: nhictl cred add NAME --kind KIND [--expires WHEN] [--out FILE] [--json]\n"
@@ -510,6 +509,61 @@ static int cred_verify(struct nhictl *x, const char *name)
 	return r == 1 ? EXIT_OK : EXIT_FAIL;
 }
 
+/* cred's options, and which sub-command takes them (subcmd_run) */
+enum { CRED_KIND = 1, CRED_EXPIRES = 2, CRED_OUT = 4 };
+struct cred_opt {
+	const char *kind, *expires, *out;
+};
+
+/* NAME, the first operand of every cred sub-command */
+static int cred_name(struct nhictl *x, const char *name)
+{
+	if (!nhi_valid_name(name))
+		return nerr(x, EXIT_USAGE, "invalid identity name '%s'", name);
+	return 0;
+}
+
+static int sub_add(struct nhictl *x, int argc, char **argv, void *opt)
+{
+	const struct cred_opt *o = opt;
+
+	(void)argc;
+	return cred_name(x, argv[0]) ? EXIT_USAGE : cred_add(x, argv[0], o->kind, o->expires, o->out);
+}
+
+static int sub_list(struct nhictl *x, int argc, char **argv, void *opt)
+{
+	(void)argc, (void)opt;
+	return cred_name(x, argv[0]) ? EXIT_USAGE : cred_list(x, argv[0]);
+}
+
+static int sub_verify(struct nhictl *x, int argc, char **argv, void *opt)
+{
+	(void)argc, (void)opt;
+	return cred_name(x, argv[0]) ? EXIT_USAGE : cred_verify(x, argv[0]);
+}
+
+static int sub_revoke(struct nhictl *x, int argc, char **argv, void *opt)
+{
+	(void)opt;
+	if (cred_name(x, argv[0]))
+		return EXIT_USAGE;
+	if (argc < 2)
+		return nerr(x, EXIT_USAGE, "revoke: missing credential ID (see 'nhictl cred list %s')",
+			    argv[0]);
+	if (!nhi_valid_text(argv[1], CRED_ID_MAX - 1, 1))
+		return nerr(x, EXIT_USAGE, "invalid credential ID '%s'", argv[1]);
+	return cred_revoke(x, argv[0], argv[1]);
+}
+
+static const struct subcmd cred_subs[] = {
+	{ "add", sub_add, 1, 1, CRED_KIND | CRED_EXPIRES | CRED_OUT, "identity name" },
+	{ "list", sub_list, 1, 1, 0, "identity name" },
+	{ "revoke", sub_revoke, 1, 2, 0, "identity name" },
+	{ "verify", sub_verify, 1, 1, 0, "identity name" },
+	{ NULL, NULL, 0, 0, 0, NULL },
+};
+
 int cmd_cred(struct nhictl *x, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -520,47 +574,22 @@ int cmd_cred(struct nhictl *x, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sub, *name, *kind = NULL, *expires = NULL, *out = NULL;
-	int c, nargs;
+	struct cred_opt o = { NULL, NULL, NULL };
+	unsigned given = 0;
+	int c;
 
 	while ((c = getopt_long(argc, argv, ":k:e:o:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'k': kind = optarg; break;
-		case 'e': expires = optarg; break;
-		case 'o': out = optarg; break;
+		case 'k': o.kind = optarg; given |= CRED_KIND; break;
+		case 'e': o.expires = optarg; given |= CRED_EXPIRES; break;
+		case 'o': o.out = optarg; given |= CRED_OUT; break;
 		case 'j': x->json = 1; break;
 		case 'h': fputs(cred_help, stdout); return EXIT_OK;
 		default: return opt_error(x, c, argv);
 		}
 	}
-	if (optind >= argc)
-		return nerr(x, EXIT_USAGE, "missing sub-command (add, list, revoke, verify)");
-	sub = argv[optind++];
-	nargs = strcmp(sub, "revoke") == 0 ? 2 : 1;
-	if (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "revoke") != 0 &&
-	    strcmp(sub, "verify") != 0)
-		return nerr(x, EXIT_USAGE, "unknown sub-command '%s' (add, list, revoke, verify)", sub);
-	if (optind >= argc)
-		return nerr(x, EXIT_USAGE, "%s: missing identity name", sub);
-	name = argv[optind];
-	if (!nhi_valid_name(name))
-		return nerr(x, EXIT_USAGE, "invalid identity name '%s'", name);
-	if (nargs == 2 && optind + 1 >= argc)
-		return nerr(x, EXIT_USAGE, "revoke: missing credential ID (see 'nhictl cred list %s')",
-			    name);
-	if (optind + nargs < argc)
-		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind + nargs]);
-	if (strcmp(sub, "add") != 0 && (kind != NULL || expires != NULL || out != NULL))
-		return nerr(x, EXIT_USAGE, "--kind, --expires and --out are for 'cred add'");
-	if (strcmp(sub, "add") == 0)
-		return cred_add(x, name, kind, expires, out);
-	if (strcmp(sub, "list") == 0)
-		return cred_list(x, name);
-	if (strcmp(sub, "verify") == 0)
-		return cred_verify(x, name);
-	if (!nhi_valid_text(argv[optind + 1], CRED_ID_MAX - 1, 1))
-		return nerr(x, EXIT_USAGE, "invalid credential ID '%s'", argv[optind + 1]);
-	return cred_revoke(x, name, argv[optind + 1]);
+	return subcmd_run(x, cred_subs, argc, argv, &o, given,
+			  "--kind, --expires and --out are for 'cred add'");
 }
 
 /* ---- rotate ---------------------------------------------------------------- */

@@ -9,7 +9,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
-#include "nhictl.h"
+#include "cmd.h"
 #include "ldap.h"
 
 #define SYNC_REQUEST_OID "1.3.6.1.4.1.4203.1.9.1.1"   /* RFC 4533 */
@@ -373,6 +373,17 @@ report:
 	return d.n_err ? EXIT_FAIL : EXIT_OK;
 }
 
+static int sub_check(struct nhictl *x, int argc, char **argv, void *opt)
+{
+	(void)argc, (void)argv, (void)opt;
+	return directory_check(x);
+}
+
+static const struct subcmd directory_subs[] = {
+	{ "check", sub_check, 0, 0, 0, NULL },
+	{ NULL, NULL, 0, 0, 0, NULL },
+};
+
 int cmd_directory(struct nhictl *x, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -380,7 +391,6 @@ int cmd_directory(struct nhictl *x, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sub;
 	int c;
 
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -390,12 +400,5 @@ int cmd_directory(struct nhictl *x, int argc, char **argv)
 		default: return opt_error(x, c, argv);
 		}
 	}
-	if (optind >= argc)
-		return nerr(x, EXIT_USAGE, "missing sub-command (check)");
-	sub = argv[optind++];
-	if (strcmp(sub, "check") != 0)
-		return nerr(x, EXIT_USAGE, "unknown sub-command '%s' (try 'nhictl directory --help')", sub);
-	if (optind < argc)
-		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
-	return directory_check(x);
+	return subcmd_run(x, directory_subs, argc, argv, NULL, 0, "");
 }

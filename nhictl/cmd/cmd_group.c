@@ -6,8 +6,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
-#include "nhictl.h"
-#include "store.h"
+#include "cmd.h"
 
 static const char group_help[] =
 	"usage: nhictl group create GROUP [--gid N] [--json]\n"
@@ -253,6 +252,67 @@ static int group_list(struct nhictl *x)
 	return EXIT_OK;
 }
 
+/* group's option (subcmd_run) */
+enum { GROUP_GID = 1 };
+
+/* GROUP, the first operand of the sub-commands that change one */
+static int group_target(struct nhictl *x, const char *sub, const char *name)
+{
+	if (!x->store->groups)
+		return nerr(x, EXIT_FAIL, "group %s: registry groups are not kept in the directory; "
+			    "with backend = ldap manage groups as posixGroup entries there", sub);
+	if (!nhi_valid_name(name))
+		return nerr(x, EXIT_USAGE, "invalid group name '%s'", name);
+	return 0;
+}
+
+static int sub_list(struct nhictl *x, int argc, char **argv, void *opt)
+{
+	(void)argc, (void)argv, (void)opt;
+	return group_list(x);
+}
+
+static int sub_create(struct nhictl *x, int argc, char **argv, void *opt)
+{
+	int r = group_target(x, "create", argv[0]);
+
+	(void)argc;
+	return r ? r : group_create(x, argv[0], *(const char **)opt);
+}
+
+static int sub_delete(struct nhictl *x, int argc, char **argv, void *opt)
+{
+	int r = group_target(x, "delete", argv[0]);
+
+	(void)argc, (void)opt;
+	return r ? r : group_delete(x, argv[0]);
+}
+
+static int sub_add_member(struct nhictl *x, int argc, char **argv, void *opt)
+{
+	int r = group_target(x, "add-member", argv[0]);
+
+	(void)opt;
+	return r ? r : group_members(x, argv[0], 1, argc - 1, argv + 1);
+}
+
+static int sub_remove_member(struct nhictl *x, int argc, char **argv, void *opt)
+{
+	int r = group_target(x, "remove-member", argv[0]);
+
+	(void)opt;
+	return r ? r : group_members(x, argv[0], 0, argc - 1, argv + 1);
+}
+
+static const struct subcmd group_subs[] = {
+	{ "create", sub_create, 1, 1, GROUP_GID, "GROUP" },
+	{ "delete", sub_delete, 1, 1, 0, "GROUP" },
+	{ "add-member", sub_add_member, 1, -1, 0, "GROUP" },
+	{ "remove-member", sub_remove_member, 1, -1, 0, "GROUP" },
+	{ "list", sub_list, 0, 0, 0, NULL },
+	{ NULL, NULL, 0, 0, 0, NULL },
+};
+
 int cmd_group(struct nhictl *x, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -261,7 +321,7 @@ int cmd_group(struct nhictl *x, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sub, *gid = NULL;
+	const char *gid = NULL;
 	int c;
 
 	/* options may come before or after the sub-verb */
@@ -273,32 +333,6 @@ int cmd_group(struct nhictl *x, int argc, char **argv)
 		default: return opt_error(x, c, argv);
 		}
 	}
-	if (optind >= argc)
-		return nerr(x, EXIT_USAGE, "missing sub-command (create, delete, add-member, "
-			    "remove-member, list)");
-	sub = argv[optind++];
-	if (strcmp(sub, "list") == 0) {
-		if (optind < argc)
-			return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
-		return group_list(x);
-	}
-	if (strcmp(sub, "create") != 0 && strcmp(sub, "delete") != 0 &&
-	    strcmp(sub, "add-member") != 0 && strcmp(sub, "remove-member") != 0)
-		return nerr(x, EXIT_USAGE, "unknown sub-command '%s'", sub);
-	if (!x->store->groups)
-		return nerr(x, EXIT_FAIL, "group %s: registry groups are not kept in the directory; "
-			    "with backend = ldap manage groups as posixGroup entries there", sub);
-	if (optind >= argc)
-		return nerr(x, EXIT_USAGE, "%s: missing GROUP", sub);
-	if (!nhi_valid_name(argv[optind]))
-		return nerr(x, EXIT_USAGE, "invalid group name '%s'", argv[optind]);
-	if (gid != NULL && strcmp(sub, "create") != 0)
-		return nerr(x, EXIT_USAGE, "--gid is only for 'group create'");
-	if (strcmp(sub, "create") == 0 || strcmp(sub, "delete") == 0) {
-		if (optind + 1 < argc)
-			return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind + 1]);
-		return sub[0] == 'c' ? group_create(x, argv[optind], gid)
-				     : group_delete(x, argv[optind]);
-	}
-	return group_members(x, argv[optind], sub[0] == 'a', argc - optind - 1, argv + optind + 1);
+	return subcmd_run(x, group_subs, argc, argv, &gid, gid != NULL ? GROUP_GID : 0,
+			  "--gid is only for 'group create'");
 }

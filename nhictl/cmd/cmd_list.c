@@ -1,7 +1,7 @@
 /* cmd_list.c - list and show. */
 #include <getopt.h>
 #include <string.h>
-#include "nhictl.h"
+#include "cmd.h"
 
 static const char list_help[] =
 	"usage: nhictl list [OPTIONS]\n"

@@ -2,7 +2,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include "nhictl.h"
+#include "cmd.h"
 
 static const char log_help[] =
 	"usage: nhictl log [--verify] [--target NAME] [--json]\n"

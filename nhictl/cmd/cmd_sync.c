@@ -30,10 +30,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "nhictl.h"
+#include "cmd.h"
 #include "ldap.h"
 #include "dirmap.h"
-#include "dircred.h"
+#include "dirstore.h"
 
 #define PAGE_SIZE 1000
 /* identities are directly below ldap_base (dir_ident_dn): one level */
@@ -243,7 +243,7 @@ static int pull_creds(struct sync *s, LDAPMessage *e, const char *name)
 		return NHI_ERR_DB;
 	if (serial == have)
 		return 0;
-	if (dc_pull(&s->d, name, serial) != 0)
+	if (dir_creds_pull(&s->d, name, serial) != 0)
 		return NHI_ERR_IO;
 	s->creds++;
 	return 0;

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "nhictl.h"
 #include "ldap.h"
 #include "dircred.h"
 
@@ -259,57 +258,39 @@ static int entry_to_cred(struct dir *d, LDAPMessage *e, struct cred *c, char *wh
 	return 0;
 }
 
-int dc_pull(struct dir *d, const char *name, long long serial)
+int dc_creds(struct dir *d, const char *name, struct cred **out, size_t *n)
 {
-	struct nhictl *x = d->x;
 	LDAPMessage *res = NULL, *e;
-	int64_t ident_row = 0;
+	struct cred *v = NULL;
 	char why[1400];
-	int r;
+	size_t k = 0;
+	int r = 0;
 
-	if (reg_int(x, &ident_row, 0, "SELECT id FROM identity WHERE name = ?", "s", name) < 0)
-		return NHI_ERR_DB;
-	if (ident_row == 0)
-		return nerr(x, NHI_ERR_NOTFOUND, "identity '%s' is not in the local registry", name);
+	*out = NULL;
+	*n = 0;
 	if (search_creds(d, name, &res) != 0)
 		return NHI_ERR_IO;
-	r = reg_exec(x, "CREATE TEMP TABLE IF NOT EXISTS dc_seen (cred_id TEXT PRIMARY KEY)", "");
-	if (r == 0)
-		r = reg_exec(x, "DELETE FROM temp.dc_seen", "");
+	if (ldap_count_entries(d->ld, res) > 0) {
+		v = calloc((size_t)ldap_count_entries(d->ld, res), sizeof(*v));
+		if (v == NULL)
+			r = nerr(d->x, NHI_ERR_NOMEM, "out of memory");
+	}
 	for (e = ldap_first_entry(d->ld, res); r == 0 && e != NULL;
 	     e = ldap_next_entry(d->ld, e)) {
-		struct cred c;
-
-		if (entry_to_cred(d, e, &c, why, sizeof(why)) < 0) {
-			nerr(x, 0, "warning: %s; ignored", why);
+		if (entry_to_cred(d, e, &v[k], why, sizeof(why)) < 0) {
+			nerr(d->x, 0, "warning: %s; ignored", why);
 			continue;
 		}
-		r = reg_exec(x, "INSERT INTO credential (identity_id, cred_id, kind, fingerprint, "
-			     "public_part, secret_hash, serial, created, not_after, state, "
-			     "grace_until, revoked_at, replaces) "
-			     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-			     "ON CONFLICT (cred_id) DO UPDATE SET state = excluded.state, "
-			     "not_after = excluded.not_after, grace_until = excluded.grace_until, "
-			     "revoked_at = excluded.revoked_at, secret_hash = excluded.secret_hash, "
-			     "public_part = excluded.public_part "
-			     "WHERE identity_id = excluded.identity_id", "issssssiisiis",
-			     ident_row, c.id, c.kind, c.fingerprint, c.public_part, c.hash,
-			     c.serial, c.created, c.not_after, c.state, c.grace_until,
-			     c.revoked_at, c.replaces);
-		if (r == 0)
-			r = reg_exec(x, "INSERT OR IGNORE INTO temp.dc_seen VALUES (?)", "s", c.id);
+		k++;
 	}
 	ldap_msgfree(res);
-	/* what the directory no longer has is not a credential any more */
-	if (r == 0)
-		r = reg_exec(x, "UPDATE credential SET state = 'revoked', revoked_at = ? "
-			     "WHERE identity_id = ? AND state != 'revoked' AND "
-			     "cred_id NOT IN (SELECT cred_id FROM temp.dc_seen)", "ii",
-			     (int64_t)x->now, ident_row);
-	if (r == 0)
-		r = reg_exec(x, "UPDATE identity SET cred_serial = ? WHERE id = ?", "ii",
-			     (int64_t)serial, ident_row);
-	return r < 0 ? r : 0;
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*out = v;
+	*n = k;
+	return 0;
 }
 
 int dc_password_hashes(struct dir *d, const char *name, char (*hashes)[256],
@@ -470,15 +451,6 @@ int dc_lock_creds(struct dir *d, const char *name, int how)
 		ldap_msgfree(res);
 	}
 	return rc != 0 ? rc : bump_now(d, name, NULL, NULL, set);
-}
-
-int dc_refresh(struct dir *d, const char *name)
-{
-	long long serial;
-
-	if (dc_read(d, name, &serial, NULL, 0) != 0)
-		return NHI_ERR_IO;
-	return dc_pull(d, name, serial);
 }
 
 int dc_unadd(struct dir *d, const char *name, const struct newcred *n)

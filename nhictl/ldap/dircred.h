@@ -17,7 +17,7 @@
  * under an assertion (compare-and-swap: a concurrent change by another
  * host makes it fail) and, for a password, adds or deletes its hash.  That
  * Modify also makes `nhictl sync` on every other host see the identity as
- * changed and pull its credential entries (dc_pull).
+ * changed and pull its credential entries (dir_creds_pull, store/dirstore.c).
  *
  * Every function prints its own message and returns 0 or a negative
  * NHI_ERR_* code: NHI_ERR_CONFLICT (dc_bump, not printed: the serial
@@ -53,10 +53,10 @@ int dc_revoke(struct dir *d, const char *name, const char *cid, const char *del_
 	      int64_t when);
 /* Delete a credential entry (gone already is fine). */
 int dc_delete(struct dir *d, const char *name, const char *cid);
-/* The identity's credential entries into the registry (current
- * transaction): rows added or updated by credential id, local rows the
- * directory no longer has revoked, identity.cred_serial = serial. */
-int dc_pull(struct dir *d, const char *name, long long serial);
+/* The identity's credential entries, valid ones only (a bad entry is
+ * named in a warning and skipped): *out a heap array of *n (free() it;
+ * NULL when there are none). */
+int dc_creds(struct dir *d, const char *name, struct cred **out, size_t *n);
 /* The hashes of the identity's usable password credentials, from its
  * entries (for resume): up to max - 1 strings of SECRET_HASH_MAX in
  * hashes, pointers in out (NULL-terminated). */
@@ -74,9 +74,6 @@ int dc_lock_creds(struct dir *d, const char *name, int how);
  * with no nhiNotAfter or one past 'until' gets nhiNotAfter = until, and
  * the serial moves (one compare-and-swap) when one did. */
 int dc_cap_not_after(struct dir *d, const char *name, int64_t until);
-/* Read the identity's serial and pull its credentials (dc_read, dc_pull). */
-int dc_refresh(struct dir *d, const char *name);
-
 /* ---- rotation (cmd_cred.c, and recovery in cred.c) ------------------- */
 struct dc_rot {
 	const char *name;

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 #include "nhi_policy.h"
-#include "nhictl.h"
 #include "ldap.h"
 #include "dirmap.h"
 
@@ -32,13 +31,13 @@ int dir_open(struct nhictl *x, struct dir *d)
 	d->ld = NULL;
 	d->x = x;
 	if (x->conf.ldap_base[0] == '\0')
-		return nerr(x, EXIT_FAIL, "no ldap_base in %s",
+		return nerr(x, NHI_ERR_INVAL, "no ldap_base in %s",
 			    x->conf.path[0] ? x->conf.path : "the configuration");
 	/* a server that goes away mid-write must be an error, not SIGPIPE */
 	signal(SIGPIPE, SIG_IGN);
 	r = nhi_ldap_connect(&x->conf, &d->ld, err, sizeof(err));
 	if (r < 0)
-		return nerr(x, EXIT_FAIL, "directory unreachable: %s", err);
+		return nerr(x, r, "directory unreachable: %s", err);
 	return 0;
 }
 
@@ -58,10 +57,14 @@ static void dir_conn_release(void)
 
 int dir_need(struct nhictl *x)
 {
+	int r;
+
 	if (dir_conn.ld != NULL)
 		return 0;
-	if (dir_open(x, &dir_conn) != 0)
-		return EXIT_FAIL;
+	r = dir_open(x, &dir_conn);
+
+	if (r < 0)
+		return r;
 	atexit(dir_conn_release);
 	return 0;
 }

@@ -4,8 +4,9 @@
  * The directory is the source of truth; registry.db on each host is an
  * offline-capable cache of it, filled by `nhictl sync` and, after each
  * successful write verb, by reading the written entry back (read your own
- * writes).  Everything here is used by both the write verbs (cmd_ident.c,
- * dirwrite.c) and sync (cmd_sync.c).
+ * writes).  Everything here is used by both the write verbs (store_ldap.c,
+ * dirwrite.c) and sync (cmd_sync.c); nothing here touches registry.db
+ * (store/dirstore.h is the registry side).
  *
  * Mapping (schema/README):
  *   DN           uid=<name, RFC 4514 escaped>,<ldap_base>
@@ -30,7 +31,7 @@
 
 #include <stddef.h>
 #include <ldap.h>
-#include "nhictl.h"
+#include "util.h"
 
 struct dir {
 	LDAP *ld;
@@ -39,12 +40,12 @@ struct dir {
 
 /* Connect and bind with the configuration (nhi_ldap_connect); on failure
  * print "nhictl: VERB: directory unreachable: <reason>" and return
- * EXIT_FAIL.  0 on success. */
+ * NHI_ERR_INVAL (no ldap_base) or the connection's NHI_ERR_*.  0 on success. */
 int dir_open(struct nhictl *x, struct dir *d);
 void dir_close(struct dir *d);
 
 /* The process's one connection for the write verbs, opened by
- * dir_need() on first use (0, or EXIT_FAIL printed) and closed at exit. */
+ * dir_need() on first use (0, or NHI_ERR_* printed) and closed at exit. */
 extern struct dir dir_conn;
 int dir_need(struct nhictl *x);
 
@@ -104,19 +105,5 @@ struct dir_owner {
 };
 int dir_owner_lookup(struct dir *d, const char *owner, struct dir_owner *o,
 		     char *why, size_t why_len);
-
-/* ---- the registry side (in the current transaction) ---------------- */
-
-/* Insert or update the registry row of an identity read from the
- * directory, matched by entryUUID, else by name: identity row with
- * owner_dn and entry_uuid, its hosts and services.  *changed (may be NULL)
- * is set to 0 if nothing differed, 1 if the row was updated, 2 if it was
- * inserted.  0 or NHI_ERR_DB. */
-int dir_ident_store(struct nhictl *x, const struct ident *id, const char *owner_dn,
-		    const char *uuid, int *changed);
-
-/* Remove the registry row with this entryUUID (a delete seen by sync).
- * *gone set to 1 if a row was removed.  0 or NHI_ERR_DB. */
-int dir_ident_forget(struct nhictl *x, const char *uuid, int *gone);
 
 #endif

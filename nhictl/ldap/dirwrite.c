@@ -7,7 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <openssl/rand.h>
-#include "nhictl.h"
 #include "ldap.h"
 #include "dirwrite.h"
 
@@ -206,7 +205,7 @@ static void backoff(int attempt)
 	nanosleep(&ts, NULL);
 }
 
-int dw_alloc_uid(struct dir *d, uint32_t *uid)
+int dw_alloc_uid(struct dir *d, int (*free_here)(struct nhictl *x, uint32_t id), uint32_t *uid)
 {
 	const struct nhi_conf *c = &d->x->conf;
 	char dn[1024], cur[32], next[32];
@@ -242,7 +241,7 @@ int dw_alloc_uid(struct dir *d, uint32_t *uid)
 			if (used < 0)
 				return NHI_ERR_IO;
 			if (!used) {
-				int f = id_free(d->x, (uint32_t)cand);
+				int f = free_here(d->x, (uint32_t)cand);
 
 				if (f < 0)
 					return NHI_ERR_IO;
@@ -361,26 +360,6 @@ int dw_modify(struct dir *d, const char *name, const struct dw_change *c)
 		return nerr(d->x, NHI_ERR_NOTFOUND, "identity '%s' is gone from the directory", name);
 	if (rc != LDAP_SUCCESS)
 		return refused(d, rc, NULL);
-	return 0;
-}
-
-int dw_store(struct dir *d, const char *name, struct ident *out)
-{
-	char owner_dn[1024], uuid[64], why[1024] = "";
-	int r;
-
-	r = dir_ident_read(d, name, out, owner_dn, sizeof(owner_dn), uuid, sizeof(uuid),
-			   why, sizeof(why));
-	if (r == 0)
-		r = reg_begin(d->x);
-	if (r == 0)
-		r = dir_ident_store(d->x, out, owner_dn, uuid, NULL);
-	if (r < 0) {
-		if (why[0] != '\0' && r != NHI_ERR_DB)
-			nerr(d->x, 0, "%s", why);
-		return nerr(d->x, NHI_ERR_IO, "the directory was changed, but reading it back "
-			    "failed: the local registry is not updated (run 'nhictl sync')");
-	}
 	return 0;
 }
 

@@ -41,13 +41,11 @@ int dw_name_free(struct dir *d, const char *name);
  * NHI_ERR_* on error (printed). */
 int dw_id_in_use(struct dir *d, uint32_t id, int uid_only);
 /* A uid from the counter entry cn=uid-counter,<ldap_base>, skipping ids
- * in use in the directory, the registry or through NSS. */
-int dw_alloc_uid(struct dir *d, uint32_t *uid);
+ * in use in the directory and those free_here (the registry and NSS:
+ * id_free) answers 0 for (or NHI_ERR_*). */
+int dw_alloc_uid(struct dir *d, int (*free_here)(struct nhictl *x, uint32_t id), uint32_t *uid);
 int dw_add(struct dir *d, const struct dw_new *n);
 int dw_modify(struct dir *d, const char *name, const struct dw_change *c);
-/* Read 'name' back and store it in the registry (current transaction);
- * *out gets what was read. */
-int dw_store(struct dir *d, const char *name, struct ident *out);
 /* release: 1 if identity 'name' was adopted (nhiAdopted TRUE), 0 if
  * not, NHI_ERR_* on error (printed). */
 int dw_adopted(struct dir *d, const char *name);

@@ -1,12 +1,12 @@
-/* ident.c - identities as registry rows: loading, printing, and the checks
- * shared by several verbs (live owner, free ids, expiry bounds). */
+/* ident.c - identities as registry rows: loading them, and the checks
+ * on the host they need (a live owner, free ids). */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <shadow.h>
 #include <stdlib.h>
 #include <string.h>
-#include "nhictl.h"
+#include "registry.h"
 #include "nhi_policy.h"
 
 void col_cpy(char *dst, size_t len, sqlite3_stmt *st, int i)
@@ -93,114 +93,6 @@ int ident_load(struct nhictl *x, const char *name, struct ident *id)
 	return r;
 }
 
-int ident_get(struct nhictl *x, const char *name, struct ident *id)
-{
-	int r = ident_load(x, name, id);
-
-	if (r == NHI_ERR_NOTFOUND)
-		return nerr(x, EXIT_FAIL, "no identity '%s' in the registry", name);
-	return r < 0 ? EXIT_FAIL : 0;
-}
-
-void ident_to_nhi(const struct ident *id, struct nhi_ident *ni)
-{
-	memset(ni, 0, sizeof(*ni));
-	ni->name = id->name;
-	ni->gecos = id->gecos;
-	ni->home = id->home;
-	ni->shell = id->shell;
-	ni->owner = id->owner;
-	ni->purpose = id->purpose;
-	ni->hosts = id->hosts;
-	ni->services = id->services;
-	ni->uid = id->uid;
-	ni->gid = id->gid;
-	ni->kind = nhi_kind_parse(id->kind);
-	ni->state = nhi_state_parse(id->state);
-	ni->created = id->created;
-	ni->expires = id->expires;
-	ni->review_interval = id->review_interval;
-	ni->review_due = id->review_due;
-	ni->orphaned_since = id->orphaned_since;
-	ni->last_used = id->last_used;
-}
-
-void ident_json(struct nhictl *x, const struct ident *id)
-{
-	struct json j;
-
-	json_init(&j, stdout);
-	json_obj(&j);
-	ident_json_fields(x, id, &j);
-	json_obj_end(&j);
-	json_end(&j);
-}
-
-void ident_json_fields(struct nhictl *x, const struct ident *id, struct json *j)
-{
-	json_kstr(j, "name", id->name);
-	json_kstr(j, "kind", id->kind);
-	json_kint(j, "uid", id->uid);
-	json_kint(j, "gid", id->gid);
-	json_kstr(j, "owner", id->owner);
-	json_kstr(j, "purpose", id->purpose);
-	json_kstr(j, "gecos", id->gecos);
-	json_kstr(j, "home", id->home);
-	json_kstr(j, "shell", id->shell);
-	json_ktime(j, "created", id->created);
-	json_ktime(j, "expires", id->expires);
-	json_kbool(j, "expired", id->expires != 0 && x->now >= id->expires);
-	json_kint(j, "review_interval", id->review_interval);
-	json_ktime(j, "last_review", id->last_review);
-	json_ktime(j, "review_due", id->review_due);
-	json_kbool(j, "review_overdue", id->review_due != 0 && x->now >= id->review_due &&
-		   strcmp(id->state, "retired") != 0);
-	json_kstr(j, "state", id->state);
-	json_klist(j, "hosts", id->hosts);
-	json_klist(j, "services", id->services);
-	json_ktime(j, "last_used", id->last_used);
-	json_ktime(j, "orphaned_since", id->orphaned_since);
-	json_ktime(j, "retired_at", id->retired_at);
-	json_key(j, "retire_reason");
-	json_str(j, id->retired_at ? id->retire_reason : NULL);
-}
-
-static const char *tm_or(int64_t t, char *buf, const char *none)
-{
-	return t ? nhi_format_time((time_t)t, buf) : none;
-}
-
-void ident_text(struct nhictl *x, const struct ident *id)
-{
-	char b[NHI_TIME_BUFSZ], d[32];
-	const char *st = id->state;
-
-	printf("name:            %s\n", id->name);
-	printf("kind:            %s\n", id->kind);
-	if (strcmp(st, "retired") != 0 && id->expires != 0 && x->now >= id->expires)
-		printf("state:           %s (expired)\n", st);
-	else
-		printf("state:           %s\n", st);
-	printf("uid/gid:         %u/%u\n", id->uid, id->gid);
-	printf("owner:           %s\n", id->owner);
-	printf("purpose:         %s\n", id->purpose);
-	printf("home:            %s\n", id->home);
-	printf("shell:           %s\n", id->shell);
-	printf("created:         %s\n", tm_or(id->created, b, "-"));
-	printf("expires:         %s\n", tm_or(id->expires, b, "-"));
-	printf("review every:    %s\n", nhi_format_duration(id->review_interval, d, sizeof(d)));
-	printf("last review:     %s\n", tm_or(id->last_review, b, "never"));
-	printf("review due:      %s\n", tm_or(id->review_due, b, "-"));
-	printf("hosts:           %s\n", id->hosts[0] ? id->hosts : "any");
-	printf("services:        %s\n", id->services[0] ? id->services : "any");
-	printf("last used:       %s\n", tm_or(id->last_used, b, "never"));
-	if (id->orphaned_since)
-		printf("orphaned since:  %s\n", tm_or(id->orphaned_since, b, "-"));
-	if (id->retired_at)
-		printf("retired:         %s (%s)\n", tm_or(id->retired_at, b, "-"),
-		       id->retire_reason[0] ? id->retire_reason : "no reason given");
-}
-
 /* ---- checks ----------------------------------------------------------- */
 
 static int in_group(const char *user, gid_t pgid, const char *group)
@@ -284,80 +176,6 @@ int owner_live(struct nhictl *x, const char *owner, char *why, size_t len)
 	return 0;
 }
 
-int owner_id_record(struct nhictl *x, const char *name)
-{
-	sqlite3_stmt *st = reg_prep(x, "SELECT owner, owner_dn FROM identity WHERE name = ?", "s", name);
-	char owner[64] = "", dn[1024] = "", id[64], why[1024];
-	int r;
-
-	if (st == NULL)
-		return NHI_ERR_DB;
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		snprintf(owner, sizeof(owner), "%s", (const char *)sqlite3_column_text(st, 0));
-		snprintf(dn, sizeof(dn), "%s", (const char *)sqlite3_column_text(st, 1));
-	}
-	sqlite3_finalize(st);
-	if (r != SQLITE_ROW)
-		return r == SQLITE_DONE ? NHI_ERR_NOTFOUND : reg_dberr(x);
-	r = owner_now(x, owner, dn, id, sizeof(id), why, sizeof(why));
-	if (r == NHI_ERR_DB || r == NHI_ERR_IO)
-		return nerr(x, r, "%s", why);
-	return reg_exec(x, "UPDATE identity SET owner_id = nullif(?, ''), orphan_cause = '' "
-			"WHERE name = ?", "ss", id, name);
-}
-
-int owner_decide(struct owner_plan *o, const char *owner, const char *had, const char *now,
-		 int r, const char *why, const char *what)
-{
-	o->orphan = 1;
-	snprintf(o->owner_id, sizeof(o->owner_id), "%s", had[0] ? had : now);
-	if (had[0] && now[0] && strcmp(had, now) != 0) {
-		snprintf(o->cause, sizeof(o->cause), "other");
-		snprintf(o->why, sizeof(o->why), "owner '%.200s' is now %s %s, not %s %s the "
-			 "identity was given to: another person under that name", owner, what,
-			 now, what, had);
-		return 1;
-	}
-	if (r == 0) {
-		o->orphan = 0;
-		snprintf(o->why, sizeof(o->why), "owner '%.200s' is %s %s (recorded now: "
-			 "the registry did not know it)", owner, what, now);
-		return !had[0] && now[0];
-	}
-	snprintf(o->cause, sizeof(o->cause), "%s", r == NHI_ERR_PERM ? "locked" : "gone");
-	snprintf(o->why, sizeof(o->why), "%s", why);
-	return 1;
-}
-
-int orphan_limit(struct nhictl *x, long n, int force)
-{
-	const struct nhi_conf *c = &x->conf;
-	int64_t total = 0;
-	char limit[32];
-
-	if (n <= 0 || force || c->orphan_max == 0)
-		return 0;
-	if (c->orphan_max_percent) {
-		if (reg_int(x, &total, 0, "SELECT count(*) FROM identity WHERE state != 'retired'",
-			    "") < 0)
-			return NHI_ERR_DB;
-		if ((int64_t)n * 100 <= (int64_t)c->orphan_max * total)
-			return 0;
-		snprintf(limit, sizeof(limit), "%u%% of %lld", (unsigned)c->orphan_max,
-			 (long long)total);
-	} else {
-		if (n <= (long)c->orphan_max)
-			return 0;
-		snprintf(limit, sizeof(limit), "%u", (unsigned)c->orphan_max);
-	}
-	return nerr(x, NHI_ERR_PERM, "stopped: the owner re-check would orphan %ld identities "
-		    "at once, more than orphan_max (%s); nothing was changed.  If their owners "
-		    "really are gone, run it again with --force, or raise orphan_max in %s "
-		    "(a broken ldap_owner_filter or people base looks like this)", n, limit,
-		    c->path[0] ? c->path : "nhi.conf");
-}
-
 int id_free(struct nhictl *x, uint32_t id)
 {
 	int64_t n = 0;
@@ -406,20 +224,4 @@ int alloc_id(struct nhictl *x, uint32_t *out)
 			    (long long)high);
 	return nerr(x, NHI_ERR_RANGE, "no free id left in %u..%u (uid_min..uid_max)",
 		    x->conf.uid_min, x->conf.uid_max);
-}
-
-int parse_expiry(struct nhictl *x, const char *s, time_t *out)
-{
-	char err[256], b1[NHI_TIME_BUFSZ], d[32];
-
-	if (nhi_parse_time(s, x->now, out, err, sizeof(err)) < 0)
-		return nerr(x, EXIT_USAGE, "bad --expires '%s': %s", s, err);
-	if (*out <= x->now)
-		return nerr(x, EXIT_FAIL, "expiry %s is not in the future",
-			    nhi_format_time(*out, b1));
-	if ((int64_t)*out - (int64_t)x->now > x->conf.max_lifetime)
-		return nerr(x, EXIT_FAIL, "expiry %s is beyond max_lifetime (%s from now)",
-			    nhi_format_time(*out, b1),
-			    nhi_format_duration(x->conf.max_lifetime, d, sizeof(d)));
-	return 0;
 }

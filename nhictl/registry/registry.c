@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include "nhi_file.h"
-#include "nhictl.h"
+#include "registry.h"
 
 /* (migration 5) the triggers that keep snap_pending record nothing while
  * a full publication is queued */

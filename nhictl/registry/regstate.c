@@ -29,7 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "nhictl.h"
+#include "registry.h"
 #include "nhi_file.h"
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "nhictl.h"
+#include "registry.h"
 
 /* Read the whole (trusted) file. */
 static int slurp(struct nhictl *x, const char *path, char **out, size_t *len)

@@ -16,8 +16,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include "nhictl.h"
-#include "dirmap.h"
+#include "dirstore.h"
 
 #define STORE_COLS IDENT_COLS ", owner_dn, entry_uuid, dir_last_used"
 
@@ -257,4 +256,82 @@ int dir_ident_forget(struct nhictl *x, const char *uuid, int *gone)
 	if (r == 0 && gone != NULL)
 		*gone = 1;
 	return r;
+}
+
+int dir_ident_readback(struct dir *d, const char *name, struct ident *out)
+{
+	char owner_dn[1024], uuid[64], why[1024] = "";
+	int r;
+
+	r = dir_ident_read(d, name, out, owner_dn, sizeof(owner_dn), uuid, sizeof(uuid),
+			   why, sizeof(why));
+	if (r == 0)
+		r = reg_begin(d->x);
+	if (r == 0)
+		r = dir_ident_store(d->x, out, owner_dn, uuid, NULL);
+	if (r < 0) {
+		if (why[0] != '\0' && r != NHI_ERR_DB)
+			nerr(d->x, 0, "%s", why);
+		return nerr(d->x, NHI_ERR_IO, "the directory was changed, but reading it back "
+			    "failed: the local registry is not updated (run 'nhictl sync')");
+	}
+	return 0;
+}
+
+int dir_creds_pull(struct dir *d, const char *name, long long serial)
+{
+	struct nhictl *x = d->x;
+	struct cred *v = NULL;
+	int64_t ident_row = 0;
+	size_t n = 0, i;
+	int r;
+
+	if (reg_int(x, &ident_row, 0, "SELECT id FROM identity WHERE name = ?", "s", name) < 0)
+		return NHI_ERR_DB;
+	if (ident_row == 0)
+		return nerr(x, NHI_ERR_NOTFOUND, "identity '%s' is not in the local registry", name);
+	r = dc_creds(d, name, &v, &n);
+	if (r < 0)
+		return r;
+	r = reg_exec(x, "CREATE TEMP TABLE IF NOT EXISTS dc_seen (cred_id TEXT PRIMARY KEY)", "");
+	if (r == 0)
+		r = reg_exec(x, "DELETE FROM temp.dc_seen", "");
+	for (i = 0; r == 0 && i < n; i++) {
+		const struct cred *c = &v[i];
+
+		r = reg_exec(x, "INSERT INTO credential (identity_id, cred_id, kind, fingerprint, "
+			     "public_part, secret_hash, serial, created, not_after, state, "
+			     "grace_until, revoked_at, replaces) "
+			     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+			     "ON CONFLICT (cred_id) DO UPDATE SET state = excluded.state, "
+			     "not_after = excluded.not_after, grace_until = excluded.grace_until, "
+			     "revoked_at = excluded.revoked_at, secret_hash = excluded.secret_hash, "
+			     "public_part = excluded.public_part "
+			     "WHERE identity_id = excluded.identity_id", "issssssiisiis",
+			     ident_row, c->id, c->kind, c->fingerprint, c->public_part, c->hash,
+			     c->serial, c->created, c->not_after, c->state, c->grace_until,
+			     c->revoked_at, c->replaces);
+		if (r == 0)
+			r = reg_exec(x, "INSERT OR IGNORE INTO temp.dc_seen VALUES (?)", "s", c->id);
+	}
+	free(v);
+	/* what the directory no longer has is not a credential any more */
+	if (r == 0)
+		r = reg_exec(x, "UPDATE credential SET state = 'revoked', revoked_at = ? "
+			     "WHERE identity_id = ? AND state != 'revoked' AND "
+			     "cred_id NOT IN (SELECT cred_id FROM temp.dc_seen)", "ii",
+			     (int64_t)x->now, ident_row);
+	if (r == 0)
+		r = reg_exec(x, "UPDATE identity SET cred_serial = ? WHERE id = ?", "ii",
+			     (int64_t)serial, ident_row);
+	return r < 0 ? r : 0;
+}
+
+int dir_creds_refresh(struct dir *d, const char *name)
+{
+	long long serial;
+
+	if (dc_read(d, name, &serial, NULL, 0) != 0)
+		return NHI_ERR_IO;
+	return dir_creds_pull(d, name, serial);
 }

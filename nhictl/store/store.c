@@ -4,7 +4,6 @@
  */
 #include <string.h>
 #include "nhi_policy.h"
-#include "nhictl.h"
 #include "store.h"
 
 const struct store_ops *store_select(int backend)
@@ -43,4 +42,27 @@ int owner_now(struct nhictl *x, const char *owner, const char *owner_dn, char *i
 {
 	id[0] = '\0';
 	return x->store->owner_now(x, owner, owner_dn, id, idlen, why, why_len);
+}
+
+int owner_id_record(struct nhictl *x, const char *name)
+{
+	sqlite3_stmt *st = reg_prep(x, "SELECT owner, owner_dn FROM identity WHERE name = ?", "s", name);
+	char owner[64] = "", dn[1024] = "", id[64], why[1024];
+	int r;
+
+	if (st == NULL)
+		return NHI_ERR_DB;
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		snprintf(owner, sizeof(owner), "%s", (const char *)sqlite3_column_text(st, 0));
+		snprintf(dn, sizeof(dn), "%s", (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	if (r != SQLITE_ROW)
+		return r == SQLITE_DONE ? NHI_ERR_NOTFOUND : reg_dberr(x);
+	r = owner_now(x, owner, dn, id, sizeof(id), why, sizeof(why));
+	if (r == NHI_ERR_DB || r == NHI_ERR_IO)
+		return nerr(x, r, "%s", why);
+	return reg_exec(x, "UPDATE identity SET owner_id = nullif(?, ''), orphan_cause = '' "
+			"WHERE name = ?", "ss", id, name);
 }

@@ -20,7 +20,9 @@
 #ifndef NHICTL_STORE_H
 #define NHICTL_STORE_H
 
-#include "nhictl.h"
+#include "registry.h"
+
+struct dir;   /* dirmap.h */
 
 /* A new identity (create, adopt). */
 struct store_new {
@@ -157,5 +159,26 @@ const struct store_ops *store_select(int backend);
  * not overdue under review = enforce (the policy PAM runs), owner live
  * (owner_check).  0 or NHI_ERR_* with the reason in why. */
 int store_ident_usable(struct nhictl *x, const struct ident *id, char *why, size_t len);
+
+/* ---- what every backend shares (store.c, upkeep.c) ------------------ */
+
+/* Who the owner is now (store.c: the store's owner_now): owner_live()
+ * (local) or dir_owner_lookup() (ldap, by owner_dn when set), and the
+ * owner's uid (local) or entryUUID (ldap) in id ("" when unknown; set for
+ * 0 and NHI_ERR_PERM). */
+int owner_now(struct nhictl *x, const char *owner, const char *owner_dn, char *id, size_t idlen,
+	      char *why, size_t why_len);
+/* Record the current owner's uid/entryUUID as identity NAME's owner_id
+ * (create, adopt, transfer), in the current transaction.  0 or NHI_ERR_*. */
+int owner_id_record(struct nhictl *x, const char *name);
+/* Revoke the credentials whose grace window has ended (one audit event
+ * each), in the current transaction; *n counts them (upkeep.c).  With a
+ * directory (d, backend = ldap) each is revoked there first, its password
+ * hash removed; one the directory refuses now is left for the next sweep. */
+int cred_sweep(struct nhictl *x, struct dir *d, int *n);
+/* Roll back the pending rotations whose process is gone (a crash between
+ * the journal and its end), in the current transaction, with a message on
+ * stderr and an audit event each.  *n counts them (upkeep.c). */
+int rotation_recover(struct nhictl *x, int *n);
 
 #endif

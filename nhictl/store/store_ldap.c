@@ -7,13 +7,13 @@
  */
 #include <string.h>
 #include <openssl/crypto.h>
-#include "nhictl.h"
 #include "store.h"
 #include "dirwrite.h"
 #include "dircred.h"
+#include "dirstore.h"
 
-/* dir_need() and a chain of dir*.c calls joined with || answer 1 on
- * failure (printed); a single call's NHI_ERR_* is kept. */
+/* A chain of dir*.c calls joined with || answers 1 on failure (printed);
+ * a single call's NHI_ERR_* is kept. */
 static int dir_err(int r)
 {
 	return r < 0 ? r : r > 0 ? NHI_ERR_IO : 0;
@@ -86,7 +86,7 @@ static int ldap_uid_registered(struct nhictl *x, uint32_t id)
 static int ldap_alloc_uid(struct nhictl *x, uint32_t *uid)
 {
 	(void)x;
-	return dir_err(dw_alloc_uid(&dir_conn, uid));
+	return dir_err(dw_alloc_uid(&dir_conn, id_free, uid));
 }
 
 static int ldap_add(struct nhictl *x, const struct store_new *n, struct ident *got)
@@ -100,7 +100,7 @@ static int ldap_add(struct nhictl *x, const struct store_new *n, struct ident *g
 	};
 
 	(void)x;
-	return dir_err(dw_add(&dir_conn, &w) || dw_store(&dir_conn, n->name, got));
+	return dir_err(dw_add(&dir_conn, &w) || dir_ident_readback(&dir_conn, n->name, got));
 }
 
 static int ldap_update(struct nhictl *x, const struct ident *id, struct store_change *c)
@@ -127,9 +127,9 @@ static int ldap_update(struct nhictl *x, const struct ident *id, struct store_ch
 	    (creds && dc_lock_creds(&dir_conn, id->name, creds) != 0) ||
 	    /* no credential outlives its identity */
 	    (c->expires != 0 && dc_cap_not_after(&dir_conn, id->name, c->expires) != 0) ||
-	    dw_store(&dir_conn, id->name, &got) != 0)
+	    dir_ident_readback(&dir_conn, id->name, &got) != 0)
 		return NHI_ERR_IO;
-	if (dc_refresh(&dir_conn, id->name) != 0) {
+	if (dir_creds_refresh(&dir_conn, id->name) != 0) {
 		x->store->abort(x);
 		return NHI_ERR_IO;
 	}
@@ -183,11 +183,11 @@ static int ldap_cred_lock(struct nhictl *x, const char *name, long long *serial)
 {
 	struct ident got;
 
-	/* dw_store takes the write lock */
+	/* dir_ident_readback takes the write lock */
 	if (dc_read(&dir_conn, name, serial, NULL, 0) != 0 ||
-	    dw_store(&dir_conn, name, &got) != 0)
+	    dir_ident_readback(&dir_conn, name, &got) != 0)
 		return NHI_ERR_IO;
-	if (dc_pull(&dir_conn, name, *serial) != 0) {
+	if (dir_creds_pull(&dir_conn, name, *serial) != 0) {
 		reg_rollback(x);
 		return NHI_ERR_IO;
 	}
@@ -217,7 +217,7 @@ static int ldap_cred_add(struct nhictl *x, const struct ident *id, const struct 
 		dc_delete(&dir_conn, id->name, n->id);
 		return NHI_ERR_IO;
 	}
-	if (dc_pull(&dir_conn, id->name, serial + 1) != 0) {
+	if (dir_creds_pull(&dir_conn, id->name, serial + 1) != 0) {
 		dc_unadd(&dir_conn, id->name, n);
 		return NHI_ERR_IO;
 	}
@@ -291,7 +291,7 @@ static int ldap_rot_apply(struct nhictl *x, const struct store_rot *r)
 static int ldap_rot_finish(struct nhictl *x, const struct store_rot *r)
 {
 	(void)x;
-	return dir_err(dc_refresh(&dir_conn, r->id->name));
+	return dir_err(dir_creds_refresh(&dir_conn, r->id->name));
 }
 
 /* the directory holds the new credential and its holder has it: keep
@@ -366,13 +366,13 @@ static int ldap_rot_forward(struct nhictl *x, int64_t rid, int64_t cred_row, int
 	(void)rid;
 	(void)cred_row;
 	(void)grace;
-	return dc_refresh(&dir_conn, name) != 0 ? NHI_ERR_IO : 0;
+	return dir_creds_refresh(&dir_conn, name) != 0 ? NHI_ERR_IO : 0;
 }
 
 static int ldap_rot_back(struct nhictl *x, const char *name)
 {
 	(void)x;
-	return dc_refresh(&dir_conn, name) != 0 ? NHI_ERR_IO : 0;
+	return dir_creds_refresh(&dir_conn, name) != 0 ? NHI_ERR_IO : 0;
 }
 
 const struct store_ops store_ldap = {

@@ -3,7 +3,6 @@
  */
 #include <pwd.h>
 #include <string.h>
-#include "nhictl.h"
 #include "store.h"
 
 static int db_err(int r)
@@ -228,8 +227,11 @@ static int local_rot_finish(struct nhictl *x, const struct store_rot *rt)
 	int r;
 
 	/* the identity may have been suspended or retired meanwhile */
-	if (ident_get(x, rt->id->name, &now_id) != 0)
-		return NHI_ERR_NOTFOUND;
+	r = ident_load(x, rt->id->name, &now_id);
+	if (r == NHI_ERR_NOTFOUND)
+		return nerr(x, r, "no identity '%s' in the registry", rt->id->name);
+	if (r < 0)
+		return r;
 	r = store_ident_usable(x, &now_id, why, sizeof(why));
 	if (r == NHI_ERR_DB)
 		return r;

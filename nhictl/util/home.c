@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "nhictl.h"
+#include "util.h"
 
 #define LOGIN_DEFS "/etc/login.defs"
 #define SKEL "/etc/skel"
@@ -76,19 +76,19 @@ int home_check(struct nhictl *x, const char *home, uint32_t uid, int *exists)
 	*exists = 0;
 	if (lstat(home, &sb) == 0) {
 		if (!S_ISDIR(sb.st_mode) || sb.st_uid != uid)
-			return nerr(x, EXIT_FAIL, "--create-home: %s exists and is not a directory "
+			return nerr(x, NHI_ERR_EXISTS, "--create-home: %s exists and is not a directory "
 				    "owned by uid %u: refused (choose another --home)", home, uid);
 		*exists = 1;
 		return 0;
 	}
 	if (errno != ENOENT)
-		return nerr(x, EXIT_FAIL, "--create-home: %s: %s", home, strerror(errno));
+		return nerr(x, NHI_ERR_IO, "--create-home: %s: %s", home, strerror(errno));
 	snprintf(parent, sizeof(parent), "%s", home);
 	slash = strrchr(parent, '/');
 	if (slash != NULL)
 		slash[slash == parent] = '\0';
 	if (stat(parent, &sb) != 0 || !S_ISDIR(sb.st_mode))
-		return nerr(x, EXIT_FAIL, "--create-home: the parent directory %s does not exist",
+		return nerr(x, NHI_ERR_NOTFOUND, "--create-home: the parent directory %s does not exist",
 			    parent);
 	return 0;
 }
@@ -180,7 +180,7 @@ int home_make(struct nhictl *x, const char *home, uint32_t uid, uint32_t gid)
 
 	login_defs_read(&d);
 	if (mkdir(home, 0700) != 0)
-		return nerr(x, EXIT_FAIL, "--create-home: mkdir %s: %s", home, strerror(errno));
+		return nerr(x, NHI_ERR_IO, "--create-home: mkdir %s: %s", home, strerror(errno));
 	rc = copy_tree(SKEL, home, (uid_t)uid, (gid_t)gid, 0);
 	if (rc == 0 && chown(home, (uid_t)uid, (gid_t)gid) != 0)
 		rc = -errno;
@@ -188,7 +188,7 @@ int home_make(struct nhictl *x, const char *home, uint32_t uid, uint32_t gid)
 		rc = -errno;
 	if (rc < 0) {
 		home_unmake(home);
-		return nerr(x, EXIT_FAIL, "--create-home: %s from " SKEL ": %s", home, strerror(-rc));
+		return nerr(x, NHI_ERR_IO, "--create-home: %s from " SKEL ": %s", home, strerror(-rc));
 	}
 	return 0;
 }

@@ -1,7 +1,7 @@
 /* json.c - a small streaming JSON emitter with correct string escaping. */
 #include <stdio.h>
 #include <string.h>
-#include "nhictl.h"
+#include "util.h"
 
 void json_init(struct json *j, FILE *f)
 {

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "nhictl.h"
+#include "util.h"
 #include "reach.h"
 
 #define REACH_TERM_WAIT_MS 5000

@@ -1,12 +1,9 @@
-/* util.c - what every layer of nhictl uses to talk to its user: the
- * one-line error message, the verb's exit code from an internal result,
- * and the common option and argument errors.  Nothing here knows a verb,
- * a backend or the registry.
+/* util.c - how every layer of nhictl talks to its user: the one-line
+ * error message.  (The exit codes are the verbs' edge: cmd/common.c.)
  */
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include "nhictl.h"
+#include "util.h"
 
 int nerr(struct nhictl *x, int code, const char *fmt, ...)
 {
@@ -22,35 +19,4 @@ int nerr(struct nhictl *x, int code, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return code;
-}
-
-int exit_code(int r)
-{
-	return r < 0 ? EXIT_FAIL : r;
-}
-
-int opt_error(struct nhictl *x, int c, char **argv)
-{
-	const char *arg = optind > 0 ? argv[optind - 1] : "?";
-
-	if (c == ':')
-		nerr(x, 0, "option '%s' needs a value", arg);
-	else if (optopt != 0)
-		nerr(x, 0, "unknown option '-%c' (try 'nhictl %s --help')", optopt, x->verb);
-	else
-		nerr(x, 0, "unknown option '%s' (try 'nhictl %s --help')", arg, x->verb);
-	return EXIT_USAGE;
-}
-
-int one_name(struct nhictl *x, int argc, char **argv, const char **name, const char *what)
-{
-	if (optind >= argc)
-		return nerr(x, EXIT_USAGE, "missing %s (try 'nhictl %s --help')", what, x->verb);
-	if (optind + 1 < argc)
-		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind + 1]);
-	*name = argv[optind];
-	if (!nhi_valid_name(*name))
-		return nerr(x, EXIT_USAGE, "invalid %s '%s' (lower case letters, digits, '_', "
-			    "'.', '-'; starting with a letter or '_'; at most 32)", what, *name);
-	return 0;
 }

@@ -1,0 +1,356 @@
+/* cmd_joiner.c - joiners: create (a new service account or agent) and
+ * adopt (register an account the host already has).  See lifecycle.h. */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include "nhi_policy.h"
+#include "cmd.h"
+#include "lifecycle.h"
+
+#define MAX_SCOPE 64
+
+struct spec {
+	const char *owner, *expires, *purpose, *kind, *review_every;
+	const char *uid, *shell, *home;
+	const char *hosts[MAX_SCOPE], *services[MAX_SCOPE];
+	int n_hosts, n_services;
+	int force;   /* adopt: also an account classified as a human */
+	int create_home;   /* create: 1 --create-home, 0 --no-create-home, -1 create_home */
+};
+
+static const char create_help[] =
+	"usage: nhictl create NAME --owner USER --expires WHEN [OPTIONS]\n"
+	"\n"
+	"Register a new service identity (or AI agent) owned by a live human.  A\n"
+	"free uid in uid_min..uid_max is allocated (gid = uid) unless --uid is given.\n"
+	"\n"
+	"  -o, --owner USER          the human owner (must resolve, not locked/expired)\n"
+	"  -e, --expires WHEN        2027-01-31, 2027-01-31T12:00:00Z or +90d; at most\n"
+	"                            max_lifetime from now\n"
+	"  -p, --purpose TEXT        what it is for\n"
+	"  -k, --kind service|agent  (default: service)\n"
+	"  -r, --review-every DUR    review interval (default: review_interval)\n"
+	"  -H, --host H              may be used only on host H (repeatable; globs)\n"
+	"  -S, --service SVC         may be used only through PAM service SVC (repeatable)\n"
+	"  -u, --uid N               this uid (and gid) instead of the lowest free one\n"
+	"  -s, --shell PATH          login shell (default: default_shell)\n"
+	"  -d, --home DIR            home directory (default: home_base/NAME)\n"
+	"  -m, --create-home         make it as useradd -m does (/etc/skel, owned by\n"
+	"                            the identity, mode HOME_MODE or 0750); an existing\n"
+	"                            path is accepted only as its directory\n"
+	"  -M, --no-create-home      do not (default: create_home in nhi.conf)\n"
+	"      --json                print the new identity as JSON\n";
+
+static const char adopt_help[] =
+	"usage: nhictl adopt NAME --owner USER --expires WHEN [OPTIONS]\n"
+	"\n"
+	"Register an existing local account (e.g. from /etc/passwd), keeping its\n"
+	"uid, gid, home, shell and gecos.  Options as for create, without\n"
+	"--uid, --shell, --home and --(no-)create-home.  An account pam_nhi\n"
+	"classifies as a human (no service uid range, service group or name\n"
+	"pattern) is refused:\n"
+	"\n"
+	"      --force               adopt it all the same\n"
+	"      --json                print the new identity as JSON\n"
+	"\n"
+	"'nhictl release NAME' undoes an adoption.\n";
+
+static int scope_add(struct nhictl *x, const char **arr, int *n, const char *v, int host)
+{
+	if (host ? !nhi_valid_host(v) : !nhi_valid_service(v))
+		return nerr(x, EXIT_USAGE, "invalid %s '%s'", host ? "host" : "PAM service", v);
+	if (*n >= MAX_SCOPE)
+		return nerr(x, EXIT_USAGE, "too many --%s options", host ? "host" : "service");
+	arr[(*n)++] = v;
+	return 0;
+}
+
+static int parse_spec(struct nhictl *x, int argc, char **argv, struct spec *s, int adopt)
+{
+	static const struct option opts[] = {
+		{ "owner", required_argument, NULL, 'o' },
+		{ "expires", required_argument, NULL, 'e' },
+		{ "purpose", required_argument, NULL, 'p' },
+		{ "kind", required_argument, NULL, 'k' },
+		{ "review-every", required_argument, NULL, 'r' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "service", required_argument, NULL, 'S' },
+		{ "uid", required_argument, NULL, 'u' },
+		{ "shell", required_argument, NULL, 's' },
+		{ "home", required_argument, NULL, 'd' },
+		{ "force", no_argument, NULL, 'F' },
+		{ "create-home", no_argument, NULL, 'm' },
+		{ "no-create-home", no_argument, NULL, 'M' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, r;
+
+	memset(s, 0, sizeof(*s));
+	s->create_home = -1;
+	while ((c = getopt_long(argc, argv, ":o:e:p:k:r:H:S:u:s:d:mMh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': s->owner = optarg; break;
+		case 'e': s->expires = optarg; break;
+		case 'p': s->purpose = optarg; break;
+		case 'k': s->kind = optarg; break;
+		case 'r': s->review_every = optarg; break;
+		case 'H':
+			if ((r = scope_add(x, s->hosts, &s->n_hosts, optarg, 1)) != 0)
+				return r;
+			break;
+		case 'S':
+			if ((r = scope_add(x, s->services, &s->n_services, optarg, 0)) != 0)
+				return r;
+			break;
+		case 'u': case 's': case 'd': case 'm': case 'M':
+			if (adopt)
+				return nerr(x, EXIT_USAGE, "adopt keeps the account's uid, home "
+					    "and shell: '%s' is not allowed", argv[optind - 1]);
+			if (c == 'm' || c == 'M')
+				s->create_home = c == 'm';
+			else if (c == 'u')
+				s->uid = optarg;
+			else if (c == 's')
+				s->shell = optarg;
+			else
+				s->home = optarg;
+			break;
+		case 'F':
+			if (!adopt)
+				return nerr(x, EXIT_USAGE, "option '--force' is not accepted here "
+					    "(try 'nhictl %s --help')", x->verb);
+			s->force = 1;
+			break;
+		case 'j': x->json = 1; break;
+		case 'h':
+			fputs(adopt ? adopt_help : create_help, stdout);
+			return -1;
+		default:
+			return opt_error(x, c, argv);
+		}
+	}
+	return 0;
+}
+
+/* Everything about the spec that does not need NSS or the registry. */
+static int check_spec(struct nhictl *x, struct spec *s, int *kind, int64_t *interval,
+		      time_t *expires)
+{
+	char err[256];
+	int r;
+
+	if (s->owner == NULL)
+		return nerr(x, EXIT_USAGE, "--owner USER is required");
+	if (s->expires == NULL)
+		return nerr(x, EXIT_USAGE, "--expires WHEN is required (identities always expire)");
+	*kind = s->kind ? nhi_kind_parse(s->kind) : NHI_KIND_SERVICE;
+	if (*kind < 0)
+		return nerr(x, EXIT_USAGE, "bad --kind '%s' (service or agent)", s->kind);
+	*interval = x->conf.review_interval;
+	if (s->review_every != NULL) {
+		if (nhi_parse_duration(s->review_every, interval, err, sizeof(err)) < 0)
+			return nerr(x, EXIT_USAGE, "bad --review-every '%s': %s", s->review_every, err);
+		if (*interval <= 0)
+			return nerr(x, EXIT_USAGE, "bad --review-every '%s': must be positive",
+				    s->review_every);
+	}
+	if (s->purpose != NULL && !nhi_valid_text(s->purpose, 256, 0))
+		return nerr(x, EXIT_USAGE, "bad --purpose: printable text of at most 256 bytes");
+	if (s->shell != NULL && s->shell[0] != '/')
+		return nerr(x, EXIT_USAGE, "bad --shell '%s': an absolute path", s->shell);
+	if (s->home != NULL && (s->home[0] != '/' || !nhi_valid_text(s->home, PATH_MAX - 1, 1)))
+		return nerr(x, EXIT_USAGE, "bad --home '%s': an absolute path", s->home);
+	if (s->shell != NULL && !nhi_valid_text(s->shell, PATH_MAX - 1, 1))
+		return nerr(x, EXIT_USAGE, "bad --shell '%s'", s->shell);
+	r = parse_expiry(x, s->expires, expires);
+	return r;
+}
+
+/* Write the new identity through the store, then the audit event, commit
+ * and the answer. */
+static int insert_ident(struct nhictl *x, const struct store_new *n)
+{
+	char b1[NHI_TIME_BUFSZ], line[512];
+	struct ident got;
+	int r;
+
+	if (x->store->add(x, n, &got) < 0)
+		return EXIT_FAIL;
+	/* who the owner is, not only the name (issue 12) */
+	r = owner_id_record(x, n->name);
+	if (r == 0)
+		r = reg_event(x, n->adopted ? "adopt" : "create", n->name, "ok",
+			      "kind=%s uid=%u gid=%u owner=%s expires=%s%s", nhi_kind_str(n->kind),
+			      got.uid, got.gid, got.owner, nhi_format_time((time_t)got.expires, b1),
+			      x->store->audit_tag);
+	if (r < 0)
+		return not_stored(x);
+	snprintf(line, sizeof(line), "%s %s: uid %u, owner %s, expires %s",
+		 n->adopted ? "adopted" : "created", n->name, got.uid, got.owner,
+		 nhi_format_time((time_t)got.expires, b1));
+	return done_line(x, n->name, line);
+}
+
+/* The new identity from the spec and what the verb found. */
+static void new_from_spec(struct store_new *n, const char *name, int kind, const struct spec *s,
+			  const char *owner, const char *owner_dn, time_t expires,
+			  int64_t interval, int adopted)
+{
+	memset(n, 0, sizeof(*n));
+	n->name = name;
+	n->kind = kind;
+	n->purpose = s->purpose;
+	n->owner = owner;
+	n->owner_dn = owner_dn;
+	n->expires = expires;
+	n->interval = interval;
+	n->adopted = adopted;
+	n->hosts = s->hosts;
+	n->services = s->services;
+	n->n_hosts = s->n_hosts;
+	n->n_services = s->n_services;
+}
+
+/* The name is not registered yet (the directory's answer with ldap). */
+static int name_free(struct nhictl *x, const char *name, const char *what)
+{
+	return exit_code(x->store->name_free(x, name, what));
+}
+
+int cmd_create(struct nhictl *x, int argc, char **argv)
+{
+	char home[PATH_MAX], gecos[264], owner[64], owner_dn[1024];
+	const char *name;
+	struct store_new n;
+	struct spec s;
+	time_t expires;
+	int64_t interval;
+	uint32_t uid = 0;
+	int kind, r, mkhome, home_there = 0;
+
+	if ((r = parse_spec(x, argc, argv, &s, 0)) != 0)
+		return r < 0 ? EXIT_OK : r;
+	if ((r = one_name(x, argc, argv, &name, "identity name")) != 0)
+		return r;
+	if ((r = not_self(x, name, s.owner)) != 0)
+		return r;
+	if (s.uid != NULL) {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(s.uid, &end, 10);
+		if (errno || *end || end == s.uid || s.uid[0] == '-' || v == 0 || v >= 0xffffffffUL)
+			return nerr(x, EXIT_USAGE, "bad --uid '%s': a number from 1", s.uid);
+		uid = (uint32_t)v;
+	}
+	if ((r = check_spec(x, &s, &kind, &interval, &expires)) != 0)
+		return r;
+	if ((r = name_free(x, name, "identity ")) != 0)
+		return r;
+	if (getpwnam(name) != NULL)
+		return nerr(x, EXIT_FAIL, "a local account '%s' exists (register it with "
+			    "'nhictl adopt')", name);
+	if (getgrnam(name) != NULL)
+		return nerr(x, EXIT_FAIL, "a local group '%s' exists", name);
+	if ((r = check_owner(x, s.owner, owner, sizeof(owner), owner_dn, sizeof(owner_dn))) != 0)
+		return r;
+	if (s.uid != NULL) {
+		r = x->store->uid_free(x, uid);
+		if (r < 0)
+			return EXIT_FAIL;
+		if (!r)
+			return nerr(x, EXIT_FAIL, "uid/gid %u is already in use", uid);
+	} else if (x->store->alloc_uid(x, &uid) < 0) {
+		return EXIT_FAIL;
+	}
+	if (s.home != NULL)
+		snprintf(home, sizeof(home), "%s", s.home);
+	else if ((size_t)snprintf(home, sizeof(home), "%s/%s", x->conf.home_base, name) >= sizeof(home))
+		return nerr(x, EXIT_FAIL, "home directory path too long");
+	/* the gecos field shows the purpose where it is safe in passwd */
+	snprintf(gecos, sizeof(gecos), "%s",
+		 s.purpose && nhi_valid_text(s.purpose, 256, 1) ? s.purpose : "");
+	ident_warnings(x, name, uid, s.shell ? s.shell : x->conf.default_shell);
+	/* the home before the registry: a failed insert takes it away again */
+	mkhome = s.create_home >= 0 ? s.create_home : x->conf.create_home;
+	if (mkhome && ((r = home_check(x, home, uid, &home_there)) != 0 ||
+		       (!home_there && (r = home_make(x, home, uid, uid)) != 0)))
+		return exit_code(r);
+	new_from_spec(&n, name, kind, &s, owner, owner_dn, expires, interval, 0);
+	n.uid = n.gid = uid;
+	n.gecos = gecos;
+	n.home = home;
+	n.shell = s.shell ? s.shell : x->conf.default_shell;
+	r = insert_ident(x, &n);
+	if (r != EXIT_OK && !x->changed && mkhome && !home_there)
+		home_unmake(home);
+	return r;
+}
+
+int cmd_adopt(struct nhictl *x, int argc, char **argv)
+{
+	char gecos[264];
+	struct passwd *pw;
+	const char *name;
+	struct store_new n;
+	struct spec s;
+	time_t expires;
+	int64_t interval;
+	uint32_t uid, gid;
+	char home[PATH_MAX], shell[PATH_MAX], owner[64], owner_dn[1024];
+	struct nhi_decision dec;
+	int kind, r;
+
+	if ((r = parse_spec(x, argc, argv, &s, 1)) != 0)
+		return r < 0 ? EXIT_OK : r;
+	if ((r = one_name(x, argc, argv, &name, "account name")) != 0)
+		return r;
+	if ((r = not_self(x, name, s.owner)) != 0)
+		return r;
+	if ((r = check_spec(x, &s, &kind, &interval, &expires)) != 0)
+		return r;
+	if ((r = name_free(x, name, "")) != 0)
+		return r;
+	pw = getpwnam(name);
+	if (pw == NULL)
+		return nerr(x, EXIT_FAIL, "no local account '%s' to adopt (use 'nhictl create')", name);
+	if (pw->pw_uid == 0)
+		return nerr(x, EXIT_FAIL, "'%s' has uid 0: root is never adopted", name);
+	uid = (uint32_t)pw->pw_uid;
+	gid = (uint32_t)pw->pw_gid;
+	snprintf(gecos, sizeof(gecos), "%s", pw->pw_gecos ? pw->pw_gecos : "");
+	snprintf(home, sizeof(home), "%s", pw->pw_dir ? pw->pw_dir : "/");
+	snprintf(shell, sizeof(shell), "%s", pw->pw_shell ? pw->pw_shell : x->conf.nologin_shell);
+	/* pam_nhi's own classification (uid ranges, service_groups, name
+	 * patterns): adopting a person would put them under nhi's policy */
+	nhi_account_check(&x->conf, NULL, name, NULL, NULL, x->now, &dec);
+	if (dec.reason == NHI_R_HUMAN && !s.force)
+		return nerr(x, EXIT_FAIL, "'%s' (uid %u) is a human account to pam_nhi (outside "
+			    "uid_min..uid_max and service_uids, in no service_groups, matching no "
+			    "service_names): refused; if it is a service account, add it to "
+			    "service_uids or service_names, or adopt with --force", name, uid);
+	r = x->store->uid_registered(x, uid);
+	if (r < 0)
+		return EXIT_FAIL;
+	if (r)
+		return nerr(x, EXIT_FAIL, "uid %u is already registered%s", uid, x->store->where);
+	if ((r = check_owner(x, s.owner, owner, sizeof(owner), owner_dn, sizeof(owner_dn))) != 0)
+		return r;
+	/* (without a usable snapshot pam_nhi still knows it from
+	 * registered.uids, which every publication writes) */
+	ident_warnings(x, name, uid, shell);
+	new_from_spec(&n, name, kind, &s, owner, owner_dn, expires, interval, 1);
+	n.uid = uid;
+	n.gid = gid;
+	n.gecos = gecos;
+	n.home = home;
+	n.shell = shell;
+	return insert_ident(x, &n);
+}
+

@@ -1,0 +1,67 @@
+/* lifecycle.h - what the joiner, mover and leaver verbs share
+ * (lifecycle.c); private to cmd_joiner.c, cmd_mover.c, cmd_leaver.c.
+ *
+ * Every change is one transaction holding the change and its audit event,
+ * followed by publishing the snapshot.  Asking for the state an identity is
+ * already in (suspend a suspended one, retire a retired one, extend to the
+ * same expiry, transfer to the current owner) changes nothing: a message,
+ * exit 0, no audit event, no republish ("--changed-exit N" tells them apart).
+ * These return exit codes (the verbs' edge).
+ */
+#ifndef NHICTL_LIFECYCLE_H
+#define NHICTL_LIFECYCLE_H
+
+#include "cmd.h"
+
+/* What the answer adds, set by a verb before it prints anything: with
+ * suspend and retire what the identity has on this host (reach.c), its
+ * processes stopped with --terminate; with extend the expiry before, for
+ * "previous_expires" and "shortened". */
+struct lc_report {
+	int on, terminate, files;
+	int64_t extend_from;
+};
+extern struct lc_report lc_report;
+
+/* The owner: a live human through the store (a user name, or with ldap a
+ * DN); 'name' gets the user name, 'dn' the DN ("" local). */
+int check_owner(struct nhictl *x, const char *owner, char *name, size_t name_len,
+		char *dn, size_t dn_len);
+/* create, adopt, transfer: nobody owns themselves */
+int not_self(struct nhictl *x, const char *name, const char *owner);
+/* Print 'line' (or the identity as JSON), with the report. */
+int answer(struct nhictl *x, const struct ident *id, const char *line);
+/* Commit a change already written; print 'line' (or the identity as JSON). */
+int done_line(struct nhictl *x, const char *name, const char *line);
+/* The same with "NAME: msg". */
+int done(struct nhictl *x, const char *name, const char *msg);
+/* The change is written (an open transaction), but what follows failed:
+ * roll back (the store says when the directory was changed already). */
+int not_stored(struct nhictl *x);
+
+/* ---- verbs on one existing identity ---------------------------------- */
+
+struct one {
+	const char *help;
+	const char *name;
+	const char *expires, *reason, *to;
+	int terminate_ok, terminate;   /* --terminate (suspend, retire) */
+};
+/* Options shared by the one-identity verbs: --help (-1 after printing it),
+ * --json and the one value option the verb takes ('e' expires, 'r'
+ * reason, 't' to); then NAME. */
+int parse_one(struct nhictl *x, int argc, char **argv, struct one *o, int want);
+/* The identity as it is now (the store's truth).  0 or an exit code. */
+int fetch(struct nhictl *x, const char *name, struct ident *id);
+/* Write the change through the store, then the audit event ('detail' and
+ * the store's tag), commit, and the answer ("NAME: msg"). */
+int apply(struct nhictl *x, const struct ident *id, struct store_change *c,
+	  const char *action, const char *detail, const char *msg);
+/* "NAME: what (nothing changed)" */
+int unchanged(struct nhictl *x, const struct ident *id, const char *what);
+int not_retired(struct nhictl *x, const struct ident *id);
+/* suspend, resume, retire: the state change with its audit text */
+int set_state(struct nhictl *x, struct ident *id, const char *state, const char *action,
+	      const char *detail);
+
+#endif

@@ -1,0 +1,69 @@
+/* proc.c - processes on this host (/proc), and the test build's fault
+ * hook (util.h). */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "util.h"
+
+#ifdef NHI_TEST_HOOKS
+int fault(const char *point)
+{
+	const char *f = secure_getenv("NHI_TEST_FAULT");
+
+	if (f == NULL || strcmp(f, point) != 0)
+		return 0;
+	if (strstr(point, "-crash") != NULL) {
+		fflush(NULL);
+		raise(SIGKILL);   /* as sudden as a power cut: no cleanup */
+	}
+	if (strstr(point, "-pause") != NULL) {
+		sleep(4);
+		return 0;
+	}
+	return 1;   /* a simulated failure */
+}
+#endif
+
+/* Does the journaled process still run?  pid and its start time (field 22
+ * of /proc/PID/stat), so a reused pid is not mistaken for it. */
+int proc_stat(pid_t pid, char *comm, size_t clen, char *state, char *start, size_t slen)
+{
+	char path[64], buf[1024], *p, *open_paren;
+	ssize_t n;
+	int fd, i;
+
+	start[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	open_paren = strchr(buf, '(');
+	p = strrchr(buf, ')');   /* the command name may hold spaces */
+	if (p == NULL || open_paren == NULL || p < open_paren || p[1] != ' ')
+		return -1;
+	if (comm != NULL)
+		snprintf(comm, clen, "%.*s", (int)(p - open_paren - 1), open_paren + 1);
+	if (state != NULL)
+		*state = p[2];
+	/* after ") " come fields 3.. ; the start time is field 22 */
+	for (i = 3; i < 22 && p != NULL; i++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL)
+		return -1;
+	p++;
+	snprintf(start, slen, "%.*s", (int)strcspn(p, " "), p);
+	return 0;
+}
+
+int proc_start_time(pid_t pid, char *out, size_t len)
+{
+	return proc_stat(pid, NULL, 0, NULL, out, len);
+}
