@@ -15,7 +15,7 @@
 #include <openldap.h>   /* ldap_init_fd */
 #include "fuzz.h"
 #include "nhi_time.h"
-#include "nhictl.h"
+#include "util.h"
 #include "dirmap.h"
 
 #define MAX_ATTRS 64
