@@ -628,7 +628,8 @@ int cmd_retire(struct nhictl *x, int argc, char **argv)
 {
 	struct one o = { .help = "usage: nhictl retire NAME [--reason TEXT] [--terminate] [--json]\n\n"
 			 "Retire an identity for good: NSS no longer shows it, PAM denies it.\n"
-			 "Its name and uid stay reserved; its credentials are revoked.\n"
+			 "Its name and uid stay reserved; its credentials are revoked, its\n"
+			 "grants and delegations (from and to it) removed.\n"
 			 "Retiring a retired identity changes nothing (exit 0).\n"
 			 "Then lists what is left of it on this host: its processes, its\n"
 			 "crontab, systemd units with User= it, its home directory and mail.\n"
