@@ -284,13 +284,27 @@ fails grant 1 "no grant to a retired identity" "identity 'tool-t' is retired" nh
 fails delegate 1 "no delegation to a retired identity" "identity 'tool-t' is retired" nhictl delegate add agent-a tool-t
 expect 0 "agent-a may delegate again (room under the cap)" nhictl delegate add agent-a tool-short
 
+# ---- release: an adopted identity's edges go with it, audited ----
+echo "rel-svc:x:860:860:rel:/srv/rel:/usr/sbin/nologin" >>"$T/etc/passwd"
+expect 0 "adopt rel-svc" nhictl adopt rel-svc --owner alice --expires +30d
+expect 0 "grant rel-svc wiki" nhictl grant add rel-svc wiki --actions read
+expect 0 "delegate agent-b -> rel-svc" nhictl delegate add agent-b rel-svc
+GR=$(events grant-remove); DR=$(events delegate-remove)
+expect 0 "release rel-svc" nhictl release rel-svc
+eqv "its grant-remove event" $((GR + 1)) "$(events grant-remove)"
+eqv "its delegate-remove event" $((DR + 1)) "$(events delegate-remove)"
+eqv "the release event says so" "uid=860 state was active; unregistered, the local account kept; 0 credentials dropped; its grants and delegations removed" \
+	"$(sqlite3 "$ST/registry.db" "SELECT detail FROM event WHERE action = 'release' AND target = 'rel-svc'")"
+expect 0 "log --target agent-b" nhictl log --target agent-b
+has out "the delegation to it: identity released" "delegate-remove agent-b ok .*to=rel-svc: identity 'rel-svc' released"
+
 # ---- the audit chain: every change an event ----
 for a in resource-add resource-update resource-remove grant-add grant-update grant-remove \
 	grant-carry delegate-add delegate-remove; do
 	check "audit events of $a" test "$(events "$a")" -ge 1
 done
-eqv "grant-add events: one per new grant" 7 "$(events grant-add)"
-eqv "delegate-add events: one per new delegation" 5 "$(events delegate-add)"
+eqv "grant-add events: one per new grant" 8 "$(events grant-add)"
+eqv "delegate-add events: one per new delegation" 6 "$(events delegate-add)"
 expect 0 "log --verify" nhictl log --verify
 has out "chain intact" 'intact'
 

@@ -72,9 +72,12 @@ const char *reach_grant_state(struct nhictl *x, const struct access_row *g, char
  * each, indented) or, with j, a "reaches" array. */
 int reach_cred_grants(struct nhictl *x, int64_t cred_row, struct json *j);
 
-/* Retire: remove every grant of the identity and every delegation from
- * or to it, through the store, one audit event each, in the open
- * transaction.  *grants, *delegations count them.  0 or NHI_ERR_*. */
-int reach_retire(struct nhictl *x, const struct ident *id, int *grants, int *delegations);
+/* Retire and release: remove every grant of the identity and every
+ * delegation from or to it, through the store, one audit event each
+ * ("identity 'NAME' WHAT"), in the open transaction.  The identity is
+ * found by name in the registry.  *grants, *delegations count them.
+ * 0 or NHI_ERR_*. */
+int reach_retire(struct nhictl *x, const struct ident *id, const char *what, int *grants,
+		 int *delegations);
 
 #endif
