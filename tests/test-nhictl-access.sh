@@ -298,6 +298,31 @@ eqv "the release event says so" "uid=860 state was active; unregistered, the loc
 expect 0 "log --target agent-b" nhictl log --target agent-b
 has out "the delegation to it: identity released" "delegate-remove agent-b ok .*to=rel-svc: identity 'rel-svc' released"
 
+# ---- audit: a resource whose owner leaves is a finding ----
+echo "erin:x:1004:1004:Erin Leaving:/home/erin:/bin/bash" >>"$T/etc/passwd"
+echo 'erin:$y$j9T$x:19000:0:99999:7:::' >>"$T/etc/shadow"
+expect 0 "resource owned by erin" nhictl resource add erin-db --kind database --uri pg://erin --owner erin
+expect 0 "audit: nothing about erin-db yet" nhictl audit --json
+eqv "no resource finding" "" "$(pyjson '" ".join(f["name"] for f in d["findings"] if f["finding"] == "resource-orphaned")')"
+sed -i 's/^erin:\$/erin:!$/' "$T/etc/shadow"
+expect 0 "audit after erin is locked" nhictl audit --json
+eqv "erin-db orphaned now" "erin-db" "$(pyjson '" ".join(d["resources_orphaned_now"])')"
+eqv "a resource-orphaned finding" "erin-db" "$(pyjson '" ".join(f["name"] for f in d["findings"] if f["finding"] == "resource-orphaned")')"
+eqv "a resource-orphan event" 1 "$(events resource-orphan)"
+expect 0 "audit again: no new event" nhictl audit
+has out "the finding, text" '^erin-db +resource-orphaned +since '
+eqv "still one resource-orphan event" 1 "$(events resource-orphan)"
+expect 0 "resource show: orphaned" nhictl resource show erin-db --json
+check "orphaned_since set" test "$(pyjson 'd["orphaned_since"]')" != None
+sed -i 's/^erin:!\$/erin:$/' "$T/etc/shadow"
+expect 0 "audit after erin is unlocked" nhictl audit --json
+eqv "erin-db back: no finding" "" "$(pyjson '" ".join(f["name"] for f in d["findings"] if f["finding"] == "resource-orphaned")')"
+eqv "a resource-owner-live event" 1 "$(events resource-owner-live)"
+sed -i '/^erin:/d' "$T/etc/passwd"
+expect 0 "audit after erin is gone" nhictl audit
+expect 0 "a new owner clears it" nhictl resource add erin-db --kind database --uri pg://erin --owner alice
+eqv "not orphaned any more" 0 "$(sqlite3 "$ST/registry.db" "SELECT orphaned_since FROM resource WHERE name = 'erin-db'")"
+
 # ---- the audit chain: every change an event ----
 for a in resource-add resource-update resource-remove grant-add grant-update grant-remove \
 	grant-carry delegate-add delegate-remove; do
