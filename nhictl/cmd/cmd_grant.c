@@ -630,6 +630,9 @@ int reach_retire(struct nhictl *x, const struct ident *id, const char *what, int
 	int r;
 
 	*grants = *delegations = 0;
+	/* a store without the reach operations holds no edges */
+	if (x->store->reach_lock == NULL)
+		return 0;
 	if (x->store->reach_lock(x) < 0)
 		return NHI_ERR_DB;
 	/* the registry's row (a store's fetch need not know it) */

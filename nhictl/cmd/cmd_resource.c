@@ -121,6 +121,8 @@ int reach_run(struct nhictl *x, int argc, char **argv, const struct reach_sub *s
 			sub = &subs[i];
 	if (sub == NULL)
 		return nerr(x, EXIT_USAGE, "unknown sub-command '%s' (%s)", argv[optind], names);
+	if (x->store != NULL && x->store->reach_lock == NULL)
+		return nerr(x, EXIT_FAIL, "not available with backend = %s", x->store->name);
 	for (s = a.given; *s; s++)
 		if (strchr(sub->opts, *s) == NULL)
 			return nerr(x, EXIT_USAGE, "option '--%s' is not accepted by '%s %s' (try "
