@@ -24,7 +24,7 @@ NHICTL_LDAP = nhictl/ldap/ldap.c nhictl/ldap/ldap.h nhictl/ldap/ldap_escape.c \
 NHICTL_STORE = nhictl/store/store.h nhictl/store/store.c nhictl/store/store_local.c \
 	nhictl/store/store_ldap.c nhictl/store/dirstore.c nhictl/store/store_local_access.c \
 	nhictl/store/dirstore_access.h nhictl/store/dirstore_access.c \
-	nhictl/store/store_ldap_access.c
+	nhictl/store/store_ldap_access.h nhictl/store/store_ldap_access.c
 NHICTL_CMD = nhictl/cmd/cmd_ident.c nhictl/cmd/cmd_list.c nhictl/cmd/cmd_check.c \
 	nhictl/cmd/cmd_config.c nhictl/cmd/cmd_cred.c nhictl/cmd/cmd_log.c \
 	nhictl/cmd/cmd_group.c nhictl/cmd/cmd_audit.c nhictl/cmd/cmd_directory.c \

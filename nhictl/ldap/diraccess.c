@@ -724,7 +724,7 @@ static int grant_ok(struct dir *d, const struct da_grant *g)
 }
 
 /* Add the entry, make it count on its resource; undone when that is gone. */
-static int grant_put(struct dir *d, const struct da_grant *g, int exists_ok)
+static int grant_entry_put(struct dir *d, const struct da_grant *g, int exists_ok)
 {
 	char dn[DN_MAX], rdn[DN_MAX];
 	long long serial;
@@ -751,7 +751,7 @@ static int grant_put(struct dir *d, const struct da_grant *g, int exists_ok)
 
 int da_grant_add(struct dir *d, const struct da_grant *g)
 {
-	return grant_put(d, g, 0);
+	return grant_entry_put(d, g, 0);
 }
 
 static int delete_one(struct dir *d, const char *dn, const char *what)
@@ -776,49 +776,63 @@ int da_grant_remove(struct dir *d, const char *ident, const char *resource, cons
 	return r < 0 ? r : delete_one(d, dn, what);
 }
 
+int da_cred_grants(struct dir *d, const char *ident, const char *cred_id, da_fn fn, void *ctx)
+{
+	char idn[1024], esc[3 * CRED_ID_MAX + 1], filter[3 * CRED_ID_MAX + 64];
+
+	if (dir_ident_dn(&d->x->conf, ident, idn, sizeof(idn)) < 0 ||
+	    nhi_ldap_escape_filter(cred_id, esc, sizeof(esc)) < 0)
+		return nerr(d->x, NHI_ERR_RANGE, "identity '%s': DN too long", ident);
+	snprintf(filter, sizeof(filter), "(&(objectClass=nhiGrant)(nhiCredentialId=%s))", esc);
+	return da_each(d, idn, LDAP_SCOPE_ONELEVEL, filter, fn, ctx);
+}
+
+struct rebind {
+	struct dir *d;
+	const char *new_id;
+	int n;
+};
+
+/* One grant of the old credential: added for the new one (there already
+ * is fine: repeatable), then the old entry deleted. */
+static int rebind_one(void *ctx, enum da_type t, const void *entry, const char *why)
+{
+	struct rebind *rb = ctx;
+	struct da_grant g;
+	char dn[DN_MAX];
+	int r, rc;
+
+	if (entry == NULL) {
+		nerr(rb->d->x, 0, "warning: %s; not carried", why);
+		return 0;
+	}
+	if (t != DA_GRANT)
+		return 0;
+	g = *(const struct da_grant *)entry;
+	if ((r = grant_dn(rb->d, g.ident, g.resource, g.cred_id, dn, sizeof(dn))) < 0)
+		return r;
+	snprintf(g.cred_id, sizeof(g.cred_id), "%s", rb->new_id);
+	if ((r = grant_entry_put(rb->d, &g, 1)) < 0)
+		return r;
+	rc = ldap_delete_ext_s(rb->d->ld, dn, NULL, NULL);
+	NHI_CRASH_POINT("ldap-write", "delete");
+	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT)
+		return failed(rb->d, rc, "deleting", dn);
+	rb->n++;
+	return 0;
+}
+
 int da_grant_rebind(struct dir *d, const char *ident, const char *old_id, const char *new_id,
 		    int *n)
 {
-	struct timeval tv = dir_timeout(&d->x->conf);
-	char idn[1024], esc[3 * CRED_ID_MAX + 1], filter[3 * CRED_ID_MAX + 64], why[1024];
-	LDAPMessage *res = NULL, *e;
-	int rc, r = 0;
+	struct rebind rb = { .d = d, .new_id = new_id, .n = 0 };
+	int r;
 
+	if (name_ok(d, "credential", new_id, CRED_ID_MAX) < 0)
+		return NHI_ERR_INVAL;
+	r = da_cred_grants(d, ident, old_id, rebind_one, &rb);
 	if (n != NULL)
-		*n = 0;
-	if (dir_ident_dn(&d->x->conf, ident, idn, sizeof(idn)) < 0 ||
-	    nhi_ldap_escape_filter(old_id, esc, sizeof(esc)) < 0)
-		return nerr(d->x, NHI_ERR_RANGE, "identity '%s': DN too long", ident);
-	snprintf(filter, sizeof(filter), "(&(objectClass=nhiGrant)(nhiCredentialId=%s))", esc);
-	rc = ldap_search_ext_s(d->ld, idn, LDAP_SCOPE_ONELEVEL, filter, da_sync_attrs, 0, NULL,
-			       NULL, &tv, LDAP_NO_LIMIT, &res);
-	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) {
-		ldap_msgfree(res);
-		return failed(d, rc, "searching", idn);
-	}
-	for (e = rc == LDAP_SUCCESS ? ldap_first_entry(d->ld, res) : NULL; r == 0 && e != NULL;
-	     e = ldap_next_entry(d->ld, e)) {
-		struct da_grant g;
-		char *old_dn;
-
-		if (da_entry_to_grant(d, e, &g, why, sizeof(why)) < 0) {
-			nerr(d->x, 0, "warning: %s; not carried", why);
-			continue;
-		}
-		snprintf(g.cred_id, sizeof(g.cred_id), "%s", new_id);
-		r = grant_put(d, &g, 1);
-		if (r < 0)
-			break;
-		old_dn = ldap_get_dn(d->ld, e);
-		rc = old_dn != NULL ? ldap_delete_ext_s(d->ld, old_dn, NULL, NULL) : LDAP_NO_MEMORY;
-		NHI_CRASH_POINT("ldap-write", "delete");
-		if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT)
-			r = failed(d, rc, "deleting", old_dn != NULL ? old_dn : "?");
-		else if (n != NULL)
-			(*n)++;
-		ldap_memfree(old_dn);
-	}
-	ldap_msgfree(res);
+		*n = rb.n;
 	return r;
 }
 
@@ -894,4 +908,218 @@ int da_cut(struct dir *d, const char *name, int *grants, int *delegs)
 	if (delegs != NULL)
 		*delegs = dl;
 	return r;
+}
+
+/* ---- changing entries: one Modify under an assertion of what the verb
+ * read (compare and swap: another writer's change in between makes it
+ * fail with NHI_ERR_CONFLICT, nothing changed) ---- */
+
+/* "(nhiAction=read)(!(nhiAction=write))..." for the four actions. */
+static void actions_assertion(int actions, char *out, size_t len)
+{
+	size_t used = 0;
+	int i;
+
+	out[0] = '\0';
+	for (i = 0; i < 4; i++) {
+		int n = snprintf(out + used, len - used, actions & (1 << i) ? "(nhiAction=%s)" :
+				 "(!(nhiAction=%s))", act_names[i]);
+
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
+static int modify_if(struct dir *d, const char *dn, const char *assertion, struct mods *ms,
+		     const char *what)
+{
+	LDAPControl *ctrl = NULL, *ctrls[2] = { NULL, NULL };
+	int rc;
+
+	if (ldap_create_assertion_control(d->ld, (char *)assertion, 1, &ctrl) != LDAP_SUCCESS)
+		return nerr(d->x, NHI_ERR_NOMEM, "cannot build an assertion control");
+	ctrls[0] = ctrl;
+	rc = ldap_modify_ext_s(d->ld, dn, ms->p, ctrls, NULL);
+	NHI_CRASH_POINT("ldap-write", "modify");
+	ldap_control_free(ctrl);
+	if (rc == LDAP_ASSERTION_FAILED)
+		return nerr(d->x, NHI_ERR_CONFLICT, "%s was changed in the directory meanwhile; "
+			    "nothing done, try again", what);
+	if (rc == LDAP_NO_SUCH_OBJECT)
+		return nerr(d->x, NHI_ERR_NOTFOUND, "no %s in the directory", what);
+	if (rc != LDAP_SUCCESS)
+		return failed(d, rc, "modifying", dn);
+	return 0;
+}
+
+/* Replace an edge's actions, scopes and expiry. */
+static void edge_mods(struct mods *ms, int actions, const char *scopes, char *sbuf, size_t slen,
+		      int64_t expires, const char **acts, const char **sv)
+{
+	int na = actions_vals(actions, acts), ns;
+
+	snprintf(sbuf, slen, "%s", scopes);
+	ns = split(sbuf, sv, 64);
+	mod(ms, LDAP_MOD_REPLACE, "nhiAction", acts, na);
+	mod(ms, LDAP_MOD_REPLACE, "nhiScope", sv, ns);
+	mod1(ms, LDAP_MOD_REPLACE, "nhiExpires", str_time(ms, expires));
+}
+
+/* reason: a delegation's new nhiReason ("" none), NULL to leave it. */
+static int edge_modify(struct dir *d, const char *dn, int old_actions, int64_t old_expires,
+		       int actions, const char *scopes, int64_t expires, const char *reason,
+		       const char *what)
+{
+	struct mods ms = { .n = 0 };
+	char sbuf[DA_SCOPES_MAX], acts_a[160], assertion[256], t[16];
+	const char *acts[4], *sv[64];
+
+	if (actions < 1 || actions > 15 || expires <= 0 || !nhi_valid_text(scopes, DA_SCOPES_MAX - 1, 0))
+		return nerr(d->x, NHI_ERR_INVAL, "%s: bad actions, expiry or scopes: not written", what);
+	actions_assertion(old_actions, acts_a, sizeof(acts_a));
+	dir_gentime(old_expires, t);
+	snprintf(assertion, sizeof(assertion), "(&(nhiExpires=%s)%s)", t, acts_a);
+	edge_mods(&ms, actions, scopes, sbuf, sizeof(sbuf), expires, acts, sv);
+	if (reason != NULL)
+		mod1(&ms, LDAP_MOD_REPLACE, "nhiReason", reason[0] ? reason : NULL);
+	return modify_if(d, dn, assertion, &ms, what);
+}
+
+int da_grant_modify(struct dir *d, const struct da_grant *old, const struct da_grant *g)
+{
+	char dn[DN_MAX], what[256];
+	int r = grant_dn(d, old->ident, old->resource, old->cred_id, dn, sizeof(dn));
+
+	snprintf(what, sizeof(what), "the grant of %s on %s", old->ident, old->resource);
+	return r < 0 ? r : edge_modify(d, dn, old->actions, old->expires, g->actions, g->scopes,
+				       g->expires, NULL, what);
+}
+
+int da_deleg_modify(struct dir *d, const struct da_deleg *old, const struct da_deleg *g)
+{
+	char dn[DN_MAX], what[192];
+	int r = deleg_dn(d, old->from, old->to, dn, sizeof(dn));
+
+	snprintf(what, sizeof(what), "the delegation from %s to %s", old->from, old->to);
+	if (r == 0 && !nhi_valid_text(g->reason, 256, 0))
+		r = nerr(d->x, NHI_ERR_INVAL, "%s: reason with control characters: not written", what);
+	return r < 0 ? r : edge_modify(d, dn, old->actions, old->expires, g->actions, g->scopes,
+				       g->expires, strcmp(old->reason, g->reason) != 0 ? g->reason : NULL,
+				       what);
+}
+
+int da_resource_modify(struct dir *d, const struct da_resource *old, const struct da_resource *r)
+{
+	struct mods ms = { .n = 0 };
+	char dn[DN_MAX], what[DA_NAME_MAX + 16], ek[3 * 32 + 1], eo[3 * 1024 + 1];
+	char assertion[3 * 1024 + 3 * 32 + 128];
+	int rc;
+
+	if ((rc = resource_dn(d, old->name, dn, sizeof(dn))) < 0)
+		return rc;
+	snprintf(what, sizeof(what), "resource '%s'", old->name);
+	if (!nhi_valid_text(r->kind, sizeof(r->kind) - 1, 1) || r->kind[0] == '\0' ||
+	    !nhi_valid_text(r->uri, sizeof(r->uri) - 1, 0) || !nhi_valid_text(r->purpose, 256, 0))
+		return nerr(d->x, NHI_ERR_INVAL, "%s: kind, URI or purpose with control characters: "
+			    "not written", what);
+	if (nhi_ldap_escape_filter(old->kind, ek, sizeof(ek)) < 0 ||
+	    nhi_ldap_escape_filter(old->owner_dn, eo, sizeof(eo)) < 0)
+		return nerr(d->x, NHI_ERR_RANGE, "%s: values too long", what);
+	/* as the verb read it: kind, owner, data class, external */
+	if (old->owner_dn[0] != '\0')
+		snprintf(assertion, sizeof(assertion), "(&(nhiKind=%s)(owner=%s)(nhiExternal=%s))",
+			 ek, eo, old->external ? "TRUE" : "FALSE");
+	else
+		snprintf(assertion, sizeof(assertion), "(&(nhiKind=%s)(!(owner=*))(nhiExternal=%s))",
+			 ek, old->external ? "TRUE" : "FALSE");
+	mod1(&ms, LDAP_MOD_REPLACE, "nhiKind", r->kind);
+	mod1(&ms, LDAP_MOD_REPLACE, "nhiResourceURI", r->uri[0] ? r->uri : NULL);
+	mod1(&ms, LDAP_MOD_REPLACE, "owner", r->owner_dn[0] ? r->owner_dn : NULL);
+	mod1(&ms, LDAP_MOD_REPLACE, "nhiDataClass", r->data_class[0] ? r->data_class : "internal");
+	mod1(&ms, LDAP_MOD_REPLACE, "nhiExternal", r->external ? "TRUE" : "FALSE");
+	mod1(&ms, LDAP_MOD_REPLACE, "description", r->purpose[0] ? r->purpose : NULL);
+	return modify_if(d, dn, assertion, &ms, what);
+}
+
+/* ---- many entries ---------------------------------------------------- */
+
+int da_convert(struct dir *d, LDAPMessage *e, da_fn fn, void *ctx)
+{
+	union {
+		struct da_resource r;
+		struct da_grant g;
+		struct da_deleg dl;
+	} u;
+	enum da_type t = da_entry_type(d->ld, e);
+	char why[1024];
+	int r;
+
+	switch (t) {
+	case DA_RESOURCE:
+		r = da_entry_to_resource(d, e, &u.r, why, sizeof(why));
+		break;
+	case DA_GRANT:
+		r = da_entry_to_grant(d, e, &u.g, why, sizeof(why));
+		break;
+	case DA_DELEG:
+		r = da_entry_to_deleg(d, e, &u.dl, why, sizeof(why));
+		break;
+	default:
+		return 0;
+	}
+	return r < 0 ? fn(ctx, t, NULL, why) : fn(ctx, t, &u, NULL);
+}
+
+int da_each(struct dir *d, const char *base, int scope, const char *filter, da_fn fn, void *ctx)
+{
+	struct timeval tv = dir_timeout(&d->x->conf);
+	LDAPMessage *res = NULL, *e;
+	int rc, r = 0;
+
+	rc = ldap_search_ext_s(d->ld, base, scope, filter, da_sync_attrs, 0, NULL, NULL, &tv,
+			       LDAP_NO_LIMIT, &res);
+	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) {
+		ldap_msgfree(res);
+		return failed(d, rc, "searching", base);
+	}
+	for (e = rc == LDAP_SUCCESS ? ldap_first_entry(d->ld, res) : NULL; r == 0 && e != NULL;
+	     e = ldap_next_entry(d->ld, e))
+		r = da_convert(d, e, fn, ctx);
+	ldap_msgfree(res);
+	return r;
+}
+
+int da_dn_of(struct dir *d, enum da_type t, const void *entry, char *out, size_t len)
+{
+	const struct da_grant *g = entry;
+	const struct da_deleg *dl = entry;
+	const struct da_resource *r = entry;
+
+	out[0] = '\0';
+	if (t == DA_GRANT)
+		return grant_dn(d, g->ident, g->resource, g->cred_id, out, len);
+	if (t == DA_DELEG)
+		return deleg_dn(d, dl->from, dl->to, out, len);
+	if (t == DA_RESOURCE)
+		return resource_dn(d, r->name, out, len);
+	return NHI_ERR_INVAL;
+}
+
+int da_ident_in_place(struct dir *d, LDAPMessage *e)
+{
+	char *dn_s = ldap_get_dn(d->ld, e), rest[1100], b[1100];
+	LDAPDN dn = NULL, base = NULL;
+	int ok = 0;
+
+	if (dn_s != NULL && ldap_str2dn(dn_s, &dn, LDAP_DN_FORMAT_LDAPV3) == LDAP_SUCCESS &&
+	    dn != NULL && dn[0] != NULL && dn[0][0] != NULL && dn[0][1] == NULL &&
+	    ldap_str2dn(d->x->conf.ldap_base, &base, LDAP_DN_FORMAT_LDAPV3) == LDAP_SUCCESS &&
+	    base != NULL && dn_str(dn + 1, rest, sizeof(rest)) == 0 &&
+	    dn_str(base, b, sizeof(b)) == 0)
+		ok = strcasecmp(rest, b) == 0;
+	ldap_dnfree(dn);
+	ldap_dnfree(base);
+	ldap_memfree(dn_s);
+	return ok;
 }

@@ -29,7 +29,7 @@
 
 #include "dirmap.h"
 
-#define DA_NAME_MAX 128        /* a resource's name, with its NUL */
+#define DA_NAME_MAX 64         /* a resource's name, with its NUL (RES_NAME_MAX) */
 #define DA_SCOPES_MAX 1024     /* scopes, comma-separated */
 
 struct da_resource {
@@ -75,6 +75,10 @@ extern char *da_sync_attrs[];
 enum da_type { DA_OTHER = 0, DA_IDENTITY, DA_RESOURCE, DA_GRANT, DA_DELEG };
 /* Which of them an entry is (by objectClass). */
 enum da_type da_entry_type(LDAP *ld, LDAPMessage *e);
+
+/* 1 if an identity entry the (subtree) sync search found is where nhictl
+ * puts identities, directly below ldap_base (dir_ident_dn); 0 if not. */
+int da_ident_in_place(struct dir *d, LDAPMessage *e);
 
 /* One entry into the struct.  0, or NHI_ERR_FORMAT with "DN: what is
  * wrong" in why (not printed): a missing or bad value, an entry outside
@@ -124,6 +128,35 @@ int da_deleg_remove(struct dir *d, const char *from, const char *to);
 /* Retire (or release) 'name': its grants and delegations and every
  * delegation to it deleted.  Counts in *grants and *delegs (may be NULL). */
 int da_cut(struct dir *d, const char *name, int *grants, int *delegs);
+
+/* Change an entry from 'old' (as the verb read it) to the new values, in
+ * one Modify under an assertion of the old ones: NHI_ERR_CONFLICT when
+ * another writer changed them meanwhile, NHI_ERR_NOTFOUND when it is
+ * gone (nothing changed either way).  A resource: kind, URI, owner, data
+ * class, external, purpose; a grant: actions, scopes, expiry; a
+ * delegation: those and the reason. */
+int da_resource_modify(struct dir *d, const struct da_resource *old, const struct da_resource *r);
+int da_grant_modify(struct dir *d, const struct da_grant *old, const struct da_grant *g);
+int da_deleg_modify(struct dir *d, const struct da_deleg *old, const struct da_deleg *g);
+
+/* ---- many entries ------------------------------------------------------ */
+
+/* Called with each converted entry (t says which struct 'entry' is), or
+ * with entry NULL and why ("DN: what is wrong") for one that does not
+ * convert.  0 to go on, or a negative NHI_ERR_* to stop. */
+typedef int (*da_fn)(void *ctx, enum da_type t, const void *entry, const char *why);
+/* One search result entry: a resource, grant or delegation is converted
+ * and handed to fn; any other entry is skipped (0). */
+int da_convert(struct dir *d, LDAPMessage *e, da_fn fn, void *ctx);
+/* Every entry 'filter' finds below base (scope), through da_convert. */
+int da_each(struct dir *d, const char *base, int scope, const char *filter, da_fn fn, void *ctx);
+/* The grants of identity 'ident' bound to credential cred_id. */
+int da_cred_grants(struct dir *d, const char *ident, const char *cred_id, da_fn fn, void *ctx);
+#define DA_ACCESS_FILTER "(|(objectClass=nhiResource)(objectClass=nhiGrant)" \
+	"(objectClass=nhiDelegation))"
+
+/* The DN of a converted entry (for messages).  0 or NHI_ERR_*. */
+int da_dn_of(struct dir *d, enum da_type t, const void *entry, char *out, size_t len);
 
 /* "read,write" for the bits (buf of at least 24 bytes). */
 const char *da_actions_str(int actions, char *buf, size_t len);

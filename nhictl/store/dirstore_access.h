@@ -28,4 +28,26 @@ int dirstore_access_forget(struct nhictl *x, const char *uuid, int *gone);
  * rows whose entryUUID is not in temp.sync_seen removed; *n how many. */
 int dirstore_access_reconcile(struct nhictl *x, long *n);
 
+/* Entries as they come (a sync, reach_lock): resources are stored at
+ * once, grants and delegations kept until dirstore_batch_apply, when the
+ * identities, credentials and resources they name are all there.  An
+ * entry that does not convert, or names what the registry does not have,
+ * is skipped with one warning naming its DN (counted in invalid; quiet:
+ * counted only); a row it had goes.  With 'mark', the entryUUIDs of the
+ * entries stored go into temp.sync_seen (for dirstore_access_reconcile). */
+struct dirstore_batch {
+	struct nhictl *x;
+	struct dir *d;
+	int quiet, mark;
+	const char *uuid;          /* the entry's, from the sync state control (or NULL) */
+	struct da_grant *g;
+	struct da_deleg *dl;
+	size_t ng, nd, capg, capd;
+	long added, changed, invalid;
+};
+/* A da_fn (diraccess.h): ctx is the batch. */
+int dirstore_batch_add(void *ctx, enum da_type t, const void *entry, const char *why);
+int dirstore_batch_apply(struct dirstore_batch *b);
+void dirstore_batch_free(struct dirstore_batch *b);
+
 #endif
