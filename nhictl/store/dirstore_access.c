@@ -46,6 +46,19 @@ static int pick_row(struct nhictl *x, const char *table, const char *uuid, int64
 	return 0;
 }
 
+/* An entry without nhiCreated: the row keeps its time (now for a new one). */
+static int created_of(struct nhictl *x, const char *table, int64_t rid, int64_t given,
+		      int64_t *out)
+{
+	char sql[96];
+
+	*out = given;
+	if (given != 0)
+		return 0;
+	snprintf(sql, sizeof(sql), "SELECT created FROM %s WHERE id = ?", table);
+	return reg_int(x, out, (int64_t)x->now, sql, "i", rid);
+}
+
 static void set_changed(struct nhictl *x, int64_t rid, int *changed)
 {
 	if (changed != NULL)
@@ -55,14 +68,15 @@ static void set_changed(struct nhictl *x, int64_t rid, int *changed)
 int dirstore_resource(struct nhictl *x, const struct da_resource *r, int *changed)
 {
 	char u[64];
-	int64_t rid, key = 0;
+	int64_t rid, key = 0, created;
 	int rc;
 
 	if (changed != NULL)
 		*changed = 0;
 	lower_uuid(r->uuid, u);
 	if (reg_int(x, &key, 0, "SELECT id FROM resource WHERE name = ?", "s", r->name) < 0 ||
-	    pick_row(x, "resource", u, key, &rid) < 0)
+	    pick_row(x, "resource", u, key, &rid) < 0 ||
+	    created_of(x, "resource", rid, r->created, &created) < 0)
 		return NHI_ERR_DB;
 	rc = reg_exec(x, "INSERT INTO resource (id, name, kind, uri, owner, owner_dn, data_class, "
 		      "external, purpose, created, managed, entry_uuid) VALUES (nullif(?, 0), ?, ?, ?, ?, "
@@ -79,8 +93,7 @@ int dirstore_resource(struct nhictl *x, const struct da_resource *r, int *change
 		      "excluded.owner_dn, excluded.data_class, excluded.external, excluded.purpose, "
 		      "excluded.created) OR entry_uuid IS NOT excluded.entry_uuid OR managed != 1",
 		      "issssssisis", rid, r->name, r->kind, r->uri, r->owner, r->owner_dn,
-		      r->data_class, (int64_t)r->external, r->purpose,
-		      r->created ? r->created : (int64_t)x->now, u);
+		      r->data_class, (int64_t)r->external, r->purpose, created, u);
 	if (rc == 0)
 		set_changed(x, rid, changed);
 	return rc;
@@ -104,7 +117,7 @@ static int ident_row(struct nhictl *x, const char *name, int64_t *id)
 int dirstore_grant(struct nhictl *x, const struct da_grant *g, int *changed,
 		   char *why, size_t len)
 {
-	int64_t ident = 0, res = 0, cred = 0, rid, key = 0;
+	int64_t ident = 0, res = 0, cred = 0, rid, key = 0, created;
 	char u[64];
 	int rc;
 
@@ -128,7 +141,8 @@ int dirstore_grant(struct nhictl *x, const struct da_grant *g, int *changed,
 	}
 	if (reg_int(x, &key, 0, "SELECT id FROM access WHERE identity_id = ? AND resource_id = ? "
 		    "AND IFNULL(credential_id, 0) = ?", "iii", ident, res, cred) < 0 ||
-	    pick_row(x, "access", u, key, &rid) < 0)
+	    pick_row(x, "access", u, key, &rid) < 0 ||
+	    created_of(x, "access", rid, g->created, &created) < 0)
 		return NHI_ERR_DB;
 	rc = reg_exec(x, "INSERT INTO access (id, identity_id, resource_id, credential_id, actions, "
 		      "scopes, created, expires, managed, entry_uuid) VALUES (nullif(?, 0), ?, ?, "
@@ -142,7 +156,7 @@ int dirstore_grant(struct nhictl *x, const struct da_grant *g, int *changed,
 		      "excluded.credential_id, excluded.actions, excluded.scopes, excluded.created, "
 		      "excluded.expires, 1, excluded.entry_uuid)",
 		      "iiiiisiis", rid, ident, res, cred, (int64_t)g->actions, g->scopes,
-		      g->created ? g->created : (int64_t)x->now, g->expires, u);
+		      created, g->expires, u);
 	if (rc == 0)
 		set_changed(x, rid, changed);
 	return rc;
@@ -151,7 +165,7 @@ int dirstore_grant(struct nhictl *x, const struct da_grant *g, int *changed,
 int dirstore_deleg(struct nhictl *x, const struct da_deleg *g, int *changed,
 		   char *why, size_t len)
 {
-	int64_t from = 0, to = 0, rid, key = 0;
+	int64_t from = 0, to = 0, rid, key = 0, created;
 	char u[64];
 	int rc;
 
@@ -165,7 +179,8 @@ int dirstore_deleg(struct nhictl *x, const struct da_deleg *g, int *changed,
 		return unknown(x, u);
 	}
 	if (reg_int(x, &key, 0, "SELECT id FROM delegation WHERE from_id = ? AND to_id = ?", "ii",
-		    from, to) < 0 || pick_row(x, "delegation", u, key, &rid) < 0)
+		    from, to) < 0 || pick_row(x, "delegation", u, key, &rid) < 0 ||
+	    created_of(x, "delegation", rid, g->created, &created) < 0)
 		return NHI_ERR_DB;
 	rc = reg_exec(x, "INSERT INTO delegation (id, from_id, to_id, actions, scopes, created, "
 		      "expires, reason, managed, entry_uuid) VALUES (nullif(?, 0), ?, ?, ?, ?, ?, ?, ?, "
@@ -178,7 +193,7 @@ int dirstore_deleg(struct nhictl *x, const struct da_deleg *g, int *changed,
 		      "excluded.scopes, excluded.created, excluded.expires, excluded.reason, 1, "
 		      "excluded.entry_uuid)",
 		      "iiiisiiss", rid, from, to, (int64_t)g->actions, g->scopes,
-		      g->created ? g->created : (int64_t)x->now, g->expires, g->reason, u);
+		      created, g->expires, g->reason, u);
 	if (rc == 0)
 		set_changed(x, rid, changed);
 	return rc;
