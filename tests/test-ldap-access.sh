@@ -143,6 +143,26 @@ EOF
 bsync "host b: the fixed grant arrives" "incremental 1 0 0"
 ldap_admin ldapdelete "nhiGrantId=nosuch,uid=tool-t,$B" "nhiDelegateTo=ghost,uid=agent-a,$B"
 
+# ---- an identity entry broken and fixed: its grants come back with it ------------------
+ldap_admin ldapmodify >/dev/null <<EOF
+dn: uid=tool-t,$B
+changetype: modify
+replace: nhiKind
+nhiKind: robot
+EOF
+expect 0 "host b: sync with tool-t broken" b sync
+has err "tool-t is not an identity here" "uid=tool-t,$B: nhiKind 'robot' is not service/agent; not an identity here"
+eqv "host b: its grant row went with it" 0 "$(q b "SELECT count(*) FROM access a JOIN identity i ON i.id = a.identity_id WHERE i.name = 'tool-t'")"
+ldap_admin ldapmodify >/dev/null <<EOF
+dn: uid=tool-t,$B
+changetype: modify
+replace: nhiKind
+nhiKind: service
+EOF
+expect 0 "host b: sync with tool-t fixed" b sync
+eqv "host b: its grant (unchanged in the directory) is back" "crm-db|1" \
+	"$(q b "SELECT r.name, a.actions FROM access a JOIN identity i ON i.id = a.identity_id JOIN resource r ON r.id = a.resource_id WHERE i.name = 'tool-t'")"
+
 # ---- a full sync (--full) and a reload agree -----------------------------------------
 expect 0 "host b: sync --full" b sync --full --json
 eqv "host b: a scan changes nothing" "0 0 0" "$(pyjson '"%s %s %s" % (d["access_added"], d["access_changed"], d["access_deleted"])')"

@@ -66,6 +66,9 @@ static const char sync_help[] =
 	"orphan more than orphan_max identities at once stops before changing\n"
 	"anything (exit 1) and says so.  Usage records of\n"
 	"usage_log are pushed to the directory as nhiLastUsed (when newer).\n"
+	"Resources, grants and delegations come in the same search: added,\n"
+	"changed and deleted entries reach the registry (one that names an\n"
+	"identity, resource or credential this host lacks is skipped, named).\n"
 	"The credentials of an identity whose nhiSerial changed are read; old\n"
 	"credentials whose grace window ended are revoked in the directory (an\n"
 	"old password stops binding); interrupted rotations are resolved.\n"
@@ -74,7 +77,9 @@ static const char sync_help[] =
 	"               deletes by entryUUID, whatever the cookie says\n"
 	"  --force      orphan past orphan_max (the owners really are gone)\n"
 	"  --json       a summary: mode (incremental, full or scan), added,\n"
-	"               changed, deleted, orphaned, invalid, usage_pushed,\n"
+	"               changed, deleted (identities), access_added,\n"
+	"               access_changed, access_deleted (resources, grants,\n"
+	"               delegations), orphaned, invalid, usage_pushed,\n"
 	"               credentials_pulled, credentials_expired, refused_writes,\n"
 	"               duration (seconds), server\n"
 	"  --condition  exit 0 when backend = ldap, 1 otherwise; nothing else\n"
@@ -320,6 +325,13 @@ static int store_entry(struct sync *s, LDAPMessage *e, const char *uuid)
 	if (r < 0)
 		return nerr(s->x, r, "%s", why);
 	r = dir_ident_store(s->x, &id, owner_dn, uuid, &ch);
+	if (r == 0 && ch == 2 && !s->reload) {
+		/* a row new here (an entry fixed or back): its grants and
+		 * delegations, unchanged in the directory, come with it */
+		s->acc.mark = 1;
+		r = da_ident_edges(&s->d, id.name, dirstore_batch_add, &s->acc);
+		s->acc.mark = 0;
+	}
 	if (ch == 2)
 		s->added++;
 	else if (ch == 1)

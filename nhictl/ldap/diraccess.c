@@ -1123,3 +1123,17 @@ int da_ident_in_place(struct dir *d, LDAPMessage *e)
 	ldap_memfree(dn_s);
 	return ok;
 }
+
+int da_ident_edges(struct dir *d, const char *name, da_fn fn, void *ctx)
+{
+	char idn[1024], esc[3 * 64 + 1], filter[3 * 64 + 64];
+	int r;
+
+	if (dir_ident_dn(&d->x->conf, name, idn, sizeof(idn)) < 0 ||
+	    nhi_ldap_escape_filter(name, esc, sizeof(esc)) < 0)
+		return nerr(d->x, NHI_ERR_RANGE, "identity '%s': DN too long", name);
+	snprintf(filter, sizeof(filter), "(&(objectClass=nhiDelegation)(nhiDelegateTo=%s))", esc);
+	r = da_each(d, idn, LDAP_SCOPE_ONELEVEL, "(|(objectClass=nhiGrant)(objectClass=nhiDelegation))",
+		    fn, ctx);
+	return r < 0 ? r : da_each(d, d->x->conf.ldap_base, LDAP_SCOPE_SUBTREE, filter, fn, ctx);
+}

@@ -152,6 +152,8 @@ int da_convert(struct dir *d, LDAPMessage *e, da_fn fn, void *ctx);
 int da_each(struct dir *d, const char *base, int scope, const char *filter, da_fn fn, void *ctx);
 /* The grants of identity 'ident' bound to credential cred_id. */
 int da_cred_grants(struct dir *d, const char *ident, const char *cred_id, da_fn fn, void *ctx);
+/* The grants and delegations of identity 'name' and the delegations to it. */
+int da_ident_edges(struct dir *d, const char *name, da_fn fn, void *ctx);
 #define DA_ACCESS_FILTER "(|(objectClass=nhiResource)(objectClass=nhiGrant)" \
 	"(objectClass=nhiDelegation))"
 
