@@ -176,4 +176,122 @@ expect 0 "host b: sync" b sync
 eqv "host b: tool-u deleted with its grant: the rows go" "0 0" \
 	"$(q b "SELECT count(*) FROM access a JOIN identity i ON i.id = a.identity_id WHERE i.name = 'tool-u'") $(q b "SELECT count(*) FROM delegation")"
 
+# ==== the verbs on host a, the directory, host b's sync =================================
+ACC='(|(objectClass=nhiResource)(objectClass=nhiGrant)(objectClass=nhiDelegation))'
+expect 0 "host a: sync (what was written by hand)" a sync
+expect 0 "host a: create agent-v" a create agent-v --kind agent --owner alice --expires +60d
+expect 0 "host a: create tool-w" a create tool-w --owner alice --expires +60d
+expect 0 "host a: resource add mail-api" a resource add mail-api --kind api \
+	--uri https://mail.example.org/v1 --owner alice --data-class confidential --external \
+	--purpose "outbound mail"
+eqv "directory: the resource entry" "api https://mail.example.org/v1 confidential TRUE uid=alice,$P" \
+	"$(for at in nhiKind nhiResourceURI nhiDataClass nhiExternal owner; do
+		ldap_admin ldapsearch -b "cn=mail-api,$RB" -s base "$at" | sed -n "s/^$at: //p"
+	   done | paste -sd' ')"
+expect 0 "host a: grant add tool-w mail-api" a grant add tool-w mail-api --actions read,exec \
+	--scope queue:out --scope queue:bounce --expires +30d
+eqv "directory: the grant entry below tool-w" "nhiGrantId=mail-api,uid=tool-w,$B" \
+	"$(dns '(&(objectClass=nhiGrant)(nhiResourceName=mail-api))')"
+eqv "directory: its actions and scopes" "exec queue:bounce queue:out read" \
+	"$(ldap_admin ldapsearch -b "nhiGrantId=mail-api,uid=tool-w,$B" -s base nhiAction nhiScope |
+	   sed -n 's/^nhi\(Action\|Scope\): //p' | sort | paste -sd' ')"
+eqv "directory: the grant moved the resource's nhiSerial" 1 \
+	"$(ldap_admin ldapsearch -b "cn=mail-api,$RB" -s base nhiSerial | sed -n 's/^nhiSerial: //p')"
+expect 0 "host a: delegate add agent-v tool-w" a delegate add agent-v tool-w --actions read \
+	--reason "mail triage"
+eqv "directory: the delegation entry below agent-v" "nhiDelegateTo=tool-w,uid=agent-v,$B" \
+	"$(dns '(&(objectClass=nhiDelegation)(nhiDelegateTo=tool-w))')"
+expect 0 "host a: grant list --json (read back at once)" a grant list tool-w --json
+eqv "host a: the grant, from the directory" "mail-api read,exec live" \
+	"$(pyjson '" ".join([d[0]["resource"], ",".join(d[0]["actions"]), d[0]["state"]])')"
+eqv "host a: the rows are the directory's (managed, entryUUID)" "1 1" \
+	"$(q a "SELECT a.managed, a.entry_uuid IS NOT NULL FROM access a JOIN identity i ON i.id = a.identity_id WHERE i.name = 'tool-w'" | tr '|' ' ')"
+
+expect 0 "host b: sync" b sync --json
+eqv "host b: the resource, the grant and the delegation arrive" "3 0 0" \
+	"$(pyjson '"%s %s %s" % (d["access_added"], d["access_changed"], d["access_deleted"])')"
+expect 0 "host b: grant list --json" b grant list tool-w --json
+eqv "host b: the grant" "tool-w mail-api read,exec queue:bounce,queue:out" \
+	"$(pyjson '" ".join([d[0]["identity"], d[0]["resource"], ",".join(d[0]["actions"]), ",".join(d[0]["scopes"])])')"
+expect 0 "host b: delegate list --json" b delegate list agent-v --json
+eqv "host b: the delegation" "agent-v tool-w read mail triage live" \
+	"$(pyjson '" ".join([d[0]["from"], d[0]["to"], ",".join(d[0]["actions"]), d[0]["reason"], d[0]["state"]])')"
+
+# ---- an update on b (a Modify under an assertion), seen by a ---------------------------
+expect 0 "host b: grant add again with other actions: an update" b grant add tool-w mail-api \
+	--actions read --scope queue:out --expires +30d
+eqv "directory: the grant's actions now read" "read" \
+	"$(ldap_admin ldapsearch -b "nhiGrantId=mail-api,uid=tool-w,$B" -s base nhiAction | sed -n 's/^nhiAction: //p')"
+expect 0 "host a: sync" a sync --json
+eqv "host a: the change arrives" "0 1 0" \
+	"$(pyjson '"%s %s %s" % (d["access_added"], d["access_changed"], d["access_deleted"])')"
+
+# ---- the same delegation from both hosts: the directory holds one ------------------------
+expect 0 "host b: delegate add agent-v tool-w again: nothing changes" b delegate add agent-v tool-w \
+	--actions read --reason "mail triage"
+eqv "directory: one delegation agent-v -> tool-w" 1 "$(dns '(nhiDelegateTo=tool-w)' | grep -c .)"
+
+# ---- a credential's grant moves with a rotation ----------------------------------------
+expect 0 "host a: tool-w password" a cred add tool-w --kind password
+CW=$(a cred list tool-w --json | python3 -c 'import json,sys; print([c["id"] for c in json.load(sys.stdin) if c["state"]=="active"][0])')
+expect 0 "host a: grant add tool-w crm-db --cred $CW" a grant add tool-w crm-db --actions read --cred "$CW"
+eqv "directory: the grant entry names the credential" "nhiGrantId=crm-db:$CW,uid=tool-w,$B" \
+	"$(dns "(&(objectClass=nhiGrant)(nhiCredentialId=$CW))")"
+expect 0 "host a: rotate tool-w" a rotate tool-w --cred "$CW" --grace 1h
+CW2=$(a cred list tool-w --json | python3 -c 'import json,sys; print([c["id"] for c in json.load(sys.stdin) if c["state"]=="active"][0])')
+eqv "directory: the grant entry moved to the new credential" "nhiGrantId=crm-db:$CW2,uid=tool-w,$B" \
+	"$(dns '(&(objectClass=nhiGrant)(nhiResourceName=crm-db)(nhiCredentialId=*))')"
+expect 0 "host b: sync" b sync
+expect 0 "host b: grant list tool-w --json" b grant list tool-w --json
+eqv "host b: the grant bound to the new credential" "$CW2" \
+	"$(pyjson '[g["credential"] for g in d if g["resource"] == "crm-db"][0]')"
+
+# ---- removals reach host b ----------------------------------------------------------------
+expect 0 "host a: delegate remove agent-v tool-w" a delegate remove agent-v tool-w
+eqv "directory: the delegation entry is gone" "" "$(dns '(nhiDelegateTo=tool-w)')"
+expect 0 "host b: sync" b sync --json
+eqv "host b: one deleted" 1 "$(pyjson 'd["access_deleted"]')"
+expect 0 "host b: delegate list agent-v --json" b delegate list agent-v --json
+eqv "host b: the delegation is gone" "[]" "$(cat "$T/out")"
+
+# ---- retire: grants and delegations leave the directory ------------------------------------
+expect 0 "host a: delegate add agent-v tool-w" a delegate add agent-v tool-w
+expect 0 "host a: delegate add tool-w agent-a" a delegate add tool-w agent-a
+expect 0 "host b: sync" b sync
+expect 0 "host a: retire tool-w" a retire tool-w --reason "replaced"
+eqv "directory: no grant or delegation of or to tool-w" "" \
+	"$(dns '(|(nhiDelegateTo=tool-w)(&(objectClass=nhiGrant)(nhiGrantId=*)))' | grep 'tool-w')"
+expect 0 "host b: sync" b sync --json
+eqv "host b: two grants and two delegations deleted" 4 "$(pyjson 'd["access_deleted"]')"
+eqv "host b: none left of tool-w" "0 0" \
+	"$(q b "SELECT count(*) FROM access a JOIN identity i ON i.id = a.identity_id WHERE i.name = 'tool-w'") $(q b "SELECT count(*) FROM delegation d JOIN identity i ON i.id IN (d.from_id, d.to_id) WHERE i.name = 'tool-w'")"
+
+# ---- resource remove --force: its grants go too ----------------------------------------------
+expect 0 "host a: grant add agent-v mail-api" a grant add agent-v mail-api --actions read
+expect 0 "host a: resource remove mail-api --force" a resource remove mail-api --force
+eqv "directory: the resource and its grant are gone" "" "$(dns '(|(cn=mail-api)(nhiResourceName=mail-api))')"
+expect 0 "host b: sync" b sync --json
+expect 0 "host b: resource list --json" b resource list --json
+eqv "host b: mail-api is gone" "crm-db" "$(pyjson '" ".join(r["name"] for r in d)')"
+
+# ---- bad input: refused, nothing written ----------------------------------------------------
+before=$(dns "$ACC")
+nrun a resource add 'x*)(cn=*' --kind api --uri https://x --owner alice
+check "resource with filter metacharacters: refused (exit $rc)" test "$rc" -ne 0
+nrun a resource add ctl-uri --kind api --uri "$(printf 'https://x/\001')" --owner alice
+check "resource URI with a control character: refused (exit $rc)" test "$rc" -ne 0
+nrun a grant add agent-v crm-db --actions read,fly
+check "grant with an unknown action: refused (exit $rc)" test "$rc" -ne 0
+nrun a grant add agent-v crm-db --actions read --scope 'a*)(b'
+check "grant with a filter metacharacter in a scope: refused (exit $rc)" test "$rc" -ne 0
+nrun a grant add 'agent-v)(uid=*' crm-db --actions read
+check "grant for a name with filter metacharacters: refused (exit $rc)" test "$rc" -ne 0
+nrun a delegate add agent-v agent-v
+check "delegation to itself: refused (exit $rc)" test "$rc" -ne 0
+nrun a delegate add agent-v nosuch
+check "delegation to an unknown identity: refused (exit $rc)" test "$rc" -ne 0
+nrun a grant add agent-v crm-db --actions read --expires +100y
+check "grant past the lifetime cap: refused (exit $rc)" test "$rc" -ne 0
+eqv "directory: nothing was written" "$before" "$(dns "$ACC")"
+
 finish

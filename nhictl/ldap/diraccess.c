@@ -220,15 +220,28 @@ static int read_actions(LDAP *ld, LDAPMessage *e, int *out)
 	return r == 0 && *out != 0 ? 0 : -1;
 }
 
-/* nhiScope values, comma-separated in the order the directory keeps them:
- * 0, or -1 (a value with a comma or control character, or too many). */
+static int cmp_bv(const void *a, const void *b)
+{
+	const struct berval *x = *(struct berval *const *)a, *y = *(struct berval *const *)b;
+	int c = memcmp(x->bv_val, y->bv_val, x->bv_len < y->bv_len ? x->bv_len : y->bv_len);
+
+	return c != 0 ? c : (x->bv_len > y->bv_len) - (x->bv_len < y->bv_len);
+}
+
+/* nhiScope values, sorted and comma-separated as the registry keeps them
+ * (the order of LDAP values means nothing): 0, or -1 (a value with a
+ * comma or control character, or too many). */
 static int read_scopes(LDAP *ld, LDAPMessage *e, char *out, size_t len)
 {
 	struct berval **v = ldap_get_values_len(ld, e, "nhiScope");
-	size_t used = 0;
+	size_t used = 0, n_v = 0;
 	int i, r = 0;
 
 	out[0] = '\0';
+	while (v != NULL && v[n_v] != NULL)
+		n_v++;
+	if (n_v > 1)
+		qsort(v, n_v, sizeof(v[0]), cmp_bv);
 	for (i = 0; v != NULL && v[i] != NULL && r == 0; i++) {
 		char val[256];
 		int n;
@@ -239,8 +252,11 @@ static int read_scopes(LDAP *ld, LDAPMessage *e, char *out, size_t len)
 		}
 		memcpy(val, v[i]->bv_val, v[i]->bv_len);
 		val[v[i]->bv_len] = '\0';
-		if (strlen(val) != v[i]->bv_len || !nhi_valid_text(val, sizeof(val) - 1, 1))
+		if (strlen(val) != v[i]->bv_len || !nhi_valid_text(val, sizeof(val) - 1, 0) ||
+		    strchr(val, ',') != NULL)
 			r = -1;
+		else if (i > 0 && cmp_bv(&v[i], &v[i - 1]) == 0)
+			continue;
 		else if ((n = snprintf(out + used, len - used, "%s%s", used ? "," : "", val)) < 0 ||
 			 (size_t)n >= len - used)
 			r = -1;

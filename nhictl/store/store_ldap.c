@@ -33,7 +33,10 @@ static int ldap_fetch(struct nhictl *x, const char *name, struct ident *id)
 		return nerr(x, r, "no identity '%s' in the directory", name);
 	if (r < 0)
 		return nerr(x, r, "%s", why);
-	return 0;
+	/* its registry row, as with local (0: not synced here yet): what
+	 * hangs off it (grants, delegations) is found by it */
+	return reg_int(x, &id->id, 0, "SELECT id FROM identity WHERE name = ?", "s", name) < 0 ?
+	       NHI_ERR_DB : 0;
 }
 
 static int ldap_name_free(struct nhictl *x, const char *name, const char *what)
