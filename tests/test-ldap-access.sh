@@ -5,8 +5,11 @@
 # b's registry with its next `nhictl sync` (adds, changes, deletes, all
 # incremental), a delegation removed in the directory leaves b's registry;
 # bad entries are skipped with one warning naming the DN, never a crash;
-# the compare-and-swap of grants against a racing resource removal; the
-# retire cascade in the directory; bad input refused with nothing written
+# an identity entry broken and fixed brings its unchanged grants back; a
+# host that has not synced writes against the directory's truth (its
+# write lock reads the entries first); updates, a rotation carrying a
+# credential's grant, removals, the retire cascade and resource remove
+# --force in the directory; bad input refused with nothing written
 # (checked with ldapsearch).
 . "$top_srcdir/tests/common.sh"
 . "$top_srcdir/tests/nhictl-lib.sh"
@@ -273,6 +276,17 @@ eqv "directory: the resource and its grant are gone" "" "$(dns '(|(cn=mail-api)(
 expect 0 "host b: sync" b sync --json
 expect 0 "host b: resource list --json" b resource list --json
 eqv "host b: mail-api is gone" "crm-db" "$(pyjson '" ".join(r["name"] for r in d)')"
+
+# ---- a host that has not synced writes against the directory, not its stale rows -------
+expect 0 "host a: resource add tmp-q" a resource add tmp-q --kind queue --uri amqp://q --owner alice
+expect 0 "host b: sync (b has tmp-q)" b sync
+expect 0 "host a: resource remove tmp-q" a resource remove tmp-q
+fails grant 1 "host b (not synced): grant on tmp-q, gone from the directory: refused" "tmp-q" \
+	b grant add agent-v tmp-q --actions read
+eqv "directory: no grant on tmp-q" "" "$(dns '(nhiResourceName=tmp-q)')"
+expect 0 "host b: sync" b sync
+expect 0 "host b: resource list --json" b resource list --json
+eqv "host b: tmp-q gone after its sync" "crm-db" "$(pyjson '" ".join(r["name"] for r in d)')"
 
 # ---- bad input: refused, nothing written ----------------------------------------------------
 before=$(dns "$ACC")
