@@ -152,9 +152,9 @@ int ldap_resource_remove(struct nhictl *x, const struct resource_row *r)
 
 	if (rc < 0)
 		return rc;
-	if (grants > 0)   /* added by another host meanwhile: gone with it */
-		nerr(x, 0, "warning: %d grant%s on %s added in the directory meanwhile removed "
-		     "with it", grants, grants == 1 ? "" : "s", r->name);
+	if (grants > 0)   /* added by another host meanwhile, or unknown here */
+		nerr(x, 0, "warning: %d grant%s on %s that this host did not have removed from "
+		     "the directory with it", grants, grants == 1 ? "" : "s", r->name);
 	return behind(x, resource_delete(x, r->id));
 }
 
