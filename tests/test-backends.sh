@@ -46,8 +46,9 @@ P
 
 # run BACKEND: the script; one line per step into $T/BACKEND.rec
 run() {
-	local be=$1 rec=$T/$1.rec n=0 e60
+	local be=$1 rec=$T/$1.rec n=0 e60 e20
 	e60=$(date -u -d '+60 days' +%Y-%m-%dT%H:%M:%SZ)
+	e20=$(date -u -d '+20 days' +%Y-%m-%dT%H:%M:%SZ)
 	: > "$rec"
 	step() {   # DESCRIPTION NHICTL-ARGS...
 		local d=$1; shift
@@ -106,12 +107,13 @@ print(min(cs, key=lambda c: c["not_after"])["id"])')"
 		--owner alice --data-class pii --purpose "records"
 	step "resource add with a locked owner: refused" resource add db-s --kind api --uri https://s \
 		--owner bob
-	step "grant add" grant add tool-r db-r --actions read,write --scope table:a --expires +20d
+	step "grant add" grant add tool-r db-r --actions read,write --scope table:a --expires "$e20"
 	step "grant add again: unchanged" grant add tool-r db-r --actions read,write --scope table:a \
-		--expires +20d
+		--expires "$e20"
 	step "grant with an unknown action: refused" grant add tool-r db-r --actions read,fly
 	step "grant on an unknown resource: refused" grant add tool-r db-none --actions read
-	step "grant update: read only" grant add tool-r db-r --actions read --scope table:a --expires +20d
+	step "grant update: read only" grant add tool-r db-r --actions read --scope table:a \
+		--expires "$e20"
 	step "delegate add" delegate add agent-r tool-r --actions read --reason "ticket 7"
 	step "delegate to itself: refused" delegate add agent-r agent-r
 	step "delegate to an unknown identity: refused" delegate add agent-r nobody-r
