@@ -21,10 +21,12 @@ NHICTL_REGISTRY = nhictl/registry/registry.h nhictl/registry/registry.c nhictl/r
 	nhictl/registry/access.h nhictl/registry/access.c
 NHICTL_LDAP = nhictl/ldap/ldap.c nhictl/ldap/ldap.h nhictl/ldap/ldap_escape.c \
 	nhictl/ldap/dirmap.h nhictl/ldap/dirmap.c nhictl/ldap/dirwrite.h nhictl/ldap/dirwrite.c \
-	nhictl/ldap/dircred.h nhictl/ldap/dircred.c
+	nhictl/ldap/dircred.h nhictl/ldap/dircred.c nhictl/ldap/diraccess.h nhictl/ldap/diraccess.c
 NHICTL_STORE = nhictl/store/store.h nhictl/store/store.c nhictl/store/store_local.c \
 	nhictl/store/store_ldap.c nhictl/store/dirstore.h nhictl/store/dirstore.c nhictl/store/upkeep.c \
-	nhictl/store/store_local_access.c
+	nhictl/store/store_local_access.c \
+	nhictl/store/dirstore_access.h nhictl/store/dirstore_access.c \
+	nhictl/store/store_ldap_access.h nhictl/store/store_ldap_access.c
 NHICTL_CMD = nhictl/cmd/cmd.h nhictl/cmd/common.c nhictl/cmd/credgen.c nhictl/cmd/lifecycle.h nhictl/cmd/lifecycle.c nhictl/cmd/cmd_joiner.c nhictl/cmd/cmd_mover.c nhictl/cmd/cmd_leaver.c nhictl/cmd/cmd_list.c nhictl/cmd/cmd_check.c \
 	nhictl/cmd/cmd_config.c nhictl/cmd/cmd_cred.c nhictl/cmd/cmd_log.c \
 	nhictl/cmd/cmd_group.c nhictl/cmd/cmd_audit.c nhictl/cmd/cmd_directory.c \

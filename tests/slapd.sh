@@ -253,6 +253,7 @@ _slapd_config() {
 		olcDbIndex: nhiExpires,nhiReviewDue,nhiState,nhiKind eq
 		olcDbIndex: nhiCredentialId,nhiFingerprint eq
 		olcDbIndex: nhiFrom,nhiTo,nhiEdgeType eq
+		olcDbIndex: nhiResourceName,nhiDelegateTo,nhiGrantId eq
 		olcLimits: {0}dn.exact="$SLAPD_EXTERNAL_DN" size=unlimited time=unlimited
 		olcAccess: {0}to attrs=userPassword,nhiSecretHash $who by self write by anonymous auth by * none
 		olcAccess: {1}to * $who by users read by * none

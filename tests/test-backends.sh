@@ -7,7 +7,9 @@
 # records must be the same.  Among the steps: `extend` that shortens an
 # identity caps the not-after of its credentials at the new expiry on both
 # backends (a credential never outlives its identity; with ldap in the
-# directory too, so a second host's sync pulls the cap).
+# directory too, so a second host's sync pulls the cap).  Then resources,
+# grants and delegations (issue 14): add, update, refusals, removal, the
+# retire cascade; with ldap a second host's sync sees the same.
 . "$top_srcdir/tests/common.sh"
 . "$top_srcdir/tests/nhictl-lib.sh"
 . "$top_srcdir/tests/slapd.sh"
@@ -44,8 +46,9 @@ P
 
 # run BACKEND: the script; one line per step into $T/BACKEND.rec
 run() {
-	local be=$1 rec=$T/$1.rec n=0 e60
+	local be=$1 rec=$T/$1.rec n=0 e60 e20
 	e60=$(date -u -d '+60 days' +%Y-%m-%dT%H:%M:%SZ)
+	e20=$(date -u -d '+20 days' +%Y-%m-%dT%H:%M:%SZ)
 	: > "$rec"
 	step() {   # DESCRIPTION NHICTL-ARGS...
 		local d=$1; shift
@@ -94,6 +97,55 @@ print(min(cs, key=lambda c: c["not_after"])["id"])')"
 	step "a missing identity" suspend svc-none
 	nhictl -c "$T/etc/$be.conf" log --target svc-b --json > "$T/out"
 	echo "   log: $(pyjson '" ".join(e["action"] for e in d)')" >> "$rec"
+	# reach (issue 14): resources, grants, delegations, the retire cascade
+	reach() { echo "   reach: $(reach_summary "$be")" >> "$rec"; }
+	step "create agent-r" create agent-r --kind agent --owner alice --expires +30d
+	step "create tool-r" create tool-r --owner alice --expires +30d
+	step "resource add" resource add db-r --kind database --uri postgres://db/r --owner alice \
+		--data-class pii --purpose "records"
+	step "resource add again: unchanged" resource add db-r --kind database --uri postgres://db/r \
+		--owner alice --data-class pii --purpose "records"
+	step "resource add with a locked owner: refused" resource add db-s --kind api --uri https://s \
+		--owner bob
+	step "grant add" grant add tool-r db-r --actions read,write --scope table:a --expires "$e20"
+	step "grant add again: unchanged" grant add tool-r db-r --actions read,write --scope table:a \
+		--expires "$e20"
+	step "grant with an unknown action: refused" grant add tool-r db-r --actions read,fly
+	step "grant on an unknown resource: refused" grant add tool-r db-none --actions read
+	step "grant update: read only" grant add tool-r db-r --actions read --scope table:a \
+		--expires "$e20"
+	step "delegate add" delegate add agent-r tool-r --actions read --reason "ticket 7"
+	step "delegate to itself: refused" delegate add agent-r agent-r
+	step "delegate to an unknown identity: refused" delegate add agent-r nobody-r
+	reach
+	step "resource remove with a grant: refused" resource remove db-r
+	step "delegate remove" delegate remove agent-r tool-r
+	step "delegate remove again: nothing to do" delegate remove agent-r tool-r
+	step "delegate add again" delegate add agent-r tool-r
+	reach
+	step "retire tool-r: its grant and delegation go" retire tool-r
+	reach
+	step "resource remove" resource remove db-r
+	reach
+	nhictl -c "$T/etc/$be.conf" log --json > "$T/out"
+	echo "   reach log: $(pyjson '" ".join(e["action"] for e in d if e["action"].split("-")[0] in ("resource", "grant", "delegate"))')" >> "$rec"
+}
+
+# resources (name kind class grants), grants (identity resource actions
+# scopes state), delegations (from to limit state), as one line
+reach_summary() {   # BACKEND
+	local c=$T/etc/$1.conf
+	nhictl -c "$c" resource list --json > "$T/res.json" &&
+	nhictl -c "$c" grant list --json > "$T/grants.json" &&
+	nhictl -c "$c" delegate list --json > "$T/delegs.json" || { echo "list failed"; return; }
+	python3 - "$T/res.json" "$T/grants.json" "$T/delegs.json" <<'P'
+import json, sys
+r, g, d = (json.load(open(f)) for f in sys.argv[1:4])
+print("R:", " ".join("%s/%s/%s/%s" % (x["name"], x["kind"], x["data_class"], x["grants"]) for x in r),
+      "G:", " ".join("%s/%s/%s/%s/%s" % (x["identity"], x["resource"], ",".join(x["actions"]),
+                     ",".join(x["scopes"]), x["state"]) for x in g),
+      "D:", " ".join("%s/%s/%s/%s" % (x["from"], x["to"], ",".join(x["actions"]), x["state"]) for x in d))
+P
 }
 
 run local
@@ -115,6 +167,10 @@ has_rec "shortened: every credential capped at the new expiry" \
 	'^   active alice password:active:< password:active:= token:active:=$'
 has_rec "rotated: the new one active, the old one in its grace" \
 	'^   active dave password:active:= password:active:= password:grace:< token:revoked:=$'
+has_rec "reach: the grant (updated) and the delegation" \
+	'^   reach: R: db-r/database/pii/1 G: tool-r/db-r/read/table:a/live D: agent-r/tool-r/read/live$'
+has_rec "reach: retire took tool-r's grant and delegation" \
+	'^   reach: R: db-r/database/pii/0 G:  D: $'
 has_rec "retired: every credential revoked" \
 	'^   retired dave password:revoked:. password:revoked:. password:revoked:. token:revoked:.$'
 
@@ -129,4 +185,6 @@ eqv "directory: three credentials at nhiExpires (two capped, one issued after)" 
 		grep -c "^nhiNotAfter: $gt")"
 expect 0 "a second host syncs" nhictl -c "$T/etc/ldap2.conf" sync
 eqv "the second host has the same credentials and expiries" "$(summary ldap svc-b)" "$(summary ldap2 svc-b)"
+eqv "the second host has the same resources, grants and delegations" "$(reach_summary ldap)" \
+	"$(reach_summary ldap2)"
 finish

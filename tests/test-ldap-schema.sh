@@ -92,8 +92,8 @@ ldap_admin ldapsearch -b cn=schema,cn=config -s one "(cn=*}nhi)" \
 	olcAttributeTypes olcObjectClasses | defs > "$T/from-ldif"
 check "nhi.schema and nhi.ldif define the same, in slapd's own words" \
 	diff -u "$T/from-schema" "$T/from-ldif"
-check "43 attribute types and 5 object classes" \
-	bash -c '[ "$(grep -c ^AttributeTypes "$1")" = 43 ] && [ "$(grep -c ^ObjectClasses "$1")" = 5 ]' _ "$T/from-ldif"
+check "46 attribute types and 7 object classes" \
+	bash -c '[ "$(grep -c ^AttributeTypes "$1")" = 46 ] && [ "$(grep -c ^ObjectClasses "$1")" = 7 ]' _ "$T/from-ldif"
 check "indexes on nhi attributes can be added at run time" \
 	ldap_admin ldapmodify <<EOF
 dn: olcDatabase={1}mdb,cn=config
@@ -102,6 +102,7 @@ add: olcDbIndex
 olcDbIndex: owner,nhiCoOwner eq
 olcDbIndex: nhiExpires,nhiReviewDue,nhiState,nhiKind eq
 olcDbIndex: nhiFrom,nhiTo eq
+olcDbIndex: nhiResourceName,nhiDelegateTo,nhiGrantId eq
 EOF
 # Server-side sorting needs an ORDERING rule: load sssvlv to show it.
 check "sssvlv overlay loads (for sorted searches)" \

@@ -34,10 +34,17 @@
 #include "ldap.h"
 #include "dirmap.h"
 #include "dirstore.h"
+#include "diraccess.h"
+#include "dirstore_access.h"
 
 #define PAGE_SIZE 1000
-/* identities are directly below ldap_base (dir_ident_dn): one level */
-#define IDENT_FILTER "(objectClass=nhiIdentity)"
+/* identities are directly below ldap_base (dir_ident_dn); resources below
+ * ou=resources, grants and delegations below their identity: the subtree,
+ * in one search (one cookie) */
+#define SYNC_FILTER DA_SYNC_FILTER
+/* meta key: the cookie is one of this search (older ones were of the
+ * identities alone, one level: reload once) */
+#define SYNC_SCOPE "ident+access"
 #define REFRESH_REQUIRED 1   /* e-syncRefreshRequired (4096): reload */
 
 static const char sync_help[] =
@@ -59,6 +66,9 @@ static const char sync_help[] =
 	"orphan more than orphan_max identities at once stops before changing\n"
 	"anything (exit 1) and says so.  Usage records of\n"
 	"usage_log are pushed to the directory as nhiLastUsed (when newer).\n"
+	"Resources, grants and delegations come in the same search: added,\n"
+	"changed and deleted entries reach the registry (one that names an\n"
+	"identity, resource or credential this host lacks is skipped, named).\n"
 	"The credentials of an identity whose nhiSerial changed are read; old\n"
 	"credentials whose grace window ended are revoked in the directory (an\n"
 	"old password stops binding); interrupted rotations are resolved.\n"
@@ -67,7 +77,9 @@ static const char sync_help[] =
 	"               deletes by entryUUID, whatever the cookie says\n"
 	"  --force      orphan past orphan_max (the owners really are gone)\n"
 	"  --json       a summary: mode (incremental, full or scan), added,\n"
-	"               changed, deleted, orphaned, invalid, usage_pushed,\n"
+	"               changed, deleted (identities), access_added,\n"
+	"               access_changed, access_deleted (resources, grants,\n"
+	"               delegations), orphaned, invalid, usage_pushed,\n"
 	"               credentials_pulled, credentials_expired, refused_writes,\n"
 	"               duration (seconds), server\n"
 	"  --condition  exit 0 when backend = ldap, 1 otherwise; nothing else\n"
@@ -112,6 +124,8 @@ struct sync {
 	int shown;                     /* a progress line is on it */
 	struct timespec t0, last_progress;
 	char server[1024];
+	struct dirstore_batch acc;     /* resources, grants, delegations */
+	long acc_deleted;
 };
 
 static double since(const struct timespec *a)
@@ -158,7 +172,9 @@ static int set_cookie(struct sync *s, const struct berval *c)
 
 static int load_cookie(struct sync *s)
 {
-	sqlite3_stmt *st = reg_prep(s->x, "SELECT cookie FROM sync_state WHERE id = 1", "");
+	sqlite3_stmt *st = reg_prep(s->x, "SELECT cookie FROM sync_state WHERE id = 1 AND "
+				    "(SELECT value FROM meta WHERE key = 'sync_scope') = ?", "s",
+				    SYNC_SCOPE);
 	struct berval c = { 0, NULL };
 	int r;
 
@@ -191,6 +207,9 @@ static int save_state(struct sync *s)
 	sqlite3_bind_text(st, 4, s->mode, -1, SQLITE_STATIC);
 	r = sqlite3_step(st) == SQLITE_DONE ? 0 : reg_dberr(s->x);
 	sqlite3_finalize(st);
+	if (r == 0)
+		r = reg_exec(s->x, "INSERT OR REPLACE INTO meta VALUES ('sync_scope', ?)", "s",
+			     SYNC_SCOPE);
 	return r;
 }
 
@@ -224,6 +243,10 @@ static int forget(struct sync *s, const char *uuid)
 	int gone = 0, r = dir_ident_forget(s->x, uuid, &gone);
 
 	s->deleted += gone;
+	if (r == 0 && !gone) {   /* a resource, grant or delegation? */
+		r = dirstore_access_forget(s->x, uuid, &gone);
+		s->acc_deleted += gone;
+	}
 	return r;
 }
 
@@ -269,6 +292,23 @@ static int store_entry(struct sync *s, LDAPMessage *e, const char *uuid)
 	struct ident id;
 	int r, ch = 0;
 
+	if (da_entry_type(s->d.ld, e) != DA_IDENTITY) {
+		/* resources now, grants and delegations once all is read */
+		s->acc.uuid = uuid;
+		r = da_convert(&s->d, e, dirstore_batch_add, &s->acc);
+		s->acc.uuid = NULL;
+		return r;
+	}
+	if (!da_ident_in_place(&s->d, e)) {
+		char *dn = ldap_get_dn(s->d.ld, e);
+
+		progress(s, 1);
+		nerr(s->x, 0, "warning: %s: an identity entry not directly below %s; ignored",
+		     dn != NULL ? dn : "?", s->x->conf.ldap_base);
+		ldap_memfree(dn);
+		s->invalid++;
+		return forget(s, uuid);
+	}
 	r = dir_entry_to_ident(&s->d, e, &id, owner_dn, sizeof(owner_dn), euuid, sizeof(euuid),
 			       why, sizeof(why));
 	if (r == 0 && (nhi_kind_parse(id.kind) < 0 || nhi_state_parse(id.state) < 0)) {
@@ -285,6 +325,13 @@ static int store_entry(struct sync *s, LDAPMessage *e, const char *uuid)
 	if (r < 0)
 		return nerr(s->x, r, "%s", why);
 	r = dir_ident_store(s->x, &id, owner_dn, uuid, &ch);
+	if (r == 0 && ch == 2 && !s->reload) {
+		/* a row new here (an entry fixed or back): its grants and
+		 * delegations, unchanged in the directory, come with it */
+		s->acc.mark = 1;
+		r = da_ident_edges(&s->d, id.name, dirstore_batch_add, &s->acc);
+		s->acc.mark = 0;
+	}
 	if (ch == 2)
 		s->added++;
 	else if (ch == 1)
@@ -574,8 +621,8 @@ static int sync_search(struct sync *s)
 	if (r < 0)
 		return r;
 	sctrls[0] = req;
-	rc = ldap_search_ext(s->d.ld, s->x->conf.ldap_base, LDAP_SCOPE_ONELEVEL, IDENT_FILTER,
-			     dir_ident_attrs, 0, sctrls, NULL, NULL, LDAP_NO_LIMIT, &msgid);
+	rc = ldap_search_ext(s->d.ld, s->x->conf.ldap_base, LDAP_SCOPE_SUBTREE, SYNC_FILTER,
+			     da_sync_attrs, 0, sctrls, NULL, NULL, LDAP_NO_LIMIT, &msgid);
 	ldap_control_free(req);
 	if (rc != LDAP_SUCCESS) {
 		nhi_ldap_reason(s->d.ld, rc, reason, sizeof(reason));
@@ -623,8 +670,8 @@ static int scan_page(struct sync *s, struct berval *page_cookie)
 	if (rc != LDAP_SUCCESS)
 		return nerr(s->x, NHI_ERR_NOMEM, "cannot build the paged results control");
 	sctrls[0] = page;
-	rc = ldap_search_ext(s->d.ld, s->x->conf.ldap_base, LDAP_SCOPE_ONELEVEL, IDENT_FILTER,
-			     dir_ident_attrs, 0, sctrls, NULL, NULL, LDAP_NO_LIMIT, &msgid);
+	rc = ldap_search_ext(s->d.ld, s->x->conf.ldap_base, LDAP_SCOPE_SUBTREE, SYNC_FILTER,
+			     da_sync_attrs, 0, sctrls, NULL, NULL, LDAP_NO_LIMIT, &msgid);
 	ldap_control_free(page);
 	if (rc != LDAP_SUCCESS) {
 		nhi_ldap_reason(s->d.ld, rc, reason, sizeof(reason));
@@ -648,7 +695,7 @@ static int scan_page(struct sync *s, struct berval *page_cookie)
 			ldap_value_free_len(v);
 			s->entries++;
 			if (uuid[0] == '\0')
-				r = nerr(s->x, NHI_ERR_FORMAT, "%s: an identity without entryUUID",
+				r = nerr(s->x, NHI_ERR_FORMAT, "%s: an entry without entryUUID",
 					 s->server);
 			else
 				r = mark_seen(s, uuid);
@@ -1102,6 +1149,20 @@ static int push_usage(struct sync *s)
 	return r;
 }
 
+/* The grants and delegations read (kept until now: the identities,
+ * credentials and resources they name are all stored), then, after a
+ * sync that saw everything, the rows whose entries are gone. */
+static int sync_access(struct sync *s)
+{
+	long gone = 0;
+	int r = dirstore_batch_apply(&s->acc);
+
+	if (r == 0 && (s->present || s->reload))
+		r = dirstore_access_reconcile(s->x, &gone);
+	s->acc_deleted += gone;
+	return r;
+}
+
 /* Does the root DSE list the sync control? */
 static int has_syncprov(struct sync *s)
 {
@@ -1169,6 +1230,8 @@ static int run(struct sync *s, int full, long *records, char *ingest_path, size_
 	}
 	if (r == 0)
 		r = reconcile(s);
+	if (r == 0)
+		r = sync_access(s);
 	progress(s, 1);
 	/* the owners first: past orphan_max nothing may be written, in the
 	 * directory either (credential sweeps write there) */
@@ -1205,6 +1268,11 @@ static int run(struct sync *s, int full, long *records, char *ingest_path, size_
 	return r;
 }
 
+static long access_changes(const struct sync *s)
+{
+	return s->acc.added + s->acc.changed + s->acc_deleted;
+}
+
 static void summary(struct sync *s, double secs, long records)
 {
 	struct json j;
@@ -1220,7 +1288,10 @@ static void summary(struct sync *s, double secs, long records)
 		json_kint(&j, "deleted", s->deleted);
 		json_kint(&j, "orphaned", s->orphaned);
 		json_kint(&j, "owner_live_again", s->back);
-		json_kint(&j, "invalid", s->invalid);
+		json_kint(&j, "invalid", s->invalid + s->acc.invalid);
+		json_kint(&j, "access_added", s->acc.added);
+		json_kint(&j, "access_changed", s->acc.changed);
+		json_kint(&j, "access_deleted", s->acc_deleted);
 		json_kint(&j, "credentials_pulled", s->creds);
 		json_kint(&j, "credentials_expired", s->swept);
 		json_kint(&j, "usage_records", records);
@@ -1233,15 +1304,16 @@ static void summary(struct sync *s, double secs, long records)
 		return;
 	}
 	if (s->added + s->changed + s->deleted + s->orphaned + s->back + s->invalid + s->pushed + records +
-	    s->creds + s->swept == 0 &&
+	    s->creds + s->swept + access_changes(s) + s->acc.invalid == 0 &&
 	    !isatty(STDOUT_FILENO))
 		return;   /* a timer's sync with nothing new stays quiet */
 	printf("sync (%s) from %s: %ld added, %ld changed, %ld deleted, %ld orphaned, "
 	       "%ld back (owner live again), %ld usage pushed, credentials of %ld pulled, "
-	       "%ld expired%s in %.2f s\n", s->mode, s->server, s->added, s->changed, s->deleted,
+	       "%ld expired, resources/grants/delegations %ld added, %ld changed, %ld deleted%s "
+	       "in %.2f s\n", s->mode, s->server, s->added, s->changed, s->deleted,
 	       s->orphaned, s->back, s->pushed, s->creds,
-	       s->swept,
-	       s->invalid ? " (invalid entries skipped)" : "", secs);
+	       s->swept, s->acc.added, s->acc.changed, s->acc_deleted,
+	       s->invalid + s->acc.invalid ? " (invalid entries skipped)" : "", secs);
 }
 
 int cmd_sync(struct nhictl *x, int argc, char **argv)
@@ -1279,6 +1351,8 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 			    x->conf.path[0] ? x->conf.path : "the configuration");
 	memset(&s, 0, sizeof(s));
 	s.x = x;
+	s.acc.x = x;
+	s.acc.d = &s.d;
 	s.force = force;
 	s.mode = "incremental";
 	s.progress = isatty(STDERR_FILENO);
@@ -1294,11 +1368,14 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 	ldap_memfree(uri);
 	r = run(&s, full, &records, ingest_path, sizeof(ingest_path));
 	progress(&s, 1);
-	if (r == 0 && s.added + s.changed + s.deleted + s.orphaned + s.back + s.invalid + records > 0) {
+	if (r == 0 && s.added + s.changed + s.deleted + s.orphaned + s.back + s.invalid + records +
+	    access_changes(&s) + s.acc.invalid > 0) {
 		r = reg_event(x, "sync", s.server, "ok", "mode=%s added=%ld changed=%ld deleted=%ld "
-			      "orphaned=%ld owner_live_again=%ld invalid=%ld usage=%ld pushed=%ld",
-			      s.mode, s.added, s.changed, s.deleted, s.orphaned, s.back, s.invalid,
-			      records, s.pushed);
+			      "orphaned=%ld owner_live_again=%ld invalid=%ld usage=%ld pushed=%ld "
+			      "access_added=%ld access_changed=%ld access_deleted=%ld",
+			      s.mode, s.added, s.changed, s.deleted, s.orphaned, s.back,
+			      s.invalid + s.acc.invalid, records, s.pushed, s.acc.added,
+			      s.acc.changed, s.acc_deleted);
 		if (r == 0)
 			r = reg_commit(x);
 	} else if (r == 0) {
@@ -1317,6 +1394,7 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 		reg_rollback(x);
 	dir_close(&s.d);
 	dead_free(&s);
+	dirstore_batch_free(&s.acc);
 	free(s.cookie.bv_val);
 	if (r < 0)
 		return EXIT_FAIL;

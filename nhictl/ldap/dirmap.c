@@ -646,3 +646,14 @@ int dir_owner_resolve(struct dir *d, const char *owner, char *dn, size_t dn_len,
 		snprintf(name, name_len, "%s", r == NHI_ERR_NOTFOUND || r == NHI_ERR_IO ? "" : o.name);
 	return r;
 }
+
+int dir_owner_name(const struct nhi_conf *c, const char *dn, char *name, size_t len)
+{
+	int r = people_uid(c, dn, name, len);
+
+	if (r < 0)
+		return -1;
+	if (r == 0)   /* outside the people base: the DN itself (may be cut) */
+		snprintf(name, len, "%.*s", (int)len - 1, dn);
+	return 0;
+}

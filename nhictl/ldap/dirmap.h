@@ -106,4 +106,9 @@ struct dir_owner {
 int dir_owner_lookup(struct dir *d, const char *owner, struct dir_owner *o,
 		     char *why, size_t why_len);
 
+/* The owner's user name for an owner DN read from an entry: the uid of a
+ * person in ldap_people_base, else the DN itself (cut to len), as
+ * dir_entry_to_ident does.  0, or -1 when 'dn' is not a DN. */
+int dir_owner_name(const struct nhi_conf *c, const char *dn, char *name, size_t len);
+
 #endif

@@ -10,23 +10,10 @@
 #include "ldap.h"
 #include "dirwrite.h"
 
-#define MAX_MODS 32
-#define MAX_SLOTS 192
-#define MAX_STRS 24
 #define COUNTER_TRIES 32
 
-/* LDAPMods built on the stack: no allocation, nothing to free. */
-struct mods {
-	LDAPMod m[MAX_MODS];
-	LDAPMod *p[MAX_MODS + 1];
-	char *slots[MAX_SLOTS];
-	char strs[MAX_STRS][32];
-	int n, n_slots, n_strs;
-};
-
-
 /* One modification with 'n' values (n = 0: no values). */
-static void mod(struct mods *ms, int op, const char *attr, const char *const *vals, int n)
+void mod(struct mods *ms, int op, const char *attr, const char *const *vals, int n)
 {
 	LDAPMod *m;
 	int i;
@@ -44,12 +31,12 @@ static void mod(struct mods *ms, int op, const char *attr, const char *const *va
 	ms->p[ms->n] = NULL;
 }
 
-static void mod1(struct mods *ms, int op, const char *attr, const char *val)
+void mod1(struct mods *ms, int op, const char *attr, const char *val)
 {
 	mod(ms, op, attr, &val, val != NULL);
 }
 
-static const char *str_int(struct mods *ms, long long v)
+const char *str_int(struct mods *ms, long long v)
 {
 	char *s;
 
@@ -60,7 +47,7 @@ static const char *str_int(struct mods *ms, long long v)
 	return s;
 }
 
-static const char *str_time(struct mods *ms, int64_t t)
+const char *str_time(struct mods *ms, int64_t t)
 {
 	char *s;
 

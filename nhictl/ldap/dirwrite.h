@@ -11,6 +11,27 @@
 
 #include "dirmap.h"
 
+#define MAX_MODS 32
+#define MAX_SLOTS 192
+#define MAX_STRS 24
+
+/* LDAPMods built on the stack: no allocation, nothing to free (also
+ * used by diraccess.c).  Start with struct mods ms = { .n = 0 }; ms.p is
+ * the NULL-terminated array for ldap_add_ext_s / ldap_modify_ext_s. */
+struct mods {
+	LDAPMod m[MAX_MODS];
+	LDAPMod *p[MAX_MODS + 1];
+	char *slots[MAX_SLOTS];
+	char strs[MAX_STRS][32];
+	int n, n_slots, n_strs;
+};
+/* One modification with 'n' values (n = 0: no values), one with val
+ * (NULL: none); a number and a GeneralizedTime kept in ms. */
+void mod(struct mods *ms, int op, const char *attr, const char *const *vals, int n);
+void mod1(struct mods *ms, int op, const char *attr, const char *val);
+const char *str_int(struct mods *ms, long long v);
+const char *str_time(struct mods *ms, int64_t t);
+
 /* A new identity entry (create, adopt). */
 struct dw_new {
 	const char *name, *kind, *gecos, *home, *shell, *owner_dn, *purpose;

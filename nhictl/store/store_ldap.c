@@ -11,6 +11,8 @@
 #include "dirwrite.h"
 #include "dircred.h"
 #include "dirstore.h"
+#include "diraccess.h"
+#include "store_ldap_access.h"
 
 /* A chain of dir*.c calls joined with || answers 1 on failure (printed);
  * a single call's NHI_ERR_* is kept. */
@@ -31,7 +33,10 @@ static int ldap_fetch(struct nhictl *x, const char *name, struct ident *id)
 		return nerr(x, r, "no identity '%s' in the directory", name);
 	if (r < 0)
 		return nerr(x, r, "%s", why);
-	return 0;
+	/* its registry row, as with local (0: not synced here yet): what
+	 * hangs off it (grants, delegations) is found by it */
+	return reg_int(x, &id->id, 0, "SELECT id FROM identity WHERE name = ?", "s", name) < 0 ?
+	       NHI_ERR_DB : 0;
 }
 
 static int ldap_name_free(struct nhictl *x, const char *name, const char *what)
@@ -147,7 +152,8 @@ static int ldap_adopted(struct nhictl *x, const struct ident *id)
 static int ldap_release(struct nhictl *x, const struct ident *id)
 {
 	(void)x;
-	return dir_err(dw_delete(&dir_conn, id->name));
+	/* its grants and delegations go with its entry; those to it too */
+	return dir_err(da_cut(&dir_conn, id->name, NULL, NULL) || dw_delete(&dir_conn, id->name));
 }
 
 /* The directory was written but the registry could not be: roll back. */
@@ -287,11 +293,13 @@ static int ldap_rot_apply(struct nhictl *x, const struct store_rot *r)
 	return 0;
 }
 
-/* the directory has it all: read it back */
+/* the directory has it all: read it back; the old credential's grants
+ * move to the new one (directory and rows) */
 static int ldap_rot_finish(struct nhictl *x, const struct store_rot *r)
 {
-	(void)x;
-	return dir_err(dir_creds_refresh(&dir_conn, r->id->name));
+	int rc = dir_err(dir_creds_refresh(&dir_conn, r->id->name));
+
+	return rc != 0 ? rc : ldap_grant_carry(x, r->id->name, r->old->row, r->old->id, r->n->id);
 }
 
 /* the directory holds the new credential and its holder has it: keep
@@ -362,11 +370,24 @@ static enum resolution ldap_rot_resolve(struct nhictl *x, int64_t rid, const cha
 static int ldap_rot_forward(struct nhictl *x, int64_t rid, int64_t cred_row, int64_t grace,
 			    const char *name)
 {
-	(void)x;
-	(void)rid;
-	(void)cred_row;
+	char old_id[CRED_ID_MAX] = "", new_id[CRED_ID_MAX] = "";
+	sqlite3_stmt *st;
+
 	(void)grace;
-	return dir_creds_refresh(&dir_conn, name) != 0 ? NHI_ERR_IO : 0;
+	if (dir_creds_refresh(&dir_conn, name) != 0)
+		return NHI_ERR_IO;
+	st = reg_prep(x, "SELECT c.cred_id, r.new_cred_id FROM rotation r JOIN credential c ON "
+		      "c.id = ? WHERE r.id = ?", "ii", cred_row, rid);
+	if (st == NULL)
+		return NHI_ERR_DB;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		col_cpy(old_id, sizeof(old_id), st, 0);
+		col_cpy(new_id, sizeof(new_id), st, 1);
+	}
+	sqlite3_finalize(st);
+	if (old_id[0] == '\0' || new_id[0] == '\0')
+		return 0;
+	return ldap_grant_carry(x, name, cred_row, old_id, new_id);
 }
 
 static int ldap_rot_back(struct nhictl *x, const char *name)
@@ -407,4 +428,5 @@ const struct store_ops store_ldap = {
 	.rot_resolve = ldap_rot_resolve,
 	.rot_forward = ldap_rot_forward,
 	.rot_back = ldap_rot_back,
+	LDAP_ACCESS_OPS
 };

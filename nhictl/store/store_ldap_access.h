@@ -1,0 +1,33 @@
+/* store_ldap_access.h - the reach operations of backend = ldap
+ * (store_ldap_access.c), listed in store_ldap's table by this macro. */
+#ifndef NHICTL_STORE_LDAP_ACCESS_H
+#define NHICTL_STORE_LDAP_ACCESS_H
+
+#include "store.h"
+
+#define LDAP_ACCESS_OPS \
+	.reach_lock = ldap_reach_lock, .resource_add = ldap_resource_add, \
+	.resource_update = ldap_resource_update, .resource_remove = ldap_resource_remove, \
+	.grant_add = ldap_grant_add, .grant_update = ldap_grant_update, \
+	.grant_remove = ldap_grant_remove, .delegation_add = ldap_delegation_add, \
+	.delegation_update = ldap_delegation_update, \
+	.delegation_remove = ldap_delegation_remove,
+int ldap_reach_lock(struct nhictl *x);
+int ldap_resource_add(struct nhictl *x, struct resource_row *r);
+int ldap_resource_update(struct nhictl *x, const struct resource_row *old,
+			 struct resource_row *r);
+int ldap_resource_remove(struct nhictl *x, const struct resource_row *r);
+int ldap_grant_add(struct nhictl *x, struct access_row *g);
+int ldap_grant_update(struct nhictl *x, const struct access_row *old, struct access_row *g);
+int ldap_grant_remove(struct nhictl *x, const struct access_row *g);
+int ldap_delegation_add(struct nhictl *x, struct delegation_row *d);
+int ldap_delegation_update(struct nhictl *x, const struct delegation_row *old,
+			   struct delegation_row *d);
+int ldap_delegation_remove(struct nhictl *x, const struct delegation_row *d);
+/* Rotation (rot_finish, rot_forward): the grants bound to credential
+ * old_id (row old_row) of identity 'name' move to new_id, in the
+ * directory and in the registry (grant_carry, audited). */
+int ldap_grant_carry(struct nhictl *x, const char *name, int64_t old_row, const char *old_id,
+		     const char *new_id);
+
+#endif
