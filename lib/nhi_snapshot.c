@@ -32,6 +32,8 @@ _Static_assert(offsetof(struct nhi_snap_ident_cold, created) == 8 &&
 #define COLD_MIN (sizeof(struct nhi_snap_ident_cold) + NHI_SNAP_NSTR - NHI_SNAP_NHOT)
 _Static_assert(sizeof(struct nhi_snap_group_rec) == 16, "group record size");
 _Static_assert(sizeof(struct nhi_snap_memb_rec) == 16, "memb record size");
+_Static_assert(sizeof(struct nhi_snap_deleg_rec) == 16, "delegation record size");
+_Static_assert(offsetof(struct nhi_snap_hdr, n_delegs) == 224, "delegation fields after the shadow ones");
 
 /* One mapped file: the base or the delta. */
 struct snapf {
@@ -49,6 +51,10 @@ struct snapf {
 	const struct nhi_snap_bucket *name_idx, *uid_idx, *gname_idx, *gid_idx, *memb_idx;
 	const uint32_t *shadow, *gshadow;  /* a delta's shadow indexes, or NULL */
 	uint32_t shadow_mask, gshadow_mask;
+	/* a base's delegation edges (NHI_SNAP_F_DELEG), or NULL */
+	const struct nhi_snap_deleg_rec *delegs;
+	const struct nhi_snap_bucket *deleg_idx;
+	uint32_t deleg_mask;
 	/* NHI_SNAP_VERIFY_READ: the block table and a bit per block, set once
 	 * the block's checksum matched (atomically: readers may share the
 	 * file); NULL when the file was verified whole or not at all */
@@ -184,6 +190,13 @@ static int validate(struct snapf *s, int flags, const char *path, char *err, siz
 	     (h->gshadow_idx_size != 0 &&
 	      !section_ok(h, h->gshadow_idx_off, h->gshadow_idx_size, 4, 4))))
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad shadow index", path);
+	if ((h->flags & NHI_SNAP_F_DELEG) &&
+	    ((h->flags & NHI_SNAP_F_DELTA) ||
+	     !section_ok(h, h->delegs_off, h->n_delegs, sizeof(struct nhi_snap_deleg_rec), 8) ||
+	     h->deleg_idx_size == 0 || !pow2_or_zero(h->deleg_idx_size) ||
+	     h->deleg_idx_size < h->n_delegs ||
+	     !section_ok(h, h->deleg_idx_off, h->deleg_idx_size, sizeof(struct nhi_snap_bucket), 8)))
+		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad delegation section", path);
 	if (h->strings_size == 0 || s->map[h->strings_off] != '\0' ||
 	    s->map[h->strings_off + h->strings_size - 1] != '\0')
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad string table", path);
@@ -229,6 +242,11 @@ static int validate(struct snapf *s, int flags, const char *path, char *err, siz
 	s->gname_idx = (const void *)(s->map + h->gname_idx_off);
 	s->gid_idx = (const void *)(s->map + h->gid_idx_off);
 	s->memb_idx = (const void *)(s->map + h->memb_idx_off);
+	if (h->flags & NHI_SNAP_F_DELEG) {
+		s->delegs = (const void *)(s->map + h->delegs_off);
+		s->deleg_idx = (const void *)(s->map + h->deleg_idx_off);
+		s->deleg_mask = h->deleg_idx_size - 1;
+	}
 	if (h->flags & NHI_SNAP_F_SHADOW) {
 		s->shadow = (const void *)(s->map + h->shadow_idx_off);
 		s->shadow_mask = h->shadow_idx_size - 1;
@@ -982,7 +1000,7 @@ static int touch_ident(const struct snapf *f, uint32_t off)
  * with h's tag (their names or uids are compared, and one is the
  * answer). */
 static int touch_probe(const struct snapf *f, const struct nhi_snap_bucket *idx, uint32_t size,
-		       uint64_t h)
+		       uint64_t h, int (*touch_ref)(const struct snapf *f, uint32_t ref))
 {
 	uint32_t tag = (uint32_t)(h >> 32), pos;
 	int e;
@@ -998,7 +1016,7 @@ static int touch_probe(const struct snapf *f, const struct nhi_snap_bucket *idx,
 		b = idx[pos];
 		if (b.ref == 0)
 			return 0;
-		if (b.tag == tag && (e = touch_ident(f, b.ref)) < 0)
+		if (b.tag == tag && (e = touch_ref(f, b.ref)) < 0)
 			return e;
 	}
 	return 0;
@@ -1008,7 +1026,7 @@ int nhi_snap_ident_by_name(const struct nhi_snap *s, const char *name, struct nh
 {
 	const struct nhi_snap_ident_rec *rec = NULL;
 	const struct snapf *f = &s->base;
-	int r = touch_probe(f, f->name_idx, f->name_mask + 1, nhi_hash_str(name));
+	int r = touch_probe(f, f->name_idx, f->name_mask + 1, nhi_hash_str(name), touch_ident);
 
 	if (r == 0)
 		r = find_by_name(s, name, &f, &rec);
@@ -1019,7 +1037,7 @@ int nhi_snap_ident_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_ide
 {
 	const struct nhi_snap_ident_rec *rec = NULL;
 	const struct snapf *f = &s->base;
-	int r = touch_probe(f, f->uid_idx, f->uid_mask + 1, nhi_hash_u32(uid));
+	int r = touch_probe(f, f->uid_idx, f->uid_mask + 1, nhi_hash_u32(uid), touch_ident);
 
 	if (r == 0)
 		r = find_by_uid(s, uid, &f, &rec);
@@ -1184,5 +1202,78 @@ int nhi_snap_user_gids(const struct nhi_snap *s, const char *user,
 		return NHI_ERR_FORMAT;
 	*gids = f->u32 + m->gids_off;
 	*n = m->n_gids;
+	return 0;
+}
+
+/* ---- delegation edges (NHI_SNAP_F_DELEG: the base's) -------------------- */
+
+int nhi_snap_has_delegations(const struct nhi_snap *s)
+{
+	return s->base.delegs != NULL;
+}
+
+uint32_t nhi_snap_n_delegations(const struct nhi_snap *s)
+{
+	return s->base.delegs != NULL ? s->base.hdr->n_delegs : 0;
+}
+
+/* Edge ref - 1, verified (NHI_SNAP_VERIFY_READ) before it is read; refs
+ * out of bounds are the caller's to refuse. */
+static int touch_deleg(const struct snapf *f, uint32_t ref)
+{
+	if (ref == 0 || ref > f->hdr->n_delegs)
+		return 0;
+	return touch(f, (uint64_t)((const unsigned char *)&f->delegs[ref - 1] - f->map),
+		     sizeof(struct nhi_snap_deleg_rec));
+}
+
+static int deleg_match(const struct snapf *s, uint32_t ref, const void *key)
+{
+	const uint32_t *k = key;
+	const struct nhi_snap_deleg_rec *d;
+
+	if (ref > s->hdr->n_delegs)
+		return NHI_ERR_FORMAT;
+	d = &s->delegs[ref - 1];
+	return d->from_uid == k[0] && d->to_uid == k[1];
+}
+
+static void fill_deleg(const struct nhi_snap_deleg_rec *d, struct nhi_deleg *out)
+{
+	out->from_uid = d->from_uid;
+	out->to_uid = d->to_uid;
+	out->expires = d->expires;
+}
+
+int nhi_snap_delegation(const struct nhi_snap *s, uint32_t from_uid, uint32_t to_uid,
+			struct nhi_deleg *out)
+{
+	const struct snapf *f = &s->base;
+	const uint32_t key[2] = { from_uid, to_uid };
+	uint64_t h = nhi_hash_pair(from_uid, to_uid);
+	uint32_t ref;
+	int r;
+
+	if (f->delegs == NULL)
+		return NHI_ERR_NOTFOUND;
+	r = touch_probe(f, f->deleg_idx, f->deleg_mask + 1, h, touch_deleg);
+	if (r == 0)
+		r = probe(f, f->deleg_idx, f->deleg_mask + 1, h, deleg_match, key, &ref);
+	if (r < 0)
+		return r;
+	fill_deleg(&f->delegs[ref - 1], out);
+	return 0;
+}
+
+int nhi_snap_delegation_at(const struct nhi_snap *s, uint32_t i, struct nhi_deleg *out)
+{
+	const struct snapf *f = &s->base;
+	int r;
+
+	if (i >= nhi_snap_n_delegations(s))
+		return NHI_ERR_NOTFOUND;
+	if ((r = touch_deleg(f, i + 1)) < 0)
+		return r;
+	fill_deleg(&f->delegs[i], out);
 	return 0;
 }

@@ -122,7 +122,13 @@ struct nhi_snap_hdr {
 	 * groups named after them (see NHI_SNAP_F_SHADOW) */
 	uint32_t shadow_idx_size, shadow_idx_off;
 	uint32_t gshadow_idx_size, gshadow_idx_off;
-	uint8_t reserved[256 - 64 - 24 * 4 - 24 - 24 - 16];
+	/* with NHI_SNAP_F_DELEG (a base only): the delegation edges, n_delegs
+	 * records (struct nhi_snap_deleg_rec) sorted by (from_uid, to_uid),
+	 * and their index by the pair (deleg_idx_size buckets, ref = record
+	 * index + 1); ignored without the flag (zero from older writers) */
+	uint32_t n_delegs, delegs_off;
+	uint32_t deleg_idx_size, deleg_idx_off;
+	uint8_t reserved[256 - 64 - 24 * 4 - 24 - 24 - 16 - 16];
 };
 
 #define NHI_SNAP_BLOCK_SHIFT 14       /* nhictl's blocks: 16 KiB */
@@ -148,6 +154,18 @@ struct nhi_snap_hdr {
  * before it, or no base to read) readers ask by name; gshadow_idx_size 0
  * (no gid set) does the same for groups. */
 #define NHI_SNAP_F_SHADOW 0x4
+/* A base that carries the delegation edges (n_delegs, delegs_off,
+ * deleg_idx_*): every delegation FROM -> TO of the registry whose two
+ * identities exist, by their uids, with its expiry.  Whether an edge is
+ * live is decided at use (lib/nhi_policy.c).  A base without the flag (a
+ * writer before it) has no edges: every identity-to-identity use is then
+ * "no-delegation".  A delta never carries edges (a change of a delegation
+ * makes the next publication a full one); readers take them from the
+ * base, and identity states from the overlay, so a suspension that a
+ * delta carries cuts every path through that identity at once.  Readers
+ * that know nothing of the flag ignore the section (it lies before the
+ * block table, inside the checksummed data). */
+#define NHI_SNAP_F_DELEG 0x8
 #define NHI_SNAP_DELTA_SUFFIX ".delta"
 
 
@@ -197,6 +215,14 @@ struct nhi_snap_memb_rec {
 	uint32_t name;                     /* user name */
 	uint32_t gids_off, n_gids;         /* into the u32 pool: gids */
 	uint32_t reserved;
+};
+
+/* A delegation edge (16 bytes): FROM may act through TO until expires
+ * (0 = never; nhictl always writes one).  Hash of its key:
+ * nhi_hash_pair(from_uid, to_uid). */
+struct nhi_snap_deleg_rec {
+	uint32_t from_uid, to_uid;
+	int64_t expires;
 };
 
 /* ---- reader (libc only; used by PAM, NSS and nhictl) ---------------- */
@@ -335,6 +361,23 @@ const char *nhi_snap_group_member(const struct nhi_snap *s, const struct nhi_gro
 int nhi_snap_user_gids(const struct nhi_snap *s, const char *user,
 		       const uint32_t **gids, uint32_t *n);
 
+/* A delegation edge as read. */
+struct nhi_deleg {
+	uint32_t from_uid, to_uid;
+	int64_t expires;                   /* 0: never */
+};
+/* 1 when the base carries the delegation section (NHI_SNAP_F_DELEG). */
+int nhi_snap_has_delegations(const struct nhi_snap *s);
+/* The edge FROM -> TO by their uids: 0, NHI_ERR_NOTFOUND (none, or no
+ * section), NHI_ERR_FORMAT (a ref out of bounds; with NHI_SNAP_VERIFY_READ
+ * also a block that fails its checksum: fail closed).  One hash, one
+ * probe, one 16-byte record. */
+int nhi_snap_delegation(const struct nhi_snap *s, uint32_t from_uid, uint32_t to_uid,
+			struct nhi_deleg *out);
+/* Enumeration in (from_uid, to_uid) order: the count, and edge i. */
+uint32_t nhi_snap_n_delegations(const struct nhi_snap *s);
+int nhi_snap_delegation_at(const struct nhi_snap *s, uint32_t i, struct nhi_deleg *out);
+
 /* ---- writer (nhictl only; libnhiadmin) ------------------------------ */
 
 struct nhi_snap_writer;
@@ -344,6 +387,12 @@ void nhi_snapw_free(struct nhi_snap_writer *w);
 int nhi_snapw_add_ident(struct nhi_snap_writer *w, const struct nhi_ident *id);
 int nhi_snapw_add_group(struct nhi_snap_writer *w, const char *name, uint32_t gid,
 			const char *const *members, size_t n_members);
+/* A delegation edge FROM -> TO (uids) for a base: NHI_ERR_INVAL for
+ * from == to; publish refuses a duplicate pair (NHI_ERR_EXISTS) and any
+ * edge in a delta (NHI_ERR_INVAL).  Every base nhictl writes carries the
+ * section (NHI_SNAP_F_DELEG), empty or not. */
+int nhi_snapw_add_delegation(struct nhi_snap_writer *w, uint32_t from_uid, uint32_t to_uid,
+			     int64_t expires);
 /* A tombstone for a delta: the identity NAME is gone. */
 int nhi_snapw_add_gone(struct nhi_snap_writer *w, const char *name);
 /* Make the file a delta over the base of generation base_generation: it

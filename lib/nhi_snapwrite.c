@@ -88,6 +88,9 @@ struct nhi_snap_writer {
 	int have_shadow;
 	uint32_t *shadow, *gshadow;
 	size_t n_shadow, n_gshadow;
+	/* delegation edges (a base only) */
+	struct nhi_snap_deleg_rec *delegs;
+	size_t n_delegs, cap_delegs;
 };
 
 static int grow(void **p, size_t *cap, size_t n, size_t elem)
@@ -131,6 +134,7 @@ void nhi_snapw_free(struct nhi_snap_writer *w)
 	free(w->members);
 	free(w->shadow);
 	free(w->gshadow);
+	free(w->delegs);
 	free(w);
 }
 
@@ -209,6 +213,25 @@ int nhi_snapw_add_ident(struct nhi_snap_writer *w, const struct nhi_ident *id)
 fail:
 	w->failed = e;
 	return e;
+}
+
+int nhi_snapw_add_delegation(struct nhi_snap_writer *w, uint32_t from_uid, uint32_t to_uid,
+			     int64_t expires)
+{
+	int e;
+
+	if (from_uid == to_uid)
+		return NHI_ERR_INVAL;
+	e = grow((void **)&w->delegs, &w->cap_delegs, w->n_delegs, sizeof(*w->delegs));
+	if (e < 0) {
+		w->failed = e;
+		return e;
+	}
+	w->delegs[w->n_delegs].from_uid = from_uid;
+	w->delegs[w->n_delegs].to_uid = to_uid;
+	w->delegs[w->n_delegs].expires = expires;
+	w->n_delegs++;
+	return 0;
 }
 
 int nhi_snapw_add_gone(struct nhi_snap_writer *w, const char *name)
@@ -378,6 +401,21 @@ static int same_memb(const void *r, uint32_t a, uint32_t b, const struct nhi_sna
 	return strcmp(wstr(w, x[a].name), wstr(w, x[b].name)) == 0;
 }
 
+static int cmp_deleg(const void *a, const void *b)
+{
+	const struct nhi_snap_deleg_rec *x = a, *y = b;
+
+	if (x->from_uid != y->from_uid)
+		return x->from_uid < y->from_uid ? -1 : 1;
+	return x->to_uid < y->to_uid ? -1 : x->to_uid > y->to_uid;
+}
+
+static int same_deleg(const void *r, uint32_t a, uint32_t b, const struct nhi_snap_writer *w)
+{
+	const struct nhi_snap_deleg_rec *x = r;
+	return cmp_deleg(&x[a], &x[b]) == 0;
+}
+
 static size_t align_up(size_t n, size_t a)
 {
 	return (n + a - 1) & ~(a - 1);
@@ -513,6 +551,12 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 		r = nhi_seterr(err, errlen, NHI_ERR_INVAL, "a tombstone in a base snapshot");
 		goto out;
 	}
+	if (w->n_delegs > 0 && w->delta) {
+		r = nhi_seterr(err, errlen, NHI_ERR_INVAL, "delegation edges in a delta");
+		goto out;
+	}
+	if (w->n_delegs > 0)
+		qsort(w->delegs, w->n_delegs, sizeof(*w->delegs), cmp_deleg);
 
 	sort_ctx = w;
 	if (w->n_idents > 0)
@@ -578,7 +622,7 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 		h.flags = NHI_SNAP_F_DELTA;
 		h.base_generation = w->base_generation;
 	} else {
-		h.flags = NHI_SNAP_F_BASE;
+		h.flags = NHI_SNAP_F_BASE | NHI_SNAP_F_DELEG;
 		h.n_reg_groups = (uint32_t)n_reg_groups;
 	}
 	/* a delta is asked first on every lookup and most often does not
@@ -615,6 +659,12 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	off = align8(off + n_membs * sizeof(struct nhi_snap_memb_rec));
 	h.u32_count = (uint32_t)n_u32; h.u32_off = (uint32_t)off;
 	off = align8(off + n_u32 * 4);
+	if (h.flags & NHI_SNAP_F_DELEG) {
+		h.n_delegs = (uint32_t)w->n_delegs; h.delegs_off = (uint32_t)off;
+		off += w->n_delegs * sizeof(struct nhi_snap_deleg_rec);
+		h.deleg_idx_size = index_size(w->n_delegs); h.deleg_idx_off = (uint32_t)off;
+		off += (size_t)h.deleg_idx_size * sizeof(struct nhi_snap_bucket);
+	}
 #define PLACE_IDX(name, i) do {                                                   \
 		h.name##_idx_size = isz[i]; h.name##_idx_off = (uint32_t)off;     \
 		off += (size_t)isz[i] * sizeof(struct nhi_snap_bucket);           \
@@ -650,9 +700,11 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 
 	most = w->n_idents > n_groups ? w->n_idents : n_groups;
 	most = most > n_membs ? most : n_membs;
+	most = most > w->n_delegs ? most : w->n_delegs;
 	hv = calloc(most + 1, sizeof(*hv));
 	for (int i = 0; i < 5; i++)
 		nslot = isz[i] > nslot ? isz[i] : nslot;
+	nslot = h.deleg_idx_size > nslot ? h.deleg_idx_size : nslot;
 	slot = calloc(nslot, sizeof(*slot));  /* scratch for idx_build */
 	r = hv == NULL || slot == NULL ? NHI_ERR_NOMEM : buf_reserve(out, off);
 	if (r < 0)
@@ -731,6 +783,18 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	if (idx_build(INDEX(memb), slot, isz[4], hv, h.n_membs, NULL, mrecs, same_memb, w) >= 0) {
 		r = nhi_seterr(err, errlen, NHI_ERR_FORMAT, "internal: duplicate member");
 		goto out;
+	}
+	if (h.flags & NHI_SNAP_F_DELEG) {
+		memcpy(out->p + h.delegs_off, w->delegs, w->n_delegs * sizeof(*w->delegs));
+		for (uint32_t i = 0; i < h.n_delegs; i++)
+			hv[i] = nhi_hash_pair(w->delegs[i].from_uid, w->delegs[i].to_uid);
+		dup = idx_build(INDEX(deleg), slot, h.deleg_idx_size, hv, h.n_delegs, NULL, w->delegs,
+				same_deleg, w);
+		if (dup >= 0) {
+			r = nhi_seterr(err, errlen, NHI_ERR_EXISTS, "duplicate delegation %u -> %u",
+				       w->delegs[dup].from_uid, w->delegs[dup].to_uid);
+			goto out;
+		}
 	}
 #undef INDEX
 	if (h.flags & NHI_SNAP_F_SHADOW) {
