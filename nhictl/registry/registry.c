@@ -263,6 +263,73 @@ static const char *const migrations[] = {
 	 * that name), '' (not orphaned, or orphaned elsewhere). */
 	"ALTER TABLE identity ADD COLUMN owner_id TEXT;"
 	"ALTER TABLE identity ADD COLUMN orphan_cause TEXT NOT NULL DEFAULT '';",
+	/* 6 -> 7: reach (issue 14): resources, grants (identity -> resource,
+	 * optionally bound to one credential), delegations (identity -> identity).
+	 * The resource and edge tables of version 1 were never written: replaced. */
+	"DROP TABLE edge;"
+	"DROP TABLE resource;"
+	"CREATE TABLE resource ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE,"
+	" kind TEXT NOT NULL,"
+	" uri TEXT NOT NULL,"
+	" owner TEXT NOT NULL,"
+	" owner_dn TEXT NOT NULL DEFAULT '',"
+	" owner_id TEXT,"
+	" data_class TEXT NOT NULL DEFAULT 'internal'"
+	"  CHECK (data_class IN ('public','internal','confidential','pii','secret')),"
+	" external INTEGER NOT NULL DEFAULT 0,"
+	" purpose TEXT NOT NULL DEFAULT '',"
+	" created INTEGER NOT NULL,"
+	" orphaned_since INTEGER NOT NULL DEFAULT 0,"
+	" managed INTEGER NOT NULL DEFAULT 0,"
+	" entry_uuid TEXT UNIQUE);"
+	"CREATE TABLE access ("
+	" id INTEGER PRIMARY KEY,"
+	" identity_id INTEGER NOT NULL REFERENCES identity(id) ON DELETE CASCADE,"
+	" resource_id INTEGER NOT NULL REFERENCES resource(id) ON DELETE CASCADE,"
+	" credential_id INTEGER REFERENCES credential(id) ON DELETE CASCADE,"
+	" actions INTEGER NOT NULL CHECK (actions BETWEEN 1 AND 15),"
+	" scopes TEXT NOT NULL DEFAULT '',"
+	" created INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL,"
+	" managed INTEGER NOT NULL DEFAULT 0,"
+	" entry_uuid TEXT UNIQUE);"
+	"CREATE UNIQUE INDEX access_one ON access(identity_id, resource_id, IFNULL(credential_id, 0));"
+	"CREATE INDEX access_resource ON access(resource_id);"
+	"CREATE TABLE delegation ("
+	" id INTEGER PRIMARY KEY,"
+	" from_id INTEGER NOT NULL REFERENCES identity(id) ON DELETE CASCADE,"
+	" to_id INTEGER NOT NULL REFERENCES identity(id) ON DELETE CASCADE,"
+	" actions INTEGER NOT NULL DEFAULT 15 CHECK (actions BETWEEN 1 AND 15),"
+	" scopes TEXT NOT NULL DEFAULT '',"
+	" created INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL,"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" managed INTEGER NOT NULL DEFAULT 0,"
+	" entry_uuid TEXT UNIQUE,"
+	" UNIQUE (from_id, to_id),"
+	" CHECK (from_id <> to_id));"
+	"CREATE INDEX delegation_to ON delegation(to_id);",
+	/* 7 -> 8: the snapshot carries the delegation edges (by the uids of
+	 * their two identities, with their expiry) for pam_nhi's PAM_RUSER
+	 * rule.  Only a full snapshot carries them (docs/snapshot-format.md):
+	 * a change of an edge, and a new uid of an identity that has one,
+	 * queue a full publication, as a registry group change does.  (A
+	 * deleted identity's edges go with it, ON DELETE CASCADE, which fires
+	 * the delete trigger.)  Actions, scopes and reason are not in the
+	 * snapshot: changing them publishes nothing new. */
+	"CREATE TRIGGER snap_deleg_ins AFTER INSERT ON delegation " SNAP_TRACKED " BEGIN"
+	" INSERT INTO snap_pending (name) VALUES (''); END;"
+	"CREATE TRIGGER snap_deleg_upd AFTER UPDATE ON delegation WHEN (OLD.from_id IS NOT NEW.from_id"
+	" OR OLD.to_id IS NOT NEW.to_id OR OLD.expires IS NOT NEW.expires) AND " SNAP_NO_FULL " BEGIN"
+	" INSERT INTO snap_pending (name) VALUES (''); END;"
+	"CREATE TRIGGER snap_deleg_del AFTER DELETE ON delegation " SNAP_TRACKED " BEGIN"
+	" INSERT INTO snap_pending (name) VALUES (''); END;"
+	"CREATE TRIGGER snap_deleg_uid AFTER UPDATE OF uid ON identity WHEN OLD.uid IS NOT NEW.uid"
+	" AND EXISTS (SELECT 1 FROM delegation WHERE from_id = NEW.id OR to_id = NEW.id)"
+	" AND " SNAP_NO_FULL " BEGIN"
+	" INSERT INTO snap_pending (name) VALUES (''); END;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1127,6 +1194,8 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 		      pending > (int64_t)x->conf.snapshot_delta_max || base_on_disk(x) != base))
 		full = 1;
 	r = add_idents(x, w, !full);
+	if (r == 0 && full)
+		r = reg_snap_delegations(x, w);
 	if (r < 0)
 		goto out;
 	/* the registry groups: in a full snapshot; a delta needs them to
