@@ -456,7 +456,7 @@ static void ruser_damaged(struct nhi_decision *d, const char *user, const char *
 }
 
 /* Why the path FROM -> TO through edge g is cut, or NULL when it is live. */
-static const char *cut_at(const struct nhi_ident *from, const struct nhi_ident *to,
+static const char *cut_at(const struct nhi_pw *from, const struct nhi_ident *to,
 			  const struct nhi_deleg *g, time_t now, char *buf, size_t len)
 {
 	char t[NHI_TIME_BUFSZ];
@@ -475,7 +475,7 @@ static const char *cut_at(const struct nhi_ident *from, const struct nhi_ident *
 }
 
 /* RUSER is the registered identity 'from': only along a live delegation. */
-static void ruser_identity(const struct nhi_snap *snap, const struct nhi_ident *from,
+static void ruser_identity(const struct nhi_snap *snap, const struct nhi_pw *from,
 			   const struct nhi_ident *to, time_t now, struct nhi_decision *d)
 {
 	struct nhi_deleg g;
@@ -524,7 +524,8 @@ void nhi_account_check_ruser(const struct nhi_conf *c, const struct nhi_snap *sn
 			     const char *user, const char *ruser, const char *host,
 			     const char *service, time_t now, struct nhi_decision *d)
 {
-	struct nhi_ident to, from;
+	struct nhi_ident to;
+	struct nhi_pw from;      /* its hot record: name, uid, state, expiry */
 	struct passwd pw, *res = NULL;
 	char *pwbuf = NULL;
 	int r, service_account;
@@ -533,7 +534,7 @@ void nhi_account_check_ruser(const struct nhi_conf *c, const struct nhi_snap *sn
 	if (d->verdict != NHI_V_ALLOW || !d->registered || snap == NULL || ruser == NULL ||
 	    *ruser == '\0' || strcmp(ruser, "root") == 0 || strcmp(ruser, user) == 0)
 		goto out;
-	r = nhi_snap_ident_by_name(snap, ruser, &from);
+	r = nhi_snap_pw_by_name_verified(snap, ruser, &from);
 	if (r == 0) {
 		if (from.uid != 0)
 			ruser_identity(snap, &from, &to, now, d);

@@ -51,9 +51,8 @@ struct snapf {
 	const struct nhi_snap_bucket *name_idx, *uid_idx, *gname_idx, *gid_idx, *memb_idx;
 	const uint32_t *shadow, *gshadow;  /* a delta's shadow indexes, or NULL */
 	uint32_t shadow_mask, gshadow_mask;
-	/* a base's delegation edges (NHI_SNAP_F_DELEG), or NULL */
+	/* a base's delegation table (NHI_SNAP_F_DELEG), or NULL */
 	const struct nhi_snap_deleg_rec *delegs;
-	const struct nhi_snap_bucket *deleg_idx;
 	uint32_t deleg_mask;
 	/* NHI_SNAP_VERIFY_READ: the block table and a bit per block, set once
 	 * the block's checksum matched (atomically: readers may share the
@@ -192,10 +191,8 @@ static int validate(struct snapf *s, int flags, const char *path, char *err, siz
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad shadow index", path);
 	if ((h->flags & NHI_SNAP_F_DELEG) &&
 	    ((h->flags & NHI_SNAP_F_DELTA) ||
-	     !section_ok(h, h->delegs_off, h->n_delegs, sizeof(struct nhi_snap_deleg_rec), 8) ||
-	     h->deleg_idx_size == 0 || !pow2_or_zero(h->deleg_idx_size) ||
-	     h->deleg_idx_size < h->n_delegs ||
-	     !section_ok(h, h->deleg_idx_off, h->deleg_idx_size, sizeof(struct nhi_snap_bucket), 8)))
+	     h->deleg_slots == 0 || !pow2_or_zero(h->deleg_slots) || h->deleg_slots <= h->n_delegs ||
+	     !section_ok(h, h->delegs_off, h->deleg_slots, sizeof(struct nhi_snap_deleg_rec), 8)))
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad delegation section", path);
 	if (h->strings_size == 0 || s->map[h->strings_off] != '\0' ||
 	    s->map[h->strings_off + h->strings_size - 1] != '\0')
@@ -244,8 +241,7 @@ static int validate(struct snapf *s, int flags, const char *path, char *err, siz
 	s->memb_idx = (const void *)(s->map + h->memb_idx_off);
 	if (h->flags & NHI_SNAP_F_DELEG) {
 		s->delegs = (const void *)(s->map + h->delegs_off);
-		s->deleg_idx = (const void *)(s->map + h->deleg_idx_off);
-		s->deleg_mask = h->deleg_idx_size - 1;
+		s->deleg_mask = h->deleg_slots - 1;
 	}
 	if (h->flags & NHI_SNAP_F_SHADOW) {
 		s->shadow = (const void *)(s->map + h->shadow_idx_off);
@@ -972,21 +968,29 @@ static int touch(const struct snapf *f, uint64_t off, uint64_t len)
 	return 0;
 }
 
-/* An identity's hot record at off and its cold record: verified before
- * their lengths are trusted.  Offsets out of bounds are left to the
- * lookup, which refuses them. */
-static int touch_ident(const struct snapf *f, uint32_t off)
+/* An identity's hot record at off: verified before its lengths are
+ * trusted.  Offsets out of bounds are left to the lookup, which refuses
+ * them. */
+static int touch_hot(const struct snapf *f, uint32_t off)
 {
-	const struct nhi_snap_ident_rec *r;
 	int e;
 
 	if (!rec_fits(off, HOT_MIN, f->idents_lo, f->idents_hi))
 		return 0;
 	if ((e = touch(f, off, HOT_MIN)) < 0)
 		return e;
-	r = (const void *)(f->map + off);
-	if ((e = touch(f, off, hot_size(r))) < 0)
+	return touch(f, off, hot_size((const void *)(f->map + off)));
+}
+
+/* And its cold record. */
+static int touch_ident(const struct snapf *f, uint32_t off)
+{
+	const struct nhi_snap_ident_rec *r;
+	int e;
+
+	if ((e = touch_hot(f, off)) < 0 || !rec_fits(off, HOT_MIN, f->idents_lo, f->idents_hi))
 		return e;
+	r = (const void *)(f->map + off);
 	off = r->cold;
 	if (!rec_fits(off, COLD_MIN, f->colds_lo, f->colds_hi))
 		return 0;
@@ -1042,6 +1046,17 @@ int nhi_snap_ident_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_ide
 	if (r == 0)
 		r = find_by_uid(s, uid, &f, &rec);
 	return r < 0 ? r : fill_ident(f, rec, out);
+}
+
+int nhi_snap_pw_by_name_verified(const struct nhi_snap *s, const char *name, struct nhi_pw *out)
+{
+	const struct nhi_snap_ident_rec *rec;
+	const struct snapf *f = &s->base;
+	int r = touch_probe(f, f->name_idx, f->name_mask + 1, nhi_hash_str(name), touch_hot);
+
+	if (r == 0)
+		r = find_by_name(s, name, &f, &rec);
+	return r < 0 ? r : fill_pw(rec, out);
 }
 
 int nhi_snap_pw_by_name(const struct nhi_snap *s, const char *name, struct nhi_pw *out)
@@ -1217,63 +1232,28 @@ uint32_t nhi_snap_n_delegations(const struct nhi_snap *s)
 	return s->base.delegs != NULL ? s->base.hdr->n_delegs : 0;
 }
 
-/* Edge ref - 1, verified (NHI_SNAP_VERIFY_READ) before it is read; refs
- * out of bounds are the caller's to refuse. */
-static int touch_deleg(const struct snapf *f, uint32_t ref)
-{
-	if (ref == 0 || ref > f->hdr->n_delegs)
-		return 0;
-	return touch(f, (uint64_t)((const unsigned char *)&f->delegs[ref - 1] - f->map),
-		     sizeof(struct nhi_snap_deleg_rec));
-}
-
-static int deleg_match(const struct snapf *s, uint32_t ref, const void *key)
-{
-	const uint32_t *k = key;
-	const struct nhi_snap_deleg_rec *d;
-
-	if (ref > s->hdr->n_delegs)
-		return NHI_ERR_FORMAT;
-	d = &s->delegs[ref - 1];
-	return d->from_uid == k[0] && d->to_uid == k[1];
-}
-
-static void fill_deleg(const struct nhi_snap_deleg_rec *d, struct nhi_deleg *out)
-{
-	out->from_uid = d->from_uid;
-	out->to_uid = d->to_uid;
-	out->expires = d->expires;
-}
-
 int nhi_snap_delegation(const struct nhi_snap *s, uint32_t from_uid, uint32_t to_uid,
 			struct nhi_deleg *out)
 {
 	const struct snapf *f = &s->base;
-	const uint32_t key[2] = { from_uid, to_uid };
-	uint64_t h = nhi_hash_pair(from_uid, to_uid);
-	uint32_t ref;
-	int r;
+	uint32_t mask = f->deleg_mask, pos = (uint32_t)nhi_hash_pair(from_uid, to_uid) & mask;
 
 	if (f->delegs == NULL)
 		return NHI_ERR_NOTFOUND;
-	r = touch_probe(f, f->deleg_idx, f->deleg_mask + 1, h, touch_deleg);
-	if (r == 0)
-		r = probe(f, f->deleg_idx, f->deleg_mask + 1, h, deleg_match, key, &ref);
-	if (r < 0)
-		return r;
-	fill_deleg(&f->delegs[ref - 1], out);
-	return 0;
-}
+	for (uint32_t i = 0; i <= mask; i++, pos = (pos + 1) & mask) {
+		const struct nhi_snap_deleg_rec *d = &f->delegs[pos];
+		int e = touch(f, (uint64_t)((const unsigned char *)d - f->map), sizeof(*d));
 
-int nhi_snap_delegation_at(const struct nhi_snap *s, uint32_t i, struct nhi_deleg *out)
-{
-	const struct snapf *f = &s->base;
-	int r;
-
-	if (i >= nhi_snap_n_delegations(s))
-		return NHI_ERR_NOTFOUND;
-	if ((r = touch_deleg(f, i + 1)) < 0)
-		return r;
-	fill_deleg(&f->delegs[i], out);
-	return 0;
+		if (e < 0)
+			return e;
+		if (d->from_uid == d->to_uid)
+			return NHI_ERR_NOTFOUND;   /* an empty slot ends the run */
+		if (d->from_uid == from_uid && d->to_uid == to_uid) {
+			out->from_uid = from_uid;
+			out->to_uid = to_uid;
+			out->expires = d->expires;
+			return 0;
+		}
+	}
+	return NHI_ERR_NOTFOUND;
 }

@@ -122,12 +122,14 @@ struct nhi_snap_hdr {
 	 * groups named after them (see NHI_SNAP_F_SHADOW) */
 	uint32_t shadow_idx_size, shadow_idx_off;
 	uint32_t gshadow_idx_size, gshadow_idx_off;
-	/* with NHI_SNAP_F_DELEG (a base only): the delegation edges, n_delegs
-	 * records (struct nhi_snap_deleg_rec) sorted by (from_uid, to_uid),
-	 * and their index by the pair (deleg_idx_size buckets, ref = record
-	 * index + 1); ignored without the flag (zero from older writers) */
-	uint32_t n_delegs, delegs_off;
-	uint32_t deleg_idx_size, deleg_idx_off;
+	/* with NHI_SNAP_F_DELEG (a base only): the n_delegs delegation edges
+	 * in an open-addressing table of deleg_slots slots (a power of two,
+	 * more than n_delegs) of struct nhi_snap_deleg_rec at delegs_off,
+	 * placed by linear probing from nhi_hash_pair(from_uid, to_uid); a
+	 * slot with from_uid == to_uid is empty.  Ignored without the flag
+	 * (zero from older writers). */
+	uint32_t n_delegs, deleg_slots;
+	uint32_t delegs_off, reserved_deleg;
 	uint8_t reserved[256 - 64 - 24 * 4 - 24 - 24 - 16 - 16];
 };
 
@@ -155,7 +157,7 @@ struct nhi_snap_hdr {
  * (no gid set) does the same for groups. */
 #define NHI_SNAP_F_SHADOW 0x4
 /* A base that carries the delegation edges (n_delegs, delegs_off,
- * deleg_idx_*): every delegation FROM -> TO of the registry whose two
+ * delegs_off): every delegation FROM -> TO of the registry whose two
  * identities exist, by their uids, with its expiry.  Whether an edge is
  * live is decided at use (lib/nhi_policy.c).  A base without the flag (a
  * writer before it) has no edges: every identity-to-identity use is then
@@ -217,9 +219,11 @@ struct nhi_snap_memb_rec {
 	uint32_t reserved;
 };
 
-/* A delegation edge (16 bytes): FROM may act through TO until expires
- * (0 = never; nhictl always writes one).  Hash of its key:
- * nhi_hash_pair(from_uid, to_uid). */
+/* A delegation edge (16 bytes), a slot of the delegation table: FROM may
+ * act through TO until expires (0 = never; nhictl always writes one).
+ * Its slot: linear probing from nhi_hash_pair(from_uid, to_uid).  The
+ * record is the slot: a lookup reads one 16-byte slot (rarely a few),
+ * in one block. */
 struct nhi_snap_deleg_rec {
 	uint32_t from_uid, to_uid;
 	int64_t expires;
@@ -351,6 +355,11 @@ int nhi_snap_ident_at(const struct nhi_snap *s, uint32_t i, struct nhi_ident *ou
 int nhi_snap_pw_by_name(const struct nhi_snap *s, const char *name, struct nhi_pw *out);
 int nhi_snap_pw_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_pw *out);
 int nhi_snap_pw_at(const struct nhi_snap *s, uint32_t i, struct nhi_pw *out);
+/* nhi_snap_pw_by_name, with NHI_SNAP_VERIFY_READ verifying what it reads
+ * (the index buckets and the hot records; NHI_ERR_FORMAT on a mismatch):
+ * the cheapest verified answer to "who is this, in which state, until
+ * when" (pam_nhi's check of PAM_RUSER). */
+int nhi_snap_pw_by_name_verified(const struct nhi_snap *s, const char *name, struct nhi_pw *out);
 int nhi_snap_group_by_name(const struct nhi_snap *s, const char *name, struct nhi_group *out);
 int nhi_snap_group_by_gid(const struct nhi_snap *s, uint32_t gid, struct nhi_group *out);
 int nhi_snap_group_at(const struct nhi_snap *s, uint32_t i, struct nhi_group *out);
@@ -369,14 +378,13 @@ struct nhi_deleg {
 /* 1 when the base carries the delegation section (NHI_SNAP_F_DELEG). */
 int nhi_snap_has_delegations(const struct nhi_snap *s);
 /* The edge FROM -> TO by their uids: 0, NHI_ERR_NOTFOUND (none, or no
- * section), NHI_ERR_FORMAT (a ref out of bounds; with NHI_SNAP_VERIFY_READ
- * also a block that fails its checksum: fail closed).  One hash, one
- * probe, one 16-byte record. */
+ * section), NHI_ERR_FORMAT (with NHI_SNAP_VERIFY_READ, a block that
+ * fails its checksum: fail closed).  One hash, one probe of 16-byte
+ * slots. */
 int nhi_snap_delegation(const struct nhi_snap *s, uint32_t from_uid, uint32_t to_uid,
 			struct nhi_deleg *out);
-/* Enumeration in (from_uid, to_uid) order: the count, and edge i. */
+/* How many edges the base carries. */
 uint32_t nhi_snap_n_delegations(const struct nhi_snap *s);
-int nhi_snap_delegation_at(const struct nhi_snap *s, uint32_t i, struct nhi_deleg *out);
 
 /* ---- writer (nhictl only; libnhiadmin) ------------------------------ */
 

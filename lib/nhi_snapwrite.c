@@ -410,10 +410,23 @@ static int cmp_deleg(const void *a, const void *b)
 	return x->to_uid < y->to_uid ? -1 : x->to_uid > y->to_uid;
 }
 
-static int same_deleg(const void *r, uint32_t a, uint32_t b, const struct nhi_snap_writer *w)
+/* The delegation table (NHI_SNAP_F_DELEG): the edges in their slots
+ * (zeroed: empty), by linear probing; -1, or the index of an edge whose
+ * pair an earlier one has. */
+static long deleg_fill(struct nhi_snap_deleg_rec *slots, uint32_t size,
+		       const struct nhi_snap_deleg_rec *d, size_t n)
 {
-	const struct nhi_snap_deleg_rec *x = r;
-	return cmp_deleg(&x[a], &x[b]) == 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t pos = (uint32_t)nhi_hash_pair(d[i].from_uid, d[i].to_uid) & (size - 1);
+
+		while (slots[pos].from_uid != slots[pos].to_uid) {
+			if (cmp_deleg(&slots[pos], &d[i]) == 0)
+				return (long)i;
+			pos = (pos + 1) & (size - 1);
+		}
+		slots[pos] = d[i];
+	}
+	return -1;
 }
 
 static size_t align_up(size_t n, size_t a)
@@ -661,9 +674,8 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	off = align8(off + n_u32 * 4);
 	if (h.flags & NHI_SNAP_F_DELEG) {
 		h.n_delegs = (uint32_t)w->n_delegs; h.delegs_off = (uint32_t)off;
-		off += w->n_delegs * sizeof(struct nhi_snap_deleg_rec);
-		h.deleg_idx_size = index_size(w->n_delegs); h.deleg_idx_off = (uint32_t)off;
-		off += (size_t)h.deleg_idx_size * sizeof(struct nhi_snap_bucket);
+		h.deleg_slots = index_size(w->n_delegs);
+		off += (size_t)h.deleg_slots * sizeof(struct nhi_snap_deleg_rec);
 	}
 #define PLACE_IDX(name, i) do {                                                   \
 		h.name##_idx_size = isz[i]; h.name##_idx_off = (uint32_t)off;     \
@@ -700,11 +712,9 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 
 	most = w->n_idents > n_groups ? w->n_idents : n_groups;
 	most = most > n_membs ? most : n_membs;
-	most = most > w->n_delegs ? most : w->n_delegs;
 	hv = calloc(most + 1, sizeof(*hv));
 	for (int i = 0; i < 5; i++)
 		nslot = isz[i] > nslot ? isz[i] : nslot;
-	nslot = h.deleg_idx_size > nslot ? h.deleg_idx_size : nslot;
 	slot = calloc(nslot, sizeof(*slot));  /* scratch for idx_build */
 	r = hv == NULL || slot == NULL ? NHI_ERR_NOMEM : buf_reserve(out, off);
 	if (r < 0)
@@ -785,11 +795,8 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 		goto out;
 	}
 	if (h.flags & NHI_SNAP_F_DELEG) {
-		memcpy(out->p + h.delegs_off, w->delegs, w->n_delegs * sizeof(*w->delegs));
-		for (uint32_t i = 0; i < h.n_delegs; i++)
-			hv[i] = nhi_hash_pair(w->delegs[i].from_uid, w->delegs[i].to_uid);
-		dup = idx_build(INDEX(deleg), slot, h.deleg_idx_size, hv, h.n_delegs, NULL, w->delegs,
-				same_deleg, w);
+		dup = deleg_fill((struct nhi_snap_deleg_rec *)(out->p + h.delegs_off), h.deleg_slots,
+				 w->delegs, w->n_delegs);
 		if (dup >= 0) {
 			r = nhi_seterr(err, errlen, NHI_ERR_EXISTS, "duplicate delegation %u -> %u",
 				       w->delegs[dup].from_uid, w->delegs[dup].to_uid);
