@@ -52,6 +52,9 @@ static const struct cmd commands[] = {
 	{ "config", cmd_config, NO_CONF, "check nhi.conf: every problem, as FILE:LINE" },
 	{ "init", cmd_init, 0, "create the registry explicitly" },
 	{ "backup", cmd_backup, NEED_DB, "an online, verified copy of the registry" },
+	{ "resource", cmd_resource, NEED_DB, "the systems identities reach: add, list, show, remove" },
+	{ "grant", cmd_grant, NEED_DB, "what an identity may do on a resource" },
+	{ "delegate", cmd_delegate, NEED_DB, "which identity may act through which" },
 };
 
 static void usage(FILE *f)
