@@ -1,5 +1,5 @@
 #!/bin/bash
-# PAM_RUSER end to end (issue 14): delegations written to registry.db reach
+# PAM_RUSER end to end (issue 14): delegations (nhictl delegate) reach
 # the snapshot (full publication, triggers of migration 7 -> 8), nhictl
 # check --ruser decides as pam_nhi does, a suspension cuts every path
 # through an identity at its next publication (a delta), and a real
@@ -13,29 +13,10 @@ have_nss || { echo "# skip: libnss_nhi.so.2 not built"; exit 77; }
 DB=$T/state/registry.db
 
 # nudge: an unrelated change, so that nhictl publishes after a row was
-# written straight into registry.db
+# changed straight in registry.db
 nudge() { nhictl extend pub-nudge --expires "+$(( 100 + RANDOM % 100 ))d" >/dev/null; }
-# delegate FROM TO: a delegation row, as `nhictl delegate add` writes it
-# when that verb exists; else straight into registry.db (the row and its
-# triggers are what is tested here), then nudge
-delegate() {
-	if "$NHICTL" delegate --help >/dev/null 2>&1; then
-		nhictl delegate add "$1" "$2" --expires +30d >/dev/null
-		return
-	fi
-	sqlite3 "$DB" "INSERT INTO delegation (from_id, to_id, created, expires)
-		SELECT f.id, t.id, strftime('%s','now'), strftime('%s','now') + 30 * 86400
-		FROM identity f, identity t WHERE f.name = '$1' AND t.name = '$2'" && nudge
-}
-undelegate() {
-	if "$NHICTL" delegate --help >/dev/null 2>&1; then
-		nhictl delegate remove "$1" "$2" >/dev/null
-		return
-	fi
-	sqlite3 "$DB" "DELETE FROM delegation WHERE
-		from_id = (SELECT id FROM identity WHERE name = '$1') AND
-		to_id = (SELECT id FROM identity WHERE name = '$2')" && nudge
-}
+delegate() { nhictl delegate add "$1" "$2" --expires +30d >/dev/null; }
+undelegate() { nhictl delegate remove "$1" "$2" >/dev/null; }
 # expire_edge FROM TO: its expiry a day ago (no verb does that)
 expire_edge() {
 	sqlite3 "$DB" "UPDATE delegation SET expires = strftime('%s','now') - 86400 WHERE
@@ -94,6 +75,17 @@ undelegate agent-a svc-ok
 expect 1 "a removed delegation: denied" nhictl check svc-ok --ruser agent-a
 has out "reason no-delegation" 'no delegation agent-a -> svc-ok'
 delegate agent-a svc-ok
+# retire removes an identity's delegations: the next publication is full
+expect 0 "create agent-r" nhictl create agent-r --owner alice --expires +90d
+delegate agent-r agent-a
+delegate agent-r svc-ok
+expect 0 "agent-r -> agent-a: allowed" nhictl check agent-a --ruser agent-r
+ino=$(inode)
+expect 0 "retire agent-r" nhictl retire agent-r --reason test
+check "its delegations went with it: a new base" [ "$(inode)" != "$ino" ]
+eqv "no edge left from agent-r" 0 "$(sqlite3 "$DB" "SELECT count(*) FROM delegation d JOIN identity i ON i.id = d.from_id WHERE i.name = 'agent-r'")"
+expect 1 "retired FROM: denied" nhictl check agent-a --ruser agent-r
+expect 1 "... on every path" nhictl check svc-ok --ruser agent-r
 
 # ---- a real su, run by agent-a and agent-c, in a private namespace ----
 real_su() {
