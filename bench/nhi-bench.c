@@ -47,6 +47,18 @@
  *             random identity up by name with nhi_snap_ident_by_name, close
  *             it; microseconds for each way of checking the data, as a
  *             markdown table)
+ *   nhi-bench -P [-n SIZES] [-r ROUNDS] [-t SECONDS] [-d DIR]   (a pam_nhi
+ *             account decision with PAM_RUSER along a delegation against
+ *             one without: the snapshot also holds 10 agents svc-000000..9
+ *             delegated to 100 tools svc-000010..109, 1,000 edges; each
+ *             check opens the snapshot as pam_nhi does, decides with
+ *             nhi_account_check (plain) or nhi_account_check_ruser (agent
+ *             -> tool, a live edge) and closes it; also the decision alone
+ *             on an open snapshot; a markdown table)
+ *   nhi-bench -P -Q plain|deleg -n SIZE -k COUNT [-d DIR]   (publish that
+ *             snapshot, then COUNT decisions of one kind and nothing else:
+ *             run it under callgrind with COUNT and with 0 to count
+ *             instructions per decision)
  *
  * libnss_nhi.so.2 is found through LD_LIBRARY_PATH (bench/run.sh sets it).
  */
@@ -68,7 +80,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "nhi_conf.h"
 #include "nhi_hash.h"
+#include "nhi_policy.h"
 #include "nhi_snapshot.h"
 
 #define FIRST_UID 2000000u
@@ -142,6 +156,9 @@ static void make_accounts(size_t n)
 }
 
 static size_t n_delta;                  /* -D: accounts also in a delta */
+static int with_delegs;                 /* -P: the fleet's delegation edges */
+#define N_AGENTS 10                     /* svc-000000..9 */
+#define N_TOOLS 100                     /* svc-000010..109 */
 
 /* The snapshot of every account (a base), or with delta the delta over
  * it that nhictl would publish after n_delta of them changed: every
@@ -174,6 +191,11 @@ static int publish_one(const char *path, uint64_t gen, int delta)
 		if (nhi_snapw_add_ident(w, &id) < 0)
 			return -1;
 	}
+	/* every agent to every tool */
+	for (size_t a = 0; !delta && with_delegs && a < N_AGENTS; a++)
+		for (size_t t = N_AGENTS; t < N_AGENTS + N_TOOLS && t < n_accts; t++)
+			if (nhi_snapw_add_delegation(w, accts[a].uid, accts[t].uid, now + 86400) < 0)
+				return -1;
 	r = nhi_snapw_publish(w, path, gen, now, err, sizeof(err));
 	if (r < 0)
 		fprintf(stderr, "nhi-bench: %s\n", err);
@@ -565,6 +587,124 @@ static int open_table(const size_t *sizes, int n_sizes)
 	return 0;
 }
 
+/* ---- -P: the PAM_RUSER delegation check -------------------------------- */
+
+static struct nhi_conf pconf;
+
+/* One decision as pam_nhi's account phase makes it: open the snapshot
+ * (opened: use s instead), decide for a random tool, with a random agent
+ * as PAM_RUSER when deleg, close; wrong++ unless allowed. */
+static void pam_decision(struct nhi_snap *s, int deleg, time_t now)
+{
+	const struct acct *tool = &accts[N_AGENTS + (size_t)rand() % N_TOOLS];
+	const struct acct *agent = &accts[(size_t)rand() % N_AGENTS];
+	struct nhi_snap *mine = NULL;
+	struct nhi_decision d;
+	char err[256];
+
+	if (s == NULL) {
+		if (nhi_snap_open(cache, NHI_SNAP_TRUST | NHI_SNAP_VERIFY_READ, &mine, err,
+				  sizeof(err)) < 0) {
+			fprintf(stderr, "nhi-bench: %s\n", err);
+			exit(1);
+		}
+		s = mine;
+	}
+	if (deleg)
+		nhi_account_check_ruser(&pconf, s, tool->name, agent->name, NULL, "su", now, &d);
+	else
+		nhi_account_check(&pconf, s, tool->name, NULL, "su", now, &d);
+	if (d.verdict != NHI_V_ALLOW || d.reason != NHI_R_OK)
+		wrong++;
+	nhi_snap_close(mine);
+}
+
+/* Microseconds per decision, plain ([0]) and with the delegation ([1]),
+ * taking turns one by one (median of the rounds). */
+static void pam_cost(struct nhi_snap *s, double out[2])
+{
+	double r[2][16];
+	time_t now = time(NULL);
+
+	for (int i = 0; i < rounds; i++) {
+		double t[2] = { 0, 0 }, t0 = now_ns();
+		long k = 0;
+
+		do {
+			for (int m = 0; m < 2; m++) {
+				double a = now_ns();
+				pam_decision(s, m, now);
+				t[m] += now_ns() - a;
+			}
+			k++;
+		} while (now_ns() - t0 < round_secs * 1e9);
+		r[0][i] = t[0] / (double)k / 1000;
+		r[1][i] = t[1] / (double)k / 1000;
+	}
+	out[0] = median(r[0], rounds);
+	out[1] = median(r[1], rounds);
+}
+
+static int pam_table(const size_t *sizes, int n_sizes, int only, long count)
+{
+	double res[2][8][2];
+	char err[256];
+
+	nhi_conf_init(&pconf);
+	pconf.host = "benchhost";
+	pconf.service_uids_system = 0;
+	if (nhi_conf_finish(&pconf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "nhi-bench: %s\n", err);
+		return 1;
+	}
+	with_delegs = 1;
+	if (only >= 0) {
+		/* callgrind: COUNT decisions of one kind (the publication and the
+		 * first decision are in the baseline of -k 0 too) */
+		make_accounts(sizes[0] < N_AGENTS + N_TOOLS ? N_AGENTS + N_TOOLS : sizes[0]);
+		if (publish(cache, 1) < 0)
+			return 1;
+		pam_decision(NULL, only, time(NULL));
+		for (long i = 0; i < count; i++)
+			pam_decision(NULL, only, time(NULL));
+		return wrong != 0;
+	}
+	for (int z = 0; z < n_sizes; z++) {
+		struct nhi_snap *s;
+
+		make_accounts(sizes[z] < N_AGENTS + N_TOOLS ? N_AGENTS + N_TOOLS : sizes[z]);
+		if (publish(cache, (uint64_t)z + 1) < 0)
+			return 1;
+		pam_cost(NULL, res[0][z]);
+		if (nhi_snap_open(cache, NHI_SNAP_TRUST | NHI_SNAP_VERIFY_READ, &s, err, sizeof(err)) < 0)
+			return 1;
+		pam_cost(s, res[1][z]);
+		nhi_snap_close(s);
+		fprintf(stderr, "# %zu accounts: %.2f / %.2f us (open+check+close), %.3f / %.3f us "
+			"(check)\n", n_accts, res[0][z][0], res[0][z][1], res[1][z][0], res[1][z][1]);
+	}
+	if (wrong != 0) {
+		fprintf(stderr, "nhi-bench: %ld wrong answers\n", wrong);
+		return 1;
+	}
+	printf("| pam_nhi account decision (µs), plain / with PAM_RUSER along a delegation (ratio) |");
+	for (int z = 0; z < n_sizes; z++)
+		printf(" %zuk accounts |", sizes[z] / 1000);
+	printf("\n| --- |");
+	for (int z = 0; z < n_sizes; z++)
+		printf(" --- |");
+	printf("\n");
+	for (int w = 0; w < 2; w++) {
+		printf("| %s |", w == 0 ? "snapshot open + decision + close (what a PAM call does)"
+					: "the decision alone, snapshot open");
+		for (int z = 0; z < n_sizes; z++)
+			printf(" %.2f / %.2f µs (%.2fx) |", res[w][z][0], res[w][z][1],
+			       res[w][z][1] / res[w][z][0]);
+		printf("\n");
+	}
+	return 0;
+}
+
 /* A glibc mode in a child process, in a private mount namespace with
  * nsswitch.conf (and passwd, if given) bind-mounted over /etc. */
 static int measure_child(int mode, const char *nsswitch, const char *passwd, double out[2])
@@ -765,17 +905,19 @@ int main(int argc, char **argv)
 {
 	size_t sizes[8] = { 1000, 10000, 100000 };
 	int n_sizes = 3, c, modes = ((1 << N_MODES) - 1) & ~SSS_MODES, one = -1, child = -1;
-	int gen_only = 0, opens = 0, byuid = 0;
+	int gen_only = 0, opens = 0, byuid = 0, pam = 0, pam_only = -1;
 	long count = -1;
 	const char *first = NULL;
 	static double res[N_MODES][8][2];
 	char passwd[600], group[600], nsw_nhi[600], nsw_files[600], nsw_sss[600];
 
-	while ((c = getopt(argc, argv, "n:r:t:d:m:c:k:x:GD:OF:u")) != -1) {
+	while ((c = getopt(argc, argv, "n:r:t:d:m:c:k:x:GD:OPQ:F:u")) != -1) {
 		switch (c) {
 		case 'F': first = optarg; break;
 		case 'u': byuid = 1; break;
 		case 'O': opens = 1; break;
+		case 'P': pam = 1; break;
+		case 'Q': pam_only = strcmp(optarg, "deleg") == 0; break;
 		case 'D': n_delta = strtoul(optarg, NULL, 10); break;
 		case 'n':
 			n_sizes = 0;
@@ -817,6 +959,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "usage: nhi-bench [-n 1000,10000,100000] [-r ROUNDS] [-t SECS] "
 				"[-d DIR] [-m MODES] [-D DELTA]\n       nhi-bench -G -n SIZE -d DIR\n       nhi-bench -c MODE [-u] -n SIZE -k COUNT -d DIR\n"
 				"       nhi-bench -O [-n SIZES] [-r ROUNDS] [-t SECS] [-d DIR]\n"
+				"       nhi-bench -P [-n SIZES] [-r ROUNDS] [-t SECS] [-d DIR]\n"
+				"       nhi-bench -P -Q plain|deleg -n SIZE -k COUNT [-d DIR]\n"
 				"       nhi-bench -F entry|entry-sss|nsswitch -n SIZE [-k 0]\n");
 			return 2;
 		}
@@ -845,6 +989,8 @@ int main(int argc, char **argv)
 	}
 	if (opens)
 		return open_table(sizes, n_sizes);
+	if (pam)
+		return pam_table(sizes, n_sizes, pam_only, count < 0 ? 0 : count);
 	if (write_conf() < 0 || load_module() < 0)
 		return 1;
 	if (((modes & (1 << M_SSS_ENTRY)) || one == M_SSS_ENTRY || child == M_SSS_ENTRY) &&

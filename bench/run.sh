@@ -284,7 +284,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "/etc/passwd and /etc/group."
 	# the sections of bench/sync.sh (nhictl sync) and bench/sssd.sh (against
 	# SSSD's memory cache) are kept as they were
-	for other in sync sssd; do
+	for other in sync sssd pam-ruser; do
 		if grep -q "^<!-- bench/$other.sh: begin -->\$" "$OUT" 2>/dev/null; then
 			echo
 			sed -n "/^<!-- bench\\/$other.sh: begin -->\$/,/^<!-- bench\\/$other.sh: end -->\$/p" "$OUT"

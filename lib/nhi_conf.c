@@ -62,6 +62,7 @@ void nhi_conf_init(struct nhi_conf *c)
 	c->mode = NHI_MODE_ENFORCE;
 	c->review = NHI_REVIEW_WARN;
 	c->on_unavailable = NHI_UNAVAIL_DENY;
+	c->human_use = NHI_HUMAN_LOG;
 	c->default_shell = "/bin/sh";
 	c->nologin_shell = "/usr/sbin/nologin";
 	c->home_base = "/home";
@@ -370,6 +371,16 @@ static const struct enum_val mode_vals[] = { { "enforce", NHI_MODE_ENFORCE }, { 
 static const struct enum_val review_vals[] = { { "enforce", NHI_REVIEW_ENFORCE }, { "warn", NHI_REVIEW_WARN }, { "off", NHI_REVIEW_OFF }, { NULL, 0 } };
 static const struct enum_val unavail_vals[] = { { "deny", NHI_UNAVAIL_DENY }, { "ignore", NHI_UNAVAIL_IGNORE }, { NULL, 0 } };
 
+static const struct enum_val human_vals[] = { { "allow", NHI_HUMAN_ALLOW }, { "log", NHI_HUMAN_LOG }, { "owner", NHI_HUMAN_OWNER }, { "deny", NHI_HUMAN_DENY }, { NULL, 0 } };
+
+static int set_human_use(struct nhi_conf *c, void *field, size_t size, const char *v, char *why, size_t whylen)
+{
+	int m = 0, r = set_enum(human_vals, &m, v, why, whylen);
+	if (r == 0)
+		c->human_use = (enum nhi_human_use)m;
+	return r;
+}
+
 static int set_backend(struct nhi_conf *c, void *field, size_t size, const char *v, char *why, size_t whylen)
 {
 	int b = 0, r = set_enum(backend_vals, &b, v, why, whylen);
@@ -506,6 +517,7 @@ static const struct key {
 	{ "mode", set_mode, F(mode), 0 },
 	{ "review", set_review, F(review), 0 },
 	{ "on_unavailable", set_unavail, F(on_unavailable), 0 },
+	{ "human_use", set_human_use, F(human_use), 0 },
 	{ "default_shell", set_path, S(default_shell, PATH_MAX), STR },
 	{ "nologin_shell", set_path, S(nologin_shell, PATH_MAX), STR },
 	{ "home_base", set_path, S(home_base, PATH_MAX), CTL | STR },

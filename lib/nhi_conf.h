@@ -30,6 +30,10 @@ enum nhi_backend { NHI_BACKEND_LOCAL = 0, NHI_BACKEND_LDAP = 1 };
 enum nhi_mode { NHI_MODE_ENFORCE = 0, NHI_MODE_AUDIT = 1 };
 enum nhi_review_policy { NHI_REVIEW_ENFORCE = 0, NHI_REVIEW_WARN = 1, NHI_REVIEW_OFF = 2 };
 enum nhi_unavail { NHI_UNAVAIL_DENY = 0, NHI_UNAVAIL_IGNORE = 1 };
+/* human_use: what pam_nhi does when a human (PAM_RUSER) becomes a
+ * registered identity through su/runuser (OWASP NHI10) */
+enum nhi_human_use { NHI_HUMAN_LOG = 0, NHI_HUMAN_ALLOW = 1, NHI_HUMAN_OWNER = 2,
+		     NHI_HUMAN_DENY = 3 };
 enum nhi_ldap_bind { NHI_LDAP_BIND_EXTERNAL = 0, NHI_LDAP_BIND_SIMPLE = 1 };
 
 #define NHI_CONF_MAX_RANGES 16
@@ -78,6 +82,7 @@ struct nhi_conf {
 	enum nhi_mode mode;
 	enum nhi_review_policy review;
 	enum nhi_unavail on_unavailable;
+	enum nhi_human_use human_use;
 
 	const char *default_shell;
 	const char *nologin_shell;

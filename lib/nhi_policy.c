@@ -42,6 +42,8 @@ const char *nhi_reason_str(enum nhi_reason r)
 	case NHI_R_SERVICE_SCOPE: return "service-out-of-scope";
 	case NHI_R_NO_SNAPSHOT: return "snapshot-unavailable";
 	case NHI_R_CONFIG: return "config-error";
+	case NHI_R_NO_DELEGATION: return "no-delegation";
+	case NHI_R_HUMAN_USE: return "human-use";
 	}
 	return "unknown";
 }
@@ -340,9 +342,11 @@ static void config_broken(const struct nhi_conf *c, const char *user, struct nhi
 	    "service account %s: refused while the nhi configuration is broken", user);
 }
 
-void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
-		       const char *user, const char *host, const char *service,
-		       time_t now, struct nhi_decision *d)
+/* The account check without mode=audit and on_unavailable; *id is
+ * USER's record when d->registered. */
+static void account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
+			  const char *user, const char *host, const char *service,
+			  time_t now, struct nhi_decision *d, struct nhi_ident *idp)
 {
 	struct nhi_ident id;
 	struct passwd pw, *res = NULL;
@@ -411,6 +415,13 @@ void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 			nhi_policy_decide(c, NULL, now, host, service, d);
 		}
 	}
+	if (registered)
+		*idp = id;
+}
+
+/* mode = audit and on_unavailable, last. */
+static void apply_modes(const struct nhi_conf *c, struct nhi_decision *d)
+{
 	if (d->verdict == NHI_V_UNAVAIL && d->reason == NHI_R_NO_SNAPSHOT &&
 	    c->on_unavailable == NHI_UNAVAIL_IGNORE) {
 		d->verdict = NHI_V_IGNORE;
@@ -421,4 +432,132 @@ void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 		d->verdict = NHI_V_ALLOW;
 		d->warnings |= NHI_W_AUDIT;
 	}
+}
+
+void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
+		       const char *user, const char *host, const char *service,
+		       time_t now, struct nhi_decision *d)
+{
+	struct nhi_ident id;
+
+	account_check(c, snap, user, host, service, now, d, &id);
+	apply_modes(c, d);
+}
+
+/* ---- PAM_RUSER: delegations and human use --------------------------- */
+
+/* A lookup found the snapshot damaged: fail closed, as for USER. */
+static void ruser_damaged(struct nhi_decision *d, const char *user, const char *ruser)
+{
+	d->snapshot_damaged = 1;
+	set(d, NHI_V_UNAVAIL, NHI_R_NO_SNAPSHOT,
+	    "service account %s (requested by %s): the nhi registry snapshot is damaged",
+	    user, ruser);
+}
+
+/* Why the path FROM -> TO through edge g is cut, or NULL when it is live. */
+static const char *cut_at(const struct nhi_pw *from, const struct nhi_ident *to,
+			  const struct nhi_deleg *g, time_t now, char *buf, size_t len)
+{
+	char t[NHI_TIME_BUFSZ];
+
+	if (g->expires != 0 && now >= g->expires)
+		snprintf(buf, len, "the delegation expired on %s", nhi_format_time(g->expires, t));
+	else if (from->state != NHI_STATE_ACTIVE)
+		snprintf(buf, len, "%s is %s", from->name, nhi_state_str(from->state));
+	else if (from->expires != 0 && now >= from->expires)
+		snprintf(buf, len, "%s expired on %s", from->name, nhi_format_time(from->expires, t));
+	else if (to->state != NHI_STATE_ACTIVE)
+		snprintf(buf, len, "%s is %s", to->name, nhi_state_str(to->state));
+	else
+		return NULL;
+	return buf;
+}
+
+/* RUSER is the registered identity 'from': only along a live delegation. */
+static void ruser_identity(const struct nhi_snap *snap, const struct nhi_pw *from,
+			   const struct nhi_ident *to, time_t now, struct nhi_decision *d)
+{
+	struct nhi_deleg g;
+	char why[160];
+	int r = nhi_snap_delegation(snap, from->uid, to->uid, &g);
+
+	if (r == NHI_ERR_NOTFOUND)
+		set(d, NHI_V_DENY, NHI_R_NO_DELEGATION, "%s may not act as %s: no delegation %s -> %s%s",
+		    from->name, to->name, from->name, to->name,
+		    nhi_snap_has_delegations(snap) ? "" : " (the snapshot carries none: nhictl publish)");
+	else if (r < 0)
+		ruser_damaged(d, to->name, from->name);
+	else if (cut_at(from, to, &g, now, why, sizeof(why)) != NULL)
+		set(d, NHI_V_DENY, NHI_R_NO_DELEGATION, "%s may not act as %s: delegation cut: %s",
+		    from->name, to->name, why);
+}
+
+/* RUSER is a human: human_use. */
+static void ruser_human(const struct nhi_conf *c, const struct nhi_ident *to, const char *ruser,
+			int resolves, struct nhi_decision *d)
+{
+	switch (c->human_use) {
+	case NHI_HUMAN_ALLOW:
+		return;
+	case NHI_HUMAN_LOG:
+		break;
+	case NHI_HUMAN_OWNER:
+		/* owners are user names (no glob characters): one, or a
+		 * comma-separated list of co-owners */
+		if (resolves && to->owner[0] != '\0' && scope_match(to->owner, ruser, 0))
+			break;
+		set(d, NHI_V_DENY, NHI_R_HUMAN_USE,
+		    "%s may not act as %s: only its owner may (human_use = owner)", ruser, to->name);
+		return;
+	case NHI_HUMAN_DENY:
+	default:
+		set(d, NHI_V_DENY, NHI_R_HUMAN_USE,
+		    "%s may not act as %s: humans may not use identities (human_use = deny)",
+		    ruser, to->name);
+		return;
+	}
+	d->reason = NHI_R_HUMAN_USE;  /* allowed, logged as human use */
+}
+
+void nhi_account_check_ruser(const struct nhi_conf *c, const struct nhi_snap *snap,
+			     const char *user, const char *ruser, const char *host,
+			     const char *service, time_t now, struct nhi_decision *d)
+{
+	struct nhi_ident to;
+	struct nhi_pw from;      /* its hot record: name, uid, state, expiry */
+	struct passwd pw, *res = NULL;
+	char *pwbuf = NULL;
+	int r, service_account;
+
+	account_check(c, snap, user, host, service, now, d, &to);
+	if (d->verdict != NHI_V_ALLOW || !d->registered || snap == NULL || ruser == NULL ||
+	    *ruser == '\0' || strcmp(ruser, "root") == 0 || strcmp(ruser, user) == 0)
+		goto out;
+	r = nhi_snap_pw_by_name_verified(snap, ruser, &from);
+	if (r == 0) {
+		if (from.uid != 0)
+			ruser_identity(snap, &from, &to, now, d);
+		goto out;
+	}
+	if (r != NHI_ERR_NOTFOUND) {
+		ruser_damaged(d, user, ruser);
+		goto out;
+	}
+	/* not registered: root, an unregistered service account, or a human */
+	res = nss_get(0, ruser, &pw, &pwbuf, (void **)&res);
+	if (res != NULL && res->pw_uid == 0)
+		goto out;
+	service_account = res != NULL ? nhi_classify_static(c, ruser, res->pw_uid) ||
+					in_service_group(c, ruser, res->pw_gid)
+				      : nhi_classify_static(c, ruser, (uid_t)-1);
+	if (service_account)
+		set(d, NHI_V_DENY, NHI_R_NO_DELEGATION,
+		    "%s may not act as %s: %s is a service account nhi does not know", ruser, user,
+		    ruser);
+	else
+		ruser_human(c, &to, ruser, res != NULL, d);
+out:
+	free(pwbuf);
+	apply_modes(c, d);
 }

@@ -34,6 +34,8 @@ enum nhi_reason {
 	NHI_R_SERVICE_SCOPE,    /* "service-out-of-scope" */
 	NHI_R_NO_SNAPSHOT,      /* "snapshot-unavailable" */
 	NHI_R_CONFIG,           /* "config-error": nhi.conf broken (c->broken), fail closed */
+	NHI_R_NO_DELEGATION,    /* "no-delegation": RUSER, an identity, has no live delegation to USER */
+	NHI_R_HUMAN_USE,        /* "human-use": RUSER, a human, uses USER (human_use) */
 };
 
 enum nhi_warning {
@@ -83,5 +85,23 @@ void nhi_policy_decide(const struct nhi_conf *c, const struct nhi_ident *id,
 void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 		       const char *user, const char *host, const char *service,
 		       time_t now, struct nhi_decision *d);
+
+/* The same with the requesting user of su/runuser (PAM_RUSER; NULL or ""
+ * = none).  When USER is a registered identity the policy allows and
+ * RUSER is neither root nor USER:
+ *  - RUSER a registered identity: allowed only along a live delegation
+ *    RUSER -> USER in the snapshot (the edge unexpired, both identities
+ *    active and unexpired, hence owners live), else NHI_V_DENY reason
+ *    no-delegation, the message naming where the path is cut;
+ *  - RUSER an unregistered service account: no-delegation as well;
+ *  - RUSER a human (or a name NSS does not know): c->human_use: allow
+ *    (no change), log (allowed, reason human-use), owner (allowed, reason
+ *    human-use, when RUSER resolves and is USER's owner or one of a comma
+ *    list of owners; else denied, human-use), deny (denied, human-use).
+ * A lookup that finds the snapshot damaged fails closed, as for USER.
+ * mode=audit and on_unavailable apply as in nhi_account_check. */
+void nhi_account_check_ruser(const struct nhi_conf *c, const struct nhi_snap *snap,
+			     const char *user, const char *ruser, const char *host,
+			     const char *service, time_t now, struct nhi_decision *d);
 
 #endif

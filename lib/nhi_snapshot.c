@@ -32,6 +32,8 @@ _Static_assert(offsetof(struct nhi_snap_ident_cold, created) == 8 &&
 #define COLD_MIN (sizeof(struct nhi_snap_ident_cold) + NHI_SNAP_NSTR - NHI_SNAP_NHOT)
 _Static_assert(sizeof(struct nhi_snap_group_rec) == 16, "group record size");
 _Static_assert(sizeof(struct nhi_snap_memb_rec) == 16, "memb record size");
+_Static_assert(sizeof(struct nhi_snap_deleg_rec) == 16, "delegation record size");
+_Static_assert(offsetof(struct nhi_snap_hdr, n_delegs) == 224, "delegation fields after the shadow ones");
 
 /* One mapped file: the base or the delta. */
 struct snapf {
@@ -49,6 +51,9 @@ struct snapf {
 	const struct nhi_snap_bucket *name_idx, *uid_idx, *gname_idx, *gid_idx, *memb_idx;
 	const uint32_t *shadow, *gshadow;  /* a delta's shadow indexes, or NULL */
 	uint32_t shadow_mask, gshadow_mask;
+	/* a base's delegation table (NHI_SNAP_F_DELEG), or NULL */
+	const struct nhi_snap_deleg_rec *delegs;
+	uint32_t deleg_mask;
 	/* NHI_SNAP_VERIFY_READ: the block table and a bit per block, set once
 	 * the block's checksum matched (atomically: readers may share the
 	 * file); NULL when the file was verified whole or not at all */
@@ -184,6 +189,11 @@ static int validate(struct snapf *s, int flags, const char *path, char *err, siz
 	     (h->gshadow_idx_size != 0 &&
 	      !section_ok(h, h->gshadow_idx_off, h->gshadow_idx_size, 4, 4))))
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad shadow index", path);
+	if ((h->flags & NHI_SNAP_F_DELEG) &&
+	    ((h->flags & NHI_SNAP_F_DELTA) ||
+	     h->deleg_slots == 0 || !pow2_or_zero(h->deleg_slots) || h->deleg_slots <= h->n_delegs ||
+	     !section_ok(h, h->delegs_off, h->deleg_slots, sizeof(struct nhi_snap_deleg_rec), 8)))
+		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad delegation section", path);
 	if (h->strings_size == 0 || s->map[h->strings_off] != '\0' ||
 	    s->map[h->strings_off + h->strings_size - 1] != '\0')
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad string table", path);
@@ -229,6 +239,10 @@ static int validate(struct snapf *s, int flags, const char *path, char *err, siz
 	s->gname_idx = (const void *)(s->map + h->gname_idx_off);
 	s->gid_idx = (const void *)(s->map + h->gid_idx_off);
 	s->memb_idx = (const void *)(s->map + h->memb_idx_off);
+	if (h->flags & NHI_SNAP_F_DELEG) {
+		s->delegs = (const void *)(s->map + h->delegs_off);
+		s->deleg_mask = h->deleg_slots - 1;
+	}
 	if (h->flags & NHI_SNAP_F_SHADOW) {
 		s->shadow = (const void *)(s->map + h->shadow_idx_off);
 		s->shadow_mask = h->shadow_idx_size - 1;
@@ -954,21 +968,29 @@ static int touch(const struct snapf *f, uint64_t off, uint64_t len)
 	return 0;
 }
 
-/* An identity's hot record at off and its cold record: verified before
- * their lengths are trusted.  Offsets out of bounds are left to the
- * lookup, which refuses them. */
-static int touch_ident(const struct snapf *f, uint32_t off)
+/* An identity's hot record at off: verified before its lengths are
+ * trusted.  Offsets out of bounds are left to the lookup, which refuses
+ * them. */
+static int touch_hot(const struct snapf *f, uint32_t off)
 {
-	const struct nhi_snap_ident_rec *r;
 	int e;
 
 	if (!rec_fits(off, HOT_MIN, f->idents_lo, f->idents_hi))
 		return 0;
 	if ((e = touch(f, off, HOT_MIN)) < 0)
 		return e;
-	r = (const void *)(f->map + off);
-	if ((e = touch(f, off, hot_size(r))) < 0)
+	return touch(f, off, hot_size((const void *)(f->map + off)));
+}
+
+/* And its cold record. */
+static int touch_ident(const struct snapf *f, uint32_t off)
+{
+	const struct nhi_snap_ident_rec *r;
+	int e;
+
+	if ((e = touch_hot(f, off)) < 0 || !rec_fits(off, HOT_MIN, f->idents_lo, f->idents_hi))
 		return e;
+	r = (const void *)(f->map + off);
 	off = r->cold;
 	if (!rec_fits(off, COLD_MIN, f->colds_lo, f->colds_hi))
 		return 0;
@@ -982,7 +1004,7 @@ static int touch_ident(const struct snapf *f, uint32_t off)
  * with h's tag (their names or uids are compared, and one is the
  * answer). */
 static int touch_probe(const struct snapf *f, const struct nhi_snap_bucket *idx, uint32_t size,
-		       uint64_t h)
+		       uint64_t h, int (*touch_ref)(const struct snapf *f, uint32_t ref))
 {
 	uint32_t tag = (uint32_t)(h >> 32), pos;
 	int e;
@@ -998,7 +1020,7 @@ static int touch_probe(const struct snapf *f, const struct nhi_snap_bucket *idx,
 		b = idx[pos];
 		if (b.ref == 0)
 			return 0;
-		if (b.tag == tag && (e = touch_ident(f, b.ref)) < 0)
+		if (b.tag == tag && (e = touch_ref(f, b.ref)) < 0)
 			return e;
 	}
 	return 0;
@@ -1008,7 +1030,7 @@ int nhi_snap_ident_by_name(const struct nhi_snap *s, const char *name, struct nh
 {
 	const struct nhi_snap_ident_rec *rec = NULL;
 	const struct snapf *f = &s->base;
-	int r = touch_probe(f, f->name_idx, f->name_mask + 1, nhi_hash_str(name));
+	int r = touch_probe(f, f->name_idx, f->name_mask + 1, nhi_hash_str(name), touch_ident);
 
 	if (r == 0)
 		r = find_by_name(s, name, &f, &rec);
@@ -1019,11 +1041,22 @@ int nhi_snap_ident_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_ide
 {
 	const struct nhi_snap_ident_rec *rec = NULL;
 	const struct snapf *f = &s->base;
-	int r = touch_probe(f, f->uid_idx, f->uid_mask + 1, nhi_hash_u32(uid));
+	int r = touch_probe(f, f->uid_idx, f->uid_mask + 1, nhi_hash_u32(uid), touch_ident);
 
 	if (r == 0)
 		r = find_by_uid(s, uid, &f, &rec);
 	return r < 0 ? r : fill_ident(f, rec, out);
+}
+
+int nhi_snap_pw_by_name_verified(const struct nhi_snap *s, const char *name, struct nhi_pw *out)
+{
+	const struct nhi_snap_ident_rec *rec;
+	const struct snapf *f = &s->base;
+	int r = touch_probe(f, f->name_idx, f->name_mask + 1, nhi_hash_str(name), touch_hot);
+
+	if (r == 0)
+		r = find_by_name(s, name, &f, &rec);
+	return r < 0 ? r : fill_pw(rec, out);
 }
 
 int nhi_snap_pw_by_name(const struct nhi_snap *s, const char *name, struct nhi_pw *out)
@@ -1185,4 +1218,42 @@ int nhi_snap_user_gids(const struct nhi_snap *s, const char *user,
 	*gids = f->u32 + m->gids_off;
 	*n = m->n_gids;
 	return 0;
+}
+
+/* ---- delegation edges (NHI_SNAP_F_DELEG: the base's) -------------------- */
+
+int nhi_snap_has_delegations(const struct nhi_snap *s)
+{
+	return s->base.delegs != NULL;
+}
+
+uint32_t nhi_snap_n_delegations(const struct nhi_snap *s)
+{
+	return s->base.delegs != NULL ? s->base.hdr->n_delegs : 0;
+}
+
+int nhi_snap_delegation(const struct nhi_snap *s, uint32_t from_uid, uint32_t to_uid,
+			struct nhi_deleg *out)
+{
+	const struct snapf *f = &s->base;
+	uint32_t mask = f->deleg_mask, pos = (uint32_t)nhi_hash_pair(from_uid, to_uid) & mask;
+
+	if (f->delegs == NULL)
+		return NHI_ERR_NOTFOUND;
+	for (uint32_t i = 0; i <= mask; i++, pos = (pos + 1) & mask) {
+		const struct nhi_snap_deleg_rec *d = &f->delegs[pos];
+		int e = touch(f, (uint64_t)((const unsigned char *)d - f->map), sizeof(*d));
+
+		if (e < 0)
+			return e;
+		if (d->from_uid == d->to_uid)
+			return NHI_ERR_NOTFOUND;   /* an empty slot ends the run */
+		if (d->from_uid == from_uid && d->to_uid == to_uid) {
+			out->from_uid = from_uid;
+			out->to_uid = to_uid;
+			out->expires = d->expires;
+			return 0;
+		}
+	}
+	return NHI_ERR_NOTFOUND;
 }

@@ -122,7 +122,15 @@ struct nhi_snap_hdr {
 	 * groups named after them (see NHI_SNAP_F_SHADOW) */
 	uint32_t shadow_idx_size, shadow_idx_off;
 	uint32_t gshadow_idx_size, gshadow_idx_off;
-	uint8_t reserved[256 - 64 - 24 * 4 - 24 - 24 - 16];
+	/* with NHI_SNAP_F_DELEG (a base only): the n_delegs delegation edges
+	 * in an open-addressing table of deleg_slots slots (a power of two,
+	 * more than n_delegs) of struct nhi_snap_deleg_rec at delegs_off,
+	 * placed by linear probing from nhi_hash_pair(from_uid, to_uid); a
+	 * slot with from_uid == to_uid is empty.  Ignored without the flag
+	 * (zero from older writers). */
+	uint32_t n_delegs, deleg_slots;
+	uint32_t delegs_off, reserved_deleg;
+	uint8_t reserved[256 - 64 - 24 * 4 - 24 - 24 - 16 - 16];
 };
 
 #define NHI_SNAP_BLOCK_SHIFT 14       /* nhictl's blocks: 16 KiB */
@@ -148,6 +156,18 @@ struct nhi_snap_hdr {
  * before it, or no base to read) readers ask by name; gshadow_idx_size 0
  * (no gid set) does the same for groups. */
 #define NHI_SNAP_F_SHADOW 0x4
+/* A base that carries the delegation edges (n_delegs, delegs_off,
+ * delegs_off): every delegation FROM -> TO of the registry whose two
+ * identities exist, by their uids, with its expiry.  Whether an edge is
+ * live is decided at use (lib/nhi_policy.c).  A base without the flag (a
+ * writer before it) has no edges: every identity-to-identity use is then
+ * "no-delegation".  A delta never carries edges (a change of a delegation
+ * makes the next publication a full one); readers take them from the
+ * base, and identity states from the overlay, so a suspension that a
+ * delta carries cuts every path through that identity at once.  Readers
+ * that know nothing of the flag ignore the section (it lies before the
+ * block table, inside the checksummed data). */
+#define NHI_SNAP_F_DELEG 0x8
 #define NHI_SNAP_DELTA_SUFFIX ".delta"
 
 
@@ -197,6 +217,16 @@ struct nhi_snap_memb_rec {
 	uint32_t name;                     /* user name */
 	uint32_t gids_off, n_gids;         /* into the u32 pool: gids */
 	uint32_t reserved;
+};
+
+/* A delegation edge (16 bytes), a slot of the delegation table: FROM may
+ * act through TO until expires (0 = never; nhictl always writes one).
+ * Its slot: linear probing from nhi_hash_pair(from_uid, to_uid).  The
+ * record is the slot: a lookup reads one 16-byte slot (rarely a few),
+ * in one block. */
+struct nhi_snap_deleg_rec {
+	uint32_t from_uid, to_uid;
+	int64_t expires;
 };
 
 /* ---- reader (libc only; used by PAM, NSS and nhictl) ---------------- */
@@ -325,6 +355,11 @@ int nhi_snap_ident_at(const struct nhi_snap *s, uint32_t i, struct nhi_ident *ou
 int nhi_snap_pw_by_name(const struct nhi_snap *s, const char *name, struct nhi_pw *out);
 int nhi_snap_pw_by_uid(const struct nhi_snap *s, uint32_t uid, struct nhi_pw *out);
 int nhi_snap_pw_at(const struct nhi_snap *s, uint32_t i, struct nhi_pw *out);
+/* nhi_snap_pw_by_name, with NHI_SNAP_VERIFY_READ verifying what it reads
+ * (the index buckets and the hot records; NHI_ERR_FORMAT on a mismatch):
+ * the cheapest verified answer to "who is this, in which state, until
+ * when" (pam_nhi's check of PAM_RUSER). */
+int nhi_snap_pw_by_name_verified(const struct nhi_snap *s, const char *name, struct nhi_pw *out);
 int nhi_snap_group_by_name(const struct nhi_snap *s, const char *name, struct nhi_group *out);
 int nhi_snap_group_by_gid(const struct nhi_snap *s, uint32_t gid, struct nhi_group *out);
 int nhi_snap_group_at(const struct nhi_snap *s, uint32_t i, struct nhi_group *out);
@@ -335,6 +370,22 @@ const char *nhi_snap_group_member(const struct nhi_snap *s, const struct nhi_gro
 int nhi_snap_user_gids(const struct nhi_snap *s, const char *user,
 		       const uint32_t **gids, uint32_t *n);
 
+/* A delegation edge as read. */
+struct nhi_deleg {
+	uint32_t from_uid, to_uid;
+	int64_t expires;                   /* 0: never */
+};
+/* 1 when the base carries the delegation section (NHI_SNAP_F_DELEG). */
+int nhi_snap_has_delegations(const struct nhi_snap *s);
+/* The edge FROM -> TO by their uids: 0, NHI_ERR_NOTFOUND (none, or no
+ * section), NHI_ERR_FORMAT (with NHI_SNAP_VERIFY_READ, a block that
+ * fails its checksum: fail closed).  One hash, one probe of 16-byte
+ * slots. */
+int nhi_snap_delegation(const struct nhi_snap *s, uint32_t from_uid, uint32_t to_uid,
+			struct nhi_deleg *out);
+/* How many edges the base carries. */
+uint32_t nhi_snap_n_delegations(const struct nhi_snap *s);
+
 /* ---- writer (nhictl only; libnhiadmin) ------------------------------ */
 
 struct nhi_snap_writer;
@@ -344,6 +395,12 @@ void nhi_snapw_free(struct nhi_snap_writer *w);
 int nhi_snapw_add_ident(struct nhi_snap_writer *w, const struct nhi_ident *id);
 int nhi_snapw_add_group(struct nhi_snap_writer *w, const char *name, uint32_t gid,
 			const char *const *members, size_t n_members);
+/* A delegation edge FROM -> TO (uids) for a base: NHI_ERR_INVAL for
+ * from == to; publish refuses a duplicate pair (NHI_ERR_EXISTS) and any
+ * edge in a delta (NHI_ERR_INVAL).  Every base nhictl writes carries the
+ * section (NHI_SNAP_F_DELEG), empty or not. */
+int nhi_snapw_add_delegation(struct nhi_snap_writer *w, uint32_t from_uid, uint32_t to_uid,
+			     int64_t expires);
 /* A tombstone for a delta: the identity NAME is gone. */
 int nhi_snapw_add_gone(struct nhi_snap_writer *w, const char *name);
 /* Make the file a delta over the base of generation base_generation: it

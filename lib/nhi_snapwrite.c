@@ -88,6 +88,9 @@ struct nhi_snap_writer {
 	int have_shadow;
 	uint32_t *shadow, *gshadow;
 	size_t n_shadow, n_gshadow;
+	/* delegation edges (a base only) */
+	struct nhi_snap_deleg_rec *delegs;
+	size_t n_delegs, cap_delegs;
 };
 
 static int grow(void **p, size_t *cap, size_t n, size_t elem)
@@ -131,6 +134,7 @@ void nhi_snapw_free(struct nhi_snap_writer *w)
 	free(w->members);
 	free(w->shadow);
 	free(w->gshadow);
+	free(w->delegs);
 	free(w);
 }
 
@@ -209,6 +213,25 @@ int nhi_snapw_add_ident(struct nhi_snap_writer *w, const struct nhi_ident *id)
 fail:
 	w->failed = e;
 	return e;
+}
+
+int nhi_snapw_add_delegation(struct nhi_snap_writer *w, uint32_t from_uid, uint32_t to_uid,
+			     int64_t expires)
+{
+	int e;
+
+	if (from_uid == to_uid)
+		return NHI_ERR_INVAL;
+	e = grow((void **)&w->delegs, &w->cap_delegs, w->n_delegs, sizeof(*w->delegs));
+	if (e < 0) {
+		w->failed = e;
+		return e;
+	}
+	w->delegs[w->n_delegs].from_uid = from_uid;
+	w->delegs[w->n_delegs].to_uid = to_uid;
+	w->delegs[w->n_delegs].expires = expires;
+	w->n_delegs++;
+	return 0;
 }
 
 int nhi_snapw_add_gone(struct nhi_snap_writer *w, const char *name)
@@ -378,6 +401,34 @@ static int same_memb(const void *r, uint32_t a, uint32_t b, const struct nhi_sna
 	return strcmp(wstr(w, x[a].name), wstr(w, x[b].name)) == 0;
 }
 
+static int cmp_deleg(const void *a, const void *b)
+{
+	const struct nhi_snap_deleg_rec *x = a, *y = b;
+
+	if (x->from_uid != y->from_uid)
+		return x->from_uid < y->from_uid ? -1 : 1;
+	return x->to_uid < y->to_uid ? -1 : x->to_uid > y->to_uid;
+}
+
+/* The delegation table (NHI_SNAP_F_DELEG): the edges in their slots
+ * (zeroed: empty), by linear probing; -1, or the index of an edge whose
+ * pair an earlier one has. */
+static long deleg_fill(struct nhi_snap_deleg_rec *slots, uint32_t size,
+		       const struct nhi_snap_deleg_rec *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t pos = (uint32_t)nhi_hash_pair(d[i].from_uid, d[i].to_uid) & (size - 1);
+
+		while (slots[pos].from_uid != slots[pos].to_uid) {
+			if (cmp_deleg(&slots[pos], &d[i]) == 0)
+				return (long)i;
+			pos = (pos + 1) & (size - 1);
+		}
+		slots[pos] = d[i];
+	}
+	return -1;
+}
+
 static size_t align_up(size_t n, size_t a)
 {
 	return (n + a - 1) & ~(a - 1);
@@ -513,6 +564,12 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 		r = nhi_seterr(err, errlen, NHI_ERR_INVAL, "a tombstone in a base snapshot");
 		goto out;
 	}
+	if (w->n_delegs > 0 && w->delta) {
+		r = nhi_seterr(err, errlen, NHI_ERR_INVAL, "delegation edges in a delta");
+		goto out;
+	}
+	if (w->n_delegs > 0)
+		qsort(w->delegs, w->n_delegs, sizeof(*w->delegs), cmp_deleg);
 
 	sort_ctx = w;
 	if (w->n_idents > 0)
@@ -578,7 +635,7 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 		h.flags = NHI_SNAP_F_DELTA;
 		h.base_generation = w->base_generation;
 	} else {
-		h.flags = NHI_SNAP_F_BASE;
+		h.flags = NHI_SNAP_F_BASE | NHI_SNAP_F_DELEG;
 		h.n_reg_groups = (uint32_t)n_reg_groups;
 	}
 	/* a delta is asked first on every lookup and most often does not
@@ -615,6 +672,11 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	off = align8(off + n_membs * sizeof(struct nhi_snap_memb_rec));
 	h.u32_count = (uint32_t)n_u32; h.u32_off = (uint32_t)off;
 	off = align8(off + n_u32 * 4);
+	if (h.flags & NHI_SNAP_F_DELEG) {
+		h.n_delegs = (uint32_t)w->n_delegs; h.delegs_off = (uint32_t)off;
+		h.deleg_slots = index_size(w->n_delegs);
+		off += (size_t)h.deleg_slots * sizeof(struct nhi_snap_deleg_rec);
+	}
 #define PLACE_IDX(name, i) do {                                                   \
 		h.name##_idx_size = isz[i]; h.name##_idx_off = (uint32_t)off;     \
 		off += (size_t)isz[i] * sizeof(struct nhi_snap_bucket);           \
@@ -731,6 +793,15 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	if (idx_build(INDEX(memb), slot, isz[4], hv, h.n_membs, NULL, mrecs, same_memb, w) >= 0) {
 		r = nhi_seterr(err, errlen, NHI_ERR_FORMAT, "internal: duplicate member");
 		goto out;
+	}
+	if (h.flags & NHI_SNAP_F_DELEG) {
+		dup = deleg_fill((struct nhi_snap_deleg_rec *)(out->p + h.delegs_off), h.deleg_slots,
+				 w->delegs, w->n_delegs);
+		if (dup >= 0) {
+			r = nhi_seterr(err, errlen, NHI_ERR_EXISTS, "duplicate delegation %u -> %u",
+				       w->delegs[dup].from_uid, w->delegs[dup].to_uid);
+			goto out;
+		}
 	}
 #undef INDEX
 	if (h.flags & NHI_SNAP_F_SHADOW) {

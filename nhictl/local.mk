@@ -18,7 +18,8 @@ NHICTL_UTIL = nhictl/nhictl.h nhictl/util/util.h nhictl/util/util.c nhictl/util/
 	nhictl/util/reach.c nhictl/util/reach.h
 NHICTL_REGISTRY = nhictl/registry/registry.h nhictl/registry/registry.c nhictl/registry/regstate.c \
 	nhictl/registry/ident.c nhictl/registry/cred.c nhictl/registry/usage.c \
-	nhictl/registry/access.h nhictl/registry/access.c
+	nhictl/registry/access.h nhictl/registry/access.c \
+	nhictl/registry/snapdeleg.c
 NHICTL_LDAP = nhictl/ldap/ldap.c nhictl/ldap/ldap.h nhictl/ldap/ldap_escape.c \
 	nhictl/ldap/dirmap.h nhictl/ldap/dirmap.c nhictl/ldap/dirwrite.h nhictl/ldap/dirwrite.c \
 	nhictl/ldap/dircred.h nhictl/ldap/dircred.c nhictl/ldap/diraccess.h nhictl/ldap/diraccess.c

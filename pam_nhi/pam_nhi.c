@@ -1,7 +1,12 @@
 /* pam_nhi.c - enforce nhi's policy for non-human identities at login.
  *
  * account   the decision of docs/design.md's table (nhi_account_check(), the
- *           very code `nhictl check` runs), logged and told to the user;
+ *           very code `nhictl check` runs), logged and told to the user.
+ *           With PAM_RUSER set (su, runuser) and USER a registered
+ *           identity: a registered RUSER needs a live delegation RUSER ->
+ *           USER in the snapshot (else "no-delegation"), a human RUSER
+ *           meets human_use (logged "human-use"); root and an empty RUSER
+ *           change nothing (nhi_account_check_ruser);
  * session   the same decision again, for stacks without an account phase
  *           (runuser: auth pam_rootok, session only): a registered identity
  *           the policy denies is refused (PAM_PERM_DENIED, PAM_ACCT_EXPIRED),
@@ -116,7 +121,8 @@ struct ctx {
 	struct nhi_conf conf;
 	int silent;                  /* PAM_SILENT or quiet: no conversation */
 	const char *user;
-	char s_user[FIELD_MAX], s_service[FIELD_MAX], s_rhost[FIELD_MAX];
+	const char *ruser;           /* PAM_RUSER, or NULL */
+	char s_user[FIELD_MAX], s_service[FIELD_MAX], s_rhost[FIELD_MAX], s_ruser[FIELD_MAX];
 	char err[NHI_CONF_MSG_MAX];
 };
 
@@ -173,6 +179,11 @@ static int ctx_init(struct ctx *x, pam_handle_t *pamh, int flags, int argc, cons
 	if (pam_get_item(pamh, PAM_RHOST, &item) != PAM_SUCCESS)
 		item = NULL;
 	safe_word(x->s_rhost, sizeof(x->s_rhost), item);
+	item = NULL;
+	if (pam_get_item(pamh, PAM_RUSER, &item) != PAM_SUCCESS)
+		item = NULL;
+	x->ruser = item;
+	safe_word(x->s_ruser, sizeof(x->s_ruser), item);
 
 	nhi_conf_load_args(&x->conf, argc, argv, x->err, sizeof(x->err));
 	if (x->conf.n_problems > 0)
@@ -202,7 +213,7 @@ static void decide(struct ctx *x, struct nhi_decision *d)
 
 	if (pam_get_item(x->pamh, PAM_SERVICE, &svc) != PAM_SUCCESS)
 		svc = NULL;
-	nhi_account_check(&x->conf, snap, x->user, NULL, svc, time(NULL), d);
+	nhi_account_check_ruser(&x->conf, snap, x->user, x->ruser, NULL, svc, time(NULL), d);
 	if (snap == NULL && d->would == NHI_V_UNAVAIL)
 		nhi_log(x->pamh, LOG_ERR, "snapshot unavailable: %s", x->err);
 	else if (d->snapshot_damaged && d->would == NHI_V_UNAVAIL)
@@ -233,17 +244,20 @@ static void warn_words(unsigned w, char *buf, size_t len)
 	}
 }
 
-/* Log one decision: "EVENT; user=.. service=.. [rhost=..] reason=.. [warn=..]". */
+/* Log one decision: "EVENT; user=.. service=.. [rhost=..] reason=.. [ruser=..]
+ * [warn=..]". */
 static void log_decision(struct ctx *x, int prio, const char *event, const char *reason,
 			 unsigned warnings)
 {
-	char warn[128], rhost[FIELD_MAX + 8] = "";
+	char warn[128], rhost[FIELD_MAX + 8] = "", ruser[FIELD_MAX + 8] = "";
 
 	warn_words(warnings, warn, sizeof(warn));
 	if (strcmp(x->s_rhost, "-") != 0)
 		snprintf(rhost, sizeof(rhost), " rhost=%s", x->s_rhost);
-	nhi_log(x->pamh, prio, "%s; user=%s service=%s%s reason=%s%s", event, x->s_user,
-		x->s_service, rhost, reason, warn);
+	if (strcmp(x->s_ruser, "-") != 0)
+		snprintf(ruser, sizeof(ruser), " ruser=%s", x->s_ruser);
+	nhi_log(x->pamh, prio, "%s; user=%s service=%s%s reason=%s%s%s", event, x->s_user,
+		x->s_service, rhost, reason, ruser, warn);
 }
 
 static void tell(struct ctx *x, int style, const char *msg)
@@ -327,7 +341,9 @@ static int acct_mgmt(struct ctx *x)
 	case NHI_V_ALLOW:
 		if (d.warnings & NHI_W_AUDIT)
 			return refuse(x, &d, "");
-		log_decision(x, LOG_INFO, "allow", nhi_reason_str(d.reason), d.warnings);
+		/* a human's use of an identity stands out (OWASP NHI10) */
+		log_decision(x, d.reason == NHI_R_HUMAN_USE ? LOG_NOTICE : LOG_INFO, "allow",
+			     nhi_reason_str(d.reason), d.warnings);
 		tell(x, PAM_TEXT_INFO, d.message);
 		r = PAM_SUCCESS;
 		break;
@@ -400,7 +416,10 @@ static int open_session(struct ctx *x)
 			return r;
 	}
 	record_usage(x);
-	if (x->conf.debug)
+	/* runuser has no account phase: a human's use is logged here too */
+	if (d.reason == NHI_R_HUMAN_USE && !(d.warnings & NHI_W_AUDIT))
+		log_decision(x, LOG_NOTICE, "session", nhi_reason_str(d.reason), 0);
+	else if (x->conf.debug)
 		log_decision(x, LOG_DEBUG, "session", "recorded", 0);
 	return PAM_SUCCESS;
 }

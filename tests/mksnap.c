@@ -7,6 +7,7 @@
  * DESCRIPTION lines ('#' comments and blank lines are ignored):
  *   ident NAME:UID:GID:GECOS:HOME:SHELL:STATE:EXPIRES[:OWNER[:KIND]]
  *   group NAME:GID:MEMBER,MEMBER,...
+ *   deleg FROM_UID:TO_UID:EXPIRES       (a delegation edge FROM -> TO)
  * STATE is active|suspended|orphaned|retired; EXPIRES an ISO 8601 time, a
  * relative time ("+30d", "-1h" meaning in the past) or "now".
  * With -n, COUNT identities PREFIX000000.. (default "svc-") with uids and
@@ -111,6 +112,14 @@ static int read_description(struct nhi_snap_writer *w, FILE *in)
 				nm = split(f[2], ',', m, 1024);
 			if (nhi_snapw_add_group(w, f[0], (uint32_t)strtoul(f[1], NULL, 10),
 						(const char *const *)m, (size_t)nm) < 0)
+				goto bad;
+		} else if (strncmp(p, "deleg ", 6) == 0) {
+			time_t exp = 0;
+
+			n = split(p + 6, ':', f, 3);
+			if (n < 3 || parse_when(f[2], now, &exp) < 0 ||
+			    nhi_snapw_add_delegation(w, (uint32_t)strtoul(f[0], NULL, 10),
+						     (uint32_t)strtoul(f[1], NULL, 10), exp) < 0)
 				goto bad;
 		} else {
 			goto bad;

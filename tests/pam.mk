@@ -10,9 +10,9 @@ tests_test_pam_LDADD = lib/libnhiadmin.la lib/libnhi.la $(PAM_LIBS) $(CRYPT_LIBS
 tests_test_pam_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CRYPT_CFLAGS)
 endif
 TESTS += tests/test-pam-exports.sh tests/test-pam-wrapper.sh tests/test-pam-su.sh \
-	tests/test-examples.sh tests/test-lockout.sh
+	tests/test-examples.sh tests/test-lockout.sh tests/test-pam-ruser.sh
 EXTRA_DIST += tests/test-pam-exports.sh tests/test-pam-wrapper.sh tests/test-pam-su.sh \
-	tests/test-examples.sh tests/test-lockout.sh
+	tests/test-examples.sh tests/test-lockout.sh tests/test-pam-ruser.sh
 # the real pam_unix on what nss_nhi serves (expiry days, issued passwords)
 TESTS += tests/test-pam-unix.sh
 EXTRA_DIST += tests/test-pam-unix.sh

@@ -44,6 +44,8 @@ static const char *module;
 static char T[200];
 static char confdir[260], conf[260], cache[300], usage[300], state[260];
 static time_t now;
+static const char *ruser;    /* PAM_RUSER for run(), when not NULL */
+static const char *owner = "alice";  /* of the identities ident() adds */
 
 /* ---- the conversation: record every message ----------------------------- */
 
@@ -103,7 +105,7 @@ static void ident(struct nhi_snap_writer *w, const char *name, uint32_t uid, int
 	id.gecos = "test identity";
 	id.home = "/nonexistent";
 	id.shell = "/bin/sh";
-	id.owner = "alice";
+	id.owner = owner;
 	id.purpose = "pam test";
 	id.hosts = hosts;
 	id.services = services;
@@ -164,6 +166,17 @@ static int group_setup(void **st)
 	ident(w, "svc-near", 2000011, NHI_STATE_ACTIVE, now + 2 * DAY, rev, 0, "", "");
 	/* registered, but outside every classification pattern */
 	ident(w, "robot7", 2000012, NHI_STATE_ACTIVE, now - DAY, rev, 0, "", "");
+	/* PAM_RUSER: agents and delegations (test_ruser_*) */
+	ident(w, "agent-a", 2000020, NHI_STATE_ACTIVE, far, rev, 0, "", "");
+	ident(w, "agent-b", 2000021, NHI_STATE_ACTIVE, far, rev, 0, "", "");
+	ident(w, "agent-c", 2000022, NHI_STATE_ACTIVE, far, rev, 0, "", "");
+	owner = "daemon";
+	ident(w, "svc-daemon", 2000023, NHI_STATE_ACTIVE, far, rev, 0, "", "");
+	owner = "alice";
+	assert_int_equal(nhi_snapw_add_delegation(w, 2000020, 2000001, far), 0);     /* agent-a -> svc-ok */
+	assert_int_equal(nhi_snapw_add_delegation(w, 2000021, 2000001, now - DAY), 0); /* expired */
+	assert_int_equal(nhi_snapw_add_delegation(w, 2000003, 2000001, far), 0);     /* svc-susp -> svc-ok */
+	assert_int_equal(nhi_snapw_add_delegation(w, 2000020, 2000003, far), 0);     /* agent-a -> svc-susp */
 	assert_int_equal(nhi_snapw_publish(w, cache, 1, now, err, sizeof(err)), 0);
 	nhi_snapw_free(w);
 	return 0;
@@ -213,6 +226,8 @@ static int run(enum phase ph, const char *svc, const char *user, const char *arg
 	r = pam_start_confdir(svc, user, &pc, confdir, &pamh);
 	assert_int_equal(r, PAM_SUCCESS);
 	assert_int_equal(pam_set_item(pamh, PAM_RHOST, "192.0.2.7"), PAM_SUCCESS);
+	if (ruser != NULL)
+		assert_int_equal(pam_set_item(pamh, PAM_RUSER, ruser), PAM_SUCCESS);
 	switch (ph) {
 	case ACCT:
 		r = pam_acct_mgmt(pamh, flags);
@@ -717,6 +732,83 @@ static void test_session(void **st)
 	assert_non_null(strstr(slurp(usage), " svc-susp runuser "));
 }
 
+/* ---- PAM_RUSER (su, runuser): delegations and human use ------------------ */
+
+static int as(const char *requester, enum phase ph, const char *user, const char *args)
+{
+	int r;
+
+	ruser = requester;
+	r = run(ph, ph == SESSION ? "runuser" : "su", user, args, 0);
+	ruser = NULL;
+	return r;
+}
+
+static void test_ruser_delegation(void **st)
+{
+	/* a live delegation agent-a -> svc-ok */
+	assert_pam(as("agent-a", ACCT, "svc-ok", NULL), PAM_SUCCESS);
+	assert_pam(as("agent-a", SESSION, "svc-ok", NULL), PAM_SUCCESS);
+	/* none agent-c -> svc-ok, nor svc-ok -> agent-a (the other way) */
+	assert_pam(as("agent-c", ACCT, "svc-ok", NULL), PAM_PERM_DENIED);
+	assert_said("E:agent-c may not act as svc-ok: no delegation agent-c -> svc-ok");
+	assert_pam(as("svc-ok", ACCT, "agent-a", NULL), PAM_PERM_DENIED);
+	/* runuser has no account phase: the session refuses */
+	assert_pam(as("agent-c", SESSION, "svc-ok", NULL), PAM_PERM_DENIED);
+	assert_said("no delegation agent-c -> svc-ok");
+	/* an expired edge; a suspended FROM (svc-susp -> svc-ok) */
+	assert_pam(as("agent-b", ACCT, "svc-ok", NULL), PAM_PERM_DENIED);
+	assert_said("delegation cut: the delegation expired on");
+	assert_pam(as("svc-susp", ACCT, "svc-ok", NULL), PAM_PERM_DENIED);
+	assert_said("delegation cut: svc-susp is suspended");
+	/* a suspended TO: its own denial */
+	assert_pam(as("agent-a", ACCT, "svc-susp", NULL), PAM_PERM_DENIED);
+	assert_said("E:identity svc-susp is suspended");
+	/* an unregistered service account has no delegation */
+	assert_pam(as("svc-nobody", ACCT, "svc-ok", NULL), PAM_PERM_DENIED);
+	assert_said("svc-nobody is a service account nhi does not know");
+	/* root, an empty RUSER and the identity itself: unaffected */
+	assert_pam(as("root", ACCT, "svc-ok", NULL), PAM_SUCCESS);
+	assert_pam(as("", ACCT, "svc-ok", NULL), PAM_SUCCESS);
+	assert_pam(as("svc-ok", ACCT, "svc-ok", NULL), PAM_SUCCESS);
+	/* a human target is not ours, whoever asks */
+	assert_pam(as("agent-c", ACCT, "no-such-human-xq", NULL), IGNORED);
+	/* mode = audit: let through, not told */
+	assert_pam(as("agent-c", ACCT, "svc-ok", "audit"), PAM_SUCCESS);
+	assert_string_equal(said, "");
+	/* no snapshot: fail closed as ever, RUSER or not */
+	assert_pam(as("agent-a", ACCT, "svc-ok", "cache_path=/nonexistent/nhi.cache"),
+		   PAM_AUTHINFO_UNAVAIL);
+}
+
+static void test_ruser_human(void **st)
+{
+	/* daemon (uid 1) is a human once "system" is out of service_uids */
+	const char *h = "service_uids=5000";
+	char args[200];
+
+	/* log (the default) and allow: through */
+	assert_pam(as("daemon", ACCT, "svc-ok", h), PAM_SUCCESS);
+	assert_pam(as("daemon", SESSION, "svc-ok", h), PAM_SUCCESS);
+	snprintf(args, sizeof(args), "%s human_use=allow", h);
+	assert_pam(as("daemon", ACCT, "svc-ok", args), PAM_SUCCESS);
+	/* deny: refused in account and session */
+	snprintf(args, sizeof(args), "%s human_use=deny", h);
+	assert_pam(as("daemon", ACCT, "svc-ok", args), PAM_PERM_DENIED);
+	assert_said("humans may not use identities (human_use = deny)");
+	assert_pam(as("daemon", SESSION, "svc-ok", args), PAM_PERM_DENIED);
+	/* root is no human use */
+	assert_pam(as("root", ACCT, "svc-ok", args), PAM_SUCCESS);
+	/* owner: the owner through, anyone else not */
+	snprintf(args, sizeof(args), "%s human_use=owner", h);
+	assert_pam(as("daemon", ACCT, "svc-daemon", args), PAM_SUCCESS);
+	assert_pam(as("daemon", ACCT, "svc-ok", args), PAM_PERM_DENIED);
+	assert_said("only its owner may");
+	/* a bad value breaks the configuration: service accounts fail closed */
+	snprintf(args, sizeof(args), "%s human_use=sometimes", h);
+	assert_pam(as("daemon", ACCT, "svc-ok", args), PAM_AUTHINFO_UNAVAIL);
+}
+
 static void test_session_failures(void **st)
 {
 	char link[700], target[700], args[800];
@@ -1163,6 +1255,8 @@ int main(void)
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_session),
 		cmocka_unit_test(test_session_failures),
+		cmocka_unit_test(test_ruser_delegation),
+		cmocka_unit_test(test_ruser_human),
 		cmocka_unit_test(test_session_concurrent),
 		cmocka_unit_test(test_password),
 		cmocka_unit_test(test_password_phases),

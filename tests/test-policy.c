@@ -105,6 +105,8 @@ static void test_strings(void **state)
 	assert_string_equal(nhi_reason_str(NHI_R_HOST_SCOPE), "host-out-of-scope");
 	assert_string_equal(nhi_reason_str(NHI_R_SERVICE_SCOPE), "service-out-of-scope");
 	assert_string_equal(nhi_reason_str(NHI_R_NO_SNAPSHOT), "snapshot-unavailable");
+	assert_string_equal(nhi_reason_str(NHI_R_NO_DELEGATION), "no-delegation");
+	assert_string_equal(nhi_reason_str(NHI_R_HUMAN_USE), "human-use");
 }
 
 /* ---- classification ------------------------------------------------------ */
@@ -483,6 +485,42 @@ static void add(struct nhi_snap_writer *w, const char *name, uint32_t uid, int s
 	assert_int_equal(nhi_snapw_add_ident(w, &id), 0);
 }
 
+/* For the PAM_RUSER rule: agents and the edges between them and svc-a
+ * (uid 2000001, owner alice), svc-own (owners daemon and bob) and
+ * agent-orph (orphaned, within the grace). */
+static void add_delegations(struct nhi_snap_writer *w)
+{
+	struct nhi_ident id;
+
+	add(w, "agent-a", 2000010, NHI_STATE_ACTIVE, NOW + 100 * DAY, "");
+	add(w, "agent-b", 2000011, NHI_STATE_ACTIVE, NOW + 100 * DAY, "");
+	add(w, "agent-c", 2000012, NHI_STATE_ACTIVE, NOW + 100 * DAY, "");
+	add(w, "agent-r", 2000013, NHI_STATE_RETIRED, NOW + 100 * DAY, "");
+	id = good();
+	id.name = "svc-own";
+	id.uid = id.gid = 2000020;
+	id.owner = "daemon,bob";
+	assert_int_equal(nhi_snapw_add_ident(w, &id), 0);
+	id = good();
+	id.name = "agent-orph";
+	id.uid = id.gid = 2000021;
+	id.state = NHI_STATE_ORPHANED;
+	id.orphaned_since = NOW - DAY;
+	assert_int_equal(nhi_snapw_add_ident(w, &id), 0);
+	/* live */
+	assert_int_equal(nhi_snapw_add_delegation(w, 2000010, 2000001, NOW + 10 * DAY), 0);
+	/* expired edge */
+	assert_int_equal(nhi_snapw_add_delegation(w, 2000011, 2000001, NOW - DAY), 0);
+	/* from a suspended (agent-z), expired (svc-old) and retired one */
+	assert_int_equal(nhi_snapw_add_delegation(w, 2000005, 2000001, NOW + 10 * DAY), 0);
+	assert_int_equal(nhi_snapw_add_delegation(w, 2000002, 2000001, NOW + 10 * DAY), 0);
+	assert_int_equal(nhi_snapw_add_delegation(w, 2000013, 2000001, NOW + 10 * DAY), 0);
+	/* to an orphaned one (allowed alone, within the grace) */
+	assert_int_equal(nhi_snapw_add_delegation(w, 2000010, 2000021, NOW + 10 * DAY), 0);
+	/* the other way round from the live one: direction matters */
+	assert_int_equal(nhi_snapw_add_delegation(w, 2000001, 2000012, NOW + 10 * DAY), 0);
+}
+
 static int group_setup(void **state)
 {
 	struct nhi_snap_writer *w;
@@ -498,6 +536,7 @@ static int group_setup(void **state)
 	add(w, "svc-there", 2000004, NHI_STATE_ACTIVE, NOW + 100 * DAY, "otherhost");
 	add(w, "agent-z", 2000005, NHI_STATE_SUSPENDED, NOW + 100 * DAY, "");
 	add(w, "sneaky", 0, NHI_STATE_RETIRED, NOW - DAY, "");
+	add_delegations(w);
 	assert_int_equal(nhi_snapw_publish(w, cache, 1, NOW, err, sizeof(err)), 0);
 	nhi_snapw_free(w);
 	return 0;
@@ -581,6 +620,183 @@ static void test_account_check(void **state)
 	assert_true(d.service_account);
 
 	nhi_snap_close(s);
+}
+
+static void check_ruser(const struct nhi_snap *s, const char *user, const char *ruser,
+			struct nhi_decision *d)
+{
+	memset(d, 0xa5, sizeof(*d));
+	nhi_account_check_ruser(&conf, s, user, ruser, NULL, "su", NOW, d);
+	assert_non_null(memchr(d->message, '\0', sizeof(d->message)));
+}
+
+static void test_ruser_delegation(void **state)
+{
+	struct nhi_snap *s = open_snap();
+	struct nhi_decision d;
+	char err[256];
+
+	assert_int_equal(nhi_conf_set(&conf, "service_names", "svc-*", "t", err, sizeof(err)), 0);
+	/* no RUSER, root, or the identity itself: the plain decision */
+	check_ruser(s, "svc-a", NULL, &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	check_ruser(s, "svc-a", "", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	check_ruser(s, "svc-a", "root", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	check_ruser(s, "svc-a", "svc-a", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	/* a registered uid 0 counts as root */
+	check_ruser(s, "svc-a", "sneaky", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+
+	/* a live delegation agent-a -> svc-a */
+	check_ruser(s, "svc-a", "agent-a", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	assert_true(d.registered);
+	/* no delegation agent-c -> svc-a (svc-a -> agent-c is the other way) */
+	check_ruser(s, "svc-a", "agent-c", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_NO_DELEGATION);
+	assert_non_null(strstr(d.message, "no delegation agent-c -> svc-a"));
+	check_ruser(s, "agent-c", "svc-a", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	/* cut: an expired edge, a suspended, expired or retired FROM, an
+	 * orphaned TO */
+	check_ruser(s, "svc-a", "agent-b", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_NO_DELEGATION);
+	assert_non_null(strstr(d.message, "the delegation expired on"));
+	check_ruser(s, "svc-a", "agent-z", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_NO_DELEGATION);
+	assert_non_null(strstr(d.message, "agent-z is suspended"));
+	check_ruser(s, "svc-a", "svc-old", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_NO_DELEGATION);
+	assert_non_null(strstr(d.message, "svc-old expired on"));
+	check_ruser(s, "svc-a", "agent-r", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_NO_DELEGATION);
+	assert_non_null(strstr(d.message, "agent-r is retired"));
+	check_ruser(s, "agent-orph", NULL, &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	check_ruser(s, "agent-orph", "agent-a", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_NO_DELEGATION);
+	assert_non_null(strstr(d.message, "agent-orph is orphaned"));
+	/* an unregistered service account has no delegation either */
+	check_ruser(s, "svc-a", "svc-unknown", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_NO_DELEGATION);
+	/* the target's own denial comes first */
+	check_ruser(s, "agent-z", "agent-a", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_SUSPENDED);
+	/* and a human target is not ours */
+	check_ruser(s, "no-such-human-xq", "agent-a", &d);
+	assert_decision(&d, NHI_V_IGNORE, NHI_R_HUMAN);
+	/* mode = audit: logged, not denied */
+	conf.mode = NHI_MODE_AUDIT;
+	check_ruser(s, "svc-a", "agent-c", &d);
+	assert_int_equal(d.verdict, NHI_V_ALLOW);
+	assert_int_equal(d.would, NHI_V_DENY);
+	assert_int_equal(d.reason, NHI_R_NO_DELEGATION);
+	assert_true(d.warnings & NHI_W_AUDIT);
+	nhi_snap_close(s);
+}
+
+static void test_ruser_human(void **state)
+{
+	struct nhi_snap *s = open_snap();
+	struct nhi_decision d;
+	char err[256];
+
+	/* daemon (uid 1) is a human once "system" is out of service_uids */
+	assert_int_equal(nhi_conf_set(&conf, "service_uids", "5000-5999", "t", err, sizeof(err)), 0);
+	/* log, the default: allowed, reason human-use */
+	assert_int_equal(conf.human_use, NHI_HUMAN_LOG);
+	check_ruser(s, "svc-a", "daemon", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_HUMAN_USE);
+	check_ruser(s, "svc-a", "no-such-human-xq", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_HUMAN_USE);
+	/* allow: as without RUSER */
+	assert_int_equal(nhi_conf_set(&conf, "human_use", "allow", "t", err, sizeof(err)), 0);
+	check_ruser(s, "svc-a", "daemon", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	/* deny */
+	assert_int_equal(nhi_conf_set(&conf, "human_use", "deny", "t", err, sizeof(err)), 0);
+	check_ruser(s, "svc-a", "daemon", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_HUMAN_USE);
+	/* root is never a human use */
+	check_ruser(s, "svc-a", "root", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	/* owner: the owner (one of a list) through, others not, nor a name
+	 * NSS does not know even when it is listed (bob) */
+	assert_int_equal(nhi_conf_set(&conf, "human_use", "owner", "t", err, sizeof(err)), 0);
+	check_ruser(s, "svc-own", "daemon", &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_HUMAN_USE);
+	check_ruser(s, "svc-a", "daemon", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_HUMAN_USE);
+	assert_non_null(strstr(d.message, "only its owner"));
+	check_ruser(s, "svc-own", "bob", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_HUMAN_USE);
+	check_ruser(s, "svc-own", "daemo", &d);
+	assert_decision(&d, NHI_V_DENY, NHI_R_HUMAN_USE);
+	/* a bad value */
+	assert_int_not_equal(nhi_conf_set(&conf, "human_use", "maybe", "t", err, sizeof(err)), 0);
+	nhi_snap_close(s);
+}
+
+/* A snapshot whose delegation table is damaged: fail closed.  (Checked
+ * block by block, as pam_nhi opens it: a file of more than
+ * NHI_SNAP_VERIFY_READ_WHOLE blocks of 4 KiB.) */
+static void test_ruser_damaged(void **state)
+{
+	struct nhi_snap_writer *w = nhi_snapw_new();
+	struct nhi_snap *s;
+	struct nhi_snap_hdr h;
+	struct nhi_snap_deleg_rec *t;
+	struct nhi_decision d;
+	char path[700], name[32], err[256];
+	FILE *f;
+	unsigned char *b;
+	long len;
+
+	snprintf(path, sizeof(path), "%s/damaged.cache", dir);
+	assert_non_null(w);
+	assert_int_equal(nhi_snapw_set_block_shift(w, 12), 0);
+	add(w, "svc-a", 2000001, NHI_STATE_ACTIVE, NOW + 100 * DAY, "");
+	add(w, "agent-a", 2000010, NHI_STATE_ACTIVE, NOW + 100 * DAY, "");
+	for (int i = 0; i < 400; i++) {
+		snprintf(name, sizeof(name), "filler-%d", i);
+		add(w, name, 3000000 + (uint32_t)i, NHI_STATE_ACTIVE, NOW + 100 * DAY, "");
+	}
+	assert_int_equal(nhi_snapw_add_delegation(w, 2000010, 2000001, NOW + DAY), 0);
+	assert_int_equal(nhi_snapw_publish(w, path, 1, NOW, err, sizeof(err)), 0);
+	nhi_snapw_free(w);
+	/* one bit of the edge's slot flipped */
+	f = fopen(path, "r+b");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	b = malloc((size_t)len);
+	assert_non_null(b);
+	rewind(f);
+	assert_int_equal(fread(b, 1, (size_t)len, f), (size_t)len);
+	memcpy(&h, b, sizeof(h));
+	assert_true(h.n_blocks > NHI_SNAP_VERIFY_READ_WHOLE);
+	t = (void *)(b + h.delegs_off);
+	for (uint32_t i = 0; i < h.deleg_slots; i++)
+		if (t[i].from_uid == 2000010)
+			t[i].expires ^= 1;
+	rewind(f);
+	assert_int_equal(fwrite(b, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	free(b);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_NO_DELTA | NHI_SNAP_VERIFY_READ, &s, err,
+				       sizeof(err)), 0);
+	check_ruser(s, "svc-a", NULL, &d);
+	assert_decision(&d, NHI_V_ALLOW, NHI_R_OK);
+	check_ruser(s, "svc-a", "agent-a", &d);
+	assert_decision(&d, NHI_V_UNAVAIL, NHI_R_NO_SNAPSHOT);
+	assert_true(d.snapshot_damaged);
+	nhi_snap_close(s);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/damaged.cache%s", dir, NHI_SNAP_DELTA_SUFFIX);
+	unlink(path);
 }
 
 static void test_account_check_unavailable(void **state)
@@ -698,6 +914,9 @@ int main(void)
 		cmocka_unit_test_setup(test_account_check_unavailable, setup),
 		cmocka_unit_test_setup(test_account_check_broken_conf, setup),
 		cmocka_unit_test_setup(test_account_check_audit, setup),
+		cmocka_unit_test_setup(test_ruser_delegation, setup),
+		cmocka_unit_test_setup(test_ruser_human, setup),
+		cmocka_unit_test_setup(test_ruser_damaged, setup),
 	};
 
 	return cmocka_run_group_tests_name("policy", tests, group_setup, group_teardown);

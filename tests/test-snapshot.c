@@ -1052,7 +1052,7 @@ static void test_delta(void **state)
 	assert_int_equal(nhi_snap_delta_header(s)->base_generation, 10);
 	assert_int_equal(nhi_snap_generation(s), 10);
 	assert_ptr_equal(nhi_snap_stale_word(s), &nhi_snap_delta_header(s)->stale);
-	assert_int_equal(nhi_snap_header(s)->flags, NHI_SNAP_F_BASE);
+	assert_int_equal(nhi_snap_header(s)->flags, NHI_SNAP_F_BASE | NHI_SNAP_F_DELEG);
 	assert_int_equal(nhi_snap_header(s)->n_reg_groups, 2);
 	assert_int_equal(nhi_snap_n_idents(s), 10);
 	nhi_snap_close(s);
@@ -1359,6 +1359,201 @@ static void test_damaged_delta(void **state)
 	free(orig);
 }
 
+/* ---- delegation edges (NHI_SNAP_F_DELEG) ------------------------------ */
+
+/* A base of n identities svc-I (uid 2000000 + I) and, for every i < n - 1,
+ * the edge svc-i -> svc-(i+1) expiring at 3000000000 + i, added in
+ * reverse order (the writer sorts). */
+static void publish_delegs(uint64_t gen, int n, unsigned shift)
+{
+	struct nhi_snap_writer *w = nhi_snapw_new();
+	char name[32], err[256];
+
+	assert_non_null(w);
+	if (shift != 0)
+		assert_int_equal(nhi_snapw_set_block_shift(w, shift), 0);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "svc-%d", i);
+		add(w, name, 2000000 + (uint32_t)i, NHI_STATE_ACTIVE);
+	}
+	for (int i = n - 2; i >= 0; i--)
+		assert_int_equal(nhi_snapw_add_delegation(w, 2000000 + (uint32_t)i,
+							  2000001 + (uint32_t)i,
+							  3000000000LL + i), 0);
+	assert_int_equal(nhi_snapw_publish(w, path, gen, 12345, err, sizeof(err)), 0);
+	nhi_snapw_free(w);
+}
+
+/* Every edge of publish_delegs(n) found, none the other way. */
+static void check_delegs(const struct nhi_snap *s, int n)
+{
+	struct nhi_deleg g;
+
+	assert_true(nhi_snap_has_delegations(s));
+	assert_int_equal(nhi_snap_n_delegations(s), (uint32_t)(n - 1));
+	for (int i = 0; i < n - 1; i++) {
+		assert_int_equal(nhi_snap_delegation(s, 2000000 + (uint32_t)i, 2000001 + (uint32_t)i, &g), 0);
+		assert_int_equal(g.from_uid, 2000000 + (uint32_t)i);
+		assert_int_equal(g.to_uid, 2000001 + (uint32_t)i);
+		assert_int_equal(g.expires, 3000000000LL + i);
+		assert_int_equal(nhi_snap_delegation(s, 2000001 + (uint32_t)i, 2000000 + (uint32_t)i, &g),
+				 NHI_ERR_NOTFOUND);
+	}
+	assert_int_equal(nhi_snap_delegation(s, 2000000, 2000002, &g), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_delegation(s, 0, 0, &g), NHI_ERR_NOTFOUND);
+}
+
+/* The slot of edge FROM -> TO in a file's delegation table (present). */
+static struct nhi_snap_deleg_rec *deleg_slot(unsigned char *b, uint32_t from, uint32_t to)
+{
+	const struct nhi_snap_hdr *h = (const void *)b;
+	struct nhi_snap_deleg_rec *t = (void *)(b + h->delegs_off);
+	uint32_t pos = (uint32_t)nhi_hash_pair(from, to) & (h->deleg_slots - 1);
+
+	while (t[pos].from_uid != from || t[pos].to_uid != to)
+		pos = (pos + 1) & (h->deleg_slots - 1);
+	return &t[pos];
+}
+
+static void test_delegations(void **state)
+{
+	struct nhi_snap_writer *w;
+	struct nhi_snap *s;
+	struct nhi_snap_hdr h;
+	struct nhi_deleg g;
+	struct nhi_ident id;
+	unsigned char *orig, *b;
+	char err[256], bad[600];
+	size_t len;
+
+	(void)state;
+	snprintf(dpath, sizeof(dpath), "%s%s", path, NHI_SNAP_DELTA_SUFFIX);
+	snprintf(bad, sizeof(bad), "%s/deleg.cache", dir);
+	publish_delegs(20, 10, 0);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_header(s)->flags, NHI_SNAP_F_BASE | NHI_SNAP_F_DELEG);
+	assert_int_equal(nhi_snap_delta_header(s)->flags & NHI_SNAP_F_DELEG, 0);
+	check_delegs(s, 10);
+	nhi_snap_close(s);
+	/* and through a delta over the base: edges from the base, identity
+	 * states from the delta (a suspension there is seen at once) */
+	w = nhi_snapw_new();
+	assert_non_null(w);
+	add(w, "svc-4", 2000004, NHI_STATE_SUSPENDED);
+	nhi_snapw_set_delta(w, 20);
+	assert_int_equal(nhi_snapw_publish(w, dpath, 21, 12345, err, sizeof(err)), 0);
+	nhi_snapw_free(w);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY_READ | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_generation(s), 21);
+	check_delegs(s, 10);
+	assert_int_equal(nhi_snap_ident_by_uid(s, 2000004, &id), 0);
+	assert_int_equal(id.state, NHI_STATE_SUSPENDED);
+	nhi_snap_close(s);
+
+	/* the writer refuses a loop, a duplicate, and edges in a delta */
+	w = nhi_snapw_new();
+	assert_non_null(w);
+	add(w, "svc-0", 2000000, NHI_STATE_ACTIVE);
+	assert_int_equal(nhi_snapw_add_delegation(w, 7, 7, 1), NHI_ERR_INVAL);
+	assert_int_equal(nhi_snapw_add_delegation(w, 7, 8, 1), 0);
+	assert_int_equal(nhi_snapw_add_delegation(w, 7, 8, 2), 0);
+	assert_int_equal(nhi_snapw_publish(w, bad, 5, 1, err, sizeof(err)), NHI_ERR_EXISTS);
+	assert_non_null(strstr(err, "duplicate delegation 7 -> 8"));
+	nhi_snapw_set_delta(w, 4);
+	assert_int_equal(nhi_snapw_publish(w, dpath, 5, 1, err, sizeof(err)), NHI_ERR_INVAL);
+	nhi_snapw_free(w);
+
+	/* an empty section: present, holds nothing */
+	publish_sample(22, 5);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY, &s, err, sizeof(err)), 0);
+	assert_true(nhi_snap_has_delegations(s));
+	assert_int_equal(nhi_snap_n_delegations(s), 0);
+	assert_int_equal(nhi_snap_delegation(s, 2000000, 2000001, &g), NHI_ERR_NOTFOUND);
+	nhi_snap_close(s);
+
+	/* header damage that passes the header checksum: refused at open */
+	publish_delegs(23, 10, 0);
+	orig = slurp(&len);
+	b = malloc(len);
+	assert_non_null(b);
+	memcpy(&h, orig, sizeof(h));
+	struct { uint32_t off, n, slots, flags; const char *why; } cases[] = {
+		{ (uint32_t)len, h.n_delegs, h.deleg_slots, h.flags, "section past the end" },
+		{ h.delegs_off + 4, h.n_delegs, h.deleg_slots, h.flags, "misaligned" },
+		{ h.delegs_off, h.n_delegs, 12, h.flags, "slots not a power of two" },
+		{ h.delegs_off, 0, 0, h.flags, "no slots" },
+		{ h.delegs_off, h.deleg_slots, h.deleg_slots, h.flags, "no empty slot" },
+		{ h.delegs_off, h.n_delegs, 1u << 30, h.flags, "slots past the end" },
+		{ h.delegs_off, h.n_delegs, h.deleg_slots, h.flags | NHI_SNAP_F_DELTA, "in a delta" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nhi_snap_hdr *bh = (void *)b;
+
+		memcpy(b, orig, len);
+		bh->delegs_off = cases[i].off;
+		bh->n_delegs = cases[i].n;
+		bh->deleg_slots = cases[i].slots;
+		bh->flags = cases[i].flags;
+		rehash_header(b);
+		spit(bad, b, len);
+		print_message("# delegation section: %s\n", cases[i].why);
+		assert_int_equal(nhi_snap_open(bad, NHI_SNAP_NO_DELTA, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+	}
+	/* a base of a writer before the flag: no edges (fields ignored) */
+	memcpy(b, orig, len);
+	((struct nhi_snap_hdr *)b)->flags = NHI_SNAP_F_BASE;
+	rehash_header(b);
+	spit(bad, b, len);
+	assert_int_equal(nhi_snap_open(bad, NHI_SNAP_NO_DELTA | NHI_SNAP_VERIFY, &s, err, sizeof(err)), 0);
+	assert_false(nhi_snap_has_delegations(s));
+	assert_int_equal(nhi_snap_n_delegations(s), 0);
+	assert_int_equal(nhi_snap_delegation(s, 2000000, 2000001, &g), NHI_ERR_NOTFOUND);
+	nhi_snap_close(s);
+	/* a table without an empty slot (damaged): a lookup of an absent
+	 * edge still ends, after one pass */
+	memcpy(b, orig, len);
+	{
+		struct nhi_snap_deleg_rec *t = (void *)(b + h.delegs_off);
+
+		for (uint32_t i = 0; i < h.deleg_slots; i++)
+			if (t[i].from_uid == t[i].to_uid)
+				t[i].to_uid = 7;
+	}
+	s = open_bytes(b, len);
+	assert_int_equal(nhi_snap_delegation(s, 2000001, 2000000, &g), NHI_ERR_NOTFOUND);
+	assert_int_equal(nhi_snap_delegation(s, 2000000, 2000001, &g), 0);
+	nhi_snap_close(s);
+	free(b);
+	free(orig);
+
+	/* a damaged block under NHI_SNAP_VERIFY_READ: the edges it holds fail
+	 * (fail closed), the identities and the other edges still answer */
+	publish_delegs(24, 3000, 12);
+	orig = slurp(&len);
+	memcpy(&h, orig, sizeof(h));
+	assert_true(h.n_blocks > NHI_SNAP_VERIFY_READ_WHOLE);
+	b = malloc(len);
+	assert_non_null(b);
+	memcpy(b, orig, len);
+	/* edge 1500 (svc-1500 -> svc-1501): its expiry's low byte */
+	((unsigned char *)&deleg_slot(b, 2001500, 2001501)->expires)[0] ^= 0x01;
+	spit(bad, b, len);
+	assert_int_equal(nhi_snap_open(bad, NHI_SNAP_VERIFY, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_open(bad, NHI_SNAP_NO_DELTA | NHI_SNAP_VERIFY_READ, &s, err,
+				       sizeof(err)), 0);
+	assert_int_equal(nhi_snap_delegation(s, 2001500, 2001501, &g), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_delegation(s, 2000000, 2000001, &g), 0);
+	assert_int_equal(nhi_snap_ident_by_name(s, "svc-1500", &id), 0);
+	nhi_snap_close(s);
+	/* without verification the flipped expiry is a bounded wrong answer */
+	assert_int_equal(nhi_snap_open(bad, NHI_SNAP_NO_DELTA, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_delegation(s, 2001500, 2001501, &g), 0);
+	assert_int_equal(g.expires, (3000000000LL + 1500) ^ 1);
+	nhi_snap_close(s);
+	free(b);
+	free(orig);
+}
+
 static int setup(void **state)
 {
 	if (mkdtemp(test_tmpdir(dir, sizeof(dir), "nhi-snap-test")) == NULL)
@@ -1388,6 +1583,7 @@ int main(void)
 		cmocka_unit_test(test_verify_read),
 		cmocka_unit_test(test_delta),
 		cmocka_unit_test(test_damaged_delta),
+		cmocka_unit_test(test_delegations),
 	};
 	return cmocka_run_group_tests_name("snapshot", tests, setup, teardown);
 }

@@ -6,7 +6,7 @@
 #include "nhi_policy.h"
 
 static const char check_help[] =
-	"usage: nhictl check USER [--service SVC] [--host H] [--json]\n"
+	"usage: nhictl check USER [--service SVC] [--host H] [--ruser A] [--json]\n"
 	"\n"
 	"Run the account policy pam_nhi runs, on the published snapshot, and print\n"
 	"the decision and its reason.  Without a usable snapshot the decision is\n"
@@ -17,7 +17,10 @@ static const char check_help[] =
 	"\n"
 	"  -s, --service SVC   the PAM service (default: no service scope check)\n"
 	"  -H, --host H        the host (default: this host, or 'host' in nhi.conf)\n"
-	"      --json          {user, decision, would, reason, registered,\n"
+	"  -r, --ruser A       the requesting user of su/runuser (PAM_RUSER): an\n"
+	"                      identity needs a live delegation A -> USER, a human\n"
+	"                      meets human_use\n"
+	"      --json          {user, ruser, decision, would, reason, registered,\n"
 	"                       service_account, warnings, message}\n";
 
 int cmd_check(struct nhictl *x, int argc, char **argv)
@@ -25,6 +28,7 @@ int cmd_check(struct nhictl *x, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "service", required_argument, NULL, 's' },
 		{ "host", required_argument, NULL, 'H' },
+		{ "ruser", required_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -34,7 +38,7 @@ int cmd_check(struct nhictl *x, int argc, char **argv)
 		{ NHI_W_REVIEW_OVERDUE, "review-overdue" }, { NHI_W_ORPHANED, "orphaned" },
 		{ NHI_W_AUDIT, "audit-mode" },
 	};
-	const char *service = NULL, *host = NULL, *user;
+	const char *service = NULL, *host = NULL, *ruser = NULL, *user;
 	char err[512], hostbuf[256];
 	struct nhi_snap *snap = NULL;
 	struct nhi_decision d;
@@ -42,7 +46,7 @@ int cmd_check(struct nhictl *x, int argc, char **argv)
 	size_t i;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, ":s:H:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:H:r:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (!nhi_valid_service(optarg))
@@ -53,6 +57,11 @@ int cmd_check(struct nhictl *x, int argc, char **argv)
 			if (!nhi_valid_host(optarg))
 				return nerr(x, EXIT_USAGE, "invalid host '%s'", optarg);
 			host = optarg;
+			break;
+		case 'r':
+			if (!nhi_valid_name(optarg) && strcmp(optarg, "root") != 0)
+				return nerr(x, EXIT_USAGE, "invalid user name '%s'", optarg);
+			ruser = optarg;
 			break;
 		case 'j': x->json = 1; break;
 		case 'h': fputs(check_help, stdout); return EXIT_OK;
@@ -69,7 +78,7 @@ int cmd_check(struct nhictl *x, int argc, char **argv)
 	}
 	if (host == NULL)
 		host = nhi_conf_hostname(&x->conf, hostbuf, sizeof(hostbuf));
-	nhi_account_check(&x->conf, snap, user, host, service, x->now, &d);
+	nhi_account_check_ruser(&x->conf, snap, user, ruser, host, service, x->now, &d);
 	if (d.snapshot_damaged)
 		nerr(x, 0, "snapshot unusable: %s: checksum mismatch in what the lookup of %s read "
 		     "(corrupt file)", x->conf.cache_path, user);
@@ -91,6 +100,7 @@ int cmd_check(struct nhictl *x, int argc, char **argv)
 		json_kstr(&j, "user", user);
 		json_kstr(&j, "host", host);
 		json_kstr(&j, "service", service);
+		json_kstr(&j, "ruser", ruser);
 		json_kstr(&j, "decision", nhi_verdict_str(d.verdict));
 		json_kstr(&j, "would", nhi_verdict_str(d.would));
 		json_kstr(&j, "reason", nhi_reason_str(d.reason));

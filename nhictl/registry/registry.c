@@ -314,6 +314,25 @@ static const char *const migrations[] = {
 	" UNIQUE (from_id, to_id),"
 	" CHECK (from_id <> to_id));"
 	"CREATE INDEX delegation_to ON delegation(to_id);",
+	/* 7 -> 8: the snapshot carries the delegation edges (by the uids of
+	 * their two identities, with their expiry) for pam_nhi's PAM_RUSER
+	 * rule.  Only a full snapshot carries them (docs/snapshot-format.md):
+	 * a change of an edge, and a new uid of an identity that has one,
+	 * queue a full publication, as a registry group change does.  (A
+	 * deleted identity's edges go with it, ON DELETE CASCADE, which fires
+	 * the delete trigger.)  Actions, scopes and reason are not in the
+	 * snapshot: changing them publishes nothing new. */
+	"CREATE TRIGGER snap_deleg_ins AFTER INSERT ON delegation " SNAP_TRACKED " BEGIN"
+	" INSERT INTO snap_pending (name) VALUES (''); END;"
+	"CREATE TRIGGER snap_deleg_upd AFTER UPDATE ON delegation WHEN (OLD.from_id IS NOT NEW.from_id"
+	" OR OLD.to_id IS NOT NEW.to_id OR OLD.expires IS NOT NEW.expires) AND " SNAP_NO_FULL " BEGIN"
+	" INSERT INTO snap_pending (name) VALUES (''); END;"
+	"CREATE TRIGGER snap_deleg_del AFTER DELETE ON delegation " SNAP_TRACKED " BEGIN"
+	" INSERT INTO snap_pending (name) VALUES (''); END;"
+	"CREATE TRIGGER snap_deleg_uid AFTER UPDATE OF uid ON identity WHEN OLD.uid IS NOT NEW.uid"
+	" AND EXISTS (SELECT 1 FROM delegation WHERE from_id = NEW.id OR to_id = NEW.id)"
+	" AND " SNAP_NO_FULL " BEGIN"
+	" INSERT INTO snap_pending (name) VALUES (''); END;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1178,6 +1197,8 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 		      pending > (int64_t)x->conf.snapshot_delta_max || base_on_disk(x) != base))
 		full = 1;
 	r = add_idents(x, w, !full);
+	if (r == 0 && full)
+		r = reg_snap_delegations(x, w);
 	if (r < 0)
 		goto out;
 	/* the registry groups: in a full snapshot; a delta needs them to

@@ -50,6 +50,8 @@ int reg_verify_log(struct nhictl *x, int64_t *n, char *why, size_t len);
  * that stays within snapshot_delta_max, else (or with 'full') a full one
  * and an empty delta. */
 int reg_publish(struct nhictl *x, int full, uint64_t *generation);
+/* The delegation edges of a full snapshot into w (snapdeleg.c). */
+int reg_snap_delegations(struct nhictl *x, struct nhi_snap_writer *w);
 /* Publish when the snapshot readers see is missing, unusable or older
  * than the registry (a run killed between its commit and its
  * publication); outside a transaction. */
