@@ -16,14 +16,16 @@ NHICTL_UTIL = nhictl/nhictl.h nhictl/util/util.h nhictl/util/util.c nhictl/util/
 	nhictl/util/model.h nhictl/util/model.c nhictl/util/proc.c \
 	nhictl/util/secret.c nhictl/util/secret.h nhictl/util/home.c \
 	nhictl/util/reach.c nhictl/util/reach.h
-NHICTL_REGISTRY = nhictl/registry/registry.h nhictl/registry/registry.c nhictl/registry/regstate.c \
+NHICTL_REGISTRY = nhictl/registry/registry.h nhictl/registry/internal.h nhictl/registry/db.c \
+	nhictl/registry/schema.c nhictl/registry/audit.c nhictl/registry/verify.c \
+	nhictl/registry/publish.c nhictl/registry/regstate.c \
 	nhictl/registry/ident.c nhictl/registry/cred.c nhictl/registry/usage.c \
 	nhictl/registry/access.h nhictl/registry/access.c \
 	nhictl/registry/snapdeleg.c
 NHICTL_LDAP = nhictl/ldap/ldap.c nhictl/ldap/ldap.h nhictl/ldap/ldap_escape.c \
 	nhictl/ldap/dirmap.h nhictl/ldap/dirmap.c nhictl/ldap/dirwrite.h nhictl/ldap/dirwrite.c \
 	nhictl/ldap/dircred.h nhictl/ldap/dircred.c nhictl/ldap/diraccess.h nhictl/ldap/diraccess.c
-NHICTL_STORE = nhictl/store/store.h nhictl/store/store.c nhictl/store/store_local.c \
+NHICTL_STORE = nhictl/store/store.h nhictl/store/select.c nhictl/store/store.c nhictl/store/store_local.c \
 	nhictl/store/store_ldap.c nhictl/store/dirstore.h nhictl/store/dirstore.c nhictl/store/upkeep.c \
 	nhictl/store/store_local_access.c \
 	nhictl/store/dirstore_access.h nhictl/store/dirstore_access.c \
@@ -32,7 +34,7 @@ NHICTL_CMD = nhictl/cmd/cmd.h nhictl/cmd/common.c nhictl/cmd/credgen.c nhictl/cm
 	nhictl/cmd/cmd_config.c nhictl/cmd/cmd_cred.c nhictl/cmd/cmd_log.c \
 	nhictl/cmd/cmd_group.c nhictl/cmd/cmd_audit.c nhictl/cmd/cmd_directory.c \
 	nhictl/cmd/cmd_backup.c nhictl/cmd/cmd_sync.c \
-	nhictl/cmd/cmd_reach.h nhictl/cmd/cmd_resource.c nhictl/cmd/cmd_grant.c
+	nhictl/cmd/cmd_reach.h nhictl/cmd/reach_args.c nhictl/cmd/cmd_resource.c nhictl/cmd/cmd_grant.c
 
 sbin_PROGRAMS += nhictl/nhictl
 nhictl_nhictl_SOURCES = nhictl/nhictl.c $(NHICTL_CMD) $(NHICTL_STORE) \

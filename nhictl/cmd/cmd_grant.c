@@ -15,59 +15,6 @@
 #include "cmd.h"
 #include "cmd_reach.h"
 
-/* ---- state of an edge now ---- */
-
-/* An identity on an edge: why it cuts the edge ("" when it does not). */
-static void ident_cut(struct nhictl *x, const char *name, const char *state, int64_t expires,
-		      char *why, size_t len)
-{
-	if (why[0] != '\0')
-		return;
-	if (strcmp(state, "active") != 0)
-		snprintf(why, len, "identity '%s' is %s", name, state);
-	else if (expires != 0 && expires <= (int64_t)x->now)
-		snprintf(why, len, "identity '%s' expired", name);
-}
-
-/* "live", "expired" or "cut" (why) from the edge's expiry and 'why'. */
-static const char *edge_state(struct nhictl *x, int64_t expires, char *why, size_t len)
-{
-	if (expires <= (int64_t)x->now) {
-		snprintf(why, len, "%s", "");
-		return "expired";
-	}
-	return why[0] ? "cut" : "live";
-}
-
-const char *reach_grant_state(struct nhictl *x, const struct access_row *g, char *why,
-			      size_t len)
-{
-	sqlite3_stmt *st;
-
-	why[0] = '\0';
-	st = reg_prep_cached(x, "SELECT i.state, i.expires, c.state, c.not_after, c.grace_until "
-			     "FROM identity i LEFT JOIN credential c ON c.id = ? WHERE i.id = ?",
-			     "ii", g->credential_id, g->identity_id);
-	if (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
-		char istate[16], cstate[16];
-		int64_t na = sqlite3_column_int64(st, 3), gu = sqlite3_column_int64(st, 4);
-
-		col_cpy(istate, sizeof(istate), st, 0);
-		col_cpy(cstate, sizeof(cstate), st, 2);
-		ident_cut(x, g->identity, istate, sqlite3_column_int64(st, 1), why, len);
-		if (why[0] == '\0' && g->credential_id != 0) {
-			if (strcmp(cstate, "revoked") == 0)
-				snprintf(why, len, "credential %s is revoked", g->cred);
-			else if (strcmp(cstate, "grace") == 0 && gu <= (int64_t)x->now)
-				snprintf(why, len, "credential %s is revoked (grace ended)", g->cred);
-			else if (na != 0 && na <= (int64_t)x->now)
-				snprintf(why, len, "credential %s expired", g->cred);
-		}
-	}
-	reg_release(st);
-	return edge_state(x, g->expires, why, len);
-}
-
 static const char *delegation_state(struct nhictl *x, const struct delegation_row *d, char *why,
 				    size_t len)
 {
@@ -81,11 +28,11 @@ static const char *delegation_state(struct nhictl *x, const struct delegation_ro
 
 		col_cpy(fs, sizeof(fs), st, 0);
 		col_cpy(ts, sizeof(ts), st, 2);
-		ident_cut(x, d->from, fs, sqlite3_column_int64(st, 1), why, len);
-		ident_cut(x, d->to, ts, sqlite3_column_int64(st, 3), why, len);
+		reach_ident_cut(x, d->from, fs, sqlite3_column_int64(st, 1), why, len);
+		reach_ident_cut(x, d->to, ts, sqlite3_column_int64(st, 3), why, len);
 	}
 	reg_release(st);
-	return edge_state(x, d->expires, why, len);
+	return reach_edge_state(x, d->expires, why, len);
 }
 
 /* ---- output ---- */

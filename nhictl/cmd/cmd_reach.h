@@ -63,6 +63,15 @@ int reach_resource(struct nhictl *x, const char *name, struct resource_row *r);
 int reach_list(struct nhictl *x, sqlite3_stmt *st, const char *header,
 	       void (*row)(struct nhictl *x, sqlite3_stmt *st, struct json *j));
 
+/* [A-Za-z0-9._-] plus 'extra', starting with a letter or digit, at most
+ * max: nothing a DN or an LDAP filter gives a meaning to.  1 if so. */
+int reach_word_ok(const char *s, size_t max, const char *extra);
+/* An identity on an edge (its state and expiry): why it cuts the edge,
+ * into why ("" when it does not). */
+void reach_ident_cut(struct nhictl *x, const char *name, const char *state, int64_t expires,
+		     char *why, size_t len);
+/* "live", "expired" or "cut" (why) from the edge's expiry and 'why'. */
+const char *reach_edge_state(struct nhictl *x, int64_t expires, char *why, size_t len);
 /* The state of a grant or delegation now: "live", "expired" or "cut",
  * with why (the identity, credential ...) in 'why' ("" when live). */
 const char *reach_grant_state(struct nhictl *x, const struct access_row *g, char *why,

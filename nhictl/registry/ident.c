@@ -9,13 +9,6 @@
 #include "registry.h"
 #include "nhi_policy.h"
 
-void col_cpy(char *dst, size_t len, sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	snprintf(dst, len, "%s", t ? (const char *)t : "");
-}
-
 /* The comma-separated values of one column of a child table. */
 static int child_list(struct nhictl *x, const char *sql, int64_t id, char *out, size_t len)
 {

@@ -1,5 +1,6 @@
-/* registry.h - registry.db: the schema and its migrations, transactions,
- * the hash-chained audit log and publishing the snapshot (registry.c);
+/* registry.h - registry.db: opening it and its schema (schema.c),
+ * statements and transactions (db.c), the hash-chained audit log
+ * (audit.c, verify.c), publishing the snapshot (publish.c, snapdeleg.c);
  * what must outlive registry.db (regstate.c); identity and credential rows
  * (ident.c, cred.c) with the key index and password file they publish;
  * pam_nhi's usage records (usage.c).
@@ -14,7 +15,7 @@
 #include <sqlite3.h>
 #include "util.h"
 
-/* ---- registry.c ---------------------------------------------------- */
+/* ---- schema.c, db.c, audit.c, verify.c, publish.c ------------------ */
 
 int reg_open(struct nhictl *x);
 void reg_close(struct nhictl *x);

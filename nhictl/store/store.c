@@ -1,15 +1,10 @@
-/* store.c - what both stores share: the choice of one (the only place
- * `backend =` picks code) and the checks the verbs and the stores both
- * make.  See store.h.
+/* store.c - what both stores share: the checks the verbs and the stores
+ * both make, and the owner's identity recorded.  See store.h; the choice
+ * of one store is select.c.
  */
 #include <string.h>
 #include "nhi_policy.h"
 #include "store.h"
-
-const struct store_ops *store_select(int backend)
-{
-	return backend == NHI_BACKEND_LDAP ? &store_ldap : &store_local;
-}
 
 /* The identity may get or use credentials: active, unexpired, review not
  * overdue under review = enforce (the policy PAM runs), owner live. */

@@ -225,7 +225,7 @@ int local_delegation_add(struct nhictl *x, struct delegation_row *d);
 int local_delegation_update(struct nhictl *x, const struct delegation_row *old,
 			    struct delegation_row *d);
 int local_delegation_remove(struct nhictl *x, const struct delegation_row *d);
-/* The one place a backend is chosen (store.c). */
+/* The one place a backend is chosen (select.c). */
 const struct store_ops *store_select(int backend);
 /* The identity may get or use credentials: active, unexpired, review
  * not overdue under review = enforce (the policy PAM runs), owner live
