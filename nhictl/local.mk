@@ -16,7 +16,8 @@ NHICTL_UTIL = nhictl/nhictl.h nhictl/util/util.c nhictl/util/json.c \
 	nhictl/util/secret.c nhictl/util/secret.h nhictl/util/home.c \
 	nhictl/util/reach.c nhictl/util/reach.h
 NHICTL_REGISTRY = nhictl/registry/registry.c nhictl/registry/regstate.c \
-	nhictl/registry/ident.c nhictl/registry/cred.c nhictl/registry/usage.c
+	nhictl/registry/ident.c nhictl/registry/cred.c nhictl/registry/usage.c \
+	nhictl/registry/chain.c nhictl/registry/chain.h
 NHICTL_LDAP = nhictl/ldap/ldap.c nhictl/ldap/ldap.h nhictl/ldap/ldap_escape.c \
 	nhictl/ldap/dirmap.h nhictl/ldap/dirmap.c nhictl/ldap/dirwrite.h nhictl/ldap/dirwrite.c \
 	nhictl/ldap/dircred.h nhictl/ldap/dircred.c
@@ -25,7 +26,8 @@ NHICTL_STORE = nhictl/store/store.h nhictl/store/store.c nhictl/store/store_loca
 NHICTL_CMD = nhictl/cmd/cmd_ident.c nhictl/cmd/cmd_list.c nhictl/cmd/cmd_check.c \
 	nhictl/cmd/cmd_config.c nhictl/cmd/cmd_cred.c nhictl/cmd/cmd_log.c \
 	nhictl/cmd/cmd_group.c nhictl/cmd/cmd_audit.c nhictl/cmd/cmd_directory.c \
-	nhictl/cmd/cmd_backup.c nhictl/cmd/cmd_sync.c
+	nhictl/cmd/cmd_backup.c nhictl/cmd/cmd_sync.c \
+	nhictl/cmd/cmd_chain.c nhictl/cmd/cmd_graph.c
 
 sbin_PROGRAMS += nhictl/nhictl
 nhictl_nhictl_SOURCES = nhictl/nhictl.c $(NHICTL_CMD) $(NHICTL_STORE) \

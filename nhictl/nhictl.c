@@ -52,6 +52,10 @@ static const struct cmd commands[] = {
 	{ "config", cmd_config, NO_CONF, "check nhi.conf: every problem, as FILE:LINE" },
 	{ "init", cmd_init, 0, "create the registry explicitly" },
 	{ "backup", cmd_backup, NEED_DB, "an online, verified copy of the registry" },
+	{ "reach", cmd_reach, NEED_DB, "every resource an identity reaches, and through whom" },
+	{ "who-can", cmd_who_can, NEED_DB, "every identity that reaches a resource, and through whom" },
+	{ "chain", cmd_chain, NEED_DB, "an agent's chains: data source, agent, tool, system" },
+	{ "graph", cmd_graph, NEED_DB, "the registry as a graph (JSON Graph Format, DOT)" },
 };
 
 static void usage(FILE *f)

@@ -263,6 +263,55 @@ static const char *const migrations[] = {
 	 * that name), '' (not orphaned, or orphaned elsewhere). */
 	"ALTER TABLE identity ADD COLUMN owner_id TEXT;"
 	"ALTER TABLE identity ADD COLUMN orphan_cause TEXT NOT NULL DEFAULT '';",
+	/* 6 -> 7: reach (issue 14): resources, grants (identity -> resource,
+	 * optionally bound to one credential), delegations (identity -> identity).
+	 * The resource and edge tables of version 1 were never written: replaced.
+	 * (copied from the brief until i14-model is merged) */
+	"DROP TABLE edge;"
+	"DROP TABLE resource;"
+	"CREATE TABLE resource ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE,"
+	" kind TEXT NOT NULL,"
+	" uri TEXT NOT NULL,"
+	" owner TEXT NOT NULL,"
+	" owner_dn TEXT NOT NULL DEFAULT '',"
+	" owner_id TEXT,"
+	" data_class TEXT NOT NULL DEFAULT 'internal'"
+	"  CHECK (data_class IN ('public','internal','confidential','pii','secret')),"
+	" external INTEGER NOT NULL DEFAULT 0,"
+	" purpose TEXT NOT NULL DEFAULT '',"
+	" created INTEGER NOT NULL,"
+	" orphaned_since INTEGER NOT NULL DEFAULT 0,"
+	" managed INTEGER NOT NULL DEFAULT 0,"
+	" entry_uuid TEXT UNIQUE);"
+	"CREATE TABLE access ("
+	" id INTEGER PRIMARY KEY,"
+	" identity_id INTEGER NOT NULL REFERENCES identity(id) ON DELETE CASCADE,"
+	" resource_id INTEGER NOT NULL REFERENCES resource(id) ON DELETE CASCADE,"
+	" credential_id INTEGER REFERENCES credential(id) ON DELETE CASCADE,"
+	" actions INTEGER NOT NULL CHECK (actions BETWEEN 1 AND 15),"
+	" scopes TEXT NOT NULL DEFAULT '',"
+	" created INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL,"
+	" managed INTEGER NOT NULL DEFAULT 0,"
+	" entry_uuid TEXT UNIQUE);"
+	"CREATE UNIQUE INDEX access_one ON access(identity_id, resource_id, IFNULL(credential_id, 0));"
+	"CREATE INDEX access_resource ON access(resource_id);"
+	"CREATE TABLE delegation ("
+	" id INTEGER PRIMARY KEY,"
+	" from_id INTEGER NOT NULL REFERENCES identity(id) ON DELETE CASCADE,"
+	" to_id INTEGER NOT NULL REFERENCES identity(id) ON DELETE CASCADE,"
+	" actions INTEGER NOT NULL DEFAULT 15 CHECK (actions BETWEEN 1 AND 15),"
+	" scopes TEXT NOT NULL DEFAULT '',"
+	" created INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL,"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" managed INTEGER NOT NULL DEFAULT 0,"
+	" entry_uuid TEXT UNIQUE,"
+	" UNIQUE (from_id, to_id),"
+	" CHECK (from_id <> to_id));"
+	"CREATE INDEX delegation_to ON delegation(to_id);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
