@@ -17,12 +17,13 @@ NHICTL_UTIL = nhictl/nhictl.h nhictl/util/util.c nhictl/util/json.c \
 	nhictl/util/reach.c nhictl/util/reach.h
 NHICTL_REGISTRY = nhictl/registry/registry.c nhictl/registry/regstate.c \
 	nhictl/registry/ident.c nhictl/registry/cred.c nhictl/registry/usage.c \
+	nhictl/registry/access.h nhictl/registry/access.c \
 	nhictl/registry/chain.c nhictl/registry/chain.h
 NHICTL_LDAP = nhictl/ldap/ldap.c nhictl/ldap/ldap.h nhictl/ldap/ldap_escape.c \
 	nhictl/ldap/dirmap.h nhictl/ldap/dirmap.c nhictl/ldap/dirwrite.h nhictl/ldap/dirwrite.c \
 	nhictl/ldap/dircred.h nhictl/ldap/dircred.c
 NHICTL_STORE = nhictl/store/store.h nhictl/store/store.c nhictl/store/store_local.c \
-	nhictl/store/store_ldap.c nhictl/store/dirstore.c
+	nhictl/store/store_ldap.c nhictl/store/dirstore.c nhictl/store/store_local_access.c
 NHICTL_CMD = nhictl/cmd/cmd_ident.c nhictl/cmd/cmd_list.c nhictl/cmd/cmd_check.c \
 	nhictl/cmd/cmd_config.c nhictl/cmd/cmd_cred.c nhictl/cmd/cmd_log.c \
 	nhictl/cmd/cmd_group.c nhictl/cmd/cmd_audit.c nhictl/cmd/cmd_directory.c \

@@ -265,8 +265,7 @@ static const char *const migrations[] = {
 	"ALTER TABLE identity ADD COLUMN orphan_cause TEXT NOT NULL DEFAULT '';",
 	/* 6 -> 7: reach (issue 14): resources, grants (identity -> resource,
 	 * optionally bound to one credential), delegations (identity -> identity).
-	 * The resource and edge tables of version 1 were never written: replaced.
-	 * (copied from the brief until i14-model is merged) */
+	 * The resource and edge tables of version 1 were never written: replaced. */
 	"DROP TABLE edge;"
 	"DROP TABLE resource;"
 	"CREATE TABLE resource ("
@@ -285,6 +284,8 @@ static const char *const migrations[] = {
 	" orphaned_since INTEGER NOT NULL DEFAULT 0,"
 	" managed INTEGER NOT NULL DEFAULT 0,"
 	" entry_uuid TEXT UNIQUE);"
+	/* a grant ("grant" is an SQL keyword); credential_id NULL: the
+	 * identity's own; actions: NHI_ACT_* bits; scopes comma-separated */
 	"CREATE TABLE access ("
 	" id INTEGER PRIMARY KEY,"
 	" identity_id INTEGER NOT NULL REFERENCES identity(id) ON DELETE CASCADE,"
@@ -298,6 +299,7 @@ static const char *const migrations[] = {
 	" entry_uuid TEXT UNIQUE);"
 	"CREATE UNIQUE INDEX access_one ON access(identity_id, resource_id, IFNULL(credential_id, 0));"
 	"CREATE INDEX access_resource ON access(resource_id);"
+	/* actions: the limit (15 = none) */
 	"CREATE TABLE delegation ("
 	" id INTEGER PRIMARY KEY,"
 	" from_id INTEGER NOT NULL REFERENCES identity(id) ON DELETE CASCADE,"

@@ -21,6 +21,7 @@
 #define NHICTL_STORE_H
 
 #include "nhictl.h"
+#include "access.h"
 
 /* A new identity (create, adopt). */
 struct store_new {
@@ -148,9 +149,80 @@ struct store_ops {
 	int (*rot_forward)(struct nhictl *x, int64_t rid, int64_t cred_row, int64_t grace,
 			   const char *name);
 	int (*rot_back)(struct nhictl *x, const char *name);
+
+	/* ---- reach (issue 14): resources, grants, delegations (access.h) ----
+	 * cmd_resource.c and cmd_grant.c check everything before they write:
+	 * syntax, names, the owner (owner_resolve), the identities (registered,
+	 * not retired), lifetimes and caps, max_delegations, and whether
+	 * anything changes at all, against the registry rows read inside
+	 * reach_lock's transaction.  An operation then writes one change: to
+	 * the truth first (ldap: one Add, Modify or Delete of the entry under
+	 * ldap_base, LDAP-escaped), then the registry row in the open
+	 * transaction (the *_put / *_delete of access.h).  It neither begins,
+	 * commits nor audits: the verb appends the audit event (reg_event, with
+	 * audit_tag) and commits, or calls abort (which says when the
+	 * directory was changed already).  Each prints its own message on
+	 * failure (nerr, "... in the directory" where it helps) and returns 0
+	 * or a negative NHI_ERR_*; NHI_ERR_EXISTS / NHI_ERR_NOTFOUND /
+	 * NHI_ERR_CONFLICT when the truth disagrees with the rows the verb read
+	 * (another writer; nothing written).  Rows of the struct that the verb
+	 * leaves 0 or "" (id, entry_uuid, managed) are the store's to fill. */
+	/* The write lock for a change of reach: a registry transaction, left
+	 * open, whose resource, access and delegation rows agree with the
+	 * truth (ldap: connect, read those entries into the registry). */
+	int (*reach_lock)(struct nhictl *x);
+	/* A new resource; r->id (and entry_uuid, ldap) set on return. */
+	int (*resource_add)(struct nhictl *x, struct resource_row *r);
+	/* Resource 'old' (as loaded) gets the values of 'r' (same name; kind,
+	 * uri, owner, owner_dn, owner_id, data_class, external, purpose). */
+	int (*resource_update)(struct nhictl *x, const struct resource_row *old,
+			       struct resource_row *r);
+	/* Remove the resource; the verb has removed its grants first
+	 * (grant_remove, each audited). */
+	int (*resource_remove)(struct nhictl *x, const struct resource_row *r);
+	/* A new grant (identity_id, resource_id, credential_id and the names
+	 * filled by the verb); g->id set on return. */
+	int (*grant_add)(struct nhictl *x, struct access_row *g);
+	/* Grant 'old' (as loaded) gets actions, scopes and expires of 'g'. */
+	int (*grant_update)(struct nhictl *x, const struct access_row *old, struct access_row *g);
+	/* Remove the grant.  Also the retire cascade's: cmd_retire, after
+	 * update (transaction open), calls reach_lock (reg_begin is then a
+	 * no-op) and removes every grant of the identity and every delegation
+	 * from or to it, with these ops, one audit event each. */
+	int (*grant_remove)(struct nhictl *x, const struct access_row *g);
+	/* The same three for delegations (FROM -> TO). */
+	int (*delegation_add)(struct nhictl *x, struct delegation_row *d);
+	int (*delegation_update)(struct nhictl *x, const struct delegation_row *old,
+				 struct delegation_row *d);
+	int (*delegation_remove)(struct nhictl *x, const struct delegation_row *d);
+	/* Grants bound to a credential: they end with it (revoked, expired,
+	 * grace ended: the rows stay, shown cut) and a rotation carries them to
+	 * the new credential: rot_finish and rot_forward also move them
+	 * (grant_carry, which audits each; ldap: their entries too). */
 };
 
 extern const struct store_ops store_local, store_ldap;
+/* store_local_access.c: the reach operations of backend = local, listed
+ * in store_local's table by this macro. */
+#define LOCAL_ACCESS_OPS \
+	.reach_lock = local_reach_lock, .resource_add = local_resource_add, \
+	.resource_update = local_resource_update, .resource_remove = local_resource_remove, \
+	.grant_add = local_grant_add, .grant_update = local_grant_update, \
+	.grant_remove = local_grant_remove, .delegation_add = local_delegation_add, \
+	.delegation_update = local_delegation_update, \
+	.delegation_remove = local_delegation_remove,
+int local_reach_lock(struct nhictl *x);
+int local_resource_add(struct nhictl *x, struct resource_row *r);
+int local_resource_update(struct nhictl *x, const struct resource_row *old,
+			  struct resource_row *r);
+int local_resource_remove(struct nhictl *x, const struct resource_row *r);
+int local_grant_add(struct nhictl *x, struct access_row *g);
+int local_grant_update(struct nhictl *x, const struct access_row *old, struct access_row *g);
+int local_grant_remove(struct nhictl *x, const struct access_row *g);
+int local_delegation_add(struct nhictl *x, struct delegation_row *d);
+int local_delegation_update(struct nhictl *x, const struct delegation_row *old,
+			    struct delegation_row *d);
+int local_delegation_remove(struct nhictl *x, const struct delegation_row *d);
 /* The one place a backend is chosen (store.c). */
 const struct store_ops *store_select(int backend);
 /* The identity may get or use credentials: active, unexpired, review

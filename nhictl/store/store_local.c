@@ -236,6 +236,9 @@ static int local_rot_finish(struct nhictl *x, const struct store_rot *rt)
 	if (r < 0)
 		return nerr(x, r, "refused: %s", why);
 	r = cred_insert(x, rt->id, rt->n, rt->old->id);
+	/* the old credential's grants go with it (audited) */
+	if (r == 0)
+		r = grant_carry(x, rt->old->row, sqlite3_last_insert_rowid(x->db), NULL);
 	if (r == 0 && rt->grace > 0)
 		r = reg_exec(x, "UPDATE credential SET state = 'grace', grace_until = ? WHERE id = ?",
 			     "ii", rt->grace_until, rt->old->row);
@@ -265,6 +268,8 @@ static int local_rot_forward(struct nhictl *x, int64_t rid, int64_t cred_row, in
 		     "r.new_public_part, r.new_secret_hash, r.new_serial, ?, r.new_not_after, "
 		     "'active', c.cred_id FROM rotation r JOIN credential c ON c.id = r.credential_id "
 		     "WHERE r.id = ?", "ii", (int64_t)x->now, rid);
+	if (r == 0)
+		r = grant_carry(x, cred_row, sqlite3_last_insert_rowid(x->db), NULL);
 	if (r == 0 && grace > 0)
 		r = reg_exec(x, "UPDATE credential SET state = 'grace', grace_until = ? "
 			     "WHERE id = ? AND state = 'active'", "ii", until, cred_row);
@@ -323,4 +328,5 @@ const struct store_ops store_local = {
 	.rot_resolve = local_rot_resolve,
 	.rot_forward = local_rot_forward,
 	.rot_back = local_rot_back,
+	LOCAL_ACCESS_OPS
 };
