@@ -153,7 +153,7 @@ static void json_actions(struct json *j, const char *k, unsigned a)
 {
 	char buf[32];
 
-	json_klist(j, k, chain_actions(a, buf));
+	json_klist(j, k, access_actions_format(a, buf, sizeof(buf)));
 }
 
 static void cut_json(const struct chain_graph *g, const struct chain_cut *c, struct json *j)
@@ -287,7 +287,7 @@ static void paths_text(const struct chain_graph *g, const struct paths *ps, int 
 			printf("%-*s %-*s ", w1, g->ident[p->id[0]].name, w2, g->ident[p->id[0]].owner);
 		else
 			printf("%-*s ", w1, g->res[g->grant[p->grant].resource].name);
-		printf("%-21s %-20s ", chain_actions(p->actions, act),
+		printf("%-21s %-20s ", access_actions_format(p->actions, act, sizeof(act)),
 		       p->expires ? nhi_format_time((time_t)p->expires, b) : "never");
 		path_text(g, p, stdout);
 		if (c.kind != CUT_NONE) {
@@ -404,7 +404,7 @@ static int parse(struct nhictl *x, int argc, char **argv, const char *help, cons
 				NULL)) != -1) {
 		switch (c) {
 		case 'a':
-			if ((*want = chain_parse_actions(optarg)) == 0)
+			if (access_actions_parse(optarg, want, NULL) < 0)
 				return nerr(x, EXIT_USAGE, "bad --action '%s' (read, write, exec, admin)",
 					    optarg);
 			break;
@@ -501,7 +501,7 @@ int cmd_who_can(struct nhictl *x, int argc, char **argv)
 		json_kstr(&j, "owner", g.res[res].owner);
 		json_kstr(&j, "data_class", g.res[res].data_class);
 		json_kbool(&j, "external", g.res[res].external);
-		json_kstr(&j, "action", ps.want ? chain_actions(ps.want, act) : NULL);
+		json_kstr(&j, "action", ps.want ? access_actions_format(ps.want, act, sizeof(act)) : NULL);
 		json_kint(&j, "identities", distinct_actors(&g, &ps));
 		paths_json_end(&g, &ps, &j);
 	} else {
@@ -509,7 +509,7 @@ int cmd_who_can(struct nhictl *x, int argc, char **argv)
 		       "%d live, %d cut\n", name, g.res[res].kind, g.res[res].data_class,
 		       g.res[res].external ? ", external" : "", g.res[res].owner,
 		       distinct_actors(&g, &ps), distinct_actors(&g, &ps) == 1 ? "y" : "ies",
-		       ps.want ? " with " : "", ps.want ? chain_actions(ps.want, act) : "",
+		       ps.want ? " with " : "", ps.want ? access_actions_format(ps.want, act, sizeof(act)) : "",
 		       ps.n, ps.n == 1 ? "" : "s", ps.live, ps.n - ps.live);
 		if (ps.n > 0)
 			paths_text(&g, &ps, 1);
@@ -519,7 +519,7 @@ int cmd_who_can(struct nhictl *x, int argc, char **argv)
 	return EXIT_OK;
 }
 
-#define SINKS (CH_WRITE | CH_EXEC | CH_ADMIN)
+#define SINKS (NHI_ACT_WRITE | NHI_ACT_EXEC | NHI_ACT_ADMIN)
 
 /* A source or sink is a live path of the walk. */
 static int live(const struct chain_graph *g, const struct chain_path *p)
@@ -566,7 +566,7 @@ int cmd_chain(struct nhictl *x, int argc, char **argv)
 			n_cut++;
 			continue;
 		}
-		if ((ps.p[i].actions & CH_READ) && (n_src == 0 || src[n_src - 1] != res))
+		if ((ps.p[i].actions & NHI_ACT_READ) && (n_src == 0 || src[n_src - 1] != res))
 			src[n_src++] = res;
 		n_sink += (ps.p[i].actions & SINKS) != 0;
 	}
@@ -623,7 +623,7 @@ int cmd_chain(struct nhictl *x, int argc, char **argv)
 			}
 			printf("%s" ARROW, g.res[src[i]].name);
 			path_text(&g, p, stdout);
-			printf(" (%s)", chain_actions(p->actions, act));
+			printf(" (%s)", access_actions_format(p->actions, act, sizeof(act)));
 			if (sensitive(&g.res[src[i]]) && sys->external)
 				printf("  ! %s data to an external system", g.res[src[i]].data_class);
 			putchar('\n');

@@ -341,12 +341,12 @@ static void edges(struct gctx *c)
 		cut = chain_del_cut(g, i);
 		if (!*cut && !*(cut = why_ident(g, d->from, b1, sizeof(b1))))
 			cut = why_ident(g, d->to, b2, sizeof(b2));
-		snprintf(lab, sizeof(lab), "%s%s", d->actions == CH_ALL ? "delegates" : "limit ",
-			 d->actions == CH_ALL ? "" : chain_actions(d->actions, act));
+		snprintf(lab, sizeof(lab), "%s%s", d->actions == NHI_ACT_ALL ? "delegates" : "limit ",
+			 d->actions == NHI_ACT_ALL ? "" : access_actions_format(d->actions, act, sizeof(act)));
 		edge(c, "identity", g->ident[d->from].name, "identity", g->ident[d->to].name, "delegation",
 		     cut, lab, "blue", "");
 		if (!c->dot) {
-			json_klist(&c->j, "actions", chain_actions(d->actions, act));
+			json_klist(&c->j, "actions", access_actions_format(d->actions, act, sizeof(act)));
 			json_klist(&c->j, "scopes", d->scopes);
 			json_ktime(&c->j, "expires", d->expires);
 			json_kstr(&c->j, "reason", d->reason);
@@ -364,7 +364,7 @@ static void edges(struct gctx *c)
 			cut = chain_cred_cut(g, a->cred);
 		if (!*cut)
 			cut = why_ident(g, a->ident, b1, sizeof(b1));
-		chain_actions(a->actions, act);
+		access_actions_format(a->actions, act, sizeof(act));
 		if (a->cred >= 0)
 			edge(c, "credential", g->cred[a->cred].cred_id, "resource", g->res[a->resource].name,
 			     "grant", cut, act, "darkgreen", "");

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "nhictl.h"
+#include "access.h"
 #include "chain.h"
 
 static char *dup_col(sqlite3_stmt *st, int i)
@@ -192,7 +193,7 @@ static int load_dels(struct nhictl *x, struct chain_graph *g)
 		d->id = sqlite3_column_int64(st, 0);
 		d->from = from;
 		d->to = to;
-		d->actions = (unsigned)sqlite3_column_int(st, 3) & CH_ALL;
+		d->actions = (unsigned)sqlite3_column_int(st, 3) & NHI_ACT_ALL;
 		d->expires = sqlite3_column_int64(st, 4);
 		d->scopes = dup_col(st, 5);
 		d->reason = dup_col(st, 6);
@@ -232,7 +233,7 @@ static int load_grants(struct nhictl *x, struct chain_graph *g)
 		a->ident = who;
 		a->resource = res;
 		a->cred = cred;
-		a->actions = (unsigned)sqlite3_column_int(st, 4) & CH_ALL;
+		a->actions = (unsigned)sqlite3_column_int(st, 4) & NHI_ACT_ALL;
 		a->expires = sqlite3_column_int64(st, 5);
 		a->scopes = dup_col(st, 6);
 		if (!a->scopes)
@@ -427,42 +428,6 @@ static int64_t earliest(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
-static const char *const action_names[] = { "read", "write", "exec", "admin" };
-
-const char *chain_actions(unsigned a, char *buf)
-{
-	int i;
-
-	buf[0] = 0;
-	for (i = 0; i < 4; i++)
-		if (a & (1u << i)) {
-			if (buf[0])
-				strcat(buf, ",");
-			strcat(buf, action_names[i]);
-		}
-	return buf;
-}
-
-unsigned chain_parse_actions(const char *s)
-{
-	unsigned a = 0;
-
-	while (*s) {
-		size_t n = strcspn(s, ",");
-		int i, found = 0;
-
-		for (i = 0; i < 4; i++)
-			if (n == strlen(action_names[i]) && strncmp(s, action_names[i], n) == 0)
-				a |= 1u << i, found = 1;
-		if (!found)
-			return 0;
-		s += n;
-		if (*s == ',' && *++s == 0)
-			return 0;
-	}
-	return a;
-}
-
 /* ---- the walks ----------------------------------------------------------- */
 
 struct walk {
@@ -585,7 +550,7 @@ int chain_reach(struct chain_graph *g, int actor, chain_path_fn fn, chain_cycle_
 
 	memset(&w, 0, sizeof(w));
 	w.g = g, w.fn = fn, w.cyc = cyc, w.arg = arg;
-	w.limit = CH_ALL;
+	w.limit = NHI_ACT_ALL;
 	w.expires = g->ident[actor].expires;
 	w.p.n = 1;
 	w.p.id[0] = actor;
@@ -671,7 +636,7 @@ int chain_who(struct chain_graph *g, int res, chain_path_fn fn, chain_cycle_fn c
 	for (k = 0; k < g->res[res].n_grants && !r.w.stop; k++) {
 		int gr = g->grant_in[g->res[res].grants + k], t = g->grant[gr].ident;
 
-		r.w.limit = CH_ALL;
+		r.w.limit = NHI_ACT_ALL;
 		r.w.expires = g->ident[t].expires;
 		r.n = 1;
 		r.id[CHAIN_MAX_DEPTH - 1] = t;

@@ -22,12 +22,7 @@
 #include <stdint.h>
 #include "nhictl.h"
 
-/* NHI_ACT_* bits of the access and delegation tables */
-#define CH_READ 1u
-#define CH_WRITE 2u
-#define CH_EXEC 4u
-#define CH_ADMIN 8u
-#define CH_ALL 15u
+#include "access.h"       /* NHI_ACT_* */
 
 #define CHAIN_MAX_DEPTH 16       /* identities on one path */
 #define CHAIN_MAX_PATHS 200000   /* paths one walk reports at most */
@@ -134,9 +129,5 @@ const char *chain_ident_cut(const struct chain_graph *g, int i);
 const char *chain_del_cut(const struct chain_graph *g, int d);
 const char *chain_grant_cut(const struct chain_graph *g, int gr);
 const char *chain_cred_cut(const struct chain_graph *g, int c);
-/* "read,write" (buf of at least 24 bytes); "" for 0. */
-const char *chain_actions(unsigned a, char *buf);
-/* An action list into bits: 0 on an unknown word. */
-unsigned chain_parse_actions(const char *s);
 
 #endif
