@@ -88,12 +88,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	set -eu
 	SRC=$(cd "$(dirname "$0")/.." && pwd)
 	B=${1:-/tmp/nhi-bench-build}
-	if [ ! -x "$B/nhictl/nhictl" ]; then
-		[ -x "$SRC/configure" ] || (cd "$SRC" && autoreconf -fi)
-		mkdir -p "$B"
-		(cd "$B" && { [ -f Makefile ] || "$SRC/configure" CFLAGS="-O2 -g" >/dev/null; } &&
-			make -j"$(nproc)" nhictl/nhictl >/dev/null)
-	fi
+	. "$SRC/bench/common.sh"
+	bench_nhictl "$B"
 	export top_srcdir=$SRC top_builddir=$B KEEP=1
 	set +u
 	. "$SRC/tests/common.sh"

@@ -25,12 +25,8 @@ B=${1:-/tmp/nhi-bench-build}
 OUT=${NHI_BENCH_OUT:-$SRC/bench/RESULTS.md}
 ROUNDS=${NHI_BENCH_ROUNDS:-11}
 
-if [ ! -x "$B/nhictl/nhictl" ]; then
-	[ -x "$SRC/configure" ] || (cd "$SRC" && autoreconf -fi)
-	mkdir -p "$B"
-	(cd "$B" && { [ -f Makefile ] || "$SRC/configure" CFLAGS="-O2 -g" >/dev/null; } &&
-		make -j"$(nproc)" nhictl/nhictl >/dev/null)
-fi
+. "$SRC/bench/common.sh"
+bench_nhictl "$B"
 export top_srcdir=$SRC top_builddir=$B
 set +u
 . "$SRC/tests/common.sh"
@@ -129,15 +125,4 @@ a process with its own transaction, audit event and snapshot publication.
 <!-- bench/reach.sh: end -->
 EOF
 )
-if [ -f "$OUT" ] && grep -q '<!-- bench/reach.sh: begin -->' "$OUT"; then
-	python3 - "$OUT" "$section" <<-'EOF'
-	import sys, re
-	p, new = sys.argv[1], sys.argv[2]
-	s = open(p).read()
-	s = re.sub(r"<!-- bench/reach.sh: begin -->.*<!-- bench/reach.sh: end -->", lambda m: new, s, flags=re.S)
-	open(p, "w").write(s)
-	EOF
-else
-	printf '\n%s\n' "$section" >> "$OUT"
-fi
-printf '%s\n' "$section"
+bench_section reach "$section" "$OUT"
