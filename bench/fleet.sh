@@ -36,7 +36,7 @@ fleet_phase() {
 	local name=$1 count=$2 t0 t1
 	t0=$(fleet_ms)
 	# nhictl: the function of tests/common.sh (nss_wrapper), exported
-	xargs -P "$FLEET_JOBS" -L 1 bash -c 'nhictl "$@" >/dev/null || exit 255' _ || {
+	xargs -P "$FLEET_JOBS" -L 1 bash -c 'e=$(nhictl "$@" 2>&1 >/dev/null) || { echo "$e" >&2; exit 255; }' _ || {
 		echo "fleet.sh: $name failed" >&2
 		return 1
 	}
