@@ -75,6 +75,11 @@ void nhi_conf_init(struct nhi_conf *c)
 	c->max_credential_age = 90LL * 86400;
 	c->cert_lifetime = 7LL * 86400;
 	c->rotation_grace = 86400;
+	c->grant_lifetime = 90LL * 86400;
+	c->grant_max_lifetime = 365LL * 86400;
+	c->delegation_lifetime = 90LL * 86400;
+	c->delegation_max_lifetime = 365LL * 86400;
+	c->max_delegations = 100;
 }
 
 /* ---- value parsers --------------------------------------------------- */
@@ -528,6 +533,11 @@ static const struct key {
 	{ "rotation_grace", set_duration, F(rotation_grace), CTL },
 	{ "token_pepper_file", set_path, S(token_pepper_file, PATH_MAX), CTL | STR },
 	{ "snapshot_delta_max", set_u32, F(snapshot_delta_max), CTL },
+	{ "grant_lifetime", set_duration, F(grant_lifetime), CTL },
+	{ "grant_max_lifetime", set_duration, F(grant_max_lifetime), CTL },
+	{ "delegation_lifetime", set_duration, F(delegation_lifetime), CTL },
+	{ "delegation_max_lifetime", set_duration, F(delegation_max_lifetime), CTL },
+	{ "max_delegations", set_u32, F(max_delegations), CTL },
 };
 
 /* Every string field "": those of the keys, and the few set otherwise. */
@@ -1022,6 +1032,13 @@ static int finish(struct nhi_conf *c, const struct reporter *rep, char *err, siz
 	if (r == 0 && c->cert_lifetime <= 0)
 		r = problem(c, rep, 0, NHI_ERR_INVAL, err, errlen,
 			    "%s: cert_lifetime must be positive", where);
+	if (r == 0 && (c->grant_lifetime <= 0 || c->grant_max_lifetime < c->grant_lifetime))
+		r = problem(c, rep, 0, NHI_ERR_INVAL, err, errlen, "%s: grant_lifetime must be "
+			    "positive and at most grant_max_lifetime", where);
+	if (r == 0 && (c->delegation_lifetime <= 0 ||
+		       c->delegation_max_lifetime < c->delegation_lifetime))
+		r = problem(c, rep, 0, NHI_ERR_INVAL, err, errlen, "%s: delegation_lifetime must "
+			    "be positive and at most delegation_max_lifetime", where);
 	if (r == 0 && (c->ca_cert[0] == '\0') != (c->ca_key[0] == '\0'))
 		r = problem(c, rep, 0, NHI_ERR_INVAL, err, errlen, "%s: ca_cert and ca_key go "
 			    "together (set both or neither)", where);

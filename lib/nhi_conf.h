@@ -117,6 +117,12 @@ struct nhi_conf {
 	 * since the full snapshot go into nhi.cache.delta; one more and the
 	 * next publication is full (0 = always full) */
 	uint32_t snapshot_delta_max;
+	/* reach (nhictl only): every grant and delegation expires */
+	int64_t grant_lifetime;         /* default lifetime of a grant */
+	int64_t grant_max_lifetime;     /* cap on a grant's lifetime */
+	int64_t delegation_lifetime;    /* default lifetime of a delegation */
+	int64_t delegation_max_lifetime;/* cap on a delegation's lifetime */
+	uint32_t max_delegations;       /* per identity, each direction (0 = no limit) */
 
 	/* filled by nhi_conf_finish() */
 	uint32_t sys_uid_min, sys_uid_max;

@@ -28,6 +28,7 @@ NHICTL_CMD = nhictl/cmd/cmd_ident.c nhictl/cmd/cmd_list.c nhictl/cmd/cmd_check.c
 	nhictl/cmd/cmd_config.c nhictl/cmd/cmd_cred.c nhictl/cmd/cmd_log.c \
 	nhictl/cmd/cmd_group.c nhictl/cmd/cmd_audit.c nhictl/cmd/cmd_directory.c \
 	nhictl/cmd/cmd_backup.c nhictl/cmd/cmd_sync.c \
+	nhictl/cmd/cmd_reach.h nhictl/cmd/cmd_resource.c nhictl/cmd/cmd_grant.c \
 	nhictl/cmd/cmd_chain.c nhictl/cmd/cmd_graph.c
 
 sbin_PROGRAMS += nhictl/nhictl

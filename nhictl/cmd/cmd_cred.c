@@ -54,6 +54,7 @@
 #include "nhictl.h"
 #include "secret.h"
 #include "store.h"
+#include "cmd_reach.h"
 
 static const char cred_help[] =
 	"usage: nhictl cred add NAME --kind KIND [--expires WHEN] [--out FILE] [--json]\n"
@@ -295,6 +296,8 @@ static int cred_list(struct nhictl *x, const char *name)
 				   ? c.grace_until : c.revoked_at);
 			json_kstr(&j, "replaces", c.replaces[0] ? c.replaces : NULL);
 			json_kbool(&j, "rotation_pending", c.rotating);
+			if (reach_cred_grants(x, c.row, &j) < 0)
+				break;
 			json_obj_end(&j);
 		} else {
 			printf("%-14s %-11s %-8s %-20s %-20s %-20s %s%s\n", c.id, c.kind, state,
@@ -302,6 +305,9 @@ static int cred_list(struct nhictl *x, const char *name)
 			       c.not_after ? nhi_format_time((time_t)c.not_after, b2) : "-",
 			       c.grace_until ? nhi_format_time((time_t)c.grace_until, b3) : "-",
 			       c.fingerprint, c.rotating ? " (rotation pending)" : "");
+			/* what it reaches: its grants */
+			if (reach_cred_grants(x, c.row, NULL) < 0)
+				break;
 		}
 	}
 	sqlite3_finalize(st);

@@ -21,6 +21,7 @@
 #include "nhictl.h"
 #include "store.h"
 #include "reach.h"
+#include "cmd_reach.h"
 
 #define MAX_SCOPE 64
 
@@ -639,7 +640,7 @@ int cmd_retire(struct nhictl *x, int argc, char **argv)
 	struct store_change c = { .state_to = "retired" };
 	struct ident id;
 	char det[600];
-	int r;
+	int r, ng, nd;
 
 	if ((r = parse_one(x, argc, argv, &o, 'r')) != 0)
 		return r < 0 ? EXIT_OK : r;
@@ -663,6 +664,12 @@ int cmd_retire(struct nhictl *x, int argc, char **argv)
 	if (c.revoked >= 0)
 		snprintf(det + strlen(det), sizeof(det) - strlen(det), "; %d credential%s revoked",
 			 c.revoked, c.revoked == 1 ? "" : "s");
+	/* and its grants and delegations, each audited */
+	if (reach_retire(x, &id, &ng, &nd) < 0)
+		return not_stored(x);
+	if (ng + nd > 0)
+		snprintf(det + strlen(det), sizeof(det) - strlen(det), "; %d grant%s and %d "
+			 "delegation%s removed", ng, ng == 1 ? "" : "s", nd, nd == 1 ? "" : "s");
 	if (reg_event(x, "retire", id.name, "ok", "%s%s", det, x->store->audit_tag) < 0)
 		return not_stored(x);
 	return done(x, id.name, "retired");

@@ -1,0 +1,80 @@
+/* cmd_reach.h - what the reach verbs share (cmd_resource.c: resource;
+ * cmd_grant.c: grant, delegate): one option parser, the sub-command
+ * table, the checks of names and values, and the retire cascade.
+ */
+#ifndef NHICTL_CMD_REACH_H
+#define NHICTL_CMD_REACH_H
+
+#include "nhictl.h"
+#include "access.h"
+
+#define REACH_SCOPES_MAX 32
+
+/* The options and arguments of one sub-command, as given. */
+struct reach_args {
+	const char *arg[2];          /* positional arguments after the sub-command */
+	int narg;
+	const char *kind, *uri, *owner, *data_class, *purpose;
+	const char *actions, *cred, *expires, *reason, *resource;
+	const char *scopes[REACH_SCOPES_MAX];
+	int nscopes;
+	int external;                /* -1 not given, 0 --external=no, 1 --external */
+	int force;
+	char given[32];              /* the short letters of the options given */
+};
+
+/* A sub-command: its function, how many positional arguments (min..max)
+ * and which options (short letters, as in reach_run's table) it takes. */
+struct reach_sub {
+	const char *name;
+	int (*fn)(struct nhictl *x, struct reach_args *a);
+	int min, max;
+	const char *opts;
+};
+
+/* Parse argv (argv[0] the verb), choose the sub-command from the table,
+ * refuse an option it does not take, and run it.  The exit code. */
+int reach_run(struct nhictl *x, int argc, char **argv, const struct reach_sub *subs, size_t n,
+	      const char *help);
+
+/* Checks of the values given (each prints its one line): 0 or EXIT_USAGE. */
+int reach_check_ident_name(struct nhictl *x, const char *name);
+int reach_check_resource_name(struct nhictl *x, const char *name);
+/* The --scope values, sorted and without repeats, into out (comma-separated). */
+int reach_check_scopes(struct nhictl *x, const struct reach_args *a, char *out, size_t len);
+/* --actions into bits; 'dflt' when not given (0: required). */
+int reach_check_actions(struct nhictl *x, const char *s, unsigned dflt, unsigned *out);
+/* An expiry for an edge: --expires WHEN (parse: EXIT_USAGE; not in the
+ * future or past now + max: EXIT_FAIL naming 'maxkey'), else now + dflt. */
+int reach_expiry(struct nhictl *x, const char *when, int64_t dflt, int64_t max,
+		 const char *maxkey, int64_t *out);
+/* Cap *expires at 'limit' (an identity's expiry, a credential's
+ * not-after; 0 = none), with a note on stderr naming 'what' when the
+ * expiry was asked for. */
+void reach_cap(struct nhictl *x, int64_t *expires, int64_t limit, int asked, const char *what);
+
+/* The identity NAME (checked), registered and, with 'live', not retired;
+ * the resource NAME (checked), registered.  0 or an exit code (printed). */
+int reach_ident(struct nhictl *x, const char *name, struct ident *id, int live);
+int reach_resource(struct nhictl *x, const char *name, struct resource_row *r);
+
+/* A list: the rows of st (finalized here) one by one through 'row', as a
+ * JSON array (j given) or text lines under 'header' (j NULL).  The exit code. */
+int reach_list(struct nhictl *x, sqlite3_stmt *st, const char *header,
+	       void (*row)(struct nhictl *x, sqlite3_stmt *st, struct json *j));
+
+/* The state of a grant or delegation now: "live", "expired" or "cut",
+ * with why (the identity, credential ...) in 'why' ("" when live). */
+const char *reach_grant_state(struct nhictl *x, const struct access_row *g, char *why,
+			      size_t len);
+
+/* The reach of a credential for cred list: its grants as text (one line
+ * each, indented) or, with j, a "reaches" array. */
+int reach_cred_grants(struct nhictl *x, int64_t cred_row, struct json *j);
+
+/* Retire: remove every grant of the identity and every delegation from
+ * or to it, through the store, one audit event each, in the open
+ * transaction.  *grants, *delegations count them.  0 or NHI_ERR_*. */
+int reach_retire(struct nhictl *x, const struct ident *id, int *grants, int *delegations);
+
+#endif

@@ -1,0 +1,679 @@
+/* cmd_resource.c - resources: resource add|list|show|remove, and what the
+ * reach verbs share (cmd_reach.h): the option parser, the sub-command
+ * table, the checks of names and values.
+ *
+ * A resource is a downstream system identities reach (access.h).  Its
+ * owner is a live human, checked as an identity's (the store's
+ * owner_resolve).  Adding a resource again with the same values changes
+ * nothing (exit 0); with other values it is updated (options not given
+ * keep their value).  Removing one that has grants is refused unless
+ * --force, which removes them first (each audited).
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include "nhictl.h"
+#include "store.h"
+#include "cmd_reach.h"
+
+/* ---- the shared parser ---- */
+
+static const struct option reach_opts[] = {
+	{ "kind", required_argument, NULL, 'k' },
+	{ "uri", required_argument, NULL, 'u' },
+	{ "owner", required_argument, NULL, 'o' },
+	{ "data-class", required_argument, NULL, 'd' },
+	{ "external", optional_argument, NULL, 'X' },
+	{ "purpose", required_argument, NULL, 'p' },
+	{ "actions", required_argument, NULL, 'a' },
+	{ "scope", required_argument, NULL, 's' },
+	{ "cred", required_argument, NULL, 'c' },
+	{ "expires", required_argument, NULL, 'e' },
+	{ "reason", required_argument, NULL, 'r' },
+	{ "resource", required_argument, NULL, 'R' },
+	{ "force", no_argument, NULL, 'f' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char *long_name(int c)
+{
+	for (const struct option *o = reach_opts; o->name != NULL; o++)
+		if (o->val == c)
+			return o->name;
+	return "?";
+}
+
+/* One option into a; 0, or an exit code. */
+static int take(struct nhictl *x, struct reach_args *a, int c, const char *v)
+{
+	size_t n = strlen(a->given);
+
+	if (strchr(a->given, c) != NULL && c != 's')
+		return nerr(x, EXIT_USAGE, "option '--%s' given twice", long_name(c));
+	if (n + 1 < sizeof(a->given)) {
+		a->given[n] = (char)c;
+		a->given[n + 1] = '\0';
+	}
+	switch (c) {
+	case 'k': a->kind = v; break;
+	case 'u': a->uri = v; break;
+	case 'o': a->owner = v; break;
+	case 'd': a->data_class = v; break;
+	case 'p': a->purpose = v; break;
+	case 'a': a->actions = v; break;
+	case 'c': a->cred = v; break;
+	case 'e': a->expires = v; break;
+	case 'r': a->reason = v; break;
+	case 'R': a->resource = v; break;
+	case 'f': a->force = 1; break;
+	case 'X':
+		if (v == NULL || strcmp(v, "yes") == 0)
+			a->external = 1;
+		else if (strcmp(v, "no") == 0)
+			a->external = 0;
+		else
+			return nerr(x, EXIT_USAGE, "bad --external '%s' (yes or no)", v);
+		break;
+	case 's':
+		if (a->nscopes >= REACH_SCOPES_MAX)
+			return nerr(x, EXIT_USAGE, "at most %d --scope", REACH_SCOPES_MAX);
+		a->scopes[a->nscopes++] = v;
+		break;
+	}
+	return 0;
+}
+
+int reach_run(struct nhictl *x, int argc, char **argv, const struct reach_sub *subs, size_t n,
+	      const char *help)
+{
+	struct reach_args a;
+	const struct reach_sub *sub = NULL;
+	char names[128] = "";
+	const char *s;
+	size_t i;
+	int c, r;
+
+	memset(&a, 0, sizeof(a));
+	a.external = -1;
+	for (i = 0; i < n; i++)
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+			 i ? ", " : "", subs[i].name);
+	while ((c = getopt_long(argc, argv, ":k:u:o:d:p:a:s:c:e:r:R:fh", reach_opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(help, stdout);
+			return EXIT_OK;
+		}
+		if (c == 'j') {
+			x->json = 1;
+			continue;
+		}
+		if (c == '?' || c == ':')
+			return opt_error(x, c, argv);
+		if ((r = take(x, &a, c, optarg)) != 0)
+			return r;
+	}
+	if (optind >= argc)
+		return nerr(x, EXIT_USAGE, "missing sub-command (%s)", names);
+	for (i = 0; i < n; i++)
+		if (strcmp(subs[i].name, argv[optind]) == 0)
+			sub = &subs[i];
+	if (sub == NULL)
+		return nerr(x, EXIT_USAGE, "unknown sub-command '%s' (%s)", argv[optind], names);
+	for (s = a.given; *s; s++)
+		if (strchr(sub->opts, *s) == NULL)
+			return nerr(x, EXIT_USAGE, "option '--%s' is not accepted by '%s %s' (try "
+				    "'nhictl %s --help')", long_name(*s), x->verb, sub->name, x->verb);
+	a.narg = argc - optind - 1;
+	if (a.narg < sub->min)
+		return nerr(x, EXIT_USAGE, "%s: missing argument (try 'nhictl %s --help')",
+			    sub->name, x->verb);
+	if (a.narg > sub->max)
+		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind + 1 + sub->max]);
+	for (i = 0; i < (size_t)a.narg; i++)
+		a.arg[i] = argv[optind + 1 + i];
+	return sub->fn(x, &a);
+}
+
+/* ---- checks ---- */
+
+int reach_check_ident_name(struct nhictl *x, const char *name)
+{
+	if (!nhi_valid_name(name))
+		return nerr(x, EXIT_USAGE, "invalid identity name '%s' (lower case letters, "
+			    "digits, '_', '.', '-'; starting with a letter or '_'; at most 32)", name);
+	return 0;
+}
+
+/* [A-Za-z0-9._-], starting with a letter or digit: nothing a DN or an
+ * LDAP filter gives a meaning to */
+static int word_ok(const char *s, size_t max, const char *extra)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+				   (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		      ch == '.' || ch == '_' || ch == '-' || (ch != '\0' && strchr(extra, ch))))
+			return 0;
+	}
+	return 1;
+}
+
+int reach_check_resource_name(struct nhictl *x, const char *name)
+{
+	if (!word_ok(name, RES_NAME_MAX - 1, ""))
+		return nerr(x, EXIT_USAGE, "invalid resource name '%s' (letters, digits, '.', "
+			    "'_', '-'; starting with a letter or digit; at most %d)", name,
+			    RES_NAME_MAX - 1);
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int reach_check_scopes(struct nhictl *x, const struct reach_args *a, char *out, size_t len)
+{
+	const char *v[REACH_SCOPES_MAX];
+	size_t used = 0;
+	int i, n = a->nscopes;
+
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (!word_ok(a->scopes[i], 128, ":/@"))
+			return nerr(x, EXIT_USAGE, "bad --scope '%s' (letters, digits, '.', '_', '-', "
+				    "':', '/', '@'; at most 128)", a->scopes[i]);
+		v[i] = a->scopes[i];
+	}
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_str);
+	for (i = 0; i < n; i++) {
+		int k;
+
+		if (i > 0 && strcmp(v[i], v[i - 1]) == 0)
+			continue;
+		k = snprintf(out + used, len - used, "%s%s", used ? "," : "", v[i]);
+		if (k < 0 || (size_t)k >= len - used)
+			return nerr(x, EXIT_USAGE, "too many scopes (at most %zu bytes)", len - 1);
+		used += (size_t)k;
+	}
+	return 0;
+}
+
+int reach_check_actions(struct nhictl *x, const char *s, unsigned dflt, unsigned *out)
+{
+	const char *bad;
+	size_t n;
+
+	if (s == NULL && dflt == 0)
+		return nerr(x, EXIT_USAGE, "--actions is required (read, write, exec, admin)");
+	if (s == NULL) {
+		*out = dflt;
+		return 0;
+	}
+	if (access_actions_parse(s, out, &bad) == 0)
+		return 0;
+	n = strcspn(bad, ",");
+	if (*s == '\0' || n == 0)
+		return nerr(x, EXIT_USAGE, "bad --actions '%s': an empty action (read, write, "
+			    "exec, admin)", s);
+	return nerr(x, EXIT_USAGE, "bad --actions '%s': unknown or repeated action '%.*s' "
+		    "(read, write, exec, admin)", s, (int)n, bad);
+}
+
+int reach_expiry(struct nhictl *x, const char *when, int64_t dflt, int64_t max,
+		 const char *maxkey, int64_t *out)
+{
+	char err[256], b1[NHI_TIME_BUFSZ], d[32];
+	time_t t;
+
+	if (when == NULL) {
+		*out = (int64_t)x->now + dflt;
+		return 0;
+	}
+	if (nhi_parse_time(when, x->now, &t, err, sizeof(err)) < 0)
+		return nerr(x, EXIT_USAGE, "bad --expires '%s': %s", when, err);
+	if ((int64_t)t <= (int64_t)x->now)
+		return nerr(x, EXIT_FAIL, "expiry %s is not in the future", nhi_format_time(t, b1));
+	if ((int64_t)t - (int64_t)x->now > max)
+		return nerr(x, EXIT_FAIL, "expiry %s is beyond %s (%s from now)",
+			    nhi_format_time(t, b1), maxkey, nhi_format_duration(max, d, sizeof(d)));
+	*out = (int64_t)t;
+	return 0;
+}
+
+void reach_cap(struct nhictl *x, int64_t *expires, int64_t limit, int asked, const char *what)
+{
+	char b1[NHI_TIME_BUFSZ];
+
+	if (limit == 0 || *expires <= limit)
+		return;
+	if (asked)
+		fprintf(stderr, "nhictl: %s: note: expiry capped at that of %s (%s)\n", x->verb,
+			what, nhi_format_time((time_t)limit, b1));
+	*expires = limit;
+}
+
+int reach_ident(struct nhictl *x, const char *name, struct ident *id, int live)
+{
+	int r = reach_check_ident_name(x, name);
+
+	if (r != 0)
+		return r;
+	r = ident_load(x, name, id);
+	if (r == NHI_ERR_NOTFOUND)
+		return nerr(x, EXIT_FAIL, "no identity '%s' in the registry", name);
+	if (r < 0)
+		return EXIT_FAIL;
+	if (live && strcmp(id->state, "retired") == 0)
+		return nerr(x, EXIT_FAIL, "identity '%s' is retired", name);
+	return 0;
+}
+
+int reach_resource(struct nhictl *x, const char *name, struct resource_row *r)
+{
+	int rc = reach_check_resource_name(x, name);
+
+	if (rc != 0)
+		return rc;
+	rc = resource_load(x, name, r);
+	if (rc == NHI_ERR_NOTFOUND)
+		return nerr(x, EXIT_FAIL, "no resource '%s' in the registry", name);
+	return rc < 0 ? EXIT_FAIL : 0;
+}
+
+int reach_list(struct nhictl *x, sqlite3_stmt *st, const char *header,
+	       void (*row)(struct nhictl *x, sqlite3_stmt *st, struct json *j))
+{
+	struct json j;
+	int r;
+
+	if (st == NULL)
+		return EXIT_FAIL;
+	if (x->json) {
+		json_init(&j, stdout);
+		json_arr(&j);
+	} else if (header != NULL) {
+		fputs(header, stdout);
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		row(x, st, x->json ? &j : NULL);
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE)
+		return exit_code(reg_dberr(x));
+	if (x->json) {
+		json_arr_end(&j);
+		json_end(&j);
+	}
+	return EXIT_OK;
+}
+
+/* ---- resources ---- */
+
+static const char resource_help[] =
+	"usage: nhictl resource add NAME --kind KIND --uri URI --owner USER\n"
+	"                           [--data-class CLASS] [--external[=yes|no]] [--purpose TEXT]\n"
+	"       nhictl resource list [--json]\n"
+	"       nhictl resource show NAME [--json]\n"
+	"       nhictl resource remove NAME [--force] [--json]\n"
+	"\n"
+	"Resources: the downstream systems identities reach (an API, database,\n"
+	"host, queue, bucket, SaaS tenant, MCP server).  Each has a live human\n"
+	"owner.  Adding one again with the same values changes nothing (exit 0);\n"
+	"with other values it is updated (options not given keep their value).\n"
+	"Removing one that identities have grants on is refused unless --force,\n"
+	"which removes the grants too.\n"
+	"\n"
+	"  -k, --kind KIND          what it is: api, database, host, queue, mcp ...\n"
+	"  -u, --uri URI            where it is (no spaces, control characters, * ( ) \\)\n"
+	"  -o, --owner USER         its owner, a live human\n"
+	"  -d, --data-class CLASS   " DATA_CLASSES " (default internal)\n"
+	"      --external[=yes|no]  outside the organisation (a SaaS, a third party)\n"
+	"  -p, --purpose TEXT       why it is there\n"
+	"  -f, --force              remove: its grants too\n"
+	"      --json               machine-readable output\n";
+
+static int check_uri(struct nhictl *x, const char *uri)
+{
+	size_t n = strlen(uri);
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)uri[i];
+
+		if (c <= 0x20 || c == 0x7f || strchr("*()\\", c) != NULL)
+			return nerr(x, EXIT_USAGE, "bad --uri: %s at byte %zu (no spaces, control "
+				    "characters or * ( ) \\)", c <= 0x20 || c == 0x7f ?
+				    "a space or control character" : "an LDAP filter metacharacter",
+				    i + 1);
+	}
+	if (n == 0 || n >= RES_URI_MAX)
+		return nerr(x, EXIT_USAGE, "bad --uri: 1 to %d bytes", RES_URI_MAX - 1);
+	return 0;
+}
+
+static void resource_json_fields(struct json *j, const struct resource_row *r, int64_t grants)
+{
+	json_kstr(j, "name", r->name);
+	json_kstr(j, "kind", r->kind);
+	json_kstr(j, "uri", r->uri);
+	json_kstr(j, "owner", r->owner);
+	if (r->owner_dn[0])
+		json_kstr(j, "owner_dn", r->owner_dn);
+	json_kstr(j, "data_class", r->data_class);
+	json_kbool(j, "external", r->external);
+	json_kstr(j, "purpose", r->purpose);
+	json_ktime(j, "created", r->created);
+	json_ktime(j, "orphaned_since", r->orphaned_since);
+	json_kint(j, "grants", grants);
+}
+
+static int64_t grant_count(struct nhictl *x, int64_t res)
+{
+	int64_t n = 0;
+
+	if (reg_int(x, &n, 0, "SELECT count(*) FROM access WHERE resource_id = ?", "i", res) < 0)
+		return -1;
+	return n;
+}
+
+/* The answer of add and remove: a line, or the resource as JSON with
+ * "result" (added, updated, unchanged, removed). */
+static int resource_answer(struct nhictl *x, const struct resource_row *r, const char *result,
+			   int64_t grants_removed)
+{
+	struct json j;
+
+	if (!x->json) {
+		if (strcmp(result, "unchanged") == 0)
+			printf("resource %s: unchanged (nothing changed)\n", r->name);
+		else if (strcmp(result, "removed") == 0)
+			printf("resource %s removed%s%lld grant%s with it\n", r->name,
+			       grants_removed ? "; " : "", (long long)grants_removed,
+			       grants_removed == 1 ? "" : "s");
+		else
+			printf("resource %s %s: kind %s, owner %s, data class %s%s\n", r->name,
+			       result, r->kind, r->owner, r->data_class,
+			       r->external ? ", external" : "");
+		return EXIT_OK;
+	}
+	json_init(&j, stdout);
+	json_obj(&j);
+	resource_json_fields(&j, r, strcmp(result, "removed") == 0 ? 0 : grant_count(x, r->id));
+	json_kstr(&j, "result", result);
+	json_kbool(&j, "changed", strcmp(result, "unchanged") != 0);
+	if (strcmp(result, "removed") == 0)
+		json_kint(&j, "grants_removed", grants_removed);
+	json_obj_end(&j);
+	json_end(&j);
+	return EXIT_OK;
+}
+
+/* The change is written (open transaction): audit, commit, answer. */
+static int resource_commit(struct nhictl *x, const struct resource_row *r, const char *result,
+			   int64_t grants_removed)
+{
+	if (reg_commit(x) < 0)
+		return EXIT_FAIL;
+	return resource_answer(x, r, result, grants_removed);
+}
+
+/* What differs between old and new, for the audit event ("" nothing). */
+static void resource_diff(const struct resource_row *o, const struct resource_row *n, char *buf,
+			  size_t len)
+{
+	size_t u = 0;
+
+	buf[0] = '\0';
+#define DIFF(f, fmt, a, b) \
+	if (u < len && strcmp(a, b) != 0) \
+		u += (size_t)snprintf(buf + u, len - u, "%s" f " %s -> %s", u ? " " : "", fmt, b)
+	DIFF("kind", "%s", o->kind, n->kind);
+	DIFF("uri", "%s", o->uri, n->uri);
+	DIFF("owner", "%s", o->owner, n->owner);
+	DIFF("data_class", "%s", o->data_class, n->data_class);
+	DIFF("purpose", "'%s'", o->purpose, n->purpose);
+#undef DIFF
+	if (u < len && o->external != n->external)
+		snprintf(buf + u, len - u, "%sexternal %s -> %s", u ? " " : "",
+			 o->external ? "yes" : "no", n->external ? "yes" : "no");
+}
+
+static int resource_add(struct nhictl *x, struct reach_args *a)
+{
+	char owner[64], dn[1024], why[1024] = "", det[2600];
+	struct resource_row old, r;
+	int have, rc;
+
+	if ((rc = reach_check_resource_name(x, a->arg[0])) != 0)
+		return rc;
+	if (a->kind == NULL || a->uri == NULL || a->owner == NULL)
+		return nerr(x, EXIT_USAGE, "--kind, --uri and --owner are required");
+	if (!word_ok(a->kind, RES_KIND_MAX - 1, ""))
+		return nerr(x, EXIT_USAGE, "bad --kind '%s' (letters, digits, '.', '_', '-'; at "
+			    "most %d)", a->kind, RES_KIND_MAX - 1);
+	if ((rc = check_uri(x, a->uri)) != 0)
+		return rc;
+	if (!nhi_valid_name(a->owner) && !(x->store->owner_dn_ok && strchr(a->owner, '=')))
+		return nerr(x, EXIT_USAGE, "invalid owner '%s': a user name", a->owner);
+	if (a->data_class != NULL && !data_class_valid(a->data_class))
+		return nerr(x, EXIT_USAGE, "bad --data-class '%s' (" DATA_CLASSES ")", a->data_class);
+	if (a->purpose != NULL && !nhi_valid_text(a->purpose, RES_TEXT_MAX, 0))
+		return nerr(x, EXIT_USAGE, "bad --purpose: printable text of at most %d bytes",
+			    RES_TEXT_MAX);
+	if (x->store->reach_lock(x) < 0)
+		return EXIT_FAIL;
+	rc = x->store->owner_resolve(x, a->owner, owner, sizeof(owner), dn, sizeof(dn), why,
+				     sizeof(why));
+	if (rc == NHI_ERR_DB || (rc < 0 && why[0] == '\0'))
+		return EXIT_FAIL;
+	if (rc < 0)
+		return nerr(x, EXIT_FAIL, "%s", why);
+	rc = resource_load(x, a->arg[0], &old);
+	if (rc < 0 && rc != NHI_ERR_NOTFOUND)
+		return EXIT_FAIL;
+	have = rc == 0;
+	if (have) {
+		r = old;
+	} else {
+		memset(&r, 0, sizeof(r));
+		snprintf(r.name, sizeof(r.name), "%s", a->arg[0]);
+		snprintf(r.data_class, sizeof(r.data_class), "internal");
+		r.created = (int64_t)x->now;
+	}
+	snprintf(r.kind, sizeof(r.kind), "%s", a->kind);
+	snprintf(r.uri, sizeof(r.uri), "%s", a->uri);
+	snprintf(r.owner, sizeof(r.owner), "%s", owner);
+	snprintf(r.owner_dn, sizeof(r.owner_dn), "%s", dn);
+	if (a->data_class != NULL)
+		snprintf(r.data_class, sizeof(r.data_class), "%s", a->data_class);
+	if (a->external >= 0)
+		r.external = a->external;
+	if (a->purpose != NULL)
+		snprintf(r.purpose, sizeof(r.purpose), "%s", a->purpose);
+	if (have) {
+		resource_diff(&old, &r, det, sizeof(det));
+		if (det[0] == '\0')
+			return resource_answer(x, &old, "unchanged", 0);
+	}
+	/* who the owner is, not only the name (issue 12) */
+	rc = x->store->owner_now(x, r.owner, r.owner_dn, r.owner_id, sizeof(r.owner_id), why,
+				 sizeof(why));
+	if (rc != 0 && rc != NHI_ERR_PERM)
+		r.owner_id[0] = '\0';
+	if (have) {
+		r.orphaned_since = strcmp(old.owner, r.owner) != 0 ? 0 : old.orphaned_since;
+		if (x->store->resource_update(x, &old, &r) < 0)
+			return EXIT_FAIL;
+		rc = reg_event(x, "resource-update", r.name, "ok", "%s%s", det, x->store->audit_tag);
+	} else {
+		if (x->store->resource_add(x, &r) < 0)
+			return EXIT_FAIL;
+		rc = reg_event(x, "resource-add", r.name, "ok", "kind=%s uri=%s owner=%s "
+			       "data_class=%s external=%s%s%s%s%s", r.kind, r.uri, r.owner,
+			       r.data_class, r.external ? "yes" : "no", r.purpose[0] ? " purpose='" : "",
+			       r.purpose, r.purpose[0] ? "'" : "", x->store->audit_tag);
+	}
+	if (rc < 0) {
+		x->store->abort(x);
+		return EXIT_FAIL;
+	}
+	return resource_commit(x, &r, have ? "updated" : "added", 0);
+}
+
+static void resource_row(struct nhictl *x, sqlite3_stmt *st, struct json *j)
+{
+	struct resource_row res;
+	int64_t n = sqlite3_column_int64(st, 14);
+
+	(void)x;
+	resource_from_row(st, &res);
+	if (j != NULL) {
+		json_obj(j);
+		resource_json_fields(j, &res, n);
+		json_obj_end(j);
+	} else {
+		printf("%-24s %-10s %-12s %-3s %-12s %6lld %s\n", res.name, res.kind, res.data_class,
+		       res.external ? "yes" : "no", res.owner, (long long)n, res.uri);
+	}
+}
+
+static int resource_list(struct nhictl *x, struct reach_args *a)
+{
+	char header[128];
+
+	(void)a;
+	snprintf(header, sizeof(header), "%-24s %-10s %-12s %-3s %-12s %6s %s\n", "NAME", "KIND",
+		 "DATA_CLASS", "EXT", "OWNER", "GRANTS", "URI");
+	return reach_list(x, reg_prep(x, "SELECT " RESOURCE_COLS ", (SELECT count(*) FROM access "
+				      "g WHERE g.resource_id = r.id) FROM resource r ORDER BY r.name",
+				      ""), header, resource_row);
+}
+
+static int resource_show(struct nhictl *x, struct reach_args *a)
+{
+	char b1[NHI_TIME_BUFSZ], b2[NHI_TIME_BUFSZ], acts[ACT_BUFSZ], why[256];
+	struct resource_row res;
+	sqlite3_stmt *st;
+	struct json j;
+	int r;
+
+	if ((r = reach_resource(x, a->arg[0], &res)) != 0)
+		return r;
+	st = reg_prep(x, "SELECT " GRANT_COLS " FROM " GRANT_FROM " WHERE a.resource_id = ? "
+		      "ORDER BY i.name, a.id", "i", res.id);
+	if (st == NULL)
+		return EXIT_FAIL;
+	if (x->json) {
+		json_init(&j, stdout);
+		json_obj(&j);
+		resource_json_fields(&j, &res, grant_count(x, res.id));
+		json_key(&j, "granted");
+		json_arr(&j);
+	} else {
+		printf("name:        %s\nkind:        %s\nuri:         %s\nowner:       %s\n"
+		       "data class:  %s\nexternal:    %s\npurpose:     %s\ncreated:     %s\n",
+		       res.name, res.kind, res.uri, res.owner, res.data_class,
+		       res.external ? "yes" : "no", res.purpose, nhi_format_time((time_t)res.created, b1));
+		if (res.orphaned_since)
+			printf("orphaned:    since %s\n", nhi_format_time((time_t)res.orphaned_since, b1));
+		printf("granted to:\n");
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct access_row g;
+		const char *state;
+
+		grant_from_row(st, &g);
+		state = reach_grant_state(x, &g, why, sizeof(why));
+		if (x->json) {
+			json_obj(&j);
+			json_kstr(&j, "identity", g.identity);
+			json_kstr(&j, "credential", g.cred[0] ? g.cred : NULL);
+			json_klist(&j, "actions", access_actions_format(g.actions, acts, sizeof(acts)));
+			json_klist(&j, "scopes", g.scopes);
+			json_ktime(&j, "expires", g.expires);
+			json_kstr(&j, "state", state);
+			json_kstr(&j, "reason", why[0] ? why : NULL);
+			json_obj_end(&j);
+		} else {
+			printf("  %-20s %-22s%s%s until %s  %s%s%s\n", g.identity,
+			       access_actions_format(g.actions, acts, sizeof(acts)),
+			       g.cred[0] ? " cred " : "", g.cred, nhi_format_time((time_t)g.expires, b2),
+			       state, why[0] ? ": " : "", why);
+		}
+	}
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE)
+		return exit_code(reg_dberr(x));
+	if (x->json) {
+		json_arr_end(&j);
+		json_obj_end(&j);
+		json_end(&j);
+	}
+	return EXIT_OK;
+}
+
+static int resource_remove(struct nhictl *x, struct reach_args *a)
+{
+	char acts[ACT_BUFSZ];
+	struct resource_row res;
+	sqlite3_stmt *st;
+	int64_t n, done = 0;
+	int r;
+
+	if (x->store->reach_lock(x) < 0)
+		return EXIT_FAIL;
+	if ((r = reach_resource(x, a->arg[0], &res)) != 0)
+		return r;
+	if ((n = grant_count(x, res.id)) < 0)
+		return EXIT_FAIL;
+	if (n > 0 && !a->force)
+		return nerr(x, EXIT_FAIL, "resource '%s' has %lld grant%s: remove %s first ('nhictl "
+			    "grant list --resource %s') or use --force", res.name, (long long)n,
+			    n == 1 ? "" : "s", n == 1 ? "it" : "them", res.name);
+	st = reg_prep(x, "SELECT " GRANT_COLS " FROM " GRANT_FROM " WHERE a.resource_id = ? "
+		      "ORDER BY a.id", "i", res.id);
+	if (st == NULL)
+		return EXIT_FAIL;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct access_row g;
+
+		grant_from_row(st, &g);
+		if (x->store->grant_remove(x, &g) < 0 ||
+		    reg_event(x, "grant-remove", g.identity, "ok", "resource=%s actions=%s%s%s: "
+			      "resource removed (--force)%s", g.resource,
+			      access_actions_format(g.actions, acts, sizeof(acts)),
+			      g.cred[0] ? " cred=" : "", g.cred, x->store->audit_tag) < 0) {
+			r = -1;
+			break;
+		}
+		done++;
+	}
+	sqlite3_finalize(st);
+	if (r == SQLITE_DONE && x->store->resource_remove(x, &res) == 0 &&
+	    reg_event(x, "resource-remove", res.name, "ok", "kind=%s uri=%s owner=%s; %lld "
+		      "grant%s removed%s", res.kind, res.uri, res.owner, (long long)done,
+		      done == 1 ? "" : "s", x->store->audit_tag) == 0)
+		return resource_commit(x, &res, "removed", done);
+	if (r != SQLITE_DONE && r != -1)
+		reg_dberr(x);
+	x->store->abort(x);
+	return EXIT_FAIL;
+}
+
+int cmd_resource(struct nhictl *x, int argc, char **argv)
+{
+	static const struct reach_sub subs[] = {
+		{ "add", resource_add, 1, 1, "kuodXp" },
+		{ "list", resource_list, 0, 0, "" },
+		{ "show", resource_show, 1, 1, "" },
+		{ "remove", resource_remove, 1, 1, "f" },
+	};
+
+	return reach_run(x, argc, argv, subs, sizeof(subs) / sizeof(subs[0]), resource_help);
+}
