@@ -117,6 +117,8 @@ eqv "read: agent-a (via agent-b), agent-b, tool-x, with owners" \
 	"agent-a:alice:agent-a>agent-b>tool-x agent-b:alice:agent-b>tool-x tool-x:dave:tool-x" \
 	"$(pyjson '" ".join(p["identity"] + ":" + p["owner"] + ":" + ">".join(h["identity"] for h in p["path"] if "identity" in h) for p in d["paths"])')"
 eqv "who-can reports the cycle met on the way" "agent-b $A agent-a $A agent-b" "$(pyjson '"|".join(d["cycles"])')"
+expect 0 "who-can billing --json (two grants, both behind the cycle)" nhictl who-can billing --json
+eqv "the cycle met from both grants is reported once" "agent-a $A agent-b $A agent-a" "$(pyjson '"|".join(d["cycles"])')"
 expect 0 "who-can ledger (text)" nhictl who-can ledger
 has out "text: the resource, then its identities" "^ledger \(database, internal, owner dave\): 3 identities can reach it: 3 paths, 0 live, 3 cut\$"
 has out "text: agent-a through the suspended tool, cut" \
