@@ -51,6 +51,8 @@ fleet_build() {
 	: >"$FLEET_DIR/fleet.times"
 	export -f nhictl _nsswrap 2>/dev/null
 	export NHICTL NSS_NHI_DIR T NHI_CONF
+	# the registry first: parallel writers must not race to create it
+	[ -e "$FLEET_DIR/state/registry.db" ] || nhictl init >/dev/null || return 1
 	for ((a = 0; a < FLEET_AGENTS; a++)); do
 		printf 'create agent-%02d --kind agent --owner alice --expires +300d --purpose fleet\n' $a
 	done | fleet_phase agents "$FLEET_AGENTS" || return 1
@@ -69,8 +71,7 @@ fleet_build() {
 	done | fleet_phase tokens "$((FLEET_TOOLS * FLEET_TOKENS))" || return 1
 	for ((t = 0; t < FLEET_TOOLS; t++)); do
 		local first
-		first=$(nhictl cred list "$(printf tool-%03d $t)" --json |
-			python3 -c 'import json,sys; print(sorted(c["id"] for c in json.load(sys.stdin) if c["state"] == "active")[0])')
+		first=$(nhictl cred list "$(printf tool-%03d $t)" | awk 'NR == 2 { print $1 }')
 		for ((k = 0; k < FLEET_GRANTS; k++)); do
 			printf 'grant add tool-%03d res-%03d --actions %s%s\n' $t $(( (7 * t + 13 * k) % FLEET_RESOURCES )) \
 				"${acts[k % 5]}" "$( ((k == 0)) && echo " --cred $first")"
