@@ -1,6 +1,6 @@
-/* cmd_chain.c - reach, who-can, chain and graph: the delegation chains
- * of registry/chain.c, read from registry.db, written for a sysadmin or
- * as JSON. */
+/* cmd_chain.c - reach, who-can and chain: the delegation chains of
+ * registry/chain.c, read from registry.db, written for a sysadmin or as
+ * JSON (graph: cmd_graph.c). */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +18,7 @@ struct cycles {
 struct paths {
 	struct chain_path *p;
 	int n, cap, live;
+	int failed;              /* out of memory: the walk stopped */
 	struct nhictl *x;
 	unsigned want;           /* who-can --action: every bit of it */
 	struct cycles cy;
@@ -37,7 +38,7 @@ static int keep_path(const struct chain_graph *g, const struct chain_path *p, vo
 		struct chain_path *q = realloc(ps->p, sizeof(*q) * (size_t)cap);
 
 		if (q == NULL)
-			return nerr(ps->x, 1, "out of memory");
+			return ps->failed = nerr(ps->x, 1, "out of memory");
 		ps->p = q, ps->cap = cap;
 	}
 	ps->p[ps->n++] = *p;
@@ -452,6 +453,10 @@ int cmd_reach(struct nhictl *x, int argc, char **argv)
 	if ((r = load_ident(x, &g, 0, name, &a)) != 0)
 		return r;
 	chain_reach(&g, a, keep_path, keep_cycle, &ps);
+	if (ps.failed) {
+		paths_free(&g, &ps);
+		return EXIT_FAIL;
+	}
 	sort_paths(x, &g, &ps);
 	if (x->json) {
 		struct json j;
@@ -490,6 +495,10 @@ int cmd_who_can(struct nhictl *x, int argc, char **argv)
 		return nerr(x, EXIT_FAIL, "no resource '%s' in the registry", name);
 	}
 	chain_who(&g, res, keep_path, keep_cycle, &ps);
+	if (ps.failed) {
+		paths_free(&g, &ps);
+		return EXIT_FAIL;
+	}
 	sort_paths(x, &g, &ps);
 	if (x->json) {
 		struct json j;
@@ -551,6 +560,10 @@ int cmd_chain(struct nhictl *x, int argc, char **argv)
 	if ((r = load_ident(x, &g, 0, name, &a)) != 0)
 		return r;
 	chain_reach(&g, a, keep_path, keep_cycle, &ps);
+	if (ps.failed) {
+		paths_free(&g, &ps);
+		return EXIT_FAIL;
+	}
 	sort_paths(x, &g, &ps);
 	/* the sources: distinct resources read on a live path (the paths
 	 * are sorted by resource) */
