@@ -40,6 +40,19 @@ for v in sync directory; do
 	check "verb $v offered" has "nhictl " "$v"
 done
 check "directory subverb: check" has "nhictl directory " check
+for v in resource grant delegate; do
+	check "verb $v offered" has "nhictl " "$v"
+done
+check "resource subverbs" has "nhictl resource sh" show
+check "grant subverbs" has "nhictl grant re" remove
+check "delegate subverbs" has "nhictl delegate " add
+check "grant add options: --actions" has "nhictl grant add x y --act" --actions
+check "grant add options: --cred" has "nhictl grant add x y --cr" --cred
+check "resource add options: --data-class" has "nhictl resource add x --data" --data-class
+check "delegate add options: --reason" has "nhictl delegate add x y --rea" --reason
+check "actions values" has "nhictl grant add x y --actions " exec
+check "data classes" has "nhictl resource add x --data-class " pii
+check "--scope takes free text, not a shell" hasnt "nhictl grant add x y --scope " /bin/sh
 check "sync options: --full" has "nhictl sync --fu" --full
 check "sync options: --condition" has "nhictl sync --con" --condition
 for v in reach who-can chain graph; do

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "nhictl.h"
+#include "store.h"
+#include "cmd_reach.h"
 
 static const char audit_help[] =
 	"usage: nhictl audit [--force] [--json]\n"
@@ -22,7 +24,9 @@ static const char audit_help[] =
 	"   user under the old name orphans the identity; identities orphaned\n"
 	"   because their owner was locked come back when that owner is live\n"
 	"   again (usermod -U).\n"
-	"3. Report findings: expired, review overdue, orphaned, never used.\n"
+	"   Resources' owners are re-checked the same way (resource-orphan).\n"
+	"3. Report findings: expired, review overdue, orphaned, never used;\n"
+	"   resources whose owner left (resource-orphaned).\n"
 	"Changes are audited and published like any other.  Exit 0 (findings are\n"
 	"not failures), 1 when the audit itself failed.\n";
 
@@ -165,7 +169,7 @@ static int audit(struct nhictl *x, int force, struct json *jp)
 {
 	char ingest_path[PATH_MAX + 16];
 	long records = 0, bad = 0;
-	int r, n_orphaned = 0, n_back = 0, n_findings = 0, n0;
+	int r, n_orphaned = 0, n_back = 0, n_findings = 0, n0, n_res = 0;
 	sqlite3_stmt *st;
 
 	if (reg_begin(x) < 0)
@@ -194,6 +198,15 @@ static int audit(struct nhictl *x, int force, struct json *jp)
 	}
 	if (r == 0)
 		r = owner_live_again(x, &n_back, jp);
+	if (jp != NULL)
+		json_arr_end(jp);
+	/* and the resources' owners (issue 14) */
+	if (jp != NULL) {
+		json_key(jp, "resources_orphaned_now");
+		json_arr(jp);
+	}
+	if (r == 0)
+		r = reach_owner_check(x, jp, &n_res);
 	if (jp != NULL)
 		json_arr_end(jp);
 	if (r < 0) {
@@ -250,6 +263,9 @@ static int audit(struct nhictl *x, int force, struct json *jp)
 	sqlite3_finalize(st);
 	if (r != SQLITE_DONE)
 		return reg_dberr(x), EXIT_FAIL;
+	if ((r = reach_findings(x, jp, finding)) < 0)
+		return EXIT_FAIL;
+	n_findings += r;
 	if (jp != NULL) {
 		json_arr_end(jp);
 		json_obj_end(jp);

@@ -621,17 +621,25 @@ int reach_cred_grants(struct nhictl *x, int64_t cred_row, struct json *j)
 
 /* ---- retire: the identity's edges go with it ---- */
 
-int reach_retire(struct nhictl *x, const struct ident *id, int *grants, int *delegations)
+int reach_retire(struct nhictl *x, const struct ident *id, const char *what, int *grants,
+		 int *delegations)
 {
 	char det[1700];
 	sqlite3_stmt *st;
+	int64_t row = 0;
 	int r;
 
 	*grants = *delegations = 0;
+	/* a store without the reach operations holds no edges */
+	if (x->store->reach_lock == NULL)
+		return 0;
 	if (x->store->reach_lock(x) < 0)
 		return NHI_ERR_DB;
+	/* the registry's row (a store's fetch need not know it) */
+	if (reg_int(x, &row, 0, "SELECT id FROM identity WHERE name = ?", "s", id->name) < 0)
+		return NHI_ERR_DB;
 	st = reg_prep(x, "SELECT " GRANT_COLS " FROM " GRANT_FROM " WHERE a.identity_id = ? "
-		      "ORDER BY a.id", "i", id->id);
+		      "ORDER BY a.id", "i", row);
 	if (st == NULL)
 		return NHI_ERR_DB;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -641,8 +649,8 @@ int reach_retire(struct nhictl *x, const struct ident *id, int *grants, int *del
 		edge_detail(det, sizeof(det), g.actions, g.scopes, g.expires);
 		if ((r = x->store->grant_remove(x, &g)) < 0 ||
 		    (r = reg_event(x, "grant-remove", g.identity, "ok", "%s resource=%s%s%s: "
-				   "identity retired%s", det, g.resource, g.cred[0] ? " cred=" : "",
-				   g.cred, x->store->audit_tag)) < 0)
+				   "identity %s%s", det, g.resource, g.cred[0] ? " cred=" : "",
+				   g.cred, what, x->store->audit_tag)) < 0)
 			break;
 		++*grants;
 	}
@@ -650,7 +658,7 @@ int reach_retire(struct nhictl *x, const struct ident *id, int *grants, int *del
 	if (r != SQLITE_DONE)
 		return r < 0 ? r : reg_dberr(x);
 	st = reg_prep(x, "SELECT " DELEGATION_COLS " FROM " DELEGATION_FROM " WHERE "
-		      "d.from_id = ?1 OR d.to_id = ?1 ORDER BY d.id", "i", id->id);
+		      "d.from_id = ?1 OR d.to_id = ?1 ORDER BY d.id", "i", row);
 	if (st == NULL)
 		return NHI_ERR_DB;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -660,7 +668,7 @@ int reach_retire(struct nhictl *x, const struct ident *id, int *grants, int *del
 		edge_detail(det, sizeof(det), d.actions, d.scopes, d.expires);
 		if ((r = x->store->delegation_remove(x, &d)) < 0 ||
 		    (r = reg_event(x, "delegate-remove", d.from, "ok", "%s to=%s: identity '%s' "
-				   "retired%s", det, d.to, id->name, x->store->audit_tag)) < 0)
+				   "%s%s", det, d.to, id->name, what, x->store->audit_tag)) < 0)
 			break;
 		++*delegations;
 	}

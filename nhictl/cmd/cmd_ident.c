@@ -628,7 +628,8 @@ int cmd_retire(struct nhictl *x, int argc, char **argv)
 {
 	struct one o = { .help = "usage: nhictl retire NAME [--reason TEXT] [--terminate] [--json]\n\n"
 			 "Retire an identity for good: NSS no longer shows it, PAM denies it.\n"
-			 "Its name and uid stay reserved; its credentials are revoked.\n"
+			 "Its name and uid stay reserved; its credentials are revoked, its\n"
+			 "grants and delegations (from and to it) removed.\n"
 			 "Retiring a retired identity changes nothing (exit 0).\n"
 			 "Then lists what is left of it on this host: its processes, its\n"
 			 "crontab, systemd units with User= it, its home directory and mail.\n"
@@ -665,7 +666,7 @@ int cmd_retire(struct nhictl *x, int argc, char **argv)
 		snprintf(det + strlen(det), sizeof(det) - strlen(det), "; %d credential%s revoked",
 			 c.revoked, c.revoked == 1 ? "" : "s");
 	/* and its grants and delegations, each audited */
-	if (reach_retire(x, &id, &ng, &nd) < 0)
+	if (reach_retire(x, &id, "retired", &ng, &nd) < 0)
 		return not_stored(x);
 	if (ng + nd > 0)
 		snprintf(det + strlen(det), sizeof(det) - strlen(det), "; %d grant%s and %d "
@@ -681,12 +682,12 @@ int cmd_release(struct nhictl *x, int argc, char **argv)
 			 "Undo 'nhictl adopt': the identity leaves the registry and the\n"
 			 "snapshot, the local account stays exactly as it is (pam_nhi then\n"
 			 "classifies it as before the adoption).  Credentials nhictl issued\n"
-			 "to it are dropped.  Only for adopted identities: one nhictl\n"
-			 "created is retired, not released.\n" };
+			 "to it are dropped, its grants and delegations removed.  Only for\n"
+			 "adopted identities: one nhictl created is retired, not released.\n" };
 	struct ident id;
 	struct json j;
 	int64_t ncred = 0;
-	int r, adopted;
+	int r, adopted, ng, nd;
 
 	if ((r = parse_one(x, argc, argv, &o, 0)) != 0)
 		return r < 0 ? EXIT_OK : r;
@@ -701,6 +702,9 @@ int cmd_release(struct nhictl *x, int argc, char **argv)
 	if (!adopted)
 		return nerr(x, EXIT_FAIL, "'%s' was created by nhictl, not adopted: there is no "
 			    "account to give back (retire it: 'nhictl retire %s')", id.name, id.name);
+	/* its grants and delegations first, each audited */
+	if (reach_retire(x, &id, "released", &ng, &nd) < 0)
+		return not_stored(x);
 	if (x->store->release(x, &id) < 0)
 		return EXIT_FAIL;
 	if (reg_begin(x) < 0)
@@ -717,8 +721,10 @@ int cmd_release(struct nhictl *x, int argc, char **argv)
 		r = reg_exec(x, "DELETE FROM identity WHERE name = ?", "s", id.name);
 	if (r == 0)
 		r = reg_event(x, "release", id.name, "ok", "uid=%u state was %s; unregistered, the "
-			      "local account kept; %lld credential%s dropped%s", id.uid, id.state,
-			      (long long)ncred, ncred == 1 ? "" : "s", x->store->audit_tag);
+			      "local account kept; %lld credential%s dropped%s%s", id.uid, id.state,
+			      (long long)ncred, ncred == 1 ? "" : "s",
+			      ng + nd > 0 ? "; its grants and delegations removed" : "",
+			      x->store->audit_tag);
 	if (r < 0 || reg_commit(x) < 0)
 		return not_stored(x);
 	if (x->json) {

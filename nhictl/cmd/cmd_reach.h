@@ -72,9 +72,24 @@ const char *reach_grant_state(struct nhictl *x, const struct access_row *g, char
  * each, indented) or, with j, a "reaches" array. */
 int reach_cred_grants(struct nhictl *x, int64_t cred_row, struct json *j);
 
-/* Retire: remove every grant of the identity and every delegation from
- * or to it, through the store, one audit event each, in the open
- * transaction.  *grants, *delegations count them.  0 or NHI_ERR_*. */
-int reach_retire(struct nhictl *x, const struct ident *id, int *grants, int *delegations);
+/* Retire and release: remove every grant of the identity and every
+ * delegation from or to it, through the store, one audit event each
+ * ("identity 'NAME' WHAT"), in the open transaction.  The identity is
+ * found by name in the registry.  *grants, *delegations count them.
+ * 0 or NHI_ERR_*. */
+int reach_retire(struct nhictl *x, const struct ident *id, const char *what, int *grants,
+		 int *delegations);
+
+/* audit: re-check every resource's owner, in the audit's transaction: a
+ * resource whose owner is no longer a live human (or another person under
+ * the name) is orphaned (orphaned_since, event resource-orphan; its name
+ * into j's open array or a line); one whose same owner is live again
+ * comes back (resource-owner-live).  *n counts the changes.  0 or NHI_ERR_*. */
+int reach_owner_check(struct nhictl *x, struct json *j, int *n);
+/* audit: the findings about resources (orphaned), each through 'finding';
+ * returns how many, or NHI_ERR_DB. */
+int reach_findings(struct nhictl *x, struct json *j,
+		   void (*finding)(struct nhictl *x, struct json *j, const char *name,
+				   const char *what, int64_t since));
 
 #endif

@@ -121,6 +121,8 @@ int reach_run(struct nhictl *x, int argc, char **argv, const struct reach_sub *s
 			sub = &subs[i];
 	if (sub == NULL)
 		return nerr(x, EXIT_USAGE, "unknown sub-command '%s' (%s)", argv[optind], names);
+	if (x->store != NULL && x->store->reach_lock == NULL)
+		return nerr(x, EXIT_FAIL, "not available with backend = %s", x->store->name);
 	for (s = a.given; *s; s++)
 		if (strchr(sub->opts, *s) == NULL)
 			return nerr(x, EXIT_USAGE, "option '--%s' is not accepted by '%s %s' (try "
@@ -664,6 +666,80 @@ static int resource_remove(struct nhictl *x, struct reach_args *a)
 		reg_dberr(x);
 	x->store->abort(x);
 	return EXIT_FAIL;
+}
+
+/* ---- audit: resources' owners ---- */
+
+int reach_owner_check(struct nhictl *x, struct json *j, int *n)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	*n = 0;
+	st = reg_prep(x, "SELECT " RESOURCE_COLS " FROM resource r ORDER BY r.name", "");
+	if (st == NULL)
+		return NHI_ERR_DB;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		char now[64] = "", why[1024] = "";
+		struct resource_row res;
+		int live, same;
+
+		resource_from_row(st, &res);
+		r = x->store->owner_now(x, res.owner, res.owner_dn, now, sizeof(now), why,
+					sizeof(why));
+		if (r == NHI_ERR_DB || r == NHI_ERR_IO)
+			break;
+		same = res.owner_id[0] == '\0' || now[0] == '\0' || strcmp(res.owner_id, now) == 0;
+		live = r == 0 && same;
+		if (!same)
+			snprintf(why, sizeof(why), "owner '%s' is another person now (%s %s, was %s)",
+				 res.owner, x->store->owner_dn_ok ? "entryUUID" : "uid", now,
+				 res.owner_id);
+		if (live == (res.orphaned_since == 0))
+			continue;
+		if (!live) {
+			r = reg_exec(x, "UPDATE resource SET orphaned_since = ? WHERE id = ?", "ii",
+				     (int64_t)x->now, res.id);
+			if (r == 0)
+				r = reg_event(x, "resource-orphan", res.name, "ok", "%s", why);
+			if (r == 0 && j != NULL)
+				json_str(j, res.name);
+			else if (r == 0)
+				printf("resource orphaned now: %s (%s)\n", res.name, why);
+		} else {
+			r = reg_exec(x, "UPDATE resource SET orphaned_since = 0 WHERE id = ?", "i",
+				     res.id);
+			if (r == 0)
+				r = reg_event(x, "resource-owner-live", res.name, "ok",
+					      "owner '%s' is live again", res.owner);
+		}
+		if (r < 0)
+			break;
+		++*n;
+	}
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE)
+		return r < 0 ? r : reg_dberr(x);
+	return 0;
+}
+
+int reach_findings(struct nhictl *x, struct json *j,
+		   void (*finding)(struct nhictl *x, struct json *j, const char *name,
+				   const char *what, int64_t since))
+{
+	sqlite3_stmt *st = reg_prep(x, "SELECT name, orphaned_since FROM resource WHERE "
+				    "orphaned_since != 0 ORDER BY name", "");
+	int r, n = 0;
+
+	if (st == NULL)
+		return NHI_ERR_DB;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		finding(x, j, (const char *)sqlite3_column_text(st, 0), "resource-orphaned",
+			sqlite3_column_int64(st, 1));
+		n++;
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? n : reg_dberr(x);
 }
 
 int cmd_resource(struct nhictl *x, int argc, char **argv)
