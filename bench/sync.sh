@@ -25,12 +25,8 @@ SIZES=${NHI_BENCH_SYNC_SIZES:-10000 100000}
 ROUNDS=${NHI_BENCH_ROUNDS:-3}
 
 command -v slapd >/dev/null || [ -x /usr/sbin/slapd ] || { echo "sync.sh: slapd is needed" >&2; exit 1; }
-if [ ! -x "$B/nhictl/nhictl" ]; then
-	[ -x "$SRC/configure" ] || (cd "$SRC" && autoreconf -fi)
-	mkdir -p "$B"
-	(cd "$B" && { [ -f Makefile ] || "$SRC/configure" CFLAGS="-O2 -g" >/dev/null; } &&
-		make -j"$(nproc)" nhictl/nhictl >/dev/null)
-fi
+. "$SRC/bench/common.sh"
+bench_nhictl "$B"
 export top_srcdir=$SRC top_builddir=$B
 . "$SRC/tests/common.sh"
 set +u
@@ -152,15 +148,4 @@ a registry group change.
 <!-- bench/sync.sh: end -->
 EOF
 )
-if [ -f "$OUT" ] && grep -q '<!-- bench/sync.sh: begin -->' "$OUT"; then
-	python3 - "$OUT" "$section" <<-'EOF'
-	import sys, re
-	p, new = sys.argv[1], sys.argv[2]
-	s = open(p).read()
-	s = re.sub(r"<!-- bench/sync.sh: begin -->.*<!-- bench/sync.sh: end -->", lambda m: new, s, flags=re.S)
-	open(p, "w").write(s)
-	EOF
-else
-	printf '\n%s\n' "$section" >> "$OUT"
-fi
-printf '%s\n' "$section"
+bench_section sync "$section" "$OUT"

@@ -21,7 +21,8 @@ NHICTL_REGISTRY = nhictl/registry/registry.h nhictl/registry/internal.h nhictl/r
 	nhictl/registry/publish.c nhictl/registry/regstate.c \
 	nhictl/registry/ident.c nhictl/registry/cred.c nhictl/registry/usage.c \
 	nhictl/registry/access.h nhictl/registry/access.c \
-	nhictl/registry/snapdeleg.c
+	nhictl/registry/snapdeleg.c \
+	nhictl/registry/chain.c nhictl/registry/chain.h
 NHICTL_LDAP = nhictl/ldap/ldap.c nhictl/ldap/ldap.h nhictl/ldap/ldap_escape.c \
 	nhictl/ldap/dirmap.h nhictl/ldap/dirmap.c nhictl/ldap/dirwrite.h nhictl/ldap/dirwrite.c \
 	nhictl/ldap/dircred.h nhictl/ldap/dircred.c nhictl/ldap/diraccess.h nhictl/ldap/diraccess.c
@@ -34,7 +35,8 @@ NHICTL_CMD = nhictl/cmd/cmd.h nhictl/cmd/common.c nhictl/cmd/credgen.c nhictl/cm
 	nhictl/cmd/cmd_config.c nhictl/cmd/cmd_cred.c nhictl/cmd/cmd_log.c \
 	nhictl/cmd/cmd_group.c nhictl/cmd/cmd_audit.c nhictl/cmd/cmd_directory.c \
 	nhictl/cmd/cmd_backup.c nhictl/cmd/cmd_sync.c \
-	nhictl/cmd/cmd_reach.h nhictl/cmd/reach_args.c nhictl/cmd/cmd_resource.c nhictl/cmd/cmd_grant.c
+	nhictl/cmd/cmd_reach.h nhictl/cmd/reach_args.c nhictl/cmd/cmd_resource.c nhictl/cmd/cmd_grant.c \
+	nhictl/cmd/cmd_chain.c nhictl/cmd/cmd_graph.c
 
 sbin_PROGRAMS += nhictl/nhictl
 nhictl_nhictl_SOURCES = nhictl/nhictl.c $(NHICTL_CMD) $(NHICTL_STORE) \

@@ -54,6 +54,10 @@ static const struct cmd commands[] = {
 	{ "resource", cmd_resource, NEED_DB, "the systems identities reach: add, list, show, remove" },
 	{ "grant", cmd_grant, NEED_DB, "what an identity may do on a resource" },
 	{ "delegate", cmd_delegate, NEED_DB, "which identity may act through which" },
+	{ "reach", cmd_reach, NEED_DB, "every resource an identity reaches, and through whom" },
+	{ "who-can", cmd_who_can, NEED_DB, "every identity that reaches a resource, and through whom" },
+	{ "chain", cmd_chain, NEED_DB, "an agent's chains: data source, agent, tool, system" },
+	{ "graph", cmd_graph, NEED_DB, "the registry as a graph (JSON Graph Format, DOT)" },
 };
 
 static void usage(FILE *f)

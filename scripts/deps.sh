@@ -11,7 +11,7 @@ libldap-dev libssl-dev libcrypt-dev libsqlite3-dev libcmocka-dev"
 demo="$build libnss-wrapper libpam-wrapper pamtester"
 test="$build slapd ldap-utils openssh-client openssh-server libnss-wrapper libpam-wrapper pamtester sqlite3 python3 valgrind gdb \
 man-db groff-base systemd debhelper lintian rpm fakeroot bash-completion dpkg-dev ansible-core python3-apt \
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev graphviz"
 case $what in
 build) pkgs=$build ;;
 demo) pkgs=$demo ;;

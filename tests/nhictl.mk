@@ -14,3 +14,6 @@ endif
 # a retired uid is never reused (issue 18): tests/test-nhictl-uid.sh
 TESTS += tests/test-nhictl-uid.sh
 EXTRA_DIST += tests/test-nhictl-uid.sh
+# reach, who-can, chain, graph (issue 14)
+TESTS += tests/test-nhictl-chain.sh
+EXTRA_DIST += tests/test-nhictl-chain.sh

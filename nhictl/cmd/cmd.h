@@ -79,6 +79,7 @@ CMD(cred); CMD(rotate); CMD(authorized_keys); CMD(release);
 CMD(config);
 CMD(init); CMD(backup);
 CMD(resource); CMD(grant); CMD(delegate);
+CMD(reach); CMD(who_can); CMD(chain); CMD(graph);
 #undef CMD
 
 #endif
