@@ -348,7 +348,6 @@ static void account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 			  const char *user, const char *host, const char *service,
 			  time_t now, struct nhi_decision *d, struct nhi_ident *idp)
 {
-	struct nhi_ident id;
 	struct passwd pw, *res = NULL;
 	char *pwbuf = NULL, hostbuf[256];
 	int registered = 0, service_account;
@@ -361,7 +360,7 @@ static void account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 	if (host == NULL)
 		host = nhi_conf_hostname(c, hostbuf, sizeof(hostbuf));
 	if (snap != NULL) {
-		int r = nhi_snap_ident_by_name(snap, user, &id);
+		int r = nhi_snap_ident_by_name(snap, user, idp);
 
 		if (r == 0) {
 			registered = 1;
@@ -374,7 +373,7 @@ static void account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 	}
 
 	if (registered) {
-		if (id.uid == 0) {
+		if (idp->uid == 0) {
 			set(d, NHI_V_IGNORE, NHI_R_ROOT, "%s", "");
 			return;
 		}
@@ -382,7 +381,7 @@ static void account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 			d->registered = 1;
 			config_broken(c, user, d);
 		} else {
-			nhi_policy_decide(c, &id, now, host, service, d);
+			nhi_policy_decide(c, idp, now, host, service, d);
 		}
 	} else {
 		/* classify through NSS; unknown users only by name pattern */
@@ -415,8 +414,6 @@ static void account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 			nhi_policy_decide(c, NULL, now, host, service, d);
 		}
 	}
-	if (registered)
-		*idp = id;
 }
 
 /* mode = audit and on_unavailable, last. */
@@ -520,29 +517,28 @@ static void ruser_human(const struct nhi_conf *c, const struct nhi_ident *to, co
 	d->reason = NHI_R_HUMAN_USE;  /* allowed, logged as human use */
 }
 
-void nhi_account_check_ruser(const struct nhi_conf *c, const struct nhi_snap *snap,
-			     const char *user, const char *ruser, const char *host,
-			     const char *service, time_t now, struct nhi_decision *d)
+/* The PAM_RUSER part, in a frame of its own (not inlined): its records
+ * are not on the stack while account_check runs (a PAM call's stack stays
+ * within test-pam's 16 KB thread, under ASan too). */
+static __attribute__((noinline)) void ruser_check(const struct nhi_conf *c,
+						  const struct nhi_snap *snap, const char *user,
+						  const char *ruser, const struct nhi_ident *to,
+						  time_t now, struct nhi_decision *d)
 {
-	struct nhi_ident to;
 	struct nhi_pw from;      /* its hot record: name, uid, state, expiry */
 	struct passwd pw, *res = NULL;
 	char *pwbuf = NULL;
 	int r, service_account;
 
-	account_check(c, snap, user, host, service, now, d, &to);
-	if (d->verdict != NHI_V_ALLOW || !d->registered || snap == NULL || ruser == NULL ||
-	    *ruser == '\0' || strcmp(ruser, "root") == 0 || strcmp(ruser, user) == 0)
-		goto out;
 	r = nhi_snap_pw_by_name_verified(snap, ruser, &from);
 	if (r == 0) {
 		if (from.uid != 0)
-			ruser_identity(snap, &from, &to, now, d);
-		goto out;
+			ruser_identity(snap, &from, to, now, d);
+		return;
 	}
 	if (r != NHI_ERR_NOTFOUND) {
 		ruser_damaged(d, user, ruser);
-		goto out;
+		return;
 	}
 	/* not registered: root, an unregistered service account, or a human */
 	res = nss_get(0, ruser, &pw, &pwbuf, (void **)&res);
@@ -556,8 +552,20 @@ void nhi_account_check_ruser(const struct nhi_conf *c, const struct nhi_snap *sn
 		    "%s may not act as %s: %s is a service account nhi does not know", ruser, user,
 		    ruser);
 	else
-		ruser_human(c, &to, ruser, res != NULL, d);
+		ruser_human(c, to, ruser, res != NULL, d);
 out:
 	free(pwbuf);
+}
+
+void nhi_account_check_ruser(const struct nhi_conf *c, const struct nhi_snap *snap,
+			     const char *user, const char *ruser, const char *host,
+			     const char *service, time_t now, struct nhi_decision *d)
+{
+	struct nhi_ident to;
+
+	account_check(c, snap, user, host, service, now, d, &to);
+	if (d->verdict == NHI_V_ALLOW && d->registered && snap != NULL && ruser != NULL &&
+	    *ruser != '\0' && strcmp(ruser, "root") != 0 && strcmp(ruser, user) != 0)
+		ruser_check(c, snap, user, ruser, &to, now, d);
 	apply_modes(c, d);
 }

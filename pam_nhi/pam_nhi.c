@@ -249,15 +249,15 @@ static void warn_words(unsigned w, char *buf, size_t len)
 static void log_decision(struct ctx *x, int prio, const char *event, const char *reason,
 			 unsigned warnings)
 {
-	char warn[128], rhost[FIELD_MAX + 8] = "", ruser[FIELD_MAX + 8] = "";
+	/* the optional fields as pieces of the format, not copies: a PAM
+	 * call's stack stays small (test-pam's 16 KB thread, under ASan too) */
+	int rh = strcmp(x->s_rhost, "-") != 0, ru = strcmp(x->s_ruser, "-") != 0;
+	char warn[128];
 
 	warn_words(warnings, warn, sizeof(warn));
-	if (strcmp(x->s_rhost, "-") != 0)
-		snprintf(rhost, sizeof(rhost), " rhost=%s", x->s_rhost);
-	if (strcmp(x->s_ruser, "-") != 0)
-		snprintf(ruser, sizeof(ruser), " ruser=%s", x->s_ruser);
-	nhi_log(x->pamh, prio, "%s; user=%s service=%s%s reason=%s%s%s", event, x->s_user,
-		x->s_service, rhost, reason, ruser, warn);
+	nhi_log(x->pamh, prio, "%s; user=%s service=%s%s%s reason=%s%s%s%s", event, x->s_user,
+		x->s_service, rh ? " rhost=" : "", rh ? x->s_rhost : "", reason,
+		ru ? " ruser=" : "", ru ? x->s_ruser : "", warn);
 }
 
 static void tell(struct ctx *x, int style, const char *msg)
