@@ -15,6 +15,7 @@
 # "PAM_RUSER" section of bench/RESULTS.md (bench/run.sh keeps it).
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+. "$SRC/bench/common.sh"
 B=${1:-/tmp/nhi-bench-build}
 OUT=${NHI_BENCH_OUT:-$SRC/bench/RESULTS.md}
 BENCH=$B/bench/nhi-bench
@@ -70,15 +71,4 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "more so the busier the machine."
 	echo "<!-- bench/pam-ruser.sh: end -->"
 } > "$W/section"
-if [ -f "$OUT" ] && grep -q '<!-- bench/pam-ruser.sh: begin -->' "$OUT"; then
-	python3 - "$OUT" "$W/section" <<-'PY'
-	import sys, re
-	p, new = sys.argv[1], open(sys.argv[2]).read().rstrip("\n")
-	s = open(p).read()
-	s = re.sub(r"<!-- bench/pam-ruser.sh: begin -->.*<!-- bench/pam-ruser.sh: end -->", lambda m: new, s, flags=re.S)
-	open(p, "w").write(s)
-	PY
-else
-	{ echo; cat "$W/section"; } >> "$OUT"
-fi
-cat "$W/section"
+bench_section pam-ruser "$(cat "$W/section")" "$OUT"

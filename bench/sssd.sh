@@ -33,6 +33,7 @@
 # is rewritten (bench/run.sh keeps it); raw data stays in $W.
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+. "$SRC/bench/common.sh"
 
 # ---- inside the namespace: bench/sssd.sh --in-ns SIZE ---------------------------
 if [ "${1:-}" = --in-ns ]; then
@@ -429,15 +430,4 @@ ver=$(sed -n 's/^Version: //p' "$ROOT/.nhi-bench-sssd" 2>/dev/null || echo 2.8)
 	EOF
 	echo "<!-- bench/sssd.sh: end -->"
 } > "$W/section.full"
-if [ -f "$OUT" ] && grep -q '<!-- bench/sssd.sh: begin -->' "$OUT"; then
-	python3 - "$OUT" "$W/section.full" <<-'EOF'
-	import sys, re
-	p, new = sys.argv[1], open(sys.argv[2]).read().rstrip("\n")
-	s = open(p).read()
-	s = re.sub(r"<!-- bench/sssd.sh: begin -->.*<!-- bench/sssd.sh: end -->", lambda m: new, s, flags=re.S)
-	open(p, "w").write(s)
-	EOF
-else
-	{ echo; cat "$W/section.full"; } >> "$OUT"
-fi
-cat "$W/section.full"
+bench_section sssd "$(cat "$W/section.full")" "$OUT"
