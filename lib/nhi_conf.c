@@ -81,6 +81,13 @@ void nhi_conf_init(struct nhi_conf *c)
 	c->delegation_lifetime = 90LL * 86400;
 	c->delegation_max_lifetime = 365LL * 86400;
 	c->max_delegations = 100;
+	c->max_grants = 100;
+	c->stale_after = 90LL * 86400;
+	c->never_used_grace = 30LL * 86400;
+	c->rotation_interval = 90LL * 86400;
+	c->external_grant_max = 90LL * 86400;
+	c->discover_max_size = 1024 * 1024;
+	c->discover_paths = "/etc /home /opt /srv /var/lib";
 }
 
 /* ---- value parsers --------------------------------------------------- */
@@ -414,6 +421,13 @@ static int set_unavail(struct nhi_conf *c, void *field, size_t size, const char 
 	return r;
 }
 
+static const struct enum_val stale_vals[] = { { "report", NHI_STALE_REPORT }, { "suspend", NHI_STALE_SUSPEND }, { NULL, 0 } };
+
+static int set_stale_action(struct nhi_conf *c, void *field, size_t size, const char *v, char *why, size_t whylen)
+{
+	return set_enum(stale_vals, &c->stale_action, v, why, whylen);
+}
+
 static const struct enum_val bind_vals[] = { { "external", NHI_LDAP_BIND_EXTERNAL }, { "simple", NHI_LDAP_BIND_SIMPLE }, { NULL, 0 } };
 
 static int set_ldap_bind(struct nhi_conf *c, void *field, size_t size, const char *v, char *why, size_t whylen)
@@ -433,6 +447,24 @@ static int set_text(struct nhi_conf *c, void *field, size_t size, const char *v,
 	if (!nhi_valid_text(v, size - 1, 0))
 		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "control characters are not allowed");
 	return put_str(c, field, v, why, whylen);
+}
+
+static int abs_path_word(void *arg, const char *w, char *why, size_t whylen)
+{
+	(void)arg;
+	if (w[0] != '/')
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "'%s' is not an absolute path", w);
+	return 0;
+}
+
+/* Absolute paths, space-separated, kept as written. */
+static int set_paths(struct nhi_conf *c, void *field, size_t size, const char *v, char *why, size_t whylen)
+{
+	int r = each_word(v, abs_path_word, NULL, why, whylen);
+
+	if (r < 0)
+		return r;
+	return set_text(c, field, size, v, why, whylen);
 }
 
 /* A DN: non-empty, at least one '=', no control characters (the
@@ -550,6 +582,14 @@ static const struct key {
 	{ "delegation_lifetime", set_duration, F(delegation_lifetime), CTL },
 	{ "delegation_max_lifetime", set_duration, F(delegation_max_lifetime), CTL },
 	{ "max_delegations", set_u32, F(max_delegations), CTL },
+	{ "max_grants", set_u32, F(max_grants), CTL },
+	{ "stale_after", set_duration, F(stale_after), CTL },
+	{ "stale_action", set_stale_action, F(stale_action), CTL },
+	{ "never_used_grace", set_duration, F(never_used_grace), CTL },
+	{ "rotation_interval", set_duration, F(rotation_interval), CTL },
+	{ "external_grant_max", set_duration, F(external_grant_max), CTL },
+	{ "discover_paths", set_paths, S(discover_paths, 1024), CTL | STR },
+	{ "discover_max_size", set_u32, F(discover_max_size), CTL },
 };
 
 /* Every string field "": those of the keys, and the few set otherwise. */

@@ -32,6 +32,7 @@ enum nhi_review_policy { NHI_REVIEW_ENFORCE = 0, NHI_REVIEW_WARN = 1, NHI_REVIEW
 enum nhi_unavail { NHI_UNAVAIL_DENY = 0, NHI_UNAVAIL_IGNORE = 1 };
 /* human_use: what pam_nhi does when a human (PAM_RUSER) becomes a
  * registered identity through su/runuser (OWASP NHI10) */
+enum nhi_stale_action { NHI_STALE_REPORT = 0, NHI_STALE_SUSPEND = 1 };
 enum nhi_human_use { NHI_HUMAN_LOG = 0, NHI_HUMAN_ALLOW = 1, NHI_HUMAN_OWNER = 2,
 		     NHI_HUMAN_DENY = 3 };
 enum nhi_ldap_bind { NHI_LDAP_BIND_EXTERNAL = 0, NHI_LDAP_BIND_SIMPLE = 1 };
@@ -128,6 +129,15 @@ struct nhi_conf {
 	int64_t delegation_lifetime;    /* default lifetime of a delegation */
 	int64_t delegation_max_lifetime;/* cap on a delegation's lifetime */
 	uint32_t max_delegations;       /* per identity, each direction (0 = no limit) */
+	/* audit and discover (nhictl only; issue 15): 0 = that check is off */
+	uint32_t max_grants;            /* grants held by one identity before NHI5 */
+	int64_t stale_after;            /* unused this long (from last use): stale (NHI1) */
+	int stale_action;               /* NHI_STALE_*: what audit does to a stale identity */
+	int64_t never_used_grace;       /* never used this long after creation: a finding */
+	int64_t rotation_interval;      /* a credential not rotated within this: NHI7 */
+	int64_t external_grant_max;     /* write/admin on an external resource: expiry within this */
+	const char *discover_paths;     /* space-separated trees discover and audit scan */
+	uint32_t discover_max_size;     /* bytes: larger files are skipped (and reported) */
 
 	/* filled by nhi_conf_finish() */
 	uint32_t sys_uid_min, sys_uid_max;

@@ -30,6 +30,7 @@
 #define EXIT_OK 0
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
+#define EXIT_FINDINGS 3   /* audit --fail-on: a finding at or above the level */
 
 struct store_ops;
 

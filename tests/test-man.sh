@@ -69,6 +69,17 @@ for k in $(sed -n 's/^\.B[IR]\{0,1\} \([a-z_]*\) " = ".*/\1/p; s/^\.BR \([a-z_]*
 done
 check "nhi.conf.5 documents no unknown key${extra:+ (unknown:$extra)}" test -z "$extra"
 
+# Every finding code of nhictl/cmd/finding.c's catalogue is in nhictl(8)'s
+# FINDINGS section (codes are what monitoring matches on).
+codes=$(sed -n 's/^[[:space:]]*{ "\(NHI[0-9]*-[A-Z-]*\)",.*/\1/p' "$top_srcdir/nhictl/cmd/finding.c")
+[ -n "$codes" ] || nok "found the finding codes in nhictl/cmd/finding.c"
+missing=""
+findings=$(sed -n '/^\.SH FINDINGS/,/^\.SH /p' "$ctl8" | sed 's/\\-/-/g')
+for c in $codes; do
+	grep -q "^\.BR $c " <<<"$findings" || missing="$missing $c"
+done
+check "nhictl.8 lists all $(wc -w <<<"$codes") finding codes${missing:+ (missing:$missing)}" test -z "$missing"
+
 # pam_nhi(8) documents the module arguments that are not nhi.conf keys.
 for a in 'config=' debug quiet audit; do
 	check "pam_nhi.8 documents the argument $a" grep -q "^\.B[IR]\{0,1\} $a" "$pam8"

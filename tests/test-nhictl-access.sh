@@ -327,7 +327,7 @@ eqv "erin-db orphaned now" "erin-db" "$(pyjson '" ".join(d["resources_orphaned_n
 eqv "a resource-orphaned finding" "erin-db" "$(pyjson '" ".join(f["name"] for f in d["findings"] if f["finding"] == "resource-orphaned")')"
 eqv "a resource-orphan event" 1 "$(events resource-orphan)"
 expect 0 "audit again: no new event" nhictl audit
-has out "the finding, text" '^erin-db +resource-orphaned +since '
+has out "the finding, text" '^medium +NHI1-RESOURCE-ORPHANED +erin-db since .*: owner .* is not a live human'
 eqv "still one resource-orphan event" 1 "$(events resource-orphan)"
 expect 0 "resource show: orphaned" nhictl resource show erin-db --json
 check "orphaned_since set" test "$(pyjson 'd["orphaned_since"]')" != None

@@ -16,6 +16,7 @@ echo "erin:x:1004:" >>"$T/etc/group"
 echo 'erin:$y$j9T$x:19000:0:99999:7:::' >>"$T/etc/shadow"
 cat >>"$NHI_CONF" <<C
 orphan_grace = 2s
+never_used_grace = 1s
 C
 
 expect 0 "create svc-d owned by dave" nhictl create svc-d --owner dave --expires +30d
@@ -70,6 +71,17 @@ for f in svc-d:orphaned svc-e:orphaned svc-s:orphaned svc-s:suspended svc-x:expi
 	check "finding $f" grep -qw "$f" <<<"$findings"
 done
 check "svc-u used: no never-used finding" test "${findings/svc-u:never-used/}" = "$findings"
+# each finding: a stable code, its OWASP NHI risk, a severity, evidence, a remedy
+eqv "svc-d orphaned: code, risk, severity, remedy" "NHI1-ORPHANED NHI1 high nhictl transfer svc-d NEW-OWNER (or nhictl retire svc-d)" \
+	"$(pyjson '" ".join("%s %s %s %s" % (f["code"], f["risk"], f["severity"], f["remedy"]) for f in d["findings"] if f["name"] == "svc-d" and f["finding"] == "orphaned")')"
+eqv "the counts by severity add up" "$(pyjson 'len(d["findings"])')" "$(pyjson 'sum(d["counts"].values())')"
+expect 3 "--fail-on high: an orphaned identity is high: exit 3" nhictl audit --fail-on high
+has out "text: severity, code, subject, evidence" '^high +NHI1-ORPHANED +svc-d since .*: owner .dave. is not a live human'
+has out "text: the remedy under it" '^ +fix: nhictl transfer svc-d NEW-OWNER'
+expect 3 "--fail-on low --json: exit 3, the JSON still printed" nhictl audit --fail-on low --json
+eqv "the JSON is whole" 1 "$(pyjson '1 if d["findings"] else 0')"
+fails audit 2 "--fail-on with a bad level" "--fail-on: expected low, medium or high, not 'severe'" nhictl audit --fail-on severe
+fails audit 2 "--fail-on info is not a gate" "--fail-on: expected low, medium or high" nhictl audit --fail-on info
 check "usage.log consumed" test ! -s "$ST/usage.log"
 check "no leftover ingest file" test ! -e "$ST/usage.log.ingest"
 expect 0 "show svc-u" nhictl show svc-u --json

@@ -7,9 +7,18 @@
 #include <unistd.h>
 #include "cmd.h"
 #include "cmd_reach.h"
+#include "audit_checks.h"
+
+struct audit_opts {
+	int force;
+	int fail_on;            /* enum finding_sev, -1: no --fail-on */
+	int host;
+	const char *root;
+};
 
 static const char audit_help[] =
-	"usage: nhictl audit [--force] [--json]\n"
+	"usage: nhictl audit [--force] [--fail-on low|medium|high] [--root DIR] [--no-host]\n"
+	"                    [--json]\n"
 	"\n"
 	"1. Ingest the usage records pam_nhi's session phase appended to usage_log\n"
 	"   (\"EPOCH USER SERVICE HOST ...\") into each identity's last use; the\n"
@@ -24,10 +33,14 @@ static const char audit_help[] =
 	"   because their owner was locked come back when that owner is live\n"
 	"   again (usermod -U).\n"
 	"   Resources' owners are re-checked the same way (resource-orphan).\n"
-	"3. Report findings: expired, review overdue, orphaned, never used;\n"
-	"   resources whose owner left (resource-orphaned).\n"
+	"3. Report findings, each with a stable code, a severity (info, low,\n"
+	"   medium, high), the OWASP NHI Top 10 risk it belongs to (NHI1..NHI10),\n"
+	"   its subject, the evidence and the command that remedies it.  The host\n"
+	"   checks scan / (or --root DIR, a tree laid out like a host) as\n"
+	"   'nhictl discover' does; --no-host skips them.\n"
 	"Changes are audited and published like any other.  Exit 0 (findings are\n"
-	"not failures), 1 when the audit itself failed.\n";
+	"not failures), 1 when the audit itself failed; with --fail-on LEVEL, 3\n"
+	"when a finding at or above LEVEL was reported.\n";
 
 /* Re-check every owner; first find what to change, then (within
  * orphan_max, or with force) orphan, and record the owner uids the
@@ -145,31 +158,77 @@ static int owner_live_again(struct nhictl *x, int *n_back, struct json *j)
 	return r == SQLITE_DONE || r == 0 ? 0 : NHI_ERR_DB;
 }
 
-static void finding(struct nhictl *x, struct json *j, const char *name, const char *what,
-		    int64_t since)
+/* The identities' own findings (NHI1): expired, review overdue, orphaned,
+ * suspended, never used past never_used_grace. */
+int audit_identities(struct nhictl *x, struct audit_ctx *a)
 {
-	char b[NHI_TIME_BUFSZ];
+	sqlite3_stmt *st;
+	char fix[256];
+	int r;
 
-	if (j != NULL) {
-		json_obj(j);
-		json_kstr(j, "name", name);
-		json_kstr(j, "finding", what);
-		json_ktime(j, "since", since);
-		json_obj_end(j);
-	} else if (since) {
-		printf("%-20s %-15s since %s\n", name, what, nhi_format_time((time_t)since, b));
-	} else {
-		printf("%-20s %s\n", name, what);
+	st = reg_prep(x, "SELECT " IDENT_COLS " FROM identity WHERE state != 'retired' "
+		      "ORDER BY name", "");
+	if (st == NULL)
+		return NHI_ERR_DB;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct ident id;
+
+		if (ident_from_row(x, st, &id) < 0) {
+			sqlite3_finalize(st);
+			return NHI_ERR_DB;
+		}
+		if (id.expires != 0 && x->now >= id.expires) {
+			snprintf(fix, sizeof(fix), "nhictl retire %s (or nhictl extend %s --expires DATE)",
+				 id.name, id.name);
+			finding_add(x, a->f, "NHI1-EXPIRED", id.name, id.expires, fix,
+				    "expired and not retired (state %s)", id.state);
+		}
+		if (id.review_due != 0 && x->now >= id.review_due) {
+			snprintf(fix, sizeof(fix), "nhictl review %s", id.name);
+			finding_add(x, a->f, "NHI1-REVIEW-OVERDUE", id.name, id.review_due, fix,
+				    "owner %s has not reviewed it", id.owner);
+		}
+		if (id.orphaned_since != 0) {
+			snprintf(fix, sizeof(fix), "nhictl transfer %s NEW-OWNER (or nhictl retire %s)",
+				 id.name, id.name);
+			finding_add(x, a->f, "NHI1-ORPHANED", id.name, id.orphaned_since, fix,
+				    "owner '%s' is not a live human", id.owner);
+		}
+		if (strcmp(id.state, "suspended") == 0) {
+			snprintf(fix, sizeof(fix), "nhictl retire %s (or nhictl resume %s)", id.name,
+				 id.name);
+			finding_add(x, a->f, "NHI1-SUSPENDED", id.name, 0, fix, "suspended");
+		}
+		if (id.last_used == 0 && x->conf.never_used_grace > 0 &&
+		    x->now >= id.created + x->conf.never_used_grace) {
+			snprintf(fix, sizeof(fix), "nhictl retire %s", id.name);
+			finding_add(x, a->f, "NHI1-NEVER-USED", id.name, id.created, fix,
+				    "never used since it was created (never_used_grace %llds)",
+				    (long long)x->conf.never_used_grace);
+		}
 	}
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? 0 : reg_dberr(x);
 }
 
+/* What audit runs, in order (audit_checks.h). */
+static const struct {
+	const char *name;
+	int (*fn)(struct nhictl *x, struct audit_ctx *a);
+} checks[] = {
+	{ "identities", audit_identities },
+	{ "resources", audit_resources },
+};
+
 /* The audit; JSON (jp not NULL) goes to jp. */
-static int audit(struct nhictl *x, int force, struct json *jp)
+static int audit(struct nhictl *x, const struct audit_opts *o, struct json *jp)
 {
 	char ingest_path[PATH_MAX + 16];
 	long records = 0, bad = 0;
-	int r, n_orphaned = 0, n_back = 0, n_findings = 0, n0, n_res = 0;
-	sqlite3_stmt *st;
+	int r, n_orphaned = 0, n_back = 0, n0, n_res = 0, force = o->force, fail_on = o->fail_on;
+	struct findings f;
+	struct audit_ctx a = { &f, o->root, o->host };
+	size_t i;
 
 	if (reg_begin(x) < 0)
 		return EXIT_FAIL;
@@ -223,56 +282,28 @@ static int audit(struct nhictl *x, int force, struct json *jp)
 	if (jp == NULL && records + bad > 0)
 		printf("usage records ingested: %ld (%ld malformed)\n", records, bad);
 
-	st = reg_prep(x, "SELECT " IDENT_COLS " FROM identity WHERE state != 'retired' "
-		      "ORDER BY name", "");
-	if (st == NULL)
-		return EXIT_FAIL;
+	findings_init(&f, NULL);
 	if (jp != NULL) {
 		json_key(jp, "findings");
 		json_arr(jp);
+		f.j = jp;
 	}
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		struct ident id;
-
-		if (ident_from_row(x, st, &id) < 0) {
-			sqlite3_finalize(st);
+	for (i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
+		if ((r = checks[i].fn(x, &a)) < 0)
 			return EXIT_FAIL;
-		}
-		if (id.expires != 0 && x->now >= id.expires) {
-			finding(x, jp, id.name, "expired", id.expires);
-			n_findings++;
-		}
-		if (id.review_due != 0 && x->now >= id.review_due) {
-			finding(x, jp, id.name, "review-overdue", id.review_due);
-			n_findings++;
-		}
-		if (id.orphaned_since != 0) {
-			finding(x, jp, id.name, "orphaned", id.orphaned_since);
-			n_findings++;
-		}
-		if (strcmp(id.state, "suspended") == 0) {
-			finding(x, jp, id.name, "suspended", 0);
-			n_findings++;
-		}
-		if (id.last_used == 0) {
-			finding(x, jp, id.name, "never-used", 0);
-			n_findings++;
-		}
-	}
-	sqlite3_finalize(st);
-	if (r != SQLITE_DONE)
-		return reg_dberr(x), EXIT_FAIL;
-	if ((r = reach_findings(x, jp, finding)) < 0)
-		return EXIT_FAIL;
-	n_findings += r;
 	if (jp != NULL) {
 		json_arr_end(jp);
+		json_key(jp, "counts");
+		json_obj(jp);
+		for (i = 0; i < 4; i++)
+			json_kint(jp, finding_sev_name((enum finding_sev)i), f.by_sev[i]);
+		json_obj_end(jp);
 		json_obj_end(jp);
 		json_end(jp);
-	} else if (n_findings == 0) {
+	} else if (f.n == 0) {
 		printf("no findings\n");
 	}
-	return EXIT_OK;
+	return findings_exit(&f, fail_on);
 }
 
 int cmd_audit(struct nhictl *x, int argc, char **argv)
@@ -280,19 +311,36 @@ int cmd_audit(struct nhictl *x, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "fail-on", required_argument, NULL, 'F' },
+		{ "root", required_argument, NULL, 'R' },
+		{ "no-host", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct audit_opts o = { 0, -1, 1, "" };
+	enum finding_sev sev;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = NULL;
 	struct json j;
-	int c, r, force = 0;
+	int c, r;
 
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': x->json = 1; break;
-		case 'f': force = 1; break;
+		case 'f': o.force = 1; break;
+		case 'F':
+			if (finding_sev_parse(optarg, &sev) < 0 || sev == SEV_INFO)
+				return nerr(x, EXIT_USAGE, "--fail-on: expected low, medium or high, "
+					    "not '%s'", optarg);
+			o.fail_on = (int)sev;
+			break;
+		case 'R':
+			if (optarg[0] != '/')
+				return nerr(x, EXIT_USAGE, "--root: '%s' is not an absolute path", optarg);
+			o.root = optarg;
+			break;
+		case 'N': o.host = 0; break;
 		case 'h': fputs(audit_help, stdout); return EXIT_OK;
 		default: return opt_error(x, c, argv);
 		}
@@ -300,17 +348,17 @@ int cmd_audit(struct nhictl *x, int argc, char **argv)
 	if (optind < argc)
 		return nerr(x, EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
 	if (!x->json)
-		return audit(x, force, NULL);
+		return audit(x, &o, NULL);
 	/* the JSON is printed only when the audit went through: no half
 	 * object on stdout when it stops (orphan_max) or fails */
 	f = open_memstream(&buf, &len);
 	if (f == NULL)
 		return nerr(x, EXIT_FAIL, "out of memory");
 	json_init(&j, f);
-	r = audit(x, force, &j);
-	if (fclose(f) != 0 && r == EXIT_OK)
+	r = audit(x, &o, &j);
+	if (fclose(f) != 0 && r != EXIT_FAIL && r != EXIT_USAGE)
 		r = nerr(x, EXIT_FAIL, "out of memory");
-	if (r == EXIT_OK)
+	if (r == EXIT_OK || r == EXIT_FINDINGS)
 		fwrite(buf, 1, len, stdout);
 	free(buf);
 	return r;

@@ -95,10 +95,6 @@ int reach_retire(struct nhictl *x, const struct ident *id, const char *what, int
  * into j's open array or a line); one whose same owner is live again
  * comes back (resource-owner-live).  *n counts the changes.  0 or NHI_ERR_*. */
 int reach_owner_check(struct nhictl *x, struct json *j, int *n);
-/* audit: the findings about resources (orphaned), each through 'finding';
- * returns how many, or NHI_ERR_DB. */
-int reach_findings(struct nhictl *x, struct json *j,
-		   void (*finding)(struct nhictl *x, struct json *j, const char *name,
-				   const char *what, int64_t since));
+
 
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 #include "cmd.h"
 #include "cmd_reach.h"
+#include "audit_checks.h"
 
 /* ---- resources ---- */
 
@@ -421,23 +422,24 @@ int reach_owner_check(struct nhictl *x, struct json *j, int *n)
 	return 0;
 }
 
-int reach_findings(struct nhictl *x, struct json *j,
-		   void (*finding)(struct nhictl *x, struct json *j, const char *name,
-				   const char *what, int64_t since))
+int audit_resources(struct nhictl *x, struct audit_ctx *a)
 {
-	sqlite3_stmt *st = reg_prep(x, "SELECT name, orphaned_since FROM resource WHERE "
+	sqlite3_stmt *st = reg_prep(x, "SELECT name, orphaned_since, owner FROM resource WHERE "
 				    "orphaned_since != 0 ORDER BY name", "");
-	int r, n = 0;
+	int r;
 
 	if (st == NULL)
 		return NHI_ERR_DB;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		finding(x, j, (const char *)sqlite3_column_text(st, 0), "resource-orphaned",
-			sqlite3_column_int64(st, 1));
-		n++;
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		char fix[256];
+
+		snprintf(fix, sizeof(fix), "nhictl resource remove %s", name);
+		finding_add(x, a->f, "NHI1-RESOURCE-ORPHANED", name, sqlite3_column_int64(st, 1), fix,
+			    "owner '%s' is not a live human", (const char *)sqlite3_column_text(st, 2));
 	}
 	sqlite3_finalize(st);
-	return r == SQLITE_DONE ? n : reg_dberr(x);
+	return r == SQLITE_DONE ? 0 : reg_dberr(x);
 }
 
 int cmd_resource(struct nhictl *x, int argc, char **argv)

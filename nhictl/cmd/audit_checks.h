@@ -1,0 +1,24 @@
+/* audit_checks.h - the checks `audit` runs after the owners are
+ * re-evaluated and usage ingested: each reports findings (finding.h)
+ * about one part of what nhi knows, or about the host.  They are listed,
+ * in the order they run, in checks[] of cmd_audit.c; each lives with the
+ * verbs of its data (or in its own audit_*.c) and returns 0 or a negative
+ * NHI_ERR_* (printed).  They read the registry; none writes to it.
+ */
+#ifndef NHICTL_AUDIT_CHECKS_H
+#define NHICTL_AUDIT_CHECKS_H
+
+#include "finding.h"
+
+struct audit_ctx {
+	struct findings *f;
+	const char *root;       /* the host tree the host checks scan ("" = /) */
+	int host;               /* 0: --no-host, skip the host checks */
+};
+
+/* identities: expired, review overdue, orphaned, suspended, never used (cmd_audit.c) */
+int audit_identities(struct nhictl *x, struct audit_ctx *a);
+/* resources whose owner left (cmd_resource.c) */
+int audit_resources(struct nhictl *x, struct audit_ctx *a);
+
+#endif
