@@ -322,6 +322,21 @@ static const char *const migrations[] = {
 	" AND EXISTS (SELECT 1 FROM delegation WHERE from_id = NEW.id OR to_id = NEW.id)"
 	" AND " SNAP_NO_FULL " BEGIN"
 	" INSERT INTO snap_pending (name) VALUES (''); END;",
+	/* 8 -> 9: audit and discovery (issue 15).  Labels ("key=value,...",
+	 * sorted by key) on identities and resources (NHI8: environments);
+	 * how often a credential was used (cred verify, sshd's key lookups);
+	 * the human uses of an identity pam_nhi recorded (NHI10), kept as
+	 * evidence: when, where, who (RUSER), the tty and pam_nhi's reason. */
+	"ALTER TABLE identity ADD COLUMN labels TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE resource ADD COLUMN labels TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE credential ADD COLUMN use_count INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE human_use ("
+	" id INTEGER PRIMARY KEY,"
+	" identity_id INTEGER NOT NULL REFERENCES identity(id) ON DELETE CASCADE,"
+	" at INTEGER NOT NULL, host TEXT NOT NULL, service TEXT NOT NULL,"
+	" ruser TEXT NOT NULL DEFAULT '', tty TEXT NOT NULL DEFAULT '',"
+	" reason TEXT NOT NULL);"
+	"CREATE INDEX human_use_identity ON human_use(identity_id, at);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
