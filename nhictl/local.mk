@@ -37,7 +37,8 @@ NHICTL_CMD = nhictl/cmd/cmd.h nhictl/cmd/common.c nhictl/cmd/credgen.c nhictl/cm
 	nhictl/cmd/cmd_backup.c nhictl/cmd/cmd_sync.c \
 	nhictl/cmd/cmd_reach.h nhictl/cmd/reach_args.c nhictl/cmd/cmd_resource.c nhictl/cmd/cmd_grant.c \
 	nhictl/cmd/cmd_chain.c nhictl/cmd/cmd_graph.c \
-	nhictl/cmd/finding.h nhictl/cmd/finding.c nhictl/cmd/audit_checks.h
+	nhictl/cmd/finding.h nhictl/cmd/finding.c nhictl/cmd/audit_checks.h \
+	nhictl/cmd/audit_usage.c nhictl/cmd/cmd_review_due.c
 
 sbin_PROGRAMS += nhictl/nhictl
 nhictl_nhictl_SOURCES = nhictl/nhictl.c $(NHICTL_CMD) $(NHICTL_STORE) \

@@ -20,5 +20,11 @@ struct audit_ctx {
 int audit_identities(struct nhictl *x, struct audit_ctx *a);
 /* resources whose owner left (cmd_resource.c) */
 int audit_resources(struct nhictl *x, struct audit_ctx *a);
+/* NHI9: usage outside an identity's hosts or services (audit_usage.c) */
+int audit_out_of_scope(struct nhictl *x, struct audit_ctx *a);
+/* NHI9: an identity delegated to by identities of different owners (audit_usage.c) */
+int audit_shared(struct nhictl *x, struct audit_ctx *a);
+/* NHI10: the human uses pam_nhi recorded (audit_usage.c) */
+int audit_human_use(struct nhictl *x, struct audit_ctx *a);
 
 #endif

@@ -82,4 +82,9 @@ CMD(resource); CMD(grant); CMD(delegate);
 CMD(reach); CMD(who_can); CMD(chain); CMD(graph);
 #undef CMD
 
+/* ---- cmd_review_due.c ------------------------------------------------ */
+
+/* review --due [--owner USER] [--json] (cmd_review passes it on). */
+int cmd_review_due(struct nhictl *x, int argc, char **argv);
+
 #endif

@@ -218,6 +218,9 @@ static const struct {
 } checks[] = {
 	{ "identities", audit_identities },
 	{ "resources", audit_resources },
+	{ "out-of-scope-use", audit_out_of_scope },
+	{ "shared", audit_shared },
+	{ "human-use", audit_human_use },
 };
 
 /* The audit; JSON (jp not NULL) goes to jp. */
