@@ -21,4 +21,8 @@ int audit_identities(struct nhictl *x, struct audit_ctx *a);
 /* resources whose owner left (cmd_resource.c) */
 int audit_resources(struct nhictl *x, struct audit_ctx *a);
 
+/* the host: the scan of 'nhictl discover' (root a->root), its leaks and
+ * the artefacts of registered identities (cmd_discover.c) */
+int audit_host(struct nhictl *x, struct audit_ctx *a);
+
 #endif
