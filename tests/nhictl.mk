@@ -18,3 +18,6 @@ EXTRA_DIST += tests/test-nhictl-uid.sh
 # reach, who-can, chain, graph (issue 14)
 TESTS += tests/test-nhictl-chain.sh
 EXTRA_DIST += tests/test-nhictl-chain.sh
+# discover and audit's host check (issue 15)
+TESTS += tests/test-nhictl-discover.sh
+EXTRA_DIST += tests/test-nhictl-discover.sh

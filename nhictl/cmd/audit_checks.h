@@ -27,4 +27,8 @@ int audit_shared(struct nhictl *x, struct audit_ctx *a);
 /* NHI10: the human uses pam_nhi recorded (audit_usage.c) */
 int audit_human_use(struct nhictl *x, struct audit_ctx *a);
 
+/* the host: the scan of 'nhictl discover' (root a->root), its leaks and
+ * the artefacts of registered identities (cmd_discover.c) */
+int audit_host(struct nhictl *x, struct audit_ctx *a);
+
 #endif

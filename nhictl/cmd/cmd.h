@@ -75,7 +75,7 @@ int cred_handover(struct nhictl *x, const struct ident *id, const struct newcred
 CMD(create); CMD(adopt); CMD(list); CMD(show); CMD(extend); CMD(suspend);
 CMD(resume); CMD(retire); CMD(review); CMD(transfer); CMD(check); CMD(log);
 CMD(group); CMD(publish); CMD(audit); CMD(directory); CMD(sync);
-CMD(cred); CMD(rotate); CMD(authorized_keys); CMD(release);
+CMD(discover); CMD(cred); CMD(rotate); CMD(authorized_keys); CMD(release);
 CMD(config);
 CMD(init); CMD(backup);
 CMD(resource); CMD(grant); CMD(delegate);

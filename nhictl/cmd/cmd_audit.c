@@ -221,6 +221,7 @@ static const struct {
 	{ "out-of-scope-use", audit_out_of_scope },
 	{ "shared", audit_shared },
 	{ "human-use", audit_human_use },
+	{ "host", audit_host },
 };
 
 /* The audit; JSON (jp not NULL) goes to jp. */
