@@ -129,6 +129,16 @@ eqv "since of stale: the last use" "$((now - 1000))" \
 expect 0 "text: the audit" nhictl audit --no-host
 has out "text: widening with its path" '^high +NHI5-WIDENING +agent-a: agent-a -> tool-u -> tool-v -> queue \(read\)'
 
+# list --stale: never used counts from its creation
+expect 0 "list --stale 100s: svc-old only" nhictl list --stale 100s --json
+eqv "list --stale 100s" svc-old "$(pyjson '",".join(i["name"] for i in d)')"
+expect 0 "list --stale 2s: and the never used (created more than 2 s ago)" nhictl list --stale 2s --json
+check "list --stale 2s: svc-p (never used) is in" grep -q '"svc-p"' "$T/out"
+check "list --stale 2s: svc-fresh (used 5 s ago) is in" grep -q '"svc-fresh"' "$T/out"
+expect 0 "list --stale 1h: none" nhictl list --stale 1h
+eqv "list --stale 1h: the header only" 1 "$(wc -l <"$T/out")"
+fails list 2 "list --stale with a bad duration" "bad --stale 'soon'" nhictl list --stale soon
+
 # ---- NHI5-OVER-CAP of delegations, NHI7 ----
 cat >>"$NHI_CONF" <<C
 max_delegations = 1
