@@ -91,7 +91,7 @@ sleep 3
 expect 0 "audit --json" nhictl audit --json --no-host
 codes
 hasf "NHI5-WIDENING: agent-a gets write on crm-db through tool-t, beyond its read" \
-	'^NHI5-WIDENING agent-a \| agent-a -> tool-t -> crm-db \(write\) beyond its own grant \| nhictl delegate remove agent-a tool-t'
+	'^NHI5-WIDENING agent-a \| agent-a -> tool-t -> crm-db \(write\) beyond its own grant \| nhictl delegate remove agent-a tool-t \(or, if it is meant to, nhictl grant add agent-a crm-db --actions read,write\)$'
 hasf "NHI5-WIDENING: agent-a reads ext-api through tool-u (limit read)" \
 	'^NHI5-WIDENING agent-a \| agent-a -> tool-u -> ext-api \(read\) \|'
 hasf "NHI5-WIDENING: two hops: agent-a -> tool-u -> tool-v -> queue" \

@@ -288,7 +288,7 @@ static int widen_path(const struct chain_graph *g, const struct chain_path *p, v
 	const struct ch_grant *gr = &g->grant[p->grant];
 	struct chain_cut cut;
 	unsigned own = 0, more;
-	char path[1024], acts[ACT_BUFSZ], fix[512];
+	char path[1024], acts[ACT_BUFSZ], acts2[ACT_BUFSZ], fix[512];
 	size_t len = 0;
 	int k;
 
@@ -312,9 +312,9 @@ static int widen_path(const struct chain_graph *g, const struct chain_path *p, v
 	if (len < sizeof(path))
 		snprintf(path + len, sizeof(path) - len, "%s", g->res[gr->resource].name);
 	access_actions_format(more, acts, sizeof(acts));
-	snprintf(fix, sizeof(fix), "nhictl delegate remove %s %s (or nhictl delegate add %s %s "
-		 "--actions ...)", A->name, g->ident[p->id[1]].name, A->name,
-		 g->ident[p->id[1]].name);
+	snprintf(fix, sizeof(fix), "nhictl delegate remove %s %s (or, if it is meant to, "
+		 "nhictl grant add %s %s --actions %s)", A->name, g->ident[p->id[1]].name, A->name,
+		 g->res[gr->resource].name, access_actions_format(p->actions | own, acts2, sizeof(acts2)));
 	finding_add(w->x, w->a->f, "NHI5-WIDENING", A->name, 0, fix, "%s (%s)%s", path, acts,
 		    own ? " beyond its own grant" : "");
 	return 0;
