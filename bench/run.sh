@@ -282,9 +282,9 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "\`id NAME\` with nss_nhi does the same work at every size (one hash lookup for"
 	echo "the user, one for its groups: initgroups_dyn); with nss_files it reads the whole"
 	echo "/etc/passwd and /etc/group."
-	# the sections of bench/sync.sh (nhictl sync), bench/reach.sh and bench/sssd.sh (against
+	# the sections of bench/sync.sh (nhictl sync), bench/reach.sh, bench/discover.sh, bench/audit.sh and bench/sssd.sh (against
 	# SSSD's memory cache) are kept as they were
-	for other in sync sssd pam-ruser reach; do
+	for other in sync sssd pam-ruser reach discover audit; do
 		if grep -q "^<!-- bench/$other.sh: begin -->\$" "$OUT" 2>/dev/null; then
 			echo
 			sed -n "/^<!-- bench\\/$other.sh: begin -->\$/,/^<!-- bench\\/$other.sh: end -->\$/p" "$OUT"

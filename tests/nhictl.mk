@@ -21,3 +21,6 @@ EXTRA_DIST += tests/test-nhictl-chain.sh
 # discover and audit's host check (issue 15)
 TESTS += tests/test-nhictl-discover.sh
 EXTRA_DIST += tests/test-nhictl-discover.sh
+# audit's findings over the registry (issue 15)
+TESTS += tests/test-nhictl-findings.sh
+EXTRA_DIST += tests/test-nhictl-findings.sh

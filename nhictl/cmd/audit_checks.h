@@ -20,6 +20,21 @@ struct audit_ctx {
 int audit_identities(struct nhictl *x, struct audit_ctx *a);
 /* resources whose owner left (cmd_resource.c) */
 int audit_resources(struct nhictl *x, struct audit_ctx *a);
+/* the registry's access and credentials (audit_registry.c) */
+/* NHI1-EXPIRED-ACCESS: expired, still holding credentials, grants, delegations */
+int audit_expired_access(struct nhictl *x, struct audit_ctx *a);
+/* NHI1-STALE: not used for longer than stale_after */
+int audit_stale(struct nhictl *x, struct audit_ctx *a);
+/* NHI3-EXTERNAL-LONG-GRANT, NHI3-EXTERNAL-OWNER-LEFT */
+int audit_external(struct nhictl *x, struct audit_ctx *a);
+/* NHI4-PASSWORD-WITH-KEY */
+int audit_password_with_key(struct nhictl *x, struct audit_ctx *a);
+/* NHI5-OVER-CAP */
+int audit_over_cap(struct nhictl *x, struct audit_ctx *a);
+/* NHI5-WIDENING: paths through delegations (registry/chain.h) */
+int audit_widening(struct nhictl *x, struct audit_ctx *a);
+/* NHI7-CRED-OLD, NHI7-CRED-NO-EXPIRY, NHI7-NOT-ROTATED */
+int audit_cred_age(struct nhictl *x, struct audit_ctx *a);
 /* NHI9: usage outside an identity's hosts or services (audit_usage.c) */
 int audit_out_of_scope(struct nhictl *x, struct audit_ctx *a);
 /* NHI9: an identity delegated to by identities of different owners (audit_usage.c) */
@@ -30,5 +45,11 @@ int audit_human_use(struct nhictl *x, struct audit_ctx *a);
 /* the host: the scan of 'nhictl discover' (root a->root), its leaks and
  * the artefacts of registered identities (cmd_discover.c) */
 int audit_host(struct nhictl *x, struct audit_ctx *a);
+
+/* Not a check: audit's step for stale_action = suspend (audit_registry.c),
+ * in audit's transaction before its commit: suspends the active stale
+ * identities through the store, each with a 'suspend' event; their names
+ * into j's open array (NULL: "suspended now: NAME" lines); *n counts them. */
+int audit_stale_suspend(struct nhictl *x, struct json *j, int *n);
 
 #endif

@@ -33,7 +33,10 @@ static const char audit_help[] =
 	"   because their owner was locked come back when that owner is live\n"
 	"   again (usermod -U).\n"
 	"   Resources' owners are re-checked the same way (resource-orphan).\n"
-	"3. Report findings, each with a stable code, a severity (info, low,\n"
+	"3. With stale_action = suspend (nhi.conf), suspend the active identities\n"
+	"   not used for longer than stale_after, each audited as 'nhictl suspend'\n"
+	"   is (\"suspended now: NAME\"; JSON: suspended_now).\n"
+	"4. Report findings, each with a stable code, a severity (info, low,\n"
 	"   medium, high), the OWASP NHI Top 10 risk it belongs to (NHI1..NHI10),\n"
 	"   its subject, the evidence and the command that remedies it.  The host\n"
 	"   checks scan / (or --root DIR, a tree laid out like a host) as\n"
@@ -218,6 +221,13 @@ static const struct {
 } checks[] = {
 	{ "identities", audit_identities },
 	{ "resources", audit_resources },
+	{ "expired-access", audit_expired_access },
+	{ "stale", audit_stale },
+	{ "external", audit_external },
+	{ "password-with-key", audit_password_with_key },
+	{ "over-cap", audit_over_cap },
+	{ "widening", audit_widening },
+	{ "cred-age", audit_cred_age },
 	{ "out-of-scope-use", audit_out_of_scope },
 	{ "shared", audit_shared },
 	{ "human-use", audit_human_use },
@@ -229,7 +239,7 @@ static int audit(struct nhictl *x, const struct audit_opts *o, struct json *jp)
 {
 	char ingest_path[PATH_MAX + 16];
 	long records = 0, bad = 0;
-	int r, n_orphaned = 0, n_back = 0, n0, n_res = 0, force = o->force, fail_on = o->fail_on;
+	int r, n_orphaned = 0, n_back = 0, n0, n_res = 0, n_susp = 0, force = o->force, fail_on = o->fail_on;
 	struct findings f;
 	struct audit_ctx a = { &f, o->root, o->host };
 	size_t i;
@@ -269,6 +279,14 @@ static int audit(struct nhictl *x, const struct audit_opts *o, struct json *jp)
 	}
 	if (r == 0)
 		r = reach_owner_check(x, jp, &n_res);
+	if (jp != NULL) {
+		json_arr_end(jp);
+		json_key(jp, "suspended_now");
+		json_arr(jp);
+	}
+	/* stale_action = suspend */
+	if (r == 0)
+		r = audit_stale_suspend(x, jp, &n_susp);
 	if (jp != NULL)
 		json_arr_end(jp);
 	if (r < 0) {

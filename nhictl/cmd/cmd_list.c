@@ -13,6 +13,8 @@ static const char list_help[] =
 	"  -e, --expiring DUR      expiring within DUR (or already expired)\n"
 	"  -r, --overdue           review overdue\n"
 	"  -O, --orphaned          without a live owner\n"
+	"  -S, --stale DUR         not used for longer than DUR (never used: counted\n"
+	"                          from its creation)\n"
 	"  -a, --all               include retired identities\n"
 	"      --json              a JSON array of objects\n";
 
@@ -24,20 +26,21 @@ int cmd_list(struct nhictl *x, int argc, char **argv)
 		{ "expiring", required_argument, NULL, 'e' },
 		{ "overdue", no_argument, NULL, 'r' },
 		{ "orphaned", no_argument, NULL, 'O' },
+		{ "stale", required_argument, NULL, 'S' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *owner = NULL, *state = NULL;
-	int64_t within = -1;
+	int64_t within = -1, stale = -1;
 	int overdue = 0, orphaned = 0, all = 0, c, r, n = 0;
 	int64_t wname = 0, wowner = 0;
 	char err[256], b1[NHI_TIME_BUFSZ], b2[NHI_TIME_BUFSZ];
 	sqlite3_stmt *st;
 	struct json j;
 
-	while ((c = getopt_long(argc, argv, ":o:s:e:rOah", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:s:e:rOS:ah", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': owner = optarg; break;
 		case 's':
@@ -49,6 +52,10 @@ int cmd_list(struct nhictl *x, int argc, char **argv)
 		case 'e':
 			if (nhi_parse_duration(optarg, &within, err, sizeof(err)) < 0)
 				return nerr(x, EXIT_USAGE, "bad --expiring '%s': %s", optarg, err);
+			break;
+		case 'S':
+			if (nhi_parse_duration(optarg, &stale, err, sizeof(err)) < 0)
+				return nerr(x, EXIT_USAGE, "bad --stale '%s': %s", optarg, err);
 			break;
 		case 'r': overdue = 1; break;
 		case 'O': orphaned = 1; break;
@@ -94,6 +101,9 @@ int cmd_list(struct nhictl *x, int argc, char **argv)
 		if (state ? strcmp(state, id.state) != 0 : (retired && !all))
 			continue;
 		if (within >= 0 && (retired || id.expires > (int64_t)x->now + within))
+			continue;
+		if (stale >= 0 && (retired || (int64_t)x->now -
+					      (id.last_used ? id.last_used : id.created) <= stale))
 			continue;
 		if (overdue && (retired || id.review_due == 0 || id.review_due > (int64_t)x->now))
 			continue;
