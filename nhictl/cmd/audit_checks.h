@@ -20,5 +20,8 @@ struct audit_ctx {
 int audit_identities(struct nhictl *x, struct audit_ctx *a);
 /* resources whose owner left (cmd_resource.c) */
 int audit_resources(struct nhictl *x, struct audit_ctx *a);
+/* NHI8-CROSS-ENV: an identity reaching resources of different env labels,
+ * or labelled env=X and reaching env=Y; one hop of delegation (audit_env.c) */
+int audit_env(struct nhictl *x, struct audit_ctx *a);
 
 #endif

@@ -218,6 +218,7 @@ static const struct {
 } checks[] = {
 	{ "identities", audit_identities },
 	{ "resources", audit_resources },
+	{ "env", audit_env },
 };
 
 /* The audit; JSON (jp not NULL) goes to jp. */
