@@ -38,7 +38,7 @@ int label_check(const char *op, int allow_remove, char *why, size_t len)
 	return 0;
 }
 
-/* The entries of a label string, split in place (at most LABELS_MAX + 1). */
+/* The entries of a label string, split in place (at most max). */
 static int split(char *s, char **out, int max)
 {
 	int n = 0;
@@ -126,6 +126,16 @@ int labels_apply(char *labels, size_t len, const char *const *ops, int nops, cha
 		memcpy(labels, out, used + 1);
 	}
 	return 0;
+}
+
+int labels_split(char *s, const char **out, int max)
+{
+	char *v[LABELS_MAX + 1];
+	int n = split(s, v, max < LABELS_MAX + 1 ? max : LABELS_MAX + 1);
+
+	for (int i = 0; i < n; i++)
+		out[i] = v[i];
+	return n;
 }
 
 const char *labels_get(const char *labels, const char *key, char *val, size_t len)

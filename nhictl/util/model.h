@@ -25,6 +25,9 @@ int label_check(const char *op, int allow_remove, char *why, size_t len);
  * why; labels unchanged on error. */
 int labels_apply(char *labels, size_t len, const char *const *ops, int nops, char *why,
 		 size_t wlen);
+/* Split a copy of labels in place at the commas: the values (at most
+ * max) into out; their number. */
+int labels_split(char *s, const char **out, int max);
 /* The value of key in labels (into val), or NULL. */
 const char *labels_get(const char *labels, const char *key, char *val, size_t len);
 /* 1 if labels has every KEY=VALUE of want. */
