@@ -5,7 +5,7 @@ dist_man_MANS += doc/nhictl.8 doc/nhi-authorized-keys.8 doc/pam_nhi.8 doc/nss_nh
 # (debian/nhictl.examples installs examples/*), make install does not.
 EXTRA_DIST += examples/nhi.conf examples/nsswitch.conf examples/sshd_config \
 	examples/pam.d/sshd examples/pam.d/su examples/pam.d/cron \
-	docs/snapshot-format.md docs/design-notes.md docs/design.md
+	docs/snapshot-format.md docs/design-notes.md docs/design.md docs/owasp-nhi.md
 # the picture of README.md "Reach and chains" (nhictl graph --format dot | dot -Tsvg,
 # of the fleet of tests/test-nhictl-chain.sh at its end)
 EXTRA_DIST += doc/reach-example.svg

@@ -76,7 +76,7 @@ int nhi_classify_static(const struct nhi_conf *c, const char *name, uid_t uid)
 }
 
 /* Does a comma-separated list of globs match? "" matches everything. */
-static int scope_match(const char *list, const char *what, int casefold)
+int nhi_scope_match(const char *list, const char *what, int casefold)
 {
 	char pat[256];
 	const char *p = list;
@@ -180,12 +180,12 @@ void nhi_policy_decide(const struct nhi_conf *c, const struct nhi_ident *id,
 		}
 		d->warnings |= NHI_W_ORPHANED;
 	}
-	if (!scope_match(id->hosts, host, 1)) {
+	if (!nhi_scope_match(id->hosts, host, 1)) {
 		set(d, NHI_V_DENY, NHI_R_HOST_SCOPE, "identity %s may not be used on host %s",
 		    id->name, host);
 		return;
 	}
-	if (!scope_match(id->services, service, 0)) {
+	if (!nhi_scope_match(id->services, service, 0)) {
 		set(d, NHI_V_DENY, NHI_R_SERVICE_SCOPE, "identity %s may not be used through %s",
 		    id->name, service);
 		return;
@@ -502,7 +502,7 @@ static void ruser_human(const struct nhi_conf *c, const struct nhi_ident *to, co
 	case NHI_HUMAN_OWNER:
 		/* owners are user names (no glob characters): one, or a
 		 * comma-separated list of co-owners */
-		if (resolves && to->owner[0] != '\0' && scope_match(to->owner, ruser, 0))
+		if (resolves && to->owner[0] != '\0' && nhi_scope_match(to->owner, ruser, 0))
 			break;
 		set(d, NHI_V_DENY, NHI_R_HUMAN_USE,
 		    "%s may not act as %s: only its owner may (human_use = owner)", ruser, to->name);

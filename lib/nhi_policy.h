@@ -60,6 +60,10 @@ struct nhi_decision {
 
 const char *nhi_verdict_str(enum nhi_verdict v);  /* "ignore","allow","deny","expired","unavailable" */
 const char *nhi_reason_str(enum nhi_reason r);
+/* Does 'what' match a comma-separated list of fnmatch(3) globs (an
+ * identity's hosts, casefold, or services)?  "" or NULL matches
+ * everything.  The very match the decision uses (nhictl audit's NHI9). */
+int nhi_scope_match(const char *list, const char *what, int casefold);
 
 /* Pure classification by uid ranges and name patterns (no NSS calls):
  * 1 if the name/uid is a service account by configuration. root never. */

@@ -14,8 +14,9 @@
  *           too (PAM_AUTHINFO_UNAVAIL), logged "session-deny" and told;
  *           humans, root and unregistered accounts are PAM_IGNORE (the
  *           account phase answers for those).  An allowed registered
- *           identity gets one usage record "EPOCH USER SERVICE HOST RHOST"
- *           appended to usage_log;
+ *           identity gets one usage record "EPOCH USER SERVICE HOST RHOST
+ *           [ruser=R] [tty=T] [human=REASON] [key=TYPE:BASE64]" appended
+ *           to usage_log (record_usage);
  * password  refuses a manual password change of a registered identity
  *           (rotation goes through nhictl);
  * auth      the passwords nhictl issued to registered identities, old
@@ -354,19 +355,83 @@ static int acct_mgmt(struct ctx *x)
 	return r;
 }
 
-/* Append one usage record; failures are logged, never returned. */
-static void record_usage(struct ctx *x)
+/* An interactive terminal (a tty or pty), not a pseudo name such as
+ * sshd's "ssh" or cron's "cron": a person is at the keyboard. */
+static int interactive_tty(const char *tty)
 {
-	char line[4 * FIELD_MAX + 64], hostbuf[256], s_host[FIELD_MAX];
-	int fd, n;
+	return strncmp(tty, "/dev/", 5) == 0 || strncmp(tty, "tty", 3) == 0 ||
+	       strncmp(tty, "pts/", 4) == 0 || strcmp(tty, "console") == 0;
+}
 
+/* The key sshd accepted, from SSH_AUTH_INFO_0 in the PAM environment
+ * ("publickey TYPE BASE64", one method a line; sshd sets it with
+ * ExposeAuthInfo): "TYPE:BASE64" into dst, or "" when there is none or it
+ * is not well formed (nothing of it is then recorded). */
+static void auth_key(pam_handle_t *pamh, char *dst, size_t len)
+{
+	const char *info = pam_getenv(pamh, "SSH_AUTH_INFO_0"), *p, *t, *b;
+	size_t tl, bl;
+
+	dst[0] = '\0';
+	for (p = info; p != NULL && *p != '\0'; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, "publickey ", 10) != 0)
+			continue;
+		t = p + 10;
+		tl = strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@.-");
+		if (tl == 0 || tl > 64 || t[tl] != ' ')
+			return;
+		b = t + tl + 1;
+		bl = strspn(b, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
+		if (bl == 0 || (b[bl] != '\0' && b[bl] != '\n' && b[bl] != ' ') ||
+		    tl + bl + 2 > len)
+			return;
+		snprintf(dst, len, "%.*s:%.*s", (int)tl, t, (int)bl, b);
+		return;
+	}
+}
+
+/* Append one usage record (docs/design.md "Usage records"):
+ *   EPOCH USER SERVICE HOST RHOST [ruser=R] [tty=T] [human=REASON] [key=TYPE:B64]
+ * the optional fields only when known; every value one printable word
+ * (safe_word: RUSER and TTY come from the client side).  human= is
+ * "human-use" (a human RUSER, as the account phase decided) or
+ * "interactive" (a session on a terminal).  Failures are logged, never
+ * returned. */
+#define KEY_MAX 4096
+static void record_usage(struct ctx *x, const struct nhi_decision *d)
+{
+	/* on the heap: a PAM call's stack stays small */
+	struct { char line[6 * FIELD_MAX + KEY_MAX + 128], key[KEY_MAX]; } *b = malloc(sizeof(*b));
+	char hostbuf[256], s_host[FIELD_MAX], s_tty[FIELD_MAX], *line, *key;
+	const char *human = NULL;
+	const void *tty = NULL;
+	size_t cap = sizeof(b->line);
+	int fd = -1, n;
+
+	if (b == NULL) {
+		nhi_log(x->pamh, LOG_ERR, "out of memory (usage of %s not recorded)", x->s_user);
+		return;
+	}
+	line = b->line;
+	key = b->key;
 	nhi_conf_hostname(&x->conf, hostbuf, sizeof(hostbuf));
 	safe_word(s_host, sizeof(s_host), hostbuf);
-	n = snprintf(line, sizeof(line), "%lld %s %s %s %s\n", (long long)time(NULL),
-		     x->s_user, x->s_service, s_host, x->s_rhost);
-	if (n < 0 || (size_t)n >= sizeof(line)) {
+	if (pam_get_item(x->pamh, PAM_TTY, &tty) != PAM_SUCCESS)
+		tty = NULL;
+	safe_word(s_tty, sizeof(s_tty), tty);
+	if (d->reason == NHI_R_HUMAN_USE)
+		human = nhi_reason_str(d->reason);
+	else if (interactive_tty(s_tty))
+		human = "interactive";
+	auth_key(x->pamh, key, KEY_MAX);
+	n = snprintf(line, cap, "%lld %s %s %s %s%s%s%s%s%s%s%s%s\n", (long long)time(NULL),
+		     x->s_user, x->s_service, s_host, x->s_rhost,
+		     strcmp(x->s_ruser, "-") ? " ruser=" : "", strcmp(x->s_ruser, "-") ? x->s_ruser : "",
+		     strcmp(s_tty, "-") ? " tty=" : "", strcmp(s_tty, "-") ? s_tty : "",
+		     human ? " human=" : "", human ? human : "", key[0] ? " key=" : "", key);
+	if (n < 0 || (size_t)n >= cap) {
 		nhi_log(x->pamh, LOG_ERR, "usage record too long; user=%s", x->s_user);
-		return;
+		goto out;
 	}
 	/* O_NONBLOCK: a FIFO planted there must not hang the login (it is then
 	 * refused below as not a regular file) */
@@ -375,7 +440,7 @@ static void record_usage(struct ctx *x)
 	if (fd < 0) {
 		nhi_log(x->pamh, LOG_ERR, "%s: %s (usage of %s not recorded)", x->conf.usage_log,
 			strerror(errno), x->s_user);
-		return;
+		goto out;
 	}
 	if (nhi_check_trusted_fd(fd, x->conf.usage_log, x->err, sizeof(x->err)) < 0) {
 		nhi_log(x->pamh, LOG_ERR, "%s (usage of %s not recorded)", x->err, x->s_user);
@@ -386,7 +451,9 @@ static void record_usage(struct ctx *x)
 		nhi_log(x->pamh, LOG_ERR, "%s: write: %s (usage of %s not recorded)",
 			x->conf.usage_log, strerror(errno), x->s_user);
 out:
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	free(b);
 }
 
 PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
@@ -415,7 +482,7 @@ static int open_session(struct ctx *x)
 		if (r != PAM_SUCCESS || !d.registered)
 			return r;
 	}
-	record_usage(x);
+	record_usage(x, &d);
 	/* runuser has no account phase: a human's use is logged here too */
 	if (d.reason == NHI_R_HUMAN_USE && !(d.warnings & NHI_W_AUDIT))
 		log_decision(x, LOG_NOTICE, "session", nhi_reason_str(d.reason), 0);

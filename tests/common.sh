@@ -55,7 +55,10 @@ NHI_CONF=$T/etc/nhi.conf
 cat > "$NHI_CONF" <<C
 state_dir = $T/state
 host = testhost
+discover_paths = $T/scan
 C
+# audit's host check searches discover_paths: an empty tree of the test's
+mkdir -p "$T/scan"
 export NHI_CONF
 
 # nsswrap CMD...: run a program we did not build (getent, id, pamtester)

@@ -2,7 +2,7 @@
 NHICTL_TESTS = tests/test-nhictl-lifecycle.sh tests/test-nhictl-errors.sh tests/test-nhictl-config.sh \
 	tests/test-nhictl-state.sh \
 	tests/test-nhictl-audit.sh tests/test-nhictl-reach.sh tests/test-nhictl-access.sh \
-	tests/test-nhictl-labels.sh
+	tests/test-nhictl-usage.sh tests/test-nhictl-labels.sh
 TESTS += $(NHICTL_TESTS)
 EXTRA_DIST += $(NHICTL_TESTS) tests/nhictl-lib.sh
 if HAVE_CMOCKA
@@ -18,3 +18,6 @@ EXTRA_DIST += tests/test-nhictl-uid.sh
 # reach, who-can, chain, graph (issue 14)
 TESTS += tests/test-nhictl-chain.sh
 EXTRA_DIST += tests/test-nhictl-chain.sh
+# discover and audit's host check (issue 15)
+TESTS += tests/test-nhictl-discover.sh
+EXTRA_DIST += tests/test-nhictl-discover.sh

@@ -121,7 +121,7 @@ eqv "a certificate lives cert_lifetime (2d) by default" 172800 $(( $(epoch "$CER
 eqv "the serial is recorded" "$(openssl x509 -in "$T/svc-a.crt" -noout -serial | cut -d= -f2 | tr A-F a-f | sed 's/^0*//')" \
 	"$(pyjson '[c["serial"] for c in d if c["kind"]=="certificate"][0]' | tr A-F a-f | tr -d : | sed 's/^0*//')"
 expect 0 "cred list (text)" nhictl cred list svc-a
-has out "text list has a header" '^ID +KIND +STATE +CREATED +NOT_AFTER +GRACE_UNTIL +FINGERPRINT'
+has out "text list has a header" '^ID +KIND +STATE +CREATED +NOT_AFTER +GRACE_UNTIL +LAST_USED +USES +FINGERPRINT'
 eqv "four credentials listed" 4 "$(($(wc -l <"$T/out") - 1))"
 
 # ---- caps: identity expiry, max_credential_age ----

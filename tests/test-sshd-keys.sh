@@ -189,6 +189,7 @@ PermitRootLogin no
 AuthorizedKeysFile none
 AuthorizedKeysCommand /run/nhi-test/nhi-authorized-keys -c $NHI_CONF %u
 AuthorizedKeysCommandUser nobody
+ExposeAuthInfo yes
 StrictModes no
 LogLevel VERBOSE
 C
@@ -224,6 +225,13 @@ ssh-keygen -q -t ed25519 -N '' -f "$T/stranger"
 
 can "svc-ssh logs in with its issued key" "$T/k1.client"
 cannot "a key nhictl did not issue is refused" "$T/stranger"
+# the session record names the key sshd accepted (ExposeAuthInfo): audit
+# counts it as that credential's use, not the identity's alone
+check "pam_nhi's record carries the accepted key" grep -Eq "^[0-9]+ svc-ssh sshd [^ ]+ 127.0.0.1 .*key=ssh-ed25519:" "$ST/usage.log"
+expect 0 "audit ingests the sshd session" nhictl audit --no-host --json
+expect 0 "cred list svc-ssh" nhictl cred list svc-ssh --json
+eqv "the issued key: one use, a last use" "1 True" \
+	"$(pyjson '" ".join("%d %s" % (c["use_count"], c["last_used"] is not None) for c in d if c["kind"] == "ssh-key" and c["state"] == "active")')"
 
 # ---- rotation with a grace window: both keys, then only the new one ----
 expect 0 "rotate --grace 12s" nhictl rotate svc-ssh --grace 12s --out "$T/k2"

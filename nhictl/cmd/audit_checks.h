@@ -23,5 +23,15 @@ int audit_resources(struct nhictl *x, struct audit_ctx *a);
 /* NHI8-CROSS-ENV: an identity reaching resources of different env labels,
  * or labelled env=X and reaching env=Y; one hop of delegation (audit_env.c) */
 int audit_env(struct nhictl *x, struct audit_ctx *a);
+/* NHI9: usage outside an identity's hosts or services (audit_usage.c) */
+int audit_out_of_scope(struct nhictl *x, struct audit_ctx *a);
+/* NHI9: an identity delegated to by identities of different owners (audit_usage.c) */
+int audit_shared(struct nhictl *x, struct audit_ctx *a);
+/* NHI10: the human uses pam_nhi recorded (audit_usage.c) */
+int audit_human_use(struct nhictl *x, struct audit_ctx *a);
+
+/* the host: the scan of 'nhictl discover' (root a->root), its leaks and
+ * the artefacts of registered identities (cmd_discover.c) */
+int audit_host(struct nhictl *x, struct audit_ctx *a);
 
 #endif

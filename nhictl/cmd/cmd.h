@@ -75,11 +75,16 @@ int cred_handover(struct nhictl *x, const struct ident *id, const struct newcred
 CMD(create); CMD(adopt); CMD(list); CMD(show); CMD(extend); CMD(suspend);
 CMD(resume); CMD(retire); CMD(review); CMD(transfer); CMD(check); CMD(log);
 CMD(group); CMD(publish); CMD(audit); CMD(directory); CMD(sync);
-CMD(cred); CMD(rotate); CMD(authorized_keys); CMD(release);
+CMD(discover); CMD(cred); CMD(rotate); CMD(authorized_keys); CMD(release);
 CMD(config);
 CMD(init); CMD(backup);
 CMD(resource); CMD(grant); CMD(delegate); CMD(label);
 CMD(reach); CMD(who_can); CMD(chain); CMD(graph);
 #undef CMD
+
+/* ---- cmd_review_due.c ------------------------------------------------ */
+
+/* review --due [--owner USER] [--json] (cmd_review passes it on). */
+int cmd_review_due(struct nhictl *x, int argc, char **argv);
 
 #endif

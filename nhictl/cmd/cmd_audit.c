@@ -219,6 +219,10 @@ static const struct {
 	{ "identities", audit_identities },
 	{ "resources", audit_resources },
 	{ "env", audit_env },
+	{ "out-of-scope-use", audit_out_of_scope },
+	{ "shared", audit_shared },
+	{ "human-use", audit_human_use },
+	{ "host", audit_host },
 };
 
 /* The audit; JSON (jp not NULL) goes to jp. */

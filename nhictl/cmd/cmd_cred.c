@@ -68,7 +68,11 @@ static const char cred_help[] =
 	"ssh): its hash goes to the root-only nhi.shadow, not the snapshot.\n"
 	"'verify' reads a password or token on stdin and exits 0 when it is a\n"
 	"valid credential (active, or old within a rotation's grace) of an\n"
-	"identity that may be used now, 1 otherwise.\n"
+	"identity that may be used now, 1 otherwise.  A successful verify run by\n"
+	"root appends a usage record (cred=ID) to usage_log: the next audit or\n"
+	"sync counts it in the credential's last use and use count.  'list'\n"
+	"shows them; an SSH key's uses come from pam_nhi's records (sshd's\n"
+	"SSH_AUTH_INFO_0).\n"
 	"\n"
 	"  -k, --kind KIND       password, token, ssh-key or certificate\n"
 	"  -e, --expires WHEN    not after WHEN (default: cert_lifetime for a\n"
@@ -255,7 +259,7 @@ static int cred_add(struct nhictl *x, const char *name, const char *kind,
 
 static int cred_list(struct nhictl *x, const char *name)
 {
-	char b1[NHI_TIME_BUFSZ], b2[NHI_TIME_BUFSZ], b3[NHI_TIME_BUFSZ];
+	char b1[NHI_TIME_BUFSZ], b2[NHI_TIME_BUFSZ], b3[NHI_TIME_BUFSZ], b4[NHI_TIME_BUFSZ];
 	sqlite3_stmt *st;
 	struct ident id;
 	struct json j;
@@ -271,8 +275,8 @@ static int cred_list(struct nhictl *x, const char *name)
 		json_init(&j, stdout);
 		json_arr(&j);
 	} else {
-		printf("%-14s %-11s %-8s %-20s %-20s %-20s %s\n", "ID", "KIND", "STATE",
-		       "CREATED", "NOT_AFTER", "GRACE_UNTIL", "FINGERPRINT");
+		printf("%-14s %-11s %-8s %-20s %-20s %-20s %-20s %-5s %s\n", "ID", "KIND", "STATE",
+		       "CREATED", "NOT_AFTER", "GRACE_UNTIL", "LAST_USED", "USES", "FINGERPRINT");
 	}
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		struct cred c;
@@ -295,15 +299,18 @@ static int cred_list(struct nhictl *x, const char *name)
 				   ? c.grace_until : c.revoked_at);
 			json_kstr(&j, "replaces", c.replaces[0] ? c.replaces : NULL);
 			json_kbool(&j, "rotation_pending", c.rotating);
+			json_ktime(&j, "last_used", c.last_used);
+			json_kint(&j, "use_count", c.use_count);
 			if (reach_cred_grants(x, c.row, &j) < 0)
 				break;
 			json_obj_end(&j);
 		} else {
-			printf("%-14s %-11s %-8s %-20s %-20s %-20s %s%s\n", c.id, c.kind, state,
-			       nhi_format_time((time_t)c.created, b1),
+			printf("%-14s %-11s %-8s %-20s %-20s %-20s %-20s %-5lld %s%s\n", c.id, c.kind,
+			       state, nhi_format_time((time_t)c.created, b1),
 			       c.not_after ? nhi_format_time((time_t)c.not_after, b2) : "-",
 			       c.grace_until ? nhi_format_time((time_t)c.grace_until, b3) : "-",
-			       c.fingerprint, c.rotating ? " (rotation pending)" : "");
+			       c.last_used ? nhi_format_time((time_t)c.last_used, b4) : "-",
+			       (long long)c.use_count, c.fingerprint, c.rotating ? " (rotation pending)" : "");
 			/* what it reaches: its grants */
 			if (reach_cred_grants(x, c.row, NULL) < 0)
 				break;
@@ -511,6 +518,10 @@ static int cred_verify(struct nhictl *x, const char *name)
 	if (r == NHI_ERR_DB)
 		return EXIT_FAIL;
 	verify_result(x, name, r == 1 ? &c : NULL, r == 1 ? NULL : why);
+	/* the use, counted at the next audit or sync (not for a caller that
+	 * cannot write usage_log: verify answers all the same) */
+	if (r == 1)
+		(void)usage_append(x, id.name, c.id);
 	OPENSSL_cleanse(c.hash, sizeof(c.hash));
 	return r == 1 ? EXIT_OK : EXIT_FAIL;
 }

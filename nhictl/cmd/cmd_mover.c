@@ -46,15 +46,20 @@ int cmd_extend(struct nhictl *x, int argc, char **argv)
 
 int cmd_review(struct nhictl *x, int argc, char **argv)
 {
-	struct one o = { .help = "usage: nhictl review NAME [--json]\n\n"
+	struct one o = { .help = "usage: nhictl review NAME [--json]\n"
+			 "       nhictl review --due [--owner USER] [--json]\n\n"
 			 "Record that the owner reviewed the identity: the next review is due\n"
-			 "one review interval from now.\n" };
+			 "one review interval from now.  --due lists what each owner must\n"
+			 "review (see 'nhictl review --due --help').\n" };
 	char b1[NHI_TIME_BUFSZ], msg[128], det[256];
 	struct store_change c = { 0 };
 	struct ident id;
 	int64_t due;
 	int r;
 
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--due") == 0)
+			return cmd_review_due(x, argc, argv);
 	if ((r = parse_one(x, argc, argv, &o, 0)) != 0)
 		return r < 0 ? EXIT_OK : r;
 	if ((r = fetch(x, o.name, &id)) != 0 || (r = not_retired(x, &id)) != 0)

@@ -44,6 +44,7 @@ void cred_from_row(sqlite3_stmt *st, struct cred *c)
 	c->revoked_at = sqlite3_column_int64(st, 13);
 	c->last_used = sqlite3_column_int64(st, 14);
 	c->rotating = sqlite3_column_int(st, 15);
+	c->use_count = sqlite3_column_int64(st, 16);
 }
 
 int cred_load(struct nhictl *x, const struct ident *id, const char *cred_id, struct cred *c)

@@ -116,13 +116,19 @@ int id_free(struct nhictl *x, uint32_t id);
  * usage table, in the current transaction.  Unlink ingest_path after the
  * commit.  0 or NHI_ERR_* (printed). */
 int usage_ingest(struct nhictl *x, char *ingest_path, size_t plen, long *records, long *bad);
+/* Append a record of a credential's use ("EPOCH USER - HOST - cred=ID",
+ * cred verify) to usage_log, as pam_nhi appends its own; ingested with
+ * them.  0, or NHI_ERR_* (not printed: a caller that may not write
+ * usage_log, not root, verifies all the same). */
+int usage_append(struct nhictl *x, const char *user, const char *cred_id);
 
 /* ---- cred.c: credentials as rows, the key index, the password file -- */
 
 #define CRED_COLS "c.id, c.identity_id, c.cred_id, c.kind, c.state, c.fingerprint, " \
 	"c.serial, c.replaces, c.public_part, c.secret_hash, c.created, c.not_after, " \
 	"c.grace_until, c.revoked_at, c.last_used, " \
-	"EXISTS (SELECT 1 FROM rotation r WHERE r.credential_id = c.id AND r.state = 'pending')"
+	"EXISTS (SELECT 1 FROM rotation r WHERE r.credential_id = c.id AND r.state = 'pending'), " \
+	"c.use_count"
 void cred_from_row(sqlite3_stmt *st, struct cred *c);
 /* 0, NHI_ERR_NOTFOUND (message printed) or NHI_ERR_DB. */
 int cred_load(struct nhictl *x, const struct ident *id, const char *cred_id, struct cred *c);

@@ -43,12 +43,26 @@ void json_obj_end(struct json *j) { close_(j, '}'); }
 void json_arr(struct json *j) { open_(j, '['); }
 void json_arr_end(struct json *j) { close_(j, ']'); }
 
+/* Does c need an escape in a JSON string? */
+static int needs_escape(unsigned char c)
+{
+	return c < 0x20 || c == '"' || c == '\\' || c == 0x7f;
+}
+
+/* A quoted string: the runs that need no escape go out in one write each
+ * (JSON output of a big fleet is mostly such runs). */
 static void put_string(FILE *f, const char *s)
 {
-	const unsigned char *p;
+	const unsigned char *p = (const unsigned char *)s, *run;
 
 	fputc('"', f);
-	for (p = (const unsigned char *)s; *p; p++) {
+	for (;;) {
+		for (run = p; *p != '\0' && !needs_escape(*p); p++)
+			;
+		if (p > run)
+			fwrite(run, 1, (size_t)(p - run), f);
+		if (*p == '\0')
+			break;
 		switch (*p) {
 		case '"': fputs("\\\"", f); break;
 		case '\\': fputs("\\\\", f); break;
@@ -57,12 +71,9 @@ static void put_string(FILE *f, const char *s)
 		case '\n': fputs("\\n", f); break;
 		case '\r': fputs("\\r", f); break;
 		case '\t': fputs("\\t", f); break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
+		default: fprintf(f, "\\u%04x", *p); break;
 		}
+		p++;
 	}
 	fputc('"', f);
 }

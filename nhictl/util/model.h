@@ -58,6 +58,7 @@ struct cred {
 	char public_part[CRED_PUB_MAX];
 	char hash[256];
 	int64_t created, not_after, grace_until, revoked_at, last_used;
+	int64_t use_count;           /* uses counted (cred verify, SSH logins) */
 	int rotating;                /* a rotation of it is pending */
 };
 

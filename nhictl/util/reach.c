@@ -69,6 +69,18 @@ static int pinfo_read(pid_t pid, struct pinfo *p)
 	return i;
 }
 
+int reach_proc_info(pid_t pid, char *comm, size_t clen, uint32_t *ruid, uint32_t *euid)
+{
+	struct pinfo p;
+
+	if (pinfo_read(pid, &p) < 0 || p.state == 'Z' || p.state == 'X')
+		return -1;
+	snprintf(comm, clen, "%s", p.comm);
+	*ruid = p.ruid;
+	*euid = p.euid;
+	return 0;
+}
+
 /* Still the same live process of the identity (not gone, not a zombie,
  * not a reused pid, not setuid to someone else since)? */
 static int still_there(const struct reach_proc *rp, uint32_t uid)
@@ -287,6 +299,21 @@ static int unit_add(struct reach *r, const char *path, int line, const char *set
 	return 0;
 }
 
+const char *reach_setting(const char *line, const char *key)
+{
+	size_t k = strlen(key);
+	const char *v;
+
+	line += strspn(line, " \t");
+	if (strncmp(line, key, k) != 0)
+		return NULL;
+	v = line + k + strspn(line + k, " \t");
+	if (*v != '=')
+		return NULL;
+	v++;
+	return v + strspn(v, " \t");
+}
+
 /* User=NAME or User=UID in one unit file or drop-in (regular files only:
  * the symlinks of enablement point at files scanned where they are). */
 static int unit_file(struct reach *r, const char *path, const char *name)
@@ -303,16 +330,13 @@ static int unit_file(struct reach *r, const char *path, const char *name)
 		return 0;
 	snprintf(uidbuf, sizeof(uidbuf), "%u", r->uid);
 	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
-		char *p = line + strspn(line, " \t"), *v, *e;
+		const char *set = reach_setting(line, "User");
+		char *v, *e;
 
 		n++;
-		if (strncmp(p, "User", 4) != 0)
+		if (set == NULL)
 			continue;
-		v = p + 4 + strspn(p + 4, " \t");
-		if (*v != '=')
-			continue;
-		v++;
-		v += strspn(v, " \t");
+		v = line + (set - line);
 		e = v + strcspn(v, " \t\r\n");
 		*e = '\0';
 		if (strcmp(v, name) == 0 || strcmp(v, uidbuf) == 0) {
@@ -362,35 +386,40 @@ static int unit_dir(struct reach *r, const char *dir, const char *name, int drop
 	return rc;
 }
 
+static const char *const unit_dirs[] = {
+	"/etc/systemd/system", "/run/systemd/system",
+	/* /usr/lib first: with a merged /usr, /lib is the symlink (dropped as
+	 * the same directory), and discover follows no symlink */
+	"/usr/lib/systemd/system", "/lib/systemd/system",
+};
+
+size_t reach_unit_dirs(const char *root, char out[][PATH_MAX], size_t max)
+{
+	char canon[REACH_N_UNIT_DIRS][PATH_MAX];
+	size_t i, k, n = 0;
+
+	for (i = 0; i < REACH_N_UNIT_DIRS && n < max; i++) {
+		rooted(out[n], PATH_MAX, root, unit_dirs[i]);
+		/* merged /usr: /lib is /usr/lib; scan it once */
+		if (realpath(out[n], canon[n]) == NULL)
+			continue;
+		for (k = 0; k < n; k++)
+			if (strcmp(canon[k], canon[n]) == 0)
+				break;
+		if (k == n)
+			n++;
+	}
+	return n;
+}
+
 static int units_scan(struct reach *r, const char *root, const char *name)
 {
-	static const char *const dirs[] = {
-		"/etc/systemd/system", "/run/systemd/system",
-		"/lib/systemd/system", "/usr/lib/systemd/system",
-	};
-	char path[PATH_MAX];
-	size_t i;
+	char dirs[REACH_N_UNIT_DIRS][PATH_MAX];
+	size_t i, n = reach_unit_dirs(root, dirs, REACH_N_UNIT_DIRS);
 	int rc = 0;
 
-	for (i = 0; rc == 0 && i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		char canon[PATH_MAX];
-		size_t k;
-		int dup = 0;
-
-		rooted(path, sizeof(path), root, dirs[i]);
-		/* merged /usr: /lib is /usr/lib; scan it once */
-		if (realpath(path, canon) == NULL)
-			continue;
-		for (k = 0; k < i; k++) {
-			char other[PATH_MAX], oc[PATH_MAX];
-
-			rooted(other, sizeof(other), root, dirs[k]);
-			if (realpath(other, oc) != NULL && strcmp(oc, canon) == 0)
-				dup = 1;
-		}
-		if (!dup)
-			rc = unit_dir(r, path, name, 0);
-	}
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = unit_dir(r, dirs[i], name, 0);
 	return rc;
 }
 

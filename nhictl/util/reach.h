@@ -53,4 +53,15 @@ void reach_text(const struct reach *r, const char *name);
 /* The keys "processes", "crontab", "units" (and "files") of an open object. */
 void reach_json(struct json *j, const struct reach *r);
 
+/* Shared with discover (discover.c) */
+/* comm, real and effective uid of a live process (not a zombie): 0 or -1 */
+int reach_proc_info(pid_t pid, char *comm, size_t clen, uint32_t *ruid, uint32_t *euid);
+/* The value of "KEY=value" (blanks around '=' allowed) in a unit file's
+ * line, leading blanks skipped; NULL when the line sets another key. */
+const char *reach_setting(const char *line, const char *key);
+/* The systemd unit directories under root that exist, each once (merged
+ * /usr: /lib is /usr/lib); their count. */
+#define REACH_N_UNIT_DIRS 4
+size_t reach_unit_dirs(const char *root, char out[][PATH_MAX], size_t max);
+
 #endif
