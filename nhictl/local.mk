@@ -15,7 +15,8 @@ NHICTL_INC = -iquote $(top_srcdir)/nhictl -iquote $(top_srcdir)/nhictl/util \
 NHICTL_UTIL = nhictl/nhictl.h nhictl/util/util.h nhictl/util/util.c nhictl/util/json.c \
 	nhictl/util/model.h nhictl/util/model.c nhictl/util/proc.c \
 	nhictl/util/secret.c nhictl/util/secret.h nhictl/util/home.c \
-	nhictl/util/reach.c nhictl/util/reach.h nhictl/util/discover.c nhictl/util/discover.h
+	nhictl/util/reach.c nhictl/util/reach.h nhictl/util/discover.c nhictl/util/discover.h \
+	nhictl/util/labels.c
 NHICTL_REGISTRY = nhictl/registry/registry.h nhictl/registry/internal.h nhictl/registry/db.c \
 	nhictl/registry/schema.c nhictl/registry/audit.c nhictl/registry/verify.c \
 	nhictl/registry/publish.c nhictl/registry/regstate.c \
@@ -36,7 +37,7 @@ NHICTL_CMD = nhictl/cmd/cmd.h nhictl/cmd/common.c nhictl/cmd/credgen.c nhictl/cm
 	nhictl/cmd/cmd_group.c nhictl/cmd/cmd_audit.c nhictl/cmd/cmd_directory.c \
 	nhictl/cmd/cmd_backup.c nhictl/cmd/cmd_sync.c \
 	nhictl/cmd/cmd_reach.h nhictl/cmd/reach_args.c nhictl/cmd/cmd_resource.c nhictl/cmd/cmd_grant.c \
-	nhictl/cmd/cmd_chain.c nhictl/cmd/cmd_graph.c \
+	nhictl/cmd/cmd_chain.c nhictl/cmd/cmd_graph.c nhictl/cmd/cmd_label.c nhictl/cmd/audit_env.c \
 	nhictl/cmd/finding.h nhictl/cmd/finding.c nhictl/cmd/audit_checks.h \
 	nhictl/cmd/audit_usage.c nhictl/cmd/cmd_review_due.c \
 	nhictl/cmd/cmd_discover.c \

@@ -32,6 +32,7 @@ static const struct cmd commands[] = {
 	{ "list", cmd_list, NEED_DB, "list identities" },
 	{ "show", cmd_show, NEED_DB, "show one identity" },
 	{ "extend", cmd_extend, NEED_DB | WRITES, "set a new expiry" },
+	{ "label", cmd_label, NEED_DB | WRITES, "set or remove labels of an identity or resource" },
 	{ "suspend", cmd_suspend, NEED_DB | WRITES, "suspend an identity" },
 	{ "resume", cmd_resume, NEED_DB | WRITES, "resume a suspended identity" },
 	{ "retire", cmd_retire, NEED_DB | WRITES, "retire an identity for good" },

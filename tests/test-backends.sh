@@ -129,6 +129,42 @@ print(min(cs, key=lambda c: c["not_after"])["id"])')"
 	reach
 	nhictl -c "$T/etc/$be.conf" log --json > "$T/out"
 	echo "   reach log: $(pyjson '" ".join(e["action"] for e in d if e["action"].split("-")[0] in ("resource", "grant", "delegate"))')" >> "$rec"
+	# labels (issue 15): on create and resource add, changed by label
+	labels() { echo "   labels: $(labels_summary "$be")" >> "$rec"; }
+	step "create with labels" create app-l --owner alice --expires +30d --label team=x \
+		--label env=prod
+	step "create with a bad label: refused" create app-m --owner alice --expires +30d --label Env=x
+	step "resource add with a label" resource add db-l --kind database --uri pg://l --owner alice \
+		--label env=dev
+	labels
+	step "label app-l: change one, remove one" label app-l env=dev team-
+	step "label app-l again: unchanged" label app-l env=dev
+	step "label --resource db-l: add one" label --resource db-l tier=db
+	step "resource add db-l --label: kept and changed" resource add db-l --kind database \
+		--uri pg://l --owner alice --label env=test
+	step "label a missing identity: refused" label nobody-l env=x
+	step "17 labels: refused" label app-l a=1 b=1 c=1 d=1 e=1 f=1 g=1 h=1 i=1 j=1 k=1 l=1 m=1 \
+		n=1 o=1 p=1
+	labels
+	step "label app-l: remove all" label app-l env-
+	labels
+}
+
+# identity app-l's and resource db-l's labels; list --label env=dev
+labels_summary() {   # BACKEND
+	local c=$T/etc/$1.conf
+	nhictl -c "$c" show app-l --json > "$T/l1.json" &&
+	nhictl -c "$c" resource show db-l --json > "$T/l2.json" &&
+	nhictl -c "$c" list --label env=dev --json > "$T/l3.json" &&
+	nhictl -c "$c" resource list --label tier=db --json > "$T/l4.json" ||
+		{ echo "show failed"; return; }
+	python3 - "$T/l1.json" "$T/l2.json" "$T/l3.json" "$T/l4.json" <<'P'
+import json, sys
+i, r, l, rl = (json.load(open(f)) for f in sys.argv[1:5])
+fmt = lambda d: ",".join("%s=%s" % kv for kv in sorted(d.items()))
+print("app-l:", fmt(i["labels"]), "db-l:", fmt(r["labels"]),
+      "env=dev:", " ".join(x["name"] for x in l), "tier=db:", " ".join(x["name"] for x in rl))
+P
 }
 
 # resources (name kind class grants), grants (identity resource actions
@@ -171,6 +207,11 @@ has_rec "reach: the grant (updated) and the delegation" \
 	'^   reach: R: db-r/database/pii/1 G: tool-r/db-r/read/table:a/live D: agent-r/tool-r/read/live$'
 has_rec "reach: retire took tool-r's grant and delegation" \
 	'^   reach: R: db-r/database/pii/0 G:  D: $'
+has_rec "labels: as created" \
+	'^   labels: app-l: env=prod,team=x db-l: env=dev env=dev:  tier=db: $'
+has_rec "labels: changed by label and resource add" \
+	'^   labels: app-l: env=dev db-l: env=test,tier=db env=dev: app-l tier=db: db-l$'
+has_rec "labels: a 17th label refused" '^[0-9]+ 17 labels: refused: exit 2$'
 has_rec "retired: every credential revoked" \
 	'^   retired dave password:revoked:. password:revoked:. password:revoked:. token:revoked:.$'
 
@@ -187,4 +228,8 @@ expect 0 "a second host syncs" nhictl -c "$T/etc/ldap2.conf" sync
 eqv "the second host has the same credentials and expiries" "$(summary ldap svc-b)" "$(summary ldap2 svc-b)"
 eqv "the second host has the same resources, grants and delegations" "$(reach_summary ldap)" \
 	"$(reach_summary ldap2)"
+eqv "the second host has the same labels" "$(labels_summary ldap)" "$(labels_summary ldap2)"
+eqv "directory: the resource's nhiLabel values" "env=test tier=db" \
+	"$(ldap_admin ldapsearch -b "cn=db-l,ou=resources,$B" -s base nhiLabel |
+		sed -n 's/^nhiLabel: //p' | sort | tr '\n' ' ' | sed 's/ $//')"
 finish

@@ -35,6 +35,9 @@ int audit_over_cap(struct nhictl *x, struct audit_ctx *a);
 int audit_widening(struct nhictl *x, struct audit_ctx *a);
 /* NHI7-CRED-OLD, NHI7-CRED-NO-EXPIRY, NHI7-NOT-ROTATED */
 int audit_cred_age(struct nhictl *x, struct audit_ctx *a);
+/* NHI8-CROSS-ENV: an identity reaching resources of different env labels,
+ * or labelled env=X and reaching env=Y; one hop of delegation (audit_env.c) */
+int audit_env(struct nhictl *x, struct audit_ctx *a);
 /* NHI9: usage outside an identity's hosts or services (audit_usage.c) */
 int audit_out_of_scope(struct nhictl *x, struct audit_ctx *a);
 /* NHI9: an identity delegated to by identities of different owners (audit_usage.c) */

@@ -78,7 +78,7 @@ CMD(group); CMD(publish); CMD(audit); CMD(directory); CMD(sync);
 CMD(discover); CMD(cred); CMD(rotate); CMD(authorized_keys); CMD(release);
 CMD(config);
 CMD(init); CMD(backup);
-CMD(resource); CMD(grant); CMD(delegate);
+CMD(resource); CMD(grant); CMD(delegate); CMD(label);
 CMD(reach); CMD(who_can); CMD(chain); CMD(graph);
 #undef CMD
 

@@ -228,6 +228,7 @@ static const struct {
 	{ "over-cap", audit_over_cap },
 	{ "widening", audit_widening },
 	{ "cred-age", audit_cred_age },
+	{ "env", audit_env },
 	{ "out-of-scope-use", audit_out_of_scope },
 	{ "shared", audit_shared },
 	{ "human-use", audit_human_use },

@@ -19,6 +19,9 @@ struct spec {
 	int n_hosts, n_services;
 	int force;   /* adopt: also an account classified as a human */
 	int create_home;   /* create: 1 --create-home, 0 --no-create-home, -1 create_home */
+	const char *label[LABELS_MAX + 1];
+	int n_label;
+	char labels[LABELS_BUFSZ];   /* --label, checked and sorted */
 };
 
 static const char create_help[] =
@@ -42,6 +45,8 @@ static const char create_help[] =
 	"                            the identity, mode HOME_MODE or 0750); an existing\n"
 	"                            path is accepted only as its directory\n"
 	"  -M, --no-create-home      do not (default: create_home in nhi.conf)\n"
+	"  -l, --label KEY=VALUE     a label, e.g. env=prod (repeatable; a-z 0-9 _ . -,\n"
+	"                            at most 63 each, 16 labels; 'nhictl label' changes them)\n"
 	"      --json                print the new identity as JSON\n";
 
 static const char adopt_help[] =
@@ -49,7 +54,7 @@ static const char adopt_help[] =
 	"\n"
 	"Register an existing local account (e.g. from /etc/passwd), keeping its\n"
 	"uid, gid, home, shell and gecos.  Options as for create, without\n"
-	"--uid, --shell, --home and --(no-)create-home.  An account pam_nhi\n"
+	"--uid, --shell, --home and --(no-)create-home (--label KEY=VALUE too).  An account pam_nhi\n"
 	"classifies as a human (no service uid range, service group or name\n"
 	"pattern) is refused:\n"
 	"\n"
@@ -84,6 +89,7 @@ static int parse_spec(struct nhictl *x, int argc, char **argv, struct spec *s, i
 		{ "force", no_argument, NULL, 'F' },
 		{ "create-home", no_argument, NULL, 'm' },
 		{ "no-create-home", no_argument, NULL, 'M' },
+		{ "label", required_argument, NULL, 'l' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -92,7 +98,7 @@ static int parse_spec(struct nhictl *x, int argc, char **argv, struct spec *s, i
 
 	memset(s, 0, sizeof(*s));
 	s->create_home = -1;
-	while ((c = getopt_long(argc, argv, ":o:e:p:k:r:H:S:u:s:d:mMh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:e:p:k:r:H:S:u:s:d:l:mMh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': s->owner = optarg; break;
 		case 'e': s->expires = optarg; break;
@@ -119,6 +125,12 @@ static int parse_spec(struct nhictl *x, int argc, char **argv, struct spec *s, i
 				s->shell = optarg;
 			else
 				s->home = optarg;
+			break;
+		case 'l':
+			if (s->n_label >= LABELS_MAX)
+				return nerr(x, EXIT_USAGE, "too many --label options (at most %d)",
+					    LABELS_MAX);
+			s->label[s->n_label++] = optarg;
 			break;
 		case 'F':
 			if (!adopt)
@@ -167,6 +179,12 @@ static int check_spec(struct nhictl *x, struct spec *s, int *kind, int64_t *inte
 		return nerr(x, EXIT_USAGE, "bad --home '%s': an absolute path", s->home);
 	if (s->shell != NULL && !nhi_valid_text(s->shell, PATH_MAX - 1, 1))
 		return nerr(x, EXIT_USAGE, "bad --shell '%s'", s->shell);
+	for (int i = 0; i < s->n_label; i++)
+		if (label_check(s->label[i], 0, err, sizeof(err)) < 0)
+			return nerr(x, EXIT_USAGE, "%s", err);
+	s->labels[0] = '\0';
+	if (labels_apply(s->labels, sizeof(s->labels), s->label, s->n_label, err, sizeof(err)) < 0)
+		return nerr(x, EXIT_USAGE, "%s", err);
 	r = parse_expiry(x, s->expires, expires);
 	return r;
 }
@@ -185,8 +203,9 @@ static int insert_ident(struct nhictl *x, const struct store_new *n)
 	r = owner_id_record(x, n->name);
 	if (r == 0)
 		r = reg_event(x, n->adopted ? "adopt" : "create", n->name, "ok",
-			      "kind=%s uid=%u gid=%u owner=%s expires=%s%s", nhi_kind_str(n->kind),
+			      "kind=%s uid=%u gid=%u owner=%s expires=%s%s%s%s", nhi_kind_str(n->kind),
 			      got.uid, got.gid, got.owner, nhi_format_time((time_t)got.expires, b1),
+			      n->labels && n->labels[0] ? " labels=" : "", n->labels ? n->labels : "",
 			      x->store->audit_tag);
 	if (r < 0)
 		return not_stored(x);
@@ -214,6 +233,7 @@ static void new_from_spec(struct store_new *n, const char *name, int kind, const
 	n->services = s->services;
 	n->n_hosts = s->n_hosts;
 	n->n_services = s->n_services;
+	n->labels = s->labels;
 }
 
 /* The name is not registered yet (the directory's answer with ldap). */

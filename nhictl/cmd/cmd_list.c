@@ -16,6 +16,7 @@ static const char list_help[] =
 	"  -S, --stale DUR         not used for longer than DUR (never used: counted\n"
 	"                          from its creation)\n"
 	"  -a, --all               include retired identities\n"
+	"  -l, --label KEY=VALUE   labelled so (repeatable: all of them)\n"
 	"      --json              a JSON array of objects\n";
 
 int cmd_list(struct nhictl *x, int argc, char **argv)
@@ -28,19 +29,21 @@ int cmd_list(struct nhictl *x, int argc, char **argv)
 		{ "orphaned", no_argument, NULL, 'O' },
 		{ "stale", required_argument, NULL, 'S' },
 		{ "all", no_argument, NULL, 'a' },
+		{ "label", required_argument, NULL, 'l' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *owner = NULL, *state = NULL;
+	const char *owner = NULL, *state = NULL, *label[LABELS_MAX];
+	int nlabel = 0;
 	int64_t within = -1, stale = -1;
 	int overdue = 0, orphaned = 0, all = 0, c, r, n = 0;
-	int64_t wname = 0, wowner = 0;
+	int64_t wname = 0, wowner = 0, wlabels = 0;
 	char err[256], b1[NHI_TIME_BUFSZ], b2[NHI_TIME_BUFSZ];
 	sqlite3_stmt *st;
 	struct json j;
 
-	while ((c = getopt_long(argc, argv, ":o:s:e:rOS:ah", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:s:e:l:rOS:ah", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': owner = optarg; break;
 		case 's':
@@ -60,6 +63,14 @@ int cmd_list(struct nhictl *x, int argc, char **argv)
 		case 'r': overdue = 1; break;
 		case 'O': orphaned = 1; break;
 		case 'a': all = 1; break;
+		case 'l':
+			if (label_check(optarg, 0, err, sizeof(err)) < 0)
+				return nerr(x, EXIT_USAGE, "%s", err);
+			if (nlabel >= LABELS_MAX)
+				return nerr(x, EXIT_USAGE, "too many --label options (at most %d)",
+					    LABELS_MAX);
+			label[nlabel++] = optarg;
+			break;
 		case 'j': x->json = 1; break;
 		case 'h': fputs(list_help, stdout); return EXIT_OK;
 		default: return opt_error(x, c, argv);
@@ -78,14 +89,18 @@ int cmd_list(struct nhictl *x, int argc, char **argv)
 		/* columns as wide as the longest name and owner (up to 32
 		 * characters each), so that every row stays aligned */
 		if (reg_int(x, &wname, 0, "SELECT max(length(name)) FROM identity", "") < 0 ||
-		    reg_int(x, &wowner, 0, "SELECT max(length(owner)) FROM identity", "") < 0) {
+		    reg_int(x, &wowner, 0, "SELECT max(length(owner)) FROM identity", "") < 0 ||
+		    reg_int(x, &wlabels, 0, "SELECT max(length(labels)) FROM identity", "") < 0) {
 			sqlite3_finalize(st);
 			return EXIT_FAIL;
 		}
 		wname = wname < 20 ? 20 : wname;
 		wowner = wowner < 10 ? 10 : wowner;
-		printf("%-*s %-7s %-8s %-*s %-9s %-20s %-20s %s\n", (int)wname, "NAME", "KIND",
-		       "UID", (int)wowner, "OWNER", "STATE", "EXPIRES", "REVIEW DUE", "PURPOSE");
+		/* a LABELS column only when some identity has labels */
+		wlabels = wlabels == 0 ? 0 : wlabels < 6 ? 6 : wlabels > 64 ? 64 : wlabels;
+		printf("%-*s %-7s %-8s %-*s %-9s %-20s %-20s %s%*s%s\n", (int)wname, "NAME", "KIND",
+		       "UID", (int)wowner, "OWNER", "STATE", "EXPIRES", "REVIEW DUE",
+		       wlabels ? "LABELS" : "", wlabels ? (int)wlabels - 5 : 0, "", "PURPOSE");
 	}
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		struct ident id;
@@ -97,6 +112,8 @@ int cmd_list(struct nhictl *x, int argc, char **argv)
 		}
 		retired = strcmp(id.state, "retired") == 0;
 		if (owner && strcmp(owner, id.owner) != 0)
+			continue;
+		if (!labels_match(id.labels, label, nlabel))
 			continue;
 		if (state ? strcmp(state, id.state) != 0 : (retired && !all))
 			continue;
@@ -114,12 +131,14 @@ int cmd_list(struct nhictl *x, int argc, char **argv)
 				fputs(",\n", stdout);
 			ident_json(x, &id);
 		} else {
-			printf("%-*s %-7s %-8u %-*s %-9s %-20s %-20s %s\n", (int)wname, id.name,
+			printf("%-*s %-7s %-8u %-*s %-9s %-20s %-20s ", (int)wname, id.name,
 			       id.kind, id.uid, (int)wowner, id.owner,
 			       !retired && x->now >= id.expires ? "expired" : id.state,
 			       nhi_format_time((time_t)id.expires, b1),
-			       id.review_due ? nhi_format_time((time_t)id.review_due, b2) : "-",
-			       id.purpose);
+			       id.review_due ? nhi_format_time((time_t)id.review_due, b2) : "-");
+			if (wlabels)
+				printf("%-*s ", (int)wlabels, id.labels[0] ? id.labels : "-");
+			printf("%s\n", id.purpose);
 		}
 		n++;
 	}

@@ -18,6 +18,8 @@ struct reach_args {
 	const char *actions, *cred, *expires, *reason, *resource;
 	const char *scopes[REACH_SCOPES_MAX];
 	int nscopes;
+	const char *label[LABELS_MAX];   /* --label KEY=VALUE (checked as given) */
+	int nlabel;
 	int external;                /* -1 not given, 0 --external=no, 1 --external */
 	int force;
 	char given[32];              /* the short letters of the options given */
@@ -95,6 +97,10 @@ int reach_retire(struct nhictl *x, const struct ident *id, const char *what, int
  * into j's open array or a line); one whose same owner is live again
  * comes back (resource-owner-live).  *n counts the changes.  0 or NHI_ERR_*. */
 int reach_owner_check(struct nhictl *x, struct json *j, int *n);
+
+/* label --resource NAME: apply the checked KEY=VALUE / KEY- ops to the
+ * resource's labels (cmd_resource.c); an exit code. */
+int resource_label(struct nhictl *x, const char *name, const char *const *ops, int nops);
 
 
 #endif

@@ -20,7 +20,8 @@
 static const char resource_help[] =
 	"usage: nhictl resource add NAME --kind KIND --uri URI --owner USER\n"
 	"                           [--data-class CLASS] [--external[=yes|no]] [--purpose TEXT]\n"
-	"       nhictl resource list [--json]\n"
+	"                           [--label KEY=VALUE]...\n"
+	"       nhictl resource list [--label KEY=VALUE]... [--json]\n"
 	"       nhictl resource show NAME [--json]\n"
 	"       nhictl resource remove NAME [--force] [--json]\n"
 	"\n"
@@ -37,6 +38,9 @@ static const char resource_help[] =
 	"  -d, --data-class CLASS   " DATA_CLASSES " (default internal)\n"
 	"      --external[=yes|no]  outside the organisation (a SaaS, a third party)\n"
 	"  -p, --purpose TEXT       why it is there\n"
+	"  -l, --label KEY=VALUE    add: set a label (env=prod; repeatable; others kept;\n"
+	"                           'nhictl label --resource' also removes); list: only\n"
+	"                           resources labelled so (all of them)\n"
 	"  -f, --force              remove: its grants too\n"
 	"      --json               machine-readable output\n";
 
@@ -69,6 +73,7 @@ static void resource_json_fields(struct json *j, const struct resource_row *r, i
 	json_kstr(j, "data_class", r->data_class);
 	json_kbool(j, "external", r->external);
 	json_kstr(j, "purpose", r->purpose);
+	json_klabels(j, "labels", r->labels);
 	json_ktime(j, "created", r->created);
 	json_ktime(j, "orphaned_since", r->orphaned_since);
 	json_kint(j, "grants", grants);
@@ -133,12 +138,13 @@ static void resource_diff(const struct resource_row *o, const struct resource_ro
 	buf[0] = '\0';
 #define DIFF(f, fmt, a, b) \
 	if (u < len && strcmp(a, b) != 0) \
-		u += (size_t)snprintf(buf + u, len - u, "%s" f " %s -> %s", u ? " " : "", fmt, b)
+		u += (size_t)snprintf(buf + u, len - u, "%s" f " " fmt " -> " fmt, u ? " " : "", a, b)
 	DIFF("kind", "%s", o->kind, n->kind);
 	DIFF("uri", "%s", o->uri, n->uri);
 	DIFF("owner", "%s", o->owner, n->owner);
 	DIFF("data_class", "%s", o->data_class, n->data_class);
 	DIFF("purpose", "'%s'", o->purpose, n->purpose);
+	DIFF("labels", "%s", o->labels[0] ? o->labels : "-", n->labels[0] ? n->labels : "-");
 #undef DIFF
 	if (u < len && o->external != n->external)
 		snprintf(buf + u, len - u, "%sexternal %s -> %s", u ? " " : "",
@@ -147,7 +153,7 @@ static void resource_diff(const struct resource_row *o, const struct resource_ro
 
 static int resource_add(struct nhictl *x, struct reach_args *a)
 {
-	char owner[64], dn[1024], why[1024] = "", det[2600];
+	char owner[64], dn[1024], why[1024] = "", det[2600 + 2 * LABELS_BUFSZ];
 	struct resource_row old, r;
 	int have, rc;
 
@@ -197,6 +203,8 @@ static int resource_add(struct nhictl *x, struct reach_args *a)
 		r.external = a->external;
 	if (a->purpose != NULL)
 		snprintf(r.purpose, sizeof(r.purpose), "%s", a->purpose);
+	if (labels_apply(r.labels, sizeof(r.labels), a->label, a->nlabel, why, sizeof(why)) < 0)
+		return nerr(x, EXIT_USAGE, "%s", why);
 	if (have) {
 		resource_diff(&old, &r, det, sizeof(det));
 		if (det[0] == '\0')
@@ -216,9 +224,10 @@ static int resource_add(struct nhictl *x, struct reach_args *a)
 		if (x->store->resource_add(x, &r) < 0)
 			return EXIT_FAIL;
 		rc = reg_event(x, "resource-add", r.name, "ok", "kind=%s uri=%s owner=%s "
-			       "data_class=%s external=%s%s%s%s%s", r.kind, r.uri, r.owner,
+			       "data_class=%s external=%s%s%s%s%s%s%s", r.kind, r.uri, r.owner,
 			       r.data_class, r.external ? "yes" : "no", r.purpose[0] ? " purpose='" : "",
-			       r.purpose, r.purpose[0] ? "'" : "", x->store->audit_tag);
+			       r.purpose, r.purpose[0] ? "'" : "", r.labels[0] ? " labels=" : "",
+			       r.labels, x->store->audit_tag);
 	}
 	if (rc < 0) {
 		x->store->abort(x);
@@ -230,7 +239,7 @@ static int resource_add(struct nhictl *x, struct reach_args *a)
 static void resource_row(struct nhictl *x, sqlite3_stmt *st, struct json *j)
 {
 	struct resource_row res;
-	int64_t n = sqlite3_column_int64(st, 14);
+	int64_t n = sqlite3_column_int64(st, 15);
 
 	(void)x;
 	resource_from_row(st, &res);
@@ -246,14 +255,29 @@ static void resource_row(struct nhictl *x, sqlite3_stmt *st, struct json *j)
 
 static int resource_list(struct nhictl *x, struct reach_args *a)
 {
-	char header[128];
+	char header[128], sql[512 + LABELS_MAX * 64];
+	sqlite3_stmt *st;
+	size_t u;
+	int i;
 
-	(void)a;
 	snprintf(header, sizeof(header), "%-24s %-10s %-12s %-3s %-12s %6s %s\n", "NAME", "KIND",
 		 "DATA_CLASS", "EXT", "OWNER", "GRANTS", "URI");
-	return reach_list(x, reg_prep(x, "SELECT " RESOURCE_COLS ", (SELECT count(*) FROM access "
-				      "g WHERE g.resource_id = r.id) FROM resource r ORDER BY r.name",
-				      ""), header, resource_row);
+	u = (size_t)snprintf(sql, sizeof(sql), "SELECT " RESOURCE_COLS ", (SELECT count(*) FROM "
+			     "access g WHERE g.resource_id = r.id) FROM resource r WHERE 1");
+	/* --label K=V: ",K=V," within ",labels," (sorted, checked words) */
+	for (i = 0; i < a->nlabel && u < sizeof(sql); i++)
+		u += (size_t)snprintf(sql + u, sizeof(sql) - u, " AND instr(',' || r.labels || ',', "
+				      "',' || ?%d || ',') > 0", i + 1);
+	if (u < sizeof(sql))
+		snprintf(sql + u, sizeof(sql) - u, " ORDER BY r.name");
+	st = reg_prep(x, sql, "");
+	for (i = 0; st != NULL && i < a->nlabel; i++)
+		if (sqlite3_bind_text(st, i + 1, a->label[i], -1, SQLITE_STATIC) != SQLITE_OK) {
+			sqlite3_finalize(st);
+			st = NULL;
+			reg_dberr(x);
+		}
+	return reach_list(x, st, header, resource_row);
 }
 
 static int resource_show(struct nhictl *x, struct reach_args *a)
@@ -278,9 +302,10 @@ static int resource_show(struct nhictl *x, struct reach_args *a)
 		json_arr(&j);
 	} else {
 		printf("name:        %s\nkind:        %s\nuri:         %s\nowner:       %s\n"
-		       "data class:  %s\nexternal:    %s\npurpose:     %s\ncreated:     %s\n",
-		       res.name, res.kind, res.uri, res.owner, res.data_class,
-		       res.external ? "yes" : "no", res.purpose, nhi_format_time((time_t)res.created, b1));
+		       "data class:  %s\nexternal:    %s\npurpose:     %s\nlabels:      %s\n"
+		       "created:     %s\n", res.name, res.kind, res.uri, res.owner, res.data_class,
+		       res.external ? "yes" : "no", res.purpose, res.labels[0] ? res.labels : "-",
+		       nhi_format_time((time_t)res.created, b1));
 		if (res.orphaned_since)
 			printf("orphaned:    since %s\n", nhi_format_time((time_t)res.orphaned_since, b1));
 		printf("granted to:\n");
@@ -367,6 +392,34 @@ static int resource_remove(struct nhictl *x, struct reach_args *a)
 	return EXIT_FAIL;
 }
 
+int resource_label(struct nhictl *x, const char *name, const char *const *ops, int nops)
+{
+	char why[256], det[2 * LABELS_BUFSZ + 32];
+	struct resource_row old, r;
+	int rc;
+
+	if ((rc = reach_check_resource_name(x, name)) != 0)
+		return rc;
+	if (x->store->reach_lock(x) < 0)
+		return EXIT_FAIL;
+	if ((rc = reach_resource(x, name, &old)) != 0)
+		return rc;
+	r = old;
+	if (labels_apply(r.labels, sizeof(r.labels), ops, nops, why, sizeof(why)) < 0)
+		return nerr(x, EXIT_USAGE, "%s", why);
+	if (strcmp(r.labels, old.labels) == 0)
+		return resource_answer(x, &old, "unchanged", 0);
+	snprintf(det, sizeof(det), "labels %s -> %s", old.labels[0] ? old.labels : "-",
+		 r.labels[0] ? r.labels : "-");
+	if (x->store->resource_update(x, &old, &r) < 0)
+		return EXIT_FAIL;
+	if (reg_event(x, "resource-update", r.name, "ok", "%s%s", det, x->store->audit_tag) < 0) {
+		x->store->abort(x);
+		return EXIT_FAIL;
+	}
+	return resource_commit(x, &r, "updated", 0);
+}
+
 /* ---- audit: resources' owners ---- */
 
 int reach_owner_check(struct nhictl *x, struct json *j, int *n)
@@ -445,8 +498,8 @@ int audit_resources(struct nhictl *x, struct audit_ctx *a)
 int cmd_resource(struct nhictl *x, int argc, char **argv)
 {
 	static const struct reach_sub subs[] = {
-		{ "add", resource_add, 1, 1, "kuodXp" },
-		{ "list", resource_list, 0, 0, "" },
+		{ "add", resource_add, 1, 1, "kuodXpl" },
+		{ "list", resource_list, 0, 0, "l" },
 		{ "show", resource_show, 1, 1, "" },
 		{ "remove", resource_remove, 1, 1, "f" },
 	};

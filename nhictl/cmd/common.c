@@ -81,6 +81,7 @@ void ident_json_fields(struct nhictl *x, const struct ident *id, struct json *j)
 	json_kstr(j, "state", id->state);
 	json_klist(j, "hosts", id->hosts);
 	json_klist(j, "services", id->services);
+	json_klabels(j, "labels", id->labels);
 	json_ktime(j, "last_used", id->last_used);
 	json_ktime(j, "orphaned_since", id->orphaned_since);
 	json_ktime(j, "retired_at", id->retired_at);
@@ -116,6 +117,7 @@ void ident_text(struct nhictl *x, const struct ident *id)
 	printf("review due:      %s\n", tm_or(id->review_due, b, "-"));
 	printf("hosts:           %s\n", id->hosts[0] ? id->hosts : "any");
 	printf("services:        %s\n", id->services[0] ? id->services : "any");
+	printf("labels:          %s\n", id->labels[0] ? id->labels : "-");
 	printf("last used:       %s\n", tm_or(id->last_used, b, "never"));
 	if (id->orphaned_since)
 		printf("orphaned since:  %s\n", tm_or(id->orphaned_since, b, "-"));

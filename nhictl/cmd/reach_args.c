@@ -25,6 +25,7 @@ static const struct option reach_opts[] = {
 	{ "reason", required_argument, NULL, 'r' },
 	{ "resource", required_argument, NULL, 'R' },
 	{ "force", no_argument, NULL, 'f' },
+	{ "label", required_argument, NULL, 'l' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -43,7 +44,9 @@ static int take(struct nhictl *x, struct reach_args *a, int c, const char *v)
 {
 	size_t n = strlen(a->given);
 
-	if (strchr(a->given, c) != NULL && c != 's')
+	char why[256];
+
+	if (strchr(a->given, c) != NULL && c != 's' && c != 'l')
 		return nerr(x, EXIT_USAGE, "option '--%s' given twice", long_name(c));
 	if (n + 1 < sizeof(a->given)) {
 		a->given[n] = (char)c;
@@ -69,6 +72,13 @@ static int take(struct nhictl *x, struct reach_args *a, int c, const char *v)
 		else
 			return nerr(x, EXIT_USAGE, "bad --external '%s' (yes or no)", v);
 		break;
+	case 'l':
+		if (label_check(v, 0, why, sizeof(why)) < 0)
+			return nerr(x, EXIT_USAGE, "%s", why);
+		if (a->nlabel >= LABELS_MAX)
+			return nerr(x, EXIT_USAGE, "too many --label options (at most %d)", LABELS_MAX);
+		a->label[a->nlabel++] = v;
+		break;
 	case 's':
 		if (a->nscopes >= REACH_SCOPES_MAX)
 			return nerr(x, EXIT_USAGE, "at most %d --scope", REACH_SCOPES_MAX);
@@ -93,7 +103,7 @@ int reach_run(struct nhictl *x, int argc, char **argv, const struct reach_sub *s
 	for (i = 0; i < n; i++)
 		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
 			 i ? ", " : "", subs[i].name);
-	while ((c = getopt_long(argc, argv, ":k:u:o:d:p:a:s:c:e:r:R:fh", reach_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":k:u:o:d:p:a:s:c:e:r:R:l:fh", reach_opts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(help, stdout);
 			return EXIT_OK;

@@ -24,7 +24,7 @@ char *da_sync_attrs[] = {
 	/* which kind of entry, and the attributes of the other three */
 	"objectClass", "cn", "nhiResourceURI", "nhiDataClass", "nhiExternal",
 	"nhiGrantId", "nhiResourceName", "nhiAction", "nhiScope", "nhiCredentialId",
-	"nhiDelegateTo", NULL
+	"nhiDelegateTo", "nhiLabel", NULL
 };
 
 const char *da_actions_str(int actions, char *buf, size_t len)
@@ -315,6 +315,8 @@ int da_entry_to_resource(struct dir *d, LDAPMessage *e, struct da_resource *r,
 		BAD("description is not printable text of at most 256 bytes");
 	if (dir_time_attr(d->ld, e, "nhiCreated", &r->created) < 0)
 		BAD("nhiCreated is not a GeneralizedTime from 1970 to 9999");
+	if (dir_labels(d->ld, e, r->labels, sizeof(r->labels), bad, sizeof(bad)) < 0)
+		goto out;
 	k = dir_first_value(d->ld, e, "owner", r->owner_dn, sizeof(r->owner_dn));
 	if (k < 0 || (k == 1 && dir_owner_name(&d->x->conf, r->owner_dn, r->owner,
 						sizeof(r->owner)) < 0))
@@ -527,7 +529,8 @@ static int ensure_ou(struct dir *d)
 int da_resource_add(struct dir *d, const struct da_resource *r)
 {
 	struct mods ms = { .n = 0 };
-	char dn[DN_MAX];
+	char dn[DN_MAX], lbuf[LABELS_BUFSZ];
+	const char *lvals[LABELS_MAX];
 	int rc;
 
 	if ((rc = resource_dn(d, r->name, dn, sizeof(dn))) < 0)
@@ -548,6 +551,7 @@ int da_resource_add(struct dir *d, const struct da_resource *r)
 	if (r->purpose[0] != '\0')
 		mod1(&ms, LDAP_MOD_ADD, "description", r->purpose);
 	mod1(&ms, LDAP_MOD_ADD, "nhiCreated", str_time(&ms, r->created ? r->created : d->x->now));
+	mod_labels(&ms, LDAP_MOD_ADD, r->labels, lbuf, sizeof(lbuf), lvals);
 	rc = add_entry(d, dn, &ms);
 	if (rc == LDAP_NO_SUCH_OBJECT) {   /* the first resource: its ou */
 		if (ensure_ou(d) < 0)
@@ -1028,7 +1032,8 @@ int da_resource_modify(struct dir *d, const struct da_resource *old, const struc
 {
 	struct mods ms = { .n = 0 };
 	char dn[DN_MAX], what[DA_NAME_MAX + 16], ek[3 * 32 + 1], eo[3 * 1024 + 1];
-	char assertion[3 * 1024 + 3 * 32 + 128];
+	char assertion[3 * 1024 + 3 * 32 + 128], lbuf[LABELS_BUFSZ];
+	const char *lvals[LABELS_MAX];
 	int rc;
 
 	if ((rc = resource_dn(d, old->name, dn, sizeof(dn))) < 0)
@@ -1054,6 +1059,7 @@ int da_resource_modify(struct dir *d, const struct da_resource *old, const struc
 	mod1(&ms, LDAP_MOD_REPLACE, "nhiDataClass", r->data_class[0] ? r->data_class : "internal");
 	mod1(&ms, LDAP_MOD_REPLACE, "nhiExternal", r->external ? "TRUE" : "FALSE");
 	mod1(&ms, LDAP_MOD_REPLACE, "description", r->purpose[0] ? r->purpose : NULL);
+	mod_labels(&ms, LDAP_MOD_REPLACE, r->labels, lbuf, sizeof(lbuf), lvals);
 	return modify_if(d, dn, assertion, &ms, what);
 }
 

@@ -39,6 +39,7 @@ struct da_resource {
 	int external;
 	int64_t created;
 	char uuid[64];             /* entryUUID (read only) */
+	char labels[LABELS_BUFSZ]; /* nhiLabel values as "k=v,k=v" sorted (labels.c) */
 };
 
 struct da_grant {

@@ -20,7 +20,7 @@ char *dir_ident_attrs[] = {
 	"owner", "description", "nhiKind", "nhiState", "nhiExpires", "nhiCreated",
 	"nhiReviewInterval", "nhiLastReview", "nhiReviewDue", "nhiOrphanedSince",
 	"nhiRetiredAt", "nhiReason", "host", "nhiPamService", "nhiLastUsed",
-	"nhiAdopted", "nhiSerial", "entryUUID", NULL
+	"nhiAdopted", "nhiSerial", "entryUUID", "nhiLabel", NULL
 };
 
 int dir_open(struct nhictl *x, struct dir *d)
@@ -235,6 +235,43 @@ static int list_values(LDAP *ld, LDAPMessage *e, const char *attr, int (*valid)(
 	return r;
 }
 
+int dir_labels(LDAP *ld, LDAPMessage *e, char *out, size_t len, char *bad, size_t badlen)
+{
+	struct berval **v = ldap_get_values_len(ld, e, "nhiLabel");
+	char vals[LABELS_MAX][2 * LABEL_WORD_MAX + 2], why[256];
+	const char *ops[LABELS_MAX];
+	int i, n = 0, r = 0;
+
+	out[0] = '\0';
+	for (i = 0; v != NULL && v[i] != NULL; i++) {
+		if (n >= LABELS_MAX) {
+			snprintf(bad, badlen, "nhiLabel: more than %d values", LABELS_MAX);
+			r = -1;
+			break;
+		}
+		if (v[i]->bv_len >= sizeof(vals[0]) || memchr(v[i]->bv_val, '\0', v[i]->bv_len)) {
+			snprintf(bad, badlen, "nhiLabel: a value is too long");
+			r = -1;
+			break;
+		}
+		memcpy(vals[n], v[i]->bv_val, v[i]->bv_len);
+		vals[n][v[i]->bv_len] = '\0';
+		if (label_check(vals[n], 0, why, sizeof(why)) < 0) {
+			snprintf(bad, badlen, "nhiLabel: %s", why);
+			r = -1;
+			break;
+		}
+		ops[n] = vals[n];
+		n++;
+	}
+	ldap_value_free_len(v);
+	if (r == 0 && labels_apply(out, len, ops, n, why, sizeof(why)) < 0) {
+		snprintf(bad, badlen, "nhiLabel: %s", why);
+		r = -1;
+	}
+	return r;
+}
+
 /* A DN in its LDAPv3 string form (for comparing DNs).  0 or -1. */
 static int dn_norm(const char *in, char *out, size_t len)
 {
@@ -416,7 +453,8 @@ int dir_entry_to_ident(struct dir *d, LDAPMessage *e, struct ident *id,
 		BAD("nhiReviewInterval is not a positive number of seconds");
 	if (list_values(ld, e, "host", valid_host, id->hosts, sizeof(id->hosts), bad, sizeof(bad)) < 0 ||
 	    list_values(ld, e, "nhiPamService", valid_service, id->services, sizeof(id->services),
-			bad, sizeof(bad)) < 0)
+			bad, sizeof(bad)) < 0 ||
+	    dir_labels(ld, e, id->labels, sizeof(id->labels), bad, sizeof(bad)) < 0)
 		goto out;
 	r = dir_first_value(ld, e, "owner", odn, sizeof(odn));
 	if (r < 0)

@@ -60,6 +60,10 @@ void dir_gentime(int64_t t, char out[16]);
  * outside 1970..9999, what nhictl itself accepts and writes). */
 int dir_time_attr(LDAP *ld, LDAPMessage *e, const char *attr, int64_t *out);
 
+/* The nhiLabel values of an entry ("key=value" each, at most LABELS_MAX)
+ * as one label string, sorted by key (labels.c): 0, or -1 with the reason
+ * in bad. */
+int dir_labels(LDAP *ld, LDAPMessage *e, char *out, size_t len, char *bad, size_t badlen);
 /* The DN of identity 'name' under ldap_base.  0 or NHI_ERR_RANGE. */
 int dir_ident_dn(const struct nhi_conf *c, const char *name, char *out, size_t len);
 

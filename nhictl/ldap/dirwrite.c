@@ -264,8 +264,22 @@ int dw_alloc_uid(struct dir *d, int (*free_here)(struct nhictl *x, uint32_t id),
 		    "try again", dn, COUNTER_TRIES);
 }
 
+void mod_labels(struct mods *ms, int op, const char *labels, char *buf, size_t len,
+		const char **vals)
+{
+	int n = 0;
+
+	snprintf(buf, len, "%s", labels != NULL ? labels : "");
+	if (buf[0] != '\0')
+		n = labels_split(buf, vals, LABELS_MAX);
+	if (n > 0 || op == LDAP_MOD_REPLACE)
+		mod(ms, op, "nhiLabel", vals, n);
+}
+
 int dw_add(struct dir *d, const struct dw_new *n)
 {
+	char lbuf[LABELS_BUFSZ];
+	const char *lvals[LABELS_MAX];
 	static const char *const ocs[] = { "account", "posixAccount", "shadowAccount", "nhiIdentity" };
 	struct mods ms = { .n = 0 };
 	char dn[1024];
@@ -298,6 +312,7 @@ int dw_add(struct dir *d, const struct dw_new *n)
 		mod(&ms, LDAP_MOD_ADD, "host", n->hosts, n->n_hosts);
 	if (n->n_services > 0)
 		mod(&ms, LDAP_MOD_ADD, "nhiPamService", n->services, n->n_services);
+	mod_labels(&ms, LDAP_MOD_ADD, n->labels, lbuf, sizeof(lbuf), lvals);
 	rc = ldap_add_ext_s(d->ld, dn, ms.p, NULL, NULL);
 	NHI_CRASH_POINT("ldap-write", "add");
 	if (rc == LDAP_ALREADY_EXISTS)
@@ -311,7 +326,8 @@ int dw_add(struct dir *d, const struct dw_new *n)
 int dw_modify(struct dir *d, const char *name, const struct dw_change *c)
 {
 	struct mods ms = { .n = 0 };
-	char dn[1024];
+	char dn[1024], lbuf[LABELS_BUFSZ];
+	const char *lvals[LABELS_MAX];
 	int rc;
 
 	if (dir_ident_dn(&d->x->conf, name, dn, sizeof(dn)) < 0)
@@ -338,6 +354,8 @@ int dw_modify(struct dir *d, const char *name, const struct dw_change *c)
 		mod1(&ms, LDAP_MOD_REPLACE, "nhiReason",
 		     c->reason != NULL && c->reason[0] != '\0' ? c->reason : NULL);
 	}
+	if (c->labels != NULL)
+		mod_labels(&ms, LDAP_MOD_REPLACE, c->labels, lbuf, sizeof(lbuf), lvals);
 	rc = ldap_modify_ext_s(d->ld, dn, ms.p, NULL, NULL);
 	NHI_CRASH_POINT("ldap-write", "modify");
 	if (rc == LDAP_NO_SUCH_ATTRIBUTE && c->state_to != NULL)

@@ -41,6 +41,7 @@ struct dw_new {
 	int adopted;
 	const char *const *hosts, *const *services;
 	int n_hosts, n_services;
+	const char *labels;                  /* "k=v,k=v" (nhiLabel values), NULL/"" none */
 };
 
 /* A change of an existing entry; NULL / 0 = leave alone. */
@@ -52,7 +53,13 @@ struct dw_change {
 	int clear_orphaned;                  /* remove nhiOrphanedSince */
 	int64_t retired_at;
 	const char *reason;                  /* with retired_at; "" removes it */
+	const char *labels;                  /* replace nhiLabel ("" removes); NULL leave */
 };
+/* nhiLabel with the values of the label string 'labels' (split into
+ * buf, which must live until the operation is sent); op ADD with none
+ * adds nothing, REPLACE with none removes them. */
+void mod_labels(struct mods *ms, int op, const char *labels, char *buf, size_t len,
+		const char **vals);
 
 /* Refuse a name the directory already has under ldap_base (an identity
  * or any other entry with that uid). */

@@ -83,6 +83,7 @@ void resource_from_row(sqlite3_stmt *st, struct resource_row *r)
 	r->orphaned_since = sqlite3_column_int64(st, 11);
 	r->managed = sqlite3_column_int(st, 12);
 	col_cpy(r->entry_uuid, sizeof(r->entry_uuid), st, 13);
+	col_cpy(r->labels, sizeof(r->labels), st, 14);
 }
 
 void grant_from_row(sqlite3_stmt *st, struct access_row *g)
@@ -181,19 +182,20 @@ int resource_put(struct nhictl *x, struct resource_row *r)
 	if (id == 0) {
 		rc = reg_exec(x, "INSERT INTO resource (name, kind, uri, owner, owner_dn, owner_id, "
 			      "data_class, external, purpose, created, orphaned_since, managed, "
-			      "entry_uuid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			      "sssssssisiiis", r->name, r->kind, r->uri, r->owner, r->owner_dn,
+			      "entry_uuid, labels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			      "sssssssisiiiss", r->name, r->kind, r->uri, r->owner, r->owner_dn,
 			      or_null(r->owner_id), r->data_class, (int64_t)r->external, r->purpose,
 			      r->created, r->orphaned_since, (int64_t)r->managed,
-			      or_null(r->entry_uuid));
+			      or_null(r->entry_uuid), r->labels);
 		id = sqlite3_last_insert_rowid(x->db);
 	} else {
 		rc = reg_exec(x, "UPDATE resource SET kind = ?, uri = ?, owner = ?, owner_dn = ?, "
 			      "owner_id = ?, data_class = ?, external = ?, purpose = ?, "
-			      "orphaned_since = ?, managed = ?, entry_uuid = ? WHERE id = ?",
-			      "ssssssisiisi", r->kind, r->uri, r->owner, r->owner_dn,
+			      "orphaned_since = ?, managed = ?, entry_uuid = ?, labels = ? WHERE id = ?",
+			      "ssssssisiissi", r->kind, r->uri, r->owner, r->owner_dn,
 			      or_null(r->owner_id), r->data_class, (int64_t)r->external, r->purpose,
-			      r->orphaned_since, (int64_t)r->managed, or_null(r->entry_uuid), id);
+			      r->orphaned_since, (int64_t)r->managed, or_null(r->entry_uuid),
+			      r->labels, id);
 	}
 	if (rc == 0)
 		r->id = id;

@@ -67,6 +67,7 @@ struct resource_row {
 	int64_t created, orphaned_since;
 	int managed;                         /* written by the directory (ldap): sync owns it */
 	char entry_uuid[UUID_MAX];           /* the directory entry's, "" local */
+	char labels[LABELS_BUFSZ];           /* "k=v,k=v" sorted (labels.c), "" none */
 };
 
 struct access_row {                      /* a grant */
@@ -113,7 +114,8 @@ int delegation_load(struct nhictl *x, int64_t from, int64_t to, struct delegatio
  *                                                 r = resource, c = credential)
  *   SELECT DELEGATION_COLS FROM DELEGATION_FROM ... (d, f = from, t = to) */
 #define RESOURCE_COLS "r.id, r.name, r.kind, r.uri, r.owner, r.owner_dn, r.owner_id, " \
-	"r.data_class, r.external, r.purpose, r.created, r.orphaned_since, r.managed, r.entry_uuid"
+	"r.data_class, r.external, r.purpose, r.created, r.orphaned_since, r.managed, r.entry_uuid, " \
+	"r.labels"
 #define GRANT_COLS "a.id, a.identity_id, a.resource_id, IFNULL(a.credential_id, 0), i.name, " \
 	"r.name, IFNULL(c.cred_id, ''), a.actions, a.scopes, a.created, a.expires, a.managed, " \
 	"a.entry_uuid"

@@ -105,11 +105,11 @@ static int load_row(struct nhictl *x, int64_t rid, struct ident *cur, char *owne
 		return r == SQLITE_DONE ? NHI_ERR_NOTFOUND : reg_dberr(x);
 	}
 	r = ident_from_row(x, st, cur);
-	t = sqlite3_column_text(st, 20);
-	snprintf(owner_dn, dnlen, "%s", t ? (const char *)t : "");
 	t = sqlite3_column_text(st, 21);
+	snprintf(owner_dn, dnlen, "%s", t ? (const char *)t : "");
+	t = sqlite3_column_text(st, 22);
 	snprintf(uuid, ulen, "%s", t ? (const char *)t : "");
-	*dir_last_used = sqlite3_column_int64(st, 22);
+	*dir_last_used = sqlite3_column_int64(st, 23);
 	sqlite3_finalize(st);
 	return r;
 }
@@ -122,6 +122,7 @@ static int same(const struct ident *a, const struct ident *b)
 	       strcmp(a->owner, b->owner) == 0 && strcmp(a->purpose, b->purpose) == 0 &&
 	       strcmp(a->retire_reason, b->retire_reason) == 0 &&
 	       strcmp(a->hosts, b->hosts) == 0 && strcmp(a->services, b->services) == 0 &&
+	       strcmp(a->labels, b->labels) == 0 &&
 	       a->uid == b->uid && a->gid == b->gid && a->created == b->created &&
 	       a->expires == b->expires && a->review_interval == b->review_interval &&
 	       a->last_review == b->last_review && a->review_due == b->review_due &&
@@ -205,8 +206,8 @@ int dir_ident_store(struct nhictl *x, const struct ident *id, const char *owner_
 	r = reg_exec(x, "INSERT INTO identity (id, name, kind, uid, gid, gecos, home, shell, "
 		     "owner, owner_dn, purpose, created, expires, review_interval, last_review, "
 		     "review_due, state, orphaned_since, retired_at, retire_reason, last_used, "
-		     "dir_last_used, entry_uuid) VALUES (nullif(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-		     "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+		     "dir_last_used, entry_uuid, labels) VALUES (nullif(?, 0), ?, ?, ?, ?, ?, ?, ?, "
+		     "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
 		     "name = excluded.name, kind = excluded.kind, uid = excluded.uid, "
 		     "gid = excluded.gid, gecos = excluded.gecos, home = excluded.home, "
 		     "shell = excluded.shell, owner = excluded.owner, owner_dn = excluded.owner_dn, "
@@ -216,18 +217,19 @@ int dir_ident_store(struct nhictl *x, const struct ident *id, const char *owner_
 		     "state = excluded.state, orphaned_since = excluded.orphaned_since, "
 		     "retired_at = excluded.retired_at, retire_reason = excluded.retire_reason, "
 		     "last_used = excluded.last_used, dir_last_used = excluded.dir_last_used, "
-		     "entry_uuid = excluded.entry_uuid, "
+		     "entry_uuid = excluded.entry_uuid, labels = excluded.labels, "
 		     /* who the owner is stays known while the owner does (a new
 		      * owner's is recorded at the next re-check); why it was
 		      * orphaned, while it is */
 		     "owner_id = CASE WHEN owner_dn IS excluded.owner_dn AND owner IS excluded.owner "
 		     "THEN owner_id END, orphan_cause = CASE WHEN excluded.orphaned_since = 0 "
 		     "THEN '' ELSE orphan_cause END",
-		     "issuussssssiiiiisiisiis", rid, want.name, want.kind, want.uid, want.gid,
+		     "issuussssssiiiiisiisiiss", rid, want.name, want.kind, want.uid, want.gid,
 		     want.gecos, want.home, want.shell, want.owner, owner_dn, want.purpose,
 		     want.created, want.expires, want.review_interval, want.last_review,
 		     want.review_due, want.state, want.orphaned_since, want.retired_at,
-		     want.retire_reason, want.last_used, id->last_used, u[0] ? u : NULL);
+		     want.retire_reason, want.last_used, id->last_used, u[0] ? u : NULL,
+		     want.labels);
 	if (rid == 0)
 		rid = sqlite3_last_insert_rowid(x->db);
 	if (r == 0 && (!cur.id || strcmp(cur.hosts, want.hosts) != 0))

@@ -78,8 +78,9 @@ int dirstore_resource(struct nhictl *x, const struct da_resource *r, int *change
 	    created_of(x, "resource", rid, r->created, &created) < 0)
 		return NHI_ERR_DB;
 	rc = reg_exec(x, "INSERT INTO resource (id, name, kind, uri, owner, owner_dn, data_class, "
-		      "external, purpose, created, managed, entry_uuid) VALUES (nullif(?, 0), ?, ?, ?, ?, "
-		      "?, ?, ?, ?, ?, 1, nullif(?, '')) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+		      "external, purpose, created, managed, entry_uuid, labels) VALUES (nullif(?, 0), ?, ?, "
+		      "?, ?, ?, ?, ?, ?, ?, 1, nullif(?, ''), ?) ON CONFLICT (id) DO UPDATE SET "
+		      "name = excluded.name, labels = excluded.labels, "
 		      "kind = excluded.kind, uri = excluded.uri, owner = excluded.owner, "
 		      "owner_dn = excluded.owner_dn, data_class = excluded.data_class, "
 		      "external = excluded.external, purpose = excluded.purpose, "
@@ -87,12 +88,13 @@ int dirstore_resource(struct nhictl *x, const struct da_resource *r, int *change
 		      /* who the owner is stays known while the owner does */
 		      "owner_id = CASE WHEN owner_dn IS excluded.owner_dn AND owner IS excluded.owner "
 		      "THEN owner_id END "
-		      "WHERE (name, kind, uri, owner, owner_dn, data_class, external, purpose, created) "
-		      "IS NOT (excluded.name, excluded.kind, excluded.uri, excluded.owner, "
+		      "WHERE (name, kind, uri, owner, owner_dn, data_class, external, purpose, created, "
+		      "labels) IS NOT (excluded.name, excluded.kind, excluded.uri, excluded.owner, "
 		      "excluded.owner_dn, excluded.data_class, excluded.external, excluded.purpose, "
-		      "excluded.created) OR entry_uuid IS NOT excluded.entry_uuid OR managed != 1",
-		      "issssssisis", rid, r->name, r->kind, r->uri, r->owner, r->owner_dn,
-		      r->data_class, (int64_t)r->external, r->purpose, created, u);
+		      "excluded.created, excluded.labels) OR entry_uuid IS NOT excluded.entry_uuid OR "
+		      "managed != 1",
+		      "issssssisiss", rid, r->name, r->kind, r->uri, r->owner, r->owner_dn,
+		      r->data_class, (int64_t)r->external, r->purpose, created, u, r->labels);
 	if (rc == 0)
 		set_changed(x, rid, changed);
 	return rc;

@@ -37,6 +37,7 @@ struct store_new {
 	int adopted;
 	const char *const *hosts, *const *services;
 	int n_hosts, n_services;
+	const char *labels;            /* "k=v,k=v" sorted (labels.c), NULL/"" none */
 };
 
 /* A change of an existing identity; NULL / 0 = leave alone. */
@@ -49,6 +50,7 @@ struct store_change {
 	int64_t retired_at;            /* retire: with reason ("" none) */
 	const char *reason;
 	int revoked;                   /* out (retire): credentials revoked, -1 not counted */
+	const char *labels;            /* the new labels, whole ("" none); NULL leave */
 };
 
 /* What becomes of a rotation interrupted by a crash (rotation_recover). */

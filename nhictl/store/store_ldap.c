@@ -102,6 +102,7 @@ static int ldap_add(struct nhictl *x, const struct store_new *n, struct ident *g
 		.purpose = n->purpose, .uid = n->uid, .gid = n->gid, .expires = n->expires,
 		.interval = n->interval, .adopted = n->adopted, .hosts = n->hosts,
 		.services = n->services, .n_hosts = n->n_hosts, .n_services = n->n_services,
+		.labels = n->labels,
 	};
 
 	(void)x;
@@ -114,7 +115,7 @@ static int ldap_update(struct nhictl *x, const struct ident *id, struct store_ch
 		.state_from = c->state_from, .state_to = c->state_to, .expires = c->expires,
 		.last_review = c->last_review, .review_due = c->review_due,
 		.owner_dn = c->owner_dn, .clear_orphaned = c->clear_orphaned,
-		.retired_at = c->retired_at, .reason = c->reason,
+		.retired_at = c->retired_at, .reason = c->reason, .labels = c->labels,
 	};
 	struct ident got;
 	int creds = 0;

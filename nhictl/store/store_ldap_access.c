@@ -26,6 +26,7 @@ static void res_to_da(const struct resource_row *r, struct da_resource *o)
 	snprintf(o->owner_dn, sizeof(o->owner_dn), "%s", r->owner_dn);
 	o->external = r->external;
 	o->created = r->created;
+	snprintf(o->labels, sizeof(o->labels), "%s", r->labels);
 }
 
 static void grant_to_da(const struct access_row *g, struct da_grant *o)

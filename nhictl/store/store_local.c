@@ -84,12 +84,12 @@ static int local_add(struct nhictl *x, const struct store_new *n, struct ident *
 	if (reg_begin(x) < 0)
 		return NHI_ERR_DB;
 	r = reg_exec(x, "INSERT INTO identity (name, kind, uid, gid, gecos, home, shell, owner, "
-		     "purpose, created, expires, review_interval, review_due, state, adopted) "
-		     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)",
-		     "ssuusssssiiiii", n->name, nhi_kind_str(n->kind), n->uid, n->gid, n->gecos,
+		     "purpose, created, expires, review_interval, review_due, state, adopted, labels) "
+		     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
+		     "ssuusssssiiiiis", n->name, nhi_kind_str(n->kind), n->uid, n->gid, n->gecos,
 		     n->home, n->shell, n->owner, n->purpose ? n->purpose : "", (int64_t)x->now,
 		     (int64_t)n->expires, n->interval, (int64_t)x->now + n->interval,
-		     (int64_t)n->adopted);
+		     (int64_t)n->adopted, n->labels ? n->labels : "");
 	row = sqlite3_last_insert_rowid(x->db);
 	for (i = 0; r == 0 && i < n->n_hosts; i++)
 		r = reg_exec(x, "INSERT OR IGNORE INTO identity_host VALUES (?, ?)", "is",
@@ -134,6 +134,8 @@ static int local_update(struct nhictl *x, const struct ident *id, struct store_c
 		r = reg_exec(x, "UPDATE identity SET owner = ? WHERE id = ?", "si", c->owner, id->id);
 	if (r == 0 && c->clear_orphaned)
 		r = reg_exec(x, "UPDATE identity SET orphaned_since = 0 WHERE id = ?", "i", id->id);
+	if (r == 0 && c->labels != NULL)
+		r = reg_exec(x, "UPDATE identity SET labels = ? WHERE id = ?", "si", c->labels, id->id);
 	if (r < 0)
 		reg_rollback(x);
 	return db_err(r);

@@ -12,6 +12,27 @@
 #include <time.h>
 #include "nhi_snapshot.h"
 
+/* Labels (labels.c): "k=v,k=v" sorted by key; keys and values
+ * [a-z0-9_.-], 1 to LABEL_WORD_MAX bytes; at most LABELS_MAX. */
+#define LABELS_MAX 16
+#define LABEL_WORD_MAX 63
+#define LABELS_BUFSZ (LABELS_MAX * (2 * LABEL_WORD_MAX + 2))
+/* One KEY=VALUE (or, with allow_remove, KEY-): 0 or NHI_ERR_FORMAT with
+ * the reason in why. */
+int label_check(const char *op, int allow_remove, char *why, size_t len);
+/* Apply KEY=VALUE (set) and KEY- (remove) to labels (len bytes), kept
+ * sorted: 0, NHI_ERR_FORMAT or NHI_ERR_RANGE (more than LABELS_MAX) with
+ * why; labels unchanged on error. */
+int labels_apply(char *labels, size_t len, const char *const *ops, int nops, char *why,
+		 size_t wlen);
+/* Split a copy of labels in place at the commas: the values (at most
+ * max) into out; their number. */
+int labels_split(char *s, const char **out, int max);
+/* The value of key in labels (into val), or NULL. */
+const char *labels_get(const char *labels, const char *key, char *val, size_t len);
+/* 1 if labels has every KEY=VALUE of want. */
+int labels_match(const char *labels, const char *const *want, int n);
+
 struct ident {
 	int64_t id;
 	char name[64], kind[16], state[16];
@@ -21,6 +42,7 @@ struct ident {
 	uint32_t uid, gid;
 	int64_t created, expires, review_interval, last_review, review_due;
 	int64_t orphaned_since, retired_at, last_used;
+	char labels[LABELS_BUFSZ];           /* "k=v,k=v" sorted, "" none */
 };
 /* The policy record of an identity row (pointers into 'id'). */
 void ident_to_nhi(const struct ident *id, struct nhi_ident *ni);

@@ -44,6 +44,8 @@ void json_ktime(struct json *j, const char *k, int64_t t);
 /* A comma-separated list as an array of strings. */
 void json_klist(struct json *j, const char *k, const char *csv);
 void json_end(struct json *j);                  /* newline after the top value */
+/* Labels "k=v,k=v" as an object {"k": "v"} (labels.c). */
+void json_klabels(struct json *j, const char *k, const char *labels);
 
 /* ---- home.c: the local system at create and adopt ------------------- */
 
