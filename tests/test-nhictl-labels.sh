@@ -154,7 +154,7 @@ expect 0 "audit: cross-env" nhictl audit --json
 eqv "NHI8 findings: app-none, app-prod" "NHI8-CROSS-ENV:app-none NHI8-CROSS-ENV:app-prod" "$(nhi8)"
 eqv "app-prod: severity, evidence, remedy" \
 	"high|labelled env=prod; db-dev2 (env=dev), db-prod (env=prod)|nhictl grant remove app-prod db-dev2" \
-	"$(pyjson '"|".join([f["severity"], f["evidence"].split(": ", 1)[1], f["remedy"]]) if False else [ "|".join([f["severity"], f["evidence"].split(": ", 1)[1], f["remedy"]]) for f in d["findings"] if f["name"] == "app-prod"][0]')"
+	"$(pyjson '"|".join([f["severity"], f["evidence"].split(": ", 1)[1], f["remedy"]]) if False else [ "|".join([f["severity"], f["evidence"].split(": ", 1)[1], f["remedy"]]) for f in d["findings"] if f["name"] == "app-prod" and f["code"] == "NHI8-CROSS-ENV"][0]')"
 has out "app-none: both envs in the evidence" 'db-dev \(env=dev\).*db-prod \(env=prod\)'
 # the remedy works: remove the grant, the finding goes
 expect 0 "the remedy: nhictl grant remove app-prod db-dev2" nhictl grant remove app-prod db-dev2
@@ -167,7 +167,7 @@ expect 0 "audit: through a delegation" nhictl audit --json
 eqv "NHI8: app-prod through tool-dev" "NHI8-CROSS-ENV:app-none NHI8-CROSS-ENV:app-prod" "$(nhi8)"
 eqv "evidence names the delegate, remedy removes the delegation" \
 	"db-dev (env=dev) through tool-dev|nhictl delegate remove app-prod tool-dev" \
-	"$(pyjson '[ f["evidence"].split("; ")[1].split(", ")[0] + "|" + f["remedy"] for f in d["findings"] if f["name"] == "app-prod"][0]')"
+	"$(pyjson '[ f["evidence"].split("; ")[1].split(", ")[0] + "|" + f["remedy"] for f in d["findings"] if f["name"] == "app-prod" and f["code"] == "NHI8-CROSS-ENV"][0]')"
 expect 3 "--fail-on high: NHI8 is high" nhictl audit --fail-on high
 has out "text: the code and subject" "^high +NHI8-CROSS-ENV +app-prod "
 # the labels change: app-prod becomes env=dev-free: relabel the prod db as dev
