@@ -54,7 +54,8 @@ check "su svc-old told why" grep -q "identity svc-old expired on" "$T/su.svc-old
 check "su svc-susp denied" grep -q "Permission denied" "$T/su.svc-susp"
 check "su svc-susp told why" grep -q "identity svc-susp is suspended" "$T/su.svc-susp"
 check "su root ignored by pam_nhi" grep -qx "root" "$T/su.root"
-check "usage recorded for svc-ok" grep -Eq "^[0-9]+ svc-ok su testhost -$" "$T/state/usage.log"
+check "usage recorded for svc-ok (su names its caller, root, as RUSER)" grep -Eq "^[0-9]+ svc-ok su testhost - ruser=root( |$)" "$T/state/usage.log"
+cat "$T/state/usage.log" | sed "s/^/# usage: /"
 check "no usage for root" bash -c "! grep -q ' root ' '$T/state/usage.log'"
 check "host untouched: /etc/pam.d/su" bash -c "! grep -q pam_nhi /etc/pam.d/su"
 for f in su.svc-ok su.svc-old su.svc-susp su.root getent; do sed "s/^/# $f: /" "$T/$f"; done
