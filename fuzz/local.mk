@@ -20,6 +20,7 @@ fuzz_keys_SRCS = fuzz/fuzz-keys.c lib/nhi_keys.c $(FUZZ_LIB) $(FUZZ_ADMIN)
 fuzz_token_SRCS = fuzz/fuzz-token.c nhictl/util/secret.c $(FUZZ_LIB) $(FUZZ_ADMIN)
 fuzz_token_LIBS = $(CRYPTO_LIBS) $(CRYPT_LIBS)
 fuzz_dirmap_SRCS = fuzz/fuzz-dirmap.c nhictl/ldap/dirmap.c nhictl/ldap/ldap.c nhictl/ldap/ldap_escape.c \
+	nhictl/util/labels.c nhictl/util/json.c \
 	$(FUZZ_LIB)
 fuzz_mkseeds_SRCS = fuzz/mkseeds.c $(FUZZ_LIB) $(FUZZ_ADMIN)
 FUZZ_HDRS = fuzz/fuzz.h fuzz/fuzz-lookups.h

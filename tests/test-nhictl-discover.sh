@@ -81,7 +81,7 @@ chmod 000 "$H/srv/locked"
 disc() { nhictl "$@"; }
 if [ "$(id -u)" -eq 0 ]; then
 	disc() {
-		_nsswrap libnss_wrapper.so "${ASAN_OPTIONS:-}" \
+		_nsswrap libnss_wrapper.so "${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0" \
 			setpriv --bounding-set=-dac_override,-dac_read_search "$NHICTL" "$@"
 	}
 fi

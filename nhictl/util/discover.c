@@ -247,6 +247,8 @@ struct disc_account *disc_account(const struct disc *d, const char *name)
 	struct disc_account key;
 
 	key.name = (char *)(uintptr_t)name;
+	if (d->n_acc == 0)
+		return NULL;
 	return bsearch(&key, d->acc, d->n_acc, sizeof(*d->acc), acc_cmp_name);
 }
 
@@ -392,7 +394,8 @@ static int read_passwd(struct scan *s)
 	free(buf);
 	if (s->oom)
 		return 0;
-	qsort(d->acc, d->n_acc, sizeof(*d->acc), acc_cmp_name);
+	if (d->n_acc > 0)
+		qsort(d->acc, d->n_acc, sizeof(*d->acc), acc_cmp_name);
 	s->by_uid = malloc((d->n_acc + 1) * sizeof(*s->by_uid));
 	if (s->by_uid == NULL) {
 		s->oom = 1;
@@ -1142,7 +1145,8 @@ static void secrets_scan(struct scan *s)
 {
 	const char *p = s->x->conf.discover_paths;
 
-	qsort(s->creds, s->n_creds, sizeof(*s->creds), str_cmp);
+	if (s->n_creds > 0)
+		qsort(s->creds, s->n_creds, sizeof(*s->creds), str_cmp);
 	while (p != NULL && *p) {
 		char rel[PATH_MAX];
 		size_t k;
