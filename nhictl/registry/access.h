@@ -68,6 +68,7 @@ struct resource_row {
 	int managed;                         /* written by the directory (ldap): sync owns it */
 	char entry_uuid[UUID_MAX];           /* the directory entry's, "" local */
 	char labels[LABELS_BUFSZ];           /* "k=v,k=v" sorted (labels.c), "" none */
+	int applied;                         /* managed by `nhictl apply`: --prune may remove it */
 };
 
 struct access_row {                      /* a grant */
@@ -82,6 +83,7 @@ struct access_row {                      /* a grant */
 	int64_t created, expires;
 	int managed;
 	char entry_uuid[UUID_MAX];
+	int applied;                         /* managed by `nhictl apply`: --prune may remove it */
 };
 
 struct delegation_row {
@@ -94,6 +96,7 @@ struct delegation_row {
 	int64_t created, expires;
 	int managed;
 	char entry_uuid[UUID_MAX];
+	int applied;                         /* managed by `nhictl apply`: --prune may remove it */
 };
 
 /* ---- loading (the verbs; ldap's read-back) ---- */

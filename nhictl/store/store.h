@@ -38,6 +38,7 @@ struct store_new {
 	const char *const *hosts, *const *services;
 	int n_hosts, n_services;
 	const char *labels;            /* "k=v,k=v" sorted (labels.c), NULL/"" none */
+	int applied;                   /* created by `nhictl apply`: its --prune may retire it */
 };
 
 /* A change of an existing identity; NULL / 0 = leave alone. */
@@ -51,6 +52,13 @@ struct store_change {
 	const char *reason;
 	int revoked;                   /* out (retire): credentials revoked, -1 not counted */
 	const char *labels;            /* the new labels, whole ("" none); NULL leave */
+	/* modify / apply (issue 16): */
+	const char *purpose;           /* the new purpose ("" none); NULL leave */
+	int64_t interval;              /* the new review interval (seconds); 0 leave */
+	int set_hosts, set_services;   /* 1: replace the list with hosts/services */
+	const char *const *hosts, *const *services;   /* n == 0: any */
+	int n_hosts, n_services;
+	int applied;                   /* 1: mark managed by apply, -1: unmark, 0 leave */
 };
 
 /* What becomes of a rotation interrupted by a crash (rotation_recover). */

@@ -43,6 +43,7 @@ struct ident {
 	int64_t created, expires, review_interval, last_review, review_due;
 	int64_t orphaned_since, retired_at, last_used;
 	char labels[LABELS_BUFSZ];           /* "k=v,k=v" sorted, "" none */
+	int applied;                         /* managed by `nhictl apply` (issue 16) */
 };
 /* The policy record of an identity row (pointers into 'id'). */
 void ident_to_nhi(const struct ident *id, struct nhi_ident *ni);
