@@ -58,6 +58,8 @@ void nhi_conf_init(struct nhi_conf *c)
 	c->review_grace = 14LL * 86400;
 	c->orphan_grace = 7LL * 86400;
 	c->orphan_max = 10;
+	c->apply_max_retire = 10;
+	c->apply_max_retire_percent = 1;
 	c->warn_before = 14LL * 86400;
 	c->mode = NHI_MODE_ENFORCE;
 	c->review = NHI_REVIEW_WARN;
@@ -181,28 +183,42 @@ static int set_u32(struct nhi_conf *c, void *field, size_t size,
 	return 0;
 }
 
-/* orphan_max: a count, or a percentage "N%" (0..100) */
-static int set_orphan_max(struct nhi_conf *c, void *field, size_t size,
-			  const char *v, char *why, size_t whylen)
+/* orphan_max, apply_max_retire: a count, or a percentage "N%" (0..100) */
+static int parse_count_pct(const char *v, uint32_t *val, int *pct, char *why, size_t whylen)
 {
 	char num[16];
 	size_t n = strlen(v);
-	int pct = n > 0 && v[n - 1] == '%';
-	uint32_t val;
 
+	*pct = n > 0 && v[n - 1] == '%';
 	if (n >= sizeof(num))
 		goto bad;
 	memcpy(num, v, n + 1);
-	if (pct)
+	if (*pct)
 		num[n - 1] = '\0';
-	if (parse_u32(num, &val) < 0 || (pct && val > 100))
+	if (parse_u32(num, val) < 0 || (*pct && *val > 100))
 		goto bad;
-	*(uint32_t *)field = val;
-	c->orphan_max_percent = pct;
 	return 0;
 bad:
 	return nhi_seterr(why, whylen, NHI_ERR_INVAL,
 			  "expected a count or a percentage like 10%% (0 = no limit)");
+}
+
+/* orphan_max, apply_max_retire: the count, and its flag "a percentage" */
+static int set_count_pct(struct nhi_conf *c, void *field, size_t size,
+			 const char *v, char *why, size_t whylen)
+{
+	uint32_t val;
+	int pct;
+
+	(void)size;
+	if (parse_count_pct(v, &val, &pct, why, whylen) < 0)
+		return NHI_ERR_INVAL;
+	*(uint32_t *)field = val;
+	if (field == &c->orphan_max)
+		c->orphan_max_percent = pct;
+	else
+		c->apply_max_retire_percent = pct;
+	return 0;
 }
 
 static int set_duration(struct nhi_conf *c, void *field, size_t size,
@@ -544,7 +560,8 @@ static const struct key {
 	{ "review_interval", set_duration, F(review_interval), CTL },
 	{ "review_grace", set_duration, F(review_grace), 0 },
 	{ "orphan_grace", set_duration, F(orphan_grace), 0 },
-	{ "orphan_max", set_orphan_max, F(orphan_max), CTL },
+	{ "orphan_max", set_count_pct, F(orphan_max), CTL },
+	{ "apply_max_retire", set_count_pct, F(apply_max_retire), CTL },
 	{ "warn_before", set_duration, F(warn_before), 0 },
 	{ "mode", set_mode, F(mode), 0 },
 	{ "review", set_review, F(review), 0 },

@@ -79,6 +79,8 @@ struct nhi_conf {
 	int64_t orphan_grace;           /* after orphaned_since, before deny */
 	uint32_t orphan_max;            /* owner re-checks orphan at most this many at once (0 = no limit) */
 	int orphan_max_percent;         /* orphan_max is a percentage of the identities */
+	uint32_t apply_max_retire;      /* nhictl apply --prune removes at most this many (0 = no limit) */
+	int apply_max_retire_percent;   /* ... percent of the objects apply manages (default 10%) */
 	int64_t warn_before;            /* warn when expiry/review closer than this */
 	enum nhi_mode mode;
 	enum nhi_review_policy review;

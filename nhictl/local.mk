@@ -17,6 +17,8 @@ NHICTL_UTIL = nhictl/nhictl.h nhictl/util/util.h nhictl/util/util.c nhictl/util/
 	nhictl/util/secret.c nhictl/util/secret.h nhictl/util/home.c \
 	nhictl/util/reach.c nhictl/util/reach.h nhictl/util/discover.c nhictl/util/discover.h \
 	nhictl/util/labels.c
+# the file of nhictl apply (libyaml): linked into nhictl only
+NHICTL_APPLYFILE = nhictl/util/applyfile.h nhictl/util/applyfile.c
 NHICTL_REGISTRY = nhictl/registry/registry.h nhictl/registry/internal.h nhictl/registry/db.c \
 	nhictl/registry/schema.c nhictl/registry/audit.c nhictl/registry/verify.c \
 	nhictl/registry/publish.c nhictl/registry/regstate.c \
@@ -41,13 +43,13 @@ NHICTL_CMD = nhictl/cmd/cmd.h nhictl/cmd/common.c nhictl/cmd/credgen.c nhictl/cm
 	nhictl/cmd/finding.h nhictl/cmd/finding.c nhictl/cmd/audit_checks.h \
 	nhictl/cmd/audit_usage.c nhictl/cmd/cmd_review_due.c \
 	nhictl/cmd/cmd_discover.c \
-	nhictl/cmd/audit_registry.c
+	nhictl/cmd/audit_registry.c nhictl/cmd/cmd_apply.c
 
 sbin_PROGRAMS += nhictl/nhictl
 nhictl_nhictl_SOURCES = nhictl/nhictl.c $(NHICTL_CMD) $(NHICTL_STORE) \
-	$(NHICTL_REGISTRY) $(NHICTL_LDAP) $(NHICTL_UTIL)
-nhictl_nhictl_CFLAGS = $(AM_CFLAGS) $(NHICTL_INC) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(CRYPT_CFLAGS) $(LDAP_CFLAGS)
-nhictl_nhictl_LDADD = lib/libnhiadmin.la lib/libnhikeys.la lib/libnhi.la $(SQLITE_LIBS) $(CRYPTO_LIBS) $(CRYPT_LIBS) $(LDAP_LIBS)
+	$(NHICTL_REGISTRY) $(NHICTL_LDAP) $(NHICTL_UTIL) $(NHICTL_APPLYFILE)
+nhictl_nhictl_CFLAGS = $(AM_CFLAGS) $(NHICTL_INC) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(CRYPT_CFLAGS) $(LDAP_CFLAGS) $(YAML_CFLAGS)
+nhictl_nhictl_LDADD = lib/libnhiadmin.la lib/libnhikeys.la lib/libnhi.la $(SQLITE_LIBS) $(CRYPTO_LIBS) $(CRYPT_LIBS) $(LDAP_LIBS) $(YAML_LIBS)
 
 # sshd's AuthorizedKeysCommand: the keys without nhictl's libraries
 sbin_PROGRAMS += nhictl/nhi-authorized-keys

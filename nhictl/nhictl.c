@@ -60,6 +60,7 @@ static const struct cmd commands[] = {
 	{ "who-can", cmd_who_can, NEED_DB, "every identity that reaches a resource, and through whom" },
 	{ "chain", cmd_chain, NEED_DB, "an agent's chains: data source, agent, tool, system" },
 	{ "graph", cmd_graph, NEED_DB, "the registry as a graph (JSON Graph Format, DOT)" },
+	{ "apply", cmd_apply, NEED_DB | WRITES, "make the registry agree with a file (YAML, JSON)" },
 };
 
 static void usage(FILE *f)

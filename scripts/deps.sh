@@ -7,7 +7,7 @@
 set -e
 what=${1:-test}
 build="build-essential autoconf automake libtool pkg-config libpam0g-dev \
-libldap-dev libssl-dev libcrypt-dev libsqlite3-dev libcmocka-dev"
+libldap-dev libssl-dev libcrypt-dev libsqlite3-dev libyaml-dev libcmocka-dev"
 demo="$build libnss-wrapper libpam-wrapper pamtester"
 test="$build slapd ldap-utils openssh-client openssh-server libnss-wrapper libpam-wrapper pamtester sqlite3 python3 valgrind gdb \
 man-db groff-base systemd debhelper lintian rpm fakeroot bash-completion dpkg-dev ansible-core python3-apt \

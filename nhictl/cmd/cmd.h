@@ -27,6 +27,10 @@ void ident_text(struct nhictl *x, const struct ident *id);
 /* Parse an expiry and check it against now and max_lifetime:
  * returns 0, EXIT_USAGE (does not parse) or EXIT_FAIL (out of bounds). */
 int parse_expiry(struct nhictl *x, const char *s, time_t *out);
+/* t in the future and at most max (named maxkey, e.g. "max_lifetime")
+ * from now: 0, or -1 with the reason in why. */
+int expiry_why(struct nhictl *x, time_t t, int64_t max, const char *maxkey, char *why,
+	       size_t len);
 /* orphan_max: may an owner re-check orphan n identities at once?  0 yes
  * (or force); else the stop message is printed (how many, the limit, how
  * to override) and NHI_ERR_PERM returned: the caller changes nothing. */
@@ -79,7 +83,7 @@ CMD(discover); CMD(cred); CMD(rotate); CMD(authorized_keys); CMD(release);
 CMD(config);
 CMD(init); CMD(backup);
 CMD(resource); CMD(grant); CMD(delegate); CMD(label);
-CMD(reach); CMD(who_can); CMD(chain); CMD(graph);
+CMD(reach); CMD(who_can); CMD(chain); CMD(graph); CMD(apply);
 #undef CMD
 
 /* ---- cmd_review_due.c ------------------------------------------------ */

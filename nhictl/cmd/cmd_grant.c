@@ -93,18 +93,25 @@ static int edge_answer(struct nhictl *x, const struct access_row *g, const struc
 	return EXIT_OK;
 }
 
-/* The change is written: its audit event, commit, the answer. */
+/* The change and its audit event are written: commit, the answer. */
 static int edge_commit(struct nhictl *x, const struct access_row *g,
-		       const struct delegation_row *d, const char *result, const char *line,
-		       const char *action, const char *target, const char *detail)
+		       const struct delegation_row *d, const char *result, const char *line)
 {
-	if (reg_event(x, action, target, "ok", "%s%s", detail, x->store->audit_tag) < 0) {
-		x->store->abort(x);
-		return EXIT_FAIL;
-	}
 	if (reg_commit(x) < 0)
 		return EXIT_FAIL;
 	return edge_answer(x, g, d, result, line);
+}
+
+/* The audit event of an edge's change (the change written): 0, or
+ * NHI_ERR_* after rolling back. */
+static int edge_event(struct nhictl *x, const char *action, const char *target,
+		      const char *detail)
+{
+	int r = reg_event(x, action, target, "ok", "%s%s", detail, x->store->audit_tag);
+
+	if (r < 0)
+		x->store->abort(x);
+	return r;
 }
 
 /* "actions=read,write scopes=a,b expires=..." for the audit log */
@@ -166,7 +173,7 @@ static int grant_target(struct nhictl *x, struct reach_args *a, struct ident *id
 
 static int grant_add(struct nhictl *x, struct reach_args *a)
 {
-	char scopes[SCOPES_MAX], line[512], det[1400], b1[NHI_TIME_BUFSZ], acts[ACT_BUFSZ];
+	char scopes[SCOPES_MAX], line[512], b1[NHI_TIME_BUFSZ], acts[ACT_BUFSZ];
 	struct access_row old, g;
 	struct resource_row res;
 	struct ident id;
@@ -221,20 +228,42 @@ static int grant_add(struct nhictl *x, struct reach_args *a)
 		strncat(line, " (unchanged)", sizeof(line) - strlen(line) - 1);
 		return edge_answer(x, &old, NULL, "unchanged", line);
 	}
-	r = have ? x->store->grant_update(x, &old, &g) : x->store->grant_add(x, &g);
-	if (r < 0)
+	if (grant_write(x, have ? &old : NULL, &g) < 0)
 		return EXIT_FAIL;
-	edge_detail(det, sizeof(det), g.actions, g.scopes, g.expires);
-	snprintf(det + strlen(det), sizeof(det) - strlen(det), " resource=%s%s%s", g.resource,
-		 g.cred[0] ? " cred=" : "", g.cred);
 	strncat(line, have ? " (updated)" : " (added)", sizeof(line) - strlen(line) - 1);
-	return edge_commit(x, &g, NULL, have ? "updated" : "added", line,
-			   have ? "grant-update" : "grant-add", g.identity, det);
+	return edge_commit(x, &g, NULL, have ? "updated" : "added", line);
+}
+
+int grant_write(struct nhictl *x, const struct access_row *old, struct access_row *g)
+{
+	char det[1400];
+	int r;
+
+	r = old ? x->store->grant_update(x, old, g) : x->store->grant_add(x, g);
+	if (r < 0)
+		return r;
+	edge_detail(det, sizeof(det), g->actions, g->scopes, g->expires);
+	snprintf(det + strlen(det), sizeof(det) - strlen(det), " resource=%s%s%s%s", g->resource,
+		 g->cred[0] ? " cred=" : "", g->cred, g->applied && !old ? " (nhictl apply)" : "");
+	return edge_event(x, old ? "grant-update" : "grant-add", g->identity, det);
+}
+
+int grant_remove_write(struct nhictl *x, const struct access_row *g, const char *why)
+{
+	char det[1400];
+	int r;
+
+	if ((r = x->store->grant_remove(x, g)) < 0)
+		return r;
+	edge_detail(det, sizeof(det), g->actions, g->scopes, g->expires);
+	snprintf(det + strlen(det), sizeof(det) - strlen(det), " resource=%s%s%s%s%s", g->resource,
+		 g->cred[0] ? " cred=" : "", g->cred, why[0] ? ": " : "", why);
+	return edge_event(x, "grant-remove", g->identity, det);
 }
 
 static int grant_remove(struct nhictl *x, struct reach_args *a)
 {
-	char line[512], det[1400];
+	char line[512];
 	struct resource_row res;
 	struct access_row g;
 	struct ident id;
@@ -259,14 +288,11 @@ static int grant_remove(struct nhictl *x, struct reach_args *a)
 		g.expires = (int64_t)x->now;
 		return edge_answer(x, &g, NULL, "unchanged", line);
 	}
-	if (r < 0 || x->store->grant_remove(x, &g) < 0)
+	if (r < 0 || grant_remove_write(x, &g, "") < 0)
 		return EXIT_FAIL;
-	edge_detail(det, sizeof(det), g.actions, g.scopes, g.expires);
-	snprintf(det + strlen(det), sizeof(det) - strlen(det), " resource=%s%s%s", g.resource,
-		 g.cred[0] ? " cred=" : "", g.cred);
 	snprintf(line, sizeof(line), "grant %s on %s%s%s removed", g.identity, g.resource,
 		 g.cred[0] ? " through credential " : "", g.cred);
-	return edge_commit(x, &g, NULL, "removed", line, "grant-remove", g.identity, det);
+	return edge_commit(x, &g, NULL, "removed", line);
 }
 
 static void grant_row(struct nhictl *x, sqlite3_stmt *st, struct json *j)
@@ -360,29 +386,34 @@ static int delegation_target(struct nhictl *x, struct reach_args *a, struct iden
 }
 
 /* max_delegations: one more from 'from' and to 'to'?  0 or EXIT_FAIL. */
-static int delegation_room(struct nhictl *x, const struct ident *from, const struct ident *to)
+int delegation_room_ids(struct nhictl *x, int64_t from, const char *from_name, int64_t to,
+			const char *to_name)
 {
 	int64_t nf = 0, nt = 0;
 	uint32_t max = x->conf.max_delegations;
 
 	if (max == 0)
 		return 0;
-	if (reg_int(x, &nf, 0, "SELECT count(*) FROM delegation WHERE from_id = ?", "i",
-		    from->id) < 0 ||
-	    reg_int(x, &nt, 0, "SELECT count(*) FROM delegation WHERE to_id = ?", "i", to->id) < 0)
+	if (reg_int(x, &nf, 0, "SELECT count(*) FROM delegation WHERE from_id = ?", "i", from) < 0 ||
+	    reg_int(x, &nt, 0, "SELECT count(*) FROM delegation WHERE to_id = ?", "i", to) < 0)
 		return EXIT_FAIL;
 	if (nf >= max)
 		return nerr(x, EXIT_FAIL, "'%s' already delegates to %lld identities: "
-			    "max_delegations = %u", from->name, (long long)nf, max);
+			    "max_delegations = %u", from_name, (long long)nf, max);
 	if (nt >= max)
 		return nerr(x, EXIT_FAIL, "%lld identities already delegate to '%s': "
-			    "max_delegations = %u", (long long)nt, to->name, max);
+			    "max_delegations = %u", (long long)nt, to_name, max);
 	return 0;
+}
+
+static int delegation_room(struct nhictl *x, const struct ident *from, const struct ident *to)
+{
+	return delegation_room_ids(x, from->id, from->name, to->id, to->name);
 }
 
 static int delegate_add(struct nhictl *x, struct reach_args *a)
 {
-	char scopes[SCOPES_MAX], line[512], det[1700], b1[NHI_TIME_BUFSZ], acts[ACT_BUFSZ];
+	char scopes[SCOPES_MAX], line[512], b1[NHI_TIME_BUFSZ], acts[ACT_BUFSZ];
 	struct delegation_row old, d;
 	struct ident from, to;
 	unsigned actions;
@@ -434,20 +465,43 @@ static int delegate_add(struct nhictl *x, struct reach_args *a)
 	}
 	if (!have && (r = delegation_room(x, &from, &to)) != 0)
 		return r;
-	r = have ? x->store->delegation_update(x, &old, &d) : x->store->delegation_add(x, &d);
-	if (r < 0)
+	if (delegation_write(x, have ? &old : NULL, &d) < 0)
 		return EXIT_FAIL;
-	edge_detail(det, sizeof(det), d.actions, d.scopes, d.expires);
-	snprintf(det + strlen(det), sizeof(det) - strlen(det), " to=%s%s%s%s", d.to,
-		 d.reason[0] ? " reason='" : "", d.reason, d.reason[0] ? "'" : "");
 	strncat(line, have ? " (updated)" : " (added)", sizeof(line) - strlen(line) - 1);
-	return edge_commit(x, NULL, &d, have ? "updated" : "added", line,
-			   have ? "delegate-update" : "delegate-add", d.from, det);
+	return edge_commit(x, NULL, &d, have ? "updated" : "added", line);
+}
+
+int delegation_write(struct nhictl *x, const struct delegation_row *old, struct delegation_row *d)
+{
+	char det[1700];
+	int r;
+
+	r = old ? x->store->delegation_update(x, old, d) : x->store->delegation_add(x, d);
+	if (r < 0)
+		return r;
+	edge_detail(det, sizeof(det), d->actions, d->scopes, d->expires);
+	snprintf(det + strlen(det), sizeof(det) - strlen(det), " to=%s%s%s%s%s", d->to,
+		 d->reason[0] ? " reason='" : "", d->reason, d->reason[0] ? "'" : "",
+		 d->applied && !old ? " (nhictl apply)" : "");
+	return edge_event(x, old ? "delegate-update" : "delegate-add", d->from, det);
+}
+
+int delegation_remove_write(struct nhictl *x, const struct delegation_row *d, const char *why)
+{
+	char det[1700];
+	int r;
+
+	if ((r = x->store->delegation_remove(x, d)) < 0)
+		return r;
+	edge_detail(det, sizeof(det), d->actions, d->scopes, d->expires);
+	snprintf(det + strlen(det), sizeof(det) - strlen(det), " to=%s%s%s", d->to,
+		 why[0] ? ": " : "", why);
+	return edge_event(x, "delegate-remove", d->from, det);
 }
 
 static int delegate_remove(struct nhictl *x, struct reach_args *a)
 {
-	char line[512], det[1700];
+	char line[512];
 	struct delegation_row d;
 	struct ident from, to;
 	int r;
@@ -470,12 +524,10 @@ static int delegate_remove(struct nhictl *x, struct reach_args *a)
 		d.expires = (int64_t)x->now;
 		return edge_answer(x, NULL, &d, "unchanged", line);
 	}
-	if (r < 0 || x->store->delegation_remove(x, &d) < 0)
+	if (r < 0 || delegation_remove_write(x, &d, "") < 0)
 		return EXIT_FAIL;
-	edge_detail(det, sizeof(det), d.actions, d.scopes, d.expires);
-	snprintf(det + strlen(det), sizeof(det) - strlen(det), " to=%s", d.to);
 	snprintf(line, sizeof(line), "delegation %s -> %s removed", d.from, d.to);
-	return edge_commit(x, NULL, &d, "removed", line, "delegate-remove", d.from, det);
+	return edge_commit(x, NULL, &d, "removed", line);
 }
 
 static void delegation_row(struct nhictl *x, sqlite3_stmt *st, struct json *j)

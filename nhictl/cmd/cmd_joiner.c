@@ -189,26 +189,36 @@ static int check_spec(struct nhictl *x, struct spec *s, int *kind, int64_t *inte
 	return r;
 }
 
-/* Write the new identity through the store, then the audit event, commit
- * and the answer. */
-static int insert_ident(struct nhictl *x, const struct store_new *n)
+/* Write the new identity through the store, its owner's id and the audit
+ * event, in the open transaction (lifecycle.h). */
+int ident_add_audited(struct nhictl *x, const struct store_new *n, struct ident *got)
 {
-	char b1[NHI_TIME_BUFSZ], line[512];
-	struct ident got;
+	char b1[NHI_TIME_BUFSZ];
 	int r;
 
-	if (x->store->add(x, n, &got) < 0)
-		return EXIT_FAIL;
+	if ((r = x->store->add(x, n, got)) < 0)
+		return r;
 	/* who the owner is, not only the name (issue 12) */
 	r = owner_id_record(x, n->name);
 	if (r == 0)
 		r = reg_event(x, n->adopted ? "adopt" : "create", n->name, "ok",
-			      "kind=%s uid=%u gid=%u owner=%s expires=%s%s%s%s", nhi_kind_str(n->kind),
-			      got.uid, got.gid, got.owner, nhi_format_time((time_t)got.expires, b1),
+			      "kind=%s uid=%u gid=%u owner=%s expires=%s%s%s%s%s", nhi_kind_str(n->kind),
+			      got->uid, got->gid, got->owner, nhi_format_time((time_t)got->expires, b1),
 			      n->labels && n->labels[0] ? " labels=" : "", n->labels ? n->labels : "",
-			      x->store->audit_tag);
+			      n->applied ? " (nhictl apply)" : "", x->store->audit_tag);
 	if (r < 0)
-		return not_stored(x);
+		x->store->abort(x);
+	return r;
+}
+
+/* Write the new identity, commit and the answer. */
+static int insert_ident(struct nhictl *x, const struct store_new *n)
+{
+	char b1[NHI_TIME_BUFSZ], line[512];
+	struct ident got;
+
+	if (ident_add_audited(x, n, &got) < 0)
+		return EXIT_FAIL;
 	snprintf(line, sizeof(line), "%s %s: uid %u, owner %s, expires %s",
 		 n->adopted ? "adopted" : "created", n->name, got.uid, got.owner,
 		 nhi_format_time((time_t)got.expires, b1));

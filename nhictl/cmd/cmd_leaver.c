@@ -61,6 +61,39 @@ int cmd_resume(struct nhictl *x, int argc, char **argv)
 	return set_state(x, &id, id.orphaned_since ? "orphaned" : "active", "resume", NULL);
 }
 
+/* Retire id (not retired yet): the state, its credentials revoked, its
+ * grants and delegations removed, one audit event (lifecycle.h). */
+int ident_retire(struct nhictl *x, const struct ident *id, const char *reason)
+{
+	struct store_change c = { .state_to = "retired" };
+	char det[600];
+	int r, ng, nd;
+
+	c.state_from = id->state;
+	c.retired_at = x->now;
+	c.reason = reason ? reason : "";
+	/* its credentials die with it: revoked now, rotations cancelled */
+	if ((r = x->store->update(x, id, &c)) < 0)
+		return r;
+	snprintf(det, sizeof(det), "state %s -> retired%s%s", id->state,
+		 reason ? ": " : "", reason ? reason : "");
+	if (c.revoked >= 0)
+		snprintf(det + strlen(det), sizeof(det) - strlen(det), "; %d credential%s revoked",
+			 c.revoked, c.revoked == 1 ? "" : "s");
+	/* and its grants and delegations, each audited */
+	if ((r = reach_retire(x, id, "retired", &ng, &nd)) < 0)
+		goto fail;
+	if (ng + nd > 0)
+		snprintf(det + strlen(det), sizeof(det) - strlen(det), "; %d grant%s and %d "
+			 "delegation%s removed", ng, ng == 1 ? "" : "s", nd, nd == 1 ? "" : "s");
+	if ((r = reg_event(x, "retire", id->name, "ok", "%s%s", det, x->store->audit_tag)) < 0)
+		goto fail;
+	return 0;
+fail:
+	x->store->abort(x);
+	return r;
+}
+
 int cmd_retire(struct nhictl *x, int argc, char **argv)
 {
 	struct one o = { .help = "usage: nhictl retire NAME [--reason TEXT] [--terminate] [--json]\n\n"
@@ -75,10 +108,8 @@ int cmd_retire(struct nhictl *x, int argc, char **argv)
 			 "                    (exit 1 if one survives)\n"
 			 "      --json        the identity as JSON, with the report\n",
 			 .terminate_ok = 1 };
-	struct store_change c = { .state_to = "retired" };
 	struct ident id;
-	char det[600];
-	int r, ng, nd;
+	int r;
 
 	if ((r = parse_one(x, argc, argv, &o, 'r')) != 0)
 		return r < 0 ? EXIT_OK : r;
@@ -91,25 +122,8 @@ int cmd_retire(struct nhictl *x, int argc, char **argv)
 		return r;
 	if (strcmp(id.state, "retired") == 0)
 		return unchanged(x, &id, "already retired");
-	c.state_from = id.state;
-	c.retired_at = x->now;
-	c.reason = o.reason ? o.reason : "";
-	/* its credentials die with it: revoked now, rotations cancelled */
-	if (x->store->update(x, &id, &c) < 0)
+	if (ident_retire(x, &id, o.reason) < 0)
 		return EXIT_FAIL;
-	snprintf(det, sizeof(det), "state %s -> retired%s%s", id.state,
-		 o.reason ? ": " : "", o.reason ? o.reason : "");
-	if (c.revoked >= 0)
-		snprintf(det + strlen(det), sizeof(det) - strlen(det), "; %d credential%s revoked",
-			 c.revoked, c.revoked == 1 ? "" : "s");
-	/* and its grants and delegations, each audited */
-	if (reach_retire(x, &id, "retired", &ng, &nd) < 0)
-		return not_stored(x);
-	if (ng + nd > 0)
-		snprintf(det + strlen(det), sizeof(det) - strlen(det), "; %d grant%s and %d "
-			 "delegation%s removed", ng, ng == 1 ? "" : "s", nd, nd == 1 ? "" : "s");
-	if (reg_event(x, "retire", id.name, "ok", "%s%s", det, x->store->audit_tag) < 0)
-		return not_stored(x);
 	return done(x, id.name, "retired");
 }
 

@@ -102,5 +102,29 @@ int reach_owner_check(struct nhictl *x, struct json *j, int *n);
  * resource's labels (cmd_resource.c); an exit code. */
 int resource_label(struct nhictl *x, const char *name, const char *const *ops, int nops);
 
+/* A resource's URI: 0, or -1 with the reason in why (no spaces, control
+ * characters or LDAP filter metacharacters; 1 to RES_URI_MAX - 1 bytes). */
+int uri_why(const char *uri, char *why, size_t len);
+/* resource add, apply: write r (new when old is NULL, else old's update)
+ * with its audit event, in the open transaction.  0 or NHI_ERR_*
+ * (printed, rolled back). */
+int resource_write(struct nhictl *x, const struct resource_row *old, struct resource_row *r);
+/* resource remove --force, apply --prune: remove the resource's grants
+ * (each audited, 'why' in the detail) and the resource, in the open
+ * transaction; *done counts the grants.  0 or NHI_ERR_* (rolled back). */
+int resource_remove_write(struct nhictl *x, const struct resource_row *res, const char *why,
+			  int64_t *done);
+/* grant add, delegate add, apply: write the edge (new when old is NULL)
+ * with its audit event, in the open transaction; the same for removing
+ * one ('why' in the detail, "" none).  0 or NHI_ERR_* (printed, rolled
+ * back). */
+int grant_write(struct nhictl *x, const struct access_row *old, struct access_row *g);
+int delegation_write(struct nhictl *x, const struct delegation_row *old, struct delegation_row *d);
+int grant_remove_write(struct nhictl *x, const struct access_row *g, const char *why);
+int delegation_remove_write(struct nhictl *x, const struct delegation_row *d, const char *why);
+/* max_delegations: room for one more from 'from' and to 'to' (registry
+ * rows)?  0 or EXIT_FAIL (printed). */
+int delegation_room_ids(struct nhictl *x, int64_t from, const char *from_name, int64_t to,
+			const char *to_name);
 
 #endif

@@ -44,21 +44,33 @@ static const char resource_help[] =
 	"  -f, --force              remove: its grants too\n"
 	"      --json               machine-readable output\n";
 
-static int check_uri(struct nhictl *x, const char *uri)
+int uri_why(const char *uri, char *why, size_t len)
 {
 	size_t n = strlen(uri);
 
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)uri[i];
 
-		if (c <= 0x20 || c == 0x7f || strchr("*()\\", c) != NULL)
-			return nerr(x, EXIT_USAGE, "bad --uri: %s at byte %zu (no spaces, control "
-				    "characters or * ( ) \\)", c <= 0x20 || c == 0x7f ?
-				    "a space or control character" : "an LDAP filter metacharacter",
-				    i + 1);
+		if (c <= 0x20 || c == 0x7f || strchr("*()\\", c) != NULL) {
+			snprintf(why, len, "%s at byte %zu (no spaces, control characters or "
+				 "* ( ) \\)", c <= 0x20 || c == 0x7f ? "a space or control character" :
+				 "an LDAP filter metacharacter", i + 1);
+			return -1;
+		}
 	}
-	if (n == 0 || n >= RES_URI_MAX)
-		return nerr(x, EXIT_USAGE, "bad --uri: 1 to %d bytes", RES_URI_MAX - 1);
+	if (n == 0 || n >= RES_URI_MAX) {
+		snprintf(why, len, "1 to %d bytes", RES_URI_MAX - 1);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_uri(struct nhictl *x, const char *uri)
+{
+	char why[128];
+
+	if (uri_why(uri, why, sizeof(why)) < 0)
+		return nerr(x, EXIT_USAGE, "bad --uri: %s", why);
 	return 0;
 }
 
@@ -151,6 +163,36 @@ static void resource_diff(const struct resource_row *o, const struct resource_ro
 			 o->external ? "yes" : "no", n->external ? "yes" : "no");
 }
 
+int resource_write(struct nhictl *x, const struct resource_row *old, struct resource_row *r)
+{
+	char why[1024], det[2600 + 2 * LABELS_BUFSZ];
+	int rc;
+
+	/* who the owner is, not only the name (issue 12) */
+	rc = x->store->owner_now(x, r->owner, r->owner_dn, r->owner_id, sizeof(r->owner_id), why,
+				 sizeof(why));
+	if (rc != 0 && rc != NHI_ERR_PERM)
+		r->owner_id[0] = '\0';
+	if (old != NULL) {
+		resource_diff(old, r, det, sizeof(det));
+		r->orphaned_since = strcmp(old->owner, r->owner) != 0 ? 0 : old->orphaned_since;
+		if ((rc = x->store->resource_update(x, old, r)) < 0)
+			return rc;
+		rc = reg_event(x, "resource-update", r->name, "ok", "%s%s", det, x->store->audit_tag);
+	} else {
+		if ((rc = x->store->resource_add(x, r)) < 0)
+			return rc;
+		rc = reg_event(x, "resource-add", r->name, "ok", "kind=%s uri=%s owner=%s "
+			       "data_class=%s external=%s%s%s%s%s%s%s%s", r->kind, r->uri, r->owner,
+			       r->data_class, r->external ? "yes" : "no", r->purpose[0] ? " purpose='" : "",
+			       r->purpose, r->purpose[0] ? "'" : "", r->labels[0] ? " labels=" : "",
+			       r->labels, r->applied ? " (nhictl apply)" : "", x->store->audit_tag);
+	}
+	if (rc < 0)
+		x->store->abort(x);
+	return rc;
+}
+
 static int resource_add(struct nhictl *x, struct reach_args *a)
 {
 	char owner[64], dn[1024], why[1024] = "", det[2600 + 2 * LABELS_BUFSZ];
@@ -210,29 +252,8 @@ static int resource_add(struct nhictl *x, struct reach_args *a)
 		if (det[0] == '\0')
 			return resource_answer(x, &old, "unchanged", 0);
 	}
-	/* who the owner is, not only the name (issue 12) */
-	rc = x->store->owner_now(x, r.owner, r.owner_dn, r.owner_id, sizeof(r.owner_id), why,
-				 sizeof(why));
-	if (rc != 0 && rc != NHI_ERR_PERM)
-		r.owner_id[0] = '\0';
-	if (have) {
-		r.orphaned_since = strcmp(old.owner, r.owner) != 0 ? 0 : old.orphaned_since;
-		if (x->store->resource_update(x, &old, &r) < 0)
-			return EXIT_FAIL;
-		rc = reg_event(x, "resource-update", r.name, "ok", "%s%s", det, x->store->audit_tag);
-	} else {
-		if (x->store->resource_add(x, &r) < 0)
-			return EXIT_FAIL;
-		rc = reg_event(x, "resource-add", r.name, "ok", "kind=%s uri=%s owner=%s "
-			       "data_class=%s external=%s%s%s%s%s%s%s", r.kind, r.uri, r.owner,
-			       r.data_class, r.external ? "yes" : "no", r.purpose[0] ? " purpose='" : "",
-			       r.purpose, r.purpose[0] ? "'" : "", r.labels[0] ? " labels=" : "",
-			       r.labels, x->store->audit_tag);
-	}
-	if (rc < 0) {
-		x->store->abort(x);
+	if (resource_write(x, have ? &old : NULL, &r) < 0)
 		return EXIT_FAIL;
-	}
 	return resource_commit(x, &r, have ? "updated" : "added", 0);
 }
 
@@ -346,9 +367,7 @@ static int resource_show(struct nhictl *x, struct reach_args *a)
 
 static int resource_remove(struct nhictl *x, struct reach_args *a)
 {
-	char acts[ACT_BUFSZ];
 	struct resource_row res;
-	sqlite3_stmt *st;
 	int64_t n, done = 0;
 	int r;
 
@@ -362,34 +381,47 @@ static int resource_remove(struct nhictl *x, struct reach_args *a)
 		return nerr(x, EXIT_FAIL, "resource '%s' has %lld grant%s: remove %s first ('nhictl "
 			    "grant list --resource %s') or use --force", res.name, (long long)n,
 			    n == 1 ? "" : "s", n == 1 ? "it" : "them", res.name);
-	st = reg_prep(x, "SELECT " GRANT_COLS " FROM " GRANT_FROM " WHERE a.resource_id = ? "
-		      "ORDER BY a.id", "i", res.id);
-	if (st == NULL)
+	if (resource_remove_write(x, &res, "resource removed (--force)", &done) < 0)
 		return EXIT_FAIL;
+	return resource_commit(x, &res, "removed", done);
+}
+
+int resource_remove_write(struct nhictl *x, const struct resource_row *res, const char *why,
+			  int64_t *done)
+{
+	char acts[ACT_BUFSZ];
+	sqlite3_stmt *st;
+	int r;
+
+	*done = 0;
+	st = reg_prep(x, "SELECT " GRANT_COLS " FROM " GRANT_FROM " WHERE a.resource_id = ? "
+		      "ORDER BY a.id", "i", res->id);
+	if (st == NULL)
+		return NHI_ERR_DB;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		struct access_row g;
 
 		grant_from_row(st, &g);
 		if (x->store->grant_remove(x, &g) < 0 ||
 		    reg_event(x, "grant-remove", g.identity, "ok", "resource=%s actions=%s%s%s: "
-			      "resource removed (--force)%s", g.resource,
+			      "%s%s", g.resource,
 			      access_actions_format(g.actions, acts, sizeof(acts)),
-			      g.cred[0] ? " cred=" : "", g.cred, x->store->audit_tag) < 0) {
+			      g.cred[0] ? " cred=" : "", g.cred, why, x->store->audit_tag) < 0) {
 			r = -1;
 			break;
 		}
-		done++;
+		++*done;
 	}
 	sqlite3_finalize(st);
-	if (r == SQLITE_DONE && x->store->resource_remove(x, &res) == 0 &&
-	    reg_event(x, "resource-remove", res.name, "ok", "kind=%s uri=%s owner=%s; %lld "
-		      "grant%s removed%s", res.kind, res.uri, res.owner, (long long)done,
-		      done == 1 ? "" : "s", x->store->audit_tag) == 0)
-		return resource_commit(x, &res, "removed", done);
+	if (r == SQLITE_DONE && x->store->resource_remove(x, res) == 0 &&
+	    reg_event(x, "resource-remove", res->name, "ok", "kind=%s uri=%s owner=%s; %lld "
+		      "grant%s removed%s", res->kind, res->uri, res->owner, (long long)*done,
+		      *done == 1 ? "" : "s", x->store->audit_tag) == 0)
+		return 0;
 	if (r != SQLITE_DONE && r != -1)
 		reg_dberr(x);
 	x->store->abort(x);
-	return EXIT_FAIL;
+	return NHI_ERR_DB;
 }
 
 int resource_label(struct nhictl *x, const char *name, const char *const *ops, int nops)

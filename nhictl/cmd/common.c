@@ -126,19 +126,31 @@ void ident_text(struct nhictl *x, const struct ident *id)
 		       id->retire_reason[0] ? id->retire_reason : "no reason given");
 }
 
+int expiry_why(struct nhictl *x, time_t t, int64_t max, const char *maxkey, char *why,
+	       size_t len)
+{
+	char b1[NHI_TIME_BUFSZ], d[32];
+
+	if (t <= x->now) {
+		snprintf(why, len, "expiry %s is not in the future", nhi_format_time(t, b1));
+		return -1;
+	}
+	if ((int64_t)t - (int64_t)x->now > max) {
+		snprintf(why, len, "expiry %s is beyond %s (%s from now)", nhi_format_time(t, b1),
+			 maxkey, nhi_format_duration(max, d, sizeof(d)));
+		return -1;
+	}
+	return 0;
+}
+
 int parse_expiry(struct nhictl *x, const char *s, time_t *out)
 {
-	char err[256], b1[NHI_TIME_BUFSZ], d[32];
+	char err[256];
 
 	if (nhi_parse_time(s, x->now, out, err, sizeof(err)) < 0)
 		return nerr(x, EXIT_USAGE, "bad --expires '%s': %s", s, err);
-	if (*out <= x->now)
-		return nerr(x, EXIT_FAIL, "expiry %s is not in the future",
-			    nhi_format_time(*out, b1));
-	if ((int64_t)*out - (int64_t)x->now > x->conf.max_lifetime)
-		return nerr(x, EXIT_FAIL, "expiry %s is beyond max_lifetime (%s from now)",
-			    nhi_format_time(*out, b1),
-			    nhi_format_duration(x->conf.max_lifetime, d, sizeof(d)));
+	if (expiry_why(x, *out, x->conf.max_lifetime, "max_lifetime", err, sizeof(err)) < 0)
+		return nerr(x, EXIT_FAIL, "%s", err);
 	return 0;
 }
 

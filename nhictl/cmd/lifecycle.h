@@ -64,4 +64,13 @@ int not_retired(struct nhictl *x, const struct ident *id);
 int set_state(struct nhictl *x, struct ident *id, const char *state, const char *action,
 	      const char *detail);
 
+/* create, adopt, apply: write the new identity, its owner's id and the
+ * audit event in the open transaction; 0 or NHI_ERR_* (printed; rolled
+ * back through the store's abort). */
+int ident_add_audited(struct nhictl *x, const struct store_new *n, struct ident *got);
+/* retire, apply --prune: retire id (not retired) with its credentials,
+ * grants and delegations, one audit event, in the open transaction (not
+ * committed); 0 or NHI_ERR_* (printed, rolled back). */
+int ident_retire(struct nhictl *x, const struct ident *id, const char *reason);
+
 #endif

@@ -235,7 +235,7 @@ int reach_check_actions(struct nhictl *x, const char *s, unsigned dflt, unsigned
 int reach_expiry(struct nhictl *x, const char *when, int64_t dflt, int64_t max,
 		 const char *maxkey, int64_t *out)
 {
-	char err[256], b1[NHI_TIME_BUFSZ], d[32];
+	char err[256];
 	time_t t;
 
 	if (when == NULL) {
@@ -244,11 +244,8 @@ int reach_expiry(struct nhictl *x, const char *when, int64_t dflt, int64_t max,
 	}
 	if (nhi_parse_time(when, x->now, &t, err, sizeof(err)) < 0)
 		return nerr(x, EXIT_USAGE, "bad --expires '%s': %s", when, err);
-	if ((int64_t)t <= (int64_t)x->now)
-		return nerr(x, EXIT_FAIL, "expiry %s is not in the future", nhi_format_time(t, b1));
-	if ((int64_t)t - (int64_t)x->now > max)
-		return nerr(x, EXIT_FAIL, "expiry %s is beyond %s (%s from now)",
-			    nhi_format_time(t, b1), maxkey, nhi_format_duration(max, d, sizeof(d)));
+	if (expiry_why(x, t, max, maxkey, err, sizeof(err)) < 0)
+		return nerr(x, EXIT_FAIL, "%s", err);
 	*out = (int64_t)t;
 	return 0;
 }
