@@ -105,11 +105,11 @@ static int load_row(struct nhictl *x, int64_t rid, struct ident *cur, char *owne
 		return r == SQLITE_DONE ? NHI_ERR_NOTFOUND : reg_dberr(x);
 	}
 	r = ident_from_row(x, st, cur);
-	t = sqlite3_column_text(st, 21);
+	t = sqlite3_column_text(st, IDENT_NCOLS);
 	snprintf(owner_dn, dnlen, "%s", t ? (const char *)t : "");
-	t = sqlite3_column_text(st, 22);
+	t = sqlite3_column_text(st, IDENT_NCOLS + 1);
 	snprintf(uuid, ulen, "%s", t ? (const char *)t : "");
-	*dir_last_used = sqlite3_column_int64(st, 23);
+	*dir_last_used = sqlite3_column_int64(st, IDENT_NCOLS + 2);
 	sqlite3_finalize(st);
 	return r;
 }
