@@ -39,6 +39,7 @@ static const struct cmd commands[] = {
 	{ "release", cmd_release, NEED_DB | WRITES, "unregister an adopted account, keeping it" },
 	{ "review", cmd_review, NEED_DB | WRITES, "record the owner's review" },
 	{ "transfer", cmd_transfer, NEED_DB | WRITES, "give an identity a new owner" },
+	{ "modify", cmd_modify, NEED_DB | WRITES, "change purpose, review interval, hosts, services" },
 	{ "check", cmd_check, 0, "the account decision PAM would make" },
 	{ "log", cmd_log, NEED_DB, "show or verify the audit log" },
 	{ "group", cmd_group, NEED_DB | WRITES, "registry groups" },

@@ -19,7 +19,7 @@ has() { complete_line "$1" | grep -qx -- "$2"; }
 hasnt() { ! complete_line "$1" | grep -qx -- "$2"; }
 
 check "verbs: 'nhictl cre' offers create" has "nhictl cre" create
-for v in create adopt list show extend suspend resume retire review transfer check log group publish audit; do
+for v in create adopt list show extend suspend resume retire review transfer modify check log group publish audit; do
 	check "verb $v offered" has "nhictl " "$v"
 done
 check "create options: --owner" has "nhictl create --ow" --owner
@@ -36,6 +36,7 @@ check "cred kinds" has "nhictl cred add x --kind " ssh-key
 check "create kinds are not cred kinds" hasnt "nhictl create x --kind " token
 check "cred add options: --out" has "nhictl cred add x --o" --out
 check "rotate options: --grace" has "nhictl rotate x --gr" --grace
+check "modify options: --any-service" has "nhictl modify x --any-s" --any-service
 for v in sync directory; do
 	check "verb $v offered" has "nhictl " "$v"
 done

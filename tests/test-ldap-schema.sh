@@ -92,8 +92,8 @@ ldap_admin ldapsearch -b cn=schema,cn=config -s one "(cn=*}nhi)" \
 	olcAttributeTypes olcObjectClasses | defs > "$T/from-ldif"
 check "nhi.schema and nhi.ldif define the same, in slapd's own words" \
 	diff -u "$T/from-schema" "$T/from-ldif"
-check "46 attribute types and 7 object classes" \
-	bash -c '[ "$(grep -c ^AttributeTypes "$1")" = 46 ] && [ "$(grep -c ^ObjectClasses "$1")" = 7 ]' _ "$T/from-ldif"
+check "47 attribute types and 7 object classes" \
+	bash -c '[ "$(grep -c ^AttributeTypes "$1")" = 47 ] && [ "$(grep -c ^ObjectClasses "$1")" = 7 ]' _ "$T/from-ldif"
 check "indexes on nhi attributes can be added at run time" \
 	ldap_admin ldapmodify <<EOF
 dn: olcDatabase={1}mdb,cn=config

@@ -34,9 +34,9 @@ static int by_subject(const void *a, const void *b)
 	return c != 0 ? c : strcmp(x->via, y->via);
 }
 
-/* The rows of st: GRANT_COLS, the resource's labels (13), the subject's
- * name (14) and env (15), the delegate (16, "" direct), the edge's start
- * (17); only live grants (and live delegations: the query's). */
+/* The rows of st: GRANT_COLS, then (from GRANT_NCOLS on) the resource's
+ * labels, the subject's name and env, the delegate ("" direct), the edge's
+ * start; only live grants (and live delegations: the query's). */
 static int collect(struct nhictl *x, sqlite3_stmt *st, struct reach_set *s)
 {
 	char why[256], labels[LABELS_BUFSZ];
@@ -49,7 +49,7 @@ static int collect(struct nhictl *x, sqlite3_stmt *st, struct reach_set *s)
 		struct reached *e;
 
 		grant_from_row(st, &g);
-		col_cpy(labels, sizeof(labels), st, 13);
+		col_cpy(labels, sizeof(labels), st, GRANT_NCOLS);
 		if (strcmp(reach_grant_state(x, &g, why, sizeof(why)), "live") != 0)
 			continue;
 		if (s->n == s->cap) {
@@ -67,13 +67,13 @@ static int collect(struct nhictl *x, sqlite3_stmt *st, struct reach_set *s)
 		memset(e, 0, sizeof(*e));
 		if (labels_get(labels, "env", e->env, sizeof(e->env)) == NULL)
 			continue;
-		col_cpy(e->subject, sizeof(e->subject), st, 14);
-		col_cpy(labels, sizeof(labels), st, 15);
+		col_cpy(e->subject, sizeof(e->subject), st, GRANT_NCOLS + 1);
+		col_cpy(labels, sizeof(labels), st, GRANT_NCOLS + 2);
 		labels_get(labels, "env", e->own, sizeof(e->own));
-		col_cpy(e->via, sizeof(e->via), st, 16);
+		col_cpy(e->via, sizeof(e->via), st, GRANT_NCOLS + 3);
 		snprintf(e->resource, sizeof(e->resource), "%s", g.resource);
 		snprintf(e->cred, sizeof(e->cred), "%s", e->via[0] ? "" : g.cred);
-		e->since = sqlite3_column_int64(st, 17);
+		e->since = sqlite3_column_int64(st, GRANT_NCOLS + 4);
 		if (g.created > e->since)
 			e->since = g.created;
 		s->n++;

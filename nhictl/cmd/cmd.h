@@ -77,7 +77,7 @@ int cred_handover(struct nhictl *x, const struct ident *id, const struct newcred
 
 #define CMD(n) int cmd_##n(struct nhictl *x, int argc, char **argv)
 CMD(create); CMD(adopt); CMD(list); CMD(show); CMD(extend); CMD(suspend);
-CMD(resume); CMD(retire); CMD(review); CMD(transfer); CMD(check); CMD(log);
+CMD(resume); CMD(retire); CMD(review); CMD(transfer); CMD(modify); CMD(check); CMD(log);
 CMD(group); CMD(publish); CMD(audit); CMD(directory); CMD(sync);
 CMD(discover); CMD(cred); CMD(rotate); CMD(authorized_keys); CMD(release);
 CMD(config);

@@ -51,6 +51,7 @@ static void grant_json_fields(struct nhictl *x, struct json *j, const struct acc
 	json_ktime(j, "expires", g->expires);
 	json_kstr(j, "state", state);
 	json_kstr(j, "reason", why[0] ? why : NULL);
+	json_kbool(j, "applied", g->applied);
 }
 
 static void delegation_json_fields(struct nhictl *x, struct json *j, const struct delegation_row *d)
@@ -67,6 +68,7 @@ static void delegation_json_fields(struct nhictl *x, struct json *j, const struc
 	json_ktime(j, "expires", d->expires);
 	json_kstr(j, "state", state);
 	json_kstr(j, "cut", why[0] ? why : NULL);
+	json_kbool(j, "applied", d->applied);
 }
 
 /* The answer of add and remove: 'line', or the edge as JSON with

@@ -10,8 +10,6 @@
 #include "cmd.h"
 #include "lifecycle.h"
 
-#define MAX_SCOPE 64
-
 struct spec {
 	const char *owner, *expires, *purpose, *kind, *review_every;
 	const char *uid, *shell, *home;
@@ -63,16 +61,6 @@ static const char adopt_help[] =
 	"\n"
 	"'nhictl release NAME' undoes an adoption.\n";
 
-static int scope_add(struct nhictl *x, const char **arr, int *n, const char *v, int host)
-{
-	if (host ? !nhi_valid_host(v) : !nhi_valid_service(v))
-		return nerr(x, EXIT_USAGE, "invalid %s '%s'", host ? "host" : "PAM service", v);
-	if (*n >= MAX_SCOPE)
-		return nerr(x, EXIT_USAGE, "too many --%s options", host ? "host" : "service");
-	arr[(*n)++] = v;
-	return 0;
-}
-
 static int parse_spec(struct nhictl *x, int argc, char **argv, struct spec *s, int adopt)
 {
 	static const struct option opts[] = {
@@ -105,12 +93,10 @@ static int parse_spec(struct nhictl *x, int argc, char **argv, struct spec *s, i
 		case 'p': s->purpose = optarg; break;
 		case 'k': s->kind = optarg; break;
 		case 'r': s->review_every = optarg; break;
-		case 'H':
-			if ((r = scope_add(x, s->hosts, &s->n_hosts, optarg, 1)) != 0)
-				return r;
-			break;
-		case 'S':
-			if ((r = scope_add(x, s->services, &s->n_services, optarg, 0)) != 0)
+		case 'H': case 'S':
+			r = c == 'H' ? scope_add(x, s->hosts, &s->n_hosts, optarg, 1)
+				     : scope_add(x, s->services, &s->n_services, optarg, 0);
+			if (r != 0)
 				return r;
 			break;
 		case 'u': case 's': case 'd': case 'm': case 'M':
@@ -164,15 +150,10 @@ static int check_spec(struct nhictl *x, struct spec *s, int *kind, int64_t *inte
 	if (*kind < 0)
 		return nerr(x, EXIT_USAGE, "bad --kind '%s' (service or agent)", s->kind);
 	*interval = x->conf.review_interval;
-	if (s->review_every != NULL) {
-		if (nhi_parse_duration(s->review_every, interval, err, sizeof(err)) < 0)
-			return nerr(x, EXIT_USAGE, "bad --review-every '%s': %s", s->review_every, err);
-		if (*interval <= 0)
-			return nerr(x, EXIT_USAGE, "bad --review-every '%s': must be positive",
-				    s->review_every);
-	}
-	if (s->purpose != NULL && !nhi_valid_text(s->purpose, 256, 0))
-		return nerr(x, EXIT_USAGE, "bad --purpose: printable text of at most 256 bytes");
+	if (s->review_every != NULL && (r = review_every_parse(x, s->review_every, interval)) != 0)
+		return r;
+	if ((r = purpose_check(x, s->purpose)) != 0)
+		return r;
 	if (s->shell != NULL && s->shell[0] != '/')
 		return nerr(x, EXIT_USAGE, "bad --shell '%s': an absolute path", s->shell);
 	if (s->home != NULL && (s->home[0] != '/' || !nhi_valid_text(s->home, PATH_MAX - 1, 1)))

@@ -86,6 +86,7 @@ static void resource_json_fields(struct json *j, const struct resource_row *r, i
 	json_kbool(j, "external", r->external);
 	json_kstr(j, "purpose", r->purpose);
 	json_klabels(j, "labels", r->labels);
+	json_kbool(j, "applied", r->applied);
 	json_ktime(j, "created", r->created);
 	json_ktime(j, "orphaned_since", r->orphaned_since);
 	json_kint(j, "grants", grants);
@@ -260,7 +261,7 @@ static int resource_add(struct nhictl *x, struct reach_args *a)
 static void resource_row(struct nhictl *x, sqlite3_stmt *st, struct json *j)
 {
 	struct resource_row res;
-	int64_t n = sqlite3_column_int64(st, 15);
+	int64_t n = sqlite3_column_int64(st, RESOURCE_NCOLS);
 
 	(void)x;
 	resource_from_row(st, &res);

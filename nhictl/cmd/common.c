@@ -82,6 +82,7 @@ void ident_json_fields(struct nhictl *x, const struct ident *id, struct json *j)
 	json_klist(j, "hosts", id->hosts);
 	json_klist(j, "services", id->services);
 	json_klabels(j, "labels", id->labels);
+	json_kbool(j, "applied", id->applied);
 	json_ktime(j, "last_used", id->last_used);
 	json_ktime(j, "orphaned_since", id->orphaned_since);
 	json_ktime(j, "retired_at", id->retired_at);

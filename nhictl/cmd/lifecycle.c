@@ -13,6 +13,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include "nhi_policy.h"
 #include "cmd.h"
 #include "lifecycle.h"
 #include "reach.h"
@@ -45,6 +46,34 @@ int not_self(struct nhictl *x, const char *name, const char *owner)
 
 
 struct lc_report lc_report;
+
+int scope_add(struct nhictl *x, const char **arr, int *n, const char *v, int host)
+{
+	if (host ? !nhi_valid_host(v) : !nhi_valid_service(v))
+		return nerr(x, EXIT_USAGE, "invalid %s '%s'", host ? "host" : "PAM service", v);
+	if (*n >= MAX_SCOPE)
+		return nerr(x, EXIT_USAGE, "too many --%s options", host ? "host" : "service");
+	arr[(*n)++] = v;
+	return 0;
+}
+
+int review_every_parse(struct nhictl *x, const char *s, int64_t *interval)
+{
+	char err[256];
+
+	if (nhi_parse_duration(s, interval, err, sizeof(err)) < 0)
+		return nerr(x, EXIT_USAGE, "bad --review-every '%s': %s", s, err);
+	if (*interval <= 0)
+		return nerr(x, EXIT_USAGE, "bad --review-every '%s': must be positive", s);
+	return 0;
+}
+
+int purpose_check(struct nhictl *x, const char *purpose)
+{
+	if (purpose != NULL && !nhi_valid_text(purpose, 256, 0))
+		return nerr(x, EXIT_USAGE, "bad --purpose: printable text of at most 256 bytes");
+	return 0;
+}
 
 /* Print 'line' (or the identity as JSON), with the reach report. */
 int answer(struct nhictl *x, const struct ident *id, const char *line)

@@ -23,6 +23,16 @@ struct lc_report {
 };
 extern struct lc_report lc_report;
 
+/* ---- what create (and adopt) check, shared with modify ---------------- */
+
+#define MAX_SCOPE 64
+/* --host / --service V appended to arr (at most MAX_SCOPE); 0 or EXIT_USAGE. */
+int scope_add(struct nhictl *x, const char **arr, int *n, const char *v, int host);
+/* --review-every DUR: a positive duration; 0 or EXIT_USAGE. */
+int review_every_parse(struct nhictl *x, const char *s, int64_t *interval);
+/* --purpose TEXT (NULL: none given): 0 or EXIT_USAGE. */
+int purpose_check(struct nhictl *x, const char *purpose);
+
 /* The owner: a live human through the store (a user name, or with ldap a
  * DN); 'name' gets the user name, 'dn' the DN ("" local). */
 int check_owner(struct nhictl *x, const char *owner, char *name, size_t name_len,

@@ -24,7 +24,7 @@ char *da_sync_attrs[] = {
 	/* which kind of entry, and the attributes of the other three */
 	"objectClass", "cn", "nhiResourceURI", "nhiDataClass", "nhiExternal",
 	"nhiGrantId", "nhiResourceName", "nhiAction", "nhiScope", "nhiCredentialId",
-	"nhiDelegateTo", "nhiLabel", NULL
+	"nhiDelegateTo", "nhiLabel", "nhiApplied", NULL
 };
 
 const char *da_actions_str(int actions, char *buf, size_t len)
@@ -317,6 +317,8 @@ int da_entry_to_resource(struct dir *d, LDAPMessage *e, struct da_resource *r,
 		BAD("nhiCreated is not a GeneralizedTime from 1970 to 9999");
 	if (dir_labels(d->ld, e, r->labels, sizeof(r->labels), bad, sizeof(bad)) < 0)
 		goto out;
+	if (dir_bool_attr(d->ld, e, "nhiApplied", &r->applied) < 0)
+		BAD("nhiApplied is not TRUE/FALSE");
 	k = dir_first_value(d->ld, e, "owner", r->owner_dn, sizeof(r->owner_dn));
 	if (k < 0 || (k == 1 && dir_owner_name(&d->x->conf, r->owner_dn, r->owner,
 						sizeof(r->owner)) < 0))
@@ -358,6 +360,8 @@ int da_entry_to_grant(struct dir *d, LDAPMessage *e, struct da_grant *g, char *w
 		BAD("nhiExpires missing, or a time is not a GeneralizedTime from 1970 to 9999");
 	if (dir_first_value(d->ld, e, "entryUUID", g->uuid, sizeof(g->uuid)) < 0)
 		BAD("entryUUID too long");
+	if (dir_bool_attr(d->ld, e, "nhiApplied", &g->applied) < 0)
+		BAD("nhiApplied is not TRUE/FALSE");
 out:
 	k = bad[0] ? bad_entry(why, len, dn, bad) : 0;
 	ldap_memfree(dn);
@@ -391,6 +395,8 @@ int da_entry_to_deleg(struct dir *d, LDAPMessage *e, struct da_deleg *g, char *w
 		BAD("nhiExpires missing, or a time is not a GeneralizedTime from 1970 to 9999");
 	if (dir_first_value(d->ld, e, "entryUUID", g->uuid, sizeof(g->uuid)) < 0)
 		BAD("entryUUID too long");
+	if (dir_bool_attr(d->ld, e, "nhiApplied", &g->applied) < 0)
+		BAD("nhiApplied is not TRUE/FALSE");
 out:
 	k = bad[0] ? bad_entry(why, len, dn, bad) : 0;
 	ldap_memfree(dn);
@@ -552,6 +558,8 @@ int da_resource_add(struct dir *d, const struct da_resource *r)
 		mod1(&ms, LDAP_MOD_ADD, "description", r->purpose);
 	mod1(&ms, LDAP_MOD_ADD, "nhiCreated", str_time(&ms, r->created ? r->created : d->x->now));
 	mod_labels(&ms, LDAP_MOD_ADD, r->labels, lbuf, sizeof(lbuf), lvals);
+	if (r->applied)
+		mod1(&ms, LDAP_MOD_ADD, "nhiApplied", "TRUE");
 	rc = add_entry(d, dn, &ms);
 	if (rc == LDAP_NO_SUCH_OBJECT) {   /* the first resource: its ou */
 		if (ensure_ou(d) < 0)
@@ -721,6 +729,8 @@ static int grant_entry_add(struct dir *d, const struct da_grant *g, const char *
 		mod1(&ms, LDAP_MOD_ADD, "nhiCredentialId", g->cred_id);
 	if (ns > 0)
 		mod(&ms, LDAP_MOD_ADD, "nhiScope", scopes, ns);
+	if (g->applied)
+		mod1(&ms, LDAP_MOD_ADD, "nhiApplied", "TRUE");
 	rc = add_entry(d, dn, &ms);
 	if (rc == LDAP_ALREADY_EXISTS && !exists_ok)
 		return nerr(d->x, NHI_ERR_EXISTS, "%s%s%s already has a grant on %s in the directory",
@@ -889,6 +899,8 @@ int da_deleg_add(struct dir *d, const struct da_deleg *g)
 		mod(&ms, LDAP_MOD_ADD, "nhiScope", scopes, ns);
 	if (g->reason[0] != '\0')
 		mod1(&ms, LDAP_MOD_ADD, "nhiReason", g->reason);
+	if (g->applied)
+		mod1(&ms, LDAP_MOD_ADD, "nhiApplied", "TRUE");
 	rc = add_entry(d, dn, &ms);
 	if (rc == LDAP_ALREADY_EXISTS)
 		return nerr(d->x, NHI_ERR_EXISTS, "%s already delegates to %s in the directory",
@@ -988,7 +1000,7 @@ static void edge_mods(struct mods *ms, int actions, const char *scopes, char *sb
 /* reason: a delegation's new nhiReason ("" none), NULL to leave it. */
 static int edge_modify(struct dir *d, const char *dn, int old_actions, int64_t old_expires,
 		       int actions, const char *scopes, int64_t expires, const char *reason,
-		       const char *what)
+		       int applied, const char *what)
 {
 	struct mods ms = { .n = 0 };
 	char sbuf[DA_SCOPES_MAX], acts_a[160], assertion[256], t[16];
@@ -1002,6 +1014,7 @@ static int edge_modify(struct dir *d, const char *dn, int old_actions, int64_t o
 	edge_mods(&ms, actions, scopes, sbuf, sizeof(sbuf), expires, acts, sv);
 	if (reason != NULL)
 		mod1(&ms, LDAP_MOD_REPLACE, "nhiReason", reason[0] ? reason : NULL);
+	mod1(&ms, LDAP_MOD_REPLACE, "nhiApplied", applied ? "TRUE" : NULL);
 	return modify_if(d, dn, assertion, &ms, what);
 }
 
@@ -1012,7 +1025,7 @@ int da_grant_modify(struct dir *d, const struct da_grant *old, const struct da_g
 
 	snprintf(what, sizeof(what), "the grant of %s on %s", old->ident, old->resource);
 	return r < 0 ? r : edge_modify(d, dn, old->actions, old->expires, g->actions, g->scopes,
-				       g->expires, NULL, what);
+				       g->expires, NULL, g->applied, what);
 }
 
 int da_deleg_modify(struct dir *d, const struct da_deleg *old, const struct da_deleg *g)
@@ -1025,7 +1038,7 @@ int da_deleg_modify(struct dir *d, const struct da_deleg *old, const struct da_d
 		r = nerr(d->x, NHI_ERR_INVAL, "%s: reason with control characters: not written", what);
 	return r < 0 ? r : edge_modify(d, dn, old->actions, old->expires, g->actions, g->scopes,
 				       g->expires, strcmp(old->reason, g->reason) != 0 ? g->reason : NULL,
-				       what);
+				       g->applied, what);
 }
 
 int da_resource_modify(struct dir *d, const struct da_resource *old, const struct da_resource *r)
@@ -1060,6 +1073,7 @@ int da_resource_modify(struct dir *d, const struct da_resource *old, const struc
 	mod1(&ms, LDAP_MOD_REPLACE, "nhiExternal", r->external ? "TRUE" : "FALSE");
 	mod1(&ms, LDAP_MOD_REPLACE, "description", r->purpose[0] ? r->purpose : NULL);
 	mod_labels(&ms, LDAP_MOD_REPLACE, r->labels, lbuf, sizeof(lbuf), lvals);
+	mod1(&ms, LDAP_MOD_REPLACE, "nhiApplied", r->applied ? "TRUE" : NULL);
 	return modify_if(d, dn, assertion, &ms, what);
 }
 

@@ -40,6 +40,7 @@ struct da_resource {
 	int64_t created;
 	char uuid[64];             /* entryUUID (read only) */
 	char labels[LABELS_BUFSZ]; /* nhiLabel values as "k=v,k=v" sorted (labels.c) */
+	int applied;               /* nhiApplied TRUE: managed by nhictl apply */
 };
 
 struct da_grant {
@@ -50,6 +51,7 @@ struct da_grant {
 	char scopes[DA_SCOPES_MAX];
 	int64_t created, expires;
 	char uuid[64];
+	int applied;               /* nhiApplied */
 };
 
 struct da_deleg {
@@ -59,6 +61,7 @@ struct da_deleg {
 	char reason[264];
 	int64_t created, expires;
 	char uuid[64];
+	int applied;               /* nhiApplied */
 };
 
 /* The action bits (the registry's NHI_ACT_* values) and their names as

@@ -20,7 +20,7 @@ char *dir_ident_attrs[] = {
 	"owner", "description", "nhiKind", "nhiState", "nhiExpires", "nhiCreated",
 	"nhiReviewInterval", "nhiLastReview", "nhiReviewDue", "nhiOrphanedSince",
 	"nhiRetiredAt", "nhiReason", "host", "nhiPamService", "nhiLastUsed",
-	"nhiAdopted", "nhiSerial", "entryUUID", "nhiLabel", NULL
+	"nhiAdopted", "nhiSerial", "entryUUID", "nhiLabel", "nhiApplied", NULL
 };
 
 int dir_open(struct nhictl *x, struct dir *d)
@@ -273,6 +273,15 @@ int dir_labels(LDAP *ld, LDAPMessage *e, char *out, size_t len, char *bad, size_
 }
 
 /* A DN in its LDAPv3 string form (for comparing DNs).  0 or -1. */
+int dir_bool_attr(LDAP *ld, LDAPMessage *e, const char *attr, int *out)
+{
+	char buf[8];
+	int k = dir_first_value(ld, e, attr, buf, sizeof(buf));
+
+	*out = k == 1 && strcmp(buf, "TRUE") == 0;
+	return k < 0 || (k == 1 && !*out && strcmp(buf, "FALSE") != 0) ? -1 : 0;
+}
+
 static int dn_norm(const char *in, char *out, size_t len)
 {
 	LDAPDN dn = NULL;
@@ -470,6 +479,8 @@ int dir_entry_to_ident(struct dir *d, LDAPMessage *e, struct ident *id,
 	}
 	if (uuid != NULL && dir_first_value(ld, e, "entryUUID", uuid, uuid_len) < 0)
 		BAD("entryUUID too long");
+	if (dir_bool_attr(ld, e, "nhiApplied", &id->applied) < 0)
+		BAD("nhiApplied is not TRUE/FALSE");
 out:
 #undef BAD
 	if (bad[0] != '\0') {

@@ -21,6 +21,8 @@
  *   orphaned     nhiOrphanedSince   retired  nhiRetiredAt, nhiReason
  *   scope        host (multi), nhiPamService (multi)
  *   last used    nhiLastUsed        adopted  nhiAdopted
+ *   applied      nhiApplied (TRUE: managed by nhictl apply; resources, grants
+ *                and delegations too)
  *   identity     entryUUID (operational; the key sync uses for deletes)
  *
  * Ownership: a struct dir owns its LDAP handle; dir_close() releases it.
@@ -64,6 +66,9 @@ int dir_time_attr(LDAP *ld, LDAPMessage *e, const char *attr, int64_t *out);
  * as one label string, sorted by key (labels.c): 0, or -1 with the reason
  * in bad. */
 int dir_labels(LDAP *ld, LDAPMessage *e, char *out, size_t len, char *bad, size_t badlen);
+/* A BOOLEAN attribute (nhiApplied): *out 1 for TRUE, 0 for FALSE or
+ * absent; -1 when the value is neither. */
+int dir_bool_attr(LDAP *ld, LDAPMessage *e, const char *attr, int *out);
 /* The DN of identity 'name' under ldap_base.  0 or NHI_ERR_RANGE. */
 int dir_ident_dn(const struct nhi_conf *c, const char *name, char *out, size_t len);
 

@@ -308,6 +308,8 @@ int dw_add(struct dir *d, const struct dw_new *n)
 	mod1(&ms, LDAP_MOD_ADD, "nhiReviewDue", str_time(&ms, (int64_t)d->x->now + n->interval));
 	if (n->adopted)
 		mod1(&ms, LDAP_MOD_ADD, "nhiAdopted", "TRUE");
+	if (n->applied)
+		mod1(&ms, LDAP_MOD_ADD, "nhiApplied", "TRUE");
 	if (n->n_hosts > 0)
 		mod(&ms, LDAP_MOD_ADD, "host", n->hosts, n->n_hosts);
 	if (n->n_services > 0)
@@ -323,11 +325,38 @@ int dw_add(struct dir *d, const struct dw_new *n)
 	return 0;
 }
 
+/* The assertion of a change without a new state (modify, apply): the
+ * state, purpose and review interval the verb read ("" none needed). */
+static int change_assertion(const struct dw_change *c, char *out, size_t len)
+{
+	char es[64], ep[3 * 264 + 1];
+	size_t u = 0;
+
+	out[0] = '\0';
+	if (c->state_to != NULL || (c->purpose == NULL && c->interval == 0 && !c->set_hosts &&
+				    !c->set_services && c->applied == 0))
+		return 0;
+	if (nhi_ldap_escape_filter(c->state_from ? c->state_from : "", es, sizeof(es)) < 0 ||
+	    nhi_ldap_escape_filter(c->purpose_from ? c->purpose_from : "", ep, sizeof(ep)) < 0)
+		return -1;
+	u += (size_t)snprintf(out + u, len - u, "(&(nhiState=%s)", es);
+	if (c->purpose != NULL && u < len)
+		u += (size_t)snprintf(out + u, len - u, ep[0] ? "(description=%s)" :
+				      "(!(description=*))", ep);
+	if (c->interval != 0 && c->interval_from != 0 && u < len)
+		u += (size_t)snprintf(out + u, len - u, "(nhiReviewInterval=%lld)",
+				      (long long)c->interval_from);
+	if (u < len)
+		u += (size_t)snprintf(out + u, len - u, ")");
+	return u < len ? 0 : -1;
+}
+
 int dw_modify(struct dir *d, const char *name, const struct dw_change *c)
 {
 	struct mods ms = { .n = 0 };
-	char dn[1024], lbuf[LABELS_BUFSZ];
+	char dn[1024], lbuf[LABELS_BUFSZ], assertion[1024];
 	const char *lvals[LABELS_MAX];
+	LDAPControl *ctrl = NULL, *ctrls[2] = { NULL, NULL };
 	int rc;
 
 	if (dir_ident_dn(&d->x->conf, name, dn, sizeof(dn)) < 0)
@@ -356,8 +385,32 @@ int dw_modify(struct dir *d, const char *name, const struct dw_change *c)
 	}
 	if (c->labels != NULL)
 		mod_labels(&ms, LDAP_MOD_REPLACE, c->labels, lbuf, sizeof(lbuf), lvals);
-	rc = ldap_modify_ext_s(d->ld, dn, ms.p, NULL, NULL);
+	if (c->purpose != NULL)
+		mod1(&ms, LDAP_MOD_REPLACE, "description", c->purpose[0] ? c->purpose : NULL);
+	if (c->interval != 0) {
+		mod1(&ms, LDAP_MOD_REPLACE, "nhiReviewInterval", str_int(&ms, c->interval));
+		mod1(&ms, LDAP_MOD_REPLACE, "nhiReviewDue", str_time(&ms, c->review_due));
+	}
+	if (c->set_hosts)
+		mod(&ms, LDAP_MOD_REPLACE, "host", c->hosts, c->n_hosts);
+	if (c->set_services)
+		mod(&ms, LDAP_MOD_REPLACE, "nhiPamService", c->services, c->n_services);
+	if (c->applied != 0)
+		mod1(&ms, LDAP_MOD_REPLACE, "nhiApplied", c->applied > 0 ? "TRUE" : NULL);
+	if (change_assertion(c, assertion, sizeof(assertion)) < 0)
+		return nerr(d->x, NHI_ERR_RANGE, "identity '%s': values too long", name);
+	if (assertion[0] != '\0') {
+		if (ldap_create_assertion_control(d->ld, assertion, 1, &ctrl) != LDAP_SUCCESS)
+			return nerr(d->x, NHI_ERR_NOMEM, "cannot build an assertion control");
+		ctrls[0] = ctrl;
+	}
+	rc = ldap_modify_ext_s(d->ld, dn, ms.p, ctrl != NULL ? ctrls : NULL, NULL);
 	NHI_CRASH_POINT("ldap-write", "modify");
+	if (ctrl != NULL)
+		ldap_control_free(ctrl);
+	if (rc == LDAP_ASSERTION_FAILED)
+		return nerr(d->x, NHI_ERR_CONFLICT, "identity '%s' was changed in the directory "
+			    "meanwhile; nothing done, try again", name);
 	if (rc == LDAP_NO_SUCH_ATTRIBUTE && c->state_to != NULL)
 		return nerr(d->x, NHI_ERR_CONFLICT, "identity '%s' was changed in the directory meanwhile "
 			    "(its state is no longer %s); nothing done, try again", name, c->state_from);

@@ -42,6 +42,7 @@ struct dw_new {
 	const char *const *hosts, *const *services;
 	int n_hosts, n_services;
 	const char *labels;                  /* "k=v,k=v" (nhiLabel values), NULL/"" none */
+	int applied;                         /* nhiApplied TRUE */
 };
 
 /* A change of an existing entry; NULL / 0 = leave alone. */
@@ -54,6 +55,14 @@ struct dw_change {
 	int64_t retired_at;
 	const char *reason;                  /* with retired_at; "" removes it */
 	const char *labels;                  /* replace nhiLabel ("" removes); NULL leave */
+	/* modify / apply (issue 16); compared and swapped: the Modify asserts
+	 * the entry still has state_from, purpose_from and interval_from */
+	const char *purpose, *purpose_from; /* description ("" removes); NULL leave */
+	int64_t interval, interval_from;     /* nhiReviewInterval, with review_due; 0 leave */
+	int set_hosts, set_services;         /* replace host / nhiPamService (n 0: none) */
+	const char *const *hosts, *const *services;
+	int n_hosts, n_services;
+	int applied;                         /* 1 nhiApplied TRUE, -1 removed, 0 leave */
 };
 /* nhiLabel with the values of the label string 'labels' (split into
  * buf, which must live until the operation is sent); op ADD with none

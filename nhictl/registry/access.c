@@ -84,6 +84,7 @@ void resource_from_row(sqlite3_stmt *st, struct resource_row *r)
 	r->managed = sqlite3_column_int(st, 12);
 	col_cpy(r->entry_uuid, sizeof(r->entry_uuid), st, 13);
 	col_cpy(r->labels, sizeof(r->labels), st, 14);
+	r->applied = sqlite3_column_int(st, 15) != 0;
 }
 
 void grant_from_row(sqlite3_stmt *st, struct access_row *g)
@@ -102,6 +103,7 @@ void grant_from_row(sqlite3_stmt *st, struct access_row *g)
 	g->expires = sqlite3_column_int64(st, 10);
 	g->managed = sqlite3_column_int(st, 11);
 	col_cpy(g->entry_uuid, sizeof(g->entry_uuid), st, 12);
+	g->applied = sqlite3_column_int(st, 13) != 0;
 }
 
 void delegation_from_row(sqlite3_stmt *st, struct delegation_row *d)
@@ -119,6 +121,7 @@ void delegation_from_row(sqlite3_stmt *st, struct delegation_row *d)
 	d->expires = sqlite3_column_int64(st, 9);
 	d->managed = sqlite3_column_int(st, 10);
 	col_cpy(d->entry_uuid, sizeof(d->entry_uuid), st, 11);
+	d->applied = sqlite3_column_int(st, 12) != 0;
 }
 
 /* One row of a prepared query through 'fill'; NOTFOUND without one. */
@@ -182,20 +185,21 @@ int resource_put(struct nhictl *x, struct resource_row *r)
 	if (id == 0) {
 		rc = reg_exec(x, "INSERT INTO resource (name, kind, uri, owner, owner_dn, owner_id, "
 			      "data_class, external, purpose, created, orphaned_since, managed, "
-			      "entry_uuid, labels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			      "sssssssisiiiss", r->name, r->kind, r->uri, r->owner, r->owner_dn,
+			      "entry_uuid, labels, applied) "
+			      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			      "sssssssisiiissi", r->name, r->kind, r->uri, r->owner, r->owner_dn,
 			      or_null(r->owner_id), r->data_class, (int64_t)r->external, r->purpose,
 			      r->created, r->orphaned_since, (int64_t)r->managed,
-			      or_null(r->entry_uuid), r->labels);
+			      or_null(r->entry_uuid), r->labels, (int64_t)(r->applied != 0));
 		id = sqlite3_last_insert_rowid(x->db);
 	} else {
 		rc = reg_exec(x, "UPDATE resource SET kind = ?, uri = ?, owner = ?, owner_dn = ?, "
 			      "owner_id = ?, data_class = ?, external = ?, purpose = ?, "
-			      "orphaned_since = ?, managed = ?, entry_uuid = ?, labels = ? WHERE id = ?",
-			      "ssssssisiissi", r->kind, r->uri, r->owner, r->owner_dn,
+			      "orphaned_since = ?, managed = ?, entry_uuid = ?, labels = ?, applied = ? "
+			      "WHERE id = ?", "ssssssisiissii", r->kind, r->uri, r->owner, r->owner_dn,
 			      or_null(r->owner_id), r->data_class, (int64_t)r->external, r->purpose,
 			      r->orphaned_since, (int64_t)r->managed, or_null(r->entry_uuid),
-			      r->labels, id);
+			      r->labels, (int64_t)(r->applied != 0), id);
 	}
 	if (rc == 0)
 		r->id = id;
@@ -218,17 +222,17 @@ int grant_put(struct nhictl *x, struct access_row *g)
 		return NHI_ERR_DB;
 	if (id == 0) {
 		rc = reg_exec(x, "INSERT INTO access (identity_id, resource_id, credential_id, "
-			      "actions, scopes, created, expires, managed, entry_uuid) "
-			      "VALUES (?, ?, NULLIF(?, 0), ?, ?, ?, ?, ?, ?)", "iiiisiiis",
+			      "actions, scopes, created, expires, managed, entry_uuid, applied) "
+			      "VALUES (?, ?, NULLIF(?, 0), ?, ?, ?, ?, ?, ?, ?)", "iiiisiiisi",
 			      g->identity_id, g->resource_id, g->credential_id, (int64_t)g->actions,
 			      g->scopes, g->created, g->expires, (int64_t)g->managed,
-			      or_null(g->entry_uuid));
+			      or_null(g->entry_uuid), (int64_t)(g->applied != 0));
 		id = sqlite3_last_insert_rowid(x->db);
 	} else {
 		rc = reg_exec(x, "UPDATE access SET actions = ?, scopes = ?, expires = ?, "
-			      "managed = ?, entry_uuid = ? WHERE id = ?", "isiisi",
+			      "managed = ?, entry_uuid = ?, applied = ? WHERE id = ?", "isiisii",
 			      (int64_t)g->actions, g->scopes, g->expires, (int64_t)g->managed,
-			      or_null(g->entry_uuid), id);
+			      or_null(g->entry_uuid), (int64_t)(g->applied != 0), id);
 	}
 	if (rc == 0)
 		g->id = id;
@@ -250,16 +254,17 @@ int delegation_put(struct nhictl *x, struct delegation_row *d)
 		return NHI_ERR_DB;
 	if (id == 0) {
 		rc = reg_exec(x, "INSERT INTO delegation (from_id, to_id, actions, scopes, created, "
-			      "expires, reason, managed, entry_uuid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			      "iiisiisis", d->from_id, d->to_id, (int64_t)d->actions, d->scopes,
+			      "expires, reason, managed, entry_uuid, applied) "
+			      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "iiisiisisi", d->from_id, d->to_id, (int64_t)d->actions, d->scopes,
 			      d->created, d->expires, d->reason, (int64_t)d->managed,
-			      or_null(d->entry_uuid));
+			      or_null(d->entry_uuid), (int64_t)(d->applied != 0));
 		id = sqlite3_last_insert_rowid(x->db);
 	} else {
 		rc = reg_exec(x, "UPDATE delegation SET actions = ?, scopes = ?, expires = ?, "
-			      "reason = ?, managed = ?, entry_uuid = ? WHERE id = ?", "isisisi",
-			      (int64_t)d->actions, d->scopes, d->expires, d->reason,
-			      (int64_t)d->managed, or_null(d->entry_uuid), id);
+			      "reason = ?, managed = ?, entry_uuid = ?, applied = ? WHERE id = ?",
+			      "isisisii", (int64_t)d->actions, d->scopes, d->expires, d->reason,
+			      (int64_t)d->managed, or_null(d->entry_uuid), (int64_t)(d->applied != 0),
+			      id);
 	}
 	if (rc == 0)
 		d->id = id;
@@ -287,7 +292,7 @@ int grant_carry(struct nhictl *x, int64_t old, int64_t new_row, int *n)
 		char to[CRED_ID_MAX];
 
 		grant_from_row(st, &g);
-		col_cpy(to, sizeof(to), st, 13);
+		col_cpy(to, sizeof(to), st, GRANT_NCOLS);
 		r = reg_exec(x, "UPDATE access SET credential_id = ? WHERE id = ?", "ii",
 			     new_row, g.id);
 		if (r == 0)

@@ -118,14 +118,17 @@ int delegation_load(struct nhictl *x, int64_t from, int64_t to, struct delegatio
  *   SELECT DELEGATION_COLS FROM DELEGATION_FROM ... (d, f = from, t = to) */
 #define RESOURCE_COLS "r.id, r.name, r.kind, r.uri, r.owner, r.owner_dn, r.owner_id, " \
 	"r.data_class, r.external, r.purpose, r.created, r.orphaned_since, r.managed, r.entry_uuid, " \
-	"r.labels"
+	"r.labels, r.applied"
+#define RESOURCE_NCOLS 16         /* the first column a query adds after them */
 #define GRANT_COLS "a.id, a.identity_id, a.resource_id, IFNULL(a.credential_id, 0), i.name, " \
 	"r.name, IFNULL(c.cred_id, ''), a.actions, a.scopes, a.created, a.expires, a.managed, " \
-	"a.entry_uuid"
+	"a.entry_uuid, a.applied"
+#define GRANT_NCOLS 14
 #define GRANT_FROM "access a JOIN identity i ON i.id = a.identity_id " \
 	"JOIN resource r ON r.id = a.resource_id LEFT JOIN credential c ON c.id = a.credential_id"
 #define DELEGATION_COLS "d.id, d.from_id, d.to_id, f.name, t.name, d.actions, d.scopes, " \
-	"d.reason, d.created, d.expires, d.managed, d.entry_uuid"
+	"d.reason, d.created, d.expires, d.managed, d.entry_uuid, d.applied"
+#define DELEGATION_NCOLS 13
 #define DELEGATION_FROM "delegation d JOIN identity f ON f.id = d.from_id " \
 	"JOIN identity t ON t.id = d.to_id"
 void resource_from_row(sqlite3_stmt *st, struct resource_row *r);

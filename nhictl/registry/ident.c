@@ -60,6 +60,7 @@ int ident_from_row(struct nhictl *x, sqlite3_stmt *st, struct ident *id)
 	id->retired_at = sqlite3_column_int64(st, 18);
 	id->last_used = sqlite3_column_int64(st, 19);
 	col_cpy(id->labels, sizeof(id->labels), st, 20);
+	id->applied = sqlite3_column_int(st, 21) != 0;
 	r = child_list(x, "SELECT host FROM identity_host WHERE identity_id = ? ORDER BY host",
 		       id->id, id->hosts, sizeof(id->hosts));
 	if (r == 0)

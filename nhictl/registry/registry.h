@@ -93,7 +93,8 @@ int regstate_missing(struct nhictl *x);
 
 #define IDENT_COLS "id, name, kind, state, gecos, home, shell, owner, purpose, " \
 	"retire_reason, uid, gid, created, expires, review_interval, last_review, " \
-	"review_due, orphaned_since, retired_at, last_used, labels"
+	"review_due, orphaned_since, retired_at, last_used, labels, applied"
+#define IDENT_NCOLS 22            /* columns a query adds after IDENT_COLS start here */
 /* Copy text column i of a row into dst ("" for NULL), truncating. */
 void col_cpy(char *dst, size_t len, sqlite3_stmt *st, int i);
 /* Fill from a row selected with IDENT_COLS, then its hosts and services. */

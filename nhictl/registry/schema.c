@@ -337,6 +337,13 @@ static const char *const migrations[] = {
 	" ruser TEXT NOT NULL DEFAULT '', tty TEXT NOT NULL DEFAULT '',"
 	" reason TEXT NOT NULL);"
 	"CREATE INDEX human_use_identity ON human_use(identity_id, at);",
+	/* 9 -> 10: declarative state (issue 16).  What `nhictl apply` created
+	 * (or took over) is marked: only those rows may its --prune remove.
+	 * Not in the snapshot. */
+	"ALTER TABLE identity ADD COLUMN applied INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE resource ADD COLUMN applied INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE access ADD COLUMN applied INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE delegation ADD COLUMN applied INTEGER NOT NULL DEFAULT 0;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

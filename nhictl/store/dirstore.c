@@ -105,11 +105,11 @@ static int load_row(struct nhictl *x, int64_t rid, struct ident *cur, char *owne
 		return r == SQLITE_DONE ? NHI_ERR_NOTFOUND : reg_dberr(x);
 	}
 	r = ident_from_row(x, st, cur);
-	t = sqlite3_column_text(st, 21);
+	t = sqlite3_column_text(st, IDENT_NCOLS);
 	snprintf(owner_dn, dnlen, "%s", t ? (const char *)t : "");
-	t = sqlite3_column_text(st, 22);
+	t = sqlite3_column_text(st, IDENT_NCOLS + 1);
 	snprintf(uuid, ulen, "%s", t ? (const char *)t : "");
-	*dir_last_used = sqlite3_column_int64(st, 23);
+	*dir_last_used = sqlite3_column_int64(st, IDENT_NCOLS + 2);
 	sqlite3_finalize(st);
 	return r;
 }
@@ -127,7 +127,7 @@ static int same(const struct ident *a, const struct ident *b)
 	       a->expires == b->expires && a->review_interval == b->review_interval &&
 	       a->last_review == b->last_review && a->review_due == b->review_due &&
 	       a->orphaned_since == b->orphaned_since && a->retired_at == b->retired_at &&
-	       a->last_used == b->last_used;
+	       a->last_used == b->last_used && a->applied == b->applied;
 }
 
 /* Remove rows other than 'keep' that hold this name or uid. */
@@ -206,8 +206,9 @@ int dir_ident_store(struct nhictl *x, const struct ident *id, const char *owner_
 	r = reg_exec(x, "INSERT INTO identity (id, name, kind, uid, gid, gecos, home, shell, "
 		     "owner, owner_dn, purpose, created, expires, review_interval, last_review, "
 		     "review_due, state, orphaned_since, retired_at, retire_reason, last_used, "
-		     "dir_last_used, entry_uuid, labels) VALUES (nullif(?, 0), ?, ?, ?, ?, ?, ?, ?, "
-		     "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+		     "dir_last_used, entry_uuid, labels, applied) VALUES (nullif(?, 0), ?, ?, ?, ?, ?, "
+		     "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+		     "ON CONFLICT (id) DO UPDATE SET applied = excluded.applied, "
 		     "name = excluded.name, kind = excluded.kind, uid = excluded.uid, "
 		     "gid = excluded.gid, gecos = excluded.gecos, home = excluded.home, "
 		     "shell = excluded.shell, owner = excluded.owner, owner_dn = excluded.owner_dn, "
@@ -224,12 +225,12 @@ int dir_ident_store(struct nhictl *x, const struct ident *id, const char *owner_
 		     "owner_id = CASE WHEN owner_dn IS excluded.owner_dn AND owner IS excluded.owner "
 		     "THEN owner_id END, orphan_cause = CASE WHEN excluded.orphaned_since = 0 "
 		     "THEN '' ELSE orphan_cause END",
-		     "issuussssssiiiiisiisiiss", rid, want.name, want.kind, want.uid, want.gid,
+		     "issuussssssiiiiisiisiissi", rid, want.name, want.kind, want.uid, want.gid,
 		     want.gecos, want.home, want.shell, want.owner, owner_dn, want.purpose,
 		     want.created, want.expires, want.review_interval, want.last_review,
 		     want.review_due, want.state, want.orphaned_since, want.retired_at,
 		     want.retire_reason, want.last_used, id->last_used, u[0] ? u : NULL,
-		     want.labels);
+		     want.labels, (int64_t)(want.applied != 0));
 	if (rid == 0)
 		rid = sqlite3_last_insert_rowid(x->db);
 	if (r == 0 && (!cur.id || strcmp(cur.hosts, want.hosts) != 0))

@@ -78,9 +78,10 @@ int dirstore_resource(struct nhictl *x, const struct da_resource *r, int *change
 	    created_of(x, "resource", rid, r->created, &created) < 0)
 		return NHI_ERR_DB;
 	rc = reg_exec(x, "INSERT INTO resource (id, name, kind, uri, owner, owner_dn, data_class, "
-		      "external, purpose, created, managed, entry_uuid, labels) VALUES (nullif(?, 0), ?, ?, "
-		      "?, ?, ?, ?, ?, ?, ?, 1, nullif(?, ''), ?) ON CONFLICT (id) DO UPDATE SET "
-		      "name = excluded.name, labels = excluded.labels, "
+		      "external, purpose, created, managed, entry_uuid, labels, applied) VALUES "
+		      "(nullif(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, nullif(?, ''), ?, ?) "
+		      "ON CONFLICT (id) DO UPDATE SET "
+		      "name = excluded.name, labels = excluded.labels, applied = excluded.applied, "
 		      "kind = excluded.kind, uri = excluded.uri, owner = excluded.owner, "
 		      "owner_dn = excluded.owner_dn, data_class = excluded.data_class, "
 		      "external = excluded.external, purpose = excluded.purpose, "
@@ -89,12 +90,13 @@ int dirstore_resource(struct nhictl *x, const struct da_resource *r, int *change
 		      "owner_id = CASE WHEN owner_dn IS excluded.owner_dn AND owner IS excluded.owner "
 		      "THEN owner_id END "
 		      "WHERE (name, kind, uri, owner, owner_dn, data_class, external, purpose, created, "
-		      "labels) IS NOT (excluded.name, excluded.kind, excluded.uri, excluded.owner, "
-		      "excluded.owner_dn, excluded.data_class, excluded.external, excluded.purpose, "
-		      "excluded.created, excluded.labels) OR entry_uuid IS NOT excluded.entry_uuid OR "
-		      "managed != 1",
-		      "issssssisiss", rid, r->name, r->kind, r->uri, r->owner, r->owner_dn,
-		      r->data_class, (int64_t)r->external, r->purpose, created, u, r->labels);
+		      "labels, applied) IS NOT (excluded.name, excluded.kind, excluded.uri, "
+		      "excluded.owner, excluded.owner_dn, excluded.data_class, excluded.external, "
+		      "excluded.purpose, excluded.created, excluded.labels, excluded.applied) OR "
+		      "entry_uuid IS NOT excluded.entry_uuid OR managed != 1",
+		      "issssssisissi", rid, r->name, r->kind, r->uri, r->owner, r->owner_dn,
+		      r->data_class, (int64_t)r->external, r->purpose, created, u, r->labels,
+		      (int64_t)(r->applied != 0));
 	if (rc == 0)
 		set_changed(x, rid, changed);
 	return rc;
@@ -146,18 +148,19 @@ int dirstore_grant(struct nhictl *x, const struct da_grant *g, int *changed,
 	    created_of(x, "access", rid, g->created, &created) < 0)
 		return NHI_ERR_DB;
 	rc = reg_exec(x, "INSERT INTO access (id, identity_id, resource_id, credential_id, actions, "
-		      "scopes, created, expires, managed, entry_uuid) VALUES (nullif(?, 0), ?, ?, "
-		      "nullif(?, 0), ?, ?, ?, ?, 1, nullif(?, '')) ON CONFLICT (id) DO UPDATE SET "
+		      "scopes, created, expires, managed, entry_uuid, applied) VALUES (nullif(?, 0), ?, "
+		      "?, nullif(?, 0), ?, ?, ?, ?, 1, nullif(?, ''), ?) ON CONFLICT (id) DO UPDATE SET "
 		      "identity_id = excluded.identity_id, resource_id = excluded.resource_id, "
 		      "credential_id = excluded.credential_id, actions = excluded.actions, "
 		      "scopes = excluded.scopes, created = excluded.created, "
-		      "expires = excluded.expires, managed = 1, entry_uuid = excluded.entry_uuid "
+		      "expires = excluded.expires, managed = 1, entry_uuid = excluded.entry_uuid, "
+		      "applied = excluded.applied "
 		      "WHERE (identity_id, resource_id, credential_id, actions, scopes, created, "
-		      "expires, managed, entry_uuid) IS NOT (excluded.identity_id, excluded.resource_id, "
-		      "excluded.credential_id, excluded.actions, excluded.scopes, excluded.created, "
-		      "excluded.expires, 1, excluded.entry_uuid)",
-		      "iiiiisiis", rid, ident, res, cred, (int64_t)g->actions, g->scopes,
-		      created, g->expires, u);
+		      "expires, managed, entry_uuid, applied) IS NOT (excluded.identity_id, "
+		      "excluded.resource_id, excluded.credential_id, excluded.actions, excluded.scopes, "
+		      "excluded.created, excluded.expires, 1, excluded.entry_uuid, excluded.applied)",
+		      "iiiiisiisi", rid, ident, res, cred, (int64_t)g->actions, g->scopes,
+		      created, g->expires, u, (int64_t)(g->applied != 0));
 	if (rc == 0)
 		set_changed(x, rid, changed);
 	return rc;
@@ -184,17 +187,18 @@ int dirstore_deleg(struct nhictl *x, const struct da_deleg *g, int *changed,
 	    created_of(x, "delegation", rid, g->created, &created) < 0)
 		return NHI_ERR_DB;
 	rc = reg_exec(x, "INSERT INTO delegation (id, from_id, to_id, actions, scopes, created, "
-		      "expires, reason, managed, entry_uuid) VALUES (nullif(?, 0), ?, ?, ?, ?, ?, ?, ?, "
-		      "1, nullif(?, '')) ON CONFLICT (id) DO UPDATE SET from_id = excluded.from_id, "
+		      "expires, reason, managed, entry_uuid, applied) VALUES (nullif(?, 0), ?, ?, ?, ?, "
+		      "?, ?, ?, 1, nullif(?, ''), ?) ON CONFLICT (id) DO UPDATE SET "
+		      "from_id = excluded.from_id, applied = excluded.applied, "
 		      "to_id = excluded.to_id, actions = excluded.actions, scopes = excluded.scopes, "
 		      "created = excluded.created, expires = excluded.expires, "
 		      "reason = excluded.reason, managed = 1, entry_uuid = excluded.entry_uuid "
 		      "WHERE (from_id, to_id, actions, scopes, created, expires, reason, managed, "
-		      "entry_uuid) IS NOT (excluded.from_id, excluded.to_id, excluded.actions, "
+		      "entry_uuid, applied) IS NOT (excluded.from_id, excluded.to_id, excluded.actions, "
 		      "excluded.scopes, excluded.created, excluded.expires, excluded.reason, 1, "
-		      "excluded.entry_uuid)",
-		      "iiiisiiss", rid, from, to, (int64_t)g->actions, g->scopes,
-		      created, g->expires, g->reason, u);
+		      "excluded.entry_uuid, excluded.applied)",
+		      "iiiisiissi", rid, from, to, (int64_t)g->actions, g->scopes,
+		      created, g->expires, g->reason, u, (int64_t)(g->applied != 0));
 	if (rc == 0)
 		set_changed(x, rid, changed);
 	return rc;

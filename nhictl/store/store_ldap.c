@@ -102,7 +102,7 @@ static int ldap_add(struct nhictl *x, const struct store_new *n, struct ident *g
 		.purpose = n->purpose, .uid = n->uid, .gid = n->gid, .expires = n->expires,
 		.interval = n->interval, .adopted = n->adopted, .hosts = n->hosts,
 		.services = n->services, .n_hosts = n->n_hosts, .n_services = n->n_services,
-		.labels = n->labels,
+		.labels = n->labels, .applied = n->applied,
 	};
 
 	(void)x;
@@ -116,11 +116,22 @@ static int ldap_update(struct nhictl *x, const struct ident *id, struct store_ch
 		.last_review = c->last_review, .review_due = c->review_due,
 		.owner_dn = c->owner_dn, .clear_orphaned = c->clear_orphaned,
 		.retired_at = c->retired_at, .reason = c->reason, .labels = c->labels,
+		.purpose = c->purpose, .purpose_from = id->purpose, .interval = c->interval,
+		.interval_from = id->review_interval, .set_hosts = c->set_hosts,
+		.set_services = c->set_services, .hosts = c->hosts, .services = c->services,
+		.n_hosts = c->n_hosts, .n_services = c->n_services, .applied = c->applied,
 	};
 	struct ident got;
 	int creds = 0;
 
 	c->revoked = -1;
+	/* the state a change without a new one asserts (compare and swap) */
+	if (w.state_to == NULL)
+		w.state_from = id->state;
+	/* a new review interval moves the due date: from the last review, or
+	 * from the creation when there was none (as store_local) */
+	if (c->interval != 0)
+		w.review_due = (id->last_review > 0 ? id->last_review : id->created) + c->interval;
 	/* the credentials follow the state: no password binds while the
 	 * identity is suspended; retired, they are revoked for good */
 	if (c->state_to != NULL && strcmp(c->state_to, "suspended") == 0)

@@ -27,6 +27,7 @@ static void res_to_da(const struct resource_row *r, struct da_resource *o)
 	o->external = r->external;
 	o->created = r->created;
 	snprintf(o->labels, sizeof(o->labels), "%s", r->labels);
+	o->applied = r->applied;
 }
 
 static void grant_to_da(const struct access_row *g, struct da_grant *o)
@@ -39,6 +40,7 @@ static void grant_to_da(const struct access_row *g, struct da_grant *o)
 	o->actions = (int)g->actions;
 	o->created = g->created;
 	o->expires = g->expires;
+	o->applied = g->applied;
 }
 
 static void deleg_to_da(const struct delegation_row *d, struct da_deleg *o)
@@ -51,6 +53,7 @@ static void deleg_to_da(const struct delegation_row *d, struct da_deleg *o)
 	o->actions = (int)d->actions;
 	o->created = d->created;
 	o->expires = d->expires;
+	o->applied = d->applied;
 }
 
 /* The directory was written: a failure to read it back leaves the

@@ -81,15 +81,16 @@ static int local_add(struct nhictl *x, const struct store_new *n, struct ident *
 	got->uid = n->uid;
 	got->gid = n->gid;
 	got->expires = n->expires;
+	got->applied = n->applied != 0;
 	if (reg_begin(x) < 0)
 		return NHI_ERR_DB;
 	r = reg_exec(x, "INSERT INTO identity (name, kind, uid, gid, gecos, home, shell, owner, "
-		     "purpose, created, expires, review_interval, review_due, state, adopted, labels) "
-		     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
-		     "ssuusssssiiiiis", n->name, nhi_kind_str(n->kind), n->uid, n->gid, n->gecos,
+		     "purpose, created, expires, review_interval, review_due, state, adopted, labels, "
+		     "applied) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
+		     "ssuusssssiiiiisi", n->name, nhi_kind_str(n->kind), n->uid, n->gid, n->gecos,
 		     n->home, n->shell, n->owner, n->purpose ? n->purpose : "", (int64_t)x->now,
 		     (int64_t)n->expires, n->interval, (int64_t)x->now + n->interval,
-		     (int64_t)n->adopted, n->labels ? n->labels : "");
+		     (int64_t)n->adopted, n->labels ? n->labels : "", (int64_t)(n->applied != 0));
 	row = sqlite3_last_insert_rowid(x->db);
 	for (i = 0; r == 0 && i < n->n_hosts; i++)
 		r = reg_exec(x, "INSERT OR IGNORE INTO identity_host VALUES (?, ?)", "is",
@@ -136,6 +137,31 @@ static int local_update(struct nhictl *x, const struct ident *id, struct store_c
 		r = reg_exec(x, "UPDATE identity SET orphaned_since = 0 WHERE id = ?", "i", id->id);
 	if (r == 0 && c->labels != NULL)
 		r = reg_exec(x, "UPDATE identity SET labels = ? WHERE id = ?", "si", c->labels, id->id);
+	if (r == 0 && c->purpose != NULL)
+		r = reg_exec(x, "UPDATE identity SET purpose = ? WHERE id = ?", "si", c->purpose,
+			     id->id);
+	/* a new review interval moves the due date: from the last review, or
+	 * from the creation when there was none */
+	if (r == 0 && c->interval != 0)
+		r = reg_exec(x, "UPDATE identity SET review_interval = ?1, review_due = CASE WHEN "
+			     "last_review > 0 THEN last_review ELSE created END + ?1 WHERE id = ?2",
+			     "ii", c->interval, id->id);
+	/* the scope, replaced whole (the snapshot triggers queue the name) */
+	if (r == 0 && c->set_hosts) {
+		r = reg_exec(x, "DELETE FROM identity_host WHERE identity_id = ?", "i", id->id);
+		for (int i = 0; r == 0 && i < c->n_hosts; i++)
+			r = reg_exec(x, "INSERT OR IGNORE INTO identity_host VALUES (?, ?)", "is",
+				     id->id, c->hosts[i]);
+	}
+	if (r == 0 && c->set_services) {
+		r = reg_exec(x, "DELETE FROM identity_service WHERE identity_id = ?", "i", id->id);
+		for (int i = 0; r == 0 && i < c->n_services; i++)
+			r = reg_exec(x, "INSERT OR IGNORE INTO identity_service VALUES (?, ?)", "is",
+				     id->id, c->services[i]);
+	}
+	if (r == 0 && c->applied != 0)
+		r = reg_exec(x, "UPDATE identity SET applied = ? WHERE id = ?", "ii",
+			     (int64_t)(c->applied > 0), id->id);
 	if (r < 0)
 		reg_rollback(x);
 	return db_err(r);
