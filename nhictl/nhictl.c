@@ -60,6 +60,7 @@ static const struct cmd commands[] = {
 	{ "who-can", cmd_who_can, NEED_DB, "every identity that reaches a resource, and through whom" },
 	{ "chain", cmd_chain, NEED_DB, "an agent's chains: data source, agent, tool, system" },
 	{ "graph", cmd_graph, NEED_DB, "the registry as a graph (JSON Graph Format, DOT)" },
+	{ "report", cmd_report, NEED_DB, "the registry as one self-contained HTML page for an auditor" },
 };
 
 static void usage(FILE *f)
