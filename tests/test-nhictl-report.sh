@@ -116,12 +116,27 @@ eqv "a credential younger than 30 days" "cred-age-lt30d=1" "$(grep '^cred-age-lt
 eqv "tool-soon expires in the first week" "timeline-week1-expires=1" \
 	"$(grep '^timeline-week1-expires=' "$T/page.counts")"
 
+# ---- read-only: a pending usage record stays for audit to ingest -------------------
+echo "$(date +%s) tool-x sshd testhost -" > "$T/state/usage.log"
+chmod 600 "$T/state/usage.log"
+sum0=$(sha256sum "$DB" "$T/state/usage.log")
+expect 0 "report with a usage record pending" nhictl report --html "$T/r2.html" --no-host
+eqv "report ingests nothing, changes nothing" "$sum0" "$(sha256sum "$DB" "$T/state/usage.log")"
+expect 0 "audit --json ingests it" nhictl audit --json --no-host
+eqv "(the record was a good one)" "1" "$(pyjson 'd["usage_records"]')"
+
 # ---- without Graphviz; a fleet too big to draw ----------------------------------
 expect 0 "report --dot /nonexistent: succeeds" nhictl report --html "$T/nodot.html" --no-host \
 	--dot "$T/no/dot"
 has err "a warning on stderr" "^nhictl: report: warning: the graph is not drawn: .*no/dot"
 check "the page says the graph is not drawn" grep -q 'id="no-graph"' "$T/nodot.html"
 check "and has no SVG graph" bash -c "! grep -q 'class=\"graph\"' '$T/nodot.html'"
+printf '#!/bin/sh\ncat >/dev/null; echo "Error: syntax" >&2; exit 3\n' > "$T/baddot"
+chmod +x "$T/baddot"
+expect 0 "report with a dot that fails: succeeds" nhictl report --html "$T/baddot.html" --no-host \
+	--dot "$T/baddot"
+has err "a warning naming its exit status" "^nhictl: report: warning: .*baddot exited with status 3"
+check "the page says the graph is not drawn" grep -q 'id="no-graph"' "$T/baddot.html"
 expect 0 "report --graph-max 3: chains instead" nhictl report --html "$T/big.html" --no-host \
 	--graph-max 3
 check "the page says why" grep -q 'more than the 3 drawn at most' "$T/big.html"

@@ -544,23 +544,22 @@ static int sensitive(const struct ch_resource *r)
 	       strcmp(r->data_class, "confidential") == 0;
 }
 
-int chain_agent(struct nhictl *x, struct chain_graph *gp, int a, FILE *out)
+int chain_agent(struct nhictl *x, struct chain_graph *g, int a, FILE *out)
 {
-	struct chain_graph g = *gp;   /* walked in place; the caller frees it */
 	struct paths ps = { .x = x };
-	const char *name = g.ident[a].name;
+	const char *name = g->ident[a].name;
 	int r, i, k, n_src = 0, n_sink = 0, n_cut = 0, n = 0;
 	int *src = NULL;
 	struct json j;
 	char act[32];
 
-	chain_reach(gp, a, keep_path, keep_cycle, &ps);
-	g = *gp;
+	g->truncated = 0;     /* this walk's (report walks one g for each agent) */
+	chain_reach(g, a, keep_path, keep_cycle, &ps);
 	if (ps.failed) {
 		r = NHI_ERR_NOMEM;
 		goto out;
 	}
-	sort_paths(x, &g, &ps);
+	sort_paths(x, g, &ps);
 	/* the sources: distinct resources read on a live path (the paths
 	 * are sorted by resource) */
 	src = malloc(sizeof(int) * (size_t)(ps.n + 1));
@@ -569,9 +568,9 @@ int chain_agent(struct nhictl *x, struct chain_graph *gp, int a, FILE *out)
 		goto out;
 	}
 	for (i = 0; i < ps.n; i++) {
-		int res = g.grant[ps.p[i].grant].resource;
+		int res = g->grant[ps.p[i].grant].resource;
 
-		if (!live(&g, &ps.p[i])) {
+		if (!live(g, &ps.p[i])) {
 			n_cut++;
 			continue;
 		}
@@ -589,9 +588,9 @@ int chain_agent(struct nhictl *x, struct chain_graph *gp, int a, FILE *out)
 		json_arr(&j);
 		for (i = 0; i < n_src; i++) {
 			json_obj(&j);
-			json_kstr(&j, "resource", g.res[src[i]].name);
-			json_kstr(&j, "data_class", g.res[src[i]].data_class);
-			json_kbool(&j, "external", g.res[src[i]].external);
+			json_kstr(&j, "resource", g->res[src[i]].name);
+			json_kstr(&j, "data_class", g->res[src[i]].data_class);
+			json_kbool(&j, "external", g->res[src[i]].external);
 			json_obj_end(&j);
 		}
 		json_arr_end(&j);
@@ -605,36 +604,36 @@ int chain_agent(struct nhictl *x, struct chain_graph *gp, int a, FILE *out)
 	for (i = 0; i < n_src; i++)
 		for (k = 0; k < ps.n; k++) {
 			const struct chain_path *p = &ps.p[k];
-			const struct ch_grant *gr = &g.grant[p->grant];
-			const struct ch_resource *sys = &g.res[gr->resource];
+			const struct ch_grant *gr = &g->grant[p->grant];
+			const struct ch_resource *sys = &g->res[gr->resource];
 			int h;
 
-			if (!(p->actions & SINKS) || gr->resource == src[i] || !live(&g, p))
+			if (!(p->actions & SINKS) || gr->resource == src[i] || !live(g, p))
 				continue;
 			n++;
 			if (x->json) {
 				json_obj(&j);
-				json_kstr(&j, "source", g.res[src[i]].name);
+				json_kstr(&j, "source", g->res[src[i]].name);
 				json_key(&j, "through");
 				json_arr(&j);
 				for (h = 0; h < p->n; h++)
-					json_str(&j, g.ident[p->id[h]].name);
+					json_str(&j, g->ident[p->id[h]].name);
 				json_arr_end(&j);
-				json_kstr(&j, "credential", gr->cred >= 0 ? g.cred[gr->cred].cred_id : NULL);
+				json_kstr(&j, "credential", gr->cred >= 0 ? g->cred[gr->cred].cred_id : NULL);
 				json_kstr(&j, "system", sys->name);
 				json_actions(&j, "actions", p->actions);
 				json_ktime(&j, "expires", p->expires);
 				json_kbool(&j, "external", sys->external);
 				json_kbool(&j, "sensitive_to_external",
-					   sensitive(&g.res[src[i]]) && sys->external);
+					   sensitive(&g->res[src[i]]) && sys->external);
 				json_obj_end(&j);
 				continue;
 			}
-			fprintf(out, "%s" ARROW, g.res[src[i]].name);
-			path_text(&g, p, out);
+			fprintf(out, "%s" ARROW, g->res[src[i]].name);
+			path_text(g, p, out);
 			fprintf(out, " (%s)", access_actions_format(p->actions, act, sizeof(act)));
-			if (sensitive(&g.res[src[i]]) && sys->external)
-				fprintf(out, "  ! %s data to an external system", g.res[src[i]].data_class);
+			if (sensitive(&g->res[src[i]]) && sys->external)
+				fprintf(out, "  ! %s data to an external system", g->res[src[i]].data_class);
 			fputc('\n', out);
 		}
 	if (x->json) {
