@@ -8,4 +8,4 @@ EXTRA_DIST += examples/nhi.conf examples/nsswitch.conf examples/sshd_config \
 	docs/snapshot-format.md docs/design-notes.md docs/design.md docs/owasp-nhi.md
 # the picture of README.md "Reach and chains" (nhictl graph --format dot | dot -Tsvg,
 # of the fleet of tests/test-nhictl-chain.sh at its end)
-EXTRA_DIST += doc/reach-example.svg
+EXTRA_DIST += doc/reach-example.svg docs/report.png

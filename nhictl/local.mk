@@ -43,7 +43,7 @@ NHICTL_CMD = nhictl/cmd/cmd.h nhictl/cmd/common.c nhictl/cmd/credgen.c nhictl/cm
 	nhictl/cmd/finding.h nhictl/cmd/finding.c nhictl/cmd/audit_checks.h \
 	nhictl/cmd/audit_usage.c nhictl/cmd/cmd_review_due.c \
 	nhictl/cmd/cmd_discover.c \
-	nhictl/cmd/audit_registry.c nhictl/cmd/cmd_apply.c
+	nhictl/cmd/audit_registry.c nhictl/cmd/cmd_apply.c nhictl/cmd/cmd_report.c
 
 sbin_PROGRAMS += nhictl/nhictl
 nhictl_nhictl_SOURCES = nhictl/nhictl.c $(NHICTL_CMD) $(NHICTL_STORE) \

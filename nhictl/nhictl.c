@@ -62,6 +62,7 @@ static const struct cmd commands[] = {
 	{ "chain", cmd_chain, NEED_DB, "an agent's chains: data source, agent, tool, system" },
 	{ "graph", cmd_graph, NEED_DB, "the registry as a graph (JSON Graph Format, DOT)" },
 	{ "apply", cmd_apply, NEED_DB | WRITES, "make the registry agree with a file (YAML, JSON)" },
+	{ "report", cmd_report, NEED_DB, "the registry as one self-contained HTML page for an auditor" },
 };
 
 static void usage(FILE *f)

@@ -17,8 +17,8 @@ endif
 TESTS += tests/test-nhictl-uid.sh
 EXTRA_DIST += tests/test-nhictl-uid.sh
 # reach, who-can, chain, graph (issue 14)
-TESTS += tests/test-nhictl-chain.sh
-EXTRA_DIST += tests/test-nhictl-chain.sh
+TESTS += tests/test-nhictl-chain.sh tests/test-nhictl-report.sh
+EXTRA_DIST += tests/test-nhictl-chain.sh tests/test-nhictl-report.sh
 # discover and audit's host check (issue 15)
 TESTS += tests/test-nhictl-discover.sh
 EXTRA_DIST += tests/test-nhictl-discover.sh

@@ -56,11 +56,13 @@ check "data classes" has "nhictl resource add x --data-class " pii
 check "--scope takes free text, not a shell" hasnt "nhictl grant add x y --scope " /bin/sh
 check "sync options: --full" has "nhictl sync --fu" --full
 check "sync options: --condition" has "nhictl sync --con" --condition
-for v in reach who-can chain graph; do
+for v in reach who-can chain graph report; do
 	check "verb $v offered" has "nhictl " "$v"
 done
 check "graph options: --format" has "nhictl graph --fo" --format
 check "graph formats" has "nhictl graph --format " dot
+check "report options: --html" has "nhictl report --ht" --html
+check "report options: --graph-max" has "nhictl report --gr" --graph-max
 check "who-can options: --action" has "nhictl who-can x --ac" --action
 check "who-can actions" has "nhictl who-can x --action " write
 finish

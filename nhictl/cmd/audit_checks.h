@@ -49,6 +49,11 @@ int audit_human_use(struct nhictl *x, struct audit_ctx *a);
  * the artefacts of registered identities (cmd_discover.c) */
 int audit_host(struct nhictl *x, struct audit_ctx *a);
 
+/* Every check of checks[] (cmd_audit.c), in order: what audit reports
+ * after its own changes, and all that `report` runs (it writes nothing).
+ * 0 or the first check's negative NHI_ERR_*. */
+int audit_checks_run(struct nhictl *x, struct audit_ctx *a);
+
 /* Not a check: audit's step for stale_action = suspend (audit_registry.c),
  * in audit's transaction before its commit: suspends the active stale
  * identities through the store, each with a 'suspend' event; their names

@@ -83,8 +83,19 @@ CMD(discover); CMD(cred); CMD(rotate); CMD(authorized_keys); CMD(release);
 CMD(config);
 CMD(init); CMD(backup);
 CMD(resource); CMD(grant); CMD(delegate); CMD(label);
-CMD(reach); CMD(who_can); CMD(chain); CMD(graph); CMD(apply);
+CMD(reach); CMD(who_can); CMD(chain); CMD(graph); CMD(apply); CMD(report);
 #undef CMD
+
+/* ---- cmd_graph.c, cmd_chain.c: what report draws -------------------- */
+
+/* The registry as `graph --format dot` writes it, to out; *n_nodes is the
+ * number of nodes.  More than max_nodes: nothing is written, returns 1.
+ * 0, 1, or a negative NHI_ERR_* (printed). */
+int graph_dot(struct nhictl *x, FILE *out, int max_nodes, int *n_nodes);
+struct chain_graph;
+/* `chain NAME` for identity a of g (walked, not freed), as text to out
+ * (JSON with x->json).  0 or a negative NHI_ERR_*. */
+int chain_agent(struct nhictl *x, struct chain_graph *g, int a, FILE *out);
 
 /* ---- cmd_review_due.c ------------------------------------------------ */
 

@@ -235,6 +235,17 @@ static const struct {
 	{ "host", audit_host },
 };
 
+int audit_checks_run(struct nhictl *x, struct audit_ctx *a)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
+		if ((r = checks[i].fn(x, a)) < 0)
+			return r;
+	return 0;
+}
+
 /* The audit; JSON (jp not NULL) goes to jp. */
 static int audit(struct nhictl *x, const struct audit_opts *o, struct json *jp)
 {
@@ -311,9 +322,8 @@ static int audit(struct nhictl *x, const struct audit_opts *o, struct json *jp)
 		json_arr(jp);
 		f.j = jp;
 	}
-	for (i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
-		if ((r = checks[i].fn(x, &a)) < 0)
-			return EXIT_FAIL;
+	if (audit_checks_run(x, &a) < 0)
+		return EXIT_FAIL;
 	if (jp != NULL) {
 		json_arr_end(jp);
 		json_key(jp, "counts");

@@ -252,13 +252,12 @@ static void cycles_json(const struct cycles *cy, struct json *j)
 	json_arr_end(j);
 }
 
-static void cycles_text(struct nhictl *x, const struct cycles *cy)
+static void cycles_text(FILE *out, const struct cycles *cy)
 {
 	int i;
 
 	for (i = 0; i < cy->n; i++)
-		printf("cycle (not followed twice): %s\n", cy->text[i]);
-	(void)x;
+		fprintf(out, "cycle (not followed twice): %s\n", cy->text[i]);
 }
 
 /* The table of paths: one line each. */
@@ -472,7 +471,7 @@ int cmd_reach(struct nhictl *x, int argc, char **argv)
 		       ps.n, ps.n == 1 ? "" : "s", ps.live, ps.n - ps.live);
 		if (ps.n > 0)
 			paths_text(&g, &ps, 0);
-		cycles_text(x, &ps.cy);
+		cycles_text(stdout, &ps.cy);
 	}
 	paths_free(&g, &ps);
 	return EXIT_OK;
@@ -522,7 +521,7 @@ int cmd_who_can(struct nhictl *x, int argc, char **argv)
 		       ps.n, ps.n == 1 ? "" : "s", ps.live, ps.n - ps.live);
 		if (ps.n > 0)
 			paths_text(&g, &ps, 1);
-		cycles_text(x, &ps.cy);
+		cycles_text(stdout, &ps.cy);
 	}
 	paths_free(&g, &ps);
 	return EXIT_OK;
@@ -545,37 +544,33 @@ static int sensitive(const struct ch_resource *r)
 	       strcmp(r->data_class, "confidential") == 0;
 }
 
-int cmd_chain(struct nhictl *x, int argc, char **argv)
+int chain_agent(struct nhictl *x, struct chain_graph *g, int a, FILE *out)
 {
-	struct chain_graph g;
 	struct paths ps = { .x = x };
-	const char *name;
-	int r, a, i, k, n_src = 0, n_sink = 0, n_cut = 0, n = 0;
+	const char *name = g->ident[a].name;
+	int r, i, k, n_src = 0, n_sink = 0, n_cut = 0, n = 0;
 	int *src = NULL;
 	struct json j;
 	char act[32];
 
-	if ((r = parse(x, argc, argv, chain_help, &name, "identity name", NULL)) != 0)
-		return r < 0 ? EXIT_OK : r;
-	if ((r = load_ident(x, &g, 0, name, &a)) != 0)
-		return r;
-	chain_reach(&g, a, keep_path, keep_cycle, &ps);
+	g->truncated = 0;     /* this walk's (report walks one g for each agent) */
+	chain_reach(g, a, keep_path, keep_cycle, &ps);
 	if (ps.failed) {
-		paths_free(&g, &ps);
-		return EXIT_FAIL;
+		r = NHI_ERR_NOMEM;
+		goto out;
 	}
-	sort_paths(x, &g, &ps);
+	sort_paths(x, g, &ps);
 	/* the sources: distinct resources read on a live path (the paths
 	 * are sorted by resource) */
 	src = malloc(sizeof(int) * (size_t)(ps.n + 1));
 	if (src == NULL) {
-		r = nerr(x, EXIT_FAIL, "out of memory");
+		r = nerr(x, NHI_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < ps.n; i++) {
-		int res = g.grant[ps.p[i].grant].resource;
+		int res = g->grant[ps.p[i].grant].resource;
 
-		if (!live(&g, &ps.p[i])) {
+		if (!live(g, &ps.p[i])) {
 			n_cut++;
 			continue;
 		}
@@ -584,7 +579,7 @@ int cmd_chain(struct nhictl *x, int argc, char **argv)
 		n_sink += (ps.p[i].actions & SINKS) != 0;
 	}
 	if (x->json) {
-		json_init(&j, stdout);
+		json_init(&j, out);
 		json_obj(&j);
 		json_kstr(&j, "agent", name);
 		json_kint(&j, "cut", n_cut);
@@ -593,53 +588,53 @@ int cmd_chain(struct nhictl *x, int argc, char **argv)
 		json_arr(&j);
 		for (i = 0; i < n_src; i++) {
 			json_obj(&j);
-			json_kstr(&j, "resource", g.res[src[i]].name);
-			json_kstr(&j, "data_class", g.res[src[i]].data_class);
-			json_kbool(&j, "external", g.res[src[i]].external);
+			json_kstr(&j, "resource", g->res[src[i]].name);
+			json_kstr(&j, "data_class", g->res[src[i]].data_class);
+			json_kbool(&j, "external", g->res[src[i]].external);
 			json_obj_end(&j);
 		}
 		json_arr_end(&j);
 		json_key(&j, "chains");
 		json_arr(&j);
 	} else {
-		printf("%s: %d data source%s, %d action path%s; %d cut path%s left out\n", name,
+		fprintf(out, "%s: %d data source%s, %d action path%s; %d cut path%s left out\n", name,
 		       n_src, n_src == 1 ? "" : "s", n_sink, n_sink == 1 ? "" : "s", n_cut,
 		       n_cut == 1 ? "" : "s");
 	}
 	for (i = 0; i < n_src; i++)
 		for (k = 0; k < ps.n; k++) {
 			const struct chain_path *p = &ps.p[k];
-			const struct ch_grant *gr = &g.grant[p->grant];
-			const struct ch_resource *sys = &g.res[gr->resource];
+			const struct ch_grant *gr = &g->grant[p->grant];
+			const struct ch_resource *sys = &g->res[gr->resource];
 			int h;
 
-			if (!(p->actions & SINKS) || gr->resource == src[i] || !live(&g, p))
+			if (!(p->actions & SINKS) || gr->resource == src[i] || !live(g, p))
 				continue;
 			n++;
 			if (x->json) {
 				json_obj(&j);
-				json_kstr(&j, "source", g.res[src[i]].name);
+				json_kstr(&j, "source", g->res[src[i]].name);
 				json_key(&j, "through");
 				json_arr(&j);
 				for (h = 0; h < p->n; h++)
-					json_str(&j, g.ident[p->id[h]].name);
+					json_str(&j, g->ident[p->id[h]].name);
 				json_arr_end(&j);
-				json_kstr(&j, "credential", gr->cred >= 0 ? g.cred[gr->cred].cred_id : NULL);
+				json_kstr(&j, "credential", gr->cred >= 0 ? g->cred[gr->cred].cred_id : NULL);
 				json_kstr(&j, "system", sys->name);
 				json_actions(&j, "actions", p->actions);
 				json_ktime(&j, "expires", p->expires);
 				json_kbool(&j, "external", sys->external);
 				json_kbool(&j, "sensitive_to_external",
-					   sensitive(&g.res[src[i]]) && sys->external);
+					   sensitive(&g->res[src[i]]) && sys->external);
 				json_obj_end(&j);
 				continue;
 			}
-			printf("%s" ARROW, g.res[src[i]].name);
-			path_text(&g, p, stdout);
-			printf(" (%s)", access_actions_format(p->actions, act, sizeof(act)));
-			if (sensitive(&g.res[src[i]]) && sys->external)
-				printf("  ! %s data to an external system", g.res[src[i]].data_class);
-			putchar('\n');
+			fprintf(out, "%s" ARROW, g->res[src[i]].name);
+			path_text(g, p, out);
+			fprintf(out, " (%s)", access_actions_format(p->actions, act, sizeof(act)));
+			if (sensitive(&g->res[src[i]]) && sys->external)
+				fprintf(out, "  ! %s data to an external system", g->res[src[i]].data_class);
+			fputc('\n', out);
 		}
 	if (x->json) {
 		json_arr_end(&j);
@@ -647,13 +642,29 @@ int cmd_chain(struct nhictl *x, int argc, char **argv)
 		json_end(&j);
 	} else {
 		if (n == 0)
-			printf("no chain: %s\n", n_src == 0 ? "no data source it can read" :
+			fprintf(out, "no chain: %s\n", n_src == 0 ? "no data source it can read" :
 			       "no action on another system");
-		cycles_text(x, &ps.cy);
+		cycles_text(out, &ps.cy);
 	}
-	r = EXIT_OK;
+	r = 0;
 out:
 	free(src);
-	paths_free(&g, &ps);
+	free(ps.p);
+	cycles_free(&ps.cy);
 	return r;
+}
+
+int cmd_chain(struct nhictl *x, int argc, char **argv)
+{
+	struct chain_graph g;
+	const char *name;
+	int r, a;
+
+	if ((r = parse(x, argc, argv, chain_help, &name, "identity name", NULL)) != 0)
+		return r < 0 ? EXIT_OK : r;
+	if ((r = load_ident(x, &g, 0, name, &a)) != 0)
+		return r;
+	r = chain_agent(x, &g, a, stdout);
+	chain_free(&g);
+	return exit_code(r);
 }

@@ -13,6 +13,7 @@ struct gctx {
 	struct chain_graph *g;
 	struct json j;
 	int dot;
+	FILE *out;               /* where DOT goes */
 	char **owners;           /* distinct owners of what is kept, sorted */
 	int n_owners;
 	int first;               /* no node or edge written yet (json) */
@@ -146,7 +147,7 @@ static void json_node_end(struct gctx *c, const char *cut)
 static void dot_node(struct gctx *c, const char *type, const char *name, const char *label2,
 		     const char *attrs, const char *cut)
 {
-	FILE *f = stdout;
+	FILE *f = c->out;
 
 	fputs("  ", f);
 	node_id(f, type, name);
@@ -249,22 +250,24 @@ static void edge(struct gctx *c, const char *st, const char *sn, const char *tt,
 	char id[320];
 
 	if (c->dot) {
-		fputs("  ", stdout);
-		node_id(stdout, st, sn);
-		fputs(" -> ", stdout);
-		node_id(stdout, tt, tn);
-		fputs(" [label=\"", stdout);
-		dot_text(stdout, label);
+		FILE *f = c->out;
+
+		fputs("  ", f);
+		node_id(f, st, sn);
+		fputs(" -> ", f);
+		node_id(f, tt, tn);
+		fputs(" [label=\"", f);
+		dot_text(f, label);
 		if (*cut) {
-			fputs(*label ? "\\n" : "", stdout);
-			fputs("cut: ", stdout);
-			dot_text(stdout, cut);
+			fputs(*label ? "\\n" : "", f);
+			fputs("cut: ", f);
+			dot_text(f, cut);
 		}
 		/* cut: dashed and red instead of its own style and colour */
 		if (*cut)
-			fputs("\", style=dashed, penwidth=1.5, " DOT_CUT "];\n", stdout);
+			fputs("\", style=dashed, penwidth=1.5, " DOT_CUT "];\n", f);
 		else
-			fprintf(stdout, "\", color=%s%s%s];\n", color, *attrs ? ", " : "", attrs);
+			fprintf(f, "\", color=%s%s%s];\n", color, *attrs ? ", " : "", attrs);
 		return;
 	}
 	json_obj(&c->j);
@@ -382,6 +385,52 @@ static void edges(struct gctx *c)
 	}
 }
 
+static void dot_write(struct gctx *c)
+{
+	fputs("digraph nhi {\n  rankdir=LR;\n"
+	      "  node [fontname=\"Helvetica\", fontsize=10];\n"
+	      "  edge [fontname=\"Helvetica\", fontsize=8];\n", c->out);
+	nodes(c);
+	edges(c);
+	fputs("}\n", c->out);
+}
+
+int graph_dot(struct nhictl *x, FILE *out, int max_nodes, int *n_nodes)
+{
+	struct chain_graph g;
+	struct gctx c;
+	int i, r = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.x = x;
+	c.g = &g;
+	c.dot = 1;
+	c.out = out;
+	if (chain_load(x, &g, CHAIN_ALL_CREDS) < 0)
+		return NHI_ERR_DB;
+	select_all(&g);
+	if (collect_owners(&c) < 0) {
+		r = nerr(x, NHI_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	*n_nodes = c.n_owners;
+	for (i = 0; i < g.n_ident; i++)
+		*n_nodes += g.ident[i].keep;
+	for (i = 0; i < g.n_res; i++)
+		*n_nodes += g.res[i].keep;
+	for (i = 0; i < g.n_cred; i++)
+		*n_nodes += g.cred[i].keep;
+	if (*n_nodes > max_nodes) {
+		r = 1;
+		goto out;
+	}
+	dot_write(&c);
+out:
+	free(c.owners);
+	chain_free(&g);
+	return r;
+}
+
 static const char graph_help[] =
 	"usage: nhictl graph [NAME] [--format json|dot]\n"
 	"\n"
@@ -411,6 +460,7 @@ int cmd_graph(struct nhictl *x, int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	c.x = x;
 	c.g = &g;
+	c.out = stdout;
 	while ((ch = getopt_long(argc, argv, ":f:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
@@ -440,12 +490,7 @@ int cmd_graph(struct nhictl *x, int argc, char **argv)
 		return nerr(x, EXIT_FAIL, "out of memory");
 	}
 	if (c.dot) {
-		fputs("digraph nhi {\n  rankdir=LR;\n"
-		      "  node [fontname=\"Helvetica\", fontsize=10];\n"
-		      "  edge [fontname=\"Helvetica\", fontsize=8];\n", stdout);
-		nodes(&c);
-		edges(&c);
-		fputs("}\n", stdout);
+		dot_write(&c);
 	} else {
 		json_init(&c.j, stdout);
 		json_obj(&c.j);

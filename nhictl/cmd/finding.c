@@ -129,6 +129,10 @@ void finding_add(struct nhictl *x, struct findings *f, const char *code, const c
 	f->by_sev[k->sev]++;
 	if ((int)k->sev > f->max_sev)
 		f->max_sev = (int)k->sev;
+	if (f->collect != NULL) {
+		f->collect(f->arg, k, subject, since, ev, remedy != NULL ? remedy : "");
+		return;
+	}
 	if (f->j != NULL) {
 		json_obj(f->j);
 		json_kstr(f->j, "code", k->code);

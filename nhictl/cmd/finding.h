@@ -35,10 +35,17 @@ const char *finding_sev_name(enum finding_sev s);
 /* A severity by name: 0 and *out, or -1 (not one of the four). */
 int finding_sev_parse(const char *s, enum finding_sev *out);
 
-/* Where findings go: JSON objects into j's open array (j != NULL), else
- * text lines on stdout.  Counts what was reported. */
+/* One finding handed to a collector (report keeps them to lay them out). */
+typedef void (*finding_fn)(void *arg, const struct finding_kind *k, const char *subject,
+			   int64_t since, const char *evidence, const char *remedy);
+
+/* Where findings go: to collect(arg, ...) when set, else JSON objects
+ * into j's open array (j != NULL), else text lines on stdout.  Counts
+ * what was reported. */
 struct findings {
 	struct json *j;
+	finding_fn collect;
+	void *arg;
 	long n;                 /* findings reported */
 	long by_sev[4];
 	int max_sev;            /* highest severity reported, -1: none */
