@@ -337,6 +337,15 @@ static const char *const migrations[] = {
 	" ruser TEXT NOT NULL DEFAULT '', tty TEXT NOT NULL DEFAULT '',"
 	" reason TEXT NOT NULL);"
 	"CREATE INDEX human_use_identity ON human_use(identity_id, at);",
+	/* 9 -> 10: directory entries held back by sync's conflict rule (issue
+	 * 17, dirstore.c): two entries with one name or one uidNumber are
+	 * both kept out of the identity table (and so the snapshot) on every
+	 * host, by entryUUID, until the directory holds one of them only. */
+	"CREATE TABLE dir_conflict ("
+	" entry_uuid TEXT PRIMARY KEY,"
+	" name TEXT NOT NULL, uid INTEGER NOT NULL,"
+	" dn TEXT NOT NULL DEFAULT '',"
+	" since INTEGER NOT NULL);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
