@@ -44,7 +44,7 @@ static const struct cmd commands[] = {
 	{ "log", cmd_log, NEED_DB, "show or verify the audit log" },
 	{ "group", cmd_group, NEED_DB | WRITES, "registry groups" },
 	{ "publish", cmd_publish, NEED_DB, "compile and publish the snapshot again" },
-	{ "audit", cmd_audit, NEED_DB | WRITES | LOCAL, "re-check owners, ingest usage, report findings" },
+	{ "audit", cmd_audit, NEED_DB | WRITES, "re-check owners, ingest usage, report findings" },
 	{ "discover", cmd_discover, NEED_DB, "what the host has that nhi does not govern" },
 	{ "directory", cmd_directory, 0, "check the LDAP directory configuration" },
 	{ "sync", cmd_sync, 0, "bring the registry up to date with the directory" },

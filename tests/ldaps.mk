@@ -4,3 +4,9 @@ EXTRA_DIST += tests/test-ldap-sync.sh
 # owners on any directory, orphan_max (issue 12): tests/test-ldap-owner.sh
 TESTS += tests/test-ldap-owner.sh
 EXTRA_DIST += tests/test-ldap-owner.sh
+# replication conflicts at sync (issue 17): tests/test-ldap-conflict.sh
+TESTS += tests/test-ldap-conflict.sh
+EXTRA_DIST += tests/test-ldap-conflict.sh
+# writes confirmed by a read-back (issue 17): tests/test-ldap-confirm.sh
+TESTS += tests/test-ldap-confirm.sh
+EXTRA_DIST += tests/test-ldap-confirm.sh

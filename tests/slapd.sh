@@ -508,3 +508,31 @@ slapd_gen_idents() {
 		}
 	}'
 }
+
+# slapd_ident NAME UID [OWNER] [RDN]: LDIF of an active service identity
+# below $SLAPD_NHI_BASE (RDN: another DN with the same uid attribute, as a
+# replication conflict leaves it)
+slapd_ident() {
+	cat <<-EOF
+	dn: ${4:-uid=$1},$SLAPD_NHI_BASE
+	objectClass: account
+	objectClass: posixAccount
+	objectClass: shadowAccount
+	objectClass: nhiIdentity
+	uid: $1
+	cn: $1
+	uidNumber: $2
+	gidNumber: $2
+	homeDirectory: /var/lib/$1
+	loginShell: /usr/sbin/nologin
+	owner: uid=${3:-alice},$SLAPD_PEOPLE_BASE
+	description: purpose of $1
+	nhiKind: service
+	nhiState: active
+	nhiExpires: 20991231000000Z
+	nhiCreated: 20260101000000Z
+	nhiReviewInterval: 7776000
+	nhiReviewDue: 20990101000000Z
+
+	EOF
+}

@@ -38,7 +38,7 @@ done
 eqv "nhictl: no test hook among its strings" "" "$(cat "$T/strings.nhictl")"
 eqv "nhictl: no fault() or nhi_crash_point() symbol" "" "$(cat "$T/nm.nhictl")"
 eqv "nhictl-faulty: has them (so the check above can fail)" \
-	"NHI_TEST_CRASH_AT NHI_TEST_CRASH_LOG NHI_TEST_FAULT file-renamed registry-committed rotate-after-journal-crash secret-handed-over|fault nhi_crash_point" \
+	"NHI_TEST_CRASH_AT NHI_TEST_CRASH_LOG NHI_TEST_FAULT NHI_TEST_FAULT_EXEC file-renamed registry-committed rotate-after-journal-crash secret-handed-over|fault nhi_crash_point" \
 	"$(cat "$T/strings.nhictl-faulty")|$(cat "$T/nm.nhictl-faulty")"
 
 # ---- the harness --------------------------------------------------------------

@@ -30,31 +30,8 @@ host() {
 on() { local h=$1; shift; NHI_CONF=$T/$h.conf nhictl "$@"; }
 host a; host b
 
-# ident NAME UID [OWNER]: LDIF of an identity
-ident() {
-	cat <<-EOF
-	dn: uid=$1,$SLAPD_NHI_BASE
-	objectClass: account
-	objectClass: posixAccount
-	objectClass: shadowAccount
-	objectClass: nhiIdentity
-	uid: $1
-	cn: $1
-	uidNumber: $2
-	gidNumber: $2
-	homeDirectory: /var/lib/$1
-	loginShell: /usr/sbin/nologin
-	owner: uid=${3:-alice},$SLAPD_PEOPLE_BASE
-	description: purpose of $1
-	nhiKind: service
-	nhiState: active
-	nhiExpires: 20991231000000Z
-	nhiCreated: 20260101000000Z
-	nhiReviewInterval: 7776000
-	nhiReviewDue: 20990101000000Z
-
-	EOF
-}
+# ident NAME UID [OWNER]: LDIF of an identity (tests/slapd.sh)
+ident() { slapd_ident "$@"; }
 add() { ident "$@" | ldap_admin ldapadd >/dev/null; }
 # replace NAME ATTR VALUE: one attribute of an identity, changed in the directory
 replace() {

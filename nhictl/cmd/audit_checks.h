@@ -42,6 +42,9 @@ int audit_env(struct nhictl *x, struct audit_ctx *a);
 int audit_out_of_scope(struct nhictl *x, struct audit_ctx *a);
 /* NHI9: an identity delegated to by identities of different owners (audit_usage.c) */
 int audit_shared(struct nhictl *x, struct audit_ctx *a);
+/* NHI9-DIR-CONFLICT: directory entries sync's conflict rule holds back
+ * (backend = ldap; dirstore.h), each entry of each pair (audit_registry.c) */
+int audit_dir_conflict(struct nhictl *x, struct audit_ctx *a);
 /* NHI10: the human uses pam_nhi recorded (audit_usage.c) */
 int audit_human_use(struct nhictl *x, struct audit_ctx *a);
 

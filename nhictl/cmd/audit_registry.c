@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "chain.h"
 #include "audit_checks.h"
+#include "dirstore.h"
 
 #define TXT(st, i) ((const char *)sqlite3_column_text((st), (i)) ? \
 		    (const char *)sqlite3_column_text((st), (i)) : "")
@@ -376,4 +377,30 @@ int audit_cred_age(struct nhictl *x, struct audit_ctx *a)
 	}
 	sqlite3_finalize(st);
 	return r == SQLITE_DONE ? 0 : reg_dberr(x);
+}
+
+int audit_dir_conflict(struct nhictl *x, struct audit_ctx *a)
+{
+	struct dir_conflict *c = NULL;
+	char fix[1200];
+	size_t n = 0, i;
+	int k;
+
+	if (dir_conflicts(x, &c, &n) < 0)
+		return NHI_ERR_DB;
+	for (i = 0; i < n; i++)
+		for (k = 0; k < 2; k++) {
+			snprintf(fix, sizeof(fix), "keep one: delete or renumber the other entry "
+				 "in the directory (%s), then nhictl sync",
+				 c[i].e[1 - k].dn[0] ? c[i].e[1 - k].dn : c[i].e[1 - k].uuid);
+			finding_add(x, a->f, "NHI9-DIR-CONFLICT", c[i].e[k].name, c[i].since, fix,
+				    "entry %s (uid %u, entryUUID %s) shares its %s with %s (uid %u, "
+				    "entryUUID %s): both denied by sync's conflict rule",
+				    c[i].e[k].dn, c[i].e[k].uid, c[i].e[k].uuid,
+				    c[i].same_uid ? (c[i].same_name ? "name and uidNumber" : "uidNumber")
+						  : "name",
+				    c[i].e[1 - k].name, c[i].e[1 - k].uid, c[i].e[1 - k].uuid);
+		}
+	free(c);
+	return 0;
 }

@@ -231,6 +231,7 @@ static const struct {
 	{ "env", audit_env },
 	{ "out-of-scope-use", audit_out_of_scope },
 	{ "shared", audit_shared },
+	{ "dir-conflict", audit_dir_conflict },
 	{ "human-use", audit_human_use },
 	{ "host", audit_host },
 };
@@ -252,13 +253,21 @@ static int audit(struct nhictl *x, const struct audit_opts *o, struct json *jp)
 	char ingest_path[PATH_MAX + 16];
 	long records = 0, bad = 0;
 	int r, n_orphaned = 0, n_back = 0, n0, n_res = 0, n_susp = 0, force = o->force, fail_on = o->fail_on;
+	int writes = x->conf.backend == NHI_BACKEND_LOCAL;
 	struct findings f;
 	struct audit_ctx a = { &f, o->root, o->host };
 	size_t i;
 
+	ingest_path[0] = '\0';
+	/* backend = ldap: the directory is the truth, and usage, owners and
+	 * orphans are sync's (written there first); stale_action is not
+	 * applied here.  The findings are of the registry as last synced. */
+	if (!writes)
+		nerr(x, 0, "note: backend = ldap: usage, owners and stale_action are left to "
+		     "'nhictl sync' (not run here); the findings are of the registry as last synced");
 	if (reg_begin(x) < 0)
 		return EXIT_FAIL;
-	r = usage_ingest(x, ingest_path, sizeof(ingest_path), &records, &bad);
+	r = writes ? usage_ingest(x, ingest_path, sizeof(ingest_path), &records, &bad) : 0;
 	if (r == 0 && records + bad > 0)
 		r = reg_event(x, "usage-ingest", x->conf.usage_log, "ok",
 			      "%ld records, %ld malformed", records, bad);
@@ -274,13 +283,13 @@ static int audit(struct nhictl *x, const struct audit_opts *o, struct json *jp)
 		json_arr(jp);
 	}
 	n0 = sqlite3_total_changes(x->db);
-	r = orphan_check(x, force, &n_orphaned, jp);
+	r = writes ? orphan_check(x, force, &n_orphaned, jp) : 0;
 	if (jp != NULL) {
 		json_arr_end(jp);
 		json_key(jp, "owner_live_again");
 		json_arr(jp);
 	}
-	if (r == 0)
+	if (r == 0 && writes)
 		r = owner_live_again(x, &n_back, jp);
 	if (jp != NULL)
 		json_arr_end(jp);
@@ -289,7 +298,7 @@ static int audit(struct nhictl *x, const struct audit_opts *o, struct json *jp)
 		json_key(jp, "resources_orphaned_now");
 		json_arr(jp);
 	}
-	if (r == 0)
+	if (r == 0 && writes)
 		r = reach_owner_check(x, jp, &n_res);
 	if (jp != NULL) {
 		json_arr_end(jp);
@@ -297,7 +306,7 @@ static int audit(struct nhictl *x, const struct audit_opts *o, struct json *jp)
 		json_arr(jp);
 	}
 	/* stale_action = suspend */
-	if (r == 0)
+	if (r == 0 && writes)
 		r = audit_stale_suspend(x, jp, &n_susp);
 	if (jp != NULL)
 		json_arr_end(jp);

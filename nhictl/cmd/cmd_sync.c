@@ -81,14 +81,20 @@ static const char sync_help[] =
 	"               access_changed, access_deleted (resources, grants,\n"
 	"               delegations), orphaned, invalid, usage_pushed,\n"
 	"               credentials_pulled, credentials_expired, refused_writes,\n"
-	"               duration (seconds), server\n"
+	"               conflicts (pairs held by the conflict rule), duration\n"
+	"               (seconds), server\n"
 	"  --condition  exit 0 when backend = ldap, 1 otherwise; nothing else\n"
 	"               (ExecCondition of nhi-sync.service)\n"
 	"\n"
 	"Progress is shown on a terminal; otherwise sync is silent unless\n"
 	"something changed.  When the directory is unreachable or fails during\n"
 	"the sync: exit 1 with one line; the registry, the snapshot and the\n"
-	"cookie are left exactly as they were.\n";
+	"cookie are left exactly as they were.\n"
+	"\n"
+	"Two identity entries with one uidNumber, or one name under two DNs (a\n"
+	"replication conflict), are BOTH held back on every host (neither in the\n"
+	"snapshot): each pair is named on one line, and sync exits 3 while the\n"
+	"directory holds both.\n";
 
 struct row {
 	int64_t id, t;
@@ -110,6 +116,7 @@ struct sync {
 	int reload;                    /* initial content (no cookie sent) */
 	const char *mode;
 	long entries, added, changed, deleted, orphaned, invalid, pushed;
+	long held;                     /* entries held by the conflict rule (seen now) */
 	long creds;                    /* identities whose credentials were pulled */
 	long swept;                    /* credentials whose grace ended */
 	long refused;                  /* writes the directory refused (access) */
@@ -324,7 +331,16 @@ static int store_entry(struct sync *s, LDAPMessage *e, const char *uuid)
 	}
 	if (r < 0)
 		return nerr(s->x, r, "%s", why);
-	r = dir_ident_store(s->x, &id, owner_dn, uuid, &ch);
+	{
+		char *dn = ldap_get_dn(s->d.ld, e);
+
+		r = dir_ident_store(s->x, &id, owner_dn, uuid, dn != NULL ? dn : "", 1, &ch);
+		ldap_memfree(dn);
+	}
+	if (r == 0 && ch == 3) {
+		s->held++;   /* held by the conflict rule: reported at the end */
+		return 0;
+	}
 	if (r == 0 && ch == 2 && !s->reload) {
 		/* a row new here (an entry fixed or back): its grants and
 		 * delegations, unchanged in the directory, come with it */
@@ -827,6 +843,41 @@ static int reconcile(struct sync *s)
 			r = bulk_check(s);
 	}
 	rows_free(v, n);
+	/* and held entries no longer there */
+	if (r == 0)
+		r = reg_exec(s->x, "DELETE FROM dir_conflict WHERE entry_uuid NOT IN "
+			     "(SELECT uuid FROM temp.sync_seen)", "");
+	return r;
+}
+
+/* Held entries whose other entry was fixed or deleted come back: read
+ * again from the directory (by entryUUID) and stored (dirstore.c's
+ * conflict rule). */
+static int release_held(struct sync *s)
+{
+	char **v = NULL, filter[128], reason[1024];
+	struct timeval tv = dir_timeout(&s->x->conf);
+	size_t n = 0, i;
+	int r, rc;
+
+	r = dir_conflict_release(s->x, &v, &n);
+	for (i = 0; r == 0 && i < n; i++) {
+		LDAPMessage *res = NULL, *e;
+
+		snprintf(filter, sizeof(filter), "(entryUUID=%s)", v[i]);
+		rc = ldap_search_ext_s(s->d.ld, s->x->conf.ldap_base, LDAP_SCOPE_SUBTREE, filter,
+				       da_sync_attrs, 0, NULL, NULL, &tv,
+				       LDAP_NO_LIMIT, &res);
+		if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) {
+			nhi_ldap_reason(s->d.ld, rc, reason, sizeof(reason));
+			r = nerr(s->x, NHI_ERR_IO, "%s: cannot read entry %s again: %s", s->server,
+				 v[i], reason);
+		} else if ((e = ldap_first_entry(s->d.ld, res)) != NULL) {
+			r = store_entry(s, e, v[i]);
+		}
+		ldap_msgfree(res);
+	}
+	dir_strings_free(v, n);
 	return r;
 }
 
@@ -1231,6 +1282,8 @@ static int run(struct sync *s, int full, long *records, char *ingest_path, size_
 	if (r == 0)
 		r = reconcile(s);
 	if (r == 0)
+		r = release_held(s);
+	if (r == 0)
 		r = sync_access(s);
 	progress(s, 1);
 	/* the owners first: past orphan_max nothing may be written, in the
@@ -1273,7 +1326,48 @@ static long access_changes(const struct sync *s)
 	return s->acc.added + s->acc.changed + s->acc_deleted;
 }
 
-static void summary(struct sync *s, double secs, long records)
+/* The conflict rule's pairs, one line each on stderr (and in --json). */
+static void conflict_lines(struct sync *s, const struct dir_conflict *c, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		nerr(s->x, 0, "conflict: %s (uid %u, entryUUID %s) and %s (uid %u, entryUUID %s) "
+		     "share a %s: both denied on every host until the directory holds one",
+		     c[i].e[0].name, c[i].e[0].uid, c[i].e[0].uuid, c[i].e[1].name, c[i].e[1].uid,
+		     c[i].e[1].uuid, c[i].same_uid ? (c[i].same_name ? "name and uidNumber"
+						    : "uidNumber") : "name");
+}
+
+static void conflicts_json(struct json *j, const struct dir_conflict *c, size_t n)
+{
+	size_t i;
+	int k;
+
+	json_key(j, "conflicts");
+	json_arr(j);
+	for (i = 0; i < n; i++) {
+		json_obj(j);
+		json_kstr(j, "shared", c[i].same_uid ? (c[i].same_name ? "name,uid" : "uid")
+						    : "name");
+		json_key(j, "entries");
+		json_arr(j);
+		for (k = 0; k < 2; k++) {
+			json_obj(j);
+			json_kstr(j, "name", c[i].e[k].name);
+			json_kint(j, "uid", c[i].e[k].uid);
+			json_kstr(j, "entry_uuid", c[i].e[k].uuid);
+			json_kstr(j, "dn", c[i].e[k].dn);
+			json_obj_end(j);
+		}
+		json_arr_end(j);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+}
+
+static void summary(struct sync *s, double secs, long records, const struct dir_conflict *c,
+		    size_t n_c)
 {
 	struct json j;
 
@@ -1297,6 +1391,7 @@ static void summary(struct sync *s, double secs, long records)
 		json_kint(&j, "usage_records", records);
 		json_kint(&j, "usage_pushed", s->pushed);
 		json_kint(&j, "refused_writes", s->refused);
+		conflicts_json(&j, c, n_c);
 		json_key(&j, "duration");
 		json_num(&j, secs);
 		json_obj_end(&j);
@@ -1328,6 +1423,8 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 	};
 	char ingest_path[PATH_MAX + 16] = "", *uri = NULL;
 	struct sync s;
+	struct dir_conflict *conf = NULL;
+	size_t n_conf = 0;
 	long records = 0;
 	int c, r, full = 0, condition = 0, force = 0;
 
@@ -1369,13 +1466,13 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 	r = run(&s, full, &records, ingest_path, sizeof(ingest_path));
 	progress(&s, 1);
 	if (r == 0 && s.added + s.changed + s.deleted + s.orphaned + s.back + s.invalid + records +
-	    access_changes(&s) + s.acc.invalid > 0) {
+	    access_changes(&s) + s.acc.invalid + s.held > 0) {
 		r = reg_event(x, "sync", s.server, "ok", "mode=%s added=%ld changed=%ld deleted=%ld "
 			      "orphaned=%ld owner_live_again=%ld invalid=%ld usage=%ld pushed=%ld "
-			      "access_added=%ld access_changed=%ld access_deleted=%ld",
+			      "access_added=%ld access_changed=%ld access_deleted=%ld held=%ld",
 			      s.mode, s.added, s.changed, s.deleted, s.orphaned, s.back,
 			      s.invalid + s.acc.invalid, records, s.pushed, s.acc.added,
-			      s.acc.changed, s.acc_deleted);
+			      s.acc.changed, s.acc_deleted, s.held);
 		if (r == 0)
 			r = reg_commit(x);
 	} else if (r == 0) {
@@ -1400,6 +1497,12 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 		return EXIT_FAIL;
 	if (ingest_path[0] != '\0' && unlink(ingest_path) < 0 && errno != ENOENT)
 		nerr(x, 0, "%s: %s", ingest_path, strerror(errno));
-	summary(&s, since(&s.t0), records);
-	return EXIT_OK;
+	/* what the conflict rule holds back: reported by every sync while
+	 * the directory keeps both entries (exit 3) */
+	if (dir_conflicts(x, &conf, &n_conf) < 0)
+		return EXIT_FAIL;
+	conflict_lines(&s, conf, n_conf);
+	summary(&s, since(&s.t0), records, conf, n_conf);
+	free(conf);
+	return n_conf > 0 ? EXIT_FINDINGS : EXIT_OK;
 }

@@ -73,6 +73,8 @@ const struct finding_kind finding_kinds[] = {
 	  "used from more hosts or services than its scope" },
 	{ "NHI9-SHARED", "shared", "NHI9", SEV_MEDIUM,
 	  "delegated to by agents with different owners" },
+	{ "NHI9-DIR-CONFLICT", "dir-conflict", "NHI9", SEV_HIGH,
+	  "two directory entries with one name or uidNumber (a replication conflict): both denied" },
 	/* NHI10 human use of NHI */
 	{ "NHI10-HUMAN-USE", "human-use", "NHI10", SEV_HIGH,
 	  "a human used the identity (an interactive session or a human RUSER)" },

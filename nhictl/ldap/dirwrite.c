@@ -3,6 +3,7 @@
  * and reading a written entry back into the registry (read your own writes).
  */
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -276,15 +277,55 @@ void mod_labels(struct mods *ms, int op, const char *labels, char *buf, size_t l
 		mod(ms, op, "nhiLabel", vals, n);
 }
 
-int dw_add(struct dir *d, const struct dw_new *n)
+/* The Post-Read control (RFC 4527) asking for entryUUID, critical: a
+ * server that cannot say which entry it made refuses the write. */
+static int postread_ctrl(LDAPControl **out)
+{
+	BerElement *ber = ber_alloc_t(LBER_USE_DER);
+	struct berval bv = { 0, NULL };
+	int rc = LDAP_NO_MEMORY;
+
+	*out = NULL;
+	if (ber != NULL && ber_printf(ber, "{s}", "entryUUID") != -1 && ber_flatten2(ber, &bv, 0) == 0)
+		rc = ldap_control_create(LDAP_CONTROL_POST_READ, 1, &bv, 1, out);
+	if (ber != NULL)
+		ber_free(ber, 1);
+	return rc;
+}
+
+/* The entryUUID of the Post-Read response control's entry
+ * (SearchResultEntry: DN, then the attributes asked for), lower case. */
+static void postread_uuid(LDAPControl **ctrls, char *uuid, size_t len)
+{
+	LDAPControl *c = ldap_control_find(LDAP_CONTROL_POST_READ, ctrls, NULL);
+	BerElement *ber;
+	struct berval dn, type, val;
+	size_t i;
+
+	uuid[0] = '\0';
+	if (c == NULL || c->ldctl_value.bv_len == 0 || (ber = ber_init(&c->ldctl_value)) == NULL)
+		return;
+	if (ber_scanf(ber, "{m{{m{m" /*}}}}*/, &dn, &type, &val) != LBER_ERROR &&
+	    type.bv_len == 9 && strncasecmp(type.bv_val, "entryUUID", 9) == 0 && val.bv_len < len) {
+		for (i = 0; i < val.bv_len; i++)
+			uuid[i] = (char)tolower((unsigned char)val.bv_val[i]);
+		uuid[i] = '\0';
+	}
+	ber_free(ber, 1);
+}
+
+int dw_add(struct dir *d, const struct dw_new *n, char *uuid, size_t ulen)
 {
 	char lbuf[LABELS_BUFSZ];
 	const char *lvals[LABELS_MAX];
 	static const char *const ocs[] = { "account", "posixAccount", "shadowAccount", "nhiIdentity" };
 	struct mods ms = { .n = 0 };
+	LDAPControl *pr = NULL, *sctrls[2] = { NULL, NULL }, **rctrls = NULL;
+	LDAPMessage *res = NULL;
 	char dn[1024];
-	int rc;
+	int rc, msgid = 0, err = 0;
 
+	uuid[0] = '\0';
 	if (dir_ident_dn(&d->x->conf, n->name, dn, sizeof(dn)) < 0)
 		return nerr(d->x, NHI_ERR_IO, "identity '%s': DN too long", n->name);
 	mod(&ms, LDAP_MOD_ADD, "objectClass", ocs, 4);
@@ -315,8 +356,31 @@ int dw_add(struct dir *d, const struct dw_new *n)
 	if (n->n_services > 0)
 		mod(&ms, LDAP_MOD_ADD, "nhiPamService", n->services, n->n_services);
 	mod_labels(&ms, LDAP_MOD_ADD, n->labels, lbuf, sizeof(lbuf), lvals);
-	rc = ldap_add_ext_s(d->ld, dn, ms.p, NULL, NULL);
+	/* the entry made, by its entryUUID (RFC 4527): what the read-back
+	 * must find under the name */
+	rc = postread_ctrl(&pr);
+	sctrls[0] = pr;
+	if (rc == LDAP_SUCCESS)
+		rc = ldap_add_ext(d->ld, dn, ms.p, sctrls, NULL, &msgid);
+	ldap_control_free(pr);
+	if (rc == LDAP_SUCCESS) {
+		struct timeval tv = dir_timeout(&d->x->conf);
+
+		if (ldap_result(d->ld, msgid, LDAP_MSG_ALL, &tv, &res) <= 0)
+			rc = LDAP_TIMEOUT;
+		else if (ldap_parse_result(d->ld, res, &err, NULL, NULL, NULL, &rctrls, 1) !=
+			 LDAP_SUCCESS)
+			rc = LDAP_DECODING_ERROR;
+		else
+			rc = err;
+	}
+	if (rc == LDAP_SUCCESS)
+		postread_uuid(rctrls, uuid, ulen);
+	ldap_controls_free(rctrls);
 	NHI_CRASH_POINT("ldap-write", "add");
+	if (rc == LDAP_SUCCESS && uuid[0] == '\0')
+		return nerr(d->x, NHI_ERR_IO, "identity '%s' was added, but the directory did not "
+			    "return its entryUUID (post-read control)", n->name);
 	if (rc == LDAP_ALREADY_EXISTS)
 		return nerr(d->x, NHI_ERR_EXISTS, "identity '%s' is already registered in the directory",
 			    n->name);

@@ -81,7 +81,9 @@ int dw_id_in_use(struct dir *d, uint32_t id, int uid_only);
  * in use in the directory and those free_here (the registry and NSS:
  * id_free) answers 0 for (or NHI_ERR_*). */
 int dw_alloc_uid(struct dir *d, int (*free_here)(struct nhictl *x, uint32_t id), uint32_t *uid);
-int dw_add(struct dir *d, const struct dw_new *n);
+/* uuid (ulen bytes): the entryUUID of the entry made, returned by the
+ * Post-Read control (RFC 4527), lower case. */
+int dw_add(struct dir *d, const struct dw_new *n, char *uuid, size_t ulen);
 int dw_modify(struct dir *d, const char *name, const struct dw_change *c);
 /* release: 1 if identity 'name' was adopted (nhiAdopted TRUE), 0 if
  * not, NHI_ERR_* on error (printed). */

@@ -344,6 +344,15 @@ static const char *const migrations[] = {
 	"ALTER TABLE resource ADD COLUMN applied INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE access ADD COLUMN applied INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE delegation ADD COLUMN applied INTEGER NOT NULL DEFAULT 0;",
+	/* 10 -> 11: directory entries held back by sync's conflict rule (issue
+	 * 17, dirstore.c): two entries with one name or one uidNumber are
+	 * both kept out of the identity table (and so the snapshot) on every
+	 * host, by entryUUID, until the directory holds one of them only. */
+	"CREATE TABLE dir_conflict ("
+	" entry_uuid TEXT PRIMARY KEY,"
+	" name TEXT NOT NULL, uid INTEGER NOT NULL,"
+	" dn TEXT NOT NULL DEFAULT '',"
+	" since INTEGER NOT NULL);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -6,12 +6,22 @@
  * are told apart.  The rows are written in the caller's transaction; the
  * caller commits (and so publishes) once for a whole sync or write verb.
  *
- * The directory guarantees one entry per DN, so a name held by another row
- * (another entryUUID) belongs to an entry that was renamed or deleted; that
- * row is stale and is removed (a later change of the same sync brings its
- * entry back under its new name).  The same holds for a uid: two entries
- * with one uidNumber cannot both be served by NSS, the newer one wins and
- * the message names both.
+ * A write verb's read-back (strict 0) trusts the entry it just wrote: the
+ * verb checked name and uid against the directory, so another row holding
+ * either is stale and is removed.
+ *
+ * sync (strict 1) applies the conflict rule (issue 17): a replicated
+ * directory can hold two entries with one uidNumber, or one name (uid)
+ * under two DNs.  Neither can be served safely (NSS would map one uid to
+ * two names, PAM could admit the wrong one), and "keep one" would keep
+ * whichever came first in this host's search: so BOTH are held back, on
+ * every host, whatever the order: each is recorded in dir_conflict (by
+ * entryUUID, with its name and uid) and has no identity row, so the
+ * snapshot does not have it and PAM denies it (fails closed).  The rule is
+ * a closure: an entry sharing a name or uid with a held entry is held too.
+ * dir_conflict_release brings back held entries no longer sharing
+ * anything (the other one fixed or deleted), read again from the
+ * directory by sync.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -130,6 +140,52 @@ static int same(const struct ident *a, const struct ident *b)
 	       a->last_used == b->last_used && a->applied == b->applied;
 }
 
+/* The conflict rule (strict): does another row (not 'rid') or another
+ * held entry (not u) share id's name or uid?  If so, those rows are
+ * held too (moved into dir_conflict), and so is this entry (its row
+ * 'rid', if any, removed): *held = 1.  If not, the entry is no longer
+ * held: *held = 0. */
+static int conflict_hold(struct nhictl *x, const struct ident *id, const char *u,
+			 const char *dn, int64_t rid, int *held)
+{
+	int64_t n_rows = 0, n_held = 0;
+	int r;
+
+	*held = 0;
+	if (reg_int(x, &n_rows, 0, "SELECT count(*) FROM identity WHERE (name = ? OR uid = ?) "
+		    "AND id != ? AND entry_uuid IS NOT NULL", "sui", id->name, id->uid, rid) < 0 ||
+	    reg_int(x, &n_held, 0, "SELECT count(*) FROM dir_conflict WHERE (name = ? OR uid = ?) "
+		    "AND entry_uuid != ?", "sus", id->name, id->uid, u) < 0)
+		return NHI_ERR_DB;
+	if (n_rows + n_held == 0)
+		return reg_exec(x, "DELETE FROM dir_conflict WHERE entry_uuid = ?", "s", u);
+	*held = 1;
+	/* the rows it meets are held from now on (rows without an entryUUID
+	 * are not the directory's: they just go) */
+	r = reg_exec(x, "INSERT OR IGNORE INTO dir_conflict (entry_uuid, name, uid, since) "
+		     "SELECT entry_uuid, name, uid, ? FROM identity WHERE (name = ? OR uid = ?) "
+		     "AND id != ? AND entry_uuid IS NOT NULL", "isui", (int64_t)x->now, id->name,
+		     id->uid, rid);
+	while (r == 0) {
+		int64_t other = 0;
+
+		if (reg_int(x, &other, 0, "SELECT id FROM identity WHERE (name = ? OR uid = ?) AND "
+			    "id != ? LIMIT 1", "sui", id->name, id->uid, rid) < 0)
+			return NHI_ERR_DB;
+		if (other == 0)
+			break;
+		r = forget_row(x, other);
+	}
+	if (r == 0 && rid != 0)
+		r = forget_row(x, rid);
+	if (r == 0)
+		r = reg_exec(x, "INSERT INTO dir_conflict (entry_uuid, name, uid, dn, since) "
+			     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (entry_uuid) DO UPDATE SET "
+			     "name = excluded.name, uid = excluded.uid, dn = excluded.dn",
+			     "ssusi", u, id->name, id->uid, dn ? dn : "", (int64_t)x->now);
+	return r;
+}
+
 /* Remove rows other than 'keep' that hold this name or uid. */
 static int drop_conflicts(struct nhictl *x, const struct ident *id, int64_t keep)
 {
@@ -161,7 +217,7 @@ static int drop_conflicts(struct nhictl *x, const struct ident *id, int64_t keep
 }
 
 int dir_ident_store(struct nhictl *x, const struct ident *id, const char *owner_dn,
-		    const char *uuid, int *changed)
+		    const char *uuid, const char *dn, int strict, int *changed)
 {
 	char u[64] = "", cur_dn[1024], cur_uuid[64];
 	struct ident want, cur;
@@ -183,8 +239,20 @@ int dir_ident_store(struct nhictl *x, const struct ident *id, const char *owner_
 	    reg_int(x, &rid, 0, "SELECT id FROM identity WHERE entry_uuid = ?", "s", u) < 0)
 		return NHI_ERR_DB;
 	if (rid == 0 &&
-	    reg_int(x, &rid, 0, "SELECT id FROM identity WHERE name = ?", "s", id->name) < 0)
+	    reg_int(x, &rid, 0, strict && u[0] != '\0'
+		    ? "SELECT id FROM identity WHERE name = ? AND entry_uuid IS NULL"
+		    : "SELECT id FROM identity WHERE name = ?", "s", id->name) < 0)
 		return NHI_ERR_DB;
+	if (strict && u[0] != '\0') {
+		int held;
+
+		r = conflict_hold(x, &want, u, dn, rid, &held);
+		if (r < 0 || held) {
+			if (r == 0 && changed != NULL)
+				*changed = 3;
+			return r;
+		}
+	}
 
 	if (rid != 0) {
 		r = load_row(x, rid, &cur, cur_dn, sizeof(cur_dn), cur_uuid, sizeof(cur_uuid),
@@ -251,7 +319,8 @@ int dir_ident_forget(struct nhictl *x, const char *uuid, int *gone)
 	if (gone != NULL)
 		*gone = 0;
 	norm_uuid(uuid, u, sizeof(u));
-	if (reg_int(x, &rid, 0, "SELECT id FROM identity WHERE entry_uuid = ?", "s", u) < 0)
+	if (reg_exec(x, "DELETE FROM dir_conflict WHERE entry_uuid = ?", "s", u) < 0 ||
+	    reg_int(x, &rid, 0, "SELECT id FROM identity WHERE entry_uuid = ?", "s", u) < 0)
 		return NHI_ERR_DB;
 	if (rid == 0)
 		return 0;
@@ -271,7 +340,7 @@ int dir_ident_readback(struct dir *d, const char *name, struct ident *out)
 	if (r == 0)
 		r = reg_begin(d->x);
 	if (r == 0)
-		r = dir_ident_store(d->x, out, owner_dn, uuid, NULL);
+		r = dir_ident_store(d->x, out, owner_dn, uuid, NULL, 0, NULL);
 	if (r < 0) {
 		if (why[0] != '\0' && r != NHI_ERR_DB)
 			nerr(d->x, 0, "%s", why);
@@ -337,4 +406,109 @@ int dir_creds_refresh(struct dir *d, const char *name)
 	if (dc_read(d, name, &serial, NULL, 0) != 0)
 		return NHI_ERR_IO;
 	return dir_creds_pull(d, name, serial);
+}
+
+/* The held entries that share nothing any more, as one condition. */
+#define RELEASABLE "SELECT entry_uuid FROM dir_conflict c WHERE NOT EXISTS (SELECT 1 FROM " \
+	"dir_conflict o WHERE o.entry_uuid != c.entry_uuid AND (o.name = c.name OR " \
+	"o.uid = c.uid)) AND NOT EXISTS (SELECT 1 FROM identity i WHERE i.name = c.name " \
+	"OR i.uid = c.uid)"
+
+void dir_strings_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int dir_conflict_release(struct nhictl *x, char ***uuids, size_t *n)
+{
+	sqlite3_stmt *st;
+	char **v = NULL, **nv;
+	int r;
+
+	*uuids = NULL;
+	*n = 0;
+	st = reg_prep(x, RELEASABLE " ORDER BY entry_uuid", "");
+	if (st == NULL)
+		return NHI_ERR_DB;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		nv = realloc(v, (*n + 1) * sizeof(*v));
+		if (nv == NULL) {
+			r = SQLITE_NOMEM;
+			break;
+		}
+		v = nv;
+		if ((v[*n] = strdup((const char *)sqlite3_column_text(st, 0))) == NULL) {
+			r = SQLITE_NOMEM;
+			break;
+		}
+		(*n)++;
+	}
+	sqlite3_finalize(st);
+	if (r == SQLITE_DONE)
+		r = reg_exec(x, "DELETE FROM dir_conflict WHERE entry_uuid IN (" RELEASABLE ")", "");
+	else
+		r = r == SQLITE_NOMEM ? nerr(x, NHI_ERR_NOMEM, "out of memory") : reg_dberr(x);
+	if (r < 0) {
+		dir_strings_free(v, *n);
+		*n = 0;
+		return r;
+	}
+	*uuids = v;
+	return 0;
+}
+
+int dir_conflicts(struct nhictl *x, struct dir_conflict **out, size_t *n)
+{
+	sqlite3_stmt *st;
+	struct dir_conflict *v = NULL, *nv;
+	int r, i;
+
+	*out = NULL;
+	*n = 0;
+	/* one row per pair, each pair once, in an order of the entries' own
+	 * values only: the same list on every host */
+	st = reg_prep(x, "SELECT a.name, a.uid, a.entry_uuid, a.dn, b.name, b.uid, b.entry_uuid, "
+		      "b.dn, min(a.since, b.since) FROM dir_conflict a JOIN dir_conflict b ON "
+		      "a.entry_uuid < b.entry_uuid AND (a.name = b.name OR a.uid = b.uid) "
+		      "ORDER BY a.uid, a.name, a.entry_uuid, b.entry_uuid", "");
+	if (st == NULL)
+		return NHI_ERR_DB;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct dir_conflict c;
+
+		memset(&c, 0, sizeof(c));
+		for (i = 0; i < 2; i++) {
+			const unsigned char *t;
+
+			t = sqlite3_column_text(st, 4 * i);
+			snprintf(c.e[i].name, sizeof(c.e[i].name), "%s", t ? (const char *)t : "");
+			c.e[i].uid = (uint32_t)sqlite3_column_int64(st, 4 * i + 1);
+			t = sqlite3_column_text(st, 4 * i + 2);
+			snprintf(c.e[i].uuid, sizeof(c.e[i].uuid), "%s", t ? (const char *)t : "");
+			t = sqlite3_column_text(st, 4 * i + 3);
+			snprintf(c.e[i].dn, sizeof(c.e[i].dn), "%s", t ? (const char *)t : "");
+		}
+		c.same_name = strcmp(c.e[0].name, c.e[1].name) == 0;
+		c.same_uid = c.e[0].uid == c.e[1].uid;
+		c.since = sqlite3_column_int64(st, 8);
+		nv = realloc(v, (*n + 1) * sizeof(*v));
+		if (nv == NULL) {
+			r = SQLITE_NOMEM;
+			break;
+		}
+		v = nv;
+		v[(*n)++] = c;
+	}
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE) {
+		free(v);
+		*n = 0;
+		return r == SQLITE_NOMEM ? nerr(x, NHI_ERR_NOMEM, "out of memory") : reg_dberr(x);
+	}
+	*out = v;
+	return 0;
 }

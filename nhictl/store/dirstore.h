@@ -13,9 +13,29 @@
  * directory, matched by entryUUID, else by name: identity row with
  * owner_dn and entry_uuid, its hosts and services.  *changed (may be NULL)
  * is set to 0 if nothing differed, 1 if the row was updated, 2 if it was
- * inserted.  0 or NHI_ERR_DB. */
+ * inserted, 3 if the entry is held by the conflict rule (strict: sync;
+ * dn, the entry's DN, is recorded with it; see dirstore.c).  0 or
+ * NHI_ERR_DB. */
 int dir_ident_store(struct nhictl *x, const struct ident *id, const char *owner_dn,
-		    const char *uuid, int *changed);
+		    const char *uuid, const char *dn, int strict, int *changed);
+
+/* Held entries that share nothing any more (the other entry fixed or
+ * deleted): removed from dir_conflict, their entryUUIDs into *uuids
+ * (dir_strings_free) for sync to read again. */
+int dir_conflict_release(struct nhictl *x, char ***uuids, size_t *n);
+void dir_strings_free(char **v, size_t n);
+
+/* The entries held by the conflict rule, one pair each (sharing a name
+ * or a uidNumber), in an order of their values (the same on every host). */
+struct dir_conflict {
+	struct {
+		char name[64], uuid[64], dn[1024];
+		uint32_t uid;
+	} e[2];
+	int same_name, same_uid;
+	int64_t since;                 /* held since (this host's first sight) */
+};
+int dir_conflicts(struct nhictl *x, struct dir_conflict **v, size_t *n);
 
 /* Remove the registry row with this entryUUID (a delete seen by sync).
  * *gone set to 1 if a row was removed.  0 or NHI_ERR_DB. */

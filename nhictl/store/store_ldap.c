@@ -5,6 +5,7 @@
  * this host sees its own write at once.  A refused write changes nothing
  * locally.  See store.h.
  */
+#include <stdarg.h>
 #include <string.h>
 #include <openssl/crypto.h>
 #include "store.h"
@@ -94,6 +95,28 @@ static int ldap_alloc_uid(struct nhictl *x, uint32_t *uid)
 	return dir_err(dw_alloc_uid(&dir_conn, id_free, uid));
 }
 
+/* A write that the directory does not show when read back: another
+ * writer or a replica changed the entry in between.  The registry is made
+ * to agree with what the directory holds, that is recorded in the audit
+ * log, and the verb fails (the message: "the directory now holds WHAT:
+ * another writer or a replica changed NAME"). */
+static int confirm_failed(struct nhictl *x, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int confirm_failed(struct nhictl *x, const char *name, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (reg_event(x, x->verb, name, "overwritten", "the directory now holds %s%s", what,
+		      x->store->audit_tag) < 0 || reg_commit(x) < 0)
+		reg_rollback(x);
+	return nerr(x, NHI_ERR_CONFLICT, "the directory now holds %s: another writer or a "
+		    "replica changed %s", what, name);
+}
+
 static int ldap_add(struct nhictl *x, const struct store_new *n, struct ident *got)
 {
 	struct dw_new w = {
@@ -105,8 +128,30 @@ static int ldap_add(struct nhictl *x, const struct store_new *n, struct ident *g
 		.labels = n->labels, .applied = n->applied,
 	};
 
-	(void)x;
-	return dir_err(dw_add(&dir_conn, &w) || dir_ident_readback(&dir_conn, n->name, got));
+	char made[64], holds[64] = "";
+	int64_t have = 0;
+
+	if (dw_add(&dir_conn, &w, made, sizeof(made)) != 0)
+		return NHI_ERR_IO;
+	fault("add-readback-exec");
+	if (dir_ident_readback(&dir_conn, n->name, got) != 0)
+		return NHI_ERR_IO;
+	/* the entry under the name is the one this add made (its entryUUID,
+	 * from the post-read control), not another writer's or a replica's */
+	if (reg_int(x, &have, 0, "SELECT count(*) FROM identity WHERE name = ? AND entry_uuid = ?",
+		    "ss", n->name, made) < 0)
+		return NHI_ERR_DB;
+	if (have == 0) {
+		sqlite3_stmt *st = reg_prep(x, "SELECT entry_uuid FROM identity WHERE name = ?", "s",
+					    n->name);
+
+		if (st != NULL && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+			snprintf(holds, sizeof(holds), "%s", (const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+		return confirm_failed(x, n->name, "another entry for it (entryUUID %s, not %s "
+				      "which this %s made)", holds[0] ? holds : "?", made, x->verb);
+	}
+	return 0;
 }
 
 static int ldap_update(struct nhictl *x, const struct ident *id, struct store_change *c)
@@ -143,9 +188,33 @@ static int ldap_update(struct nhictl *x, const struct ident *id, struct store_ch
 	if (dw_modify(&dir_conn, id->name, &w) != 0 ||
 	    (creds && dc_lock_creds(&dir_conn, id->name, creds) != 0) ||
 	    /* no credential outlives its identity */
-	    (c->expires != 0 && dc_cap_not_after(&dir_conn, id->name, c->expires) != 0) ||
-	    dir_ident_readback(&dir_conn, id->name, &got) != 0)
+	    (c->expires != 0 && dc_cap_not_after(&dir_conn, id->name, c->expires) != 0))
 		return NHI_ERR_IO;
+	fault("update-readback-exec");
+	if (dir_ident_readback(&dir_conn, id->name, &got) != 0)
+		return NHI_ERR_IO;
+	/* what was written is what the directory holds now */
+	if (c->state_to != NULL && strcmp(got.state, c->state_to) != 0)
+		return confirm_failed(x, id->name, "state %s, not %s", got.state, c->state_to);
+	if (c->expires != 0 && got.expires != c->expires) {
+		char a[NHI_TIME_BUFSZ], b[NHI_TIME_BUFSZ];
+
+		return confirm_failed(x, id->name, "expiry %s, not %s",
+				      nhi_format_time(got.expires, a),
+				      nhi_format_time(c->expires, b));
+	}
+	if (c->last_review != 0 && got.last_review != c->last_review)
+		return confirm_failed(x, id->name, "another last review");
+	if (c->owner_dn != NULL) {
+		int64_t same = 0;
+
+		if (reg_int(x, &same, 0, "SELECT count(*) FROM identity WHERE name = ? AND "
+			    "owner_dn = ?", "ss", id->name, c->owner_dn) < 0)
+			return NHI_ERR_DB;
+		if (!same)
+			return confirm_failed(x, id->name, "owner %s, not %s", got.owner,
+					      c->owner ? c->owner : c->owner_dn);
+	}
 	if (dir_creds_refresh(&dir_conn, id->name) != 0) {
 		x->store->abort(x);
 		return NHI_ERR_IO;

@@ -23,6 +23,15 @@ int fault(const char *point)
 		sleep(4);
 		return 0;
 	}
+	if (strstr(point, "-exec") != NULL) {
+		/* another writer, at this very point: NHI_TEST_FAULT_EXEC */
+		const char *cmd = secure_getenv("NHI_TEST_FAULT_EXEC");
+
+		fflush(NULL);
+		if (cmd != NULL && system(cmd) != 0)
+			fprintf(stderr, "NHI_TEST_FAULT_EXEC failed: %s\n", cmd);
+		return 0;
+	}
 	return 1;   /* a simulated failure */
 }
 #endif

@@ -67,7 +67,9 @@ void home_unmake(const char *home);
 
 /* Test-only fault injection, in the test build only (NHI_TEST_HOOKS,
  * lib/nhi_testhook.h): when secure_getenv("NHI_TEST_FAULT") names 'point',
- * act (kill the process, or return 1 for a simulated failure).  Elsewhere
+ * act (kill the process: "-crash"; sleep 4 s: "-pause"; run the shell
+ * command NHI_TEST_FAULT_EXEC, another writer at that point: "-exec"; else
+ * return 1 for a simulated failure).  Elsewhere
  * never a fault, and no trace of the hook in the binary. */
 #ifdef NHI_TEST_HOOKS
 int fault(const char *point);
