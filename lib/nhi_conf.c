@@ -52,6 +52,7 @@ void nhi_conf_init(struct nhi_conf *c)
 	c->state_dir = NHI_STATEDIR;
 	c->uid_min = DEFAULT_UID_MIN;
 	c->uid_max = DEFAULT_UID_MAX;
+	c->uid_block_size = 100;
 	c->service_uids_system = 1;
 	c->max_lifetime = 365LL * 86400;
 	c->review_interval = 90LL * 86400;
@@ -553,6 +554,7 @@ static const struct key {
 	{ "usage_log", set_path, S(usage_log, PATH_MAX), STR },
 	{ "uid_min", set_u32, F(uid_min), 0 },
 	{ "uid_max", set_u32, F(uid_max), 0 },
+	{ "uid_block_size", set_u32, F(uid_block_size), CTL },
 	{ "service_uids", set_ranges, F(service_uids), 0 },
 	{ "service_groups", set_groups, F(service_groups), 0 },
 	{ "service_names", set_patterns, F(service_names), 0 },
@@ -1083,6 +1085,9 @@ static int finish(struct nhi_conf *c, const struct reporter *rep, char *err, siz
 		c->uid_min = DEFAULT_UID_MIN;
 		c->uid_max = DEFAULT_UID_MAX;
 	}
+	if (r == 0 && c->uid_block_size == 0)
+		r = problem(c, rep, 0, NHI_ERR_INVAL, err, errlen,
+			    "%s: uid_block_size must be at least 1", where);
 	if (r == 0 && c->max_lifetime <= 0)
 		r = problem(c, rep, 0, NHI_ERR_INVAL, err, errlen,
 			    "%s: max_lifetime must be positive", where);

@@ -68,6 +68,7 @@ struct nhi_conf {
 	const char *usage_log;          /* state_dir/usage.log */
 
 	uint32_t uid_min, uid_max;      /* nhi's own allocation range */
+	uint32_t uid_block_size;        /* backend = ldap: ids per host block (issue 17) */
 	/* classification: who is a service account (and the lists below) */
 	struct nhi_uid_range service_uids[NHI_CONF_MAX_RANGES];
 	unsigned n_service_uids;

@@ -35,7 +35,8 @@ base_conf "$ST" "ldap_uri = $SLAPD_LDAPI_URI" > "$NHI_CONF"
 
 # attr NAME ATTR: the values of ATTR of identity NAME in the directory
 attr() { ldap_admin ldapsearch -b "uid=$1,$B" -s base "$2" | sed -n "s/^$2: //p" | sort | paste -sd' '; }
-counter() { ldap_admin ldapsearch -b "cn=uid-counter,$B" -s base nhiNextUid | sed -n 's/^nhiNextUid: //p'; }
+# the next value of this host's first uid block (issue 17: per-host blocks)
+counter() { ldap_admin ldapsearch -b "cn=uid-block-2000000-testhost-1,$B" -s base nhiNextUid | sed -n 's/^nhiNextUid: //p'; }
 n_entries() { ldap_admin ldapsearch -b "$B" "(objectClass=nhiIdentity)" dn | grep -c '^dn:'; }
 sums() { cat "$ST"/registry.db "$ST"/registry.db-wal "$ST"/nhi.cache "$ST"/nhi.cache.delta 2>/dev/null | sha256sum | cut -c1-16; }
 gentime() { date -u -d "@$1" +%Y%m%d%H%M%SZ; }
@@ -57,7 +58,9 @@ eqv "directory: state, kind" "active service" "$(attr svc-a nhiState) $(attr svc
 eqv "directory: purpose, gecos" "nightly backups|nightly backups" "$(attr svc-a description)|$(attr svc-a gecos)"
 eqv "directory: home, shell" "/home/svc-a /bin/sh" "$(attr svc-a homeDirectory) $(attr svc-a loginShell)"
 eqv "directory: scopes" "db* web1|sshd" "$(attr svc-a host)|$(attr svc-a nhiPamService)"
-eqv "directory: the counter entry was created and moved on" 2000001 "$(counter)"
+eqv "directory: the host's uid block was claimed and moved on" 2000001 "$(counter)"
+eqv "directory: the block is held by testhost" "uid block 2000000-2000099 of testhost: held" \
+	"$(ldap_admin ldapsearch -b "cn=uid-block-2000000-testhost-1,$B" -s base description | sed -n 's/^description: //p')"
 exp_a=$(attr svc-a nhiExpires)
 # rounded up: the first day svc-a is expired all day (pam_unix refuses
 # the whole of day shadowExpire); a date-only expiry (below) is that day
@@ -251,8 +254,8 @@ has err "audit: a note: usage, owners and stale_action left to sync" "^nhictl: a
 # ---- two hosts creating at once: distinct uids ------------------------------------------
 base_conf "$T/host1" "ldap_uri = $SLAPD_LDAPI_URI" > "$T/etc/host1.conf"
 base_conf "$T/host2" "ldap_uri = $SLAPD_LDAPI_URI" > "$T/etc/host2.conf"
-# no counter: the first pair also races to create it
-ldap_admin ldapdelete "cn=uid-counter,$B" || nok "ldapdelete counter"
+# no block: the first pair (one host name, two nhictl) also races to claim it
+ldap_admin ldapdelete "cn=uid-block-2000000-testhost-1,$B" || nok "ldapdelete the uid block"
 for i in 1 2 3 4 5 6 7 8; do
 	nhictl -c "$T/etc/host1.conf" create "race-a$i" --owner alice --expires +1d > "$T/race1.$i" 2>&1 &
 	p1=$!
@@ -299,7 +302,7 @@ base_conf "$ST" "ldap_uri = $SLAPD_LDAPI_URI" "ldap_bind = simple" "ldap_bind_dn
 s0=$(sums); n0=$(n_entries)
 fails create 1 "read-only bind: create refused with the server's reason" "directory refused: Insufficient access" \
 	nhictl -c "$T/etc/ro.conf" create svc-ro --owner alice --expires +1d --uid 2600000
-fails create 1 "read-only bind: the uid counter refused too" "directory refused updating the uid counter: Insufficient access" \
+fails create 1 "read-only bind: the uid counter refused too" "directory refused moving on uid block 2000000-2000099: Insufficient access" \
 	nhictl -c "$T/etc/ro.conf" create svc-ro --owner alice --expires +1d
 fails suspend 1 "read-only bind: suspend refused" "directory refused: Insufficient access" \
 	nhictl -c "$T/etc/ro.conf" suspend svc-a

@@ -1,17 +1,14 @@
 /* dirwrite.c - adding and modifying identity entries in the directory for
- * the write verbs (backend = ldap), allocating uids from the counter entry,
- * and reading a written entry back into the registry (read your own writes).
+ * the write verbs (backend = ldap) and reading a written entry back into
+ * the registry (read your own writes); uids come from diralloc.c.
  */
 #include <stdlib.h>
 #include <ctype.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <openssl/rand.h>
 #include "ldap.h"
 #include "dirwrite.h"
-
-#define COUNTER_TRIES 32
 
 /* One modification with 'n' values (n = 0: no values). */
 void mod(struct mods *ms, int op, const char *attr, const char *const *vals, int n)
@@ -136,133 +133,6 @@ int dw_id_in_use(struct dir *d, uint32_t id, int uid_only)
 	if (r == 0 && !uid_only && c->ldap_people_base[0] != '\0')
 		r = any_entry(d, c->ldap_people_base, filter);
 	return r < 0 ? NHI_ERR_IO : r;
-}
-
-/* The counter's value: 0 read, NHI_ERR_NOTFOUND no counter entry,
- * NHI_ERR_IO (printed). */
-static int counter_read(struct dir *d, const char *dn, uint64_t *val)
-{
-	char *attrs[] = { "nhiNextUid", NULL };
-	struct timeval tv = dir_timeout(&d->x->conf);
-	LDAPMessage *res = NULL, *e;
-	struct berval **v = NULL;
-	char buf[32], *end;
-	int rc, r = NHI_ERR_IO;
-
-	rc = ldap_search_ext_s(d->ld, dn, LDAP_SCOPE_BASE, "(objectClass=nhiCounter)", attrs, 0,
-			       NULL, NULL, &tv, 1, &res);
-	if (rc == LDAP_NO_SUCH_OBJECT ||
-	    (rc == LDAP_SUCCESS && (e = ldap_first_entry(d->ld, res)) == NULL)) {
-		r = NHI_ERR_NOTFOUND;
-		goto out;
-	}
-	if (rc != LDAP_SUCCESS) {
-		refused(d, rc, "reading the uid counter");
-		goto out;
-	}
-	v = ldap_get_values_len(d->ld, e, "nhiNextUid");
-	if (v == NULL || v[0] == NULL || v[1] != NULL || v[0]->bv_len == 0 ||
-	    v[0]->bv_len >= sizeof(buf)) {
-		nerr(d->x, 0, "%s: nhiNextUid is missing or not one number", dn);
-		goto out;
-	}
-	memcpy(buf, v[0]->bv_val, v[0]->bv_len);
-	buf[v[0]->bv_len] = '\0';
-	*val = strtoull(buf, &end, 10);
-	if (*end != '\0' || buf[0] == '-') {
-		nerr(d->x, 0, "%s: nhiNextUid '%s' is not a number", dn, buf);
-		goto out;
-	}
-	r = 0;
-out:
-	ldap_value_free_len(v);
-	ldap_msgfree(res);
-	return r;
-}
-
-/* A short random pause before retrying, so racing hosts spread out. */
-static void backoff(int attempt)
-{
-	unsigned char b = 0;
-	struct timespec ts;
-
-	if (RAND_bytes(&b, 1) != 1)
-		b = 0x80;
-	ts.tv_sec = 0;
-	ts.tv_nsec = (long)(1 + (attempt < 5 ? attempt : 5)) * (1000000L + b * 20000L);
-	nanosleep(&ts, NULL);
-}
-
-int dw_alloc_uid(struct dir *d, int (*free_here)(struct nhictl *x, uint32_t id), uint32_t *uid)
-{
-	const struct nhi_conf *c = &d->x->conf;
-	char dn[1024], cur[32], next[32];
-	int attempt, rc, r;
-
-	if ((size_t)snprintf(dn, sizeof(dn), "cn=uid-counter,%s", c->ldap_base) >= sizeof(dn))
-		return nerr(d->x, NHI_ERR_IO, "ldap_base too long");
-	for (attempt = 0; attempt < COUNTER_TRIES; attempt++) {
-		uint64_t n = 0, cand;
-
-		r = counter_read(d, dn, &n);
-		if (r == NHI_ERR_NOTFOUND) {
-			/* the first allocation ever: create the counter (a racing
-			 * creator makes this fail with alreadyExists: read again) */
-			struct mods ms = { .n = 0 };
-			const char *oc = "nhiCounter", *cn = "uid-counter";
-
-			mod1(&ms, LDAP_MOD_ADD, "objectClass", oc);
-			mod1(&ms, LDAP_MOD_ADD, "cn", cn);
-			mod1(&ms, LDAP_MOD_ADD, "nhiNextUid", str_int(&ms, c->uid_min));
-			rc = ldap_add_ext_s(d->ld, dn, ms.p, NULL, NULL);
-			NHI_CRASH_POINT("ldap-write", "add");
-			if (rc != LDAP_SUCCESS && rc != LDAP_ALREADY_EXISTS)
-				return refused(d, rc, "creating the uid counter");
-			continue;
-		}
-		if (r < 0)
-			return NHI_ERR_IO;
-		cand = n < c->uid_min ? c->uid_min : n;
-		for (; cand <= c->uid_max; cand++) {
-			int used = dw_id_in_use(d, (uint32_t)cand, 0);
-
-			if (used < 0)
-				return NHI_ERR_IO;
-			if (!used) {
-				int f = free_here(d->x, (uint32_t)cand);
-
-				if (f < 0)
-					return NHI_ERR_IO;
-				used = !f;
-			}
-			if (!used)
-				break;
-		}
-		if (cand > c->uid_max)
-			return nerr(d->x, NHI_ERR_RANGE, "no free id left in %u..%u (uid_min..uid_max)",
-				    c->uid_min, c->uid_max);
-		/* compare and swap: delete the value read, add the next one */
-		{
-			struct mods ms = { .n = 0 };
-
-			snprintf(cur, sizeof(cur), "%llu", (unsigned long long)n);
-			snprintf(next, sizeof(next), "%llu", (unsigned long long)cand + 1);
-			mod1(&ms, LDAP_MOD_DELETE, "nhiNextUid", cur);
-			mod1(&ms, LDAP_MOD_ADD, "nhiNextUid", next);
-			rc = ldap_modify_ext_s(d->ld, dn, ms.p, NULL, NULL);
-			NHI_CRASH_POINT("ldap-write", "modify");
-		}
-		if (rc == LDAP_SUCCESS) {
-			*uid = (uint32_t)cand;
-			return 0;
-		}
-		if (rc != LDAP_NO_SUCH_ATTRIBUTE && rc != LDAP_TYPE_OR_VALUE_EXISTS &&
-		    rc != LDAP_NO_SUCH_OBJECT && rc != LDAP_BUSY && rc != LDAP_UNAVAILABLE)
-			return refused(d, rc, "updating the uid counter");
-		backoff(attempt);   /* another host took it: read again */
-	}
-	return nerr(d->x, NHI_ERR_IO, "the uid counter %s kept changing under us (%d tries); "
-		    "try again", dn, COUNTER_TRIES);
 }
 
 void mod_labels(struct mods *ms, int op, const char *labels, char *buf, size_t len,

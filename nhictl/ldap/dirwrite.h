@@ -1,6 +1,6 @@
 /* dirwrite.h - the write verbs' side of the directory (backend = ldap):
- * adding and modifying identity entries, uid allocation from the counter
- * entry, and reading a written entry back into the registry.
+ * adding and modifying identity entries and reading a written entry back
+ * into the registry (uid allocation: diralloc.h).
  *
  * Every function here prints its own message ("nhictl: VERB: ...") and
  * returns 0 or a negative NHI_ERR_* code (NHI_ERR_IO: the directory
@@ -77,10 +77,6 @@ int dw_name_free(struct dir *d, const char *name);
  * ldap_people_base (uid_only: a uidNumber under ldap_base), 0 if not,
  * NHI_ERR_* on error (printed). */
 int dw_id_in_use(struct dir *d, uint32_t id, int uid_only);
-/* A uid from the counter entry cn=uid-counter,<ldap_base>, skipping ids
- * in use in the directory and those free_here (the registry and NSS:
- * id_free) answers 0 for (or NHI_ERR_*). */
-int dw_alloc_uid(struct dir *d, int (*free_here)(struct nhictl *x, uint32_t id), uint32_t *uid);
 /* uuid (ulen bytes): the entryUUID of the entry made, returned by the
  * Post-Read control (RFC 4527), lower case. */
 int dw_add(struct dir *d, const struct dw_new *n, char *uuid, size_t ulen);

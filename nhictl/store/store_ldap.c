@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include "store.h"
 #include "dirwrite.h"
+#include "diralloc.h"
 #include "dircred.h"
 #include "dirstore.h"
 #include "diraccess.h"
@@ -89,10 +90,25 @@ static int ldap_uid_registered(struct nhictl *x, uint32_t id)
 	return used < 0 ? NHI_ERR_IO : used;
 }
 
+/* From this host's uid block (diralloc.h); the registry keeps the
+ * highest id given out (meta ldap_id_high), so that an id is never given
+ * out twice even through a server that has not yet seen the block's
+ * latest nhiNextUid. */
 static int ldap_alloc_uid(struct nhictl *x, uint32_t *uid)
 {
-	(void)x;
-	return dir_err(dw_alloc_uid(&dir_conn, id_free, uid));
+	int64_t high = 0;
+	int r;
+
+	if (dir_need(x) != 0)
+		return NHI_ERR_IO;
+	if (reg_int(x, &high, 0, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'ldap_id_high'",
+		    "") < 0)
+		return NHI_ERR_DB;
+	r = dw_alloc_uid(&dir_conn, id_free, high > 0 ? (uint64_t)high : 0, uid);
+	if (r < 0)
+		return r;
+	return reg_exec(x, "INSERT OR REPLACE INTO meta VALUES ('ldap_id_high', ?)", "i",
+			(int64_t)*uid) < 0 ? NHI_ERR_DB : 0;
 }
 
 /* A write that the directory does not show when read back: another
