@@ -37,6 +37,12 @@ expect 0 "delegate agent-b -> tool-x" nhictl delegate add agent-b tool-x
 expect 0 "delegate agent-a -> tool-y" nhictl delegate add agent-a tool-y
 expect 0 "delegate agent-a -> tool-s" nhictl delegate add agent-a tool-s
 expect 0 "suspend tool-s (a finding)" nhictl suspend tool-s
+# overdue: one identity past its expiry, one past its review, as a registry
+# not swept since looks (set in the registry: nhictl refuses both dates)
+expect 0 "create tool-old" nhictl create tool-old --owner dave --expires +90d
+expect 0 "create tool-late" nhictl create tool-late --owner dave --expires +90d
+sqlite3 "$DB" "UPDATE identity SET expires = strftime('%s', 'now') - 2 * 86400 WHERE name = 'tool-old';
+	UPDATE identity SET review_due = strftime('%s', 'now') - 86400 WHERE name = 'tool-late'"
 
 # ---- the page ---------------------------------------------------------------
 H=$T/report.html
@@ -115,6 +121,18 @@ eqv "one credential" "credentials-total=1" "$(grep '^credentials-total=' "$T/pag
 eqv "a credential younger than 30 days" "cred-age-lt30d=1" "$(grep '^cred-age-lt30d=' "$T/page.counts")"
 eqv "tool-soon expires in the first week" "timeline-week1-expires=1" \
 	"$(grep '^timeline-week1-expires=' "$T/page.counts")"
+eqv "one identity expired, not retired" "identities-expired=1" \
+	"$(grep '^identities-expired=' "$T/page.counts")"
+eqv "two things overdue" "timeline-overdue=2" "$(grep '^timeline-overdue=' "$T/page.counts")"
+overdue() { python3 - "$H" <<-'EOF'
+	import re, sys
+	t = re.search(r'<table id="overdue">(.*?)</table>', open(sys.argv[1]).read(), re.S).group(1)
+	for what, name in re.findall(r'<tr><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td></tr>', t):
+	    print("%s %s" % (name, what))
+	EOF
+}
+eqv "the overdue table names them" "tool-old expires|tool-late review due" "$(overdue | paste -sd'|')"
+check "tool-old is marked expired in the inventory" grep -q 'class="st-expired">.*(expired)' "$H"
 
 # ---- read-only: a pending usage record stays for audit to ingest -------------------
 echo "$(date +%s) tool-x sshd testhost -" > "$T/state/usage.log"
