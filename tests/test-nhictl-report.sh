@@ -155,6 +155,15 @@ expect 0 "report with a dot that fails: succeeds" nhictl report --html "$T/baddo
 	--dot "$T/baddot"
 has err "a warning naming its exit status" "^nhictl: report: warning: .*baddot exited with status 3"
 check "the page says the graph is not drawn" grep -q 'id="no-graph"' "$T/baddot.html"
+# a dot that hangs (reads its input, then never ends) is killed at the
+# timeout (30 s) and the page is written without the graph
+printf '#!/bin/sh\ncat >/dev/null; exec sleep 6017\n' > "$T/hangdot"
+chmod +x "$T/hangdot"
+expect 0 "report with a dot that hangs: succeeds" nhictl report --html "$T/hang.html" \
+	--no-host --dot "$T/hangdot"
+has err "a warning naming the timeout" "^nhictl: report: warning: .*hangdot took longer than 30 s"
+check "the page is written without the graph" grep -q 'id="no-graph"' "$T/hang.html"
+check "the hung dot was killed" bash -c "! pgrep -f '^sleep 6017\$' >/dev/null"
 expect 0 "report --graph-max 3: chains instead" nhictl report --html "$T/big.html" --no-host \
 	--graph-max 3
 check "the page says why" grep -q 'more than the 3 drawn at most' "$T/big.html"
