@@ -110,7 +110,8 @@ has out "prints the services change" '^services: sshd -> cron$'
 check "the review interval was not the same before" test "$before" != 2592000
 eqv "review_due = created + new interval (no review yet)" 2592000 \
 	"$(db "SELECT review_due - created FROM identity WHERE name = 'svc-a'")"
-eqv "one audit event naming the changed fields" 'purpose "nightly" -> "weekly reports"; review_interval 90d -> 30d; services sshd -> cron' \
+has out "the gecos follows the purpose" '^gecos: "nightly" -> "weekly reports"$'
+eqv "one audit event naming the changed fields" 'purpose "nightly" -> "weekly reports"; gecos "nightly" -> "weekly reports"; review_interval 90d -> 30d; services sshd -> cron' \
 	"$(db "SELECT detail FROM event WHERE action = 'modify' AND target = 'svc-a'")"
 expect 1 "after: svc-a through sshd denied at once" nhictl check svc-a --service sshd --host testhost
 expect 0 "after: svc-a through cron allowed" nhictl check svc-a --service cron --host testhost
@@ -151,6 +152,23 @@ has out "purpose removed" '^purpose: "weekly reports" -> ""$'
 expect 0 "show --json" nhictl show svc-a --json
 eqv "show: purpose, hosts, services" "|[]|[]" \
 	"$(pyjson 'd["purpose"]+"|"+str(d["hosts"])+"|"+str(d["services"])')"
+eqv "the gecos went with it" "" "$(db "SELECT gecos FROM identity WHERE name = 'svc-a'")"
+
+# the gecos follows the purpose while it is the one the purpose gave: a
+# purpose passwd cannot hold (':' or ',') leaves it empty, and a gecos set
+# otherwise (adopted, by hand) is left alone
+expect 0 "modify --purpose 'backups, nightly' (a comma)" nhictl modify svc-a --purpose 'backups, nightly'
+eqv "gecos empty: passwd cannot hold a comma" "" "$(db "SELECT gecos FROM identity WHERE name = 'svc-a'")"
+expect 0 "modify --purpose 'backups'" nhictl modify svc-a --purpose backups
+eqv "gecos backups" "backups" "$(db "SELECT gecos FROM identity WHERE name = 'svc-a'")"
+if have_nss; then
+	expect 0 "getent passwd svc-a (nss_nhi)" nsswrap getent passwd svc-a
+	has out "the published passwd line has the new gecos" '^svc-a:x:[0-9]+:[0-9]+:backups:'
+fi
+db "UPDATE identity SET gecos = 'Backup Robot' WHERE name = 'svc-a'"
+expect 0 "modify --purpose 'restores' on a gecos set otherwise" nhictl modify svc-a --purpose restores
+check "no gecos change printed" bash -c "! grep -q '^gecos:' '$T/out'"
+eqv "the gecos set otherwise stays" "Backup Robot" "$(db "SELECT gecos FROM identity WHERE name = 'svc-a'")"
 
 # bad input: refused as create refuses it, nothing written
 n_ev=$(db "SELECT count(*) FROM event")

@@ -1010,8 +1010,7 @@ static int write_ident(struct apply *p, struct want_ident *w)
 		if ((r = x->store->alloc_uid(x, &uid)) < 0)
 			return r;
 		snprintf(home, sizeof(home), "%s/%s", x->conf.home_base, a->name.v);
-		snprintf(gecos, sizeof(gecos), "%s",
-			 a->purpose.v && nhi_valid_text(a->purpose.v, 256, 1) ? a->purpose.v : "");
+		snprintf(gecos, sizeof(gecos), "%s", purpose_gecos(a->purpose.v));
 		n.name = a->name.v;
 		n.kind = w->kind;
 		n.uid = n.gid = uid;
@@ -1061,8 +1060,10 @@ static int write_ident(struct apply *p, struct want_ident *w)
 		}
 		if (o->expires != w->expires)
 			c.expires = (time_t)w->expires;
-		if (a->purpose.v && strcmp(o->purpose, a->purpose.v) != 0)
+		if (a->purpose.v && strcmp(o->purpose, a->purpose.v) != 0) {
 			c.purpose = a->purpose.v;
+			c.gecos = gecos_follow(o, c.purpose);
+		}
 		if (w->interval && w->interval != o->review_interval)
 			c.interval = w->interval;
 		if (a->hosts.given) {

@@ -285,8 +285,7 @@ int cmd_create(struct nhictl *x, int argc, char **argv)
 	else if ((size_t)snprintf(home, sizeof(home), "%s/%s", x->conf.home_base, name) >= sizeof(home))
 		return nerr(x, EXIT_FAIL, "home directory path too long");
 	/* the gecos field shows the purpose where it is safe in passwd */
-	snprintf(gecos, sizeof(gecos), "%s",
-		 s.purpose && nhi_valid_text(s.purpose, 256, 1) ? s.purpose : "");
+	snprintf(gecos, sizeof(gecos), "%s", purpose_gecos(s.purpose));
 	ident_warnings(x, name, uid, s.shell ? s.shell : x->conf.default_shell);
 	/* the home before the registry: a failed insert takes it away again */
 	mkhome = s.create_home >= 0 ? s.create_home : x->conf.create_home;

@@ -218,10 +218,11 @@ static void scope_csv(const char **v, int *n, char *out, size_t len)
 }
 
 /* One field's change: a text line, the audit detail, the JSON. */
+#define MODIFY_FIELDS 5   /* purpose, gecos, review_interval, hosts, services */
 struct modify_diff {
 	char text[2048], audit[2048];
-	const char *field[4], *from[4], *to[4];
-	char buf[4][2][1024];
+	const char *field[MODIFY_FIELDS], *from[MODIFY_FIELDS], *to[MODIFY_FIELDS];
+	char buf[MODIFY_FIELDS][2][1024];
 	int n;
 };
 
@@ -297,6 +298,8 @@ int cmd_modify(struct nhictl *x, int argc, char **argv)
 	if (s.purpose != NULL && strcmp(s.purpose, id.purpose) != 0) {
 		c.purpose = s.purpose;
 		diff_add(&d, "purpose", id.purpose, s.purpose, 1);
+		if ((c.gecos = gecos_follow(&id, s.purpose)) != NULL)
+			diff_add(&d, "gecos", id.gecos, c.gecos, 1);
 	}
 	if (interval != 0 && interval != id.review_interval) {
 		c.interval = interval;

@@ -75,6 +75,20 @@ int purpose_check(struct nhictl *x, const char *purpose)
 	return 0;
 }
 
+const char *purpose_gecos(const char *purpose)
+{
+	return purpose != NULL && nhi_valid_text(purpose, 256, 1) ? purpose : "";
+}
+
+const char *gecos_follow(const struct ident *id, const char *purpose)
+{
+	const char *g = purpose_gecos(purpose);
+
+	if (strcmp(id->gecos, purpose_gecos(id->purpose)) != 0 || strcmp(id->gecos, g) == 0)
+		return NULL;
+	return g;
+}
+
 /* Print 'line' (or the identity as JSON), with the reach report. */
 int answer(struct nhictl *x, const struct ident *id, const char *line)
 {

@@ -32,6 +32,13 @@ int scope_add(struct nhictl *x, const char **arr, int *n, const char *v, int hos
 int review_every_parse(struct nhictl *x, const char *s, int64_t *interval);
 /* --purpose TEXT (NULL: none given): 0 or EXIT_USAGE. */
 int purpose_check(struct nhictl *x, const char *purpose);
+/* The gecos a purpose gives an identity made by nhictl: the purpose where
+ * it is safe in passwd (no ':' or ','), else "".  Points into purpose or
+ * is "". */
+const char *purpose_gecos(const char *purpose);
+/* The gecos that follows id's new purpose, or NULL to leave it: a gecos
+ * not the one its old purpose gave (adopted, set by hand) stays. */
+const char *gecos_follow(const struct ident *id, const char *purpose);
 
 /* The owner: a live human through the store (a user name, or with ldap a
  * DN); 'name' gets the user name, 'dn' the DN ("" local). */

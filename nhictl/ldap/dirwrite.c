@@ -321,6 +321,8 @@ int dw_modify(struct dir *d, const char *name, const struct dw_change *c)
 		mod_labels(&ms, LDAP_MOD_REPLACE, c->labels, lbuf, sizeof(lbuf), lvals);
 	if (c->purpose != NULL)
 		mod1(&ms, LDAP_MOD_REPLACE, "description", c->purpose[0] ? c->purpose : NULL);
+	if (c->gecos != NULL)
+		mod1(&ms, LDAP_MOD_REPLACE, "gecos", c->gecos[0] ? c->gecos : NULL);
 	if (c->interval != 0) {
 		mod1(&ms, LDAP_MOD_REPLACE, "nhiReviewInterval", str_int(&ms, c->interval));
 		mod1(&ms, LDAP_MOD_REPLACE, "nhiReviewDue", str_time(&ms, c->review_due));

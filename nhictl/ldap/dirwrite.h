@@ -58,6 +58,7 @@ struct dw_change {
 	/* modify / apply (issue 16); compared and swapped: the Modify asserts
 	 * the entry still has state_from, purpose_from and interval_from */
 	const char *purpose, *purpose_from; /* description ("" removes); NULL leave */
+	const char *gecos;                   /* gecos ("" removes); NULL leave */
 	int64_t interval, interval_from;     /* nhiReviewInterval, with review_due; 0 leave */
 	int set_hosts, set_services;         /* replace host / nhiPamService (n 0: none) */
 	const char *const *hosts, *const *services;

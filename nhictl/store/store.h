@@ -54,6 +54,7 @@ struct store_change {
 	const char *labels;            /* the new labels, whole ("" none); NULL leave */
 	/* modify / apply (issue 16): */
 	const char *purpose;           /* the new purpose ("" none); NULL leave */
+	const char *gecos;             /* the new gecos ("" none); NULL leave */
 	int64_t interval;              /* the new review interval (seconds); 0 leave */
 	int set_hosts, set_services;   /* 1: replace the list with hosts/services */
 	const char *const *hosts, *const *services;   /* n == 0: any */

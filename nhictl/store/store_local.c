@@ -140,6 +140,8 @@ static int local_update(struct nhictl *x, const struct ident *id, struct store_c
 	if (r == 0 && c->purpose != NULL)
 		r = reg_exec(x, "UPDATE identity SET purpose = ? WHERE id = ?", "si", c->purpose,
 			     id->id);
+	if (r == 0 && c->gecos != NULL)
+		r = reg_exec(x, "UPDATE identity SET gecos = ? WHERE id = ?", "si", c->gecos, id->id);
 	/* a new review interval moves the due date: from the last review, or
 	 * from the creation when there was none */
 	if (r == 0 && c->interval != 0)
