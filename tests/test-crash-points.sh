@@ -160,6 +160,38 @@ pre_publish() { q create "$1" --owner alice --expires +30d; }
 run_publish() { fk publish; }
 next_publish() { q publish; }
 post_publish() { :; }
+# apply: each run's file names a new identity with its resource and grant,
+# and this run's purpose for apl-keep; --prune retires what the previous
+# run created (--force: one of one is past apply_max_retire)
+PREV_APPLY=
+pre_apply() {
+	cat >"$T/apply.yaml" <<-EOF
+	identities:
+	  - {name: $1, owner: alice, expires: 30d}
+	  - {name: apl-keep, owner: alice, expires: 30d, purpose: run $1}
+	resources:
+	  - {name: $1-r, kind: api, uri: "https://$1.example/", owner: alice}
+	grants:
+	  - {identity: $1, resource: $1-r, actions: read}
+	EOF
+}
+run_apply() { fk apply -f "$T/apply.yaml" --prune --force; }
+next_apply() { q apply -f "$T/apply.yaml" --prune --force; settle; }
+post_apply() {
+	inv "$1 exists" is "$(state_of "$1")" active
+	inv "one create event for $1" events_ok "$(n_events "$1" create ok)" 1
+	inv "one resource-add event for $1-r" events_ok "$(n_events "$1-r" resource-add ok)" 1
+	inv "one grant-add event for $1" events_ok "$(n_events "$1" grant-add ok)" 1
+	inv "$1's grant on $1-r is there" is "$(sql "SELECT count(*) FROM access a JOIN identity i ON i.id = a.identity_id JOIN resource r ON r.id = a.resource_id WHERE i.name = '$1' AND r.name = '$1-r'")" 1
+	inv "apl-keep has this run's purpose" is "$(sql "SELECT purpose FROM identity WHERE name = 'apl-keep'")" "run $1"
+	if [ -n "$PREV_APPLY" ]; then
+		inv "the previous run's $PREV_APPLY retired" is "$(state_of "$PREV_APPLY")" retired
+		inv "one retire event for $PREV_APPLY" events_ok "$(n_events "$PREV_APPLY" retire ok)" 1
+		inv "snapshot and registry agree on $PREV_APPLY" agrees "$PREV_APPLY"
+	fi
+	inv "snapshot and registry agree on apl-keep" agrees apl-keep
+	PREV_APPLY=$1
+}
 # backend = ldap: an identity created in the directory by another host
 # (PREFIX-1, uid 3000000 + I), imported by sync
 pre_sync() { slapd_gen_idents 1 "$1-" alice $((3000000 + I)) | ldap_admin ldapadd >/dev/null; }
@@ -230,7 +262,7 @@ eqv "cred add, stdout full: audited as added, then revoked" "cred-add cred-revok
 	"$(sql "SELECT group_concat(action, ' ') FROM (SELECT action FROM event WHERE target = 'hf' AND action LIKE 'cred-%' ORDER BY id)")"
 check "cred add, stdout full: the chain verifies" q log --verify
 
-run_backend
+run_backend apply
 if [ -x "$SLAPD_BIN" ]; then
 	slapd_start || { nok "slapd starts"; finish; }
 	ldap_hermetic
@@ -238,7 +270,8 @@ if [ -x "$SLAPD_BIN" ]; then
 	printf 'state_dir = %s\nhost = testhost\nbackend = ldap\nldap_base = %s\n' "$ST" "$SLAPD_NHI_BASE" >"$NHI_CONF"
 	printf 'ldap_people_base = %s\nldap_timeout = 3s\nldap_uri = %s\n' "$SLAPD_PEOPLE_BASE" \
 		"$SLAPD_LDAPI_URI" >>"$NHI_CONF"
-	run_backend sync
+	PREV_APPLY=
+	run_backend sync apply
 else
 	echo "# skip (backend = ldap): no slapd"
 fi

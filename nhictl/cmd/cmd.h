@@ -97,6 +97,12 @@ struct chain_graph;
  * (JSON with x->json).  0 or a negative NHI_ERR_*. */
 int chain_agent(struct nhictl *x, struct chain_graph *g, int a, FILE *out);
 
+/* ---- cmd_sync.c ------------------------------------------------------ */
+
+/* An incremental sync, quiet (backend = ldap): what a verb that plans
+ * against the registry runs first (apply).  0 or EXIT_FAIL (printed). */
+int sync_pull(struct nhictl *x);
+
 /* ---- cmd_review_due.c ------------------------------------------------ */
 
 /* review --due [--owner USER] [--json] (cmd_review passes it on). */

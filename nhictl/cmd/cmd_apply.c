@@ -9,7 +9,8 @@
  *      single verbs' writers (ident_add_audited, ident_retire,
  *      resource_write, grant_write ...: one audit event per change):
  *      backend = local in one registry transaction, ldap entry by entry
- *      (each change committed after the directory took it).
+ *      (each change committed after the directory took it; the plan made
+ *      after an incremental sync, so against what the directory holds).
  *
  * Expiries: an absolute date is compared as stated (capped, for an edge,
  * at its identities' expiry).  A duration ("90d") sets the expiry at
@@ -1238,6 +1239,11 @@ int cmd_apply(struct nhictl *x, int argc, char **argv)
 		nerr(x, 0, "out of memory");
 		goto out;
 	}
+	/* backend = ldap: the plan is made against the directory as it is
+	 * now, so an incremental sync first: what other hosts wrote, and what
+	 * an apply interrupted after a directory write left behind */
+	if (x->conf.backend == NHI_BACKEND_LDAP && sync_pull(x) != 0)
+		goto out;
 	/* the registry as it is, under the write lock (ldap: the reach
 	 * entries read in) */
 	if (x->store->reach_lock(x) < 0)

@@ -1411,6 +1411,77 @@ static void summary(struct sync *s, double secs, long records, const struct dir_
 	       s->invalid + s->acc.invalid ? " (invalid entries skipped)" : "", secs);
 }
 
+/* One sync run into s (the directory's changes into the registry, usage
+ * pushed, the snapshot published; nothing printed but errors): 0, or
+ * EXIT_FAIL (printed).  s is left for the summary. */
+static int sync_core(struct nhictl *x, struct sync *s, int full, int force, int show,
+		     long *records)
+{
+	char ingest_path[PATH_MAX + 16] = "", *uri = NULL;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->x = x;
+	s->acc.x = x;
+	s->acc.d = &s->d;
+	s->force = force;
+	s->mode = "incremental";
+	s->progress = show && isatty(STDERR_FILENO);
+	clock_gettime(CLOCK_MONOTONIC, &s->t0);
+	s->last_progress = s->t0;   /* a short sync shows nothing */
+	x->reg_how = REG_CACHE;   /* a lost cache is rebuilt from the directory */
+	if (reg_open(x) < 0)
+		return EXIT_FAIL;
+	if (dir_open(x, &s->d) != 0)
+		return EXIT_FAIL;
+	if (ldap_get_option(s->d.ld, LDAP_OPT_URI, &uri) == LDAP_OPT_SUCCESS && uri != NULL)
+		snprintf(s->server, sizeof(s->server), "%s", uri);
+	ldap_memfree(uri);
+	r = run(s, full, records, ingest_path, sizeof(ingest_path));
+	progress(s, 1);
+	if (r == 0 && s->added + s->changed + s->deleted + s->orphaned + s->back + s->invalid + *records +
+	    access_changes(s) + s->acc.invalid + s->held > 0) {
+		r = reg_event(x, "sync", s->server, "ok", "mode=%s added=%ld changed=%ld deleted=%ld "
+			      "orphaned=%ld owner_live_again=%ld invalid=%ld usage=%ld pushed=%ld "
+			      "access_added=%ld access_changed=%ld access_deleted=%ld held=%ld",
+			      s->mode, s->added, s->changed, s->deleted, s->orphaned, s->back,
+			      s->invalid + s->acc.invalid, *records, s->pushed, s->acc.added,
+			      s->acc.changed, s->acc_deleted, s->held);
+		if (r == 0)
+			r = reg_commit(x);
+	} else if (r == 0) {
+		/* only the cookie and the time moved: no new snapshot, unless
+		 * there is none yet (a new host of an empty directory: the
+		 * modules must not find "no snapshot" and fail closed) or it
+		 * is older than the registry (a run killed before publishing) */
+		NHI_CRASH_POINT("registry-commit-before", "");
+		r = reg_exec(x, "COMMIT", "");
+		if (r == 0)
+			NHI_CRASH_POINT("registry-committed", "");
+		if (r == 0)
+			r = reg_publish_behind(x);
+	}
+	if (r < 0)
+		reg_rollback(x);
+	dir_close(&s->d);
+	dead_free(s);
+	dirstore_batch_free(&s->acc);
+	free(s->cookie.bv_val);
+	if (r < 0)
+		return EXIT_FAIL;
+	if (ingest_path[0] != '\0' && unlink(ingest_path) < 0 && errno != ENOENT)
+		nerr(x, 0, "%s: %s", ingest_path, strerror(errno));
+	return 0;
+}
+
+int sync_pull(struct nhictl *x)
+{
+	struct sync s;
+	long records = 0;
+
+	return sync_core(x, &s, 0, 0, 0, &records) == 0 ? 0 : EXIT_FAIL;
+}
+
 int cmd_sync(struct nhictl *x, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1421,12 +1492,11 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char ingest_path[PATH_MAX + 16] = "", *uri = NULL;
 	struct sync s;
 	struct dir_conflict *conf = NULL;
 	size_t n_conf = 0;
 	long records = 0;
-	int c, r, full = 0, condition = 0, force = 0;
+	int c, full = 0, condition = 0, force = 0;
 
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
@@ -1446,57 +1516,8 @@ int cmd_sync(struct nhictl *x, int argc, char **argv)
 		return nerr(x, EXIT_FAIL, "backend is 'local' in %s: there is no directory to sync "
 			    "from (set backend = ldap and the ldap_* keys)",
 			    x->conf.path[0] ? x->conf.path : "the configuration");
-	memset(&s, 0, sizeof(s));
-	s.x = x;
-	s.acc.x = x;
-	s.acc.d = &s.d;
-	s.force = force;
-	s.mode = "incremental";
-	s.progress = isatty(STDERR_FILENO);
-	clock_gettime(CLOCK_MONOTONIC, &s.t0);
-	s.last_progress = s.t0;   /* a short sync shows nothing */
-	x->reg_how = REG_CACHE;   /* a lost cache is rebuilt from the directory */
-	if (reg_open(x) < 0)
+	if (sync_core(x, &s, full, force, 1, &records) != 0)
 		return EXIT_FAIL;
-	if (dir_open(x, &s.d) != 0)
-		return EXIT_FAIL;
-	if (ldap_get_option(s.d.ld, LDAP_OPT_URI, &uri) == LDAP_OPT_SUCCESS && uri != NULL)
-		snprintf(s.server, sizeof(s.server), "%s", uri);
-	ldap_memfree(uri);
-	r = run(&s, full, &records, ingest_path, sizeof(ingest_path));
-	progress(&s, 1);
-	if (r == 0 && s.added + s.changed + s.deleted + s.orphaned + s.back + s.invalid + records +
-	    access_changes(&s) + s.acc.invalid + s.held > 0) {
-		r = reg_event(x, "sync", s.server, "ok", "mode=%s added=%ld changed=%ld deleted=%ld "
-			      "orphaned=%ld owner_live_again=%ld invalid=%ld usage=%ld pushed=%ld "
-			      "access_added=%ld access_changed=%ld access_deleted=%ld held=%ld",
-			      s.mode, s.added, s.changed, s.deleted, s.orphaned, s.back,
-			      s.invalid + s.acc.invalid, records, s.pushed, s.acc.added,
-			      s.acc.changed, s.acc_deleted, s.held);
-		if (r == 0)
-			r = reg_commit(x);
-	} else if (r == 0) {
-		/* only the cookie and the time moved: no new snapshot, unless
-		 * there is none yet (a new host of an empty directory: the
-		 * modules must not find "no snapshot" and fail closed) or it
-		 * is older than the registry (a run killed before publishing) */
-		NHI_CRASH_POINT("registry-commit-before", "");
-		r = reg_exec(x, "COMMIT", "");
-		if (r == 0)
-			NHI_CRASH_POINT("registry-committed", "");
-		if (r == 0)
-			r = reg_publish_behind(x);
-	}
-	if (r < 0)
-		reg_rollback(x);
-	dir_close(&s.d);
-	dead_free(&s);
-	dirstore_batch_free(&s.acc);
-	free(s.cookie.bv_val);
-	if (r < 0)
-		return EXIT_FAIL;
-	if (ingest_path[0] != '\0' && unlink(ingest_path) < 0 && errno != ENOENT)
-		nerr(x, 0, "%s: %s", ingest_path, strerror(errno));
 	/* what the conflict rule holds back: reported by every sync while
 	 * the directory keeps both entries (exit 3) */
 	if (dir_conflicts(x, &conf, &n_conf) < 0)
