@@ -9,8 +9,10 @@
 # re-apply writes nothing (the suffix's contextCSN stays), a changed file
 # rewrites exactly the changed entry (entryCSN of the others stays),
 # --prune retires only applied entries, host b sees the same after sync;
-# another writer between apply's plan and its write is detected (the
-# assertion control), not silently overwritten.
+# another writer between apply's plan and its write (the test build's
+# fault hook apply-write-exec) changing the purpose, the hosts or the
+# services apply replaces is detected (the assertion control), not
+# silently overwritten.
 . "$top_srcdir/tests/common.sh"
 . "$top_srcdir/tests/nhictl-lib.sh"
 . "$top_srcdir/tests/slapd.sh"
@@ -252,5 +254,48 @@ eqv "b: app-x as applied" "the new shop|b|True" \
 	"$(pyjson 'd["purpose"] + "|" + ",".join(d["hosts"]) + "|" + str(d["applied"])')"
 expect 0 "b: resource show db1 --json" on b resource show db1 --json
 eqv "b: db1 applied" True "$(pyjson 'd["applied"]')"
+
+# ==== another writer between apply's plan and its write =======================
+# the test build's fault hook runs the other writer (ldapmodify as the
+# directory manager) after the plan is printed, before anything is written
+if [ -x "$NHICTL_FAULTY" ]; then
+# other LDIF-LINES...: a script applying a change of app-x as another writer
+other() {
+	{ printf 'dn: uid=app-x,%s\nchangetype: modify\n' "$B"; printf '%s\n' "$@"; } > "$T/other.ldif"
+	printf '#!/bin/sh\nLDAPNOINIT=1 ldapmodify -H %s -Y EXTERNAL -Q -f %s >/dev/null\n' \
+		"'$SLAPD_LDAPI_URI'" "'$T/other.ldif'" > "$T/other.sh"
+	chmod +x "$T/other.sh"
+}
+at_write() { NHI_TEST_FAULT=apply-write-exec NHI_TEST_FAULT_EXEC=$T/other.sh nhictl_t "$@"; }
+sed 's/purpose: the new shop/purpose: the third shop/' "$T/small.yaml" > "$T/p3.yaml"
+other "replace: description" "description: the other writer's shop"
+nrun at_write apply -f "$T/p3.yaml"
+eqv "purpose changed meanwhile: apply fails" 1 "$rc"
+has err "says the entry changed meanwhile" "identity 'app-x' was changed in the directory meanwhile"
+eqv "directory: the other writer's purpose stands" "the other writer's shop" "$(iattr app-x description)"
+expect 0 "a: show app-x" nhictl show app-x --json
+eqv "a: the registry does not claim the apply's purpose" 0 \
+	"$(pyjson 'int(d["purpose"] == "the third shop")')"
+# the hosts changed meanwhile while apply changes the hosts
+sed 's/hosts: \[b\]/hosts: [b, web9]/' "$T/small.yaml" > "$T/h.yaml"
+other "replace: host" "host: db7"
+nrun at_write apply -f "$T/h.yaml"
+has out "plan: the hosts" '^~ identity app-x hosts: b -> b,web9$'
+if [ "$rc" = 1 ] && grep -q 'changed in the directory meanwhile' "$T/err"; then
+	ok "hosts changed meanwhile: detected"
+	eqv "directory: the other writer's hosts stand" db7 "$(iattr app-x host)"
+else
+	nok "hosts changed meanwhile: not detected (exit $rc), directory host: $(iattr app-x host | tr '\n' ' ')"
+fi
+# the services replaced meanwhile while apply replaces them
+sed 's/hosts: \[b\]/hosts: [b], services: [sshd, cron]/' "$T/small.yaml" > "$T/s.yaml"
+other "replace: nhiPamService" "nhiPamService: ftp"
+nrun at_write apply -f "$T/s.yaml"
+eqv "services replaced meanwhile: apply fails" 1 "$rc"
+has err "says so" "identity 'app-x' was changed in the directory meanwhile"
+eqv "directory: the other writer's services stand" ftp "$(iattr app-x nhiPamService)"
+else
+	echo "# skip: another writer between plan and write (no $NHICTL_FAULTY)"
+fi
 
 finish
