@@ -1290,6 +1290,8 @@ int cmd_apply(struct nhictl *x, int argc, char **argv)
 	}
 	if (fflush(stdout) != 0)
 		goto out;
+	/* tests: another writer between the plan and its write */
+	fault("apply-write-exec");
 	rc = write_plan(&p);
 out:
 	plan_free(&p);

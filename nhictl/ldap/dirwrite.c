@@ -259,8 +259,37 @@ int dw_add(struct dir *d, const struct dw_new *n, char *uuid, size_t ulen)
 	return 0;
 }
 
+/* Append to the assertion out (used u of len) that attribute 'attr'
+ * still has each value of the comma-separated 'from' ("" none: absent). */
+static int assert_values(const char *attr, const char *from, char *out, size_t len, size_t *u)
+{
+	char one[1024], esc[3 * sizeof(one) + 1];
+	const char *p = from != NULL ? from : "", *e;
+
+	if (*p == '\0') {
+		*u += (size_t)snprintf(out + *u, *u < len ? len - *u : 0, "(!(%s=*))", attr);
+		return 0;
+	}
+	for (; *p != '\0'; p = *e ? e + 1 : e) {
+		e = strchr(p, ',');
+		if (e == NULL)
+			e = p + strlen(p);
+		if ((size_t)(e - p) >= sizeof(one))
+			return -1;
+		memcpy(one, p, (size_t)(e - p));
+		one[e - p] = '\0';
+		if (one[0] == '\0')
+			continue;
+		if (nhi_ldap_escape_filter(one, esc, sizeof(esc)) < 0)
+			return -1;
+		*u += (size_t)snprintf(out + *u, *u < len ? len - *u : 0, "(%s=%s)", attr, esc);
+	}
+	return 0;
+}
+
 /* The assertion of a change without a new state (modify, apply): the
- * state, purpose and review interval the verb read ("" none needed). */
+ * state, purpose, review interval, hosts and services the verb read and
+ * replaces ("" none needed). */
 static int change_assertion(const struct dw_change *c, char *out, size_t len)
 {
 	char es[64], ep[3 * 264 + 1];
@@ -280,6 +309,10 @@ static int change_assertion(const struct dw_change *c, char *out, size_t len)
 	if (c->interval != 0 && c->interval_from != 0 && u < len)
 		u += (size_t)snprintf(out + u, len - u, "(nhiReviewInterval=%lld)",
 				      (long long)c->interval_from);
+	if ((c->set_hosts && assert_values("host", c->hosts_from, out, len, &u) < 0) ||
+	    (c->set_services && assert_values("nhiPamService", c->services_from, out, len,
+					      &u) < 0))
+		return -1;
 	if (u < len)
 		u += (size_t)snprintf(out + u, len - u, ")");
 	return u < len ? 0 : -1;
@@ -288,7 +321,7 @@ static int change_assertion(const struct dw_change *c, char *out, size_t len)
 int dw_modify(struct dir *d, const char *name, const struct dw_change *c)
 {
 	struct mods ms = { .n = 0 };
-	char dn[1024], lbuf[LABELS_BUFSZ], assertion[1024];
+	char dn[1024], lbuf[LABELS_BUFSZ], assertion[8192];
 	const char *lvals[LABELS_MAX];
 	LDAPControl *ctrl = NULL, *ctrls[2] = { NULL, NULL };
 	int rc;

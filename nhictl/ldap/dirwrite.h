@@ -56,13 +56,18 @@ struct dw_change {
 	const char *reason;                  /* with retired_at; "" removes it */
 	const char *labels;                  /* replace nhiLabel ("" removes); NULL leave */
 	/* modify / apply (issue 16); compared and swapped: the Modify asserts
-	 * the entry still has state_from, purpose_from and interval_from */
+	 * the entry still has state_from, purpose_from, interval_from, and
+	 * hosts_from / services_from when they are replaced */
 	const char *purpose, *purpose_from; /* description ("" removes); NULL leave */
 	const char *gecos;                   /* gecos ("" removes); NULL leave */
 	int64_t interval, interval_from;     /* nhiReviewInterval, with review_due; 0 leave */
 	int set_hosts, set_services;         /* replace host / nhiPamService (n 0: none) */
 	const char *const *hosts, *const *services;
 	int n_hosts, n_services;
+	/* with set_hosts / set_services: the values the verb read (comma-
+	 * separated, "" none), each asserted still there (a replaced or
+	 * removed value is another writer's change; an added one is not seen) */
+	const char *hosts_from, *services_from;
 	int applied;                         /* 1 nhiApplied TRUE, -1 removed, 0 leave */
 };
 /* nhiLabel with the values of the label string 'labels' (split into

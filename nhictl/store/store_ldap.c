@@ -182,6 +182,7 @@ static int ldap_update(struct nhictl *x, const struct ident *id, struct store_ch
 		.interval_from = id->review_interval, .set_hosts = c->set_hosts,
 		.set_services = c->set_services, .hosts = c->hosts, .services = c->services,
 		.n_hosts = c->n_hosts, .n_services = c->n_services, .applied = c->applied,
+		.hosts_from = id->hosts, .services_from = id->services,
 	};
 	struct ident got;
 	int creds = 0;
