@@ -10,9 +10,8 @@
 # delta-syncrepl: no accesslog database.  Each provider has olcServerID
 # 1 or 2, the syncprov overlay, one olcSyncrepl to the other over its
 # ldapi socket and olcMultiProvider TRUE; the consumer (olcServerID 3,
-# olcUpdateRef to p1) has one olcSyncrepl to p1 and the syncprov overlay
-# too: a host's `nhictl sync` reading from it uses the Sync control, which
-# only syncprov answers (a cascading consumer, read-only all the same).
+# no syncprov, olcUpdateRef to p1) has one olcSyncrepl to p1 (a host's
+# `nhictl sync` from it is refused the Sync control and scans).
 # The base entries are slapadded into p1 only; p2 and c1 start empty
 # and get them by replication (an entry slapadded into two servers would
 # have two entryUUIDs).
@@ -71,6 +70,8 @@ _repl_config() {
 		fi
 	} > "$dir/repl.ldif"
 	sed -i -e "/^olcRootPW: /r $dir/repl.ldif" "$dir/config.ldif"
+	# the consumer: no syncprov overlay (the file's last entry)
+	[ "$name" != c1 ] || sed -i -e '/^dn: olcOverlay={0}syncprov/,$d' "$dir/config.ldif"
 }
 
 # _repl_launch NAME: start server NAME on its port and socket, wait until

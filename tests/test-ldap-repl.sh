@@ -7,7 +7,8 @@
 # - 50 rounds of one create on each host at once: after the servers
 #   converge every uidNumber and every name is unique on p1, p2 and c1,
 #   every identity is on every server, and every host's sync is clean
-#   (exit 0, no conflict held) and holds all of them;
+#   (exit 0, no conflict held) and holds all of them (host r syncs from
+#   the consumer, which has no syncprov: sync falls back to a scan);
 # - failover: p1 stopped, host a goes on creating through p2 (from the uid
 #   block it holds), p1 restarted, converged: all unique still;
 # - a partition (p1 and p2 stop replicating), the same name created on
@@ -100,6 +101,8 @@ for h in a b r; do
 	eqv "host $h: every identity of both hosts" "$PAIRS $PAIRS" "$(names "$h" ra-) $(names "$h" rb-)"
 	eqv "host $h: nothing held by the conflict rule" "" "$(held "$h")"
 done
+expect 0 "host r again" on r sync
+has out "host r: the consumer (no syncprov) refuses the Sync control: sync scans" "^sync \(scan\) from"
 
 # ---- failover: p1 down, host a writes through p2 ---------------------------
 repl_stop p1
