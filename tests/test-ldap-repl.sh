@@ -101,8 +101,13 @@ for h in a b r; do
 	eqv "host $h: every identity of both hosts" "$PAIRS $PAIRS" "$(names "$h" ra-) $(names "$h" rb-)"
 	eqv "host $h: nothing held by the conflict rule" "" "$(held "$h")"
 done
-expect 0 "host r again" on r sync
-has out "host r: the consumer (no syncprov) refuses the Sync control: sync scans" "^sync \(scan\) from"
+expect 0 "host r again" on r sync --json
+eqv "host r: the consumer (no syncprov) refuses the Sync control: sync scans" scan "$(pyjson 'd["mode"]')"
+nrun on r create r-1 --owner alice --expires +30d
+eqv "host r: a create through the consumer fails (exit 1: the consumer answers a referral)" 1 "$rc"
+eqv "host r: one line" 1 "$(wc -l < "$T/err")"
+echo "# host r create: $(cat "$T/err")"
+eqv "host r: the consumer and p1 hold no r-1" "0 0" "$(names r r-1) $(idents p1 | grep -c ' r-1$')"
 
 # ---- failover: p1 down, host a writes through p2 ---------------------------
 repl_stop p1
