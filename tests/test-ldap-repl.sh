@@ -81,18 +81,18 @@ host r c1           # a reading host: syncs from the consumer
 
 # ---- concurrent creates: PAIRS rounds, one create on each host at once ----
 t0=$(now)
-fail=0
+bad=0
 for ((i = 1; i <= PAIRS; i++)); do
 	on a create "ra-$i" --owner alice --expires +30d >"$T/ca.out" 2>>"$T/ca.err" &
 	pa=$!
 	on b create "rb-$i" --owner alice --expires +30d >"$T/cb.out" 2>>"$T/cb.err" &
 	pb=$!
-	wait "$pa" || fail=$((fail + 1))
-	wait "$pb" || fail=$((fail + 1))
+	wait "$pa" || bad=$((bad + 1))
+	wait "$pb" || bad=$((bad + 1))
 done
 t1=$(now)
-eqv "$PAIRS pairs of creates at once: every create succeeded" 0 "$fail"
-[ "$fail" = 0 ] || { cat "$T/ca.err" "$T/cb.err" | head -5 | sed 's/^/# /'; }
+eqv "$PAIRS pairs of creates at once: every create succeeded" 0 "$bad"
+[ "$bad" = 0 ] || { cat "$T/ca.err" "$T/cb.err" | head -5 | sed 's/^/# /'; }
 echo "# $((2 * PAIRS)) creates on 2 providers in $(secs "$t0" "$t1") s: $(rate $((2 * PAIRS)) "$t0" "$t1") creates/s"
 converge 60 "after the concurrent creates"
 all_unique $((2 * PAIRS)) "after the concurrent creates"
@@ -112,12 +112,12 @@ eqv "host r: the consumer and p1 hold no r-1" "0 0" "$(names r r-1) $(idents p1 
 # ---- failover: p1 down, host a writes through p2 ---------------------------
 repl_stop p1
 t0=$(now)
-fail=0
+bad=0
 for ((i = 1; i <= 10; i++)); do
-	on a create "fa-$i" --owner alice --expires +30d >"$T/fa.out" 2>>"$T/fa.err" || fail=$((fail + 1))
+	on a create "fa-$i" --owner alice --expires +30d >"$T/fa.out" 2>>"$T/fa.err" || bad=$((bad + 1))
 done
 t1=$(now)
-eqv "p1 down: host a's 10 creates succeeded through p2" 0 "$fail"
+eqv "p1 down: host a's 10 creates succeeded through p2" 0 "$bad"
 echo "# p1 down: 10 creates by host a through p2 in $(secs "$t0" "$t1") s: $(rate 10 "$t0" "$t1") creates/s"
 expect 0 "p1 down: host a syncs through p2" on a sync
 eqv "p1 down: host a has its new identities" 10 "$(names a fa-)"
