@@ -9,3 +9,5 @@ EXTRA_DIST += examples/nhi.conf examples/nsswitch.conf examples/sshd_config \
 # the picture of README.md "Reach and chains" (nhictl graph --format dot | dot -Tsvg,
 # of the fleet of tests/test-nhictl-chain.sh at its end)
 EXTRA_DIST += doc/reach-example.svg docs/report.png
+# how nhi behaves with replicated OpenLDAP (issue 17)
+EXTRA_DIST += docs/replication.md

@@ -10,3 +10,9 @@ EXTRA_DIST += tests/test-ldap-conflict.sh
 # writes confirmed by a read-back (issue 17): tests/test-ldap-confirm.sh
 TESTS += tests/test-ldap-confirm.sh
 EXTRA_DIST += tests/test-ldap-confirm.sh
+# real replication: two providers and a consumer (issue 17): tests/test-ldap-repl.sh
+TESTS += tests/test-ldap-repl.sh
+EXTRA_DIST += tests/test-ldap-repl.sh
+# uid blocks read in pages past the server's size limit (issue 17): tests/test-ldap-blocks-paged.sh
+TESTS += tests/test-ldap-blocks-paged.sh
+EXTRA_DIST += tests/test-ldap-blocks-paged.sh

@@ -10,7 +10,8 @@
 # delta-syncrepl: no accesslog database.  Each provider has olcServerID
 # 1 or 2, the syncprov overlay, one olcSyncrepl to the other over its
 # ldapi socket and olcMultiProvider TRUE; the consumer (olcServerID 3,
-# no syncprov, olcUpdateRef to p1) has one olcSyncrepl to p1.
+# no syncprov, olcUpdateRef to p1) has one olcSyncrepl to p1 (a host's
+# `nhictl sync` from it is refused the Sync control and scans).
 # The base entries are slapadded into p1 only; p2 and c1 start empty
 # and get them by replication (an entry slapadded into two servers would
 # have two entryUUIDs).

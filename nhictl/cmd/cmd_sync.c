@@ -46,6 +46,8 @@
  * identities alone, one level: reload once) */
 #define SYNC_SCOPE "ident+access"
 #define REFRESH_REQUIRED 1   /* e-syncRefreshRequired (4096): reload */
+#define NO_SYNC_HERE 2       /* the Sync control refused here (a consumer without
+                              * syncprov while another database has it): scan */
 
 static const char sync_help[] =
 	"usage: nhictl sync [--full] [--force] [--json]\n"
@@ -519,8 +521,8 @@ out:
 	return r;
 }
 
-/* The end of the search: 0, REFRESH_REQUIRED for e-syncRefreshRequired, or a
- * failure (printed). */
+/* The end of the search: 0, REFRESH_REQUIRED for e-syncRefreshRequired,
+ * NO_SYNC_HERE for unavailableCriticalExtension, or a failure (printed). */
 static int sync_done(struct sync *s, LDAPMessage *msg)
 {
 	LDAPControl **ctrls = NULL, *c;
@@ -537,6 +539,10 @@ static int sync_done(struct sync *s, LDAPMessage *msg)
 	}
 	if (rc == LDAP_SYNC_REFRESH_REQUIRED) {
 		r = REFRESH_REQUIRED;
+		goto out;
+	}
+	if (rc == LDAP_UNAVAILABLE_CRITICAL_EXTENSION) {
+		r = NO_SYNC_HERE;
 		goto out;
 	}
 	if (rc != LDAP_SUCCESS) {
@@ -1276,6 +1282,8 @@ static int run(struct sync *s, int full, long *records, char *ingest_path, size_
 				r = nerr(s->x, NHI_ERR_FORMAT, "%s: refresh required without a cookie",
 					 s->server);
 		}
+		if (r == NO_SYNC_HERE)
+			r = scan(s);
 	} else {
 		r = scan(s);
 	}
