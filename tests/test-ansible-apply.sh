@@ -38,7 +38,7 @@ SVC_B='{name: svc-b, owner: alice, expires: "2027-06-30", purpose: reports}'
 SVC_C='{name: svc-c, kind: agent, owner: dave, expires: "60d"}'
 play() {  # LOG ARGS...
 	local log=$1; shift
-	(cd "$A" && PATH=$T/bin:$PATH ansible-playbook -c local -i localhost, site.yml \
+	(cd "$A" && PATH=${PLAY_PATH:-$T/bin:$PATH} ansible-playbook -c local -i localhost, site.yml \
 		--tags nhi_identities "$@") >"$log" 2>&1
 	local rc=$?
 	[ $rc -eq 0 ] || [ -n "${expect_failure:-}" ] || tail -n 30 "$log" | sed 's/^/#   /'
@@ -53,6 +53,15 @@ APPLY="Apply the identities (nhictl apply)"
 
 vars false "$SVC_A" "$SVC_B" "$SVC_C"
 nhictl list >/dev/null 2>&1   # the registry exists, empty
+
+# ---- --check on a host without nhictl yet (scripts/install-test.sh's
+# first dry run): it reports the identities it would register ----
+if ! PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v nhictl >/dev/null; then
+	play_bare() { PLAY_PATH=/usr/sbin:/usr/bin:/sbin:/bin play "$@"; }
+	check "--check without nhictl succeeds" play_bare "$T/rn.log" --check
+	eqv "--check without nhictl: the stand-in reports the change" changed \
+		"$(status "$T/rn.log" "Apply the identities (--check, nhictl not installed yet)")"
+fi
 
 # ---- --check first: shows the change, makes none ----
 check "--check succeeds" play "$T/r0.log" --check -v
