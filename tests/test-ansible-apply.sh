@@ -56,7 +56,7 @@ nhictl list >/dev/null 2>&1   # the registry exists, empty
 
 # ---- --check on a host without nhictl yet (scripts/install-test.sh's
 # first dry run): it reports the identities it would register ----
-if ! PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v nhictl >/dev/null; then
+if ! PATH=/usr/sbin:/usr/bin:/sbin:/bin type -P nhictl >/dev/null; then
 	play_bare() { PLAY_PATH=/usr/sbin:/usr/bin:/sbin:/bin play "$@"; }
 	check "--check without nhictl succeeds" play_bare "$T/rn.log" --check
 	eqv "--check without nhictl: the stand-in reports the change" changed \
