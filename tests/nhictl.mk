@@ -3,6 +3,7 @@ NHICTL_TESTS = tests/test-nhictl-lifecycle.sh tests/test-nhictl-errors.sh tests/
 	tests/test-nhictl-state.sh \
 	tests/test-nhictl-audit.sh tests/test-nhictl-reach.sh tests/test-nhictl-access.sh \
 	tests/test-nhictl-usage.sh tests/test-nhictl-labels.sh tests/test-nhictl-apply.sh \
+	tests/test-ansible-apply.sh \
 	tests/test-nhictl-modify.sh
 TESTS += $(NHICTL_TESTS)
 EXTRA_DIST += $(NHICTL_TESTS) tests/nhictl-lib.sh

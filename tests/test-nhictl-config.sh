@@ -97,7 +97,7 @@ expect 0 "--help" "$NHICTL" config --help
 has out "--help: the exit codes" "exit status: 0 no problem, 1 problems found, 2 usage"
 
 # the Ansible example validates the file it writes with exactly this
-v=$(sed -n 's/^ *validate: //p' "$top_srcdir/examples/ansible/nhi.yml")
+v=$(sed -n "s/^ *validate: \(nhictl config .*\)/\1/p" "$top_srcdir/examples/ansible/nhi.yml")
 eqv "the Ansible example validates with config check" "nhictl config check %s" "$v"
 cmd=${v#nhictl }
 expect 1 "that validation refuses the bad file" "$NHICTL" ${cmd/\%s/$E/bad.conf}
