@@ -37,32 +37,24 @@ check "create kinds are not cred kinds" hasnt "nhictl create x --kind " token
 check "cred add options: --out" has "nhictl cred add x --o" --out
 check "rotate options: --grace" has "nhictl rotate x --gr" --grace
 check "modify options: --any-service" has "nhictl modify x --any-s" --any-service
-for v in sync directory; do
-	check "verb $v offered" has "nhictl " "$v"
+for o in --purpose --review-every --review-interval --host --service --any-host --json; do
+	check "modify options: $o" has "nhictl modify x --" "$o"
 done
-check "directory subverb: check" has "nhictl directory " check
-for v in resource grant delegate; do
-	check "verb $v offered" has "nhictl " "$v"
+check "modify --review-interval takes a duration, not a file" hasnt "nhictl modify x --review-interval " modify-me.yaml
+check "apply offered" has "nhictl " apply
+for o in --file --dry-run --prune --force --json --changed-exit; do
+	check "apply options: $o" has "nhictl apply -f f.yaml --" "$o"
 done
-check "resource subverbs" has "nhictl resource sh" show
-check "grant subverbs" has "nhictl grant re" remove
-check "delegate subverbs" has "nhictl delegate " add
-check "grant add options: --actions" has "nhictl grant add x y --act" --actions
-check "grant add options: --cred" has "nhictl grant add x y --cr" --cred
-check "resource add options: --data-class" has "nhictl resource add x --data" --data-class
-check "delegate add options: --reason" has "nhictl delegate add x y --rea" --reason
-check "actions values" has "nhictl grant add x y --actions " exec
-check "data classes" has "nhictl resource add x --data-class " pii
-check "--scope takes free text, not a shell" hasnt "nhictl grant add x y --scope " /bin/sh
-check "sync options: --full" has "nhictl sync --fu" --full
-check "sync options: --condition" has "nhictl sync --con" --condition
-for v in reach who-can chain graph report; do
-	check "verb $v offered" has "nhictl " "$v"
-done
-check "graph options: --format" has "nhictl graph --fo" --format
-check "graph formats" has "nhictl graph --format " dot
-check "report options: --html" has "nhictl report --ht" --html
-check "report options: --graph-max" has "nhictl report --gr" --graph-max
-check "who-can options: --action" has "nhictl who-can x --ac" --action
-check "who-can actions" has "nhictl who-can x --action " write
+mkdir -p "$T/files" && mkdir -p "$T/files/sub" && touch "$T/files/fleet.yaml" "$T/files/fleet.json" "$T/files/notes.txt"
+# a file name, completed in a directory of three files
+infiles() {  # LINE WORD: WORD is among the candidates in $T/files
+	local src
+	src=$(cd "$top_srcdir" && pwd)
+	(cd "$T/files" && top_srcdir=$src complete_line "$1") | grep -qx -- "$2"
+}
+check "apply -f offers a YAML file" infiles "nhictl apply -f fl" fleet.yaml
+check "apply --file offers a JSON file" infiles "nhictl apply --file fl" fleet.json
+notinfiles() { ! infiles "$@"; }
+check "apply -f offers no text file" notinfiles "nhictl apply -f no" notes.txt
+check "apply -f offers a directory" infiles "nhictl apply -f " sub
 finish
