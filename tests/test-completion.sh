@@ -45,7 +45,7 @@ check "apply offered" has "nhictl " apply
 for o in --file --dry-run --prune --force --json --changed-exit; do
 	check "apply options: $o" has "nhictl apply -f f.yaml --" "$o"
 done
-mkdir -p "$T/files" && mkdir -p "$T/files/sub" && touch "$T/files/fleet.yaml" "$T/files/fleet.json" "$T/files/notes.txt"
+mkdir -p "$T/files/sub" && touch "$T/files/fleet.yaml" "$T/files/fleet.json" "$T/files/notes.txt"
 # a file name, completed in a directory of three files
 infiles() {  # LINE WORD: WORD is among the candidates in $T/files
 	local src
@@ -57,4 +57,32 @@ check "apply --file offers a JSON file" infiles "nhictl apply --file fl" fleet.j
 notinfiles() { ! infiles "$@"; }
 check "apply -f offers no text file" notinfiles "nhictl apply -f no" notes.txt
 check "apply -f offers a directory" infiles "nhictl apply -f " sub
+for v in sync directory; do
+	check "verb $v offered" has "nhictl " "$v"
+done
+check "directory subverb: check" has "nhictl directory " check
+for v in resource grant delegate; do
+	check "verb $v offered" has "nhictl " "$v"
+done
+check "resource subverbs" has "nhictl resource sh" show
+check "grant subverbs" has "nhictl grant re" remove
+check "delegate subverbs" has "nhictl delegate " add
+check "grant add options: --actions" has "nhictl grant add x y --act" --actions
+check "grant add options: --cred" has "nhictl grant add x y --cr" --cred
+check "resource add options: --data-class" has "nhictl resource add x --data" --data-class
+check "delegate add options: --reason" has "nhictl delegate add x y --rea" --reason
+check "actions values" has "nhictl grant add x y --actions " exec
+check "data classes" has "nhictl resource add x --data-class " pii
+check "--scope takes free text, not a shell" hasnt "nhictl grant add x y --scope " /bin/sh
+check "sync options: --full" has "nhictl sync --fu" --full
+check "sync options: --condition" has "nhictl sync --con" --condition
+for v in reach who-can chain graph report; do
+	check "verb $v offered" has "nhictl " "$v"
+done
+check "graph options: --format" has "nhictl graph --fo" --format
+check "graph formats" has "nhictl graph --format " dot
+check "report options: --html" has "nhictl report --ht" --html
+check "report options: --graph-max" has "nhictl report --gr" --graph-max
+check "who-can options: --action" has "nhictl who-can x --ac" --action
+check "who-can actions" has "nhictl who-can x --action " write
 finish
