@@ -261,6 +261,18 @@ eqv "r-one removed" 0 "$(q "SELECT count(*) FROM resource WHERE name='r-one'")"
 expect 0 "pruned: nothing left to do" nhictl apply -f "$T/small.yaml" --prune
 has out "nothing to change" '^nothing to change$'
 
+# ---- README.md's "Declarative state" example, and its plan as shown ----
+sed -n '/^    # fleet.yaml$/,/^$/s/^    //p' "$top_srcdir/README.md" >"$T/readme.yaml"
+expect 0 "README's example: dry run" nhictl apply -f "$T/readme.yaml" --dry-run
+for l in "+ identity billing-api" "+ resource billing-db" "+ grant billing-api billing-db" \
+	"(dry run: nothing changed)"; do
+	check "README's plan: $l" grep -qxF "$l" "$T/out"
+	check "README shows: $l" grep -qxF "    $l" "$top_srcdir/README.md"
+done
+expect 0 "README's example applies" nhictl apply -f "$T/readme.yaml"
+expect 0 "and again" nhictl apply -f "$T/readme.yaml"
+has out "nothing to change" '^nothing to change$'
+
 # ---- the example of the README ----
 expect 0 "examples/apply.yaml applies" nhictl apply -f "$top_srcdir/examples/apply.yaml"
 expect 0 "and again: nothing" nhictl apply -f "$top_srcdir/examples/apply.yaml"
