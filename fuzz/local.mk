@@ -4,7 +4,7 @@
 # sources it tests itself (the library is built with CC, maybe gcc).
 # `make fuzz-smoke` runs each over its corpus briefly (CI);
 # scripts/fuzz.sh long [SECONDS] runs them long.
-FUZZ_NAMES = snapshot delta conf time ldap-escape keys token dirmap
+FUZZ_NAMES = snapshot delta conf time ldap-escape keys token dirmap applyfile
 FUZZ_LIB = lib/nhi_err.c lib/nhi_conf.c lib/nhi_time.c lib/nhi_hash.c \
 	lib/nhi_snapshot.c lib/nhi_policy.c lib/nhi_pwhash.c
 FUZZ_ADMIN = lib/nhi_snapwrite.c lib/nhi_file.c
@@ -22,12 +22,14 @@ fuzz_token_LIBS = $(CRYPTO_LIBS) $(CRYPT_LIBS)
 fuzz_dirmap_SRCS = fuzz/fuzz-dirmap.c nhictl/ldap/dirmap.c nhictl/ldap/ldap.c nhictl/ldap/ldap_escape.c \
 	nhictl/util/labels.c nhictl/util/json.c \
 	$(FUZZ_LIB)
+fuzz_applyfile_SRCS = fuzz/fuzz-applyfile.c nhictl/util/applyfile.c
+fuzz_applyfile_LIBS = $(YAML_LIBS)
 fuzz_mkseeds_SRCS = fuzz/mkseeds.c $(FUZZ_LIB) $(FUZZ_ADMIN)
 FUZZ_HDRS = fuzz/fuzz.h fuzz/fuzz-lookups.h
 FUZZ_PROGS = $(FUZZ_NAMES:%=fuzz/fuzz-%)
 
 EXTRA_DIST += fuzz/fuzz-snapshot.c fuzz/fuzz-delta.c fuzz/fuzz-conf.c fuzz/fuzz-time.c \
-	fuzz/fuzz-ldap-escape.c fuzz/fuzz-keys.c fuzz/fuzz-token.c fuzz/fuzz-dirmap.c fuzz/mkseeds.c \
+	fuzz/fuzz-ldap-escape.c fuzz/fuzz-keys.c fuzz/fuzz-token.c fuzz/fuzz-dirmap.c fuzz/fuzz-applyfile.c fuzz/mkseeds.c \
 	$(FUZZ_HDRS) fuzz/corpus scripts/fuzz.sh docs/fuzzing.md
 CLEANFILES += $(FUZZ_PROGS) fuzz/mkseeds
 # what scripts/fuzz.sh keeps in the build tree (new inputs, crashes, logs)
@@ -61,6 +63,8 @@ fuzz/fuzz-token: $(fuzz_token_SRCS) $(FUZZ_HDRS)
 	$(FUZZ_LINK) $(CRYPTO_CFLAGS) $(fuzz_token_LIBS)
 fuzz/fuzz-dirmap: $(fuzz_dirmap_SRCS) $(FUZZ_HDRS)
 	$(FUZZ_LINK) $(LDAP_CFLAGS) $(SQLITE_CFLAGS) $(LDAP_LIBS)
+fuzz/fuzz-applyfile: $(fuzz_applyfile_SRCS) $(FUZZ_HDRS)
+	$(FUZZ_LINK) $(YAML_CFLAGS) $(fuzz_applyfile_LIBS)
 # the seed snapshots of fuzz/corpus (made with lib's writer; `make fuzz-seeds`)
 fuzz/mkseeds: $(fuzz_mkseeds_SRCS) $(FUZZ_HDRS)
 	@$(MKDIR_P) fuzz; echo "  FUZZ     $@"; \

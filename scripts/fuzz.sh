@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${FUZZ_BIN:-$here/build/fuzz}
 corpus=${FUZZ_CORPUS:-$here/fuzz/corpus}
 work=${FUZZ_WORK:-$bin/work}
-targets=${FUZZ_TARGETS:-snapshot delta conf time ldap-escape keys token dirmap}
+targets=${FUZZ_TARGETS:-snapshot delta conf time ldap-escape keys token dirmap applyfile}
 mode=${1:-}
 
 case $mode in

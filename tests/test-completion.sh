@@ -37,6 +37,26 @@ check "create kinds are not cred kinds" hasnt "nhictl create x --kind " token
 check "cred add options: --out" has "nhictl cred add x --o" --out
 check "rotate options: --grace" has "nhictl rotate x --gr" --grace
 check "modify options: --any-service" has "nhictl modify x --any-s" --any-service
+for o in --purpose --review-every --review-interval --host --service --any-host --json; do
+	check "modify options: $o" has "nhictl modify x --" "$o"
+done
+check "modify --review-interval takes a duration, not a file" hasnt "nhictl modify x --review-interval " modify-me.yaml
+check "apply offered" has "nhictl " apply
+for o in --file --dry-run --prune --force --json --changed-exit; do
+	check "apply options: $o" has "nhictl apply -f f.yaml --" "$o"
+done
+mkdir -p "$T/files/sub" && touch "$T/files/fleet.yaml" "$T/files/fleet.json" "$T/files/notes.txt"
+# a file name, completed in a directory of three files
+infiles() {  # LINE WORD: WORD is among the candidates in $T/files
+	local src
+	src=$(cd "$top_srcdir" && pwd)
+	(cd "$T/files" && top_srcdir=$src complete_line "$1") | grep -qx -- "$2"
+}
+check "apply -f offers a YAML file" infiles "nhictl apply -f fl" fleet.yaml
+check "apply --file offers a JSON file" infiles "nhictl apply --file fl" fleet.json
+notinfiles() { ! infiles "$@"; }
+check "apply -f offers no text file" notinfiles "nhictl apply -f no" notes.txt
+check "apply -f offers a directory" infiles "nhictl apply -f " sub
 for v in sync directory; do
 	check "verb $v offered" has "nhictl " "$v"
 done

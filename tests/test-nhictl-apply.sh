@@ -183,6 +183,19 @@ printf 'identities:\n  - name: a\n    owner: [alice\n' >"$T/syntax.yaml"
 nrun nhictl apply -f "$T/syntax.yaml"
 eqv "syntax error: exit 1" 1 "$rc"
 has err "syntax error with line:col" "^nhictl: apply: $T/syntax.yaml:[0-9]+:[0-9]+: syntax: "
+# a newline inside a quoted key or value stays on its error's line (found
+# by fuzz/fuzz-applyfile); a top-level list given twice is an error also
+# when the first one is empty
+printf 'identities:\n  - {"colour\\nnhictl: apply: forged": 1, name: "a\\nb", owner: alice, expires: 30d}\n' >"$T/nl.yaml"
+nrun nhictl apply -f "$T/nl.yaml"
+eqv "newlines: exit 1" 1 "$rc"
+eqv "every error line is one message" 0 "$(grep -vc '^nhictl: apply: ' "$T/err")"
+has err "the key, made one line" "^nhictl: apply: $T/nl.yaml:2:6: unknown key 'colour\?nhictl: apply: forged'"
+has err "the name, made one line" "^nhictl: apply: $T/nl.yaml:2:[0-9]+: invalid identity name 'a\?b'"
+printf 'identities: []\nidentities:\n  - {name: app-dup, owner: alice, expires: 30d}\n' >"$T/dup.yaml"
+nrun nhictl apply -f "$T/dup.yaml" --dry-run
+eqv "identities twice: exit 1" 1 "$rc"
+has err "identities given twice after an empty one" "^nhictl: apply: $T/dup.yaml:2:1: key 'identities' given twice"
 
 # ---- JSON input, stdin ----
 cat >"$T/fleet.json" <<'J'
@@ -246,6 +259,18 @@ eqv "hand-made stays" active "$(q "SELECT state FROM identity WHERE name='hand-m
 eqv "hand-res stays" 1 "$(q "SELECT count(*) FROM resource WHERE name='hand-res'")"
 eqv "r-one removed" 0 "$(q "SELECT count(*) FROM resource WHERE name='r-one'")"
 expect 0 "pruned: nothing left to do" nhictl apply -f "$T/small.yaml" --prune
+has out "nothing to change" '^nothing to change$'
+
+# ---- README.md's "Declarative state" example, and its plan as shown ----
+sed -n '/^    # fleet.yaml$/,/^$/s/^    //p' "$top_srcdir/README.md" >"$T/readme.yaml"
+expect 0 "README's example: dry run" nhictl apply -f "$T/readme.yaml" --dry-run
+for l in "+ identity billing-api" "+ resource billing-db" "+ grant billing-api billing-db" \
+	"(dry run: nothing changed)"; do
+	check "README's plan: $l" grep -qxF "$l" "$T/out"
+	check "README shows: $l" grep -qxF "    $l" "$top_srcdir/README.md"
+done
+expect 0 "README's example applies" nhictl apply -f "$T/readme.yaml"
+expect 0 "and again" nhictl apply -f "$T/readme.yaml"
 has out "nothing to change" '^nothing to change$'
 
 # ---- the example of the README ----

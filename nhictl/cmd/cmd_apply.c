@@ -122,6 +122,10 @@ static void perr(struct apply *p, struct af_pos at, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* one line: a value quoted in the message may hold a newline */
+	for (char *s = buf; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
 	nerr(p->x, 0, "%s:%d:%d: %s", p->file, at.line, at.col, buf);
 	p->errors++;
 }

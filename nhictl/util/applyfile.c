@@ -17,6 +17,15 @@ struct ctx {
 	int oom;
 };
 
+/* A message is one line: a control byte of a key or value quoted in it
+ * (a newline in a quoted key) becomes '?'. */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 static void problem(struct ctx *c, const yaml_node_t *at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -28,6 +37,7 @@ static void problem(struct ctx *c, const yaml_node_t *at, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	one_line(buf);
 	c->err(c->ectx, at ? (int)at->start_mark.line + 1 : 0,
 	       at ? (int)at->start_mark.column + 1 : 0, buf);
 	c->n++;
@@ -339,8 +349,9 @@ static void get_objects(struct ctx *c, const char *what, const yaml_node_t *v,
 	}
 }
 
-static void at_problem(struct ctx *c, struct af_pos p, const char *what)
+static void at_problem(struct ctx *c, struct af_pos p, char *what)
 {
+	one_line(what);
 	c->err(c->ectx, p.line, p.col, what);
 	c->n++;
 }
@@ -355,7 +366,8 @@ static void check_unique(struct ctx *c, struct applyfile *f)
 		struct af_ident *a = &f->idents[i];
 
 		if (a->name.v == NULL) {
-			at_problem(c, a->at, "an identity needs a 'name'");
+			c->err(c->ectx, a->at.line, a->at.col, "an identity needs a 'name'");
+			c->n++;
 			continue;
 		}
 		for (k = 0; k < i; k++)
@@ -370,7 +382,8 @@ static void check_unique(struct ctx *c, struct applyfile *f)
 		struct af_resource *a = &f->resources[i];
 
 		if (a->name.v == NULL) {
-			at_problem(c, a->at, "a resource needs a 'name'");
+			c->err(c->ectx, a->at.line, a->at.col, "a resource needs a 'name'");
+			c->n++;
 			continue;
 		}
 		for (k = 0; k < i; k++)
@@ -387,8 +400,10 @@ static void check_unique(struct ctx *c, struct applyfile *f)
 
 		for (i = 0; i < n; i++) {
 			if (e[i].from.v == NULL || e[i].to.v == NULL) {
-				at_problem(c, e[i].at, d ? "a delegation needs 'from' and 'to'" :
-					   "a grant needs 'identity' and 'resource'");
+				c->err(c->ectx, e[i].at.line, e[i].at.col, d ?
+				       "a delegation needs 'from' and 'to'" :
+				       "a grant needs 'identity' and 'resource'");
+				c->n++;
 				continue;
 			}
 			for (k = 0; k < i; k++)
@@ -416,6 +431,9 @@ int applyfile_parse(const char *buf, size_t len, struct applyfile *f, af_error_f
 	yaml_node_t *root;
 	yaml_node_pair_t *p;
 	struct ctx c = { .doc = &doc, .err = err, .ectx = ectx };
+	static const char *const top[4] = { "identities", "resources", "grants", "delegations" };
+	unsigned seen = 0;
+	int i;
 
 	memset(f, 0, sizeof(*f));
 	if (!yaml_parser_initialize(&parser))
@@ -452,26 +470,32 @@ int applyfile_parse(const char *buf, size_t len, struct applyfile *f, af_error_f
 		if (k == NULL || v == NULL)
 			continue;
 		key = k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
-		if (strcmp(key, "identities") == 0 && f->idents == NULL && f->n_idents == 0)
+		for (i = 0; i < 4 && strcmp(key, top[i]) != 0; i++)
+			;
+		if (i == 4) {
+			problem(&c, k, "unknown key '%.64s' (identities, resources, grants, "
+				"delegations)", key);
+			continue;
+		}
+		if (seen & (1u << i)) {   /* also when the first one was empty */
+			problem(&c, k, "key '%s' given twice", key);
+			continue;
+		}
+		seen |= 1u << i;
+		if (i == 0)
 			get_objects(&c, "identities", v, ident_fields, (void **)&f->idents,
 				    &f->n_idents, sizeof(struct af_ident), offsetof(struct af_ident, at));
-		else if (strcmp(key, "resources") == 0 && f->resources == NULL)
+		else if (i == 1)
 			get_objects(&c, "resources", v, resource_fields, (void **)&f->resources,
 				    &f->n_resources, sizeof(struct af_resource),
 				    offsetof(struct af_resource, at));
-		else if (strcmp(key, "grants") == 0 && f->grants == NULL)
+		else if (i == 2)
 			get_objects(&c, "grants", v, grant_fields, (void **)&f->grants,
 				    &f->n_grants, sizeof(struct af_edge), offsetof(struct af_edge, at));
-		else if (strcmp(key, "delegations") == 0 && f->delegations == NULL)
+		else
 			get_objects(&c, "delegations", v, delegation_fields,
 				    (void **)&f->delegations, &f->n_delegations,
 				    sizeof(struct af_edge), offsetof(struct af_edge, at));
-		else if (strcmp(key, "identities") == 0 || strcmp(key, "resources") == 0 ||
-			 strcmp(key, "grants") == 0 || strcmp(key, "delegations") == 0)
-			problem(&c, k, "key '%s' given twice", key);
-		else
-			problem(&c, k, "unknown key '%.64s' (identities, resources, grants, "
-				"delegations)", key);
 	}
 	if (!c.oom)
 		check_unique(&c, f);
