@@ -232,6 +232,8 @@ eqv "3 resources more" $((NR + 3)) "$(rows resource)"
 # ---- --prune: only what apply created ----
 expect 0 "a hand-made identity" nhictl create hand-made --owner alice --expires +30d
 expect 0 "a hand-made resource" nhictl resource add hand-res --kind api --uri https://h --owner alice
+expect 0 "a hand-made grant on r-one (an applied resource)" nhictl grant add hand-made r-one \
+	--actions read
 cat >"$T/small.yaml" <<'Y'
 identities:
   - {name: app-x, owner: dave, expires: 2027-05-31}
@@ -252,12 +254,16 @@ has out "app-j retired" '^- identity app-j$'
 has out "r-one removed" '^- resource r-one$'
 has out "the grant removed" '^- grant app-x db1$'
 has out "the delegation removed" '^- delegation agent-y -> app-x$'
-if grep -q 'hand-made\|hand-res' "$T/out"; then nok "prune names a hand-made object"; else ok "prune leaves hand-made objects"; fi
+has out "the hand-made grant on r-one goes with it, in the plan" '^- grant hand-made r-one$'
+if grep -v '^- grant hand-made r-one$' "$T/out" | grep -q 'hand-made\|hand-res'; then
+	nok "prune names a hand-made object"; else ok "prune leaves hand-made objects"; fi
 expect 0 "--prune --force" nhictl apply -f "$T/small.yaml" --prune --force
 eqv "agent-y retired" retired "$(q "SELECT state FROM identity WHERE name='agent-y'")"
 eqv "hand-made stays" active "$(q "SELECT state FROM identity WHERE name='hand-made'")"
 eqv "hand-res stays" 1 "$(q "SELECT count(*) FROM resource WHERE name='hand-res'")"
 eqv "r-one removed" 0 "$(q "SELECT count(*) FROM resource WHERE name='r-one'")"
+eqv "the hand-made grant removed, with its event" "0 1" \
+	"$(q "SELECT count(*) FROM access a JOIN identity i ON i.id = a.identity_id WHERE i.name = 'hand-made'") $(q "SELECT count(*) FROM event WHERE action = 'grant-remove' AND target = 'hand-made'")"
 expect 0 "pruned: nothing left to do" nhictl apply -f "$T/small.yaml" --prune
 has out "nothing to change" '^nothing to change$'
 

@@ -821,6 +821,42 @@ static void *grow(void *arr, int n, size_t size)
 	return a;
 }
 
+/* A resource removed takes every grant on it (resource remove's rule),
+ * also those apply did not make (by hand, or a credential's): each one
+ * into the plan, so that it is shown and counted against
+ * apply_max_retire, and removed before its resource. */
+static int prune_resource_grants(struct apply *p)
+{
+	struct nhictl *x = p->x;
+	char name[200];
+	int k, i, r = SQLITE_DONE;
+
+	for (k = 0; k < p->n_gone_r && r == SQLITE_DONE; k++) {
+		sqlite3_stmt *st = reg_prep(x, "SELECT " GRANT_COLS " FROM " GRANT_FROM
+					    " WHERE a.resource_id = ? ORDER BY i.name, c.cred_id", "i",
+					    p->gone_r[k].id);
+
+		if (st == NULL)
+			return NHI_ERR_DB;
+		while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+			struct access_row g;
+
+			grant_from_row(st, &g);
+			for (i = 0; i < p->n_gone_g && p->gone_g[i].id != g.id; i++)
+				;
+			if (i < p->n_gone_g)
+				continue;
+			p->gone_g = grow(p->gone_g, p->n_gone_g, sizeof(g));
+			p->gone_g[p->n_gone_g++] = g;
+			snprintf(name, sizeof(name), "%s %s%s%s", g.identity, g.resource,
+				 g.cred[0] ? " --cred " : "", g.cred);
+			step(p, '-', "grant", name, NULL, NULL, NULL);
+		}
+		sqlite3_finalize(st);
+	}
+	return r == SQLITE_DONE ? 0 : reg_dberr(x);
+}
+
 static int plan_prune(struct apply *p)
 {
 	struct nhictl *x = p->x;
@@ -888,6 +924,8 @@ static int plan_prune(struct apply *p)
 	sqlite3_finalize(st);
 	if (r != SQLITE_DONE)
 		return reg_dberr(x);
+	if ((r = prune_resource_grants(p)) < 0)
+		return r;
 	st = reg_prep(x, "SELECT name FROM identity WHERE applied = 1 AND state <> 'retired' "
 		      "ORDER BY name", "");
 	if (st == NULL)
