@@ -109,6 +109,19 @@ eqv "host r: one line" 1 "$(wc -l < "$T/err")"
 echo "# host r create: $(cat "$T/err")"
 eqv "host r: the consumer and p1 hold no r-1" "0 0" "$(names r r-1) $(idents p1 | grep -c ' r-1$')"
 
+# ---- directory check: the topology from the contextCSN ----------------------
+expect 0 "host a: directory check" on a directory check
+has out "two providers, by their server IDs" '^topology: +two providers \(a mirror pair or multi-provider\) \(server IDs [0-9a-f]+, [0-9a-f]+\)$'
+has out "several writers: what holds" '^guarantees: +several writers: uid blocks are claimed on every server of ldap_uri'
+check "host a lists both providers: no warning" bash -c "! grep -q '^warning: the directory has' '$T/out'"
+host one p1
+expect 0 "a host listing p1 only: directory check (exit 0, a warning)" on one directory check
+has out "warns that ldap_uri lists fewer servers than there are providers" \
+	'^warning: the directory has 2 providers .* but ldap_uri lists 1 server: list every provider'
+expect 0 "--json" on one directory check --json
+eqv "--json: kind, server IDs, uris" "two providers (a mirror pair or multi-provider) 2 1" \
+	"$(pyjson 'd["topology"]["kind"]+" "+str(len(d["topology"]["server_ids"]))+" "+str(d["topology"]["uris"])')"
+
 # ---- failover: p1 down, host a writes through p2 ---------------------------
 repl_stop p1
 t0=$(now)

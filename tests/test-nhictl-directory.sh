@@ -58,6 +58,11 @@ expect "EXTERNAL over ldapi" 0 "uri:" "$SLAPD_LDAPI_URI" \
 	"bound as:        dn:gidNumber=$(id -g)+uidNumber=$(id -u),cn=peercred,cn=external,cn=auth" \
 	"tls:             no (ldapi" "syncrepl:        yes" \
 	"base:            ok ($SLAPD_NHI_BASE)" "people base:     ok ($SLAPD_PEOPLE_BASE)"
+expect "one provider: its topology and what holds" 0 \
+	"topology:        single provider (server IDs 000)" \
+	"guarantees:      one writer: compare-and-swap writes and uid blocks hold on that server"
+dir_check --json "ldap_uri = $SLAPD_LDAPI_URI" "ldap_bind = external" "${BASES[@]}"
+expect "--json: the topology" 0 '"topology":{"kind":"single provider","server_ids":["000"],"uris":1,'
 
 # --- simple bind over StartTLS with the test CA ----------------------------
 dir_check "${TLS[@]}" "${SIMPLE[@]}" "${BASES[@]}"

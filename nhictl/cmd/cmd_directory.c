@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 #include "cmd.h"
@@ -14,6 +15,7 @@
 
 #define SYNC_REQUEST_OID "1.3.6.1.4.1.4203.1.9.1.1"   /* RFC 4533 */
 #define MAX_MSGS 16
+#define MAX_SIDS 16
 
 static const char directory_help[] =
 	"usage: nhictl directory check [--json]\n"
@@ -24,6 +26,10 @@ static const char directory_help[] =
 	"checks, bind (ldap_bind = external: SASL EXTERNAL; simple: ldap_bind_dn\n"
 	"with the password in ldap_bind_password_file, a root-owned 0600 file),\n"
 	"read the root DSE, and check that ldap_base and ldap_people_base exist.\n"
+	"Tells the topology from the contextCSN of ldap_base's naming context\n"
+	"(one server ID: a single provider; two: a mirror pair or multi-provider;\n"
+	"more: multi-provider) and warns when ldap_uri lists fewer servers than\n"
+	"the directory has providers (uid blocks are claimed on ldap_uri's only).\n"
 	"Warns when ldap_owner_filter names an attribute the server's schema\n"
 	"(its subschema subentry) does not define.\n"
 	"Prints the URI used, TLS, the identity bound as, whether the server\n"
@@ -41,6 +47,10 @@ struct dcheck {
 	struct berval **contexts, **extensions;
 	int base_ok, people_ok;       /* 1 ok, 0 failed, -1 not checked */
 	char subschema[1024];         /* the root DSE's subschemaSubentry */
+	char suffix[1024];            /* the naming context holding ldap_base */
+	int n_csn;                    /* its contextCSN values; -1 not read */
+	char sids[MAX_SIDS][8];       /* their server IDs, distinct */
+	int n_sids, n_uris;
 	char msgs[MAX_MSGS][1024];    /* warnings and errors */
 	int is_err[MAX_MSGS];
 	int n_msgs, n_err;
@@ -98,6 +108,112 @@ static void read_root_dse(LDAP *ld, const struct nhi_conf *c, struct dcheck *d)
 	ldap_value_free_len(ctrls);
 out:
 	ldap_msgfree(res);
+}
+
+/* 1 if dn is base or below it (DNs compared as strings, case ignored). */
+static int dn_under(const char *dn, const char *base)
+{
+	size_t n = strlen(dn), b = strlen(base);
+
+	if (b == 0 || n < b || strcasecmp(dn + n - b, base) != 0)
+		return 0;
+	return n == b || dn[n - b - 1] == ',';
+}
+
+/* The topology: the contextCSN values of the naming context that holds
+ * ldap_base, one per server ID that wrote to it (RFC 4533's CSN:
+ * time#count#sid#mod).  Several server IDs: several providers. */
+static void read_topology(LDAP *ld, const struct nhi_conf *c, struct dcheck *d)
+{
+	char *attrs[] = { "contextCSN", NULL };
+	struct timeval tv = { .tv_sec = (time_t)c->ldap_timeout, .tv_usec = 0 };
+	LDAPMessage *res = NULL, *e;
+	struct berval **v = NULL;
+	const char *p;
+	int rc, i, k;
+
+	d->n_csn = -1;
+	for (p = c->ldap_uri; p != NULL && *p != '\0';) {
+		p += strspn(p, " \t");
+		if (*p == '\0')
+			break;
+		d->n_uris++;
+		p += strcspn(p, " \t");
+	}
+	for (i = 0; d->contexts != NULL && d->contexts[i] != NULL; i++)
+		if (d->contexts[i]->bv_len < sizeof(d->suffix)) {
+			char ctx[sizeof(d->suffix)];
+
+			snprintf(ctx, sizeof(ctx), "%.*s", (int)d->contexts[i]->bv_len,
+				 d->contexts[i]->bv_val);
+			if (dn_under(c->ldap_base, ctx) && strlen(ctx) >= strlen(d->suffix))
+				snprintf(d->suffix, sizeof(d->suffix), "%s", ctx);
+		}
+	if (d->suffix[0] == '\0')
+		return;
+	rc = ldap_search_ext_s(ld, d->suffix, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
+			       NULL, NULL, &tv, 1, &res);
+	if (rc != LDAP_SUCCESS || (e = ldap_first_entry(ld, res)) == NULL)
+		goto out;
+	v = ldap_get_values_len(ld, e, "contextCSN");
+	d->n_csn = 0;
+	for (i = 0; v != NULL && v[i] != NULL; i++) {
+		char csn[128], *sid, *end;
+
+		if (v[i]->bv_len >= sizeof(csn))
+			continue;
+		snprintf(csn, sizeof(csn), "%.*s", (int)v[i]->bv_len, v[i]->bv_val);
+		d->n_csn++;
+		/* time#count#sid#mod */
+		if ((sid = strchr(csn, '#')) == NULL || (sid = strchr(sid + 1, '#')) == NULL)
+			continue;
+		sid++;
+		if ((end = strchr(sid, '#')) == NULL || end - sid >= (ptrdiff_t)sizeof(d->sids[0]))
+			continue;
+		*end = '\0';
+		for (k = 0; k < d->n_sids && strcmp(d->sids[k], sid) != 0; k++)
+			;
+		if (k == d->n_sids && d->n_sids < MAX_SIDS)
+			snprintf(d->sids[d->n_sids++], sizeof(d->sids[0]), "%s", sid);
+	}
+	/* server ID 0 is a server without one (a single provider, or the
+	 * data loaded before replication was set up): multi-provider needs
+	 * non-zero IDs, so beside them it names no provider */
+	for (k = 0; d->n_sids > 1 && k < d->n_sids; k++)
+		if (strspn(d->sids[k], "0") == strlen(d->sids[k])) {
+			memmove(d->sids[k], d->sids[k + 1],
+				sizeof(d->sids[0]) * (size_t)(d->n_sids - k - 1));
+			d->n_sids--;
+			break;
+		}
+out:
+	ldap_value_free_len(v);
+	ldap_msgfree(res);
+}
+
+static const char *topology_name(const struct dcheck *d)
+{
+	if (d->n_csn < 0 || d->n_sids == 0)
+		return "unknown";
+	return d->n_sids == 1 ? "single provider" : d->n_sids == 2 ?
+	       "two providers (a mirror pair or multi-provider)" : "multi-provider";
+}
+
+/* What holds on it, one line. */
+static const char *topology_guarantees(const struct dcheck *d)
+{
+	if (d->n_csn < 0 || d->n_sids == 0)
+		return "no contextCSN on the naming context (no syncprov, or nothing written "
+		       "yet): the topology is not known";
+	if (d->n_sids == 1)
+		return "one writer: compare-and-swap writes and uid blocks hold on that server";
+	if (d->n_uris < d->n_sids)
+		return "several writers: uid blocks are distinct only when every host lists "
+		       "every provider in ldap_uri (this one does not); sync's conflict rule "
+		       "holds back entries that collide";
+	return "several writers: uid blocks are claimed on every server of ldap_uri, sync's "
+	       "conflict rule holds back entries that collide, writes are confirmed by "
+	       "reading them back";
 }
 
 /* 1 if the entry 'dn' exists, else 0 with an error noted. */
@@ -269,6 +385,17 @@ static void print_json(struct nhictl *x, const struct dcheck *d)
 	else
 		json_bool(&j, d->people_ok);
 	json_bervals(&j, "naming_contexts", d->contexts);
+	json_key(&j, "topology");
+	json_obj(&j);
+	json_kstr(&j, "kind", topology_name(d));
+	json_key(&j, "server_ids");
+	json_arr(&j);
+	for (i = 0; i < d->n_sids; i++)
+		json_str(&j, d->sids[i]);
+	json_arr_end(&j);
+	json_kint(&j, "uris", d->n_uris);
+	json_kstr(&j, "guarantees", topology_guarantees(d));
+	json_obj_end(&j);
 	json_bervals(&j, "supported_extensions", d->extensions);
 	for (pass = 0; pass < 2; pass++) {
 		json_key(&j, pass ? "errors" : "warnings");
@@ -317,6 +444,13 @@ static void print_text(struct nhictl *x, const struct dcheck *d)
 	if (d->people_ok >= 0)
 		printf("%-16s %s (%s)\n", "people base:", d->people_ok ? "ok" : "MISSING",
 		       c->ldap_people_base);
+	if (d->connected && d->base_ok >= 0) {
+		printf("%-16s %s", "topology:", topology_name(d));
+		for (i = 0; i < d->n_sids; i++)
+			printf("%s%s", i ? ", " : " (server IDs ", d->sids[i]);
+		printf("%s\n", d->n_sids ? ")" : "");
+		printf("%-16s %s\n", "guarantees:", topology_guarantees(d));
+	}
 	for (i = 0; i < d->n_msgs; i++)
 		if (!d->is_err[i])
 			printf("warning: %s\n", d->msgs[i]);
@@ -332,6 +466,7 @@ static int directory_check(struct nhictl *x)
 
 	memset(&d, 0, sizeof(d));
 	d.base_ok = d.people_ok = -1;
+	d.n_csn = -1;
 	r = nhi_ldap_connect_info(c, &ld, &d.info, err, sizeof(err));
 	if (r < 0) {
 		note(&d, 1, "%s", err);
@@ -356,6 +491,14 @@ static int directory_check(struct nhictl *x)
 	if (c->ldap_people_base[0] != '\0')
 		d.people_ok = entry_exists(ld, c, &d, "ldap_people_base", c->ldap_people_base);
 	check_filter_schema(ld, c, &d);
+	if (c->ldap_base[0] != '\0') {
+		read_topology(ld, c, &d);
+		if (d.n_sids > 1 && d.n_uris < d.n_sids)
+			note(&d, 0, "the directory has %d providers (server IDs in the contextCSN "
+			     "of %s) but ldap_uri lists %d server%s: list every provider, or "
+			     "two hosts writing to different ones can claim one uid block",
+			     d.n_sids, d.suffix, d.n_uris, d.n_uris == 1 ? "" : "s");
+	}
 report:
 	if (x->json)
 		print_json(x, &d);
