@@ -149,8 +149,9 @@ done
 # and drops the other (OpenLDAP makes no conflict entry), so no server
 # ever holds two entries for sync's conflict rule to see.  What holds: the
 # servers agree, every host's registry holds what stands (the same
-# entryUUID everywhere).  The losing create is lost without a report (a
-# gap, docs/replication.md: "same name on two providers").
+# entryUUID everywhere).  The losing create is not silent: the host that
+# made it is told at its next sync (a warning naming both entries, an
+# audit event sync-replaced, outcome overwritten).
 repl_partition || nok "partition"
 uuid() { repl_admin "$1" ldapsearch -b "uid=$2,$B" -s base entryUUID | sed -n 's/^entryUUID: //p'; }
 expect 0 "partitioned: host a creates dup-x on p1" on a create dup-x --owner alice --purpose "from a" --expires +30d
@@ -167,10 +168,19 @@ eqv "healed: c1 holds the dup-x p1 holds" "$u1" "$(uuid c1 dup-x)"
 case $u1 in "$ua"|"$ub") ok "healed: the one kept is one of the two creates" ;;
 *) nok "healed: the one kept is one of the two creates ($u1)" ;; esac
 all_unique $((2 * PAIRS + 11)) "healed"
+[ "$u1" = "$ua" ] && loser=b || loser=a
 for h in a b r; do
 	expect 0 "healed: host $h sync (exit 0)" on "$h" sync
 	eqv "healed: host $h holds the dup-x that stands" "$u1" \
 		"$(sqlite3 "$T/$h/registry.db" "SELECT entry_uuid FROM identity WHERE name = 'dup-x'")"
+	n=$(grep -c "^nhictl: sync: warning: dup-x: the directory entry this registry knew .* was replaced by another (entryUUID $u1, " "$T/err")
+	ev=$(sqlite3 "$T/$h/registry.db" "SELECT count(*) FROM event WHERE action = 'sync-replaced' AND target = 'dup-x' AND outcome = 'overwritten'")
+	if [ "$h" = "$loser" ]; then
+		eqv "healed: host $h, whose create lost, is told so (one line, one audit event)" "1 1" "$n $ev"
+		sed 's/^/#   /' "$T/err"
+	else
+		eqv "healed: host $h, whose registry never held the losing entry, is told nothing" "0 0" "$n $ev"
+	fi
 done
 
 # ---- the same uid on two providers: the conflict rule on every host --------

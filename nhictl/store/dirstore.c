@@ -187,32 +187,97 @@ static int conflict_hold(struct nhictl *x, const struct ident *id, const char *u
 }
 
 /* Remove rows other than 'keep' that hold this name or uid. */
-static int drop_conflicts(struct nhictl *x, const struct ident *id, int64_t keep)
+/* Said and recorded when the entry of a name is another one now: deleted
+ * and made again, or (replicated directory) another provider's create of
+ * the same name won over the one this registry knew. */
+static int say_replaced(struct nhictl *x, const struct ident *id, const char *uuid,
+			const char *owner_dn, const char *was_uuid, const char *was_owner)
+{
+	nerr(x, 0, "warning: %s: the directory entry this registry knew (entryUUID %s, owner %s) "
+	     "was replaced by another (entryUUID %s, owner %s); the directory's stands",
+	     id->name, was_uuid, was_owner, uuid, id->owner);
+	return reg_event(x, "sync-replaced", id->name, "overwritten", "entryUUID %s -> %s; owner "
+			 "%s -> %s%s%s%s", was_uuid, uuid, was_owner, id->owner,
+			 owner_dn[0] ? " (" : "", owner_dn, owner_dn[0] ? ")" : "");
+}
+
+/* A new row for a name whose row this run forgot (a delete seen first,
+ * then the entry that replaced it). */
+static int replaced_in_run(struct nhictl *x, const struct ident *id, const char *uuid,
+			   const char *owner_dn)
+{
+	char was_uuid[64] = "", was_owner[64] = "";
+	sqlite3_stmt *st;
+	int64_t n = 0;
+	int r;
+
+	if (reg_int(x, &n, 0, "SELECT count(*) FROM sqlite_temp_master WHERE name = "
+		    "'dir_forgotten'", "") < 0)
+		return NHI_ERR_DB;
+	if (n == 0)
+		return 0;
+	st = reg_prep(x, "SELECT uuid, owner FROM temp.dir_forgotten WHERE name = ? AND uuid != ?",
+		      "ss", id->name, uuid);
+	if (st == NULL)
+		return NHI_ERR_DB;
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		snprintf(was_uuid, sizeof(was_uuid), "%s", (const char *)sqlite3_column_text(st, 0));
+		snprintf(was_owner, sizeof(was_owner), "%s", (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return reg_dberr(x);
+	if (was_uuid[0] == '\0')
+		return 0;
+	r = say_replaced(x, id, uuid, owner_dn, was_uuid, was_owner);
+	if (r == 0)
+		r = reg_exec(x, "DELETE FROM temp.dir_forgotten WHERE name = ?", "s", id->name);
+	return r;
+}
+
+static int drop_conflicts(struct nhictl *x, const struct ident *id, const char *uuid,
+			  const char *owner_dn, int64_t keep)
 {
 	sqlite3_stmt *st;
 	int64_t rows[2];
+	char was_uuid[2][64], was_owner[2][64];
 	int n = 0, i, r;
 
-	st = reg_prep(x, "SELECT id, name, uid FROM identity WHERE (name = ? OR uid = ?) AND id != ?",
-		      "sui", id->name, id->uid, keep);
+	st = reg_prep(x, "SELECT id, name, uid, IFNULL(entry_uuid, ''), owner FROM identity "
+		      "WHERE (name = ? OR uid = ?) AND id != ?", "sui", id->name, id->uid, keep);
 	if (st == NULL)
 		return NHI_ERR_DB;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW && n < 2) {
 		const char *name = (const char *)sqlite3_column_text(st, 1);
+		const char *u = (const char *)sqlite3_column_text(st, 3);
+		const char *o = (const char *)sqlite3_column_text(st, 4);
 
-		rows[n++] = sqlite3_column_int64(st, 0);
+		rows[n] = sqlite3_column_int64(st, 0);
+		was_uuid[n][0] = '\0';
 		if (name != NULL && strcmp(name, id->name) != 0)
 			nerr(x, 0, "warning: uid %u of %s was %s's in the registry; "
 			     "%s is removed (two directory entries with one uidNumber?)",
 			     id->uid, id->name, name, name);
+		else if (uuid[0] != '\0' && u != NULL && u[0] != '\0' && strcmp(u, uuid) != 0) {
+			snprintf(was_uuid[n], sizeof(was_uuid[n]), "%s", u);
+			snprintf(was_owner[n], sizeof(was_owner[n]), "%s", o ? o : "");
+		}
+		n++;
 	}
 	if (r != SQLITE_ROW && r != SQLITE_DONE) {
 		sqlite3_finalize(st);
 		return reg_dberr(x);
 	}
 	sqlite3_finalize(st);
-	for (i = 0, r = 0; r == 0 && i < n; i++)
-		r = forget_row(x, rows[i]);
+	for (i = 0, r = 0; r == 0 && i < n; i++) {
+		if (was_uuid[i][0] != '\0')
+			r = say_replaced(x, id, uuid, owner_dn, was_uuid[i], was_owner[i]);
+		if (r == 0)
+			r = forget_row(x, rows[i]);
+	}
+	if (r == 0 && keep == 0 && uuid[0] != '\0')
+		r = replaced_in_run(x, id, uuid, owner_dn);
 	return r;
 }
 
@@ -267,7 +332,7 @@ int dir_ident_store(struct nhictl *x, const struct ident *id, const char *owner_
 		    strcmp(cur_uuid, u) == 0 && dir_used == id->last_used)
 			return 0;
 	}
-	r = drop_conflicts(x, &want, rid);
+	r = drop_conflicts(x, &want, u, owner_dn, rid);
 	if (r < 0)
 		return r;
 	/* one statement for both: a new row (rid 0: id NULL) or an update */
@@ -324,7 +389,15 @@ int dir_ident_forget(struct nhictl *x, const char *uuid, int *gone)
 		return NHI_ERR_DB;
 	if (rid == 0)
 		return 0;
-	r = forget_row(x, rid);
+	/* kept for this run: an entry of the same name that comes next is
+	 * this one replaced (dir_ident_store says so) */
+	r = reg_exec(x, "CREATE TEMP TABLE IF NOT EXISTS dir_forgotten (name TEXT PRIMARY KEY, "
+		     "uuid TEXT NOT NULL, owner TEXT NOT NULL)", "");
+	if (r == 0)
+		r = reg_exec(x, "INSERT OR REPLACE INTO temp.dir_forgotten SELECT name, entry_uuid, "
+			     "owner FROM identity WHERE id = ?", "i", rid);
+	if (r == 0)
+		r = forget_row(x, rid);
 	if (r == 0 && gone != NULL)
 		*gone = 1;
 	return r;
