@@ -353,8 +353,10 @@ static void join_sorted(const char *const *v, int n, char *out, size_t len)
 
 	if (n > SCOPE_MAX)
 		n = SCOPE_MAX;
-	memcpy(s, v, sizeof(*s) * (size_t)n);
-	qsort(s, (size_t)n, sizeof(*s), cmp_str);
+	if (n > 0)
+		memcpy(s, v, sizeof(*s) * (size_t)n);
+	if (n > 1)
+		qsort(s, (size_t)n, sizeof(*s), cmp_str);
 	out[0] = '\0';
 	for (i = 0; i < n && u < len; i++)
 		u += (size_t)snprintf(out + u, len - u, "%s%s", i ? "," : "", s[i]);

@@ -524,7 +524,8 @@ static void findings_html(struct report *rp)
 	size_t i;
 	int risk;
 
-	qsort(rp->fd, rp->n_fd, sizeof(*rp->fd), fd_cmp);
+	if (rp->n_fd > 1)
+		qsort(rp->fd, rp->n_fd, sizeof(*rp->fd), fd_cmp);
 	fputs("<h2 id=\"findings\">Findings by OWASP NHI risk</h2>\n"
 	      "<p>The checks of <code>nhictl audit</code>, run read-only (no usage ingested, no "
 	      "owner re-checked, nothing suspended).</p>\n"

@@ -456,7 +456,8 @@ static int from_own_blocks(struct dir *d, const char *host, struct blks *all, ui
 	size_t k, j;
 	int r;
 
-	qsort(all->b, all->n, sizeof(*all->b), by_host_first);
+	if (all->n > 1)
+		qsort(all->b, all->n, sizeof(*all->b), by_host_first);
 	for (k = 0; k < all->n; k = j) {
 		const struct blk *b = &all->b[k];
 		uint64_t next = b->next;
