@@ -108,6 +108,25 @@ check_demo() {
 	check "no step was unexpected" bash -c "! grep -q UNEXPECTED '$out'"
 }
 
+# clean_statedir CMD...: run CMD (a program, not a function) as on a host
+# whose built-in state_dir ($NHI_BUILTIN_STATEDIR, what the modules and
+# nhictl use without nhi.conf) is empty.  When the host has that directory
+# (a registry left by a run without NHI_CONF), CMD runs in a private mount
+# namespace with an empty tmpfs over it: the host's directory is never
+# touched.  Without root or unshare -m, CMD runs as is, after a note on
+# stderr that its answer is the host's.
+clean_statedir() {
+	local d=${NHI_BUILTIN_STATEDIR:-}
+	if [ -z "$d" ] || [ ! -e "$d" ]; then "$@"; return; fi
+	if [ "$(id -u)" = 0 ] && unshare -m --propagation private true 2>/dev/null; then
+		unshare -m --propagation private sh -c \
+			'mount -t tmpfs -o mode=755 tmpfs "$0" && exec "$@"' "$d" "$@"
+		return
+	fi
+	echo "# note: $d exists on this host and cannot be hidden: the answer is the host's" >&2
+	"$@"
+}
+
 # real_nss_files: $T/nsswitch.conf ("files nhi" for passwd, group and
 # shadow) and $T/ld.so.cache that also names the built module's directory,
 # for a private mount namespace (unshare -m) to bind-mount over

@@ -48,3 +48,26 @@ slapd_conf() {
 # NHI_TEST_FAULT and the crash points of lib/nhi_testhook.h compiled in)
 NHICTL_FAULTY=${NHICTL_FAULTY:-$top_builddir/tests/nhictl-faulty}
 nhictl_t() { NHICTL=$NHICTL_FAULTY nhictl "$@"; }
+
+# pam_setup CONF SERVICE...: $T/pam.d/SERVICE whose account stack is the
+# real pam_nhi.so with config=CONF; pam_ok=1 when pamtester, pam_wrapper
+# and nss_nhi are there to run it.  pam_acct SERVICE USER: the exit code
+# of that stack for USER (pamtester under pam_wrapper, users resolved
+# through nss_nhi with nss_wrapper, NHI_CONF=CONF); its output in $T/pam.out.
+pam_setup() {
+	local svc
+	PAM_CONF=$1; shift
+	PWRAP=$(ldconfig -p | awk '/libpam_wrapper.so / {print $NF; exit}')
+	pam_ok=0
+	command -v pamtester >/dev/null && [ -n "$PWRAP" ] && [ -f "$PAM_NHI_SO" ] && have_nss && pam_ok=1
+	mkdir -p "$T/pam.d"
+	for svc; do
+		printf 'account required %s config=%s\n' "$PAM_NHI_SO" "$PAM_CONF" > "$T/pam.d/$svc"
+	done
+}
+pam_acct() {
+	NHI_CONF=$PAM_CONF _nsswrap "$PWRAP:$(nss_preload)" \
+		"${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0:detect_leaks=0" \
+		env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam.d" \
+		pamtester "$1" "$2" acct_mgmt </dev/null >"$T/pam.out" 2>&1
+}

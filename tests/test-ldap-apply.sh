@@ -45,19 +45,8 @@ applied_n() { ldap_admin ldapsearch -b "$B" "(nhiApplied=TRUE)" dn | grep -c '^d
 sync_b() { on b sync >/dev/null 2>"$T/sync.err" || { nok "host b syncs"; cat "$T/sync.err"; }; }
 
 # ---- PAM on host b: pamtester's account phase with the real pam_nhi.so ----
-PWRAP=$(ldconfig -p | awk '/libpam_wrapper.so / {print $NF; exit}')
-pam_ok=0
-command -v pamtester >/dev/null && [ -n "$PWRAP" ] && [ -f "$PAM_NHI_SO" ] && have_nss && pam_ok=1
-mkdir -p "$T/pam.d"
-for svc in sshd cron; do
-	printf 'account required %s config=%s\n' "$PAM_NHI_SO" "$T/b.conf" > "$T/pam.d/$svc"
-done
-pam_b() {  # SERVICE USER: the exit code of host b's PAM account stack
-	NHI_CONF=$T/b.conf _nsswrap "$PWRAP:$(nss_preload)" \
-		"${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0:detect_leaks=0" \
-		env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam.d" \
-		pamtester "$1" "$2" acct_mgmt </dev/null >"$T/pam.out" 2>&1
-}
+pam_setup "$T/b.conf" sshd cron
+pam_b() { pam_acct "$@"; }  # SERVICE USER: the exit code of host b's PAM account stack
 # pam_is allow|deny SERVICE USER WHAT
 pam_is() {
 	[ $pam_ok = 1 ] || { echo "# skip: real pam_nhi on host b: $4"; return; }

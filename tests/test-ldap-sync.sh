@@ -203,17 +203,8 @@ eqv "host b gets the orphans from the directory, orphans nothing itself" "0 3" \
 	"$S_orphaned $(sqlite3 "$T/b/registry.db" "SELECT count(*) FROM identity WHERE state = 'orphaned'")"
 # The real pam_nhi.so on host b, after its sync: pamtester's account phase
 # under pam_wrapper, the users resolved through nss_nhi (nss_wrapper).
-PWRAP=$(ldconfig -p | awk '/libpam_wrapper.so / {print $NF; exit}')
-pam_ok=0
-command -v pamtester >/dev/null && [ -n "$PWRAP" ] && [ -f "$PAM_NHI_SO" ] && pam_ok=1
-mkdir -p "$T/pam.d"
-printf 'account required %s config=%s\n' "$PAM_NHI_SO" "$T/b.conf" > "$T/pam.d/sshd"
-pam_b() {  # USER: the exit code of host b's PAM account stack for USER
-	NHI_CONF=$T/b.conf _nsswrap "$PWRAP:$(nss_preload)" \
-		"${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0:detect_leaks=0" \
-		env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam.d" \
-		pamtester sshd "$1" acct_mgmt </dev/null >"$T/pam.out" 2>&1
-}
+pam_setup "$T/b.conf" sshd
+pam_b() { pam_acct sshd "$1"; }  # USER: the exit code of host b's PAM account stack
 if [ $pam_ok = 1 ]; then
 	pam_b svc-o; rc=$?
 	check "host b, real pam_nhi: orphaned svc-o denied after sync (grace 0)" \

@@ -30,9 +30,9 @@ ident svc-ok:2000001:2000001:ok:/:/bin/sh:active:+200d:alice
 ident svc-susp:2000003:2000003:susp:/:/bin/sh:suspended:+200d:alice
 D
 # where the snapshot is when nhi.conf cannot be used: the built-in state_dir
-DEF_CACHE=$(NHI_CONF=$T/none.conf "$NHICTL" check root 2>&1 >/dev/null |
-	sed -n 's|^nhictl: check: snapshot unusable: \(/.*/nhi\.cache\): .*|\1|p')
-[ -n "$DEF_CACHE" ] || { echo "not ok - the default snapshot path"; exit 1; }
+# (whatever the host keeps there is hidden below by a tmpfs)
+DEF_CACHE=${NHI_BUILTIN_STATEDIR:?}/nhi.cache
+DEF_BEFORE=$(md5sum "$DEF_CACHE" 2>/dev/null || echo absent)
 DEF_TOP=$(dirname "$DEF_CACHE")
 while [ ! -d "$DEF_TOP" ]; do DEF_TOP=$(dirname "$DEF_TOP"); done
 [ "$DEF_TOP" != / ] || { echo "# skip: nothing to mount over for $DEF_CACHE"; exit 77; }
@@ -153,6 +153,6 @@ check "runuser -u svc-ok, broken nhi.conf: refused" bad_rc runuser-svc-broken
 check "nhictl check agrees: svc-ok allowed" grep -q "^svc-ok: allow (ok)" "$T/out.check-good"
 check "host untouched: /etc/pam.d/common-account" bash -c "! grep -q pam_nhi /etc/pam.d/common-account"
 check "host untouched: /etc/nsswitch.conf" bash -c "! grep -q nhi /etc/nsswitch.conf"
-check "host untouched: $DEF_CACHE" test ! -e "$DEF_CACHE"
+check "host untouched: $DEF_CACHE" test "$(md5sum "$DEF_CACHE" 2>/dev/null || echo absent)" = "$DEF_BEFORE"
 for f in "$T"/out.*; do grep -v "PWRAP_\(DEBUG\|TRACE\)" "$f" | grep -v "^ *$" | sed "s|^|# ${f##*/}: |"; done
 finish

@@ -80,19 +80,8 @@ expect 0 "unchanged with --changed-exit 3: exit 0" nhictl --changed-exit 3 modif
 	--service sshd
 
 # pamtester's account phase with the real pam_nhi.so under pam_wrapper
-PWRAP=$(ldconfig -p | awk '/libpam_wrapper.so / {print $NF; exit}')
-pam_ok=0
-command -v pamtester >/dev/null && [ -n "$PWRAP" ] && [ -f "$PAM_NHI_SO" ] && have_nss && pam_ok=1
-mkdir -p "$T/pam.d"
-for svc in sshd cron; do
-	printf 'account required %s config=%s\n' "$PAM_NHI_SO" "$NHI_CONF" > "$T/pam.d/$svc"
-done
-pam() {  # SERVICE USER: the exit code of the PAM account stack
-	_nsswrap "$PWRAP:$(nss_preload)" \
-		"${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0:detect_leaks=0" \
-		env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam.d" \
-		pamtester "$1" "$2" acct_mgmt </dev/null >"$T/pam.out" 2>&1
-}
+pam_setup "$NHI_CONF" sshd cron
+pam() { pam_acct "$@"; }  # SERVICE USER: the exit code of the PAM account stack
 expect 0 "before: svc-a through sshd allowed" nhictl check svc-a --service sshd --host testhost
 expect 1 "before: svc-a through cron denied" nhictl check svc-a --service cron --host testhost
 if [ $pam_ok = 1 ]; then

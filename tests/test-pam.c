@@ -25,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1232,6 +1234,26 @@ static void test_small_stack(void **st)
 	assert_pam(small_stack("pam_sm_chauthtok", "svc-ok"), PAM_PERM_DENIED);
 }
 
+/* Some cases name no snapshot (a broken or missing config= leaves the
+ * module with the built-in state_dir): they must not depend on what the
+ * host keeps there.  When the built-in state_dir exists (a registry left by
+ * a run without NHI_CONF), hide it for this process: a private mount
+ * namespace with an empty tmpfs over it.  The host's directory is never
+ * touched; without the privilege, a note says the answers are the host's. */
+static void hide_builtin_statedir(void)
+{
+	const char *d = getenv("NHI_BUILTIN_STATEDIR");
+	struct stat sb;
+
+	if (d == NULL || *d != '/' || stat(d, &sb) != 0)
+		return;
+	if (unshare(CLONE_NEWNS) != 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("tmpfs", d, "tmpfs", 0, "mode=755") != 0)
+		printf("# note: %s exists and cannot be hidden (%s): answers are the host's\n",
+		       d, strerror(errno));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1267,5 +1289,6 @@ int main(void)
 	};
 
 	now = time(NULL);
+	hide_builtin_statedir();
 	return cmocka_run_group_tests_name("pam_nhi", tests, group_setup, group_teardown);
 }
