@@ -165,7 +165,7 @@ EV3=$(rows event); NI=$(rows identity)
 nrun nhictl apply -f "$T/bad.yaml"
 eqv "bad file: exit 1" 1 "$rc"
 has err "bad name at 2:11" "^nhictl: apply: $T/bad.yaml:2:11: invalid identity name 'Bad_Name'"
-has err "unknown owner at 6:12" "^nhictl: apply: $T/bad.yaml:6:12: owner 'nobody-here'"
+has err "unknown owner at 6:12" "^nhictl: apply: $T/bad.yaml:6:12: owner 'nobody-here': no such user$"
 has err "bad date at 7:14" "^nhictl: apply: $T/bad.yaml:7:14: bad expires 'someday'"
 has err "unknown key at 8:5" "^nhictl: apply: $T/bad.yaml:8:5: unknown key 'colour'"
 has err "wrong type at 9:12" "^nhictl: apply: $T/bad.yaml:9:12: 'hosts' must be a list"

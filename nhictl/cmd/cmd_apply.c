@@ -300,8 +300,10 @@ static void owner_check(struct apply *p, const struct af_str *s, char *name, siz
 		return;
 	}
 	r = p->x->store->owner_resolve(p->x, s->v, name, nlen, dn, dlen, why, sizeof(why));
-	if (r < 0)
-		perr(p, s->pos, "owner '%.64s': %s", s->v, why[0] ? why : "cannot be checked");
+	if (r < 0 && why[0])      /* the reason names the owner */
+		perr(p, s->pos, "%s", why);
+	else if (r < 0)
+		perr(p, s->pos, "owner '%.64s': cannot be checked", s->v);
 }
 
 /* labels: KEY: VALUE each checked (label_check), sorted (labels_apply). */

@@ -118,38 +118,108 @@ static int pw_locked(const char *p)
 	return p[1] != '\0' && strcmp(p + 1, "*") != 0;
 }
 
-int owner_live(struct nhictl *x, const char *owner, char *why, size_t len)
+/* What the host's user database says of an owner: the checks before the
+ * registry's (passwd, classification, groups) and after it (shadow), each
+ * 0 or NHI_ERR_* with its reason.  A command asks about the same few owners
+ * again and again (apply: every identity, several times), and each miss
+ * walks every NSS module (systemd's userdb: some thirty system calls), so
+ * the answers are kept for the life of the process: nhictl is one short
+ * command, and nothing it does changes the host's users. */
+struct owner_host {
+	char name[33];                 /* nhi_valid_name: at most 32 */
+	int pre, post;
+	char why_pre[200], why_post[200];
+};
+
+static void owner_host_check(struct nhictl *x, const char *owner, struct owner_host *h)
 {
 	struct passwd *pw;
 	struct spwd *sp;
 	const char *g;
+
+	h->pre = h->post = 0;
+	h->why_pre[0] = h->why_post[0] = '\0';
+	errno = 0;
+	pw = getpwnam(owner);
+	if (pw == NULL) {
+		h->pre = nhi_seterr(h->why_pre, sizeof(h->why_pre), NHI_ERR_NOTFOUND,
+				    "owner '%s': no such user", owner);
+		return;
+	}
+	if (pw->pw_uid == 0) {
+		h->pre = nhi_seterr(h->why_pre, sizeof(h->why_pre), NHI_ERR_PERM,
+				    "owner '%s': root is not a person; name a human owner", owner);
+		return;
+	}
+	/* Debian's static system accounts (uid 1..99, below SYS_UID_MIN) and
+	 * nobody are nobody's person either, whatever service_uids says */
+	if (pw->pw_uid < x->conf.sys_uid_min || pw->pw_uid == 65534) {
+		h->pre = nhi_seterr(h->why_pre, sizeof(h->why_pre), NHI_ERR_PERM,
+				    "owner '%s' is a system account (uid %u), not a human",
+				    owner, (unsigned)pw->pw_uid);
+		return;
+	}
+	if (nhi_classify_static(&x->conf, owner, pw->pw_uid)) {
+		h->pre = nhi_seterr(h->why_pre, sizeof(h->why_pre), NHI_ERR_PERM,
+				    "owner '%s' is a service account (uid %u), not a human",
+				    owner, (unsigned)pw->pw_uid);
+		return;
+	}
+	for (g = nhi_strlist_first(&x->conf.service_groups); g;
+	     g = nhi_strlist_next(&x->conf.service_groups, g))
+		if (in_group(owner, pw->pw_gid, g)) {
+			h->pre = nhi_seterr(h->why_pre, sizeof(h->why_pre), NHI_ERR_PERM,
+					    "owner '%s' is a service account (group %s), not a human",
+					    owner, g);
+			return;
+		}
+	/* shadow: locked or expired accounts are not live; when shadow cannot
+	 * be read (not root) the passwd entry alone has to do */
+	sp = getspnam(owner);
+	if (sp != NULL) {
+		if (sp->sp_pwdp != NULL && pw_locked(sp->sp_pwdp))
+			h->post = nhi_seterr(h->why_post, sizeof(h->why_post), NHI_ERR_PERM,
+					     "owner '%s' is locked (not a live human)", owner);
+		else if (sp->sp_expire > 0 && (int64_t)x->now >= (int64_t)sp->sp_expire * 86400)
+			h->post = nhi_seterr(h->why_post, sizeof(h->why_post), NHI_ERR_PERM,
+					     "owner '%s': the account expired (not a live human)", owner);
+	}
+}
+
+/* The kept answers: a small table searched in order (a command names few
+ * owners); past its size an owner is simply looked up each time. */
+#define OWNER_MEMO 64
+static struct owner_host owner_memo[OWNER_MEMO];
+static int owner_memo_n;
+
+static const struct owner_host *owner_host(struct nhictl *x, const char *owner,
+					   struct owner_host *tmp)
+{
+	int i;
+
+	for (i = 0; i < owner_memo_n; i++)
+		if (strcmp(owner_memo[i].name, owner) == 0)
+			return &owner_memo[i];
+	owner_host_check(x, owner, tmp);
+	snprintf(tmp->name, sizeof(tmp->name), "%s", owner);
+	if (owner_memo_n < OWNER_MEMO) {
+		owner_memo[owner_memo_n] = *tmp;
+		return &owner_memo[owner_memo_n++];
+	}
+	return tmp;
+}
+
+int owner_live(struct nhictl *x, const char *owner, char *why, size_t len)
+{
+	struct owner_host tmp;
+	const struct owner_host *h;
 	int64_t reg = 0;
 
 	if (!nhi_valid_name(owner))
 		return nhi_seterr(why, len, NHI_ERR_INVAL, "'%s' is not a valid user name", owner);
-	errno = 0;
-	pw = getpwnam(owner);
-	if (pw == NULL)
-		return nhi_seterr(why, len, NHI_ERR_NOTFOUND, "owner '%s': no such user", owner);
-	if (pw->pw_uid == 0)
-		return nhi_seterr(why, len, NHI_ERR_PERM,
-				  "owner '%s': root is not a person; name a human owner", owner);
-	/* Debian's static system accounts (uid 1..99, below SYS_UID_MIN) and
-	 * nobody are nobody's person either, whatever service_uids says */
-	if (pw->pw_uid < x->conf.sys_uid_min || pw->pw_uid == 65534)
-		return nhi_seterr(why, len, NHI_ERR_PERM,
-				  "owner '%s' is a system account (uid %u), not a human",
-				  owner, (unsigned)pw->pw_uid);
-	if (nhi_classify_static(&x->conf, owner, pw->pw_uid))
-		return nhi_seterr(why, len, NHI_ERR_PERM,
-				  "owner '%s' is a service account (uid %u), not a human",
-				  owner, (unsigned)pw->pw_uid);
-	for (g = nhi_strlist_first(&x->conf.service_groups); g;
-	     g = nhi_strlist_next(&x->conf.service_groups, g))
-		if (in_group(owner, pw->pw_gid, g))
-			return nhi_seterr(why, len, NHI_ERR_PERM,
-					  "owner '%s' is a service account (group %s), not a human",
-					  owner, g);
+	h = owner_host(x, owner, &tmp);
+	if (h->pre < 0)
+		return nhi_seterr(why, len, h->pre, "%s", h->why_pre);
 	if (x->db != NULL) {
 		if (reg_int(x, &reg, 0, "SELECT count(*) FROM identity WHERE name = ?", "s", owner) < 0)
 			return NHI_ERR_DB;
@@ -157,17 +227,8 @@ int owner_live(struct nhictl *x, const char *owner, char *why, size_t len)
 			return nhi_seterr(why, len, NHI_ERR_PERM,
 					  "owner '%s' is a registered identity, not a human", owner);
 	}
-	/* shadow: locked or expired accounts are not live; when shadow cannot
-	 * be read (not root) the passwd entry alone has to do */
-	sp = getspnam(owner);
-	if (sp != NULL) {
-		if (sp->sp_pwdp != NULL && pw_locked(sp->sp_pwdp))
-			return nhi_seterr(why, len, NHI_ERR_PERM,
-					  "owner '%s' is locked (not a live human)", owner);
-		if (sp->sp_expire > 0 && (int64_t)x->now >= (int64_t)sp->sp_expire * 86400)
-			return nhi_seterr(why, len, NHI_ERR_PERM,
-					  "owner '%s': the account expired (not a live human)", owner);
-	}
+	if (h->post < 0)
+		return nhi_seterr(why, len, h->post, "%s", h->why_post);
 	return 0;
 }
 

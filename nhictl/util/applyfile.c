@@ -260,7 +260,8 @@ static void get_csv(struct ctx *c, const char *key, const yaml_node_t *v, struct
 static void get_object(struct ctx *c, const char *what, const yaml_node_t *m,
 		       const struct field *tab, void *obj, struct af_pos *at)
 {
-	yaml_node_pair_t *p, *q;
+	yaml_node_pair_t *p;
+	unsigned long seen = 0;        /* the fields of tab given so far */
 
 	*at = pos_of(m);
 	if (m->type != YAML_MAPPING_NODE) {
@@ -272,7 +273,6 @@ static void get_object(struct ctx *c, const char *what, const yaml_node_t *m,
 		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
 		const struct field *f;
 		const char *key;
-		int dup = 0;
 
 		if (k == NULL || v == NULL)
 			continue;
@@ -281,22 +281,19 @@ static void get_object(struct ctx *c, const char *what, const yaml_node_t *m,
 			continue;
 		}
 		key = (const char *)k->data.scalar.value;
-		for (q = m->data.mapping.pairs.start; q < p && !dup; q++) {
-			yaml_node_t *k2 = yaml_document_get_node(c->doc, q->key);
-
-			dup = k2 != NULL && k2->type == YAML_SCALAR_NODE &&
-			      strcmp((const char *)k2->data.scalar.value, key) == 0;
-		}
-		if (dup) {
-			problem(c, k, "key '%.64s' given twice", key);
-			continue;
-		}
 		for (f = tab; f->key != NULL && strcmp(f->key, key) != 0; f++)
 			;
 		if (f->key == NULL) {
 			problem(c, k, "unknown key '%.64s' in %s", key, what);
 			continue;
 		}
+		/* a table's fields are few: one bit each (no pass over the keys
+		 * before this one, which a hostile mapping makes quadratic) */
+		if (seen & (1ul << (f - tab))) {
+			problem(c, k, "key '%.64s' given twice", key);
+			continue;
+		}
+		seen |= 1ul << (f - tab);
 		switch (f->type) {
 		case F_STR:
 			get_str(c, f->key, v, (struct af_str *)((char *)obj + f->off));
@@ -356,72 +353,136 @@ static void at_problem(struct ctx *c, struct af_pos p, char *what)
 	c->n++;
 }
 
+/* Finding what is given twice in O(n log n): the objects' keys sorted
+ * with their positions; first[i] is the index of the first object with
+ * i's key, or -1 when i is that first one (or has no key). */
+struct keyed {
+	const char *a, *b;             /* the key: a name, or (from, to) */
+	int i;
+};
+
+static int keyed_cmp(const void *x, const void *y)
+{
+	const struct keyed *p = x, *q = y;
+	int r = strcmp(p->a, q->a);
+
+	if (r == 0 && p->b != NULL)
+		r = strcmp(p->b, q->b);
+	return r != 0 ? r : (p->i > q->i) - (p->i < q->i);
+}
+
+/* keys[0..n) filled by the caller (a == NULL: no key); returns first[]
+ * (malloc'd, n entries) or NULL when out of memory. */
+static int *first_of(struct keyed *keys, int n)
+{
+	int *first = malloc((size_t)(n > 0 ? n : 1) * sizeof(*first));
+	int i, m = 0, g;
+
+	if (first == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		first[i] = -1;
+		if (keys[i].a != NULL)
+			keys[m++] = keys[i];
+	}
+	if (m > 1)
+		qsort(keys, (size_t)m, sizeof(*keys), keyed_cmp);
+	for (i = 0; i < m; i = g) {
+		for (g = i + 1; g < m && keyed_cmp(&(struct keyed){ keys[i].a, keys[i].b, 0 },
+						   &(struct keyed){ keys[g].a, keys[g].b, 0 }) == 0; g++)
+			first[keys[g].i] = keys[i].i;
+	}
+	return first;
+}
+
 /* Names given twice, and the keys every object needs. */
 static void check_unique(struct ctx *c, struct applyfile *f)
 {
 	char buf[200];
-	int i, k;
+	int i, k, n;
+	struct keyed *keys;
+	int *first;
 
+	n = f->n_idents;
+	if (f->n_resources > n)
+		n = f->n_resources;
+	if (f->n_grants > n)
+		n = f->n_grants;
+	if (f->n_delegations > n)
+		n = f->n_delegations;
+	keys = malloc((size_t)(n > 0 ? n : 1) * sizeof(*keys));
+	if (keys == NULL) {
+		c->oom = 1;
+		return;
+	}
+	for (i = 0; i < f->n_idents; i++)
+		keys[i] = (struct keyed){ f->idents[i].name.v, NULL, i };
+	if ((first = first_of(keys, f->n_idents)) == NULL)
+		goto oom;
 	for (i = 0; i < f->n_idents; i++) {
 		struct af_ident *a = &f->idents[i];
 
 		if (a->name.v == NULL) {
 			c->err(c->ectx, a->at.line, a->at.col, "an identity needs a 'name'");
 			c->n++;
-			continue;
+		} else if ((k = first[i]) >= 0) {
+			snprintf(buf, sizeof(buf), "identity '%.64s' given twice (also at "
+				 "line %d)", a->name.v, f->idents[k].name.pos.line);
+			at_problem(c, a->name.pos, buf);
 		}
-		for (k = 0; k < i; k++)
-			if (f->idents[k].name.v && strcmp(f->idents[k].name.v, a->name.v) == 0) {
-				snprintf(buf, sizeof(buf), "identity '%.64s' given twice (also at "
-					 "line %d)", a->name.v, f->idents[k].name.pos.line);
-				at_problem(c, a->name.pos, buf);
-				break;
-			}
 	}
+	free(first);
+	for (i = 0; i < f->n_resources; i++)
+		keys[i] = (struct keyed){ f->resources[i].name.v, NULL, i };
+	if ((first = first_of(keys, f->n_resources)) == NULL)
+		goto oom;
 	for (i = 0; i < f->n_resources; i++) {
 		struct af_resource *a = &f->resources[i];
 
 		if (a->name.v == NULL) {
 			c->err(c->ectx, a->at.line, a->at.col, "a resource needs a 'name'");
 			c->n++;
-			continue;
+		} else if ((k = first[i]) >= 0) {
+			snprintf(buf, sizeof(buf), "resource '%.64s' given twice (also at "
+				 "line %d)", a->name.v, f->resources[k].name.pos.line);
+			at_problem(c, a->name.pos, buf);
 		}
-		for (k = 0; k < i; k++)
-			if (f->resources[k].name.v && strcmp(f->resources[k].name.v, a->name.v) == 0) {
-				snprintf(buf, sizeof(buf), "resource '%.64s' given twice (also at "
-					 "line %d)", a->name.v, f->resources[k].name.pos.line);
-				at_problem(c, a->name.pos, buf);
-				break;
-			}
 	}
+	free(first);
 	for (int d = 0; d < 2; d++) {
 		struct af_edge *e = d ? f->delegations : f->grants;
-		int n = d ? f->n_delegations : f->n_grants;
+		int ne = d ? f->n_delegations : f->n_grants;
 
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < ne; i++)
+			keys[i] = (struct keyed){ e[i].from.v && e[i].to.v ? e[i].from.v : NULL,
+						  e[i].to.v, i };
+		if ((first = first_of(keys, ne)) == NULL)
+			goto oom;
+		for (i = 0; i < ne; i++) {
 			if (e[i].from.v == NULL || e[i].to.v == NULL) {
 				c->err(c->ectx, e[i].at.line, e[i].at.col, d ?
 				       "a delegation needs 'from' and 'to'" :
 				       "a grant needs 'identity' and 'resource'");
 				c->n++;
-				continue;
+			} else if ((k = first[i]) >= 0) {
+				if (d)
+					snprintf(buf, sizeof(buf), "delegation %.64s -> %.64s "
+						 "given twice (also at line %d)", e[i].from.v,
+						 e[i].to.v, e[k].at.line);
+				else
+					snprintf(buf, sizeof(buf), "grant of %.64s on %.64s "
+						 "given twice (also at line %d)", e[i].from.v,
+						 e[i].to.v, e[k].at.line);
+				at_problem(c, e[i].at, buf);
 			}
-			for (k = 0; k < i; k++)
-				if (e[k].from.v && e[k].to.v && strcmp(e[k].from.v, e[i].from.v) == 0 &&
-				    strcmp(e[k].to.v, e[i].to.v) == 0) {
-					if (d)
-						snprintf(buf, sizeof(buf), "delegation %.64s -> %.64s "
-							 "given twice (also at line %d)", e[i].from.v,
-							 e[i].to.v, e[k].at.line);
-					else
-						snprintf(buf, sizeof(buf), "grant of %.64s on %.64s "
-							 "given twice (also at line %d)", e[i].from.v,
-							 e[i].to.v, e[k].at.line);
-					at_problem(c, e[i].at, buf);
-					break;
-				}
 		}
+		free(first);
 	}
+	free(keys);
+	return;
+oom:
+	free(keys);
+	c->oom = 1;
 }
 
 int applyfile_parse(const char *buf, size_t len, struct applyfile *f, af_error_fn err, void *ectx)
