@@ -128,6 +128,8 @@ static int pw_locked(const char *p)
 struct owner_host {
 	char name[33];                 /* nhi_valid_name: at most 32 */
 	int pre, post;
+	int have_uid;
+	uid_t uid;
 	char why_pre[200], why_post[200];
 };
 
@@ -137,7 +139,7 @@ static void owner_host_check(struct nhictl *x, const char *owner, struct owner_h
 	struct spwd *sp;
 	const char *g;
 
-	h->pre = h->post = 0;
+	h->pre = h->post = h->have_uid = 0;
 	h->why_pre[0] = h->why_post[0] = '\0';
 	errno = 0;
 	pw = getpwnam(owner);
@@ -146,6 +148,8 @@ static void owner_host_check(struct nhictl *x, const char *owner, struct owner_h
 				    "owner '%s': no such user", owner);
 		return;
 	}
+	h->have_uid = 1;
+	h->uid = pw->pw_uid;
 	if (pw->pw_uid == 0) {
 		h->pre = nhi_seterr(h->why_pre, sizeof(h->why_pre), NHI_ERR_PERM,
 				    "owner '%s': root is not a person; name a human owner", owner);
@@ -209,15 +213,19 @@ static const struct owner_host *owner_host(struct nhictl *x, const char *owner,
 	return tmp;
 }
 
-int owner_live(struct nhictl *x, const char *owner, char *why, size_t len)
+int owner_live_uid(struct nhictl *x, const char *owner, uid_t *uid, int *have_uid,
+		   char *why, size_t len)
 {
 	struct owner_host tmp;
 	const struct owner_host *h;
 	int64_t reg = 0;
 
+	*have_uid = 0;
 	if (!nhi_valid_name(owner))
 		return nhi_seterr(why, len, NHI_ERR_INVAL, "'%s' is not a valid user name", owner);
 	h = owner_host(x, owner, &tmp);
+	*have_uid = h->have_uid;
+	*uid = h->uid;
 	if (h->pre < 0)
 		return nhi_seterr(why, len, h->pre, "%s", h->why_pre);
 	if (x->db != NULL) {
@@ -230,6 +238,14 @@ int owner_live(struct nhictl *x, const char *owner, char *why, size_t len)
 	if (h->post < 0)
 		return nhi_seterr(why, len, h->post, "%s", h->why_post);
 	return 0;
+}
+
+int owner_live(struct nhictl *x, const char *owner, char *why, size_t len)
+{
+	uid_t uid;
+	int have;
+
+	return owner_live_uid(x, owner, &uid, &have, why, len);
 }
 
 int id_free(struct nhictl *x, uint32_t id)

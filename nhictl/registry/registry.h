@@ -105,6 +105,10 @@ int ident_load(struct nhictl *x, const char *name, struct ident *id);
  * (configuration or registry), not locked, not expired.  0 or NHI_ERR_*
  * with the reason in why. */
 int owner_live(struct nhictl *x, const char *owner, char *why, size_t len);
+/* The same, and the owner's uid when NSS knows the name (*have_uid).  The
+ * host's answers are kept per owner for the life of the process. */
+int owner_live_uid(struct nhictl *x, const char *owner, uid_t *uid, int *have_uid,
+		   char *why, size_t len);
 /* Lowest id in uid_min..uid_max free as uid and gid everywhere. */
 int alloc_id(struct nhictl *x, uint32_t *out);
 /* 1 if 'id' is unused as uid/gid in the registry and through NSS. */

@@ -41,13 +41,13 @@ static int local_owner_resolve(struct nhictl *x, const char *owner, char *name, 
 static int local_owner_now(struct nhictl *x, const char *owner, const char *owner_dn,
 			   char *id, size_t idlen, char *why, size_t why_len)
 {
-	struct passwd *pw;
-	int r;
+	uid_t uid;
+	int r, have;
 
 	(void)owner_dn;
-	r = owner_live(x, owner, why, why_len);
-	if ((r == 0 || r == NHI_ERR_PERM) && (pw = getpwnam(owner)) != NULL)
-		snprintf(id, idlen, "%u", (unsigned)pw->pw_uid);
+	r = owner_live_uid(x, owner, &uid, &have, why, why_len);
+	if ((r == 0 || r == NHI_ERR_PERM) && have)
+		snprintf(id, idlen, "%u", (unsigned)uid);
 	return r;
 }
 
