@@ -237,6 +237,34 @@ static int set_host(struct nhi_conf *c, void *field, size_t size,
 }
 
 /* Split a value into words (spaces or commas) and call fn for each. */
+/* strcspn(3), strstr(3) and strnlen(3), written out: every libc function nss_nhi
+ * calls is one more symbol ld.so binds in each process that loads it. */
+static size_t span_not(const char *p, const char *stop)
+{
+	size_t n = 0;
+
+	while (p[n] != '\0' && strchr(stop, p[n]) == NULL)
+		n++;
+	return n;
+}
+
+static int contains(const char *s, const char *w)
+{
+	size_t n = strlen(w);
+
+	for (; *s != '\0'; s++)
+		if (strncmp(s, w, n) == 0)
+			return 1;
+	return n == 0;
+}
+
+static size_t len_upto(const char *s, size_t max)
+{
+	const char *e = memchr(s, '\0', max);
+
+	return e != NULL ? (size_t)(e - s) : max;
+}
+
 static int each_word(const char *v, int (*fn)(void *arg, const char *w, char *why, size_t whylen),
 		     void *arg, char *why, size_t whylen)
 {
@@ -250,7 +278,7 @@ static int each_word(const char *v, int (*fn)(void *arg, const char *w, char *wh
 			p++;
 		if (*p == '\0')
 			break;
-		n = strcspn(p, " \t,");
+		n = span_not(p, " \t,");
 		if (n >= sizeof(w))
 			return nhi_seterr(why, whylen, NHI_ERR_INVAL, "word too long");
 		memcpy(w, p, n);
@@ -525,7 +553,7 @@ static int set_uris(struct nhi_conf *c, void *field, size_t size, const char *v,
 			p++;
 		if (*p == '\0')
 			break;
-		n = strcspn(p, " \t");
+		n = span_not(p, " \t");
 		if (strncmp(p, "ldap://", 7) != 0 && strncmp(p, "ldaps://", 8) != 0 &&
 		    strncmp(p, "ldapi://", 8) != 0)
 			return nhi_seterr(why, whylen, NHI_ERR_INVAL,
@@ -679,7 +707,7 @@ static int set_at(struct nhi_conf *c, const char *key, const char *value,
 			where = line_where(at);
 		/* name the value read, unless the reason already does */
 		snprintf(quoted, sizeof(quoted), "'%s'", shown(val, sizeof(val), value));
-		if (strstr(why, quoted) != NULL)
+		if (contains(why, quoted))
 			return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: bad value for '%s': %s",
 					  where, key, why);
 		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: bad value for '%s' (%s): %s",
@@ -913,7 +941,7 @@ static int problem(struct nhi_conf *c, const struct reporter *rep, int breaks, i
 		return nhi_seterr(err, errlen, code, "%s", msg);
 	c->n_problems++;
 	if ((breaks && !c->broken) || c->problem[0] == '\0') {
-		size_t n = strnlen(msg, sizeof(c->problem) - 1);   /* (a long one is cut) */
+		size_t n = len_upto(msg, sizeof(c->problem) - 1);   /* (a long one is cut) */
 
 		memcpy(c->problem, msg, n);
 		c->problem[n] = '\0';
@@ -1002,7 +1030,7 @@ static int load(struct nhi_conf *c, const char *path, int flags, const struct re
 	}
 	/* (only named in messages: cut to what is left) */
 	(void)arena_put(c, &c->path, path,
-			strnlen(path, sizeof(c->arena) - c->arena_used - 1), 0, NULL, 0);
+			len_upto(path, sizeof(c->arena) - c->arena_used - 1), 0, NULL, 0);
 	r = 0;
 out:
 	free(buf);
