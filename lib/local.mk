@@ -9,7 +9,7 @@ lib_libnhi_la_SOURCES = \
 	lib/nhi_snapshot.c lib/nhi_snapshot.h \
 	lib/nhi_policy.c lib/nhi_policy.h \
 	lib/nhi_pwhash.c lib/nhi_pwhash.h
-lib_libnhi_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
+lib_libnhi_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden -ffunction-sections -fdata-sections
 lib_libnhiadmin_la_SOURCES = lib/nhi_snapwrite.c lib/nhi_file.c lib/nhi_file.h
 lib_libnhiadmin_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 # libnhikeys: the keys sshd may accept (nhictl and nhi-authorized-keys)

@@ -237,6 +237,34 @@ static int set_host(struct nhi_conf *c, void *field, size_t size,
 }
 
 /* Split a value into words (spaces or commas) and call fn for each. */
+/* strcspn(3), strstr(3) and strnlen(3), written out: every libc function nss_nhi
+ * calls is one more symbol ld.so binds in each process that loads it. */
+static size_t span_not(const char *p, const char *stop)
+{
+	size_t n = 0;
+
+	while (p[n] != '\0' && strchr(stop, p[n]) == NULL)
+		n++;
+	return n;
+}
+
+static int contains(const char *s, const char *w)
+{
+	size_t n = strlen(w);
+
+	for (; *s != '\0'; s++)
+		if (strncmp(s, w, n) == 0)
+			return 1;
+	return n == 0;
+}
+
+static size_t len_upto(const char *s, size_t max)
+{
+	const char *e = memchr(s, '\0', max);
+
+	return e != NULL ? (size_t)(e - s) : max;
+}
+
 static int each_word(const char *v, int (*fn)(void *arg, const char *w, char *why, size_t whylen),
 		     void *arg, char *why, size_t whylen)
 {
@@ -250,7 +278,7 @@ static int each_word(const char *v, int (*fn)(void *arg, const char *w, char *wh
 			p++;
 		if (*p == '\0')
 			break;
-		n = strcspn(p, " \t,");
+		n = span_not(p, " \t,");
 		if (n >= sizeof(w))
 			return nhi_seterr(why, whylen, NHI_ERR_INVAL, "word too long");
 		memcpy(w, p, n);
@@ -525,7 +553,7 @@ static int set_uris(struct nhi_conf *c, void *field, size_t size, const char *v,
 			p++;
 		if (*p == '\0')
 			break;
-		n = strcspn(p, " \t");
+		n = span_not(p, " \t");
 		if (strncmp(p, "ldap://", 7) != 0 && strncmp(p, "ldaps://", 8) != 0 &&
 		    strncmp(p, "ldapi://", 8) != 0)
 			return nhi_seterr(why, whylen, NHI_ERR_INVAL,
@@ -648,27 +676,55 @@ static const char *shown(char *dst, size_t len, const char *v)
 	return dst;
 }
 
-int nhi_conf_set(struct nhi_conf *c, const char *key, const char *value,
-		 const char *where, char *err, size_t errlen)
+/* Where a line of a file is, "FILE:LINE", for a message: made only when
+ * one is needed (not for every line: this runs on NSS's first lookup). */
+struct line_at {
+	const char *path;
+	unsigned lineno;
+	char buf[NHI_CONF_MSG_MAX / 2];
+};
+
+static const char *line_where(struct line_at *at)
+{
+	if (at->buf[0] == '\0')
+		snprintf(at->buf, sizeof(at->buf), "%s:%u", at->path, at->lineno);
+	return at->buf;
+}
+
+/* nhi_conf_set, where 'where' is the text given or, when NULL, at's. */
+static int set_at(struct nhi_conf *c, const char *key, const char *value,
+		  const char *where, struct line_at *at, char *err, size_t errlen)
 {
 	const struct key *k = find_key(key);
 	char why[200], val[72], quoted[80];
 
 	if (k == NULL)
-		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: unknown key '%s'", where, key);
+		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: unknown key '%s'",
+				  where != NULL ? where : line_where(at), key);
 	why[0] = '\0';
 	if (k->set(c, (char *)c + k->off, k->size, value, why, sizeof(why)) < 0) {
+		if (where == NULL)
+			where = line_where(at);
 		/* name the value read, unless the reason already does */
 		snprintf(quoted, sizeof(quoted), "'%s'", shown(val, sizeof(val), value));
-		if (strstr(why, quoted) != NULL)
+		if (contains(why, quoted))
 			return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: bad value for '%s': %s",
 					  where, key, why);
 		return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: bad value for '%s' (%s): %s",
 				  where, key, quoted, why);
 	}
-	if (strcmp(key, "backend") == 0)   /* for the checks of nhi_conf_finish */
+	if (strcmp(key, "backend") == 0) {  /* for the checks of nhi_conf_finish */
+		if (where == NULL)
+			where = line_where(at);
 		(void)arena_put(c, &c->backend_where, where, strlen(where), 0, NULL, 0);
+	}
 	return 0;
+}
+
+int nhi_conf_set(struct nhi_conf *c, const char *key, const char *value,
+		 const char *where, char *err, size_t errlen)
+{
+	return set_at(c, key, value, where, NULL, err, errlen);
 }
 
 int nhi_conf_set_arg(struct nhi_conf *c, const char *arg, char *err, size_t errlen)
@@ -710,13 +766,22 @@ static int unsafe_owner(const struct stat *st)
  * *links is set, and the caller walks realpath(3) too. */
 static int walk_up(const char *path, int *links, char *err, size_t errlen)
 {
-	char *dir = strdup(path), *slash;
+	/* a copy to cut: on the stack when short (the usual case: this runs
+	 * on every process's first NSS lookup, twice) */
+	char buf[256], *dir = buf, *slash;
+	size_t n = strlen(path);
 	struct stat st;
 	int r = 0;
 
-	if (dir == NULL)
+	if (n >= sizeof(buf) && (dir = malloc(n + 1)) == NULL)
 		return nhi_seterr(err, errlen, NHI_ERR_NOMEM, "%s: out of memory", path);
-	while ((slash = strrchr(dir, '/')) != NULL) {
+	memcpy(dir, path, n + 1);
+	slash = dir + n;
+	for (;;) {
+		while (slash > dir && *slash != '/')
+			slash--;
+		if (*slash != '/')
+			break;
 		slash[slash == dir] = '\0';    /* the parent ("/" stays "/") */
 		if (lstat(dir, &st) < 0) {
 			r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s: %s", path, dir, strerror(errno));
@@ -742,7 +807,8 @@ static int walk_up(const char *path, int *links, char *err, size_t errlen)
 		if (dir[1] == '\0')
 			break;
 	}
-	free(dir);
+	if (dir != buf)
+		free(dir);
 	return r;
 }
 
@@ -770,27 +836,28 @@ static int check_ancestors(const char *path, int flags, char *err, size_t errlen
 	return r;
 }
 
-int nhi_check_trusted(int fd, const char *path, int flags, char *err, size_t errlen)
+int nhi_check_trusted(int fd, const char *path, int flags, struct stat *stp,
+		      char *err, size_t errlen)
 {
-	struct stat st;
+	struct stat own, *st = stp != NULL ? stp : &own;
 
-	if (fstat(fd, &st) < 0)
+	if (fstat(fd, st) < 0)
 		return nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st->st_mode))
 		return nhi_seterr(err, errlen, NHI_ERR_PERM, "%s: not a regular file", path);
-	if (unsafe_owner(&st))
+	if (unsafe_owner(st))
 		return nhi_seterr(err, errlen, NHI_ERR_PERM,
-				  "%s: not trusted: owned by uid %u, not root", path, (unsigned)st.st_uid);
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
+				  "%s: not trusted: owned by uid %u, not root", path, (unsigned)st->st_uid);
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
 		return nhi_seterr(err, errlen, NHI_ERR_PERM,
 				  "%s: not trusted: writable by group or others (mode %04o)",
-				  path, (unsigned)(st.st_mode & 07777));
+				  path, (unsigned)(st->st_mode & 07777));
 	return check_ancestors(path, flags, err, errlen);
 }
 
 int nhi_check_trusted_fd(int fd, const char *path, char *err, size_t errlen)
 {
-	return nhi_check_trusted(fd, path, 0, err, errlen);
+	return nhi_check_trusted(fd, path, 0, NULL, err, errlen);
 }
 
 static char *trim(char *s)
@@ -874,7 +941,7 @@ static int problem(struct nhi_conf *c, const struct reporter *rep, int breaks, i
 		return nhi_seterr(err, errlen, code, "%s", msg);
 	c->n_problems++;
 	if ((breaks && !c->broken) || c->problem[0] == '\0') {
-		size_t n = strnlen(msg, sizeof(c->problem) - 1);   /* (a long one is cut) */
+		size_t n = len_upto(msg, sizeof(c->problem) - 1);   /* (a long one is cut) */
 
 		memcpy(c->problem, msg, n);
 		c->problem[n] = '\0';
@@ -920,7 +987,8 @@ static int load(struct nhi_conf *c, const char *path, int flags, const struct re
 		goto out;
 	}
 	for (line = buf; line != NULL && *line != '\0'; line = next) {
-		char where[NHI_CONF_MSG_MAX / 2], *eq, *key, *val;
+		struct line_at at;
+		char *eq, *key, *val;
 
 		next = strchr(line, '\n');
 		if (next != NULL)
@@ -929,11 +997,13 @@ static int load(struct nhi_conf *c, const char *path, int flags, const struct re
 		line = trim(line);
 		if (*line == '\0' || *line == '#')
 			continue;
-		snprintf(where, sizeof(where), "%s:%u", path, lineno);
+		at.path = path;
+		at.lineno = lineno;
+		at.buf[0] = '\0';
 		eq = strchr(line, '=');
 		if (eq == NULL) {
 			r = problem(c, rep, 1, NHI_ERR_INVAL, err, errlen,
-				    "%s: expected 'key = value'", where);
+				    "%s: expected 'key = value'", line_where(&at));
 			if (r < 0)
 				goto out;
 			continue;
@@ -943,7 +1013,7 @@ static int load(struct nhi_conf *c, const char *path, int flags, const struct re
 		val = trim(eq + 1);
 		if (*key == '\0') {
 			r = problem(c, rep, 1, NHI_ERR_INVAL, err, errlen,
-				    "%s: missing key before '='", where);
+				    "%s: missing key before '='", line_where(&at));
 			if (r < 0)
 				goto out;
 			continue;
@@ -954,13 +1024,13 @@ static int load(struct nhi_conf *c, const char *path, int flags, const struct re
 			val[len - 1] = '\0';
 			val++;
 		}
-		r = nhi_conf_set(c, key, val, where, msg, sizeof(msg));
+		r = set_at(c, key, val, NULL, &at, msg, sizeof(msg));
 		if (r < 0 && (r = problem(c, rep, key_breaks(key), r, err, errlen, "%s", msg)) < 0)
 			goto out;
 	}
 	/* (only named in messages: cut to what is left) */
 	(void)arena_put(c, &c->path, path,
-			strnlen(path, sizeof(c->arena) - c->arena_used - 1), 0, NULL, 0);
+			len_upto(path, sizeof(c->arena) - c->arena_used - 1), 0, NULL, 0);
 	r = 0;
 out:
 	free(buf);
@@ -1009,11 +1079,10 @@ static void read_login_defs(struct nhi_conf *c)
 	fclose(f);
 }
 
-static int derive(struct nhi_conf *c, const char **dst, const char *file)
+static int derive(struct nhi_conf *c, size_t d, const char **dst, const char *file, size_t f)
 {
 	char *at = c->arena + c->arena_used;
-	size_t room = sizeof(c->arena) - c->arena_used;
-	size_t d = strlen(c->state_dir), f = strlen(file), n = d + 1 + f;
+	size_t room = sizeof(c->arena) - c->arena_used, n = d + 1 + f;
 
 	if ((*dst)[0] != '\0')
 		return 0;
@@ -1031,14 +1100,18 @@ static int derive(struct nhi_conf *c, const char **dst, const char *file)
 /* The paths derived from state_dir (those not set on their own). */
 static int derive_all(struct nhi_conf *c)
 {
-	if (derive(c, &c->registry_path, "registry.db") < 0 ||
-	    derive(c, &c->cache_path, "nhi.cache") < 0 ||
-	    derive(c, &c->usage_log, "usage.log") < 0 ||
-	    derive(c, &c->token_pepper_file, "token.pepper") < 0 ||
-	    derive(c, &c->key_index, "authorized_keys.idx") < 0 ||
-	    derive(c, &c->registered_path, "registered.uids") < 0 ||
-	    derive(c, &c->shadow_file, "nhi.shadow") < 0)
+	size_t d = strlen(c->state_dir);
+#define DERIVE(field, file) derive(c, d, &c->field, file, sizeof(file) - 1)
+
+	if (DERIVE(registry_path, "registry.db") < 0 ||
+	    DERIVE(cache_path, "nhi.cache") < 0 ||
+	    DERIVE(usage_log, "usage.log") < 0 ||
+	    DERIVE(token_pepper_file, "token.pepper") < 0 ||
+	    DERIVE(key_index, "authorized_keys.idx") < 0 ||
+	    DERIVE(registered_path, "registered.uids") < 0 ||
+	    DERIVE(shadow_file, "nhi.shadow") < 0)
 		return -1;
+#undef DERIVE
 	return 0;
 }
 
@@ -1061,6 +1134,21 @@ static void derive_defaults(struct nhi_conf *c)
 		c->shadow_file = NHI_STATEDIR "/nhi.shadow";
 }
 
+/* What a long state_dir (or a full arena) could not give comes from the
+ * default. */
+static void derive_fallback(struct nhi_conf *c)
+{
+	c->state_dir = NHI_STATEDIR;
+	if (derive_all(c) < 0)
+		derive_defaults(c);
+}
+
+void nhi_conf_finish_paths(struct nhi_conf *c)
+{
+	if (derive_all(c) < 0)
+		derive_fallback(c);
+}
+
 /* The checks across keys.  Lenient, a problem with what the modules use
  * (state_dir, the uid range) falls back to the default of those keys. */
 static int finish(struct nhi_conf *c, const struct reporter *rep, char *err, size_t errlen)
@@ -1072,11 +1160,7 @@ static int finish(struct nhi_conf *c, const struct reporter *rep, char *err, siz
 		r = problem(c, rep, 1, NHI_ERR_INVAL, err, errlen, "%s: state_dir too long", where);
 		if (r < 0)
 			return r;
-		/* what the long state_dir (or a full arena) could not give comes
-		 * from the default */
-		c->state_dir = NHI_STATEDIR;
-		if (derive_all(c) < 0)
-			derive_defaults(c);
+		derive_fallback(c);
 	}
 	if (c->uid_min == 0 || c->uid_max < c->uid_min) {
 		r = problem(c, rep, 1, NHI_ERR_INVAL, err, errlen,

@@ -203,6 +203,14 @@ const char *nhi_conf_default_path(void);
  * the system uid range from /etc/login.defs.  Call once after loading. */
 int nhi_conf_finish(struct nhi_conf *c, char *err, size_t errlen);
 
+/* Of nhi_conf_finish() after a lenient load, only what it does to the
+ * paths (those derived from state_dir, a state_dir too long for them
+ * falling back to the default): for nss_nhi, which reads the paths, the
+ * shells and enumerate, and nothing nhi_conf_finish() checks besides
+ * (its other checks never fail a lenient load).  Nothing is recorded in
+ * the problem fields. */
+void nhi_conf_finish_paths(struct nhi_conf *c);
+
 /* Everything PAM does with its argv: init, find "config=FILE" (else the
  * default path), load it leniently (missing default file is fine:
  * defaults), apply the other arguments (a bad one is a problem of the same
@@ -233,6 +241,10 @@ int nhi_check_trusted_fd(int fd, const char *path, char *err, size_t errlen);
  * by were checked already (a file beside one just checked, as the
  * snapshot's delta): only the file, and where it leads if it is a link. */
 #define NHI_TRUST_DIRS_CHECKED 0x1
-int nhi_check_trusted(int fd, const char *path, int flags, char *err, size_t errlen);
+/* st (when not NULL) gets the open file's fstat(2), which the check made
+ * anyway: a caller need not make it again. */
+struct stat;
+int nhi_check_trusted(int fd, const char *path, int flags, struct stat *st,
+		      char *err, size_t errlen);
 
 #endif

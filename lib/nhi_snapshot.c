@@ -271,12 +271,13 @@ static int map_file(struct snapf *f, const char *path, int flags, int want_delta
 		return nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", path, strerror(errno));
 	}
 	if (flags & NHI_SNAP_TRUST) {
-		/* the delta is beside the base, whose directories were checked */
-		r = nhi_check_trusted(fd, path, want_delta ? NHI_TRUST_DIRS_CHECKED : 0, err, errlen);
+		/* the delta is beside the base, whose directories were checked;
+		 * the check's fstat is the one below */
+		r = nhi_check_trusted(fd, path, want_delta ? NHI_TRUST_DIRS_CHECKED : 0, &st,
+				      err, errlen);
 		if (r < 0)
 			goto out;
-	}
-	if (fstat(fd, &st) < 0) {
+	} else if (fstat(fd, &st) < 0) {
 		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", path, strerror(errno));
 		goto out;
 	}

@@ -6,9 +6,9 @@ nss_nhi_libnss_nhi_la_SOURCES = \
 	nss_nhi/nss_common.c nss_nhi/nss_common.h \
 	nss_nhi/nss_passwd.c nss_nhi/nss_group.c \
 	nss_nhi/nss_shadow.c nss_nhi/nss_initgroups.c
-nss_nhi_libnss_nhi_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
+nss_nhi_libnss_nhi_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden -ffunction-sections -fdata-sections
 nss_nhi_libnss_nhi_la_LDFLAGS = -module -shared -version-info 2:0:0 \
-	-no-undefined -Wl,-z,defs -Wl,-z,now \
+	-no-undefined -Wl,-z,defs -Wl,-z,now -Wl,--gc-sections \
 	-Wl,--version-script=$(srcdir)/nss_nhi/exports.map
 nss_nhi_libnss_nhi_la_LIBADD = lib/libnhi.la
 EXTRA_nss_nhi_libnss_nhi_la_DEPENDENCIES = nss_nhi/exports.map

@@ -77,23 +77,20 @@ static void tls_free(void *p)
  * `nhictl config check` lists it. */
 static void load_conf(void)
 {
-	char err[256];
-	int sys, r;
-
 	tls_ok = pthread_key_create(&nss_nhi_tls_key, tls_free) == 0;
 	nhi_conf_init(&conf);
+	/* (lenient: no error to report; a problem is in conf.problem) */
 	if (nhi_conf_load_file(&conf, nhi_conf_default_path(),
-			       NHI_CONF_MISSING_OK | NHI_CONF_LENIENT, err, sizeof(err)) < 0)
+			       NHI_CONF_MISSING_OK | NHI_CONF_LENIENT, NULL, 0) < 0)
 		return;
-	/* NSS does not classify accounts, so it does not need the system uid
-	 * range that nhi_conf_finish() reads from /etc/login.defs: that parse
-	 * was a third of the instructions of a whole `id NAME` process. */
-	sys = conf.service_uids_system;
-	conf.service_uids_system = 0;
-	r = nhi_conf_finish(&conf, err, sizeof(err));
-	conf.service_uids_system = sys;
-	if (r < 0)
-		return;
+	/* Only the paths of nhi_conf_finish(): NSS does not classify
+	 * accounts, so it needs neither the system uid range that
+	 * nhi_conf_finish() reads from /etc/login.defs (that parse was a third
+	 * of the instructions of a whole `id NAME` process) nor its checks of
+	 * what only nhictl and pam_nhi read; and leaving them out keeps stdio
+	 * and sscanf out of the module (fewer symbols for ld.so to bind when
+	 * a process loads it). */
+	nhi_conf_finish_paths(&conf);
 	if (conf.cache_path[0] == '\0')
 		return;
 	conf_ok = 1;
