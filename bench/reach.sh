@@ -141,10 +141,11 @@ five queries, the walk, sorting, printing).
 \`reach agent-03\`: "$paths". \`who-can res-005\`: "$who".
 The graph: $graph_size.
 
-Building the fleet took $build_s s, one nhictl process per object
+Building the fleet took $build_s s, one nhictl process per object, the
+tokens one \`cred add --count $FLEET_TOKENS\` per tool account
 ($FLEET_JOBS at a time): $times.
-There is no batch verb: each \`cred add\`, \`grant add\` and \`delegate add\` is
-a process with its own transaction, audit event and snapshot publication.
+Each \`grant add\` and \`delegate add\` is a process with its own transaction,
+audit event and snapshot publication.
 <!-- bench/reach.sh: end -->
 EOF
 )
