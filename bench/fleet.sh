@@ -16,9 +16,11 @@
 #   1,000 delegations  every agent to every tool; to every third tool
 #                      limited to read
 #
-# One nhictl process per object (there is no batch verb): the writes run
-# FLEET_JOBS (default: the number of CPUs) at a time; SQLite serializes
-# them (busy timeout 10 s).  The time of each phase goes to stderr and to
+# One nhictl process per object, except the tokens: one `cred add --count`
+# per tool account (one transaction, one snapshot publication for its 100
+# tokens, whose secrets go to /dev/null).  The writes run FLEET_JOBS
+# (default: the number of CPUs) at a time; SQLite serializes them (busy
+# timeout 10 s).  The time of each phase goes to stderr and to
 # $FLEET_DIR/fleet.times ("phase objects seconds").  Standalone, the fleet
 # is built in a kept test world (tests/common.sh: nss_wrapper with the
 # owners alice and dave) whose directory is printed at the end.
@@ -65,9 +67,7 @@ fleet_build() {
 			"$( ((r % 10 == 0)) && echo ' --data-class pii')" "$( ((r % 10 == 5)) && echo ' --external')"
 	done | fleet_phase resources "$FLEET_RESOURCES" || return 1
 	for ((t = 0; t < FLEET_TOOLS; t++)); do
-		for ((k = 0; k < FLEET_TOKENS; k++)); do
-			printf 'cred add tool-%03d --kind token\n' $t
-		done
+		printf 'cred add tool-%03d --kind token --count %d\n' $t "$FLEET_TOKENS"
 	done | fleet_phase tokens "$((FLEET_TOOLS * FLEET_TOKENS))" || return 1
 	for ((t = 0; t < FLEET_TOOLS; t++)); do
 		local first

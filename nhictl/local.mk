@@ -29,7 +29,8 @@ NHICTL_REGISTRY = nhictl/registry/registry.h nhictl/registry/internal.h nhictl/r
 NHICTL_LDAP = nhictl/ldap/ldap.c nhictl/ldap/ldap.h nhictl/ldap/ldap_escape.c \
 	nhictl/ldap/dirmap.h nhictl/ldap/dirmap.c nhictl/ldap/dirwrite.h nhictl/ldap/dirwrite.c \
 	nhictl/ldap/diralloc.h nhictl/ldap/diralloc.c \
-	nhictl/ldap/dircred.h nhictl/ldap/dircred.c nhictl/ldap/diraccess.h nhictl/ldap/diraccess.c
+	nhictl/ldap/dircred.h nhictl/ldap/dircred.c nhictl/ldap/diraccess.h nhictl/ldap/diraccess.c \
+	nhictl/ldap/ldapdl.h nhictl/ldap/ldapdl.c
 NHICTL_STORE = nhictl/store/store.h nhictl/store/select.c nhictl/store/store.c nhictl/store/store_local.c \
 	nhictl/store/store_ldap.c nhictl/store/dirstore.h nhictl/store/dirstore.c nhictl/store/upkeep.c \
 	nhictl/store/store_local_access.c \
@@ -49,8 +50,10 @@ NHICTL_CMD = nhictl/cmd/cmd.h nhictl/cmd/common.c nhictl/cmd/credgen.c nhictl/cm
 sbin_PROGRAMS += nhictl/nhictl
 nhictl_nhictl_SOURCES = nhictl/nhictl.c $(NHICTL_CMD) $(NHICTL_STORE) \
 	$(NHICTL_REGISTRY) $(NHICTL_LDAP) $(NHICTL_UTIL) $(NHICTL_APPLYFILE)
-nhictl_nhictl_CFLAGS = $(AM_CFLAGS) $(NHICTL_INC) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(CRYPT_CFLAGS) $(LDAP_CFLAGS) $(YAML_CFLAGS)
-nhictl_nhictl_LDADD = lib/libnhiadmin.la lib/libnhikeys.la lib/libnhi.la $(SQLITE_LIBS) $(CRYPTO_LIBS) $(CRYPT_LIBS) $(LDAP_LIBS) $(YAML_LIBS)
+# libldap is not linked: loaded when the directory is first used (ldapdl.h)
+nhictl_nhictl_CFLAGS = $(AM_CFLAGS) $(NHICTL_INC) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(CRYPT_CFLAGS) $(LDAP_CFLAGS) $(YAML_CFLAGS) \
+	-DNHI_LDAP_DLOPEN
+nhictl_nhictl_LDADD = lib/libnhiadmin.la lib/libnhikeys.la lib/libnhi.la $(SQLITE_LIBS) $(CRYPTO_LIBS) $(CRYPT_LIBS) $(YAML_LIBS)
 
 # sshd's AuthorizedKeysCommand: the keys without nhictl's libraries
 sbin_PROGRAMS += nhictl/nhi-authorized-keys

@@ -232,4 +232,11 @@ eqv "the second host has the same labels" "$(labels_summary ldap)" "$(labels_sum
 eqv "directory: the resource's nhiLabel values" "env=test tier=db" \
 	"$(ldap_admin ldapsearch -b "cn=db-l,ou=resources,$B" -s base nhiLabel |
 		sed -n 's/^nhiLabel: //p' | sort | tr '\n' ' ' | sed 's/ $//')"
+
+# libldap is loaded only when the directory is used (nhictl/ldap/ldapdl.h):
+# not by a verb of the local backend, and by one of the directory's
+ldlibs() { LD_DEBUG=libs "$NHICTL" -c "$T/etc/$1.conf" "${@:2}" 2>&1 >/dev/null | grep -c 'calling init: .*libldap'; }
+eqv "backend = local: libldap not loaded" 0 "$(ldlibs local list)"
+eqv "backend = ldap: libldap loaded by sync" 1 "$(ldlibs ldap2 sync)"
+eqv "nhictl does not link libldap" 0 "$(readelf -d "$NHICTL" | grep -c 'NEEDED.*libldap')"
 finish

@@ -35,6 +35,8 @@ check "cred subverbs" has "nhictl cred re" revoke
 check "cred kinds" has "nhictl cred add x --kind " ssh-key
 check "create kinds are not cred kinds" hasnt "nhictl create x --kind " token
 check "cred add options: --out" has "nhictl cred add x --o" --out
+check "cred add options: --count" has "nhictl cred add x --co" --count
+check "cred --count N then the sub-verb" has "nhictl cred --count 5 " add
 check "rotate options: --grace" has "nhictl rotate x --gr" --grace
 check "modify options: --any-service" has "nhictl modify x --any-s" --any-service
 for o in --purpose --review-every --review-interval --host --service --any-host --json; do

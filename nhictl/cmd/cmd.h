@@ -72,6 +72,11 @@ int cred_generate(struct nhictl *x, const struct ident *id, const char *kind,
  * (with the secret when it goes to stdout).  0 or EXIT_FAIL. */
 int cred_handover(struct nhictl *x, const struct ident *id, const struct newcred *n,
 		  const char *out, const char *what);
+/* The same for the 'count' credentials n[0..count): with 'out' their
+ * secrets one after another in that one file; with x->json and 'list' a
+ * JSON array of them.  0 or EXIT_FAIL. */
+int cred_handover_list(struct nhictl *x, const struct ident *id, const struct newcred *n,
+		       size_t count, int list, const char *out, const char *what);
 
 /* ---- the verbs ----------------------------------------------------- */
 

@@ -56,7 +56,8 @@
 #include "cmd_reach.h"
 
 static const char cred_help[] =
-	"usage: nhictl cred add NAME --kind KIND [--expires WHEN] [--out FILE] [--json]\n"
+	"usage: nhictl cred add NAME --kind KIND [--expires WHEN] [--count N] [--out FILE]\n"
+	"                        [--json]\n"
 	"       nhictl cred list NAME [--json]\n"
 	"       nhictl cred revoke NAME ID [--json]\n"
 	"       nhictl cred verify NAME [--json]  < SECRET\n"
@@ -79,6 +80,10 @@ static const char cred_help[] =
 	"                        certificate, max_credential_age otherwise; never\n"
 	"                        past the identity's expiry)\n"
 	"  -o, --out FILE        write the secret to FILE instead of stdout\n"
+	"      --count N         issue N credentials (1 to 10000) in one\n"
+	"                        transaction and one snapshot publication; their\n"
+	"                        secrets one after another on stdout or in FILE,\n"
+	"                        with --json a list\n"
 	"      --json            machine-readable output\n";
 
 static const char rotate_help[] =
@@ -183,32 +188,53 @@ static int lock_usable(struct nhictl *x, const char *name, const char *out, stru
 
 /* ---- cred add ---------------------------------------------------------- */
 
-/* The handover failed after the commit: the credential nobody got is
- * revoked again, audited (its entry in the truth removed first). */
-static void unissue(struct nhictl *x, const struct ident *id, const struct newcred *n)
+/* The handover failed after the commit: the credentials nobody got are
+ * revoked again, audited (their entries in the truth removed first). */
+static void unissue(struct nhictl *x, const struct ident *id, const struct newcred *n,
+		    size_t count)
 {
-	if (reg_begin(x) == 0 && x->store->cred_unadd(x, id, n) == 0 &&
-	    reg_exec(x, "UPDATE credential SET state = 'revoked', revoked_at = ? WHERE "
-		     "identity_id = ? AND cred_id = ? AND state != 'revoked'", "iis",
-		     (int64_t)x->now, id->id, n->id) == 0 &&
-	    reg_event(x, "cred-revoke", id->name, "ok", "id=%s kind=%s: never handed over",
-		      n->id, n->kind) == 0 &&
-	    reg_commit(x) == 0)
+	size_t i;
+	int r = reg_begin(x);
+
+	for (i = 0; i < count && r == 0; i++)
+		if (x->store->cred_unadd(x, id, &n[i]) != 0 ||
+		    reg_exec(x, "UPDATE credential SET state = 'revoked', revoked_at = ? WHERE "
+			     "identity_id = ? AND cred_id = ? AND state != 'revoked'", "iis",
+			     (int64_t)x->now, id->id, n[i].id) != 0 ||
+		    reg_event(x, "cred-revoke", id->name, "ok", "id=%s kind=%s: never handed over",
+			      n[i].id, n[i].kind) != 0)
+			r = -1;
+	if (r == 0 && reg_commit(x) == 0)
 		return;
 	reg_rollback(x);
-	nerr(x, 0, "credential %s of %s was not handed over and could not be revoked: "
-	     "run 'nhictl cred revoke %s %s'", n->id, id->name, id->name, n->id);
+	for (i = 0; i < count; i++)
+		nerr(x, 0, "credential %s of %s was not handed over and could not be revoked: "
+		     "run 'nhictl cred revoke %s %s'", n[i].id, id->name, id->name, n[i].id);
 }
 
+static void newcreds_free(struct newcred *n, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		newcred_free(&n[i]);
+	free(n);
+}
+
+/* 'count' credentials of one kind in one transaction (one audit event
+ * each, one snapshot publication); with the directory each is its own
+ * entry and compare-and-swap, those already made are removed again when
+ * one fails.  'list' (--count given): --json prints an array. */
 static int cred_add(struct nhictl *x, const char *name, const char *kind,
-		    const char *expires, const char *out)
+		    const char *expires, const char *out, size_t count, int list)
 {
 	char b1[NHI_TIME_BUFSZ];
-	struct newcred n;
+	struct newcred *n;
 	struct ident id;
 	int64_t not_after;
 	long long serial;
-	int r, was_changed = x->changed;
+	size_t i, made = 0;
+	int r = 0, was_changed = x->changed;
 
 	if (kind == NULL)
 		return nerr(x, EXIT_USAGE, "--kind is required (password, token, ssh-key or "
@@ -220,20 +246,29 @@ static int cred_add(struct nhictl *x, const char *name, const char *kind,
 		return r;
 	if ((r = cred_not_after(x, &id, kind, expires, &not_after)) != 0)
 		return r;
-	if ((r = cred_generate(x, &id, kind, not_after, &n)) != 0)
-		return r;
-	r = x->store->cred_add(x, &id, &n, serial);
-	if (r == 0)
-		r = reg_event(x, "cred-add", id.name, "ok", "id=%s kind=%s fingerprint=%s "
-			      "not_after=%s%s%s", n.id, n.kind, n.fingerprint,
-			      nhi_format_time((time_t)n.not_after, b1), out ? " out=" : "",
-			      out ? out : "");
-	if (r < 0) {
+	if ((n = calloc(count, sizeof(*n))) == NULL)
+		return nerr(x, EXIT_FAIL, "out of memory");
+	for (i = 0; i < count && r == 0; i++) {
+		if ((r = cred_generate(x, &id, kind, not_after, &n[i])) != 0)
+			break;
+		made = i + 1;
+		r = x->store->cred_add(x, &id, &n[i], serial + (long long)i);
+		if (r == 0)
+			r = reg_event(x, "cred-add", id.name, "ok", "id=%s kind=%s fingerprint=%s "
+				      "not_after=%s%s%s", n[i].id, n[i].kind, n[i].fingerprint,
+				      nhi_format_time((time_t)n[i].not_after, b1),
+				      out ? " out=" : "", out ? out : "");
+		else
+			made = i;   /* the store removed its own part */
+	}
+	if (r != 0) {
+		for (i = 0; i < made; i++)
+			x->store->cred_unadd(x, &id, &n[i]);
 		reg_rollback(x);
-		newcred_free(&n);
+		newcreds_free(n, count);
 		return EXIT_FAIL;
 	}
-	/* committed before the secret is handed over, so a secret its holder
+	/* committed before the secrets are handed over, so a secret its holder
 	 * has is never one a crash made the registry forget (a crash between
 	 * leaves a credential nobody holds; 'cred revoke' ends it).  When the
 	 * commit itself failed, nothing was added (when only publishing the
@@ -242,16 +277,16 @@ static int cred_add(struct nhictl *x, const char *name, const char *kind,
 	r = reg_commit(x);
 	if (!x->changed) {
 		x->changed = was_changed;
-		newcred_free(&n);
+		newcreds_free(n, count);
 		return EXIT_FAIL;
 	}
-	if (cred_handover(x, &id, &n, out, "issued") != 0) {
-		unissue(x, &id, &n);
+	if (cred_handover_list(x, &id, n, count, list, out, "issued") != 0) {
+		unissue(x, &id, n, count);
 		r = NHI_ERR_IO;
 	} else {
 		NHI_CRASH_POINT("secret-handed-over", id.name);
 	}
-	newcred_free(&n);
+	newcreds_free(n, count);
 	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
@@ -527,9 +562,10 @@ static int cred_verify(struct nhictl *x, const char *name)
 }
 
 /* cred's options, and which sub-command takes them (subcmd_run) */
-enum { CRED_KIND = 1, CRED_EXPIRES = 2, CRED_OUT = 4 };
+enum { CRED_KIND = 1, CRED_EXPIRES = 2, CRED_OUT = 4, CRED_COUNT = 8 };
+#define CRED_COUNT_MAX 10000
 struct cred_opt {
-	const char *kind, *expires, *out;
+	const char *kind, *expires, *out, *count;
 };
 
 /* NAME, the first operand of every cred sub-command */
@@ -544,8 +580,20 @@ static int sub_add(struct nhictl *x, int argc, char **argv, void *opt)
 {
 	const struct cred_opt *o = opt;
 
+	char *end;
+	unsigned long count = 1;
+
 	(void)argc;
-	return cred_name(x, argv[0]) ? EXIT_USAGE : cred_add(x, argv[0], o->kind, o->expires, o->out);
+	if (o->count != NULL) {
+		errno = 0;
+		count = strtoul(o->count, &end, 10);
+		if (o->count[0] < '1' || o->count[0] > '9' || *end != '\0' || errno != 0 ||
+		    count > CRED_COUNT_MAX)
+			return nerr(x, EXIT_USAGE, "bad --count '%s': a number from 1 to %d",
+				    o->count, CRED_COUNT_MAX);
+	}
+	return cred_name(x, argv[0]) ? EXIT_USAGE : cred_add(x, argv[0], o->kind, o->expires,
+							      o->out, count, o->count != NULL);
 }
 
 static int sub_list(struct nhictl *x, int argc, char **argv, void *opt)
@@ -574,7 +622,7 @@ static int sub_revoke(struct nhictl *x, int argc, char **argv, void *opt)
 }
 
 static const struct subcmd cred_subs[] = {
-	{ "add", sub_add, 1, 1, CRED_KIND | CRED_EXPIRES | CRED_OUT, "identity name" },
+	{ "add", sub_add, 1, 1, CRED_KIND | CRED_EXPIRES | CRED_OUT | CRED_COUNT, "identity name" },
 	{ "list", sub_list, 1, 1, 0, "identity name" },
 	{ "revoke", sub_revoke, 1, 2, 0, "identity name" },
 	{ "verify", sub_verify, 1, 1, 0, "identity name" },
@@ -587,11 +635,12 @@ int cmd_cred(struct nhictl *x, int argc, char **argv)
 		{ "kind", required_argument, NULL, 'k' },
 		{ "expires", required_argument, NULL, 'e' },
 		{ "out", required_argument, NULL, 'o' },
+		{ "count", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cred_opt o = { NULL, NULL, NULL };
+	struct cred_opt o = { NULL, NULL, NULL, NULL };
 	unsigned given = 0;
 	int c;
 
@@ -600,13 +649,14 @@ int cmd_cred(struct nhictl *x, int argc, char **argv)
 		case 'k': o.kind = optarg; given |= CRED_KIND; break;
 		case 'e': o.expires = optarg; given |= CRED_EXPIRES; break;
 		case 'o': o.out = optarg; given |= CRED_OUT; break;
+		case 'n': o.count = optarg; given |= CRED_COUNT; break;
 		case 'j': x->json = 1; break;
 		case 'h': fputs(cred_help, stdout); return EXIT_OK;
 		default: return opt_error(x, c, argv);
 		}
 	}
 	return subcmd_run(x, cred_subs, argc, argv, &o, given,
-			  "--kind, --expires and --out are for 'cred add'");
+			  "--kind, --expires, --out and --count are for 'cred add'");
 }
 
 /* ---- rotate ---------------------------------------------------------------- */

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -209,9 +210,10 @@ int cred_generate(struct nhictl *x, const struct ident *id, const char *kind,
 }
 
 /* The credential as JSON, with the secret when 'secret' is set: written
- * into a buffer of our own (unbuffered stream), sent with write(2), wiped. */
+ * into a buffer of our own (unbuffered stream), sent with write(2), wiped.
+ * 'pre' and 'post' go around it (a list's brackets and commas). */
 static int handover_json(struct nhictl *x, const struct ident *id, const struct newcred *n,
-			 const char *out, int with_secret)
+			 const char *out, int with_secret, const char *pre, const char *post)
 {
 	size_t cap = 6 * n->secret_len + 6 * strlen(n->public_part) + 4096;
 	char *buf = calloc(1, cap);
@@ -227,6 +229,7 @@ static int handover_json(struct nhictl *x, const struct ident *id, const struct 
 		return nerr(x, EXIT_FAIL, "out of memory");
 	}
 	setvbuf(f, NULL, _IONBF, 0);
+	fputs(pre, f);
 	json_init(&j, f);
 	json_obj(&j);
 	json_kstr(&j, "identity", id->name);
@@ -250,7 +253,10 @@ static int handover_json(struct nhictl *x, const struct ident *id, const struct 
 			n->secret[n->secret_len - 1] = '\n';
 	}
 	json_obj_end(&j);
-	json_end(&j);
+	if (*post)
+		fputs(post, f);
+	else
+		json_end(&j);
 	if (ferror(f) || ftell(f) < 0 || (size_t)ftell(f) >= cap)
 		r = nerr(x, EXIT_FAIL, "the JSON output did not fit");
 	else if (fflush(stdout) != 0 || nhi_write_all(1, buf, (size_t)ftell(f)) < 0)
@@ -261,29 +267,74 @@ static int handover_json(struct nhictl *x, const struct ident *id, const struct 
 	return r;
 }
 
+/* The secrets of n[0..count) one after another, into one 0600 file. */
+static int write_out(struct nhictl *x, const struct ident *id, const struct newcred *n,
+		     size_t count, const char *out)
+{
+	char err[PATH_MAX + 256], *all;
+	size_t i, len = 0, at = 0;
+	int r;
+
+	if (count == 1)
+		all = n[0].secret, len = n[0].secret_len;
+	else {
+		for (i = 0; i < count; i++)
+			len += n[i].secret_len;
+		if ((all = malloc(len + 1)) == NULL)
+			return nerr(x, EXIT_FAIL, "out of memory");
+		for (i = 0; i < count; at += n[i].secret_len, i++)
+			memcpy(all + at, n[i].secret, n[i].secret_len);
+		all[len] = '\0';
+	}
+	r = secret_write_file(out, all, len, (uid_t)id->uid, (gid_t)id->gid, err, sizeof(err));
+	if (count != 1) {
+		OPENSSL_cleanse(all, len);
+		free(all);
+	}
+	return r < 0 ? nerr(x, EXIT_FAIL, "%s", err) : 0;
+}
+
+int cred_handover_list(struct nhictl *x, const struct ident *id, const struct newcred *n,
+		       size_t count, int list, const char *out, const char *what)
+{
+	char b1[NHI_TIME_BUFSZ];
+	size_t i;
+	int r = 0;
+
+	if (out != NULL && write_out(x, id, n, count, out) != 0)
+		return EXIT_FAIL;
+	for (i = 0; i < count && r == 0; i++) {
+		if (x->json)
+			r = handover_json(x, id, &n[i], out, out == NULL,
+					  !list ? "" : i == 0 ? "[\n" : "",
+					  !list ? "" : i + 1 < count ? ",\n" : "\n]\n");
+		else if (out != NULL)
+			r = printf("%s: %s %s %s %s, not after %s, written to %s\n", id->name, what,
+				   n[i].kind, n[i].id, n[i].fingerprint,
+				   nhi_format_time((time_t)n[i].not_after, b1), out) < 0;
+		else if (fflush(stdout) != 0 ||
+			 nhi_write_all(1, n[i].secret, n[i].secret_len) < 0)
+			r = nerr(x, EXIT_FAIL, "cannot write the secret to stdout: %s",
+				 strerror(errno));
+	}
+	if (r == 0 && !x->json && out != NULL && fflush(stdout) != 0)
+		r = nerr(x, EXIT_FAIL, "cannot write to stdout");
+	if (r != 0 || x->json || out != NULL)
+		return r ? EXIT_FAIL : 0;
+	for (i = 0; i < count; i++) {
+		char nth[64] = "the secret";
+
+		if (count > 1)
+			snprintf(nth, sizeof(nth), "secret %zu of %zu", i + 1, count);
+		fprintf(stderr, "nhictl: %s: %s: %s %s %s, not after %s (%s above is shown "
+			"once)\n", x->verb, id->name, what, n[i].kind, n[i].id,
+			nhi_format_time((time_t)n[i].not_after, b1), nth);
+	}
+	return 0;
+}
+
 int cred_handover(struct nhictl *x, const struct ident *id, const struct newcred *n,
 		  const char *out, const char *what)
 {
-	char err[PATH_MAX + 256], b1[NHI_TIME_BUFSZ];
-	int r;
-
-	if (out != NULL) {
-		r = secret_write_file(out, n->secret, n->secret_len, (uid_t)id->uid,
-				      (gid_t)id->gid, err, sizeof(err));
-		if (r < 0)
-			return nerr(x, EXIT_FAIL, "%s", err);
-		if (x->json)
-			return handover_json(x, id, n, out, 0);
-		printf("%s: %s %s %s %s, not after %s, written to %s\n", id->name, what, n->kind,
-		       n->id, n->fingerprint, nhi_format_time((time_t)n->not_after, b1), out);
-		return fflush(stdout) == 0 ? 0 : nerr(x, EXIT_FAIL, "cannot write to stdout");
-	}
-	if (x->json)
-		return handover_json(x, id, n, NULL, 1);
-	if (fflush(stdout) != 0 || nhi_write_all(1, n->secret, n->secret_len) < 0)
-		return nerr(x, EXIT_FAIL, "cannot write the secret to stdout: %s", strerror(errno));
-	fprintf(stderr, "nhictl: %s: %s: %s %s %s, not after %s (the secret above is shown "
-		"once)\n", x->verb, id->name, what, n->kind, n->id,
-		nhi_format_time((time_t)n->not_after, b1));
-	return 0;
+	return cred_handover_list(x, id, n, 1, 0, out, what);
 }

@@ -32,7 +32,7 @@
 #define NHICTL_DIRMAP_H
 
 #include <stddef.h>
-#include <ldap.h>
+#include "ldapdl.h"
 #include "util.h"
 
 struct dir {

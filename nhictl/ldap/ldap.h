@@ -8,7 +8,7 @@
 #define NHICTL_LDAP_H
 
 #include <stddef.h>
-#include <ldap.h>
+#include "ldapdl.h"
 #include "nhi_conf.h"
 
 /* ---- ldap_escape.c -------------------------------------------------- */

@@ -141,13 +141,16 @@ int regstate_save(struct nhictl *x, const struct reg_state *s)
 	return r < 0 ? nerr(x, r, "%s", err) : 0;
 }
 
-/* the chain's length when the registry was opened: a gap found while
- * publishing is described before the events the verb itself added */
-static int64_t events_at_open = -1;
+/* the chain's last event when the registry was opened: a gap found while
+ * publishing is described before the events the verb itself added.  Its
+ * rowid, a lookup at the end of the table (every verb opens the registry,
+ * most never publish); the events up to it are counted only to describe a
+ * gap. */
+static int64_t events_max_at_open = -1;
 
 int regstate_opened(struct nhictl *x)
 {
-	return reg_int(x, &events_at_open, 0, "SELECT count(*) FROM event", "");
+	return reg_int(x, &events_max_at_open, 0, "SELECT max(id) FROM event", "");
 }
 
 int regstate_check_log(struct nhictl *x, const struct reg_state *s, char *why, size_t len)
@@ -161,10 +164,6 @@ int regstate_check_log(struct nhictl *x, const struct reg_state *s, char *why, s
 		return 0;
 	if (regstate_path(x, path, sizeof(path)) < 0)
 		return NHI_ERR_RANGE;
-	if (events_at_open >= 0)
-		have = events_at_open;
-	else if (reg_int(x, &have, 0, "SELECT count(*) FROM event", "") < 0)
-		return NHI_ERR_DB;
 	st = reg_prep(x, "SELECT hash FROM event WHERE id = ?", "i", s->log_count);
 	if (st == NULL)
 		return NHI_ERR_DB;
@@ -176,6 +175,11 @@ int regstate_check_log(struct nhictl *x, const struct reg_state *s, char *why, s
 		return reg_dberr(x);
 	if (r == SQLITE_ROW && strcmp(hash, s->log_head) == 0)
 		return 0;
+	if (events_max_at_open >= 0 ?
+	    reg_int(x, &have, 0, "SELECT count(*) FROM event WHERE id <= ?", "i",
+		    events_max_at_open) < 0 :
+	    reg_int(x, &have, 0, "SELECT count(*) FROM event", "") < 0)
+		return NHI_ERR_DB;
 	if (have < s->log_count)
 		return nhi_seterr(why, len, NHI_ERR_STATE,
 				  "%s recorded %lld events (head %.12s), this registry holds %lld: "
