@@ -19,11 +19,13 @@
 #      one lookup, close, for each way of checking the data.
 # Everything that touches /etc happens in private mount namespaces
 # (unshare -m, bind mounts): the host's files are never changed.
-# Results go to bench/RESULTS.md (and the raw data to $W). bench/sssd.sh
+# Results replace this script's own section of bench/RESULTS.md (between its
+# markers; the raw data in $W); every other section and note stays. bench/sssd.sh
 # sets SSSD's memory cache beside nss_nhi in a section of its own, which
 # this script keeps, as it keeps bench/sync.sh's.
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+. "$SRC/bench/common.sh"
 B=${1:-/tmp/nhi-bench-build}
 # (not under /tmp: the modules trust no file below a directory others may
 # write to, sticky or not, so the accounts would not be served there)
@@ -189,9 +191,8 @@ cat "$W/open.md" >&2
 
 # ---- RESULTS.md ------------------------------------------------------------------
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
-{
-	echo "# nss_nhi benchmark results"
-	echo
+text=$({
+	echo "<!-- bench/run.sh: begin -->"
 	echo "Produced by \`bench/run.sh\` (as root; it builds with \`-O2\`, needs hyperfine and"
 	echo "valgrind, and changes nothing on the host: /etc files are bind-mounted in private"
 	echo "mount namespaces). $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs"
@@ -282,14 +283,11 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "\`id NAME\` with nss_nhi does the same work at every size (one hash lookup for"
 	echo "the user, one for its groups: initgroups_dyn); with nss_files it reads the whole"
 	echo "/etc/passwd and /etc/group."
-	# the sections of bench/sync.sh (nhictl sync), bench/reach.sh, bench/discover.sh, bench/audit.sh and bench/sssd.sh (against
-	# SSSD's memory cache) are kept as they were
-	for other in sync sssd pam-ruser reach discover audit; do
-		if grep -q "^<!-- bench/$other.sh: begin -->\$" "$OUT" 2>/dev/null; then
-			echo
-			sed -n "/^<!-- bench\\/$other.sh: begin -->\$/,/^<!-- bench\\/$other.sh: end -->\$/p" "$OUT"
-		fi
-	done
-} > "$OUT.new" && mv "$OUT.new" "$OUT"
+	echo "<!-- bench/run.sh: end -->"
+})
+# only this script's section is replaced: the other scripts' sections and
+# the notes between them stay as they are
+[ -f "$OUT" ] || printf '# nss_nhi benchmark results\n' > "$OUT"
+bench_section run "$text" "$OUT" >/dev/null
 echo "== wrote $OUT" >&2
-cat "$OUT"
+printf '%s\n' "$text"

@@ -219,6 +219,13 @@ K=${NHI_BENCH_CALLGRIND_LOOKUPS:-20000}
 FIRST_UID=2000000
 
 [ "$(id -u)" = 0 ] || { echo "sssd.sh: run as root (private mount namespaces)" >&2; exit 1; }
+# the measurements run with an overlay over /var and SSSD's files over
+# /usr: what they wrote below either would vanish with the namespace
+case $(realpath -m "$W") in
+/var|/var/*|/usr|/usr/*)
+	echo "sssd.sh: NHI_BENCH_DIR=$W is under /var or /usr, which the measurements overlay: the results would be lost; choose another directory" >&2
+	exit 1 ;;
+esac
 for t in hyperfine valgrind unshare ldconfig python3; do
 	command -v $t >/dev/null || { echo "sssd.sh: $t is needed (scripts/deps.sh bench)" >&2; exit 1; }
 done
