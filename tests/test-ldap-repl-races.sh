@@ -208,7 +208,7 @@ for ((i = 1; i <= RR; i++)); do
 done
 converge "the transferred identities made" || finish
 expect 0 "host b syncs them" on b sync
-ta=0 tb=0 diverged=0 bad=0 t_all0=$(now)
+ta=0 tb=0 tboth=0 tovw=0 diverged=0 bad=0 t_all0=$(now)
 for ((i = 1; i <= RR; i++)); do
 	race "$i" t transfer "tr-$i" --to dave -- transfer "tr-$i" --to erin
 	t0=$(now)
@@ -240,9 +240,34 @@ for ((i = 1; i <= RR; i++)); do
 	done
 	[ "$ra" = 0 ] && ta=$((ta + 1))
 	[ "$rb" = 0 ] && tb=$((tb + 1))
+	[ "$ra" = 0 ] && [ "$rb" = 0 ] && tboth=$((tboth + 1))
+	tovw=$((tovw + $(cat "$T/ta.err" "$T/tb.err" | grep -c '^nhictl: transfer: the directory now holds owner')))
 done
 t_all1=$(now)
 eqv "transfer against transfer, $RR rounds: every outcome honest" 0 "$bad"
-echo "# transfer/transfer: $RR rounds in $(secs "$t_all0" "$t_all1") s: host a's stood $ta, host b's $tb, servers diverged $diverged; converge $(conv_figures)"
+echo "# transfer/transfer: $RR rounds in $(secs "$t_all0" "$t_all1") s: host a's stood $ta, host b's $tb (one after the other, both done: $tboth), the loser told overwritten $tovw, servers diverged $diverged; converge $(conv_figures)"
 agree owners tr- owner_dn
+
+# ---- directory check compares the servers of ldap_uri ----------------------
+nrun on a directory check
+if [ "$diverged" = 0 ]; then
+	eqv "directory check after the races: exit 0, the servers hold the same entries" "0 0" \
+		"$rc $(grep -c 'do not hold the same identity entries' "$T/out")"
+else
+	eqv "directory check after the races: exit 0, says the servers diverged" "0 1" \
+		"$rc $(grep -c 'do not hold the same identity entries' "$T/out")"
+fi
+# servers that disagree: a change on p1 alone (partitioned)
+repl_partition || nok "partition"
+printf 'dn: uid=tr-1,%s\nchangetype: modify\nreplace: description\ndescription: p1 only\n' "$B" |
+	repl_admin p1 ldapmodify >/dev/null
+expect 0 "p1 and p2 disagree: directory check (exit 0, a warning)" on a directory check
+has out "names the entry that differs" \
+	"^warning: the servers of ldap_uri do not hold the same identity entries \(2 differences; tr-1: entryCSN [^ ]+ on [^ ]+, not on [^ ]+\): replication is behind, or the servers diverged"
+expect 0 "--json: in the warnings" on a directory check --json
+eqv "--json: one warning about it" 1 "$(pyjson 'sum("do not hold the same" in w for w in d["warnings"])')"
+repl_heal || nok "heal"
+converge "healed" || true
+expect 0 "healed: directory check" on a directory check
+eqv "healed: no difference left" 0 "$(grep -c 'do not hold the same identity entries' "$T/out")"
 finish

@@ -28,4 +28,14 @@
  * through (printed). */
 int dir_settle(struct dir *d, const char *dn, const char *name);
 
+/* Do the servers of ldap_uri hold the same identity entries?  Each one's
+ * entries under ldap_base (name and entryCSN) are compared with the first
+ * server's: the number of differences (an entry of one name with another
+ * entryCSN counts on both sides; 0 with one URI), the first named in
+ * 'first' ("NAME: entryCSN CSN on URI, not on URI").  Replication in
+ * progress differs too: a difference that stays is servers that disagree
+ * for good.  NHI_ERR_IO when a server cannot be read (its reason in
+ * 'first', not printed), NHI_ERR_NOMEM. */
+int dir_servers_compare(struct nhictl *x, char *first, size_t len);
+
 #endif
