@@ -13,6 +13,9 @@
 #   the losing host hands no secret out, the secret handed out binds on
 #   both servers and `cred verify` accepts it on both hosts, and no
 #   credential entry of the losing rotation is left;
+# - cred add --kind password on both hosts: the same (one userPassword
+#   set survives replication: the losing host withdraws its entry and
+#   hands no password out);
 # - transfer to two different owners from both hosts: both servers and
 #   both hosts agree on the owner, and each host's report matches it.
 # The rounds, outcomes and times are printed as TAP comments (recorded in
@@ -153,6 +156,20 @@ agree "states and expiries" se- "state || expires"
 RR=$(( (ROUNDS + 1) / 2 ))
 pwd_of() { head -n1 "$1"; }
 bind() { ldapwhoami -x -H "$(_repl_var "$1" LDAP)" -D "uid=$2,$B" -w "$3" >/dev/null 2>&1; }
+# handed_out NAME HOST OUT: the password HOST handed out (first line of
+# OUT) binds on p1 and p2, and both hosts' cred verify accept it after a
+# sync (else bad is counted, with $why)
+handed_out() {
+	local P v
+	P=$(pwd_of "$3")
+	bind p1 "$1" "$P" && bind p2 "$1" "$P" ||
+		{ bad=$((bad + 1)); nok "$why: host $2's password does not bind on both servers"; }
+	for v in a b; do
+		on "$v" sync >/dev/null 2>&1
+		on "$v" cred verify "$1" <<<"$P" >/dev/null 2>&1 ||
+			{ bad=$((bad + 1)); nok "$why: host $v's cred verify refuses host $2's password"; }
+	done
+}
 for ((i = 1; i <= RR; i++)); do
 	on a create "ro-$i" --owner alice --expires +30d >/dev/null 2>>"$T/setup.err" &&
 	on a cred add "ro-$i" --kind password >/dev/null 2>>"$T/setup.err" || nok "create ro-$i with a password"
@@ -180,14 +197,7 @@ for ((i = 1; i <= RR; i++)); do
 			if [ -s "$T/r$h.out" ]; then bad=$((bad + 1)); nok "$why: host $h failed but wrote to stdout"; fi
 			continue
 		fi
-		P=$(pwd_of "$T/r$h.out")
-		bind p1 "ro-$i" "$P" && bind p2 "ro-$i" "$P" ||
-			{ bad=$((bad + 1)); nok "$why: host $h's new password does not bind on both servers"; }
-		for v in a b; do
-			on "$v" sync >/dev/null 2>&1
-			on "$v" cred verify "ro-$i" <<<"$P" >/dev/null 2>&1 ||
-				{ bad=$((bad + 1)); nok "$why: host $v's cred verify refuses host $h's new password"; }
-		done
+		handed_out "ro-$i" "$h" "$T/r$h.out"
 	done
 	[ "$ra" = 0 ] && ra_ok=$((ra_ok + 1))
 	[ "$rb" = 0 ] && rb_ok=$((rb_ok + 1))
@@ -199,6 +209,38 @@ t_all1=$(now)
 eqv "rotate against rotate, $RR rounds: every outcome honest" 0 "$bad"
 echo "# rotate/rotate: $RR rounds in $(secs "$t_all0" "$t_all1") s: host a's rotation stood $ra_ok, host b's $rb_ok (one after the other, both stand: $serial), neither $none; the loser told overwritten after the servers agreed $ovw, refused by the nhiSerial compare-and-swap $cas; converge $(conv_figures)"
 cat "$T/ra.err" "$T/rb.err" | sed 's/^/#   last round: /'
+
+# ---- cred add --kind password on both hosts at once -------------------------
+for ((i = 1; i <= RR; i++)); do
+	on a create "ca-$i" --owner alice --expires +30d >/dev/null 2>>"$T/setup.err" || nok "create ca-$i"
+done
+converge "the identities for cred add made" || finish
+expect 0 "host b syncs them" on b sync
+ca_ok=0 cb_ok=0 covw=0 bad=0 t_all0=$(now)
+for ((i = 1; i <= RR; i++)); do
+	race "$i" c cred add "ca-$i" --kind password -- cred add "ca-$i" --kind password
+	converge "cred add $i" || break
+	why="round $i: a exit $ra, b exit $rb; $(cat "$T/ca.err" "$T/cb.err" | paste -sd' ')"
+	n1=$(repl_admin p1 ldapsearch -b "uid=ca-$i,$B" -s one '(nhiKind=password)' dn | grep -c '^dn:')
+	n2=$(repl_admin p2 ldapsearch -b "uid=ca-$i,$B" -s one '(nhiKind=password)' dn | grep -c '^dn:')
+	[ "$n1 $n2" = "$(((ra == 0) + (rb == 0))) $(((ra == 0) + (rb == 0)))" ] ||
+		{ bad=$((bad + 1)); nok "$why: password entries on p1 $n1, p2 $n2"; }
+	for h in a b; do
+		[ "$h" = a ] && r=$ra || r=$rb
+		if [ "$r" != 0 ]; then
+			[ -s "$T/c$h.out" ] && { bad=$((bad + 1)); nok "$why: host $h failed but wrote to stdout"; }
+			grep -q "^nhictl: cred: the directory now holds other credentials (password [0-9a-f]* is not among them; withdrawn, no secret handed out): another writer or a replica changed ca-$i\$" "$T/c$h.err" &&
+				covw=$((covw + 1))
+			continue
+		fi
+		handed_out "ca-$i" "$h" "$T/c$h.out"
+	done
+	[ "$ra" = 0 ] && ca_ok=$((ca_ok + 1))
+	[ "$rb" = 0 ] && cb_ok=$((cb_ok + 1))
+done
+t_all1=$(now)
+eqv "cred add against cred add, $RR rounds: every outcome honest" 0 "$bad"
+echo "# cred add/cred add: $RR rounds in $(secs "$t_all0" "$t_all1") s: host a's password stood $ca_ok, host b's $cb_ok, the loser told overwritten $covw; converge $(conv_figures)"
 
 # ---- transfer to two owners at once -------------------------------------
 # a second live owner beside dave: erin (added on p1, replicated)

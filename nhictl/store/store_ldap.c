@@ -271,6 +271,24 @@ static void ldap_abort(struct nhictl *x)
 	     "updated (run 'nhictl sync')");
 }
 
+/* Once every server of ldap_uri holds the same identity entry
+ * (dir_settle), does its userPassword hold 'hash'?  1 yes (or the
+ * servers did not agree in time: warned), 0 another writer's set stands,
+ * NHI_ERR_IO. */
+static int pw_stands(struct nhictl *x, const char *name, const char *hash)
+{
+	char dn[1024];
+	int h;
+
+	if (dir_ident_dn(&x->conf, name, dn, sizeof(dn)) < 0 ||
+	    (h = dir_settle(&dir_conn, dn, name)) < 0)
+		return NHI_ERR_IO;
+	if (h > 0)
+		return 1;
+	h = dc_has_password(&dir_conn, name, hash);
+	return h < 0 ? NHI_ERR_IO : h;
+}
+
 /* ---- credentials: the identity entry's serial is compared and swapped
  * by every change (dircred.h), then the entries are read back ---- */
 
@@ -328,6 +346,17 @@ static int ldap_cred_add(struct nhictl *x, const struct ident *id, const struct 
 		conflict(x, id->name);
 	if (r != 0) {
 		dc_delete(&dir_conn, id->name, n->id);
+		return NHI_ERR_IO;
+	}
+	/* replicated: a password added through another provider at once
+	 * may stand instead (one userPassword set survives); ours then is
+	 * withdrawn before its secret is handed over */
+	if (strcmp(n->kind, "password") == 0 && (r = pw_stands(x, id->name, n->hash)) <= 0) {
+		if (r == 0 && dc_delete(&dir_conn, id->name, n->id) == 0 &&
+		    dir_creds_refresh(&dir_conn, id->name) == 0)
+			return confirm_failed(x, id->name, "other credentials (password %s is "
+					      "not among them; withdrawn, no secret handed out)",
+					      n->id);
 		return NHI_ERR_IO;
 	}
 	if (dir_creds_pull(&dir_conn, id->name, serial + 1) != 0) {
@@ -390,15 +419,11 @@ static int ldap_rot_undo(struct nhictl *x, const struct store_rot *r)
  * NHI_ERR_EXISTS overwritten (printed), another NHI_ERR_* failed. */
 static int rot_stands(struct nhictl *x, const struct store_rot *r)
 {
-	char dn[1024];
 	int h;
 
-	if (dir_ident_dn(&x->conf, r->id->name, dn, sizeof(dn)) < 0 ||
-	    (h = dir_settle(&dir_conn, dn, r->id->name)) < 0)
-		return NHI_ERR_IO;
-	if (h > 0 || strcmp(r->n->kind, "password") != 0)
+	if (strcmp(r->n->kind, "password") != 0)
 		return 0;
-	if ((h = dc_has_password(&dir_conn, r->id->name, r->n->hash)) != 0)
+	if ((h = pw_stands(x, r->id->name, r->n->hash)) != 0)
 		return h > 0 ? 0 : h;
 	if (dc_delete(&dir_conn, r->id->name, r->n->id) != 0)
 		return NHI_ERR_IO;
