@@ -78,12 +78,29 @@ race_end() {
 # agree WHAT PREFIX COLUMNS: both hosts sync, then hold the same COLUMNS
 # (an SQL expression) for the identities named PREFIX*
 agree() {
-	local h q="SELECT group_concat(name || ' ' || $3, ' ') FROM (SELECT * FROM identity WHERE name LIKE '$2%' ORDER BY name)"
+	local h q="SELECT group_concat(name || ' ' || $3, ' ') FROM (SELECT * FROM identity WHERE name LIKE '$2%' AND $(not_diverged) ORDER BY name)"
 	for h in a b; do
 		expect 0 "host $h: sync afterwards" on "$h" sync
 	done
 	eqv "after sync: hosts a and b hold the same $1" "$(reg a "$q")" "$(reg b "$q")"
 }
+
+# diverged_seen NAME WHY ERR...: p1 and p2 hold NAME differently after
+# converging; every command's stderr ERR must carry the warning that the
+# servers do not agree (else bad is counted).  NAME goes to DIVERGED.
+DIVERGED=
+diverged_seen() {
+	local name=$1 why=$2 f
+	shift 2
+	DIVERGED="$DIVERGED${DIVERGED:+ }$name"
+	echo "# $why: the servers diverged"
+	for f in "$@"; do
+		grep -q "warning: $name: the entry is not yet the same on every server of ldap_uri after 10 s" "$f" ||
+			{ bad=$((bad + 1)); nok "$why: the servers diverged, unsaid in ${f##*/}"; }
+	done
+}
+# not_diverged: an SQL condition leaving out the names in DIVERGED
+not_diverged() { local n l=; for n in $DIVERGED; do l="$l${l:+, }'$n'"; done; echo "name NOT IN (${l:-''})"; }
 
 # race ROUND TAG ARGS-A... -- ARGS-B...: nhictl ARGS-A on host a and ARGS-B
 # on host b at once (output in $T/TAGa.out, .err ...); exit codes ra, rb
@@ -124,7 +141,13 @@ for ((i = 1; i <= ROUNDS; i++)); do
 	ob=$(reg b "SELECT outcome FROM event WHERE action = 'extend' AND target = 'se-$i' ORDER BY id DESC LIMIT 1")
 	why="round $i: a exit $ra, b exit $rb, p1 $s1 $e1, p2 $s2 $e2, a's registry $sa, events $oa/$ob; $(cat "$T/sa.err" "$T/sb.err" | paste -sd' ')"
 	# the servers agree
-	if [ "$s1 $e1" != "$s2 $e2" ]; then bad=$((bad + 1)); nok "$why: the servers disagree"; continue; fi
+	# servers that diverged for good (an OpenLDAP race of plain syncrepl
+	# between providers, seen in about 1 round of 20): each command must
+	# have said it could not tell what stands (the wait timed out)
+	if [ "$s1 $e1" != "$s2 $e2" ]; then
+		diverged_seen "se-$i" "$why" "$T/sa.err" "$T/sb.err"
+		continue
+	fi
 	# host a: exit 0 only when the suspension stands; else said, and its
 	# registry and audit log hold what stands
 	if [ "$ra" = 0 ] && [ "$s1" != suspended ]; then
@@ -149,7 +172,7 @@ for ((i = 1; i <= ROUNDS; i++)); do
 done
 t_all1=$(now)
 eqv "suspend against extend, $ROUNDS rounds: every outcome honest" 0 "$bad"
-echo "# suspend/extend: $ROUNDS rounds in $(secs "$t_all0" "$t_all1") s: both stand $both, suspension overwritten (a said so) $wins_b, extension overwritten (b said so) $wins_a; converge $(conv_figures)"
+echo "# suspend/extend: $ROUNDS rounds in $(secs "$t_all0" "$t_all1") s: servers diverged (said by both hosts) $(wc -w <<<"$DIVERGED"), both stand $both, suspension overwritten (a said so) $wins_b, extension overwritten (b said so) $wins_a; converge $(conv_figures)"
 agree "states and expiries" se- "state || expires"
 
 # ---- rotate on both hosts at once ---------------------------------------
@@ -221,6 +244,10 @@ for ((i = 1; i <= RR; i++)); do
 	race "$i" c cred add "ca-$i" --kind password -- cred add "ca-$i" --kind password
 	converge "cred add $i" || break
 	why="round $i: a exit $ra, b exit $rb; $(cat "$T/ca.err" "$T/cb.err" | paste -sd' ')"
+	# the servers diverged on the identity entry (the OpenLDAP race): no
+	# password may have been handed out unless it binds on both (below)
+	[ "$(attr p1 "ca-$i" entryCSN)" = "$(attr p2 "ca-$i" entryCSN)" ] ||
+		{ DIVERGED="$DIVERGED${DIVERGED:+ }ca-$i"; echo "# $why: the servers diverged"; }
 	n1=$(repl_admin p1 ldapsearch -b "uid=ca-$i,$B" -s one '(nhiKind=password)' dn | grep -c '^dn:')
 	n2=$(repl_admin p2 ldapsearch -b "uid=ca-$i,$B" -s one '(nhiKind=password)' dn | grep -c '^dn:')
 	[ "$n1 $n2" = "$(((ra == 0) + (rb == 0))) $(((ra == 0) + (rb == 0)))" ] ||
@@ -262,7 +289,11 @@ for ((i = 1; i <= RR; i++)); do
 	echo "$(secs "$t0" "$(now)")" >> "$T/conv"
 	o1=$(attr p1 "tr-$i" owner) o2=$(attr p2 "tr-$i" owner)
 	why="round $i: a exit $ra, b exit $rb, p1 $o1, p2 $o2; $(cat "$T/ta.err" "$T/tb.err" | paste -sd' ')"
-	if [ "$o1" != "$o2" ]; then diverged=$((diverged + 1)); echo "# $why: the servers disagree"; continue; fi
+	if [ "$o1" != "$o2" ]; then
+		diverged=$((diverged + 1))
+		diverged_seen "tr-$i" "$why" "$T/ta.err" "$T/tb.err"
+		continue
+	fi
 	case $o1 in uid=dave,*) want=a ;; uid=erin,*) want=b ;; *) want=none ;; esac
 	# a host that said done: its owner stands, or the other host's
 	# transfer came after it (that one's audit event: "owner MINE -> ...")
@@ -292,12 +323,23 @@ agree owners tr- owner_dn
 
 # ---- directory check compares the servers of ldap_uri ----------------------
 nrun on a directory check
-if [ "$diverged" = 0 ]; then
+if [ -z "$DIVERGED" ]; then
 	eqv "directory check after the races: exit 0, the servers hold the same entries" "0 0" \
 		"$rc $(grep -c 'do not hold the same identity entries' "$T/out")"
 else
 	eqv "directory check after the races: exit 0, says the servers diverged" "0 1" \
 		"$rc $(grep -c 'do not hold the same identity entries' "$T/out")"
+fi
+# what an admin does about diverged servers: write the entry again on one
+# provider (a new entryCSN that replication carries everywhere)
+for n in $DIVERGED; do
+	printf 'dn: uid=%s,%s\nchangetype: modify\nreplace: description\ndescription: repaired\n' "$n" "$B" |
+		repl_admin p1 ldapmodify >/dev/null
+done
+if [ -n "$DIVERGED" ]; then
+	converge "repaired" || true
+	expect 0 "written again on p1: directory check" on a directory check
+	eqv "written again on p1: the servers agree ($DIVERGED)" 0 "$(grep -c 'do not hold the same identity entries' "$T/out")"
 fi
 # servers that disagree: a change on p1 alone (partitioned)
 repl_partition || nok "partition"

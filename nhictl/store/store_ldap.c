@@ -272,9 +272,9 @@ static void ldap_abort(struct nhictl *x)
 }
 
 /* Once every server of ldap_uri holds the same identity entry
- * (dir_settle), does its userPassword hold 'hash'?  1 yes (or the
- * servers did not agree in time: warned), 0 another writer's set stands,
- * NHI_ERR_IO. */
+ * (dir_settle), does its userPassword hold 'hash'?  1 yes, 2 cannot be
+ * told (the servers did not agree in time, or one did not answer:
+ * warned), 0 another writer's set stands, NHI_ERR_IO. */
 static int pw_stands(struct nhictl *x, const char *name, const char *hash)
 {
 	char dn[1024];
@@ -284,7 +284,7 @@ static int pw_stands(struct nhictl *x, const char *name, const char *hash)
 	    (h = dir_settle(&dir_conn, dn, name)) < 0)
 		return NHI_ERR_IO;
 	if (h > 0)
-		return 1;
+		return 2;
 	h = dc_has_password(&dir_conn, name, hash);
 	return h < 0 ? NHI_ERR_IO : h;
 }
@@ -351,7 +351,12 @@ static int ldap_cred_add(struct nhictl *x, const struct ident *id, const struct 
 	/* replicated: a password added through another provider at once
 	 * may stand instead (one userPassword set survives); ours then is
 	 * withdrawn before its secret is handed over */
-	if (strcmp(n->kind, "password") == 0 && (r = pw_stands(x, id->name, n->hash)) <= 0) {
+	if (strcmp(n->kind, "password") == 0 && (r = pw_stands(x, id->name, n->hash)) != 1) {
+		/* not known to bind on every server: not handed out either */
+		if (r == 2 && dc_unadd(&dir_conn, id->name, n) == 0)
+			return nerr(x, NHI_ERR_IO, "password %s of %s is not confirmed on every "
+				    "server of ldap_uri: withdrawn, no secret handed out; try again",
+				    n->id, id->name);
 		if (r == 0 && dc_delete(&dir_conn, id->name, n->id) == 0 &&
 		    dir_creds_refresh(&dir_conn, id->name) == 0)
 			return confirm_failed(x, id->name, "other credentials (password %s is "
