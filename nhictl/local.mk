@@ -30,7 +30,7 @@ NHICTL_LDAP = nhictl/ldap/ldap.c nhictl/ldap/ldap.h nhictl/ldap/ldap_escape.c \
 	nhictl/ldap/dirmap.h nhictl/ldap/dirmap.c nhictl/ldap/dirwrite.h nhictl/ldap/dirwrite.c \
 	nhictl/ldap/diralloc.h nhictl/ldap/diralloc.c \
 	nhictl/ldap/dircred.h nhictl/ldap/dircred.c nhictl/ldap/diraccess.h nhictl/ldap/diraccess.c \
-	nhictl/ldap/ldapdl.h nhictl/ldap/ldapdl.c
+	nhictl/ldap/ldapdl.h nhictl/ldap/ldapdl.c nhictl/ldap/dirsettle.h nhictl/ldap/dirsettle.c
 NHICTL_STORE = nhictl/store/store.h nhictl/store/select.c nhictl/store/store.c nhictl/store/store_local.c \
 	nhictl/store/store_ldap.c nhictl/store/dirstore.h nhictl/store/dirstore.c nhictl/store/upkeep.c \
 	nhictl/store/store_local_access.c \

@@ -16,3 +16,6 @@ EXTRA_DIST += tests/test-ldap-repl.sh
 # uid blocks read in pages past the server's size limit (issue 17): tests/test-ldap-blocks-paged.sh
 TESTS += tests/test-ldap-blocks-paged.sh
 EXTRA_DIST += tests/test-ldap-blocks-paged.sh
+# real replication, one identity changed on two providers at once (issue 17): tests/test-ldap-repl-races.sh
+TESTS += tests/test-ldap-repl-races.sh
+EXTRA_DIST += tests/test-ldap-repl-races.sh

@@ -34,6 +34,9 @@
 #                   (the values are printed to stderr).
 #   repl_csn NAME   the suffix's contextCSN values on NAME, sorted, one line.
 #   repl_admin NAME CMD ARGS...  ldap_admin against server NAME.
+#   repl_host NAME URI-NAMES...  host NAME: repl_nhi_conf into $T/NAME.conf,
+#                   state in $T/NAME; repl_on NAME ARGS...  nhictl on it.
+#   repl_now, repl_secs A B  timestamps and their difference (s, 2 places).
 #   repl_nhi_conf NAME STATE-DIR HOST URI-NAMES...
 #                   nhi.conf of a host writing to the servers URI-NAMES
 #                   (in that order: ldap_uri), as slapd_nhi_conf.
@@ -246,3 +249,21 @@ repl_nhi_conf() {
 	uid_max = 2199999
 	EOF
 }
+
+# repl_host NAME URI-NAMES...: host NAME's nhi.conf in $T/NAME.conf, its
+# state in $T/NAME (repl_nhi_conf, host name NAME)
+repl_host() {
+	local h=$1
+	shift
+	mkdir -p "$T/$h"
+	repl_nhi_conf "$h" "$T/$h" "$h" "$@" > "$T/$h.conf"
+}
+# repl_on NAME ARGS...: nhictl ARGS on host NAME
+repl_on() {
+	local h=$1
+	shift
+	NHI_CONF=$T/$h.conf nhictl "$@"
+}
+# repl_now: seconds since the epoch, with nanoseconds; repl_secs A B: B - A
+repl_now() { date +%s.%N; }
+repl_secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }

@@ -28,15 +28,9 @@ ok "p1, p2 and c1 start and converge"
 B=$SLAPD_NHI_BASE
 PAIRS=${NHI_REPL_PAIRS:-50}
 
-# host NAME URI-NAMES...: a host's nhi.conf in $T/NAME.conf
-host() {
-	local h=$1; shift
-	mkdir -p "$T/$h"
-	repl_nhi_conf "$h" "$T/$h" "$h" "$@" > "$T/$h.conf"
-}
-on() { local h=$1; shift; NHI_CONF=$T/$h.conf nhictl "$@"; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+on() { repl_on "$@"; }
+now() { repl_now; }
+secs() { repl_secs "$@"; }
 rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.1f", n / (b - a) }'; }
 # on SERVER: uidNumber and uid of every identity, "UID NAME" sorted
 idents() {
@@ -75,9 +69,9 @@ all_unique() {
 	done
 }
 
-host a p1 p2
-host b p2 p1
-host r c1           # a reading host: syncs from the consumer
+repl_host a p1 p2
+repl_host b p2 p1
+repl_host r c1           # a reading host: syncs from the consumer
 
 # ---- concurrent creates: PAIRS rounds, one create on each host at once ----
 t0=$(now)
@@ -114,7 +108,7 @@ expect 0 "host a: directory check" on a directory check
 has out "two providers, by their server IDs" '^topology: +two providers \(a mirror pair or multi-provider\) \(server IDs [0-9a-f]+, [0-9a-f]+\)$'
 has out "several writers: what holds" '^guarantees: +several writers: uid blocks are claimed on every server of ldap_uri'
 check "host a lists both providers: no warning" bash -c "! grep -q '^warning: the directory has' '$T/out'"
-host one p1
+repl_host one p1
 expect 0 "a host listing p1 only: directory check (exit 0, a warning)" on one directory check
 has out "warns that ldap_uri lists fewer servers than there are providers" \
 	'^warning: the directory has 2 providers .* but ldap_uri lists 1 server: list every provider'

@@ -773,20 +773,28 @@ static int rotation_finish(struct nhictl *x, const struct ident *id, struct rota
 static void rotation_abort(struct nhictl *x, const struct ident *id, struct rotation *rt,
 			   const char *step)
 {
+	/* another rotation stood (the store said so and withdrew ours): the
+	 * old credential is that rotation's to keep or retire */
+	int lost = strcmp(step, "overwritten") == 0;
+
 	reg_rollback(x);
 	if (reg_begin(x) < 0)
 		return;
 	if (reg_exec(x, "UPDATE rotation SET state = 'rolled-back', step = ?, finished = ? "
 		     "WHERE id = ? AND state = 'pending'", "sii", step, (int64_t)x->now,
 		     rt->row) < 0 ||
-	    reg_event(x, "rotate", id->name, "failed", "id=%s -> %s: failed at %s; "
-		      "rolled back", rt->old.id, rt->n.id, step) < 0 ||
+	    (lost ? reg_event(x, "rotate", id->name, "overwritten", "id=%s -> %s: another "
+			      "rotation of %s stands in the directory; %s withdrawn, never handed "
+			      "over", rt->old.id, rt->n.id, rt->old.id, rt->n.id)
+		  : reg_event(x, "rotate", id->name, "failed", "id=%s -> %s: failed at %s; "
+			      "rolled back", rt->old.id, rt->n.id, step)) < 0 ||
 	    reg_commit_journal(x) < 0) {
 		reg_rollback(x);
 		return;
 	}
-	nerr(x, 0, "rotation of %s credential %s failed at '%s' and was rolled back: %s "
-	     "stays valid", id->name, rt->old.id, step, rt->old.id);
+	if (!lost)
+		nerr(x, 0, "rotation of %s credential %s failed at '%s' and was rolled back: %s "
+		     "stays valid", id->name, rt->old.id, step, rt->old.id);
 }
 
 /* The credential to rotate: --cred ID, or the only active one. */
@@ -877,7 +885,7 @@ int cmd_rotate(struct nhictl *x, int argc, char **argv)
 	/* 3. the directory */
 	if ((r = rotation_directory(x, &id, &rt)) != 0) {
 		if (r != NHI_ERR_STATE)   /* else left pending for the next run */
-			rotation_abort(x, &id, &rt, "directory");
+			rotation_abort(x, &id, &rt, r == NHI_ERR_EXISTS ? "overwritten" : "directory");
 		r = EXIT_FAIL;
 		goto out;
 	}

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include "cmd.h"
 #include "ldap.h"
+#include "dirsettle.h"
 
 #define SYNC_REQUEST_OID "1.3.6.1.4.1.4203.1.9.1.1"   /* RFC 4533 */
 #define MAX_MSGS 16
@@ -30,6 +31,8 @@ static const char directory_help[] =
 	"(one server ID: a single provider; two: a mirror pair or multi-provider;\n"
 	"more: multi-provider) and warns when ldap_uri lists fewer servers than\n"
 	"the directory has providers (uid blocks are claimed on ldap_uri's only).\n"
+	"With several URIs in ldap_uri, compares the identity entries (name and\n"
+	"entryCSN) on each and warns when the servers do not hold the same.\n"
 	"Warns when ldap_owner_filter names an attribute the server's schema\n"
 	"(its subschema subentry) does not define.\n"
 	"Prints the URI used, TLS, the identity bound as, whether the server\n"
@@ -456,6 +459,24 @@ static void print_text(struct nhictl *x, const struct dcheck *d)
 			printf("warning: %s\n", d->msgs[i]);
 }
 
+/* Several servers in ldap_uri: do they hold the same identity entries
+ * (entryCSN)?  A difference is a warning: replication behind, or servers
+ * that diverged (a difference that stays when run again). */
+static void check_servers_agree(struct nhictl *x, struct dcheck *d)
+{
+	char first[1024];
+	int n = dir_servers_compare(x, first, sizeof(first));
+
+	if (n < 0)
+		note(d, 0, "cannot compare the servers of ldap_uri: %s",
+		     first[0] ? first : "out of memory");
+	else if (n > 0)
+		note(d, 0, "the servers of ldap_uri do not hold the same identity entries "
+		     "(%d difference%s; %s): replication is behind, or the servers diverged "
+		     "(if it stays when run again: see docs/replication.md)", n,
+		     n == 1 ? "" : "s", first);
+}
+
 static int directory_check(struct nhictl *x)
 {
 	const struct nhi_conf *c = &x->conf;
@@ -498,6 +519,7 @@ static int directory_check(struct nhictl *x)
 			     "of %s) but ldap_uri lists %d server%s: list every provider, or "
 			     "two hosts writing to different ones can claim one uid block",
 			     d.n_sids, d.suffix, d.n_uris, d.n_uris == 1 ? "" : "s");
+		check_servers_agree(x, &d);
 	}
 report:
 	if (x->json)

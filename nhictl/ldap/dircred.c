@@ -375,6 +375,14 @@ static int has_password(struct dir *d, const char *name, const char *pw, long lo
 	return found;
 }
 
+int dc_has_password(struct dir *d, const char *name, const char *pw)
+{
+	long long serial;
+	int h = has_password(d, name, pw, &serial);
+
+	return h < 0 ? NHI_ERR_IO : h;
+}
+
 /* A bump from the entry's current serial, retried when another writer
  * moves it in between (bounded).  Repeatable: a hash to add that is
  * there already, one to delete that is gone, is left alone (read first:

@@ -87,6 +87,9 @@ struct dc_rot {
  * entry in grace (or revoked).  NHI_ERR_CONFLICT when the serial moved: nothing
  * was changed.  After a failure past the swap, dc_rot_undo. */
 int dc_rot_apply(struct dir *d, const struct dc_rot *r, long long serial);
+/* Does the identity entry hold the password hash 'pw' now (userPassword)?
+ * 1, 0, or NHI_ERR_IO (printed). */
+int dc_has_password(struct dir *d, const char *name, const char *pw);
 /* The same, repeatable, from whatever serial the entry has (roll forward). */
 int dc_rot_redo(struct dir *d, const struct dc_rot *r);
 /* Undo it, repeatable: the new entry deleted, the old one active again

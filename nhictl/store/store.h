@@ -141,7 +141,10 @@ struct store_ops {
 			   long long serial);
 	/* Rotation step 3, the truth's part, recorded in the journal row
 	 * (step 'directory'): 0, NHI_ERR_CONFLICT (another writer moved the
-	 * serial: nothing changed), or NHI_ERR_* after undoing it (rot_undo's
+	 * serial: nothing changed), NHI_ERR_EXISTS (replicated: another
+	 * rotation of the credential stands on every server; ours withdrawn,
+	 * the registry holds what stands, printed), or NHI_ERR_* after
+	 * undoing it (rot_undo's
 	 * NHI_ERR_STATE when that failed too). */
 	int (*rot_apply)(struct nhictl *x, const struct store_rot *r);
 	/* Undo rot_apply: 0, or NHI_ERR_STATE when it could not be undone

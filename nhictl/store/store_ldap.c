@@ -14,6 +14,7 @@
 #include "dircred.h"
 #include "dirstore.h"
 #include "diraccess.h"
+#include "dirsettle.h"
 #include "store_ldap_access.h"
 
 /* A chain of dir*.c calls joined with || answers 1 on failure (printed);
@@ -185,6 +186,7 @@ static int ldap_update(struct nhictl *x, const struct ident *id, struct store_ch
 		.hosts_from = id->hosts, .services_from = id->services,
 	};
 	struct ident got;
+	char dn[1024];
 	int creds = 0;
 
 	c->revoked = -1;
@@ -207,6 +209,12 @@ static int ldap_update(struct nhictl *x, const struct ident *id, struct store_ch
 	    (creds && dc_lock_creds(&dir_conn, id->name, creds) != 0) ||
 	    /* no credential outlives its identity */
 	    (c->expires != 0 && dc_cap_not_after(&dir_conn, id->name, c->expires) != 0))
+		return NHI_ERR_IO;
+	/* replicated: what stands once every server of ldap_uri holds the
+	 * same entry (a whole-entry replica of another writer's change may
+	 * still replace this one) */
+	if (dir_ident_dn(&x->conf, id->name, dn, sizeof(dn)) < 0 ||
+	    dir_settle(&dir_conn, dn, id->name) < 0)
 		return NHI_ERR_IO;
 	fault("update-readback-exec");
 	if (dir_ident_readback(&dir_conn, id->name, &got) != 0)
@@ -261,6 +269,24 @@ static void ldap_abort(struct nhictl *x)
 	reg_rollback(x);
 	nerr(x, 0, "the directory was changed, but the local registry was not "
 	     "updated (run 'nhictl sync')");
+}
+
+/* Once every server of ldap_uri holds the same identity entry
+ * (dir_settle), does its userPassword hold 'hash'?  1 yes, 2 cannot be
+ * told (the servers did not agree in time, or one did not answer:
+ * warned), 0 another writer's set stands, NHI_ERR_IO. */
+static int pw_stands(struct nhictl *x, const char *name, const char *hash)
+{
+	char dn[1024];
+	int h;
+
+	if (dir_ident_dn(&x->conf, name, dn, sizeof(dn)) < 0 ||
+	    (h = dir_settle(&dir_conn, dn, name)) < 0)
+		return NHI_ERR_IO;
+	if (h > 0)
+		return 2;
+	h = dc_has_password(&dir_conn, name, hash);
+	return h < 0 ? NHI_ERR_IO : h;
 }
 
 /* ---- credentials: the identity entry's serial is compared and swapped
@@ -322,6 +348,22 @@ static int ldap_cred_add(struct nhictl *x, const struct ident *id, const struct 
 		dc_delete(&dir_conn, id->name, n->id);
 		return NHI_ERR_IO;
 	}
+	/* replicated: a password added through another provider at once
+	 * may stand instead (one userPassword set survives); ours then is
+	 * withdrawn before its secret is handed over */
+	if (strcmp(n->kind, "password") == 0 && (r = pw_stands(x, id->name, n->hash)) != 1) {
+		/* not known to bind on every server: not handed out either */
+		if (r == 2 && dc_unadd(&dir_conn, id->name, n) == 0)
+			return nerr(x, NHI_ERR_IO, "password %s of %s is not confirmed on every "
+				    "server of ldap_uri: withdrawn, no secret handed out; try again",
+				    n->id, id->name);
+		if (r == 0 && dc_delete(&dir_conn, id->name, n->id) == 0 &&
+		    dir_creds_refresh(&dir_conn, id->name) == 0)
+			return confirm_failed(x, id->name, "other credentials (password %s is "
+					      "not among them; withdrawn, no secret handed out)",
+					      n->id);
+		return NHI_ERR_IO;
+	}
 	if (dir_creds_pull(&dir_conn, id->name, serial + 1) != 0) {
 		dc_unadd(&dir_conn, id->name, n);
 		return NHI_ERR_IO;
@@ -372,6 +414,34 @@ static int ldap_rot_undo(struct nhictl *x, const struct store_rot *r)
 		    r->old->id, r->old->id);
 }
 
+/* A password rotation written through one provider while another
+ * rotation of the same credential went through another: the servers keep
+ * one identity entry, and so one of the two new hashes.  Once they agree
+ * (dir_settle), ours must be in it; if not, our credential entry is
+ * withdrawn (nobody has its secret yet), the registry takes what stands,
+ * and the rotation ends as overwritten.  0 ours stands (or cannot be
+ * told: a token, or the servers did not agree in time: warned),
+ * NHI_ERR_EXISTS overwritten (printed), another NHI_ERR_* failed. */
+static int rot_stands(struct nhictl *x, const struct store_rot *r)
+{
+	int h;
+
+	if (strcmp(r->n->kind, "password") != 0)
+		return 0;
+	if ((h = pw_stands(x, r->id->name, r->n->hash)) != 0)
+		return h > 0 ? 0 : h;
+	if (dc_delete(&dir_conn, r->id->name, r->n->id) != 0)
+		return NHI_ERR_IO;
+	if (reg_begin(x) < 0 || dir_creds_refresh(&dir_conn, r->id->name) != 0 ||
+	    reg_commit(x) < 0) {
+		reg_rollback(x);
+		nerr(x, 0, "the local registry is not updated (run 'nhictl sync')");
+	}
+	return nerr(x, NHI_ERR_EXISTS, "the directory now holds another rotation of %s "
+		    "credential %s: another writer or a replica changed %s; %s withdrawn, no "
+		    "secret handed out", r->id->name, r->old->id, r->id->name, r->n->id);
+}
+
 static int ldap_rot_apply(struct nhictl *x, const struct store_rot *r)
 {
 	struct dc_rot dr = dc_rot_of(r);
@@ -381,6 +451,8 @@ static int ldap_rot_apply(struct nhictl *x, const struct store_rot *r)
 		return nerr(x, NHI_ERR_CONFLICT, "the credentials of %s were changed in the "
 			    "directory meanwhile (another rotation?): refused, nothing changed",
 			    r->id->name);
+	if (rc == 0 && (rc = rot_stands(x, r)) == NHI_ERR_EXISTS)
+		return rc;
 	/* outside a transaction (autocommit): the next run knows */
 	if (rc == 0 && reg_exec(x, "UPDATE rotation SET step = 'directory' WHERE id = ?", "i",
 				r->journal_row) < 0)

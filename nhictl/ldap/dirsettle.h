@@ -1,0 +1,41 @@
+/* dirsettle.h - waiting until a written entry is the same on every server
+ * of ldap_uri (replicated directories, issue 17).
+ *
+ * Plain syncrepl between providers replicates whole entries: when two
+ * hosts change one entry on two providers at once, the entry with the
+ * later entryCSN replaces the other on every server, and a change read
+ * back at once from the provider it was sent to may still be lost a
+ * moment later.  dir_settle() is the wait before that read-back: it
+ * reads the entry's entryCSN on the connection written through, then
+ * polls every server of ldap_uri until each holds the entry with one and
+ * the same entryCSN, at least the one read (replication has delivered
+ * this write, or a later one, everywhere).  What the read-back then finds
+ * is what stands.  With one URI in ldap_uri it returns at once.
+ */
+#ifndef NHICTL_DIRSETTLE_H
+#define NHICTL_DIRSETTLE_H
+
+#include "dirmap.h"
+
+/* How long dir_settle() waits for the servers to agree (seconds). */
+#define DIR_SETTLE_WAIT 10
+
+/* 0: every server of ldap_uri holds the entry 'dn' with one entryCSN
+ * (or ldap_uri has one URI); 1: not within DIR_SETTLE_WAIT, or a server
+ * did not answer: a warning naming it is printed ("NAME: ... not yet the
+ * same on every server"), the caller reads back what its server holds;
+ * NHI_ERR_* when the entry cannot be read on the connection written
+ * through (printed). */
+int dir_settle(struct dir *d, const char *dn, const char *name);
+
+/* Do the servers of ldap_uri hold the same identity entries?  Each one's
+ * entries under ldap_base (name and entryCSN) are compared with the first
+ * server's: the number of differences (an entry of one name with another
+ * entryCSN counts on both sides; 0 with one URI), the first named in
+ * 'first' ("NAME: entryCSN CSN on URI, not on URI").  Replication in
+ * progress differs too: a difference that stays is servers that disagree
+ * for good.  NHI_ERR_IO when a server cannot be read (its reason in
+ * 'first', not printed), NHI_ERR_NOMEM. */
+int dir_servers_compare(struct nhictl *x, char *first, size_t len);
+
+#endif

@@ -1,0 +1,357 @@
+#!/bin/bash
+# Replicated OpenLDAP (issue 17): two hosts change ONE identity at the same
+# moment, host a through provider p1, host b through provider p2 (the
+# harness of tests/slapd-repl.sh: plain syncrepl between p1 and p2, which
+# replicates whole entries: of two changes of one entry the later entryCSN
+# replaces the other on both servers).  Whatever the timing, the outcome
+# must be honest: a host that says done (exit 0) made a change that stands
+# on both servers after they converge; a host whose change was overwritten
+# says so (non-zero exit, "the directory now holds ..."), prints nothing as
+# done, and its registry and audit log hold what stands.
+# - suspend (host a) against extend (host b), NHI_RACE_ROUNDS rounds;
+# - rotate of one password on both hosts: at most one rotation stands,
+#   the losing host hands no secret out, the secret handed out binds on
+#   both servers and `cred verify` accepts it on both hosts, and no
+#   credential entry of the losing rotation is left;
+# - cred add --kind password on both hosts: the same (one userPassword
+#   set survives replication: the losing host withdraws its entry and
+#   hands no password out);
+# - transfer to two different owners from both hosts: both servers and
+#   both hosts agree on the owner, and each host's report matches it.
+# The rounds, outcomes and times are printed as TAP comments (recorded in
+# docs/replication.md).
+. "$top_srcdir/tests/common.sh"
+. "$top_srcdir/tests/nhictl-lib.sh"
+. "$top_srcdir/tests/slapd.sh"
+. "$top_srcdir/tests/slapd-repl.sh"
+[ -x "$SLAPD_BIN" ] || { echo "# skip: no slapd"; exit 77; }
+[ "$(id -u)" = 0 ] || { echo "# skip: replication binds as uid 0 (SASL EXTERNAL)"; exit 77; }
+ldap_hermetic
+repl_start || { nok "p1, p2 and c1 start and converge"; finish; }
+ok "p1, p2 and c1 start and converge"
+B=$SLAPD_NHI_BASE
+ROUNDS=${NHI_RACE_ROUNDS:-20}
+
+on() { repl_on "$@"; }
+now() { repl_now; }
+secs() { repl_secs "$@"; }
+# attr SERVER NAME ATTR: the values of ATTR of uid=NAME on SERVER, sorted, one line
+attr() {
+	repl_admin "$1" ldapsearch -b "uid=$2,$B" -s base "$3" |
+		sed -n "s/^$3:: *//p; s/^$3: //p" | sort | paste -sd' '
+}
+reg() { sqlite3 "$T/$1/registry.db" "$2"; }
+# converge WHAT: wait for the servers; the time taken goes to $T/conv
+converge() {
+	local t0 t1
+	t0=$(now)
+	if ! repl_converge 60; then nok "$1: the servers converge"; return 1; fi
+	t1=$(now)
+	echo "$(secs "$t0" "$t1")" >> "$T/conv"
+}
+conv_figures() {
+	sort -n "$T/conv" | awk '{ v[NR] = $1 } END { if (NR) printf "min %s s, median %s s, max %s s", v[1], v[int((NR + 1) / 2)], v[NR] }'
+	rm -f "$T/conv"
+}
+
+# Odd rounds start both commands at once; even rounds force the overlap:
+# the providers are partitioned before the two commands run and healed
+# once both have written (each provider's contextCSN moved, plus 0.5 s),
+# while both commands still wait for the servers to agree.
+# race_begin ROUND / race_end ROUND: around the two background commands
+race_begin() {
+	(($1 % 2)) && return 0
+	repl_partition || nok "round $1: partition"
+	c1_0=$(repl_csn p1) c2_0=$(repl_csn p2)
+}
+race_end() {
+	local k
+	(($1 % 2)) && return 0
+	for ((k = 0; k < 100; k++)); do
+		[ "$(repl_csn p1)" != "$c1_0" ] && [ "$(repl_csn p2)" != "$c2_0" ] && break
+		sleep 0.05
+	done
+	sleep 0.5
+	repl_heal || nok "round $1: heal"
+}
+
+# agree WHAT PREFIX COLUMNS: both hosts sync, then hold the same COLUMNS
+# (an SQL expression) for the identities named PREFIX*
+agree() {
+	local h q="SELECT group_concat(name || ' ' || $3, ' ') FROM (SELECT * FROM identity WHERE name LIKE '$2%' AND $(not_diverged) ORDER BY name)"
+	for h in a b; do
+		expect 0 "host $h: sync afterwards" on "$h" sync
+	done
+	eqv "after sync: hosts a and b hold the same $1" "$(reg a "$q")" "$(reg b "$q")"
+}
+
+# diverged_seen NAME WHY ERR...: p1 and p2 hold NAME differently after
+# converging; every command's stderr ERR must carry the warning that the
+# servers do not agree (else bad is counted).  NAME goes to DIVERGED.
+DIVERGED=
+diverged_seen() {
+	local name=$1 why=$2 f
+	shift 2
+	DIVERGED="$DIVERGED${DIVERGED:+ }$name"
+	echo "# $why: the servers diverged"
+	for f in "$@"; do
+		grep -q "warning: $name: the entry is not yet the same on every server of ldap_uri after 10 s" "$f" ||
+			{ bad=$((bad + 1)); nok "$why: the servers diverged, unsaid in ${f##*/}"; }
+	done
+}
+# not_diverged: an SQL condition leaving out the names in DIVERGED
+not_diverged() { local n l=; for n in $DIVERGED; do l="$l${l:+, }'$n'"; done; echo "name NOT IN (${l:-''})"; }
+
+# race ROUND TAG ARGS-A... -- ARGS-B...: nhictl ARGS-A on host a and ARGS-B
+# on host b at once (output in $T/TAGa.out, .err ...); exit codes ra, rb
+race() {
+	local i=$1 tag=$2 pa pb
+	local -a ca=()
+	shift 2
+	while [ "$1" != -- ]; do ca+=("$1"); shift; done
+	shift
+	race_begin "$i"
+	on a "${ca[@]}" >"$T/${tag}a.out" 2>"$T/${tag}a.err" &
+	pa=$!
+	on b "$@" >"$T/${tag}b.out" 2>"$T/${tag}b.err" &
+	pb=$!
+	race_end "$i"
+	wait "$pa"; ra=$?
+	wait "$pb"; rb=$?
+}
+
+repl_host a p1 p2
+repl_host b p2 p1
+
+# ---- suspend (a, through p1) against extend (b, through p2) ---------------
+for ((i = 1; i <= ROUNDS; i++)); do
+	on a create "se-$i" --owner alice --expires +30d >/dev/null 2>>"$T/setup.err" ||
+		nok "create se-$i"
+done
+converge "the identities made" || finish
+expect 0 "host b syncs them" on b sync
+wins_a=0 wins_b=0 both=0 bad=0 t_all0=$(now)
+for ((i = 1; i <= ROUNDS; i++)); do
+	race "$i" s suspend "se-$i" -- extend "se-$i" --expires +60d
+	converge "suspend/extend $i" || break
+	s1=$(attr p1 "se-$i" nhiState) s2=$(attr p2 "se-$i" nhiState)
+	e1=$(attr p1 "se-$i" nhiExpires) e2=$(attr p2 "se-$i" nhiExpires)
+	sa=$(reg a "SELECT state FROM identity WHERE name = 'se-$i'")
+	oa=$(reg a "SELECT outcome FROM event WHERE action = 'suspend' AND target = 'se-$i' ORDER BY id DESC LIMIT 1")
+	ob=$(reg b "SELECT outcome FROM event WHERE action = 'extend' AND target = 'se-$i' ORDER BY id DESC LIMIT 1")
+	why="round $i: a exit $ra, b exit $rb, p1 $s1 $e1, p2 $s2 $e2, a's registry $sa, events $oa/$ob; $(cat "$T/sa.err" "$T/sb.err" | paste -sd' ')"
+	# the servers agree
+	# servers that diverged for good (an OpenLDAP race of plain syncrepl
+	# between providers, seen in about 1 round of 20): each command must
+	# have said it could not tell what stands (the wait timed out)
+	if [ "$s1 $e1" != "$s2 $e2" ]; then
+		diverged_seen "se-$i" "$why" "$T/sa.err" "$T/sb.err"
+		continue
+	fi
+	# host a: exit 0 only when the suspension stands; else said, and its
+	# registry and audit log hold what stands
+	if [ "$ra" = 0 ] && [ "$s1" != suspended ]; then
+		bad=$((bad + 1)); nok "$why: host a said done, the suspension is lost"; continue
+	fi
+	if [ "$ra" != 0 ] && { [ "$s1" = suspended ] || [ "$sa" != "$s1" ] || [ "$oa" != overwritten ] ||
+	                      ! grep -q '^nhictl: suspend: the directory now holds state active, not suspended: another writer or a replica changed' "$T/sa.err" ||
+	                      [ -s "$T/sa.out" ]; }; then
+		bad=$((bad + 1)); nok "$why: host a's failure is not the honest overwritten report"; continue
+	fi
+	# host b the same for its extension (the expiry it set: on the servers, or said)
+	if [ "$rb" = 0 ] && [ "$(reg b "SELECT count(*) FROM identity WHERE name = 'se-$i' AND expires = (SELECT CAST(strftime('%s', substr('$e1',1,4)||'-'||substr('$e1',5,2)||'-'||substr('$e1',7,2)||' '||substr('$e1',9,2)||':'||substr('$e1',11,2)||':'||substr('$e1',13,2)) AS INTEGER))")" != 1 ]; then
+		bad=$((bad + 1)); nok "$why: host b said done, its registry does not hold the expiry that stands"; continue
+	fi
+	if [ "$rb" != 0 ] && { [ "$ob" != overwritten ] || [ -s "$T/sb.out" ]; }; then
+		bad=$((bad + 1)); nok "$why: host b's failure is not the honest overwritten report"; continue
+	fi
+	[ "$ra" = 0 ] && [ "$rb" = 0 ] && both=$((both + 1))
+	[ "$ra" = 0 ] && [ "$rb" != 0 ] && wins_a=$((wins_a + 1))
+	[ "$ra" != 0 ] && [ "$rb" = 0 ] && wins_b=$((wins_b + 1))
+	[ "$ra" != 0 ] && [ "$rb" != 0 ] && { bad=$((bad + 1)); nok "$why: both hosts failed"; }
+done
+t_all1=$(now)
+eqv "suspend against extend, $ROUNDS rounds: every outcome honest" 0 "$bad"
+echo "# suspend/extend: $ROUNDS rounds in $(secs "$t_all0" "$t_all1") s: servers diverged (said by both hosts) $(wc -w <<<"$DIVERGED"), both stand $both, suspension overwritten (a said so) $wins_b, extension overwritten (b said so) $wins_a; converge $(conv_figures)"
+agree "states and expiries" se- "state || expires"
+
+# ---- rotate on both hosts at once ---------------------------------------
+RR=$(( (ROUNDS + 1) / 2 ))
+pwd_of() { head -n1 "$1"; }
+bind() { ldapwhoami -x -H "$(_repl_var "$1" LDAP)" -D "uid=$2,$B" -w "$3" >/dev/null 2>&1; }
+# handed_out NAME HOST OUT: the password HOST handed out (first line of
+# OUT) binds on p1 and p2, and both hosts' cred verify accept it after a
+# sync (else bad is counted, with $why)
+handed_out() {
+	local P v
+	P=$(pwd_of "$3")
+	bind p1 "$1" "$P" && bind p2 "$1" "$P" ||
+		{ bad=$((bad + 1)); nok "$why: host $2's password does not bind on both servers"; }
+	for v in a b; do
+		on "$v" sync >/dev/null 2>&1
+		on "$v" cred verify "$1" <<<"$P" >/dev/null 2>&1 ||
+			{ bad=$((bad + 1)); nok "$why: host $v's cred verify refuses host $2's password"; }
+	done
+}
+for ((i = 1; i <= RR; i++)); do
+	on a create "ro-$i" --owner alice --expires +30d >/dev/null 2>>"$T/setup.err" &&
+	on a cred add "ro-$i" --kind password >/dev/null 2>>"$T/setup.err" || nok "create ro-$i with a password"
+done
+converge "the rotated identities made" || finish
+expect 0 "host b syncs them" on b sync
+ra_ok=0 rb_ok=0 none=0 serial=0 ovw=0 cas=0 bad=0 t_all0=$(now)
+for ((i = 1; i <= RR; i++)); do
+	race "$i" r rotate "ro-$i" --grace 1h -- rotate "ro-$i" --grace 1h
+	converge "rotate $i" || break
+	why="round $i: a exit $ra, b exit $rb; $(cat "$T/ra.err" "$T/rb.err" | paste -sd' ')"
+	# both done only when one came after the other (it rotated the
+	# credential the first one made): then both secrets bind, checked below
+	[ "$ra" = 0 ] && [ "$rb" = 0 ] && serial=$((serial + 1))
+	# the rotations that stand on p1: entries replacing another
+	n1=$(repl_admin p1 ldapsearch -b "uid=ro-$i,$B" -s one '(nhiReplaces=*)' dn | grep -c '^dn:')
+	n2=$(repl_admin p2 ldapsearch -b "uid=ro-$i,$B" -s one '(nhiReplaces=*)' dn | grep -c '^dn:')
+	if [ "$n1 $n2" != "$(((ra == 0) + (rb == 0))) $(((ra == 0) + (rb == 0)))" ]; then
+		bad=$((bad + 1)); nok "$why: replacing entries on p1 $n1, p2 $n2"; continue
+	fi
+	for h in a b; do
+		[ "$h" = a ] && r=$ra || r=$rb
+		if [ "$r" != 0 ]; then
+			# no secret handed out: nothing on stdout
+			if [ -s "$T/r$h.out" ]; then bad=$((bad + 1)); nok "$why: host $h failed but wrote to stdout"; fi
+			continue
+		fi
+		handed_out "ro-$i" "$h" "$T/r$h.out"
+	done
+	[ "$ra" = 0 ] && ra_ok=$((ra_ok + 1))
+	[ "$rb" = 0 ] && rb_ok=$((rb_ok + 1))
+	ovw=$((ovw + $(cat "$T/ra.err" "$T/rb.err" | grep -c '^nhictl: rotate: the directory now holds another rotation of ro-')))
+	cas=$((cas + $(cat "$T/ra.err" "$T/rb.err" | grep -c 'another rotation?): refused, nothing changed$')))
+	[ "$ra" != 0 ] && [ "$rb" != 0 ] && none=$((none + 1))
+done
+t_all1=$(now)
+eqv "rotate against rotate, $RR rounds: every outcome honest" 0 "$bad"
+echo "# rotate/rotate: $RR rounds in $(secs "$t_all0" "$t_all1") s: host a's rotation stood $ra_ok, host b's $rb_ok (one after the other, both stand: $serial), neither $none; the loser told overwritten after the servers agreed $ovw, refused by the nhiSerial compare-and-swap $cas; converge $(conv_figures)"
+cat "$T/ra.err" "$T/rb.err" | sed 's/^/#   last round: /'
+
+# ---- cred add --kind password on both hosts at once -------------------------
+for ((i = 1; i <= RR; i++)); do
+	on a create "ca-$i" --owner alice --expires +30d >/dev/null 2>>"$T/setup.err" || nok "create ca-$i"
+done
+converge "the identities for cred add made" || finish
+expect 0 "host b syncs them" on b sync
+ca_ok=0 cb_ok=0 covw=0 bad=0 t_all0=$(now)
+for ((i = 1; i <= RR; i++)); do
+	race "$i" c cred add "ca-$i" --kind password -- cred add "ca-$i" --kind password
+	converge "cred add $i" || break
+	why="round $i: a exit $ra, b exit $rb; $(cat "$T/ca.err" "$T/cb.err" | paste -sd' ')"
+	# the servers diverged on the identity entry (the OpenLDAP race): no
+	# password may have been handed out unless it binds on both (below)
+	[ "$(attr p1 "ca-$i" entryCSN)" = "$(attr p2 "ca-$i" entryCSN)" ] ||
+		{ DIVERGED="$DIVERGED${DIVERGED:+ }ca-$i"; echo "# $why: the servers diverged"; }
+	n1=$(repl_admin p1 ldapsearch -b "uid=ca-$i,$B" -s one '(nhiKind=password)' dn | grep -c '^dn:')
+	n2=$(repl_admin p2 ldapsearch -b "uid=ca-$i,$B" -s one '(nhiKind=password)' dn | grep -c '^dn:')
+	[ "$n1 $n2" = "$(((ra == 0) + (rb == 0))) $(((ra == 0) + (rb == 0)))" ] ||
+		{ bad=$((bad + 1)); nok "$why: password entries on p1 $n1, p2 $n2"; }
+	for h in a b; do
+		[ "$h" = a ] && r=$ra || r=$rb
+		if [ "$r" != 0 ]; then
+			[ -s "$T/c$h.out" ] && { bad=$((bad + 1)); nok "$why: host $h failed but wrote to stdout"; }
+			grep -q "^nhictl: cred: the directory now holds other credentials (password [0-9a-f]* is not among them; withdrawn, no secret handed out): another writer or a replica changed ca-$i\$" "$T/c$h.err" &&
+				covw=$((covw + 1))
+			continue
+		fi
+		handed_out "ca-$i" "$h" "$T/c$h.out"
+	done
+	[ "$ra" = 0 ] && ca_ok=$((ca_ok + 1))
+	[ "$rb" = 0 ] && cb_ok=$((cb_ok + 1))
+done
+t_all1=$(now)
+eqv "cred add against cred add, $RR rounds: every outcome honest" 0 "$bad"
+echo "# cred add/cred add: $RR rounds in $(secs "$t_all0" "$t_all1") s: host a's password stood $ca_ok, host b's $cb_ok, the loser told overwritten $covw; converge $(conv_figures)"
+
+# ---- transfer to two owners at once -------------------------------------
+# a second live owner beside dave: erin (added on p1, replicated)
+_slapd_person erin 1004 "Erin Ops" "" | sed 1d | repl_admin p1 ldapadd >/dev/null || nok "add erin"
+for ((i = 1; i <= RR; i++)); do
+	on a create "tr-$i" --owner alice --expires +30d >/dev/null 2>>"$T/setup.err" || nok "create tr-$i"
+done
+converge "the transferred identities made" || finish
+expect 0 "host b syncs them" on b sync
+ta=0 tb=0 tboth=0 tovw=0 diverged=0 bad=0 t_all0=$(now)
+for ((i = 1; i <= RR; i++)); do
+	race "$i" t transfer "tr-$i" --to dave -- transfer "tr-$i" --to erin
+	t0=$(now)
+	if ! repl_converge 20 2>/dev/null; then
+		diverged=$((diverged + 1))
+		echo "# transfer $i: the servers did not converge: p1 $(attr p1 "tr-$i" owner), p2 $(attr p2 "tr-$i" owner)"
+		continue
+	fi
+	echo "$(secs "$t0" "$(now)")" >> "$T/conv"
+	o1=$(attr p1 "tr-$i" owner) o2=$(attr p2 "tr-$i" owner)
+	why="round $i: a exit $ra, b exit $rb, p1 $o1, p2 $o2; $(cat "$T/ta.err" "$T/tb.err" | paste -sd' ')"
+	if [ "$o1" != "$o2" ]; then
+		diverged=$((diverged + 1))
+		diverged_seen "tr-$i" "$why" "$T/ta.err" "$T/tb.err"
+		continue
+	fi
+	case $o1 in uid=dave,*) want=a ;; uid=erin,*) want=b ;; *) want=none ;; esac
+	# a host that said done: its owner stands, or the other host's
+	# transfer came after it (that one's audit event: "owner MINE -> ...")
+	da=$(reg a "SELECT detail FROM event WHERE action = 'transfer' AND target = 'tr-$i' ORDER BY id DESC LIMIT 1")
+	db=$(reg b "SELECT detail FROM event WHERE action = 'transfer' AND target = 'tr-$i' ORDER BY id DESC LIMIT 1")
+	if { [ "$ra" = 0 ] && [ "$want" != a ] && ! { [ "$rb" = 0 ] && [[ $db == "owner dave -> erin"* ]]; }; } ||
+	   { [ "$rb" = 0 ] && [ "$want" != b ] && ! { [ "$ra" = 0 ] && [[ $da == "owner erin -> dave"* ]]; }; }; then
+		bad=$((bad + 1)); nok "$why ($da / $db): a host said done, its owner does not stand"; continue
+	fi
+	for h in a b; do
+		[ "$h" = a ] && r=$ra || r=$rb
+		[ "$r" = 0 ] && continue
+		grep -q "^nhictl: transfer: the directory now holds owner .*another writer or a replica changed tr-$i" "$T/t$h.err" ||
+			{ bad=$((bad + 1)); nok "$why: host $h's failure is not the overwritten report"; }
+		[ "$(reg "$h" "SELECT owner_dn FROM identity WHERE name = 'tr-$i'")" = "$o1" ] ||
+			{ bad=$((bad + 1)); nok "$why: host $h's registry does not hold the owner that stands"; }
+	done
+	[ "$ra" = 0 ] && ta=$((ta + 1))
+	[ "$rb" = 0 ] && tb=$((tb + 1))
+	[ "$ra" = 0 ] && [ "$rb" = 0 ] && tboth=$((tboth + 1))
+	tovw=$((tovw + $(cat "$T/ta.err" "$T/tb.err" | grep -c '^nhictl: transfer: the directory now holds owner')))
+done
+t_all1=$(now)
+eqv "transfer against transfer, $RR rounds: every outcome honest" 0 "$bad"
+echo "# transfer/transfer: $RR rounds in $(secs "$t_all0" "$t_all1") s: host a's stood $ta, host b's $tb (one after the other, both done: $tboth), the loser told overwritten $tovw, servers diverged $diverged; converge $(conv_figures)"
+agree owners tr- owner_dn
+
+# ---- directory check compares the servers of ldap_uri ----------------------
+nrun on a directory check
+if [ -z "$DIVERGED" ]; then
+	eqv "directory check after the races: exit 0, the servers hold the same entries" "0 0" \
+		"$rc $(grep -c 'do not hold the same identity entries' "$T/out")"
+else
+	eqv "directory check after the races: exit 0, says the servers diverged" "0 1" \
+		"$rc $(grep -c 'do not hold the same identity entries' "$T/out")"
+fi
+# what an admin does about diverged servers: write the entry again on one
+# provider (a new entryCSN that replication carries everywhere)
+for n in $DIVERGED; do
+	printf 'dn: uid=%s,%s\nchangetype: modify\nreplace: description\ndescription: repaired\n' "$n" "$B" |
+		repl_admin p1 ldapmodify >/dev/null
+done
+if [ -n "$DIVERGED" ]; then
+	converge "repaired" || true
+	expect 0 "written again on p1: directory check" on a directory check
+	eqv "written again on p1: the servers agree ($DIVERGED)" 0 "$(grep -c 'do not hold the same identity entries' "$T/out")"
+fi
+# servers that disagree: a change on p1 alone (partitioned)
+repl_partition || nok "partition"
+printf 'dn: uid=tr-1,%s\nchangetype: modify\nreplace: description\ndescription: p1 only\n' "$B" |
+	repl_admin p1 ldapmodify >/dev/null
+expect 0 "p1 and p2 disagree: directory check (exit 0, a warning)" on a directory check
+has out "names the entry that differs" \
+	"^warning: the servers of ldap_uri do not hold the same identity entries \(2 differences; tr-1: entryCSN [^ ]+ on [^ ]+, not on [^ ]+\): replication is behind, or the servers diverged"
+expect 0 "--json: in the warnings" on a directory check --json
+eqv "--json: one warning about it" 1 "$(pyjson 'sum("do not hold the same" in w for w in d["warnings"])')"
+repl_heal || nok "heal"
+converge "healed" || true
+expect 0 "healed: directory check" on a directory check
+eqv "healed: no difference left" 0 "$(grep -c 'do not hold the same identity entries' "$T/out")"
+finish
