@@ -44,10 +44,10 @@ static inline uint64_t nhi_hash_u32(uint32_t v)
 {
 	return nhi_mix64((uint64_t)v + 0x9e3779b97f4a7c15ULL);
 }
-/* The hash of a pair of uids (a delegation edge FROM -> TO). */
-static inline uint64_t nhi_hash_pair(uint32_t from, uint32_t to)
+/* The hash of a delegation edge: FROM's name (len bytes), TO's uid. */
+static inline uint64_t nhi_hash_edge(const char *name, size_t len, uint32_t to)
 {
-	return nhi_mix64((((uint64_t)from << 32) | to) + 0x9e3779b97f4a7c15ULL);
+	return nhi_mix64(nhi_hash_mem(name, len) ^ ((uint64_t)to * 0x9e3779b97f4a7c15ULL));
 }
 /* A fast 64-bit checksum of a byte range (not cryptographic; detects
  * truncation, bit flips and torn files). */

@@ -471,23 +471,25 @@ static const char *cut_at(const struct nhi_pw *from, const struct nhi_ident *to,
 	return buf;
 }
 
-/* RUSER is the registered identity 'from': only along a live delegation. */
-static void ruser_identity(const struct nhi_snap *snap, const struct nhi_pw *from,
-			   const struct nhi_ident *to, time_t now, struct nhi_decision *d)
+/* RUSER is the registered identity 'from' along edge g (found): allowed
+ * only when the path is live. */
+static void ruser_edge(const struct nhi_pw *from, const struct nhi_ident *to,
+		       const struct nhi_deleg *g, time_t now, struct nhi_decision *d)
 {
-	struct nhi_deleg g;
 	char why[160];
-	int r = nhi_snap_delegation(snap, from->uid, to->uid, &g);
 
-	if (r == NHI_ERR_NOTFOUND)
-		set(d, NHI_V_DENY, NHI_R_NO_DELEGATION, "%s may not act as %s: no delegation %s -> %s%s",
-		    from->name, to->name, from->name, to->name,
-		    nhi_snap_has_delegations(snap) ? "" : " (the snapshot carries none: nhictl publish)");
-	else if (r < 0)
-		ruser_damaged(d, to->name, from->name);
-	else if (cut_at(from, to, &g, now, why, sizeof(why)) != NULL)
+	if (cut_at(from, to, g, now, why, sizeof(why)) != NULL)
 		set(d, NHI_V_DENY, NHI_R_NO_DELEGATION, "%s may not act as %s: delegation cut: %s",
 		    from->name, to->name, why);
+}
+
+/* RUSER is the registered identity 'from', with no edge to 'to'. */
+static void ruser_no_edge(const struct nhi_snap *snap, const struct nhi_pw *from,
+			  const struct nhi_ident *to, struct nhi_decision *d)
+{
+	set(d, NHI_V_DENY, NHI_R_NO_DELEGATION, "%s may not act as %s: no delegation %s -> %s%s",
+	    from->name, to->name, from->name, to->name,
+	    nhi_snap_has_delegations(snap) ? "" : " (the snapshot carries none: nhictl publish)");
 }
 
 /* RUSER is a human: human_use. */
@@ -526,14 +528,24 @@ static __attribute__((noinline)) void ruser_check(const struct nhi_conf *c,
 						  time_t now, struct nhi_decision *d)
 {
 	struct nhi_pw from;      /* its hot record: name, uid, state, expiry */
+	struct nhi_deleg g;
 	struct passwd pw, *res = NULL;
 	char *pwbuf = NULL;
 	int r, service_account;
 
-	r = nhi_snap_pw_by_name_verified(snap, ruser, &from);
+	/* the edge first: its slot carries what is needed of RUSER (the
+	 * delta's record of it wins), one slot read and verified */
+	r = nhi_snap_ruser_delegation(snap, ruser, to->uid, &g, &from);
 	if (r == 0) {
 		if (from.uid != 0)
-			ruser_identity(snap, &from, to, now, d);
+			ruser_edge(&from, to, &g, now, d);
+		return;
+	}
+	if (r == NHI_ERR_NOTFOUND)
+		r = nhi_snap_pw_by_name_verified(snap, ruser, &from);
+	if (r == 0) {
+		if (from.uid != 0)
+			ruser_no_edge(snap, &from, to, d);
 		return;
 	}
 	if (r != NHI_ERR_NOTFOUND) {

@@ -32,7 +32,9 @@ _Static_assert(offsetof(struct nhi_snap_ident_cold, created) == 8 &&
 #define COLD_MIN (sizeof(struct nhi_snap_ident_cold) + NHI_SNAP_NSTR - NHI_SNAP_NHOT)
 _Static_assert(sizeof(struct nhi_snap_group_rec) == 16, "group record size");
 _Static_assert(sizeof(struct nhi_snap_memb_rec) == 16, "memb record size");
-_Static_assert(sizeof(struct nhi_snap_deleg_rec) == 16, "delegation record size");
+_Static_assert(sizeof(struct nhi_snap_deleg_rec) == 80 &&
+	       offsetof(struct nhi_snap_deleg_rec, checksum) == NHI_SNAP_DELEG_SUMMED,
+	       "delegation slot: 72 checksummed bytes and the checksum");
 _Static_assert(offsetof(struct nhi_snap_hdr, n_delegs) == 224, "delegation fields after the shadow ones");
 
 /* One mapped file: the base or the delta. */
@@ -1233,28 +1235,105 @@ uint32_t nhi_snap_n_delegations(const struct nhi_snap *s)
 	return s->base.delegs != NULL ? s->base.hdr->n_delegs : 0;
 }
 
-int nhi_snap_delegation(const struct nhi_snap *s, uint32_t from_uid, uint32_t to_uid,
-			struct nhi_deleg *out)
+/* The base's slot of the edge from the identity named NAME (len bytes)
+ * to TO: 0 (*out), NHI_ERR_NOTFOUND, or NHI_ERR_FORMAT (under
+ * NHI_SNAP_VERIFY_READ, a slot read that fails its own checksum; a block
+ * already verified is trusted as it stands). */
+static int deleg_slot(const struct snapf *f, const char *name, size_t len, uint32_t to,
+		      const struct nhi_snap_deleg_rec **out)
 {
-	const struct snapf *f = &s->base;
-	uint32_t mask = f->deleg_mask, pos = (uint32_t)nhi_hash_pair(from_uid, to_uid) & mask;
+	uint32_t mask = f->deleg_mask, pos;
 
-	if (f->delegs == NULL)
+	if (f->delegs == NULL || len == 0 || len > NHI_SNAP_DELEG_NAME_MAX)
 		return NHI_ERR_NOTFOUND;
+	pos = (uint32_t)nhi_hash_edge(name, len, to) & mask;
 	for (uint32_t i = 0; i <= mask; i++, pos = (pos + 1) & mask) {
 		const struct nhi_snap_deleg_rec *d = &f->delegs[pos];
-		int e = touch(f, (uint64_t)((const unsigned char *)d - f->map), sizeof(*d));
 
-		if (e < 0)
-			return e;
-		if (d->from_uid == d->to_uid)
+		if (f->vbits != NULL &&
+		    nhi_checksum(d, NHI_SNAP_DELEG_SUMMED, NHI_SNAP_DELEG_SEED(f->hdr->generation, pos)) !=
+			    d->checksum)
+			return NHI_ERR_FORMAT;
+		if (d->from_len == 0)
 			return NHI_ERR_NOTFOUND;   /* an empty slot ends the run */
-		if (d->from_uid == from_uid && d->to_uid == to_uid) {
-			out->from_uid = from_uid;
-			out->to_uid = to_uid;
-			out->expires = d->expires;
+		if (d->to_uid == to && d->from_len == len && memcmp(d->from_name, name, len) == 0) {
+			*out = d;
 			return 0;
 		}
 	}
 	return NHI_ERR_NOTFOUND;
+}
+
+static void fill_deleg(const struct nhi_snap_deleg_rec *d, struct nhi_deleg *g)
+{
+	g->from_uid = d->from_uid;
+	g->to_uid = d->to_uid;
+	g->expires = d->expires;
+}
+
+int nhi_snap_delegation(const struct nhi_snap *s, uint32_t from_uid, uint32_t to_uid,
+			struct nhi_deleg *out)
+{
+	const struct snapf *f = &s->base;
+	const struct nhi_snap_ident_rec *rec;
+	const struct nhi_snap_deleg_rec *d;
+	int r;
+
+	if (f->delegs == NULL)
+		return NHI_ERR_NOTFOUND;
+	r = touch_probe(f, f->uid_idx, f->uid_mask + 1, nhi_hash_u32(from_uid), touch_hot);
+	if (r == 0)
+		r = rec_by_uid(f, from_uid, &rec);
+	if (r == 0)
+		r = deleg_slot(f, (const char *)(rec + 1), rec->len[NHI_SNAP_S_NAME], to_uid, &d);
+	if (r == 0 && d->from_uid != from_uid)
+		r = NHI_ERR_NOTFOUND;
+	if (r == 0)
+		fill_deleg(d, out);
+	return r;
+}
+
+int nhi_snap_ruser_delegation(const struct nhi_snap *s, const char *from_name, uint32_t to_uid,
+			      struct nhi_deleg *g, struct nhi_pw *from)
+{
+	const struct nhi_snap_ident_rec *rec = NULL;
+	const struct nhi_snap_deleg_rec *d;
+	struct name_key k;
+	uint64_t h = nhi_hash_str_len(from_name, &k.len);
+	int r;
+
+	if (s->base.delegs == NULL)
+		return NHI_ERR_NOTFOUND;
+	k.name = from_name;
+	if (s->overlay) {
+		/* the delta has FROM_NAME: its record wins (suspended,
+		 * retired, expired or gone there: so it is now) */
+		r = rec_by_name(&s->delta, h, &k, &rec);
+		if (r == 0 && rec->state == NHI_SNAP_STATE_GONE)
+			return NHI_ERR_NOTFOUND;
+		if (r < 0 && r != NHI_ERR_NOTFOUND)
+			return r;
+	}
+	r = deleg_slot(&s->base, from_name, k.len, to_uid, &d);
+	if (r < 0)
+		return r;
+	if (rec != NULL) {
+		if (rec->uid != d->from_uid)
+			return NHI_ERR_NOTFOUND;   /* another identity by that name now */
+		if ((r = fill_pw(rec, from)) < 0)
+			return r;
+	} else {
+		/* the base's record of FROM stands unless the delta replaces
+		 * its uid (renamed away): then it is not FROM_NAME's any more */
+		if (s->overlay && s->delta.shadow != NULL && in_shadow(&s->delta, d->from_uid))
+			return NHI_ERR_NOTFOUND;
+		memset(from, 0, sizeof(*from));
+		from->name = d->from_name;
+		from->name_len = d->from_len;
+		from->uid = d->from_uid;
+		from->state = d->from_state;
+		from->expires = d->from_expires;
+	}
+	fill_deleg(d, g);
+	return 0;
 }

@@ -125,9 +125,9 @@ struct nhi_snap_hdr {
 	/* with NHI_SNAP_F_DELEG (a base only): the n_delegs delegation edges
 	 * in an open-addressing table of deleg_slots slots (a power of two,
 	 * more than n_delegs) of struct nhi_snap_deleg_rec at delegs_off,
-	 * placed by linear probing from nhi_hash_pair(from_uid, to_uid); a
-	 * slot with from_uid == to_uid is empty.  Ignored without the flag
-	 * (zero from older writers). */
+	 * placed by linear probing from nhi_hash_edge(FROM's name, to_uid); a
+	 * slot with from_len == 0 is empty.  Ignored without the flag (zero
+	 * from older writers; NHI_SNAP_F_DELEG_V1's are ignored too). */
 	uint32_t n_delegs, deleg_slots;
 	uint32_t delegs_off, reserved_deleg;
 	uint8_t reserved[256 - 64 - 24 * 4 - 24 - 24 - 16 - 16];
@@ -158,7 +158,9 @@ struct nhi_snap_hdr {
 #define NHI_SNAP_F_SHADOW 0x4
 /* A base that carries the delegation edges (n_delegs, delegs_off,
  * delegs_off): every delegation FROM -> TO of the registry whose two
- * identities exist, by their uids, with its expiry.  Whether an edge is
+ * identities exist, keyed by FROM's name and TO's uid, with its expiry
+ * and what the check needs of FROM (uid, state, expiry), each slot with
+ * its own checksum.  Whether an edge is
  * live is decided at use (lib/nhi_policy.c).  A base without the flag (a
  * writer before it) has no edges: every identity-to-identity use is then
  * "no-delegation".  A delta never carries edges (a change of a delegation
@@ -167,7 +169,12 @@ struct nhi_snap_hdr {
  * delta carries cuts every path through that identity at once.  Readers
  * that know nothing of the flag ignore the section (it lies before the
  * block table, inside the checksummed data). */
-#define NHI_SNAP_F_DELEG 0x8
+#define NHI_SNAP_F_DELEG 0x10
+/* The first delegation table (16-byte slots keyed by the uid pair, no
+ * slot checksums), of writers from before NHI_SNAP_F_DELEG: readers
+ * ignore it (no edges: "no-delegation" until the next publication);
+ * writers never set it. */
+#define NHI_SNAP_F_DELEG_V1 0x8
 #define NHI_SNAP_DELTA_SUFFIX ".delta"
 
 
@@ -219,15 +226,31 @@ struct nhi_snap_memb_rec {
 	uint32_t reserved;
 };
 
-/* A delegation edge (16 bytes), a slot of the delegation table: FROM may
+/* A delegation edge (80 bytes), a slot of the delegation table: FROM may
  * act through TO until expires (0 = never; nhictl always writes one).
- * Its slot: linear probing from nhi_hash_pair(from_uid, to_uid).  The
- * record is the slot: a lookup reads one 16-byte slot (rarely a few),
- * in one block. */
+ * Its slot: linear probing from nhi_hash_edge(from_name, to_uid).  The
+ * record is the slot, and it carries what the PAM_RUSER check needs of
+ * FROM as the same base's record has it (uid, state, expiry), so the
+ * check reads one slot (rarely a few) and nothing else of the base; a
+ * delta's record of FROM, when there is one, takes precedence.  Each
+ * slot (empty ones too) has its own checksum, nhi_checksum(its first 72
+ * bytes, NHI_SNAP_DELEG_SEED(generation, slot)): under
+ * NHI_SNAP_VERIFY_READ a lookup verifies the slots it reads, not their
+ * 16 KiB block.  from_len 0: an empty slot. */
 struct nhi_snap_deleg_rec {
 	uint32_t from_uid, to_uid;
 	int64_t expires;
+	int64_t from_expires;              /* FROM's expiry (0 = never) */
+	uint8_t from_state;                /* FROM's state (NHI_STATE_*) */
+	uint8_t from_len;                  /* strlen(from_name), 1..NHI_SNAP_DELEG_NAME_MAX */
+	uint16_t reserved0;                /* zero */
+	uint32_t reserved1;                /* zero */
+	char from_name[40];                /* FROM's name, NUL-padded */
+	uint64_t checksum;
 };
+#define NHI_SNAP_DELEG_NAME_MAX 39
+#define NHI_SNAP_DELEG_SUMMED 72       /* the bytes a slot's checksum covers */
+#define NHI_SNAP_DELEG_SEED(gen, slot) ((gen) + (((uint64_t)(slot) + 1) << 32))
 
 /* ---- reader (libc only; used by PAM, NSS and nhictl) ---------------- */
 
@@ -377,12 +400,24 @@ struct nhi_deleg {
 };
 /* 1 when the base carries the delegation section (NHI_SNAP_F_DELEG). */
 int nhi_snap_has_delegations(const struct nhi_snap *s);
-/* The edge FROM -> TO by their uids: 0, NHI_ERR_NOTFOUND (none, or no
- * section), NHI_ERR_FORMAT (with NHI_SNAP_VERIFY_READ, a block that
- * fails its checksum: fail closed).  One hash, one probe of 16-byte
- * slots. */
+/* The base's edge FROM -> TO by their uids (FROM's name from the base's
+ * record; no overlay): 0, NHI_ERR_NOTFOUND (none, or no section),
+ * NHI_ERR_FORMAT (with NHI_SNAP_VERIFY_READ, a slot or block that fails
+ * its checksum: fail closed). */
 int nhi_snap_delegation(const struct nhi_snap *s, uint32_t from_uid, uint32_t to_uid,
 			struct nhi_deleg *out);
+/* What pam_nhi's PAM_RUSER check asks: the edge from the identity named
+ * FROM_NAME to TO_UID, and FROM as the snapshot (base and delta) has it
+ * now (name, uid, state, expiry; the other fields of *from zero).  FROM's
+ * record is the delta's when the delta has FROM_NAME (its uid must be
+ * the edge's), else the slot's copy of the base's (unless the delta
+ * replaces that uid: renamed or gone).  0; NHI_ERR_NOTFOUND (no such
+ * edge here: the caller looks FROM up the ordinary way to tell a human,
+ * an unregistered account and an identity without the edge apart);
+ * NHI_ERR_FORMAT (a damaged slot: fail closed).  One hash, one probe of
+ * 80-byte slots, each verified alone under NHI_SNAP_VERIFY_READ. */
+int nhi_snap_ruser_delegation(const struct nhi_snap *s, const char *from_name, uint32_t to_uid,
+			      struct nhi_deleg *g, struct nhi_pw *from);
 /* How many edges the base carries. */
 uint32_t nhi_snap_n_delegations(const struct nhi_snap *s);
 
@@ -396,8 +431,11 @@ int nhi_snapw_add_ident(struct nhi_snap_writer *w, const struct nhi_ident *id);
 int nhi_snapw_add_group(struct nhi_snap_writer *w, const char *name, uint32_t gid,
 			const char *const *members, size_t n_members);
 /* A delegation edge FROM -> TO (uids) for a base: NHI_ERR_INVAL for
- * from == to; publish refuses a duplicate pair (NHI_ERR_EXISTS) and any
- * edge in a delta (NHI_ERR_INVAL).  Every base nhictl writes carries the
+ * from == to; publish refuses a duplicate pair (NHI_ERR_EXISTS), any
+ * edge in a delta (NHI_ERR_INVAL), and an edge whose FROM is not among
+ * the identities added or has a name longer than NHI_SNAP_DELEG_NAME_MAX
+ * (NHI_ERR_INVAL): it copies FROM's name, state and expiry into the
+ * slot.  Every base nhictl writes carries the
  * section (NHI_SNAP_F_DELEG), empty or not. */
 int nhi_snapw_add_delegation(struct nhi_snap_writer *w, uint32_t from_uid, uint32_t to_uid,
 			     int64_t expires);

@@ -227,6 +227,7 @@ int nhi_snapw_add_delegation(struct nhi_snap_writer *w, uint32_t from_uid, uint3
 		w->failed = e;
 		return e;
 	}
+	memset(&w->delegs[w->n_delegs], 0, sizeof(*w->delegs));
 	w->delegs[w->n_delegs].from_uid = from_uid;
 	w->delegs[w->n_delegs].to_uid = to_uid;
 	w->delegs[w->n_delegs].expires = expires;
@@ -410,23 +411,85 @@ static int cmp_deleg(const void *a, const void *b)
 	return x->to_uid < y->to_uid ? -1 : x->to_uid > y->to_uid;
 }
 
+static int cmp_uid_ident(const void *a, const void *b)
+{
+	uint32_t x = sort_ctx->idents[*(const uint32_t *)a].h.uid;
+	uint32_t y = sort_ctx->idents[*(const uint32_t *)b].h.uid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Each edge's FROM, from the identities (sorted by name): its name,
+ * state and expiry into the edge.  The edges are sorted; a pair twice is
+ * NHI_ERR_EXISTS, an unknown FROM or a name too long for a slot
+ * NHI_ERR_INVAL. */
+static int deleg_from(struct nhi_snap_writer *w, char *err, size_t errlen)
+{
+	struct nhi_snap_deleg_rec *d = w->delegs;
+	uint32_t *by_uid = calloc(w->n_idents + 1, sizeof(*by_uid));
+	int r = 0;
+
+	if (by_uid == NULL)
+		return NHI_ERR_NOMEM;
+	for (size_t i = 1; i < w->n_delegs; i++)
+		if (cmp_deleg(&d[i - 1], &d[i]) == 0) {
+			r = nhi_seterr(err, errlen, NHI_ERR_EXISTS, "duplicate delegation %u -> %u",
+				       d[i].from_uid, d[i].to_uid);
+			goto out;
+		}
+	for (size_t i = 0; i < w->n_idents; i++)
+		by_uid[i] = (uint32_t)i;
+	sort_ctx = w;
+	qsort(by_uid, w->n_idents, sizeof(*by_uid), cmp_uid_ident);
+	for (size_t i = 0; i < w->n_delegs; i++) {
+		size_t lo = 0, hi = w->n_idents;
+		const struct wident *id = NULL;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (w->idents[by_uid[mid]].h.uid < d[i].from_uid)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < w->n_idents && w->idents[by_uid[lo]].h.uid == d[i].from_uid)
+			id = &w->idents[by_uid[lo]];
+		if (id == NULL || ilen(id, NHI_SNAP_S_NAME) > NHI_SNAP_DELEG_NAME_MAX) {
+			r = nhi_seterr(err, errlen, NHI_ERR_INVAL,
+				       "delegation %u -> %u: %s", d[i].from_uid, d[i].to_uid,
+				       id == NULL ? "no identity has the uid it is from"
+						  : "the name it is from is too long");
+			goto out;
+		}
+		d[i].from_expires = id->h.expires;
+		d[i].from_state = id->h.state;
+		d[i].from_len = (uint8_t)ilen(id, NHI_SNAP_S_NAME);
+		memset(d[i].from_name, 0, sizeof(d[i].from_name));
+		memcpy(d[i].from_name, iname(w, id), d[i].from_len);
+	}
+out:
+	free(by_uid);
+	return r;
+}
+
 /* The delegation table (NHI_SNAP_F_DELEG): the edges in their slots
- * (zeroed: empty), by linear probing; -1, or the index of an edge whose
- * pair an earlier one has. */
-static long deleg_fill(struct nhi_snap_deleg_rec *slots, uint32_t size,
-		       const struct nhi_snap_deleg_rec *d, size_t n)
+ * (zeroed: empty), by linear probing, then every slot's checksum. */
+static void deleg_fill(struct nhi_snap_deleg_rec *slots, uint32_t size,
+		       const struct nhi_snap_deleg_rec *d, size_t n, uint64_t generation)
 {
 	for (size_t i = 0; i < n; i++) {
-		uint32_t pos = (uint32_t)nhi_hash_pair(d[i].from_uid, d[i].to_uid) & (size - 1);
+		uint32_t pos = (uint32_t)nhi_hash_edge(d[i].from_name, d[i].from_len, d[i].to_uid) &
+			       (size - 1);
 
-		while (slots[pos].from_uid != slots[pos].to_uid) {
-			if (cmp_deleg(&slots[pos], &d[i]) == 0)
-				return (long)i;
+		while (slots[pos].from_len != 0)
 			pos = (pos + 1) & (size - 1);
-		}
 		slots[pos] = d[i];
+		slots[pos].checksum = 0;
 	}
-	return -1;
+	for (uint32_t i = 0; i < size; i++)
+		slots[i].checksum = nhi_checksum(&slots[i], NHI_SNAP_DELEG_SUMMED,
+						 NHI_SNAP_DELEG_SEED(generation, i));
 }
 
 static size_t align_up(size_t n, size_t a)
@@ -574,6 +637,8 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	sort_ctx = w;
 	if (w->n_idents > 0)
 		qsort(w->idents, w->n_idents, sizeof(*w->idents), cmp_ident);
+	if (w->n_delegs > 0 && (r = deleg_from(w, err, errlen)) < 0)
+		goto out;
 
 	/* user -> gids, from the registry groups' member lists */
 	pairs = calloc(w->n_members + 1, sizeof(*pairs));
@@ -795,13 +860,8 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 		goto out;
 	}
 	if (h.flags & NHI_SNAP_F_DELEG) {
-		dup = deleg_fill((struct nhi_snap_deleg_rec *)(out->p + h.delegs_off), h.deleg_slots,
-				 w->delegs, w->n_delegs);
-		if (dup >= 0) {
-			r = nhi_seterr(err, errlen, NHI_ERR_EXISTS, "duplicate delegation %u -> %u",
-				       w->delegs[dup].from_uid, w->delegs[dup].to_uid);
-			goto out;
-		}
+		deleg_fill((struct nhi_snap_deleg_rec *)(out->p + h.delegs_off), h.deleg_slots,
+			   w->delegs, w->n_delegs, generation);
 	}
 #undef INDEX
 	if (h.flags & NHI_SNAP_F_SHADOW) {

@@ -87,6 +87,29 @@ eqv "no edge left from agent-r" 0 "$(sqlite3 "$DB" "SELECT count(*) FROM delegat
 expect 1 "retired FROM: denied" nhictl check agent-a --ruser agent-r
 expect 1 "... on every path" nhictl check svc-ok --ruser agent-r
 
+# ---- a renamed FROM (a directory entry renamed, as sync writes it: the
+# row keeps its id and uid): the edges are keyed by FROM's name, so the
+# rename queues a full publication (migration 11 -> 12) and the edge holds
+# under the new name at once ----
+expect 0 "create agent-n" nhictl create agent-n --owner alice --expires +90d
+delegate agent-n svc-ok
+expect 0 "agent-n -> svc-ok: allowed" nhictl check svc-ok --ruser agent-n
+ino=$(inode)
+sqlite3 "$DB" "UPDATE identity SET name = 'agent-m' WHERE name = 'agent-n'" && nudge
+check "the rename republished in full (a new base)" [ "$(inode)" != "$ino" ]
+expect 0 "renamed agent-m -> svc-ok: allowed at once" nhictl check svc-ok --ruser agent-m
+ino=$(inode)
+expect 0 "suspend agent-m" nhictl suspend agent-m
+check "suspend of a FROM: a delta, not a new base" [ "$(inode)" = "$ino" ]
+expect 1 "suspended agent-m: the delta's state wins over the edge's copy" \
+	nhictl check svc-ok --ruser agent-m
+has out "cut at agent-m" 'delegation cut: agent-m is suspended'
+# a rename of an identity with no edge from it publishes a delta only
+ino=$(inode)
+sqlite3 "$DB" "UPDATE identity SET name = 'pub-nudge2' WHERE name = 'pub-nudge'" &&
+	nhictl extend pub-nudge2 --expires +150d >/dev/null
+check "a rename without edges: a delta, not a new base" [ "$(inode)" = "$ino" ]
+
 # ---- a real su, run by agent-a and agent-c, in a private namespace ----
 real_su() {
 	[ "$(id -u)" = 0 ] || { echo "# skip su: needs root"; return 1; }

@@ -1403,20 +1403,42 @@ static void check_delegs(const struct nhi_snap *s, int n)
 	assert_int_equal(nhi_snap_delegation(s, 0, 0, &g), NHI_ERR_NOTFOUND);
 }
 
-/* The slot of edge FROM -> TO in a file's delegation table (present). */
+/* The slot of edge FROM -> TO in a file's delegation table (present;
+ * FROM is svc-(from - 2000000)). */
 static struct nhi_snap_deleg_rec *deleg_slot(unsigned char *b, uint32_t from, uint32_t to)
 {
 	const struct nhi_snap_hdr *h = (const void *)b;
 	struct nhi_snap_deleg_rec *t = (void *)(b + h->delegs_off);
-	uint32_t pos = (uint32_t)nhi_hash_pair(from, to) & (h->deleg_slots - 1);
+	char name[32];
+	uint32_t pos;
 
+	snprintf(name, sizeof(name), "svc-%u", from - 2000000);
+	pos = (uint32_t)nhi_hash_edge(name, strlen(name), to) & (h->deleg_slots - 1);
 	while (t[pos].from_uid != from || t[pos].to_uid != to)
 		pos = (pos + 1) & (h->deleg_slots - 1);
 	return &t[pos];
 }
 
+/* publish_delegs(gen, 3000) in 4 KiB blocks (more than are verified
+ * whole at open): its bytes (*orig, *len, *h), and a copy to damage. */
+static unsigned char *big_delegs(uint64_t gen, unsigned char **orig, size_t *len,
+				 struct nhi_snap_hdr *h)
+{
+	unsigned char *b;
+
+	publish_delegs(gen, 3000, 12);
+	*orig = slurp(len);
+	memcpy(h, *orig, sizeof(*h));
+	assert_true(h->n_blocks > NHI_SNAP_VERIFY_READ_WHOLE);
+	b = malloc(*len);
+	assert_non_null(b);
+	memcpy(b, *orig, *len);
+	return b;
+}
+
 static void test_delegations(void **state)
 {
+	int r;
 	struct nhi_snap_writer *w;
 	struct nhi_snap *s;
 	struct nhi_snap_hdr h;
@@ -1457,7 +1479,8 @@ static void test_delegations(void **state)
 	assert_int_equal(nhi_snapw_add_delegation(w, 7, 7, 1), NHI_ERR_INVAL);
 	assert_int_equal(nhi_snapw_add_delegation(w, 7, 8, 1), 0);
 	assert_int_equal(nhi_snapw_add_delegation(w, 7, 8, 2), 0);
-	assert_int_equal(nhi_snapw_publish(w, bad, 5, 1, err, sizeof(err)), NHI_ERR_EXISTS);
+	r = nhi_snapw_publish(w, bad, 5, 1, err, sizeof(err));
+	assert_int_equal(r, NHI_ERR_EXISTS);
 	assert_non_null(strstr(err, "duplicate delegation 7 -> 8"));
 	nhi_snapw_set_delta(w, 4);
 	assert_int_equal(nhi_snapw_publish(w, dpath, 5, 1, err, sizeof(err)), NHI_ERR_INVAL);
@@ -1516,8 +1539,10 @@ static void test_delegations(void **state)
 		struct nhi_snap_deleg_rec *t = (void *)(b + h.delegs_off);
 
 		for (uint32_t i = 0; i < h.deleg_slots; i++)
-			if (t[i].from_uid == t[i].to_uid)
-				t[i].to_uid = 7;
+			if (t[i].from_len == 0) {
+				t[i].from_len = 1;
+				t[i].from_name[0] = 'x';
+			}
 	}
 	s = open_bytes(b, len);
 	assert_int_equal(nhi_snap_delegation(s, 2000001, 2000000, &g), NHI_ERR_NOTFOUND);
@@ -1528,13 +1553,7 @@ static void test_delegations(void **state)
 
 	/* a damaged block under NHI_SNAP_VERIFY_READ: the edges it holds fail
 	 * (fail closed), the identities and the other edges still answer */
-	publish_delegs(24, 3000, 12);
-	orig = slurp(&len);
-	memcpy(&h, orig, sizeof(h));
-	assert_true(h.n_blocks > NHI_SNAP_VERIFY_READ_WHOLE);
-	b = malloc(len);
-	assert_non_null(b);
-	memcpy(b, orig, len);
+	b = big_delegs(24, &orig, &len, &h);
 	/* edge 1500 (svc-1500 -> svc-1501): its expiry's low byte */
 	((unsigned char *)&deleg_slot(b, 2001500, 2001501)->expires)[0] ^= 0x01;
 	spit(bad, b, len);
@@ -1549,6 +1568,133 @@ static void test_delegations(void **state)
 	assert_int_equal(nhi_snap_open(bad, NHI_SNAP_NO_DELTA, &s, err, sizeof(err)), 0);
 	assert_int_equal(nhi_snap_delegation(s, 2001500, 2001501, &g), 0);
 	assert_int_equal(g.expires, (3000000000LL + 1500) ^ 1);
+	nhi_snap_close(s);
+	free(b);
+	free(orig);
+}
+
+/* A delta over the base of publish_delegs(gen - 1, 10, 0) with one
+ * identity (or tombstone when state is NHI_SNAP_STATE_GONE). */
+static void delta_one(uint64_t gen, const char *name, uint32_t uid, int state)
+{
+	struct nhi_snap_writer *w = nhi_snapw_new();
+	char err[256];
+
+	assert_non_null(w);
+	if (state == NHI_SNAP_STATE_GONE)
+		assert_int_equal(nhi_snapw_add_gone(w, name), 0);
+	else
+		add(w, name, uid, state);
+	nhi_snapw_set_delta(w, gen - 1);
+	assert_int_equal(nhi_snapw_publish(w, dpath, gen, 12345, err, sizeof(err)), 0);
+	nhi_snapw_free(w);
+}
+
+/* nhi_snap_ruser_delegation(s, NAME, TO): r, and FROM's state when 0. */
+static int ruser_edge(const struct nhi_snap *s, const char *name, uint32_t to, int *state)
+{
+	struct nhi_deleg g;
+	struct nhi_pw from;
+	int r = nhi_snap_ruser_delegation(s, name, to, &g, &from);
+
+	if (r == 0) {
+		assert_string_equal(from.name, name);
+		assert_int_equal(g.from_uid, from.uid);
+		assert_int_equal(g.to_uid, to);
+		*state = from.state;
+	}
+	return r;
+}
+
+/* The PAM_RUSER lookup: the edge by FROM's name, FROM as the slot has it,
+ * the delta's record of FROM winning; and one slot read, verified alone. */
+static void test_ruser_delegation(void **state)
+{
+	struct nhi_snap *s;
+	struct nhi_snap_hdr h;
+	struct nhi_deleg g;
+	struct nhi_pw from;
+	unsigned char *orig, *b, *at;
+	char err[256], bad[600];
+	size_t len;
+	int st;
+
+	(void)state;
+	snprintf(dpath, sizeof(dpath), "%s%s", path, NHI_SNAP_DELTA_SUFFIX);
+	snprintf(bad, sizeof(bad), "%s/ruser.cache", dir);
+	publish_delegs(40, 10, 0);
+	unlink(dpath);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY_READ | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_ruser_delegation(s, "svc-3", 2000004, &g, &from), 0);
+	assert_int_equal(from.uid, 2000003);
+	assert_int_equal(from.state, NHI_STATE_ACTIVE);
+	assert_int_equal(g.expires, 3000000000LL + 3);
+	assert_int_equal(ruser_edge(s, "svc-4", 2000003, &st), NHI_ERR_NOTFOUND);
+	assert_int_equal(ruser_edge(s, "svc-3", 2000005, &st), NHI_ERR_NOTFOUND);
+	assert_int_equal(ruser_edge(s, "nobody", 2000004, &st), NHI_ERR_NOTFOUND);
+	assert_int_equal(ruser_edge(s, "", 2000004, &st), NHI_ERR_NOTFOUND);
+	nhi_snap_close(s);
+
+	/* a delta that suspends FROM: its state wins over the slot's copy */
+	delta_one(41, "svc-3", 2000003, NHI_STATE_SUSPENDED);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY_READ | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_generation(s), 41);
+	assert_int_equal(ruser_edge(s, "svc-3", 2000004, &st), 0);
+	assert_int_equal(st, NHI_STATE_SUSPENDED);
+	assert_int_equal(ruser_edge(s, "svc-2", 2000003, &st), 0);
+	assert_int_equal(st, NHI_STATE_ACTIVE);
+	nhi_snap_close(s);
+	/* FROM deleted: no edge */
+	delta_one(41, "svc-3", 0, NHI_SNAP_STATE_GONE);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY_READ | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
+	assert_int_equal(ruser_edge(s, "svc-3", 2000004, &st), NHI_ERR_NOTFOUND);
+	nhi_snap_close(s);
+	/* another identity by FROM's name now (another uid): not its edge */
+	delta_one(41, "svc-3", 2000099, NHI_STATE_ACTIVE);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY_READ | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
+	assert_int_equal(ruser_edge(s, "svc-3", 2000004, &st), NHI_ERR_NOTFOUND);
+	nhi_snap_close(s);
+	/* FROM renamed (as nhictl writes it: the new name, a tombstone for
+	 * the old): neither name has the edge until the next base */
+	{
+		struct nhi_snap_writer *w = nhi_snapw_new();
+
+		assert_non_null(w);
+		add(w, "svc-3-new", 2000003, NHI_STATE_ACTIVE);
+		assert_int_equal(nhi_snapw_add_gone(w, "svc-3"), 0);
+		nhi_snapw_set_delta(w, 40);
+		assert_int_equal(nhi_snapw_publish(w, dpath, 41, 12345, err, sizeof(err)), 0);
+		nhi_snapw_free(w);
+	}
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY_READ | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
+	assert_true(nhi_snap_delta_header(s)->flags & NHI_SNAP_F_SHADOW);
+	assert_int_equal(ruser_edge(s, "svc-3", 2000004, &st), NHI_ERR_NOTFOUND);
+	assert_int_equal(ruser_edge(s, "svc-3-new", 2000004, &st), NHI_ERR_NOTFOUND);
+	nhi_snap_close(s);
+	unlink(dpath);
+
+	/* under NHI_SNAP_VERIFY_READ the lookup reads the slot and nothing
+	 * else of the base: a damaged block holding FROM's record does not
+	 * touch it (the ordinary lookup of FROM fails closed on it), a
+	 * damaged slot fails it */
+	b = big_delegs(42, &orig, &len, &h);
+	at = memmem(b + h.idents_off, h.idents_size, "svc-1500", sizeof("svc-1500"));
+	assert_non_null(at);
+	at[sizeof("svc-1500")] ^= 0x01;    /* its gecos */
+	spit(bad, b, len);
+	assert_int_equal(nhi_snap_open(bad, NHI_SNAP_NO_DELTA | NHI_SNAP_VERIFY_READ, &s, err,
+				       sizeof(err)), 0);
+	assert_int_equal(ruser_edge(s, "svc-1500", 2001501, &st), 0);
+	assert_int_equal(st, NHI_STATE_ACTIVE);
+	assert_int_equal(nhi_snap_pw_by_name_verified(s, "svc-1500", &from), NHI_ERR_FORMAT);
+	nhi_snap_close(s);
+	memcpy(b, orig, len);
+	deleg_slot(b, 2001500, 2001501)->from_state ^= 0x01;
+	spit(bad, b, len);
+	assert_int_equal(nhi_snap_open(bad, NHI_SNAP_NO_DELTA | NHI_SNAP_VERIFY_READ, &s, err,
+				       sizeof(err)), 0);
+	assert_int_equal(ruser_edge(s, "svc-1500", 2001501, &st), NHI_ERR_FORMAT);
+	assert_int_equal(ruser_edge(s, "svc-1499", 2001500, &st), 0);
 	nhi_snap_close(s);
 	free(b);
 	free(orig);
@@ -1584,6 +1730,7 @@ int main(void)
 		cmocka_unit_test(test_delta),
 		cmocka_unit_test(test_damaged_delta),
 		cmocka_unit_test(test_delegations),
+		cmocka_unit_test(test_ruser_delegation),
 	};
 	return cmocka_run_group_tests_name("snapshot", tests, setup, teardown);
 }

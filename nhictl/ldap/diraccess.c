@@ -977,8 +977,10 @@ static int modify_if(struct dir *d, const char *dn, const char *assertion, struc
 	if (rc == LDAP_ASSERTION_FAILED)
 		return nerr(d->x, NHI_ERR_CONFLICT, "%s was changed in the directory meanwhile; "
 			    "nothing done, try again", what);
+	/* the caller read the entry just before: another host removed it */
 	if (rc == LDAP_NO_SUCH_OBJECT)
-		return nerr(d->x, NHI_ERR_NOTFOUND, "no %s in the directory", what);
+		return nerr(d->x, NHI_ERR_CONFLICT, "%s was removed in the directory meanwhile; "
+			    "nothing done, try again", what);
 	if (rc != LDAP_SUCCESS)
 		return failed(d, rc, "modifying", dn);
 	return 0;

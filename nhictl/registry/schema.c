@@ -353,6 +353,18 @@ static const char *const migrations[] = {
 	" name TEXT NOT NULL, uid INTEGER NOT NULL,"
 	" dn TEXT NOT NULL DEFAULT '',"
 	" since INTEGER NOT NULL);",
+	/* 11 -> 12: the snapshot's delegation slots are keyed by FROM's name
+	 * (docs/snapshot-format.md, NHI_SNAP_F_DELEG 0x10): a new name of an
+	 * identity that has an edge from it (a directory entry renamed, synced)
+	 * queues a full publication, so its delegations hold under the new
+	 * name at once; and one full publication now, so the base on disk
+	 * (which may carry the old uid-keyed table, NHI_SNAP_F_DELEG_V1,
+	 * ignored by readers) gets the new table at the next publication. */
+	"CREATE TRIGGER snap_deleg_name AFTER UPDATE OF name ON identity WHEN OLD.name IS NOT NEW.name"
+	" AND EXISTS (SELECT 1 FROM delegation WHERE from_id = NEW.id)"
+	" AND " SNAP_NO_FULL " BEGIN"
+	" INSERT INTO snap_pending (name) VALUES (''); END;"
+	"INSERT OR IGNORE INTO snap_pending (name) VALUES ('');",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

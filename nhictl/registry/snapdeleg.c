@@ -1,8 +1,11 @@
 /* snapdeleg.c - the delegation edges of a full snapshot (issue 14):
  * every delegation FROM -> TO whose two identities exist, by their uids,
- * with its expiry.  Whether an edge is live (both identities active and
- * unexpired, the edge unexpired) is decided at use, by lib/nhi_policy.c,
- * so a suspension that a delta carries cuts it at once. */
+ * with its expiry; the writer keys each slot by FROM's name and copies
+ * FROM's state and expiry into it (docs/snapshot-format.md).  Whether an
+ * edge is live (both identities active and unexpired, the edge
+ * unexpired) is decided at use, by lib/nhi_policy.c, with a delta's
+ * record of FROM winning over the copy, so a suspension that a delta
+ * carries cuts it at once. */
 #include "registry.h"
 
 int reg_snap_delegations(struct nhictl *x, struct nhi_snap_writer *w)

@@ -62,6 +62,10 @@ static int behind(struct nhictl *x, int r)
 {
 	if (r == 0)
 		return 0;
+	if (r == NHI_ERR_NOTFOUND)   /* another host removed it right after this write */
+		return nerr(x, NHI_ERR_CONFLICT, "it was removed in the directory meanwhile, right "
+			    "after this change was written: the local registry is not updated "
+			    "(run 'nhictl sync')");
 	return nerr(x, r == NHI_ERR_DB ? r : NHI_ERR_IO, "the directory was changed, but reading "
 		    "it back failed: the local registry is not updated (run 'nhictl sync')");
 }
