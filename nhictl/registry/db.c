@@ -253,13 +253,19 @@ int reg_begin(struct nhictl *x)
 {
 	if (!sqlite3_get_autocommit(x->db))
 		return 0;
+	x->tx_changes = sqlite3_total_changes(x->db);
 	return reg_exec_plain(x, "BEGIN IMMEDIATE");
 }
 
+/* A pending intent whose directory write was refused is deleted once the
+ * verb gives up (autocommit): nothing happened that the next run should
+ * resolve.  Any other stays for it (intent_recover). */
 void reg_rollback(struct nhictl *x)
 {
 	if (x->db != NULL && !sqlite3_get_autocommit(x->db))
 		sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
+	if (x->db != NULL)
+		reg_intent_rolled_back(x);
 }
 
 int reg_commit_journal(struct nhictl *x)
