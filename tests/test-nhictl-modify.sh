@@ -43,11 +43,11 @@ expect 0 "resource add db1 again (new uri)" nhictl resource add db1 --kind postg
 	--uri pg://db1b --owner alice
 eqv "resource update keeps applied" 1 "$(db "SELECT applied FROM resource WHERE name = 'db1'")"
 
-# ---- migrations 9 -> 11: a version-9 registry gets the columns, all 0 ----
+# ---- migrations 9 -> 12: a version-9 registry gets the columns, all 0 ----
 sqlite3 "$ST/registry.db" "VACUUM INTO '$T/v9.db'"
 sqlite3 "$T/v9.db" "ALTER TABLE identity DROP COLUMN applied;
 	ALTER TABLE resource DROP COLUMN applied; ALTER TABLE access DROP COLUMN applied;
-	ALTER TABLE delegation DROP COLUMN applied; DROP TABLE dir_conflict;
+	ALTER TABLE delegation DROP COLUMN applied; DROP TABLE dir_conflict; DROP TABLE intent;
 	PRAGMA user_version = 9"
 eqv "the version-9 registry has no applied column" 0 \
 	"$(sqlite3 "$T/v9.db" "SELECT count(*) FROM pragma_table_info('identity') WHERE name = 'applied'")"

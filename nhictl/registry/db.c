@@ -264,8 +264,10 @@ void reg_rollback(struct nhictl *x)
 {
 	if (x->db != NULL && !sqlite3_get_autocommit(x->db))
 		sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
-	if (x->db != NULL)
-		reg_intent_rolled_back(x);
+	for (int i = 0; x->db != NULL && i < x->n_intents; i++)
+		if (x->intents[i].refused)
+			reg_exec(x, "DELETE FROM intent WHERE id = ?", "i", x->intents[i].row);
+	x->n_intents = 0;
 }
 
 int reg_commit_journal(struct nhictl *x)

@@ -85,16 +85,6 @@ int reg_intent_clear(struct nhictl *x, const char *action, const char *target)
 	return r;
 }
 
-void reg_intent_rolled_back(struct nhictl *x)
-{
-	int i;
-
-	for (i = 0; i < x->n_intents; i++)
-		if (x->intents[i].refused)
-			reg_exec(x, "DELETE FROM intent WHERE id = ?", "i", x->intents[i].row);
-	x->n_intents = 0;
-}
-
 int reg_intents_stale(struct nhictl *x, struct intent **v, size_t *n)
 {
 	sqlite3_stmt *st;

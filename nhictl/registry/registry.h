@@ -94,11 +94,9 @@ int reg_intent(struct nhictl *x, const char *action, const char *target, const c
 void reg_intent_void(struct nhictl *x);
 /* In the current transaction: delete the run's pending intents (all of
  * them, or with 'action' the innermost of that action and target).
- * db.c, publish.c and audit.c call it. */
+ * publish.c and audit.c call it; reg_rollback (db.c) deletes the
+ * refused ones (autocommit) and leaves the others for the next run. */
 int reg_intent_clear(struct nhictl *x, const char *action, const char *target);
-/* After a rollback: the refused ones deleted (autocommit), the others
- * left for the next run; none pending any more. */
-void reg_intent_rolled_back(struct nhictl *x);
 /* The intents whose run is gone (not a live process with its pid and
  * start time): *v a heap array of *n, oldest first (free() it). */
 int reg_intents_stale(struct nhictl *x, struct intent **v, size_t *n);
