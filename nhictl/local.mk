@@ -23,6 +23,7 @@ NHICTL_REGISTRY = nhictl/registry/registry.h nhictl/registry/internal.h nhictl/r
 	nhictl/registry/schema.c nhictl/registry/audit.c nhictl/registry/verify.c \
 	nhictl/registry/publish.c nhictl/registry/regstate.c \
 	nhictl/registry/ident.c nhictl/registry/cred.c nhictl/registry/usage.c \
+	nhictl/registry/intent.c \
 	nhictl/registry/access.h nhictl/registry/access.c \
 	nhictl/registry/snapdeleg.c \
 	nhictl/registry/chain.c nhictl/registry/chain.h

@@ -18,6 +18,7 @@
 #define WRITES  0x2    /* changes the registry (in one write transaction) */
 #define LOCAL   0x4    /* backend = local only: with ldap the directory decides */
 #define NO_CONF 0x8    /* reads nhi.conf itself (a broken one is no reason to stop) */
+#define RECOVERS 0x10  /* writes in its own transactions: resolves a killed run's intents first */
 
 struct cmd {
 	const char *name;
@@ -48,15 +49,15 @@ static const struct cmd commands[] = {
 	{ "discover", cmd_discover, NEED_DB, "what the host has that nhi does not govern" },
 	{ "directory", cmd_directory, 0, "check the LDAP directory configuration" },
 	{ "sync", cmd_sync, 0, "bring the registry up to date with the directory" },
-	{ "cred", cmd_cred, NEED_DB, "issue, list, revoke and verify credentials" },
+	{ "cred", cmd_cred, NEED_DB | RECOVERS, "issue, list, revoke and verify credentials" },
 	{ "rotate", cmd_rotate, NEED_DB | WRITES, "replace a credential, the old one kept for a grace" },
 	{ "authorized-keys", cmd_authorized_keys, 0, "SSH public keys for sshd's AuthorizedKeysCommand" },
 	{ "config", cmd_config, NO_CONF, "check nhi.conf: every problem, as FILE:LINE" },
 	{ "init", cmd_init, 0, "create the registry explicitly" },
 	{ "backup", cmd_backup, NEED_DB, "an online, verified copy of the registry" },
-	{ "resource", cmd_resource, NEED_DB, "the systems identities reach: add, list, show, remove" },
-	{ "grant", cmd_grant, NEED_DB, "what an identity may do on a resource" },
-	{ "delegate", cmd_delegate, NEED_DB, "which identity may act through which" },
+	{ "resource", cmd_resource, NEED_DB | RECOVERS, "the systems identities reach: add, list, show, remove" },
+	{ "grant", cmd_grant, NEED_DB | RECOVERS, "what an identity may do on a resource" },
+	{ "delegate", cmd_delegate, NEED_DB | RECOVERS, "which identity may act through which" },
 	{ "reach", cmd_reach, NEED_DB, "every resource an identity reaches, and through whom" },
 	{ "who-can", cmd_who_can, NEED_DB, "every identity that reaches a resource, and through whom" },
 	{ "chain", cmd_chain, NEED_DB, "an agent's chains: data source, agent, tool, system" },
@@ -251,6 +252,12 @@ int main(int argc, char **argv)
 	if ((cmd->flags & WRITES) && reg_publish_behind(x) < 0)
 		nerr(x, 0, "warning: the snapshot is behind registry.db and could not be "
 		     "published again now ('nhictl publish' retries)");
+	/* backend = ldap: a run killed between a directory write and its
+	 * commit left its intent; resolved before anything else is written
+	 * (the verb's audit event recovered, exactly once: upkeep.c) */
+	if ((cmd->flags & (WRITES | RECOVERS)) && intent_recover(x, &c) < 0)
+		nerr(x, 0, "warning: the intents of interrupted runs could not be resolved now "
+		     "(the next writing run retries)");
 	/* a writing verb checks and changes under one write lock */
 	if ((cmd->flags & WRITES) && reg_begin(x) < 0) {
 		reg_close(x);

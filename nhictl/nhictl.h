@@ -47,6 +47,18 @@ struct nhictl {
 	const char *conf_path;   /* -c FILE; NULL: the default */
 	int reg_how;             /* a missing registry.db: REG_USE, REG_FORCE, REG_CACHE */
 	int reg_created;         /* reg_open() created registry.db */
+	/* the intent journal (registry/intent.c): this run's intents not yet
+	 * matched by their audit events, innermost last (a retire's cascade
+	 * announces its grant removals inside the retire's), each with its
+	 * row, its event's action and target, and whether the directory
+	 * refused the write it announced (nothing changed) */
+	struct {
+		int64_t row;
+		char action[32], target[256];
+		int refused;
+	} intents[8];
+	int n_intents;
+	int tx_changes;          /* sqlite3_total_changes() at the last BEGIN */
 };
 
 /* How reg_open() treats a missing registry.db (regstate.c): create it on

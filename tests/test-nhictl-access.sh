@@ -352,6 +352,6 @@ has out "chain intact" 'intact'
 
 # ---- migration: a registry of version 6 becomes 7 (and 8: the snapshot's
 # delegation edges, i14-pam) ----
-eqv "schema version 12" 12 "$(sqlite3 "$ST/registry.db" 'PRAGMA user_version')"
+eqv "schema version 13" 13 "$(sqlite3 "$ST/registry.db" 'PRAGMA user_version')"
 eqv "the old edge table is gone" 0 "$(sqlite3 "$ST/registry.db" "SELECT count(*) FROM sqlite_master WHERE name = 'edge'")"
 finish

@@ -37,8 +37,8 @@ check "snapshot published" test -s "$ST/nhi.cache"
 snapgen() { python3 -c 'import struct,sys; o=int(sys.argv[2]); print(struct.unpack_from("=I" if o == 64 else "=Q", open(sys.argv[1],"rb").read(), o)[0])' "$1" "$2"; }
 check "state dir 0755" test "$(stat -c %a "$ST")" = 755
 eqv "registry in WAL mode" wal "$(sqlite3 "$ST/registry.db" 'PRAGMA journal_mode')"
-eqv "schema version 12" 12 "$(sqlite3 "$ST/registry.db" 'PRAGMA user_version')"
-eqv "the model's tables" "access credential delegation dir_conflict event grp grp_member human_use identity identity_host identity_service meta resource rotation snap_pending sqlite_sequence sync_state usage" \
+eqv "schema version 13" 13 "$(sqlite3 "$ST/registry.db" 'PRAGMA user_version')"
+eqv "the model's tables" "access credential delegation dir_conflict event grp grp_member human_use identity identity_host identity_service intent meta resource rotation snap_pending sqlite_sequence sync_state usage" \
 	"$(sqlite3 "$ST/registry.db" "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name)")"
 expect 0 "create svc-b (json, agent, scopes)" nhictl create svc-b --owner alice --expires 2026-12-31 \
 	--kind agent --host testhost --host 'web*' --service sshd --service cron --json \

@@ -22,7 +22,7 @@ expect 0 "create agent-b" nhictl create agent-b --owner alice --expires +60d --k
 expect 0 "resource add db1" nhictl resource add db1 --kind postgres --uri pg://db1 --owner alice
 expect 0 "grant svc-a on db1" nhictl grant add svc-a db1 --actions read
 expect 0 "delegate svc-a -> agent-b" nhictl delegate add svc-a agent-b --actions read
-eqv "schema version 12" 12 "$(db 'PRAGMA user_version')"
+eqv "schema version 13" 13 "$(db 'PRAGMA user_version')"
 expect 0 "show --json" nhictl show svc-a --json
 eqv "show --json: applied false" False "$(pyjson 'd["applied"]')"
 db "UPDATE identity SET applied = 1 WHERE name = 'svc-a'; UPDATE resource SET applied = 1;
@@ -47,7 +47,7 @@ eqv "resource update keeps applied" 1 "$(db "SELECT applied FROM resource WHERE 
 sqlite3 "$ST/registry.db" "VACUUM INTO '$T/v9.db'"
 sqlite3 "$T/v9.db" "ALTER TABLE identity DROP COLUMN applied;
 	ALTER TABLE resource DROP COLUMN applied; ALTER TABLE access DROP COLUMN applied;
-	ALTER TABLE delegation DROP COLUMN applied; DROP TABLE dir_conflict;
+	ALTER TABLE delegation DROP COLUMN applied; DROP TABLE dir_conflict; DROP TABLE intent;
 	DROP TRIGGER snap_deleg_name;
 	PRAGMA user_version = 9"
 eqv "the version-9 registry has no applied column" 0 \
@@ -55,7 +55,7 @@ eqv "the version-9 registry has no applied column" 0 \
 cp "$T/v9.db" "$ST/registry.db"
 rm -f "$ST/registry.db-wal" "$ST/registry.db-shm"
 expect 0 "list --json on a version-9 registry" nhictl list --json
-eqv "migrated to 12" 12 "$(db 'PRAGMA user_version')"
+eqv "migrated to 13" 13 "$(db 'PRAGMA user_version')"
 for t in identity resource access delegation; do
 	eqv "$t.applied added (NOT NULL DEFAULT 0), 0 everywhere" "00" \
 		"$(db "SELECT count(*) FROM $t WHERE applied != 0")$(db "SELECT count(*) - 1 FROM pragma_table_info('$t') WHERE name = 'applied' AND \"notnull\" = 1 AND dflt_value = '0'")"

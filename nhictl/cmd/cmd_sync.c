@@ -1440,6 +1440,11 @@ static int sync_core(struct nhictl *x, struct sync *s, int full, int force, int 
 	x->reg_how = REG_CACHE;   /* a lost cache is rebuilt from the directory */
 	if (reg_open(x) < 0)
 		return EXIT_FAIL;
+	/* a write killed after the directory took it: its own audit event
+	 * first, not this sync's import of the change */
+	if (intent_recover(x, &r) < 0)
+		nerr(x, 0, "warning: the intents of interrupted runs could not be resolved now "
+		     "(the next writing run retries)");
 	if (dir_open(x, &s->d) != 0)
 		return EXIT_FAIL;
 	if (ldap_get_option(s->d.ld, LDAP_OPT_URI, &uri) == LDAP_OPT_SUCCESS && uri != NULL)

@@ -60,17 +60,17 @@ int reg_event_hash(int64_t id, int64_t ts, const char *actor, const char *action
 	return 0;
 }
 
-int reg_event(struct nhictl *x, const char *action, const char *target,
-	      const char *outcome, const char *fmt, ...)
+static int event_v(struct nhictl *x, const char *actor, int64_t ts, const char *action,
+		   const char *target, const char *outcome, const char *fmt, va_list ap)
+	__attribute__((format(printf, 7, 0)));
+static int event_v(struct nhictl *x, const char *actor, int64_t ts, const char *action,
+		   const char *target, const char *outcome, const char *fmt, va_list ap)
 {
 	char detail[1024], prev[80], hash[65];
 	int64_t id;
-	va_list ap;
 	int r;
 
-	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
 	r = reg_meta_get(x, "log_head", prev, sizeof(prev));
 	if (r == NHI_ERR_NOTFOUND)
 		snprintf(prev, sizeof(prev), "%s", ZERO_HASH);
@@ -79,17 +79,45 @@ int reg_event(struct nhictl *x, const char *action, const char *target,
 	if (reg_int(x, &id, 0, "SELECT max(id) FROM event", "") < 0)
 		return NHI_ERR_DB;
 	id++;
-	r = reg_event_hash(id, (int64_t)x->now, x->actor, action, target, outcome, detail, prev, hash);
+	r = reg_event_hash(id, ts, actor, action, target, outcome, detail, prev, hash);
 	if (r < 0)
 		return nerr(x, r, "cannot hash the audit event");
 	r = reg_exec(x, "INSERT INTO event (id, ts, actor, action, target, outcome, detail, "
 		     "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", "iisssssss",
-		     id, (int64_t)x->now, x->actor, action, target, outcome, detail, prev, hash);
+		     id, ts, actor, action, target, outcome, detail, prev, hash);
 	if (r == 0)
 		r = reg_exec(x, "INSERT OR REPLACE INTO meta VALUES ('log_head', ?)", "s", hash);
 	if (r == 0)
 		r = reg_exec(x, "INSERT OR REPLACE INTO meta VALUES ('log_count', ?)", "i", id);
+	/* the event of this run's announced change: its intent ends with it,
+	 * in this transaction (intent.c) */
+	if (r == 0)
+		r = reg_intent_clear(x, action, target);
 	if (r == 0)
 		NHI_CRASH_POINT("audit-event", action);
+	return r;
+}
+
+int reg_event(struct nhictl *x, const char *action, const char *target,
+	      const char *outcome, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = event_v(x, x->actor, (int64_t)x->now, action, target, outcome, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int reg_event_as(struct nhictl *x, const char *actor, int64_t ts, const char *action,
+		 const char *target, const char *outcome, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = event_v(x, actor, ts, action, target, outcome, fmt, ap);
+	va_end(ap);
 	return r;
 }

@@ -253,13 +253,21 @@ int reg_begin(struct nhictl *x)
 {
 	if (!sqlite3_get_autocommit(x->db))
 		return 0;
+	x->tx_changes = sqlite3_total_changes(x->db);
 	return reg_exec_plain(x, "BEGIN IMMEDIATE");
 }
 
+/* A pending intent whose directory write was refused is deleted once the
+ * verb gives up (autocommit): nothing happened that the next run should
+ * resolve.  Any other stays for it (intent_recover). */
 void reg_rollback(struct nhictl *x)
 {
 	if (x->db != NULL && !sqlite3_get_autocommit(x->db))
 		sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
+	for (int i = 0; x->db != NULL && i < x->n_intents; i++)
+		if (x->intents[i].refused)
+			reg_exec(x, "DELETE FROM intent WHERE id = ?", "i", x->intents[i].row);
+	x->n_intents = 0;
 }
 
 int reg_commit_journal(struct nhictl *x)

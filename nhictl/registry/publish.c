@@ -19,8 +19,11 @@ int reg_commit(struct nhictl *x)
 {
 	int r;
 
-	r = reg_exec(x, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
-		     "WHERE key = 'generation'", "");
+	/* the run's pending intents (their events are in this transaction) */
+	r = reg_intent_clear(x, NULL, NULL);
+	if (r == 0)
+		r = reg_exec(x, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
+			     "WHERE key = 'generation'", "");
 	if (r == 0)
 		r = reg_exec_plain(x, "COMMIT");
 	if (r < 0) {

@@ -43,6 +43,11 @@ int reg_dberr(struct nhictl *x);          /* print sqlite3_errmsg; NHI_ERR_DB */
 int reg_event(struct nhictl *x, const char *action, const char *target,
 	      const char *outcome, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+/* The same with another actor and time: an event recovered from an
+ * intent (intent.c) is the killed run's, when it ran. */
+int reg_event_as(struct nhictl *x, const char *actor, int64_t ts, const char *action,
+		 const char *target, const char *outcome, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
 /* Recompute the chain; 0 if intact, else NHI_ERR_FORMAT with the first bad
  * row named in 'why'.  *n receives the number of events checked. */
 int reg_verify_log(struct nhictl *x, int64_t *n, char *why, size_t len);
@@ -60,6 +65,41 @@ int reg_publish_behind(struct nhictl *x);
 /* In a write transaction about to change many identities: the next
  * publication is full, and until then nothing is recorded per identity. */
 int reg_snap_full(struct nhictl *x);
+
+/* ---- intent.c: the intent journal (backend = ldap) ----------------- */
+
+/* A change announced before it is written to the directory, as its row. */
+struct intent {
+	int64_t id, started, pid;
+	char action[32];             /* the audit event's action: create, retire, ... */
+	char target[256];            /* and its target */
+	char kind[24];               /* what is written: ident-add, ident-update, ... */
+	char key[1024];              /* what shows it in the directory (store_ldap.c) */
+	char change[512];            /* the change, for the recovered event */
+	char actor[96], reason[256], pid_start[32];
+};
+/* Record an intent durably before a directory write: the row inserted
+ * and the open transaction committed with it (a generation bump first
+ * when the transaction changed rows, so that a kill before the verb's own
+ * commit leaves a snapshot the next run sees behind), then a transaction
+ * begun again when one was open.  The run keeps it pending (x->intents);
+ * reg_event deletes it, in its transaction, when an event of the same
+ * action and target is written, and reg_commit with the commit.  0 or
+ * NHI_ERR_*. */
+int reg_intent(struct nhictl *x, const char *action, const char *target, const char *kind,
+	       const char *key, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+/* The directory refused the write just announced (nothing changed): the
+ * intent is deleted when the verb rolls back (reg_rollback) or commits. */
+void reg_intent_void(struct nhictl *x);
+/* In the current transaction: delete the run's pending intents (all of
+ * them, or with 'action' the innermost of that action and target).
+ * publish.c and audit.c call it; reg_rollback (db.c) deletes the
+ * refused ones (autocommit) and leaves the others for the next run. */
+int reg_intent_clear(struct nhictl *x, const char *action, const char *target);
+/* The intents whose run is gone (not a live process with its pid and
+ * start time): *v a heap array of *n, oldest first (free() it). */
+int reg_intents_stale(struct nhictl *x, struct intent **v, size_t *n);
 
 /* ---- regstate.c: what must outlive registry.db -------------------- */
 

@@ -365,6 +365,25 @@ static const char *const migrations[] = {
 	" AND " SNAP_NO_FULL " BEGIN"
 	" INSERT INTO snap_pending (name) VALUES (''); END;"
 	"INSERT OR IGNORE INTO snap_pending (name) VALUES ('');",
+	/* 12 -> 13: the intent journal (backend = ldap, issue 18, intent.c):
+	 * a verb's change recorded, in its own committed transaction, before
+	 * it is written to the directory, and deleted in the transaction of
+	 * its audit event; one a killed run left behind is resolved by the
+	 * next writing run (upkeep.c: intent_recover) from what the
+	 * directory holds, with the verb's event marked recovered, exactly
+	 * once. */
+	"CREATE TABLE intent ("
+	" id INTEGER PRIMARY KEY,"
+	" action TEXT NOT NULL,"
+	" target TEXT NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" key TEXT NOT NULL DEFAULT '',"
+	" change TEXT NOT NULL DEFAULT '',"
+	" actor TEXT NOT NULL,"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" started INTEGER NOT NULL,"
+	" pid INTEGER NOT NULL,"
+	" pid_start TEXT NOT NULL DEFAULT '');",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -165,6 +165,12 @@ struct store_ops {
 	int (*rot_forward)(struct nhictl *x, int64_t rid, int64_t cred_row, int64_t grace,
 			   const char *name);
 	int (*rot_back)(struct nhictl *x, const char *name);
+	/* An intent a killed run left (registry/intent.c; NULL: the backend
+	 * writes none): 1 when the directory holds its change (then read
+	 * back into the registry in the current transaction, and what the
+	 * run left of it finished), 0 when it does not (what it left
+	 * half-written undone), NHI_ERR_* when that cannot be told now. */
+	int (*intent_resolve)(struct nhictl *x, const struct intent *it);
 
 	/* ---- reach (issue 14): resources, grants, delegations (access.h) ----
 	 * cmd_resource.c and cmd_grant.c check everything before they write:
@@ -266,5 +272,14 @@ int cred_sweep(struct nhictl *x, struct dir *d, int *n);
  * the journal and its end), in the current transaction, with a message on
  * stderr and an audit event each.  *n counts them (upkeep.c). */
 int rotation_recover(struct nhictl *x, int *n);
+/* Resolve the intents whose run is gone (a kill between announcing a
+ * change and committing it, registry/intent.c), outside a transaction:
+ * each, in one transaction with its deletion, gets the verb's audit event
+ * with the killed run's actor and time, outcome 'recovered' when the
+ * directory holds the change, 'not-done' when it does not; one that
+ * cannot be resolved now (the directory unreachable) stays for the next
+ * run (a warning).  Every writing verb and sync run it first; *n counts
+ * the resolved ones (upkeep.c). */
+int intent_recover(struct nhictl *x, int *n);
 
 #endif

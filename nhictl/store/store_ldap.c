@@ -6,7 +6,9 @@
  * locally.  See store.h.
  */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <openssl/crypto.h>
 #include "store.h"
 #include "dirwrite.h"
@@ -127,6 +129,7 @@ static int confirm_failed(struct nhictl *x, const char *name, const char *fmt, .
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
+	/* this event ends the run's intent (reg_commit deletes it) */
 	if (reg_event(x, x->verb, name, "overwritten", "the directory now holds %s%s", what,
 		      x->store->audit_tag) < 0 || reg_commit(x) < 0)
 		reg_rollback(x);
@@ -145,11 +148,17 @@ static int ldap_add(struct nhictl *x, const struct store_new *n, struct ident *g
 		.labels = n->labels, .applied = n->applied,
 	};
 
-	char made[64], holds[64] = "";
+	char made[64], holds[64] = "", key[32];
 	int64_t have = 0;
 
-	if (dw_add(&dir_conn, &w, made, sizeof(made)) != 0)
+	snprintf(key, sizeof(key), "%u", (unsigned)n->uid);
+	if (reg_intent(x, n->adopted ? "adopt" : "create", n->name, "ident-add", key, NULL,
+		       "uid=%u owner=%s", (unsigned)n->uid, n->owner ? n->owner : "") < 0)
+		return NHI_ERR_DB;
+	if (dw_add(&dir_conn, &w, made, sizeof(made)) != 0) {
+		reg_intent_void(x);
 		return NHI_ERR_IO;
+	}
 	fault("add-readback-exec");
 	if (dir_ident_readback(&dir_conn, n->name, got) != 0)
 		return NHI_ERR_IO;
@@ -169,6 +178,42 @@ static int ldap_add(struct nhictl *x, const struct store_new *n, struct ident *g
 				      "which this %s made)", holds[0] ? holds : "?", made, x->verb);
 	}
 	return 0;
+}
+
+/* The audit action of a change (the verb's event: intent.c matches it). */
+static const char *update_action(struct nhictl *x, const struct store_change *c)
+{
+	if (c->state_to != NULL && strcmp(c->state_to, "retired") == 0)
+		return "retire";
+	if (c->state_to != NULL && strcmp(c->state_to, "suspended") == 0)
+		return "suspend";
+	if (c->state_to != NULL && c->state_from != NULL && strcmp(c->state_from, "suspended") == 0)
+		return "resume";
+	if (strcmp(x->verb, "apply") == 0 || strcmp(x->verb, "audit") == 0)
+		return "modify";
+	return x->verb;
+}
+
+/* The intent of a change, with what shows it in the directory (key, read
+ * by ldap_intent_resolve): the new state, else the expiry, the last
+ * review, the owner, the purpose; "" when none of them changes (the entry
+ * is then taken to hold it). */
+static int update_intent(struct nhictl *x, const struct ident *id, const struct store_change *c)
+{
+	char key[1100] = "";
+
+	if (c->state_to != NULL)
+		snprintf(key, sizeof(key), "state=%s", c->state_to);
+	else if (c->expires != 0)
+		snprintf(key, sizeof(key), "expires=%lld", (long long)c->expires);
+	else if (c->last_review != 0)
+		snprintf(key, sizeof(key), "review=%lld", (long long)c->last_review);
+	else if (c->owner_dn != NULL)
+		snprintf(key, sizeof(key), "owner=%s", c->owner_dn);
+	else if (c->purpose != NULL)
+		snprintf(key, sizeof(key), "purpose=%s", c->purpose);
+	return reg_intent(x, update_action(x, c), id->name, "ident-update", key, c->reason,
+			  "%s", key[0] ? key : "changed");
 }
 
 static int ldap_update(struct nhictl *x, const struct ident *id, struct store_change *c)
@@ -205,8 +250,13 @@ static int ldap_update(struct nhictl *x, const struct ident *id, struct store_ch
 		creds = DC_RETIRE;
 	else if (c->state_to != NULL && strcmp(c->state_from, "suspended") == 0)
 		creds = DC_RESUME;
-	if (dw_modify(&dir_conn, id->name, &w) != 0 ||
-	    (creds && dc_lock_creds(&dir_conn, id->name, creds) != 0) ||
+	if (update_intent(x, id, c) < 0)
+		return NHI_ERR_DB;
+	if (dw_modify(&dir_conn, id->name, &w) != 0) {
+		reg_intent_void(x);
+		return NHI_ERR_IO;
+	}
+	if ((creds && dc_lock_creds(&dir_conn, id->name, creds) != 0) ||
 	    /* no credential outlives its identity */
 	    (c->expires != 0 && dc_cap_not_after(&dir_conn, id->name, c->expires) != 0))
 		return NHI_ERR_IO;
@@ -258,7 +308,9 @@ static int ldap_adopted(struct nhictl *x, const struct ident *id)
 
 static int ldap_release(struct nhictl *x, const struct ident *id)
 {
-	(void)x;
+	if (reg_intent(x, "release", id->name, "ident-delete", "", NULL, "uid=%u state was %s",
+		       (unsigned)id->uid, id->state) < 0)
+		return NHI_ERR_DB;
 	/* its grants and delegations go with its entry; those to it too */
 	return dir_err(da_cut(&dir_conn, id->name, NULL, NULL) || dw_delete(&dir_conn, id->name));
 }
@@ -331,6 +383,18 @@ static void conflict(struct nhictl *x, const char *name)
 	     "nothing done, try again", name);
 }
 
+/* The intent of a change of credential cid (its key "CRED_ID SERIAL":
+ * the serial the change compares and swaps, read by cred_intent). */
+static int cred_announce(struct nhictl *x, const char *action, const char *name,
+			 const char *cid, const char *kind, const char *fp, long long serial)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "%s %lld", cid, serial);
+	return reg_intent(x, action, name, action, key, NULL, "id=%s kind=%s fingerprint=%s",
+			  cid, kind, fp);
+}
+
 /* The new entry, then the compare-and-swap that makes it count (a
  * password's hash added to the identity), then read back. */
 static int ldap_cred_add(struct nhictl *x, const struct ident *id, const struct newcred *n,
@@ -338,14 +402,19 @@ static int ldap_cred_add(struct nhictl *x, const struct ident *id, const struct 
 {
 	int r;
 
-	if (dc_add(&dir_conn, id->name, n, NULL) != 0)
+	if (cred_announce(x, "cred-add", id->name, n->id, n->kind, n->fingerprint, serial) < 0)
+		return NHI_ERR_DB;
+	if (dc_add(&dir_conn, id->name, n, NULL) != 0) {
+		reg_intent_void(x);
 		return NHI_ERR_IO;
+	}
 	r = dc_bump(&dir_conn, id->name, serial,
 		    strcmp(n->kind, "password") == 0 ? n->hash : NULL, NULL, NULL);
 	if (r == NHI_ERR_CONFLICT)
 		conflict(x, id->name);
 	if (r != 0) {
-		dc_delete(&dir_conn, id->name, n->id);
+		if (dc_delete(&dir_conn, id->name, n->id) == 0)
+			reg_intent_void(x);   /* undone */
 		return NHI_ERR_IO;
 	}
 	/* replicated: a password added through another provider at once
@@ -365,7 +434,8 @@ static int ldap_cred_add(struct nhictl *x, const struct ident *id, const struct 
 		return NHI_ERR_IO;
 	}
 	if (dir_creds_pull(&dir_conn, id->name, serial + 1) != 0) {
-		dc_unadd(&dir_conn, id->name, n);
+		if (dc_unadd(&dir_conn, id->name, n) == 0)
+			reg_intent_void(x);
 		return NHI_ERR_IO;
 	}
 	return 0;
@@ -380,9 +450,15 @@ static int ldap_cred_unadd(struct nhictl *x, const struct ident *id, const struc
 static int ldap_cred_revoke(struct nhictl *x, const struct ident *id, const struct cred *c,
 			    long long serial)
 {
+	int r;
+
+	if (cred_announce(x, "cred-revoke", id->name, c->id, c->kind, c->fingerprint, serial) < 0)
+		return NHI_ERR_DB;
 	/* the swap first: a password stops binding at once */
-	int r = dc_bump(&dir_conn, id->name, serial, NULL,
-			strcmp(c->kind, "password") == 0 ? c->hash : NULL, NULL);
+	r = dc_bump(&dir_conn, id->name, serial, NULL,
+		    strcmp(c->kind, "password") == 0 ? c->hash : NULL, NULL);
+	if (r != 0)
+		reg_intent_void(x);
 
 	if (r == NHI_ERR_CONFLICT)
 		conflict(x, id->name);
@@ -567,6 +643,131 @@ static int ldap_rot_back(struct nhictl *x, const char *name)
 	return dir_creds_refresh(&dir_conn, name) != 0 ? NHI_ERR_IO : 0;
 }
 
+/* ---- the intents of killed runs (intent_recover, upkeep.c) ---- */
+
+/* "CRED_ID SERIAL": the credential and the identity's serial its change
+ * compares and swaps; *moved: the serial moved past it since. */
+static int cred_key(const struct intent *it, char *cid, size_t len, int *moved)
+{
+	long long from = 0, now = 0;
+	const char *sp = strchr(it->key, ' ');
+
+	if (sp == NULL || (size_t)(sp - it->key) >= len)
+		return NHI_ERR_FORMAT;
+	snprintf(cid, len, "%.*s", (int)(sp - it->key), it->key);
+	from = strtoll(sp + 1, NULL, 10);
+	if (dc_read(&dir_conn, it->target, &now, NULL, 0) != 0)
+		return NHI_ERR_IO;
+	*moved = now > from;
+	return 0;
+}
+
+/* The state the directory holds for credential cid ("" none). */
+static int dir_cred_state(const char *name, const char *cid, char *state, size_t len)
+{
+	struct cred *v = NULL;
+	size_t n = 0, i;
+
+	state[0] = '\0';
+	if (dc_creds(&dir_conn, name, &v, &n) != 0)
+		return NHI_ERR_IO;
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].id, cid) == 0)
+			snprintf(state, len, "%s", v[i].state);
+	free(v);
+	return 0;
+}
+
+/* Does the identity entry read hold the change the key names? */
+static int ident_holds(const struct ident *got, const char *owner_dn, const char *key)
+{
+	const char *v = strchr(key, '=');
+
+	if (v == NULL)
+		return 1;
+	v++;
+	if (strncmp(key, "state=", 6) == 0)
+		return strcmp(got->state, v) == 0;
+	if (strncmp(key, "expires=", 8) == 0)
+		return got->expires == strtoll(v, NULL, 10);
+	if (strncmp(key, "review=", 7) == 0)
+		return got->last_review == strtoll(v, NULL, 10);
+	if (strncmp(key, "owner=", 6) == 0)
+		return strcasecmp(owner_dn, v) == 0;
+	if (strncmp(key, "purpose=", 8) == 0)
+		return strcmp(got->purpose, v) == 0;
+	return 1;
+}
+
+static int ident_intent(struct nhictl *x, const struct intent *it)
+{
+	struct ident got;
+	char owner_dn[1024] = "", why[1024];
+	int r, how = 0;
+
+	r = dir_ident_read(&dir_conn, it->target, &got, owner_dn, sizeof(owner_dn), NULL, 0, why,
+			   sizeof(why));
+	if (strcmp(it->kind, "ident-delete") == 0)
+		return r == NHI_ERR_NOTFOUND ? 1 : r < 0 ? nerr(x, r, "%s", why) : 0;
+	if (r == NHI_ERR_NOTFOUND)
+		return 0;
+	if (r < 0)
+		return nerr(x, r, "%s", why);
+	if (strcmp(it->kind, "ident-add") == 0 ? got.uid != (uint32_t)strtoul(it->key, NULL, 10) :
+	    !ident_holds(&got, owner_dn, it->key))
+		return 0;
+	/* what the run did after the entry's change: its credentials follow
+	 * the state (repeatable) */
+	if (strcmp(it->key, "state=retired") == 0)
+		how = DC_RETIRE;
+	else if (strcmp(it->key, "state=suspended") == 0)
+		how = DC_SUSPEND;
+	if (how && dc_lock_creds(&dir_conn, it->target, how) != 0)
+		return NHI_ERR_IO;
+	if (dir_ident_readback(&dir_conn, it->target, &got) != 0 ||
+	    dir_creds_refresh(&dir_conn, it->target) != 0)
+		return NHI_ERR_IO;
+	return 1;
+}
+
+/* A credential added: it counts once the identity's serial was swapped
+ * past the one the run read; an entry without that swap is the run's
+ * leftover, deleted.  A credential revoked: its entry says so, or the
+ * swap was made and the entry is revoked now (the run's next step). */
+static int cred_intent(struct nhictl *x, const struct intent *it)
+{
+	char cid[CRED_ID_MAX], state[16];
+	int moved = 0, r;
+
+	if ((r = cred_key(it, cid, sizeof(cid), &moved)) < 0 ||
+	    (r = dir_cred_state(it->target, cid, state, sizeof(state))) < 0)
+		return r == NHI_ERR_FORMAT ? nerr(x, r, "intent %lld: bad key '%s'",
+						  (long long)it->id, it->key) : r;
+	if (strcmp(it->kind, "cred-add") == 0) {
+		if (state[0] != '\0' && !moved)
+			return dc_delete(&dir_conn, it->target, cid) == 0 ? 0 : NHI_ERR_IO;
+		if (state[0] == '\0')
+			return 0;
+	} else if (strcmp(state, "revoked") != 0) {
+		if (!moved)
+			return 0;
+		if (dc_set_state(&dir_conn, it->target, cid, "revoked", it->started, 1) != 0)
+			return NHI_ERR_IO;
+	}
+	return dir_creds_refresh(&dir_conn, it->target) != 0 ? NHI_ERR_IO : 1;
+}
+
+static int ldap_intent_resolve(struct nhictl *x, const struct intent *it)
+{
+	if (dir_need(x) != 0)
+		return NHI_ERR_IO;
+	if (strncmp(it->kind, "ident-", 6) == 0)
+		return ident_intent(x, it);
+	if (strncmp(it->kind, "cred-", 5) == 0)
+		return cred_intent(x, it);
+	return ldap_access_intent(x, it);
+}
+
 const struct store_ops store_ldap = {
 	.name = "ldap",
 	.audit_tag = " (directory)",
@@ -599,5 +800,6 @@ const struct store_ops store_ldap = {
 	.rot_resolve = ldap_rot_resolve,
 	.rot_forward = ldap_rot_forward,
 	.rot_back = ldap_rot_back,
+	.intent_resolve = ldap_intent_resolve,
 	LDAP_ACCESS_OPS
 };

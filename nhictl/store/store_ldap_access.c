@@ -135,8 +135,13 @@ int ldap_resource_add(struct nhictl *x, struct resource_row *r)
 	int rc;
 
 	res_to_da(r, &n);
-	if ((rc = da_resource_add(&dir_conn, &n)) < 0)
+	if (reg_intent(x, "resource-add", r->name, "resource-add", r->name, NULL, "kind=%s uri=%s "
+		       "owner=%s", r->kind, r->uri, r->owner) < 0)
+		return NHI_ERR_DB;
+	if ((rc = da_resource_add(&dir_conn, &n)) < 0) {
+		reg_intent_void(x);
 		return rc;
+	}
 	return resource_back(x, r);
 }
 
@@ -155,9 +160,12 @@ int ldap_resource_update(struct nhictl *x, const struct resource_row *old,
 
 int ldap_resource_remove(struct nhictl *x, const struct resource_row *r)
 {
-	int grants = 0, rc = da_resource_remove(&dir_conn, r->name, &grants);
+	int grants = 0, rc;
 
-	if (rc < 0)
+	if (reg_intent(x, "resource-remove", r->name, "resource-remove", r->name, NULL,
+		       "kind=%s uri=%s owner=%s", r->kind, r->uri, r->owner) < 0)
+		return NHI_ERR_DB;
+	if ((rc = da_resource_remove(&dir_conn, r->name, &grants)) < 0)
 		return rc;
 	if (grants > 0)   /* added by another host meanwhile, or unknown here */
 		nerr(x, 0, "warning: %d grant%s on %s that this host did not have removed from "
@@ -166,6 +174,16 @@ int ldap_resource_remove(struct nhictl *x, const struct resource_row *r)
 }
 
 /* ---- grants ---------------------------------------------------------------- */
+
+/* A grant's intent: its key "RESOURCE<TAB>CRED_ID" (ldap_access_intent). */
+static int grant_intent(struct nhictl *x, const char *action, const struct access_row *g)
+{
+	char key[DA_NAME_MAX + CRED_ID_MAX + 2];
+
+	snprintf(key, sizeof(key), "%s\t%s", g->resource, g->cred);
+	return reg_intent(x, action, g->identity, action, key, NULL, "resource=%s%s%s",
+			  g->resource, g->cred[0] ? " credential=" : "", g->cred);
+}
 
 static int grant_back(struct nhictl *x, struct access_row *g)
 {
@@ -186,8 +204,12 @@ int ldap_grant_add(struct nhictl *x, struct access_row *g)
 	int rc;
 
 	grant_to_da(g, &n);
-	if ((rc = da_grant_add(&dir_conn, &n)) < 0)
+	if (grant_intent(x, "grant-add", g) < 0)
+		return NHI_ERR_DB;
+	if ((rc = da_grant_add(&dir_conn, &n)) < 0) {
+		reg_intent_void(x);
 		return rc;
+	}
 	return grant_back(x, g);
 }
 
@@ -205,8 +227,11 @@ int ldap_grant_update(struct nhictl *x, const struct access_row *old, struct acc
 
 int ldap_grant_remove(struct nhictl *x, const struct access_row *g)
 {
-	int rc = da_grant_remove(&dir_conn, g->identity, g->resource, g->cred);
+	int rc;
 
+	if (grant_intent(x, "grant-remove", g) < 0)
+		return NHI_ERR_DB;
+	rc = da_grant_remove(&dir_conn, g->identity, g->resource, g->cred);
 	return rc < 0 ? rc : behind(x, grant_delete(x, g->id));
 }
 
@@ -284,4 +309,48 @@ int ldap_grant_carry(struct nhictl *x, const char *name, int64_t old_row, const 
 		r = dirstore_batch_apply(&b);
 	dirstore_batch_free(&b);
 	return r;
+}
+
+/* ---- the intents of killed runs ------------------------------------------- */
+
+/* What a read of the entry tells of an intent: 1 done, 0 not (or the
+ * read's NHI_ERR_*), READ_BACK when it was added and is there. */
+#define READ_BACK 2
+static int entry_tells(int rc, int add)
+{
+	if (rc == NHI_ERR_NOTFOUND)
+		return !add;
+	if (rc < 0)
+		return rc;
+	return add ? READ_BACK : 0;
+}
+
+int ldap_access_intent(struct nhictl *x, const struct intent *it)
+{
+	char res[DA_NAME_MAX], why[512];
+	const char *tab = strchr(it->key, '\t');
+	int add = strstr(it->kind, "-add") != NULL, rc;
+
+	if (strncmp(it->kind, "resource-", 9) == 0) {
+		struct da_resource got;
+
+		if ((rc = entry_tells(da_resource_read(&dir_conn, it->target, &got), add)) !=
+		    READ_BACK)
+			return rc;
+		return behind(x, dirstore_resource(x, &got, NULL)) < 0 ? NHI_ERR_IO : 1;
+	}
+	if (strncmp(it->kind, "grant-", 6) == 0 && tab != NULL) {
+		struct da_grant got;
+
+		snprintf(res, sizeof(res), "%.*s", (int)(tab - it->key), it->key);
+		if ((rc = entry_tells(da_grant_read(&dir_conn, it->target, res, tab + 1, &got),
+				      add)) != READ_BACK)
+			return rc;
+		rc = dirstore_grant(x, &got, NULL, why, sizeof(why));
+		/* a grant whose identity or resource this host has not synced
+		 * yet: held in the directory all the same (sync reads it) */
+		return rc == NHI_ERR_NOTFOUND ? 1 : rc < 0 ? behind(x, rc) : 1;
+	}
+	return nerr(x, NHI_ERR_FORMAT, "intent %lld: unknown kind '%s'", (long long)it->id,
+		    it->kind);
 }

@@ -27,6 +27,10 @@ int ldap_delegation_remove(struct nhictl *x, const struct delegation_row *d);
 /* Rotation (rot_finish, rot_forward): the grants bound to credential
  * old_id (row old_row) of identity 'name' move to new_id, in the
  * directory and in the registry (grant_carry, audited). */
+/* An intent of a killed run (store.h: intent_resolve) that wrote a
+ * resource or a grant: 1 (the directory holds it; read back), 0, or
+ * NHI_ERR_*. */
+int ldap_access_intent(struct nhictl *x, const struct intent *it);
 int ldap_grant_carry(struct nhictl *x, const char *name, int64_t old_row, const char *old_id,
 		     const char *new_id);
 

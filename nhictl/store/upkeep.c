@@ -1,6 +1,7 @@
 /* upkeep.c - what time and crashes leave behind, for every backend:
  * credentials whose grace window ended (cred_sweep) and rotations whose
- * process died (rotation_recover), both in the caller's transaction. */
+ * process died (rotation_recover), both in the caller's transaction; the
+ * intents of killed runs (intent_recover, backend = ldap), in their own. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,15 +52,6 @@ int cred_sweep(struct nhictl *x, struct dir *d, int *n)
 out:
 	sqlite3_finalize(st);
 	return r;
-}
-
-static int proc_alive(int64_t pid, const char *start)
-{
-	char now[32];
-
-	if (pid <= 0 || proc_start_time((pid_t)pid, now, sizeof(now)) < 0)
-		return 0;
-	return strcmp(now, start) == 0;
 }
 
 #define RECOVER_MAX_ATTEMPTS 3
@@ -205,5 +197,72 @@ int rotation_recover(struct nhictl *x, int *n)
 		(*n)++;
 	}
 	free(rows);
+	return r;
+}
+
+/* One intent: its event and its deletion in one transaction, so that a
+ * kill during the recovery leaves it whole for the next run. */
+static int intent_one(struct nhictl *x, const struct intent *it)
+{
+	char when[NHI_TIME_BUFSZ];
+	int res, r;
+
+	if ((r = reg_begin(x)) < 0)
+		return r;
+	res = x->store->intent_resolve(x, it);
+	if (res < 0) {
+		reg_rollback(x);
+		fprintf(stderr, "nhictl: %s: warning: the interrupted %s of %s (%s at %s) cannot be "
+			"resolved now; retried next time\n", x->verb, it->action, it->target,
+			it->actor, nhi_format_time((time_t)it->started, when));
+		return res;
+	}
+	if (res == 1)
+		r = reg_event_as(x, it->actor, it->started, it->action, it->target, "recovered",
+				 "%s%s%s; recovered by %s: the run (pid %lld) was killed after the "
+				 "directory write and before its audit event%s", it->change,
+				 it->reason[0] ? "; reason: " : "", it->reason, x->actor,
+				 (long long)it->pid, x->store->audit_tag);
+	else
+		r = reg_event_as(x, it->actor, it->started, it->action, it->target, "not-done",
+				 "%s%s%s; found by %s: the run (pid %lld) was killed before the "
+				 "directory took the change; nothing was changed%s", it->change,
+				 it->reason[0] ? "; reason: " : "", it->reason, x->actor,
+				 (long long)it->pid, x->store->audit_tag);
+	if (r == 0)
+		r = reg_exec(x, "DELETE FROM intent WHERE id = ?", "i", it->id);
+	if (r == 0)
+		r = reg_commit(x);
+	else
+		reg_rollback(x);
+	if (r == 0)
+		fprintf(stderr, "nhictl: %s: the interrupted %s of %s (%s at %s) %s\n", x->verb,
+			it->action, it->target, it->actor,
+			nhi_format_time((time_t)it->started, when),
+			res == 1 ? "had reached the directory: recorded as recovered" :
+			"had not reached the directory: recorded as not done");
+	return r;
+}
+
+int intent_recover(struct nhictl *x, int *n)
+{
+	struct intent *v;
+	size_t i, k;
+	int r;
+
+	*n = 0;
+	if (x->store->intent_resolve == NULL || x->db == NULL)
+		return 0;
+	if ((r = reg_intents_stale(x, &v, &k)) < 0)
+		return r;
+	for (i = 0; i < k; i++) {
+		r = intent_one(x, &v[i]);
+		if (r == NHI_ERR_DB)
+			break;
+		if (r == 0)
+			(*n)++;
+		r = 0;
+	}
+	free(v);
 	return r;
 }

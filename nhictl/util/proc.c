@@ -76,3 +76,12 @@ int proc_start_time(pid_t pid, char *out, size_t len)
 {
 	return proc_stat(pid, NULL, 0, NULL, out, len);
 }
+
+int proc_alive(int64_t pid, const char *start)
+{
+	char now[32];
+
+	if (pid <= 0 || proc_start_time((pid_t)pid, now, sizeof(now)) < 0)
+		return 0;
+	return strcmp(now, start) == 0;
+}

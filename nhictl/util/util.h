@@ -80,6 +80,9 @@ static inline int no_fault(void) { return 0; }
 /* The start time of a process (field 22 of /proc/PID/stat), to tell a
  * live pid from a reused one.  0 or -1. */
 int proc_start_time(pid_t pid, char *out, size_t len);
+/* 1 when pid is a live process started at 'start' (proc_start_time), so
+ * not one that reused the pid; else 0. */
+int proc_alive(int64_t pid, const char *start);
 /* The same with the command name (comm, NULL = not wanted) and the
  * state letter (state, NULL = not wanted). */
 int proc_stat(pid_t pid, char *comm, size_t clen, char *state, char *start, size_t slen);
