@@ -28,8 +28,12 @@ static const char directory_help[] =
 	"read the root DSE, and check that ldap_base and ldap_people_base exist.\n"
 	"Tells the topology from the contextCSN of ldap_base's naming context\n"
 	"(one server ID: a single provider; two: a mirror pair or multi-provider;\n"
-	"more: multi-provider) and warns when ldap_uri lists fewer servers than\n"
-	"the directory has providers (uid blocks are claimed on ldap_uri's only).\n"
+	"more: multi-provider) and warns when ldap_write_uri (else ldap_uri)\n"
+	"lists fewer servers than the directory has providers (uid blocks are\n"
+	"claimed on that list's only).  Shows the read server (ldap_uri) and the\n"
+	"write server (ldap_write_uri, else ldap_uri) and whether it takes\n"
+	"writes (a Modify of no entry, which changes nothing): a provider, or a\n"
+	"consumer that refers them to a provider or refuses them (a warning).\n"
 	"Warns when ldap_owner_filter names an attribute the server's schema\n"
 	"(its subschema subentry) does not define.\n"
 	"Prints the URI used, TLS, the identity bound as, whether the server\n"
@@ -54,6 +58,7 @@ struct dcheck {
 	char write_uri[1024];         /* the server writes go to ("" = none answered) */
 	char write_to[1024];          /* where its referral points ("" = none) */
 	const char *writes;           /* "provider", "consumer (referral)", ... NULL not checked */
+	const char *write_key;        /* "ldap_write_uri" when set, else NULL (ldap_uri) */
 	char msgs[MAX_MSGS][1024];    /* warnings and errors */
 	int is_err[MAX_MSGS];
 	int n_msgs, n_err;
@@ -202,21 +207,25 @@ static const char *topology_name(const struct dcheck *d)
 	       "two providers (a mirror pair or multi-provider)" : "multi-provider";
 }
 
-/* What holds on it, one line. */
-static const char *topology_guarantees(const struct dcheck *d)
+/* What holds on it, one line (in buf when it names the write list). */
+static const char *topology_guarantees(const struct dcheck *d, char *buf, size_t len)
 {
+	const char *key = d->write_key != NULL ? d->write_key : "ldap_uri";
+
 	if (d->n_csn < 0 || d->n_sids == 0)
 		return "no contextCSN on the naming context (no syncprov, or nothing written "
 		       "yet): the topology is not known";
 	if (d->n_sids == 1)
 		return "one writer: compare-and-swap writes and uid blocks hold on that server";
 	if (d->n_uris < d->n_sids)
-		return "several writers: uid blocks are distinct only when every host lists "
-		       "every provider in ldap_uri (this one does not); sync's conflict rule "
-		       "holds back entries that collide";
-	return "several writers: uid blocks are claimed on every server of ldap_uri, sync's "
-	       "conflict rule holds back entries that collide, writes are confirmed by "
-	       "reading them back";
+		snprintf(buf, len, "several writers: uid blocks are distinct only when every "
+			 "host lists every provider in %s (this one does not); sync's conflict "
+			 "rule holds back entries that collide", key);
+	else
+		snprintf(buf, len, "several writers: uid blocks are claimed on every server of "
+			 "%s, sync's conflict rule holds back entries that collide, writes are "
+			 "confirmed by reading them back", key);
+	return buf;
 }
 
 /* 1 if the entry 'dn' exists, else 0 with an error noted. */
@@ -414,6 +423,7 @@ static void json_bervals(struct json *j, const char *key, struct berval **v)
 static void print_json(struct nhictl *x, const struct dcheck *d)
 {
 	const struct nhi_conf *c = &x->conf;
+	char buf[512];
 	struct json j;
 	int i, pass;
 
@@ -457,7 +467,7 @@ static void print_json(struct nhictl *x, const struct dcheck *d)
 		json_str(&j, d->sids[i]);
 	json_arr_end(&j);
 	json_kint(&j, "uris", d->n_uris);
-	json_kstr(&j, "guarantees", topology_guarantees(d));
+	json_kstr(&j, "guarantees", topology_guarantees(d, buf, sizeof(buf)));
 	json_obj_end(&j);
 	json_kstr(&j, "read_uri", d->connected ? d->info.uri : NULL);
 	json_kstr(&j, "write_uri", d->write_uri[0] ? d->write_uri : NULL);
@@ -491,6 +501,7 @@ static void print_bervals(const char *label, struct berval **v)
 static void print_text(struct nhictl *x, const struct dcheck *d)
 {
 	const struct nhi_conf *c = &x->conf;
+	char buf[512];
 	int i;
 
 	if (d->connected) {
@@ -516,7 +527,7 @@ static void print_text(struct nhictl *x, const struct dcheck *d)
 		for (i = 0; i < d->n_sids; i++)
 			printf("%s%s", i ? ", " : " (server IDs ", d->sids[i]);
 		printf("%s\n", d->n_sids ? ")" : "");
-		printf("%-16s %s\n", "guarantees:", topology_guarantees(d));
+		printf("%-16s %s\n", "guarantees:", topology_guarantees(d, buf, sizeof(buf)));
 	}
 	if (d->writes != NULL) {
 		printf("%-16s %s\n", "read server:", d->info.uri);
@@ -539,6 +550,7 @@ static int directory_check(struct nhictl *x)
 	memset(&d, 0, sizeof(d));
 	d.base_ok = d.people_ok = -1;
 	d.n_csn = -1;
+	d.write_key = c->ldap_write_uri[0] != '\0' ? "ldap_write_uri" : NULL;
 	r = nhi_ldap_connect_info(c, &ld, &d.info, err, sizeof(err));
 	if (r < 0) {
 		note(&d, 1, "%s", err);
@@ -569,7 +581,7 @@ static int directory_check(struct nhictl *x)
 			note(&d, 0, "the directory has %d providers (server IDs in the contextCSN "
 			     "of %s) but %s lists %d server%s: list every provider, or "
 			     "two hosts writing to different ones can claim one uid block",
-			     d.n_sids, d.suffix, c->ldap_write_uri[0] ? "ldap_write_uri" : "ldap_uri",
+			     d.n_sids, d.suffix, d.write_key != NULL ? d.write_key : "ldap_uri",
 			     d.n_uris, d.n_uris == 1 ? "" : "s");
 		check_writes(x, ld, &d);
 	}
