@@ -12,7 +12,8 @@
 #   followed with the same bind (SASL EXTERNAL over ldapi), said once;
 # - host r: reads the consumer only: after sync it sees both hosts' changes;
 # - a referral to a URI of another scheme, or back to the consumer (a
-#   loop), fails with one line and changes nothing;
+#   loop), fails with one line and changes nothing; so does a write to a
+#   consumer without olcUpdateref (directory check: "refused");
 # - `directory check` names the read and the write server and warns when
 #   writes would go to a consumer; `config check` refuses a bad
 #   ldap_write_uri.
@@ -208,6 +209,13 @@ fails resume 1 "f: a referral back to the consumer: a loop, one line" "referral 
 eqv "f: one line on stderr (loop)" 1 "$(grep -c . "$T/err")"
 eqv "nothing was written on the providers" "$n_before suspended" \
 	"$(slapd_example_admin p1 ldapsearch -b "$B" -s one '(objectClass=nhiIdentity)' dn | grep -c '^dn:') $(attr p1 f-svc nhiState)"
+printf 'dn: olcDatabase={1}mdb,cn=config\nchangetype: modify\ndelete: olcUpdateref\n' |
+	slapd_example_admin c1 ldapmodify >/dev/null
+expect 0 "f: directory check, the consumer without olcUpdateref" on f directory check
+has out "f: the write server refuses writes" "^write server: *$QC \\(refused \\(read-only\\)\\)\$"
+has out "f: a warning: every write verb fails" "^warning: writes would go to a consumer: $QC refuses them .*every write verb fails"
+fails resume 1 "f: a consumer without olcUpdateref: one line" "shadow context; no update referral" \
+	on f resume f-svc
 updateref "$P1"
 expect 0 "f: the referral to p1 back: resume" on f resume f-svc
 eqv "f: p1 holds the resume" active "$(attr p1 f-svc nhiState)"
