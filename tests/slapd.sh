@@ -545,9 +545,10 @@ slapd_ident() {
 #       $T/ex/NAME/ldapi) is known before: slapd_example_uri NAME.
 #   slapd_example_load NAME SUFFIX LDIF
 #       slapadd LDIF into NAME's database of SUFFIX (with contextCSN).
-#   slapd_example_launch NAME
-#       start NAME on its ldapi socket only, wait until it answers;
-#       stopped (SIGTERM + wait) when the test exits.
+#   slapd_example_launch NAME [URL...]
+#       start NAME on its ldapi socket (and the URLs, e.g.
+#       ldaps://127.0.0.1:PORT/), wait until it answers; stopped (SIGTERM +
+#       wait) when the test exits.
 #   slapd_example_admin NAME CMD ARGS...   an ldap-utils CMD as root over
 #       NAME's socket with SASL EXTERNAL (ldapsearch: -LLL, no wrapping).
 slapd_example_uri() { printf 'ldapi://%s' "$(_slapd_urlencode "$T/ex/$1/ldapi")"; }
@@ -586,9 +587,10 @@ _slapd_example_stop_all() {
 
 slapd_example_launch() {
 	local name=$1 dir=$T/ex/$1 uri pid i
+	shift
 	uri=$(slapd_example_uri "$name")
 	[ -n "$_slapd_example_pids" ] || at_exit _slapd_example_stop_all
-	"$SLAPD_BIN" -h "$uri" -F "$dir/slapd.d" -d 0 >>"$dir/slapd.log" 2>&1 </dev/null &
+	"$SLAPD_BIN" -h "$uri${*:+ $*}" -F "$dir/slapd.d" -d 0 >>"$dir/slapd.log" 2>&1 </dev/null &
 	pid=$!
 	_slapd_example_pids="$_slapd_example_pids $pid"
 	for ((i = 0; i < 250; i++)); do

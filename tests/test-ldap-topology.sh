@@ -14,6 +14,9 @@
 # - a referral to a URI of another scheme, or back to the consumer (a
 #   loop), fails with one line and changes nothing; so does a write to a
 #   consumer without olcUpdateref (directory check: "refused");
+# - host t reads c1 over ldaps:// with a client certificate: the
+#   referral to p1's ldaps:// URL is followed with the same certificate
+#   (the entry is written as the host, not anonymously);
 # - `directory check` names the read and the write server and warns when
 #   writes would go to a consumer; `config check` refuses a bad
 #   ldap_write_uri.
@@ -72,9 +75,12 @@ gidNumber: 1000
 homeDirectory: /home/alice
 EOF2
 
+# p1 and c1 listen on ldaps:// too, for a host with a client certificate
+PORT_P1=$((40000 + RANDOM % 10000)) PORT_C1=$((50000 + RANDOM % 10000))
+S1=ldaps://127.0.0.1:$PORT_P1 SC=ldaps://127.0.0.1:$PORT_C1
 if configure p1 "$EX/provider1.ldif" && configure p2 "$EX/provider2.ldif" &&
    configure c1 "$EX/consumer.ldif" && slapd_example_load p1 "$SUFFIX" "$T/base.ldif" &&
-   slapd_example_launch p1 && slapd_example_launch p2 && slapd_example_launch c1; then
+   slapd_example_launch p1 "$S1/" && slapd_example_launch p2 && slapd_example_launch c1 "$SC/"; then
 	ok "p1, p2 and c1 start from docs/replication/*.ldif (URIs and paths replaced)"
 else
 	nok "p1, p2 and c1 start from docs/replication/*.ldif (URIs and paths replaced)"; finish
@@ -219,4 +225,32 @@ fails resume 1 "f: a consumer without olcUpdateref: one line" "shadow context; n
 updateref "$P1"
 expect 0 "f: the referral to p1 back: resume" on f resume f-svc
 eqv "f: p1 holds the resume" active "$(attr p1 f-svc nhiState)"
+
+# ---- a referral followed over TLS with the host's client certificate -------------------
+# host t reads c1 over ldaps:// and binds with SASL EXTERNAL as its
+# certificate's subject (cn=host1,ou=hosts,dc=example,dc=org, whom the
+# example ACLs let write); the consumer refers to p1's ldaps:// URL: the
+# write there must be made as host1 again (an anonymous bind may not write)
+(
+	set -e
+	cd "$TLS"
+	export OPENSSL_CONF=/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout host1.key \
+		-out host1.csr -subj /DC=org/DC=example/OU=hosts/CN=host1 2>/dev/null
+	printf '%s\n' basicConstraints=CA:FALSE extendedKeyUsage=clientAuth > host1.ext
+	openssl x509 -req -in host1.csr -CA ca.pem -CAkey ca.key -set_serial 9 -days 2 \
+		-extfile host1.ext -out host1.pem 2>/dev/null
+	chmod 600 host1.key
+) || nok "host1's client certificate"
+updateref "$S1"
+host t "ldap_uri = $SC" "ldap_tls_cacert = $TLS/ca.pem" "ldap_tls_cert = $TLS/host1.pem" \
+	"ldap_tls_key = $TLS/host1.key"
+expect 0 "t: create through c1's referral to p1's ldaps:// URL" on t create t-svc --owner alice --expires +30d
+has err "t: says which provider took it" "writing to $(re "$S1"), the provider its referral names"
+eqv "t: p1 holds t-svc, written as host1 (the certificate's identity, not anonymous)" \
+	"cn=host1,ou=hosts,dc=example,dc=org" "$(attr p1 t-svc creatorsName)"
+expect 0 "t: suspend (referral over TLS)" on t suspend t-svc
+eqv "t: p1 holds the suspension, modified by host1" "suspended cn=host1,ou=hosts,dc=example,dc=org" \
+	"$(attr p1 t-svc nhiState) $(attr p1 t-svc modifiersName)"
+updateref "$P1"
 finish
