@@ -4,6 +4,10 @@
  * a bound connection: each URI of ldap_uri in order, LDAPv3, no referrals,
  * timeouts so that a dead server costs seconds, certificates always
  * verified, StartTLS required on ldap:// unless configured otherwise.
+ * nhi_ldap_connect_write() does the same with ldap_write_uri (the
+ * providers) when set.  libldap's own referral chasing stays off (it
+ * would rebind anonymously); nhi_ldap_follow_referral() follows a write's
+ * referral with the same settings instead.
  *
  * TLS options are set on the connection handle, never globally, and are
  * followed by LDAP_OPT_X_TLS_NEWCTX: Debian's libldap uses GnuTLS, which
