@@ -11,3 +11,6 @@ EXTRA_DIST += examples/nhi.conf examples/nsswitch.conf examples/sshd_config \
 EXTRA_DIST += doc/reach-example.svg docs/report.png
 # how nhi behaves with replicated OpenLDAP (issue 17)
 EXTRA_DIST += docs/replication.md
+# the recommended layout's slapd configs, loaded by tests/test-ldap-topology.sh
+EXTRA_DIST += docs/replication/provider1.ldif docs/replication/provider2.ldif \
+	docs/replication/consumer.ldif

@@ -606,6 +606,7 @@ static const struct key {
 	{ "debug", set_bool, F(debug), BOOLKEY },
 	{ "quiet", set_bool, F(quiet), BOOLKEY },
 	{ "ldap_uri", set_uris, S(ldap_uri, NHI_CONF_URI_MAX), CTL | STR },
+	{ "ldap_write_uri", set_uris, S(ldap_write_uri, NHI_CONF_URI_MAX), CTL | STR },
 	{ "ldap_base", set_dn, S(ldap_base, NHI_CONF_DN_MAX), CTL | STR },
 	{ "ldap_people_base", set_dn, S(ldap_people_base, NHI_CONF_DN_MAX), CTL | STR },
 	{ "ldap_owner_filter", set_filter, S(ldap_owner_filter, NHI_CONF_DN_MAX), CTL | STR },

@@ -99,6 +99,7 @@ struct nhi_conf {
 
 	/* the directory (backend = ldap; read by nhictl only) */
 	const char *ldap_uri;           /* space-separated URIs, tried in order */
+	const char *ldap_write_uri;     /* where writes go ("" = ldap_uri, referrals followed) */
 	const char *ldap_base;          /* where identities live */
 	const char *ldap_people_base;   /* where owners (humans) live */
 	const char *ldap_owner_filter;  /* what a live owner is ("" = built-in) */

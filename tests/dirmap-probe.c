@@ -18,7 +18,7 @@ int main(int argc, char **argv)
 	struct nhictl *x = &ctx;
 	char err[1024], dn[1024], name[64], why[1024], uuid[64];
 	struct ident id;
-	struct dir d = { NULL, NULL };
+	struct dir d = { .ld = NULL };
 	int r;
 
 	if (argc != 4) {

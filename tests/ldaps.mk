@@ -13,6 +13,10 @@ EXTRA_DIST += tests/test-ldap-confirm.sh
 # real replication: two providers and a consumer (issue 17): tests/test-ldap-repl.sh
 TESTS += tests/test-ldap-repl.sh
 EXTRA_DIST += tests/test-ldap-repl.sh
+# the recommended layout from docs/replication/*.ldif (delta-syncrepl, a
+# consumer with olcUpdateref); writes through ldap_write_uri and referrals
+TESTS += tests/test-ldap-topology.sh
+EXTRA_DIST += tests/test-ldap-topology.sh
 # uid blocks read in pages past the server's size limit (issue 17): tests/test-ldap-blocks-paged.sh
 TESTS += tests/test-ldap-blocks-paged.sh
 EXTRA_DIST += tests/test-ldap-blocks-paged.sh

@@ -536,3 +536,76 @@ slapd_ident() {
 
 	EOF
 }
+
+# ---- slapds from the example configs (docs/replication/*.ldif) -----------
+#   slapd_example_config NAME LDIF [SED-EXPR...]
+#       $T/ex/NAME/config.ldif: LDIF with only the SED-EXPRs applied (the
+#       test replaces URIs and paths, nothing else), slapadded as cn=config
+#       into $T/ex/NAME/slapd.d.  The ldapi URI of NAME (its socket
+#       $T/ex/NAME/ldapi) is known before: slapd_example_uri NAME.
+#   slapd_example_load NAME SUFFIX LDIF
+#       slapadd LDIF into NAME's database of SUFFIX (with contextCSN).
+#   slapd_example_launch NAME [URL...]
+#       start NAME on its ldapi socket (and the URLs, e.g.
+#       ldaps://127.0.0.1:PORT/), wait until it answers; stopped (SIGTERM +
+#       wait) when the test exits.
+#   slapd_example_admin NAME CMD ARGS...   an ldap-utils CMD as root over
+#       NAME's socket with SASL EXTERNAL (ldapsearch: -LLL, no wrapping).
+slapd_example_uri() { printf 'ldapi://%s' "$(_slapd_urlencode "$T/ex/$1/ldapi")"; }
+
+slapd_example_config() {
+	local name=$1 src=$2 dir=$T/ex/$1 e
+	shift 2
+	mkdir -p "$dir/slapd.d" "$dir/data" "$dir/accesslog" && chmod 700 "$dir" || return 1
+	cp "$src" "$dir/config.ldif" || return 1
+	for e in "$@"; do
+		sed -i -e "$e" "$dir/config.ldif" || return 1
+	done
+	slapadd -n0 -F "$dir/slapd.d" -l "$dir/config.ldif" >"$dir/slapadd.log" 2>&1 ||
+		{ echo "slapd.sh: slapadd of $src for $name failed:" >&2; cat "$dir/slapadd.log" >&2; return 1; }
+}
+
+slapd_example_load() {
+	slapadd -q -w -F "$T/ex/$1/slapd.d" -b "$2" -l "$3" >>"$T/ex/$1/slapadd.log" 2>&1 ||
+		{ echo "slapd.sh: slapadd of $3 into $1 failed:" >&2; cat "$T/ex/$1/slapadd.log" >&2; return 1; }
+}
+
+_slapd_example_pids=
+_slapd_example_stop_all() {
+	local pid i
+	for pid in $_slapd_example_pids; do
+		kill -TERM "$pid" 2>/dev/null
+		for ((i = 0; i < 250; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.02
+		done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	_slapd_example_pids=
+}
+
+slapd_example_launch() {
+	local name=$1 dir=$T/ex/$1 uri pid i
+	shift
+	uri=$(slapd_example_uri "$name")
+	[ -n "$_slapd_example_pids" ] || at_exit _slapd_example_stop_all
+	"$SLAPD_BIN" -h "$uri${*:+ $*}" -F "$dir/slapd.d" -d 0 >>"$dir/slapd.log" 2>&1 </dev/null &
+	pid=$!
+	_slapd_example_pids="$_slapd_example_pids $pid"
+	for ((i = 0; i < 250; i++)); do
+		LDAPNOINIT=1 ldapsearch -x -H "$uri" -b "" -s base -o nettimeout=1 namingContexts \
+			>/dev/null 2>&1 && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.02
+	done
+	echo "slapd.sh: $name did not start:" >&2
+	tail -20 "$dir/slapd.log" >&2
+	return 1
+}
+
+slapd_example_admin() {
+	local name=$1
+	shift
+	SLAPD_LDAPI_URI=$(slapd_example_uri "$name") ldap_admin "$@"
+}

@@ -29,8 +29,12 @@ static const char directory_help[] =
 	"read the root DSE, and check that ldap_base and ldap_people_base exist.\n"
 	"Tells the topology from the contextCSN of ldap_base's naming context\n"
 	"(one server ID: a single provider; two: a mirror pair or multi-provider;\n"
-	"more: multi-provider) and warns when ldap_uri lists fewer servers than\n"
-	"the directory has providers (uid blocks are claimed on ldap_uri's only).\n"
+	"more: multi-provider) and warns when ldap_write_uri (else ldap_uri)\n"
+	"lists fewer servers than the directory has providers (uid blocks are\n"
+	"claimed on that list's only).  Shows the read server (ldap_uri) and the\n"
+	"write server (ldap_write_uri, else ldap_uri) and whether it takes\n"
+	"writes (a Modify of no entry, which changes nothing): a provider, or a\n"
+	"consumer that refers them to a provider or refuses them (a warning).\n"
 	"With several URIs in ldap_uri, compares the identity entries (name and\n"
 	"entryCSN) on each and warns when the servers do not hold the same.\n"
 	"Warns when ldap_owner_filter names an attribute the server's schema\n"
@@ -54,6 +58,10 @@ struct dcheck {
 	int n_csn;                    /* its contextCSN values; -1 not read */
 	char sids[MAX_SIDS][8];       /* their server IDs, distinct */
 	int n_sids, n_uris;
+	char write_uri[1024];         /* the server writes go to ("" = none answered) */
+	char write_to[1024];          /* where its referral points ("" = none) */
+	const char *writes;           /* "provider", "consumer (referral)", ... NULL not checked */
+	const char *write_key;        /* "ldap_write_uri" when set, else NULL (ldap_uri) */
 	char msgs[MAX_MSGS][1024];    /* warnings and errors */
 	int is_err[MAX_MSGS];
 	int n_msgs, n_err;
@@ -136,7 +144,7 @@ static void read_topology(LDAP *ld, const struct nhi_conf *c, struct dcheck *d)
 	int rc, i, k;
 
 	d->n_csn = -1;
-	for (p = c->ldap_uri; p != NULL && *p != '\0';) {
+	for (p = nhi_ldap_write_uris(c); p != NULL && *p != '\0';) {
 		p += strspn(p, " \t");
 		if (*p == '\0')
 			break;
@@ -202,21 +210,25 @@ static const char *topology_name(const struct dcheck *d)
 	       "two providers (a mirror pair or multi-provider)" : "multi-provider";
 }
 
-/* What holds on it, one line. */
-static const char *topology_guarantees(const struct dcheck *d)
+/* What holds on it, one line (in buf when it names the write list). */
+static const char *topology_guarantees(const struct dcheck *d, char *buf, size_t len)
 {
+	const char *key = d->write_key != NULL ? d->write_key : "ldap_uri";
+
 	if (d->n_csn < 0 || d->n_sids == 0)
 		return "no contextCSN on the naming context (no syncprov, or nothing written "
 		       "yet): the topology is not known";
 	if (d->n_sids == 1)
 		return "one writer: compare-and-swap writes and uid blocks hold on that server";
 	if (d->n_uris < d->n_sids)
-		return "several writers: uid blocks are distinct only when every host lists "
-		       "every provider in ldap_uri (this one does not); sync's conflict rule "
-		       "holds back entries that collide";
-	return "several writers: uid blocks are claimed on every server of ldap_uri, sync's "
-	       "conflict rule holds back entries that collide, writes are confirmed by "
-	       "reading them back";
+		snprintf(buf, len, "several writers: uid blocks are distinct only when every "
+			 "host lists every provider in %s (this one does not); sync's conflict "
+			 "rule holds back entries that collide", key);
+	else
+		snprintf(buf, len, "several writers: uid blocks are claimed on every server of "
+			 "%s, sync's conflict rule holds back entries that collide, writes are "
+			 "confirmed by reading them back", key);
+	return buf;
 }
 
 /* 1 if the entry 'dn' exists, else 0 with an error noted. */
@@ -336,6 +348,66 @@ out:
 	ldap_msgfree(res);
 }
 
+/* Where writes go, found without changing anything: a Modify of an entry
+ * that does not exist (cn=nhi-write-probe,<ldap_base>) under an assertion
+ * no entry meets (RFC 4528).  A provider answers noSuchObject (or
+ * assertionFailed, insufficientAccess); a read-only consumer answers
+ * before looking: a referral (olcUpdateref) or unwillingToPerform. */
+static void check_writes(struct nhictl *x, LDAP *rld, struct dcheck *d)
+{
+	const struct nhi_conf *c = &x->conf;
+	char dn[1200], err[2048], *vals[2] = { "probe", NULL }, **urls = NULL;
+	LDAPMod m = { LDAP_MOD_REPLACE, "description", { vals } };
+	LDAPMod *mods[2] = { &m, NULL };
+	LDAPControl *ctrl = NULL, *ctrls[2] = { NULL, NULL };
+	struct nhi_ldap_info wi;
+	LDAP *ld = rld;
+	int rc;
+
+	if (c->ldap_write_uri[0] != '\0') {
+		if (nhi_ldap_connect_write(c, &ld, &wi, err, sizeof(err)) < 0) {
+			ld = NULL;
+			note(d, 1, "writes: %s", err);
+			goto out;
+		}
+		snprintf(d->write_uri, sizeof(d->write_uri), "%s", wi.uri);
+	} else
+		snprintf(d->write_uri, sizeof(d->write_uri), "%s", d->info.uri);
+	snprintf(dn, sizeof(dn), "cn=nhi-write-probe,%.1000s", c->ldap_base);
+	if (ldap_create_assertion_control(ld, "(!(objectClass=*))", 1, &ctrl) != LDAP_SUCCESS)
+		goto out;
+	ctrls[0] = ctrl;
+	rc = ldap_modify_ext_s(ld, dn, mods, ctrls, NULL);
+	if (rc == LDAP_REFERRAL) {
+		if (ldap_get_option(ld, LDAP_OPT_REFERRAL_URLS, &urls) == LDAP_OPT_SUCCESS &&
+		    urls != NULL && urls[0] != NULL &&
+		    nhi_ldap_referral_base(urls[0], d->write_to, sizeof(d->write_to)) < 0)
+			snprintf(d->write_to, sizeof(d->write_to), "%.900s (not followed: not an "
+				 "ldap://, ldaps:// or ldapi:// URI)", urls[0]);
+		d->writes = "consumer (referral)";
+		note(d, 0, "writes would go to a consumer: %s answers them with a referral to %s, "
+		     "which nhictl follows; set ldap_write_uri to the providers to write there directly",
+		     d->write_uri, d->write_to[0] ? d->write_to : "no server");
+	} else if (rc == LDAP_UNWILLING_TO_PERFORM) {
+		char why[512];
+
+		nhi_ldap_reason(ld, rc, why, sizeof(why));
+		d->writes = "refused (read-only)";
+		note(d, 0, "writes would go to a consumer: %s refuses them (%s) and names no "
+		     "provider (no olcUpdateref): every write verb fails; set ldap_write_uri to the "
+		     "providers", d->write_uri, why);
+	} else if (rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT || rc == LDAP_CONNECT_ERROR) {
+		nhi_ldap_reason(ld, rc, err, sizeof(err));
+		note(d, 1, "writes: %s: %s", d->write_uri, err);
+	} else
+		d->writes = "provider";
+out:
+	ldap_memvfree((void **)urls);
+	ldap_control_free(ctrl);
+	if (ld != NULL && ld != rld)
+		ldap_unbind_ext_s(ld, NULL, NULL);
+}
+
 static void json_bervals(struct json *j, const char *key, struct berval **v)
 {
 	int i;
@@ -354,6 +426,7 @@ static void json_bervals(struct json *j, const char *key, struct berval **v)
 static void print_json(struct nhictl *x, const struct dcheck *d)
 {
 	const struct nhi_conf *c = &x->conf;
+	char buf[512];
 	struct json j;
 	int i, pass;
 
@@ -397,8 +470,12 @@ static void print_json(struct nhictl *x, const struct dcheck *d)
 		json_str(&j, d->sids[i]);
 	json_arr_end(&j);
 	json_kint(&j, "uris", d->n_uris);
-	json_kstr(&j, "guarantees", topology_guarantees(d));
+	json_kstr(&j, "guarantees", topology_guarantees(d, buf, sizeof(buf)));
 	json_obj_end(&j);
+	json_kstr(&j, "read_uri", d->connected ? d->info.uri : NULL);
+	json_kstr(&j, "write_uri", d->write_uri[0] ? d->write_uri : NULL);
+	json_kstr(&j, "writes", d->writes);
+	json_kstr(&j, "write_referral", d->write_to[0] ? d->write_to : NULL);
 	json_bervals(&j, "supported_extensions", d->extensions);
 	for (pass = 0; pass < 2; pass++) {
 		json_key(&j, pass ? "errors" : "warnings");
@@ -427,6 +504,7 @@ static void print_bervals(const char *label, struct berval **v)
 static void print_text(struct nhictl *x, const struct dcheck *d)
 {
 	const struct nhi_conf *c = &x->conf;
+	char buf[512];
 	int i;
 
 	if (d->connected) {
@@ -452,7 +530,12 @@ static void print_text(struct nhictl *x, const struct dcheck *d)
 		for (i = 0; i < d->n_sids; i++)
 			printf("%s%s", i ? ", " : " (server IDs ", d->sids[i]);
 		printf("%s\n", d->n_sids ? ")" : "");
-		printf("%-16s %s\n", "guarantees:", topology_guarantees(d));
+		printf("%-16s %s\n", "guarantees:", topology_guarantees(d, buf, sizeof(buf)));
+	}
+	if (d->writes != NULL) {
+		printf("%-16s %s\n", "read server:", d->info.uri);
+		printf("%-16s %s (%s%s%s)\n", "write server:", d->write_uri, d->writes,
+		       d->write_to[0] ? ": to " : "", d->write_to);
 	}
 	for (i = 0; i < d->n_msgs; i++)
 		if (!d->is_err[i])
@@ -488,6 +571,7 @@ static int directory_check(struct nhictl *x)
 	memset(&d, 0, sizeof(d));
 	d.base_ok = d.people_ok = -1;
 	d.n_csn = -1;
+	d.write_key = c->ldap_write_uri[0] != '\0' ? "ldap_write_uri" : NULL;
 	r = nhi_ldap_connect_info(c, &ld, &d.info, err, sizeof(err));
 	if (r < 0) {
 		note(&d, 1, "%s", err);
@@ -516,10 +600,12 @@ static int directory_check(struct nhictl *x)
 		read_topology(ld, c, &d);
 		if (d.n_sids > 1 && d.n_uris < d.n_sids)
 			note(&d, 0, "the directory has %d providers (server IDs in the contextCSN "
-			     "of %s) but ldap_uri lists %d server%s: list every provider, or "
+			     "of %s) but %s lists %d server%s: list every provider, or "
 			     "two hosts writing to different ones can claim one uid block",
-			     d.n_sids, d.suffix, d.n_uris, d.n_uris == 1 ? "" : "s");
+			     d.n_sids, d.suffix, d.write_key != NULL ? d.write_key : "ldap_uri",
+			     d.n_uris, d.n_uris == 1 ? "" : "s");
 		check_servers_agree(x, &d);
+		check_writes(x, ld, &d);
 	}
 report:
 	if (x->json)

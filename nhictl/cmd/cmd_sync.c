@@ -907,18 +907,24 @@ static int modify_if(struct sync *s, const char *name, const char *assertion,
 
 	if (dir_ident_dn(&s->x->conf, name, dn, sizeof(dn)) < 0)
 		return nerr(s->x, NHI_ERR_RANGE, "%s: DN too long", name);
-	rc = ldap_create_assertion_control(s->d.ld, (char *)assertion, 1, &ctrl);
+	/* reads from ldap_uri, writes to the write connection (ldap_write_uri,
+	 * or a consumer's referral followed) */
+	if (dir_need(s->x) != 0)
+		return NHI_ERR_IO;
+	rc = ldap_create_assertion_control(dir_conn.ld, (char *)assertion, 1, &ctrl);
 	if (rc != LDAP_SUCCESS)
 		return nerr(s->x, NHI_ERR_NOMEM, "cannot build an assertion control");
 	sctrls[0] = ctrl;
-	rc = ldap_modify_ext_s(s->d.ld, dn, mods, sctrls, NULL);
+	do
+		rc = ldap_modify_ext_s(dir_conn.ld, dn, mods, sctrls, NULL);
+	while (dir_referral(&dir_conn, rc));
 	ldap_control_free(ctrl);
 	NHI_CRASH_POINT("ldap-write", "modify");
 	if (rc == LDAP_SUCCESS)
 		return 0;
 	if (rc == LDAP_ASSERTION_FAILED || rc == LDAP_NO_SUCH_OBJECT)
 		return 1;
-	nhi_ldap_reason(s->d.ld, rc, reason, sizeof(reason));
+	nhi_ldap_reason(dir_conn.ld, rc, reason, sizeof(reason));
 	if (rc == LDAP_INSUFFICIENT_ACCESS || rc == LDAP_UNWILLING_TO_PERFORM ||
 	    rc == LDAP_STRONG_AUTH_REQUIRED || rc == LDAP_CONFIDENTIALITY_REQUIRED) {
 		/* a read-only host still syncs (and still orphans, locally) */

@@ -510,7 +510,11 @@ static int actions_vals(int actions, const char **vals)
 
 static int add_entry(struct dir *d, const char *dn, struct mods *ms)
 {
-	int rc = ldap_add_ext_s(d->ld, dn, ms->p, NULL, NULL);
+	int rc;
+
+	do
+		rc = ldap_add_ext_s(d->ld, dn, ms->p, NULL, NULL);
+	while (dir_referral(d, rc));
 
 	NHI_CRASH_POINT("ldap-write", "add");
 	return rc;
@@ -621,7 +625,9 @@ static int resource_bump(struct dir *d, const char *name)
 			return r;
 		snprintf(next, sizeof(next), "%lld", serial + 1);
 		ctrls[0] = ctrl;
-		rc = ldap_modify_ext_s(d->ld, dn, mods, ctrls, NULL);
+		do
+			rc = ldap_modify_ext_s(d->ld, dn, mods, ctrls, NULL);
+		while (dir_referral(d, rc));
 		NHI_CRASH_POINT("ldap-write", "modify");
 		ldap_control_free(ctrl);
 	}
@@ -659,7 +665,9 @@ static int delete_found(struct dir *d, const char *base, int scope, const char *
 		char *dn = ldap_get_dn(d->ld, e);
 		enum da_type t = da_entry_type(d->ld, e);
 
-		rc = dn != NULL ? ldap_delete_ext_s(d->ld, dn, NULL, NULL) : LDAP_NO_MEMORY;
+		do
+			rc = dn != NULL ? ldap_delete_ext_s(d->ld, dn, NULL, NULL) : LDAP_NO_MEMORY;
+		while (dir_referral(d, rc));
 		NHI_CRASH_POINT("ldap-write", "delete");
 		if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT)
 			r = failed(d, rc, "deleting", dn != NULL ? dn : "?");
@@ -692,7 +700,9 @@ int da_resource_remove(struct dir *d, const char *name, int *grants)
 		    (r = serial_assertion(d, serial, &ctrl)) < 0)
 			return r;
 		ctrls[0] = ctrl;
-		rc = ldap_delete_ext_s(d->ld, dn, ctrls, NULL);
+		do
+			rc = ldap_delete_ext_s(d->ld, dn, ctrls, NULL);
+		while (dir_referral(d, rc));
 		NHI_CRASH_POINT("ldap-write", "delete");
 		ldap_control_free(ctrl);
 	}
@@ -769,7 +779,11 @@ static int grant_entry_put(struct dir *d, const struct da_grant *g, int exists_o
 		return r;
 	r = resource_bump(d, g->resource);
 	if (r < 0) {
-		int rc = ldap_delete_ext_s(d->ld, dn, NULL, NULL);
+		int rc;
+
+		do
+			rc = ldap_delete_ext_s(d->ld, dn, NULL, NULL);
+		while (dir_referral(d, rc));
 
 		NHI_CRASH_POINT("ldap-write", "delete");
 		if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT)
@@ -785,7 +799,11 @@ int da_grant_add(struct dir *d, const struct da_grant *g)
 
 static int delete_one(struct dir *d, const char *dn, const char *what)
 {
-	int rc = ldap_delete_ext_s(d->ld, dn, NULL, NULL);
+	int rc;
+
+	do
+		rc = ldap_delete_ext_s(d->ld, dn, NULL, NULL);
+	while (dir_referral(d, rc));
 
 	NHI_CRASH_POINT("ldap-write", "delete");
 	if (rc == LDAP_NO_SUCH_OBJECT)
@@ -843,7 +861,9 @@ static int rebind_one(void *ctx, enum da_type t, const void *entry, const char *
 	snprintf(g.cred_id, sizeof(g.cred_id), "%s", rb->new_id);
 	if ((r = grant_entry_put(rb->d, &g, 1)) < 0)
 		return r;
-	rc = ldap_delete_ext_s(rb->d->ld, dn, NULL, NULL);
+	do
+		rc = ldap_delete_ext_s(rb->d->ld, dn, NULL, NULL);
+	while (dir_referral(rb->d, rc));
 	NHI_CRASH_POINT("ldap-write", "delete");
 	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT)
 		return failed(rb->d, rc, "deleting", dn);
@@ -971,7 +991,9 @@ static int modify_if(struct dir *d, const char *dn, const char *assertion, struc
 	if (ldap_create_assertion_control(d->ld, (char *)assertion, 1, &ctrl) != LDAP_SUCCESS)
 		return nerr(d->x, NHI_ERR_NOMEM, "cannot build an assertion control");
 	ctrls[0] = ctrl;
-	rc = ldap_modify_ext_s(d->ld, dn, ms->p, ctrls, NULL);
+	do
+		rc = ldap_modify_ext_s(d->ld, dn, ms->p, ctrls, NULL);
+	while (dir_referral(d, rc));
 	NHI_CRASH_POINT("ldap-write", "modify");
 	ldap_control_free(ctrl);
 	if (rc == LDAP_ASSERTION_FAILED)

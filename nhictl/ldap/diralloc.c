@@ -200,7 +200,7 @@ static int blocks_read(struct nhictl *x, LDAP *ld, const char *where, struct blk
 	return r;
 }
 
-/* ---- the providers: every URI of ldap_uri ---------------------------- */
+/* ---- the providers: every URI of ldap_write_uri (else ldap_uri) ------- */
 
 struct providers {
 	LDAP *ld[MAX_PROVIDERS];
@@ -218,8 +218,8 @@ static void providers_close(struct providers *p)
 	p->n = 0;
 }
 
-/* Connect to each URI of ldap_uri on its own.  0, or NHI_ERR_IO naming
- * the one that failed (printed). */
+/* Connect to each URI of ldap_write_uri (else ldap_uri) on its own.  0,
+ * or NHI_ERR_IO naming the one that failed (printed). */
 static int providers_open(struct nhictl *x, struct providers *p)
 {
 	char uris[NHI_CONF_URI_MAX], err[2048], *uri, *save = NULL;
@@ -230,11 +230,11 @@ static int providers_open(struct nhictl *x, struct providers *p)
 	one = malloc(sizeof(*one));
 	if (one == NULL)
 		return nerr(x, NHI_ERR_NOMEM, "out of memory");
-	snprintf(uris, sizeof(uris), "%s", x->conf.ldap_uri);
+	snprintf(uris, sizeof(uris), "%s", nhi_ldap_write_uris(&x->conf));
 	for (uri = strtok_r(uris, " \t", &save); uri != NULL; uri = strtok_r(NULL, " \t", &save)) {
 		if (p->n == MAX_PROVIDERS) {
-			r = nerr(x, NHI_ERR_RANGE, "claiming a uid block: more than %d URIs in ldap_uri",
-				 MAX_PROVIDERS);
+			r = nerr(x, NHI_ERR_RANGE, "claiming a uid block: more than %d URIs in %s",
+				 MAX_PROVIDERS, x->conf.ldap_write_uri[0] ? "ldap_write_uri" : "ldap_uri");
 			break;
 		}
 		*one = x->conf;
@@ -242,8 +242,9 @@ static int providers_open(struct nhictl *x, struct providers *p)
 		snprintf(p->uri[p->n], sizeof(p->uri[p->n]), "%s", uri);
 		if (nhi_ldap_connect(one, &p->ld[p->n], err, sizeof(err)) < 0) {
 			r = nerr(x, NHI_ERR_IO, "cannot claim a new uid block: %s is unreachable "
-				 "(a claim is written to every server in ldap_uri; ids of a block "
-				 "already held are still given out): %s", uri, err);
+				 "(a claim is written to every server in %s; ids of a block "
+				 "already held are still given out): %s", uri,
+				 x->conf.ldap_write_uri[0] ? "ldap_write_uri" : "ldap_uri", err);
 			break;
 		}
 		p->n++;
@@ -269,6 +270,24 @@ static int block_desc(char *buf, size_t len, uint32_t first, uint32_t last, cons
 			held ? "held" : "claiming");
 }
 
+/* Server i of the list answered a claim with a referral (a consumer):
+ * claim on the provider it names instead (a second copy there when the
+ * list names it too: harmless).  0 (write again), or -1 (the reason set
+ * on p->ld[i]: the caller's line says it). */
+static int provider_referred(struct dir *d, struct providers *p, int i)
+{
+	char seen[1024], to[256], err[1024];
+
+	snprintf(seen, sizeof(seen), "%s", p->uri[i]);
+	if (nhi_ldap_follow_referral(&d->x->conf, &p->ld[i], seen, sizeof(seen), to, sizeof(to),
+				     err, sizeof(err)) < 0) {
+		ldap_set_option(p->ld[i], LDAP_OPT_DIAGNOSTIC_MESSAGE, err);
+		return -1;
+	}
+	snprintf(p->uri[i], sizeof(p->uri[i]), "%s", to);
+	return 0;
+}
+
 /* Add this host's claim (copy i on provider i), or set its state. */
 static int claim_write(struct dir *d, struct providers *p, const char *host, uint32_t first,
 		       uint32_t last, int held)
@@ -288,7 +307,9 @@ static int claim_write(struct dir *d, struct providers *p, const char *host, uin
 			mod1(&ms, LDAP_MOD_ADD, "cn", cn);
 			mod1(&ms, LDAP_MOD_ADD, "nhiNextUid", str_int(&ms, first));
 			mod1(&ms, LDAP_MOD_ADD, "description", desc);
-			rc = ldap_add_ext_s(p->ld[i], dn, ms.p, NULL, NULL);
+			while ((rc = ldap_add_ext_s(p->ld[i], dn, ms.p, NULL, NULL)) == LDAP_REFERRAL &&
+			       provider_referred(d, p, i) == 0)
+				;
 			NHI_CRASH_POINT("ldap-write", "add");
 			if (rc == LDAP_ALREADY_EXISTS)
 				rc = LDAP_SUCCESS;   /* a claim resumed, or the same host racing */
@@ -419,7 +440,9 @@ static int from_block(struct dir *d, const struct blk *b, uint64_t next, uint64_
 	snprintf(nxt, sizeof(nxt), "%llu", (unsigned long long)cand + 1);
 	mod1(&ms, LDAP_MOD_DELETE, "nhiNextUid", cur);
 	mod1(&ms, LDAP_MOD_ADD, "nhiNextUid", nxt);
-	rc = ldap_modify_ext_s(d->ld, b->dn, ms.p, NULL, NULL);
+	do
+		rc = ldap_modify_ext_s(d->ld, b->dn, ms.p, NULL, NULL);
+	while (dir_referral(d, rc));
 	NHI_CRASH_POINT("ldap-write", "modify");
 	if (rc == LDAP_NO_SUCH_ATTRIBUTE || rc == LDAP_TYPE_OR_VALUE_EXISTS ||
 	    rc == LDAP_NO_SUCH_OBJECT || rc == LDAP_BUSY)

@@ -8,16 +8,16 @@
  *   cn=uid-block-FIRST-HOST-N,<ldap_base>   (objectClass nhiCounter)
  *   description: uid block FIRST-LAST of HOST: claiming | held
  *   nhiNextUid:  the next id to try (moved on by this host only)
- * one copy N per URI of ldap_uri, each added on that server (so no two
+ * one copy N per URI of ldap_write_uri (else ldap_uri), each added on that server (so no two
  * servers ever create the same DN, and no other host writes it).
  *
- * Claim: add the claim on EVERY server of ldap_uri, then read EVERY
+ * Claim: add the claim on EVERY server of ldap_write_uri (else ldap_uri), then read EVERY
  * server for an overlapping block of another host; seen one: withdraw
  * (delete the copies) and try again (the host with the lower name tries
  * the same block again, the others move past it); none: mark it held.
  * Two claimants that both write-all-then-read-all: at least one sees the
  * other (each server serialises its own writes and reads), so two hosts
- * never both hold one block.  A server of ldap_uri that does not answer
+ * never both hold one block.  A server of that list that does not answer
  * makes a claim fail; ids of a block already held are still given out.
  *
  * 'floor' is the host's local high-water mark (the highest id it gave out

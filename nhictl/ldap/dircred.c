@@ -99,7 +99,9 @@ int dc_bump(struct dir *d, const char *name, long long from, const char *add_pw,
 		return nerr(d->x, NHI_ERR_IO, "cannot build an assertion control");
 	ctrls[0] = assert_c;
 	ctrls[1] = NULL;
-	rc = ldap_modify_ext_s(d->ld, dn, mods, ctrls, NULL);
+	do
+		rc = ldap_modify_ext_s(d->ld, dn, mods, ctrls, NULL);
+	while (dir_referral(d, rc));
 	NHI_CRASH_POINT("ldap-write", "modify");
 	ldap_control_free(assert_c);
 	if (rc == LDAP_ASSERTION_FAILED)
@@ -149,7 +151,9 @@ int dc_add(struct dir *d, const char *name, const struct newcred *n, const char 
 	for (i = 0; i < k; i++)
 		mods[i] = &m[i];
 	mods[k] = NULL;
-	rc = ldap_add_ext_s(d->ld, dn, mods, NULL, NULL);
+	do
+		rc = ldap_add_ext_s(d->ld, dn, mods, NULL, NULL);
+	while (dir_referral(d, rc));
 	NHI_CRASH_POINT("ldap-write", "add");
 	if (rc == LDAP_ALREADY_EXISTS)
 		return 0;   /* a repeated step (roll forward): the id is random */
@@ -176,7 +180,9 @@ int dc_set_state(struct dir *d, const char *name, const char *cid, const char *s
 		m_grace.mod_values = v_t;
 	else if (strcmp(state, "revoked") == 0)
 		m_rev.mod_values = v_t;
-	rc = ldap_modify_ext_s(d->ld, dn, mods, NULL, NULL);
+	do
+		rc = ldap_modify_ext_s(d->ld, dn, mods, NULL, NULL);
+	while (dir_referral(d, rc));
 	NHI_CRASH_POINT("ldap-write", "modify");
 	if (rc == LDAP_NO_SUCH_OBJECT && missing_ok)
 		return 0;
@@ -192,7 +198,9 @@ int dc_delete(struct dir *d, const char *name, const char *cid)
 
 	if (cred_dn(d, name, cid, dn, sizeof(dn)) != 0)
 		return NHI_ERR_IO;
-	rc = ldap_delete_ext_s(d->ld, dn, NULL, NULL);
+	do
+		rc = ldap_delete_ext_s(d->ld, dn, NULL, NULL);
+	while (dir_referral(d, rc));
 	NHI_CRASH_POINT("ldap-write", "delete");
 	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT)
 		return failed(d, rc, "deleting", dn);
@@ -498,7 +506,9 @@ int dc_cap_not_after(struct dir *d, const char *name, int64_t until)
 			continue;
 		if ((rc = cred_dn(d, name, c.id, dn, sizeof(dn))) != 0)
 			break;
-		lrc = ldap_modify_ext_s(d->ld, dn, mods, NULL, NULL);
+		do
+			lrc = ldap_modify_ext_s(d->ld, dn, mods, NULL, NULL);
+		while (dir_referral(d, lrc));
 		if (lrc != LDAP_SUCCESS && lrc != LDAP_NO_SUCH_OBJECT)
 			rc = failed(d, lrc, "modifying", dn);
 		n++;

@@ -23,22 +23,32 @@ char *dir_ident_attrs[] = {
 	"nhiAdopted", "nhiSerial", "entryUUID", "nhiLabel", "nhiApplied", NULL
 };
 
-int dir_open(struct nhictl *x, struct dir *d)
+static int open_list(struct nhictl *x, struct dir *d, int write)
 {
+	struct nhi_ldap_info info;
 	char err[2048];
 	int r;
 
 	d->ld = NULL;
 	d->x = x;
+	d->seen[0] = '\0';
+	d->referred = 0;
 	if (x->conf.ldap_base[0] == '\0')
 		return nerr(x, NHI_ERR_INVAL, "no ldap_base in %s",
 			    x->conf.path[0] ? x->conf.path : "the configuration");
 	/* a server that goes away mid-write must be an error, not SIGPIPE */
 	signal(SIGPIPE, SIG_IGN);
-	r = nhi_ldap_connect(&x->conf, &d->ld, err, sizeof(err));
+	r = write ? nhi_ldap_connect_write(&x->conf, &d->ld, &info, err, sizeof(err))
+		  : nhi_ldap_connect_info(&x->conf, &d->ld, &info, err, sizeof(err));
 	if (r < 0)
 		return nerr(x, r, "directory unreachable: %s", err);
+	snprintf(d->seen, sizeof(d->seen), "%s", info.uri);
 	return 0;
+}
+
+int dir_open(struct nhictl *x, struct dir *d)
+{
+	return open_list(x, d, 0);
 }
 
 void dir_close(struct dir *d)
@@ -61,12 +71,34 @@ int dir_need(struct nhictl *x)
 
 	if (dir_conn.ld != NULL)
 		return 0;
-	r = dir_open(x, &dir_conn);
+	r = open_list(x, &dir_conn, 1);
 
 	if (r < 0)
 		return r;
 	atexit(dir_conn_release);
 	return 0;
+}
+
+int dir_referral(struct dir *d, int rc)
+{
+	char from[2048], to[1024], err[2048];
+
+	if (rc != LDAP_REFERRAL || d->ld == NULL)
+		return 0;
+	snprintf(from, sizeof(from), "%s", d->seen);
+	if (nhi_ldap_follow_referral(&d->x->conf, &d->ld, d->seen, sizeof(d->seen), to, sizeof(to),
+				     err, sizeof(err)) < 0) {
+		ldap_set_option(d->ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, err);
+		return 0;
+	}
+	if (!d->referred++) {
+		char *last = strrchr(from, ' ');
+
+		nerr(d->x, 0, "%s is read-only (a consumer): writing to %s, the provider its "
+		     "referral names (set ldap_write_uri to write there directly)",
+		     last != NULL ? last + 1 : from, to);
+	}
+	return 1;
 }
 
 int dir_ident_dn(const struct nhi_conf *c, const char *name, char *out, size_t len)

@@ -38,18 +38,32 @@
 struct dir {
 	LDAP *ld;
 	struct nhictl *x;
+	char seen[2048];   /* the server ld is connected to, after the ones it referred from */
+	int referred;      /* a referral was followed (said once) */
 };
 
-/* Connect and bind with the configuration (nhi_ldap_connect); on failure
- * print "nhictl: VERB: directory unreachable: <reason>" and return
- * NHI_ERR_INVAL (no ldap_base) or the connection's NHI_ERR_*.  0 on success. */
+/* Connect and bind with the configuration (nhi_ldap_connect: ldap_uri,
+ * for reads and sync); on failure print "nhictl: VERB: directory
+ * unreachable: <reason>" and return NHI_ERR_INVAL (no ldap_base) or the
+ * connection's NHI_ERR_*.  0 on success. */
 int dir_open(struct nhictl *x, struct dir *d);
 void dir_close(struct dir *d);
 
-/* The process's one connection for the write verbs, opened by
- * dir_need() on first use (0, or NHI_ERR_* printed) and closed at exit. */
+/* The process's one connection for the write verbs (their writes, the
+ * reads that guard them and the read-back), to ldap_write_uri when set,
+ * else ldap_uri (nhi_ldap_connect_write), opened by dir_need() on first
+ * use (0, or NHI_ERR_* printed) and closed at exit. */
 extern struct dir dir_conn;
 int dir_need(struct nhictl *x);
+
+/* After a write on d->ld answered rc: when rc is LDAP_REFERRAL (a
+ * read-only consumer with olcUpdateref), follow it (nhi_ldap_follow_referral:
+ * d->ld becomes the provider, with the same bind settings; said once on
+ * stderr) and return 1: do the write again on d->ld.  Otherwise 0; when
+ * the referral cannot be followed, its reason is put on d->ld as the
+ * diagnostic message, so the caller's "refused: Referral: ..." line says
+ * it.  Use: do rc = ldap_modify_ext_s(d->ld, ...); while (dir_referral(d, rc)); */
+int dir_referral(struct dir *d, int rc);
 
 /* The first value of 'attr' as a string in buf: 1 present, 0 absent,
  * -1 too long or containing a NUL. */

@@ -230,20 +230,24 @@ int dw_add(struct dir *d, const struct dw_new *n, char *uuid, size_t ulen)
 	 * must find under the name */
 	rc = postread_ctrl(&pr);
 	sctrls[0] = pr;
-	if (rc == LDAP_SUCCESS)
-		rc = ldap_add_ext(d->ld, dn, ms.p, sctrls, NULL, &msgid);
-	ldap_control_free(pr);
-	if (rc == LDAP_SUCCESS) {
-		struct timeval tv = dir_timeout(&d->x->conf);
+	do {
+		if (rc == LDAP_SUCCESS || rc == LDAP_REFERRAL)
+			rc = ldap_add_ext(d->ld, dn, ms.p, sctrls, NULL, &msgid);
+		if (rc == LDAP_SUCCESS) {
+			struct timeval tv = dir_timeout(&d->x->conf);
 
-		if (ldap_result(d->ld, msgid, LDAP_MSG_ALL, &tv, &res) <= 0)
-			rc = LDAP_TIMEOUT;
-		else if (ldap_parse_result(d->ld, res, &err, NULL, NULL, NULL, &rctrls, 1) !=
-			 LDAP_SUCCESS)
-			rc = LDAP_DECODING_ERROR;
-		else
-			rc = err;
-	}
+			ldap_controls_free(rctrls);
+			rctrls = NULL;
+			if (ldap_result(d->ld, msgid, LDAP_MSG_ALL, &tv, &res) <= 0)
+				rc = LDAP_TIMEOUT;
+			else if (ldap_parse_result(d->ld, res, &err, NULL, NULL, NULL, &rctrls, 1) !=
+				 LDAP_SUCCESS)
+				rc = LDAP_DECODING_ERROR;
+			else
+				rc = err;
+		}
+	} while (dir_referral(d, rc));
+	ldap_control_free(pr);
 	if (rc == LDAP_SUCCESS)
 		postread_uuid(rctrls, uuid, ulen);
 	ldap_controls_free(rctrls);
@@ -373,7 +377,9 @@ int dw_modify(struct dir *d, const char *name, const struct dw_change *c)
 			return nerr(d->x, NHI_ERR_NOMEM, "cannot build an assertion control");
 		ctrls[0] = ctrl;
 	}
-	rc = ldap_modify_ext_s(d->ld, dn, ms.p, ctrl != NULL ? ctrls : NULL, NULL);
+	do
+		rc = ldap_modify_ext_s(d->ld, dn, ms.p, ctrl != NULL ? ctrls : NULL, NULL);
+	while (dir_referral(d, rc));
 	NHI_CRASH_POINT("ldap-write", "modify");
 	if (ctrl != NULL)
 		ldap_control_free(ctrl);
@@ -416,7 +422,9 @@ int dw_delete(struct dir *d, const char *name)
 	     e = ldap_next_entry(d->ld, e)) {
 		char *child = ldap_get_dn(d->ld, e);
 
-		rc = child != NULL ? ldap_delete_ext_s(d->ld, child, NULL, NULL) : LDAP_NO_MEMORY;
+		do
+			rc = child != NULL ? ldap_delete_ext_s(d->ld, child, NULL, NULL) : LDAP_NO_MEMORY;
+		while (dir_referral(d, rc));
 		NHI_CRASH_POINT("ldap-write", "delete");
 		ldap_memfree(child);
 		if (rc == LDAP_NO_SUCH_OBJECT)
@@ -426,7 +434,9 @@ int dw_delete(struct dir *d, const char *name)
 	}
 	ldap_msgfree(res);
 	if (rc == LDAP_SUCCESS)
-		rc = ldap_delete_ext_s(d->ld, dn, NULL, NULL);
+		do
+			rc = ldap_delete_ext_s(d->ld, dn, NULL, NULL);
+		while (dir_referral(d, rc));
 	NHI_CRASH_POINT("ldap-write", "delete");
 	if (rc == LDAP_NO_SUCH_OBJECT)
 		return nerr(d->x, NHI_ERR_NOTFOUND, "identity '%s' is gone from the directory", name);

@@ -4,6 +4,10 @@
  * a bound connection: each URI of ldap_uri in order, LDAPv3, no referrals,
  * timeouts so that a dead server costs seconds, certificates always
  * verified, StartTLS required on ldap:// unless configured otherwise.
+ * nhi_ldap_connect_write() does the same with ldap_write_uri (the
+ * providers) when set.  libldap's own referral chasing stays off (it
+ * would rebind anonymously); nhi_ldap_follow_referral() follows a write's
+ * referral with the same settings instead.
  *
  * TLS options are set on the connection handle, never globally, and are
  * followed by LDAP_OPT_X_TLS_NEWCTX: Debian's libldap uses GnuTLS, which
@@ -15,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -355,8 +360,9 @@ static void add_failure(char *buf, size_t len, const char *uri, const char *reas
 		snprintf(buf + n, len - n, "%s%.500s: %.1200s", n ? "; " : "", uri, reason);
 }
 
-int nhi_ldap_connect_info(const struct nhi_conf *c, LDAP **out,
-			  struct nhi_ldap_info *info, char *err, size_t errlen)
+/* Connect to the first URI of 'list' that answers and binds. */
+static int connect_list(const struct nhi_conf *c, const char *list, const char *key,
+			LDAP **out, struct nhi_ldap_info *info, char *err, size_t errlen)
 {
 	char uris[NHI_CONF_URI_MAX], password[PASSWORD_MAX];
 	char reason[2048], failed[2048] = "";
@@ -369,8 +375,8 @@ int nhi_ldap_connect_info(const struct nhi_conf *c, LDAP **out,
 	password[0] = '\0';
 	if (info != NULL)
 		memset(info, 0, sizeof(*info));
-	if (c->ldap_uri[0] == '\0') {
-		r = nhi_seterr(err, errlen, NHI_ERR_INVAL, "no ldap_uri in %s",
+	if (list[0] == '\0') {
+		r = nhi_seterr(err, errlen, NHI_ERR_INVAL, "no %s in %s", key,
 			       c->path[0] ? c->path : "the configuration");
 		goto out;
 	}
@@ -385,7 +391,7 @@ int nhi_ldap_connect_info(const struct nhi_conf *c, LDAP **out,
 		if (r < 0)
 			goto out;
 	}
-	snprintf(uris, sizeof(uris), "%s", c->ldap_uri);
+	snprintf(uris, sizeof(uris), "%s", list);
 	for (uri = strtok_r(uris, " \t", &save); uri != NULL; uri = strtok_r(NULL, " \t", &save)) {
 		tried++;
 		tls_log_start(1);
@@ -411,9 +417,107 @@ out:
 	return r;
 }
 
+int nhi_ldap_connect_info(const struct nhi_conf *c, LDAP **out,
+			  struct nhi_ldap_info *info, char *err, size_t errlen)
+{
+	return connect_list(c, c->ldap_uri, "ldap_uri", out, info, err, errlen);
+}
+
 int nhi_ldap_connect(const struct nhi_conf *c, LDAP **out, char *err, size_t errlen)
 {
 	return nhi_ldap_connect_info(c, out, NULL, err, errlen);
+}
+
+const char *nhi_ldap_write_uris(const struct nhi_conf *c)
+{
+	return c->ldap_write_uri != NULL && c->ldap_write_uri[0] != '\0' ? c->ldap_write_uri
+									 : c->ldap_uri;
+}
+
+int nhi_ldap_connect_write(const struct nhi_conf *c, LDAP **out, struct nhi_ldap_info *info,
+			   char *err, size_t errlen)
+{
+	return connect_list(c, nhi_ldap_write_uris(c),
+			    c->ldap_write_uri != NULL && c->ldap_write_uri[0] != '\0' ?
+			    "ldap_write_uri" : "ldap_uri", out, info, err, errlen);
+}
+
+int nhi_ldap_referral_base(const char *url, char *out, size_t len)
+{
+	const char *host;
+	size_t n;
+
+	if (strncasecmp(url, "ldap://", 7) == 0)
+		host = url + 7;
+	else if (strncasecmp(url, "ldaps://", 8) == 0 || strncasecmp(url, "ldapi://", 8) == 0)
+		host = url + 8;
+	else
+		return -1;
+	n = (size_t)(host - url) + strcspn(host, "/?");
+	if (n >= len || n == (size_t)(host - url))
+		return -1;
+	memcpy(out, url, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* 1 if 'uri' is one of the space-separated 'list'. */
+static int in_list(const char *list, const char *uri)
+{
+	size_t n = strlen(uri);
+	const char *p = list;
+
+	while ((p = strstr(p, uri)) != NULL) {
+		if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+int nhi_ldap_follow_referral(const struct nhi_conf *c, LDAP **ld, char *seen, size_t seenlen,
+			     char *to, size_t tolen, char *err, size_t errlen)
+{
+	char **urls = NULL, base[1024] = "";
+	struct nhi_ldap_info info;
+	LDAP *nld = NULL;
+	int i, hops = 0, r;
+	size_t n;
+
+	for (n = 0; seen[n] != '\0'; n++)
+		hops += seen[n] == ' ';
+	if (ldap_get_option(*ld, LDAP_OPT_REFERRAL_URLS, &urls) != LDAP_OPT_SUCCESS ||
+	    urls == NULL || urls[0] == NULL) {
+		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s answered a write with a referral "
+			       "naming no server", seen);
+		goto out;
+	}
+	for (i = 0; urls[i] != NULL; i++)
+		if (nhi_ldap_referral_base(urls[i], base, sizeof(base)) == 0)
+			break;
+	if (urls[i] == NULL) {
+		r = nhi_seterr(err, errlen, NHI_ERR_IO, "referral to %.500s not followed: not an "
+			       "ldap://, ldaps:// or ldapi:// URI (set ldap_write_uri to a provider)",
+			       urls[0]);
+		goto out;
+	}
+	if (in_list(seen, base) || hops >= 4) {
+		r = nhi_seterr(err, errlen, NHI_ERR_IO, "referral loop: %.1000s -> %s (set "
+			       "ldap_write_uri to a provider)", seen, base);
+		goto out;
+	}
+	r = connect_list(c, base, "referral", &nld, &info, err, errlen);
+	if (r < 0)
+		goto out;
+	n = strlen(seen);
+	snprintf(seen + n, seenlen > n ? seenlen - n : 0, " %s", base);
+	snprintf(to, tolen, "%s", base);
+	ldap_unbind_ext_s(*ld, NULL, NULL);
+	*ld = nld;
+	r = 0;
+out:
+	ldap_memvfree((void **)urls);
+	return r;
 }
 
 int nhi_ldap_whoami(LDAP *ld, char *out, size_t outlen, char *err, size_t errlen)

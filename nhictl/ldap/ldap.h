@@ -61,6 +61,30 @@ int nhi_ldap_connect_info(const struct nhi_conf *c, LDAP **out,
 			  struct nhi_ldap_info *info, char *err, size_t errlen);
 int nhi_ldap_connect(const struct nhi_conf *c, LDAP **out, char *err, size_t errlen);
 
+/* Where writes go: ldap_write_uri when set, else ldap_uri. */
+const char *nhi_ldap_write_uris(const struct nhi_conf *c);
+/* nhi_ldap_connect_info() on nhi_ldap_write_uris(): the first of them
+ * that answers (failover as for ldap_uri). */
+int nhi_ldap_connect_write(const struct nhi_conf *c, LDAP **out, struct nhi_ldap_info *info,
+			   char *err, size_t errlen);
+
+/* The scheme and host part of a referral URL: "ldap://h:389/dn" ->
+ * "ldap://h:389".  0, or -1 (not ldap://, ldaps:// or ldapi://; too long). */
+int nhi_ldap_referral_base(const char *url, char *out, size_t len);
+
+/* An operation on *ld was answered LDAP_REFERRAL (a read-only consumer
+ * with olcUpdateref): connect to the server of its first ldap://,
+ * ldaps:// or ldapi:// URL (scheme and host only; the DN part dropped)
+ * with the configuration's bind (SASL EXTERNAL or simple) and TLS
+ * settings, never anonymously, and replace *ld by that connection (the
+ * old one unbound).  'seen' is the space-separated URIs written to so
+ * far (the first: where *ld was connected); the new one is appended and
+ * copied to 'to'.  NHI_ERR_IO with one line in err (and *ld kept) when
+ * no URL has one of those schemes, the URL is already in 'seen' (a loop)
+ * or after 4 hops, or the server does not answer or bind. */
+int nhi_ldap_follow_referral(const struct nhi_conf *c, LDAP **ld, char *seen, size_t seenlen,
+			     char *to, size_t tolen, char *err, size_t errlen);
+
 /* "Who am I" (RFC 4532): the authorization identity of the connection,
  * e.g. "dn:cn=admin,dc=example,dc=org" ("" = anonymous).  0 or NHI_ERR_IO
  * (err has the server's reason) / NHI_ERR_RANGE. */
