@@ -52,6 +52,7 @@
 	X(ldap_get_values_len) \
 	X(ldap_initialize) \
 	X(ldap_memfree) \
+	X(ldap_memvfree) \
 	X(ldap_modify_ext_s) \
 	X(ldap_msgfree) \
 	X(ldap_next_entry) \
@@ -115,6 +116,7 @@ int nhi_ldapdl_loaded(void);
 #define ldap_get_values_len (nhi_ldapdl()->ldap_get_values_len)
 #define ldap_initialize (nhi_ldapdl()->ldap_initialize)
 #define ldap_memfree (nhi_ldapdl()->ldap_memfree)
+#define ldap_memvfree (nhi_ldapdl()->ldap_memvfree)
 #define ldap_modify_ext_s (nhi_ldapdl()->ldap_modify_ext_s)
 #define ldap_msgfree (nhi_ldapdl()->ldap_msgfree)
 #define ldap_next_entry (nhi_ldapdl()->ldap_next_entry)
