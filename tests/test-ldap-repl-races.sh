@@ -231,6 +231,33 @@ done
 t_all1=$(now)
 eqv "rotate against rotate, $RR rounds: every outcome honest" 0 "$bad"
 echo "# rotate/rotate: $RR rounds in $(secs "$t_all0" "$t_all1") s: host a's rotation stood $ra_ok, host b's $rb_ok (one after the other, both stand: $serial), neither $none; the loser told overwritten after the servers agreed $ovw, refused by the nhiSerial compare-and-swap $cas; converge $(conv_figures)"
+
+# A rotation the servers do not agree on in time (a partition longer than
+# the wait): whether it stands cannot be told, so it is withdrawn like one
+# overwritten: exit 1, no secret handed out, its entry and hash gone, the
+# old password still good; after the heal a rotation goes through.
+on a create ro-long --owner alice --expires +30d >/dev/null 2>>"$T/setup.err" &&
+on a cred add ro-long --kind password >"$T/long0.out" 2>>"$T/setup.err" || nok "create ro-long with a password"
+converge "ro-long made" || true
+repl_partition || nok "long partition"
+on a rotate ro-long --grace 1h >"$T/long.out" 2>"$T/long.err"; rl=$?
+repl_heal || nok "heal after the long partition"
+converge "ro-long healed" || true
+eqv "unconfirmed rotation: exit 1" 1 "$rl"
+check "unconfirmed rotation: no secret on stdout" test ! -s "$T/long.out"
+has long.err "unconfirmed rotation: said so" "^nhictl: rotate: rotation of ro-long credential .* not confirmed on every server of ldap_uri: .* withdrawn, no secret handed out"
+eqv "unconfirmed rotation: audit outcome" unconfirmed \
+	"$(reg a "SELECT outcome FROM event WHERE action = 'rotate' AND target = 'ro-long' ORDER BY id DESC LIMIT 1")"
+eqv "unconfirmed rotation: no replacing entry on p1 or p2" "0 0" \
+	"$(repl_admin p1 ldapsearch -b "uid=ro-long,$B" -s one '(nhiReplaces=*)' dn | grep -c '^dn:') $(repl_admin p2 ldapsearch -b "uid=ro-long,$B" -s one '(nhiReplaces=*)' dn | grep -c '^dn:')"
+P0=$(pwd_of "$T/long0.out")
+bind p1 ro-long "$P0" && bind p2 ro-long "$P0" && ok "the old password still binds on both" ||
+	nok "the old password no longer binds on both servers"
+expect 0 "after the heal: rotate ro-long" on a rotate ro-long --grace 1h
+P1=$(head -n1 "$T/out")
+bind p1 ro-long "$P1" && bind p2 ro-long "$P1" && ok "its password binds on both" ||
+	{ converge "ro-long rotated" || true; bind p1 ro-long "$P1" && bind p2 ro-long "$P1" &&
+		ok "its password binds on both (after replication)" || nok "the new password does not bind on both"; }
 cat "$T/ra.err" "$T/rb.err" | sed 's/^/#   last round: /'
 
 # ---- cred add --kind password on both hosts at once -------------------------

@@ -14,7 +14,8 @@
  * the process forks while the readers remap: the child's lookup must
  * answer (no lock left held by a thread the child does not have).
  *
- * "test-nss-threads --readers SECONDS" only reads, for
+ * "test-nss-threads --readers SECONDS [STOPFILE]" only reads (until
+ * STOPFILE exists, at most SECONDS), for
  * test-nss-threads-nhictl.sh, where the real nhictl republishes (and
  * suspends and resumes identities) meanwhile: every identity found at the
  * start must keep its uid, gid, gecos and home, its shell may only switch
@@ -253,8 +254,10 @@ static void *base_reader(void *arg)
 	return NULL;
 }
 
-static int readers_only(double secs)
+/* Until STOPFILE exists (when given), at most SECS seconds. */
+static int readers_only(double secs, const char *stopfile)
 {
+	struct timespec t0, t1;
 	pthread_t th[THREADS];
 	struct passwd pw, *res;
 	char buf[1024];
@@ -279,7 +282,12 @@ static int readers_only(double secs)
 	for (t = 0; t < THREADS; t++)
 		if (pthread_create(&th[t], NULL, base_reader, (void *)(uintptr_t)t) != 0)
 			return 99;
-	usleep((useconds_t)(secs * 1e6));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		usleep(20000);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while ((stopfile == NULL || access(stopfile, F_OK) != 0) &&
+		 (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9 < secs);
 	atomic_store(&stop, 1);
 	for (t = 0; t < THREADS; t++)
 		pthread_join(th[t], NULL);
@@ -297,11 +305,11 @@ int main(int argc, char **argv)
 	uint64_t g, last;
 
 	nsst_load_module();
-	if (argc == 3 && strcmp(argv[1], "--readers") == 0) {
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "--readers") == 0) {
 		/* NHI_CONF names someone else's configuration */
 		if (__nss_configure_lookup("passwd", "nhi") != 0)
 			return 99;
-		return readers_only(atof(argv[2]));
+		return readers_only(atof(argv[2]), argc == 4 ? argv[3] : NULL);
 	}
 	if (nsst_setup(&env, NULL) < 0 || publish(1) < 0) {
 		perror("setup");

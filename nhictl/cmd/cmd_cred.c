@@ -776,6 +776,8 @@ static void rotation_abort(struct nhictl *x, const struct ident *id, struct rota
 	/* another rotation stood (the store said so and withdrew ours): the
 	 * old credential is that rotation's to keep or retire */
 	int lost = strcmp(step, "overwritten") == 0;
+	/* or the servers did not agree in time: ours withdrawn (said) */
+	int unconfirmed = strcmp(step, "unconfirmed") == 0;
 
 	reg_rollback(x);
 	if (reg_begin(x) < 0)
@@ -786,13 +788,17 @@ static void rotation_abort(struct nhictl *x, const struct ident *id, struct rota
 	    (lost ? reg_event(x, "rotate", id->name, "overwritten", "id=%s -> %s: another "
 			      "rotation of %s stands in the directory; %s withdrawn, never handed "
 			      "over", rt->old.id, rt->n.id, rt->old.id, rt->n.id)
+	     : unconfirmed ? reg_event(x, "rotate", id->name, "unconfirmed", "id=%s -> %s: the "
+				       "servers of ldap_uri did not agree in time; %s withdrawn, "
+				       "never handed over; %s active again", rt->old.id, rt->n.id,
+				       rt->n.id, rt->old.id)
 		  : reg_event(x, "rotate", id->name, "failed", "id=%s -> %s: failed at %s; "
 			      "rolled back", rt->old.id, rt->n.id, step)) < 0 ||
 	    reg_commit_journal(x) < 0) {
 		reg_rollback(x);
 		return;
 	}
-	if (!lost)
+	if (!lost && !unconfirmed)
 		nerr(x, 0, "rotation of %s credential %s failed at '%s' and was rolled back: %s "
 		     "stays valid", id->name, rt->old.id, step, rt->old.id);
 }
@@ -885,7 +891,8 @@ int cmd_rotate(struct nhictl *x, int argc, char **argv)
 	/* 3. the directory */
 	if ((r = rotation_directory(x, &id, &rt)) != 0) {
 		if (r != NHI_ERR_STATE)   /* else left pending for the next run */
-			rotation_abort(x, &id, &rt, r == NHI_ERR_EXISTS ? "overwritten" : "directory");
+			rotation_abort(x, &id, &rt, r == NHI_ERR_EXISTS ? "overwritten" :
+				       r == NHI_ERR_BUSY ? "unconfirmed" : "directory");
 		r = EXIT_FAIL;
 		goto out;
 	}

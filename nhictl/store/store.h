@@ -143,7 +143,9 @@ struct store_ops {
 	 * (step 'directory'): 0, NHI_ERR_CONFLICT (another writer moved the
 	 * serial: nothing changed), NHI_ERR_EXISTS (replicated: another
 	 * rotation of the credential stands on every server; ours withdrawn,
-	 * the registry holds what stands, printed), or NHI_ERR_* after
+	 * the registry holds what stands, printed), NHI_ERR_BUSY (replicated:
+ * the servers did not agree in time; the rotation undone all the same:
+ * ours withdrawn, the old credential active, printed), or NHI_ERR_* after
 	 * undoing it (rot_undo's
 	 * NHI_ERR_STATE when that failed too). */
 	int (*rot_apply)(struct nhictl *x, const struct store_rot *r);

@@ -495,16 +495,36 @@ static int ldap_rot_undo(struct nhictl *x, const struct store_rot *r)
  * one identity entry, and so one of the two new hashes.  Once they agree
  * (dir_settle), ours must be in it; if not, our credential entry is
  * withdrawn (nobody has its secret yet), the registry takes what stands,
- * and the rotation ends as overwritten.  0 ours stands (or cannot be
- * told: a token, or the servers did not agree in time: warned),
- * NHI_ERR_EXISTS overwritten (printed), another NHI_ERR_* failed. */
+ * and the rotation ends as overwritten.  When the servers did not agree
+ * in time (a slow or partitioned replica: warned), whether ours stands
+ * cannot be told: the rotation is undone (our entry and hash withdrawn,
+ * the old credential active again), since a secret handed out that the
+ * other servers may replace is the password that does not bind; it is run
+ * again.  (Had another host's rotation gone through meanwhile, its own
+ * wait timed out too, and it undid itself the same way.)  0 ours stands (or a token: cannot be told),
+ * NHI_ERR_EXISTS overwritten, NHI_ERR_BUSY not confirmed (both printed,
+ * ours withdrawn), another NHI_ERR_* failed. */
 static int rot_stands(struct nhictl *x, const struct store_rot *r)
 {
 	int h;
 
 	if (strcmp(r->n->kind, "password") != 0)
 		return 0;
-	if ((h = pw_stands(x, r->id->name, r->n->hash)) != 0)
+	if ((h = pw_stands(x, r->id->name, r->n->hash)) == 2) {
+		struct dc_rot dr = dc_rot_of(r);
+
+		if (dc_rot_undo(&dir_conn, &dr) != 0)
+			return NHI_ERR_IO;
+		if (reg_begin(x) < 0 || dir_creds_refresh(&dir_conn, r->id->name) != 0 ||
+		    reg_commit(x) < 0) {
+			reg_rollback(x);
+			nerr(x, 0, "the local registry is not updated (run 'nhictl sync')");
+		}
+		return nerr(x, NHI_ERR_BUSY, "rotation of %s credential %s not confirmed on every "
+			    "server of ldap_uri: %s withdrawn, no secret handed out; %s stays "
+			    "active; try again", r->id->name, r->old->id, r->n->id, r->old->id);
+	}
+	if (h != 0)
 		return h > 0 ? 0 : h;
 	if (dc_delete(&dir_conn, r->id->name, r->n->id) != 0)
 		return NHI_ERR_IO;
@@ -527,7 +547,10 @@ static int ldap_rot_apply(struct nhictl *x, const struct store_rot *r)
 		return nerr(x, NHI_ERR_CONFLICT, "the credentials of %s were changed in the "
 			    "directory meanwhile (another rotation?): refused, nothing changed",
 			    r->id->name);
-	if (rc == 0 && (rc = rot_stands(x, r)) == NHI_ERR_EXISTS)
+	/* overwritten, or not confirmed: ours is withdrawn already; undoing
+	 * the rotation would bring the old credential back over one that may
+	 * stand */
+	if (rc == 0 && ((rc = rot_stands(x, r)) == NHI_ERR_EXISTS || rc == NHI_ERR_BUSY))
 		return rc;
 	/* outside a transaction (autocommit): the next run knows */
 	if (rc == 0 && reg_exec(x, "UPDATE rotation SET step = 'directory' WHERE id = ?", "i",
