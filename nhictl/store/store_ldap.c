@@ -490,6 +490,16 @@ static int ldap_rot_undo(struct nhictl *x, const struct store_rot *r)
 		    r->old->id, r->old->id);
 }
 
+/* The registry takes the credentials of 'name' that the directory holds
+ * (a withdrawn rotation's); when it cannot, says so (sync repairs it). */
+static void creds_take(struct nhictl *x, const char *name)
+{
+	if (reg_begin(x) < 0 || dir_creds_refresh(&dir_conn, name) != 0 || reg_commit(x) < 0) {
+		reg_rollback(x);
+		nerr(x, 0, "the local registry is not updated (run 'nhictl sync')");
+	}
+}
+
 /* A password rotation written through one provider while another
  * rotation of the same credential went through another: the servers keep
  * one identity entry, and so one of the two new hashes.  Once they agree
@@ -515,11 +525,7 @@ static int rot_stands(struct nhictl *x, const struct store_rot *r)
 
 		if (dc_rot_undo(&dir_conn, &dr) != 0)
 			return NHI_ERR_IO;
-		if (reg_begin(x) < 0 || dir_creds_refresh(&dir_conn, r->id->name) != 0 ||
-		    reg_commit(x) < 0) {
-			reg_rollback(x);
-			nerr(x, 0, "the local registry is not updated (run 'nhictl sync')");
-		}
+		creds_take(x, r->id->name);
 		return nerr(x, NHI_ERR_BUSY, "rotation of %s credential %s not confirmed on every "
 			    "server of ldap_uri: %s withdrawn, no secret handed out; %s stays "
 			    "active; try again", r->id->name, r->old->id, r->n->id, r->old->id);
@@ -528,11 +534,7 @@ static int rot_stands(struct nhictl *x, const struct store_rot *r)
 		return h > 0 ? 0 : h;
 	if (dc_delete(&dir_conn, r->id->name, r->n->id) != 0)
 		return NHI_ERR_IO;
-	if (reg_begin(x) < 0 || dir_creds_refresh(&dir_conn, r->id->name) != 0 ||
-	    reg_commit(x) < 0) {
-		reg_rollback(x);
-		nerr(x, 0, "the local registry is not updated (run 'nhictl sync')");
-	}
+	creds_take(x, r->id->name);
 	return nerr(x, NHI_ERR_EXISTS, "the directory now holds another rotation of %s "
 		    "credential %s: another writer or a replica changed %s; %s withdrawn, no "
 		    "secret handed out", r->id->name, r->old->id, r->id->name, r->n->id);
