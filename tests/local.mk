@@ -1,5 +1,5 @@
 # tests: each area keeps its rules in tests/<area>.mk
-EXTRA_DIST += tests/common.sh tests/testtmp.h
+EXTRA_DIST += tests/common.sh tests/testtmp.h tests/lsan.supp
 include tests/lib.mk
 include tests/pam.mk
 include tests/nss.mk
