@@ -300,23 +300,13 @@ static int change_assertion(const struct dw_change *c, char *out, size_t len)
 	size_t u = 0;
 
 	out[0] = '\0';
-	int owner = c->owner_dn != NULL && c->owner_from != NULL && c->owner_from[0] != '\0';
-
 	if (c->state_to != NULL || (c->purpose == NULL && c->interval == 0 && !c->set_hosts &&
-				    !c->set_services && c->applied == 0 && !owner))
+				    !c->set_services && c->applied == 0))
 		return 0;
 	if (nhi_ldap_escape_filter(c->state_from ? c->state_from : "", es, sizeof(es)) < 0 ||
 	    nhi_ldap_escape_filter(c->purpose_from ? c->purpose_from : "", ep, sizeof(ep)) < 0)
 		return -1;
 	u += (size_t)snprintf(out + u, len - u, "(&(nhiState=%s)", es);
-	if (owner) {
-		char eo[2048];
-
-		if (nhi_ldap_escape_filter(c->owner_from, eo, sizeof(eo)) < 0)
-			return -1;
-		if (u < len)
-			u += (size_t)snprintf(out + u, len - u, "(owner=%s)", eo);
-	}
 	if (c->purpose != NULL && u < len)
 		u += (size_t)snprintf(out + u, len - u, ep[0] ? "(description=%s)" :
 				      "(!(description=*))", ep);

@@ -51,10 +51,6 @@ struct dw_change {
 	time_t expires;
 	int64_t last_review, review_due;
 	const char *owner_dn;
-	/* with owner_dn: the owner DN the verb read, asserted still there (a
-	 * transfer by another writer meanwhile refuses this one); NULL or ""
-	 * not asserted */
-	const char *owner_from;
 	int clear_orphaned;                  /* remove nhiOrphanedSince */
 	int64_t retired_at;
 	const char *reason;                  /* with retired_at; "" removes it */

@@ -231,25 +231,13 @@ static int ldap_update(struct nhictl *x, const struct ident *id, struct store_ch
 		.hosts_from = id->hosts, .services_from = id->services,
 	};
 	struct ident got;
-	char dn[1024], owner_from[1024] = "";
+	char dn[1024];
 	int creds = 0;
 
 	c->revoked = -1;
 	/* the state a change without a new one asserts (compare and swap) */
 	if (w.state_to == NULL)
 		w.state_from = id->state;
-	/* a transfer asserts the owner it read: of two transfers through two
-	 * providers, the one that did not see the other is refused */
-	if (c->owner_dn != NULL) {
-		sqlite3_stmt *st = reg_prep(x, "SELECT owner_dn FROM identity WHERE name = ?", "s",
-					    id->name);
-
-		if (st != NULL && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-			snprintf(owner_from, sizeof(owner_from), "%s",
-				 (const char *)sqlite3_column_text(st, 0));
-		sqlite3_finalize(st);
-		w.owner_from = owner_from;
-	}
 	/* a new review interval moves the due date: from the last review, or
 	 * from the creation when there was none (as store_local) */
 	if (c->interval != 0)
