@@ -267,3 +267,18 @@ repl_on() {
 # repl_now: seconds since the epoch, with nanoseconds; repl_secs A B: B - A
 repl_now() { date +%s.%N; }
 repl_secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+# repl_test_begin: what a replication test does first: skip without slapd
+# or root (replication binds as uid 0, SASL EXTERNAL), a hermetic libldap,
+# p1, p2 and c1 started (one check), B the base, and the short names
+# on/now/secs for repl_on/repl_now/repl_secs
+repl_test_begin() {
+	[ -x "$SLAPD_BIN" ] || { echo "# skip: no slapd"; exit 77; }
+	[ "$(id -u)" = 0 ] || { echo "# skip: replication binds as uid 0 (SASL EXTERNAL)"; exit 77; }
+	ldap_hermetic
+	repl_start || { nok "p1, p2 and c1 start and converge"; finish; }
+	ok "p1, p2 and c1 start and converge"
+	B=$SLAPD_NHI_BASE
+	on() { repl_on "$@"; }
+	now() { repl_now; }
+	secs() { repl_secs "$@"; }
+}

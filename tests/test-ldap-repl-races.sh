@@ -24,17 +24,8 @@
 . "$top_srcdir/tests/nhictl-lib.sh"
 . "$top_srcdir/tests/slapd.sh"
 . "$top_srcdir/tests/slapd-repl.sh"
-[ -x "$SLAPD_BIN" ] || { echo "# skip: no slapd"; exit 77; }
-[ "$(id -u)" = 0 ] || { echo "# skip: replication binds as uid 0 (SASL EXTERNAL)"; exit 77; }
-ldap_hermetic
-repl_start || { nok "p1, p2 and c1 start and converge"; finish; }
-ok "p1, p2 and c1 start and converge"
-B=$SLAPD_NHI_BASE
+repl_test_begin
 ROUNDS=${NHI_RACE_ROUNDS:-20}
-
-on() { repl_on "$@"; }
-now() { repl_now; }
-secs() { repl_secs "$@"; }
 # attr SERVER NAME ATTR: the values of ATTR of uid=NAME on SERVER, sorted, one line
 attr() {
 	repl_admin "$1" ldapsearch -b "uid=$2,$B" -s base "$3" |

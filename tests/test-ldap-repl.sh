@@ -20,17 +20,8 @@
 . "$top_srcdir/tests/nhictl-lib.sh"
 . "$top_srcdir/tests/slapd.sh"
 . "$top_srcdir/tests/slapd-repl.sh"
-[ -x "$SLAPD_BIN" ] || { echo "# skip: no slapd"; exit 77; }
-[ "$(id -u)" = 0 ] || { echo "# skip: replication binds as uid 0 (SASL EXTERNAL)"; exit 77; }
-ldap_hermetic
-repl_start || { nok "p1, p2 and c1 start and converge"; finish; }
-ok "p1, p2 and c1 start and converge"
-B=$SLAPD_NHI_BASE
+repl_test_begin
 PAIRS=${NHI_REPL_PAIRS:-50}
-
-on() { repl_on "$@"; }
-now() { repl_now; }
-secs() { repl_secs "$@"; }
 rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.1f", n / (b - a) }'; }
 # on SERVER: uidNumber and uid of every identity, "UID NAME" sorted
 idents() {
