@@ -98,6 +98,29 @@ fails transfer 1 "transfer: the old owner stands: reported" \
 	"the directory now holds owner alice, not dave: another writer or a replica changed svc-a$" \
 	at_write update-readback-exec "$T/owner.ldif" transfer svc-a --to dave
 
+# ---- refused: another writer's change reached the server before the write -----
+# (the verb read the entry, the other writer changed it, then the verb's
+# Modify: its compare and swap of what it read refuses it)
+# replace_ldif ATTR VALUE: another writer's change of svc-a
+replace_ldif() { printf 'dn: uid=svc-a,%s\nchangetype: modify\nreplace: %s\n%s: %s\n' "$B" "$1" "$1" "$2"; }
+replace_ldif owner "uid=carol,$SLAPD_PEOPLE_BASE" > "$T/owner-carol.ldif"
+fails transfer 1 "transfer: another transfer between the read and the write: refused" \
+	"identity 'svc-a' was changed in the directory meanwhile \(its owner is no longer uid=alice,$SLAPD_PEOPLE_BASE\); nothing done, try again$" \
+	at_write update-write-exec "$T/owner-carol.ldif" transfer svc-a --to dave
+eqv "directory: the other writer's owner stands" "uid=carol,$SLAPD_PEOPLE_BASE" "$(attr svc-a owner)"
+eqv "registry: the owner that stands" "carol" "$(reg "SELECT owner FROM identity WHERE name = 'svc-a'")"
+eqv "audit log: the transfer recorded as a conflict, with what stands" \
+	"transfer conflict refused: changed in the directory meanwhile (now state active, owner carol)" \
+	"$(last_event svc-a | sed 's/ (directory)$//')"
+replace_ldif nhiState suspended > "$T/suspended.ldif"
+fails suspend 1 "suspend: another writer suspended it between the read and the write: refused" \
+	"identity 'svc-a' was changed in the directory meanwhile \(its state is no longer active\); nothing done, try again$" \
+	at_write update-write-exec "$T/suspended.ldif" suspend svc-a
+eqv "registry: suspended (what stands)" suspended "$(reg "SELECT state FROM identity WHERE name = 'svc-a'")"
+eqv "audit log: suspend conflict" "suspend conflict" "$(last_event svc-a | cut -d' ' -f1,2)"
+expect 0 "resume svc-a after the refusal" nhictl resume svc-a
+expect 0 "transfer svc-a back to alice" nhictl transfer svc-a --to alice
+
 # ---- without another writer the same verbs are confirmed -----------------------
 expect 0 "suspend svc-a (test build, no fault)" nhictl_t suspend svc-a
 has out "done" "svc-a"

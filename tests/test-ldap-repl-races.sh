@@ -295,7 +295,7 @@ for ((i = 1; i <= RR; i++)); do
 done
 converge "the transferred identities made" || finish
 expect 0 "host b syncs them" on b sync
-ta=0 tb=0 tboth=0 tovw=0 diverged=0 bad=0 t_all0=$(now)
+ta=0 tb=0 tboth=0 tovw=0 tcas=0 diverged=0 bad=0 t_all0=$(now)
 for ((i = 1; i <= RR; i++)); do
 	race "$i" t transfer "tr-$i" --to dave -- transfer "tr-$i" --to erin
 	t0=$(now)
@@ -306,8 +306,9 @@ for ((i = 1; i <= RR; i++)); do
 	fi
 	echo "$(secs "$t0" "$(now)")" >> "$T/conv"
 	o1=$(attr p1 "tr-$i" owner) o2=$(attr p2 "tr-$i" owner)
-	why="round $i: a exit $ra, b exit $rb, p1 $o1, p2 $o2; $(cat "$T/ta.err" "$T/tb.err" | paste -sd' ')"
-	if [ "$o1" != "$o2" ]; then
+	c1=$(attr p1 "tr-$i" entryCSN) c2=$(attr p2 "tr-$i" entryCSN)
+	why="round $i: a exit $ra, b exit $rb, p1 $o1 $c1, p2 $o2 $c2; $(cat "$T/ta.err" "$T/tb.err" | paste -sd' ')"
+	if [ "$o1" != "$o2" ] || [ "$c1" != "$c2" ]; then
 		diverged=$((diverged + 1))
 		diverged_seen "tr-$i" "$why" "$T/ta.err" "$T/tb.err"
 		continue
@@ -324,8 +325,18 @@ for ((i = 1; i <= RR; i++)); do
 	for h in a b; do
 		[ "$h" = a ] && r=$ra || r=$rb
 		[ "$r" = 0 ] && continue
-		grep -q "^nhictl: transfer: the directory now holds owner .*another writer or a replica changed tr-$i" "$T/t$h.err" ||
-			{ bad=$((bad + 1)); nok "$why: host $h's failure is not the overwritten report"; }
+		# told overwritten (its write stood a moment), or refused by the
+		# owner compare and swap (its server held the other's transfer)
+		oh=$(reg "$h" "SELECT outcome FROM event WHERE action = 'transfer' AND target = 'tr-$i' ORDER BY id DESC LIMIT 1")
+		if grep -q "^nhictl: transfer: identity 'tr-$i' was changed in the directory meanwhile (its owner is no longer uid=alice,.*); nothing done" "$T/t$h.err"; then
+			tcas=$((tcas + 1))
+			[ "$oh" = conflict ] || { bad=$((bad + 1)); nok "$why: host $h refused, its audit outcome is '$oh', not conflict"; }
+		elif grep -q "^nhictl: transfer: the directory now holds owner .*another writer or a replica changed tr-$i" "$T/t$h.err"; then
+			[ "$oh" = overwritten ] || { bad=$((bad + 1)); nok "$why: host $h overwritten, its audit outcome is '$oh'"; }
+		else
+			bad=$((bad + 1)); nok "$why: host $h's failure is neither the overwritten report nor the refusal"
+		fi
+		[ -s "$T/t$h.out" ] && { bad=$((bad + 1)); nok "$why: host $h failed and printed on stdout"; }
 		[ "$(reg "$h" "SELECT owner_dn FROM identity WHERE name = 'tr-$i'")" = "$o1" ] ||
 			{ bad=$((bad + 1)); nok "$why: host $h's registry does not hold the owner that stands"; }
 	done
@@ -336,11 +347,12 @@ for ((i = 1; i <= RR; i++)); do
 done
 t_all1=$(now)
 eqv "transfer against transfer, $RR rounds: every outcome honest" 0 "$bad"
-echo "# transfer/transfer: $RR rounds in $(secs "$t_all0" "$t_all1") s: host a's stood $ta, host b's $tb (one after the other, both done: $tboth), the loser told overwritten $tovw, servers diverged $diverged; converge $(conv_figures)"
+echo "# transfer/transfer: $RR rounds in $(secs "$t_all0" "$t_all1") s: host a's stood $ta, host b's $tb (one after the other, both done: $tboth), the loser told overwritten $tovw, refused by the owner compare-and-swap $tcas, servers diverged $diverged; converge $(conv_figures)"
 agree owners tr- owner_dn
 
 # ---- directory check compares the servers of ldap_uri ----------------------
 nrun on a directory check
+grep 'do not hold the same' "$T/out" | sed 's/^/# after the races: /'
 if [ -z "$DIVERGED" ]; then
 	eqv "directory check after the races: exit 0, the servers hold the same entries" "0 0" \
 		"$rc $(grep -c 'do not hold the same identity entries' "$T/out")"

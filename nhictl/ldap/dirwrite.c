@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include "ldap.h"
@@ -328,6 +329,9 @@ int dw_modify(struct dir *d, const char *name, const struct dw_change *c)
 	char dn[1024], lbuf[LABELS_BUFSZ], assertion[8192];
 	const char *lvals[LABELS_MAX];
 	LDAPControl *ctrl = NULL, *ctrls[2] = { NULL, NULL };
+	/* the owner compared and swapped: a transfer from the owner read */
+	int owner_cas = c->owner_dn != NULL && c->owner_from != NULL &&
+			c->owner_from[0] != '\0' && strcasecmp(c->owner_from, c->owner_dn) != 0;
 	int rc;
 
 	if (dir_ident_dn(&d->x->conf, name, dn, sizeof(dn)) < 0)
@@ -345,8 +349,12 @@ int dw_modify(struct dir *d, const char *name, const struct dw_change *c)
 		mod1(&ms, LDAP_MOD_REPLACE, "nhiLastReview", str_time(&ms, c->last_review));
 		mod1(&ms, LDAP_MOD_REPLACE, "nhiReviewDue", str_time(&ms, c->review_due));
 	}
-	if (c->owner_dn != NULL)
+	if (owner_cas) {
+		mod1(&ms, LDAP_MOD_DELETE, "owner", c->owner_from);
+		mod1(&ms, LDAP_MOD_ADD, "owner", c->owner_dn);
+	} else if (c->owner_dn != NULL) {
 		mod1(&ms, LDAP_MOD_REPLACE, "owner", c->owner_dn);
+	}
 	if (c->clear_orphaned)   /* replace with no values: gone, absent or not */
 		mod1(&ms, LDAP_MOD_REPLACE, "nhiOrphanedSince", NULL);
 	if (c->retired_at != 0) {
@@ -386,9 +394,14 @@ int dw_modify(struct dir *d, const char *name, const struct dw_change *c)
 	if (rc == LDAP_ASSERTION_FAILED)
 		return nerr(d->x, NHI_ERR_CONFLICT, "identity '%s' was changed in the directory "
 			    "meanwhile; nothing done, try again", name);
-	if (rc == LDAP_NO_SUCH_ATTRIBUTE && c->state_to != NULL)
+	if (rc == LDAP_NO_SUCH_ATTRIBUTE && c->state_to != NULL && !owner_cas)
 		return nerr(d->x, NHI_ERR_CONFLICT, "identity '%s' was changed in the directory meanwhile "
 			    "(its state is no longer %s); nothing done, try again", name, c->state_from);
+	if (rc == LDAP_NO_SUCH_ATTRIBUTE && owner_cas)
+		return nerr(d->x, NHI_ERR_CONFLICT, "identity '%s' was changed in the directory meanwhile "
+			    "(its owner is no longer %s%s%s); nothing done, try again", name,
+			    c->owner_from, c->state_to != NULL ? " or its state no longer " : "",
+			    c->state_to != NULL ? c->state_from : "");
 	if (rc == LDAP_NO_SUCH_OBJECT)
 		return nerr(d->x, NHI_ERR_NOTFOUND, "identity '%s' is gone from the directory", name);
 	if (rc != LDAP_SUCCESS)

@@ -51,6 +51,10 @@ struct dw_change {
 	time_t expires;
 	int64_t last_review, review_due;
 	const char *owner_dn;
+	/* with owner_dn: the owner DN the verb read.  Its value is deleted and
+	 * the new one added, a compare and swap (another writer's transfer
+	 * meanwhile refuses this one: NHI_ERR_CONFLICT); NULL or "": replaced */
+	const char *owner_from;
 	int clear_orphaned;                  /* remove nhiOrphanedSince */
 	int64_t retired_at;
 	const char *reason;                  /* with retired_at; "" removes it */

@@ -26,6 +26,12 @@ static int dir_err(int r)
 	return r < 0 ? r : r > 0 ? NHI_ERR_IO : 0;
 }
 
+/* The owner DN the last fetch read, by name: a transfer compares and
+ * swaps it (ldap_update). */
+static struct {
+	char name[64], owner_dn[1024];
+} fetched;
+
 static int ldap_fetch(struct nhictl *x, const char *name, struct ident *id)
 {
 	char why[1024];
@@ -33,7 +39,11 @@ static int ldap_fetch(struct nhictl *x, const char *name, struct ident *id)
 
 	if (dir_need(x) != 0)
 		return NHI_ERR_IO;
-	r = dir_ident_read(&dir_conn, name, id, NULL, 0, NULL, 0, why, sizeof(why));
+	fetched.name[0] = '\0';
+	r = dir_ident_read(&dir_conn, name, id, fetched.owner_dn, sizeof(fetched.owner_dn), NULL,
+			   0, why, sizeof(why));
+	if (r == 0)
+		snprintf(fetched.name, sizeof(fetched.name), "%s", name);
 	if (r == NHI_ERR_NOTFOUND)
 		return nerr(x, r, "no identity '%s' in the directory", name);
 	if (r < 0)
@@ -216,6 +226,21 @@ static int update_intent(struct nhictl *x, const struct ident *id, const struct 
 			  "%s", key[0] ? key : "changed");
 }
 
+/* A change refused by its compare and swap (another writer's change
+ * meanwhile): the registry takes what the directory holds now, and the
+ * audit log the attempt (outcome conflict), so that what this host shows
+ * is what stands.  The refusal was printed (dw_modify). */
+static void refused_readback(struct nhictl *x, const char *name)
+{
+	struct ident got;
+
+	if (dir_ident_readback(&dir_conn, name, &got) != 0 ||
+	    reg_event(x, x->verb, name, "conflict", "refused: changed in the directory meanwhile "
+		      "(now state %s, owner %s)%s", got.state, got.owner, x->store->audit_tag) < 0 ||
+	    reg_commit(x) < 0)
+		reg_rollback(x);
+}
+
 static int ldap_update(struct nhictl *x, const struct ident *id, struct store_change *c)
 {
 	struct dw_change w = {
@@ -232,12 +257,16 @@ static int ldap_update(struct nhictl *x, const struct ident *id, struct store_ch
 	};
 	struct ident got;
 	char dn[1024];
-	int creds = 0;
+	int creds = 0, r;
 
 	c->revoked = -1;
 	/* the state a change without a new one asserts (compare and swap) */
 	if (w.state_to == NULL)
 		w.state_from = id->state;
+	/* a transfer swaps the owner it read: of two transfers through two
+	 * providers, the one that did not see the other is refused */
+	if (c->owner_dn != NULL && strcmp(fetched.name, id->name) == 0)
+		w.owner_from = fetched.owner_dn;
 	/* a new review interval moves the due date: from the last review, or
 	 * from the creation when there was none (as store_local) */
 	if (c->interval != 0)
@@ -252,8 +281,11 @@ static int ldap_update(struct nhictl *x, const struct ident *id, struct store_ch
 		creds = DC_RESUME;
 	if (update_intent(x, id, c) < 0)
 		return NHI_ERR_DB;
-	if (dw_modify(&dir_conn, id->name, &w) != 0) {
+	fault("update-write-exec");
+	if ((r = dw_modify(&dir_conn, id->name, &w)) != 0) {
 		reg_intent_void(x);
+		if (r == NHI_ERR_CONFLICT)
+			refused_readback(x, id->name);
 		return NHI_ERR_IO;
 	}
 	if ((creds && dc_lock_creds(&dir_conn, id->name, creds) != 0) ||
