@@ -48,6 +48,21 @@ slapd_conf() {
 # NHI_TEST_FAULT and the crash points of lib/nhi_testhook.h compiled in)
 NHICTL_FAULTY=${NHICTL_FAULTY:-$top_builddir/tests/nhictl-faulty}
 nhictl_t() { NHICTL=$NHICTL_FAULTY nhictl "$@"; }
+# A test build's "-pause" fault point as a gate (proc.c): export
+# NHI_TEST_FAULT_GATE=$(gate_new NAME) before starting the paused run;
+# gate_wait GATE waits until the run stands at the point (60 s at most:
+# 1 when it never got there), gate_open GATE lets it go on.
+gate_new() { rm -f "$T/gate-$1".*; echo "$T/gate-$1"; }
+gate_wait() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		[ -e "$1.reached" ] && return 0
+		sleep 0.1
+	done
+	echo "# the paused run did not reach its fault point in 60 s" >&2
+	return 1
+}
+gate_open() { : > "$1.go"; }
 
 # pam_setup CONF SERVICE...: $T/pam.d/SERVICE whose account stack is the
 # real pam_nhi.so with config=CONF; pam_ok=1 when pamtester, pam_wrapper

@@ -80,10 +80,13 @@ eqv "directory: the old entry revoked" revoked "$(cattr svc-p "$C1" nhiState)"
 fails cred 1 "cred verify (old, after the grace)" "not valid" nhictl cred verify svc-p <<<"$P1"
 
 # ---- the directory stopped between steps ---------------------------------------------
-NHI_TEST_FAULT=rotate-after-journal-pause nhictl_t rotate svc-p --grace 1h >"$T/out" 2>"$T/err" &
+G=$(gate_new stop)
+NHI_TEST_FAULT_GATE=$G NHI_TEST_FAULT=rotate-after-journal-pause nhictl_t rotate svc-p --grace 1h \
+	>"$T/out" 2>"$T/err" &
 rpid=$!
-sleep 1.5
+gate_wait "$G" || nok "the rotation reaches its pause"
 slapd_stop
+gate_open "$G"
 wait "$rpid"; rc=$?
 cat "$T/out" >>"$SECRETS"
 eqv "directory stopped mid-rotation: exit 1" 1 "$rc"
@@ -123,12 +126,14 @@ check "the old one binds during its grace" bind svc-q "$Q1"
 
 # ---- concurrent rotations from two hosts: compare-and-swap ------------------------------
 expect 0 "host2: first sync" h2 sync
-NHI_TEST_FAULT=rotate-after-journal-pause nhictl_t rotate svc-p --cred "$(active_id svc-p)" --grace 1h \
-	>"$T/out1" 2>"$T/err1" &
+G=$(gate_new cas)
+NHI_TEST_FAULT_GATE=$G NHI_TEST_FAULT=rotate-after-journal-pause nhictl_t rotate svc-p \
+	--cred "$(active_id svc-p)" --grace 1h >"$T/out1" 2>"$T/err1" &
 rpid=$!
-sleep 1
+gate_wait "$G" || nok "host1's rotation reaches its pause"
 expect 0 "host2 rotates the same credential meanwhile" h2 rotate svc-p --cred "$(active_id svc-p)" --grace 1h
 P4=$(secret)
+gate_open "$G"
 wait "$rpid"; rc=$?
 cat "$T/out1" >>"$SECRETS"
 eqv "host1's rotation, now stale, exits 1" 1 "$rc"

@@ -223,19 +223,21 @@ check "with a new serial" test "$(openssl x509 -in "$T/p1.pem" -noout -serial)" 
 expect 0 "create svc-c" nhictl create svc-c --owner alice --expires +60d
 expect 0 "svc-c token" nhictl cred add svc-c --kind token
 secret_of; keep_err; C1=$(cat "$T/out")
+G=$(gate_new rot1)
 (ulimit -S -c unlimited 2>/dev/null
- NHI_TEST_FAULT=rotate-after-journal-pause nhictl_t rotate svc-c) >"$T/rot1.out" 2>"$T/rot1.err" &
+ NHI_TEST_FAULT_GATE=$G NHI_TEST_FAULT=rotate-after-journal-pause nhictl_t rotate svc-c) \
+	>"$T/rot1.out" 2>"$T/rot1.err" &
 rot1=$!
-for i in $(seq 50); do
-	nhictl cred list svc-c --json 2>/dev/null | grep -q '"rotation_pending": *true' && break
-	sleep 0.1
-done
+gate_wait "$G" || nok "the first rotation reaches its pause"
+eqv "the first rotation is pending" 1 \
+	"$(nhictl cred list svc-c --json 2>/dev/null | grep -c '"rotation_pending": *true')"
 fails rotate 1 "a second rotation of the same credential is refused" "already in progress: refused" \
 	nhictl rotate svc-c
 # a process that holds secrets dumps no core (started with the limit raised)
 rpid=$(pgrep -n -f "$NHICTL_FAULTY rotate svc-c")
 eqv "no core dumps while holding the secret (RLIMIT_CORE 0)" 0 \
 	"$(prlimit --pid "$rpid" --core --noheadings -o SOFT 2>&1 | tr -d ' ')"
+gate_open "$G"
 wait $rot1; rc1=$?
 eqv "the first rotation completes" 0 "$rc1"
 cat "$T/rot1.out" >>"$SECRETS"; cat "$T/rot1.err" >>"$ERRS"

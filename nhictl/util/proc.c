@@ -20,7 +20,23 @@ int fault(const char *point)
 		raise(SIGKILL);   /* as sudden as a power cut: no cleanup */
 	}
 	if (strstr(point, "-pause") != NULL) {
-		sleep(4);
+		/* NHI_TEST_FAULT_GATE=PATH: PATH.reached made, then wait for
+		 * PATH.go (at most 120 s), so a test acts while this process
+		 * stands here however loaded the machine; else 4 s */
+		const char *gate = secure_getenv("NHI_TEST_FAULT_GATE");
+		char p[4096];
+		int i, fd;
+
+		if (gate == NULL || snprintf(p, sizeof(p), "%s.reached", gate) >= (int)sizeof(p)) {
+			sleep(4);
+			return 0;
+		}
+		fflush(NULL);
+		if ((fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0)
+			close(fd);
+		snprintf(p, sizeof(p), "%s.go", gate);
+		for (i = 0; i < 2400 && access(p, F_OK) != 0; i++)
+			usleep(50000);
 		return 0;
 	}
 	if (strstr(point, "-exec") != NULL) {
