@@ -75,6 +75,7 @@ void nhi_conf_init(struct nhi_conf *c)
 	c->ldap_bind = NHI_LDAP_BIND_EXTERNAL;
 	c->ldap_starttls = 1;
 	c->ldap_timeout = 10;
+	c->ldap_settle_wait = 10;
 	c->snapshot_delta_max = 1000;
 	c->max_credential_age = 90LL * 86400;
 	c->cert_lifetime = 7LL * 86400;
@@ -226,6 +227,17 @@ static int set_duration(struct nhi_conf *c, void *field, size_t size,
 			const char *v, char *why, size_t whylen)
 {
 	return nhi_parse_duration(v, field, why, whylen);
+}
+
+/* ldap_settle_wait: a duration of at most an hour (a verb waits that long) */
+static int set_settle_wait(struct nhi_conf *c, void *field, size_t size,
+			   const char *v, char *why, size_t whylen)
+{
+	int r = nhi_parse_duration(v, field, why, whylen);
+
+	if (r == 0 && *(int64_t *)field > 3600)
+		return nhi_seterr(why, whylen, NHI_ERR_INVAL, "at most 1h");
+	return r;
 }
 
 static int set_host(struct nhi_conf *c, void *field, size_t size,
@@ -618,6 +630,7 @@ static const struct key {
 	{ "ldap_tls_cert", set_path, S(ldap_tls_cert, PATH_MAX), CTL | STR },
 	{ "ldap_tls_key", set_path, S(ldap_tls_key, PATH_MAX), CTL | STR },
 	{ "ldap_timeout", set_duration, F(ldap_timeout), CTL },
+	{ "ldap_settle_wait", set_settle_wait, F(ldap_settle_wait), CTL },
 	{ "ca_cert", set_path, S(ca_cert, PATH_MAX), CTL | STR },
 	{ "ca_key", set_path, S(ca_key, PATH_MAX), CTL | STR },
 	{ "max_credential_age", set_duration, F(max_credential_age), CTL },

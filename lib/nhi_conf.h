@@ -111,6 +111,7 @@ struct nhi_conf {
 	const char *ldap_tls_cert;
 	const char *ldap_tls_key;
 	int64_t ldap_timeout;           /* seconds, per operation and connect */
+	int64_t ldap_settle_wait;       /* seconds a write waits for ldap_uri to agree */
 
 	const char *backend_where;      /* "FILE:LINE" of backend = ldap */
 	/* credentials (nhictl only) */

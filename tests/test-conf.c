@@ -135,6 +135,8 @@ static void test_bad(void **state)
 	bad_file("ldap_owner_filter = (&(uid=x)\n", NHI_ERR_INVAL, "unbalanced");
 	bad_file("ldap_bind = kerberos\n", NHI_ERR_INVAL, "expected external or simple");
 	bad_file("ldap_timeout = 10\n", NHI_ERR_INVAL, "missing unit");
+	bad_file("ldap_settle_wait = 2h\n", NHI_ERR_INVAL, "at most 1h");
+	bad_file("ldap_settle_wait = soon\n", NHI_ERR_INVAL, "bad duration");
 	bad_file("orphan_max = 101%\n", NHI_ERR_INVAL, "a count or a percentage");
 	bad_file("orphan_max = ten\n", NHI_ERR_INVAL, "a count or a percentage");
 	bad_file("orphan_max = %\n", NHI_ERR_INVAL, "a count or a percentage");
@@ -155,12 +157,14 @@ static void test_ldap_keys(void **state)
 		"ldap_starttls = no\n"
 		"ldap_tls_cacert = /etc/ssl/certs/ca.pem\n"
 		"ldap_timeout = 5s\n"
+		"ldap_settle_wait = 0s\n"
 		"orphan_max = 25%\n", 0644);
 
 	nhi_conf_init(&c);
 	assert_int_equal(c.ldap_bind, NHI_LDAP_BIND_EXTERNAL);
 	assert_true(c.ldap_starttls);
 	assert_int_equal(c.ldap_timeout, 10);
+	assert_int_equal(c.ldap_settle_wait, 10);
 	assert_int_equal(c.orphan_max, 10);
 	assert_false(c.orphan_max_percent);
 	assert_int_equal(nhi_conf_load_file(&c, p, 0, err, sizeof(err)), 0);
@@ -173,6 +177,7 @@ static void test_ldap_keys(void **state)
 	assert_string_equal(c.ldap_bind_password_file, "/etc/nhi/ldap.secret");
 	assert_false(c.ldap_starttls);
 	assert_int_equal(c.ldap_timeout, 5);
+	assert_int_equal(c.ldap_settle_wait, 0);
 }
 
 /* backend = ldap needs ldap_uri and ldap_base: nhi_conf_finish names the

@@ -42,12 +42,13 @@ int dir_settle(struct dir *d, const char *dn, const char *name)
 	struct nhi_conf *one = NULL;
 	struct timespec t0, t;
 	int n = 0, i, rc, r = 0, same;
+	int64_t wait = d->x->conf.ldap_settle_wait;
 
 	snprintf(uris, sizeof(uris), "%s", d->x->conf.ldap_uri);
 	for (uri = strtok_r(uris, " \t", &save); uri != NULL && n < SETTLE_MAX_URIS;
 	     uri = strtok_r(NULL, " \t", &save))
 		names[n++] = uri;
-	if (n < 2)
+	if (n < 2 || wait <= 0)
 		return 0;
 	rc = entry_csn(d, d->ld, dn, mine, sizeof(mine));
 	if (rc != LDAP_SUCCESS) {
@@ -91,7 +92,7 @@ int dir_settle(struct dir *d, const char *dn, const char *name)
 		if (same)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec >= DIR_SETTLE_WAIT) {
+		if (t.tv_sec - t0.tv_sec >= wait) {
 			for (i = 0; i < n; i++)
 				if (ld[i] != NULL && (csn[i][0] == '\0' || strcmp(csn[i], mine) < 0))
 					snprintf(lag + strlen(lag), sizeof(lag) - strlen(lag), "%s%s",
@@ -99,7 +100,7 @@ int dir_settle(struct dir *d, const char *dn, const char *name)
 			nerr(d->x, 0, "warning: %s: the entry is not yet the same on every server "
 			     "of ldap_uri after %d s%s%s (replication delay, a partition, or servers "
 			     "that disagree: see docs/replication.md): the next 'nhictl sync' reads "
-			     "what stands", name, DIR_SETTLE_WAIT, lag[0] ? "; behind: " : "", lag);
+			     "what stands", name, (int)wait, lag[0] ? "; behind: " : "", lag);
 			r = 1;
 			break;
 		}
@@ -135,30 +136,20 @@ static void csns_free(struct csns *s)
 	s->n = 0;
 }
 
-/* Every identity entry under ldap_base on ld, as "NAME\tentryCSN". */
-static int csns_read(struct nhictl *x, LDAP *ld, const char *uri, struct csns *s,
-		     char *why, size_t len)
+/* One page of identity entries into a csns (grown as pages come). */
+static int csns_page(LDAP *ld, LDAPMessage *res, void *ctx)
 {
-	char *attrs[] = { "uid", "entryCSN", NULL }, name[256], csn[128], reason[512];
-	struct timeval tv = dir_timeout(&x->conf);
-	LDAPMessage *res = NULL, *e;
-	int rc, n, r = 0;
+	struct csns *s = ctx;
+	LDAPMessage *e;
+	char name[256], csn[128];
+	int n = ldap_count_entries(ld, res);
+	char **v;
 
-	rc = ldap_search_ext_s(ld, x->conf.ldap_base, LDAP_SCOPE_ONELEVEL,
-			       "(objectClass=nhiIdentity)", attrs, 0, NULL, NULL, &tv,
-			       LDAP_NO_LIMIT, &res);
-	if (rc != LDAP_SUCCESS) {
-		nhi_ldap_reason(ld, rc, reason, sizeof(reason));
-		snprintf(why, len, "%s: reading the identity entries: %s", uri, reason);
-		r = NHI_ERR_IO;
-		goto out;
-	}
-	n = ldap_count_entries(ld, res);
-	s->v = calloc(n > 0 ? (size_t)n : 1, sizeof(*s->v));
-	if (s->v == NULL) {
-		r = NHI_ERR_NOMEM;
-		goto out;
-	}
+	if (n <= 0)
+		return 0;
+	if ((v = realloc(s->v, (s->n + (size_t)n) * sizeof(*s->v))) == NULL)
+		return NHI_ERR_NOMEM;
+	s->v = v;
 	for (e = ldap_first_entry(ld, res); e != NULL; e = ldap_next_entry(ld, e)) {
 		char line[sizeof(name) + sizeof(csn) + 1];
 
@@ -167,16 +158,33 @@ static int csns_read(struct nhictl *x, LDAP *ld, const char *uri, struct csns *s
 		if (dir_first_value(ld, e, "entryCSN", csn, sizeof(csn)) <= 0)
 			csn[0] = '\0';
 		snprintf(line, sizeof(line), "%s\t%s", name, csn);
-		if ((s->v[s->n] = strdup(line)) == NULL) {
-			r = NHI_ERR_NOMEM;
-			goto out;
-		}
+		if ((s->v[s->n] = strdup(line)) == NULL)
+			return NHI_ERR_NOMEM;
 		s->n++;
 	}
-	qsort(s->v, s->n, sizeof(*s->v), cmp_str);
-out:
-	ldap_msgfree(res);
-	return r;
+	return 0;
+}
+
+/* Every identity entry under ldap_base on ld, as "NAME\tentryCSN",
+ * read in pages (dir_search_paged). */
+static int csns_read(struct nhictl *x, LDAP *ld, const char *uri, struct csns *s,
+		     char *why, size_t len)
+{
+	char *attrs[] = { "uid", "entryCSN", NULL }, reason[1024] = "";
+	int r;
+
+	r = dir_search_paged(&x->conf, ld, x->conf.ldap_base, LDAP_SCOPE_ONELEVEL,
+			     "(objectClass=nhiIdentity)", attrs, csns_page, s, reason,
+			     sizeof(reason));
+	if (r == NHI_ERR_NOMEM)
+		return r;
+	if (r < 0) {
+		snprintf(why, len, "%s: reading the identity entries: %s", uri, reason);
+		return r;
+	}
+	if (s->n > 0)
+		qsort(s->v, s->n, sizeof(*s->v), cmp_str);
+	return 0;
 }
 
 /* Entries of a not in b, the first one named in first (if still ""). */

@@ -17,11 +17,9 @@
 
 #include "dirmap.h"
 
-/* How long dir_settle() waits for the servers to agree (seconds). */
-#define DIR_SETTLE_WAIT 10
-
 /* 0: every server of ldap_uri holds the entry 'dn' with one entryCSN
- * (or ldap_uri has one URI); 1: not within DIR_SETTLE_WAIT, or a server
+ * (or ldap_uri has one URI, or ldap_settle_wait is 0: nothing is waited
+ * for); 1: not within ldap_settle_wait (nhi.conf), or a server
  * did not answer: a warning naming it is printed ("NAME: ... not yet the
  * same on every server"), the caller reads back what its server holds;
  * NHI_ERR_* when the entry cannot be read on the connection written
