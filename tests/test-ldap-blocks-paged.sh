@@ -30,4 +30,37 @@ eqv "the limit holds for a search without paging (exit 4: size limit exceeded)" 
 eqv "7 block entries, one uid each" 7 \
 	"$(ldap_admin ldapsearch -E pr=100/noprompt -b "$B" -s one '(cn=uid-block-*)' dn | grep -c '^dn: ')"
 eqv "7 distinct uids" 7 "$(sqlite3 "$T/state/registry.db" "SELECT count(DISTINCT uid) FROM identity WHERE name LIKE 'p-%'")"
+
+# Every other search of many entries is paged too (dir_search_paged): the
+# resources, grants and delegations a write verb rereads (more than 3
+# here), and directory check's comparison of the servers' identity entries
+# (the server listed twice in ldap_uri: 7 identities on each).
+for i in 1 2 3 4; do
+	expect 0 "resource r-$i" nhictl resource add "r-$i" --kind api --uri "https://r$i.example" --owner alice
+done
+for i in 1 2 3 4; do
+	expect 0 "grant p-$i on r-$i (the rows reread: more than the limit)" nhictl grant add "p-$i" "r-$i" --actions read
+done
+expect 0 "delegate p-1 -> p-2" nhictl delegate add p-1 p-2
+eqv "the directory holds the 4 grants" 4 \
+	"$(ldap_admin ldapsearch -E pr=100/noprompt -b "$B" '(objectClass=nhiGrant)' dn | grep -c '^dn: ')"
+sed "s|^ldap_uri = .*|ldap_uri = $SLAPD_LDAPI_URI $SLAPD_LDAPI_URI|" "$NHI_CONF" > "$T/two.conf"
+NHI_CONF=$T/two.conf nrun nhictl directory check
+eqv "directory check, the server twice: exit 0" 0 "$rc"
+eqv "no warning: the identity entries read, the same on both" 0 \
+	"$(cat "$T/out" "$T/err" | grep -c 'reading the identity entries\|do not hold the same identity entries')"
+mkdir -p "$T/state2"
+sed "s|^state_dir = .*|state_dir = $T/state2|" "$NHI_CONF" > "$T/host2.conf"
+# a sync is one search (RFC 4533, as a replica's): the size limit must be
+# lifted for the bind, and sync says so
+NHI_CONF=$T/host2.conf fails sync 1 "a sync under the size limit: refused, saying what to lift" \
+	"Size limit exceeded.*lift the server's size limit for nhictl's bind" nhictl sync
+ldap_admin ldapmodify >/dev/null <<EOF || nok "lift the size limit"
+dn: olcDatabase={1}mdb,cn=config
+changetype: modify
+replace: olcLimits
+olcLimits: {0}dn.exact="$SLAPD_EXTERNAL_DN" size=unlimited time=unlimited
+EOF
+NHI_CONF=$T/host2.conf expect 0 "lifted: a second host's first sync (7 identities, 4 resources, 4 grants)" nhictl sync
+eqv "it holds them all" "7 4 4 1" "$(sqlite3 "$T/state2/registry.db" "SELECT (SELECT count(*) FROM identity) || ' ' || (SELECT count(*) FROM resource) || ' ' || (SELECT count(*) FROM access) || ' ' || (SELECT count(*) FROM delegation)")"
 finish

@@ -546,9 +546,12 @@ static int sync_done(struct sync *s, LDAPMessage *msg)
 		goto out;
 	}
 	if (rc != LDAP_SUCCESS) {
-		r = nerr(s->x, NHI_ERR_IO, "%s: sync search in %s failed: %s%s%s", s->server,
+		r = nerr(s->x, NHI_ERR_IO, "%s: sync search in %s failed: %s%s%s%s", s->server,
 			 s->x->conf.ldap_base, ldap_err2string(rc), diag && *diag ? ": " : "",
-			 diag ? diag : "");
+			 diag ? diag : "", rc != LDAP_SIZELIMIT_EXCEEDED ? "" :
+			 " (a sync reads every entry under ldap_base in one search, as a replica "
+			 "does: lift the server's size limit for nhictl's bind, e.g. slapd's "
+			 "olcLimits dn.exact=\"BIND DN\" size=unlimited)");
 		goto out;
 	}
 	r = 0;

@@ -1130,22 +1130,35 @@ int da_convert(struct dir *d, LDAPMessage *e, da_fn fn, void *ctx)
 	return r < 0 ? fn(ctx, t, NULL, why) : fn(ctx, t, &u, NULL);
 }
 
+struct each_ctx {
+	struct dir *d;
+	da_fn fn;
+	void *ctx;
+};
+
+static int each_page(LDAP *ld, LDAPMessage *res, void *ctx)
+{
+	struct each_ctx *c = ctx;
+	LDAPMessage *e;
+	int r = 0;
+
+	for (e = ldap_first_entry(ld, res); r == 0 && e != NULL; e = ldap_next_entry(ld, e))
+		r = da_convert(c->d, e, c->fn, c->ctx);
+	return r;
+}
+
+/* In pages (dir_search_paged): more entries than the size limit of
+ * nhictl's bind are read too. */
 int da_each(struct dir *d, const char *base, int scope, const char *filter, da_fn fn, void *ctx)
 {
-	struct timeval tv = dir_timeout(&d->x->conf);
-	LDAPMessage *res = NULL, *e;
-	int rc, r = 0;
+	struct each_ctx c = { d, fn, ctx };
+	char why[1024] = "";
+	int r;
 
-	rc = ldap_search_ext_s(d->ld, base, scope, filter, da_sync_attrs, 0, NULL, NULL, &tv,
-			       LDAP_NO_LIMIT, &res);
-	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) {
-		ldap_msgfree(res);
-		return failed(d, rc, "searching", base);
-	}
-	for (e = rc == LDAP_SUCCESS ? ldap_first_entry(d->ld, res) : NULL; r == 0 && e != NULL;
-	     e = ldap_next_entry(d->ld, e))
-		r = da_convert(d, e, fn, ctx);
-	ldap_msgfree(res);
+	r = dir_search_paged(&d->x->conf, d->ld, base, scope, filter, da_sync_attrs, each_page,
+			     &c, why, sizeof(why));
+	if (r < 0 && why[0] != '\0')
+		return nerr(d->x, r, "directory: searching %s", why);
 	return r;
 }
 

@@ -13,7 +13,6 @@
 
 #define CLAIM_TRIES 32
 #define MAX_PROVIDERS 16
-#define BLOCK_PAGE 200                  /* block entries per page */
 
 /* One block entry (one copy of one host's claim). */
 struct blk {
@@ -135,68 +134,34 @@ static int blocks_add(struct nhictl *x, LDAP *ld, LDAPMessage *res, struct blks 
 	return 0;
 }
 
+struct blocks_ctx {
+	struct nhictl *x;
+	struct blks *out;
+};
+
+static int blocks_page(LDAP *ld, LDAPMessage *res, void *ctx)
+{
+	struct blocks_ctx *b = ctx;
+
+	return blocks_add(b->x, ld, res, b->out);
+}
+
 /* Every block entry under ldap_base on ld (entries that do not parse are
- * skipped), read in pages (the paged results control, RFC 2696) so that
- * more blocks than the server's size limit for this bind are read too.
- * 0 or NHI_ERR_* (printed, naming 'where'). */
+ * skipped), read in pages (dir_search_paged) so that more blocks than the
+ * server's size limit for this bind are read too.  0 or NHI_ERR_*
+ * (printed, naming 'where'). */
 static int blocks_read(struct nhictl *x, LDAP *ld, const char *where, struct blks *out)
 {
-	char *attrs[] = { "description", "nhiNextUid", NULL };
-	struct timeval tv = dir_timeout(&x->conf);
-	struct berval cookie = { 0, NULL };
-	LDAPMessage *res = NULL;
-	LDAPControl *page = NULL, *sctrls[2] = { NULL, NULL }, **rctrls = NULL, *c;
-	char reason[512];
-	int rc, err, r = 0;
+	char *attrs[] = { "description", "nhiNextUid", NULL }, why[1024] = "";
+	struct blocks_ctx b = { x, out };
+	int r;
 
 	out->n = 0;
-	do {
-		ber_int_t count = 0;
-		struct berval next = { 0, NULL };
-
-		rc = ldap_create_page_control(ld, BLOCK_PAGE, &cookie, 0, &page);
-		if (rc != LDAP_SUCCESS) {
-			r = nerr(x, NHI_ERR_NOMEM, "cannot build the paged results control");
-			break;
-		}
-		sctrls[0] = page;
-		rc = ldap_search_ext_s(ld, x->conf.ldap_base, LDAP_SCOPE_ONELEVEL,
-				       "(&(objectClass=nhiCounter)(cn=uid-block-*))", attrs, 0, sctrls,
-				       NULL, &tv, 0, &res);
-		ldap_control_free(page);
-		page = NULL;
-		err = rc;
-		if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED)
-			rc = ldap_parse_result(ld, res, &err, NULL, NULL, NULL, &rctrls, 0);
-		if (rc == LDAP_SUCCESS && err == LDAP_SIZELIMIT_EXCEEDED) {
-			r = nerr(x, NHI_ERR_IO, "reading the uid blocks on %s: more block entries than "
-				 "the server's size limit for paged searches of this bind (raise "
-				 "uid_block_size or the limit)", where);
-			break;
-		}
-		if (rc != LDAP_SUCCESS || err != LDAP_SUCCESS) {
-			nhi_ldap_reason(ld, rc != LDAP_SUCCESS ? rc : err, reason, sizeof(reason));
-			r = nerr(x, NHI_ERR_IO, "reading the uid blocks on %s: %s", where, reason);
-			break;
-		}
-		if ((r = blocks_add(x, ld, res, out)) < 0)
-			break;
-		c = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, rctrls, NULL);
-		if (c != NULL && ldap_parse_pageresponse_control(ld, c, &count, &next) != LDAP_SUCCESS) {
-			r = nerr(x, NHI_ERR_FORMAT, "reading the uid blocks on %s: malformed paged "
-				 "results control", where);
-			break;
-		}
-		ber_memfree(cookie.bv_val);
-		cookie = next;
-		ldap_controls_free(rctrls);
-		rctrls = NULL;
-		ldap_msgfree(res);
-		res = NULL;
-	} while (cookie.bv_val != NULL && cookie.bv_len > 0);
-	ber_memfree(cookie.bv_val);
-	ldap_controls_free(rctrls);
-	ldap_msgfree(res);
+	r = dir_search_paged(&x->conf, ld, x->conf.ldap_base, LDAP_SCOPE_ONELEVEL,
+			     "(&(objectClass=nhiCounter)(cn=uid-block-*))", attrs, blocks_page, &b,
+			     why, sizeof(why));
+	if (r < 0 && r != NHI_ERR_NOMEM && why[0] != '\0')
+		return nerr(x, r, "reading the uid blocks on %s: %s", where, why);
 	return r;
 }
 

@@ -126,6 +126,74 @@ struct timeval dir_timeout(const struct nhi_conf *c)
 	return tv;
 }
 
+#define DIR_PAGE 500   /* entries per page: slapd's default size limit */
+
+int dir_search_paged(const struct nhi_conf *c, LDAP *ld, const char *base, int scope,
+		     const char *filter, char **attrs, dir_page_fn fn, void *ctx, char *why,
+		     size_t len)
+{
+	struct timeval tv = dir_timeout(c);
+	struct berval cookie = { 0, NULL };
+	LDAPMessage *res = NULL;
+	LDAPControl *page = NULL, *sctrls[2] = { NULL, NULL }, **rctrls = NULL, *pc;
+	char reason[512];
+	int rc, err, r = 0;
+
+	do {
+		ber_int_t count = 0;
+		struct berval next = { 0, NULL };
+
+		if (ldap_create_page_control(ld, DIR_PAGE, &cookie, 0, &page) != LDAP_SUCCESS) {
+			snprintf(why, len, "cannot build the paged results control");
+			r = NHI_ERR_NOMEM;
+			break;
+		}
+		sctrls[0] = page;
+		rc = ldap_search_ext_s(ld, base, scope, filter, attrs, 0, sctrls, NULL, &tv, 0, &res);
+		ldap_control_free(page);
+		page = NULL;
+		err = rc;
+		if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED || rc == LDAP_NO_SUCH_OBJECT)
+			rc = res != NULL ? ldap_parse_result(ld, res, &err, NULL, NULL, NULL, &rctrls, 0)
+					 : rc;
+		if (rc == LDAP_SUCCESS && err == LDAP_NO_SUCH_OBJECT)
+			break;   /* no base: no entries */
+		if (rc == LDAP_SUCCESS && err == LDAP_SIZELIMIT_EXCEEDED) {
+			snprintf(why, len, "%s under %s: more entries than the server's size limit for "
+				 "paged searches of this bind (raise it: slapd's olcLimits size.prtotal)",
+				 filter, base);
+			r = NHI_ERR_IO;
+			break;
+		}
+		if (rc != LDAP_SUCCESS || err != LDAP_SUCCESS) {
+			nhi_ldap_reason(ld, rc != LDAP_SUCCESS ? rc : err, reason, sizeof(reason));
+			snprintf(why, len, "%s under %s: %s", filter, base, reason);
+			r = NHI_ERR_IO;
+			break;
+		}
+		if ((r = fn(ld, res, ctx)) != 0)
+			break;
+		pc = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, rctrls, NULL);
+		if (pc != NULL && ldap_parse_pageresponse_control(ld, pc, &count, &next) !=
+		    LDAP_SUCCESS) {
+			snprintf(why, len, "%s under %s: a malformed paged results control", filter,
+				 base);
+			r = NHI_ERR_FORMAT;
+			break;
+		}
+		ber_memfree(cookie.bv_val);
+		cookie = next;
+		ldap_controls_free(rctrls);
+		rctrls = NULL;
+		ldap_msgfree(res);
+		res = NULL;
+	} while (cookie.bv_val != NULL && cookie.bv_len > 0);
+	ber_memfree(cookie.bv_val);
+	ldap_controls_free(rctrls);
+	ldap_msgfree(res);
+	return r;
+}
+
 void dir_gentime(int64_t t, char out[16])
 {
 	time_t tt = (time_t)t;

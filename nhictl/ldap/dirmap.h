@@ -70,6 +70,17 @@ int dir_referral(struct dir *d, int rc);
 int dir_first_value(LDAP *ld, LDAPMessage *e, const char *attr, char *buf, size_t len);
 /* The per-operation timeout (ldap_timeout, default 10 s). */
 struct timeval dir_timeout(const struct nhi_conf *c);
+/* A search read in pages (the paged results control, RFC 2696), so that
+ * more entries than the server's size limit for this bind are read too
+ * (slapd's default limit for binds other than the rootdn is 500): fn is
+ * called with each page's result (it does not free it; its non-zero
+ * return stops the search and is returned).  A base that does not exist
+ * is no entries.  0, or NHI_ERR_IO / NHI_ERR_NOMEM / NHI_ERR_FORMAT with
+ * the reason in why (not printed). */
+typedef int (*dir_page_fn)(LDAP *ld, LDAPMessage *res, void *ctx);
+int dir_search_paged(const struct nhi_conf *c, LDAP *ld, const char *base, int scope,
+		     const char *filter, char **attrs, dir_page_fn fn, void *ctx, char *why,
+		     size_t len);
 /* t as a GeneralizedTime value, "YYYYMMDDHHMMSSZ". */
 void dir_gentime(int64_t t, char out[16]);
 /* A GeneralizedTime attribute: 0 (absent: *out = 0) or -1 (bad, or
