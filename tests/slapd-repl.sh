@@ -247,6 +247,7 @@ repl_nhi_conf() {
 	orphan_grace = 0s
 	uid_min = 2100000
 	uid_max = 2199999
+	token_pepper_file = $T/token.pepper
 	EOF
 }
 

@@ -184,12 +184,19 @@ handed_out() {
 			{ bad=$((bad + 1)); nok "$why: host $v's cred verify refuses host $2's password"; }
 	done
 }
-for ((i = 1; i <= RR; i++)); do
-	on a create "ro-$i" --owner alice --expires +30d >/dev/null 2>>"$T/setup.err" &&
-	on a cred add "ro-$i" --kind password >/dev/null 2>>"$T/setup.err" || nok "create ro-$i with a password"
-done
-converge "the rotated identities made" || finish
-expect 0 "host b syncs them" on b sync
+# made_with PREFIX KIND: PREFIX-1 .. PREFIX-RR made on host a, each with a
+# credential of KIND, replicated, and synced by host b
+made_with() {
+	local i
+	for ((i = 1; i <= RR; i++)); do
+		on a create "$1-$i" --owner alice --expires +30d >/dev/null 2>>"$T/setup.err" &&
+		on a cred add "$1-$i" --kind "$2" >/dev/null 2>>"$T/setup.err" ||
+			nok "create $1-$i with a $2"
+	done
+	converge "the $1- identities made" || finish
+	expect 0 "host b syncs them" on b sync
+}
+made_with ro password
 ra_ok=0 rb_ok=0 none=0 serial=0 ovw=0 cas=0 bad=0 t_all0=$(now)
 for ((i = 1; i <= RR; i++)); do
 	race "$i" r rotate "ro-$i" --grace 1h -- rotate "ro-$i" --grace 1h
@@ -231,12 +238,16 @@ on a create ro-long --owner alice --expires +30d >/dev/null 2>>"$T/setup.err" &&
 on a cred add ro-long --kind password >"$T/long0.out" 2>>"$T/setup.err" || nok "create ro-long with a password"
 converge "ro-long made" || true
 repl_partition || nok "long partition"
-on a rotate ro-long --grace 1h >"$T/long.out" 2>"$T/long.err"; rl=$?
+# a shorter wait than the default 10 s (nhi.conf ldap_settle_wait)
+cp "$T/a.conf" "$T/a-wait.conf"
+echo "ldap_settle_wait = 2s" >> "$T/a-wait.conf"
+NHI_CONF=$T/a-wait.conf nhictl rotate ro-long --grace 1h >"$T/long.out" 2>"$T/long.err"; rl=$?
 repl_heal || nok "heal after the long partition"
 converge "ro-long healed" || true
 eqv "unconfirmed rotation: exit 1" 1 "$rl"
 check "unconfirmed rotation: no secret on stdout" test ! -s "$T/long.out"
 has long.err "unconfirmed rotation: said so" "^nhictl: rotate: rotation of ro-long credential .* not confirmed on every server of ldap_uri: .* withdrawn, no secret handed out"
+has long.err "unconfirmed rotation: the wait was ldap_settle_wait" "^nhictl: rotate: warning: ro-long: the entry is not yet the same on every server of ldap_uri after 2 s"
 eqv "unconfirmed rotation: audit outcome" unconfirmed \
 	"$(reg a "SELECT outcome FROM event WHERE action = 'rotate' AND target = 'ro-long' ORDER BY id DESC LIMIT 1")"
 eqv "unconfirmed rotation: no replacing entry on p1 or p2" "0 0" \
@@ -286,6 +297,48 @@ done
 t_all1=$(now)
 eqv "cred add against cred add, $RR rounds: every outcome honest" 0 "$bad"
 echo "# cred add/cred add: $RR rounds in $(secs "$t_all0" "$t_all1") s: host a's password stood $ca_ok, host b's $cb_ok, the loser told overwritten $covw; converge $(conv_figures)"
+
+# ---- token rotate on both hosts at once ----------------------------------
+# A token lives in its own credential entry (a new DN for each), so two
+# rotations of one token through two providers overwrite nothing but the
+# old entry's move to grace (the same on both): both new tokens stand, and
+# each token handed out verifies on both hosts.  Or the second is refused
+# by the nhiSerial compare-and-swap when the first reached its server.
+made_with tk token
+ka=0 kb=0 kboth=0 kcas=0 bad=0 t_all0=$(now)
+for ((i = 1; i <= RR; i++)); do
+	race "$i" k rotate "tk-$i" --grace 1h -- rotate "tk-$i" --grace 1h
+	converge "token rotate $i" || break
+	why="round $i: a exit $ra, b exit $rb; $(cat "$T/ka.err" "$T/kb.err" | paste -sd' ')"
+	# one token entry per rotation that said done, beside the original
+	# (active, or in grace when the later rotation rotated the earlier's)
+	q='(&(nhiKind=token)(|(nhiState=active)(nhiState=grace)))'
+	n1=$(repl_admin p1 ldapsearch -b "uid=tk-$i,$B" -s one "$q" dn | grep -c '^dn:')
+	n2=$(repl_admin p2 ldapsearch -b "uid=tk-$i,$B" -s one "$q" dn | grep -c '^dn:')
+	[ "$n1 $n2" = "$((1 + (ra == 0) + (rb == 0))) $((1 + (ra == 0) + (rb == 0)))" ] ||
+		{ bad=$((bad + 1)); nok "$why: usable token entries on p1 $n1, p2 $n2"; }
+	for v in a b; do on "$v" sync >/dev/null 2>&1; done
+	for h in a b; do
+		[ "$h" = a ] && r=$ra || r=$rb
+		if [ "$r" != 0 ]; then
+			[ -s "$T/k$h.out" ] && { bad=$((bad + 1)); nok "$why: host $h failed but wrote to stdout"; }
+			grep -q "changed in the directory meanwhile" "$T/k$h.err" && kcas=$((kcas + 1)) ||
+				{ bad=$((bad + 1)); nok "$why: host $h failed, not by the compare-and-swap"; }
+			continue
+		fi
+		for v in a b; do
+			on "$v" cred verify "tk-$i" < <(head -n1 "$T/k$h.out") >/dev/null 2>&1 ||
+				{ bad=$((bad + 1)); nok "$why: host $v's cred verify refuses host $h's token"; }
+		done
+	done
+	[ "$ra" = 0 ] && ka=$((ka + 1))
+	[ "$rb" = 0 ] && kb=$((kb + 1))
+	[ "$ra" = 0 ] && [ "$rb" = 0 ] && kboth=$((kboth + 1))
+	[ "$ra" != 0 ] && [ "$rb" != 0 ] && { bad=$((bad + 1)); nok "$why: both failed"; }
+done
+t_all1=$(now)
+eqv "token rotate against token rotate, $RR rounds: every outcome honest" 0 "$bad"
+echo "# token rotate/rotate: $RR rounds in $(secs "$t_all0" "$t_all1") s: host a's token stands $ka, host b's $kb (both: $kboth), refused by the nhiSerial compare-and-swap $kcas; converge $(conv_figures)"
 
 # ---- transfer to two owners at once -------------------------------------
 # a second live owner beside dave: erin (added on p1, replicated)

@@ -261,7 +261,15 @@ static int forget(struct sync *s, const char *uuid)
 
 /* Every change of an identity's credentials moves its nhiSerial
  * (dircred.h): an entry whose serial is not the one its credentials were
- * last pulled at gets them pulled (one search below it). */
+ * last pulled at gets them pulled (one search below it).  So does every
+ * changed entry that holds credentials (serial > 0) even when its serial
+ * is the one pulled: two hosts that changed credentials of one identity
+ * through two providers at once both moved the serial from N to N + 1,
+ * and replication keeps one identity entry with N + 1 and both new
+ * credential entries; the serial alone would hide the other host's from
+ * each (seen: a token rotated on both at once verified only on the host
+ * that issued it).  An entry comes to sync only when it changed since the
+ * last one. */
 static int pull_creds(struct sync *s, LDAPMessage *e, const char *name)
 {
 	char buf[32];
@@ -273,7 +281,7 @@ static int pull_creds(struct sync *s, LDAPMessage *e, const char *name)
 	if (reg_int(s->x, &have, 0, "SELECT cred_serial FROM identity WHERE name = ?", "s",
 		    name) < 0)
 		return NHI_ERR_DB;
-	if (serial == have)
+	if (serial == have && serial == 0)
 		return 0;
 	if (dir_creds_pull(&s->d, name, serial) != 0)
 		return NHI_ERR_IO;
