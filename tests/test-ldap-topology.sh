@@ -73,6 +73,16 @@ sn: Admin
 uidNumber: 1000
 gidNumber: 1000
 homeDirectory: /home/alice
+
+dn: ou=hosts,$SUFFIX
+objectClass: organizationalUnit
+ou: hosts
+
+dn: cn=s,ou=hosts,$SUFFIX
+objectClass: applicationProcess
+objectClass: simpleSecurityObject
+cn: s
+userPassword: s-host-secret
 EOF2
 
 # p1 and c1 listen on ldaps:// too, for a host with a client certificate
@@ -172,6 +182,26 @@ eqv "f: the rotation's new credential and the old one in its grace" "1 1" \
 expect 0 "f: suspend (referral)" on f suspend f-svc
 eqv "f: p1 holds the suspension" suspended "$(attr p1 f-svc nhiState)"
 check "c1 gets f-svc's suspension by replication" becomes c1 f-svc nhiState suspended
+
+# ---- host s: a simple bind (a host entry and its password), writes follow the
+# referral and bind again on the provider with the same DN and password
+printf '%s\n' s-host-secret > "$T/s.pw" && chmod 600 "$T/s.pw"
+host s "ldap_uri = $C1" "ldap_bind = simple" "ldap_bind_dn = cn=s,ou=hosts,$SUFFIX" \
+	"ldap_bind_password_file = $T/s.pw"
+check "cn=s reaches c1 (its bind there)" holds c1 "cn=s,ou=hosts,$SUFFIX"
+expect 0 "s: create on the consumer with a simple bind: its referral followed" \
+	on s create s-svc --owner alice --expires +30d
+has err "s: the write went to p1" "^nhictl: create: $QC is read-only \\(a consumer\\): writing to $Q1"
+eqv "s: the entry is on p1" "s-svc" "$(attr p1 s-svc uid)"
+expect 0 "s: cred add (referral, simple bind)" on s cred add s-svc --kind password
+expect 0 "s: suspend (referral, simple bind)" on s suspend s-svc
+eqv "s: p1 holds the suspension" suspended "$(attr p1 s-svc nhiState)"
+expect 0 "s: sync from the consumer with its simple bind" on s sync
+eqv "s: its registry holds the suspension" suspended "$(state s s-svc)"
+printf '%s\n' wrong > "$T/s.pw"
+expect 1 "s: a wrong password: refused (exit 1)" on s resume s-svc
+has err "s: it says the bind failed" "Invalid credentials"
+eqv "s: nothing written" suspended "$(attr p1 s-svc nhiState)"
 
 # ---- sync from the consumer: every host sees the changes -----------------------------
 host r "ldap_uri = $C1"
