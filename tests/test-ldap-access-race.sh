@@ -63,7 +63,9 @@ loser() {
 	[ "$(grep -c . "$err")" = 1 ] || { [ "$(grep -c . "$err")" = 2 ] &&
 		grep -q 'removed in the directory meanwhile, right after this change' "$err"; } ||
 		note "$scen round $i: host $1: not one line: $(head -c 300 "$err")"
-	tail -1 "$err" | grep -Eq '^nhictl: [a-z]+: .*(in the directory meanwhile|already exists)' ||
+	# refused, or its write went through and the other's replaced it before
+	# its read-back (store_ldap_access.c: "the directory now holds ...")
+	tail -1 "$err" | grep -Eq '^nhictl: [a-z]+: .*(in the directory meanwhile|already exists|the directory now holds .*: another writer or a replica changed)' ||
 		note "$scen round $i: host $1 lost without saying why: $(head -c 300 "$err")"
 }
 # judge VALUE-A VALUE-B DIRECTORY: one entry both wrote

@@ -101,8 +101,10 @@ fails transfer 1 "transfer: the old owner stands: reported" \
 # ---- refused: another writer's change reached the server before the write -----
 # (the verb read the entry, the other writer changed it, then the verb's
 # Modify: its compare and swap of what it read refuses it)
-# replace_ldif ATTR VALUE: another writer's change of svc-a
-replace_ldif() { printf 'dn: uid=svc-a,%s\nchangetype: modify\nreplace: %s\n%s: %s\n' "$B" "$1" "$1" "$2"; }
+# modify_ldif DN ATTR VALUE: another writer's change; replace_ldif ATTR
+# VALUE: of svc-a
+modify_ldif() { printf 'dn: %s\nchangetype: modify\nreplace: %s\n%s: %s\n' "$1" "$2" "$2" "$3"; }
+replace_ldif() { modify_ldif "uid=svc-a,$B" "$1" "$2"; }
 replace_ldif owner "uid=carol,$SLAPD_PEOPLE_BASE" > "$T/owner-carol.ldif"
 fails transfer 1 "transfer: another transfer between the read and the write: refused" \
 	"identity 'svc-a' was changed in the directory meanwhile \(its owner is no longer uid=alice,$SLAPD_PEOPLE_BASE\); nothing done, try again$" \
@@ -120,6 +122,24 @@ eqv "registry: suspended (what stands)" suspended "$(reg "SELECT state FROM iden
 eqv "audit log: suspend conflict" "suspend conflict" "$(last_event svc-a | cut -d' ' -f1,2)"
 expect 0 "resume svc-a after the refusal" nhictl resume svc-a
 expect 0 "transfer svc-a back to alice" nhictl transfer svc-a --to alice
+
+# ---- grants and delegations: another writer's entry stands -------------------
+expect 0 "resource r-api" nhictl resource add r-api --kind api --uri https://api.example --owner alice
+expect 0 "create svc-g" nhictl create svc-g --owner alice --expires +30d
+modify_ldif "nhiGrantId=r-api,uid=svc-g,$B" nhiAction admin > "$T/grant.ldif"
+fails grant 1 "grant add: another writer's actions stand: reported" \
+	"the directory now holds its grant of svc-g on r-api with actions admin, .*, not actions read, .*: another writer or a replica changed svc-g$" \
+	at_write grant-readback-exec "$T/grant.ldif" grant add svc-g r-api --actions read
+expect 0 "grant list svc-g --json" nhictl grant list svc-g --json
+eqv "registry: the actions that stand" "admin" "$(pyjson '",".join(d[0]["actions"]) if isinstance(d[0]["actions"], list) else d[0]["actions"]')"
+eqv "audit log: grant-add overwritten" "grant-add overwritten" "$(last_event svc-g | cut -d' ' -f1,2)"
+expect 0 "create svc-h" nhictl create svc-h --owner alice --expires +30d
+modify_ldif "nhiDelegateTo=svc-h,uid=svc-g,$B" nhiAction read > "$T/deleg.ldif"
+fails delegate 1 "delegate add: another writer's limit stands: reported" \
+	"the directory now holds its delegation svc-g -> svc-h with actions read, .*: another writer or a replica changed svc-g$" \
+	at_write deleg-readback-exec "$T/deleg.ldif" delegate add svc-g svc-h
+eqv "audit log: delegate-add overwritten" "delegate-add overwritten" "$(last_event svc-g | cut -d' ' -f1,2)"
+expect 0 "the same grant, no other writer: confirmed" nhictl_t grant add svc-g r-api --actions read
 
 # ---- without another writer the same verbs are confirmed -----------------------
 expect 0 "suspend svc-a (test build, no fault)" nhictl_t suspend svc-a

@@ -340,6 +340,58 @@ t_all1=$(now)
 eqv "token rotate against token rotate, $RR rounds: every outcome honest" 0 "$bad"
 echo "# token rotate/rotate: $RR rounds in $(secs "$t_all0" "$t_all1") s: host a's token stands $ka, host b's $kb (both: $kboth), refused by the nhiSerial compare-and-swap $kcas; converge $(conv_figures)"
 
+# ---- one grant written on both hosts at once, with other actions ---------
+# One DN for both: each provider takes its own add (or update, when the
+# other's had arrived), replication keeps one entry; the host whose
+# actions do not stand must say so, its registry holding what stands.
+on a resource add gr-res --kind api --uri https://gr.example --owner alice >/dev/null 2>>"$T/setup.err" ||
+	nok "resource gr-res"
+for ((i = 1; i <= RR; i++)); do
+	on a create "gr-$i" --owner alice --expires +30d >/dev/null 2>>"$T/setup.err" || nok "create gr-$i"
+done
+converge "the granted identities made" || finish
+expect 0 "host b syncs them" on b sync
+gacts() { repl_admin "$1" ldapsearch -b "nhiGrantId=gr-res,uid=$2,$B" -s base nhiAction | sed -n 's/^nhiAction: //p' | sort | paste -sd,; }
+ga=0 gb=0 gboth=0 govw=0 gref=0 bad=0 t_all0=$(now)
+for ((i = 1; i <= RR; i++)); do
+	race "$i" g grant add "gr-$i" gr-res --actions read -- grant add "gr-$i" gr-res --actions write
+	converge "grant $i" || break
+	g1=$(gacts p1 "gr-$i") g2=$(gacts p2 "gr-$i")
+	why="round $i: a exit $ra, b exit $rb, p1 $g1, p2 $g2; $(cat "$T/ga.err" "$T/gb.err" | paste -sd' ')"
+	if [ "$g1" != "$g2" ]; then
+		diverged_seen "gr-$i" "$why" "$T/ga.err" "$T/gb.err"
+		continue
+	fi
+	ea=$(reg a "SELECT action FROM event WHERE target = 'gr-$i' AND action LIKE 'grant-%' ORDER BY id DESC LIMIT 1")
+	eb=$(reg b "SELECT action FROM event WHERE target = 'gr-$i' AND action LIKE 'grant-%' ORDER BY id DESC LIMIT 1")
+	# done: its actions stand, or the other host's update came after it
+	if { [ "$ra" = 0 ] && [ "$g1" != read ] && ! { [ "$rb" = 0 ] && [ "$eb" = grant-update ]; }; } ||
+	   { [ "$rb" = 0 ] && [ "$g1" != write ] && ! { [ "$ra" = 0 ] && [ "$ea" = grant-update ]; }; }; then
+		bad=$((bad + 1)); nok "$why ($ea / $eb): a host said done, its grant does not stand"; continue
+	fi
+	for h in a b; do
+		[ "$h" = a ] && r=$ra || r=$rb
+		[ "$r" = 0 ] && continue
+		[ -s "$T/g$h.out" ] && { bad=$((bad + 1)); nok "$why: host $h failed and printed on stdout"; }
+		if grep -q "^nhictl: grant: the directory now holds its grant of gr-$i on gr-res with actions $g1, .*another writer or a replica changed gr-$i\$" "$T/g$h.err"; then
+			govw=$((govw + 1))
+		elif grep -q "^nhictl: grant: gr-$i already has a grant on gr-res in the directory\$" "$T/g$h.err"; then
+			gref=$((gref + 1))   # the other's add had arrived: refused
+		else
+			bad=$((bad + 1)); nok "$why: host $h's failure is neither the overwritten report nor a refusal"
+		fi
+		[ "$(reg "$h" "SELECT count(*) FROM access a JOIN identity i ON i.id = a.identity_id WHERE i.name = 'gr-$i' AND a.actions = $([ "$g1" = read ] && echo 1 || echo 2)")" = 1 ] ||
+			[ "$(reg "$h" "SELECT count(*) FROM access a JOIN identity i ON i.id = a.identity_id WHERE i.name = 'gr-$i'")" = 0 ] ||
+			{ bad=$((bad + 1)); nok "$why: host $h's registry holds a grant that does not stand"; }
+	done
+	[ "$ra" = 0 ] && ga=$((ga + 1))
+	[ "$rb" = 0 ] && gb=$((gb + 1))
+	[ "$ra" = 0 ] && [ "$rb" = 0 ] && gboth=$((gboth + 1))
+done
+t_all1=$(now)
+eqv "grant add against grant add, $RR rounds: every outcome honest" 0 "$bad"
+echo "# grant/grant: $RR rounds in $(secs "$t_all0" "$t_all1") s: host a's (read) stood $ga, host b's (write) $gb (one after the other, both done: $gboth), the loser told overwritten $govw, refused (the other's add had arrived) $gref; converge $(conv_figures)"
+
 # ---- transfer to two owners at once -------------------------------------
 # a second live owner beside dave: erin (added on p1, replicated)
 _slapd_person erin 1004 "Erin Ops" "" | sed 1d | repl_admin p1 ldapadd >/dev/null || nok "add erin"

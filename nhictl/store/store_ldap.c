@@ -129,9 +129,8 @@ static int ldap_alloc_uid(struct nhictl *x, uint32_t *uid)
  * to agree with what the directory holds, that is recorded in the audit
  * log, and the verb fails (the message: "the directory now holds WHAT:
  * another writer or a replica changed NAME"). */
-static int confirm_failed(struct nhictl *x, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int confirm_failed(struct nhictl *x, const char *name, const char *fmt, ...)
+int ldap_confirm_failed(struct nhictl *x, const char *action, const char *name,
+			const char *fmt, ...)
 {
 	char what[512];
 	va_list ap;
@@ -140,7 +139,7 @@ static int confirm_failed(struct nhictl *x, const char *name, const char *fmt, .
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	/* this event ends the run's intent (reg_commit deletes it) */
-	if (reg_event(x, x->verb, name, "overwritten", "the directory now holds %s%s", what,
+	if (reg_event(x, action, name, "overwritten", "the directory now holds %s%s", what,
 		      x->store->audit_tag) < 0 || reg_commit(x) < 0)
 		reg_rollback(x);
 	return nerr(x, NHI_ERR_CONFLICT, "the directory now holds %s: another writer or a "
@@ -184,7 +183,7 @@ static int ldap_add(struct nhictl *x, const struct store_new *n, struct ident *g
 		if (st != NULL && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
 			snprintf(holds, sizeof(holds), "%s", (const char *)sqlite3_column_text(st, 0));
 		sqlite3_finalize(st);
-		return confirm_failed(x, n->name, "another entry for it (entryUUID %s, not %s "
+		return ldap_confirm_failed(x, x->verb, n->name, "another entry for it (entryUUID %s, not %s "
 				      "which this %s made)", holds[0] ? holds : "?", made, x->verb);
 	}
 	return 0;
@@ -303,16 +302,16 @@ static int ldap_update(struct nhictl *x, const struct ident *id, struct store_ch
 		return NHI_ERR_IO;
 	/* what was written is what the directory holds now */
 	if (c->state_to != NULL && strcmp(got.state, c->state_to) != 0)
-		return confirm_failed(x, id->name, "state %s, not %s", got.state, c->state_to);
+		return ldap_confirm_failed(x, x->verb, id->name, "state %s, not %s", got.state, c->state_to);
 	if (c->expires != 0 && got.expires != c->expires) {
 		char a[NHI_TIME_BUFSZ], b[NHI_TIME_BUFSZ];
 
-		return confirm_failed(x, id->name, "expiry %s, not %s",
+		return ldap_confirm_failed(x, x->verb, id->name, "expiry %s, not %s",
 				      nhi_format_time(got.expires, a),
 				      nhi_format_time(c->expires, b));
 	}
 	if (c->last_review != 0 && got.last_review != c->last_review)
-		return confirm_failed(x, id->name, "another last review");
+		return ldap_confirm_failed(x, x->verb, id->name, "another last review");
 	if (c->owner_dn != NULL) {
 		int64_t same = 0;
 
@@ -320,7 +319,7 @@ static int ldap_update(struct nhictl *x, const struct ident *id, struct store_ch
 			    "owner_dn = ?", "ss", id->name, c->owner_dn) < 0)
 			return NHI_ERR_DB;
 		if (!same)
-			return confirm_failed(x, id->name, "owner %s, not %s", got.owner,
+			return ldap_confirm_failed(x, x->verb, id->name, "owner %s, not %s", got.owner,
 					      c->owner ? c->owner : c->owner_dn);
 	}
 	if (dir_creds_refresh(&dir_conn, id->name) != 0) {
@@ -460,7 +459,7 @@ static int ldap_cred_add(struct nhictl *x, const struct ident *id, const struct 
 				    n->id, id->name);
 		if (r == 0 && dc_delete(&dir_conn, id->name, n->id) == 0 &&
 		    dir_creds_refresh(&dir_conn, id->name) == 0)
-			return confirm_failed(x, id->name, "other credentials (password %s is "
+			return ldap_confirm_failed(x, x->verb, id->name, "other credentials (password %s is "
 					      "not among them; withdrawn, no secret handed out)",
 					      n->id);
 		return NHI_ERR_IO;

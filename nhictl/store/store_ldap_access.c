@@ -10,6 +10,7 @@
 #include "store.h"
 #include "diraccess.h"
 #include "dirstore_access.h"
+#include "dirsettle.h"
 #include "store_ldap_access.h"
 
 /* ---- registry rows <-> directory structs --------------------------------- */
@@ -185,14 +186,73 @@ static int grant_intent(struct nhictl *x, const char *action, const struct acces
 			  g->resource, g->cred[0] ? " credential=" : "", g->cred);
 }
 
-static int grant_back(struct nhictl *x, struct access_row *g)
+/* Replicated (several servers in ldap_uri): wait until every server holds
+ * the entry just written with one entryCSN (dir_settle), so that the
+ * read-back after it is what stands (of two writes of one grant or
+ * delegation through two providers, replication keeps one entry).  0, or
+ * NHI_ERR_IO (printed).  A wait that timed out was warned about; the
+ * read-back then takes what the server written through holds. */
+static int settled(enum da_type t, const void *entry, const char *what)
 {
-	struct da_grant got;
-	char why[512];
-	int rc = da_grant_read(&dir_conn, g->identity, g->resource, g->cred, &got);
+	char dn[2048];
 
+	if (da_dn_of(&dir_conn, t, entry, dn, sizeof(dn)) < 0)
+		return NHI_ERR_IO;
+	return dir_settle(&dir_conn, dn, what) < 0 ? NHI_ERR_IO : 0;
+}
+
+/* "actions A, expires E, scopes S" of what a grant or delegation holds */
+static const char *edge_terms(int actions, int64_t expires, const char *scopes, char *buf,
+			      size_t len)
+{
+	char a[ACT_BUFSZ], e[NHI_TIME_BUFSZ];
+
+	snprintf(buf, len, "actions %s, expires %s, scopes '%s'",
+		 access_actions_format((unsigned)actions, a, sizeof(a)),
+		 nhi_format_time((time_t)expires, e), scopes);
+	return buf;
+}
+
+/* The terms of a grant or delegation, as read back (got) and as written
+ * (want), of the edge 'what' of identity 'name': 0 when they are the same,
+ * else ldap_confirm_failed (NHI_ERR_CONFLICT). */
+struct edge_terms_of {
+	int actions;
+	int64_t expires;
+	const char *scopes;
+};
+static int edge_stands(struct nhictl *x, const char *action, const char *name,
+		       const char *what, struct edge_terms_of got, struct edge_terms_of want)
+{
+	char t1[1300], t2[1300];
+
+	if (got.actions == want.actions && got.expires == want.expires &&
+	    strcmp(got.scopes, want.scopes) == 0)
+		return 0;
+	return ldap_confirm_failed(x, action, name, "its %s with %s, not %s", what,
+				   edge_terms(got.actions, got.expires, got.scopes, t1, sizeof(t1)),
+				   edge_terms(want.actions, want.expires, want.scopes, t2,
+					      sizeof(t2)));
+}
+
+static int grant_back(struct nhictl *x, struct access_row *g, int add)
+{
+	struct da_grant want, got;
+	char why[512], what[200];
+	int rc;
+
+	grant_to_da(g, &want);
+	snprintf(what, sizeof(what), "grant of %s on %s", g->identity, g->resource);
+	fault("grant-readback-exec");
+	if ((rc = settled(DA_GRANT, &want, what)) < 0)
+		return rc;
+	rc = da_grant_read(&dir_conn, g->identity, g->resource, g->cred, &got);
 	if (rc == 0)
 		rc = stored(x, dirstore_grant(x, &got, NULL, why, sizeof(why)), why);
+	if (rc == 0 && (rc = edge_stands(x, add ? "grant-add" : "grant-update", g->identity, what,
+			 (struct edge_terms_of){ got.actions, got.expires, got.scopes },
+			 (struct edge_terms_of){ want.actions, want.expires, want.scopes })) != 0)
+		return rc;   /* said, and recorded */
 	if (rc == 0)
 		rc = grant_load(x, g->identity_id, g->resource_id, g->credential_id, g);
 	return behind(x, rc);
@@ -210,7 +270,7 @@ int ldap_grant_add(struct nhictl *x, struct access_row *g)
 		reg_intent_void(x);
 		return rc;
 	}
-	return grant_back(x, g);
+	return grant_back(x, g, 1);
 }
 
 int ldap_grant_update(struct nhictl *x, const struct access_row *old, struct access_row *g)
@@ -222,7 +282,7 @@ int ldap_grant_update(struct nhictl *x, const struct access_row *old, struct acc
 	grant_to_da(g, &n);
 	if ((rc = da_grant_modify(&dir_conn, &o, &n)) < 0)
 		return rc;
-	return grant_back(x, g);
+	return grant_back(x, g, 0);
 }
 
 int ldap_grant_remove(struct nhictl *x, const struct access_row *g)
@@ -237,14 +297,24 @@ int ldap_grant_remove(struct nhictl *x, const struct access_row *g)
 
 /* ---- delegations ------------------------------------------------------------ */
 
-static int deleg_back(struct nhictl *x, struct delegation_row *d)
+static int deleg_back(struct nhictl *x, struct delegation_row *d, int add)
 {
-	struct da_deleg got;
-	char why[512];
-	int rc = da_deleg_read(&dir_conn, d->from, d->to, &got);
+	struct da_deleg want, got;
+	char why[512], what[200];
+	int rc;
 
+	deleg_to_da(d, &want);
+	snprintf(what, sizeof(what), "delegation %s -> %s", d->from, d->to);
+	fault("deleg-readback-exec");
+	if ((rc = settled(DA_DELEG, &want, what)) < 0)
+		return rc;
+	rc = da_deleg_read(&dir_conn, d->from, d->to, &got);
 	if (rc == 0)
 		rc = stored(x, dirstore_deleg(x, &got, NULL, why, sizeof(why)), why);
+	if (rc == 0 && (rc = edge_stands(x, add ? "delegate-add" : "delegate-update", d->from, what,
+			 (struct edge_terms_of){ got.actions, got.expires, got.scopes },
+			 (struct edge_terms_of){ want.actions, want.expires, want.scopes })) != 0)
+		return rc;   /* said, and recorded */
 	if (rc == 0)
 		rc = delegation_load(x, d->from_id, d->to_id, d);
 	return behind(x, rc);
@@ -258,7 +328,7 @@ int ldap_delegation_add(struct nhictl *x, struct delegation_row *d)
 	deleg_to_da(d, &n);
 	if ((rc = da_deleg_add(&dir_conn, &n)) < 0)
 		return rc;
-	return deleg_back(x, d);
+	return deleg_back(x, d, 1);
 }
 
 int ldap_delegation_update(struct nhictl *x, const struct delegation_row *old,
@@ -271,7 +341,7 @@ int ldap_delegation_update(struct nhictl *x, const struct delegation_row *old,
 	deleg_to_da(d, &n);
 	if ((rc = da_deleg_modify(&dir_conn, &o, &n)) < 0)
 		return rc;
-	return deleg_back(x, d);
+	return deleg_back(x, d, 0);
 }
 
 int ldap_delegation_remove(struct nhictl *x, const struct delegation_row *d)
