@@ -140,6 +140,13 @@ fails delegate 1 "delegate add: another writer's limit stands: reported" \
 	at_write deleg-readback-exec "$T/deleg.ldif" delegate add svc-g svc-h
 eqv "audit log: delegate-add overwritten" "delegate-add overwritten" "$(last_event svc-g | cut -d' ' -f1,2)"
 expect 0 "the same grant, no other writer: confirmed" nhictl_t grant add svc-g r-api --actions read
+modify_ldif "cn=r-api,ou=resources,$B" nhiResourceURI https://other.example > "$T/res.ldif"
+fails resource 1 "resource update: another writer's URI stands: reported" \
+	"the directory now holds resource r-api with kind api, uri https://other\\.example, .*, not kind api, uri https://new\\.example, .*: another writer or a replica changed r-api$" \
+	at_write resource-readback-exec "$T/res.ldif" resource add r-api --kind api --uri https://new.example --owner alice
+eqv "registry: the URI that stands" "https://other.example" \
+	"$(reg "SELECT uri FROM resource WHERE name = 'r-api'")"
+eqv "audit log: resource-update overwritten" "resource-update overwritten" "$(last_event r-api | cut -d' ' -f1,2)"
 
 # ---- without another writer the same verbs are confirmed -----------------------
 expect 0 "suspend svc-a (test build, no fault)" nhictl_t suspend svc-a

@@ -7,6 +7,7 @@
  * their next `nhictl sync`.  A refused write changes nothing locally.
  */
 #include <string.h>
+#include <strings.h>
 #include "store.h"
 #include "diraccess.h"
 #include "dirstore_access.h"
@@ -109,19 +110,57 @@ int ldap_reach_lock(struct nhictl *x)
 
 /* ---- resources ------------------------------------------------------------ */
 
+/* Replicated (several servers in ldap_uri): wait until every server holds
+ * the entry just written with one entryCSN (dir_settle), so that the
+ * read-back after it is what stands (of two writes of one grant or
+ * delegation through two providers, replication keeps one entry).  0, or
+ * NHI_ERR_IO (printed).  A wait that timed out was warned about; the
+ * read-back then takes what the server written through holds. */
+static int settled(enum da_type t, const void *entry, const char *what)
+{
+	char dn[2048];
+
+	if (da_dn_of(&dir_conn, t, entry, dn, sizeof(dn)) < 0)
+		return NHI_ERR_IO;
+	return dir_settle(&dir_conn, dn, what) < 0 ? NHI_ERR_IO : 0;
+}
+
+
 /* Read resource 'name' back into its row, with what only the registry
  * keeps (owner_id, orphaned_since) from the verb's r; r reloaded. */
-static int resource_back(struct nhictl *x, struct resource_row *r)
+/* "kind K, uri U, data class C, owner O, external yes|no, purpose 'P'" */
+static const char *res_terms(const struct da_resource *r, char *buf, size_t len)
 {
-	struct da_resource got;
+	snprintf(buf, len, "kind %s, uri %s, data class %s, owner %s, external %s, purpose '%s'",
+		 r->kind, r->uri, r->data_class, r->owner_dn, r->external ? "yes" : "no",
+		 r->purpose);
+	return buf;
+}
+
+static int resource_back(struct nhictl *x, struct resource_row *r, int add)
+{
+	struct da_resource want, got;
 	int64_t orphaned = r->orphaned_since;
-	char owner_id[sizeof(r->owner_id)];
+	char owner_id[sizeof(r->owner_id)], what[100], t1[2600], t2[2600];
 	int rc;
 
 	snprintf(owner_id, sizeof(owner_id), "%s", r->owner_id);
+	res_to_da(r, &want);
+	snprintf(what, sizeof(what), "resource %s", r->name);
+	fault("resource-readback-exec");
+	if ((rc = settled(DA_RESOURCE, &want, what)) < 0)
+		return rc;
 	rc = da_resource_read(&dir_conn, r->name, &got);
 	if (rc == 0)
 		rc = dirstore_resource(x, &got, NULL);
+	if (rc == 0 && (strcmp(got.kind, want.kind) != 0 || strcmp(got.uri, want.uri) != 0 ||
+			strcmp(got.data_class, want.data_class) != 0 ||
+			strcasecmp(got.owner_dn, want.owner_dn) != 0 ||
+			got.external != want.external || strcmp(got.purpose, want.purpose) != 0))
+		return ldap_confirm_failed(x, add ? "resource-add" : "resource-update", r->name,
+					   "%s with %s, not %s", what,
+					   res_terms(&got, t1, sizeof(t1)),
+					   res_terms(&want, t2, sizeof(t2)));
 	if (rc == 0)
 		rc = reg_exec(x, "UPDATE resource SET owner_id = nullif(?, ''), orphaned_since = ? "
 			      "WHERE name = ?", "sis", owner_id, orphaned, r->name);
@@ -143,7 +182,7 @@ int ldap_resource_add(struct nhictl *x, struct resource_row *r)
 		reg_intent_void(x);
 		return rc;
 	}
-	return resource_back(x, r);
+	return resource_back(x, r, 1);
 }
 
 int ldap_resource_update(struct nhictl *x, const struct resource_row *old,
@@ -156,7 +195,7 @@ int ldap_resource_update(struct nhictl *x, const struct resource_row *old,
 	res_to_da(r, &n);
 	if ((rc = da_resource_modify(&dir_conn, &o, &n)) < 0)
 		return rc;
-	return resource_back(x, r);
+	return resource_back(x, r, 0);
 }
 
 int ldap_resource_remove(struct nhictl *x, const struct resource_row *r)
@@ -184,21 +223,6 @@ static int grant_intent(struct nhictl *x, const char *action, const struct acces
 	snprintf(key, sizeof(key), "%s\t%s", g->resource, g->cred);
 	return reg_intent(x, action, g->identity, action, key, NULL, "resource=%s%s%s",
 			  g->resource, g->cred[0] ? " credential=" : "", g->cred);
-}
-
-/* Replicated (several servers in ldap_uri): wait until every server holds
- * the entry just written with one entryCSN (dir_settle), so that the
- * read-back after it is what stands (of two writes of one grant or
- * delegation through two providers, replication keeps one entry).  0, or
- * NHI_ERR_IO (printed).  A wait that timed out was warned about; the
- * read-back then takes what the server written through holds. */
-static int settled(enum da_type t, const void *entry, const char *what)
-{
-	char dn[2048];
-
-	if (da_dn_of(&dir_conn, t, entry, dn, sizeof(dn)) < 0)
-		return NHI_ERR_IO;
-	return dir_settle(&dir_conn, dn, what) < 0 ? NHI_ERR_IO : 0;
 }
 
 /* "actions A, expires E, scopes S" of what a grant or delegation holds */
