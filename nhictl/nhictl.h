@@ -58,6 +58,11 @@ struct nhictl {
 		int refused;
 	} intents[8];
 	int n_intents;
+	/* the directory did not answer a write (a timeout, the connection
+	 * lost: ldap/dirmap.c dir_referral): it may have landed.  Cleared by
+	 * each reg_intent; reg_intent_void then leaves the intent for the
+	 * next run's recovery, which asks the directory. */
+	int write_unsure;
 	int tx_changes;          /* sqlite3_total_changes() at the last BEGIN */
 };
 

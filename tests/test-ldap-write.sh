@@ -324,6 +324,29 @@ eqv "directory hung: registry and snapshot untouched" "$s0" "$(sums)"
 kill -CONT "$SLAPD_PID"
 eqv "after the hang: svc-a still active in the directory" active "$(attr svc-a nhiState)"
 
+# ---- a write the directory does not answer (ldap_timeout) -----------------------------------
+# (the test build stops slapd right before suspend's Modify: the Modify is
+# sent, nothing answers it within ldap_timeout; it may land later.)  The
+# intent is not dropped: the next run asks the directory and records the
+# suspend once, recovered when the Modify landed, not-done when it did not
+ev_sus() { sqlite3 "$ST/registry.db" "SELECT group_concat(outcome, ' ') FROM event WHERE action = 'suspend' AND target = 'svc-a'"; }
+e0=$(ev_sus)
+NHI_TEST_FAULT=update-write-exec NHI_TEST_FAULT_EXEC="kill -STOP $SLAPD_PID" nhictl_t suspend svc-a >"$T/out" 2>"$T/err"
+eqv "unanswered write: exit 1" 1 "$?"
+kill -CONT "$SLAPD_PID"
+has err "unanswered write: said so" "the directory did not answer the suspend of svc-a: whether it was made is not known"
+eqv "unanswered write: its intent stays for the next run" "suspend svc-a" \
+	"$(sqlite3 "$ST/registry.db" "SELECT action || ' ' || target FROM intent")"
+eqv "unanswered write: no event yet" "$e0" "$(ev_sus)"
+expect 0 "unanswered write: the next sync" nhictl sync
+has err "unanswered write: the sync asked the directory" "^nhictl: sync: the interrupted suspend of svc-a .* recorded as (recovered|not done)"
+want=not-done; [ "$(attr svc-a nhiState)" = suspended ] && want=recovered
+eqv "unanswered write: one event, as the directory says ($want)" "${e0:+$e0 }$want" "$(ev_sus)"
+eqv "unanswered write: registry and directory agree" "$(attr svc-a nhiState)" \
+	"$(sqlite3 "$ST/registry.db" "SELECT state FROM identity WHERE name = 'svc-a'")"
+eqv "unanswered write: no intent left" 0 "$(sqlite3 "$ST/registry.db" "SELECT count(*) FROM intent")"
+check "unanswered write: the audit chain verifies" nhictl log --verify
+
 # ---- the directory stopped ----------------------------------------------------------------
 slapd_stop
 s0=$(sums)

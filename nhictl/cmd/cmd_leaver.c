@@ -160,16 +160,7 @@ int cmd_release(struct nhictl *x, int argc, char **argv)
 		return EXIT_FAIL;
 	if (reg_begin(x) < 0)
 		return not_stored(x);
-	/* what hangs off the row without ON DELETE CASCADE, then the row
-	 * (its hosts, services and usage cascade; the snapshot gets a
-	 * tombstone through the snap_pending trigger) */
-	r = reg_exec(x, "DELETE FROM rotation WHERE credential_id IN (SELECT c.id FROM credential "
-		     "c JOIN identity i ON i.id = c.identity_id WHERE i.name = ?)", "s", id.name);
-	if (r == 0)
-		r = reg_exec(x, "DELETE FROM credential WHERE identity_id IN "
-			     "(SELECT id FROM identity WHERE name = ?)", "s", id.name);
-	if (r == 0)
-		r = reg_exec(x, "DELETE FROM identity WHERE name = ?", "s", id.name);
+	r = ident_unregister(x, id.name);
 	if (r == 0)
 		r = reg_event(x, "release", id.name, "ok", "uid=%u state was %s; unregistered, the "
 			      "local account kept; %lld credential%s dropped%s%s", id.uid, id.state,

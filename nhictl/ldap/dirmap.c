@@ -83,6 +83,10 @@ int dir_referral(struct dir *d, int rc)
 {
 	char from[2048], to[1024], err[2048];
 
+	/* no answer from the server (libldap's own codes: a timeout, the
+	 * connection lost): the write may have landed (intent.c) */
+	if ((rc < 0 || rc == LDAP_TIMELIMIT_EXCEEDED) && d->x != NULL)
+		d->x->write_unsure = 1;
 	if (rc != LDAP_REFERRAL || d->ld == NULL)
 		return 0;
 	snprintf(from, sizeof(from), "%s", d->seen);

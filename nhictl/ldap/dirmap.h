@@ -62,7 +62,10 @@ int dir_need(struct nhictl *x);
  * stderr) and return 1: do the write again on d->ld.  Otherwise 0; when
  * the referral cannot be followed, its reason is put on d->ld as the
  * diagnostic message, so the caller's "refused: Referral: ..." line says
- * it.  Use: do rc = ldap_modify_ext_s(d->ld, ...); while (dir_referral(d, rc)); */
+ * it.  Use: do rc = ldap_modify_ext_s(d->ld, ...); while (dir_referral(d, rc));
+ * An rc that is no answer from the server (libldap's negative codes: a
+ * timeout, the connection lost) sets d->x->write_unsure: the write may
+ * have landed (registry/intent.c keeps its intent for the next run). */
 int dir_referral(struct dir *d, int rc);
 
 /* The first value of 'attr' as a string in buf: 1 present, 0 absent,

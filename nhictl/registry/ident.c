@@ -69,6 +69,21 @@ int ident_from_row(struct nhictl *x, sqlite3_stmt *st, struct ident *id)
 	return r;
 }
 
+int ident_unregister(struct nhictl *x, const char *name)
+{
+	/* what hangs off the row without ON DELETE CASCADE, then the row */
+	int r = reg_exec(x, "DELETE FROM rotation WHERE credential_id IN (SELECT c.id FROM "
+			 "credential c JOIN identity i ON i.id = c.identity_id WHERE i.name = ?)",
+			 "s", name);
+
+	if (r == 0)
+		r = reg_exec(x, "DELETE FROM credential WHERE identity_id IN "
+			     "(SELECT id FROM identity WHERE name = ?)", "s", name);
+	if (r == 0)
+		r = reg_exec(x, "DELETE FROM identity WHERE name = ?", "s", name);
+	return r;
+}
+
 int ident_load(struct nhictl *x, const char *name, struct ident *id)
 {
 	sqlite3_stmt *st = reg_prep(x, "SELECT " IDENT_COLS " FROM identity WHERE name = ?",

@@ -50,6 +50,7 @@ int reg_intent(struct nhictl *x, const char *action, const char *target, const c
 		snprintf(x->intents[k].action, sizeof(x->intents[k].action), "%s", action);
 		snprintf(x->intents[k].target, sizeof(x->intents[k].target), "%s", target);
 		x->n_intents++;
+		x->write_unsure = 0;
 		r = reg_exec_plain(x, "COMMIT");
 	}
 	if (r < 0) {
@@ -61,8 +62,23 @@ int reg_intent(struct nhictl *x, const char *action, const char *target, const c
 
 void reg_intent_void(struct nhictl *x)
 {
-	if (x->n_intents > 0)
-		x->intents[x->n_intents - 1].refused = 1;
+	int k = x->n_intents - 1;
+
+	if (k < 0)
+		return;
+	if (!x->write_unsure) {
+		x->intents[k].refused = 1;
+		return;
+	}
+	/* unanswered, not refused: the change may be in the directory.  The
+	 * row stays (not this run's any more: neither its commit nor its
+	 * rollback deletes it) for the next run, which asks the directory
+	 * (store/upkeep.c intent_recover) */
+	nerr(x, 0, "the directory did not answer the %s of %s: whether it was made is not known; "
+	     "the next nhictl run that writes (or 'nhictl sync') asks the directory and records it",
+	     x->intents[k].action, x->intents[k].target);
+	x->n_intents--;
+	x->write_unsure = 0;
 }
 
 int reg_intent_clear(struct nhictl *x, const char *action, const char *target)
@@ -94,7 +110,7 @@ int reg_intents_stale(struct nhictl *x, struct intent **v, size_t *n)
 	*v = NULL;
 	*n = 0;
 	st = reg_prep(x, "SELECT id, action, target, kind, key, change, actor, reason, started, "
-		      "pid, pid_start FROM intent ORDER BY id", "");
+		      "pid, pid_start FROM intent ORDER BY started, pid, pid_start, id DESC", "");
 	if (st == NULL)
 		return NHI_ERR_DB;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {

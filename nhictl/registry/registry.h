@@ -89,8 +89,11 @@ struct intent {
 int reg_intent(struct nhictl *x, const char *action, const char *target, const char *kind,
 	       const char *key, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 7, 8)));
-/* The directory refused the write just announced (nothing changed): the
- * intent is deleted when the verb rolls back (reg_rollback) or commits. */
+/* The write just announced failed.  Refused by the directory (nothing
+ * changed): the intent is deleted when the verb rolls back (reg_rollback)
+ * or commits.  Unanswered (x->write_unsure: a timeout, the connection
+ * lost; it may have landed): said on stderr, and the intent is left to
+ * the next run's recovery, which asks the directory. */
 void reg_intent_void(struct nhictl *x);
 /* In the current transaction: delete the run's pending intents (all of
  * them, or with 'action' the innermost of that action and target).
@@ -98,7 +101,9 @@ void reg_intent_void(struct nhictl *x);
  * refused ones (autocommit) and leaves the others for the next run. */
 int reg_intent_clear(struct nhictl *x, const char *action, const char *target);
 /* The intents whose run is gone (not a live process with its pid and
- * start time): *v a heap array of *n, oldest first (free() it). */
+ * start time): *v a heap array of *n (free() it), the oldest run's
+ * first, and of one run the innermost first (a grant removal of a
+ * retire's cascade before the retire, which finishes the cascade). */
 int reg_intents_stale(struct nhictl *x, struct intent **v, size_t *n);
 
 /* ---- regstate.c: what must outlive registry.db -------------------- */
@@ -141,6 +146,11 @@ void col_cpy(char *dst, size_t len, sqlite3_stmt *st, int i);
 int ident_from_row(struct nhictl *x, sqlite3_stmt *st, struct ident *id);
 /* 0, NHI_ERR_NOTFOUND or NHI_ERR_DB. */
 int ident_load(struct nhictl *x, const char *name, struct ident *id);
+/* In the current transaction: identity 'name' leaves the registry (a
+ * release), with its credentials and their rotations; its hosts,
+ * services, usage, grants and delegations cascade, the snapshot gets a
+ * tombstone (the snap_pending trigger).  0 or NHI_ERR_DB. */
+int ident_unregister(struct nhictl *x, const char *name);
 /* A live human owner: resolves through NSS, is not a service account
  * (configuration or registry), not locked, not expired.  0 or NHI_ERR_*
  * with the reason in why. */

@@ -763,8 +763,13 @@ static int ident_intent(struct nhictl *x, const struct intent *it)
 
 	r = dir_ident_read(&dir_conn, it->target, &got, owner_dn, sizeof(owner_dn), NULL, 0, why,
 			   sizeof(why));
+	/* a release: the entry gone, so are its grants and delegations
+	 * (da_cut came first); the rows go */
+	if (strcmp(it->kind, "ident-delete") == 0 && r == NHI_ERR_NOTFOUND)
+		return (r = ldap_edges_cut(x, it, "released")) < 0 ? r :
+		       ident_unregister(x, it->target) < 0 ? NHI_ERR_DB : 1;
 	if (strcmp(it->kind, "ident-delete") == 0)
-		return r == NHI_ERR_NOTFOUND ? 1 : r < 0 ? nerr(x, r, "%s", why) : 0;
+		return r < 0 ? nerr(x, r, "%s", why) : 0;
 	if (r == NHI_ERR_NOTFOUND)
 		return 0;
 	if (r < 0)
@@ -780,6 +785,9 @@ static int ident_intent(struct nhictl *x, const struct intent *it)
 		how = DC_SUSPEND;
 	if (how && dc_lock_creds(&dir_conn, it->target, how) != 0)
 		return NHI_ERR_IO;
+	/* a retire's grants and delegations go with it */
+	if (how == DC_RETIRE && (r = ldap_edges_cut(x, it, "retired")) < 0)
+		return r;
 	if (dir_ident_readback(&dir_conn, it->target, &got) != 0 ||
 	    dir_creds_refresh(&dir_conn, it->target) != 0)
 		return NHI_ERR_IO;

@@ -6,8 +6,11 @@
  * verb holds, so this host sees its own write at once and other hosts at
  * their next `nhictl sync`.  A refused write changes nothing locally.
  */
+#include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "nhi_hash.h"
 #include "store.h"
 #include "diraccess.h"
 #include "dirstore_access.h"
@@ -56,6 +59,59 @@ static void deleg_to_da(const struct delegation_row *d, struct da_deleg *o)
 	o->created = d->created;
 	o->expires = d->expires;
 	o->applied = d->applied;
+}
+
+/* ---- what shows a change in the directory (an update's intent key) ------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "k=v" text of an edge's values or a resource's, hashed: what an update
+ * wrote, compared with the entry read back by the next run
+ * (ldap_access_intent).  Scopes sorted (the directory's order is its
+ * own), DNs and the data class in lower case, no data class "internal". */
+static void sig_hex(const char *text, char out[17])
+{
+	snprintf(out, 17, "%016llx", (unsigned long long)nhi_hash_str(text));
+}
+
+static void edge_sig(int actions, const char *scopes, int64_t expires, const char *reason,
+		     int applied, char out[17])
+{
+	char buf[DA_SCOPES_MAX], text[DA_SCOPES_MAX + 400], *v[64], *save = NULL, *t;
+	size_t n = 0, i, used;
+
+	snprintf(buf, sizeof(buf), "%s", scopes);
+	for (t = strtok_r(buf, ",", &save); t != NULL && n < 64; t = strtok_r(NULL, ",", &save))
+		v[n++] = t;
+	qsort(v, n, sizeof(v[0]), cmp_str);
+	used = (size_t)snprintf(text, sizeof(text), "actions=%d expires=%lld applied=%d "
+				"reason=%s scopes=", actions, (long long)expires, applied != 0,
+				reason ? reason : "");
+	for (i = 0; i < n && used < sizeof(text); i++)
+		used += (size_t)snprintf(text + used, sizeof(text) - used, "%s,", v[i]);
+	sig_hex(text, out);
+}
+
+static void res_sig(const struct da_resource *r, char out[17])
+{
+	char text[sizeof(r->kind) + sizeof(r->uri) + sizeof(r->owner_dn) + sizeof(r->purpose) +
+		  sizeof(r->labels) + 128];
+	char dn[sizeof(r->owner_dn)], dc[sizeof(r->data_class)];
+	size_t i;
+
+	for (i = 0; i + 1 < sizeof(dn) && r->owner_dn[i]; i++)
+		dn[i] = (char)tolower((unsigned char)r->owner_dn[i]);
+	dn[i] = '\0';
+	for (i = 0; i + 1 < sizeof(dc) && r->data_class[i]; i++)
+		dc[i] = (char)tolower((unsigned char)r->data_class[i]);
+	dc[i] = '\0';
+	snprintf(text, sizeof(text), "kind=%s uri=%s owner=%s class=%s external=%d purpose=%s "
+		 "labels=%s applied=%d", r->kind, r->uri, dn, dc[0] ? dc : "internal",
+		 r->external != 0, r->purpose, r->labels, r->applied != 0);
+	sig_hex(text, out);
 }
 
 /* The directory was written: a failure to read it back leaves the
@@ -189,12 +245,19 @@ int ldap_resource_update(struct nhictl *x, const struct resource_row *old,
 				struct resource_row *r)
 {
 	struct da_resource o, n;
+	char sig[17];
 	int rc;
 
 	res_to_da(old, &o);
 	res_to_da(r, &n);
-	if ((rc = da_resource_modify(&dir_conn, &o, &n)) < 0)
+	res_sig(&n, sig);
+	if (reg_intent(x, "resource-update", r->name, "resource-update", sig, NULL, "kind=%s uri=%s "
+		       "owner=%s", r->kind, r->uri, r->owner) < 0)
+		return NHI_ERR_DB;
+	if ((rc = da_resource_modify(&dir_conn, &o, &n)) < 0) {
+		reg_intent_void(x);
 		return rc;
+	}
 	return resource_back(x, r, 0);
 }
 
@@ -215,12 +278,15 @@ int ldap_resource_remove(struct nhictl *x, const struct resource_row *r)
 
 /* ---- grants ---------------------------------------------------------------- */
 
-/* A grant's intent: its key "RESOURCE<TAB>CRED_ID" (ldap_access_intent). */
+/* A grant's intent: its key "RESOURCE<TAB>CRED_ID", an update's with
+ * "<TAB>SIGNATURE" of what it writes (ldap_access_intent). */
 static int grant_intent(struct nhictl *x, const char *action, const struct access_row *g)
 {
-	char key[DA_NAME_MAX + CRED_ID_MAX + 2];
+	char key[DA_NAME_MAX + CRED_ID_MAX + 20], sig[17] = "";
 
-	snprintf(key, sizeof(key), "%s\t%s", g->resource, g->cred);
+	if (strcmp(action, "grant-update") == 0)
+		edge_sig((int)g->actions, g->scopes, g->expires, NULL, g->applied, sig);
+	snprintf(key, sizeof(key), "%s\t%s%s%s", g->resource, g->cred, sig[0] ? "\t" : "", sig);
 	return reg_intent(x, action, g->identity, action, key, NULL, "resource=%s%s%s",
 			  g->resource, g->cred[0] ? " credential=" : "", g->cred);
 }
@@ -304,8 +370,12 @@ int ldap_grant_update(struct nhictl *x, const struct access_row *old, struct acc
 
 	grant_to_da(old, &o);
 	grant_to_da(g, &n);
-	if ((rc = da_grant_modify(&dir_conn, &o, &n)) < 0)
+	if (grant_intent(x, "grant-update", g) < 0)
+		return NHI_ERR_DB;
+	if ((rc = da_grant_modify(&dir_conn, &o, &n)) < 0) {
+		reg_intent_void(x);
 		return rc;
+	}
 	return grant_back(x, g, 0);
 }
 
@@ -320,6 +390,18 @@ int ldap_grant_remove(struct nhictl *x, const struct access_row *g)
 }
 
 /* ---- delegations ------------------------------------------------------------ */
+
+/* A delegation's intent (target FROM): its key "TO", an update's with
+ * "<TAB>SIGNATURE" of what it writes (ldap_access_intent). */
+static int deleg_intent(struct nhictl *x, const char *action, const struct delegation_row *d)
+{
+	char key[DA_NAME_MAX + 20], sig[17] = "";
+
+	if (strcmp(action, "delegate-update") == 0)
+		edge_sig((int)d->actions, d->scopes, d->expires, d->reason, d->applied, sig);
+	snprintf(key, sizeof(key), "%s%s%s", d->to, sig[0] ? "\t" : "", sig);
+	return reg_intent(x, action, d->from, action, key, NULL, "to=%s", d->to);
+}
 
 static int deleg_back(struct nhictl *x, struct delegation_row *d, int add)
 {
@@ -350,8 +432,12 @@ int ldap_delegation_add(struct nhictl *x, struct delegation_row *d)
 	int rc;
 
 	deleg_to_da(d, &n);
-	if ((rc = da_deleg_add(&dir_conn, &n)) < 0)
+	if (deleg_intent(x, "delegate-add", d) < 0)
+		return NHI_ERR_DB;
+	if ((rc = da_deleg_add(&dir_conn, &n)) < 0) {
+		reg_intent_void(x);
 		return rc;
+	}
 	return deleg_back(x, d, 1);
 }
 
@@ -363,15 +449,22 @@ int ldap_delegation_update(struct nhictl *x, const struct delegation_row *old,
 
 	deleg_to_da(old, &o);
 	deleg_to_da(d, &n);
-	if ((rc = da_deleg_modify(&dir_conn, &o, &n)) < 0)
+	if (deleg_intent(x, "delegate-update", d) < 0)
+		return NHI_ERR_DB;
+	if ((rc = da_deleg_modify(&dir_conn, &o, &n)) < 0) {
+		reg_intent_void(x);
 		return rc;
+	}
 	return deleg_back(x, d, 0);
 }
 
 int ldap_delegation_remove(struct nhictl *x, const struct delegation_row *d)
 {
-	int rc = da_deleg_remove(&dir_conn, d->from, d->to);
+	int rc;
 
+	if (deleg_intent(x, "delegate-remove", d) < 0)
+		return NHI_ERR_DB;
+	rc = da_deleg_remove(&dir_conn, d->from, d->to);
 	return rc < 0 ? rc : behind(x, delegation_delete(x, d->id));
 }
 
@@ -407,44 +500,171 @@ int ldap_grant_carry(struct nhictl *x, const char *name, int64_t old_row, const 
 
 /* ---- the intents of killed runs ------------------------------------------- */
 
-/* What a read of the entry tells of an intent: 1 done, 0 not (or the
- * read's NHI_ERR_*), READ_BACK when it was added and is there. */
-#define READ_BACK 2
-static int entry_tells(int rc, int add)
+/* An intent's key split at its tabs: up to 3 parts ("" for missing). */
+static void key_parts(const char *key, char p[3][DA_SCOPES_MAX])
 {
+	const char *k = key;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		const char *tab = k != NULL ? strchr(k, '\t') : NULL;
+
+		if (k == NULL)
+			p[i][0] = '\0';
+		else if (tab == NULL)
+			snprintf(p[i], DA_SCOPES_MAX, "%s", k);
+		else
+			snprintf(p[i], DA_SCOPES_MAX, "%.*s", (int)(tab - k), k);
+		k = tab != NULL ? tab + 1 : NULL;
+	}
+}
+
+/* What the directory's read of the entry tells of an intent of kind
+ * "...-add", "...-update" (sig: the entry's values, want: the intent's)
+ * or "...-remove": 1 done, 0 not, or the read's NHI_ERR_*. */
+static int entry_tells(const char *kind, int rc, const char *sig, const char *want)
+{
+	int removal = strstr(kind, "-remove") != NULL;
+
 	if (rc == NHI_ERR_NOTFOUND)
-		return !add;
+		return removal;
 	if (rc < 0)
 		return rc;
-	return add ? READ_BACK : 0;
+	if (removal)
+		return 0;
+	return strstr(kind, "-update") == NULL || strcmp(sig, want) == 0;
+}
+
+/* A grant or delegation read back, as by the verb: one whose identity or
+ * resource this host has not synced yet is held in the directory all the
+ * same (sync reads it). */
+static int edge_stored(struct nhictl *x, int rc)
+{
+	return rc == NHI_ERR_NOTFOUND ? 1 : rc < 0 ? behind(x, rc) : 1;
+}
+
+static int resource_intent(struct nhictl *x, const struct intent *it)
+{
+	struct da_resource got;
+	char sig[17] = "";
+	int rc = da_resource_read(&dir_conn, it->target, &got);
+
+	if (rc == 0)
+		res_sig(&got, sig);
+	if ((rc = entry_tells(it->kind, rc, sig, it->key)) != 1)
+		return rc;
+	/* removed: the row goes (its grants cascade) */
+	if (strcmp(it->kind, "resource-remove") == 0)
+		return behind(x, reg_exec(x, "DELETE FROM resource WHERE name = ?", "s",
+					  it->target)) < 0 ? NHI_ERR_IO : 1;
+	return behind(x, dirstore_resource(x, &got, NULL)) < 0 ? NHI_ERR_IO : 1;
+}
+
+/* key: RESOURCE, CRED_ID, an update's signature */
+static int grant_intent_of(struct nhictl *x, const struct intent *it)
+{
+	char p[3][DA_SCOPES_MAX], sig[17] = "", why[512];
+	struct da_grant got;
+	int rc;
+
+	key_parts(it->key, p);
+	rc = da_grant_read(&dir_conn, it->target, p[0], p[1], &got);
+	if (rc == 0)
+		edge_sig(got.actions, got.scopes, got.expires, NULL, got.applied, sig);
+	if ((rc = entry_tells(it->kind, rc, sig, p[2])) != 1)
+		return rc;
+	if (strcmp(it->kind, "grant-remove") == 0)
+		return behind(x, reg_exec(x, "DELETE FROM access WHERE identity_id = (SELECT id FROM "
+					  "identity WHERE name = ?1) AND resource_id = (SELECT id "
+					  "FROM resource WHERE name = ?2) AND IFNULL(credential_id, "
+					  "0) = IFNULL((SELECT c.id FROM credential c JOIN identity i "
+					  "ON i.id = c.identity_id WHERE i.name = ?1 AND c.cred_id = "
+					  "?3), 0)", "sss", it->target, p[0], p[1])) < 0 ?
+		       NHI_ERR_IO : 1;
+	return edge_stored(x, dirstore_grant(x, &got, NULL, why, sizeof(why)));
+}
+
+/* target FROM; key: TO, an update's signature */
+static int deleg_intent_of(struct nhictl *x, const struct intent *it)
+{
+	char p[3][DA_SCOPES_MAX], sig[17] = "", why[512];
+	struct da_deleg got;
+	int rc;
+
+	key_parts(it->key, p);
+	rc = da_deleg_read(&dir_conn, it->target, p[0], &got);
+	if (rc == 0)
+		edge_sig(got.actions, got.scopes, got.expires, got.reason, got.applied, sig);
+	if ((rc = entry_tells(it->kind, rc, sig, p[1])) != 1)
+		return rc;
+	if (strcmp(it->kind, "delegate-remove") == 0)
+		return behind(x, reg_exec(x, "DELETE FROM delegation WHERE from_id = (SELECT id FROM "
+					  "identity WHERE name = ?1) AND to_id = (SELECT id FROM "
+					  "identity WHERE name = ?2)", "ss", it->target, p[0])) < 0 ?
+		       NHI_ERR_IO : 1;
+	return edge_stored(x, dirstore_deleg(x, &got, NULL, why, sizeof(why)));
 }
 
 int ldap_access_intent(struct nhictl *x, const struct intent *it)
 {
-	char res[DA_NAME_MAX], why[512];
-	const char *tab = strchr(it->key, '\t');
-	int add = strstr(it->kind, "-add") != NULL, rc;
-
-	if (strncmp(it->kind, "resource-", 9) == 0) {
-		struct da_resource got;
-
-		if ((rc = entry_tells(da_resource_read(&dir_conn, it->target, &got), add)) !=
-		    READ_BACK)
-			return rc;
-		return behind(x, dirstore_resource(x, &got, NULL)) < 0 ? NHI_ERR_IO : 1;
-	}
-	if (strncmp(it->kind, "grant-", 6) == 0 && tab != NULL) {
-		struct da_grant got;
-
-		snprintf(res, sizeof(res), "%.*s", (int)(tab - it->key), it->key);
-		if ((rc = entry_tells(da_grant_read(&dir_conn, it->target, res, tab + 1, &got),
-				      add)) != READ_BACK)
-			return rc;
-		rc = dirstore_grant(x, &got, NULL, why, sizeof(why));
-		/* a grant whose identity or resource this host has not synced
-		 * yet: held in the directory all the same (sync reads it) */
-		return rc == NHI_ERR_NOTFOUND ? 1 : rc < 0 ? behind(x, rc) : 1;
-	}
+	if (strncmp(it->kind, "resource-", 9) == 0)
+		return resource_intent(x, it);
+	if (strncmp(it->kind, "grant-", 6) == 0)
+		return grant_intent_of(x, it);
+	if (strncmp(it->kind, "delegate-", 9) == 0)
+		return deleg_intent_of(x, it);
 	return nerr(x, NHI_ERR_FORMAT, "intent %lld: unknown kind '%s'", (long long)it->id,
 		    it->kind);
+}
+
+/* The edges a killed retire or release left: the verb's cascade
+ * (cmd_grant.c reach_retire) finished.  The directory's entries go
+ * (da_cut: those this host does not know too), then the rows, each with
+ * the event the verb would have written, as the killed run's (outcome
+ * recovered). */
+int ldap_edges_cut(struct nhictl *x, const struct intent *it, const char *what)
+{
+	sqlite3_stmt *st;
+	int r = 0, step;
+
+	if (da_cut(&dir_conn, it->target, NULL, NULL) != 0)
+		return NHI_ERR_IO;
+	st = reg_prep(x, "SELECT r.name, IFNULL(c.cred_id, '') FROM access a JOIN identity i ON "
+		      "i.id = a.identity_id JOIN resource r ON r.id = a.resource_id LEFT JOIN "
+		      "credential c ON c.id = a.credential_id WHERE i.name = ? ORDER BY a.id", "s",
+		      it->target);
+	if (st == NULL)
+		return NHI_ERR_DB;
+	while (r == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *cred = (const char *)sqlite3_column_text(st, 1);
+
+		r = reg_event_as(x, it->actor, it->started, "grant-remove", it->target, "recovered",
+				 "resource=%s%s%s: identity %s; recovered by %s: the run (pid %lld) "
+				 "was killed before removing it%s", (const char *)sqlite3_column_text(st, 0),
+				 cred[0] ? " cred=" : "", cred, what, x->actor, (long long)it->pid,
+				 x->store->audit_tag);
+	}
+	sqlite3_finalize(st);
+	if (r == 0)
+		r = reg_exec(x, "DELETE FROM access WHERE identity_id IN (SELECT id FROM identity "
+			     "WHERE name = ?)", "s", it->target);
+	if (r < 0)
+		return r;
+	st = reg_prep(x, "SELECT f.name, t.name FROM delegation d JOIN identity f ON f.id = "
+		      "d.from_id JOIN identity t ON t.id = d.to_id WHERE f.name = ?1 OR t.name = ?1 "
+		      "ORDER BY d.id", "s", it->target);
+	if (st == NULL)
+		return NHI_ERR_DB;
+	while (r == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+		r = reg_event_as(x, it->actor, it->started, "delegate-remove",
+				 (const char *)sqlite3_column_text(st, 0), "recovered", "to=%s: "
+				 "identity '%s' %s; recovered by %s: the run (pid %lld) was killed "
+				 "before removing it%s", (const char *)sqlite3_column_text(st, 1), it->target, what,
+				 x->actor, (long long)it->pid, x->store->audit_tag);
+	sqlite3_finalize(st);
+	if (r == 0)
+		r = reg_exec(x, "DELETE FROM delegation WHERE from_id IN (SELECT id FROM identity "
+			     "WHERE name = ?1) OR to_id IN (SELECT id FROM identity WHERE name = ?1)",
+			     "s", it->target);
+	return r;
 }

@@ -28,9 +28,15 @@ int ldap_delegation_remove(struct nhictl *x, const struct delegation_row *d);
  * old_id (row old_row) of identity 'name' move to new_id, in the
  * directory and in the registry (grant_carry, audited). */
 /* An intent of a killed run (store.h: intent_resolve) that wrote a
- * resource or a grant: 1 (the directory holds it; read back), 0, or
- * NHI_ERR_*. */
+ * resource, a grant or a delegation (added, updated or removed): 1 (the
+ * directory holds the change; the entry read back, or the removed one's
+ * row deleted), 0, or NHI_ERR_*. */
 int ldap_access_intent(struct nhictl *x, const struct intent *it);
+/* The retire or release of intent 'it' done (what: "retired",
+ * "released"): its grants and delegations, from and to it, removed in
+ * the directory and in the registry, each row with its event (outcome
+ * recovered), in the current transaction.  0 or NHI_ERR_*. */
+int ldap_edges_cut(struct nhictl *x, const struct intent *it, const char *what);
 int ldap_grant_carry(struct nhictl *x, const char *name, int64_t old_row, const char *old_id,
 		     const char *new_id);
 /* A write read back after the servers agreed that does not hold what was
