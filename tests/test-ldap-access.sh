@@ -7,7 +7,10 @@
 # bad entries are skipped with one warning naming the DN, never a crash;
 # an identity entry broken and fixed brings its unchanged grants back; a
 # host that has not synced writes against the directory's truth (its
-# write lock reads the entries first); updates, a rotation carrying a
+# write lock reads the entries the change checks first: the grant, the
+# resource and its grants, the delegations max_delegations counts, a
+# retired identity's edges, also on a resource the host never synced;
+# and only those: other rows wait for its sync); updates, a rotation carrying a
 # credential's grant, removals, the retire cascade and resource remove
 # --force in the directory; bad input refused with nothing written
 # (checked with ldapsearch).
@@ -287,6 +290,50 @@ eqv "directory: no grant on tmp-q" "" "$(dns '(nhiResourceName=tmp-q)')"
 expect 0 "host b: sync" b sync
 expect 0 "host b: resource list --json" b resource list --json
 eqv "host b: tmp-q gone after its sync" "crm-db" "$(pyjson '" ".join(r["name"] for r in d)')"
+
+# ---- a change reads what it checks from the directory, and only that ------------------
+# (ldap_reach_lock with a scope, store.h): b has not synced after each of
+# a's changes below, so its rows are stale; what b's verb checks agrees
+# with the directory all the same.
+expect 0 "host a: create tool-x" a create tool-x --owner alice --expires +60d
+expect 0 "host a: create tool-y" a create tool-y --owner alice --expires +60d
+expect 0 "host a: resource add tmp-r" a resource add tmp-r --kind queue --uri amqp://r --owner alice
+expect 0 "host b: sync" b sync
+expect 0 "host a: grant add tool-x crm-db" a grant add tool-x crm-db --actions read
+expect 0 "host b (not synced): the same grant: there already, unchanged" b grant add tool-x crm-db \
+	--actions read
+has out "host b: says unchanged" "^grant tool-x on crm-db: read until .* \(unchanged\)$"
+expect 0 "host a: grant remove tool-x crm-db" a grant remove tool-x crm-db
+expect 0 "host b (not synced): grant remove tool-x crm-db: gone already" b grant remove tool-x crm-db
+has out "host b: says nothing changed" "^no grant of tool-x on crm-db \(nothing changed\)$"
+expect 0 "host a: grant add tool-y tmp-r" a grant add tool-y tmp-r --actions read
+fails resource 1 "host b (not synced): resource remove tmp-r: it has a grant now" \
+	"resource 'tmp-r' has 1 grant" b resource remove tmp-r
+echo "max_delegations = 1" >>"$T/etc/b.conf"
+expect 0 "host a: delegate add tool-x tool-y" a delegate add tool-x tool-y
+fails delegate 1 "host b (not synced, max_delegations = 1): one more from tool-x: refused" \
+	"'tool-x' already delegates to 1 identities: max_delegations = 1" b delegate add tool-x agent-v
+fails delegate 1 "host b (not synced): one more to tool-y: refused" \
+	"1 identities already delegate to 'tool-y': max_delegations = 1" b delegate add agent-a tool-y
+eqv "directory: neither delegation was written" "nhiDelegateTo=tool-y,uid=tool-x,$B" \
+	"$(dns '(|(nhiDelegateTo=agent-v)(nhiDelegateTo=tool-y))')"
+# a grant on a resource b has never seen goes with the retire cascade too
+expect 0 "host a: resource add tmp-s" a resource add tmp-s --kind queue --uri amqp://s --owner alice
+expect 0 "host a: grant add tool-y tmp-s" a grant add tool-y tmp-s --actions read
+expect 0 "host b (not synced, no tmp-s): retire tool-y" b retire tool-y --reason "replaced"
+eqv "directory: no grant of tool-y and no delegation to it left" "" \
+	"$(dns '(|(objectClass=nhiGrant)(nhiDelegateTo=tool-y))' | grep 'tool-y')"
+# what the change does not check is left to sync: a delegation removed by
+# hand stays in b's registry through b's grant add, and goes with its sync
+expect 0 "host a: delegate add agent-a agent-v" a delegate add agent-a agent-v
+expect 0 "host b: sync" b sync
+ldap_admin ldapdelete "nhiDelegateTo=agent-v,uid=agent-a,$B"
+expect 0 "host b: grant add tool-x crm-db" b grant add tool-x crm-db --actions read
+eqv "host b: the delegation it did not check is still a row" 1 \
+	"$(q b "SELECT count(*) FROM delegation d JOIN identity f ON f.id = d.from_id WHERE f.name = 'agent-a'")"
+expect 0 "host b: sync" b sync
+eqv "host b: gone after its sync" 0 \
+	"$(q b "SELECT count(*) FROM delegation d JOIN identity f ON f.id = d.from_id WHERE f.name = 'agent-a'")"
 
 # ---- bad input: refused, nothing written ----------------------------------------------------
 before=$(dns "$ACC")

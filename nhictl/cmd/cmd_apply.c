@@ -1290,9 +1290,9 @@ int cmd_apply(struct nhictl *x, int argc, char **argv)
 	 * an apply interrupted after a directory write left behind */
 	if (x->conf.backend == NHI_BACKEND_LDAP && sync_pull(x) != 0)
 		goto out;
-	/* the registry as it is, under the write lock (ldap: the reach
-	 * entries read in) */
-	if (x->store->reach_lock(x) < 0)
+	/* the registry as it is, under the write lock (ldap: every reach
+	 * entry read in: the plan compares them all) */
+	if (x->store->reach_lock(x, NULL) < 0)
 		goto out;
 	p.wi = calloc((size_t)p.f.n_idents + 1, sizeof(*p.wi));
 	p.wr = calloc((size_t)p.f.n_resources + 1, sizeof(*p.wr));

@@ -155,6 +155,8 @@ static const char grant_help[] =
 static int grant_target(struct nhictl *x, struct reach_args *a, struct ident *id,
 			struct resource_row *res, struct cred *c)
 {
+	/* the resource's row and the identity's grants on it */
+	const struct reach_scope s = { .resource = a->arg[1], .ident = a->arg[0] };
 	int r;
 
 	if ((r = reach_check_ident_name(x, a->arg[0])) != 0 ||
@@ -163,7 +165,7 @@ static int grant_target(struct nhictl *x, struct reach_args *a, struct ident *id
 	if (a->cred != NULL && !nhi_valid_text(a->cred, CRED_ID_MAX - 1, 1))
 		return nerr(x, EXIT_USAGE, "invalid credential ID '%s'", a->cred);
 	memset(c, 0, sizeof(*c));
-	if (x->store->reach_lock(x) < 0)
+	if (x->store->reach_lock(x, &s) < 0)
 		return EXIT_FAIL;
 	if ((r = reach_ident(x, a->arg[0], id, 1)) != 0 ||
 	    (r = reach_resource(x, a->arg[1], res)) != 0)
@@ -372,6 +374,8 @@ static const char delegate_help[] =
 static int delegation_target(struct nhictl *x, struct reach_args *a, struct ident *from,
 			     struct ident *to)
 {
+	/* the pair's delegation, and those max_delegations counts */
+	const struct reach_scope s = { .from = a->arg[0], .to = a->arg[1] };
 	int r;
 
 	if ((r = reach_check_ident_name(x, a->arg[0])) != 0 ||
@@ -379,7 +383,7 @@ static int delegation_target(struct nhictl *x, struct reach_args *a, struct iden
 		return r;
 	if (strcmp(a->arg[0], a->arg[1]) == 0)
 		return nerr(x, EXIT_FAIL, "'%s' cannot delegate to itself", a->arg[0]);
-	if (x->store->reach_lock(x) < 0)
+	if (x->store->reach_lock(x, &s) < 0)
 		return EXIT_FAIL;
 	if ((r = reach_ident(x, a->arg[0], from, 1)) != 0 ||
 	    (r = reach_ident(x, a->arg[1], to, 1)) != 0)
@@ -624,6 +628,8 @@ int reach_cred_grants(struct nhictl *x, int64_t cred_row, struct json *j)
 int reach_retire(struct nhictl *x, const struct ident *id, const char *what, int *grants,
 		 int *delegations)
 {
+	/* every grant of the identity, every delegation from and to it */
+	const struct reach_scope s = { .ident = id->name, .from = id->name, .to = id->name };
 	char det[1700];
 	sqlite3_stmt *st;
 	int64_t row = 0;
@@ -633,7 +639,7 @@ int reach_retire(struct nhictl *x, const struct ident *id, const char *what, int
 	/* a store without the reach operations holds no edges */
 	if (x->store->reach_lock == NULL)
 		return 0;
-	if (x->store->reach_lock(x) < 0)
+	if (x->store->reach_lock(x, &s) < 0)
 		return NHI_ERR_DB;
 	/* the registry's row (a store's fetch need not know it) */
 	if (reg_int(x, &row, 0, "SELECT id FROM identity WHERE name = ?", "s", id->name) < 0)

@@ -216,7 +216,7 @@ static int resource_add(struct nhictl *x, struct reach_args *a)
 	if (a->purpose != NULL && !nhi_valid_text(a->purpose, RES_TEXT_MAX, 0))
 		return nerr(x, EXIT_USAGE, "bad --purpose: printable text of at most %d bytes",
 			    RES_TEXT_MAX);
-	if (x->store->reach_lock(x) < 0)
+	if (x->store->reach_lock(x, &(const struct reach_scope){ .resource = a->arg[0] }) < 0)
 		return EXIT_FAIL;
 	rc = x->store->owner_resolve(x, a->owner, owner, sizeof(owner), dn, sizeof(dn), why,
 				     sizeof(why));
@@ -369,10 +369,14 @@ static int resource_show(struct nhictl *x, struct reach_args *a)
 static int resource_remove(struct nhictl *x, struct reach_args *a)
 {
 	struct resource_row res;
+	/* the resource's row and every grant on it */
+	const struct reach_scope s = { .resource = a->arg[0], .grants_on = 1 };
 	int64_t n, done = 0;
 	int r;
 
-	if (x->store->reach_lock(x) < 0)
+	if ((r = reach_check_resource_name(x, a->arg[0])) != 0)
+		return r;
+	if (x->store->reach_lock(x, &s) < 0)
 		return EXIT_FAIL;
 	if ((r = reach_resource(x, a->arg[0], &res)) != 0)
 		return r;
@@ -433,7 +437,7 @@ int resource_label(struct nhictl *x, const char *name, const char *const *ops, i
 
 	if ((rc = reach_check_resource_name(x, name)) != 0)
 		return rc;
-	if (x->store->reach_lock(x) < 0)
+	if (x->store->reach_lock(x, &(const struct reach_scope){ .resource = name }) < 0)
 		return EXIT_FAIL;
 	if ((rc = reach_resource(x, name, &old)) != 0)
 		return rc;

@@ -1196,16 +1196,71 @@ int da_ident_in_place(struct dir *d, LDAPMessage *e)
 	return ok;
 }
 
+/* The entries of class cls whose attr equals value (escaped), below base
+ * (scope). */
+static int each_equal(struct dir *d, const char *base, int scope, const char *cls,
+		      const char *attr, const char *value, da_fn fn, void *ctx)
+{
+	char esc[3 * DA_NAME_MAX + 1], filter[3 * DA_NAME_MAX + 128];
+
+	if (nhi_ldap_escape_filter(value, esc, sizeof(esc)) < 0)
+		return nerr(d->x, NHI_ERR_RANGE, "'%s': too long for a filter", value);
+	snprintf(filter, sizeof(filter), "(&(objectClass=%s)(%s=%s))", cls, attr, esc);
+	return da_each(d, base, scope, filter, fn, ctx);
+}
+
+/* Below identity 'ident' (one level), through fn. */
+static int each_below(struct dir *d, const char *ident, const char *filter, da_fn fn, void *ctx)
+{
+	char idn[1024];
+
+	if (dir_ident_dn(&d->x->conf, ident, idn, sizeof(idn)) < 0)
+		return nerr(d->x, NHI_ERR_RANGE, "identity '%s': DN too long", ident);
+	return da_each(d, idn, LDAP_SCOPE_ONELEVEL, filter, fn, ctx);
+}
+
+int da_delegs_to(struct dir *d, const char *to, da_fn fn, void *ctx)
+{
+	return each_equal(d, d->x->conf.ldap_base, LDAP_SCOPE_SUBTREE, "nhiDelegation",
+			  "nhiDelegateTo", to, fn, ctx);
+}
+
+int da_delegs_from(struct dir *d, const char *from, da_fn fn, void *ctx)
+{
+	return each_below(d, from, "(objectClass=nhiDelegation)", fn, ctx);
+}
+
+int da_ident_grants(struct dir *d, const char *ident, const char *resource, da_fn fn, void *ctx)
+{
+	char idn[1024];
+
+	if (resource == NULL)
+		return each_below(d, ident, "(objectClass=nhiGrant)", fn, ctx);
+	if (dir_ident_dn(&d->x->conf, ident, idn, sizeof(idn)) < 0)
+		return nerr(d->x, NHI_ERR_RANGE, "identity '%s': DN too long", ident);
+	return each_equal(d, idn, LDAP_SCOPE_ONELEVEL, "nhiGrant", "nhiResourceName", resource,
+			  fn, ctx);
+}
+
+/* By an equality filter, not by its DN: any name a grant entry gives is
+ * looked up without being refused (named_resources, store_ldap_access.c). */
+int da_resource_entries(struct dir *d, const char *name, int grants, da_fn fn, void *ctx)
+{
+	char base[1100];
+	int r = resources_base(d, base, sizeof(base));
+
+	if (r == 0)
+		r = each_equal(d, base, LDAP_SCOPE_ONELEVEL, "nhiResource", "cn", name, fn, ctx);
+	if (r == 0 && grants)
+		r = each_equal(d, d->x->conf.ldap_base, LDAP_SCOPE_SUBTREE, "nhiGrant",
+			       "nhiResourceName", name, fn, ctx);
+	return r;
+}
+
 int da_ident_edges(struct dir *d, const char *name, da_fn fn, void *ctx)
 {
-	char idn[1024], esc[3 * 64 + 1], filter[3 * 64 + 64];
-	int r;
+	int r = each_below(d, name, "(|(objectClass=nhiGrant)(objectClass=nhiDelegation))", fn,
+			   ctx);
 
-	if (dir_ident_dn(&d->x->conf, name, idn, sizeof(idn)) < 0 ||
-	    nhi_ldap_escape_filter(name, esc, sizeof(esc)) < 0)
-		return nerr(d->x, NHI_ERR_RANGE, "identity '%s': DN too long", name);
-	snprintf(filter, sizeof(filter), "(&(objectClass=nhiDelegation)(nhiDelegateTo=%s))", esc);
-	r = da_each(d, idn, LDAP_SCOPE_ONELEVEL, "(|(objectClass=nhiGrant)(objectClass=nhiDelegation))",
-		    fn, ctx);
-	return r < 0 ? r : da_each(d, d->x->conf.ldap_base, LDAP_SCOPE_SUBTREE, filter, fn, ctx);
+	return r < 0 ? r : da_delegs_to(d, name, fn, ctx);
 }

@@ -158,6 +158,16 @@ int da_each(struct dir *d, const char *base, int scope, const char *filter, da_f
 int da_cred_grants(struct dir *d, const char *ident, const char *cred_id, da_fn fn, void *ctx);
 /* The grants and delegations of identity 'name' and the delegations to it. */
 int da_ident_edges(struct dir *d, const char *name, da_fn fn, void *ctx);
+/* The entries a change of reach checks (store.h: reach_lock), each search
+ * bounded by a DN or an equality on an indexed attribute, never a read of
+ * all: resource 'name' (with grants: and every grant on it); the grants
+ * of identity 'ident' (on resource 'resource' only, unless NULL); the
+ * delegations from identity 'from'; those to identity 'to'.  What is not
+ * there is no entry (0); any name is looked up (escaped), none refused. */
+int da_resource_entries(struct dir *d, const char *name, int grants, da_fn fn, void *ctx);
+int da_ident_grants(struct dir *d, const char *ident, const char *resource, da_fn fn, void *ctx);
+int da_delegs_from(struct dir *d, const char *from, da_fn fn, void *ctx);
+int da_delegs_to(struct dir *d, const char *to, da_fn fn, void *ctx);
 #define DA_ACCESS_FILTER "(|(objectClass=nhiResource)(objectClass=nhiGrant)" \
 	"(objectClass=nhiDelegation))"
 

@@ -238,6 +238,41 @@ int dirstore_access_reconcile(struct nhictl *x, long *n)
 	return 0;
 }
 
+#define UNSEEN "(entry_uuid IS NULL OR entry_uuid NOT IN (SELECT uuid FROM temp.sync_seen))"
+#define IDENT_ROW "(SELECT id FROM identity WHERE name = ?1)"
+
+/* One part of a scope: 'sql' run with 'name' as ?1 (and 'res' as ?2 when
+ * not NULL), when name is set; *n counts. */
+static int unseen_gone(struct nhictl *x, const char *sql, const char *name, const char *res,
+		       long *n)
+{
+	if (name == NULL)
+		return 0;
+	if ((res ? reg_exec(x, sql, "ss", name, res) : reg_exec(x, sql, "s", name)) < 0)
+		return NHI_ERR_DB;
+	*n += sqlite3_changes(x->db);
+	return 0;
+}
+
+int dirstore_access_reconcile_scope(struct nhictl *x, const struct reach_scope *s, long *n)
+{
+	*n = 0;
+	if (unseen_gone(x, "DELETE FROM resource WHERE name = ?1 AND " UNSEEN, s->resource, NULL,
+			n) < 0 ||
+	    unseen_gone(x, "DELETE FROM access WHERE resource_id IN (SELECT id FROM resource WHERE "
+			"name = ?1) AND " UNSEEN, s->grants_on ? s->resource : NULL, NULL, n) < 0 ||
+	    /* ?2 '': the identity's grants on any resource */
+	    unseen_gone(x, "DELETE FROM access WHERE identity_id IN " IDENT_ROW " AND (?2 = '' "
+			"OR resource_id IN (SELECT id FROM resource WHERE name = ?2)) AND " UNSEEN,
+			s->ident, s->resource ? s->resource : "", n) < 0 ||
+	    unseen_gone(x, "DELETE FROM delegation WHERE from_id IN " IDENT_ROW " AND " UNSEEN,
+			s->from, NULL, n) < 0 ||
+	    unseen_gone(x, "DELETE FROM delegation WHERE to_id IN " IDENT_ROW " AND " UNSEEN,
+			s->to, NULL, n) < 0)
+		return NHI_ERR_DB;
+	return 0;
+}
+
 /* ---- batches ------------------------------------------------------------ */
 
 static void warn(struct dirstore_batch *b, const char *what, const char *why)

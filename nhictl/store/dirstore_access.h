@@ -28,6 +28,10 @@ int dirstore_access_forget(struct nhictl *x, const char *uuid, int *gone);
 /* After a sync that saw every entry (a present phase, a reload, a scan):
  * rows whose entryUUID is not in temp.sync_seen removed; *n how many. */
 int dirstore_access_reconcile(struct nhictl *x, long *n);
+/* The same for what scope s (store.h) covers, after reading its entries
+ * (reach_lock): its rows whose entryUUID is not in temp.sync_seen
+ * removed. */
+int dirstore_access_reconcile_scope(struct nhictl *x, const struct reach_scope *s, long *n);
 
 /* Entries as they come (a sync, reach_lock): resources are stored at
  * once, grants and delegations kept until dirstore_batch_apply, when the

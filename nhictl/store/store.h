@@ -25,6 +25,16 @@
 
 struct dir;   /* dirmap.h */
 
+/* What a change of reach checks and writes (store_ops.reach_lock): the
+ * rows that must agree with the truth before it.  A field NULL (0) is
+ * not wanted. */
+struct reach_scope {
+	const char *resource;      /* resource RESOURCE's row, */
+	int grants_on;             /* with grants_on: and every grant on it */
+	const char *ident;         /* IDENT's grants: on 'resource' only when it is set */
+	const char *from, *to;     /* every delegation from FROM; every delegation to TO */
+};
+
 /* A new identity (create, adopt). */
 struct store_new {
 	const char *name;
@@ -192,9 +202,11 @@ struct store_ops {
 	 * (another writer; nothing written).  Rows of the struct that the verb
 	 * leaves 0 or "" (id, entry_uuid, managed) are the store's to fill. */
 	/* The write lock for a change of reach: a registry transaction, left
-	 * open, whose resource, access and delegation rows agree with the
-	 * truth (ldap: connect, read those entries into the registry). */
-	int (*reach_lock)(struct nhictl *x);
+	 * open, whose resource, access and delegation rows in scope s agree
+	 * with the truth (ldap: connect, read those entries into the
+	 * registry, remove the rows of s whose entry is gone); s NULL: every
+	 * such row (nhictl apply).  The rows a verb checks must be in s. */
+	int (*reach_lock)(struct nhictl *x, const struct reach_scope *s);
 	/* A new resource; r->id (and entry_uuid, ldap) set on return. */
 	int (*resource_add)(struct nhictl *x, struct resource_row *r);
 	/* Resource 'old' (as loaded) gets the values of 'r' (same name; kind,
@@ -235,7 +247,7 @@ extern const struct store_ops store_local, store_ldap;
 	.grant_remove = local_grant_remove, .delegation_add = local_delegation_add, \
 	.delegation_update = local_delegation_update, \
 	.delegation_remove = local_delegation_remove,
-int local_reach_lock(struct nhictl *x);
+int local_reach_lock(struct nhictl *x, const struct reach_scope *s);
 int local_resource_add(struct nhictl *x, struct resource_row *r);
 int local_resource_update(struct nhictl *x, const struct resource_row *old,
 			  struct resource_row *r);

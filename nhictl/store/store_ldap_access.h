@@ -12,7 +12,7 @@
 	.grant_remove = ldap_grant_remove, .delegation_add = ldap_delegation_add, \
 	.delegation_update = ldap_delegation_update, \
 	.delegation_remove = ldap_delegation_remove,
-int ldap_reach_lock(struct nhictl *x);
+int ldap_reach_lock(struct nhictl *x, const struct reach_scope *s);
 int ldap_resource_add(struct nhictl *x, struct resource_row *r);
 int ldap_resource_update(struct nhictl *x, const struct resource_row *old,
 			 struct resource_row *r);
