@@ -7,7 +7,8 @@
  * What it checks, through the registry's own functions on a real
  * registry.db: a committed identity reaches the published snapshot (read
  * back with lib's reader, as the modules do), the audit chain verifies,
- * and an event changed behind the registry's back is found. */
+ * and an event changed behind the registry's back is found; the actions
+ * formatted as snprintf did. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "registry.h"
+#include "access.h"
 #include "testtmp.h"
 
 static char dir[PATH_MAX];
@@ -98,11 +100,43 @@ static void test_tamper_found(void **state)
 	reg_close(&x);
 }
 
+/* access_actions_format (written by hand, no snprintf) gives what the
+ * snprintf of each ",name" gave: every set of actions, every buffer size,
+ * cut short the same way. */
+static void test_actions_format(void **state)
+{
+	static const char *const names[] = { "read", "write", "exec", "admin" };
+	char got[32], want[32];
+	unsigned a;
+	size_t len, used, i;
+
+	(void)state;
+	for (a = 0; a < 16; a++)
+		for (len = 1; len <= sizeof(got); len++) {
+			memset(got, 'x', sizeof(got));
+			memset(want, 'x', sizeof(want));
+			want[0] = '\0';
+			for (i = 0, used = 0; i < 4; i++) {
+				int n;
+
+				if (!(a & (1u << i)))
+					continue;
+				n = snprintf(want + used, len - used, "%s%s", used ? "," : "", names[i]);
+				if (n < 0 || (size_t)n >= len - used)
+					break;
+				used += (size_t)n;
+			}
+			assert_ptr_equal(access_actions_format(a, got, len), got);
+			assert_memory_equal(got, want, sizeof(got));
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_commit_publishes),
 		cmocka_unit_test(test_tamper_found),
+		cmocka_unit_test(test_actions_format),
 	};
 	char tmpl[PATH_MAX - 16];
 	int r;

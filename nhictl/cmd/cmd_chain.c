@@ -24,8 +24,6 @@ struct paths {
 	struct cycles cy;
 };
 
-static const struct chain_graph *sort_g;
-
 static int keep_path(const struct chain_graph *g, const struct chain_path *p, void *arg)
 {
 	struct paths *ps = arg;
@@ -80,37 +78,98 @@ static void cycles_free(struct cycles *cy)
 	free(cy->text);
 }
 
-/* By resource, then actor, live before cut, shorter first. */
-static int path_cmp(const void *a, const void *b)
-{
-	const struct chain_graph *g = sort_g;
-	const struct chain_path *p = a, *q = b;
-	struct chain_cut cp, cq;
-	int r;
+/* A path's place in the order: by resource, then actor (each by name),
+ * live before cut, shorter first, then by the identities on it; paths
+ * alike in all that keep the walk's order (idx). */
+struct order {
+	int res, actor;          /* ranks of the names */
+	int cut, n, idx;
+};
 
-	if ((r = strcmp(g->res[g->grant[p->grant].resource].name,
-			g->res[g->grant[q->grant].resource].name)) != 0)
-		return r;
-	if ((r = strcmp(g->ident[p->id[0]].name, g->ident[q->id[0]].name)) != 0)
-		return r;
-	chain_cut(g, p, &cp);
-	chain_cut(g, q, &cq);
-	if ((cp.kind != CUT_NONE) != (cq.kind != CUT_NONE))
-		return cp.kind != CUT_NONE ? 1 : -1;
-	if (p->n != q->n)
-		return p->n - q->n;
-	return memcmp(p->id, q->id, sizeof(int) * (size_t)p->n);
+static const struct chain_graph *sort_g;
+static const struct chain_path *sort_p;
+
+static int ident_name_cmp(const void *a, const void *b)
+{
+	return strcmp(sort_g->ident[*(const int *)a].name, sort_g->ident[*(const int *)b].name);
 }
 
-/* After a walk: sorted, and a note on stderr when it stopped early. */
-static void sort_paths(struct nhictl *x, const struct chain_graph *g, struct paths *ps)
+static int res_name_cmp(const void *a, const void *b)
 {
+	return strcmp(sort_g->res[*(const int *)a].name, sort_g->res[*(const int *)b].name);
+}
+
+static int order_cmp(const void *a, const void *b)
+{
+	const struct order *p = a, *q = b;
+	int r;
+
+	if (p->res != q->res)
+		return p->res < q->res ? -1 : 1;
+	if (p->actor != q->actor)
+		return p->actor < q->actor ? -1 : 1;
+	if (p->cut != q->cut)
+		return p->cut ? 1 : -1;
+	if (p->n != q->n)
+		return p->n - q->n;
+	r = memcmp(sort_p[p->idx].id, sort_p[q->idx].id, sizeof(int) * (size_t)p->n);
+	return r != 0 ? r : p->idx - q->idx;
+}
+
+/* rank[i]: the place of element i's name among the n names (names are
+ * unique, so comparing ranks is comparing the names, once each). */
+static void name_ranks(int *rank, int *by, int n, int (*cmp)(const void *, const void *))
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		by[i] = i;
+	qsort(by, (size_t)n, sizeof(*by), cmp);
+	for (i = 0; i < n; i++)
+		rank[by[i]] = i;
+}
+
+/* After a walk: sorted, and a note on stderr when it stopped early.  The
+ * names are ranked once and chain_cut runs once a path, not in each of
+ * qsort's comparisons.  0, or NHI_ERR_NOMEM (printed). */
+static int sort_paths(struct nhictl *x, const struct chain_graph *g, struct paths *ps)
+{
+	int n_names = g->n_ident + g->n_res, i, r = 0;
+	int *rank = malloc(sizeof(int) * (size_t)(2 * n_names + 1));
+	struct order *o = malloc(sizeof(*o) * (size_t)(ps->n + 1));
+	struct chain_path *sorted = malloc(sizeof(*sorted) * (size_t)(ps->n + 1));
+
 	if (g->truncated)
 		fprintf(stderr, "nhictl: %s: more than %d paths; the first %d are shown\n",
 			x->verb, CHAIN_MAX_PATHS, CHAIN_MAX_PATHS);
+	if (rank == NULL || o == NULL || sorted == NULL) {
+		r = nerr(x, NHI_ERR_NOMEM, "out of memory");
+		goto out;
+	}
 	sort_g = g;
-	if (ps->n > 1)
-		qsort(ps->p, (size_t)ps->n, sizeof(*ps->p), path_cmp);
+	sort_p = ps->p;
+	name_ranks(rank, rank + n_names, g->n_ident, ident_name_cmp);
+	name_ranks(rank + g->n_ident, rank + n_names, g->n_res, res_name_cmp);
+	for (i = 0; i < ps->n; i++) {
+		const struct chain_path *p = &ps->p[i];
+		struct chain_cut c;
+
+		chain_cut(g, p, &c);
+		o[i] = (struct order){ .res = rank[g->n_ident + g->grant[p->grant].resource],
+				       .actor = rank[p->id[0]], .cut = c.kind != CUT_NONE,
+				       .n = p->n, .idx = i };
+	}
+	qsort(o, (size_t)ps->n, sizeof(*o), order_cmp);
+	for (i = 0; i < ps->n; i++)
+		sorted[i] = ps->p[o[i].idx];
+	free(ps->p);
+	ps->p = sorted;
+	sorted = NULL;
+out:
+	free(rank);
+	free(o);
+	free(sorted);
+	return r;
 }
 
 /* "a → b → t[cred] → resource" */
@@ -260,10 +319,52 @@ static void cycles_text(FILE *out, const struct cycles *cy)
 		fprintf(out, "cycle (not followed twice): %s\n", cy->text[i]);
 }
 
+/* nhi_format_time of the many expiries of one walk, which fall on few
+ * days: the date of the last day kept, the time of day written by hand
+ * (the same text; 1.4 million instructions of strftime in one `reach` of
+ * 932 paths).  "never" for 0. */
+struct day_text {
+	int64_t day;
+	size_t n;                  /* of date: "YYYY-MM-DDT"; 0: none yet */
+	char date[NHI_TIME_BUFSZ];
+};
+
+static const char *expiry_text(struct day_text *d, int64_t t, char buf[NHI_TIME_BUFSZ])
+{
+	const char *tp;
+	int64_t s = t % 86400;
+
+	if (t == 0)
+		return "never";
+	if (t < 0)
+		return nhi_format_time((time_t)t, buf);
+	if (d->n == 0 || d->day != t / 86400) {
+		d->day = t / 86400;
+		d->n = 0;
+		nhi_format_time((time_t)(d->day * 86400), d->date);
+		if ((tp = strchr(d->date, 'T')) == NULL || (size_t)(tp - d->date) + 11 > NHI_TIME_BUFSZ)
+			return nhi_format_time((time_t)t, buf);
+		d->n = (size_t)(tp - d->date) + 1;
+	}
+	memcpy(buf, d->date, d->n);
+	buf[d->n] = (char)('0' + s / 36000);
+	buf[d->n + 1] = (char)('0' + s / 3600 % 10);
+	buf[d->n + 2] = ':';
+	buf[d->n + 3] = (char)('0' + s / 600 % 6);
+	buf[d->n + 4] = (char)('0' + s / 60 % 10);
+	buf[d->n + 5] = ':';
+	buf[d->n + 6] = (char)('0' + s % 60 / 10);
+	buf[d->n + 7] = (char)('0' + s % 10);
+	buf[d->n + 8] = 'Z';
+	buf[d->n + 9] = '\0';
+	return buf;
+}
+
 /* The table of paths: one line each. */
 static void paths_text(const struct chain_graph *g, const struct paths *ps, int who)
 {
 	char b[NHI_TIME_BUFSZ], act[32];
+	struct day_text day = { 0 };
 	int i, w1 = 8, w2 = 5;
 
 	for (i = 0; i < ps->n; i++) {
@@ -280,15 +381,18 @@ static void paths_text(const struct chain_graph *g, const struct paths *ps, int 
 		printf("%-*s %-21s %-20s %s\n", w1, "RESOURCE", "ACTIONS", "EXPIRES", "PATH");
 	for (i = 0; i < ps->n; i++) {
 		const struct chain_path *p = &ps->p[i];
+		const char *exp = expiry_text(&day, p->expires, b);
 		struct chain_cut c;
 
 		chain_cut(g, p, &c);
+		access_actions_format(p->actions, act, sizeof(act));
+		/* one printf a line */
 		if (who)
-			printf("%-*s %-*s ", w1, g->ident[p->id[0]].name, w2, g->ident[p->id[0]].owner);
+			printf("%-*s %-*s %-21s %-20s ", w1, g->ident[p->id[0]].name, w2,
+			       g->ident[p->id[0]].owner, act, exp);
 		else
-			printf("%-*s ", w1, g->res[g->grant[p->grant].resource].name);
-		printf("%-21s %-20s ", access_actions_format(p->actions, act, sizeof(act)),
-		       p->expires ? nhi_format_time((time_t)p->expires, b) : "never");
+			printf("%-*s %-21s %-20s ", w1, g->res[g->grant[p->grant].resource].name, act,
+			       exp);
 		path_text(g, p, stdout);
 		if (c.kind != CUT_NONE) {
 			fputs("  CUT ", stdout);
@@ -456,7 +560,10 @@ int cmd_reach(struct nhictl *x, int argc, char **argv)
 		paths_free(&g, &ps);
 		return EXIT_FAIL;
 	}
-	sort_paths(x, &g, &ps);
+	if (sort_paths(x, &g, &ps) < 0) {
+		paths_free(&g, &ps);
+		return EXIT_FAIL;
+	}
 	if (x->json) {
 		struct json j;
 
@@ -498,7 +605,10 @@ int cmd_who_can(struct nhictl *x, int argc, char **argv)
 		paths_free(&g, &ps);
 		return EXIT_FAIL;
 	}
-	sort_paths(x, &g, &ps);
+	if (sort_paths(x, &g, &ps) < 0) {
+		paths_free(&g, &ps);
+		return EXIT_FAIL;
+	}
 	if (x->json) {
 		struct json j;
 
@@ -559,7 +669,8 @@ int chain_agent(struct nhictl *x, struct chain_graph *g, int a, FILE *out)
 		r = NHI_ERR_NOMEM;
 		goto out;
 	}
-	sort_paths(x, g, &ps);
+	if ((r = sort_paths(x, g, &ps)) < 0)
+		goto out;
 	/* the sources: distinct resources read on a live path (the paths
 	 * are sorted by resource) */
 	src = malloc(sizeof(int) * (size_t)(ps.n + 1));

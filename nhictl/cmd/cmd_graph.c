@@ -406,7 +406,7 @@ int graph_dot(struct nhictl *x, FILE *out, int max_nodes, int *n_nodes)
 	c.g = &g;
 	c.dot = 1;
 	c.out = out;
-	if (chain_load(x, &g, CHAIN_ALL_CREDS) < 0)
+	if (chain_load(x, &g, CHAIN_ALL_CREDS | CHAIN_DEL_TEXT) < 0)
 		return NHI_ERR_DB;
 	select_all(&g);
 	if (collect_owners(&c) < 0) {
@@ -475,7 +475,7 @@ int cmd_graph(struct nhictl *x, int argc, char **argv)
 	}
 	if (optind < argc && (r = one_name(x, argc, argv, &name, "identity name")) != 0)
 		return r;
-	if (chain_load(x, &g, CHAIN_ALL_CREDS) < 0)
+	if (chain_load(x, &g, CHAIN_ALL_CREDS | CHAIN_DEL_TEXT) < 0)
 		return EXIT_FAIL;
 	if (name && (root = chain_ident(&g, name)) < 0) {
 		chain_free(&g);

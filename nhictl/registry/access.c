@@ -41,15 +41,25 @@ const char *access_actions_format(unsigned actions, char *buf, size_t len)
 	if (len == 0)
 		return buf;
 	buf[0] = '\0';
+	/* by hand, not snprintf: reach formats the actions of every path
+	 * (1.2 million instructions of one `reach` of 932 paths); cut short
+	 * where snprintf would cut it */
 	for (i = 0; i < 4; i++) {
-		int n;
+		const char *sep = used ? "," : "";
+		size_t ns = strlen(sep), n = strlen(act_names[i]), room = len - used - 1, k;
 
 		if (!(actions & (1u << i)))
 			continue;
-		n = snprintf(buf + used, len - used, "%s%s", used ? "," : "", act_names[i]);
-		if (n < 0 || (size_t)n >= len - used)
+		if (ns + n > room) {
+			k = ns < room ? ns : room;
+			memcpy(buf + used, sep, k);
+			memcpy(buf + used + k, act_names[i], room - k);
+			buf[len - 1] = '\0';
 			break;
-		used += (size_t)n;
+		}
+		memcpy(buf + used, sep, ns);
+		memcpy(buf + used + ns, act_names[i], n + 1);
+		used += ns + n;
 	}
 	return buf;
 }

@@ -58,7 +58,7 @@ struct ch_del {
 	int64_t id, expires;
 	int from, to;            /* identity indices */
 	unsigned actions;
-	char *scopes, *reason;
+	char *scopes, *reason;   /* "" unless loaded with CHAIN_DEL_TEXT */
 };
 
 struct ch_grant {
@@ -88,6 +88,7 @@ struct chain_graph {
 
 /* chain_load flags */
 #define CHAIN_ALL_CREDS 1        /* every credential (graph), not only those of grants */
+#define CHAIN_DEL_TEXT 2         /* delegations' scopes and reason (graph); else "" */
 
 struct chain_path {
 	int n;                           /* identities: id[0] actor .. id[n-1] grantee */
