@@ -32,18 +32,22 @@ eqv "7 block entries, one uid each" 7 \
 eqv "7 distinct uids" 7 "$(sqlite3 "$T/state/registry.db" "SELECT count(DISTINCT uid) FROM identity WHERE name LIKE 'p-%'")"
 
 # Every other search of many entries is paged too (dir_search_paged): the
-# resources, grants and delegations a write verb rereads (more than 3
-# here), and directory check's comparison of the servers' identity entries
-# (the server listed twice in ldap_uri: 7 identities on each).
+# entries a reach write rereads first (a resource's removal: every grant
+# on it, 4 here), and directory check's comparison of the servers'
+# identity entries (the server listed twice in ldap_uri: 7 on each).
 for i in 1 2 3 4; do
 	expect 0 "resource r-$i" nhictl resource add "r-$i" --kind api --uri "https://r$i.example" --owner alice
 done
 for i in 1 2 3 4; do
-	expect 0 "grant p-$i on r-$i (the rows reread: more than the limit)" nhictl grant add "p-$i" "r-$i" --actions read
+	expect 0 "grant p-$i on r-1" nhictl grant add "p-$i" r-1 --actions read
 done
+expect 0 "grant p-1 on r-2" nhictl grant add p-1 r-2 --actions read
 expect 0 "delegate p-1 -> p-2" nhictl delegate add p-1 p-2
-eqv "the directory holds the 4 grants" 4 \
+eqv "the directory holds the 5 grants" 5 \
 	"$(ldap_admin ldapsearch -E pr=100/noprompt -b "$B" '(objectClass=nhiGrant)' dn | grep -c '^dn: ')"
+expect 0 "resource remove r-1 --force: its 4 grants reread first (more than the limit)" nhictl resource remove r-1 --force
+eqv "the directory holds 1 grant, 3 resources" "1 3" \
+	"$(ldap_admin ldapsearch -E pr=100/noprompt -b "$B" '(objectClass=nhiGrant)' dn | grep -c '^dn: ') $(ldap_admin ldapsearch -E pr=100/noprompt -b "$B" '(objectClass=nhiResource)' dn | grep -c '^dn: ')"
 sed "s|^ldap_uri = .*|ldap_uri = $SLAPD_LDAPI_URI $SLAPD_LDAPI_URI|" "$NHI_CONF" > "$T/two.conf"
 NHI_CONF=$T/two.conf nrun nhictl directory check
 eqv "directory check, the server twice: exit 0" 0 "$rc"
@@ -61,6 +65,6 @@ changetype: modify
 replace: olcLimits
 olcLimits: {0}dn.exact="$SLAPD_EXTERNAL_DN" size=unlimited time=unlimited
 EOF
-NHI_CONF=$T/host2.conf expect 0 "lifted: a second host's first sync (7 identities, 4 resources, 4 grants)" nhictl sync
-eqv "it holds them all" "7 4 4 1" "$(sqlite3 "$T/state2/registry.db" "SELECT (SELECT count(*) FROM identity) || ' ' || (SELECT count(*) FROM resource) || ' ' || (SELECT count(*) FROM access) || ' ' || (SELECT count(*) FROM delegation)")"
+NHI_CONF=$T/host2.conf expect 0 "lifted: a second host's first sync (7 identities, 3 resources, 1 grant)" nhictl sync
+eqv "it holds them all" "7 3 1 1" "$(sqlite3 "$T/state2/registry.db" "SELECT (SELECT count(*) FROM identity) || ' ' || (SELECT count(*) FROM resource) || ' ' || (SELECT count(*) FROM access) || ' ' || (SELECT count(*) FROM delegation)")"
 finish
