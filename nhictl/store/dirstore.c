@@ -24,6 +24,7 @@
  * directory by sync.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include "dirstore.h"
@@ -584,4 +585,22 @@ int dir_conflicts(struct nhictl *x, struct dir_conflict **out, size_t *n)
 	}
 	*out = v;
 	return 0;
+}
+
+/* A write that the directory does not show when read back (dirstore.h). */
+int dir_confirm_failed(struct nhictl *x, const char *action, const char *name,
+			const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	/* this event ends the run's intent (reg_commit deletes it) */
+	if (reg_event(x, action, name, "overwritten", "the directory now holds %s%s", what,
+		      x->store->audit_tag) < 0 || reg_commit(x) < 0)
+		reg_rollback(x);
+	return nerr(x, NHI_ERR_CONFLICT, "the directory now holds %s: another writer or a "
+		    "replica changed %s", what, name);
 }

@@ -53,5 +53,13 @@ int dir_creds_pull(struct dir *d, const char *name, long long serial);
 /* Read the identity's serial and pull its credentials (dc_read, then
  * dir_creds_pull). */
 int dir_creds_refresh(struct dir *d, const char *name);
+/* A write that the directory does not show when read back, once the
+ * servers agreed: another writer or a replica changed the entry in
+ * between.  The registry (read back by the caller) is committed with the
+ * audit event (action, outcome overwritten, "the directory now holds
+ * WHAT"), and one line says "the directory now holds WHAT: another writer
+ * or a replica changed NAME".  Returns NHI_ERR_CONFLICT. */
+int dir_confirm_failed(struct nhictl *x, const char *action, const char *name,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #endif

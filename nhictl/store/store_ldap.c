@@ -124,28 +124,6 @@ static int ldap_alloc_uid(struct nhictl *x, uint32_t *uid)
 			(int64_t)*uid) < 0 ? NHI_ERR_DB : 0;
 }
 
-/* A write that the directory does not show when read back: another
- * writer or a replica changed the entry in between.  The registry is made
- * to agree with what the directory holds, that is recorded in the audit
- * log, and the verb fails (the message: "the directory now holds WHAT:
- * another writer or a replica changed NAME"). */
-int ldap_confirm_failed(struct nhictl *x, const char *action, const char *name,
-			const char *fmt, ...)
-{
-	char what[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	/* this event ends the run's intent (reg_commit deletes it) */
-	if (reg_event(x, action, name, "overwritten", "the directory now holds %s%s", what,
-		      x->store->audit_tag) < 0 || reg_commit(x) < 0)
-		reg_rollback(x);
-	return nerr(x, NHI_ERR_CONFLICT, "the directory now holds %s: another writer or a "
-		    "replica changed %s", what, name);
-}
-
 static int ldap_add(struct nhictl *x, const struct store_new *n, struct ident *got)
 {
 	struct dw_new w = {
@@ -183,7 +161,7 @@ static int ldap_add(struct nhictl *x, const struct store_new *n, struct ident *g
 		if (st != NULL && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
 			snprintf(holds, sizeof(holds), "%s", (const char *)sqlite3_column_text(st, 0));
 		sqlite3_finalize(st);
-		return ldap_confirm_failed(x, x->verb, n->name, "another entry for it (entryUUID %s, not %s "
+		return dir_confirm_failed(x, x->verb, n->name, "another entry for it (entryUUID %s, not %s "
 				      "which this %s made)", holds[0] ? holds : "?", made, x->verb);
 	}
 	return 0;
@@ -302,16 +280,16 @@ static int ldap_update(struct nhictl *x, const struct ident *id, struct store_ch
 		return NHI_ERR_IO;
 	/* what was written is what the directory holds now */
 	if (c->state_to != NULL && strcmp(got.state, c->state_to) != 0)
-		return ldap_confirm_failed(x, x->verb, id->name, "state %s, not %s", got.state, c->state_to);
+		return dir_confirm_failed(x, x->verb, id->name, "state %s, not %s", got.state, c->state_to);
 	if (c->expires != 0 && got.expires != c->expires) {
 		char a[NHI_TIME_BUFSZ], b[NHI_TIME_BUFSZ];
 
-		return ldap_confirm_failed(x, x->verb, id->name, "expiry %s, not %s",
+		return dir_confirm_failed(x, x->verb, id->name, "expiry %s, not %s",
 				      nhi_format_time(got.expires, a),
 				      nhi_format_time(c->expires, b));
 	}
 	if (c->last_review != 0 && got.last_review != c->last_review)
-		return ldap_confirm_failed(x, x->verb, id->name, "another last review");
+		return dir_confirm_failed(x, x->verb, id->name, "another last review");
 	if (c->owner_dn != NULL) {
 		int64_t same = 0;
 
@@ -319,7 +297,7 @@ static int ldap_update(struct nhictl *x, const struct ident *id, struct store_ch
 			    "owner_dn = ?", "ss", id->name, c->owner_dn) < 0)
 			return NHI_ERR_DB;
 		if (!same)
-			return ldap_confirm_failed(x, x->verb, id->name, "owner %s, not %s", got.owner,
+			return dir_confirm_failed(x, x->verb, id->name, "owner %s, not %s", got.owner,
 					      c->owner ? c->owner : c->owner_dn);
 	}
 	if (dir_creds_refresh(&dir_conn, id->name) != 0) {
@@ -459,7 +437,7 @@ static int ldap_cred_add(struct nhictl *x, const struct ident *id, const struct 
 				    n->id, id->name);
 		if (r == 0 && dc_delete(&dir_conn, id->name, n->id) == 0 &&
 		    dir_creds_refresh(&dir_conn, id->name) == 0)
-			return ldap_confirm_failed(x, x->verb, id->name, "other credentials (password %s is "
+			return dir_confirm_failed(x, x->verb, id->name, "other credentials (password %s is "
 					      "not among them; withdrawn, no secret handed out)",
 					      n->id);
 		return NHI_ERR_IO;
@@ -542,7 +520,8 @@ static void creds_take(struct nhictl *x, const char *name)
  * the old credential active again), since a secret handed out that the
  * other servers may replace is the password that does not bind; it is run
  * again.  (Had another host's rotation gone through meanwhile, its own
- * wait timed out too, and it undid itself the same way.)  0 ours stands (or a token: cannot be told),
+ * wait timed out too, and it undid itself the same way.)  0 ours stands
+ * (or not a password: its own entry, overwritten by nobody),
  * NHI_ERR_EXISTS overwritten, NHI_ERR_BUSY not confirmed (both printed,
  * ours withdrawn), another NHI_ERR_* failed. */
 static int rot_stands(struct nhictl *x, const struct store_rot *r)

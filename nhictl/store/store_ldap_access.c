@@ -13,6 +13,7 @@
 #include "nhi_hash.h"
 #include "store.h"
 #include "diraccess.h"
+#include "dirstore.h"
 #include "dirstore_access.h"
 #include "dirsettle.h"
 #include "store_ldap_access.h"
@@ -257,7 +258,7 @@ static int resource_back(struct nhictl *x, struct resource_row *r, int add)
 			strcmp(got.data_class, want.data_class) != 0 ||
 			strcasecmp(got.owner_dn, want.owner_dn) != 0 ||
 			got.external != want.external || strcmp(got.purpose, want.purpose) != 0))
-		return ldap_confirm_failed(x, add ? "resource-add" : "resource-update", r->name,
+		return dir_confirm_failed(x, add ? "resource-add" : "resource-update", r->name,
 					   "%s with %s, not %s", what,
 					   res_terms(&got, t1, sizeof(t1)),
 					   res_terms(&want, t2, sizeof(t2)));
@@ -349,7 +350,7 @@ static const char *edge_terms(int actions, int64_t expires, const char *scopes, 
 
 /* The terms of a grant or delegation, as read back (got) and as written
  * (want), of the edge 'what' of identity 'name': 0 when they are the same,
- * else ldap_confirm_failed (NHI_ERR_CONFLICT). */
+ * else dir_confirm_failed (NHI_ERR_CONFLICT). */
 struct edge_terms_of {
 	int actions;
 	int64_t expires;
@@ -363,7 +364,7 @@ static int edge_stands(struct nhictl *x, const char *action, const char *name,
 	if (got.actions == want.actions && got.expires == want.expires &&
 	    strcmp(got.scopes, want.scopes) == 0)
 		return 0;
-	return ldap_confirm_failed(x, action, name, "its %s with %s, not %s", what,
+	return dir_confirm_failed(x, action, name, "its %s with %s, not %s", what,
 				   edge_terms(got.actions, got.expires, got.scopes, t1, sizeof(t1)),
 				   edge_terms(want.actions, want.expires, want.scopes, t2,
 					      sizeof(t2)));

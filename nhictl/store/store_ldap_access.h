@@ -39,13 +39,5 @@ int ldap_access_intent(struct nhictl *x, const struct intent *it);
 int ldap_edges_cut(struct nhictl *x, const struct intent *it, const char *what);
 int ldap_grant_carry(struct nhictl *x, const char *name, int64_t old_row, const char *old_id,
 		     const char *new_id);
-/* A write read back after the servers agreed that does not hold what was
- * written (another writer's, or a replica's older entry, stands): the
- * audit event (action, outcome overwritten, "the directory now holds
- * WHAT") committed with the registry as read back, and one line "the
- * directory now holds WHAT: another writer or a replica changed NAME".
- * Returns NHI_ERR_CONFLICT. */
-int ldap_confirm_failed(struct nhictl *x, const char *action, const char *name,
-			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #endif
