@@ -160,13 +160,15 @@ has err "a warning naming its exit status" "^nhictl: report: warning: .*baddot e
 check "the page says the graph is not drawn" grep -q 'id="no-graph"' "$T/baddot.html"
 # a dot that hangs (reads its input, then never ends) is killed at the
 # timeout (30 s) and the page is written without the graph
-printf '#!/bin/sh\ncat >/dev/null; exec sleep 6017\n' > "$T/hangdot"
+# (a sleep of this test's own length: another test run at once has its own)
+HANG=60$$
+printf '#!/bin/sh\ncat >/dev/null; exec sleep %s\n' "$HANG" > "$T/hangdot"
 chmod +x "$T/hangdot"
 expect 0 "report with a dot that hangs: succeeds" nhictl report --html "$T/hang.html" \
 	--no-host --dot "$T/hangdot"
 has err "a warning naming the timeout" "^nhictl: report: warning: .*hangdot took longer than 30 s"
 check "the page is written without the graph" grep -q 'id="no-graph"' "$T/hang.html"
-check "the hung dot was killed" bash -c "! pgrep -f '^sleep 6017\$' >/dev/null"
+check "the hung dot was killed" bash -c "! pgrep -f '^sleep $HANG\$' >/dev/null"
 expect 0 "report --graph-max 3: chains instead" nhictl report --html "$T/big.html" --no-host \
 	--graph-max 3
 check "the page says why" grep -q 'more than the 3 drawn at most' "$T/big.html"
