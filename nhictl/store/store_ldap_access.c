@@ -336,26 +336,27 @@ static int grant_intent(struct nhictl *x, const char *action, const struct acces
 			  g->resource, g->cred[0] ? " credential=" : "", g->cred);
 }
 
-/* "actions A, expires E, scopes S" of what a grant or delegation holds */
-static const char *edge_terms(int actions, int64_t expires, const char *scopes, char *buf,
-			      size_t len)
-{
-	char a[ACT_BUFSZ], e[NHI_TIME_BUFSZ];
-
-	snprintf(buf, len, "actions %s, expires %s, scopes '%s'",
-		 access_actions_format((unsigned)actions, a, sizeof(a)),
-		 nhi_format_time((time_t)expires, e), scopes);
-	return buf;
-}
-
-/* The terms of a grant or delegation, as read back (got) and as written
- * (want), of the edge 'what' of identity 'name': 0 when they are the same,
- * else dir_confirm_failed (NHI_ERR_CONFLICT). */
+/* What a grant or delegation holds that a write sets. */
 struct edge_terms_of {
 	int actions;
 	int64_t expires;
 	const char *scopes;
 };
+
+/* "actions A, expires E, scopes 'S'" */
+static const char *edge_terms(const struct edge_terms_of *t, char *buf, size_t len)
+{
+	char a[ACT_BUFSZ], e[NHI_TIME_BUFSZ];
+
+	snprintf(buf, len, "actions %s, expires %s, scopes '%s'",
+		 access_actions_format((unsigned)t->actions, a, sizeof(a)),
+		 nhi_format_time((time_t)t->expires, e), t->scopes);
+	return buf;
+}
+
+/* The terms of the edge 'what' of identity 'name' as read back (got) and
+ * as written (want): 0 when they are the same, else dir_confirm_failed
+ * (NHI_ERR_CONFLICT: said, and recorded with audit action 'action'). */
 static int edge_stands(struct nhictl *x, const char *action, const char *name,
 		       const char *what, struct edge_terms_of got, struct edge_terms_of want)
 {
@@ -365,9 +366,7 @@ static int edge_stands(struct nhictl *x, const char *action, const char *name,
 	    strcmp(got.scopes, want.scopes) == 0)
 		return 0;
 	return dir_confirm_failed(x, action, name, "its %s with %s, not %s", what,
-				   edge_terms(got.actions, got.expires, got.scopes, t1, sizeof(t1)),
-				   edge_terms(want.actions, want.expires, want.scopes, t2,
-					      sizeof(t2)));
+				  edge_terms(&got, t1, sizeof(t1)), edge_terms(&want, t2, sizeof(t2)));
 }
 
 static int grant_back(struct nhictl *x, struct access_row *g, int add)
