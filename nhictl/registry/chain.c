@@ -233,7 +233,8 @@ static int load_dels(struct nhictl *x, struct chain_graph *g, int text)
 		return oom(x);
 	if (r != SQLITE_DONE)
 		return reg_dberr(x);
-	qsort(g->del, (size_t)g->n_del, sizeof(*g->del), del_cmp);
+	if (g->n_del > 1)	/* g->del is NULL when there is none */
+		qsort(g->del, (size_t)g->n_del, sizeof(*g->del), del_cmp);
 	return 0;
 }
 
@@ -275,7 +276,8 @@ static int load_grants(struct nhictl *x, struct chain_graph *g)
 		return oom(x);
 	if (r != SQLITE_DONE)
 		return reg_dberr(x);
-	qsort(g->grant, (size_t)g->n_grant, sizeof(*g->grant), grant_cmp);
+	if (g->n_grant > 1)
+		qsort(g->grant, (size_t)g->n_grant, sizeof(*g->grant), grant_cmp);
 	return 0;
 }
 
