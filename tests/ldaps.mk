@@ -23,3 +23,7 @@ EXTRA_DIST += tests/test-ldap-blocks-paged.sh
 # real replication, one identity changed on two providers at once (issue 17): tests/test-ldap-repl-races.sh
 TESTS += tests/test-ldap-repl-races.sh
 EXTRA_DIST += tests/test-ldap-repl-races.sh
+# real replication, a grant or delegation removed on one provider while
+# changed on the other (issue 17): tests/test-ldap-repl-remove.sh
+TESTS += tests/test-ldap-repl-remove.sh
+EXTRA_DIST += tests/test-ldap-repl-remove.sh

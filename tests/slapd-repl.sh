@@ -268,6 +268,49 @@ repl_on() {
 # repl_now: seconds since the epoch, with nanoseconds; repl_secs A B: B - A
 repl_now() { date +%s.%N; }
 repl_secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+# Two hosts' commands racing (tests/test-ldap-repl-races.sh,
+# test-ldap-repl-remove.sh): odd rounds start both commands at once; even
+# rounds force the overlap: the providers are partitioned before the two
+# commands run and healed once both have written (each provider's
+# contextCSN moved, plus 0.5 s), while both commands still wait for the
+# servers to agree.
+# repl_race_begin ROUND / repl_race_end ROUND: around the two background
+# commands
+repl_race_begin() {
+	(($1 % 2)) && return 0
+	repl_partition || nok "round $1: partition"
+	_repl_c1=$(repl_csn p1) _repl_c2=$(repl_csn p2)
+}
+repl_race_end() {
+	local k
+	(($1 % 2)) && return 0
+	for ((k = 0; k < 100; k++)); do
+		[ "$(repl_csn p1)" != "$_repl_c1" ] && [ "$(repl_csn p2)" != "$_repl_c2" ] && break
+		sleep 0.05
+	done
+	sleep 0.5
+	repl_heal || nok "round $1: heal"
+}
+
+# repl_race ROUND TAG ARGS-A... -- ARGS-B...: nhictl ARGS-A on host a and
+# ARGS-B on host b at once, around repl_race_begin/_end (output in
+# $T/TAGa.out, .err ...); their exit codes in ra and rb
+repl_race() {
+	local i=$1 tag=$2 pa pb
+	local -a ca=()
+	shift 2
+	while [ "$1" != -- ]; do ca+=("$1"); shift; done
+	shift
+	repl_race_begin "$i"
+	repl_on a "${ca[@]}" >"$T/${tag}a.out" 2>"$T/${tag}a.err" &
+	pa=$!
+	repl_on b "$@" >"$T/${tag}b.out" 2>"$T/${tag}b.err" &
+	pb=$!
+	repl_race_end "$i"
+	wait "$pa"; ra=$?
+	wait "$pb"; rb=$?
+}
+
 # repl_test_begin: what a replication test does first: skip without slapd
 # or root (replication binds as uid 0, SASL EXTERNAL), a hermetic libldap,
 # p1, p2 and c1 started (one check), B the base, and the short names

@@ -34,7 +34,7 @@ eqv "7 distinct uids" 7 "$(sqlite3 "$T/state/registry.db" "SELECT count(DISTINCT
 # Every other search of many entries is paged too (dir_search_paged): the
 # entries a reach write rereads first (a resource's removal: every grant
 # on it, 4 here), and directory check's comparison of the servers'
-# identity entries (the server listed twice in ldap_uri: 7 on each).
+# entries (the server listed twice in ldap_uri: every entry on each).
 for i in 1 2 3 4; do
 	expect 0 "resource r-$i" nhictl resource add "r-$i" --kind api --uri "https://r$i.example" --owner alice
 done
@@ -51,8 +51,8 @@ eqv "the directory holds 1 grant, 3 resources" "1 3" \
 sed "s|^ldap_uri = .*|ldap_uri = $SLAPD_LDAPI_URI $SLAPD_LDAPI_URI|" "$NHI_CONF" > "$T/two.conf"
 NHI_CONF=$T/two.conf nrun nhictl directory check
 eqv "directory check, the server twice: exit 0" 0 "$rc"
-eqv "no warning: the identity entries read, the same on both" 0 \
-	"$(cat "$T/out" "$T/err" | grep -c 'reading the identity entries\|do not hold the same identity entries')"
+eqv "no warning: the entries read, the same on both" 0 \
+	"$(cat "$T/out" "$T/err" | grep -c 'reading the entries\|do not hold the same entries')"
 mkdir -p "$T/state2"
 sed "s|^state_dir = .*|state_dir = $T/state2|" "$NHI_CONF" > "$T/host2.conf"
 # a sync is one search (RFC 4533, as a replica's): the size limit must be

@@ -35,7 +35,8 @@ static const char directory_help[] =
 	"write server (ldap_write_uri, else ldap_uri) and whether it takes\n"
 	"writes (a Modify of no entry, which changes nothing): a provider, or a\n"
 	"consumer that refers them to a provider or refuses them (a warning).\n"
-	"With several URIs in ldap_uri, compares the identity entries (name and\n"
+	"With several URIs in ldap_uri, compares the entries under ldap_base\n"
+	"(identities, credentials, grants, delegations, resources: DN and\n"
 	"entryCSN) on each and warns when the servers do not hold the same.\n"
 	"Warns when ldap_owner_filter names an attribute the server's schema\n"
 	"(its subschema subentry) does not define.\n"
@@ -542,7 +543,7 @@ static void print_text(struct nhictl *x, const struct dcheck *d)
 			printf("warning: %s\n", d->msgs[i]);
 }
 
-/* Several servers in ldap_uri: do they hold the same identity entries
+/* Several servers in ldap_uri: do they hold the same entries
  * (entryCSN)?  A difference is a warning: replication behind, or servers
  * that diverged (a difference that stays when run again). */
 static void check_servers_agree(struct nhictl *x, struct dcheck *d)
@@ -554,7 +555,7 @@ static void check_servers_agree(struct nhictl *x, struct dcheck *d)
 		note(d, 0, "cannot compare the servers of ldap_uri: %s",
 		     first[0] ? first : "out of memory");
 	else if (n > 0)
-		note(d, 0, "the servers of ldap_uri do not hold the same identity entries "
+		note(d, 0, "the servers of ldap_uri do not hold the same entries "
 		     "(%d difference%s; %s): replication is behind, or the servers diverged "
 		     "(if it stays when run again: see docs/replication.md)", n,
 		     n == 1 ? "" : "s", first);

@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include "ldap.h"
 #include "dirsettle.h"
@@ -34,27 +35,163 @@ static void pause_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-int dir_settle(struct dir *d, const char *dn, const char *name)
+/* ---- what each server has seen: its contextCSN values ------------------ */
+
+#define SETTLE_MAX_SIDS 16
+
+/* The contextCSN values of a server's naming context, one per server ID
+ * that wrote to it (RFC 4533's CSN: time#count#sid#mod); n -1: not read. */
+struct seen {
+	int n;
+	char csn[SETTLE_MAX_SIDS][64];
+};
+
+/* The server ID field of a CSN ("" when it has none), its length in *len. */
+static const char *csn_sid(const char *csn, size_t *len)
+{
+	const char *p = strchr(csn, '#');
+
+	if (p == NULL || (p = strchr(p + 1, '#')) == NULL) {
+		*len = 0;
+		return "";
+	}
+	p++;
+	*len = strcspn(p, "#");
+	return p;
+}
+
+/* The value of s for the server ID of csn, or NULL. */
+static const char *seen_of(const struct seen *s, const char *csn)
+{
+	size_t l, k;
+	const char *sid = csn_sid(csn, &l), *o;
+	int i;
+
+	for (i = 0; i < s->n; i++) {
+		o = csn_sid(s->csn[i], &k);
+		if (k == l && memcmp(o, sid, l) == 0)
+			return s->csn[i];
+	}
+	return NULL;
+}
+
+/* The naming context holding ldap_base (the longest namingContexts value
+ * of the root DSE above it) into ctx, "" when none is told. */
+static void naming_context(struct dir *d, char *ctx, size_t len)
+{
+	char *attrs[] = { "namingContexts", NULL }, v[1024];
+	struct timeval tv = dir_timeout(&d->x->conf);
+	const char *base = d->x->conf.ldap_base;
+	LDAPMessage *res = NULL, *e;
+	struct berval **vals;
+	size_t bl = strlen(base), vl;
+	int i;
+
+	ctx[0] = '\0';
+	if (ldap_search_ext_s(d->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
+			      &tv, 1, &res) != LDAP_SUCCESS || (e = ldap_first_entry(d->ld, res)) == NULL) {
+		ldap_msgfree(res);
+		return;
+	}
+	vals = ldap_get_values_len(d->ld, e, "namingContexts");
+	for (i = 0; vals != NULL && vals[i] != NULL; i++) {
+		vl = vals[i]->bv_len;
+		if (vl >= sizeof(v) || vl >= len || vl > bl || vl <= strlen(ctx))
+			continue;
+		memcpy(v, vals[i]->bv_val, vl);
+		v[vl] = '\0';
+		/* base is the context or below it (",CONTEXT" ends it) */
+		if (strcasecmp(base + bl - vl, v) == 0 && (vl == bl || base[bl - vl - 1] == ','))
+			snprintf(ctx, len, "%s", v);
+	}
+	ldap_value_free_len(vals);
+	ldap_msgfree(res);
+}
+
+static void seen_read(struct dir *d, LDAP *ld, const char *ctx, struct seen *s)
+{
+	char *attrs[] = { "contextCSN", NULL };
+	struct timeval tv = dir_timeout(&d->x->conf);
+	LDAPMessage *res = NULL, *e;
+	struct berval **v = NULL;
+	int i;
+
+	s->n = -1;
+	if (ldap_search_ext_s(ld, ctx, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
+			      &tv, 1, &res) == LDAP_SUCCESS && (e = ldap_first_entry(ld, res)) != NULL) {
+		v = ldap_get_values_len(ld, e, "contextCSN");
+		s->n = 0;
+		for (i = 0; v != NULL && v[i] != NULL && s->n < SETTLE_MAX_SIDS; i++)
+			if (v[i]->bv_len < sizeof(s->csn[0]))
+				snprintf(s->csn[s->n++], sizeof(s->csn[0]), "%.*s", (int)v[i]->bv_len,
+					 v[i]->bv_val);
+		ldap_value_free_len(v);
+	}
+	ldap_msgfree(res);
+}
+
+/* m becomes the newest of m and s for each server ID */
+static void seen_max(struct seen *m, const struct seen *s)
+{
+	int i, j;
+
+	for (i = 0; i < s->n; i++) {
+		size_t l, k;
+		const char *sid = csn_sid(s->csn[i], &l);
+
+		for (j = 0; j < m->n; j++) {
+			const char *o = csn_sid(m->csn[j], &k);
+
+			if (k == l && memcmp(o, sid, l) == 0)
+				break;
+		}
+		if (j == m->n && m->n < SETTLE_MAX_SIDS)
+			snprintf(m->csn[m->n++], sizeof(m->csn[0]), "%s", s->csn[i]);
+		else if (j < m->n && strcmp(s->csn[i], m->csn[j]) > 0)
+			snprintf(m->csn[j], sizeof(m->csn[0]), "%s", s->csn[i]);
+	}
+}
+
+/* Has s seen everything m has (each server ID's CSN at least m's)? */
+static int seen_covers(const struct seen *s, const struct seen *m)
+{
+	const char *v;
+	int i;
+
+	for (i = 0; i < m->n; i++)
+		if ((v = seen_of(s, m->csn[i])) == NULL || strcmp(v, m->csn[i]) < 0)
+			return 0;
+	return m->n == 0 || s->n >= 0;
+}
+
+/* Poll every server of ldap_uri for the entry 'dn' until they agree on
+ * it: after a write (mine: the entryCSN read on the connection written
+ * through), each holds it with one entryCSN, at least mine; after a
+ * delete (mine NULL), each holds it with one entryCSN or none holds it.
+ * Agreeing once is not enough: a change another provider had taken
+ * before (a delete of the entry, say) may not have reached every server
+ * yet, and undo the agreement when it does.  So when the entry first
+ * agrees, what the servers have seen between them (each server ID's
+ * newest contextCSN, 'known') is noted, and the wait ends when every
+ * server has seen all of it and the entry still agrees.  0 agreed; 1 not
+ * within ldap_settle_wait, or a server did not answer (warned, naming
+ * the servers behind); NHI_ERR_NOMEM. */
+static int settle_poll(struct dir *d, const char *dn, const char *name, const char *mine)
 {
 	LDAP *ld[SETTLE_MAX_URIS] = { NULL };
 	char uris[NHI_CONF_URI_MAX], *uri, *save = NULL, *names[SETTLE_MAX_URIS];
-	char mine[128], csn[SETTLE_MAX_URIS][128], err[2048], lag[300] = "";
+	char csn[SETTLE_MAX_URIS][128], err[2048], lag[300] = "", ctx[1024];
+	struct seen seen[SETTLE_MAX_URIS], known;
 	struct nhi_conf *one = NULL;
 	struct timespec t0, t;
-	int n = 0, i, rc, r = 0, same;
+	int n = 0, i, r = 0, same, armed = 0;
 	int64_t wait = d->x->conf.ldap_settle_wait;
 
 	snprintf(uris, sizeof(uris), "%s", d->x->conf.ldap_uri);
 	for (uri = strtok_r(uris, " \t", &save); uri != NULL && n < SETTLE_MAX_URIS;
 	     uri = strtok_r(NULL, " \t", &save))
 		names[n++] = uri;
-	if (n < 2 || wait <= 0)
-		return 0;
-	rc = entry_csn(d, d->ld, dn, mine, sizeof(mine));
-	if (rc != LDAP_SUCCESS) {
-		nhi_ldap_reason(d->ld, rc, err, sizeof(err));
-		return nerr(d->x, NHI_ERR_IO, "reading %s back: %s", dn, err);
-	}
+	naming_context(d, ctx, sizeof(ctx));
 	one = malloc(sizeof(*one));
 	if (one == NULL)
 		return nerr(d->x, NHI_ERR_NOMEM, "out of memory");
@@ -75,13 +212,17 @@ int dir_settle(struct dir *d, const char *dn, const char *name)
 		for (i = 0; i < n; i++) {
 			if (ld[i] == NULL)
 				continue;
+			/* what it has seen first: a change it holds then is in it */
+			seen[i].n = 0;
+			if (ctx[0] != '\0')
+				seen_read(d, ld[i], ctx, &seen[i]);
 			if (entry_csn(d, ld[i], dn, csn[i], sizeof(csn[i])) != LDAP_SUCCESS)
 				csn[i][0] = '\0';
-			/* the write (or a later one) arrived, and the same everywhere */
-			if (csn[i][0] == '\0' || strcmp(csn[i], mine) < 0)
+			/* the write (or a later one) arrived */
+			if (mine != NULL && (csn[i][0] == '\0' || strcmp(csn[i], mine) < 0))
 				same = 0;
 		}
-		/* every reachable server against every other */
+		/* and the same everywhere: every reachable server against every other */
 		for (i = 0; same && i < n; i++) {
 			int j;
 
@@ -89,18 +230,36 @@ int dir_settle(struct dir *d, const char *dn, const char *name)
 				if (ld[i] != NULL && ld[j] != NULL && strcmp(csn[i], csn[j]) != 0)
 					same = 0;
 		}
-		if (same)
-			break;
+		if (!same) {
+			armed = 0;
+		} else {
+			if (!armed) {
+				known.n = 0;
+				for (i = 0; i < n; i++)
+					if (ld[i] != NULL)
+						seen_max(&known, &seen[i]);
+				armed = 1;
+			}
+			for (i = 0; i < n; i++)
+				if (ld[i] != NULL && !seen_covers(&seen[i], &known))
+					break;
+			if (i == n)
+				break;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if (t.tv_sec - t0.tv_sec >= wait) {
 			for (i = 0; i < n; i++)
-				if (ld[i] != NULL && (csn[i][0] == '\0' || strcmp(csn[i], mine) < 0))
+				if (ld[i] != NULL && ((mine != NULL ? csn[i][0] == '\0' ||
+						       strcmp(csn[i], mine) < 0 : csn[i][0] != '\0') ||
+						      (armed && !seen_covers(&seen[i], &known))))
 					snprintf(lag + strlen(lag), sizeof(lag) - strlen(lag), "%s%s",
 						 lag[0] ? ", " : "", names[i]);
-			nerr(d->x, 0, "warning: %s: the entry is not yet the same on every server "
-			     "of ldap_uri after %d s%s%s (replication delay, a partition, or servers "
+			nerr(d->x, 0, "warning: %s: the entry is not yet %s every server of "
+			     "ldap_uri after %d s%s%s (replication delay, a partition, or servers "
 			     "that disagree: see docs/replication.md): the next 'nhictl sync' reads "
-			     "what stands", name, (int)wait, lag[0] ? "; behind: " : "", lag);
+			     "what stands", name, mine != NULL ? "the same on" : "gone from",
+			     (int)wait, lag[0] ? (mine != NULL ? "; behind: " : "; still held by: ") : "",
+			     lag);
 			r = 1;
 			break;
 		}
@@ -111,6 +270,50 @@ int dir_settle(struct dir *d, const char *dn, const char *name)
 			ldap_unbind_ext_s(ld[i], NULL, NULL);
 	free(one);
 	return r;
+}
+
+/* Several servers to wait for? */
+static int settle_wanted(struct dir *d)
+{
+	const char *u = d->x->conf.ldap_uri;
+
+	u += strspn(u, " \t");
+	u += strcspn(u, " \t");
+	u += strspn(u, " \t");
+	return *u != '\0' && d->x->conf.ldap_settle_wait > 0;
+}
+
+int dir_settle(struct dir *d, const char *dn, const char *name)
+{
+	char mine[128], err[2048];
+	int rc;
+
+	if (!settle_wanted(d))
+		return 0;
+	rc = entry_csn(d, d->ld, dn, mine, sizeof(mine));
+	if (rc != LDAP_SUCCESS) {
+		nhi_ldap_reason(d->ld, rc, err, sizeof(err));
+		return nerr(d->x, NHI_ERR_IO, "reading %s back: %s", dn, err);
+	}
+	return settle_poll(d, dn, name, mine);
+}
+
+int dir_settle_gone(struct dir *d, const char *dn, const char *name)
+{
+	char csn[128], err[2048];
+	int rc;
+
+	if (!settle_wanted(d))
+		return 0;
+	if ((rc = settle_poll(d, dn, name, NULL)) < 0)
+		return rc;
+	/* what the server written through holds now */
+	rc = entry_csn(d, d->ld, dn, csn, sizeof(csn));
+	if (rc != LDAP_SUCCESS) {
+		nhi_ldap_reason(d->ld, rc, err, sizeof(err));
+		return nerr(d->x, NHI_ERR_IO, "reading %s back: %s", dn, err);
+	}
+	return csn[0] != '\0';
 }
 
 /* ---- do the servers agree? ------------------------------------------- */
@@ -136,12 +339,20 @@ static void csns_free(struct csns *s)
 	s->n = 0;
 }
 
-/* One page of identity entries into a csns (grown as pages come). */
+/* One page of entries into a csns (grown as pages come), each named by
+ * its DN without ",ldap_base" (uid=NAME, nhiGrantId=R,uid=NAME, ...). */
+struct csns_ctx {
+	struct csns *s;
+	const char *base;
+};
+
 static int csns_page(LDAP *ld, LDAPMessage *res, void *ctx)
 {
-	struct csns *s = ctx;
+	struct csns_ctx *c = ctx;
+	struct csns *s = c->s;
 	LDAPMessage *e;
-	char name[256], csn[128];
+	size_t bl = strlen(c->base);
+	char csn[128];
 	int n = ldap_count_entries(ld, res);
 	char **v;
 
@@ -151,35 +362,51 @@ static int csns_page(LDAP *ld, LDAPMessage *res, void *ctx)
 		return NHI_ERR_NOMEM;
 	s->v = v;
 	for (e = ldap_first_entry(ld, res); e != NULL; e = ldap_next_entry(ld, e)) {
-		char line[sizeof(name) + sizeof(csn) + 1];
+		char *dn = ldap_get_dn(ld, e), *line;
+		size_t dl;
 
-		if (dir_first_value(ld, e, "uid", name, sizeof(name)) <= 0)
+		if (dn == NULL)
 			continue;
+		dl = strlen(dn);
+		/* the base itself is not compared; the rest named below it */
+		if (dl > bl + 1 && strcasecmp(dn + dl - bl, c->base) == 0 && dn[dl - bl - 1] == ',')
+			dl -= bl + 1;
+		else if (dl == bl) {
+			ldap_memfree(dn);
+			continue;
+		}
 		if (dir_first_value(ld, e, "entryCSN", csn, sizeof(csn)) <= 0)
 			csn[0] = '\0';
-		snprintf(line, sizeof(line), "%s\t%s", name, csn);
-		if ((s->v[s->n] = strdup(line)) == NULL)
+		line = malloc(dl + strlen(csn) + 2);
+		if (line == NULL) {
+			ldap_memfree(dn);
 			return NHI_ERR_NOMEM;
-		s->n++;
+		}
+		memcpy(line, dn, dl);
+		line[dl] = '\t';
+		strcpy(line + dl + 1, csn);
+		ldap_memfree(dn);
+		s->v[s->n++] = line;
 	}
 	return 0;
 }
 
-/* Every identity entry under ldap_base on ld, as "NAME\tentryCSN",
+/* Every entry under ldap_base on ld (identities, their credentials,
+ * grants and delegations, resources, uid blocks), as "NAME\tentryCSN",
  * read in pages (dir_search_paged). */
 static int csns_read(struct nhictl *x, LDAP *ld, const char *uri, struct csns *s,
 		     char *why, size_t len)
 {
-	char *attrs[] = { "uid", "entryCSN", NULL }, reason[1024] = "";
+	char *attrs[] = { "entryCSN", NULL }, reason[1024] = "";
+	struct csns_ctx c = { s, x->conf.ldap_base };
 	int r;
 
-	r = dir_search_paged(&x->conf, ld, x->conf.ldap_base, LDAP_SCOPE_ONELEVEL,
-			     "(objectClass=nhiIdentity)", attrs, csns_page, s, reason,
-			     sizeof(reason));
+	r = dir_search_paged(&x->conf, ld, x->conf.ldap_base, LDAP_SCOPE_SUBTREE,
+			     "(objectClass=*)", attrs, csns_page, &c, reason, sizeof(reason));
 	if (r == NHI_ERR_NOMEM)
 		return r;
 	if (r < 0) {
-		snprintf(why, len, "%s: reading the identity entries: %s", uri, reason);
+		snprintf(why, len, "%s: reading the entries: %s", uri, reason);
 		return r;
 	}
 	if (s->n > 0)

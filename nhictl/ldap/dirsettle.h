@@ -26,11 +26,26 @@
  * through (printed). */
 int dir_settle(struct dir *d, const char *dn, const char *name);
 
-/* Do the servers of ldap_uri hold the same identity entries?  Each one's
- * entries under ldap_base (name and entryCSN) are compared with the first
- * server's: the number of differences (an entry of one name with another
- * entryCSN counts on both sides; 0 with one URI), the first named in
- * 'first' ("NAME: entryCSN CSN on URI, not on URI").  Replication in
+/* The same after a delete of 'dn' through d: waits until every server of
+ * ldap_uri lacks the entry, or all hold it with one entryCSN (another
+ * writer's change of it, replicated after the delete, stands: plain
+ * syncrepl re-adds an entry that a concurrent modify on another provider
+ * carries, issue 17).  Then 0: the server written through lacks it (the
+ * removal stands there; a server still holding it when the wait ran out
+ * was warned about: "NAME: the entry is not yet gone from every server
+ * ...; still held by: URI"); 1: the server written through holds it
+ * again; NHI_ERR_* when it cannot be read there (printed).  With one URI
+ * in ldap_uri, or ldap_settle_wait 0, 0 at once. */
+int dir_settle_gone(struct dir *d, const char *dn, const char *name);
+
+/* Do the servers of ldap_uri hold the same entries?  Each one's entries
+ * under ldap_base (identities, credentials, grants, delegations,
+ * resources, uid blocks: the DN below ldap_base and entryCSN) are compared
+ * with the first server's: the number of differences (an entry of one name
+ * with another entryCSN counts on both sides; 0 with one URI), the first
+ * named in 'first' ("uid=NAME: entryCSN CSN on URI, not on URI";
+ * "nhiGrantId=R,uid=NAME: entryCSN ... on URI, not on URI" when only a
+ * grant differs).  Replication in
  * progress differs too: a difference that stays is servers that disagree
  * for good.  NHI_ERR_IO when a server cannot be read (its reason in
  * 'first', not printed), NHI_ERR_NOMEM. */

@@ -136,6 +136,32 @@ static int stored(struct nhictl *x, int r, const char *why)
 	return behind(x, r);
 }
 
+/* The entry this run wrote was removed by another writer before its
+ * read-back: the row goes (r: that deletion), and the run says so,
+ * recorded with audit action 'action' (dir_confirm_failed). */
+static int gone_after(struct nhictl *x, const char *action, const char *name,
+		      const char *what, int r)
+{
+	if (r < 0)
+		return behind(x, r);
+	return dir_confirm_failed(x, action, name, "no %s: it was removed in the directory "
+				  "meanwhile, right after this change was written", what);
+}
+
+/* After the delete of 'entry' (type t): 0 the removal stands (the entry
+ * is gone from the server written through, dir_settle_gone); 1 that
+ * server holds it again: another host changed it through another provider
+ * and replication carried that change after the delete (plain syncrepl
+ * re-adds the entry); NHI_ERR_IO. */
+static int removal_undone(enum da_type t, const void *entry, const char *what)
+{
+	char dn[2048];
+
+	if (da_dn_of(&dir_conn, t, entry, dn, sizeof(dn)) < 0)
+		return NHI_ERR_IO;
+	return dir_settle_gone(&dir_conn, dn, what);
+}
+
 /* ---- the lock: the rows made to agree with the directory ----------------- */
 
 /* The entries of scope s (store.h), each part by its own search: a write
@@ -308,6 +334,8 @@ int ldap_resource_update(struct nhictl *x, const struct resource_row *old,
 
 int ldap_resource_remove(struct nhictl *x, const struct resource_row *r)
 {
+	struct da_resource want, got;
+	char what[100], t[2600];
 	int grants = 0, rc;
 
 	if (reg_intent(x, "resource-remove", r->name, "resource-remove", r->name, NULL,
@@ -318,6 +346,18 @@ int ldap_resource_remove(struct nhictl *x, const struct resource_row *r)
 	if (grants > 0)   /* added by another host meanwhile, or unknown here */
 		nerr(x, 0, "warning: %d grant%s on %s that this host did not have removed from "
 		     "the directory with it", grants, grants == 1 ? "" : "s", r->name);
+	res_to_da(r, &want);
+	snprintf(what, sizeof(what), "resource %s", r->name);
+	rc = removal_undone(DA_RESOURCE, &want, what);
+	if (rc == 1 && (rc = da_resource_read(&dir_conn, r->name, &got)) == 0) {
+		/* back: the registry holds what stands, and the run says so */
+		if ((rc = behind(x, dirstore_resource(x, &got, NULL))) < 0)
+			return rc;
+		return dir_confirm_failed(x, "resource-remove", r->name, "%s again, with %s", what,
+					  res_terms(&got, t, sizeof(t)));
+	}
+	if (rc < 0 && rc != NHI_ERR_NOTFOUND)
+		return rc;
 	return behind(x, resource_delete(x, r->id));
 }
 
@@ -381,6 +421,9 @@ static int grant_back(struct nhictl *x, struct access_row *g, int add)
 	if ((rc = settled(DA_GRANT, &want, what)) < 0)
 		return rc;
 	rc = da_grant_read(&dir_conn, g->identity, g->resource, g->cred, &got);
+	if (rc == NHI_ERR_NOTFOUND)
+		return gone_after(x, add ? "grant-add" : "grant-update", g->identity, what,
+				  grant_delete(x, g->id));
 	if (rc == 0)
 		rc = stored(x, dirstore_grant(x, &got, NULL, why, sizeof(why)), why);
 	if (rc == 0 && (rc = edge_stands(x, add ? "grant-add" : "grant-update", g->identity, what,
@@ -425,12 +468,28 @@ int ldap_grant_update(struct nhictl *x, const struct access_row *old, struct acc
 
 int ldap_grant_remove(struct nhictl *x, const struct access_row *g)
 {
+	struct da_grant want, got;
+	char what[200], why[512], t[1300];
 	int rc;
 
 	if (grant_intent(x, "grant-remove", g) < 0)
 		return NHI_ERR_DB;
-	rc = da_grant_remove(&dir_conn, g->identity, g->resource, g->cred);
-	return rc < 0 ? rc : behind(x, grant_delete(x, g->id));
+	if ((rc = da_grant_remove(&dir_conn, g->identity, g->resource, g->cred)) < 0)
+		return rc;
+	grant_to_da(g, &want);
+	snprintf(what, sizeof(what), "grant of %s on %s", g->identity, g->resource);
+	rc = removal_undone(DA_GRANT, &want, what);
+	if (rc == 1 && (rc = da_grant_read(&dir_conn, g->identity, g->resource, g->cred,
+					   &got)) == 0) {
+		if ((rc = stored(x, dirstore_grant(x, &got, NULL, why, sizeof(why)), why)) < 0)
+			return rc;
+		return dir_confirm_failed(x, "grant-remove", g->identity, "its %s again, with %s",
+					  what, edge_terms(&(struct edge_terms_of){ got.actions,
+					  got.expires, got.scopes }, t, sizeof(t)));
+	}
+	if (rc < 0 && rc != NHI_ERR_NOTFOUND)
+		return rc;
+	return behind(x, grant_delete(x, g->id));
 }
 
 /* ---- delegations ------------------------------------------------------------ */
@@ -459,6 +518,9 @@ static int deleg_back(struct nhictl *x, struct delegation_row *d, int add)
 	if ((rc = settled(DA_DELEG, &want, what)) < 0)
 		return rc;
 	rc = da_deleg_read(&dir_conn, d->from, d->to, &got);
+	if (rc == NHI_ERR_NOTFOUND)
+		return gone_after(x, add ? "delegate-add" : "delegate-update", d->from, what,
+				  delegation_delete(x, d->id));
 	if (rc == 0)
 		rc = stored(x, dirstore_deleg(x, &got, NULL, why, sizeof(why)), why);
 	if (rc == 0 && (rc = edge_stands(x, add ? "delegate-add" : "delegate-update", d->from, what,
@@ -504,12 +566,27 @@ int ldap_delegation_update(struct nhictl *x, const struct delegation_row *old,
 
 int ldap_delegation_remove(struct nhictl *x, const struct delegation_row *d)
 {
+	struct da_deleg want, got;
+	char what[200], why[512], t[1300];
 	int rc;
 
 	if (deleg_intent(x, "delegate-remove", d) < 0)
 		return NHI_ERR_DB;
-	rc = da_deleg_remove(&dir_conn, d->from, d->to);
-	return rc < 0 ? rc : behind(x, delegation_delete(x, d->id));
+	if ((rc = da_deleg_remove(&dir_conn, d->from, d->to)) < 0)
+		return rc;
+	deleg_to_da(d, &want);
+	snprintf(what, sizeof(what), "delegation %s -> %s", d->from, d->to);
+	rc = removal_undone(DA_DELEG, &want, what);
+	if (rc == 1 && (rc = da_deleg_read(&dir_conn, d->from, d->to, &got)) == 0) {
+		if ((rc = stored(x, dirstore_deleg(x, &got, NULL, why, sizeof(why)), why)) < 0)
+			return rc;
+		return dir_confirm_failed(x, "delegate-remove", d->from, "its %s again, with %s",
+					  what, edge_terms(&(struct edge_terms_of){ got.actions,
+					  got.expires, got.scopes }, t, sizeof(t)));
+	}
+	if (rc < 0 && rc != NHI_ERR_NOTFOUND)
+		return rc;
+	return behind(x, delegation_delete(x, d->id));
 }
 
 /* ---- rotation: the grants bound to the old credential move on ----------- */
