@@ -1,12 +1,13 @@
 # bench/common.sh - sourced by the bench scripts (SRC: the source tree).
-# bench_nhictl BUILD_DIR: nhictl built with -O2 there unless it is already.
+# bench_nhictl BUILD_DIR: nhictl and the NSS module (the test world's
+# nss_wrapper resolves owners through it) built with -O2 there unless they are.
 bench_nhictl() {
 	local b=$1
-	[ -x "$b/nhictl/nhictl" ] && return 0
+	[ -x "$b/nhictl/nhictl" ] && [ -f "$b/nss_nhi/.libs/libnss_nhi.so.2" ] && return 0
 	[ -x "$SRC/configure" ] || (cd "$SRC" && autoreconf -fi)
 	mkdir -p "$b"
 	(cd "$b" && { [ -f Makefile ] || "$SRC/configure" CFLAGS="-O2 -g" >/dev/null; } &&
-		make -j"$(nproc)" nhictl/nhictl >/dev/null)
+		make -j"$(nproc)" nhictl/nhictl nss_nhi/libnss_nhi.la >/dev/null)
 }
 # bench_section NAME TEXT FILE: TEXT (from "<!-- bench/NAME.sh: begin -->"
 # to its end marker) replaces that section of FILE, or is appended.
