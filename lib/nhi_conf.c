@@ -836,7 +836,9 @@ static int check_ancestors(const char *path, int flags, char *err, size_t errlen
 	char *real;
 	int links = path[0] != '/', r = 0, ignored = 0;
 
-	if (!links && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+	/* (a file opened with O_NOFOLLOW is no link: nhi_open_trusting) */
+	if (!links && !(flags & NHI_TRUST_NOT_LINK) && lstat(path, &st) == 0 &&
+	    S_ISLNK(st.st_mode))
 		links = 1;
 	if (path[0] == '/' && !(flags & NHI_TRUST_DIRS_CHECKED))
 		r = walk_up(path, &links, err, errlen);
@@ -874,6 +876,18 @@ int nhi_check_trusted_fd(int fd, const char *path, char *err, size_t errlen)
 	return nhi_check_trusted(fd, path, 0, NULL, err, errlen);
 }
 
+int nhi_open_trusting(const char *path, int oflags, int *trust_flags)
+{
+	int fd = open(path, oflags | O_NOFOLLOW);
+
+	/* a link (ELOOP): opened as one, its target checked too */
+	if (fd < 0 && errno == ELOOP)
+		return open(path, oflags);
+	if (fd >= 0)
+		*trust_flags |= NHI_TRUST_NOT_LINK;
+	return fd;
+}
+
 static char *trim(char *s)
 {
 	char *e;
@@ -886,7 +900,13 @@ static char *trim(char *s)
 	return s;
 }
 
-static int read_fd(int fd, const char *path, char **out, size_t *len, char *err, size_t errlen)
+/* The whole file on fd into *out (NUL-terminated), *len its length.
+ * size: its length as fstat(2) told (0: unknown): once that much is read
+ * the file is taken as read, without a read(2) that finds its end (this
+ * runs on every process's first NSS lookup); one that grew meanwhile is
+ * read on to its end. */
+static int read_fd(int fd, const char *path, size_t size, char **out, size_t *len, char *err,
+		   size_t errlen)
 {
 	size_t cap = 4096, n = 0;
 	char *buf = malloc(cap + 1);
@@ -921,6 +941,8 @@ static int read_fd(int fd, const char *path, char **out, size_t *len, char *err,
 		if (r == 0)
 			break;
 		n += (size_t)r;
+		if (n == size && n < cap)
+			break;
 	}
 	buf[n] = '\0';
 	*out = buf;
@@ -970,13 +992,14 @@ static int load(struct nhi_conf *c, const char *path, int flags, const struct re
 		char *err, size_t errlen)
 {
 	char *buf = NULL, *line, *next, msg[NHI_CONF_MSG_MAX];
+	struct stat st = { 0 };
 	size_t len = 0;
 	unsigned lineno = 0;
-	int fd, r;
+	int fd, r, tflags = 0;
 
 	if (flags & NHI_CONF_LENIENT)
 		c->lenient = 1;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = nhi_open_trusting(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, &tflags);
 	if (fd < 0) {
 		if (errno == ENOENT) {
 			if (flags & NHI_CONF_MISSING_OK)
@@ -985,13 +1008,16 @@ static int load(struct nhi_conf *c, const char *path, int flags, const struct re
 		}
 		return problem(c, rep, 1, NHI_ERR_IO, err, errlen, "%s: %s", path, strerror(errno));
 	}
-	if (!(flags & NHI_CONF_NO_TRUST) && nhi_check_trusted_fd(fd, path, msg, sizeof(msg)) < 0) {
+	if (!(flags & NHI_CONF_NO_TRUST) &&
+	    nhi_check_trusted(fd, path, tflags, &st, msg, sizeof(msg)) < 0) {
 		r = problem(c, rep, 1, NHI_ERR_PERM, err, errlen, "%s", msg);
 		/* an untrusted file gives nothing; only a check reads on */
 		if (r < 0 || rep == NULL)
 			goto out;
+		st.st_size = 0;
 	}
-	r = read_fd(fd, path, &buf, &len, msg, sizeof(msg));
+	r = read_fd(fd, path, (flags & NHI_CONF_NO_TRUST) || st.st_size < 0 ? 0 :
+		    (size_t)st.st_size, &buf, &len, msg, sizeof(msg));
 	if (r < 0) {
 		r = problem(c, rep, 1, r, err, errlen, "%s", msg);
 		goto out;

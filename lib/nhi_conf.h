@@ -243,10 +243,19 @@ int nhi_check_trusted_fd(int fd, const char *path, char *err, size_t errlen);
  * by were checked already (a file beside one just checked, as the
  * snapshot's delta): only the file, and where it leads if it is a link. */
 #define NHI_TRUST_DIRS_CHECKED 0x1
+/* NHI_TRUST_NOT_LINK: the file was opened with O_NOFOLLOW, so 'path'
+ * itself is no symbolic link (nhi_open_trusting): no lstat(2) of it. */
+#define NHI_TRUST_NOT_LINK 0x2
 /* st (when not NULL) gets the open file's fstat(2), which the check made
  * anyway: a caller need not make it again. */
 struct stat;
 int nhi_check_trusted(int fd, const char *path, int flags, struct stat *st,
 		      char *err, size_t errlen);
+
+/* open(2) 'path' with oflags for nhi_check_trusted: first with O_NOFOLLOW
+ * (NHI_TRUST_NOT_LINK added to *trust_flags when that opened it), again
+ * without it when 'path' is a symbolic link (allowed: where it leads is
+ * checked too).  The fd, or -1 with errno set. */
+int nhi_open_trusting(const char *path, int oflags, int *trust_flags);
 
 #endif

@@ -263,10 +263,10 @@ static int map_file(struct snapf *f, const char *path, int flags, int want_delta
 {
 	struct stat st;
 	void *map = MAP_FAILED;
-	int fd, r;
+	int fd, r, tflags = 0;
 
 	memset(f, 0, sizeof(*f));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = nhi_open_trusting(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, &tflags);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return nhi_seterr(err, errlen, NHI_ERR_NOTFOUND, "%s: no snapshot (run nhictl publish)", path);
@@ -275,8 +275,8 @@ static int map_file(struct snapf *f, const char *path, int flags, int want_delta
 	if (flags & NHI_SNAP_TRUST) {
 		/* the delta is beside the base, whose directories were checked;
 		 * the check's fstat is the one below */
-		r = nhi_check_trusted(fd, path, want_delta ? NHI_TRUST_DIRS_CHECKED : 0, &st,
-				      err, errlen);
+		r = nhi_check_trusted(fd, path, tflags | (want_delta ? NHI_TRUST_DIRS_CHECKED : 0),
+				      &st, err, errlen);
 		if (r < 0)
 			goto out;
 	} else if (fstat(fd, &st) < 0) {
