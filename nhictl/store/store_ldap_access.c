@@ -162,6 +162,24 @@ static int removal_undone(enum da_type t, const void *entry, const char *what)
 	return dir_settle_gone(&dir_conn, dn, what);
 }
 
+/* The entry a removal deleted is back (removal_undone), holding 'detail'.
+ * When the removal is the run's only pending change, the caller stored
+ * the entry in the registry and the run says so, recorded
+ * (dir_confirm_failed: outcome overwritten).  Inside a bigger change (a
+ * retire's cascade, the retire's intent pending too: committing here
+ * would end that intent without its event) nothing is recorded: said, and
+ * the verb gives up; the next run's recovery of the retire's intent
+ * finishes the cascade (da_cut), with the events. */
+static int came_back(struct nhictl *x, const char *action, const char *name,
+		     const char *detail)
+{
+	if (x->n_intents > 1)
+		return nerr(x, NHI_ERR_CONFLICT, "the directory holds %s: another writer or a "
+			    "replica changed %s while it was being removed; the next nhictl run "
+			    "finishes the removal", detail, name);
+	return dir_confirm_failed(x, action, name, "%s", detail);
+}
+
 /* ---- the lock: the rows made to agree with the directory ----------------- */
 
 /* The entries of scope s (store.h), each part by its own search: a write
@@ -335,7 +353,7 @@ int ldap_resource_update(struct nhictl *x, const struct resource_row *old,
 int ldap_resource_remove(struct nhictl *x, const struct resource_row *r)
 {
 	struct da_resource want, got;
-	char what[100], t[2600];
+	char what[100], t[2600], det[2800];
 	int grants = 0, rc;
 
 	if (reg_intent(x, "resource-remove", r->name, "resource-remove", r->name, NULL,
@@ -351,10 +369,10 @@ int ldap_resource_remove(struct nhictl *x, const struct resource_row *r)
 	rc = removal_undone(DA_RESOURCE, &want, what);
 	if (rc == 1 && (rc = da_resource_read(&dir_conn, r->name, &got)) == 0) {
 		/* back: the registry holds what stands, and the run says so */
-		if ((rc = behind(x, dirstore_resource(x, &got, NULL))) < 0)
+		snprintf(det, sizeof(det), "%s again, with %s", what, res_terms(&got, t, sizeof(t)));
+		if (x->n_intents <= 1 && (rc = behind(x, dirstore_resource(x, &got, NULL))) < 0)
 			return rc;
-		return dir_confirm_failed(x, "resource-remove", r->name, "%s again, with %s", what,
-					  res_terms(&got, t, sizeof(t)));
+		return came_back(x, "resource-remove", r->name, det);
 	}
 	if (rc < 0 && rc != NHI_ERR_NOTFOUND)
 		return rc;
@@ -469,7 +487,7 @@ int ldap_grant_update(struct nhictl *x, const struct access_row *old, struct acc
 int ldap_grant_remove(struct nhictl *x, const struct access_row *g)
 {
 	struct da_grant want, got;
-	char what[200], why[512], t[1300];
+	char what[200], why[512], t[1300], det[1600];
 	int rc;
 
 	if (grant_intent(x, "grant-remove", g) < 0)
@@ -481,11 +499,13 @@ int ldap_grant_remove(struct nhictl *x, const struct access_row *g)
 	rc = removal_undone(DA_GRANT, &want, what);
 	if (rc == 1 && (rc = da_grant_read(&dir_conn, g->identity, g->resource, g->cred,
 					   &got)) == 0) {
-		if ((rc = stored(x, dirstore_grant(x, &got, NULL, why, sizeof(why)), why)) < 0)
+		snprintf(det, sizeof(det), "its %s again, with %s", what,
+			 edge_terms(&(struct edge_terms_of){ got.actions, got.expires, got.scopes },
+				    t, sizeof(t)));
+		if (x->n_intents <= 1 &&
+		    (rc = stored(x, dirstore_grant(x, &got, NULL, why, sizeof(why)), why)) < 0)
 			return rc;
-		return dir_confirm_failed(x, "grant-remove", g->identity, "its %s again, with %s",
-					  what, edge_terms(&(struct edge_terms_of){ got.actions,
-					  got.expires, got.scopes }, t, sizeof(t)));
+		return came_back(x, "grant-remove", g->identity, det);
 	}
 	if (rc < 0 && rc != NHI_ERR_NOTFOUND)
 		return rc;
@@ -567,7 +587,7 @@ int ldap_delegation_update(struct nhictl *x, const struct delegation_row *old,
 int ldap_delegation_remove(struct nhictl *x, const struct delegation_row *d)
 {
 	struct da_deleg want, got;
-	char what[200], why[512], t[1300];
+	char what[200], why[512], t[1300], det[1600];
 	int rc;
 
 	if (deleg_intent(x, "delegate-remove", d) < 0)
@@ -578,11 +598,13 @@ int ldap_delegation_remove(struct nhictl *x, const struct delegation_row *d)
 	snprintf(what, sizeof(what), "delegation %s -> %s", d->from, d->to);
 	rc = removal_undone(DA_DELEG, &want, what);
 	if (rc == 1 && (rc = da_deleg_read(&dir_conn, d->from, d->to, &got)) == 0) {
-		if ((rc = stored(x, dirstore_deleg(x, &got, NULL, why, sizeof(why)), why)) < 0)
+		snprintf(det, sizeof(det), "its %s again, with %s", what,
+			 edge_terms(&(struct edge_terms_of){ got.actions, got.expires, got.scopes },
+				    t, sizeof(t)));
+		if (x->n_intents <= 1 &&
+		    (rc = stored(x, dirstore_deleg(x, &got, NULL, why, sizeof(why)), why)) < 0)
 			return rc;
-		return dir_confirm_failed(x, "delegate-remove", d->from, "its %s again, with %s",
-					  what, edge_terms(&(struct edge_terms_of){ got.actions,
-					  got.expires, got.scopes }, t, sizeof(t)));
+		return came_back(x, "delegate-remove", d->from, det);
 	}
 	if (rc < 0 && rc != NHI_ERR_NOTFOUND)
 		return rc;
