@@ -122,16 +122,6 @@ out:
 	ldap_msgfree(res);
 }
 
-/* 1 if dn is base or below it (DNs compared as strings, case ignored). */
-static int dn_under(const char *dn, const char *base)
-{
-	size_t n = strlen(dn), b = strlen(base);
-
-	if (b == 0 || n < b || strcasecmp(dn + n - b, base) != 0)
-		return 0;
-	return n == b || dn[n - b - 1] == ',';
-}
-
 /* The topology: the contextCSN values of the naming context that holds
  * ldap_base, one per server ID that wrote to it (RFC 4533's CSN:
  * time#count#sid#mod).  Several server IDs: several providers. */
@@ -152,15 +142,7 @@ static void read_topology(LDAP *ld, const struct nhi_conf *c, struct dcheck *d)
 		d->n_uris++;
 		p += strcspn(p, " \t");
 	}
-	for (i = 0; d->contexts != NULL && d->contexts[i] != NULL; i++)
-		if (d->contexts[i]->bv_len < sizeof(d->suffix)) {
-			char ctx[sizeof(d->suffix)];
-
-			snprintf(ctx, sizeof(ctx), "%.*s", (int)d->contexts[i]->bv_len,
-				 d->contexts[i]->bv_val);
-			if (dn_under(c->ldap_base, ctx) && strlen(ctx) >= strlen(d->suffix))
-				snprintf(d->suffix, sizeof(d->suffix), "%s", ctx);
-		}
+	dir_context_of(c->ldap_base, d->contexts, d->suffix, sizeof(d->suffix));
 	if (d->suffix[0] == '\0')
 		return;
 	rc = ldap_search_ext_s(ld, d->suffix, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include "nhi_policy.h"
 #include "ldap.h"
@@ -205,6 +206,30 @@ void dir_gentime(int64_t t, char out[16])
 
 	if (gmtime_r(&tt, &tm) == NULL || strftime(out, 16, "%Y%m%d%H%M%SZ", &tm) == 0)
 		snprintf(out, 16, "19700101000000Z");
+}
+
+int dir_dn_under(const char *dn, const char *base)
+{
+	size_t n = strlen(dn), b = strlen(base);
+
+	if (b == 0 || n < b || strcasecmp(dn + n - b, base) != 0)
+		return 0;
+	return n == b || dn[n - b - 1] == ',';
+}
+
+void dir_context_of(const char *base, struct berval **contexts, char *out, size_t len)
+{
+	char ctx[1024];
+	int i;
+
+	out[0] = '\0';
+	for (i = 0; contexts != NULL && contexts[i] != NULL; i++) {
+		if (contexts[i]->bv_len >= sizeof(ctx) || contexts[i]->bv_len >= len)
+			continue;
+		snprintf(ctx, sizeof(ctx), "%.*s", (int)contexts[i]->bv_len, contexts[i]->bv_val);
+		if (dir_dn_under(base, ctx) && strlen(ctx) >= strlen(out))
+			snprintf(out, len, "%s", ctx);
+	}
 }
 
 /* The first value of 'attr' as a string in buf: 1 present, 0 absent,

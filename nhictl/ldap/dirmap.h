@@ -71,6 +71,12 @@ int dir_referral(struct dir *d, int rc);
 /* The first value of 'attr' as a string in buf: 1 present, 0 absent,
  * -1 too long or containing a NUL. */
 int dir_first_value(LDAP *ld, LDAPMessage *e, const char *attr, char *buf, size_t len);
+/* 1 if dn is base or below it (DNs compared as strings, case ignored). */
+int dir_dn_under(const char *dn, const char *base);
+/* The naming context holding base: the longest of 'contexts' (the root
+ * DSE's namingContexts) that base is, or is below, into out ("" when none;
+ * one longer than len - 1 is skipped). */
+void dir_context_of(const char *base, struct berval **contexts, char *out, size_t len);
 /* The per-operation timeout (ldap_timeout, default 10 s). */
 struct timeval dir_timeout(const struct nhi_conf *c);
 /* A search read in pages (the paged results control, RFC 2696), so that

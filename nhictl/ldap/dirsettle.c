@@ -3,7 +3,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include "ldap.h"
 #include "dirsettle.h"
@@ -60,8 +59,8 @@ static const char *csn_sid(const char *csn, size_t *len)
 	return p;
 }
 
-/* The value of s for the server ID of csn, or NULL. */
-static const char *seen_of(const struct seen *s, const char *csn)
+/* The index of s's value for the server ID of csn, or -1. */
+static int seen_find(const struct seen *s, const char *csn)
 {
 	size_t l, k;
 	const char *sid = csn_sid(csn, &l), *o;
@@ -70,41 +69,27 @@ static const char *seen_of(const struct seen *s, const char *csn)
 	for (i = 0; i < s->n; i++) {
 		o = csn_sid(s->csn[i], &k);
 		if (k == l && memcmp(o, sid, l) == 0)
-			return s->csn[i];
+			return i;
 	}
-	return NULL;
+	return -1;
 }
 
 /* The naming context holding ldap_base (the longest namingContexts value
  * of the root DSE above it) into ctx, "" when none is told. */
 static void naming_context(struct dir *d, char *ctx, size_t len)
 {
-	char *attrs[] = { "namingContexts", NULL }, v[1024];
+	char *attrs[] = { "namingContexts", NULL };
 	struct timeval tv = dir_timeout(&d->x->conf);
-	const char *base = d->x->conf.ldap_base;
 	LDAPMessage *res = NULL, *e;
 	struct berval **vals;
-	size_t bl = strlen(base), vl;
-	int i;
 
 	ctx[0] = '\0';
 	if (ldap_search_ext_s(d->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
-			      &tv, 1, &res) != LDAP_SUCCESS || (e = ldap_first_entry(d->ld, res)) == NULL) {
-		ldap_msgfree(res);
-		return;
+			      &tv, 1, &res) == LDAP_SUCCESS && (e = ldap_first_entry(d->ld, res)) != NULL) {
+		vals = ldap_get_values_len(d->ld, e, "namingContexts");
+		dir_context_of(d->x->conf.ldap_base, vals, ctx, len);
+		ldap_value_free_len(vals);
 	}
-	vals = ldap_get_values_len(d->ld, e, "namingContexts");
-	for (i = 0; vals != NULL && vals[i] != NULL; i++) {
-		vl = vals[i]->bv_len;
-		if (vl >= sizeof(v) || vl >= len || vl > bl || vl <= strlen(ctx))
-			continue;
-		memcpy(v, vals[i]->bv_val, vl);
-		v[vl] = '\0';
-		/* base is the context or below it (",CONTEXT" ends it) */
-		if (strcasecmp(base + bl - vl, v) == 0 && (vl == bl || base[bl - vl - 1] == ','))
-			snprintf(ctx, len, "%s", v);
-	}
-	ldap_value_free_len(vals);
 	ldap_msgfree(res);
 }
 
@@ -136,18 +121,10 @@ static void seen_max(struct seen *m, const struct seen *s)
 	int i, j;
 
 	for (i = 0; i < s->n; i++) {
-		size_t l, k;
-		const char *sid = csn_sid(s->csn[i], &l);
-
-		for (j = 0; j < m->n; j++) {
-			const char *o = csn_sid(m->csn[j], &k);
-
-			if (k == l && memcmp(o, sid, l) == 0)
-				break;
-		}
-		if (j == m->n && m->n < SETTLE_MAX_SIDS)
+		j = seen_find(m, s->csn[i]);
+		if (j < 0 && m->n < SETTLE_MAX_SIDS)
 			snprintf(m->csn[m->n++], sizeof(m->csn[0]), "%s", s->csn[i]);
-		else if (j < m->n && strcmp(s->csn[i], m->csn[j]) > 0)
+		else if (j >= 0 && strcmp(s->csn[i], m->csn[j]) > 0)
 			snprintf(m->csn[j], sizeof(m->csn[0]), "%s", s->csn[i]);
 	}
 }
@@ -155,11 +132,10 @@ static void seen_max(struct seen *m, const struct seen *s)
 /* Has s seen everything m has (each server ID's CSN at least m's)? */
 static int seen_covers(const struct seen *s, const struct seen *m)
 {
-	const char *v;
-	int i;
+	int i, j;
 
 	for (i = 0; i < m->n; i++)
-		if ((v = seen_of(s, m->csn[i])) == NULL || strcmp(v, m->csn[i]) < 0)
+		if ((j = seen_find(s, m->csn[i])) < 0 || strcmp(s->csn[j], m->csn[i]) < 0)
 			return 0;
 	return m->n == 0 || s->n >= 0;
 }
@@ -283,24 +259,33 @@ static int settle_wanted(struct dir *d)
 	return *u != '\0' && d->x->conf.ldap_settle_wait > 0;
 }
 
+/* The entryCSN of 'dn' on the server written through ("" gone): 0, or
+ * NHI_ERR_IO (printed). */
+static int own_csn(struct dir *d, const char *dn, char *csn, size_t len)
+{
+	char err[2048];
+	int rc = entry_csn(d, d->ld, dn, csn, len);
+
+	if (rc == LDAP_SUCCESS)
+		return 0;
+	nhi_ldap_reason(d->ld, rc, err, sizeof(err));
+	return nerr(d->x, NHI_ERR_IO, "reading %s back: %s", dn, err);
+}
+
 int dir_settle(struct dir *d, const char *dn, const char *name)
 {
-	char mine[128], err[2048];
-	int rc;
+	char mine[128];
 
 	if (!settle_wanted(d))
 		return 0;
-	rc = entry_csn(d, d->ld, dn, mine, sizeof(mine));
-	if (rc != LDAP_SUCCESS) {
-		nhi_ldap_reason(d->ld, rc, err, sizeof(err));
-		return nerr(d->x, NHI_ERR_IO, "reading %s back: %s", dn, err);
-	}
+	if (own_csn(d, dn, mine, sizeof(mine)) < 0)
+		return NHI_ERR_IO;
 	return settle_poll(d, dn, name, mine);
 }
 
 int dir_settle_gone(struct dir *d, const char *dn, const char *name)
 {
-	char csn[128], err[2048];
+	char csn[128];
 	int rc;
 
 	if (!settle_wanted(d))
@@ -308,11 +293,8 @@ int dir_settle_gone(struct dir *d, const char *dn, const char *name)
 	if ((rc = settle_poll(d, dn, name, NULL)) < 0)
 		return rc;
 	/* what the server written through holds now */
-	rc = entry_csn(d, d->ld, dn, csn, sizeof(csn));
-	if (rc != LDAP_SUCCESS) {
-		nhi_ldap_reason(d->ld, rc, err, sizeof(err));
-		return nerr(d->x, NHI_ERR_IO, "reading %s back: %s", dn, err);
-	}
+	if (own_csn(d, dn, csn, sizeof(csn)) < 0)
+		return NHI_ERR_IO;
 	return csn[0] != '\0';
 }
 
@@ -369,11 +351,12 @@ static int csns_page(LDAP *ld, LDAPMessage *res, void *ctx)
 			continue;
 		dl = strlen(dn);
 		/* the base itself is not compared; the rest named below it */
-		if (dl > bl + 1 && strcasecmp(dn + dl - bl, c->base) == 0 && dn[dl - bl - 1] == ',')
+		if (dir_dn_under(dn, c->base)) {
+			if (dl == bl) {
+				ldap_memfree(dn);
+				continue;
+			}
 			dl -= bl + 1;
-		else if (dl == bl) {
-			ldap_memfree(dn);
-			continue;
 		}
 		if (dir_first_value(ld, e, "entryCSN", csn, sizeof(csn)) <= 0)
 			csn[0] = '\0';

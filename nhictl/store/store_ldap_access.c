@@ -162,13 +162,13 @@ static int removal_undone(enum da_type t, const void *entry, const char *what)
 	return dir_settle_gone(&dir_conn, dn, what);
 }
 
-/* The entry a removal deleted is back (removal_undone), holding 'detail'.
- * When the removal is the run's only pending change, the caller stored
- * the entry in the registry and the run says so, recorded
- * (dir_confirm_failed: outcome overwritten).  Inside a bigger change (a
- * retire's cascade, the retire's intent pending too: committing here
- * would end that intent without its event) nothing is recorded: said, and
- * the verb gives up; the next run's recovery of the retire's intent
+/* The entry a removal deleted is back (removal_undone), holding 'detail';
+ * the caller stored it in the registry.  When the removal is the run's
+ * only pending change, the run says so, recorded (dir_confirm_failed:
+ * outcome overwritten).  Inside a bigger change (a retire's cascade, the
+ * retire's intent pending too: committing here would end that intent
+ * without its event) nothing is recorded: said, and the verb gives up (its
+ * transaction rolled back); the next run's recovery of the retire's intent
  * finishes the cascade (da_cut), with the events. */
 static int came_back(struct nhictl *x, const char *action, const char *name,
 		     const char *detail)
@@ -369,9 +369,9 @@ int ldap_resource_remove(struct nhictl *x, const struct resource_row *r)
 	rc = removal_undone(DA_RESOURCE, &want, what);
 	if (rc == 1 && (rc = da_resource_read(&dir_conn, r->name, &got)) == 0) {
 		/* back: the registry holds what stands, and the run says so */
-		snprintf(det, sizeof(det), "%s again, with %s", what, res_terms(&got, t, sizeof(t)));
-		if (x->n_intents <= 1 && (rc = behind(x, dirstore_resource(x, &got, NULL))) < 0)
+		if ((rc = behind(x, dirstore_resource(x, &got, NULL))) < 0)
 			return rc;
+		snprintf(det, sizeof(det), "%s again, with %s", what, res_terms(&got, t, sizeof(t)));
 		return came_back(x, "resource-remove", r->name, det);
 	}
 	if (rc < 0 && rc != NHI_ERR_NOTFOUND)
@@ -425,6 +425,19 @@ static int edge_stands(struct nhictl *x, const char *action, const char *name,
 		return 0;
 	return dir_confirm_failed(x, action, name, "its %s with %s, not %s", what,
 				  edge_terms(&got, t1, sizeof(t1)), edge_terms(&want, t2, sizeof(t2)));
+}
+
+/* A removed grant or delegation of 'name' is back, holding 'got'; rc:
+ * storing it in the registry (came_back). */
+static int edge_came_back(struct nhictl *x, const char *action, const char *name,
+			  const char *what, struct edge_terms_of got, int rc)
+{
+	char t[1300], det[1600];
+
+	if (rc < 0)
+		return rc;
+	snprintf(det, sizeof(det), "its %s again, with %s", what, edge_terms(&got, t, sizeof(t)));
+	return came_back(x, action, name, det);
 }
 
 static int grant_back(struct nhictl *x, struct access_row *g, int add)
@@ -487,7 +500,7 @@ int ldap_grant_update(struct nhictl *x, const struct access_row *old, struct acc
 int ldap_grant_remove(struct nhictl *x, const struct access_row *g)
 {
 	struct da_grant want, got;
-	char what[200], why[512], t[1300], det[1600];
+	char what[200], why[512];
 	int rc;
 
 	if (grant_intent(x, "grant-remove", g) < 0)
@@ -498,15 +511,10 @@ int ldap_grant_remove(struct nhictl *x, const struct access_row *g)
 	snprintf(what, sizeof(what), "grant of %s on %s", g->identity, g->resource);
 	rc = removal_undone(DA_GRANT, &want, what);
 	if (rc == 1 && (rc = da_grant_read(&dir_conn, g->identity, g->resource, g->cred,
-					   &got)) == 0) {
-		snprintf(det, sizeof(det), "its %s again, with %s", what,
-			 edge_terms(&(struct edge_terms_of){ got.actions, got.expires, got.scopes },
-				    t, sizeof(t)));
-		if (x->n_intents <= 1 &&
-		    (rc = stored(x, dirstore_grant(x, &got, NULL, why, sizeof(why)), why)) < 0)
-			return rc;
-		return came_back(x, "grant-remove", g->identity, det);
-	}
+					   &got)) == 0)
+		return edge_came_back(x, "grant-remove", g->identity, what,
+				      (struct edge_terms_of){ got.actions, got.expires, got.scopes },
+				      stored(x, dirstore_grant(x, &got, NULL, why, sizeof(why)), why));
 	if (rc < 0 && rc != NHI_ERR_NOTFOUND)
 		return rc;
 	return behind(x, grant_delete(x, g->id));
@@ -587,7 +595,7 @@ int ldap_delegation_update(struct nhictl *x, const struct delegation_row *old,
 int ldap_delegation_remove(struct nhictl *x, const struct delegation_row *d)
 {
 	struct da_deleg want, got;
-	char what[200], why[512], t[1300], det[1600];
+	char what[200], why[512];
 	int rc;
 
 	if (deleg_intent(x, "delegate-remove", d) < 0)
@@ -597,15 +605,10 @@ int ldap_delegation_remove(struct nhictl *x, const struct delegation_row *d)
 	deleg_to_da(d, &want);
 	snprintf(what, sizeof(what), "delegation %s -> %s", d->from, d->to);
 	rc = removal_undone(DA_DELEG, &want, what);
-	if (rc == 1 && (rc = da_deleg_read(&dir_conn, d->from, d->to, &got)) == 0) {
-		snprintf(det, sizeof(det), "its %s again, with %s", what,
-			 edge_terms(&(struct edge_terms_of){ got.actions, got.expires, got.scopes },
-				    t, sizeof(t)));
-		if (x->n_intents <= 1 &&
-		    (rc = stored(x, dirstore_deleg(x, &got, NULL, why, sizeof(why)), why)) < 0)
-			return rc;
-		return came_back(x, "delegate-remove", d->from, det);
-	}
+	if (rc == 1 && (rc = da_deleg_read(&dir_conn, d->from, d->to, &got)) == 0)
+		return edge_came_back(x, "delegate-remove", d->from, what,
+				      (struct edge_terms_of){ got.actions, got.expires, got.scopes },
+				      stored(x, dirstore_deleg(x, &got, NULL, why, sizeof(why)), why));
 	if (rc < 0 && rc != NHI_ERR_NOTFOUND)
 		return rc;
 	return behind(x, delegation_delete(x, d->id));
