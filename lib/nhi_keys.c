@@ -28,9 +28,8 @@ static int keyidx_map(const char *path, const struct nhi_snap *snap, char **map,
 	if (fd < 0)
 		return nhi_seterr(err, errlen, errno == ENOENT ? NHI_ERR_NOTFOUND : NHI_ERR_IO,
 				  "%s: %s (run 'nhictl publish')", path, strerror(errno));
-	r = nhi_check_trusted_fd(fd, path, err, errlen);
-	if (r == 0 && fstat(fd, &st) < 0)
-		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", path, strerror(errno));
+	/* opened with O_NOFOLLOW: no link; the check's fstat fills st */
+	r = nhi_check_trusted(fd, path, NHI_TRUST_NOT_LINK, &st, err, errlen);
 	if (r == 0 && (st.st_size < 16 || st.st_size > (off_t)256 * 1024 * 1024))
 		r = nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad size", path);
 	if (r == 0) {

@@ -303,8 +303,9 @@ static int listed_registered(const struct nhi_conf *c, const char *user, uid_t u
 	fd = open(c->registered_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return 0;
-	if (nhi_check_trusted_fd(fd, c->registered_path, err, sizeof(err)) < 0 ||
-	    fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size > REGISTERED_MAX ||
+	/* opened with O_NOFOLLOW: no link; the check's fstat fills st */
+	if (nhi_check_trusted(fd, c->registered_path, NHI_TRUST_NOT_LINK, &st, err,
+			      sizeof(err)) < 0 || st.st_size <= 0 || st.st_size > REGISTERED_MAX ||
 	    (buf = malloc((size_t)st.st_size + 1)) == NULL)
 		goto out;
 	n = read(fd, buf, (size_t)st.st_size);

@@ -124,13 +124,10 @@ int nhi_pwh_load(const char *path, const struct nhi_snap *snap, struct nhi_pwh *
 	if (fd < 0)
 		return nhi_seterr(err, errlen, errno == ENOENT ? NHI_ERR_NOTFOUND : NHI_ERR_IO,
 				  "%s: %s", path, strerror(errno));
-	r = nhi_check_trusted_fd(fd, path, err, errlen);
+	/* opened with O_NOFOLLOW: no link; the check's fstat fills st */
+	r = nhi_check_trusted(fd, path, NHI_TRUST_NOT_LINK, &st, err, errlen);
 	if (r < 0)
 		goto out;
-	if (fstat(fd, &st) < 0) {
-		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
 	/* it holds secrets: nobody else may even read it */
 	if (st.st_mode & 077) {
 		r = nhi_seterr(err, errlen, NHI_ERR_PERM, "%s: not trusted: readable by group or "
