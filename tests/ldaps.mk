@@ -27,3 +27,7 @@ EXTRA_DIST += tests/test-ldap-repl-races.sh
 # changed on the other (issue 17): tests/test-ldap-repl-remove.sh
 TESTS += tests/test-ldap-repl-remove.sh
 EXTRA_DIST += tests/test-ldap-repl-remove.sh
+# real replication, a rotation's move to grace swapped by replication
+# (issue 17): tests/test-ldap-repl-swap.sh
+TESTS += tests/test-ldap-repl-swap.sh
+EXTRA_DIST += tests/test-ldap-repl-swap.sh

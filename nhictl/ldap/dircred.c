@@ -7,6 +7,7 @@
 #include <time.h>
 #include "ldap.h"
 #include "dircred.h"
+#include "dirsettle.h"
 
 
 
@@ -189,6 +190,24 @@ int dc_set_state(struct dir *d, const char *name, const char *cid, const char *s
 	if (rc != LDAP_SUCCESS)
 		return failed(d, rc, "modifying", dn);
 	return 0;
+}
+
+int dc_settle(struct dir *d, const char *name, const char *cid)
+{
+	char dn[1200];
+
+	if (cred_dn(d, name, cid, dn, sizeof(dn)) != 0)
+		return NHI_ERR_IO;
+	return dir_settle_mend(d, dn, name, "nhiState");
+}
+
+int dc_settle_ident(struct dir *d, const char *name)
+{
+	char dn[1024];
+
+	if (dir_ident_dn(&d->x->conf, name, dn, sizeof(dn)) < 0)
+		return nerr(d->x, NHI_ERR_IO, "identity '%s': DN too long", name);
+	return dir_settle_mend(d, dn, name, "nhiSerial");
 }
 
 int dc_delete(struct dir *d, const char *name, const char *cid)

@@ -51,6 +51,16 @@ int dc_unadd(struct dir *d, const char *name, const struct newcred *n);
  * password hash (del_pw, or NULL) removed from the identity. */
 int dc_revoke(struct dir *d, const char *name, const char *cid, const char *del_pw,
 	      int64_t when);
+/* Wait until every server of ldap_uri holds credential entry cid as
+ * the server written through does (dir_settle_mend: a version swapped
+ * by replication is written again).  0, 1 not within
+ * ldap_settle_wait (warned), NHI_ERR_*. */
+int dc_settle(struct dir *d, const char *name, const char *cid);
+/* The same for the identity entry after a change of credentials that
+ * only moved its nhiSerial (a token, key or certificate: two hosts doing
+ * it at once through two providers write the same serial, and
+ * replication can swap their versions the same way). */
+int dc_settle_ident(struct dir *d, const char *name);
 /* Delete a credential entry (gone already is fine). */
 int dc_delete(struct dir *d, const char *name, const char *cid);
 /* The identity's credential entries, valid ones only (a bad entry is

@@ -152,7 +152,33 @@ static int seen_covers(const struct seen *s, const struct seen *m)
  * server has seen all of it and the entry still agrees.  0 agreed; 1 not
  * within ldap_settle_wait, or a server did not answer (warned, naming
  * the servers behind); NHI_ERR_NOMEM. */
-static int settle_poll(struct dir *d, const char *dn, const char *name, const char *mine)
+/* Have all n servers answered, with the entry on each, not all with one
+ * entryCSN, and each seen every change the others have (the same
+ * contextCSN values)?  Then replication has nothing left to carry that
+ * would make them agree: two providers' concurrent changes of the entry
+ * were each applied over the other's (plain syncrepl can swap them). */
+static int swapped_now(LDAP **ld, char (*csn)[128], const struct seen *seen, int n)
+{
+	struct seen all = { 0 };
+	int i, differ = 0;
+
+	for (i = 0; i < n; i++) {
+		if (ld[i] == NULL || csn[i][0] == '\0' || seen[i].n <= 0)
+			return 0;
+		differ |= strcmp(csn[i], csn[0]) != 0;
+		seen_max(&all, &seen[i]);
+	}
+	for (i = 0; i < n; i++)
+		if (!seen_covers(&seen[i], &all))
+			return 0;
+	return differ;
+}
+
+/* polls in a row that find the servers swapped before it counts */
+#define SETTLE_SWAP_POLLS 4
+
+static int settle_poll(struct dir *d, const char *dn, const char *name, const char *mine,
+		       int swap)
 {
 	LDAP *ld[SETTLE_MAX_URIS] = { NULL };
 	char uris[NHI_CONF_URI_MAX], *uri, *save = NULL, *names[SETTLE_MAX_URIS];
@@ -160,7 +186,7 @@ static int settle_poll(struct dir *d, const char *dn, const char *name, const ch
 	struct seen seen[SETTLE_MAX_URIS], known;
 	struct nhi_conf *one = NULL;
 	struct timespec t0, t;
-	int n = 0, i, r = 0, same, armed = 0;
+	int n = 0, i, r = 0, same, armed = 0, swaps = 0;
 	int64_t wait = d->x->conf.ldap_settle_wait;
 
 	snprintf(uris, sizeof(uris), "%s", d->x->conf.ldap_uri);
@@ -208,6 +234,11 @@ static int settle_poll(struct dir *d, const char *dn, const char *name, const ch
 		}
 		if (!same) {
 			armed = 0;
+			swaps = swap && swapped_now(ld, csn, seen, n) ? swaps + 1 : 0;
+			if (swaps >= SETTLE_SWAP_POLLS) {
+				r = 2;
+				break;
+			}
 		} else {
 			if (!armed) {
 				known.n = 0;
@@ -280,7 +311,57 @@ int dir_settle(struct dir *d, const char *dn, const char *name)
 		return 0;
 	if (own_csn(d, dn, mine, sizeof(mine)) < 0)
 		return NHI_ERR_IO;
-	return settle_poll(d, dn, name, mine);
+	return settle_poll(d, dn, name, mine, 0);
+}
+
+/* The entry written again through d: 'attr' replaced by the values it
+ * has there (a new entryCSN, the same content).  0, or NHI_ERR_IO
+ * (printed). */
+static int rewrite(struct dir *d, const char *dn, const char *attr)
+{
+	char *attrs[] = { (char *)attr, NULL }, err[2048];
+	struct timeval tv = dir_timeout(&d->x->conf);
+	LDAPMessage *res = NULL, *e;
+	struct berval **v = NULL;
+	LDAPMod m = { LDAP_MOD_REPLACE | LDAP_MOD_BVALUES, (char *)attr, { NULL } }, *mods[] = { &m, NULL };
+	int rc;
+
+	rc = ldap_search_ext_s(d->ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
+			       &tv, 1, &res);
+	if (rc == LDAP_SUCCESS && (e = ldap_first_entry(d->ld, res)) != NULL &&
+	    (v = ldap_get_values_len(d->ld, e, attr)) != NULL) {
+		m.mod_bvalues = v;
+		do
+			rc = ldap_modify_ext_s(d->ld, dn, mods, NULL, NULL);
+		while (dir_referral(d, rc));
+	} else if (rc == LDAP_SUCCESS) {
+		rc = LDAP_NO_SUCH_ATTRIBUTE;
+	}
+	ldap_value_free_len(v);
+	ldap_msgfree(res);
+	if (rc == LDAP_SUCCESS)
+		return 0;
+	nhi_ldap_reason(d->ld, rc, err, sizeof(err));
+	return nerr(d->x, NHI_ERR_IO, "writing %s again: %s", dn, err);
+}
+
+int dir_settle_mend(struct dir *d, const char *dn, const char *name, const char *attr)
+{
+	char mine[128];
+	int r;
+
+	if (!settle_wanted(d))
+		return 0;
+	if (own_csn(d, dn, mine, sizeof(mine)) < 0)
+		return NHI_ERR_IO;
+	if ((r = settle_poll(d, dn, name, mine, 1)) != 2)
+		return r;
+	nerr(d->x, 0, "note: %s: the servers of ldap_uri each held the other's concurrent change "
+	     "of %s (replication swapped them): written again, as the server written through "
+	     "holds it", name, dn);
+	if (rewrite(d, dn, attr) < 0 || own_csn(d, dn, mine, sizeof(mine)) < 0)
+		return NHI_ERR_IO;
+	return settle_poll(d, dn, name, mine, 0);
 }
 
 int dir_settle_gone(struct dir *d, const char *dn, const char *name)
@@ -290,7 +371,7 @@ int dir_settle_gone(struct dir *d, const char *dn, const char *name)
 
 	if (!settle_wanted(d))
 		return 0;
-	if ((rc = settle_poll(d, dn, name, NULL)) < 0)
+	if ((rc = settle_poll(d, dn, name, NULL, 0)) < 0)
 		return rc;
 	/* what the server written through holds now */
 	if (own_csn(d, dn, csn, sizeof(csn)) < 0)

@@ -26,6 +26,17 @@
  * through (printed). */
 int dir_settle(struct dir *d, const char *dn, const char *name);
 
+/* dir_settle, for an entry that two providers may change at once (a
+ * credential entry that two rotations move to grace): plain syncrepl can
+ * apply each provider's change over the other's, and the servers then
+ * hold each other's version for good, with nothing left to replicate.
+ * When every server has seen the same changes (contextCSN) and still
+ * holds the entry with another entryCSN, it is written again through d
+ * ('attr' replaced by the values it has there: what the server written
+ * through holds, with a new entryCSN that replicates everywhere; a note
+ * says so) and waited for once more.  Returns as dir_settle. */
+int dir_settle_mend(struct dir *d, const char *dn, const char *name, const char *attr);
+
 /* The same after a delete of 'dn' through d: waits until every server of
  * ldap_uri lacks the entry, or all hold it with one entryCSN (another
  * writer's change of it, replicated after the delete, stands: plain

@@ -442,7 +442,10 @@ static int ldap_cred_add(struct nhictl *x, const struct ident *id, const struct 
 					      n->id);
 		return NHI_ERR_IO;
 	}
-	if (dir_creds_pull(&dir_conn, id->name, serial + 1) != 0) {
+	/* a token, key or certificate moved only the serial, which another
+	 * host's add through another provider may have moved alike */
+	if ((strcmp(n->kind, "password") != 0 && dc_settle_ident(&dir_conn, id->name) < 0) ||
+	    dir_creds_pull(&dir_conn, id->name, serial + 1) != 0) {
 		if (dc_unadd(&dir_conn, id->name, n) == 0)
 			reg_intent_void(x);
 		return NHI_ERR_IO;
@@ -473,6 +476,12 @@ static int ldap_cred_revoke(struct nhictl *x, const struct ident *id, const stru
 		conflict(x, id->name);
 	if (r == 0)
 		r = dc_set_state(&dir_conn, id->name, c->id, "revoked", (int64_t)x->now, 1);
+	/* another host revoking it at once through another provider writes
+	 * the same: the same on every server before it is read back */
+	if (r == 0 && (dc_settle(&dir_conn, id->name, c->id) < 0 ||
+		       (strcmp(c->kind, "password") != 0 &&
+			dc_settle_ident(&dir_conn, id->name) < 0)))
+		r = NHI_ERR_IO;
 	if (r != 0) {
 		reg_rollback(x);
 		return NHI_ERR_IO;
@@ -564,6 +573,19 @@ static int ldap_rot_apply(struct nhictl *x, const struct store_rot *r)
 	 * stand */
 	if (rc == 0 && ((rc = rot_stands(x, r)) == NHI_ERR_EXISTS || rc == NHI_ERR_BUSY))
 		return rc;
+	/* the old credential's move to grace (or revocation), which another
+	 * host's rotation of it may have made at once through another
+	 * provider: the same on every server before anything is read back
+	 * (once ours stands: a password's identity entry waited in
+	 * rot_stands) */
+	if (rc == 0)
+		fault("rotate-settle-exec");
+	if (rc == 0 && dc_settle(&dir_conn, r->id->name, r->old->id) < 0)
+		rc = NHI_ERR_IO;
+	/* and, when only its serial moved, the identity entry */
+	if (rc == 0 && strcmp(r->n->kind, "password") != 0 &&
+	    dc_settle_ident(&dir_conn, r->id->name) < 0)
+		rc = NHI_ERR_IO;
 	/* outside a transaction (autocommit): the next run knows */
 	if (rc == 0 && reg_exec(x, "UPDATE rotation SET step = 'directory' WHERE id = ?", "i",
 				r->journal_row) < 0)
