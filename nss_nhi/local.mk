@@ -5,7 +5,7 @@ nssmod_LTLIBRARIES = nss_nhi/libnss_nhi.la
 nss_nhi_libnss_nhi_la_SOURCES = \
 	nss_nhi/nss_common.c nss_nhi/nss_common.h \
 	nss_nhi/nss_passwd.c nss_nhi/nss_group.c \
-	nss_nhi/nss_shadow.c nss_nhi/nss_initgroups.c
+	nss_nhi/nss_shadow.c nss_nhi/nss_gshadow.c nss_nhi/nss_initgroups.c
 nss_nhi_libnss_nhi_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden -ffunction-sections -fdata-sections
 nss_nhi_libnss_nhi_la_LDFLAGS = -module -shared -version-info 2:0:0 \
 	-no-undefined -Wl,-z,defs -Wl,-z,now -Wl,--gc-sections \

@@ -270,10 +270,11 @@ static int member_visible(const struct nhi_snap *s, const char *name)
 	return 1;
 }
 
-enum nss_status nss_nhi_fill_group(const struct nhi_snap *s, const struct nhi_group *g,
-				   struct group *gr, char *buf, size_t len, int *errnop)
+/* The group's visible members as a NULL-terminated list in b (first,
+ * pointer-aligned: its size known from a count); NULL when it does not fit. */
+static char **pack_members(const struct nhi_snap *s, const struct nhi_group *g,
+			   struct nss_nhi_buf *b)
 {
-	struct nss_nhi_buf b = { buf, len };
 	uint32_t n = 0;
 	char **mem;
 
@@ -282,24 +283,48 @@ enum nss_status nss_nhi_fill_group(const struct nhi_snap *s, const struct nhi_gr
 		if (m != NULL && m[0] != '\0' && member_visible(s, m))
 			n++;
 	}
-	if ((size_t)n + 1 > len / sizeof(char *))
-		return nss_nhi_erange(errnop);
-	mem = nss_nhi_bufalloc(&b, ((size_t)n + 1) * sizeof(char *));
-	if (mem == NULL ||
-	    (gr->gr_name = nss_nhi_bufstr(&b, g->name)) == NULL ||
-	    (gr->gr_passwd = nss_nhi_bufstr(&b, "x")) == NULL)
-		return nss_nhi_erange(errnop);
+	if ((size_t)n + 1 > b->left / sizeof(char *) ||
+	    (mem = nss_nhi_bufalloc(b, ((size_t)n + 1) * sizeof(char *))) == NULL)
+		return NULL;
 	n = 0;
 	for (uint32_t i = 0; i < g->n_members; i++) {
 		const char *m = nhi_snap_group_member(s, g, i);
 		if (m == NULL || m[0] == '\0' || !member_visible(s, m))
 			continue;
-		if ((mem[n++] = nss_nhi_bufstr(&b, m)) == NULL)
-			return nss_nhi_erange(errnop);
+		if ((mem[n++] = nss_nhi_bufstr(b, m)) == NULL)
+			return NULL;
 	}
 	mem[n] = NULL;
-	gr->gr_mem = mem;
+	return mem;
+}
+
+enum nss_status nss_nhi_fill_group(const struct nhi_snap *s, const struct nhi_group *g,
+				   void *out, char *buf, size_t len, int *errnop)
+{
+	struct group *gr = out;
+	struct nss_nhi_buf b = { buf, len };
+
+	if ((gr->gr_mem = pack_members(s, g, &b)) == NULL ||
+	    (gr->gr_name = nss_nhi_bufstr(&b, g->name)) == NULL ||
+	    (gr->gr_passwd = nss_nhi_bufstr(&b, "x")) == NULL)
+		return nss_nhi_erange(errnop);
 	gr->gr_gid = g->gid;
+	return NSS_STATUS_SUCCESS;
+}
+
+enum nss_status nss_nhi_fill_sgrp(const struct nhi_snap *s, const struct nhi_group *g,
+				  void *out, char *buf, size_t len, int *errnop)
+{
+	struct sgrp *sg = out;
+	struct nss_nhi_buf b = { buf, len };
+
+	/* no group password ("!": newgrp asks none of it), no administrators */
+	if ((sg->sg_mem = pack_members(s, g, &b)) == NULL ||
+	    (sg->sg_adm = nss_nhi_bufalloc(&b, sizeof(char *))) == NULL ||
+	    (sg->sg_namp = nss_nhi_bufstr(&b, g->name)) == NULL ||
+	    (sg->sg_passwd = nss_nhi_bufstr(&b, "!")) == NULL)
+		return nss_nhi_erange(errnop);
+	sg->sg_adm[0] = NULL;
 	return NSS_STATUS_SUCCESS;
 }
 

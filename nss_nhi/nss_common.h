@@ -40,6 +40,7 @@
 #include <nss.h>
 #include <pwd.h>
 #include <grp.h>
+#include <gshadow.h>
 #include <shadow.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -146,8 +147,12 @@ void *nss_nhi_bufalloc(struct nss_nhi_buf *b, size_t n);
 
 /* Fill a passwd/group/spwd from a snapshot record (read lock held).
  * Return NSS_STATUS_SUCCESS or NSS_STATUS_TRYAGAIN with *errnop = ERANGE. */
-enum nss_status nss_nhi_fill_group(const struct nhi_snap *s, const struct nhi_group *g,
-				   struct group *gr, char *buf, size_t len, int *errnop);
+/* A group record into 'out': a struct group (nss_nhi_fill_group) or a
+ * struct sgrp (nss_nhi_fill_sgrp: gshadow, password "!", no
+ * administrators); the members are the visible ones. */
+typedef enum nss_status nss_nhi_group_fill(const struct nhi_snap *s, const struct nhi_group *g,
+					   void *out, char *buf, size_t len, int *errnop);
+nss_nhi_group_fill nss_nhi_fill_group, nss_nhi_fill_sgrp;
 /* pwdp: the password hash to serve (see nss_shadow.c), NULL for none. */
 enum nss_status nss_nhi_fill_spwd(const struct nhi_ident *id, time_t now, const char *pwdp,
 				  struct spwd *sp, char *buf, size_t len, int *errnop);
@@ -163,6 +168,16 @@ struct nss_nhi_cursor {
 	uint32_t next;
 };
 #define NSS_NHI_CURSOR_INIT { PTHREAD_MUTEX_INITIALIZER, 0 }
+
+/* The group database's lookups and enumeration (nss_group.c), for
+ * group and gshadow alike: by name, by gid, the next record of cursor c
+ * (when enumerate is on). */
+enum nss_status nss_nhi_group_byname(const char *name, nss_nhi_group_fill *fill, void *out,
+				     char *buf, size_t len, int *errnop);
+enum nss_status nss_nhi_group_bygid(gid_t gid, nss_nhi_group_fill *fill, void *out,
+				    char *buf, size_t len, int *errnop);
+enum nss_status nss_nhi_group_next(struct nss_nhi_cursor *c, nss_nhi_group_fill *fill,
+				   void *out, char *buf, size_t len, int *errnop);
 
 /* set*ent: rewind; UNAVAIL when there is no configuration. */
 enum nss_status nss_nhi_setent(struct nss_nhi_cursor *c);

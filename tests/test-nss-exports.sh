@@ -9,7 +9,8 @@ bad=$(printf '%s\n' "$syms" | grep -v '^_nss_nhi_' || true)
 check "only _nss_nhi_* exported${bad:+ (also: $(echo $bad))}" test -z "$bad"
 for f in getpwnam_r getpwuid_r setpwent getpwent_r endpwent \
 	 getgrnam_r getgrgid_r setgrent getgrent_r endgrent \
-	 getspnam_r setspent getspent_r endspent initgroups_dyn; do
+	 getspnam_r setspent getspent_r endspent initgroups_dyn \
+	 getsgnam_r setsgent getsgent_r endsgent; do
 	check "exports _nss_nhi_$f" grep -qx "_nss_nhi_$f" <<<"$syms"
 done
 # (a sanitizer build also needs its runtimes)

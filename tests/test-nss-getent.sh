@@ -129,6 +129,7 @@ if [ "$(id -u)" = 0 ] && unshare -m --propagation private true 2>/dev/null; then
 passwd: files nhi
 group: files nhi
 shadow: files nhi
+gshadow: files nhi
 N
 	cat > "$T/ns.sh" <<'S'
 set -e
@@ -139,6 +140,8 @@ echo "uid=$(getent passwd 3002)"
 echo "shadow=$(getent shadow svc-web)"
 echo "shadowexp=$(getent shadow svc-exp)"
 echo "group=$(getent group svc-readers)"
+echo "gshadow=$(getent gshadow svc-readers)"
+echo "gshadowgone=$(getent gshadow svc-gone; echo rc=$?)"
 echo "id=$(id svc-web)"
 echo "nobody=$(setpriv --reuid=65534 --regid=65534 --clear-groups getent shadow svc-web; echo rc=$?)"
 echo "nobodypw=$(setpriv --reuid=65534 --regid=65534 --clear-groups getent passwd svc-web)"
@@ -159,6 +162,9 @@ S
 	check "glibc: expired identity locked ($got)" test "x$(echo "$got" | cut -d: -f2)" = "x!"
 	check "glibc: expired identity has sp_expire <= today ($se <= $today)" test "${se:-99999999}" -le "$today"
 	eq "glibc: getent group" "svc-readers:x:3100:svc-web,agent-x,dave" line group
+	eq "glibc: getent gshadow (no group password, the visible members)" \
+		"svc-readers:!::svc-web,agent-x,dave" line gshadow
+	eq "glibc: getent gshadow: a retired identity's group is not there" "rc=2" line gshadowgone
 	eq "glibc: id NAME" "uid=3001(svc-web) gid=3001(svc-web) groups=3001(svc-web),3100(svc-readers)" line id
 	eq "glibc: shadow refused to non-root" "rc=2" line nobody
 	eq "glibc: passwd answers non-root users" "svc-web:x:3001:3001:Web service:/srv/web:/bin/bash" line nobodypw

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <gshadow.h>
 #include <nss.h>
 #include <pwd.h>
 #include <shadow.h>
@@ -34,6 +35,7 @@ typedef enum nss_status (*pwnam_fn)(const char *, struct passwd *, char *, size_
 typedef enum nss_status (*pwuid_fn)(uid_t, struct passwd *, char *, size_t, int *);
 typedef enum nss_status (*grnam_fn)(const char *, struct group *, char *, size_t, int *);
 typedef enum nss_status (*grgid_fn)(gid_t, struct group *, char *, size_t, int *);
+typedef enum nss_status (*sgnam_fn)(const char *, struct sgrp *, char *, size_t, int *);
 typedef enum nss_status (*spnam_fn)(const char *, struct spwd *, char *, size_t, int *);
 typedef enum nss_status (*setent_fn)(int);
 typedef enum nss_status (*endent_fn)(void);
@@ -226,6 +228,89 @@ static void test_group(void **state)
 	res = &gr;
 	assert_int_equal(getgrgid_r(3999, &gr, buf, sizeof(buf), &res), 0);
 	assert_null(res);
+}
+
+/* gshadow (getsgnam_r through glibc): each group with password "!", no
+ * administrators, the visible members; the retired identity's own group
+ * is absent, as in group. */
+static void test_gshadow(void **state)
+{
+	struct sgrp sg, *res = NULL;
+	char buf[1024];
+
+	assert_int_equal(getsgnam_r("svc-readers", &sg, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_string_equal(sg.sg_namp, "svc-readers");
+	assert_string_equal(sg.sg_passwd, "!");
+	assert_null(sg.sg_adm[0]);
+	assert_string_equal(sg.sg_mem[0], "svc-web");
+	assert_string_equal(sg.sg_mem[1], "agent-x");
+	assert_null(sg.sg_mem[2]);
+	assert_int_equal(getsgnam_r("svc-web", &sg, buf, sizeof(buf), &res), 0);
+	assert_non_null(res);
+	assert_null(sg.sg_mem[0]);
+	res = &sg;
+	assert_int_equal(getsgnam_r("svc-gone", &sg, buf, sizeof(buf), &res), 0);
+	assert_null(res);
+	res = &sg;
+	assert_int_equal(getsgnam_r("nosuch", &sg, buf, sizeof(buf), &res), 0);
+	assert_null(res);
+}
+
+/* setsgent/getsgent_r/endsgent list every group once, as group does. */
+static void test_enumerate_gshadow(void **state)
+{
+	struct sgrp sg, *res;
+	char buf[1024];
+	int n = 0, readers = 0;
+
+	setsgent();
+	while (getsgent_r(&sg, buf, sizeof(buf), &res) == 0 && res != NULL) {
+		assert_string_not_equal(sg.sg_namp, "svc-gone");
+		assert_string_equal(sg.sg_passwd, "!");
+		if (strcmp(sg.sg_namp, "svc-readers") == 0)
+			readers++;
+		n++;
+	}
+	endsgent();
+	assert_int_equal(readers, 1);
+	assert_int_equal(n, 5 + 2 + N_EXTRA_GROUPS);
+}
+
+/* Every buffer below the one needed: TRYAGAIN/ERANGE and nothing written
+ * past it; the first that suffices: the whole answer. */
+static void test_gshadow_erange(void **state)
+{
+	sgnam_fn sgnam = (sgnam_fn)sym("_nss_nhi_getsgnam_r");
+	char *buf = NULL;
+	size_t len;
+	int err;
+	enum nss_status st;
+
+	for (len = 0;; len++) {
+		struct sgrp sg;
+
+		free(buf);
+		buf = malloc(len ? len : 1);
+		err = 0;
+		st = sgnam("svc-readers", &sg, buf, len, &err);
+		if (st == NSS_STATUS_SUCCESS) {
+			assert_string_equal(sg.sg_namp, "svc-readers");
+			assert_string_equal(sg.sg_passwd, "!");
+			assert_null(sg.sg_adm[0]);
+			assert_string_equal(sg.sg_mem[0], "svc-web");
+			assert_string_equal(sg.sg_mem[1], "agent-x");
+			assert_null(sg.sg_mem[2]);
+			break;
+		}
+		assert_int_equal(st, NSS_STATUS_TRYAGAIN);
+		assert_int_equal(err, ERANGE);
+		assert_true(len < 4096);
+	}
+	/* two member pointers and the NULL, the sg_adm NULL, the four strings
+	 * (the members' 16 bytes keep sg_adm aligned): nothing more */
+	assert_int_equal(len, 4 * sizeof(char *) + sizeof("svc-readers" "!" "svc-web" "agent-x") + 3);
+	free(buf);
 }
 
 static void test_enumerate_passwd(void **state)
@@ -1076,6 +1161,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_group),
 		cmocka_unit_test(test_enumerate_passwd),
 		cmocka_unit_test(test_enumerate_group),
+		cmocka_unit_test(test_gshadow),
+		cmocka_unit_test(test_enumerate_gshadow),
+		cmocka_unit_test(test_gshadow_erange),
 		cmocka_unit_test(test_initgroups),
 		cmocka_unit_test(test_initgroups_dyn_growth),
 		cmocka_unit_test(test_shadow_root),
@@ -1105,6 +1193,7 @@ int main(int argc, char **argv)
 	if (__nss_configure_lookup("passwd", "nhi") != 0 ||
 	    __nss_configure_lookup("group", "nhi") != 0 ||
 	    __nss_configure_lookup("shadow", "nhi") != 0 ||
+	    __nss_configure_lookup("gshadow", "nhi") != 0 ||
 	    __nss_configure_lookup("initgroups", "nhi") != 0) {
 		fprintf(stderr, "__nss_configure_lookup failed\n");
 		return 99;
