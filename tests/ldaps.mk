@@ -31,3 +31,7 @@ EXTRA_DIST += tests/test-ldap-repl-remove.sh
 # (issue 17): tests/test-ldap-repl-swap.sh
 TESTS += tests/test-ldap-repl-swap.sh
 EXTRA_DIST += tests/test-ldap-repl-swap.sh
+# real replication, a removed grant back on the server written through,
+# alone and inside a retire's cascade (issue 17): tests/test-ldap-repl-comeback.sh
+TESTS += tests/test-ldap-repl-comeback.sh
+EXTRA_DIST += tests/test-ldap-repl-comeback.sh

@@ -159,6 +159,7 @@ static int removal_undone(enum da_type t, const void *entry, const char *what)
 
 	if (da_dn_of(&dir_conn, t, entry, dn, sizeof(dn)) < 0)
 		return NHI_ERR_IO;
+	fault("remove-settle-exec");
 	return dir_settle_gone(&dir_conn, dn, what);
 }
 
