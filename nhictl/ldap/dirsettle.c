@@ -174,8 +174,30 @@ static int swapped_now(LDAP **ld, char (*csn)[128], const struct seen *seen, int
 	return differ;
 }
 
-/* polls in a row that find the servers swapped before it counts */
+/* Polls in a row that find the servers swapped before it counts: a
+ * few when the server written through holds the newest version (the one
+ * that last-writer-wins would keep: its writer mends), more when it holds
+ * an older one, so that of two hosts that both wait on the entry one
+ * mends and the other sees that arrive (two mends at once are two
+ * concurrent changes again, which can swap again); if nobody else
+ * mends, it does. */
 #define SETTLE_SWAP_POLLS 4
+#define SETTLE_SWAP_POLLS_OLDER 30
+
+/* Does the server written through hold the entry with an entryCSN at
+ * least every other server's? */
+static int own_newest(struct dir *d, const char *dn, char (*csn)[128], int n)
+{
+	char own[128];
+	int i;
+
+	if (entry_csn(d, d->ld, dn, own, sizeof(own)) != LDAP_SUCCESS || own[0] == '\0')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (strcmp(own, csn[i]) < 0)
+			return 0;
+	return 1;
+}
 
 static int settle_poll(struct dir *d, const char *dn, const char *name, const char *mine,
 		       int swap)
@@ -235,7 +257,8 @@ static int settle_poll(struct dir *d, const char *dn, const char *name, const ch
 		if (!same) {
 			armed = 0;
 			swaps = swap && swapped_now(ld, csn, seen, n) ? swaps + 1 : 0;
-			if (swaps >= SETTLE_SWAP_POLLS) {
+			if (swaps >= SETTLE_SWAP_POLLS_OLDER ||
+			    (swaps >= SETTLE_SWAP_POLLS && own_newest(d, dn, csn, n))) {
 				r = 2;
 				break;
 			}
@@ -348,20 +371,21 @@ static int rewrite(struct dir *d, const char *dn, const char *attr)
 int dir_settle_mend(struct dir *d, const char *dn, const char *name, const char *attr)
 {
 	char mine[128];
-	int r;
+	int r, i;
 
 	if (!settle_wanted(d))
 		return 0;
 	if (own_csn(d, dn, mine, sizeof(mine)) < 0)
 		return NHI_ERR_IO;
-	if ((r = settle_poll(d, dn, name, mine, 1)) != 2)
-		return r;
-	nerr(d->x, 0, "note: %s: the servers of ldap_uri each held the other's concurrent change "
-	     "of %s (replication swapped them): written again, as the server written through "
-	     "holds it", name, dn);
-	if (rewrite(d, dn, attr) < 0 || own_csn(d, dn, mine, sizeof(mine)) < 0)
-		return NHI_ERR_IO;
-	return settle_poll(d, dn, name, mine, 0);
+	/* (a mend is a change too, and may meet another host's: a few) */
+	for (i = 0; i < 3 && (r = settle_poll(d, dn, name, mine, 1)) == 2; i++) {
+		nerr(d->x, 0, "note: %s: the servers of ldap_uri each held the other's concurrent "
+		     "change of %s (replication swapped them): written again, as the server "
+		     "written through holds it", name, dn);
+		if (rewrite(d, dn, attr) < 0 || own_csn(d, dn, mine, sizeof(mine)) < 0)
+			return NHI_ERR_IO;
+	}
+	return r != 2 ? r : settle_poll(d, dn, name, mine, 0);
 }
 
 int dir_settle_gone(struct dir *d, const char *dn, const char *name)

@@ -34,7 +34,10 @@ int dir_settle(struct dir *d, const char *dn, const char *name);
  * holds the entry with another entryCSN, it is written again through d
  * ('attr' replaced by the values it has there: what the server written
  * through holds, with a new entryCSN that replicates everywhere; a note
- * says so) and waited for once more.  Returns as dir_settle. */
+ * says so) and waited for once more.  The host whose server holds the
+ * newest version mends at once (4 polls), another only when nobody has
+ * after 30 polls: two mends at once could swap again (at most 3 mends).
+ * Returns as dir_settle. */
 int dir_settle_mend(struct dir *d, const char *dn, const char *name, const char *attr);
 
 /* The same after a delete of 'dn' through d: waits until every server of
