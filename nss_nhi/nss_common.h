@@ -145,10 +145,10 @@ static inline char *nss_nhi_bufstr(struct nss_nhi_buf *b, const char *s)
 /* n bytes aligned for a pointer; NULL when they do not fit. */
 void *nss_nhi_bufalloc(struct nss_nhi_buf *b, size_t n);
 
-/* Fill a passwd/group/spwd from a snapshot record (read lock held).
- * Return NSS_STATUS_SUCCESS or NSS_STATUS_TRYAGAIN with *errnop = ERANGE. */
-/* A group record into 'out': a struct group (nss_nhi_fill_group) or a
- * struct sgrp (nss_nhi_fill_sgrp: gshadow, password "!", no
+/* Fill a group/sgrp/spwd from a snapshot record (read lock held).
+ * Return NSS_STATUS_SUCCESS or NSS_STATUS_TRYAGAIN with *errnop = ERANGE.
+ * A group record goes into 'out': a struct group (nss_nhi_fill_group) or
+ * a struct sgrp (nss_nhi_fill_sgrp: gshadow, password "!", no
  * administrators); the members are the visible ones. */
 typedef enum nss_status nss_nhi_group_fill(const struct nhi_snap *s, const struct nhi_group *g,
 					   void *out, char *buf, size_t len, int *errnop);

@@ -140,18 +140,6 @@ static int seen_covers(const struct seen *s, const struct seen *m)
 	return m->n == 0 || s->n >= 0;
 }
 
-/* Poll every server of ldap_uri for the entry 'dn' until they agree on
- * it: after a write (mine: the entryCSN read on the connection written
- * through), each holds it with one entryCSN, at least mine; after a
- * delete (mine NULL), each holds it with one entryCSN or none holds it.
- * Agreeing once is not enough: a change another provider had taken
- * before (a delete of the entry, say) may not have reached every server
- * yet, and undo the agreement when it does.  So when the entry first
- * agrees, what the servers have seen between them (each server ID's
- * newest contextCSN, 'known') is noted, and the wait ends when every
- * server has seen all of it and the entry still agrees.  0 agreed; 1 not
- * within ldap_settle_wait, or a server did not answer (warned, naming
- * the servers behind); NHI_ERR_NOMEM. */
 /* Have all n servers answered, with the entry on each, not all with one
  * entryCSN, and each seen every change the others have (the same
  * contextCSN values)?  Then replication has nothing left to carry that
@@ -199,6 +187,20 @@ static int own_newest(struct dir *d, const char *dn, char (*csn)[128], int n)
 	return 1;
 }
 
+/* Poll every server of ldap_uri for the entry 'dn' until they agree on
+ * it: after a write (mine: the entryCSN read on the connection written
+ * through), each holds it with one entryCSN, at least mine; after a
+ * delete (mine NULL), each holds it with one entryCSN or none holds it.
+ * Agreeing once is not enough: a change another provider had taken
+ * before (a delete of the entry, say) may not have reached every server
+ * yet, and undo the agreement when it does.  So when the entry first
+ * agrees, what the servers have seen between them (each server ID's
+ * newest contextCSN, 'known') is noted, and the wait ends when every
+ * server has seen all of it and the entry still agrees.  With 'swap'
+ * set, servers that hold the entry swapped (swapped_now, for the polls
+ * of SETTLE_SWAP_POLLS*) end the wait too, unwarned.  0 agreed; 1 not
+ * within ldap_settle_wait, or a server did not answer (warned, naming
+ * the servers behind); 2 swapped; NHI_ERR_NOMEM. */
 static int settle_poll(struct dir *d, const char *dn, const char *name, const char *mine,
 		       int swap)
 {
@@ -326,17 +328,6 @@ static int own_csn(struct dir *d, const char *dn, char *csn, size_t len)
 	return nerr(d->x, NHI_ERR_IO, "reading %s back: %s", dn, err);
 }
 
-int dir_settle(struct dir *d, const char *dn, const char *name)
-{
-	char mine[128];
-
-	if (!settle_wanted(d))
-		return 0;
-	if (own_csn(d, dn, mine, sizeof(mine)) < 0)
-		return NHI_ERR_IO;
-	return settle_poll(d, dn, name, mine, 0);
-}
-
 /* The entry written again through d: 'attr' replaced by the values it
  * has there (a new entryCSN, the same content).  0, or NHI_ERR_IO
  * (printed). */
@@ -368,7 +359,8 @@ static int rewrite(struct dir *d, const char *dn, const char *attr)
 	return nerr(d->x, NHI_ERR_IO, "writing %s again: %s", dn, err);
 }
 
-int dir_settle_mend(struct dir *d, const char *dn, const char *name, const char *attr)
+/* dir_settle, and with 'attr' dir_settle_mend (see dirsettle.h). */
+static int settle_written(struct dir *d, const char *dn, const char *name, const char *attr)
 {
 	char mine[128];
 	int r, i;
@@ -378,7 +370,7 @@ int dir_settle_mend(struct dir *d, const char *dn, const char *name, const char 
 	if (own_csn(d, dn, mine, sizeof(mine)) < 0)
 		return NHI_ERR_IO;
 	/* (a mend is a change too, and may meet another host's: a few) */
-	for (i = 0; i < 3 && (r = settle_poll(d, dn, name, mine, 1)) == 2; i++) {
+	for (i = 0; i < 3 && (r = settle_poll(d, dn, name, mine, attr != NULL)) == 2; i++) {
 		nerr(d->x, 0, "note: %s: the servers of ldap_uri each held the other's concurrent "
 		     "change of %s (replication swapped them): written again, as the server "
 		     "written through holds it", name, dn);
@@ -386,6 +378,16 @@ int dir_settle_mend(struct dir *d, const char *dn, const char *name, const char 
 			return NHI_ERR_IO;
 	}
 	return r != 2 ? r : settle_poll(d, dn, name, mine, 0);
+}
+
+int dir_settle(struct dir *d, const char *dn, const char *name)
+{
+	return settle_written(d, dn, name, NULL);
+}
+
+int dir_settle_mend(struct dir *d, const char *dn, const char *name, const char *attr)
+{
+	return settle_written(d, dn, name, attr);
 }
 
 int dir_settle_gone(struct dir *d, const char *dn, const char *name)
