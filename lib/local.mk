@@ -3,7 +3,7 @@
 noinst_LTLIBRARIES += lib/libnhi.la lib/libnhiadmin.la lib/libnhikeys.la
 lib_libnhi_la_SOURCES = \
 	lib/nhi_err.c lib/nhi_err.h \
-	lib/nhi_conf.c lib/nhi_conf.h \
+	lib/nhi_conf.c lib/nhi_conf.h lib/nhi_ascii.h \
 	lib/nhi_time.c lib/nhi_time.h \
 	lib/nhi_hash.c lib/nhi_hash.h \
 	lib/nhi_snapshot.c lib/nhi_snapshot.h \

@@ -1,14 +1,13 @@
 /* nhi_conf.c - the one parser of nhi.conf and of pam_nhi's arguments. */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "nhi_ascii.h"
 #include "nhi_conf.h"
 #include "nhi_err.h"
 #include "nhi_time.h"
@@ -142,11 +141,11 @@ static int parse_bool(const char *v, int *out)
 	static const char *no[] = { "no", "false", "off", "0" };
 
 	for (size_t i = 0; i < 4; i++) {
-		if (strcasecmp(v, yes[i]) == 0) {
+		if (nhi_caseeq(v, yes[i])) {
 			*out = 1;
 			return 0;
 		}
-		if (strcasecmp(v, no[i]) == 0) {
+		if (nhi_caseeq(v, no[i])) {
 			*out = 0;
 			return 0;
 		}
@@ -164,14 +163,9 @@ static int set_bool(struct nhi_conf *c, void *field, size_t size,
 
 static int parse_u32(const char *v, uint32_t *out)
 {
-	char *end;
-	unsigned long long n;
+	uint64_t n;
 
-	if (!isdigit((unsigned char)v[0]))
-		return -1;
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (errno != 0 || *end != '\0' || n > 4294967294ULL)
+	if (nhi_parse_dec(&v, 4294967294ULL, &n) < 0 || *v != '\0')
 		return -1;
 	*out = (uint32_t)n;
 	return 0;
@@ -262,12 +256,10 @@ static size_t span_not(const char *p, const char *stop)
 
 static int contains(const char *s, const char *w)
 {
-	size_t n = strlen(w);
-
 	for (; *s != '\0'; s++)
-		if (strncmp(s, w, n) == 0)
+		if (nhi_prefix(s, w))
 			return 1;
-	return n == 0;
+	return *w == '\0';
 }
 
 static size_t len_upto(const char *s, size_t max)
@@ -327,7 +319,7 @@ static int add_word(void *arg, const char *w, char *why, size_t whylen)
 static int valid_pattern(const char *s)
 {
 	for (const char *p = s; *p; p++)
-		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
+		if (!(nhi_islower((unsigned char)*p) || nhi_isdigit((unsigned char)*p) ||
 		      strchr("_-.$*?[]!", *p) != NULL))
 			return 0;
 	return *s != '\0';
@@ -424,7 +416,7 @@ static int set_enum(const struct enum_val *vals, int *field, const char *v,
 			*field = e->value;
 			return 0;
 		}
-		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+		nhi_format(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
 			 e == vals ? "" : (e[1].name ? ", " : " or "), e->name);
 	}
 	return nhi_seterr(why, whylen, NHI_ERR_INVAL, "expected %s", list);
@@ -566,8 +558,8 @@ static int set_uris(struct nhi_conf *c, void *field, size_t size, const char *v,
 		if (*p == '\0')
 			break;
 		n = span_not(p, " \t");
-		if (strncmp(p, "ldap://", 7) != 0 && strncmp(p, "ldaps://", 8) != 0 &&
-		    strncmp(p, "ldapi://", 8) != 0)
+		if (!nhi_prefix(p, "ldap://") && !nhi_prefix(p, "ldaps://") &&
+		    !nhi_prefix(p, "ldapi://"))
 			return nhi_seterr(why, whylen, NHI_ERR_INVAL,
 					  "'%.*s' is not an ldap://, ldaps:// or ldapi:// URI", (int)n, p);
 		p += n;
@@ -701,7 +693,7 @@ struct line_at {
 static const char *line_where(struct line_at *at)
 {
 	if (at->buf[0] == '\0')
-		snprintf(at->buf, sizeof(at->buf), "%s:%u", at->path, at->lineno);
+		nhi_format(at->buf, sizeof(at->buf), "%s:%u", at->path, at->lineno);
 	return at->buf;
 }
 
@@ -720,7 +712,7 @@ static int set_at(struct nhi_conf *c, const char *key, const char *value,
 		if (where == NULL)
 			where = line_where(at);
 		/* name the value read, unless the reason already does */
-		snprintf(quoted, sizeof(quoted), "'%s'", shown(val, sizeof(val), value));
+		nhi_format(quoted, sizeof(quoted), "'%s'", shown(val, sizeof(val), value));
 		if (contains(why, quoted))
 			return nhi_seterr(err, errlen, NHI_ERR_INVAL, "%s: bad value for '%s': %s",
 					  where, key, why);
@@ -797,7 +789,7 @@ static int walk_up(const char *path, int *links, char *err, size_t errlen)
 		if (*slash != '/')
 			break;
 		slash[slash == dir] = '\0';    /* the parent ("/" stays "/") */
-		if (lstat(dir, &st) < 0) {
+		if (fstatat(AT_FDCWD, dir, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s: %s", path, dir, strerror(errno));
 			break;
 		}
@@ -837,7 +829,8 @@ static int check_ancestors(const char *path, int flags, char *err, size_t errlen
 	int links = path[0] != '/', r = 0, ignored = 0;
 
 	/* (a file opened with O_NOFOLLOW is no link: nhi_open_trusting) */
-	if (!links && !(flags & NHI_TRUST_NOT_LINK) && lstat(path, &st) == 0 &&
+	if (!links && !(flags & NHI_TRUST_NOT_LINK) &&
+	    fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISLNK(st.st_mode))
 		links = 1;
 	if (path[0] == '/' && !(flags & NHI_TRUST_DIRS_CHECKED))
@@ -857,7 +850,7 @@ int nhi_check_trusted(int fd, const char *path, int flags, struct stat *stp,
 {
 	struct stat own, *st = stp != NULL ? stp : &own;
 
-	if (fstat(fd, st) < 0)
+	if (fstatat(fd, "", st, AT_EMPTY_PATH) < 0)
 		return nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", path, strerror(errno));
 	if (!S_ISREG(st->st_mode))
 		return nhi_seterr(err, errlen, NHI_ERR_PERM, "%s: not a regular file", path);
@@ -1107,7 +1100,7 @@ static void read_login_defs(struct nhi_conf *c)
 		while (*p == ' ' || *p == '\t')
 			p++;
 		/* cheap test first: login.defs is long and this runs in PAM */
-		if (strncmp(p, "SYS_UID_M", 9) != 0)
+		if (!nhi_prefix(p, "SYS_UID_M"))
 			continue;
 		if (sscanf(p, "%63s %lu", key, &v) != 2 || v > 4294967294UL)
 			continue;
@@ -1274,7 +1267,7 @@ int nhi_conf_load_args(struct nhi_conf *c, int argc, const char **argv,
 	nhi_conf_init(c);
 	c->lenient = 1;
 	for (int i = 0; i < argc; i++)
-		if (strncmp(argv[i], "config=", 7) == 0)
+		if (nhi_prefix(argv[i], "config="))
 			path = argv[i] + 7;
 	if (path != NULL && path[0] != '/')
 		problem(c, NULL, 1, NHI_ERR_INVAL, err, errlen,
@@ -1285,10 +1278,10 @@ int nhi_conf_load_args(struct nhi_conf *c, int argc, const char **argv,
 		load(c, nhi_conf_default_path(), NHI_CONF_MISSING_OK | NHI_CONF_LENIENT, NULL,
 		     err, errlen);
 	for (int i = 0; i < argc; i++) {
-		if (strncmp(argv[i], "config=", 7) == 0)
+		if (nhi_prefix(argv[i], "config="))
 			continue;
 		if (nhi_conf_set_arg(c, argv[i], msg, sizeof(msg)) < 0) {
-			snprintf(key, sizeof(key), "%.*s", (int)strcspn(argv[i], "="), argv[i]);
+			nhi_format(key, sizeof(key), "%.*s", (int)strcspn(argv[i], "="), argv[i]);
 			problem(c, NULL, key_breaks(key), NHI_ERR_INVAL, err, errlen, "%s", msg);
 		}
 	}
@@ -1298,11 +1291,11 @@ int nhi_conf_load_args(struct nhi_conf *c, int argc, const char **argv,
 const char *nhi_conf_hostname(const struct nhi_conf *c, char *buf, size_t len)
 {
 	if (c->host[0] != '\0') {
-		snprintf(buf, len, "%s", c->host);
+		nhi_format(buf, len, "%s", c->host);
 		return buf;
 	}
 	if (gethostname(buf, len) < 0 || len == 0) {
-		snprintf(buf, len, "localhost");
+		nhi_format(buf, len, "localhost");
 		return buf;
 	}
 	buf[len - 1] = '\0';

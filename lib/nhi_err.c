@@ -35,3 +35,14 @@ int nhi_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
 	}
 	return code;
 }
+
+void nhi_format(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (buf != NULL && len > 0) {
+		va_start(ap, fmt);
+		vsnprintf(buf, len, fmt, ap);
+		va_end(ap);
+	}
+}

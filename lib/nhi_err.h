@@ -34,4 +34,10 @@ const char *nhi_strerror(int err);
 int nhi_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* snprintf(3), void; buf may be NULL.  (The library formats through this
+ * and nhi_seterr, both on vsnprintf: each libc symbol libnss_nhi.so.2
+ * imports costs every process that loads it a binding.) */
+void nhi_format(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

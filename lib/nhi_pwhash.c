@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "nhi_ascii.h"
 #include "nhi_conf.h"
 #include "nhi_err.h"
 #include "nhi_hash.h"
@@ -69,23 +70,43 @@ static int parse_rec(const char *p, const char *end, struct rec *r)
 	return nhi_pwh_valid_hash(r->hash, r->hash_len) ? 0 : -1;
 }
 
+/* The header line (its '\n' a NUL): NHI_PWH_MAGIC, then "GEN COUNT SUM"
+ * as the writer makes it (decimal, decimal, 16 hex digits; one space
+ * between).  0, or -1. */
+static int parse_head(const char *h, uint64_t *gen, uint64_t *count, uint64_t *sum)
+{
+	int i;
+
+	if (!nhi_prefix(h, NHI_PWH_MAGIC))
+		return -1;
+	h += strlen(NHI_PWH_MAGIC);
+	if (nhi_parse_dec(&h, UINT64_MAX, gen) < 0 || *h++ != ' ' ||
+	    nhi_parse_dec(&h, UINT64_MAX, count) < 0 || *h++ != ' ')
+		return -1;
+	*sum = 0;
+	for (i = 0; i < 16; i++, h++) {
+		if (!nhi_isxdigit((unsigned char)*h))
+			return -1;
+		*sum = *sum << 4 | (uint64_t)(nhi_isdigit((unsigned char)*h) ? *h - '0' :
+					       nhi_tolower((unsigned char)*h) - 'a' + 10);
+	}
+	return *h == '\0' ? 0 : -1;
+}
+
 /* The header and every record; *recs is the first record. */
 static int check(const char *path, const char *buf, size_t len, const struct nhi_snap *snap,
 		 const char **recs, char *err, size_t errlen)
 {
-	unsigned long long gen, count, sum;
+	uint64_t gen, count, sum;
 	const char *p, *nl = memchr(buf, '\n', len);
 	char head[128];
 	size_t n = 0, line = 1;
-	int off = 0;
 
 	if (nl == NULL || (size_t)(nl - buf) >= sizeof(head) || buf[len - 1] != '\n')
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: not a password file", path);
 	memcpy(head, buf, (size_t)(nl - buf));
 	head[nl - buf] = '\0';
-	if (strncmp(head, NHI_PWH_MAGIC, strlen(NHI_PWH_MAGIC)) != 0 ||
-	    sscanf(head + strlen(NHI_PWH_MAGIC), "%llu %llu %16llx%n", &gen, &count, &sum,
-		   &off) != 3 || head[strlen(NHI_PWH_MAGIC) + (size_t)off] != '\0')
+	if (parse_head(head, &gen, &count, &sum) < 0)
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s:1: not a password file header",
 				  path);
 	*recs = nl + 1;
@@ -104,7 +125,7 @@ static int check(const char *path, const char *buf, size_t len, const struct nhi
 	}
 	if (n != count)
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: %zu records, the header says "
-				  "%llu", path, n, count);
+				  "%llu", path, n, (unsigned long long)count);
 	if (snap != NULL && gen < nhi_snap_keys_generation(snap))
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: older than the snapshot "
 				  "(run 'nhictl publish')", path);

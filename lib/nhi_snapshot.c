@@ -279,7 +279,7 @@ static int map_file(struct snapf *f, const char *path, int flags, int want_delta
 				      &st, err, errlen);
 		if (r < 0)
 			goto out;
-	} else if (fstat(fd, &st) < 0) {
+	} else if (fstatat(fd, "", &st, AT_EMPTY_PATH) < 0) {
 		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", path, strerror(errno));
 		goto out;
 	}
@@ -455,7 +455,7 @@ static int file_replaced(const struct snapf *f, const char *path, int have)
 {
 	struct stat st;
 
-	if (stat(path, &st) < 0)
+	if (fstatat(AT_FDCWD, path, &st, 0) < 0)
 		return have || errno != ENOENT;
 	if (!have)
 		return 1;

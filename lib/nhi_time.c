@@ -1,9 +1,9 @@
 /* nhi_time.c - durations, ISO 8601 times and name validation. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "nhi_ascii.h"
 #include "nhi_err.h"
 #include "nhi_time.h"
 
@@ -23,10 +23,10 @@ int nhi_parse_duration(const char *s, int64_t *secs, char *err, size_t errlen)
 	while (*p != '\0') {
 		int64_t n = 0, mult;
 
-		if (!isdigit((unsigned char)*p))
+		if (!nhi_isdigit((unsigned char)*p))
 			return nhi_seterr(err, errlen, NHI_ERR_INVAL,
 					  "bad duration '%s': expected a number at '%s'", s, p);
-		while (isdigit((unsigned char)*p)) {
+		while (nhi_isdigit((unsigned char)*p)) {
 			n = n * 10 + (*p - '0');
 			if (n > MAX_SECS)
 				return nhi_seterr(err, errlen, NHI_ERR_INVAL,
@@ -82,7 +82,7 @@ static int digits(const char **pp, int n, int *out)
 {
 	int v = 0;
 	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)(*pp)[i]))
+		if (!nhi_isdigit((unsigned char)(*pp)[i]))
 			return -1;
 		v = v * 10 + ((*pp)[i] - '0');
 	}
@@ -238,13 +238,13 @@ int nhi_valid_name(const char *s)
 	n = strlen(s);
 	if (n == 0 || n > 32)
 		return 0;
-	if (!(islower((unsigned char)s[0]) || s[0] == '_'))
+	if (!(nhi_islower((unsigned char)s[0]) || s[0] == '_'))
 		return 0;
 	for (size_t i = 1; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c == '$' && i == n - 1)
 			continue;
-		if (!(islower(c) || isdigit(c) || c == '_' || c == '-' || c == '.'))
+		if (!(nhi_islower(c) || nhi_isdigit(c) || c == '_' || c == '-' || c == '.'))
 			return 0;
 	}
 	return 1;
@@ -261,7 +261,7 @@ static int valid_chars(const char *s, size_t maxlen, const char *extra)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (!(isalnum(c) || strchr(extra, c) != NULL) || c == '\0')
+		if (!(nhi_isalnum(c) || strchr(extra, c) != NULL) || c == '\0')
 			return 0;
 	}
 	return 1;

@@ -55,7 +55,7 @@ static int take_active(void *ctx, const char *hash, int grace)
 
 	if (grace)
 		return 0;   /* pam_nhi's auth phase accepts those */
-	snprintf(n->hash, sizeof(n->hash), "%s", hash);
+	nhi_format(n->hash, sizeof(n->hash), "%s", hash);
 	n->found = 1;
 	return 1;
 }

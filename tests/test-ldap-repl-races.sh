@@ -134,7 +134,25 @@ agree "states and expiries" se- "state || expires"
 # ---- rotate on both hosts at once ---------------------------------------
 RR=$(( (ROUNDS + 1) / 2 ))
 pwd_of() { head -n1 "$1"; }
-bind() { ldapwhoami -x -H "$(_repl_var "$1" LDAP)" -D "uid=$2,$B" -w "$3" >/dev/null 2>&1; }
+# bind SERVER NAME PASSWORD: the password binds on SERVER.  Only "invalid
+# credentials" (49) is an answer that it does not; no answer (a server
+# too busy to take the connection in time, on a loaded machine) is asked
+# again, twice.  A refusal is shown with both servers' identity entry.
+bind() {
+	local k rc=0
+	for ((k = 0; k < 3; k++)); do
+		ldapwhoami -x -H "$(_repl_var "$1" LDAP)" -D "uid=$2,$B" -w "$3" >/dev/null 2>"$T/bind.err" && return 0
+		rc=$?
+		[ "$rc" = 49 ] && break
+		sleep 0.5
+	done
+	echo "# bind of $2 on $1: exit $rc: $(paste -sd' ' "$T/bind.err")"
+	for k in p1 p2; do
+		echo "# $k: $(repl_admin "$k" ldapsearch -b "uid=$2,$B" -s base entryCSN nhiSerial userPassword |
+			grep -E '^(entryCSN|nhiSerial|userPassword)' | paste -sd' ')"
+	done
+	return 1
+}
 # handed_out NAME HOST OUT: the password HOST handed out (first line of
 # OUT) binds on p1 and p2, and both hosts' cred verify accept it after a
 # sync (else bad is counted, with $why)

@@ -13,6 +13,12 @@ for f in getpwnam_r getpwuid_r setpwent getpwent_r endpwent \
 	 getsgnam_r setsgent getsgent_r endsgent; do
 	check "exports _nss_nhi_$f" grep -qx "_nss_nhi_$f" <<<"$syms"
 done
+# nothing that answers by the calling program's locale (<ctype.h>,
+# strcasecmp, scanf, strto*): names, config words and files are ASCII
+# (lib/nhi_ascii.h), whatever setlocale() the program made
+imp=$(nm -D --undefined-only "$so" | awk '{ sub(/@.*/, "", $2); print $2 }')
+bad=$(grep -xE '__ctype_.*|(str|strn)casecmp|__isoc99_.*scanf|.*scanf|strto.*|tolower|toupper' <<<"$imp" || true)
+check "imports nothing locale-dependent${bad:+ (imports: $(echo $bad))}" test -z "$bad"
 # (a sanitizer build also needs its runtimes)
 needed=$(objdump -p "$so" | awk '$1 == "NEEDED" && $2 !~ /^lib(a|ub|t|l)san\./ { print $2 }')
 check "links only libc (NEEDED: $(echo $needed))" test "$(echo $needed)" = "libc.so.6"

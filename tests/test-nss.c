@@ -546,6 +546,29 @@ static void write_pwfile(uint64_t gen, const char *recs, mode_t mode, size_t cut
 	assert_int_equal(rename(tmp, path), 0);
 }
 
+/* nhi.shadow with the header line 'head' (printf: the generation, the
+ * count and the checksum of 'recs', in that order) before 'recs'. */
+static void write_pwhead(const char *head, const char *recs)
+{
+	char path[PATH_MAX], buf[2048];
+	size_t n = strlen(recs), count = 0;
+	int len, fd;
+
+	for (size_t i = 0; i < n; i++)
+		count += recs[i] == '\n';
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	len = snprintf(buf, sizeof(buf), head, 1ULL, count, (unsigned long long)nhi_checksum(recs, n, 1));
+#pragma GCC diagnostic pop
+	assert_true(len > 0 && (size_t)len + n < sizeof(buf));
+	memcpy(buf + len, recs, n);
+	snprintf(path, sizeof(path), "%s/nhi.shadow", env.dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, (size_t)len + n), (ssize_t)((size_t)len + n));
+	close(fd);
+}
+
 /* sp_pwdp of name through glibc ("" when not found). */
 static const char *pwdp(const char *name)
 {
@@ -629,6 +652,21 @@ static void test_shadow_passwords(void **state)
 	write_pwfile(1, recs, 0600, 0, -1);
 	assert_string_equal(pwdp("svc-web"), "*");
 	snprintf(recs, sizeof(recs), "svc-web 0 0 %s\n", HASH_NEW);
+	/* the header exactly as nhictl writes it, or refused */
+	write_pwhead("# nhi-shadow 1 %llu %zu %016llx\n", recs);
+	assert_string_equal(pwdp("svc-web"), HASH_NEW);
+	write_pwhead("# nhi-shadow 1 %llu %zu %016llX\n", recs);   /* hex digits in capitals */
+	assert_string_equal(pwdp("svc-web"), HASH_NEW);
+	write_pwhead("# nhi-shadow 1 %llu  %zu %016llx\n", recs);  /* two spaces */
+	assert_string_equal(pwdp("svc-web"), "*");
+	write_pwhead("# nhi-shadow 1 +%llu %zu %016llx\n", recs);  /* a sign */
+	assert_string_equal(pwdp("svc-web"), "*");
+	write_pwhead("# nhi-shadow 1 %llu %zu %016llx \n", recs);  /* something after */
+	assert_string_equal(pwdp("svc-web"), "*");
+	write_pwhead("# nhi-shadow 1 %llu %zu %017llx\n", recs);   /* 17 hex digits */
+	assert_string_equal(pwdp("svc-web"), "*");
+	write_pwhead("# nhi-shadow 1 %llu 1%zu0000000000000000000 %016llx\n", recs);  /* > 2^64 */
+	assert_string_equal(pwdp("svc-web"), "*");
 	write_pwfile(1, recs, 0600, 0, -1);
 	assert_int_equal(chown(path, 65534, 65534), 0);   /* not root's */
 	assert_string_equal(pwdp("svc-web"), "*");

@@ -1,12 +1,19 @@
 /* Unit tests: durations, ISO 8601 times, names. */
+#include <ctype.h>
+#include <locale.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
+#include "nhi_ascii.h"
 #include "nhi_err.h"
 #include "nhi_time.h"
+#include "testtmp.h"
 
 static int64_t dur(const char *s)
 {
@@ -123,6 +130,70 @@ static void test_format(void **state)
 	assert_int_equal(t, NHI_TIME_MIN);
 }
 
+/* The ASCII classes and parsers (nhi_ascii.h) the config, names and
+ * files are read with. */
+static void test_ascii(void **state)
+{
+	const char *p;
+	uint64_t v = 7;
+
+	(void)state;
+	assert_true(nhi_caseeq("Yes", "yes") && nhi_caseeq("", "") && nhi_caseeq("OFF", "off"));
+	assert_false(nhi_caseeq("yes", "ye") || nhi_caseeq("ye", "yes") || nhi_caseeq("y\xc9s", "y\xe9s"));
+	assert_true(nhi_prefix("ldaps://h", "ldaps://") && nhi_prefix("x", ""));
+	assert_false(nhi_prefix("ldap", "ldap://") || nhi_prefix("", "l"));
+	p = "4294967294x";
+	assert_int_equal(nhi_parse_dec(&p, 4294967294ULL, &v), 0);
+	assert_true(v == 4294967294ULL && *p == 'x');
+	p = "4294967295";
+	assert_int_equal(nhi_parse_dec(&p, 4294967294ULL, &v), -1);
+	assert_string_equal(p, "4294967295");
+	p = "18446744073709551615";
+	assert_int_equal(nhi_parse_dec(&p, UINT64_MAX, &v), 0);
+	assert_true(v == UINT64_MAX);
+	p = "18446744073709551616";
+	assert_int_equal(nhi_parse_dec(&p, UINT64_MAX, &v), -1);
+	p = "9";
+	assert_int_equal(nhi_parse_dec(&p, 5, &v), -1);          /* one digit over a small max */
+	p = " 1";
+	assert_int_equal(nhi_parse_dec(&p, 9, &v), -1);          /* no space, no sign */
+	p = "-1";
+	assert_int_equal(nhi_parse_dec(&p, 9, &v), -1);
+	p = "+1";
+	assert_int_equal(nhi_parse_dec(&p, 9, &v), -1);
+}
+
+/* Names do not depend on the locale of the program the module runs in:
+ * in a Latin-1 locale <ctype.h>'s islower(0xe9) is true, and "caf\xe9"
+ * must stay invalid.  The locale is made here with localedef(1) (the
+ * Debian package 'locales' provides its sources); without them, skipped. */
+static void test_names_locale(void **state)
+{
+	char dir[4096], cmd[4200];
+
+	(void)state;
+	test_tmpdir(dir, sizeof(dir), "locale");
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "localedef -i fr_FR -f ISO-8859-1 %s/fr_FR.ISO-8859-1 "
+		 ">/dev/null 2>&1", dir);
+	if (system(cmd) != 0 || setenv("LOCPATH", dir, 1) != 0 ||
+	    setlocale(LC_CTYPE, "fr_FR.ISO-8859-1") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		(void)system(cmd);
+		skip();
+	}
+	assert_true(islower(0xe9));          /* the locale took effect */
+	assert_false(nhi_valid_name("caf\xe9"));
+	assert_false(nhi_valid_name("\xe9t\xe9"));
+	assert_false(nhi_valid_host("h\xf4te"));
+	assert_false(nhi_valid_service("s\xe9rvice"));
+	assert_true(nhi_valid_name("cafe"));
+	setlocale(LC_CTYPE, "C");
+	unsetenv("LOCPATH");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_names(void **state)
 {
 	assert_true(nhi_valid_name("svc-backup"));
@@ -159,6 +230,8 @@ int main(void)
 		cmocka_unit_test(test_times),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_names_locale),
+		cmocka_unit_test(test_ascii),
 	};
 	return cmocka_run_group_tests_name("time", tests, NULL, NULL);
 }
