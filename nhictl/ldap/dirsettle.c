@@ -187,6 +187,89 @@ static int own_newest(struct dir *d, const char *dn, char (*csn)[128], int n)
 	return 1;
 }
 
+/* The values of 'attr' in 'dn' on ld (NULL when it has none, or the
+ * entry is gone); *ok 0 when the read failed. */
+static struct berval **attr_values(struct dir *d, LDAP *ld, const char *dn, const char *attr,
+				   int *ok)
+{
+	char *attrs[] = { (char *)attr, NULL };
+	struct timeval tv = dir_timeout(&d->x->conf);
+	LDAPMessage *res = NULL, *e;
+	struct berval **v = NULL;
+	int rc;
+
+	rc = ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
+			       &tv, 1, &res);
+	*ok = rc == LDAP_SUCCESS || rc == LDAP_NO_SUCH_OBJECT;
+	if (rc == LDAP_SUCCESS && (e = ldap_first_entry(ld, res)) != NULL)
+		v = ldap_get_values_len(ld, e, attr);
+	ldap_msgfree(res);
+	return v;
+}
+
+static size_t nvals(struct berval **v)
+{
+	size_t n = 0;
+
+	while (v != NULL && v[n] != NULL)
+		n++;
+	return n;
+}
+
+/* Does every value of b appear in a?  (Values are compared byte by byte,
+ * as the servers store them.) */
+static int vals_cover(struct berval **a, struct berval **b)
+{
+	size_t i, j;
+
+	for (i = 0; b != NULL && b[i] != NULL; i++) {
+		for (j = 0; a != NULL && a[j] != NULL; j++)
+			if (a[j]->bv_len == b[i]->bv_len &&
+			    memcmp(a[j]->bv_val, b[i]->bv_val, b[i]->bv_len) == 0)
+				break;
+		if (a == NULL || a[j] == NULL)
+			return 0;
+	}
+	return 1;
+}
+
+/* With every server holding 'dn' with one entryCSN: do they hold the
+ * same values of 'attr'?  Two providers' concurrent changes of a
+ * multi-valued attribute can be merged differently (slapd 2.5: one server
+ * kept a value the other dropped, the same entryCSN on both), which no
+ * entryCSN tells.  0 the same (or a server could not be read: nothing
+ * known), 1 they differ; *own_covers: the server written through holds
+ * every value any of them holds (its writer mends first). */
+static int values_differ(struct dir *d, LDAP **ld, int n, const char *dn, const char *attr,
+			 int *own_covers)
+{
+	struct berval **own, **v;
+	int i, ok, differ = 0;
+
+	*own_covers = 0;
+	own = attr_values(d, d->ld, dn, attr, &ok);
+	if (!ok)
+		return 0;
+	*own_covers = 1;
+	for (i = 0; i < n; i++) {
+		if (ld[i] == NULL)
+			continue;
+		v = attr_values(d, ld[i], dn, attr, &ok);
+		if (!ok) {
+			ldap_value_free_len(v);
+			differ = 0;
+			break;
+		}
+		if (nvals(v) != nvals(own) || !vals_cover(own, v))
+			differ = 1;
+		if (!vals_cover(own, v))
+			*own_covers = 0;
+		ldap_value_free_len(v);
+	}
+	ldap_value_free_len(own);
+	return differ;
+}
+
 /* Poll every server of ldap_uri for the entry 'dn' until they agree on
  * it: after a write (mine: the entryCSN read on the connection written
  * through), each holds it with one entryCSN, at least mine; after a
@@ -196,13 +279,15 @@ static int own_newest(struct dir *d, const char *dn, char (*csn)[128], int n)
  * yet, and undo the agreement when it does.  So when the entry first
  * agrees, what the servers have seen between them (each server ID's
  * newest contextCSN, 'known') is noted, and the wait ends when every
- * server has seen all of it and the entry still agrees.  With 'swap'
- * set, servers that hold the entry swapped (swapped_now, for the polls
- * of SETTLE_SWAP_POLLS*) end the wait too, unwarned.  0 agreed; 1 not
- * within ldap_settle_wait, or a server did not answer (warned, naming
- * the servers behind); 2 swapped; NHI_ERR_NOMEM. */
+ * server has seen all of it and the entry still agrees.  With 'attr'
+ * (the attribute a mend writes again), servers that hold the entry
+ * swapped (swapped_now), or agree on its entryCSN but hold other values
+ * of 'attr' (values_differ), for the polls of SETTLE_SWAP_POLLS*, end
+ * the wait too, unwarned.  0 agreed; 1 not within ldap_settle_wait, or a
+ * server did not answer (warned, naming the servers behind); 2 swapped;
+ * 3 one entryCSN, other values; NHI_ERR_NOMEM. */
 static int settle_poll(struct dir *d, const char *dn, const char *name, const char *mine,
-		       int swap)
+		       const char *attr)
 {
 	LDAP *ld[SETTLE_MAX_URIS] = { NULL };
 	char uris[NHI_CONF_URI_MAX], *uri, *save = NULL, *names[SETTLE_MAX_URIS];
@@ -210,7 +295,7 @@ static int settle_poll(struct dir *d, const char *dn, const char *name, const ch
 	struct seen seen[SETTLE_MAX_URIS], known;
 	struct nhi_conf *one = NULL;
 	struct timespec t0, t;
-	int n = 0, i, r = 0, same, armed = 0, swaps = 0;
+	int n = 0, i, r = 0, same, armed = 0, swaps = 0, merged = 0, covers = 0;
 	int64_t wait = d->x->conf.ldap_settle_wait;
 
 	snprintf(uris, sizeof(uris), "%s", d->x->conf.ldap_uri);
@@ -258,7 +343,8 @@ static int settle_poll(struct dir *d, const char *dn, const char *name, const ch
 		}
 		if (!same) {
 			armed = 0;
-			swaps = swap && swapped_now(ld, csn, seen, n) ? swaps + 1 : 0;
+			merged = 0;
+			swaps = attr != NULL && swapped_now(ld, csn, seen, n) ? swaps + 1 : 0;
 			if (swaps >= SETTLE_SWAP_POLLS_OLDER ||
 			    (swaps >= SETTLE_SWAP_POLLS && own_newest(d, dn, csn, n))) {
 				r = 2;
@@ -275,8 +361,18 @@ static int settle_poll(struct dir *d, const char *dn, const char *name, const ch
 			for (i = 0; i < n; i++)
 				if (ld[i] != NULL && !seen_covers(&seen[i], &known))
 					break;
-			if (i == n)
+			if (i == n && (attr == NULL || mine == NULL ||
+				       !values_differ(d, ld, n, dn, attr, &covers))) {
+				merged = 0;
 				break;
+			}
+			/* agreed on the entryCSN, not on the values: as a swap,
+			 * the writer whose server holds them all mends first */
+			if (i == n && (++merged >= SETTLE_SWAP_POLLS_OLDER ||
+				       (merged >= SETTLE_SWAP_POLLS && covers))) {
+				r = 3;
+				break;
+			}
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if (t.tv_sec - t0.tv_sec >= wait) {
@@ -329,8 +425,8 @@ static int own_csn(struct dir *d, const char *dn, char *csn, size_t len)
 }
 
 /* The entry written again through d: 'attr' replaced by the values it
- * has there (a new entryCSN, the same content).  0, or NHI_ERR_IO
- * (printed). */
+ * has there (a new entryCSN, the same content; none: 'attr' removed
+ * everywhere).  0, or NHI_ERR_IO (printed). */
 static int rewrite(struct dir *d, const char *dn, const char *attr)
 {
 	char *attrs[] = { (char *)attr, NULL }, err[2048];
@@ -342,14 +438,15 @@ static int rewrite(struct dir *d, const char *dn, const char *attr)
 
 	rc = ldap_search_ext_s(d->ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
 			       &tv, 1, &res);
-	if (rc == LDAP_SUCCESS && (e = ldap_first_entry(d->ld, res)) != NULL &&
-	    (v = ldap_get_values_len(d->ld, e, attr)) != NULL) {
+	/* (none there: replaced by none, gone everywhere) */
+	if (rc == LDAP_SUCCESS && (e = ldap_first_entry(d->ld, res)) != NULL) {
+		v = ldap_get_values_len(d->ld, e, attr);
 		m.mod_bvalues = v;
 		do
 			rc = ldap_modify_ext_s(d->ld, dn, mods, NULL, NULL);
 		while (dir_referral(d, rc));
 	} else if (rc == LDAP_SUCCESS) {
-		rc = LDAP_NO_SUCH_ATTRIBUTE;
+		rc = LDAP_NO_SUCH_OBJECT;
 	}
 	ldap_value_free_len(v);
 	ldap_msgfree(res);
@@ -370,14 +467,20 @@ static int settle_written(struct dir *d, const char *dn, const char *name, const
 	if (own_csn(d, dn, mine, sizeof(mine)) < 0)
 		return NHI_ERR_IO;
 	/* (a mend is a change too, and may meet another host's: a few) */
-	for (i = 0; i < 3 && (r = settle_poll(d, dn, name, mine, attr != NULL)) == 2; i++) {
-		nerr(d->x, 0, "note: %s: the servers of ldap_uri each held the other's concurrent "
-		     "change of %s (replication swapped them): written again, as the server "
-		     "written through holds it", name, dn);
+	for (i = 0; i < 3 && (r = settle_poll(d, dn, name, mine, attr)) >= 2; i++) {
+		if (r == 2)
+			nerr(d->x, 0, "note: %s: the servers of ldap_uri each held the other's "
+			     "concurrent change of %s (replication swapped them): written again, as "
+			     "the server written through holds it", name, dn);
+		else
+			nerr(d->x, 0, "note: %s: the servers of ldap_uri held %s with one entryCSN "
+			     "but different %s values (concurrent changes merged differently by "
+			     "replication): written again, as the server written through holds it",
+			     name, dn, attr);
 		if (rewrite(d, dn, attr) < 0 || own_csn(d, dn, mine, sizeof(mine)) < 0)
 			return NHI_ERR_IO;
 	}
-	return r != 2 ? r : settle_poll(d, dn, name, mine, 0);
+	return r < 2 ? r : settle_poll(d, dn, name, mine, NULL);
 }
 
 int dir_settle(struct dir *d, const char *dn, const char *name)
@@ -397,7 +500,7 @@ int dir_settle_gone(struct dir *d, const char *dn, const char *name)
 
 	if (!settle_wanted(d))
 		return 0;
-	if ((rc = settle_poll(d, dn, name, NULL, 0)) < 0)
+	if ((rc = settle_poll(d, dn, name, NULL, NULL)) < 0)
 		return rc;
 	/* what the server written through holds now */
 	if (own_csn(d, dn, csn, sizeof(csn)) < 0)

@@ -37,6 +37,11 @@ int dir_settle(struct dir *d, const char *dn, const char *name);
  * says so) and waited for once more.  The host whose server holds the
  * newest version mends at once (4 polls), another only when nobody has
  * after 30 polls: two mends at once could swap again (at most 3 mends).
+ * Once the entryCSNs agree, the values of 'attr' are compared too: two
+ * providers' concurrent changes of a multi-valued attribute (two hashes
+ * added to userPassword) were seen merged differently under one
+ * entryCSN; that is mended the same way (a note names 'attr'), first by
+ * the host whose server holds every value any server holds.
  * Returns as dir_settle. */
 int dir_settle_mend(struct dir *d, const char *dn, const char *name, const char *attr);
 

@@ -332,17 +332,21 @@ static void ldap_abort(struct nhictl *x)
 	     "updated (run 'nhictl sync')");
 }
 
-/* Once every server of ldap_uri holds the same identity entry
- * (dir_settle), does its userPassword hold 'hash'?  1 yes, 2 cannot be
- * told (the servers did not agree in time, or one did not answer:
+/* Once every server of ldap_uri holds the same identity entry, with
+ * the same userPassword values (dir_settle_mend: an entry swapped by
+ * replication, or two rotations' hashes merged differently on two
+ * servers under one entryCSN, is written again as the server written
+ * through holds it), does its userPassword hold 'hash'?  1 yes, 2 cannot
+ * be told (the servers did not agree in time, or one did not answer:
  * warned), 0 another writer's set stands, NHI_ERR_IO. */
 static int pw_stands(struct nhictl *x, const char *name, const char *hash)
 {
 	char dn[1024];
 	int h;
 
+	fault("pw-settle-exec");
 	if (dir_ident_dn(&x->conf, name, dn, sizeof(dn)) < 0 ||
-	    (h = dir_settle(&dir_conn, dn, name)) < 0)
+	    (h = dir_settle_mend(&dir_conn, dn, name, "userPassword")) < 0)
 		return NHI_ERR_IO;
 	if (h > 0)
 		return 2;
