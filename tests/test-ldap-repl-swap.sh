@@ -215,6 +215,16 @@ for h in a b; do
 	repl_on "$h" sync >/dev/null 2>&1
 	expect 0 "merge: host $h's cred verify takes the new password" repl_on "$h" cred verify sw-merge <<<"$secret"
 done
+# the same state again, left alone: `directory check` sees it (the
+# userPassword values, not only the entryCSN)
+expect 0 "merge: directory check before" repl_on a directory check
+eqv "merge: directory check before: no difference" 0 "$(grep -c 'do not hold the same entries' "$T/out")"
+"$T/merge.sh"
+mapfile -t st < "$T/merge.state"
+eqv "merge: made again (one entryCSN, other values)" "${st[0]} differ" "${st[1]} $([ "${st[2]}" != "${st[3]}" ] && echo differ)"
+expect 0 "merge: directory check" repl_on a directory check
+eqv "merge: directory check names sw-merge's userPassword values" 1 \
+	"$(grep -c "do not hold the same entries (2 differences; uid=sw-merge: entryCSN ${st[0]}, userPassword values #[0-9a-f]\{16\} on " "$T/out")"
 else
 	echo "# skip: the merge (no faketime: scripts/deps.sh test)"
 fi

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "nhi_hash.h"
 #include "ldap.h"
 #include "dirsettle.h"
 
@@ -531,6 +532,25 @@ static void csns_free(struct csns *s)
 	s->n = 0;
 }
 
+/* An identity entry's userPassword values, appended to its entryCSN
+ * (", userPassword values #DIGEST": an order-free digest of the values):
+ * two servers can hold one entryCSN with different hashes (two password
+ * changes at once merged differently by replication, docs/replication.md),
+ * which the entryCSN alone does not tell. */
+static void pw_digest(LDAP *ld, LDAPMessage *e, char *csn, size_t len)
+{
+	struct berval **v = ldap_get_values_len(ld, e, "userPassword");
+	uint64_t sum = 0;
+	size_t i, l = strlen(csn);
+
+	if (v == NULL)
+		return;
+	for (i = 0; v[i] != NULL; i++)
+		sum += nhi_mix64(nhi_hash_mem(v[i]->bv_val, v[i]->bv_len));
+	snprintf(csn + l, len - l, ", userPassword values #%016llx", (unsigned long long)sum);
+	ldap_value_free_len(v);
+}
+
 /* One page of entries into a csns (grown as pages come), each named by
  * its DN without ",ldap_base" (uid=NAME, nhiGrantId=R,uid=NAME, ...). */
 struct csns_ctx {
@@ -570,6 +590,7 @@ static int csns_page(LDAP *ld, LDAPMessage *res, void *ctx)
 		}
 		if (dir_first_value(ld, e, "entryCSN", csn, sizeof(csn)) <= 0)
 			csn[0] = '\0';
+		pw_digest(ld, e, csn, sizeof(csn));
 		line = malloc(dl + strlen(csn) + 2);
 		if (line == NULL) {
 			ldap_memfree(dn);
@@ -590,7 +611,7 @@ static int csns_page(LDAP *ld, LDAPMessage *res, void *ctx)
 static int csns_read(struct nhictl *x, LDAP *ld, const char *uri, struct csns *s,
 		     char *why, size_t len)
 {
-	char *attrs[] = { "entryCSN", NULL }, reason[1024] = "";
+	char *attrs[] = { "entryCSN", "userPassword", NULL }, reason[1024] = "";
 	struct csns_ctx c = { s, x->conf.ldap_base };
 	int r;
 
