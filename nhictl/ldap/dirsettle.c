@@ -188,24 +188,32 @@ static int own_newest(struct dir *d, const char *dn, char (*csn)[128], int n)
 	return 1;
 }
 
-/* The values of 'attr' in 'dn' on ld (NULL when it has none, or the
- * entry is gone); *ok 0 when the read failed. */
-static struct berval **attr_values(struct dir *d, LDAP *ld, const char *dn, const char *attr,
-				   int *ok)
+/* The values of 'attr' in 'dn' on ld into *v (NULL when it has none, or
+ * the read failed): the search's LDAP result code (LDAP_NO_SUCH_OBJECT:
+ * the entry is gone). */
+static int attr_values(struct dir *d, LDAP *ld, const char *dn, const char *attr,
+		       struct berval ***v)
 {
 	char *attrs[] = { (char *)attr, NULL };
 	struct timeval tv = dir_timeout(&d->x->conf);
 	LDAPMessage *res = NULL, *e;
-	struct berval **v = NULL;
 	int rc;
 
+	*v = NULL;
 	rc = ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
 			       &tv, 1, &res);
-	*ok = rc == LDAP_SUCCESS || rc == LDAP_NO_SUCH_OBJECT;
 	if (rc == LDAP_SUCCESS && (e = ldap_first_entry(ld, res)) != NULL)
-		v = ldap_get_values_len(ld, e, attr);
+		*v = ldap_get_values_len(ld, e, attr);
+	else if (rc == LDAP_SUCCESS)
+		rc = LDAP_NO_SUCH_OBJECT;
 	ldap_msgfree(res);
-	return v;
+	return rc;
+}
+
+/* A read that tells what the server holds: the values, or no entry. */
+static int read_ok(int rc)
+{
+	return rc == LDAP_SUCCESS || rc == LDAP_NO_SUCH_OBJECT;
 }
 
 static size_t nvals(struct berval **v)
@@ -245,25 +253,23 @@ static int values_differ(struct dir *d, LDAP **ld, int n, const char *dn, const 
 			 int *own_covers)
 {
 	struct berval **own, **v;
-	int i, ok, differ = 0;
+	int i, covered, differ = 0;
 
 	*own_covers = 0;
-	own = attr_values(d, d->ld, dn, attr, &ok);
-	if (!ok)
+	if (!read_ok(attr_values(d, d->ld, dn, attr, &own)))
 		return 0;
 	*own_covers = 1;
 	for (i = 0; i < n; i++) {
 		if (ld[i] == NULL)
 			continue;
-		v = attr_values(d, ld[i], dn, attr, &ok);
-		if (!ok) {
-			ldap_value_free_len(v);
+		if (!read_ok(attr_values(d, ld[i], dn, attr, &v))) {
 			differ = 0;
 			break;
 		}
-		if (nvals(v) != nvals(own) || !vals_cover(own, v))
+		covered = vals_cover(own, v);
+		if (!covered || nvals(v) != nvals(own))
 			differ = 1;
-		if (!vals_cover(own, v))
+		if (!covered)
 			*own_covers = 0;
 		ldap_value_free_len(v);
 	}
@@ -430,27 +436,19 @@ static int own_csn(struct dir *d, const char *dn, char *csn, size_t len)
  * everywhere).  0, or NHI_ERR_IO (printed). */
 static int rewrite(struct dir *d, const char *dn, const char *attr)
 {
-	char *attrs[] = { (char *)attr, NULL }, err[2048];
-	struct timeval tv = dir_timeout(&d->x->conf);
-	LDAPMessage *res = NULL, *e;
-	struct berval **v = NULL;
+	char err[2048];
+	struct berval **v;
 	LDAPMod m = { LDAP_MOD_REPLACE | LDAP_MOD_BVALUES, (char *)attr, { NULL } }, *mods[] = { &m, NULL };
-	int rc;
+	int rc = attr_values(d, d->ld, dn, attr, &v);
 
-	rc = ldap_search_ext_s(d->ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
-			       &tv, 1, &res);
 	/* (none there: replaced by none, gone everywhere) */
-	if (rc == LDAP_SUCCESS && (e = ldap_first_entry(d->ld, res)) != NULL) {
-		v = ldap_get_values_len(d->ld, e, attr);
+	if (rc == LDAP_SUCCESS) {
 		m.mod_bvalues = v;
 		do
 			rc = ldap_modify_ext_s(d->ld, dn, mods, NULL, NULL);
 		while (dir_referral(d, rc));
-	} else if (rc == LDAP_SUCCESS) {
-		rc = LDAP_NO_SUCH_OBJECT;
 	}
 	ldap_value_free_len(v);
-	ldap_msgfree(res);
 	if (rc == LDAP_SUCCESS)
 		return 0;
 	nhi_ldap_reason(d->ld, rc, err, sizeof(err));
