@@ -3,7 +3,8 @@
 # incremental changes and deletes with the cookie kept in registry.db, two
 # hosts (two state dirs) seeing each other's changes, a stale cookie
 # answered with e-syncRefreshRequired -> full reload, a present phase after
-# a slapd restart, the full scan (--full, and a server without syncprov)
+# a slapd restart, entries newer than the server's contextCSN (left out of
+# a refresh, read apart), the full scan (--full, and a server without syncprov)
 # reconciling deletes, owners locked or deleted -> orphaned in the
 # directory and locally (and PAM's decision), usage pushed as nhiLastUsed,
 # and the directory unreachable or stopped mid-sync leaving registry.db
@@ -42,10 +43,10 @@ replace() {
 sync() {
 	local h=$1; shift
 	nrun on "$h" sync --json "$@"
-	S_mode=failed S_added= S_changed= S_deleted= S_orphaned= S_entries= S_invalid= S_usage_pushed= S_usage_records= S_refused_writes=
+	S_mode=failed S_added= S_changed= S_deleted= S_orphaned= S_entries= S_invalid= S_usage_pushed= S_usage_records= S_refused_writes= S_late_entries=
 	if [ "$rc" -eq 0 ]; then
 		eval "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
-for k in ("mode","added","changed","deleted","orphaned","entries","invalid","usage_pushed","usage_records","refused_writes"): print("S_%s=%s" % (k, d[k]))' "$T/out")"
+for k in ("mode","added","changed","deleted","orphaned","entries","invalid","usage_pushed","usage_records","refused_writes","late_entries"): print("S_%s=%s" % (k, d[k]))' "$T/out")"
 	else
 		S_mode=failed
 	fi
@@ -175,6 +176,44 @@ ldap_admin ldapdelete "uid=svc-d,$SLAPD_NHI_BASE"
 sync a
 eqv "present phase: svc-d deleted" "1 svc-r" "$S_deleted $(names a)"
 eqv "mode" incremental "$S_mode"
+
+# ---- entries newer than the server's contextCSN ---------------------------
+# slapd can keep its contextCSN behind a committed write until the next one
+# (of two writes at once, the later CSN committed first moves nothing and
+# the earlier one moves it to its own CSN only), and a refresh leaves out
+# every entry newer than it (seen: a resource changed on one host while
+# another changed a grant; every sync after it missed the change).  Made
+# here by setting the contextCSN back under a stopped slapd: svc-m changed
+# at C1, then svc-l suspended; the contextCSN set back to C1.  After the
+# restart the cookie (C0) gets a present phase.
+add svc-l 2000013; add svc-m 2000014
+sync a
+# ctx: the server's contextCSN; csn NAME: an identity's entryCSN
+ctx() { ldap_admin ldapsearch -b "$SLAPD_BASE" -s base contextCSN | sed -n 's/^contextCSN: //p'; }
+csn() { ldap_admin ldapsearch -b "uid=$1,$SLAPD_NHI_BASE" -s base entryCSN | sed -n 's/^entryCSN: //p'; }
+state() { sqlite3 "$T/$1/registry.db" "SELECT state FROM identity WHERE name = '$2'"; }
+replace svc-m description "changed at C1"
+c1=$(ctx)
+replace svc-l nhiState suspended
+printf 'dn: %s\nchangetype: modify\nreplace: contextCSN\ncontextCSN: %s\n' "$SLAPD_BASE" "$c1" \
+	> "$T/ctx.ldif"
+slapd_stop
+expect 0 "the contextCSN set back to C1 (slapmodify, slapd stopped)" \
+	slapmodify -F "$SLAPD_DIR/slapd.d" -b "$SLAPD_BASE" -l "$T/ctx.ldif"
+slapd_restart
+check "the server's contextCSN is C1, svc-l's entryCSN newer" test "$(ctx)" = "$c1" -a "$(csn svc-l)" \> "$c1"
+sync a
+eqv "two changed: svc-m from the refresh, svc-l (left out of it) read apart: suspended here too" \
+	"2 1 suspended" "$S_changed $S_late_entries $(state a svc-l)"
+sync a
+eqv "the next sync (the cookie is the contextCSN): svc-l read apart again, nothing changed" \
+	"incremental 1 0 0" "$S_mode $S_late_entries $S_changed $S_deleted"
+replace svc-m description "changed after"
+sync a
+eqv "a write moves the contextCSN past svc-l: nothing read apart" "1 0" "$S_changed $S_late_entries"
+ldap_admin ldapdelete "uid=svc-l,$SLAPD_NHI_BASE" "uid=svc-m,$SLAPD_NHI_BASE"
+sync a
+eqv "svc-l and svc-m deleted" "2 svc-r" "$S_deleted $(names a)"
 
 # ---- owners: locked and deleted -> orphaned, in the directory and here ------
 add svc-o 2000005 dave; add svc-p 2000006 dave; add svc-q 2000007 carol

@@ -24,10 +24,12 @@
  * a concurrent sync's older view).  Any failure rolls it all back: the
  * registry, the snapshot and the old cookie stay as they were.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include "cmd.h"
@@ -83,10 +85,17 @@ static const char sync_help[] =
 	"               access_changed, access_deleted (resources, grants,\n"
 	"               delegations), orphaned, invalid, usage_pushed,\n"
 	"               credentials_pulled, credentials_expired, refused_writes,\n"
-	"               conflicts (pairs held by the conflict rule), duration\n"
+	"               late_entries (read apart: newer than the server's\n"
+	"               contextCSN, below), conflicts (pairs held by the\n"
+	"               conflict rule), duration\n"
 	"               (seconds), server\n"
 	"  --condition  exit 0 when backend = ldap, 1 otherwise; nothing else\n"
 	"               (ExecCondition of nhi-sync.service)\n"
+	"\n"
+	"A refresh leaves out entries newer than the server's contextCSN (slapd\n"
+	"can keep it behind a committed write until the next one); sync reads\n"
+	"those with a plain search (entryCSN after each CSN of the cookie, for\n"
+	"that server ID) and stores them too.\n"
 	"\n"
 	"Progress is shown on a terminal; otherwise sync is silent unless\n"
 	"something changed.  When the directory is unreachable or fails during\n"
@@ -119,6 +128,7 @@ struct sync {
 	const char *mode;
 	long entries, added, changed, deleted, orphaned, invalid, pushed;
 	long held;                     /* entries held by the conflict rule (seen now) */
+	long late;                     /* entries the refresh left out (catch_up) */
 	long creds;                    /* identities whose credentials were pulled */
 	long swept;                    /* credentials whose grace ended */
 	long refused;                  /* writes the directory refused (access) */
@@ -686,6 +696,148 @@ static int sync_search(struct sync *s)
 		}
 		progress(s, 0);
 	}
+}
+
+/* ---- entries the refresh left out ------------------------------------ */
+
+/* Seconds after a contextCSN in which an entry it left behind may lie: an
+ * operation that took its CSN later but committed earlier (far more than
+ * any write lasts). */
+#define LATE_WINDOW 600
+
+/* slapd's syncprov sends in a refresh only the entries whose entryCSN is
+ * at most its contextCSN for that server ID (newer ones wait for the
+ * persist phase, which refreshOnly does not have), and the contextCSN can
+ * stay behind a committed write: of two writes at once, the one with the
+ * later CSN that commits first does not move it (an earlier one is
+ * pending), and the earlier one then moves it to its own CSN only.  Until
+ * the next write, every refresh leaves that entry out, and the cookie
+ * says the consumer is up to date (seen with slapd 2.5: a resource changed
+ * by one host while another changed a grant; `sync` on the first missed
+ * it, and so did every sync after it).  So, for each CSN of the cookie the
+ * refresh ended with, the entries of that server ID whose entryCSN is
+ * newer are read by a plain search and stored as the refresh would have
+ * (before the rows unseen are reconciled: a present phase or a reload
+ * does not list them either).  A later refresh sends them again; storing
+ * is idempotent. */
+
+/* The next CSN of cookie text c[0..n) from *pos ("rid=R,sid=S,csn=A;B"):
+ * 1 and out filled, or 0 at the end. */
+static int cookie_csn(const char *c, size_t n, size_t *pos, char *out, size_t len)
+{
+	size_t i = *pos, k;
+
+	if (i == 0) {   /* to the value of csn= */
+		for (; i + 4 <= n; i++)
+			if ((i == 0 || c[i - 1] == ',') && memcmp(c + i, "csn=", 4) == 0)
+				break;
+		if (i + 4 > n)
+			return 0;
+		i += 4;
+	}
+	if (i >= n || c[i] == ',')
+		return 0;
+	for (k = 0; i < n && c[i] != ';' && c[i] != ','; i++)
+		if (k + 1 < len)
+			out[k++] = c[i];
+	out[k] = '\0';
+	*pos = i < n && c[i] == ';' ? i + 1 : n;
+	return 1;
+}
+
+/* A CSN "YYYYmmddHHMMSS.ffffffZ#cccccc#sss#mmmmmm": its server ID (sid,
+ * three hex digits) and, in upper, the greatest CSN LATE_WINDOW seconds
+ * later.  0, or -1 when it is not one. */
+static int csn_parts(const char *csn, char sid[4], char *upper, size_t len)
+{
+	struct tm tm = { 0 };
+	time_t t;
+	size_t i;
+
+	if (strlen(csn) != 40 || csn[14] != '.' || csn[21] != 'Z' || csn[22] != '#' ||
+	    csn[29] != '#' || csn[33] != '#')
+		return -1;
+	for (i = 0; i < 14; i++)
+		if (!isdigit((unsigned char)csn[i]))
+			return -1;
+	for (i = 30; i < 33; i++)
+		if (!isxdigit((unsigned char)csn[i]))
+			return -1;
+	memcpy(sid, csn + 30, 3);
+	sid[3] = '\0';
+	tm.tm_year = (csn[0] - '0') * 1000 + (csn[1] - '0') * 100 + (csn[2] - '0') * 10 +
+		     (csn[3] - '0') - 1900;
+	tm.tm_mon = (csn[4] - '0') * 10 + (csn[5] - '0') - 1;
+	tm.tm_mday = (csn[6] - '0') * 10 + (csn[7] - '0');
+	tm.tm_hour = (csn[8] - '0') * 10 + (csn[9] - '0');
+	tm.tm_min = (csn[10] - '0') * 10 + (csn[11] - '0');
+	tm.tm_sec = (csn[12] - '0') * 10 + (csn[13] - '0');
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	t += LATE_WINDOW;
+	if (gmtime_r(&t, &tm) == NULL || strftime(upper, len, "%Y%m%d%H%M%S", &tm) != 14)
+		return -1;
+	snprintf(upper + 14, len - 14, ".999999Z#ffffff#fff#ffffff");
+	return 0;
+}
+
+/* The entries the refresh left out for one CSN of the cookie. */
+static int late_for(struct sync *s, const char *ctx)
+{
+	char filter[sizeof(SYNC_FILTER) + 200], upper[48], sid[4], csn[64], uuid[64];
+	char *attrs[64], reason[1024];
+	struct timeval tv = { .tv_sec = (time_t)(s->x->conf.ldap_timeout > 0 ?
+						 s->x->conf.ldap_timeout : 10) };
+	LDAPMessage *res = NULL, *e;
+	size_t i;
+	int rc, r = 0;
+
+	if (csn_parts(ctx, sid, upper, sizeof(upper)) < 0)
+		return 0;   /* not a CSN slapd's way: nothing known to look for */
+	for (i = 0; da_sync_attrs[i] != NULL && i + 2 < sizeof(attrs) / sizeof(attrs[0]); i++)
+		attrs[i] = da_sync_attrs[i];
+	attrs[i++] = "entryCSN";
+	attrs[i] = NULL;
+	snprintf(filter, sizeof(filter), "(&%s(entryCSN>=%s)(entryCSN<=%s))", SYNC_FILTER, ctx,
+		 upper);
+	rc = ldap_search_ext_s(s->d.ld, s->x->conf.ldap_base, LDAP_SCOPE_SUBTREE, filter, attrs,
+			       0, NULL, NULL, &tv, LDAP_NO_LIMIT, &res);
+	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) {
+		ldap_msgfree(res);
+		nhi_ldap_reason(s->d.ld, rc, reason, sizeof(reason));
+		return nerr(s->x, NHI_ERR_IO, "%s: reading the entries newer than the server's "
+			    "contextCSN: %s; nothing changed", s->server, reason);
+	}
+	for (e = ldap_first_entry(s->d.ld, res); r == 0 && e != NULL;
+	     e = ldap_next_entry(s->d.ld, e)) {
+		if (dir_first_value(s->d.ld, e, "entryCSN", csn, sizeof(csn)) <= 0 ||
+		    strlen(csn) != 40 || strncasecmp(csn + 30, sid, 3) != 0 ||
+		    strcmp(csn, ctx) <= 0 ||
+		    dir_first_value(s->d.ld, e, "entryUUID", uuid, sizeof(uuid)) <= 0)
+			continue;   /* sent by the refresh, or not one to take */
+		for (i = 0; uuid[i]; i++)
+			uuid[i] = (char)tolower((unsigned char)uuid[i]);
+		s->late++;
+		s->entries++;
+		r = mark_seen(s, uuid);
+		if (r == 0)
+			r = store_entry(s, e, uuid);
+	}
+	ldap_msgfree(res);
+	return r;
+}
+
+static int catch_up(struct sync *s)
+{
+	char ctx[64];
+	size_t pos = 0;
+	int r = 0;
+
+	while (r == 0 && s->cookie.bv_val != NULL &&
+	       cookie_csn(s->cookie.bv_val, s->cookie.bv_len, &pos, ctx, sizeof(ctx)))
+		r = late_for(s, ctx);
+	return r;
 }
 
 /* ---- the full scan ----------------------------------------------------- */
@@ -1299,6 +1451,8 @@ static int run(struct sync *s, int full, long *records, char *ingest_path, size_
 				r = nerr(s->x, NHI_ERR_FORMAT, "%s: refresh required without a cookie",
 					 s->server);
 		}
+		if (r == 0)
+			r = catch_up(s);
 		if (r == NO_SYNC_HERE)
 			r = scan(s);
 	} else {
@@ -1416,6 +1570,7 @@ static void summary(struct sync *s, double secs, long records, const struct dir_
 		json_kint(&j, "usage_records", records);
 		json_kint(&j, "usage_pushed", s->pushed);
 		json_kint(&j, "refused_writes", s->refused);
+		json_kint(&j, "late_entries", s->late);
 		conflicts_json(&j, c, n_c);
 		json_key(&j, "duration");
 		json_num(&j, secs);
