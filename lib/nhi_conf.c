@@ -1182,6 +1182,17 @@ void nhi_conf_finish_paths(struct nhi_conf *c)
 		derive_fallback(c);
 }
 
+int nhi_conf_load_module(struct nhi_conf *c, const char *path)
+{
+	int r;
+
+	nhi_conf_init(c);
+	r = nhi_conf_load_file(c, path, NHI_CONF_MISSING_OK | NHI_CONF_LENIENT, NULL, 0);
+	if (r == 0)
+		nhi_conf_finish_paths(c);
+	return r;
+}
+
 /* The checks across keys.  Lenient, a problem with what the modules use
  * (state_dir, the uid range) falls back to the default of those keys. */
 static int finish(struct nhi_conf *c, const struct reporter *rep, char *err, size_t errlen)

@@ -213,6 +213,13 @@ int nhi_conf_finish(struct nhi_conf *c, char *err, size_t errlen);
  * the problem fields. */
 void nhi_conf_finish_paths(struct nhi_conf *c);
 
+/* What nss_nhi makes of the file at path (init, a lenient load with a
+ * missing file fine, nhi_conf_finish_paths): the module's own reading,
+ * and what nhictl publish records in the snapshot for it
+ * (NHI_SNAP_F_CONF), so the two cannot differ.  Returns the load's
+ * result (negative only when it could not run at all). */
+int nhi_conf_load_module(struct nhi_conf *c, const char *path);
+
 /* Everything PAM does with its argv: init, find "config=FILE" (else the
  * default path), load it leniently (missing default file is fine:
  * defaults), apply the other arguments (a bad one is a problem of the same

@@ -1235,6 +1235,46 @@ uint32_t nhi_snap_n_delegations(const struct nhi_snap *s)
 	return s->base.delegs != NULL ? s->base.hdr->n_delegs : 0;
 }
 
+int nhi_snap_settings(const struct nhi_snap *s, struct nhi_snap_settings *out)
+{
+	const struct nhi_snap_hdr *h = s->base.hdr;
+	const struct nhi_snap_conf_rec *rec;
+	const char *str[NHI_SNAP_CONF_NSTR];
+	const char *p;
+	size_t at;
+
+	if (!(h->flags & NHI_SNAP_F_CONF) || (h->flags & NHI_SNAP_F_DELTA))
+		return NHI_ERR_NOTFOUND;
+	if (!section_ok(h, h->conf_off, h->conf_size, 1, 8) || h->conf_size < sizeof(*rec))
+		return NHI_ERR_FORMAT;
+	p = (const char *)s->base.map + h->conf_off;
+	rec = (const void *)p;
+	at = sizeof(*rec);
+	for (int i = 0; i < NHI_SNAP_CONF_NSTR; i++) {
+		size_t n = rec->len[i];
+
+		/* the NUL where the length says, and none before it */
+		if (n >= h->conf_size - at || p[at + n] != '\0' || memchr(p + at, '\0', n) != NULL)
+			return NHI_ERR_FORMAT;
+		str[i] = p + at;
+		at += n + 1;
+	}
+	out->flags = rec->flags;
+	out->dev = rec->dev;
+	out->ino = rec->ino;
+	out->size = rec->size;
+	out->mtime_sec = rec->mtime_sec;
+	out->mtime_nsec = rec->mtime_nsec;
+	out->ctime_sec = rec->ctime_sec;
+	out->ctime_nsec = rec->ctime_nsec;
+	out->conf_path = str[0];
+	out->cache_path = str[1];
+	out->default_shell = str[2];
+	out->nologin_shell = str[3];
+	out->shadow_file = str[4];
+	return 0;
+}
+
 /* The base's slot of the edge from the identity named NAME (len bytes)
  * to TO: 0 (*out), NHI_ERR_NOTFOUND, or NHI_ERR_FORMAT (under
  * NHI_SNAP_VERIFY_READ, a slot read that fails its own checksum; a block

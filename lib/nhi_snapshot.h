@@ -130,7 +130,10 @@ struct nhi_snap_hdr {
 	 * from older writers; NHI_SNAP_F_DELEG_V1's are ignored too). */
 	uint32_t n_delegs, deleg_slots;
 	uint32_t delegs_off, reserved_deleg;
-	uint8_t reserved[256 - 64 - 24 * 4 - 24 - 24 - 16 - 16];
+	/* with NHI_SNAP_F_CONF (a base only): struct nhi_snap_conf_rec and
+	 * its strings, conf_size bytes at conf_off */
+	uint32_t conf_off, conf_size;
+	uint8_t reserved[256 - 64 - 24 * 4 - 24 - 24 - 16 - 16 - 8];
 };
 
 #define NHI_SNAP_BLOCK_SHIFT 14       /* nhictl's blocks: 16 KiB */
@@ -176,6 +179,31 @@ struct nhi_snap_hdr {
  * writers never set it. */
 #define NHI_SNAP_F_DELEG_V1 0x8
 #define NHI_SNAP_DELTA_SUFFIX ".delta"
+/* A base that records the settings nss_nhi takes from nhi.conf (the
+ * section at conf_off): the file the module reads (NHI_CONF, else
+ * /etc/nhi/nhi.conf), its identity when nhictl read it (device, inode,
+ * size, mtime, ctime; or "missing"), and what nhi_conf_load_module()
+ * made of it (cache_path, default_shell, nologin_shell, shadow_file,
+ * enumerate).  A module whose stat of that file gives the same identity
+ * takes the settings from here and does not open, check, read and parse
+ * nhi.conf (most of its first lookup's system calls): nothing but root
+ * can change a file without moving its ctime, and a file put in its
+ * place has another inode.  The section lies before the block table,
+ * inside the checksummed data; readers that know nothing of the flag
+ * ignore it. */
+#define NHI_SNAP_F_CONF 0x20
+#define NHI_SNAP_CONF_MISSING   0x1   /* there was no such file: the defaults */
+#define NHI_SNAP_CONF_ENUMERATE 0x2
+#define NHI_SNAP_CONF_NSTR 5          /* conf path, cache_path, default_shell,
+				       * nologin_shell, shadow_file */
+struct nhi_snap_conf_rec {
+	uint64_t dev, ino, size;
+	int64_t mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
+	uint32_t flags;                      /* NHI_SNAP_CONF_* */
+	uint16_t len[NHI_SNAP_CONF_NSTR];    /* each string's length; the strings
+					      * follow, each NUL-terminated */
+	uint16_t pad;
+};
 
 
 /* The strings of an identity, in this order: the first NHI_SNAP_NHOT in
@@ -421,6 +449,19 @@ int nhi_snap_ruser_delegation(const struct nhi_snap *s, const char *from_name, u
 /* How many edges the base carries. */
 uint32_t nhi_snap_n_delegations(const struct nhi_snap *s);
 
+/* The nhi.conf settings a base records (NHI_SNAP_F_CONF), as read: the
+ * strings point into the mapping (valid while s is open). */
+struct nhi_snap_settings {
+	uint32_t flags;                    /* NHI_SNAP_CONF_* */
+	uint64_t dev, ino, size;
+	int64_t mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
+	const char *conf_path, *cache_path, *default_shell, *nologin_shell, *shadow_file;
+};
+/* 0 and *out; NHI_ERR_NOTFOUND (the base records none); NHI_ERR_FORMAT
+ * (the section lies outside the file, or a string's length disagrees
+ * with its NUL). */
+int nhi_snap_settings(const struct nhi_snap *s, struct nhi_snap_settings *out);
+
 /* ---- writer (nhictl only; libnhiadmin) ------------------------------ */
 
 struct nhi_snap_writer;
@@ -450,6 +491,9 @@ void nhi_snapw_set_delta(struct nhi_snap_writer *w, uint64_t base_generation);
 /* The header's keys_generation (default 0); a base's empty delta gets the
  * same. */
 void nhi_snapw_set_keys_generation(struct nhi_snap_writer *w, uint64_t keys_generation);
+/* The nhi.conf settings a base records (NHI_SNAP_F_CONF; copied; a
+ * delta ignores them).  NHI_ERR_RANGE: a string longer than 4095. */
+int nhi_snapw_set_settings(struct nhi_snap_writer *w, const struct nhi_snap_settings *st);
 /* The size of the checksummed blocks, 1 << shift bytes (default
  * NHI_SNAP_BLOCK_SHIFT); NHI_ERR_INVAL outside NHI_SNAP_BLOCK_SHIFT_MIN..MAX. */
 int nhi_snapw_set_block_shift(struct nhi_snap_writer *w, unsigned shift);

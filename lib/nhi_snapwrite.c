@@ -91,6 +91,10 @@ struct nhi_snap_writer {
 	/* delegation edges (a base only) */
 	struct nhi_snap_deleg_rec *delegs;
 	size_t n_delegs, cap_delegs;
+	/* the nhi.conf settings section (a base only): the record followed
+	 * by its strings, conf_len bytes; NULL: none */
+	unsigned char *conf;
+	size_t conf_len;
 };
 
 static int grow(void **p, size_t *cap, size_t n, size_t elem)
@@ -135,6 +139,7 @@ void nhi_snapw_free(struct nhi_snap_writer *w)
 	free(w->shadow);
 	free(w->gshadow);
 	free(w->delegs);
+	free(w->conf);
 	free(w);
 }
 
@@ -253,6 +258,42 @@ void nhi_snapw_set_delta(struct nhi_snap_writer *w, uint64_t base_generation)
 {
 	w->delta = 1;
 	w->base_generation = base_generation;
+}
+
+int nhi_snapw_set_settings(struct nhi_snap_writer *w, const struct nhi_snap_settings *st)
+{
+	const char *str[NHI_SNAP_CONF_NSTR] = { st->conf_path, st->cache_path, st->default_shell,
+						st->nologin_shell, st->shadow_file };
+	struct nhi_snap_conf_rec rec = {
+		.dev = st->dev, .ino = st->ino, .size = st->size,
+		.mtime_sec = st->mtime_sec, .mtime_nsec = st->mtime_nsec,
+		.ctime_sec = st->ctime_sec, .ctime_nsec = st->ctime_nsec, .flags = st->flags,
+	};
+	size_t len = sizeof(rec), at;
+	unsigned char *p;
+
+	for (int i = 0; i < NHI_SNAP_CONF_NSTR; i++) {
+		size_t n = str[i] != NULL ? strlen(str[i]) : 0;
+
+		if (n > 4095)
+			return NHI_ERR_RANGE;
+		rec.len[i] = (uint16_t)n;
+		len += n + 1;
+	}
+	p = calloc(1, len);
+	if (p == NULL)
+		return NHI_ERR_NOMEM;
+	memcpy(p, &rec, sizeof(rec));
+	at = sizeof(rec);
+	for (int i = 0; i < NHI_SNAP_CONF_NSTR; i++) {
+		if (rec.len[i] > 0)
+			memcpy(p + at, str[i], rec.len[i]);
+		at += rec.len[i] + 1u;
+	}
+	free(w->conf);
+	w->conf = p;
+	w->conf_len = len;
+	return 0;
 }
 
 void nhi_snapw_set_keys_generation(struct nhi_snap_writer *w, uint64_t keys_generation)
@@ -764,6 +805,12 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	h.strings_off = (uint32_t)off; h.strings_size = (uint32_t)w->strings.len;
 	off += w->strings.len;
 	off = align8(off);
+	if (w->conf != NULL && !w->delta) {
+		h.flags |= NHI_SNAP_F_CONF;
+		h.conf_off = (uint32_t)off;
+		h.conf_size = (uint32_t)w->conf_len;
+		off = align8(off + w->conf_len);
+	}
 	/* the block checksums last: one per block of the data before them */
 	h.block_shift = w->block_shift ? w->block_shift : NHI_SNAP_BLOCK_SHIFT;
 	h.blocks_off = (uint32_t)off;
@@ -795,6 +842,8 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	memcpy(out->p + h.membs_off, mrecs, n_membs * sizeof(*mrecs));
 	memcpy(out->p + h.u32_off, u32, n_u32 * 4);
 	memcpy(out->p + h.strings_off, w->strings.p, w->strings.len);
+	if (h.flags & NHI_SNAP_F_CONF)
+		memcpy(out->p + h.conf_off, w->conf, w->conf_len);
 
 #define INDEX(name) ((struct nhi_snap_bucket *)(out->p + h.name##_idx_off))
 	for (uint32_t i = 0; i < h.n_idents; i++)

@@ -1,11 +1,13 @@
 /* nss_common.c - configuration, the shared mapping and buffer packing of
  * libnss_nhi.so.2 (see nss_common.h for the locking and remap rules). */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include "nhi_conf.h"
 #include "nhi_err.h"
 #include "nhi_snapshot.h"
@@ -27,6 +29,15 @@ static uint64_t serials;                 /* guarded by mu */
 static int64_t next_check;               /* CLOCK_MONOTONIC_COARSE seconds; atomic */
 pthread_key_t nss_nhi_tls_key;
 static int tls_ok;
+/* The snapshot at the built-in path when load_conf opened it: the first
+ * remap takes it instead of opening it again (written under conf_once,
+ * taken under mu). */
+static struct nhi_snap *first_snap;
+/* The shells and the shadow file a snapshot recorded, copied (the mapping
+ * they were read from may be replaced) */
+static char conf_strs[1024];
+
+#define NSS_NHI_BUILTIN_CACHE NHI_STATEDIR "/nhi.cache"
 
 static void map_put(struct nss_nhi_map *m)
 {
@@ -75,22 +86,77 @@ static void tls_free(void *p)
  * one, and a broken one of those gives the default.  Nothing is logged
  * here (NSS runs in every process): pam_nhi logs the problem and
  * `nhictl config check` lists it. */
+/* 1 when r records the file at 'path' as stat finds it now: the same
+ * file (device, inode), unchanged (size, mtime, ctime: nothing but root
+ * can set a ctime back), or missing then and now. */
+static int same_conf(const char *path, const struct nhi_snap_settings *r)
+{
+	struct stat st;
+
+	if (strcmp(r->conf_path, path) != 0)
+		return 0;
+	if (fstatat(AT_FDCWD, path, &st, 0) < 0)
+		return errno == ENOENT && (r->flags & NHI_SNAP_CONF_MISSING);
+	return !(r->flags & NHI_SNAP_CONF_MISSING) && r->dev == (uint64_t)st.st_dev &&
+	       r->ino == (uint64_t)st.st_ino && r->size == (uint64_t)st.st_size &&
+	       r->mtime_sec == st.st_mtim.tv_sec && r->mtime_nsec == st.st_mtim.tv_nsec &&
+	       r->ctime_sec == st.st_ctim.tv_sec && r->ctime_nsec == st.st_ctim.tv_nsec;
+}
+
+/* The settings from the snapshot at the built-in path when it records
+ * them for the nhi.conf at 'path', unchanged since (NHI_SNAP_F_CONF):
+ * then nhi.conf is not opened, checked, read or parsed, which was most
+ * of a process's first lookup (7 of its 21 system calls, 13 of its 57
+ * µs).  1 and conf set; 0 and nothing set (first_snap holds the
+ * snapshot when it could be opened). */
+static int conf_recorded(const char *path)
+{
+	struct nhi_snap_settings r;
+	size_t a, b, c;
+
+	if (nhi_snap_open(NSS_NHI_BUILTIN_CACHE, NHI_SNAP_TRUST, &first_snap, NULL, 0) != 0) {
+		first_snap = NULL;
+		return 0;
+	}
+	if (nhi_snap_settings(first_snap, &r) != 0 ||
+	    strcmp(r.cache_path, NSS_NHI_BUILTIN_CACHE) != 0 || !same_conf(path, &r))
+		return 0;
+	a = strlen(r.default_shell) + 1;
+	b = strlen(r.nologin_shell) + 1;
+	c = strlen(r.shadow_file) + 1;
+	if (a + b + c > sizeof(conf_strs))
+		return 0;
+	memcpy(conf_strs, r.default_shell, a);
+	memcpy(conf_strs + a, r.nologin_shell, b);
+	memcpy(conf_strs + a + b, r.shadow_file, c);
+	nhi_conf_init(&conf);
+	conf.cache_path = NSS_NHI_BUILTIN_CACHE;
+	conf.default_shell = conf_strs;
+	conf.nologin_shell = conf_strs + a;
+	conf.shadow_file = conf_strs + a + b;
+	conf.enumerate = (r.flags & NHI_SNAP_CONF_ENUMERATE) != 0;
+	return 1;
+}
+
 static void load_conf(void)
 {
+	const char *path = nhi_conf_default_path();
+
 	tls_ok = pthread_key_create(&nss_nhi_tls_key, tls_free) == 0;
-	nhi_conf_init(&conf);
-	/* (lenient: no error to report; a problem is in conf.problem) */
-	if (nhi_conf_load_file(&conf, nhi_conf_default_path(),
-			       NHI_CONF_MISSING_OK | NHI_CONF_LENIENT, NULL, 0) < 0)
-		return;
-	/* Only the paths of nhi_conf_finish(): NSS does not classify
-	 * accounts, so it needs neither the system uid range that
-	 * nhi_conf_finish() reads from /etc/login.defs (that parse was a third
-	 * of the instructions of a whole `id NAME` process) nor its checks of
-	 * what only nhictl and pam_nhi read; and leaving them out keeps stdio
-	 * and sscanf out of the module (fewer symbols for ld.so to bind when
-	 * a process loads it). */
-	nhi_conf_finish_paths(&conf);
+	/* Else read leniently (no error to report; a problem is in
+	 * conf.problem), and of nhi_conf_finish() only the paths: NSS does
+	 * not classify accounts, so it needs neither the system uid range
+	 * that nhi_conf_finish() reads from /etc/login.defs (that parse was a
+	 * third of the instructions of a whole `id NAME` process) nor its
+	 * checks of what only nhictl and pam_nhi read; and leaving them out
+	 * keeps stdio and sscanf out of the module (fewer symbols for ld.so to
+	 * bind when a process loads it). */
+	if (!conf_recorded(path) &&
+	    (nhi_conf_load_module(&conf, path) < 0 || conf.cache_path[0] == '\0' ||
+	     strcmp(conf.cache_path, NSS_NHI_BUILTIN_CACHE) != 0) && first_snap != NULL) {
+		nhi_snap_close(first_snap);
+		first_snap = NULL;
+	}
 	if (conf.cache_path[0] == '\0')
 		return;
 	conf_ok = 1;
@@ -147,9 +213,10 @@ static int stat_due(void)
 static void remap_locked(void)
 {
 	struct nss_nhi_map *m = NULL, *old = cur;
-	struct nhi_snap *s = NULL;
+	struct nhi_snap *s = first_snap;
 
-	if (nhi_snap_open(conf.cache_path, NHI_SNAP_TRUST, &s, NULL, 0) == 0) {
+	first_snap = NULL;
+	if (s != NULL || nhi_snap_open(conf.cache_path, NHI_SNAP_TRUST, &s, NULL, 0) == 0) {
 		m = malloc(sizeof(*m));
 		if (m == NULL) {
 			nhi_snap_close(s);

@@ -3,7 +3,8 @@
 # (to build it and run the whole test suite; chromium opens the page of
 # tests/test-nhictl-report.sh; locales holds the sources tests/test-time
 # makes a Latin-1 locale from; faketime freezes slapmodify's clock in
-# tests/test-ldap-repl-swap.sh), or 'bench' (what bench/run.sh
+# tests/test-ldap-repl-swap.sh; strace shows which files
+# tests/test-nss-settings.sh opens), or 'bench' (what bench/run.sh
 # and bench/sssd.sh need; SSSD's packages are only unpacked, into
 # $NHI_SSSD_ROOT, default /var/cache/nhi-bench/sssd-root: installing
 # libnss-sss would add sss to the host's /etc/nsswitch.conf).  Run as root.
@@ -14,7 +15,7 @@ libldap-dev libssl-dev libcrypt-dev libsqlite3-dev libyaml-dev libcmocka-dev"
 demo="$build libnss-wrapper libpam-wrapper pamtester"
 test="$build slapd ldap-utils openssh-client openssh-server libnss-wrapper libpam-wrapper pamtester sqlite3 python3 valgrind gdb \
 man-db groff-base systemd debhelper lintian rpm fakeroot bash-completion dpkg-dev ansible-core python3-apt \
-clang libclang-rt-14-dev graphviz chromium locales faketime"
+clang libclang-rt-14-dev graphviz chromium locales faketime strace"
 case $what in
 build) pkgs=$build ;;
 demo) pkgs=$demo ;;

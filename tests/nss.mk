@@ -16,5 +16,7 @@ TESTS += tests/test-nss-threads
 tests_test_nss_threads_SOURCES = tests/test-nss-threads.c tests/nss-testutil.h
 tests_test_nss_threads_LDADD = lib/libnhiadmin.la lib/libnhi.la -ldl
 
-TESTS += tests/test-nss-getent.sh tests/test-nss-exports.sh tests/test-nss-threads-nhictl.sh
-EXTRA_DIST += tests/test-nss-getent.sh tests/test-nss-exports.sh tests/test-nss-threads-nhictl.sh
+TESTS += tests/test-nss-getent.sh tests/test-nss-exports.sh tests/test-nss-threads-nhictl.sh \
+	tests/test-nss-settings.sh
+EXTRA_DIST += tests/test-nss-getent.sh tests/test-nss-exports.sh tests/test-nss-threads-nhictl.sh \
+	tests/test-nss-settings.sh

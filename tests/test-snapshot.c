@@ -1715,6 +1715,92 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The nhi.conf settings of a base (NHI_SNAP_F_CONF): written and read
+ * back as given; a base without them and a delta have none; a section
+ * whose string lengths disagree with its NULs, or that lies past the
+ * file, is a format error (the module then reads nhi.conf). */
+static void test_settings(void **state)
+{
+	struct nhi_snap_settings in = {
+		.flags = NHI_SNAP_CONF_ENUMERATE, .dev = 2049, .ino = 131077, .size = 85,
+		.mtime_sec = 1765000000, .mtime_nsec = 123456789, .ctime_sec = 1765000001,
+		.ctime_nsec = 987654321, .conf_path = "/etc/nhi/nhi.conf",
+		.cache_path = "/var/lib/nhi/nhi.cache", .default_shell = "/bin/bash",
+		.nologin_shell = "", .shadow_file = "/var/lib/nhi/nhi.shadow",
+	}, out;
+	struct nhi_snap_writer *w = nhi_snapw_new();
+	struct nhi_snap *s = NULL;
+	char err[256], bad[600];
+	unsigned char *orig, *b;
+	size_t n;
+
+	(void)state;
+	/* none recorded */
+	publish_sample(4, 5);
+	assert_int_equal(nhi_snap_open(path, 0, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_settings(s, &out), NHI_ERR_NOTFOUND);
+	nhi_snap_close(s);
+	/* recorded */
+	assert_non_null(w);
+	add(w, "svc-0", 2000000, NHI_STATE_ACTIVE);
+	assert_int_equal(nhi_snapw_set_settings(w, &in), 0);
+	assert_int_equal(nhi_snapw_publish(w, path, 5, 1, err, sizeof(err)), 0);
+	nhi_snapw_free(w);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_settings(s, &out), 0);
+	assert_int_equal(out.flags, NHI_SNAP_CONF_ENUMERATE);
+	assert_true(out.dev == 2049 && out.ino == 131077 && out.size == 85);
+	assert_true(out.mtime_sec == 1765000000 && out.mtime_nsec == 123456789);
+	assert_true(out.ctime_sec == 1765000001 && out.ctime_nsec == 987654321);
+	assert_string_equal(out.conf_path, "/etc/nhi/nhi.conf");
+	assert_string_equal(out.cache_path, "/var/lib/nhi/nhi.cache");
+	assert_string_equal(out.default_shell, "/bin/bash");
+	assert_string_equal(out.nologin_shell, "");
+	assert_string_equal(out.shadow_file, "/var/lib/nhi/nhi.shadow");
+	nhi_snap_close(s);
+	/* a delta records none, even when given them */
+	w = nhi_snapw_new();
+	add(w, "svc-1", 2000001, NHI_STATE_ACTIVE);
+	assert_int_equal(nhi_snapw_set_settings(w, &in), 0);
+	nhi_snapw_set_delta(w, 5);
+	snprintf(bad, sizeof(bad), "%s%s", path, NHI_SNAP_DELTA_SUFFIX);
+	assert_int_equal(nhi_snapw_publish(w, bad, 6, 1, err, sizeof(err)), 0);
+	nhi_snapw_free(w);
+	assert_int_equal(nhi_snap_open(path, 0, &s, err, sizeof(err)), 0);
+	assert_non_null(nhi_snap_delta_header(s));
+	assert_false(nhi_snap_delta_header(s)->flags & NHI_SNAP_F_CONF);
+	assert_int_equal(nhi_snap_settings(s, &out), 0);   /* the base's */
+	nhi_snap_close(s);
+	unlink(bad);
+	/* damaged: a length past its NUL, one short of it (an inner NUL), the
+	 * section past the end of the file */
+	orig = slurp(&n);
+	b = malloc(n);
+	assert_non_null(b);
+	snprintf(bad, sizeof(bad), "%s/conf.cache", dir);
+	for (int round = 0; round < 4; round++) {
+		struct nhi_snap_hdr *h = (struct nhi_snap_hdr *)b;
+		struct nhi_snap_conf_rec *rec;
+
+		memcpy(b, orig, n);
+		rec = (struct nhi_snap_conf_rec *)(b + h->conf_off);
+		switch (round) {
+		case 0: rec->len[1]++; break;
+		case 1: rec->len[0]--; break;
+		case 2: rec->len[4] = 60000; break;
+		case 3: h->conf_size = (uint32_t)(h->file_size - h->conf_off + 1); break;
+		}
+		rehash_header(b);
+		spit(bad, b, n);
+		assert_int_equal(nhi_snap_open(bad, 0, &s, err, sizeof(err)), 0);
+		assert_int_equal(nhi_snap_settings(s, &out), NHI_ERR_FORMAT);
+		nhi_snap_close(s);
+	}
+	unlink(bad);
+	free(b);
+	free(orig);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1731,6 +1817,7 @@ int main(void)
 		cmocka_unit_test(test_damaged_delta),
 		cmocka_unit_test(test_delegations),
 		cmocka_unit_test(test_ruser_delegation),
+		cmocka_unit_test(test_settings),
 	};
 	return cmocka_run_group_tests_name("snapshot", tests, setup, teardown);
 }

@@ -11,7 +11,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include "nhi_conf.h"
 #include "nhi_file.h"
 #include "internal.h"
 
@@ -229,6 +231,75 @@ static int registered_write(struct nhictl *x)
 	return r;
 }
 
+/* ---- what nss_nhi reads of nhi.conf, recorded in the base ------------- */
+
+/* A file changed this recently may change again within its timestamps'
+ * granularity without a new ctime (git's "racy" index entries): its
+ * settings are not recorded (the module then reads the file). */
+#define CONF_RACY_NS 100000000LL
+
+static int same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static int64_t ts_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+/* stat of 'path': 1 (st filled), 0 (no such file), -1 */
+static int conf_stat(const char *path, struct stat *st)
+{
+	if (stat(path, st) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
+}
+
+/* nss_nhi's settings as it would read them now (nhi_conf_load_module of
+ * the file it reads) and that file's identity, into *st (strings in *m):
+ * 1; 0 when they cannot be recorded (the file changed while read, just
+ * changed, or could not be looked at): the module reads the file then. */
+static int module_settings(struct nhi_conf *m, struct nhi_snap_settings *st)
+{
+	const char *path = nhi_conf_default_path();
+	struct stat a, b;
+	struct timespec now;
+	int ha, hb;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	ha = conf_stat(path, &a);
+	if (ha < 0 || nhi_conf_load_module(m, path) < 0 || m->cache_path[0] == '\0')
+		return 0;
+	hb = conf_stat(path, &b);
+	if (hb != ha || (ha == 1 && (!same_stat(&a, &b) ||
+				     ts_ns(&a.st_ctim) > ts_ns(&now) - CONF_RACY_NS ||
+				     ts_ns(&a.st_mtim) > ts_ns(&now) - CONF_RACY_NS)))
+		return 0;
+	memset(st, 0, sizeof(*st));
+	if (ha == 1) {
+		st->dev = (uint64_t)a.st_dev;
+		st->ino = (uint64_t)a.st_ino;
+		st->size = (uint64_t)a.st_size;
+		st->mtime_sec = a.st_mtim.tv_sec;
+		st->mtime_nsec = a.st_mtim.tv_nsec;
+		st->ctime_sec = a.st_ctim.tv_sec;
+		st->ctime_nsec = a.st_ctim.tv_nsec;
+	} else {
+		st->flags |= NHI_SNAP_CONF_MISSING;
+	}
+	if (m->enumerate)
+		st->flags |= NHI_SNAP_CONF_ENUMERATE;
+	st->conf_path = path;
+	st->cache_path = m->cache_path;
+	st->default_shell = m->default_shell;
+	st->nologin_shell = m->nologin_shell;
+	st->shadow_file = m->shadow_file;
+	return 1;
+}
+
 int reg_snap_full(struct nhictl *x)
 {
 	return reg_exec(x, "INSERT INTO snap_pending (name) SELECT '' WHERE " SNAP_NO_FULL, "");
@@ -256,8 +327,10 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 	struct nhi_snap_writer *w = NULL;
 	char lock[PATH_MAX + 8], dpath[PATH_MAX + 8], err[512];
 	struct reg_state rs = { 0 };
+	struct nhi_snap_settings st;
+	struct nhi_conf *m = NULL;
 	int64_t gen = 0, base = -1, pending = 0, maxseq = 0, whole = 0, keys = -1;
-	int lfd = -1, r, intx = 0;
+	int lfd = -1, r, intx = 0, have_st = 0;
 
 	/* one publisher at a time, each compiling the latest committed state,
 	 * so the newest snapshot always wins */
@@ -269,10 +342,12 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 		goto out;
 	}
 	w = nhi_snapw_new();
-	if (w == NULL) {
+	m = malloc(sizeof(*m));
+	if (w == NULL || m == NULL) {
 		r = nerr(x, NHI_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	have_st = module_settings(m, &st);
 	/* the write lock from reading what is pending to dropping what a full
 	 * snapshot covered: no change commits in between (see migration 5) */
 	r = reg_exec_plain(x, "BEGIN IMMEDIATE");
@@ -301,6 +376,10 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 	if (!full && (x->conf.snapshot_delta_max == 0 || base < 0 || whole > 0 ||
 		      pending > (int64_t)x->conf.snapshot_delta_max || base_on_disk(x) != base))
 		full = 1;
+	if (have_st && (r = nhi_snapw_set_settings(w, &st)) < 0) {
+		nerr(x, r, "snapshot: nhi.conf settings: %s", nhi_strerror(r));
+		goto out;
+	}
 	r = add_idents(x, w, !full);
 	if (r == 0 && full)
 		r = reg_snap_delegations(x, w);
@@ -362,6 +441,7 @@ out:
 	if (r == 0 && intx && regstate_save(x, &rs) < 0)
 		r = NHI_ERR_IO;
 	nhi_snapw_free(w);
+	free(m);
 	if (lfd >= 0)
 		close(lfd);
 	return r;
