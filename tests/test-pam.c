@@ -1248,7 +1248,7 @@ static void hide_builtin_statedir(void)
 	if (d == NULL || *d != '/' || stat(d, &sb) != 0)
 		return;
 	if (unshare(CLONE_NEWNS) != 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
 	    mount("tmpfs", d, "tmpfs", 0, "mode=755") != 0)
 		printf("# note: %s exists and cannot be hidden (%s): answers are the host's\n",
 		       d, strerror(errno));
