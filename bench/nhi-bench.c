@@ -42,6 +42,12 @@
  *             times the first getpwnam_r;
  *             -k 0 looks nothing up, callgrind's baseline. -c ... -u counts
  *             lookups by uid instead of by name)
+ *   nhi-bench -S   (print the snapshot path built into nss_nhi: where the
+ *             module looks for the settings a base records, and so where
+ *             nhictl's publications save it reading nhi.conf)
+ *   -C PATH   (with any of them) the cache_path DIR/nhi.conf names and the
+ *             base records; the snapshot is still written to DIR/nhi.cache:
+ *             bench/sssd.sh copies it to PATH in its private namespace
  *   nhi-bench -O [-n SIZES] [-r ROUNDS] [-t SECONDS] [-d DIR]   (what one
  *             pam_nhi account check costs in the snapshot: open it, look a
  *             random identity up by name with nhi_snap_ident_by_name, close
@@ -117,6 +123,7 @@ static pwuid_fn e_pwuid, s_pwuid;
 
 static char dir[256] = "/tmp/nhi-bench";
 static char cache[512];
+static char conf_cache[512];    /* the cache_path nhi.conf names (-C; else cache) */
 static int rounds = 5;
 static double round_secs = 0.15;
 
@@ -160,6 +167,37 @@ static int with_delegs;                 /* -P: the fleet's delegation edges */
 #define N_AGENTS 10                     /* svc-000000..9 */
 #define N_TOOLS 100                     /* svc-000010..109 */
 
+/* As nhictl publishes: the base records the settings nss_nhi takes from
+ * the nhi.conf it reads (NHI_CONF, written by write_conf) and that file's
+ * identity, so that the module's first lookup finds them in the snapshot
+ * instead of reading the file.  0, or -1 (the file cannot be read). */
+static int record_settings(struct nhi_snap_writer *w)
+{
+	static struct nhi_conf m;
+	const char *path = nhi_conf_default_path();
+	struct nhi_snap_settings st;
+	struct stat sb;
+
+	if (stat(path, &sb) != 0 || nhi_conf_load_module(&m, path) < 0 || m.cache_path[0] == '\0')
+		return -1;
+	memset(&st, 0, sizeof(st));
+	st.dev = (uint64_t)sb.st_dev;
+	st.ino = (uint64_t)sb.st_ino;
+	st.size = (uint64_t)sb.st_size;
+	st.mtime_sec = sb.st_mtim.tv_sec;
+	st.mtime_nsec = sb.st_mtim.tv_nsec;
+	st.ctime_sec = sb.st_ctim.tv_sec;
+	st.ctime_nsec = sb.st_ctim.tv_nsec;
+	if (m.enumerate)
+		st.flags |= NHI_SNAP_CONF_ENUMERATE;
+	st.conf_path = path;
+	st.cache_path = m.cache_path;
+	st.default_shell = m.default_shell;
+	st.nologin_shell = m.nologin_shell;
+	st.shadow_file = m.shadow_file;
+	return nhi_snapw_set_settings(w, &st) < 0 ? -1 : 0;
+}
+
 /* The snapshot of every account (a base), or with delta the delta over
  * it that nhictl would publish after n_delta of them changed: every
  * (n_accts / n_delta)-th account, with the same data, so every answer is
@@ -176,6 +214,8 @@ static int publish_one(const char *path, uint64_t gen, int delta)
 		return -1;
 	if (delta)
 		nhi_snapw_set_delta(w, gen - 1);
+	else if (record_settings(w) < 0)
+		fprintf(stderr, "nhi-bench: the base records no settings (the module will read nhi.conf)\n");
 	for (size_t i = 0; i < n_accts; i += step) {
 		struct nhi_ident id;
 		memset(&id, 0, sizeof(id));
@@ -771,14 +811,28 @@ static int write_conf(void)
 	char path[600];
 	FILE *f;
 
+	char want[1024], have[sizeof(want)];
+	size_t n = 0;
+
 	snprintf(path, sizeof(path), "%s/nhi.conf", dir);
+	snprintf(want, sizeof(want), "cache_path = %s\nstate_dir = %s\n", conf_cache[0] ? conf_cache : cache, dir);
+	setenv("NHI_CONF", path, 1);
+	/* left alone when it already says so: the base records the file's
+	 * identity (record_settings), which a rewrite would change */
+	f = fopen(path, "r");
+	if (f != NULL) {
+		n = fread(have, 1, sizeof(have) - 1, f);
+		fclose(f);
+		if (n == strlen(want) && memcmp(have, want, n) == 0)
+			return 0;
+	}
 	f = fopen(path, "w");
 	if (f == NULL)
 		return -1;
-	fprintf(f, "cache_path = %s\nstate_dir = %s\n", cache, dir);
-	fclose(f);
+	fputs(want, f);
+	if (fclose(f) != 0)
+		return -1;
 	chmod(path, 0644);
-	setenv("NHI_CONF", path, 1);
 	return 0;
 }
 
@@ -911,9 +965,11 @@ int main(int argc, char **argv)
 	static double res[N_MODES][8][2];
 	char passwd[600], group[600], nsw_nhi[600], nsw_files[600], nsw_sss[600];
 
-	while ((c = getopt(argc, argv, "n:r:t:d:m:c:k:x:GD:OPQ:F:u")) != -1) {
+	while ((c = getopt(argc, argv, "n:r:t:d:m:c:k:x:GD:OPQ:F:uC:S")) != -1) {
 		switch (c) {
 		case 'F': first = optarg; break;
+		case 'C': snprintf(conf_cache, sizeof(conf_cache), "%s", optarg); break;
+		case 'S': puts(NHI_STATEDIR "/nhi.cache"); return 0;
 		case 'u': byuid = 1; break;
 		case 'O': opens = 1; break;
 		case 'P': pam = 1; break;
@@ -961,7 +1017,8 @@ int main(int argc, char **argv)
 				"       nhi-bench -O [-n SIZES] [-r ROUNDS] [-t SECS] [-d DIR]\n"
 				"       nhi-bench -P [-n SIZES] [-r ROUNDS] [-t SECS] [-d DIR]\n"
 				"       nhi-bench -P -Q plain|deleg -n SIZE -k COUNT [-d DIR]\n"
-				"       nhi-bench -F entry|entry-sss|nsswitch -n SIZE [-k 0]\n");
+				"       nhi-bench -F entry|entry-sss|nsswitch -n SIZE [-k 0]\n"
+				"       nhi-bench -S\n       (any of them: -C CACHE_PATH)\n");
 			return 2;
 		}
 	}

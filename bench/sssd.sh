@@ -83,6 +83,24 @@ if [ "${1:-}" = --in-ns ]; then
 		EOF
 		chmod 600 "$conf"
 	fi
+	# nss_nhi as installed: its snapshot at the path built into the module
+	# (on a tmpfs, mode 755 as nhictl makes it, over that directory; when
+	# the host has no such directory, an overlay over its nearest ancestor
+	# makes one for this namespace), so that a process's first lookup takes
+	# nhi.conf's settings from the base that records them, as after any
+	# nhictl publication (-G -C wrote that record)
+	sd=$(dirname "$BUILTIN") a=$(dirname "$BUILTIN")
+	while [ ! -d "$a" ]; do a=$(dirname "$a"); done
+	if [ "$a" != "$sd" ]; then
+		mkdir -p "$ov/sd/u" "$ov/sd/w"
+		mount -t overlay overlay -o "lowerdir=$a,upperdir=$ov/sd/u,workdir=$ov/sd/w" "$a"
+		mkdir -p "$sd"
+	fi
+	mount -t tmpfs -o mode=755 tmpfs "$sd"
+	for f in nhi.cache nhi.cache.delta; do  # bound, not copied: 1M accounts are 250 MB
+		touch "$sd/$f"
+		mount --bind "$d/$f" "$sd/$f"
+	done
 	# an ld.so.cache that knows nss_nhi's directory (and SSSD's libraries)
 	{ echo "$MODDIR"; echo "include /etc/ld.so.conf.d/*.conf"; } > "$ov/ld.so.conf"
 	ldconfig -X -C "$ov/ld.so.cache" -f "$ov/ld.so.conf"
@@ -234,6 +252,7 @@ done
 "$SRC/bench/build.sh" "$B"
 BENCH=$B/bench/nhi-bench
 MODDIR=$B/nss_nhi/.libs
+BUILTIN=$("$BENCH" -S)
 # NHI_BENCH_SSSD_REPORT=1: only write the section again from $W's results
 if [ -z "${NHI_BENCH_SSSD_REPORT:-}" ]; then
 rm -rf "$W"
@@ -258,12 +277,12 @@ in_nsw() {
 		exec "$@"' "$nsw" "$pw" "$gr" "$@"
 }
 export -f in_nsw
-export W ROOT MODDIR BENCH K FIRST_UID SRC
+export W ROOT MODDIR BENCH K FIRST_UID SRC BUILTIN
 
 for n in $SIZES; do
 	d=$W/$n
 	mkdir -p "$d"
-	LD_LIBRARY_PATH=$MODDIR "$BENCH" -G -n "$n" -d "$d"
+	LD_LIBRARY_PATH=$MODDIR "$BENCH" -G -C "$BUILTIN" -n "$n" -d "$d"
 	# nss_files' case: the host's accounts and the generated ones
 	{ cat /etc/passwd; grep -v '^root:' "$d/passwd"; } > "$d/passwd.files"
 	{ cat /etc/group; grep -v '^root:' "$d/group"; } > "$d/group.files"
@@ -279,7 +298,7 @@ done
 for n in $NHI_ONLY; do
 	d=$W/$n
 	mkdir -p "$d"
-	LD_LIBRARY_PATH=$MODDIR "$BENCH" -G -n "$n" -d "$d"
+	LD_LIBRARY_PATH=$MODDIR "$BENCH" -G -C "$BUILTIN" -n "$n" -d "$d"
 	echo "== sssd.sh: $n accounts, nss_nhi alone" >&2
 	if ! nice unshare -m --propagation private "$SRC/bench/sssd.sh" --in-ns "$n" --nhi-only 2> "$d/log"; then
 		cat "$d/log" >&2

@@ -14,8 +14,7 @@
 #include "nhi_time.h"
 #include "nss_common.h"
 
-static pthread_once_t conf_once = PTHREAD_ONCE_INIT;
-static int conf_done;                    /* load_conf has run; atomic */
+static int conf_done;                    /* load_conf has run (under mu); atomic */
 int nss_nhi_ready;                       /* and both conf_ok and tls_ok; atomic */
 static struct nhi_conf conf;
 static int conf_ok;
@@ -30,8 +29,8 @@ static int64_t next_check;               /* CLOCK_MONOTONIC_COARSE seconds; atom
 pthread_key_t nss_nhi_tls_key;
 static int tls_ok;
 /* The snapshot at the built-in path when load_conf opened it: the first
- * remap takes it instead of opening it again (written under conf_once,
- * taken under mu). */
+ * remap takes it instead of opening it again (written and taken under
+ * mu). */
 static struct nhi_snap *first_snap;
 /* The shells and the shadow file a snapshot recorded, copied (the mapping
  * they were read from may be replaced) */
@@ -163,12 +162,20 @@ static void load_conf(void)
 	__atomic_store_n(&nss_nhi_ready, tls_ok, __ATOMIC_RELEASE);
 }
 
-/* load_conf once; after that one load, not a call to pthread_once. */
+/* load_conf once, under 'mu'; after that one load, an atomic load.  Not
+ * pthread_once: glibc's wakes possible waiters with a futex call when the
+ * routine returns, a system call in every process's first lookup (of the
+ * 15 left); an uncontended mutex makes none, and 'mu' is already safe
+ * across fork (fork_prepare). */
 static void conf_once_run(void)
 {
 	if (!__atomic_load_n(&conf_done, __ATOMIC_ACQUIRE)) {
-		pthread_once(&conf_once, load_conf);
-		__atomic_store_n(&conf_done, 1, __ATOMIC_RELEASE);
+		pthread_mutex_lock(&mu);
+		if (!__atomic_load_n(&conf_done, __ATOMIC_RELAXED)) {
+			load_conf();
+			__atomic_store_n(&conf_done, 1, __ATOMIC_RELEASE);
+		}
+		pthread_mutex_unlock(&mu);
 	}
 }
 
