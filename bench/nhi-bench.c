@@ -47,7 +47,7 @@
  *             nhictl's publications save it reading nhi.conf)
  *   -C PATH   (with any of them) the cache_path DIR/nhi.conf names and the
  *             base records; the snapshot is still written to DIR/nhi.cache:
- *             bench/sssd.sh copies it to PATH in its private namespace
+ *             bench/sssd.sh binds it to PATH in its private namespace
  *   nhi-bench -O [-n SIZES] [-r ROUNDS] [-t SECONDS] [-d DIR]   (what one
  *             pam_nhi account check costs in the snapshot: open it, look a
  *             random identity up by name with nhi_snap_ident_by_name, close
@@ -180,21 +180,7 @@ static int record_settings(struct nhi_snap_writer *w)
 
 	if (stat(path, &sb) != 0 || nhi_conf_load_module(&m, path) < 0 || m.cache_path[0] == '\0')
 		return -1;
-	memset(&st, 0, sizeof(st));
-	st.dev = (uint64_t)sb.st_dev;
-	st.ino = (uint64_t)sb.st_ino;
-	st.size = (uint64_t)sb.st_size;
-	st.mtime_sec = sb.st_mtim.tv_sec;
-	st.mtime_nsec = sb.st_mtim.tv_nsec;
-	st.ctime_sec = sb.st_ctim.tv_sec;
-	st.ctime_nsec = sb.st_ctim.tv_nsec;
-	if (m.enumerate)
-		st.flags |= NHI_SNAP_CONF_ENUMERATE;
-	st.conf_path = path;
-	st.cache_path = m.cache_path;
-	st.default_shell = m.default_shell;
-	st.nologin_shell = m.nologin_shell;
-	st.shadow_file = m.shadow_file;
+	nhi_snap_settings_of(&st, path, &sb, &m);
 	return nhi_snapw_set_settings(w, &st) < 0 ? -1 : 0;
 }
 
@@ -808,11 +794,9 @@ static int write_nsswitch(const char *path, const char *service)
 
 static int write_conf(void)
 {
-	char path[600];
+	char path[600], want[1024], have[sizeof(want)];
+	size_t n;
 	FILE *f;
-
-	char want[1024], have[sizeof(want)];
-	size_t n = 0;
 
 	snprintf(path, sizeof(path), "%s/nhi.conf", dir);
 	snprintf(want, sizeof(want), "cache_path = %s\nstate_dir = %s\n", conf_cache[0] ? conf_cache : cache, dir);

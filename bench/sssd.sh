@@ -89,7 +89,7 @@ if [ "${1:-}" = --in-ns ]; then
 	# makes one for this namespace), so that a process's first lookup takes
 	# nhi.conf's settings from the base that records them, as after any
 	# nhictl publication (-G -C wrote that record)
-	sd=$(dirname "$BUILTIN") a=$(dirname "$BUILTIN")
+	sd=$(dirname "$BUILTIN") a=$sd
 	while [ ! -d "$a" ]; do a=$(dirname "$a"); done
 	if [ "$a" != "$sd" ]; then
 		mkdir -p "$ov/sd/u" "$ov/sd/w"

@@ -491,6 +491,14 @@ void nhi_snapw_set_delta(struct nhi_snap_writer *w, uint64_t base_generation);
 /* The header's keys_generation (default 0); a base's empty delta gets the
  * same. */
 void nhi_snapw_set_keys_generation(struct nhi_snap_writer *w, uint64_t keys_generation);
+/* The settings record of the nhi.conf at 'path' as nss_nhi would take it:
+ * m is what nhi_conf_load_module() made of the file, sb its stat (NULL:
+ * there was no such file, NHI_SNAP_CONF_MISSING).  The strings of *st
+ * point into path and m. */
+struct nhi_conf;
+struct stat;
+void nhi_snap_settings_of(struct nhi_snap_settings *st, const char *path, const struct stat *sb,
+			  const struct nhi_conf *m);
 /* The nhi.conf settings a base records (NHI_SNAP_F_CONF; copied; a
  * delta ignores them).  NHI_ERR_RANGE: a string longer than 4095. */
 int nhi_snapw_set_settings(struct nhi_snap_writer *w, const struct nhi_snap_settings *st);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "nhi_conf.h"
 #include "nhi_file.h"
 #include "nhi_err.h"
 #include "nhi_hash.h"
@@ -258,6 +259,30 @@ void nhi_snapw_set_delta(struct nhi_snap_writer *w, uint64_t base_generation)
 {
 	w->delta = 1;
 	w->base_generation = base_generation;
+}
+
+void nhi_snap_settings_of(struct nhi_snap_settings *st, const char *path, const struct stat *sb,
+			  const struct nhi_conf *m)
+{
+	memset(st, 0, sizeof(*st));
+	if (sb != NULL) {
+		st->dev = (uint64_t)sb->st_dev;
+		st->ino = (uint64_t)sb->st_ino;
+		st->size = (uint64_t)sb->st_size;
+		st->mtime_sec = sb->st_mtim.tv_sec;
+		st->mtime_nsec = sb->st_mtim.tv_nsec;
+		st->ctime_sec = sb->st_ctim.tv_sec;
+		st->ctime_nsec = sb->st_ctim.tv_nsec;
+	} else {
+		st->flags |= NHI_SNAP_CONF_MISSING;
+	}
+	if (m->enumerate)
+		st->flags |= NHI_SNAP_CONF_ENUMERATE;
+	st->conf_path = path;
+	st->cache_path = m->cache_path;
+	st->default_shell = m->default_shell;
+	st->nologin_shell = m->nologin_shell;
+	st->shadow_file = m->shadow_file;
 }
 
 int nhi_snapw_set_settings(struct nhi_snap_writer *w, const struct nhi_snap_settings *st)

@@ -164,8 +164,8 @@ static void load_conf(void)
 
 /* load_conf once, under 'mu'; after that one load, an atomic load.  Not
  * pthread_once: glibc's wakes possible waiters with a futex call when the
- * routine returns, a system call in every process's first lookup (of the
- * 15 left); an uncontended mutex makes none, and 'mu' is already safe
+ * routine returns, a system call in every process's first lookup; an
+ * uncontended mutex makes none, and 'mu' is already safe
  * across fork (fork_prepare). */
 static void conf_once_run(void)
 {

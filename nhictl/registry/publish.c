@@ -278,25 +278,7 @@ static int module_settings(struct nhi_conf *m, struct nhi_snap_settings *st)
 				     ts_ns(&a.st_ctim) > ts_ns(&now) - CONF_RACY_NS ||
 				     ts_ns(&a.st_mtim) > ts_ns(&now) - CONF_RACY_NS)))
 		return 0;
-	memset(st, 0, sizeof(*st));
-	if (ha == 1) {
-		st->dev = (uint64_t)a.st_dev;
-		st->ino = (uint64_t)a.st_ino;
-		st->size = (uint64_t)a.st_size;
-		st->mtime_sec = a.st_mtim.tv_sec;
-		st->mtime_nsec = a.st_mtim.tv_nsec;
-		st->ctime_sec = a.st_ctim.tv_sec;
-		st->ctime_nsec = a.st_ctim.tv_nsec;
-	} else {
-		st->flags |= NHI_SNAP_CONF_MISSING;
-	}
-	if (m->enumerate)
-		st->flags |= NHI_SNAP_CONF_ENUMERATE;
-	st->conf_path = path;
-	st->cache_path = m->cache_path;
-	st->default_shell = m->default_shell;
-	st->nologin_shell = m->nologin_shell;
-	st->shadow_file = m->shadow_file;
+	nhi_snap_settings_of(st, path, ha == 1 ? &a : NULL, m);
 	return 1;
 }
 
