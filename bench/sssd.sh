@@ -91,7 +91,9 @@ if [ "${1:-}" = --in-ns ]; then
 	# nhictl publication (-G -C wrote that record)
 	sd=$(dirname "$BUILTIN") a=$sd
 	while [ ! -d "$a" ]; do a=$(dirname "$a"); done
-	if [ "$a" != "$sd" ]; then
+	if [ -n "$sss" ] && [ "$a" != "$sd" ] && case $sd in /var/*) true ;; *) false ;; esac; then
+		mkdir -p "$sd"  # in this namespace's overlay on /var (above)
+	elif [ "$a" != "$sd" ]; then
 		mkdir -p "$ov/sd/u" "$ov/sd/w"
 		mount -t overlay overlay -o "lowerdir=$a,upperdir=$ov/sd/u,workdir=$ov/sd/w" "$a"
 		mkdir -p "$sd"

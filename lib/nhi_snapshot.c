@@ -73,7 +73,9 @@ struct snapf {
  * when it applies and holds something ('overlay'). */
 struct nhi_snap {
 	struct snapf base, delta;
-	int have_delta, applies, overlay;
+	/* no_delta: the delta was not opened, as the base's mark said none
+	 * was published over it (NHI_SNAP_F_DMARK) */
+	int have_delta, applies, overlay, no_delta;
 	const char *path, *dpath;    /* into names */
 	char names[];                /* path, NUL, path + ".delta", NUL: not
 				      * two PATH_MAX arrays, which calloc
@@ -196,8 +198,12 @@ static int validate(struct snapf *s, int flags, const char *path, char *err, siz
 	     h->deleg_slots == 0 || !pow2_or_zero(h->deleg_slots) || h->deleg_slots <= h->n_delegs ||
 	     !section_ok(h, h->delegs_off, h->deleg_slots, sizeof(struct nhi_snap_deleg_rec), 8)))
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad delegation section", path);
-	if (h->strings_size == 0 || s->map[h->strings_off] != '\0' ||
-	    s->map[h->strings_off + h->strings_size - 1] != '\0')
+	/* the table's NULs: checked here when verifying; otherwise (nss_nhi)
+	 * by str_at at each use, so that opening the file does not read a
+	 * page the lookup may never need (the table lies near the end) */
+	if (h->strings_size == 0 ||
+	    ((flags & (NHI_SNAP_VERIFY | NHI_SNAP_VERIFY_READ)) &&
+	     (s->map[h->strings_off] != '\0' || s->map[h->strings_off + h->strings_size - 1] != '\0')))
 		return nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad string table", path);
 	/* the block table: the last section, one checksum per block before it */
 	if (h->n_blocks != 0 &&
@@ -377,6 +383,16 @@ int nhi_snap_open(const char *path, int flags, struct nhi_snap **out,
 			goto out;
 		if (flags & NHI_SNAP_NO_DELTA)
 			goto out;     /* asked for the base alone */
+		/* a marked base whose word is still 0: no delta has been
+		 * published over it (PATH.delta is empty or for an older
+		 * base), so it is neither opened nor mapped (4 system calls
+		 * and a page fault in every process's first lookup) */
+		if ((s->base.hdr->flags & (NHI_SNAP_F_BASE | NHI_SNAP_F_DMARK)) ==
+		    (NHI_SNAP_F_BASE | NHI_SNAP_F_DMARK) &&
+		    __atomic_load_n(&s->base.hdr->stale, __ATOMIC_ACQUIRE) == 0) {
+			s->no_delta = 1;
+			goto out;
+		}
 		r = map_file(&s->delta, s->dpath, flags, 1, err, errlen);
 		if (r == NHI_ERR_NOTFOUND) {
 			r = 0;        /* no delta: the base alone */
@@ -442,8 +458,13 @@ int nhi_snap_base_generation(const char *path, uint64_t *gen, char *err, size_t 
 
 int nhi_snap_stale(const struct nhi_snap *s)
 {
-	return __atomic_load_n(&s->base.hdr->stale, __ATOMIC_RELAXED) != 0 ||
-	       (s->have_delta && __atomic_load_n(&s->delta.hdr->stale, __ATOMIC_RELAXED) != 0);
+	uint32_t b = __atomic_load_n(&s->base.hdr->stale, __ATOMIC_RELAXED);
+
+	/* with a delta mapped, the base's delta mark is expected */
+	if (s->have_delta)
+		return (b & NHI_SNAP_STALE_REPLACED) ||
+		       __atomic_load_n(&s->delta.hdr->stale, __ATOMIC_RELAXED) != 0;
+	return b != 0;
 }
 
 const volatile uint32_t *nhi_snap_stale_word(const struct nhi_snap *s)
@@ -465,7 +486,9 @@ static int file_replaced(const struct snapf *f, const char *path, int have)
 
 int nhi_snap_replaced(const struct nhi_snap *s)
 {
-	return file_replaced(&s->base, s->path, 1) || file_replaced(&s->delta, s->dpath, s->have_delta);
+	/* a delta left unopened (no_delta) is the base's word's to report */
+	return file_replaced(&s->base, s->path, 1) ||
+	       (!s->no_delta && file_replaced(&s->delta, s->dpath, s->have_delta));
 }
 
 const struct nhi_snap_hdr *nhi_snap_header(const struct nhi_snap *s)
@@ -500,10 +523,14 @@ uint32_t nhi_snap_n_groups(const struct nhi_snap *s)
 	return s->base.hdr->n_groups + (s->overlay ? s->delta.hdr->n_groups : 0);
 }
 
-/* A string of the table, or NULL when the offset is out of bounds. */
+/* A string of the table, or NULL when the offset is out of bounds or
+ * the table does not end with a NUL (validate checks that only when
+ * verifying). */
 static inline const char *str_at(const struct snapf *s, uint32_t off)
 {
-	return off < s->hdr->strings_size ? s->strings + off : NULL;
+	uint32_t n = s->hdr->strings_size;
+
+	return off < n && s->strings[n - 1] == '\0' ? s->strings + off : NULL;
 }
 
 /* Can a record of at least min bytes start at off, inside [lo, hi)? */

@@ -34,7 +34,8 @@
  * whole file.  nhictl then publishes PATH.delta instead, in the same
  * format: every identity changed since the base PATH was built (the
  * current version, or a tombstone for one deleted) and their identity
- * groups.  A reader maps both; what the delta holds replaces what the
+ * groups.  A reader maps both (the base alone while a marked base says
+ * no delta was published over it: NHI_SNAP_F_DMARK); what the delta holds replaces what the
  * base says about those identities.  A delta applies only to the base
  * whose generation it names; one naming an older base is ignored (the
  * base already holds it), one naming a newer base means the base was
@@ -46,9 +47,13 @@
  *
  * hdr_checksum covers the header with hdr_checksum and stale zeroed;
  * data_checksum covers bytes [hdr_size, file_size).  'stale' is the only
- * byte ever written after publication: the writer sets it to 1 in the OLD
- * file once the new one has been renamed into place, so readers that have
- * the old file mapped see at their next lookup that they must remap.
+ * word ever written after publication: the writer sets it to 1
+ * (NHI_SNAP_STALE_REPLACED) in the OLD file once the new one has been
+ * renamed into place, so readers that have the old file mapped see at
+ * their next lookup that they must remap; and in a base with
+ * NHI_SNAP_F_DMARK it sets NHI_SNAP_STALE_DELTA before the first delta
+ * over that base is published (so a reader of a base whose word is 0
+ * knows there is no delta to read).
  */
 #ifndef NHI_SNAPSHOT_H
 #define NHI_SNAPSHOT_H
@@ -192,6 +197,20 @@ struct nhi_snap_hdr {
  * inside the checksummed data; readers that know nothing of the flag
  * ignore it. */
 #define NHI_SNAP_F_CONF 0x20
+/* A base whose writer marks it before publishing a delta over it: it
+ * sets NHI_SNAP_STALE_DELTA in the base's stale word (and makes that
+ * durable) before the delta is renamed into place.  So while the word is
+ * still 0, no delta with anything in it has been published over this
+ * base (PATH.delta is the empty one of its full publication, or one for
+ * an older base): readers then neither open nor map the delta and watch
+ * the base's word, which the next delta's mark or the next full
+ * publication turns non-zero.  A base without the flag (a writer before
+ * it) is never marked: readers open its delta as before. */
+#define NHI_SNAP_F_DMARK 0x40
+/* The bits of the stale word: the file was replaced (both kinds); a
+ * delta has been published over this base (NHI_SNAP_F_DMARK bases). */
+#define NHI_SNAP_STALE_REPLACED 0x1
+#define NHI_SNAP_STALE_DELTA    0x2
 #define NHI_SNAP_CONF_MISSING   0x1   /* there was no such file: the defaults */
 #define NHI_SNAP_CONF_ENUMERATE 0x2
 #define NHI_SNAP_CONF_NSTR 5          /* conf path, cache_path, default_shell,
@@ -368,10 +387,13 @@ void nhi_snap_close(struct nhi_snap *s);
  * code with err. */
 int nhi_snap_base_generation(const char *path, uint64_t *gen, char *err, size_t errlen);
 
-/* 1 when the writer has replaced the base or the delta (memory reads). */
+/* 1 when the writer has replaced the base or the delta, or (with no
+ * delta mapped) published a delta over the base (memory reads). */
 int nhi_snap_stale(const struct nhi_snap *s);
-/* The one word a reader may watch instead: the delta's stale word when a
- * delta is mapped (every publication replaces the delta), else the base's. */
+/* The one word a reader may watch instead (any non-zero value: map
+ * again): the delta's stale word when a delta is mapped (every
+ * publication replaces the delta), else the base's (which the next
+ * delta's mark or the next full publication sets). */
 const volatile uint32_t *nhi_snap_stale_word(const struct nhi_snap *s);
 /* 1 when the files at the paths are no longer the ones mapped (stats). */
 int nhi_snap_replaced(const struct nhi_snap *s);

@@ -766,7 +766,7 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 		h.flags = NHI_SNAP_F_DELTA;
 		h.base_generation = w->base_generation;
 	} else {
-		h.flags = NHI_SNAP_F_BASE | NHI_SNAP_F_DELEG;
+		h.flags = NHI_SNAP_F_BASE | NHI_SNAP_F_DELEG | NHI_SNAP_F_DMARK;
 		h.n_reg_groups = (uint32_t)n_reg_groups;
 	}
 	/* a delta is asked first on every lookup and most often does not
@@ -779,9 +779,18 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	isz[3] = isz[2];
 	isz[4] = index_size(n_membs);
 
+	/* first the settings nss_nhi reads at its first lookup, on the
+	 * header's page (no page fault of their own) */
+	off = sizeof(h);
+	if (w->conf != NULL && !w->delta) {
+		h.flags |= NHI_SNAP_F_CONF;
+		h.conf_off = (uint32_t)off;
+		h.conf_size = (uint32_t)w->conf_len;
+		off = align8(off + w->conf_len);
+	}
 	/* hot identity records, each at a multiple of REC_ALIGN, then the
 	 * cold ones */
-	off = align_up(sizeof(h), REC_ALIGN);
+	off = align_up(off, REC_ALIGN);
 	h.n_idents = (uint32_t)w->n_idents; h.idents_off = (uint32_t)off;
 	for (size_t i = 0; i < w->n_idents && off <= UINT32_MAX; i++) {
 		off = align_up(off, REC_ALIGN);
@@ -830,12 +839,6 @@ static int build(struct nhi_snap_writer *w, uint64_t generation, time_t built_at
 	h.strings_off = (uint32_t)off; h.strings_size = (uint32_t)w->strings.len;
 	off += w->strings.len;
 	off = align8(off);
-	if (w->conf != NULL && !w->delta) {
-		h.flags |= NHI_SNAP_F_CONF;
-		h.conf_off = (uint32_t)off;
-		h.conf_size = (uint32_t)w->conf_len;
-		off = align8(off + w->conf_len);
-	}
 	/* the block checksums last: one per block of the data before them */
 	h.block_shift = w->block_shift ? w->block_shift : NHI_SNAP_BLOCK_SHIFT;
 	h.blocks_off = (uint32_t)off;
@@ -1059,6 +1062,56 @@ static int put_file(const char *path, const struct buf *out, char *err, size_t e
 	return r;
 }
 
+/* Before a delta over the base at bpath is published: set
+ * NHI_SNAP_STALE_DELTA in that base's stale word, durably, when it is the
+ * base the delta names and carries NHI_SNAP_F_DMARK (readers of a marked
+ * base whose word is 0 do not read the delta).  Marked first, so no
+ * reader, nor a crash, ever pairs an unmarked base with a delta that
+ * holds something.  0, or an error when the mark could not be made (the
+ * delta must then not be published). */
+static int mark_base(const char *bpath, uint64_t base_generation, char *err, size_t errlen)
+{
+	struct nhi_snap_hdr h;
+	uint32_t word;
+	int fd, r = 0;
+
+	fd = open(bpath, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s", bpath,
+						       strerror(errno));
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    memcmp(h.magic, NHI_SNAP_MAGIC, sizeof(h.magic)) != 0 ||
+	    h.generation != base_generation ||
+	    (h.flags & (NHI_SNAP_F_BASE | NHI_SNAP_F_DMARK)) != (NHI_SNAP_F_BASE | NHI_SNAP_F_DMARK) ||
+	    h.stale != 0)
+		goto out;  /* not the delta's base, unmarkable, or marked already */
+	word = NHI_SNAP_STALE_DELTA;
+	if (pwrite(fd, &word, sizeof(word), offsetof(struct nhi_snap_hdr, stale)) !=
+	    (ssize_t)sizeof(word) || fdatasync(fd) < 0) {
+		r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: marking it for its delta: %s", bpath,
+			       strerror(errno));
+		goto out;
+	}
+	NHI_CRASH_POINT("snapshot-base-marked", bpath);
+out:
+	close(fd);
+	return r;
+}
+
+/* mark_base for the base beside the delta at path (PATH.delta). */
+static int delta_base_mark(const struct nhi_snap_writer *w, const char *path, char *err,
+			   size_t errlen)
+{
+	size_t n = strlen(path), sl = strlen(NHI_SNAP_DELTA_SUFFIX);
+	char bpath[PATH_MAX];
+
+	if (n <= sl || n - sl >= sizeof(bpath) || strcmp(path + n - sl, NHI_SNAP_DELTA_SUFFIX) != 0)
+		return 0;  /* no base beside it */
+	memcpy(bpath, path, n - sl);
+	bpath[n - sl] = '\0';
+	return mark_base(bpath, w->base_generation, err, errlen);
+}
+
 int nhi_snapw_publish(struct nhi_snap_writer *w, const char *path,
 		      uint64_t generation, time_t built_at, char *err, size_t errlen)
 {
@@ -1076,6 +1129,8 @@ int nhi_snapw_publish(struct nhi_snap_writer *w, const char *path,
 	if (w->delta && shadow_from_base(w, path) < 0)
 		return nhi_seterr(err, errlen, NHI_ERR_NOMEM, "out of memory");
 	r = build(w, generation, built_at, &out, err, errlen);
+	if (r == 0 && w->delta)
+		r = delta_base_mark(w, path, err, errlen);
 	if (r == 0)
 		r = put_file(path, &out, err, errlen);
 	if (r < 0 || w->delta)

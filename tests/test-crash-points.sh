@@ -110,6 +110,17 @@ post_create() {
 	inv "$1 exists" is "$(state_of "$1")" active
 	inv "one create event for $1" events_ok "$(n_events "$1" create ok)" 1
 }
+# create right after a full publication: its delta is the first over the
+# new base, so it marks the base first (crash point snapshot-base-marked),
+# and readers of that base must see the delta once it is published
+pre_pubcreate() { q publish; }
+run_pubcreate() { run_create "$@"; }
+next_pubcreate() { next_create "$@"; }
+post_pubcreate() {
+	post_create "$1"
+	inv "$1 reaches NSS (the delta over the marked base is read)" is \
+		"$(nsswrap getent passwd "$1" | cut -d: -f1)" "$1"
+}
 pre_adopt() { echo "$1:x:$((6000 + I)):$((6000 + I))::/nonexistent:/usr/sbin/nologin" >>"$T/etc/passwd"; }
 run_adopt() { fk adopt "$1" --owner alice --expires +30d --force; }
 next_adopt() { q adopt "$1" --owner alice --expires +30d --force; settle; }
@@ -322,7 +333,7 @@ run_backend() {
 	ANCHOR_UID=$(sql "SELECT uid FROM identity WHERE name = 'anchor'")
 	# shellcheck disable=SC2086
 	if [ -n "${NHI_CRASH_ONLY:-}" ]; then set -- $NHI_CRASH_ONLY
-	else set -- create adopt retire credadd credout rotate publish "$@"; fi
+	else set -- create pubcreate adopt retire credadd credout rotate publish "$@"; fi
 	for v in "$@"; do crash_all "$v"; done
 	# (fewer under the sanitizers, where each run is slower)
 	crash_random "${NHI_CRASH_KILLS:-$([ -n "${NHI_ASAN_LIB:-}" ] && echo 10 || echo 40)}" "$@"

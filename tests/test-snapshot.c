@@ -551,6 +551,44 @@ static void test_bad_records(void **state)
  * four strings take n = 9 to 120 bytes with their NULs), and a
  * terminator replaced: every lookup by uid answers NHI_ERR_FORMAT; the
  * intact record answers. */
+/* The string table's final NUL: checked at open when verifying; without
+ * verification (nss_nhi) at each use, so opening does not read the page
+ * it lies on, and a string of a table without it is a format error. */
+static void test_string_table_end(void **state)
+{
+	struct nhi_snap_hdr *h;
+	struct nhi_snap *s;
+	struct nhi_group g;
+	struct nhi_pw pw;
+	unsigned char *b;
+	char err[256];
+	size_t n;
+
+	(void)state;
+	publish_sample(40, 4);
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_group_by_name(s, "robots", &g), 0);
+	assert_string_equal(nhi_snap_group_member(s, &g, 0), "svc-0");
+	nhi_snap_close(s);
+	b = slurp(&n);
+	h = (struct nhi_snap_hdr *)b;
+	assert_int_equal(b[h->strings_off + h->strings_size - 1], '\0');
+	b[h->strings_off + h->strings_size - 1] = 'x';
+	spit(path, b, n);
+	for (int f = 0; f < 2; f++) {
+		int flags = f ? NHI_SNAP_VERIFY : NHI_SNAP_VERIFY_READ;
+
+		assert_int_equal(nhi_snap_open(path, flags, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+		assert_non_null(strstr(err, "bad string table"));
+	}
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
+	assert_int_equal(nhi_snap_pw_by_name(s, "svc-1", &pw), 0);  /* no table string */
+	assert_int_equal(nhi_snap_group_by_name(s, "robots", &g), NHI_ERR_FORMAT);
+	assert_int_equal(nhi_snap_group_by_gid(s, 1500, &g), NHI_ERR_FORMAT);
+	nhi_snap_close(s);
+	free(b);
+}
+
 static void test_inner_nul(void **state)
 {
 	static const unsigned sizes[] = { 9, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 80, 120 };
@@ -1031,6 +1069,20 @@ static void patch_delta_header(uint32_t flags, uint32_t shadow_size, uint32_t gs
 	close(fd);
 }
 
+/* Rewrite the base's flags in place (no reader has it mapped). */
+static void set_base_flags(uint32_t flags)
+{
+	struct nhi_snap_hdr h;
+	int fd = open(path, O_RDWR);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &h, sizeof(h), 0), sizeof(h));
+	h.flags = flags;
+	h.hdr_checksum = nhi_snap_hdr_checksum(&h);
+	assert_int_equal(pwrite(fd, &h, sizeof(h), 0), sizeof(h));
+	close(fd);
+}
+
 static void test_delta(void **state)
 {
 	struct nhi_snap *s, *s2;
@@ -1044,18 +1096,32 @@ static void test_delta(void **state)
 	(void)state;
 	snprintf(dpath, sizeof(dpath), "%s%s", path, NHI_SNAP_DELTA_SUFFIX);
 	publish_sample(10, 10);
-	/* a base comes with an empty delta over it, whose stale word is the
-	 * one to watch */
+	/* a base comes with an empty delta over it, and a mark that says no
+	 * other delta has been published over it yet: the delta is not even
+	 * opened, and the base's stale word is the one to watch */
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
+	assert_int_equal(access(dpath, F_OK), 0);
+	assert_null(nhi_snap_delta_header(s));
+	assert_int_equal(nhi_snap_generation(s), 10);
+	assert_ptr_equal(nhi_snap_stale_word(s), &nhi_snap_header(s)->stale);
+	assert_int_equal(nhi_snap_header(s)->flags,
+			 NHI_SNAP_F_BASE | NHI_SNAP_F_DELEG | NHI_SNAP_F_DMARK);
+	assert_int_equal(nhi_snap_header(s)->stale, 0);
+	assert_int_equal(nhi_snap_header(s)->n_reg_groups, 2);
+	assert_int_equal(nhi_snap_n_idents(s), 10);
+	assert_false(nhi_snap_replaced(s));
+	nhi_snap_close(s);
+	/* an unmarked base (a writer before the mark): its empty delta is
+	 * read, and its stale word watched, as before */
+	set_base_flags(NHI_SNAP_F_BASE | NHI_SNAP_F_DELEG);
 	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
 	assert_non_null(nhi_snap_delta_header(s));
 	assert_int_equal(nhi_snap_delta_header(s)->n_idents, 0);
 	assert_int_equal(nhi_snap_delta_header(s)->base_generation, 10);
 	assert_int_equal(nhi_snap_generation(s), 10);
 	assert_ptr_equal(nhi_snap_stale_word(s), &nhi_snap_delta_header(s)->stale);
-	assert_int_equal(nhi_snap_header(s)->flags, NHI_SNAP_F_BASE | NHI_SNAP_F_DELEG);
-	assert_int_equal(nhi_snap_header(s)->n_reg_groups, 2);
-	assert_int_equal(nhi_snap_n_idents(s), 10);
 	nhi_snap_close(s);
+	set_base_flags(NHI_SNAP_F_BASE | NHI_SNAP_F_DELEG | NHI_SNAP_F_DMARK);
 	/* no delta at all (a writer before deltas): the base alone */
 	assert_int_equal(unlink(dpath), 0);
 	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
@@ -1065,9 +1131,19 @@ static void test_delta(void **state)
 	assert_false(nhi_snap_replaced(s));
 	nhi_snap_close(s);
 
+	/* a reader of the base alone sees the next delta's mark, set in the
+	 * base before the delta is renamed into place */
+	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
+	assert_false(nhi_snap_stale(s));
 	publish_delta(10, 11);
+	assert_int_equal(*nhi_snap_stale_word(s), NHI_SNAP_STALE_DELTA);
+	assert_true(nhi_snap_stale(s));
+	nhi_snap_close(s);
 	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
 	assert_non_null(nhi_snap_delta_header(s));
+	/* the base's mark does not make the pair stale */
+	assert_int_equal(nhi_snap_header(s)->stale, NHI_SNAP_STALE_DELTA);
+	assert_false(nhi_snap_stale(s));
 	/* with shadow indexes: the base uids of svc-1, svc-2 and svc-4, and
 	 * the gids of their base groups */
 	assert_int_equal(nhi_snap_delta_header(s)->flags, NHI_SNAP_F_DELTA | NHI_SNAP_F_SHADOW);
@@ -1229,8 +1305,14 @@ static void test_delta(void **state)
 	assert_int_equal(nhi_snap_ident_by_name(s, "svc-2", &id), 0);
 	assert_int_equal(nhi_snap_ident_by_uid(s, 2000001, &id), 0);
 	assert_false(nhi_snap_stale(s));
+	/* the delta left for the older base is not read (the new base has
+	 * no mark yet): the next delta reaches the reader through the base's
+	 * mark */
+	assert_ptr_equal(nhi_snap_stale_word(s), &nhi_snap_header(s)->stale);
+	assert_false(nhi_snap_replaced(s));
 	publish_delta(13, 14);
-	assert_int_equal(*nhi_snap_stale_word(s), 1);
+	assert_int_equal(*nhi_snap_stale_word(s), NHI_SNAP_STALE_DELTA);
+	assert_true(nhi_snap_stale(s));
 	nhi_snap_close(s);
 	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY, &s, err, sizeof(err)), 0);
 	assert_int_equal(nhi_snap_generation(s), 14);
@@ -1269,6 +1351,7 @@ static void test_delta(void **state)
 	assert_int_equal(nhi_snap_open(path, 0, &s, err, sizeof(err)), NHI_ERR_FORMAT);
 	assert_non_null(strstr(err, "a delta where the base should be"));
 	publish_sample(16, 3);
+	publish_delta(16, 17);  /* a marked base: its delta is read */
 	assert_int_equal(unlink(dpath), 0);
 	assert_int_equal(link(path, dpath), 0);
 	assert_int_equal(nhi_snap_open(path, 0, &s, err, sizeof(err)), NHI_ERR_FORMAT);
@@ -1295,8 +1378,18 @@ static void test_delta(void **state)
 	}
 	assert_int_equal(nhi_snap_open(path, 0, &s, err, sizeof(err)), 0);
 	assert_int_equal(nhi_snap_keys_generation(s), 27);
-	assert_int_equal(nhi_snap_delta_header(s)->keys_generation, 27);
+	assert_null(nhi_snap_delta_header(s));  /* empty: not read */
 	nhi_snap_close(s);
+	{
+		struct nhi_snap_hdr h;
+		int fd = open(dpath, O_RDONLY);
+
+		assert_true(fd >= 0);
+		assert_int_equal(pread(fd, &h, sizeof(h), 0), sizeof(h));
+		close(fd);
+		assert_int_equal(h.base_generation, 31);
+		assert_int_equal(h.keys_generation, 27);
+	}
 	/* a base may hold no tombstone */
 	{
 		struct nhi_snap_writer *w = nhi_snapw_new();
@@ -1453,8 +1546,9 @@ static void test_delegations(void **state)
 	snprintf(bad, sizeof(bad), "%s/deleg.cache", dir);
 	publish_delegs(20, 10, 0);
 	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
-	assert_int_equal(nhi_snap_header(s)->flags, NHI_SNAP_F_BASE | NHI_SNAP_F_DELEG);
-	assert_int_equal(nhi_snap_delta_header(s)->flags & NHI_SNAP_F_DELEG, 0);
+	assert_int_equal(nhi_snap_header(s)->flags,
+			 NHI_SNAP_F_BASE | NHI_SNAP_F_DELEG | NHI_SNAP_F_DMARK);
+	assert_null(nhi_snap_delta_header(s));  /* its empty delta is not read */
 	check_delegs(s, 10);
 	nhi_snap_close(s);
 	/* and through a delta over the base: edges from the base, identity
@@ -1810,6 +1904,7 @@ int main(void)
 		cmocka_unit_test(test_long_strings),
 		cmocka_unit_test(test_bad_records),
 		cmocka_unit_test(test_inner_nul),
+		cmocka_unit_test(test_string_table_end),
 		cmocka_unit_test(test_damaged),
 		cmocka_unit_test(test_section_past_end),
 		cmocka_unit_test(test_verify_read),
