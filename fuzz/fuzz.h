@@ -163,6 +163,19 @@ static inline void fuzz_add_reg_groups(struct nhi_snap_writer *w)
 		abort();
 }
 
+/* Set NHI_SNAP_STALE_DELTA in the base at path, as the writer does before
+ * it publishes a delta over it (docs/snapshot-format.md, Deltas). */
+static inline void fuzz_mark_base(const char *path)
+{
+	uint32_t word = NHI_SNAP_STALE_DELTA;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || pwrite(fd, &word, sizeof(word), offsetof(struct nhi_snap_hdr, stale)) !=
+			      (ssize_t)sizeof(word))
+		abort();
+	close(fd);
+}
+
 /* The valid snapshot beside fuzzed files, published at 'path' (and its
  * empty delta at path.delta) with lib's writer: a few identities of each
  * kind and state, registry groups with members, and supplementary groups.
