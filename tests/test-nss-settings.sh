@@ -110,4 +110,19 @@ eqv "recorded as missing: the defaults, nothing opened" "0 /usr/sbin/nologin 0" 
 mv "$T/away.conf" "$NHI_CONF"
 looked svc-a
 eqv "nhi.conf back: read" "0 /sbin/nologin-b 1" "$rc $(shell) $(opened)"
+
+# the base's delta mark (docs/snapshot-format.md, Deltas): after a full
+# publication the empty delta beside the base is not even opened; a
+# change published as a delta marks the base first, and is read
+delta_opened() { grep -c "openat(.*\"$DEF/nhi.cache.delta\"" "$T/st"; }
+stale_word() { python3 -c 'import struct,sys; print(struct.unpack_from("=I", open(sys.argv[1],"rb").read(), 20)[0])' "$DEF/nhi.cache"; }
+sleep 0.2
+expect 0 "publish (a fresh base)" nhictl publish
+check "its empty delta is there" test -f "$DEF/nhi.cache.delta"
+looked svc-a
+eqv "a fresh base: unmarked, its delta not opened" "0 0 0" "$rc $(stale_word) $(delta_opened)"
+expect 0 "create svc-b (published as a delta)" nhictl create svc-b --owner alice --expires +30d
+looked svc-b
+eqv "after the delta: the base marked (2), the delta opened, svc-b found" "0 2 1 svc-b" \
+	"$rc $(stale_word) $(delta_opened) $(cut -d: -f1 "$T/out")"
 finish
