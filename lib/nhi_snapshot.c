@@ -387,8 +387,7 @@ int nhi_snap_open(const char *path, int flags, struct nhi_snap **out,
 		 * published over it (PATH.delta is empty or for an older
 		 * base), so it is neither opened nor mapped (4 system calls
 		 * and a page fault in every process's first lookup) */
-		if ((s->base.hdr->flags & (NHI_SNAP_F_BASE | NHI_SNAP_F_DMARK)) ==
-		    (NHI_SNAP_F_BASE | NHI_SNAP_F_DMARK) &&
+		if (nhi_snap_marks_deltas(s->base.hdr) &&
 		    __atomic_load_n(&s->base.hdr->stale, __ATOMIC_ACQUIRE) == 0) {
 			s->no_delta = 1;
 			goto out;

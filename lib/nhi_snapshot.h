@@ -211,6 +211,13 @@ struct nhi_snap_hdr {
  * delta has been published over this base (NHI_SNAP_F_DMARK bases). */
 #define NHI_SNAP_STALE_REPLACED 0x1
 #define NHI_SNAP_STALE_DELTA    0x2
+/* 1 for a base its writer marks before a delta over it (the reader's
+ * test before skipping the delta, and the writer's before marking). */
+static inline int nhi_snap_marks_deltas(const struct nhi_snap_hdr *h)
+{
+	return (h->flags & (NHI_SNAP_F_BASE | NHI_SNAP_F_DMARK)) ==
+	       (NHI_SNAP_F_BASE | NHI_SNAP_F_DMARK);
+}
 #define NHI_SNAP_CONF_MISSING   0x1   /* there was no such file: the defaults */
 #define NHI_SNAP_CONF_ENUMERATE 0x2
 #define NHI_SNAP_CONF_NSTR 5          /* conf path, cache_path, default_shell,

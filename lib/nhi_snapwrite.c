@@ -982,6 +982,19 @@ out:
 	return r;
 }
 
+/* The base beside the delta at path (PATH.delta) into bpath
+ * (PATH_MAX bytes): 1, or 0 when path does not end in the suffix. */
+static int base_path(const char *path, char *bpath)
+{
+	size_t n = strlen(path), sl = strlen(NHI_SNAP_DELTA_SUFFIX);
+
+	if (n <= sl || n - sl >= PATH_MAX || strcmp(path + n - sl, NHI_SNAP_DELTA_SUFFIX) != 0)
+		return 0;
+	memcpy(bpath, path, n - sl);
+	bpath[n - sl] = '\0';
+	return 1;
+}
+
 /* A delta's shadow indexes (NHI_SNAP_F_SHADOW): the uids its identities
  * have in the base at path without its ".delta", and the gids of the
  * base's groups named after them, when that base is of the generation
@@ -989,18 +1002,14 @@ out:
  * the delta gets none and readers ask it by name.  0 or NHI_ERR_NOMEM. */
 static int shadow_from_base(struct nhi_snap_writer *w, const char *path)
 {
-	size_t n = strlen(path), sl = strlen(NHI_SNAP_DELTA_SUFFIX);
 	struct nhi_snap *base = NULL;
 	char bpath[PATH_MAX];
 	int r = 0;
 
 	w->have_shadow = 0;
 	w->n_shadow = w->n_gshadow = 0;
-	if (w->n_idents == 0 || n <= sl || n - sl >= sizeof(bpath) ||
-	    strcmp(path + n - sl, NHI_SNAP_DELTA_SUFFIX) != 0)
+	if (w->n_idents == 0 || !base_path(path, bpath))
 		return 0;  /* an empty delta overlays nothing */
-	memcpy(bpath, path, n - sl);
-	bpath[n - sl] = '\0';
 	/* trusted as readers require it, and verified block by block: a
 	 * damaged base gives no shadow, not a wrong one */
 	if (nhi_snap_open(bpath, NHI_SNAP_NO_DELTA | NHI_SNAP_VERIFY_READ | NHI_SNAP_TRUST, &base,
@@ -1082,7 +1091,7 @@ static int mark_base(const char *bpath, uint64_t base_generation, char *err, siz
 	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
 	    memcmp(h.magic, NHI_SNAP_MAGIC, sizeof(h.magic)) != 0 ||
 	    h.generation != base_generation ||
-	    (h.flags & (NHI_SNAP_F_BASE | NHI_SNAP_F_DMARK)) != (NHI_SNAP_F_BASE | NHI_SNAP_F_DMARK) ||
+	    !nhi_snap_marks_deltas(&h) ||
 	    h.stale != 0)
 		goto out;  /* not the delta's base, unmarkable, or marked already */
 	word = NHI_SNAP_STALE_DELTA;
@@ -1102,13 +1111,10 @@ out:
 static int delta_base_mark(const struct nhi_snap_writer *w, const char *path, char *err,
 			   size_t errlen)
 {
-	size_t n = strlen(path), sl = strlen(NHI_SNAP_DELTA_SUFFIX);
 	char bpath[PATH_MAX];
 
-	if (n <= sl || n - sl >= sizeof(bpath) || strcmp(path + n - sl, NHI_SNAP_DELTA_SUFFIX) != 0)
+	if (!base_path(path, bpath))
 		return 0;  /* no base beside it */
-	memcpy(bpath, path, n - sl);
-	bpath[n - sl] = '\0';
 	return mark_base(bpath, w->base_generation, err, errlen);
 }
 
