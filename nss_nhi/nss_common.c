@@ -14,9 +14,16 @@
 #include "nhi_time.h"
 #include "nss_common.h"
 
+/* The configuration comes first here: GCC lays a file's variables out
+ * in .bss last-defined first, so that the small words below land on the
+ * page that holds the start of .bss, which the loader has written already
+ * (it zeroes the tail of .data's page), and not after the 7 KB of conf on
+ * a page of their own.  A first lookup reads nss_nhi_ready and then
+ * writes it: on an untouched page that is two page faults (the zero page,
+ * then a copy), about 1 us of a process's first lookup. */
+static struct nhi_conf conf;
 static int conf_done;                    /* load_conf has run (under mu); atomic */
 int nss_nhi_ready;                       /* and both conf_ok and tls_ok; atomic */
-static struct nhi_conf conf;
 static int conf_ok;
 
 /* The maps (struct nss_nhi_map in nss_common.h): every reference count
