@@ -14,34 +14,35 @@
 #include "nhi_time.h"
 #include "nss_common.h"
 
-/* The configuration comes first here: GCC lays a file's variables out
- * in .bss last-defined first, so that the small words below land on the
- * page that holds the start of .bss, which the loader has written already
- * (it zeroes the tail of .data's page), and not after the 7 KB of conf on
- * a page of their own.  A first lookup reads nss_nhi_ready and then
- * writes it: on an untouched page that is two page faults (the zero page,
- * then a copy), about 1 us of a process's first lookup. */
+/* The process-wide words a first lookup reads and then writes live in
+ * .data, not .bss: .data is the page ld.so has already written (its
+ * relocations, and the zeroed start of .bss after it), where .bss past
+ * it is untouched until used, and a read then a write of a word on an
+ * untouched page is two page faults (the zero page, then its copy),
+ * about 1 us of every process's first lookup.  conf (7 KB) stays in
+ * .bss: it only starts on that page. */
+#define NSS_NHI_DIRTY __attribute__((section(".data")))
+static int conf_done NSS_NHI_DIRTY;      /* load_conf has run (under mu); atomic */
+int nss_nhi_ready NSS_NHI_DIRTY;         /* and both conf_ok and tls_ok; atomic */
 static struct nhi_conf conf;
-static int conf_done;                    /* load_conf has run (under mu); atomic */
-int nss_nhi_ready;                       /* and both conf_ok and tls_ok; atomic */
-static int conf_ok;
+static int conf_ok NSS_NHI_DIRTY;
 
 /* The maps (struct nss_nhi_map in nss_common.h): every reference count
  * changes under 'mu'. */
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static struct nss_nhi_map *cur;          /* guarded by mu */
-uint64_t nss_nhi_cur_serial;             /* serial of cur (0: none); atomic */
-static uint64_t serials;                 /* guarded by mu */
-static int64_t next_check;               /* CLOCK_MONOTONIC_COARSE seconds; atomic */
-pthread_key_t nss_nhi_tls_key;
-static int tls_ok;
+static pthread_mutex_t mu NSS_NHI_DIRTY = PTHREAD_MUTEX_INITIALIZER;
+static struct nss_nhi_map *cur NSS_NHI_DIRTY;          /* guarded by mu */
+uint64_t nss_nhi_cur_serial NSS_NHI_DIRTY;             /* serial of cur (0: none); atomic */
+static uint64_t serials NSS_NHI_DIRTY;                 /* guarded by mu */
+static int64_t next_check NSS_NHI_DIRTY;               /* CLOCK_MONOTONIC_COARSE seconds; atomic */
+pthread_key_t nss_nhi_tls_key NSS_NHI_DIRTY;
+static int tls_ok NSS_NHI_DIRTY;
 /* The snapshot at the built-in path when load_conf opened it: the first
  * remap takes it instead of opening it again (written and taken under
  * mu). */
-static struct nhi_snap *first_snap;
+static struct nhi_snap *first_snap NSS_NHI_DIRTY;
 /* The shells and the shadow file a snapshot recorded, copied (the mapping
  * they were read from may be replaced) */
-static char conf_strs[1024];
+static char conf_strs[1024] NSS_NHI_DIRTY;
 
 #define NSS_NHI_BUILTIN_CACHE NHI_STATEDIR "/nhi.cache"
 
