@@ -86,6 +86,16 @@ expect 0 "publish again" nhictl publish
 looked svc-a
 eqv "after publish: getent svc-a, from the record" "0 /sbin/nologin-b 0" "$rc $(shell) $(opened)"
 
+# changed in place, same size, its mtime put back (rsync --inplace -t, a
+# restore that keeps timestamps): only the ctime tells, and it does
+before=$(stat -c '%i %s %y' "$NHI_CONF") mt=$(stat -c %y "$NHI_CONF")
+printf 'host = testhost\nnologin_shell = /sbin/nologin-x\nenumerate = no\n' 1<> "$NHI_CONF"
+touch -d "$mt" "$NHI_CONF"
+eqv "rewritten in place: same inode, size and mtime" "$before" "$(stat -c '%i %s %y' "$NHI_CONF")"
+looked svc-a
+eqv "only the ctime changed: read" "0 /sbin/nologin-x 1" "$rc $(shell) $(opened)"
+printf 'host = testhost\nnologin_shell = /sbin/nologin-b\nenumerate = no\n' 1<> "$NHI_CONF"
+
 # the same text in a new file (another inode): read, not trusted to be the same
 cp -p "$NHI_CONF" "$NHI_CONF.new" && mv "$NHI_CONF.new" "$NHI_CONF"
 looked svc-a
