@@ -378,6 +378,23 @@ static void test_initgroups(void **state)
 	assert_int_equal(ng, 1 + 2 + N_EXTRA_GROUPS);
 }
 
+/* svc-web's groups into an array of 'size' holding its primary group,
+ * with 'limit': filled to the limit exactly, and grown to it, no more. */
+static void limited_growth(initgroups_fn fn, long int size, long int limit)
+{
+	long int start = 1;
+	gid_t *groups = malloc((size_t)size * sizeof(gid_t));
+	int err = 0;
+
+	assert_non_null(groups);
+	groups[0] = 3001;
+	assert_int_equal(fn("svc-web", 3001, &start, &size, &groups, limit, &err),
+			 NSS_STATUS_SUCCESS);
+	assert_int_equal(start, limit);
+	assert_int_equal(size, limit);
+	free(groups);
+}
+
 static void test_initgroups_dyn_growth(void **state)
 {
 	initgroups_fn fn = (initgroups_fn)sym("_nss_nhi_initgroups_dyn");
@@ -396,15 +413,20 @@ static void test_initgroups_dyn_growth(void **state)
 	assert_int_equal(start, 1 + 2 + N_EXTRA_GROUPS);
 	free(groups);
 
-	/* limit 4: stops there, never writes past it */
-	start = 1;
-	size = 2;
-	groups = malloc(2 * sizeof(gid_t));
-	assert_non_null(groups);
-	groups[0] = 3001;
-	assert_int_equal(fn("svc-web", 3001, &start, &size, &groups, 4, &err), NSS_STATUS_SUCCESS);
-	assert_int_equal(start, 4);
-	assert_int_equal(size, 4);
+	/* limit 4: stops there, never writes past it; a doubling that would
+	 * pass the limit (3 -> 6) is cut to it */
+	limited_growth(fn, 2, 4);
+	limited_growth(fn, 3, 4);
+
+	/* the group the caller names is never added, even when the array
+	 * does not hold it yet (nss_files' rule; glibc puts it first) */
+	start = 0;
+	size = 0;
+	groups = NULL;
+	assert_int_equal(fn("svc-web", 3100, &start, &size, &groups, 0, &err), NSS_STATUS_SUCCESS);
+	assert_int_equal(start, 1 + N_EXTRA_GROUPS);
+	for (long int i = 0; i < start; i++)
+		assert_int_not_equal(groups[i], 3100);
 	free(groups);
 
 	/* unknown user: NOTFOUND, nothing touched */
