@@ -1058,6 +1058,24 @@ static void test_auth(void **st)
 	pwfile(recs, 0600);
 	assert_pam(auth_as("svc-ok", "old-pw", NULL), PAM_AUTH_ERR);
 	assert_pam(auth_as("svc-ok", "new-pw", NULL), PAM_SUCCESS);
+	/* another identity's password is not svc-ok's, even when its name
+	 * begins with svc-ok's */
+	snprintf(recs, sizeof(recs), "svc-ok 0 0 %s\nsvc-okx 0 0 %s\n", h_new, h_old);
+	pwfile(recs, 0600);
+	assert_pam(auth_as("svc-ok", "old-pw", NULL), PAM_AUTH_ERR);
+	assert_pam(auth_as("svc-ok", "new-pw", NULL), PAM_SUCCESS);
+	/* pam_setcred without pam_authenticate (cron, sshd after a public
+	 * key): this module authenticated nobody, so it must not end the
+	 * stack with success before the modules after it set theirs */
+	{
+		struct pam_conv pc = { conv, NULL };
+		pam_handle_t *pamh = NULL;
+
+		assert_int_equal(pam_start_confdir("authsvc", "svc-ok", &pc, confdir, &pamh),
+				 PAM_SUCCESS);
+		assert_pam(pam_setcred(pamh, PAM_ESTABLISH_CRED), IGNORED);
+		pam_end(pamh, PAM_SUCCESS);
+	}
 	/* a file others may read is not trusted: unavailable, not asked */
 	pwfile(recs, 0644);
 	assert_pam(auth_as("svc-ok", "new-pw", NULL), PAM_AUTHINFO_UNAVAIL);
