@@ -91,6 +91,20 @@ eqv "nothing was created, the snapshot is unchanged" "$before" "$(stfp)"
 check "no backup written" test ! -e "$T/b3.db"
 expect 0 "nhictl check still answers from the snapshot" nhictl check svc-a
 
+# ---- a 0-byte registry.db is no registry either (SQLite would take it
+# for a new, empty one, and the next publish would empty the snapshot) ----
+: >"$DB"
+before=$(stfp)
+empty="$DB is empty \\(0 bytes\\) but $ST/registry.state, $ST/nhi.cache.* exist: restore it from a backup"
+for v in "list" "publish" "log --verify" "init"; do
+	read -ra args <<<"$v"
+	fails "${args[0]}" 1 "registry.db emptied: '$v' refuses" "$empty" nhictl "${args[@]}"
+done
+eqv "nothing changed: registry.db still 0 bytes, the snapshot as it was" "$before" "$(stfp)"
+expect 0 "nhictl check still answers from the snapshot" nhictl check svc-a
+has out "svc-a still allowed" "allow"
+rm -f "$DB"
+
 # ---- init --force starts anew knowingly ----
 expect 0 "init --force" nhictl init --force
 has err "it says what it does" "$DB is missing but .* exist: starting a new registry \\(init --force\\); the id high-water mark is kept"

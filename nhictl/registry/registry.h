@@ -130,9 +130,10 @@ int regstate_check_log(struct nhictl *x, const struct reg_state *s, char *why, s
 int regstate_reconcile(struct nhictl *x, struct reg_state *s);
 /* The values to save, from the registry as of this transaction. */
 int regstate_fill(struct nhictl *x, struct reg_state *s, int64_t generation);
-/* registry.db is missing: 0 if it may be created, else NHI_ERR_STATE
- * (printed: what is missing, what exists, what to do). */
-int regstate_missing(struct nhictl *x);
+/* registry.db is missing or empty (how: "missing", "empty (0 bytes)"):
+ * 0 if it may be created, else NHI_ERR_STATE (printed: what is missing,
+ * what exists, what to do). */
+int regstate_missing(struct nhictl *x, const char *how);
 
 /* ---- ident.c: identities as rows --------------------------------- */
 

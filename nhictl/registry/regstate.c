@@ -262,7 +262,7 @@ static size_t evidence(struct nhictl *x, char *out, size_t len)
 	return n;
 }
 
-int regstate_missing(struct nhictl *x)
+int regstate_missing(struct nhictl *x, const char *how)
 {
 	char found[4 * PATH_MAX];
 	const char *reg = x->conf.registry_path;
@@ -271,20 +271,20 @@ int regstate_missing(struct nhictl *x)
 	if (n == 0)
 		return 0;   /* a fresh host: first use creates the registry */
 	if (x->reg_how == REG_FORCE) {
-		nerr(x, 0, "%s is missing but %s %s: starting a new registry (init --force); "
-		     "the id high-water mark is kept", reg, found, n > 1 ? "exist" : "exists");
+		nerr(x, 0, "%s is %s but %s %s: starting a new registry (init --force); "
+		     "the id high-water mark is kept", reg, how, found, n > 1 ? "exist" : "exists");
 		return 0;
 	}
 	if (x->conf.backend == NHI_BACKEND_LDAP && x->reg_how == REG_CACHE) {
-		nerr(x, 0, "%s is missing: backend = ldap, where it is a cache of the directory: "
-		     "rebuilding it from the directory", reg);
+		nerr(x, 0, "%s is %s: backend = ldap, where it is a cache of the directory: "
+		     "rebuilding it from the directory", reg, how);
 		return 0;
 	}
 	if (x->conf.backend == NHI_BACKEND_LDAP)
-		return nerr(x, NHI_ERR_STATE, "%s is missing but %s %s: run 'nhictl sync' to "
+		return nerr(x, NHI_ERR_STATE, "%s is %s but %s %s: run 'nhictl sync' to "
 			    "rebuild it from the directory (backend = ldap: it is a cache)",
-			    reg, found, n > 1 ? "exist" : "exists");
-	return nerr(x, NHI_ERR_STATE, "%s is missing but %s %s: restore it from a backup "
+			    reg, how, found, n > 1 ? "exist" : "exists");
+	return nerr(x, NHI_ERR_STATE, "%s is %s but %s %s: restore it from a backup "
 		    "(nhictl(8), RESTORE) or run 'nhictl init --force' to start a new, empty "
-		    "registry knowingly", reg, found, n > 1 ? "exist" : "exists");
+		    "registry knowingly", reg, how, found, n > 1 ? "exist" : "exists");
 }

@@ -479,6 +479,7 @@ static int migrate(struct nhictl *x)
 
 int reg_open(struct nhictl *x)
 {
+	const char *gone = NULL;  /* why there is no registry yet */
 	struct stat st;
 	mode_t old;
 	int r;
@@ -487,8 +488,12 @@ int reg_open(struct nhictl *x)
 		return 0;
 	/* from nothing only on a fresh host (regstate.c); nothing created
 	 * when refused */
-	if (stat(x->conf.registry_path, &st) < 0 && errno == ENOENT) {
-		if (regstate_missing(x) < 0)
+	if (stat(x->conf.registry_path, &st) < 0)
+		gone = errno == ENOENT ? "missing" : NULL;
+	else if (S_ISREG(st.st_mode) && st.st_size == 0)
+		gone = "empty (0 bytes)";  /* SQLite would take it for a new registry */
+	if (gone != NULL) {
+		if (regstate_missing(x, gone) < 0)
 			return NHI_ERR_STATE;
 		x->reg_created = 1;
 	}
