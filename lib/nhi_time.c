@@ -277,20 +277,60 @@ int nhi_valid_service(const char *s)
 	return valid_chars(s, 64, ".-_*?");
 }
 
+size_t nhi_utf8_len(const char *p, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t k;
+
+	if (u[0] < 0x80)
+		return 1;
+	if (u[0] >= 0xc2 && u[0] <= 0xdf)
+		k = 2;
+	else if (u[0] >= 0xe0 && u[0] <= 0xef)
+		k = 3;
+	else if (u[0] >= 0xf0 && u[0] <= 0xf4)
+		k = 4;
+	else
+		return 0;   /* a continuation byte, C0/C1 (overlong) or F5..FF */
+	/* the second byte's range rules out overlong forms (E0, F0),
+	 * surrogates (ED) and code points above U+10FFFF (F4) */
+	if (u[0] == 0xe0)
+		lo = 0xa0;
+	else if (u[0] == 0xed)
+		hi = 0x9f;
+	else if (u[0] == 0xf0)
+		lo = 0x90;
+	else if (u[0] == 0xf4)
+		hi = 0x8f;
+	if (n < k || u[1] < lo || u[1] > hi)
+		return 0;
+	for (size_t i = 2; i < k; i++)
+		if ((u[i] & 0xc0) != 0x80)
+			return 0;
+	return k;
+}
+
 int nhi_valid_text(const char *s, size_t maxlen, int passwd_safe)
 {
-	size_t n;
+	size_t n, k;
 
 	if (s == NULL)
 		return 0;
 	n = strlen(s);
 	if (n > maxlen)
 		return 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i += k) {
 		unsigned char c = (unsigned char)s[i];
+
 		if (c < 0x20 || c == 0x7f)
 			return 0;
 		if (passwd_safe && (c == ':' || c == ','))
+			return 0;
+		if ((k = nhi_utf8_len(s + i, n - i)) == 0)
+			return 0;
+		/* C1 controls, U+0080..U+009F (0x9b is a terminal's CSI) */
+		if (c == 0xc2 && (unsigned char)s[i + 1] < 0xa0)
 			return 0;
 	}
 	return 1;

@@ -50,8 +50,14 @@ int nhi_valid_host(const char *s);
 /* A PAM service name: [A-Za-z0-9._-], 1..64 characters (may also be a
  * glob with * and ?). */
 int nhi_valid_service(const char *s);
-/* Free text (purpose, gecos, reason): printable UTF-8, no control
- * characters and no ':' or ',' where 'passwd_safe' is set; <= maxlen. */
+/* Free text (purpose, gecos, reason): well-formed UTF-8 (nhi_utf8_len),
+ * no control characters (C0, DEL or C1) and no ':' or ',' where
+ * 'passwd_safe' is set; <= maxlen bytes. */
 int nhi_valid_text(const char *s, size_t maxlen, int passwd_safe);
+/* The length of the well-formed UTF-8 sequence that starts at p, of the
+ * n bytes there (n >= 1): 1 to 4, or 0 when it is none (a stray
+ * continuation byte, an overlong form, a surrogate, above U+10FFFF or
+ * cut short; RFC 3629). */
+size_t nhi_utf8_len(const char *p, size_t n);
 
 #endif

@@ -87,6 +87,10 @@ snap_events
 fails resource 2 "URI with a newline" "bad --uri: a space or control" \
 	nhictl resource add r1 --kind api --uri $'https://x.example/\nInjected: 1' --owner alice
 fails resource 2 "URI with a tab" "bad --uri" nhictl resource add r1 --kind api --uri $'https://x\t' --owner alice
+fails resource 2 "URI that is not UTF-8" "bad --uri: not UTF-8 at byte 10" \
+	nhictl resource add r1 --kind api --uri $'https://x\xff' --owner alice
+fails resource 2 "URI with a C1 control" "bad --uri: a control character at byte 10" \
+	nhictl resource add r1 --kind api --uri $'https://x\xc2\x85' --owner alice
 fails resource 2 "URI with an LDAP filter metacharacter" "LDAP filter metacharacter" \
 	nhictl resource add r1 --kind api --uri 'ldap://x/(uid=*)' --owner alice
 fails resource 2 "name with LDAP metacharacters" "invalid resource name" \

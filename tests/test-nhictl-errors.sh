@@ -95,6 +95,9 @@ fails create 2 "create: --uid 0" "bad --uid '0'" nhictl create svc-x --owner ali
 fails create 2 "create: relative --shell" "bad --shell 'sh'" nhictl create svc-x --owner alice --expires +1d --shell sh
 fails create 2 "create: relative --home" "bad --home 'home'" nhictl create svc-x --owner alice --expires +1d --home home
 fails create 2 "create: control character in --purpose" "bad --purpose" nhictl create svc-x --owner alice --expires +1d --purpose "$(printf 'a\tb')"
+fails create 2 "create: --purpose that is not UTF-8" "bad --purpose" nhictl create svc-x --owner alice --expires +1d --purpose "$(printf 'bad \xff\xfe')"
+fails create 2 "create: --purpose with a C1 control (CSI)" "bad --purpose" nhictl create svc-x --owner alice --expires +1d --purpose "$(printf 'a\xc2\x9b31m')"
+fails create 2 "create: --purpose with an overlong form" "bad --purpose" nhictl create svc-x --owner alice --expires +1d --purpose "$(printf '\xc0\xaf')"
 fails create 2 "create: unknown option" "unknown option '--colour'" nhictl create svc-x --owner alice --expires +1d --colour
 fails create 2 "create: option without its value" "option '--owner' needs a value" nhictl create svc-x --owner
 
@@ -129,6 +132,7 @@ fails create 1 "create: an hour ago" "not in the future" nhictl create svc-x --o
 fails extend 1 "extend: beyond max_lifetime (400d)" "beyond max_lifetime" nhictl extend svc-a --expires +400d
 fails extend 1 "extend: unknown identity" "no identity 'ghost'" nhictl extend ghost --expires +1d
 fails retire 2 "retire: control character in --reason" "bad --reason" nhictl retire svc-a --reason "$(printf 'a\001b')"
+fails retire 2 "retire: --reason that is not UTF-8" "bad --reason" nhictl retire svc-a --reason "$(printf 'gone \xe2\x82')"
 fails transfer 2 "transfer: missing --to" "--to USER is required" nhictl transfer svc-a
 fails transfer 2 "transfer: bad user name" "invalid user name" nhictl transfer svc-a --to 'X Y'
 fails transfer 1 "transfer: unknown owner" "no such user" nhictl transfer svc-a --to zed
@@ -155,4 +159,17 @@ fails audit 2 "audit: extra argument" "unexpected argument" nhictl audit now
 eqv "registry unchanged by every refused command" "$before" "$(db_state)"
 eqv "snapshot not republished by refused commands" "$snap_before" "$(cat "$ST/nhi.cache" "$ST/nhi.cache.delta" | md5sum)"
 expect 0 "log --verify still intact" nhictl log --verify
+
+# ---- output stays valid when stored text is not UTF-8 (written before
+# nhictl checked it, or by hand): U+FFFD in its place ----
+expect 0 "a purpose in UTF-8 is taken" nhictl modify svc-a --purpose "$(printf 'caf\xc3\xa9')"
+sqlite3 "$ST/registry.db" "UPDATE identity SET purpose = CAST(x'62616420fffe2ce282ac' AS TEXT) WHERE name = 'svc-a'"
+strict() { python3 -c 'import json,sys; d=json.loads(open(sys.argv[1],"rb").read().decode("utf-8")); print(eval(sys.argv[2]))' "$T/out" "$1"; }
+expect 0 "show --json" nhictl show svc-a --json
+eqv "show --json: strict UTF-8, valid JSON, U+FFFD for each bad byte" "bad $(printf '\xef\xbf\xbd\xef\xbf\xbd'),$(printf '\xe2\x82\xac')" "$(strict 'd["purpose"]')"
+expect 0 "list --json" nhictl list --json
+eqv "list --json: the same" "bad $(printf '\xef\xbf\xbd\xef\xbf\xbd'),$(printf '\xe2\x82\xac')" \
+	"$(strict '[i["purpose"] for i in d if i["name"] == "svc-a"][0]')"
+expect 0 "report --html" nhictl report --html - --no-host
+check "report --html: &#xfffd; for each bad byte, the euro sign kept" grep -q 'bad &#xfffd;&#xfffd;,€' "$T/out"
 finish

@@ -221,6 +221,25 @@ static void test_names(void **state)
 	assert_true(nhi_valid_text("a:b", 200, 0));
 	assert_false(nhi_valid_text("line\nbreak", 200, 0));
 	assert_false(nhi_valid_text("xxxx", 3, 0));
+	/* UTF-8: well-formed text passes, anything else is refused */
+	assert_true(nhi_valid_text("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91", 200, 1));
+	assert_false(nhi_valid_text("bad \xff\xfe", 200, 0));        /* never in UTF-8 */
+	assert_false(nhi_valid_text("a\x80", 200, 0));                /* stray continuation */
+	assert_false(nhi_valid_text("\xc3", 200, 0));                 /* cut short */
+	assert_false(nhi_valid_text("\xc3(", 200, 0));
+	assert_false(nhi_valid_text("\xc0\xaf", 200, 0));             /* overlong '/' */
+	assert_false(nhi_valid_text("\xe0\x80\xaf", 200, 0));
+	assert_false(nhi_valid_text("\xf0\x80\x80\xaf", 200, 0));
+	assert_false(nhi_valid_text("\xed\xa0\x80", 200, 0));         /* a surrogate */
+	assert_false(nhi_valid_text("\xf4\x90\x80\x80", 200, 0));     /* above U+10FFFF */
+	assert_false(nhi_valid_text("\xc2\x9b" "31m", 200, 0));        /* C1 CSI */
+	assert_true(nhi_valid_text("\xc2\xa0", 200, 0));               /* U+00A0 */
+	assert_true(nhi_valid_text("\xed\x9f\xbf \xf4\x8f\xbf\xbf", 200, 0));
+	assert_int_equal(nhi_utf8_len("\xe2\x82\xac", 3), 3);
+	assert_int_equal(nhi_utf8_len("\xe2\x82\xac", 2), 0);       /* n counts */
+	assert_int_equal(nhi_utf8_len("\xf0\x9f\x94\x91", 4), 4);
+	assert_int_equal(nhi_utf8_len("\xe2\x82", 3), 0);            /* its NUL ends it */
+	assert_int_equal(nhi_utf8_len("A", 1), 1);
 }
 
 int main(void)

@@ -52,12 +52,24 @@ struct report {
 
 /* ---- HTML ---------------------------------------------------------------- */
 
-/* Text or an attribute value: & < > " ' escaped, control characters '?'. */
+/* Text or an attribute value: & < > " ' escaped, control characters '?',
+ * a byte that begins no well-formed UTF-8 sequence U+FFFD (the page says
+ * it is UTF-8). */
 static void h(FILE *o, const char *s)
 {
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
+		size_t k;
 
+		if (c >= 0x80) {
+			/* a NUL is no continuation byte: never read past it */
+			if ((k = nhi_utf8_len(s, strnlen(s, 4))) == 0)
+				fputs("&#xfffd;", o);
+			else
+				fwrite(s, 1, k, o);
+			s += k == 0 ? 0 : k - 1;
+			continue;
+		}
 		switch (c) {
 		case '&': fputs("&amp;", o); break;
 		case '<': fputs("&lt;", o); break;

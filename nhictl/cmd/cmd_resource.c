@@ -48,9 +48,14 @@ int uri_why(const char *uri, char *why, size_t len)
 {
 	size_t n = strlen(uri);
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0, k; i < n; i += k) {
 		unsigned char c = (unsigned char)uri[i];
 
+		if ((k = nhi_utf8_len(uri + i, n - i)) == 0 || (c == 0xc2 && (unsigned char)uri[i + 1] < 0xa0)) {
+			snprintf(why, len, "%s at byte %zu (a URI is UTF-8 text)", k == 0 ?
+				 "not UTF-8" : "a control character", i + 1);
+			return -1;
+		}
 		if (c <= 0x20 || c == 0x7f || strchr("*()\\", c) != NULL) {
 			snprintf(why, len, "%s at byte %zu (no spaces, control characters or "
 				 "* ( ) \\)", c <= 0x20 || c == 0x7f ? "a space or control character" :

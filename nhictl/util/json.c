@@ -1,6 +1,7 @@
 /* json.c - a small streaming JSON emitter with correct string escaping. */
 #include <stdio.h>
 #include <string.h>
+#include "nhi_time.h"
 #include "util.h"
 
 void json_init(struct json *j, FILE *f)
@@ -43,26 +44,41 @@ void json_obj_end(struct json *j) { close_(j, '}'); }
 void json_arr(struct json *j) { open_(j, '['); }
 void json_arr_end(struct json *j) { close_(j, ']'); }
 
-/* Does c need an escape in a JSON string? */
-static int needs_escape(unsigned char c)
+/* Does c end a run of bytes that go out as they are?  (Escapes, and
+ * bytes past ASCII, which are checked for well-formed UTF-8.) */
+static int stops_run(unsigned char c)
 {
-	return c < 0x20 || c == '"' || c == '\\' || c == 0x7f;
+	return c < 0x20 || c == '"' || c == '\\' || c >= 0x7f;
 }
 
 /* A quoted string: the runs that need no escape go out in one write each
- * (JSON output of a big fleet is mostly such runs). */
+ * (JSON output of a big fleet is mostly such runs).  A byte that does not
+ * begin a well-formed UTF-8 sequence (stored before nhictl checked text,
+ * or from elsewhere) goes out as U+FFFD, so the output is always valid
+ * JSON (RFC 8259 wants UTF-8); the data itself is left as it is. */
 static void put_string(FILE *f, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s, *run;
+	size_t k;
 
 	fputc('"', f);
 	for (;;) {
-		for (run = p; *p != '\0' && !needs_escape(*p); p++)
+		for (run = p; *p != '\0' && !stops_run(*p); p++)
 			;
 		if (p > run)
 			fwrite(run, 1, (size_t)(p - run), f);
 		if (*p == '\0')
 			break;
+		if (*p >= 0x80) {
+			/* a NUL is no continuation byte: never read past it */
+			k = nhi_utf8_len((const char *)p, strnlen((const char *)p, 4));
+			if (k == 0)
+				fputs("\\ufffd", f);
+			else
+				fwrite(p, 1, k, f);
+			p += k == 0 ? 1 : k;
+			continue;
+		}
 		switch (*p) {
 		case '"': fputs("\\\"", f); break;
 		case '\\': fputs("\\\\", f); break;
