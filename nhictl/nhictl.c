@@ -138,7 +138,8 @@ static void set_actor(struct nhictl *x)
 			 nhi_valid_name(sudo) ? sudo : "?");
 }
 
-static int load_config(struct nhictl *x, const char *path)
+/* path: -c's or NHI_CONF's (from_env), else NULL for the default file */
+static int load_config(struct nhictl *x, const char *path, int from_env)
 {
 	char err[PATH_MAX + 256];
 	int r;
@@ -152,7 +153,7 @@ static int load_config(struct nhictl *x, const char *path)
 	if (r == 0)
 		r = nhi_conf_finish(&x->conf, err, sizeof(err));
 	if (r < 0)
-		return nerr(x, EXIT_FAIL, "%s", err);
+		return nerr(x, EXIT_FAIL, "%s%s", err, from_env ? " (the file NHI_CONF names)" : "");
 	x->store = store_select(x->conf.backend);
 	return 0;
 }
@@ -170,7 +171,7 @@ int main(int argc, char **argv)
 	static struct nhictl ctx;
 	struct nhictl *x = &ctx;
 	const struct cmd *cmd = NULL;
-	const char *conf_path = NULL;
+	const char *conf_path = NULL, *env = NULL;
 	char *end;
 	size_t i;
 	int c, rc;
@@ -234,10 +235,17 @@ int main(int argc, char **argv)
 	for (c = 1; c < argc && strcmp(argv[c], "--") != 0; c++)
 		if (strcmp(argv[c], "--help") == 0 || strcmp(argv[c], "-h") == 0)
 			goto run;
+	/* NHI_CONF binds like -c: a job that names its file by a typo must
+	 * not get the default registry instead (an empty value is unset) */
+	if (conf_path == NULL && (env = secure_getenv("NHI_CONF")) != NULL && env[0] != '\0') {
+		if (env[0] != '/')
+			return nerr(x, EXIT_USAGE, "NHI_CONF '%s': not an absolute path", env);
+		conf_path = env;
+	}
 	x->conf_path = conf_path;
 	if (cmd->flags & NO_CONF)
 		goto run;
-	if (load_config(x, conf_path) != 0)
+	if (load_config(x, conf_path, env != NULL && conf_path == env) != 0)
 		return EXIT_FAIL;
 	if ((cmd->flags & LOCAL) && x->conf.backend != NHI_BACKEND_LOCAL)
 		return nerr(x, EXIT_FAIL, "not available with backend = ldap (the directory "

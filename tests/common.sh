@@ -110,20 +110,25 @@ check_demo() {
 
 # clean_statedir CMD...: run CMD (a program, not a function) as on a host
 # whose built-in state_dir ($NHI_BUILTIN_STATEDIR, what the modules and
-# nhictl use without nhi.conf) is empty.  When the host has that directory
-# (a registry left by a run without NHI_CONF), CMD runs in a private mount
-# namespace with an empty tmpfs over it: the host's directory is never
+# nhictl use without nhi.conf) is empty and that has no nhi.conf where the
+# build looks for it ($NHI_BUILTIN_CONF).  When the host has either (a
+# registry left by a run without NHI_CONF, an installed nhi.conf), CMD runs
+# in a private mount namespace with an empty tmpfs over the state
+# directory and over nhi.conf's directory: the host's files are never
 # touched.  Without root or unshare -m, CMD runs as is, after a note on
 # stderr that its answer is the host's.
 clean_statedir() {
-	local d=${NHI_BUILTIN_STATEDIR:-}
-	if [ -z "$d" ] || [ ! -e "$d" ]; then "$@"; return; fi
+	local d=${NHI_BUILTIN_STATEDIR:-} e=${NHI_BUILTIN_CONF:+${NHI_BUILTIN_CONF%/*}}
+	[ -n "$d" ] && [ -e "$d" ] || d=
+	[ -n "$e" ] && [ -e "$e" ] || e=
+	if [ -z "$d$e" ]; then "$@"; return; fi
 	if [ "$(id -u)" = 0 ] && unshare -m --propagation private true 2>/dev/null; then
 		unshare -m --propagation private sh -c \
-			'mount -t tmpfs -o mode=755 tmpfs "$0" && exec "$@"' "$d" "$@"
+			'for m in "$0" "$1"; do [ -z "$m" ] || mount -t tmpfs -o mode=755 tmpfs "$m" || exit 1; done; shift; exec "$@"' \
+			"$d" "$e" "$@"
 		return
 	fi
-	echo "# note: $d exists on this host and cannot be hidden: the answer is the host's" >&2
+	echo "# note: $d$e exists on this host and cannot be hidden: the answer is the host's" >&2
 	"$@"
 }
 

@@ -82,9 +82,12 @@ eqv "--json: the file" "$E/bad.conf" "$(pyjson 'd["file"]')"
 expect 0 "--json (global): clean file" "$NHICTL" --json config check "$E/good.conf"
 eqv "--json: ok true, no problems" "True []" "$(pyjson 'd["ok"], d["problems"]')"
 
-# missing files: the default one may be absent, a named one may not
-expect 0 "missing default file: fine" env NHI_CONF="$E/none.conf" "$NHICTL" config check
-has out "missing default file: says so" "^$E/none.conf: not present: every key has its default$"
+# missing files: the default one may be absent, a named one (-c, the
+# argument, NHI_CONF) may not
+expect 0 "missing default file: fine" clean_statedir env -u NHI_CONF "$NHICTL" config check
+has out "missing default file: says so" "^$NHI_BUILTIN_CONF: not present: every key has its default$"
+expect 1 "NHI_CONF naming a missing file: exit 1" env NHI_CONF="$E/none.conf" "$NHICTL" config check
+has out "NHI_CONF naming a missing file: says so" "^$E/none.conf: no such file"
 expect 1 "missing named file: exit 1" "$NHICTL" config check "$E/none.conf"
 has out "missing named file: says so" "^$E/none.conf: no such file"
 

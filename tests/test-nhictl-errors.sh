@@ -40,10 +40,17 @@ fails list 1 "NHI_CONF with a bad line" "bad.conf:3" env NHI_CONF="$T/etc/bad.co
 fails list 1 "-c: a missing file is an error" "nope.conf" nhictl -c "$T/etc/nope.conf" list
 cp "$NHI_CONF" "$T/etc/loose.conf"; chmod 666 "$T/etc/loose.conf"
 fails list 1 "-c: a world-writable config is refused" "writable" nhictl -c "$T/etc/loose.conf" list
-# (no snapshot in the default state_dir either: check says so, exit 2;
-# clean_statedir hides one the host may have)
-expect 2 "a missing default config (NHI_CONF) means defaults" \
-	clean_statedir env NHI_CONF="$T/etc/none.conf" "$NHICTL" check root
+# NHI_CONF binds like -c: a file it names must exist, and be named by an
+# absolute path; -c wins over it; an empty NHI_CONF is no NHI_CONF
+fails list 1 "NHI_CONF naming a missing file" "$T/etc/none.conf: no such file \(the file NHI_CONF names\)" \
+	env NHI_CONF="$T/etc/none.conf" "$NHICTL" list
+fails list 2 "NHI_CONF with a relative path" "NHI_CONF 'etc/nhi.conf': not an absolute path" \
+	env -C "$T" NHI_CONF=etc/nhi.conf "$NHICTL" list
+expect 0 "-c wins over NHI_CONF" env NHI_CONF="$T/etc/none.conf" "$NHICTL" -c "$NHI_CONF" list
+# no config at all means defaults (no snapshot in the default state_dir
+# either: check says so, exit 2; clean_statedir hides what the host has)
+expect 2 "no config file at all means defaults" \
+	clean_statedir env NHI_CONF= "$NHICTL" check root
 has out "check without a snapshot: unavailable, not ignore" "^root: unavailable \(snapshot-unavailable\)$"
 printf 'state_dir = %s\nmax_lifetime = 7d\nhost = testhost\n' "$ST" >"$T/etc/short.conf"
 fails create 1 "max_lifetime from the config" "beyond max_lifetime \(1w from now\)" \
