@@ -102,6 +102,11 @@ fails create 2 "create: --uid 0" "bad --uid '0'" nhictl create svc-x --owner ali
 fails create 2 "create: relative --shell" "bad --shell 'sh'" nhictl create svc-x --owner alice --expires +1d --shell sh
 fails create 2 "create: relative --home" "bad --home 'home'" nhictl create svc-x --owner alice --expires +1d --home home
 fails create 2 "create: control character in --purpose" "bad --purpose" nhictl create svc-x --owner alice --expires +1d --purpose "$(printf 'a\tb')"
+fails create 2 "create: a newline and an escape in the name: one line, escaped" "invalid identity name 'a\\\\nb\\\\x1b\\[31m'" \
+	nhictl create "$(printf 'a\nb\033[31m')" --owner alice --expires +1d
+fails create 2 "create: a 100,000-byte name: one line, cut" "invalid identity name 'aaaa.*\\.\\.\\. \\([0-9]+ bytes more\\)$" \
+	nhictl create "$(head -c 100000 /dev/zero | tr '\0' a)" --owner alice --expires +1d
+check "  ... of at most 4.2 KB" test "$(wc -c <"$T/err")" -lt 4300
 fails create 2 "create: --purpose that is not UTF-8" "bad --purpose" nhictl create svc-x --owner alice --expires +1d --purpose "$(printf 'bad \xff\xfe')"
 fails create 2 "create: --purpose with a C1 control (CSI)" "bad --purpose" nhictl create svc-x --owner alice --expires +1d --purpose "$(printf 'a\xc2\x9b31m')"
 fails create 2 "create: --purpose with an overlong form" "bad --purpose" nhictl create svc-x --owner alice --expires +1d --purpose "$(printf '\xc0\xaf')"
