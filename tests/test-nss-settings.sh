@@ -25,6 +25,9 @@ while [ ! -d "$top" ]; do top=$(dirname "$top"); done
 [ "$top" != / ] || { echo "# skip: nothing to mount over for $DEF"; exit 77; }
 mount -t tmpfs -o mode=755 tmpfs "$top" || { echo "not ok - tmpfs over $top"; exit 1; }
 mkdir -p "$DEF"
+# and no nhi.conf at the built-in path (where the steps without NHI_CONF look)
+[ ! -d "${NHI_BUILTIN_CONF%/*}" ] || mount -t tmpfs -o mode=755 tmpfs "${NHI_BUILTIN_CONF%/*}" ||
+	{ echo "not ok - tmpfs over ${NHI_BUILTIN_CONF%/*}"; exit 1; }
 
 # nhictl and the module read $NHI_CONF; the state is in the built-in
 # state_dir (no state_dir line), where the module looks first
@@ -41,8 +44,9 @@ looked() {
 		>"$T/out" 2>"$T/err"
 	rc=$?
 }
-# opened: 1 when the module opened nhi.conf, 0 when it did not
-opened() { grep -c "openat(.*\"$NHI_CONF\"" "$T/st"; }
+# opened: 1 when the module opened nhi.conf (NHI_CONF's, else the
+# built-in path), 0 when it did not
+opened() { grep -c "openat(.*\"${NHI_CONF:-$NHI_BUILTIN_CONF}\"" "$T/st"; }
 shell() { cut -d: -f7 "$T/out"; }
 
 conf /sbin/nologin-a yes
@@ -114,9 +118,15 @@ expect 0 "publish (nhi.conf as it is)" nhictl publish
 mv "$NHI_CONF" "$T/away.conf"
 looked svc-a
 eqv "nhi.conf gone: the default nologin_shell" "0 /usr/sbin/nologin" "$rc $(shell)"
+fails publish 1 "publish with NHI_CONF naming no file: refused" "no such file" nhictl publish
+# a host without nhi.conf: nhictl and the module without NHI_CONF, the
+# built-in path absent (nhictl's state_dir is then the built-in one)
+conf_path=$NHI_CONF; unset NHI_CONF
 expect 0 "publish without nhi.conf" nhictl publish
 looked svc-a
 eqv "recorded as missing: the defaults, nothing opened" "0 /usr/sbin/nologin 0" "$rc $(shell) $(opened)"
+check "the module looked at the built-in path" grep -q "stat.*\"$NHI_BUILTIN_CONF\"" "$T/st"
+export NHI_CONF=$conf_path
 mv "$T/away.conf" "$NHI_CONF"
 looked svc-a
 eqv "nhi.conf back: read" "0 /sbin/nologin-b 1" "$rc $(shell) $(opened)"
