@@ -14,7 +14,10 @@ DB=$T/state/registry.db
 
 # nudge: an unrelated change, so that nhictl publishes after a row was
 # changed straight in registry.db
-nudge() { nhictl extend pub-nudge --expires "+$(( 100 + RANDOM % 100 ))d" >/dev/null; }
+# (a day further each time: a random one could repeat the last, within
+# the same second, and then change nothing and publish nothing)
+nudges=0
+nudge() { nudges=$((nudges + 1)); nhictl extend pub-nudge --expires "+$((100 + nudges))d" >/dev/null; }
 delegate() { nhictl delegate add "$1" "$2" --expires +30d >/dev/null; }
 undelegate() { nhictl delegate remove "$1" "$2" >/dev/null; }
 # expire_edge FROM TO: its expiry a day ago (no verb does that)
