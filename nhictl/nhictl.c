@@ -5,6 +5,7 @@
  * Each verb is a function cmd_<verb>() in cmd_<group>.c that parses its own
  * options with getopt_long, and returns the exit code (see nhictl.h).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -138,6 +139,15 @@ static void set_actor(struct nhictl *x)
 			 nhi_valid_name(sudo) ? sudo : "?");
 }
 
+/* Standard output written out: EXIT_OK, or EXIT_FAIL said on stderr
+ * (a full disk, a closed pipe). */
+static int flushed(struct nhictl *x)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return EXIT_OK;
+	return nerr(x, EXIT_FAIL, "error writing the output: %s", strerror(errno));
+}
+
 /* path: -c's or NHI_CONF's (from_env), else NULL for the default file */
 static int load_config(struct nhictl *x, const char *path, int from_env)
 {
@@ -188,15 +198,16 @@ int main(int argc, char **argv)
 		case 'x':
 			errno = 0;
 			x->changed_exit = (int)strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || x->changed_exit < 0 || x->changed_exit > 255)
-				return nerr(NULL, EXIT_USAGE, "bad --changed-exit '%s'", optarg);
+			if (errno || *end || !isdigit((unsigned char)optarg[0]) ||
+			    x->changed_exit < 1 || x->changed_exit > 255)
+				return nerr(NULL, EXIT_USAGE, "bad --changed-exit '%s' (1 to 255)", optarg);
 			break;
 		case 'h':
 			usage(stdout);
-			return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_FAIL;
+			return flushed(NULL);
 		case 'V':
 			printf("nhictl %s\n", PACKAGE_VERSION);
-			return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_FAIL;
+			return flushed(NULL);
 		case ':':
 			nerr(NULL, 0, "option '%s' needs a value", argv[optind - 1]);
 			return EXIT_USAGE;
@@ -276,10 +287,8 @@ run:
 	rc = cmd->fn(x, argc, argv);
 	reg_rollback(x);   /* whatever a verb did not commit */
 	reg_close(x);
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		nerr(x, 0, "error writing the output: %s", strerror(errno));
+	if (flushed(x) != EXIT_OK)
 		rc = EXIT_FAIL;
-	}
 	if (rc == EXIT_OK && x->changed && x->changed_exit)
 		rc = x->changed_exit;
 	return rc;

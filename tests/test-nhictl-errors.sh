@@ -30,6 +30,15 @@ nrun nhictl -c
 eqv "-c without a file: exit 2" 2 "$rc"
 nrun nhictl --changed-exit x list
 eqv "bad --changed-exit: exit 2" 2 "$rc"
+for v in 0 256 ' 3' +3; do
+	nrun nhictl --changed-exit "$v" list
+	eqv "--changed-exit '$v': exit 2 (1 to 255)" "2 nhictl: bad --changed-exit '$v' (1 to 255)" "$rc $(cat "$T/err")"
+done
+for o in --help --version; do
+	nhictl $o >/dev/full 2>"$T/err"; rc=$?
+	eqv "$o to a full disk: exit 1, said in one line" "1 nhictl: error writing the output: No space left on device" \
+		"$rc $(cat "$T/err")"
+done
 
 # ---- configuration ----
 printf 'state_dir = %s\n# a comment\nbogus_key = 1\n' "$ST" >"$T/etc/bad.conf"
