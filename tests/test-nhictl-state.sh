@@ -134,6 +134,15 @@ chmod 600 "$T/fresh/registry.state"
 echo "id_high x" >>"$T/fresh/registry.state"
 fails create 1 "a malformed registry.state names file:line" "registry.state:7: malformed line 'id_high x'" \
 	nhictl -c "$T/etc/fresh.conf" create svc-g --owner alice --expires +1d
+: >"$T/fresh/registry.state"
+for v in "log --verify" "create svc-g --owner alice --expires +1d"; do
+	read -ra args <<<"$v"
+	fails "${args[0]}" 1 "an empty registry.state: '$v' refuses (it would skip the head check)" \
+		"registry.state: incomplete \\(no id_high line\\)" nhictl -c "$T/etc/fresh.conf" "${args[@]}"
+done
+printf 'id_high 5\nlog_count 1\n' >"$T/fresh/registry.state"
+fails log 1 "a registry.state without log_head: refused" "incomplete \\(no log_head line\\)" \
+	nhictl -c "$T/etc/fresh.conf" log --verify
 
 # ---- backend = ldap: registry.db is a cache; sync rebuilds it ----
 if command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ]; then

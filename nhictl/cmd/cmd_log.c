@@ -55,8 +55,8 @@ int cmd_log(struct nhictl *x, int argc, char **argv)
 			json_obj_end(&j);
 			json_end(&j);
 		}
-		if (r == NHI_ERR_DB)
-			return EXIT_FAIL;
+		if (r == NHI_ERR_DB || r == NHI_ERR_IO)
+			return EXIT_FAIL;   /* said on stderr */
 		if (r == NHI_ERR_STATE)
 			return nerr(x, EXIT_FAIL, "audit log incomplete: the chain does not reach "
 				    "its recorded head: %s", why);

@@ -49,7 +49,10 @@ int reg_event_as(struct nhictl *x, const char *actor, int64_t ts, const char *ac
 		 const char *target, const char *outcome, const char *fmt, ...)
 	__attribute__((format(printf, 7, 8)));
 /* Recompute the chain; 0 if intact, else NHI_ERR_FORMAT with the first bad
- * row named in 'why'.  *n receives the number of events checked. */
+ * row named in 'why' (NHI_ERR_STATE: it does not reach the head the state
+ * file recorded; NHI_ERR_DB, NHI_ERR_IO: the database or the state file
+ * could not be read, said on stderr).  *n receives the number of events
+ * checked. */
 int reg_verify_log(struct nhictl *x, int64_t *n, char *why, size_t len);
 /* Compile registry.db into the snapshot and publish it: a delta
  * (nhi.cache.delta) with what changed since the last full snapshot while

@@ -46,8 +46,14 @@ int regstate_path(struct nhictl *x, char *buf, size_t len)
 	return 0;
 }
 
-/* one "key value" line of the state file into s */
-static int parse_line(struct reg_state *s, char *line)
+/* the keys every state file has (*seen's bits) */
+#define SEEN_ID_HIGH 1u
+#define SEEN_LOG_COUNT 2u
+#define SEEN_LOG_HEAD 4u
+#define SEEN_ALL (SEEN_ID_HIGH | SEEN_LOG_COUNT | SEEN_LOG_HEAD)
+
+/* one "key value" line of the state file into s (and its bit into *seen) */
+static int parse_line(struct reg_state *s, char *line, unsigned *seen)
 {
 	char *val = strchr(line, ' '), *end;
 	long long v;
@@ -59,6 +65,7 @@ static int parse_line(struct reg_state *s, char *line)
 		if (strlen(val) != 64 || strspn(val, "0123456789abcdef") != 64)
 			return -1;
 		memcpy(s->log_head, val, 65);
+		*seen |= SEEN_LOG_HEAD;
 		return 0;
 	}
 	errno = 0;
@@ -66,12 +73,16 @@ static int parse_line(struct reg_state *s, char *line)
 	if (errno || end == val || *end || v < 0)
 		return strcmp(line, "id_high") && strcmp(line, "log_count") &&
 		       strcmp(line, "generation") ? 0 : -1;
-	if (strcmp(line, "id_high") == 0)
+	if (strcmp(line, "id_high") == 0) {
 		s->id_high = v;
-	else if (strcmp(line, "log_count") == 0)
+		*seen |= SEEN_ID_HIGH;
+	} else if (strcmp(line, "log_count") == 0) {
 		s->log_count = v;
-	else if (strcmp(line, "generation") == 0)
+		*seen |= SEEN_LOG_COUNT;
+	}
+	else if (strcmp(line, "generation") == 0) {
 		s->generation = v;
+	}
 	return 0;   /* a key of a newer nhictl: kept for it, ignored here */
 }
 
@@ -81,6 +92,7 @@ int regstate_load(struct nhictl *x, struct reg_state *s)
 	struct stat st;
 	ssize_t n;
 	int fd, lineno = 0;
+	unsigned seen = 0;
 
 	memset(s, 0, sizeof(*s));
 	if (regstate_path(x, path, sizeof(path)) < 0)
@@ -114,10 +126,15 @@ int regstate_load(struct nhictl *x, struct reg_state *s)
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
 		snprintf(copy, sizeof(copy), "%.40s", line);
-		if (parse_line(s, line) < 0)
+		if (parse_line(s, line, &seen) < 0)
 			return nerr(x, NHI_ERR_FORMAT, "%s:%d: malformed line '%s': restore it "
 				    "or remove it (losing the id high-water mark)", path, lineno, copy);
 	}
+	/* (an empty file too: it would skip the checks it is there for) */
+	if (seen != SEEN_ALL)
+		return nerr(x, NHI_ERR_FORMAT, "%s: incomplete (no %s line): restore it or remove "
+			    "it (losing the id high-water mark)", path, !(seen & SEEN_ID_HIGH) ?
+			    "id_high" : !(seen & SEEN_LOG_COUNT) ? "log_count" : "log_head");
 	s->present = 1;
 	return 0;
 }

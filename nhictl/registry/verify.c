@@ -90,8 +90,8 @@ out:
 		r = regstate_load(x, &rs);
 		if (r == 0)
 			r = regstate_check_log(x, &rs, why, len);
-		else
-			r = nhi_seterr(why, len, r, "the registry's state file cannot be read");
+		else   /* (what is wrong with it is said on stderr already) */
+			r = nhi_seterr(why, len, NHI_ERR_IO, "the registry's state file cannot be read");
 	}
 	sqlite3_finalize(st);
 	return r;
