@@ -108,6 +108,10 @@ fails create 2 "create: bad --host" "invalid host 'a b'" nhictl create svc-x --o
 fails create 2 "create: bad --service" "invalid PAM service 'ss/hd'" nhictl create svc-x --owner alice --expires +1d --service ss/hd
 fails create 2 "create: bad --uid" "bad --uid '-5'" nhictl create svc-x --owner alice --expires +1d --uid -5
 fails create 2 "create: --uid 0" "bad --uid '0'" nhictl create svc-x --owner alice --expires +1d --uid 0
+for u in ' 3000000' +3000001 4294967294 4294967295 3e6; do
+	fails create 2 "create: --uid '$u' refused" "bad --uid '.*': a number from 1 to 4294967293" \
+		nhictl create svc-x --owner alice --expires +1d --uid "$u"
+done
 fails create 2 "create: relative --shell" "bad --shell 'sh'" nhictl create svc-x --owner alice --expires +1d --shell sh
 fails create 2 "create: relative --home" "bad --home 'home'" nhictl create svc-x --owner alice --expires +1d --home home
 fails create 2 "create: control character in --purpose" "bad --purpose" nhictl create svc-x --owner alice --expires +1d --purpose "$(printf 'a\tb')"

@@ -1,5 +1,6 @@
 /* cmd_joiner.c - joiners: create (a new service account or agent) and
  * adopt (register an account the host already has).  See lifecycle.h. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -256,8 +257,12 @@ int cmd_create(struct nhictl *x, int argc, char **argv)
 
 		errno = 0;
 		v = strtoul(s.uid, &end, 10);
-		if (errno || *end || end == s.uid || s.uid[0] == '-' || v == 0 || v >= 0xffffffffUL)
-			return nerr(x, EXIT_USAGE, "bad --uid '%s': a number from 1", s.uid);
+		/* digits only (strtoul would skip blanks and take a sign);
+		 * (uid_t)-1 and -2 are "no uid" and nobody's to many tools */
+		if (errno || *end || !isdigit((unsigned char)s.uid[0]) || v == 0 ||
+		    v >= 0xfffffffeUL)
+			return nerr(x, EXIT_USAGE, "bad --uid '%s': a number from 1 to 4294967293",
+				    s.uid);
 		uid = (uint32_t)v;
 	}
 	if ((r = check_spec(x, &s, &kind, &interval, &expires)) != 0)
