@@ -29,6 +29,8 @@
 #                   olcSyncrepl is removed over cn=config): both stay up
 #                   and writable, neither sees the other's writes.
 #   repl_heal       put the olcSyncrepl values back (both resync).
+#   repl_resync     restart every running server's syncrepl, the
+#                   consumer's too (a stalled refresh starts over).
 #   repl_converge [SECS]  wait (default 30 s) until every running server
 #                   has the same contextCSN set on the suffix; 1 on timeout
 #                   (the values are printed to stderr).
@@ -54,16 +56,21 @@ _repl_syncrepl() {
 }
 
 # _repl_config NAME SID: config.ldif of server NAME in $T/repl/NAME
+# _repl_source NAME: the server NAME replicates from, and the rid it
+# uses for it: p1 from p2, p2 and c1 from p1
+_repl_source() {
+	case $1 in
+	p1) echo "p2 2" ;;
+	*) echo "p1 1" ;;
+	esac
+}
+
 _repl_config() {
 	local name=$1 sid=$2 dir=$T/repl/$1 peer rid
 	SLAPD_DIR=$dir
 	_slapd_config '' 1 1 1 || return 1
 	sed -i -e "/^cn: config\$/a olcServerID: $sid" "$dir/config.ldif"
-	case $name in
-	p1) peer=p2; rid=2 ;;
-	p2) peer=p1; rid=1 ;;
-	c1) peer=p1; rid=1 ;;
-	esac
+	read -r peer rid <<<"$(_repl_source "$name")"
 	{
 		echo "olcSyncrepl: {0}$(_repl_syncrepl "$rid" "$(_repl_var "$peer" URI)")"
 		if [ "$name" = c1 ]; then
@@ -185,8 +192,8 @@ repl_admin() {
 
 # _repl_syncrepl_mod NAME add|delete
 _repl_syncrepl_mod() {
-	local name=$1 op=$2 peer rid=2
-	[ "$name" = p1 ] && peer=p2 || { peer=p1; rid=1; }
+	local name=$1 op=$2 peer rid
+	read -r peer rid <<<"$(_repl_source "$name")"
 	if [ "$op" = delete ]; then
 		printf 'dn: olcDatabase={1}mdb,cn=config\nchangetype: modify\ndelete: olcSyncrepl\n'
 	else
@@ -201,6 +208,18 @@ repl_partition() {
 
 repl_heal() {
 	_repl_syncrepl_mod p1 add && _repl_syncrepl_mod p2 add
+}
+
+# repl_resync: every running server's syncrepl removed and added again (as
+# an admin restarts a stalled consumer): each refreshes from its source
+repl_resync() {
+	local name op
+	for op in delete add; do
+		for name in $REPL_SERVERS; do
+			[ -n "$(_repl_var "$name" PID)" ] || continue
+			_repl_syncrepl_mod "$name" "$op" || return 1
+		done
+	done
 }
 
 repl_csn() {
