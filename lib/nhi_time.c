@@ -327,10 +327,7 @@ int nhi_valid_text(const char *s, size_t maxlen, int passwd_safe)
 			return 0;
 		if (passwd_safe && (c == ':' || c == ','))
 			return 0;
-		if ((k = nhi_utf8_len(s + i, n - i)) == 0)
-			return 0;
-		/* C1 controls, U+0080..U+009F (0x9b is a terminal's CSI) */
-		if (c == 0xc2 && (unsigned char)s[i + 1] < 0xa0)
+		if ((k = nhi_utf8_len(s + i, n - i)) == 0 || nhi_utf8_is_c1(s + i))
 			return 0;
 	}
 	return 1;

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 #include <time.h>
 
 /* Durations: one or more <number><unit> groups, unit one of s m h d w
@@ -59,5 +60,17 @@ int nhi_valid_text(const char *s, size_t maxlen, int passwd_safe);
  * continuation byte, an overlong form, a surrogate, above U+10FFFF or
  * cut short; RFC 3629). */
 size_t nhi_utf8_len(const char *p, size_t n);
+/* The same for the sequence at s inside a NUL-terminated string (the NUL
+ * is no continuation byte: nothing past it is read). */
+static inline size_t nhi_utf8_len_str(const char *s)
+{
+	return nhi_utf8_len(s, strnlen(s, 4));
+}
+/* Is the well-formed sequence at p (nhi_utf8_len > 0) a C1 control,
+ * U+0080..U+009F (0x9b is a terminal's CSI)? */
+static inline int nhi_utf8_is_c1(const char *p)
+{
+	return (unsigned char)p[0] == 0xc2 && (unsigned char)p[1] < 0xa0;
+}
 
 #endif

@@ -55,7 +55,6 @@ _repl_syncrepl() {
 		"$1" "$2" "$SLAPD_BASE"
 }
 
-# _repl_config NAME SID: config.ldif of server NAME in $T/repl/NAME
 # _repl_source NAME: the server NAME replicates from, and the rid it
 # uses for it: p1 from p2, p2 and c1 from p1
 _repl_source() {
@@ -65,6 +64,7 @@ _repl_source() {
 	esac
 }
 
+# _repl_config NAME SID: config.ldif of server NAME in $T/repl/NAME
 _repl_config() {
 	local name=$1 sid=$2 dir=$T/repl/$1 peer rid
 	SLAPD_DIR=$dir

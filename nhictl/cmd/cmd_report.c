@@ -62,8 +62,7 @@ static void h(FILE *o, const char *s)
 		size_t k;
 
 		if (c >= 0x80) {
-			/* a NUL is no continuation byte: never read past it */
-			if ((k = nhi_utf8_len(s, strnlen(s, 4))) == 0)
+			if ((k = nhi_utf8_len_str(s)) == 0)
 				fputs("&#xfffd;", o);
 			else
 				fwrite(s, 1, k, o);

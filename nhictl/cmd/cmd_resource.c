@@ -51,7 +51,7 @@ int uri_why(const char *uri, char *why, size_t len)
 	for (size_t i = 0, k; i < n; i += k) {
 		unsigned char c = (unsigned char)uri[i];
 
-		if ((k = nhi_utf8_len(uri + i, n - i)) == 0 || (c == 0xc2 && (unsigned char)uri[i + 1] < 0xa0)) {
+		if ((k = nhi_utf8_len(uri + i, n - i)) == 0 || nhi_utf8_is_c1(uri + i)) {
 			snprintf(why, len, "%s at byte %zu (a URI is UTF-8 text)", k == 0 ?
 				 "not UTF-8" : "a control character", i + 1);
 			return -1;

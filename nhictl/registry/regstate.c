@@ -79,8 +79,7 @@ static int parse_line(struct reg_state *s, char *line, unsigned *seen)
 	} else if (strcmp(line, "log_count") == 0) {
 		s->log_count = v;
 		*seen |= SEEN_LOG_COUNT;
-	}
-	else if (strcmp(line, "generation") == 0) {
+	} else if (strcmp(line, "generation") == 0) {
 		s->generation = v;
 	}
 	return 0;   /* a key of a newer nhictl: kept for it, ignored here */

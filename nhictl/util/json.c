@@ -70,8 +70,7 @@ static void put_string(FILE *f, const char *s)
 		if (*p == '\0')
 			break;
 		if (*p >= 0x80) {
-			/* a NUL is no continuation byte: never read past it */
-			k = nhi_utf8_len((const char *)p, strnlen((const char *)p, 4));
+			k = nhi_utf8_len_str((const char *)p);
 			if (k == 0)
 				fputs("\\ufffd", f);
 			else

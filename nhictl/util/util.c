@@ -25,8 +25,7 @@ static void put_line(const char *s, size_t n, size_t total)
 		k = c < 0x80 ? 1 : nhi_utf8_len(s + i, n - i);
 		if (c == '\n' || c == '\t') {
 			out += (size_t)fprintf(stderr, "\\%c", c == '\n' ? 'n' : 't');
-		} else if (c < 0x20 || c == 0x7f || k == 0 ||
-			   (c == 0xc2 && (unsigned char)s[i + 1] < 0xa0)) {
+		} else if (c < 0x20 || c == 0x7f || k == 0 || nhi_utf8_is_c1(s + i)) {
 			if (k == 0)
 				k = 1;
 			for (size_t j = 0; j < k; j++)
