@@ -263,6 +263,7 @@ int main(int argc, char **argv)
 			    "is the truth there)");
 	x->now = time(NULL);
 	set_actor(x);
+	x->want_write = (cmd->flags & WRITES) != 0;
 	if ((cmd->flags & NEED_DB) && reg_open(x) < 0)
 		return EXIT_FAIL;
 	/* a run killed between its commit and its publication left the

@@ -47,6 +47,8 @@ struct nhictl {
 	const char *conf_path;   /* -c FILE; NULL: the default */
 	int reg_how;             /* a missing registry.db: REG_USE, REG_FORCE, REG_CACHE */
 	int reg_created;         /* reg_open() created registry.db */
+	int want_write;          /* the verb changes the registry (reg_open) */
+	int db_readonly;         /* registry.db opened read-only: its filesystem is */
 	/* the intent journal (registry/intent.c): this run's intents not yet
 	 * matched by their audit events, innermost last (a retire's cascade
 	 * announces its grant removals inside the retire's), each with its

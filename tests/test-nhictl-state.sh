@@ -183,4 +183,49 @@ eqv "a state directory that others cannot reach: still works" 0 "$rc"
 has err "... with a warning naming the directory and the fix" \
 	"warning: $T/umask/var is mode 0700: only root can reach the snapshot .*chmod o\+x $T/umask/var"
 chmod 755 "$T/umask/var"
+
+# ---- a read-only filesystem, a full disk: said, and reading still works ----
+# (a private mount namespace: the state directory bound read-only over
+# itself, or copied into a full tmpfs; not under ASan, as test-nhictl-usage)
+if [ "$(id -u)" = 0 ] && [ -z "${NHI_ASAN_LIB:-}" ] &&
+	unshare -m --propagation private true 2>/dev/null; then
+	R=$T/ro F=$T/full
+	mkdir -p "$F"
+	printf 'state_dir = %s\nhost = testhost\n' "$R" >"$T/etc/ro.conf"
+	printf 'state_dir = %s\nhost = testhost\n' "$F" >"$T/etc/full.conf"
+	expect 0 "ro: create svc-r" nhictl -c "$T/etc/ro.conf" create svc-r --owner alice --expires +30d
+	# in-ns SETUP CMD...: CMD in a private mount namespace after SETUP
+	printf '#!/bin/sh\nsetup=$1; shift\nexec unshare -m --propagation private sh -c "$setup"'"'"' && exec "$@"'"'"' in-ns "$@"\n' >"$T/in-ns"
+	chmod +x "$T/in-ns"
+	ro="mount --bind $R $R && mount -o remount,bind,ro $R"
+	nro() { NHICTL=$T/in-ns nhictl "$ro" "$NHICTL" -c "$T/etc/ro.conf" "$@"; }
+	expect 0 "read-only state dir: list works" nro list
+	has out "... and shows svc-r" "^svc-r "
+	expect 0 "read-only: show --json" nro show svc-r --json
+	expect 0 "read-only: log --verify" nro log --verify
+	fails create 1 "read-only: create says why, one line" \
+		"$R is on a read-only filesystem: 'create' changes the registry \(remount it read-write\)" \
+		nro create svc-r2 --owner alice --expires +30d
+	fails suspend 1 "read-only: suspend too" "read-only filesystem: 'suspend' changes" nro suspend svc-r
+	fails publish 1 "read-only: publish names the filesystem" "Read-only file system" nro publish
+	check "... nothing left in the state dir by the read-only runs" test ! -e "$R/registry.db-wal"
+	# a committed transaction still in the write-ahead log (a writer that
+	# died before its checkpoint): an immutable read would miss it
+	python3 -c 'import os,sqlite3,sys
+c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA wal_autocheckpoint = 0")
+c.execute("UPDATE identity SET purpose = ? WHERE name = ?", ("in the wal", "svc-r")); c.commit()
+os._exit(0)' "$R/registry.db"
+	check "... (the write-ahead log holds it)" test -s "$R/registry.db-wal"
+	fails list 1 "read-only with a write-ahead log: refused, not read stale" \
+		"read-only filesystem and $R/registry.db-wal holds changes not yet in registry.db" nro list
+	expect 0 "read-write again: show has the change" nhictl -c "$T/etc/ro.conf" show svc-r --json
+	eqv "... the purpose from the log" "in the wal" "$(pyjson 'd["purpose"]')"
+	# a full disk: the state copied into a 1 MiB tmpfs, then filled
+	full="mount -t tmpfs -o size=1m nhi-full $F && cp -a $R/. $F/ && { dd if=/dev/zero of=$F/fill bs=4k >/dev/null 2>&1; true; }"
+	nfull() { NHICTL=$T/in-ns nhictl "$full" "$NHICTL" -c "$T/etc/full.conf" "$@"; }
+	fails create 1 "a full disk: the cause named, one line" "No space left on device|disk is full" \
+		nfull create svc-f --owner alice --expires +30d
+else
+	echo "# skip: read-only filesystem and full disk (need root, unshare -m, no ASan)"
+fi
 finish

@@ -35,9 +35,27 @@ static struct {
 	unsigned next;
 } cache;
 
+/* SQLite's message, and the system's reason where SQLite's own says
+ * only "disk I/O error" or "unable to open database file" (a full disk,
+ * a read-only filesystem, a permission) */
+static void db_say(struct nhictl *x, const char *msg)
+{
+	int code = x->db ? sqlite3_extended_errcode(x->db) & 0xff : 0;
+	int e = x->db ? sqlite3_system_errno(x->db) : 0;
+
+	if (x->db_readonly && code == SQLITE_READONLY)
+		nerr(x, 0, "%s: %s: %s is on a read-only filesystem (remount it read-write)",
+		     x->conf.registry_path, msg, x->conf.state_dir);
+	else if (e != 0 && (code == SQLITE_IOERR || code == SQLITE_CANTOPEN ||
+			    code == SQLITE_FULL || code == SQLITE_READONLY))
+		nerr(x, 0, "%s: %s (%s)", x->conf.registry_path, msg, strerror(e));
+	else
+		nerr(x, 0, "%s: %s", x->conf.registry_path, msg);
+}
+
 int reg_dberr(struct nhictl *x)
 {
-	nerr(x, 0, "%s: %s", x->conf.registry_path, x->db ? sqlite3_errmsg(x->db) : "not open");
+	db_say(x, x->db ? sqlite3_errmsg(x->db) : "not open");
 	return NHI_ERR_DB;
 }
 
@@ -48,7 +66,7 @@ int reg_exec_plain(struct nhictl *x, const char *sql)
 	if (strcmp(sql, "COMMIT") == 0)
 		NHI_CRASH_POINT("registry-commit-before", "");
 	if (sqlite3_exec(x->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		nerr(x, 0, "%s: %s", x->conf.registry_path, msg ? msg : "error");
+		db_say(x, msg ? msg : "error");
 		sqlite3_free(msg);
 		return NHI_ERR_DB;
 	}

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include "internal.h"
 
@@ -477,15 +478,97 @@ static int migrate(struct nhictl *x)
 	return 0;
 }
 
+/* "file:" URI of a path (RFC 3986 percent-encoding of what SQLite's URI
+ * parser would take for itself: '%', '?', '#') with ?immutable=1 */
+static int immutable_uri(char *out, size_t len, const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	if (len < 6)
+		return -1;
+	memcpy(out, "file:", 5);
+	o = 5;
+	for (const char *p = path; *p != '\0'; p++) {
+		if (o + 4 >= len)
+			return -1;
+		if (*p == '%' || *p == '?' || *p == '#') {
+			out[o++] = '%';
+			out[o++] = hex[(unsigned char)*p >> 4];
+			out[o++] = hex[(unsigned char)*p & 15];
+		} else {
+			out[o++] = *p;
+		}
+	}
+	if (o + sizeof("?immutable=1") > len)
+		return -1;
+	memcpy(out + o, "?immutable=1", sizeof("?immutable=1"));
+	return 0;
+}
+
+/* The state directory on a read-only filesystem (a rescue boot, a
+ * read-only container volume): SQLite cannot open a WAL database there
+ * (it needs the -shm beside it), but nothing can change the file either,
+ * so it is read as immutable.  What would write says so (reg_dberr). */
+static int open_readonly(struct nhictl *x)
+{
+	char uri[PATH_MAX + 64], wal[PATH_MAX + 8];
+	struct stat st;
+	int64_t v = 0;
+
+	if (x->reg_created)
+		return nerr(x, NHI_ERR_IO, "%s is missing and %s is on a read-only filesystem",
+			    x->conf.registry_path, x->conf.state_dir);
+	if (x->want_write)
+		return nerr(x, NHI_ERR_IO, "%s is on a read-only filesystem: '%s' changes the "
+			    "registry (remount it read-write)", x->conf.state_dir, x->verb);
+	/* committed transactions still in the write-ahead log would be
+	 * missed by an immutable read */
+	if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", x->conf.registry_path) < sizeof(wal) &&
+	    stat(wal, &st) == 0 && st.st_size > 0)
+		return nerr(x, NHI_ERR_IO, "%s is on a read-only filesystem and %s holds changes "
+			    "not yet in registry.db: remount it read-write to read them",
+			    x->conf.state_dir, wal);
+	if (immutable_uri(uri, sizeof(uri), x->conf.registry_path) < 0)
+		return nerr(x, NHI_ERR_RANGE, "%s: path too long", x->conf.registry_path);
+	if (sqlite3_open_v2(uri, &x->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		reg_dberr(x);
+		reg_close(x);
+		return NHI_ERR_DB;
+	}
+	x->db_readonly = 1;
+	sqlite3_extended_result_codes(x->db, 1);
+	if (reg_int(x, &v, 0, "PRAGMA user_version", "") < 0 ||
+	    reg_exec_plain(x, "PRAGMA foreign_keys = ON") < 0) {
+		reg_close(x);
+		return NHI_ERR_DB;
+	}
+	if (v != N_MIGRATIONS) {
+		nerr(x, 0, "%s: schema version %lld, this nhictl's is %d: %s is on a read-only "
+		     "filesystem, where it cannot be migrated", x->conf.registry_path,
+		     (long long)v, N_MIGRATIONS, x->conf.state_dir);
+		reg_close(x);
+		return NHI_ERR_VERSION;
+	}
+	if (regstate_opened(x) < 0) {
+		reg_close(x);
+		return NHI_ERR_DB;
+	}
+	return 0;
+}
+
 int reg_open(struct nhictl *x)
 {
 	const char *gone = NULL;  /* why there is no registry yet */
+	struct statvfs vfs;
 	struct stat st;
 	mode_t old;
 	int r;
 
 	if (x->db != NULL)
 		return 0;
+	x->db_readonly = 0;
 	/* from nothing only on a fresh host (regstate.c); nothing created
 	 * when refused */
 	if (stat(x->conf.registry_path, &st) < 0)
@@ -501,6 +584,8 @@ int reg_open(struct nhictl *x)
 		if (errno != ENOENT || mkdirs(x->conf.state_dir, 0755) < 0)
 			return nerr(x, NHI_ERR_IO, "%s: %s", x->conf.state_dir, strerror(errno));
 	}
+	if (statvfs(x->conf.state_dir, &vfs) == 0 && (vfs.f_flag & ST_RDONLY))
+		return open_readonly(x);
 	state_dir_check(x);
 	old = umask(077);
 	r = sqlite3_open_v2(x->conf.registry_path, &x->db,
