@@ -1019,7 +1019,12 @@ static int load(struct nhi_conf *c, const char *path, int flags, const struct re
 		r = problem(c, rep, 1, NHI_ERR_INVAL, err, errlen, "%s: contains a NUL byte", path);
 		goto out;
 	}
-	for (line = buf; line != NULL && *line != '\0'; line = next) {
+	line = buf;
+	/* a UTF-8 byte-order mark, as some editors write one: not part of
+	 * the first key */
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		line += 3;
+	for (; line != NULL && *line != '\0'; line = next) {
 		struct line_at at;
 		char *eq, *key, *val;
 

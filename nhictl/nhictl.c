@@ -288,8 +288,12 @@ run:
 	rc = cmd->fn(x, argc, argv);
 	reg_rollback(x);   /* whatever a verb did not commit */
 	reg_close(x);
-	if (flushed(x) != EXIT_OK)
-		rc = EXIT_FAIL;
+	/* one error a run: a verb that failed has said why (its own write
+	 * error included) */
+	if (rc == EXIT_OK)
+		rc = flushed(x);
+	else
+		(void)fflush(stdout);
 	if (rc == EXIT_OK && x->changed && x->changed_exit)
 		rc = x->changed_exit;
 	return rc;

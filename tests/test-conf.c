@@ -94,6 +94,21 @@ static void test_file(void **state)
 	assert_string_equal(c.host, "web-01.example.org");
 }
 
+/* A UTF-8 byte-order mark at the start (Windows editors write one) is
+ * not part of the first key. */
+static void test_bom(void **state)
+{
+	struct nhi_conf c;
+	char err[512] = "";
+	const char *p = write_conf("bom.conf", "\xef\xbb\xbfstate_dir = /srv/nhi\nmode = audit\n", 0644);
+
+	(void)state;
+	nhi_conf_init(&c);
+	assert_int_equal(nhi_conf_load_file(&c, p, 0, err, sizeof(err)), 0);
+	assert_string_equal(c.state_dir, "/srv/nhi");
+	assert_int_equal(c.mode, NHI_MODE_AUDIT);
+}
+
 /* Each bad file gives one error naming file and line, and changes nothing
  * the caller relies on beyond what was parsed before the error. */
 static void bad_file(const char *text, int code, const char *needle)
@@ -118,6 +133,8 @@ static void test_bad(void **state)
 	bad_file("max_lifetime = 90\n", NHI_ERR_INVAL, "missing unit");
 	bad_file("state_dir = relative/dir\n", NHI_ERR_INVAL, "absolute path");
 	bad_file("just words\n", NHI_ERR_INVAL, "bad.conf:1: expected 'key = value'");
+	/* a byte-order mark is skipped at the start only */
+	bad_file("mode = audit\n\xef\xbb\xbfmode = audit\n", NHI_ERR_INVAL, "bad.conf:2: unknown key");
 	bad_file(" = x\n", NHI_ERR_INVAL, "missing key");
 	bad_file("uid_min = -1\n", NHI_ERR_INVAL, "uid_min");
 	bad_file("uid_min = 12abc\n", NHI_ERR_INVAL, "uid_min");
@@ -598,6 +615,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_bom),
 		cmocka_unit_test(test_ldap_keys),
 		cmocka_unit_test(test_backend_ldap),
 		cmocka_unit_test(test_cred_keys),

@@ -98,8 +98,13 @@ fails create 1 "locked owner refused" "'bob' is locked" nhictl create x1 --owner
 fails create 1 "expired owner refused" "'carol': the account expired" nhictl create x1 --owner carol --expires +1d
 fails create 1 "unknown owner refused" "'ghost': no such person" nhictl create x1 --owner ghost --expires +1d
 fails create 1 "locked owner by DN refused" "locked" nhictl create x1 --owner "uid=bob,$P" --expires +1d
-for o in 'alice)(uid=*' '*' 'alice*' "uid=*,$P" 'x)(|(uid=*' "uid=alice,$SLAPD_GROUPS_BASE"; do
+for o in 'alice)(uid=*' "uid=*,$P" 'x)(|(uid=*' "uid=alice,$SLAPD_GROUPS_BASE"; do
 	fails create 1 "injection/foreign owner '$o' matches nobody" "neither a user name nor a DN" \
+		nhictl create x1 --owner "$o" --expires +1d
+done
+# no '=': not a DN, and no user name either (as transfer --to)
+for o in '*' 'alice*'; do
+	fails create 2 "injection owner '$o': a usage error" "--owner: invalid user name" \
 		nhictl create x1 --owner "$o" --expires +1d
 done
 for n in 'x)(uid=*' '*' 'svc-a,ou=x' 'svc-a)'; do

@@ -196,6 +196,10 @@ printf 'identities: []\nidentities:\n  - {name: app-dup, owner: alice, expires: 
 nrun nhictl apply -f "$T/dup.yaml" --dry-run
 eqv "identities twice: exit 1" 1 "$rc"
 has err "identities given twice after an empty one" "^nhictl: apply: $T/dup.yaml:2:1: key 'identities' given twice"
+printf 'identities:\n  - name: app-dup\n    owner: alice\n    expires: 30d\n    labels: {env: a, env: b}\n' >"$T/duplabel.yaml"
+nrun nhictl apply -f "$T/duplabel.yaml" --dry-run
+eqv "a label key twice: exit 1" 1 "$rc"
+has err "  ... at the second, both named" "^nhictl: apply: $T/duplabel.yaml:5:[0-9]+: label key 'env' given twice \('env=a', 'env=b'\)"
 
 # ---- JSON input, stdin ----
 cat >"$T/fleet.json" <<'J'

@@ -114,6 +114,14 @@ for u in ' 3000000' +3000001 4294967294 4294967295 3e6; do
 done
 fails create 2 "create: relative --shell" "bad --shell 'sh'" nhictl create svc-x --owner alice --expires +1d --shell sh
 fails create 2 "create: relative --home" "bad --home 'home'" nhictl create svc-x --owner alice --expires +1d --home home
+fails create 2 "create: --home with a ':' says so (not 'absolute')" "bad --home '/a:b': a passwd field holds no ':'" \
+	nhictl create svc-x --owner alice --expires +1d --home /a:b
+fails create 2 "create: --shell with a ':' says so" "bad --shell '/bin/a:b': a passwd field holds no ':'" \
+	nhictl create svc-x --owner alice --expires +1d --shell /bin/a:b
+fails create 2 "create: malformed --owner is a usage error" "--owner: invalid user name 'B A D'" \
+	nhictl create svc-x --owner 'B A D' --expires +1d
+fails create 2 "create: the same label key twice" "label key 'team' given twice \('team=a', 'team=b'\)" \
+	nhictl create svc-x --owner alice --expires +1d --label team=a --label team=b
 fails create 2 "create: control character in --purpose" "bad --purpose" nhictl create svc-x --owner alice --expires +1d --purpose "$(printf 'a\tb')"
 fails create 2 "create: a newline and an escape in the name: one line, escaped" "invalid identity name 'a\\\\nb\\\\x1b\\[31m'" \
 	nhictl create "$(printf 'a\nb\033[31m')" --owner alice --expires +1d
@@ -131,11 +139,18 @@ fails adopt 2 "adopt: missing --owner" "--owner USER is required" nhictl adopt l
 fails adopt 1 "adopt: locked owner" "locked" nhictl adopt legacy-svc --owner bob --expires +1d
 fails adopt 1 "adopt: past expiry" "not in the future" nhictl adopt legacy-svc --owner alice --expires 2001-01-01
 fails adopt 2 "adopt: invalid name" "invalid account name" nhictl adopt 'Legacy' --owner alice --expires +1d
+fails adopt 2 "adopt: malformed --owner" "--owner: invalid user name 'B A D'" nhictl adopt legacy-svc --owner 'B A D' --expires +1d
+for o in "--uid 5000:uid" "--uid=5000:uid" "--shell /bin/sh:shell" "--home /x:home" "-m:create-home"; do
+	# shellcheck disable=SC2086
+	fails adopt 2 "adopt: ${o%%:*} refused, the option named" "adopt keeps the account's uid, home and shell: --${o##*:} is not allowed" \
+		nhictl adopt legacy-svc --owner alice --expires +1d ${o%%:*}
+done
 
 # ---- list / show ----
 fails list 2 "list: bad --state" "bad --state 'gone'" nhictl list --state gone
 fails list 2 "list: bad --expiring" "bad --expiring 'soon'" nhictl list --expiring soon
 fails list 2 "list: extra argument" "unexpected argument 'x'" nhictl list x
+fails list 2 "list: malformed --owner (as review --due)" "--owner: invalid user name 'B A D'" nhictl list --owner 'B A D'
 fails show 1 "show: unknown identity" "no identity 'nobody-here'" nhictl show nobody-here
 fails show 2 "show: missing name" "missing identity name" nhictl show
 fails show 2 "show: bad name" "invalid identity name" nhictl show 'A B'
@@ -200,4 +215,9 @@ eqv "list --json: the same" "bad $(printf '\xef\xbf\xbd\xef\xbf\xbd'),$(printf '
 export NSS_WRAPPER_DISABLE_DEEPBIND=1
 expect 0 "report --html" nhictl report --html - --no-host
 check "report --html: &#xfffd; for each bad byte, the euro sign kept" grep -q 'bad &#xfffd;&#xfffd;,€' "$T/out"
+nhictl report --html - --no-host >/dev/full 2>"$T/err"; rc=$?
+eqv "report --html - to a full disk: exit 1, one line" "1 1" "$rc $(wc -l <"$T/err")"
+has err "  ... naming the cause" "^nhictl: report: stdout: No space left on device$"
+nhictl list >/dev/full 2>"$T/err"; rc=$?
+eqv "list to a full disk: exit 1, one line" "1 nhictl: list: error writing the output: No space left on device" "$rc $(cat "$T/err")"
 finish

@@ -53,6 +53,12 @@ fails create 2 "17 labels" "too many --label options \\(at most 16\\)" \
 	nhictl create bad1 --owner alice --expires +60d "${many[@]}"
 fails label 2 "label: a bad op" "bad label 'x=Y'" nhictl label app-prod x=Y
 fails label 2 "label: nothing to do" "missing KEY=VALUE" nhictl label app-prod
+fails label 2 "label: one key set twice" "label key 'env' given twice \('env=a', 'env=b'\)" \
+	nhictl label app-prod env=a env=b
+fails label 2 "label: one key set and removed" "label key 'env' given twice \('env=a', 'env-'\)" \
+	nhictl label app-prod env=a env-
+fails resource 2 "resource add: one key twice" "label key 'env' given twice" nhictl resource add r1 \
+	--kind database --uri pg://r1 --owner alice --label env=a --label env=b
 fails resource 2 "resource add: a bad label" "bad label 'env=a,b'" nhictl resource add r1 \
 	--kind database --uri pg://r1 --owner alice --label env=a,b
 fails list 2 "list --label: a bad filter" "bad label" nhictl list --label env

@@ -318,6 +318,10 @@ static void labels_check(struct apply *p, const struct af_list *l, char *out, si
 			perr(p, l->pos[i], "%s", why);
 			bad = 1;
 		}
+	if (!bad && (i = label_dup((const char *const *)l->v, l->n, why, sizeof(why))) >= 0) {
+		perr(p, l->pos[i], "%s", why);
+		bad = 1;
+	}
 	if (!bad && labels_apply(out, len, (const char *const *)l->v, l->n, why, sizeof(why)) < 0)
 		perr(p, l->at, "%s", why);
 }

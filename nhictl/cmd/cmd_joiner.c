@@ -103,7 +103,9 @@ static int parse_spec(struct nhictl *x, int argc, char **argv, struct spec *s, i
 		case 'u': case 's': case 'd': case 'm': case 'M':
 			if (adopt)
 				return nerr(x, EXIT_USAGE, "adopt keeps the account's uid, home "
-					    "and shell: '%s' is not allowed", argv[optind - 1]);
+					    "and shell: --%s is not allowed", c == 'u' ? "uid" :
+					    c == 's' ? "shell" : c == 'd' ? "home" :
+					    c == 'm' ? "create-home" : "no-create-home");
 			if (c == 'm' || c == 'M')
 				s->create_home = c == 'm';
 			else if (c == 'u')
@@ -137,6 +139,21 @@ static int parse_spec(struct nhictl *x, int argc, char **argv, struct spec *s, i
 }
 
 /* Everything about the spec that does not need NSS or the registry. */
+/* --home, --shell: an absolute path that a passwd line can hold */
+static int passwd_path(struct nhictl *x, const char *opt, const char *v)
+{
+	if (v == NULL)
+		return 0;
+	if (v[0] != '/')
+		return nerr(x, EXIT_USAGE, "bad %s '%s': an absolute path", opt, v);
+	if (strlen(v) > PATH_MAX - 1)
+		return nerr(x, EXIT_USAGE, "bad %s: longer than %d bytes", opt, PATH_MAX - 1);
+	if (!nhi_valid_text(v, PATH_MAX - 1, 1))
+		return nerr(x, EXIT_USAGE, "bad %s '%s': a passwd field holds no ':', ',' or control "
+			    "character, and only UTF-8", opt, v);
+	return 0;
+}
+
 static int check_spec(struct nhictl *x, struct spec *s, int *kind, int64_t *interval,
 		      time_t *expires)
 {
@@ -145,6 +162,9 @@ static int check_spec(struct nhictl *x, struct spec *s, int *kind, int64_t *inte
 
 	if (s->owner == NULL)
 		return nerr(x, EXIT_USAGE, "--owner USER is required");
+	/* with ldap also a DN (dir_owner_resolve checks it), as transfer --to */
+	if (!nhi_valid_name(s->owner) && !(x->store->owner_dn_ok && strchr(s->owner, '=') != NULL))
+		return nerr(x, EXIT_USAGE, "--owner: invalid user name '%s'", s->owner);
 	if (s->expires == NULL)
 		return nerr(x, EXIT_USAGE, "--expires WHEN is required (identities always expire)");
 	*kind = s->kind ? nhi_kind_parse(s->kind) : NHI_KIND_SERVICE;
@@ -155,15 +175,14 @@ static int check_spec(struct nhictl *x, struct spec *s, int *kind, int64_t *inte
 		return r;
 	if ((r = purpose_check(x, s->purpose)) != 0)
 		return r;
-	if (s->shell != NULL && s->shell[0] != '/')
-		return nerr(x, EXIT_USAGE, "bad --shell '%s': an absolute path", s->shell);
-	if (s->home != NULL && (s->home[0] != '/' || !nhi_valid_text(s->home, PATH_MAX - 1, 1)))
-		return nerr(x, EXIT_USAGE, "bad --home '%s': an absolute path", s->home);
-	if (s->shell != NULL && !nhi_valid_text(s->shell, PATH_MAX - 1, 1))
-		return nerr(x, EXIT_USAGE, "bad --shell '%s'", s->shell);
+	if ((r = passwd_path(x, "--home", s->home)) != 0 ||
+	    (r = passwd_path(x, "--shell", s->shell)) != 0)
+		return r;
 	for (int i = 0; i < s->n_label; i++)
 		if (label_check(s->label[i], 0, err, sizeof(err)) < 0)
 			return nerr(x, EXIT_USAGE, "%s", err);
+	if (label_dup(s->label, s->n_label, err, sizeof(err)) >= 0)
+		return nerr(x, EXIT_USAGE, "%s", err);
 	s->labels[0] = '\0';
 	if (labels_apply(s->labels, sizeof(s->labels), s->label, s->n_label, err, sizeof(err)) < 0)
 		return nerr(x, EXIT_USAGE, "%s", err);

@@ -54,6 +54,8 @@ int cmd_label(struct nhictl *x, int argc, char **argv)
 	for (i = 0; i < nops; i++)
 		if (label_check(ops[i], 1, err, sizeof(err)) < 0)
 			return nerr(x, EXIT_USAGE, "%s", err);
+	if (label_dup(ops, nops, err, sizeof(err)) >= 0)
+		return nerr(x, EXIT_USAGE, "%s", err);
 	if (resource)
 		return resource_label(x, name, ops, nops);
 	if (!nhi_valid_name(name))

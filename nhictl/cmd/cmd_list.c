@@ -45,7 +45,11 @@ int cmd_list(struct nhictl *x, int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, ":o:s:e:l:rOS:ah", opts, NULL)) != -1) {
 		switch (c) {
-		case 'o': owner = optarg; break;
+		case 'o':
+			if (!nhi_valid_name(optarg))
+				return nerr(x, EXIT_USAGE, "--owner: invalid user name '%s'", optarg);
+			owner = optarg;
+			break;
 		case 's':
 			if (nhi_state_parse(optarg) < 0)
 				return nerr(x, EXIT_USAGE, "bad --state '%s' (active, suspended, "

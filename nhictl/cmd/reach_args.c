@@ -78,6 +78,8 @@ static int take(struct nhictl *x, struct reach_args *a, int c, const char *v)
 		if (a->nlabel >= LABELS_MAX)
 			return nerr(x, EXIT_USAGE, "too many --label options (at most %d)", LABELS_MAX);
 		a->label[a->nlabel++] = v;
+		if (label_dup(a->label, a->nlabel, why, sizeof(why)) >= 0)
+			return nerr(x, EXIT_USAGE, "%s", why);
 		break;
 	case 's':
 		if (a->nscopes >= REACH_SCOPES_MAX)

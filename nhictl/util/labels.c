@@ -38,6 +38,29 @@ int label_check(const char *op, int allow_remove, char *why, size_t len)
 	return 0;
 }
 
+static size_t op_keylen(const char *op)
+{
+	const char *eq = strchr(op, '=');
+
+	return eq != NULL ? (size_t)(eq - op) : strlen(op) - 1;  /* KEY=VALUE, KEY- */
+}
+
+int label_dup(const char *const *ops, int n, char *why, size_t len)
+{
+	for (int i = 1; i < n; i++) {
+		size_t kl = op_keylen(ops[i]);
+
+		for (int k = 0; k < i; k++)
+			if (op_keylen(ops[k]) == kl && strncmp(ops[k], ops[i], kl) == 0) {
+				nhi_seterr(why, len, NHI_ERR_FORMAT, "label key '%.*s' given twice "
+					   "('%s', '%s'): say once what it becomes", (int)kl, ops[i],
+					   ops[k], ops[i]);
+				return i;
+			}
+	}
+	return -1;
+}
+
 /* The entries of a label string, split in place (at most max). */
 static int split(char *s, char **out, int max)
 {

@@ -20,6 +20,10 @@
 /* One KEY=VALUE (or, with allow_remove, KEY-): 0 or NHI_ERR_FORMAT with
  * the reason in why. */
 int label_check(const char *op, int allow_remove, char *why, size_t len);
+/* The first op among ops[0..n) that names the key of an earlier one (set
+ * or remove: "a=b a=c" and "a=b a-" are ambiguous): its index and the
+ * reason in why, or -1.  Each op already passed label_check. */
+int label_dup(const char *const *ops, int n, char *why, size_t len);
 /* Apply KEY=VALUE (set) and KEY- (remove) to labels (len bytes), kept
  * sorted: 0, NHI_ERR_FORMAT or NHI_ERR_RANGE (more than LABELS_MAX) with
  * why; labels unchanged on error. */
