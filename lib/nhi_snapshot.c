@@ -394,7 +394,25 @@ int nhi_snap_open(const char *path, int flags, struct nhi_snap **out,
 		}
 		r = map_file(&s->delta, s->dpath, flags, 1, err, errlen);
 		if (r == NHI_ERR_NOTFOUND) {
-			r = 0;        /* no delta: the base alone */
+			uint32_t word = __atomic_load_n(&s->base.hdr->stale, __ATOMIC_ACQUIRE);
+
+			if (word & NHI_SNAP_STALE_REPLACED) {
+				unmap_file(&s->base);  /* a new base meanwhile: again */
+				continue;
+			}
+			/* a marked base says a delta was published over it:
+			 * without it, what changed since (a suspension, a
+			 * retirement) would be undone, so nothing is answered
+			 * (a writer never removes PATH.delta; someone did, or a
+			 * copy left it behind) */
+			if (nhi_snap_marks_deltas(s->base.hdr) && (word & NHI_SNAP_STALE_DELTA)) {
+				r = nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s is missing, but a "
+					       "delta was published over %s: the snapshot is "
+					       "incomplete ('nhictl publish' writes it again)",
+					       s->dpath, path);
+				goto out;
+			}
+			r = 0;        /* no delta (a writer before deltas): the base alone */
 			goto out;
 		}
 		if (r < 0)

@@ -287,6 +287,16 @@ if have_nss; then
 	expect 0 "suspend svc-a" nhictl suspend svc-a
 	expect 0 "getent after suspend" nsswrap getent passwd svc-a
 	has out "suspended: nologin shell" ':/usr/sbin/nologin$'
+	# the suspension went out as a delta; without it the base would say
+	# svc-a is active (a delta removed by hand, a copy of nhi.cache alone)
+	check "the suspension is in nhi.cache.delta" test -s "$ST/nhi.cache.delta"
+	mv "$ST/nhi.cache.delta" "$T/delta.aside"
+	expect 2 "the delta removed: getent does not answer from the base alone" nsswrap getent passwd svc-a
+	expect 2 "  ... and check says unavailable" nhictl check svc-a
+	has err "  ... naming the missing delta" "nhi.cache.delta is missing, but a delta was published over"
+	mv "$T/delta.aside" "$ST/nhi.cache.delta"
+	expect 0 "the delta back: getent answers again" nsswrap getent passwd svc-a
+	has out "  ... suspended" ':/usr/sbin/nologin$'
 else
 	echo "# $NSS_NHI_DIR/libnss_nhi.so.2 not built: skipping getent/id through nss_nhi"
 fi
@@ -413,6 +423,7 @@ expect 0 "delta: extend par-5" dn extend par-5 --expires +6d
 eqv "an older base on disk: published again in full, then the change as a delta" \
 	"$((g + 7)) $((g + 8)) $((g + 7)) 1" "$(snapinfo)"
 rm -f "$ST/nhi.cache.delta"
+expect 2 "no delta on disk over a base that had one: check says unavailable" dn check par-6
 expect 0 "delta: extend par-6" dn extend par-6 --expires +6d
 eqv "no delta on disk: a delta over the base, with what the lost delta held" \
 	"$((g + 7)) $((g + 9)) $((g + 7)) 2" "$(snapinfo)"

@@ -1139,6 +1139,21 @@ static void test_delta(void **state)
 	assert_int_equal(*nhi_snap_stale_word(s), NHI_SNAP_STALE_DELTA);
 	assert_true(nhi_snap_stale(s));
 	nhi_snap_close(s);
+	/* the delta lost (removed by hand, a copy of the base alone): the
+	 * base would undo what the delta changed (svc-1 suspended, svc-4
+	 * retired), so the pair is refused */
+	{
+		char aside[sizeof(dpath) + 8];
+
+		snprintf(aside, sizeof(aside), "%s.aside", dpath);
+		assert_int_equal(rename(dpath, aside), 0);
+		err[0] = '\0';
+		assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err,
+					       sizeof(err)), NHI_ERR_FORMAT);
+		assert_non_null(strstr(err, "is missing, but a delta was published over"));
+		assert_int_equal(nhi_snap_open(path, 0, &s, err, sizeof(err)), NHI_ERR_FORMAT);
+		assert_int_equal(rename(aside, dpath), 0);
+	}
 	assert_int_equal(nhi_snap_open(path, NHI_SNAP_VERIFY | NHI_SNAP_TRUST, &s, err, sizeof(err)), 0);
 	assert_non_null(nhi_snap_delta_header(s));
 	/* the base's mark does not make the pair stale */
@@ -1884,6 +1899,7 @@ static void test_settings(void **state)
 		case 2: rec->len[4] = 60000; break;
 		case 3: h->conf_size = (uint32_t)(h->file_size - h->conf_off + 1); break;
 		}
+		h->stale = 0;   /* a base alone: no delta was published over this copy */
 		rehash_header(b);
 		spit(bad, b, n);
 		assert_int_equal(nhi_snap_open(bad, 0, &s, err, sizeof(err)), 0);
