@@ -44,6 +44,7 @@ const char *nhi_reason_str(enum nhi_reason r)
 	case NHI_R_CONFIG: return "config-error";
 	case NHI_R_NO_DELEGATION: return "no-delegation";
 	case NHI_R_HUMAN_USE: return "human-use";
+	case NHI_R_UID_MISMATCH: return "uid-mismatch";
 	}
 	return "unknown";
 }
@@ -345,6 +346,24 @@ static void config_broken(const struct nhi_conf *c, const char *user, struct nhi
 
 /* The account check without mode=audit and on_unavailable; *id is
  * USER's record when d->registered. */
+/* The account the caller gets for USER is the identity's: a local
+ * account of the same name listed before nhi in nsswitch.conf (useradd
+ * while the snapshot was unreadable, a line added to /etc/passwd) would
+ * otherwise be let in with the identity's credentials and policy.  A
+ * name NSS does not resolve is left alone (a PAM-only host). */
+static void same_uid(const char *user, const struct nhi_ident *id, struct nhi_decision *d)
+{
+	struct passwd pw, *res = NULL;
+	char *buf = NULL;
+
+	res = nss_get(0, user, &pw, &buf, (void **)&res);
+	if (res != NULL && res->pw_uid != (uid_t)id->uid)
+		set(d, NHI_V_DENY, NHI_R_UID_MISMATCH, "%s is registered with uid %u, but this "
+		    "system resolves it to uid %u: a local account of that name shadows the "
+		    "identity", user, (unsigned)id->uid, (unsigned)res->pw_uid);
+	free(buf);
+}
+
 static void account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 			  const char *user, const char *host, const char *service,
 			  time_t now, struct nhi_decision *d, struct nhi_ident *idp)
@@ -383,6 +402,8 @@ static void account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 			config_broken(c, user, d);
 		} else {
 			nhi_policy_decide(c, idp, now, host, service, d);
+			if (d->verdict == NHI_V_ALLOW)
+				same_uid(user, idp, d);
 		}
 	} else {
 		/* classify through NSS; unknown users only by name pattern */

@@ -36,6 +36,8 @@ enum nhi_reason {
 	NHI_R_CONFIG,           /* "config-error": nhi.conf broken (c->broken), fail closed */
 	NHI_R_NO_DELEGATION,    /* "no-delegation": RUSER, an identity, has no live delegation to USER */
 	NHI_R_HUMAN_USE,        /* "human-use": RUSER, a human, uses USER (human_use) */
+	NHI_R_UID_MISMATCH,     /* "uid-mismatch": NSS resolves USER to another uid (a
+				 * local account of the same name shadows the identity) */
 };
 
 enum nhi_warning {

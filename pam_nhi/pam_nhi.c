@@ -633,6 +633,13 @@ static int authenticate(struct ctx *x)
 			log_decision(x, LOG_DEBUG, "auth-ignore", nhi_reason_str(d.reason), 0);
 		goto out;
 	}
+	/* the identity's password must not open the account that shadows
+	 * it (whatever mode = audit would let the account phase do) */
+	if (d.reason == NHI_R_UID_MISMATCH) {
+		log_decision(x, LOG_NOTICE, "auth-deny", nhi_reason_str(d.reason), 0);
+		ret = PAM_AUTH_ERR;
+		goto out;
+	}
 	r = nhi_pwh_load(x->conf.shadow_file, snap, &f, x->err, sizeof(x->err));
 	if (r < 0) {
 		nhi_log(pamh, LOG_ERR, "password file unusable: %s", x->err);

@@ -15,6 +15,7 @@ expect 0 "create svc-reg" nhictl create svc-reg --owner alice --expires +30d --j
 ureg=$(pyjson 'd["uid"]')
 expect 0 "create svc-scoped, scoped to a host" nhictl create svc-scoped --owner alice --expires +30d --host testhost --json
 uscp=$(pyjson 'd["uid"]')
+expect 0 "create svc-twin (a local account will take its name)" nhictl create svc-twin --owner alice --expires +30d
 expect 0 "ssh-key for svc-reg" nhictl cred add svc-reg --kind ssh-key --out "$T/reg.key"
 expect 0 "ssh-key for svc-scoped" nhictl cred add svc-scoped --kind ssh-key --out "$T/scp.key"
 expect 0 "a token for svc-reg" nhictl cred add svc-reg --kind token
@@ -36,6 +37,8 @@ alice:x:1000:1000:Alice:/home/alice:/bin/bash
 legacy:x:850:850:old service:/srv/legacy:/usr/sbin/nologin
 svc-reg:x:$ureg:$ureg::/home/svc-reg:/usr/sbin/nologin
 svc-scoped:x:$uscp:$uscp::/home/svc-scoped:/usr/sbin/nologin
+svc-twin:x:4001:4001:a local twin:/nonexistent:/usr/sbin/nologin
+uidtwin:x:$uscp:$uscp:svc-scoped's uid:/nonexistent:/usr/sbin/nologin
 P
 cat >"$H/etc/group" <<G
 root:x:0:
@@ -89,12 +92,17 @@ expect 0 "discover --root (findings are no failure)" disc discover --root "$H" -
 cp "$T/out" "$T/disc.json"
 codes() { pyjson '" ".join(sorted(set(f["code"] for f in d["findings"])))'; }
 count() { pyjson "len([f for f in d['findings'] if f['code']=='$1' and '$2' in f['name']+f['evidence']])"; }
-eqv "every kind of finding" "NHI1-SYSTEM-LOGIN NHI1-UNREGISTERED NHI2-CRED-FILE-READABLE NHI2-KEY-READABLE NHI2-TOKEN-READABLE NHI4-KEY-NO-FROM NHI4-KEY-NOT-ISSUED NHI5-SUDO NHI6-UNIT-ENV-SECRET NHI6-UNIT-READABLE" "$(codes)"
+eqv "every kind of finding" "NHI1-SHADOWED NHI1-SYSTEM-LOGIN NHI1-UNREGISTERED NHI2-CRED-FILE-READABLE NHI2-KEY-READABLE NHI2-TOKEN-READABLE NHI4-KEY-NO-FROM NHI4-KEY-NOT-ISSUED NHI5-SUDO NHI6-UNIT-ENV-SECRET NHI6-UNIT-READABLE" "$(codes)"
 eqv "legacy unregistered" 1 "$(count NHI1-UNREGISTERED legacy)"
 eqv "remedy: the adopt line" "nhictl adopt legacy --owner OWNER --expires DATE" \
 	"$(pyjson "[f['remedy'] for f in d['findings'] if f['code']=='NHI1-UNREGISTERED' and f['name']=='legacy'][0]")"
 eqv "registered ones are not unregistered" 0 "$(count NHI1-UNREGISTERED svc-)"
 eqv "sysbash: system login" 1 "$(count NHI1-SYSTEM-LOGIN sysbash)"
+eqv "svc-twin: a local account with the identity's name, another uid" 1 \
+	"$(count NHI1-SHADOWED 'svc-twina local account of this name has uid 4001')"
+eqv "uidtwin: a local account with svc-scoped's uid" 1 "$(count NHI1-SHADOWED "uidtwinlocal account with uid $uscp, the uid of identity svc-scoped")"
+eqv "svc-reg and svc-scoped themselves (adopted-like, same uid): not shadowed" 0 \
+	"$(pyjson "len([f for f in d['findings'] if f['code']=='NHI1-SHADOWED' and f['name'] in ('svc-reg','svc-scoped')])")"
 eqv "daemon5 (nologin, locked): no system login" 0 "$(count NHI1-SYSTEM-LOGIN daemon5)"
 eqv "the foreign key of svc-reg" 1 "$(count NHI4-KEY-NOT-ISSUED svc-reg)"
 eqv "the issued keys are not flagged" 1 "$(count NHI4-KEY-NOT-ISSUED '')"
@@ -129,6 +137,8 @@ expect 0 "audit --root" nhictl audit --root "$H" --json
 eqv "audit host findings" "NHI2-CRED-FILE-READABLE NHI2-KEY-READABLE NHI2-TOKEN-READABLE NHI4-KEY-NO-FROM NHI4-KEY-NOT-ISSUED NHI5-SUDO NHI6-UNIT-ENV-SECRET NHI6-UNIT-READABLE" \
 	"$(pyjson '" ".join(sorted(set(f["code"] for f in d["findings"] if f["code"][:4] != "NHI1")))')"
 eqv "audit: no NHI1-UNREGISTERED" 0 "$(count NHI1-UNREGISTERED '')"
+eqv "audit: but the local accounts that shadow identities (pam_nhi refuses svc-twin)" \
+	"svc-twin uidtwin" "$(pyjson "' '.join(sorted(f['name'] for f in d['findings'] if f['code'] == 'NHI1-SHADOWED'))")"
 expect 0 "audit --no-host" nhictl audit --root "$H" --no-host --json
 eqv "--no-host: no host findings" 0 "$(pyjson "len([f for f in d['findings'] if f['code'][:4] in ('NHI2','NHI6')])")"
 
@@ -137,7 +147,7 @@ chmod 755 "$H/srv/locked"
 rm -rf "$H/srv/keys" "$H/srv/escape" "$H/srv/big.bin" "$H/opt/app/env" "$H/etc/sudoers.d"/* \
 	"$H/etc/systemd/system/legacy.service.d" "$H/srv/legacy/.pgpass" \
 	"$H/home/svc-reg/.ssh/authorized_keys"
-sed -i '/^legacy:/d; /^sysbash:/d' "$H/etc/passwd"
+sed -i '/^legacy:/d; /^sysbash:/d; /^svc-twin:/d; /^uidtwin:/d' "$H/etc/passwd"
 sed -i 's/DB_PASSWORD=hunter2 //' "$H/lib/systemd/system/legacy.service"
 echo "from=\"10.0.0.1\" $scppub" >"$H/home/svc-scoped/.ssh/authorized_keys"
 expect 0 "discover a clean tree" nhictl discover --root "$H" --json

@@ -18,7 +18,11 @@ unshare -m --propagation private true 2>/dev/null || { echo "# skip: unshare -m 
 ident svc-ok:2000001:2000001:ok:/:/bin/sh:active:+200d:alice
 ident svc-old:2000002:2000002:old:/:/bin/sh:active:-1d:alice
 ident svc-susp:2000003:2000003:susp:/:/bin/sh:suspended:+200d:alice
+ident svc-shadowed:2000004:2000004:shadowed:/:/bin/sh:active:+200d:alice
 D
+# a local account of a registered name, before nhi in nsswitch.conf
+# (useradd while the snapshot was unreadable, a line added by hand)
+{ cat /etc/passwd; echo "svc-shadowed:x:3999:3999:local:/:/bin/sh"; } > "$T/passwd"
 mkdir -p "$T/pam.d"
 cat > "$T/pam.d/su" <<S
 auth     sufficient pam_rootok.so
@@ -36,12 +40,13 @@ set -u
 mount --bind "$T/pam.d/su" /etc/pam.d/su
 mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
 mount --bind "$T/ld.so.cache" /etc/ld.so.cache
+mount --bind "$T/passwd" /etc/passwd
 try() {  # try USER: su to USER and run id -un; output in $T/su.USER
 	NHI_CONF=$NHI_CONF timeout 20 su -s /bin/sh "$1" -c 'id -un' > "$T/su.$1" 2>&1 </dev/null
 	echo "$?" >> "$T/su.$1"
 }
 getent passwd svc-ok > "$T/getent" 2>&1
-try svc-ok; try svc-old; try svc-susp; try root
+try svc-ok; try svc-old; try svc-susp; try svc-shadowed; try root
 I
 T=$T NHI_CONF=$NHI_CONF unshare -m --propagation private bash "$T/inside.sh"
 
@@ -53,10 +58,13 @@ check "su svc-old exit 1" bash -c "tail -1 '$T/su.svc-old' | grep -qx 1"
 check "su svc-old told why" grep -q "identity svc-old expired on" "$T/su.svc-old"
 check "su svc-susp denied" grep -q "Permission denied" "$T/su.svc-susp"
 check "su svc-susp told why" grep -q "identity svc-susp is suspended" "$T/su.svc-susp"
+check "su svc-shadowed denied: the local uid 3999 is not the identity's" grep -q "Permission denied" "$T/su.svc-shadowed"
+check "su svc-shadowed told why" grep -q "svc-shadowed is registered with uid 2000004, but this system resolves it to uid 3999" "$T/su.svc-shadowed"
+check "su svc-shadowed exit 1" bash -c "tail -1 '$T/su.svc-shadowed' | grep -qx 1"
 check "su root ignored by pam_nhi" grep -qx "root" "$T/su.root"
 check "usage recorded for svc-ok (su names its caller, root, as RUSER)" grep -Eq "^[0-9]+ svc-ok su testhost - ruser=root( |$)" "$T/state/usage.log"
 cat "$T/state/usage.log" | sed "s/^/# usage: /"
 check "no usage for root" bash -c "! grep -q ' root ' '$T/state/usage.log'"
 check "host untouched: /etc/pam.d/su" bash -c "! grep -q pam_nhi /etc/pam.d/su"
-for f in su.svc-ok su.svc-old su.svc-susp su.root getent; do sed "s/^/# $f: /" "$T/$f"; done
+for f in su.svc-ok su.svc-old su.svc-susp su.svc-shadowed su.root getent; do sed "s/^/# $f: /" "$T/$f"; done
 finish

@@ -28,13 +28,14 @@ static const char discover_help[] =
 struct known {
 	int64_t id;
 	int hosts;           /* identity_host rows: scoped to hosts */
+	uint32_t uid;
 };
 
 /* Is the account a registered identity (not retired)?  1, 0 or NHI_ERR_DB. */
 static int registered(struct nhictl *x, const char *name, struct known *k)
 {
 	sqlite3_stmt *st = reg_prep_cached(x, "SELECT id, (SELECT count(*) FROM identity_host h "
-					   "WHERE h.identity_id = identity.id) FROM identity "
+					   "WHERE h.identity_id = identity.id), uid FROM identity "
 					   "WHERE name = ? AND state != 'retired'", "s", name);
 	int r;
 
@@ -44,7 +45,25 @@ static int registered(struct nhictl *x, const char *name, struct known *k)
 	if (r == SQLITE_ROW) {
 		k->id = sqlite3_column_int64(st, 0);
 		k->hosts = sqlite3_column_int(st, 1);
+		k->uid = (uint32_t)sqlite3_column_int64(st, 2);
 	}
+	reg_release(st);
+	return r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : reg_dberr(x);
+}
+
+/* The registered identity (not retired) that has uid, into name; 1, 0 or
+ * NHI_ERR_DB. */
+static int uid_owner(struct nhictl *x, uint32_t uid, char *name, size_t len)
+{
+	sqlite3_stmt *st = reg_prep_cached(x, "SELECT name FROM identity WHERE uid = ? AND "
+					   "state != 'retired'", "u", uid);
+	int r;
+
+	if (st == NULL)
+		return NHI_ERR_DB;
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		col_cpy(name, len, st, 0);
 	reg_release(st);
 	return r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : reg_dberr(x);
 }
@@ -78,7 +97,8 @@ static const char *art_name(enum disc_art k)
 }
 
 /* The findings of a scan.  accounts: also NHI1-UNREGISTERED and
- * NHI1-SYSTEM-LOGIN (discover; audit reports what nhi governs and leaks). */
+ * NHI1-SYSTEM-LOGIN (discover; audit reports what nhi governs and leaks,
+ * NHI1-SHADOWED included). */
 static int disc_findings(struct nhictl *x, const struct disc *d, struct findings *f,
 			 int accounts)
 {
@@ -86,11 +106,34 @@ static int disc_findings(struct nhictl *x, const struct disc *d, struct findings
 
 	for (size_t i = 0; i < d->n_acc; i++) {
 		const struct disc_account *a = &d->acc[i];
-		struct known k = { 0, 0 };
+		struct known k = { 0, 0, 0 };
 		int reg = registered(x, a->name, &k);
 
 		if (reg < 0)
 			return reg;
+		/* a local account that takes an identity's name or uid: with
+		 * 'files' before nhi in nsswitch.conf it is what programs get
+		 * (pam_nhi refuses the name: uid-mismatch) */
+		if (reg && a->uid != k.uid) {
+			snprintf(fix, sizeof(fix), "userdel %s (the local account), or give the "
+				 "identity up: nhictl retire %s", a->name, a->name);
+			finding_add(x, f, "NHI1-SHADOWED", a->name, 0, fix,
+				    "a local account of this name has uid %u; the identity's is %u",
+				    a->uid, k.uid);
+		} else if (!reg) {
+			char other[64];
+			int o = uid_owner(x, a->uid, other, sizeof(other));
+
+			if (o < 0)
+				return o;
+			if (o == 1) {
+				snprintf(fix, sizeof(fix), "userdel %s, or give it another uid "
+					 "(usermod -u)", a->name);
+				finding_add(x, f, "NHI1-SHADOWED", a->name, 0, fix,
+					    "local account with uid %u, the uid of identity %s: files "
+					    "and processes of one are the other's", a->uid, other);
+			}
+		}
 		if (accounts && a->service && !reg) {
 			snprintf(fix, sizeof(fix), "nhictl adopt %s --owner OWNER --expires DATE",
 				 a->name);

@@ -27,6 +27,8 @@ const struct finding_kind finding_kinds[] = {
 	  "a service account on the host that nhi does not govern" },
 	{ "NHI1-SYSTEM-LOGIN", "system-login", "NHI1", SEV_MEDIUM,
 	  "a system account with a usable login shell or password" },
+	{ "NHI1-SHADOWED", "shadowed", "NHI1", SEV_HIGH,
+	  "a local account with an identity's name (another uid) or its uid (another name)" },
 	/* NHI2 secret leakage */
 	{ "NHI2-TOKEN-READABLE", "token-readable", "NHI2", SEV_HIGH,
 	  "an nhi token in a file others can read" },
