@@ -116,4 +116,34 @@ eqv "check --json, no snapshot: decision" "unavailable unavailable snapshot-unav
 expect 0 "setup: create svc-a" nhictl create svc-a --owner alice --expires +30d
 expect 0 "check with the snapshot: alice ignored again" nhictl check alice
 expect 0 "check with the snapshot: svc-a allowed" nhictl check svc-a
+
+# ---- people the classification would make service accounts ----
+# (the test world's accounts through nss_wrapper: alice, bob, carol and
+# dave in login.defs' human range, legacy-svc below it)
+lo=$(awk '$1 == "UID_MIN" { print $2 }' /etc/login.defs 2>/dev/null); lo=${lo:-1000}
+hi=$(awk '$1 == "UID_MAX" { print $2 }' /etc/login.defs 2>/dev/null); hi=${hi:-60000}
+humans() {  # humans NAME "KEY = VALUE": a copy of the test's nhi.conf with that line
+	{ cat "$NHI_CONF"; echo "$2"; } >"$E/$1.conf"
+	nrun nhictl config check "$E/$1.conf"
+}
+humans names 'service_names = a*'
+eqv "service_names 'a*': exit 1" 1 "$rc"
+has out "  ... names alice, the rule and the range" \
+	"^$E/names.conf: service_names 'a\*' makes alice \(uid 1000, in the human range $lo..$hi of /etc/login.defs\) a service account that is not registered: pam_nhi refuses its logins$"
+eqv "  ... and only alice" 1 "$(wc -l <"$T/out")"
+has err "  ... the summary says people would be locked out" "^nhictl: config: $E/names.conf: 1 person the configuration makes service accounts: pam_nhi would lock them out"
+humans range 'uid_min = 1000'
+eqv "uid_min = 1000: exit 1, alice, bob, carol and dave" "1 4" "$rc $(grep -c 'uid_min..uid_max (1000\.\.' "$T/out")"
+humans uids 'service_uids = 1001'
+has out "service_uids = 1001: bob" "^$E/uids.conf: service_uids 1001-1001 makes bob \(uid 1001"
+humans groups 'service_groups = carol'
+has out "service_groups = carol: carol (her primary group)" "^$E/groups.conf: service_groups 'carol' makes carol \(uid 1002"
+humans below 'service_names = legacy-*'
+eqv "a rule that matches only accounts below the human range: ok" "0 $E/below.conf: ok" "$rc $(cat "$T/out")"
+# a person registered on purpose (in the snapshot) is not reported
+humans dave 'service_names = dave'
+eqv "service_names = dave, dave not registered: exit 1" 1 "$rc"
+expect 0 "adopt dave (--force: outside the test's classification)" nhictl adopt dave --owner alice --expires +30d --force
+humans dave 'service_names = dave'
+eqv "  ... registered: ok" "0 $E/dave.conf: ok" "$rc $(cat "$T/out")"
 finish

@@ -5,7 +5,10 @@
  * parser of pam_nhi and nss_nhi, reporting every problem, the owner/mode
  * check included) and nothing is changed. */
 #include <errno.h>
+#include <fnmatch.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +27,10 @@ static const char config_help[] =
 	"classification.  The others concern keys only nhictl reads; every\n"
 	"other verb refuses to run on any problem.  A missing default file is\n"
 	"fine (every key has its default); a missing FILE named is a problem.\n"
+	"Then the people: an account in login.defs' human range (UID_MIN..UID_MAX)\n"
+	"that uid_min..uid_max, service_uids, service_names or service_groups make\n"
+	"a service account and the snapshot does not hold is a problem too:\n"
+	"pam_nhi would refuse that person's logins.\n"
 	"\n"
 	"      --json   {file, ok, problems: [{line, message, modules}]}\n"
 	"\n"
@@ -33,7 +40,7 @@ struct found {
 	struct json j;
 	int json;
 	const char *path;
-	unsigned n, n_modules;
+	unsigned n, n_modules, n_humans;
 };
 
 /* The line number of "PATH:LINE: ...", 0 when the message has none. */
@@ -68,6 +75,82 @@ static void report(void *arg, const char *msg, int breaks)
 	} else {
 		printf("%s%s\n", msg, breaks ? " [modules]" : "");
 	}
+}
+
+/* Which rule makes (name, uid, gid) a service account, into why; 0 if
+ * none.  The rules of nhi_classify_static and pam_nhi's service_groups,
+ * named ("system" is left out: it is below the human range). */
+static int service_rule(const struct nhi_conf *c, const struct passwd *pw, char *why, size_t len)
+{
+	if (pw->pw_uid >= c->uid_min && pw->pw_uid <= c->uid_max) {
+		snprintf(why, len, "uid_min..uid_max (%u..%u)", c->uid_min, c->uid_max);
+		return 1;
+	}
+	for (unsigned i = 0; i < c->n_service_uids; i++)
+		if (pw->pw_uid >= c->service_uids[i].lo && pw->pw_uid <= c->service_uids[i].hi) {
+			snprintf(why, len, "service_uids %u-%u", c->service_uids[i].lo,
+				 c->service_uids[i].hi);
+			return 1;
+		}
+	for (const char *p = nhi_strlist_first(&c->service_names); p;
+	     p = nhi_strlist_next(&c->service_names, p))
+		if (fnmatch(p, pw->pw_name, 0) == 0) {
+			snprintf(why, len, "service_names '%s'", p);
+			return 1;
+		}
+	for (const char *g = nhi_strlist_first(&c->service_groups); g;
+	     g = nhi_strlist_next(&c->service_groups, g)) {
+		gid_t groups[256];
+		int n = 256;
+		struct group *gr = getgrnam(g);
+
+		if (gr == NULL)
+			continue;
+		if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+			n = 256;   /* the first 256 */
+		for (int i = 0; i < n; i++)
+			if (groups[i] == gr->gr_gid) {
+				snprintf(why, len, "service_groups '%s'", g);
+				return 1;
+			}
+	}
+	return 0;
+}
+
+/* The people the file's classification would make service accounts:
+ * every account NSS lists (getpwent) in login.defs' human range, unless
+ * the snapshot holds it (registered on purpose).  A file that does not
+ * load was reported already. */
+static void humans_check(const char *path, struct found *f)
+{
+	static struct nhi_conf c;   /* large; nhictl only, one thread */
+	unsigned long lo, hi;
+	struct nhi_snap *snap = NULL;
+	struct passwd *pw;
+	char why[160], msg[512];
+
+	nhi_conf_init(&c);
+	if (nhi_conf_load_file(&c, path, 0, NULL, 0) < 0 || nhi_conf_finish(&c, NULL, 0) < 0)
+		return;
+	login_defs_humans(&lo, &hi);
+	if (nhi_snap_open(c.cache_path, 0, &snap, NULL, 0) < 0)
+		snap = NULL;
+	setpwent();
+	while ((pw = getpwent()) != NULL) {
+		struct nhi_ident id;
+
+		if (pw->pw_uid < lo || pw->pw_uid > hi || !service_rule(&c, pw, why, sizeof(why)))
+			continue;
+		if (snap != NULL && nhi_snap_ident_by_name(snap, pw->pw_name, &id) == 0)
+			continue;
+		snprintf(msg, sizeof(msg), "%s: %s makes %s (uid %u, in the human range %lu..%lu "
+			 "of /etc/login.defs) a service account that is not registered: pam_nhi "
+			 "refuses its logins", path, why, pw->pw_name, (unsigned)pw->pw_uid, lo, hi);
+		report(f, msg, 0);
+		f->n_humans++;
+	}
+	endpwent();
+	nhi_snap_close(snap);
 }
 
 int cmd_config(struct nhictl *x, int argc, char **argv)
@@ -112,8 +195,8 @@ int cmd_config(struct nhictl *x, int argc, char **argv)
 		json_key(&f.j, "problems");
 		json_arr(&f.j);
 	}
-	if (!missing)
-		nhi_conf_check(path, report, &f);
+	if (!missing && nhi_conf_check(path, report, &f) == 0)
+		humans_check(path, &f);
 	if (f.json) {
 		json_arr_end(&f.j);
 		json_kbool(&f.j, "ok", f.n == 0);
@@ -122,6 +205,10 @@ int cmd_config(struct nhictl *x, int argc, char **argv)
 		json_end(&f.j);
 	} else if (f.n == 0) {
 		printf("%s: %s\n", path, missing ? "not present: every key has its default" : "ok");
+	} else if (f.n_humans > 0) {
+		nerr(x, 0, "%s: %u %s the configuration makes service accounts: pam_nhi would "
+		     "lock them out (register them, or narrow the rule)", path, f.n_humans,
+		     f.n_humans == 1 ? "person" : "people");
 	} else {
 		nerr(x, 0, "%s: %u problem%s, %u of them [modules]: %s", path, f.n,
 		     f.n == 1 ? "" : "s", f.n_modules,

@@ -53,6 +53,15 @@ static void login_defs_read(struct login_defs *d)
 	fclose(f);
 }
 
+void login_defs_humans(unsigned long *uid_min, unsigned long *uid_max)
+{
+	struct login_defs d;
+
+	login_defs_read(&d);
+	*uid_min = d.uid_min;
+	*uid_max = d.uid_max;
+}
+
 void ident_warnings(struct nhictl *x, const char *name, uint32_t uid, const char *shell)
 {
 	struct login_defs d;

@@ -52,6 +52,9 @@ void json_klabels(struct json *j, const char *k, const char *labels);
 /* Warnings on stderr: a uid in login.defs' human range (UID_MIN..UID_MAX),
  * a shell that does not exist or is not executable (NULL: not checked). */
 void ident_warnings(struct nhictl *x, const char *name, uint32_t uid, const char *shell);
+/* login.defs' range of human accounts, UID_MIN..UID_MAX (shadow's
+ * defaults 1000..60000 without the file or the keys). */
+void login_defs_humans(unsigned long *uid_min, unsigned long *uid_max);
 /* create --create-home: 0 when 'home' may be made (*exists = 0) or is a
  * directory of uid already (*exists = 1, left as it is); else NHI_ERR_*
  * (printed). */
