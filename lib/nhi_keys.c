@@ -30,7 +30,8 @@ static int keyidx_map(const char *path, const struct nhi_snap *snap, char **map,
 				  "%s: %s (run 'nhictl publish')", path, strerror(errno));
 	/* opened with O_NOFOLLOW: no link; the check's fstat fills st */
 	r = nhi_check_trusted(fd, path, NHI_TRUST_NOT_LINK, &st, err, errlen);
-	if (r == 0 && (st.st_size < 16 || st.st_size > (off_t)256 * 1024 * 1024))
+	if (r == 0 && (st.st_size < (off_t)sizeof("# nhi-keys 1 0\n") - 1 ||
+		       st.st_size > (off_t)256 * 1024 * 1024))
 		r = nhi_seterr(err, errlen, NHI_ERR_FORMAT, "%s: bad size", path);
 	if (r == 0) {
 		*map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);

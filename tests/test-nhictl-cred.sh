@@ -35,6 +35,12 @@ expect 0 "create svc-b" nhictl create svc-b --owner dave --expires +60d
 expect 0 "create svc-short (expires in 5 days)" nhictl create svc-short --owner alice --expires +5d
 UID_A=$(nhictl show svc-a --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["uid"], d["gid"])')
 
+# ---- a fresh host: a key index that holds no key yet ----
+# (its header alone, "# nhi-keys 1 N" with a one-digit N, 15 bytes)
+check "the key index is its header alone" test "$(wc -c <"$ST/authorized_keys.idx")" -le 16
+expect 0 "authorized-keys with no key issued: nothing, exit 0 (not 'bad size')" nhictl authorized-keys svc-a
+eqv "  ... no key printed, nothing said" "" "$(cat "$T/out" "$T/err")"
+
 # ---- help and usage ----
 for v in cred rotate authorized-keys; do
 	expect 0 "$v --help" nhictl "$v" --help

@@ -379,8 +379,11 @@ int reg_publish(struct nhictl *x, int full, uint64_t *generation)
 	 * may have changed (or they are not the ones last written): a reader
 	 * accepts them when at least as new as the snapshot's
 	 * keys_generation, so a key or password revoked in this generation
-	 * is never served */
-	if (full || keys < 0 || keyidx_generation(x) != keys || pwfile_generation(x) != keys) {
+	 * is never served.  Also when they were last written at generation 0
+	 * (a fresh registry's first publication): a header's keys_generation
+	 * of 0 means "the generation" to readers, so a delta over it would
+	 * ask for an index as new as the delta and refuse theirs */
+	if (full || keys <= 0 || keyidx_generation(x) != keys || pwfile_generation(x) != keys) {
 		r = keyidx_write(x, (uint64_t)gen);
 		if (r == 0)
 			r = pwfile_write(x, (uint64_t)gen);
