@@ -76,6 +76,7 @@
 #include <security/pam_modules.h>
 #include <security/pam_ext.h>
 
+#include "nhi_ascii.h"
 #include "nhi_conf.h"
 #include "nhi_err.h"
 #include "nhi_policy.h"
@@ -147,7 +148,14 @@ static void log_conf_problem(struct ctx *x, int argc, const char **argv)
 	if (x->conf.n_problems > 1)
 		snprintf(more, sizeof(more), " (and %u more problem%s)", x->conf.n_problems - 1,
 			 x->conf.n_problems > 2 ? "s" : "");
-	if (x->conf.broken)
+	/* an argument's problem is in the PAM service file, which
+	 * 'nhictl config check' does not read: say where it is */
+	if (x->conf.broken && nhi_prefix(x->conf.problem, "module argument"))
+		nhi_log(x->pamh, LOG_ERR, "configuration broken: %s%s; humans are left alone, "
+			"service accounts are refused until it is fixed: correct pam_nhi's "
+			"arguments in the PAM configuration of service '%s' (/etc/pam.d/%s)",
+			x->conf.problem, more, x->s_service, x->s_service);
+	else if (x->conf.broken)
 		nhi_log(x->pamh, LOG_ERR, "configuration broken: %s%s; humans are left alone, "
 			"service accounts are refused until it is fixed: run 'nhictl config check %s'",
 			x->conf.problem, more, file);

@@ -102,7 +102,8 @@ expect "no snapshot, on_unavailable=ignore" nosnapign legacy-svc acct_mgmt "$IGN
 stack broken frobnicate=1
 expect "bad argument: service account refused" broken svc-ok acct_mgmt "$UNAVAIL" \
 	"SYSLOG(3): configuration broken: module argument: unknown key 'frobnicate'; humans are left alone" \
-	"run 'nhictl config check " "deny; user=svc-ok service=broken reason=config-error"
+	"correct pam_nhi's arguments in the PAM configuration of service 'broken' (/etc/pam.d/broken)" \
+	"deny; user=svc-ok service=broken reason=config-error"
 expect "bad argument: root not locked out" broken root acct_mgmt "$IGN"
 expect "bad argument: a human not locked out" broken alice acct_mgmt "$IGN"
 # session and password
