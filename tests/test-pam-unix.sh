@@ -152,6 +152,12 @@ if [ -n "$SYSCONF" ]; then
 		  echo "rc=$?" >> "$T/out.su-$p" )
 	done
 fi
+# last: a local account of svc-rot's name before nhi ("files nhi"): the
+# identity's password (the old one, which only pam_nhi knows) must not
+# open it
+{ cat /etc/passwd; echo "svc-rot:x:3999:3999:local namesake:/:/bin/sh"; } > "$T/passwd.namesake"
+mount --bind "$T/passwd.namesake" /etc/passwd
+auth both-rot-namesake nhi-both svc-rot "$T/pw.svc-rot.old"
 I
 chmod 644 "$T"/pw.*   # read by su's caller, nobody, inside the namespace only
 T=$T NHI_CONF=$NHI_CONF SYSCONF=$sysconf unshare -m --propagation private bash "$T/inside.sh"
@@ -178,6 +184,8 @@ check "after rotate: pam_unix alone does not know the old one" bad_rc unix-rot-o
 check "after rotate: the old password works through pam_nhi during the grace" ok_rc both-rot-old
 check "after rotate: the new one works with pam_nhi stacked first" ok_rc both-rot-new
 check "after rotate: a wrong password is refused with pam_nhi stacked first" bad_rc both-rot-wrong
+check "a local namesake (uid 3999) of svc-rot: pam_nhi refuses the identity's password for it" \
+	bad_rc both-rot-namesake
 for n in svc-rev svc-susp svc-notafter svc-brief svc-ret; do
 	case $n in
 	svc-ret) what="the password of a retired identity" ;;
