@@ -402,8 +402,6 @@ static void account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 			config_broken(c, user, d);
 		} else {
 			nhi_policy_decide(c, idp, now, host, service, d);
-			if (d->verdict == NHI_V_ALLOW)
-				same_uid(user, idp, d);
 		}
 	} else {
 		/* classify through NSS; unknown users only by name pattern */
@@ -460,6 +458,8 @@ void nhi_account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 	struct nhi_ident id;
 
 	account_check(c, snap, user, host, service, now, d, &id);
+	if (d->verdict == NHI_V_ALLOW && d->registered)
+		same_uid(user, &id, d);
 	apply_modes(c, d);
 }
 
@@ -598,6 +598,10 @@ void nhi_account_check_ruser(const struct nhi_conf *c, const struct nhi_snap *sn
 	struct nhi_ident to;
 
 	account_check(c, snap, user, host, service, now, d, &to);
+	/* after account_check's frame is gone: the NSS lookup is the deepest
+	 * part of a PAM call (a 16 KB thread stack, test-pam) */
+	if (d->verdict == NHI_V_ALLOW && d->registered)
+		same_uid(user, &to, d);
 	if (d->verdict == NHI_V_ALLOW && d->registered && snap != NULL && ruser != NULL &&
 	    *ruser != '\0' && strcmp(ruser, "root") != 0 && strcmp(ruser, user) != 0)
 		ruser_check(c, snap, user, ruser, &to, now, d);
