@@ -344,8 +344,6 @@ static void config_broken(const struct nhi_conf *c, const char *user, struct nhi
 	    "service account %s: refused while the nhi configuration is broken", user);
 }
 
-/* The account check without mode=audit and on_unavailable; *id is
- * USER's record when d->registered. */
 /* The account the caller gets for USER is the identity's: a local
  * account of the same name listed before nhi in nsswitch.conf (useradd
  * while the snapshot was unreadable, a line added to /etc/passwd) would
@@ -364,6 +362,8 @@ static void same_uid(const char *user, const struct nhi_ident *id, struct nhi_de
 	free(buf);
 }
 
+/* The account check without mode=audit and on_unavailable; *id is
+ * USER's record when d->registered. */
 static void account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 			  const char *user, const char *host, const char *service,
 			  time_t now, struct nhi_decision *d, struct nhi_ident *idp)

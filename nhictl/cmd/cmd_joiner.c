@@ -138,7 +138,6 @@ static int parse_spec(struct nhictl *x, int argc, char **argv, struct spec *s, i
 	return 0;
 }
 
-/* Everything about the spec that does not need NSS or the registry. */
 /* --home, --shell: an absolute path that a passwd line can hold */
 static int passwd_path(struct nhictl *x, const char *opt, const char *v)
 {
@@ -154,6 +153,7 @@ static int passwd_path(struct nhictl *x, const char *opt, const char *v)
 	return 0;
 }
 
+/* Everything about the spec that does not need NSS or the registry. */
 static int check_spec(struct nhictl *x, struct spec *s, int *kind, int64_t *interval,
 		      time_t *expires)
 {
