@@ -13,7 +13,11 @@
 #   back and that the next run finishes the removal, exit non-zero, nothing
 #   recorded (its intent pending); the next run (sync) finishes it from the
 #   intent: retired on both servers, no grant left anywhere, one retire
-#   event, no intent left.
+#   event, no intent left;
+# - a grant and a delegation that come back after the retire finished
+#   (another host's update through p2, carried to p1 whole): the next sync
+#   removes them from both servers and the registry, each with its event,
+#   and warns once, naming the identity; the sync after it says nothing.
 . "$top_srcdir/tests/common.sh"
 . "$top_srcdir/tests/nhictl-lib.sh"
 . "$top_srcdir/tests/slapd.sh"
@@ -84,4 +88,38 @@ eqv "host a's registry: retired, no grant" "retired 0" \
 eqv "one retire event" 1 \
 	"$(reg "SELECT count(*) FROM event WHERE action = 'retire' AND target = 'cb-2' AND outcome IN ('ok', 'recovered')")"
 eqv "no intent left" 0 "$(reg "SELECT count(*) FROM intent")"
+
+# ---- retire done, then its grant and delegation come back ------------------
+repl_on a create cb-3 --owner alice --expires +30d >/dev/null 2>>"$T/setup.err" &&
+	repl_on a grant add cb-3 cb-res --actions read >/dev/null 2>>"$T/setup.err" &&
+	repl_on a delegate add cb-3 cb-1 --actions read >/dev/null 2>>"$T/setup.err" ||
+	nok "create cb-3 with a grant and a delegation ($(cat "$T/setup.err"))"
+repl_converge 30 || nok "converged"
+for dn in "nhiGrantId=cb-res,uid=cb-3,$B" "nhiDelegateTo=cb-1,uid=cb-3,$B"; do
+	repl_admin p1 ldapsearch -b "$dn" -s base '*' | sed '/^#/d; /^$/d; /^entryCSN:/d; /^entryUUID:/d; /^modifiersName:/d; /^modifyTimestamp:/d; /^creatorsName:/d; /^createTimestamp:/d; /^structuralObjectClass:/d; /^entryDN:/d; /^subschemaSubentry:/d; /^hasSubordinates:/d' >>"$T/edges.ldif"
+	echo >>"$T/edges.ldif"
+done
+eqv "the edge entries of cb-3 read" 2 "$(grep -c '^dn: ' "$T/edges.ldif")"
+expect 0 "retire cb-3" repl_on a retire cb-3
+repl_converge 30 || nok "converged after the retire"
+eqv "retire cb-3: no grant on p1 or p2" " " "$(on_both "nhiGrantId=cb-res,uid=cb-3,$B" nhiAction)"
+# another host that had not seen the retire wrote them through p2
+LDAPNOINIT=1 ldapadd -H "$REPL_P2_URI" -Y EXTERNAL -Q -f "$T/edges.ldif" >"$T/add.log" 2>&1 ||
+	nok "the edges added again on p2 ($(cat "$T/add.log"))"
+repl_converge 30 || nok "converged after the edges came back"
+eqv "cb-3's grant back on p1 and p2" "read read" "$(on_both "nhiGrantId=cb-res,uid=cb-3,$B" nhiAction)"
+nrun repl_on a sync
+eqv "sync with a retired identity's edges back: exit 0 ($(paste -sd' ' "$T/err"))" 0 "$rc"
+has err "sync: warns once, naming the identity and what it removed" \
+	"^nhictl: sync: warning: retired identity cb-3 held grants or delegations written while it was retired .*; removed from the directory \(1 grant, 1 delegation\) and here$"
+eqv "sync: one warning line" 1 "$(grep -c 'retired identity' "$T/err")"
+repl_converge 30 || nok "converged after the sync"
+eqv "no grant of cb-3 on p1 or p2" " " "$(on_both "nhiGrantId=cb-res,uid=cb-3,$B" nhiAction)"
+eqv "no delegation of cb-3 on p1 or p2" " " "$(on_both "nhiDelegateTo=cb-1,uid=cb-3,$B" nhiAction)"
+eqv "host a's registry: cb-3 retired, no grant, no delegation" "retired 0 0" \
+	"$(reg "SELECT state FROM identity WHERE name = 'cb-3'") $(reg "SELECT count(*) FROM access a JOIN identity i ON i.id = a.identity_id WHERE i.name = 'cb-3'") $(reg "SELECT count(*) FROM delegation d JOIN identity i ON i.id = d.from_id WHERE i.name = 'cb-3'")"
+eqv "the sync's removals audited (grant-remove, delegate-remove; outcome ok)" "1 1" \
+	"$(reg "SELECT count(*) FROM event WHERE action = 'grant-remove' AND target = 'cb-3' AND outcome = 'ok' AND detail LIKE '%removed by sync%'") $(reg "SELECT count(*) FROM event WHERE action = 'delegate-remove' AND target = 'cb-3' AND outcome = 'ok' AND detail LIKE '%removed by sync%'")"
+nrun repl_on a sync
+eqv "the next sync: exit 0, no warning" "0 0" "$rc $(grep -c 'retired identity' "$T/err")"
 finish

@@ -38,6 +38,7 @@
 #include "dirstore.h"
 #include "diraccess.h"
 #include "dirstore_access.h"
+#include "store_ldap_access.h"
 
 #define PAGE_SIZE 1000
 /* identities are directly below ldap_base (dir_ident_dn); resources below
@@ -76,6 +77,9 @@ static const char sync_help[] =
 	"The credentials of an identity whose nhiSerial changed are read; old\n"
 	"credentials whose grace window ended are revoked in the directory (an\n"
 	"old password stops binding); interrupted rotations are resolved.\n"
+	"A retired identity's grants and delegations that came back through\n"
+	"replication (written elsewhere while it was retired) are removed, in\n"
+	"the directory and here, with a warning.\n"
 	"\n"
 	"  --full       read every identity (a paged search) and reconcile\n"
 	"               deletes by entryUUID, whatever the cookie says\n"
@@ -1481,6 +1485,10 @@ static int run(struct sync *s, int full, long *records, char *ingest_path, size_
 		if (r == 0)
 			r = cred_sweep(s->x, &s->d, &n);
 		s->swept = n;
+		/* retired is final: edges that came back through replication
+		 * (written elsewhere while the retire ran) go */
+		if (r == 0)
+			r = ldap_retired_edges_cut(s->x, &n);
 	}
 	if (r == 0)
 		r = orphan_dead(s);

@@ -764,6 +764,52 @@ int ldap_access_intent(struct nhictl *x, const struct intent *it)
 		    it->kind);
 }
 
+/* The registry's rows of identity 'name''s grants and delegations (from
+ * and to it), once their entries are gone from the directory: each with
+ * its event (actor, time, outcome), the detail ending in 'why'. */
+static int edges_forget(struct nhictl *x, const char *name, const char *actor, int64_t when,
+			const char *outcome, const char *why)
+{
+	sqlite3_stmt *st;
+	int r = 0, step;
+
+	st = reg_prep(x, "SELECT r.name, IFNULL(c.cred_id, '') FROM access a JOIN identity i ON "
+		      "i.id = a.identity_id JOIN resource r ON r.id = a.resource_id LEFT JOIN "
+		      "credential c ON c.id = a.credential_id WHERE i.name = ? ORDER BY a.id", "s",
+		      name);
+	if (st == NULL)
+		return NHI_ERR_DB;
+	while (r == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *cred = (const char *)sqlite3_column_text(st, 1);
+
+		r = reg_event_as(x, actor, when, "grant-remove", name, outcome, "resource=%s%s%s: "
+				 "identity %s%s", (const char *)sqlite3_column_text(st, 0),
+				 cred[0] ? " cred=" : "", cred, why, x->store->audit_tag);
+	}
+	sqlite3_finalize(st);
+	if (r == 0)
+		r = reg_exec(x, "DELETE FROM access WHERE identity_id IN (SELECT id FROM identity "
+			     "WHERE name = ?)", "s", name);
+	if (r < 0)
+		return r;
+	st = reg_prep(x, "SELECT f.name, t.name FROM delegation d JOIN identity f ON f.id = "
+		      "d.from_id JOIN identity t ON t.id = d.to_id WHERE f.name = ?1 OR t.name = ?1 "
+		      "ORDER BY d.id", "s", name);
+	if (st == NULL)
+		return NHI_ERR_DB;
+	while (r == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+		r = reg_event_as(x, actor, when, "delegate-remove",
+				 (const char *)sqlite3_column_text(st, 0), outcome, "to=%s: "
+				 "identity '%s' %s%s", (const char *)sqlite3_column_text(st, 1), name,
+				 why, x->store->audit_tag);
+	sqlite3_finalize(st);
+	if (r == 0)
+		r = reg_exec(x, "DELETE FROM delegation WHERE from_id IN (SELECT id FROM identity "
+			     "WHERE name = ?1) OR to_id IN (SELECT id FROM identity WHERE name = ?1)",
+			     "s", name);
+	return r;
+}
+
 /* The edges a killed retire or release left: the verb's cascade
  * (cmd_grant.c reach_retire) finished.  The directory's entries go
  * (da_cut: those this host does not know too), then the rows, each with
@@ -771,47 +817,63 @@ int ldap_access_intent(struct nhictl *x, const struct intent *it)
  * recovered). */
 int ldap_edges_cut(struct nhictl *x, const struct intent *it, const char *what)
 {
-	sqlite3_stmt *st;
-	int r = 0, step;
+	char why[256];
 
 	if (da_cut(&dir_conn, it->target, NULL, NULL) != 0)
 		return NHI_ERR_IO;
-	st = reg_prep(x, "SELECT r.name, IFNULL(c.cred_id, '') FROM access a JOIN identity i ON "
-		      "i.id = a.identity_id JOIN resource r ON r.id = a.resource_id LEFT JOIN "
-		      "credential c ON c.id = a.credential_id WHERE i.name = ? ORDER BY a.id", "s",
-		      it->target);
+	snprintf(why, sizeof(why), "%s; recovered by %s: the run (pid %lld) was killed before "
+		 "removing it", what, x->actor, (long long)it->pid);
+	return edges_forget(x, it->target, it->actor, it->started, "recovered", why);
+}
+
+int ldap_retired_edges_cut(struct nhictl *x, int *n)
+{
+	sqlite3_stmt *st;
+	char **names = NULL;
+	size_t k = 0, cap = 0, i;
+	int r = 0, step;
+
+	*n = 0;
+	st = reg_prep(x, "SELECT name FROM identity i WHERE state = 'retired' AND (EXISTS "
+		      "(SELECT 1 FROM access WHERE identity_id = i.id) OR EXISTS (SELECT 1 FROM "
+		      "delegation WHERE from_id = i.id OR to_id = i.id)) ORDER BY name", "");
 	if (st == NULL)
 		return NHI_ERR_DB;
 	while (r == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *cred = (const char *)sqlite3_column_text(st, 1);
+		char **v = names;
 
-		r = reg_event_as(x, it->actor, it->started, "grant-remove", it->target, "recovered",
-				 "resource=%s%s%s: identity %s; recovered by %s: the run (pid %lld) "
-				 "was killed before removing it%s", (const char *)sqlite3_column_text(st, 0),
-				 cred[0] ? " cred=" : "", cred, what, x->actor, (long long)it->pid,
-				 x->store->audit_tag);
+		if (k == cap && (v = reallocarray(names, cap = cap ? 2 * cap : 8, sizeof(*v))) == NULL)
+			r = NHI_ERR_NOMEM;
+		else if ((names = v, names[k] = strdup((const char *)sqlite3_column_text(st, 0))) == NULL)
+			r = NHI_ERR_NOMEM;
+		else
+			k++;
 	}
+	if (r == 0 && step != SQLITE_DONE)
+		r = reg_dberr(x);
 	sqlite3_finalize(st);
-	if (r == 0)
-		r = reg_exec(x, "DELETE FROM access WHERE identity_id IN (SELECT id FROM identity "
-			     "WHERE name = ?)", "s", it->target);
-	if (r < 0)
-		return r;
-	st = reg_prep(x, "SELECT f.name, t.name FROM delegation d JOIN identity f ON f.id = "
-		      "d.from_id JOIN identity t ON t.id = d.to_id WHERE f.name = ?1 OR t.name = ?1 "
-		      "ORDER BY d.id", "s", it->target);
-	if (st == NULL)
-		return NHI_ERR_DB;
-	while (r == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
-		r = reg_event_as(x, it->actor, it->started, "delegate-remove",
-				 (const char *)sqlite3_column_text(st, 0), "recovered", "to=%s: "
-				 "identity '%s' %s; recovered by %s: the run (pid %lld) was killed "
-				 "before removing it%s", (const char *)sqlite3_column_text(st, 1), it->target, what,
-				 x->actor, (long long)it->pid, x->store->audit_tag);
-	sqlite3_finalize(st);
-	if (r == 0)
-		r = reg_exec(x, "DELETE FROM delegation WHERE from_id IN (SELECT id FROM identity "
-			     "WHERE name = ?1) OR to_id IN (SELECT id FROM identity WHERE name = ?1)",
-			     "s", it->target);
+	for (i = 0; r == 0 && i < k; i++) {
+		int g = 0, d = 0;
+
+		/* one the directory refuses now keeps its rows: retried at the
+		 * next sync (as cred_sweep) */
+		if (dir_need(x) != 0 || da_cut(&dir_conn, names[i], &g, &d) != 0) {
+			nerr(x, 0, "warning: retired identity %s holds grants or delegations that the "
+			     "directory would not let this host remove; retried at the next sync",
+			     names[i]);
+			continue;
+		}
+		nerr(x, 0, "warning: retired identity %s held grants or delegations written while "
+		     "it was retired (another host or server: see docs/replication.md); removed "
+		     "from the directory (%d grant%s, %d delegation%s) and here", names[i], g,
+		     g == 1 ? "" : "s", d, d == 1 ? "" : "s");
+		r = edges_forget(x, names[i], x->actor, x->now, "ok", "retired; removed by sync: "
+				 "written while it was retired (another host or server)");
+		if (r == 0)
+			(*n)++;
+	}
+	for (i = 0; i < k; i++)
+		free(names[i]);
+	free(names);
 	return r;
 }
