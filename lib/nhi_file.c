@@ -74,10 +74,14 @@ static int untrusted(char *err, size_t errlen, const char *path, const char *dir
  * descriptor that the next step opens from.  A symbolic link is followed
  * (its target walked the same way) only when the directory holding it is
  * trusted and, in a sticky one, the link is root's or ours; at most 40.
- * Returns an O_DIRECTORY descriptor or a negative code with err. */
-static int open_safe_dir(const char *path, const char *dir, char *err, size_t errlen)
+ * Returns an O_DIRECTORY descriptor or a negative code with err; with
+ * 'missing' not NULL, a component that does not exist ends the walk with
+ * 0 and *missing set (what exists above it was checked). */
+static int open_safe_dir(const char *path, const char *dir, int *missing, char *err,
+			 size_t errlen)
 {
 	char walk[2 * PATH_MAX], comp[NAME_MAX + 1], link[PATH_MAX], cwd[PATH_MAX];
+	char at[PATH_MAX] = "";   /* the directory dfd is, as walked: for messages */
 	const char *p;
 	struct stat st;
 	int dfd, links = 0, r;
@@ -145,6 +149,7 @@ static int open_safe_dir(const char *path, const char *dir, char *err, size_t er
 			walk[k] = '/';
 			p = walk;
 			if (link[0] == '/') {
+				at[0] = '\0';
 				close(dfd);
 				dfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 				if (dfd < 0)
@@ -157,14 +162,22 @@ static int open_safe_dir(const char *path, const char *dir, char *err, size_t er
 			goto io_comp;
 		close(dfd);
 		dfd = nfd;
+		n = strlen(at);
+		if (n + 1 + strlen(comp) < sizeof(at))
+			snprintf(at + n, sizeof(at) - n, "/%s", comp);
 		if (fstat(dfd, &st) < 0)
 			goto io_comp;
 		if (!dir_trusted(&st)) {
-			r = untrusted(err, errlen, path, comp, &st);
+			r = untrusted(err, errlen, path, at, &st);
 			goto out;
 		}
 	}
 io_comp:
+	if (errno == ENOENT && missing != NULL) {
+		*missing = 1;   /* every directory above was checked */
+		r = 0;
+		goto out;
+	}
 	r = nhi_seterr(err, errlen, NHI_ERR_IO, "%s: %s: %s", path, comp, strerror(errno));
 	goto out;
 io:
@@ -225,7 +238,7 @@ int nhi_write_atomic(const char *path, const void *data, size_t len, mode_t mode
 	 * it could swap the file or the directory: with SAFE_DIR, the whole
 	 * path is walked and checked (open_safe_dir). */
 	if (flags & NHI_WRITE_SAFE_DIR) {
-		dfd = open_safe_dir(path, dir, err, errlen);
+		dfd = open_safe_dir(path, dir, NULL, err, errlen);
 		if (dfd < 0)
 			return dfd;
 	} else {
@@ -286,4 +299,18 @@ out:
 	if (dfd >= 0)
 		close(dfd);
 	return r;
+}
+
+int nhi_dir_check(const char *dir, const char *name, int *missing, char *err, size_t errlen)
+{
+	int fd, gone = 0;
+
+	fd = open_safe_dir(name != NULL ? name : dir, dir, missing != NULL ? &gone : NULL, err, errlen);
+	if (fd < 0)
+		return fd;
+	if (missing != NULL)
+		*missing = gone;
+	if (!gone)
+		close(fd);
+	return 0;
 }

@@ -25,4 +25,13 @@ enum {
 int nhi_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		     uid_t uid, gid_t gid, int flags, char *err, size_t errlen);
 
+/* Is directory 'dir' one that only root (or the effective uid) can change,
+ * and so is every directory above it, as NHI_WRITE_SAFE_DIR requires
+ * (walked from '/' without following links others could plant)?  0, or
+ * NHI_ERR_PERM / NHI_ERR_IO / NHI_ERR_INVAL with err ("NAME: directory D
+ * belongs to uid N, ..."; NAME is 'dir' when NULL).  A part of 'dir' that does not exist yet ends
+ * the walk: 0 with *missing = 1 (the directories above it were checked;
+ * NULL: a missing part is an error). */
+int nhi_dir_check(const char *dir, const char *name, int *missing, char *err, size_t errlen);
+
 #endif

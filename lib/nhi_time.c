@@ -277,6 +277,14 @@ int nhi_valid_service(const char *s)
 	return valid_chars(s, 64, ".-_*?");
 }
 
+int nhi_service_upper(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			return 1;
+	return 0;
+}
+
 size_t nhi_utf8_len(const char *p, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)p;

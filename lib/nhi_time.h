@@ -51,6 +51,11 @@ int nhi_valid_host(const char *s);
 /* A PAM service name: [A-Za-z0-9._-], 1..64 characters (may also be a
  * glob with * and ?). */
 int nhi_valid_service(const char *s);
+/* Does service name (or pattern) s hold an upper-case letter?  Linux-PAM
+ * lower-cases the name an application passes to pam_start(), so
+ * PAM_SERVICE never does: such a scope would never match (nhictl refuses
+ * to write one; one read from a directory is kept as it is). */
+int nhi_service_upper(const char *s);
 /* Free text (purpose, gecos, reason): well-formed UTF-8 (nhi_utf8_len),
  * no control characters (C0, DEL or C1) and no ':' or ',' where
  * 'passwd_safe' is set; <= maxlen bytes. */

@@ -179,6 +179,13 @@ has err "unknown identity in a delegation at 25:9" "^nhictl: apply: $T/bad.yaml:
 has err "the summary" "nothing was applied$"
 eqv "nothing written (events)" "$EV3" "$(rows event)"
 eqv "nothing written (identities)" "$NI" "$(rows identity)"
+# Linux-PAM lower-cases the service name: an upper-case one never matches
+printf 'identities:\n  - name: app-svc\n    owner: alice\n    expires: 30d\n    services: [sshd, CRON]\n' >"$T/upper.yaml"
+nrun nhictl apply -f "$T/upper.yaml"
+eqv "services: [sshd, CRON]: exit 1" 1 "$rc"
+has err "the upper-case service named at its place" \
+	"^nhictl: apply: $T/upper.yaml:5:22: PAM service 'CRON' would never match: Linux-PAM lower-cases"
+eqv "... nothing written" "$NI" "$(rows identity)"
 printf 'identities:\n  - name: a\n    owner: [alice\n' >"$T/syntax.yaml"
 nrun nhictl apply -f "$T/syntax.yaml"
 eqv "syntax error: exit 1" 1 "$rc"

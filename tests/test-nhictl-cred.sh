@@ -205,6 +205,23 @@ eqv "rotate --out: 0600, the identity's" "600 $(nhictl show svc-r --json | pytho
 	"$(stat -c '%a %u %g' "$T/svc-r.tok")"
 cat "$T/svc-r.tok" >>"$SECRETS"
 expect 0 "the token from the file verifies" nhictl cred verify svc-r <"$T/svc-r.tok"
+# a grace past the credential's not_after or the identity's expiry (svc-r:
+# +60d) ends with the earlier, said
+expect 0 "cred list svc-r --json" nhictl cred list svc-r --json
+NA=$(pyjson '[c for c in d if c["state"] == "active"][0]["not_after"]')
+EXP=$(nhictl show svc-r --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["expires"])')
+END=$(printf '%s\n%s\n' "$NA" "$EXP" | sort | head -1)
+nrun nhictl rotate svc-r --grace 400d
+eqv "rotate --grace 400d on an identity that expires in 60 days: exit 0" 0 "$rc"
+secret_of; keep_err
+has err "... warns that the grace ends earlier, and when" \
+	"^nhictl: rotate: warning: --grace reaches past the (credential's not_after|identity's expiry) \([0-9-]+T[0-9:]+Z\): the old credential's grace ends then$"
+expect 0 "cred list svc-r --json" nhictl cred list svc-r --json
+eqv "... the old credential's grace_until is its not_after or the expiry ($NA, $EXP), not 400 days on" "$END" \
+	"$(pyjson 'max((c for c in d if c["state"] == "grace"), key=lambda c: c["grace_until"])["grace_until"]')"
+nrun nhictl rotate svc-r --grace 1h
+secret_of; keep_err
+eqv "a grace within the expiry: no warning" "0 " "$rc $(grep -c warning "$T/err" | grep -v '^0$')"
 fails rotate 1 "three active credentials: --cred needed" "has 3 active credentials: name one with --cred" \
 	nhictl rotate svc-a
 

@@ -106,6 +106,11 @@ fails create 2 "create: bad --kind" "bad --kind 'robot'" nhictl create svc-x --o
 fails create 2 "create: bad --review-every" "bad --review-every '3q'" nhictl create svc-x --owner alice --expires +1d --review-every 3q
 fails create 2 "create: bad --host" "invalid host 'a b'" nhictl create svc-x --owner alice --expires +1d --host 'a b'
 fails create 2 "create: bad --service" "invalid PAM service 'ss/hd'" nhictl create svc-x --owner alice --expires +1d --service ss/hd
+fails create 2 "create: an upper-case --service (PAM lower-cases service names)" \
+	"PAM service 'CRON' would never match: Linux-PAM lower-cases the service name" \
+	nhictl create svc-x --owner alice --expires +1d --service CRON
+fails modify 2 "modify: an upper-case --service too" "PAM service 'Sshd' would never match" \
+	nhictl modify svc-a --service Sshd
 fails create 2 "create: bad --uid" "bad --uid '-5'" nhictl create svc-x --owner alice --expires +1d --uid -5
 fails create 2 "create: --uid 0" "bad --uid '0'" nhictl create svc-x --owner alice --expires +1d --uid 0
 for u in ' 3000000' +3000001 4294967294 4294967295 3e6; do
@@ -220,4 +225,15 @@ eqv "report --html - to a full disk: exit 1, one line" "1 1" "$rc $(wc -l <"$T/e
 has err "  ... naming the cause" "^nhictl: report: stdout: No space left on device$"
 nhictl list >/dev/full 2>"$T/err"; rc=$?
 eqv "list to a full disk: exit 1, one line" "1 nhictl: list: error writing the output: No space left on device" "$rc $(cat "$T/err")"
+# a service with no PAM configuration here: made (the scope may be meant
+# for other hosts), with a warning
+if [ -d /etc/pam.d ] && [ ! -e /etc/pam.d/nhi-no-such-svc ] && [ ! -e /usr/lib/pam.d/nhi-no-such-svc ]; then
+	expect 0 "create --service with no /etc/pam.d file: made" \
+		nhictl create svc-nopam --owner alice --expires +1d --service nhi-no-such-svc
+	has err "... with a warning naming the service and the file" \
+		"^nhictl: create: warning: no PAM service 'nhi-no-such-svc' on this host \(no /etc/pam.d/nhi-no-such-svc\)"
+	eqv "... one line" 1 "$(grep -c . "$T/err")"
+	expect 0 "a pattern is not checked" nhictl create svc-nopat --owner alice --expires +1d --service 'nhi-no-*'
+	eqv "... no warning" "" "$(cat "$T/err")"
+fi
 finish

@@ -184,6 +184,47 @@ has err "... with a warning naming the directory and the fix" \
 	"warning: $T/umask/var is mode 0700: only root can reach the snapshot .*chmod o\+x $T/umask/var"
 chmod 755 "$T/umask/var"
 
+# ---- a state directory someone else could change: refused before writing --
+# (a directory on the way owned by another user, or writable by a group:
+# that user could swap the registry or the snapshot; publish would refuse
+# only after the commit).  A sticky world-writable one (/tmp) is fine.
+if [ "$(id -u)" = 0 ]; then
+	mkdir -p "$T/u/own" "$T/u/grp" "$T/u/sticky"
+	chown 54321 "$T/u/own"
+	chmod 775 "$T/u/grp"
+	chmod 1777 "$T/u/sticky"
+	for d in own grp sticky; do
+		printf 'state_dir = %s\nhost = testhost\n' "$T/u/$d/var/nhi" >"$T/etc/u-$d.conf"
+	done
+	fails create 1 "state_dir under a directory another user owns: refused, one line" \
+		"state_dir $T/u/own/var/nhi: directory $T/u/own belongs to uid 54321, who could swap what it holds .*\(nothing written\)" \
+		nhictl -c "$T/etc/u-own.conf" create svc-u --owner alice --expires +30d
+	check "... nothing written there (no state directory made)" test ! -e "$T/u/own/var"
+	fails create 1 "state_dir under a group-writable directory: refused" \
+		"state_dir $T/u/grp/var/nhi: directory $T/u/grp is writable by others \(owner uid 0, mode 0775\)" \
+		nhictl -c "$T/etc/u-grp.conf" create svc-u --owner alice --expires +30d
+	check "... nothing written there" test ! -e "$T/u/grp/var"
+	fails list 1 "a reading verb that would make the registry: refused too" \
+		"directory $T/u/own belongs to uid 54321" nhictl -c "$T/etc/u-own.conf" list
+	nrun nhictl config check "$T/etc/u-own.conf"
+	eqv "config check: exit 1" 1 "$rc"
+	has out "config check names state_dir and the directory, [modules]" \
+		"^$T/etc/u-own.conf: state_dir $T/u/own/var/nhi: directory $T/u/own belongs to uid 54321, .*: nhictl refuses to write there and pam_nhi and nss_nhi refuse its snapshot \[modules\]$"
+	expect 0 "state_dir under a sticky world-writable directory (as /tmp): create works" \
+		nhictl -c "$T/etc/u-sticky.conf" create svc-u --owner alice --expires +30d
+	expect 0 "... and config check says ok" nhictl config check "$T/etc/u-sticky.conf"
+	# the directory made writable by others after the registry was made
+	chmod 777 "$T/u/sticky/var"
+	fails suspend 1 "state_dir that became writable by others: the next writing verb refuses" \
+		"directory $T/u/sticky/var is writable by others \(owner uid 0, mode 0777\)" \
+		nhictl -c "$T/etc/u-sticky.conf" suspend svc-u
+	eqv "... and changed nothing" active \
+		"$(sqlite3 "$T/u/sticky/var/nhi/registry.db" "SELECT state FROM identity WHERE name = 'svc-u'")"
+	chmod 755 "$T/u/sticky/var"
+else
+	echo "# skip: state_dir ownership (needs root to chown)"
+fi
+
 # ---- a read-only filesystem, a full disk: said, and reading still works ----
 # (a private mount namespace: the state directory bound read-only over
 # itself, or copied into a full tmpfs; not under ASan, as test-nhictl-usage)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cmd.h"
+#include "nhi_file.h"
 
 static const char config_help[] =
 	"usage: nhictl config check [FILE] [--json]\n"
@@ -119,27 +120,22 @@ static int service_rule(const struct nhi_conf *c, const struct passwd *pw, char 
 
 /* The people the file's classification would make service accounts:
  * every account NSS lists (getpwent) in login.defs' human range, unless
- * the snapshot holds it (registered on purpose).  A file that does not
- * load was reported already. */
-static void humans_check(const char *path, struct found *f)
+ * the snapshot holds it (registered on purpose). */
+static void humans_check(const struct nhi_conf *c, const char *path, struct found *f)
 {
-	static struct nhi_conf c;   /* large; nhictl only, one thread */
 	unsigned long lo, hi;
 	struct nhi_snap *snap = NULL;
 	struct passwd *pw;
 	char why[160], msg[512];
 
-	nhi_conf_init(&c);
-	if (nhi_conf_load_file(&c, path, 0, NULL, 0) < 0 || nhi_conf_finish(&c, NULL, 0) < 0)
-		return;
 	login_defs_humans(&lo, &hi);
-	if (nhi_snap_open(c.cache_path, 0, &snap, NULL, 0) < 0)
+	if (nhi_snap_open(c->cache_path, 0, &snap, NULL, 0) < 0)
 		snap = NULL;
 	setpwent();
 	while ((pw = getpwent()) != NULL) {
 		struct nhi_ident id;
 
-		if (pw->pw_uid < lo || pw->pw_uid > hi || !service_rule(&c, pw, why, sizeof(why)))
+		if (pw->pw_uid < lo || pw->pw_uid > hi || !service_rule(c, pw, why, sizeof(why)))
 			continue;
 		if (snap != NULL && nhi_snap_ident_by_name(snap, pw->pw_name, &id) == 0)
 			continue;
@@ -151,6 +147,36 @@ static void humans_check(const char *path, struct found *f)
 	}
 	endpwent();
 	nhi_snap_close(snap);
+}
+
+/* state_dir where only root can change it, and every directory above
+ * (nhi_dir_check): nhictl refuses to write anywhere else, and the modules
+ * refuse a snapshot there ([modules]).  A part not made yet is made by
+ * nhictl, root's. */
+static void state_dir_check(const struct nhi_conf *c, const char *path, struct found *f)
+{
+	char err[2 * PATH_MAX + 256], name[PATH_MAX + 16], msg[3 * PATH_MAX + 512];
+	int missing = 0;
+
+	snprintf(name, sizeof(name), "state_dir %s", c->state_dir);
+	if (nhi_dir_check(c->state_dir, name, &missing, err, sizeof(err)) == 0)
+		return;
+	snprintf(msg, sizeof(msg), "%s: %s: nhictl refuses to write there and pam_nhi and "
+		 "nss_nhi refuse its snapshot", path, err);
+	report(f, msg, 1);
+}
+
+/* The checks of what the file's values name: the state directory, the
+ * people.  A file that does not load was reported already. */
+static void values_check(const char *path, struct found *f)
+{
+	static struct nhi_conf c;   /* large; nhictl only, one thread */
+
+	nhi_conf_init(&c);
+	if (nhi_conf_load_file(&c, path, 0, NULL, 0) < 0 || nhi_conf_finish(&c, NULL, 0) < 0)
+		return;
+	state_dir_check(&c, path, f);
+	humans_check(&c, path, f);
 }
 
 int cmd_config(struct nhictl *x, int argc, char **argv)
@@ -196,7 +222,7 @@ int cmd_config(struct nhictl *x, int argc, char **argv)
 		json_arr(&f.j);
 	}
 	if (!missing && nhi_conf_check(path, report, &f) == 0)
-		humans_check(path, &f);
+		values_check(path, &f);
 	if (f.json) {
 		json_arr_end(&f.j);
 		json_kbool(&f.j, "ok", f.n == 0);

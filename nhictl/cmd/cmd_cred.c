@@ -98,7 +98,9 @@ static const char rotate_help[] =
 	"  -i, --cred ID         the credential (default: the identity's only\n"
 	"                        active credential)\n"
 	"  -g, --grace DURATION  overlap of old and new (default: rotation_grace;\n"
-	"                        0s revokes the old one at once)\n"
+	"                        0s revokes the old one at once; it ends no later\n"
+	"                        than the old one's not_after and the identity's\n"
+	"                        expiry)\n"
 	"  -o, --out FILE        write the secret to FILE instead of stdout\n"
 	"      --json            machine-readable output\n";
 
@@ -729,6 +731,29 @@ static int rotation_directory(struct nhictl *x, const struct ident *id, struct r
 	return 0;
 }
 
+/* The old credential's grace ends no later than the credential itself
+ * (its not_after) or the identity (its expiry) would: past either it is
+ * refused anyway, and 'show' would promise a window that is not there.
+ * A --grace given that reaches past them is said (a warning). */
+static void grace_clamp(struct nhictl *x, const struct ident *id, const struct cred *old,
+			int64_t *grace, int given)
+{
+	char b[NHI_TIME_BUFSZ];
+	int64_t end = 0;
+	const char *what = NULL;
+
+	if (old->not_after > 0)
+		end = old->not_after, what = "the credential's not_after";
+	if (id->expires > 0 && (end == 0 || id->expires < end))
+		end = id->expires, what = "the identity's expiry";
+	if (end == 0 || (int64_t)x->now + *grace <= end)
+		return;
+	*grace = end > (int64_t)x->now ? end - (int64_t)x->now : 0;
+	if (given)
+		nerr(x, 0, "warning: --grace reaches past %s (%s): the old credential's grace "
+		     "ends then", what, nhi_format_time((time_t)end, b));
+}
+
 /* Step 5: make the new credential valid, the old one grace; done. */
 static int rotation_finish(struct nhictl *x, const struct ident *id, struct rotation *rt)
 {
@@ -880,6 +905,7 @@ int cmd_rotate(struct nhictl *x, int argc, char **argv)
 		return r;
 	if ((r = pick_cred(x, &id, cid, &rt.old)) != 0)
 		return r;
+	grace_clamp(x, &id, &rt.old, &rt.grace, grace_s != NULL);
 	/* 2. the new secret, of the same kind, and the journal */
 	if ((r = cred_not_after(x, &id, rt.old.kind, NULL, &rt.n.not_after)) != 0 ||
 	    (r = cred_generate(x, &id, rt.old.kind, rt.n.not_after, &rt.n)) != 0)

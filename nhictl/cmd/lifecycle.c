@@ -13,6 +13,8 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "nhi_policy.h"
 #include "cmd.h"
 #include "lifecycle.h"
@@ -47,10 +49,35 @@ int not_self(struct nhictl *x, const char *name, const char *owner)
 
 struct lc_report lc_report;
 
+/* Is there a PAM configuration for service 'v' on this host?  1 when
+ * there is, or when PAM's configuration directory is not where Linux-PAM
+ * keeps it (nothing to tell). */
+static int pam_service_here(const char *v)
+{
+	char p[128];
+	struct stat st;
+
+	if (stat("/etc/pam.d", &st) != 0 || !S_ISDIR(st.st_mode))
+		return 1;
+	snprintf(p, sizeof(p), "/etc/pam.d/%s", v);
+	if (access(p, F_OK) == 0)
+		return 1;
+	snprintf(p, sizeof(p), "/usr/lib/pam.d/%s", v);
+	return access(p, F_OK) == 0;
+}
+
 int scope_add(struct nhictl *x, const char **arr, int *n, const char *v, int host)
 {
 	if (host ? !nhi_valid_host(v) : !nhi_valid_service(v))
 		return nerr(x, EXIT_USAGE, "invalid %s '%s'", host ? "host" : "PAM service", v);
+	if (!host && nhi_service_upper(v))
+		return nerr(x, EXIT_USAGE, "PAM service '%s' would never match: Linux-PAM "
+			    "lower-cases the service name an application gives (write it in "
+			    "lower case)", v);
+	/* a scope may be meant for other hosts: said, not refused */
+	if (!host && strpbrk(v, "*?") == NULL && !pam_service_here(v))
+		nerr(x, 0, "warning: no PAM service '%s' on this host (no /etc/pam.d/%s): here "
+		     "the identity can log in only through a service of that name", v, v);
 	if (*n >= MAX_SCOPE)
 		return nerr(x, EXIT_USAGE, "too many --%s options", host ? "host" : "service");
 	arr[(*n)++] = v;

@@ -13,6 +13,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 #include "internal.h"
+#include "nhi_file.h"
 
 /* (migration 5) the triggers that keep snap_pending record nothing while
  * a full publication is queued (SNAP_NO_FULL: internal.h) */
@@ -558,6 +559,19 @@ static int open_readonly(struct nhictl *x)
 	return 0;
 }
 
+/* Can only root change the state directory and every directory above it
+ * (nhi_dir_check, as publish will require)?  A part not made yet is
+ * made by mkdirs below, root's, inside what was checked. */
+static int state_dir_trusted(struct nhictl *x)
+{
+	char err[2 * PATH_MAX + 256], name[PATH_MAX + 16];
+	int missing = 0, r;
+
+	snprintf(name, sizeof(name), "state_dir %s", x->conf.state_dir);
+	r = nhi_dir_check(x->conf.state_dir, name, &missing, err, sizeof(err));
+	return r < 0 ? nerr(x, r, "%s (nothing written)", err) : 0;
+}
+
 int reg_open(struct nhictl *x)
 {
 	const char *gone = NULL;  /* why there is no registry yet */
@@ -575,6 +589,12 @@ int reg_open(struct nhictl *x)
 		gone = errno == ENOENT ? "missing" : NULL;
 	else if (S_ISREG(st.st_mode) && st.st_size == 0)
 		gone = "empty (0 bytes)";  /* SQLite would take it for a new registry */
+	/* what writes there (the registry, the snapshot, the key files) must
+	 * be where nobody but root can swap them: refused before anything is
+	 * written (publish's nhi_write_atomic would refuse only after the
+	 * commit) */
+	if ((x->want_write || gone != NULL) && (r = state_dir_trusted(x)) < 0)
+		return r;
 	if (gone != NULL) {
 		if (regstate_missing(x, gone) < 0)
 			return NHI_ERR_STATE;
