@@ -233,6 +233,12 @@ expect 0 "rotate the password" nhictl rotate svc-p --grace 1h
 secret_of; keep_err; P2=$(cat "$T/out")
 expect 0 "old password valid during the grace" nhictl cred verify svc-p <<<"$P1"
 expect 0 "new password valid" nhictl cred verify svc-p <<<"$P2"
+PID2=$(nhictl cred list svc-p --json | python3 -c 'import json,sys; print([c["id"] for c in json.load(sys.stdin) if c["kind"]=="password" and c["state"]=="active"][0])')
+expect 0 "rotate the password again, no grace" nhictl rotate svc-p --grace 0s
+secret_of; keep_err; P3=$(cat "$T/out")
+fails cred 1 "a revoked password is named as such (as a token is)" \
+	"svc-p: not valid: credential $PID2 is revoked$" nhictl cred verify svc-p <<<"$P2"
+expect 0 "the newest password valid" nhictl cred verify svc-p <<<"$P3"
 expect 0 "svc-p certificate" nhictl cred add svc-p --kind certificate --out "$T/p1.pem"
 grep -v -- '-----' "$T/p1.pem" | sed -n '/./p' | tail -n 1 >>"$SECRETS"
 CID=$(nhictl cred list svc-p --json | python3 -c 'import json,sys; print([c["id"] for c in json.load(sys.stdin) if c["kind"]=="certificate"][0])')
