@@ -54,26 +54,40 @@ static int in_range(uint32_t v, uint32_t lo, uint32_t hi)
 	return v >= lo && v <= hi;
 }
 
-int nhi_classify_static(const struct nhi_conf *c, const char *name, uid_t uid)
+enum nhi_rule nhi_classify_rule(const struct nhi_conf *c, const char *name, uid_t uid,
+				struct nhi_rule_match *m)
 {
+	struct nhi_rule_match own, *w = m != NULL ? m : &own;
+
+	w->index = 0;
+	w->pattern = NULL;
 	if (uid == 0)
-		return 0;
+		return NHI_RULE_NONE;
 	if (in_range(uid, c->uid_min, c->uid_max))
-		return 1;
+		return NHI_RULE_UID_RANGE;
 	/* "system": Debian's static system accounts (1-99), the dynamic
 	 * system range of login.defs, and nobody (65534) */
 	if (c->service_uids_system &&
 	    (in_range(uid, 1, c->sys_uid_max) || uid == 65534))
-		return 1;
+		return NHI_RULE_SYSTEM;
 	for (unsigned i = 0; i < c->n_service_uids; i++)
-		if (in_range(uid, c->service_uids[i].lo, c->service_uids[i].hi))
-			return 1;
+		if (in_range(uid, c->service_uids[i].lo, c->service_uids[i].hi)) {
+			w->index = i;
+			return NHI_RULE_SERVICE_UIDS;
+		}
 	if (name != NULL)
 		for (const char *p = nhi_strlist_first(&c->service_names); p;
 		     p = nhi_strlist_next(&c->service_names, p))
-			if (fnmatch(p, name, 0) == 0)
-				return 1;
-	return 0;
+			if (fnmatch(p, name, 0) == 0) {
+				w->pattern = p;
+				return NHI_RULE_SERVICE_NAMES;
+			}
+	return NHI_RULE_NONE;
+}
+
+int nhi_classify_static(const struct nhi_conf *c, const char *name, uid_t uid)
+{
+	return nhi_classify_rule(c, name, uid, NULL) != NHI_RULE_NONE;
 }
 
 /* Does a comma-separated list of globs match? "" matches everything. */
@@ -252,20 +266,20 @@ static void *nss_get(int group, const char *name, void *ent, char **buf, void **
 	return *res;
 }
 
-/* Is the user a member of one of service_groups (through NSS)? */
-static int in_service_group(const struct nhi_conf *c, const char *user, gid_t pgid)
+const char *nhi_service_group(const struct nhi_conf *c, const char *user, gid_t pgid)
 {
 	gid_t stackbuf[64], *groups = stackbuf;
-	int n = 64, found = 0;
+	const char *found = NULL;
+	int n = 64;
 
 	if (c->service_groups.n == 0)
-		return 0;
+		return NULL;
 	if (getgrouplist(user, pgid, groups, &n) < 0) {
 		if (n <= 64 || n > 65536)
-			return 0;
+			return NULL;
 		groups = calloc((size_t)n, sizeof(*groups));
 		if (groups == NULL)
-			return 0;
+			return NULL;
 		if (getgrouplist(user, pgid, groups, &n) < 0)
 			goto out;
 	}
@@ -277,7 +291,7 @@ static int in_service_group(const struct nhi_conf *c, const char *user, gid_t pg
 		res = nss_get(1, g, &gr, &buf, (void **)&res);
 		for (int i = 0; res != NULL && i < n; i++)
 			if (groups[i] == res->gr_gid)
-				found = 1;
+				found = g;
 		free(buf);
 	}
 out:
@@ -413,7 +427,7 @@ static void account_check(const struct nhi_conf *c, const struct nhi_snap *snap,
 		}
 		if (res != NULL)
 			service_account = nhi_classify_static(c, user, res->pw_uid) ||
-					  in_service_group(c, user, res->pw_gid) ||
+					  nhi_service_group(c, user, res->pw_gid) != NULL ||
 					  (snap == NULL && listed_registered(c, user, res->pw_uid));
 		else if (snap == NULL)
 			service_account = 1;  /* may be one of ours, gone with the snapshot */
@@ -579,7 +593,7 @@ static __attribute__((noinline)) void ruser_check(const struct nhi_conf *c,
 	if (res != NULL && res->pw_uid == 0)
 		goto out;
 	service_account = res != NULL ? nhi_classify_static(c, ruser, res->pw_uid) ||
-					in_service_group(c, ruser, res->pw_gid)
+					nhi_service_group(c, ruser, res->pw_gid) != NULL
 				      : nhi_classify_static(c, ruser, (uid_t)-1);
 	if (service_account)
 		set(d, NHI_V_DENY, NHI_R_NO_DELEGATION,

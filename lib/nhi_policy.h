@@ -67,9 +67,31 @@ const char *nhi_reason_str(enum nhi_reason r);
  * everything.  The very match the decision uses (nhictl audit's NHI9). */
 int nhi_scope_match(const char *list, const char *what, int casefold);
 
-/* Pure classification by uid ranges and name patterns (no NSS calls):
- * 1 if the name/uid is a service account by configuration. root never. */
+/* Which rule of the configuration makes name/uid a service account: the
+ * first of uid_min..uid_max, service_uids = system, service_uids ranges,
+ * service_names globs that matches (no NSS calls; root never).  m, when
+ * not NULL, gets which range (index into c->service_uids) or glob (points
+ * into c). */
+enum nhi_rule {
+	NHI_RULE_NONE = 0,
+	NHI_RULE_UID_RANGE,       /* uid_min..uid_max */
+	NHI_RULE_SYSTEM,          /* service_uids = system */
+	NHI_RULE_SERVICE_UIDS,    /* a service_uids range: m->index */
+	NHI_RULE_SERVICE_NAMES,   /* a service_names glob: m->pattern */
+};
+struct nhi_rule_match {
+	unsigned index;
+	const char *pattern;
+};
+enum nhi_rule nhi_classify_rule(const struct nhi_conf *c, const char *name, uid_t uid,
+				struct nhi_rule_match *m);
+/* The same as a yes/no: 1 if the name/uid is a service account by
+ * configuration. */
 int nhi_classify_static(const struct nhi_conf *c, const char *name, uid_t uid);
+/* The service_groups entry the user (primary group pgid) is a member of,
+ * through NSS (getgrouplist, getgrnam_r); NULL when none (or NSS fails).
+ * Points into c. */
+const char *nhi_service_group(const struct nhi_conf *c, const char *user, gid_t pgid);
 
 /* The pure policy for a registered identity (id != NULL) or an
  * unregistered service account (id == NULL).  host/service may be NULL

@@ -153,6 +153,36 @@ static void test_classify(void **state)
 	assert_true(nhi_classify_static(&conf, "x", conf.sys_uid_min));
 }
 
+/* the rule that matched, as config check names it: the first in order */
+static void test_classify_rule(void **state)
+{
+	struct nhi_rule_match m;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(nhi_conf_set(&conf, "service_names", "r* svc-*", "t", err, sizeof(err)), 0);
+	assert_int_equal(nhi_conf_set(&conf, "service_uids", "system, 5000-5009, 7000", "t", err,
+				      sizeof(err)), 0);
+	assert_int_equal(nhi_classify_rule(&conf, "svc-x", 0, &m), NHI_RULE_NONE);
+	assert_int_equal(nhi_classify_rule(&conf, "svc-x", conf.uid_min, &m), NHI_RULE_UID_RANGE);
+	assert_int_equal(nhi_classify_rule(&conf, "x", 1, &m), NHI_RULE_SYSTEM);
+	assert_int_equal(nhi_classify_rule(&conf, "x", 7000, &m), NHI_RULE_SERVICE_UIDS);
+	assert_int_equal(m.index, 1);   /* "system" is a flag, not a range */
+	assert_int_equal(conf.service_uids[m.index].lo, 7000);
+	assert_int_equal(nhi_classify_rule(&conf, "x", 5003, &m), NHI_RULE_SERVICE_UIDS);
+	assert_int_equal(conf.service_uids[m.index].hi, 5009);
+	/* an uid rule comes before a name glob */
+	assert_int_equal(nhi_classify_rule(&conf, "svc-x", 5003, &m), NHI_RULE_SERVICE_UIDS);
+	assert_int_equal(nhi_classify_rule(&conf, "svc-x", 1000, &m), NHI_RULE_SERVICE_NAMES);
+	assert_string_equal(m.pattern, "svc-*");
+	assert_int_equal(nhi_classify_rule(&conf, "robot", 1000, &m), NHI_RULE_SERVICE_NAMES);
+	assert_string_equal(m.pattern, "r*");
+	assert_int_equal(nhi_classify_rule(&conf, "alice", 1000, &m), NHI_RULE_NONE);
+	assert_null(m.pattern);
+	assert_int_equal(nhi_classify_rule(&conf, "alice", 1000, NULL), NHI_RULE_NONE);
+	assert_int_equal(nhi_classify_rule(&conf, "svc-y", 1000, NULL), NHI_RULE_SERVICE_NAMES);
+}
+
 /* ---- the decision table, row by row -------------------------------------- */
 
 static void test_unregistered(void **state)
@@ -897,6 +927,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test_setup(test_classify_rule, setup),
 		cmocka_unit_test_setup(test_classify, setup),
 		cmocka_unit_test_setup(test_unregistered, setup),
 		cmocka_unit_test_setup(test_all_good, setup),

@@ -5,13 +5,12 @@
  * parser of pam_nhi and nss_nhi, reporting every problem, the owner/mode
  * check included) and nothing is changed. */
 #include <errno.h>
-#include <fnmatch.h>
 #include <getopt.h>
-#include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "nhi_policy.h"
 #include "cmd.h"
 #include "nhi_file.h"
 
@@ -78,42 +77,34 @@ static void report(void *arg, const char *msg, int breaks)
 	}
 }
 
-/* Which rule makes (name, uid, gid) a service account, into why; 0 if
- * none.  The rules of nhi_classify_static and pam_nhi's service_groups,
- * named ("system" is left out: it is below the human range). */
+/* Which rule makes the account a service account, into why; 0 if none.
+ * The classification pam_nhi makes (nhi_classify_rule, then
+ * service_groups), named. */
 static int service_rule(const struct nhi_conf *c, const struct passwd *pw, char *why, size_t len)
 {
-	if (pw->pw_uid >= c->uid_min && pw->pw_uid <= c->uid_max) {
+	struct nhi_rule_match m;
+	const char *g;
+
+	switch (nhi_classify_rule(c, pw->pw_name, pw->pw_uid, &m)) {
+	case NHI_RULE_UID_RANGE:
 		snprintf(why, len, "uid_min..uid_max (%u..%u)", c->uid_min, c->uid_max);
 		return 1;
+	case NHI_RULE_SYSTEM:
+		snprintf(why, len, "service_uids = system (1..%u, 65534)", c->sys_uid_max);
+		return 1;
+	case NHI_RULE_SERVICE_UIDS:
+		snprintf(why, len, "service_uids %u-%u", c->service_uids[m.index].lo,
+			 c->service_uids[m.index].hi);
+		return 1;
+	case NHI_RULE_SERVICE_NAMES:
+		snprintf(why, len, "service_names '%s'", m.pattern);
+		return 1;
+	case NHI_RULE_NONE:
+		break;
 	}
-	for (unsigned i = 0; i < c->n_service_uids; i++)
-		if (pw->pw_uid >= c->service_uids[i].lo && pw->pw_uid <= c->service_uids[i].hi) {
-			snprintf(why, len, "service_uids %u-%u", c->service_uids[i].lo,
-				 c->service_uids[i].hi);
-			return 1;
-		}
-	for (const char *p = nhi_strlist_first(&c->service_names); p;
-	     p = nhi_strlist_next(&c->service_names, p))
-		if (fnmatch(p, pw->pw_name, 0) == 0) {
-			snprintf(why, len, "service_names '%s'", p);
-			return 1;
-		}
-	for (const char *g = nhi_strlist_first(&c->service_groups); g;
-	     g = nhi_strlist_next(&c->service_groups, g)) {
-		gid_t groups[256];
-		int n = 256;
-		struct group *gr = getgrnam(g);
-
-		if (gr == NULL)
-			continue;
-		if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
-			n = 256;   /* the first 256 */
-		for (int i = 0; i < n; i++)
-			if (groups[i] == gr->gr_gid) {
-				snprintf(why, len, "service_groups '%s'", g);
-				return 1;
-			}
+	if (pw->pw_uid != 0 && (g = nhi_service_group(c, pw->pw_name, pw->pw_gid)) != NULL) {
+		snprintf(why, len, "service_groups '%s'", g);
+		return 1;
 	}
 	return 0;
 }
