@@ -87,6 +87,7 @@ eqv "global --json" 3 "$(pyjson 'len(d)')"
 expect 0 "check svc-a: allowed" nhictl check svc-a
 has out "check prints decision and reason" '^svc-a: allow \(ok\)'
 expect 0 "check svc-b through sshd on testhost" nhictl check svc-b --service sshd
+expect 0 "check --service SSHD: lower-cased, as Linux-PAM's pam_start does" nhictl check svc-b --service SSHD
 expect 1 "check svc-b through login: denied" nhictl check svc-b --service login
 has out "service scope reason" 'service-out-of-scope'
 expect 1 "check svc-b on host db1: denied" nhictl check svc-b --service sshd --host db1

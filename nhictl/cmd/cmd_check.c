@@ -15,7 +15,8 @@ static const char check_help[] =
 	"a service account), 1 denied or expired, 2 unavailable (no usable\n"
 	"snapshot) or bad arguments.\n"
 	"\n"
-	"  -s, --service SVC   the PAM service (default: no service scope check)\n"
+	"  -s, --service SVC   the PAM service, lower-cased as Linux-PAM does\n"
+	"                      (default: no service scope check)\n"
 	"  -H, --host H        the host (default: this host, or 'host' in nhi.conf)\n"
 	"  -r, --ruser A       the requesting user of su/runuser (PAM_RUSER): an\n"
 	"                      identity needs a live delegation A -> USER, a human\n"
@@ -51,6 +52,10 @@ int cmd_check(struct nhictl *x, int argc, char **argv)
 		case 's':
 			if (!nhi_valid_service(optarg))
 				return nerr(x, EXIT_USAGE, "invalid PAM service '%s'", optarg);
+			/* as Linux-PAM's pam_start gives it to the modules */
+			for (char *p = optarg; *p != '\0'; p++)
+				if (*p >= 'A' && *p <= 'Z')
+					*p = (char)(*p - 'A' + 'a');
 			service = optarg;
 			break;
 		case 'H':
