@@ -301,16 +301,14 @@ out:
 	return r;
 }
 
-int nhi_dir_check(const char *dir, const char *name, int *missing, char *err, size_t errlen)
+int nhi_dir_check(const char *dir, const char *name, char *err, size_t errlen)
 {
-	int fd, gone = 0;
+	int fd, missing = 0;
 
-	fd = open_safe_dir(name != NULL ? name : dir, dir, missing != NULL ? &gone : NULL, err, errlen);
+	fd = open_safe_dir(name != NULL ? name : dir, dir, &missing, err, errlen);
 	if (fd < 0)
 		return fd;
-	if (missing != NULL)
-		*missing = gone;
-	if (!gone)
+	if (!missing)
 		close(fd);
 	return 0;
 }

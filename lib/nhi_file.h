@@ -29,9 +29,9 @@ int nhi_write_atomic(const char *path, const void *data, size_t len, mode_t mode
  * and so is every directory above it, as NHI_WRITE_SAFE_DIR requires
  * (walked from '/' without following links others could plant)?  0, or
  * NHI_ERR_PERM / NHI_ERR_IO / NHI_ERR_INVAL with err ("NAME: directory D
- * belongs to uid N, ..."; NAME is 'dir' when NULL).  A part of 'dir' that does not exist yet ends
- * the walk: 0 with *missing = 1 (the directories above it were checked;
- * NULL: a missing part is an error). */
-int nhi_dir_check(const char *dir, const char *name, int *missing, char *err, size_t errlen);
+ * belongs to uid N, ..."; NAME is 'dir' when NULL).  A part of 'dir' that
+ * does not exist yet ends the walk with 0: the directories above it were
+ * checked, and what the caller makes there is its own. */
+int nhi_dir_check(const char *dir, const char *name, char *err, size_t errlen);
 
 #endif

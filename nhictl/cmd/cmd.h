@@ -113,4 +113,9 @@ int sync_pull(struct nhictl *x);
 /* review --due [--owner USER] [--json] (cmd_review passes it on). */
 int cmd_review_due(struct nhictl *x, int argc, char **argv);
 
+/* Why a PAM service scope with an upper-case letter is refused (create,
+ * modify, apply): the text after "PAM service 'SVC' ". */
+#define SERVICE_UPPER_WHY "would never match: Linux-PAM lower-cases the service name " \
+	"an application gives (write it in lower case)"
+
 #endif

@@ -345,9 +345,7 @@ static int scope_list(struct apply *p, const struct af_list *l, const char **out
 			perr(p, l->pos[i], "invalid %s '%.64s'", host ? "host" : "PAM service",
 			     l->v[i]);
 		else if (!host && nhi_service_upper(l->v[i]))
-			perr(p, l->pos[i], "PAM service '%.64s' would never match: Linux-PAM "
-			     "lower-cases the service name an application gives (write it in "
-			     "lower case)", l->v[i]);
+			perr(p, l->pos[i], "PAM service '%.64s' " SERVICE_UPPER_WHY, l->v[i]);
 		out[i] = l->v[i];
 	}
 	qsort(out, (size_t)l->n, sizeof(*out), cmp_str);

@@ -147,10 +147,9 @@ static void humans_check(const struct nhi_conf *c, const char *path, struct foun
 static void state_dir_check(const struct nhi_conf *c, const char *path, struct found *f)
 {
 	char err[2 * PATH_MAX + 256], name[PATH_MAX + 16], msg[3 * PATH_MAX + 512];
-	int missing = 0;
 
 	snprintf(name, sizeof(name), "state_dir %s", c->state_dir);
-	if (nhi_dir_check(c->state_dir, name, &missing, err, sizeof(err)) == 0)
+	if (nhi_dir_check(c->state_dir, name, err, sizeof(err)) == 0)
 		return;
 	snprintf(msg, sizeof(msg), "%s: %s: nhictl refuses to write there and pam_nhi and "
 		 "nss_nhi refuse its snapshot", path, err);

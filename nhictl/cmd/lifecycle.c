@@ -71,9 +71,7 @@ int scope_add(struct nhictl *x, const char **arr, int *n, const char *v, int hos
 	if (host ? !nhi_valid_host(v) : !nhi_valid_service(v))
 		return nerr(x, EXIT_USAGE, "invalid %s '%s'", host ? "host" : "PAM service", v);
 	if (!host && nhi_service_upper(v))
-		return nerr(x, EXIT_USAGE, "PAM service '%s' would never match: Linux-PAM "
-			    "lower-cases the service name an application gives (write it in "
-			    "lower case)", v);
+		return nerr(x, EXIT_USAGE, "PAM service '%s' " SERVICE_UPPER_WHY, v);
 	/* a scope may be meant for other hosts: said, not refused */
 	if (!host && strpbrk(v, "*?") == NULL && !pam_service_here(v))
 		nerr(x, 0, "warning: no PAM service '%s' on this host (no /etc/pam.d/%s): here "

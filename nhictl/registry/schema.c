@@ -565,10 +565,10 @@ static int open_readonly(struct nhictl *x)
 static int state_dir_trusted(struct nhictl *x)
 {
 	char err[2 * PATH_MAX + 256], name[PATH_MAX + 16];
-	int missing = 0, r;
+	int r;
 
 	snprintf(name, sizeof(name), "state_dir %s", x->conf.state_dir);
-	r = nhi_dir_check(x->conf.state_dir, name, &missing, err, sizeof(err));
+	r = nhi_dir_check(x->conf.state_dir, name, err, sizeof(err));
 	return r < 0 ? nerr(x, r, "%s (nothing written)", err) : 0;
 }
 

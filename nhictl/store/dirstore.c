@@ -497,15 +497,13 @@ void dir_strings_free(char **v, size_t n)
 	free(v);
 }
 
-int dir_conflict_release(struct nhictl *x, char ***uuids, size_t *n)
+int dir_strings_of(struct nhictl *x, sqlite3_stmt *st, char ***out, size_t *n)
 {
-	sqlite3_stmt *st;
 	char **v = NULL, **nv;
 	int r;
 
-	*uuids = NULL;
+	*out = NULL;
 	*n = 0;
-	st = reg_prep(x, RELEASABLE " ORDER BY entry_uuid", "");
 	if (st == NULL)
 		return NHI_ERR_DB;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -522,17 +520,29 @@ int dir_conflict_release(struct nhictl *x, char ***uuids, size_t *n)
 		(*n)++;
 	}
 	sqlite3_finalize(st);
-	if (r == SQLITE_DONE)
-		r = reg_exec(x, "DELETE FROM dir_conflict WHERE entry_uuid IN (" RELEASABLE ")", "");
-	else
+	if (r != SQLITE_DONE) {
 		r = r == SQLITE_NOMEM ? nerr(x, NHI_ERR_NOMEM, "out of memory") : reg_dberr(x);
-	if (r < 0) {
 		dir_strings_free(v, *n);
 		*n = 0;
 		return r;
 	}
-	*uuids = v;
+	*out = v;
 	return 0;
+}
+
+int dir_conflict_release(struct nhictl *x, char ***uuids, size_t *n)
+{
+	int r;
+
+	r = dir_strings_of(x, reg_prep(x, RELEASABLE " ORDER BY entry_uuid", ""), uuids, n);
+	if (r == 0)
+		r = reg_exec(x, "DELETE FROM dir_conflict WHERE entry_uuid IN (" RELEASABLE ")", "");
+	if (r < 0) {
+		dir_strings_free(*uuids, *n);
+		*uuids = NULL;
+		*n = 0;
+	}
+	return r;
 }
 
 int dir_conflicts(struct nhictl *x, struct dir_conflict **out, size_t *n)

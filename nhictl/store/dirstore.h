@@ -23,6 +23,10 @@ int dir_ident_store(struct nhictl *x, const struct ident *id, const char *owner_
  * deleted): removed from dir_conflict, their entryUUIDs into *uuids
  * (dir_strings_free) for sync to read again. */
 int dir_conflict_release(struct nhictl *x, char ***uuids, size_t *n);
+/* The first column of every row of statement st (finalized here; NULL:
+ * its preparation failed, said) into *out, *n of them (dir_strings_free).
+ * 0, NHI_ERR_NOMEM or NHI_ERR_DB (said); nothing kept on failure. */
+int dir_strings_of(struct nhictl *x, sqlite3_stmt *st, char ***out, size_t *n);
 void dir_strings_free(char **v, size_t n);
 
 /* The entries held by the conflict rule, one pair each (sharing a name

@@ -828,30 +828,15 @@ int ldap_edges_cut(struct nhictl *x, const struct intent *it, const char *what)
 
 int ldap_retired_edges_cut(struct nhictl *x, int *n)
 {
-	sqlite3_stmt *st;
-	char **names = NULL;
-	size_t k = 0, cap = 0, i;
-	int r = 0, step;
+	char **names;
+	size_t k, i;
+	int r;
 
 	*n = 0;
-	st = reg_prep(x, "SELECT name FROM identity i WHERE state = 'retired' AND (EXISTS "
-		      "(SELECT 1 FROM access WHERE identity_id = i.id) OR EXISTS (SELECT 1 FROM "
-		      "delegation WHERE from_id = i.id OR to_id = i.id)) ORDER BY name", "");
-	if (st == NULL)
-		return NHI_ERR_DB;
-	while (r == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		char **v = names;
-
-		if (k == cap && (v = reallocarray(names, cap = cap ? 2 * cap : 8, sizeof(*v))) == NULL)
-			r = NHI_ERR_NOMEM;
-		else if ((names = v, names[k] = strdup((const char *)sqlite3_column_text(st, 0))) == NULL)
-			r = NHI_ERR_NOMEM;
-		else
-			k++;
-	}
-	if (r == 0 && step != SQLITE_DONE)
-		r = reg_dberr(x);
-	sqlite3_finalize(st);
+	r = dir_strings_of(x, reg_prep(x, "SELECT name FROM identity i WHERE state = 'retired' "
+				      "AND (EXISTS (SELECT 1 FROM access WHERE identity_id = i.id) OR "
+				      "EXISTS (SELECT 1 FROM delegation WHERE from_id = i.id OR "
+				      "to_id = i.id)) ORDER BY name", ""), &names, &k);
 	for (i = 0; r == 0 && i < k; i++) {
 		int g = 0, d = 0;
 
@@ -872,8 +857,6 @@ int ldap_retired_edges_cut(struct nhictl *x, int *n)
 		if (r == 0)
 			(*n)++;
 	}
-	for (i = 0; i < k; i++)
-		free(names[i]);
-	free(names);
+	dir_strings_free(names, k);
 	return r;
 }
